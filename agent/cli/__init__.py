@@ -1,0 +1,45 @@
+"""The `strop` command line: parses, prints and calls; nothing else.
+
+Each command group lives in its own module. Heavy libraries (torch, chromadb,
+langgraph, docker) are imported inside commands, never here, so that `--help`
+and the read commands start fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from agent.errors import StropError
+
+app = typer.Typer(
+    name="strop",
+    help=(
+        "strop improves a runnable artifact toward a measurable objective, on its own.\n\n"
+        "Every attempt is a git branch strop/<run>/<exp> with its metrics in git notes; "
+        "scores come only from your evaluator's output, run in a sandbox.\n\n"
+        "Start with:  strop eval examples/…/task.toml   then   strop log"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+# Command groups register themselves on import; keep one line per module here.
+from agent.cli import experiments as _experiments  # noqa: E402,F401
+
+
+def main() -> None:
+    """Entry point: user errors are one line and exit 2, never a traceback."""
+    try:
+        app()
+    except StropError as error:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)

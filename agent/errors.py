@@ -1,0 +1,49 @@
+"""The errors strop raises, and who sees them.
+
+    StropError                 base; anything strop itself decided to refuse
+    ├── UserError              the user's input is wrong: one clear line, exit status 2
+    │   ├── TaskSpecError      task.toml: names the file, line and key
+    │   ├── WorkspaceError     missing workspace, dirty tree, not a repo, …
+    │   └── NotFoundError      an unknown run, experiment or store entry
+    └── RunError               a run cannot go on (corrupt state, lost repo): exit 1
+
+What candidates do wrong (a crash, a timeout, a bad metric, a tampered file) is
+never an exception here: it becomes the experiment's status and the proposer's
+feedback, and the run goes on.
+"""
+
+from __future__ import annotations
+
+
+class StropError(Exception):
+    """Base of every error strop raises on purpose."""
+
+    exit_code = 1
+
+
+class UserError(StropError):
+    """Bad input from the user. The CLI prints the message as one line and exits 2."""
+
+    exit_code = 2
+
+
+class TaskSpecError(UserError):
+    """A task file that cannot be read as a `Task`."""
+
+    def __init__(self, path: str, message: str, line: int | None = None, key: str | None = None) -> None:
+        where = f"{path}:{line}" if line else str(path)
+        what = f" [{key}]" if key else ""
+        super().__init__(f"{where}:{what} {message}")
+        self.path, self.line, self.key = path, line, key
+
+
+class WorkspaceError(UserError):
+    """The workspace or the user's repo is not in a state strop can work with."""
+
+
+class NotFoundError(UserError):
+    """A run, experiment or entry that does not exist."""
+
+
+class RunError(StropError):
+    """A run cannot go on."""

@@ -1,0 +1,46 @@
+"""The environment a sandboxed command sees: minimal, and never a secret.
+
+A candidate is untrusted, so it starts from an empty environment; only a few
+harmless names are kept, and anything whose name looks like a credential
+(*KEY*, *TOKEN*, *SECRET*, *PASSWORD*, …) is dropped even when a caller passes it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION", re.IGNORECASE)
+_KEPT = ("LANG", "LC_ALL", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def is_secret_name(name: str) -> bool:
+    return bool(SECRET_NAME.search(name))
+
+
+def python_bin_dir() -> Path:
+    """The folder holding the interpreter strop runs under (its venv's bin, usually)."""
+    return Path(sys.executable).parent
+
+
+def clean_environment(extra: Mapping[str, str] | None = None, home: str = "/tmp") -> dict[str, str]:
+    """A minimal environment: PATH with strop's interpreter first, HOME, locale, no secrets."""
+    env = {
+        "PATH": f"{python_bin_dir()}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "TMPDIR": "/tmp",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "HF_HUB_OFFLINE": "1",
+        "MPLBACKEND": "Agg",
+    }
+    for name in _KEPT:
+        if name in os.environ:
+            env[name] = os.environ[name]
+    for name, value in (extra or {}).items():
+        if not is_secret_name(name):
+            env[name] = value
+    return env

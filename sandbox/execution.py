@@ -1,0 +1,88 @@
+"""The sandbox contract: run a command in a workdir under limits, get an `Execution`.
+
+Every backend (docker, bwrap, local) implements `Sandbox.run`; nothing above this
+layer knows which one ran. The sandbox knows nothing of what runs in it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+
+class KilledBy(enum.StrEnum):
+    """Why the sandbox ended a command before it ended by itself."""
+
+    TIMEOUT = "timeout"
+    MEMORY = "memory"
+    OUTPUT = "output"
+    SIGNAL = "signal"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one command. Sizes in bytes, times in seconds."""
+
+    timeout: float = 60.0
+    cpu_time: float | None = None
+    memory: int = 1 << 30
+    pids: int = 128
+    output_bytes: int = 1 << 20
+    scratch_bytes: int = 256 << 20
+    network: bool = False
+
+
+@dataclass
+class Execution:
+    """What a sandboxed command did. Output is capped at `Limits.output_bytes` per stream."""
+
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    wall_time: float
+    cpu_time: float = 0.0
+    peak_memory: int | None = None
+    killed_by: KilledBy | None = None
+    backend: str = ""
+    output_truncated: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and self.killed_by is None
+
+    def tail(self, chars: int = 4000) -> str:
+        """The last `chars` characters of stdout and stderr together, for logs and feedback."""
+        text = self.stdout
+        if self.stderr:
+            text = f"{text}\n--- stderr ---\n{self.stderr}" if text else self.stderr
+        return text[-chars:]
+
+
+class SandboxError(Exception):
+    """A backend could not start or is unusable here (not: the command failed)."""
+
+
+@runtime_checkable
+class Sandbox(Protocol):
+    """One narrow seam for untrusted execution."""
+
+    name: str
+
+    def run(
+        self,
+        command: Sequence[str],
+        workdir: Path,
+        limits: Limits,
+        env: Mapping[str, str] | None = None,
+        readonly_paths: Sequence[Path] = (),
+    ) -> Execution:
+        """Run `command` with `workdir` as its writable current directory.
+
+        `env` is added to a minimal clean environment after secret-looking names are
+        dropped. `readonly_paths` (inside `workdir`) must not be writable by the command.
+        """
+        ...

@@ -1,0 +1,62 @@
+"""Human units for limits: durations ("30s", "10m", "2h") and sizes ("256m", "1g").
+
+Task files, the CLI and the sandbox all speak these units; they live in the lowest
+layer so that every layer parses them the same way.
+"""
+
+from __future__ import annotations
+
+import re
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
+
+_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_BYTES = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+class UnitError(ValueError):
+    """A duration or size that cannot be read."""
+
+
+def parse_duration(value: str | int | float) -> float:
+    """Seconds from "30s", "10m", "2h", "1.5h", "250ms" or a bare number of seconds."""
+    if isinstance(value, bool):
+        raise UnitError(f"not a duration: {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(value)
+        if not match:
+            raise UnitError(f"not a duration: {value!r} (use e.g. 30s, 10m, 2h)")
+        seconds = float(match.group(1)) * _SECONDS[(match.group(2) or "s").lower()]
+    if seconds <= 0:
+        raise UnitError(f"a duration must be positive: {value!r}")
+    return seconds
+
+
+def parse_size(value: str | int) -> int:
+    """Bytes from "512k", "256m", "1g", "1GiB" or a bare number of bytes."""
+    if isinstance(value, bool):
+        raise UnitError(f"not a size: {value!r}")
+    if isinstance(value, int):
+        size = value
+    else:
+        match = _SIZE.match(value)
+        if not match:
+            raise UnitError(f"not a size: {value!r} (use e.g. 256m, 1g)")
+        size = int(float(match.group(1)) * _BYTES[match.group(2).lower()])
+    if size <= 0:
+        raise UnitError(f"a size must be positive: {value!r}")
+    return size
+
+
+def format_duration(seconds: float) -> str:
+    """A short human form: 850ms, 12.3s, 4m05s, 2h03m."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
