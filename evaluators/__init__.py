@@ -1,1 +1,1 @@
-"""strop package."""
+"""Evaluators judge candidates: the protocol, metric parsing, integrity, built-in evaluators."""

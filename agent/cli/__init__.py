@@ -7,6 +7,7 @@ and the read commands start fast.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -43,3 +44,10 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(130)
+    except Exception as error:  # a bug of ours: say so in one line, keep the traceback on demand
+        if os.environ.get("STROP_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"internal error: {type(error).__name__}: {error} (set STROP_DEBUG=1 for the traceback)\n"
+        )
+        sys.exit(1)

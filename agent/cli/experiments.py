@@ -1,1 +1,244 @@
-"""Placeholder, replaced below."""
+"""`strop eval`, `runs`, `log`, `show`, `adopt`, `reindex`: experiments and their records.
+
+Read commands answer from the run index (no git, no heavy imports) so they start fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from agent.cli import app
+from agent.cli.render import err, out, print_json, styled_status
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
+
+
+def _index() -> Any:
+    from agent.home import strop_home
+    from agent.run_index import RunIndex
+
+    return RunIndex(strop_home())
+
+
+def _metric_text(record: Any, metric: str) -> str:
+    value = record.metrics.get(metric) if record.status == "ok" else None
+    return "—" if value is None else f"{value:.6g}"
+
+
+@app.command("eval")
+def eval_command(
+    task_path: Annotated[Path, typer.Argument(metavar="TASK", help="task.toml, or a folder holding one")],
+    json_out: JsonFlag = False,
+) -> None:
+    """Evaluate the workspace as it is: experiment 0 of a new run.
+
+    Checks the task file, creates the run (a branch strop/<run>/0 in the experiment
+    repo), runs the evaluator in the sandbox and records the verdict in git.
+    Then runs the task's `final` (hidden-test) command once, if it has one.
+    """
+    from agent.home import strop_home
+    from agent.run import Candidate, Run
+    from agent.task import load_task
+
+    task = load_task(task_path)
+    index = _index()
+    run = Run.start(task, strop_home(), index)
+    err.print(f"run [bold]{run.record.id}[/] · task {task.name} · repo {run.repo.path}")
+    with err.status("evaluating experiment 0 …"):
+        record = run.commit_candidate(
+            0, None, Candidate(idea="baseline: the workspace as it is", proposer="baseline")
+        )
+        record = run.evaluate(record)
+        best = run.finish("done")
+    if best is not None and best.id == record.id:
+        record = best
+    if json_out:
+        print_json({"run": run.record.id, "experiment": record.to_dict()})
+        return
+    metric = task.evaluator.metric
+    out.print(
+        f"experiment {record.name}: {styled_status(record.status)}  {metric} = {_metric_text(record, metric)}"
+    )
+    if record.reason:
+        out.print(f"  reason: {record.reason}")
+    if record.final_metrics:
+        out.print(f"  final (hidden test): {metric} = {record.final_metrics.get(metric, '—')}")
+    out.print(f"  branch {record.branch} · {record.eval_seconds:.2f}s · sandbox {record.backend or '—'}")
+    out.print(f"next: strop log {run.record.id}   ·   strop show {record.name}")
+
+
+@app.command("runs")
+def runs_command(json_out: JsonFlag = False) -> None:
+    """List runs, oldest first, with their status and best score."""
+    index = _index()
+    runs = index.runs()
+    if json_out:
+        print_json([_run_summary(index, run) for run in runs])
+        return
+    if not runs:
+        out.print("no runs yet: start one with `strop eval TASK` or `strop run TASK`")
+        return
+    from rich.table import Table
+
+    table = Table("run", "task", "status", "started", "experiments", "best")
+    for run in runs:
+        summary = _run_summary(index, run)
+        best = summary["best"]
+        best_text = "—" if best is None else f"{best['id']}: {run.metric} = {best['value']:.6g}"
+        table.add_row(run.id, run.task, run.status, run.started[:19], str(summary["experiments"]), best_text)
+    out.print(table)
+
+
+def _run_summary(index: Any, run: Any) -> dict[str, Any]:
+    from agent.records import best_experiment
+
+    records = index.experiments(run.id)
+    best = best_experiment(records, run.metric, run.direction)
+    return {
+        "id": run.id,
+        "task": run.task,
+        "status": run.status,
+        "started": run.started,
+        "finished": run.finished,
+        "metric": run.metric,
+        "direction": run.direction.value,
+        "experiments": len(records),
+        "best": None if best is None else {"id": best.id, "value": best.metrics[run.metric]},
+    }
+
+
+@app.command("log")
+def log_command(
+    run_ref: Annotated[
+        str | None, typer.Argument(metavar="[RUN]", help="run id or prefix; default: latest")
+    ] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Show a run's experiment tree: status and metric of each attempt, the best marked ★."""
+    from agent.records import best_experiment
+
+    index = _index()
+    run = index.find_run(run_ref)
+    records = index.experiments(run.id)
+    best = best_experiment(records, run.metric, run.direction)
+    if json_out:
+        print_json(
+            {
+                **run.to_dict(),
+                "best": best.id if best else None,
+                "experiments": [record.to_dict() for record in records],
+            }
+        )
+        return
+    from rich.tree import Tree
+
+    title = f"run [bold]{run.id}[/] · {run.task} · {run.direction.value} {run.metric} · {run.status}"
+    tree = Tree(title)
+    nodes: dict[int | None, Any] = {None: tree}
+    for record in records:
+        mark = " [bold yellow]★ best[/]" if best and record.id == best.id else ""
+        line = f"{record.id} {styled_status(record.status)} {_metric_text(record, run.metric)}{mark}  {record.idea[:70]}"
+        if record.reason and record.status != "ok":
+            line += f"  [dim]({record.reason[:80]})[/]"
+        for decision in record.decisions:
+            line += f"\n[dim]· {decision}[/]"
+        nodes[record.id] = nodes.get(record.parent, tree).add(line)
+    out.print(tree)
+    if run.stop_reason:
+        out.print(f"stopped: {run.stop_reason}")
+    if best is not None:
+        out.print(f"best: {best.name} ({best.branch}) · adopt it with: strop adopt {best.name}")
+
+
+@app.command("show")
+def show_command(
+    exp_ref: Annotated[str, typer.Argument(metavar="EXP", help="RUN/N, strop/RUN/N, or N in the latest run")],
+    json_out: JsonFlag = False,
+) -> None:
+    """Show one experiment: idea, parent, verdict, metrics, diff stat and log tail."""
+    from agent.experiments import ExperimentRepo
+    from agent.home import strop_home
+
+    index = _index()
+    run, record = index.find_experiment(exp_ref)
+    repo = ExperimentRepo.open(Path(run.repo), strop_home())
+    parents = [r for r in index.experiments(run.id) if r.id == record.parent]
+    base = parents[0].commit if parents else run.base_commit
+    stat = repo.diff(base, record.commit, stat=True)
+    log_tail = _log_tail(record.log_path)
+    if json_out:
+        print_json({**record.to_dict(), "diffstat": stat, "log_tail": log_tail})
+        return
+    out.print(f"[bold]{record.name}[/] · {record.branch} · {record.commit[:12]}")
+    out.print(
+        f"parent: {record.parent if record.parent is not None else 'the workspace (' + run.base_branch + ')'}"
+    )
+    out.print(f"status: {styled_status(record.status)}" + (f" — {record.reason}" if record.reason else ""))
+    out.print(f"idea: {record.idea}")
+    if record.metrics:
+        out.print("metrics: " + ", ".join(f"{k} = {v:.6g}" for k, v in sorted(record.metrics.items())))
+    if record.final_metrics:
+        out.print(
+            "final (hidden test): "
+            + ", ".join(f"{k} = {v:.6g}" for k, v in sorted(record.final_metrics.items()))
+        )
+    if record.cost.calls:
+        out.print(f"cost: {record.cost.tokens} tokens, ${record.cost.usd:.4f}, {record.cost.calls} calls")
+    out.print(
+        f"evaluated in {record.eval_seconds:.2f}s on {record.backend or '—'} · evaluator {record.fingerprint[:12]}"
+    )
+    for decision in record.decisions:
+        out.print(f"· {decision}")
+    out.print("[bold]diff[/]\n" + (stat or "(no change)"))
+    if log_tail:
+        out.print(f"[bold]log tail[/] ({record.log_path})")
+        out.print(log_tail, markup=False)
+
+
+def _log_tail(path: str, chars: int = 2000) -> str:
+    if not path or not Path(path).is_file():
+        return ""
+    return Path(path).read_text(errors="replace")[-chars:]
+
+
+@app.command("adopt")
+def adopt_command(
+    exp_ref: Annotated[str, typer.Argument(metavar="EXP", help="RUN/N, strop/RUN/N, or N in the latest run")],
+    squash: Annotated[bool, typer.Option("--squash", help="One squashed commit instead of a merge.")] = False,
+) -> None:
+    """Bring an experiment into your branch (a merge, or --squash); refuses on a dirty tree.
+
+    For a workspace that is a plain folder, the experiment's files are written into it.
+    """
+    from agent.experiments import ExperimentRepo
+    from agent.home import strop_home
+
+    index = _index()
+    run, record = index.find_experiment(exp_ref)
+    repo = ExperimentRepo.open(Path(run.repo), strop_home())
+    out.print(repo.adopt(record, squash=squash))
+
+
+@app.command("reindex")
+def reindex_command() -> None:
+    """Rebuild the run index from git alone (the notes and refs in each known experiment repo)."""
+    from agent.experiments import ExperimentRepo
+    from agent.home import strop_home
+
+    index = _index()
+    runs, experiments = [], []
+    for path in index.known_repos():
+        if not (path / ".git").exists():
+            err.print(f"skipping {path}: no longer a git repo")
+            continue
+        repo = ExperimentRepo.open(path, strop_home())
+        for run in repo.read_runs():
+            runs.append(run)
+            experiments.extend(repo.read_records(run.id))
+    index.replace_all(runs, experiments)
+    out.print(
+        f"reindexed {len(runs)} runs, {len(experiments)} experiments from {len(index.known_repos())} repos"
+    )

@@ -1,0 +1,30 @@
+"""Shared printing helpers for the CLI: one console on stdout, one on stderr, JSON out."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+STATUS_STYLE = {
+    "ok": "green",
+    "buggy": "red",
+    "timeout": "yellow",
+    "tampered": "magenta",
+    "rejected": "bright_black",
+    "pending": "cyan",
+}
+
+
+def styled_status(status: str) -> str:
+    return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"

@@ -1,0 +1,348 @@
+"""The experiment repo: every attempt is a branch `strop/<run>/<exp>`, its record a git note.
+
+Git is the source of truth. An experiment's commit holds the candidate's change on
+top of its parent's commit; its record (idea, parent, status, metrics, timings,
+cost, evaluator fingerprint, log digest) is a JSON note under `refs/notes/strop`;
+a run's record is a small commit under `refs/strop/runs/<run>`. Work happens in
+one git worktree per lane, outside the user's tree, reused from experiment to
+experiment and removed when the run ends.
+
+A workspace that is the top of a git repo is used in place (strop adds branches,
+notes and refs, and never touches the user's working tree or branch until
+`adopt`). Any other folder is copied into a repo strop manages under
+`$STROP_HOME/repos`, re-synced at each run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import git
+from filelock import FileLock
+
+from agent.errors import NotFoundError, RunError, WorkspaceError
+from agent.records import ExperimentRecord, RunRecord
+
+NOTES_REF = "strop"
+RUNS_REF = "refs/strop/runs/"
+BRANCH_PREFIX = "strop/"
+MANAGED_BRANCH = "workspace"
+_IGNORED = shutil.ignore_patterns(".git", "__pycache__", "*.pyc", ".venv", ".strop", ".pytest_cache")
+_IDENTITY = {
+    "GIT_AUTHOR_NAME": "strop",
+    "GIT_AUTHOR_EMAIL": "strop@localhost",
+    "GIT_COMMITTER_NAME": "strop",
+    "GIT_COMMITTER_EMAIL": "strop@localhost",
+}
+
+
+def branch_name(run_id: str, exp_id: int) -> str:
+    return f"{BRANCH_PREFIX}{run_id}/{exp_id}"
+
+
+def _key(path: Path) -> str:
+    return hashlib.sha1(str(path).encode()).hexdigest()[:10]
+
+
+def _git(path: Path) -> git.Git:
+    command = git.Git(str(path))
+    command.update_environment(**_IDENTITY)
+    return command
+
+
+def _toplevel(path: Path) -> Path | None:
+    try:
+        return Path(git.Repo(path, search_parent_directories=True).working_tree_dir or "").resolve()
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+
+
+class ExperimentRepo:
+    """One experiment repo: the user's repo used in place, or a managed copy of a folder."""
+
+    def __init__(self, path: Path, workspace: Path, managed: bool, home: Path) -> None:
+        self.path = path
+        self.workspace = workspace
+        self.managed = managed
+        self.home = home
+        self.repo = git.Repo(path)
+        self.git = _git(path)
+        self.lock = FileLock(str(Path(self.repo.git_dir) / "strop.lock"), timeout=60)
+
+    # ----------------------------------------------------------------- opening
+    @classmethod
+    def for_workspace(cls, workspace: Path, home: Path) -> ExperimentRepo:
+        """Open the experiment repo for `workspace`, checking that it is safe to work on."""
+        workspace = workspace.resolve()
+        if not workspace.is_dir():
+            raise WorkspaceError(f"workspace {workspace} does not exist or is not a folder")
+        if _toplevel(workspace) == workspace:
+            return cls._in_place(workspace, home)
+        return cls._managed(workspace, home)
+
+    @classmethod
+    def open(cls, path: Path, home: Path) -> ExperimentRepo:
+        """Open an existing experiment repo (as recorded in a run record)."""
+        try:
+            repo = git.Repo(path)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise RunError(f"experiment repo {path} is gone or is not a git repo") from None
+        managed = repo.git.config("--get", "strop.workspace", with_exceptions=False) or ""
+        workspace = Path(managed) if managed else path
+        return cls(path, workspace, bool(managed), home)
+
+    @classmethod
+    def _in_place(cls, workspace: Path, home: Path) -> ExperimentRepo:
+        repo = git.Repo(workspace)
+        if not repo.head.is_valid():
+            raise WorkspaceError(f"the git repo at {workspace} has no commits yet: commit your files first")
+        if repo.head.is_detached:
+            raise WorkspaceError(f"HEAD of {workspace} is detached: check out a branch first")
+        if repo.is_dirty(untracked_files=False):
+            raise WorkspaceError(
+                f"the workspace {workspace} has uncommitted changes: commit or stash them first "
+                "(strop never works on a dirty tree)"
+            )
+        return cls(workspace, workspace, False, home)
+
+    @classmethod
+    def _managed(cls, workspace: Path, home: Path) -> ExperimentRepo:
+        path = home / "repos" / f"{workspace.name}-{_key(workspace)}"
+        if not (path / ".git").exists():
+            path.mkdir(parents=True, exist_ok=True)
+            repo = git.Repo.init(path, initial_branch=MANAGED_BRANCH)
+            repo.git.config("strop.workspace", str(workspace))
+        made = cls(path, workspace, True, home)
+        made.sync_workspace()
+        return made
+
+    def sync_workspace(self) -> None:
+        """Make the managed repo's `workspace` branch hold exactly the folder's files."""
+        with self.lock:
+            self.git.checkout("-f", "-B", MANAGED_BRANCH, with_exceptions=False)
+            for entry in self.path.iterdir():
+                if entry.name != ".git":
+                    shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+            shutil.copytree(self.workspace, self.path, ignore=_IGNORED, dirs_exist_ok=True, symlinks=True)
+            self.git.add("-A")
+            if self.git.status("--porcelain") or not self.repo.head.is_valid():
+                self.git.commit("--allow-empty", "-q", "-m", f"strop: workspace {self.workspace}")
+
+    # ------------------------------------------------------------------- state
+    @property
+    def key(self) -> str:
+        return _key(self.path)
+
+    def head(self) -> tuple[str, str]:
+        """The user's branch and its commit: the base of a new run."""
+        return self.repo.active_branch.name, self.repo.head.commit.hexsha
+
+    def user_is_dirty(self) -> bool:
+        if self.managed:
+            return self._folder_differs_from(self.repo.commit(MANAGED_BRANCH))
+        return self.repo.is_dirty(untracked_files=False)
+
+    def _folder_differs_from(self, commit: git.Commit) -> bool:
+        tracked = {item.path: item for item in commit.tree.traverse() if item.type == "blob"}
+        present = {
+            p.relative_to(self.workspace).as_posix()
+            for p in self.workspace.rglob("*")
+            if (p.is_file() or p.is_symlink()) and not _ignored(p.relative_to(self.workspace))
+        }
+        if present != set(tracked):
+            return True
+        for rel, blob in tracked.items():
+            path = self.workspace / rel
+            if path.is_symlink() or path.read_bytes() != blob.data_stream.read():
+                return True
+        return False
+
+    # -------------------------------------------------------------------- runs
+    def write_run(self, record: RunRecord) -> None:
+        """Store the run record as a commit under refs/strop/runs/<id> (history kept)."""
+        payload = json.dumps(record.to_dict(), indent=1, sort_keys=True)
+        with self.lock:
+            blob = self._git_input(["hash-object", "-w", "--stdin"], payload)
+            task_blob = self._git_input(["hash-object", "-w", "--stdin"], record.task_source)
+            entries = f"100644 blob {blob}\trun.json\n100644 blob {task_blob}\ttask.toml\n"
+            tree = self._git_input(["mktree"], entries)
+            ref = RUNS_REF + record.id
+            previous = self.git.rev_parse("--verify", "-q", ref, with_exceptions=False)
+            parents = ["-p", previous] if previous else []
+            commit = self.git.commit_tree(tree, *parents, "-m", f"strop run {record.id}: {record.status}")
+            self.git.update_ref(ref, commit)
+
+    def _git_input(self, args: list[str], text: str) -> str:
+        """A git plumbing command fed `text` on stdin; its stdout, stripped."""
+        done = subprocess.run(
+            ["git", *args],
+            cwd=self.path,
+            input=text.encode(),
+            capture_output=True,
+            check=False,
+            env={**os.environ, **_IDENTITY},
+        )
+        if done.returncode != 0:
+            raise RunError(
+                f"git {args[0]} failed in {self.path}: {done.stderr.decode(errors='replace').strip()}"
+            )
+        return done.stdout.decode().strip()
+
+    def read_runs(self) -> list[RunRecord]:
+        refs = self.git.for_each_ref("--format=%(refname)", RUNS_REF).split()
+        return [self.read_run(ref.removeprefix(RUNS_REF)) for ref in refs]
+
+    def read_run(self, run_id: str) -> RunRecord:
+        data = self.git.show(f"{RUNS_REF}{run_id}:run.json", with_exceptions=False)
+        if not data:
+            raise NotFoundError(f"no run {run_id!r} in {self.path}")
+        return RunRecord.from_dict(json.loads(data))
+
+    # ------------------------------------------------------------- experiments
+    def lane(self, run_id: str, lane: int) -> Path:
+        """The worktree of one lane, created on first use, outside the user's tree."""
+        path = self.home / "worktrees" / self.key / run_id / f"lane-{lane}"
+        if not (path / ".git").exists():
+            with self.lock:
+                if path.exists():
+                    shutil.rmtree(path)
+                self.git.worktree("prune")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.git.worktree("add", "--detach", "-f", str(path), "HEAD")
+        return path
+
+    def checkout(self, lane_path: Path, branch: str, parent_commit: str) -> None:
+        """Point `branch` at the parent's commit and check it out, clean, in the lane."""
+        lane = _git(lane_path)
+        lane.checkout("-q", "-f", "-B", branch, parent_commit)
+        lane.clean("-q", "-ffdx")
+
+    def commit(self, lane_path: Path, message: str) -> str:
+        """Commit everything in the lane (even nothing) and return the commit id."""
+        lane = _git(lane_path)
+        lane.add("-A")
+        lane.commit("-q", "--allow-empty", "--no-verify", "-m", message)
+        return lane.rev_parse("HEAD")
+
+    def write_record(self, record: ExperimentRecord) -> None:
+        """Attach the experiment's record to its commit as a note (replacing an older one)."""
+        payload = json.dumps(record.to_dict(), sort_keys=True)
+        with self.lock:
+            self.git.notes(f"--ref={NOTES_REF}", "add", "-f", "-m", payload, record.commit)
+
+    def read_records(self, run_id: str) -> list[ExperimentRecord]:
+        """Every experiment of a run, from its branches and their notes."""
+        listing = self.git.for_each_ref(
+            "--format=%(refname:short) %(objectname)", f"refs/heads/{BRANCH_PREFIX}{run_id}/"
+        )
+        notes = self._notes_by_commit()
+        records = []
+        for line in listing.splitlines():
+            _branch, commit = line.split()
+            note = notes.get(commit)
+            if note is not None:
+                records.append(ExperimentRecord.from_dict(json.loads(self._blob(note))))
+        return sorted(records, key=lambda r: r.id)
+
+    def _notes_by_commit(self) -> dict[str, str]:
+        listing = self.git.notes(f"--ref={NOTES_REF}", "list", with_exceptions=False) or ""
+        pairs = (line.split() for line in listing.splitlines())
+        return {commit: note for note, commit in pairs}
+
+    def _blob(self, sha: str) -> str:
+        return self.repo.odb.stream(bytes.fromhex(sha)).read().decode()
+
+    def diff(self, parent: str, commit: str, stat: bool = False) -> str:
+        args = ["--stat"] if stat else []
+        return self.git.diff(*args, parent, commit, "--")
+
+    def remove_lanes(self, run_id: str) -> None:
+        """Remove a run's worktrees; the branches stay."""
+        folder = self.home / "worktrees" / self.key / run_id
+        with self.lock:
+            if folder.exists():
+                for lane in folder.iterdir():
+                    self.git.worktree("remove", "--force", str(lane), with_exceptions=False)
+                shutil.rmtree(folder, ignore_errors=True)
+            self.git.worktree("prune")
+
+    def discard_run(self, run_id: str) -> None:
+        """Remove every trace of a run that failed to start (lanes, branches, run ref)."""
+        self.remove_lanes(run_id)
+        with self.lock:
+            refs = self.git.for_each_ref(
+                "--format=%(refname)", f"refs/heads/{BRANCH_PREFIX}{run_id}/"
+            ).split()
+            for ref in [*refs, RUNS_REF + run_id]:
+                self.git.update_ref("-d", ref, with_exceptions=False)
+
+    # ------------------------------------------------------------------- adopt
+    def adopt(self, record: ExperimentRecord, squash: bool) -> str:
+        """Bring an experiment into the user's branch; returns what was done, in words."""
+        if self.user_is_dirty():
+            raise WorkspaceError(
+                f"the workspace {self.workspace} has uncommitted changes: commit or stash them before adopting"
+            )
+        if self.managed:
+            return self._adopt_into_folder(record)
+        branch = self.repo.active_branch.name
+        user = git.Git(str(self.path))
+        env = {} if user.config("--get", "user.email", with_exceptions=False) else _IDENTITY
+        with user.custom_environment(**env):
+            if squash:
+                outcome = user.merge(
+                    "--squash", record.branch, with_exceptions=False, with_extended_output=True
+                )
+                if outcome[0] == 0:
+                    user.commit(
+                        "-q", "--allow-empty", "-m", f"strop: adopt {record.name} (squashed)\n\n{record.idea}"
+                    )
+            else:
+                outcome = user.merge(
+                    "--no-ff",
+                    "-m",
+                    f"strop: adopt {record.name}\n\n{record.idea}",
+                    record.branch,
+                    with_exceptions=False,
+                    with_extended_output=True,
+                )
+            if outcome[0] != 0:
+                user.merge("--abort", with_exceptions=False)
+                user.reset("--hard", "-q", "HEAD", with_exceptions=False)
+                raise WorkspaceError(f"adopting {record.name} conflicts with {branch}: nothing was changed")
+        return f"merged {record.branch} into {branch}" + (" (squashed)" if squash else "")
+
+    def _adopt_into_folder(self, record: ExperimentRecord) -> str:
+        base = self.repo.commit(MANAGED_BRANCH)
+        target = self.repo.commit(record.commit)
+        for item in base.tree.traverse():
+            if item.type == "blob" and not _in_tree(target, item.path):
+                with contextlib.suppress(FileNotFoundError):
+                    (self.workspace / item.path).unlink()
+        for item in target.tree.traverse():
+            if item.type == "blob":
+                path = self.workspace / item.path
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(item.data_stream.read())
+                os.chmod(path, item.mode & 0o777)
+        with self.lock:
+            self.git.branch("-f", MANAGED_BRANCH, record.commit)
+        return f"wrote {record.branch}'s files into {self.workspace}"
+
+
+def _in_tree(commit: git.Commit, path: str) -> bool:
+    try:
+        commit.tree[path]
+    except KeyError:
+        return False
+    return True
+
+
+def _ignored(rel: Path) -> bool:
+    return bool(_IGNORED(str(rel.parent), [rel.name])) or any(_IGNORED("", [part]) for part in rel.parts[:-1])

@@ -1,0 +1,1 @@
+"""Proposers: where candidates come from (an LLM, or evolution over a declared space)."""

@@ -1,0 +1,136 @@
+"""The records of a run and of its experiments, as stored in git and cached in the run index.
+
+Both are plain, JSON-serialisable dataclasses with a schema version: git notes and
+run refs hold exactly `to_dict()`, and the index caches the same JSON, so the
+index can always be rebuilt from git alone and give identical answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from evaluators.metric import Direction, MetricValue
+from evaluators.verdict import Status
+
+SCHEMA = 1
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Cost:
+    """LLM spend of one experiment (or a run, summed)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    usd: float = 0.0
+    calls: int = 0
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            round(self.usd + other.usd, 8),
+            self.calls + other.calls,
+        )
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass
+class ExperimentRecord:
+    """One attempt: where it lives in git, where it came from, and how it was judged."""
+
+    run: str
+    id: int
+    parent: int | None
+    branch: str
+    commit: str
+    idea: str = ""
+    status: Status = Status.PENDING
+    metrics: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
+    feedback: str = ""
+    proposer: str = ""
+    params: dict[str, Any] | None = None
+    created: str = field(default_factory=now_iso)
+    finished: str | None = None
+    eval_seconds: float = 0.0
+    cost: Cost = field(default_factory=Cost)
+    fingerprint: str = ""
+    log_path: str = ""
+    log_digest: str = ""
+    backend: str = ""
+    turns: int = 0
+    decisions: list[str] = field(default_factory=list)
+    final_metrics: dict[str, float] | None = None
+    schema: int = SCHEMA
+
+    @property
+    def name(self) -> str:
+        return f"{self.run}/{self.id}"
+
+    def metric(self, name: str, direction: Direction) -> MetricValue:
+        value = self.metrics.get(name) if self.status is Status.OK else None
+        return MetricValue(value, direction)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExperimentRecord:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["status"] = Status(known.get("status", "pending"))
+        known["cost"] = Cost(**known.get("cost", {}))
+        return cls(**known)
+
+
+@dataclass
+class RunRecord:
+    """One execution of a task."""
+
+    id: str
+    task: str
+    task_path: str
+    repo: str
+    workspace: str
+    base_branch: str
+    base_commit: str
+    metric: str
+    direction: Direction
+    status: str = "running"  # running | done | stopped | failed
+    started: str = field(default_factory=now_iso)
+    finished: str | None = None
+    best: int | None = None
+    stop_reason: str = ""
+    task_source: str = ""
+    schema: int = SCHEMA
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["direction"] = self.direction.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["direction"] = Direction(known["direction"])
+        return cls(**known)
+
+
+def best_experiment(
+    records: list[ExperimentRecord], metric: str, direction: Direction
+) -> ExperimentRecord | None:
+    """The best scored experiment; ties go to the earliest. None when nothing scored."""
+    scored = [r for r in records if r.status is Status.OK and metric in r.metrics]
+    if not scored:
+        return None
+    return max(scored, key=lambda r: (r.metric(metric, direction), -r.id))

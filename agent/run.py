@@ -1,0 +1,249 @@
+"""A `Run`: one execution of a task, and the bookkeeping of each experiment in it.
+
+This is the engine room every front end shares (`strop eval`, the run loop, the
+benchmarks): start or reopen a run, commit a candidate on its branch, evaluate it
+in the sandbox, record the verdict in git and in the index, finish with the
+hidden-test phase on the best. Proposers and search live above it; the sandbox
+and evaluators below.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from agent.errors import UserError
+from agent.experiments import ExperimentRepo, branch_name
+from agent.home import run_dir
+from agent.records import Cost, ExperimentRecord, RunRecord, best_experiment, now_iso
+from agent.run_index import RunIndex
+from agent.task import Task, load_task
+from evaluators.command import CommandEvaluator
+from evaluators.integrity import ProtectedFiles, expand
+from evaluators.verdict import Status, Verdict
+
+
+@dataclass
+class Candidate:
+    """What a proposer hands over: new file contents on top of the parent, and the idea in words.
+
+    `files` maps workspace-relative paths to their whole new text (None deletes the file).
+    """
+
+    idea: str
+    files: dict[str, str | None] = field(default_factory=dict)
+    proposer: str = ""
+    params: dict[str, object] | None = None
+    cost: Cost = field(default_factory=Cost)
+    turns: int = 0
+    decisions: list[str] = field(default_factory=list)
+
+
+class UnsafePathError(ValueError):
+    """A candidate's path that leaves the workspace or enters .git."""
+
+
+def safe_path(root: Path, relative: str) -> Path:
+    """`root / relative`, refused when it resolves outside `root` or inside `.git`."""
+    target = (root / relative).resolve()
+    if (
+        not target.is_relative_to(root.resolve())
+        or ".git" in Path(relative).parts
+        or Path(relative).is_absolute()
+    ):
+        raise UnsafePathError(f"path {relative!r} is outside the workspace")
+    return target
+
+
+def write_files(root: Path, files: dict[str, str | None]) -> None:
+    """Write (or delete, for None) each file under `root`; paths are checked first, all of them."""
+    targets = {relative: safe_path(root, relative) for relative in files}
+    for relative, text in files.items():
+        target = targets[relative]
+        if text is None:
+            target.unlink(missing_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+
+
+def new_run_id(repo: ExperimentRepo) -> str:
+    existing = {run.id for run in repo.read_runs()}
+    while True:
+        run_id = secrets.token_hex(3)
+        if run_id not in existing and not run_id.isdigit():
+            return run_id
+
+
+class Run:
+    def __init__(
+        self, task: Task, record: RunRecord, repo: ExperimentRepo, index: RunIndex, home: Path
+    ) -> None:
+        self.task = task
+        self.record = record
+        self.repo = repo
+        self.index = index
+        self.home = home
+        self.folder = run_dir(record.id)
+        self._evaluator: CommandEvaluator | None = None
+
+    # --------------------------------------------------------------- lifecycle
+    @classmethod
+    def start(cls, task: Task, home: Path, index: RunIndex) -> Run:
+        repo = ExperimentRepo.for_workspace(task.workspace, home)
+        base_branch, base_commit = repo.head()
+        record = RunRecord(
+            id=new_run_id(repo),
+            task=task.name,
+            task_path=str(task.path),
+            repo=str(repo.path),
+            workspace=str(task.workspace),
+            base_branch=base_branch,
+            base_commit=base_commit,
+            metric=task.evaluator.metric,
+            direction=task.evaluator.direction,
+            task_source=task.source,
+        )
+        run = cls(task, record, repo, index, home)
+        try:
+            run.evaluator()  # snapshot protected files now, before any candidate exists
+        except BaseException:
+            repo.discard_run(record.id)
+            raise
+        repo.write_run(record)
+        index.register_repo(repo.path)
+        index.put_run(record)
+        return run
+
+    @classmethod
+    def reopen(cls, ref: str | None, home: Path, index: RunIndex) -> Run:
+        record = index.find_run(ref)
+        repo = ExperimentRepo.open(Path(record.repo), home)
+        record = repo.read_run(record.id)
+        task = load_task(record.task_path) if Path(record.task_path).exists() else None
+        if task is None or task.source != record.task_source:
+            task = _task_from_snapshot(record)
+        return cls(task, record, repo, index, home)
+
+    def save(self) -> None:
+        self.repo.write_run(self.record)
+        self.index.put_run(self.record)
+
+    def evaluator(self) -> CommandEvaluator:
+        """The run's evaluator; the first call snapshots the pristine protected files."""
+        if self._evaluator is None:
+            from sandbox import open_sandbox
+
+            spec = self.task.evaluator
+            base = self.repo.lane(self.record.id, 0)
+            self.repo.checkout(base, branch_name(self.record.id, 0), self.record.base_commit)
+            missing = [p for p in spec.files if not expand(base, [p])]
+            if missing:
+                raise UserError(f"evaluator file pattern {missing[0]!r} matches no file in the workspace")
+            protected = ProtectedFiles.snapshot(base, spec.files, self.folder / "evaluator")
+            self._evaluator = CommandEvaluator(
+                spec, protected, open_sandbox(spec.sandbox), self.folder / "logs"
+            )
+        return self._evaluator
+
+    def records(self) -> list[ExperimentRecord]:
+        return self.repo.read_records(self.record.id)
+
+    def best(self, records: list[ExperimentRecord] | None = None) -> ExperimentRecord | None:
+        return best_experiment(
+            records if records is not None else self.records(), self.record.metric, self.record.direction
+        )
+
+    # ------------------------------------------------------------- experiments
+    def commit_candidate(
+        self, exp_id: int, parent: ExperimentRecord | None, candidate: Candidate, lane: int = 0
+    ) -> ExperimentRecord:
+        """Check out the parent in the lane, apply the candidate, commit it on its own branch."""
+        self.evaluator()  # the pristine snapshot must exist before any candidate touches a lane
+        lane_path = self.repo.lane(self.record.id, lane)
+        branch = branch_name(self.record.id, exp_id)
+        self.repo.checkout(lane_path, branch, parent.commit if parent else self.record.base_commit)
+        write_files(lane_path, candidate.files)
+        subject = candidate.idea.strip().splitlines()[0][:72] if candidate.idea.strip() else "no change"
+        parent_name = parent.name if parent else f"{self.record.base_branch}@{self.record.base_commit[:10]}"
+        commit = self.repo.commit(
+            lane_path,
+            f"strop {self.record.id}/{exp_id}: {subject}\n\nparent: {parent_name}\n\n{candidate.idea}",
+        )
+        record = ExperimentRecord(
+            run=self.record.id,
+            id=exp_id,
+            parent=parent.id if parent else None,
+            branch=branch,
+            commit=commit,
+            idea=candidate.idea,
+            proposer=candidate.proposer,
+            params=candidate.params,
+            cost=candidate.cost,
+            turns=candidate.turns,
+            decisions=list(candidate.decisions),
+        )
+        self.save_record(record)
+        return record
+
+    def evaluate(self, record: ExperimentRecord, lane: int = 0) -> ExperimentRecord:
+        """Evaluate a committed experiment (its lane must hold its commit) and record the verdict."""
+        lane_path = self.repo.lane(self.record.id, lane)
+        verdict = self.evaluator().evaluate(lane_path, name=str(record.id))
+        return self.conclude(record, verdict)
+
+    def conclude(self, record: ExperimentRecord, verdict: Verdict) -> ExperimentRecord:
+        done = replace(
+            record,
+            status=verdict.status,
+            metrics=verdict.metrics,
+            reason=verdict.reason,
+            feedback=verdict.feedback[-2000:],
+            finished=now_iso(),
+            eval_seconds=verdict.wall_time,
+            fingerprint=verdict.fingerprint,
+            log_path=verdict.log_path,
+            log_digest=verdict.log_digest,
+            backend=verdict.backend,
+        )
+        self.save_record(done)
+        return done
+
+    def reject(self, record: ExperimentRecord, reason: str, feedback: str = "") -> ExperimentRecord:
+        """Refuse a committed candidate before evaluation (constraints, bad edit)."""
+        verdict = Verdict(status=Status.REJECTED, reason=reason, feedback=feedback or reason)
+        return self.conclude(record, verdict)
+
+    def save_record(self, record: ExperimentRecord) -> None:
+        self.repo.write_record(record)
+        self.index.put_experiment(record)
+
+    # ------------------------------------------------------------------ finish
+    def finish(self, status: str = "done", reason: str = "") -> ExperimentRecord | None:
+        """Run the hidden-test phase once on the best, store the run's end, remove the lanes."""
+        records = self.records()
+        best = self.best(records)
+        if best is not None and self.task.evaluator.final and best.final_metrics is None:
+            lane_path = self.repo.lane(self.record.id, 0)
+            self.repo.checkout(lane_path, best.branch, best.commit)
+            verdict = self.evaluator().evaluate(lane_path, name=str(best.id), phase="final")
+            best = replace(best, final_metrics=verdict.metrics if verdict.status is Status.OK else {})
+            self.save_record(best)
+        self.repo.remove_lanes(self.record.id)
+        self.record.status = status
+        self.record.stop_reason = reason
+        self.record.finished = now_iso()
+        self.record.best = best.id if best else None
+        self.save()
+        return best
+
+
+def _task_from_snapshot(record: RunRecord) -> Task:
+    """The task as it was when the run started (the file may have moved or changed since)."""
+    import tomllib
+
+    from agent.task import TaskFile
+
+    spec = TaskFile.model_validate(tomllib.loads(record.task_source))
+    return Task(path=Path(record.task_path), spec=spec, source=record.task_source)

@@ -1,0 +1,122 @@
+"""The run index: a SQLite cache of runs and experiments, rebuildable from git alone.
+
+Read commands (`strop runs`, `strop log`) answer from here without opening git.
+The index holds exactly the JSON that git holds, so `strop reindex` gives the same
+answers. Where the experiment repos are is kept in a plain registry file beside
+it (`repos.txt`), which is a list of places to look, not state.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+from agent.errors import NotFoundError
+from agent.records import ExperimentRecord, RunRecord
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, task TEXT, repo TEXT, status TEXT, started TEXT, data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS experiments (
+    run TEXT NOT NULL, id INTEGER NOT NULL, status TEXT, data TEXT NOT NULL, PRIMARY KEY (run, id)
+);
+"""
+
+
+class RunIndex:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.path = home / "index.sqlite"
+        self.registry = home / "repos.txt"
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ---------------------------------------------------------------- registry
+    def register_repo(self, path: Path) -> None:
+        known = self.known_repos()
+        if path not in known:
+            with self.registry.open("a") as handle:
+                handle.write(f"{path}\n")
+
+    def known_repos(self) -> list[Path]:
+        if not self.registry.exists():
+            return []
+        return [Path(line) for line in self.registry.read_text().splitlines() if line.strip()]
+
+    # ------------------------------------------------------------------ writes
+    def put_run(self, run: RunRecord) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?)",
+            (run.id, run.task, run.repo, run.status, run.started, json.dumps(run.to_dict(), sort_keys=True)),
+        )
+
+    def put_experiment(self, record: ExperimentRecord) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO experiments VALUES (?, ?, ?, ?)",
+            (record.run, record.id, record.status.value, json.dumps(record.to_dict(), sort_keys=True)),
+        )
+
+    def replace_all(self, runs: Iterable[RunRecord], experiments: Iterable[ExperimentRecord]) -> None:
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute("DELETE FROM runs")
+            self.db.execute("DELETE FROM experiments")
+            for run in runs:
+                self.put_run(run)
+            for record in experiments:
+                self.put_experiment(record)
+
+    # ------------------------------------------------------------------- reads
+    def runs(self) -> list[RunRecord]:
+        rows = self.db.execute("SELECT data FROM runs ORDER BY started, id").fetchall()
+        return [RunRecord.from_dict(json.loads(row[0])) for row in rows]
+
+    def find_run(self, ref: str | None) -> RunRecord:
+        """A run by id or unique id prefix; None or "latest" means the newest run."""
+        if ref in (None, "", "latest", "last"):
+            row = self.db.execute("SELECT data FROM runs ORDER BY started DESC, id DESC LIMIT 1").fetchone()
+            if row is None:
+                raise NotFoundError(
+                    "there are no runs yet: start one with `strop eval TASK` or `strop run TASK`"
+                )
+            return RunRecord.from_dict(json.loads(row[0]))
+        rows = self.db.execute(
+            "SELECT data FROM runs WHERE id LIKE ? ESCAPE '\\'", (_like_prefix(ref),)
+        ).fetchall()
+        if not rows:
+            raise NotFoundError(
+                f"no run {ref!r} (see `strop runs`; run `strop reindex` if the index was lost)"
+            )
+        if len(rows) > 1:
+            raise NotFoundError(f"run prefix {ref!r} is ambiguous: {len(rows)} runs match")
+        return RunRecord.from_dict(json.loads(rows[0][0]))
+
+    def experiments(self, run_id: str) -> list[ExperimentRecord]:
+        rows = self.db.execute("SELECT data FROM experiments WHERE run = ? ORDER BY id", (run_id,)).fetchall()
+        return [ExperimentRecord.from_dict(json.loads(row[0])) for row in rows]
+
+    def find_experiment(self, ref: str) -> tuple[RunRecord, ExperimentRecord]:
+        """`RUN/N`, `strop/RUN/N` or `N` (in the latest run)."""
+        text = ref.removeprefix("strop/")
+        run_ref, _, exp = text.rpartition("/")
+        if not exp.isdigit():
+            raise NotFoundError(f"{ref!r} is not an experiment: use RUN/N (e.g. {text or 'abc123'}/0) or N")
+        run = self.find_run(run_ref or None)
+        row = self.db.execute(
+            "SELECT data FROM experiments WHERE run = ? AND id = ?", (run.id, int(exp))
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"run {run.id} has no experiment {exp}")
+        return run, ExperimentRecord.from_dict(json.loads(row[0]))
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

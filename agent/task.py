@@ -1,0 +1,234 @@
+"""A task file (`task.toml`) read into a typed `Task`.
+
+    [task]        name, goal, workspace (folder or git repo, relative to this file)
+    [evaluator]   command, metric, direction, timeout, files, final, … (evaluators.spec)
+    [budget]      experiments, time, tokens, cost, turns policy
+    [proposer]    kind = "auto" | "llm" | "evolve"
+    [llm]         base_url, model, api_key_env, prices
+    [search]      strategy, parallel lanes, drafts, debug probability, seed
+    [space]       the offline proposer's parameters: one table per parameter
+    [constraints] rules over the space's parameters, checked with Z3 before evaluation
+    [knowledge]   sources ingested at run start, retrieval size
+
+Unknown keys and wrong types are errors that name the file, the line and the key.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from agent.errors import TaskSpecError
+from evaluators.spec import Duration, EvaluatorSpec
+from sandbox.units import UnitError
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TaskSection(_Section):
+    name: str = Field(description="short name: letters, digits, '.', '_' and '-'")
+    goal: str = Field(min_length=1, description="what to improve, in words (shown to the LLM)")
+    workspace: str = Field(
+        default=".", description="folder or git repo to improve, relative to the task file"
+    )
+
+    @model_validator(mode="after")
+    def _check_name(self) -> TaskSection:
+        if not _NAME.match(self.name):
+            raise ValueError(f"name {self.name!r} must be 1-64 letters, digits, '.', '_' or '-'")
+        return self
+
+
+TurnPolicy = Literal["unlimited", "fixed", "p75", "dynamic"]
+
+
+class BudgetSpec(_Section):
+    experiments: int | None = Field(
+        default=20, ge=1, description="experiments per run (including experiment 0)"
+    )
+    time: Duration | None = Field(default=None, description='wall time for the run, e.g. "30m"')
+    tokens: int | None = Field(default=None, ge=1, description="LLM tokens for the run")
+    cost: float | None = Field(default=None, gt=0, description="LLM cost for the run, in USD")
+    turns: TurnPolicy = Field(default="fixed", description="turn policy inside one experiment")
+    turn_limit: int = Field(default=3, ge=1, description="turns for `fixed`; the floor for `p75`/`dynamic`")
+    extension: int = Field(default=2, ge=1, description="turns granted per extension under `dynamic`")
+    max_extensions: int = Field(default=2, ge=0, description="extensions allowed per experiment")
+
+
+class ProposerSpec(_Section):
+    kind: Literal["auto", "llm", "evolve"] = Field(
+        default="auto", description="auto = llm when [llm] is configured, else evolve"
+    )
+    params_file: str = Field(default="params.json", description="where `evolve` writes the parameters")
+
+
+class LLMSpec(_Section):
+    base_url: str = Field(description="an OpenAI-compatible endpoint, e.g. http://localhost:11434/v1")
+    model: str = Field(min_length=1)
+    api_key_env: str = Field(default="OPENAI_API_KEY", description="the environment variable holding the key")
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    max_tokens: int = Field(default=4096, ge=16)
+    request_timeout: Duration = Field(default=120.0)
+    max_retries: int = Field(default=4, ge=0)
+    price_input: float = Field(default=0.0, ge=0, description="USD per 1M input tokens")
+    price_output: float = Field(default=0.0, ge=0, description="USD per 1M output tokens")
+
+
+class SearchSpec(_Section):
+    strategy: Literal["auto", "greedy", "tournament"] = Field(default="auto")
+    parallel: int = Field(default=1, ge=1, le=64, description="lanes evaluated at once")
+    drafts: int = Field(default=3, ge=1, description="greedy: independent drafts before improving")
+    debug_prob: float = Field(default=0.5, ge=0, le=1)
+    max_debug_depth: int = Field(default=3, ge=0)
+    population: int = Field(default=8, ge=2, description="tournament: population size")
+    seed: int = Field(default=0)
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class ParamSpec(_Section):
+    type: Literal["float", "int", "choice", "bool"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: list[Any] | None = None
+    default: Any = None
+    when: str | None = Field(
+        default=None, description="condition on other parameters, e.g. \"model == 'gbm'\""
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> ParamSpec:
+        if self.type in ("float", "int"):
+            if self.low is None or self.high is None:
+                raise ValueError(f"a {self.type} parameter needs low and high")
+            if self.low > self.high:
+                raise ValueError(f"low {self.low} is above high {self.high}")
+            if self.log and self.low <= 0:
+                raise ValueError("a log-scale parameter needs low > 0")
+        if self.type == "choice" and not self.choices:
+            raise ValueError("a choice parameter needs a non-empty `choices` list")
+        return self
+
+
+class ConstraintsSpec(_Section):
+    rules: Annotated[list[str], BeforeValidator(_as_list)] = Field(default_factory=list)
+    on_violation: Literal["reject", "repair"] = Field(default="reject")
+
+
+class KnowledgeSpec(_Section):
+    sources: Annotated[list[str], BeforeValidator(_as_list)] = Field(default_factory=list)
+    k: int = Field(default=5, ge=0)
+    token_budget: int = Field(default=1500, ge=0)
+    memory: bool = Field(default=True, description="learn lessons and use them")
+
+
+class TaskFile(_Section):
+    task: TaskSection
+    evaluator: EvaluatorSpec
+    budget: BudgetSpec = BudgetSpec()
+    proposer: ProposerSpec = ProposerSpec()
+    llm: LLMSpec | None = None
+    search: SearchSpec = SearchSpec()
+    space: dict[str, ParamSpec] = Field(default_factory=dict)
+    constraints: ConstraintsSpec = ConstraintsSpec()
+    knowledge: KnowledgeSpec = KnowledgeSpec()
+
+
+class Task(BaseModel):
+    """A parsed task with its paths resolved. `source` is the task file's text, kept for provenance."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: Path
+    spec: TaskFile
+    source: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.task.name
+
+    @property
+    def evaluator(self) -> EvaluatorSpec:
+        return self.spec.evaluator
+
+    @property
+    def workspace(self) -> Path:
+        return (self.path.parent / self.spec.task.workspace).resolve()
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the task file, relative to the task file's folder."""
+        return (self.path.parent / relative).resolve()
+
+
+def locate(text: str, loc: tuple[str | int, ...]) -> int | None:
+    """The line (1-based) in TOML `text` where the key at `loc` is written, or its table's header."""
+    keys = [str(part) for part in loc if not isinstance(part, int)]
+    if not keys:
+        return None
+    header = re.compile(r"^\s*\[+\s*([^\]]+?)\s*\]+")
+    assignment = re.compile(r"^\s*([A-Za-z0-9_\-\"'.]+)\s*=")
+    table: list[str] = []
+    header_line = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if match := header.match(line):
+            table = [part.strip().strip("\"'") for part in match.group(1).split(".")]
+            if table == keys[: len(table)] and len(table) == len(keys):
+                header_line = number
+            continue
+        if match := assignment.match(line):
+            dotted = table + [part.strip("\"'") for part in match.group(1).split(".")]
+            if dotted == keys[: len(dotted)] and header_line is None:
+                return number
+    if header_line:
+        return header_line
+    for cut in range(len(keys) - 1, 0, -1):
+        found = locate(text, tuple(keys[:cut]))
+        if found:
+            return found
+    return None
+
+
+def _describe(error: dict[str, Any]) -> str:
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    message = str(error.get("msg", "invalid value"))
+    return message.removeprefix("Value error, ")
+
+
+def load_task(path: str | Path) -> Task:
+    """Read and validate a task file; every problem is a `TaskSpecError` naming file, line and key."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        path = path / "task.toml"
+    if not path.is_file():
+        raise TaskSpecError(str(path), "no such task file")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        line = getattr(error, "lineno", None)
+        raise TaskSpecError(str(path), f"not valid TOML: {error}", line=line) from None
+    try:
+        spec = TaskFile.model_validate(raw)
+    except ValidationError as errors:
+        first = errors.errors()[0]
+        loc = tuple(first.get("loc", ()))
+        key = ".".join(str(part) for part in loc)
+        raise TaskSpecError(str(path), _describe(first), line=locate(text, loc), key=key or None) from None
+    except UnitError as error:
+        raise TaskSpecError(str(path), str(error)) from None
+    return Task(path=path.resolve(), spec=spec, source=text)

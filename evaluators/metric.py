@@ -1,0 +1,56 @@
+"""A metric value that knows its direction; a failure is the worst value.
+
+With `MetricValue`, "best" is a plain `max(...)` whether the metric is minimised
+or maximised, and nobody writes `if maximize … else …` twice.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import math
+from dataclasses import dataclass
+
+
+class Direction(enum.StrEnum):
+    MINIMIZE = "minimize"
+    MAXIMIZE = "maximize"
+
+    def improvement(self, new: float, old: float) -> float:
+        """How much better `new` is than `old` (positive = better), in the metric's units."""
+        return new - old if self is Direction.MAXIMIZE else old - new
+
+
+@functools.total_ordering
+@dataclass(frozen=True)
+class MetricValue:
+    """`value` None (or not finite) means "no score": worse than any real score."""
+
+    value: float | None
+    direction: Direction
+
+    @property
+    def is_worst(self) -> bool:
+        return self.value is None or not math.isfinite(self.value)
+
+    def _key(self) -> float:
+        if self.is_worst:
+            return -math.inf
+        assert self.value is not None
+        return self.value if self.direction is Direction.MAXIMIZE else -self.value
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, MetricValue):
+            return NotImplemented
+        return self._key() < other._key()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MetricValue):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __str__(self) -> str:
+        return "—" if self.is_worst else f"{self.value:.6g}"
