@@ -1,0 +1,183 @@
+"""Parallel evaluation in worker processes, with a time limit enforced by killing.
+
+One process per worker, each fed one genome at a time through a pipe. A candidate that
+runs past its limit has its worker killed (SIGKILL) and replaced; it gets *no* fitness
+(OpenEvolve's users saw timed-out programs scored, and 60 s limits overrun to 1500 s).
+A worker that dies (segfault, out of memory) marks its candidate `crashed`. Results come
+back in submission order whatever order the workers finish in, so runs are
+deterministic.
+
+Written by hand because `concurrent.futures` and `multiprocessing.Pool` cannot kill one
+running task: a hung task blocks its worker (and the pool's shutdown) for ever.
+With `workers=0` evaluation runs inline in the caller: no isolation and no time limit,
+for tests and debugging.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import time
+import traceback
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any, Literal
+
+Status = Literal["ok", "timeout", "crashed", "error"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one submitted genome."""
+
+    status: Status
+    result: Any = None  # the domain's Fitness or Refined when status == "ok"
+    seconds: float = 0.0
+    error: str = ""
+
+
+class DeadlineReached(Exception):
+    """`evaluate_all` stopped because the caller's deadline passed."""
+
+
+def _worker_main(connection: Connection, domain: Any) -> None:
+    """Loop of one worker: receive a genome, send back the domain's verdict."""
+    while True:
+        try:
+            message = connection.recv()
+        except EOFError:
+            return
+        if message is None:
+            return
+        started = time.perf_counter()
+        try:
+            result = domain.evaluate(message)
+            reply: tuple[str, Any, float, str] = ("ok", result, time.perf_counter() - started, "")
+        except Exception as error:  # noqa: BLE001 - a candidate's failure is data, not a crash
+            summary = "".join(traceback.format_exception_only(type(error), error)).strip()
+            reply = ("error", None, time.perf_counter() - started, summary[-500:])
+        connection.send(reply)
+
+
+class _Worker:
+    def __init__(self, context: Any, domain: Any) -> None:
+        self.connection, child = context.Pipe()
+        self.process = context.Process(target=_worker_main, args=(child, domain), daemon=True)
+        self.process.start()
+        child.close()
+        self.task: int | None = None
+        self.started = 0.0
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=5)
+        self.connection.close()
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError, BrokenPipeError):
+            self.connection.send(None)
+        self.process.join(timeout=2)
+        if self.process.is_alive():
+            self.kill()
+        else:
+            self.connection.close()
+
+
+class EvaluationPool:
+    """A fixed number of killable worker processes evaluating genomes for one domain."""
+
+    def __init__(
+        self, domain: Any, workers: int, timeout: float | None, start_method: str = "forkserver"
+    ) -> None:
+        self.domain = domain
+        self.size = max(0, workers)
+        self.timeout = timeout
+        self.context = multiprocessing.get_context(start_method) if self.size else None
+        self.workers: list[_Worker] = []
+
+    def __enter__(self) -> EvaluationPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self) -> _Worker:
+        return _Worker(self.context, self.domain)
+
+    def evaluate_all(self, genomes: Sequence[Any], deadline: float | None = None) -> list[Outcome]:
+        """Evaluate every genome; outcomes in submission order. Raises DeadlineReached past `deadline`."""
+        if not self.size:
+            return [self._inline(genome, deadline) for genome in genomes]
+        while len(self.workers) < self.size:
+            self.workers.append(self._start())
+        outcomes: list[Outcome | None] = [None] * len(genomes)
+        pending = deque(range(len(genomes)))
+        busy: dict[int, _Worker] = {}
+        idle = list(self.workers)
+        while pending or busy:
+            while pending and idle:
+                worker = idle.pop(0)
+                index = pending.popleft()
+                worker.task, worker.started = index, time.perf_counter()
+                worker.connection.send(genomes[index])
+                busy[index] = worker
+            now = time.perf_counter()
+            if deadline is not None and time.time() >= deadline:
+                for worker in busy.values():
+                    self._replace(worker)
+                raise DeadlineReached
+            limits = [w.started + self.timeout - now for w in busy.values()] if self.timeout else []
+            wait_for = min(limits) if limits else None
+            if deadline is not None:
+                left = deadline - time.time()
+                wait_for = left if wait_for is None else min(wait_for, left)
+            ready = wait(
+                [w.connection for w in busy.values()],
+                timeout=max(wait_for, 0) if wait_for is not None else None,
+            )
+            now = time.perf_counter()
+            for index, worker in list(busy.items()):
+                if worker.connection in ready:
+                    try:
+                        status, result, seconds, error = worker.connection.recv()
+                        outcomes[index] = Outcome(status, result, seconds, error)
+                        worker.task = None
+                        idle.append(worker)
+                    except (EOFError, OSError):
+                        code = worker.process.exitcode
+                        outcomes[index] = Outcome(
+                            "crashed", None, now - worker.started, f"worker exit {code}"
+                        )
+                        idle.append(self._replace(worker))
+                    del busy[index]
+                elif self.timeout and now - worker.started >= self.timeout:
+                    outcomes[index] = Outcome(
+                        "timeout", None, now - worker.started, f"over {self.timeout:g}s"
+                    )
+                    idle.append(self._replace(worker))
+                    del busy[index]
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _replace(self, worker: _Worker) -> _Worker:
+        worker.kill()
+        fresh = self._start()
+        self.workers[self.workers.index(worker)] = fresh
+        return fresh
+
+    def _inline(self, genome: Any, deadline: float | None) -> Outcome:
+        if deadline is not None and time.time() >= deadline:
+            raise DeadlineReached
+        started = time.perf_counter()
+        try:
+            result = self.domain.evaluate(genome)
+        except Exception as error:  # noqa: BLE001 - a candidate's failure is data
+            return Outcome("error", None, time.perf_counter() - started, str(error)[-500:])
+        return Outcome("ok", result, time.perf_counter() - started)
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.workers = []

@@ -1,0 +1,119 @@
+import multiprocessing
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from agent.errors import UserError
+from agent.evolution import (
+    BudgetTooShort,
+    CheckpointWritten,
+    Engine,
+    EngineConfig,
+    GenerationDone,
+    ParetoPointFound,
+)
+from agent.evolution.pareto import dominates
+from agent.evolution.toy import ToyDomain
+
+
+def _fingerprint(result):
+    front = [(ind.uid, ind.genome, ind.fitness.objectives) for ind in result.front]
+    islands = [[ind.uid for ind in members] for members in result.islands]
+    stats = result.stats
+    counters = (stats.evaluated, stats.rejected_by_check, stats.novelty_rejected, stats.generations)
+    return front, islands, counters, sorted(result.archive.cells)
+
+
+def _config(**overrides):
+    settings = dict(seed=7, population=12, islands=3, migration_interval=2, generations=6, workers=0)
+    settings.update(overrides)
+    return EngineConfig(**settings)
+
+
+def test_engine_converges_to_the_pareto_set_and_emits_events():
+    events = []
+    result = Engine(ToyDomain(), _config(generations=15), observer=events.append).run()
+    assert result.stats.generations == 15
+    assert result.stats.evaluated > 150
+    for ind in result.front:  # a front: nobody dominates anybody
+        assert not any(dominates(o.fitness.objectives, ind.fitness.objectives) for o in result.front)
+    assert min(sum(ind.fitness.objectives) for ind in result.front) < 1.6  # optimum is 1.5
+    assert any(isinstance(e, ParetoPointFound) for e in events)
+    assert [e.generation for e in events if isinstance(e, GenerationDone)] == list(range(16))
+    assert len(result.archive) >= 3
+
+
+def test_same_seed_same_run_with_worker_processes():
+    first = Engine(ToyDomain(), _config(workers=2)).run()
+    second = Engine(ToyDomain(), _config(workers=2)).run()
+    inline = Engine(ToyDomain(), _config(workers=0)).run()
+    assert _fingerprint(first) == _fingerprint(second) == _fingerprint(inline)
+    assert _fingerprint(Engine(ToyDomain(), _config(seed=8)).run()) != _fingerprint(first)
+
+
+def test_check_rejections_are_counted_and_never_evaluated():
+    result = Engine(ToyDomain(reject_above=1.0, raise_below=-10), _config()).run()
+    assert result.stats.rejected_by_check > 0
+    assert dict(result.stats.rejected_by_reason)["out of range"] == result.stats.rejected_by_check
+    for members in result.islands:
+        assert all(ind.genome[0] <= 1.0 for ind in members)
+
+
+def test_novelty_rejects_behavioural_duplicates():
+    coarse = ToyDomain(signature_digits=0)  # signatures collide often
+    result = Engine(coarse, _config()).run()
+    assert result.stats.novelty_rejected > 0
+    by_uid = {ind.uid: ind.fitness.signature for members in result.islands for ind in members}
+    assert len(by_uid) == len(set(by_uid.values()))  # migrants are copies, never new duplicates
+    off = Engine(coarse, _config(novelty=False)).run()
+    assert off.stats.novelty_rejected == 0
+
+
+def test_timed_out_candidates_get_no_fitness():
+    domain = ToyDomain(hang_above=2.5)
+    result = Engine(domain, _config(workers=2, eval_timeout=0.5, generations=2, population=6)).run()
+    assert result.stats.timed_out > 0
+    everyone = [ind for members in result.islands for ind in members] + result.front
+    assert all(ind.genome[0] <= 2.5 for ind in everyone)
+
+
+def test_budget_too_short_for_one_generation_is_a_user_error():
+    slow = ToyDomain(eval_seconds=0.2)
+    with pytest.raises(BudgetTooShort) as caught:
+        Engine(slow, _config(generations=None, time_budget=0.3)).run()
+    assert isinstance(caught.value, UserError)
+
+
+def test_time_budget_stops_the_run():
+    result = Engine(ToyDomain(eval_seconds=0.002), _config(generations=None, time_budget=1.5)).run()
+    assert result.stats.generations >= 1
+    assert result.stats.wall_time < 5
+
+
+def _run_then_die(checkpoint: str, die_after: int) -> None:
+    def observer(event):
+        if isinstance(event, CheckpointWritten) and event.generation == die_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    config = _config(workers=2, checkpoint_path=Path(checkpoint), checkpoint_every=2)
+    Engine(ToyDomain(), config, observer=observer).run()
+
+
+def test_killed_run_resumes_to_the_same_result(tmp_path):
+    uninterrupted = Engine(ToyDomain(), _config(workers=2)).run()
+    checkpoint = tmp_path / "engine.ckpt"
+    child = multiprocessing.get_context("spawn").Process(target=_run_then_die, args=(str(checkpoint), 4))
+    child.start()
+    child.join(60)
+    assert child.exitcode == -signal.SIGKILL
+    resumed_engine = Engine.resume(ToyDomain(), checkpoint)
+    assert resumed_engine.state.generation == 4
+    resumed = resumed_engine.run()
+    assert _fingerprint(resumed) == _fingerprint(uninterrupted)
+
+
+def test_config_without_budget_is_refused():
+    with pytest.raises(UserError):
+        EngineConfig(population=4)
