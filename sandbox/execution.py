@@ -20,11 +20,17 @@ class KilledBy(enum.StrEnum):
     MEMORY = "memory"
     OUTPUT = "output"
     SIGNAL = "signal"
+    DISK = "disk"
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits for one command. Sizes in bytes, times in seconds."""
+    """Resource limits for one command. Sizes in bytes, times in seconds.
+
+    `scratch_bytes` caps the private /tmp and /dev/shm (each); `workspace_bytes` caps
+    how much the workspace's filesystem may grow during the run (and any one file);
+    `cpus` is a CPU quota (docker only; the others ignore it).
+    """
 
     timeout: float = 60.0
     cpu_time: float | None = None
@@ -33,6 +39,8 @@ class Limits:
     output_bytes: int = 1 << 20
     scratch_bytes: int = 256 << 20
     network: bool = False
+    workspace_bytes: int = 1 << 30
+    cpus: float | None = None
 
 
 @dataclass

@@ -1,0 +1,92 @@
+"""Choosing a backend: by name, or "auto" for the strongest one that works here.
+
+Strength order: docker (own image, cgroup limits, no network) > bwrap
+(namespaces and rlimits on the host's kernel) > local (a process group; no
+isolation). "auto" opens each in turn and keeps the first that runs a trivial
+command; the probe is done once per process. Ending up on `local` is loud: a
+`WeakSandboxWarning` and a log line, because candidate code then runs with the
+caller's rights on the host.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+
+from sandbox.execution import Limits, Sandbox, SandboxError
+
+BACKENDS = ("docker", "bwrap", "local")
+"""Backend names, strongest first."""
+
+log = logging.getLogger("strop.sandbox")
+
+_chosen: dict[str, str] = {}
+_lock = threading.Lock()
+
+
+class WeakSandboxWarning(UserWarning):
+    """Untrusted code is about to run without isolation (the `local` backend)."""
+
+
+def construct(name: str) -> Sandbox:
+    """The backend called `name`, constructed; SandboxError when it cannot start here."""
+    if name == "docker":
+        from sandbox.container import DockerSandbox
+
+        return DockerSandbox()
+    if name == "bwrap":
+        from sandbox.bubblewrap import BwrapSandbox
+
+        return BwrapSandbox()
+    if name == "local":
+        from sandbox.local import LocalSandbox
+
+        return LocalSandbox()
+    raise SandboxError(f"unknown sandbox backend {name!r} (choose auto, {', '.join(BACKENDS)})")
+
+
+def smoke(sandbox: Sandbox) -> None:
+    """Run `true` in a scratch workdir; SandboxError when the backend cannot run anything."""
+    with tempfile.TemporaryDirectory(prefix="strop-sandbox-probe-") as folder:
+        result = sandbox.run(["true"], Path(folder), Limits(timeout=30))
+    if not result.ok:
+        raise SandboxError(f"{sandbox.name} cannot run a trivial command: {result.tail(300).strip()}")
+
+
+def warn_weak() -> None:
+    message = (
+        "sandbox backend 'local' chosen: candidate code runs on the host with your rights "
+        "(no file, network or process isolation). Install docker.io or bubblewrap; see `strop sandbox check`."
+    )
+    log.warning(message)
+    warnings.warn(message, WeakSandboxWarning, stacklevel=3)
+
+
+def open_sandbox(name: str = "auto") -> Sandbox:
+    """The backend called `name`; "auto" picks the strongest that works here."""
+    if name != "auto":
+        sandbox = construct(name)
+        if sandbox.name == "local":
+            warn_weak()
+        return sandbox
+    with _lock:
+        if "auto" in _chosen:
+            return open_sandbox(_chosen["auto"])
+        reasons = []
+        for candidate in BACKENDS:
+            try:
+                sandbox = construct(candidate)
+                smoke(sandbox)
+            except SandboxError as error:
+                reasons.append(f"{candidate}: {error}")
+                log.info("sandbox %s unavailable: %s", candidate, error)
+                continue
+            _chosen["auto"] = candidate
+            if candidate == "local":
+                log.warning("stronger sandboxes unavailable: %s", "; ".join(reasons))
+                warn_weak()
+            return sandbox
+    raise SandboxError("no sandbox backend works here: " + "; ".join(reasons))

@@ -1,0 +1,136 @@
+"""The `bwrap` backend: Linux namespaces through bubblewrap, plus rlimits.
+
+The command gets its own network (loopback only), pid, ipc, uts and cgroup
+namespaces; its root is an empty tmpfs holding read-only binds of the runtime
+(see `sandbox.runtime`), the workspace bound read-write at its host path, the
+protected `readonly_paths` bound read-only over it, and a fresh /proc, /dev and
+size-capped tmpfs at /tmp and /dev/shm. `--die-with-parent` and the pid
+namespace mean no process outlives the run: when the command ends or we kill
+bwrap, the kernel kills everything left in the namespace.
+
+It never runs the command as root. As root, bwrap itself runs privileged (no
+user namespace) and `setpriv` drops the command to the sandbox user with no
+capabilities and no-new-privileges; RLIMIT_NPROC then bounds the process count
+(root is exempt from it, nobody is not). As a normal user, bwrap makes a user
+namespace and `prlimit` sets RLIMIT_NPROC inside it, where it counts only the
+sandbox's processes. Memory is an address-space rlimit (no cgroup), so peak
+memory is the largest process's RSS.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from sandbox.environment import clean_environment
+from sandbox.execution import Execution, Limits, SandboxError
+from sandbox.process import rlimit_setter, signal_from_launcher, supervise, to_execution
+from sandbox.runtime import Runtime
+from sandbox.workspace import DiskWatch, Workspace, lend, sandbox_user
+
+# Order of mount operations at equal depth: folders, system mounts, runtime, workspace, protected.
+_DIR, _SYSTEM, _RUNTIME, _WORK, _PROTECTED = range(5)
+
+
+def _ops_for_layout(space: Workspace, limits: Limits, runtime: Runtime) -> list[tuple[Path, int, list[str]]]:
+    scratch = str(limits.scratch_bytes)
+    ops: list[tuple[Path, int, list[str]]] = [
+        (Path("/proc"), _SYSTEM, ["--proc", "/proc"]),
+        (Path("/dev"), _SYSTEM, ["--dev", "/dev"]),
+        (Path("/tmp"), _SYSTEM, ["--perms", "1777", "--size", scratch, "--tmpfs", "/tmp"]),
+        (Path("/dev/shm"), _SYSTEM, ["--perms", "1777", "--size", scratch, "--tmpfs", "/dev/shm"]),
+    ]
+    ops += [(Path(name), _SYSTEM, ["--symlink", target, name]) for name, target in runtime.links]
+    ops += [(path, _RUNTIME, ["--ro-bind", str(path), str(path)]) for path in runtime.binds]
+    ops.append((space.root, _WORK, ["--bind", str(space.root), str(space.root)]))
+    ops += [(path, _PROTECTED, ["--ro-bind", str(path), str(path)]) for path in space.readonly]
+    return ops
+
+
+def _folders(ops: list[tuple[Path, int, list[str]]], runtime: Runtime, space: Workspace) -> list[Path]:
+    """Parent folders bwrap must create (mode 0755) so the sandbox user can reach each mount."""
+    targets = {path for path, _, _ in ops}
+    filled = [*runtime.binds, space.root]
+    folders: set[Path] = set()
+    for path in targets:
+        for parent in path.parents:
+            if parent == Path("/") or parent in targets:
+                continue
+            if any(parent == mount or mount in parent.parents for mount in filled):
+                continue
+            folders.add(parent)
+    return sorted(folders)
+
+
+def bwrap_argv(
+    binary: str,
+    command: Sequence[str],
+    space: Workspace,
+    limits: Limits,
+    runtime: Runtime,
+    user: tuple[int, int],
+    as_root: bool,
+) -> list[str]:
+    """The full bwrap command line; pure, so the layout can be read and tested."""
+    argv = [binary, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    if not limits.network:
+        argv.append("--unshare-net")
+    if not as_root:
+        argv += ["--unshare-user", "--disable-userns"]
+    argv += ["--die-with-parent", "--new-session", "--as-pid-1", "--hostname", "sandbox"]
+    ops = _ops_for_layout(space, limits, runtime)
+    ops += [
+        (folder, _DIR, ["--perms", "0755", "--dir", str(folder)]) for folder in _folders(ops, runtime, space)
+    ]
+    for _, _, args in sorted(ops, key=lambda op: (len(op[0].parts), op[1], str(op[0]))):
+        argv += args
+    argv += ["--chdir", str(space.root), "--"]
+    if as_root:
+        uid, gid = user
+        argv += ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups"]
+        argv += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+    else:
+        argv += ["prlimit", f"--nproc={limits.pids}:{limits.pids}", "--"]
+    return argv + list(command)
+
+
+class BwrapSandbox:
+    """Namespaces + read-only binds + rlimits. See the module docstring."""
+
+    name = "bwrap"
+
+    def __init__(self, binary: str | None = None, runtime: Runtime | None = None) -> None:
+        found = binary or shutil.which("bwrap")
+        if not found:
+            raise SandboxError("bubblewrap is not installed (apt-get install -y bubblewrap)")
+        helper = "setpriv" if os.getuid() == 0 else "prlimit"
+        if not shutil.which(helper):
+            raise SandboxError(f"{helper} is missing (apt-get install -y util-linux)")
+        self.binary = found
+        self.runtime = runtime or Runtime.detect()
+
+    def run(
+        self,
+        command: Sequence[str],
+        workdir: Path,
+        limits: Limits,
+        env: Mapping[str, str] | None = None,
+        readonly_paths: Sequence[Path] = (),
+    ) -> Execution:
+        space = Workspace.of(workdir, readonly_paths)
+        as_root = os.getuid() == 0
+        user = sandbox_user(space.root)
+        argv = bwrap_argv(self.binary, command, space, limits, self.runtime, user, as_root)
+        keep = [*space.readonly, *self.runtime.inside(space.root)]
+        with lend(space.root, *user, keep=keep):
+            seen = supervise(
+                argv,
+                cwd=space.root,
+                env=clean_environment(env),
+                limits=limits,
+                preexec=rlimit_setter(limits, nproc=as_root),
+                watchdog=DiskWatch([space.root], limits.workspace_bytes),
+            )
+        return to_execution(seen, self.name, signal_from_launcher(seen.returncode), [])

@@ -1,0 +1,244 @@
+"""The `docker` backend: one throw-away container per command, through docker-py.
+
+The container runs the command as a non-root user with every capability
+dropped, no-new-privileges, a read-only root (the skeleton image of
+`sandbox.image`), no network, memory = memory+swap, a pids limit, optional CPU
+quota, size-capped tmpfs at /tmp and /dev/shm, and rlimits for file size and
+core dumps. The runtime (interpreter, venv) is bound read-only at its host
+path, the workspace read-write at its host path (so commands written for the
+host work unchanged), and `readonly_paths` read-only over it. The docker socket
+is never mounted. Output is read from the attach stream as it comes (the
+logging driver is `none`, so an endless writer fills nothing on the host) and
+capped; on timeout, output overflow or disk growth the container is killed,
+and it is always removed. Peak memory and CPU time come from the container's
+cgroup, sampled while it runs.
+
+Every container carries the labels `strop.sandbox=1` and `strop.pid=<our pid>`;
+`coreutils timeout` wraps the command as a dead man's switch, so a container
+whose strop died ends by itself and is removed by the next `DockerSandbox`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sandbox.environment import clean_environment
+from sandbox.execution import Execution, KilledBy, Limits, SandboxError
+from sandbox.image import ensure_image
+from sandbox.process import TICK, CappedBuffer, classify, signal_from_launcher
+from sandbox.runtime import Runtime
+from sandbox.workspace import DiskWatch, Workspace, lend, sandbox_user
+
+LABEL = "strop.sandbox"
+OWNER_LABEL = "strop.pid"
+ORPHAN_GRACE = 60.0
+"""Seconds past the timeout after which a container whose strop died kills itself."""
+
+
+class _Stream(threading.Thread):
+    """Reads the attach socket's multiplexed frames into two capped buffers."""
+
+    def __init__(self, sock: Any, cap: int) -> None:
+        super().__init__(daemon=True)
+        self.sock = sock
+        self.out, self.err = CappedBuffer(cap), CappedBuffer(cap)
+        self.overflowed = threading.Event()
+
+    def run(self) -> None:
+        from docker.utils.socket import STDERR, frames_iter
+
+        with contextlib.suppress(Exception):
+            for stream, data in frames_iter(self.sock, tty=False):
+                buffer = self.err if stream == STDERR else self.out
+                if buffer.add(data):
+                    self.overflowed.set()
+
+
+class _Cgroup:
+    """Peak memory and CPU time of a container, from its cgroup (v1 or v2) while it exists."""
+
+    def __init__(self, cid: str) -> None:
+        self.cid = cid
+        self.peak = 0
+        self.cpu = 0.0
+
+    def _read(self, *candidates: str) -> str | None:
+        for path in candidates:
+            with contextlib.suppress(OSError):
+                return Path(path).read_text()
+        return None
+
+    def sample(self) -> None:
+        root, cid = "/sys/fs/cgroup", self.cid
+        v2 = [f"{root}/system.slice/docker-{cid}.scope", f"{root}/docker/{cid}"]
+        peak = self._read(
+            f"{root}/memory/docker/{cid}/memory.max_usage_in_bytes", *(f"{d}/memory.peak" for d in v2)
+        )
+        if peak and peak.strip().isdigit():
+            self.peak = max(self.peak, int(peak))
+        cpu = self._read(f"{root}/cpuacct/docker/{cid}/cpuacct.usage")
+        if cpu and cpu.strip().isdigit():
+            self.cpu = max(self.cpu, int(cpu) / 1e9)
+            return
+        stat = self._read(*(f"{d}/cpu.stat" for d in v2))
+        for line in (stat or "").splitlines():
+            if line.startswith("usage_usec "):
+                self.cpu = max(self.cpu, int(line.split()[1]) / 1e6)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class DockerSandbox:
+    """A container per command. See the module docstring for the confinement."""
+
+    name = "docker"
+
+    def __init__(self, client: Any = None, runtime: Runtime | None = None, image: str | None = None) -> None:
+        try:
+            import docker
+        except ImportError as error:  # pragma: no cover - docker is a declared dependency
+            raise SandboxError("the docker Python SDK is not installed") from error
+        try:
+            self.client = client or docker.from_env(timeout=60)
+            self.client.ping()
+        except Exception as error:
+            raise SandboxError(
+                f"the docker engine does not answer ({_short(error)}); is dockerd running?"
+            ) from error
+        self.runtime = runtime or Runtime.detect()
+        self.image = image or ensure_image(self.client, self.runtime)
+        self.reap_orphans()
+
+    def reap_orphans(self) -> list[str]:
+        """Remove labelled containers whose strop process is gone; the ids removed."""
+        removed = []
+        for info in self.client.api.containers(all=True, filters={"label": f"{LABEL}=1"}):
+            owner = (info.get("Labels") or {}).get(OWNER_LABEL, "")
+            if owner.isdigit() and _process_alive(int(owner)):
+                continue
+            with contextlib.suppress(Exception):
+                self.client.api.remove_container(info["Id"], force=True)
+                removed.append(info["Id"])
+        return removed
+
+    def _host_config(self, space: Workspace, limits: Limits) -> Any:
+        from docker.types import LogConfig, Mount, Ulimit
+
+        mounts = [Mount(str(p), str(p), type="bind", read_only=True) for p in self.runtime.binds]
+        mounts.append(Mount(str(space.root), str(space.root), type="bind", read_only=False))
+        mounts += [Mount(str(p), str(p), type="bind", read_only=True) for p in space.readonly]
+        file_size = max(limits.workspace_bytes, limits.scratch_bytes)
+        ulimits = [Ulimit(name="fsize", soft=file_size, hard=file_size), Ulimit(name="core", soft=0, hard=0)]
+        if limits.cpu_time is not None:
+            cpu = max(1, int(limits.cpu_time))
+            ulimits.append(Ulimit(name="cpu", soft=cpu, hard=cpu + 1))
+        return self.client.api.create_host_config(
+            mounts=mounts,
+            network_mode="bridge" if limits.network else "none",
+            read_only=True,
+            tmpfs={"/tmp": f"rw,nosuid,nodev,exec,size={limits.scratch_bytes},mode=1777"},
+            shm_size=limits.scratch_bytes,
+            mem_limit=limits.memory,
+            memswap_limit=limits.memory,
+            pids_limit=limits.pids,
+            nano_cpus=int(limits.cpus * 1e9) if limits.cpus else None,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            ulimits=ulimits,
+            log_config=LogConfig(type="none"),
+        )
+
+    def run(
+        self,
+        command: Sequence[str],
+        workdir: Path,
+        limits: Limits,
+        env: Mapping[str, str] | None = None,
+        readonly_paths: Sequence[Path] = (),
+    ) -> Execution:
+        space = Workspace.of(workdir, readonly_paths)
+        uid, gid = sandbox_user(space.root)
+        switch = str(math.ceil(limits.timeout + ORPHAN_GRACE))
+        keep = [*space.readonly, *self.runtime.inside(space.root)]
+        with lend(space.root, uid, gid, keep=keep):
+            started = time.monotonic()
+            cid = self.client.api.create_container(
+                self.image,
+                command=["timeout", "-s", "KILL", switch, *command],
+                user=f"{uid}:{gid}",
+                working_dir=str(space.root),
+                environment=clean_environment(env),
+                labels={LABEL: "1", OWNER_LABEL: str(os.getpid())},
+                hostname="sandbox",
+                host_config=self._host_config(space, limits),
+            )["Id"]
+            try:
+                return self._attend(cid, space, limits, started)
+            finally:
+                with contextlib.suppress(Exception):
+                    self.client.api.remove_container(cid, force=True)
+
+    def _attend(self, cid: str, space: Workspace, limits: Limits, started: float) -> Execution:
+        sock = self.client.api.attach_socket(cid, params={"stdout": 1, "stderr": 1, "stream": 1})
+        stream = _Stream(sock, limits.output_bytes)
+        stream.start()
+        cgroup = _Cgroup(cid)
+        watch = DiskWatch([space.root], limits.workspace_bytes)
+        killed: KilledBy | None = None
+        try:
+            self.client.api.start(cid)
+            deadline = started + limits.timeout
+            while stream.is_alive():
+                stream.join(TICK)
+                cgroup.sample()
+                if stream.overflowed.is_set():
+                    killed = KilledBy.OUTPUT
+                elif time.monotonic() >= deadline:
+                    killed = KilledBy.TIMEOUT
+                else:
+                    killed = watch()
+                if killed is not None:
+                    with contextlib.suppress(Exception):
+                        self.client.api.kill(cid)
+                    break
+            status = self.client.api.wait(cid, timeout=30).get("StatusCode")
+            oom = self.client.api.inspect_container(cid)["State"].get("OOMKilled", False)
+        finally:
+            with contextlib.suppress(Exception):
+                sock.close()
+        stream.join(timeout=2)
+        cgroup.sample()
+        if killed is None and oom:
+            killed = KilledBy.MEMORY
+        code, killed_by = classify(signal_from_launcher(status), killed, stream.err.text())
+        return Execution(
+            exit_code=code,
+            stdout=stream.out.text(),
+            stderr=stream.err.text(),
+            wall_time=time.monotonic() - started,
+            cpu_time=cgroup.cpu,
+            peak_memory=cgroup.peak or None,
+            killed_by=killed_by,
+            backend=self.name,
+            output_truncated=stream.out.overflowed or stream.err.overflowed,
+        )
+
+
+def _short(error: BaseException) -> str:
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text[:200]

@@ -1,0 +1,256 @@
+"""A supervised host process: the engine under the `local` and `bwrap` backends.
+
+One command is started as the leader of a new process group with rlimits, and
+watched from a single loop that drains its stdout/stderr up to a cap, enforces
+the wall-clock timeout, asks an optional watchdog (disk growth) on every tick,
+and kills the whole group when any of them trips. The leader is reaped with
+`wait4`, so CPU time and peak RSS are those of this command alone, even when
+other commands run in other threads.
+
+Written by hand because no library offers process-group kill, rlimits, capped
+streaming output and per-child rusage together (`subprocess.run` reads all
+output into memory and kills only the leader on timeout).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import selectors
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sandbox.execution import Execution, KilledBy, Limits
+
+Watchdog = Callable[[], KilledBy | None]
+
+TICK = 0.05
+"""Seconds between two watchdog checks while the command runs."""
+
+DRAIN = 0.3
+"""Seconds to keep reading output after the group is dead (a detached daemon may hold the pipes)."""
+
+# Signals that mean the command was stopped by the system rather than by itself failing.
+_CPU_SIGNALS = {signal.SIGXCPU}
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL a whole process group; a group already gone is fine."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def rlimit_setter(limits: Limits, nproc: bool = False) -> Callable[[], None]:
+    """A `preexec_fn` that applies the limits an unprivileged process can hold to itself."""
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory, limits.memory))
+        if limits.cpu_time is not None:
+            cpu = max(1, int(limits.cpu_time))
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        size = max(limits.workspace_bytes, limits.scratch_bytes)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+        if nproc:
+            resource.setrlimit(resource.RLIMIT_NPROC, (limits.pids, limits.pids))
+
+    return apply
+
+
+@dataclass
+class CappedBuffer:
+    """Keeps the first `cap` bytes of a stream and remembers whether more came."""
+
+    cap: int
+    chunks: list[bytes] = field(default_factory=list)
+    size: int = 0
+    overflowed: bool = False
+
+    def add(self, data: bytes) -> bool:
+        """Store what fits; True when this chunk passed the cap for the first time."""
+        room = self.cap - self.size
+        if room > 0:
+            kept = data[:room]
+            self.chunks.append(kept)
+            self.size += len(kept)
+        if len(data) > room and not self.overflowed:
+            self.overflowed = True
+            return True
+        return False
+
+    def text(self) -> str:
+        return b"".join(self.chunks).decode("utf-8", errors="replace")
+
+
+@dataclass
+class Supervised:
+    """What the loop saw: raw status of the leader, output, time and why it was stopped."""
+
+    returncode: int | None
+    stdout: CappedBuffer
+    stderr: CappedBuffer
+    wall_time: float
+    cpu_time: float
+    peak_rss: int | None
+    killed_by: KilledBy | None
+
+
+def supervise(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    limits: Limits,
+    preexec: Callable[[], None] | None = None,
+    watchdog: Watchdog | None = None,
+) -> Supervised:
+    """Run `argv` as a new process group under `limits`; never leaves a group member alive."""
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=preexec,
+        )
+    except OSError as error:  # the command itself cannot be started: its failure, not ours
+        err = CappedBuffer(limits.output_bytes)
+        err.add(f"cannot run {argv[0]!r}: {error.strerror or error}\n".encode())
+        return Supervised(127, CappedBuffer(0), err, time.monotonic() - started, 0.0, None, None)
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = CappedBuffer(limits.output_bytes), CappedBuffer(limits.output_bytes)
+    buffers = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
+    selector = selectors.DefaultSelector()
+    for stream in (proc.stdout, proc.stderr):
+        os.set_blocking(stream.fileno(), False)
+        selector.register(stream.fileno(), selectors.EVENT_READ)
+    killed: KilledBy | None = None
+    status: int | None = None
+    usage: resource.struct_rusage | None = None
+    deadline = started + limits.timeout
+    drain_until: float | None = None
+    try:
+        while selector.get_map():
+            now = time.monotonic()
+            if drain_until is not None and now >= drain_until:
+                break
+            if drain_until is None and now >= deadline:
+                killed = KilledBy.TIMEOUT
+                break
+            horizon = drain_until if drain_until is not None else deadline
+            for key, _ in selector.select(timeout=min(TICK, max(0.0, horizon - now))):
+                if _read_into(key.fd, buffers[key.fd], selector) and killed is None:
+                    killed = KilledBy.OUTPUT
+            if killed is not None:
+                break
+            if status is None:
+                status, usage = _reap(proc.pid, block=False)
+                if status is not None:
+                    kill_group(proc.pid)
+                    drain_until = time.monotonic() + DRAIN
+            if watchdog is not None and drain_until is None and (reason := watchdog()) is not None:
+                killed = reason
+                break
+        kill_group(proc.pid)
+        if status is None:
+            status, usage = _reap(proc.pid, block=True)
+    finally:
+        kill_group(proc.pid)
+        selector.close()
+        proc.stdout.close()
+        proc.stderr.close()
+    proc.returncode = os.waitstatus_to_exitcode(status) if status is not None else None
+    return Supervised(
+        returncode=proc.returncode,
+        stdout=out,
+        stderr=err,
+        wall_time=time.monotonic() - started,
+        cpu_time=(usage.ru_utime + usage.ru_stime) if usage else 0.0,
+        peak_rss=usage.ru_maxrss * 1024 if usage and usage.ru_maxrss else None,
+        killed_by=killed,
+    )
+
+
+def _read_into(fd: int, buffer: CappedBuffer, selector: selectors.BaseSelector) -> bool:
+    """Read what is ready; True when the cap was just passed."""
+    try:
+        data = os.read(fd, 65536)
+    except BlockingIOError:
+        return False
+    except OSError:
+        data = b""
+    if not data:
+        selector.unregister(fd)
+        return False
+    return buffer.add(data)
+
+
+def _reap(pid: int, block: bool) -> tuple[int | None, resource.struct_rusage | None]:
+    try:
+        got, status, usage = os.wait4(pid, 0 if block else os.WNOHANG)
+    except ChildProcessError:
+        return 0, None
+    if got == 0:
+        return None, None
+    return status, usage
+
+
+def classify(
+    returncode: int | None, killed_by: KilledBy | None, stderr: str
+) -> tuple[int | None, KilledBy | None]:
+    """The exit code and reason to report, from what the supervisor saw.
+
+    Signals come back negative (`-9`) from a direct child, or as `128 + n` through a
+    launcher (bwrap, `timeout`); both are reported as `-n`. A kill by SIGKILL that we did
+    not send is the kernel's OOM killer; SIGXCPU is the CPU-time limit; a Python
+    `MemoryError` under an address-space limit is a memory kill too.
+    """
+    if killed_by in (KilledBy.TIMEOUT, KilledBy.OUTPUT, KilledBy.DISK):
+        return None, killed_by
+    if killed_by is not None:
+        return returncode, killed_by
+    code = returncode
+    if code is not None and code < 0:
+        signum = -code
+        if signum in _CPU_SIGNALS:
+            return code, KilledBy.TIMEOUT
+        return code, KilledBy.MEMORY if signum == signal.SIGKILL else KilledBy.SIGNAL
+    if code is not None and "MemoryError" in stderr[-2000:]:
+        return code, KilledBy.MEMORY
+    return code, None
+
+
+def signal_from_launcher(code: int | None) -> int | None:
+    """Map a launcher's `128 + n` exit status for a fatal signal to `-n`; other codes pass."""
+    fatal = {signal.SIGKILL, signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGXCPU, signal.SIGXFSZ}
+    if code is not None and code > 128 and (code - 128) in fatal:
+        return -(code - 128)
+    return code
+
+
+def to_execution(seen: Supervised, backend: str, returncode: int | None, notes: list[str]) -> Execution:
+    """The `Execution` a backend returns for what `supervise` saw."""
+    stderr = seen.stderr.text()
+    code, killed_by = classify(returncode, seen.killed_by, stderr)
+    return Execution(
+        exit_code=code,
+        stdout=seen.stdout.text(),
+        stderr=stderr,
+        wall_time=seen.wall_time,
+        cpu_time=seen.cpu_time,
+        peak_memory=seen.peak_rss,
+        killed_by=killed_by,
+        backend=backend,
+        output_truncated=seen.stdout.overflowed or seen.stderr.overflowed,
+        notes=notes,
+    )
