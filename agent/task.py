@@ -47,6 +47,10 @@ class TaskSection(_Section):
         return self
 
 
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
 TurnPolicy = Literal["unlimited", "fixed", "p75", "dynamic"]
 
 
@@ -58,7 +62,12 @@ class BudgetSpec(_Section):
     tokens: int | None = Field(default=None, ge=1, description="LLM tokens for the run")
     cost: float | None = Field(default=None, gt=0, description="LLM cost for the run, in USD")
     turns: TurnPolicy = Field(default="fixed", description="turn policy inside one experiment")
-    turn_limit: int = Field(default=3, ge=1, description="turns for `fixed`; the floor for `p75`/`dynamic`")
+    turn_limit: int = Field(
+        default=3, ge=1, description="turns for `fixed`; `p75`/`dynamic` use it until history exists"
+    )
+    turn_history_min: int = Field(
+        default=3, ge=1, description="past successes of this task that `p75`/`dynamic` need"
+    )
     extension: int = Field(default=2, ge=1, description="turns granted per extension under `dynamic`")
     max_extensions: int = Field(default=2, ge=0, description="extensions allowed per experiment")
 
@@ -68,6 +77,10 @@ class ProposerSpec(_Section):
         default="auto", description="auto = llm when [llm] is configured, else evolve"
     )
     params_file: str = Field(default="params.json", description="where `evolve` writes the parameters")
+    marked: Annotated[list[str], BeforeValidator(_as_list)] = Field(
+        default_factory=list,
+        description="files whose `NAME = value  # strop: NAME` lines `evolve` rewrites",
+    )
 
 
 class LLMSpec(_Section):
@@ -90,10 +103,6 @@ class SearchSpec(_Section):
     max_debug_depth: int = Field(default=3, ge=0)
     population: int = Field(default=8, ge=2, description="tournament: population size")
     seed: int = Field(default=0)
-
-
-def _as_list(value: Any) -> Any:
-    return [value] if isinstance(value, str) else value
 
 
 class ParamSpec(_Section):
@@ -124,6 +133,10 @@ class ParamSpec(_Section):
 class ConstraintsSpec(_Section):
     rules: Annotated[list[str], BeforeValidator(_as_list)] = Field(default_factory=list)
     on_violation: Literal["reject", "repair"] = Field(default="reject")
+    timeout: Duration = Field(default=10.0, description="Z3 time limit per check; `unknown` is not a pass")
+    max_rejections: int = Field(
+        default=50, ge=1, description="stop the run after this many rejections in a row"
+    )
 
 
 class KnowledgeSpec(_Section):

@@ -28,6 +28,13 @@ class ProposalRequest:
     budget_note: str = ""  # e.g. "experiments left: 5 of 16; turns left in this attempt: 2"
     turn: int = 1  # 1 = a fresh attempt; >1 = fixing the same attempt after its verdict
     seed: int = 0
+    # What the search strategy asks for: draft | debug | improve (greedy),
+    # sample | model | mutate | crossover (tournament); "" = the proposer decides.
+    mode: str = ""
+    partner: ExperimentRecord | None = None  # crossover: the second parent
+    # turn > 1: the attempt so far (its latest commit and verdict); `parent_checkout`
+    # then holds that commit's files, so edits apply on top of the previous turn.
+    attempt: ExperimentRecord | None = None
 
 
 @runtime_checkable

@@ -1,0 +1,274 @@
+"""The offline proposer (`evolve`): points of the task's `[space]`, no LLM, no network.
+
+Two layers. `EvolveOptimizer` is pure search over points: given the trials so far
+(point, score or failure) and a move asked for by the search strategy, it returns
+the next point. `EvolveProposer` wraps it for the run loop: it reads the trials from
+the run's records, materialises the point into files (params file, marked lines)
+on top of the parent, and hands back a `Candidate`. The benchmarks drive the same
+optimizer and strategy in-process.
+
+The moves (see `agent.search.tournament`):
+- `sample`  a uniform point;
+- `model`   Optuna's TPE (multivariate, grouped for conditional parameters), rebuilt
+            from the full history at every call, so the proposer holds no state and
+            a resumed run proposes exactly as an uninterrupted one would;
+- `mutate`  a Gaussian step in the unit cube around the parent, shrinking as the
+            budget is spent;
+- `crossover` of two parents, then a small mutation.
+Failed and rejected trials are told to TPE as the worst score seen, so it learns
+to avoid crashing and infeasible regions. With constraints, the proposer is
+constraint-aware: an infeasible point is resampled a few times, then repaired to
+the nearest feasible point (Z3), so evaluations are not spent where rules forbid.
+Duplicates of earlier points are re-drawn.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from agent.run import Candidate
+from agent.space import Point, Space
+from evaluators.metric import Direction
+from evaluators.verdict import Status
+
+if TYPE_CHECKING:
+    from agent.constraints import Constraints
+    from agent.proposers.base import ProposalRequest
+    from agent.task import Task
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One point tried: its score when it scored, None when it failed or was rejected."""
+
+    point: Point
+    value: float | None
+    status: Status = Status.OK
+
+
+@dataclass
+class Suggestion:
+    point: Point
+    how: str
+    notes: list[str] = field(default_factory=list)
+
+
+class EvolveOptimizer:
+    """Pure point search. Deterministic for a given (seed, index, history)."""
+
+    def __init__(
+        self,
+        space: Space,
+        direction: Direction,
+        constraints: Constraints | None = None,
+        seed: int = 0,
+        budget: int | None = None,
+    ) -> None:
+        self.space = space
+        self.direction = direction
+        self.constraints = constraints if constraints else None
+        self.seed = seed
+        self.budget = budget
+
+    def suggest(
+        self,
+        history: Sequence[Trial],
+        index: int,
+        mode: str = "model",
+        parent: Mapping[str, Any] | None = None,
+        partner: Mapping[str, Any] | None = None,
+        pending: Sequence[Point] = (),
+    ) -> Suggestion:
+        rng = random.Random(f"{self.seed}:{index}")
+        seen = {self.space.key(t.point) for t in history} | {self.space.key(p) for p in pending}
+        best = self._best(history)
+        notes: list[str] = []
+        point: Point = {}
+        how = mode
+        for attempt in range(8):
+            point, how = self._move(
+                history, rng, index + 1000 * attempt, mode, parent or best, partner, attempt
+            )
+            if self.constraints is not None:
+                check = self.constraints.check(point)
+                if not check.passed:
+                    if attempt < 4:
+                        continue
+                    repaired = self.constraints.repair(point)
+                    if repaired.point is None:
+                        continue
+                    notes.append(
+                        "repaired to the nearest feasible point: "
+                        + ", ".join(f"{k} {a}→{b}" for k, (a, b) in repaired.changed.items())
+                    )
+                    point = repaired.point
+            if self.space.key(point) not in seen:
+                break
+            mode = "mutate" if best is not None else "sample"
+        return Suggestion(point, how, notes)
+
+    # -------------------------------------------------------------- moves
+    def _move(
+        self,
+        history: Sequence[Trial],
+        rng: random.Random,
+        salt: int,
+        mode: str,
+        parent: Mapping[str, Any] | None,
+        partner: Mapping[str, Any] | None,
+        attempt: int,
+    ) -> tuple[Point, str]:
+        if mode in ("sample", "draft") or (
+            mode in ("mutate", "improve", "debug", "crossover") and not parent
+        ):
+            return self.space.sample(rng), "sample"
+        if mode == "model":
+            if sum(1 for t in history if t.value is not None) < 2:
+                return self.space.sample(rng), "sample"
+            return self._tpe(history, self.seed * 100_003 + salt), "model"
+        assert parent is not None
+        sigma = self._sigma(history) * (1.0 + 0.5 * attempt)
+        if mode == "crossover" and partner:
+            child = self.space.crossover(parent, partner, rng)
+            return self.space.mutate(child, rng, sigma=sigma * 0.5, rate=0.2), "crossover"
+        return self.space.mutate(parent, rng, sigma=sigma), "mutate"
+
+    def _sigma(self, history: Sequence[Trial]) -> float:
+        """Step size in the unit cube: 0.2 at the start, 0.05 when the budget is spent."""
+        if not self.budget:
+            return 0.12
+        progress = min(1.0, len(history) / self.budget)
+        return 0.2 - 0.15 * progress
+
+    def _best(self, history: Sequence[Trial]) -> Point | None:
+        scored = [t for t in history if t.value is not None]
+        if not scored:
+            return None
+        sign = 1.0 if self.direction is Direction.MAXIMIZE else -1.0
+        return max(scored, key=lambda t: sign * t.value).point  # type: ignore[operator]
+
+    def _tpe(self, history: Sequence[Trial], seed: int) -> Point:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        sampler = optuna.samplers.TPESampler(
+            seed=seed % (2**31),
+            n_startup_trials=0,
+            multivariate=True,
+            group=True,
+            warn_independent_sampling=False,
+        )
+        direction = "maximize" if self.direction is Direction.MAXIMIZE else "minimize"
+        study = optuna.create_study(direction=direction, sampler=sampler)
+        distributions = {param.name: _distribution(param) for param in self.space}
+        values = [t.value for t in history if t.value is not None]
+        worst = (min(values) if self.direction is Direction.MAXIMIZE else max(values)) if values else 0.0
+        for trial in history:
+            params = {k: v for k, v in trial.point.items() if k in distributions}
+            try:
+                study.add_trial(
+                    optuna.trial.create_trial(
+                        params=params,
+                        distributions={k: distributions[k] for k in params},
+                        value=trial.value if trial.value is not None else worst,
+                    )
+                )
+            except ValueError:
+                continue  # a point from an older space (out of its bounds): not evidence here
+        asked = study.ask()
+        point: Point = {}
+        for param in self.space:
+            if self.space.is_active(param.name, point):
+                point[param.name] = _suggest(asked, param)
+        return self.space.complete(point)
+
+
+def _distribution(param: Any) -> Any:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    spec = param.spec
+    if spec.type == "float":
+        return FloatDistribution(float(spec.low), float(spec.high), log=spec.log)
+    if spec.type == "int":
+        return IntDistribution(int(spec.low), int(spec.high), log=spec.log)
+    return CategoricalDistribution(param.choices)
+
+
+def _suggest(trial: Any, param: Any) -> Any:
+    spec = param.spec
+    if spec.type == "float":
+        return trial.suggest_float(param.name, float(spec.low), float(spec.high), log=spec.log)
+    if spec.type == "int":
+        return trial.suggest_int(param.name, int(spec.low), int(spec.high), log=spec.log)
+    return trial.suggest_categorical(param.name, param.choices)
+
+
+def trials_from_records(records: Sequence[Any], metric: str) -> list[Trial]:
+    """The evaluated (or rejected) records that carry a point, as trials."""
+    trials = []
+    for record in records:
+        if record.params is None or record.status is Status.PENDING:
+            continue
+        value = record.metrics.get(metric) if record.status is Status.OK else None
+        trials.append(Trial(dict(record.params), value, record.status))
+    return trials
+
+
+class EvolveProposer:
+    """The run loop's offline proposer: a point of the space, written into the parent's files."""
+
+    name = "evolve"
+
+    def __init__(self, task: Task, constraints: Constraints | None = None, seed: int | None = None) -> None:
+        self.task = task
+        self.space = Space.from_task(task)
+        if not self.space:
+            from agent.errors import UserError
+
+            raise UserError(
+                f"task {task.name}: the evolve proposer needs a [space] table (or configure [llm])"
+            )
+        self.optimizer = EvolveOptimizer(
+            self.space,
+            task.evaluator.direction,
+            constraints,
+            seed=task.spec.search.seed if seed is None else seed,
+            budget=task.spec.budget.experiments,
+        )
+
+    def propose(self, request: ProposalRequest) -> Candidate:
+        metric = self.task.evaluator.metric
+        history = trials_from_records(request.history, metric)
+        parent_point = self._point_of(request.parent, request)
+        partner_point = dict(request.partner.params) if request.partner and request.partner.params else None
+        pending = [dict(r.params) for r in request.history if r.status is Status.PENDING and r.params]
+        suggestion = self.optimizer.suggest(
+            history,
+            index=request.exp_id,
+            mode=request.mode or "model",
+            parent=parent_point,
+            partner=partner_point,
+            pending=pending,
+        )
+        files = self.space.materialise(suggestion.point, request.parent_checkout, self.task.spec.proposer)
+        origin = (
+            f" of {request.parent.id}" if request.parent and suggestion.how in ("mutate", "crossover") else ""
+        )
+        idea = f"{suggestion.how}{origin}: {self.space.describe(suggestion.point)}"
+        return Candidate(
+            idea=idea,
+            files=files,
+            proposer=self.name,
+            params=suggestion.point,
+            decisions=[f"evolve: {note}" for note in suggestion.notes],
+        )
+
+    def _point_of(self, record: Any, request: ProposalRequest) -> Point | None:
+        if record is None:
+            return None
+        if record.params:
+            return dict(record.params)
+        return self.space.read(request.parent_checkout, self.task.spec.proposer)

@@ -1,0 +1,334 @@
+"""The search space of the offline proposer: the `[space]` table of a task, and points in it.
+
+    [space]
+    model = { type = "choice", choices = ["ridge", "knn"] }
+    alpha = { type = "float", low = 1e-4, high = 100, log = true, when = "model == 'ridge'" }
+    k     = { type = "int", low = 1, high = 50, when = "model == 'knn'" }
+
+A point is a plain dict of the *active* parameters (a parameter whose `when` is false,
+or reads an inactive parameter, is absent). Everything here is pure: sampling,
+mutation and crossover take an explicit `random.Random`; the unit cube (`to_unit`,
+`from_unit`, log scale respected) is where mutation and distances live.
+
+A point reaches the candidate's code in two ways, both optional and combinable:
+- the params file (`[proposer] params_file`, JSON): the parent's file with the
+  space's keys replaced by the point's active values;
+- marked lines in the files listed in `[proposer] marked`: a line such as
+  `LEARNING_RATE = 0.1  # strop: learning_rate` gets its value replaced
+  (Python literals after `#`, JSON literals after `//`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.expression import Expression, MissingValue, parse
+from agent.task import ParamSpec, ProposerSpec, Task
+
+Point = dict[str, Any]
+
+_MARK = re.compile(
+    r"^(?P<head>.*?=\s*)(?P<value>[^#/]*?)(?P<tail>\s*[,;]?\s*(?P<style>#|//)\s*strop:\s*(?P<name>[A-Za-z_]\w*)\s*)$"
+)
+
+
+class SpaceError(ValueError):
+    """A `[space]` that cannot be used (a `when` that does not parse, a cycle of conditions)."""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    spec: ParamSpec
+    when: Expression | None
+
+    @property
+    def numeric(self) -> bool:
+        return self.spec.type in ("float", "int")
+
+    @property
+    def choices(self) -> list[Any]:
+        if self.spec.type == "bool":
+            return [False, True]
+        return list(self.spec.choices or [])
+
+    # ------------------------------------------------------------ unit cube
+    def to_unit(self, value: Any) -> float:
+        spec = self.spec
+        if self.numeric:
+            low, high = float(spec.low), float(spec.high)  # type: ignore[arg-type]
+            if high == low:
+                return 0.5
+            if spec.log:
+                return (math.log(float(value)) - math.log(low)) / (math.log(high) - math.log(low))
+            return (float(value) - low) / (high - low)
+        choices = self.choices
+        index = choices.index(value) if value in choices else 0
+        return (index + 0.5) / len(choices)
+
+    def from_unit(self, u: float) -> Any:
+        u = min(1.0, max(0.0, u))
+        spec = self.spec
+        if self.numeric:
+            low, high = float(spec.low), float(spec.high)  # type: ignore[arg-type]
+            value = (
+                math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
+                if spec.log
+                else low + u * (high - low)
+            )
+            return self.coerce(value)
+        choices = self.choices
+        return choices[min(len(choices) - 1, int(u * len(choices)))]
+
+    def coerce(self, value: Any) -> Any:
+        """The nearest legal value (clipped, rounded for ints); a foreign choice becomes the first."""
+        spec = self.spec
+        if spec.type == "int":
+            return int(min(spec.high, max(spec.low, round(float(value)))))  # type: ignore[type-var]
+        if spec.type == "float":
+            return float(min(spec.high, max(spec.low, float(value))))  # type: ignore[type-var]
+        if spec.type == "bool":
+            return bool(value)
+        return value if value in self.choices else self.choices[0]
+
+    def default(self) -> Any:
+        if self.spec.default is not None:
+            return self.coerce(self.spec.default)
+        if self.numeric:
+            return self.from_unit(0.5)
+        return self.choices[0]
+
+
+class Space:
+    """An ordered set of parameters: a parameter comes after those its `when` reads."""
+
+    def __init__(self, params: Mapping[str, ParamSpec]) -> None:
+        parsed: dict[str, Param] = {}
+        for name, spec in params.items():
+            try:
+                when = parse(spec.when) if spec.when else None
+            except ValueError as error:
+                raise SpaceError(f"[space] {name}: when: {error}") from None
+            if when is not None and (unknown := sorted(when.names - set(params))):
+                raise SpaceError(f"[space] {name}: when reads unknown parameter(s) {', '.join(unknown)}")
+            parsed[name] = Param(name, spec, when)
+        self.params: dict[str, Param] = {name: parsed[name] for name in _ordered(parsed)}
+
+    @classmethod
+    def from_task(cls, task: Task) -> Space:
+        return cls(task.spec.space)
+
+    def __bool__(self) -> bool:
+        return bool(self.params)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.params.values())
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.params)
+
+    # ------------------------------------------------------------ activity
+    def is_active(self, name: str, point: Mapping[str, Any]) -> bool:
+        when = self.params[name].when
+        if when is None:
+            return True
+        try:
+            return bool(when.evaluate(point))
+        except MissingValue:
+            return False
+
+    def complete(self, point: Mapping[str, Any], fill: Mapping[str, Any] | None = None) -> Point:
+        """A legal point: values coerced, inactive ones dropped, missing active ones from `fill` or defaults."""
+        result: Point = {}
+        for param in self:
+            if not self.is_active(param.name, result):
+                continue
+            if param.name in point:
+                result[param.name] = param.coerce(point[param.name])
+            elif fill is not None and param.name in fill:
+                result[param.name] = param.coerce(fill[param.name])
+            else:
+                result[param.name] = param.default()
+        return result
+
+    def default(self) -> Point:
+        return self.complete({})
+
+    # --------------------------------------------------------------- moves
+    def sample(self, rng: random.Random) -> Point:
+        """A uniform point (log-uniform on log-scale parameters)."""
+        result: Point = {}
+        for param in self:
+            if self.is_active(param.name, result):
+                result[param.name] = param.from_unit(rng.random())
+        return result
+
+    def mutate(
+        self, point: Mapping[str, Any], rng: random.Random, sigma: float = 0.15, rate: float | None = None
+    ) -> Point:
+        """Gaussian steps of `sigma` in the unit cube on some parameters; a choice is resampled."""
+        names = [p.name for p in self if p.name in point]
+        rate = rate if rate is not None else max(1.0 / max(1, len(names)), 0.3)
+        chosen = {name for name in names if rng.random() < rate} or ({rng.choice(names)} if names else set())
+        moved: Point = dict(point)
+        for name in chosen:
+            param = self.params[name]
+            if param.numeric:
+                u = param.to_unit(point[name]) + rng.gauss(0.0, sigma)
+                value = param.from_unit(_reflect(u))
+                if param.spec.type == "int" and value == point[name]:
+                    value = param.coerce(point[name] + rng.choice((-1, 1)))
+                moved[name] = value
+            else:
+                others = [c for c in param.choices if c != point[name]]
+                moved[name] = rng.choice(others) if others else point[name]
+        return self.complete(moved, fill=self.sample(rng))
+
+    def crossover(self, a: Mapping[str, Any], b: Mapping[str, Any], rng: random.Random) -> Point:
+        """Uniform crossover; numeric genes sometimes blend (a random point between the parents)."""
+        child: Point = {}
+        for param in self:
+            name = param.name
+            if name in a and name in b:
+                if param.numeric and rng.random() < 0.5:
+                    t = rng.random()
+                    child[name] = param.from_unit(
+                        t * param.to_unit(a[name]) + (1 - t) * param.to_unit(b[name])
+                    )
+                else:
+                    child[name] = a[name] if rng.random() < 0.5 else b[name]
+            elif name in a or name in b:
+                child[name] = a.get(name, b.get(name))
+        return self.complete(child, fill=self.sample(rng))
+
+    def distance(self, a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
+        """Mean per-parameter distance in the unit cube (1 for a parameter active in one only)."""
+        total = 0.0
+        for param in self:
+            if (param.name in a) != (param.name in b):
+                total += 1.0
+            elif param.name in a:
+                if param.numeric:
+                    total += abs(param.to_unit(a[param.name]) - param.to_unit(b[param.name]))
+                else:
+                    total += float(a[param.name] != b[param.name])
+        return total / max(1, len(self.params))
+
+    def key(self, point: Mapping[str, Any]) -> str:
+        """A canonical text of the point, for de-duplication (floats to 6 significant digits)."""
+        shown = {k: (float(f"{v:.6g}") if isinstance(v, float) else v) for k, v in sorted(point.items())}
+        return json.dumps(shown, sort_keys=True)
+
+    def describe(self, point: Mapping[str, Any]) -> str:
+        return ", ".join(f"{k}={_short(v)}" for k, v in point.items())
+
+    # ------------------------------------------------------- materialising
+    def read(self, checkout: Path, proposer: ProposerSpec) -> Point:
+        """The point a checkout holds now (params file, then marked lines), completed with defaults."""
+        found: Point = {}
+        params_file = checkout / proposer.params_file
+        if params_file.is_file():
+            try:
+                data = json.loads(params_file.read_text())
+            except (ValueError, OSError):
+                data = {}
+            if isinstance(data, dict):
+                found.update({k: v for k, v in data.items() if k in self.params})
+        for relative in proposer.marked:
+            path = checkout / relative
+            if path.is_file():
+                for line in path.read_text().splitlines():
+                    if (match := _MARK.match(line)) and match["name"] in self.params:
+                        found[match["name"]] = _literal(match["value"].strip())
+        return self.complete(found)
+
+    def materialise(self, point: Mapping[str, Any], checkout: Path, proposer: ProposerSpec) -> dict[str, str]:
+        """The files (workspace-relative path → new text) that carry `point` into the code."""
+        files: dict[str, str] = {}
+        marked_names: set[str] = set()
+        for relative in proposer.marked:
+            path = checkout / relative
+            if not path.is_file():
+                continue
+            lines = []
+            for line in path.read_text().splitlines(keepends=True):
+                body = line.rstrip("\n")
+                match = _MARK.match(body)
+                if match and match["name"] in point:
+                    marked_names.add(match["name"])
+                    value = _render(point[match["name"]], python=match["style"] == "#")
+                    body = f"{match['head']}{value}{match['tail']}"
+                    line = body + ("\n" if line.endswith("\n") else "")
+                lines.append(line)
+            files[relative] = "".join(lines)
+        if proposer.params_file and (not proposer.marked or set(point) - marked_names):
+            path = checkout / proposer.params_file
+            base: dict[str, Any] = {}
+            if path.is_file():
+                try:
+                    loaded = json.loads(path.read_text())
+                    base = loaded if isinstance(loaded, dict) else {}
+                except ValueError:
+                    base = {}
+            merged = {k: v for k, v in base.items() if k not in self.params}
+            merged.update(point)
+            files[proposer.params_file] = json.dumps(merged, indent=2) + "\n"
+        return files
+
+
+def _ordered(params: Mapping[str, Param]) -> list[str]:
+    """Declaration order, except that a parameter follows those its `when` reads."""
+    ordered: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in ordered:
+            return
+        if name in visiting:
+            raise SpaceError(f"[space] the `when` conditions of {name} form a cycle")
+        visiting.add(name)
+        when = params[name].when
+        for dependency in sorted(when.names) if when else []:
+            visit(dependency)
+        visiting.discard(name)
+        ordered.append(name)
+
+    for name in params:
+        visit(name)
+    return ordered
+
+
+def _reflect(u: float) -> float:
+    """Fold a step that left [0, 1] back inside (a mirror at each wall)."""
+    u = abs(u) % 2.0
+    return 2.0 - u if u > 1.0 else u
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _render(value: Any, python: bool) -> str:
+    if python:
+        return repr(value)
+    return json.dumps(value)
+
+
+def _literal(text: str) -> Any:
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text.strip("'\"")
