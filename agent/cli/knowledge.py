@@ -1,0 +1,251 @@
+"""`strop knowledge add|search|list|remove|rebuild` and `strop memory list|search|forget`.
+
+The store lives in `$STROP_HOME/knowledge` (episodic memory in its `memory/`
+folder). This module parses, prints and calls `knowledge/`; the store's own
+errors (missing, corrupt, busy, unknown source) become one-line user errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from agent.cli import app
+from agent.cli.render import err, out, print_json
+from agent.errors import UserError
+from agent.home import knowledge_dir
+
+if TYPE_CHECKING:
+    from knowledge import KnowledgeStore, Memory
+
+knowledge_app = typer.Typer(
+    help=(
+        "What strop knows: your docs, code, papers, notebooks and playbooks, searched offline "
+        "(MiniLM embeddings fused with BM25).\n\n"
+        "Start with `strop knowledge add docs/ src/` then `strop knowledge search 'out of memory'`. "
+        "Playbook format: `python -c 'import knowledge.chunkers.playbook as p; help(p)'`."
+    ),
+    no_args_is_help=True,
+)
+memory_app = typer.Typer(
+    help=(
+        "Lessons strop learned from its own experiments: error signatures, what fixed them, "
+        "score deltas, with evidence and a confidence."
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(knowledge_app, name="knowledge")
+app.add_typer(memory_app, name="memory")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")]
+
+
+def store_path() -> Path:
+    return knowledge_dir()
+
+
+def memory_path() -> Path:
+    return knowledge_dir() / "memory"
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    from knowledge import KnowledgeError
+
+    try:
+        yield
+    except KnowledgeError as error:
+        raise UserError(str(error)) from None
+
+
+def _open_store(create: bool) -> KnowledgeStore:
+    from knowledge import KnowledgeStore
+
+    return KnowledgeStore.open(store_path(), create=create)
+
+
+def _open_memory() -> Memory:
+    from knowledge import Memory
+
+    return Memory.open(memory_path())
+
+
+def _progress_ingest(action: str, run: object) -> object:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn(f"{action} chunks"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(action, total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return run(progress)  # type: ignore[operator]
+
+
+def _print_report(report: object, json_out: bool) -> None:
+    data = report.as_dict()  # type: ignore[attr-defined]
+    if json_out:
+        print_json(data)
+        return
+    out.print(
+        f"added {data['added']}, updated {data['updated']}, removed {data['removed']}, "
+        f"unchanged {data['skipped']} files; embedded {data['chunks_embedded']} chunks in {data['seconds']:.1f}s"
+    )
+    for path in data["unsupported"]:  # type: ignore[union-attr]
+        err.print(f"skipped (binary or not UTF-8): {path}")
+    for line in data["errors"]:  # type: ignore[union-attr]
+        err.print(f"[yellow]not ingested:[/] {line}", markup=True)
+
+
+@knowledge_app.command("add")
+def add_command(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files, folders or git repos (git's ignore rules apply).")
+    ],
+    json_out: JsonFlag = False,
+) -> None:
+    """Ingest files, folders and git repos; again later to pick up changes.
+
+    Python is split by function and class, Markdown/RST by heading, PDFs by page,
+    notebooks by cell, playbooks by typed section, other text by size. Unchanged files
+    are skipped by hash, changed ones replaced, files gone from a folder removed.
+    """
+    with _user_errors():
+        store = _open_store(create=True)
+        report = _progress_ingest("embedding", lambda progress: store.add(paths, progress=progress))
+    _print_report(report, json_out)
+
+
+@knowledge_app.command("search")
+def search_command(
+    query: Annotated[str, typer.Argument(help="Words, an identifier or an error message.")],
+    types: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--type",
+            "-t",
+            help="Only this entry type (repeatable): workflow, implementation, "
+            "environment, heuristic, lesson, reference.",
+        ),
+    ] = None,
+    k: Annotated[int, typer.Option("--k", "-k", min=1, max=100, help="How many hits.")] = 5,
+    json_out: JsonFlag = False,
+) -> None:
+    """Find the chunks that best match QUERY (dense and BM25 rankings, fused).
+
+    `--json` prints a list of hits: source, location, type, score, text, title, ranks.
+    """
+    from knowledge import parse_entry_type
+
+    try:
+        wanted = [parse_entry_type(t).value for t in types] if types else None
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    with _user_errors():
+        hits = _open_store(create=False).search(query, k=k, types=wanted)
+    if json_out:
+        print_json([hit.as_dict() for hit in hits])
+        return
+    if not hits:
+        err.print("no hits")
+    for rank, hit in enumerate(hits, start=1):
+        title = f"  {hit.title}" if hit.title else ""
+        out.print(f"[bold]{rank}. {hit.source}[/] ({hit.location}) [cyan]{hit.type}[/]{title}", markup=True)
+        snippet = " ".join(hit.text.split())[:240]
+        out.print(f"   {snippet}")
+
+
+@knowledge_app.command("list")
+def list_command(json_out: JsonFlag = False) -> None:
+    """List the ingested source files with their chunk counts and types."""
+    with _user_errors():
+        sources = _open_store(create=False).list_sources()
+    if json_out:
+        print_json(
+            [
+                {"source": s.source, "root": s.root, "chunks": s.chunks, "types": list(s.types)}
+                for s in sources
+            ]
+        )
+        return
+    for s in sources:
+        out.print(f"{s.chunks:5d}  {s.source}  [bright_black]{', '.join(s.types)}[/]", markup=True)
+    err.print(f"{len(sources)} sources, {sum(s.chunks for s in sources)} chunks")
+
+
+@knowledge_app.command("remove")
+def remove_command(
+    source: Annotated[Path, typer.Argument(help="A source file, or a folder: every file under it goes.")],
+) -> None:
+    """Forget a source file, or every file under a folder."""
+    with _user_errors():
+        removed = _open_store(create=False).remove(source)
+    out.print(f"removed {removed} source files")
+
+
+@knowledge_app.command("rebuild")
+def rebuild_command(json_out: JsonFlag = False) -> None:
+    """Rebuild a corrupt or outdated store: move it aside and re-ingest its recorded roots.
+
+    The old files go to `$STROP_HOME/knowledge.broken-<time>` (delete them when done);
+    episodic memory is kept.
+    """
+    from knowledge import KnowledgeStore
+
+    with _user_errors():
+        report = _progress_ingest("re-embedding", lambda p: KnowledgeStore.rebuild(store_path(), progress=p))
+    _print_report(report, json_out)
+
+
+@memory_app.command("list")
+def memory_list_command(
+    task: Annotated[str | None, typer.Option("--task", help="Only lessons from this task.")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """List lessons, most confident first."""
+    with _user_errors():
+        lessons = _open_memory().lessons()
+    lessons = [lesson for lesson in lessons if task is None or lesson.task_name == task]
+    lessons.sort(key=lambda lesson: -lesson.confidence)
+    if json_out:
+        print_json([lesson.as_dict() for lesson in lessons])
+        return
+    for lesson in lessons:
+        out.print(f"[bold]{lesson.id}[/] {lesson.render()}", markup=True)
+    err.print(f"{len(lessons)} lessons")
+
+
+@memory_app.command("search")
+def memory_search_command(
+    query: Annotated[str, typer.Argument(help="An error message, a goal or an idea.")],
+    k: Annotated[int, typer.Option("--k", "-k", min=1, max=100, help="How many lessons.")] = 5,
+    json_out: JsonFlag = False,
+) -> None:
+    """Find the lessons closest to QUERY."""
+    with _user_errors():
+        found = _open_memory().search(query, k=k)
+    if json_out:
+        print_json([s.lesson.as_dict() | {"score": round(s.score, 4)} for s in found])
+        return
+    for s in found:
+        out.print(f"[bold]{s.lesson.id}[/] ({s.score:.2f}) {s.lesson.render()}", markup=True)
+
+
+@memory_app.command("forget")
+def memory_forget_command(
+    lesson_ids: Annotated[
+        list[str] | None, typer.Argument(help="Lesson ids from `strop memory list`.")
+    ] = None,
+    forget_all: Annotated[bool, typer.Option("--all", help="Forget every lesson and trace.")] = False,
+) -> None:
+    """Delete lessons by id, or all of them with --all."""
+    if not lesson_ids and not forget_all:
+        raise UserError("name lesson ids to forget, or pass --all")
+    with _user_errors():
+        gone = _open_memory().forget(None if forget_all else lesson_ids)
+    out.print(f"forgot {gone} lessons")

@@ -1,0 +1,65 @@
+"""Chunking per format: which file becomes which chunks.
+
+`chunk_file(path, data)` dispatches on the file's name and content:
+Python by `ast`; Markdown and reStructuredText by heading; PDFs by page;
+notebooks by cell; playbooks (Markdown or YAML, see `playbook`) by typed
+section; any other text by size-bounded line windows. Binary files and files
+that fail to decode as UTF-8 give no chunks (and are reported as skipped).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from knowledge.chunkers.markdown import chunk_markdown, chunk_rst
+from knowledge.chunkers.notebook import chunk_notebook
+from knowledge.chunkers.pdf import chunk_pdf
+from knowledge.chunkers.playbook import chunk_playbook, is_playbook
+from knowledge.chunkers.python import chunk_python
+from knowledge.chunkers.text import MAX_CHARS, chunk_text
+from knowledge.entry import Chunk, EntryType
+
+__all__ = ["MAX_CHARS", "UnsupportedFile", "chunk_file"]
+
+_CODE = {
+    ".c", ".h", ".cc", ".cpp", ".hpp", ".cu", ".rs", ".go", ".java", ".js", ".ts", ".tsx", ".jsx",
+    ".sh", ".bash", ".toml", ".cfg", ".ini", ".json", ".yaml", ".yml", ".sql", ".r", ".jl", ".m",
+    ".f90", ".cmake", ".mk", ".pyx", ".pxd", ".pyi",
+}  # fmt: skip
+
+
+class UnsupportedFile(ValueError):
+    """The file is binary or not UTF-8 text; it is skipped, not an error of the store."""
+
+
+def _decode(data: bytes) -> str:
+    if b"\x00" in data[:8192]:
+        raise UnsupportedFile("binary file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnsupportedFile("not UTF-8 text") from None
+
+
+def chunk_file(path: Path, data: bytes) -> list[Chunk]:
+    """Chunks of one file, given its bytes. Raises UnsupportedFile or ValueError (malformed playbook)."""
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        return chunk_pdf(data, path.name)
+    text = _decode(data)
+    if is_playbook(path, text):
+        return chunk_playbook(path, text)
+    if suffix in (".py", ".pyw"):
+        return chunk_python(text, path.stem)
+    if suffix in (".md", ".markdown"):
+        return chunk_markdown(text, path.name)
+    if suffix == ".rst":
+        return chunk_rst(text, path.name)
+    if suffix == ".ipynb":
+        return chunk_notebook(text, path.name)
+    kind = (
+        EntryType.IMPLEMENTATION
+        if suffix in _CODE or path.name in ("Makefile", "Dockerfile")
+        else EntryType.REFERENCE
+    )
+    return chunk_text(text, kind, path.name, 1, MAX_CHARS)

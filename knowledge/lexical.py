@@ -1,0 +1,117 @@
+"""Lexical retrieval: BM25 over whole chunks, tuned for code and error messages.
+
+Dense vectors see a chunk's head; BM25 sees all of it and matches exact
+identifiers and error strings that embeddings blur. Scoring and the sparse
+index are `bm25s`; the tokenizer is ours because code needs it: identifiers
+are kept whole *and* split on `_` and camelCase (`median_abs_deviation` also
+yields `median`, `abs`, `deviation`), words are lower-cased, English stop
+words dropped and stemmed with PyStemmer (Snowball).
+
+The index is rebuilt from all chunk texts on every write (about a second per
+10,000 chunks) and saved next to the store with the store generation it was
+built from, so a reader can tell a stale index from a fresh one.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9_]*|\d+")
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+_STOP_WORDS = """a an and are as at be but by for from has have if in into is it its of on or such that the
+their then there these they this to was were will with self none true false return def class import"""
+_STOP = frozenset(_STOP_WORDS.split())
+
+
+@functools.cache
+def _stemmer() -> object:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@functools.lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    return _stemmer().stemWord(word)  # type: ignore[attr-defined]
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased, stemmed tokens; identifiers whole and in parts."""
+    out: list[str] = []
+    for word in _TOKEN.findall(text):
+        parts = [p for piece in word.split("_") for p in _CAMEL.findall(piece)] if len(word) > 2 else [word]
+        lowered = word.lower()
+        if len(parts) > 1 and lowered not in _STOP:
+            out.append(lowered)
+        for part in parts:
+            low = part.lower()
+            if len(low) > 1 and low not in _STOP:
+                out.append(_stem(low))
+    return out
+
+
+@dataclass
+class LexicalIndex:
+    """A BM25 index over chunk ids; `types[i]` is the entry type of `ids[i]`."""
+
+    ids: list[str]
+    types: list[str]
+    generation: int
+    _bm25: object | None = None
+
+    @classmethod
+    def build(
+        cls, ids: Sequence[str], texts: Sequence[str], types: Sequence[str], generation: int
+    ) -> LexicalIndex:
+        import bm25s
+
+        index = cls(list(ids), list(types), generation)
+        if ids:
+            retriever = bm25s.BM25()
+            retriever.index([tokenize(t) or ["∅"] for t in texts], show_progress=False)
+            index._bm25 = retriever
+        return index
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        if self._bm25 is not None:
+            self._bm25.save(str(folder / "bm25"), show_progress=False)  # type: ignore[attr-defined]
+        meta = {"generation": self.generation, "ids": self.ids, "types": self.types}
+        tmp = folder / "meta.json.tmp"
+        tmp.write_text(json.dumps(meta))
+        tmp.replace(folder / "meta.json")
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex:
+        import bm25s
+
+        meta = json.loads((folder / "meta.json").read_text())
+        index = cls(meta["ids"], meta["types"], int(meta["generation"]))
+        if index.ids:
+            index._bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
+        return index
+
+    def search(self, query: str, k: int, types: Sequence[str] | None = None) -> list[tuple[str, float]]:
+        """Top-k (id, score) with a positive score, optionally restricted to some entry types."""
+        if self._bm25 is None or not self.ids:
+            return []
+        tokens = tokenize(query)
+        if not tokens:
+            return []
+        mask = None
+        if types:
+            wanted = set(types)
+            mask = np.fromiter((t in wanted for t in self.types), dtype=np.float32, count=len(self.types))
+            if not mask.any():
+                return []
+        docs, scores = self._bm25.retrieve(  # type: ignore[attr-defined]
+            [tokens], k=min(k, len(self.ids)), show_progress=False, weight_mask=mask
+        )
+        return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]

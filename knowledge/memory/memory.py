@@ -1,0 +1,386 @@
+"""Episodic memory: lessons distilled from experiment traces, kept on disk, retrieved by relevance.
+
+`Memory.learn(trace)` is called by the run loop after each experiment:
+
+* a failed experiment (buggy, timeout, tampered) confirms the failure lesson
+  with the same error signature (equal after normalisation, or embeddings of
+  the signatures at cosine ≥ 0.95 — KAPSO's threshold) or creates one;
+* an ok experiment whose parent failed is the fix of the parent's failure:
+  the first such fix is kept on the lesson (idea and diff excerpt); a later
+  fix with a similar idea confirms it; a child that tried an idea similar to
+  the known fix and failed with the same signature contradicts it;
+* an ok experiment with a score change updates the outcome lesson of a
+  similar idea (cosine ≥ 0.90): same sign confirms, opposite sign contradicts.
+
+Traces are also appended to `traces.jsonl`, which `failing_regions` reads.
+Files: `lessons.json` (lessons and their vectors, with the embedder's name;
+vectors are recomputed when the embedder changes) and `traces.jsonl`, written
+under the same one-writer lock as the store. An optional `phrase` callable
+(an LLM) may word a new lesson; without it the text is deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from knowledge.embedder import Embedder, default_embedder
+from knowledge.entry import content_hash
+from knowledge.errors import REBUILD_HINT, EntryNotFound, StoreUnavailable
+from knowledge.lock import DEFAULT_TIMEOUT_S, writer_lock
+from knowledge.memory.lesson import Evidence, Lesson, LessonKind
+from knowledge.memory.region import Point, Region, failing_regions
+from knowledge.memory.signature import error_signature, log_excerpt, strip_accidents
+from knowledge.memory.trace import CRASHED, FAILED, ExperimentTrace
+
+SCHEMA = 1
+SAME_SIGNATURE = 0.95
+SAME_IDEA = 0.90
+SIMILAR_FIX = 0.80
+Phrase = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class ScoredLesson:
+    lesson: Lesson
+    score: float
+
+
+def approx_tokens(text: str) -> int:
+    """Tokens estimated as characters / 4 (no tokenizer is assumed for the proposer's model)."""
+    return (len(text) + 3) // 4
+
+
+class Memory:
+    """Open with `Memory.open(folder)`; `learn`, `relevant`, `failing_regions`, `forget`."""
+
+    def __init__(self, root: Path, embedder: Embedder, phrase: Phrase | None, lock_timeout: float) -> None:
+        self.root = root
+        self.embedder = embedder
+        self.phrase = phrase
+        self.lock_timeout = lock_timeout
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        embedder: Embedder | None = None,
+        phrase: Phrase | None = None,
+        lock_timeout: float = DEFAULT_TIMEOUT_S,
+    ) -> Memory:
+        root = Path(path).expanduser().resolve()
+        root.mkdir(parents=True, exist_ok=True)
+        memory = cls(root, embedder or default_embedder(), phrase, lock_timeout)
+        memory._read()  # fail early on a corrupt file
+        return memory
+
+    # ------------------------------------------------------------ persistence
+
+    @property
+    def _lessons_path(self) -> Path:
+        return self.root / "lessons.json"
+
+    @property
+    def _traces_path(self) -> Path:
+        return self.root / "traces.jsonl"
+
+    def _read(self) -> tuple[list[Lesson], dict[str, np.ndarray]]:
+        try:
+            data = json.loads(self._lessons_path.read_text())
+            if data.get("schema") != SCHEMA:
+                raise ValueError(f"schema {data.get('schema')!r}, expected {SCHEMA}")
+            lessons = [Lesson.from_dict(item) for item in data["lessons"]]
+            vectors: dict[str, np.ndarray] = {}
+            if data.get("embedder") == self.embedder.name:
+                vectors = {k: np.asarray(v, dtype=np.float32) for k, v in data.get("vectors", {}).items()}
+        except FileNotFoundError:
+            return [], {}
+        except (ValueError, KeyError, TypeError) as error:
+            raise StoreUnavailable(
+                f"episodic memory at {self._lessons_path} is corrupt ({error}); move it aside or "
+                f"`strop memory forget --all` to start afresh ({REBUILD_HINT} for the store itself)"
+            ) from None
+        missing = [lesson for lesson in lessons if lesson.id not in vectors]
+        if missing:
+            fresh = self.embedder.embed([self._key_text(lesson) for lesson in missing])
+            vectors |= {lesson.id: v for lesson, v in zip(missing, fresh, strict=True)}
+        return lessons, vectors
+
+    def _write(self, lessons: list[Lesson], vectors: dict[str, np.ndarray]) -> None:
+        data = {
+            "schema": SCHEMA,
+            "embedder": self.embedder.name,
+            "lessons": [lesson.as_dict() for lesson in lessons],
+            "vectors": {lesson.id: [round(float(x), 6) for x in vectors[lesson.id]] for lesson in lessons},
+        }
+        tmp = self._lessons_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, self._lessons_path)
+
+    def traces(self, task_name: str | None = None) -> list[ExperimentTrace]:
+        if not self._traces_path.exists():
+            return []
+        found = []
+        for line in self._traces_path.read_text().splitlines():
+            try:
+                trace = ExperimentTrace.from_dict(json.loads(line))
+            except (ValueError, TypeError):
+                continue  # a torn last line from a killed writer
+            if task_name is None or trace.task_name == task_name:
+                found.append(trace)
+        return found
+
+    # --------------------------------------------------------------- learning
+
+    @staticmethod
+    def _key_text(lesson: Lesson) -> str:
+        return (
+            lesson.signature
+            if lesson.kind is LessonKind.FAILURE
+            else f"{lesson.signature}\n{lesson.situation}"
+        )
+
+    def learn(self, trace: ExperimentTrace) -> list[Lesson]:
+        """Record a trace and return the lessons it created or changed."""
+        with writer_lock(self.root, self.lock_timeout):
+            with self._traces_path.open("a") as out:
+                out.write(json.dumps(trace.as_dict()) + "\n")
+            lessons, vectors = self._read()
+            changed: list[Lesson] = []
+            if trace.status in FAILED:
+                changed.append(self._learn_failure(trace, lessons, vectors))
+            if trace.status == "ok" and trace.parent_status in FAILED:
+                changed.append(self._learn_fix(trace, lessons, vectors))
+            if (
+                trace.status == "ok"
+                and trace.metric_delta
+                and trace.parent_status not in FAILED
+                and trace.idea
+            ):
+                changed.append(self._learn_outcome(trace, lessons, vectors))
+            if changed:
+                self._write(lessons, vectors)
+        return changed
+
+    def _find(
+        self,
+        kind: LessonKind,
+        signature: str,
+        vector: np.ndarray,
+        lessons: list[Lesson],
+        vectors: dict[str, np.ndarray],
+        threshold: float,
+    ) -> Lesson | None:
+        same = [lesson for lesson in lessons if lesson.kind is kind and lesson.signature == signature]
+        if same:
+            return same[0]
+        best, best_sim = None, threshold
+        for lesson in lessons:
+            if lesson.kind is kind and lesson.id in vectors:
+                sim = float(vectors[lesson.id] @ vector)
+                if sim >= best_sim:
+                    best, best_sim = lesson, sim
+        return best
+
+    def _new(
+        self, kind: LessonKind, trace: ExperimentTrace, signature: str, situation: str, text: str
+    ) -> Lesson:
+        if self.phrase is not None:
+            prompt = (
+                "Write one sentence, a lesson for an engineer, from these facts. No preamble.\n"
+                f"kind: {kind.value}\ntask: {trace.task_name}\nsituation: {situation}\nsignature: {signature}\n"
+                f"fact: {text}"
+            )
+            try:
+                worded = self.phrase(prompt).strip()
+            except Exception:  # the LLM is an optional nicety; facts stay deterministic
+                worded = ""
+            text = worded.splitlines()[0][:400] if worded else text
+        lesson_id = "L" + content_hash(f"{kind.value}\0{signature}\0{trace.experiment_id}")[:10]
+        return Lesson(lesson_id, kind, trace.task_name, signature, situation, text)
+
+    def _situation(self, trace: ExperimentTrace) -> str:
+        idea = strip_accidents(trace.idea)[:200] if trace.idea else "an unnamed change"
+        return f"{trace.task_name}: trying {idea}"
+
+    def _learn_failure(
+        self, trace: ExperimentTrace, lessons: list[Lesson], vectors: dict[str, np.ndarray]
+    ) -> Lesson:
+        signature = error_signature(trace.status, trace.error_text)
+        vector = self.embedder.embed([signature])[0]
+        lesson = self._find(LessonKind.FAILURE, signature, vector, lessons, vectors, SAME_SIGNATURE)
+        evidence = Evidence(trace.run_id, trace.experiment_id, log_excerpt(trace.error_text))
+        if lesson is None:
+            situation = self._situation(trace)
+            text = f"Experiments ended {trace.status} with `{signature}` when {situation.split(': ', 1)[-1]}."
+            lesson = self._new(LessonKind.FAILURE, trace, signature, situation, text)
+            lessons.append(lesson)
+            vectors[lesson.id] = vector
+        else:
+            lesson.confirmations += 1
+            tried_known_fix = (
+                lesson.fix
+                and trace.parent_status in FAILED
+                and error_signature(trace.parent_status, trace.parent_error) == lesson.signature
+                and self._similar(trace.idea, lesson.fix, SIMILAR_FIX)
+            )
+            if tried_known_fix:
+                lesson.contradictions += 1
+        lesson.add_evidence(evidence)
+        return lesson
+
+    def _learn_fix(
+        self, trace: ExperimentTrace, lessons: list[Lesson], vectors: dict[str, np.ndarray]
+    ) -> Lesson:
+        assert trace.parent_status is not None
+        signature = error_signature(trace.parent_status, trace.parent_error)
+        vector = self.embedder.embed([signature])[0]
+        lesson = self._find(LessonKind.FAILURE, signature, vector, lessons, vectors, SAME_SIGNATURE)
+        if lesson is None:
+            situation = f"{trace.task_name}: the parent experiment {trace.parent_id} failed"
+            text = f"Experiments ended {trace.parent_status} with `{signature}`."
+            lesson = self._new(LessonKind.FAILURE, trace, signature, situation, text)
+            lessons.append(lesson)
+            vectors[lesson.id] = vector
+        fix = self._fix_text(trace)
+        if lesson.fix is None:
+            lesson.fix, lesson.fix_experiment, lesson.score_delta = (
+                fix,
+                trace.experiment_id,
+                trace.metric_delta,
+            )
+        elif self._similar(trace.idea, lesson.fix, SIMILAR_FIX):
+            lesson.confirmations += 1
+        lesson.add_evidence(Evidence(trace.run_id, trace.experiment_id, f"fixed by: {trace.idea[:300]}"))
+        return lesson
+
+    def _learn_outcome(
+        self, trace: ExperimentTrace, lessons: list[Lesson], vectors: dict[str, np.ndarray]
+    ) -> Lesson:
+        assert trace.metric_delta is not None
+        signature = strip_accidents(trace.idea)[:240]
+        vector = self.embedder.embed([f"{signature}\n{self._situation(trace)}"])[0]
+        lesson = self._find(LessonKind.OUTCOME, signature, vector, lessons, vectors, SAME_IDEA)
+        delta = trace.metric_delta
+        if lesson is None:
+            verb = "improved" if delta > 0 else "worsened"
+            text = f"In {trace.task_name}, {trace.idea[:200]} {verb} the score by {delta:+.4g}."
+            lesson = self._new(LessonKind.OUTCOME, trace, signature, self._situation(trace), text)
+            lesson.score_delta = delta
+            lessons.append(lesson)
+            vectors[lesson.id] = vector
+        else:
+            previous = lesson.score_delta or 0.0
+            if (previous > 0) == (delta > 0):
+                lesson.confirmations += 1
+            else:
+                lesson.contradictions += 1
+            seen = lesson.confirmations + lesson.contradictions + 1
+            lesson.score_delta = previous + (delta - previous) / seen
+        lesson.add_evidence(Evidence(trace.run_id, trace.experiment_id, f"delta {delta:+.4g}"))
+        return lesson
+
+    @staticmethod
+    def _fix_text(trace: ExperimentTrace, max_diff: int = 600) -> str:
+        diff = trace.diff.strip()
+        if len(diff) > max_diff:
+            diff = diff[:max_diff] + "\n…"
+        return f"{trace.idea.strip()}\n{diff}".strip() if diff else trace.idea.strip()
+
+    def _similar(self, a: str, b: str, threshold: float) -> bool:
+        if not a.strip() or not b.strip():
+            return False
+        va, vb = self.embedder.embed([a, b.splitlines()[0]])
+        return float(va @ vb) >= threshold
+
+    # -------------------------------------------------------------- retrieval
+
+    def lessons(self) -> list[Lesson]:
+        return self._read()[0]
+
+    def relevant(
+        self,
+        goal: str,
+        error_text: str | None = None,
+        k: int = 5,
+        token_budget: int = 600,
+        task_name: str | None = None,
+    ) -> list[Lesson]:
+        """The lessons most useful for this goal and this parent's error, within a token budget.
+
+        An exact signature match with the error ranks first; then cosine similarity of
+        the query (the error's signature, else the goal) weighted by confidence;
+        lessons of the same task get a small boost.
+        """
+        lessons, vectors = self._read()
+        if not lessons:
+            return []
+        signature = error_signature("buggy", error_text) if error_text else None
+        query = signature or goal
+        qv = self.embedder.embed([query])[0]
+        scored = []
+        for lesson in lessons:
+            sim = float(vectors[lesson.id] @ qv) if lesson.id in vectors else 0.0
+            score = sim * (0.5 + lesson.confidence / 2)
+            if signature and lesson.signature == signature:
+                score += 1.0
+            if task_name and lesson.task_name == task_name:
+                score += 0.05
+            if lesson.fix:
+                score += 0.05
+            scored.append(ScoredLesson(lesson, score))
+        scored.sort(key=lambda s: -s.score)
+        chosen, used = [], 0
+        for item in scored:
+            cost = approx_tokens(item.lesson.render())
+            if len(chosen) >= k:
+                break
+            if used + cost <= token_budget:
+                chosen.append(item.lesson)
+                used += cost
+        return chosen
+
+    def search(self, query: str, k: int = 10) -> list[ScoredLesson]:
+        lessons, vectors = self._read()
+        if not lessons or not query.strip():
+            return []
+        qv = self.embedder.embed([query])[0]
+        scored = [ScoredLesson(lesson, float(vectors[lesson.id] @ qv)) for lesson in lessons]
+        return sorted(scored, key=lambda s: -s.score)[:k]
+
+    def failing_regions(self, task_name: str, min_failures: int = 2) -> list[Region]:
+        """Regions of the offline search space where crashes with one signature recur (see `region`)."""
+        crashes: dict[str, list[Point]] = defaultdict(list)
+        successes = []
+        for trace in self.traces(task_name):
+            if trace.params is None:
+                continue
+            if trace.status in CRASHED:
+                signature = error_signature(trace.status, trace.error_text)
+                crashes[signature].append(Point(trace.experiment_id, trace.params))
+            elif trace.status == "ok":
+                successes.append(trace.params)
+        return failing_regions(task_name, crashes, successes, min_failures)
+
+    # -------------------------------------------------------------- forgetting
+
+    def forget(self, lesson_ids: Sequence[str] | None = None) -> int:
+        """Delete lessons by id (or all of them, and the traces, with None). Returns how many."""
+        with writer_lock(self.root, self.lock_timeout):
+            lessons, vectors = self._read()
+            if lesson_ids is None:
+                self._write([], {})
+                self._traces_path.unlink(missing_ok=True)
+                return len(lessons)
+            unknown = [i for i in lesson_ids if i not in {lesson.id for lesson in lessons}]
+            if unknown:
+                raise EntryNotFound(f"no lesson {', '.join(unknown)}; see `strop memory list`")
+            keep = [lesson for lesson in lessons if lesson.id not in set(lesson_ids)]
+            self._write(keep, vectors)
+            return len(lessons) - len(keep)

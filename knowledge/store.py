@@ -1,0 +1,532 @@
+"""The knowledge store: typed chunks in Chroma plus a BM25 index, fused at search time.
+
+Layout of a store folder::
+
+    manifest.json   schema, embedder, generation, roots, and per source file: hash + chunk ids
+    roots.json      the roots alone, so `rebuild` works even when manifest.json is lost
+    chroma/         Chroma PersistentClient: vectors (precomputed by our embedder), texts, metadata
+    lexical/        the BM25 index and the generation it was built from
+    write.lock      held by the one writer (see `lock`)
+
+Writes (`add`, `remove`, `rebuild`) hold the writer lock, re-read the
+manifest under it, change Chroma, rebuild the lexical index and write the
+manifest last (atomically). Chunk ids are derived from the source path and
+the file hash, so a write interrupted half-way is repaired by the next one:
+the file's hash still differs from the manifest, it is re-ingested, and
+vectors that no manifest entry names are swept. Reads take no lock.
+
+Incremental ingestion works per file: an unchanged hash is skipped without
+reading Chroma or the model; a changed file's chunks are replaced; files that
+vanished from a root that is added again are removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from knowledge.chunkers import UnsupportedFile, chunk_file
+from knowledge.embedder import Embedder, default_embedder
+from knowledge.entry import Chunk, Hit, content_hash
+from knowledge.errors import REBUILD_HINT, EntryNotFound, KnowledgeError, StoreUnavailable
+from knowledge.fusion import reciprocal_rank_fusion
+from knowledge.lexical import LexicalIndex
+from knowledge.lock import DEFAULT_TIMEOUT_S, writer_lock
+from knowledge.sources import collect_files
+
+SCHEMA = 1
+COLLECTION = "strop_chunks"
+EMBED_BATCH = 256
+Progress = Callable[[int, int], None]
+"""progress(chunks_embedded_so_far, chunks_to_embed) during `add`."""
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What an `add` did, counted in files (and chunks embedded)."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    skipped: int = 0
+    chunks_embedded: int = 0
+    unsupported: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "removed": self.removed,
+            "skipped": self.skipped,
+            "chunks_embedded": self.chunks_embedded,
+            "unsupported": list(self.unsupported),
+            "errors": list(self.errors),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    source: str
+    root: str
+    chunks: int
+    hash: str
+    types: tuple[str, ...]
+
+
+@dataclass
+class Manifest:
+    embedder: str
+    dim: int
+    generation: int = 0
+    roots: list[str] = field(default_factory=list)
+    sources: dict[str, dict[str, object]] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        data = {"schema": SCHEMA, "embedder": self.embedder, "dim": self.dim, "generation": self.generation}
+        return json.dumps(data | {"roots": self.roots, "sources": self.sources}, indent=1)
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        try:
+            data = json.loads(path.read_text())
+            if data.get("schema") != SCHEMA:
+                raise ValueError(f"schema {data.get('schema')!r}, expected {SCHEMA}")
+            return cls(
+                data["embedder"], int(data["dim"]), int(data["generation"]), data["roots"], data["sources"]
+            )
+        except FileNotFoundError:
+            raise StoreUnavailable(
+                f"the knowledge store at {path.parent} has no manifest; {REBUILD_HINT}"
+            ) from None
+        except (ValueError, KeyError, TypeError) as error:
+            raise StoreUnavailable(
+                f"the knowledge store at {path.parent} is corrupt ({path.name}: {error}); {REBUILD_HINT}"
+            ) from None
+
+    def write(self, path: Path) -> None:
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(self.to_json())
+        os.replace(tmp, path)
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _chunk_id(source: str, file_hash: str, ordinal: int) -> str:
+    return f"{content_hash(source)[:16]}-{file_hash[:16]}-{ordinal}"
+
+
+class KnowledgeStore:
+    """Open with `KnowledgeStore.open(folder)`; all methods take and return plain data."""
+
+    def __init__(self, root: Path, embedder: Embedder, lock_timeout: float) -> None:
+        self.root = root
+        self.embedder = embedder
+        self.lock_timeout = lock_timeout
+        self._collection: object | None = None
+        self._lexical: LexicalIndex | None = None
+        self._lexical_stamp: int | None = None
+
+    # ----------------------------------------------------------------- opening
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        embedder: Embedder | None = None,
+        create: bool = True,
+        lock_timeout: float = DEFAULT_TIMEOUT_S,
+    ) -> KnowledgeStore:
+        """Open (or, with `create`, initialise) the store in `path`.
+
+        Raises StoreUnavailable when the store is missing (and `create` is false),
+        corrupt, or was built with another embedder.
+        """
+        root = Path(path).expanduser().resolve()
+        store = cls(root, embedder or default_embedder(), lock_timeout)
+        manifest_path = root / "manifest.json"
+        if not manifest_path.exists():
+            has_data = (root / "chroma").exists() or (root / "roots.json").exists()
+            if has_data or not create:
+                what = "has lost its manifest" if has_data else "does not exist yet"
+                hint = REBUILD_HINT if has_data else "add sources with `strop knowledge add PATH…`"
+                raise StoreUnavailable(f"the knowledge store at {root} {what}; {hint}")
+            with writer_lock(root, lock_timeout):
+                if not manifest_path.exists():
+                    Manifest(store.embedder.name, store.embedder.dim).write(manifest_path)
+        manifest = Manifest.read(manifest_path)
+        if manifest.embedder != store.embedder.name:
+            raise StoreUnavailable(
+                f"the knowledge store at {root} was built with embedder {manifest.embedder!r}, "
+                f"not {store.embedder.name!r}; {REBUILD_HINT}"
+            )
+        store._open_collection()
+        return store
+
+    def _open_collection(self) -> object:
+        if self._collection is None:
+            try:
+                import chromadb
+
+                client = chromadb.PersistentClient(
+                    path=str(self.root / "chroma"),
+                    settings=chromadb.Settings(anonymized_telemetry=False, allow_reset=False),
+                )
+                self._collection = client.get_or_create_collection(
+                    COLLECTION, embedding_function=None, metadata={"hnsw:space": "cosine"}
+                )
+            except Exception as error:  # chromadb raises many types for a damaged folder
+                raise StoreUnavailable(
+                    f"the knowledge store at {self.root} cannot be opened ({type(error).__name__}: "
+                    f"{str(error)[:200]}); {REBUILD_HINT}"
+                ) from None
+        return self._collection
+
+    @property
+    def _manifest_path(self) -> Path:
+        return self.root / "manifest.json"
+
+    def manifest(self) -> Manifest:
+        return Manifest.read(self._manifest_path)
+
+    # ----------------------------------------------------------------- writing
+
+    def add(self, paths: Iterable[str | os.PathLike[str]], progress: Progress | None = None) -> IngestReport:
+        """Ingest files, folders and git repos incrementally. Holds the writer lock."""
+        started = time.perf_counter()
+        with writer_lock(self.root, self.lock_timeout):
+            manifest = self.manifest()
+            plan = _Plan()
+            for raw in paths:
+                self._plan_path(Path(raw).expanduser().resolve(), manifest, plan)
+            embedded = self._apply(manifest, plan, progress)
+        return IngestReport(
+            added=plan.added,
+            updated=plan.updated,
+            removed=len(plan.removed),
+            skipped=plan.skipped,
+            chunks_embedded=embedded,
+            unsupported=tuple(plan.unsupported),
+            errors=tuple(plan.errors),
+            seconds=time.perf_counter() - started,
+        )
+
+    def remove(self, source: str | os.PathLike[str]) -> int:
+        """Forget a file, or every file under a folder (or root). Returns the number of files removed."""
+        target = str(Path(source).expanduser().resolve())
+        with writer_lock(self.root, self.lock_timeout):
+            manifest = self.manifest()
+            doomed = [s for s in manifest.sources if _under(s, target)]
+            if not doomed and target not in manifest.roots:
+                raise EntryNotFound(
+                    f"the knowledge store holds no source {target}; see `strop knowledge list`"
+                )
+            plan = _Plan(removed=doomed)
+            manifest.roots = [r for r in manifest.roots if not _under(r, target)]
+            self._apply(manifest, plan, None)
+        return len(doomed)
+
+    @classmethod
+    def rebuild(
+        cls,
+        path: str | os.PathLike[str],
+        embedder: Embedder | None = None,
+        progress: Progress | None = None,
+        lock_timeout: float = DEFAULT_TIMEOUT_S,
+    ) -> IngestReport:
+        """Move a (broken) store aside and ingest its recorded roots into a fresh one."""
+        root = Path(path).expanduser().resolve()
+        roots: list[str] = []
+        with writer_lock(root, lock_timeout):
+            for name in ("roots.json", "manifest.json"):
+                try:
+                    data = json.loads((root / name).read_text())
+                    roots = list(data["roots"] if isinstance(data, dict) else data)
+                    break
+                except (OSError, ValueError, KeyError, TypeError):
+                    continue
+            if any((root / name).exists() for name in ("manifest.json", "chroma", "lexical", "roots.json")):
+                aside = root.with_name(f"{root.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+                aside.mkdir(parents=True)
+                for name in ("manifest.json", "chroma", "lexical", "roots.json"):
+                    if (root / name).exists():
+                        shutil.move(str(root / name), str(aside / name))
+        store = cls.open(root, embedder, create=True, lock_timeout=lock_timeout)
+        existing = [r for r in roots if Path(r).exists()]
+        return store.add(existing, progress) if existing else IngestReport()
+
+    def _plan_path(self, path: Path, manifest: Manifest, plan: _Plan) -> None:
+        key = str(path)
+        if not path.exists():
+            known = [s for s in manifest.sources if _under(s, key)]
+            if not known:
+                raise EntryNotFound(f"no such file or folder: {path}")
+            plan.removed += known
+            manifest.roots = [r for r in manifest.roots if not _under(r, key)]
+            return
+        files = collect_files(path)
+        if key not in manifest.roots and not any(_under(key, r) for r in manifest.roots):
+            manifest.roots = [r for r in manifest.roots if not _under(r, key)] + [key]
+        present = {str(f) for f in files}
+        if path.is_dir():
+            plan.removed += [s for s in manifest.sources if _under(s, key) and s not in present]
+        for file in files:
+            self._plan_file(file, manifest, plan)
+
+    def _plan_file(self, file: Path, manifest: Manifest, plan: _Plan) -> None:
+        source = str(file)
+        if source in plan.seen:
+            return
+        plan.seen.add(source)
+        try:
+            data = file.read_bytes()
+        except OSError as error:
+            plan.errors.append(f"{source}: {error.strerror}")
+            return
+        digest = content_hash(data)
+        previous = manifest.sources.get(source)
+        if previous and previous.get("hash") == digest:
+            plan.skipped += 1
+            return
+        try:
+            chunks = chunk_file(file, data)
+        except UnsupportedFile:
+            plan.unsupported.append(source)
+            if previous:
+                plan.removed.append(source)
+            return
+        except ValueError as error:
+            plan.errors.append(f"{source}: {error}")
+            return
+        if previous:
+            plan.updated += 1
+            plan.replaced.append(source)
+        else:
+            plan.added += 1
+        plan.files.append((source, digest, chunks))
+
+    def _apply(self, manifest: Manifest, plan: _Plan, progress: Progress | None) -> int:
+        collection = self._open_collection()
+        stale: list[str] = []
+        for source in set(plan.removed) | set(plan.replaced):
+            entry = manifest.sources.pop(source, None)
+            if entry:
+                stale += list(entry.get("chunk_ids", []))  # type: ignore[arg-type]
+        batch: list[tuple[str, str, Chunk]] = []
+        total = sum(len(chunks) for _, _, chunks in plan.files)
+        done = 0
+        if progress:
+            progress(0, total)
+        for source, digest, chunks in plan.files:
+            ids = [_chunk_id(source, digest, i) for i in range(len(chunks))]
+            types = sorted({c.type.value for c in chunks})
+            manifest.sources[source] = {
+                "hash": digest,
+                "chunk_ids": ids,
+                "types": types,
+                "root": _root_of(source, manifest),
+            }
+            batch += [(i, source, c) for i, c in zip(ids, chunks, strict=True)]
+            while len(batch) >= EMBED_BATCH:
+                done += self._embed_and_store(collection, batch[:EMBED_BATCH])
+                batch = batch[EMBED_BATCH:]
+                if progress:
+                    progress(done, total)
+        if batch:
+            done += self._embed_and_store(collection, batch)
+            if progress:
+                progress(done, total)
+        keep = {i for entry in manifest.sources.values() for i in entry["chunk_ids"]}  # type: ignore[attr-defined]
+        stale = [i for i in stale if i not in keep]
+        if stale:
+            self._delete(collection, stale)
+        if collection.count() != len(keep):  # type: ignore[attr-defined]
+            self._sweep(collection, keep)
+        manifest.generation += 1
+        self._rebuild_lexical(collection, manifest)
+        manifest.write(self._manifest_path)
+        roots_tmp = self.root / "roots.json.tmp"
+        roots_tmp.write_text(json.dumps(manifest.roots))
+        os.replace(roots_tmp, self.root / "roots.json")
+        return done
+
+    def _embed_and_store(self, collection: object, batch: list[tuple[str, str, Chunk]]) -> int:
+        vectors = self.embedder.embed([c.embedding_text() for _, _, c in batch])
+        collection.upsert(  # type: ignore[attr-defined]
+            ids=[i for i, _, _ in batch],
+            embeddings=vectors,
+            documents=[c.text for _, _, c in batch],
+            metadatas=[
+                {
+                    "source": s,
+                    "location": c.location,
+                    "type": c.type.value,
+                    "title": c.title,
+                    "key": c.key,
+                    "links": json.dumps(list(c.links)),
+                }
+                for _, s, c in batch
+            ],
+        )
+        return len(batch)
+
+    @staticmethod
+    def _delete(collection: object, ids: Sequence[str]) -> None:
+        for start in range(0, len(ids), 5000):
+            collection.delete(ids=list(ids[start : start + 5000]))  # type: ignore[attr-defined]
+
+    def _sweep(self, collection: object, keep: set[str]) -> None:
+        """Delete vectors no manifest entry names (left by an interrupted write)."""
+        present = collection.get(include=[])["ids"]  # type: ignore[attr-defined]
+        orphans = [i for i in present if i not in keep]
+        if orphans:
+            self._delete(collection, orphans)
+
+    def _rebuild_lexical(self, collection: object, manifest: Manifest) -> None:
+        ids: list[str] = []
+        texts: list[str] = []
+        types: list[str] = []
+        got = collection.get(include=["documents", "metadatas"])  # type: ignore[attr-defined]
+        for i, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+            ids.append(i)
+            texts.append(f"{meta.get('title', '')}\n{text}")
+            types.append(str(meta.get("type", "")))
+        index = LexicalIndex.build(ids, texts, types, manifest.generation)
+        index.save(self.root / "lexical")
+        self._lexical, self._lexical_stamp = index, self._stamp()
+
+    # ----------------------------------------------------------------- reading
+
+    def _stamp(self) -> int | None:
+        try:
+            return (self.root / "lexical" / "meta.json").stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def _lexical_index(self) -> LexicalIndex:
+        stamp = self._stamp()
+        if self._lexical is None or stamp != self._lexical_stamp:
+            if stamp is None:
+                self._lexical = LexicalIndex([], [], 0)
+            else:
+                try:
+                    self._lexical = LexicalIndex.load(self.root / "lexical")
+                except (OSError, ValueError, KeyError) as error:
+                    raise StoreUnavailable(
+                        f"the lexical index of the knowledge store at {self.root} is unreadable ({error}); "
+                        f"{REBUILD_HINT}"
+                    ) from None
+            self._lexical_stamp = stamp
+        return self._lexical
+
+    def search(
+        self, query: str, k: int = 5, types: Sequence[str] | None = None, depth: int = 30
+    ) -> list[Hit]:
+        """The k best chunks for `query`: dense and BM25 rankings (top `depth` each) fused by RRF."""
+        dense = self.search_dense(query, depth, types)
+        lexical = [i for i, _ in self._lexical_index().search(query, depth, types)]
+        fused = reciprocal_rank_fusion([dense, lexical])[:k]
+        return self._hits(fused, dense, lexical)
+
+    def search_dense(self, query: str, k: int, types: Sequence[str] | None = None) -> list[str]:
+        """Chunk ids by cosine similarity of the query's vector (for benchmarks and diagnostics)."""
+        collection = self._open_collection()
+        count = collection.count()  # type: ignore[attr-defined]
+        if not count or not query.strip():
+            return []
+        where = {"type": {"$in": list(types)}} if types else None
+        vector = self.embedder.embed([query])
+        try:
+            result = collection.query(  # type: ignore[attr-defined]
+                query_embeddings=vector, n_results=min(k, count), where=where, include=[]
+            )
+        except Exception as error:
+            raise StoreUnavailable(
+                f"the knowledge store at {self.root} failed a query ({type(error).__name__}: "
+                f"{str(error)[:200]}); {REBUILD_HINT}"
+            ) from None
+        return list(result["ids"][0])
+
+    def search_lexical(self, query: str, k: int, types: Sequence[str] | None = None) -> list[str]:
+        """Chunk ids by BM25 (for benchmarks and diagnostics)."""
+        return [i for i, _ in self._lexical_index().search(query, k, types)]
+
+    def _hits(self, fused: list[tuple[str, float]], dense: list[str], lexical: list[str]) -> list[Hit]:
+        if not fused:
+            return []
+        ids = [i for i, _ in fused]
+        got = self._open_collection().get(ids=ids, include=["documents", "metadatas"])  # type: ignore[attr-defined]
+        by_id = {i: (d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
+        dense_rank = {i: r for r, i in enumerate(dense, start=1)}
+        lexical_rank = {i: r for r, i in enumerate(lexical, start=1)}
+        hits = []
+        for chunk_id, score in fused:
+            if chunk_id not in by_id:
+                continue  # removed by a writer between the two reads
+            text, meta = by_id[chunk_id]
+            hits.append(
+                Hit(
+                    source=str(meta["source"]),
+                    location=str(meta["location"]),
+                    type=str(meta["type"]),
+                    score=score,
+                    text=text,
+                    title=str(meta.get("title", "")),
+                    chunk_id=chunk_id,
+                    dense_rank=dense_rank.get(chunk_id),
+                    lexical_rank=lexical_rank.get(chunk_id),
+                    links=tuple(json.loads(str(meta.get("links", "[]")))),
+                )
+            )
+        return hits
+
+    def list_sources(self) -> list[SourceInfo]:
+        manifest = self.manifest()
+        return [
+            SourceInfo(
+                source=s,
+                root=str(e.get("root", "")),
+                chunks=len(e.get("chunk_ids", [])),  # type: ignore[arg-type]
+                hash=str(e.get("hash", "")),
+                types=tuple(e.get("types", [])),  # type: ignore[arg-type]
+            )
+            for s, e in sorted(manifest.sources.items())
+        ]
+
+    def roots(self) -> list[str]:
+        return list(self.manifest().roots)
+
+    def count(self) -> int:
+        return int(self._open_collection().count())  # type: ignore[attr-defined]
+
+
+def _root_of(source: str, manifest: Manifest) -> str:
+    matches = [r for r in manifest.roots if _under(source, r)]
+    return max(matches, key=len) if matches else source
+
+
+@dataclass
+class _Plan:
+    """What one write will do, gathered before any change is made."""
+
+    files: list[tuple[str, str, list[Chunk]]] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    added: int = 0
+    updated: int = 0
+    skipped: int = 0
+
+
+__all__ = ["IngestReport", "KnowledgeError", "KnowledgeStore", "Manifest", "Progress", "SourceInfo"]
