@@ -332,7 +332,8 @@ class ExperimentRepo:
                 path.write_bytes(item.data_stream.read())
                 os.chmod(path, item.mode & 0o777)
         with self.lock:
-            self.git.branch("-f", MANAGED_BRANCH, record.commit)
+            self.git.checkout("-q", "-f", MANAGED_BRANCH)
+            self.git.reset("--hard", "-q", record.commit)
         return f"wrote {record.branch}'s files into {self.workspace}"
 
 

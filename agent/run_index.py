@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS experiments (
 class RunIndex:
     def __init__(self, home: Path) -> None:
         self.home = home
+        home.mkdir(parents=True, exist_ok=True)
         self.path = home / "index.sqlite"
         self.registry = home / "repos.txt"
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)

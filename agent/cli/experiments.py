@@ -46,7 +46,8 @@ def eval_command(
     task = load_task(task_path)
     index = _index()
     run = Run.start(task, strop_home(), index)
-    err.print(f"run [bold]{run.record.id}[/] · task {task.name} · repo {run.repo.path}")
+    if not json_out:
+        out.print(f"run [bold]{run.record.id}[/] · task {task.name} · repo {run.repo.path}")
     with err.status("evaluating experiment 0 …"):
         record = run.commit_candidate(
             0, None, Candidate(idea="baseline: the workspace as it is", proposer="baseline")
@@ -57,8 +58,15 @@ def eval_command(
         record = best
     if json_out:
         print_json({"run": run.record.id, "experiment": record.to_dict()})
-        return
-    metric = task.evaluator.metric
+    else:
+        _print_eval(record, run, task.evaluator.metric)
+    if record.status != "ok":
+        from agent.errors import UserError
+
+        raise UserError(f"the evaluator failed on the workspace as it is ({record.status}): {record.reason}")
+
+
+def _print_eval(record: Any, run: Any, metric: str) -> None:
     out.print(
         f"experiment {record.name}: {styled_status(record.status)}  {metric} = {_metric_text(record, metric)}"
     )

@@ -7,17 +7,18 @@ import json
 import sys
 import time
 
+import model
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
-
-import model
 
 
 def main() -> None:
     X, y = load_digits(return_X_y=True)
     X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=0.25, random_state=7, stratify=y)
-    X_train, X_val, y_train, y_val = train_test_split(X_rest, y_rest, test_size=0.25, random_state=7, stratify=y_rest)
+    X_train, X_val, y_train, y_val = train_test_split(
+        X_rest, y_rest, test_size=0.25, random_state=7, stratify=y_rest
+    )
     started = time.perf_counter()
     clf = model.build_model()
     clf.fit(X_train, y_train)

@@ -1,0 +1,5 @@
+"""`python -m agent.cli` is `strop`."""
+
+from agent.cli import main
+
+main()

@@ -1,0 +1,103 @@
+"""Fixtures for the spine: real git workspaces with small evaluators, and the real CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+GOOD_EVALUATOR = """
+import json
+value = float(open("value.txt").read())
+print("warming up")
+print(json.dumps({"score": value, "extra": 1}))
+"""
+
+TASK = """
+[task]
+name = "toy"
+goal = "make the score high"
+workspace = "{workspace}"
+
+[evaluator]
+command = "python evaluate.py"
+metric = "score"
+direction = "maximize"
+timeout = "{timeout}"
+files = ["evaluate.py"]
+"""
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+@dataclass
+class Workspace:
+    """A user's git repo holding a toy artifact (value.txt) and its evaluator."""
+
+    path: Path
+    task: Path
+
+    def snapshot(self) -> tuple[str, str, str]:
+        """HEAD, branch and working-tree status: what must be equal before and after strop."""
+        return (
+            git(self.path, "rev-parse", "HEAD"),
+            git(self.path, "rev-parse", "--abbrev-ref", "HEAD"),
+            git(self.path, "status", "--porcelain", "--untracked-files=all"),
+        )
+
+
+@pytest.fixture
+def make_workspace(tmp_path: Path) -> Callable[..., Workspace]:
+    def make(
+        evaluator: str = GOOD_EVALUATOR, value: str = "0.5", timeout: str = "20s", task: str = TASK
+    ) -> Workspace:
+        path = tmp_path / "user-repo"
+        path.mkdir()
+        (path / "evaluate.py").write_text(textwrap.dedent(evaluator))
+        (path / "value.txt").write_text(value)
+        git(path, "init", "-q", "-b", "main")
+        git(path, "add", "-A")
+        git(path, "commit", "-qm", "initial")
+        task_file = tmp_path / "task.toml"
+        task_file.write_text(task.format(workspace=path, timeout=timeout))
+        return Workspace(path, task_file)
+
+    return make
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def strop(*args: str, timeout: float = 120) -> Result:
+    """Run the real CLI in a fresh interpreter, as a user would."""
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture
+def cli() -> Callable[..., Result]:
+    return strop

@@ -1,0 +1,156 @@
+"""Bad input, table-driven: one clear line naming the problem, exit 2, no traceback, the user's repo untouched."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from tests.spine.conftest import TASK, Workspace
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    expected: str  # a fragment the one error line must contain
+    evaluator: str = 'import json\nprint(json.dumps({"score": 1.0}))\n'
+    task: str = TASK
+    timeout: str = "20s"
+    prepare: Callable[[Workspace], list[str]] | None = None  # returns the CLI args; default: eval TASK
+
+
+def _dirty(ws: Workspace) -> list[str]:
+    (ws.path / "value.txt").write_text("changed but not committed")
+    return ["eval", str(ws.task)]
+
+
+def _task_text(ws: Workspace, replace: tuple[str, str]) -> list[str]:
+    ws.task.write_text(ws.task.read_text().replace(*replace))
+    return ["eval", str(ws.task)]
+
+
+def _adopt_dirty(ws: Workspace) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "eval", str(ws.task)], capture_output=True, text=True, check=True
+    )
+    run_id = done.stdout.split("run ", 1)[1].split()[0]
+    (ws.path / "value.txt").write_text("local edit")
+    return ["adopt", f"{run_id}/0"]
+
+
+SLEEPER = """
+import subprocess, time
+subprocess.Popen(["sh", "-c", "trap '' TERM; exec sleep 300 # strop-bad-input-orphan"])
+time.sleep(300)
+"""
+
+CASES = [
+    Case(
+        "unknown key",
+        "unknown key",
+        prepare=lambda ws: _task_text(ws, ('metric = "score"', 'metric = "score"\ncolour = "red"')),
+    ),
+    Case(
+        "unknown table",
+        "unknown key",
+        prepare=lambda ws: _task_text(ws, ("[evaluator]", "[evalutor]\nx = 1\n[evaluator]")),
+    ),
+    Case(
+        "wrong type",
+        "evaluator.timeout",
+        prepare=lambda ws: _task_text(ws, ('timeout = "20s"', "timeout = true")),
+    ),
+    Case(
+        "bad duration",
+        "not a duration",
+        prepare=lambda ws: _task_text(ws, ('timeout = "20s"', 'timeout = "soon"')),
+    ),
+    Case(
+        "bad direction", "evaluator.direction", prepare=lambda ws: _task_text(ws, ('"maximize"', '"upwards"'))
+    ),
+    Case("missing evaluator", "[evaluator] required key is missing", task=TASK.split("[evaluator]")[0]),
+    Case(
+        "missing evaluator command",
+        "evaluator.command",
+        prepare=lambda ws: _task_text(ws, ('command = "python evaluate.py"\n', "")),
+    ),
+    Case("not TOML", "not valid TOML", prepare=lambda ws: _task_text(ws, ("[task]", "[task"))),
+    Case("no task file", "no such task file", prepare=lambda ws: ["eval", str(ws.task) + ".missing"]),
+    Case(
+        "missing workspace",
+        "does not exist",
+        prepare=lambda ws: _task_text(ws, (str(ws.path), str(ws.path) + "-gone")),
+    ),
+    Case("uncommitted changes", "uncommitted changes", prepare=_dirty),
+    Case(
+        "protected file missing",
+        "matches no file",
+        prepare=lambda ws: _task_text(ws, ('["evaluate.py"]', '["grader.py"]')),
+    ),
+    Case(
+        "metric absent", "metric 'score' is absent", evaluator='import json\nprint(json.dumps({"acc": 1}))\n'
+    ),
+    Case("non-JSON output", "no JSON object line", evaluator='print("score: 0.9")\n'),
+    Case("NaN metric", "not a finite number", evaluator="print('{\"score\": NaN}')\n"),
+    Case("inf metric", "not a finite number", evaluator="print('{\"score\": Infinity}')\n"),
+    Case("string metric", "not a number", evaluator='print(\'{"score": "high"}\')\n'),
+    Case("evaluator crash", "exited with status 1: ZeroDivisionError", evaluator="x = 1 / 0\n"),
+    Case("evaluator timeout, child ignores SIGTERM", "time limit", evaluator=SLEEPER, timeout="2s"),
+    Case("adopt onto a dirty tree", "uncommitted changes", prepare=_adopt_dirty),
+    Case("unknown run", "no run 'zzzz'", prepare=lambda ws: ["log", "zzzz"]),
+    Case("not an experiment", "is not an experiment", prepare=lambda ws: ["show", "nonsense"]),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input_is_one_clear_line_and_exit_2(case: Case, make_workspace, cli) -> None:
+    ws = make_workspace(evaluator=case.evaluator, timeout=case.timeout, task=case.task)
+    args = case.prepare(ws) if case.prepare else ["eval", str(ws.task)]
+    before = ws.snapshot()
+    result = cli(*args)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.code == 2, (result.code, result.stderr, result.stdout)
+    assert "Traceback" not in result.stderr + result.stdout
+    assert len(lines) == 1, lines
+    assert case.expected in lines[0], lines[0]
+    assert ws.snapshot() == before, "the user's HEAD, branch and working tree must be untouched"
+
+
+def test_timeout_kills_the_whole_process_group(make_workspace, cli) -> None:
+    ws = make_workspace(evaluator=SLEEPER, timeout="2s")
+    result = cli("eval", str(ws.task))
+    assert result.code == 2 and "time limit" in result.stderr
+    left = subprocess.run(["pgrep", "-f", "strop-bad-input-orphan"], capture_output=True, text=True)
+    assert left.stdout.strip() == "", "a child that ignores SIGTERM must still die with the run"
+
+
+def test_task_errors_name_the_line(tmp_path) -> None:
+    from agent.errors import TaskSpecError
+    from agent.task import load_task
+
+    path = tmp_path / "task.toml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            [task]
+            name = "x"
+            goal = "g"
+
+            [evaluator]
+            command = "c"
+            metric = "m"
+            direction = "minimize"
+
+            [budget]
+            experiments = "many"
+            """
+        )
+    )
+    with pytest.raises(TaskSpecError) as error:
+        load_task(path)
+    assert error.value.line == 12 and error.value.key == "budget.experiments"
+    assert str(error.value).startswith(f"{path}:12: [budget.experiments]")

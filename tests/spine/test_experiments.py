@@ -1,0 +1,142 @@
+"""The git-native experiment engine, through the real CLI and the Run API, on real repos."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from agent.home import strop_home
+from agent.records import ExperimentRecord
+from agent.run import Candidate, Run
+from agent.run_index import RunIndex
+from agent.task import load_task
+from evaluators.verdict import Status
+from tests.spine.conftest import git
+
+
+def test_eval_records_experiment_zero_in_git(make_workspace, cli) -> None:
+    ws = make_workspace(value="0.75")
+    before = ws.snapshot()
+    result = cli("eval", str(ws.task))
+    assert result.code == 0, result.stderr
+    assert "score = 0.75" in result.stdout
+    branches = git(ws.path, "for-each-ref", "--format=%(refname:short)", "refs/heads/strop/")
+    assert len(branches.split()) == 1 and branches.endswith("/0")
+    note = json.loads(git(ws.path, "notes", "--ref=strop", "show", branches))
+    assert note["status"] == "ok" and note["metrics"]["score"] == 0.75
+    assert len(note["fingerprint"]) == 64 and len(note["log_digest"]) == 64
+    assert ws.snapshot() == before
+    assert not list((strop_home() / "worktrees").rglob("lane-*")), "lanes must be removed when the run ends"
+
+
+def test_log_show_and_reindex_give_identical_answers(make_workspace, cli) -> None:
+    ws = make_workspace(value="0.25")
+    assert cli("eval", str(ws.task)).code == 0
+    assert cli("eval", str(ws.task)).code == 0
+    runs = json.loads(cli("runs", "--json").stdout)
+    assert [r["status"] for r in runs] == ["done", "done"]
+    assert all({"id", "task", "status", "started"} <= set(r) for r in runs)
+    logs_before = [json.loads(cli("log", r["id"], "--json").stdout) for r in runs]
+    assert logs_before[0]["direction"] == "maximize"
+    exp = logs_before[0]["experiments"][0]
+    assert {"id", "parent", "status", "metrics", "branch"} <= set(exp)
+    assert exp["metrics"]["score"] == 0.25 and exp["parent"] is None
+
+    (strop_home() / "index.sqlite").unlink()
+    for suffix in ("-wal", "-shm"):
+        (strop_home() / f"index.sqlite{suffix}").unlink(missing_ok=True)
+    result = cli("reindex")
+    assert result.code == 0, result.stderr
+    assert "2 runs, 2 experiments" in result.stdout
+    logs_after = [json.loads(cli("log", r["id"], "--json").stdout) for r in runs]
+    assert logs_after == logs_before
+    assert json.loads(cli("runs", "--json").stdout) == runs
+
+    shown = cli("show", f"{runs[0]['id']}/0")
+    assert shown.code == 0 and "score = 0.25" in shown.stdout and "warming up" in shown.stdout
+    text = cli("log", runs[1]["id"])
+    assert "★ best" in text.stdout
+
+
+def _improve(ws, value: str) -> tuple[Run, ExperimentRecord]:
+    task = load_task(ws.task)
+    run = Run.start(task, strop_home(), RunIndex(strop_home()))
+    base = run.evaluate(run.commit_candidate(0, None, Candidate("baseline")))
+    better = run.commit_candidate(1, base, Candidate("raise the value", files={"value.txt": value}))
+    better = run.evaluate(better)
+    run.finish()
+    return run, better
+
+
+def test_adopt_merges_the_winner_into_the_users_branch(make_workspace, cli) -> None:
+    ws = make_workspace(value="0.1")
+    run, better = _improve(ws, "0.9")
+    assert better.status is Status.OK and better.metrics["score"] == 0.9
+    log = json.loads(cli("log", run.record.id, "--json").stdout)
+    assert log["best"] == 1 and log["experiments"][1]["parent"] == 0
+    result = cli("adopt", f"{run.record.id}/1")
+    assert result.code == 0, result.stderr
+    assert (ws.path / "value.txt").read_text() == "0.9"
+    assert git(ws.path, "rev-parse", "--abbrev-ref", "HEAD") == "main"
+    assert git(ws.path, "status", "--porcelain") == ""
+    assert "adopt" in git(ws.path, "log", "-1", "--format=%s")
+
+
+def test_adopt_squash(make_workspace, cli) -> None:
+    ws = make_workspace(value="0.1")
+    run, _ = _improve(ws, "0.8")
+    head = git(ws.path, "rev-parse", "HEAD")
+    assert cli("adopt", f"{run.record.id}/1", "--squash").code == 0
+    assert git(ws.path, "rev-parse", "HEAD~1") == head, "a squash is one commit on top of the user's HEAD"
+    assert (ws.path / "value.txt").read_text() == "0.8"
+
+
+def test_candidate_that_edits_the_evaluator_is_tampered_and_unscored(make_workspace) -> None:
+    ws = make_workspace(value="0.1")
+    run = Run.start(load_task(ws.task), strop_home(), RunIndex(strop_home()))
+    base = run.evaluate(run.commit_candidate(0, None, Candidate("baseline")))
+    cheat = 'import json\nprint(json.dumps({"score": 1000.0}))\n'
+    record = run.commit_candidate(1, base, Candidate("cheat", files={"evaluate.py": cheat}))
+    record = run.evaluate(record)
+    assert record.status is Status.TAMPERED
+    assert record.metrics == {}
+    assert "evaluate.py" in record.reason
+    assert not Path(run.folder / "logs" / "1-validate.log").exists(), "a tampered candidate is never run"
+    added = run.commit_candidate(2, base, Candidate("delete it", files={"evaluate.py": None}))
+    assert run.evaluate(added).status is Status.TAMPERED
+    best = run.finish()
+    assert best is not None and best.id == 0
+
+
+def test_plain_folder_workspace_gets_a_managed_repo(tmp_path, cli) -> None:
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / "evaluate.py").write_text('import json\nprint(json.dumps({"loss": float(open("v").read())}))\n')
+    (folder / "v").write_text("3")
+    task = tmp_path / "task.toml"
+    task.write_text(
+        '[task]\nname = "plain"\ngoal = "g"\nworkspace = "plain"\n'
+        '[evaluator]\ncommand = "python evaluate.py"\nmetric = "loss"\ndirection = "minimize"\nfiles = ["evaluate.py"]\n'
+    )
+    loaded = load_task(task)
+    run = Run.start(loaded, strop_home(), RunIndex(strop_home()))
+    assert run.repo.managed and not (folder / ".git").exists()
+    base = run.evaluate(run.commit_candidate(0, None, Candidate("baseline")))
+    better = run.evaluate(run.commit_candidate(1, base, Candidate("lower", files={"v": "1"})))
+    run.finish()
+    assert better.metrics["loss"] == 1.0
+    result = cli("adopt", f"{run.record.id}/1")
+    assert result.code == 0, result.stderr
+    assert (folder / "v").read_text() == "1"
+    (folder / "v").write_text("7")
+    dirty = cli("adopt", f"{run.record.id}/0")
+    assert dirty.code == 2 and "uncommitted changes" in dirty.stderr
+
+
+def test_git_stays_consistent(make_workspace) -> None:
+    ws = make_workspace()
+    _improve(ws, "0.6")
+    fsck = subprocess.run(["git", "fsck", "--strict"], cwd=ws.path, capture_output=True, text=True)
+    assert fsck.returncode == 0, fsck.stderr
+    assert "strop/" not in git(ws.path, "worktree", "list")
