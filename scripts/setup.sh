@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# strop setup, for a fresh Debian/Ubuntu machine (as root for the system packages):
+#   system packages when missing (git, gcc, docker.io, bubblewrap), then .venv with strop and its dev extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v git >/dev/null || need+=(git)
+command -v cc >/dev/null || need+=(gcc)
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v bwrap >/dev/null || need+=(bubblewrap)
+command -v pgrep >/dev/null || need+=(procps)
+if ((${#need[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing system packages: ${need[*]}"
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
+  else
+    echo "setup: warning: missing ${need[*]}; install them as root (apt-get install ${need[*]})" >&2
+  fi
+fi
+
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "setup: strop needs Python >= 3.11" >&2; exit 1; }
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q -e '.[dev]'
+echo "setup: done. Next: bash scripts/test.sh"
