@@ -1,0 +1,262 @@
+"""One quantization search, end to end: fp32 reference, strop's engine, the baselines, test once.
+
+`run_search` is what `strop evolve quant` and the benchmark call. It builds the
+domain (model, digits split, Z3 space), checks the user's request can be met at
+all (a budget below the smallest configuration, a group size that divides no
+layer: the user's error), runs the engine with a time or generation budget,
+then runs every baseline with the engine's evaluation count where the baseline
+is a search, and scores each chosen configuration once on the test split.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.domains.quantization import baselines
+from agent.domains.quantization.constraints import build_space
+from agent.domains.quantization.datasets import digits_split
+from agent.domains.quantization.domain import QuantDomain
+from agent.domains.quantization.formats import Format, Genome, LayerGene
+from agent.domains.quantization.models import load_model, save_npz
+from agent.domains.quantization.profiles import get_profile
+from agent.domains.quantization.size import fp32_size
+from agent.errors import UserError
+
+DEFAULT_GROUPS = (8, 16, 32, 64)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A configuration (None for fp32) with its validation and test accuracy and size."""
+
+    val_acc: float
+    test_acc: float
+    bytes: float
+    avg_bits: float
+    config: list[dict[str, Any]] | None = None
+    evaluations: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FrontPoint:
+    val_acc: float
+    bytes: float
+    avg_bits: float
+    config: list[str]
+
+
+@dataclass
+class SearchReport:
+    model: str
+    layers: list[str]
+    budget_bits: float
+    profile: str
+    seed: int
+    fp32: Scored
+    chosen: Scored
+    baselines: dict[str, Scored]
+    front: list[FrontPoint]
+    engine: dict[str, float]
+    checks: dict[str, int]
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "layers": self.layers,
+            "budget_bits": self.budget_bits,
+            "profile": self.profile,
+            "seed": self.seed,
+            "fp32": self.fp32.to_json(),
+            "chosen": self.chosen.to_json(),
+            "baselines": {k: v.to_json() for k, v in self.baselines.items()},
+            "front": [asdict(p) for p in self.front],
+            "engine": self.engine,
+            "checks": self.checks,
+            "outputs": self.outputs,
+        }
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    model: str = "digits-mlp"
+    budget_bits: float = 3.0
+    profile: str = "generic"
+    seed: int = 0
+    time_budget: float | None = None
+    generations: int | None = 12
+    population: int = 16
+    islands: int = 2
+    workers: int = 1
+    groups: tuple[int, ...] = DEFAULT_GROUPS
+    baselines: bool = True
+
+
+def build_domain(request: SearchRequest) -> QuantDomain:
+    """Model, data and Z3 space for `request`; raises `UserError` when the request cannot be met."""
+    network = load_model(request.model)
+    profile = get_profile(request.profile)
+    if request.budget_bits <= 0:
+        raise UserError(f"--budget-bits must be positive, got {request.budget_bits:g}")
+    widths = [w for _, w in network.shapes()]
+    for g in request.groups:
+        if g < 1 or not any(w % g == 0 and g < w for w in widths):
+            raise UserError(
+                f"group size {g} divides no layer's input width (widths: {', '.join(map(str, widths))})"
+            )
+    space = build_space(network.shapes(), profile, request.budget_bits, tuple(request.groups))
+    domain = QuantDomain(network, digits_split(), space)
+    floor = domain.solver.minimum_avg_bits()
+    if floor is None:
+        raise UserError(f"profile {profile.name} allows no format for some layer of {network.name}")
+    if floor > request.budget_bits:
+        raise UserError(
+            f"budget {request.budget_bits:g} bits/weight is below the smallest configuration of "
+            f"{network.name} under profile {profile.name} ({floor:.3f} bits/weight incl. scales)"
+        )
+    return domain
+
+
+def score(domain: QuantDomain, genome: Genome | None, evaluations: int = 0) -> Scored | None:
+    if genome is None:
+        return None
+    fitness = domain.evaluate(genome)
+    size = domain.size(genome)
+    return Scored(
+        fitness.info["val_acc"],
+        domain.test_accuracy(genome),
+        size.bytes,
+        size.avg_bits,
+        [g.to_json() for g in genome],
+        evaluations,
+    )
+
+
+def fp32(domain: QuantDomain) -> Scored:
+    net, split = domain.network, domain.split
+    size = fp32_size(net.shapes(), net.bias_count())
+    val = float((net.predict(split.x_val) == split.y_val).mean())
+    test = float((net.predict(split.x_test) == split.y_test).mean())
+    return Scored(val, test, size.bytes, size.avg_bits)
+
+
+def chosen_genome(front: list[Any]) -> Genome:
+    """Best validation accuracy on the front; ties go to the smaller model."""
+    best = min(front, key=lambda ind: (ind.fitness.objectives[0], ind.fitness.objectives[1]))
+    return best.genome
+
+
+def run_search(
+    request: SearchRequest,
+    observer: Callable[[Any], None] | None = None,
+    note: Callable[[str], None] | None = None,
+) -> tuple[SearchReport, QuantDomain]:
+    """Run the search and its baselines; returns the report and the domain (for `write_outputs`)."""
+    from agent.evolution import Engine, EngineConfig
+
+    say = note or (lambda _text: None)
+    domain = build_domain(request)
+    config = EngineConfig(
+        seed=request.seed,
+        population=request.population,
+        islands=request.islands,
+        generations=request.generations,
+        time_budget=request.time_budget,
+        workers=request.workers,
+        eval_timeout=120.0,
+    )
+    say("evolving")
+    result = Engine(domain, config, observer).run()
+    evaluations = result.stats.evaluated
+    chosen = score(domain, chosen_genome(result.front), evaluations)
+    assert chosen is not None
+    found: dict[str, Scored] = {}
+    if request.baselines:
+        for bits in (8, 4, 3, 2):
+            found[f"uniform_int{bits}"] = score(domain, baselines.uniform(domain, Format.INT_SYM, bits), 1)  # type: ignore[assignment]
+        plans: list[tuple[str, Callable[[], baselines.BaselineResult]]] = [
+            ("uniform_best_int", lambda: baselines.best_uniform_int(domain)),
+            ("greedy", lambda: baselines.greedy(domain)),
+            ("hawq", lambda: baselines.hawq(domain, request.seed)),
+            ("random", lambda: baselines.random_search(domain, evaluations, request.seed)),
+            ("tpe", lambda: baselines.tpe(domain, evaluations, request.seed)),
+        ]
+        for name, plan in plans:
+            say(f"baseline {name}")
+            outcome = plan()
+            scored = score(domain, outcome.genome, outcome.evaluations)
+            if scored is not None:
+                found[name] = scored
+    stats = result.stats
+    counters = domain.counters
+    report = SearchReport(
+        model=domain.network.name,
+        layers=domain.network.layer_names(),
+        budget_bits=request.budget_bits,
+        profile=request.profile,
+        seed=request.seed,
+        fp32=fp32(domain),
+        chosen=chosen,
+        baselines=found,
+        front=[
+            FrontPoint(
+                ind.fitness.info["val_acc"],
+                ind.fitness.info["bytes"],
+                ind.fitness.info["avg_bits"],
+                [g.label() for g in ind.genome],
+            )
+            for ind in sorted(result.front, key=lambda i: i.fitness.objectives[1])
+        ],
+        engine={
+            "evaluated": stats.evaluated,
+            "generations": stats.generations,
+            "wall_seconds": round(stats.wall_time, 2),
+            "evals_per_second": round(stats.evals_per_second, 1),
+            "novelty_rejected": stats.novelty_rejected,
+            "cache_hits": stats.cache_hits,
+        },
+        checks={
+            "checked": counters.checked,
+            "feasible": counters.feasible,
+            "repaired": counters.repaired,
+            "rejected": counters.rejected,
+            "evaluations_saved": counters.evaluations_saved,
+            "accumulator_proofs": counters.accumulator_proofs,
+            "accumulator_overflows": counters.accumulator_overflows,
+        },
+    )
+    return report, domain
+
+
+def write_outputs(report: SearchReport, domain: QuantDomain, folder: Path) -> dict[str, str]:
+    """The chosen config (JSON) and the model with its weights on the chosen grids (.npz, loadable)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    genome = tuple(LayerGene.from_json(g) for g in report.chosen.config or [])
+    config_path = folder / "chosen_config.json"
+    config_path.write_text(
+        json.dumps(
+            {
+                "model": report.model,
+                "budget_bits": report.budget_bits,
+                "profile": report.profile,
+                "layers": report.layers,
+                "config": report.chosen.config,
+                "val_acc": report.chosen.val_acc,
+                "test_acc": report.chosen.test_acc,
+                "avg_bits": report.chosen.avg_bits,
+                "bytes": report.chosen.bytes,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    weights_path = folder / "quantized_weights.npz"
+    save_npz(domain.network.with_matrices(domain.matrices(genome)), weights_path)
+    return {"config": str(config_path), "weights": str(weights_path)}
