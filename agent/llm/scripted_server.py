@@ -1,0 +1,282 @@
+"""A scripted OpenAI-compatible endpoint on 127.0.0.1, for testing anything that calls a model.
+
+Like httpx's `MockTransport`, this fake ships with the product: users test their
+own tasks and prompts against it with no network and no key. It speaks just
+enough of the chat-completions protocol (`POST …/chat/completions`, `GET …/models`)
+for the real `openai` client, and replays a script of `Reply`s, one per request:
+
+    with ScriptedServer([Reply.text("plan…"), Reply.error(429, retry_after=0.1), Reply.hang()]) as server:
+        client = OpenAI(base_url=server.base_url, api_key="unused")
+        ...
+        server.requests  # what it received: method, path, headers, parsed JSON body
+
+A script may also be a function `(RecordedRequest) -> Reply`, to answer from the
+prompt. Once a list is used up the server answers 400 "script exhausted", which
+clients do not retry, so a test that asks too often fails loudly.
+
+Written on the standard library's `http.server` (a thread per request, so a
+hanging reply does not block the next one) because the point is a real socket
+the real client talks to, with no dependency beyond Python itself.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Script = Iterable["Reply"] | Callable[["RecordedRequest"], "Reply"]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One scripted answer. Build them with the class methods; `body` (raw bytes) wins over `content`."""
+
+    status: int = 200
+    content: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    body: bytes | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    delay: float = 0.0
+    finish_reason: str = "stop"
+    usage: bool = True
+    trickle: float = 0.0  # > 0: send the body one byte per `trickle` seconds
+
+    @classmethod
+    def text(
+        cls,
+        content: str,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+        delay: float = 0.0,
+        finish_reason: str = "stop",
+    ) -> Reply:
+        """A normal completion. Token counts default to a chars/4 estimate of prompt and reply."""
+        return cls(
+            content=content,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            delay=delay,
+            finish_reason=finish_reason,
+        )
+
+    @classmethod
+    def no_usage(cls, content: str) -> Reply:
+        """A completion without a `usage` object, as some local servers send."""
+        return cls(content=content, usage=False)
+
+    @classmethod
+    def error(cls, code: int, message: str = "", retry_after: float | None = None) -> Reply:
+        """An error status with an OpenAI-style error body and, optionally, a Retry-After header."""
+        error = {"error": {"message": message or f"scripted status {code}", "type": "scripted", "code": code}}
+        headers: tuple[tuple[str, str], ...] = ()
+        if retry_after is not None:
+            headers = (("Retry-After", f"{retry_after:g}"),)
+        return cls(status=code, body=json.dumps(error).encode(), headers=headers)
+
+    @classmethod
+    def hang(cls, seconds: float = 3600.0) -> Reply:
+        """Accept the request and send nothing for `seconds` (until the server stops, at most)."""
+        return cls(status=200, content="", delay=seconds)
+
+    @classmethod
+    def trickling(cls, content: str = "slow", interval: float = 0.2) -> Reply:
+        """A completion whose body arrives one byte every `interval` seconds: no read timeout fires."""
+        return cls(content=content, trickle=interval)
+
+    @classmethod
+    def malformed(cls, body: bytes = b'{"id": "x", "choices": [ {"broken') -> Reply:
+        """A 200 whose body is not valid JSON."""
+        return cls(status=200, body=body)
+
+    @classmethod
+    def huge(cls, chars: int = 5_000_000, filler: str = "x") -> Reply:
+        """A completion whose text is `chars` characters long."""
+        return cls.text((filler * (chars // max(1, len(filler)) + 1))[:chars])
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """A request the server received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]  # names in lower case
+    body: dict[str, Any] | None
+    raw: bytes = field(repr=False, default=b"")
+
+    @property
+    def prompt(self) -> str:
+        """All message contents of a chat request, joined: what a test searches for leaks."""
+        messages = (self.body or {}).get("messages") or []
+        return "\n".join(str(message.get("content", "")) for message in messages)
+
+
+def estimate_tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+class ScriptedServer:
+    """An OpenAI-compatible HTTP server on 127.0.0.1 (a free port) that replays a script."""
+
+    def __init__(self, script: Script, model: str = "scripted-model") -> None:
+        self.model = model
+        self._lock = threading.Lock()
+        self._responder = script if callable(script) else None
+        self._queue: list[Reply] = [] if callable(script) else list(script)
+        self._stopping = threading.Event()
+        self.requests: list[RecordedRequest] = []
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> ScriptedServer:
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="scripted-llm", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> ScriptedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def add(self, *replies: Reply) -> None:
+        """Append replies to a list script."""
+        with self._lock:
+            self._queue.extend(replies)
+
+    @property
+    def remaining(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
+    @property
+    def completions(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.rstrip("/").endswith("/chat/completions")]
+
+    # ------------------------------------------------------------------ serving
+    def _next(self, request: RecordedRequest) -> Reply:
+        with self._lock:
+            self.requests.append(request)
+            if self._responder is not None:
+                return self._responder(request)
+            if not self._queue:
+                return Reply.error(400, "scripted server: script exhausted")
+            return self._queue.pop(0)
+
+    def _completion(self, reply: Reply, request: RecordedRequest) -> bytes:
+        content = reply.content or ""
+        prompt_tokens = (
+            reply.prompt_tokens if reply.prompt_tokens is not None else estimate_tokens(request.prompt)
+        )
+        completion_tokens = (
+            reply.completion_tokens if reply.completion_tokens is not None else estimate_tokens(content)
+        )
+        data: dict[str, Any] = {
+            "id": f"chatcmpl-scripted-{len(self.requests)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": (request.body or {}).get("model") or self.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": reply.finish_reason,
+                }
+            ],
+        }
+        if reply.usage:
+            data["usage"] = {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            }
+        return json.dumps(data).encode()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read `requests`
+                return
+
+            def _record(self) -> RecordedRequest:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = None
+                return RecordedRequest(
+                    self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, raw
+                )
+
+            def _send(
+                self, status: int, body: bytes, headers: Iterable[tuple[str, str]] = (), trickle: float = 0
+            ) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.end_headers()
+                try:
+                    if not trickle:
+                        self.wfile.write(body)
+                        return
+                    for index in range(len(body)):
+                        self.wfile.write(body[index : index + 1])
+                        self.wfile.flush()
+                        if server._stopping.wait(trickle):
+                            return
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def do_GET(self) -> None:
+                request = self._record()
+                with server._lock:
+                    server.requests.append(request)
+                models = {"object": "list", "data": [{"id": server.model, "object": "model"}]}
+                self._send(200, json.dumps(models).encode())
+
+            def do_POST(self) -> None:
+                request = self._record()
+                reply = server._next(request)
+                if reply.delay and server._stopping.wait(reply.delay):
+                    self.close_connection = True
+                    return
+                if reply.body is not None:
+                    body = reply.body
+                elif reply.status == 200:
+                    body = server._completion(reply, request)
+                else:
+                    body = json.dumps({"error": {"message": "scripted", "code": reply.status}}).encode()
+                self._send(reply.status, body, reply.headers, reply.trickle)
+
+        return Handler

@@ -1,0 +1,379 @@
+"""The LLM proposer: asks a model for the next change and turns its answer into a `Candidate`.
+
+One `propose` call is one turn: it renders the prompt (goal, the parent's code and
+verdict, recent experiments, retrieved context, the budget note), asks the model,
+parses the answer (`agent.edits`) and applies the edits to the parent's files. When
+some edits do not apply, it asks once more (`edit_retries`) with precise feedback.
+
+The contract with the run loop, through `Candidate` alone:
+
+- `files` holds the new text of every file the answer changed. It is EMPTY when the
+  answer had no usable code, only refused edits, or the model call failed; then the
+  LAST entry of `decisions` starts with `NO_EDIT` ("llm: no usable edit: …") and says
+  why. The loop records such a candidate as rejected (`no_edit_reason(candidate)`).
+- `decisions` lists, one line each, what happened: edits applied, refused (a path
+  outside the workspace, a protected evaluator file) or not applied, with the
+  feedback the model will see on the next turn, and truncated replies.
+- an answer with a line `EXTEND: reason` adds a decision starting with `EXTEND`;
+  `extend_request(candidate)` returns the reason for the turn policy (`agent.turns`).
+- `cost` sums every call's tokens and USD; `turns` is the request's turn.
+- on turn > 1, `request.parent` is the attempt being fixed: its status, reason,
+  evaluator output and decisions are shown as "your previous attempt".
+- the turn reminder is the loop's: put `TurnPolicy.reminder(...)` in `budget_note`.
+
+Errors: every `LLMError` becomes an empty candidate, except `LLMConfigError` (bad
+key, model or URL), which propagates and stops the run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.edits import EditOutcome, PathGuard, apply_edits, parse_answer, reader
+from agent.llm.client import ChatMessage, LLMClient, LLMReply
+from agent.llm.errors import LLMConfigError, LLMError
+from agent.prompts import Prompts
+from agent.proposers.base import ProposalRequest
+from agent.records import ExperimentRecord
+from agent.run import Candidate
+from agent.task import Task
+from evaluators.integrity import expand
+from evaluators.metric import Direction
+
+NO_EDIT = "llm: no usable edit: "
+EXTEND = "llm: the model asks for more turns: "
+_DECISION_CHARS = 1500
+_SKIP_DIRS = {".git", "__pycache__", ".venv", "venv", "node_modules", ".mypy_cache", ".pytest_cache"}
+_LANGS = {
+    ".py": "python",
+    ".json": "json",
+    ".toml": "toml",
+    ".md": "markdown",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".sh": "bash",
+    ".c": "c",
+    ".h": "c",
+    ".cpp": "cpp",
+    ".rs": "rust",
+    ".js": "javascript",
+    ".ts": "typescript",
+    ".txt": "",
+    ".cfg": "ini",
+    ".ini": "ini",
+}
+
+
+def no_edit_reason(candidate: Candidate) -> str | None:
+    """Why the candidate has no files (None when it has some)."""
+    if candidate.files:
+        return None
+    for decision in reversed(candidate.decisions):
+        if decision.startswith(NO_EDIT):
+            return decision.removeprefix(NO_EDIT)
+    return "the proposer returned no change"
+
+
+def extend_request(candidate: Candidate) -> str | None:
+    """The model's `EXTEND:` reason in this candidate's answer, if it asked for more turns."""
+    for decision in candidate.decisions:
+        if decision.startswith(EXTEND):
+            return decision.removeprefix(EXTEND)
+    return None
+
+
+@dataclass(frozen=True)
+class ShownFile:
+    path: str
+    text: str
+    lang: str
+    fence: str
+    readonly: bool
+    truncated: bool
+    size: int
+    shown: int
+
+
+def _cap(text: str, limit: int = _DECISION_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def workspace_files(
+    root: Path, protected: tuple[str, ...], max_chars: int, per_file: int
+) -> tuple[list[ShownFile], list[str]]:
+    """The text files under `root` to show the model (editable first), within `max_chars`; and the rest."""
+    protected_set = set(expand(root, protected)) if protected else set()
+    paths: list[str] = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if any(part in _SKIP_DIRS or part.startswith(".") for part in rel.parts):
+            continue
+        if path.is_file() and not path.is_symlink():
+            paths.append(rel.as_posix())
+    ordered = [p for p in paths if p not in protected_set] + [p for p in paths if p in protected_set]
+    shown: list[ShownFile] = []
+    omitted: list[str] = []
+    budget = max_chars
+    for rel in ordered:
+        data = (root / rel).read_bytes()
+        if b"\0" in data[:8192]:
+            omitted.append(f"{rel} (binary)")
+            continue
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            omitted.append(f"{rel} (not UTF-8)")
+            continue
+        room = min(per_file, budget)
+        if room < min(len(text), 200):
+            omitted.append(f"{rel} (prompt size limit)")
+            continue
+        cut = text[:room]
+        fence = "````" if "```" in cut else "```"
+        shown.append(
+            ShownFile(
+                path=rel,
+                text=cut.rstrip("\n"),
+                lang=_LANGS.get(Path(rel).suffix, ""),
+                fence=fence,
+                readonly=rel in protected_set,
+                truncated=len(cut) < len(text),
+                size=len(text),
+                shown=len(cut),
+            )
+        )
+        budget -= len(cut)
+    return shown, omitted
+
+
+def _score(record: ExperimentRecord, metric: str) -> str | None:
+    value = record.metrics.get(metric)
+    return None if value is None else f"{value:.6g}"
+
+
+def _history_line(record: ExperimentRecord, metric: str) -> str:
+    idea = record.idea.strip().splitlines()[0] if record.idea.strip() else "(no idea recorded)"
+    score = _score(record, metric)
+    parent = f" from {record.parent}" if record.parent is not None else ""
+    result = f"{metric} = {score}" if score else (record.reason or str(record.status))
+    return _cap(f"experiment {record.id}{parent}: {record.status}, {result}: {idea}", 200)
+
+
+class LLMProposer:
+    """A `Proposer` backed by a chat model (any OpenAI-compatible endpoint)."""
+
+    name = "llm"
+
+    def __init__(
+        self,
+        task: Task,
+        client: LLMClient | None = None,
+        *,
+        prompts: Prompts | None = None,
+        edit_retries: int = 1,
+        max_prompt_chars: int = 60_000,
+        max_file_chars: int = 20_000,
+        history: int = 6,
+        transcript_dir: Path | None = None,
+    ) -> None:
+        if client is None:
+            if task.spec.llm is None:
+                raise LLMConfigError(f"{task.path}: the llm proposer needs an [llm] table")
+            client = LLMClient(task.spec.llm)
+        self.task = task
+        self.client = client
+        self.prompts = prompts or Prompts()
+        self.edit_retries = edit_retries
+        self.max_prompt_chars = max_prompt_chars
+        self.max_file_chars = max_file_chars
+        self.history = history
+        self.transcript_dir = transcript_dir
+        self.protected = tuple(task.evaluator.files)
+
+    def close(self) -> None:
+        self.client.close()
+
+    # ------------------------------------------------------------------ prompt
+    def messages(self, request: ProposalRequest) -> list[ChatMessage]:
+        """The system and user messages for this turn."""
+        system = self.prompts.render("system.md", extend_allowed=self.task.spec.budget.turns == "dynamic")
+        return [ChatMessage("system", system), ChatMessage("user", self._user_prompt(request))]
+
+    def _user_prompt(self, request: ProposalRequest) -> str:
+        evaluator = self.task.evaluator
+        files, omitted = workspace_files(
+            request.parent_checkout, self.protected, self.max_prompt_chars, self.max_file_chars
+        )
+        parent = request.parent
+        return self.prompts.render(
+            "propose.md",
+            goal=self.task.spec.task.goal,
+            command=evaluator.command,
+            metric=evaluator.metric,
+            maximize=evaluator.direction is Direction.MAXIMIZE,
+            budget_note=request.budget_note.strip(),
+            verdict=self._verdict(request),
+            history=[_history_line(r, evaluator.metric) for r in request.history[-self.history :]],
+            context=request.context.strip(),
+            base=parent.name if parent else "",
+            files=files,
+            omitted=omitted,
+            instruction=self._instruction(request),
+        )
+
+    def _verdict(self, request: ProposalRequest) -> dict[str, Any] | None:
+        parent = request.parent
+        if parent is None:
+            return None
+        fixing = request.turn > 1
+        notes = [_cap(d, 600) for d in parent.decisions if d.startswith("llm:") and not d.startswith(EXTEND)][
+            -4:
+        ]
+        return {
+            "heading": f"Your previous attempt ({parent.name}, turn {request.turn - 1})"
+            if fixing
+            else f"The verdict on this code ({parent.name})",
+            "status": str(parent.status),
+            "score": _score(parent, self.task.evaluator.metric),
+            "reason": parent.reason,
+            "notes": notes if fixing else [],
+            "feedback": parent.feedback[-3000:].strip(),
+        }
+
+    def _instruction(self, request: ProposalRequest) -> str:
+        if request.turn > 1:
+            return "The previous attempt failed. Find the cause from the output above and fix it."
+        if request.parent is None:
+            return "Propose a first, sound improvement of the code toward the goal."
+        if str(request.parent.status) == "ok":
+            return "Propose one change that should improve the metric over this version."
+        return "This version failed. Find the cause from the output above and fix it."
+
+    # ------------------------------------------------------------------ propose
+    def propose(self, request: ProposalRequest) -> Candidate:
+        candidate = Candidate(idea="", proposer=self.name, turns=request.turn)
+        messages = self.messages(request)
+        transcript: list[str] = []
+        try:
+            reply = self._ask(messages, candidate, transcript)
+        except LLMConfigError:
+            raise
+        except LLMError as error:
+            candidate.idea = "the model call failed"
+            candidate.decisions.append(NO_EDIT + _cap(f"the model call failed: {error}"))
+            self._write_transcript(request, messages, transcript)
+            return candidate
+        parsed = parse_answer(reply.text)
+        candidate.idea = parsed.plan or "(the model gave no plan)"
+        if parsed.extend:
+            candidate.decisions.append(EXTEND + _cap(parsed.extend, 300))
+        guard = PathGuard(request.parent_checkout, self.protected)
+        outcome = apply_edits(parsed.edits, reader(request.parent_checkout), guard)
+        notes = list(parsed.notes)
+        for retry in range(self.edit_retries):
+            if not self._worth_retrying(parsed.edits, outcome, notes):
+                break
+            messages = [
+                *messages,
+                ChatMessage("assistant", reply.text),
+                ChatMessage("user", self._fix_prompt(outcome, notes)),
+            ]
+            self._record(candidate, outcome, notes, final=False)
+            try:
+                reply = self._ask(messages, candidate, transcript)
+            except LLMConfigError:
+                raise
+            except LLMError as error:
+                candidate.decisions.append(_cap(f"llm: the follow-up call {retry + 1} failed: {error}"))
+                break
+            parsed = parse_answer(reply.text)
+            if parsed.extend and extend_request(candidate) is None:
+                candidate.decisions.append(EXTEND + _cap(parsed.extend, 300))
+            outcome = self._apply_on_top(outcome, parsed.edits, request.parent_checkout, guard)
+            notes = list(parsed.notes)
+        self._record(candidate, outcome, notes, final=True)
+        candidate.files = dict(outcome.files)
+        self._write_transcript(request, messages, transcript)
+        return candidate
+
+    def _ask(self, messages: list[ChatMessage], candidate: Candidate, transcript: list[str]) -> LLMReply:
+        reply = self.client.complete(messages)
+        candidate.cost = candidate.cost + reply.cost
+        transcript.append(reply.text[:100_000])
+        if reply.truncated:
+            candidate.decisions.append(
+                f"llm: the reply was cut at {self.client.max_reply_chars} characters (finish: "
+                f"{reply.finish_reason or 'unknown'})"
+            )
+        if not reply.usage_reported:
+            candidate.decisions.append("llm: the endpoint reported no token usage; counted as 0")
+        return reply
+
+    @staticmethod
+    def _worth_retrying(edits: tuple[Any, ...], outcome: EditOutcome, notes: list[str]) -> bool:
+        """Retry when something failed to apply and a corrected answer could fix it."""
+        unmatched = [p for p in outcome.problems if not p.refused]
+        return bool(unmatched) or (bool(edits) and not outcome.files) or bool(notes and not outcome.files)
+
+    def _fix_prompt(self, outcome: EditOutcome, notes: list[str]) -> str:
+        feedback = "\n\n".join([*notes, outcome.feedback()]).strip()
+        return self.prompts.render("fix_edits.md", feedback=feedback, applied=outcome.applied)
+
+    @staticmethod
+    def _apply_on_top(
+        before: EditOutcome, edits: tuple[Any, ...], root: Path, guard: PathGuard
+    ) -> EditOutcome:
+        base = reader(root)
+
+        def read(path: str) -> str | None:
+            return before.files[path] if path in before.files else base(path)
+
+        again = apply_edits(edits, read, guard)
+        merged = EditOutcome(
+            files={**before.files, **again.files},
+            applied=[*before.applied, *again.applied],
+            problems=list(again.problems),
+        )
+        return merged
+
+    @staticmethod
+    def _record(candidate: Candidate, outcome: EditOutcome, notes: list[str], final: bool) -> None:
+        for note in notes:
+            candidate.decisions.append(_cap(f"llm: {note}"))
+        for problem in outcome.problems:
+            label = "refused" if problem.refused else "did not apply"
+            candidate.decisions.append(_cap(f"llm: {label}: {problem.message}"))
+        if not final:
+            return
+        if outcome.applied:
+            candidate.decisions.append(_cap("llm: applied " + "; ".join(outcome.applied), 600))
+        if outcome.files:
+            return
+        if outcome.problems and all(p.refused for p in outcome.problems):
+            why = (
+                "every edit was refused ("
+                + "; ".join(re.sub(r"\s+", " ", p.message)[:160] for p in outcome.problems[:3])
+                + ")"
+            )
+        elif outcome.problems:
+            why = "no edit applied (" + re.sub(r"\s+", " ", outcome.problems[0].message)[:200] + ")"
+        elif notes:
+            why = "the answer held no edit (" + re.sub(r"\s+", " ", notes[0])[:200] + ")"
+        else:
+            why = "the answer held no code"
+        candidate.decisions.append(NO_EDIT + why)
+
+    def _write_transcript(
+        self, request: ProposalRequest, messages: list[ChatMessage], replies: list[str]
+    ) -> None:
+        if self.transcript_dir is None:
+            return
+        self.transcript_dir.mkdir(parents=True, exist_ok=True)
+        parts = [f"## {m.role}\n\n{m.content}" for m in messages]
+        if replies:  # earlier replies are already in `messages`, as the assistant's turns
+            parts.append(f"## reply {len(replies)}\n\n{replies[-1]}")
+        path = self.transcript_dir / f"{request.exp_id}-turn{request.turn}.md"
+        path.write_text(self.client.redact("\n\n".join(parts)) + "\n", encoding="utf-8")
