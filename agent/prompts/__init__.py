@@ -40,12 +40,7 @@ class Prompts:
             )
         return self._env
 
-    def render(self, name: str, **values: Any) -> str:
-        """The template `name` (e.g. "propose.md") filled with `values`; missing ones raise."""
-        text = self._environment().get_template(name).render(**values)
-        lines = [line.rstrip() for line in text.splitlines()]
-        out: list[str] = []
-        for line in lines:  # at most one blank line in a row, outside what templates control
-            if line or (out and out[-1]):
-                out.append(line)
-        return "\n".join(out).strip() + "\n"
+    def render(self, template: str, /, **values: Any) -> str:
+        """The template (e.g. "propose.md") filled with `values`; missing ones raise."""
+        text = self._environment().get_template(template).render(**values)
+        return text.strip() + "\n"  # inside, the text is left alone: it quotes code verbatim

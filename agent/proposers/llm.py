@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.edits import EditOutcome, PathGuard, apply_edits, parse_answer, reader
 from agent.llm.client import ChatMessage, LLMClient, LLMReply
@@ -42,6 +42,10 @@ from agent.run import Candidate
 from agent.task import Task
 from evaluators.integrity import expand
 from evaluators.metric import Direction
+from evaluators.verdict import Status
+
+if TYPE_CHECKING:
+    from agent.run_index import RunIndex
 
 NO_EDIT = "llm: no usable edit: "
 EXTEND = "llm: the model asks for more turns: "
@@ -166,6 +170,7 @@ class LLMProposer:
     """A `Proposer` backed by a chat model (any OpenAI-compatible endpoint)."""
 
     name = "llm"
+    multi_turn = True  # the loop runs its turn policy around this proposer
 
     def __init__(
         self,
@@ -225,32 +230,37 @@ class LLMProposer:
         )
 
     def _verdict(self, request: ProposalRequest) -> dict[str, Any] | None:
-        parent = request.parent
-        if parent is None:
-            return None
+        """The verdict shown: the previous turn's on turn > 1, else the parent's."""
         fixing = request.turn > 1
-        notes = [_cap(d, 600) for d in parent.decisions if d.startswith("llm:") and not d.startswith(EXTEND)][
+        shown = (request.attempt or request.parent) if fixing else request.parent
+        if shown is None:
+            return None
+        notes = [_cap(d, 600) for d in shown.decisions if d.startswith("llm:") and not d.startswith(EXTEND)][
             -4:
         ]
         return {
-            "heading": f"Your previous attempt ({parent.name}, turn {request.turn - 1})"
+            "heading": f"Your previous turn ({shown.name}, turn {request.turn - 1})"
             if fixing
-            else f"The verdict on this code ({parent.name})",
-            "status": str(parent.status),
-            "score": _score(parent, self.task.evaluator.metric),
-            "reason": parent.reason,
+            else f"The verdict on this code ({shown.name})",
+            "status": str(shown.status),
+            "score": _score(shown, self.task.evaluator.metric),
+            "reason": shown.reason,
             "notes": notes if fixing else [],
-            "feedback": parent.feedback[-3000:].strip(),
+            "feedback": shown.feedback[-3000:].strip(),
         }
 
     def _instruction(self, request: ProposalRequest) -> str:
+        ok = request.parent is not None and request.parent.status is Status.OK
         if request.turn > 1:
-            return "The previous attempt failed. Find the cause from the output above and fix it."
-        if request.parent is None:
-            return "Propose a first, sound improvement of the code toward the goal."
-        if str(request.parent.status) == "ok":
-            return "Propose one change that should improve the metric over this version."
-        return "This version failed. Find the cause from the output above and fix it."
+            return (
+                "Your previous turn did not succeed (see above). Find the cause and fix it; "
+                "the workspace shows the code as your previous turn left it."
+            )
+        if request.mode == "draft" or request.parent is None:
+            return "Propose a first, sound solution toward the goal."
+        if request.mode == "debug" or not ok:
+            return "This version failed (see above). Find the cause from the output and fix it."
+        return "Propose one change that should improve the metric over this version."
 
     # ------------------------------------------------------------------ propose
     def propose(self, request: ProposalRequest) -> Candidate:
@@ -377,3 +387,14 @@ class LLMProposer:
             parts.append(f"## reply {len(replies)}\n\n{replies[-1]}")
         path = self.transcript_dir / f"{request.exp_id}-turn{request.turn}.md"
         path.write_text(self.client.redact("\n\n".join(parts)) + "\n", encoding="utf-8")
+
+
+def make_llm_proposer(
+    task: Task, index: RunIndex | None = None, transcript_dir: Path | None = None
+) -> LLMProposer:
+    """The loop's factory: an `LLMProposer` on the task's `[llm]` endpoint.
+
+    `index` is accepted for the loop's call and not needed yet (turn history is the loop's).
+    """
+    del index
+    return LLMProposer(task, transcript_dir=transcript_dir)
