@@ -19,8 +19,12 @@ memory is the largest process's RSS.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import math
 import os
 import shutil
+import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -29,6 +33,9 @@ from sandbox.execution import Execution, Limits, SandboxError
 from sandbox.process import rlimit_setter, signal_from_launcher, supervise, to_execution
 from sandbox.runtime import Runtime
 from sandbox.workspace import DiskWatch, Workspace, lend, sandbox_user
+
+ORPHAN_GRACE = 60.0
+"""Seconds past the timeout after which a sandbox whose strop died ends itself."""
 
 # Order of mount operations at equal depth: folders, system mounts, runtime, workspace, protected.
 _DIR, _SYSTEM, _RUNTIME, _WORK, _PROTECTED = range(5)
@@ -72,9 +79,12 @@ def bwrap_argv(
     runtime: Runtime,
     user: tuple[int, int],
     as_root: bool,
+    info_fd: int | None = None,
 ) -> list[str]:
     """The full bwrap command line; pure, so the layout can be read and tested."""
     argv = [binary, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    if info_fd is not None:
+        argv += ["--info-fd", str(info_fd)]
     if not limits.network:
         argv.append("--unshare-net")
     if not as_root:
@@ -89,11 +99,25 @@ def bwrap_argv(
     argv += ["--chdir", str(space.root), "--"]
     if as_root:
         uid, gid = user
-        argv += ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups"]
+        # Changing uid clears the parent-death signal: --pdeathsig sets it again after.
+        argv += ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--pdeathsig=KILL"]
         argv += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
     else:
         argv += ["prlimit", f"--nproc={limits.pids}:{limits.pids}", "--"]
-    return argv + list(command)
+    switch = str(math.ceil(limits.timeout + ORPHAN_GRACE))
+    return argv + ["timeout", "-s", "KILL", switch, *command]
+
+
+def _kill_sandbox_init(info_read: int) -> None:
+    """SIGKILL the sandbox's pid 1 (so its whole pid namespace dies), named by bwrap's --info-fd.
+
+    Needed because the command runs as pid 1 (`--as-pid-1`, so its CPU time and peak
+    memory reach us through `wait4`) under another uid than bwrap, and the kernel does
+    not deliver bwrap's die-with-parent signal across that uid change.
+    """
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        info = json.loads(os.read(info_read, 65536) or b"{}")
+        os.kill(int(info["child-pid"]), signal.SIGKILL)
 
 
 class BwrapSandbox:
@@ -122,15 +146,21 @@ class BwrapSandbox:
         space = Workspace.of(workdir, readonly_paths)
         as_root = os.getuid() == 0
         user = sandbox_user(space.root)
-        argv = bwrap_argv(self.binary, command, space, limits, self.runtime, user, as_root)
+        info_read, info_write = os.pipe()
+        argv = bwrap_argv(self.binary, command, space, limits, self.runtime, user, as_root, info_write)
         keep = [*space.readonly, *self.runtime.inside(space.root)]
-        with lend(space.root, *user, keep=keep):
-            seen = supervise(
-                argv,
-                cwd=space.root,
-                env=clean_environment(env),
-                limits=limits,
-                preexec=rlimit_setter(limits, nproc=as_root),
-                watchdog=DiskWatch([space.root], limits.workspace_bytes),
-            )
+        try:
+            with lend(space.root, *user, keep=keep):
+                seen = supervise(
+                    argv,
+                    cwd=space.root,
+                    env=clean_environment(env),
+                    limits=limits,
+                    preexec=rlimit_setter(limits, nproc=as_root),
+                    watchdog=DiskWatch([space.root], limits.workspace_bytes),
+                    pass_fds=[info_write],
+                    on_stop=lambda: _kill_sandbox_init(info_read),
+                )
+        finally:
+            os.close(info_read)
         return to_execution(seen, self.name, signal_from_launcher(seen.returncode), [])

@@ -109,8 +109,15 @@ def supervise(
     limits: Limits,
     preexec: Callable[[], None] | None = None,
     watchdog: Watchdog | None = None,
+    pass_fds: Sequence[int] = (),
+    on_stop: Callable[[], None] | None = None,
 ) -> Supervised:
-    """Run `argv` as a new process group under `limits`; never leaves a group member alive."""
+    """Run `argv` as a new process group under `limits`; never leaves a group member alive.
+
+    `pass_fds` are handed to the child and closed here once it started. `on_stop` runs
+    when we end the command ourselves (timeout, cap, watchdog, error), right after the
+    group is killed: a launcher whose payload left the group (bwrap's) kills it there.
+    """
     started = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -122,11 +129,15 @@ def supervise(
             stderr=subprocess.PIPE,
             start_new_session=True,
             preexec_fn=preexec,
+            pass_fds=tuple(pass_fds),
         )
     except OSError as error:  # the command itself cannot be started: its failure, not ours
         err = CappedBuffer(limits.output_bytes)
         err.add(f"cannot run {argv[0]!r}: {error.strerror or error}\n".encode())
         return Supervised(127, CappedBuffer(0), err, time.monotonic() - started, 0.0, None, None)
+    finally:
+        for fd in pass_fds:
+            os.close(fd)
     assert proc.stdout is not None and proc.stderr is not None
     out, err = CappedBuffer(limits.output_bytes), CappedBuffer(limits.output_bytes)
     buffers = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
@@ -163,9 +174,14 @@ def supervise(
                 break
         kill_group(proc.pid)
         if status is None:
+            if on_stop is not None:
+                on_stop()
             status, usage = _reap(proc.pid, block=True)
     finally:
-        kill_group(proc.pid)
+        if status is None:
+            kill_group(proc.pid)
+            if on_stop is not None:
+                on_stop()
         selector.close()
         proc.stdout.close()
         proc.stderr.close()

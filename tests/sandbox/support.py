@@ -1,0 +1,41 @@
+"""Opening real backends for the sandbox tests, once each, failing (not skipping) in CI.
+
+With CI=true a backend that cannot start fails the test that needs it; elsewhere
+such tests are skipped with the reason (e.g. dockerd not started).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from sandbox.backends import construct, smoke
+from sandbox.execution import Sandbox, SandboxError
+
+STRONG = ("docker", "bwrap")
+ALL = ("docker", "bwrap", "local")
+
+_opened: dict[str, Sandbox | str] = {}
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def require_backend(name: str) -> Sandbox:
+    """The backend, opened and smoke-tested once per session; fail in CI, skip elsewhere."""
+    if name not in _opened:
+        try:
+            box = construct(name)
+            smoke(box)
+            _opened[name] = box
+        except SandboxError as error:
+            _opened[name] = str(error)
+    box = _opened[name]
+    if isinstance(box, str):
+        message = f"{name} sandbox cannot start here: {box}"
+        if in_ci():
+            pytest.fail(message + " (CI=true: a backend that cannot start is a failure)")
+        pytest.skip(message)
+    return box
