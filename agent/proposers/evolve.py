@@ -25,6 +25,7 @@ Duplicates of earlier points are re-drawn.
 from __future__ import annotations
 
 import random
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -154,13 +155,11 @@ class EvolveOptimizer:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        sampler = optuna.samplers.TPESampler(
-            seed=seed % (2**31),
-            n_startup_trials=0,
-            multivariate=True,
-            group=True,
-            warn_independent_sampling=False,
-        )
+        with warnings.catch_warnings():  # `multivariate`/`group` are marked experimental
+            warnings.simplefilter("ignore")
+            sampler = optuna.samplers.TPESampler(
+                seed=seed % (2**31), n_startup_trials=0, multivariate=True, group=True
+            )
         direction = "maximize" if self.direction is Direction.MAXIMIZE else "minimize"
         study = optuna.create_study(direction=direction, sampler=sampler)
         distributions = {param.name: _distribution(param) for param in self.space}

@@ -1,0 +1,218 @@
+"""`strop run`, `strop resume`, `strop stop`: the main job, on its own, until the budget is spent.
+
+Progress goes to stderr (rich): experiments done of the budget, the best so far, the
+last verdict. The summary table goes to stdout. The loop itself knows no screen: it
+emits events, and `_Progress` renders them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from agent.cli import app
+from agent.cli.render import err, out, print_json, styled_status
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON for scripts.")]
+
+
+class _Progress:
+    """Renders loop events on stderr: one line per finished experiment, and a live bar."""
+
+    def __init__(self, metric: str, quiet: bool = False) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.metric = metric
+        self.quiet = quiet
+        self.progress = Progress(
+            TextColumn("[bold]{task.fields[run]}[/]"),
+            BarColumn(bar_width=24),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=err,
+            transient=True,
+        )
+        self.bar: Any = None
+
+    def __enter__(self) -> _Progress:
+        if not self.quiet:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.quiet:
+            self.progress.stop()
+
+    def __call__(self, event: Any) -> None:
+        if self.quiet:
+            return
+        kind = event.kind
+        if kind == "RunStarted":
+            verb = "resumed" if event.resumed else "started"
+            err.print(
+                f"run [bold]{event.run}[/] {verb} · task {event.task} · proposer {event.proposer} · "
+                f"search {event.strategy} · {event.budget}"
+            )
+            self.bar = self.progress.add_task("starting …", total=None, run=event.run)
+        elif kind == "Note":
+            err.print(f"[dim]· {event.text}[/]")
+        elif kind == "ExperimentStarted" and self.bar is not None:
+            self.progress.update(self.bar, description=f"experiment {event.exp}: {event.mode} …")
+        elif kind == "ExperimentFinished":
+            self._finished(event)
+        elif kind == "RunStopped":
+            err.print(f"stopped: {event.reason}")
+
+    def _finished(self, event: Any) -> None:
+        value = "—" if event.metric is None else f"{event.metric:.6g}"
+        best = "—" if event.best_metric is None else f"{event.best_metric:.6g} (exp {event.best_exp})"
+        turn = f" turn {event.turn}" if event.turn > 1 else ""
+        line = f"  {event.exp}{turn} {styled_status(event.status)} {self.metric} = {value}  [dim]{event.idea[:70]}[/]"
+        if event.reason and event.status != "ok":
+            line += f"  [dim]({event.reason[:90]})[/]"
+        err.print(line)
+        for decision in event.decisions:
+            err.print(f"    [dim]· {decision}[/]")
+        if self.bar is not None:
+            self.progress.update(
+                self.bar,
+                completed=event.done,
+                total=event.budget,
+                description=f"best {self.metric} {best} · last: {event.status}",
+            )
+
+
+@app.command("run")
+def run_command(
+    task_path: Annotated[Path, typer.Argument(metavar="TASK", help="task.toml, or a folder holding one")],
+    parallel: Annotated[
+        int | None, typer.Option("--parallel", "-p", min=1, max=64, help="Lanes evaluated at once.")
+    ] = None,
+    experiments: Annotated[
+        int | None, typer.Option("--experiments", "-n", min=1, help="Experiments for this run (incl. 0).")
+    ] = None,
+    time_limit: Annotated[
+        str | None, typer.Option("--time", "-t", help='Wall-time budget, e.g. "90s", "30m", "2h".')
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    json_out: JsonFlag = False,
+) -> None:
+    r"""Improve the task's workspace on its own until the budget is spent.
+
+    Experiment 0 is the workspace as it is; each further experiment is a branch
+    strop/<run>/<n> proposed from a parent (the LLM proposer when \[llm] is set, else
+    the offline `evolve` proposer over \[space]), checked against \[constraints] (Z3),
+    evaluated in the sandbox, and recorded in git. The hidden `final` runs once on
+    the best. Kill it at any time: `strop resume RUN` continues where it was.
+
+    Example:  strop run benchmarks/tasks/digits-gbm --experiments 12
+    """
+    from agent.home import strop_home
+    from agent.loop import Overrides, start_run
+    from agent.run_index import RunIndex
+    from agent.task import load_task
+    from sandbox.units import UnitError, parse_duration
+
+    task = load_task(task_path)
+    try:
+        seconds = parse_duration(time_limit) if time_limit else None
+    except UnitError as error:
+        from agent.errors import UserError
+
+        raise UserError(f"--time: {error}") from None
+    overrides = Overrides(parallel=parallel, experiments=experiments, time=seconds)
+    index = RunIndex(strop_home())
+    with _Progress(task.evaluator.metric, quiet or json_out) as progress:
+        result = start_run(task, strop_home(), index, overrides, sink=progress)
+    _report(result, index, json_out)
+
+
+@app.command("resume")
+def resume_command(
+    run_ref: Annotated[
+        str | None, typer.Argument(metavar="[RUN]", help="run id or prefix; default: latest")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    json_out: JsonFlag = False,
+) -> None:
+    """Continue a run that was killed or interrupted, from its last checkpoint.
+
+    Nothing is lost or done twice: an experiment committed but not evaluated is
+    evaluated once; one already evaluated is not run again.
+    """
+    from agent.home import strop_home
+    from agent.loop import resume_run
+    from agent.run_index import RunIndex
+
+    index = RunIndex(strop_home())
+    record = index.find_run(run_ref)
+    with _Progress(record.metric, quiet or json_out) as progress:
+        result = resume_run(record.id, strop_home(), index, sink=progress)
+    _report(result, index, json_out)
+
+
+@app.command("stop")
+def stop_command(
+    run_ref: Annotated[
+        str | None, typer.Argument(metavar="[RUN]", help="run id or prefix; default: latest")
+    ] = None,
+) -> None:
+    """Ask a running run to stop gracefully: experiments in flight finish, then `final` runs on the best."""
+    from agent.home import strop_home
+    from agent.loop import request_stop
+    from agent.run_index import RunIndex
+
+    run_id = request_stop(run_ref, RunIndex(strop_home()))
+    out.print(f"asked run {run_id} to stop after the experiments in flight (see `strop log {run_id}`)")
+
+
+def _report(result: Any, index: Any, json_out: bool) -> None:
+    run = index.find_run(result.run_id)
+    metric = run.metric
+    baseline = next((r for r in result.records if r.id == 0), None)
+    best = result.best
+    if json_out:
+        print_json(
+            {
+                "run": result.run_id,
+                "status": result.status,
+                "stop_reason": result.stop_reason,
+                "best": best.to_dict() if best else None,
+                "baseline": baseline.to_dict() if baseline else None,
+                "experiments": len(result.records),
+            }
+        )
+        return
+    from rich.table import Table
+
+    counts: dict[str, int] = {}
+    for record in result.records:
+        counts[record.status.value] = counts.get(record.status.value, 0) + 1
+    table = Table(
+        title=f"run {result.run_id} · {run.task} · {run.direction.value} {metric}", show_header=False
+    )
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("status", f"{result.status} — {result.stop_reason}")
+    table.add_row("experiments", ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    base_value = baseline.metrics.get(metric) if baseline and baseline.status == "ok" else None
+    table.add_row("experiment 0", "—" if base_value is None else f"{metric} = {base_value:.6g}")
+    if best is None:
+        table.add_row("best", "nothing scored")
+    else:
+        value = best.metrics[metric]
+        gain = ""
+        if base_value is not None:
+            delta = run.direction.improvement(value, base_value)
+            gain = f"  ({'+' if delta >= 0 else ''}{delta:.6g} vs experiment 0)"
+        table.add_row("best", f"experiment {best.id}: {metric} = {value:.6g}{gain}")
+        if best.final_metrics:
+            table.add_row("final (hidden)", f"{metric} = {best.final_metrics.get(metric, float('nan')):.6g}")
+        table.add_row("idea", best.idea[:100])
+        table.add_row("branch", best.branch)
+        table.add_row("adopt", f"strop adopt {best.name}")
+    table.add_row("details", f"strop log {result.run_id}")
+    out.print(table)

@@ -1,0 +1,271 @@
+"""The run loop as one LangGraph `StateGraph`, checkpointed to SQLite, and its driver.
+
+    START → decide ─┬─ stop ─► finish → END
+                    └─ go ──► select → retrieve → propose → check → commit → evaluate → record
+                                          ▲                                              │
+                                          └──────────── another turn ◄───────────────────┤
+                    decide ◄──────────────────────── learn ◄─────────── attempt done ◄───┘
+
+Checkpoints live in the run folder (`checkpoints.sqlite`), written synchronously after
+every node (`durability="sync"`), so a SIGKILL anywhere loses at most the node in
+progress, which runs again on `resume` (every node is idempotent, see `nodes`).
+A runner lock in the run folder keeps two processes off one run; `strop stop`
+leaves a `stop` file that the next budget decision reads.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from agent.budget import RunBudget
+from agent.errors import UserError
+from agent.loop.events import Note, RunLog, RunStarted, Sink
+from agent.loop.lanes import clear_stale_locks, restore_evaluator
+from agent.loop.memory import open_memory
+from agent.loop.nodes import LoopContext, Nodes
+from agent.loop.state import LoopState, initial_state
+from agent.records import ExperimentRecord
+from agent.run import Run
+from agent.run_index import RunIndex
+from agent.search.tree import make_strategy
+from agent.space import Space
+from agent.task import Task
+
+CHECKPOINTS = "checkpoints.sqlite"
+OVERRIDES = "overrides.json"
+STEPS_PER_EXPERIMENT = 16
+
+
+class RunBusyError(UserError):
+    """Another process is running this run."""
+
+
+@dataclass
+class Overrides:
+    """Command-line budget overrides, kept in the run folder so `resume` honours them."""
+
+    parallel: int | None = None
+    experiments: int | None = None
+    time: float | None = None
+
+    def save(self, folder: Path) -> None:
+        (folder / OVERRIDES).write_text(json.dumps(self.__dict__))
+
+    @classmethod
+    def load(cls, folder: Path) -> Overrides:
+        path = folder / OVERRIDES
+        return cls(**json.loads(path.read_text())) if path.exists() else cls()
+
+
+@dataclass
+class LoopResult:
+    run_id: str
+    status: str
+    stop_reason: str
+    best: ExperimentRecord | None
+    records: list[ExperimentRecord]
+
+
+def build_graph(nodes: Nodes, checkpointer: Any) -> Any:
+    from langgraph.graph import END, START, StateGraph
+
+    graph = StateGraph(LoopState)
+    for name in (
+        "decide",
+        "select",
+        "retrieve",
+        "propose",
+        "check",
+        "commit",
+        "evaluate",
+        "record",
+        "learn",
+        "finish",
+    ):
+        graph.add_node(name, getattr(nodes, name))
+    graph.add_edge(START, "decide")
+    graph.add_conditional_edges("decide", nodes.after_decide, {"finish": "finish", "select": "select"})
+    for before, after in (
+        ("select", "retrieve"),
+        ("retrieve", "propose"),
+        ("propose", "check"),
+        ("check", "commit"),
+        ("commit", "evaluate"),
+        ("evaluate", "record"),
+    ):
+        graph.add_edge(before, after)
+    graph.add_conditional_edges("record", nodes.after_record, {"propose": "propose", "learn": "learn"})
+    graph.add_edge("learn", "decide")
+    graph.add_edge("finish", END)
+    return graph.compile(checkpointer=checkpointer)
+
+
+def make_proposer(task: Task, constraints: Any, index: RunIndex) -> Any:
+    """`auto`: the LLM proposer when [llm] is configured (and installed), else evolve."""
+    kind = task.spec.proposer.kind
+    if kind == "auto":
+        kind = "llm" if task.spec.llm is not None else "evolve"
+    if kind == "llm":
+        if task.spec.llm is None:
+            raise UserError(f"task {task.name}: proposer kind 'llm' needs an [llm] table (base_url, model)")
+        try:
+            from agent.proposers.llm import make_llm_proposer
+        except ImportError as error:
+            raise UserError(f"the LLM proposer is not available in this install: {error}") from None
+        return make_llm_proposer(task, index=index)
+    from agent.proposers.evolve import EvolveProposer
+
+    return EvolveProposer(task, constraints=constraints)
+
+
+def make_context(run: Run, index: RunIndex, overrides: Overrides, sink: Sink | None) -> LoopContext:
+    from agent.constraints import Rule, constraints_for
+
+    task = run.task
+    emit = RunLog(run.folder / "run.log", sink)
+    space = Space.from_task(task)
+    memory = open_memory(task, index=index, run=run)
+    constraints = None
+    if task.spec.constraints.rules or memory.exclusions():
+        extra: list[Rule] = memory.exclusions()
+        constraints = constraints_for(task, space, extra)
+    proposer = make_proposer(task, constraints, index)
+    budget = RunBudget(task.spec.budget, task.spec.constraints.max_rejections).with_overrides(
+        overrides.experiments, overrides.time
+    )
+    parallel = overrides.parallel or task.spec.search.parallel
+    turns = None
+    if getattr(proposer, "multi_turn", proposer.name == "llm"):
+        from agent.turns import TurnPolicy, turn_history
+
+        turns = TurnPolicy.from_budget(
+            task.spec.budget, turn_history(index, task.name), direction=task.evaluator.direction
+        )
+    planned = (budget.experiments or 1000) + task.spec.constraints.max_rejections
+    turn_steps = 6 * (
+        task.spec.budget.turn_limit + task.spec.budget.extension * task.spec.budget.max_extensions
+    )
+    ctx = LoopContext(
+        run=run,
+        proposer=proposer,
+        strategy=make_strategy(task.spec.search, proposer.name),
+        space=space,
+        constraints=constraints,
+        budget=budget,
+        memory=memory,
+        emit=emit,
+        parallel=parallel,
+        turns=turns,
+        max_steps=planned * (STEPS_PER_EXPERIMENT + (turn_steps if turns else 0)),
+    )
+    if not memory.available:
+        emit(Note(memory.describe()))
+    return ctx
+
+
+def start_run(
+    task: Task, home: Path, index: RunIndex, overrides: Overrides | None = None, sink: Sink | None = None
+) -> LoopResult:
+    """Start a new run of `task` and drive it to its end."""
+    overrides = overrides or Overrides()
+    _validate(task)
+    run = Run.start(task, home, index)
+    overrides.save(run.folder)
+    return _drive(run, index, overrides, sink, resumed=False)
+
+
+def resume_run(ref: str | None, home: Path, index: RunIndex, sink: Sink | None = None) -> LoopResult:
+    """Continue a run that was killed or stopped, from its last checkpoint."""
+    run = Run.reopen(ref, home, index)
+    if run.record.status != "running":
+        raise UserError(
+            f"run {run.record.id} has already ended ({run.record.status}: {run.record.stop_reason})"
+        )
+    return _drive(run, index, Overrides.load(run.folder), sink, resumed=True)
+
+
+def request_stop(ref: str | None, index: RunIndex) -> str:
+    """Ask a running run to stop after the experiments in flight; returns the run id."""
+    from agent.home import run_dir
+
+    record = index.find_run(ref)
+    if record.status != "running":
+        raise UserError(f"run {record.id} is not running ({record.status})")
+    (run_dir(record.id) / "stop").write_text("stop requested\n")
+    return record.id
+
+
+def _validate(task: Task) -> None:
+    """Problems in [space] and [constraints] are the user's, before anything starts."""
+    from agent.constraints import ConstraintError, constraints_for
+    from agent.space import SpaceError
+
+    try:
+        space = Space.from_task(task)
+        if task.spec.constraints.rules:
+            constraints_for(task, space)
+    except (SpaceError, ConstraintError) as error:
+        raise UserError(f"{task.path}: {error}") from None
+
+
+def _drive(run: Run, index: RunIndex, overrides: Overrides, sink: Sink | None, resumed: bool) -> LoopResult:
+    lock = FileLock(str(run.folder / "runner.lock"), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RunBusyError(f"run {run.record.id} is being run by another process") from None
+    try:
+        ctx = make_context(run, index, overrides, sink)
+        if resumed:
+            removed = clear_stale_locks(run.repo, run.record.id)
+            if removed:
+                ctx.emit(Note(f"removed stale git locks left by a crash: {', '.join(removed)}"))
+            restore_evaluator(run)
+        else:
+            run.evaluator()
+        ctx.emit(
+            RunStarted(
+                run=run.record.id,
+                task=run.task.name,
+                proposer=ctx.proposer.name,
+                strategy=ctx.strategy.name,
+                budget=ctx.budget.note(_no_usage()),
+                resumed=resumed,
+            )
+        )
+        _invoke(Nodes(ctx), run, ctx.max_steps)
+        records = run.records()
+        return LoopResult(
+            run.record.id, run.record.status, run.record.stop_reason, run.best(records), records
+        )
+    finally:
+        lock.release()
+
+
+def _invoke(nodes: Nodes, run: Run, max_steps: int) -> None:
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    connection = sqlite3.connect(str(run.folder / CHECKPOINTS), check_same_thread=False)
+    try:
+        saver = SqliteSaver(connection)
+        graph = build_graph(nodes, saver)
+        config = {"configurable": {"thread_id": run.record.id}, "recursion_limit": max_steps + 100}
+        snapshot = graph.get_state(config)
+        start = None if snapshot.values else initial_state(run.record.id)
+        if snapshot.values and not snapshot.next:
+            return  # the graph already ended
+        graph.invoke(start, config, durability="sync")
+    finally:
+        connection.close()
+
+
+def _no_usage() -> Any:
+    from agent.budget import Usage
+
+    return Usage()

@@ -1,0 +1,537 @@
+"""The nodes of the run loop. Each one is idempotent: run twice, it does the work once.
+
+LangGraph re-runs the node that was interrupted by a crash, from the last checkpoint.
+So every node first looks at what already exists (a candidate file for this turn, a
+commit whose note says this turn, a verdict already recorded) and only does what is
+missing. Git is the truth for experiments; the state only says which are in flight.
+
+    decide   → stop (finish) or go on (select)         run budgets, `strop stop`
+    select   → parents and modes for K lanes            search strategy
+    retrieve → context for each lane's proposer        knowledge seam
+    propose  → one candidate file per lane and turn     proposer
+    check    → constraints (Z3): pass, repair or reject
+    commit   → the candidate on branch strop/<run>/<exp> (a further commit for turn > 1)
+    evaluate → the evaluator in the sandbox, lanes in parallel
+    record   → verdicts and turn decisions in the records; another turn goes back to propose
+    learn    → lessons (knowledge seam); the batch is done
+    finish   → hidden-test `final` on the best, lanes removed, run record closed
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from agent.budget import RunBudget, Usage
+from agent.constraints import Constraints
+from agent.experiments import NOTES_REF
+from agent.loop.candidates import candidate_path, load_candidate, save_candidate, write_atomically
+from agent.loop.events import ExperimentFinished, ExperimentStarted, Note, RunStopped, Sink
+from agent.loop.lanes import checkout_detached
+from agent.loop.memory import LoopMemory
+from agent.loop.state import LoopState, Slot, new_slot
+from agent.proposers.base import ProposalRequest, Proposer
+from agent.records import Cost, ExperimentRecord
+from agent.run import Candidate, Run, UnsafePathError, safe_path, write_files
+from agent.search.tree import Node, Strategy
+from agent.space import Space
+from evaluators.verdict import Status, Verdict
+
+BASELINE_IDEA = "baseline: the workspace as it is"
+
+
+@dataclass
+class LoopContext:
+    """The collaborators the nodes use: none of them is in the checkpointed state."""
+
+    run: Run
+    proposer: Proposer
+    strategy: Strategy
+    space: Space
+    constraints: Constraints | None
+    budget: RunBudget
+    memory: LoopMemory
+    emit: Sink
+    parallel: int = 1
+    turns: Any = None  # agent.turns.TurnPolicy, for proposers that work in turns
+    max_steps: int = 100_000
+    clock: Callable[[], float] = time.monotonic
+
+    @property
+    def folder(self) -> Path:
+        return self.run.folder
+
+    @property
+    def metric(self) -> str:
+        return self.run.record.metric
+
+
+class Nodes:
+    def __init__(self, ctx: LoopContext) -> None:
+        self.ctx = ctx
+        self._mark = ctx.clock()
+
+    # ---------------------------------------------------------------- helpers
+    def _records(self) -> dict[int, ExperimentRecord]:
+        return {record.id: record for record in self.ctx.run.records()}
+
+    def _usage(self, state: LoopState, records: dict[int, ExperimentRecord], elapsed: float) -> Usage:
+        evaluated = [r for r in records.values() if r.status not in (Status.PENDING, Status.REJECTED)]
+        cost = sum((r.cost for r in records.values()), Cost())
+        return Usage(
+            experiments=len(evaluated),
+            elapsed=elapsed,
+            tokens=cost.tokens,
+            cost=cost.usd,
+            rejections_in_a_row=state["rejections"],
+            stop_requested=(self.ctx.folder / "stop").exists(),
+        )
+
+    def _elapsed(self, state: LoopState) -> float:
+        now = self.ctx.clock()
+        elapsed = state["elapsed"] + (now - self._mark)
+        self._mark = now
+        return elapsed
+
+    def _lane(self, slot: Slot) -> Path:
+        return self.ctx.run.repo.lane(self.ctx.run.record.id, slot["lane"])
+
+    def _best(self, records: dict[int, ExperimentRecord]) -> ExperimentRecord | None:
+        return self.ctx.run.best(list(records.values()))
+
+    # ------------------------------------------------------------------ decide
+    def decide(self, state: LoopState) -> dict[str, Any]:
+        records = self._records()
+        elapsed = self._elapsed(state)
+        usage = self._usage(state, records, elapsed)
+        decision = self.ctx.budget.decide(usage)
+        reason = "" if decision.go_on else decision.reason
+        if decision.go_on and state["step"] >= self.ctx.max_steps:
+            reason = f"step guard: {state['step']} loop steps"
+        return {"step": state["step"] + 1, "elapsed": elapsed, "stop_reason": reason}
+
+    # ------------------------------------------------------------------ select
+    def select(self, state: LoopState) -> dict[str, Any]:
+        run = self.ctx.run
+        records = self._records()
+        next_exp = max([state["next_exp"], *[r.id + 1 for r in records.values()]])
+        in_flight = {slot["exp"] for slot in state["slots"]}
+        orphans = [r for r in records.values() if r.status is Status.PENDING and r.id not in in_flight]
+        slots: list[Slot] = []
+        for lane, record in enumerate(sorted(orphans, key=lambda r: r.id)):
+            slot = new_slot(
+                record.id, lane, record.parent, "recovered", "committed before a crash; evaluated now"
+            )
+            slot.update(stage="committed", turn=max(1, record.turns))
+            slots.append(slot)
+        if not slots and 0 not in records:
+            slots.append(new_slot(0, 0, None, "baseline", BASELINE_IDEA))
+            next_exp = max(next_exp, 1)
+        elif not slots:
+            usage = self._usage(state, records, state["elapsed"])
+            left = self.ctx.budget.experiments_left(usage)
+            count = self.ctx.parallel if left is None else max(1, min(self.ctx.parallel, left))
+            nodes = [Node.of(r, self.ctx.metric, run.record.direction) for r in records.values()]
+            rng = random.Random(f"{run.task.spec.search.seed}:{next_exp}")
+            taken = []
+            for lane in range(count):
+                selection = self.ctx.strategy.select(nodes, rng, taken)
+                taken.append(selection)
+                parent = selection.parent if selection.parent in records else (0 if 0 in records else None)
+                slots.append(
+                    new_slot(next_exp, lane, parent, selection.mode, selection.why, selection.partner)
+                )
+                next_exp += 1
+        for slot in slots:
+            self.ctx.emit(
+                ExperimentStarted(slot["exp"], slot["parent"], slot["mode"], slot["turn"], slot["why"])
+            )
+        return {"step": state["step"] + 1, "slots": slots, "next_exp": next_exp}
+
+    # ---------------------------------------------------------------- retrieve
+    def retrieve(self, state: LoopState) -> dict[str, Any]:
+        records = self._records()
+        slots = []
+        for slot in state["slots"]:
+            if slot["stage"] == "new" and slot["mode"] != "baseline" and not slot["context"]:
+                text = self.ctx.memory.retrieve(
+                    records.get(slot["parent"] or 0), self.ctx.run.task.spec.task.goal
+                )
+                if text:
+                    path = self.ctx.folder / "context" / f"{slot['exp']}-{slot['turn']}.txt"
+                    write_atomically(path, text)
+                    slot = {**slot, "context": str(path)}
+            slots.append(slot)
+        return {"step": state["step"] + 1, "slots": slots}
+
+    # ----------------------------------------------------------------- propose
+    def propose(self, state: LoopState) -> dict[str, Any]:
+        records = self._records()
+        pending: list[ExperimentRecord] = []
+        slots = []
+        for slot in state["slots"]:
+            if slot["stage"] != "new":
+                slots.append(slot)
+                continue
+            path = candidate_path(self.ctx.folder, slot["exp"], slot["turn"])
+            if not path.exists():
+                candidate, notes = self._propose_one(state, slot, records, pending)
+                save_candidate(path, candidate, notes)
+            candidate, _ = load_candidate(path)
+            if candidate.params is not None:
+                pending.append(
+                    ExperimentRecord(
+                        run=self.ctx.run.record.id,
+                        id=slot["exp"],
+                        parent=slot["parent"],
+                        branch="",
+                        commit="",
+                        params=candidate.params,
+                    )
+                )
+            slots.append({**slot, "stage": "proposed", "candidate": str(path)})
+        return {"step": state["step"] + 1, "slots": slots}
+
+    def _base_commit(self, slot: Slot, records: dict[int, ExperimentRecord]) -> str:
+        """The commit a slot's candidate applies to: the attempt so far, the parent, or the base."""
+        if slot["turn"] > 1 and slot["exp"] in records:
+            return records[slot["exp"]].commit
+        if slot["parent"] is not None and slot["parent"] in records:
+            return records[slot["parent"]].commit
+        return self.ctx.run.record.base_commit
+
+    def _propose_one(
+        self,
+        state: LoopState,
+        slot: Slot,
+        records: dict[int, ExperimentRecord],
+        pending: list[ExperimentRecord],
+    ) -> tuple[Candidate, dict[str, Any]]:
+        lane = self._lane(slot)
+        checkout_detached(lane, self._base_commit(slot, records))
+        if slot["mode"] == "baseline":
+            params = self.ctx.space.read(lane, self.ctx.run.task.spec.proposer) if self.ctx.space else None
+            return Candidate(idea=BASELINE_IDEA, proposer="baseline", params=params), {}
+        usage = self._usage(state, records, state["elapsed"])
+        note = self.ctx.budget.note(usage)
+        if self.ctx.turns is not None:
+            from agent.turns import TurnState
+
+            turn_state = (
+                TurnState.from_dict(slot["turn_state"]) if slot["turn_state"] else self.ctx.turns.start()
+            )
+            note += "; " + self.ctx.turns.reminder(turn_state, slot["turn"])
+        context = Path(slot["context"]).read_text() if slot["context"] else ""
+        request = ProposalRequest(
+            task=self.ctx.run.task,
+            exp_id=slot["exp"],
+            parent=records.get(slot["parent"]) if slot["parent"] is not None else None,
+            parent_checkout=lane,
+            history=[*records.values(), *pending],
+            context=context,
+            budget_note=note,
+            turn=slot["turn"],
+            seed=self.ctx.run.task.spec.search.seed,
+            mode=slot["mode"],
+            partner=records.get(slot["partner"]) if slot["partner"] is not None else None,
+            attempt=records.get(slot["exp"]) if slot["turn"] > 1 else None,
+        )
+        try:
+            candidate = self.ctx.proposer.propose(request)
+        except Exception as error:  # a proposer's failure is this experiment's verdict, not the run's end
+            reason = f"the proposer failed: {type(error).__name__}: {error}"
+            return Candidate(idea=reason, proposer=self.ctx.proposer.name), {"failed": reason[:2000]}
+        return candidate, {}
+
+    # ------------------------------------------------------------------- check
+    def check(self, state: LoopState) -> dict[str, Any]:
+        records = self._records()
+        slots = []
+        for slot in state["slots"]:
+            if slot["stage"] != "proposed":
+                slots.append(slot)
+                continue
+            path = Path(slot["candidate"])
+            candidate, notes = load_candidate(path)
+            if "check" not in notes:
+                candidate, notes["check"] = self._check_one(slot, candidate, notes, records)
+                save_candidate(path, candidate, notes)
+            slots.append({**slot, "stage": "checked"})
+        return {"step": state["step"] + 1, "slots": slots}
+
+    def _check_one(
+        self, slot: Slot, candidate: Candidate, notes: dict[str, Any], records: dict[int, ExperimentRecord]
+    ) -> tuple[Candidate, dict[str, str]]:
+        if notes.get("failed"):
+            return candidate, {"outcome": "rejected", "reason": notes["failed"]}
+        lane = self._lane(slot)
+        checkout_detached(lane, self._base_commit(slot, records))
+        try:
+            for relative in candidate.files:
+                safe_path(lane, relative)
+        except UnsafePathError as error:
+            return replace(candidate, files={}), {"outcome": "rejected", "reason": f"refused: {error}"}
+        constraints = self.ctx.constraints
+        if slot["mode"] == "baseline" or constraints is None:
+            return candidate, {"outcome": "ok"}
+        point = candidate.params
+        if point is None:
+            write_files(lane, candidate.files)
+            point = self.ctx.space.read(lane, self.ctx.run.task.spec.proposer)
+            checkout_detached(lane, self._base_commit(slot, records))
+        verdict = constraints.check(point)
+        if verdict.passed:
+            return candidate, {"outcome": "ok"}
+        if self.ctx.run.task.spec.constraints.on_violation == "repair" and not verdict.unknown:
+            repair = constraints.repair(point)
+            if repair.point is not None:
+                files = {
+                    **candidate.files,
+                    **self.ctx.space.materialise(repair.point, lane, self.ctx.run.task.spec.proposer),
+                }
+                changes = ", ".join(f"{k} {a}→{b}" for k, (a, b) in repair.changed.items())
+                decision = (
+                    f"constraints: repaired ({verdict.feedback}) to the nearest feasible point: {changes}"
+                )
+                idea = f"{candidate.idea} [repaired: {changes}]"
+                repaired = replace(
+                    candidate, idea=idea, files=files, params=repair.point,
+                    decisions=[*candidate.decisions, decision],
+                )  # fmt: skip
+                return repaired, {"outcome": "repaired", "reason": decision}
+            return candidate, {
+                "outcome": "rejected",
+                "reason": f"constraints: {verdict.feedback}; {repair.reason}",
+            }
+        return candidate, {"outcome": "rejected", "reason": f"constraints: {verdict.feedback}"}
+
+    # ------------------------------------------------------------------ commit
+    def commit(self, state: LoopState) -> dict[str, Any]:
+        run = self.ctx.run
+        records = self._records()
+        slots = []
+        for slot in state["slots"]:
+            if slot["stage"] != "checked":
+                slots.append(slot)
+                continue
+            candidate, notes = load_candidate(Path(slot["candidate"]))
+            record = records.get(slot["exp"])
+            if record is None or record.turns < slot["turn"]:
+                record = self._commit_one(slot, candidate, records)
+            check = notes.get("check", {})
+            if check.get("outcome") == "rejected" and record.status is Status.PENDING:
+                reason = check.get("reason", "rejected")
+                record = run.reject(record, reason.splitlines()[0][:300], feedback=reason)
+            stage = "committed" if record.status is Status.PENDING else "evaluated"
+            slots.append({**slot, "stage": stage})
+        return {"step": state["step"] + 1, "slots": slots}
+
+    def _commit_one(
+        self, slot: Slot, candidate: Candidate, records: dict[int, ExperimentRecord]
+    ) -> ExperimentRecord:
+        run = self.ctx.run
+        decisions = list(candidate.decisions)
+        if slot["turn"] == 1:
+            if slot["mode"] != "baseline":
+                decisions.insert(0, f"search: {slot['mode']}" + (f" ({slot['why']})" if slot["why"] else ""))
+            parent = records.get(slot["parent"]) if slot["parent"] is not None else None
+            turn_one = replace(candidate, turns=1, decisions=decisions)
+            return run.commit_candidate(slot["exp"], parent, turn_one, slot["lane"])
+        attempt = self._attempt_before(slot, records)
+        lane = self._lane(slot)
+        run.repo.checkout(lane, attempt.branch, attempt.commit)
+        write_files(lane, candidate.files)
+        subject = candidate.idea.strip().splitlines()[0][:60] if candidate.idea.strip() else "no change"
+        commit = run.repo.commit(
+            lane, f"strop {run.record.id}/{slot['exp']} turn {slot['turn']}: {subject}\n\n{candidate.idea}"
+        )
+        record = replace(
+            attempt,
+            commit=commit,
+            idea=candidate.idea,
+            status=Status.PENDING,
+            metrics={},
+            reason="",
+            feedback="",
+            finished=None,
+            params=candidate.params if candidate.params is not None else attempt.params,
+            cost=attempt.cost + candidate.cost,
+            turns=slot["turn"],
+            decisions=[*attempt.decisions, *decisions],
+            log_path="",
+            log_digest="",
+        )
+        run.save_record(record)
+        return record
+
+    def _attempt_before(self, slot: Slot, records: dict[int, ExperimentRecord]) -> ExperimentRecord:
+        """The attempt's record as the previous turn left it (found again after a crash)."""
+        record = records.get(slot["exp"])
+        if record is not None and record.turns == slot["turn"] - 1:
+            return record
+        base = slot["turn_state"].get("base")
+        repo = self.ctx.run.repo
+        text = repo.git.notes(f"--ref={NOTES_REF}", "show", str(base), with_exceptions=False) if base else ""
+        if not text:
+            raise RuntimeError(f"experiment {slot['exp']}: cannot find turn {slot['turn'] - 1} to build on")
+        return ExperimentRecord.from_dict(json.loads(text))
+
+    # ---------------------------------------------------------------- evaluate
+    def evaluate(self, state: LoopState) -> dict[str, Any]:
+        run = self.ctx.run
+        records = self._records()
+        evaluator = run.evaluator()
+        todo: list[tuple[Slot, ExperimentRecord, Path]] = []
+        for slot in state["slots"]:
+            record = records.get(slot["exp"])
+            if slot["stage"] == "committed" and record is not None and record.status is Status.PENDING:
+                lane = self._lane(slot)
+                run.repo.checkout(lane, record.branch, record.commit)
+                todo.append((slot, record, lane))
+
+        def judge(item: tuple[Slot, ExperimentRecord, Path]) -> Verdict:
+            slot, _, lane = item
+            name = str(slot["exp"]) if slot["turn"] == 1 else f"{slot['exp']}-t{slot['turn']}"
+            return evaluator.evaluate(lane, name=name)
+
+        if todo:
+            with ThreadPoolExecutor(max_workers=len(todo)) as pool:
+                verdicts = list(pool.map(judge, todo))
+            for (_, record, _), verdict in zip(todo, verdicts, strict=True):
+                run.conclude(record, verdict)  # in this thread: the index connection is not shared
+        slots = [
+            {**slot, "stage": "evaluated"} if slot["stage"] == "committed" else slot
+            for slot in state["slots"]
+        ]
+        return {"step": state["step"] + 1, "slots": slots}
+
+    # ------------------------------------------------------------------ record
+    def record(self, state: LoopState) -> dict[str, Any]:
+        run = self.ctx.run
+        records = self._records()
+        usage = self._usage(state, records, state["elapsed"])
+        best = self._best(records)
+        slots = []
+        for slot in state["slots"]:
+            if slot["stage"] != "evaluated":
+                slots.append(slot)
+                continue
+            record = records[slot["exp"]]
+            stage, turn_state, reason = "done", slot["turn_state"], ""
+            if self.ctx.turns is not None and slot["mode"] not in ("baseline", "recovered"):
+                go_on, turn_state, reason = self._turn_decision(slot, record, usage)
+                if reason and reason not in record.decisions:
+                    record = replace(record, decisions=[*record.decisions, reason])
+                if go_on:
+                    stage = "new"
+            run.save_record(record)  # also heals an index entry a crash left behind
+            metric = record.metrics.get(self.ctx.metric) if record.status is Status.OK else None
+            self.ctx.emit(
+                ExperimentFinished(
+                    exp=record.id,
+                    turn=slot["turn"],
+                    status=record.status.value,
+                    metric=metric,
+                    reason=record.reason,
+                    idea=record.idea,
+                    best_exp=best.id if best else None,
+                    best_metric=best.metrics.get(self.ctx.metric) if best else None,
+                    done=usage.experiments,
+                    budget=self.ctx.budget.experiments,
+                    decisions=[reason] if reason else [],
+                )
+            )
+            if stage == "new":
+                slot = {
+                    **slot, "stage": "new", "turn": slot["turn"] + 1, "candidate": "",
+                    "turn_state": {**turn_state, "base": record.commit},
+                }  # fmt: skip
+            else:
+                slot = {**slot, "stage": "done", "turn_state": turn_state}
+            slots.append(slot)
+        return {"step": state["step"] + 1, "slots": slots}
+
+    def _turn_decision(
+        self, slot: Slot, record: ExperimentRecord, usage: Usage
+    ) -> tuple[bool, dict[str, Any], str]:
+        from agent.turns import TurnOutcome, TurnState
+
+        policy = self.ctx.turns
+        path = self.ctx.folder / "turns" / f"{slot['exp']}.json"
+        outcomes = json.loads(path.read_text()) if path.exists() else []
+        _, notes = load_candidate(Path(slot["candidate"])) if slot["candidate"] else (None, {})
+        outcome = {
+            "turn": slot["turn"],
+            "success": record.status is Status.OK,
+            "score": record.metrics.get(self.ctx.metric) if record.status is Status.OK else None,
+            "error": None if record.status is Status.OK else (record.reason or record.status.value),
+            "extend": notes.get("extend"),
+        }
+        outcomes = [o for o in outcomes if o["turn"] < slot["turn"]] + [outcome]
+        write_atomically(path, json.dumps(outcomes))
+        known = {k: v for k, v in slot["turn_state"].items() if k in ("limit", "extensions")}
+        state = TurnState.from_dict(known) if known else policy.start()
+        decision = policy.decide(state, [TurnOutcome(**o) for o in outcomes])
+        reason = f"turn {slot['turn']}: {decision.reason}"
+        go_on = decision.go_on
+        if go_on and not self.ctx.budget.decide(usage).go_on:
+            go_on = False
+            reason += f"; but the run's budget is spent ({self.ctx.budget.decide(usage).reason})"
+        return go_on, decision.state.to_dict(), reason
+
+    # ------------------------------------------------------------------- learn
+    def learn(self, state: LoopState) -> dict[str, Any]:
+        records = self._records()
+        rejections = state["rejections"]
+        for slot in state["slots"]:
+            record = records.get(slot["exp"])
+            if record is None:
+                continue
+            rejections = rejections + 1 if record.status is Status.REJECTED else 0
+            parent = records.get(record.parent) if record.parent is not None else None
+            self.ctx.memory.learn(record, parent, _log_excerpt(record))
+        return {"step": state["step"] + 1, "slots": [], "rejections": rejections}
+
+    # ------------------------------------------------------------------ finish
+    def finish(self, state: LoopState) -> dict[str, Any]:
+        run = self.ctx.run
+        reason = state["stop_reason"] or "finished"
+        status = "stopped" if reason.startswith("stopped") else "done"
+        best = run.finish(status, reason)
+        (self.ctx.folder / "stop").unlink(missing_ok=True)
+        final = best.final_metrics.get(self.ctx.metric) if best and best.final_metrics else None
+        self.ctx.emit(
+            RunStopped(
+                run=run.record.id,
+                reason=reason,
+                best_exp=best.id if best else None,
+                best_metric=best.metrics.get(self.ctx.metric) if best else None,
+                final_metric=final,
+            )
+        )
+        return {"step": state["step"] + 1, "finished": True}
+
+    # --------------------------------------------------------------- routing
+    @staticmethod
+    def after_decide(state: LoopState) -> str:
+        return "finish" if state["stop_reason"] else "select"
+
+    @staticmethod
+    def after_record(state: LoopState) -> str:
+        return "propose" if any(slot["stage"] == "new" for slot in state["slots"]) else "learn"
+
+
+def _log_excerpt(record: ExperimentRecord, chars: int = 1500) -> str:
+    if record.log_path and Path(record.log_path).is_file():
+        return Path(record.log_path).read_text(errors="replace")[-chars:]
+    return record.feedback[-chars:]
+
+
+def note(ctx: LoopContext, text: str) -> None:
+    ctx.emit(Note(text))
