@@ -132,6 +132,7 @@ class KnowledgeStore:
         self.root = root
         self.embedder = embedder
         self.lock_timeout = lock_timeout
+        self._client: object | None = None
         self._collection: object | None = None
         self._lexical: LexicalIndex | None = None
         self._lexical_stamp: int | None = None
@@ -177,7 +178,7 @@ class KnowledgeStore:
             try:
                 import chromadb
 
-                client = chromadb.PersistentClient(
+                self._client = client = chromadb.PersistentClient(
                     path=str(self.root / "chroma"),
                     settings=chromadb.Settings(anonymized_telemetry=False, allow_reset=False),
                 )
@@ -190,6 +191,18 @@ class KnowledgeStore:
                     f"{str(error)[:200]}); {REBUILD_HINT}"
                 ) from None
         return self._collection
+
+    def close(self) -> None:
+        """Release Chroma's files (its client is shared per folder within a process, refcounted)."""
+        if self._client is not None:
+            self._client.close()  # type: ignore[attr-defined]
+        self._client = self._collection = None
+
+    def __enter__(self) -> KnowledgeStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def _manifest_path(self) -> Path:
@@ -243,7 +256,11 @@ class KnowledgeStore:
         progress: Progress | None = None,
         lock_timeout: float = DEFAULT_TIMEOUT_S,
     ) -> IngestReport:
-        """Move a (broken) store aside and ingest its recorded roots into a fresh one."""
+        """Move a (broken) store aside and ingest its recorded roots into a fresh one.
+
+        Close every `KnowledgeStore` of this folder in this process first: Chroma shares
+        one client per folder within a process, and it would keep writing to the old files.
+        """
         root = Path(path).expanduser().resolve()
         roots: list[str] = []
         with writer_lock(root, lock_timeout):

@@ -1,0 +1,129 @@
+"""The store with the real MiniLM model: incremental ingestion on this repository, retrieval, removal."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from knowledge.embedder import HashingEmbedder, MiniLMEmbedder
+from knowledge.errors import EntryNotFound
+from knowledge.store import KnowledgeStore
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _copy_repo(dest: Path, parts: list[str] | None = None) -> Path:
+    """A snapshot of this repository's tracked docs and code (others edit the live tree meanwhile)."""
+    files = subprocess.run(
+        ["git", "-C", str(REPO), "ls-files"], capture_output=True, text=True, check=True
+    ).stdout
+    for name in files.splitlines():
+        if parts and not any(name.startswith(p) for p in parts):
+            continue
+        source = REPO / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = _copy_repo(tmp_path_factory.mktemp("repo"), ["knowledge/", "README.md"])
+    docs = Path("/work/shared/docs")
+    if docs.is_dir():
+        shutil.copytree(docs, root / "docs")
+    (root / "docs").mkdir(exist_ok=True)
+    (root / "docs" / "tuning.playbook.md").write_text(
+        "---\nplaybook: Tuning\n---\n## heuristic: Shrink the batch on out-of-memory\n"
+        "When training dies with MemoryError, halve the batch size and accumulate gradients.\n"
+    )
+    return root
+
+
+def test_reingesting_unchanged_embeds_nothing_and_an_edit_reembeds_only_that_file(
+    tmp_path: Path, corpus: Path, minilm: MiniLMEmbedder
+) -> None:
+    store = KnowledgeStore.open(tmp_path / "store", embedder=minilm)
+    seen: list[tuple[int, int]] = []
+    first = store.add([corpus], progress=lambda done, total: seen.append((done, total)))
+    files = sum(1 for p in corpus.rglob("*") if p.is_file())
+    assert first.added == files and first.chunks_embedded == store.count() > 100
+    assert seen[-1] == (first.chunks_embedded, first.chunks_embedded)
+
+    again = store.add([corpus])
+    assert (again.chunks_embedded, again.added, again.updated, again.removed, again.skipped) == (
+        0,
+        0,
+        0,
+        0,
+        files,
+    )
+
+    edited = corpus / "knowledge" / "fusion.py"
+    before = {s.source: s.chunks for s in store.list_sources()}[str(edited)]
+    edited.write_text(edited.read_text() + "\n\ndef tie_break(a, b):\n    return min(a, b)\n")
+    third = store.add([corpus])
+    after = {s.source: s.chunks for s in store.list_sources()}[str(edited)]
+    assert (third.updated, third.added, third.skipped) == (1, 0, files - 1)
+    assert third.chunks_embedded == after == before + 1
+    assert store.count() == first.chunks_embedded + 1
+
+    (corpus / "docs" / "tuning.playbook.md").unlink()
+    fourth = store.add([corpus])
+    assert (fourth.removed, fourth.chunks_embedded) == (1, 0)
+    assert store.count() == sum(s.chunks for s in store.list_sources())
+
+
+def test_search_finds_by_meaning_by_identifier_and_filters_types(
+    tmp_path: Path, minilm: MiniLMEmbedder
+) -> None:
+    root = tmp_path / "src"
+    (root / "docs").mkdir(parents=True)
+    (root / "knowledge").mkdir()
+    for name in ("fusion.py", "lock.py", "lexical.py", "sources.py"):
+        shutil.copy2(REPO / "knowledge" / name, root / "knowledge" / name)
+    (root / "docs" / "ops.playbook.yaml").write_text(
+        "playbook: Ops\nsections:\n  - type: environment\n    title: No GPU here\n"
+        "    text: The machines have two CPU cores and no GPU; use CPU wheels of torch.\n"
+    )
+    store = KnowledgeStore.open(tmp_path / "store", embedder=minilm)
+    store.add([root])
+    hits = store.search("combine two ranked lists into one ranking", k=5)
+    assert any(h.source.endswith("fusion.py") for h in hits)
+    hits = store.search("reciprocal_rank_fusion", k=3)
+    assert hits[0].title.endswith("reciprocal_rank_fusion") and hits[0].lexical_rank == 1
+    assert hits[0].location.startswith("lines ") and hits[0].type == "implementation"
+    env = store.search("which hardware do the machines have", k=3, types=["environment"])
+    assert [h.type for h in env] == ["environment"] and env[0].source.endswith("ops.playbook.yaml")
+    assert store.search("anything", types=["workflow"]) == []
+
+
+def test_remove_source_or_folder_and_unknown_source(tmp_path: Path, hashing: HashingEmbedder) -> None:
+    root = tmp_path / "src"
+    (root / "a").mkdir(parents=True)
+    (root / "a" / "one.md").write_text("# One\nalpha beta\n")
+    (root / "two.md").write_text("# Two\ngamma delta\n")
+    store = KnowledgeStore.open(tmp_path / "store", embedder=hashing)
+    store.add([root])
+    assert store.remove(root / "a") == 1
+    assert [s.source for s in store.list_sources()] == [str(root / "two.md")]
+    assert {h.source for h in store.search("alpha beta")} == {str(root / "two.md")}
+    with pytest.raises(EntryNotFound):
+        store.remove(root / "nope.md")
+    with pytest.raises(EntryNotFound, match="no such file"):
+        store.add([tmp_path / "missing"])
+
+
+def test_whole_repository_reingest_counts(tmp_path: Path, hashing: HashingEmbedder) -> None:
+    """All of this repository's tracked files (a snapshot), twice: the second time embeds nothing."""
+    root = _copy_repo(tmp_path / "repo")
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    store = KnowledgeStore.open(tmp_path / "store", embedder=hashing)
+    first = store.add([root])
+    assert first.chunks_embedded > 500 and not first.errors
+    second = store.add([root])
+    assert second.chunks_embedded == 0 and second.skipped == first.added
