@@ -50,7 +50,7 @@ from agent.evolution.domain import Fitness
 CALIBRATION_SAMPLES = 256
 NLL_TIE_BREAK, NLL_CAP = 1e-3, 2.0  # cross-entropy breaks accuracy ties (< 1 sample of 449 apart)
 CACHE_ENTRIES = 1024
-REPAIR_ROUNDS = 6
+REPAIR_ROUNDS = 40  # each round learns ≥ 1 overflowing (layer, gene) clause; they persist across checks
 
 
 @dataclass

@@ -225,11 +225,13 @@ def load_model(name_or_path: str) -> Network:
 def _check_digits(network: Network, where: str) -> None:
     if not network.quantizable:
         raise ModelError(f"model {where} has no dense or convolution layer to quantize")
+    if int(np.prod(network.input_shape)) != DIGITS_IN:
+        raise ModelError(f"model {where} takes {network.input_shape} inputs, not the 64 digits features")
     try:
         logits = network.forward(np.zeros((1, DIGITS_IN), np.float32))[0]
     except (ValueError, IndexError) as exc:
         raise ModelError(f"model {where} does not take the 64 digits features: {exc}") from None
     if logits.shape != (1, DIGITS_CLASSES):
         raise ModelError(
-            f"model {where} gives {logits.shape[1:]} outputs, digits needs {DIGITS_CLASSES} classes"
+            f"model {where} gives {logits.shape} outputs for one image, digits needs {DIGITS_CLASSES} classes"
         )

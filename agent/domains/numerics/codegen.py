@@ -1,0 +1,218 @@
+"""Programs as source code: C (with a self-checking harness) and NumPy.
+
+The C file holds the approximation (constants as exact hexadecimal literals, one
+statement per operation in the program's order, `fmaf`/`fma` for fma) and a `main`
+that re-measures it against the C library's `long double` functions on the same
+verification set as Python (see `points`), printing one JSON line. Build it with
+contraction off so that the compiler neither fuses nor reorders:
+    cc -O2 -std=c99 -ffp-contract=off -o approx approx.c -lm && ./approx
+The NumPy file is standalone: the program as array code (with the single-rounding fma
+emulation copied in) and a `__main__` that re-measures it on 2^22 evenly spaced inputs.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from agent.domains.numerics import arithmetic
+from agent.domains.numerics.points import PLANS
+from agent.domains.numerics.program import Program
+from agent.domains.numerics.targets import FORMATS, TARGETS, Format
+
+C_FLAGS = ["-O2", "-std=c99", "-ffp-contract=off"]
+
+_C_SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+
+
+def _c_literal(value: float, fmt: Format) -> str:
+    text = float(fmt.dtype(value)).hex()
+    return f"{text}{'f' if fmt.c_suffix else ''}"
+
+
+def c_function(program: Program, fmt: Format, name: str) -> str:
+    real = fmt.c_type
+    lines = [f"static {real} {name}({real} x) {{"]
+    names: list[str] = []
+    for index, node in enumerate(program.nodes):
+        if node.op == "x":
+            names.append("x")
+            continue
+        if node.op == "const":
+            names.append(f"c{index}")
+            lines.append(f"    const {real} c{index} = {_c_literal(node.value, fmt)};")
+            continue
+        args = [names[a] for a in node.args]
+        if node.op in _C_SYMBOL:
+            expression = f"{args[0]} {_C_SYMBOL[node.op]} {args[1]}"
+        elif node.op == "fma":
+            expression = f"fma{fmt.c_suffix}({args[0]}, {args[1]}, {args[2]})"
+        else:
+            expression = f"sqrt{fmt.c_suffix}({args[0]})"
+        names.append(f"v{index}")
+        lines.append(f"    const {real} v{index} = {expression};")
+    lines.append(f"    return {names[-1]};")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+_HARNESS = r"""
+/* ---- harness: re-measure against long double libm on the verification set ---- */
+#include <stdio.h>
+#include <stdint.h>
+#include <string.h>
+
+#define PRECISION __PRECISION__
+static const long double MIN_SUBNORMAL = __MIN_SUB__L;
+static long double max_ulp = 0.0L, max_rel = 0.0L;
+static double worst_x = 0.0;
+static long long visited = 0;
+
+static long double ulp_of(long double t) {
+    int e;
+    frexpl(fabsl(t), &e);
+    long double u = ldexpl(1.0L, e - PRECISION);
+    return u < MIN_SUBNORMAL ? MIN_SUBNORMAL : u;
+}
+
+static int64_t to_ordinal(__REAL__ x) {
+    __SIGNED__ bits;
+    memcpy(&bits, &x, sizeof bits);
+    int64_t b = (int64_t)bits;
+    return b < 0 ? -(b & (int64_t)__MAGNITUDE__) : b;
+}
+
+static __REAL__ from_ordinal(int64_t o) {
+    __UNSIGNED__ bits = o < 0 ? ((__UNSIGNED__)(-o) | (__UNSIGNED__)__SIGN_BIT__) : (__UNSIGNED__)o;
+    __REAL__ x;
+    memcpy(&x, &bits, sizeof x);
+    return x;
+}
+
+static void visit(__REAL__ x) {
+    __REAL__ y = __NAME__(x);
+    long double t = __TRUTH__((long double)x);
+    long double error = fabsl((long double)y - t);
+    long double u = error / ulp_of(t);
+    long double r = t == 0.0L ? (y == 0 ? 0.0L : INFINITY) : error / fabsl(t);
+    if (u != u) u = INFINITY;
+    if (r != r) r = INFINITY;
+    if (u > max_ulp) { max_ulp = u; worst_x = (double)x; }
+    if (r > max_rel) max_rel = r;
+    visited++;
+}
+
+int main(void) {
+    const double lo = __LO__, hi = __HI__;
+    const int64_t first = to_ordinal((__REAL__)lo), last = to_ordinal((__REAL__)hi);
+    if (last - first + 1 <= (int64_t)__EXHAUSTIVE__) {
+        for (int64_t o = first; o <= last; o++) visit(from_ordinal(o));
+    } else {
+        const int64_t na = __NA__, nb = __NB__, nc = __NC__;
+        for (int64_t k = 0; k < na; k++) visit((__REAL__)(lo + (hi - lo) * ((double)k / (double)(na - 1))));
+        const int64_t span = last - first, q = span / (nb - 1), r = span % (nb - 1);
+        for (int64_t k = 0; k < nb; k++) visit(from_ordinal(first + q * k + (r * k) / (nb - 1)));
+        for (int64_t o = last - nc + 1; o <= last; o++) visit(from_ordinal(o));
+        visit((__REAL__)lo);
+        visit((__REAL__)hi);
+    }
+    printf("{\"max_ulp\": %.9Lg, \"max_rel_error\": %.9Lg, \"worst_x\": %.17g, \"visited\": %lld}\n",
+           max_ulp, max_rel, worst_x, visited);
+    return 0;
+}
+"""
+
+
+def c_source(program: Program, fn: str, lo: float, hi: float, format_name: str, header: str = "") -> str:
+    """A complete C file: the approximation and its measuring `main`."""
+    fmt, target = FORMATS[format_name], TARGETS[fn]
+    plan = PLANS[format_name]
+    name = f"approx_{fn}"
+    single = fmt.precision <= 24
+    replacements = {
+        "__PRECISION__": str(fmt.precision),
+        "__MIN_SUB__": float(fmt.smallest_subnormal).hex(),
+        "__REAL__": fmt.c_type,
+        "__SIGNED__": "int32_t" if single else "int64_t",
+        "__UNSIGNED__": "uint32_t" if single else "uint64_t",
+        "__MAGNITUDE__": "0x7fffffff" if single else "0x7fffffffffffffffLL",
+        "__SIGN_BIT__": "0x80000000u" if single else "0x8000000000000000ULL",
+        "__NAME__": name,
+        "__TRUTH__": target.c_truth,
+        "__LO__": float(lo).hex(),
+        "__HI__": float(hi).hex(),
+        "__EXHAUSTIVE__": str(plan.exhaustive_limit),
+        "__NA__": str(plan.stratified),
+        "__NB__": str(plan.ordinal),
+        "__NC__": str(plan.top),
+    }
+    harness = _HARNESS
+    for key, value in replacements.items():
+        harness = harness.replace(key, value)
+    comment = "".join(f" * {line}\n" for line in header.splitlines())
+    return f"/*\n{comment} */\n#include <math.h>\n\n{c_function(program, fmt, name)}\n{harness}"
+
+
+def numpy_source(program: Program, fn: str, lo: float, hi: float, format_name: str, header: str = "") -> str:
+    """A standalone Python module: `approx(x)` in the format's arithmetic, and a re-measuring main."""
+    fmt = FORMATS[format_name]
+    dtype = f"numpy.{fmt.name}"
+    helpers = "\n\n".join(
+        inspect.getsource(f)
+        for f in (arithmetic._two_sum, arithmetic.fma32, arithmetic._split, arithmetic.fma64)
+    )
+    fma_name = "fma32" if fmt.precision <= 24 else "fma64"
+    body = [f"def approx_{fn}(x):", f"    x = numpy.asarray(x).astype({dtype})"]
+    names: list[str] = []
+    for index, node in enumerate(program.nodes):
+        if node.op == "x":
+            names.append("x")
+            continue
+        if node.op == "const":
+            names.append(f"c{index}")
+            body.append(f"    c{index} = {dtype}(float.fromhex({float(fmt.dtype(node.value)).hex()!r}))")
+            continue
+        args = [names[a] for a in node.args]
+        if node.op in _C_SYMBOL:
+            expression = f"{dtype}({args[0]} {_C_SYMBOL[node.op]} {args[1]})"
+        elif node.op == "fma":
+            expression = f"{fma_name}({args[0]}, {args[1]}, {args[2]})"
+        else:
+            expression = f"numpy.sqrt({args[0]}, dtype={dtype})"
+        names.append(f"v{index}")
+        body.append(f"    v{index} = {expression}")
+    body.append(f"    return numpy.broadcast_to({names[-1]}, x.shape).astype({dtype})")
+    truth = {
+        "exp": "numpy.exp(x.astype(numpy.longdouble))",
+        "exp2": "numpy.exp2(x.astype(numpy.longdouble))",
+        "log": "numpy.log(x.astype(numpy.longdouble))",
+        "log2": "numpy.log2(x.astype(numpy.longdouble))",
+        "sin": "numpy.sin(x.astype(numpy.longdouble))",
+        "erf": "__import__('scipy.special').special.erf(x.astype(numpy.float64)).astype(numpy.longdouble)",
+    }[fn]
+    docstring = header.replace('"""', "'''")
+    return f'''"""{docstring}"""
+
+import numpy
+
+numpy.seterr(all="ignore")
+
+
+{helpers}
+
+
+{chr(10).join(body)}
+
+
+def truth(x):
+    return {truth}
+
+
+if __name__ == "__main__":
+    lo, hi, count = {lo!r}, {hi!r}, 1 << 22
+    x = (lo + (hi - lo) * (numpy.arange(count) / (count - 1))).astype({dtype})
+    t = truth(x)
+    _, e = numpy.frexp(numpy.abs(t))
+    ulp = numpy.maximum(numpy.ldexp(numpy.longdouble(1), (e - {fmt.precision}).astype(numpy.int32)), numpy.longdouble({fmt.smallest_subnormal!r}))
+    error = numpy.abs(approx_{fn}(x).astype(numpy.longdouble) - t)
+    print({{"max_ulp": float(numpy.max(error / ulp)), "max_rel_error": float(numpy.max(error / numpy.abs(t))), "points": count}})
+'''

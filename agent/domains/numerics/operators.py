@@ -1,0 +1,182 @@
+"""Variation of programs: random programs, mutations and crossover.
+
+Mutations (one per call, by weight): insert a vertex on an edge or above the output,
+remove a vertex (its users take one of its arguments), rewire an argument to another
+earlier node, change an operation (arguments adapted to the new arity), and perturb a
+constant (multiplicatively, at one of three scales; constants that LP fits are refitted
+anyway, the others, e.g. a shift inside a product, move only this way). Crossover grafts
+a node of the second parent, with everything it depends on, in place of a node of the
+first. Every result is pruned to the nodes that feed the output.
+"""
+
+from __future__ import annotations
+
+import numpy
+
+from agent.domains.numerics.program import ARITY, Node, Program
+
+OPS = tuple(ARITY)
+_OP_WEIGHTS = numpy.array([0.2, 0.15, 0.2, 0.1, 0.3, 0.05])  # add sub mul div fma sqrt
+_OP_WEIGHTS = _OP_WEIGHTS / _OP_WEIGHTS.sum()
+
+
+def _random_op(rng: numpy.random.Generator) -> str:
+    return OPS[int(rng.choice(len(OPS), p=_OP_WEIGHTS))]
+
+
+def _constant(rng: numpy.random.Generator) -> Node:
+    return Node("const", (), float(rng.choice([-1.0, 1.0]) * 10 ** rng.uniform(-2, 1)))
+
+
+def _insert_before(nodes: list[Node], position: int, new: Node) -> list[Node]:
+    """Insert `new` at `position`, shifting references to later nodes."""
+    shifted = [Node(n.op, tuple(a + 1 if a >= position else a for a in n.args), n.value) for n in nodes]
+    return shifted[:position] + [new] + shifted[position:]
+
+
+def random_program(rng: numpy.random.Generator, operations: int = 0) -> Program:
+    """A random DAG over x with 2-7 operations."""
+    count = operations or int(rng.integers(2, 8))
+    nodes = [Node("x")]
+    for _ in range(count):
+        op = _random_op(rng)
+        args = []
+        for _slot in range(ARITY[op]):
+            if rng.random() < 0.35:
+                nodes.append(_constant(rng))
+                args.append(len(nodes) - 1)
+            else:
+                args.append(int(rng.integers(len(nodes))))
+        nodes.append(Node(op, tuple(args)))
+        if not any(a == len(nodes) - 2 for a in args) and len(nodes) > 2 and rng.random() < 0.7:
+            nodes[-1] = Node(op, (len(nodes) - 2, *args[1:]))
+    return Program(tuple(nodes)).prune()
+
+
+def _operand(nodes: list[Node], limit: int, rng: numpy.random.Generator) -> tuple[list[Node], int, int]:
+    """An argument for a node placed at `limit`: an existing earlier node or a new constant."""
+    if rng.random() < 0.4:
+        return _insert_before(nodes, limit, _constant(rng)), limit, limit + 1
+    return nodes, int(rng.integers(limit)), limit
+
+
+def insert_vertex(program: Program, rng: numpy.random.Generator) -> Program:
+    nodes = list(program.nodes)
+    edges = [(v, slot) for v, node in enumerate(nodes) for slot in range(len(node.args))]
+    op = _random_op(rng)
+    if not edges or rng.random() < 0.25:  # wrap the output
+        source, consumer = len(nodes) - 1, None
+        position = len(nodes)
+    else:
+        consumer, slot = edges[int(rng.integers(len(edges)))]
+        source, position = nodes[consumer].args[slot], consumer
+    args = [source]
+    for _ in range(ARITY[op] - 1):
+        nodes, operand, position = _operand(nodes, position, rng)
+        if consumer is not None and position > consumer:
+            consumer = consumer + 1
+        args.append(operand)
+    order = rng.permutation(len(args))
+    new = Node(op, tuple(int(args[i]) for i in order))
+    nodes = _insert_before(nodes, position, new)
+    if consumer is not None:
+        consumer += 1
+        old = nodes[consumer]
+        arguments = list(old.args)
+        arguments[slot] = position
+        nodes[consumer] = Node(old.op, tuple(arguments), old.value)
+    return Program(tuple(nodes)).prune()
+
+
+def remove_vertex(program: Program, rng: numpy.random.Generator) -> Program:
+    operations = [i for i, node in enumerate(program.nodes) if node.op in ARITY]
+    if len(operations) <= 1:
+        return program
+    victim = operations[int(rng.integers(len(operations)))]
+    replacement = program.nodes[victim].args[int(rng.integers(len(program.nodes[victim].args)))]
+    nodes = [
+        Node(n.op, tuple(replacement if a == victim else a for a in n.args), n.value) for n in program.nodes
+    ]
+    if victim == program.output:  # the argument becomes the output
+        return Program(tuple(nodes[: replacement + 1])).prune()
+    return Program(tuple(nodes)).prune()
+
+
+def rewire(program: Program, rng: numpy.random.Generator) -> Program:
+    nodes = list(program.nodes)
+    choices = [(v, s) for v, node in enumerate(nodes) for s in range(len(node.args))]
+    if not choices:
+        return program
+    consumer, slot = choices[int(rng.integers(len(choices)))]
+    nodes, operand, moved = _operand(nodes, consumer, rng)
+    consumer = moved
+    old = nodes[consumer]
+    arguments = list(old.args)
+    arguments[slot] = operand
+    nodes[consumer] = Node(old.op, tuple(arguments), old.value)
+    return Program(tuple(nodes)).prune()
+
+
+def change_op(program: Program, rng: numpy.random.Generator) -> Program:
+    operations = [i for i, node in enumerate(program.nodes) if node.op in ARITY]
+    if not operations:
+        return program
+    target = operations[int(rng.integers(len(operations)))]
+    old = program.nodes[target]
+    op = _random_op(rng)
+    nodes = list(program.nodes)
+    arguments = list(old.args)[: ARITY[op]]
+    position = target
+    while len(arguments) < ARITY[op]:
+        nodes, operand, position = _operand(nodes, position, rng)
+        arguments.append(operand)
+    nodes[position] = Node(op, tuple(arguments))
+    return Program(tuple(nodes)).prune()
+
+
+def perturb_constant(program: Program, rng: numpy.random.Generator) -> Program:
+    indices = program.const_indices()
+    if not indices:
+        return change_op(program, rng)
+    target = indices[int(rng.integers(len(indices)))]
+    value = program.nodes[target].value
+    scale = float(rng.choice([1e-4, 1e-2, 0.3]))
+    if value == 0 or rng.random() < 0.1:
+        new = float(rng.choice([0.5, 1.0, 2.0, -1.0, 0.25]))
+    else:
+        new = value * float(numpy.exp(rng.normal(0, scale)))
+    nodes = list(program.nodes)
+    nodes[target] = Node("const", (), new)
+    return Program(tuple(nodes))
+
+
+MUTATIONS = (insert_vertex, remove_vertex, rewire, change_op, perturb_constant)
+_MUTATION_WEIGHTS = numpy.array([0.25, 0.15, 0.2, 0.15, 0.25])
+
+
+def mutate(program: Program, rng: numpy.random.Generator) -> Program:
+    operator = MUTATIONS[int(rng.choice(len(MUTATIONS), p=_MUTATION_WEIGHTS))]
+    child = operator(program, rng)
+    return child if child.is_wellformed() else program
+
+
+def crossover(first: Program, second: Program, rng: numpy.random.Generator) -> Program:
+    """Replace a node of `first` by a node of `second` with its ancestors."""
+    donors = [i for i, node in enumerate(second.nodes) if node.op in ARITY]
+    hosts = [i for i, node in enumerate(first.nodes) if node.op in ARITY]
+    if not donors or not hosts:
+        return first
+    donor = donors[int(rng.integers(len(donors)))]
+    host = hosts[int(rng.integers(len(hosts)))]
+    graft = Program(second.nodes[: donor + 1]).prune()  # donor's ancestors, x first
+    nodes = list(first.nodes[:host])
+    offset = len(nodes) - 1
+    for node in graft.nodes[1:]:
+        nodes.append(Node(node.op, tuple(0 if a == 0 else a + offset for a in node.args), node.value))
+    new_index = len(nodes) - 1
+    shift = new_index - host
+    for node in first.nodes[host + 1 :]:
+        args = tuple(new_index if a == host else (a + shift if a > host else a) for a in node.args)
+        nodes.append(Node(node.op, args, node.value))
+    child = Program(tuple(nodes)).prune()
+    return child if child.is_wellformed() else first
