@@ -1,0 +1,72 @@
+"""`strop evolve quant` end to end: the --json shape, and bad input → one clear line, exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def strop(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli", "evolve", "quant", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_json_run_has_the_documented_shape(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = strop(
+        "--model", "digits-mlp", "--budget-bits", "3.0", "--generations", "1", "--population", "6",
+        "--workers", "0", "--seed", "3", "--out", str(out), "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    keys = {"val_acc", "test_acc", "bytes"}
+    assert keys <= report["fp32"].keys()
+    assert keys | {"avg_bits", "config"} <= report["chosen"].keys()
+    for name in ("hawq", "tpe", "greedy", "uniform_int8", "uniform_int4", "uniform_int3", "uniform_int2"):
+        assert keys | {"avg_bits", "config"} <= report["baselines"][name].keys(), name
+    for scored in (report["fp32"], report["chosen"], *report["baselines"].values()):
+        assert 0.0 <= scored["val_acc"] <= 1.0 and 0.0 <= scored["test_acc"] <= 1.0
+    assert report["chosen"]["avg_bits"] <= 3.0 and report["front"]
+    assert report["baselines"]["tpe"]["evaluations"] == report["chosen"]["evaluations"]
+    saved = json.loads((out / "chosen_config.json").read_text())
+    assert saved["config"] == report["chosen"]["config"]
+    again = strop("--model", str(out / "quantized_weights.npz"), "--budget-bits", "32", "--generations", "0",
+                  "--population", "2", "--workers", "0", "--no-baselines", "--json")  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert abs(json.loads(again.stdout)["fp32"]["test_acc"] - report["chosen"]["test_acc"]) < 1e-9
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "resnet-50"], "unknown model"),
+        (["--budget-bits", "1.5"], "below the smallest configuration"),
+        (["--groups", "48"], "divides no layer"),
+        (["--profile", "tpu-v9"], "unknown hardware profile"),
+        (["--time", "soon"], "not a duration"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    done = strop(*args, "--generations", "1")
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_corrupted_weights_file(tmp_path: Path) -> None:
+    bad = tmp_path / "weights.npz"
+    bad.write_bytes(b"PK\x03\x04 this is not really a zip")
+    done = strop("--model", str(bad))
+    assert (
+        done.returncode == 2 and "cannot read weights file" in done.stderr and "Traceback" not in done.stderr
+    )
