@@ -19,7 +19,12 @@ def hashing() -> HashingEmbedder:
     return HashingEmbedder()
 
 
-def make_pdf(pages: list[str]) -> bytes:
+@pytest.fixture
+def make_pdf() -> object:
+    return _make_pdf
+
+
+def _make_pdf(pages: list[str]) -> bytes:
     """A minimal valid PDF with one line of Helvetica text per page (pypdf can read it back)."""
     objects: list[bytes] = []
     n = len(pages)

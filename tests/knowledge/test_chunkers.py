@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,6 @@ import pytest
 from knowledge.chunkers import MAX_CHARS, UnsupportedFile, chunk_file
 from knowledge.chunkers.text import line_windows
 from knowledge.entry import EntryType
-from tests.knowledge.conftest import make_pdf
 
 PY = '''"""Module doc."""
 import os
@@ -92,7 +92,7 @@ def test_notebook_cells_typed_by_kind() -> None:
     assert "ignored" not in chunks[1].text
 
 
-def test_pdf_text_per_page() -> None:
+def test_pdf_text_per_page(make_pdf: Callable[[list[str]], bytes]) -> None:
     chunks = chunk_file(Path("paper.pdf"), make_pdf(["Gradient noise scale", "Learning rate warmup"]))
     assert [c.location for c in chunks] == ["page 1", "page 2"]
     assert "warmup" in chunks[1].text

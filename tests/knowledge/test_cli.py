@@ -1,0 +1,77 @@
+"""`strop knowledge …` and `strop memory …`: JSON hits, clear one-line errors with exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from agent.cli import app
+from knowledge.embedder import HashingEmbedder, MiniLMEmbedder
+from knowledge.memory import ExperimentTrace, Memory
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _strop(*args: str) -> subprocess.CompletedProcess[str]:
+    code = "import sys; from agent.cli import main; sys.argv = ['strop', *sys.argv[1:]]; main()"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_add_search_json_list_remove(tmp_path: Path, minilm: MiniLMEmbedder) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "oom.md").write_text("# Out of memory\nWhen the sandbox kills training, halve the batch size.\n")
+    (docs / "seed.md").write_text("# Seeds\nFix numpy and torch seeds for reproducible runs.\n")
+    runner = CliRunner()
+    added = runner.invoke(app, ["knowledge", "add", str(docs), "--json"])
+    assert added.exit_code == 0, added.output
+    assert json.loads(added.stdout)["added"] == 2
+    found = runner.invoke(app, ["knowledge", "search", "training was killed", "--json", "--k", "1"])
+    [hit] = json.loads(found.stdout)
+    assert hit["source"] == str(docs / "oom.md") and hit["location"] == "lines 1-2"
+    assert hit["type"] == "reference" and hit["score"] > 0 and "halve the batch" in hit["text"]
+    listed = json.loads(runner.invoke(app, ["knowledge", "list", "--json"]).stdout)
+    assert sorted(s["source"] for s in listed) == [str(docs / "oom.md"), str(docs / "seed.md")]
+    assert "removed 1" in runner.invoke(app, ["knowledge", "remove", str(docs / "seed.md")]).stdout
+
+
+def test_user_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    missing = _strop("knowledge", "search", "anything")
+    assert (
+        missing.returncode == 2
+        and "does not exist yet" in missing.stderr
+        and "Traceback" not in missing.stderr
+    )
+    bad_type = _strop("knowledge", "search", "x", "--type", "wokflow")
+    assert bad_type.returncode == 2 and "unknown entry type 'wokflow'" in bad_type.stderr
+    forget = _strop("memory", "forget")
+    assert forget.returncode == 2 and "pass --all" in forget.stderr
+
+
+def test_corrupt_store_via_cli_names_the_rebuild_command(isolated_home: Path) -> None:
+    store = isolated_home / "knowledge"
+    store.mkdir(parents=True, exist_ok=True)
+    (store / "manifest.json").write_text("{")
+    done = _strop("knowledge", "list")
+    assert done.returncode == 2 and "strop knowledge rebuild" in done.stderr
+    assert len(done.stderr.strip().splitlines()) <= 2  # one message (rich may wrap it once)
+
+
+def test_memory_list_search_forget(isolated_home: Path, minilm: MiniLMEmbedder) -> None:
+    memory = Memory.open(isolated_home / "knowledge" / "memory", embedder=minilm)
+    memory.learn(
+        ExperimentTrace("r1", "e1", "digits", "buggy", error_text="MemoryError: cannot allocate 8 GiB")
+    )
+    runner = CliRunner()
+    listed = json.loads(runner.invoke(app, ["memory", "list", "--json"]).stdout)
+    assert [item["signature"] for item in listed] == ["MemoryError: cannot allocate <n> GiB"]
+    found = json.loads(runner.invoke(app, ["memory", "search", "ran out of memory", "--json"]).stdout)
+    assert found[0]["id"] == listed[0]["id"]
+    assert "forgot 1" in runner.invoke(app, ["memory", "forget", listed[0]["id"]]).stdout
+    assert Memory.open(memory.root, embedder=HashingEmbedder()).lessons() == []
