@@ -27,7 +27,6 @@ key, model or URL), which propagates and stops the run.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,6 +98,13 @@ class ShownFile:
     truncated: bool
     size: int
     shown: int
+
+
+def _gist(message: str, limit: int = 200) -> str:
+    """The first line of a feedback message, without the quoted code, for a one-line reason."""
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    first = first.split("; the closest lines")[0]
+    return _cap(first.rstrip(":. "), limit)
 
 
 def _cap(text: str, limit: int = _DECISION_CHARS) -> str:
@@ -351,11 +357,12 @@ class LLMProposer:
 
     @staticmethod
     def _record(candidate: Candidate, outcome: EditOutcome, notes: list[str], final: bool) -> None:
+        prefix = "llm: " if final else "llm: (sent back) "
         for note in notes:
-            candidate.decisions.append(_cap(f"llm: {note}"))
+            candidate.decisions.append(_cap(f"{prefix}{note}"))
         for problem in outcome.problems:
             label = "refused" if problem.refused else "did not apply"
-            candidate.decisions.append(_cap(f"llm: {label}: {problem.message}"))
+            candidate.decisions.append(_cap(f"{prefix}{label}: {problem.message}"))
         if not final:
             return
         if outcome.applied:
@@ -363,15 +370,11 @@ class LLMProposer:
         if outcome.files:
             return
         if outcome.problems and all(p.refused for p in outcome.problems):
-            why = (
-                "every edit was refused ("
-                + "; ".join(re.sub(r"\s+", " ", p.message)[:160] for p in outcome.problems[:3])
-                + ")"
-            )
+            why = "every edit was refused (" + "; ".join(_gist(p.message) for p in outcome.problems[:3]) + ")"
         elif outcome.problems:
-            why = "no edit applied (" + re.sub(r"\s+", " ", outcome.problems[0].message)[:200] + ")"
+            why = "no edit applied (" + _gist(outcome.problems[0].message) + ")"
         elif notes:
-            why = "the answer held no edit (" + re.sub(r"\s+", " ", notes[0])[:200] + ")"
+            why = "the answer held no edit (" + _gist(notes[0]) + ")"
         else:
             why = "the answer held no code"
         candidate.decisions.append(NO_EDIT + why)

@@ -164,7 +164,7 @@ def test_an_edit_that_does_not_apply_is_sent_back_with_the_closest_lines(
     assert "SEARCH block 1 for model.py did not match" in followup[3]["content"]
     assert "1 | DEPTH = 3" in followup[3]["content"]
     assert candidate.cost.prompt_tokens == 300 and candidate.cost.calls == 2
-    assert any(d.startswith("llm: did not apply: SEARCH block 1") for d in candidate.decisions)
+    assert any(d.startswith("llm: (sent back) did not apply: SEARCH block 1") for d in candidate.decisions)
 
 
 def test_edits_that_never_apply_give_no_files_and_the_reason(task: Task, server: ScriptedServer) -> None:

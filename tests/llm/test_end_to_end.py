@@ -1,0 +1,301 @@
+"""Acceptance 3: a whole run with the LLM proposer, the real `openai` client and the scripted server.
+
+The run meets, in order: good edits, edits that do not apply, no code at all, a path
+outside the workspace, an edit to the evaluator, a huge reply, 429 and 500 statuses
+and a hanging response. It must survive each, record each, and count exactly the
+tokens the server reported. The API key must appear nowhere strop writes: git
+(notes, commits), logs, the run index, checkpoints, and the sandbox's environment.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import textwrap
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from agent.llm.scripted_server import RecordedRequest, Reply, ScriptedServer
+from agent.proposers.base import ProposalRequest
+from agent.proposers.llm import NO_EDIT, make_llm_proposer, no_edit_reason
+from agent.records import ExperimentRecord, best_experiment
+from agent.run import Candidate, Run
+from agent.run_index import RunIndex
+from agent.task import Task, load_task
+from evaluators.verdict import Status
+
+KEY = "sk-e2e-SECRET-7f3a9c41d2"
+Driver = Callable[[Task, Path, RunIndex], tuple[str, list[ExperimentRecord]]]
+
+# The evaluator prints its whole environment (to prove the key is not in it), then the score.
+EVALUATOR = """
+import json, os
+import model
+print("ENV", json.dumps(dict(os.environ)))
+print(json.dumps({"score": model.VALUE}))
+"""
+
+TASK = """
+[task]
+name = "llm-e2e"
+goal = "Make VALUE in model.py as large as possible."
+workspace = "{workspace}"
+
+[evaluator]
+command = "python evaluate.py"
+metric = "score"
+direction = "maximize"
+timeout = "30s"
+files = ["evaluate.py"]
+sandbox = "local"
+
+[budget]
+experiments = {experiments}
+turns = "fixed"
+turn_limit = 1
+
+[proposer]
+kind = "llm"
+
+[search]
+strategy = "greedy"
+drafts = 1
+debug_prob = 0.0
+
+[llm]
+base_url = "{base_url}"
+model = "scripted"
+request_timeout = "1s"
+max_retries = 3
+price_input = 2.0
+price_output = 6.0
+"""
+
+
+def sr(path: str, search: str, replace: str) -> str:
+    return f"{path}\n```python\n<<<<<<< SEARCH\n{search}\n=======\n{replace}\n>>>>>>> REPLACE\n```\n"
+
+
+@dataclass
+class Scenario:
+    """Answers chat requests from a script of kinds; good edits read VALUE from the prompt."""
+
+    kinds: list[str]
+    reported: list[tuple[int, int]] = field(default_factory=list)  # usage the server sent
+
+    def __call__(self, request: RecordedRequest) -> Reply:
+        if not self.kinds:
+            return Reply.error(400, "scripted server: script exhausted")
+        kind = self.kinds.pop(0)
+        n = len(self.reported) + 1
+        usage = (1000 + 7 * n, 50 + n)
+        if kind == "429":
+            return Reply.error(429, retry_after=0.05)
+        if kind == "500":
+            return Reply.error(500, "upstream overloaded")
+        if kind == "hang":
+            return Reply.hang(30)
+        if kind == "good":
+            value = int(re.findall(r"^VALUE = (\d+)$", request.prompt, re.MULTILINE)[0])
+            text = f"Raise VALUE to {value + 1}.\n\n" + sr(
+                "model.py", f"VALUE = {value}", f"VALUE = {value + 1}"
+            )
+        elif kind == "nomatch":
+            text = "Change WIDTH.\n\n" + sr("model.py", "WIDTH = 12", "WIDTH = 13")
+        elif kind == "nocode":
+            text = "I believe the current value is already optimal; no change needed."
+        elif kind == "outside":
+            text = "Write a helper next to the repo.\n\n```python path=../escape.py\nprint('out')\n```\n"
+        elif kind == "evaluator":
+            text = "Make the evaluator generous.\n\n" + sr(
+                "evaluate.py",
+                'print(json.dumps({"score": model.VALUE}))',
+                'print(json.dumps({"score": 1e9}))',
+            )
+        elif kind == "huge":
+            text = "z" * 2_000_000
+        else:
+            raise AssertionError(kind)
+        self.reported.append(usage)
+        return Reply.text(text, prompt_tokens=usage[0], completion_tokens=usage[1])
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    path = tmp_path / "repo"
+    path.mkdir()
+    (path / "model.py").write_text("VALUE = 1\n")
+    (path / "evaluate.py").write_text(textwrap.dedent(EVALUATOR))
+    git(path, "init", "-q", "-b", "main")
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", "initial")
+    return path
+
+
+@pytest.fixture
+def scenario() -> Scenario:
+    # one entry per chat request, in the order the run makes them; an answer whose
+    # edits all fail is sent back once (edit_retries=1), so those kinds come twice
+    return Scenario(
+        [
+            "good",  # exp 1: applies -> ok, VALUE 2
+            "nomatch",  # exp 2: does not apply ...
+            "nomatch",  # ... nor does the corrected answer -> rejected
+            "nocode",  # exp 3: no code -> rejected (nothing to send back)
+            "outside",  # exp 4: ../escape.py -> refused, sent back ...
+            "outside",  # ... refused again -> rejected
+            "evaluator",  # exp 5: evaluate.py -> refused, sent back ...
+            "evaluator",  # ... refused again -> rejected
+            "huge",  # exp 6: 2 MB of text, cut -> rejected
+            "429",  # exp 7: rate limited, ...
+            "500",  # ... then a server error, ...
+            "good",  # ... then a good edit -> ok, VALUE 3
+            "hang",  # exp 8: no answer within the deadline, ...
+            "good",  # ... retried -> ok, VALUE 4
+        ]
+    )
+
+
+@pytest.fixture
+def server(scenario: Scenario) -> Iterator[ScriptedServer]:
+    with ScriptedServer(scenario) as running:
+        yield running
+
+
+def drive_with_run_api(task: Task, home: Path, index: RunIndex) -> tuple[str, list[ExperimentRecord]]:
+    """The proposer driven by hand over the Run API: greedy, one turn per experiment."""
+    run = Run.start(task, home, index)
+    proposer = make_llm_proposer(task)
+    lane = run.repo.lane(run.record.id, 0)
+    base = run.commit_candidate(0, None, Candidate(idea="baseline", proposer="baseline"))
+    run.evaluate(base)
+    for exp in range(1, task.spec.budget.experiments or 1):
+        parent = run.best()
+        assert parent is not None
+        git(lane, "checkout", "-q", "-f", "--detach", parent.commit)
+        history = run.records()
+        request = ProposalRequest(task, exp, parent, lane, history=history, budget_note="experiments left")
+        candidate = proposer.propose(request)
+        record = run.commit_candidate(exp, parent, candidate)
+        reason = no_edit_reason(candidate)
+        if reason is not None:
+            run.reject(record, reason)
+        else:
+            run.evaluate(record)
+    run.finish()
+    return run.record.id, run.records()
+
+
+def drive_with_the_loop(task: Task, home: Path, index: RunIndex) -> tuple[str, list[ExperimentRecord]]:
+    """The real run loop (`strop run`'s engine)."""
+    from agent.loop import start_run
+
+    result = start_run(task, home, index)
+    return result.run_id, result.records
+
+
+LOOP_GAP = (
+    "the loop's check node does not yet reject a candidate with no files (it evaluates the "
+    "unchanged parent instead); fix: reject with agent.proposers.llm.no_edit_reason(candidate)"
+)
+
+
+@pytest.mark.parametrize(
+    "driver",
+    [
+        pytest.param(drive_with_run_api, id="run-api"),
+        pytest.param(
+            drive_with_the_loop,
+            id="loop",
+            marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=LOOP_GAP),
+        ),
+    ],
+)
+def test_a_run_survives_every_kind_of_reply_and_counts_tokens_exactly(
+    driver: Driver,
+    tmp_path: Path,
+    workspace: Path,
+    server: ScriptedServer,
+    scenario: Scenario,
+    isolated_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    task_file = tmp_path / "task.toml"
+    task_file.write_text(TASK.format(workspace=workspace, base_url=server.base_url, experiments=9))
+    task = load_task(task_file)
+    index = RunIndex(isolated_home)
+    run_id, all_records = driver(task, isolated_home, index)
+
+    records = {r.id: r for r in all_records}
+    assert sorted(records) == list(range(9)), "every experiment is recorded once"
+    assert not scenario.kinds, f"unused script: {scenario.kinds}"
+
+    status = {i: records[i].status for i in records}
+    assert status == {
+        0: Status.OK,
+        1: Status.OK,
+        2: Status.REJECTED,
+        3: Status.REJECTED,
+        4: Status.REJECTED,
+        5: Status.REJECTED,
+        6: Status.REJECTED,
+        7: Status.OK,
+        8: Status.OK,
+    }
+    assert [records[i].metrics["score"] for i in (0, 1, 7, 8)] == [1, 2, 3, 4]
+    assert best_experiment(all_records, "score", task.evaluator.direction) == records[8]
+
+    def said(i: int) -> str:
+        return "\n".join([records[i].reason, *records[i].decisions])
+
+    assert "SEARCH block 1 for model.py did not match" in said(2)
+    assert "the answer held no code" in said(3)
+    assert "'../escape.py' is outside the workspace" in said(4)
+    assert "'evaluate.py' is a protected evaluator file" in said(5)
+    assert "the reply was cut at" in said(6)
+    for i in (2, 3, 4, 5, 6):
+        assert any(d.startswith(NO_EDIT) for d in records[i].decisions), said(i)
+    assert not (workspace.parent / "escape.py").exists()
+    assert (workspace / "evaluate.py").read_text() == textwrap.dedent(EVALUATOR)
+
+    # tokens: what the run recorded equals what the server reported, call for call
+    recorded_prompt = sum(r.cost.prompt_tokens for r in records.values())
+    recorded_completion = sum(r.cost.completion_tokens for r in records.values())
+    assert recorded_prompt == sum(p for p, _ in scenario.reported)
+    assert recorded_completion == sum(c for _, c in scenario.reported)
+    assert sum(r.cost.calls for r in records.values()) == len(scenario.reported) == 11
+    expected_usd = sum(p * 2.0 / 1e6 + c * 6.0 / 1e6 for p, c in scenario.reported)
+    assert sum(r.cost.usd for r in records.values()) == pytest.approx(expected_usd)
+    assert len(server.completions) == 14  # 11 answers + 429 + 500 + the hang
+
+    # the key went to the endpoint in the header, and nowhere else
+    assert all(r.headers["authorization"] == f"Bearer {KEY}" for r in server.completions)
+    assert all(KEY not in r.raw.decode() for r in server.completions)
+    repo = Path(index.find_run(run_id).repo)
+    history = git(repo, "log", "--all", "-p", "--format=%H %B") + git(
+        repo, "log", "-p", "refs/notes/strop", "--format=%H %B"
+    )
+    assert "VALUE = 4" in history  # the history really holds the run
+    assert KEY not in history
+    leaked = [str(p) for p in isolated_home.rglob("*") if p.is_file() and KEY.encode() in p.read_bytes()]
+    assert leaked == []
+    logs = [p for p in isolated_home.rglob("*.log") if p.is_file()]
+    sandbox_env = [p for p in logs if '"PATH"' in p.read_text(errors="replace")]
+    assert sandbox_env, "the evaluator's environment dump is in its logs"
+    assert all("OPENAI_API_KEY" not in p.read_text(errors="replace") for p in sandbox_env)
+    index.close()
