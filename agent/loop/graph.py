@@ -124,7 +124,9 @@ def make_proposer(task: Task, constraints: Any, index: RunIndex) -> Any:
     return EvolveProposer(task, constraints=constraints)
 
 
-def make_context(run: Run, index: RunIndex, overrides: Overrides, sink: Sink | None) -> LoopContext:
+def make_context(
+    run: Run, index: RunIndex, overrides: Overrides, sink: Sink | None, proposer: Any = None
+) -> LoopContext:
     from agent.constraints import Rule, constraints_for
 
     task = run.task
@@ -135,7 +137,7 @@ def make_context(run: Run, index: RunIndex, overrides: Overrides, sink: Sink | N
     if task.spec.constraints.rules or memory.exclusions():
         extra: list[Rule] = memory.exclusions()
         constraints = constraints_for(task, space, extra)
-    proposer = make_proposer(task, constraints, index)
+    proposer = proposer or make_proposer(task, constraints, index)
     budget = RunBudget(task.spec.budget, task.spec.constraints.max_rejections).with_overrides(
         overrides.experiments, overrides.time
     )
@@ -170,24 +172,35 @@ def make_context(run: Run, index: RunIndex, overrides: Overrides, sink: Sink | N
 
 
 def start_run(
-    task: Task, home: Path, index: RunIndex, overrides: Overrides | None = None, sink: Sink | None = None
+    task: Task,
+    home: Path,
+    index: RunIndex,
+    overrides: Overrides | None = None,
+    sink: Sink | None = None,
+    proposer: Any = None,
 ) -> LoopResult:
-    """Start a new run of `task` and drive it to its end."""
+    """Start a new run of `task` and drive it to its end.
+
+    `proposer` replaces the one the task names (any `Proposer`: tests and embedders
+    drive the real loop with their own proposer this way).
+    """
     overrides = overrides or Overrides()
     _validate(task)
     run = Run.start(task, home, index)
     overrides.save(run.folder)
-    return _drive(run, index, overrides, sink, resumed=False)
+    return _drive(run, index, overrides, sink, resumed=False, proposer=proposer)
 
 
-def resume_run(ref: str | None, home: Path, index: RunIndex, sink: Sink | None = None) -> LoopResult:
+def resume_run(
+    ref: str | None, home: Path, index: RunIndex, sink: Sink | None = None, proposer: Any = None
+) -> LoopResult:
     """Continue a run that was killed or stopped, from its last checkpoint."""
     run = Run.reopen(ref, home, index)
     if run.record.status != "running":
         raise UserError(
             f"run {run.record.id} has already ended ({run.record.status}: {run.record.stop_reason})"
         )
-    return _drive(run, index, Overrides.load(run.folder), sink, resumed=True)
+    return _drive(run, index, Overrides.load(run.folder), sink, resumed=True, proposer=proposer)
 
 
 def request_stop(ref: str | None, index: RunIndex) -> str:
@@ -214,14 +227,16 @@ def _validate(task: Task) -> None:
         raise UserError(f"{task.path}: {error}") from None
 
 
-def _drive(run: Run, index: RunIndex, overrides: Overrides, sink: Sink | None, resumed: bool) -> LoopResult:
+def _drive(
+    run: Run, index: RunIndex, overrides: Overrides, sink: Sink | None, resumed: bool, proposer: Any = None
+) -> LoopResult:
     lock = FileLock(str(run.folder / "runner.lock"), timeout=0)
     try:
         lock.acquire()
     except Timeout:
         raise RunBusyError(f"run {run.record.id} is being run by another process") from None
     try:
-        ctx = make_context(run, index, overrides, sink)
+        ctx = make_context(run, index, overrides, sink, proposer)
         if resumed:
             removed = clear_stale_locks(run.repo, run.record.id)
             if removed:

@@ -480,9 +480,11 @@ class Nodes:
         decision = policy.decide(state, [TurnOutcome(**o) for o in outcomes])
         reason = f"turn {slot['turn']}: {decision.reason}"
         go_on = decision.go_on
-        if go_on and not self.ctx.budget.decide(usage).go_on:
+        # another turn is the same experiment: only time, tokens, cost and `strop stop` can refuse it
+        run_level = self.ctx.budget.decide(replace(usage, experiments=0))
+        if go_on and not run_level.go_on:
             go_on = False
-            reason += f"; but the run's budget is spent ({self.ctx.budget.decide(usage).reason})"
+            reason += f"; but the run's budget is spent ({run_level.reason})"
         return go_on, decision.state.to_dict(), reason
 
     # ------------------------------------------------------------------- learn

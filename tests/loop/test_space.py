@@ -1,0 +1,83 @@
+"""The [space]: sampling, conditionals, moves in the unit cube, and carrying a point into files."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from agent.space import Space
+from agent.task import ParamSpec, ProposerSpec
+
+
+def space() -> Space:
+    return Space(
+        {
+            "k": ParamSpec(type="int", low=1, high=9, when="mode == 'b'"),
+            "mode": ParamSpec(type="choice", choices=["a", "b"]),
+            "lr": ParamSpec(type="float", low=1e-4, high=1.0, log=True),
+            "flag": ParamSpec(type="bool"),
+        }
+    )
+
+
+def legal(space: Space, point: dict) -> bool:
+    for param in space:
+        active = space.is_active(param.name, point)
+        if active != (param.name in point):
+            return False
+        if active and param.coerce(point[param.name]) != point[param.name]:
+            return False
+    return True
+
+
+def test_order_puts_conditions_first() -> None:
+    assert space().names.index("mode") < space().names.index("k")
+
+
+def test_samples_mutations_and_crossovers_are_legal() -> None:
+    s, rng = space(), random.Random(3)
+    points = [s.sample(rng) for _ in range(200)]
+    assert all(legal(s, p) for p in points)
+    assert {p["mode"] for p in points} == {"a", "b"}
+    assert any("k" in p for p in points) and any("k" not in p for p in points)
+    lrs = [p["lr"] for p in points]
+    assert sum(lr < 0.01 for lr in lrs) > 60  # log scale: half the mass below 0.01
+    for a, b in zip(points, points[1:], strict=False):
+        assert legal(s, s.mutate(a, rng))
+        assert legal(s, s.crossover(a, b, rng))
+
+
+def test_mutation_moves_and_stays_near() -> None:
+    s, rng = space(), random.Random(1)
+    start = {"mode": "a", "lr": 0.01, "flag": False}
+    moved = [s.mutate(start, rng, sigma=0.05) for _ in range(50)]
+    assert all(s.key(m) != s.key(start) for m in moved)
+    fresh = [s.sample(rng) for _ in range(50)]
+    assert sum(s.distance(start, m) for m in moved) < 0.8 * sum(s.distance(start, f) for f in fresh)
+
+
+def test_params_file_round_trip_keeps_foreign_keys(tmp_path: Path) -> None:
+    s = space()
+    (tmp_path / "params.json").write_text(json.dumps({"lr": 0.5, "mode": "a", "seed": 7}))
+    proposer = ProposerSpec()
+    assert s.read(tmp_path, proposer) == {"mode": "a", "lr": 0.5, "flag": False}
+    files = s.materialise({"mode": "b", "k": 4, "lr": 0.001, "flag": True}, tmp_path, proposer)
+    written = json.loads(files["params.json"])
+    assert written == {"seed": 7, "mode": "b", "k": 4, "lr": 0.001, "flag": True}
+
+
+def test_marked_lines_are_substituted(tmp_path: Path) -> None:
+    s = space()
+    (tmp_path / "model.py").write_text(
+        "LR = 0.1  # strop: lr\nMODE = 'a'  # strop: mode\nFLAG = False  # strop: flag\nOTHER = 3\n"
+    )
+    (tmp_path / "cfg.js").write_text("const flag = false;  // strop: flag\n")
+    proposer = ProposerSpec(params_file="", marked=["model.py", "cfg.js"])
+    assert s.read(tmp_path, proposer) == {"mode": "a", "lr": 0.1, "flag": False}
+    files = s.materialise({"mode": "b", "k": 2, "lr": 0.25, "flag": True}, tmp_path, proposer)
+    assert (
+        files["model.py"]
+        == "LR = 0.25  # strop: lr\nMODE = 'b'  # strop: mode\nFLAG = True  # strop: flag\nOTHER = 3\n"
+    )
+    assert files["cfg.js"] == "const flag = true;  // strop: flag\n"
