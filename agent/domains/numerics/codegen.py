@@ -69,6 +69,7 @@ static long long visited = 0;
 
 static long double ulp_of(long double t) {
     int e;
+    if (t == 0.0L) return MIN_SUBNORMAL;
     frexpl(fabsl(t), &e);
     long double u = ldexpl(1.0L, e - PRECISION);
     return u < MIN_SUBNORMAL ? MIN_SUBNORMAL : u;
@@ -212,7 +213,9 @@ if __name__ == "__main__":
     x = (lo + (hi - lo) * (numpy.arange(count) / (count - 1))).astype({dtype})
     t = truth(x)
     _, e = numpy.frexp(numpy.abs(t))
-    ulp = numpy.maximum(numpy.ldexp(numpy.longdouble(1), (e - {fmt.precision}).astype(numpy.int32)), numpy.longdouble({fmt.smallest_subnormal!r}))
+    smallest = numpy.longdouble({fmt.smallest_subnormal!r})
+    ulp = numpy.maximum(numpy.ldexp(numpy.longdouble(1), (e - {fmt.precision}).astype(numpy.int32)), smallest)
+    ulp = numpy.where(t == 0, smallest, ulp)
     error = numpy.abs(approx_{fn}(x).astype(numpy.longdouble) - t)
     print({{"max_ulp": float(numpy.max(error / ulp)), "max_rel_error": float(numpy.max(error / numpy.abs(t))), "points": count}})
 '''

@@ -20,6 +20,7 @@ def ulp_of(truth: numpy.ndarray, fmt: Format) -> numpy.ndarray:
     values = numpy.abs(numpy.asarray(truth, dtype=LD))
     _, exponent = numpy.frexp(values)
     ulp = numpy.ldexp(LD(1), (exponent - fmt.precision).astype(numpy.int32))
+    ulp = numpy.where(values == 0, LD(fmt.smallest_subnormal), ulp)
     return numpy.maximum(ulp, LD(fmt.smallest_subnormal))
 
 

@@ -15,6 +15,7 @@ Each returns a genome and how many evaluations it spent; scoring is search.py's.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,11 +105,13 @@ def hawq(domain: QuantDomain, seed: int, fmt: Format = Format.INT_SYM) -> Baseli
             perturbation = float(np.sum((quantize_rtn(w, gene) - w) ** 2))
             omega[i, b] = traces[i] / w.size * perturbation
             size[i, b] = layer_size(gene, layer.out, layer.width).total_bits
-            choice[i, b] = pulp.LpVariable(f"x_{i}_{b}", cat="Binary")
+            choice[i, b] = problem.add_variable(f"x_{i}_{b}", cat="Binary")
         problem += pulp.lpSum(choice[i, b] for b in HAWQ_BITS) == 1
     problem += pulp.lpSum(omega[k] * choice[k] for k in choice)
     problem += pulp.lpSum(size[k] * choice[k] for k in choice) <= domain.space.budget_total
-    problem.solve(pulp.PULP_CBC_CMD(msg=False))
+    with warnings.catch_warnings():  # PuLP 3.3 flags its bundled CBC as deprecated; it is what works offline
+        warnings.simplefilter("ignore", DeprecationWarning)
+        problem.solve(pulp.PULP_CBC_CMD(msg=False))
     if pulp.LpStatus[problem.status] != "Optimal":
         return BaselineResult(None, 0)
     bits = [next(b for b in HAWQ_BITS if (choice[i, b].value() or 0) > 0.5) for i in range(len(matrices))]
@@ -158,7 +161,7 @@ def tpe(domain: QuantDomain, evaluations: int, seed: int) -> BaselineResult:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     run = _Budgeted(domain, evaluations)
-    roundings = [r.value for r in domain._roundings()]
+    roundings = [r.value for r in domain.roundings()]
 
     def objective(trial: Any) -> float:
         genes = []

@@ -137,7 +137,7 @@ class QuantDomain:
     def _formats(self, layer: LayerSpace) -> tuple[Format, ...]:
         return self.space.formats_for(layer)
 
-    def _roundings(self) -> tuple[Rounding, ...]:
+    def roundings(self) -> tuple[Rounding, ...]:
         return tuple(Rounding) if self.space.allow_gptq else (Rounding.RTN,)
 
     def _random_gene(self, layer: LayerSpace, rng: Any) -> LayerGene:
@@ -149,7 +149,7 @@ class QuantDomain:
             bits,
             _pick(rng, (PER_CHANNEL, *layer.groups)),
             _pick(rng, EXPONENTS),
-            _pick(rng, self._roundings()),
+            _pick(rng, self.roundings()),
         )
 
     def random_genome(self, rng: Any) -> Genome:
@@ -160,7 +160,7 @@ class QuantDomain:
         seeds: list[Genome] = list(self.seed_genomes)
         for fmt in self.space.profile.formats:
             bits = FIXED_BITS.get(fmt, max(MIN_BITS, int(self.space.budget_bits)))
-            for rounding in self._roundings():
+            for rounding in self.roundings():
                 genes = []
                 for layer in self.space.layers:
                     f = fmt if fmt in self._formats(layer) else _pick(rng, self._formats(layer))
@@ -188,7 +188,7 @@ class QuantDomain:
             k = EXPONENTS.index(gene.exponent) if gene.exponent in EXPONENTS else len(EXPONENTS) - 1
             fields["exponent"] = EXPONENTS[int(np.clip(k + _pick(rng, (-1, 1)), 0, len(EXPONENTS) - 1))]
         else:
-            fields["rounding"] = _pick(rng, self._roundings()).value
+            fields["rounding"] = _pick(rng, self.roundings()).value
         return LayerGene.from_json(fields)
 
     def mutate(self, genome: Genome, rng: Any) -> Genome:

@@ -1,0 +1,60 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+ENTRY = "from agent.cli import main; main()"
+
+
+def _strop(*args, home):
+    return subprocess.run(
+        [sys.executable, "-c", ENTRY, "evolve", "numerics", *args],
+        capture_output=True,
+        text=True,
+        env={"STROP_HOME": str(home), "PATH": "/usr/bin:/bin", "PYTHONWARNINGS": "ignore"},
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fn", "tanh", "--interval", "0,1"], "unknown function"),
+        (["--fn", "exp2", "--interval", "1,0"], "empty or reversed"),
+        (["--fn", "exp2", "--interval", "0.5,0.5"], "empty or reversed"),
+        (["--fn", "exp2", "--interval", "0,1", "--dtype", "float16"], "unsupported dtype"),
+        (["--fn", "exp2", "--interval", "0,1", "--time", "2s"], "too short to finish one generation"),
+        (["--fn", "log", "--interval", "-1,1"], "not defined"),
+        (["--fn", "exp2", "--interval", "zero,1"], "two numbers"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
+    run = _strop(*args, home=tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_json_output_shape(tmp_path):
+    out = tmp_path / "out"
+    run = _strop(
+        "--fn", "exp", "--interval", "0.5,1", "--dtype", "float64", "--generations", "1",
+        "--population", "6", "--islands", "1", "--max-cost", "3", "--workers", "0",
+        "--json", "--out", str(out), home=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = json.loads(run.stdout)
+    assert report["front"] and report["baselines"]
+    for entry in report["front"]:
+        assert {"cost", "max_ulp", "max_rel_error", "verified", "c_code"} <= set(entry)
+        assert entry["verified"] is True and entry["cost"] <= 3
+        assert (out / f"exp_float64_cost{entry['cost']}.c").read_text() == entry["c_code"]
+    for baseline in report["baselines"]:
+        assert {"name", "cost", "max_ulp", "max_rel_error"} <= set(baseline)
+    names = {b["name"] for b in report["baselines"]}
+    assert {"taylor-3", "pade-1/1", "minimax-3"} <= names
+    minimax = {b["cost"]: b["max_ulp"] for b in report["baselines"] if b["name"].startswith("minimax")}
+    best = {e["cost"]: e["max_ulp"] for e in report["front"]}
+    assert best.get(3, minimax[3]) <= minimax[3] * 1.01  # the seeds include the minimax polynomials
+    assert report["engine"]["evaluated"] > 0

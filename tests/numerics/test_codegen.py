@@ -1,0 +1,69 @@
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy
+import pytest
+
+from agent.domains.numerics.codegen import C_FLAGS, c_source, numpy_source
+from agent.domains.numerics.measure import Reference
+from agent.domains.numerics.points import verification_points
+from agent.domains.numerics.program import Node, Program
+from agent.domains.numerics.targets import FORMATS, TARGETS
+
+# every op once: ((x·c1 + c2) / (x + c3)) − sqrt(x)·c4 + x
+PROGRAM = Program(
+    (
+        Node("x"),
+        Node("const", (), 0.7071067811865476),
+        Node("const", (), 1.4142135623730951),
+        Node("fma", (0, 1, 2)),
+        Node("const", (), 2.718281828459045),
+        Node("add", (0, 4)),
+        Node("div", (3, 5)),
+        Node("sqrt", (0,)),
+        Node("const", (), 0.3183098861837907),
+        Node("mul", (7, 8)),
+        Node("sub", (6, 9)),
+        Node("add", (10, 0)),
+    )
+)
+
+
+def _python_max_ulp(program, fn, lo, hi, name):
+    fmt = FORMATS[name]
+    points = verification_points(lo, hi, fmt)
+    reference = Reference(points, TARGETS[fn].truth(points, fmt), fmt)
+    return reference.measure(program.evaluate_chunked(points, fmt.dtype)), len(points)
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs the system C compiler")
+@pytest.mark.parametrize(
+    ("fn", "lo", "hi", "name"),
+    [("exp2", 1.0, 1.125, "float32"), ("exp", 0.5, 1.0, "float64")],  # exhaustive / sampled plans
+)
+def test_c_harness_remeasures_the_same_max_ulp(tmp_path, fn, lo, hi, name):
+    program = PROGRAM.rounded(FORMATS[name].dtype)
+    source = tmp_path / "approx.c"
+    source.write_text(c_source(program, fn, lo, hi, name, header="test program"))
+    binary = tmp_path / "approx"
+    subprocess.run(["cc", *C_FLAGS, "-o", str(binary), str(source), "-lm"], check=True)
+    measured = json.loads(subprocess.run([str(binary)], check=True, capture_output=True, text=True).stdout)
+    ours, _ = _python_max_ulp(program, fn, lo, hi, name)
+    assert ours.max_ulp > 1  # a real error, not a trivial zero
+    assert measured["max_ulp"] == pytest.approx(ours.max_ulp, rel=1e-8)
+    assert measured["max_rel_error"] == pytest.approx(ours.max_rel_error, rel=1e-8)
+    assert measured["worst_x"] == ours.worst_x
+
+
+def test_numpy_code_is_standalone_and_computes_the_same_values(tmp_path):
+    program = PROGRAM.rounded(numpy.float32)
+    module = tmp_path / "approx_mod.py"
+    module.write_text(numpy_source(program, "exp2", 1.0, 1.125, "float32", header="test"))
+    namespace: dict = {}
+    exec(compile(module.read_text(), str(module), "exec"), namespace)
+    x = numpy.linspace(1.0, 1.125, 4097).astype(numpy.float32)
+    assert numpy.array_equal(namespace["approx_exp2"](x), program.evaluate(x, numpy.float32))
+    run = subprocess.run([sys.executable, str(module)], check=True, capture_output=True, text=True)
+    assert "max_ulp" in run.stdout
