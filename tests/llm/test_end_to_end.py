@@ -299,3 +299,62 @@ def test_a_run_survives_every_kind_of_reply_and_counts_tokens_exactly(
     assert sandbox_env, "the evaluator's environment dump is in its logs"
     assert all("OPENAI_API_KEY" not in p.read_text(errors="replace") for p in sandbox_env)
     index.close()
+
+
+TURNS_TASK = TASK.replace(
+    'turns = "fixed"\nturn_limit = 1',
+    'turns = "dynamic"\nturn_limit = 2\nextension = 1\nmax_extensions = 1',
+)
+
+
+def current_model(prompt: str) -> str:
+    """The text of model.py as the prompt shows it."""
+    return re.search(r"^## model\.py\n\n```python\n(.*?)\n```", prompt, re.MULTILINE | re.DOTALL).group(1)  # type: ignore[union-attr]
+
+
+EXTEND_GAP = (
+    "the loop reads the turn outcome's `extend` from its own notes, which nothing fills; "
+    "fix: take it from agent.proposers.llm.extend_request(candidate)"
+)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=EXTEND_GAP)
+def test_dynamic_turns_through_the_loop_extend_on_progress(
+    tmp_path: Path, workspace: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Turn 1 breaks the code, turn 2 hits a different error and asks for more, turn 3 fixes it."""
+    plan = [
+        ("VALUE = undefined_name", ""),
+        ('VALUE = int("not a number")', "EXTEND: the NameError is gone; one more turn for the parse\n"),
+        ("VALUE = 5", ""),
+    ]
+    prompts: list[str] = []
+
+    def answer(request: RecordedRequest) -> Reply:
+        prompts.append(request.prompt)
+        if not plan:
+            return Reply.error(400, "scripted server: script exhausted")
+        line, extend = plan.pop(0)
+        old = current_model(request.prompt).splitlines()[0]
+        return Reply.text(f"Set VALUE.\n\n{sr('model.py', old, line)}{extend}", 500, 40)
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    with ScriptedServer(answer) as server:
+        task_file = tmp_path / "task.toml"
+        task_file.write_text(TURNS_TASK.format(workspace=workspace, base_url=server.base_url, experiments=2))
+        index = RunIndex(isolated_home)
+        run_id, records = drive_with_the_loop(load_task(task_file), isolated_home, index)
+        index.close()
+
+    attempt = {r.id: r for r in records}[1]
+    assert attempt.status is Status.OK and attempt.metrics["score"] == 5 and attempt.turns == 3
+    assert attempt.cost.calls == 3 and attempt.cost.prompt_tokens == 1500
+    decisions = "\n".join(attempt.decisions)
+    assert "turn 1: dynamic: turn 1 of 2 failed" in decisions and "NameError" in decisions
+    assert (
+        "turn 2: dynamic: granted 1 more turn(s) (extension 1 of 1, limit now 3): the model asked for more "
+        "turns ('the NameError is gone; one more turn for the parse') and the error changed" in decisions
+    )
+    assert "turn 3: dynamic: turn 3 succeeded (score 5)" in decisions
+    assert "this is turn 2 of 2" in prompts[1] and "NameError" in prompts[1]
+    assert "this is turn 3 of 3" in prompts[2] and "ValueError" in prompts[2]
