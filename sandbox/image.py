@@ -63,12 +63,20 @@ def has_image(client: Any, tag: str) -> bool:
     return True
 
 
-def build_image(client: Any, runtime: Runtime) -> str:
-    """Import the skeleton as `strop-sandbox:<hash>` (idempotent) and return the tag."""
+def build_image(client: Any, runtime: Runtime, rebuild: bool = False) -> str:
+    """Import the skeleton as `strop-sandbox:<hash>` and return the tag.
+
+    An image already there is kept (the tag names its content) unless `rebuild`,
+    which removes it first so that no untagged copy is left behind.
+    """
     import docker.errors
 
     tag = image_tag(runtime)
     repository, version = tag.split(":")
+    if has_image(client, tag):
+        if not rebuild:
+            return tag
+        client.api.remove_image(tag, force=True)
     try:
         client.api.import_image_from_data(
             skeleton(runtime), repository=repository, tag=version, changes=[f"LABEL {IMAGE_LABEL}=1"]
@@ -82,5 +90,4 @@ def build_image(client: Any, runtime: Runtime) -> str:
 
 def ensure_image(client: Any, runtime: Runtime) -> str:
     """The sandbox image's tag, building it first when this docker does not have it."""
-    tag = image_tag(runtime)
-    return tag if has_image(client, tag) else build_image(client, runtime)
+    return build_image(client, runtime)

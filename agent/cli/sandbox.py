@@ -52,7 +52,9 @@ def check_command(json_out: JsonFlag = False) -> None:
 
 
 @sandbox_app.command("image")
-def image_command() -> None:
+def image_command(
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Remove and import it again.")] = False,
+) -> None:
     """Build the docker image the `docker` backend runs in (offline, about a second).
 
     The image is an empty skeleton; strop's interpreter and venv are mounted read-only
@@ -70,10 +72,10 @@ def image_command() -> None:
     except Exception as error:
         raise UserError(f"the docker engine does not answer ({error}); start dockerd first") from None
     try:
-        tag = build_image(client, Runtime.detect())
+        tag = build_image(client, Runtime.detect(), rebuild=rebuild)
     except SandboxError as error:
         raise UserError(str(error)) from None
-    out.print(f"built {tag}")
+    out.print(f"ready {tag}")
 
 
 @sandbox_app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

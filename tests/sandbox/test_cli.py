@@ -63,5 +63,9 @@ def test_run_bad_unit_is_a_user_error(workdir: Path) -> None:
 
 def test_image_builds_offline() -> None:
     require_backend("docker")
-    result = strop("sandbox", "image")
-    assert result.returncode == 0 and result.stdout.startswith("built strop-sandbox:")
+    result = strop("sandbox", "image", "--rebuild")
+    assert result.returncode == 0 and result.stdout.startswith("ready strop-sandbox:")
+    import docker
+
+    client = docker.from_env()
+    assert client.images.list(filters={"dangling": True, "label": "strop.sandbox.image=1"}) == []
