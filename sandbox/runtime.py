@@ -25,7 +25,7 @@ from sandbox.environment import python_bin_dir
 
 DISTRIBUTION = "strop"
 _TOP_DIRS = ("bin", "sbin", "lib", "lib64", "lib32", "libx32")
-_ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives")
+_ETC_FILES = ("ld.so.cache", "localtime", "alternatives")
 
 
 @dataclass(frozen=True)
