@@ -27,6 +27,7 @@ key, model or URL), which propagates and stops the run.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,51 +112,72 @@ def _cap(text: str, limit: int = _DECISION_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _listing(root: Path) -> list[str]:
+    """Workspace-relative paths of regular files, skipping hidden and tool folders without entering them."""
+    found: list[str] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
+        for name in files:
+            path = Path(folder) / name
+            if not name.startswith(".") and path.is_file() and not path.is_symlink():
+                found.append(path.relative_to(root).as_posix())
+    return sorted(found)
+
+
+def _read_text(path: Path, chars: int) -> tuple[str, int] | str:
+    """At most `chars` characters of a UTF-8 file and its size in bytes; or why it is not shown."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        data = handle.read(chars * 4 + 4)
+    if b"\0" in data[:8192]:
+        return "binary"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if len(data) < size and error.start >= len(data) - 4:  # a character cut by the bounded read
+            text = data[: error.start].decode("utf-8", errors="replace")
+        else:
+            return "not UTF-8"
+    return text, size
+
+
 def workspace_files(
-    root: Path, protected: tuple[str, ...], max_chars: int, per_file: int
+    root: Path, protected: tuple[str, ...], max_chars: int, per_file: int, max_omitted: int = 30
 ) -> tuple[list[ShownFile], list[str]]:
     """The text files under `root` to show the model (editable first), within `max_chars`; and the rest."""
     protected_set = set(expand(root, protected)) if protected else set()
-    paths: list[str] = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(part in _SKIP_DIRS or part.startswith(".") for part in rel.parts):
-            continue
-        if path.is_file() and not path.is_symlink():
-            paths.append(rel.as_posix())
+    paths = _listing(root)
     ordered = [p for p in paths if p not in protected_set] + [p for p in paths if p in protected_set]
     shown: list[ShownFile] = []
     omitted: list[str] = []
     budget = max_chars
     for rel in ordered:
-        data = (root / rel).read_bytes()
-        if b"\0" in data[:8192]:
-            omitted.append(f"{rel} (binary)")
-            continue
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            omitted.append(f"{rel} (not UTF-8)")
-            continue
         room = min(per_file, budget)
-        if room < min(len(text), 200):
+        if room < 200:
             omitted.append(f"{rel} (prompt size limit)")
             continue
+        read = _read_text(root / rel, room)
+        if isinstance(read, str):
+            omitted.append(f"{rel} ({read})")
+            continue
+        text, size = read
         cut = text[:room]
-        fence = "````" if "```" in cut else "```"
+        truncated = len(cut) < len(text) or len(cut.encode()) < size
         shown.append(
             ShownFile(
                 path=rel,
                 text=cut.rstrip("\n"),
                 lang=_LANGS.get(Path(rel).suffix, ""),
-                fence=fence,
+                fence="````" if "```" in cut else "```",
                 readonly=rel in protected_set,
-                truncated=len(cut) < len(text),
-                size=len(text),
+                truncated=truncated,
+                size=size,
                 shown=len(cut),
             )
         )
         budget -= len(cut)
+    if len(omitted) > max_omitted:
+        omitted = [*omitted[:max_omitted], f"and {len(omitted) - max_omitted} more"]
     return shown, omitted
 
 

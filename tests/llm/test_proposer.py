@@ -271,12 +271,17 @@ def test_workspace_files_are_bounded(tmp_path: Path) -> None:
     (tmp_path / ".hidden").mkdir()
     (tmp_path / ".hidden" / "secret.py").write_text("no")
     (tmp_path / "small.py").write_text("y = 2\n")
+    (tmp_path / "a-latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
     shown, omitted = workspace_files(tmp_path, (), max_chars=5_000, per_file=4_000)
     big = next(f for f in shown if f.path == "big.py")
     assert big.truncated and big.shown == 4_000 and big.size == 60_000
-    assert "blob.bin (binary)" in omitted
+    assert "blob.bin (binary)" in omitted and "a-latin1.txt (not UTF-8)" in omitted
     assert all(".hidden" not in f.path for f in shown)
     assert sum(f.shown for f in shown) <= 5_000
+    for i in range(50):
+        (tmp_path / f"f{i:02}.py").write_text("z = 0\n" * 100)
+    shown, omitted = workspace_files(tmp_path, (), max_chars=5_000, per_file=4_000)
+    assert len(omitted) == 31 and omitted[-1].startswith("and ") and omitted[-1].endswith(" more")
 
 
 def test_prompts_are_strict(tmp_path: Path) -> None:
