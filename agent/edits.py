@@ -35,7 +35,9 @@ A path that leaves the workspace (absolute, `..`, through a link), enters `.git`
 or is a protected evaluator file is refused; the refusal is feedback, not an error.
 Deleting files is not supported.
 
-A line `EXTEND: reason` outside code asks the turn policy for more turns.
+A line `EXTEND: reason` outside code asks the turn policy for more turns. A path
+line that is prose with one backticked path in it ("Here is `model.py`:") names that
+path. Unified diffs are not applied; the model is told to use SEARCH/REPLACE.
 
 Written by hand: the formats are conventions of LLM output, not a grammar any
 parsing library knows, and the feedback has to speak to the model.
@@ -61,6 +63,7 @@ _EXTEND = re.compile(r"^\s*\**\s*EXTEND\s*\**\s*:\s*\**\s*(?P<reason>.+?)\s*$")
 _INFO_PATH = re.compile(r"""(?:path|file|filename|title)\s*=\s*["']?(?P<path>[^"'\s]+)["']?""", re.IGNORECASE)
 _PATH_PREFIX = re.compile(r"^(?:#+\s*)?(?:file(?:name)?|path)\s*:\s*", re.IGNORECASE)
 _PATH_TOKEN = re.compile(r"^[\w.\-/+@~]+$")
+_QUOTED_PATH = re.compile(r"`([\w.\-/+@~]+)`")
 _ELLIPSIS = re.compile(r"^\s*(#|//)?\s*\.\.\.\s*(\(.*\))?\s*$|rest of (the )?(code|file)", re.IGNORECASE)
 _CLOSEST_MAX_LINES = 30
 
@@ -114,7 +117,8 @@ def _clean_path(raw: str, strict: bool) -> str | None:
     text = text.strip("`").strip().rstrip(":").strip("*").strip()
     text = re.sub(r"^#+\s*", "", text)
     if not text or not _PATH_TOKEN.match(text):
-        return None
+        quoted_paths = [t for t in _QUOTED_PATH.findall(raw) if "." in t or "/" in t]
+        return quoted_paths[0].removeprefix("./") if len(quoted_paths) == 1 else None
     if strict and not (prefixed or quoted or "." in text or "/" in text):
         return None
     return text.removeprefix("./")
@@ -250,12 +254,23 @@ class _Parser:
             before = _previous_nonblank(self.lines, start, 0)
             if before is not None and before >= start - 2:
                 path = self._path_line(before)
-        if path is None:
+        if path is None and (info.strip().lower() in ("diff", "patch") or _looks_like_diff(body)):
+            self.notes.append(
+                "a unified diff was not applied: send SEARCH/REPLACE blocks (or whole files) instead."
+            )
+        elif path is None:
             self.unnamed += 1
         else:
             text = "\n".join(body)
             self.edits.append(WholeFile(len(self.edits) + 1, path, text + ("\n" if text else "")))
         return close + 1
+
+
+def _looks_like_diff(body: list[str]) -> bool:
+    heads = [line for line in body[:6] if line.strip()]
+    return any(line.startswith(("--- ", "+++ ", "@@ ")) for line in heads) and any(
+        line.startswith("@@") for line in body
+    )
 
 
 def _plan(prose: list[str], limit: int = 2000) -> str:

@@ -301,3 +301,16 @@ def test_partial_failure_keeps_the_applied_edit(workspace: Path) -> None:
 def test_huge_answer_gives_a_bounded_plan_and_no_edit() -> None:
     parsed = parse_answer(("word " * 20 + "\n") * 40_000)
     assert parsed.edits == () and len(parsed.plan) <= 2000
+
+
+def test_prose_line_with_one_backticked_path_names_the_file() -> None:
+    parsed = parse_answer("Here is the updated `src/model.py`:\n```python\nx = 1\n```\n")
+    assert parsed.edits == (WholeFile(1, "src/model.py", "x = 1\n"),)
+    two = parse_answer("Compare `a.py` with `b.py`:\n```python\nx = 1\n```\n")
+    assert two.edits == ()
+
+
+def test_unified_diff_is_not_applied_and_says_so() -> None:
+    diff = "```diff\n--- a/model.py\n+++ b/model.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n```\n"
+    parsed = parse_answer(diff)
+    assert parsed.edits == () and "unified diff" in parsed.notes[0]
