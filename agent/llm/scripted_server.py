@@ -11,7 +11,7 @@ for the real `openai` client, and replays a script of `Reply`s, one per request:
         server.requests  # what it received: method, path, headers, parsed JSON body
 
 A script may also be a function `(RecordedRequest) -> Reply`, to answer from the
-prompt. Once a list is used up the server answers 400 "script exhausted", which
+prompt; what it raises is kept in `server.errors` and answered with a 500. Once a list is used up the server answers 400 "script exhausted", which
 clients do not retry, so a test that asks too often fails loudly.
 
 Written on the standard library's `http.server` (a thread per request, so a
@@ -131,6 +131,7 @@ class ScriptedServer:
         self._queue: list[Reply] = [] if callable(script) else list(script)
         self._stopping = threading.Event()
         self.requests: list[RecordedRequest] = []
+        self.errors: list[Exception] = []  # what a responder function raised
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -183,7 +184,11 @@ class ScriptedServer:
         with self._lock:
             self.requests.append(request)
             if self._responder is not None:
-                return self._responder(request)
+                try:
+                    return self._responder(request)
+                except Exception as error:  # kept for the test to see; the client gets a 500
+                    self.errors.append(error)
+                    return Reply.error(500, f"scripted server: the responder raised {error!r}")
             if not self._queue:
                 return Reply.error(400, "scripted server: script exhausted")
             return self._queue.pop(0)

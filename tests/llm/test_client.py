@@ -207,3 +207,14 @@ def test_retry_after_forms() -> None:
 
 def test_safe_url_drops_credentials() -> None:
     assert safe_url("https://user:pw@host.example:8443/v1?key=abc") == "https://host.example:8443/v1"
+
+
+def test_a_responder_that_raises_is_a_500_and_is_kept() -> None:
+    def responder(request: object) -> Reply:
+        raise KeyError("oops")
+
+    with ScriptedServer(responder) as broken:
+        spec = LLMSpec(base_url=broken.base_url, model="m", max_retries=0)
+        with LLMClient(spec, environ={}) as client, pytest.raises(LLMUnavailable):
+            client.complete(HELLO)
+    assert [type(e) for e in broken.errors] == [KeyError]
