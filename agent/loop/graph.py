@@ -272,9 +272,12 @@ def _invoke(nodes: Nodes, run: Run, max_steps: int) -> None:
         graph = build_graph(nodes, saver)
         config = {"configurable": {"thread_id": run.record.id}, "recursion_limit": max_steps + 100}
         snapshot = graph.get_state(config)
-        start = None if snapshot.values else initial_state(run.record.id)
-        if snapshot.values and not snapshot.next:
+        if snapshot.values.get("finished"):
             return  # the graph already ended
+        # `snapshot.next` is no guide: a node that finished just before a crash leaves its
+        # writes pending on the last checkpoint and no next node; invoking with None
+        # applies them and goes on.
+        start = None if snapshot.values else initial_state(run.record.id)
         graph.invoke(start, config, durability="sync")
     finally:
         connection.close()
