@@ -270,6 +270,8 @@ class Nodes:
     ) -> tuple[Candidate, dict[str, str]]:
         if notes.get("failed"):
             return candidate, {"outcome": "rejected", "reason": notes["failed"]}
+        if not candidate.files and slot["mode"] != "baseline":
+            return candidate, {"outcome": "rejected", "reason": _no_edit_reason(candidate)}
         lane = self._lane(slot)
         checkout_detached(lane, self._base_commit(slot, records))
         try:
@@ -465,13 +467,13 @@ class Nodes:
         policy = self.ctx.turns
         path = self.ctx.folder / "turns" / f"{slot['exp']}.json"
         outcomes = json.loads(path.read_text()) if path.exists() else []
-        _, notes = load_candidate(Path(slot["candidate"])) if slot["candidate"] else (None, {})
+        candidate, notes = load_candidate(Path(slot["candidate"])) if slot["candidate"] else (None, {})
         outcome = {
             "turn": slot["turn"],
             "success": record.status is Status.OK,
             "score": record.metrics.get(self.ctx.metric) if record.status is Status.OK else None,
             "error": None if record.status is Status.OK else (record.reason or record.status.value),
-            "extend": notes.get("extend"),
+            "extend": notes.get("extend") or (_extend_request(candidate) if candidate else None),
         }
         outcomes = [o for o in outcomes if o["turn"] < slot["turn"]] + [outcome]
         write_atomically(path, json.dumps(outcomes))
@@ -527,6 +529,24 @@ class Nodes:
     @staticmethod
     def after_record(state: LoopState) -> str:
         return "propose" if any(slot["stage"] == "new" for slot in state["slots"]) else "learn"
+
+
+def _no_edit_reason(candidate: Candidate) -> str:
+    """Why a candidate changes nothing: the LLM proposer says why in its decisions."""
+    try:
+        from agent.proposers.llm import no_edit_reason
+    except ImportError:
+        return "the proposer returned no change"
+    return no_edit_reason(candidate) or "the proposer returned no change"
+
+
+def _extend_request(candidate: Candidate) -> str | None:
+    """The model's request for more turns, when the proposer recorded one."""
+    try:
+        from agent.proposers.llm import extend_request
+    except ImportError:
+        return None
+    return extend_request(candidate)
 
 
 def _log_excerpt(record: ExperimentRecord, chars: int = 1500) -> str:
