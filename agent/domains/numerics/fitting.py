@@ -297,7 +297,11 @@ def cma_polish(
     start = program.constants()
     if not len(start) or evaluations <= 0:
         return program
-    import cma
+    import warnings
+
+    with warnings.catch_warnings():  # cma warns that matplotlib (for its plots) is absent
+        warnings.simplefilter("ignore")
+        import cma
 
     scale = numpy.maximum(numpy.abs(start), 1e-3)
 
