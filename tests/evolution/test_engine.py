@@ -1,14 +1,12 @@
-import multiprocessing
-import os
 import signal
-from pathlib import Path
+import subprocess
+import sys
 
 import pytest
 
 from agent.errors import UserError
 from agent.evolution import (
     BudgetTooShort,
-    CheckpointWritten,
     Engine,
     EngineConfig,
     GenerationDone,
@@ -92,22 +90,27 @@ def test_time_budget_stops_the_run():
     assert result.stats.wall_time < 5
 
 
-def _run_then_die(checkpoint: str, die_after: int) -> None:
-    def observer(event):
-        if isinstance(event, CheckpointWritten) and event.generation == die_after:
-            os.kill(os.getpid(), signal.SIGKILL)
+_DIE_AFTER_CHECKPOINT = """
+import os, signal, sys
+from pathlib import Path
+from agent.evolution import CheckpointWritten, Engine, EngineConfig
+from agent.evolution.toy import ToyDomain
 
-    config = _config(workers=2, checkpoint_path=Path(checkpoint), checkpoint_every=2)
-    Engine(ToyDomain(), config, observer=observer).run()
+def observer(event):
+    if isinstance(event, CheckpointWritten) and event.generation == 4:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+config = EngineConfig(seed=7, population=12, islands=3, migration_interval=2, generations=6, workers=2,
+                      checkpoint_path=Path(sys.argv[1]), checkpoint_every=2)
+Engine(ToyDomain(), config, observer=observer).run()
+"""
 
 
 def test_killed_run_resumes_to_the_same_result(tmp_path):
     uninterrupted = Engine(ToyDomain(), _config(workers=2)).run()
     checkpoint = tmp_path / "engine.ckpt"
-    child = multiprocessing.get_context("spawn").Process(target=_run_then_die, args=(str(checkpoint), 4))
-    child.start()
-    child.join(60)
-    assert child.exitcode == -signal.SIGKILL
+    child = subprocess.run([sys.executable, "-c", _DIE_AFTER_CHECKPOINT, str(checkpoint)], timeout=120)
+    assert child.returncode == -signal.SIGKILL
     resumed_engine = Engine.resume(ToyDomain(), checkpoint)
     assert resumed_engine.state.generation == 4
     resumed = resumed_engine.run()
