@@ -15,6 +15,10 @@ docstring, first lines), which lifts ingestion from ~25 chunks/s at 256 to
 fused ranking recovers what the head misses (measured in
 benchmarks/retrieval.py).
 
+Queries (batches of ≤ 8 texts) run on one torch thread: on 2 shared cores a
+second thread made a 10-word query 5-30x slower (p50 130-760 ms vs 22 ms at
+load average 6), since it waits for a sibling thread that is descheduled.
+
 `HashingEmbedder` is a real, tiny, deterministic embedder (feature hashing of
 words and character trigrams) for tests and for callers who cannot afford the
 model load; it is not semantic, only lexical.
@@ -32,6 +36,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 MINILM_DIM = 384
+SMALL_BATCH = 8
 
 
 @runtime_checkable
@@ -50,6 +55,9 @@ class Embedder(Protocol):
 @functools.cache
 def _load_minilm() -> object:
     """Load the packaged model once per process, with the hub forced offline."""
+    # Idle OpenMP threads sleep instead of spinning (only effective if torch is not loaded yet):
+    # on shared, oversubscribed cores spinning made 2 threads 2-6x slower than 1 (measured).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -77,15 +85,23 @@ class MiniLMEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, MINILM_DIM), dtype=np.float32)
+        import torch
+
         model = _load_minilm()
         model.max_seq_length = self.max_tokens  # type: ignore[attr-defined]
-        vectors = model.encode(  # type: ignore[attr-defined]
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        threads = torch.get_num_threads()
+        if len(texts) <= SMALL_BATCH:
+            torch.set_num_threads(1)  # a query gains nothing from a second thread, and waits for it
+        try:
+            vectors = model.encode(  # type: ignore[attr-defined]
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        finally:
+            torch.set_num_threads(threads)
         return np.asarray(vectors, dtype=np.float32)
 
 

@@ -58,9 +58,16 @@ class Chunk:
     key: str
     title: str = ""
     links: tuple[str, ...] = ()
+    head: str = ""
 
     def embedding_text(self) -> str:
-        """What the dense model sees: the title first, then the text (the model truncates the tail)."""
+        """What the dense model sees, most telling first (the model reads only the first word pieces).
+
+        A chunker may set `head` (a function's name and docstring before its code); otherwise
+        the title, then the text.
+        """
+        if self.head:
+            return f"{self.head}\n{self.text}"
         return f"{self.title}\n{self.text}" if self.title and self.title not in self.text[:200] else self.text
 
 

@@ -98,20 +98,22 @@ class LexicalIndex:
             index._bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
         return index
 
-    def search(self, query: str, k: int, types: Sequence[str] | None = None) -> list[tuple[str, float]]:
-        """Top-k (id, score) with a positive score, optionally restricted to some entry types."""
+    def scores(self, query: str, types: Sequence[str] | None = None) -> dict[str, float]:
+        """BM25 score of every chunk with a positive score (restricted to some entry types)."""
         if self._bm25 is None or not self.ids:
-            return []
+            return {}
         tokens = tokenize(query)
         if not tokens:
-            return []
+            return {}
         mask = None
         if types:
             wanted = set(types)
             mask = np.fromiter((t in wanted for t in self.types), dtype=np.float32, count=len(self.types))
-            if not mask.any():
-                return []
-        docs, scores = self._bm25.retrieve(  # type: ignore[attr-defined]
-            [tokens], k=min(k, len(self.ids)), show_progress=False, weight_mask=mask
-        )
-        return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        values = self._bm25.get_scores(tokens, weight_mask=mask)  # type: ignore[attr-defined]
+        positive = np.flatnonzero(values > 0)
+        return {self.ids[int(i)]: float(values[i]) for i in positive}
+
+    def search(self, query: str, k: int, types: Sequence[str] | None = None) -> list[tuple[str, float]]:
+        """Top-k (id, score) with a positive score, optionally restricted to some entry types."""
+        ranked = sorted(self.scores(query, types).items(), key=lambda pair: -pair[1])
+        return ranked[:k]

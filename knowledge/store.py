@@ -30,11 +30,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from knowledge.chunkers import UnsupportedFile, chunk_file
 from knowledge.embedder import Embedder, default_embedder
 from knowledge.entry import Chunk, Hit, content_hash
 from knowledge.errors import REBUILD_HINT, EntryNotFound, KnowledgeError, StoreUnavailable
-from knowledge.fusion import reciprocal_rank_fusion
+from knowledge.fusion import convex_fusion
 from knowledge.lexical import LexicalIndex
 from knowledge.lock import DEFAULT_TIMEOUT_S, writer_lock
 from knowledge.sources import collect_files
@@ -136,6 +138,7 @@ class KnowledgeStore:
         self._collection: object | None = None
         self._lexical: LexicalIndex | None = None
         self._lexical_stamp: int | None = None
+        self._last_query: tuple[str, np.ndarray] | None = None
 
     # ----------------------------------------------------------------- opening
 
@@ -448,34 +451,66 @@ class KnowledgeStore:
     def search(
         self, query: str, k: int = 5, types: Sequence[str] | None = None, depth: int = 30
     ) -> list[Hit]:
-        """The k best chunks for `query`: dense and BM25 rankings (top `depth` each) fused by RRF."""
-        dense = self.search_dense(query, depth, types)
-        lexical = [i for i, _ in self._lexical_index().search(query, depth, types)]
-        fused = reciprocal_rank_fusion([dense, lexical])[:k]
-        return self._hits(fused, dense, lexical)
+        """The k best chunks for `query`: top-`depth` candidates of dense and BM25 retrieval, fused.
 
-    def search_dense(self, query: str, k: int, types: Sequence[str] | None = None) -> list[str]:
-        """Chunk ids by cosine similarity of the query's vector (for benchmarks and diagnostics)."""
+        Each candidate gets both its cosine and its BM25 score; see `fusion.convex_fusion`.
+        """
+        dense = self._dense_scores(query, depth, types)
+        lexical_all = self._lexical_index().scores(query, types)
+        lexical_top = sorted(lexical_all, key=lambda i: -lexical_all[i])[:depth]
+        candidates = list(dict.fromkeys([*dense, *lexical_top]))
+        missing = [i for i in candidates if i not in dense]
+        if missing:
+            dense |= self._cosines(query, missing)
+        fused = convex_fusion(candidates, dense, lexical_all)[:k]
+        dense_order = sorted(dense, key=lambda i: -dense[i])
+        return self._hits(fused, dense_order, lexical_top)
+
+    def _query_vector(self, query: str) -> np.ndarray:
+        if self._last_query is None or self._last_query[0] != query:
+            self._last_query = (query, self.embedder.embed([query])[0])
+        return self._last_query[1]
+
+    def _dense_scores(self, query: str, k: int, types: Sequence[str] | None) -> dict[str, float]:
         collection = self._open_collection()
         count = collection.count()  # type: ignore[attr-defined]
         if not count or not query.strip():
-            return []
+            return {}
         where = {"type": {"$in": list(types)}} if types else None
-        vector = self.embedder.embed([query])
         try:
             result = collection.query(  # type: ignore[attr-defined]
-                query_embeddings=vector, n_results=min(k, count), where=where, include=[]
+                query_embeddings=self._query_vector(query)[None, :],
+                n_results=min(k, count),
+                where=where,
+                include=["distances"],
             )
         except Exception as error:
             raise StoreUnavailable(
                 f"the knowledge store at {self.root} failed a query ({type(error).__name__}: "
                 f"{str(error)[:200]}); {REBUILD_HINT}"
             ) from None
-        return list(result["ids"][0])
+        return {i: 1.0 - float(d) for i, d in zip(result["ids"][0], result["distances"][0], strict=True)}
+
+    def _cosines(self, query: str, ids: Sequence[str]) -> dict[str, float]:
+        got = self._open_collection().get(ids=list(ids), include=["embeddings"])  # type: ignore[attr-defined]
+        vectors = np.asarray(got["embeddings"], dtype=np.float32)
+        if not len(vectors):
+            return {}
+        sims = vectors @ self._query_vector(query)
+        return {i: float(s) for i, s in zip(got["ids"], sims, strict=True)}
+
+    def search_dense(self, query: str, k: int, types: Sequence[str] | None = None) -> list[str]:
+        """Chunk ids by cosine similarity of the query's vector (for benchmarks and diagnostics)."""
+        scores = self._dense_scores(query, k, types)
+        return sorted(scores, key=lambda i: -scores[i])
 
     def search_lexical(self, query: str, k: int, types: Sequence[str] | None = None) -> list[str]:
         """Chunk ids by BM25 (for benchmarks and diagnostics)."""
         return [i for i, _ in self._lexical_index().search(query, k, types)]
+
+    def hits_for(self, ids: Sequence[str]) -> list[Hit]:
+        """Hits (score 0) for chunk ids, in order; ids no longer stored are left out."""
+        return self._hits([(i, 0.0) for i in ids], [], [])
 
     def _hits(self, fused: list[tuple[str, float]], dense: list[str], lexical: list[str]) -> list[Hit]:
         if not fused:

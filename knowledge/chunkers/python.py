@@ -4,8 +4,9 @@
 chunk (its `class` line, docstring and the signatures of its methods) plus one
 chunk per method linked to it; module-level statements between definitions
 are grouped into line windows. Oversized definitions are cut into line windows
-that keep the definition's name as their title. A file that does not parse is
-chunked as plain text.
+that keep the definition's name as their title. Definitions inside top-level `if`/`try` blocks
+(platform branches) count as top-level. A file that does not parse is chunked
+as plain text.
 """
 
 from __future__ import annotations
@@ -44,10 +45,22 @@ def _definition_chunks(
     text = _segment(lines, first, last)
     title = f"{module}.{qualname}" if module else qualname
     links = (link,) if link else ()
+    head = _head(title, node)
     if len(text) <= 2 * MAX_CHARS:
-        return [Chunk(text, EntryType.IMPLEMENTATION, lines_location(first, last), qualname, title, links)]
+        return [
+            Chunk(text, EntryType.IMPLEMENTATION, lines_location(first, last), qualname, title, links, head)
+        ]
     parts = chunk_text(text, EntryType.IMPLEMENTATION, title, first, MAX_CHARS, f"{qualname}@")
-    return [Chunk(p.text, p.type, p.location, p.key, title, links) for p in parts]
+    return [
+        Chunk(p.text, p.type, p.location, p.key, title, links, head if i == 0 else "")
+        for i, p in enumerate(parts)
+    ]
+
+
+def _head(title: str, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> str:
+    """Name and docstring: what the dense model should read first."""
+    doc = ast.get_docstring(node)
+    return f"{title}: {doc[:600]}" if doc else ""
 
 
 def _class_chunks(lines: list[str], node: ast.ClassDef, prefix: str, module: str) -> list[Chunk]:
@@ -72,8 +85,22 @@ def _class_chunks(lines: list[str], node: ast.ClassDef, prefix: str, module: str
     parts += signatures
     text = "\n".join(parts)[: 2 * MAX_CHARS]
     location = lines_location(first, node.end_lineno or node.lineno)
-    head = Chunk(text, EntryType.IMPLEMENTATION, location, qualname, title)
-    return [head, *members]
+    header_chunk = Chunk(text, EntryType.IMPLEMENTATION, location, qualname, title, (), _head(title, node))
+    return [header_chunk, *members]
+
+
+def _flatten(body: list[ast.stmt]) -> list[ast.stmt]:
+    """Top-level statements, with `if`/`try` blocks that define functions opened up (platform branches)."""
+    out: list[ast.stmt] = []
+    for node in body:
+        if isinstance(node, ast.If | ast.Try) and any(isinstance(n, _DEFS) for n in ast.walk(node)):
+            inner = list(node.body) + list(node.orelse)
+            if isinstance(node, ast.Try):
+                inner += [s for h in node.handlers for s in h.body] + list(node.finalbody)
+            out += _flatten(sorted(inner, key=lambda n: n.lineno))
+        else:
+            out.append(node)
+    return out
 
 
 def chunk_python(source: str, module: str = "") -> list[Chunk]:
@@ -96,7 +123,7 @@ def chunk_python(source: str, module: str = "") -> list[Chunk]:
             )
         loose_start = None
 
-    for node in tree.body:
+    for node in _flatten(tree.body):
         if isinstance(node, _DEFS):
             flush_loose(_first_line(node) - 1)
             if isinstance(node, ast.ClassDef):

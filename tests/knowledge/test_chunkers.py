@@ -49,6 +49,13 @@ def test_python_splits_by_function_class_and_method_with_links_and_lines() -> No
     assert all(c.type is EntryType.IMPLEMENTATION for c in chunks)
 
 
+def test_python_definitions_in_platform_branches_are_found_and_heads_lead_with_the_docstring() -> None:
+    source = 'import os\nif os.name == "nt":\n    def usage():\n        """Disk use on Windows."""\nelse:\n    def usage():\n        """Disk use elsewhere."""\n'
+    chunks = [c for c in chunk_file(Path("du.py"), source.encode()) if c.key == "usage"]
+    assert [c.location for c in chunks] == ["lines 3-4", "lines 6-7"]
+    assert chunks[1].embedding_text().startswith("du.usage: Disk use elsewhere.")
+
+
 def test_python_that_does_not_parse_falls_back_to_line_windows() -> None:
     chunks = chunk_file(Path("bad.py"), b"def broken(:\n    pass\n")
     assert len(chunks) == 1 and chunks[0].location == "lines 1-2"
