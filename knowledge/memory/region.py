@@ -55,6 +55,22 @@ class Region:
                 return False
         return all(name in params and params[name] in values for name, values in self.choices.items())
 
+    def exclusion_rule(self) -> str:
+        """`not (…)` in Python syntax (also the task files' rule language): true outside the region."""
+        terms = []
+        for name, (lo, hi) in sorted(self.numeric.items()):
+            if lo is not None and lo == hi:
+                terms.append(f"{name} == {lo!r}")
+                continue
+            if lo is not None:
+                terms.append(f"{name} >= {lo!r}")
+            if hi is not None:
+                terms.append(f"{name} <= {hi!r}")
+        for name, values in sorted(self.choices.items()):
+            options = " or ".join(f"{name} == {v!r}" for v in sorted(values, key=repr))
+            terms.append(f"({options})" if len(values) > 1 else options)
+        return f"not ({' and '.join(terms)})" if terms else "True"
+
     def describe(self) -> str:
         parts = []
         for name, (lo, hi) in sorted(self.numeric.items()):

@@ -51,3 +51,26 @@ def test_choices_keep_the_values_that_crashed_and_missing_params_are_outside() -
 def test_region_is_plain_data() -> None:
     region = Region("t", "sig", {"x": (1.0, None)}, {"y": frozenset({"a"})}, 2, 0.75, ("e1", "e2"))
     assert region.contains({"x": 5.0, "y": "a"}) and not region.contains({"x": True, "y": "a"})
+
+
+def test_exclusion_rule_is_true_exactly_outside_the_region() -> None:
+    region = Region(
+        "t",
+        "sig",
+        {"batch": (512, None), "lr": (0.01, 0.1), "k": (3, 3)},
+        {"act": frozenset({"relu", "tanh"})},
+        2,
+        0.75,
+    )
+    rule = region.exclusion_rule()
+    assert (
+        rule
+        == "not (batch >= 512 and k == 3 and lr >= 0.01 and lr <= 0.1 and (act == 'relu' or act == 'tanh'))"
+    )
+    for point in [
+        {"batch": 600, "lr": 0.05, "k": 3, "act": "relu"},
+        {"batch": 100, "lr": 0.05, "k": 3, "act": "relu"},
+        {"batch": 600, "lr": 0.5, "k": 3, "act": "tanh"},
+        {"batch": 600, "lr": 0.05, "k": 3, "act": "gelu"},
+    ]:
+        assert eval(rule, {}, dict(point)) is (not region.contains(point))  # noqa: S307 — test of a rendered rule
