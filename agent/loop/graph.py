@@ -244,17 +244,15 @@ def _drive(
             restore_evaluator(run)
         else:
             run.evaluator()
-        ctx.emit(
-            RunStarted(
-                run=run.record.id,
-                task=run.task.name,
-                proposer=ctx.proposer.name,
-                strategy=ctx.strategy.name,
-                budget=ctx.budget.note(_no_usage()),
-                resumed=resumed,
-            )
+        started = RunStarted(
+            run=run.record.id,
+            task=run.task.name,
+            proposer=ctx.proposer.name,
+            strategy=ctx.strategy.name,
+            budget=ctx.budget.note(_no_usage()),
+            resumed=resumed,
         )
-        _invoke(Nodes(ctx), run, ctx.max_steps)
+        _invoke(Nodes(ctx), run, ctx.max_steps, on_ready=lambda: ctx.emit(started))
         records = run.records()
         return LoopResult(
             run.record.id, run.record.status, run.record.stop_reason, run.best(records), records
@@ -263,7 +261,7 @@ def _drive(
         lock.release()
 
 
-def _invoke(nodes: Nodes, run: Run, max_steps: int) -> None:
+def _invoke(nodes: Nodes, run: Run, max_steps: int, on_ready: Any = None) -> None:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     connection = sqlite3.connect(str(run.folder / CHECKPOINTS), check_same_thread=False)
@@ -274,6 +272,8 @@ def _invoke(nodes: Nodes, run: Run, max_steps: int) -> None:
         snapshot = graph.get_state(config)
         if snapshot.values.get("finished"):
             return  # the graph already ended
+        if on_ready is not None:
+            on_ready()
         # `snapshot.next` is no guide: a node that finished just before a crash leaves its
         # writes pending on the last checkpoint and no next node; invoking with None
         # applies them and goes on.

@@ -6,8 +6,9 @@ from pathlib import Path
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 
-def build_model():
-    params = json.loads((Path(__file__).parent / "params.json").read_text())
+def build_model(params=None):
+    if params is None:
+        params = json.loads((Path(__file__).parent / "params.json").read_text())
     return HistGradientBoostingClassifier(
         learning_rate=params["learning_rate"],
         max_iter=int(params["max_iter"]),
