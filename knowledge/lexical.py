@@ -7,16 +7,19 @@ are kept whole *and* split on `_` and camelCase (`median_abs_deviation` also
 yields `median`, `abs`, `deviation`), words are lower-cased, English stop
 words dropped and stemmed with PyStemmer (Snowball).
 
-The index is rebuilt from all chunk texts on every write (about a second per
-10,000 chunks) and saved next to the store with the store generation it was
-built from, so a reader can tell a stale index from a fresh one.
+The index is rebuilt from all chunk texts on every write (a few seconds per
+10,000 chunks) and saved as a new generation folder; a pointer file names the
+current one and is replaced atomically, so a reader loads either the old or
+the new index, never a mix.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import re
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,22 +83,45 @@ class LexicalIndex:
         return index
 
     def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
+        """Write `folder/gen-N/` then point `folder/current` at it, so readers never see half an index.
+
+        The previous generation is kept for readers that are loading it; older ones are deleted.
+        """
+        target = folder / f"gen-{self.generation}"
+        if target.exists():
+            shutil.rmtree(target)
+        target.mkdir(parents=True)
         if self._bm25 is not None:
-            self._bm25.save(str(folder / "bm25"), show_progress=False)  # type: ignore[attr-defined]
+            self._bm25.save(str(target / "bm25"), show_progress=False)  # type: ignore[attr-defined]
         meta = {"generation": self.generation, "ids": self.ids, "types": self.types}
-        tmp = folder / "meta.json.tmp"
-        tmp.write_text(json.dumps(meta))
-        tmp.replace(folder / "meta.json")
+        (target / "meta.json").write_text(json.dumps(meta))
+        pointer = folder / "current.tmp"
+        pointer.write_text(target.name)
+        os.replace(pointer, folder / "current")
+        for old in folder.glob("gen-*"):
+            if old.name.split("-")[-1].isdigit() and int(old.name.split("-")[-1]) < self.generation - 1:
+                shutil.rmtree(old, ignore_errors=True)
+
+    @staticmethod
+    def current(folder: Path) -> Path | None:
+        """The folder of the current generation, or None when none was written."""
+        try:
+            return folder / (folder / "current").read_text().strip()
+        except FileNotFoundError:
+            return None
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
+        """Load the current generation (a folder written by `save`)."""
         import bm25s
 
-        meta = json.loads((folder / "meta.json").read_text())
+        target = cls.current(folder)
+        if target is None:
+            return cls([], [], 0)
+        meta = json.loads((target / "meta.json").read_text())
         index = cls(meta["ids"], meta["types"], int(meta["generation"]))
         if index.ids:
-            index._bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
+            index._bm25 = bm25s.BM25.load(str(target / "bm25"), show_progress=False)
         return index
 
     def scores(self, query: str, types: Sequence[str] | None = None) -> dict[str, float]:

@@ -5,15 +5,17 @@ Layout of a store folder::
     manifest.json   schema, embedder, generation, roots, and per source file: hash + chunk ids
     roots.json      the roots alone, so `rebuild` works even when manifest.json is lost
     chroma/         Chroma PersistentClient: vectors (precomputed by our embedder), texts, metadata
-    lexical/        the BM25 index and the generation it was built from
+    lexical/        the BM25 index: gen-N/ folders and `current`, the pointer to the live one
     write.lock      held by the one writer (see `lock`)
 
 Writes (`add`, `remove`, `rebuild`) hold the writer lock, re-read the
-manifest under it, change Chroma, rebuild the lexical index and write the
-manifest last (atomically). Chunk ids are derived from the source path and
+manifest and reopen Chroma under it (another process may have written since),
+change Chroma, rebuild the lexical index, write the manifest last
+(atomically) and close Chroma so that its files are complete on disk. Chunk ids are derived from the source path and
 the file hash, so a write interrupted half-way is repaired by the next one:
 the file's hash still differs from the manifest, it is re-ingested, and
-vectors that no manifest entry names are swept. Reads take no lock.
+vectors that no manifest entry names are swept. Reads take no lock; a reader
+whose in-process Chroma view went stale under a writer reopens and retries.
 
 Incremental ingestion works per file: an unchanged hash is skipped without
 reading Chroma or the model; a changed file's chunks are replaced; files that
@@ -29,6 +31,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -44,6 +47,8 @@ from knowledge.sources import collect_files
 SCHEMA = 1
 COLLECTION = "strop_chunks"
 EMBED_BATCH = 256
+READ_RETRIES = 4
+T = TypeVar("T")
 Progress = Callable[[int, int], None]
 """progress(chunks_embedded_so_far, chunks_to_embed) during `add`."""
 
@@ -137,7 +142,7 @@ class KnowledgeStore:
         self._client: object | None = None
         self._collection: object | None = None
         self._lexical: LexicalIndex | None = None
-        self._lexical_stamp: int | None = None
+        self._lexical_stamp: str | None = None
         self._last_query: tuple[str, np.ndarray] | None = None
 
     # ----------------------------------------------------------------- opening
@@ -335,6 +340,13 @@ class KnowledgeStore:
         plan.files.append((source, digest, chunks))
 
     def _apply(self, manifest: Manifest, plan: _Plan, progress: Progress | None) -> int:
+        try:
+            return self._apply_fresh(manifest, plan, progress)
+        finally:
+            self.close()  # persist Chroma's index for readers in other processes, and drop our view
+
+    def _apply_fresh(self, manifest: Manifest, plan: _Plan, progress: Progress | None) -> int:
+        self.close()  # another process may have written since we opened: start from the files
         collection = self._open_collection()
         stale: list[str] = []
         for source in set(plan.removed) | set(plan.replaced):
@@ -426,27 +438,26 @@ class KnowledgeStore:
 
     # ----------------------------------------------------------------- reading
 
-    def _stamp(self) -> int | None:
-        try:
-            return (self.root / "lexical" / "meta.json").stat().st_mtime_ns
-        except OSError:
-            return None
+    def _stamp(self) -> str | None:
+        current = LexicalIndex.current(self.root / "lexical")
+        return current.name if current else None
 
     def _lexical_index(self) -> LexicalIndex:
         stamp = self._stamp()
         if self._lexical is None or stamp != self._lexical_stamp:
-            if stamp is None:
-                self._lexical = LexicalIndex([], [], 0)
-            else:
+            for attempt in range(3):  # a writer may retire the generation we were about to read
                 try:
                     self._lexical = LexicalIndex.load(self.root / "lexical")
+                    break
                 except (OSError, ValueError, KeyError) as error:
-                    raise StoreUnavailable(
-                        f"the lexical index of the knowledge store at {self.root} is unreadable ({error}); "
-                        f"{REBUILD_HINT}"
-                    ) from None
+                    if attempt == 2:
+                        raise StoreUnavailable(
+                            f"the lexical index of the knowledge store at {self.root} is unreadable "
+                            f"({error}); {REBUILD_HINT}"
+                        ) from None
+                    stamp = self._stamp()
             self._lexical_stamp = stamp
-        return self._lexical
+        return self._lexical  # type: ignore[return-value]
 
     def search(
         self, query: str, k: int = 5, types: Sequence[str] | None = None, depth: int = 30
@@ -471,28 +482,44 @@ class KnowledgeStore:
             self._last_query = (query, self.embedder.embed([query])[0])
         return self._last_query[1]
 
+    def _read(self, operation: Callable[[Any], T]) -> T:
+        """Run a read on the collection; when Chroma's in-process view went stale under a writer
+        in another process (it raises InternalError: "Nothing found on disk", "Error finding id"),
+        reopen the client and retry, then give up with StoreUnavailable."""
+        for attempt in range(READ_RETRIES):
+            try:
+                return operation(self._open_collection())
+            except StoreUnavailable:
+                raise
+            except Exception as error:
+                self.close()
+                if attempt == READ_RETRIES - 1:
+                    raise StoreUnavailable(
+                        f"the knowledge store at {self.root} failed a read ({type(error).__name__}: "
+                        f"{str(error)[:200]}); {REBUILD_HINT}"
+                    ) from None
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
+
     def _dense_scores(self, query: str, k: int, types: Sequence[str] | None) -> dict[str, float]:
-        collection = self._open_collection()
-        count = collection.count()  # type: ignore[attr-defined]
-        if not count or not query.strip():
+        if not query.strip():
             return {}
         where = {"type": {"$in": list(types)}} if types else None
-        try:
-            result = collection.query(  # type: ignore[attr-defined]
-                query_embeddings=self._query_vector(query)[None, :],
-                n_results=min(k, count),
-                where=where,
-                include=["distances"],
+        vector = self._query_vector(query)[None, :]
+
+        def run(collection: Any) -> dict[str, float]:
+            count = collection.count()
+            if not count:
+                return {}
+            result = collection.query(
+                query_embeddings=vector, n_results=min(k, count), where=where, include=["distances"]
             )
-        except Exception as error:
-            raise StoreUnavailable(
-                f"the knowledge store at {self.root} failed a query ({type(error).__name__}: "
-                f"{str(error)[:200]}); {REBUILD_HINT}"
-            ) from None
-        return {i: 1.0 - float(d) for i, d in zip(result["ids"][0], result["distances"][0], strict=True)}
+            return {i: 1.0 - float(d) for i, d in zip(result["ids"][0], result["distances"][0], strict=True)}
+
+        return self._read(run)
 
     def _cosines(self, query: str, ids: Sequence[str]) -> dict[str, float]:
-        got = self._open_collection().get(ids=list(ids), include=["embeddings"])  # type: ignore[attr-defined]
+        got = self._read(lambda c: c.get(ids=list(ids), include=["embeddings"]))
         vectors = np.asarray(got["embeddings"], dtype=np.float32)
         if not len(vectors):
             return {}
@@ -516,7 +543,7 @@ class KnowledgeStore:
         if not fused:
             return []
         ids = [i for i, _ in fused]
-        got = self._open_collection().get(ids=ids, include=["documents", "metadatas"])  # type: ignore[attr-defined]
+        got = self._read(lambda c: c.get(ids=ids, include=["documents", "metadatas"]))
         by_id = {i: (d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
         dense_rank = {i: r for r, i in enumerate(dense, start=1)}
         lexical_rank = {i: r for r, i in enumerate(lexical, start=1)}
@@ -558,7 +585,7 @@ class KnowledgeStore:
         return list(self.manifest().roots)
 
     def count(self) -> int:
-        return int(self._open_collection().count())  # type: ignore[attr-defined]
+        return int(self._read(lambda c: c.count()))
 
 
 def _root_of(source: str, manifest: Manifest) -> str:

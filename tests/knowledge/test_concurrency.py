@@ -43,6 +43,26 @@ WRITER = textwrap.dedent(
     """
 )
 
+READER = textwrap.dedent(
+    """
+    import sys, json, time
+    from pathlib import Path
+    from knowledge.embedder import HashingEmbedder
+    from knowledge.store import KnowledgeStore
+    store_dir, stop = sys.argv[1], Path(sys.argv[2])
+    while not (stop.parent / "go").exists():
+        time.sleep(0.01)
+    time.sleep(0.5)
+    store = KnowledgeStore.open(store_dir, embedder=HashingEmbedder(), create=False)
+    searches = 0
+    while not stop.exists():
+        store.search("tokenalpha3 round")
+        store.list_sources()
+        searches += 1
+    print(json.dumps({"searches": searches}))
+    """
+)
+
 
 def _writer(store: Path, folder: Path, rounds: int) -> subprocess.Popen[str]:
     folder.mkdir(parents=True, exist_ok=True)
@@ -58,6 +78,10 @@ def _writer(store: Path, folder: Path, rounds: int) -> subprocess.Popen[str]:
 def test_two_processes_writing_at_once_finish_and_leave_a_consistent_store(tmp_path: Path) -> None:
     store_dir = tmp_path / "store"
     procs = [_writer(store_dir, tmp_path / name, 4) for name in ("alpha", "beta")]
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(store_dir), str(tmp_path / "stop")],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
     (tmp_path / "go").touch()
     results = []
     for proc in procs:
@@ -65,12 +89,18 @@ def test_two_processes_writing_at_once_finish_and_leave_a_consistent_store(tmp_p
         assert proc.returncode == 0, err[-2000:]
         results.append(json.loads(out.strip().splitlines()[-1]))
     assert [r["embedded"] for r in results] == [160, 160]
+    (tmp_path / "stop").touch()
+    out, err = reader.communicate(timeout=60)
+    assert reader.returncode == 0, err[-2000:]  # a reader during the writes never saw a broken store
+    assert json.loads(out.strip().splitlines()[-1])["searches"] > 0
     store = KnowledgeStore.open(store_dir, embedder=HashingEmbedder())
     sources = store.list_sources()
     assert len(sources) == 80 and store.count() == 80
     for name in ("alpha", "beta"):
         [hit] = store.search(f"token{name}7", k=1)
         assert hit.source == str(tmp_path / name / "f7.md") and "round 3" in hit.text
+    for hit in store.hits_for([i for s in sources for i in store.manifest().sources[s.source]["chunk_ids"]]):
+        assert store.search_dense(hit.text, 1) == [hit.chunk_id]  # every vector made it into the index
 
 
 def test_a_second_writer_waits_then_fails_clearly_instead_of_hanging(
