@@ -60,6 +60,8 @@ n = {{ type = "int", low = 1, high = 21 }}
 [constraints]
 rules = ["n % 2 == 0"]
 on_violation = "reject"
+[knowledge]
+memory = false
 """
 
 

@@ -166,8 +166,13 @@ def make_context(
         turns=turns,
         max_steps=planned * (STEPS_PER_EXPERIMENT + (turn_steps if turns else 0)),
     )
-    if not memory.available:
-        emit(Note(memory.describe()))
+    emit(Note(memory.describe() if memory.available or not memory.notes else memory.notes.pop(0)))
+    for text in memory.notes:
+        emit(Note(text))
+    memory.notes.clear()
+    for rule in constraints.rules if constraints else []:
+        if rule.origin != "task":
+            emit(Note(f"constraints: excluding a failing region ({rule.origin}): {rule.text}"))
     return ctx
 
 

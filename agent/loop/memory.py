@@ -1,8 +1,17 @@
-"""The loop's two calls into knowledge: `retrieve` context before proposing, `learn` after.
+"""The loop's calls into knowledge: `retrieve` context before proposing, `learn` after,
+and `exclusions` (failing regions of the search space, as constraint rules).
 
-This is a narrow seam so the loop does not depend on how knowledge works. Until the
-knowledge package offers its API (`knowledge.Memory`, `knowledge.KnowledgeStore`),
-`retrieve` returns nothing and `learn` keeps nothing, and the run log says so once.
+A narrow seam, so the loop does not depend on how knowledge works:
+- `LoopMemory` answers nothing (used with `[knowledge] memory = false` and no
+  sources, or when the knowledge package cannot be opened); the run log says so.
+- `KnowledgeMemory` uses `knowledge.Memory` (episodic lessons in
+  `$STROP_HOME/knowledge/memory`) and, when the task lists `[knowledge] sources`,
+  `knowledge.KnowledgeStore` (ingested at run start). Retrieval is formatted by
+  `knowledge.format_context` within the task's token budget; every finished
+  experiment becomes an `ExperimentTrace`; `Memory.failing_regions` become
+  `not (…)` rules that the constraint check and the evolve proposer honour.
+Knowledge serves the loop and never drives it: its errors become a note in the run
+log, never the run's end.
 """
 
 from __future__ import annotations
@@ -41,6 +50,160 @@ class LoopMemory:
         return []
 
 
-def open_memory(task: Task, **_: Any) -> LoopMemory:
-    """The memory the loop will use for `task` (the empty one until knowledge lands)."""
-    return LoopMemory(task)
+class KnowledgeMemory(LoopMemory):
+    """Lessons from `knowledge.Memory`, passages from `knowledge.KnowledgeStore`."""
+
+    def __init__(self, task: Task, memory: Any, store: Any, run: Any) -> None:
+        super().__init__(task)
+        self.memory = memory
+        self.store = store
+        self.run = run
+        self.failures = 0
+
+    @property
+    def available(self) -> bool:
+        return True
+
+    def describe(self) -> str:
+        parts = [
+            "lessons from memory" if self.memory is not None else "",
+            "the knowledge store" if self.store else "",
+        ]
+        return "knowledge: " + " and ".join(p for p in parts if p)
+
+    def _guard(self, what: str, call: Any, default: Any) -> Any:
+        from knowledge.errors import KnowledgeError
+
+        try:
+            return call()
+        except (KnowledgeError, OSError) as error:
+            self.failures += 1
+            self.notes.append(f"knowledge: {what} failed ({type(error).__name__}: {error}); going on without")
+            return default
+
+    def retrieve(self, parent: ExperimentRecord | None, goal: str) -> str:
+        from knowledge import format_context
+
+        spec = self.task.spec.knowledge
+        error = None
+        if parent is not None and parent.status.value != "ok":
+            error = parent.reason or parent.feedback[-500:] or None
+        lessons = []
+        if self.memory is not None:
+            lessons = self._guard(
+                "recalling lessons",
+                lambda: self.memory.relevant(
+                    goal, error, k=spec.k, token_budget=spec.token_budget, task_name=self.task.name
+                ),
+                [],
+            )
+        hits = []
+        if self.store is not None:
+            query = f"{goal}\n{error}" if error else goal
+            hits = self._guard(
+                "searching the knowledge store", lambda: self.store.search(query, k=spec.k), []
+            )
+        return format_context(hits, lessons, spec.token_budget) if (hits or lessons) else ""
+
+    def learn(self, record: ExperimentRecord, parent: ExperimentRecord | None, log_excerpt: str) -> None:
+        if self.memory is None or record.status.value == "pending":
+            return
+        from knowledge import ExperimentTrace
+
+        direction = self.task.evaluator.direction
+        metric = self.task.evaluator.metric
+        delta = None
+        both_scored = parent is not None and record.status.value == "ok" and parent.status.value == "ok"
+        if both_scored and metric in record.metrics and metric in parent.metrics:  # type: ignore[union-attr]
+            delta = direction.improvement(record.metrics[metric], parent.metrics[metric])
+        diff = ""
+        if parent is not None and self.run is not None:
+            diff = self._guard(
+                "reading the diff", lambda: self.run.repo.diff(parent.commit, record.commit), ""
+            )
+        failed = record.status.value not in ("ok", "rejected")
+        trace = ExperimentTrace(
+            run_id=record.run,
+            experiment_id=str(record.id),
+            task_name=self.task.name,
+            status=record.status.value,  # type: ignore[arg-type]
+            goal=self.task.spec.task.goal,
+            parent_id=str(parent.id) if parent is not None else None,
+            error_text=(log_excerpt or record.reason) if failed else None,
+            idea=record.idea,
+            diff=diff[:4000],
+            params=dict(record.params) if record.params else None,
+            metric_delta=delta,
+            parent_status=parent.status.value if parent is not None else None,  # type: ignore[arg-type]
+            parent_error=(parent.reason or None)
+            if parent is not None and parent.status.value != "ok"
+            else None,
+        )
+        self._guard("learning", lambda: self.memory.learn(trace), [])
+
+    def exclusions(self) -> list[Rule]:
+        """Failing regions remembered for this task, as rules over the space's parameters."""
+        if self.memory is None:
+            return []
+        from agent.constraints import Rule
+        from agent.expression import ExpressionError, parse
+
+        names = set(self.task.spec.space)
+        rules = []
+        for region in self._guard(
+            "reading failing regions", lambda: self.memory.failing_regions(self.task.name), []
+        ):
+            if not (set(region.numeric) | set(region.choices)) <= names:
+                continue  # a region of an older space
+            try:
+                expression = parse(region.exclusion_rule())
+            except ExpressionError:
+                continue
+            rules.append(Rule(expression, origin=f"memory: crashes in {region.describe()}"))
+        return rules
+
+
+def open_memory(task: Task, run: Any = None, **_: Any) -> LoopMemory:
+    """The memory the loop uses for `task`: knowledge's, or the empty one (and why, in its notes)."""
+    spec = task.spec.knowledge
+    if not spec.memory and not spec.sources:
+        empty = LoopMemory(task)
+        empty.notes.append("knowledge: off for this task ([knowledge] memory = false, no sources)")
+        return empty
+    try:
+        from agent.home import knowledge_dir
+        from knowledge import KnowledgeStore, Memory
+        from knowledge.errors import KnowledgeError
+    except ImportError as error:
+        empty = LoopMemory(task)
+        empty.notes.append(
+            f"knowledge: not available ({error}); retrieve returns nothing and learn keeps nothing"
+        )
+        return empty
+    memory = store = None
+    notes = []
+    try:
+        memory = Memory.open(knowledge_dir() / "memory") if spec.memory else None
+    except (KnowledgeError, OSError) as error:
+        notes.append(f"knowledge: memory unavailable ({error}); no lessons this run")
+    if spec.sources:
+        try:
+            store = KnowledgeStore.open(knowledge_dir())
+            sources = [str(task.resolve(source)) for source in spec.sources]
+            report = store.add(sources)
+            notes.append(f"knowledge: ingested {', '.join(spec.sources)} ({_ingested(report)})")
+        except (KnowledgeError, OSError) as error:
+            notes.append(f"knowledge: store unavailable ({error}); no retrieved passages this run")
+            store = None
+    if memory is None and store is None:
+        empty = LoopMemory(task)
+        empty.notes.extend(notes)
+        return empty
+    loaded = KnowledgeMemory(task, memory, store, run)
+    loaded.notes.extend(notes)
+    return loaded
+
+
+def _ingested(report: Any) -> str:
+    data = report.as_dict() if hasattr(report, "as_dict") else {}
+    return ", ".join(f"{k} {v}" for k, v in data.items() if isinstance(v, int)) or "done"

@@ -493,6 +493,7 @@ class Nodes:
     def learn(self, state: LoopState) -> dict[str, Any]:
         records = self._records()
         rejections = state["rejections"]
+        crashed = False
         for slot in state["slots"]:
             record = records.get(slot["exp"])
             if record is None:
@@ -500,7 +501,31 @@ class Nodes:
             rejections = rejections + 1 if record.status is Status.REJECTED else 0
             parent = records.get(record.parent) if record.parent is not None else None
             self.ctx.memory.learn(record, parent, _log_excerpt(record))
+            crashed = crashed or record.status in (Status.BUGGY, Status.TIMEOUT)
+        if crashed and self.ctx.memory.available:
+            self._refresh_exclusions()
+        for text in self.ctx.memory.notes:
+            self.ctx.emit(Note(text))
+        self.ctx.memory.notes.clear()
         return {"step": state["step"] + 1, "slots": [], "rejections": rejections}
+
+    def _refresh_exclusions(self) -> None:
+        """Failing regions learned from this run's crashes join the constraints (Z3) at once."""
+        from agent.constraints import constraints_for
+
+        learned = self.ctx.memory.exclusions()
+        known = {rule.text for rule in self.ctx.constraints.rules} if self.ctx.constraints else set()
+        fresh = [rule for rule in learned if rule.text not in known]
+        if not fresh:
+            return
+        extra = [r for r in self.ctx.constraints.rules if r.origin != "task"] if self.ctx.constraints else []
+        constraints = constraints_for(self.ctx.run.task, self.ctx.space, [*extra, *fresh])
+        self.ctx.constraints = constraints
+        use = getattr(self.ctx.proposer, "use_constraints", None)
+        if use is not None:
+            use(constraints)
+        for rule in fresh:
+            self.ctx.emit(Note(f"constraints: excluding a failing region ({rule.origin}): {rule.text}"))
 
     # ------------------------------------------------------------------ finish
     def finish(self, state: LoopState) -> dict[str, Any]:

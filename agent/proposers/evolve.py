@@ -238,6 +238,10 @@ class EvolveProposer:
             budget=task.spec.budget.experiments,
         )
 
+    def use_constraints(self, constraints: Constraints | None) -> None:
+        """Propose under new constraints (the loop adds failing regions learned mid-run)."""
+        self.optimizer.constraints = constraints if constraints else None
+
     def propose(self, request: ProposalRequest) -> Candidate:
         metric = self.task.evaluator.metric
         history = trials_from_records(request.history, metric)

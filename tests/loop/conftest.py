@@ -58,6 +58,9 @@ k = {{ type = "int", low = 1, high = 9, when = "mode == 'b'" }}
 [constraints]
 rules = {rules}
 on_violation = "{on_violation}"
+
+[knowledge]
+memory = {memory}
 """
 
 
@@ -70,6 +73,7 @@ def make_task(
     rules: list[str] | None = None,
     on_violation: str = "repair",
     params: dict | None = None,
+    memory: bool = False,
 ) -> Path:
     """Write the tiny task into `root` (a fresh folder) and return its task file."""
     root.mkdir(parents=True, exist_ok=True)
@@ -84,6 +88,7 @@ def make_task(
             sleep=sleep,
             rules=json.dumps(rules),
             on_violation=on_violation,
+            memory=str(memory).lower(),
         )
     )
     return root / "task.toml"

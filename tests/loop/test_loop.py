@@ -62,7 +62,7 @@ def test_evolve_run_beats_the_baseline_and_leaves_a_whole_run(tmp_path: Path) ->
     finished = [e for e in events if isinstance(e, ExperimentFinished)]
     assert [e.exp for e in finished] == list(range(7)) and finished[-1].done == 7
     log = (run_dir(result.run_id) / "run.log").read_text()
-    assert "knowledge: not available yet" in log
+    assert "knowledge: off for this task" in log
 
 
 def test_parallel_lanes_evaluate_the_budget_exactly(tmp_path: Path) -> None:
@@ -139,3 +139,22 @@ def test_a_failed_turn_gets_another_turn_on_the_same_branch(tmp_path: Path) -> N
     repo = ExperimentRepo.open(Path(repo_log.repo), strop_home())
     assert repo.git.rev_list("--count", f"{result.records[0].commit}..{attempt.commit}") == "2"
     assert audit_run(result.run_id, strop_home(), index, evaluated=2) == []
+
+
+def test_memory_learns_from_a_run_and_feeds_the_next_one(tmp_path: Path) -> None:
+    from agent.home import knowledge_dir
+    from knowledge import Memory
+
+    task = make_task(
+        tmp_path / "t", experiments=8, rules=[], memory=True, params={"x": -4.0, "n": 3, "mode": "a"}
+    )
+    first, _ = run(task)
+    assert first.records[0].status is Status.BUGGY  # odd n: the workspace as it is crashes
+    traces = Memory.open(knowledge_dir() / "memory").traces("tiny")
+    assert sorted(int(t.experiment_id) for t in traces) == [r.id for r in first.records]
+    log = (run_dir(first.run_id) / "run.log").read_text()
+    assert "knowledge: lessons from memory" in log
+    second, _ = run(task)
+    contexts = sorted((run_dir(second.run_id) / "context").glob("*.txt"))
+    assert contexts, "the second run's proposer got no lessons"
+    assert "Lessons from earlier experiments" in contexts[0].read_text()
