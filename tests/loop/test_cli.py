@@ -1,0 +1,54 @@
+"""`strop run`, `strop log`, `strop resume`, `strop stop` as a user types them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import make_task
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def strop(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"}
+    command = [sys.executable, "-W", "ignore", "-c", "from agent.cli import main; main()", *args]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_run_prints_progress_and_a_summary_then_log_shows_the_decisions(tmp_path: Path) -> None:
+    task = make_task(tmp_path / "t", experiments=4, on_violation="reject")
+    done = strop("run", str(task))
+    assert done.returncode == 0, done.stderr
+    assert "started · task tiny · proposer evolve · search tournament" in done.stderr
+    assert "0 ok score = -36.5" in done.stderr  # one progress line per experiment
+    assert "stopped: experiment budget spent: 4 of 4" in done.stderr
+    for row in ("experiment 0", "score = -36.5", "best", "final (hidden)", "branch", "strop adopt"):
+        assert row in done.stdout
+    run_id = done.stdout.split("run ", 1)[1].split()[0]
+    log = strop("log", run_id)
+    assert log.returncode == 0
+    assert "· search: sample (initial sample 2 of 4)" in log.stdout
+    assert "stopped: experiment budget spent: 4 of 4" in log.stdout
+    again = strop("resume", run_id)
+    assert again.returncode == 2 and "has already ended" in again.stderr
+    stop = strop("stop", run_id)
+    assert stop.returncode == 2 and "is not running" in stop.stderr
+
+
+def test_run_json_and_user_errors(tmp_path: Path) -> None:
+    task = make_task(tmp_path / "t", experiments=2)
+    done = strop("run", str(task), "--json", "--experiments", "3", "--parallel", "2")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "done" and result["experiments"] == 3
+    assert result["best"]["metrics"]["score"] >= result["baseline"]["metrics"]["score"]
+    bad = make_task(tmp_path / "bad", rules=["depth < 3"])
+    refused = strop("run", str(bad))
+    assert refused.returncode == 2 and "unknown parameter(s): depth" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    late = strop("run", str(task), "--time", "soon")
+    assert late.returncode == 2 and "--time" in late.stderr
