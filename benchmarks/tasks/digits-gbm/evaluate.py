@@ -18,7 +18,9 @@ import model
 def splits():
     X, y = load_digits(return_X_y=True)
     X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=0.25, random_state=7, stratify=y)
-    X_train, X_val, y_train, y_val = train_test_split(X_rest, y_rest, test_size=0.25, random_state=7, stratify=y_rest)
+    X_train, X_val, y_train, y_val = train_test_split(
+        X_rest, y_rest, test_size=0.25, random_state=7, stratify=y_rest
+    )
     return (X_train, y_train), (X_val, y_val), (X_test, y_test)
 
 
