@@ -245,7 +245,7 @@ class Engine(Generic[G]):
 
     def _next_generation(self, pool: EvaluationPool, deadline: float | None) -> None:
         generation = self.state.generation + 1
-        children = [self._breed(index) for index in range(self.config.islands)]
+        children = [self._breed(index, deadline) for index in range(self.config.islands)]
         self._evaluate_and_place(pool, children, deadline, generation)
         if generation % self.config.migration_interval == 0 and self.config.islands > 1:
             self._migrate()
@@ -262,7 +262,7 @@ class Engine(Generic[G]):
         if path is not None and state.generation % self.config.checkpoint_every == 0:
             self._write_checkpoint()
 
-    def _breed(self, island: int) -> list[G]:
+    def _breed(self, island: int, deadline: float | None = None) -> list[G]:
         config = self.config
         members = self.state.islands[island]
         if members:
@@ -270,6 +270,8 @@ class Engine(Generic[G]):
         children: list[G] = []
         attempts = 0
         while len(children) < config.population and attempts < config.population * config.check_attempts:
+            if deadline is not None and time.time() >= deadline:
+                raise DeadlineReached  # variation and checks count against the budget too
             attempts += 1
             if not members:
                 child = self.domain.random_genome(self.rng)
