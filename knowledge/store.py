@@ -38,94 +38,19 @@ import numpy as np
 from knowledge.chunkers import UnsupportedFile, chunk_file
 from knowledge.embedder import Embedder, default_embedder
 from knowledge.entry import Chunk, Hit, content_hash
-from knowledge.errors import REBUILD_HINT, EntryNotFound, KnowledgeError, StoreUnavailable
+from knowledge.errors import REBUILD_HINT, EntryNotFound, StoreUnavailable
 from knowledge.fusion import convex_fusion
 from knowledge.lexical import LexicalIndex
 from knowledge.lock import DEFAULT_TIMEOUT_S, writer_lock
+from knowledge.manifest import IngestReport, Manifest, SourceInfo, under
 from knowledge.sources import collect_files
 
-SCHEMA = 1
 COLLECTION = "strop_chunks"
 EMBED_BATCH = 256
 READ_RETRIES = 4
 T = TypeVar("T")
 Progress = Callable[[int, int], None]
 """progress(chunks_embedded_so_far, chunks_to_embed) during `add`."""
-
-
-@dataclass(frozen=True)
-class IngestReport:
-    """What an `add` did, counted in files (and chunks embedded)."""
-
-    added: int = 0
-    updated: int = 0
-    removed: int = 0
-    skipped: int = 0
-    chunks_embedded: int = 0
-    unsupported: tuple[str, ...] = ()
-    errors: tuple[str, ...] = ()
-    seconds: float = 0.0
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "added": self.added,
-            "updated": self.updated,
-            "removed": self.removed,
-            "skipped": self.skipped,
-            "chunks_embedded": self.chunks_embedded,
-            "unsupported": list(self.unsupported),
-            "errors": list(self.errors),
-            "seconds": round(self.seconds, 3),
-        }
-
-
-@dataclass(frozen=True)
-class SourceInfo:
-    source: str
-    root: str
-    chunks: int
-    hash: str
-    types: tuple[str, ...]
-
-
-@dataclass
-class Manifest:
-    embedder: str
-    dim: int
-    generation: int = 0
-    roots: list[str] = field(default_factory=list)
-    sources: dict[str, dict[str, object]] = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        data = {"schema": SCHEMA, "embedder": self.embedder, "dim": self.dim, "generation": self.generation}
-        return json.dumps(data | {"roots": self.roots, "sources": self.sources}, indent=1)
-
-    @classmethod
-    def read(cls, path: Path) -> Manifest:
-        try:
-            data = json.loads(path.read_text())
-            if data.get("schema") != SCHEMA:
-                raise ValueError(f"schema {data.get('schema')!r}, expected {SCHEMA}")
-            return cls(
-                data["embedder"], int(data["dim"]), int(data["generation"]), data["roots"], data["sources"]
-            )
-        except FileNotFoundError:
-            raise StoreUnavailable(
-                f"the knowledge store at {path.parent} has no manifest; {REBUILD_HINT}"
-            ) from None
-        except (ValueError, KeyError, TypeError) as error:
-            raise StoreUnavailable(
-                f"the knowledge store at {path.parent} is corrupt ({path.name}: {error}); {REBUILD_HINT}"
-            ) from None
-
-    def write(self, path: Path) -> None:
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(self.to_json())
-        os.replace(tmp, path)
-
-
-def _under(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def _chunk_id(source: str, file_hash: str, ordinal: int) -> str:
@@ -164,13 +89,13 @@ class KnowledgeStore:
         store = cls(root, embedder or default_embedder(), lock_timeout)
         manifest_path = root / "manifest.json"
         if not manifest_path.exists():
-            has_data = (root / "chroma").exists() or (root / "roots.json").exists()
-            if has_data or not create:
-                what = "has lost its manifest" if has_data else "does not exist yet"
-                hint = REBUILD_HINT if has_data else "add sources with `strop knowledge add PATH…`"
-                raise StoreUnavailable(f"the knowledge store at {root} {what}; {hint}")
-            with writer_lock(root, lock_timeout):
+            if not create:
+                store._missing()
+            with writer_lock(root, lock_timeout):  # two processes may create the same store at once
                 if not manifest_path.exists():
+                    store._missing(creating=True)
+                    store._open_collection()
+                    store.close()
                     Manifest(store.embedder.name, store.embedder.dim).write(manifest_path)
         manifest = Manifest.read(manifest_path)
         if manifest.embedder != store.embedder.name:
@@ -180,6 +105,18 @@ class KnowledgeStore:
             )
         store._open_collection()
         return store
+
+    def _missing(self, creating: bool = False) -> None:
+        """Raise the right error for a folder without a manifest (unless it is empty and we create)."""
+        has_data = (self.root / "chroma").exists() or (self.root / "roots.json").exists()
+        if has_data:
+            raise StoreUnavailable(
+                f"the knowledge store at {self.root} has lost its manifest; {REBUILD_HINT}"
+            )
+        if not creating:
+            raise StoreUnavailable(
+                f"the knowledge store at {self.root} does not exist yet; add sources with `strop knowledge add PATH…`"
+            )
 
     def _open_collection(self) -> object:
         if self._collection is None:
@@ -246,13 +183,13 @@ class KnowledgeStore:
         target = str(Path(source).expanduser().resolve())
         with writer_lock(self.root, self.lock_timeout):
             manifest = self.manifest()
-            doomed = [s for s in manifest.sources if _under(s, target)]
+            doomed = [s for s in manifest.sources if under(s, target)]
             if not doomed and target not in manifest.roots:
                 raise EntryNotFound(
                     f"the knowledge store holds no source {target}; see `strop knowledge list`"
                 )
             plan = _Plan(removed=doomed)
-            manifest.roots = [r for r in manifest.roots if not _under(r, target)]
+            manifest.roots = [r for r in manifest.roots if not under(r, target)]
             self._apply(manifest, plan, None)
         return len(doomed)
 
@@ -292,18 +229,18 @@ class KnowledgeStore:
     def _plan_path(self, path: Path, manifest: Manifest, plan: _Plan) -> None:
         key = str(path)
         if not path.exists():
-            known = [s for s in manifest.sources if _under(s, key)]
+            known = [s for s in manifest.sources if under(s, key)]
             if not known:
                 raise EntryNotFound(f"no such file or folder: {path}")
             plan.removed += known
-            manifest.roots = [r for r in manifest.roots if not _under(r, key)]
+            manifest.roots = [r for r in manifest.roots if not under(r, key)]
             return
         files = collect_files(path)
-        if key not in manifest.roots and not any(_under(key, r) for r in manifest.roots):
-            manifest.roots = [r for r in manifest.roots if not _under(r, key)] + [key]
+        if key not in manifest.roots and not any(under(key, r) for r in manifest.roots):
+            manifest.roots = [r for r in manifest.roots if not under(r, key)] + [key]
         present = {str(f) for f in files}
         if path.is_dir():
-            plan.removed += [s for s in manifest.sources if _under(s, key) and s not in present]
+            plan.removed += [s for s in manifest.sources if under(s, key) and s not in present]
         for file in files:
             self._plan_file(file, manifest, plan)
 
@@ -589,7 +526,7 @@ class KnowledgeStore:
 
 
 def _root_of(source: str, manifest: Manifest) -> str:
-    matches = [r for r in manifest.roots if _under(source, r)]
+    matches = [r for r in manifest.roots if under(source, r)]
     return max(matches, key=len) if matches else source
 
 
@@ -608,4 +545,4 @@ class _Plan:
     skipped: int = 0
 
 
-__all__ = ["IngestReport", "KnowledgeError", "KnowledgeStore", "Manifest", "Progress", "SourceInfo"]
+__all__ = ["IngestReport", "KnowledgeStore", "Progress", "SourceInfo"]

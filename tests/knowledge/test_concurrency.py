@@ -50,9 +50,8 @@ READER = textwrap.dedent(
     from knowledge.embedder import HashingEmbedder
     from knowledge.store import KnowledgeStore
     store_dir, stop = sys.argv[1], Path(sys.argv[2])
-    while not (stop.parent / "go").exists():
+    while not (Path(store_dir) / "manifest.json").exists():  # a store that does not exist is an error
         time.sleep(0.01)
-    time.sleep(0.5)
     store = KnowledgeStore.open(store_dir, embedder=HashingEmbedder(), create=False)
     searches = 0
     while not stop.exists():

@@ -1,0 +1,94 @@
+"""What a store records about itself: the manifest, and the plain results of its operations.
+
+`manifest.json` holds the schema version, the embedder's name and dimension (a
+store is only searched with the embedder that built it), a generation counter
+bumped by every write, the roots that were added (so `rebuild` can re-ingest
+them) and, per source file, its content hash, chunk ids and entry types. It is
+written atomically (temp file + rename) by the one writer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from knowledge.errors import REBUILD_HINT, StoreUnavailable
+
+SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What an `add` did, counted in files (and chunks embedded)."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    skipped: int = 0
+    chunks_embedded: int = 0
+    unsupported: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "removed": self.removed,
+            "skipped": self.skipped,
+            "chunks_embedded": self.chunks_embedded,
+            "unsupported": list(self.unsupported),
+            "errors": list(self.errors),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    source: str
+    root: str
+    chunks: int
+    hash: str
+    types: tuple[str, ...]
+
+
+@dataclass
+class Manifest:
+    embedder: str
+    dim: int
+    generation: int = 0
+    roots: list[str] = field(default_factory=list)
+    sources: dict[str, dict[str, object]] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        data = {"schema": SCHEMA, "embedder": self.embedder, "dim": self.dim, "generation": self.generation}
+        return json.dumps(data | {"roots": self.roots, "sources": self.sources}, indent=1)
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        try:
+            data = json.loads(path.read_text())
+            if data.get("schema") != SCHEMA:
+                raise ValueError(f"schema {data.get('schema')!r}, expected {SCHEMA}")
+            return cls(
+                data["embedder"], int(data["dim"]), int(data["generation"]), data["roots"], data["sources"]
+            )
+        except FileNotFoundError:
+            raise StoreUnavailable(
+                f"the knowledge store at {path.parent} has no manifest; {REBUILD_HINT}"
+            ) from None
+        except (ValueError, KeyError, TypeError) as error:
+            raise StoreUnavailable(
+                f"the knowledge store at {path.parent} is corrupt ({path.name}: {error}); {REBUILD_HINT}"
+            ) from None
+
+    def write(self, path: Path) -> None:
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(self.to_json())
+        os.replace(tmp, path)
+
+
+def under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
