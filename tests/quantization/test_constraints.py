@@ -70,3 +70,19 @@ def test_forbidden_gene_is_never_proposed_again() -> None:
 def test_mx_block_must_divide_the_layer() -> None:
     verdict = solver(8.0).check(genome(("int_sym", 3), ("int_sym", 3), ("mxfp4",)))  # width 16 < 32
     assert not verdict.feasible and "layer2: group divides width 16" in verdict.core
+
+
+def test_table_repair_is_as_near_as_z3_optimize() -> None:
+    from agent.domains.quantization.constraints import _change_cost
+
+    s = solver(3.0)
+    for g in (
+        genome(("fp8",), ("int_sym", 6, 8), ("power", 5, 0, 0.5)),
+        genome(("int_asym", 4, 16), ("nvfp4",), ("int_sym", 8)),
+    ):
+        table = s._nearest_by_table(g)
+        optimize = s._repair_any(g)
+        assert table is not None and optimize is not None
+        assert s.check(table).feasible and s.check(optimize).feasible
+        costs = [sum(_change_cost(a, b) for a, b in zip(g, r, strict=True)) for r in (table, optimize)]
+        assert costs[0] == costs[1] > 0

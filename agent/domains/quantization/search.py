@@ -175,6 +175,7 @@ def run_search(
     say("evolving")
     result = Engine(domain, config, observer).run()
     counters = replace(domain.counters)  # the engine's checks only; baselines below check too
+    repairs = (domain.solver.repairs_by_table, domain.solver.repairs_by_optimize)
     evaluations = result.stats.evaluated
     chosen = score(domain, chosen_genome(result.front), evaluations)
     assert chosen is not None
@@ -230,6 +231,8 @@ def run_search(
             "evaluations_saved": counters.evaluations_saved,
             "accumulator_proofs": counters.accumulator_proofs,
             "accumulator_overflows": counters.accumulator_overflows,
+            "repairs_by_table": repairs[0],
+            "repairs_by_optimize": repairs[1],
         },
     )
     return report, domain
