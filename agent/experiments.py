@@ -223,6 +223,12 @@ class ExperimentRepo:
         lane.checkout("-q", "-f", "-B", branch, parent_commit)
         lane.clean("-q", "-ffdx")
 
+    def checkout_detached(self, lane_path: Path, commit: str) -> None:
+        """The lane holds `commit`'s files, clean, on no branch (for reading, or the base snapshot)."""
+        lane = _git(lane_path)
+        lane.checkout("-q", "-f", "--detach", commit)
+        lane.clean("-q", "-ffdx")
+
     def commit(self, lane_path: Path, message: str) -> str:
         """Commit everything in the lane (even nothing) and return the commit id."""
         lane = _git(lane_path)

@@ -131,21 +131,27 @@ class Run:
         self.index.put_run(self.record)
 
     def evaluator(self) -> CommandEvaluator:
-        """The run's evaluator; the first call snapshots the pristine protected files."""
+        """The run's evaluator, over the pristine protected files snapshotted at the run's start."""
         if self._evaluator is None:
             from sandbox import open_sandbox
 
             spec = self.task.evaluator
-            base = self.repo.lane(self.record.id, 0)
-            self.repo.checkout(base, branch_name(self.record.id, 0), self.record.base_commit)
-            missing = [p for p in spec.files if not expand(base, [p])]
-            if missing:
-                raise UserError(f"evaluator file pattern {missing[0]!r} matches no file in the workspace")
-            protected = ProtectedFiles.snapshot(base, spec.files, self.folder / "evaluator")
+            store = self.folder / "evaluator"
+            protected = ProtectedFiles.load(store) or self._snapshot_protected(store)
             self._evaluator = CommandEvaluator(
                 spec, protected, open_sandbox(spec.sandbox), self.folder / "logs"
             )
         return self._evaluator
+
+    def _snapshot_protected(self, store: Path) -> ProtectedFiles:
+        """Take the protected files from the base commit itself, in lane 0 (detached: no branch moves)."""
+        spec = self.task.evaluator
+        base = self.repo.lane(self.record.id, 0)
+        self.repo.checkout_detached(base, self.record.base_commit)
+        missing = [p for p in spec.files if not expand(base, [p])]
+        if missing:
+            raise UserError(f"evaluator file pattern {missing[0]!r} matches no file in the workspace")
+        return ProtectedFiles.snapshot(base, spec.files, store)
 
     def records(self) -> list[ExperimentRecord]:
         return self.repo.read_records(self.record.id)

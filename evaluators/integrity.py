@@ -9,10 +9,14 @@ are what runs, mounted read-only where the sandbox allows.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+MANIFEST = ".strop-protected.json"
 
 
 def sha256_file(path: Path) -> str:
@@ -53,6 +57,7 @@ class ProtectedFiles:
 
     @classmethod
     def snapshot(cls, workspace: Path, patterns: Iterable[str], store: Path) -> ProtectedFiles:
+        """Copy the protected files out of the pristine `workspace`; the manifest is written last."""
         patterns = tuple(patterns)
         store.mkdir(parents=True, exist_ok=True)
         digests: dict[str, str] = {}
@@ -62,7 +67,20 @@ class ProtectedFiles:
             target = store / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target, follow_symlinks=False)
+        manifest = store / MANIFEST
+        partial = manifest.with_suffix(".partial")
+        partial.write_text(json.dumps({"patterns": list(patterns), "digests": digests}, sort_keys=True))
+        os.replace(partial, manifest)
         return cls(patterns=patterns, store=store, digests=digests)
+
+    @classmethod
+    def load(cls, store: Path) -> ProtectedFiles | None:
+        """The snapshot a run took at its start, or None when it never finished taking one."""
+        manifest = store / MANIFEST
+        if not manifest.is_file():
+            return None
+        data = json.loads(manifest.read_text())
+        return cls(patterns=tuple(data["patterns"]), store=store, digests=dict(data["digests"]))
 
     @property
     def fingerprint(self) -> str:

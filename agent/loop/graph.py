@@ -26,7 +26,7 @@ from filelock import FileLock, Timeout
 from agent.budget import RunBudget
 from agent.errors import UserError
 from agent.loop.events import Note, RunLog, RunStarted, Sink
-from agent.loop.lanes import clear_stale_locks, restore_evaluator
+from agent.loop.lanes import clear_stale_locks
 from agent.loop.memory import open_memory
 from agent.loop.nodes import LoopContext, Nodes
 from agent.loop.state import LoopState, initial_state
@@ -246,7 +246,7 @@ def _drive(
             removed = clear_stale_locks(run.repo, run.record.id)
             if removed:
                 ctx.emit(Note(f"removed stale git locks left by a crash: {', '.join(removed)}"))
-            restore_evaluator(run)
+            run.evaluator()  # from the snapshot taken at the run's start
         else:
             run.evaluator()
         started = RunStarted(

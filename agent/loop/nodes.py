@@ -33,7 +33,6 @@ from agent.constraints import Constraints
 from agent.experiments import NOTES_REF
 from agent.loop.candidates import candidate_path, load_candidate, save_candidate, write_atomically
 from agent.loop.events import ExperimentFinished, ExperimentStarted, Note, RunStopped, Sink
-from agent.loop.lanes import checkout_detached
 from agent.loop.memory import LoopMemory
 from agent.loop.state import LoopState, Slot, new_slot
 from agent.proposers.base import ProposalRequest, Proposer
@@ -214,7 +213,7 @@ class Nodes:
         pending: list[ExperimentRecord],
     ) -> tuple[Candidate, dict[str, Any]]:
         lane = self._lane(slot)
-        checkout_detached(lane, self._base_commit(slot, records))
+        self.ctx.run.repo.checkout_detached(lane, self._base_commit(slot, records))
         if slot["mode"] == "baseline":
             params = self.ctx.space.read(lane, self.ctx.run.task.spec.proposer) if self.ctx.space else None
             return Candidate(idea=BASELINE_IDEA, proposer="baseline", params=params), {}
@@ -273,7 +272,7 @@ class Nodes:
         if not candidate.files and slot["mode"] != "baseline":
             return candidate, {"outcome": "rejected", "reason": _no_edit_reason(candidate)}
         lane = self._lane(slot)
-        checkout_detached(lane, self._base_commit(slot, records))
+        self.ctx.run.repo.checkout_detached(lane, self._base_commit(slot, records))
         try:
             for relative in candidate.files:
                 safe_path(lane, relative)
@@ -286,7 +285,7 @@ class Nodes:
         if point is None:
             write_files(lane, candidate.files)
             point = self.ctx.space.read(lane, self.ctx.run.task.spec.proposer)
-            checkout_detached(lane, self._base_commit(slot, records))
+            self.ctx.run.repo.checkout_detached(lane, self._base_commit(slot, records))
         verdict = constraints.check(point)
         if verdict.passed:
             return candidate, {"outcome": "ok"}
