@@ -125,11 +125,46 @@ def numerics(
         out_dir=out,
     )
     request.validate()
-    report = discover(request, observer=_progress_observer(quiet=as_json))
+    recorder = _recorder(request, strop_home())
+    progress = _progress_observer(quiet=as_json)
+
+    def observe(event: object) -> None:
+        progress(event)
+        recorder(event)
+
+    try:
+        report = discover(request, observer=observe)
+    except BaseException:
+        recorder.finish("failed", "the search stopped with an error")
+        raise
+    recorder.finish("done")
     if as_json:
-        typer.echo(json.dumps(report.to_json(), default=_json_default))
+        data = report.to_json()
+        data["run"] = recorder.run.id if recorder.run else None
+        typer.echo(json.dumps(data, default=_json_default))
     else:
         _print_report(report)
+        if recorder.run is not None:
+            typer.echo(f"Pareto points recorded in git as run {recorder.run.id}: strop log {recorder.run.id}")
+
+
+def _recorder(request: Any, home: Path) -> Any:
+    """Records each new Pareto point as an experiment (see agent.search_recorder)."""
+    from agent.domains.numerics.discovery import point_renderer
+    from agent.search_recorder import SearchRecorder
+    from evaluators.metric import Direction
+
+    name = f"numerics-{request.fn}-{request.dtype}"
+    recorder = SearchRecorder(
+        home=home,
+        name=name,
+        metric="max_ulp",
+        direction=Direction.MINIMIZE,
+        render=point_renderer(request),
+        description=f"strop evolve numerics --fn {request.fn} --interval {request.lo},{request.hi} --dtype {request.dtype} --seed {request.seed}",
+    )
+    recorder.start()
+    return recorder
 
 
 def _json_default(value: Any) -> Any:

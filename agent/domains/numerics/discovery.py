@@ -22,6 +22,8 @@ from agent.domains.numerics.skeletons import taylor_and_pade
 from agent.domains.numerics.targets import FORMATS, TARGETS
 from agent.errors import UserError
 from agent.evolution import Engine, EngineConfig, EngineEvent, EngineStats
+from agent.evolution.domain import Individual
+from agent.search_recorder import PointRecord
 
 
 class NumericsInputError(UserError):
@@ -261,3 +263,26 @@ def measure_baselines(domain: NumericsDomain, reference: Reference) -> list[Base
         errors = reference.measure(program.evaluate_chunked(reference.x, dtype))
         entries.append(BaselineEntry(name, program.cost(), errors.max_ulp, errors.max_rel_error))
     return entries
+
+
+def point_renderer(request: Request) -> Callable[[Individual[Program]], PointRecord]:
+    """How a Pareto point of this search is kept in git: its program and its C code."""
+    request = request.rounded()
+
+    def render(individual: Individual[Program]) -> PointRecord:
+        program = individual.genome
+        info = individual.fitness.info
+        cost = program.cost()
+        ulp, rel = float(info.get("max_ulp", math.nan)), float(info.get("max_rel_error", math.nan))
+        header = (
+            f"{request.fn}(x) on [{request.lo!r}, {request.hi!r}] in {request.dtype}: cost {cost}, "
+            f"{ulp:.4g} ULP on the search grid (not yet verified).\n" + program.text()
+        )
+        code = c_source(program, request.fn, request.lo, request.hi, request.dtype, header)
+        return PointRecord(
+            idea=f"cost {cost}: {ulp:.4g} ULP, {rel:.3e} relative (search grid)",
+            files={"program.txt": program.text() + "\n", f"{request.fn}_{request.dtype}.c": code},
+            metrics={"max_ulp": ulp, "max_rel_error": rel, "cost": float(cost)},
+        )
+
+    return render
