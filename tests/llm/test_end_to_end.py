@@ -214,12 +214,6 @@ def drive_with_the_loop(task: Task, home: Path, index: RunIndex) -> tuple[str, l
     return result.run_id, result.records
 
 
-LOOP_GAP = (
-    "the loop's check node does not yet reject a candidate with no files (it evaluates the "
-    "unchanged parent instead); fix: reject with agent.proposers.llm.no_edit_reason(candidate)"
-)
-
-
 @pytest.mark.parametrize(
     "driver",
     [
@@ -227,7 +221,6 @@ LOOP_GAP = (
         pytest.param(
             drive_with_the_loop,
             id="loop",
-            marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=LOOP_GAP),
         ),
     ],
 )
@@ -319,13 +312,6 @@ def current_model(prompt: str) -> str:
     return re.search(r"^## model\.py\n\n```python\n(.*?)\n```", prompt, re.MULTILINE | re.DOTALL).group(1)  # type: ignore[union-attr]
 
 
-EXTEND_GAP = (
-    "the loop reads the turn outcome's `extend` from its own notes, which nothing fills; "
-    "fix: take it from agent.proposers.llm.extend_request(candidate)"
-)
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=EXTEND_GAP)
 def test_dynamic_turns_through_the_loop_extend_on_progress(
     tmp_path: Path, workspace: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
