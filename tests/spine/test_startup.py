@@ -32,15 +32,29 @@ print("HEAVY=" + ",".join(heavy))
 """
 
 
-@pytest.mark.parametrize(
-    "args", [["--help"], ["runs"], ["runs", "--json"], ["log", "--help"], ["evolve", "--help"]]
-)
+READ_COMMANDS = [
+    ["--help"],
+    ["runs"],
+    ["runs", "--json"],
+    ["log", "--help"],
+    ["show", "--help"],
+    ["run", "--help"],
+    ["evolve", "numerics", "--help"],
+    ["evolve", "quant", "--help"],
+    ["sandbox", "--help"],
+    ["knowledge", "--help"],
+    ["memory", "--help"],
+]
+
+
+@pytest.mark.parametrize("args", READ_COMMANDS, ids=[" ".join(a) for a in READ_COMMANDS])
 def test_read_commands_import_no_heavy_library(args: list[str]) -> None:
     done = subprocess.run(
         [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args], capture_output=True, text=True, check=False
     )
     line = [x for x in done.stdout.splitlines() if x.startswith("HEAVY=")]
     assert line, done.stdout + done.stderr
+    assert "No such command" not in done.stdout + done.stderr, f"{args} is not a command"
     assert line[0] == "HEAVY=", f"{args} imported {line[0][6:]}"
 
 
