@@ -61,6 +61,12 @@ def table(records: list[dict], model: str, budget: float) -> list[str]:
     c = means["chosen"]
     saved = mean(r["checks"]["evaluations_saved"] for r in runs)
     lines.append("")
+    evals = mean(r["engine"]["evaluated"] for r in runs)
+    rate = mean(r["engine"]["evals_per_second"] for r in runs) * 60
+    wall = mean(r["seconds"] for r in runs)
+    lines.append(
+        f"engine: {evals:.0f} evaluations per run at {rate:.0f}/minute; whole run with baselines {wall:.0f} s"
+    )
     lines.append(
         f"Z3: {saved:.0f} infeasible proposals per run repaired/rejected before evaluation (evaluations saved)"
     )
