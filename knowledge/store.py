@@ -170,7 +170,7 @@ class KnowledgeStore:
         return IngestReport(
             added=plan.added,
             updated=plan.updated,
-            removed=len(plan.removed),
+            removed=len(set(plan.removed)),
             skipped=plan.skipped,
             chunks_embedded=embedded,
             unsupported=tuple(plan.unsupported),
