@@ -15,11 +15,15 @@ import typer
 from agent.cli.evolve import evolve_app
 from agent.errors import UserError
 
+MODEL_SUFFIXES = (".npz", ".pt", ".pth", ".joblib", ".pkl")
+
 QUANT_HELP = """Search per-layer quantization (format, bits, group size, power exponent, rounding) under an average bits-per-weight budget that counts every scale and zero point.
 
 Formats: int_sym, int_asym (2–8 bits, per-channel or groups), power (NUPES, exponent a), mxfp4 (E2M1 + E8M0 scale per 32), nvfp4 (E2M1 + E4M3 scale per 16), fp8 (E4M3).
 
 Z3 checks every candidate before evaluation (budget, group divisibility, the --profile's formats, integer accumulators that must not overflow); infeasible ones are repaired to the nearest feasible config, never evaluated. Selection uses the validation split; the test split is read once per chosen config.
+
+Each new Pareto point is recorded in git as an experiment (files: its config JSON; metrics: val_acc, bytes, avg_bits): see it with `strop log <run>`.
 
 Baselines run in the same call: uniform int 8/4/3/2, greedy, HAWQ-V3 (Hutchinson trace + integer program), random and Optuna TPE at the same number of evaluations.
 
@@ -93,18 +97,56 @@ def quant(
         baselines=baselines,
     )
     err = Console(stderr=True)
+    recorder = _recorder(request, strop_home())
     with err.status("quantization search") as status:
-        report, domain = run_search(
-            request,
-            observer=_progress(status),
-            note=lambda text: status.update(f"quantization search: {text}"),
-        )
+        progress = _progress(status)
+
+        def observe(event: Any) -> None:
+            progress(event)
+            if recorder.run is None:  # started on the first event: bad input leaves no run behind
+                recorder.start()
+            recorder(event)
+
+        try:
+            report, domain = run_search(
+                request,
+                observer=observe,
+                note=lambda text: status.update(f"quantization search: {text}"),
+            )
+        except BaseException:
+            recorder.finish("failed", "the search stopped with an error")
+            raise
+    recorder.finish("done")
+    run_id = recorder.run.id if recorder.run else None
     folder = out or strop_home() / "quant" / f"{Path(report.model).name}-b{budget_bits:g}-s{seed}"
     report.outputs = write_outputs(report, domain, folder)
     if as_json:
-        typer.echo(json.dumps(report.to_json()))
+        typer.echo(json.dumps({**report.to_json(), "run": run_id}))
         return
     _print_report(report, Console())
+    if run_id is not None:
+        typer.echo(f"Pareto points recorded in git as run {run_id}: strop log {run_id}")
+
+
+def _recorder(request: Any, home: Path) -> Any:
+    """Records each new Pareto point as an experiment (see agent.search_recorder); not yet started."""
+    from agent.domains.quantization.search import point_renderer
+    from agent.search_recorder import SearchRecorder
+    from evaluators.metric import Direction
+
+    model = Path(request.model).stem if request.model.endswith(MODEL_SUFFIXES) else request.model
+    recorder = SearchRecorder(
+        home=home,
+        name=f"quant-{model}-b{request.budget_bits:g}",
+        metric="val_acc",
+        direction=Direction.MAXIMIZE,
+        render=point_renderer(request),
+        description=(
+            f"strop evolve quant --model {request.model} --budget-bits {request.budget_bits:g} "
+            f"--profile {request.profile} --seed {request.seed}"
+        ),
+    )
+    return recorder
 
 
 def _progress(status: Any) -> Any:

@@ -5,8 +5,8 @@ Modules (one concept each): formats (the formats and a layer's gene), quantizers
 network / models / datasets / training (what is quantized, on what data),
 profiles (hardware targets), accumulator (overflow proofs), constraints (the Z3
 model: check and repair), domain (the engine's `Domain`), sensitivity (HAWQ-V2
-traces), baselines (uniform, greedy, HAWQ-V3, random, TPE), search (one run, end
-to end). Heavy libraries (torch, optuna, pulp, z3, sklearn) load inside functions.
+traces), refine (budget-filling hill climb after the engine), baselines (uniform,
+greedy, HAWQ-V3, random, TPE), search (one run, end to end). Heavy libraries (torch, optuna, pulp, z3, sklearn) load inside functions.
 """
 
 from agent.domains.quantization.formats import Format, Genome, LayerGene, Rounding

@@ -4,7 +4,8 @@
 domain (model, digits split, Z3 space), checks the user's request can be met at
 all (a budget below the smallest configuration, a group size that divides no
 layer: the user's error), runs the engine with a time or generation budget,
-then runs every baseline with the engine's evaluation count where the baseline
+fills the budget from its most accurate points (refine.py; those evaluations
+count in the total), then runs every baseline with the engine's evaluation count where the baseline
 is a search, and scores each chosen configuration once on the test split.
 """
 
@@ -23,8 +24,11 @@ from agent.domains.quantization.domain import QuantDomain
 from agent.domains.quantization.formats import Format, Genome, LayerGene
 from agent.domains.quantization.models import load_model, save_npz
 from agent.domains.quantization.profiles import get_profile
+from agent.domains.quantization.refine import REFINE_SHARE, REFINE_STARTS, refine
 from agent.domains.quantization.size import fp32_size
 from agent.errors import UserError
+from agent.evolution.domain import Fitness, Individual
+from agent.search_recorder import PointRecord
 
 DEFAULT_GROUPS = (8, 16, 32, 64)
 
@@ -153,6 +157,42 @@ def chosen_genome(front: list[Any]) -> Genome:
     return best.genome
 
 
+def _dominates(a: Fitness, b: Fitness) -> bool:
+    pairs = list(zip(a.objectives, b.objectives, strict=True))
+    return all(x <= y for x, y in pairs) and any(x < y for x, y in pairs)
+
+
+def refined_front(
+    domain: QuantDomain,
+    front: list[Individual[Genome]],
+    stats: Any,
+    observer: Callable[[Any], None] | None = None,
+) -> tuple[list[Individual[Genome]], int]:
+    """The engine's front after budget-filling refinement (refine.py) of its most accurate points.
+
+    Returns the merged non-dominated front and the evaluations refinement spent; new
+    front points are announced to `observer` as `ParetoPointFound`, like the engine's.
+    """
+    from agent.evolution.events import ParetoPointFound
+
+    if not front:
+        return front, 0
+    ranked = sorted(front, key=lambda ind: (ind.fitness.objectives[0], ind.fitness.objectives[1]))
+    starts = [(ind.genome, ind.fitness) for ind in ranked[:REFINE_STARTS]]
+    allowance = max(REFINE_STARTS, round(stats.evaluated * REFINE_SHARE))
+    done = refine(domain, starts, allowance, {ind.genome for ind in front})
+    generation = stats.generations + 1
+    pool = list(front) + [
+        Individual(genome, fitness, generation=generation) for genome, fitness in done.evaluated.items()
+    ]
+    merged = [a for a in pool if not any(_dominates(b.fitness, a.fitness) for b in pool)]
+    if observer is not None:
+        for ind in merged:
+            if ind.generation == generation:
+                observer(ParetoPointFound(generation, ind))
+    return merged, done.evaluations
+
+
 def run_search(
     request: SearchRequest,
     observer: Callable[[Any], None] | None = None,
@@ -174,10 +214,12 @@ def run_search(
     )
     say("evolving")
     result = Engine(domain, config, observer).run()
-    counters = replace(domain.counters)  # the engine's checks only; baselines below check too
+    say("filling the budget")
+    front, refined = refined_front(domain, result.front, result.stats, observer)
+    counters = replace(domain.counters)  # strop's checks only; baselines below check too
     repairs = (domain.solver.repairs_by_table, domain.solver.repairs_by_optimize)
-    evaluations = result.stats.evaluated
-    chosen = score(domain, chosen_genome(result.front), evaluations)
+    evaluations = result.stats.evaluated + refined
+    chosen = score(domain, chosen_genome(front), evaluations)
     assert chosen is not None
     found: dict[str, Scored] = {}
     if request.baselines:
@@ -213,10 +255,11 @@ def run_search(
                 ind.fitness.info["avg_bits"],
                 [g.label() for g in ind.genome],
             )
-            for ind in sorted(result.front, key=lambda i: i.fitness.objectives[1])
+            for ind in sorted(front, key=lambda i: i.fitness.objectives[1])
         ],
         engine={
             "evaluated": stats.evaluated,
+            "refined": refined,
             "generations": stats.generations,
             "wall_seconds": round(stats.wall_time, 2),
             "evals_per_second": round(stats.evals_per_second, 1),
@@ -236,6 +279,31 @@ def run_search(
         },
     )
     return report, domain
+
+
+def point_renderer(request: SearchRequest) -> Callable[[Individual[Genome]], PointRecord]:
+    """How a Pareto point of this search is kept in git: its config as JSON, its numbers as metrics."""
+
+    def render(individual: Individual[Genome]) -> PointRecord:
+        info = individual.fitness.info
+        val_acc, size, bits = float(info["val_acc"]), float(info["bytes"]), float(info["avg_bits"])
+        config = {
+            "model": request.model,
+            "budget_bits": request.budget_bits,
+            "profile": request.profile,
+            "config": [g.to_json() for g in individual.genome],
+            "val_acc": val_acc,
+            "bytes": size,
+            "avg_bits": bits,
+        }
+        labels = " ".join(g.label() for g in individual.genome)
+        return PointRecord(
+            idea=f"val acc {val_acc:.4f} at {size:,.0f} bytes ({bits:.3f} bits/weight): {labels}",
+            files={"config.json": json.dumps(config, indent=2) + "\n"},
+            metrics={"val_acc": val_acc, "bytes": size, "avg_bits": bits},
+        )
+
+    return render
 
 
 def write_outputs(report: SearchReport, domain: QuantDomain, folder: Path) -> dict[str, str]:
