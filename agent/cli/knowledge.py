@@ -97,9 +97,9 @@ def _print_report(report: object, json_out: bool) -> None:
         f"unchanged {data['skipped']} files; embedded {data['chunks_embedded']} chunks in {data['seconds']:.1f}s"
     )
     for path in data["unsupported"]:  # type: ignore[union-attr]
-        err.print(f"skipped (binary or not UTF-8): {path}")
+        err.print(f"skipped (binary or not UTF-8): {path}", markup=False)
     for line in data["errors"]:  # type: ignore[union-attr]
-        err.print(f"[yellow]not ingested:[/] {line}", markup=True)
+        err.print(f"not ingested: {line}", markup=False)
 
 
 @knowledge_app.command("add")
@@ -153,11 +153,14 @@ def search_command(
         return
     if not hits:
         err.print("no hits")
+    from rich.markup import escape
+
     for rank, hit in enumerate(hits, start=1):
-        title = f"  {hit.title}" if hit.title else ""
-        out.print(f"[bold]{rank}. {hit.source}[/] ({hit.location}) [cyan]{hit.type}[/]{title}", markup=True)
-        snippet = " ".join(hit.text.split())[:240]
-        out.print(f"   {snippet}")
+        title = f"  {escape(hit.title)}" if hit.title else ""
+        out.print(
+            f"[bold]{rank}. {escape(hit.source)}[/] ({hit.location}) [cyan]{hit.type}[/]{title}", markup=True
+        )
+        out.print("   " + " ".join(hit.text.split())[:240], markup=False)
 
 
 @knowledge_app.command("list")
@@ -174,7 +177,7 @@ def list_command(json_out: JsonFlag = False) -> None:
         )
         return
     for s in sources:
-        out.print(f"{s.chunks:5d}  {s.source}  [bright_black]{', '.join(s.types)}[/]", markup=True)
+        out.print(f"{s.chunks:5d}  {s.source}  {', '.join(s.types)}", markup=False)
     err.print(f"{len(sources)} sources, {sum(s.chunks for s in sources)} chunks")
 
 
@@ -216,7 +219,7 @@ def memory_list_command(
         print_json([lesson.as_dict() for lesson in lessons])
         return
     for lesson in lessons:
-        out.print(f"[bold]{lesson.id}[/] {lesson.render()}", markup=True)
+        out.print(f"{lesson.id} {lesson.render()}", markup=False)
     err.print(f"{len(lessons)} lessons")
 
 
@@ -233,7 +236,7 @@ def memory_search_command(
         print_json([s.lesson.as_dict() | {"score": round(s.score, 4)} for s in found])
         return
     for s in found:
-        out.print(f"[bold]{s.lesson.id}[/] ({s.score:.2f}) {s.lesson.render()}", markup=True)
+        out.print(f"{s.lesson.id} ({s.score:.2f}) {s.lesson.render()}", markup=False)
 
 
 @memory_app.command("forget")
