@@ -15,7 +15,14 @@ import sys
 import tempfile
 import time
 
-COMMANDS = [["--help"], ["runs"], ["runs", "--json"], ["log", "--help"], ["show", "--help"], ["sandbox", "--help"]]
+COMMANDS = [
+    ["--help"],
+    ["runs"],
+    ["runs", "--json"],
+    ["log", "--help"],
+    ["show", "--help"],
+    ["sandbox", "--help"],
+]
 
 
 def median_seconds(argv: list[str], repeat: int, env: dict[str, str]) -> float:

@@ -7,11 +7,10 @@ Prints one JSON line: validation RMSE by default, test RMSE with --final.
 import json
 import sys
 
+import model
 import numpy as np
 from sklearn.datasets import load_diabetes
 from sklearn.model_selection import train_test_split
-
-import model
 
 
 def splits():

@@ -8,11 +8,10 @@ import json
 import sys
 import time
 
+import model
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
-
-import model
 
 
 def splits():
