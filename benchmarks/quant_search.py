@@ -62,10 +62,12 @@ def table(records: list[dict], model: str, budget: float) -> list[str]:
     saved = mean(r["checks"]["evaluations_saved"] for r in runs)
     lines.append("")
     evals = mean(r["engine"]["evaluated"] for r in runs)
+    refined = mean(r["engine"].get("refined", 0) for r in runs)
     rate = mean(r["engine"]["evals_per_second"] for r in runs) * 60
     wall = mean(r["seconds"] for r in runs)
     lines.append(
-        f"engine: {evals:.0f} evaluations per run at {rate:.0f}/minute; whole run with baselines {wall:.0f} s"
+        f"engine: {evals:.0f} evaluations per run at {rate:.0f}/minute, + {refined:.0f} budget-filling "
+        f"refinement evaluations (counted: TPE and random get the sum); whole run with baselines {wall:.0f} s"
     )
     lines.append(
         f"Z3: {saved:.0f} infeasible proposals per run repaired/rejected before evaluation (evaluations saved)"
