@@ -65,7 +65,8 @@ def test_sigkill_at_random_points_then_resume_loses_and_duplicates_nothing(
     tmp_path: Path, seed: int, parallel: int
 ) -> None:
     rng = random.Random(seed)
-    task = make_task(tmp_path / "t", experiments=10, parallel=parallel, sleep=0.15, seed=seed)
+    # Slow enough that three kills at most 0.6 s into a start always land before the run ends.
+    task = make_task(tmp_path / "t", experiments=10, parallel=parallel, sleep=0.5, seed=seed)
     home = strop_home()
     process = _spawn(["run", str(task)])
     while _run_id(home) is None and process.poll() is None:  # wait for the run to exist
@@ -75,7 +76,7 @@ def test_sigkill_at_random_points_then_resume_loses_and_duplicates_nothing(
     folder = home / "runs" / run_id
     kills = 0
     for attempt in range(3):
-        if _kill_inside_loop(process, folder, attempt, rng.uniform(0.0, 0.9)):
+        if _kill_inside_loop(process, folder, attempt, rng.uniform(0.0, 0.6)):
             kills += 1
         process = _spawn(["resume", run_id])
     out, err = process.communicate(timeout=240)
