@@ -153,7 +153,7 @@ class KnowledgeMemory(LoopMemory):
         for region in self._guard(
             "reading failing regions", lambda: self.memory.failing_regions(self.task.name), []
         ):
-            if not (set(region.numeric) | set(region.choices)) <= names:
+            if not region.names <= names:
                 continue  # a region of an older space
             try:
                 expression = parse(region.exclusion_rule())

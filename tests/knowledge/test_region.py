@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from knowledge.memory.region import Point, Region, failing_regions
+from knowledge.memory.region import Point, Region, Threshold, failing_regions, simplest_threshold
 
 OOM = "out of memory"
 
@@ -11,16 +11,86 @@ def _points(*params: dict) -> list[Point]:
     return [Point(f"e{i}", p) for i, p in enumerate(params)]
 
 
-def test_oom_threshold_opens_upward_only_where_successes_lie_below() -> None:
+def test_a_product_rule_is_learned_from_out_of_memory_crashes() -> None:
+    # batch alone or width alone would exclude a success: their product separates
     crashes = {OOM: _points({"batch": 512, "width": 256}, {"batch": 1024, "width": 128})}
-    ok = [{"batch": 64, "width": 64}, {"batch": 128, "width": 256}, {"batch": 256, "width": 128}]
+    ok = [{"batch": 64, "width": 64}, {"batch": 128, "width": 256}, {"batch": 1024, "width": 32}]
     [region] = failing_regions("t", crashes, ok)
-    assert region.numeric == {"batch": (512, None), "width": (128, None)}
-    assert region.contains({"batch": 4096, "width": 512}) and region.contains({"batch": 600, "width": 200})
+    # midway (geometric) between the nearest success (128 × 256) and the least crash (131072)
+    assert region.threshold == Threshold(("batch", "width"), ">=", 65540.0)
+    assert region.numeric == {} and region.choices == {} and region.names == {"batch", "width"}
+    assert region.contains({"batch": 4096, "width": 512}) and region.contains({"batch": 256, "width": 512})
     assert not any(region.contains(p) for p in ok)
-    assert not region.contains({"batch": 300, "width": 200})
+    assert not region.contains({"batch": 300, "width": 200}) and not region.contains({"batch": 4096})
     assert region.failures == 2 and region.confidence == 0.75
-    assert region.describe() == "batch ≥ 512 ∧ width ≥ 128"
+    assert region.describe() == "batch × width ≥ 65540"
+    assert region.exclusion_rule() == "not (batch * width >= 65540.0)"
+
+
+def test_an_incidental_parameter_does_not_enter_the_rule() -> None:
+    # two out-of-memory crashes at large batch × width, with whatever lr and dropout they had
+    crashes = {
+        OOM: _points(
+            {"batch": 96, "width": 409, "lr": 0.0002, "dropout": 0.0},
+            {"batch": 172, "width": 1202, "lr": 0.0076, "dropout": 0.3},
+        )
+    }
+    ok = [
+        {"batch": 19, "width": 722, "lr": 0.0004, "dropout": 0.05},
+        {"batch": 96, "width": 134, "lr": 0.0049, "dropout": 0.03},
+        {"batch": 203, "width": 140, "lr": 0.0066, "dropout": 0.35},
+        {"batch": 28, "width": 117, "lr": 0.0019, "dropout": 0.2},
+        {"batch": 16, "width": 64, "lr": 0.0003, "dropout": 0.0},
+    ]
+    [region] = failing_regions("t", crashes, ok)
+    assert region.threshold is not None and region.threshold.names == ("batch", "width")
+    assert 203 * 140 < region.threshold.value <= 96 * 409
+    # the next out-of-memory crash at another lr and dropout is inside
+    assert region.contains({"batch": 300, "width": 900, "lr": 0.3, "dropout": 0.5})
+    assert not any(region.contains(p) for p in ok)
+
+
+def test_one_parameter_wins_when_it_explains_the_crashes() -> None:
+    # crashes at any width once batch is large: batch × width would hold the success at 64 × 1024
+    crashes = {OOM: _points({"batch": 512, "width": 16}, {"batch": 1024, "width": 1024})}
+    ok = [{"batch": 64, "width": 1024}, {"batch": 256, "width": 16}]
+    [region] = failing_regions("t", crashes, ok)
+    assert region.threshold == Threshold(("batch",), ">=", 362.0)  # √(256 × 512)
+    assert region.contains({"batch": 400, "width": 8}) and not any(region.contains(p) for p in ok)
+    assert simplest_threshold([{"n": 5}, {"n": 6}], [{"n": 9}]) == Threshold(("n",), "<=", 7.348)
+
+
+def test_a_success_inside_a_candidate_rejects_it() -> None:
+    failures = [{"batch": 512, "width": 256}, {"batch": 1024, "width": 128}]
+    # batch >= 512 holds a success; batch * width >= 131072 does not
+    ok = [{"batch": 600, "width": 16}, {"batch": 8, "width": 256}]
+    rule = simplest_threshold(failures, ok)
+    assert rule is not None and rule.names == ("batch", "width") and rule.op == ">="
+    assert all(rule.holds(f) for f in failures) and not any(rule.holds(s) for s in ok)
+    # a success inside every candidate: no monotone rule, the box is the fallback
+    inside = [{"batch": 2048, "width": 512}, {"batch": 8, "width": 8}]
+    assert simplest_threshold(failures, inside) is None
+    [region] = failing_regions("t", {OOM: _points(*failures)}, inside)
+    assert region.threshold is None and region.numeric == {"batch": (512, 1024), "width": (128, 256)}
+    assert not any(region.contains(p) for p in inside)
+
+
+def test_threshold_rule_parses_compiles_and_agrees_with_contains() -> None:
+    from agent.constraints import Constraints, Rule
+    from agent.expression import parse
+    from agent.space import Space
+    from agent.task import ParamSpec
+
+    region = Region("t", OOM, {}, {}, 2, 0.75, threshold=Threshold(("batch", "width"), ">=", 32768))
+    space = Space(
+        {
+            "batch": ParamSpec(type="int", low=8, high=1024, log=True),
+            "width": ParamSpec(type="int", low=16, high=2048, log=True),
+        }
+    )
+    constraints = Constraints(space, [Rule(parse(region.exclusion_rule()), origin="memory")])
+    for point in [{"batch": 128, "width": 256}, {"batch": 128, "width": 257}, {"batch": 8, "width": 2048}]:
+        assert constraints.check(point).passed is (not region.contains(point)), point
 
 
 def test_no_successes_means_no_extension_and_one_crash_is_not_a_region() -> None:
