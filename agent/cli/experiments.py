@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from agent.cli import app
-from agent.cli.render import err, out, print_json, styled_status
+from agent.cli.render import err, escape, out, print_json, styled_status
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
 
@@ -71,7 +71,7 @@ def _print_eval(record: Any, run: Any, metric: str) -> None:
         f"experiment {record.name}: {styled_status(record.status)}  {metric} = {_metric_text(record, metric)}"
     )
     if record.reason:
-        out.print(f"  reason: {record.reason}")
+        out.print(f"  reason: {escape(record.reason)}")
     if record.final_metrics:
         out.print(f"  final (hidden test): {metric} = {record.final_metrics.get(metric, '—')}")
     out.print(f"  branch {record.branch} · {record.eval_seconds:.2f}s · sandbox {record.backend or '—'}")
@@ -148,15 +148,15 @@ def log_command(
     nodes: dict[int | None, Any] = {None: tree}
     for record in records:
         mark = " [bold yellow]★ best[/]" if best and record.id == best.id else ""
-        line = f"{record.id} {styled_status(record.status)} {_metric_text(record, run.metric)}{mark}  {record.idea[:70]}"
+        line = f"{record.id} {styled_status(record.status)} {_metric_text(record, run.metric)}{mark}  {escape(record.idea[:70])}"
         if record.reason and record.status != "ok":
-            line += f"  [dim]({record.reason[:80]})[/]"
+            line += f"  [dim]({escape(record.reason[:80])})[/]"
         for decision in record.decisions:
-            line += f"\n[dim]· {decision}[/]"
+            line += f"\n[dim]· {escape(decision)}[/]"
         nodes[record.id] = nodes.get(record.parent, tree).add(line)
     out.print(tree)
     if run.stop_reason:
-        out.print(f"stopped: {run.stop_reason}")
+        out.print(f"stopped: {escape(run.stop_reason)}")
     if best is not None:
         out.print(f"best: {best.name} ({best.branch}) · adopt it with: strop adopt {best.name}")
 
@@ -184,8 +184,10 @@ def show_command(
     out.print(
         f"parent: {record.parent if record.parent is not None else 'the workspace (' + run.base_branch + ')'}"
     )
-    out.print(f"status: {styled_status(record.status)}" + (f" — {record.reason}" if record.reason else ""))
-    out.print(f"idea: {record.idea}")
+    out.print(
+        f"status: {styled_status(record.status)}" + (f" — {escape(record.reason)}" if record.reason else "")
+    )
+    out.print(f"idea: {escape(record.idea)}")
     if record.metrics:
         out.print("metrics: " + ", ".join(f"{k} = {v:.6g}" for k, v in sorted(record.metrics.items())))
     if record.final_metrics:
@@ -199,7 +201,7 @@ def show_command(
         f"evaluated in {record.eval_seconds:.2f}s on {record.backend or '—'} · evaluator {record.fingerprint[:12]}"
     )
     for decision in record.decisions:
-        out.print(f"· {decision}")
+        out.print(f"· {escape(decision)}")
     out.print("[bold]diff[/]\n" + (stat or "(no change)"))
     if log_tail:
         out.print(f"[bold]log tail[/] ({record.log_path})")

@@ -7,9 +7,12 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+__all__ = ["err", "escape", "out", "print_json", "styled_status"]
 
 
 def print_json(data: Any) -> None:

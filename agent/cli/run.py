@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from agent.cli import app
-from agent.cli.render import err, out, print_json, styled_status
+from agent.cli.render import err, escape, out, print_json, styled_status
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON for scripts.")]
 
@@ -58,24 +58,24 @@ class _Progress:
             )
             self.bar = self.progress.add_task("starting …", total=None, run=event.run)
         elif kind == "Note":
-            err.print(f"[dim]· {event.text}[/]")
+            err.print(f"[dim]· {escape(event.text)}[/]")
         elif kind == "ExperimentStarted" and self.bar is not None:
             self.progress.update(self.bar, description=f"experiment {event.exp}: {event.mode} …")
         elif kind == "ExperimentFinished":
             self._finished(event)
         elif kind == "RunStopped":
-            err.print(f"stopped: {event.reason}")
+            err.print(f"stopped: {escape(event.reason)}")
 
     def _finished(self, event: Any) -> None:
         value = "—" if event.metric is None else f"{event.metric:.6g}"
         best = "—" if event.best_metric is None else f"{event.best_metric:.6g} (exp {event.best_exp})"
         turn = f" turn {event.turn}" if event.turn > 1 else ""
-        line = f"  {event.exp}{turn} {styled_status(event.status)} {self.metric} = {value}  [dim]{event.idea[:70]}[/]"
+        line = f"  {event.exp}{turn} {styled_status(event.status)} {self.metric} = {value}  [dim]{escape(event.idea[:70])}[/]"
         if event.reason and event.status != "ok":
-            line += f"  [dim]({event.reason[:90]})[/]"
+            line += f"  [dim]({escape(event.reason[:90])})[/]"
         err.print(line)
         for decision in event.decisions:
-            err.print(f"    [dim]· {decision}[/]")
+            err.print(f"    [dim]· {escape(decision)}[/]")
         if self.bar is not None:
             self.progress.update(
                 self.bar,
@@ -196,7 +196,7 @@ def _report(result: Any, index: Any, json_out: bool) -> None:
     )
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("status", f"{result.status} — {result.stop_reason}")
+    table.add_row("status", escape(f"{result.status} — {result.stop_reason}"))
     table.add_row("experiments", ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     base_value = baseline.metrics.get(metric) if baseline and baseline.status == "ok" else None
     table.add_row("experiment 0", "—" if base_value is None else f"{metric} = {base_value:.6g}")
@@ -211,7 +211,7 @@ def _report(result: Any, index: Any, json_out: bool) -> None:
         table.add_row("best", f"experiment {best.id}: {metric} = {value:.6g}{gain}")
         if best.final_metrics:
             table.add_row("final (hidden)", f"{metric} = {best.final_metrics.get(metric, float('nan')):.6g}")
-        table.add_row("idea", best.idea[:100])
+        table.add_row("idea", escape(best.idea[:100]))
         table.add_row("branch", best.branch)
         table.add_row("adopt", f"strop adopt {best.name}")
     table.add_row("details", f"strop log {result.run_id}")

@@ -140,3 +140,18 @@ def test_git_stays_consistent(make_workspace) -> None:
     fsck = subprocess.run(["git", "fsck", "--strict"], cwd=ws.path, capture_output=True, text=True)
     assert fsck.returncode == 0, fsck.stderr
     assert "strop/" not in git(ws.path, "worktree", "list")
+
+
+def test_ideas_and_reasons_with_brackets_print_as_written(make_workspace, cli) -> None:
+    """LLM-written ideas are data, not console markup: "[/x]" must neither vanish nor crash."""
+    ws = make_workspace(value="0.1")
+    task = load_task(ws.task)
+    run = Run.start(task, strop_home(), RunIndex(strop_home()))
+    base = run.evaluate(run.commit_candidate(0, None, Candidate("baseline")))
+    idea = "use [bold]x in [0, 1][/x] ranges"
+    run.evaluate(run.commit_candidate(1, base, Candidate(idea, files={"value.txt": "0.2"})))
+    run.finish()
+    log = cli("log", run.record.id)
+    shown = cli("show", f"{run.record.id}/1")
+    assert log.code == 0 and shown.code == 0, log.stderr + shown.stderr
+    assert idea in log.stdout and idea in shown.stdout
