@@ -13,6 +13,7 @@ emulation copied in) and a `__main__` that re-measures it on 2^22 evenly spaced 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 
 from agent.domains.numerics import arithmetic
 from agent.domains.numerics.points import PLANS
@@ -29,28 +30,50 @@ def _c_literal(value: float, fmt: Format) -> str:
     return f"{text}{'f' if fmt.c_suffix else ''}"
 
 
-def c_function(program: Program, fmt: Format, name: str) -> str:
-    real = fmt.c_type
-    lines = [f"static {real} {name}({real} x) {{"]
+def straight_line(
+    program: Program,
+    constant: Callable[[float], str],
+    operation: Callable[[str, list[str]], str],
+    statement: Callable[[str, str], str],
+) -> tuple[list[str], str]:
+    """One statement per constant and operation, in the program's order; and the result's name.
+
+    The C and NumPy generators differ only in how they spell a constant, an operation
+    and an assignment, so the walk over the DAG is written once.
+    """
+    lines: list[str] = []
     names: list[str] = []
     for index, node in enumerate(program.nodes):
         if node.op == "x":
             names.append("x")
             continue
         if node.op == "const":
-            names.append(f"c{index}")
-            lines.append(f"    const {real} c{index} = {_c_literal(node.value, fmt)};")
-            continue
-        args = [names[a] for a in node.args]
-        if node.op in _C_SYMBOL:
-            expression = f"{args[0]} {_C_SYMBOL[node.op]} {args[1]}"
-        elif node.op == "fma":
-            expression = f"fma{fmt.c_suffix}({args[0]}, {args[1]}, {args[2]})"
+            name, value = f"c{index}", constant(node.value)
         else:
-            expression = f"sqrt{fmt.c_suffix}({args[0]})"
-        names.append(f"v{index}")
-        lines.append(f"    const {real} v{index} = {expression};")
-    lines.append(f"    return {names[-1]};")
+            name, value = f"v{index}", operation(node.op, [names[a] for a in node.args])
+        lines.append(statement(name, value))
+        names.append(name)
+    return lines, names[-1]
+
+
+def c_function(program: Program, fmt: Format, name: str) -> str:
+    real = fmt.c_type
+
+    def operation(op: str, args: list[str]) -> str:
+        if op in _C_SYMBOL:
+            return f"{args[0]} {_C_SYMBOL[op]} {args[1]}"
+        if op == "fma":
+            return f"fma{fmt.c_suffix}({args[0]}, {args[1]}, {args[2]})"
+        return f"sqrt{fmt.c_suffix}({args[0]})"
+
+    body, result = straight_line(
+        program,
+        lambda value: _c_literal(value, fmt),
+        operation,
+        lambda target, value: f"    const {real} {target} = {value};",
+    )
+    lines = [f"static {real} {name}({real} x) {{", *body]
+    lines.append(f"    return {result};")
     lines.append("}")
     return "\n".join(lines)
 
@@ -162,26 +185,22 @@ def numpy_source(program: Program, fn: str, lo: float, hi: float, format_name: s
         for f in (arithmetic._two_sum, arithmetic.fma32, arithmetic._split, arithmetic.fma64)
     )
     fma_name = "fma32" if fmt.precision <= 24 else "fma64"
-    body = [f"def approx_{fn}(x):", f"    x = numpy.asarray(x).astype({dtype})"]
-    names: list[str] = []
-    for index, node in enumerate(program.nodes):
-        if node.op == "x":
-            names.append("x")
-            continue
-        if node.op == "const":
-            names.append(f"c{index}")
-            body.append(f"    c{index} = {dtype}(float.fromhex({float(fmt.dtype(node.value)).hex()!r}))")
-            continue
-        args = [names[a] for a in node.args]
-        if node.op in _C_SYMBOL:
-            expression = f"{dtype}({args[0]} {_C_SYMBOL[node.op]} {args[1]})"
-        elif node.op == "fma":
-            expression = f"{fma_name}({args[0]}, {args[1]}, {args[2]})"
-        else:
-            expression = f"numpy.sqrt({args[0]}, dtype={dtype})"
-        names.append(f"v{index}")
-        body.append(f"    v{index} = {expression}")
-    body.append(f"    return numpy.broadcast_to({names[-1]}, x.shape).astype({dtype})")
+
+    def operation(op: str, args: list[str]) -> str:
+        if op in _C_SYMBOL:
+            return f"{dtype}({args[0]} {_C_SYMBOL[op]} {args[1]})"
+        if op == "fma":
+            return f"{fma_name}({args[0]}, {args[1]}, {args[2]})"
+        return f"numpy.sqrt({args[0]}, dtype={dtype})"
+
+    statements, result = straight_line(
+        program,
+        lambda value: f"{dtype}(float.fromhex({float(fmt.dtype(value)).hex()!r}))",
+        operation,
+        lambda target, value: f"    {target} = {value}",
+    )
+    body = [f"def approx_{fn}(x):", f"    x = numpy.asarray(x).astype({dtype})", *statements]
+    body.append(f"    return numpy.broadcast_to({result}, x.shape).astype({dtype})")
     truth = {
         "exp": "numpy.exp(x.astype(numpy.longdouble))",
         "exp2": "numpy.exp2(x.astype(numpy.longdouble))",
