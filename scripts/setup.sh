@@ -10,6 +10,8 @@ command -v cc >/dev/null || need+=(gcc)
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v bwrap >/dev/null || need+=(bubblewrap)
 command -v pgrep >/dev/null || need+=(procps)
+command -v chromium >/dev/null || need+=(chromium)  # headless browser tests of strop ui and reports
+command -v chromedriver >/dev/null || need+=(chromium-driver)
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing system packages: ${need[*]}"
