@@ -1,4 +1,4 @@
-"""Shared pieces of the tuning benchmarks: a task's objective in-process, and three searchers.
+"""Shared pieces of the tuning benchmarks: a task's objective in-process, and the searchers.
 
 The objective is the task's own `evaluate.score(params)` (the function its evaluator
 command prints), imported from the task folder, so in-process scores equal what
@@ -11,7 +11,18 @@ params.json) evaluated first by each:
   `reject` or `repair` per task), minus git and the sandbox;
 - `random_search`: uniform points of the same space;
 - `tpe_search`: Optuna's TPE used directly (default settings, define-by-run over the
-  same space, the baseline enqueued first).
+  same space, the baseline enqueued first; a crash is a pruned trial);
+- `tpe_tuned_search`: TPE set up the way a careful user would: 4 start-up trials (the
+  baseline and 3 random; the default is 10), multivariate with groups (conditional
+  spaces), constant liar, and failures told to the sampler (a crash completes with the
+  worst value seen so far and a violated constraint, so TPE learns where crashes are).
+  The settings were fixed before any run, not tuned on these tasks;
+- `tpe_filter_search`: the same TPE behind the same Z3 constraint check strop has: an
+  infeasible point costs no evaluation, is told to TPE as infeasible, and (with
+  `on_violation = "repair"`) its repair is enqueued as the next trial;
+- `cmaes_search`: Optuna's CMA-ES (x0 = the baseline, margin for integers), behind the
+  same constraint check, crashes and rejections told as failed trials. Only where the
+  space has no choice parameters.
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ import math
 import os
 import random
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,7 +81,7 @@ class Objective:
         self.space = Space.from_task(self.task)
         self.metric = self.task.evaluator.metric
         self.direction = self.task.evaluator.direction
-        self.baseline: Point = self.space.read(task_dir, self.task.spec.proposer)
+        self.baseline: Point = self.space.read(self.task.workspace, self.task.spec.proposer)
         self._score = _load_score(task_dir)
         self.constraints: Constraints | None = (
             constraints_for(self.task) if self.task.spec.constraints.rules else None
@@ -86,19 +98,40 @@ class Objective:
 
 
 def _load_score(task_dir: Path) -> Callable[..., dict[str, float]]:
-    for name in ("evaluate", "model"):
-        sys.modules.pop(name, None)
-    sys.path.insert(0, str(task_dir))
+    """A bundled two-stage task's measurement in this process: its `run`, then its scorer.
+
+    Convention of the bundled tasks: `workspace/train.py` has `run(params, public, outputs)`
+    (stage run) and `scorer/score.py` has `score(outputs, private)` (stage score); the
+    validate phase's private data is the task's `private` folder.
+    """
+    task = load_task(task_dir)
+    sources = task.trusted_sources()
+    if sources is None:
+        raise ValueError(f"{task_dir}: the tuning benchmarks need a two-stage task")
+    train = _module(task.workspace / "train.py", f"task_{task_dir.name}_train", task.workspace)
+    scorer = _module(sources.scorer / "score.py", f"task_{task_dir.name}_score", sources.scorer)
+
+    def measure(params: dict[str, object]) -> dict[str, float]:
+        with tempfile.TemporaryDirectory() as outputs:
+            train.run(params, public=sources.public, outputs=outputs)
+            return scorer.score(outputs, sources.private)  # type: ignore[no-any-return]
+
+    return measure
+
+
+def _module(path: Path, name: str, folder: Path) -> Any:
+    """Import the file at `path` as `name`, with its folder first on sys.path (for its own imports)."""
+    for local in ("model", "train", "score"):
+        sys.modules.pop(local, None)
+    sys.path.insert(0, str(folder))
     try:
-        spec = importlib.util.spec_from_file_location(
-            f"task_{task_dir.name}_evaluate", task_dir / "evaluate.py"
-        )
+        spec = importlib.util.spec_from_file_location(name, path)
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     finally:
-        sys.path.remove(str(task_dir))
-    return module.score  # type: ignore[no-any-return]
+        sys.path.remove(str(folder))
+    return module
 
 
 def strop_search(objective: Objective, budget: int, seed: int, checks: str = "task") -> Outcome:
@@ -186,6 +219,118 @@ def tpe_search(objective: Objective, budget: int, seed: int) -> Outcome:
 
     study.optimize(trial_objective, n_trials=budget, catch=())
     return outcome
+
+
+def _suggest(trial: Any, space: Space) -> Point:
+    """The trial's point over `space`, define-by-run (a conditional parameter only when active)."""
+    point: Point = {}
+    for param in space:
+        if space.is_active(param.name, point):
+            spec = param.spec
+            if spec.type == "float":
+                point[param.name] = trial.suggest_float(param.name, spec.low, spec.high, log=spec.log)
+            elif spec.type == "int":
+                point[param.name] = trial.suggest_int(param.name, int(spec.low), int(spec.high), log=spec.log)
+            else:
+                point[param.name] = trial.suggest_categorical(param.name, param.choices)
+    return point
+
+
+def _infeasible(trial: Any) -> list[float]:
+    """Optuna's constraint value: > 0 for a trial that crashed or that the constraints refused."""
+    return [float(trial.user_attrs.get("infeasible", 0.0))]
+
+
+def optuna_search(
+    objective: Objective, budget: int, seed: int, sampler: Any, checks: bool, tell_failures: bool
+) -> Outcome:
+    """An Optuna sampler through ask/tell at `budget` evaluations, the baseline enqueued first.
+
+    `checks`: points the task's constraints refuse are not evaluated (repair enqueued as
+    the next trial when the task repairs). `tell_failures`: a crash or a refusal completes
+    with the worst value seen so far and `infeasible` set (for `constraints_func`);
+    otherwise it is told as a failed trial, which the samplers ignore.
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    direction = "maximize" if objective.direction is Direction.MAXIMIZE else "minimize"
+    study = optuna.create_study(direction=direction, sampler=sampler)
+    study.enqueue_trial(objective.baseline)
+    repair = objective.task.spec.constraints.on_violation == "repair"
+    outcome = Outcome([], objective.direction)
+    worst: float | None = None
+
+    def fail(trial: Any) -> None:
+        if tell_failures and worst is not None:
+            trial.set_user_attr("infeasible", 1.0)
+            study.tell(trial, worst)
+        else:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+    asked = 0
+    while len(outcome.values) < budget and asked < budget * 20:
+        trial = study.ask()
+        asked += 1
+        point = _suggest(trial, objective.space)
+        if checks and objective.constraints is not None and not objective.constraints.check(point).passed:
+            outcome.rejected += 1
+            repaired = objective.constraints.repair(point).point if repair else None
+            if repaired is not None:
+                study.enqueue_trial(dict(repaired))
+            fail(trial)
+            continue
+        value = objective(point)
+        outcome.values.append(value)
+        outcome.points.append(point)
+        outcome.infeasible_evaluated += 0 if objective.feasible(point) else 1
+        if value is None:
+            fail(trial)
+            continue
+        if worst is None or (value < worst if direction == "maximize" else value > worst):
+            worst = value
+        study.tell(trial, value)
+    return outcome
+
+
+TPE_TUNED_STARTUP = 4  # the baseline + 3 random points; fixed before any run
+
+
+def _tpe_tuned(seed: int) -> Any:
+    import optuna
+
+    return optuna.samplers.TPESampler(
+        seed=seed,
+        n_startup_trials=TPE_TUNED_STARTUP,
+        multivariate=True,
+        group=True,
+        constant_liar=True,
+        constraints_func=_infeasible,
+        warn_independent_sampling=False,
+    )
+
+
+def tpe_tuned_search(objective: Objective, budget: int, seed: int) -> Outcome:
+    return optuna_search(objective, budget, seed, _tpe_tuned(seed), checks=False, tell_failures=True)
+
+
+def tpe_filter_search(objective: Objective, budget: int, seed: int) -> Outcome:
+    return optuna_search(objective, budget, seed, _tpe_tuned(seed), checks=True, tell_failures=True)
+
+
+def continuous(space: Space) -> bool:
+    """No choice parameters (CMA-ES needs a numeric space)."""
+    return all(param.spec.type in ("float", "int") for param in space)
+
+
+def cmaes_search(objective: Objective, budget: int, seed: int) -> Outcome:
+    import optuna
+
+    integer = any(param.spec.type == "int" for param in objective.space)
+    sampler = optuna.samplers.CmaEsSampler(
+        x0=dict(objective.baseline), seed=seed, with_margin=integer, warn_independent_sampling=False
+    )
+    return optuna_search(objective, budget, seed, sampler, checks=True, tell_failures=False)
 
 
 def summary(values: list[float]) -> tuple[float, float]:
