@@ -37,7 +37,9 @@ Deleting files is not supported.
 
 A line `EXTEND: reason` outside code asks the turn policy for more turns. A path
 line that is prose with one backticked path in it ("Here is `model.py`:") names that
-path. Unified diffs are not applied; the model is told to use SEARCH/REPLACE.
+path, but only a path that already exists: a file is created only when the answer names
+it as a path (in the fence, or on a line of its own), never from a sentence that
+mentions "`np.mean`". Unified diffs are not applied; the model is told to use SEARCH/REPLACE.
 
 Written by hand: the formats are conventions of LLM output, not a grammar any
 parsing library knows, and the feedback has to speak to the model.
@@ -77,6 +79,7 @@ class SearchReplace:
     path: str
     search: str
     replace: str
+    guessed: bool = False  # the path was picked out of a sentence: it may edit, never create, a file
 
     def describe(self) -> str:
         return f"SEARCH block {self.number} for {self.path}"
@@ -87,6 +90,7 @@ class WholeFile:
     number: int
     path: str
     text: str
+    guessed: bool = False  # the path was picked out of a sentence: it may replace, never create, a file
 
     def describe(self) -> str:
         return f"whole file {self.number} ({self.path})"
@@ -106,6 +110,17 @@ class ParsedAnswer:
 
 
 # --------------------------------------------------------------------------- parsing
+def _guessed_path(raw: str) -> str | None:
+    """The one backticked path in a prose line ("Here is `model.py`:"), or None."""
+    text = raw.strip().strip("*").strip()
+    text = _PATH_PREFIX.sub("", text).strip().strip("*").strip().rstrip(":").strip()
+    text = text.strip("`").strip().rstrip(":").strip("*").strip()
+    text = re.sub(r"^#+\s*", "", text)
+    if text and _PATH_TOKEN.match(text):
+        return None  # the line is a path of its own, not prose
+    return _clean_path(raw, strict=True)
+
+
 def _clean_path(raw: str, strict: bool) -> str | None:
     """A path from a line like `**File: model.py**:`; None when the line is prose, not a path."""
     text = raw.strip()
@@ -163,6 +178,8 @@ class _Parser:
         self.prose: dict[int, str] = {}  # line index -> prose line; path lines are taken out
         self.extend: str | None = None
         self.last_path: str | None = None
+        self.last_guessed = False
+        self.guessed = False
         self.unnamed = 0
 
     def run(self) -> ParsedAnswer:
@@ -190,11 +207,16 @@ class _Parser:
         return ParsedAnswer(plan=plan, edits=tuple(self.edits), extend=self.extend, notes=tuple(self.notes))
 
     def _path_line(self, index: int | None) -> str | None:
-        """The path written on line `index`, taken out of the prose; None when it holds no path."""
+        """The path written on line `index`, taken out of the prose; None when it holds no path.
+
+        `self.guessed` says whether it was picked out of a sentence rather than written as a path.
+        """
+        self.guessed = False
         if index is None or _SEARCH.match(self.lines[index]) or _REPLACE.match(self.lines[index]):
             return None
         path = _clean_path(self.lines[index], strict=True)
         if path is not None:
+            self.guessed = _guessed_path(self.lines[index]) is not None
             self.prose.pop(index, None)
         return path
 
@@ -211,7 +233,11 @@ class _Parser:
     def _search_block(self, start: int, fence_info: str | None, fence_start: int | None) -> int:
         """Parse the block whose SEARCH marker is at `start`; returns the index after it."""
         number = len(self.edits) + 1
-        path = self._path_before(start, fence_info, fence_start) or self.last_path
+        self.guessed = False
+        path = self._path_before(start, fence_info, fence_start)
+        guessed = self.guessed
+        if path is None:
+            path, guessed = self.last_path, self.last_guessed
         divider = end = None
         for i in range(start + 1, len(self.lines)):
             if divider is None and _DIVIDER.match(self.lines[i]):
@@ -233,8 +259,8 @@ class _Parser:
             return end + 1
         search = "\n".join(self.lines[start + 1 : divider])
         replace = "\n".join(self.lines[divider + 1 : end])
-        self.edits.append(SearchReplace(number, path, search, replace))
-        self.last_path = path
+        self.edits.append(SearchReplace(number, path, search, replace, guessed=guessed))
+        self.last_path, self.last_guessed = path, guessed
         return end + 1
 
     def _fenced(self, start: int, fence: str, info: str) -> int:
@@ -250,10 +276,12 @@ class _Parser:
                     i += 1
             return i if i > close else close + 1
         path = _info_path(info)
+        guessed = False
         if path is None:
             before = _previous_nonblank(self.lines, start, 0)
             if before is not None and before >= start - 2:
                 path = self._path_line(before)
+                guessed = self.guessed
         if path is None and (info.strip().lower() in ("diff", "patch") or _looks_like_diff(body)):
             self.notes.append(
                 "a unified diff was not applied: send SEARCH/REPLACE blocks (or whole files) instead."
@@ -262,7 +290,9 @@ class _Parser:
             self.unnamed += 1
         else:
             text = "\n".join(body)
-            self.edits.append(WholeFile(len(self.edits) + 1, path, text + ("\n" if text else "")))
+            self.edits.append(
+                WholeFile(len(self.edits) + 1, path, text + ("\n" if text else ""), guessed=guessed)
+            )
         return close + 1
 
 
@@ -546,6 +576,17 @@ def apply_edits(edits: Iterable[Edit], read: Callable[[str], str | None], guard:
             continue
         if edit.path not in current:
             current[edit.path] = read(edit.path)
+        if edit.guessed and current[edit.path] is None:
+            outcome.problems.append(
+                EditProblem(
+                    edit.number,
+                    edit.path,
+                    f"{edit.describe()} was not applied: {edit.path} does not exist, and its name was taken "
+                    "from a sentence. To create a new file, name it in the fence (```python path=FILE) "
+                    "or on a line of its own before the block.",
+                )
+            )
+            continue
         if isinstance(edit, WholeFile):
             result: str | EditProblem = edit.text
         else:

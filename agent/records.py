@@ -23,12 +23,22 @@ def now_iso() -> str:
 
 @dataclass
 class Cost:
-    """LLM spend of one experiment (or a run, summed)."""
+    """LLM spend of one experiment (or a run, summed).
+
+    Tokens include those of abandoned and failed attempts; `estimated` says how many of
+    them were estimated (chars/4, or streamed chunks) because the server reported none.
+    `calls` counts requests sent (retries included); `retries`, `timeouts` and `cancelled`
+    (calls closed by strop before the model finished) say where the time went.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     usd: float = 0.0
     calls: int = 0
+    estimated: int = 0
+    retries: int = 0
+    timeouts: int = 0
+    cancelled: int = 0
 
     def __add__(self, other: Cost) -> Cost:
         return Cost(
@@ -36,7 +46,20 @@ class Cost:
             self.completion_tokens + other.completion_tokens,
             round(self.usd + other.usd, 8),
             self.calls + other.calls,
+            self.estimated + other.estimated,
+            self.retries + other.retries,
+            self.timeouts + other.timeouts,
+            self.cancelled + other.cancelled,
         )
+
+    def describe(self) -> str:
+        """One line: tokens (estimated part), USD, calls, retries, timeouts, cancellations."""
+        text = f"{self.tokens} tokens ({self.prompt_tokens} prompt + {self.completion_tokens} completion"
+        text += f", {self.estimated} estimated)" if self.estimated else ")"
+        text += f", ${self.usd:.4f}, {self.calls} calls"
+        extra = [f"{n} {label}" for n, label in ((self.retries, "retries"), (self.timeouts, "timeouts"),
+                                                 (self.cancelled, "cancelled")) if n]  # fmt: skip
+        return text + (" (" + ", ".join(extra) + ")" if extra else "")
 
     @property
     def tokens(self) -> int:

@@ -93,6 +93,15 @@ class LLMSpec(_Section):
     max_retries: int = Field(default=4, ge=0)
     price_input: float = Field(default=0.0, ge=0, description="USD per 1M input tokens")
     price_output: float = Field(default=0.0, ge=0, description="USD per 1M output tokens")
+    context: int | None = Field(
+        default=None, ge=256, description="the model's context window in tokens (learned from errors if unset)"
+    )
+    concurrency: int | None = Field(
+        default=None, ge=1, description="model calls at once (default: as many as --parallel lanes)"
+    )
+    max_errors_in_a_row: int = Field(
+        default=5, ge=1, description="the same kind of model error this many times in a row stops the run"
+    )
 
 
 class SearchSpec(_Section):

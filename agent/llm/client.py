@@ -6,36 +6,47 @@ needs and the package leaves to its caller:
 - the key is read from the environment variable the task names (`[llm] api_key_env`)
   and lives only inside the `openai` client: never in a message, a record, a log or a
   sandbox; an endpoint with no key (a local server) gets a placeholder;
-- retries on 429, 5xx, 408/409, timeouts, connection errors and unreadable 2xx bodies,
-  with exponential backoff and jitter, honouring `Retry-After`. The package's own
-  retries are switched off: ours count attempts and take an injected sleep and random
-  generator, so tests are exact and fast;
-- a hard per-request deadline: the call runs in a daemon thread that is abandoned
-  when the deadline passes, so a server that trickles bytes forever cannot hang the
-  run (the socket's own read timeout ends the thread later);
-- tokens and cost from the reply's `usage` and the task's price table; a reply
-  without `usage` counts zero tokens and says so (`usage_reported=False`);
-- replies longer than `max_reply_chars` are cut there (`truncated=True`), so a huge
-  reply cannot blow up prompts, parsers or records.
+- every request is streamed, so a call strop gives up on is closed, and closing the
+  stream stops llama.cpp and vLLM generating: no abandoned call keeps the server busy
+  while retries queue behind it. An attempt ends at `request_timeout` or at the run's
+  deadline, whichever comes first (a daemon thread and a hard wait back this up
+  against a server that trickles bytes forever);
+- retries on 429, 5xx, 408/409, timeouts, connection errors and unreadable replies,
+  with exponential backoff and jitter, honouring `Retry-After`, but never sleeping
+  past the deadline. The package's own retries are off: ours count attempts and take
+  an injected sleep and random generator, so tests are exact and fast;
+- before each request, `max_tokens` is lowered to what the context window (`[llm]
+  context`, or learned from an overflow error) and the token and cost budgets left
+  allow; when not even a short answer fits, the request is not sent;
+- every attempt is counted, failed or abandoned ones too: tokens from the server's
+  `usage`, else estimated (prompt chars/4, streamed chunks) and marked `estimated`;
+  `CallLog` keeps attempts, retries, timeouts, cancellations and `finish_reason`;
+- replies longer than `max_reply_chars` are cut there (`truncated=True`) and the
+  stream is closed, so a huge reply cannot blow up prompts, parsers or records.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from agent.deadline import Deadline
 from agent.llm.backoff import Backoff, retry_after_seconds
 from agent.llm.errors import (
     LLMBadResponse,
+    LLMBudgetSpent,
     LLMConfigError,
+    LLMContextOverflow,
     LLMError,
+    LLMOutOfTime,
     LLMRequestRefused,
     LLMUnavailable,
 )
@@ -59,8 +70,38 @@ class ChatMessage:
 
 
 @dataclass(frozen=True)
+class CallLog:
+    """How one `complete` call went, attempt by attempt, for the record and `strop show`."""
+
+    attempts: int = 0
+    seconds: float = 0.0
+    finish_reason: str = ""  # of the attempt that answered ("" when none did)
+    max_tokens: int = 0
+    timeouts: int = 0
+    cancelled: int = 0  # attempts whose stream strop closed before the model finished
+    failures: tuple[str, ...] = ()  # one short line per failed attempt
+    cost: Cost = field(default_factory=Cost)
+
+    def line(self) -> str:
+        """One line: outcome, finish reason, attempts and why they failed, tokens, seconds."""
+        parts = [f"finish {self.finish_reason or 'none'}"]
+        if self.attempts > 1 or self.failures:
+            why = "; ".join(self.failures[-3:])
+            parts.append(f"{self.attempts} attempts" + (f" ({why})" if why else ""))
+        if self.timeouts:
+            parts.append(f"{self.timeouts} timed out")
+        if self.cancelled:
+            parts.append(f"{self.cancelled} cancelled on the server")
+        tokens = f"{self.cost.prompt_tokens}+{self.cost.completion_tokens} tokens"
+        if self.cost.estimated:
+            tokens += f" ({self.cost.estimated} estimated)"
+        parts += [tokens, f"max_tokens {self.max_tokens}", f"{self.seconds:.1f}s"]
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
 class LLMReply:
-    """One completion: its text and what it cost."""
+    """One completion: its text and what it cost (all attempts included)."""
 
     text: str
     model: str
@@ -70,6 +111,7 @@ class LLMReply:
     finish_reason: str = ""
     usage_reported: bool = True
     truncated: bool = False
+    log: CallLog = field(default_factory=CallLog)
 
 
 def price(prompt_tokens: int, completion_tokens: int, spec: LLMSpec) -> float:
@@ -87,39 +129,69 @@ def safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-class _Deadline(Exception):
-    """The hard per-request deadline passed."""
+_OVERFLOW = re.compile(
+    r"context.{0,20}(length|window|size)|maximum context|too many tokens|context_length_exceeded|"
+    r"prompt is too long|exceeds? the (available )?context",
+    re.IGNORECASE,
+)
+_WINDOW = re.compile(
+    r"(?:context length is|context window of|context size of|n_ctx\W*|context_length\W*)\s*(\d{3,7})",
+    re.IGNORECASE,
+)
+MIN_ANSWER_TOKENS = 16  # below this, a request is not worth sending
+
+
+def estimate_tokens(text: str) -> int:
+    """Tokens in `text`, estimated (chars/4): for counting what no server reported."""
+    return (len(text) + 3) // 4
+
+
+def prompt_tokens_upper(messages: Sequence[ChatMessage]) -> int:
+    """A generous estimate of a prompt's tokens (chars/3 plus framing): for fitting it under limits."""
+    return sum(len(m.content) // 3 + 8 for m in messages) + 8
 
 
 class _Retryable(Exception):
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, retry_after: float | None = None, timeout: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.timeout = timeout
 
 
-def call_with_deadline(fn: Callable[[], Any], seconds: float) -> Any:
-    """`fn()` in a daemon thread; `_Deadline` when it has not returned after `seconds`."""
-    box: dict[str, Any] = {}
-    done = threading.Event()
+class _Stream:
+    """What one streamed attempt received so far; shared between the caller and the worker thread."""
 
-    def target() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as error:  # handed to the caller's thread below
-            box["error"] = error
-        finally:
-            done.set()
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.chars = 0
+        self.chunks = 0  # content chunks: about one token each on llama.cpp and vLLM
+        self.finish = ""
+        self.usage: Any = None
+        self.model = ""
+        self.handle: Any = None  # the openai Stream, once the headers came
+        self.cancelled = False  # strop closed it before the model finished
+        self.truncated = False
+        self.opened = threading.Event()
 
-    threading.Thread(target=target, name="strop-llm-call", daemon=True).start()
-    if not done.wait(seconds):
-        raise _Deadline()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def close(self) -> None:
+        """Close the stream (the server stops generating); safe from any thread, any number of times."""
+        handle = self.handle
+        if handle is not None:
+            # closing a half-read socket may complain; it is closed all the same
+            with contextlib.suppress(Exception):
+                handle.close()
 
 
 class LLMClient:
-    """Chat completions from `spec.base_url` with `spec.model`. One instance per run is enough."""
+    """Chat completions from `spec.base_url` with `spec.model`. One instance per run is enough.
+
+    Thread-safe for concurrent `complete` calls (parallel lanes): each call keeps its own
+    state; only the learned context window is shared, and it only ever shrinks.
+    """
 
     def __init__(
         self,
@@ -136,9 +208,11 @@ class LLMClient:
         self.max_reply_chars = max_reply_chars
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self._rng_lock = threading.Lock()
         env = os.environ if environ is None else environ
         key = env.get(spec.api_key_env) or ""
         self._secrets = tuple(s for s in (key,) if len(s) >= 4)
+        self.context: int | None = getattr(spec, "context", None)  # tokens; learned from overflow errors
         self._client = self._openai(key or NO_KEY)
 
     def _openai(self, key: str) -> Any:
@@ -168,27 +242,134 @@ class LLMClient:
         self.close()
 
     # ---------------------------------------------------------------- public
-    def complete(self, messages: Sequence[ChatMessage]) -> LLMReply:
-        """One completion, retried on transient failures; raises an `LLMError` when none comes."""
+    def plan_max_tokens(
+        self, messages: Sequence[ChatMessage], tokens_left: int | None = None, usd_left: float | None = None
+    ) -> int:
+        """`max_tokens` for this request: the task's, lowered to fit the context window and the budgets.
+
+        Raises `LLMContextOverflow` (not sent: shrink the prompt) or `LLMBudgetSpent` (not sent: stop)
+        when not even `MIN_ANSWER_TOKENS` fit.
+        """
+        prompt = prompt_tokens_upper(messages)
+        allowed = self.spec.max_tokens
+        if self.context is not None:
+            allowed = min(allowed, self.context - prompt)
+            if allowed < MIN_ANSWER_TOKENS:
+                raise LLMContextOverflow(
+                    f"the prompt (about {prompt} tokens) does not fit the {self.context}-token context "
+                    f"window of {self.where}; not sent",
+                    limit=self.context,
+                )
+        if tokens_left is not None:
+            allowed = min(allowed, tokens_left - prompt)
+            if allowed < MIN_ANSWER_TOKENS:
+                raise LLMBudgetSpent(
+                    f"token budget: {tokens_left} tokens left cannot pay for a prompt of about {prompt} "
+                    f"tokens and an answer of {MIN_ANSWER_TOKENS}; not sent"
+                )
+        if usd_left is not None and (self.spec.price_input or self.spec.price_output):
+            prompt_usd = prompt * self.spec.price_input / 1e6
+            per_token = self.spec.price_output / 1e6
+            room = (usd_left - prompt_usd) / per_token if per_token else (1e9 if usd_left > prompt_usd else 0)
+            allowed = min(allowed, int(room))
+            if allowed < MIN_ANSWER_TOKENS:
+                raise LLMBudgetSpent(
+                    f"cost budget: ${usd_left:.4f} left cannot pay for a prompt of about {prompt} tokens "
+                    f"and an answer of {MIN_ANSWER_TOKENS}; not sent"
+                )
+        return allowed
+
+    def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        deadline: Deadline | None = None,
+        tokens_left: int | None = None,
+        usd_left: float | None = None,
+    ) -> LLMReply:
+        """One completion, retried on transient failures within `deadline`; raises an `LLMError` otherwise.
+
+        Whatever happens, the tokens of every attempt are counted: in the reply's `cost`, or in
+        the raised error's `cost`.
+        """
+        deadline = deadline or Deadline()
         started = time.monotonic()
-        attempts = 0
-        last = ""
+        spent = Cost()
+        failures: list[str] = []
+        timeouts = cancelled = attempts = 0
+        max_tokens = 0
+
+        def log(finish: str = "") -> CallLog:
+            return CallLog(
+                attempts=attempts,
+                seconds=round(time.monotonic() - started, 3),
+                finish_reason=finish,
+                max_tokens=max_tokens,
+                timeouts=timeouts,
+                cancelled=cancelled,
+                failures=tuple(failures),
+                cost=replace(spent, retries=max(0, attempts - 1), timeouts=timeouts, cancelled=cancelled),
+            )
+
+        def fail(error: LLMError) -> LLMError:
+            error.attempts = attempts
+            error.log = log()
+            error.cost = error.log.cost
+            return error
+
         while True:
-            attempts += 1
+            if deadline.expired():
+                last = f"; last: {failures[-1]}" if failures else ""
+                raise fail(LLMOutOfTime(f"the run's time budget ran out before {self.where} answered{last}"))
             try:
-                reply = self._attempt(messages)
-            except _Retryable as error:
-                last = str(error)
-                if attempts > self.spec.max_retries:
-                    raise LLMUnavailable(
-                        f"{self.where}: no reply after {attempts} attempt(s); last: {last}", attempts
-                    ) from None
-                self._sleep(self.backoff.delay(attempts, self._rng, error.retry_after))
-                continue
+                max_tokens = self.plan_max_tokens(messages, tokens_left, usd_left)
             except LLMError as error:
-                error.attempts = attempts
-                raise
-            return self._finish(reply, attempts, time.monotonic() - started)
+                raise fail(error) from None
+            attempts += 1
+            limit = deadline.clamp(float(self.spec.request_timeout))
+            stream = _Stream()
+            try:
+                self._attempt(messages, stream, limit, max_tokens)
+                spent = spent + self._attempt_cost(messages, stream)
+                cancelled += stream.cancelled
+                return self._finish(stream, attempts, log)
+            except _Retryable as error:
+                spent = spent + self._attempt_cost(messages, stream, failed=True)
+                timeouts += error.timeout
+                cancelled += stream.cancelled
+                failures.append(_short(str(error)))
+                if error.timeout and deadline.expired():
+                    raise fail(
+                        LLMOutOfTime(
+                            f"cancelled at the run's deadline: {self.where} had not answered "
+                            f"({stream.chunks} chunks streamed)"
+                        )
+                    ) from None
+                if attempts > self.spec.max_retries:
+                    raise fail(
+                        LLMUnavailable(
+                            f"no reply after {attempts} attempt(s) ({failures[-1]}) from {self.where}"
+                        )
+                    ) from None
+                with self._rng_lock:
+                    wait = self.backoff.delay(attempts, self._rng, error.retry_after)
+                if wait >= deadline.left():
+                    raise fail(
+                        LLMOutOfTime(
+                            f"the run's time budget ends before the next retry ({failures[-1]}) of {self.where}"
+                        )
+                    ) from None
+                self._sleep(wait)
+            except LLMError as error:
+                spent = spent + self._attempt_cost(messages, stream, failed=True)
+                if isinstance(error, LLMContextOverflow) and error.limit:
+                    self.learn_context(error.limit)
+                failures.append(_short(str(error)))
+                raise fail(error) from None
+
+    def learn_context(self, limit: int) -> None:
+        """Remember the model's context window (from an overflow error); it only ever shrinks."""
+        self.context = limit if self.context is None else min(self.context, limit)
 
     # ---------------------------------------------------------------- internals
     def redact(self, text: str) -> str:
@@ -197,36 +378,110 @@ class LLMClient:
             text = text.replace(secret, _REDACTED)
         return text
 
-    def _attempt(self, messages: Sequence[ChatMessage]) -> Any:
+    def _attempt(
+        self, messages: Sequence[ChatMessage], stream: _Stream, limit: float, max_tokens: int
+    ) -> None:
+        """One streamed request, ended at `limit` seconds: by the read timeout, between chunks, or by force."""
         import openai
 
         payload = [{"role": m.role, "content": self.redact(m.content)} for m in messages]
-        timeout = float(self.spec.request_timeout)
+        ends = time.monotonic() + limit
+        box: dict[str, BaseException] = {}
+        done = threading.Event()
 
-        def call() -> Any:
-            return self._client.chat.completions.create(
-                model=self.spec.model,
-                messages=payload,
-                temperature=self.spec.temperature,
-                max_tokens=self.spec.max_tokens,
-            )
+        def consume() -> None:
+            try:
+                handle = self._client.chat.completions.create(
+                    model=self.spec.model,
+                    messages=payload,
+                    temperature=self.spec.temperature,
+                    max_tokens=max_tokens,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                    timeout=max(0.05, limit),
+                )
+                stream.handle = handle
+                stream.opened.set()
+                for chunk in handle:
+                    self._take(stream, chunk)
+                    if stream.truncated or time.monotonic() >= ends or stream.cancelled:
+                        stream.cancelled = stream.cancelled or not stream.truncated
+                        stream.close()
+                        break
+            except BaseException as error:  # handed to the caller's thread below
+                box["error"] = error
+            finally:
+                done.set()
 
+        threading.Thread(target=consume, name="strop-llm-call", daemon=True).start()
+        if not done.wait(limit + 0.5):
+            stream.cancelled = True
+            stream.close()  # the worker's next read fails; the server sees the connection closed
+            raise _Retryable(f"no reply within {limit:.3g}s (stream closed)", timeout=True)
+        if stream.cancelled and not stream.truncated:
+            raise _Retryable(f"no complete reply within {limit:.3g}s (stream closed)", timeout=True)
+        error = box.get("error")
+        if error is None:
+            if not stream.chunks and not stream.finish and stream.usage is None:
+                raise _Retryable("unreadable reply: the stream held no completion")
+            return
         try:
-            return call_with_deadline(call, timeout + 1.0)
-        except _Deadline:
-            raise _Retryable(f"no reply within {timeout:g}s (hard deadline)") from None
+            raise error
         except openai.APITimeoutError:
-            raise _Retryable(f"timed out after {timeout:g}s") from None
+            stream.cancelled = True  # the client closed the connection: the server stops too
+            raise _Retryable(f"timed out after {limit:.3g}s", timeout=True) from None
         except openai.APIConnectionError as error:
             raise _Retryable(f"connection error: {self._describe(error)}") from None
         except openai.APIStatusError as error:
             raise self._status_error(error) from None
         except openai.APIResponseValidationError as error:
             raise _Retryable(f"unreadable reply: {self._describe(error)}") from None
-        except ValueError as error:  # a 2xx body that is not JSON
+        except ValueError as error:  # an event that is not JSON
             raise _Retryable(f"unreadable reply: {self._describe(error)}") from None
         except openai.OpenAIError as error:
-            raise LLMBadResponse(f"{self.where}: {self._describe(error)}") from None
+            raise LLMBadResponse(f"{self._describe(error)} ({self.where})") from None
+
+    def _take(self, stream: _Stream, chunk: Any) -> None:
+        """Fold one streamed chunk into `stream`: text, finish reason, usage, model."""
+        stream.model = str(getattr(chunk, "model", "") or stream.model)
+        usage = getattr(chunk, "usage", None)
+        if usage is not None:
+            stream.usage = usage
+        choices = getattr(chunk, "choices", None) or []
+        if not choices:
+            return
+        choice = choices[0]
+        delta = getattr(choice, "delta", None)
+        content = getattr(delta, "content", None) if delta is not None else None
+        if isinstance(content, str) and content:
+            stream.chunks += 1
+            room = self.max_reply_chars - stream.chars
+            if len(content) > room:
+                content = content[: max(0, room)]
+                stream.truncated = True
+            stream.parts.append(content)
+            stream.chars += len(content)
+        finish = getattr(choice, "finish_reason", None)
+        if finish:
+            stream.finish = str(finish)
+
+    def _attempt_cost(self, messages: Sequence[ChatMessage], stream: _Stream, failed: bool = False) -> Cost:
+        """Tokens of one attempt: the server's usage when it sent one, else estimated and marked so.
+
+        An attempt refused by status (no stream opened) generated nothing and counts none.
+        """
+        usage = stream.usage
+        if usage is not None:
+            prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+            completion = int(getattr(usage, "completion_tokens", 0) or 0)
+            return Cost(prompt, completion, price(prompt, completion, self.spec), calls=1)
+        if failed and not stream.opened.is_set() and not stream.cancelled:
+            return Cost(calls=1)
+        prompt = sum(estimate_tokens(m.content) for m in messages)
+        completion = max(stream.chunks, estimate_tokens(stream.text) if stream.chunks else 0)
+        return Cost(
+            prompt, completion, price(prompt, completion, self.spec), calls=1, estimated=prompt + completion
+        )
 
     def _describe(self, error: BaseException) -> str:
         text = re.sub(r"\s+", " ", str(error)).strip() or type(error).__name__
@@ -235,46 +490,41 @@ class LLMClient:
     def _status_error(self, error: Any) -> Exception:
         status = int(getattr(error, "status_code", 0) or 0)
         headers = dict(getattr(getattr(error, "response", None), "headers", {}) or {})
-        message = f"HTTP {status}: {self._describe(error)}"
+        described = self._describe(error)
+        message = f"HTTP {status}: {described}"
         if status == 429 or status >= 500 or status in (408, 409):
             return _Retryable(message, retry_after_seconds(headers))
         if status in (401, 403):
             return LLMConfigError(
-                f"{self.where} refused the key in ${self.spec.api_key_env} (HTTP {status}); "
-                "set it in the environment"
+                f"HTTP {status}: the endpoint refused the key in ${self.spec.api_key_env}; set it in the "
+                f"environment ({self.where})"
             )
         if status == 404:
-            return LLMConfigError(f"{self.where}: not found (HTTP 404); check [llm] base_url and model")
-        return LLMRequestRefused(f"{self.where}: {message}")
+            return LLMConfigError(f"HTTP 404: not found; check [llm] base_url and model ({self.where})")
+        if status in (400, 413, 422) and _OVERFLOW.search(described):
+            window = _WINDOW.search(described)
+            return LLMContextOverflow(
+                f"context overflow: {message} ({self.where})", limit=int(window.group(1)) if window else None
+            )
+        return LLMRequestRefused(f"{message} ({self.where})")
 
-    def _finish(self, completion: Any, attempts: int, seconds: float) -> LLMReply:
-        choices = getattr(completion, "choices", None)
-        if isinstance(completion, str | bytes) or not choices:
-            raise LLMBadResponse(f"{self.where}: the reply held no choices", attempts)
-        choice = choices[0]
-        message = getattr(choice, "message", None)
-        text = getattr(message, "content", None) or ""
-        if not isinstance(text, str):
-            raise LLMBadResponse(f"{self.where}: the reply's content is not text", attempts)
-        truncated = len(text) > self.max_reply_chars
-        if truncated:
-            text = text[: self.max_reply_chars]
-        usage = getattr(completion, "usage", None)
-        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0) if usage else 0
-        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0) if usage else 0
-        cost = Cost(
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            usd=price(prompt_tokens, completion_tokens, self.spec),
-            calls=1,
-        )
+    def _finish(self, stream: _Stream, attempts: int, log: Callable[[str], CallLog]) -> LLMReply:
+        text = stream.text
+        finish = stream.finish or ("length" if stream.truncated else "")
+        call = log(finish)
         return LLMReply(
             text=self.redact(text),
-            model=str(getattr(completion, "model", "") or self.spec.model),
-            cost=cost,
+            model=stream.model or self.spec.model,
+            cost=call.cost,
             attempts=attempts,
-            seconds=round(seconds, 4),
-            finish_reason=str(getattr(choice, "finish_reason", "") or ""),
-            usage_reported=usage is not None,
-            truncated=truncated,
+            seconds=round(call.seconds, 4),
+            finish_reason=finish,
+            usage_reported=stream.usage is not None,
+            truncated=stream.truncated,
+            log=call,
         )
+
+
+def _short(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

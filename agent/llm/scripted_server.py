@@ -11,8 +11,16 @@ for the real `openai` client, and replays a script of `Reply`s, one per request:
         server.requests  # what it received: method, path, headers, parsed JSON body
 
 A script may also be a function `(RecordedRequest) -> Reply`, to answer from the
-prompt; what it raises is kept in `server.errors` and answered with a 500. Once a list is used up the server answers 400 "script exhausted", which
-clients do not retry, so a test that asks too often fails loudly.
+prompt; what it raises is kept in `server.errors` and answered with a 500. Once a list is
+used up the server answers 400 "script exhausted", which clients do not retry, so a test
+that asks too often fails loudly.
+
+A request with `"stream": true` is answered as server-sent events, one chunk per ~4
+characters (one "token"), `chunk_delay` seconds apart, then the finish reason, then the
+usage chunk when the client asked for it (`stream_options.include_usage`) and the reply
+has usage. A client that closes the stream early is seen as a failed write: the request
+number lands in `server.cancelled` and the chunks sent before it in `server.sent`, which
+is how a test proves a dropped call stopped generating on the server too.
 
 Written on the standard library's `http.server` (a thread per request, so a
 hanging reply does not block the next one) because the point is a real socket
@@ -46,6 +54,7 @@ class Reply:
     finish_reason: str = "stop"
     usage: bool = True
     trickle: float = 0.0  # > 0: send the body one byte per `trickle` seconds
+    chunk_delay: float = 0.0  # streaming: seconds between chunks (a slow generator)
 
     @classmethod
     def text(
@@ -55,14 +64,34 @@ class Reply:
         completion_tokens: int | None = None,
         delay: float = 0.0,
         finish_reason: str = "stop",
+        chunk_delay: float = 0.0,
     ) -> Reply:
-        """A normal completion. Token counts default to a chars/4 estimate of prompt and reply."""
+        """A normal completion. Token counts default to a chars/4 estimate of prompt and reply.
+
+        `delay`: seconds before the first byte (a slow first token); `chunk_delay`: seconds
+        between streamed chunks (a slow generator).
+        """
         return cls(
             content=content,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             delay=delay,
             finish_reason=finish_reason,
+            chunk_delay=chunk_delay,
+        )
+
+    @classmethod
+    def slow(cls, content: str, chunk_delay: float = 0.5, **kwargs: Any) -> Reply:
+        """A completion streamed one chunk every `chunk_delay` seconds (a model that generates slowly)."""
+        return cls.text(content, chunk_delay=chunk_delay, **kwargs)
+
+    @classmethod
+    def context_overflow(cls, limit: int = 8192, asked: int = 9000) -> Reply:
+        """A 400 as llama.cpp / vLLM send it when the prompt does not fit the context window."""
+        return cls.error(
+            400,
+            f"This model's maximum context length is {limit} tokens. However, you requested {asked} "
+            "tokens. Please reduce the length of the messages or completion.",
         )
 
     @classmethod
@@ -132,6 +161,9 @@ class ScriptedServer:
         self._stopping = threading.Event()
         self.requests: list[RecordedRequest] = []
         self.errors: list[Exception] = []  # what a responder function raised
+        self.cancelled: list[int] = []  # numbers (from 1) of streamed requests the client closed early
+        self.sent: dict[int, int] = {}  # request number -> content chunks streamed before it ended
+        self.times: dict[int, tuple[float, float]] = {}  # request number -> (arrived, answered), monotonic
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -222,6 +254,39 @@ class ScriptedServer:
             }
         return json.dumps(data).encode()
 
+    def _chunks(self, reply: Reply, request: RecordedRequest, number: int) -> list[bytes]:
+        """The server-sent events of a streamed completion: content pieces, finish, usage, [DONE]."""
+        content = reply.content or ""
+        body = request.body or {}
+        model = body.get("model") or self.model
+        base = {"id": f"chatcmpl-scripted-{number}", "object": "chat.completion.chunk", "model": model}
+        base["created"] = int(time.time())
+
+        def event(choices: list[dict[str, Any]], **extra: Any) -> bytes:
+            return b"data: " + json.dumps({**base, "choices": choices, **extra}).encode() + b"\n\n"
+
+        size = max(4, -(-len(content) // 2000))  # ~4 chars a chunk; at most 2000 chunks for huge replies
+        pieces = [content[i : i + size] for i in range(0, len(content), size)]
+        events = [event([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])]
+        events += [event([{"index": 0, "delta": {"content": p}, "finish_reason": None}]) for p in pieces]
+        events.append(event([{"index": 0, "delta": {}, "finish_reason": reply.finish_reason}]))
+        wants_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        if reply.usage and wants_usage:
+            prompt_tokens = (
+                reply.prompt_tokens if reply.prompt_tokens is not None else estimate_tokens(request.prompt)
+            )
+            completion_tokens = (
+                reply.completion_tokens if reply.completion_tokens is not None else estimate_tokens(content)
+            )
+            usage = {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            }
+            events.append(event([], usage=usage))
+        events.append(b"data: [DONE]\n\n")
+        return events
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
@@ -270,11 +335,55 @@ class ScriptedServer:
                 models = {"object": "list", "data": [{"id": server.model, "object": "model"}]}
                 self._send(200, json.dumps(models).encode())
 
+            def _stream(self, reply: Reply, request: RecordedRequest, number: int) -> None:
+                """Send a completion as server-sent events; a closed connection is a cancellation."""
+                events = server._chunks(reply, request, number)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                sent = 0
+                try:
+                    for index, data in enumerate(events):
+                        if index > 1 and reply.chunk_delay and server._stopping.wait(reply.chunk_delay):
+                            return
+                        if reply.trickle:
+                            for byte in range(len(data)):
+                                self.wfile.write(data[byte : byte + 1])
+                                self.wfile.flush()
+                                if server._stopping.wait(reply.trickle):
+                                    return
+                        else:
+                            self.wfile.write(data)
+                            self.wfile.flush()
+                        sent += 1 if 0 < index < len(events) - 1 else 0
+                except (BrokenPipeError, ConnectionResetError):
+                    with server._lock:
+                        server.cancelled.append(number)
+                finally:
+                    with server._lock:
+                        server.sent[number] = sent
+
             def do_POST(self) -> None:
+                arrived = time.monotonic()
                 request = self._record()
                 reply = server._next(request)
+                with server._lock:
+                    number = len(server.requests)
+                try:
+                    self._answer(reply, request, number)
+                finally:
+                    with server._lock:
+                        server.times[number] = (arrived, time.monotonic())
+
+            def _answer(self, reply: Reply, request: RecordedRequest, number: int) -> None:
                 if reply.delay and server._stopping.wait(reply.delay):
                     self.close_connection = True
+                    return
+                streamed = bool((request.body or {}).get("stream"))
+                if streamed and reply.status == 200 and reply.body is None:
+                    self._stream(reply, request, number)
                     return
                 if reply.body is not None:
                     body = reply.body

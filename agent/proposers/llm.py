@@ -21,20 +21,40 @@ The contract with the run loop, through `Candidate` alone:
   evaluator output and decisions are shown as "your previous attempt".
 - the turn reminder is the loop's: put `TurnPolicy.reminder(...)` in `budget_note`.
 
-Errors: every `LLMError` becomes an empty candidate, except `LLMConfigError` (bad
-key, model or URL), which propagates and stops the run.
+Errors, one rule per class (see `agent.llm.errors`):
+- `LLMConfigError` (bad key, model or URL) propagates and stops the run;
+- `LLMContextOverflow`: the prompt is rebuilt smaller (files, history and context cut
+  to half, then a quarter…) and sent again; the same prompt is never sent twice;
+- any other `LLMError` becomes an empty candidate with the reason, and its tokens;
+- the same kind of error `[llm] max_errors_in_a_row` times in a row raises
+  `LLMErrorsInARow`, which stops the run and names the kind.
+Every model call leaves one decision line `llm: call …` (finish reason, attempts and
+why they failed, timeouts, cancellations, tokens), shown by `strop show`.
+
+Limits: `limits` (set by the loop) says the run's deadline and the tokens and dollars
+left; every call is bounded by them (`LLMClient.complete`).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.edits import EditOutcome, PathGuard, apply_edits, parse_answer, reader
+from agent.deadline import Deadline
+from agent.edits import EditOutcome, EditProblem, PathGuard, apply_edits, parse_answer, reader
 from agent.llm.client import ChatMessage, LLMClient, LLMReply
-from agent.llm.errors import LLMConfigError, LLMError
+from agent.llm.errors import (
+    LLMBudgetSpent,
+    LLMConfigError,
+    LLMContextOverflow,
+    LLMError,
+    LLMErrorsInARow,
+    LLMOutOfTime,
+)
 from agent.prompts import Prompts
 from agent.proposers.base import ProposalRequest
 from agent.records import ExperimentRecord
@@ -49,6 +69,8 @@ if TYPE_CHECKING:
 
 NO_EDIT = "llm: no usable edit: "
 EXTEND = "llm: the model asks for more turns: "
+OUT_OF_BUDGET = "llm: stopped by the run's budget: "
+MAX_SHRINKS = 4  # a context overflow halves the prompt at most this many times per call
 _DECISION_CHARS = 1500
 _SKIP_DIRS = {".git", "__pycache__", ".venv", "venv", "node_modules", ".mypy_cache", ".pytest_cache"}
 _LANGS = {
@@ -79,6 +101,23 @@ def no_edit_reason(candidate: Candidate) -> str | None:
         if decision.startswith(NO_EDIT):
             return decision.removeprefix(NO_EDIT)
     return "the proposer returned no change"
+
+
+def out_of_budget(candidate: Candidate) -> str | None:
+    """Why the run's budget (time, tokens, cost) ended this attempt before the model answered."""
+    for decision in reversed(candidate.decisions):
+        if decision.startswith(OUT_OF_BUDGET):
+            return decision.removeprefix(OUT_OF_BUDGET)
+    return None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the run allows the next model call: its deadline, and the tokens and dollars left."""
+
+    deadline: Deadline = field(default_factory=Deadline)
+    tokens_left: int | None = None
+    usd_left: float | None = None
 
 
 def extend_request(candidate: Candidate) -> str | None:
@@ -225,22 +264,36 @@ class LLMProposer:
         self.history = history
         self.transcript_dir = transcript_dir
         self.protected = tuple(task.evaluator.files)
+        self.limits: Callable[[], Limits] = Limits  # the loop replaces it with the run's live limits
+        self._shrink = 1.0  # the prompt's scale, halved by each context overflow; shared by lanes
+        self._streak: tuple[str, int] = ("", 0)  # the last error kind and how often in a row
+        self._lock = threading.Lock()
+        llm = task.spec.llm
+        self.max_errors_in_a_row = llm.max_errors_in_a_row if llm is not None else 5
 
     def close(self) -> None:
         self.client.close()
 
     # ------------------------------------------------------------------ prompt
-    def messages(self, request: ProposalRequest) -> list[ChatMessage]:
-        """The system and user messages for this turn."""
+    def messages(self, request: ProposalRequest, scale: float | None = None) -> list[ChatMessage]:
+        """The system and user messages for this turn; `scale` < 1 shrinks files, history and context."""
         system = self.prompts.render("system.md", extend_allowed=self.task.spec.budget.turns == "dynamic")
-        return [ChatMessage("system", system), ChatMessage("user", self._user_prompt(request))]
+        scale = self._shrink if scale is None else scale
+        return [ChatMessage("system", system), ChatMessage("user", self._user_prompt(request, scale))]
 
-    def _user_prompt(self, request: ProposalRequest) -> str:
+    def _user_prompt(self, request: ProposalRequest, scale: float = 1.0) -> str:
         evaluator = self.task.evaluator
         files, omitted = workspace_files(
-            request.parent_checkout, self.protected, self.max_prompt_chars, self.max_file_chars
+            request.parent_checkout,
+            self.protected,
+            int(self.max_prompt_chars * scale),
+            max(400, int(self.max_file_chars * scale)),
         )
         parent = request.parent
+        history = max(1, int(self.history * scale)) if scale < 1 else self.history
+        context = request.context.strip()
+        if scale < 1:
+            context = context[: int(len(context) * scale)]
         return self.prompts.render(
             "propose.md",
             goal=self.task.spec.task.goal,
@@ -249,8 +302,8 @@ class LLMProposer:
             maximize=evaluator.direction is Direction.MAXIMIZE,
             budget_note=request.budget_note.strip(),
             verdict=self._verdict(request),
-            history=[_history_line(r, evaluator.metric) for r in request.history[-self.history :]],
-            context=request.context.strip(),
+            history=[_history_line(r, evaluator.metric) for r in request.history[-history:]],
+            context=context,
             base=parent.name if parent else "",
             files=files,
             omitted=omitted,
@@ -296,11 +349,13 @@ class LLMProposer:
         messages = self.messages(request)
         transcript: list[str] = []
         try:
-            reply = self._ask(messages, candidate, transcript)
+            messages, reply = self._ask_fitting(request, messages, candidate, transcript)
         except LLMConfigError:
             raise
         except LLMError as error:
             candidate.idea = "the model call failed"
+            if isinstance(error, LLMOutOfTime | LLMBudgetSpent):
+                candidate.decisions.append(OUT_OF_BUDGET + _cap(str(error), 300))
             candidate.decisions.append(NO_EDIT + _cap(f"the model call failed: {error}"))
             self._write_transcript(request, messages, transcript)
             return candidate
@@ -326,29 +381,110 @@ class LLMProposer:
                 raise
             except LLMError as error:
                 candidate.decisions.append(_cap(f"llm: the follow-up call {retry + 1} failed: {error}"))
+                if isinstance(error, LLMOutOfTime | LLMBudgetSpent):
+                    candidate.decisions.append(OUT_OF_BUDGET + _cap(str(error), 300))
                 break
             parsed = parse_answer(reply.text)
             if parsed.extend and extend_request(candidate) is None:
                 candidate.decisions.append(EXTEND + _cap(parsed.extend, 300))
             outcome = self._apply_on_top(outcome, parsed.edits, request.parent_checkout, guard)
             notes = list(parsed.notes)
+        outcome = _drop_unchanged(outcome, reader(request.parent_checkout))
         self._record(candidate, outcome, notes, final=True)
         candidate.files = dict(outcome.files)
         self._write_transcript(request, messages, transcript)
         return candidate
 
+    def _ask_fitting(
+        self,
+        request: ProposalRequest,
+        messages: list[ChatMessage],
+        candidate: Candidate,
+        transcript: list[str],
+    ) -> tuple[list[ChatMessage], LLMReply]:
+        """Ask; on a context overflow, rebuild the prompt at half the size and ask again (never unchanged)."""
+        scale = self._shrink
+        for _ in range(MAX_SHRINKS + 1):
+            try:
+                return messages, self._ask(messages, candidate, transcript)
+            except LLMContextOverflow as error:
+                smaller, scale = self._smaller(request, messages, scale)
+                if smaller is None:
+                    raise LLMContextOverflow(
+                        f"{error}; the prompt cannot be made smaller than {_chars(messages)} characters"
+                    ) from None
+                candidate.decisions.append(
+                    _cap(
+                        f"llm: context overflow: prompt cut from {_chars(messages)} to {_chars(smaller)} "
+                        f"characters and sent again ({error})",
+                        400,
+                    )
+                )
+                messages = smaller
+        raise LLMContextOverflow(f"the prompt still overflows after {MAX_SHRINKS} cuts")
+
+    def _smaller(
+        self, request: ProposalRequest, messages: list[ChatMessage], scale: float
+    ) -> tuple[list[ChatMessage] | None, float]:
+        """The prompt at the next smaller scale that differs from `messages` (None when none does)."""
+        before = _chars(messages)
+        while scale > 1 / 64:
+            scale /= 2
+            smaller = self.messages(request, scale)
+            if _chars(smaller) < before:
+                with self._lock:
+                    self._shrink = min(self._shrink, scale)  # later prompts start small too
+                return smaller, scale
+        return None, scale
+
     def _ask(self, messages: list[ChatMessage], candidate: Candidate, transcript: list[str]) -> LLMReply:
-        reply = self.client.complete(messages)
+        limits = self.limits()
+        try:
+            reply = self.client.complete(
+                messages, deadline=limits.deadline, tokens_left=limits.tokens_left, usd_left=limits.usd_left
+            )
+        except LLMError as error:
+            if error.cost is not None:
+                candidate.cost = candidate.cost + error.cost
+            calls = sum(1 for d in candidate.decisions if d.startswith("llm: call "))
+            line = error.log.line() if error.log is not None else "not sent"
+            candidate.decisions.append(_cap(f"llm: call {calls + 1} failed ({error.kind}): {line}", 600))
+            self._count_error(error)
+            raise
+        self._count_error(None)
         candidate.cost = candidate.cost + reply.cost
         transcript.append(reply.text[:100_000])
+        calls = sum(1 for d in candidate.decisions if d.startswith("llm: call "))
+        candidate.decisions.append(_cap(f"llm: call {calls + 1}: {reply.log.line()}", 600))
         if reply.truncated:
             candidate.decisions.append(
                 f"llm: the reply was cut at {self.client.max_reply_chars} characters (finish: "
                 f"{reply.finish_reason or 'unknown'})"
             )
+        elif reply.finish_reason == "length":
+            candidate.decisions.append(
+                f"llm: the reply hit max_tokens ({reply.log.max_tokens}) and is incomplete (finish: length)"
+            )
         if not reply.usage_reported:
-            candidate.decisions.append("llm: the endpoint reported no token usage; counted as 0")
+            candidate.decisions.append("llm: the endpoint reported no token usage; tokens estimated")
         return reply
+
+    def _count_error(self, error: LLMError | None) -> None:
+        """Track the same kind of error in a row; at `max_errors_in_a_row`, stop the run naming the kind."""
+        if isinstance(error, LLMConfigError | LLMOutOfTime | LLMBudgetSpent):
+            return  # these stop the run (or the attempt) on their own
+        with self._lock:
+            if error is None:
+                self._streak = ("", 0)
+                return
+            kind, count = self._streak
+            count = count + 1 if kind == error.kind else 1
+            self._streak = (error.kind, count)
+        if count >= self.max_errors_in_a_row:
+            raise LLMErrorsInARow(
+                f"{count} model calls in a row failed with the same kind of error ({error.kind}); "
+                f"last: {error}"
+            )
 
     @staticmethod
     def _worth_retrying(edits: tuple[Any, ...], outcome: EditOutcome, notes: list[str]) -> bool:
@@ -412,6 +548,29 @@ class LLMProposer:
             parts.append(f"## reply {len(replies)}\n\n{replies[-1]}")
         path = self.transcript_dir / f"{request.exp_id}-turn{request.turn}.md"
         path.write_text(self.client.redact("\n\n".join(parts)) + "\n", encoding="utf-8")
+
+
+def _chars(messages: list[ChatMessage]) -> int:
+    return sum(len(m.content) for m in messages)
+
+
+def _drop_unchanged(outcome: EditOutcome, read: Callable[[str], str | None]) -> EditOutcome:
+    """The outcome without files whose new text equals the parent's: an edit that changes nothing."""
+    changed = {path: text for path, text in outcome.files.items() if read(path) != text}
+    if len(changed) == len(outcome.files):
+        return outcome
+    same = sorted(set(outcome.files) - set(changed))
+    problems = list(outcome.problems)
+    if not changed:
+        problems.append(
+            EditProblem(
+                None,
+                same[0],
+                f"the edits leave {', '.join(same)} exactly as it was: nothing changed; "
+                "make a real change to the code",
+            )
+        )
+    return EditOutcome(files=changed, applied=outcome.applied, problems=problems)
 
 
 def make_llm_proposer(

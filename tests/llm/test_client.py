@@ -124,12 +124,16 @@ def test_a_trickling_response_hits_the_hard_deadline(server: ScriptedServer) -> 
     assert time.monotonic() - started < 10  # the trickle alone would take > 60 s
 
 
-def test_a_huge_reply_is_cut_and_counted_as_reported(server: ScriptedServer) -> None:
+def test_a_huge_reply_is_cut_its_stream_closed_and_its_tokens_estimated(server: ScriptedServer) -> None:
     server.add(Reply.text("y" * 3_000_000, prompt_tokens=10, completion_tokens=750_000))
     with make_client(server) as client:
         reply = client.complete(HELLO)
     assert reply.truncated and len(reply.text) == client.max_reply_chars
-    assert reply.cost.completion_tokens == 750_000
+    assert reply.finish_reason == "stop" or reply.finish_reason == "length"
+    # the stream was closed at the cut, so the server's usage never came: the tokens read are estimated
+    assert not reply.usage_reported
+    assert reply.cost.completion_tokens >= client.max_reply_chars // 4
+    assert reply.cost.estimated == reply.cost.tokens
 
 
 def test_malformed_json_is_retried(server: ScriptedServer) -> None:
@@ -139,11 +143,14 @@ def test_malformed_json_is_retried(server: ScriptedServer) -> None:
     assert reply.text == "clean" and reply.attempts == 3
 
 
-def test_a_reply_without_usage_counts_zero_and_says_so(server: ScriptedServer) -> None:
-    server.add(Reply.no_usage("local model"))
+def test_a_reply_without_usage_is_estimated_and_says_so(server: ScriptedServer) -> None:
+    server.add(Reply.no_usage("local model answers"))
     with make_client(server) as client:
         reply = client.complete(HELLO)
-    assert not reply.usage_reported and reply.cost.tokens == 0 and reply.cost.calls == 1
+    assert not reply.usage_reported and reply.cost.calls == 1
+    assert reply.cost.completion_tokens == 5  # 19 chars streamed in 5 chunks
+    assert reply.cost.prompt_tokens == 2 + 2  # "be brief", "hello": chars/4 rounded up
+    assert reply.cost.estimated == reply.cost.tokens
 
 
 def test_400_is_not_retried(server: ScriptedServer) -> None:

@@ -303,11 +303,29 @@ def test_huge_answer_gives_a_bounded_plan_and_no_edit() -> None:
     assert parsed.edits == () and len(parsed.plan) <= 2000
 
 
-def test_prose_line_with_one_backticked_path_names_the_file() -> None:
+def test_prose_line_with_one_backticked_path_names_the_file_as_a_guess() -> None:
     parsed = parse_answer("Here is the updated `src/model.py`:\n```python\nx = 1\n```\n")
-    assert parsed.edits == (WholeFile(1, "src/model.py", "x = 1\n"),)
+    assert parsed.edits == (WholeFile(1, "src/model.py", "x = 1\n", guessed=True),)
     two = parse_answer("Compare `a.py` with `b.py`:\n```python\nx = 1\n```\n")
     assert two.edits == ()
+    own_line = parse_answer("`src/model.py`\n```python\nx = 1\n```\n")
+    assert own_line.edits == (WholeFile(1, "src/model.py", "x = 1\n"),)
+
+
+def test_a_guessed_name_edits_an_existing_file_but_never_creates_one(workspace: Path) -> None:
+    answer = (
+        "The loss should use `np.mean` instead of a sum:\n```python\nloss = np.mean(errors)\n```\n\n"
+        "Then in `model.py`:\n```python\nVALUE = 2\n```\n"
+    )
+    parsed = parse_answer(answer)
+    assert [(e.path, e.guessed) for e in parsed.edits] == [("np.mean", True), ("model.py", True)]
+    outcome = apply_edits(parsed.edits, reader(workspace), PathGuard(workspace))
+    assert "np.mean" not in outcome.files and not (workspace / "np.mean").exists()
+    assert "np.mean does not exist, and its name was taken from a sentence" in outcome.feedback()
+    assert outcome.files == {"model.py": "VALUE = 2\n"}  # an existing file named in prose is fine
+    named = parse_answer("```python path=helpers/new_util.py\ndef f():\n    return 1\n```\n")
+    created = apply_edits(named.edits, reader(workspace), PathGuard(workspace))
+    assert created.files == {"helpers/new_util.py": "def f():\n    return 1\n"}  # named in the fence
 
 
 def test_unified_diff_is_not_applied_and_says_so() -> None:

@@ -102,7 +102,11 @@ def test_good_edit_becomes_files_plan_and_cost(task: Task, server: ScriptedServe
         1,
     )
     assert candidate.cost.usd == pytest.approx(900e-6 + 320e-6)
-    assert candidate.decisions == ["llm: applied SEARCH block 1 for model.py"]
+    calls = [d for d in candidate.decisions if d.startswith("llm: call ")]
+    assert calls == [calls[0]] and calls[0].startswith(
+        "llm: call 1: finish stop, 900+80 tokens, max_tokens 4096"
+    )
+    assert [d for d in candidate.decisions if d not in calls] == ["llm: applied SEARCH block 1 for model.py"]
     assert candidate.proposer == "llm" and candidate.turns == 1
     assert no_edit_reason(candidate) is None
     assert (task.workspace / "model.py").read_text() == MODEL  # the proposer never writes
