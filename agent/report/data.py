@@ -1,0 +1,153 @@
+"""What a report shows, gathered once: the run, its experiments, the winning diff, the extras.
+
+A report reads the run index (the same JSON git holds) and asks git for one thing
+only, the best experiment's diff against experiment 0, so building it stays cheap
+on runs of hundreds of experiments. Searches (`strop evolve …`) are runs too; for
+them the Pareto front is drawn, with baselines read from the run folder's
+`baselines.json` when a search wrote one. MLE runs may leave `thresholds.json`
+(medal thresholds by name) in the run folder; they are drawn on the metric curve.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.errors import NotFoundError
+from agent.records import ExperimentRecord, RunRecord, best_experiment
+from agent.run_index import RunIndex
+from evaluators.metric import Direction
+from evaluators.verdict import Status
+
+DIFF_LIMIT = 300_000  # characters of the winning diff kept in a report (the file must stay small)
+COST_AXES = ("cost", "bytes", "avg_bits", "ops", "size")  # metrics that make a Pareto front's x axis
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A reference point drawn on a search's front (Taylor, uniform int4, …)."""
+
+    name: str
+    metrics: dict[str, float]
+
+
+@dataclass
+class ReportData:
+    """Everything one report shows; plain data, so HTML, PNG and the UI render the same thing."""
+
+    run: RunRecord
+    records: list[ExperimentRecord]
+    best: ExperimentRecord | None
+    diff: str = ""
+    diff_truncated: bool = False
+    baselines: list[Baseline] = field(default_factory=list)
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def metric(self) -> str:
+        return self.run.metric
+
+    @property
+    def direction(self) -> Direction:
+        return self.run.direction
+
+    @property
+    def is_search(self) -> bool:
+        """An evolutionary search recorded point by point (no task file, every point its own root)."""
+        return not self.run.task_path and all(r.parent is None for r in self.records)
+
+    @property
+    def baseline(self) -> ExperimentRecord | None:
+        return next((r for r in self.records if r.id == 0), None)
+
+    def value(self, record: ExperimentRecord) -> float | None:
+        return record.metrics.get(self.metric) if record.status is Status.OK else None
+
+    def cost_axis(self) -> str | None:
+        """The metric a search trades its primary metric against (the front's x axis)."""
+        names = {name for r in self.records for name in r.metrics if name != self.metric}
+        return next((name for name in COST_AXES if name in names), None)
+
+    def status_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for record in self.records:
+            counts[record.status.value] = counts.get(record.status.value, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def total_cost(self) -> tuple[int, float]:
+        """Tokens and USD spent by the whole run."""
+        return sum(r.cost.tokens for r in self.records), round(sum(r.cost.usd for r in self.records), 6)
+
+    def improvement(self) -> float | None:
+        base = self.value(self.baseline) if self.baseline else None
+        if base is None or self.best is None:
+            return None
+        return self.direction.improvement(self.best.metrics[self.metric], base)
+
+
+def find_run(index: RunIndex, ref: str | None) -> RunRecord:
+    """A run by id or prefix, or the latest run of a search or task by its name."""
+    try:
+        return index.find_run(ref)
+    except NotFoundError:
+        named = [run for run in index.runs() if run.task == ref]
+        if named:
+            return named[-1]
+        raise
+
+
+def gather(index: RunIndex, ref: str | None, home: Path) -> ReportData:
+    """Read a run's report data from the index, its run folder and (for the diff) git."""
+    run = find_run(index, ref)
+    records = index.experiments(run.id)
+    best = best_experiment(records, run.metric, run.direction)
+    data = ReportData(run=run, records=records, best=best)
+    folder = home / "runs" / run.id
+    data.baselines = _read_baselines(folder / "baselines.json")
+    data.thresholds = _read_thresholds(folder / "thresholds.json")
+    if best is not None and not data.is_search:
+        data.diff, data.diff_truncated = _best_diff(run, records, best, home)
+    return data
+
+
+def _best_diff(
+    run: RunRecord, records: list[ExperimentRecord], best: ExperimentRecord, home: Path
+) -> tuple[str, bool]:
+    """The best experiment's change against experiment 0 (or the run's base), capped."""
+    from agent.experiments import ExperimentRepo
+
+    zero = next((r for r in records if r.id == 0), None)
+    base = zero.commit if zero is not None else run.base_commit
+    try:
+        text = ExperimentRepo.open(Path(run.repo), home).diff(base, best.commit)
+    except Exception as error:  # a lost repo must not cost the rest of the report
+        return f"(the diff is unavailable: {error})", False
+    if len(text) > DIFF_LIMIT:
+        return text[:DIFF_LIMIT], True
+    return text, False
+
+
+def _read_baselines(path: Path) -> list[Baseline]:
+    """`[{"name": …, "metrics": {…}}, …]`; a missing or unreadable file means no baselines."""
+    try:
+        raw: Any = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    found = []
+    for item in raw if isinstance(raw, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("metrics"), dict):
+            numbers = {k: float(v) for k, v in item["metrics"].items() if isinstance(v, int | float)}
+            found.append(Baseline(name=str(item.get("name", "baseline")), metrics=numbers))
+    return found
+
+
+def _read_thresholds(path: Path) -> dict[str, float]:
+    try:
+        raw: Any = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(raw, dict):
+        return {}
+    return {str(k): float(v) for k, v in raw.items() if isinstance(v, int | float)}

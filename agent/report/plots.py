@@ -1,0 +1,253 @@
+"""The report's plots, drawn with matplotlib (Agg) into PNG bytes: one function per plot.
+
+The same bytes are written as files (`strop report --png DIR`) and inlined in the
+HTML as data URIs, so a report opens with no network and no JavaScript. Each
+function takes the `ReportData` and returns `Plot` or None when it has nothing to
+draw (a search has no tree; a run has no front).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from agent.report.data import ReportData
+
+STATUS_COLOURS = {
+    "ok": "#2e7d32",
+    "buggy": "#c62828",
+    "timeout": "#ef6c00",
+    "stopped": "#1565c0",
+    "tampered": "#8e24aa",
+    "rejected": "#9e9e9e",
+    "pending": "#00838f",
+}
+DPI = 96
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One rendered plot: a file stem (`curve` → curve.png), a title, and its PNG bytes."""
+
+    name: str
+    title: str
+    png: bytes
+
+
+def _figure(width: float, height: float) -> tuple[Any, Any]:
+    """A figure and its axes, without pyplot (no GUI backend, no global state, faster import)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height))
+    fig.subplots_adjust(left=0.09, right=0.9, bottom=0.14, top=0.95)
+    return fig, fig.subplots()
+
+
+def _png(fig: Any) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)  # no bbox "tight": it draws the figure twice
+    return buffer.getvalue()
+
+
+def colour(status: str) -> str:
+    return STATUS_COLOURS.get(status, "#616161")
+
+
+def metric_curve(data: ReportData) -> Plot | None:
+    """Metric per experiment (failures marked at the bottom) with the best-so-far line."""
+    if not data.records:
+        return None
+    fig, ax = _figure(8, 3.6)
+    scored = [(r.id, data.value(r)) for r in data.records if data.value(r) is not None]
+    if scored:
+        xs, ys = zip(*scored, strict=True)
+        ax.scatter(xs, ys, s=14, color=colour("ok"), label="scored", zorder=3)
+        best_x, best_y, current = [], [], None
+        for x, y in scored:
+            if current is None or data.direction.improvement(y, current) > 0:
+                current = y
+            best_x.append(x)
+            best_y.append(current)
+        ax.step(best_x, best_y, where="post", color="#1a237e", linewidth=1.6, label="best so far")
+        low = min(ys)
+        failed = [r for r in data.records if data.value(r) is None]
+        for status in sorted({r.status.value for r in failed}):
+            ids = [r.id for r in failed if r.status.value == status]
+            ax.scatter(ids, [low] * len(ids), marker="x", s=18, color=colour(status), label=status)
+    for name, value in sorted(data.thresholds.items(), key=lambda item: item[1]):
+        ax.axhline(value, linestyle="--", linewidth=1, color=_medal(name), label=f"{name} threshold")
+    ax.set_xlabel("experiment")
+    ax.set_ylabel(f"{data.metric} ({data.direction.value})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    return Plot("curve", f"{data.metric} per experiment, best so far", _png(fig))
+
+
+def _medal(name: str) -> str:
+    return {"gold": "#c9a227", "silver": "#8d8d8d", "bronze": "#a0522d"}.get(name.lower(), "#455a64")
+
+
+def tree_layout(data: ReportData) -> dict[int, tuple[float, float]]:
+    """A tidy tree: leaves side by side in depth-first order, parents above their children's middle."""
+    ids = {r.id for r in data.records}
+    children: dict[int | None, list[int]] = {}
+    for record in data.records:
+        parent = record.parent if record.parent in ids else None
+        children.setdefault(parent, []).append(record.id)
+    position: dict[int, tuple[float, float]] = {}
+    next_leaf = 0.0
+
+    def place(node: int, depth: int) -> float:
+        nonlocal next_leaf
+        kids = children.get(node, [])
+        if not kids:
+            x = next_leaf
+            next_leaf += 1
+        else:
+            xs = [place(kid, depth + 1) for kid in kids]
+            x = (xs[0] + xs[-1]) / 2
+        position[node] = (x, -depth)
+        return x
+
+    import sys
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 4 * len(ids) + 100))
+    for root in children.get(None, []):
+        place(root, 0)
+    return position
+
+
+def experiment_tree(data: ReportData) -> Plot | None:
+    """Every experiment as a node under its parent, coloured by status; the best ringed."""
+    if not data.records or data.is_search:
+        return None
+    position = tree_layout(data)
+    width = min(16.0, max(6.0, 0.12 * len(position)))
+    fig, ax = _figure(width, 4)
+    segments = [
+        (position[r.parent], position[r.id])
+        for r in data.records
+        if r.parent is not None and r.parent in position
+    ]
+    if segments:
+        from matplotlib.collections import LineCollection
+
+        ax.add_collection(LineCollection(segments, colors="#b0bec5", linewidths=0.8, zorder=1))
+    for status in sorted({r.status.value for r in data.records}):
+        group = [r for r in data.records if r.status.value == status]
+        ax.scatter(
+            [position[r.id][0] for r in group],
+            [position[r.id][1] for r in group],
+            s=30,
+            color=colour(status),
+            label=f"{status} ({len(group)})",
+            zorder=2,
+        )
+    if data.best is not None:
+        x, y = position[data.best.id]
+        ax.scatter([x], [y], s=160, facecolors="none", edgecolors="#fbc02d", linewidths=2, zorder=3)
+        ax.annotate(f"best: {data.best.id}", (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
+    if len(position) <= 40:
+        for node, (x, y) in position.items():
+            ax.annotate(
+                str(node), (x, y), textcoords="offset points", xytext=(0, -11), fontsize=6, ha="center"
+            )
+    ax.set_ylabel("depth")
+    ax.set_yticks(sorted({int(y) for _, y in position.values()}))
+    ax.set_yticklabels([str(-int(y)) for y in sorted({int(y) for _, y in position.values()})])
+    ax.set_xticks([])
+    ax.legend(fontsize=7, loc="lower right", ncols=min(4, len({r.status for r in data.records})))
+    ax.autoscale()
+    ax.margins(0.03, 0.12)
+    return Plot("tree", "the experiment tree, coloured by status", _png(fig))
+
+
+def budget(data: ReportData) -> Plot | None:
+    """Where the budget went: evaluation seconds per experiment; LLM turns and cumulative cost below."""
+    if not data.records:
+        return None
+    ids = [r.id for r in data.records]
+    turns = [r.turns for r in data.records]
+    usd = [r.cost.usd for r in data.records]
+    llm = any(turns) or any(usd)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 4.6 if llm else 3))
+    fig.subplots_adjust(left=0.09, right=0.9, bottom=0.1, top=0.95, hspace=0.35)
+    axes = fig.subplots(2 if llm else 1, 1, sharex=True, squeeze=False)[:, 0]
+    # one LineCollection instead of a Rectangle per bar: hundreds of experiments stay cheap to draw
+    axes[0].vlines(
+        ids,
+        0,
+        [r.eval_seconds for r in data.records],
+        colors=[colour(r.status.value) for r in data.records],
+        linewidth=max(1.0, min(6.0, 400 / max(1, len(ids)))),
+    )
+    axes[0].set_ylabel("evaluation s")
+    axes[0].grid(alpha=0.3, axis="y")
+    if llm:
+        used = [(i, t) for i, t in zip(ids, turns, strict=True) if t]
+        if used:
+            axes[1].scatter(*zip(*used, strict=True), s=10, color="#6a1b9a", label="LLM turns")
+        axes[1].set_ylabel("LLM turns")
+        twin = axes[1].twinx()
+        running = [sum(usd[: i + 1]) for i in range(len(usd))]
+        twin.plot(ids, running, color="#00695c", linewidth=1.4)
+        twin.set_ylabel("cumulative USD", color="#00695c")
+        axes[1].grid(alpha=0.3)
+    axes[-1].set_xlabel("experiment")
+    return Plot("budget", "budget: evaluation time per experiment (by status), LLM turns, cost", _png(fig))
+
+
+def pareto_front(data: ReportData) -> Plot | None:
+    """A search's points: primary metric against its cost axis, the baselines drawn beside them."""
+    axis = data.cost_axis()
+    if not data.is_search or axis is None:
+        return None
+    fig, ax = _figure(7, 4)
+    points = sorted(
+        (r.metrics[axis], r.metrics[data.metric])
+        for r in data.records
+        if {axis, data.metric} <= set(r.metrics)
+    )
+    if points:
+        xs, ys = zip(*points, strict=True)
+        ax.plot(
+            xs, ys, marker="o", color="#1a237e", linewidth=1.2, label="strop front", drawstyle="steps-post"
+        )
+    shown = [b for b in data.baselines if {axis, data.metric} <= set(b.metrics)]
+    for baseline in shown:
+        ax.scatter(baseline.metrics[axis], baseline.metrics[data.metric], marker="s", s=28, color="#ef6c00")
+        ax.annotate(
+            baseline.name,
+            (baseline.metrics[axis], baseline.metrics[data.metric]),
+            textcoords="offset points",
+            xytext=(4, 3),
+            fontsize=7,
+        )
+    if shown:
+        ax.scatter([], [], marker="s", color="#ef6c00", label="baselines")
+    values = [y for _, y in points] + [b.metrics[data.metric] for b in shown]
+    if (
+        values
+        and min(values) > 0
+        and max(values) / min(values) > 100
+        and all(math.isfinite(v) for v in values)
+    ):
+        ax.set_yscale("log")
+    ax.set_xlabel(axis)
+    ax.set_ylabel(f"{data.metric} ({data.direction.value})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return Plot("pareto", f"Pareto front: {data.metric} against {axis}, with baselines", _png(fig))
+
+
+def all_plots(data: ReportData) -> list[Plot]:
+    """Every plot this report has, in reading order."""
+    makers = (metric_curve, pareto_front, experiment_tree, budget)
+    return [plot for plot in (make(data) for make in makers) if plot is not None]
+
+
+__all__ = ["Plot", "all_plots", "budget", "experiment_tree", "metric_curve", "pareto_front"]

@@ -1,0 +1,157 @@
+"""`strop report`: real runs in real git repos, real matplotlib, the HTML read back and checked."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from agent.records import ExperimentRecord
+from agent.report import gather, render_html, write_report
+from agent.report.demo import build_demo_run
+from agent.report.plots import all_plots, tree_layout
+from agent.run_index import RunIndex
+from agent.search_recorder import PointRecord, SearchRecorder
+from evaluators.metric import Direction
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def strop(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True, timeout=120, cwd=cwd
+    )
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One 24-experiment demo run (real commits and notes), shared by the read-only tests here."""
+    home = tmp_path_factory.mktemp("report-home")
+    run_id = build_demo_run(home, tmp_path_factory.mktemp("demo") / "repo", experiments=24, seed=3)
+    return home, run_id
+
+
+def test_html_is_self_contained_and_shows_every_part(demo: tuple[Path, str], tmp_path: Path) -> None:
+    home, run_id = demo
+    data = gather(RunIndex(home), run_id, home)
+    plots = write_report(data, tmp_path / "r.html", tmp_path / "png")
+    html = (tmp_path / "r.html").read_text()
+    assert [p.name for p in plots] == ["curve", "tree", "budget"]
+    images = re.findall(r'<img alt="[^"]*" src="data:image/png;base64,([^"]+)"', html)
+    assert len(images) == 3
+    assert all(base64.b64decode(image).startswith(PNG_MAGIC) for image in images)
+    for plot in plots:
+        assert (tmp_path / "png" / f"{plot.name}.png").read_bytes() == plot.png
+    # nothing fetched from anywhere: no external scripts, styles or images
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    assert "<script" not in html
+    # the winning diff against experiment 0, and the best row marked
+    assert data.best is not None and data.best.id != 0
+    assert 'class="add">+{' in html and "params.json" in html
+    assert f"strop adopt {run_id}/{data.best.id}" in html
+    assert html.count("<tr") >= len(data.records) + 1
+    assert "turns: granted" in html  # budget and turn decisions are listed
+
+
+def test_candidate_text_is_escaped(demo: tuple[Path, str]) -> None:
+    home, run_id = demo
+    data = gather(RunIndex(home), run_id, home)
+    data.records = [replace(data.records[1], idea='<script>alert("x")</script>'), *data.records[2:]]
+    html = render_html(data, [])
+    assert '<script>alert("x")' not in html
+    assert "&lt;script&gt;alert" in html
+
+
+def test_two_hundred_experiments_stay_under_two_megabytes(tmp_path: Path) -> None:
+    """The size bound of the issue, on 200 index records (the timing bound: benchmarks/report_speed.py)."""
+    home = tmp_path / "home"
+    run_id = build_demo_run(home, tmp_path / "repo", experiments=20, seed=1)
+    index = RunIndex(home)
+    records = index.experiments(run_id)
+    for exp in range(20, 200):  # more records on the same commits: what the report reads is the index
+        source = records[exp % 20]
+        index.put_experiment(replace(source, id=exp, parent=(exp - 1) // 2, idea=f"{source.idea} #{exp}"))
+    data = gather(index, run_id, home)
+    assert len(data.records) == 200
+    write_report(data, tmp_path / "r.html")
+    size = (tmp_path / "r.html").stat().st_size
+    assert 50_000 < size <= 2_000_000
+
+
+def test_tree_layout_puts_children_below_their_parent(demo: tuple[Path, str]) -> None:
+    home, run_id = demo
+    data = gather(RunIndex(home), run_id, home)
+    position = tree_layout(data)
+    assert set(position) == {r.id for r in data.records}
+    for record in data.records:
+        if record.parent is not None:
+            assert position[record.id][1] == position[record.parent][1] - 1
+    leaves = [r.id for r in data.records if all(c.parent != r.id for c in data.records)]
+    assert len({position[leaf][0] for leaf in leaves}) == len(leaves)  # no two leaves overlap
+
+
+def _point(item: dict[str, float]) -> PointRecord:
+    return PointRecord(idea=f"cost {item['cost']}", files={"p.txt": json.dumps(item)}, metrics=item)
+
+
+def test_search_report_draws_the_front_with_baselines(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    recorder = SearchRecorder(home, "toy-search", "max_ulp", Direction.MINIMIZE, _point, "a toy search")
+    run = recorder.start()
+    for cost, ulp in [(3, 900.0), (4, 31.0), (5, 0.9), (6, 0.6)]:
+        recorder.record_point({"cost": float(cost), "max_ulp": ulp}, generation=cost)
+    recorder.finish()
+    (home / "runs" / run.id).mkdir(parents=True, exist_ok=True)
+    baselines = [{"name": "taylor-4", "metrics": {"cost": 4, "max_ulp": 5000.0}}, {"name": "junk"}]
+    (home / "runs" / run.id / "baselines.json").write_text(json.dumps(baselines))
+    data = gather(RunIndex(home), "toy-search", home)  # found by the search's name
+    assert data.is_search and data.cost_axis() == "cost"
+    assert [b.name for b in data.baselines] == ["taylor-4"]
+    assert [p.name for p in all_plots(data)] == ["curve", "pareto", "budget"]
+    html = render_html(data, all_plots(data))
+    assert "Pareto front" in html and "Best experiment" not in html
+
+
+def test_medal_thresholds_and_unscored_runs_render(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    run_id = build_demo_run(home, tmp_path / "repo", experiments=4, seed=0)
+    (home / "runs" / run_id).mkdir(parents=True, exist_ok=True)
+    (home / "runs" / run_id / "thresholds.json").write_text(json.dumps({"gold": -1.0, "bronze": -9.0}))
+    data = gather(RunIndex(home), run_id, home)
+    assert data.thresholds == {"gold": -1.0, "bronze": -9.0}
+    assert all_plots(data)[0].png.startswith(PNG_MAGIC)
+    data.records = [ExperimentRecord(run=run_id, id=0, parent=None, branch="b", commit="c")]
+    data.best = None
+    html = render_html(data, all_plots(data))
+    assert "nothing scored" in html
+
+
+def test_cli_writes_html_and_pngs(
+    demo: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home, run_id = demo
+    monkeypatch.setenv("STROP_HOME", str(home))
+    done = strop("report", run_id[:4], "-o", str(tmp_path / "out.html"), "--png", str(tmp_path / "p"))
+    assert done.returncode == 0, done.stderr
+    assert "3 plots, 24 experiments" in done.stdout
+    assert sorted(p.name for p in (tmp_path / "p").iterdir()) == ["budget.png", "curve.png", "tree.png"]
+    default = strop("report", cwd=tmp_path)  # latest run, default file name
+    assert default.returncode == 0, default.stderr
+    assert (tmp_path / f"report-{run_id}.html").is_file()
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(
+    demo: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home, _ = demo
+    monkeypatch.setenv("STROP_HOME", str(home))
+    for args in (["report", "nosuchrun"], ["report", "--no-html"]):
+        done = strop(*args)
+        assert done.returncode == 2, done
+        assert done.stderr.startswith("error:") and len(done.stderr.strip().splitlines()) == 1
