@@ -68,7 +68,7 @@ def numerics(
         "float32", "--dtype", help="Target format: float32 (errors in its ULPs) or float64."
     ),
     time_budget: str = typer.Option(
-        "60s", "--time", help="Search time, e.g. 90s, 10m (verification adds a little)."
+        "60s", "--time", help="Time for the whole command (baselines, search, verification), e.g. 90s, 10m."
     ),
     seed: int = typer.Option(
         0, "--seed", help="Random seed: the same seed and generations give the same run."
@@ -90,21 +90,35 @@ def numerics(
     as_json: bool = typer.Option(
         False, "--json", help="Print one JSON object (front, baselines, engine, z3) on stdout."
     ),
+    cost_model: str = typer.Option(
+        "measured",
+        "--cost-model",
+        help="measured: op weights measured on this machine (a div costs several fmas); ops: every op 1.",
+    ),
+    seeds: str = typer.Option(
+        "all", "--seeds", help="all: start from the baselines' shapes; none: from random programs only."
+    ),
 ) -> None:
     """Discover cheap, accurate approximations of FN on an interval (AutoNumerics-Zero style).
 
     Programs are DAGs of add, sub, mul, div, fma, sqrt and constants; cost counts the ops that
     depend on x. Constants are fitted exactly by linear programming where the form allows it
     and by CMA-ES elsewhere; errors are measured in the target format's own arithmetic
-    against extended-precision truth, then verified on millions of inputs. Prints the Pareto
-    front (cost, max ULP, max relative error) beside Taylor, Padé and minimax polynomials of
-    the same cost, and writes each front program as C (with a harness: build it with
-    `cc -O2 -ffp-contract=off prog.c -lm` and run it to re-measure) and as NumPy code.
+    against extended-precision truth, then verified: every float32 of the interval (in C), or
+    a stated sample for float64. Prints the Pareto front (cost, max ULP, max relative error)
+    with each point's origin (seed, baseline-equivalent, evolved, novel) beside the strongest
+    baseline at the same or lower cost (Taylor, Padé, minimax polynomials and rationals,
+    factored where f has a zero); only novel points are discoveries. For float32, times the
+    programs under 1 ULP against glibc, NumPy and the best baseline polynomial. Writes each
+    front program as C (with a harness: `cc -O2 -ffp-contract=off prog.c -lm`) and as NumPy.
+    Phases and progress go to stderr.
     """
     from agent.domains.numerics.discovery import Request, discover
     from agent.home import strop_home
 
     lo, hi = _interval(interval)
+    if seeds not in ("all", "none"):
+        raise UserError(f"--seeds takes 'all' or 'none', not {seeds!r}")
     seconds = None if generations is not None else _seconds(time_budget)
     if out is None:
         import time
@@ -123,17 +137,19 @@ def numerics(
         islands=islands,
         max_cost=max_cost,
         out_dir=out,
+        cost_model=cost_model,
+        seeds=seeds == "all",
     )
     request.validate()
     recorder = _recorder(request, strop_home())
-    progress = _progress_observer(quiet=as_json)
+    progress = _Progress()
 
     def observe(event: object) -> None:
-        progress(event)
+        progress.event(event)
         recorder(event)
 
     try:
-        report = discover(request, observer=observe)
+        report = discover(request, observer=observe, progress=progress.say)
     except BaseException:
         recorder.finish("failed", "the search stopped with an error")
         raise
@@ -173,24 +189,43 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _progress_observer(quiet: bool):
-    from rich.console import Console
+class _Progress:
+    """Phases and engine progress on stderr, terminal or not, --json or not, at a modest rate.
 
-    from agent.evolution import GenerationDone
+    Phase lines always print; baseline and generation lines at most one per `interval`
+    seconds (the latest one wins), so a log file gets a line every few seconds, not a flood.
+    """
 
-    console = Console(stderr=True)
+    def __init__(self, interval: float = 5.0) -> None:
+        import sys
+        import time
 
-    def observe(event: object) -> None:
+        self._clock = time.monotonic
+        self._stream = sys.stderr
+        self._interval = interval
+        self._last = -math.inf
+
+    def _print(self, text: str) -> None:
+        print(text, file=self._stream, flush=True)
+
+    def say(self, text: str) -> None:
+        if text.startswith("phase:"):
+            self._print(text)
+            self._last = self._clock()
+        elif self._clock() - self._last >= self._interval:
+            self._print(f"  {text}")
+            self._last = self._clock()
+
+    def event(self, event: object) -> None:
+        from agent.evolution import GenerationDone
+
         if isinstance(event, GenerationDone):
             stats = event.stats
-            best = f"{10 ** event.best[0]:.3g} ULP" if event.best else "-"
-            console.print(
+            best = f"best error 10^{event.best[0]:.2f}" if event.best else "-"
+            self.say(
                 f"generation {event.generation}: {stats.evaluated} evaluated "
-                f"({stats.evals_per_second:.1f}/s), front {event.front_size}, most accurate {best}",
-                highlight=False,
+                f"({stats.evals_per_second:.1f}/s), front {event.front_size}, {best}"
             )
-
-    return observe
 
 
 def _print_report(report: Any) -> None:
@@ -198,27 +233,55 @@ def _print_report(report: Any) -> None:
     from rich.table import Table
 
     console = Console()
+    unit = "ULP" if report.metric == "max_ulp" else "rel"
     table = Table(
-        title=f"{report.fn} on [{report.lo}, {report.hi}], {report.dtype}: Pareto front vs baselines"
+        title=f"{report.fn} on [{report.lo}, {report.hi}], {report.dtype}: Pareto front vs the strongest "
+        f"baseline at ≤ cost ({report.cost_model} cost)"
     )
-    for column in ("cost", "max ULP", "max rel error", "best baseline (same cost)", "its max ULP", "ratio"):
+    columns = (
+        "cost",
+        "ops",
+        "max ULP",
+        "max rel error",
+        "origin",
+        "strongest baseline",
+        f"its {unit}",
+        "margin",
+    )
+    for column in columns:
         table.add_column(column, justify="right")
     for entry in report.front:
-        baseline = report.best_baseline(entry.cost)
-        ratio = baseline.max_ulp / entry.max_ulp if baseline and entry.max_ulp > 0 else math.nan
         table.add_row(
-            str(entry.cost),
+            f"{entry.cost:g}",
+            str(entry.ops),
             f"{entry.max_ulp:.4g}",
             f"{entry.max_rel_error:.3e}",
-            baseline.name if baseline else "-",
-            f"{baseline.max_ulp:.4g}" if baseline else "-",
-            f"{ratio:.3g}×" if baseline else "-",
+            entry.origin,
+            entry.baseline or "-",
+            f"{entry.baseline_error:.4g}" if entry.baseline_error is not None else "-",
+            f"{entry.margin:.3g}×" if entry.margin is not None else "-",
         )
     console.print(table)
+    novel = report.novel
+    console.print(
+        f"Discoveries (novel: better than every baseline at ≤ cost by > 2%): {len(novel)}"
+        + "".join(f"; cost {e.cost:g} at {e.margin:.3g}× its baseline" for e in novel),
+        highlight=False,
+    )
+    if report.speed:
+        console.print("Speed, ns per value over 2^24 float32 inputs (best of 5; spread = slowest/best):")
+        for timing in report.speed:
+            extra = f", {timing.max_ulp:.3g} ULP, {timing.origin}" if timing.max_ulp is not None else ""
+            console.print(
+                f"  {timing.name}: {timing.ns:.3f} ns (spread {timing.spread:.2f}{extra})", highlight=False
+            )
     stats = report.stats
     console.print(
         f"{stats.evaluated} programs evaluated in {stats.wall_time:.0f}s ({stats.evals_per_second:.1f}/s), "
-        f"{stats.generations} generations; verified on {report.verification_points} inputs.",
+        f"{stats.generations} generations; structure cache hit rate {report.cache.hit_rate:.0%} "
+        f"({report.cache.hits} fits skipped); {report.duplicate_rate:.0%} of evaluated programs behaved "
+        f"like an earlier one; verified {report.verification} on {report.verification_points} inputs "
+        f"in {report.verification_seconds:.0f}s.",
         highlight=False,
     )
     console.print(

@@ -27,6 +27,8 @@ def _strop(*args, home):
         (["--fn", "exp2", "--interval", "0,1", "--time", "2s"], "too short to finish one generation"),
         (["--fn", "log", "--interval", "-1,1"], "not defined"),
         (["--fn", "exp2", "--interval", "zero,1"], "two numbers"),
+        (["--fn", "exp2", "--interval", "0,1", "--seeds", "some"], "--seeds takes"),
+        (["--fn", "exp2", "--interval", "0,1", "--cost-model", "cycles"], "unknown cost model"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
@@ -41,20 +43,25 @@ def test_json_output_shape(tmp_path):
     run = _strop(
         "--fn", "exp", "--interval", "0.5,1", "--dtype", "float64", "--generations", "1",
         "--population", "6", "--islands", "1", "--max-cost", "3", "--workers", "0",
-        "--json", "--out", str(out), home=tmp_path,
+        "--cost-model", "ops", "--json", "--out", str(out), home=tmp_path,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     report = json.loads(run.stdout)
-    assert report["front"] and report["baselines"]
+    assert report["front"] and report["baselines"] and report["cost_model"] == "ops"
     for entry in report["front"]:
-        assert {"cost", "max_ulp", "max_rel_error", "verified", "c_code"} <= set(entry)
-        assert entry["verified"] is True and entry["cost"] <= 3
-        assert (out / f"exp_float64_cost{entry['cost']}.c").read_text() == entry["c_code"]
+        assert {"cost", "ops", "max_ulp", "max_rel_error", "verified", "c_code", "origin"} <= set(entry)
+        assert entry["verified"] == "sampled" and entry["cost"] <= 3
+        assert entry["origin"] in ("seed", "baseline-equivalent", "evolved", "novel")
+        assert (out / f"exp_float64_cost{entry['cost']:g}.c").read_text() == entry["c_code"]
     for baseline in report["baselines"]:
-        assert {"name", "cost", "max_ulp", "max_rel_error"} <= set(baseline)
+        assert {"name", "cost", "max_ulp", "max_rel_error", "verified"} <= set(baseline)
     names = {b["name"] for b in report["baselines"]}
-    assert {"taylor-3", "pade-1/1", "minimax-3"} <= names
-    minimax = {b["cost"]: b["max_ulp"] for b in report["baselines"] if b["name"].startswith("minimax")}
-    best = {e["cost"]: e["max_ulp"] for e in report["front"]}
+    assert {"taylor-3", "pade-1/1", "minimax-3", "minimax-rational-1/1"} <= names
+    minimax = {b["cost"]: b["max_rel_error"] for b in report["baselines"] if b["name"].startswith("minimax")}
+    best = {e["cost"]: e["max_rel_error"] for e in report["front"]}
     assert best.get(3, minimax[3]) <= minimax[3] * 1.01  # the seeds include the minimax polynomials
+    assert report["novel"] == sum(e["origin"] == "novel" for e in report["front"])
     assert report["engine"]["evaluated"] > 0
+    assert 0 <= report["structure_cache"]["hit_rate"] <= 1
+    # progress on stderr even with --json (and a pipe, not a terminal)
+    assert "phase: baselines" in run.stderr and "phase: verification" in run.stderr

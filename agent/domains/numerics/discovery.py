@@ -1,5 +1,10 @@
-"""One discovery run, end to end: validate the request, seed and run the engine, verify
-the Pareto front, measure the baselines on the same points, write C and NumPy code.
+"""One discovery run, end to end: validate the request, fit the baselines, seed and run
+the engine, verify the Pareto front and the strongest baselines on the same inputs (every
+float32 of the interval in C; float64 sampled), label each front point with its origin
+(see `origins`), write C and NumPy code, and for float32 time the programs under 1 ULP
+against glibc, NumPy and the best baseline polynomial (see `speed`). The request's time
+budget bounds all of it: the search gets what the baselines leave, minus an estimate
+for verification and timing.
 
 This is the numerics domain's entry point for the CLI and the benchmarks; it returns a
 typed report and leaves printing to its callers.
@@ -8,22 +13,31 @@ typed report and leaves printing to its callers.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import numpy
+
+from agent.deadline import Deadline
 from agent.domains.numerics.codegen import c_source, numpy_source
-from agent.domains.numerics.domain import NumericsDomain, Z3Tally
-from agent.domains.numerics.fitting import analyse, fit_form
+from agent.domains.numerics.costmodel import MODELS
+from agent.domains.numerics.domain import CacheTally, NumericsDomain, Z3Tally, canonical_key
+from agent.domains.numerics.exhaustive import verify_all
 from agent.domains.numerics.measure import Errors, Reference
+from agent.domains.numerics.origins import Measured, label, strongest
 from agent.domains.numerics.points import count_in, verification_points
 from agent.domains.numerics.program import Program, horner
-from agent.domains.numerics.skeletons import taylor_and_pade
+from agent.domains.numerics.skeletons import families, taylor_and_pade
+from agent.domains.numerics.speed import measure_speed
 from agent.domains.numerics.targets import FORMATS, TARGETS
 from agent.errors import UserError
 from agent.evolution import Engine, EngineConfig, EngineEvent, EngineStats
 from agent.evolution.domain import Individual
 from agent.search_recorder import PointRecord
+
+MIN_SEARCH_SECONDS = 5.0
 
 
 class NumericsInputError(UserError):
@@ -46,6 +60,10 @@ class Request:
     eval_timeout: float = 20.0
     out_dir: Path | None = None
     checkpoint: Path | None = None
+    cost_model: str = "measured"  # or "ops" (every operation 1)
+    seeds: bool = True  # False: no seed program, no skeleton: a random first population
+    exhaustive: bool = True  # float32: verify every float of the interval in C
+    speed: bool = True  # float32: time the programs under 1 ULP against glibc and NumPy
 
     def rounded(self) -> Request:
         """The same request with the interval's ends rounded to the format."""
@@ -78,20 +96,29 @@ class Request:
             raise NumericsInputError(f"{self.fn} is not defined on all of [{self.lo}, {self.hi}]")
         if not 1 <= self.max_cost <= 24:
             raise NumericsInputError("max cost must be between 1 and 24")
+        if self.cost_model not in MODELS:
+            raise NumericsInputError(
+                f"unknown cost model {self.cost_model!r}; choose one of {', '.join(MODELS)}"
+            )
         if self.time_budget is None and self.generations is None:
             raise NumericsInputError("give a time budget or a number of generations")
 
 
 @dataclass(frozen=True)
 class FrontEntry:
-    cost: int
+    cost: float  # under the report's cost model
+    ops: int  # plain operation count (an fma is 1)
     max_ulp: float  # on the verification set
     max_rel_error: float
-    verified: bool  # max_ulp and max_rel_error come from the verification pass
+    verified: str  # "exhaustive" (every float32 of the interval, in C) or "sampled"
     search_max_ulp: float  # on the search grid
     program: str
     c_code: str
     numpy_code: str
+    origin: str = "evolved"
+    baseline: str | None = None  # the strongest baseline at the same or lower cost
+    baseline_error: float | None = None
+    margin: float | None = None  # baseline error / this error
     c_path: str | None = None
     numpy_path: str | None = None
 
@@ -99,9 +126,24 @@ class FrontEntry:
 @dataclass(frozen=True)
 class BaselineEntry:
     name: str
-    cost: int
+    cost: float
     max_ulp: float
     max_rel_error: float
+    ops: int = 0
+    verified: str = "sampled"  # "exhaustive", "sampled" or "search grid" (dominated, not re-verified)
+    program: str = ""
+
+
+@dataclass(frozen=True)
+class Speed:
+    """ns per value (best of the repeats) and spread (slowest/best) of one loop."""
+
+    name: str
+    ns: float
+    spread: float
+    kind: str  # "front", "baseline", "glibc" or "numpy"
+    max_ulp: float | None = None
+    origin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +158,14 @@ class Report:
     stats: EngineStats
     z3: Z3Tally
     verification_points: int
+    cost_model: str = "measured"
+    metric: str = "max_ulp"
+    seeds: bool = True
+    cache: CacheTally = field(default_factory=CacheTally)
+    verification: str = "sampled"
+    verification_seconds: float = 0.0
+    baseline_seconds: float = 0.0
+    speed: list[Speed] = field(default_factory=list)
     out_dir: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -124,10 +174,37 @@ class Report:
         """Evaluation time the Z3 rejections saved (rejections × mean evaluation time)."""
         return self.z3.rejected * self.stats.mean_eval_seconds
 
-    def best_baseline(self, cost: int) -> BaselineEntry | None:
-        """The most accurate baseline of exactly this cost."""
-        same = [b for b in self.baselines if b.cost == cost]
-        return min(same, key=lambda b: b.max_ulp) if same else None
+    def error(self, entry: FrontEntry | BaselineEntry) -> float:
+        """The report's error measure: max ULP (float32) or max relative error (float64)."""
+        return float(getattr(entry, self.metric))
+
+    def best_baseline(self, cost: float) -> BaselineEntry | None:
+        """The most accurate baseline at the same or lower cost."""
+        found = strongest([Measured(b.name, b.cost, self.error(b)) for b in self.baselines], cost)
+        return next(b for b in self.baselines if b.name == found.name) if found else None
+
+    @property
+    def novel(self) -> list[FrontEntry]:
+        """The discoveries: front points strictly better than every baseline at ≤ their cost."""
+        return [entry for entry in self.front if entry.origin == "novel"]
+
+    @property
+    def duplicate_rate(self) -> float:
+        """Evaluated programs that behaved exactly like an earlier one (dropped by novelty)."""
+        return self.stats.novelty_rejected / self.stats.evaluated if self.stats.evaluated else 0.0
+
+    def headline(self) -> dict[str, object] | None:
+        """float32: the fastest front program under 1 ULP against glibc and the best baseline polynomial."""
+        fronts = [s for s in self.speed if s.kind == "front"]
+        if not fronts:
+            return None
+        best = min(fronts, key=lambda s: s.ns)
+        others = {s.kind: s for s in self.speed if s.kind in ("glibc", "baseline", "numpy")}
+        result: dict[str, object] = {"program": best.name, "ns": best.ns, "origin": best.origin}
+        for kind, other in others.items():
+            result[kind] = {"name": other.name, "ns": other.ns, "ratio": other.ns / best.ns,
+                            "verdict": _verdict(other, best)}  # fmt: skip
+        return result
 
     def to_json(self) -> dict[str, object]:
         stats = self.stats
@@ -136,11 +213,19 @@ class Report:
             "interval": [self.lo, self.hi],
             "dtype": self.dtype,
             "seed": self.seed,
+            "seeds": self.seeds,
+            "cost_model": self.cost_model,
+            "metric": self.metric,
             "front": [
                 {k: v for k, v in asdict(entry).items() if k not in ("numpy_code",)} for entry in self.front
             ],
+            "novel": len(self.novel),
             "baselines": [asdict(b) for b in self.baselines],
+            "verification": self.verification,
             "verification_points": self.verification_points,
+            "verification_seconds": self.verification_seconds,
+            "speed": [asdict(s) for s in self.speed],
+            "headline": self.headline(),
             "engine": {
                 "evaluated": stats.evaluated,
                 "evals_per_second": stats.evals_per_second,
@@ -150,7 +235,13 @@ class Report:
                 "rejected_by_reason": dict(stats.rejected_by_reason),
                 "timed_out": stats.timed_out,
                 "novelty_rejected": stats.novelty_rejected,
+                "duplicate_rate": self.duplicate_rate,
                 "failed": stats.failed,
+            },
+            "structure_cache": {
+                "hits": self.cache.hits,
+                "misses": self.cache.misses,
+                "hit_rate": self.cache.hit_rate,
             },
             "z3": {
                 "rejected": self.z3.rejected,
@@ -161,80 +252,227 @@ class Report:
                 "examples": self.z3.examples,
             },
             "out_dir": self.out_dir,
+            "notes": self.notes,
         }
 
 
+SPEED_TIE = 0.05  # loops within 5% of each other's best time are a tie
+
+
+def _verdict(other: Speed, ours: Speed) -> str:
+    ratio = other.ns / ours.ns
+    if ratio > 1 + SPEED_TIE:
+        return "faster"
+    if ratio < 1 / (1 + SPEED_TIE):
+        return "slower"
+    return "tie"
+
+
 def minimax_polynomial(domain: NumericsDomain, degree: int) -> Program:
-    """The LP minimax polynomial of a degree (weighted in ULPs of the format), by Horner."""
-    program = horner([0.0] * (degree + 1))
-    form = analyse(program, domain.fit.x)
-    return program.with_constants(fit_form(form, domain.fit, program.constants())).rounded(
-        domain.format.dtype
+    """The LP minimax polynomial of a degree (weighted as the domain fits), by Horner."""
+    return domain.fitted(horner([0.0] * (degree + 1)))
+
+
+def baseline_programs(
+    domain: NumericsDomain, say: Callable[[str], None] = lambda _: None
+) -> list[tuple[str, Program]]:
+    """Every baseline within the domain's cost limit, fitted with the same care as candidates.
+
+    Taylor and Padé (factored where f has a zero) keep their own coefficients; the minimax
+    families (polynomials, factored or odd forms, rationals for every split of the cost,
+    symmetric rationals for exp-like functions) go through the domain's own fit: LP, CMA-ES
+    where needed and, for float32, the same rounding-aware polish.
+    """
+    dtype = domain.format.dtype
+    named: list[tuple[str, Program]] = []
+    for baseline in taylor_and_pade(domain.target.mp, domain.lo, domain.hi, 12, domain.shape):
+        program = baseline.program.rounded(dtype)
+        if 0 < domain.cost(program) <= domain.max_cost:
+            named.append((baseline.name, program))
+    for name, skeleton in families(domain.shape, domain.lo, domain.hi):
+        if not 0 < domain.cost(skeleton) <= domain.max_cost:
+            continue
+        say(f"baseline {name}")
+        label = f"minimax-{name.removeprefix('poly-')}" if name.startswith("poly-") else f"minimax-{name}"
+        named.append((label, domain.fitted(skeleton)))
+    return named
+
+
+def _dominated(costs: list[float], errors: list[float], index: int, factor: float = 2.0) -> bool:
+    """Whether another baseline is at most as costly and `factor`× more accurate."""
+    return any(
+        c <= costs[index] + 1e-9 and e * factor < errors[index]
+        for k, (c, e) in enumerate(zip(costs, errors, strict=True))
+        if k != index
     )
 
 
-def _header(request: Request, cost: int, errors: Errors, program: Program) -> str:
+def _header(request: Request, cost: float, ops: int, errors: Errors, verified: str, program: Program) -> str:
     return (
-        f"{request.fn}(x) on [{request.lo!r}, {request.hi!r}] in {request.dtype}: cost {cost}, "
-        f"max error {errors.max_ulp:.4g} ULP ({errors.max_rel_error:.3e} relative) on {errors.points} points.\n"
+        f"{request.fn}(x) on [{request.lo!r}, {request.hi!r}] in {request.dtype}: cost {cost:g} "
+        f"({request.cost_model}), {ops} ops, max error {errors.max_ulp:.4g} ULP "
+        f"({errors.max_rel_error:.3e} relative), {verified} on {errors.points} inputs.\n"
         "Generated by `strop evolve numerics`.\n" + program.text()
     )
 
 
-def discover(request: Request, observer: Callable[[EngineEvent], None] | None = None) -> Report:
-    """Run the search and return the verified front beside the baselines."""
-    request = request.rounded()
+class _Verifier:
+    """Measures programs on the verification set: every float32 in C, or float64 sampled."""
+
+    def __init__(self, domain: NumericsDomain, request: Request) -> None:
+        self.domain, self.request = domain, request
+        self.format = domain.format
+        self.exhaustive = self.format.precision <= 24 and request.exhaustive
+        self.seconds = 0.0
+        if self.exhaustive:
+            self.points = count_in(request.lo, request.hi, self.format)
+            self.kind = "exhaustive"
+        else:
+            x = verification_points(request.lo, request.hi, self.format)
+            self.reference = Reference(x, domain.target.truth(x, self.format), self.format)
+            self.points = len(x)
+            self.kind = "sampled"
+
+    def measure(self, programs: list[Program]) -> list[Errors]:
+        started = time.monotonic()
+        if self.exhaustive:
+            results, _ = verify_all(programs, self.request.fn, self.request.lo, self.request.hi)
+            errors = [Errors(r.max_ulp, r.max_rel_error, r.worst_x, r.points) for r in results]
+        else:
+            dtype = self.format.dtype
+            errors = [self.reference.measure(p.evaluate_chunked(self.reference.x, dtype)) for p in programs]
+        self.seconds += time.monotonic() - started
+        return errors
+
+
+def _reserve(request: Request) -> float:
+    """Seconds to keep for verification and speed after the search (estimated generously)."""
     fmt = FORMATS[request.dtype]
-    domain = NumericsDomain(request.fn, request.lo, request.hi, request.dtype, max_cost=request.max_cost)
+    if fmt.precision <= 24 and request.exhaustive:
+        seconds = 6.0 + 45e-9 * count_in(request.lo, request.hi, fmt)
+        return seconds + (8.0 if request.speed else 0.0)
+    return 8.0
+
+
+def discover(
+    request: Request,
+    observer: Callable[[EngineEvent], None] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Report:
+    """Baselines, search, verification, labels and (float32) speed; `request.time_budget` bounds it all."""
+    say = progress or (lambda _: None)
+    request = request.rounded()
+    deadline = Deadline.after(request.time_budget)
+    fmt = FORMATS[request.dtype]
+    domain = NumericsDomain(
+        request.fn, request.lo, request.hi, request.dtype, max_cost=request.max_cost,
+        cost_model_name=request.cost_model, seeds=request.seeds,
+    )  # fmt: skip
+
+    say(f"phase: baselines ({request.cost_model} cost model, cost ≤ {request.max_cost})")
+    started = time.monotonic()
+    named = baseline_programs(domain, say)
+    baseline_seconds = time.monotonic() - started
+    say(f"phase: baselines done: {len(named)} in {baseline_seconds:.1f}s")
+
+    search_seconds = None
+    if request.time_budget is not None:
+        search_seconds = deadline.left() - _reserve(request)
+        if search_seconds < MIN_SEARCH_SECONDS:
+            raise NumericsInputError(
+                f"--time {request.time_budget:g}s leaves {max(search_seconds, 0):.0f}s for the search after "
+                f"the baselines ({baseline_seconds:.0f}s) and verification (~{_reserve(request):.0f}s); "
+                "give more time"
+            )
     config = EngineConfig(
         seed=request.seed,
         population=request.population,
         islands=request.islands,
         generations=request.generations,
-        time_budget=request.time_budget,
+        time_budget=search_seconds,
         eval_timeout=request.eval_timeout,
         workers=request.workers,
-        archive_bins=request.max_cost + 1,
+        archive_bins=int(request.max_cost) + 1,
         checkpoint_path=request.checkpoint,
         checkpoint_every=5,
     )
+    budget = f"{search_seconds:.0f}s" if search_seconds else f"{request.generations} generations"
+    say(f"phase: search ({budget})")
     result = Engine(domain, config, observer=observer).run()
 
-    points = verification_points(request.lo, request.hi, fmt)
-    reference = Reference(points, domain.target.truth(points, fmt), fmt)
+    verifier = _Verifier(domain, request)
+    say(f"phase: verification ({verifier.kind}, {verifier.points} inputs per program)")
+    front_programs: list[Program] = [individual.genome for individual in result.front]
+    dtype = fmt.dtype
+    score = Reference(domain.score.x, domain.score.truth, fmt)
+    scored = [score.measure(p.evaluate(domain.score.x, dtype)) for _, p in named]
+    costs = [domain.cost(p) for _, p in named]
+    metric_of = (lambda e: e.max_ulp) if domain.metric == "max_ulp" else (lambda e: e.max_rel_error)
+    errors_on_grid = [metric_of(e) for e in scored]
+    chosen = [k for k in range(len(named)) if not _dominated(costs, errors_on_grid, k)]
+    measured = verifier.measure(front_programs + [named[k][1] for k in chosen])
+    front_errors, chosen_errors = measured[: len(front_programs)], measured[len(front_programs) :]
+    baselines: list[BaselineEntry] = []
+    verified_by_index = dict(zip(chosen, chosen_errors, strict=True))
+    for k, (name, program) in enumerate(named):
+        errors = verified_by_index.get(k, scored[k])
+        kind = verifier.kind if k in verified_by_index else "search grid"
+        baselines.append(
+            BaselineEntry(
+                name, costs[k], errors.max_ulp, errors.max_rel_error, program.cost(), kind, program.text()
+            )
+        )
+    comparable = [Measured(b.name, b.cost, metric_of(e)) for b, e in zip(baselines, [verified_by_index.get(k, scored[k]) for k in range(len(named))], strict=True)]  # fmt: skip
+    seed_keys = (
+        {canonical_key(p.prune(), frozenset()) for p in domain.initial_genomes(numpy.random.default_rng(0))}
+        if request.seeds
+        else set()
+    )
+
     out_dir = request.out_dir
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     front: list[FrontEntry] = []
-    for individual in result.front:
-        program: Program = individual.genome
-        cost = program.cost()
-        errors = reference.measure(program.evaluate_chunked(points, fmt.dtype))
-        header = _header(request, cost, errors, program)
+    for individual, program, errors in zip(result.front, front_programs, front_errors, strict=True):
+        cost, ops = domain.cost(program), program.cost()
+        is_seed = canonical_key(program.prune(), frozenset()) in seed_keys
+        mark = label(metric_of(errors), cost, is_seed, comparable)
+        header = _header(request, cost, ops, errors, verifier.kind, program)
         c_code = c_source(program, request.fn, request.lo, request.hi, request.dtype, header)
         numpy_code = numpy_source(program, request.fn, request.lo, request.hi, request.dtype, header)
         c_path = numpy_path = None
         if out_dir is not None:
-            stem = f"{request.fn}_{request.dtype}_cost{cost}"
+            stem = f"{request.fn}_{request.dtype}_cost{cost:g}"
             c_path, numpy_path = out_dir / f"{stem}.c", out_dir / f"{stem}.py"
             c_path.write_text(c_code)
             numpy_path.write_text(numpy_code)
         front.append(
             FrontEntry(
                 cost=cost,
+                ops=ops,
                 max_ulp=errors.max_ulp,
                 max_rel_error=errors.max_rel_error,
-                verified=True,
+                verified=verifier.kind,
                 search_max_ulp=float(individual.fitness.info.get("max_ulp", math.nan)),
                 program=program.text(),
                 c_code=c_code,
                 numpy_code=numpy_code,
+                origin=mark.origin,
+                baseline=mark.baseline,
+                baseline_error=mark.baseline_error,
+                margin=mark.margin,
                 c_path=str(c_path) if c_path else None,
                 numpy_path=str(numpy_path) if numpy_path else None,
             )
         )
-    front.sort(key=lambda entry: entry.cost)
-    baselines = measure_baselines(domain, reference)
+    order = sorted(range(len(front)), key=lambda i: front[i].cost)
+    front = [front[i] for i in order]
+    front_programs = [front_programs[i] for i in order]
+    say(f"phase: verification done in {verifier.seconds:.1f}s")
+
+    speed: list[Speed] = []
+    if fmt.precision <= 24 and request.speed and verifier.exhaustive:
+        speed = _measure_speed(request, front, front_programs, baselines, named, say)
     return Report(
         fn=request.fn,
         lo=request.lo,
@@ -245,24 +483,60 @@ def discover(request: Request, observer: Callable[[EngineEvent], None] | None = 
         baselines=baselines,
         stats=result.stats,
         z3=domain.tally,
-        verification_points=len(points),
+        verification_points=verifier.points,
+        cost_model=request.cost_model,
+        metric=domain.metric,
+        seeds=request.seeds,
+        cache=domain.cache,
+        verification=verifier.kind,
+        verification_seconds=verifier.seconds,
+        baseline_seconds=baseline_seconds,
+        speed=speed,
         out_dir=str(out_dir) if out_dir else None,
     )
 
 
-def measure_baselines(domain: NumericsDomain, reference: Reference) -> list[BaselineEntry]:
-    """Taylor, Padé and minimax polynomials of every cost up to the domain's max, measured alike."""
-    dtype = domain.format.dtype
-    named = [
-        (b.name, b.program.rounded(dtype))
-        for b in taylor_and_pade(domain.target.mp, domain.lo, domain.hi, domain.max_cost)
+def _is_polynomial(name: str) -> bool:
+    rest = name.removeprefix("minimax-")
+    return name.startswith("taylor-") or (
+        name.startswith("minimax-") and not rest.startswith(("rational", "symmetric"))
+    )
+
+
+def _measure_speed(
+    request: Request,
+    front: list[FrontEntry],
+    programs: list[Program],
+    baselines: list[BaselineEntry],
+    named: list[tuple[str, Program]],
+    say: Callable[[str], None],
+) -> list[Speed]:
+    """Loops of every exhaustively verified front program under 1 ULP, the best baseline polynomial, glibc, NumPy."""
+    candidates = [
+        (f"front cost {e.cost:g}", p, e) for e, p in zip(front, programs, strict=True) if e.max_ulp < 1
     ]
-    named += [(f"minimax-{d}", minimax_polynomial(domain, d)) for d in range(1, domain.max_cost + 1)]
-    entries = []
-    for name, program in named:
-        errors = reference.measure(program.evaluate_chunked(reference.x, dtype))
-        entries.append(BaselineEntry(name, program.cost(), errors.max_ulp, errors.max_rel_error))
-    return entries
+    polynomials = [
+        b for b in baselines if _is_polynomial(b.name) and b.verified == "exhaustive" and b.max_ulp < 1
+    ]
+    best_poly = min(polynomials, key=lambda b: (b.cost, b.max_ulp)) if polynomials else None
+    loops: list[tuple[str, Program]] = [(name, p) for name, p, _ in candidates]
+    if best_poly is not None:
+        loops.append((best_poly.name, dict(named)[best_poly.name]))
+    say(f"phase: speed ({len(loops)} loops + glibc + NumPy over 2^24 inputs)")
+    timings = measure_speed(loops, request.fn, request.lo, request.hi)
+    result: list[Speed] = []
+    for k, timing in enumerate(timings):
+        if k < len(candidates):
+            entry = candidates[k][2]
+            result.append(Speed(timing.name, timing.ns, timing.spread, "front", entry.max_ulp, entry.origin))
+        elif best_poly is not None and k == len(candidates):
+            result.append(
+                Speed(timing.name, timing.ns, timing.spread, "baseline", best_poly.max_ulp, "baseline")
+            )
+        else:
+            kind = "glibc" if timing.name.startswith("glibc") else "numpy"
+            result.append(Speed(timing.name, timing.ns, timing.spread, kind))
+    return result
 
 
 def point_renderer(request: Request) -> Callable[[Individual[Program]], PointRecord]:
@@ -272,15 +546,16 @@ def point_renderer(request: Request) -> Callable[[Individual[Program]], PointRec
     def render(individual: Individual[Program]) -> PointRecord:
         program = individual.genome
         info = individual.fitness.info
-        cost = program.cost()
+        cost = float(info.get("cost", program.cost()))
         ulp, rel = float(info.get("max_ulp", math.nan)), float(info.get("max_rel_error", math.nan))
         header = (
-            f"{request.fn}(x) on [{request.lo!r}, {request.hi!r}] in {request.dtype}: cost {cost}, "
+            f"{request.fn}(x) on [{request.lo!r}, {request.hi!r}] in {request.dtype}: cost {cost:g} "
+            f"({request.cost_model}), {program.cost()} ops, "
             f"{ulp:.4g} ULP on the search grid (not yet verified).\n" + program.text()
         )
         code = c_source(program, request.fn, request.lo, request.hi, request.dtype, header)
         return PointRecord(
-            idea=f"cost {cost}: {ulp:.4g} ULP, {rel:.3e} relative (search grid)",
+            idea=f"cost {cost:g}: {ulp:.4g} ULP, {rel:.3e} relative (search grid)",
             files={"program.txt": program.text() + "\n", f"{request.fn}_{request.dtype}.c": code},
             metrics={"max_ulp": ulp, "max_rel_error": rel, "cost": float(cost)},
         )

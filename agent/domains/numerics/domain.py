@@ -1,12 +1,16 @@
 """The numerics domain for the engine: programs that approximate f on [lo, hi] in a format.
 
-Objectives (minimised): log10 of the max error in ULPs of the format on the scoring
-grid, measured in the format's own arithmetic, and the cost (ops that depend on x).
+Objectives (minimised): log10 of the max error on the scoring grid, measured in the
+format's own arithmetic (in ULPs of the format for float32; relative error for float64,
+"over the reals"), and the cost under the cost model (measured operation weights by
+default, see `costmodel`; plain operation count as an option).
 Evaluation fits the constants first (LP where exact, CMA-ES elsewhere; see `fitting`)
 and returns the fitted program (`Refined`): children inherit fitted constants.
-`check` refuses programs that are constant, too costly or too large, and, with Z3, those
-that divide by zero or take a negative square root somewhere on the interval
-(see `denominators`).
+`check` refuses programs that are constant, too costly or too large, those whose fit
+would repeat one already made (the structure cache: same canonical DAG, commutative
+arguments sorted, and the same values of the constants the LP does not refit), and, with
+Z3, those that divide by zero or take a negative square root somewhere on the interval
+(see `denominators`). Without seeds (`seeds=False`) the first population is random.
 """
 
 from __future__ import annotations
@@ -16,13 +20,14 @@ from dataclasses import dataclass, field
 
 import numpy
 
+from agent.domains.numerics.costmodel import CostModel, cost_model
 from agent.domains.numerics.denominators import check_program
 from agent.domains.numerics.fitting import FitGrid, analyse, cma_polish, fit_form, structure_seed
 from agent.domains.numerics.measure import measure, ulp_of
 from agent.domains.numerics.operators import crossover, mutate, random_program
 from agent.domains.numerics.points import search_grid
 from agent.domains.numerics.program import Program
-from agent.domains.numerics.skeletons import seed_programs
+from agent.domains.numerics.skeletons import EXP_LIKE, ODD, Shape, seed_programs
 from agent.domains.numerics.targets import FORMATS, LD, TARGETS, Format, Target
 from agent.evolution import Fitness, Refined
 
@@ -41,6 +46,52 @@ class Z3Tally:
 
 
 @dataclass
+class CacheTally:
+    """The structure cache's decisions (counted in the engine's process)."""
+
+    hits: int = 0
+    misses: int = 0
+
+    @property
+    def hit_rate(self) -> float:
+        total = self.hits + self.misses
+        return self.hits / total if total else 0.0
+
+
+def shape_of(fn: str, lo: float, hi: float, fmt: Format) -> Shape:
+    """The target's zero in [lo, hi] (0 or 1, where f vanishes exactly), oddness, exp-likeness."""
+    target = TARGETS[fn]
+    zero = None
+    for candidate in (0.0, 1.0):
+        if lo <= candidate <= hi and target.truth(numpy.array([candidate]), fmt)[0] == 0:
+            zero = candidate
+    return Shape(zero=zero, odd=fn in ODD, exp_like=fn in EXP_LIKE)
+
+
+def canonical_key(program: Program, frozen: frozenset[int]) -> bytes:
+    """A hash of the DAG up to commutativity, with the values of the frozen constants only."""
+    import hashlib
+
+    positions = {node_index: k for k, node_index in enumerate(program.const_indices())}
+    hashes: list[bytes] = []
+    for index, node in enumerate(program.nodes):
+        if node.op == "x":
+            text = b"x"
+        elif node.op == "const":
+            k = positions[index]
+            text = b"c" if k not in frozen else b"c" + numpy.float64(node.value).tobytes()
+        else:
+            args = [hashes[a] for a in node.args]
+            if node.op in ("add", "mul"):
+                args.sort()
+            elif node.op == "fma":
+                args = sorted(args[:2]) + args[2:]
+            text = node.op.encode() + b"(" + b",".join(args) + b")"
+        hashes.append(hashlib.blake2b(text, digest_size=16).digest())
+    return hashes[-1]
+
+
+@dataclass
 class NumericsDomain:
     fn: str
     lo: float
@@ -52,25 +103,48 @@ class NumericsDomain:
     polish_evaluations: int = 40
     polish_below_ulp: float = 4.0  # float32 rounding-aware polish only for promising programs
     z3_rlimit: int = 400_000
+    cost_model_name: str = "measured"
+    seeds: bool = True
+    structure_cache: bool = True
     tally: Z3Tally = field(default_factory=Z3Tally)
+    cache: CacheTally = field(default_factory=CacheTally)
 
     def __post_init__(self) -> None:
         self.target: Target = TARGETS[self.fn]
         self.format: Format = FORMATS[self.format_name]
+        self.metric = "max_ulp" if self.format.precision <= 24 else "max_rel_error"
+        self.model: CostModel = cost_model(self.cost_model_name, self.format_name)
+        self.shape = shape_of(self.fn, self.lo, self.hi, self.format)
         self.fit = self._grid(self.fit_points)
         self.score = self._grid(self.score_points)
         step = max(1, len(self.score.x) // 32)
         self._signature_points = self.score.x[::step]
+        self._key_points = self.fit.x[:: max(1, len(self.fit.x) // 9)]
+        self._seen: set[bytes] = set()
 
     def _grid(self, count: int) -> FitGrid:
+        """Points, truth and fit weights: 1/ULP (float32) or 1/|f| (float64); 0 where f = 0.
+
+        Where f vanishes exactly only a factored form (t·q(t)) is exact; any other form is
+        infinitely wrong there whatever its constants, so that point cannot steer the fit.
+        """
         x = search_grid(self.lo, self.hi, self.format, count)
         truth = self.target.truth(x, self.format)
-        return FitGrid(x, truth, LD(1) / ulp_of(truth, self.format))
+        scale = ulp_of(truth, self.format) if self.metric == "max_ulp" else numpy.abs(truth)
+        with numpy.errstate(divide="ignore"):
+            weight = numpy.where(truth == 0, LD(0), LD(1) / numpy.where(truth == 0, LD(1), scale))
+        return FitGrid(x, truth, weight)
+
+    def cost(self, program: Program) -> float:
+        """The program's cost under this domain's cost model."""
+        return self.model.cost(program)
 
     # ---- the engine's Domain protocol --------------------------------------------------
 
     def initial_genomes(self, rng: numpy.random.Generator) -> list[Program]:
-        return seed_programs(self.max_cost, self.lo, self.hi)
+        if not self.seeds:
+            return []
+        return seed_programs(self.shape, self.lo, self.hi, lambda p: 0 < self.cost(p) <= self.max_cost)
 
     def random_genome(self, rng: numpy.random.Generator) -> Program:
         return random_program(rng)
@@ -83,13 +157,20 @@ class NumericsDomain:
 
     def check(self, genome: Program) -> Program | str:
         program = genome.prune()
-        cost = program.cost()
-        if cost == 0:
+        if program.cost() == 0:
             return "constant: the output does not depend on x"
+        cost = self.cost(program)
         if cost > self.max_cost:
-            return f"too costly: cost {cost} > {self.max_cost}"
+            return f"too costly: cost {cost:g} > {self.max_cost}"
         if len(program.nodes) > MAX_NODES:
             return f"too large: {len(program.nodes)} nodes"
+        if self.structure_cache:
+            key = canonical_key(program, analyse(program, self._key_points).frozen)
+            if key in self._seen:
+                self.cache.hits += 1
+                return "duplicate: the same structure and unfitted constants were evaluated before"
+            self.cache.misses += 1
+            self._seen.add(key)
         verdict = check_program(program.rounded(self.format.dtype), self.lo, self.hi, self.z3_rlimit)
         self.tally.seconds += verdict.seconds
         if verdict.status in ("vanishes", "negative_sqrt"):
@@ -135,17 +216,23 @@ class NumericsDomain:
         return program
 
     def fitness(self, program: Program) -> Fitness:
-        cost = program.cost()
+        ops, cost = program.cost(), self.cost(program)
         approx = program.evaluate(self.score.x, self.format.dtype)
         errors = measure(self.score.x, approx, self.score.truth, self.format)
+        error = errors.max_ulp if self.metric == "max_ulp" else errors.max_rel_error
         kind = (1 if program.count("div") else 0) + (2 if program.count("sqrt") else 0)
-        if not math.isfinite(errors.max_ulp):
-            return Fitness((math.inf, float(cost)), valid=False, descriptor=(cost, kind))
+        if not math.isfinite(error):
+            return Fitness((math.inf, cost), valid=False, descriptor=(ops, kind))
         signature_values = program.evaluate(self._signature_points, self.format.dtype)
-        signature = cost.to_bytes(2, "little") + numpy.ascontiguousarray(signature_values).tobytes()
+        signature = repr(cost).encode() + numpy.ascontiguousarray(signature_values).tobytes()
         return Fitness(
-            objectives=(math.log10(max(errors.max_ulp, 1e-300)), float(cost)),
-            descriptor=(cost, kind),
+            objectives=(math.log10(max(error, 1e-300)), cost),
+            descriptor=(ops, kind),
             signature=signature,
-            info={"max_ulp": errors.max_ulp, "max_rel_error": errors.max_rel_error, "cost": float(cost)},
+            info={
+                "max_ulp": errors.max_ulp,
+                "max_rel_error": errors.max_rel_error,
+                "cost": cost,
+                "ops": float(ops),
+            },
         )

@@ -1,14 +1,16 @@
-"""Starting programs (smart seeding) and the baselines they are compared with.
+"""Program shapes: the families the baselines are fitted in and the seeds start from.
 
-Seeds are shapes whose constants the domain's LP fit fills in: Horner polynomials,
-Horner rationals P/Q, polynomials in t = x − c (centred), and the symmetric rationals
-(Q(t²) + t·P(t²)) / (Q(t²) − t·P(t²)) that exp-like functions favour. Evolution then
-explores around them.
+Every shape is a program whose constants the domain's LP fit fills in (see `fitting`):
+Horner polynomials, Horner rationals P/Q, polynomials in t = x − c (centred), the
+symmetric rationals (Q(t²) + t·P(t²)) / (Q(t²) − t·P(t²)) that exp-like functions favour,
+and, for a function with a zero x0 in the interval (log at 1, sin and erf at 0), the
+*factored* forms libm uses: t·q(t) and t·P(t)/Q(t) with t = x − x0 computed exactly
+(Sterbenz: x − 1 is exact for x in [0.5, 2]), and x·q(x²) for odd functions at 0. A
+relative-error fit of a form that does not vanish at x0 is meaningless there.
 
-Baselines, each written as a Horner program so that one cost model and one evaluation
-(the format's arithmetic) measure everyone: Taylor polynomials at the interval's
-midpoint, Padé approximants there (both re-expanded in x with mpmath at 40 digits), and
-minimax polynomials (the exact LP fit of `fitting`).
+Taylor and Padé approximants at the interval's midpoint are re-expanded with mpmath at 40
+digits: in x, or, for a function with a zero, in t with the constant term dropped (it is
+f(x0) = 0) so that they are factored too.
 """
 
 from __future__ import annotations
@@ -18,6 +20,18 @@ from dataclasses import dataclass
 import numpy
 
 from agent.domains.numerics.program import Node, Program, horner, rational
+
+EXP_LIKE = frozenset({"exp", "exp2"})
+ODD = frozenset({"sin", "erf"})
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Where a family's zero sits and whether the function is odd about it."""
+
+    zero: float | None = None  # x0 with f(x0) = 0 exactly, inside the interval
+    odd: bool = False  # odd about x0 = 0: x·q(x²) forms apply
+    exp_like: bool = False  # symmetric rationals apply
 
 
 def _append_horner(nodes: list[Node], variable: int, coefficients: list[float]) -> int:
@@ -31,10 +45,51 @@ def _append_horner(nodes: list[Node], variable: int, coefficients: list[float]) 
     return accumulator
 
 
+def _shift(nodes: list[Node], zero: float) -> int:
+    """t = x − x0 (exact for the zeros we factor); x itself when x0 = 0."""
+    if zero == 0.0:
+        return 0
+    nodes.append(Node("const", (), zero))
+    nodes.append(Node("sub", (0, len(nodes) - 1)))
+    return len(nodes) - 1
+
+
 def centred_polynomial(degree: int, centre: float) -> Program:
     nodes = [Node("x"), Node("const", (), -centre)]
     nodes.append(Node("add", (0, 1)))
     _append_horner(nodes, 2, [0.0] * (degree + 1))
+    return Program(tuple(nodes))
+
+
+def factored_polynomial(degree: int, zero: float, coefficients: list[float] | None = None) -> Program:
+    """t·q(t), q of `degree` by Horner, t = x − zero."""
+    nodes = [Node("x")]
+    t = _shift(nodes, zero)
+    q = _append_horner(nodes, t, coefficients or [1.0] + [0.0] * degree)
+    nodes.append(Node("mul", (t, q)))
+    return Program(tuple(nodes))
+
+
+def odd_polynomial(degree: int) -> Program:
+    """x·q(x²), q of `degree` by Horner: an odd polynomial of degree 2·degree + 1."""
+    nodes = [Node("x"), Node("mul", (0, 0))]
+    q = _append_horner(nodes, 1, [1.0] + [0.0] * degree)
+    nodes.append(Node("mul", (0, q)))
+    return Program(tuple(nodes))
+
+
+def factored_rational(
+    numerator: int, denominator: int, zero: float, coefficients: tuple[list, list] | None = None
+) -> Program:
+    """t·P(t)/Q(t) with t = x − zero."""
+    top, bottom = coefficients or ([1.0] + [0.0] * numerator, [1.0] + [0.0] * denominator)
+    nodes = [Node("x")]
+    t = _shift(nodes, zero)
+    p = _append_horner(nodes, t, list(top))
+    nodes.append(Node("mul", (t, p)))
+    tp = len(nodes) - 1
+    q = _append_horner(nodes, t, list(bottom))
+    nodes.append(Node("div", (tp, q)))
     return Program(tuple(nodes))
 
 
@@ -58,23 +113,43 @@ def symmetric_rational(even_degree: int, odd_degree: int, centre: float | None) 
     return Program(tuple(nodes)).prune()
 
 
-def seed_programs(max_cost: int, lo: float, hi: float) -> list[Program]:
-    """Skeletons of every family with cost ≤ max_cost, cheapest first."""
+def families(shape: Shape, lo: float, hi: float, limit: int = 16) -> list[tuple[str, Program]]:
+    """Every named skeleton of the families that suit the shape, up to `limit` operations."""
+    named: list[tuple[str, Program]] = []
+    zero = shape.zero
+    for degree in range(0 if zero is not None else 1, limit + 1):
+        if zero is None:
+            named.append((f"poly-{degree}", horner([0.0] * (degree + 1))))
+        else:
+            named.append((f"poly-{degree + 1}", factored_polynomial(degree, zero)))
+    if zero == 0.0 and shape.odd:
+        named += [(f"odd-poly-{2 * d + 1}", odd_polynomial(d)) for d in range(1, limit)]
+    for top in range(0, limit):
+        for bottom in range(1, limit):
+            if top + bottom + 1 > limit:
+                continue
+            if zero is None:
+                program = rational([0.0] * (top + 1), [1.0] + [0.0] * bottom)
+                named.append((f"rational-{top}/{bottom}", program))
+            else:
+                named.append((f"rational-{top + 1}/{bottom}", factored_rational(top, bottom, zero)))
+    if shape.exp_like:
+        centre = float(numpy.float32((lo + hi) / 2))
+        for even in range(0, 5):
+            for odd in range(0, 5):
+                named.append((f"symmetric-{even}/{odd}", symmetric_rational(even, odd, centre)))
+                if lo < 0 < hi:
+                    named.append((f"symmetric0-{even}/{odd}", symmetric_rational(even, odd, None)))
+    return [(name, program.prune()) for name, program in named]
+
+
+def seed_programs(shape: Shape, lo: float, hi: float, within: object) -> list[Program]:
+    """Skeletons of every family (plus centred polynomials) that `within(program)` accepts."""
     centre = float(numpy.float32((lo + hi) / 2))
-    seeds: list[Program] = [horner([0.0] * (d + 1)) for d in range(1, max_cost + 1)]
-    seeds += [centred_polynomial(d, centre) for d in range(2, max_cost)]
-    for numerator in range(0, max_cost):
-        for denominator in range(1, max_cost):
-            if numerator + denominator + 1 <= max_cost and abs(numerator - denominator) <= 2:
-                seeds.append(rational([0.0] * (numerator + 1), [1.0] + [0.0] * denominator))
-    for even in range(0, 4):
-        for odd in range(0, 4):
-            for middle in (None, centre):
-                program = symmetric_rational(even, odd, middle)
-                if program.cost() <= max_cost:
-                    seeds.append(program)
-    seeds = [seed.prune() for seed in seeds if seed.cost() <= max_cost]
-    return sorted(seeds, key=lambda p: (p.cost(), len(p.nodes)))
+    seeds = [program for _, program in families(shape, lo, hi)]
+    seeds += [centred_polynomial(d, centre).prune() for d in range(2, 12)]
+    accepted = [seed for seed in seeds if within(seed)]  # type: ignore[operator]
+    return sorted(accepted, key=lambda p: (p.cost(), len(p.nodes)))
 
 
 @dataclass(frozen=True)
@@ -83,35 +158,48 @@ class Baseline:
     program: Program
 
 
-def _reexpand(coefficients: list, centre: object) -> list[float]:
-    """Coefficients of Σ a_k (x − c)^k as a polynomial in x (mpmath arithmetic)."""
+def _reexpand(coefficients: list, centre: object, shift: object = 0) -> list[float]:
+    """Coefficients of Σ a_k (x − c)^k as a polynomial in (x − shift) (mpmath arithmetic)."""
     import mpmath
 
     degree = len(coefficients) - 1
     result = [mpmath.mpf(0)] * (degree + 1)
+    offset = centre - shift
     for k, a in enumerate(coefficients):
         for j in range(k + 1):
-            result[j] += a * mpmath.binomial(k, j) * (-centre) ** (k - j)
+            result[j] += a * mpmath.binomial(k, j) * (-offset) ** (k - j)
     return [float(v) for v in result]
 
 
-def taylor_and_pade(mp_function: object, lo: float, hi: float, max_cost: int) -> list[Baseline]:
+def taylor_and_pade(mp_function: object, lo: float, hi: float, limit: int, shape: Shape) -> list[Baseline]:
+    """Taylor and Padé at the midpoint, as Horner programs (factored when f has a zero)."""
     import mpmath
 
     baselines: list[Baseline] = []
+    zero = shape.zero
     with mpmath.workdps(40):
         centre = (mpmath.mpf(lo) + mpmath.mpf(hi)) / 2
-        series = mpmath.taylor(mp_function, centre, max_cost + 1)
-        for degree in range(1, max_cost + 1):
-            baselines.append(Baseline(f"taylor-{degree}", horner(_reexpand(series[: degree + 1], centre))))
-        for m in range(1, max_cost):
+        series = mpmath.taylor(mp_function, centre, limit + 2)
+        for degree in range(1, limit + 1):
+            if zero is None:
+                program = horner(_reexpand(series[: degree + 1], centre))
+            else:
+                coefficients = _reexpand(series[: degree + 1], centre, mpmath.mpf(zero))[1:]
+                program = factored_polynomial(degree - 1, zero, coefficients)
+            baselines.append(Baseline(f"taylor-{degree}", program))
+        for m in range(1, limit):
             for n in (m - 1, m):
-                if n < 1 or m + n + 1 > max_cost:
+                if n < 1 or m + n + 1 > limit:
                     continue
                 try:
                     top, bottom = mpmath.pade(series[: m + n + 1], m, n)
                 except (ZeroDivisionError, ValueError):
                     continue
-                program = rational(_reexpand(top, centre), _reexpand(bottom, centre))
+                if zero is None:
+                    program = rational(_reexpand(top, centre), _reexpand(bottom, centre))
+                else:
+                    shift = mpmath.mpf(zero)
+                    p, q = _reexpand(top, centre, shift)[1:], _reexpand(bottom, centre, shift)
+                    program = factored_rational(len(p) - 1, len(q) - 1, zero, (p, q))
                 baselines.append(Baseline(f"pade-{m}/{n}", program))
     return baselines

@@ -1,0 +1,68 @@
+"""Where a front point comes from, and whether it is a discovery.
+
+A search seeded with the baselines' own shapes finds the baselines again; reporting
+those as results would be a claim of nothing. Every front point therefore gets one origin:
+
+- `seed`: its structure (the DAG up to commutativity, constants aside) is one of the
+  seeds' structures: the fit, not evolution, made it, however good it is;
+- `baseline-equivalent`: its error is within rounding (TOLERANCE) of the strongest
+  baseline at the same or lower cost;
+- `novel`: strictly better, beyond that tolerance, than every baseline at the same or
+  lower cost: the only kind counted as a discovery;
+- `evolved`: found by evolution, but worse than some baseline at the same or lower cost,
+  or cheaper than every baseline (nothing to compare with is no discovery either).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+ORIGINS = ("seed", "baseline-equivalent", "evolved", "novel")
+TOLERANCE = 0.02  # relative: errors within 2% of each other are the same result rounded differently
+COST_SLACK = 1e-9
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A baseline's cost and error in the report's cost model and error measure."""
+
+    name: str
+    cost: float
+    error: float
+
+
+@dataclass(frozen=True)
+class Label:
+    origin: str
+    baseline: str | None  # the strongest baseline at the same or lower cost
+    baseline_error: float | None
+    margin: float | None  # baseline error / this error (> 1 means better than the baseline)
+
+
+def strongest(baselines: Sequence[Measured], cost: float) -> Measured | None:
+    """The most accurate baseline whose cost is at most `cost`."""
+    affordable = [b for b in baselines if b.cost <= cost + COST_SLACK]
+    return min(affordable, key=lambda b: (b.error, b.cost)) if affordable else None
+
+
+def label(error: float, cost: float, is_seed: bool, baselines: Sequence[Measured]) -> Label:
+    """The origin of a point of this error and cost (see the module docstring)."""
+    best = strongest(baselines, cost)
+    if best is None:
+        margin = None
+    elif error == 0:
+        margin = float("inf") if best.error > 0 else 1.0
+    else:
+        margin = best.error / error
+    name = best.name if best else None
+    reference = best.error if best else None
+    if is_seed:
+        return Label("seed", name, reference, margin)
+    if margin is None:
+        return Label("evolved", None, None, None)
+    if margin > 1 + TOLERANCE:
+        return Label("novel", name, reference, margin)
+    if margin >= 1 / (1 + TOLERANCE):
+        return Label("baseline-equivalent", name, reference, margin)
+    return Label("evolved", name, reference, margin)

@@ -1,0 +1,164 @@
+"""Speed as the paper measured it: ns per value of a vectorisable loop over 2^24 float32 inputs.
+
+Each program becomes `for (i) out[i] = p(in[i]);` in one C file compiled with
+`-O3 -march=native -ffp-contract=off -fno-math-errno` (contraction off keeps the verified
+rounding; the compiler still vectorises across elements), beside the same loop calling
+glibc's function (`exp2f`, `expf`, ...: scalar calls, as a C program calling libm gets).
+A loop streaming 2^24 values from memory is bound by memory bandwidth (every polynomial
+ties at ~8 bytes per value), so the inputs are walked in L1-sized chunks: each chunk is
+touched once untimed, then every loop runs over it, timed, and the times add up over the
+2^24 values. All loops see the same chunks at the same moments, so a noisy neighbour hits
+them alike; over `repeats` passes we keep each loop's best and its spread (max/min). NumPy's ufunc (SciPy's `erf` for erf,
+which NumPy lacks) is timed the same way from Python on the same inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy
+
+from agent.domains.numerics.codegen import c_function
+from agent.domains.numerics.program import Program
+from agent.domains.numerics.targets import FORMATS
+
+FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-std=gnu11"]
+GLIBC = {"exp": "expf", "exp2": "exp2f", "log": "logf", "log2": "log2f", "erf": "erff", "sin": "sinf"}
+COUNT = 1 << 24
+
+_MAIN = r"""
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+__FUNCTIONS__
+
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
+#define CHUNK 2048
+float *in, out[CHUNK];
+volatile float sink;
+
+__LOOPS__
+
+int main(int argc, char **argv) {
+    const long n = __COUNT__;
+    const int repeats = argc > 1 ? atoi(argv[1]) : 5;
+    in = malloc(n * sizeof(float));
+    for (long i = 0; i < n; i++) in[i] = (float)(__LO__ + (__HI__ - __LO__) * ((double)i / (double)(n - 1)));
+    double best[__K__], worst[__K__], total[__K__];
+    for (int k = 0; k < __K__; k++) { best[k] = 1e30; worst[k] = 0; }
+    for (int r = 0; r < repeats; r++) {
+        for (int k = 0; k < __K__; k++) total[k] = 0;
+        for (long start = 0; start < n; start += CHUNK) {
+            const float *chunk = in + start;
+            float touch = 0;
+            for (long i = 0; i < CHUNK; i++) touch += chunk[i];
+            sink = touch;
+            for (int k = 0; k < __K__; k++) {
+                double begin = now();
+                run(k, chunk);
+                total[k] += now() - begin;
+                sink = out[k];
+            }
+        }
+        for (int k = 0; k < __K__; k++) {
+            double ns = total[k] * 1e9 / n;
+            if (ns < best[k]) best[k] = ns;
+            if (ns > worst[k]) worst[k] = ns;
+        }
+    }
+    printf("[");
+    for (int k = 0; k < __K__; k++) printf("%s[%.5f, %.5f]", k ? ", " : "", best[k], worst[k]);
+    printf("]\n");
+    return 0;
+}
+"""
+
+
+@dataclass(frozen=True)
+class Timing:
+    """ns per value: the best of the repeats, and the slowest (their ratio is the spread)."""
+
+    name: str
+    ns: float
+    slowest: float
+
+    @property
+    def spread(self) -> float:
+        return self.slowest / self.ns if self.ns > 0 else float("inf")
+
+
+def source(programs: list[tuple[str, Program]], fn: str, lo: float, hi: float, count: int = COUNT) -> str:
+    fmt = FORMATS["float32"]
+    functions = "\n\n".join(
+        c_function(program, fmt, f"p{k}").replace("static float", "static inline float", 1)
+        for k, (_, program) in enumerate(programs)
+    )
+    loops = [
+        f"__attribute__((noinline)) static void loop{k}(const float *x) "
+        f"{{ for (long i = 0; i < CHUNK; i++) out[i] = p{k}(x[i]); }}"
+        for k in range(len(programs))
+    ]
+    glibc = len(programs)
+    loops.append(
+        f"__attribute__((noinline)) static void loop{glibc}(const float *x) "
+        f"{{ for (long i = 0; i < CHUNK; i++) out[i] = {GLIBC[fn]}(x[i]); }}"
+    )
+    cases = " ".join(f"case {k}: loop{k}(x); break;" for k in range(glibc + 1))
+    loops.append(f"static void run(int k, const float *x) {{ switch (k) {{ {cases} }} }}")
+    text = _MAIN.replace("__FUNCTIONS__", functions).replace("__LOOPS__", "\n".join(loops))
+    text = text.replace("__K__", str(glibc + 1)).replace("__COUNT__", f"{count}L")
+    return text.replace("__LO__", float(lo).hex()).replace("__HI__", float(hi).hex())
+
+
+def _numpy_timing(fn: str, lo: float, hi: float, count: int, repeats: int) -> Timing:
+    x = (lo + (hi - lo) * (numpy.arange(count) / (count - 1))).astype(numpy.float32)
+    out = numpy.empty_like(x)
+    if fn == "erf":
+        from scipy.special import erf as function
+
+        name = "scipy.special.erf"
+    else:
+        function = {
+            "exp": numpy.exp,
+            "exp2": numpy.exp2,
+            "log": numpy.log,
+            "log2": numpy.log2,
+            "sin": numpy.sin,
+        }[fn]
+        name = f"numpy.{fn}"
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function(x, out=out)
+        times.append((time.perf_counter() - start) * 1e9 / count)
+    return Timing(name, min(times), max(times))
+
+
+def measure_speed(
+    programs: list[tuple[str, Program]],
+    fn: str,
+    lo: float,
+    hi: float,
+    repeats: int = 5,
+    count: int = COUNT,
+    compiler: str = "cc",
+) -> list[Timing]:
+    """Timings of each named program's loop, glibc's function and NumPy's, on the same inputs."""
+    with tempfile.TemporaryDirectory(prefix="strop-speed-") as folder:
+        path, binary = Path(folder) / "speed.c", Path(folder) / "speed"
+        path.write_text(source(programs, fn, lo, hi, count))
+        subprocess.run(
+            [compiler, *FLAGS, "-o", str(binary), str(path), "-lm"], check=True, capture_output=True
+        )
+        run = subprocess.run([str(binary), str(repeats)], capture_output=True, text=True, check=True)
+    rows = json.loads(run.stdout)
+    names = [name for name, _ in programs] + [f"glibc {GLIBC[fn]}"]
+    timings = [Timing(name, best, worst) for name, (best, worst) in zip(names, rows, strict=True)]
+    return timings + [_numpy_timing(fn, lo, hi, count, repeats)]
