@@ -36,6 +36,7 @@ from agent.cli import quant as _quant  # noqa: E402,F401
 from agent.cli import report as _report  # noqa: E402,F401
 from agent.cli import run as _run  # noqa: E402,F401
 from agent.cli import sandbox as _sandbox  # noqa: E402,F401
+from agent.cli import ui as _ui  # noqa: E402,F401
 
 
 def main() -> None:

@@ -1,0 +1,64 @@
+"""`strop ui`: the local web app over this machine's runs (read-only)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+
+import typer
+
+from agent.cli import app
+from agent.cli.render import out
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@app.command("ui")
+def ui_command(
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8765,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind; anything but loopback requires a token.")
+    ] = "127.0.0.1",
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar="STROP_UI_TOKEN", help="Token every request must carry (?token=…)."),
+    ] = None,
+) -> None:
+    """Serve the web UI: runs, a run's live progress, its tree, any experiment's idea, verdict,
+    metrics, log tail and diff, two experiments side by side, the nightly jobs and their history.
+
+    It binds 127.0.0.1 by default. Bound anywhere else it requires a token (one is made up
+    and printed when --token is not given).
+
+    Example:  strop ui --port 8765   then open http://127.0.0.1:8765/
+    """
+    import secrets
+
+    import uvicorn
+
+    from agent.errors import UserError
+    from agent.home import strop_home
+    from agent.ui.app import create_app
+
+    if token is not None and len(token) < 16:
+        raise UserError("--token must be at least 16 characters")
+    if token is None and not _loopback(host):
+        token = secrets.token_urlsafe(24)
+    shown = "localhost" if host in ("0.0.0.0", "::") else host
+    url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+    out.print(f"strop ui on {url}  (read-only; Ctrl-C to stop)", markup=False)
+    config = uvicorn.Config(create_app(strop_home(), token), host=host, port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    try:
+        server.run()
+    except OSError as error:
+        raise UserError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    if not server.started:
+        raise UserError(f"cannot listen on {host}:{port} (in use?)")

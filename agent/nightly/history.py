@@ -1,0 +1,104 @@
+"""The nightly history: one record per job per night, in `$STROP_HOME/nightly/history.json`.
+
+Only the holder of the nightly lock writes it (atomically: a temporary file, then a
+rename), so readers (the summary, the web UI) always see a whole file. A night's
+record is written when the job starts (status `running`) and again when it ends,
+so a night that was killed shows as `running` with no process behind it, and the
+next night resumes its run instead of starting a new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA = 1
+
+
+@dataclass
+class NightRecord:
+    """One job on one night: what ran, how it ended, what it found, what it cost."""
+
+    job: str
+    night: str  # the scheduled time this night answers (ISO, UTC, minutes)
+    kind: str
+    started: str
+    status: str = "running"  # running | done | failed | stopped
+    finished: str | None = None
+    run: str | None = None
+    resumed: bool = False
+    base: str | None = None  # the commit experiment 0 started from (warm start), if any
+    metric: str = ""
+    direction: str = ""
+    best: int | None = None
+    best_metric: float | None = None
+    previous_metric: float | None = None  # the best of the previous night of this job
+    branch: str = ""
+    commit: str = ""
+    cost_usd: float = 0.0
+    tokens: int = 0
+    experiments: int = 0
+    error: str = ""
+    note: str = ""
+    schema: int = SCHEMA
+
+    @property
+    def gain(self) -> float | None:
+        """Improvement over the previous night (positive = better), in the metric's units."""
+        if self.best_metric is None or self.previous_metric is None:
+            return None
+        if self.direction == "minimize":
+            return self.previous_metric - self.best_metric
+        return self.best_metric - self.previous_metric
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NightRecord:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class History:
+    """The nights of every job, oldest first."""
+
+    home: Path
+    records: list[NightRecord] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.path = self.home / "nightly" / "history.json"
+        if self.path.exists():
+            raw = json.loads(self.path.read_text() or "{}")
+            self.records = [NightRecord.from_dict(item) for item in raw.get("nights", [])]
+
+    def nights(self, job: str | None = None) -> list[NightRecord]:
+        return [r for r in self.records if job is None or r.job == job]
+
+    def last(self, job: str) -> NightRecord | None:
+        mine = self.nights(job)
+        return mine[-1] if mine else None
+
+    def last_good(self, job: str) -> NightRecord | None:
+        """The latest night of `job` that found something (the warm start's source)."""
+        return next((r for r in reversed(self.nights(job)) if r.commit and r.best_metric is not None), None)
+
+    def put(self, record: NightRecord) -> None:
+        """Add or replace (same job and night) a record, and save at once."""
+        for i, existing in enumerate(self.records):
+            if existing.job == record.job and existing.night == record.night:
+                self.records[i] = record
+                break
+        else:
+            self.records.append(record)
+        self.save()
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        payload = {"schema": SCHEMA, "nights": [r.to_dict() for r in self.records]}
+        temporary.write_text(json.dumps(payload, indent=1))
+        os.replace(temporary, self.path)

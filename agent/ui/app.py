@@ -1,0 +1,170 @@
+"""The web UI's routes (FastAPI, server-rendered Jinja pages, htmx for live parts).
+
+    /                          runs, newest first
+    /runs/{run}                one run: live progress over server-sent events, tree, curve
+    /runs/{run}/events         the SSE stream: a fresh "progress" fragment whenever the run changes
+    /runs/{run}/{exp}          one experiment: idea, verdict, metrics, decisions, log tail, diff
+    /runs/{run}/compare?a=&b=  two experiments side by side, and the diff between them
+    /runs/{run}/plot/{name}    the report's plots (curve, tree, budget, pareto) as PNG
+    /nightly                   the nightly jobs and their history
+
+Everything is read-only: the UI never starts, stops or changes a run. When a token
+is set (required whenever the server listens beyond loopback), every request must
+carry it (`?token=` once, then a cookie).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from agent.errors import NotFoundError
+from agent.run_index import RunIndex
+from agent.ui import views
+
+HERE = Path(__file__).parent
+POLL_SECONDS = 0.5
+KEEPALIVE_SECONDS = 15.0
+COOKIE = "strop_token"
+
+
+def create_app(home: Path, token: str | None = None, poll: float = POLL_SECONDS) -> FastAPI:
+    """The app over one strop home; `token` None means loopback use without a token."""
+    app = FastAPI(title="strop", docs_url=None, redoc_url=None, openapi_url=None)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.globals["metric_text"] = views.metric_text
+
+    def index() -> RunIndex:
+        return RunIndex(home)
+
+    def page(request: Request, name: str, **context: Any) -> HTMLResponse:
+        return templates.TemplateResponse(request, name, context)
+
+    if token is not None:
+
+        @app.middleware("http")
+        async def require_token(request: Request, call_next: Any) -> Response:
+            given = request.query_params.get("token") or request.cookies.get(COOKIE) or ""
+            if not hmac.compare_digest(given.encode(), token.encode()):
+                return Response("a token is required: open the URL strop ui printed\n", status_code=401)
+            response: Response = await call_next(request)
+            if request.query_params.get("token"):
+                response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+            return response
+
+    @app.exception_handler(NotFoundError)
+    async def not_found(request: Request, error: NotFoundError) -> HTMLResponse:
+        return HTMLResponse(f"<p>{_escape(str(error))}</p><p><a href='/'>runs</a></p>", status_code=404)
+
+    @app.get("/", response_class=HTMLResponse)
+    def runs_page(request: Request) -> HTMLResponse:
+        return page(request, "runs.html", rows=views.runs(index()))
+
+    @app.get("/runs/{run_id}", response_class=HTMLResponse)
+    def run_page(request: Request, run_id: str) -> HTMLResponse:
+        live = views.progress(index(), run_id)
+        return page(request, "run.html", p=live, run=live.run, children=views.tree(live.records))
+
+    @app.get("/runs/{run_id}/events")
+    async def run_events(request: Request, run_id: str) -> StreamingResponse:
+        views.progress(index(), run_id)  # 404 before the stream opens
+
+        async def stream() -> Any:
+            last: tuple[Any, ...] | None = None
+            quiet = 0.0
+            while not await request.is_disconnected():
+                live = await run_in_threadpool(lambda: views.progress(index(), run_id))  # sqlite: one thread
+                if live.signature != last:
+                    last = live.signature
+                    quiet = 0.0
+                    html = templates.get_template("progress.html").render(
+                        p=live, run=live.run, children=views.tree(live.records)
+                    )
+                    yield (
+                        "event: progress\n" + "".join(f"data: {line}\n" for line in html.splitlines()) + "\n"
+                    )
+                else:
+                    quiet += poll
+                    if quiet >= KEEPALIVE_SECONDS:
+                        quiet = 0.0
+                        yield ": keep-alive\n\n"
+                await asyncio.sleep(poll)
+
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+    @app.get("/runs/{run_id}/compare", response_class=HTMLResponse)
+    def compare_page(request: Request, run_id: str, a: int, b: int) -> HTMLResponse:
+        db = index()
+        run, left = views.experiment(db, run_id, a)
+        _, right = views.experiment(db, run_id, b)
+        text, cut = views.diff(run, left.commit, right.commit, home)
+        return page(request, "compare.html", run=run, left=left, right=right, diff=_diff_lines(text), cut=cut)
+
+    @app.get("/runs/{run_id}/plot/{name}.png")
+    def plot(run_id: str, name: str) -> Response:
+        from agent.report import gather
+        from agent.report import plots as drawing
+
+        maker = {
+            "curve": drawing.metric_curve,
+            "tree": drawing.experiment_tree,
+            "budget": drawing.budget,
+            "pareto": drawing.pareto_front,
+        }.get(name)
+        if maker is None:
+            raise HTTPException(404, f"no plot {name!r}")
+        drawn = maker(gather(index(), run_id, home))
+        if drawn is None:
+            raise HTTPException(404, f"this run has no {name} plot")
+        return Response(drawn.png, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    @app.get("/runs/{run_id}/{exp}", response_class=HTMLResponse)
+    def experiment_page(request: Request, run_id: str, exp: int) -> HTMLResponse:
+        db = index()
+        run, record = views.experiment(db, run_id, exp)
+        text, cut = views.diff(run, views.parent_commit(db, run, record), record.commit, home)
+        siblings = [r.id for r in db.experiments(run.id)]
+        return page(
+            request,
+            "experiment.html",
+            run=run,
+            r=record,
+            diff=_diff_lines(text),
+            cut=cut,
+            log=views.log_tail(record.log_path),
+            others=siblings,
+        )
+
+    @app.get("/nightly", response_class=HTMLResponse)
+    def nightly_page(request: Request) -> HTMLResponse:
+        from agent.nightly.history import History
+
+        return page(request, "nightly.html", nights=list(reversed(History(home).nights())))
+
+    @app.get("/favicon.ico")
+    def favicon() -> RedirectResponse:
+        return RedirectResponse("/static/favicon.svg")
+
+    return app
+
+
+def _diff_lines(text: str) -> list[tuple[str, str]]:
+    from agent.report import diff_lines
+
+    return diff_lines(text)
+
+
+def _escape(text: str) -> str:
+    from markupsafe import escape
+
+    return str(escape(text))

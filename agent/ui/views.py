@@ -1,0 +1,105 @@
+"""What the web UI shows, read from the run index, git and the run folders; no web framework here.
+
+Each function takes plain arguments and returns plain data (dataclasses and dicts)
+for the templates, so the pages can be tested without a server and the app module
+stays a thin list of routes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.errors import NotFoundError
+from agent.records import ExperimentRecord, RunRecord, best_experiment
+from agent.run_index import RunIndex
+
+LOG_TAIL = 4000
+DIFF_LIMIT = 200_000
+
+
+@dataclass(frozen=True)
+class RunRow:
+    run: RunRecord
+    experiments: int
+    best: ExperimentRecord | None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The live part of a run's page: what changes while the run goes on."""
+
+    run: RunRecord
+    records: list[ExperimentRecord]
+    best: ExperimentRecord | None
+    counts: dict[str, int]
+
+    @property
+    def signature(self) -> tuple[Any, ...]:
+        """Changes whenever something on the live part would change (the SSE stream sends only then)."""
+        return (self.run.status, self.run.stop_reason, tuple((r.id, r.status.value) for r in self.records))
+
+
+def runs(index: RunIndex) -> list[RunRow]:
+    rows = []
+    for run in reversed(index.runs()):
+        records = index.experiments(run.id)
+        rows.append(RunRow(run, len(records), best_experiment(records, run.metric, run.direction)))
+    return rows
+
+
+def progress(index: RunIndex, run_id: str) -> Progress:
+    run = index.find_run(run_id)
+    records = index.experiments(run.id)
+    counts: dict[str, int] = {}
+    for record in records:
+        counts[record.status.value] = counts.get(record.status.value, 0) + 1
+    return Progress(
+        run, records, best_experiment(records, run.metric, run.direction), dict(sorted(counts.items()))
+    )
+
+
+def tree(records: list[ExperimentRecord]) -> dict[int | None, list[ExperimentRecord]]:
+    """Children of each experiment (None: the roots), in id order."""
+    ids = {r.id for r in records}
+    children: dict[int | None, list[ExperimentRecord]] = {}
+    for record in records:
+        children.setdefault(record.parent if record.parent in ids else None, []).append(record)
+    return children
+
+
+def experiment(index: RunIndex, run_id: str, exp: int) -> tuple[RunRecord, ExperimentRecord]:
+    run, record = index.find_experiment(f"{run_id}/{exp}")
+    return run, record
+
+
+def parent_commit(index: RunIndex, run: RunRecord, record: ExperimentRecord) -> str:
+    if record.parent is None:
+        return run.base_commit
+    try:
+        return index.find_experiment(f"{run.id}/{record.parent}")[1].commit
+    except NotFoundError:
+        return run.base_commit
+
+
+def diff(run: RunRecord, old: str, new: str, home: Path) -> tuple[str, bool]:
+    """`git diff old new` in the run's repo, capped; a lost repo is said, not raised."""
+    from agent.experiments import ExperimentRepo
+
+    try:
+        text = ExperimentRepo.open(Path(run.repo), home).diff(old, new)
+    except Exception as error:  # the page still shows everything else
+        return f"(the diff is unavailable: {error})", False
+    return (text[:DIFF_LIMIT], True) if len(text) > DIFF_LIMIT else (text, False)
+
+
+def log_tail(path: str) -> str:
+    if not path or not Path(path).is_file():
+        return ""
+    return Path(path).read_text(errors="replace")[-LOG_TAIL:]
+
+
+def metric_text(record: ExperimentRecord, metric: str) -> str:
+    value = record.metrics.get(metric) if record.status.value == "ok" else None
+    return "—" if value is None else f"{value:.6g}"
