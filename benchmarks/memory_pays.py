@@ -28,6 +28,7 @@ Goal: ratio ≤ 0.5 with best no worse (mean best of `on` at least as good as `o
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import tempfile
@@ -40,6 +41,7 @@ from benchmarks.tuning import TASKS, dump, summary
 from evaluators.metric import Direction
 
 CRASHED = ("buggy", "timeout")
+TASKS_WITH_FAILURES = ("mlp-oom", "optim-crash", "seq-timeout", "two-errors")
 
 
 @dataclass(frozen=True)
@@ -130,52 +132,94 @@ def one_run(source: Path, seed: int, budget: int, memory: bool) -> Outcome:
         )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--budget", type=int, default=24)
-    parser.add_argument("--task", default="mlp-oom")
-    parser.add_argument("--out", type=Path, default=Path("out/memory_pays.json"))
-    args = parser.parse_args()
-    source = TASKS / args.task
-    direction = Direction(tomllib.loads((source / "task.toml").read_text())["evaluator"]["direction"])
-    arms: dict[str, list[Outcome]] = {"off": [], "on": []}
-    for seed in range(args.seeds):
-        for arm in arms:
-            outcome = one_run(source, seed, args.budget, memory=arm == "on")
-            arms[arm].append(outcome)
-            print(
-                f"seed {seed} memory {arm:3s}: {outcome.evaluations} evaluations, {outcome.failures} failures, "
-                f"{outcome.repeated} repeated, best {outcome.best:.5g} ({outcome.seconds:.0f}s)",
-                flush=True,
-            )
+def report(task: str, arms: dict[str, list[Outcome]], budget: int, direction: Direction) -> bool:
+    """Print one task's table and verdict; True when the goal holds on it."""
+    from benchmarks.proposer_vs_tpe import paired_test
+
+    seeds = len(arms["off"])
+    print(f"\n{task}: {budget} experiments per run × {seeds} seeds, real loop, local sandbox\n")
     print(
-        f"\n{args.task}: {args.budget} experiments per run × {args.seeds} seeds, real loop, local sandbox\n"
-    )
-    print(
-        "| memory | evaluations | failures | repeated failures | repeated-failure rate | best (mean ± sd) |"
+        "| memory | evaluations | failures | repeated failures (mean ± sd) | repeated-failure rate | best (mean ± sd) |"
     )
     print("|---|---|---|---|---|---|")
     totals = {}
     for arm, outcomes in arms.items():
         evaluations = sum(o.evaluations for o in outcomes)
         repeated = sum(o.repeated for o in outcomes)
-        totals[arm] = (repeated, summary([o.best for o in outcomes]))
-        mean, spread = totals[arm][1]
+        totals[arm] = repeated
+        mean, spread = summary([o.best for o in outcomes])
+        r_mean, r_spread = summary([float(o.repeated) for o in outcomes])
         print(
-            f"| {arm} | {evaluations / args.seeds:.1f} | {sum(o.failures for o in outcomes) / args.seeds:.1f} | "
-            f"{repeated / args.seeds:.1f} | {repeated / max(1, evaluations):.1%} | {mean:.5g} ± {spread:.2g} |"
+            f"| {arm} | {evaluations / seeds:.1f} | {sum(o.failures for o in outcomes) / seeds:.1f} | "
+            f"{r_mean:.1f} ± {r_spread:.1f} | {repeated / max(1, evaluations):.1%} | {mean:.5g} ± {spread:.2g} |"
         )
-    (off_repeated, (off_best, _)), (on_repeated, (on_best, _)) = totals["off"], totals["on"]
-    ratio = on_repeated / off_repeated if off_repeated else float("nan")
-    no_worse = on_best >= off_best if direction is Direction.MAXIMIZE else on_best <= off_best
+    ratio = totals["on"] / totals["off"] if totals["off"] else float("nan")
+    verdict, p = paired_test([o.best for o in arms["on"]], [o.best for o in arms["off"]], direction)
+    on_best, off_best = summary([o.best for o in arms["on"]])[0], summary([o.best for o in arms["off"]])[0]
+    met = ratio <= 0.5 and verdict != "worse"
     print(
-        f"\nrepeated failures on/off: {ratio:.2f} ({1 - ratio:.0%} fewer); best on vs off: {on_best - off_best:+.4g}"
+        f"\nrepeated failures on/off: {ratio:.2f} ({1 - ratio:.0%} fewer); best on vs off: "
+        f"{on_best - off_best:+.4g}, {verdict} (paired Wilcoxon p = {p:.3f})"
     )
+    print(f"goal on {task} (≥ 50% fewer repeated failures, best no worse): {'met' if met else 'NOT met'}")
+    return met
+
+
+def load(path: Path) -> dict[str, dict[str, list[Outcome]]]:
+    data = json.loads(path.read_text())
+    return {
+        task: {arm: [Outcome(**o) for o in runs] for arm, runs in arms.items()} for task, arms in data.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--budget", type=int, default=24)
+    parser.add_argument("--tasks", default=",".join(TASKS_WITH_FAILURES))
+    parser.add_argument("--out", type=Path, default=Path("out/memory_pays.json"))
+    parser.add_argument("--report", type=Path, help="print the tables of a saved --out file, run nothing")
+    args = parser.parse_args()
+    names = args.tasks.split(",")
+    missing = [name for name in names if not (TASKS / name / "task.toml").exists()]
+    if missing or args.seeds < 1 or args.budget < 2:
+        parser.error(f"unknown tasks {missing} (seeds must be ≥ 1, budget ≥ 2)")
+    if args.report:
+        results = load(args.report)
+    else:
+        results = {name: {"off": [], "on": []} for name in names}
+        for seed in range(args.seeds):  # seeds outermost: a run cut short still covers every task
+            for name in names:
+                for arm, outcomes in results[name].items():
+                    outcome = one_run(TASKS / name, seed, args.budget, memory=arm == "on")
+                    outcomes.append(outcome)
+                    print(
+                        f"{name} seed {seed} memory {arm:3s}: {outcome.evaluations} evaluations, "
+                        f"{outcome.failures} failures, {outcome.repeated} repeated, best {outcome.best:.5g} "
+                        f"({outcome.seconds:.0f}s)",
+                        flush=True,
+                    )
+                    dump(
+                        args.out,
+                        {
+                            t: {a: [o.__dict__ for o in r] for a, r in arms.items()}
+                            for t, arms in results.items()
+                        },
+                    )
+    verdicts = {}
+    for name, arms in results.items():
+        pairs = min(len(arms["off"]), len(arms["on"]))
+        if not pairs:
+            continue
+        arms = {arm: outcomes[:pairs] for arm, outcomes in arms.items()}
+        direction = Direction(
+            tomllib.loads((TASKS / name / "task.toml").read_text())["evaluator"]["direction"]
+        )
+        verdicts[name] = report(name, arms, args.budget, direction)
+    each = ", ".join(f"{t}: {'met' if v else 'not met'}" for t, v in verdicts.items())
     print(
-        f"goal (≥ 50% fewer repeated failures, best no worse): {'met' if ratio <= 0.5 and no_worse else 'NOT met'}"
+        f"\ngoal on every task: {'met' if all(verdicts.values()) else 'NOT met'} ({each}); raw results in {args.out}"
     )
-    dump(args.out, {arm: [o.__dict__ for o in outcomes] for arm, outcomes in arms.items()})
 
 
 if __name__ == "__main__":
