@@ -4,11 +4,16 @@ Pure logic: the loop measures a `Usage` and asks `RunBudget.decide`; the answer 
 go on or stop, always with a reason in words, which the run records.
 
 What counts as an experiment: one that was committed and *evaluated* (experiment 0
-included). A candidate refused by the constraint check is recorded but costs no
-evaluation, so it does not count; `[constraints] max_rejections` in a row stops the
-run instead, so a proposer stuck in an infeasible corner cannot loop forever.
+included). With an LLM proposer every attempt counts, evaluated or rejected (each one
+paid for model calls; the turns inside one attempt are the same experiment), so
+`experiments = 3` means three attempts. With the offline proposer a candidate refused
+by the constraint check costs nothing and does not count. Either way
+`[constraints] max_rejections` in a row stops the run, naming the last reason, so a
+proposer stuck in a corner cannot loop forever.
 Wall time is the time the run has been *running* (summed over resumes), not the
-time since it started.
+time since it started. The loop turns it into one `Deadline` (agent.deadline) that
+every LLM call and evaluation is clamped to, with the hidden-test `final` phase's time
+reserved before it (`final_reserve`); `overrun` says by how much a budget was missed.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ class Usage:
     cost: float = 0.0
     rejections_in_a_row: int = 0
     stop_requested: bool = False
+    last_rejection: str = ""  # the reason of the latest rejection, for the stop message
+    out_of_time: bool = False  # the run's deadline (less the final phase's reserve) has passed
 
 
 @dataclass(frozen=True)
@@ -35,16 +42,31 @@ class BudgetDecision:
 
 
 class RunBudget:
-    def __init__(self, spec: BudgetSpec, max_rejections: int = 50, experiments: int | None = None) -> None:
+    def __init__(
+        self,
+        spec: BudgetSpec,
+        max_rejections: int = 50,
+        experiments: int | None = None,
+        counts_rejections: bool = False,
+    ) -> None:
         self.spec = spec
         self.max_rejections = max_rejections
         self.experiments = experiments if experiments is not None else spec.experiments
         self.time = spec.time
+        self.counts_rejections = counts_rejections  # LLM runs: every attempt is an experiment
 
     def with_overrides(self, experiments: int | None = None, time: float | None = None) -> RunBudget:
-        budget = RunBudget(self.spec, self.max_rejections, experiments or self.experiments)
+        budget = RunBudget(
+            self.spec, self.max_rejections, experiments or self.experiments, self.counts_rejections
+        )
         budget.time = time if time is not None else self.time
         return budget
+
+    def tokens_left(self, usage: Usage) -> int | None:
+        return None if self.spec.tokens is None else max(0, self.spec.tokens - usage.tokens)
+
+    def usd_left(self, usage: Usage) -> float | None:
+        return None if self.spec.cost is None else max(0.0, self.spec.cost - usage.cost)
 
     def experiments_left(self, usage: Usage) -> int | None:
         return None if self.experiments is None else max(0, self.experiments - usage.experiments)
@@ -57,15 +79,17 @@ class RunBudget:
             return BudgetDecision(
                 False, f"experiment budget spent: {usage.experiments} of {self.experiments}"
             )
-        if self.time is not None and usage.elapsed >= self.time:
-            return BudgetDecision(False, f"time budget spent: {usage.elapsed:.0f}s of {self.time:.0f}s")
+        if self.time is not None and (usage.elapsed >= self.time or usage.out_of_time):
+            kept = "" if usage.elapsed >= self.time else " (the rest is kept for the final phase and closing)"
+            return BudgetDecision(False, f"time budget spent: {usage.elapsed:.1f}s of {self.time:g}s{kept}")
         if self.spec.tokens is not None and usage.tokens >= self.spec.tokens:
             return BudgetDecision(False, f"token budget spent: {usage.tokens} of {self.spec.tokens}")
         if self.spec.cost is not None and usage.cost >= self.spec.cost:
             return BudgetDecision(False, f"cost budget spent: ${usage.cost:.4f} of ${self.spec.cost:.2f}")
         if usage.rejections_in_a_row >= self.max_rejections:
+            last = f"; the last: {usage.last_rejection[:200]}" if usage.last_rejection else ""
             return BudgetDecision(
-                False, f"{usage.rejections_in_a_row} candidates in a row were rejected by the constraints"
+                False, f"{usage.rejections_in_a_row} candidates in a row were rejected{last}"
             )
         return BudgetDecision(True, self.note(usage))
 
@@ -81,3 +105,27 @@ class RunBudget:
         if self.spec.cost is not None:
             parts.append(f"cost left: ${max(0.0, self.spec.cost - usage.cost):.4f}")
         return "; ".join(parts) or "no budget limit"
+
+
+def final_reserve(eval_seconds: list[float], timeout: float, time_budget: float | None) -> float:
+    """Seconds to keep for the hidden-test `final` phase: 1.5 x the recent median evaluation, plus 1 s.
+
+    Before any evaluation it is the evaluator's timeout. Never more than a third of the time budget,
+    so a slow evaluator cannot leave the search no time at all.
+    """
+    recent = sorted(eval_seconds[-5:])
+    guess = timeout if not recent else 1.5 * recent[len(recent) // 2] + 1.0
+    cap = time_budget / 3 if time_budget is not None else guess
+    return max(0.0, min(guess, cap))
+
+
+def overrun(name: str, used: float, limit: float, unit: str = "s") -> str:
+    """`time: 20.4s of 20s (0.4s over, +2.0%)`: how a spent budget compares with its limit."""
+    delta = used - limit
+    word = "over" if delta > 0 else "under"
+    share = f", {delta / limit:+.1%}" if limit else ""
+    if unit == "$":
+        return f"{name}: ${used:.4f} of ${limit:.4f} (${abs(delta):.4f} {word}{share})"
+    if unit == "s":
+        return f"{name}: {used:.1f}s of {limit:g}s ({abs(delta):.1f}s {word}{share})"
+    return f"{name}: {used:g} of {limit:g} ({abs(delta):g} {word}{share})"

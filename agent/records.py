@@ -136,6 +136,7 @@ class RunRecord:
     stop_reason: str = ""
     task_source: str = ""
     schema: int = SCHEMA
+    budget_report: str = ""  # each limited budget against what the run used, over or under, at its end
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -11,7 +11,11 @@ An attempt ends when a turn succeeds or when its policy says stop. The policies
 - `dynamic`: starts at the `p75` limit; at the limit, when the model asked for more
   (a line `EXTEND: reason` in its answer) and its last turns made progress (the score
   improved, the error went away, or the error changed), it is granted `extension`
-  more turns, at most `max_extensions` times; otherwise the attempt stops.
+  more turns, at most `max_extensions` times; otherwise the attempt stops. The parent's
+  verdict counts as turn 0, so progress can be judged from a limit of 1.
+
+Only LLM attempts teach the history: experiment 0 (the baseline, no model at all) and
+the offline proposer's experiments never enter it, and it is kept per task and model.
 
 Pure logic: `TurnPolicy.decide(state, outcomes)` takes what the turns came to and
 returns a `TurnDecision` whose `reason` is one line for the record's `decisions`
@@ -141,8 +145,13 @@ class TurnPolicy:
         return TurnState(limit=self.start_limit)
 
     # ------------------------------------------------------------------ decisions
-    def decide(self, state: TurnState, outcomes: Sequence[TurnOutcome]) -> TurnDecision:
-        """After the last of `outcomes`: go on to another turn, extend, or stop — and why."""
+    def decide(
+        self, state: TurnState, outcomes: Sequence[TurnOutcome], parent: TurnOutcome | None = None
+    ) -> TurnDecision:
+        """After the last of `outcomes`: go on to another turn, extend, or stop — and why.
+
+        `parent` is the parent's verdict as turn 0: what the first turn's progress is judged against.
+        """
         if not outcomes:
             return TurnDecision(True, f"{self.kind}: first turn ({self.basis})", state)
         last = outcomes[-1]
@@ -164,10 +173,10 @@ class TurnPolicy:
         reached = f"turn {turn} of {state.limit} failed ({last.describe()}); turn limit reached"
         if self.kind != "dynamic":
             return TurnDecision(False, f"{self.kind}: {reached} ({self.basis}); stop", state)
-        return self._extend_or_stop(state, outcomes, reached)
+        return self._extend_or_stop(state, outcomes, reached, parent)
 
     def _extend_or_stop(
-        self, state: TurnState, outcomes: Sequence[TurnOutcome], reached: str
+        self, state: TurnState, outcomes: Sequence[TurnOutcome], reached: str, parent: TurnOutcome | None
     ) -> TurnDecision:
         last = outcomes[-1]
         if not last.extend:
@@ -181,7 +190,7 @@ class TurnPolicy:
                 f"dynamic: {reached}; {asked} but all {self.max_extensions} extension(s) are used; stop",
                 state,
             )
-        progress, why = self.progress(outcomes)
+        progress, why = self.progress([parent, *outcomes] if parent is not None else outcomes)
         if not progress:
             return TurnDecision(False, f"dynamic: {reached}; {asked} but {why}; stop", state)
         assert state.limit is not None
@@ -235,14 +244,26 @@ class TurnPolicy:
 
 # ---------------------------------------------------------------------- history (I/O edge)
 def successful_turns(records: Iterable[ExperimentRecord]) -> list[int]:
-    """The turns each successful (scored) experiment took."""
-    return [r.turns for r in records if r.status is Status.OK and r.turns >= 1]
+    """The turns each successful (scored) LLM attempt took; the baseline and offline proposals are not."""
+    return [r.turns for r in records if r.status is Status.OK and r.turns >= 1 and r.proposer == "llm"]
 
 
-def turn_history(index: RunIndex, task_name: str) -> list[int]:
-    """Turns-to-success of every past experiment of tasks named `task_name`, from the run index."""
+def run_model(task_source: str) -> str | None:
+    """The `[llm] model` a run used, from its task snapshot (None when it had no LLM)."""
+    import tomllib
+
+    try:
+        llm = tomllib.loads(task_source).get("llm") or {}
+    except tomllib.TOMLDecodeError:
+        return None
+    model = llm.get("model") if isinstance(llm, dict) else None
+    return str(model) if model else None
+
+
+def turn_history(index: RunIndex, task_name: str, model: str | None = None) -> list[int]:
+    """Turns-to-success of past LLM attempts at tasks named `task_name` with `model`, from the run index."""
     turns: list[int] = []
     for run in index.runs():
-        if run.task == task_name:
+        if run.task == task_name and (model is None or run_model(run.task_source) == model):
             turns.extend(successful_turns(index.experiments(run.id)))
     return turns

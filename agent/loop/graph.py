@@ -138,16 +138,21 @@ def make_context(
         extra: list[Rule] = memory.exclusions()
         constraints = constraints_for(task, space, extra)
     proposer = proposer or make_proposer(task, constraints, index)
-    budget = RunBudget(task.spec.budget, task.spec.constraints.max_rejections).with_overrides(
-        overrides.experiments, overrides.time
-    )
+    multi_turn = getattr(proposer, "multi_turn", proposer.name == "llm")
+    budget = RunBudget(
+        task.spec.budget, task.spec.constraints.max_rejections, counts_rejections=multi_turn
+    ).with_overrides(overrides.experiments, overrides.time)
     parallel = overrides.parallel or task.spec.search.parallel
+    concurrency = parallel
+    if task.spec.llm is not None and task.spec.llm.concurrency is not None:
+        concurrency = min(parallel, task.spec.llm.concurrency)
     turns = None
-    if getattr(proposer, "multi_turn", proposer.name == "llm"):
+    if multi_turn:
         from agent.turns import TurnPolicy, turn_history
 
+        model = task.spec.llm.model if task.spec.llm is not None else None
         turns = TurnPolicy.from_budget(
-            task.spec.budget, turn_history(index, task.name), direction=task.evaluator.direction
+            task.spec.budget, turn_history(index, task.name, model), direction=task.evaluator.direction
         )
     planned = (budget.experiments or 1000) + task.spec.constraints.max_rejections
     turn_steps = 6 * (
@@ -165,6 +170,7 @@ def make_context(
         parallel=parallel,
         turns=turns,
         max_steps=planned * (STEPS_PER_EXPERIMENT + (turn_steps if turns else 0)),
+        concurrency=concurrency,
     )
     emit(Note(memory.describe() if memory.available or not memory.notes else memory.notes.pop(0)))
     for text in memory.notes:
@@ -197,15 +203,56 @@ def start_run(
 
 
 def resume_run(
-    ref: str | None, home: Path, index: RunIndex, sink: Sink | None = None, proposer: Any = None
+    ref: str | None,
+    home: Path,
+    index: RunIndex,
+    sink: Sink | None = None,
+    proposer: Any = None,
+    more_time: float | None = None,
+    experiments: int | None = None,
 ) -> LoopResult:
-    """Continue a run that was killed or stopped, from its last checkpoint."""
+    """Continue a run that was killed or stopped, from its last checkpoint.
+
+    `more_time` gives the run that many more seconds from now (its time budget becomes what
+    it has used plus `more_time`); `experiments` sets a new experiment total. With either,
+    a run that ended on its budget continues too.
+    """
     run = Run.reopen(ref, home, index)
-    if run.record.status != "running":
+    overrides = Overrides.load(run.folder)
+    extend = more_time is not None or experiments is not None
+    if run.record.status != "running" and not extend:
         raise UserError(
-            f"run {run.record.id} has already ended ({run.record.status}: {run.record.stop_reason})"
+            f"run {run.record.id} has already ended ({run.record.status}: {run.record.stop_reason}); "
+            "give it more with --time or --experiments"
         )
-    return _drive(run, index, Overrides.load(run.folder), sink, resumed=True, proposer=proposer)
+    if more_time is not None:
+        overrides.time = _elapsed_so_far(run) + more_time
+    if experiments is not None:
+        overrides.experiments = experiments
+    if extend:
+        overrides.save(run.folder)
+    if run.record.status != "running":
+        run.record.status, run.record.finished = "running", None
+        run.record.stop_reason = f"continued after: {run.record.stop_reason}"
+        run.save()
+    return _drive(run, index, overrides, sink, resumed=True, proposer=proposer)
+
+
+def _elapsed_so_far(run: Run) -> float:
+    """Seconds the run has been running, from its last checkpoint (0 before any)."""
+    path = run.folder / CHECKPOINTS
+    if not path.exists():
+        return 0.0
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    connection = sqlite3.connect(str(path), check_same_thread=False)
+    try:
+        saver = SqliteSaver(connection)
+        snapshot = saver.get_tuple({"configurable": {"thread_id": run.record.id}})
+        values = snapshot.checkpoint["channel_values"] if snapshot else {}
+        return float(values.get("elapsed") or 0.0)
+    finally:
+        connection.close()
 
 
 def request_stop(ref: str | None, index: RunIndex) -> str:
@@ -249,15 +296,25 @@ def _drive(
             run.evaluator()  # from the snapshot taken at the run's start
         else:
             run.evaluator()
-        started = RunStarted(
-            run=run.record.id,
-            task=run.task.name,
-            proposer=ctx.proposer.name,
-            strategy=ctx.strategy.name,
-            budget=ctx.budget.note(_no_usage()),
-            resumed=resumed,
-        )
-        _invoke(Nodes(ctx), run, ctx.max_steps, on_ready=lambda: ctx.emit(started))
+        elapsed = _elapsed_so_far(run) if resumed else 0.0
+
+        def ready() -> None:
+            ctx.emit(
+                RunStarted(
+                    run=run.record.id,
+                    task=run.task.name,
+                    proposer=ctx.proposer.name,
+                    strategy=ctx.strategy.name,
+                    budget=ctx.budget.note(_no_usage(elapsed)),
+                    resumed=resumed,
+                )
+            )
+
+        try:
+            _invoke(Nodes(ctx), run, ctx.max_steps, on_ready=ready)
+        except UserError as error:  # a wrong key, model or URL: stop now, resumable once fixed
+            ctx.emit(Note(f"the run stopped: {error}; fix it, then `strop resume {run.record.id}`"))
+            raise
         records = run.records()
         return LoopResult(
             run.record.id, run.record.status, run.record.stop_reason, run.best(records), records
@@ -275,20 +332,24 @@ def _invoke(nodes: Nodes, run: Run, max_steps: int, on_ready: Any = None) -> Non
         graph = build_graph(nodes, saver)
         config = {"configurable": {"thread_id": run.record.id}, "recursion_limit": max_steps + 100}
         snapshot = graph.get_state(config)
-        if snapshot.values.get("finished"):
+        continuing = snapshot.values.get("finished") and run.record.status == "running"
+        if snapshot.values.get("finished") and not continuing:
             return  # the graph already ended
         if on_ready is not None:
             on_ready()
         # `snapshot.next` is no guide: a node that finished just before a crash leaves its
         # writes pending on the last checkpoint and no next node; invoking with None
-        # applies them and goes on.
+        # applies them and goes on. A run given more budget starts again at `decide`,
+        # its counters carried over.
         start = None if snapshot.values else initial_state(run.record.id)
+        if continuing:
+            start = {**snapshot.values, "finished": False, "stop_reason": "", "slots": []}
         graph.invoke(start, config, durability="sync")
     finally:
         connection.close()
 
 
-def _no_usage() -> Any:
+def _no_usage(elapsed: float = 0.0) -> Any:
     from agent.budget import Usage
 
-    return Usage()
+    return Usage(elapsed=elapsed)

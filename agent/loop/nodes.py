@@ -15,6 +15,11 @@ missing. Git is the truth for experiments; the state only says which are in flig
     record   → verdicts and turn decisions in the records; another turn goes back to propose
     learn    → lessons (knowledge seam); the batch is done
     finish   → hidden-test `final` on the best, lanes removed, run record closed
+
+Time: the run's time budget becomes one deadline (`_deadlines`): LLM calls and
+evaluations end by the search deadline, which keeps the `final` phase's reserve free;
+`final` itself ends by the run's deadline. With `parallel` lanes and an LLM proposer,
+the lanes' model calls run at once (up to `[llm] concurrency`).
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from agent.budget import RunBudget, Usage
+from agent.budget import RunBudget, Usage, final_reserve, overrun
 from agent.constraints import Constraints
+from agent.deadline import Deadline
+from agent.errors import UserError
 from agent.experiments import NOTES_REF
 from agent.loop.candidates import candidate_path, load_candidate, save_candidate, write_atomically
 from agent.loop.events import ExperimentFinished, ExperimentStarted, Note, RunStopped, Sink
@@ -61,6 +68,7 @@ class LoopContext:
     turns: Any = None  # agent.turns.TurnPolicy, for proposers that work in turns
     max_steps: int = 100_000
     clock: Callable[[], float] = time.monotonic
+    concurrency: int = 1  # model calls at once across lanes (LLM proposers)
 
     @property
     def folder(self) -> Path:
@@ -81,8 +89,13 @@ class Nodes:
         return {record.id: record for record in self.ctx.run.records()}
 
     def _usage(self, state: LoopState, records: dict[int, ExperimentRecord], elapsed: float) -> Usage:
-        evaluated = [r for r in records.values() if r.status not in (Status.PENDING, Status.REJECTED)]
+        counted = (
+            (Status.PENDING,) if self.ctx.budget.counts_rejections else (Status.PENDING, Status.REJECTED)
+        )
+        evaluated = [r for r in records.values() if r.status not in counted]
         cost = sum((r.cost for r in records.values()), Cost())
+        rejected = [r for r in records.values() if r.status is Status.REJECTED]
+        last = max(rejected, key=lambda r: r.id).reason if rejected else ""
         return Usage(
             experiments=len(evaluated),
             elapsed=elapsed,
@@ -90,6 +103,37 @@ class Nodes:
             cost=cost.usd,
             rejections_in_a_row=state["rejections"],
             stop_requested=(self.ctx.folder / "stop").exists(),
+            last_rejection=last,
+            out_of_time=self._deadlines(state, records)[0].expired(),
+        )
+
+    def _now_elapsed(self, state: LoopState) -> float:
+        """Seconds the run has been running, up to now (the state's count plus this stretch)."""
+        return state["elapsed"] + (self.ctx.clock() - self._mark)
+
+    def _deadlines(self, state: LoopState, records: dict[int, ExperimentRecord]) -> tuple[Deadline, Deadline]:
+        """(search, run): the run's deadline from its time budget, and the search's, which ends
+        earlier by the `final` phase's reserve and a second for closing the run."""
+        budget = self.ctx.budget.time
+        if budget is None:
+            return Deadline(), Deadline()
+        run = Deadline.after(budget - self._now_elapsed(state))
+        reserve = 1.0
+        if self.ctx.run.task.evaluator.final:
+            seconds = [r.eval_seconds for r in sorted(records.values(), key=lambda r: r.id) if r.eval_seconds]
+            reserve += final_reserve(seconds, float(self.ctx.run.task.evaluator.timeout), budget)
+        return run.minus(reserve), run
+
+    def limits(self, state: LoopState) -> Any:
+        """What the next model call may use: the search deadline, and the tokens and dollars left."""
+        from agent.proposers.llm import Limits
+
+        records = self._records()
+        usage = self._usage(state, records, self._now_elapsed(state))
+        return Limits(
+            deadline=self._deadlines(state, records)[0],
+            tokens_left=self.ctx.budget.tokens_left(usage),
+            usd_left=self.ctx.budget.usd_left(usage),
         )
 
     def _elapsed(self, state: LoopState) -> float:
@@ -108,7 +152,7 @@ class Nodes:
     def decide(self, state: LoopState) -> dict[str, Any]:
         records = self._records()
         elapsed = self._elapsed(state)
-        usage = self._usage(state, records, elapsed)
+        usage = self._usage({**state, "elapsed": elapsed}, records, elapsed)
         decision = self.ctx.budget.decide(usage)
         reason = "" if decision.go_on else decision.reason
         if decision.go_on and state["step"] >= self.ctx.max_steps:
@@ -174,6 +218,8 @@ class Nodes:
         records = self._records()
         pending: list[ExperimentRecord] = []
         slots = []
+        if self._concurrent(state):
+            self._propose_concurrently(state, records)
         for slot in state["slots"]:
             if slot["stage"] != "new":
                 slots.append(slot)
@@ -197,6 +243,36 @@ class Nodes:
             slots.append({**slot, "stage": "proposed", "candidate": str(path)})
         return {"step": state["step"] + 1, "slots": slots}
 
+    def _concurrent(self, state: LoopState) -> bool:
+        new = [
+            s for s in state["slots"] if s["stage"] == "new" and s["mode"] not in ("baseline", "recovered")
+        ]
+        return self.ctx.concurrency > 1 and len(new) > 1 and getattr(self.ctx.proposer, "multi_turn", False)
+
+    def _propose_concurrently(self, state: LoopState, records: dict[int, ExperimentRecord]) -> None:
+        """Ask the proposer for every new lane at once (model calls overlap); save each candidate.
+
+        Lanes are checked out one after another first (git), then the calls run in threads.
+        A configuration error stops the run after the other lanes' answers are saved.
+        """
+        work = []
+        for slot in state["slots"]:
+            path = candidate_path(self.ctx.folder, slot["exp"], slot["turn"])
+            if slot["stage"] == "new" and slot["mode"] not in ("baseline", "recovered") and not path.exists():
+                work.append((path, self._request(state, slot, records, [])))
+        stop: BaseException | None = None
+        with ThreadPoolExecutor(max_workers=min(self.ctx.concurrency, len(work))) as pool:
+            futures = [(path, pool.submit(self._call_proposer, request)) for path, request in work]
+            for path, future in futures:
+                try:
+                    candidate, notes = future.result()
+                except UserError as error:
+                    stop = stop or error
+                    continue
+                save_candidate(path, candidate, notes)
+        if stop is not None:
+            raise stop
+
     def _base_commit(self, slot: Slot, records: dict[int, ExperimentRecord]) -> str:
         """The commit a slot's candidate applies to: the attempt so far, the parent, or the base."""
         if slot["turn"] > 1 and slot["exp"] in records:
@@ -212,11 +288,25 @@ class Nodes:
         records: dict[int, ExperimentRecord],
         pending: list[ExperimentRecord],
     ) -> tuple[Candidate, dict[str, Any]]:
-        lane = self._lane(slot)
-        self.ctx.run.repo.checkout_detached(lane, self._base_commit(slot, records))
         if slot["mode"] == "baseline":
+            lane = self._lane(slot)
+            self.ctx.run.repo.checkout_detached(lane, self._base_commit(slot, records))
             params = self.ctx.space.read(lane, self.ctx.run.task.spec.proposer) if self.ctx.space else None
             return Candidate(idea=BASELINE_IDEA, proposer="baseline", params=params), {}
+        return self._call_proposer(self._request(state, slot, records, pending))
+
+    def _request(
+        self,
+        state: LoopState,
+        slot: Slot,
+        records: dict[int, ExperimentRecord],
+        pending: list[ExperimentRecord],
+    ) -> ProposalRequest:
+        """The lane checked out at the slot's base, and the proposal request for it."""
+        lane = self._lane(slot)
+        self.ctx.run.repo.checkout_detached(lane, self._base_commit(slot, records))
+        if hasattr(self.ctx.proposer, "limits"):
+            self.ctx.proposer.limits = lambda: self.limits(state)  # type: ignore[attr-defined]
         usage = self._usage(state, records, state["elapsed"])
         note = self.ctx.budget.note(usage)
         if self.ctx.turns is not None:
@@ -227,7 +317,7 @@ class Nodes:
             )
             note += "; " + self.ctx.turns.reminder(turn_state, slot["turn"])
         context = Path(slot["context"]).read_text() if slot["context"] else ""
-        request = ProposalRequest(
+        return ProposalRequest(
             task=self.ctx.run.task,
             exp_id=slot["exp"],
             parent=records.get(slot["parent"]) if slot["parent"] is not None else None,
@@ -241,8 +331,12 @@ class Nodes:
             partner=records.get(slot["partner"]) if slot["partner"] is not None else None,
             attempt=records.get(slot["exp"]) if slot["turn"] > 1 else None,
         )
+
+    def _call_proposer(self, request: ProposalRequest) -> tuple[Candidate, dict[str, Any]]:
         try:
             candidate = self.ctx.proposer.propose(request)
+        except UserError:
+            raise  # a wrong key, model or URL (or the same error N times): no later call can succeed
         except Exception as error:  # a proposer's failure is this experiment's verdict, not the run's end
             reason = f"the proposer failed: {type(error).__name__}: {error}"
             return Candidate(idea=reason, proposer=self.ctx.proposer.name), {"failed": reason[:2000]}
@@ -273,6 +367,9 @@ class Nodes:
             return candidate, {"outcome": "rejected", "reason": _no_edit_reason(candidate)}
         lane = self._lane(slot)
         self.ctx.run.repo.checkout_detached(lane, self._base_commit(slot, records))
+        if slot["mode"] != "baseline" and _unchanged(lane, candidate.files):
+            reason = "the candidate is identical to its parent: its files change nothing"
+            return replace(candidate, files={}), {"outcome": "rejected", "reason": reason}
         try:
             for relative in candidate.files:
                 safe_path(lane, relative)
@@ -388,10 +485,17 @@ class Nodes:
         run = self.ctx.run
         records = self._records()
         evaluator = run.evaluator()
+        deadline = self._deadlines(state, records)[0]
         todo: list[tuple[Slot, ExperimentRecord, Path]] = []
+        skipped: set[int] = set()
         for slot in state["slots"]:
             record = records.get(slot["exp"])
             if slot["stage"] == "committed" and record is not None and record.status is Status.PENDING:
+                why_not = self._cannot_finish(records, deadline)
+                if why_not:  # left pending: `strop resume` with more time evaluates it
+                    skipped.add(slot["exp"])
+                    self.ctx.emit(Note(f"experiment {slot['exp']} not evaluated: {why_not}"))
+                    continue
                 lane = self._lane(slot)
                 run.repo.checkout(lane, record.branch, record.commit)
                 todo.append((slot, record, lane))
@@ -399,7 +503,7 @@ class Nodes:
         def judge(item: tuple[Slot, ExperimentRecord, Path]) -> Verdict:
             slot, _, lane = item
             name = str(slot["exp"]) if slot["turn"] == 1 else f"{slot['exp']}-t{slot['turn']}"
-            return evaluator.evaluate(lane, name=name)
+            return _evaluate(evaluator, lane, name, deadline)
 
         if todo:
             with ThreadPoolExecutor(max_workers=len(todo)) as pool:
@@ -407,10 +511,23 @@ class Nodes:
             for (_, record, _), verdict in zip(todo, verdicts, strict=True):
                 run.conclude(record, verdict)  # in this thread: the index connection is not shared
         slots = [
-            {**slot, "stage": "evaluated"} if slot["stage"] == "committed" else slot
+            ({**slot, "stage": "done" if slot["exp"] in skipped else "evaluated"})
+            if slot["stage"] == "committed"
+            else slot
             for slot in state["slots"]
         ]
         return {"step": state["step"] + 1, "slots": slots}
+
+    def _cannot_finish(self, records: dict[int, ExperimentRecord], deadline: Deadline) -> str:
+        """Why an evaluation is not started: the time left is below the recent median evaluation."""
+        if deadline.at is None:
+            return ""
+        seconds = sorted(r.eval_seconds for r in records.values() if r.eval_seconds)[-9:]
+        typical = seconds[len(seconds) // 2] if seconds else 0.0
+        left = deadline.left()
+        if left <= 0.5 or left < typical:
+            return f"the time budget has {left:.1f}s left, a recent evaluation took {typical:.1f}s"
+        return ""
 
     # ------------------------------------------------------------------ record
     def record(self, state: LoopState) -> dict[str, Any]:
@@ -478,7 +595,7 @@ class Nodes:
         write_atomically(path, json.dumps(outcomes))
         known = {k: v for k, v in slot["turn_state"].items() if k in ("limit", "extensions")}
         state = TurnState.from_dict(known) if known else policy.start()
-        decision = policy.decide(state, [TurnOutcome(**o) for o in outcomes])
+        decision = policy.decide(state, [TurnOutcome(**o) for o in outcomes], self._parent_outcome(slot))
         reason = f"turn {slot['turn']}: {decision.reason}"
         go_on = decision.go_on
         # another turn is the same experiment: only time, tokens, cost and `strop stop` can refuse it
@@ -487,6 +604,21 @@ class Nodes:
             go_on = False
             reason += f"; but the run's budget is spent ({run_level.reason})"
         return go_on, decision.state.to_dict(), reason
+
+    def _parent_outcome(self, slot: Slot) -> Any:
+        """The parent's verdict as turn 0, so a limit of 1 can still be judged for progress."""
+        from agent.turns import TurnOutcome
+
+        parent = self._records().get(slot["parent"]) if slot["parent"] is not None else None
+        if parent is None:
+            return None
+        ok = parent.status is Status.OK
+        return TurnOutcome(
+            turn=0,
+            success=ok,
+            score=parent.metrics.get(self.ctx.metric) if ok else None,
+            error=None if ok else (parent.reason or parent.status.value),
+        )
 
     # ------------------------------------------------------------------- learn
     def learn(self, state: LoopState) -> dict[str, Any]:
@@ -531,7 +663,11 @@ class Nodes:
         run = self.ctx.run
         reason = state["stop_reason"] or "finished"
         status = "stopped" if reason.startswith("stopped") else "done"
-        best = run.finish(status, reason)
+        best = _finish(run, status, reason, self._deadlines(state, self._records())[1])
+        report = self._budget_report(state)
+        if report:
+            run.record.budget_report = report
+            run.save()
         (self.ctx.folder / "stop").unlink(missing_ok=True)
         final = best.final_metrics.get(self.ctx.metric) if best and best.final_metrics else None
         self.ctx.emit(
@@ -544,6 +680,22 @@ class Nodes:
             )
         )
         return {"step": state["step"] + 1, "finished": True}
+
+    def _budget_report(self, state: LoopState) -> str:
+        """Each limited budget against what the run used: by how much it over- or under-ran."""
+        records = self._records()
+        usage = self._usage(state, records, self._now_elapsed(state))
+        budget = self.ctx.budget
+        parts = []
+        if budget.time is not None:
+            parts.append(overrun("time", usage.elapsed, budget.time))
+        if budget.experiments is not None:
+            parts.append(overrun("experiments", usage.experiments, budget.experiments, unit=""))
+        if budget.spec.tokens is not None:
+            parts.append(overrun("tokens", usage.tokens, budget.spec.tokens, unit=""))
+        if budget.spec.cost is not None:
+            parts.append(overrun("cost", usage.cost, budget.spec.cost, unit="$"))
+        return "; ".join(parts)
 
     # --------------------------------------------------------------- routing
     @staticmethod
@@ -571,6 +723,40 @@ def _extend_request(candidate: Candidate) -> str | None:
     except ImportError:
         return None
     return extend_request(candidate)
+
+
+def _unchanged(lane: Path, files: dict[str, str | None]) -> bool:
+    """True when writing `files` into `lane` would change nothing (same text, deletions of absent files)."""
+    for relative, text in files.items():
+        target = lane / relative
+        if text is None:
+            if target.exists():
+                return False
+            continue
+        try:
+            if not target.is_file() or target.read_text() != text:
+                return False
+        except (OSError, UnicodeDecodeError):
+            return False
+    return True
+
+
+def _finish(run: Run, status: str, reason: str, deadline: Deadline) -> ExperimentRecord | None:
+    """`Run.finish`, its `final` phase clamped to the run's deadline when `Run.finish` takes one."""
+    import inspect
+
+    if deadline.at is not None and "deadline" in inspect.signature(run.finish).parameters:
+        return run.finish(status, reason, deadline=deadline.at)
+    return run.finish(status, reason)
+
+
+def _evaluate(evaluator: Any, lane: Path, name: str, deadline: Deadline) -> Verdict:
+    """The evaluator on `lane`, clamped to `deadline` when the evaluator takes one (issue 10's interface)."""
+    import inspect
+
+    if deadline.at is not None and "deadline" in inspect.signature(evaluator.evaluate).parameters:
+        return evaluator.evaluate(lane, name=name, deadline=deadline.at)
+    return evaluator.evaluate(lane, name=name)
 
 
 def _log_excerpt(record: ExperimentRecord, chars: int = 1500) -> str:

@@ -181,15 +181,15 @@ def server(scenario: Scenario) -> Iterator[ScriptedServer]:
 def drive_with_run_api(task: Task, home: Path, index: RunIndex) -> tuple[str, list[ExperimentRecord]]:
     """The proposer driven by hand over the Run API: greedy, one turn per experiment.
 
-    Like the loop, a rejected candidate costs no evaluation: the budget counts evaluated ones.
+    Like the loop, every attempt counts toward the budget, evaluated or rejected.
     """
     run = Run.start(task, home, index)
     proposer = make_llm_proposer(task)
     lane = run.repo.lane(run.record.id, 0)
     base = run.commit_candidate(0, None, Candidate(idea="baseline", proposer="baseline"))
     run.evaluate(base)
-    evaluated, exp = 1, 0
-    while evaluated < (task.spec.budget.experiments or 1):
+    attempts, exp = 1, 0
+    while attempts < (task.spec.budget.experiments or 1):
         exp += 1
         parent = run.best()
         assert parent is not None
@@ -203,7 +203,7 @@ def drive_with_run_api(task: Task, home: Path, index: RunIndex) -> tuple[str, li
             run.reject(record, reason)
         else:
             run.evaluate(record)
-            evaluated += 1
+        attempts += 1
     run.finish()
     return run.record.id, run.records()
 
@@ -237,8 +237,8 @@ def test_a_run_survives_every_kind_of_reply_and_counts_tokens_exactly(
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     task_file = tmp_path / "task.toml"
-    # 4 evaluated experiments: 0, and the three good edits; the five rejected ones cost none
-    task_file.write_text(TASK.format(workspace=workspace, base_url=server.base_url, experiments=4))
+    # 9 experiments: 0, three good edits and five rejected attempts (every attempt counts)
+    task_file.write_text(TASK.format(workspace=workspace, base_url=server.base_url, experiments=9))
     task = load_task(task_file)
     index = RunIndex(isolated_home)
     run_id, all_records = driver(task, isolated_home, index)

@@ -11,10 +11,16 @@ def test_each_limit_stops_with_its_reason() -> None:
     assert budget.decide(Usage(experiments=4, elapsed=10)).go_on
     cases = {
         "experiment budget spent: 5 of 5": Usage(experiments=5),
-        "time budget spent: 61s of 60s": Usage(elapsed=61),
+        "time budget spent: 61.0s of 60s": Usage(elapsed=61),
+        "time budget spent: 50.0s of 60s (the rest is kept for the final phase and closing)": Usage(
+            elapsed=50, out_of_time=True
+        ),
         "token budget spent: 1000 of 1000": Usage(tokens=1000),
         "cost budget spent: $0.5000 of $0.50": Usage(cost=0.5),
-        "3 candidates in a row were rejected by the constraints": Usage(rejections_in_a_row=3),
+        "3 candidates in a row were rejected; the last: llm: no usable edit": Usage(
+            rejections_in_a_row=3, last_rejection="llm: no usable edit"
+        ),
+        "3 candidates in a row were rejected": Usage(rejections_in_a_row=3),
         "stopped on request (strop stop)": Usage(stop_requested=True),
     }
     for reason, usage in cases.items():
@@ -26,3 +32,20 @@ def test_note_says_what_is_left_and_overrides_apply() -> None:
     budget = RunBudget(BudgetSpec(experiments=5, time=60)).with_overrides(experiments=9)
     assert budget.note(Usage(experiments=2, elapsed=20)) == "experiments left: 7 of 9; time left: 40s"
     assert RunBudget(BudgetSpec(experiments=None)).note(Usage()) == "no budget limit"
+
+
+def test_every_attempt_counts_only_when_rejections_count() -> None:
+    llm = RunBudget(BudgetSpec(experiments=3), counts_rejections=True).with_overrides(time=20)
+    assert llm.counts_rejections and llm.time == 20 and llm.experiments == 3
+    assert not RunBudget(BudgetSpec(experiments=3)).counts_rejections
+
+
+def test_final_reserve_and_overrun() -> None:
+    from agent.budget import final_reserve, overrun
+
+    assert final_reserve([], timeout=60, time_budget=30) == 10  # a third of the budget at most
+    assert final_reserve([], timeout=5, time_budget=30) == 5  # the evaluator's timeout before any run
+    assert final_reserve([1.0, 9.0, 2.0], timeout=60, time_budget=300) == 1.5 * 2.0 + 1.0  # median
+    assert overrun("time", 20.4, 20) == "time: 20.4s of 20s (0.4s over, +2.0%)"
+    assert overrun("time", 19.0, 20) == "time: 19.0s of 20s (1.0s under, -5.0%)"
+    assert overrun("experiments", 3, 3, unit="") == "experiments: 3 of 3 (0 under, +0.0%)"
