@@ -1,0 +1,186 @@
+"""`strop nightly run | install | summary`: scheduled autonomous jobs, one night at a time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agent.cli import app
+from agent.cli.render import err, out, print_json
+
+nightly_app = typer.Typer(
+    name="nightly",
+    help=(
+        "Scheduled jobs from a jobs file (jobs.toml): task runs and evolve searches, each with a cron "
+        "schedule and a budget per night; warm start from last night's best; one night at a time."
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(nightly_app)
+
+JobsOption = Annotated[
+    Path, typer.Option("--jobs", envvar="STROP_JOBS", help="The jobs file (see agent/nightly/jobs.py).")
+]
+
+
+def _now(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC).replace(tzinfo=None)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        from agent.errors import UserError
+
+        raise UserError(f"--now {text!r} is not an ISO date and time (e.g. 2026-12-01T02:00)") from None
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+@nightly_app.command("run")
+def run_command(
+    jobs_path: JobsOption = Path("jobs.toml"),
+    window: Annotated[
+        str | None, typer.Option("--window", help="How long tonight may last, e.g. 6h (default: the file's).")
+    ] = None,
+    parallel: Annotated[
+        int | None, typer.Option("--parallel", "-p", min=1, max=16, help="Jobs at once.")
+    ] = None,
+    job: Annotated[
+        list[str] | None, typer.Option("--job", help="Run this job now, due or not (repeatable).")
+    ] = None,
+    now: Annotated[
+        str | None, typer.Option("--now", hidden=True, help="The clock, for tests (ISO, UTC).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the nights as JSON.")] = False,
+) -> None:
+    """Run the jobs that are due (their schedule fired since their last night), inside the window.
+
+    A job whose last night was killed is resumed, not restarted. A job that fails does not
+    stop the others. If another `strop nightly run` holds the lock, this one says who and exits 0.
+    """
+    from agent.errors import UserError
+    from agent.home import strop_home
+    from agent.nightly.jobs import load_jobs
+    from agent.nightly.lock import NightlyBusy, NightlyLock
+    from agent.nightly.runner import run_night
+    from sandbox.units import UnitError, parse_duration
+
+    jobs = load_jobs(jobs_path)
+    unknown = sorted(set(job or []) - set(jobs.spec.jobs))
+    if unknown:
+        raise UserError(f"--job {unknown[0]!r}: no such job in {jobs.path}")
+    try:
+        seconds = parse_duration(window) if window else jobs.spec.nightly.window
+    except UnitError as error:
+        raise UserError(f"--window: {error}") from None
+    home = strop_home()
+    try:
+        with NightlyLock(home):
+            nights = run_night(
+                jobs,
+                home,
+                _now(now),
+                seconds,
+                parallel or jobs.spec.nightly.parallel,
+                only=job or None,
+                say=lambda text: err.print(f"nightly: {text}", markup=False),
+            )
+    except NightlyBusy as busy:
+        out.print(f"nightly: not started: {busy.holder} holds the nightly lock", markup=False)
+        return
+    if json_out:
+        print_json([n.to_dict() for n in nights])
+        return
+    for night in nights:
+        best = "—" if night.best_metric is None else f"{night.metric} = {night.best_metric:.6g}"
+        line = f"{night.job}: {night.status} · run {night.run or '—'} · best {best}"
+        out.print(line + (f" · {night.error}" if night.error else ""), markup=False)
+
+
+@nightly_app.command("summary")
+def summary_command(
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write the summary as one HTML file.")
+    ] = None,
+) -> None:
+    """The morning summary: per job, the last night's result and its change since the night before,
+    the branch to adopt, what failed and why, and the cost."""
+    from agent.home import strop_home
+    from agent.nightly.summary import as_html, as_text, morning
+
+    home = strop_home()
+    items = morning(home)
+    if html is not None:
+        html.write_text(as_html(items, home), encoding="utf-8")
+        err.print(f"wrote {html}", markup=False)
+    if json_out:
+        print_json([item.to_dict() for item in items])
+    else:
+        out.print(as_text(items), markup=False)
+
+
+@nightly_app.command("install")
+def install_command(
+    jobs_path: JobsOption = Path("jobs.toml"),
+    systemd: Annotated[
+        bool, typer.Option("--systemd", help="A systemd user timer instead of a crontab line.")
+    ] = False,
+    uninstall: Annotated[bool, typer.Option("--uninstall", help="Remove what install wrote.")] = False,
+    show: Annotated[
+        bool, typer.Option("--print", help="Print what would be installed; change nothing.")
+    ] = False,
+) -> None:
+    """Run `strop nightly run --jobs FILE` every 15 minutes from cron (default) or a systemd user timer.
+
+    The jobs' own schedules decide what runs; the lock keeps nights from overlapping.
+    """
+    import shutil
+    import sys
+
+    from agent.home import strop_home
+    from agent.nightly import install
+    from agent.nightly.jobs import load_jobs
+
+    home = strop_home()
+    found = shutil.which("strop")
+    strop = [found] if found else [sys.executable, "-m", "agent.cli"]
+    if uninstall:
+        done = install.apply_systemd(None, install.systemd_dir()) if systemd else install.apply_crontab(None)
+        out.print(done, markup=False)
+        return
+    jobs = load_jobs(jobs_path)  # refuse to schedule a file that does not load
+    if systemd:
+        units = install.systemd_units(strop, jobs.path, home)
+        if show:
+            for name, text in units.items():
+                out.print(f"# {name}\n{text}", markup=False)
+            return
+        out.print(install.apply_systemd(units, install.systemd_dir()), markup=False)
+        return
+    line = install.cron_line(strop, jobs.path, home)
+    if show:
+        out.print(line, markup=False)
+        return
+    out.print(install.apply_crontab(line), markup=False)
+
+
+@nightly_app.command("job", hidden=True)
+def job_command(
+    name: str,
+    jobs_path: JobsOption = Path("jobs.toml"),
+    seconds: Annotated[float, typer.Option("--seconds")] = 3600.0,
+    base: Annotated[str | None, typer.Option("--base")] = None,
+    resume: Annotated[str | None, typer.Option("--resume")] = None,
+) -> None:
+    """One job of kind run, in its own process (started by `strop nightly run`)."""
+    import json
+
+    from agent.home import strop_home
+    from agent.nightly.job import run_job
+    from agent.nightly.jobs import load_jobs
+
+    result = run_job(load_jobs(jobs_path), name, seconds, base, resume, strop_home())
+    typer.echo(json.dumps(result))

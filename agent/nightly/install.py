@@ -1,0 +1,111 @@
+"""`strop nightly install`: a crontab line (default) or a systemd user timer that runs the nightly.
+
+Both call `strop nightly run --jobs FILE` every 15 minutes; the jobs' own cron
+schedules decide what is due, and the nightly lock makes the calls that find a
+night in progress exit at once. So one line serves every job and every schedule.
+
+    crontab:  */15 * * * * STROP_HOME=… /path/to/strop nightly run --jobs /abs/jobs.toml >> …/nightly.log 2>&1  # strop-nightly
+    systemd:  ~/.config/systemd/user/strop-nightly.service + strop-nightly.timer (OnCalendar=*:0/15)
+
+The text is built by pure functions (tested); only `apply_*` touch the system.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+from agent.errors import UserError
+
+MARK = "# strop-nightly"
+EVERY = "*/15 * * * *"
+UNIT = "strop-nightly"
+
+
+def _command(strop: list[str], jobs: Path) -> str:
+    return shlex.join([*strop, "nightly", "run", "--jobs", str(jobs)])
+
+
+def cron_line(strop: list[str], jobs: Path, home: Path) -> str:
+    log = shlex.quote(str(home / "nightly" / "nightly.log"))
+    return f"{EVERY} STROP_HOME={shlex.quote(str(home))} {_command(strop, jobs)} >> {log} 2>&1  {MARK}"
+
+
+def with_line(crontab: str, line: str) -> str:
+    """`crontab` with strop's line added, replacing an older one; other lines untouched."""
+    return without_line(crontab) + line + "\n"
+
+
+def without_line(crontab: str) -> str:
+    kept = [row for row in crontab.splitlines() if not row.rstrip().endswith(MARK)]
+    return "".join(f"{row}\n" for row in kept)
+
+
+def systemd_units(strop: list[str], jobs: Path, home: Path) -> dict[str, str]:
+    """The service and timer files, by file name."""
+    service = (
+        "[Unit]\n"
+        "Description=strop nightly jobs (runs what is due; the nightly lock prevents overlaps)\n\n"
+        "[Service]\n"
+        "Type=oneshot\n"
+        f"Environment=STROP_HOME={home}\n"
+        f"ExecStart={_command(strop, jobs)}\n"
+    )
+    timer = (
+        "[Unit]\n"
+        "Description=run strop nightly every 15 minutes\n\n"
+        "[Timer]\n"
+        "OnCalendar=*:0/15\n"
+        "Persistent=true\n\n"
+        "[Install]\n"
+        "WantedBy=timers.target\n"
+    )
+    return {f"{UNIT}.service": service, f"{UNIT}.timer": timer}
+
+
+def systemd_dir() -> Path:
+    return Path.home() / ".config" / "systemd" / "user"
+
+
+def apply_crontab(line: str | None) -> str:
+    """Install `line` in the user's crontab (None removes strop's line); returns what was done."""
+    if shutil.which("crontab") is None:
+        raise UserError(
+            "no `crontab` command here: install cron, or use --systemd (or --print and add it yourself)"
+        )
+    current = subprocess.run(["crontab", "-l"], capture_output=True, text=True, check=False)
+    existing = current.stdout if current.returncode == 0 else ""
+    updated = without_line(existing) if line is None else with_line(existing, line)
+    done = subprocess.run(["crontab", "-"], input=updated, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise UserError(f"crontab refused the update: {done.stderr.strip()}")
+    return "removed strop's crontab line" if line is None else "installed the crontab line"
+
+
+def apply_systemd(units: dict[str, str] | None, folder: Path) -> str:
+    """Write (or, for None, remove) the units, and enable or disable the timer when systemd answers."""
+    systemctl = shutil.which("systemctl")
+    if units is None:
+        if systemctl:
+            subprocess.run(
+                [systemctl, "--user", "disable", "--now", f"{UNIT}.timer"], capture_output=True, check=False
+            )
+        for name in (f"{UNIT}.service", f"{UNIT}.timer"):
+            (folder / name).unlink(missing_ok=True)
+        return f"removed {UNIT}.service and {UNIT}.timer from {folder}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in units.items():
+        (folder / name).write_text(text)
+    if systemctl:
+        subprocess.run([systemctl, "--user", "daemon-reload"], capture_output=True, check=False)
+        enabled = subprocess.run(
+            [systemctl, "--user", "enable", "--now", f"{UNIT}.timer"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if enabled.returncode == 0:
+            return f"wrote and enabled {UNIT}.timer in {folder}"
+    return f"wrote {UNIT}.service and {UNIT}.timer in {folder}; enable with: systemctl --user enable --now {UNIT}.timer"

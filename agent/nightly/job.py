@@ -1,0 +1,103 @@
+"""One nightly job of kind `run`, inside its own process: start (warm) or resume, within its budget.
+
+The parent (`agent.nightly.runner`) reads two things from this process's stdout:
+`RUN <id>` as soon as the run exists (so a killed night can be resumed), and one
+JSON line at the end (the loop's result).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from agent.errors import UserError
+from agent.nightly.jobs import Jobs, NightBudget
+from agent.task import Task, TaskFile
+
+
+def with_budget(task: Task, budget: NightBudget) -> Task:
+    """The task with the night's experiments, tokens and cost written into its `[budget]`.
+
+    The change is made in the task's text, so the run's recorded task source says
+    what budget it ran under, and `resume` (which rebuilds the task from that
+    source) keeps it. Time is not written here: the window clamps it per night.
+    """
+    values = {
+        k: v
+        for k, v in (("experiments", budget.experiments), ("tokens", budget.tokens), ("cost", budget.cost))
+        if v is not None
+    }
+    if not values:
+        return task
+    source = override_budget(task.source, values)
+    try:
+        spec = TaskFile.model_validate(tomllib.loads(source))
+    except Exception as error:
+        raise UserError(f"{task.path}: cannot apply the night's budget to [budget]: {error}") from None
+    return Task(path=task.path, spec=spec, source=source)
+
+
+def override_budget(source: str, values: dict[str, Any]) -> str:
+    """`source` with `values` set in its `[budget]` table (added when missing), other keys kept."""
+    lines = source.splitlines()
+    header = re.compile(r"^\s*\[budget\]\s*(#.*)?$")
+    start = next((i for i, line in enumerate(lines) if header.match(line)), None)
+    rendered = [f"{key} = {json.dumps(value)}  # strop nightly budget" for key, value in values.items()]
+    if start is None:
+        return source.rstrip("\n") + "\n\n[budget]\n" + "\n".join(rendered) + "\n"
+    end = next((i for i in range(start + 1, len(lines)) if re.match(r"^\s*\[", lines[i])), len(lines))
+    keys = re.compile(rf"^\s*({'|'.join(map(re.escape, values))})\s*=")
+    body = [line for line in lines[start + 1 : end] if not keys.match(line)]
+    return "\n".join(lines[: start + 1] + rendered + body + lines[end:]) + "\n"
+
+
+def run_job(
+    jobs: Jobs, name: str, seconds: float, base: str | None, resume: str | None, home: Path
+) -> dict[str, Any]:
+    """Drive the job's run to its end (or the time given); returns the loop's result as plain data."""
+    from agent.loop import Overrides, RunStarted, graph
+    from agent.run_index import RunIndex
+    from agent.task import load_task
+
+    index = RunIndex(home)
+
+    def announce(event: Any) -> None:
+        if isinstance(event, RunStarted):
+            sys.stdout.write(f"RUN {event.run}\n")
+            sys.stdout.flush()
+
+    if resume:
+        extra = (
+            {"more_time": seconds} if "more_time" in inspect.signature(graph.resume_run).parameters else {}
+        )
+        result = graph.resume_run(resume, home, index, sink=announce, **extra)
+    else:
+        task = with_budget(load_task(jobs.task_path(name)), jobs.spec.jobs[name].budget)
+        overrides = Overrides(time=seconds)
+        result = _start(graph, task, home, index, overrides, announce, base)
+    return {"run": result.run_id, "status": result.status, "stop_reason": result.stop_reason}
+
+
+def _start(
+    graph: Any, task: Task, home: Path, index: Any, overrides: Any, sink: Any, base: str | None
+) -> Any:
+    """`start_run` with experiment 0 at `base` (warm start).
+
+    Until the loop's `start_run` takes `base` itself (asked of its owner), the same
+    three steps it takes are done here with `Run.start(..., base=…)`.
+    """
+    if base is None:
+        return graph.start_run(task, home, index, overrides, sink=sink)
+    if "base" in inspect.signature(graph.start_run).parameters:
+        return graph.start_run(task, home, index, overrides, sink=sink, base=base)
+    from agent.run import Run
+
+    graph._validate(task)
+    run = Run.start(task, home, index, base=base)
+    overrides.save(run.folder)
+    return graph._drive(run, index, overrides, sink, resumed=False, proposer=None)

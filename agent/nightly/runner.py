@@ -1,0 +1,253 @@
+"""One night: pick the jobs that are due, run each in its own process inside the window, record them.
+
+    run_night(jobs, home, now, window, parallel, only) -> list[NightRecord]
+
+A job is due when its cron schedule fired since its last night; a job whose last
+night is still `running` (its night was killed) is resumed, not restarted. Each job
+runs in a child process (`strop nightly job …`, or `strop evolve … --json`), so a
+job that crashes or hangs costs only itself: the others go on, and the window's end
+stops whatever is left. The caller holds the nightly lock; this module writes the
+history.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from agent.nightly.history import History, NightRecord
+from agent.nightly.jobs import AVAILABLE, Jobs, JobSpec, last_fire
+from agent.records import now_iso
+
+GRACE_SECONDS = 60.0  # after the window, a job gets this long to finish its experiment in flight
+MIN_SECONDS = 20.0  # a job is not started with less time than this left in the window
+
+
+@dataclass(frozen=True)
+class Due:
+    """A job to run tonight: its night (the schedule's fire time), and the run to resume, if any."""
+
+    name: str
+    night: str
+    resume: NightRecord | None = None
+
+
+def due_jobs(jobs: Jobs, history: History, now: datetime, only: list[str] | None = None) -> list[Due]:
+    """The jobs due at `now` (naive UTC): a schedule fired since their last night, or a killed night."""
+    due = []
+    for name, spec in jobs.spec.jobs.items():
+        if only and name not in only:
+            continue
+        night = last_fire(spec.schedule, now).isoformat(timespec="minutes")
+        last = history.last(name)
+        if last is not None and last.status == "running":  # its night was killed
+            resumable = spec.kind == "run" and last.run is not None
+            due.append(Due(name, last.night, resume=last if resumable else None))
+        elif only or last is None or last.night < night:
+            due.append(Due(name, night))
+    return due
+
+
+def run_night(
+    jobs: Jobs,
+    home: Path,
+    now: datetime,
+    window: float,
+    parallel: int = 1,
+    only: list[str] | None = None,
+    say: Callable[[str], None] = lambda _: None,
+) -> list[NightRecord]:
+    """Run every due job (at most `parallel` at once) until the window closes; return their records."""
+    history = History(home)
+    due = due_jobs(jobs, history, now, only)
+    if not due:
+        say("nothing is due")
+        return []
+    deadline = time.time() + window
+    guard = threading.Lock()
+
+    def one(item: Due) -> NightRecord:
+        return _run_job(jobs, item, history, guard, home, deadline, say)
+
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        return list(pool.map(one, due))
+
+
+def _run_job(
+    jobs: Jobs,
+    item: Due,
+    history: History,
+    guard: threading.Lock,
+    home: Path,
+    deadline: float,
+    say: Callable[[str], None],
+) -> NightRecord:
+    spec = jobs.spec.jobs[item.name]
+    with guard:
+        previous = history.last_good(item.name)
+    record = item.resume or NightRecord(job=item.name, night=item.night, kind=spec.kind, started=now_iso())
+    record.resumed = item.resume is not None
+    if previous is not None and previous.night != record.night:
+        record.previous_metric = previous.best_metric
+    left = min(spec.budget.time or float("inf"), deadline - time.time())
+    if spec.kind not in AVAILABLE:
+        return _close(history, guard, record, "failed", f"{spec.kind} jobs are not available yet (issue 11)")
+    if left < MIN_SECONDS:
+        return _close(history, guard, record, "stopped", "the window closed before this job could start")
+    base = None
+    if spec.kind == "run" and spec.warm_start and previous is not None and not record.resumed:
+        base = previous.commit
+        record.base = base
+    with guard:
+        history.put(record)
+    say(
+        f"{item.name}: {'resuming run ' + str(record.run) if record.resumed else 'starting'} ({spec.kind}, {left:.0f}s)"
+    )
+    command = _command(jobs, item.name, spec, left, base, record.run if record.resumed else None)
+
+    def announce(run_id: str) -> None:
+        record.run = run_id
+        with guard:
+            history.put(record)
+
+    try:
+        result = _watch(command, deadline + GRACE_SECONDS, announce, home)
+    except _Overran:
+        return _close(history, guard, record, "stopped", "stopped at the end of the window")
+    except _Failed as failure:
+        return _close(history, guard, record, "failed", failure.reason)
+    _fill(record, result, home)
+    status = "done" if result.get("status", "done") in ("done", "stopped") else "failed"
+    closed = _close(
+        history, guard, record, status, "" if status == "done" else str(result.get("stop_reason"))
+    )
+    say(f"{item.name}: {closed.status}, best {closed.metric} = {closed.best_metric}")
+    return closed
+
+
+def _close(
+    history: History, guard: threading.Lock, record: NightRecord, status: str, error: str
+) -> NightRecord:
+    record.status = status
+    record.finished = now_iso()
+    if status in ("failed", "stopped"):
+        record.error = error
+    with guard:
+        history.put(record)
+    return record
+
+
+def _command(
+    jobs: Jobs, name: str, spec: JobSpec, seconds: float, base: str | None, resume: str | None
+) -> list[str]:
+    strop = [sys.executable, "-m", "agent.cli"]
+    if spec.kind == "run":
+        command = [*strop, "nightly", "job", name, "--jobs", str(jobs.path), "--seconds", f"{seconds:.0f}"]
+        command += ["--base", base] if base else []
+        command += ["--resume", resume] if resume else []
+        return command
+    return [*strop, "evolve", spec.kind, *spec.args, "--time", f"{max(1, int(seconds))}s", "--json"]
+
+
+class _Overran(Exception):
+    pass
+
+
+class _Failed(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _watch(command: list[str], kill_at: float, announce: Callable[[str], None], home: Path) -> dict[str, Any]:
+    """Run a job's process; pass on its run id as soon as it says it; its last JSON line is the result."""
+    env = {**os.environ, "STROP_HOME": str(home)}
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=False
+    )
+    errors: list[str] = []
+    reader = threading.Thread(target=lambda: errors.extend(process.stderr or []), daemon=True)
+    reader.start()
+    timer = threading.Timer(max(0.0, kill_at - time.time()), lambda: _stop(process))
+    timer.start()
+    result: dict[str, Any] = {}
+    try:
+        for line in process.stdout or []:
+            if line.startswith("RUN "):
+                announce(line.split()[1])
+            elif line.startswith("{"):
+                try:
+                    result = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(result.get("run"), str):
+                    announce(result["run"])
+        code = process.wait()
+    finally:
+        timer.cancel()
+        reader.join(timeout=5)
+    if code in (-signal.SIGTERM, -signal.SIGKILL) and time.time() >= kill_at:
+        raise _Overran()
+    if code != 0:
+        last = next((e.strip() for e in reversed(errors) if e.strip()), f"exit status {code}")
+        raise _Failed(last[:300])
+    return result
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _fill(record: NightRecord, result: dict[str, Any], home: Path) -> None:
+    """Copy what the job found into its night; for searches, keep the baselines for the report."""
+    from agent.records import best_experiment
+    from agent.run_index import RunIndex
+
+    if record.run is None:
+        return
+    index = RunIndex(home)
+    run = index.find_run(record.run)
+    records = index.experiments(run.id)
+    best = best_experiment(records, run.metric, run.direction)
+    record.metric, record.direction = run.metric, run.direction.value
+    record.experiments = len(records)
+    record.cost_usd = round(sum(r.cost.usd for r in records), 6)
+    record.tokens = sum(r.cost.tokens for r in records)
+    failed = [r for r in records if r.status.value not in ("ok", "pending")]
+    record.note = f"{len(failed)} of {len(records)} experiments failed" if failed else ""
+    if best is not None:
+        record.best, record.best_metric = best.id, best.metrics[run.metric]
+        record.branch, record.commit = best.branch, best.commit
+    if "baselines" in result:
+        folder = home / "runs" / run.id
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "baselines.json").write_text(json.dumps(baselines_of(result["baselines"])))
+    index.close()
+
+
+def baselines_of(raw: Any) -> list[dict[str, Any]]:
+    """Baselines as a search's JSON gives them (a list with names, or a dict by name) for the report."""
+    items = raw.items() if isinstance(raw, dict) else ((b.get("name", "baseline"), b) for b in raw or [])
+    found = []
+    for name, values in items:
+        if isinstance(values, dict):
+            numbers = {
+                k: v for k, v in values.items() if isinstance(v, int | float) and not isinstance(v, bool)
+            }
+            found.append({"name": str(name), "metrics": numbers})
+    return found

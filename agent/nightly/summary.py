@@ -1,0 +1,90 @@
+"""The morning summary: per job, the last night: what improved and by how much, what to adopt,
+what failed and why, what it cost. As text, as JSON, and as one HTML page with each run's curve.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.nightly.history import History, NightRecord
+
+
+@dataclass(frozen=True)
+class JobMorning:
+    job: str
+    night: NightRecord
+
+    @property
+    def adopt(self) -> str:
+        if self.night.run and self.night.best is not None and self.night.kind == "run":
+            return f"strop adopt {self.night.run}/{self.night.best}"
+        return ""
+
+    @property
+    def change(self) -> str:
+        n = self.night
+        if n.best_metric is None:
+            return "nothing scored"
+        if n.gain is None:
+            return f"{n.metric} = {n.best_metric:.6g} (first night)"
+        verb = "improved" if n.gain > 0 else ("unchanged" if n.gain == 0 else "worse")
+        return f"{n.metric} = {n.best_metric:.6g}, {verb} by {n.gain:+.6g} since the previous night ({n.previous_metric:.6g})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.night.to_dict(), "gain": self.night.gain, "adopt": self.adopt, "change": self.change}
+
+
+def morning(home: Path) -> list[JobMorning]:
+    """The latest night of every job in the history, by job name."""
+    history = History(home)
+    jobs = sorted({r.job for r in history.records})
+    return [JobMorning(job, night) for job in jobs if (night := history.last(job)) is not None]
+
+
+def as_text(items: list[JobMorning]) -> str:
+    if not items:
+        return "no nights yet: see `strop nightly run --help`"
+    lines = []
+    for item in items:
+        n = item.night
+        lines.append(
+            f"{item.job} ({n.kind}) · night {n.night} · {n.status}{' (resumed)' if n.resumed else ''}"
+        )
+        lines.append(f"  {item.change}")
+        if item.adopt:
+            lines.append(f"  adopt: {item.adopt}   (branch {n.branch})")
+        if n.error:
+            lines.append(f"  failed: {n.error}")
+        if n.note:
+            lines.append(f"  {n.note}")
+        lines.append(f"  cost: ${n.cost_usd:.4f}, {n.tokens} tokens, {n.experiments} experiments")
+    return "\n".join(lines)
+
+
+def as_html(items: list[JobMorning], home: Path) -> str:
+    """One page: the summary table, then each run's metric curve (plots inlined: opens offline)."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    from agent.report import gather
+    from agent.report.plots import metric_curve
+    from agent.run_index import RunIndex
+
+    curves = {}
+    index = RunIndex(home)
+    for item in items:
+        if item.night.run:
+            try:
+                plot = metric_curve(gather(index, item.night.run, home))
+            except Exception:  # a lost run must not cost the whole summary
+                plot = None
+            if plot is not None:
+                curves[item.job] = base64.b64encode(plot.png).decode()
+    env = Environment(
+        loader=PackageLoader("agent.nightly", "templates"),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+    )
+    return env.get_template("summary.html").render(items=items, curves=curves)
