@@ -25,7 +25,9 @@ Z3 checks every candidate before evaluation (budget, group divisibility, the --p
 
 Each new Pareto point is recorded in git as an experiment (files: its config JSON; metrics: val_acc, bytes, avg_bits): see it with `strop log <run>`.
 
-Baselines run in the same call: uniform int 8/4/3/2, greedy, HAWQ-V3 (Hutchinson trace + integer program), random and Optuna TPE at the same number of evaluations.
+Baselines run in the same call, with the search's own menu: uniform int 8/4/3/2, the best uniform int (sym/asym, any group, RTN or GPTQ), greedy, HAWQ-V3 (Hutchinson trace + integer program over every format, group and rounding), random and Optuna TPE (at most the engine's evaluations, same wall time). The report names the strongest baseline and the chosen config's paired test margin over it (95% interval; "tie" when it spans zero).
+
+--time bounds the whole command, baselines included: the time left after set-up is split between the engine, the fast baselines, random and TPE (the split is printed first). Progress (phases, generations, each baseline) goes to stderr in every mode, --json included.
 
 Examples:
 
@@ -56,7 +58,9 @@ def quant(
     profile: str = typer.Option(
         "generic", "--profile", help="hardware profile: generic, edge-int16, ocp-mx, blackwell"
     ),
-    time: str | None = typer.Option(None, "--time", help="engine wall-time budget, e.g. 90s or 2m"),
+    time: str | None = typer.Option(
+        None, "--time", help="wall time for the whole command, baselines included, e.g. 90s or 2m"
+    ),
     generations: int | None = typer.Option(
         None, "--generations", help="engine generations (default 12 without --time)"
     ),
@@ -66,22 +70,29 @@ def quant(
     ),
     population: int = typer.Option(16, "--population", help="population per island"),
     workers: int = typer.Option(1, "--workers", help="evaluation processes (0 = inline)"),
-    baselines: bool = typer.Option(True, "--baselines/--no-baselines", help="run the baselines too"),
+    baselines: str = typer.Option(
+        "all", "--baselines", help="all, fast (uniform, greedy, HAWQ-V3: no random/TPE) or none"
+    ),
+    no_baselines: bool = typer.Option(False, "--no-baselines", help="same as --baselines none"),
     out: Path | None = typer.Option(
         None, "--out", help="folder for chosen_config.json and quantized_weights.npz"
     ),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object instead of tables"),
 ) -> None:
-    from rich.console import Console
-
-    from agent.domains.quantization.search import SearchRequest, run_search, write_outputs
-    from agent.home import strop_home
+    from agent.deadline import Deadline
     from sandbox.units import UnitError, parse_duration
 
     try:
         time_budget = parse_duration(time) if time else None
     except UnitError as error:
         raise UserError(str(error)) from None
+    # the whole command: from the moment the process started (interpreter and imports count too)
+    deadline = Deadline(None) if time_budget is None else Deadline(process_start() + time_budget)
+    from rich.console import Console
+
+    from agent.domains.quantization.search import SearchRequest, run_search, write_outputs
+    from agent.home import strop_home
+
     if generations is None and time_budget is None:
         generations = 12
     request = SearchRequest(
@@ -94,38 +105,111 @@ def quant(
         population=population,
         workers=workers,
         groups=_groups(groups),
-        baselines=baselines,
+        baselines="none" if no_baselines else baselines,
     )
-    err = Console(stderr=True)
     recorder = _recorder(request, strop_home())
-    with err.status("quantization search") as status:
-        progress = _progress(status)
+    progress = Progress()
 
-        def observe(event: Any) -> None:
-            progress(event)
-            if recorder.run is None:  # started on the first event: bad input leaves no run behind
-                recorder.start()
+    def observe(event: Any) -> None:
+        progress(event)
+        if recorder.run is None and _is_engine_event(event):  # bad input leaves no run behind
+            recorder.start()
+        if recorder.run is not None:
             recorder(event)
 
-        try:
-            report, domain = run_search(
-                request,
-                observer=observe,
-                note=lambda text: status.update(f"quantization search: {text}"),
-            )
-        except BaseException:
+    try:
+        report, domain = run_search(request, observer=observe, deadline=deadline)
+    except BaseException:
+        if recorder.run is not None:
             recorder.finish("failed", "the search stopped with an error")
-            raise
+        raise
+    if recorder.run is None:
+        recorder.start()
     recorder.finish("done")
     run_id = recorder.run.id if recorder.run else None
     folder = out or strop_home() / "quant" / f"{Path(report.model).name}-b{budget_bits:g}-s{seed}"
     report.outputs = write_outputs(report, domain, folder)
+    progress.line(f"done in {progress.elapsed():.1f}s")
     if as_json:
         typer.echo(json.dumps({**report.to_json(), "run": run_id}))
         return
     _print_report(report, Console())
     if run_id is not None:
         typer.echo(f"Pareto points recorded in git as run {run_id}: strop log {run_id}")
+
+
+def process_start() -> float:
+    """When this process started (epoch seconds), from /proc; now where /proc is not there.
+
+    `--time` is the wall time the user waits, so the 1–3 s of interpreter start-up and imports
+    before the command runs count against it too.
+    """
+    import os
+    import time as clock
+
+    try:
+        ticks = int(Path(f"/proc/{os.getpid()}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        stat = Path("/proc/stat").read_text().splitlines()
+        boot = next(float(line.split()[1]) for line in stat if line.startswith("btime "))
+        started = boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return clock.time()
+    now = clock.time()
+    return started if now - 60 <= started <= now else now  # btime is whole seconds: sanity bound
+
+
+def _is_engine_event(event: Any) -> bool:
+    from agent.evolution.events import CheckpointWritten, GenerationDone, ParetoPointFound
+
+    return isinstance(event, GenerationDone | ParetoPointFound | CheckpointWritten)
+
+
+class Progress:
+    """Progress lines on stderr in every mode (terminal or not, --json or not), at a modest rate.
+
+    Phases and baselines each print when they start and end; engine generations at most
+    once every `interval` seconds (and never the same generation twice). Plain text, no
+    console markup: a config label must print as it is.
+    """
+
+    def __init__(self, interval: float = 3.0) -> None:
+        import time as clock
+
+        self.clock = clock
+        self.interval = interval
+        self.started = process_start()
+        self.last_generation = -self.interval
+
+    def elapsed(self) -> float:
+        return self.clock.time() - self.started
+
+    def line(self, text: str) -> None:
+        typer.echo(f"[{self.elapsed():6.1f}s] {text}", err=True)
+
+    def __call__(self, event: Any) -> None:
+        from agent.domains.quantization.timeplan import PhaseDone, PhaseStarted, PlanMade
+        from agent.evolution import GenerationDone
+
+        if isinstance(event, PlanMade):
+            if event.total is not None:
+                shares = ", ".join(f"{name} ≤ {seconds:.0f}s" for name, seconds in event.shares)
+                self.line(f"time plan for the {event.total:.0f}s left: {shares}")
+        elif isinstance(event, PhaseStarted):
+            limit = f" (≤ {event.seconds:.0f}s)" if event.seconds is not None else ""
+            self.line(f"{event.name}{limit} ...")
+        elif isinstance(event, PhaseDone):
+            self.line(
+                f"{event.name} done in {event.seconds:.1f}s" + (f": {event.detail}" if event.detail else "")
+            )
+        elif isinstance(event, GenerationDone):
+            now = self.elapsed()
+            if now - self.last_generation >= self.interval:
+                self.last_generation = now
+                best = 1 - event.best[0] if event.best else 0.0
+                self.line(
+                    f"engine generation {event.generation}: {event.stats.evaluated} evaluated "
+                    f"({event.stats.evals_per_second:.1f}/s), front {event.front_size}, best val acc ≈ {best:.4f}"
+                )
 
 
 def _recorder(request: Any, home: Path) -> Any:
@@ -149,20 +233,6 @@ def _recorder(request: Any, home: Path) -> Any:
     return recorder
 
 
-def _progress(status: Any) -> Any:
-    def observe(event: Any) -> None:
-        from agent.evolution import GenerationDone
-
-        if isinstance(event, GenerationDone):
-            best = 1 - event.best[0] if event.best else 0.0
-            status.update(
-                f"quantization search: generation {event.generation}, {event.stats.evaluated} evaluated, "
-                f"best val acc ≈ {best:.4f}"
-            )
-
-    return observe
-
-
 def _print_report(report: Any, console: Any) -> None:
     from rich.table import Table
 
@@ -177,7 +247,7 @@ def _print_report(report: Any, console: Any) -> None:
         )
     console.print(front)
     table = Table(title="chosen vs baselines (test read once per config)")
-    for column in ("config", "val acc", "test acc", "bytes", "avg bits", "evaluations"):
+    for column in ("config", "val acc", "test acc", "bytes", "avg bits", "evaluations", "seconds"):
         table.add_column(column)
     rows = [("fp32", report.fp32), ("strop (chosen)", report.chosen), *report.baselines.items()]
     for name, s in rows:
@@ -187,9 +257,24 @@ def _print_report(report: Any, console: Any) -> None:
             f"{s.test_acc:.4f}",
             f"{s.bytes:,.0f}",
             f"{s.avg_bits:.3f}",
-            str(s.evaluations),
+            str(s.evaluations) + (" (cut by time)" if s.cut else ""),
+            f"{s.seconds:.1f}",
         )
     console.print(table)
+    margin = report.margin()
+    if margin is not None:
+        base = report.baselines[margin["baseline"]]
+        console.print(
+            f"strongest baseline inside the budget: {margin['baseline']} (test {base.test_acc:.4f}); "
+            f"chosen − it = {margin['value'] * 100:+.2f} points, 95% interval "
+            f"[{margin['low'] * 100:+.2f}, {margin['high'] * 100:+.2f}] on the same test images: "
+            f"{margin['verdict']}",
+            highlight=False,
+            markup=False,
+        )
+    if report.phases:
+        phases = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in report.phases.items())
+        console.print(f"time per phase: {phases}", highlight=False, markup=False)
     c = report.checks
     console.print(
         f"Z3: {c['checked']} checked, {c['repaired']} repaired, {c['rejected']} rejected "

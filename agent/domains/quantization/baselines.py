@@ -1,16 +1,27 @@
-"""The configurations strop's search is measured against, computed in the same run.
+"""The configurations strop's search is measured against, computed in the same run, with the same menu.
 
-* uniform   one int format and bit width for every layer, per-channel, round to nearest;
-* greedy    from 8 bits everywhere, repeatedly lower the layer whose next step down
-            loses the least validation accuracy per bit saved, until the budget holds;
-* hawq      HAWQ-V2 sensitivity (Hessian trace × quantization perturbation) and the
-            HAWQ-V3 integer program: one bit width per layer minimising Σ Ω under the
-            size budget (PuLP/CBC);
-* random    random genomes through the same Z3 check, best on validation;
-* tpe       Optuna's TPE over the same per-layer space, through the same Z3 check.
+* uniform    one int format and bit width for every layer, per-channel, round to nearest
+             (the reference rows uniform_int8/4/3/2);
+* best uniform  the best single gene for every layer over the search's own menu for int:
+             symmetric and asymmetric, 2–8 bits, per-channel or any group size every layer
+             takes, round-to-nearest or GPTQ, inside the budget, chosen on validation;
+* greedy     from 8 bits everywhere, repeatedly lower the layer whose next step down
+             loses the least validation accuracy per bit saved, until the budget holds;
+* hawq       HAWQ-V2 sensitivity and the HAWQ-V3 integer program, over every gene the
+             search may use (every format, bit width, group and rounding, GPTQ included),
+             sized exactly as the search sizes them: minimise Σ_l Ω_l(gene_l) under the
+             budget (PuLP/CBC). Ω_l = Tr(H_l)/n_l · ‖ΔW_l‖²_Σ, where the perturbation is
+             weighted by the layer's input second moment Σ_l (normalised by its mean
+             diagonal), so it equals HAWQ-V2's ‖ΔW‖² for white inputs and lets the ILP see
+             what GPTQ buys (GPTQ lowers the output error, not the weight error). Genes the
+             accumulator proof rejects are excluded and the program solved again;
+* random     random genomes through the same Z3 check, best on validation;
+* tpe        Optuna's TPE over the same per-layer space, through the same Z3 check.
 
-Random and TPE get exactly the number of distinct evaluations the engine used.
-Each returns a genome and how many evaluations it spent; scoring is search.py's.
+Random and TPE get at most the number of distinct evaluations the engine used, and,
+under a time budget, the same wall time (a `Deadline`). Every baseline stops at its
+deadline; a cut one returns what it has (or nothing) and says how many evaluations it
+spent. Each returns a genome and that count; scoring is search.py's.
 """
 
 from __future__ import annotations
@@ -21,49 +32,83 @@ from typing import Any
 
 import numpy as np
 
-from agent.domains.quantization.domain import QuantDomain
+from agent.deadline import Deadline
+from agent.domains.quantization.domain import CALIBRATION_SAMPLES, QuantDomain
 from agent.domains.quantization.formats import (
     EXPONENTS,
+    INT_FORMATS,
     MAX_BITS,
     MIN_BITS,
     PER_CHANNEL,
     Format,
     Genome,
     LayerGene,
+    Rounding,
 )
-from agent.domains.quantization.quantizers import quantize_rtn
+from agent.domains.quantization.rounding import inverse_hessian_factor, quantize_gptq_many
 from agent.domains.quantization.sensitivity import hessian_traces
 from agent.domains.quantization.size import layer_size
 
-HAWQ_BITS = (2, 3, 4, 5, 6, 8)
+NO_DEADLINE = Deadline.none()
+ILP_ROUNDS = 8
+GPTQ_REACH = 2.0  # safety factor on the largest GPTQ gain seen, when skipping GPTQ twins (hawq_options)  # re-solves after excluding genes whose accumulator can overflow
 
 
 @dataclass(frozen=True)
 class BaselineResult:
-    genome: Genome | None  # None: no configuration of this kind fits
+    genome: Genome | None  # None: no configuration of this kind fits (or time ran out first)
     evaluations: int
+    cut: bool = False  # stopped by its deadline before it was done
 
 
 def uniform(domain: QuantDomain, fmt: Format, bits: int) -> Genome:
     return tuple(LayerGene.make(fmt, bits, PER_CHANNEL) for _ in domain.space.layers)
 
 
-def best_uniform_int(domain: QuantDomain) -> BaselineResult:
-    """The best uniform per-channel RTN int allocation (sym or asym, any bits) inside the budget."""
-    best, best_acc, spent = None, -1.0, 0
-    for fmt in (Format.INT_SYM, Format.INT_ASYM):
-        for bits in range(MIN_BITS, MAX_BITS + 1):
-            genome = uniform(domain, fmt, bits)
-            if domain.size(genome).avg_bits > domain.space.budget_bits:
-                continue
-            acc = float(domain.evaluate(genome).info["val_acc"])
-            spent += 1
-            if acc > best_acc:
-                best, best_acc = genome, acc
+def feasible(domain: QuantDomain, genome: Genome) -> bool:
+    """The search's check without repair: Z3 (budget, profile, groups) and the accumulator proofs."""
+    if not domain.solver.check(genome).feasible:
+        return False
+    for index, gene in enumerate(genome):
+        verdict = domain.accumulator_verdict(index, gene)
+        if verdict is not None and not verdict.safe:
+            return False
+    return True
+
+
+def uniform_menu(domain: QuantDomain) -> list[Genome]:
+    """Every uniform int genome of the search's menu (groups every layer takes), smallest first."""
+    layers = domain.space.layers
+    shared = set(layers[0].groups).intersection(*(set(layer.groups) for layer in layers))
+    genomes = [
+        tuple(LayerGene.make(fmt, bits, group, rounding=rounding) for _ in layers)
+        for fmt in INT_FORMATS
+        for bits in range(MIN_BITS, MAX_BITS + 1)
+        for group in (PER_CHANNEL, *sorted(shared))
+        for rounding in domain.roundings()
+    ]
+    return sorted(genomes, key=lambda g: (domain.size(g).weight_bits, g))
+
+
+def best_uniform_int(domain: QuantDomain, deadline: Deadline = NO_DEADLINE) -> BaselineResult:
+    """The best uniform int genome of `uniform_menu` that passes the check, on validation."""
+    best, best_key, spent = None, None, 0
+    for genome in uniform_menu(domain):
+        if deadline.expired():
+            return BaselineResult(best, spent, cut=True)
+        if domain.size(genome).avg_bits > domain.space.budget_bits or not feasible(domain, genome):
+            continue
+        fitness = domain.evaluate(genome)
+        spent += 1
+        key = (-fitness.objectives[0], -fitness.objectives[1])
+        if best_key is None or key > best_key:
+            best, best_key = genome, key
     return BaselineResult(best, spent)
 
 
-def greedy(domain: QuantDomain, fmt: Format = Format.INT_SYM) -> BaselineResult:
+def greedy(
+    domain: QuantDomain, fmt: Format = Format.INT_SYM, deadline: Deadline = NO_DEADLINE
+) -> BaselineResult:
     bits = [MAX_BITS] * len(domain.space.layers)
     genome = lambda b: tuple(LayerGene.make(fmt, x, PER_CHANNEL) for x in b)  # noqa: E731
     budget, spent = domain.space.budget_bits, 0
@@ -72,6 +117,8 @@ def greedy(domain: QuantDomain, fmt: Format = Format.INT_SYM) -> BaselineResult:
     while domain.size(genome(bits)).avg_bits > budget:
         best: tuple[float, int, float] | None = None
         for i, b in enumerate(bits):
+            if deadline.expired():
+                return BaselineResult(None, spent, cut=True)
             if b <= MIN_BITS:
                 continue
             trial = bits.copy()
@@ -89,46 +136,113 @@ def greedy(domain: QuantDomain, fmt: Format = Format.INT_SYM) -> BaselineResult:
     return BaselineResult(genome(bits), spent)
 
 
-def hawq(domain: QuantDomain, seed: int, fmt: Format = Format.INT_SYM) -> BaselineResult:
-    import pulp
+def input_moment(x: np.ndarray) -> np.ndarray:
+    """A layer's input second moment Σ = XᵀX/N, scaled to mean diagonal 1 (white inputs: Σ = I)."""
+    x = np.asarray(x, dtype=np.float64)
+    sigma = x.T @ x / max(len(x), 1)
+    scale = float(np.mean(np.diag(sigma)))
+    return sigma / scale if scale > 0 else np.eye(len(sigma))
 
+
+def _pareto_options(points: list[tuple[int, float, LayerGene]]) -> list[tuple[int, float, LayerGene]]:
+    """Options no other option beats on both size and Ω (the only ones an optimal ILP needs)."""
+    kept: list[tuple[int, float, LayerGene]] = []
+    for size, omega, gene in sorted(points, key=lambda p: (p[0], p[1])):
+        if not kept or omega < kept[-1][1]:
+            kept.append((size, omega, gene))
+    return kept
+
+
+def hawq_options(
+    domain: QuantDomain, seed: int, deadline: Deadline = NO_DEADLINE
+) -> list[list[tuple[int, float, LayerGene]]] | None:
+    """Per layer, the (size bits, Ω, gene) options HAWQ-V3's program chooses from; None if time ran out.
+
+    Every option of the search's menu is scored: round-to-nearest ones one by one (about
+    1 ms each), GPTQ ones a layer at a time with the batched GPTQ of rounding.py (one
+    call per gene would take 10–40 ms each, ~1,000 per layer).
+    """
     split = domain.split
     traces = hessian_traces(domain.network, split.x_train, split.y_train, seed)
+    _, seen = domain.network.forward(split.x_train[:CALIBRATION_SAMPLES], capture=True)
     matrices = domain.network.matrices()
+    table = []
+    for i, (w, layer, x) in enumerate(zip(matrices, domain.space.layers, seen, strict=True)):
+        if deadline.expired():
+            return None
+        sigma = input_moment(x)
+        options = domain.solver._options(i)
+        learned = [g for g in options if g.rounding is Rounding.GPTQ]
+        weights = {g: domain.quantized(i, g) for g in options if g.rounding is Rounding.RTN}
+        if learned:
+            factor = inverse_hessian_factor(x)
+            weights.update(zip(learned, quantize_gptq_many(w, learned, factor), strict=True))
+        points = []
+        for gene, w_hat in weights.items():
+            delta = np.asarray(w_hat, dtype=np.float64) - w
+            omega = traces[i] / w.size * float(np.sum((delta @ sigma) * delta))
+            points.append((layer_size(gene, layer.out, layer.width).total_bits, omega, gene))
+        table.append(points)
+    return table
+
+
+def _solve_ilp(table: list[list[tuple[int, float, LayerGene]]], budget: int) -> Genome | None:
+    import pulp
+
+    table = [_pareto_options(points) for points in table]
     problem = pulp.LpProblem("hawq_v3", pulp.LpMinimize)
-    choice: dict[tuple[int, int], Any] = {}
-    omega: dict[tuple[int, int], float] = {}
-    size: dict[tuple[int, int], int] = {}
-    for i, (w, layer) in enumerate(zip(matrices, domain.space.layers, strict=True)):
-        for b in HAWQ_BITS:
-            gene = LayerGene.make(fmt, b, PER_CHANNEL)
-            perturbation = float(np.sum((quantize_rtn(w, gene) - w) ** 2))
-            omega[i, b] = traces[i] / w.size * perturbation
-            size[i, b] = layer_size(gene, layer.out, layer.width).total_bits
-            choice[i, b] = problem.add_variable(f"x_{i}_{b}", cat="Binary")
-        problem += pulp.lpSum(choice[i, b] for b in HAWQ_BITS) == 1
-    problem += pulp.lpSum(omega[k] * choice[k] for k in choice)
-    problem += pulp.lpSum(size[k] * choice[k] for k in choice) <= domain.space.budget_total
+    choice = {
+        (i, k): problem.add_variable(f"x_{i}_{k}", cat="Binary")
+        for i, options in enumerate(table)
+        for k in range(len(options))
+    }
+    for i, options in enumerate(table):
+        problem += pulp.lpSum(choice[i, k] for k in range(len(options))) == 1
+    problem += pulp.lpSum(table[i][k][1] * var for (i, k), var in choice.items())
+    problem += pulp.lpSum(table[i][k][0] * var for (i, k), var in choice.items()) <= budget
     with warnings.catch_warnings():  # PuLP 3.3 flags its bundled CBC as deprecated; it is what works offline
         warnings.simplefilter("ignore", DeprecationWarning)
         problem.solve(pulp.PULP_CBC_CMD(msg=False))
     if pulp.LpStatus[problem.status] != "Optimal":
-        return BaselineResult(None, 0)
-    bits = [next(b for b in HAWQ_BITS if (choice[i, b].value() or 0) > 0.5) for i in range(len(matrices))]
-    return BaselineResult(tuple(LayerGene.make(fmt, b, PER_CHANNEL) for b in bits), 1)
+        return None
+    return tuple(
+        next(options[k][2] for k in range(len(options)) if (choice[i, k].value() or 0) > 0.5)
+        for i, options in enumerate(table)
+    )
+
+
+def hawq(domain: QuantDomain, seed: int, deadline: Deadline = NO_DEADLINE) -> BaselineResult:
+    """HAWQ-V3 over the full menu (see the module docstring); one evaluation: its answer is not searched."""
+    table = hawq_options(domain, seed, deadline)
+    if table is None:
+        return BaselineResult(None, 0, cut=True)
+    for _ in range(ILP_ROUNDS):
+        genome = _solve_ilp(table, domain.space.budget_total)
+        if genome is None:
+            return BaselineResult(None, 0)
+        unsafe = [
+            (i, gene)
+            for i, gene in enumerate(genome)
+            if (v := domain.accumulator_verdict(i, gene)) is not None and not v.safe
+        ]
+        if not unsafe:
+            return BaselineResult(genome, 1)
+        for i, gene in unsafe:
+            table[i] = [option for option in table[i] if option[2] != gene]
+    return BaselineResult(None, 0)
 
 
 class _Budgeted:
-    """Distinct evaluations through the domain's check, stopping at `limit`."""
+    """Distinct evaluations through the domain's check, stopping at `limit` or at the deadline."""
 
-    def __init__(self, domain: QuantDomain, limit: int) -> None:
-        self.domain, self.limit = domain, limit
+    def __init__(self, domain: QuantDomain, limit: int, deadline: Deadline = NO_DEADLINE) -> None:
+        self.domain, self.limit, self.deadline = domain, limit, deadline
         self.seen: dict[Genome, float] = {}
         self.best: tuple[float, float, Genome] | None = None
 
     @property
     def done(self) -> bool:
-        return len(self.seen) >= self.limit
+        return len(self.seen) >= self.limit or self.deadline.expired()
 
     def score(self, proposal: Genome) -> float | None:
         checked = self.domain.check(proposal)
@@ -143,12 +257,16 @@ class _Budgeted:
         return self.seen[checked]
 
     def result(self) -> BaselineResult:
-        return BaselineResult(self.best[2] if self.best else None, len(self.seen))
+        return BaselineResult(
+            self.best[2] if self.best else None, len(self.seen), cut=len(self.seen) < self.limit
+        )
 
 
-def random_search(domain: QuantDomain, evaluations: int, seed: int) -> BaselineResult:
+def random_search(
+    domain: QuantDomain, evaluations: int, seed: int, deadline: Deadline = NO_DEADLINE
+) -> BaselineResult:
     rng = np.random.default_rng(seed)
-    run = _Budgeted(domain, evaluations)
+    run = _Budgeted(domain, evaluations, deadline)
     for _ in range(evaluations * 5):
         if run.done:
             break
@@ -156,11 +274,11 @@ def random_search(domain: QuantDomain, evaluations: int, seed: int) -> BaselineR
     return run.result()
 
 
-def tpe(domain: QuantDomain, evaluations: int, seed: int) -> BaselineResult:
+def tpe(domain: QuantDomain, evaluations: int, seed: int, deadline: Deadline = NO_DEADLINE) -> BaselineResult:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    run = _Budgeted(domain, evaluations)
+    run = _Budgeted(domain, evaluations, deadline)
     roundings = [r.value for r in domain.roundings()]
 
     def objective(trial: Any) -> float:
@@ -183,6 +301,9 @@ def tpe(domain: QuantDomain, evaluations: int, seed: int) -> BaselineResult:
             trial.study.stop()
         return 0.0 if value is None else value
 
+    if run.done:
+        return run.result()
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
-    study.optimize(objective, n_trials=evaluations * 5)
+    left = deadline.left()
+    study.optimize(objective, n_trials=evaluations * 5, timeout=None if left == float("inf") else left)
     return run.result()

@@ -344,13 +344,15 @@ class ConfigSolver:
         return self._decode(opt.model())
 
     def minimum_avg_bits(self) -> float | None:
-        """Smallest average bits per weight any configuration allowed by the profile reaches (budget ignored)."""
-        opt = self.z3.Optimize()
-        opt.set("timeout", SOLVER_TIMEOUT_MS)
-        for constraint, name in self.hard:
-            if not name.startswith("budget"):
-                opt.add(constraint)
-        handle = opt.minimize(self.total_size)
-        if opt.check() != self.z3.sat:
-            return None
-        return opt.lower(handle).as_long() / self.space.weights
+        """Smallest average bits per weight any configuration allowed by the profile reaches (budget ignored).
+
+        Sizes add up layer by layer and no hard constraint but the budget joins layers, so the
+        minimum is the sum of each layer's smallest option (what Z3 Optimize found in ~2 s, in ms).
+        """
+        total = 0
+        for index, layer in enumerate(self.space.layers):
+            options = self._options(index)
+            if not options:
+                return None
+            total += min(layer_size(g, layer.out, layer.width).total_bits for g in options)
+        return total / self.space.weights

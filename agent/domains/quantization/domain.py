@@ -297,11 +297,18 @@ class QuantDomain:
             info={"val_acc": acc, "val_nll": nll, "avg_bits": size.avg_bits, "bytes": size.bytes},
         )
 
+    def test_hits(self, genome: Genome | None) -> np.ndarray:
+        """Which test images `genome` (None: fp32) classifies right: call once per chosen configuration.
+
+        Per image rather than a mean, so two configs can be compared pairwise on the same images.
+        """
+        _single_thread_blas(self._local)
+        matrices = None if genome is None else self.matrices(genome)
+        return self.network.predict(self.split.x_test, matrices) == self.split.y_test
+
     def test_accuracy(self, genome: Genome) -> float:
         """Accuracy on the held-out test split: call once per chosen configuration."""
-        _single_thread_blas(self._local)
-        predictions = self.network.predict(self.split.x_test, self.matrices(genome))
-        return float((predictions == self.split.y_test).mean())
+        return float(self.test_hits(genome).mean())
 
 
 def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:

@@ -123,6 +123,32 @@ def project(w: np.ndarray, side: SideInfo, gene: LayerGene) -> np.ndarray:
     raise ValueError(fmt)  # pragma: no cover
 
 
+def project_many(w: np.ndarray, scale: np.ndarray, zero: np.ndarray, genes: list[LayerGene]) -> np.ndarray:
+    """`project` for K genes of one format at once: `w`, `scale`, `zero` are (K, out, n).
+
+    The same elementwise operations in the same order as `project`, with each gene's bits
+    and exponent broadcast along the first axis, so the values are identical; batched GPTQ
+    (rounding.py) runs its column loop once for all of a format's genes this way.
+    """
+    fmt = genes[0].format
+    column = (len(genes), 1, 1)
+    if fmt in (Format.INT_SYM, Format.POWER):
+        q = np.array([qmax_sym(g.bits) for g in genes], dtype=np.float64).reshape(column)
+        if fmt is Format.INT_SYM:
+            return np.clip(np.round(w / scale * q), -q, q) / q * scale
+        a = np.array([g.exponent for g in genes], dtype=np.float64).reshape(column)
+        u = np.minimum(np.abs(w) / scale, 1.0) ** a
+        return np.sign(w) * (np.round(u * q) / q) ** (1.0 / a) * scale
+    if fmt is Format.INT_ASYM:
+        levels = np.array([2**g.bits - 1 for g in genes], dtype=np.float64).reshape(column)
+        return (np.clip(np.round(w / scale) + zero, 0, levels) - zero) * scale
+    if fmt in (Format.MXFP4, Format.NVFP4):
+        return round_to_grid(w / scale, e2m1_grid()) * scale
+    if fmt is Format.FP8:
+        return round_to_grid(w / scale, e4m3_grid()) * scale
+    raise ValueError(fmt)  # pragma: no cover
+
+
 def integer_weights(w_hat: np.ndarray, side: SideInfo, gene: LayerGene) -> np.ndarray | None:
     """The integers an int kernel multiplies (q for symmetric, q - z for asymmetric); None otherwise."""
     if gene.format is Format.INT_SYM:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from agent.deadline import Deadline
 from agent.domains.quantization.domain import QuantDomain
 from agent.domains.quantization.formats import (
     MAX_BITS,
@@ -108,13 +109,15 @@ def refine(
     starts: list[tuple[Genome, Fitness]],
     allowance: int,
     known: set[Genome] | None = None,
+    deadline: Deadline | None = None,
 ) -> Refinement:
     """First-improvement ascent on the validation objective from each start, at most `allowance` evaluations.
 
     Each start gets an even share of what is left, so a long climb from the first
     cannot starve the others. `starts` are (genome, fitness) pairs, most accurate first; `known` genomes (the engine's
-    evaluated ones) are not evaluated again.
+    evaluated ones) are not evaluated again. It stops early when `deadline` passes.
     """
+    deadline = deadline or Deadline.none()
     done = Refinement()
     seen = set(known or ()) | {g for g, _ in starts}
     for k, (genome, fitness) in enumerate(starts):
@@ -123,7 +126,7 @@ def refine(
         while done.evaluations < cap:
             step: tuple[float, Genome] | None = None
             for candidate in neighbours(domain, current):
-                if done.evaluations >= cap:
+                if done.evaluations >= cap or deadline.expired():
                     break
                 checked = domain.check(candidate)
                 if isinstance(checked, str) or checked in seen:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from agent.domains.quantization.formats import LayerGene
-from agent.domains.quantization.quantizers import SideInfo, fit, project
+from agent.domains.quantization.quantizers import SideInfo, fit, project, project_many
 
 DAMPING = 0.01
 
@@ -43,3 +43,49 @@ def quantize_gptq(w: np.ndarray, gene: LayerGene, hinv_factor: np.ndarray) -> np
         err = (col - q) / u[j, j]
         w[:, j + 1 :] -= err @ u[j : j + 1, j + 1 :]
     return out
+
+
+def quantize_gptq_many(
+    w: np.ndarray, genes: list[LayerGene], hinv_factor: np.ndarray, block: int = 32
+) -> list[np.ndarray]:
+    """`quantize_gptq` of one layer under many genes: one column loop per format, lazy block updates.
+
+    HAWQ-V3 over the full menu scores ~1,000 GPTQ options of a layer. Looping over the
+    columns once per format (each gene's bits and exponent broadcast) and, as GPTQ's own
+    implementation does, applying a block of `block` columns' error feedback to the columns
+    after it in one matrix product, makes that several times cheaper than one call per gene.
+    Values agree with `quantize_gptq` up to float rounding (the deferred updates sum in
+    another order); the domain's own evaluations keep using `quantize_gptq`.
+    """
+    w0 = np.asarray(w, dtype=np.float64)
+    out_rows, width = w0.shape
+    found: dict[int, np.ndarray] = {}
+    by_format: dict[object, list[int]] = {}
+    for k, gene in enumerate(genes):
+        by_format.setdefault(gene.format, []).append(k)
+    u = hinv_factor
+    for indices in by_format.values():
+        batch = [genes[k] for k in indices]
+        count = len(batch)
+        sides = [fit(w0, gene) for gene in batch]
+        # column-major working layout (in, K, out): column j of every gene is one contiguous slab
+        scale = np.stack([side.scale.T for side in sides], axis=1)
+        zero = np.stack([side.zero.T for side in sides], axis=1)
+        work = np.repeat(w0.T[:, None, :], count, axis=1)
+        result = np.empty_like(work)
+        for start in range(0, width, block):
+            end = min(start + block, width)
+            errors = np.empty((end - start, count, out_rows))
+            for j in range(start, end):
+                col = work[j]
+                q = project_many(col[:, None, :], scale[j][:, None, :], zero[j][:, None, :], batch)[:, 0, :]
+                result[j] = q
+                err = (col - q) / u[j, j]
+                errors[j - start] = err
+                work[j + 1 : end] -= u[j, j + 1 : end, None, None] * err
+            if end < width:
+                update = u[start:end, end:].T @ errors.reshape(end - start, -1)
+                work[end:] -= update.reshape(width - end, count, out_rows)
+        for slot, k in enumerate(indices):
+            found[k] = result[:, slot, :].T.copy()
+    return [found[k] for k in range(len(genes))]

@@ -5,27 +5,45 @@ domain (model, digits split, Z3 space), checks the user's request can be met at
 all (a budget below the smallest configuration, a group size that divides no
 layer: the user's error), runs the engine with a time or generation budget,
 fills the budget from its most accurate points (refine.py; those evaluations
-count in the total), then runs every baseline with the engine's evaluation count where the baseline
-is a search, and scores each chosen configuration once on the test split.
+count in the total), then runs the baselines (all, the fast ones, or none; random
+and TPE at most at the engine's evaluation count), and scores each chosen
+configuration once on the test split. Under a `Deadline` the whole of it, baselines
+included, ends in time: timeplan.py splits the time and every phase stops at its
+own deadline. The report names the strongest baseline inside the budget (best on
+test, the hardest one to beat) and the chosen config's paired margin over it.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from agent.deadline import Deadline
 from agent.domains.quantization import baselines
 from agent.domains.quantization.constraints import build_space
 from agent.domains.quantization.datasets import digits_split
 from agent.domains.quantization.domain import QuantDomain
 from agent.domains.quantization.formats import Format, Genome, LayerGene
+from agent.domains.quantization.intervals import paired, verdict, wilson
 from agent.domains.quantization.models import load_model, save_npz
 from agent.domains.quantization.profiles import get_profile
 from agent.domains.quantization.refine import REFINE_SHARE, REFINE_STARTS, refine
 from agent.domains.quantization.size import fp32_size
+from agent.domains.quantization.timeplan import (
+    BASELINE_MODES,
+    MIN_ENGINE_SECONDS,
+    PhaseDone,
+    PhaseStarted,
+    PlanMade,
+    TimePlan,
+    phase_deadline,
+)
 from agent.errors import UserError
 from agent.evolution.domain import Fitness, Individual
 from agent.search_recorder import PointRecord
@@ -43,9 +61,24 @@ class Scored:
     avg_bits: float
     config: list[dict[str, Any]] | None = None
     evaluations: int = 0
+    seconds: float = 0.0  # wall time of the search or baseline that chose it
+    cut: bool = False  # its deadline stopped it before it was done
+    hits: str = ""  # test images classified right, as a hex bitmask (paired comparisons)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def test_hits(self) -> np.ndarray:
+        return hits_from_hex(self.hits)
+
+
+def hits_to_hex(hits: np.ndarray) -> str:
+    return f"{len(hits)}:" + np.packbits(np.asarray(hits, bool)).tobytes().hex()
+
+
+def hits_from_hex(text: str) -> np.ndarray:
+    count, _, body = text.partition(":")
+    return np.unpackbits(np.frombuffer(bytes.fromhex(body), np.uint8))[: int(count)].astype(bool)
 
 
 @dataclass(frozen=True)
@@ -70,6 +103,28 @@ class SearchReport:
     engine: dict[str, float]
     checks: dict[str, int]
     outputs: dict[str, str] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds each phase took
+    time_budget: float | None = None
+
+    def strongest(self) -> tuple[str, Scored] | None:
+        """The baseline inside the budget with the best test accuracy (ties: fewer bytes)."""
+        inside = [
+            (name, s)
+            for name, s in self.baselines.items()
+            if s.avg_bits <= self.budget_bits + 1e-9 and s.config is not None
+        ]
+        if not inside:
+            return None
+        return max(inside, key=lambda item: (item[1].test_acc, -item[1].bytes))
+
+    def margin(self) -> dict[str, Any] | None:
+        """The chosen config's paired test margin over the strongest baseline, with its 95% interval."""
+        strongest = self.strongest()
+        if strongest is None:
+            return None
+        name, base = strongest
+        interval = paired(self.chosen.test_hits(), base.test_hits())
+        return {"baseline": name, **interval.to_json(), "verdict": verdict(interval)}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,6 +140,11 @@ class SearchReport:
             "engine": self.engine,
             "checks": self.checks,
             "outputs": self.outputs,
+            "strongest_baseline": self.margin(),
+            "test_interval": wilson(
+                int(self.chosen.test_hits().sum()), len(self.chosen.test_hits())
+            ).to_json(),
+            "time": {"budget": self.time_budget, "phases": self.phases},
         }
 
 
@@ -100,11 +160,13 @@ class SearchRequest:
     islands: int = 2
     workers: int = 1
     groups: tuple[int, ...] = DEFAULT_GROUPS
-    baselines: bool = True
+    baselines: str = "all"  # all | fast (uniform, greedy, HAWQ-V3) | none
 
 
 def build_domain(request: SearchRequest) -> QuantDomain:
     """Model, data and Z3 space for `request`; raises `UserError` when the request cannot be met."""
+    if request.baselines not in BASELINE_MODES:
+        raise UserError(f"--baselines takes one of {', '.join(BASELINE_MODES)}, not {request.baselines!r}")
     network = load_model(request.model)
     profile = get_profile(request.profile)
     if request.budget_bits <= 0:
@@ -128,18 +190,24 @@ def build_domain(request: SearchRequest) -> QuantDomain:
     return domain
 
 
-def score(domain: QuantDomain, genome: Genome | None, evaluations: int = 0) -> Scored | None:
+def score(
+    domain: QuantDomain, genome: Genome | None, evaluations: int = 0, seconds: float = 0.0, cut: bool = False
+) -> Scored | None:
     if genome is None:
         return None
     fitness = domain.evaluate(genome)
     size = domain.size(genome)
+    hits = domain.test_hits(genome)
     return Scored(
         fitness.info["val_acc"],
-        domain.test_accuracy(genome),
+        float(hits.mean()),
         size.bytes,
         size.avg_bits,
         [g.to_json() for g in genome],
         evaluations,
+        round(seconds, 2),
+        cut,
+        hits_to_hex(hits),
     )
 
 
@@ -147,8 +215,8 @@ def fp32(domain: QuantDomain) -> Scored:
     net, split = domain.network, domain.split
     size = fp32_size(net.shapes(), net.bias_count())
     val = float((net.predict(split.x_val) == split.y_val).mean())
-    test = float((net.predict(split.x_test) == split.y_test).mean())
-    return Scored(val, test, size.bytes, size.avg_bits)
+    hits = domain.test_hits(None)
+    return Scored(val, float(hits.mean()), size.bytes, size.avg_bits, hits=hits_to_hex(hits))
 
 
 def chosen_genome(front: list[Any]) -> Genome:
@@ -167,6 +235,7 @@ def refined_front(
     front: list[Individual[Genome]],
     stats: Any,
     observer: Callable[[Any], None] | None = None,
+    deadline: Deadline | None = None,
 ) -> tuple[list[Individual[Genome]], int]:
     """The engine's front after budget-filling refinement (refine.py) of its most accurate points.
 
@@ -180,7 +249,7 @@ def refined_front(
     ranked = sorted(front, key=lambda ind: (ind.fitness.objectives[0], ind.fitness.objectives[1]))
     starts = [(ind.genome, ind.fitness) for ind in ranked[:REFINE_STARTS]]
     allowance = max(REFINE_STARTS, round(stats.evaluated * REFINE_SHARE))
-    done = refine(domain, starts, allowance, {ind.genome for ind in front})
+    done = refine(domain, starts, allowance, {ind.genome for ind in front}, deadline)
     generation = stats.generations + 1
     pool = list(front) + [
         Individual(genome, fitness, generation=generation) for genome, fitness in done.evaluated.items()
@@ -193,51 +262,86 @@ def refined_front(
     return merged, done.evaluations
 
 
+class _Phases:
+    """Announces phases to the observer and keeps how long each took."""
+
+    def __init__(self, emit: Callable[[Any], None]) -> None:
+        self.emit, self.seconds = emit, {}
+        self._name, self._started = "", 0.0
+
+    def start(self, name: str, allowed: Deadline | None = None) -> None:
+        self._name, self._started = name, time.time()
+        left = None if allowed is None or allowed.at is None else round(allowed.left(), 1)
+        self.emit(PhaseStarted(name, left))
+
+    def done(self, detail: str = "") -> float:
+        took = time.time() - self._started
+        self.seconds[self._name] = round(took, 2)
+        self.emit(PhaseDone(self._name, took, detail))
+        return took
+
+
+def _detail(scored: Scored | None, cut: bool) -> str:
+    if scored is None:
+        return "nothing inside the budget" + (" (stopped by its deadline)" if cut else "")
+    text = f"val acc {scored.val_acc:.4f} at {scored.avg_bits:.3f} bits, {scored.evaluations} evaluations"
+    return text + (" (stopped by its deadline)" if cut else "")
+
+
 def run_search(
     request: SearchRequest,
     observer: Callable[[Any], None] | None = None,
     note: Callable[[str], None] | None = None,
+    deadline: Deadline | None = None,
 ) -> tuple[SearchReport, QuantDomain]:
-    """Run the search and its baselines; returns the report and the domain (for `write_outputs`)."""
+    """Run the search and its baselines; returns the report and the domain (for `write_outputs`).
+
+    `deadline` bounds the whole run (the CLI starts it when the command starts); without
+    one, `request.time_budget` seconds from now bound it, and without either nothing does.
+    Engine events and the phase events of timeplan.py go to `observer`.
+    """
     from agent.evolution import Engine, EngineConfig
 
+    run = deadline or Deadline.after(request.time_budget)
+    emit = observer or (lambda _event: None)
     say = note or (lambda _text: None)
+    phases = _Phases(lambda event: (emit(event), say(getattr(event, "name", ""))))
+    phases.start("setup", run)
     domain = build_domain(request)
+    phases.done(f"{domain.network.name}: {len(domain.space.layers)} layers, {domain.space.weights:,} weights")
+    mode = request.baselines
+    plan = TimePlan.make(None if run.at is None else run.left(), mode)
+    emit(PlanMade(None if run.at is None else round(run.left(), 1), plan.shares(mode)))
+    if plan.engine is not None and plan.engine < MIN_ENGINE_SECONDS:
+        raise UserError(
+            f"--time leaves the engine {plan.engine:.1f}s after set-up and baselines (it needs "
+            f"≥ {MIN_ENGINE_SECONDS:g}s for its first generation): give more time or --baselines none"
+        )
     config = EngineConfig(
         seed=request.seed,
         population=request.population,
         islands=request.islands,
         generations=request.generations,
-        time_budget=request.time_budget,
+        time_budget=plan.engine,
         workers=request.workers,
-        eval_timeout=120.0,
+        eval_timeout=120.0 if plan.engine is None else min(120.0, plan.engine),
     )
-    say("evolving")
+    phases.start("engine", phase_deadline(run, plan.engine, plan.tail))
     result = Engine(domain, config, observer).run()
-    say("filling the budget")
-    front, refined = refined_front(domain, result.front, result.stats, observer)
+    phases.done(f"{result.stats.evaluated} evaluations in {result.stats.generations} generations")
+    refine_deadline = phase_deadline(run, plan.refine, plan.tail)
+    phases.start("refine", refine_deadline)
+    front, refined = refined_front(domain, result.front, result.stats, observer, refine_deadline)
+    phases.done(f"{refined} evaluations")
     counters = replace(domain.counters)  # strop's checks only; baselines below check too
     repairs = (domain.solver.repairs_by_table, domain.solver.repairs_by_optimize)
     evaluations = result.stats.evaluated + refined
-    chosen = score(domain, chosen_genome(front), evaluations)
+    chosen = score(
+        domain, chosen_genome(front), evaluations, result.stats.wall_time + phases.seconds["refine"]
+    )
     assert chosen is not None
-    found: dict[str, Scored] = {}
-    if request.baselines:
-        for bits in (8, 4, 3, 2):
-            found[f"uniform_int{bits}"] = score(domain, baselines.uniform(domain, Format.INT_SYM, bits), 1)  # type: ignore[assignment]
-        plans: list[tuple[str, Callable[[], baselines.BaselineResult]]] = [
-            ("uniform_best_int", lambda: baselines.best_uniform_int(domain)),
-            ("greedy", lambda: baselines.greedy(domain)),
-            ("hawq", lambda: baselines.hawq(domain, request.seed)),
-            ("random", lambda: baselines.random_search(domain, evaluations, request.seed)),
-            ("tpe", lambda: baselines.tpe(domain, evaluations, request.seed)),
-        ]
-        for name, plan in plans:
-            say(f"baseline {name}")
-            outcome = plan()
-            scored = score(domain, outcome.genome, outcome.evaluations)
-            if scored is not None:
-                found[name] = scored
+    found = _baselines(domain, request, evaluations, run, plan, phases)
+    phases.start("finish")
     stats = result.stats
     report = SearchReport(
         model=domain.network.name,
@@ -277,8 +381,55 @@ def run_search(
             "repairs_by_table": repairs[0],
             "repairs_by_optimize": repairs[1],
         },
+        time_budget=request.time_budget,
     )
+    phases.done()
+    report.phases = dict(phases.seconds)
     return report, domain
+
+
+def _baselines(
+    domain: QuantDomain,
+    request: SearchRequest,
+    evaluations: int,
+    run: Deadline,
+    plan: TimePlan,
+    phases: _Phases,
+) -> dict[str, Scored]:
+    """Every baseline the mode asks for, each inside its share of the time (timeplan.py)."""
+    found: dict[str, Scored] = {}
+    if request.baselines == "none":
+        return found
+    fast_until = phase_deadline(run, plan.fast, plan.tail)
+    for bits in (8, 4, 3, 2):
+        found[f"uniform_int{bits}"] = score(domain, baselines.uniform(domain, Format.INT_SYM, bits), 1)  # type: ignore[assignment]
+    plans: list[tuple[str, Callable[[Deadline], baselines.BaselineResult]]] = [
+        ("uniform_best_int", lambda d: baselines.best_uniform_int(domain, d)),
+        ("greedy", lambda d: baselines.greedy(domain, deadline=d)),
+        ("hawq", lambda d: baselines.hawq(domain, request.seed, d)),
+    ]
+    if request.baselines == "all":
+        plans += [
+            ("random", lambda d: baselines.random_search(domain, evaluations, request.seed, d)),
+            ("tpe", lambda d: baselines.tpe(domain, evaluations, request.seed, d)),
+        ]
+    searches = sum(name in ("random", "tpe") for name, _ in plans)
+    for name, make in plans:
+        if name in ("random", "tpe"):
+            share = None if run.at is None else run.minus(plan.tail).left() / searches
+            searches -= 1
+            until = phase_deadline(run, share, plan.tail)
+        else:
+            until = fast_until
+        phases.start(f"baseline {name}", until)
+        outcome = make(until)
+        scored = score(
+            domain, outcome.genome, outcome.evaluations, time.time() - phases._started, outcome.cut
+        )
+        phases.done(_detail(scored, outcome.cut))
+        if scored is not None:
+            found[name] = scored
+    return found
 
 
 def point_renderer(request: SearchRequest) -> Callable[[Individual[Genome]], PointRecord]:
