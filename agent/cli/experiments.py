@@ -91,13 +91,24 @@ def runs_command(json_out: JsonFlag = False) -> None:
         return
     from rich.table import Table
 
-    table = Table("run", "task", "status", "started", "experiments", "best")
+    table = Table("run", "task", "status", "started", "experiments", "best", "LLM tokens · $ · calls")
     for run in runs:
         summary = _run_summary(index, run)
         best = summary["best"]
         best_text = "—" if best is None else f"{best['id']}: {run.metric} = {best['value']:.6g}"
-        table.add_row(run.id, run.task, run.status, run.started[:19], str(summary["experiments"]), best_text)
+        cost = summary["cost"]
+        llm = f"{cost['tokens']} · ${cost['usd']:.4f} · {cost['calls']}" if cost["calls"] else "—"
+        table.add_row(
+            run.id, run.task, run.status, run.started[:19], str(summary["experiments"]), best_text, llm
+        )
     out.print(table)
+
+
+def _run_cost(records: Any) -> Any:
+    """The run's LLM totals: tokens (estimated part), dollars, calls, retries, timeouts."""
+    from agent.records import Cost
+
+    return sum((record.cost for record in records), Cost())
 
 
 def _run_summary(index: Any, run: Any) -> dict[str, Any]:
@@ -105,7 +116,9 @@ def _run_summary(index: Any, run: Any) -> dict[str, Any]:
 
     records = index.experiments(run.id)
     best = best_experiment(records, run.metric, run.direction)
+    cost = _run_cost(records)
     return {
+        "cost": {**cost.__dict__, "tokens": cost.tokens},
         "id": run.id,
         "task": run.task,
         "status": run.status,
@@ -136,6 +149,7 @@ def log_command(
         print_json(
             {
                 **run.to_dict(),
+                "cost": {**_run_cost(records).__dict__, "tokens": _run_cost(records).tokens},
                 "best": best.id if best else None,
                 "experiments": [record.to_dict() for record in records],
             }
@@ -157,6 +171,11 @@ def log_command(
     out.print(tree)
     if run.stop_reason:
         out.print(f"stopped: {escape(run.stop_reason)}")
+    if run.budget_report:
+        out.print(f"budget: {escape(run.budget_report)}")
+    total = _run_cost(records)
+    if total.calls:
+        out.print(f"LLM: {escape(total.describe())}")
     if best is not None:
         out.print(f"best: {best.name} ({best.branch}) · adopt it with: strop adopt {best.name}")
 
@@ -196,7 +215,7 @@ def show_command(
             + ", ".join(f"{k} = {v:.6g}" for k, v in sorted(record.final_metrics.items()))
         )
     if record.cost.calls:
-        out.print(f"cost: {record.cost.tokens} tokens, ${record.cost.usd:.4f}, {record.cost.calls} calls")
+        out.print(f"cost: {escape(record.cost.describe())}")
     out.print(
         f"evaluated in {record.eval_seconds:.2f}s on {record.backend or '—'} · evaluator {record.fingerprint[:12]}"
     )

@@ -135,22 +135,38 @@ def resume_command(
     run_ref: Annotated[
         str | None, typer.Argument(metavar="[RUN]", help="run id or prefix; default: latest")
     ] = None,
+    time_limit: Annotated[
+        str | None, typer.Option("--time", "-t", help='More wall time from now, e.g. "90s", "30m".')
+    ] = None,
+    experiments: Annotated[
+        int | None, typer.Option("--experiments", "-n", min=1, help="A new experiment total for the run.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
     json_out: JsonFlag = False,
 ) -> None:
     """Continue a run that was killed or interrupted, from its last checkpoint.
 
     Nothing is lost or done twice: an experiment committed but not evaluated is
-    evaluated once; one already evaluated is not run again.
+    evaluated once; one already evaluated is not run again. With --time or
+    --experiments, a run that ended on its budget continues with the new one.
     """
     from agent.home import strop_home
     from agent.loop import resume_run
     from agent.run_index import RunIndex
+    from sandbox.units import UnitError, parse_duration
 
+    try:
+        seconds = parse_duration(time_limit) if time_limit else None
+    except UnitError as error:
+        from agent.errors import UserError
+
+        raise UserError(f"--time: {error}") from None
     index = RunIndex(strop_home())
     record = index.find_run(run_ref)
     with _Progress(record.metric, quiet or json_out) as progress:
-        result = resume_run(record.id, strop_home(), index, sink=progress)
+        result = resume_run(
+            record.id, strop_home(), index, sink=progress, more_time=seconds, experiments=experiments
+        )
     _report(result, index, json_out)
 
 
@@ -169,6 +185,12 @@ def stop_command(
     out.print(f"asked run {run_id} to stop after the experiments in flight (see `strop log {run_id}`)")
 
 
+def _total(records: Any) -> Any:
+    from agent.records import Cost
+
+    return sum((r.cost for r in records), Cost())
+
+
 def _report(result: Any, index: Any, json_out: bool) -> None:
     run = index.find_run(result.run_id)
     metric = run.metric
@@ -183,6 +205,8 @@ def _report(result: Any, index: Any, json_out: bool) -> None:
                 "best": best.to_dict() if best else None,
                 "baseline": baseline.to_dict() if baseline else None,
                 "experiments": len(result.records),
+                "budget_report": run.budget_report,
+                "cost": _total(result.records).__dict__,
             }
         )
         return
@@ -214,5 +238,10 @@ def _report(result: Any, index: Any, json_out: bool) -> None:
         table.add_row("idea", escape(best.idea[:100]))
         table.add_row("branch", best.branch)
         table.add_row("adopt", f"strop adopt {best.name}")
+    total = _total(result.records)
+    if total.calls:
+        table.add_row("LLM", total.describe())
+    if run.budget_report:
+        table.add_row("budget", escape(run.budget_report))
     table.add_row("details", f"strop log {result.run_id}")
     out.print(table)

@@ -1,0 +1,221 @@
+"""Issue 19: every LLM attempt counts, unhealable errors stop the run, calls are accounted in full.
+
+Real loop, real git, real `openai` client against the scripted server; only the model's words are fake.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.deadline import Deadline
+from agent.llm import ChatMessage, LLMClient
+from agent.llm.errors import LLMOutOfTime
+from agent.llm.scripted_server import RecordedRequest, Reply, ScriptedServer
+from agent.loop import Overrides, start_run
+from agent.run_index import RunIndex
+from agent.task import LLMSpec, load_task
+from agent.turns import turn_history
+from evaluators.verdict import Status
+
+TASK = """
+[task]
+name = "attempts"
+goal = "Make VALUE in model.py as large as possible."
+workspace = "{workspace}"
+
+[evaluator]
+command = "python evaluate.py"
+metric = "score"
+direction = "maximize"
+timeout = "30s"
+files = ["evaluate.py"]
+sandbox = "local"
+
+[budget]
+experiments = {experiments}
+turns = "fixed"
+turn_limit = 1
+
+[proposer]
+kind = "llm"
+
+[search]
+strategy = "greedy"
+drafts = 1
+debug_prob = 0.0
+parallel = {parallel}
+
+[knowledge]
+memory = false
+
+[llm]
+base_url = "{base_url}"
+model = "scripted"
+request_timeout = "5s"
+max_retries = 1
+"""
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    path = tmp_path / "repo"
+    path.mkdir()
+    (path / "model.py").write_text("VALUE = 1\n")
+    (path / "evaluate.py").write_text('import json, model\nprint(json.dumps({"score": model.VALUE}))\n')
+    git(path, "init", "-q", "-b", "main")
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", "initial")
+    return path
+
+
+def task_file(
+    tmp_path: Path, workspace: Path, server: ScriptedServer, experiments: int = 3, parallel: int = 1
+):
+    path = tmp_path / "task.toml"
+    text = TASK.format(
+        workspace=workspace, base_url=server.base_url, experiments=experiments, parallel=parallel
+    )
+    path.write_text(text)
+    return path
+
+
+def good(request: RecordedRequest) -> Reply:
+    return Reply.text(
+        "Raise VALUE.\n\nmodel.py\n```python\n<<<<<<< SEARCH\nVALUE = 1\n=======\nVALUE = 2\n>>>>>>> REPLACE\n```\n"
+    )
+
+
+@pytest.fixture
+def index(isolated_home: Path) -> Iterator[RunIndex]:
+    opened = RunIndex(isolated_home)
+    yield opened
+    opened.close()
+
+
+def test_experiments_3_with_a_model_that_never_writes_code_ends_after_3(
+    tmp_path: Path, workspace: Path, index: RunIndex, isolated_home: Path
+) -> None:
+    with ScriptedServer(lambda r: Reply.text("I think the code is fine as it is.")) as server:
+        result = start_run(load_task(task_file(tmp_path, workspace, server)), isolated_home, index)
+        calls = len(server.completions)
+    assert [r.id for r in result.records] == [0, 1, 2]  # experiment 0 and two rejected attempts
+    assert [r.status for r in result.records] == [Status.OK, Status.REJECTED, Status.REJECTED]
+    assert calls == 2
+    assert result.stop_reason == "experiment budget spent: 3 of 3"
+    # the baseline (no model at all) and the failed attempts never enter the turn history
+    assert turn_history(index, "attempts", "scripted") == []
+
+
+def test_turn_history_holds_llm_successes_only_per_model(
+    tmp_path: Path, workspace: Path, index: RunIndex, isolated_home: Path
+) -> None:
+    with ScriptedServer(good) as server:
+        start_run(load_task(task_file(tmp_path, workspace, server, experiments=2)), isolated_home, index)
+    assert turn_history(index, "attempts", "scripted") == [1]  # experiment 1 only, not experiment 0
+    assert turn_history(index, "attempts", "another-model") == []
+
+
+def test_a_401_stops_the_run_with_one_line_and_exit_2(
+    tmp_path: Path, workspace: Path, isolated_home: Path
+) -> None:
+    with ScriptedServer(lambda r: Reply.error(401, "invalid api key")) as server:
+        path = task_file(tmp_path, workspace, server, experiments=10)
+        env = {**os.environ, "STROP_HOME": str(isolated_home), "OPENAI_API_KEY": "sk-wrong-0000"}
+        done = subprocess.run(
+            [sys.executable, "-m", "agent.cli", "run", str(path), "--quiet"],
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+        calls = len(server.completions)
+    assert done.returncode == 2, done.stderr
+    # besides the local sandbox's warning, one line: the error
+    lines = [line for line in done.stderr.splitlines() if line.strip() and "sandbox" not in line]
+    assert len(lines) == 1 and lines[0].startswith("error: HTTP 401"), done.stderr
+    assert "$OPENAI_API_KEY" in lines[0]
+    assert "Traceback" not in done.stderr and "sk-wrong" not in done.stderr
+    assert calls == 1  # no retry, no second attempt
+
+
+def test_a_context_overflow_is_never_resent_unchanged(
+    tmp_path: Path, workspace: Path, index: RunIndex, isolated_home: Path
+) -> None:
+    (workspace / "data.py").write_text("".join(f"ROW_{i} = {i * 7919 % 10007}\n" for i in range(3000)))
+    git(workspace, "add", "-A")
+    git(workspace, "commit", "-qm", "data")
+
+    def answer(request: RecordedRequest) -> Reply:
+        if len(request.prompt) > 12_000:
+            return Reply.context_overflow(limit=4096, asked=len(request.prompt) // 3)
+        return good(request)
+
+    with ScriptedServer(answer) as server:
+        result = start_run(
+            load_task(task_file(tmp_path, workspace, server, experiments=2)), isolated_home, index
+        )
+        bodies = [r.raw for r in server.completions]
+        sizes = [len(r.prompt) for r in server.completions]
+    assert len(bodies) == len(set(bodies)), "a request was sent twice unchanged"
+    assert sizes == sorted(sizes, reverse=True) and sizes[-1] <= 12_000 < sizes[0]
+    attempt = {r.id: r for r in result.records}[1]
+    assert attempt.status is Status.OK and attempt.metrics["score"] == 2
+    assert any("context overflow: prompt cut from" in d for d in attempt.decisions)
+
+
+def test_a_slow_reply_past_the_deadline_is_cancelled_on_the_server_and_counted() -> None:
+    with ScriptedServer([Reply.slow("word " * 400, chunk_delay=0.1)]) as server:
+        client = LLMClient(LLMSpec(base_url=server.base_url, model="m", request_timeout=30.0), environ={})
+        started = time.monotonic()
+        with client, pytest.raises(LLMOutOfTime) as caught:
+            client.complete([ChatMessage("user", "hello there")], deadline=Deadline.after(1.0))
+        took = time.monotonic() - started
+        time.sleep(0.5)  # the server notices the closed stream at its next write
+        cancelled, sent = list(server.cancelled), dict(server.sent)
+    assert took < 2.0
+    assert cancelled == [1] and 3 <= sent[1] < 400  # stopped generating, long before the end
+    error = caught.value
+    assert error.log.cancelled == 1 and error.log.timeouts == 1
+    assert error.cost.completion_tokens >= 3 and error.cost.estimated == error.cost.tokens > 0
+    assert "cancelled" in error.log.line()
+
+
+def test_finish_reason_length_is_recorded(
+    tmp_path: Path, workspace: Path, index: RunIndex, isolated_home: Path
+) -> None:
+    def cut(request: RecordedRequest) -> Reply:
+        return Reply.text(
+            "Raise VALUE.\n\nmodel.py\n```python\n<<<<<<< SEARCH\nVALUE = 1\n", finish_reason="length"
+        )
+
+    with ScriptedServer(cut) as server:
+        result = start_run(
+            load_task(task_file(tmp_path, workspace, server, experiments=2)), isolated_home, index
+        )
+    attempt = {r.id: r for r in result.records}[1]
+    said = "\n".join(attempt.decisions)
+    assert "finish length" in said and "hit max_tokens (4096) and is incomplete" in said
+
+
+def test_two_lanes_call_the_model_at_once(
+    tmp_path: Path, workspace: Path, index: RunIndex, isolated_home: Path
+) -> None:
+    def slow_good(request: RecordedRequest) -> Reply:
+        reply = good(request)
+        return Reply.text(reply.content or "", delay=1.0)
+
+    with ScriptedServer(slow_good) as server:
+        path = task_file(tmp_path, workspace, server, experiments=3, parallel=2)
+        start_run(load_task(path), isolated_home, index, Overrides(parallel=2))
+        times = sorted(server.times.values())
+    assert len(times) == 2
+    (first_in, first_out), (second_in, _) = times
+    assert second_in < first_out, f"the calls did not overlap: {times}"
