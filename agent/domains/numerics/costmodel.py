@@ -5,8 +5,9 @@ costs several times more, so a search that counts operations favours divisions i
 not. The weights here come from compiled code: `python -m agent.domains.numerics.costmodel`
 writes a C loop per operation (a chain of 16 dependent applications per array element, over
 an L1-sized array, `-O3 -march=native -ffp-contract=off`, so the compiler vectorises across
-elements as it would a real kernel), times it against an empty chain, and stores the ns per
-operation, relative to an fma, in `op_costs.json` beside this module. Reports use these
+elements as it would a real kernel), times it against an empty chain (41 interleaved trials,
+the best of each, so that a busy machine's noise falls on every operation alike), and stores
+the ns per operation, relative to an fma, in `op_costs.json` beside this module. Reports use these
 weights by default (`measured`); `ops` (every operation 1) is kept as an option and printed
 beside it. Constant sub-expressions stay free, as in AutoNumerics-Zero.
 """
@@ -51,12 +52,18 @@ real in[N], out[N]; /* external linkage: the stores are not dead */
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
 __FUNCTIONS__
 int main(int argc, char **argv) {
-    int reps = argc > 1 ? atoi(argv[1]) : 2000;
+    int reps = argc > 1 ? atoi(argv[1]) : 300;
     volatile real vc = (real)1e-3, vm = (real)1.0000001;
     real c = vc, m = vm;
     for (int i = 0; i < N; i++) in[i] = (real)1 + (real)i / N;
-    printf("{");
+    double best[__OPS__];
+    for (int k = 0; k < __OPS__; k++) best[k] = 1e30;
+    for (int trial = 0; trial < 41; trial++) {  /* interleaved: every op sees the same noise */
+        double t;
 __CALLS__
+    }
+    printf("{");
+__PRINTS__
     printf("\"_\": 0}\n");
     return 0;
 }
@@ -67,14 +74,9 @@ __attribute__((noinline)) static void run___OP__(real c, real m) {
     for (int i = 0; i < N; i++) { real y = in[i]; __BODY__ out[i] = y; }
 }
 static double time___OP__(int reps, real c, real m) {
-    double best = 1e30;
-    for (int trial = 0; trial < 7; trial++) {
-        double start = now();
-        for (int r = 0; r < reps; r++) { run___OP__(c, m); __asm__ volatile("" ::: "memory"); }
-        double ns = (now() - start) * 1e9 / ((double)reps * N);
-        if (ns < best) best = ns;
-    }
-    return best;
+    double start = now();
+    for (int r = 0; r < reps; r++) { run___OP__(c, m); __asm__ volatile("" ::: "memory"); }
+    return (now() - start) * 1e9 / ((double)reps * N);
 }
 """
 
@@ -98,19 +100,21 @@ class CostModel:
 
 def _source(real: str) -> str:
     single = real == "float"
-    functions, calls = [], []
-    for op, statement in _KERNEL.items():
+    functions, calls, prints = [], [], []
+    for k, (op, statement) in enumerate(_KERNEL.items()):
         body = " ".join([statement] * CHAIN)
         functions.append(_FUNCTION.replace("__OP__", op).replace("__BODY__", body))
-        calls.append(f'    printf("\\"{op}\\": %.6f, ", time_{op}(reps, c, m));')
+        calls.append(f"        t = time_{op}(reps, c, m); if (t < best[{k}]) best[{k}] = t;")
+        prints.append(f'    printf("\\"{op}\\": %.6f, ", best[{k}]);')
     text = _C.replace("__FUNCTIONS__", "\n".join(functions)).replace("__CALLS__", "\n".join(calls))
+    text = text.replace("__PRINTS__", "\n".join(prints)).replace("__OPS__", str(len(_KERNEL)))
     text = text.replace("__REAL__", real).replace("__FMA__", "fmaf" if single else "fma")
     return text.replace("__SQRT__", "sqrtf" if single else "sqrt").replace(
         "<stdio.h>", "<stdio.h>\n#include <stdlib.h>"
     )
 
 
-def measure(reps: int = 2000, compiler: str = "cc") -> dict[str, dict[str, float]]:
+def measure(reps: int = 300, compiler: str = "cc") -> dict[str, dict[str, float]]:
     """ns per operation (chain time minus the empty chain, over CHAIN) for float and double."""
     result: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="strop-opcost-") as folder:
@@ -152,14 +156,14 @@ def cost_model(name: str, format_name: str) -> CostModel:
 def main(argv: list[str] | None = None) -> None:
     """Measure and write `op_costs.json` (run on the machine whose costs you want)."""
     args = sys.argv[1:] if argv is None else argv
-    reps = int(args[0]) if args else 2000
-    ns = measure(reps)
+    reps = int(args[0]) if args else 300
+    ns = {real: {op: round(v, 6) for op, v in values.items()} for real, values in measure(reps).items()}
     data = {
         "script": SCRIPT,
         "command": "python -m agent.domains.numerics.costmodel",
         "machine": platform.processor() or platform.machine(),
         "flags": "-O3 -march=native -ffp-contract=off -fno-math-errno",
-        "ns_per_op": {real: {op: round(v, 4) for op, v in values.items()} for real, values in ns.items()},
+        "ns_per_op": ns,
         "weights": {real: weights_from(values) for real, values in ns.items()},
     }
     WEIGHTS_FILE.write_text(json.dumps(data, indent=2) + "\n")

@@ -6,7 +6,11 @@ earlier node, change an operation (arguments adapted to the new arity), and pert
 constant (multiplicatively, at one of three scales; constants that LP fits are refitted
 anyway, the others, e.g. a shift inside a product, move only this way). Crossover grafts
 a node of the second parent, with everything it depends on, in place of a node of the
-first. Every result is pruned to the nodes that feed the output.
+first. Every result is pruned to the nodes that feed the output, and its constant-only
+sub-expressions are folded into one constant (they are free in the cost model, so without
+folding programs bloat with dead-weight arithmetic that mutation keeps stirring). New
+operands are x itself more often than any other earlier node: without seeds every useful
+program is built around x, and a uniform choice mostly wires constants to constants.
 """
 
 from __future__ import annotations
@@ -28,6 +32,36 @@ def _constant(rng: numpy.random.Generator) -> Node:
     return Node("const", (), float(rng.choice([-1.0, 1.0]) * 10 ** rng.uniform(-2, 1)))
 
 
+_X_BIAS = 0.5  # of the non-constant operand choices, the share that picks x itself
+
+
+def _earlier(limit: int, rng: numpy.random.Generator) -> int:
+    """An earlier node for an operand: x with probability _X_BIAS, else uniform."""
+    if limit <= 1 or rng.random() < _X_BIAS:
+        return 0
+    return int(rng.integers(limit))
+
+
+def fold_constants(program: Program) -> Program:
+    """Replace every constant-only operation by one constant of its (float64) value."""
+    from agent.domains.numerics.program import _apply
+
+    variable = program.depends_on_x()
+    nodes = list(program.nodes)
+    values: list[numpy.ndarray] = []
+    changed = False
+    with numpy.errstate(all="ignore"):
+        for index, node in enumerate(program.nodes):
+            value = _apply(node, values, numpy.zeros(1), numpy.float64)
+            values.append(value)
+            if node.op in ARITY and not variable[index]:
+                folded = float(numpy.asarray(value).reshape(-1)[0])
+                if numpy.isfinite(folded):
+                    nodes[index] = Node("const", (), folded)
+                    changed = True
+    return Program(tuple(nodes)).prune() if changed else program
+
+
 def _insert_before(nodes: list[Node], position: int, new: Node) -> list[Node]:
     """Insert `new` at `position`, shifting references to later nodes."""
     shifted = [Node(n.op, tuple(a + 1 if a >= position else a for a in n.args), n.value) for n in nodes]
@@ -46,18 +80,18 @@ def random_program(rng: numpy.random.Generator, operations: int = 0) -> Program:
                 nodes.append(_constant(rng))
                 args.append(len(nodes) - 1)
             else:
-                args.append(int(rng.integers(len(nodes))))
+                args.append(_earlier(len(nodes), rng))
         nodes.append(Node(op, tuple(args)))
         if not any(a == len(nodes) - 2 for a in args) and len(nodes) > 2 and rng.random() < 0.7:
             nodes[-1] = Node(op, (len(nodes) - 2, *args[1:]))
-    return Program(tuple(nodes)).prune()
+    return fold_constants(Program(tuple(nodes)).prune())
 
 
 def _operand(nodes: list[Node], limit: int, rng: numpy.random.Generator) -> tuple[list[Node], int, int]:
     """An argument for a node placed at `limit`: an existing earlier node or a new constant."""
     if rng.random() < 0.4:
         return _insert_before(nodes, limit, _constant(rng)), limit, limit + 1
-    return nodes, int(rng.integers(limit)), limit
+    return nodes, _earlier(limit, rng), limit
 
 
 def insert_vertex(program: Program, rng: numpy.random.Generator) -> Program:
@@ -157,7 +191,7 @@ _MUTATION_WEIGHTS = numpy.array([0.25, 0.15, 0.2, 0.15, 0.25])
 def mutate(program: Program, rng: numpy.random.Generator) -> Program:
     operator = MUTATIONS[int(rng.choice(len(MUTATIONS), p=_MUTATION_WEIGHTS))]
     child = operator(program, rng)
-    return child if child.is_wellformed() else program
+    return fold_constants(child) if child.is_wellformed() else program
 
 
 def crossover(first: Program, second: Program, rng: numpy.random.Generator) -> Program:

@@ -1,0 +1,56 @@
+"""Exhaustive float32 verification in C agrees with the Python measurement on every float."""
+
+import shutil
+
+import numpy
+import pytest
+
+from agent.domains.numerics.domain import NumericsDomain
+from agent.domains.numerics.exhaustive import verify_all
+from agent.domains.numerics.measure import Reference
+from agent.domains.numerics.points import count_in, verification_points
+from agent.domains.numerics.program import Node, Program, horner
+from agent.domains.numerics.skeletons import factored_polynomial, odd_polynomial
+from agent.domains.numerics.targets import FORMATS
+
+pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="needs the system C compiler")
+FLOAT32 = FORMATS["float32"]
+
+
+def _python(program, fn, lo, hi):
+    points = verification_points(lo, hi, FLOAT32)
+    assert len(points) == count_in(lo, hi, FLOAT32)  # small interval: Python's set is every float too
+    domain = NumericsDomain(fn, lo, hi, "float32", fit_points=64, score_points=128)
+    reference = Reference(points, domain.target.truth(points, FLOAT32), FLOAT32)
+    return reference.measure(program.evaluate_chunked(points, FLOAT32.dtype))
+
+
+@pytest.mark.parametrize(
+    ("fn", "lo", "hi", "shape"),
+    [
+        ("log2", 1.0, 1.0078125, lambda: factored_polynomial(3, 1.0)),
+        ("exp2", 0.25, 0.2578125, lambda: horner([0.0] * 4)),
+        ("sin", -0.50390625, -0.5, lambda: odd_polynomial(1)),  # negative floats: ordinals below 0
+        ("erf", 0.5, 0.50390625, lambda: horner([0.0] * 3)),
+    ],
+)
+def test_exhaustive_equals_sampled_on_small_intervals(fn, lo, hi, shape):
+    domain = NumericsDomain(fn, lo, hi, "float32", fit_points=64, score_points=128, polish_evaluations=0)
+    program = domain.fitted(shape())
+    ours = _python(program, fn, lo, hi)
+    (theirs,), _ = verify_all([program], fn, lo, hi)
+    assert theirs.points == ours.points
+    assert ours.max_ulp > 0.3  # a real error, not a trivial zero
+    assert theirs.max_ulp == pytest.approx(ours.max_ulp, rel=1e-6)
+    assert theirs.max_rel_error == pytest.approx(ours.max_rel_error, rel=1e-5)
+    assert theirs.worst_x == pytest.approx(ours.worst_x, rel=1e-7)
+
+
+def test_nan_and_a_missed_zero_are_infinite_errors():
+    root = Program((Node("x"), Node("const", (), -1.003), Node("add", (0, 1)), Node("sqrt", (2,))))
+    unfactored = horner([-1.0, 1.0])  # x − 1 rounded through an fma: 0 at 1, but see the shift
+    shifted = horner([-1.0000001, 1.0])  # not 0 at x = 1 where log2 is exactly 0
+    results, _ = verify_all([root, unfactored, shifted], "log2", 1.0, 1.0078125)
+    assert results[0].max_ulp == numpy.inf
+    assert numpy.isfinite(results[1].max_rel_error)
+    assert results[2].max_rel_error == numpy.inf
