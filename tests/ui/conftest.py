@@ -44,6 +44,9 @@ experiments = {experiments}
 [space]
 x = {{ type = "float", low = -5, high = 5 }}
 n = {{ type = "int", low = 1, high = 21 }}
+
+[knowledge]
+memory = false
 """
 
 

@@ -1,0 +1,197 @@
+"""The jobs file, the schedule under a fake clock, the lock, the budget edit, and the installed lines."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+import tomllib
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from cronsim import CronSim
+
+from agent.errors import UserError
+from agent.nightly import install
+from agent.nightly.history import History, NightRecord
+from agent.nightly.job import override_budget
+from agent.nightly.jobs import last_fire, load_jobs
+from agent.nightly.lock import NightlyBusy, NightlyLock
+from agent.nightly.runner import baselines_of, due_jobs
+
+JOBS = """
+[nightly]
+window = "2h"
+
+[jobs.digits]
+task = "tasks/digits"
+schedule = "0 2 * * *"
+budget = { time = "1h", experiments = 30 }
+
+[jobs.exp2]
+kind = "numerics"
+args = ["--fn", "exp2", "--interval", "0,1"]
+schedule = "30 3 * * 1-5"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "jobs.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_jobs_file_loads_with_its_defaults(tmp_path: Path) -> None:
+    jobs = load_jobs(write(tmp_path, JOBS))
+    assert jobs.spec.nightly.window == 7200 and jobs.spec.nightly.parallel == 1
+    assert jobs.spec.jobs["digits"].warm_start and jobs.spec.jobs["digits"].budget.time == 3600
+    assert jobs.task_path("digits") == (tmp_path / "tasks" / "digits").resolve()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (JOBS.replace('"0 2 * * *"', '"0 25 * * *"'), "not a cron expression"),
+        (
+            JOBS.replace("warm_start", "x").replace('schedule = "0 2', 'colour = 1\nschedule = "0 2'),
+            "unknown key",
+        ),
+        (JOBS.replace('task = "tasks/digits"\n', ""), "needs `task`"),
+        (JOBS.replace('args = ["--fn"', 'args = ["--time", "1h", "--fn"'), "may not set --time"),
+        (JOBS.replace('window = "2h"', 'window = "forever"'), "window"),
+        ("[jobs.x\n", "not valid TOML"),
+    ],
+)
+def test_bad_jobs_files_are_one_clear_line(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(UserError) as error:
+        load_jobs(write(tmp_path, text))
+    assert message in str(error.value) and "\n" not in str(error.value)
+    assert str(tmp_path / "jobs.toml") in str(error.value)
+
+
+def test_last_fire_counts_the_minute_itself() -> None:
+    assert last_fire("0 2 * * *", datetime(2026, 12, 1, 2, 0)) == datetime(2026, 12, 1, 2, 0)
+    assert last_fire("0 2 * * *", datetime(2026, 12, 1, 1, 59)) == datetime(2026, 11, 30, 2, 0)
+    assert last_fire("30 3 * * 1-5", datetime(2026, 12, 6, 12, 0)) == datetime(
+        2026, 12, 4, 3, 30
+    )  # Sat -> Fri
+
+
+def test_due_jobs_follow_the_fake_clock(tmp_path: Path) -> None:
+    jobs = load_jobs(write(tmp_path, JOBS))
+    history = History(tmp_path / "home")
+    night = datetime(2026, 12, 1, 2, 5)  # a Tuesday
+    assert [d.name for d in due_jobs(jobs, history, night)] == ["digits", "exp2"]  # never ran: both due
+    history.put(NightRecord(job="digits", night="2026-12-01T02:00", kind="run", started="s", status="done"))
+    history.put(
+        NightRecord(job="exp2", night="2026-11-30T03:30", kind="numerics", started="s", status="done")
+    )
+    assert due_jobs(jobs, history, night) == []  # both ran since their last fire time
+    later = datetime(2026, 12, 1, 3, 31)
+    assert [(d.name, d.night) for d in due_jobs(jobs, history, later)] == [("exp2", "2026-12-01T03:30")]
+    assert [d.name for d in due_jobs(jobs, history, night, only=["digits"])] == ["digits"]  # forced
+    killed = NightRecord(job="digits", night="2026-12-02T02:00", kind="run", started="s", run="abc123")
+    history.put(killed)
+    (resume,) = due_jobs(jobs, History(tmp_path / "home"), datetime(2026, 12, 2, 2, 40), only=["digits"])
+    assert resume.resume is not None and resume.resume.run == "abc123" and resume.night == "2026-12-02T02:00"
+
+
+def test_history_round_trips_and_gain_knows_the_direction(tmp_path: Path) -> None:
+    history = History(tmp_path)
+    record = NightRecord(
+        job="j",
+        night="n1",
+        kind="run",
+        started="s",
+        direction="minimize",
+        best_metric=2.0,
+        previous_metric=3.0,
+    )
+    history.put(record)
+    history.put(
+        NightRecord(job="j", night="n1", kind="run", started="s", status="done")
+    )  # same night: replaced
+    again = History(tmp_path)
+    assert len(again.records) == 1 and again.records[0].status == "done"
+    assert record.gain == 1.0
+    assert (
+        NightRecord(job="j", night="n", kind="run", started="s", best_metric=2.0, previous_metric=3.0).gain
+        == -1.0
+    )
+
+
+def test_the_lock_admits_one_holder_and_says_who(tmp_path: Path) -> None:
+    with NightlyLock(tmp_path):
+        probe = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from agent.nightly.lock import NightlyLock; import sys; NightlyLock(__import__('pathlib').Path(sys.argv[1])).__enter__()",
+                str(tmp_path),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert probe.returncode != 0 and "NightlyBusy" in probe.stderr and "pid" in probe.stderr
+        with pytest.raises(NightlyBusy):  # a second open file description conflicts even in-process
+            NightlyLock(tmp_path).__enter__()
+    with NightlyLock(tmp_path):  # released: free again
+        pass
+
+
+def test_the_nights_budget_is_written_into_the_task_text() -> None:
+    source = '[task]\nname = "t"\n\n[budget]\nexperiments = 5\nturns = "fixed"\n\n[space]\n'
+    edited = override_budget(source, {"experiments": 12, "cost": 1.5})
+    parsed = tomllib.loads(edited)
+    assert parsed["budget"] == {"experiments": 12, "cost": 1.5, "turns": "fixed"}
+    assert "space" in parsed
+    appended = tomllib.loads(override_budget('[task]\nname = "t"\n', {"tokens": 1000}))
+    assert appended["budget"] == {"tokens": 1000}
+
+
+def test_baselines_from_both_search_shapes() -> None:
+    numerics = [{"name": "taylor-5", "cost": 5.0, "max_ulp": 30.0, "program": "x", "verified": "sampled"}]
+    quant = {"uniform-int4": {"val_acc": 0.97, "bytes": 4000, "config": None, "cut": False}}
+    assert baselines_of(numerics) == [{"name": "taylor-5", "metrics": {"cost": 5.0, "max_ulp": 30.0}}]
+    assert baselines_of(quant) == [{"name": "uniform-int4", "metrics": {"val_acc": 0.97, "bytes": 4000}}]
+
+
+def test_the_crontab_line_parses_and_replaces_its_old_self(tmp_path: Path) -> None:
+    line = install.cron_line(["/opt/strop bin/strop"], tmp_path / "jobs.toml", tmp_path / "home")
+    fields = line.split(maxsplit=5)
+    CronSim(" ".join(fields[:5]), datetime(2026, 1, 1))  # the schedule part is a valid cron expression
+    words = shlex.split(fields[5], comments=True)
+    assert words[:5] == [
+        f"STROP_HOME={tmp_path / 'home'}",
+        "/opt/strop bin/strop",
+        "nightly",
+        "run",
+        "--jobs",
+    ]
+    mine = "0 1 * * * backup.sh\n"
+    installed = install.with_line(mine, line)
+    assert installed.splitlines() == ["0 1 * * * backup.sh", line]
+    assert install.with_line(installed, line) == installed  # installing twice keeps one line
+    assert install.without_line(installed) == mine
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_the_systemd_units_verify(tmp_path: Path) -> None:
+    units = install.systemd_units(
+        [sys.executable, "-m", "agent.cli"], tmp_path / "jobs.toml", tmp_path / "home"
+    )
+    for name, text in units.items():
+        (tmp_path / name).write_text(text)
+    done = subprocess.run(
+        ["systemd-analyze", "verify", *(str(tmp_path / name) for name in units)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    broken = tmp_path / "broken.service"
+    broken.write_text(
+        units["strop-nightly.service"].replace(f"ExecStart={sys.executable}", "ExecStart=relative")
+    )
+    assert subprocess.run(["systemd-analyze", "verify", str(broken)], capture_output=True).returncode != 0

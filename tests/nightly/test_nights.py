@@ -1,0 +1,117 @@
+"""Nights end to end through the real CLI: warm start, a killed night resumed, two nightlies at once.
+
+The clock is `--now` (the scheduler's clock seam); runs are real (loop, git, local sandbox).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from agent.nightly.history import History
+from agent.run_index import RunIndex
+from tests.ui.conftest import make_live_task
+
+JOBS = """
+[nightly]
+window = "10m"
+
+[jobs.live]
+task = "live"
+schedule = "0 2 * * *"
+budget = {{ experiments = {experiments} }}
+"""
+
+
+def nightly(*args: str, **popen: object) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", "nightly", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,  # type: ignore[call-overload]
+    )
+
+
+def finish(process: subprocess.Popen[str], timeout: float = 240) -> tuple[int, str, str]:
+    out, err = process.communicate(timeout=timeout)
+    return process.returncode, out, err
+
+
+def make_jobs(root: Path, experiments: int, sleep: float) -> Path:
+    make_live_task(root / "live", experiments=experiments, sleep=sleep)
+    (root / "jobs.toml").write_text(JOBS.format(experiments=experiments))
+    return root / "jobs.toml"
+
+
+def test_two_nights_the_second_starts_from_the_firsts_best(tmp_path: Path, isolated_home: Path) -> None:
+    jobs = make_jobs(tmp_path, experiments=4, sleep=0.0)
+    code, out, err = finish(nightly("run", "--jobs", str(jobs), "--now", "2026-12-01T02:10"))
+    assert code == 0, err
+    code, out, err = finish(nightly("run", "--jobs", str(jobs), "--now", "2026-12-01T09:00"))
+    assert code == 0 and "nothing is due" in err  # same night: nothing to do
+    code, out, err = finish(nightly("run", "--jobs", str(jobs), "--now", "2026-12-02T02:01"))
+    assert code == 0, err
+    first, second = History(isolated_home).nights("live")
+    assert (first.night, second.night) == ("2026-12-01T02:00", "2026-12-02T02:00")
+    assert first.status == second.status == "done" and first.run != second.run
+    index = RunIndex(isolated_home)
+    run2 = index.find_run(second.run)
+    assert second.base == first.commit == run2.base_commit  # warm start: experiment 0 is last night's best
+    zero = index.experiments(run2.id)[0]
+    assert zero.metrics["score"] == first.best_metric  # re-evaluated: the same score
+    assert second.best_metric is not None and first.best_metric is not None
+    assert second.best_metric >= first.best_metric
+    assert second.previous_metric == first.best_metric and second.gain is not None and second.gain >= 0
+    summary = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "nightly", "summary", "--html", str(tmp_path / "s.html")],
+        capture_output=True,
+        text=True,
+    )
+    assert summary.returncode == 0, summary.stderr
+    assert f"adopt: strop adopt {second.run}/{second.best}" in summary.stdout
+    assert "since the previous night" in summary.stdout
+    assert "data:image/png;base64," in (tmp_path / "s.html").read_text()
+
+
+def _wait(condition: object, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def test_a_killed_night_is_resumed_and_two_nightlies_never_overlap(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    jobs = make_jobs(tmp_path, experiments=5, sleep=0.7)
+    now = ("--now", "2026-12-01T02:10")
+    first = nightly("run", "--jobs", str(jobs), *now, start_new_session=True)
+
+    def running_with_experiments() -> bool:
+        night = History(isolated_home).last("live")
+        return bool(night and night.run and len(RunIndex(isolated_home).experiments(night.run)) >= 2)
+
+    try:
+        _wait(running_with_experiments)
+        code, out, err = finish(nightly("run", "--jobs", str(jobs), *now))  # a second nightly meanwhile
+        assert code == 0 and "holds the nightly lock" in out and f"pid {first.pid}" in out, (out, err)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)  # the night dies with its job, mid-run
+        first.wait()
+    killed = History(isolated_home).last("live")
+    assert killed is not None and killed.status == "running" and killed.run
+    before = len(RunIndex(isolated_home).experiments(killed.run))
+    assert before < 5
+    code, out, err = finish(nightly("run", "--jobs", str(jobs), "--now", "2026-12-01T02:40"))
+    assert code == 0, err
+    (night,) = History(isolated_home).nights("live")
+    assert night.resumed and night.run == killed.run and night.status == "done"
+    assert [run.id for run in RunIndex(isolated_home).runs()] == [killed.run]  # resumed, not restarted
+    records = RunIndex(isolated_home).experiments(killed.run)
+    assert [r.id for r in records] == list(range(len(records))) and len(records) >= before
+    assert RunIndex(isolated_home).find_run(killed.run).status == "done"
