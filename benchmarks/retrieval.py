@@ -379,9 +379,7 @@ def quality(
 
 def print_quality(results: dict[str, object]) -> None:
     keys = [k for k in results if "/" in k]
-    methods = [
-        m for m in results[keys[0]] if m in ("dense", "bm25", "rrf_reference") or m.startswith("fused")
-    ]  # type: ignore[union-attr]
+    methods = [m for m, v in results[keys[0]].items() if isinstance(v, float)]  # type: ignore[union-attr]
     print("\n| corpus / half | queries | near-copies | " + " | ".join(methods) + " |")
     print("|---|---|---|" + "---|" * len(methods))
     for key in keys:
@@ -440,9 +438,9 @@ def main() -> None:
             results["latency_scale"] = latency_ms(big, queries)
             big.close()
     print(json.dumps(results, indent=1))
-    print_quality(results["quality_small"])  # type: ignore[arg-type]
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
+    print_quality(results["quality_small"])  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":
