@@ -50,9 +50,33 @@ def _key(path: Path) -> str:
     return hashlib.sha1(str(path).encode()).hexdigest()[:10]
 
 
-def _git(path: Path) -> git.Git:
+_SAFE_CONFIG = (
+    "core.hooksPath=/dev/null",
+    "core.fsmonitor=false",
+    "core.attributesFile=/dev/null",
+    "protocol.allow=never",
+    "submodule.recurse=false",
+)
+"""Given to every git command strop runs on its own: no hook, no fsmonitor, no transport.
+
+Candidate code never runs where host git reads (it runs on an export: see
+`evaluators.scratch`); this is the second wall, should anything a candidate wrote
+ever reach a lane.
+"""
+
+
+def _safe_args() -> list[str]:
+    return [arg for item in _SAFE_CONFIG for arg in ("-c", item)]
+
+
+def _git(path: Path, git_dir: Path | None = None) -> git.Git:
+    """A git command runner for `path`; with `git_dir`, an explicit --git-dir/--work-tree pair."""
     command = git.Git(str(path))
     command.update_environment(**_IDENTITY)
+    options: dict[str, object] = {"c": list(_SAFE_CONFIG)}
+    if git_dir is not None:
+        options.update(git_dir=str(git_dir), work_tree=str(path))
+    command.set_persistent_git_options(**options)
     return command
 
 
@@ -72,7 +96,7 @@ class ExperimentRepo:
         self.managed = managed
         self.home = home
         self.repo = git.Repo(path)
-        self.git = _git(path)
+        self.git = _git(path, git_dir=Path(self.repo.git_dir)) if managed else _git(path)
         self.lock = FileLock(str(Path(self.repo.git_dir) / "strop.lock"), timeout=60)
 
     # ----------------------------------------------------------------- opening
@@ -181,7 +205,7 @@ class ExperimentRepo:
     def _git_input(self, args: list[str], text: str) -> str:
         """A git plumbing command fed `text` on stdin; its stdout, stripped."""
         done = subprocess.run(
-            ["git", *args],
+            ["git", *_safe_args(), *args],
             cwd=self.path,
             input=text.encode(),
             capture_output=True,
@@ -206,32 +230,68 @@ class ExperimentRepo:
 
     # ------------------------------------------------------------- experiments
     def lane(self, run_id: str, lane: int) -> Path:
-        """The worktree of one lane, created on first use, outside the user's tree."""
+        """The worktree of one lane, created on first use (or again when it fails its check)."""
         path = self.home / "worktrees" / self.key / run_id / f"lane-{lane}"
-        if not (path / ".git").exists():
+        if self._lane_git_dir(path) is None:
             with self.lock:
-                if path.exists():
-                    shutil.rmtree(path)
+                if path.exists() or path.is_symlink():
+                    _remove(path)
                 self.git.worktree("prune")
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self.git.worktree("add", "--detach", "-f", str(path), "HEAD")
         return path
 
+    def _lane_git_dir(self, lane_path: Path) -> Path | None:
+        """The lane's own admin folder in this repo, or None when the lane is missing or not ours.
+
+        The lane's `.git` file must be a regular file naming a folder of this repo's
+        `worktrees/` whose `gitdir` points back at it; anything else (a symlink, a
+        pointer elsewhere: a fake git folder with hooks of its own) is never used.
+        """
+        marker = lane_path / ".git"
+        if lane_path.is_symlink() or not marker.is_file() or marker.is_symlink():
+            return None
+        text = marker.read_text(errors="replace").strip()
+        if not text.startswith("gitdir: "):
+            return None
+        admin = Path(text.removeprefix("gitdir: ").strip())
+        worktrees = Path(self.repo.common_dir).resolve() / "worktrees"
+        if admin.is_symlink() or admin.resolve().parent != worktrees:
+            return None
+        back = admin / "gitdir"
+        if not back.is_file() or Path(back.read_text().strip()).resolve() != marker.resolve():
+            return None
+        return admin
+
+    def _lane(self, lane_path: Path) -> git.Git:
+        """Git for one lane with an explicit, checked --git-dir; a lane that fails the check is rebuilt."""
+        admin = self._lane_git_dir(lane_path)
+        if admin is None:
+            raise RunError(f"lane {lane_path} is not a worktree of {self.path}; it will be recreated")
+        return _git(lane_path, git_dir=admin)
+
     def checkout(self, lane_path: Path, branch: str, parent_commit: str) -> None:
         """Point `branch` at the parent's commit and check it out, clean, in the lane."""
-        lane = _git(lane_path)
+        lane = self._lane(lane_path)
         lane.checkout("-q", "-f", "-B", branch, parent_commit)
         lane.clean("-q", "-ffdx")
 
     def checkout_detached(self, lane_path: Path, commit: str) -> None:
         """The lane holds `commit`'s files, clean, on no branch (for reading, or the base snapshot)."""
-        lane = _git(lane_path)
+        lane = self._lane(lane_path)
         lane.checkout("-q", "-f", "--detach", commit)
         lane.clean("-q", "-ffdx")
 
+    def resolve_commit(self, ref: str) -> str:
+        """The commit id a branch, tag or commit-ish names in this repo (a run's warm-start base)."""
+        sha = self.git.rev_parse("--verify", "-q", f"{ref}^{{commit}}", with_exceptions=False)
+        if not sha:
+            raise NotFoundError(f"no commit {ref!r} in {self.path}")
+        return str(sha).strip()
+
     def commit(self, lane_path: Path, message: str) -> str:
         """Commit everything in the lane (even nothing) and return the commit id."""
-        lane = _git(lane_path)
+        lane = self._lane(lane_path)
         lane.add("-A")
         lane.commit("-q", "--allow-empty", "--no-verify", "-m", message)
         return lane.rev_parse("HEAD")
@@ -341,6 +401,13 @@ class ExperimentRepo:
             self.git.checkout("-q", "-f", MANAGED_BRANCH)
             self.git.reset("--hard", "-q", record.commit)
         return f"wrote {record.branch}'s files into {self.workspace}"
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    else:
+        shutil.rmtree(path)
 
 
 def _in_tree(commit: git.Commit, path: str) -> bool:

@@ -21,7 +21,11 @@ from agent.run_index import RunIndex
 from agent.task import Task, load_task
 from evaluators.command import CommandEvaluator
 from evaluators.integrity import ProtectedFiles, expand
+from evaluators.staged import StagedEvaluator
+from evaluators.trusted import TrustedFiles
 from evaluators.verdict import Status, Verdict
+
+Evaluator = CommandEvaluator | StagedEvaluator
 
 
 @dataclass
@@ -41,11 +45,15 @@ class Candidate:
 
 
 class UnsafePathError(ValueError):
-    """A candidate's path that leaves the workspace or enters .git."""
+    """A candidate's path that leaves the workspace, enters .git, or configures host git."""
+
+
+GIT_CONTROL = frozenset({".gitattributes", ".gitmodules"})
+"""Files through which a tree tells host git to run drivers or fetch: never written by a candidate."""
 
 
 def safe_path(root: Path, relative: str) -> Path:
-    """`root / relative`, refused when it resolves outside `root` or inside `.git`."""
+    """`root / relative`, refused when it resolves outside `root`, inside `.git`, or is a git control file."""
     target = (root / relative).resolve()
     if (
         not target.is_relative_to(root.resolve())
@@ -53,6 +61,8 @@ def safe_path(root: Path, relative: str) -> Path:
         or Path(relative).is_absolute()
     ):
         raise UnsafePathError(f"path {relative!r} is outside the workspace")
+    if Path(relative).name in GIT_CONTROL:
+        raise UnsafePathError(f"path {relative!r} configures git on the host; candidates may not write it")
     return target
 
 
@@ -86,13 +96,16 @@ class Run:
         self.index = index
         self.home = home
         self.folder = run_dir(record.id)
-        self._evaluator: CommandEvaluator | None = None
+        self._evaluator: Evaluator | None = None
 
     # --------------------------------------------------------------- lifecycle
     @classmethod
-    def start(cls, task: Task, home: Path, index: RunIndex) -> Run:
+    def start(cls, task: Task, home: Path, index: RunIndex, base: str | None = None) -> Run:
+        """A new run of `task`; experiment 0 is the user's HEAD, or the commit-ish `base` (warm start)."""
         repo = ExperimentRepo.for_workspace(task.workspace, home)
         base_branch, base_commit = repo.head()
+        if base is not None:
+            base_commit = repo.resolve_commit(base)
         record = RunRecord(
             id=new_run_id(repo),
             task=task.name,
@@ -130,17 +143,30 @@ class Run:
         self.repo.write_run(self.record)
         self.index.put_run(self.record)
 
-    def evaluator(self) -> CommandEvaluator:
-        """The run's evaluator, over the pristine protected files snapshotted at the run's start."""
+    def evaluator(self) -> Evaluator:
+        """The run's evaluator, over the pristine files snapshotted at the run's start.
+
+        Two-stage tasks get a `StagedEvaluator` (scorer, private and public data copied
+        into the run's folder first); one-stage tasks the legacy `CommandEvaluator`.
+        """
         if self._evaluator is None:
             from sandbox import open_sandbox
 
             spec = self.task.evaluator
             store = self.folder / "evaluator"
+            trusted = None
+            sources = self.task.trusted_sources()
+            if sources is not None:
+                trusted = TrustedFiles.load(store / "trusted") or TrustedFiles.snapshot(
+                    sources, store / "trusted"
+                )
             protected = ProtectedFiles.load(store) or self._snapshot_protected(store)
-            self._evaluator = CommandEvaluator(
-                spec, protected, open_sandbox(spec.sandbox), self.folder / "logs"
-            )
+            sandbox = open_sandbox(spec.sandbox)
+            logs = self.folder / "logs"
+            if trusted is not None:
+                self._evaluator = StagedEvaluator(spec, protected, trusted, sandbox, logs, self.folder)
+            else:
+                self._evaluator = CommandEvaluator(spec, protected, sandbox, logs, self.folder)
         return self._evaluator
 
     def _snapshot_protected(self, store: Path) -> ProtectedFiles:
@@ -193,10 +219,15 @@ class Run:
         self.save_record(record)
         return record
 
-    def evaluate(self, record: ExperimentRecord, lane: int = 0) -> ExperimentRecord:
-        """Evaluate a committed experiment (its lane must hold its commit) and record the verdict."""
+    def evaluate(
+        self, record: ExperimentRecord, lane: int = 0, deadline: float | None = None
+    ) -> ExperimentRecord:
+        """Evaluate a committed experiment (its lane must hold its commit) and record the verdict.
+
+        `deadline` (epoch seconds) clamps the evaluation to the run's time left.
+        """
         lane_path = self.repo.lane(self.record.id, lane)
-        verdict = self.evaluator().evaluate(lane_path, name=str(record.id))
+        verdict = self.evaluator().evaluate(lane_path, name=str(record.id), deadline=deadline)
         return self.conclude(record, verdict)
 
     def conclude(self, record: ExperimentRecord, verdict: Verdict) -> ExperimentRecord:
@@ -226,14 +257,18 @@ class Run:
         self.index.put_experiment(record)
 
     # ------------------------------------------------------------------ finish
-    def finish(self, status: str = "done", reason: str = "") -> ExperimentRecord | None:
+    def finish(
+        self, status: str = "done", reason: str = "", deadline: float | None = None
+    ) -> ExperimentRecord | None:
         """Run the hidden-test phase once on the best, store the run's end, remove the lanes."""
         records = self.records()
         best = self.best(records)
-        if best is not None and self.task.evaluator.final and best.final_metrics is None:
+        if best is not None and self.task.evaluator.has_final and best.final_metrics is None:
             lane_path = self.repo.lane(self.record.id, 0)
             self.repo.checkout(lane_path, best.branch, best.commit)
-            verdict = self.evaluator().evaluate(lane_path, name=str(best.id), phase="final")
+            verdict = self.evaluator().evaluate(
+                lane_path, name=str(best.id), phase="final", deadline=deadline
+            )
             best = replace(best, final_metrics=verdict.metrics if verdict.status is Status.OK else {})
             self.save_record(best)
         self.repo.remove_lanes(self.record.id)

@@ -98,6 +98,19 @@ class Param:
             return bool(value)
         return value if value in self.choices else self.choices[0]
 
+    def allows(self, value: Any) -> bool:
+        """Whether `value` is a legal value as written (no coercion): in bounds, of the right type."""
+        spec = self.spec
+        if spec.type in ("int", "float"):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return False
+            if spec.type == "int" and float(value) != int(value):
+                return False
+            return bool(spec.low <= value <= spec.high)  # type: ignore[operator]
+        if spec.type == "bool":
+            return isinstance(value, bool)
+        return value in self.choices
+
     def default(self) -> Any:
         if self.spec.default is not None:
             return self.coerce(self.spec.default)
@@ -233,6 +246,29 @@ class Space:
     # ------------------------------------------------------- materialising
     def read(self, checkout: Path, proposer: ProposerSpec) -> Point:
         """The point a checkout holds now (params file, then marked lines), completed with defaults."""
+        return self.complete(self._written(checkout, proposer))
+
+    def written(self, checkout: Path, proposer: ProposerSpec) -> Point:
+        """The `[space]` values a checkout writes, as written (not coerced, not completed)."""
+        return self._written(checkout, proposer)
+
+    def outside(self, written: Point, before: Point | None = None) -> list[str]:
+        """The values in `written` outside the `[space]`, leaving out those unchanged from `before`.
+
+        A candidate (an LLM's edit) may write any value into the params file; the
+        search only ever explores the declared space, so a changed value outside it
+        is refused (a value the workspace already held is the user's business).
+        """
+        problems = []
+        for name, value in written.items():
+            param = self.params[name]
+            if before is not None and name in before and before[name] == value:
+                continue
+            if not param.allows(value):
+                problems.append(f"{name}={_short(value)} is outside [space] ({_legal(param)})")
+        return problems
+
+    def _written(self, checkout: Path, proposer: ProposerSpec) -> Point:
         found: Point = {}
         params_file = checkout / proposer.params_file
         if params_file.is_file():
@@ -248,7 +284,7 @@ class Space:
                 for line in path.read_text().splitlines():
                     if (match := _MARK.match(line)) and match["name"] in self.params:
                         found[match["name"]] = _literal(match["value"].strip())
-        return self.complete(found)
+        return found
 
     def materialise(self, point: Mapping[str, Any], checkout: Path, proposer: ProposerSpec) -> dict[str, str]:
         """The files (workspace-relative path → new text) that carry `point` into the code."""
@@ -304,6 +340,13 @@ def _ordered(params: Mapping[str, Param]) -> list[str]:
     for name in params:
         visit(name)
     return ordered
+
+
+def _legal(param: Param) -> str:
+    spec = param.spec
+    if spec.type in ("int", "float"):
+        return f"{spec.type} {spec.low}..{spec.high}"
+    return "one of " + ", ".join(_short(c) for c in param.choices)
 
 
 def _reflect(u: float) -> float:

@@ -1,7 +1,7 @@
 """A task file (`task.toml`) read into a typed `Task`.
 
     [task]        name, goal, workspace (folder or git repo, relative to this file)
-    [evaluator]   command, metric, direction, timeout, files, final, … (evaluators.spec)
+    [evaluator]   run + score + scorer (two stages) or command (one stage, legacy), metric, … (evaluators.spec)
     [budget]      experiments, time, tokens, cost, turns policy
     [proposer]    kind = "auto" | "llm" | "evolve"
     [llm]         base_url, model, api_key_env, prices
@@ -24,6 +24,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from agent.errors import TaskSpecError
 from evaluators.spec import Duration, EvaluatorSpec
+from evaluators.trusted import TrustedSources
 from sandbox.units import UnitError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -94,7 +95,9 @@ class LLMSpec(_Section):
     price_input: float = Field(default=0.0, ge=0, description="USD per 1M input tokens")
     price_output: float = Field(default=0.0, ge=0, description="USD per 1M output tokens")
     context: int | None = Field(
-        default=None, ge=256, description="the model's context window in tokens (learned from errors if unset)"
+        default=None,
+        ge=256,
+        description="the model's context window in tokens (learned from errors if unset)",
     )
     concurrency: int | None = Field(
         default=None, ge=1, description="model calls at once (default: as many as --parallel lanes)"
@@ -192,6 +195,48 @@ class Task(BaseModel):
         """A path from the task file, relative to the task file's folder."""
         return (self.path.parent / relative).resolve()
 
+    def trusted_sources(self) -> TrustedSources | None:
+        """The two-stage evaluator's trusted folders, resolved; None for a one-stage task."""
+        spec = self.evaluator
+        if not spec.two_stage or spec.scorer is None:
+            return None
+
+        def resolved(value: str | None) -> Path | None:
+            return self.resolve(value) if value else None
+
+        return TrustedSources(
+            scorer=self.resolve(spec.scorer),
+            private=resolved(spec.private),
+            final_private=resolved(spec.final_private),
+            public=resolved(spec.public),
+        )
+
+
+_TRUSTED_KEYS = ("scorer", "private", "final_private", "public")
+
+
+def _check_trusted_paths(task: Task) -> None:
+    """Each trusted folder exists and lies outside the workspace (candidates see the workspace)."""
+    workspace = task.workspace
+    for key in _TRUSTED_KEYS:
+        value = getattr(task.evaluator, key)
+        if not value:
+            continue
+        path = task.resolve(value)
+        problem = None
+        if not path.exists():
+            problem = f"{path} does not exist"
+        elif path == workspace or workspace in path.parents:
+            problem = f"{path} lies inside the workspace, where candidates (and the LLM) can read it"
+        elif path in workspace.parents:
+            problem = f"{path} contains the workspace; give a folder beside it"
+        elif key == "scorer" and not path.is_dir():
+            problem = f"{path} is not a folder"
+        if problem:
+            raise TaskSpecError(
+                str(task.path), problem, line=locate(task.source, ("evaluator", key)), key=f"evaluator.{key}"
+            )
+
 
 def locate(text: str, loc: tuple[str | int, ...]) -> int | None:
     """The line (1-based) in TOML `text` where the key at `loc` is written, or its table's header."""
@@ -253,4 +298,6 @@ def load_task(path: str | Path) -> Task:
         raise TaskSpecError(str(path), _describe(first), line=locate(text, loc), key=key or None) from None
     except UnitError as error:
         raise TaskSpecError(str(path), str(error)) from None
-    return Task(path=path.resolve(), spec=spec, source=text)
+    task = Task(path=path.resolve(), spec=spec, source=text)
+    _check_trusted_paths(task)
+    return task

@@ -1,14 +1,24 @@
-"""The command evaluator: run the task's evaluator in a sandbox on a candidate's checkout.
+"""The one-stage evaluator (legacy): the task's `command` on a throwaway copy of the candidate.
 
 Order matters: integrity first (a tampered candidate is never run), then the
-sandboxed command, then the metric read from the evaluator's own output. Every
-failure becomes a `Verdict` with a one-line reason, never an exception.
+sandboxed command on an export of the checkout (never the checkout itself: see
+`evaluators.scratch`), then the metric read from the evaluator's own output.
+Every failure becomes a `Verdict` with a one-line reason, never an exception.
+
+The evaluator imports the candidate's code, so the candidate runs in the process
+that prints the metric and can forge it (an `atexit` print, a patched `numpy`).
+`evaluators.staged` is the form that cannot be forged; this one stays for tasks
+written before it, and strop warns when it is used.
+
+The pieces both forms share (limits clamped to a deadline, reading an
+execution's outcome, the log file) live here as functions.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from evaluators.integrity import ProtectedFiles
@@ -18,118 +28,196 @@ from evaluators.metrics_output import (
     parse_json_object,
     validate_metrics,
 )
+from evaluators.scratch import SCRATCH, export_tree, reap, scratch
 from evaluators.spec import EvaluatorSpec
 from evaluators.verdict import Status, Verdict
 from sandbox.execution import Execution, KilledBy, Limits, Sandbox, SandboxError
 
 FEEDBACK_CHARS = 4000
 METRICS_FILE_MAX = 1 << 20
+MIN_SECONDS = 0.5
+"""An evaluation with less time than this left before the deadline is not started."""
 
 
-def _first_line(text: str, limit: int = 200) -> str:
+def first_line(text: str, limit: int = 200) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     line = lines[-1] if lines else ""
     return line[:limit]
 
 
+@dataclass(frozen=True)
+class Budgeted:
+    """A stage's time limit after the run's deadline: `clamped` when the deadline cut it."""
+
+    seconds: float
+    clamped: bool
+
+    @classmethod
+    def of(cls, limit: float, deadline: float | None) -> Budgeted:
+        if deadline is None:
+            return cls(limit, False)
+        left = deadline - time.time()
+        return cls(min(limit, max(0.0, left)), left < limit)
+
+    @property
+    def too_short(self) -> bool:
+        return self.clamped and self.seconds < MIN_SECONDS
+
+
+def not_started(phase: str, fingerprint: str) -> Verdict:
+    return Verdict(
+        status=Status.STOPPED,
+        reason="stopped by the run's time budget: no time left to evaluate",
+        phase=phase,
+        fingerprint=fingerprint,
+    )
+
+
+def failed_run(execution: Execution, budget: Budgeted, stage: str) -> Verdict | None:
+    """The verdict for a stage that did not end well, or None when it exited 0."""
+    feedback = execution.tail(FEEDBACK_CHARS)
+    if execution.killed_by is KilledBy.TIMEOUT:
+        if budget.clamped:
+            reason = f"stopped by the run's time budget after {budget.seconds:.1f}s ({stage})"
+            return Verdict(status=Status.STOPPED, reason=reason, feedback=feedback)
+        reason = f"the {stage} ran past its {budget.seconds:g}s time limit and was killed"
+        return Verdict(status=Status.TIMEOUT, reason=reason, feedback=feedback)
+    if execution.killed_by is not None:
+        return Verdict(
+            status=Status.BUGGY, reason=f"{stage} killed ({execution.killed_by.value})", feedback=feedback
+        )
+    if execution.exit_code != 0:
+        last = first_line(execution.stderr) or first_line(execution.stdout)
+        reason = f"the {stage} exited with status {execution.exit_code}" + (f": {last}" if last else "")
+        return Verdict(status=Status.BUGGY, reason=reason, feedback=feedback)
+    return None
+
+
+def read_metrics(spec: EvaluatorSpec, execution: Execution, folder: Path) -> dict[str, float]:
+    """The metrics the trusted side printed (or wrote to `metrics_file` under `folder`)."""
+    if spec.metrics_file:
+        from sandbox.artifacts import ArtifactError, read_artifact
+
+        try:
+            data = read_artifact(folder, spec.metrics_file, METRICS_FILE_MAX)
+        except ArtifactError as error:
+            raise MetricsError(f"metrics file {spec.metrics_file!r}: {error}") from None
+        raw = parse_json_object(data.decode("utf-8", errors="replace"), f"metrics file {spec.metrics_file!r}")
+    else:
+        raw = last_json_object(execution.stdout)
+    return validate_metrics(raw, spec.metric).metrics
+
+
+def log_text(stage: str, command: str, execution: Execution) -> str:
+    return (
+        f"$ {command}   # stage {stage}\n# backend={execution.backend} exit={execution.exit_code} "
+        f"killed_by={execution.killed_by} wall={execution.wall_time:.3f}s\n"
+        f"--- stdout ---\n{execution.stdout}\n--- stderr ---\n{execution.stderr}\n"
+    )
+
+
+def write_log(log_dir: Path, name: str, phase: str, text: str) -> tuple[Path, str]:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = log_dir / f"{name}-{phase}.log"
+    data = text.encode()
+    path.write_bytes(data)
+    return path, hashlib.sha256(data).hexdigest()
+
+
+def tampered(protected: ProtectedFiles, checkout: Path, phase: str, fingerprint: str) -> Verdict | None:
+    changed = protected.changes_in(checkout)
+    if not changed:
+        return None
+    shown = ", ".join(changed[:5]) + (" …" if len(changed) > 5 else "")
+    return Verdict(
+        status=Status.TAMPERED,
+        reason=f"the candidate changed protected evaluator file(s): {shown}",
+        feedback="Protected evaluator files must not be changed; the candidate was not evaluated.",
+        phase=phase,
+        fingerprint=fingerprint,
+    )
+
+
+def finish_verdict(verdict: Verdict, execution: Execution, started: float) -> Verdict:
+    verdict.exit_code = execution.exit_code
+    verdict.wall_time = round(time.monotonic() - started, 4)
+    verdict.cpu_time = round(verdict.cpu_time + execution.cpu_time, 4)
+    verdict.peak_memory = max(verdict.peak_memory or 0, execution.peak_memory or 0) or None
+    verdict.killed_by = execution.killed_by.value if execution.killed_by else verdict.killed_by
+    verdict.backend = execution.backend
+    return verdict
+
+
 class CommandEvaluator:
-    """Judges candidates; never steers, never reads retrieved text."""
+    """Judges candidates with one command; never steers, never reads retrieved text."""
+
+    two_stage = False
 
     def __init__(
-        self, spec: EvaluatorSpec, protected: ProtectedFiles, sandbox: Sandbox, log_dir: Path
+        self, spec: EvaluatorSpec, protected: ProtectedFiles, sandbox: Sandbox, log_dir: Path, work_dir: Path
     ) -> None:
         self.spec = spec
         self.protected = protected
         self.sandbox = sandbox
         self.log_dir = log_dir
+        self.scratch_dir = work_dir / SCRATCH
+        reap(self.scratch_dir)
 
-    def limits(self) -> Limits:
-        return Limits(timeout=self.spec.timeout, memory=self.spec.memory, cpu_time=self.spec.cpu_time)
+    @property
+    def fingerprint(self) -> str:
+        return self.protected.fingerprint
 
-    def evaluate(self, checkout: Path, name: str, phase: str = "validate") -> Verdict:
-        """Evaluate the candidate checked out at `checkout`; `name` labels its log file."""
-        fingerprint = self.protected.fingerprint
-        changed = self.protected.changes_in(checkout)
-        if changed:
-            shown = ", ".join(changed[:5]) + (" …" if len(changed) > 5 else "")
-            return Verdict(
-                status=Status.TAMPERED,
-                reason=f"the candidate changed protected evaluator file(s): {shown}",
-                feedback="Protected evaluator files must not be changed; the candidate was not evaluated.",
-                phase=phase,
-                fingerprint=fingerprint,
-            )
+    def limits(self, timeout: float | None = None) -> Limits:
+        return Limits(
+            timeout=self.spec.timeout if timeout is None else timeout,
+            memory=self.spec.memory,
+            cpu_time=self.spec.cpu_time,
+        )
+
+    def evaluate(
+        self, checkout: Path, name: str, phase: str = "validate", deadline: float | None = None
+    ) -> Verdict:
+        """Evaluate the candidate whose files are at `checkout`; `name` labels its log file."""
+        fingerprint = self.fingerprint
+        refused = tampered(self.protected, checkout, phase, fingerprint)
+        if refused is not None:
+            return refused
         command = self.spec.final if phase == "final" else self.spec.command
         if not command:
             raise ValueError("this task has no final command")
+        budget = Budgeted.of(self.spec.timeout, deadline)
+        if budget.too_short:
+            return not_started(phase, fingerprint)
         started = time.monotonic()
-        try:
-            execution = self.sandbox.run(
-                ["/bin/sh", "-c", command],
-                checkout,
-                self.limits(),
-                env={**self.spec.env, "STROP_PHASE": phase},
-                readonly_paths=self.protected.paths_in(checkout),
-            )
-        except SandboxError as error:
-            return Verdict(
-                status=Status.BUGGY, reason=f"sandbox failed: {error}", phase=phase, fingerprint=fingerprint
-            )
-        log_path, log_digest = self._write_log(name, phase, command, execution)
-        verdict = self._judge(execution, checkout)
+        with scratch(self.scratch_dir) as place:
+            export_tree(checkout, place.work)
+            try:
+                execution = self.sandbox.run(
+                    ["/bin/sh", "-c", command],
+                    place.work,
+                    self.limits(budget.seconds),
+                    env={**self.spec.env, "STROP_PHASE": phase},
+                    readonly_paths=self.protected.paths_in(place.work),
+                )
+            except SandboxError as error:
+                return Verdict(
+                    status=Status.BUGGY,
+                    reason=f"sandbox failed: {error}",
+                    phase=phase,
+                    fingerprint=fingerprint,
+                )
+            verdict = failed_run(execution, budget, "evaluator")
+            if verdict is None:
+                try:
+                    verdict = Verdict(
+                        status=Status.OK, metrics=read_metrics(self.spec, execution, place.work)
+                    )
+                except MetricsError as error:
+                    verdict = Verdict(status=Status.BUGGY, reason=str(error))
+                verdict.feedback = execution.tail(FEEDBACK_CHARS)
+        log_path, log_digest = write_log(self.log_dir, name, phase, log_text("evaluator", command, execution))
         verdict.phase = phase
         verdict.fingerprint = fingerprint
-        verdict.exit_code = execution.exit_code
-        verdict.wall_time = round(time.monotonic() - started, 4)
-        verdict.cpu_time = round(execution.cpu_time, 4)
-        verdict.peak_memory = execution.peak_memory
-        verdict.killed_by = execution.killed_by.value if execution.killed_by else None
-        verdict.backend = execution.backend
         verdict.log_path = str(log_path)
         verdict.log_digest = log_digest
-        return verdict
-
-    def _judge(self, execution: Execution, checkout: Path) -> Verdict:
-        feedback = execution.tail(FEEDBACK_CHARS)
-        if execution.killed_by is KilledBy.TIMEOUT:
-            reason = f"the evaluator ran past its {self.spec.timeout:g}s time limit and was killed"
-            return Verdict(status=Status.TIMEOUT, reason=reason, feedback=feedback)
-        if execution.killed_by is not None:
-            return Verdict(
-                status=Status.BUGGY, reason=f"killed ({execution.killed_by.value})", feedback=feedback
-            )
-        if execution.exit_code != 0:
-            last = _first_line(execution.stderr) or _first_line(execution.stdout)
-            reason = f"the evaluator exited with status {execution.exit_code}" + (f": {last}" if last else "")
-            return Verdict(status=Status.BUGGY, reason=reason, feedback=feedback)
-        try:
-            raw = self._raw_metrics(execution, checkout)
-            parsed = validate_metrics(raw, self.spec.metric)
-        except MetricsError as error:
-            return Verdict(status=Status.BUGGY, reason=str(error), feedback=feedback)
-        return Verdict(status=Status.OK, metrics=parsed.metrics, feedback=feedback)
-
-    def _raw_metrics(self, execution: Execution, checkout: Path) -> dict[str, object]:
-        if not self.spec.metrics_file:
-            return last_json_object(execution.stdout)
-        from sandbox.artifacts import ArtifactError, read_artifact
-
-        try:
-            data = read_artifact(checkout, self.spec.metrics_file, METRICS_FILE_MAX)
-        except ArtifactError as error:
-            raise MetricsError(f"metrics file {self.spec.metrics_file!r}: {error}") from None
-        return parse_json_object(
-            data.decode("utf-8", errors="replace"), f"metrics file {self.spec.metrics_file!r}"
-        )
-
-    def _write_log(self, name: str, phase: str, command: str, execution: Execution) -> tuple[Path, str]:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        path = self.log_dir / f"{name}-{phase}.log"
-        text = (
-            f"$ {command}\n# backend={execution.backend} exit={execution.exit_code} "
-            f"killed_by={execution.killed_by} wall={execution.wall_time:.3f}s\n"
-            f"--- stdout ---\n{execution.stdout}\n--- stderr ---\n{execution.stderr}\n"
-        )
-        data = text.encode()
-        path.write_bytes(data)
-        return path, hashlib.sha256(data).hexdigest()
+        return finish_verdict(verdict, execution, started)

@@ -1,13 +1,22 @@
 """How to evaluate a candidate: the `[evaluator]` table of a task file.
 
-It lives with the evaluators (the lower layer) and the task composes it.
+Two forms. The two-stage form is the contract: stage `run` executes the
+candidate's code, which writes artifacts to an outputs folder; stage `score` is
+the task owner's scorer, in a separate sandbox where no candidate code runs,
+reading those artifacts and private data that stage `run` never sees. The
+one-stage form (`command`, an evaluator that imports the candidate's code and
+prints the metric itself) is kept for existing tasks: the candidate runs in the
+evaluator's own process, so it can forge its score, and strop says so.
+
+It lives with the evaluators (the lower layer) and the task composes it; paths
+are written relative to the task file and resolved by the task.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from evaluators.metric import Direction
 from sandbox.units import parse_duration, parse_size
@@ -15,16 +24,50 @@ from sandbox.units import parse_duration, parse_size
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 
+FORGEABLE_WARNING = (
+    "this task's evaluator runs in one stage (`command`): candidate code runs inside the "
+    "evaluator's process and can forge its score; use `run` + `score` (see the README's threat model)"
+)
+
 
 class EvaluatorSpec(BaseModel):
-    """`command` runs in the candidate's checkout and prints one JSON object of metrics."""
+    """Either `run` + `score` + `scorer` (two stages) or `command` (one stage, legacy)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    command: str = Field(min_length=1, description="shell command run in the candidate's checkout")
+    command: str | None = Field(
+        default=None, min_length=1, description="one-stage evaluator command, run in the candidate's checkout"
+    )
+    run: str | None = Field(
+        default=None, min_length=1, description="stage run: the candidate's command; writes to $STROP_OUTPUTS"
+    )
+    score: str | None = Field(
+        default=None, min_length=1, description="stage score: the trusted scorer's command, run in `scorer`"
+    )
+    scorer: str | None = Field(
+        default=None, description="folder holding the scorer's files, outside the workspace"
+    )
+    private: str | None = Field(
+        default=None, description="folder of private data for the validate phase's scorer only"
+    )
+    final_private: str | None = Field(
+        default=None, description="folder of private data for the final phase's scorer only"
+    )
+    public: str | None = Field(
+        default=None, description="folder of public data, read-only at $STROP_PUBLIC in both stages"
+    )
+    expects: str = Field(
+        default="", description="what the scorer reads from $STROP_OUTPUTS, in words (shown to the LLM)"
+    )
     metric: str = Field(min_length=1, description="the key of the metric to optimise")
     direction: Direction = Field(description='"minimize" or "maximize"')
     timeout: Duration = Field(default=600.0, description='wall time limit, e.g. "30s", "10m"')
+    score_timeout: Duration | None = Field(
+        default=None, description="the scorer's wall time limit (default: `timeout`)"
+    )
+    outputs_limit: Size = Field(
+        default=256 << 20, description="most bytes stage run may leave in its outputs"
+    )
     files: tuple[str, ...] = Field(
         default=(), description="protected evaluator files (globs, workspace-relative)"
     )
@@ -38,3 +81,34 @@ class EvaluatorSpec(BaseModel):
     env: dict[str, str] = Field(
         default_factory=dict, description="extra environment (secret-looking names dropped)"
     )
+
+    @model_validator(mode="after")
+    def _one_form(self) -> EvaluatorSpec:
+        staged = [name for name in ("run", "score", "scorer") if getattr(self, name)]
+        if not self.command and not staged:
+            raise ValueError("give `run` + `score` + `scorer` (two stages) or `command` (one stage, legacy)")
+        if self.command and staged:
+            raise ValueError("give either `command` (one stage) or `run` + `score` + `scorer`, not both")
+        if not self.command and len(staged) != 3:
+            missing = [name for name in ("run", "score", "scorer") if not getattr(self, name)]
+            raise ValueError(
+                f"a two-stage evaluator needs `run`, `score` and `scorer` (missing: {missing[0]})"
+            )
+        if self.command and (self.private or self.final_private or self.public):
+            raise ValueError("`private`, `final_private` and `public` belong to the two-stage form")
+        if not self.command and self.final:
+            raise ValueError("a two-stage evaluator's hidden test is `final_private`, not `final`")
+        return self
+
+    @property
+    def two_stage(self) -> bool:
+        return self.command is None
+
+    @property
+    def has_final(self) -> bool:
+        """Whether a hidden-test phase exists (run once, on the chosen best)."""
+        return bool(self.final_private) if self.two_stage else bool(self.final)
+
+    @property
+    def scorer_timeout(self) -> float:
+        return self.score_timeout if self.score_timeout is not None else self.timeout

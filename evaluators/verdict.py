@@ -18,6 +18,7 @@ class Status(enum.StrEnum):
     TIMEOUT = "timeout"  # killed at the time limit
     TAMPERED = "tampered"  # changed a protected evaluator file: never scored
     REJECTED = "rejected"  # refused before evaluation (constraints, bad edit)
+    STOPPED = "stopped"  # not started, or cut short, because the run's time budget ended
 
     @property
     def scored(self) -> bool:

@@ -12,11 +12,12 @@ Backends: `sandbox.container` (docker), `sandbox.bubblewrap` (bwrap),
 
 from sandbox.artifacts import ArtifactError, copy_artifact, read_artifact
 from sandbox.backends import BACKENDS, WeakSandboxWarning, open_sandbox
-from sandbox.execution import Execution, KilledBy, Limits, Sandbox, SandboxError
+from sandbox.execution import Bind, Execution, KilledBy, Limits, Sandbox, SandboxError
 
 __all__ = [
     "BACKENDS",
     "ArtifactError",
+    "Bind",
     "Execution",
     "KilledBy",
     "Limits",

@@ -3,7 +3,8 @@
 The command gets its own network (loopback only), pid, ipc, uts and cgroup
 namespaces; its root is an empty tmpfs holding read-only binds of the runtime
 (see `sandbox.runtime`), the workspace bound read-write at its host path, the
-protected `readonly_paths` bound read-only over it, and a fresh /proc, /dev and
+protected `readonly_paths` bound read-only over it, `binds` at their host paths
+(read-only unless writable), and a fresh /proc, /dev and
 size-capped tmpfs at /tmp and /dev/shm. `--die-with-parent` and the pid
 namespace mean no process outlives the run: when the command ends or we kill
 bwrap, the kernel kills everything left in the namespace.
@@ -29,10 +30,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from sandbox.environment import clean_environment
-from sandbox.execution import Execution, Limits, SandboxError
+from sandbox.execution import Bind, Execution, Limits, SandboxError
 from sandbox.process import rlimit_setter, signal_from_launcher, supervise, to_execution
 from sandbox.runtime import Runtime
-from sandbox.workspace import DiskWatch, Workspace, lend, sandbox_user
+from sandbox.workspace import DiskWatch, Workspace, lend_all, sandbox_user
 
 ORPHAN_GRACE = 60.0
 """Seconds past the timeout after which a sandbox whose strop died ends itself."""
@@ -53,13 +54,16 @@ def _ops_for_layout(space: Workspace, limits: Limits, runtime: Runtime) -> list[
     ops += [(path, _RUNTIME, ["--ro-bind", str(path), str(path)]) for path in runtime.binds]
     ops.append((space.root, _WORK, ["--bind", str(space.root), str(space.root)]))
     ops += [(path, _PROTECTED, ["--ro-bind", str(path), str(path)]) for path in space.readonly]
+    for bind in space.binds:
+        flag = "--bind" if bind.writable else "--ro-bind"
+        ops.append((bind.path, _WORK, [flag, str(bind.path), str(bind.path)]))
     return ops
 
 
 def _folders(ops: list[tuple[Path, int, list[str]]], runtime: Runtime, space: Workspace) -> list[Path]:
     """Parent folders bwrap must create (mode 0755) so the sandbox user can reach each mount."""
     targets = {path for path, _, _ in ops}
-    filled = [*runtime.binds, space.root]
+    filled = [*runtime.binds, space.root, *(bind.path for bind in space.binds)]
     folders: set[Path] = set()
     for path in targets:
         for parent in path.parents:
@@ -142,22 +146,23 @@ class BwrapSandbox:
         limits: Limits,
         env: Mapping[str, str] | None = None,
         readonly_paths: Sequence[Path] = (),
+        binds: Sequence[Bind] = (),
     ) -> Execution:
-        space = Workspace.of(workdir, readonly_paths)
+        space = Workspace.of(workdir, readonly_paths, binds)
         as_root = os.getuid() == 0
         user = sandbox_user(space.root)
         info_read, info_write = os.pipe()
         argv = bwrap_argv(self.binary, command, space, limits, self.runtime, user, as_root, info_write)
         keep = [*space.readonly, *self.runtime.inside(space.root)]
         try:
-            with lend(space.root, *user, keep=keep):
+            with lend_all(space, *user, keep=keep):
                 seen = supervise(
                     argv,
                     cwd=space.root,
                     env=clean_environment(env),
                     limits=limits,
                     preexec=rlimit_setter(limits, nproc=as_root),
-                    watchdog=DiskWatch([space.root], limits.workspace_bytes),
+                    watchdog=DiskWatch(list(space.writable), limits.workspace_bytes),
                     pass_fds=[info_write],
                     on_stop=lambda: _kill_sandbox_init(info_read),
                 )

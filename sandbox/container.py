@@ -6,7 +6,8 @@ dropped, no-new-privileges, a read-only root (the skeleton image of
 quota, size-capped tmpfs at /tmp and /dev/shm, and rlimits for file size and
 core dumps. The runtime (interpreter, venv) is bound read-only at its host
 path, the workspace read-write at its host path (so commands written for the
-host work unchanged), and `readonly_paths` read-only over it. The docker socket
+host work unchanged), `readonly_paths` read-only over it, and `binds` at their
+host paths (read-only unless writable). The docker socket
 is never mounted. Output is read from the attach stream as it comes (the
 logging driver is `none`, so an endless writer fills nothing on the host) and
 capped; on timeout, output overflow or disk growth the container is killed,
@@ -30,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.environment import clean_environment
-from sandbox.execution import Execution, KilledBy, Limits, SandboxError
+from sandbox.execution import Bind, Execution, KilledBy, Limits, SandboxError
 from sandbox.image import ensure_image
 from sandbox.process import TICK, CappedBuffer, classify, signal_from_launcher
 from sandbox.runtime import Runtime
-from sandbox.workspace import DiskWatch, Workspace, lend, sandbox_user
+from sandbox.workspace import DiskWatch, Workspace, lend_all, sandbox_user
 
 LABEL = "strop.sandbox"
 OWNER_LABEL = "strop.pid"
@@ -142,6 +143,9 @@ class DockerSandbox:
         mounts = [Mount(str(p), str(p), type="bind", read_only=True) for p in self.runtime.binds]
         mounts.append(Mount(str(space.root), str(space.root), type="bind", read_only=False))
         mounts += [Mount(str(p), str(p), type="bind", read_only=True) for p in space.readonly]
+        mounts += [
+            Mount(str(b.path), str(b.path), type="bind", read_only=not b.writable) for b in space.binds
+        ]
         file_size = max(limits.workspace_bytes, limits.scratch_bytes)
         ulimits = [Ulimit(name="fsize", soft=file_size, hard=file_size), Ulimit(name="core", soft=0, hard=0)]
         if limits.cpu_time is not None:
@@ -170,12 +174,13 @@ class DockerSandbox:
         limits: Limits,
         env: Mapping[str, str] | None = None,
         readonly_paths: Sequence[Path] = (),
+        binds: Sequence[Bind] = (),
     ) -> Execution:
-        space = Workspace.of(workdir, readonly_paths)
+        space = Workspace.of(workdir, readonly_paths, binds)
         uid, gid = sandbox_user(space.root)
         switch = str(math.ceil(limits.timeout + ORPHAN_GRACE))
         keep = [*space.readonly, *self.runtime.inside(space.root)]
-        with lend(space.root, uid, gid, keep=keep):
+        with lend_all(space, uid, gid, keep=keep):
             started = time.monotonic()
             cid = self.client.api.create_container(
                 self.image,
@@ -198,7 +203,7 @@ class DockerSandbox:
         stream = _Stream(sock, limits.output_bytes)
         stream.start()
         cgroup = _Cgroup(cid)
-        watch = DiskWatch([space.root], limits.workspace_bytes)
+        watch = DiskWatch(list(space.writable), limits.workspace_bytes)
         killed: KilledBy | None = None
         try:
             self.client.api.start(cid)

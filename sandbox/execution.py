@@ -70,6 +70,18 @@ class Execution:
         return text[-chars:]
 
 
+@dataclass(frozen=True)
+class Bind:
+    """A host folder outside the workdir, bound at the same path: read-only unless `writable`.
+
+    How a trusted stage reaches data that must not live in the candidate's workspace
+    (a scorer's private answers, the sealed outputs of the stage before, public data).
+    """
+
+    path: Path
+    writable: bool = False
+
+
 class SandboxError(Exception):
     """A backend could not start or is unusable here (not: the command failed)."""
 
@@ -87,10 +99,13 @@ class Sandbox(Protocol):
         limits: Limits,
         env: Mapping[str, str] | None = None,
         readonly_paths: Sequence[Path] = (),
+        binds: Sequence[Bind] = (),
     ) -> Execution:
         """Run `command` with `workdir` as its writable current directory.
 
         `env` is added to a minimal clean environment after secret-looking names are
         dropped. `readonly_paths` (inside `workdir`) must not be writable by the command.
+        `binds` (outside `workdir`) are visible at their host paths, read-only unless
+        marked writable; nothing else of the host's files is (on docker and bwrap).
         """
         ...

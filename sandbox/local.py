@@ -11,7 +11,9 @@ What it does NOT do (each one is asserted by the attack suite as documented):
   processes' environments in /proc, and reach listeners on 127.0.0.1;
 - it runs as the caller, root included, so setuid tricks are moot and the
   process-count limit is not enforced (RLIMIT_NPROC is per user, and root is exempt);
-- `readonly_paths` are not protected (the evaluator's fingerprint catches edits);
+- `readonly_paths` are not protected (the evaluator's fingerprint catches edits), and
+  read-only `binds` are the host's own folders: the command can read any of them,
+  and everything else its user can (a scorer's private data included);
 - a daemon that calls `setsid()` leaves the process group and outlives the run;
 - /dev/shm is the host's and is not capped.
 Choose it only where docker and bwrap cannot run; `open_sandbox` warns when it does.
@@ -24,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from sandbox.environment import clean_environment
-from sandbox.execution import Execution, Limits
+from sandbox.execution import Bind, Execution, Limits
 from sandbox.process import rlimit_setter, supervise, to_execution
 from sandbox.workspace import DiskWatch, Workspace
 
@@ -41,8 +43,9 @@ class LocalSandbox:
         limits: Limits,
         env: Mapping[str, str] | None = None,
         readonly_paths: Sequence[Path] = (),
+        binds: Sequence[Bind] = (),
     ) -> Execution:
-        space = Workspace.of(workdir, readonly_paths)
+        space = Workspace.of(workdir, readonly_paths, binds)  # binds: the host's paths, nothing to do
         watch = DiskWatch([space.root, Path(tempfile.gettempdir())], limits.workspace_bytes)
         environment = clean_environment(env)
         environment["TMPDIR"] = tempfile.gettempdir()

@@ -5,15 +5,14 @@ Candidates run under the same interpreter and virtual environment as strop
 image needs no registry. The runtime is the smallest read-only view of the host
 that makes that work: `/usr` (with the merged-usr links `/bin`, `/lib`, …), the
 dynamic linker's cache, the interpreter's prefix, the venv, and the folders of
-strop's own packages when strop is installed in editable mode (so a built-in
-evaluator can be run as `python -m evaluators.…`). Nothing else of the host is
+strop's `evaluators` and `sandbox` packages when strop is installed in editable
+mode (so a built-in evaluator can be run as `python -m evaluators.…`). Nothing else of the host is
 visible: not `/home`, not `/root`, not the rest of `/etc`, not the repository's
 other files (a stray `.env` in the repo stays outside).
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import os
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 
 from sandbox.environment import python_bin_dir
 
-DISTRIBUTION = "strop"
+SANDBOX_PACKAGES = ("evaluators", "sandbox")
 _TOP_DIRS = ("bin", "sbin", "lib", "lib64", "lib32", "libx32")
 _ETC_FILES = ("ld.so.cache", "localtime", "alternatives")
 
@@ -56,13 +55,14 @@ def _minimal(paths: list[Path]) -> tuple[Path, ...]:
 
 
 def _strop_packages() -> list[Path]:
-    """Folders of strop's own top-level packages (outside the venv when installed editable)."""
-    try:
-        names = (importlib.metadata.distribution(DISTRIBUTION).read_text("top_level.txt") or "").split()
-    except importlib.metadata.PackageNotFoundError:
-        names = []
+    """Folders of the packages a built-in evaluator may need (outside the venv when editable).
+
+    Only `evaluators` and `sandbox`: never the whole project, whose `benchmarks/tasks`
+    hold the bundled tasks' private answers and whose other folders are no business
+    of a candidate's.
+    """
     folders: list[Path] = []
-    for name in names or ["sandbox"]:
+    for name in SANDBOX_PACKAGES:
         spec = importlib.util.find_spec(name)
         for location in (spec.submodule_search_locations or []) if spec else []:
             folders.append(Path(location).resolve())

@@ -21,20 +21,26 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.execution import KilledBy
+from sandbox.execution import Bind, KilledBy
 
 NOBODY = 65534
 
 
 @dataclass(frozen=True)
 class Workspace:
-    """A resolved workdir and the protected paths inside it."""
+    """A resolved workdir, the protected paths inside it, and the folders bound beside it."""
 
     root: Path
     readonly: tuple[Path, ...]
+    binds: tuple[Bind, ...] = ()
+
+    @property
+    def writable(self) -> tuple[Path, ...]:
+        """Every tree the command may write: the workdir and the writable binds."""
+        return (self.root, *(bind.path for bind in self.binds if bind.writable))
 
     @classmethod
-    def of(cls, workdir: Path, readonly_paths: Sequence[Path] = ()) -> Workspace:
+    def of(cls, workdir: Path, readonly_paths: Sequence[Path] = (), binds: Sequence[Bind] = ()) -> Workspace:
         root = Path(workdir).resolve()
         if not root.is_dir():
             raise ValueError(f"sandbox workdir is not a directory: {workdir}")
@@ -47,7 +53,29 @@ class Workspace:
             if resolved != root and root not in resolved.parents:
                 raise ValueError(f"read-only path is not inside the workdir {root}: {path}")
             readonly.append(resolved)
-        return cls(root=root, readonly=tuple(readonly))
+        return cls(root=root, readonly=tuple(readonly), binds=tuple(_checked_binds(root, binds)))
+
+
+def _checked_binds(root: Path, binds: Sequence[Bind]) -> list[Bind]:
+    """Resolved binds: existing folders or files that neither contain nor lie inside the workdir."""
+    checked: list[Bind] = []
+    for bind in binds:
+        path = Path(bind.path).resolve()
+        if not path.exists():
+            raise ValueError(f"bound path does not exist: {bind.path}")
+        if path == root or root in path.parents or path in root.parents:
+            raise ValueError(f"bound path overlaps the workdir {root}: {bind.path}")
+        checked.append(Bind(path, bind.writable))
+    return checked
+
+
+@contextlib.contextmanager
+def lend_all(space: Workspace, uid: int, gid: int, keep: Sequence[Path] = ()) -> Iterator[None]:
+    """`lend` every writable tree of `space` (the workdir and writable binds) for the block."""
+    with contextlib.ExitStack() as stack:
+        for tree in space.writable:
+            stack.enter_context(lend(tree, uid, gid, keep=keep))
+        yield
 
 
 def sandbox_user(workdir: Path) -> tuple[int, int]:

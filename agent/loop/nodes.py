@@ -69,6 +69,7 @@ class LoopContext:
     max_steps: int = 100_000
     clock: Callable[[], float] = time.monotonic
     concurrency: int = 1  # model calls at once across lanes (LLM proposers)
+    started: float | None = None  # epoch seconds the command started; None: when the loop starts
 
     @property
     def folder(self) -> Path:
@@ -82,7 +83,8 @@ class LoopContext:
 class Nodes:
     def __init__(self, ctx: LoopContext) -> None:
         self.ctx = ctx
-        self._mark = ctx.clock()
+        # the first stretch counts from when the command started (its start-up is the run's time too)
+        self._mark = ctx.clock() - (max(0.0, time.time() - ctx.started) if ctx.started else 0.0)
 
     # ---------------------------------------------------------------- helpers
     def _records(self) -> dict[int, ExperimentRecord]:
@@ -104,7 +106,7 @@ class Nodes:
             rejections_in_a_row=state["rejections"],
             stop_requested=(self.ctx.folder / "stop").exists(),
             last_rejection=last,
-            out_of_time=self._deadlines(state, records)[0].expired(),
+            out_of_time=self._deadlines(state, records)[0].left() <= 0.5,  # too little to start anything
         )
 
     def _now_elapsed(self, state: LoopState) -> float:
@@ -375,6 +377,11 @@ class Nodes:
                 safe_path(lane, relative)
         except UnsafePathError as error:
             return replace(candidate, files={}), {"outcome": "rejected", "reason": f"refused: {error}"}
+        if slot["mode"] != "baseline" and self.ctx.space and candidate.params is None:
+            outside = self._outside_space(lane, candidate)
+            self.ctx.run.repo.checkout_detached(lane, self._base_commit(slot, records))
+            if outside:
+                return candidate, {"outcome": "rejected", "reason": "params: " + "; ".join(outside)}
         constraints = self.ctx.constraints
         if slot["mode"] == "baseline" or constraints is None:
             return candidate, {"outcome": "ok"}
@@ -408,6 +415,13 @@ class Nodes:
                 "reason": f"constraints: {verdict.feedback}; {repair.reason}",
             }
         return candidate, {"outcome": "rejected", "reason": f"constraints: {verdict.feedback}"}
+
+    def _outside_space(self, lane: Path, candidate: Candidate) -> list[str]:
+        """The `[space]` values the candidate's files change to values outside the declared space."""
+        proposer = self.ctx.run.task.spec.proposer
+        before = self.ctx.space.written(lane, proposer)
+        write_files(lane, candidate.files)
+        return self.ctx.space.outside(self.ctx.space.written(lane, proposer), before)
 
     # ------------------------------------------------------------------ commit
     def commit(self, state: LoopState) -> dict[str, Any]:
@@ -679,7 +693,8 @@ class Nodes:
                 final_metric=final,
             )
         )
-        return {"step": state["step"] + 1, "finished": True}
+        # the final phase's time counts too: a resume with more time starts from here
+        return {"step": state["step"] + 1, "finished": True, "elapsed": self._now_elapsed(state)}
 
     def _budget_report(self, state: LoopState) -> str:
         """Each limited budget against what the run used: by how much it over- or under-ran."""

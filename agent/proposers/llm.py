@@ -297,7 +297,8 @@ class LLMProposer:
         return self.prompts.render(
             "propose.md",
             goal=self.task.spec.task.goal,
-            command=evaluator.command,
+            command=evaluator.command or evaluator.run,
+            expects=evaluator.expects,
             metric=evaluator.metric,
             maximize=evaluator.direction is Direction.MAXIMIZE,
             budget_note=request.budget_note.strip(),

@@ -75,7 +75,7 @@ CASES = [
     Case("missing evaluator", "[evaluator] required key is missing", task=TASK.split("[evaluator]")[0]),
     Case(
         "missing evaluator command",
-        "evaluator.command",
+        "give `run` + `score` + `scorer` (two stages) or `command`",
         prepare=lambda ws: _task_text(ws, ('command = "python evaluate.py"\n', "")),
     ),
     Case("not TOML", "not valid TOML", prepare=lambda ws: _task_text(ws, ("[task]", "[task"))),

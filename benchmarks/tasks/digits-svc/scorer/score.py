@@ -27,7 +27,7 @@ def score(outputs, private):
         raise ValueError(f"predictions[{truth['split']!r}] must be a list of {len(labels)} classes")
     if any(type(g) is not int or g not in CLASSES for g in guessed):
         raise ValueError("every prediction must be an integer class 0-9")
-    hits = sum(g == t for g, t in zip(guessed, labels))
+    hits = sum(g == t for g, t in zip(guessed, labels, strict=True))
     return {"accuracy": hits / len(labels)}
 
 

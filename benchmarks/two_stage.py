@@ -1,0 +1,113 @@
+"""What the two-stage contract costs per experiment, against one stage doing the same work.
+
+On the converted digits-gbm task, per backend, in the same run and alternating:
+- one stage: the legacy form, as a task that does not separate its scorer would write
+  it: one sandbox runs the candidate's train.py and then the scorer, with the public
+  and private data inside the workspace (so the candidate could read the answers);
+- two stages: `strop`'s contract (stage run in one sandbox, outputs sealed, the scorer
+  in a second sandbox with the private data).
+Both evaluate a throwaway export of the same files, through the same evaluator code
+(`evaluators.command` vs `evaluators.staged`). It prints the median wall time of each,
+the difference, and the goal (docker ≤ +150 ms, bwrap ≤ +30 ms). Nothing was tuned on
+this run; the task is the bundled one. Run it niced on a quiet machine:
+
+    nice -n 10 .venv/bin/python -m benchmarks.two_stage --runs 10 [--backends docker bwrap]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from agent.task import load_task
+from evaluators.command import CommandEvaluator
+from evaluators.integrity import ProtectedFiles
+from evaluators.spec import EvaluatorSpec
+from evaluators.staged import StagedEvaluator
+from evaluators.trusted import TrustedFiles
+from sandbox import WeakSandboxWarning, open_sandbox
+
+TASK = Path(__file__).resolve().parent / "tasks" / "digits-gbm"
+GOALS_MS = {"docker": 150.0, "bwrap": 30.0, "local": 30.0}
+ONE_STAGE = (
+    "mkdir -p out && STROP_OUTPUTS=out STROP_PUBLIC=public python train.py "
+    "&& STROP_OUTPUTS=out STROP_PRIVATE=private python -I score.py"
+)
+
+
+def _evaluators(backend: str, root: Path) -> tuple[CommandEvaluator, StagedEvaluator, Path, Path]:
+    task = load_task(TASK)
+    sources = task.trusted_sources()
+    assert sources is not None and sources.public is not None and sources.private is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WeakSandboxWarning)
+        box = open_sandbox(backend)
+    two_ws = root / "two"
+    shutil.copytree(task.workspace, two_ws)
+    one_ws = root / "one"
+    shutil.copytree(task.workspace, one_ws)
+    shutil.copytree(sources.public, one_ws / "public")
+    shutil.copytree(sources.private, one_ws / "private")
+    shutil.copy(sources.scorer / "score.py", one_ws / "score.py")
+    empty = ProtectedFiles.snapshot(two_ws, [], root / "protected")
+    base = task.evaluator.model_dump()
+    for key in ("run", "score", "scorer", "public", "private", "final_private", "expects", "score_timeout"):
+        base.pop(key)
+    one_spec = EvaluatorSpec(**{**base, "command": ONE_STAGE, "sandbox": backend})
+    trusted = TrustedFiles.snapshot(sources, root / "trusted")
+    one = CommandEvaluator(one_spec, empty, box, root / "logs-one", root / "one-run")
+    two = StagedEvaluator(task.evaluator, empty, trusted, box, root / "logs-two", root / "two-run")
+    return one, two, one_ws, two_ws
+
+
+def measure(backend: str, runs: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        one, two, one_ws, two_ws = _evaluators(backend, Path(folder))
+        times: dict[str, list[float]] = {"one": [], "two": []}
+        accuracy: dict[str, float] = {}
+        for index in range(runs + 1):
+            for name, evaluator, workspace in (("one", one, one_ws), ("two", two, two_ws)):
+                started = time.perf_counter()
+                verdict = evaluator.evaluate(workspace, name=f"{name}{index}")
+                elapsed = time.perf_counter() - started
+                if verdict.status.value != "ok":
+                    raise SystemExit(f"{backend} {name}-stage evaluation failed: {verdict.reason}")
+                accuracy[name] = verdict.metrics["accuracy"]
+                if index:  # the first round warms caches
+                    times[name].append(elapsed)
+    assert accuracy["one"] == accuracy["two"], accuracy
+    one_ms = statistics.median(times["one"]) * 1000
+    two_ms = statistics.median(times["two"]) * 1000
+    spread = statistics.pstdev([b - a for a, b in zip(times["one"], times["two"], strict=True)]) * 1000
+    return {"one_ms": one_ms, "two_ms": two_ms, "extra_ms": two_ms - one_ms, "spread_ms": spread}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--backends", nargs="+", default=["docker", "bwrap"])
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    rows = {backend: measure(backend, args.runs) for backend in args.backends}
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return
+    print(f"digits-gbm, {args.runs} evaluations each (medians; spread = stdev of paired differences)")
+    print(f"{'backend':8} {'one stage':>10} {'two stages':>11} {'extra':>9} {'spread':>8} {'goal':>8}")
+    for backend, row in rows.items():
+        goal = GOALS_MS.get(backend, 0.0)
+        verdict = "met" if row["extra_ms"] <= goal else "MISSED"
+        print(
+            f"{backend:8} {row['one_ms']:8.0f}ms {row['two_ms']:9.0f}ms {row['extra_ms']:+7.0f}ms "
+            f"{row['spread_ms']:6.0f}ms  ≤{goal:.0f}ms {verdict}"
+        )
+
+
+if __name__ == "__main__":
+    main()

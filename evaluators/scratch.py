@@ -1,0 +1,140 @@
+"""Throwaway places for one evaluation: the candidate's export, its outputs, the scorer's copy.
+
+Candidate code never runs where host-side git later reads. Each evaluation gets a
+fresh folder under the run's `scratch/`: `work/` is a copy of the candidate's
+committed files without `.git` (the lane is a git worktree; a candidate that
+could write there could plant a hook or a gitdir pointer that host git would
+obey), `outputs/` is where stage `run` writes, `sealed/` what strop copied out of
+it for the scorer, `scorer/` a fresh copy of the trusted scorer. The folder's
+name is a random token (no phase, no experiment id: candidate code must not
+learn whether it is being scored on the hidden test) plus our pid, so a later
+process can remove what a killed one left behind.
+
+Copies, not hard links: a hard link shares the inode, and a candidate allowed to
+write its copy in place would write the lane's file too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+SCRATCH = "scratch"
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """The folders of one evaluation (see the module docstring)."""
+
+    root: Path
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    @property
+    def outputs(self) -> Path:
+        return self.root / "outputs"
+
+    @property
+    def sealed(self) -> Path:
+        return self.root / "sealed"
+
+    @property
+    def scorer(self) -> Path:
+        return self.root / "scorer"
+
+    @property
+    def final_private(self) -> Path:
+        return self.root / "final-private"
+
+
+@contextlib.contextmanager
+def scratch(parent: Path) -> Iterator[Scratch]:
+    """A fresh, empty evaluation folder under `parent`, removed (whatever is in it) afterwards."""
+    parent.mkdir(parents=True, exist_ok=True)
+    root = parent / f"{os.getpid()}-{secrets.token_hex(6)}"
+    root.mkdir(mode=0o755)
+    try:
+        yield Scratch(root)
+    finally:
+        remove_tree(root)
+
+
+def export_tree(source: Path, target: Path) -> None:
+    """Copy `source`'s files (symlinks as symlinks) to `target`, leaving out the top-level `.git`."""
+    shutil.copytree(
+        source, target, symlinks=True, ignore=lambda folder, names: [".git"] if folder == str(source) else []
+    )
+
+
+def readable_copy(source: Path, target: Path) -> None:
+    """Copy a trusted folder (or file) so that the unprivileged sandbox user can read it.
+
+    Symlinks are copied as links and never followed; modes become a+rX, so data the
+    owner keeps at 0600 can still be bound read-only into a sandbox that runs as nobody.
+    """
+    if source.is_dir():
+        shutil.copytree(source, target, symlinks=True)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target, follow_symlinks=False)
+    make_readable(target)
+
+
+def make_readable(root: Path) -> None:
+    for path in [root, *root.rglob("*")] if root.is_dir() else [root]:
+        info = path.lstat()
+        if stat.S_ISLNK(info.st_mode):
+            continue
+        extra = 0o555 if stat.S_ISDIR(info.st_mode) else 0o444
+        os.chmod(path, stat.S_IMODE(info.st_mode) | extra)
+
+
+def remove_tree(root: Path) -> None:
+    """Remove a tree a candidate may have made hostile (modes 000, odd owners); never follows links."""
+
+    def retry(function: object, path: str, _info: object) -> None:
+        with contextlib.suppress(OSError):
+            parent = os.path.dirname(path)
+            os.chmod(parent, 0o700)
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.chmod(path, 0o700)
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+
+    if root.is_symlink():
+        root.unlink()
+        return
+    if root.exists():
+        shutil.rmtree(root, onerror=retry)
+
+
+def reap(parent: Path) -> list[Path]:
+    """Remove evaluation folders whose process is gone (left by a kill); the ones removed."""
+    removed = []
+    if not parent.is_dir():
+        return removed
+    for entry in parent.iterdir():
+        owner = entry.name.split("-", 1)[0]
+        if owner.isdigit() and not _alive(int(owner)):
+            remove_tree(entry)
+            removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

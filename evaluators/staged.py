@@ -1,0 +1,213 @@
+"""The two-stage evaluator: the candidate's code makes artifacts, the trusted scorer scores them.
+
+Stage `run` executes the task's `run` command on a throwaway export of the
+candidate (no `.git`), in the sandbox, with the public data read-only and an
+empty outputs folder writable; it is never told the phase. When every process of
+it is gone, strop seals the outputs (regular files only, bounded: see
+`evaluators.outputs`). Stage `score` runs the task owner's scorer in a second,
+separate sandbox on a fresh copy of the scorer's files, with the sealed outputs
+and the private data of this phase read-only. No candidate code runs there (the
+scorer may load an artifact only as data); the metrics are the scorer's output
+alone. The final phase's private data exists only in the final phase's stage
+`score`, copied in for it and removed after.
+
+Only the scorer's last line of error output is shown to the proposer (a
+traceback would show the scorer's source).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from evaluators.command import (
+    FEEDBACK_CHARS,
+    Budgeted,
+    failed_run,
+    finish_verdict,
+    first_line,
+    log_text,
+    not_started,
+    read_metrics,
+    tampered,
+    write_log,
+)
+from evaluators.integrity import ProtectedFiles
+from evaluators.metrics_output import MetricsError
+from evaluators.outputs import SealError, seal_outputs
+from evaluators.scratch import SCRATCH, Scratch, export_tree, readable_copy, reap, scratch
+from evaluators.spec import EvaluatorSpec
+from evaluators.trusted import TrustedFiles
+from evaluators.verdict import Status, Verdict
+from sandbox.execution import Bind, Execution, Limits, Sandbox, SandboxError
+
+OUTPUTS_VAR = "STROP_OUTPUTS"
+PRIVATE_VAR = "STROP_PRIVATE"
+PUBLIC_VAR = "STROP_PUBLIC"
+
+
+class StagedEvaluator:
+    """Judges candidates in two stages; never steers, never reads retrieved text."""
+
+    two_stage = True
+
+    def __init__(
+        self,
+        spec: EvaluatorSpec,
+        protected: ProtectedFiles,
+        trusted: TrustedFiles,
+        sandbox: Sandbox,
+        log_dir: Path,
+        work_dir: Path,
+    ) -> None:
+        assert spec.run and spec.score, "a two-stage spec has run and score"
+        self.spec = spec
+        self.protected = protected
+        self.trusted = trusted
+        self.sandbox = sandbox
+        self.log_dir = log_dir
+        self.scratch_dir = work_dir / SCRATCH
+        reap(self.scratch_dir)
+
+    @property
+    def fingerprint(self) -> str:
+        """Over the protected workspace files and the scorer, private and public snapshots."""
+        import hashlib
+
+        return hashlib.sha256(
+            f"{self.protected.fingerprint}\n{self.trusted.fingerprint}".encode()
+        ).hexdigest()
+
+    def _limits(self, seconds: float) -> Limits:
+        return Limits(timeout=seconds, memory=self.spec.memory, cpu_time=self.spec.cpu_time)
+
+    def evaluate(
+        self, checkout: Path, name: str, phase: str = "validate", deadline: float | None = None
+    ) -> Verdict:
+        """Evaluate the candidate whose files are at `checkout`; `name` labels its log file."""
+        fingerprint = self.fingerprint
+        refused = tampered(self.protected, checkout, phase, fingerprint)
+        if refused is not None:
+            return refused
+        if phase == "final" and self.trusted.final_private is None:
+            raise ValueError("this task has no final_private data")
+        started = time.monotonic()
+        log: list[str] = []
+        with scratch(self.scratch_dir) as place:
+            verdict = self._stages(checkout, place, phase, deadline, log, started)
+        log_path, log_digest = write_log(self.log_dir, name, phase, "".join(log))
+        verdict.phase = phase
+        verdict.fingerprint = fingerprint
+        verdict.log_path = str(log_path)
+        verdict.log_digest = log_digest
+        return verdict
+
+    def _stages(
+        self,
+        checkout: Path,
+        place: Scratch,
+        phase: str,
+        deadline: float | None,
+        log: list[str],
+        started: float,
+    ) -> Verdict:
+        budget = Budgeted.of(self.spec.timeout, deadline)
+        if budget.too_short:
+            return not_started(phase, self.fingerprint)
+        export_tree(checkout, place.work)
+        place.outputs.mkdir(mode=0o755)
+        public = self.trusted.public
+        run_env = {**self.spec.env, OUTPUTS_VAR: str(place.outputs)}
+        binds = [Bind(place.outputs, writable=True)]
+        if public is not None:
+            run_env[PUBLIC_VAR] = str(public)
+            binds.append(Bind(public))
+        assert self.spec.run is not None
+        ran = self._sandboxed(
+            self.spec.run, place.work, budget, run_env, binds, self.protected.paths_in(place.work)
+        )
+        if isinstance(ran, Verdict):
+            return ran
+        log.append(log_text("run", self.spec.run, ran))
+        verdict = failed_run(ran, budget, "candidate's run stage")
+        if verdict is not None:
+            return finish_verdict(verdict, ran, started)
+        feedback = ran.tail(FEEDBACK_CHARS)
+        try:
+            sealed = seal_outputs(place.outputs, place.sealed, self.spec.outputs_limit)
+        except SealError as error:
+            verdict = Verdict(status=Status.BUGGY, reason=str(error), feedback=f"{feedback}\n{error}")
+            return finish_verdict(verdict, ran, started)
+        log.append(f"# sealed {sealed.files} entries, {sealed.bytes} bytes of outputs\n")
+        scored = self._score(place, phase, deadline, log)
+        if isinstance(scored, Verdict):
+            scored.feedback = feedback
+            return finish_verdict(scored, ran, started)
+        scorer_run, score_budget = scored
+        verdict = self._judge_score(scorer_run, score_budget, place, feedback)
+        verdict.cpu_time = scorer_run.cpu_time
+        return finish_verdict(verdict, ran, started)
+
+    def _score(
+        self, place: Scratch, phase: str, deadline: float | None, log: list[str]
+    ) -> tuple[Execution, Budgeted] | Verdict:
+        budget = Budgeted.of(self.spec.scorer_timeout, deadline)
+        if budget.too_short:
+            return not_started(phase, self.fingerprint)
+        readable_copy(self.trusted.scorer, place.scorer)
+        env = {**self.spec.env, OUTPUTS_VAR: str(place.sealed), "STROP_PHASE": phase}
+        binds = [Bind(place.sealed)]
+        private = self._private(place, phase)
+        if private is not None:
+            env[PRIVATE_VAR] = str(private)
+            binds.append(Bind(private))
+        if self.trusted.public is not None:
+            env[PUBLIC_VAR] = str(self.trusted.public)
+            binds.append(Bind(self.trusted.public))
+        assert self.spec.score is not None
+        scored = self._sandboxed(self.spec.score, place.scorer, budget, env, binds, [])
+        if isinstance(scored, Verdict):
+            return scored
+        log.append(log_text("score", self.spec.score, scored))
+        return scored, budget
+
+    def _private(self, place: Scratch, phase: str) -> Path | None:
+        if phase != "final":
+            return self.trusted.private
+        assert self.trusted.final_private is not None
+        readable_copy(self.trusted.final_private, place.final_private)
+        return place.final_private
+
+    def _judge_score(self, execution: Execution, budget: Budgeted, place: Scratch, feedback: str) -> Verdict:
+        failed = failed_run(execution, budget, "scorer")
+        if failed is not None:
+            last = first_line(execution.stderr) or first_line(execution.stdout)
+            failed.reason = f"the scorer did not accept the outputs: {last or failed.reason}"[:300]
+            failed.feedback = f"{feedback}\n--- scorer ---\n{last}"
+            return failed
+        try:
+            metrics = read_metrics(self.spec, execution, place.scorer)
+        except MetricsError as error:
+            return Verdict(status=Status.BUGGY, reason=f"scorer: {error}", feedback=feedback)
+        return Verdict(status=Status.OK, metrics=metrics, feedback=feedback)
+
+    def _sandboxed(
+        self,
+        command: str,
+        workdir: Path,
+        budget: Budgeted,
+        env: dict[str, str],
+        binds: list[Bind],
+        readonly: list[Path],
+    ) -> Execution | Verdict:
+        try:
+            return self.sandbox.run(
+                ["/bin/sh", "-c", command],
+                workdir,
+                self._limits(budget.seconds),
+                env=env,
+                readonly_paths=readonly,
+                binds=binds,
+            )
+        except SandboxError as error:
+            return Verdict(status=Status.BUGGY, reason=f"sandbox failed: {error}")
