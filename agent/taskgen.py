@@ -1,0 +1,176 @@
+"""Tasks from the command line: a goal, an eval command and a metric become a commented task.toml.
+
+    draft(workspace, goal, eval, metric, direction) -> TaskDraft   what we know and what we guessed
+    render(draft, workspace_key) -> str                             the commented task file's text
+    task_from_goal(...) -> Task                                     a task with no file of the user's,
+                                                                    saved under $STROP_HOME/tasks
+
+`strop init` writes the text into the workspace; `strop run WORKSPACE --goal … --eval …
+--metric …` runs the task directly (the run records the task it used, as it does for
+every run). The guesses are said in comments: whether the workspace is a git repo
+(used in place) or a folder (strop keeps a managed copy), and which files to protect
+(the files the eval command names), since a candidate that edits its own judge must
+be caught.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.errors import UserError
+from agent.task import Task, load_task
+
+DIRECTIONS = {"max": "maximize", "maximize": "maximize", "min": "minimize", "minimize": "minimize"}
+_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class TaskDraft:
+    name: str
+    goal: str
+    command: str
+    metric: str
+    direction: str
+    timeout: str = "10m"
+    git_repo: bool = False
+    protect: list[str] = field(default_factory=list)
+    experiments: int = 20
+
+
+def direction_of(text: str) -> str:
+    try:
+        return DIRECTIONS[text.strip().lower()]
+    except KeyError:
+        raise UserError(f"--direction {text!r}: use max or min") from None
+
+
+def is_git_top(folder: Path) -> bool:
+    """Whether `folder` is the top of a git repo (strop then works in it in place)."""
+    import git
+
+    try:
+        top = git.Repo(folder, search_parent_directories=True).working_tree_dir
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return False
+    return top is not None and Path(top).resolve() == folder.resolve()
+
+
+def files_to_protect(workspace: Path, command: str) -> list[str]:
+    """The files the eval command names that exist in the workspace (the judge must not be edited)."""
+    try:
+        words = shlex.split(command)
+    except ValueError as error:
+        raise UserError(f"--eval {command!r} is not a valid command line: {error}") from None
+    found = []
+    for word in words:
+        candidate = (workspace / word).resolve()
+        if candidate.is_file() and candidate.is_relative_to(workspace.resolve()):
+            found.append(candidate.relative_to(workspace.resolve()).as_posix())
+    return sorted(set(found))
+
+
+def draft(
+    workspace: Path, goal: str, command: str, metric: str, direction: str, timeout: str = "10m"
+) -> TaskDraft:
+    """What the command line says, plus what we can see in the workspace."""
+    workspace = workspace.expanduser().resolve()
+    if not workspace.is_dir():
+        raise UserError(f"workspace {workspace} does not exist or is not a folder")
+    for option, value in (("--goal", goal), ("--eval", command), ("--metric", metric)):
+        if not value or not value.strip():
+            raise UserError(f"{option} must not be empty")
+    name = _NAME.sub("-", workspace.name).strip("-._")[:64] or "task"
+    return TaskDraft(
+        name=name,
+        goal=goal.strip(),
+        command=command.strip(),
+        metric=metric.strip(),
+        direction=direction_of(direction),
+        timeout=timeout,
+        git_repo=is_git_top(workspace),
+        protect=files_to_protect(workspace, command),
+    )
+
+
+def _toml(value: object) -> str:
+    return json.dumps(value)  # a JSON string or list of strings is a valid TOML value
+
+
+def render(d: TaskDraft, workspace_key: str = ".") -> str:
+    """The commented task file for a draft."""
+    where = (
+        "a git repo: strop works in it in place (branches strop/<run>/<n>; your branch is untouched)"
+        if d.git_repo
+        else "a plain folder: strop keeps a managed git copy of it under $STROP_HOME/repos"
+    )
+    protect = (
+        f"files = {_toml(d.protect)}  # the judge: a candidate that changes these is marked `tampered`"
+        if d.protect
+        else '# files = ["bench.py"]  # protect the files your evaluator reads: a candidate must not edit its judge'
+    )
+    return f"""# task.toml written by `strop init`. Check it, then:  strop eval THIS_FILE  and  strop run THIS_FILE
+# Reference: the README's "A tour of task.toml".
+
+[task]
+name = {_toml(d.name)}
+goal = {_toml(d.goal)}
+workspace = {_toml(workspace_key)}  # {where}
+
+[evaluator]
+command = {_toml(d.command)}  # runs in each candidate's copy; its last JSON line holds the metrics
+metric = {_toml(d.metric)}
+direction = {_toml(d.direction)}
+timeout = {_toml(d.timeout)}
+{protect}
+# final = "python bench.py --final"   # a hidden test, run once on the best
+# sandbox = "auto"                    # auto | docker | bwrap | local
+
+[budget]
+experiments = {d.experiments}  # also: time = "30m", tokens, cost (USD)
+
+[proposer]
+kind = "auto"  # llm when [llm] is set, else evolve over [space]
+
+# [llm]
+# base_url = "http://localhost:11434/v1"   # any OpenAI-compatible endpoint
+# model = "qwen2.5-coder"
+# api_key_env = "OPENAI_API_KEY"
+
+# [space]                              # what the offline proposer may change (written to params.json)
+# learning_rate = {{ type = "float", low = 0.01, high = 0.5, log = true }}
+"""
+
+
+def write_task_file(target: Path, d: TaskDraft, workspace: Path, force: bool = False) -> Task:
+    """Write the task file at `target` (refusing to overwrite unless `force`) and load it back."""
+    if target.exists() and not force:
+        raise UserError(f"{target} exists: use --force to replace it, or -o to write elsewhere")
+    key = Path(_relative(workspace.resolve(), target.parent.resolve())).as_posix()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render(d, key))
+    return load_task(target)
+
+
+def _relative(path: Path, start: Path) -> str:
+    import os
+
+    return os.path.relpath(path, start)
+
+
+def task_from_goal(
+    workspace: Path, goal: str, command: str, metric: str, direction: str, home: Path, timeout: str = "10m"
+) -> Task:
+    """A task for `strop run WORKSPACE --goal …`: the same file `strop init` would write, kept in
+    `$STROP_HOME/tasks/` (so `resume` finds it) rather than in the user's workspace."""
+    d = draft(workspace, goal, command, metric, direction, timeout)
+    text = render(d, str(workspace.expanduser().resolve()))
+    digest = hashlib.sha1(text.encode()).hexdigest()[:10]
+    target = home / "tasks" / f"{d.name}-{digest}.toml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    return load_task(target)

@@ -1,0 +1,103 @@
+"""`strop init` and tasks from the command line: real git repos, the real CLI, the file loaded back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from agent.errors import UserError
+from agent.task import load_task
+from agent.taskgen import draft, files_to_protect, render, task_from_goal
+
+BENCH = 'import json\nprint(json.dumps({"seconds": 1.5}))\n'
+
+
+def strop(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True, timeout=120, cwd=cwd
+    )
+
+
+def workspace(tmp_path: Path, repo: bool) -> Path:
+    folder = tmp_path / "bench-ws"
+    folder.mkdir()
+    (folder / "bench.py").write_text(BENCH)
+    (folder / "data.csv").write_text("1,2\n")
+    if repo:
+        for args in (
+            ["init", "-q", "-b", "main"],
+            ["add", "-A"],
+            ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "i"],
+        ):
+            subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True)
+    return folder
+
+
+@pytest.mark.parametrize("repo", [True, False])
+def test_init_writes_a_commented_task_that_loads_and_evaluates(tmp_path: Path, repo: bool) -> None:
+    folder = workspace(tmp_path, repo)
+    done = strop(
+        "init",
+        "--goal",
+        'make "bench" fast',
+        "--eval",
+        "python bench.py data.csv",
+        "--metric",
+        "seconds",
+        "--direction",
+        "min",
+        cwd=folder,
+    )
+    assert done.returncode == 0, done.stderr
+    text = (folder / "task.toml").read_text()
+    assert ("git repo: strop works in it in place" in text) is repo
+    task = load_task(folder / "task.toml")
+    assert task.workspace == folder.resolve()
+    assert list(task.evaluator.files) == ["bench.py", "data.csv"]  # what the eval command names
+    assert task.evaluator.direction.value == "minimize" and task.spec.task.goal == 'make "bench" fast'
+    if repo:  # the task file itself would dirty the repo: commit it, as a user would
+        subprocess.run(["git", "add", "task.toml"], cwd=folder, check=True)
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "task"],
+            cwd=folder,
+            check=True,
+        )
+    evaluated = strop("eval", str(folder / "task.toml"), "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads(evaluated.stdout)["experiment"]["metrics"]["seconds"] == 1.5
+
+
+def test_init_refuses_to_overwrite_and_bad_input_is_one_line(tmp_path: Path) -> None:
+    folder = workspace(tmp_path, repo=False)
+    args = ["init", str(folder), "--goal", "g", "--eval", "python bench.py", "--metric", "m"]
+    assert strop(*args).returncode == 0
+    again = strop(*args)
+    assert again.returncode == 2 and "--force" in again.stderr and len(again.stderr.strip().splitlines()) == 1
+    assert strop(*args, "--force").returncode == 0
+    for bad in (["--direction", "up"], ["--goal", " "], ["--eval", "python 'unclosed"]):
+        done = strop(*args, "--force", *bad)
+        assert done.returncode == 2 and done.stderr.startswith("error:"), done.stderr
+    missing = strop("init", str(tmp_path / "nope"), "--goal", "g", "--eval", "e", "--metric", "m")
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_files_outside_the_workspace_are_not_proposed(tmp_path: Path) -> None:
+    folder = workspace(tmp_path, repo=False)
+    (tmp_path / "secret.py").write_text("")
+    assert files_to_protect(folder, "python bench.py ../secret.py missing.py") == ["bench.py"]
+
+
+def test_a_task_from_the_command_line_is_kept_under_the_home(tmp_path: Path, isolated_home: Path) -> None:
+    folder = workspace(tmp_path, repo=True)
+    task = task_from_goal(folder, "g", "python bench.py", "seconds", "min", isolated_home)
+    assert task.path.parent == isolated_home / "tasks" and task.workspace == folder.resolve()
+    assert tomllib.loads(task.source)["evaluator"]["files"] == ["bench.py"]
+    assert not (folder / "task.toml").exists()  # the user's workspace stays as it was
+    with pytest.raises(UserError):
+        draft(folder, "g", "python bench.py", "seconds", "sideways")
+    assert 'name = "bench-ws"' in render(draft(folder, "g", "python bench.py", "s", "max"))
