@@ -25,9 +25,9 @@ Z3 checks every candidate before evaluation (budget, group divisibility, the --p
 
 Each new Pareto point is recorded in git as an experiment (files: its config JSON; metrics: val_acc, bytes, avg_bits): see it with `strop log <run>`.
 
-Baselines run in the same call, with the search's own menu: uniform int 8/4/3/2, the best uniform int (sym/asym, any group, RTN or GPTQ), greedy, HAWQ-V3 (Hutchinson trace + integer program over every format, group and rounding), random and Optuna TPE (at most the engine's evaluations, same wall time). The report names the strongest baseline and the chosen config's paired test margin over it (95% interval; "tie" when it spans zero).
+Baselines run in the same call, with the search's own menu: uniform int 8/4/3/2, the best uniform int (sym/asym, any group, RTN or GPTQ), greedy, HAWQ-V3 (Hutchinson trace + integer program over every format, group and rounding), random and Optuna TPE (the same space and Z3 check, at most the engine's evaluations). The report names the strongest baseline and the chosen config's paired test margin over it (95% interval; "tie" when it spans zero).
 
---time bounds the whole command, baselines included: the time left after set-up is split between the engine, the fast baselines, random and TPE (the split is printed first). Progress (phases, generations, each baseline) goes to stderr in every mode, --json included.
+--time bounds the whole command, baselines included: the time left after set-up is split between the engine (45%), the fast baselines (15%), random and TPE (the rest); the split is printed first, and --baselines fast|none gives the engine the rest. Progress (phases, generations, each baseline) goes to stderr in every mode, --json included.
 
 Examples:
 

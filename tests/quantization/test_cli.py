@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,32 @@ def test_corrupted_weights_file(tmp_path: Path) -> None:
     assert (
         done.returncode == 2 and "cannot read weights file" in done.stderr and "Traceback" not in done.stderr
     )
+
+
+def test_time_bounds_the_whole_command_with_progress_on_stderr(tmp_path: Path) -> None:
+    """`--time T --json` (baselines included) ends within T + 10%, and says what it does on stderr.
+
+    The acceptance is `--time 2m` in ≤ 2m12s; a 40 s budget keeps the test short and is harder:
+    start-up and the fixed costs are a larger share of it.
+    """
+    budget = 40.0
+    started = time.monotonic()
+    done = strop(
+        "--model", "digits-mlp", "--budget-bits", "3.0", "--seed", "1", "--time", f"{budget:g}s",
+        "--out", str(tmp_path / "out"), "--json",
+    )  # fmt: skip
+    wall = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert wall <= budget * 1.1, f"took {wall:.1f}s for --time {budget:g}s\n{done.stderr}"
+    report = json.loads(done.stdout)  # stdout stays pure JSON: progress goes to stderr
+    err = done.stderr
+    for phrase in ("time plan", "engine generation 0", "baseline random", "baseline tpe", "done in"):
+        assert phrase in err, phrase
+    assert len(err.splitlines()) < 60  # a modest rate, not a line per evaluation
+    assert set(report["time"]["phases"]) >= {"setup", "engine", "refine", "baseline random", "baseline tpe"}
+    margin = report["strongest_baseline"]
+    assert margin["baseline"] in report["baselines"] and margin["low"] <= margin["value"] <= margin["high"]
+    assert margin["verdict"] in ("ahead", "tie", "behind")
+    strongest = report["baselines"][margin["baseline"]]
+    inside = [b for b in report["baselines"].values() if b["avg_bits"] <= 3.0]
+    assert strongest["test_acc"] == max(b["test_acc"] for b in inside)

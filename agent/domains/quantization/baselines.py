@@ -19,7 +19,7 @@
 * tpe        Optuna's TPE over the same per-layer space, through the same Z3 check.
 
 Random and TPE get at most the number of distinct evaluations the engine used, and,
-under a time budget, the same wall time (a `Deadline`). Every baseline stops at its
+under a time budget, their share of it (a `Deadline`, see timeplan.py). Every baseline stops at its
 deadline; a cut one returns what it has (or nothing) and says how many evaluations it
 spent. Each returns a genome and that count; scoring is search.py's.
 """
@@ -51,6 +51,7 @@ from agent.domains.quantization.size import layer_size
 
 NO_DEADLINE = Deadline.none()
 ILP_ROUNDS = 8
+HAWQ_MIN_SECONDS = 6.0  # torch import + Hessian traces + scoring the menu, on a busy 2-core machine
 GPTQ_REACH = 2.0  # safety factor on the largest GPTQ gain seen, when skipping GPTQ twins (hawq_options)  # re-solves after excluding genes whose accumulator can overflow
 
 
@@ -212,7 +213,13 @@ def _solve_ilp(table: list[list[tuple[int, float, LayerGene]]], budget: int) -> 
 
 
 def hawq(domain: QuantDomain, seed: int, deadline: Deadline = NO_DEADLINE) -> BaselineResult:
-    """HAWQ-V3 over the full menu (see the module docstring); one evaluation: its answer is not searched."""
+    """HAWQ-V3 over the full menu (see the module docstring); one evaluation: its answer is not searched.
+
+    Its first steps (torch, Hessian traces) cannot stop half-way, so with under
+    `HAWQ_MIN_SECONDS` left it does not start: it would overrun the run's time.
+    """
+    if deadline.left() < HAWQ_MIN_SECONDS:
+        return BaselineResult(None, 0, cut=True)
     table = hawq_options(domain, seed, deadline)
     if table is None:
         return BaselineResult(None, 0, cut=True)

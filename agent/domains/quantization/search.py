@@ -419,6 +419,10 @@ def _baselines(
             share = None if run.at is None else run.minus(plan.tail).left() / searches
             searches -= 1
             until = phase_deadline(run, share, plan.tail)
+        elif name == "hawq" and fast_until.at is not None:
+            # the strongest fixed baseline may borrow one search's share: cut, it would say nothing
+            borrowed = Deadline(fast_until.at + (plan.search_baseline or 0.0))
+            until = borrowed.earlier(run.minus(plan.tail))
         else:
             until = fast_until
         phases.start(f"baseline {name}", until)

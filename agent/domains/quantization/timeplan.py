@@ -4,10 +4,10 @@
 set-up (model, data, Z3 space) is split before anything runs, and each phase gets
 its own deadline inside the run's:
 
-* `all`   the engine (with its budget-filling refinement), random search and TPE
-          each get an equal share: the searches are compared at equal wall time and
-          random/TPE stop at the engine's evaluation count if they reach it first;
-          the fast baselines (uniform, greedy, HAWQ-V3) get a fixed share first.
+* `all`   the engine (with its budget-filling refinement) gets `ENGINE_SHARE`, the
+          fast baselines (HAWQ-V3, best uniform, greedy) `FAST_SHARE`, and random search
+          and TPE split the rest; they stop at the engine's evaluation count if they
+          reach it first, and report how many they got to if time stops them.
 * `fast`  the engine gets everything but the fast baselines' share.
 * `none`  the engine gets everything.
 
@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from agent.deadline import Deadline
 
 BASELINE_MODES = ("none", "fast", "all")
-FAST_SHARE = 0.2  # of the time after set-up, for uniform, greedy and HAWQ-V3
+ENGINE_SHARE = 0.45  # of the time after set-up, with --baselines all
+FAST_SHARE = 0.15  # of the time after set-up, for HAWQ-V3, uniform and greedy
 REFINE_TIME_SHARE = 0.2  # of the engine's share, kept for budget-filling refinement
 TAIL_SECONDS, TAIL_SHARE = 2.0, 0.03  # kept for test scoring and writing outputs
 MIN_ENGINE_SECONDS = 4.0  # below this the engine cannot evaluate its first generation
@@ -72,13 +73,12 @@ class TimePlan:
         tail = TAIL_SECONDS + TAIL_SHARE * left
         usable = max(0.0, left - tail)
         fast = FAST_SHARE * usable if mode != "none" else 0.0
-        searches = 3 if mode == "all" else 1
-        share = (usable - fast) / searches
+        share = ENGINE_SHARE * usable if mode == "all" else usable - fast
         return TimePlan(
             engine=share * (1 - REFINE_TIME_SHARE),
             refine=share * REFINE_TIME_SHARE,
             fast=fast,
-            search_baseline=share if mode == "all" else 0.0,
+            search_baseline=(usable - fast - share) / 2 if mode == "all" else 0.0,
             tail=tail,
         )
 
