@@ -99,6 +99,14 @@ def run_command(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
     json_out: JsonFlag = False,
+    goal: Annotated[
+        str | None, typer.Option("--goal", help="TASK is a workspace: the goal, in words.")
+    ] = None,
+    eval_command: Annotated[
+        str | None, typer.Option("--eval", help="With --goal: the measuring command.")
+    ] = None,
+    metric: Annotated[str | None, typer.Option("--metric", help="With --goal: the metric's key.")] = None,
+    direction: Annotated[str, typer.Option("--direction", help="With --goal: max or min.")] = "max",
 ) -> None:
     r"""Improve the task's workspace on its own until the budget is spent.
 
@@ -114,9 +122,12 @@ def run_command(
     from agent.loop import Overrides, start_run
     from agent.run_index import RunIndex
     from agent.task import load_task
+    from agent.taskgen import command_line_task
     from sandbox.units import UnitError, parse_duration
 
-    task = load_task(task_path)
+    # TASK is a workspace when --goal/--eval/--metric describe the task (strop init's file, unwritten)
+    task = command_line_task(task_path, goal, eval_command, metric, direction, strop_home())
+    task = task or load_task(task_path)
     try:
         seconds = parse_duration(time_limit) if time_limit else None
     except UnitError as error:
