@@ -1,8 +1,9 @@
 """Shared pieces of the tuning benchmarks: a task's objective in-process, and the searchers.
 
-The objective is the task's own `evaluate.score(params)` (the function its evaluator
-command prints), imported from the task folder, so in-process scores equal what
-`strop run` records. A crash of the objective is a failed evaluation (no score).
+The objective is the task's own two stages in this process (`workspace/train.py`'s
+`run`, then `scorer/score.py`'s `score` on the validate phase's private data, see
+`_load_score`), so in-process scores equal what `strop run` records. A crash of the
+objective is a failed evaluation (no score).
 
 Searchers, all at the same number of evaluations, the baseline (the task's
 params.json) evaluated first by each:
