@@ -110,11 +110,14 @@ class RunBudget:
 def final_reserve(eval_seconds: list[float], timeout: float, time_budget: float | None) -> float:
     """Seconds to keep for the hidden-test `final` phase: 1.5 x the recent median evaluation, plus 1 s.
 
-    Before any evaluation it is the evaluator's timeout. Never more than a third of the time budget,
-    so a slow evaluator cannot leave the search no time at all.
+    Before any evaluation it is the evaluator's timeout, at most a sixth of the time budget. Never
+    more than a third of the time budget, so a slow evaluator cannot leave the search no time at all.
+    (`final` itself is clamped to the run's deadline, so a short reserve costs its result, not time.)
     """
     recent = sorted(eval_seconds[-5:])
-    guess = timeout if not recent else 1.5 * recent[len(recent) // 2] + 1.0
+    if not recent:
+        return max(0.0, min(timeout, time_budget / 6 if time_budget is not None else timeout))
+    guess = 1.5 * recent[len(recent) // 2] + 1.0
     cap = time_budget / 3 if time_budget is not None else guess
     return max(0.0, min(guess, cap))
 

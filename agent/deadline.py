@@ -10,10 +10,31 @@ pin the clock.
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass
 
-__all__ = ["Deadline"]
+__all__ = ["Deadline", "process_started"]
+
+_IMPORTED = time.time()
+
+
+def process_started() -> float:
+    """When this process started (epoch seconds): a command's time budget includes its own start-up.
+
+    Read from /proc on Linux (the kernel's start time of the process); elsewhere, when this
+    module was first imported, which is early in every strop command.
+    """
+    try:
+        with open("/proc/self/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        with open("/proc/uptime") as handle:
+            uptime = float(handle.read().split()[0])
+        ticks = os.sysconf("SC_CLK_TCK")
+        started = time.time() - (uptime - int(fields[19]) / ticks)
+    except (OSError, ValueError, IndexError):
+        return _IMPORTED
+    return min(started, _IMPORTED) if started > _IMPORTED - 3600 else _IMPORTED
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,7 @@ def run_command(
 
     Example:  strop run benchmarks/tasks/digits-gbm --experiments 12
     """
+    from agent.deadline import process_started
     from agent.home import strop_home
     from agent.loop import Overrides, start_run
     from agent.run_index import RunIndex
@@ -137,7 +138,7 @@ def run_command(
     overrides = Overrides(parallel=parallel, experiments=experiments, time=seconds)
     index = RunIndex(strop_home())
     with _Progress(task.evaluator.metric, quiet or json_out) as progress:
-        result = start_run(task, strop_home(), index, overrides, sink=progress)
+        result = start_run(task, strop_home(), index, overrides, sink=progress, started=process_started())
     _report(result, index, json_out)
 
 
@@ -161,6 +162,7 @@ def resume_command(
     evaluated once; one already evaluated is not run again. With --time or
     --experiments, a run that ended on its budget continues with the new one.
     """
+    from agent.deadline import process_started
     from agent.home import strop_home
     from agent.loop import resume_run
     from agent.run_index import RunIndex
@@ -176,7 +178,13 @@ def resume_command(
     record = index.find_run(run_ref)
     with _Progress(record.metric, quiet or json_out) as progress:
         result = resume_run(
-            record.id, strop_home(), index, sink=progress, more_time=seconds, experiments=experiments
+            record.id,
+            strop_home(),
+            index,
+            sink=progress,
+            more_time=seconds,
+            experiments=experiments,
+            started=process_started(),
         )
     _report(result, index, json_out)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -189,17 +190,19 @@ def start_run(
     overrides: Overrides | None = None,
     sink: Sink | None = None,
     proposer: Any = None,
+    started: float | None = None,
 ) -> LoopResult:
     """Start a new run of `task` and drive it to its end.
 
     `proposer` replaces the one the task names (any `Proposer`: tests and embedders
-    drive the real loop with their own proposer this way).
+    drive the real loop with their own proposer this way). `started` (epoch seconds,
+    e.g. `agent.deadline.process_started()`) makes the time budget count from then.
     """
     overrides = overrides or Overrides()
     _validate(task)
     run = Run.start(task, home, index)
     overrides.save(run.folder)
-    return _drive(run, index, overrides, sink, resumed=False, proposer=proposer)
+    return _drive(run, index, overrides, sink, resumed=False, proposer=proposer, started=started)
 
 
 def resume_run(
@@ -210,6 +213,7 @@ def resume_run(
     proposer: Any = None,
     more_time: float | None = None,
     experiments: int | None = None,
+    started: float | None = None,
 ) -> LoopResult:
     """Continue a run that was killed or stopped, from its last checkpoint.
 
@@ -235,7 +239,7 @@ def resume_run(
         run.record.status, run.record.finished = "running", None
         run.record.stop_reason = f"continued after: {run.record.stop_reason}"
         run.save()
-    return _drive(run, index, overrides, sink, resumed=True, proposer=proposer)
+    return _drive(run, index, overrides, sink, resumed=True, proposer=proposer, started=started)
 
 
 def _elapsed_so_far(run: Run) -> float:
@@ -280,7 +284,13 @@ def _validate(task: Task) -> None:
 
 
 def _drive(
-    run: Run, index: RunIndex, overrides: Overrides, sink: Sink | None, resumed: bool, proposer: Any = None
+    run: Run,
+    index: RunIndex,
+    overrides: Overrides,
+    sink: Sink | None,
+    resumed: bool,
+    proposer: Any = None,
+    started: float | None = None,
 ) -> LoopResult:
     lock = FileLock(str(run.folder / "runner.lock"), timeout=0)
     try:
@@ -289,6 +299,7 @@ def _drive(
         raise RunBusyError(f"run {run.record.id} is being run by another process") from None
     try:
         ctx = make_context(run, index, overrides, sink, proposer)
+        ctx.started = started
         if resumed:
             removed = clear_stale_locks(run.repo, run.record.id)
             if removed:
@@ -296,7 +307,9 @@ def _drive(
             run.evaluator()  # from the snapshot taken at the run's start
         else:
             run.evaluator()
-        elapsed = _elapsed_so_far(run) if resumed else 0.0
+        elapsed = (_elapsed_so_far(run) if resumed else 0.0) + max(
+            0.0, time.time() - (started or time.time())
+        )
 
         def ready() -> None:
             ctx.emit(

@@ -52,3 +52,11 @@ def test_earlier_and_minus() -> None:
     assert run.earlier(Deadline(None)) is run
     assert run.minus(30.0) == Deadline(70.0)
     assert Deadline(None).minus(30.0) == Deadline(None)
+
+
+def test_process_started_is_before_now_and_recent() -> None:
+    from agent.deadline import process_started
+
+    started = process_started()
+    assert started <= time.time()
+    assert time.time() - started < 24 * 3600  # this test process started today

@@ -43,7 +43,8 @@ def test_every_attempt_counts_only_when_rejections_count() -> None:
 def test_final_reserve_and_overrun() -> None:
     from agent.budget import final_reserve, overrun
 
-    assert final_reserve([], timeout=60, time_budget=30) == 10  # a third of the budget at most
+    assert final_reserve([], timeout=60, time_budget=30) == 5  # a sixth of the budget before any history
+    assert final_reserve([30.0], timeout=60, time_budget=30) == 10  # a third of the budget at most
     assert final_reserve([], timeout=5, time_budget=30) == 5  # the evaluator's timeout before any run
     assert final_reserve([1.0, 9.0, 2.0], timeout=60, time_budget=300) == 1.5 * 2.0 + 1.0  # median
     assert overrun("time", 20.4, 20) == "time: 20.4s of 20s (0.4s over, +2.0%)"

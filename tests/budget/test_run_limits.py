@@ -1,0 +1,159 @@
+"""Issue 18: a run ends when its time is up, the final phase still runs, and resume continues.
+
+The real CLI (`strop run --time`, `strop resume --time`) in a subprocess, a scripted model that
+answers slowly (streamed, a chunk every 0.1 s) and an evaluator that sleeps: every wait the
+run has is a real one, and the wall time is measured around the whole command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.llm.scripted_server import RecordedRequest, Reply, ScriptedServer
+from evaluators.verdict import Status
+
+TASK = """
+[task]
+name = "limits"
+goal = "Make VALUE in model.py as large as possible."
+workspace = "{workspace}"
+
+[evaluator]
+command = "python evaluate.py"
+final = "python evaluate.py"
+metric = "score"
+direction = "maximize"
+timeout = "60s"
+files = ["evaluate.py"]
+sandbox = "local"
+
+[budget]
+experiments = 1000
+turns = "fixed"
+turn_limit = 1
+
+[proposer]
+kind = "llm"
+
+[search]
+strategy = "greedy"
+drafts = 1
+debug_prob = 0.0
+
+[knowledge]
+memory = false
+
+[llm]
+base_url = "{base_url}"
+model = "scripted"
+request_timeout = "30s"
+max_retries = 1
+"""
+
+EVALUATOR = """
+import json, time, model
+time.sleep(0.5)
+print(json.dumps({"score": model.VALUE}))
+"""
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True)
+
+
+def slow_raise(request: RecordedRequest) -> Reply:
+    """A good edit (VALUE + 1), streamed slowly: about 3 s per answer."""
+    import re
+
+    value = int(re.findall(r"^VALUE = (\d+)$", request.prompt, re.MULTILINE)[-1])
+    edit = f"model.py\n```python\n<<<<<<< SEARCH\nVALUE = {value}\n=======\nVALUE = {value + 1}\n>>>>>>> REPLACE\n```\n"
+    return Reply.slow("Raise VALUE by one, carefully. " * 3 + "\n\n" + edit, chunk_delay=0.04)
+
+
+def launch_overhead() -> float:
+    """Seconds this test process needs to start any Python subprocess (fork + exec), under the current load.
+
+    Not strop's doing: strop's own clock starts when its process starts (`process_started`).
+    """
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    return time.monotonic() - started
+
+
+def strop(home: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run strop; returns its result and its wall time less the bare launch overhead measured just before."""
+    env = {**os.environ, "STROP_HOME": str(home)}
+    overhead = launch_overhead()
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+    return done, time.monotonic() - started - overhead
+
+
+def test_time_budget_ends_on_time_runs_final_and_resumes(tmp_path: Path, isolated_home: Path) -> None:
+    workspace = tmp_path / "repo"
+    workspace.mkdir()
+    (workspace / "model.py").write_text("VALUE = 1\n")
+    (workspace / "evaluate.py").write_text(EVALUATOR)
+    git(workspace, "init", "-q", "-b", "main")
+    git(workspace, "add", "-A")
+    git(workspace, "commit", "-qm", "initial")
+    with ScriptedServer(slow_raise) as server:
+        task = tmp_path / "task.toml"
+        task.write_text(TASK.format(workspace=workspace, base_url=server.base_url))
+        done, wall = strop(isolated_home, "run", str(task), "--time", "20s", "--json")
+        assert done.returncode == 0, done.stderr
+        first = json.loads(done.stdout)
+        assert wall <= 20 + 2, f"--time 20s took {wall:.1f}s"
+        assert first["stop_reason"].startswith("time budget spent")
+        assert first["best"]["final_metrics"] == {"score": first["best"]["metrics"]["score"]}
+        assert first["best"]["id"] >= 1  # the search got somewhere before the deadline
+        assert first["budget_report"].startswith("time: ")
+
+        done, wall = strop(isolated_home, "resume", first["run"], "--time", "15s", "--json")
+        assert done.returncode == 0, done.stderr
+        second = json.loads(done.stdout)
+        assert wall <= 15 + 2, f"resume --time 15s took {wall:.1f}s"
+        assert second["run"] == first["run"] and second["experiments"] > first["experiments"]
+        assert second["best"]["metrics"]["score"] > first["best"]["metrics"]["score"]
+        assert second["best"]["final_metrics"] is not None  # final ran on the new best
+
+    log, _ = strop(isolated_home, "log", first["run"], "--json")
+    records = json.loads(log.stdout)["experiments"]
+    ids = [r["id"] for r in records]
+    assert ids == list(range(len(ids))), "nothing lost, nothing duplicated"
+    assert all(r["status"] in (Status.OK, Status.PENDING, Status.REJECTED, "stopped") for r in records)
+    text, _ = strop(isolated_home, "log", first["run"])
+    assert "budget: time: " in text.stdout
+
+
+@pytest.mark.parametrize("seconds", [20])
+def test_a_call_that_would_outlive_the_deadline_is_cut(
+    tmp_path: Path, isolated_home: Path, seconds: int
+) -> None:
+    """A model slower than the whole budget: the call is cancelled at the deadline, the run ends on time."""
+    workspace = tmp_path / "repo"
+    workspace.mkdir()
+    (workspace / "model.py").write_text("VALUE = 1\n")
+    (workspace / "evaluate.py").write_text(EVALUATOR.replace("time.sleep(1.5)", "time.sleep(0.2)"))
+    git(workspace, "init", "-q", "-b", "main")
+    git(workspace, "add", "-A")
+    git(workspace, "commit", "-qm", "initial")
+    with ScriptedServer(lambda r: Reply.slow("x" * 4000, chunk_delay=0.1)) as server:
+        task = tmp_path / "task.toml"
+        task.write_text(TASK.format(workspace=workspace, base_url=server.base_url))
+        done, wall = strop(isolated_home, "run", str(task), "--time", f"{seconds}s", "--json")
+        cancelled = list(server.cancelled)
+    assert done.returncode == 0, done.stderr
+    assert wall <= seconds + 2, f"--time {seconds}s took {wall:.1f}s"
+    assert cancelled, "the slow call was not cancelled on the server"
+    result = json.loads(done.stdout)
+    assert result["cost"]["cancelled"] >= 1 and result["cost"]["estimated"] > 0
