@@ -11,7 +11,7 @@ from agent.domains.quantization import baselines
 from agent.domains.quantization.constraints import build_space
 from agent.domains.quantization.datasets import digits_split
 from agent.domains.quantization.domain import QuantDomain
-from agent.domains.quantization.formats import LayerGene
+from agent.domains.quantization.formats import Format, LayerGene, Rounding
 from agent.domains.quantization.models import load_model
 from agent.domains.quantization.profiles import PROFILES
 from agent.evolution import Engine, EngineConfig
@@ -84,10 +84,57 @@ def test_engine_run_stays_in_budget_and_beats_uniform_2bit(net, split) -> None:
     assert best > uniform2 + 0.2
 
 
-def test_hawq_and_tpe_baselines_fit_the_budget(net, split) -> None:
+def test_hawq_chooses_from_the_whole_menu(net, split) -> None:
+    """HAWQ-V3's program sees every format, group and rounding, sized like the search sizes them."""
     domain = make(net, split, 3.0)
-    hawq = baselines.hawq(domain, seed=0)
-    assert hawq.genome is not None and domain.size(hawq.genome).avg_bits <= 3.0
-    assert len({g.bits for g in hawq.genome}) > 1  # mixed precision, not uniform
+    table = baselines.hawq_options(domain, seed=0)
+    assert table is not None
+    seen = {(gene.format, gene.rounding, gene.group) for points in table for _, _, gene in points}
+    assert {f for f, _, _ in seen} == set(Format) and {r for _, r, _ in seen} == set(Rounding)
+    assert len({g for _, _, g in seen}) > 2  # per-channel and groups
+    full = baselines._solve_ilp(table, domain.space.budget_total)
+    narrow = [[p for p in points if p[2].format is Format.INT_SYM and p[2].rounding is Rounding.RTN
+               and p[2].group == 0] for points in table]  # fmt: skip
+    old = baselines._solve_ilp(narrow, domain.space.budget_total)  # HAWQ as the issue found it
+    assert full is not None and old is not None
+
+    def objective(genome) -> float:
+        return sum(
+            next(o for _, o, g in points if g == gene) for points, gene in zip(table, genome, strict=True)
+        )
+
+    assert objective(full) <= objective(old) + 1e-15  # a superset of options can only lower Σ Ω
+    assert domain.size(full).avg_bits <= 3.0 and baselines.feasible(domain, full)
+    assert len({g.label() for g in full}) > 1  # mixed precision, not uniform
+
+
+def test_best_uniform_uses_asym_groups_and_gptq(net, split) -> None:
+    domain = make(net, split, 3.0)
+    menu = baselines.uniform_menu(domain)
+    assert {g[0].format for g in menu} == {Format.INT_SYM, Format.INT_ASYM}
+    assert {g[0].rounding for g in menu} == set(Rounding) and {g[0].group for g in menu} > {0}
+    best = baselines.best_uniform_int(domain)
+    assert best.genome is not None and domain.size(best.genome).avg_bits <= 3.0
+    inside = [g for g in menu if domain.size(g).avg_bits <= 3.0]
+    assert best.evaluations == len(inside)
+    val = {g: domain.evaluate(g).info["val_acc"] for g in inside}
+    assert val[best.genome] == max(val.values())
+
+
+def test_tpe_fits_the_budget_and_stops_at_its_deadline(net, split) -> None:
+    from agent.deadline import Deadline
+
+    domain = make(net, split, 3.0)
     tpe = baselines.tpe(domain, evaluations=12, seed=0)
-    assert tpe.evaluations == 12 and domain.size(tpe.genome).avg_bits <= 3.0
+    assert tpe.evaluations == 12 and domain.size(tpe.genome).avg_bits <= 3.0 and not tpe.cut
+    cut = baselines.random_search(domain, 10_000, seed=0, deadline=Deadline.after(1.0))
+    assert cut.cut and 0 < cut.evaluations < 10_000
+
+
+def test_shipped_digits_split_is_scikit_learns() -> None:
+    from agent.domains.quantization.datasets import sklearn_digits_split
+
+    shipped, rebuilt = digits_split(), sklearn_digits_split()
+    for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+        a, b = getattr(shipped, name), getattr(rebuilt, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b), name

@@ -7,7 +7,7 @@ import pytest
 
 from agent.domains.quantization.formats import LayerGene, e2m1_grid, e4m3_grid, round_to_grid
 from agent.domains.quantization.quantizers import fit, integer_weights, mx_scale, quantize_rtn
-from agent.domains.quantization.rounding import inverse_hessian_factor, quantize_gptq
+from agent.domains.quantization.rounding import inverse_hessian_factor, quantize_gptq, quantize_gptq_many
 
 
 def test_e2m1_grid_is_the_fp4_value_set() -> None:
@@ -99,3 +99,22 @@ def test_gptq_lowers_output_error_against_rtn() -> None:
     rtn = np.linalg.norm(x @ (quantize_rtn(w, gene) - w).T)
     gptq = np.linalg.norm(x @ (quantize_gptq(w, gene, inverse_hessian_factor(x)) - w).T)
     assert gptq < 0.8 * rtn
+
+
+def test_batched_gptq_matches_one_call_per_gene() -> None:
+    """HAWQ-V3 scores the whole menu with the batched GPTQ: it must give what the domain evaluates."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(256, 40)) @ rng.normal(size=(40, 40))
+    w = rng.normal(size=(12, 40))
+    genes = [
+        LayerGene.make("int_sym", 3, rounding="gptq"),
+        LayerGene.make("int_sym", 5, 8, rounding="gptq"),
+        LayerGene.make("int_asym", 2, rounding="gptq"),
+        LayerGene.make("power", 3, 20, 0.625, "gptq"),
+        LayerGene.make("power", 4, 0, 0.875, "gptq"),
+        LayerGene.make("fp8", 8, 8, rounding="gptq"),
+    ]
+    factor = inverse_hessian_factor(x)
+    many = quantize_gptq_many(w, genes, factor, block=16)  # 40 columns: blocks of 16, 16, 8
+    for gene, got in zip(genes, many, strict=True):
+        np.testing.assert_allclose(got, quantize_gptq(w, gene, factor), rtol=1e-9, atol=1e-12)

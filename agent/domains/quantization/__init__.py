@@ -6,7 +6,9 @@ network / models / datasets / training (what is quantized, on what data),
 profiles (hardware targets), accumulator (overflow proofs), constraints (the Z3
 model: check and repair), domain (the engine's `Domain`), sensitivity (HAWQ-V2
 traces), refine (budget-filling hill climb after the engine), baselines (uniform,
-greedy, HAWQ-V3, random, TPE), search (one run, end to end). Heavy libraries (torch, optuna, pulp, z3, sklearn) load inside functions.
+greedy, HAWQ-V3, random, TPE, all with the search's menu), timeplan (how `--time` is
+split between phases; phase events), intervals (95% intervals and paired margins),
+search (one run, end to end). Heavy libraries (torch, optuna, pulp, z3, sklearn) load inside functions.
 """
 
 from agent.domains.quantization.formats import Format, Genome, LayerGene, Rounding
