@@ -121,9 +121,10 @@ class Nodes:
             return Deadline(), Deadline()
         run = Deadline.after(budget - self._now_elapsed(state))
         reserve = 1.0
-        if self.ctx.run.task.evaluator.final:
+        spec = self.ctx.run.task.evaluator
+        if getattr(spec, "has_final", bool(getattr(spec, "final", None))):
             seconds = [r.eval_seconds for r in sorted(records.values(), key=lambda r: r.id) if r.eval_seconds]
-            reserve += final_reserve(seconds, float(self.ctx.run.task.evaluator.timeout), budget)
+            reserve += final_reserve(seconds, float(spec.timeout), budget)
         return run.minus(reserve), run
 
     def limits(self, state: LoopState) -> Any:
