@@ -40,6 +40,15 @@ class TaskDraft:
     git_repo: bool = False
     protect: list[str] = field(default_factory=list)
     experiments: int = 20
+    llm: tuple[str, str] | None = None  # (base_url, model) from STROP_LLM_URL and STROP_LLM_MODEL
+
+
+def llm_from_environment() -> tuple[str, str] | None:
+    """The endpoint a task from the command line proposes with: STROP_LLM_URL and STROP_LLM_MODEL."""
+    import os
+
+    url, model = os.environ.get("STROP_LLM_URL", "").strip(), os.environ.get("STROP_LLM_MODEL", "").strip()
+    return (url, model) if url and model else None
 
 
 def direction_of(text: str) -> str:
@@ -94,6 +103,7 @@ def draft(
         timeout=timeout,
         git_repo=is_git_top(workspace),
         protect=files_to_protect(workspace, command),
+        llm=llm_from_environment(),
     )
 
 
@@ -136,14 +146,27 @@ experiments = {d.experiments}  # also: time = "30m", tokens, cost (USD)
 [proposer]
 kind = "auto"  # llm when [llm] is set, else evolve over [space]
 
-# [llm]
-# base_url = "http://localhost:11434/v1"   # any OpenAI-compatible endpoint
-# model = "qwen2.5-coder"
-# api_key_env = "OPENAI_API_KEY"
-
+{_llm(d)}
 # [space]                              # what the offline proposer may change (written to params.json)
 # learning_rate = {{ type = "float", low = 0.01, high = 0.5, log = true }}
 """
+
+
+def _llm(d: TaskDraft) -> str:
+    if d.llm is None:
+        return (
+            "# [llm]\n"
+            '# base_url = "http://localhost:11434/v1"   # any OpenAI-compatible endpoint\n'
+            '# model = "qwen2.5-coder"\n'
+            '# api_key_env = "OPENAI_API_KEY"\n'
+        )
+    url, model = d.llm
+    return (
+        "[llm]  # from STROP_LLM_URL and STROP_LLM_MODEL\n"
+        f"base_url = {_toml(url)}\n"
+        f"model = {_toml(model)}\n"
+        'api_key_env = "OPENAI_API_KEY"  # the key is read from this variable, never stored\n'
+    )
 
 
 def write_task_file(target: Path, d: TaskDraft, workspace: Path, force: bool = False) -> Task:
@@ -174,3 +197,27 @@ def task_from_goal(
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
     return load_task(target)
+
+
+def command_line_task(
+    path: Path, goal: str | None, command: str | None, metric: str | None, direction: str, home: Path
+) -> Task | None:
+    """For `strop run`: the task `--goal/--eval/--metric` describe over the workspace `path`, or None
+    when none of them is given (then `path` is a task file, as usual)."""
+    given = {"--goal": goal, "--eval": command, "--metric": metric}
+    if all(value is None for value in given.values()):
+        return None
+    missing = [option for option, value in given.items() if value is None]
+    if missing:
+        raise UserError(
+            f"a task from the command line needs --goal, --eval and --metric ({missing[0]} is missing)"
+        )
+    assert goal is not None and command is not None and metric is not None
+    if Path(path).is_file():
+        raise UserError(f"{path} is a file: with --goal/--eval/--metric, give the workspace folder instead")
+    if llm_from_environment() is None:
+        raise UserError(
+            "a task from the command line proposes with an LLM: set STROP_LLM_URL and STROP_LLM_MODEL "
+            "(any OpenAI-compatible endpoint), or write a task file with a [space]: strop init"
+        )
+    return task_from_goal(Path(path), goal, command, metric, direction, home)

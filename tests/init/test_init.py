@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -101,3 +102,59 @@ def test_a_task_from_the_command_line_is_kept_under_the_home(tmp_path: Path, iso
     with pytest.raises(UserError):
         draft(folder, "g", "python bench.py", "seconds", "sideways")
     assert 'name = "bench-ws"' in render(draft(folder, "g", "python bench.py", "s", "max"))
+
+
+SPEED_BENCH = 'import json\nprint(json.dumps({"seconds": float(open("speed.txt").read())}))\n'
+EDIT = "Plan: halve the time.\n\nspeed.txt\n```\n<<<<<<< SEARCH\n2.0\n=======\n1.0\n>>>>>>> REPLACE\n```\n"
+
+
+def test_strop_run_takes_a_goal_instead_of_a_task_file(tmp_path: Path, isolated_home: Path) -> None:
+    """The real CLI, the real loop and the real openai client, against the scripted endpoint."""
+    from agent.llm.scripted_server import Reply, ScriptedServer
+    from agent.run_index import RunIndex
+
+    folder = tmp_path / "speedy"
+    folder.mkdir()
+    (folder / "bench.py").write_text(SPEED_BENCH)
+    (folder / "speed.txt").write_text("2.0\n")
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["add", "-A"],
+        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "i"],
+    ):
+        subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True)
+    goal = [
+        "--goal",
+        "make it fast",
+        "--eval",
+        "python bench.py",
+        "--metric",
+        "seconds",
+        "--direction",
+        "min",
+    ]
+    without_llm = strop("run", str(folder), *goal, "-n", "2")
+    assert without_llm.returncode == 2 and "STROP_LLM_URL" in without_llm.stderr
+    with ScriptedServer(lambda request: Reply.text(EDIT)) as server:
+        env = {
+            **os.environ,
+            "STROP_LLM_URL": server.base_url,
+            "STROP_LLM_MODEL": "scripted",
+            "OPENAI_API_KEY": "x",
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "agent.cli", "run", str(folder), *goal, "-n", "2", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            env=env,
+        )
+        assert done.returncode == 0, done.stderr
+        assert server.requests, "the LLM was asked"
+    result = json.loads(done.stdout)
+    assert result["baseline"]["metrics"]["seconds"] == 2.0 and result["best"]["metrics"]["seconds"] == 1.0
+    run = RunIndex(isolated_home).find_run(result["run"])
+    saved = tomllib.loads(run.task_source)  # the run keeps the task it used
+    assert saved["task"]["goal"] == "make it fast" and saved["evaluator"]["files"] == ["bench.py"]
+    assert saved["llm"]["model"] == "scripted" and Path(run.task_path).parent == isolated_home / "tasks"
+    assert (folder / "speed.txt").read_text() == "2.0\n"  # the user's tree is untouched until adopt
