@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.report.data import ReportData
+from evaluators.metric import Direction
 
 STATUS_COLOURS = {
     "ok": "#2e7d32",
@@ -214,8 +215,11 @@ def pareto_front(data: ReportData) -> Plot | None:
     )
     if points:
         xs, ys = zip(*points, strict=True)
+        ax.scatter(xs, ys, s=12, color="#9fa8da", label="points found (in order of discovery)")
+        front = non_dominated(points, data.direction)
+        fx, fy = zip(*front, strict=True)
         ax.plot(
-            xs, ys, marker="o", color="#1a237e", linewidth=1.2, label="strop front", drawstyle="steps-post"
+            fx, fy, marker="o", color="#1a237e", linewidth=1.4, label="strop front", drawstyle="steps-post"
         )
     shown = [b for b in data.baselines if {axis, data.metric} <= set(b.metrics)]
     for baseline in shown:
@@ -242,6 +246,15 @@ def pareto_front(data: ReportData) -> Plot | None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     return Plot("pareto", f"Pareto front: {data.metric} against {axis}, with baselines", _png(fig))
+
+
+def non_dominated(points: list[tuple[float, float]], direction: Direction) -> list[tuple[float, float]]:
+    """The points no other point beats on both axes (cost lower, metric better), by rising cost."""
+    front: list[tuple[float, float]] = []
+    for cost, value in sorted(points, key=lambda p: (p[0], -direction.improvement(p[1], 0.0))):
+        if not front or direction.improvement(value, front[-1][1]) > 0:
+            front.append((cost, value))
+    return front
 
 
 def all_plots(data: ReportData) -> list[Plot]:

@@ -115,3 +115,38 @@ def test_a_killed_night_is_resumed_and_two_nightlies_never_overlap(
     records = RunIndex(isolated_home).experiments(killed.run)
     assert [r.id for r in records] == list(range(len(records))) and len(records) >= before
     assert RunIndex(isolated_home).find_run(killed.run).status == "done"
+
+
+QUANT_JOBS = """
+[jobs.quant]
+kind = "quant"
+args = ["--model", "digits-mlp", "--budget-bits", "3.0", "--baselines", "fast", "--population", "8"]
+schedule = "0 4 * * *"
+budget = { time = "30s" }
+
+[jobs.broken]
+task = "missing-task"
+schedule = "0 4 * * *"
+"""
+
+
+def test_an_evolve_job_and_a_failing_job_in_one_night(tmp_path: Path, isolated_home: Path) -> None:
+    """A quant search runs as a job (its baselines kept for the report); a broken job fails alone."""
+    (tmp_path / "jobs.toml").write_text(QUANT_JOBS)
+    code, out, err = finish(
+        nightly("run", "--jobs", str(tmp_path / "jobs.toml"), "--now", "2026-12-01T04:00")
+    )
+    assert code == 0, err
+    nights = {n.job: n for n in History(isolated_home).nights()}
+    assert nights["broken"].status == "failed" and "missing-task" in nights["broken"].error
+    quant = nights["quant"]
+    assert quant.status == "done", quant.error
+    assert (
+        quant.run and quant.metric == "val_acc" and quant.best_metric is not None and quant.best_metric > 0.5
+    )
+    from agent.report import gather
+    from agent.report.plots import all_plots
+
+    data = gather(RunIndex(isolated_home), quant.run, isolated_home)
+    assert data.is_search and {"uniform_int4", "greedy"} <= {b.name for b in data.baselines}
+    assert "pareto" in [plot.name for plot in all_plots(data)]

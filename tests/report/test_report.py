@@ -155,3 +155,14 @@ def test_cli_bad_input_is_one_line_and_exit_2(
         done = strop(*args)
         assert done.returncode == 2, done
         assert done.stderr.startswith("error:") and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_front_keeps_only_points_nothing_beats() -> None:
+    from agent.report.plots import non_dominated
+
+    points = [(3.0, 900.0), (4.0, 31.0), (4.0, 40.0), (5.0, 0.9), (6.0, 2.0)]
+    assert non_dominated(points, Direction.MINIMIZE) == [(3.0, 900.0), (4.0, 31.0), (5.0, 0.9)]
+    assert non_dominated([(1, 0.5), (2, 0.4), (3, 0.9), (3, 0.95)], Direction.MAXIMIZE) == [
+        (1, 0.5),
+        (3, 0.95),
+    ]
