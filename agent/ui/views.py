@@ -36,6 +36,11 @@ class Progress:
     counts: dict[str, int]
 
     @property
+    def is_search(self) -> bool:
+        """An evolve search (each point its own root, no task file): drawn as a front."""
+        return not self.run.task_path and all(r.parent is None for r in self.records)
+
+    @property
     def signature(self) -> tuple[Any, ...]:
         """Changes whenever something on the live part would change (the SSE stream sends only then)."""
         return (self.run.status, self.run.stop_reason, tuple((r.id, r.status.value) for r in self.records))

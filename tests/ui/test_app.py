@@ -102,3 +102,22 @@ def test_a_token_is_made_up_when_bound_beyond_loopback() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_search_shows_its_front(tmp_path: Path) -> None:
+    import json
+
+    from agent.search_recorder import PointRecord, SearchRecorder
+    from evaluators.metric import Direction
+
+    def point(item: dict[str, float]) -> PointRecord:
+        return PointRecord(idea=f"cost {item['cost']}", files={"p.json": json.dumps(item)}, metrics=item)
+
+    recorder = SearchRecorder(tmp_path, "toy-search", "max_ulp", Direction.MINIMIZE, point, "a toy search")
+    run = recorder.start()
+    for cost, ulp in [(3.0, 900.0), (5.0, 0.9)]:
+        recorder.record_point({"cost": cost, "max_ulp": ulp}, generation=1)
+    recorder.finish()
+    client = TestClient(create_app(tmp_path))
+    assert f"/runs/{run.id}/plot/pareto.png" in client.get(f"/runs/{run.id}").text
+    assert client.get(f"/runs/{run.id}/plot/pareto.png").content.startswith(b"\x89PNG")
