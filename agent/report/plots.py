@@ -72,7 +72,7 @@ def metric_curve(data: ReportData) -> Plot | None:
             best_x.append(x)
             best_y.append(current)
         ax.step(best_x, best_y, where="post", color="#1a237e", linewidth=1.6, label="best so far")
-        low = min(ys)
+        low = min(ys) - 0.06 * ((max(ys) - min(ys)) or 1.0)  # failures: a row below every score
         failed = [r for r in data.records if data.value(r) is None]
         for status in sorted({r.status.value for r in failed}):
             ids = [r.id for r in failed if r.status.value == status]
