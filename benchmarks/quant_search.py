@@ -144,6 +144,34 @@ def table(records: list[dict], model: str, budget: float) -> list[str]:
     return lines
 
 
+def summary(records: list[dict], models: list[str], budgets: list[float]) -> list[str]:
+    """One row per model and budget: chosen vs the strongest baseline (the README table)."""
+    lines = [
+        "\n## Summary: validation-selected config vs the strongest baseline (test accuracy %)",
+        "",
+        "| model | budget (bits) | seeds | fp32 | chosen mean (min–max) | strongest baseline | its mean "
+        "| chosen − it, mean (95% over seeds) | paired images 95% | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for model in models:
+        for budget in budgets:
+            runs = [r for r in records if r["model"] == model and r["budget_bits"] == budget]
+            name = strongest_baseline(runs, budget) if runs else None
+            if name is None:
+                continue
+            c = comparison(runs, name)
+            chosen = [r["chosen"]["test_acc"] * 100 for r in runs]
+            base = mean(r["baselines"][name]["test_acc"] for r in runs) * 100
+            s, i = c["seeds"], c["images"]
+            spread = "n/a" if len(runs) < 2 else f"[{s.low * 100:+.2f}, {s.high * 100:+.2f}]"
+            lines.append(
+                f"| {model} | ≤ {budget:g} | {len(runs)} | {mean(r['fp32']['test_acc'] for r in runs) * 100:.2f} "
+                f"| {mean(chosen):.2f} ({min(chosen):.2f}–{max(chosen):.2f}) | {name} | {base:.2f} "
+                f"| {s.value * 100:+.2f} {spread} | [{i.low * 100:+.2f}, {i.high * 100:+.2f}] | {c['verdict']} |"
+            )
+    return lines
+
+
 def _models(values: list[str]) -> list[str]:
     models = [m for v in values for m in v.split(",") if m]
     unknown = [m for m in models if m not in SUPPORTED]
@@ -190,6 +218,7 @@ def main() -> None:
     for model in models:
         for budget in budgets:
             print("\n".join(table(records, model, budget)))
+    print("\n".join(summary(records, models, budgets)))
 
 
 if __name__ == "__main__":
