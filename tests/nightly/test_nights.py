@@ -131,10 +131,10 @@ schedule = "0 4 * * *"
 
 
 def test_an_evolve_job_and_a_failing_job_in_one_night(tmp_path: Path, isolated_home: Path) -> None:
-    """A quant search runs as a job (its baselines kept for the report); a broken job fails alone."""
+    """A quant search runs as a job (its baselines kept for the report); a broken job beside it fails alone."""
     (tmp_path / "jobs.toml").write_text(QUANT_JOBS)
     code, out, err = finish(
-        nightly("run", "--jobs", str(tmp_path / "jobs.toml"), "--now", "2026-12-01T04:00")
+        nightly("run", "--jobs", str(tmp_path / "jobs.toml"), "--now", "2026-12-01T04:00", "--parallel", "2")
     )
     assert code == 0, err
     nights = {n.job: n for n in History(isolated_home).nights()}
