@@ -146,7 +146,8 @@ def main() -> None:
     report = discover(
         Request(args.fn, lo, hi, "float64", time_budget=args.time, seed=args.seed, workers=1, max_cost=10)
     )
-    strop_error = min(entry.max_rel_error for entry in report.front)  # measured on the verification set
+    strop_best = min(report.front, key=lambda entry: entry.max_rel_error)  # on the verification set
+    strop_error = strop_best.max_rel_error
     strop_rate = report.stats.evals_per_second
 
     deap_best, deap_rate, deap_text = run_deap(args.fn, lo, hi, args.time, args.seed)
@@ -156,7 +157,8 @@ def main() -> None:
     gpl_error = _max_relative(gpl_best(dense), truth)
 
     print(f"{args.fn} on [{lo}, {hi}], {args.time:.0f}s each, one process each; max relative error (float64)")
-    print(f"  strop    {strop_error:.3e}   {strop_rate:8.1f} candidates/s (with constant fitting)")
+    print(f"  strop    {strop_error:.3e}   {strop_rate:8.1f} candidates/s (with constant fitting); origin "
+          f"{strop_best.origin} (vs {strop_best.baseline}: seeds and baseline-equivalents are no discovery)")  # fmt: skip
     print(f"  DEAP     {deap_error:.3e}   {deap_rate:8.1f} candidates/s   {deap_text[:100]}")
     print(f"  gplearn  {gpl_error:.3e}   {gpl_rate:8.1f} candidates/s   {gpl_text[:100]}")
     print(
