@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -30,6 +31,10 @@ def ui_command(
         str | None,
         typer.Option("--token", envvar="STROP_UI_TOKEN", help="Token every request must carry (?token=…)."),
     ] = None,
+    jobs: Annotated[
+        Path | None,
+        typer.Option("--jobs", envvar="STROP_JOBS", help="A jobs file, shown on the nightly page."),
+    ] = None,
 ) -> None:
     """Serve the web UI: runs, a run's live progress, its tree, any experiment's idea, verdict,
     metrics, log tail and diff, two experiments side by side, the nightly jobs and their history.
@@ -54,7 +59,9 @@ def ui_command(
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     out.print(f"strop ui on {url}  (read-only; Ctrl-C to stop)", markup=False)
-    config = uvicorn.Config(create_app(strop_home(), token), host=host, port=port, log_level="warning")
+    config = uvicorn.Config(
+        create_app(strop_home(), token, jobs=jobs), host=host, port=port, log_level="warning"
+    )
     server = uvicorn.Server(config)
     try:
         server.run()

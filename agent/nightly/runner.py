@@ -228,8 +228,7 @@ def _fill(record: NightRecord, result: dict[str, Any], home: Path) -> None:
     record.experiments = len(records)
     record.cost_usd = round(sum(r.cost.usd for r in records), 6)
     record.tokens = sum(r.cost.tokens for r in records)
-    failed = [r for r in records if r.status.value not in ("ok", "pending")]
-    record.note = f"{len(failed)} of {len(records)} experiments failed" if failed else ""
+    record.note = failures(records)
     if best is not None:
         record.best, record.best_metric = best.id, best.metrics[run.metric]
         record.branch, record.commit = best.branch, best.commit
@@ -238,6 +237,23 @@ def _fill(record: NightRecord, result: dict[str, Any], home: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "baselines.json").write_text(json.dumps(baselines_of(result["baselines"])))
     index.close()
+
+
+def failures(records: list[Any]) -> str:
+    """What failed and why, in one line: counts by status, and the most common reason of each."""
+    from collections import Counter
+
+    failed = [r for r in records if r.status.value not in ("ok", "pending")]
+    if not failed:
+        return ""
+    parts = []
+    for status, count in Counter(r.status.value for r in failed).most_common():
+        reasons = Counter(
+            r.reason.splitlines()[0][:80] for r in failed if r.status.value == status and r.reason
+        )
+        why = f" (most often: {reasons.most_common(1)[0][0]})" if reasons else ""
+        parts.append(f"{count} {status}{why}")
+    return f"{len(failed)} of {len(records)} experiments failed: " + "; ".join(parts)
 
 
 def baselines_of(raw: Any) -> list[dict[str, Any]]:

@@ -36,8 +36,10 @@ KEEPALIVE_SECONDS = 15.0
 COOKIE = "strop_token"
 
 
-def create_app(home: Path, token: str | None = None, poll: float = POLL_SECONDS) -> FastAPI:
-    """The app over one strop home; `token` None means loopback use without a token."""
+def create_app(
+    home: Path, token: str | None = None, poll: float = POLL_SECONDS, jobs: Path | None = None
+) -> FastAPI:
+    """The app over one strop home; `token` None means loopback use without a token; `jobs`: a jobs file."""
     app = FastAPI(title="strop", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
@@ -149,7 +151,9 @@ def create_app(home: Path, token: str | None = None, poll: float = POLL_SECONDS)
     def nightly_page(request: Request) -> HTMLResponse:
         from agent.nightly.history import History
 
-        return page(request, "nightly.html", nights=list(reversed(History(home).nights())))
+        listed, problem = views.scheduled_jobs(jobs)
+        nights = list(reversed(History(home).nights()))
+        return page(request, "nightly.html", nights=nights, jobs=listed, problem=problem, jobs_path=jobs)
 
     @app.get("/favicon.ico")
     def favicon() -> RedirectResponse:

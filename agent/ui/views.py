@@ -108,3 +108,47 @@ def log_tail(path: str) -> str:
 def metric_text(record: ExperimentRecord, metric: str) -> str:
     value = record.metrics.get(metric) if record.status.value == "ok" else None
     return "—" if value is None else f"{value:.6g}"
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    name: str
+    kind: str
+    schedule: str
+    next_run: str
+    budget: str
+    warm_start: bool
+
+
+def scheduled_jobs(path: Path | None) -> tuple[list[ScheduledJob], str]:
+    """The jobs file's jobs with their next run (UTC), or the one-line problem reading it."""
+    if path is None:
+        return [], ""
+    from datetime import UTC, datetime
+
+    from agent.errors import UserError
+    from agent.nightly.jobs import load_jobs, next_fire
+
+    try:
+        jobs = load_jobs(path)
+    except UserError as error:
+        return [], str(error)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    listed = []
+    for name, spec in jobs.spec.jobs.items():
+        budget = ", ".join(
+            f"{k} {v:g}{'s' if k == 'time' else ''}"
+            for k, v in spec.budget.model_dump().items()
+            if v is not None
+        )
+        listed.append(
+            ScheduledJob(
+                name,
+                spec.kind,
+                spec.schedule,
+                next_fire(spec.schedule, now).isoformat(timespec="minutes"),
+                budget or "the task's own",
+                spec.warm_start,
+            )
+        )
+    return listed, ""

@@ -195,3 +195,25 @@ def test_the_systemd_units_verify(tmp_path: Path) -> None:
         units["strop-nightly.service"].replace(f"ExecStart={sys.executable}", "ExecStart=relative")
     )
     assert subprocess.run(["systemd-analyze", "verify", str(broken)], capture_output=True).returncode != 0
+
+
+def test_failures_say_what_failed_and_why() -> None:
+    from agent.nightly.runner import failures
+    from agent.records import ExperimentRecord
+    from evaluators.verdict import Status
+
+    def record(i: int, status: Status, reason: str = "") -> ExperimentRecord:
+        return ExperimentRecord(
+            run="r", id=i, parent=None, branch="b", commit="c", status=status, reason=reason
+        )
+
+    records = [
+        record(0, Status.OK),
+        record(1, Status.BUGGY, "ZeroDivisionError: x\ntrace"),
+        record(2, Status.BUGGY, "ZeroDivisionError: x"),
+        record(3, Status.TIMEOUT, "killed at 20s"),
+    ]
+    assert failures(records) == (
+        "3 of 4 experiments failed: 2 buggy (most often: ZeroDivisionError: x); 1 timeout (most often: killed at 20s)"
+    )
+    assert failures(records[:1]) == ""

@@ -79,6 +79,13 @@ def test_nightly_page_lists_the_history(tmp_path: Path) -> None:
     page = TestClient(create_app(tmp_path)).get("/nightly")
     assert page.status_code == 200
     assert "digits" in page.text and 'href="/runs/abc123"' in page.text and "+0.02" in page.text
+    jobs = tmp_path / "jobs.toml"
+    jobs.write_text('[jobs.digits]\ntask = "t"\nschedule = "0 2 * * *"\nbudget = { time = "1h" }\n')
+    listed = TestClient(create_app(tmp_path, jobs=jobs)).get("/nightly").text
+    assert '<table id="jobs">' in listed and "<code>0 2 * * *</code>" in listed and "time 3600s" in listed
+    assert "T02:00</td>" in listed  # the next run
+    jobs.write_text("[jobs.x]\nschedule = 1\n")
+    assert "jobs.x.schedule" in TestClient(create_app(tmp_path, jobs=jobs)).get("/nightly").text
 
 
 def test_binding_beyond_loopback_needs_a_real_token() -> None:
