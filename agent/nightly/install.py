@@ -30,7 +30,8 @@ def _command(strop: list[str], jobs: Path) -> str:
 
 def cron_line(strop: list[str], jobs: Path, home: Path) -> str:
     log = shlex.quote(str(home / "nightly" / "nightly.log"))
-    return f"{EVERY} STROP_HOME={shlex.quote(str(home))} {_command(strop, jobs)} >> {log} 2>&1  {MARK}"
+    command = f"STROP_HOME={shlex.quote(str(home))} {_command(strop, jobs)} >> {log} 2>&1"
+    return f"{EVERY} {command.replace('%', chr(92) + '%')}  {MARK}"  # cron reads a bare % as a newline
 
 
 def with_line(crontab: str, line: str) -> str:

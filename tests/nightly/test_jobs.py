@@ -175,6 +175,7 @@ def test_the_crontab_line_parses_and_replaces_its_old_self(tmp_path: Path) -> No
     assert installed.splitlines() == ["0 1 * * * backup.sh", line]
     assert install.with_line(installed, line) == installed  # installing twice keeps one line
     assert install.without_line(installed) == mine
+    assert "/a\\%b/" in install.cron_line(["strop"], Path("/a%b/jobs.toml"), tmp_path)  # % escaped for cron
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
