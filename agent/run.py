@@ -9,6 +9,7 @@ and evaluators below.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,11 +22,13 @@ from agent.run_index import RunIndex
 from agent.task import Task, load_task
 from evaluators.command import CommandEvaluator
 from evaluators.integrity import ProtectedFiles, expand
+from evaluators.spec import FORGEABLE_WARNING
 from evaluators.staged import StagedEvaluator
 from evaluators.trusted import TrustedFiles
 from evaluators.verdict import Status, Verdict
 
 Evaluator = CommandEvaluator | StagedEvaluator
+log = logging.getLogger("strop.run")
 
 
 @dataclass
@@ -166,6 +169,7 @@ class Run:
             if trusted is not None:
                 self._evaluator = StagedEvaluator(spec, protected, trusted, sandbox, logs, self.folder)
             else:
+                log.warning("warning: %s", FORGEABLE_WARNING)
                 self._evaluator = CommandEvaluator(spec, protected, sandbox, logs, self.folder)
         return self._evaluator
 
