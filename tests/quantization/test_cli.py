@@ -56,6 +56,7 @@ def test_json_run_has_the_documented_shape(tmp_path: Path) -> None:
         (["--groups", "48"], "divides no layer"),
         (["--profile", "tpu-v9"], "unknown hardware profile"),
         (["--time", "soon"], "not a duration"),
+        (["--baselines", "most"], "--baselines takes one of"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
