@@ -28,14 +28,17 @@ def test_unknown_is_not_a_rejection():
     program = rational([1.0, 0.5, 0.1, 0.01], [0.1, -2.5, 3.1, -1.01])
     assert check_program(program, 0.0, 1.0, rlimit=1).status == "unknown"
     domain = NumericsDomain(
-        "exp2", 0.0, 1.0, "float32", max_cost=8, z3_rlimit=1, fit_points=64, score_points=128
-    )
+        "exp2", 0.0, 1.0, "float32", max_cost=8, z3_rlimit=1, fit_points=64, score_points=128,
+        cost_model_name="ops",
+    )  # fmt: skip
     assert not isinstance(domain.check(program), str)
     assert domain.tally.unknown == 1
 
 
 def test_domain_check_rejects_with_a_reason():
-    domain = NumericsDomain("exp2", 0.0, 1.0, "float32", max_cost=4, fit_points=64, score_points=128)
+    domain = NumericsDomain(
+        "exp2", 0.0, 1.0, "float32", max_cost=4, fit_points=64, score_points=128, cost_model_name="ops"
+    )
     assert domain.check(rational([1.0, 0.5], [1.0, -2.0])).startswith("denominator vanishes: ")
     assert domain.check(rational([1.0] * 4, [1.0] * 3)).startswith("too costly")
     assert domain.check(Program((Node("x"), Node("const", (), 1.0)))).startswith("constant")
