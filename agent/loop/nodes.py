@@ -50,6 +50,8 @@ from agent.space import Space
 from evaluators.verdict import Status, Verdict
 
 BASELINE_IDEA = "baseline: the workspace as it is"
+CLOSING = 2.0  # seconds kept at the end for closing the run: records, lanes, the summary, exiting
+FIRST_KNOWLEDGE_GUESS = 15.0  # seconds the first real knowledge call may take (it loads the embedder)
 
 
 @dataclass
@@ -83,6 +85,7 @@ class LoopContext:
 class Nodes:
     def __init__(self, ctx: LoopContext) -> None:
         self.ctx = ctx
+        self._knowledge_seconds: list[float] = []  # how long knowledge calls took in this process
         # the first stretch counts from when the command started (its start-up is the run's time too)
         self._mark = ctx.clock() - (max(0.0, time.time() - ctx.started) if ctx.started else 0.0)
 
@@ -106,7 +109,7 @@ class Nodes:
             rejections_in_a_row=state["rejections"],
             stop_requested=(self.ctx.folder / "stop").exists(),
             last_rejection=last,
-            out_of_time=self._deadlines(state, records)[0].left() <= 0.5,  # too little to start anything
+            out_of_time=bool(self._cannot_finish(records, self._deadlines(state, records)[0])),
         )
 
     def _now_elapsed(self, state: LoopState) -> float:
@@ -115,12 +118,12 @@ class Nodes:
 
     def _deadlines(self, state: LoopState, records: dict[int, ExperimentRecord]) -> tuple[Deadline, Deadline]:
         """(search, run): the run's deadline from its time budget, and the search's, which ends
-        earlier by the `final` phase's reserve and a second for closing the run."""
+        earlier by the `final` phase's reserve and `CLOSING` seconds for closing the run."""
         budget = self.ctx.budget.time
         if budget is None:
             return Deadline(), Deadline()
         run = Deadline.after(budget - self._now_elapsed(state))
-        reserve = 1.0
+        reserve = CLOSING
         spec = self.ctx.run.task.evaluator
         if getattr(spec, "has_final", bool(getattr(spec, "final", None))):
             seconds = [r.eval_seconds for r in sorted(records.values(), key=lambda r: r.id) if r.eval_seconds]
@@ -206,8 +209,15 @@ class Nodes:
         slots = []
         for slot in state["slots"]:
             if slot["stage"] == "new" and slot["mode"] != "baseline" and not slot["context"]:
-                text = self.ctx.memory.retrieve(
-                    records.get(slot["parent"] or 0), self.ctx.run.task.spec.task.goal
+                if self._knowledge_too_slow(
+                    state, records, f"no context retrieved for experiment {slot['exp']}"
+                ):
+                    slots.append(slot)
+                    continue
+                text = self._timed(
+                    lambda slot=slot: self.ctx.memory.retrieve(
+                        records.get(slot["parent"] or 0), self.ctx.run.task.spec.task.goal
+                    )
                 )
                 if text:
                     path = self.ctx.folder / "context" / f"{slot['exp']}-{slot['turn']}.txt"
@@ -646,7 +656,8 @@ class Nodes:
                 continue
             rejections = rejections + 1 if record.status is Status.REJECTED else 0
             parent = records.get(record.parent) if record.parent is not None else None
-            self.ctx.memory.learn(record, parent, _log_excerpt(record))
+            if not self._knowledge_too_slow(state, records, f"no lesson kept from experiment {record.id}"):
+                self._timed(lambda r=record, p=parent: self.ctx.memory.learn(r, p, _log_excerpt(r)))
             crashed = crashed or record.status in (Status.BUGGY, Status.TIMEOUT)
         if crashed and self.ctx.memory.available:
             self._refresh_exclusions()
@@ -654,6 +665,37 @@ class Nodes:
             self.ctx.emit(Note(text))
         self.ctx.memory.notes.clear()
         return {"step": state["step"] + 1, "slots": [], "rejections": rejections}
+
+    def _timed(self, call: Callable[[], Any]) -> Any:
+        started = time.monotonic()
+        try:
+            return call()
+        finally:
+            self._knowledge_seconds.append(time.monotonic() - started)
+
+    def _knowledge_too_slow(self, state: LoopState, records: dict[int, ExperimentRecord], what: str) -> bool:
+        """True (and a note) when a knowledge call would likely outlast the search deadline.
+
+        Knowledge is not interruptible (its first real call loads the embedding model), so it is
+        skipped near the deadline: the estimate is the recent calls' median once one took a
+        second or more (the model is loaded), else `FIRST_KNOWLEDGE_GUESS`.
+        """
+        if not self.ctx.memory.available:
+            return False
+        deadline = self._deadlines(state, records)[0]
+        if deadline.at is None:
+            return False
+        loaded = any(s >= 1.0 for s in self._knowledge_seconds)
+        recent = sorted(self._knowledge_seconds[-5:])
+        estimate = recent[len(recent) // 2] if loaded else FIRST_KNOWLEDGE_GUESS
+        if deadline.left() >= estimate:
+            return False
+        self.ctx.emit(
+            Note(
+                f"{what}: the time budget has {deadline.left():.1f}s left, knowledge takes about {estimate:.0f}s"
+            )
+        )
+        return True
 
     def _refresh_exclusions(self) -> None:
         """Failing regions learned from this run's crashes join the constraints (Z3) at once."""

@@ -219,3 +219,20 @@ def test_two_lanes_call_the_model_at_once(
     assert len(times) == 2
     (first_in, first_out), (second_in, _) = times
     assert second_in < first_out, f"the calls did not overlap: {times}"
+
+
+def test_the_same_error_5_times_in_a_row_stops_the_run_naming_it(
+    tmp_path: Path, workspace: Path, index: RunIndex, isolated_home: Path
+) -> None:
+    from agent.llm.errors import LLMErrorsInARow
+
+    with ScriptedServer(lambda r: Reply.error(422, "unsupported parameter")) as server:
+        task = load_task(task_file(tmp_path, workspace, server, experiments=50))
+        with pytest.raises(LLMErrorsInARow) as caught:
+            start_run(task, isolated_home, index)
+        calls = len(server.completions)
+    assert (
+        calls == 5
+        and "5 model calls in a row failed with the same kind of error (request refused)" in str(caught.value)
+    )
+    assert caught.value.exit_code == 2

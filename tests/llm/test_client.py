@@ -225,3 +225,46 @@ def test_a_responder_that_raises_is_a_500_and_is_kept() -> None:
         with LLMClient(spec, environ={}) as client, pytest.raises(LLMUnavailable):
             client.complete(HELLO)
     assert [type(e) for e in broken.errors] == [KeyError]
+
+
+def test_max_tokens_is_lowered_to_the_token_budget_left(server: ScriptedServer) -> None:
+    server.add(Reply.text("short", 10, 2))
+    with make_client(server) as client:
+        reply = client.complete(HELLO, tokens_left=500)
+    sent = (server.completions[0].body or {})["max_tokens"]
+    assert 16 <= sent < 500 and reply.log.max_tokens == sent
+
+
+def test_a_request_the_budget_cannot_pay_is_not_sent(server: ScriptedServer) -> None:
+    from agent.llm.errors import LLMBudgetSpent
+
+    with make_client(server) as client:
+        with pytest.raises(LLMBudgetSpent, match="token budget"):
+            client.complete(HELLO, tokens_left=20)
+        with pytest.raises(LLMBudgetSpent, match="cost budget"):
+            client.complete(HELLO, usd_left=1e-6)  # $8 per 1M output tokens: not even 16 tokens
+    assert server.completions == []
+
+
+def test_a_context_overflow_is_classified_and_its_window_learned(server: ScriptedServer) -> None:
+    from agent.llm.errors import LLMContextOverflow
+
+    server.add(Reply.context_overflow(limit=2048, asked=3000))
+    with make_client(server) as client:
+        with pytest.raises(LLMContextOverflow) as caught:
+            client.complete(HELLO)
+        assert caught.value.limit == 2048 and client.context == 2048 and caught.value.attempts == 1
+        server.add(Reply.text("fits"))  # the next request is fitted to the window before it is sent
+        client.complete(HELLO)
+    assert (server.completions[1].body or {})["max_tokens"] < 2048
+
+
+def test_retries_never_sleep_past_the_deadline(server: ScriptedServer) -> None:
+    from agent.deadline import Deadline
+    from agent.llm.errors import LLMOutOfTime
+
+    server.add(Reply.error(429, retry_after=30), Reply.text("too late"))
+    sleeps = Sleeps()
+    with make_client(server, sleeps) as client, pytest.raises(LLMOutOfTime, match="before the next retry"):
+        client.complete(HELLO, deadline=Deadline.after(5))
+    assert sleeps.waits == [] and len(server.completions) == 1

@@ -206,10 +206,30 @@ def test_history_comes_from_the_run_index(tmp_path, status: Status) -> None:  # 
         index.put_run(
             RunRecord(run_id, task, "t.toml", "/repo", "/ws", "main", "abc", "acc", Direction.MAXIMIZE)
         )
-        for exp in range(3):
+        index.put_experiment(  # experiment 0: the baseline, no LLM; it never enters the history
+            ExperimentRecord(run_id, 0, None, "b0", "c", status=status, turns=1, proposer="baseline")
+        )
+        for exp in range(1, 4):
             index.put_experiment(
-                ExperimentRecord(run_id, exp, None, f"b{exp}", "c", status=status, turns=exp + 1)
+                ExperimentRecord(run_id, exp, 0, f"b{exp}", "c", status=status, turns=exp, proposer="llm")
             )
     expected = [1, 2, 3] if status is Status.OK else []
     assert sorted(turn_history(index, "digits")) == expected
     assert successful_turns(index.experiments("r2")) == expected
+
+
+def test_dynamic_from_a_limit_of_1_judges_progress_against_the_parent() -> None:
+    from agent.task import BudgetSpec
+    from agent.turns import TurnOutcome, TurnPolicy
+
+    policy = TurnPolicy.from_budget(BudgetSpec(turns="dynamic", turn_limit=1), successes=[1, 1, 1])
+    assert policy.start_limit == 1
+    state = policy.start()
+    asked = TurnOutcome(turn=1, success=False, error="ValueError: bad", extend="one more to fix the parse")
+    parent = TurnOutcome(turn=0, success=False, error="NameError: x")
+    granted = policy.decide(state, [asked], parent)
+    assert granted.go_on and granted.extended and "the error changed" in granted.reason
+    same = policy.decide(state, [asked], TurnOutcome(turn=0, success=False, error="ValueError: bad"))
+    assert not same.go_on and "same error" in same.reason
+    alone = policy.decide(state, [asked])
+    assert not alone.go_on and "one turn gives nothing to compare" in alone.reason
