@@ -319,7 +319,9 @@ class Nodes:
         lane = self._lane(slot)
         self.ctx.run.repo.checkout_detached(lane, self._base_commit(slot, records))
         if hasattr(self.ctx.proposer, "limits"):
-            self.ctx.proposer.limits = lambda: self.limits(state)  # type: ignore[attr-defined]
+            # taken here, in the loop's thread: lanes' calls run in threads that must not read git
+            limits = self.limits(state)
+            self.ctx.proposer.limits = lambda: limits  # type: ignore[attr-defined]
         usage = self._usage(state, records, state["elapsed"])
         note = self.ctx.budget.note(usage)
         if self.ctx.turns is not None:
