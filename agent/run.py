@@ -167,7 +167,12 @@ class Run:
             sandbox = open_sandbox(spec.sandbox)
             logs = self.folder / "logs"
             if trusted is not None:
-                self._evaluator = StagedEvaluator(spec, protected, trusted, sandbox, logs, self.folder)
+                from sandbox.backends import open_scorer_sandbox
+
+                scorer = open_scorer_sandbox(spec.score_sandbox, sandbox)
+                self._evaluator = StagedEvaluator(
+                    spec, protected, trusted, sandbox, logs, self.folder, scorer
+                )
             else:
                 log.warning("warning: %s", FORGEABLE_WARNING)
                 self._evaluator = CommandEvaluator(spec, protected, sandbox, logs, self.folder)

@@ -76,6 +76,10 @@ class EvaluatorSpec(BaseModel):
         default=None, description="read metrics from this file instead of stdout"
     )
     sandbox: str = Field(default="auto", description="auto, docker, bwrap or local")
+    score_sandbox: str = Field(
+        default="auto",
+        description="the scorer's sandbox: auto (bwrap where it works), docker, bwrap or local",
+    )
     memory: Size = Field(default=2 << 30, description='memory limit, e.g. "2g"')
     cpu_time: Duration | None = Field(default=None, description="CPU time limit")
     env: dict[str, str] = Field(

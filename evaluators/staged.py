@@ -5,7 +5,8 @@ candidate (no `.git`), in the sandbox, with the public data read-only and an
 empty outputs folder writable; it is never told the phase. When every process of
 it is gone, strop seals the outputs (regular files only, bounded: see
 `evaluators.outputs`). Stage `score` runs the task owner's scorer in a second,
-separate sandbox on a fresh copy of the scorer's files, with the sealed outputs
+separate sandbox (bwrap by default where it works, whatever runs the candidates:
+see `sandbox.backends.open_scorer_sandbox`) on a fresh copy of the scorer's files, with the sealed outputs
 and the private data of this phase read-only. No candidate code runs there (the
 scorer may load an artifact only as data); the metrics are the scorer's output
 alone. The final phase's private data exists only in the final phase's stage
@@ -59,12 +60,14 @@ class StagedEvaluator:
         sandbox: Sandbox,
         log_dir: Path,
         work_dir: Path,
+        scorer_sandbox: Sandbox | None = None,
     ) -> None:
         assert spec.run and spec.score, "a two-stage spec has run and score"
         self.spec = spec
         self.protected = protected
         self.trusted = trusted
         self.sandbox = sandbox
+        self.scorer_sandbox = scorer_sandbox or sandbox
         self.log_dir = log_dir
         self.scratch_dir = work_dir / SCRATCH
         reap(self.scratch_dir)
@@ -124,7 +127,13 @@ class StagedEvaluator:
             binds.append(Bind(public))
         assert self.spec.run is not None
         ran = self._sandboxed(
-            self.spec.run, place.work, budget, run_env, binds, self.protected.paths_in(place.work)
+            self.spec.run,
+            place.work,
+            budget,
+            run_env,
+            binds,
+            self.protected.paths_in(place.work),
+            self.sandbox,
         )
         if isinstance(ran, Verdict):
             return ran
@@ -165,7 +174,7 @@ class StagedEvaluator:
             env[PUBLIC_VAR] = str(self.trusted.public)
             binds.append(Bind(self.trusted.public))
         assert self.spec.score is not None
-        scored = self._sandboxed(self.spec.score, place.scorer, budget, env, binds, [])
+        scored = self._sandboxed(self.spec.score, place.scorer, budget, env, binds, [], self.scorer_sandbox)
         if isinstance(scored, Verdict):
             return scored
         log.append(log_text("score", self.spec.score, scored))
@@ -199,9 +208,10 @@ class StagedEvaluator:
         env: dict[str, str],
         binds: list[Bind],
         readonly: list[Path],
+        box: Sandbox,
     ) -> Execution | Verdict:
         try:
-            return self.sandbox.run(
+            return box.run(
                 ["/bin/sh", "-c", command],
                 workdir,
                 self._limits(budget.seconds),
