@@ -43,35 +43,36 @@ def test_live_progress_then_an_experiment_and_its_diff(
                 run.wait(timeout=30)
 
 
+def _text(driver: Any, element_id: str) -> str:
+    """An element's text, read in one script (the live part is swapped under us: no stale handles)."""
+    return str(driver.execute_script(f"return document.getElementById('{element_id}').textContent")).strip()
+
+
+OPEN_SCORED_EXPERIMENT = """
+    const rows = Array.from(document.querySelectorAll('#experiments tr')).slice(1);
+    const row = rows.find(r => r.querySelector('td.st-ok') && r.querySelector('a.exp-link').textContent !== '0');
+    if (!row) return null;
+    const link = row.querySelector('a.exp-link');
+    link.click();
+    return link.textContent;
+"""
+
+
 def _check_live_then_open_an_experiment(driver: object, run_id: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     d: Any = driver
     d.execute_script("window.stropNoReload = 'same page'")
-    first = int(d.find_element(By.ID, "exp-count").text)
-    assert d.find_element(By.ID, "run-status").text == "running"
+    first = int(_text(d, "exp-count"))
+    assert _text(d, "run-status") == "running"
     # the count rises through server-sent events, with no reload (the marker survives)
-    WebDriverWait(d, 90, poll_frequency=0.2).until(
-        lambda w: int(w.find_element(By.ID, "exp-count").text) > first
-    )
+    WebDriverWait(d, 90, poll_frequency=0.2).until(lambda w: int(_text(w, "exp-count")) > first)
     assert d.execute_script("return window.stropNoReload") == "same page"
     d.save_screenshot(str(artifacts() / "ui-run.png"))
     assert console_errors(d) == []
-    # open an experiment that changed something and was scored: its idea and diff
-    link = WebDriverWait(d, 90, poll_frequency=0.2).until(
-        lambda w: next(
-            (
-                row.find_element(By.CSS_SELECTOR, "a.exp-link")
-                for row in w.find_elements(By.CSS_SELECTOR, "#experiments tr")[1:]
-                if row.find_elements(By.CSS_SELECTOR, "td.st-ok")
-                and row.find_element(By.CSS_SELECTOR, "a.exp-link").text != "0"
-            ),
-            False,
-        )
-    )
-    exp = link.text
-    link.click()
+    # open (click) an experiment that changed something and was scored: its idea and diff
+    exp = WebDriverWait(d, 90, poll_frequency=0.2).until(lambda w: w.execute_script(OPEN_SCORED_EXPERIMENT))
     WebDriverWait(d, 30).until(lambda w: w.find_elements(By.ID, "diff"))
     assert d.current_url.endswith(f"/runs/{run_id}/{exp}")
     diff = d.find_element(By.ID, "diff").text
