@@ -290,12 +290,16 @@ def baseline_programs(
         program = baseline.program.rounded(dtype)
         if 0 < domain.cost(program) <= domain.max_cost:
             named.append((baseline.name, program))
+    fits: list[tuple[Program, Program]] = []
     for name, skeleton in families(domain.shape, domain.lo, domain.hi):
         if not 0 < domain.cost(skeleton) <= domain.max_cost:
             continue
         say(f"baseline {name}")
         label = f"minimax-{name.removeprefix('poly-')}" if name.startswith("poly-") else f"minimax-{name}"
-        named.append((label, domain.fitted(skeleton)))
+        fitted = domain.fitted(skeleton)
+        named.append((label, fitted))
+        fits.append((skeleton, fitted))
+    domain.remember_fits(fits)
     return named
 
 

@@ -121,6 +121,7 @@ class NumericsDomain:
         self._signature_points = self.score.x[::step]
         self._key_points = self.fit.x[:: max(1, len(self.fit.x) // 9)]
         self._seen: set[bytes] = set()
+        self._prefitted: dict[bytes, Program] = {}  # fits made before the search (the baselines)
 
     def _grid(self, count: int) -> FitGrid:
         """Points, truth and fit weights: 1/ULP (float32) or 1/|f| (float64); 0 where f = 0.
@@ -192,9 +193,20 @@ class NumericsDomain:
 
     # ---- fitting and scoring -----------------------------------------------------------
 
+    def remember_fits(self, programs: list[tuple[Program, Program]]) -> None:
+        """Keep (skeleton, fitted) pairs: the seeds share the baselines' shapes, and workers get a
+        copy of this domain when the search starts, so a seed is never fitted twice."""
+        for skeleton, fitted in programs:
+            pruned = skeleton.prune()
+            self._prefitted[canonical_key(pruned, analyse(pruned, self._key_points).frozen)] = fitted
+
     def fitted(self, genome: Program) -> Program:
         """The program with its constants fitted, rounded to the format."""
         program = genome.prune()
+        if self._prefitted:
+            key = canonical_key(program, analyse(program, self._key_points).frozen)
+            if key in self._prefitted:
+                return self._prefitted[key]
         seed = structure_seed(program)
         form = analyse(program, self.fit.x)
         if form.kind in ("linear", "rational"):

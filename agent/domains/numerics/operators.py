@@ -9,8 +9,9 @@ a node of the second parent, with everything it depends on, in place of a node o
 first. Every result is pruned to the nodes that feed the output, and its constant-only
 sub-expressions are folded into one constant (they are free in the cost model, so without
 folding programs bloat with dead-weight arithmetic that mutation keeps stirring). New
-operands are x itself more often than any other earlier node: without seeds every useful
-program is built around x, and a uniform choice mostly wires constants to constants.
+operands are x itself or the node just before more often than other earlier nodes: without
+seeds every useful program is a chain built around x, and a uniform choice mostly wires
+constants to constants.
 """
 
 from __future__ import annotations
@@ -32,13 +33,17 @@ def _constant(rng: numpy.random.Generator) -> Node:
     return Node("const", (), float(rng.choice([-1.0, 1.0]) * 10 ** rng.uniform(-2, 1)))
 
 
-_X_BIAS = 0.5  # of the non-constant operand choices, the share that picks x itself
+_X_BIAS = 0.35  # of the non-constant operand choices, the share that picks x itself
+_LATEST_BIAS = 0.35  # and the share that picks the node just before (chains: Horner, Estrin)
 
 
 def _earlier(limit: int, rng: numpy.random.Generator) -> int:
-    """An earlier node for an operand: x with probability _X_BIAS, else uniform."""
-    if limit <= 1 or rng.random() < _X_BIAS:
+    """An earlier node for an operand: x, the latest node, or any, by the biases above."""
+    draw = rng.random()
+    if limit <= 1 or draw < _X_BIAS:
         return 0
+    if draw < _X_BIAS + _LATEST_BIAS:
+        return limit - 1
     return int(rng.integers(limit))
 
 

@@ -126,7 +126,7 @@ def families(shape: Shape, lo: float, hi: float, limit: int = 16) -> list[tuple[
         named += [(f"odd-poly-{2 * d + 1}", odd_polynomial(d)) for d in range(1, limit)]
     for top in range(0, limit):
         for bottom in range(1, limit):
-            if top + bottom + 1 > limit:
+            if top + bottom + 1 > limit or abs(top - bottom) > 3:  # lopsided splits never win
                 continue
             if zero is None:
                 program = rational([0.0] * (top + 1), [1.0] + [0.0] * bottom)
@@ -135,11 +135,10 @@ def families(shape: Shape, lo: float, hi: float, limit: int = 16) -> list[tuple[
                 named.append((f"rational-{top + 1}/{bottom}", factored_rational(top, bottom, zero)))
     if shape.exp_like:
         centre = float(numpy.float32((lo + hi) / 2))
-        for even in range(0, 5):
-            for odd in range(0, 5):
-                named.append((f"symmetric-{even}/{odd}", symmetric_rational(even, odd, centre)))
-                if lo < 0 < hi:
-                    named.append((f"symmetric0-{even}/{odd}", symmetric_rational(even, odd, None)))
+        for even in range(0, 4):
+            for odd in range(0, 4):
+                program = symmetric_rational(even, odd, centre if centre != 0 else None)
+                named.append((f"symmetric-{even}/{odd}", program))
     return [(name, program.prune()) for name, program in named]
 
 
