@@ -179,8 +179,9 @@ def job_command(
     import json
 
     from agent.home import strop_home
-    from agent.nightly.job import run_job
+    from agent.nightly.job import die_with_parent, run_job
     from agent.nightly.jobs import load_jobs
 
+    die_with_parent()
     result = run_job(load_jobs(jobs_path), name, seconds, base, resume, strop_home())
     typer.echo(json.dumps(result))

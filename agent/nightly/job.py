@@ -20,6 +20,22 @@ from agent.nightly.jobs import Jobs, NightBudget
 from agent.task import Task, TaskFile
 
 
+def die_with_parent() -> None:
+    """Ask Linux to end this job when the nightly that started it dies (however it dies).
+
+    A killed night must not leave its job running unseen: the next night resumes the
+    run, and two processes driving one run is what the run's own lock refuses.
+    """
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the nightly's process group still ends it
+        pass
+
+
 def with_budget(task: Task, budget: NightBudget) -> Task:
     """The task with the night's experiments, tokens and cost written into its `[budget]`.
 

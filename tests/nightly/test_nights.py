@@ -101,7 +101,7 @@ def test_a_killed_night_is_resumed_and_two_nightlies_never_overlap(
         code, out, err = finish(nightly("run", "--jobs", str(jobs), *now))  # a second nightly meanwhile
         assert code == 0 and "holds the nightly lock" in out and f"pid {first.pid}" in out, (out, err)
     finally:
-        os.killpg(first.pid, signal.SIGKILL)  # the night dies with its job, mid-run
+        os.kill(first.pid, signal.SIGKILL)  # the night dies mid-run; its job must die with it, unseen
         first.wait()
     killed = History(isolated_home).last("live")
     assert killed is not None and killed.status == "running" and killed.run
