@@ -128,3 +128,21 @@ def test_a_search_shows_its_front(tmp_path: Path) -> None:
     client = TestClient(create_app(tmp_path))
     assert f"/runs/{run.id}/plot/pareto.png" in client.get(f"/runs/{run.id}").text
     assert client.get(f"/runs/{run.id}/plot/pareto.png").content.startswith(b"\x89PNG")
+
+
+def test_candidate_text_is_escaped_on_every_page(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from agent.run_index import RunIndex
+
+    run_id = build_demo_run(tmp_path, tmp_path / "repo", experiments=3, seed=1)
+    index = RunIndex(tmp_path)
+    record = index.experiments(run_id)[1]
+    index.put_experiment(
+        replace(record, idea="<script>alert(1)</script>", reason="<img src=x onerror=alert(2)>")
+    )
+    client = TestClient(create_app(tmp_path))
+    for url in (f"/runs/{run_id}", f"/runs/{run_id}/1", f"/runs/{run_id}/compare?a=0&b=1"):
+        text = client.get(url).text
+        assert "<script>alert(1)" not in text and "&lt;script&gt;alert(1)" in text, url
+        assert "<img src=x" not in text, url
