@@ -117,8 +117,8 @@ class Nodes:
         return state["elapsed"] + (self.ctx.clock() - self._mark)
 
     def _deadlines(self, state: LoopState, records: dict[int, ExperimentRecord]) -> tuple[Deadline, Deadline]:
-        """(search, run): the run's deadline from its time budget, and the search's, which ends
-        earlier by the `final` phase's reserve and `CLOSING` seconds for closing the run."""
+        """(search, final): when the search must end (the run's deadline less the `final` phase's
+        reserve and `CLOSING`), and when `final` must end (the run's deadline less `CLOSING`)."""
         budget = self.ctx.budget.time
         if budget is None:
             return Deadline(), Deadline()
@@ -128,7 +128,7 @@ class Nodes:
         if getattr(spec, "has_final", bool(getattr(spec, "final", None))):
             seconds = [r.eval_seconds for r in sorted(records.values(), key=lambda r: r.id) if r.eval_seconds]
             reserve += final_reserve(seconds, float(spec.timeout), budget)
-        return run.minus(reserve), run
+        return run.minus(reserve), run.minus(CLOSING)
 
     def limits(self, state: LoopState) -> Any:
         """What the next model call may use: the search deadline, and the tokens and dollars left."""
