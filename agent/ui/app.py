@@ -6,6 +6,7 @@
     /runs/{run}/{exp}          one experiment: idea, verdict, metrics, decisions, log tail, diff
     /runs/{run}/compare?a=&b=  two experiments side by side, and the diff between them
     /runs/{run}/plot/{name}    the report's plots (curve, tree, budget, pareto) as PNG
+    /runs/{run}/report.html    the run's self-contained report (as `strop report` writes it)
     /nightly                   the nightly jobs and their history
 
 Everything is read-only: the UI never starts, stops or changes a run. When a token
@@ -111,6 +112,15 @@ def create_app(
         _, right = views.experiment(db, run_id, b)
         text, cut = views.diff(run, left.commit, right.commit, home)
         return page(request, "compare.html", run=run, left=left, right=right, diff=_diff_lines(text), cut=cut)
+
+    @app.get("/runs/{run_id}/report.html", response_class=HTMLResponse)
+    def report(run_id: str) -> HTMLResponse:
+        """The run's self-contained report (`strop report`), to read or save."""
+        from agent.report import gather, render_html
+        from agent.report.plots import all_plots
+
+        data = gather(index(), run_id, home)
+        return HTMLResponse(render_html(data, all_plots(data)))
 
     @app.get("/runs/{run_id}/plot/{name}.png")
     def plot(run_id: str, name: str) -> Response:

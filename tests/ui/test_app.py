@@ -40,6 +40,8 @@ def test_runs_run_experiment_and_compare_pages(demo: tuple[Path, str]) -> None:
     assert plot.status_code == 200 and plot.content.startswith(b"\x89PNG")
     assert client.get(f"/runs/{run_id}/plot/pareto.png").status_code == 404  # a run has no front
     assert client.get("/static/htmx.min.js").status_code == 200
+    report = client.get(f"/runs/{run_id}/report.html")
+    assert report.status_code == 200 and report.text.count("data:image/png;base64,") == 3
 
 
 def test_unknown_things_are_404_not_500(demo: tuple[Path, str]) -> None:
