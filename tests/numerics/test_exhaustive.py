@@ -54,3 +54,22 @@ def test_nan_and_a_missed_zero_are_infinite_errors():
     assert results[0].max_ulp == numpy.inf
     assert numpy.isfinite(results[1].max_rel_error)
     assert results[2].max_rel_error == numpy.inf
+
+
+def test_verification_falls_back_to_the_sample_when_time_runs_out(monkeypatch):
+    import time
+
+    from agent.deadline import Deadline
+    from agent.domains.numerics import discovery, points
+    from agent.domains.numerics.discovery import Request, _Verifier
+
+    monkeypatch.setattr(discovery, "MIN_EXHAUSTIVE_SECONDS", 0.5)  # 10^9 floats take longer
+    monkeypatch.setitem(points.PLANS, "float32", points.VerificationPlan(1 << 12, 1 << 12, 1 << 12))
+    domain = NumericsDomain("exp2", 0.0, 1.0, "float32", fit_points=64, score_points=128)
+    request = Request("exp2", 0.0, 1.0, "float32", time_budget=10.0)
+    verifier = _Verifier(domain, request, Deadline.after(0.0, now=time.time()))
+    (errors,) = verifier.measure([horner([1.0, 0.7, 0.25])])
+    assert verifier.kind.startswith("sampled") and errors.points == verifier.points < count_in(
+        0.0, 1.0, FLOAT32
+    )
+    assert numpy.isfinite(errors.max_ulp)

@@ -13,6 +13,7 @@ typed report and leaves printing to its callers.
 from __future__ import annotations
 
 import math
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -38,6 +39,7 @@ from agent.evolution.domain import Individual
 from agent.search_recorder import PointRecord
 
 MIN_SEARCH_SECONDS = 5.0
+MIN_EXHAUSTIVE_SECONDS = 20.0
 
 
 class NumericsInputError(UserError):
@@ -322,10 +324,14 @@ def _header(request: Request, cost: float, ops: int, errors: Errors, verified: s
 
 
 class _Verifier:
-    """Measures programs on the verification set: every float32 in C, or float64 sampled."""
+    """Measures programs on the verification set: every float32 in C, or float64 sampled.
 
-    def __init__(self, domain: NumericsDomain, request: Request) -> None:
-        self.domain, self.request = domain, request
+    The exhaustive pass gets the time the deadline leaves (at least `MIN_EXHAUSTIVE_SECONDS`);
+    past it, the run falls back to the sampled set and says so, rather than overrun `--time`.
+    """
+
+    def __init__(self, domain: NumericsDomain, request: Request, deadline: Deadline) -> None:
+        self.domain, self.request, self.deadline = domain, request, deadline
         self.format = domain.format
         self.exhaustive = self.format.precision <= 24 and request.exhaustive
         self.seconds = 0.0
@@ -333,17 +339,30 @@ class _Verifier:
             self.points = count_in(request.lo, request.hi, self.format)
             self.kind = "exhaustive"
         else:
-            x = verification_points(request.lo, request.hi, self.format)
-            self.reference = Reference(x, domain.target.truth(x, self.format), self.format)
-            self.points = len(x)
-            self.kind = "sampled"
+            self._sampled()
+
+    def _sampled(self) -> None:
+        x = verification_points(self.request.lo, self.request.hi, self.format)
+        self.reference = Reference(x, self.domain.target.truth(x, self.format), self.format)
+        self.points = len(x)
+        self.kind = "sampled"
+        self.exhaustive = False
 
     def measure(self, programs: list[Program]) -> list[Errors]:
         started = time.monotonic()
+        errors: list[Errors] | None = None
         if self.exhaustive:
-            results, _ = verify_all(programs, self.request.fn, self.request.lo, self.request.hi)
-            errors = [Errors(r.max_ulp, r.max_rel_error, r.worst_x, r.points) for r in results]
-        else:
+            left = self.deadline.left()
+            timeout = None if math.isinf(left) else max(left, MIN_EXHAUSTIVE_SECONDS)
+            try:
+                results, _ = verify_all(
+                    programs, self.request.fn, self.request.lo, self.request.hi, timeout=timeout
+                )
+                errors = [Errors(r.max_ulp, r.max_rel_error, r.worst_x, r.points) for r in results]
+            except subprocess.TimeoutExpired:
+                self._sampled()
+                self.kind = "sampled (the exhaustive pass ran out of time)"
+        if errors is None:
             dtype = self.format.dtype
             errors = [self.reference.measure(p.evaluate_chunked(self.reference.x, dtype)) for p in programs]
         self.seconds += time.monotonic() - started
@@ -355,7 +374,7 @@ def _reserve(request: Request) -> float:
     fmt = FORMATS[request.dtype]
     if fmt.precision <= 24 and request.exhaustive:
         # the truth and about ten programs per float, on a loaded machine
-        seconds = 6.0 + 90e-9 * count_in(request.lo, request.hi, fmt)
+        seconds = 6.0 + 40e-9 * count_in(request.lo, request.hi, fmt)
         return seconds + (8.0 if request.speed else 0.0)
     return 8.0
 
@@ -406,7 +425,7 @@ def discover(
     say(f"phase: search ({budget})")
     result = Engine(domain, config, observer=observer).run()
 
-    verifier = _Verifier(domain, request)
+    verifier = _Verifier(domain, request, deadline)
     say(f"phase: verification ({verifier.kind}, {verifier.points} inputs per program)")
     front_programs: list[Program] = [individual.genome for individual in result.front]
     dtype = fmt.dtype
