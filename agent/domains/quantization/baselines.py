@@ -161,8 +161,18 @@ def hawq_options(
 
     Every option of the search's menu is scored: round-to-nearest ones one by one (about
     1 ms each), GPTQ ones a layer at a time with the batched GPTQ of rounding.py (one
-    call per gene would take 10–40 ms each, ~1,000 per layer).
+    call per gene would take 10–40 ms each, ~1,000 per layer). BLAS runs on one thread:
+    these are thousands of small products, and threads only contend on a shared machine.
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return _hawq_options(domain, seed, deadline)
+
+
+def _hawq_options(
+    domain: QuantDomain, seed: int, deadline: Deadline
+) -> list[list[tuple[int, float, LayerGene]]] | None:
     split = domain.split
     traces = hessian_traces(domain.network, split.x_train, split.y_train, seed)
     _, seen = domain.network.forward(split.x_train[:CALIBRATION_SAMPLES], capture=True)
