@@ -233,7 +233,7 @@ def main() -> None:
         verdicts[name] = report(name, arms, args.budget, direction)
     each = ", ".join(f"{t}: {'met' if v else 'not met'}" for t, v in verdicts.items())
     print(
-        f"\ngoal on every task: {'met' if all(verdicts.values()) else 'NOT met'} ({each}); raw results in {args.out}"
+        f"\ngoal on every task: {'met' if all(verdicts.values()) else 'NOT met'} ({each}); raw results in {args.report or args.out}"
     )
 
 
