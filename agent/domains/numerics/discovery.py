@@ -559,6 +559,9 @@ def _measure_speed(
         b for b in baselines if _is_polynomial(b.name) and b.verified == "exhaustive" and b.max_ulp < 1
     ]
     best_poly = min(polynomials, key=lambda b: (b.cost, b.max_ulp)) if polynomials else None
+    if not candidates:
+        say("phase: speed skipped: no exhaustively verified front program under 1 ULP")
+        return []
     loops: list[tuple[str, Program]] = [(name, p) for name, p, _ in candidates]
     if best_poly is not None:
         loops.append((best_poly.name, dict(named)[best_poly.name]))
