@@ -17,13 +17,13 @@ import secrets
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.sandbox.support import STRONG, require_backend
+from tests.sandbox.support import ALL, STRONG, require_backend
 
 N = 40
 HONEST_TRAIN = """
@@ -156,9 +156,8 @@ def strop(*args: str, timeout: float = 180) -> Result:
     return Result(done.returncode, done.stdout, done.stderr)
 
 
-@pytest.fixture(params=STRONG)
-def hostile(request: pytest.FixtureRequest, tmp_path: Path) -> HostileTask:
-    require_backend(request.param)
+def _hostile_task(backend: str, tmp_path: Path) -> HostileTask:
+    require_backend(backend)
     root = tmp_path / "task"
     (root / "workspace").mkdir(parents=True)
     (root / "scorer").mkdir()
@@ -181,10 +180,25 @@ def hostile(request: pytest.FixtureRequest, tmp_path: Path) -> HostileTask:
     (root / "workspace" / "train.py").write_text(textwrap.dedent(HONEST_TRAIN))
     (root / "workspace" / "params.json").write_text(json.dumps({"c": 5}))
     marker = Path("/tmp") / f"strop-redteam-{secrets.token_hex(6)}"
-    made = HostileTask(root, request.param, marker, (root / "private" / "final" / "labels.json").read_text())
+    made = HostileTask(root, backend, marker, (root / "private" / "final" / "labels.json").read_text())
     made.configure()
+    return made
+
+
+@pytest.fixture(params=STRONG)
+def hostile(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HostileTask]:
+    """The attackable task on docker, then on bwrap (the backends that make promises)."""
+    made = _hostile_task(request.param, tmp_path)
     yield made
-    marker.unlink(missing_ok=True)
+    made.marker.unlink(missing_ok=True)
+
+
+@pytest.fixture(params=ALL)
+def any_backend_task(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HostileTask]:
+    """The same task on every backend, `local` included (for what must hold everywhere: resume)."""
+    made = _hostile_task(request.param, tmp_path)
+    yield made
+    made.marker.unlink(missing_ok=True)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 The reported failure: the lane had been handed to the sandbox user for the evaluation
 and was never given back, so host git refused it ("dubious ownership") on resume.
 Candidates now run on a throwaway export; this kills strop's whole process group while
-an export is being evaluated (on docker and on bwrap), resumes, and audits the run.
+an export is being evaluated (on docker, bwrap and local), resumes, and audits the run.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def _evaluating(home: Path) -> str | None:
     return None
 
 
-def test_sigkill_during_an_evaluation_then_resume(hostile: HostileTask) -> None:
+def test_sigkill_during_an_evaluation_then_resume(any_backend_task: HostileTask) -> None:
+    hostile = any_backend_task
     hostile.attack(SLOW_TRAIN)
     home = strop_home()
     process = _spawn("run", str(hostile.task), "-n", "4")
