@@ -2,8 +2,9 @@
 
 On the converted digits-gbm task, per backend, in the same run and alternating:
 - one stage: the legacy form, as a task that does not separate its scorer would write
-  it: one sandbox runs the candidate's train.py and then the scorer, with the public
-  and private data inside the workspace (so the candidate could read the answers);
+  it: one process in one sandbox imports the candidate's train.py and the scorer and
+  runs both, with the public and private data inside the workspace (so the candidate
+  could read the answers and forge the metric);
 - two stages: `strop`'s contract (stage run in one sandbox, outputs sealed, the scorer
   in a second sandbox with the private data).
 Both evaluate a throwaway export of the same files, through the same evaluator code
@@ -39,8 +40,8 @@ from sandbox.backends import open_scorer_sandbox
 TASK = Path(__file__).resolve().parent / "tasks" / "digits-gbm"
 GOALS_MS = {"docker": 150.0, "bwrap": 30.0, "local": 30.0}
 ONE_STAGE = (
-    "mkdir -p out && STROP_OUTPUTS=out STROP_PUBLIC=public python train.py "
-    "&& STROP_OUTPUTS=out STROP_PRIVATE=private python -I score.py"
+    "python -c \"import json, os; os.makedirs('out', exist_ok=True); import train, score; "
+    "train.run(public='public', outputs='out'); print(json.dumps(score.score('out', 'private')))\""
 )
 
 
