@@ -37,6 +37,7 @@ from agent.run_index import RunIndex
 from agent.search.tree import make_strategy
 from agent.space import Space
 from agent.task import Task
+from evaluators.verdict import Status
 
 CHECKPOINTS = "checkpoints.sqlite"
 OVERRIDES = "overrides.json"
@@ -318,7 +319,7 @@ def _drive(
                     task=run.task.name,
                     proposer=ctx.proposer.name,
                     strategy=ctx.strategy.name,
-                    budget=ctx.budget.note(_no_usage(elapsed)),
+                    budget=ctx.budget.note(_usage_so_far(run, ctx.budget, elapsed)),
                     resumed=resumed,
                 )
             )
@@ -362,7 +363,14 @@ def _invoke(nodes: Nodes, run: Run, max_steps: int, on_ready: Any = None) -> Non
         connection.close()
 
 
-def _no_usage(elapsed: float = 0.0) -> Any:
+def _usage_so_far(run: Run, budget: RunBudget, elapsed: float) -> Any:
+    """What a (resumed) run has used before this stretch: its recorded experiments and time.
+
+    Counted as the loop counts them (rejected attempts too when the budget says so), so a
+    resumed run's banner says how many experiments are really left.
+    """
     from agent.budget import Usage
 
-    return Usage(elapsed=elapsed)
+    skip = (Status.PENDING,) if budget.counts_rejections else (Status.PENDING, Status.REJECTED)
+    done = sum(1 for record in run.records() if record.status not in skip)
+    return Usage(experiments=done, elapsed=elapsed)
