@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbox.process import process_alive
+
 SCRATCH = "scratch"
 
 
@@ -124,17 +126,7 @@ def reap(parent: Path) -> list[Path]:
         return removed
     for entry in parent.iterdir():
         owner = entry.name.split("-", 1)[0]
-        if owner.isdigit() and not _alive(int(owner)):
+        if owner.isdigit() and not process_alive(int(owner)):
             remove_tree(entry)
             removed.append(entry)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

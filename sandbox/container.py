@@ -33,7 +33,7 @@ from typing import Any
 from sandbox.environment import clean_environment
 from sandbox.execution import Bind, Execution, KilledBy, Limits, SandboxError
 from sandbox.image import ensure_image
-from sandbox.process import TICK, CappedBuffer, classify, signal_from_launcher
+from sandbox.process import TICK, CappedBuffer, classify, process_alive, signal_from_launcher
 from sandbox.runtime import Runtime
 from sandbox.workspace import DiskWatch, Workspace, lend_all, sandbox_user
 
@@ -94,16 +94,6 @@ class _Cgroup:
                 self.cpu = max(self.cpu, int(line.split()[1]) / 1e6)
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class DockerSandbox:
     """A container per command. See the module docstring for the confinement."""
 
@@ -130,7 +120,7 @@ class DockerSandbox:
         removed = []
         for info in self.client.api.containers(all=True, filters={"label": f"{LABEL}=1"}):
             owner = (info.get("Labels") or {}).get(OWNER_LABEL, "")
-            if owner.isdigit() and _process_alive(int(owner)):
+            if owner.isdigit() and process_alive(int(owner)):
                 continue
             with contextlib.suppress(Exception):
                 self.client.api.remove_container(info["Id"], force=True)

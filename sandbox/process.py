@@ -39,6 +39,17 @@ DRAIN = 0.3
 _CPU_SIGNALS = {signal.SIGXCPU}
 
 
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (ours or another user's)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def kill_group(pgid: int) -> None:
     """SIGKILL a whole process group; a group already gone is fine."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
