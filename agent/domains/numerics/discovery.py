@@ -376,7 +376,7 @@ def _reserve(request: Request) -> float:
         # the truth and about ten programs per float, on a loaded machine
         seconds = 6.0 + 40e-9 * count_in(request.lo, request.hi, fmt)
         return seconds + (8.0 if request.speed else 0.0)
-    return 8.0
+    return 30.0  # float64: the sampled set (1.5M points) for ~20 programs, on a loaded machine
 
 
 def discover(
