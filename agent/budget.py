@@ -33,6 +33,7 @@ class Usage:
     stop_requested: bool = False
     last_rejection: str = ""  # the reason of the latest rejection, for the stop message
     out_of_time: bool = False  # the run's deadline (less the final phase's reserve) has passed
+    unaffordable: str = ""  # the latest model call was not sent: the token or cost budget left cannot pay
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,8 @@ class RunBudget:
         if self.time is not None and (usage.elapsed >= self.time or usage.out_of_time):
             kept = "" if usage.elapsed >= self.time else " (the rest is kept for the final phase and closing)"
             return BudgetDecision(False, f"time budget spent: {usage.elapsed:.1f}s of {self.time:g}s{kept}")
+        if usage.unaffordable:
+            return BudgetDecision(False, usage.unaffordable)
         if self.spec.tokens is not None and usage.tokens >= self.spec.tokens:
             return BudgetDecision(False, f"token budget spent: {usage.tokens} of {self.spec.tokens}")
         if self.spec.cost is not None and usage.cost >= self.spec.cost:

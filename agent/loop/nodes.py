@@ -110,6 +110,7 @@ class Nodes:
             stop_requested=(self.ctx.folder / "stop").exists(),
             last_rejection=last,
             out_of_time=bool(self._cannot_finish(records, self._deadlines(state, records)[0])),
+            unaffordable=_unaffordable(records),
         )
 
     def _now_elapsed(self, state: LoopState) -> float:
@@ -783,6 +784,19 @@ def _extend_request(candidate: Candidate) -> str | None:
     except ImportError:
         return None
     return extend_request(candidate)
+
+
+def _unaffordable(records: dict[int, ExperimentRecord]) -> str:
+    """The token or cost budget's refusal of the latest experiment's model call ("" when none)."""
+    if not records:
+        return ""
+    from agent.proposers.llm import OUT_OF_BUDGET
+
+    latest = records[max(records)]
+    for decision in latest.decisions:
+        if decision.startswith(OUT_OF_BUDGET) and ("token budget" in decision or "cost budget" in decision):
+            return decision.removeprefix(OUT_OF_BUDGET)
+    return ""
 
 
 def _unchanged(lane: Path, files: dict[str, str | None]) -> bool:

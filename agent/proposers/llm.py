@@ -439,10 +439,13 @@ class LLMProposer:
         return None, scale
 
     def _ask(self, messages: list[ChatMessage], candidate: Candidate, transcript: list[str]) -> LLMReply:
-        limits = self.limits()
+        limits = self.limits()  # taken when this turn began: less what the turn has spent since
+        spent = candidate.cost
+        tokens_left = None if limits.tokens_left is None else limits.tokens_left - spent.tokens
+        usd_left = None if limits.usd_left is None else limits.usd_left - spent.usd
         try:
             reply = self.client.complete(
-                messages, deadline=limits.deadline, tokens_left=limits.tokens_left, usd_left=limits.usd_left
+                messages, deadline=limits.deadline, tokens_left=tokens_left, usd_left=usd_left
             )
         except LLMError as error:
             if error.cost is not None:

@@ -236,3 +236,22 @@ def test_the_same_error_5_times_in_a_row_stops_the_run_naming_it(
         and "5 model calls in a row failed with the same kind of error (request refused)" in str(caught.value)
     )
     assert caught.value.exit_code == 2
+
+
+def test_the_token_budget_is_enforced_before_the_call(
+    tmp_path: Path, workspace: Path, index: RunIndex, isolated_home: Path
+) -> None:
+    def costly(request: RecordedRequest) -> Reply:
+        return Reply.text(good(request).content or "", prompt_tokens=1000, completion_tokens=200)
+
+    with ScriptedServer(costly) as server:
+        path = task_file(tmp_path, workspace, server, experiments=50)
+        path.write_text(path.read_text().replace("[budget]\n", "[budget]\ntokens = 3000\n"))
+        result = start_run(load_task(path), isolated_home, index)
+        sent = [(r.body or {}).get("max_tokens") for r in server.completions]
+    used = sum(r.cost.tokens for r in result.records)
+    # exp 1 applies; exp 2's edit does not apply and is sent back once: a third call, which the
+    # 600 tokens left cannot pay for, so it is not sent, and the run stops naming the token budget
+    assert len(sent) == 2 and used == 2400
+    assert sent[0] < 4096 and sent[1] < sent[0]  # max_tokens lowered to what was left
+    assert result.stop_reason.startswith("token budget: 600 tokens left cannot pay for a prompt")
