@@ -1,0 +1,193 @@
+"""A competition folder in openai/mle-bench's prepared layout, read and checked in one place.
+
+    COMPETITION/
+      config.yaml            id, name, grader: {name: METRIC}, dataset: {answers, sample_submission}
+      description.md         what the competitors read
+      prepared/public/       train, test, sample_submission… (what candidate code may see)
+      prepared/private/      the answers (read only by grading)
+      grade.py               optional: grade(submission_df, answers_df) -> float
+      leaderboard.csv        the teams' scores: a `score` column
+
+Everything wrong with the folder (a missing file, a malformed config, a metric strop does
+not know and no grade.py) is a `CompetitionError`: one line naming the file, exit 2.
+Loading reads the config, the sample submission and the leaderboard, never the private
+answers: only `grading` opens those, once per grade.
+
+Dataset paths in `config.yaml` are relative to the folder; MLE-bench's own form, which
+starts with the competition id (`spaceship-titanic/prepared/private/test.csv`), works too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.domains.mle.medals import Leaderboard, read_leaderboard
+from agent.domains.mle.metrics import KNOWN, Metric, find_metric
+from agent.errors import UserError
+
+GRADE_FILE = "grade.py"
+
+
+class CompetitionError(UserError):
+    """A competition folder strop cannot use: names the file and what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class Competition:
+    """A competition as strop uses it: paths, the metric and its direction, the leaderboard."""
+
+    id: str
+    name: str
+    root: Path
+    description: Path
+    public: Path
+    private: Path
+    answers: Path
+    sample_submission: Path
+    metric_name: str
+    metric: Metric | None  # None when grade.py grades
+    grade_file: Path | None
+    lower_is_better: bool
+    leaderboard: Leaderboard
+    id_column: str
+    columns: tuple[str, ...]  # the sample submission's, in order
+
+
+def load_competition(folder: Path) -> Competition:
+    """Read and check a competition folder; raise `CompetitionError` with one clear line."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise CompetitionError(f"{root}: no such competition folder")
+    config = _read_config(root / "config.yaml")
+    competition_id = _text(config, "id", root / "config.yaml")
+    grader = config.get("grader")
+    if not isinstance(grader, dict) or not isinstance(grader.get("name"), str) or not grader["name"].strip():
+        raise CompetitionError(f"{root / 'config.yaml'}: [grader] needs a `name` (the metric), e.g. accuracy")
+    grade_file = root / GRADE_FILE if (root / GRADE_FILE).is_file() else None
+    metric = find_metric(grader["name"])
+    if metric is None and grade_file is None:
+        raise CompetitionError(
+            f"{root / 'config.yaml'}: [grader] unknown metric {grader['name']!r} and no {GRADE_FILE} "
+            f"(known: {', '.join(KNOWN)})"
+        )
+    dataset = config.get("dataset") or {}
+    if not isinstance(dataset, dict):
+        raise CompetitionError(f"{root / 'config.yaml'}: [dataset] must be a mapping")
+    public, private = root / "prepared" / "public", root / "prepared" / "private"
+    for needed in (root / "description.md", public, private):
+        _must_exist(needed)
+    sample = _dataset_path(
+        root, competition_id, dataset, "sample_submission", lambda: public / "sample_submission.csv"
+    )
+    answers = _dataset_path(root, competition_id, dataset, "answers", lambda: _only_csv(private))
+    columns = _sample_columns(sample)
+    leaderboard = read_leaderboard(_must_exist(root / "leaderboard.csv"))
+    return Competition(
+        id=competition_id,
+        name=str(config.get("name") or competition_id),
+        root=root,
+        description=root / "description.md",
+        public=public,
+        private=private,
+        answers=answers,
+        sample_submission=sample,
+        metric_name=grader["name"],
+        metric=metric,
+        grade_file=grade_file,
+        lower_is_better=_direction(metric, grader, leaderboard, root / "config.yaml"),
+        leaderboard=leaderboard,
+        id_column=str(config.get("id_column") or columns[0]),
+        columns=columns,
+    )
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    import yaml
+
+    _must_exist(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        where = getattr(error, "problem_mark", None)
+        line = f":{where.line + 1}" if where is not None else ""
+        raise CompetitionError(f"{path}{line}: not valid YAML ({getattr(error, 'problem', error)})") from None
+    if not isinstance(data, dict):
+        raise CompetitionError(f"{path}: must be a YAML mapping (id, name, grader, …)")
+    return data
+
+
+def _text(config: dict[str, Any], key: str, path: Path) -> str:
+    value = config.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise CompetitionError(f"{path}: [{key}] is missing or not text")
+    return value.strip()
+
+
+def _must_exist(path: Path) -> Path:
+    if not path.exists():
+        raise CompetitionError(f"{path}: missing (see the MLE-bench layout: strop mle grade --help)")
+    return path
+
+
+def _dataset_path(
+    root: Path, competition_id: str, dataset: dict[str, Any], key: str, default: Callable[[], Path]
+) -> Path:
+    """A `dataset` entry, relative to the folder, or to MLE-bench's data dir (`<id>/prepared/…`)."""
+    value = dataset.get(key)
+    if value is None:
+        return _must_exist(default())
+    relative = Path(str(value))
+    if relative.is_absolute() or ".." in relative.parts:
+        raise CompetitionError(f"{root / 'config.yaml'}: [dataset.{key}] must be a path inside the folder")
+    if relative.parts and relative.parts[0] == competition_id and not (root / relative).exists():
+        relative = Path(*relative.parts[1:])
+    return _must_exist(root / relative)
+
+
+def _only_csv(private: Path) -> Path:
+    """Without `dataset.answers`, the private folder's one CSV file is the answers."""
+    found = sorted(p for p in private.glob("*.csv") if p.is_file()) if private.is_dir() else []
+    if len(found) != 1:
+        raise CompetitionError(
+            f"{private}: name the answers in config.yaml [dataset.answers] "
+            f"(found {len(found)} CSV files, need exactly one)"
+        )
+    return found[0]
+
+
+def _sample_columns(sample: Path) -> tuple[str, ...]:
+    import csv
+
+    try:
+        with sample.open(newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle), [])
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise CompetitionError(f"{sample}: cannot read the sample submission ({error})") from None
+    columns = tuple(column.strip() for column in header)
+    if len(columns) < 2 or any(not column for column in columns):
+        raise CompetitionError(f"{sample}: the sample submission needs an id column and a prediction column")
+    return columns
+
+
+def _direction(metric: Metric | None, grader: dict[str, Any], leaderboard: Leaderboard, path: Path) -> bool:
+    """Lower is better: the metric's own direction, else `grader.lower_is_better`, else the leaderboard.
+
+    MLE-bench reads the direction from the leaderboard alone (its first row is the winner);
+    strop trusts a known metric first, then what the config says, and only then the order.
+    """
+    declared = grader.get("lower_is_better")
+    if declared is not None and not isinstance(declared, bool):
+        raise CompetitionError(f"{path}: [grader.lower_is_better] must be true or false")
+    if metric is not None:
+        if declared is not None and declared != metric.lower_is_better:
+            raise CompetitionError(
+                f"{path}: [grader.lower_is_better] contradicts the metric {metric.name!r} "
+                f"({'lower' if metric.lower_is_better else 'higher'} is better)"
+            )
+        return metric.lower_is_better
+    if declared is not None:
+        return declared
+    return leaderboard.first_is_lowest
