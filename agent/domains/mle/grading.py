@@ -1,0 +1,229 @@
+"""Validating and grading a submission, and the report in MLE-bench's field names.
+
+Two steps, as in MLE-bench:
+
+- `validate_submission` checks the format only (a CSV with the sample submission's
+  columns, its ids once each, no empty prediction) and says valid or invalid, never a
+  score. It reads the public sample submission alone, so it is safe to run while a
+  search is going on.
+- `grade_submission` validates, then opens the private answers once and scores the
+  submission with the competition's `grade.py` or its built-in metric, and places the
+  score on the leaderboard's medal table (`medals`).
+
+What the submission gets wrong is `valid_submission: false` with the reason, never an
+exception. A grader that fails for any other reason is the competition's fault: one
+`GraderError` line (exit 2). A `grade.py` signals a bad submission by raising an
+exception whose class is named `InvalidSubmissionError` (MLE-bench's name) or
+`agent.domains.mle.metrics.InvalidSubmission`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent.domains.mle.competition import Competition, CompetitionError
+from agent.domains.mle.medals import award, thresholds
+from agent.domains.mle.metrics import InvalidSubmission, grade_frames
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SCORE_DIGITS = 5  # MLE-bench rounds every score to five decimals
+
+
+class GraderError(CompetitionError):
+    """The competition's grader failed on a well-formed submission: its fault, not the submission's."""
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The format check's verdict: valid or not, and why, in one line."""
+
+    valid: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class CompetitionReport:
+    """One graded submission: MLE-bench's fields first, then strop's own."""
+
+    competition_id: str
+    score: float | None
+    gold_threshold: float
+    silver_threshold: float
+    bronze_threshold: float
+    median_threshold: float
+    any_medal: bool
+    gold_medal: bool
+    silver_medal: bool
+    bronze_medal: bool
+    above_median: bool
+    submission_exists: bool
+    valid_submission: bool
+    is_lower_better: bool
+    created_at: str
+    submission_path: str
+    # strop's own
+    metric: str
+    leaderboard_teams: int
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def validate_submission(path: Path, competition: Competition) -> Validation:
+    """Format only, against the public sample submission: columns, ids, row count, no empty cells."""
+    path = Path(path)
+    if not path.is_file():
+        return Validation(False, f"submission file {path} does not exist")
+    if path.suffix.lower() != ".csv":
+        return Validation(False, "the submission must be a CSV file")
+    submission, problem = _read_text_csv(path)
+    if submission is None:
+        return Validation(False, f"the submission is not a readable CSV ({problem})")
+    sample, problem = _read_text_csv(competition.sample_submission)
+    if sample is None:
+        raise CompetitionError(
+            f"{competition.sample_submission}: cannot read the sample submission ({problem})"
+        )
+    return _compare_with_sample(submission, sample, competition.id_column)
+
+
+def _compare_with_sample(submission: pd.DataFrame, sample: pd.DataFrame, id_column: str) -> Validation:
+    expected, found = list(sample.columns), list(submission.columns)
+    if sorted(found) != sorted(expected) or len(set(found)) != len(found):
+        return Validation(False, f"columns are {found}, expected {expected} (as in sample_submission)")
+    if len(submission) != len(sample):
+        return Validation(False, f"{len(submission)} rows, expected {len(sample)} (as in sample_submission)")
+    ids = submission[id_column]
+    if ids.duplicated().any():
+        return Validation(False, f"id {ids[ids.duplicated()].iloc[0]!r} appears more than once")
+    unknown = sorted(set(ids) - set(sample[id_column]))
+    if unknown:
+        return Validation(False, f"id {unknown[0]!r} is not in sample_submission")
+    empty = (submission == "").any()
+    if empty.any():
+        return Validation(False, f"column {empty[empty].index[0]!r} has empty values")
+    return Validation(True, "submission is valid")
+
+
+def _read_text_csv(path: Path) -> tuple[pd.DataFrame | None, str]:
+    """Every cell as text, empty cells as "": the format check compares what was written."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
+        return None, str(error).splitlines()[0] if str(error) else type(error).__name__
+    frame.columns = [str(column).strip() for column in frame.columns]
+    return frame, ""
+
+
+def grade_submission(path: Path, competition: Competition, now: datetime | None = None) -> CompetitionReport:
+    """Validate, then score against the private answers (opened once), then award medals."""
+    path = Path(path)
+    exists = path.is_file() and path.suffix.lower() == ".csv"
+    verdict = validate_submission(path, competition)
+    score = None
+    if verdict.valid:
+        score, verdict = _score(path, competition)
+    table = thresholds(competition.leaderboard, competition.lower_is_better)
+    medals = award(score, table, competition.lower_is_better)
+    return CompetitionReport(
+        competition_id=competition.id,
+        score=score,
+        gold_threshold=table.gold,
+        silver_threshold=table.silver,
+        bronze_threshold=table.bronze,
+        median_threshold=table.median,
+        any_medal=medals.any,
+        gold_medal=medals.gold,
+        silver_medal=medals.silver,
+        bronze_medal=medals.bronze,
+        above_median=medals.above_median,
+        submission_exists=exists,
+        valid_submission=score is not None,
+        is_lower_better=competition.lower_is_better,
+        created_at=(now or datetime.now(UTC)).isoformat(),
+        submission_path=str(path),
+        metric=competition.metric_name,
+        leaderboard_teams=table.teams,
+        message=verdict.message,
+    )
+
+
+def _score(path: Path, competition: Competition) -> tuple[float | None, Validation]:
+    import pandas as pd
+
+    submission = pd.read_csv(path)
+    answers = read_answers(competition)
+    grader = _grader(competition)
+    try:
+        value = grader(submission, answers)
+    except Exception as error:
+        if isinstance(error, InvalidSubmission) or type(error).__name__ == "InvalidSubmissionError":
+            return None, Validation(False, f"the grader refused the submission: {error}")
+        where = competition.grade_file or f"metric {competition.metric_name!r}"
+        raise GraderError(f"{where}: the grader raised {type(error).__name__}: {error}") from None
+    return _checked_score(value, competition), Validation(True, "submission is valid")
+
+
+def read_answers(competition: Competition) -> pd.DataFrame:
+    """The one place strop opens the private answers."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(competition.answers)
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        raise CompetitionError(f"{competition.answers}: cannot read the answers ({error})") from None
+
+
+def _grader(competition: Competition) -> Callable[[pd.DataFrame, pd.DataFrame], Any]:
+    if competition.grade_file is not None:
+        return _load_grade_function(competition.grade_file)
+    metric = competition.metric
+    assert metric is not None  # load_competition guarantees a metric or a grade.py
+
+    def grade(submission: pd.DataFrame, answers: pd.DataFrame) -> float:
+        return grade_frames(metric, submission, answers, competition.id_column)
+
+    return grade
+
+
+def _load_grade_function(path: Path) -> Callable[[pd.DataFrame, pd.DataFrame], Any]:
+    """Import the competition's grade.py under a private module name and return its `grade`."""
+    name = f"_strop_mle_grade_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise GraderError(f"{path}: cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        raise GraderError(f"{path}: importing it raised {type(error).__name__}: {error}") from None
+    finally:
+        sys.modules.pop(name, None)
+    function = getattr(module, "grade", None)
+    if not callable(function):
+        raise GraderError(f"{path}: defines no grade(submission_df, answers_df) function")
+    return function
+
+
+def _checked_score(value: Any, competition: Competition) -> float:
+    try:
+        score = float(value)
+    except (TypeError, ValueError):
+        score = math.nan
+    if not math.isfinite(score):
+        where = competition.grade_file or f"metric {competition.metric_name!r}"
+        raise GraderError(f"{where}: the grader returned {value!r}, not a finite number")
+    return round(score, SCORE_DIGITS)
