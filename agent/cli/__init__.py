@@ -33,6 +33,7 @@ from agent.cli import evolve as _evolve  # noqa: E402,F401
 from agent.cli import experiments as _experiments  # noqa: E402,F401
 from agent.cli import init as _init  # noqa: E402,F401
 from agent.cli import knowledge as _knowledge  # noqa: E402,F401
+from agent.cli import mle as _mle  # noqa: E402,F401
 from agent.cli import nightly as _nightly  # noqa: E402,F401
 from agent.cli import quant as _quant  # noqa: E402,F401
 from agent.cli import report as _report  # noqa: E402,F401

@@ -1,0 +1,85 @@
+"""`strop mle grade`: MLE-bench style competitions, graded against their leaderboard.
+
+Parses, prints and calls `agent.domains.mle`; pandas and scikit-learn are imported inside
+the command so `strop --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from agent.cli import app
+from agent.cli.render import escape, out, print_json
+
+mle_app = typer.Typer(
+    help=(
+        "MLE-bench style competitions: a folder in openai/mle-bench's prepared layout "
+        "(config.yaml, description.md, prepared/public/, prepared/private/, grade.py or a named "
+        "metric, leaderboard.csv).\n\n"
+        "Example:  strop mle grade submission.csv path/to/competition --json"
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(mle_app, name="mle")
+
+
+@mle_app.command("grade")
+def grade_command(
+    submission: Annotated[Path, typer.Argument(metavar="SUBMISSION", help="the submission CSV")],
+    competition_dir: Annotated[
+        Path, typer.Argument(metavar="COMPETITION_DIR", help="a folder in MLE-bench's prepared layout")
+    ],
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check a submission's format, grade it against the private answers, and place it on the leaderboard.
+
+    The report uses MLE-bench's field names (competition_id, score, gold/silver/bronze/median
+    thresholds, any_medal, gold_medal, silver_medal, bronze_medal, above_median,
+    submission_exists, valid_submission, is_lower_better) plus strop's own (metric,
+    leaderboard_teams, message). A submission with the wrong format is reported with
+    valid_submission false and the reason; a broken competition folder or a grader that
+    raises is one error line, exit status 2.
+
+    The layout:
+
+        config.yaml         id, name, grader: {name: accuracy | rmse | auc | logloss | …}
+
+        description.md
+
+        prepared/public/    train, test, sample_submission.csv
+
+        prepared/private/   the answers (one CSV, or config's dataset.answers)
+
+        grade.py            optional: grade(submission_df, answers_df) -> float
+
+        leaderboard.csv     a `score` column, one row per team
+    """
+    from agent.domains.mle.competition import load_competition
+    from agent.domains.mle.grading import grade_submission
+
+    report = grade_submission(submission, load_competition(competition_dir))
+    if json_out:
+        print_json(report.to_json())
+    else:
+        _print_report(report.to_json())
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    """A few lines a person reads: the score, the medal, the thresholds, and why when invalid."""
+    direction = "lower" if report["is_lower_better"] else "higher"
+    out.print(f"[bold]{escape(report['competition_id'])}[/] · {report['metric']} ({direction} is better)")
+    if not report["valid_submission"]:
+        out.print(f"[red]invalid submission[/]: {escape(report['message'])}")
+    else:
+        medal = next((m for m in ("gold", "silver", "bronze") if report[f"{m}_medal"]), None)
+        verdict = f"[bold]{medal} medal[/]" if medal else "no medal"
+        median = "above" if report["above_median"] else "not above"
+        out.print(f"score {report['score']:.6g} · {verdict} · {median} the median")
+    out.print(
+        f"thresholds over {report['leaderboard_teams']} teams: gold {report['gold_threshold']:.6g} · "
+        f"silver {report['silver_threshold']:.6g} · bronze {report['bronze_threshold']:.6g} · "
+        f"median {report['median_threshold']:.6g}"
+    )
