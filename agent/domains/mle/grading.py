@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from agent.domains.mle.competition import Competition, CompetitionError
 from agent.domains.mle.medals import award, thresholds
 from agent.domains.mle.metrics import InvalidSubmission, grade_frames
+from agent.domains.mle.submission_format import format_problem
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,50 +82,11 @@ class CompetitionReport:
 
 def validate_submission(path: Path, competition: Competition) -> Validation:
     """Format only, against the public sample submission: columns, ids, row count, no empty cells."""
-    path = Path(path)
-    if not path.is_file():
-        return Validation(False, f"submission file {path} does not exist")
-    if path.suffix.lower() != ".csv":
-        return Validation(False, "the submission must be a CSV file")
-    submission, problem = _read_text_csv(path)
-    if submission is None:
-        return Validation(False, f"the submission is not a readable CSV ({problem})")
-    sample, problem = _read_text_csv(competition.sample_submission)
-    if sample is None:
-        raise CompetitionError(
-            f"{competition.sample_submission}: cannot read the sample submission ({problem})"
-        )
-    return _compare_with_sample(submission, sample, competition.id_column)
-
-
-def _compare_with_sample(submission: pd.DataFrame, sample: pd.DataFrame, id_column: str) -> Validation:
-    expected, found = list(sample.columns), list(submission.columns)
-    if sorted(found) != sorted(expected) or len(set(found)) != len(found):
-        return Validation(False, f"columns are {found}, expected {expected} (as in sample_submission)")
-    if len(submission) != len(sample):
-        return Validation(False, f"{len(submission)} rows, expected {len(sample)} (as in sample_submission)")
-    ids = submission[id_column]
-    if ids.duplicated().any():
-        return Validation(False, f"id {ids[ids.duplicated()].iloc[0]!r} appears more than once")
-    unknown = sorted(set(ids) - set(sample[id_column]))
-    if unknown:
-        return Validation(False, f"id {unknown[0]!r} is not in sample_submission")
-    empty = (submission == "").any()
-    if empty.any():
-        return Validation(False, f"column {empty[empty].index[0]!r} has empty values")
-    return Validation(True, "submission is valid")
-
-
-def _read_text_csv(path: Path) -> tuple[pd.DataFrame | None, str]:
-    """Every cell as text, empty cells as "": the format check compares what was written."""
-    import pandas as pd
-
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
-        return None, str(error).splitlines()[0] if str(error) else type(error).__name__
-    frame.columns = [str(column).strip() for column in frame.columns]
-    return frame, ""
+        problem = format_problem(Path(path), competition.sample_submission, competition.id_column)
+    except ValueError as error:
+        raise CompetitionError(str(error)) from None
+    return Validation(False, problem) if problem else Validation(True, "submission is valid")
 
 
 def grade_submission(path: Path, competition: Competition, now: datetime | None = None) -> CompetitionReport:

@@ -10,6 +10,9 @@ the predicted column with the answer column; value metrics read both as numbers;
 probability metrics read either one probability column (binary) or one column per
 class, named by the class label (multi-class, Kaggle's usual form). Several target
 columns are scored one by one and averaged (MLE-bench's "mean column-wise" metrics).
+
+It imports nothing from strop (numpy, pandas and scikit-learn only): `strop mle run` copies
+it beside its trusted scorer, which runs in a sandbox where strop's own code is absent.
 """
 
 from __future__ import annotations
