@@ -97,6 +97,18 @@ def grade_submission(path: Path, competition: Competition, now: datetime | None 
     score = None
     if verdict.valid:
         score, verdict = _score(path, competition)
+    return report_for(competition, score, exists, verdict.message, str(path), now)
+
+
+def report_for(
+    competition: Competition,
+    score: float | None,
+    submission_exists: bool,
+    message: str,
+    submission_path: str,
+    now: datetime | None = None,
+) -> CompetitionReport:
+    """Place a score (None: no valid submission) on the competition's medal table."""
     table = thresholds(competition.leaderboard, competition.lower_is_better)
     medals = award(score, table, competition.lower_is_better)
     return CompetitionReport(
@@ -111,14 +123,14 @@ def grade_submission(path: Path, competition: Competition, now: datetime | None 
         silver_medal=medals.silver,
         bronze_medal=medals.bronze,
         above_median=medals.above_median,
-        submission_exists=exists,
+        submission_exists=submission_exists,
         valid_submission=score is not None,
         is_lower_better=competition.lower_is_better,
         created_at=(now or datetime.now(UTC)).isoformat(),
-        submission_path=str(path),
+        submission_path=submission_path,
         metric=competition.metric_name,
         leaderboard_teams=table.teams,
-        message=verdict.message,
+        message=message,
     )
 
 
