@@ -59,10 +59,17 @@ def ui_command(
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     out.print(f"strop ui on {url}  (read-only; Ctrl-C to stop)", markup=False)
+    servers: list[uvicorn.Server] = []
+    app = create_app(strop_home(), token, jobs=jobs, stopping=lambda: any(s.should_exit for s in servers))
     config = uvicorn.Config(
-        create_app(strop_home(), token, jobs=jobs), host=host, port=port, log_level="warning"
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,  # a backstop: live streams end by themselves on shutdown
     )
     server = uvicorn.Server(config)
+    servers.append(server)
     try:
         server.run()
     except OSError as error:

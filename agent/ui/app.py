@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,17 @@ COOKIE = "strop_token"
 
 
 def create_app(
-    home: Path, token: str | None = None, poll: float = POLL_SECONDS, jobs: Path | None = None
+    home: Path,
+    token: str | None = None,
+    poll: float = POLL_SECONDS,
+    jobs: Path | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> FastAPI:
-    """The app over one strop home; `token` None means loopback use without a token; `jobs`: a jobs file."""
+    """The app over one strop home; `token` None means loopback use without a token; `jobs`: a jobs file.
+
+    `stopping` says when the server is shutting down: live streams end then, so that
+    Ctrl-C is not held up by an open browser tab.
+    """
     app = FastAPI(title="strop", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
@@ -84,7 +93,7 @@ def create_app(
         async def stream() -> Any:
             last: tuple[Any, ...] | None = None
             quiet = 0.0
-            while not await request.is_disconnected():
+            while not stopping() and not await request.is_disconnected():
                 live = await run_in_threadpool(lambda: views.progress(index(), run_id))  # sqlite: one thread
                 if live.signature != last:
                     last = live.signature

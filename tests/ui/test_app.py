@@ -148,3 +148,32 @@ def test_candidate_text_is_escaped_on_every_page(tmp_path: Path) -> None:
         text = client.get(url).text
         assert "<script>alert(1)" not in text and "&lt;script&gt;alert(1)" in text, url
         assert "<img src=x" not in text, url
+
+
+def test_ctrl_c_ends_the_server_while_a_live_stream_is_open(tmp_path: Path) -> None:
+    import os
+    import signal
+    import urllib.request
+
+    from tests.ui.conftest import wait_for
+
+    run_id = build_demo_run(tmp_path, tmp_path / "repo", experiments=2, seed=1)
+    port = free_port()
+    server = subprocess.Popen(
+        cli("ui", "--port", str(port)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "STROP_HOME": str(tmp_path)},
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/")
+        stream = urllib.request.urlopen(f"http://127.0.0.1:{port}/runs/{run_id}/events", timeout=30)
+        assert stream.readline().startswith(b"event: progress")  # a browser tab, live
+        server.send_signal(signal.SIGINT)
+        output, _ = server.communicate(timeout=15)
+        assert server.returncode in (0, 130) and "Traceback" not in output  # 130: the usual Ctrl-C status
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
