@@ -1,0 +1,97 @@
+"""`strop mle run`'s engine: a competition becomes a task, the run loop improves it, the best is graded.
+
+The run is an ordinary strop run (branches, notes, `strop log`, `strop resume`) of the task
+that `workfolder.prepare_task` writes. Its final phase grades the chosen experiment's
+`submission.csv` against the competition's answers, once; this module then places that
+score on the leaderboard (`grading.report_for`) without opening the answers again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.domains.mle.competition import Competition
+from agent.domains.mle.grading import CompetitionReport, report_for
+from agent.domains.mle.workfolder import WorkFolder, prepare_task
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What `strop mle run` was asked for."""
+
+    competition: Competition
+    out: Path
+    seed: int = 0
+    experiments: int = 12
+    time: float | None = None  # seconds for the whole run, final phase included
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """The report (MLE-bench's fields) and the run's own facts."""
+
+    report: CompetitionReport
+    run: str
+    experiments: int
+    wall_seconds: float
+    best_branch: str | None
+    holdout_score: float | None
+    tokens: int
+    cost_usd: float
+    work_folder: str
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.report.to_json()
+        data.update({key: value for key, value in asdict(self).items() if key != "report"})
+        return data
+
+
+def run_competition(
+    request: RunRequest, home: Path, sink: Any = None, started: float | None = None
+) -> RunOutcome:
+    """Prepare the task, drive the run to its end, grade the chosen experiment once."""
+    import time
+
+    from agent.loop import Overrides, start_run
+    from agent.run_index import RunIndex
+    from agent.task import load_task
+
+    clock = time.time()
+    folder = prepare_task(request.competition, request.out, request.seed, request.experiments)
+    task = load_task(folder.task_file)
+    overrides = Overrides(experiments=request.experiments, time=request.time)
+    result = start_run(task, home, RunIndex(home), overrides, sink=sink, started=started)
+    return _outcome(request.competition, folder, result, time.time() - clock)
+
+
+def _outcome(competition: Competition, folder: WorkFolder, result: Any, seconds: float) -> RunOutcome:
+    best = result.best
+    final = best.final_metrics if best is not None else None
+    score = final.get(folder.metric_key) if final else None
+    if best is None:
+        message = "no experiment produced a valid submission"
+    elif score is None:
+        message = "the chosen experiment's submission was not accepted by the final grading"
+    else:
+        message = f"experiment {best.name} chosen on the held-out rows; graded once on the hidden test"
+    report = report_for(competition, score, best is not None, message, _where(best))
+    tokens = sum(r.cost.prompt_tokens + r.cost.completion_tokens for r in result.records)
+    cost = sum(r.cost.usd for r in result.records)
+    return RunOutcome(
+        report=report,
+        run=result.run_id,
+        experiments=len(result.records),
+        wall_seconds=round(seconds, 1),
+        best_branch=best.branch if best is not None else None,
+        holdout_score=best.metrics.get(folder.metric_key) if best is not None else None,
+        tokens=tokens,
+        cost_usd=round(cost, 6),
+        work_folder=str(folder.root),
+    )
+
+
+def _where(best: Any) -> str:
+    """The chosen submission: `submission.csv` made by the best experiment's branch."""
+    return f"{best.branch}:submission.csv" if best is not None else ""

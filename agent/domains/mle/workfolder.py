@@ -1,0 +1,262 @@
+"""A competition turned into a two-stage strop task, in a working folder of its own.
+
+    OUT/
+      task.toml                 two stages; [space] of model families and hyper-parameters
+      workspace/solution.py     what candidates change (and params.json, what `evolve` changes)
+      public/                   fit.csv, holdout.csv (no targets), holdout_sample.csv, test.csv,
+                                sample_submission.csv, description.md, mle.json
+      private/validate/         holdout_answers.csv: the held-out rows' targets, for selection
+      scorer/                   score.py and the modules it carries, the competition's grade.py
+
+Selection never touches the competition's private answers: the public train split is cut
+in two (seeded, stratified for classification), candidates fit on one part and predict the
+other, and the trusted scorer grades those predictions. The task's `final_private` is the
+competition's own `prepared/private`, which strop copies in only for the final phase, on
+the chosen experiment: the one read of the answers in a run.
+
+This version handles tabular competitions whose `train.csv` holds the id column and the
+sample submission's prediction columns (regression, classification, binary probabilities).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.domains.mle.competition import Competition, CompetitionError
+
+HOLDOUT_FRACTION = 0.2
+MIN_TRAIN_ROWS = 20
+HERE = Path(__file__).resolve().parent
+
+SPACE = """\
+family = { type = "choice", choices = ["hgb", "random_forest", "linear", "knn"] }
+learning_rate = { type = "float", low = 0.02, high = 0.5, log = true, when = "family == 'hgb'" }
+max_iter = { type = "int", low = 20, high = 300, when = "family == 'hgb'" }
+max_leaf_nodes = { type = "int", low = 4, high = 63, when = "family == 'hgb'" }
+n_estimators = { type = "int", low = 20, high = 300, when = "family == 'random_forest'" }
+max_depth = { type = "int", low = 2, high = 30, when = "family == 'random_forest'" }
+C = { type = "float", low = 0.001, high = 100.0, log = true, when = "family == 'linear'" }
+n_neighbors = { type = "int", low = 1, high = 50, when = "family == 'knn'" }
+"""
+
+START_PARAMS = {
+    "family": "hgb",
+    "learning_rate": 0.1,
+    "max_iter": 100,
+    "max_leaf_nodes": 31,
+    "n_estimators": 100,
+    "max_depth": 12,
+    "C": 1.0,
+    "n_neighbors": 10,
+}
+
+
+@dataclass(frozen=True)
+class WorkFolder:
+    """Where the task lives, and the key and direction of the metric its scorer prints."""
+
+    root: Path
+    task_file: Path
+    metric_key: str
+    lower_is_better: bool
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What the candidates predict: which columns, and as what."""
+
+    columns: list[str]
+    classification: bool
+    probabilities: bool
+
+
+def prepare_task(competition: Competition, out: Path, seed: int, experiments: int) -> WorkFolder:
+    """Write the task folder for `competition` under `out` (new or empty); never read the answers."""
+    import pandas as pd
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise CompetitionError(f"{out}: the working folder must be new or empty")
+    train_path = competition.public / "train.csv"
+    if not train_path.is_file():
+        raise CompetitionError(f"{train_path}: missing (strop mle run needs a tabular train.csv)")
+    train = pd.read_csv(train_path)
+    targets = _targets(competition, train, train_path)
+    fit, holdout = _split(train, targets, seed)
+    _write_public(competition, out / "public", fit, holdout, targets)
+    holdout_answers = out / "private" / "validate"
+    holdout_answers.mkdir(parents=True)
+    holdout[[competition.id_column, *targets.columns]].to_csv(
+        holdout_answers / "holdout_answers.csv", index=False
+    )
+    key = metric_key(competition)
+    _write_scorer(competition, out / "scorer", key)
+    _write_workspace(out / "workspace")
+    task_file = out / "task.toml"
+    task_file.write_text(_task_toml(competition, key, seed, experiments), encoding="utf-8")
+    return WorkFolder(
+        root=out, task_file=task_file, metric_key=key, lower_is_better=competition.lower_is_better
+    )
+
+
+def _targets(competition: Competition, train: Any, train_path: Path) -> Targets:
+    columns = [column for column in competition.columns if column != competition.id_column]
+    missing = [column for column in [competition.id_column, *columns] if column not in train.columns]
+    if missing:
+        raise CompetitionError(
+            f"{train_path}: has no column {missing[0]!r}; strop mle run needs the id column and "
+            "the sample submission's prediction columns in train.csv"
+        )
+    kind = competition.metric.kind if competition.metric else None
+    classification = kind in ("labels", "probabilities") or (
+        kind is None and _looks_categorical(train[columns])
+    )
+    probabilities = kind == "probabilities"
+    if probabilities and any(train[column].nunique() != 2 for column in columns):
+        raise CompetitionError(f"{train_path}: a probability metric needs binary targets here")
+    if len(train) < MIN_TRAIN_ROWS:
+        raise CompetitionError(f"{train_path}: {len(train)} rows; at least {MIN_TRAIN_ROWS} are needed")
+    return Targets(columns=columns, classification=classification, probabilities=probabilities)
+
+
+def _looks_categorical(frame: Any) -> bool:
+    """A custom grader's targets are classes when they are text or few distinct integers."""
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype == object:
+            return True
+        if values.nunique() > 20 or (values.dropna() % 1 != 0).any():
+            return False
+    return True
+
+
+def _split(train: Any, targets: Targets, seed: int) -> tuple[Any, Any]:
+    """A seeded holdout of the train split, stratified when every class can be split."""
+    from sklearn.model_selection import train_test_split
+
+    stratify = None
+    if targets.classification and len(targets.columns) == 1:
+        counts = train[targets.columns[0]].value_counts()
+        if counts.min() >= 2 and len(counts) <= len(train) * HOLDOUT_FRACTION:
+            stratify = train[targets.columns[0]]
+    fit, holdout = train_test_split(train, test_size=HOLDOUT_FRACTION, random_state=seed, stratify=stratify)
+    return fit, holdout
+
+
+def _write_public(competition: Competition, public: Path, fit: Any, holdout: Any, targets: Targets) -> None:
+    public.mkdir(parents=True)
+    fit.to_csv(public / "fit.csv", index=False)
+    holdout.drop(columns=targets.columns).to_csv(public / "holdout.csv", index=False)
+    placeholder = holdout[[competition.id_column, *targets.columns]].copy()
+    for column in targets.columns:
+        placeholder[column] = 0
+    placeholder.to_csv(public / "holdout_sample.csv", index=False)
+    test = competition.public / "test.csv"
+    if not test.is_file():
+        raise CompetitionError(f"{test}: missing (strop mle run needs a tabular test.csv)")
+    shutil.copyfile(test, public / "test.csv")
+    shutil.copyfile(competition.sample_submission, public / "sample_submission.csv")
+    shutil.copyfile(competition.description, public / "description.md")
+    spec = {
+        "id_column": competition.id_column,
+        "targets": targets.columns,
+        "classification": targets.classification,
+        "probabilities": targets.probabilities,
+        "metric": competition.metric_name,
+    }
+    (public / "mle.json").write_text(json.dumps(spec, indent=2), encoding="utf-8")
+
+
+def metric_key(competition: Competition) -> str:
+    """The key the scorer prints: the metric's name, made a plain identifier."""
+    from agent.domains.mle.metrics import normalise
+
+    key = "".join(c if c.isalnum() or c == "_" else "_" for c in normalise(competition.metric_name))
+    return key or "score"
+
+
+def _write_scorer(competition: Competition, scorer: Path, key: str) -> None:
+    scorer.mkdir(parents=True)
+    shutil.copyfile(HERE / "scorer.py", scorer / "score.py")
+    for module in ("metrics.py", "submission_format.py"):
+        shutil.copyfile(HERE / module, scorer / module)
+    grade_file = None
+    if competition.grade_file is not None:
+        grade_file = "competition_grade.py"
+        shutil.copyfile(competition.grade_file, scorer / grade_file)
+    try:
+        answers = competition.answers.resolve().relative_to(competition.private.resolve())
+    except ValueError:
+        raise CompetitionError(
+            f"{competition.answers}: strop mle run needs the answers in prepared/private"
+        ) from None
+    config = {
+        "metric": competition.metric_name,
+        "metric_key": key,
+        "id_column": competition.id_column,
+        "grade_file": grade_file,
+        "sample": "sample_submission.csv",
+        "phases": {
+            "validate": {
+                "predictions": "holdout.csv",
+                "sample": "holdout_sample.csv",
+                "answers": "holdout_answers.csv",
+            },
+            "final": {
+                "predictions": "submission.csv",
+                "sample": "sample_submission.csv",
+                "answers": str(answers),
+            },
+        },
+    }
+    (scorer / "scoring.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+
+
+def _write_workspace(workspace: Path) -> None:
+    workspace.mkdir(parents=True)
+    shutil.copyfile(HERE / "solution.py", workspace / "solution.py")
+    (workspace / "params.json").write_text(json.dumps(START_PARAMS, indent=2) + "\n", encoding="utf-8")
+
+
+def _task_toml(competition: Competition, key: str, seed: int, experiments: int) -> str:
+    direction = "minimize" if competition.lower_is_better else "maximize"
+    name = "".join(c if c.isalnum() or c in "._-" else "-" for c in f"mle-{competition.id}")
+    goal = f"{'Minimise' if competition.lower_is_better else 'Maximise'} {competition.metric_name} on {competition.name}"
+    return f"""\
+# Written by `strop mle run` from {json.dumps(str(competition.root.resolve()))[1:-1]}.
+[task]
+name = {json.dumps(name)}
+goal = {json.dumps(goal + " (held-out rows of train for selection; the hidden test once, at the end).")}
+workspace = "workspace"
+
+[evaluator]
+run = "python solution.py"
+score = "python -I score.py"
+scorer = "scorer"
+public = "public"
+private = "private/validate"
+final_private = {json.dumps(str(competition.private.resolve()))}
+expects = "holdout.csv and submission.csv in $STROP_OUTPUTS, each in sample_submission.csv's format (ids of holdout.csv and test.csv)"
+metric = {json.dumps(key)}
+direction = "{direction}"
+timeout = "120s"
+score_timeout = "60s"
+memory = "2g"
+env = {{ OMP_NUM_THREADS = "1" }}
+
+[budget]
+experiments = {experiments}
+
+[proposer]
+kind = "evolve"
+params_file = "params.json"
+
+[search]
+seed = {seed}
+
+[space]
+{SPACE}"""

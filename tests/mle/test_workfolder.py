@@ -1,0 +1,123 @@
+"""The task folder `strop mle run` writes: what candidates see, what the scorer holds, what it prints."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from agent.domains.mle.competition import CompetitionError, load_competition
+from agent.domains.mle.workfolder import prepare_task
+from agent.task import load_task
+from tests.mle.conftest import write_competition
+from tests.mle.sklearn_competition import write_sklearn_competition
+
+
+@pytest.fixture
+def wine(tmp_path: Path) -> Path:
+    return write_sklearn_competition(tmp_path / "wine")
+
+
+def test_the_holdout_is_cut_from_train_and_its_targets_stay_private(wine: Path, tmp_path: Path) -> None:
+    folder = prepare_task(load_competition(wine), tmp_path / "work", seed=3, experiments=4)
+    train = pd.read_csv(wine / "prepared" / "public" / "train.csv")
+    fit = pd.read_csv(folder.root / "public" / "fit.csv")
+    holdout = pd.read_csv(folder.root / "public" / "holdout.csv")
+    answers = pd.read_csv(folder.root / "private" / "validate" / "holdout_answers.csv")
+    assert "target" not in holdout.columns and "target" in fit.columns
+    assert sorted([*fit.id, *holdout.id]) == sorted(train.id) and not set(fit.id) & set(holdout.id)
+    assert list(answers.columns) == ["id", "target"] and sorted(answers.id) == sorted(holdout.id)
+    assert len(holdout) == round(len(train) * 0.2)
+
+
+def test_no_file_of_the_work_folder_holds_the_competition_answers(wine: Path, tmp_path: Path) -> None:
+    folder = prepare_task(load_competition(wine), tmp_path / "work", seed=0, experiments=4)
+    answers = pd.read_csv(wine / "prepared" / "private" / "test.csv")
+    secret = {f"{i},{t}" for i, t in zip(answers.id, answers.target, strict=True)}
+    for path in folder.root.rglob("*"):
+        if path.is_file():
+            hits = secret & set(path.read_text(encoding="utf-8").splitlines())
+            assert len(hits) < len(secret) / 2, path  # the sample's constant guess matches one class
+
+
+def test_the_task_is_two_stage_and_reads_the_answers_only_in_the_final_phase(
+    wine: Path, tmp_path: Path
+) -> None:
+    folder = prepare_task(load_competition(wine), tmp_path / "work", seed=0, experiments=5)
+    task = load_task(folder.task_file)
+    assert task.evaluator.two_stage and task.evaluator.metric == "accuracy"
+    assert task.evaluator.direction == "maximize" and task.spec.budget.experiments == 5
+    sources = task.trusted_sources()
+    assert sources is not None and sources.final_private == (wine / "prepared" / "private").resolve()
+    assert sources.private == (folder.root / "private" / "validate").resolve()
+    assert set(task.spec.space) >= {"family", "learning_rate", "n_neighbors"}
+
+
+def run(folder: Path, script: list[str], cwd: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {"STROP_PUBLIC": str(folder / "public"), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    return subprocess.run(
+        [sys.executable, *script],
+        cwd=folder / cwd,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_starting_solution_and_the_scorer_agree_on_both_phases(wine: Path, tmp_path: Path) -> None:
+    folder = prepare_task(load_competition(wine), tmp_path / "work", seed=0, experiments=4).root
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    made = run(folder, ["solution.py"], "workspace", STROP_OUTPUTS=str(outputs))
+    assert made.returncode == 0, made.stderr
+    for phase, private in (
+        ("validate", folder / "private" / "validate"),
+        ("final", wine / "prepared" / "private"),
+    ):
+        scored = run(
+            folder,
+            ["-I", "score.py"],
+            "scorer",
+            STROP_OUTPUTS=str(outputs),
+            STROP_PHASE=phase,
+            STROP_PRIVATE=str(private),
+        )
+        assert scored.returncode == 0, scored.stderr
+        assert json.loads(scored.stdout)["accuracy"] > 0.8
+
+
+def test_the_scorer_refuses_an_invalid_submission_with_its_reason(wine: Path, tmp_path: Path) -> None:
+    folder = prepare_task(load_competition(wine), tmp_path / "work", seed=0, experiments=4).root
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    (outputs / "submission.csv").write_text("id,target\nr0001,1\n", encoding="utf-8")
+    (outputs / "holdout.csv").write_text("id,target\n", encoding="utf-8")
+    done = run(
+        folder,
+        ["-I", "score.py"],
+        "scorer",
+        STROP_OUTPUTS=str(outputs),
+        STROP_PRIVATE=str(folder / "private" / "validate"),
+        STROP_PHASE="validate",
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("invalid submission.csv: 1 rows, expected 54")
+
+
+def test_a_competition_without_targets_in_train_is_refused(tmp_path: Path) -> None:
+    root = write_competition(tmp_path / "c")
+    (root / "prepared" / "public" / "train.csv").write_text("id,x\na,1\n", encoding="utf-8")
+    with pytest.raises(CompetitionError, match="has no column 'label'"):
+        prepare_task(load_competition(root), tmp_path / "work", seed=0, experiments=2)
+
+
+def test_a_working_folder_that_is_not_empty_is_refused(wine: Path, tmp_path: Path) -> None:
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "mine.txt").write_text("keep", encoding="utf-8")
+    with pytest.raises(CompetitionError, match="must be new or empty"):
+        prepare_task(load_competition(wine), tmp_path / "work", seed=0, experiments=2)
