@@ -83,3 +83,62 @@ def _print_report(report: dict[str, Any]) -> None:
         f"silver {report['silver_threshold']:.6g} · bronze {report['bronze_threshold']:.6g} · "
         f"median {report['median_threshold']:.6g}"
     )
+
+
+@mle_app.command("run")
+def run_command(
+    competition_dir: Annotated[
+        Path, typer.Argument(metavar="COMPETITION_DIR", help="a folder in MLE-bench's prepared layout")
+    ],
+    time_limit: Annotated[
+        str | None, typer.Option("--time", "-t", help='Wall time for the run, e.g. "10m".')
+    ] = None,
+    experiments: Annotated[
+        int, typer.Option("--experiments", "-n", min=1, help="Experiments for the run (incl. 0).")
+    ] = 12,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the holdout split and of the search.")] = 0,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Working folder for the task (new or empty).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Turn a competition into a two-stage strop task and improve a solution for it, offline.
+
+    The working folder gets a workspace (solution.py: a scikit-learn model named in
+    params.json, fitted on the public train split, writing submission.csv), a trusted
+    scorer, and the public data with a seeded holdout cut from train. Selection grades
+    the held-out rows only; the competition's private answers are read once, by the
+    final grading of the chosen experiment's submission. The offline `evolve` proposer
+    searches model families (gradient boosting, random forest, linear, kNN) and their
+    hyper-parameters. The report has MLE-bench's fields plus the run's (run, experiments,
+    wall_seconds, best_branch, holdout_score, tokens, cost_usd, work_folder).
+
+    Example:  strop mle run path/to/competition --time 10m --seed 1 --json
+    """
+    from agent.cli.run import _Progress
+    from agent.deadline import process_started
+    from agent.domains.mle.competition import load_competition
+    from agent.domains.mle.runner import RunRequest, run_competition
+    from agent.domains.mle.workfolder import metric_key
+    from agent.errors import UserError
+    from agent.home import strop_home
+    from sandbox.units import UnitError, parse_duration
+
+    try:
+        seconds = parse_duration(time_limit) if time_limit else None
+    except UnitError as error:
+        raise UserError(f"--time: {error}") from None
+    competition = load_competition(competition_dir)
+    folder = out_dir or strop_home() / "mle" / f"{competition.id}-s{seed}"
+    request = RunRequest(competition, folder, seed=seed, experiments=experiments, time=seconds)
+    with _Progress(metric_key(competition), quiet or json_out) as progress:
+        outcome = run_competition(request, strop_home(), sink=progress, started=process_started())
+    if json_out:
+        print_json(outcome.to_json())
+        return
+    _print_report(outcome.report.to_json())
+    out.print(
+        f"run {outcome.run} · {outcome.experiments} experiments · {outcome.wall_seconds:.0f}s · "
+        f"best {outcome.best_branch or '—'} (holdout {outcome.holdout_score}) · folder {escape(outcome.work_folder)}"
+    )
