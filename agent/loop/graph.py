@@ -192,16 +192,18 @@ def start_run(
     sink: Sink | None = None,
     proposer: Any = None,
     started: float | None = None,
+    base: str | None = None,
 ) -> LoopResult:
     """Start a new run of `task` and drive it to its end.
 
     `proposer` replaces the one the task names (any `Proposer`: tests and embedders
     drive the real loop with their own proposer this way). `started` (epoch seconds,
     e.g. `agent.deadline.process_started()`) makes the time budget count from then.
+    `base` (a commit-ish) is experiment 0's parent instead of the user's HEAD: a warm start.
     """
     overrides = overrides or Overrides()
     _validate(task)
-    run = Run.start(task, home, index)
+    run = Run.start(task, home, index, base=base)
     overrides.save(run.folder)
     return _drive(run, index, overrides, sink, resumed=False, proposer=proposer, started=started)
 

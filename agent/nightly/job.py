@@ -102,18 +102,9 @@ def run_job(
 def _start(
     graph: Any, task: Task, home: Path, index: Any, overrides: Any, sink: Any, base: str | None
 ) -> Any:
-    """`start_run` with experiment 0 at `base` (warm start).
-
-    Until the loop's `start_run` takes `base` itself (asked of its owner), the same
-    three steps it takes are done here with `Run.start(..., base=…)`.
-    """
+    """`start_run`, with experiment 0 at `base` for a warm start."""
     if base is None:
         return graph.start_run(task, home, index, overrides, sink=sink)
-    if "base" in inspect.signature(graph.start_run).parameters:
-        return graph.start_run(task, home, index, overrides, sink=sink, base=base)
-    from agent.run import Run
-
-    graph._validate(task)
-    run = Run.start(task, home, index, base=base)
-    overrides.save(run.folder)
-    return graph._drive(run, index, overrides, sink, resumed=False, proposer=None)
+    if "base" not in inspect.signature(graph.start_run).parameters:
+        raise UserError("this strop's run loop cannot start from a given commit: set warm_start = false")
+    return graph.start_run(task, home, index, overrides, sink=sink, base=base)
