@@ -130,7 +130,7 @@ def run_command(
     except UnitError as error:
         raise UserError(f"--time: {error}") from None
     competition = load_competition(competition_dir)
-    folder = out_dir or strop_home() / "mle" / f"{competition.id}-s{seed}"
+    folder = out_dir or _fresh_folder(strop_home() / "mle", f"{competition.id}-s{seed}")
     request = RunRequest(competition, folder, seed=seed, experiments=experiments, time=seconds)
     with _Progress(metric_key(competition), quiet or json_out) as progress:
         outcome = run_competition(request, strop_home(), sink=progress, started=process_started())
@@ -142,3 +142,12 @@ def run_command(
         f"run {outcome.run} · {outcome.experiments} experiments · {outcome.wall_seconds:.0f}s · "
         f"best {outcome.best_branch or '—'} (holdout {outcome.holdout_score}) · folder {escape(outcome.work_folder)}"
     )
+
+
+def _fresh_folder(parent: Path, name: str) -> Path:
+    """`parent/name`, or `name-2`, `name-3`… when taken: each run gets a working folder of its own."""
+    candidate, number = parent / name, 1
+    while candidate.exists():
+        number += 1
+        candidate = parent / f"{name}-{number}"
+    return candidate

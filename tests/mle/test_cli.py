@@ -49,3 +49,12 @@ def test_a_grader_that_raises_is_one_line_and_exit_2(tmp_path: Path) -> None:
     done = strop("mle", "grade", str(submission), str(root), "--json")
     assert done.returncode == 2 and done.stdout == ""
     assert "the grader raised ZeroDivisionError" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_each_run_gets_a_working_folder_of_its_own(tmp_path: Path) -> None:
+    from agent.cli.mle import _fresh_folder
+
+    assert _fresh_folder(tmp_path, "c-s0") == tmp_path / "c-s0"
+    (tmp_path / "c-s0").mkdir()
+    (tmp_path / "c-s0-2").mkdir()
+    assert _fresh_folder(tmp_path, "c-s0") == tmp_path / "c-s0-3"
