@@ -2,7 +2,9 @@
 
 Rows are shuffled (seeded) and given opaque ids; 70% become the public train split, the
 rest the test split whose answers go to `prepared/private/test.csv`. The leaderboard is a
-made-up but plausible spread of scores, so medals mean something in the tests.
+made-up but plausible spread of 40 scores (accuracy or AUC from 1.0 down to 0.6; an error
+from 40 up to 80), so medals mean something in the tests. Data sets: wine (3 classes),
+breast_cancer (binary), diabetes (regression).
 """
 
 from __future__ import annotations
@@ -18,7 +20,11 @@ def write_sklearn_competition(
 ) -> Path:
     from sklearn import datasets
 
-    loader = {"wine": datasets.load_wine, "breast_cancer": datasets.load_breast_cancer}[dataset]
+    loader = {
+        "wine": datasets.load_wine,
+        "breast_cancer": datasets.load_breast_cancer,
+        "diabetes": datasets.load_diabetes,
+    }[dataset]
     data = loader()
     order = np.random.default_rng(seed).permutation(len(data.target))
     features = pd.DataFrame(data.data[order], columns=[f"f{i}" for i in range(data.data.shape[1])])
@@ -48,7 +54,8 @@ def write_sklearn_competition(
     (root / "description.md").write_text(
         f"# {dataset}\nPredict `target` for each row of test.csv; submit id,target.\n", encoding="utf-8"
     )
-    scores = np.linspace(1.0, 0.6, 40)  # 40 teams, best first
+    lower_is_better = metric in ("rmse", "mae", "logloss")
+    scores = np.linspace(40.0, 80.0, 40) if lower_is_better else np.linspace(1.0, 0.6, 40)  # best first
     pd.DataFrame({"teamName": [f"team{n}" for n in range(40)], "score": scores.round(5)}).to_csv(
         root / "leaderboard.csv", index=False
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -89,6 +90,33 @@ def test_the_starting_solution_and_the_scorer_agree_on_both_phases(wine: Path, t
         )
         assert scored.returncode == 0, scored.stderr
         assert json.loads(scored.stdout)["accuracy"] > 0.8
+
+
+@pytest.mark.parametrize(
+    ("dataset", "metric", "fair"),
+    [("breast_cancer", "auc", lambda v: v > 0.9), ("diabetes", "rmse", lambda v: 30 < v < 75)],
+)
+def test_binary_probabilities_and_regression_run_through_solution_and_scorer(
+    tmp_path: Path, dataset: str, metric: str, fair: Callable[[float], bool]
+) -> None:
+    root = write_sklearn_competition(tmp_path / dataset, dataset=dataset, metric=metric)
+    folder = prepare_task(load_competition(root), tmp_path / "work", seed=0, experiments=4).root
+    spec = json.loads((folder / "public" / "mle.json").read_text(encoding="utf-8"))
+    assert spec["probabilities"] is (metric == "auc") and spec["classification"] is (metric == "auc")
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    made = run(folder, ["solution.py"], "workspace", STROP_OUTPUTS=str(outputs))
+    assert made.returncode == 0, made.stderr
+    scored = run(
+        folder,
+        ["-I", "score.py"],
+        "scorer",
+        STROP_OUTPUTS=str(outputs),
+        STROP_PHASE="final",
+        STROP_PRIVATE=str(root / "prepared" / "private"),
+    )
+    assert scored.returncode == 0, scored.stderr
+    assert fair(json.loads(scored.stdout)[metric])
 
 
 def test_the_scorer_refuses_an_invalid_submission_with_its_reason(wine: Path, tmp_path: Path) -> None:
