@@ -17,6 +17,7 @@ def test_a_zero_inside_the_interval_is_factored_out_exactly():
     assert domain.shape.zero == 1.0
     named = dict(baseline_programs(domain))
     assert "minimax-6" in named
+    assert named["minimax-rational-1/1"].cost() == 3  # t / Q(t): sub, fma, div (Q absorbs P's constant)
     fitted = domain.fitted(factored_polynomial(5, 1.0))
     info = domain.fitness(fitted).info
     assert info["max_ulp"] < 300 and info["max_rel_error"] < 3e-5  # a real relative fit

@@ -4,7 +4,8 @@ Every shape is a program whose constants the domain's LP fit fills in (see `fitt
 Horner polynomials, Horner rationals P/Q, polynomials in t = x − c (centred), the
 symmetric rationals (Q(t²) + t·P(t²)) / (Q(t²) − t·P(t²)) that exp-like functions favour,
 and, for a function with a zero x0 in the interval (log at 1, sin and erf at 0), the
-*factored* forms libm uses: t·q(t) and t·P(t)/Q(t) with t = x − x0 computed exactly
+*factored* forms libm uses: t·q(t) and t·P(t)/Q(t) (t/Q(t) when P is a constant, which
+Q absorbs) with t = x − x0 computed exactly
 (Sterbenz: x − 1 is exact for x in [0.5, 2]), and x·q(x²) for odd functions at 0. A
 relative-error fit of a form that does not vanish at x0 is meaningless there.
 
@@ -93,6 +94,31 @@ def factored_rational(
     return Program(tuple(nodes))
 
 
+def reduced_rational(denominator: int, zero: float) -> Program:
+    """t / Q(t): t·p0/Q(t) with p0 divided into Q, one multiplication fewer."""
+    nodes = [Node("x")]
+    t = _shift(nodes, zero)
+    q = _append_horner(nodes, t, [1.0] + [0.0] * denominator)
+    nodes.append(Node("div", (t, q)))
+    return Program(tuple(nodes))
+
+
+def reduced_symmetric_rational(even_degree: int, centre: float | None) -> Program:
+    """(Q(s) + t) / (Q(s) − t): the odd part of degree 0 divided into Q, one multiplication fewer."""
+    nodes = [Node("x")]
+    t = 0
+    if centre is not None:
+        nodes.append(Node("const", (), -centre))
+        nodes.append(Node("add", (0, 1)))
+        t = 2
+    nodes.append(Node("mul", (t, t)))
+    q = _append_horner(nodes, len(nodes) - 1, [2.0] + [0.0] * even_degree)
+    nodes.append(Node("add", (q, t)))
+    nodes.append(Node("sub", (q, t)))
+    nodes.append(Node("div", (len(nodes) - 2, len(nodes) - 1)))
+    return Program(tuple(nodes)).prune()
+
+
 def symmetric_rational(even_degree: int, odd_degree: int, centre: float | None) -> Program:
     """(Q(s) + t·P(s)) / (Q(s) − t·P(s)), s = t², t = x − centre (or x)."""
     nodes = [Node("x")]
@@ -131,13 +157,18 @@ def families(shape: Shape, lo: float, hi: float, limit: int = 16) -> list[tuple[
             if zero is None:
                 program = rational([0.0] * (top + 1), [1.0] + [0.0] * bottom)
                 named.append((f"rational-{top}/{bottom}", program))
+            elif top == 0:  # t·p0/Q(t) is t/Q(t) with p0 divided into Q: one op fewer
+                named.append((f"rational-1/{bottom}", reduced_rational(bottom, zero)))
             else:
                 named.append((f"rational-{top + 1}/{bottom}", factored_rational(top, bottom, zero)))
     if shape.exp_like:
         centre = float(numpy.float32((lo + hi) / 2))
         for even in range(0, 4):
             for odd in range(0, 4):
-                program = symmetric_rational(even, odd, centre if centre != 0 else None)
+                middle = centre if centre != 0 else None
+                program = (
+                    symmetric_rational(even, odd, middle) if odd else reduced_symmetric_rational(even, middle)
+                )
                 named.append((f"symmetric-{even}/{odd}", program))
     return [(name, program.prune()) for name, program in named]
 
