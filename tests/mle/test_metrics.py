@@ -47,6 +47,11 @@ def test_numeric_labels_compare_as_numbers() -> None:
     assert grade_frames(find_metric("accuracy"), *frames("y", [1.0, 2.0], [1, 2]), "id") == 1.0
 
 
+def test_text_guesses_of_numeric_labels_are_scored_not_refused() -> None:
+    assert grade_frames(find_metric("accuracy"), *frames("y", ["cat", 2], [1, 2]), "id") == 0.5
+    assert grade_frames(find_metric("f1_macro"), *frames("y", ["cat", "dog"], [1, 2]), "id") == 0.0
+
+
 def test_f1_and_mae_match_scikit_learn() -> None:
     truth, predicted = [0, 1, 1, 0, 1], [0, 1, 0, 0, 1]
     assert grade_frames(find_metric("f1"), *frames("y", predicted, truth), "id") == pytest.approx(

@@ -160,7 +160,10 @@ def grade_frames(metric: Metric, submission: pd.DataFrame, answers: pd.DataFrame
 
 def _score_column(metric: Metric, predicted: pd.Series, truth: pd.Series) -> float:
     if metric.kind == "labels":
-        return metric.score(_labels(truth), _labels(predicted))
+        expected, guessed = _labels(truth), _labels(predicted)
+        if expected.dtype.kind != guessed.dtype.kind:  # numbers on one side, text on the other
+            expected, guessed = _as_text(expected), _as_text(guessed)
+        return metric.score(expected, guessed)
     values = _numbers(predicted)
     if metric.kind == "probabilities" and ((values < 0) | (values > 1)).any():
         raise InvalidSubmission(f"column {predicted.name!r} holds probabilities outside [0, 1]")
@@ -189,6 +192,13 @@ def _labels(series: pd.Series) -> np.ndarray:
     if not numbers.isna().any():
         return numbers.to_numpy(dtype=float)
     return series.astype(str).str.strip().to_numpy()
+
+
+def _as_text(labels: np.ndarray) -> np.ndarray:
+    """Labels as text, whole numbers without a decimal point (`2.0` reads `2`, as it was written)."""
+    if labels.dtype.kind != "f":
+        return labels.astype(str)
+    return np.array([str(int(v)) if float(v).is_integer() else str(v) for v in labels])
 
 
 def _numbers(series: pd.Series) -> np.ndarray:
