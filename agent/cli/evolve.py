@@ -68,7 +68,7 @@ def numerics(
         "float32", "--dtype", help="Target format: float32 (errors in its ULPs) or float64."
     ),
     time_budget: str = typer.Option(
-        "60s", "--time", help="Time for the whole command (baselines, search, verification), e.g. 90s, 10m."
+        "3m", "--time", help="Time for the whole command (baselines, search, verification), e.g. 90s, 10m."
     ),
     seed: int = typer.Option(
         0, "--seed", help="Random seed: the same seed and generations give the same run."
@@ -77,7 +77,7 @@ def numerics(
         None, "--generations", help="Stop after this many generations instead of --time."
     ),
     max_cost: int = typer.Option(
-        10, "--max-cost", help="Largest program cost searched (ops depending on x)."
+        10, "--max-cost", help="Largest program cost searched (under --cost-model; constant parts are free)."
     ),
     population: int = typer.Option(24, "--population", help="Programs per island."),
     islands: int = typer.Option(2, "--islands", help="Islands (ring migration)."),
