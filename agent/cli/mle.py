@@ -151,3 +151,36 @@ def _fresh_folder(parent: Path, name: str) -> Path:
         number += 1
         candidate = parent / f"{name}-{number}"
     return candidate
+
+
+@mle_app.command("report")
+def report_command(
+    paths: Annotated[
+        list[Path], typer.Argument(metavar="PATH...", help="report.json files, or folders holding them")
+    ],
+    json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Sum up many runs' reports: MLE-bench's totals and a medal table per competition.
+
+    Reads the report.json that `strop mle run` leaves in each working folder (folders are
+    searched recursively, e.g. the whole of $STROP_HOME/mle). Totals use MLE-bench's
+    aggregate names (total_runs, total_valid_submissions, total_medals, total_gold_medals, …)
+    plus any_medal_rate.
+    """
+    from agent.domains.mle.summary import load_reports, summarise
+
+    summary = summarise(load_reports(paths))
+    if json_out:
+        print_json(summary.to_json())
+        return
+    out.print("competition            runs  gold silver bronze  any  >median  valid  best score")
+    for line in summary.competitions:
+        best = "—" if line.best_score is None else f"{line.best_score:.6g}"
+        out.print(
+            f"{escape(line.competition_id[:22]):22} {line.runs:5} {line.gold:5} {line.silver:6} "
+            f"{line.bronze:6} {line.any_medal:4} {line.above_median:8} {line.valid:6}  {best}"
+        )
+    out.print(
+        f"{summary.total_runs} runs · {summary.total_medals} medals (any-medal rate "
+        f"{summary.any_medal_rate:.0%}) · {summary.total_valid_submissions} valid submissions"
+    )

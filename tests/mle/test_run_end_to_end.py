@@ -89,6 +89,7 @@ def test_mle_run_finds_a_medal_and_reads_the_private_answers_once(tmp_path: Path
     assert report["experiments"] == 2 and report["best_branch"].startswith("strop/")
     assert report["holdout_score"] is not None and report["tokens"] == 0
     assert audit.files == ["test.csv"]  # the final grading's one read; selection never opened it
+    assert json.loads((tmp_path / "work" / "report.json").read_text(encoding="utf-8")) == report
 
 
 def test_mle_run_on_a_broken_competition_is_one_line_and_exit_2(tmp_path: Path) -> None:

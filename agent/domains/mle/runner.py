@@ -3,17 +3,20 @@
 The run is an ordinary strop run (branches, notes, `strop log`, `strop resume`) of the task
 that `workfolder.prepare_task` writes. Its final phase grades the chosen experiment's
 `submission.csv` against the competition's answers, once; this module then places that
-score on the leaderboard (`grading.report_for`) without opening the answers again.
+score on the leaderboard (`grading.report_for`) without opening the answers again, and
+writes the report to `report.json` in the working folder.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from agent.domains.mle.competition import Competition
 from agent.domains.mle.grading import CompetitionReport, report_for
+from agent.domains.mle.summary import REPORT_FILE
 from agent.domains.mle.workfolder import WorkFolder, prepare_task
 
 
@@ -63,7 +66,9 @@ def run_competition(
     task = load_task(folder.task_file)
     overrides = Overrides(experiments=request.experiments, time=request.time)
     result = start_run(task, home, RunIndex(home), overrides, sink=sink, started=started)
-    return _outcome(request.competition, folder, result, time.time() - clock)
+    outcome = _outcome(request.competition, folder, result, time.time() - clock)
+    (folder.root / REPORT_FILE).write_text(json.dumps(outcome.to_json(), indent=2) + "\n", encoding="utf-8")
+    return outcome
 
 
 def _outcome(competition: Competition, folder: WorkFolder, result: Any, seconds: float) -> RunOutcome:
