@@ -8,13 +8,14 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from agent.domains.mle.competition import CompetitionError, load_competition
 from agent.domains.mle.workfolder import prepare_task
 from agent.task import load_task
-from tests.mle.conftest import write_competition
+from tests.mle.conftest import write_competition, write_csv
 from tests.mle.sklearn_competition import write_sklearn_competition
 
 
@@ -149,3 +150,57 @@ def test_a_working_folder_that_is_not_empty_is_refused(wine: Path, tmp_path: Pat
     (tmp_path / "work" / "mine.txt").write_text("keep", encoding="utf-8")
     with pytest.raises(CompetitionError, match="must be new or empty"):
         prepare_task(load_competition(wine), tmp_path / "work", seed=0, experiments=2)
+
+
+MATCH_GRADER = """
+def grade(submission, answers):
+    merged = submission.merge(answers, on="id", suffixes=("_s", "_a"))
+    return float((merged.label_s == merged.label_a).mean())
+"""
+
+
+def write_text_competition(root: Path) -> Path:
+    """Text features with gaps, text labels, and a custom grade.py whose name strop does not know."""
+    rng = np.random.default_rng(1)
+    colors = rng.choice(["red", "green", "blue", ""], size=100)
+    x = rng.random(100).round(3)
+    labels = np.where((colors == "red") | (x > 0.5), "yes", "no")
+    rows = [(f"q{n:03d}", colors[n], "" if n % 7 == 0 else x[n], labels[n]) for n in range(100)]
+    root = write_competition(
+        root,
+        metric="share-of-matches",
+        answers=[(i, label) for i, _, _, label in rows[70:]],
+        grade_py=MATCH_GRADER,
+        leaderboard=[1.0, 0.9, 0.8, 0.7, 0.6],
+    )
+    public = root / "prepared" / "public"
+    write_csv(public / "train.csv", ["id", "color", "x", "label"], rows[:70])
+    write_csv(public / "test.csv", ["id", "color", "x"], [row[:3] for row in rows[70:]])
+    return root
+
+
+def test_text_features_text_labels_and_a_custom_grader(tmp_path: Path) -> None:
+    root = write_text_competition(tmp_path / "text")
+    competition = load_competition(root)
+    assert competition.metric is None and not competition.lower_is_better
+    folder = prepare_task(competition, tmp_path / "work", seed=0, experiments=4).root
+    assert json.loads((folder / "public" / "mle.json").read_text(encoding="utf-8"))["classification"] is True
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    made = run(folder, ["solution.py"], "workspace", STROP_OUTPUTS=str(outputs))
+    assert made.returncode == 0, made.stderr
+    assert set(pd.read_csv(outputs / "submission.csv").label) <= {"yes", "no"}
+    for phase, private in (
+        ("validate", folder / "private" / "validate"),
+        ("final", root / "prepared" / "private"),
+    ):
+        scored = run(
+            folder,
+            ["-I", "score.py"],
+            "scorer",
+            STROP_OUTPUTS=str(outputs),
+            STROP_PHASE=phase,
+            STROP_PRIVATE=str(private),
+        )
+        assert scored.returncode == 0, scored.stderr
+        assert json.loads(scored.stdout)["share_of_matches"] > 0.7

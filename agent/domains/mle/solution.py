@@ -11,7 +11,8 @@ or an LLM may change this file itself. Stage `run` executes it as `python soluti
     writes  $STROP_OUTPUTS/holdout.csv      a prediction per held-out row
             $STROP_OUTPUTS/submission.csv   a prediction per test row, in sample_submission's format
 
-Text columns are one-hot encoded (rare values grouped), missing values imputed.
+Text columns are one-hot encoded (missing values as their own category), and missing
+numbers imputed.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def load_params() -> dict[str, Any]:
 def features(frames: list[pd.DataFrame], drop: list[str]) -> list[np.ndarray]:
     """One numeric matrix per frame, encoded together so the columns agree."""
     joined = pd.concat([frame.drop(columns=[c for c in drop if c in frame.columns]) for frame in frames])
-    text = [column for column in joined.columns if joined[column].dtype == object]
+    numeric = pd.api.types.is_numeric_dtype
+    text = [column for column in joined.columns if not numeric(joined[column])]  # bools count as numbers
     encoded = pd.get_dummies(joined, columns=text, dummy_na=True, dtype=float)
     matrix = encoded.to_numpy(dtype=float)
     bounds = np.cumsum([0] + [len(frame) for frame in frames])

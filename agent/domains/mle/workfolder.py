@@ -125,9 +125,11 @@ def _targets(competition: Competition, train: Any, train_path: Path) -> Targets:
 
 def _looks_categorical(frame: Any) -> bool:
     """A custom grader's targets are classes when they are text or few distinct integers."""
+    import pandas as pd
+
     for column in frame.columns:
         values = frame[column]
-        if values.dtype == object:
+        if not pd.api.types.is_numeric_dtype(values):  # text (object or pandas' string dtype)
             return True
         if values.nunique() > 20 or (values.dropna() % 1 != 0).any():
             return False
