@@ -38,6 +38,10 @@ Reported per task and arm: evaluations, failures, repeated failures (mean ± sd 
 seeds) and rate, best score (mean ± sd), the ratio of repeated failures (on / off), and
 a paired two-sided Wilcoxon test of the best score (on vs off, paired by seed): better /
 worse at p < 0.05, else tie. Goal per task: ratio ≤ 0.5 with the best not worse.
+Measured 2026-12-01 (8 seeds, budget 24, load 6–13 on 2 shared CPUs): not met on any task,
+best a tie on all four. Repeated failures on/off: mlp-oom 0.52, two-errors 0.51, seq-timeout
+0.58, optim-crash 1.00 (0.5 per run in both arms: the evolve proposer itself rarely returns to
+the crashing choice, so memory has almost nothing to save there).
 """
 
 from __future__ import annotations

@@ -20,6 +20,10 @@ benchmark and nothing in strop was changed after seeing them: they are the held-
 The tuned-TPE settings were fixed before any run (not tuned on any task here).
 
 Goal: not worse than the strongest baseline on any task, better on ≥ 2.
+Measured 2026-12-01 (2 shared CPUs, load 4–13; 10 seeds, digits-gbm 5): not met. Against the
+strongest baseline: diabetes-pca tie (tpe-filter), digits-gbm tie (tpe-filter), diabetes-hgb
+tie (tpe-tuned; strop's mean better, p = 0.13), digits-svc worse (tpe-tuned, −0.0027
+accuracy, p = 0.039). Full run: `--seeds 10` (about an hour on a quiet 2-CPU machine).
 """
 
 from __future__ import annotations
