@@ -1,6 +1,9 @@
 """What the two-stage contract costs per experiment, against one stage doing the same work.
 
-On the converted digits-gbm task, per backend, in the same run and alternating:
+On a trivial two-stage task (its stages do almost nothing, so what is measured is the
+contract's own cost: a second sandbox, the sealing, the scorer's copy) and on the
+converted digits-gbm task (end to end, noisier: a fit takes seconds), per backend, in
+the same run and alternating:
 - one stage: the legacy form, as a task that does not separate its scorer would write
   it: one process in one sandbox imports the candidate's train.py and the scorer and
   runs both, with the public and private data inside the workspace (so the candidate
@@ -14,7 +17,7 @@ own backend. It prints the median wall time of each, the difference, and the goa
 (docker ≤ +150 ms, bwrap ≤ +30 ms). Nothing was tuned on
 this run; the task is the bundled one. Run it niced on a quiet machine:
 
-    nice -n 10 .venv/bin/python -m benchmarks.two_stage --runs 10 [--backends docker bwrap]
+    nice -n 10 .venv/bin/python -m benchmarks.two_stage --runs 10 [--backends docker bwrap] [--tasks trivial digits-gbm]
 """
 
 from __future__ import annotations
@@ -37,7 +40,64 @@ from evaluators.trusted import TrustedFiles
 from sandbox import WeakSandboxWarning, open_sandbox
 from sandbox.backends import open_scorer_sandbox
 
-TASK = Path(__file__).resolve().parent / "tasks" / "digits-gbm"
+TASKS = Path(__file__).resolve().parent / "tasks"
+TRIVIAL_TRAIN = """
+import json, os
+from pathlib import Path
+
+
+def run(params=None, public=None, outputs=None):
+    rows = json.loads((Path(public or os.environ["STROP_PUBLIC"]) / "rows.json").read_text())
+    (Path(outputs or os.environ["STROP_OUTPUTS"]) / "predictions.json").write_text(json.dumps([0] * len(rows)))
+
+
+if __name__ == "__main__":
+    run()
+"""
+TRIVIAL_SCORE = """
+import json, os
+from pathlib import Path
+
+
+def score(outputs, private):
+    guessed = json.loads((Path(outputs) / "predictions.json").read_text())
+    labels = json.loads((Path(private) / "labels.json").read_text())
+    return {"accuracy": sum(g == t for g, t in zip(guessed, labels, strict=True)) / len(labels)}
+
+
+if __name__ == "__main__":
+    print(json.dumps(score(os.environ["STROP_OUTPUTS"], os.environ["STROP_PRIVATE"])))
+"""
+TRIVIAL_TOML = """
+[task]
+name = "trivial"
+goal = "the fixed cost of an evaluation"
+workspace = "workspace"
+
+[evaluator]
+run = "python train.py"
+score = "python -I -S score.py"
+scorer = "scorer"
+public = "public"
+private = "private"
+metric = "accuracy"
+direction = "maximize"
+timeout = "60s"
+"""
+
+
+def trivial_task(root: Path) -> Path:
+    """A two-stage task whose stages do almost nothing: what is left is the contract's own cost."""
+    for folder in ("workspace", "scorer", "public", "private"):
+        (root / folder).mkdir(parents=True)
+    (root / "workspace" / "train.py").write_text(TRIVIAL_TRAIN)
+    (root / "scorer" / "score.py").write_text(TRIVIAL_SCORE)
+    (root / "public" / "rows.json").write_text(json.dumps(list(range(100))))
+    (root / "private" / "labels.json").write_text(json.dumps([i % 2 for i in range(100)]))
+    (root / "task.toml").write_text(TRIVIAL_TOML)
+    return root
+
+
 GOALS_MS = {"docker": 150.0, "bwrap": 30.0, "local": 30.0}
 ONE_STAGE = (
     "python -c \"import json, os; os.makedirs('out', exist_ok=True); import train, score; "
@@ -46,9 +106,9 @@ ONE_STAGE = (
 
 
 def _evaluators(
-    backend: str, root: Path
+    backend: str, root: Path, task_dir: Path
 ) -> tuple[CommandEvaluator, StagedEvaluator, StagedEvaluator, Path, Path]:
-    task = load_task(TASK)
+    task = load_task(task_dir)
     sources = task.trusted_sources()
     assert sources is not None and sources.public is not None and sources.private is not None
     with warnings.catch_warnings():
@@ -65,6 +125,7 @@ def _evaluators(
     base = task.evaluator.model_dump()
     for key in ("run", "score", "scorer", "public", "private", "final_private", "expects", "score_timeout"):
         base.pop(key)
+    base.pop("score_sandbox")
     one_spec = EvaluatorSpec(**{**base, "command": ONE_STAGE, "sandbox": backend})
     trusted = TrustedFiles.snapshot(sources, root / "trusted")
     one = CommandEvaluator(one_spec, empty, box, root / "logs-one", root / "one-run")
@@ -74,9 +135,10 @@ def _evaluators(
     return one, two, same, one_ws, two_ws
 
 
-def measure(backend: str, runs: int) -> dict[str, float]:
+def measure(backend: str, runs: int, task: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
-        one, two, same, one_ws, two_ws = _evaluators(backend, Path(folder))
+        task_dir = trivial_task(Path(folder) / "trivial") if task == "trivial" else TASKS / task
+        one, two, same, one_ws, two_ws = _evaluators(backend, Path(folder), task_dir)
         times: dict[str, list[float]] = {"one": [], "two": [], "same": []}
         accuracy: dict[str, float] = {}
         plan = (("one", one, one_ws), ("two", two, two_ws), ("same", same, two_ws))
@@ -105,21 +167,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--backends", nargs="+", default=["docker", "bwrap"])
+    parser.add_argument(
+        "--tasks", nargs="+", default=["trivial", "digits-gbm"], help="bundled task names, or trivial"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    rows = {backend: measure(backend, args.runs) for backend in args.backends}
+    rows = {
+        (task, backend): measure(backend, args.runs, task) for task in args.tasks for backend in args.backends
+    }
     if args.json:
-        print(json.dumps(rows, indent=1))
+        print(json.dumps({f"{task}/{backend}": row for (task, backend), row in rows.items()}, indent=1))
         return
-    print(f"digits-gbm, {args.runs} evaluations each (medians; extra = median of paired differences ± stdev)")
-    print(f"{'backend':8} {'one stage':>10}  {'two stages, scorer':<26} {'extra':>16} {'goal':>8}")
-    for backend, row in rows.items():
+    print(f"{args.runs} evaluations each (medians; extra = median of paired differences ± stdev)")
+    print(
+        f"{'task':11} {'backend':8} {'one stage':>10}  {'two stages, scorer':<26} {'extra':>16} {'goal':>8}"
+    )
+    for (task, backend), row in rows.items():
         goal = GOALS_MS.get(backend, 0.0)
         for name, label in (("two", "scorer on auto (default)"), ("same", f"scorer on {backend}")):
             extra = row[f"{name}_extra_ms"]
             verdict = "met" if extra <= goal else "MISSED"
             print(
-                f"{backend:8} {row['one_ms']:8.0f}ms  {label:<26} {row[f'{name}_ms']:6.0f}ms "
+                f"{task:11} {backend:8} {row['one_ms']:8.0f}ms  {label:<26} {row[f'{name}_ms']:6.0f}ms "
                 f"{extra:+7.0f} ±{row[f'{name}_spread_ms']:4.0f}ms  ≤{goal:.0f}ms {verdict}"
             )
 

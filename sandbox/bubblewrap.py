@@ -61,18 +61,22 @@ def _ops_for_layout(space: Workspace, limits: Limits, runtime: Runtime) -> list[
 
 
 def _folders(ops: list[tuple[Path, int, list[str]]], runtime: Runtime, space: Workspace) -> list[Path]:
-    """Parent folders bwrap must create (mode 0755) so the sandbox user can reach each mount."""
-    targets = {path for path, _, _ in ops}
-    filled = [*runtime.binds, space.root, *(bind.path for bind in space.binds)]
-    folders: set[Path] = set()
-    for path in targets:
-        for parent in path.parents:
-            if parent == Path("/") or parent in targets:
-                continue
-            if any(parent == mount or mount in parent.parents for mount in filled):
-                continue
-            folders.add(parent)
-    return sorted(folders)
+    """Parent folders bwrap must create (mode 0755) so the sandbox user can reach each mount.
+
+    Compared as strings: this runs on every launch, and pathlib's `in parents` made it
+    cost more than bwrap itself.
+    """
+    targets = {str(path) for path, _, _ in ops}
+    filled = [str(path) for path in (*runtime.binds, space.root, *(bind.path for bind in space.binds))]
+    folders: set[str] = set()
+    for target in targets:
+        parent = os.path.dirname(target)
+        while parent not in ("/", ""):
+            inside = any(parent == mount or parent.startswith(mount + "/") for mount in filled)
+            if parent not in targets and not inside:
+                folders.add(parent)
+            parent = os.path.dirname(parent)
+    return sorted(Path(folder) for folder in folders)
 
 
 def bwrap_argv(
