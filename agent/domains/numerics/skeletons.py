@@ -152,7 +152,8 @@ def families(shape: Shape, lo: float, hi: float, limit: int = 16) -> list[tuple[
         named += [(f"odd-poly-{2 * d + 1}", odd_polynomial(d)) for d in range(1, limit)]
     for top in range(0, limit):
         for bottom in range(1, limit):
-            if top + bottom + 1 > limit or abs(top - bottom) > 3:  # lopsided splits never win
+            reduced = zero is not None and top == 0  # t/Q(t): any Q degree is a fair split
+            if top + bottom + 1 > limit or (abs(top - bottom) > 3 and not reduced):
                 continue
             if zero is None:
                 program = rational([0.0] * (top + 1), [1.0] + [0.0] * bottom)
