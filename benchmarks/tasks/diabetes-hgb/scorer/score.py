@@ -26,7 +26,9 @@ def score(outputs, private):
         raise ValueError(f"predictions[{truth['split']!r}] must be a list of {len(targets)} numbers")
     if any(type(g) not in (int, float) or not math.isfinite(g) for g in guessed):
         raise ValueError("every prediction must be a finite number")
-    return {"rmse": math.sqrt(sum((g - t) ** 2 for g, t in zip(guessed, targets, strict=True)) / len(targets))}
+    return {
+        "rmse": math.sqrt(sum((g - t) ** 2 for g, t in zip(guessed, targets, strict=True)) / len(targets))
+    }
 
 
 if __name__ == "__main__":
