@@ -24,6 +24,7 @@ from pathlib import Path
 from evaluators.command import (
     FEEDBACK_CHARS,
     Budgeted,
+    command_argv,
     failed_run,
     finish_verdict,
     first_line,
@@ -212,7 +213,7 @@ class StagedEvaluator:
     ) -> Execution | Verdict:
         try:
             return box.run(
-                ["/bin/sh", "-c", command],
+                command_argv(command),
                 workdir,
                 self._limits(budget.seconds),
                 env=env,
