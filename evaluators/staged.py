@@ -18,6 +18,7 @@ traceback would show the scorer's source).
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
@@ -76,8 +77,6 @@ class StagedEvaluator:
     @property
     def fingerprint(self) -> str:
         """Over the protected workspace files and the scorer, private and public snapshots."""
-        import hashlib
-
         return hashlib.sha256(
             f"{self.protected.fingerprint}\n{self.trusted.fingerprint}".encode()
         ).hexdigest()
