@@ -38,8 +38,8 @@ class Sealed:
 
 
 def seal_outputs(source: Path, target: Path, limit: int) -> Sealed:
-    """Copy the regular files and folders under `source` to `target` (created), at most `limit` bytes."""
-    target.mkdir(mode=0o755)
+    """Copy the regular files and folders under `source` to `target` (made if missing), at most `limit` bytes."""
+    target.mkdir(mode=0o755, exist_ok=True)
     tally = Sealed()
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
     try:

@@ -35,6 +35,7 @@ from evaluators.command import (
     tampered,
     write_log,
 )
+from evaluators.held import HeldRun
 from evaluators.integrity import ProtectedFiles
 from evaluators.metrics_output import MetricsError
 from evaluators.outputs import SealError, seal_outputs
@@ -43,10 +44,13 @@ from evaluators.spec import EvaluatorSpec
 from evaluators.trusted import TrustedFiles
 from evaluators.verdict import Status, Verdict
 from sandbox.execution import Bind, Execution, Limits, Sandbox, SandboxError
+from sandbox.gate import can_hold
 
 OUTPUTS_VAR = "STROP_OUTPUTS"
 PRIVATE_VAR = "STROP_PRIVATE"
 PUBLIC_VAR = "STROP_PUBLIC"
+HOLD_SLACK = 60.0
+"""Seconds a held scorer waits past the candidate's stage budget (sealing its outputs) before giving up."""
 
 
 class StagedEvaluator:
@@ -119,6 +123,23 @@ class StagedEvaluator:
             return not_started(phase, self.fingerprint)
         export_tree(checkout, place.work)
         place.outputs.mkdir(mode=0o755)
+        held = self._hold_scorer(place, phase, budget)
+        try:
+            return self._run_then_score(place, phase, deadline, log, started, budget, held)
+        finally:
+            if held is not None:
+                held.cancel()
+
+    def _run_then_score(
+        self,
+        place: Scratch,
+        phase: str,
+        deadline: float | None,
+        log: list[str],
+        started: float,
+        budget: Budgeted,
+        held: HeldRun | None,
+    ) -> Verdict:
         public = self.trusted.public
         run_env = {**self.spec.env, OUTPUTS_VAR: str(place.outputs)}
         binds = [Bind(place.outputs, writable=True)]
@@ -148,7 +169,7 @@ class StagedEvaluator:
             verdict = Verdict(status=Status.BUGGY, reason=str(error), feedback=f"{feedback}\n{error}")
             return finish_verdict(verdict, ran, started)
         log.append(f"# sealed {sealed.files} entries, {sealed.bytes} bytes of outputs\n")
-        scored = self._score(place, phase, deadline, log)
+        scored = self._score(place, phase, deadline, log, held)
         if isinstance(scored, Verdict):
             scored.feedback = feedback
             return finish_verdict(scored, ran, started)
@@ -157,13 +178,10 @@ class StagedEvaluator:
         verdict.cpu_time = scorer_run.cpu_time
         return finish_verdict(verdict, ran, started)
 
-    def _score(
-        self, place: Scratch, phase: str, deadline: float | None, log: list[str]
-    ) -> tuple[Execution, Budgeted] | Verdict:
-        budget = Budgeted.of(self.spec.scorer_timeout, deadline)
-        if budget.too_short:
-            return not_started(phase, self.fingerprint)
+    def _scorer_inputs(self, place: Scratch, phase: str) -> tuple[dict[str, str], list[Bind]]:
+        """The scorer's copy, environment and binds; the sealed outputs' folder made for them."""
         readable_copy(self.trusted.scorer, place.scorer)
+        place.sealed.mkdir(mode=0o755, exist_ok=True)
         env = {**self.spec.env, OUTPUTS_VAR: str(place.sealed), "STROP_PHASE": phase}
         binds = [Bind(place.sealed)]
         private = self._private(place, phase)
@@ -173,12 +191,44 @@ class StagedEvaluator:
         if self.trusted.public is not None:
             env[PUBLIC_VAR] = str(self.trusted.public)
             binds.append(Bind(self.trusted.public))
+        return env, binds
+
+    def _hold_scorer(self, place: Scratch, phase: str, run_budget: Budgeted) -> HeldRun | None:
+        """The scorer's sandbox started now and held (see `evaluators.held`), where that is allowed."""
+        if phase == "final" or not can_hold(self.scorer_sandbox):
+            return None
         assert self.spec.score is not None
-        scored = self._sandboxed(self.spec.score, place.scorer, budget, env, binds, [], self.scorer_sandbox)
+        env, binds = self._scorer_inputs(place, phase)
+        limits = self._limits(self.spec.scorer_timeout)
+        max_wait = run_budget.seconds + HOLD_SLACK
+        return HeldRun(
+            self.scorer_sandbox, command_argv(self.spec.score), place.scorer, limits, env, binds, max_wait
+        )
+
+    def _score(
+        self, place: Scratch, phase: str, deadline: float | None, log: list[str], held: HeldRun | None
+    ) -> tuple[Execution, Budgeted] | Verdict:
+        budget = Budgeted.of(self.spec.scorer_timeout, deadline)
+        if budget.too_short:
+            return not_started(phase, self.fingerprint)
+        assert self.spec.score is not None
+        scored = self._open_held(held, budget) if held is not None else None
+        if scored is None:
+            # Not held, or the held sandbox gave up waiting: start afresh with the same inputs.
+            env, binds = (held.env, held.binds) if held is not None else self._scorer_inputs(place, phase)
+            scored = self._sandboxed(
+                self.spec.score, place.scorer, budget, env, binds, [], self.scorer_sandbox
+            )
         if isinstance(scored, Verdict):
             return scored
         log.append(log_text("score", self.spec.score, scored))
         return scored, budget
+
+    def _open_held(self, held: HeldRun, budget: Budgeted) -> Execution | Verdict | None:
+        try:
+            return held.open(budget.seconds)
+        except SandboxError as error:
+            return Verdict(status=Status.BUGGY, reason=f"sandbox failed: {error}")
 
     def _private(self, place: Scratch, phase: str) -> Path | None:
         if phase != "final":

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from sandbox.environment import clean_environment
 from sandbox.execution import Bind, Execution, Limits, SandboxError
+from sandbox.gate import Gate
 from sandbox.process import rlimit_setter, signal_from_launcher, supervise, to_execution
 from sandbox.runtime import Runtime
 from sandbox.workspace import DiskWatch, Workspace, lend_all, sandbox_user
@@ -88,8 +89,12 @@ def bwrap_argv(
     user: tuple[int, int],
     as_root: bool,
     info_fd: int | None = None,
+    hold: float = 0.0,
 ) -> list[str]:
-    """The full bwrap command line; pure, so the layout can be read and tested."""
+    """The full bwrap command line; pure, so the layout can be read and tested.
+
+    `hold`: the most seconds the command may wait behind a gate before its time starts.
+    """
     argv = [binary, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if info_fd is not None:
         argv += ["--info-fd", str(info_fd)]
@@ -112,7 +117,7 @@ def bwrap_argv(
         argv += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
     else:
         argv += ["prlimit", f"--nproc={limits.pids}:{limits.pids}", "--"]
-    switch = str(math.ceil(limits.timeout + ORPHAN_GRACE))
+    switch = str(math.ceil(limits.timeout + hold + ORPHAN_GRACE))
     return argv + ["timeout", "-s", "KILL", switch, *command]
 
 
@@ -132,6 +137,8 @@ class BwrapSandbox:
     """Namespaces + read-only binds + rlimits. See the module docstring."""
 
     name = "bwrap"
+    holds = True
+    """`run` accepts a `gate` (see `sandbox.gate`)."""
 
     def __init__(self, binary: str | None = None, runtime: Runtime | None = None) -> None:
         found = binary or shutil.which("bwrap")
@@ -151,12 +158,14 @@ class BwrapSandbox:
         env: Mapping[str, str] | None = None,
         readonly_paths: Sequence[Path] = (),
         binds: Sequence[Bind] = (),
+        gate: Gate | None = None,
     ) -> Execution:
         space = Workspace.of(workdir, readonly_paths, binds)
         as_root = os.getuid() == 0
         user = sandbox_user(space.root)
         info_read, info_write = os.pipe()
-        argv = bwrap_argv(self.binary, command, space, limits, self.runtime, user, as_root, info_write)
+        inner, hold = (gate.wrap(command), gate.max_wait) if gate is not None else (list(command), 0.0)
+        argv = bwrap_argv(self.binary, inner, space, limits, self.runtime, user, as_root, info_write, hold)
         keep = [*space.readonly, *self.runtime.inside(space.root)]
         try:
             with lend_all(space, *user, keep=keep):
@@ -169,6 +178,7 @@ class BwrapSandbox:
                     watchdog=DiskWatch(list(space.writable), limits.workspace_bytes),
                     pass_fds=[info_write],
                     on_stop=lambda: _kill_sandbox_init(info_read),
+                    gate=gate,
                 )
         finally:
             os.close(info_read)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from sandbox.environment import clean_environment
 from sandbox.execution import Bind, Execution, Limits
+from sandbox.gate import Gate
 from sandbox.process import rlimit_setter, supervise, to_execution
 from sandbox.workspace import DiskWatch, Workspace
 
@@ -35,6 +36,8 @@ class LocalSandbox:
     """Process group + rlimits + timeout. See the module docstring for what it does not do."""
 
     name = "local"
+    holds = True
+    """`run` accepts a `gate` (see `sandbox.gate`)."""
 
     def run(
         self,
@@ -44,18 +47,20 @@ class LocalSandbox:
         env: Mapping[str, str] | None = None,
         readonly_paths: Sequence[Path] = (),
         binds: Sequence[Bind] = (),
+        gate: Gate | None = None,
     ) -> Execution:
         space = Workspace.of(workdir, readonly_paths, binds)  # binds: the host's paths, nothing to do
         watch = DiskWatch([space.root, Path(tempfile.gettempdir())], limits.workspace_bytes)
         environment = clean_environment(env)
         environment["TMPDIR"] = tempfile.gettempdir()
         seen = supervise(
-            command,
+            gate.wrap(command) if gate is not None else command,
             cwd=space.root,
             env=environment,
             limits=limits,
             preexec=rlimit_setter(limits),
             watchdog=watch,
+            gate=gate,
         )
         notes = ["local backend: no isolation of files, network or processes"]
         return to_execution(seen, self.name, seen.returncode, notes)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sandbox.execution import Execution, KilledBy, Limits
+from sandbox.gate import CANCELLED_NOTE, OPEN_WORD, Gate
 
 Watchdog = Callable[[], KilledBy | None]
 
@@ -110,6 +111,7 @@ class Supervised:
     cpu_time: float
     peak_rss: int | None
     killed_by: KilledBy | None
+    cancelled: bool = False
 
 
 def supervise(
@@ -122,12 +124,15 @@ def supervise(
     watchdog: Watchdog | None = None,
     pass_fds: Sequence[int] = (),
     on_stop: Callable[[], None] | None = None,
+    gate: Gate | None = None,
 ) -> Supervised:
     """Run `argv` as a new process group under `limits`; never leaves a group member alive.
 
     `pass_fds` are handed to the child and closed here once it started. `on_stop` runs
     when we end the command ourselves (timeout, cap, watchdog, error), right after the
     group is killed: a launcher whose payload left the group (bwrap's) kills it there.
+    With a `gate` (whose shim `argv` already contains: see `sandbox.gate`), the command
+    is held until the gate is decided; the time limit then counts from the opening.
     """
     started = time.monotonic()
     try:
@@ -135,7 +140,7 @@ def supervise(
             list(argv),
             cwd=cwd,
             env=dict(env),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if gate is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
@@ -150,6 +155,12 @@ def supervise(
         for fd in pass_fds:
             os.close(fd)
     assert proc.stdout is not None and proc.stderr is not None
+    timeout = limits.timeout
+    if gate is not None:
+        opened = _pass_gate(proc, gate)
+        if opened is None:
+            return _cancelled(proc, on_stop, started)
+        timeout, started = opened, time.monotonic()
     out, err = CappedBuffer(limits.output_bytes), CappedBuffer(limits.output_bytes)
     buffers = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
     selector = selectors.DefaultSelector()
@@ -159,7 +170,7 @@ def supervise(
     killed: KilledBy | None = None
     status: int | None = None
     usage: resource.struct_rusage | None = None
-    deadline = started + limits.timeout
+    deadline = started + timeout
     drain_until: float | None = None
     try:
         while selector.get_map():
@@ -206,6 +217,32 @@ def supervise(
         peak_rss=usage.ru_maxrss * 1024 if usage and usage.ru_maxrss else None,
         killed_by=killed,
     )
+
+
+def _pass_gate(proc: subprocess.Popen[bytes], gate: Gate) -> float | None:
+    """Wait for the gate's decision and tell the held shim; the timeout to run with, or None."""
+    assert proc.stdin is not None
+    timeout = gate.wait()
+    with contextlib.suppress(OSError):  # a shim that died already: its output says why
+        proc.stdin.write(f"{OPEN_WORD if timeout is not None else 'no'}\n".encode())
+    with contextlib.suppress(OSError):
+        proc.stdin.close()
+    return timeout
+
+
+def _cancelled(
+    proc: subprocess.Popen[bytes], on_stop: Callable[[], None] | None, started: float
+) -> Supervised:
+    """End a held command that was never opened; what it printed is of no interest."""
+    kill_group(proc.pid)
+    if on_stop is not None:
+        on_stop()
+    _reap(proc.pid, block=True)
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+    empty = CappedBuffer(0)
+    return Supervised(None, empty, empty, time.monotonic() - started, 0.0, None, None, cancelled=True)
 
 
 def _read_into(fd: int, buffer: CappedBuffer, selector: selectors.BaseSelector) -> bool:
@@ -269,6 +306,8 @@ def to_execution(seen: Supervised, backend: str, returncode: int | None, notes: 
     """The `Execution` a backend returns for what `supervise` saw."""
     stderr = seen.stderr.text()
     code, killed_by = classify(returncode, seen.killed_by, stderr)
+    if seen.cancelled:
+        notes = [*notes, CANCELLED_NOTE]
     return Execution(
         exit_code=code,
         stdout=seen.stdout.text(),

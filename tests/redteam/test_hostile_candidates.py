@@ -356,3 +356,25 @@ def test_git_pointer_and_hooks_never_run_on_the_host(hostile: HostileTask) -> No
 def test_symlinked_git_folder_never_runs_on_the_host(hostile: HostileTask) -> None:
     """The same attack with `.git` replaced by a symlink to the fake git folder."""
     _poisoned_run(hostile, symlink=True)
+
+
+def test_final_answers_do_not_exist_while_the_candidate_runs(any_backend_task: HostileTask) -> None:
+    """A candidate that looks beside its outputs folder for the final phase's answers.
+
+    Where the sandbox shows the host (`local`), the evaluation folder is reachable;
+    the final answers must not be in it yet. Defence: they are copied in only after
+    every process of stage run is gone, and the scorer's sandbox is never started
+    early (see `evaluators.held`) in the final phase.
+    """
+    any_backend_task.attack(
+        HONEST_PREDICT
+        + """
+found = OUT.parent / "final-private" / "labels.json"
+print("FOUND", found.exists())
+if found.exists():
+    PRED["test"] = json.loads(found.read_text())["labels"]
+    (OUT / "predictions.json").write_text(json.dumps(PRED))
+"""
+    )
+    record = evaluate(any_backend_task)
+    assert_scored_honestly(record)

@@ -1,0 +1,82 @@
+"""A command started early and held at its door until strop opens it.
+
+Why: a two-stage evaluation pays for a second sandbox (the scorer's) after the
+candidate's stage ends. Setting a sandbox up (namespaces, mounts, dropping
+privileges, the exec chain) is most of that cost, and none of it depends on what
+the candidate wrote. So the scorer's sandbox is started while the candidate runs,
+with the scorer's command behind a tiny shell shim that waits for one word on its
+standard input: `go` runs the command (its stdin then /dev/null, as for any
+sandboxed command), anything else (or end of input) exits without running it.
+The time limit counts from the opening, not from the start.
+
+The gate is a threading object: the sandbox's supervising thread waits on it,
+the evaluator's thread opens or cancels it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Protocol, TypeGuard
+
+from sandbox.execution import Bind, Execution, Limits, Sandbox
+
+OPEN_WORD = "go"
+CANCELLED_NOTE = "held command cancelled"
+"""In `Execution.notes` of a held command that never ran."""
+_SHIM = f'read -r word || exit 0; [ "$word" = {OPEN_WORD} ] || exit 0; exec "$@" </dev/null'
+
+
+class Gate:
+    """Holds a prepared command until `open(timeout)` or `cancel()`; see the module docstring.
+
+    `max_wait` bounds how long the held sandbox may wait (its orphan switch, which
+    ends a sandbox whose strop died, must allow for the wait).
+    """
+
+    def __init__(self, max_wait: float) -> None:
+        self.max_wait = max_wait
+        self._decided = threading.Event()
+        self._timeout: float | None = None
+
+    def wrap(self, command: Sequence[str]) -> list[str]:
+        """`command` behind the shim that waits for the opening word on stdin."""
+        return ["/bin/sh", "-c", _SHIM, "strop-gate", *command]
+
+    def open(self, timeout: float) -> None:
+        """Let the command run, with `timeout` seconds from now."""
+        if not self._decided.is_set():
+            self._timeout = timeout
+            self._decided.set()
+
+    def cancel(self) -> None:
+        """The command will not run (the stage before failed); a no-op once opened."""
+        self._decided.set()
+
+    def wait(self) -> float | None:
+        """Block until decided; the timeout to run with, or None when cancelled."""
+        self._decided.wait(self.max_wait)
+        return self._timeout
+
+
+class HoldingSandbox(Protocol):
+    """A backend whose `run` can hold its command behind a gate (bwrap and local; docker cannot)."""
+
+    name: str
+    holds: bool
+
+    def run(
+        self,
+        command: Sequence[str],
+        workdir: Path,
+        limits: Limits,
+        env: Mapping[str, str] | None = None,
+        readonly_paths: Sequence[Path] = (),
+        binds: Sequence[Bind] = (),
+        gate: Gate | None = None,
+    ) -> Execution: ...
+
+
+def can_hold(box: Sandbox) -> TypeGuard[HoldingSandbox]:
+    return getattr(box, "holds", False) is True
