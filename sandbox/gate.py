@@ -7,7 +7,11 @@ the candidate wrote. So the scorer's sandbox is started while the candidate runs
 with the scorer's command behind a tiny shell shim that waits for one word on its
 standard input: `go` runs the command (its stdin then /dev/null, as for any
 sandboxed command), anything else (or end of input) exits without running it.
-The time limit counts from the opening, not from the start.
+A Python script (`python [flags] script.py args`, what scorers usually are) waits
+inside its own interpreter instead, which then runs it as `python script.py` would
+(`runpy.run_path` as `__main__`, the same flags, argv, sys.path[0] and stdin), so
+the interpreter's start overlaps the stage before too. The time limit counts from
+the opening, not from the start.
 
 The gate is a threading object: the sandbox's supervising thread waits on it,
 the evaluator's thread opens or cancels it.
@@ -15,6 +19,8 @@ the evaluator's thread opens or cancels it.
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,6 +32,20 @@ OPEN_WORD = "go"
 CANCELLED_NOTE = "held command cancelled"
 """In `Execution.notes` of a held command that never ran."""
 _SHIM = f'read -r word || exit 0; [ "$word" = {OPEN_WORD} ] || exit 0; exec "$@" </dev/null'
+# The same door inside a Python interpreter, for `python [flags] script.py args`: the
+# interpreter's own start (most of a small scorer's cost) then overlaps the stage before.
+_LOADER = f"""
+import os, runpy, sys
+if sys.stdin.readline().strip() != {OPEN_WORD!r}:
+    raise SystemExit(0)
+os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+sys.argv = sys.argv[1:]
+if sys.path and sys.path[0] == "":
+    sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+_INTERPRETER = re.compile(r"python(3(\.\d+)?)?")
+_PLAIN_FLAGS = re.compile(r"-[IsSEBbOqu]+")
 
 
 class Gate:
@@ -41,7 +61,11 @@ class Gate:
         self._timeout: float | None = None
 
     def wrap(self, command: Sequence[str]) -> list[str]:
-        """`command` behind the shim that waits for the opening word on stdin."""
+        """`command` behind a door that waits for the opening word on stdin."""
+        script = python_script(command)
+        if script is not None:
+            interpreter, flags, rest = script
+            return [interpreter, *flags, "-c", _LOADER, *rest]
         return ["/bin/sh", "-c", _SHIM, "strop-gate", *command]
 
     def open(self, timeout: float) -> None:
@@ -58,6 +82,22 @@ class Gate:
         """Block until decided; the timeout to run with, or None when cancelled."""
         self._decided.wait(self.max_wait)
         return self._timeout
+
+
+def python_script(command: Sequence[str]) -> tuple[str, list[str], list[str]] | None:
+    """(interpreter, flags, [script, args…]) for `python [-IsSEBbOqu…] script.py args`, else None.
+
+    Only flags without a value; `-c`, `-m`, `-X`, `-W` and reading stdin keep the shell door.
+    """
+    if not command or not _INTERPRETER.fullmatch(os.path.basename(command[0])):
+        return None
+    count = 1
+    while count < len(command) and _PLAIN_FLAGS.fullmatch(command[count]):
+        count += 1
+    rest = list(command[count:])
+    if not rest or not rest[0].endswith(".py"):
+        return None
+    return command[0], list(command[1:count]), rest
 
 
 class HoldingSandbox(Protocol):

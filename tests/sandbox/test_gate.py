@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from evaluators.held import HeldRun
 from sandbox.execution import KilledBy, Limits
-from sandbox.gate import can_hold
+from sandbox.gate import can_hold, python_script
 from tests.sandbox.support import require_backend
 
 HOLDING = ("bwrap", "local")
@@ -68,3 +69,65 @@ def test_a_gate_nobody_decides_gives_up(holding, workdir: Path) -> None:  # type
     time.sleep(1.5)
     assert held.open(10) is None, "a gate past its wait must report that it did not run"
     assert not (workdir / "mark").exists()
+
+
+PROBE = """
+import json, os, sys
+print(json.dumps({
+    "argv": sys.argv,
+    "name": __name__,
+    "file": os.path.basename(__file__),
+    "isolated": sys.flags.isolated,
+    "no_site": sys.flags.no_site,
+    "path0": sys.path[0] if sys.path else None,
+    "stdin": sys.stdin.read(),
+}))
+sys.exit(int(sys.argv[-1]))
+"""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["python", "-I", "-S", "probe.py", "x", "3"],
+        ["python", "probe.py", "0"],
+        ["python", "-u", "probe.py", "--flag", "0"],
+        ["/bin/sh", "-c", "python -I probe.py 4"],
+    ],
+    ids=["isolated", "plain", "unbuffered", "shell"],
+)
+def test_a_held_command_runs_as_it_would_unheld(holding, workdir: Path, command: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Python scripts are held inside their interpreter (see `sandbox.gate`): nothing they can see differs."""
+    (workdir / "probe.py").write_text(PROBE)
+    unheld = holding.run(command, workdir, Limits(timeout=20))
+    held = HeldRun(holding, command, workdir, Limits(timeout=20), {}, [], max_wait=30).open(20)
+    assert held is not None
+    assert (held.exit_code, held.stdout) == (unheld.exit_code, unheld.stdout), (held.stderr, unheld.stderr)
+    seen = json.loads(held.stdout)
+    assert seen["name"] == "__main__" and seen["file"] == "probe.py" and seen["stdin"] == ""
+    assert held.exit_code == int(command[-1][-1])
+
+
+def test_an_exception_in_a_held_script_fails_it(holding, workdir: Path) -> None:  # type: ignore[no-untyped-def]
+    (workdir / "bad.py").write_text("raise ValueError('the scorer says no')\n")
+    held = HeldRun(
+        holding, ["python", "-I", "bad.py"], workdir, Limits(timeout=20), {}, [], max_wait=30
+    ).open(20)
+    assert held is not None and held.exit_code == 1
+    assert held.stderr.strip().splitlines()[-1] == "ValueError: the scorer says no"
+
+
+def test_which_commands_are_held_inside_python() -> None:
+    assert python_script(["python", "-I", "-S", "score.py", "-I"]) == (
+        "python",
+        ["-I", "-S"],
+        ["score.py", "-I"],
+    )
+    assert python_script(["/usr/bin/python3.11", "-IS", "s.py"]) == ("/usr/bin/python3.11", ["-IS"], ["s.py"])
+    for other in (
+        ["python", "-c", "pass"],
+        ["python", "-m", "pkg"],
+        ["python", "-W", "x", "s.py"],
+        ["sh", "s.py"],
+    ):
+        assert python_script(other) is None
