@@ -12,6 +12,7 @@ command -v bwrap >/dev/null || need+=(bubblewrap)
 command -v pgrep >/dev/null || need+=(procps)
 command -v chromium >/dev/null || need+=(chromium)  # headless browser tests of strop ui and reports
 command -v chromedriver >/dev/null || need+=(chromium-driver)
+command -v systemd-analyze >/dev/null || need+=(systemd)  # `strop nightly install` verifies its timer units with it
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing system packages: ${need[*]}"
