@@ -378,3 +378,28 @@ if found.exists():
     )
     record = evaluate(any_backend_task)
     assert_scored_honestly(record)
+
+
+def test_killing_every_process_it_can_does_not_stop_the_scorer(hostile: HostileTask) -> None:
+    """The scorer's sandbox exists while the candidate runs (held: see `evaluators.held`).
+
+    A candidate that signals every process it may, and every one whose command line it
+    can read, must not reach it. Defence: its own pid namespace (bwrap) or container.
+    """
+    hostile.attack(
+        HONEST_PREDICT
+        + """
+import signal
+try:
+    os.kill(-1, signal.SIGKILL)
+except OSError as error:
+    print("kill -1:", error)
+for entry in os.listdir("/proc"):
+    if entry.isdigit() and int(entry) != os.getpid():
+        try:
+            os.kill(int(entry), signal.SIGKILL)
+        except OSError:
+            pass
+"""
+    )
+    assert_scored_honestly(evaluate(hostile))
