@@ -81,6 +81,7 @@ class ExperimentRecord:
     reason: str = ""
     feedback: str = ""
     proposer: str = ""
+    mode: str = ""  # how the proposer asked: text | structured | params (LLM answers), offline (fallback)
     params: dict[str, Any] | None = None
     created: str = field(default_factory=now_iso)
     finished: str | None = None

@@ -45,6 +45,7 @@ class Candidate:
     cost: Cost = field(default_factory=Cost)
     turns: int = 0
     decisions: list[str] = field(default_factory=list)
+    mode: str = ""  # how the proposer asked for it: text | structured | params (LLM), offline (fallback)
 
 
 class UnsafePathError(ValueError):
@@ -220,6 +221,7 @@ class Run:
             commit=commit,
             idea=candidate.idea,
             proposer=candidate.proposer,
+            mode=candidate.mode,
             params=candidate.params,
             cost=candidate.cost,
             turns=candidate.turns,

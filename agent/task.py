@@ -105,6 +105,17 @@ class LLMSpec(_Section):
     max_errors_in_a_row: int = Field(
         default=5, ge=1, description="the same kind of model error this many times in a row stops the run"
     )
+    answers: Literal["auto", "text", "structured", "params"] = Field(
+        default="auto",
+        description="how the model answers: SEARCH/REPLACE text, JSON edits (where the endpoint supports "
+        "JSON schemas), [space] values; auto starts with text and switches when the model fails to produce code",
+    )
+    fallback_after: int = Field(
+        default=2,
+        ge=0,
+        description="experiments in a row without an evaluable candidate before the offline proposer "
+        "makes the next one (0: never)",
+    )
 
 
 class SearchSpec(_Section):

@@ -81,6 +81,7 @@ class CallLog:
     cancelled: int = 0  # attempts whose stream strop closed before the model finished
     failures: tuple[str, ...] = ()  # one short line per failed attempt
     cost: Cost = field(default_factory=Cost)
+    first_token: float | None = None  # seconds from sending to the first content chunk (answering attempt)
 
     def line(self) -> str:
         """One line: outcome, finish reason, attempts and why they failed, tokens, seconds."""
@@ -96,6 +97,8 @@ class CallLog:
         if self.cost.estimated:
             tokens += f" ({self.cost.estimated} estimated)"
         parts += [tokens, f"max_tokens {self.max_tokens}", f"{self.seconds:.1f}s"]
+        if self.first_token is not None:
+            parts.append(f"first token {self.first_token:.1f}s")
         return ", ".join(parts)
 
 
@@ -139,6 +142,13 @@ _WINDOW = re.compile(
     re.IGNORECASE,
 )
 MIN_ANSWER_TOKENS = 16  # below this, a request is not worth sending
+_REJECTED = r"(unsupported|not supported|unknown|unrecogni[sz]ed|extra (inputs?|fields?)|not (permitted|allowed)|invalid)"
+_OPTIONAL = ("seed", "stream_options")  # parameters strop can live without, when an endpoint refuses them
+_NO_SYSTEM = re.compile(
+    r"system (role|message|prompt)s?.{0,60}(not supported|unsupported|not allowed|invalid|must)|"
+    r"roles must alternate|unsupported role|only (the )?user and assistant",
+    re.IGNORECASE,
+)
 
 
 def estimate_tokens(text: str) -> int:
@@ -158,6 +168,28 @@ class _Retryable(Exception):
         self.timeout = timeout
 
 
+class _Quirk(Exception):
+    """The endpoint refused something strop can do without: a parameter, or the system role."""
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.fix = fix  # a parameter's name, or "system"
+
+
+def merge_system(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+    """The messages without a system role: system text goes first in the next user message.
+
+    For chat templates that have no system role (they raise, or the server answers 400/500).
+    """
+    system = "\n\n".join(m.content for m in messages if m.role == "system")
+    rest = [m for m in messages if m.role != "system"]
+    if not system:
+        return rest
+    if rest and rest[0].role == "user":
+        return [ChatMessage("user", f"{system}\n\n{rest[0].content}"), *rest[1:]]
+    return [ChatMessage("user", system), *rest]
+
+
 class _Stream:
     """What one streamed attempt received so far; shared between the caller and the worker thread."""
 
@@ -172,6 +204,8 @@ class _Stream:
         self.cancelled = False  # strop closed it before the model finished
         self.truncated = False
         self.opened = threading.Event()
+        self.sent_at = time.monotonic()
+        self.first_token: float | None = None  # seconds after sending, of the first content chunk
 
     @property
     def text(self) -> str:
@@ -213,6 +247,8 @@ class LLMClient:
         key = env.get(spec.api_key_env) or ""
         self._secrets = tuple(s for s in (key,) if len(s) >= 4)
         self.context: int | None = getattr(spec, "context", None)  # tokens; learned from overflow errors
+        self.dropped: set[str] = set()  # optional parameters this endpoint refused: no longer sent
+        self.system_role = True  # False once the endpoint's chat template refused the system role
         self._client = self._openai(key or NO_KEY)
 
     def _openai(self, key: str) -> Any:
@@ -286,11 +322,17 @@ class LLMClient:
         deadline: Deadline | None = None,
         tokens_left: int | None = None,
         usd_left: float | None = None,
+        response_format: Mapping[str, Any] | None = None,
+        seed: int | None = None,
+        max_tokens: int | None = None,
     ) -> LLMReply:
         """One completion, retried on transient failures within `deadline`; raises an `LLMError` otherwise.
 
         Whatever happens, the tokens of every attempt are counted: in the reply's `cost`, or in
-        the raised error's `cost`.
+        the raised error's `cost`. `response_format` asks for structured output (see
+        `agent.llm.endpoint`); `seed` is sent unless the endpoint refused it once; `max_tokens`
+        caps the answer below the task's `[llm] max_tokens`. An endpoint that refuses `seed`,
+        `stream_options` or the system role is asked again at once without it, and remembered.
         """
         deadline = deadline or Deadline()
         started = time.monotonic()
@@ -322,17 +364,30 @@ class LLMClient:
                 last = f"; last: {failures[-1]}" if failures else ""
                 raise fail(LLMOutOfTime(f"the run's time budget ran out before {self.where} answered{last}"))
             try:
-                max_tokens = self.plan_max_tokens(messages, tokens_left, usd_left)
+                planned = self.plan_max_tokens(messages, tokens_left, usd_left)
             except LLMError as error:
                 raise fail(error) from None
+            cap = max(MIN_ANSWER_TOKENS, max_tokens) if max_tokens else planned
+            max_tokens_sent = min(planned, cap)
+            max_tokens = max_tokens_sent
             attempts += 1
             limit = deadline.clamp(float(self.spec.request_timeout))
             stream = _Stream()
+            extra: dict[str, Any] = {}
+            if response_format is not None:
+                extra["response_format"] = dict(response_format)
+            if seed is not None and "seed" not in self.dropped:
+                extra["seed"] = seed
             try:
-                self._attempt(messages, stream, limit, max_tokens)
+                self._attempt(messages, stream, limit, max_tokens_sent, extra)
                 spent = spent + self._attempt_cost(messages, stream)
                 cancelled += stream.cancelled
                 return self._finish(stream, attempts, log)
+            except _Quirk as quirk:
+                spent = spent + self._attempt_cost(messages, stream, failed=True)
+                failures.append(_short(str(quirk)))
+                if not self._adapt(quirk.fix):
+                    raise fail(LLMRequestRefused(f"{quirk} ({self.where})")) from None
             except _Retryable as error:
                 spent = spent + self._attempt_cost(messages, stream, failed=True)
                 timeouts += error.timeout
@@ -367,6 +422,27 @@ class LLMClient:
                 failures.append(_short(str(error)))
                 raise fail(error) from None
 
+    def models(self) -> list[dict[str, Any]]:
+        """The endpoint's `GET /models` entries as dicts, extra fields kept (context windows live there).
+
+        Raises `LLMConfigError` on 401/403, another `LLMError` when the list cannot be had.
+        """
+        import openai
+
+        try:
+            page = self._client.models.list(timeout=min(10.0, float(self.spec.request_timeout)))
+            return [item.model_dump() for item in page.data]
+        except openai.APIStatusError as error:
+            status = int(getattr(error, "status_code", 0) or 0)
+            if status in (401, 403):
+                raise LLMConfigError(
+                    f"HTTP {status}: the endpoint refused the key in ${self.spec.api_key_env}; set it in the "
+                    f"environment ({self.where})"
+                ) from None
+            raise LLMRequestRefused(f"GET /models: HTTP {status} ({self.where})") from None
+        except (openai.OpenAIError, ValueError, TypeError, AttributeError) as error:
+            raise LLMUnavailable(f"GET /models: {self._describe(error)} ({self.where})") from None
+
     def learn_context(self, limit: int) -> None:
         """Remember the model's context window (from an overflow error); it only ever shrinks."""
         self.context = limit if self.context is None else min(self.context, limit)
@@ -378,13 +454,34 @@ class LLMClient:
             text = text.replace(secret, _REDACTED)
         return text
 
+    def _adapt(self, fix: str) -> bool:
+        """Stop sending what the endpoint refused (`fix`); False when it was already stopped."""
+        if fix == "system":
+            if not self.system_role:
+                return False
+            self.system_role = False
+            return True
+        if fix in self.dropped:
+            return False
+        self.dropped.add(fix)
+        return True
+
     def _attempt(
-        self, messages: Sequence[ChatMessage], stream: _Stream, limit: float, max_tokens: int
+        self,
+        messages: Sequence[ChatMessage],
+        stream: _Stream,
+        limit: float,
+        max_tokens: int,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
         """One streamed request, ended at `limit` seconds: by the read timeout, between chunks, or by force."""
         import openai
 
-        payload = [{"role": m.role, "content": self.redact(m.content)} for m in messages]
+        sent = messages if self.system_role else merge_system(messages)
+        payload = [{"role": m.role, "content": self.redact(m.content)} for m in sent]
+        options: dict[str, Any] = dict(extra or {})
+        if "stream_options" not in self.dropped:
+            options["stream_options"] = {"include_usage": True}
         ends = time.monotonic() + limit
         box: dict[str, BaseException] = {}
         done = threading.Event()
@@ -397,8 +494,8 @@ class LLMClient:
                     temperature=self.spec.temperature,
                     max_tokens=max_tokens,
                     stream=True,
-                    stream_options={"include_usage": True},
                     timeout=max(0.05, limit),
+                    **options,
                 )
                 stream.handle = handle
                 stream.opened.set()
@@ -454,6 +551,8 @@ class LLMClient:
         delta = getattr(choice, "delta", None)
         content = getattr(delta, "content", None) if delta is not None else None
         if isinstance(content, str) and content:
+            if stream.first_token is None:
+                stream.first_token = round(time.monotonic() - stream.sent_at, 3)
             stream.chunks += 1
             room = self.max_reply_chars - stream.chars
             if len(content) > room:
@@ -492,8 +591,6 @@ class LLMClient:
         headers = dict(getattr(getattr(error, "response", None), "headers", {}) or {})
         described = self._describe(error)
         message = f"HTTP {status}: {described}"
-        if status == 429 or status >= 500 or status in (408, 409):
-            return _Retryable(message, retry_after_seconds(headers))
         if status in (401, 403):
             return LLMConfigError(
                 f"HTTP {status}: the endpoint refused the key in ${self.spec.api_key_env}; set it in the "
@@ -506,12 +603,24 @@ class LLMClient:
             return LLMContextOverflow(
                 f"context overflow: {message} ({self.where})", limit=int(window.group(1)) if window else None
             )
+        if status in (400, 422, 500) and _NO_SYSTEM.search(described):
+            return _Quirk(
+                f"HTTP {status}: the chat template has no system role; sent again without it", "system"
+            )
+        if status in (400, 422):
+            for name in _OPTIONAL:
+                if re.search(rf"\b{name}\b", described) and re.search(_REJECTED, described, re.IGNORECASE):
+                    return _Quirk(
+                        f"HTTP {status}: the endpoint refuses `{name}`; sent again without it", name
+                    )
+        if status == 429 or status >= 500 or status in (408, 409):
+            return _Retryable(message, retry_after_seconds(headers))
         return LLMRequestRefused(f"{message} ({self.where})")
 
     def _finish(self, stream: _Stream, attempts: int, log: Callable[[str], CallLog]) -> LLMReply:
         text = stream.text
         finish = stream.finish or ("length" if stream.truncated else "")
-        call = log(finish)
+        call = replace(log(finish), first_token=stream.first_token)
         return LLMReply(
             text=self.redact(text),
             model=stream.model or self.spec.model,

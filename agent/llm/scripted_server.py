@@ -6,12 +6,13 @@ enough of the chat-completions protocol (`POST …/chat/completions`, `GET …/m
 for the real `openai` client, and replays a script of `Reply`s, one per request:
 
     with ScriptedServer([Reply.text("plan…"), Reply.error(429, retry_after=0.1), Reply.hang()]) as server:
+        # `model_info={"max_model_len": 4096}` adds fields to the model's `GET /models` entry
         client = OpenAI(base_url=server.base_url, api_key="unused")
         ...
         server.requests  # what it received: method, path, headers, parsed JSON body
 
 A script may also be a function `(RecordedRequest) -> Reply`, to answer from the
-prompt; what it raises is kept in `server.errors` and answered with a 500. Once a list is
+prompt (or from `response_format`, to play an endpoint with constrained decoding); what it raises is kept in `server.errors` and answered with a 500. Once a list is
 used up the server answers 400 "script exhausted", which clients do not retry, so a test
 that asks too often fails loudly.
 
@@ -153,8 +154,11 @@ def estimate_tokens(text: str) -> int:
 class ScriptedServer:
     """An OpenAI-compatible HTTP server on 127.0.0.1 (a free port) that replays a script."""
 
-    def __init__(self, script: Script, model: str = "scripted-model") -> None:
+    def __init__(
+        self, script: Script, model: str = "scripted-model", model_info: dict[str, Any] | None = None
+    ) -> None:
         self.model = model
+        self.model_info = dict(model_info or {})  # extra fields of the model's `GET /models` entry
         self._lock = threading.Lock()
         self._responder = script if callable(script) else None
         self._queue: list[Reply] = [] if callable(script) else list(script)
@@ -332,7 +336,8 @@ class ScriptedServer:
                 request = self._record()
                 with server._lock:
                     server.requests.append(request)
-                models = {"object": "list", "data": [{"id": server.model, "object": "model"}]}
+                entry = {"id": server.model, "object": "model", **server.model_info}
+                models = {"object": "list", "data": [entry]}
                 self._send(200, json.dumps(models).encode())
 
             def _stream(self, reply: Reply, request: RecordedRequest, number: int) -> None:

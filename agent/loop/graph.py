@@ -120,7 +120,7 @@ def make_proposer(task: Task, constraints: Any, index: RunIndex) -> Any:
             from agent.proposers.llm import make_llm_proposer
         except ImportError as error:
             raise UserError(f"the LLM proposer is not available in this install: {error}") from None
-        return make_llm_proposer(task, index=index)
+        return make_llm_proposer(task, index=index, constraints=constraints)
     from agent.proposers.evolve import EvolveProposer
 
     return EvolveProposer(task, constraints=constraints)

@@ -243,6 +243,9 @@ class Nodes:
                 candidate, notes = self._propose_one(state, slot, records, pending)
                 save_candidate(path, candidate, notes)
             candidate, _ = load_candidate(path)
+            for decision in candidate.decisions:
+                if decision.startswith("fallback:"):  # the LLM lane handed this one to the offline proposer
+                    self.ctx.emit(Note(f"experiment {slot['exp']}: {decision}"))
             if candidate.params is not None:
                 pending.append(
                     ExperimentRecord(

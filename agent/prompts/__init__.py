@@ -7,6 +7,8 @@ pass it as `Prompts(folder)`; the templates' names are the contract:
     system.md     the standing instructions: answer format, rules
     propose.md    one turn's request: goal, budget, verdict, history, context, code
     fix_edits.md  the follow-up when some edits of an answer did not apply
+    system_structured.md  the standing instructions when edits are answered as JSON
+    system_params.md, params.md  asking for `[space]` values instead of code
 
 Jinja2 is imported on first use, so importing this module costs nothing.
 """

@@ -33,11 +33,25 @@ why they failed, timeouts, cancellations, tokens), shown by `strop show`.
 
 Limits: `limits` (set by the loop) says the run's deadline and the tokens and dollars
 left; every call is bounded by them (`LLMClient.complete`).
+
+Small models (issue 17):
+- the answer mode (`[llm] answers`, chosen per experiment by `agent.proposers.modes` and
+  kept in `Candidate.mode`): `text` SEARCH/REPLACE; `structured` JSON edits under a schema
+  generated from the task (`agent.proposers.structured`), where the endpoint probe
+  (`agent.llm.endpoint`, once per run) found constrained decoding; `params` values for
+  the `[space]`, settled by the task's Z3 constraints like the evolve proposer's points;
+- the offline fallback: after `[llm] fallback_after` LLM experiments in a row without an
+  evaluable candidate, the next one is the offline proposer's (`Candidate.mode = "offline"`);
+- the prompt is fitted to the context window (`[llm] context`, or the endpoint's report,
+  or learned from an overflow) by `agent.proposers.prompt_fit`, which says what it cut;
+- an answer cut at `max_tokens` with nothing usable is sent back once: "answer shorter".
 """
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,8 +59,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.deadline import Deadline
-from agent.edits import EditOutcome, EditProblem, PathGuard, apply_edits, parse_answer, reader
-from agent.llm.client import ChatMessage, LLMClient, LLMReply
+from agent.edits import EditOutcome, EditProblem, ParsedAnswer, PathGuard, apply_edits, parse_answer, reader
+from agent.errors import UserError
+from agent.llm.client import ChatMessage, LLMClient, LLMReply, prompt_tokens_upper
+from agent.llm.endpoint import Capabilities, probe, reported_context, response_format
 from agent.llm.errors import (
     LLMBudgetSpent,
     LLMConfigError,
@@ -57,20 +73,37 @@ from agent.llm.errors import (
 )
 from agent.prompts import Prompts
 from agent.proposers.base import ProposalRequest
+from agent.proposers.modes import ModeChoice, choose_mode, fallback_reason
+from agent.proposers.prompt_fit import Cuts, fit
+from agent.proposers.structured import (
+    describe_space,
+    edits_schema,
+    params_schema,
+    parse_edits,
+    parse_params,
+    settle_point,
+)
 from agent.records import ExperimentRecord
 from agent.run import Candidate
+from agent.space import Space
 from agent.task import Task
 from evaluators.integrity import expand
 from evaluators.metric import Direction
 from evaluators.verdict import Status
 
 if TYPE_CHECKING:
+    from agent.constraints import Constraints
     from agent.run_index import RunIndex
 
 NO_EDIT = "llm: no usable edit: "
 EXTEND = "llm: the model asks for more turns: "
 OUT_OF_BUDGET = "llm: stopped by the run's budget: "
-MAX_SHRINKS = 4  # a context overflow halves the prompt at most this many times per call
+MAX_SHRINKS = 4  # a context overflow cuts the prompt at most this many times per call
+PARAMS_MAX_TOKENS = 400  # a params answer is a short JSON object; more is rambling
+CUT_SHORT = (
+    "your answer was cut at the token limit (finish_reason = length) before it held a usable edit; "
+    "answer again, much shorter: only the lines that change"
+)
 _DECISION_CHARS = 1500
 _SKIP_DIRS = {".git", "__pycache__", ".venv", "venv", "node_modules", ".mypy_cache", ".pytest_cache"}
 _LANGS = {
@@ -234,7 +267,12 @@ def _history_line(record: ExperimentRecord, metric: str) -> str:
 
 
 class LLMProposer:
-    """A `Proposer` backed by a chat model (any OpenAI-compatible endpoint)."""
+    """A `Proposer` backed by a chat model (any OpenAI-compatible endpoint).
+
+    `constraints` repair params-mode points (as for `evolve`); `offline` is the proposer a
+    lane falls back to (`[llm] fallback_after`), by default `evolve` when the task has a
+    `[space]`.
+    """
 
     name = "llm"
     multi_turn = True  # the loop runs its turn policy around this proposer
@@ -250,6 +288,8 @@ class LLMProposer:
         max_file_chars: int = 20_000,
         history: int = 6,
         transcript_dir: Path | None = None,
+        constraints: Constraints | None = None,
+        offline: Any = None,
     ) -> None:
         if client is None:
             if task.spec.llm is None:
@@ -265,35 +305,135 @@ class LLMProposer:
         self.transcript_dir = transcript_dir
         self.protected = tuple(task.evaluator.files)
         self.limits: Callable[[], Limits] = Limits  # the loop replaces it with the run's live limits
-        self._shrink = 1.0  # the prompt's scale, halved by each context overflow; shared by lanes
+        self._cap: int | None = None  # prompt tokens allowed after an overflow that named no window
         self._streak: tuple[str, int] = ("", 0)  # the last error kind and how often in a row
         self._lock = threading.Lock()
+        self._probe_lock = threading.Lock()
         llm = task.spec.llm
         self.max_errors_in_a_row = llm.max_errors_in_a_row if llm is not None else 5
+        self.answers = llm.answers if llm is not None else "text"
+        self.fallback_after = llm.fallback_after if llm is not None else 0
+        self.space = Space.from_task(task)
+        self.constraints = constraints
+        if self.answers == "params" and not self.space:
+            raise UserError(f"task {task.name}: [llm] answers = 'params' needs a [space] table")
+        if offline is None and self.space:
+            from agent.proposers.evolve import EvolveProposer
+
+            offline = EvolveProposer(task, constraints=constraints)
+        self.offline = offline
+        self.caps: Capabilities | None = None  # the endpoint probe's answer, once asked
+        self._window_read = False
+        self._probe_line: str | None = None  # charged to the first candidate that reads it
 
     def close(self) -> None:
         self.client.close()
 
-    # ------------------------------------------------------------------ prompt
-    def messages(self, request: ProposalRequest, scale: float | None = None) -> list[ChatMessage]:
-        """The system and user messages for this turn; `scale` < 1 shrinks files, history and context."""
-        system = self.prompts.render("system.md", extend_allowed=self.task.spec.budget.turns == "dynamic")
-        scale = self._shrink if scale is None else scale
-        return [ChatMessage("system", system), ChatMessage("user", self._user_prompt(request, scale))]
+    def use_constraints(self, constraints: Constraints | None) -> None:
+        """Check params under new constraints (the loop adds failing regions learned mid-run)."""
+        self.constraints = constraints
+        use = getattr(self.offline, "use_constraints", None)
+        if use is not None:
+            use(constraints)
 
-    def _user_prompt(self, request: ProposalRequest, scale: float = 1.0) -> str:
+    # ------------------------------------------------------------------ endpoint
+    def window(self) -> int | None:
+        """The context window in tokens: `[llm] context`, else what the endpoint reports, else learned."""
+        with self._probe_lock:
+            if not self._window_read and self.client.context is None:
+                self._window_read = True
+                try:
+                    reported = reported_context(self.client.models(), self.client.spec.model)
+                except LLMConfigError:
+                    raise
+                except LLMError:
+                    reported = None
+                if reported:
+                    self.client.learn_context(reported)
+            self._window_read = True
+        return self.client.context
+
+    def _capabilities(self, candidate: Candidate) -> Capabilities:
+        """The endpoint probe's answer: asked once per run, its cost charged to the candidate that asked."""
+        with self._probe_lock:
+            if self.caps is None:
+                self.caps = probe(self.client, deadline=self.limits().deadline)
+                if self.caps.context and self.client.context is None:
+                    self.client.learn_context(self.caps.context)
+                candidate.cost = candidate.cost + self.caps.cost
+                candidate.decisions.append("llm: " + self.caps.line())
+        return self.caps
+
+    def _choose(self, request: ProposalRequest, candidate: Candidate) -> ModeChoice:
+        attempt = request.attempt if request.turn > 1 else None
+        if attempt is not None and attempt.mode in ("text", "structured", "params"):
+            if attempt.mode != "text":
+                self._capabilities(candidate)
+            return ModeChoice(attempt.mode, f"turn {request.turn} of an attempt in {attempt.mode} mode")
+        structured = self.caps.structured if self.caps is not None else None
+        choice = choose_mode(self.answers, request.history, bool(self.space), structured)
+        if choice.mode != "text" and self.caps is None:
+            structured = self._capabilities(candidate).structured
+            choice = choose_mode(self.answers, request.history, bool(self.space), structured)
+        return choice
+
+    # ------------------------------------------------------------------ prompt
+    def full_cuts(self) -> Cuts:
+        return Cuts(files_chars=self.max_prompt_chars, per_file=self.max_file_chars, history=self.history)
+
+    def messages(
+        self, request: ProposalRequest, cuts: Cuts | None = None, mode: str = "text"
+    ) -> list[ChatMessage]:
+        """The system and user messages for this turn, with `cuts` applied (None: nothing cut)."""
+        cuts = cuts or self.full_cuts()
+        if mode == "params":
+            system = self.prompts.render("system_params.md")
+            return [ChatMessage("system", system), ChatMessage("user", self._params_prompt(request, cuts))]
+        template = "system_structured.md" if mode == "structured" else "system.md"
+        system = self.prompts.render(template, extend_allowed=self.task.spec.budget.turns == "dynamic")
+        return [ChatMessage("system", system), ChatMessage("user", self._user_prompt(request, cuts))]
+
+    def _fitted(self, request: ProposalRequest, mode: str, candidate: Candidate) -> list[ChatMessage]:
+        """The prompt cut to fit the context window (when one is known), with a decision saying what was cut."""
+        window = self.window()
+        budget = self._prompt_budget(window, mode)
+        if budget is None:
+            return self.messages(request, mode=mode)
+        fitted = fit(
+            lambda c: self.messages(request, c, mode), self.full_cuts(), budget, len(request.context)
+        )
+        line = fitted.line(budget, window or budget)
+        if line:
+            candidate.decisions.append(_cap(line, 600))
+        return fitted.messages
+
+    def _prompt_budget(self, window: int | None, mode: str) -> int | None:
+        """Tokens the prompt may take: the window less the answer's reserve, and under any learned cap."""
+        budget = None
+        if window is not None:
+            answer = PARAMS_MAX_TOKENS if mode == "params" else min(self.client.spec.max_tokens, window // 4)
+            budget = max(256, window - answer)
+        if self._cap is not None:
+            budget = self._cap if budget is None else min(budget, self._cap)
+        return budget
+
+    def _user_prompt(self, request: ProposalRequest, cuts: Cuts) -> str:
         evaluator = self.task.evaluator
         files, omitted = workspace_files(
             request.parent_checkout,
             self.protected,
-            int(self.max_prompt_chars * scale),
-            max(400, int(self.max_file_chars * scale)),
+            cuts.files_chars,
+            max(400, cuts.per_file),
         )
+        if not cuts.readonly:
+            hidden = [f.path for f in files if f.readonly]
+            files = [f for f in files if not f.readonly]
+            omitted = [*omitted, *(f"{path} (read-only, cut to fit the context)" for path in hidden)]
         parent = request.parent
-        history = max(1, int(self.history * scale)) if scale < 1 else self.history
         context = request.context.strip()
-        if scale < 1:
-            context = context[: int(len(context) * scale)]
+        if cuts.context_chars is not None:
+            context = context[: cuts.context_chars]
+        history = request.history[-cuts.history :] if cuts.history else []
         return self.prompts.render(
             "propose.md",
             goal=self.task.spec.task.goal,
@@ -302,8 +442,8 @@ class LLMProposer:
             metric=evaluator.metric,
             maximize=evaluator.direction is Direction.MAXIMIZE,
             budget_note=request.budget_note.strip(),
-            verdict=self._verdict(request),
-            history=[_history_line(r, evaluator.metric) for r in request.history[-history:]],
+            verdict=self._verdict(request, cuts.feedback_chars),
+            history=[_history_line(r, evaluator.metric) for r in history],
             context=context,
             base=parent.name if parent else "",
             files=files,
@@ -311,7 +451,51 @@ class LLMProposer:
             instruction=self._instruction(request),
         )
 
-    def _verdict(self, request: ProposalRequest) -> dict[str, Any] | None:
+    def _params_prompt(self, request: ProposalRequest, cuts: Cuts) -> str:
+        evaluator = self.task.evaluator
+        metric = evaluator.metric
+        parent = request.parent
+        current = self._parent_point(request)
+        score = _score(parent, metric) if parent is not None and parent.status is Status.OK else None
+        context = request.context.strip()
+        if cuts.context_chars is not None:
+            context = context[: cuts.context_chars]
+        rules = [rule.text for rule in self.constraints.rules] if self.constraints else []
+        return self.prompts.render(
+            "params.md",
+            goal=self.task.spec.task.goal,
+            metric=metric,
+            maximize=evaluator.direction is Direction.MAXIMIZE,
+            budget_note=request.budget_note.strip(),
+            space=describe_space(self.space),
+            rules=rules,
+            base=parent.name if parent else "the workspace",
+            score=score,
+            current=json.dumps(current),
+            tried=self._tried_lines(request, max(2, cuts.history * 2)),
+            context=context,
+        )
+
+    def _tried_lines(self, request: ProposalRequest, limit: int) -> list[str]:
+        """Points tried in this run with their outcome, best first, then failures (at most `limit`)."""
+        metric = self.task.evaluator.metric
+        sign = 1.0 if self.task.evaluator.direction is Direction.MAXIMIZE else -1.0
+        scored = [r for r in request.history if r.params and r.status is Status.OK and metric in r.metrics]
+        scored.sort(key=lambda r: -sign * r.metrics[metric])
+        failed = [r for r in request.history if r.params and r.status in (Status.BUGGY, Status.TIMEOUT)]
+        lines = [f"{json.dumps(r.params)} → {metric} = {r.metrics[metric]:.6g}" for r in scored]
+        lines += [
+            f"{json.dumps(r.params)} → failed ({_cap(r.reason or r.status.value, 80)})" for r in failed[-3:]
+        ]
+        return lines[:limit]
+
+    def _parent_point(self, request: ProposalRequest) -> dict[str, Any]:
+        parent = request.parent
+        if parent is not None and parent.params:
+            return dict(parent.params)
+        return self.space.read(request.parent_checkout, self.task.spec.proposer)
+
+    def _verdict(self, request: ProposalRequest, feedback_chars: int = 3000) -> dict[str, Any] | None:
         """The verdict shown: the previous turn's on turn > 1, else the parent's."""
         fixing = request.turn > 1
         shown = (request.attempt or request.parent) if fixing else request.parent
@@ -328,7 +512,7 @@ class LLMProposer:
             "score": _score(shown, self.task.evaluator.metric),
             "reason": shown.reason,
             "notes": notes if fixing else [],
-            "feedback": shown.feedback[-3000:].strip(),
+            "feedback": shown.feedback[-feedback_chars:].strip() if feedback_chars else "",
         }
 
     def _instruction(self, request: ProposalRequest) -> str:
@@ -346,11 +530,50 @@ class LLMProposer:
 
     # ------------------------------------------------------------------ propose
     def propose(self, request: ProposalRequest) -> Candidate:
+        if request.turn == 1 and self.offline is not None:
+            why = fallback_reason(request.history, self.fallback_after)
+            if why:
+                return self._from_offline(request, why)
         candidate = Candidate(idea="", proposer=self.name, turns=request.turn)
-        messages = self.messages(request)
+        choice = self._choose(request, candidate)
+        candidate.mode = choice.mode
+        if choice.reason:
+            candidate.decisions.append(f"llm: answers as {choice.mode} ({choice.reason})")
+        if choice.mode == "params":
+            return self._propose_params(request, candidate)
+        return self._propose_edits(request, candidate, structured=choice.mode == "structured")
+
+    def _from_offline(self, request: ProposalRequest, why: str) -> Candidate:
+        """This experiment from the offline proposer, saying why; the LLM is asked again next time."""
+        candidate = self.offline.propose(request)
+        candidate.mode = "offline"
+        candidate.decisions.insert(0, why)
+        return candidate
+
+    def _format(self, name: str, schema: dict[str, Any]) -> dict[str, Any] | None:
+        caps = self.caps
+        if caps is None or caps.dialect is None:
+            return None
+        return response_format(caps.dialect, name, schema)
+
+    def _seed(self, request: ProposalRequest, candidate: Candidate) -> int:
+        """A sampling seed per call: reproducible for a given run seed, different for each call."""
+        calls = sum(1 for d in candidate.decisions if d.startswith("llm: call "))
+        return (request.seed * 1_000_003 + request.exp_id * 1009 + request.turn * 31 + calls) % (2**31)
+
+    def _propose_edits(self, request: ProposalRequest, candidate: Candidate, structured: bool) -> Candidate:
+        mode = "structured" if structured else "text"
+        editable = _editable(request.parent_checkout, self.protected)
+        fmt = self._format("edits", edits_schema(editable)) if structured else None
+        messages: list[ChatMessage] = []
         transcript: list[str] = []
+
+        def read(text: str) -> ParsedAnswer:
+            return parse_edits(text, editable) if structured else parse_answer(text)
+
         try:
-            messages, reply = self._ask_fitting(request, messages, candidate, transcript)
+            messages = self._fitted(request, mode, candidate)
+            messages, reply = self._ask_fitting(request, messages, candidate, transcript, mode, fmt)
         except LLMConfigError:
             raise
         except LLMError as error:
@@ -360,24 +583,26 @@ class LLMProposer:
             candidate.decisions.append(NO_EDIT + _cap(f"the model call failed: {error}"))
             self._write_transcript(request, messages, transcript)
             return candidate
-        parsed = parse_answer(reply.text)
+        parsed = read(reply.text)
         candidate.idea = parsed.plan or "(the model gave no plan)"
         if parsed.extend:
             candidate.decisions.append(EXTEND + _cap(parsed.extend, 300))
         guard = PathGuard(request.parent_checkout, self.protected)
         outcome = apply_edits(parsed.edits, reader(request.parent_checkout), guard)
         notes = list(parsed.notes)
+        if _cut_at_max_tokens(reply) and not outcome.files:
+            notes.append(CUT_SHORT)
         for retry in range(self.edit_retries):
             if not self._worth_retrying(parsed.edits, outcome, notes):
                 break
             messages = [
                 *messages,
                 ChatMessage("assistant", reply.text),
-                ChatMessage("user", self._fix_prompt(outcome, notes)),
+                ChatMessage("user", self._fix_prompt(outcome, notes, structured)),
             ]
             self._record(candidate, outcome, notes, final=False)
             try:
-                reply = self._ask(messages, candidate, transcript)
+                reply = self._ask(messages, candidate, transcript, fmt, seed=self._seed(request, candidate))
             except LLMConfigError:
                 raise
             except LLMError as error:
@@ -385,15 +610,70 @@ class LLMProposer:
                 if isinstance(error, LLMOutOfTime | LLMBudgetSpent):
                     candidate.decisions.append(OUT_OF_BUDGET + _cap(str(error), 300))
                 break
-            parsed = parse_answer(reply.text)
+            parsed = read(reply.text)
             if parsed.extend and extend_request(candidate) is None:
                 candidate.decisions.append(EXTEND + _cap(parsed.extend, 300))
             outcome = self._apply_on_top(outcome, parsed.edits, request.parent_checkout, guard)
             notes = list(parsed.notes)
+            if _cut_at_max_tokens(reply) and not outcome.files:
+                notes.append(CUT_SHORT)
         outcome = _drop_unchanged(outcome, reader(request.parent_checkout))
         self._record(candidate, outcome, notes, final=True)
         candidate.files = dict(outcome.files)
         self._write_transcript(request, messages, transcript)
+        return candidate
+
+    def _propose_params(self, request: ProposalRequest, candidate: Candidate) -> Candidate:
+        """Values for the `[space]`, from the model, settled into a legal, feasible, new point."""
+        fmt = self._format("params", params_schema(self.space))
+        messages: list[ChatMessage] = []
+        transcript: list[str] = []
+        parent = self._parent_point(request)
+        try:
+            messages = self._fitted(request, "params", candidate)
+            messages, reply = self._ask_fitting(request, messages, candidate, transcript, "params", fmt)
+            answer = parse_params(reply.text, self.space)
+            if not answer.values and self.edit_retries:
+                why = CUT_SHORT if _cut_at_max_tokens(reply) else "the answer held no parameter values"
+                example = json.dumps({"params": parent, "reason": "why these values"})
+                follow = f"{why}. Answer with one JSON object only, like: {example} (with new values)."
+                messages = [*messages, ChatMessage("assistant", reply.text), ChatMessage("user", follow)]
+                candidate.decisions.append(_cap(f"llm: (sent back) {why}", 300))
+                reply = self._ask(
+                    messages, candidate, transcript, fmt, self._seed(request, candidate), PARAMS_MAX_TOKENS
+                )
+                answer = parse_params(reply.text, self.space)
+        except LLMConfigError:
+            raise
+        except LLMError as error:
+            candidate.idea = "the model call failed"
+            if isinstance(error, LLMOutOfTime | LLMBudgetSpent):
+                candidate.decisions.append(OUT_OF_BUDGET + _cap(str(error), 300))
+            candidate.decisions.append(NO_EDIT + _cap(f"the model call failed: {error}"))
+            self._write_transcript(request, messages, transcript)
+            return candidate
+        self._write_transcript(request, messages, transcript)
+        if not answer.values:
+            candidate.idea = "(the model proposed no values)"
+            candidate.decisions.append(NO_EDIT + "the answer held no parameter values")
+            return candidate
+        tried = {self.space.key(r.params) for r in request.history if r.params}
+        rng = random.Random(f"{request.seed}:{request.exp_id}:{request.turn}")
+        settled = settle_point(answer.values, self.space, self.constraints, parent, tried, rng)
+        candidate.decisions.append(
+            _cap(f"llm: proposed values ({answer.how}): {self.space.describe(answer.values)}", 600)
+        )
+        candidate.decisions += [_cap(f"llm: params: {note}", 400) for note in settled.notes]
+        if settled.point is None:
+            candidate.idea = f"params: {answer.reason or 'no reason given'}"
+            candidate.decisions.append(NO_EDIT + settled.reason)
+            return candidate
+        candidate.params = settled.point
+        candidate.files = self.space.materialise(
+            settled.point, request.parent_checkout, self.task.spec.proposer
+        )
+        reason = f" — {answer.reason}" if answer.reason else ""
+        candidate.idea = f"params: {self.space.describe(settled.point)}{reason}"
         return candidate
 
     def _ask_fitting(
@@ -402,15 +682,28 @@ class LLMProposer:
         messages: list[ChatMessage],
         candidate: Candidate,
         transcript: list[str],
+        mode: str = "text",
+        fmt: dict[str, Any] | None = None,
     ) -> tuple[list[ChatMessage], LLMReply]:
-        """Ask; on a context overflow, rebuild the prompt at half the size and ask again (never unchanged)."""
-        scale = self._shrink
+        """Ask; on a context overflow, fit the prompt to the smaller window and ask again (never unchanged).
+
+        The overflow names the window (then the prompt is fitted to it) or not (then the
+        prompt may take at most 60% of what it took); it is not a failed candidate.
+        """
+        limit = PARAMS_MAX_TOKENS if mode == "params" else None
         for _ in range(MAX_SHRINKS + 1):
             try:
-                return messages, self._ask(messages, candidate, transcript)
+                seed = self._seed(request, candidate)
+                return messages, self._ask(messages, candidate, transcript, fmt, seed, limit)
             except LLMContextOverflow as error:
-                smaller, scale = self._smaller(request, messages, scale)
-                if smaller is None:
+                before = prompt_tokens_upper(messages)
+                if error.limit is None:
+                    with self._lock:
+                        self._cap = min(self._cap or before, int(before * 0.6))
+                marker = len(candidate.decisions)
+                smaller = self._fitted(request, mode, candidate)
+                del candidate.decisions[marker:]  # the overflow line below says it
+                if _chars(smaller) >= _chars(messages):
                     raise LLMContextOverflow(
                         f"{error}; the prompt cannot be made smaller than {_chars(messages)} characters"
                     ) from None
@@ -424,28 +717,28 @@ class LLMProposer:
                 messages = smaller
         raise LLMContextOverflow(f"the prompt still overflows after {MAX_SHRINKS} cuts")
 
-    def _smaller(
-        self, request: ProposalRequest, messages: list[ChatMessage], scale: float
-    ) -> tuple[list[ChatMessage] | None, float]:
-        """The prompt at the next smaller scale that differs from `messages` (None when none does)."""
-        before = _chars(messages)
-        while scale > 1 / 64:
-            scale /= 2
-            smaller = self.messages(request, scale)
-            if _chars(smaller) < before:
-                with self._lock:
-                    self._shrink = min(self._shrink, scale)  # later prompts start small too
-                return smaller, scale
-        return None, scale
-
-    def _ask(self, messages: list[ChatMessage], candidate: Candidate, transcript: list[str]) -> LLMReply:
+    def _ask(
+        self,
+        messages: list[ChatMessage],
+        candidate: Candidate,
+        transcript: list[str],
+        fmt: dict[str, Any] | None = None,
+        seed: int | None = None,
+        max_tokens: int | None = None,
+    ) -> LLMReply:
         limits = self.limits()  # taken when this turn began: less what the turn has spent since
         spent = candidate.cost
         tokens_left = None if limits.tokens_left is None else limits.tokens_left - spent.tokens
         usd_left = None if limits.usd_left is None else limits.usd_left - spent.usd
         try:
             reply = self.client.complete(
-                messages, deadline=limits.deadline, tokens_left=tokens_left, usd_left=usd_left
+                messages,
+                deadline=limits.deadline,
+                tokens_left=tokens_left,
+                usd_left=usd_left,
+                response_format=fmt,
+                seed=seed,
+                max_tokens=max_tokens,
             )
         except LLMError as error:
             if error.cost is not None:
@@ -496,9 +789,11 @@ class LLMProposer:
         unmatched = [p for p in outcome.problems if not p.refused]
         return bool(unmatched) or (bool(edits) and not outcome.files) or bool(notes and not outcome.files)
 
-    def _fix_prompt(self, outcome: EditOutcome, notes: list[str]) -> str:
+    def _fix_prompt(self, outcome: EditOutcome, notes: list[str], structured: bool = False) -> str:
         feedback = "\n\n".join([*notes, outcome.feedback()]).strip()
-        return self.prompts.render("fix_edits.md", feedback=feedback, applied=outcome.applied)
+        return self.prompts.render(
+            "fix_edits.md", feedback=feedback, applied=outcome.applied, structured=structured
+        )
 
     @staticmethod
     def _apply_on_top(
@@ -554,6 +849,17 @@ class LLMProposer:
         path.write_text(self.client.redact("\n\n".join(parts)) + "\n", encoding="utf-8")
 
 
+def _cut_at_max_tokens(reply: LLMReply) -> bool:
+    """The model stopped at `max_tokens` (not strop's own cut of a huge reply): asking shorter may help."""
+    return reply.finish_reason == "length" and not reply.truncated
+
+
+def _editable(root: Path, protected: tuple[str, ...]) -> list[str]:
+    """The workspace files a structured answer may name: every listed file but the evaluator's."""
+    closed = set(expand(root, protected)) if protected else set()
+    return [path for path in _listing(root) if path not in closed][:200]
+
+
 def _chars(messages: list[ChatMessage]) -> int:
     return sum(len(m.content) for m in messages)
 
@@ -578,11 +884,15 @@ def _drop_unchanged(outcome: EditOutcome, read: Callable[[str], str | None]) -> 
 
 
 def make_llm_proposer(
-    task: Task, index: RunIndex | None = None, transcript_dir: Path | None = None
+    task: Task,
+    index: RunIndex | None = None,
+    transcript_dir: Path | None = None,
+    constraints: Constraints | None = None,
 ) -> LLMProposer:
     """The loop's factory: an `LLMProposer` on the task's `[llm]` endpoint.
 
-    `index` is accepted for the loop's call and not needed yet (turn history is the loop's).
+    `index` is accepted for the loop's call and not needed yet (turn history is the loop's);
+    `constraints` repair params-mode points and steer the offline fallback.
     """
     del index
-    return LLMProposer(task, transcript_dir=transcript_dir)
+    return LLMProposer(task, transcript_dir=transcript_dir, constraints=constraints)

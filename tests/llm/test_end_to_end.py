@@ -72,6 +72,7 @@ request_timeout = "1s"
 max_retries = 3
 price_input = 2.0
 price_output = 6.0
+answers = "text"  # every reply kind here is a text answer (no endpoint probe, no switch to JSON)
 """
 
 
