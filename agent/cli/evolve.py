@@ -84,6 +84,10 @@ def numerics(
     workers: int = typer.Option(
         min(2, os.cpu_count() or 1), "--workers", help="Evaluation processes (0 = inline)."
     ),
+    executor: str = typer.Option(
+        "local", "--executor", help="Where candidates are evaluated: local or ray (--workers at once)."
+    ),
+    address: str | None = typer.Option(None, "--address", help="The Ray head for --executor ray."),
     out: Path | None = typer.Option(
         None, "--out", help="Folder for the C and NumPy code of the front (default under $STROP_HOME)."
     ),
@@ -113,7 +117,9 @@ def numerics(
     front program as C (with a harness: `cc -O2 -ffp-contract=off prog.c -lm`) and as NumPy.
     Phases and progress go to stderr.
     """
+    from agent.deadline import Deadline, process_started
     from agent.domains.numerics.discovery import Request, discover
+    from agent.executors import ExecutorSpec
     from agent.home import strop_home
 
     lo, hi = _interval(interval)
@@ -133,6 +139,8 @@ def numerics(
         generations=generations,
         seed=seed,
         workers=workers,
+        executor=ExecutorSpec(executor, address).kind,
+        address=address,
         population=population,
         islands=islands,
         max_cost=max_cost,
@@ -149,7 +157,9 @@ def numerics(
         recorder(event)
 
     try:
-        report = discover(request, observer=observe, progress=progress.say)
+        # --time is the wall time the user waits: it counts from this process's start
+        deadline = Deadline(None if seconds is None else process_started() + seconds)
+        report = discover(request, observer=observe, progress=progress.say, deadline=deadline)
     except BaseException:
         recorder.finish("failed", "the search stopped with an error")
         raise
@@ -284,11 +294,14 @@ def _print_report(report: Any) -> None:
         f"in {report.verification_seconds:.0f}s.",
         highlight=False,
     )
+    cut = f" ({report.z3.timed_out} of them cut at the check's time limit)" if report.z3.timed_out else ""
     console.print(
         f"Z3: {report.z3.rejected} rejected before evaluation (denominator vanishes or negative root; "
         f"≈{report.eval_seconds_saved:.1f}s of evaluation saved), {report.z3.safe} proven safe, "
-        f"{report.z3.unknown} not proven.",
+        f"{report.z3.unknown} not proven{cut}.",
         highlight=False,
     )
+    for note in report.notes:
+        console.print(f"Note: {note}", highlight=False, markup=False)
     if report.out_dir:
         console.print(f"C and NumPy code of the front: {report.out_dir}", highlight=False)

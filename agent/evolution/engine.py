@@ -123,6 +123,11 @@ class _State:
     schema: int = SCHEMA_VERSION
 
 
+def _raise_past(deadline: float | None) -> None:
+    if deadline is not None and time.time() >= deadline:
+        raise DeadlineReached
+
+
 def _genome_key(genome: Any) -> bytes:
     return hashlib.sha256(pickle.dumps(genome, protocol=5)).digest()
 
@@ -230,12 +235,14 @@ class Engine(Generic[G]):
             seeds = list(self.domain.initial_genomes(self.rng))
         planned: list[list[G]] = [[] for _ in range(config.islands)]
         for index, genome in enumerate(seeds):
+            _raise_past(deadline)  # seeding and checks count against the budget too
             checked = self._check(genome)
             if checked is not None:
                 planned[index % config.islands].append(checked)
         for members in planned:
             attempts = 0
             while len(members) < config.population and attempts < config.population * config.check_attempts:
+                _raise_past(deadline)
                 attempts += 1
                 checked = self._check(self.domain.random_genome(self.rng))
                 if checked is not None:
@@ -270,8 +277,7 @@ class Engine(Generic[G]):
         children: list[G] = []
         attempts = 0
         while len(children) < config.population and attempts < config.population * config.check_attempts:
-            if deadline is not None and time.time() >= deadline:
-                raise DeadlineReached  # variation and checks count against the budget too
+            _raise_past(deadline)  # variation and checks count against the budget too
             attempts += 1
             if not members:
                 child = self.domain.random_genome(self.rng)

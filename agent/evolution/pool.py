@@ -126,8 +126,8 @@ class EvaluationPool:
                 busy[index] = worker
             now = time.perf_counter()
             if deadline is not None and time.time() >= deadline:
-                for worker in busy.values():
-                    self._replace(worker)
+                for worker in busy.values():  # not replaced: the caller is out of time
+                    self._discard(worker)
                 raise DeadlineReached
             limits = [w.started + self.timeout - now for w in busy.values()] if self.timeout else []
             wait_for = min(limits) if limits else None
@@ -166,6 +166,11 @@ class EvaluationPool:
         fresh = self._start()
         self.workers[self.workers.index(worker)] = fresh
         return fresh
+
+    def _discard(self, worker: _Worker) -> None:
+        """Kill a busy worker and drop it; the next `evaluate_all` starts a fresh one if it runs."""
+        worker.kill()
+        self.workers.remove(worker)
 
     def _inline(self, genome: Any, deadline: float | None) -> Outcome:
         if deadline is not None and time.time() >= deadline:

@@ -67,7 +67,7 @@ def test_verification_falls_back_to_the_sample_when_time_runs_out(monkeypatch):
     monkeypatch.setitem(points.PLANS, "float32", points.VerificationPlan(1 << 12, 1 << 12, 1 << 12))
     domain = NumericsDomain("exp2", 0.0, 1.0, "float32", fit_points=64, score_points=128)
     request = Request("exp2", 0.0, 1.0, "float32", time_budget=10.0)
-    verifier = _Verifier(domain, request, Deadline.after(0.0, now=time.time()))
+    verifier = _Verifier(domain, request, Deadline.after(0.0, now=time.time()), exhaustive=True)
     (errors,) = verifier.measure([horner([1.0, 0.7, 0.25])])
     assert verifier.kind.startswith("sampled") and errors.points == verifier.points < count_in(
         0.0, 1.0, FLOAT32

@@ -8,20 +8,31 @@ fresh real with r ≥ 0 and r² = a. For each denominator we assert d = 0: `sat`
 counterexample x and the candidate is rejected; `unsat` proves it safe; `unknown` (the
 solver's resource limit, `rlimit`, which is deterministic unlike its soft timeout) is
 *not* a proof, and the candidate is evaluated as usual (and counted as unproven).
+
+`rlimit` does not bound the time of every check: nonlinear real arithmetic can spend
+minutes in steps that do not count against it (measured: one check of an evolved float64
+program ran > 55 s at `rlimit` 400 000, and the engine waited on it past `--time`). So a
+search runs its checks through `BoundedProver`: each in a killable child process, ended
+after `seconds` or at the search's deadline, whichever comes first; a check cut that way
+is `timeout`, which is not a proof either (the candidate is evaluated as usual).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
+from agent.deadline import Deadline
 from agent.domains.numerics.program import Program
+from agent.killable import CallFailed, CallTimedOut, KillableCall
+
+CHECK_SECONDS = 2.0  # a check is ~10 ms; one that needs 200× that is not worth the search's time
 
 
 @dataclass(frozen=True)
 class DenominatorVerdict:
-    status: str  # "safe", "vanishes", "negative_sqrt", "unknown" or "none" (no x-dependent division/root)
+    status: str  # "safe", "vanishes", "negative_sqrt", "unknown", "timeout" or "none" (no x-dependent division/root)
     node: int | None = None
     x: float | None = None
     seconds: float = 0.0
@@ -86,6 +97,34 @@ def check_program(program: Program, lo: float, hi: float, rlimit: int = 400_000)
         else:  # pragma: no cover
             raise ValueError(node.op)
     return DenominatorVerdict("unknown" if unknown_seen else "safe", seconds=time.perf_counter() - started)
+
+
+@dataclass
+class BoundedProver:
+    """`check_program` with a hard time limit: in a killable child, ended after `seconds` or at `deadline`."""
+
+    seconds: float = CHECK_SECONDS
+    deadline: Deadline = field(default_factory=Deadline)
+
+    def __post_init__(self) -> None:
+        self._call = KillableCall(check_program)
+
+    def __call__(self, program: Program, lo: float, hi: float, rlimit: int) -> DenominatorVerdict:
+        started = time.perf_counter()
+        try:
+            return self._call.call(program, lo, hi, rlimit, timeout=self.deadline.clamp(self.seconds))
+        except CallTimedOut:
+            return DenominatorVerdict("timeout", seconds=time.perf_counter() - started)
+        except CallFailed:  # Z3 raised or its process died: no proof either way
+            return DenominatorVerdict("unknown", seconds=time.perf_counter() - started)
+
+    @property
+    def kills(self) -> int:
+        """Checks that were cut (their child process killed)."""
+        return self._call.kills
+
+    def close(self) -> None:
+        self._call.close()
 
 
 def _as_float(value: object) -> float:

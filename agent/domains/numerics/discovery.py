@@ -3,8 +3,14 @@ the engine, verify the Pareto front and the strongest baselines on the same inpu
 float32 of the interval in C; float64 sampled), label each front point with its origin
 (see `origins`), write C and NumPy code, and for float32 time the programs under 1 ULP
 against glibc, NumPy and the best baseline polynomial (see `speed`). The request's time
-budget bounds all of it: the search gets what the baselines leave, minus an estimate
-for verification and timing.
+budget bounds all of it (a `Deadline`, from the process start when the CLI passes one):
+the verification and timing are reserved up front (exhaustive float32 verification only
+when its estimate fits the budget; the sampled set otherwise), the baselines must leave
+the search `MIN_SEARCH_SECONDS`, the search ends at the deadline less the reserve (its Z3
+checks in a killable process, see `denominators.BoundedProver`), and every step after it
+ends by the deadline: a pass that cannot finish is cut (the C programs killed, the sampled
+set thinned, unverified programs keep their search-grid errors, speed skipped), and the
+report's notes say what was cut.
 
 This is the numerics domain's entry point for the CLI and the benchmarks; it returns a
 typed report and leaves printing to its callers.
@@ -15,7 +21,7 @@ from __future__ import annotations
 import math
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -24,6 +30,7 @@ import numpy
 from agent.deadline import Deadline
 from agent.domains.numerics.codegen import c_source, numpy_source
 from agent.domains.numerics.costmodel import MODELS
+from agent.domains.numerics.denominators import BoundedProver, check_program
 from agent.domains.numerics.domain import CacheTally, NumericsDomain, Z3Tally, canonical_key
 from agent.domains.numerics.exhaustive import verify_all
 from agent.domains.numerics.measure import Errors, Reference
@@ -39,7 +46,12 @@ from agent.evolution.domain import Individual
 from agent.search_recorder import PointRecord
 
 MIN_SEARCH_SECONDS = 5.0
-MIN_EXHAUSTIVE_SECONDS = 20.0
+MIN_EXHAUSTIVE_SECONDS = 5.0  # below this the exhaustive pass is not tried: the sampled set instead
+FINISH_SECONDS = 2.0  # left to the caller after `discover`: printing, the git record, interpreter exit
+EXHAUSTIVE_SHARE = 0.5  # exhaustive verification is planned only when its estimate fits this share
+MIN_SPEED_SECONDS = 4.0  # below this the speed loops are not started
+MIN_SAMPLED_POINTS = 4096  # a thinned sampled set keeps at least this many inputs
+SAMPLED_SHARE = 0.4  # of the time left, for building the sampled reference (thinned to fit)
 
 
 class NumericsInputError(UserError):
@@ -56,6 +68,8 @@ class Request:
     generations: int | None = None
     seed: int = 0
     workers: int = 1
+    executor: str = "local"  # or "ray": candidate evaluations on a Ray cluster
+    address: str | None = None
     population: int = 24
     islands: int = 2
     max_cost: int = 10
@@ -249,6 +263,7 @@ class Report:
                 "rejected": self.z3.rejected,
                 "proven_safe": self.z3.safe,
                 "unknown": self.z3.unknown,
+                "timed_out": self.z3.timed_out,
                 "seconds": self.z3.seconds,
                 "eval_seconds_saved": self.eval_seconds_saved,
                 "examples": self.z3.examples,
@@ -277,14 +292,15 @@ def minimax_polynomial(domain: NumericsDomain, degree: int) -> Program:
 
 
 def baseline_programs(
-    domain: NumericsDomain, say: Callable[[str], None] = lambda _: None
+    domain: NumericsDomain, say: Callable[[str], None] = lambda _: None, until: Deadline | None = None
 ) -> list[tuple[str, Program]]:
     """Every baseline within the domain's cost limit, fitted with the same care as candidates.
 
     Taylor and Padé (factored where f has a zero) keep their own coefficients; the minimax
     families (polynomials, factored or odd forms, rationals for every split of the cost,
     symmetric rationals for exp-like functions) go through the domain's own fit: LP, CMA-ES
-    where needed and, for float32, the same rounding-aware polish.
+    where needed and, for float32, the same rounding-aware polish. Past `until` (the last
+    moment that still leaves the search its minimum) the request cannot be met: an error.
     """
     dtype = domain.format.dtype
     named: list[tuple[str, Program]] = []
@@ -296,6 +312,10 @@ def baseline_programs(
     for name, skeleton in families(domain.shape, domain.lo, domain.hi):
         if not 0 < domain.cost(skeleton) <= domain.max_cost:
             continue
+        if until is not None and until.expired():
+            raise NumericsInputError(
+                "the baselines did not finish in time to leave the search its minimum; give more --time"
+            )
         say(f"baseline {name}")
         label = f"minimax-{name.removeprefix('poly-')}" if name.startswith("poly-") else f"minimax-{name}"
         fitted = domain.fitted(skeleton)
@@ -324,17 +344,22 @@ def _header(request: Request, cost: float, ops: int, errors: Errors, verified: s
 
 
 class _Verifier:
-    """Measures programs on the verification set: every float32 in C, or float64 sampled.
+    """Measures programs on the verification set: every float32 in C, or float64 sampled, by `until`.
 
-    The exhaustive pass gets the time the deadline leaves (at least `MIN_EXHAUSTIVE_SECONDS`);
-    past it, the run falls back to the sampled set and says so, rather than overrun `--time`.
+    The exhaustive pass is tried only when planned (`_plan`) and `MIN_EXHAUSTIVE_SECONDS` are
+    left; it may use `1 - SAMPLED_SHARE` of the time left, and past that the run falls back
+    to the sampled set and says so. The sampled reference is thinned when its truth would
+    not be ready in `SAMPLED_SHARE` of the time left (erf's float64 truth is mpmath, ~50 µs a
+    point); programs are then measured one by one while the time allows, and those left
+    over keep their search-grid errors (`None` here).
     """
 
-    def __init__(self, domain: NumericsDomain, request: Request, deadline: Deadline) -> None:
-        self.domain, self.request, self.deadline = domain, request, deadline
+    def __init__(self, domain: NumericsDomain, request: Request, until: Deadline, exhaustive: bool) -> None:
+        self.domain, self.request, self.until = domain, request, until
         self.format = domain.format
-        self.exhaustive = self.format.precision <= 24 and request.exhaustive
+        self.exhaustive = exhaustive
         self.seconds = 0.0
+        self.notes: list[str] = []
         if self.exhaustive:
             self.points = count_in(request.lo, request.hi, self.format)
             self.kind = "exhaustive"
@@ -342,52 +367,105 @@ class _Verifier:
             self._sampled()
 
     def _sampled(self) -> None:
-        x = verification_points(self.request.lo, self.request.hi, self.format)
-        self.reference = Reference(x, self.domain.target.truth(x, self.format), self.format)
-        self.points = len(x)
-        self.kind = "sampled"
-        self.exhaustive = False
-
-    def measure(self, programs: list[Program]) -> list[Errors]:
         started = time.monotonic()
-        errors: list[Errors] | None = None
+        x = verification_points(self.request.lo, self.request.hi, self.format)
+        truth = self.domain.target.truth
+        probe = x[:: max(1, len(x) // 2048)]
+        truth(probe, self.format)
+        estimate = (time.monotonic() - started) * len(x) / len(probe)
+        allowed = SAMPLED_SHARE * self.until.left()
+        self.kind = "sampled"
+        stride = min(math.ceil(estimate / max(allowed, 1e-3)), max(1, len(x) // MIN_SAMPLED_POINTS))
+        if stride > 1:
+            x = numpy.unique(numpy.concatenate([x[::stride], x[-1:]]))
+            self.kind = "sampled (thinned to fit the time)"
+            self.notes.append(
+                f"the sampled verification set was thinned {stride}× to {len(x)} inputs to end by --time"
+            )
+        self.reference = Reference(x, truth(x, self.format), self.format)
+        self.points = len(x)
+        self.exhaustive = False
+        self.seconds += time.monotonic() - started
+
+    def measure(self, programs: list[Program]) -> list[Errors | None]:
+        """Errors of each program on the verification set; `None` where the time ran out first."""
+        started = time.monotonic()
+        errors: list[Errors | None] | None = None
         if self.exhaustive:
-            left = self.deadline.left()
-            timeout = None if math.isinf(left) else max(left, MIN_EXHAUSTIVE_SECONDS)
+            errors = self._exhaustive(programs)
+        if errors is None:
+            errors = self._each_sampled(programs)
+        self.seconds += time.monotonic() - started
+        return errors
+
+    def _exhaustive(self, programs: list[Program]) -> list[Errors | None] | None:
+        left = self.until.left()
+        if left < MIN_EXHAUSTIVE_SECONDS:
+            why = f"{left:.0f}s were left"
+        else:
+            timeout = None if math.isinf(left) else (1 - SAMPLED_SHARE) * left
             try:
                 results, _ = verify_all(
                     programs, self.request.fn, self.request.lo, self.request.hi, timeout=timeout
                 )
-                errors = [Errors(r.max_ulp, r.max_rel_error, r.worst_x, r.points) for r in results]
+                return [Errors(r.max_ulp, r.max_rel_error, r.worst_x, r.points) for r in results]
             except subprocess.TimeoutExpired:
-                self._sampled()
-                self.kind = "sampled (the exhaustive pass ran out of time)"
-        if errors is None:
-            dtype = self.format.dtype
-            errors = [self.reference.measure(p.evaluate_chunked(self.reference.x, dtype)) for p in programs]
-        self.seconds += time.monotonic() - started
-        return errors
+                why = f"it was stopped after {timeout:.0f}s"
+        self.notes.append(f"exhaustive verification did not fit the time ({why}): sampled instead")
+        self._sampled()
+        self.kind = "sampled (the exhaustive pass ran out of time)"
+        return None
+
+    def _each_sampled(self, programs: list[Program]) -> list[Errors | None]:
+        dtype = self.format.dtype
+        errors: list[Errors | None] = []
+        slowest = 0.0
+        for program in programs:
+            if self.until.left() < 1.5 * slowest:
+                break
+            began = time.monotonic()
+            errors.append(self.reference.measure(program.evaluate_chunked(self.reference.x, dtype)))
+            slowest = max(slowest, time.monotonic() - began)
+        if len(errors) < len(programs):
+            self.notes.append(
+                f"verification reached {len(errors)} of {len(programs)} programs by --time; "
+                "the rest keep their search-grid errors"
+            )
+        return errors + [None] * (len(programs) - len(errors))
 
 
-def _reserve(request: Request) -> float:
-    """Seconds to keep for verification and speed after the search (estimated generously)."""
+def _plan(request: Request, left: float) -> tuple[float, bool]:
+    """(seconds to keep for verification and speed after the search, whether to verify exhaustively).
+
+    Exhaustive float32 verification (the truth and about ten programs per float, estimated
+    for a loaded machine) is planned only when it fits `EXHAUSTIVE_SHARE` of the time left;
+    otherwise the sampled set, which gets a fifth of the time left (8–30 s).
+    """
     fmt = FORMATS[request.dtype]
     if fmt.precision <= 24 and request.exhaustive:
-        # the truth and about ten programs per float, on a loaded machine
-        seconds = 6.0 + 40e-9 * count_in(request.lo, request.hi, fmt)
-        return seconds + (8.0 if request.speed else 0.0)
-    return 30.0  # float64: the sampled set (1.5M points) for ~20 programs, on a loaded machine
+        seconds = 6.0 + 40e-9 * count_in(request.lo, request.hi, fmt) + (8.0 if request.speed else 0.0)
+        if math.isinf(left) or seconds <= EXHAUSTIVE_SHARE * left:
+            return seconds, True
+    return min(30.0, max(8.0, 0.2 * left)), False
 
 
 def discover(
     request: Request,
     observer: Callable[[EngineEvent], None] | None = None,
     progress: Callable[[str], None] | None = None,
+    deadline: Deadline | None = None,
 ) -> Report:
-    """Baselines, search, verification, labels and (float32) speed; `request.time_budget` bounds it all."""
+    """Baselines, search, verification, labels and (float32) speed, all ended by the deadline.
+
+    `deadline` is the whole command's (the CLI's starts when its process starts); without
+    one, `request.time_budget` seconds from now; `FINISH_SECONDS` of it are left to the caller.
+    """
     say = progress or (lambda _: None)
     request = request.rounded()
-    deadline = Deadline.after(request.time_budget)
+    if deadline is None:
+        deadline = Deadline.after(request.time_budget)
+    until = deadline.minus(FINISH_SECONDS) if request.time_budget is not None else Deadline()
+    reserve, exhaustive = _plan(request, until.left())
     fmt = FORMATS[request.dtype]
     domain = NumericsDomain(
         request.fn, request.lo, request.hi, request.dtype, max_cost=request.max_cost,
@@ -396,19 +474,15 @@ def discover(
 
     say(f"phase: baselines ({request.cost_model} cost model, cost ≤ {request.max_cost})")
     started = time.monotonic()
-    named = baseline_programs(domain, say)
+    named = baseline_programs(domain, say, until.minus(reserve + MIN_SEARCH_SECONDS))
     baseline_seconds = time.monotonic() - started
     say(f"phase: baselines done: {len(named)} in {baseline_seconds:.1f}s")
 
     search_seconds = None
     if request.time_budget is not None:
-        search_seconds = deadline.left() - _reserve(request)
+        search_seconds = until.left() - reserve
         if search_seconds < MIN_SEARCH_SECONDS:
-            raise NumericsInputError(
-                f"--time {request.time_budget:g}s leaves {max(search_seconds, 0):.0f}s for the search after "
-                f"the baselines ({baseline_seconds:.0f}s) and verification (~{_reserve(request):.0f}s); "
-                "give more time"
-            )
+            raise _too_short(request, baseline_seconds, reserve)
     config = EngineConfig(
         seed=request.seed,
         population=request.population,
@@ -417,15 +491,23 @@ def discover(
         time_budget=search_seconds,
         eval_timeout=request.eval_timeout,
         workers=request.workers,
+        executor=request.executor,
+        address=request.address,
         archive_bins=int(request.max_cost) + 1,
         checkpoint_path=request.checkpoint,
         checkpoint_every=5,
     )
     budget = f"{search_seconds:.0f}s" if search_seconds else f"{request.generations} generations"
     say(f"phase: search ({budget})")
-    result = Engine(domain, config, observer=observer).run()
+    prover = BoundedProver(deadline=until.minus(reserve))
+    domain.prover = prover
+    try:
+        result = Engine(domain, config, observer=observer).run()
+    finally:
+        prover.close()
+        domain.prover = check_program
 
-    verifier = _Verifier(domain, request, deadline)
+    verifier = _Verifier(domain, request, until, exhaustive)
     say(f"phase: verification ({verifier.kind}, {verifier.points} inputs per program)")
     front_programs: list[Program] = [individual.genome for individual in result.front]
     dtype = fmt.dtype
@@ -443,8 +525,8 @@ def discover(
     ]
     front_chosen = [i for i, e in enumerate(front_grid) if wanted(e)]
     measured = verifier.measure([front_programs[i] for i in front_chosen] + [named[k][1] for k in chosen])
-    front_verified = dict(zip(front_chosen, measured[: len(front_chosen)], strict=True))
-    verified_by_index = dict(zip(chosen, measured[len(front_chosen) :], strict=True))
+    front_verified = _known(zip(front_chosen, measured[: len(front_chosen)], strict=True))
+    verified_by_index = _known(zip(chosen, measured[len(front_chosen) :], strict=True))
     front_errors = [front_verified.get(i, front_grid[i]) for i in range(len(front_programs))]
     front_kinds = [
         verifier.kind if i in front_verified else "search grid" for i in range(len(front_programs))
@@ -509,8 +591,9 @@ def discover(
     say(f"phase: verification done in {verifier.seconds:.1f}s")
 
     speed: list[Speed] = []
+    notes = list(verifier.notes)
     if fmt.precision <= 24 and request.speed and verifier.exhaustive:
-        speed = _measure_speed(request, front, front_programs, baselines, named, say)
+        speed = _measure_speed(request, front, front_programs, baselines, named, say, until, notes)
     return Report(
         fn=request.fn,
         lo=request.lo,
@@ -531,6 +614,19 @@ def discover(
         baseline_seconds=baseline_seconds,
         speed=speed,
         out_dir=str(out_dir) if out_dir else None,
+        notes=notes,
+    )
+
+
+def _known(pairs: Iterable[tuple[int, Errors | None]]) -> dict[int, Errors]:
+    """The verified errors by index, leaving out the programs the time did not reach."""
+    return {index: errors for index, errors in pairs if errors is not None}
+
+
+def _too_short(request: Request, baseline_seconds: float, reserve: float) -> NumericsInputError:
+    return NumericsInputError(
+        f"--time {request.time_budget:g}s does not leave {MIN_SEARCH_SECONDS:g}s for the search after the "
+        f"baselines ({baseline_seconds:.0f}s so far) and verification (~{reserve:.0f}s); give more time"
     )
 
 
@@ -548,6 +644,8 @@ def _measure_speed(
     baselines: list[BaselineEntry],
     named: list[tuple[str, Program]],
     say: Callable[[str], None],
+    until: Deadline,
+    notes: list[str],
 ) -> list[Speed]:
     """Loops of every exhaustively verified front program under 1 ULP, the best baseline polynomial, glibc, NumPy."""
     candidates = [
@@ -565,8 +663,20 @@ def _measure_speed(
     loops: list[tuple[str, Program]] = [(name, p) for name, p, _ in candidates]
     if best_poly is not None:
         loops.append((best_poly.name, dict(named)[best_poly.name]))
+    left = until.left()
+    if left < MIN_SPEED_SECONDS:
+        notes.append(f"speed not measured: {left:.0f}s were left")
+        say("phase: speed skipped: no time left")
+        return []
     say(f"phase: speed ({len(loops)} loops + glibc + NumPy over 2^24 inputs)")
-    timings = measure_speed(loops, request.fn, request.lo, request.hi)
+    try:
+        # NumPy's loop runs after the C ones, in this process: keep it a share of the time
+        timeout = None if math.isinf(left) else 0.7 * left
+        timings = measure_speed(loops, request.fn, request.lo, request.hi, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        notes.append("speed not measured: the timing loops did not finish by --time")
+        say("phase: speed stopped at the deadline")
+        return []
     result: list[Speed] = []
     for k, timing in enumerate(timings):
         if k < len(candidates):

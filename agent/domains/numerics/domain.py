@@ -10,18 +10,20 @@ and returns the fitted program (`Refined`): children inherit fitted constants.
 would repeat one already made (the structure cache: same canonical DAG, commutative
 arguments sorted, and the same values of the constants the LP does not refit), and, with
 Z3, those that divide by zero or take a negative square root somewhere on the interval
-(see `denominators`). Without seeds (`seeds=False`) the first population is random.
+(see `denominators`; a search passes a `BoundedProver` so no check outlives its time).
+Without seeds (`seeds=False`) the first population is random.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy
 
 from agent.domains.numerics.costmodel import CostModel, cost_model
-from agent.domains.numerics.denominators import check_program
+from agent.domains.numerics.denominators import DenominatorVerdict, check_program
 from agent.domains.numerics.fitting import FitGrid, analyse, cma_polish, fit_form, structure_seed
 from agent.domains.numerics.measure import measure, ulp_of
 from agent.domains.numerics.operators import crossover, mutate, random_program
@@ -40,7 +42,8 @@ class Z3Tally:
 
     safe: int = 0
     rejected: int = 0
-    unknown: int = 0
+    unknown: int = 0  # not proven, timed-out checks included
+    timed_out: int = 0  # checks cut by the prover's time limit or the search's deadline
     seconds: float = 0.0
     examples: list[str] = field(default_factory=list)
 
@@ -107,6 +110,8 @@ class NumericsDomain:
     seeds: bool = True
     structure_cache: bool = True
     tally: Z3Tally = field(default_factory=Z3Tally)
+    # how `check` proves denominators safe: `check_program` in this process, or a `BoundedProver`
+    prover: Callable[[Program, float, float, int], DenominatorVerdict] = check_program
     cache: CacheTally = field(default_factory=CacheTally)
 
     def __post_init__(self) -> None:
@@ -172,7 +177,7 @@ class NumericsDomain:
                 return "duplicate: the same structure and unfitted constants were evaluated before"
             self.cache.misses += 1
             self._seen.add(key)
-        verdict = check_program(program.rounded(self.format.dtype), self.lo, self.hi, self.z3_rlimit)
+        verdict = self.prover(program.rounded(self.format.dtype), self.lo, self.hi, self.z3_rlimit)
         self.tally.seconds += verdict.seconds
         if verdict.status in ("vanishes", "negative_sqrt"):
             self.tally.rejected += 1
@@ -181,8 +186,9 @@ class NumericsDomain:
             if len(self.tally.examples) < 5:
                 self.tally.examples.append(reason)
             return reason
-        if verdict.status == "unknown":
+        if verdict.status in ("unknown", "timeout"):
             self.tally.unknown += 1
+            self.tally.timed_out += verdict.status == "timeout"
         elif verdict.status == "safe":
             self.tally.safe += 1
         return program

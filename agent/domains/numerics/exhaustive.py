@@ -157,20 +157,32 @@ def source(programs: list[Program], fn: str, lo: float, hi: float) -> str:
 def verify_all(
     programs: list[Program], fn: str, lo: float, hi: float, compiler: str = "cc", timeout: float | None = None
 ) -> tuple[list[Verified], float]:
-    """Max ULP and relative error of each program over every float32 in [lo, hi]; and the seconds."""
+    """Max ULP and relative error of each program over every float32 in [lo, hi]; and the seconds.
+
+    `timeout` bounds the compiler and the pass together (`subprocess.TimeoutExpired` past it).
+    """
     if not programs:
         return [], 0.0
     points = count_in(lo, hi, FORMATS["float32"])
     started = time.monotonic()
+    end = None if timeout is None else started + timeout
     with tempfile.TemporaryDirectory(prefix="strop-exhaustive-") as folder:
         path, binary = Path(folder) / "verify.c", Path(folder) / "verify"
         path.write_text(source(programs, fn, lo, hi))
         subprocess.run(
-            [compiler, *FLAGS, "-o", str(binary), str(path), "-lm"], check=True, capture_output=True
+            [compiler, *FLAGS, "-o", str(binary), str(path), "-lm"],
+            check=True,
+            capture_output=True,
+            timeout=_left(end),
         )
-        run = subprocess.run([str(binary)], capture_output=True, text=True, check=True, timeout=timeout)
+        run = subprocess.run([str(binary)], capture_output=True, text=True, check=True, timeout=_left(end))
     rows = json.loads(re.sub(r"\b(-?)inf\b", r"\1Infinity", run.stdout).replace("nan", "NaN"))
     results = [
         Verified(float(r["max_ulp"]), float(r["max_rel_error"]), float(r["worst_x"]), points) for r in rows
     ]
     return results, time.monotonic() - started
+
+
+def _left(end: float | None) -> float | None:
+    """Seconds to `end` (monotonic), at least a token one so a spent budget times out at once."""
+    return None if end is None else max(0.01, end - time.monotonic())

@@ -149,16 +149,31 @@ def measure_speed(
     repeats: int = 5,
     count: int = COUNT,
     compiler: str = "cc",
+    timeout: float | None = None,
 ) -> list[Timing]:
-    """Timings of each named program's loop, glibc's function and NumPy's, on the same inputs."""
+    """Timings of each named program's loop, glibc's function and NumPy's, on the same inputs.
+
+    `timeout` bounds the compiler and the C loops together (`subprocess.TimeoutExpired` past it).
+    """
+    end = None if timeout is None else time.monotonic() + timeout
     with tempfile.TemporaryDirectory(prefix="strop-speed-") as folder:
         path, binary = Path(folder) / "speed.c", Path(folder) / "speed"
         path.write_text(source(programs, fn, lo, hi, count))
         subprocess.run(
-            [compiler, *FLAGS, "-o", str(binary), str(path), "-lm"], check=True, capture_output=True
+            [compiler, *FLAGS, "-o", str(binary), str(path), "-lm"],
+            check=True,
+            capture_output=True,
+            timeout=_left(end),
         )
-        run = subprocess.run([str(binary), str(repeats)], capture_output=True, text=True, check=True)
+        run = subprocess.run(
+            [str(binary), str(repeats)], capture_output=True, text=True, check=True, timeout=_left(end)
+        )
     rows = json.loads(run.stdout)
     names = [name for name, _ in programs] + [f"glibc {GLIBC[fn]}"]
     timings = [Timing(name, best, worst) for name, (best, worst) in zip(names, rows, strict=True)]
     return timings + [_numpy_timing(fn, lo, hi, count, repeats)]
+
+
+def _left(end: float | None) -> float | None:
+    """Seconds to `end` (monotonic), at least a token one so a spent budget times out at once."""
+    return None if end is None else max(0.01, end - time.monotonic())
