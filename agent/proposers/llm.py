@@ -50,7 +50,6 @@ Small models (issue 17):
 from __future__ import annotations
 
 import json
-import os
 import random
 import threading
 from collections.abc import Callable
@@ -83,11 +82,11 @@ from agent.proposers.structured import (
     parse_params,
     settle_point,
 )
+from agent.proposers.workspace_view import editable_paths, workspace_files
 from agent.records import ExperimentRecord
 from agent.run import Candidate
 from agent.space import Space
 from agent.task import Task
-from evaluators.integrity import expand
 from evaluators.metric import Direction
 from evaluators.verdict import Status
 
@@ -105,25 +104,6 @@ CUT_SHORT = (
     "answer again, much shorter: only the lines that change"
 )
 _DECISION_CHARS = 1500
-_SKIP_DIRS = {".git", "__pycache__", ".venv", "venv", "node_modules", ".mypy_cache", ".pytest_cache"}
-_LANGS = {
-    ".py": "python",
-    ".json": "json",
-    ".toml": "toml",
-    ".md": "markdown",
-    ".yaml": "yaml",
-    ".yml": "yaml",
-    ".sh": "bash",
-    ".c": "c",
-    ".h": "c",
-    ".cpp": "cpp",
-    ".rs": "rust",
-    ".js": "javascript",
-    ".ts": "typescript",
-    ".txt": "",
-    ".cfg": "ini",
-    ".ini": "ini",
-}
 
 
 def no_edit_reason(candidate: Candidate) -> str | None:
@@ -161,18 +141,6 @@ def extend_request(candidate: Candidate) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class ShownFile:
-    path: str
-    text: str
-    lang: str
-    fence: str
-    readonly: bool
-    truncated: bool
-    size: int
-    shown: int
-
-
 def _gist(message: str, limit: int = 200) -> str:
     """The first line of a feedback message, without the quoted code, for a one-line reason."""
     first = message.strip().splitlines()[0] if message.strip() else ""
@@ -182,75 +150,6 @@ def _gist(message: str, limit: int = 200) -> str:
 
 def _cap(text: str, limit: int = _DECISION_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _listing(root: Path) -> list[str]:
-    """Workspace-relative paths of regular files, skipping hidden and tool folders without entering them."""
-    found: list[str] = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
-        for name in files:
-            path = Path(folder) / name
-            if not name.startswith(".") and path.is_file() and not path.is_symlink():
-                found.append(path.relative_to(root).as_posix())
-    return sorted(found)
-
-
-def _read_text(path: Path, chars: int) -> tuple[str, int] | str:
-    """At most `chars` characters of a UTF-8 file and its size in bytes; or why it is not shown."""
-    size = path.stat().st_size
-    with path.open("rb") as handle:
-        data = handle.read(chars * 4 + 4)
-    if b"\0" in data[:8192]:
-        return "binary"
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        if len(data) < size and error.start >= len(data) - 4:  # a character cut by the bounded read
-            text = data[: error.start].decode("utf-8", errors="replace")
-        else:
-            return "not UTF-8"
-    return text, size
-
-
-def workspace_files(
-    root: Path, protected: tuple[str, ...], max_chars: int, per_file: int, max_omitted: int = 30
-) -> tuple[list[ShownFile], list[str]]:
-    """The text files under `root` to show the model (editable first), within `max_chars`; and the rest."""
-    protected_set = set(expand(root, protected)) if protected else set()
-    paths = _listing(root)
-    ordered = [p for p in paths if p not in protected_set] + [p for p in paths if p in protected_set]
-    shown: list[ShownFile] = []
-    omitted: list[str] = []
-    budget = max_chars
-    for rel in ordered:
-        room = min(per_file, budget)
-        if room < 200:
-            omitted.append(f"{rel} (prompt size limit)")
-            continue
-        read = _read_text(root / rel, room)
-        if isinstance(read, str):
-            omitted.append(f"{rel} ({read})")
-            continue
-        text, size = read
-        cut = text[:room]
-        truncated = len(cut) < len(text) or len(cut.encode()) < size
-        shown.append(
-            ShownFile(
-                path=rel,
-                text=cut.rstrip("\n"),
-                lang=_LANGS.get(Path(rel).suffix, ""),
-                fence="````" if "```" in cut else "```",
-                readonly=rel in protected_set,
-                truncated=truncated,
-                size=size,
-                shown=len(cut),
-            )
-        )
-        budget -= len(cut)
-    if len(omitted) > max_omitted:
-        omitted = [*omitted[:max_omitted], f"and {len(omitted) - max_omitted} more"]
-    return shown, omitted
 
 
 def _score(record: ExperimentRecord, metric: str) -> str | None:
@@ -563,7 +462,7 @@ class LLMProposer:
 
     def _propose_edits(self, request: ProposalRequest, candidate: Candidate, structured: bool) -> Candidate:
         mode = "structured" if structured else "text"
-        editable = _editable(request.parent_checkout, self.protected)
+        editable = editable_paths(request.parent_checkout, self.protected)
         fmt = self._format("edits", edits_schema(editable)) if structured else None
         messages: list[ChatMessage] = []
         transcript: list[str] = []
@@ -852,12 +751,6 @@ class LLMProposer:
 def _cut_at_max_tokens(reply: LLMReply) -> bool:
     """The model stopped at `max_tokens` (not strop's own cut of a huge reply): asking shorter may help."""
     return reply.finish_reason == "length" and not reply.truncated
-
-
-def _editable(root: Path, protected: tuple[str, ...]) -> list[str]:
-    """The workspace files a structured answer may name: every listed file but the evaluator's."""
-    closed = set(expand(root, protected)) if protected else set()
-    return [path for path in _listing(root) if path not in closed][:200]
 
 
 def _chars(messages: list[ChatMessage]) -> int:
