@@ -60,6 +60,7 @@ def run_command(
     A job whose last night was killed is resumed, not restarted. A job that fails does not
     stop the others. If another `strop nightly run` holds the lock, this one says who and exits 0.
     """
+    from agent.deadline import process_started
     from agent.errors import UserError
     from agent.home import strop_home
     from agent.nightly.jobs import load_jobs
@@ -86,6 +87,7 @@ def run_command(
                 parallel or jobs.spec.nightly.parallel,
                 only=job or None,
                 say=lambda text: err.print(f"nightly: {text}", markup=False),
+                started=process_started(),  # the window is the wall time, start-up included
             )
     except NightlyBusy as busy:
         out.print(f"nightly: not started: {busy.holder} holds the nightly lock", markup=False)
@@ -178,10 +180,12 @@ def job_command(
     """One job of kind run, in its own process (started by `strop nightly run`)."""
     import json
 
+    from agent.deadline import process_started
     from agent.home import strop_home
     from agent.nightly.job import die_with_parent, run_job
     from agent.nightly.jobs import load_jobs
 
     die_with_parent()
-    result = run_job(load_jobs(jobs_path), name, seconds, base, resume, strop_home())
+    jobs = load_jobs(jobs_path)
+    result = run_job(jobs, name, seconds, base, resume, strop_home(), started=process_started())
     typer.echo(json.dumps(result))

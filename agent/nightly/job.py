@@ -73,9 +73,18 @@ def override_budget(source: str, values: dict[str, Any]) -> str:
 
 
 def run_job(
-    jobs: Jobs, name: str, seconds: float, base: str | None, resume: str | None, home: Path
+    jobs: Jobs,
+    name: str,
+    seconds: float,
+    base: str | None,
+    resume: str | None,
+    home: Path,
+    started: float | None = None,
 ) -> dict[str, Any]:
-    """Drive the job's run to its end (or the time given); returns the loop's result as plain data."""
+    """Drive the job's run to its end (or the time given); returns the loop's result as plain data.
+
+    `started` (epoch seconds, the job process's start) makes `seconds` count from then.
+    """
     from agent.loop import Overrides, RunStarted, graph
     from agent.run_index import RunIndex
     from agent.task import load_task
@@ -91,20 +100,27 @@ def run_job(
         extra = (
             {"more_time": seconds} if "more_time" in inspect.signature(graph.resume_run).parameters else {}
         )
-        result = graph.resume_run(resume, home, index, sink=announce, **extra)
+        result = graph.resume_run(resume, home, index, sink=announce, started=started, **extra)
     else:
         task = with_budget(load_task(jobs.task_path(name)), jobs.spec.jobs[name].budget)
         overrides = Overrides(time=seconds)
-        result = _start(graph, task, home, index, overrides, announce, base)
+        result = _start(graph, task, home, index, overrides, announce, base, started)
     return {"run": result.run_id, "status": result.status, "stop_reason": result.stop_reason}
 
 
 def _start(
-    graph: Any, task: Task, home: Path, index: Any, overrides: Any, sink: Any, base: str | None
+    graph: Any,
+    task: Task,
+    home: Path,
+    index: Any,
+    overrides: Any,
+    sink: Any,
+    base: str | None,
+    started: float | None = None,
 ) -> Any:
     """`start_run`, with experiment 0 at `base` for a warm start."""
     if base is None:
-        return graph.start_run(task, home, index, overrides, sink=sink)
+        return graph.start_run(task, home, index, overrides, sink=sink, started=started)
     if "base" not in inspect.signature(graph.start_run).parameters:
         raise UserError("this strop's run loop cannot start from a given commit: set warm_start = false")
-    return graph.start_run(task, home, index, overrides, sink=sink, base=base)
+    return graph.start_run(task, home, index, overrides, sink=sink, base=base, started=started)

@@ -8,6 +8,12 @@ runs in a child process (`strop nightly job …`, or `strop evolve … --json`),
 job that crashes or hangs costs only itself: the others go on, and the window's end
 stops whatever is left. The caller holds the nightly lock; this module writes the
 history.
+
+The window is a limit (issue 18): it counts from the nightly's own start, each job is
+given the time left less `CLOSE_SECONDS` (its own `--time`, which counts from its own
+process start), and a job still running at the window's end less `CLOSE_SECONDS` is
+stopped (SIGTERM, SIGKILL `KILL_AFTER` seconds later) and recorded `stopped`: a killed
+`run` job is resumed the next night, nothing of it lost.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ from agent.nightly.history import History, NightRecord
 from agent.nightly.jobs import AVAILABLE, Jobs, JobSpec, last_fire
 from agent.records import now_iso
 
-GRACE_SECONDS = 60.0  # after the window, a job gets this long to finish its experiment in flight
+CLOSE_SECONDS = 3.0  # kept after a job: its exit, the history, the summary line, the nightly's exit
+KILL_AFTER = 1.0  # seconds between SIGTERM and SIGKILL for a job still running at the window's end
 MIN_SECONDS = 20.0  # a job is not started with less time than this left in the window
 
 
@@ -67,14 +74,18 @@ def run_night(
     parallel: int = 1,
     only: list[str] | None = None,
     say: Callable[[str], None] = lambda _: None,
+    started: float | None = None,
 ) -> list[NightRecord]:
-    """Run every due job (at most `parallel` at once) until the window closes; return their records."""
+    """Run every due job (at most `parallel` at once) until the window closes; return their records.
+
+    The window counts from `started` (epoch seconds; the CLI passes its process's start), or now.
+    """
     history = History(home)
     due = due_jobs(jobs, history, now, only)
     if not due:
         say("nothing is due")
         return []
-    deadline = time.time() + window
+    deadline = (started if started is not None else time.time()) + window - CLOSE_SECONDS
     guard = threading.Lock()
 
     def one(item: Due) -> NightRecord:
@@ -122,7 +133,7 @@ def _run_job(
             history.put(record)
 
     try:
-        result = _watch(command, deadline + GRACE_SECONDS, announce, home)
+        result = _watch(command, deadline, announce, home)
     except _Overran:
         return _close(history, guard, record, "stopped", "stopped at the end of the window")
     except _Failed as failure:
@@ -153,7 +164,7 @@ def _command(
 ) -> list[str]:
     strop = [sys.executable, "-m", "agent.cli"]
     if spec.kind == "run":
-        command = [*strop, "nightly", "job", name, "--jobs", str(jobs.path), "--seconds", f"{seconds:.0f}"]
+        command = [*strop, "nightly", "job", name, "--jobs", str(jobs.path), "--seconds", f"{int(seconds)}"]
         command += ["--base", base] if base else []
         command += ["--resume", resume] if resume else []
         return command
@@ -208,7 +219,7 @@ def _watch(command: list[str], kill_at: float, announce: Callable[[str], None], 
 def _stop(process: subprocess.Popen[str]) -> None:
     process.terminate()
     try:
-        process.wait(timeout=30)
+        process.wait(timeout=KILL_AFTER)
     except subprocess.TimeoutExpired:
         process.kill()
 
