@@ -126,6 +126,10 @@ class SearchSpec(_Section):
     max_debug_depth: int = Field(default=3, ge=0)
     population: int = Field(default=8, ge=2, description="tournament: population size")
     seed: int = Field(default=0)
+    executor: Literal["local", "ray"] = Field(
+        default="local", description="where evaluations run: local processes, or a Ray cluster"
+    )
+    address: str | None = Field(default=None, description='the Ray head: "auto" or HOST:PORT (executor ray)')
 
 
 class ParamSpec(_Section):

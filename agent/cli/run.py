@@ -16,6 +16,21 @@ from agent.cli import app
 from agent.cli.render import err, escape, out, print_json, styled_status
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON for scripts.")]
+ExecutorFlag = Annotated[
+    str | None, typer.Option("--executor", help="Where evaluations run: local (default) or ray.")
+]
+AddressFlag = Annotated[
+    str | None, typer.Option("--address", help="The Ray head for --executor ray: auto or HOST:PORT.")
+]
+
+
+def _executor(kind: str | None, address: str | None) -> Any:
+    """The executor the command line names (`--address` alone means ray), or None."""
+    from agent.executors import ExecutorSpec
+
+    if kind is None and address is None:
+        return None
+    return ExecutorSpec(kind or "ray", address)
 
 
 class _Progress:
@@ -107,6 +122,8 @@ def run_command(
     ] = None,
     metric: Annotated[str | None, typer.Option("--metric", help="With --goal: the metric's key.")] = None,
     direction: Annotated[str, typer.Option("--direction", help="With --goal: max or min.")] = "max",
+    executor: ExecutorFlag = None,
+    address: AddressFlag = None,
 ) -> None:
     r"""Improve the task's workspace on its own until the budget is spent.
 
@@ -135,7 +152,13 @@ def run_command(
         from agent.errors import UserError
 
         raise UserError(f"--time: {error}") from None
-    overrides = Overrides(parallel=parallel, experiments=experiments, time=seconds)
+    chosen = _executor(executor, address)
+    overrides = Overrides(
+        parallel=parallel,
+        experiments=experiments,
+        time=seconds,
+        executor=chosen.to_dict() if chosen else None,
+    )
     index = RunIndex(strop_home())
     with _Progress(task.evaluator.metric, quiet or json_out) as progress:
         result = start_run(task, strop_home(), index, overrides, sink=progress, started=process_started())
@@ -155,6 +178,8 @@ def resume_command(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
     json_out: JsonFlag = False,
+    executor: ExecutorFlag = None,
+    address: AddressFlag = None,
 ) -> None:
     """Continue a run that was killed or interrupted, from its last checkpoint.
 
@@ -174,6 +199,7 @@ def resume_command(
         from agent.errors import UserError
 
         raise UserError(f"--time: {error}") from None
+    chosen = _executor(executor, address)
     index = RunIndex(strop_home())
     record = index.find_run(run_ref)
     with _Progress(record.metric, quiet or json_out) as progress:
@@ -185,6 +211,7 @@ def resume_command(
             more_time=seconds,
             experiments=experiments,
             started=process_started(),
+            executor=chosen,
         )
     _report(result, index, json_out)
 

@@ -77,6 +77,8 @@ class EngineConfig:
     check_attempts: int = 8  # draws per population slot before giving up on a generation's slot
     cache_size: int = 50_000  # genomes remembered with their outcome (duplicates are not re-run)
     start_method: str = "forkserver"
+    executor: str = "local"  # local processes, or "ray" (agent.executors.ray_pool)
+    address: str | None = None  # the Ray head for executor ray: auto or HOST:PORT
 
     def __post_init__(self) -> None:
         if self.generations is None and self.time_budget is None:
@@ -188,9 +190,7 @@ class Engine(Generic[G]):
         self._started = time.time()
         self._wall_before = self.state.stats.wall_time
         deadline = self._started + self.config.time_budget if self.config.time_budget else None
-        with EvaluationPool(
-            self.domain, self.config.workers, self.config.eval_timeout, self.config.start_method
-        ) as pool:
+        with self._pool() as pool:
             if self.state.generation < 0:
                 try:
                     self._initial_generation(pool, deadline)
@@ -210,6 +210,15 @@ class Engine(Generic[G]):
         if self.config.checkpoint_path is not None:
             self._write_checkpoint()
         return self.result()
+
+    def _pool(self) -> Any:
+        """Local killable processes, or a Ray cluster: the same contract (agent.executors.ray_pool)."""
+        config = self.config
+        if getattr(config, "executor", "local") == "ray":
+            from agent.executors.ray_pool import RayPool
+
+            return RayPool(self.domain, config.workers, config.eval_timeout, config.address or "auto")
+        return EvaluationPool(self.domain, config.workers, config.eval_timeout, config.start_method)
 
     def result(self) -> EngineResult[G]:
         state = self.state

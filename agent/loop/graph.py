@@ -26,6 +26,7 @@ from filelock import FileLock, Timeout
 
 from agent.budget import RunBudget
 from agent.errors import UserError
+from agent.executors import ExecutorSpec, open_executor
 from agent.loop.events import Note, RunLog, RunStarted, Sink
 from agent.loop.lanes import clear_stale_locks
 from agent.loop.memory import open_memory
@@ -55,6 +56,7 @@ class Overrides:
     parallel: int | None = None
     experiments: int | None = None
     time: float | None = None
+    executor: dict[str, Any] | None = None  # an `agent.executors.ExecutorSpec` as data
 
     def save(self, folder: Path) -> None:
         (folder / OVERRIDES).write_text(json.dumps(self.__dict__))
@@ -161,6 +163,7 @@ def make_context(
         task.spec.budget.turn_limit + task.spec.budget.extension * task.spec.budget.max_extensions
     )
     ctx = LoopContext(
+        executor=open_executor(executor_spec(task, overrides)),
         run=run,
         proposer=proposer,
         strategy=make_strategy(task.spec.search, proposer.name),
@@ -175,6 +178,8 @@ def make_context(
         concurrency=concurrency,
     )
     emit(Note(memory.describe() if memory.available or not memory.notes else memory.notes.pop(0)))
+    if ctx.executor.name != "local":
+        emit(Note(f"evaluations run on {executor_spec(task, overrides).describe()}"))
     for text in memory.notes:
         emit(Note(text))
     memory.notes.clear()
@@ -182,6 +187,15 @@ def make_context(
         if rule.origin != "task":
             emit(Note(f"constraints: excluding a failing region ({rule.origin}): {rule.text}"))
     return ctx
+
+
+def executor_spec(task: Task, overrides: Overrides) -> ExecutorSpec:
+    """The command line's executor (kept in the run folder), else the task's `[search]` one."""
+    chosen = ExecutorSpec.from_dict(overrides.executor)
+    if chosen is not None:
+        return chosen
+    search = task.spec.search
+    return ExecutorSpec(search.executor, search.address if search.executor == "ray" else None)
 
 
 def start_run(
@@ -217,8 +231,11 @@ def resume_run(
     more_time: float | None = None,
     experiments: int | None = None,
     started: float | None = None,
+    executor: ExecutorSpec | None = None,
 ) -> LoopResult:
     """Continue a run that was killed or stopped, from its last checkpoint.
+
+    `executor` replaces the run's executor from now on (e.g. local, after a cluster went away).
 
     `more_time` gives the run that many more seconds from now (its time budget becomes what
     it has used plus `more_time`); `experiments` sets a new experiment total. With either,
@@ -236,7 +253,9 @@ def resume_run(
         overrides.time = _elapsed_so_far(run) + more_time
     if experiments is not None:
         overrides.experiments = experiments
-    if extend:
+    if executor is not None:
+        overrides.executor = executor.to_dict()
+    if extend or executor is not None:
         overrides.save(run.folder)
     if run.record.status != "running":
         run.record.status, run.record.finished = "running", None
@@ -300,6 +319,7 @@ def _drive(
         lock.acquire()
     except Timeout:
         raise RunBusyError(f"run {run.record.id} is being run by another process") from None
+    ctx: LoopContext | None = None
     try:
         ctx = make_context(run, index, overrides, sink, proposer)
         ctx.started = started
@@ -336,6 +356,8 @@ def _drive(
             run.record.id, run.record.status, run.record.stop_reason, run.best(records), records
         )
     finally:
+        if ctx is not None:
+            ctx.executor.close()
         lock.release()
 
 

@@ -29,7 +29,7 @@ import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from agent.budget import RunBudget, Usage, final_reserve, overrun
 from agent.constraints import Constraints
 from agent.deadline import Deadline
 from agent.errors import UserError
+from agent.executors import EvaluationJob, Executor, LocalExecutor
 from agent.experiments import NOTES_REF
 from agent.loop.candidates import candidate_path, load_candidate, save_candidate, write_atomically
 from agent.loop.events import ExperimentFinished, ExperimentStarted, Note, RunStopped, Sink
@@ -47,7 +48,7 @@ from agent.records import Cost, ExperimentRecord
 from agent.run import Candidate, Run, UnsafePathError, safe_path, write_files
 from agent.search.tree import Node, Strategy
 from agent.space import Space
-from evaluators.verdict import Status, Verdict
+from evaluators.verdict import Status
 
 BASELINE_IDEA = "baseline: the workspace as it is"
 CLOSING = 2.0  # seconds kept at the end for closing the run: records, lanes, the summary, exiting
@@ -72,6 +73,7 @@ class LoopContext:
     clock: Callable[[], float] = time.monotonic
     concurrency: int = 1  # model calls at once across lanes (LLM proposers)
     started: float | None = None  # epoch seconds the command started; None: when the loop starts
+    executor: Executor = field(default_factory=LocalExecutor)  # where evaluations run (agent.executors)
 
     @property
     def folder(self) -> Path:
@@ -531,16 +533,10 @@ class Nodes:
                 run.repo.checkout(lane, record.branch, record.commit)
                 todo.append((slot, record, lane))
 
-        def judge(item: tuple[Slot, ExperimentRecord, Path]) -> Verdict:
-            slot, _, lane = item
-            name = str(slot["exp"]) if slot["turn"] == 1 else f"{slot['exp']}-t{slot['turn']}"
-            return _evaluate(evaluator, lane, name, deadline)
-
-        if todo:
-            with ThreadPoolExecutor(max_workers=len(todo)) as pool:
-                verdicts = list(pool.map(judge, todo))
-            for (_, record, _), verdict in zip(todo, verdicts, strict=True):
-                run.conclude(record, verdict)  # in this thread: the index connection is not shared
+        jobs = [EvaluationJob(lane, _log_name(slot), deadline=deadline.at) for slot, _, lane in todo]
+        verdicts = self.ctx.executor.evaluate_all(evaluator, jobs)
+        for (_, record, _), verdict in zip(todo, verdicts, strict=True):
+            run.conclude(record, verdict)  # in this thread: the index connection is not shared
         slots = [
             ({**slot, "stage": "done" if slot["exp"] in skipped else "evaluated"})
             if slot["stage"] == "committed"
@@ -827,13 +823,8 @@ def _finish(run: Run, status: str, reason: str, deadline: Deadline) -> Experimen
     return run.finish(status, reason)
 
 
-def _evaluate(evaluator: Any, lane: Path, name: str, deadline: Deadline) -> Verdict:
-    """The evaluator on `lane`, clamped to `deadline` when the evaluator takes one (issue 10's interface)."""
-    import inspect
-
-    if deadline.at is not None and "deadline" in inspect.signature(evaluator.evaluate).parameters:
-        return evaluator.evaluate(lane, name=name, deadline=deadline.at)
-    return evaluator.evaluate(lane, name=name)
+def _log_name(slot: Slot) -> str:
+    return str(slot["exp"]) if slot["turn"] == 1 else f"{slot['exp']}-t{slot['turn']}"
 
 
 def _log_excerpt(record: ExperimentRecord, chars: int = 1500) -> str:

@@ -1,0 +1,160 @@
+"""`strop run` lanes on a real Ray cluster: the bundled task, same-seed equality, a killed worker."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from agent.executors import ExecutorSpec
+from agent.executors.cluster import LocalCluster
+from agent.home import run_dir, strop_home
+from agent.loop import Overrides, start_run
+from agent.loop.audit import audit_run
+from agent.run_index import RunIndex
+from agent.task import load_task
+from evaluators.verdict import Status
+from tests.loop.conftest import make_task
+
+
+def _run(task: Path, overrides: Overrides):  # type: ignore[no-untyped-def]
+    index = RunIndex(strop_home())
+    return start_run(load_task(task), strop_home(), index, overrides), index
+
+
+def _ray(cluster: LocalCluster, retries: int = 2) -> dict:
+    return ExecutorSpec("ray", cluster.address, retries).to_dict()
+
+
+def _summary(records):  # type: ignore[no-untyped-def]
+    return [(r.id, r.parent, r.idea, r.params, r.status.value, r.metrics) for r in records]
+
+
+def test_same_seed_gives_the_same_experiments_on_ray_as_locally(
+    tmp_path: Path, cluster: LocalCluster
+) -> None:
+    local, _ = _run(make_task(tmp_path / "a", experiments=6, seed=3), Overrides(parallel=2))
+    remote, index = _run(
+        make_task(tmp_path / "b", experiments=6, seed=3), Overrides(parallel=2, executor=_ray(cluster))
+    )
+    assert _summary(remote.records) == _summary(local.records)
+    assert audit_run(remote.run_id, strop_home(), index, evaluated=6) == []
+    assert all(Path(r.log_path).is_file() and r.log_digest for r in remote.records)
+
+
+def _kill_first_evaluation(cluster: LocalCluster, killed: list[int], timeout: float = 120.0) -> None:
+    """SIGKILL the first Ray worker seen running an evaluation (its title is ray::evaluate_job)."""
+    import os
+    import signal
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not killed:
+        for pid in cluster.worker_pids():
+            try:
+                title = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if title.startswith(b"ray::evaluate_job"):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+        time.sleep(0.05)
+
+
+def _run_killing_one_worker(tmp_path: Path, cluster: LocalCluster, retries: int):  # type: ignore[no-untyped-def]
+    task = make_task(tmp_path / "t", experiments=4, sleep=2.0)
+    killed: list[int] = []
+    killer = threading.Thread(target=_kill_first_evaluation, args=(cluster, killed), daemon=True)
+    killer.start()
+    result, index = _run(task, Overrides(parallel=2, executor=_ray(cluster, retries)))
+    killer.join(timeout=1)
+    assert killed, "no evaluation was seen running on the cluster"
+    return result, index
+
+
+def test_a_worker_killed_mid_evaluation_is_retried_nothing_lost_or_duplicated(
+    tmp_path: Path, cluster: LocalCluster
+) -> None:
+    result, index = _run_killing_one_worker(tmp_path, cluster, retries=1)
+    assert [r.id for r in result.records] == [0, 1, 2, 3]
+    assert all(r.status is Status.OK for r in result.records)  # the killed one ran again, once
+    assert len({r.commit for r in result.records}) == 4
+    assert result.status == "done"
+    assert audit_run(result.run_id, strop_home(), index, evaluated=4) == []
+
+
+def test_a_worker_killed_with_no_retries_left_is_recorded_failed_with_the_reason(
+    tmp_path: Path, cluster: LocalCluster
+) -> None:
+    result, index = _run_killing_one_worker(tmp_path, cluster, retries=0)
+    assert [r.id for r in result.records] == [0, 1, 2, 3]
+    lost = [r for r in result.records if r.status is not Status.OK]
+    assert len(lost) == 1 and lost[0].status is Status.BUGGY
+    assert lost[0].reason.startswith("lost on the Ray cluster after 1 attempt(s)")
+    assert result.status == "done"
+    assert audit_run(result.run_id, strop_home(), index, evaluated=4) == []
+
+
+def test_secrets_in_the_driver_environment_never_reach_a_worker(cluster: LocalCluster, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from agent.executors.cluster import connect
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-driver-only")
+    ray = connect(cluster.address)
+
+    def probe() -> str | None:
+        import os
+
+        return os.environ.get("OPENAI_API_KEY")
+
+    assert ray.get([ray.remote(probe).options(num_cpus=1).remote() for _ in range(2)]) == [None, None]
+
+
+def test_the_bundled_task_runs_with_two_lanes_on_ray_from_the_command_line(
+    tmp_path: Path, cluster: LocalCluster
+) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    task = Path(__file__).parents[2] / "benchmarks" / "tasks" / "diabetes-pca"
+    env = {**os.environ, "OPENAI_API_KEY": "sk-driver-only"}
+    command = [sys.executable, "-m", "agent.cli", "run", str(task), "--parallel", "2", "--executor", "ray"]
+    command += ["--address", cluster.address, "--experiments", "4", "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["experiments"] == 4 and report["status"] == "done"
+    assert report["best"]["status"] == "ok" and report["best"]["metrics"]["rmse"] > 0
+    assert report["best"]["final_metrics"]  # the hidden test ran once, on the driver
+    log = (run_dir(report["run"]) / "run.log").read_text()
+    assert f"evaluations run on ray at {cluster.address}" in log
+
+
+def test_an_unreachable_cluster_is_one_line_and_the_run_resumes_locally(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from agent.executors.cluster import free_port
+
+    task = make_task(tmp_path / "t", experiments=2)
+    base = [sys.executable, "-m", "agent.cli"]
+    gone = f"127.0.0.1:{free_port()}"
+    env = dict(os.environ)
+    failed = subprocess.run(
+        [*base, "run", str(task), "--executor", "ray", "--address", gone],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert failed.returncode == 2
+    assert f"cannot reach the Ray cluster at {gone}" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    resumed = subprocess.run(
+        [*base, "resume", "--executor", "local", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert '"experiments": 2' in resumed.stdout
