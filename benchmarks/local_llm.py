@@ -132,7 +132,7 @@ class ServerCounts:
 
     requests: int = 0  # chat completions served (access log lines)
     prompt_tokens: int = 0  # prompt tokens per request: reused from its cache + evaluated
-    generated: int = 0  # tokens generated (eval runs + the last sampled token)
+    generated: int = 0  # tokens generated (its decode runs)
 
 
 def server_counts(text: str) -> ServerCounts:
@@ -145,7 +145,9 @@ def server_counts(text: str) -> ServerCounts:
         prompt = re.search(r"prompt eval time =.*?/\s+(\d+) tokens", block)
         runs = re.search(r"\seval time =.*?/\s+(\d+) runs", block)
         counts.prompt_tokens += int(prompt.group(1)) if prompt else 0
-        counts.generated += int(runs.group(1)) + 1 if runs else 0
+        counts.generated += (
+            int(runs.group(1)) if runs else 0
+        )  # decode runs: one per token (±1 at a length stop)
     counts.prompt_tokens += sum(int(n) for n in re.findall(r"(\d+) prefix-match hit", text))
     return counts
 
@@ -371,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         "--model", default=None, help=f"the GGUF (default: {MODEL_FILE} from the setup script)"
     )
     parser.add_argument("--n-ctx", type=int, default=8192)
-    parser.add_argument("--max-tokens", type=int, default=1024)
+    parser.add_argument("--max-tokens", type=int, default=512)
     parser.add_argument("--run-timeout", type=float, default=1800.0)
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)

@@ -73,7 +73,8 @@ class Capabilities:
 def response_format(dialect: Dialect, name: str, schema: Mapping[str, Any]) -> dict[str, Any]:
     """The `response_format` value asking for `schema` in `dialect`."""
     if dialect == "json_schema":
-        return {"type": "json_schema", "json_schema": {"name": name, "schema": dict(schema), "strict": True}}
+        # not `strict`: OpenAI's strict mode refuses optional properties and bounds, which these schemas use
+        return {"type": "json_schema", "json_schema": {"name": name, "schema": dict(schema)}}
     return {"type": "json_object", "schema": dict(schema)}
 
 

@@ -240,7 +240,7 @@ def test_usage_missing_is_counted_locally_and_marked_estimated_at_no_cost() -> N
     ):
         reply = client.complete([ChatMessage("user", "x" * 400)])
     assert not reply.usage_reported
-    assert reply.cost.prompt_tokens == 100 and reply.cost.completion_tokens > 0
+    assert reply.cost.prompt_tokens == 100 + 4 + 3 and reply.cost.completion_tokens > 0  # text, framing
     assert reply.cost.estimated == reply.cost.tokens and reply.cost.usd == 0.0  # a local model costs nothing
 
 
