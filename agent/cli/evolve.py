@@ -102,6 +102,12 @@ def numerics(
     seeds: str = typer.Option(
         "all", "--seeds", help="all: start from the baselines' shapes; none: from random programs only."
     ),
+    checkpoint: Path | None = typer.Option(
+        None,
+        "--checkpoint",
+        help="Save the search's population here as it goes, and continue from it when it exists "
+        "(a warm start: give the same function, interval, dtype and shape as the run that wrote it).",
+    ),
 ) -> None:
     """Discover cheap, accurate approximations of FN on an interval (AutoNumerics-Zero style).
 
@@ -147,6 +153,7 @@ def numerics(
         out_dir=out,
         cost_model=cost_model,
         seeds=seeds == "all",
+        checkpoint=checkpoint,
     )
     request.validate()
     recorder = _recorder(request, strop_home())

@@ -21,10 +21,11 @@ depend on the machine's speed.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pickle
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic
@@ -130,6 +131,25 @@ def _raise_past(deadline: float | None) -> None:
         raise DeadlineReached
 
 
+def _same_search(checkpoint: Path, identity: dict[str, object]) -> None:
+    """Refuse to continue a checkpoint written by a different search; remember this one's identity."""
+    sidecar = checkpoint.with_name(checkpoint.name + ".identity.json")
+    wanted = json.loads(json.dumps(identity, default=str))
+    if checkpoint.is_file() and sidecar.is_file():
+        try:
+            saved = json.loads(sidecar.read_text())
+        except (OSError, ValueError) as error:
+            raise UserError(f"cannot read {sidecar}: {error}") from None
+        if saved != wanted:
+            changed = sorted(key for key in set(saved) | set(wanted) if saved.get(key) != wanted.get(key))
+            raise UserError(
+                f"{checkpoint} was written by a different search ({', '.join(changed)} differ): "
+                "give the same arguments, or another checkpoint path"
+            )
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    sidecar.write_text(json.dumps(wanted, sort_keys=True))
+
+
 def _genome_key(genome: Any) -> bytes:
     return hashlib.sha256(pickle.dumps(genome, protocol=5)).digest()
 
@@ -183,6 +203,35 @@ class Engine(Generic[G]):
         state.config = config
         engine.state = state
         engine.rng.bit_generator.state = state.rng_state
+        return engine
+
+    @classmethod
+    def continued(
+        cls,
+        domain: Domain[G],
+        config: EngineConfig,
+        observer: Callable[[EngineEvent], None] | None = None,
+        identity: Mapping[str, object] | None = None,
+    ) -> Engine[G]:
+        """A warm start: the search saved at `config.checkpoint_path` continued, else a new one.
+
+        How a nightly search picks up last night's population. The saved search keeps its
+        shape (population, islands, seed stream); this run's budget applies, its
+        `generations` counted from where the saved search stopped. `identity` (what makes
+        two searches the same: function, interval, model…) is kept beside the checkpoint;
+        continuing it with another is refused, since its fitnesses would be another problem's.
+        """
+        path = config.checkpoint_path
+        if path is None:
+            return cls(domain, config, observer)
+        _same_search(Path(path), dict(identity or {}))
+        if not Path(path).is_file():
+            return cls(domain, config, observer)
+        engine = cls.resume(domain, path, observer)
+        done = max(engine.state.generation, 0)
+        more = None if config.generations is None else done + config.generations
+        budget = replace(engine.config, generations=more, time_budget=config.time_budget)
+        engine.config = engine.state.config = budget
         return engine
 
     def run(self) -> EngineResult[G]:

@@ -18,6 +18,7 @@ stopped (SIGTERM, SIGKILL `KILL_AFTER` seconds later) and recorded `stopped`: a 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -39,6 +40,7 @@ from agent.records import now_iso
 CLOSE_SECONDS = 3.0  # kept after a job: its exit, the history, the summary line, the nightly's exit
 KILL_AFTER = 1.0  # seconds between SIGTERM and SIGKILL for a job still running at the window's end
 MIN_SECONDS = 20.0  # a job is not started with less time than this left in the window
+CHECKPOINTED = ("numerics",)  # evolve kinds whose population is carried from night to night
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,8 @@ def _run_job(
         f"{item.name}: {'resuming run ' + str(record.run) if record.resumed else 'starting'} ({spec.kind}, {left:.0f}s)"
     )
     command = _command(jobs, item.name, spec, left, base, record.run if record.resumed else None)
+    if spec.kind in CHECKPOINTED:
+        command += ["--checkpoint", str(population_checkpoint(home, item.name, spec, record.night))]
 
     def announce(run_id: str) -> None:
         record.run = run_id
@@ -145,6 +149,18 @@ def _run_job(
     )
     say(f"{item.name}: {closed.status}, best {closed.metric} = {closed.best_metric}")
     return closed
+
+
+def population_checkpoint(home: Path, name: str, spec: JobSpec, night: str) -> Path:
+    """Where an evolve job keeps its population between nights (and across a killed night).
+
+    With `warm_start`, one file per job and arguments: tonight continues last night's
+    search. Without, one per night: a killed night still continues, the next starts afresh.
+    Other arguments make another search, hence another file.
+    """
+    digest = hashlib.sha256(json.dumps([spec.kind, spec.args]).encode()).hexdigest()[:12]
+    stem = f"{name}-{digest}" if spec.warm_start else f"{name}-{digest}-{night.replace(':', '')}"
+    return home / "nightly" / "populations" / f"{stem}.ckpt"
 
 
 def _close(

@@ -120,3 +120,26 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
 def test_config_without_budget_is_refused():
     with pytest.raises(UserError):
         EngineConfig(population=4)
+
+
+def test_warm_start_continues_the_saved_search(tmp_path):
+    """Two nights of 3 then 2 generations are the same search as one of 5 (nothing restarts)."""
+    straight = Engine(ToyDomain(), _config(generations=5)).run()
+    checkpoint = tmp_path / "nightly" / "toy.ckpt"
+    first = Engine.continued(
+        ToyDomain(), _config(generations=3, checkpoint_path=checkpoint), identity={"f": 1}
+    )
+    assert first.state.generation == -1
+    first.run()
+    second = Engine.continued(
+        ToyDomain(), _config(generations=2, checkpoint_path=checkpoint), identity={"f": 1}
+    )
+    assert second.state.generation == 3
+    assert _fingerprint(second.run()) == _fingerprint(straight)
+
+
+def test_a_checkpoint_of_another_search_is_not_continued(tmp_path):
+    checkpoint = tmp_path / "toy.ckpt"
+    Engine.continued(ToyDomain(), _config(generations=1, checkpoint_path=checkpoint), identity={"f": 1}).run()
+    with pytest.raises(UserError, match="different search"):
+        Engine.continued(ToyDomain(), _config(generations=1, checkpoint_path=checkpoint), identity={"f": 2})

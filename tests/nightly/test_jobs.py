@@ -221,3 +221,23 @@ def test_failures_say_what_failed_and_why() -> None:
         "3 of 4 experiments failed: 2 buggy (most often: ZeroDivisionError: x); 1 timeout (most often: killed at 20s)"
     )
     assert failures(records[:1]) == ""
+
+
+def test_evolve_jobs_keep_their_population_between_nights(tmp_path: Path) -> None:
+    """Warm start: one checkpoint per job and arguments across nights; without it, one per night."""
+    from agent.nightly.jobs import JobSpec
+    from agent.nightly.runner import population_checkpoint
+
+    warm = JobSpec(kind="numerics", args=["--fn", "exp2", "--interval", "0,1"], schedule="0 2 * * *")
+    cold = warm.model_copy(update={"warm_start": False})
+    other = warm.model_copy(update={"args": ["--fn", "log2", "--interval", "1,2"]})
+    night1, night2 = "2026-11-30T02:00", "2026-12-01T02:00"
+    assert population_checkpoint(tmp_path, "exp2", warm, night1) == population_checkpoint(
+        tmp_path, "exp2", warm, night2
+    )
+    assert population_checkpoint(tmp_path, "exp2", cold, night1) != population_checkpoint(
+        tmp_path, "exp2", cold, night2
+    )
+    assert population_checkpoint(tmp_path, "exp2", other, night1) != population_checkpoint(
+        tmp_path, "exp2", warm, night1
+    )

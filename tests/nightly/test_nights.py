@@ -150,3 +150,35 @@ def test_an_evolve_job_and_a_failing_job_in_one_night(tmp_path: Path, isolated_h
     data = gather(RunIndex(isolated_home), quant.run, isolated_home)
     assert data.is_search and {"uniform_int4", "greedy"} <= {b.name for b in data.baselines}
     assert "pareto" in [plot.name for plot in all_plots(data)]
+
+
+NUMERICS_JOBS = """
+[jobs.exp]
+kind = "numerics"
+args = ["--fn", "exp", "--interval", "0.5,1", "--dtype", "float64", "--population", "6", "--islands", "1",
+        "--max-cost", "4", "--workers", "0", "--cost-model", "ops"]
+schedule = "0 3 * * *"
+budget = { time = "25s" }
+"""
+
+
+def test_an_evolve_search_continues_its_population_the_next_night(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    """Warm start of evolve jobs: the second night's search is the first one's, continued."""
+    import pickle
+
+    (tmp_path / "jobs.toml").write_text(NUMERICS_JOBS)
+    saved = []
+    for now in ("2026-11-30T03:10", "2026-12-01T03:10"):
+        code, _, err = finish(nightly("run", "--jobs", str(tmp_path / "jobs.toml"), "--now", now))
+        assert code == 0, err
+        [checkpoint] = (isolated_home / "nightly" / "populations").glob("exp-*.ckpt")
+        saved.append(pickle.loads(checkpoint.read_bytes()))
+    nights = [n for n in History(isolated_home).nights() if n.job == "exp"]
+    assert [n.status for n in nights] == ["done", "done"], [n.error for n in nights]
+    first, second = saved
+    assert second.generation > first.generation and second.stats.evaluated > first.stats.evaluated
+    # continued, not restarted: the search's clock counts both nights (a restart would count one)
+    assert second.next_uid > first.next_uid
+    assert second.stats.wall_time > 1.5 * first.stats.wall_time, (first.stats, second.stats)

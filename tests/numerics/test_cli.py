@@ -65,3 +65,21 @@ def test_json_output_shape(tmp_path):
     assert 0 <= report["structure_cache"]["hit_rate"] <= 1
     # progress on stderr even with --json (and a pipe, not a terminal)
     assert "phase: baselines" in run.stderr and "phase: verification" in run.stderr
+
+
+def test_checkpoint_warm_start_continues_the_search(tmp_path):
+    """A second run with the same --checkpoint continues the first's population (how nightly jobs warm-start)."""
+    args = [
+        "--fn", "exp", "--interval", "0.5,1", "--dtype", "float64", "--generations", "1",
+        "--population", "6", "--islands", "1", "--max-cost", "3", "--workers", "0",
+        "--cost-model", "ops", "--json", "--checkpoint", str(tmp_path / "exp.ckpt"),
+    ]  # fmt: skip
+    first = _strop(*args, home=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    second = _strop(*args, home=tmp_path)
+    assert second.returncode == 0, second.stderr[-2000:]
+    one, two = json.loads(first.stdout)["engine"], json.loads(second.stdout)["engine"]
+    assert two["generations"] == one["generations"] + 1, (one, two)
+    assert two["evaluated"] > one["evaluated"]
+    other = _strop(*[a if a != "exp" else "exp2" for a in args], home=tmp_path)
+    assert other.returncode == 2 and "different search" in other.stderr and "Traceback" not in other.stderr

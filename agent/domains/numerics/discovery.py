@@ -502,7 +502,7 @@ def discover(
     prover = BoundedProver(deadline=until.minus(reserve))
     domain.prover = prover
     try:
-        result = Engine(domain, config, observer=observer).run()
+        result = Engine.continued(domain, config, observer=observer, identity=_identity(request)).run()
     finally:
         prover.close()
         domain.prover = check_program
@@ -616,6 +616,12 @@ def discover(
         out_dir=str(out_dir) if out_dir else None,
         notes=notes,
     )
+
+
+def _identity(request: Request) -> dict[str, object]:
+    """What a checkpoint's population depends on: another value makes its fitnesses meaningless."""
+    keys = ("fn", "lo", "hi", "dtype", "max_cost", "cost_model", "seeds", "population", "islands")
+    return {key: getattr(request, key) for key in keys}
 
 
 def _known(pairs: Iterable[tuple[int, Errors | None]]) -> dict[int, Errors]:
