@@ -9,7 +9,9 @@ the same run and alternating:
   runs both, with the public and private data inside the workspace (so the candidate
   could read the answers and forge the metric);
 - two stages: `strop`'s contract (stage run in one sandbox, outputs sealed, the scorer
-  in a second sandbox with the private data).
+  in a second sandbox with the private data). Where the scorer's backend can hold a
+  command (bwrap, local), its sandbox is set up while stage run works and opened after
+  (`evaluators.held`), so what is left is the scorer's own run; docker cannot.
 Both evaluate a throwaway export of the same files, through the same evaluator code
 (`evaluators.command` vs `evaluators.staged`). The scorer's sandbox is strop's default
 (`score_sandbox = "auto"`: bwrap where it works) and, for comparison, the candidates'
