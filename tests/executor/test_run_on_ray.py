@@ -158,3 +158,47 @@ def test_an_unreachable_cluster_is_one_line_and_the_run_resumes_locally(tmp_path
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert '"experiments": 2' in resumed.stdout
+
+
+def test_a_killed_driver_is_resumed_and_re_dispatches_what_was_in_flight(
+    tmp_path: Path, cluster: LocalCluster
+) -> None:
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    task = make_task(tmp_path / "t", experiments=4, sleep=2.0)
+    base = [sys.executable, "-m", "agent.cli"]
+    driver = subprocess.Popen(
+        [*base, "run", str(task), "--parallel", "2", "--executor", "ray", "--address", cluster.address, "-q"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    end = time.monotonic() + 180
+    in_flight = False
+    while time.monotonic() < end and driver.poll() is None and not in_flight:
+        in_flight = any(
+            Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::evaluate_job")
+            for pid in cluster.worker_pids()
+            if Path(f"/proc/{pid}").exists()
+        )
+        time.sleep(0.05)
+    assert in_flight, "no evaluation was seen running on the cluster"
+    os.kill(driver.pid, signal.SIGKILL)
+    driver.wait(timeout=30)
+    resumed = subprocess.run([*base, "resume", "--json"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    report = json.loads(resumed.stdout)
+    assert report["experiments"] == 4 and report["status"] == "done"
+    index = RunIndex(strop_home())
+    records = _records(report["run"])
+    assert [r.id for r in records] == [0, 1, 2, 3] and all(r.status is Status.OK for r in records)
+    assert audit_run(report["run"], strop_home(), index, evaluated=4) == []
+
+
+def _records(run_id: str):  # type: ignore[no-untyped-def]
+    from agent.run import Run
+
+    return Run.reopen(run_id, strop_home(), RunIndex(strop_home())).records()
