@@ -36,6 +36,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -181,6 +182,7 @@ class RunResult:
     budget: int = 0  # the experiment budget asked for
     llm_proposals: int = 0  # proposals the LLM made (not the offline fallback's)
     llm_evaluable: int = 0
+    ideas: list[str] = field(default_factory=list)  # per proposal: proposer/mode, status, idea (JSON only)
 
     @property
     def evaluable_rate(self) -> float:
@@ -281,6 +283,7 @@ def one(
             wall=round(wall, 2), strop_wall=_strop_wall(run), tokens=cost_tokens, budget_report=run.budget_report,
             budget=args.experiments,
             llm_proposals=sum(r.proposer == "llm" for r in proposals),
+            ideas=[f"{r.id} {r.proposer}/{r.mode} {r.status.value}: {r.idea[:100]} | {r.reason[:100]}" for r in proposals],
             llm_evaluable=sum(r.proposer == "llm" and r.status not in (Status.REJECTED, Status.PENDING) for r in proposals),
             estimated=sum(r.cost.estimated for r in records), calls=sum(r.cost.calls for r in records),
             overflows=len(overflow), lost_to_overflow=len(lost),
@@ -377,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-timeout", type=float, default=1800.0)
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a kill stops the server and the run too
     tasks = [t for t in args.tasks.split(",") if t]
     seeds = [int(s) for s in args.seeds.split(",") if s]
     modes = [m for m in args.modes.split(",") if m]

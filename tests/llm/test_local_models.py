@@ -419,3 +419,14 @@ def test_the_prompt_fits_the_reported_window_and_an_overflow_is_not_a_failed_can
     assert "prompt cut to fit the 4096-token context" in decisions and "workspace view cut to" in decisions
     assert prompts[0] < 4096 * 3 and prompts[1] < prompts[0]  # fitted first, then smaller again
     assert "context overflow: prompt cut from" in decisions
+
+
+def test_tokens_no_server_reported_are_estimated_from_pieces_not_characters() -> None:
+    from agent.llm.client import estimate_prompt_tokens, estimate_tokens
+
+    numbers = json.dumps({"params": {"learning_rate": 0.1234, "max_iter": 120}})  # 54 chars
+    assert estimate_tokens(numbers) > len(numbers) // 4 + 5  # digits are tokens of their own
+    assert estimate_tokens("x = [1, 2, 3]") == 9  # x, " =", " [", 1, ",", " 2", ",", " 3", "]"
+    assert estimate_tokens("z" * 400) == 100  # chars/4 stays the floor
+    framed = estimate_prompt_tokens([ChatMessage("system", "be brief"), ChatMessage("user", "hello")])
+    assert framed == 2 + 2 + 2 * 4 + 3
