@@ -143,6 +143,7 @@ _WINDOW = re.compile(
 )
 MIN_ANSWER_TOKENS = 16  # below this, a request is not worth sending
 _REJECTED = r"(unsupported|not supported|unknown|unrecogni[sz]ed|extra (inputs?|fields?)|not (permitted|allowed)|invalid)"
+_INVALID = re.compile(r"validation error|Input should be|Extra inputs are not permitted", re.IGNORECASE)
 _OPTIONAL = ("seed", "stream_options")  # parameters strop can live without, when an endpoint refuses them
 _NO_SYSTEM = re.compile(
     r"system (role|message|prompt)s?.{0,60}(not supported|unsupported|not allowed|invalid|must)|"
@@ -346,6 +347,7 @@ class LLMClient:
         response_format: Mapping[str, Any] | None = None,
         seed: int | None = None,
         max_tokens: int | None = None,
+        retries: int | None = None,
     ) -> LLMReply:
         """One completion, retried on transient failures within `deadline`; raises an `LLMError` otherwise.
 
@@ -354,7 +356,9 @@ class LLMClient:
         `agent.llm.endpoint`); `seed` is sent unless the endpoint refused it once; `max_tokens`
         caps the answer below the task's `[llm] max_tokens`. An endpoint that refuses `seed`,
         `stream_options` or the system role is asked again at once without it, and remembered.
+        `retries` replaces `[llm] max_retries` for this call (the endpoint probe uses 0).
         """
+        max_retries = self.spec.max_retries if retries is None else retries
         deadline = deadline or Deadline()
         started = time.monotonic()
         spent = Cost()
@@ -421,7 +425,7 @@ class LLMClient:
                             f"({stream.chunks} chunks streamed)"
                         )
                     ) from None
-                if attempts > self.spec.max_retries:
+                if attempts > max_retries:
                     raise fail(
                         LLMUnavailable(
                             f"no reply after {attempts} attempt(s) ({failures[-1]}) from {self.where}"
@@ -628,17 +632,18 @@ class LLMClient:
             return LLMContextOverflow(
                 f"context overflow: {message} ({self.where})", limit=int(window.group(1)) if window else None
             )
+        invalid = status == 500 and bool(_INVALID.search(described))  # llama-cpp-python: 500 for a 422
         if status in (400, 422, 500) and _NO_SYSTEM.search(described):
             return _Quirk(
                 f"HTTP {status}: the chat template has no system role; sent again without it", "system"
             )
-        if status in (400, 422):
+        if status in (400, 422) or invalid:
             for name in _OPTIONAL:
                 if re.search(rf"\b{name}\b", described) and re.search(_REJECTED, described, re.IGNORECASE):
                     return _Quirk(
                         f"HTTP {status}: the endpoint refuses `{name}`; sent again without it", name
                     )
-        if status == 429 or status >= 500 or status in (408, 409):
+        if (status == 429 or status >= 500 or status in (408, 409)) and not invalid:
             return _Retryable(message, retry_after_seconds(headers))
         return LLMRequestRefused(f"{message} ({self.where})")
 

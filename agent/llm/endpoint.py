@@ -113,6 +113,7 @@ def probe(
                 deadline=deadline,
                 response_format=response_format(dialect, "probe", PROBE_SCHEMA),
                 max_tokens=32,
+                retries=0,  # a refusal is the answer; a failure is not worth the backoff
             )
         except LLMConfigError:
             raise
