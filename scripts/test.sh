@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 bash scripts/services.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/pytest -q "$@"
+.venv/bin/pytest -q --durations=20 "$@"   # the slowest tests, to keep CI fast
