@@ -12,10 +12,18 @@ A narrow seam, so the loop does not depend on how knowledge works:
   `not (…)` rules that the constraint check and the evolve proposer honour.
 Knowledge serves the loop and never drives it: its errors become a note in the run
 log, never the run's end.
+
+Nor its time (issue 18): the embedding model's first load (torch and transformers
+imports) took ~12 s on the shared 2-core machine at load 9, and 54 s for a process at
+nice 15, in the loop's own thread, where no deadline can cut it: `strop run --time 30s`
+ended after 49.5 s. So `KnowledgeMemory` loads it on a background thread from the
+start, and under a time budget `retrieve` and `learn` answer nothing (and say so once)
+until it is `ready`: a call never waits for the load. Without one the loop `wait`s.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +67,38 @@ class KnowledgeMemory(LoopMemory):
         self.store = store
         self.run = run
         self.failures = 0
+        self._loaded = threading.Event()
+        self._waited = 0  # calls answered empty because the model was still loading
+        threading.Thread(target=self._warm_up, name="strop-knowledge-warm-up", daemon=True).start()
+
+    def _warm_up(self) -> None:
+        """Load the embedding model off the loop's thread (a failure shows at the first real call)."""
+        try:
+            for owner in (self.memory, self.store):
+                embedder = getattr(owner, "embedder", None)
+                if embedder is not None:
+                    embedder.embed(["warm-up"])
+        except Exception:  # noqa: BLE001, S110 - reported by the call that meets it, through _guard
+            pass
+        finally:
+            self._loaded.set()
+
+    @property
+    def ready(self) -> bool:
+        """Whether the embedding model is loaded: until then calls return at once, empty."""
+        return self._loaded.is_set()
+
+    def wait(self, seconds: float | None = None) -> bool:
+        """Wait for the model (for a run without a time budget); whether it is loaded."""
+        return self._loaded.wait(seconds)
+
+    def _still_loading(self, what: str) -> bool:
+        if self.ready:
+            return False
+        self._waited += 1
+        if self._waited == 1:
+            self.notes.append(f"knowledge: the embedding model is still loading; {what} skipped until it is")
+        return True
 
     @property
     def available(self) -> bool:
@@ -82,6 +122,8 @@ class KnowledgeMemory(LoopMemory):
             return default
 
     def retrieve(self, parent: ExperimentRecord | None, goal: str) -> str:
+        if self._still_loading("recall"):
+            return ""
         from knowledge import format_context
 
         spec = self.task.spec.knowledge
@@ -107,6 +149,8 @@ class KnowledgeMemory(LoopMemory):
 
     def learn(self, record: ExperimentRecord, parent: ExperimentRecord | None, log_excerpt: str) -> None:
         if self.memory is None or record.status.value == "pending":
+            return
+        if self._still_loading(f"the lesson of experiment {record.id} and others"):
             return
         from knowledge import ExperimentTrace
 

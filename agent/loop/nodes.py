@@ -678,18 +678,24 @@ class Nodes:
     def _knowledge_too_slow(self, state: LoopState, records: dict[int, ExperimentRecord], what: str) -> bool:
         """True (and a note) when a knowledge call would likely outlast the search deadline.
 
-        Knowledge is not interruptible (its first real call loads the embedding model), so it is
-        skipped near the deadline: the estimate is the recent calls' median once one took a
-        second or more (the model is loaded), else `FIRST_KNOWLEDGE_GUESS`.
+        Knowledge is not interruptible, so it is skipped near the deadline: the estimate is the
+        recent calls' median once the model is loaded (`ready`, or a call took a second or more),
+        else `FIRST_KNOWLEDGE_GUESS`. While a memory still loads its model on its own thread its
+        calls return at once: nothing to skip.
         """
         if not self.ctx.memory.available:
             return False
+        ready = getattr(self.ctx.memory, "ready", None)
         deadline = self._deadlines(state, records)[0]
         if deadline.at is None:
+            if ready is False:
+                self.ctx.memory.wait()  # no time budget: waiting for the model costs nothing
             return False
-        loaded = any(s >= 1.0 for s in self._knowledge_seconds)
+        if ready is False:
+            return False  # the model loads on its own thread: calls return at once until it is ready
+        loaded = bool(ready) or any(s >= 1.0 for s in self._knowledge_seconds)
         recent = sorted(self._knowledge_seconds[-5:])
-        estimate = recent[len(recent) // 2] if loaded else FIRST_KNOWLEDGE_GUESS
+        estimate = (recent[len(recent) // 2] if recent else 0.0) if loaded else FIRST_KNOWLEDGE_GUESS
         if deadline.left() >= estimate:
             return False
         self.ctx.emit(
