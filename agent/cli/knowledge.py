@@ -62,10 +62,39 @@ def _user_errors() -> Iterator[None]:
         raise UserError(str(error)) from None
 
 
+_EMBEDDER: dict[str, Path] = {}  # set by the group's --embedder option
+
+
+@knowledge_app.callback()
+def knowledge_options(
+    embedder: Annotated[
+        Path | None,
+        typer.Option(
+            "--embedder",
+            envvar="STROP_EMBEDDER",
+            help="A quantized MiniLM's embedder.json (from `strop evolve quant --model minilm`) instead "
+            "of fp32 MiniLM; a store is searched with the embedder that built it.",
+        ),
+    ] = None,
+) -> None:
+    """What strop knows (see the group's help)."""
+    _EMBEDDER.clear()
+    if embedder is not None:
+        _EMBEDDER["path"] = embedder
+
+
+def _embedder() -> object | None:
+    if "path" not in _EMBEDDER:
+        return None
+    from agent.domains.quantization.embedder import QuantizedMiniLMEmbedder
+
+    return QuantizedMiniLMEmbedder(_EMBEDDER["path"])
+
+
 def _open_store(create: bool) -> KnowledgeStore:
     from knowledge import KnowledgeStore
 
-    return KnowledgeStore.open(store_path(), create=create)
+    return KnowledgeStore.open(store_path(), embedder=_embedder(), create=create)  # type: ignore[arg-type]
 
 
 def _open_memory() -> Memory:

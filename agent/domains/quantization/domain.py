@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -78,6 +78,7 @@ def _pick(rng: Any, options: tuple[Any, ...] | list[Any]) -> Any:
 class QuantDomain:
     """Search per-layer quantization configs of `network` under `space` (budget, profile, groups)."""
 
+    cache_entries: ClassVar[int] = CACHE_ENTRIES  # quantized layers kept per process (LRU)
     network: Network
     split: Split
     space: Space
@@ -98,10 +99,22 @@ class QuantDomain:
             self._local["solver"] = ConfigSolver(self.space)
         return self._local["solver"]
 
+    def calibration_inputs(self) -> list[np.ndarray]:
+        """Each quantizable layer's inputs on the calibration samples (GPTQ's and HAWQ's data)."""
+        if "seen" not in self._local:
+            _, seen = self.network.forward(self.split.x_train[:CALIBRATION_SAMPLES], capture=True)
+            self._local["seen"] = seen
+        return self._local["seen"]
+
+    def layer_traces(self, seed: int) -> list[float]:
+        """HAWQ-V2's per-layer Hessian trace of the training loss."""
+        from agent.domains.quantization.sensitivity import hessian_traces
+
+        return hessian_traces(self.network, self.split.x_train, self.split.y_train, seed)
+
     def _factors(self) -> list[np.ndarray]:
         if "factors" not in self._local:
-            _, seen = self.network.forward(self.split.x_train[:CALIBRATION_SAMPLES], capture=True)
-            self._local["factors"] = [inverse_hessian_factor(x) for x in seen]
+            self._local["factors"] = [inverse_hessian_factor(x) for x in self.calibration_inputs()]
         return self._local["factors"]
 
     def _matrices(self) -> list[np.ndarray]:
@@ -120,15 +133,16 @@ class QuantDomain:
             cache.move_to_end(key)
             return cache[key]
         w = self._matrices()[index]
-        if gene.rounding is Rounding.GPTQ:
-            q = quantize_gptq(w, gene, self._factors()[index])
-        else:
-            q = quantize_rtn(w, gene)
+        q = self.learned(index, gene) if gene.rounding is Rounding.GPTQ else quantize_rtn(w, gene)
         q = q.astype(np.float32)
         cache[key] = q
-        if len(cache) > CACHE_ENTRIES:
+        if len(cache) > self.cache_entries:
             cache.popitem(last=False)
         return q
+
+    def learned(self, index: int, gene: LayerGene) -> np.ndarray:
+        """GPTQ weights of layer `index` (uncached; `quantized` caches)."""
+        return quantize_gptq(self._matrices()[index], gene, self._factors()[index])
 
     def matrices(self, genome: Genome) -> list[np.ndarray]:
         return [self.quantized(i, g) for i, g in enumerate(genome)]
@@ -305,6 +319,14 @@ class QuantDomain:
         _single_thread_blas(self._local)
         matrices = None if genome is None else self.matrices(genome)
         return self.network.predict(self.split.x_test, matrices) == self.split.y_test
+
+    def fp32_val(self) -> float:
+        """The unquantized model's validation score."""
+        return float((self.network.predict(self.split.x_val) == self.split.y_val).mean())
+
+    def test_metrics(self, genome: Genome | None) -> dict[str, Any]:
+        """Held-out figures beside the per-sample hits (none for the digits models)."""
+        return {}
 
     def test_accuracy(self, genome: Genome) -> float:
         """Accuracy on the held-out test split: call once per chosen configuration."""

@@ -29,6 +29,11 @@ PROFILES: dict[str, Profile] = {
     for p in (
         Profile("generic", "every format; 32-bit integer accumulators, 8-bit activations", tuple(Format)),
         Profile(
+            "int-fp",
+            "int sym/asym, MXFP4, NVFP4, FP8 (no power grid); 32-bit accumulators, 8-bit activations",
+            (Format.INT_SYM, Format.INT_ASYM, Format.MXFP4, Format.NVFP4, Format.FP8),
+        ),
+        Profile(
             "edge-int16",
             "integer-only MCU/DSP: int formats, 16-bit accumulators, 8-bit unsigned activations",
             (Format.INT_SYM, Format.INT_ASYM),

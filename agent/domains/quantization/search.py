@@ -11,6 +11,10 @@ configuration once on the test split. Under a `Deadline` the whole of it, baseli
 included, ends in time: timeplan.py splits the time and every phase stops at its
 own deadline. The report names the strongest baseline inside the budget (best on
 test, the hardest one to beat) and the chosen config's paired margin over it.
+
+`--model minilm` quantizes the knowledge store's embedder instead (retrieval.py): the
+same search, scored by retrieval on query/passage sets; its outputs include the
+`embedder.json` that `strop knowledge --embedder PATH` loads.
 """
 
 from __future__ import annotations
@@ -31,9 +35,18 @@ from agent.domains.quantization.datasets import digits_split
 from agent.domains.quantization.domain import QuantDomain
 from agent.domains.quantization.formats import Format, Genome, LayerGene
 from agent.domains.quantization.intervals import paired, verdict, wilson
+from agent.domains.quantization.minilm import config_text, weights_digest
 from agent.domains.quantization.models import load_model, save_npz
 from agent.domains.quantization.profiles import get_profile
 from agent.domains.quantization.refine import REFINE_SHARE, REFINE_STARTS, refine
+from agent.domains.quantization.retrieval import (
+    CALIBRATION,
+    MAX_TOKENS,
+    MINILM_GROUPS,
+    MINILM_NAMES,
+    RetrievalDomain,
+    build_minilm_domain,
+)
 from agent.domains.quantization.size import fp32_size
 from agent.domains.quantization.timeplan import (
     BASELINE_MODES,
@@ -64,6 +77,7 @@ class Scored:
     seconds: float = 0.0  # wall time of the search or baseline that chose it
     cut: bool = False  # its deadline stopped it before it was done
     hits: str = ""  # test images classified right, as a hex bitmask (paired comparisons)
+    metrics: dict[str, Any] = field(default_factory=dict)  # other held-out figures (MiniLM: test_cosine)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -167,18 +181,26 @@ def build_domain(request: SearchRequest) -> QuantDomain:
     """Model, data and Z3 space for `request`; raises `UserError` when the request cannot be met."""
     if request.baselines not in BASELINE_MODES:
         raise UserError(f"--baselines takes one of {', '.join(BASELINE_MODES)}, not {request.baselines!r}")
-    network = load_model(request.model)
     profile = get_profile(request.profile)
     if request.budget_bits <= 0:
         raise UserError(f"--budget-bits must be positive, got {request.budget_bits:g}")
+    if request.model.lower() in MINILM_NAMES:
+        groups = (
+            MINILM_GROUPS if request.groups == DEFAULT_GROUPS else request.groups
+        )  # g8/16: 1–2 bits of scales
+        domain: QuantDomain = build_minilm_domain(profile, request.budget_bits, groups)
+        network = domain.network
+    else:
+        network = load_model(request.model)
     widths = [w for _, w in network.shapes()]
     for g in request.groups:
         if g < 1 or not any(w % g == 0 and g < w for w in widths):
             raise UserError(
                 f"group size {g} divides no layer's input width (widths: {', '.join(map(str, widths))})"
             )
-    space = build_space(network.shapes(), profile, request.budget_bits, tuple(request.groups))
-    domain = QuantDomain(network, digits_split(), space)
+    if request.model.lower() not in MINILM_NAMES:
+        space = build_space(network.shapes(), profile, request.budget_bits, tuple(request.groups))
+        domain = QuantDomain(network, digits_split(), space)
     floor = domain.solver.minimum_avg_bits()
     if floor is None:
         raise UserError(f"profile {profile.name} allows no format for some layer of {network.name}")
@@ -208,15 +230,22 @@ def score(
         round(seconds, 2),
         cut,
         hits_to_hex(hits),
+        domain.test_metrics(genome),
     )
 
 
 def fp32(domain: QuantDomain) -> Scored:
-    net, split = domain.network, domain.split
+    net = domain.network
     size = fp32_size(net.shapes(), net.bias_count())
-    val = float((net.predict(split.x_val) == split.y_val).mean())
     hits = domain.test_hits(None)
-    return Scored(val, float(hits.mean()), size.bytes, size.avg_bits, hits=hits_to_hex(hits))
+    return Scored(
+        domain.fp32_val(),
+        float(hits.mean()),
+        size.bytes,
+        size.avg_bits,
+        hits=hits_to_hex(hits),
+        metrics=domain.test_metrics(None),
+    )
 
 
 def chosen_genome(front: list[Any]) -> Genome:
@@ -483,6 +512,25 @@ def write_outputs(report: SearchReport, domain: QuantDomain, folder: Path) -> di
         )
         + "\n"
     )
+    if isinstance(domain, RetrievalDomain):
+        embedder_path = folder / "embedder.json"
+        embedder_path.write_text(embedder_config(report.chosen, domain))
+        return {"config": str(config_path), "embedder": str(embedder_path)}
     weights_path = folder / "quantized_weights.npz"
     save_npz(domain.network.with_matrices(domain.matrices(genome)), weights_path)
     return {"config": str(config_path), "weights": str(weights_path)}
+
+
+def embedder_config(chosen: Scored, domain: RetrievalDomain) -> str:
+    """The file the knowledge store loads a quantized MiniLM from (`strop knowledge --embedder PATH`)."""
+    return config_text(
+        chosen.config or [],
+        base_sha256=weights_digest(domain.network.folder),  # type: ignore[attr-defined]
+        calibration=CALIBRATION,
+        max_tokens=MAX_TOKENS,
+        avg_bits=chosen.avg_bits,
+        bytes=chosen.bytes,
+        selection_recall_at_5=chosen.val_acc,
+        heldout_recall_at_5=chosen.test_acc,
+        **chosen.metrics,
+    )
