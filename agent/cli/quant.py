@@ -50,13 +50,16 @@ def _groups(text: str) -> tuple[int, ...]:
 @evolve_app.command("quant", help=QUANT_HELP)
 def quant(
     model: str = typer.Option(
-        "digits-mlp", "--model", help="digits-mlp, digits-cnn, or a model file (.npz, .pt/.pth, .joblib/.pkl)"
+        "digits-mlp",
+        "--model",
+        help="digits-mlp, digits-cnn, minilm (the knowledge store's embedder: writes embedder.json "
+        "for `strop knowledge --embedder`), or a model file (.npz, .pt/.pth, .joblib/.pkl)",
     ),
     budget_bits: float = typer.Option(
         3.0, "--budget-bits", help="max average bits per weight, scales included"
     ),
     profile: str = typer.Option(
-        "generic", "--profile", help="hardware profile: generic, edge-int16, ocp-mx, blackwell"
+        "generic", "--profile", help="hardware profile: generic, int-fp, edge-int16, ocp-mx, blackwell"
     ),
     time: str | None = typer.Option(
         None, "--time", help="wall time for the whole command, baselines included, e.g. 90s or 2m"
