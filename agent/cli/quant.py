@@ -81,6 +81,12 @@ def quant(
         None, "--out", help="folder for chosen_config.json and quantized_weights.npz"
     ),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object instead of tables"),
+    checkpoint: Path | None = typer.Option(
+        None,
+        "--checkpoint",
+        help="save the search's population here as it goes, and continue from it when it exists "
+        "(a warm start: give the same model, budget, profile and shape as the run that wrote it)",
+    ),
 ) -> None:
     from agent.deadline import Deadline
     from sandbox.units import UnitError, parse_duration
@@ -109,6 +115,7 @@ def quant(
         workers=workers,
         groups=_groups(groups),
         baselines="none" if no_baselines else baselines,
+        checkpoint=checkpoint,
     )
     recorder = _recorder(request, strop_home())
     progress = Progress()

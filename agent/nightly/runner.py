@@ -40,7 +40,7 @@ from agent.records import now_iso
 CLOSE_SECONDS = 3.0  # kept after a job: its exit, the history, the summary line, the nightly's exit
 KILL_AFTER = 1.0  # seconds between SIGTERM and SIGKILL for a job still running at the window's end
 MIN_SECONDS = 20.0  # a job is not started with less time than this left in the window
-CHECKPOINTED = ("numerics",)  # evolve kinds whose population is carried from night to night
+CHECKPOINTED = ("numerics", "quant")  # evolve kinds whose population is carried from night to night
 
 
 @dataclass(frozen=True)

@@ -101,3 +101,17 @@ def test_time_bounds_the_whole_command_with_progress_on_stderr(tmp_path: Path) -
     strongest = report["baselines"][margin["baseline"]]
     inside = [b for b in report["baselines"].values() if b["avg_bits"] <= 3.0]
     assert strongest["test_acc"] == max(b["test_acc"] for b in inside)
+
+
+def test_checkpoint_warm_start_continues_the_search(tmp_path: Path) -> None:
+    """A second run with the same --checkpoint continues the first's population (nightly warm start)."""
+    args = (
+        "--model", "digits-mlp", "--budget-bits", "3.0", "--generations", "1", "--population", "6",
+        "--workers", "0", "--baselines", "none", "--json", "--checkpoint", str(tmp_path / "quant.ckpt"),
+    )  # fmt: skip
+    first, second = strop(*args), strop(*args)
+    assert first.returncode == 0 and second.returncode == 0, (first.stderr, second.stderr)
+    one, two = json.loads(first.stdout)["engine"], json.loads(second.stdout)["engine"]
+    assert two["generations"] == one["generations"] + 1 and two["evaluated"] > one["evaluated"], (one, two)
+    other = strop(*[a if a != "3.0" else "2.5" for a in args])
+    assert other.returncode == 2 and "different search" in other.stderr and "Traceback" not in other.stderr

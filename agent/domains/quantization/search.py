@@ -175,6 +175,13 @@ class SearchRequest:
     workers: int = 1
     groups: tuple[int, ...] = DEFAULT_GROUPS
     baselines: str = "all"  # all | fast (uniform, greedy, HAWQ-V3) | none
+    checkpoint: Path | None = None  # the engine's population, continued when it exists (warm start)
+
+
+def _identity(request: SearchRequest) -> dict[str, object]:
+    """What a checkpoint's population depends on: another value makes its fitnesses meaningless."""
+    keys = ("model", "budget_bits", "profile", "groups", "population", "islands")
+    return {key: getattr(request, key) for key in keys}
 
 
 def build_domain(request: SearchRequest) -> QuantDomain:
@@ -354,9 +361,10 @@ def run_search(
         time_budget=plan.engine,
         workers=request.workers,
         eval_timeout=120.0 if plan.engine is None else min(120.0, plan.engine),
+        checkpoint_path=request.checkpoint,
     )
     phases.start("engine", phase_deadline(run, plan.engine, plan.tail))
-    result = Engine(domain, config, observer).run()
+    result = Engine.continued(domain, config, observer, identity=_identity(request)).run()
     phases.done(f"{result.stats.evaluated} evaluations in {result.stats.generations} generations")
     refine_deadline = phase_deadline(run, plan.refine, plan.tail)
     phases.start("refine", refine_deadline)
