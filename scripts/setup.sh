@@ -25,5 +25,5 @@ fi
 
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "setup: strop needs Python >= 3.11" >&2; exit 1; }
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q -e '.[dev,ray]'  # ray: the cluster executor and its tests
+.venv/bin/pip install -q -e '.[dev,ray,mle]'  # ray: the cluster executor and its tests; mle: statsmodels
 echo "setup: done. Next: bash scripts/test.sh"

@@ -97,6 +97,9 @@ def run_command(
         int, typer.Option("--experiments", "-n", min=1, help="Experiments for the run (incl. 0).")
     ] = 12,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the holdout split and of the search.")] = 0,
+    parallel: Annotated[
+        int | None, typer.Option("--parallel", "-p", min=1, help="Experiments evaluated at once (cores).")
+    ] = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Working folder for the task (new or empty).")
     ] = None,
@@ -131,7 +134,9 @@ def run_command(
         raise UserError(f"--time: {error}") from None
     competition = load_competition(competition_dir)
     folder = out_dir or _fresh_folder(strop_home() / "mle", f"{competition.id}-s{seed}")
-    request = RunRequest(competition, folder, seed=seed, experiments=experiments, time=seconds)
+    request = RunRequest(
+        competition, folder, seed=seed, experiments=experiments, time=seconds, parallel=parallel
+    )
     with _Progress(metric_key(competition), quiet or json_out) as progress:
         outcome = run_competition(request, strop_home(), sink=progress, started=process_started())
     if json_out:

@@ -29,6 +29,7 @@ class RunRequest:
     seed: int = 0
     experiments: int = 12
     time: float | None = None  # seconds for the whole run, final phase included
+    parallel: int | None = None  # lanes evaluated at once (None: the task's, one)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def run_competition(
     clock = time.time()
     folder = prepare_task(request.competition, request.out, request.seed, request.experiments)
     task = load_task(folder.task_file)
-    overrides = Overrides(experiments=request.experiments, time=request.time)
+    overrides = Overrides(experiments=request.experiments, time=request.time, parallel=request.parallel)
     result = start_run(task, home, RunIndex(home), overrides, sink=sink, started=started)
     outcome = _outcome(request.competition, folder, result, time.time() - clock)
     (folder.root / REPORT_FILE).write_text(json.dumps(outcome.to_json(), indent=2) + "\n", encoding="utf-8")

@@ -16,6 +16,14 @@ the chosen experiment: the one read of the answers in a run.
 
 This version handles tabular competitions whose `train.csv` holds the id column and the
 sample submission's prediction columns (regression, classification, binary probabilities).
+
+A forecast (a date column whose test dates all come after the training dates) is split in
+time instead: the holdout is the latest rows (as many as the test rows, at most a fifth),
+and `public/refit.csv` holds every training row so that the test predictions can be fitted
+up to the last known date. That makes the holdout's targets visible to candidate code:
+a hostile candidate could flatter its own selection score on a forecast, never its final
+grade, which still reads the hidden answers once. Without it a forecast would have to
+predict across the holdout's gap, which no forecaster would accept.
 """
 
 from __future__ import annotations
@@ -33,15 +41,23 @@ MIN_TRAIN_ROWS = 20
 HERE = Path(__file__).resolve().parent
 
 SPACE = """\
-family = { type = "choice", choices = ["hgb", "random_forest", "linear", "knn"] }
+family = { type = "choice", choices = ["hgb", "random_forest", "extra_trees", "linear", "svm", "knn"] }
 learning_rate = { type = "float", low = 0.02, high = 0.5, log = true, when = "family == 'hgb'" }
 max_iter = { type = "int", low = 20, high = 300, when = "family == 'hgb'" }
 max_leaf_nodes = { type = "int", low = 4, high = 63, when = "family == 'hgb'" }
-n_estimators = { type = "int", low = 20, high = 300, when = "family == 'random_forest'" }
+n_estimators = { type = "int", low = 20, high = 300, when = "family in ['random_forest', 'extra_trees']" }
 max_depth = { type = "int", low = 2, high = 30, when = "family == 'random_forest'" }
 C = { type = "float", low = 0.001, high = 100.0, log = true, when = "family == 'linear'" }
+max_features = { type = "float", low = 0.1, high = 1.0, when = "family == 'extra_trees'" }
+svm_C = { type = "float", low = 0.01, high = 1000.0, log = true, when = "family == 'svm'" }
+gamma = { type = "float", low = 0.0001, high = 1.0, log = true, when = "family == 'svm'" }
 n_neighbors = { type = "int", low = 1, high = 50, when = "family == 'knn'" }
 """
+
+FORECAST_SPACE = """trend = { type = "int", low = 1, high = 3 }
+recent = { type = "float", low = 0.1, high = 1.0 }
+"""
+FORECAST_START = {"family": "linear", "C": 100.0, "trend": 2, "recent": 1.0}
 
 START_PARAMS = {
     "family": "hgb",
@@ -51,6 +67,9 @@ START_PARAMS = {
     "n_estimators": 100,
     "max_depth": 12,
     "C": 1.0,
+    "max_features": 0.5,
+    "svm_C": 1.0,
+    "gamma": 0.01,
     "n_neighbors": 10,
 }
 
@@ -72,6 +91,8 @@ class Targets:
     columns: list[str]
     classification: bool
     probabilities: bool
+    date_column: str | None = None  # set for a forecast: test dates all after the training dates
+    horizon: int = 0  # a forecast's test rows
 
 
 def prepare_task(competition: Competition, out: Path, seed: int, experiments: int) -> WorkFolder:
@@ -85,9 +106,11 @@ def prepare_task(competition: Competition, out: Path, seed: int, experiments: in
     if not train_path.is_file():
         raise CompetitionError(f"{train_path}: missing (strop mle run needs a tabular train.csv)")
     train = pd.read_csv(train_path)
-    targets = _targets(competition, train, train_path)
-    fit, holdout = _split(train, targets, seed)
+    targets = _forecast(competition, train, _targets(competition, train, train_path))
+    fit, holdout = _split_in_time(train, targets) if targets.date_column else _split(train, targets, seed)
     _write_public(competition, out / "public", fit, holdout, targets)
+    if targets.date_column:
+        train.to_csv(out / "public" / "refit.csv", index=False)
     holdout_answers = out / "private" / "validate"
     holdout_answers.mkdir(parents=True)
     holdout[[competition.id_column, *targets.columns]].to_csv(
@@ -95,9 +118,10 @@ def prepare_task(competition: Competition, out: Path, seed: int, experiments: in
     )
     key = metric_key(competition)
     _write_scorer(competition, out / "scorer", key)
-    _write_workspace(out / "workspace")
+    forecast = targets.date_column is not None
+    _write_workspace(out / "workspace", forecast)
     task_file = out / "task.toml"
-    task_file.write_text(_task_toml(competition, key, seed, experiments), encoding="utf-8")
+    task_file.write_text(_task_toml(competition, key, seed, experiments, forecast), encoding="utf-8")
     return WorkFolder(
         root=out, task_file=task_file, metric_key=key, lower_is_better=competition.lower_is_better
     )
@@ -121,6 +145,35 @@ def _targets(competition: Competition, train: Any, train_path: Path) -> Targets:
     if len(train) < MIN_TRAIN_ROWS:
         raise CompetitionError(f"{train_path}: {len(train)} rows; at least {MIN_TRAIN_ROWS} are needed")
     return Targets(columns=columns, classification=classification, probabilities=probabilities)
+
+
+def _forecast(competition: Competition, train: Any, targets: Targets) -> Targets:
+    """Targets with `date_column` set when test.csv's dates all come after train.csv's."""
+    import pandas as pd
+
+    test_path = competition.public / "test.csv"
+    if targets.classification or not test_path.is_file():
+        return targets
+    test = pd.read_csv(test_path, nrows=100_000)
+    for column in train.columns:
+        if column not in test.columns or pd.api.types.is_numeric_dtype(train[column]):
+            continue
+        seen = pd.to_datetime(train[column], errors="coerce", format="ISO8601")
+        ahead = pd.to_datetime(test[column], errors="coerce", format="ISO8601")
+        if seen.notna().all() and ahead.notna().all() and ahead.min() > seen.max():
+            return Targets(targets.columns, targets.classification, targets.probabilities, column, len(test))
+    return targets
+
+
+def _split_in_time(train: Any, targets: Targets) -> tuple[Any, Any]:
+    """The latest rows are the holdout: as many as the test rows, at most a fifth of train."""
+    import pandas as pd
+
+    assert targets.date_column is not None
+    ordered = train.assign(_when=pd.to_datetime(train[targets.date_column], format="ISO8601"))
+    ordered = ordered.sort_values("_when", kind="stable").drop(columns="_when")
+    size = max(1, min(targets.horizon, int(len(ordered) * HOLDOUT_FRACTION)))
+    return ordered.iloc[:-size], ordered.iloc[-size:]
 
 
 def _looks_categorical(frame: Any) -> bool:
@@ -169,6 +222,7 @@ def _write_public(competition: Competition, public: Path, fit: Any, holdout: Any
         "classification": targets.classification,
         "probabilities": targets.probabilities,
         "metric": competition.metric_name,
+        "refit": "refit.csv" if targets.date_column else None,
     }
     (public / "mle.json").write_text(json.dumps(spec, indent=2), encoding="utf-8")
 
@@ -218,13 +272,14 @@ def _write_scorer(competition: Competition, scorer: Path, key: str) -> None:
     (scorer / "scoring.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
 
 
-def _write_workspace(workspace: Path) -> None:
+def _write_workspace(workspace: Path, forecast: bool) -> None:
     workspace.mkdir(parents=True)
     shutil.copyfile(HERE / "solution.py", workspace / "solution.py")
-    (workspace / "params.json").write_text(json.dumps(START_PARAMS, indent=2) + "\n", encoding="utf-8")
+    params = {**START_PARAMS, **FORECAST_START} if forecast else START_PARAMS
+    (workspace / "params.json").write_text(json.dumps(params, indent=2) + "\n", encoding="utf-8")
 
 
-def _task_toml(competition: Competition, key: str, seed: int, experiments: int) -> str:
+def _task_toml(competition: Competition, key: str, seed: int, experiments: int, forecast: bool) -> str:
     direction = "minimize" if competition.lower_is_better else "maximize"
     name = "".join(c if c.isalnum() or c in "._-" else "-" for c in f"mle-{competition.id}")
     goal = f"{'Minimise' if competition.lower_is_better else 'Maximise'} {competition.metric_name} on {competition.name}"
@@ -260,5 +315,10 @@ params_file = "params.json"
 [search]
 seed = {seed}
 
+# Lessons need the embedding model (20-30 s to load on a busy 2-core machine), which the
+# offline proposer does not read: a short competition budget is better spent on experiments.
+[knowledge]
+memory = false
+
 [space]
-{SPACE}"""
+{SPACE}{FORECAST_SPACE if forecast else ""}"""

@@ -1,0 +1,259 @@
+"""strop vs FLAML on the bundled competitions, at the same wall-time budget on the same cores.
+
+    nice -n 15 python -m benchmarks.mle_suite --time 10m --seeds 3
+    nice -n 15 python -m benchmarks.mle_suite --time 1m --seeds 1 --competitions strop-digits,strop-co2
+
+For each competition (benchmarks/competitions/*) and seed, `strop mle run COMPETITION --time T
+--seed S` and FLAML (`benchmarks.mle_flaml`, the same budget for its whole process, the same
+public files, `--jobs` = the cores strop's lanes use) each produce a submission; both are
+graded on the hidden test rows against the competition's leaderboard (MLE-bench's medal
+rules). By default the two run one after the other, each with the machine to itself as far
+as this script is concerned; `--together` runs each pair at the same time, halving the wall
+time and sharing the cores and the machine's load between them evenly.
+
+Prints the medal table per competition and seed, the spread of scores over seeds, and
+each side's any-medal and above-median rates; writes everything to `--json` as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+COMPETITIONS = HERE / "competitions"
+
+
+@dataclass(frozen=True)
+class Result:
+    """One side's outcome on one competition and seed."""
+
+    side: str
+    competition: str
+    seed: int
+    score: float | None
+    medal: str  # gold, silver, bronze, or "-"
+    any_medal: bool
+    above_median: bool
+    wall_seconds: float
+    note: str
+
+
+def parse_time(text: str) -> float:
+    from sandbox.units import parse_duration
+
+    return parse_duration(text)
+
+
+def bundled() -> list[str]:
+    return sorted(p.name for p in COMPETITIONS.iterdir() if (p / "config.yaml").is_file())
+
+
+def _medal(report: dict[str, object]) -> str:
+    for name in ("gold", "silver", "bronze"):
+        if report.get(f"{name}_medal"):
+            return name
+    return "-"
+
+
+def _result(
+    side: str, competition: str, seed: int, report: dict[str, object], wall: float, note: str
+) -> Result:
+    score = report.get("score")
+    return Result(
+        side=side,
+        competition=competition,
+        seed=seed,
+        score=float(score) if isinstance(score, int | float) else None,
+        medal=_medal(report),
+        any_medal=bool(report.get("any_medal")),
+        above_median=bool(report.get("above_median")),
+        wall_seconds=round(wall, 1),
+        note=note,
+    )
+
+
+def start_strop(
+    folder: Path, seconds: float, seed: int, out: Path, home: Path, jobs: int
+) -> subprocess.Popen[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "agent.cli",
+        "mle",
+        "run",
+        str(folder),
+        "--time",
+        f"{seconds:g}s",
+        "--seed",
+        str(seed),
+        "-n",
+        "100000",
+        "--parallel",
+        str(jobs),
+        "--out",
+        str(out),
+        "--json",
+    ]
+    env = {**os.environ, "STROP_HOME": str(home)}
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def start_flaml(folder: Path, seconds: float, seed: int, out: Path, jobs: int) -> subprocess.Popen[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.mle_flaml",
+        str(folder),
+        "--time",
+        f"{seconds:g}",
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+        "--jobs",
+        str(jobs),
+    ]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish_strop(process: subprocess.Popen[str], started: float, competition: str, seed: int) -> Result:
+    stdout, stderr = process.communicate()
+    wall = time.monotonic() - started
+    try:
+        report = json.loads(stdout)
+    except json.JSONDecodeError:
+        tail = (stderr.strip().splitlines() or ["no output"])[-1]
+        return _result("strop", competition, seed, {}, wall, f"exit {process.returncode}: {tail}")
+    note = f"{report.get('experiments')} experiments"
+    return _result("strop", competition, seed, report, wall, note)
+
+
+def finish_flaml(
+    process: subprocess.Popen[str], started: float, folder: Path, seed: int, out: Path
+) -> Result:
+    from agent.domains.mle.competition import load_competition
+    from agent.domains.mle.grading import grade_submission
+
+    _, stderr = process.communicate()
+    wall = time.monotonic() - started
+    if process.returncode != 0:
+        tail = (stderr.strip().splitlines() or ["no output"])[-1]
+        return _result("flaml", folder.name, seed, {}, wall, f"exit {process.returncode}: {tail}")
+    report = grade_submission(out / "submission.csv", load_competition(folder)).to_json()
+    facts = json.loads((out / "flaml.json").read_text())
+    return _result("flaml", folder.name, seed, report, wall, f"time_budget {facts['flaml_time_budget']}s")
+
+
+def run_pair(folder: Path, seconds: float, seed: int, work: Path, jobs: int, together: bool) -> list[Result]:
+    """strop and FLAML on one competition and seed: at the same time, or strop first."""
+    strop_out, flaml_out = work / f"{folder.name}-s{seed}-strop", work / f"{folder.name}-s{seed}-flaml"
+    home = work / "strop-home"
+    started = time.monotonic()
+    strop = start_strop(folder, seconds, seed, strop_out, home, jobs)
+    if not together:
+        first = finish_strop(strop, started, folder.name, seed)
+        started = time.monotonic()
+        flaml = start_flaml(folder, seconds, seed, flaml_out, jobs)
+        return [first, finish_flaml(flaml, started, folder, seed, flaml_out)]
+    flaml = start_flaml(folder, seconds, seed, flaml_out, jobs)
+    return [
+        finish_strop(strop, started, folder.name, seed),
+        finish_flaml(flaml, started, folder, seed, flaml_out),
+    ]
+
+
+def _score(value: float | None) -> str:
+    return "invalid" if value is None else f"{value:.5g}"
+
+
+def print_tables(results: list[Result]) -> None:
+    print(
+        f"\n{'competition':<20} {'seed':>4}  {'strop':>10} {'medal':<7} {'wall':>6}  "
+        f"{'FLAML':>10} {'medal':<7} {'wall':>6}"
+    )
+    pairs: dict[tuple[str, int], dict[str, Result]] = {}
+    for result in results:
+        pairs.setdefault((result.competition, result.seed), {})[result.side] = result
+    for (competition, seed), sides in sorted(pairs.items()):
+        s, f = sides.get("strop"), sides.get("flaml")
+        left = f"{_score(s.score):>10} {s.medal:<7} {s.wall_seconds:>5.0f}s" if s else f"{'—':>25}"
+        right = f"{_score(f.score):>10} {f.medal:<7} {f.wall_seconds:>5.0f}s" if f else f"{'—':>25}"
+        print(f"{competition:<20} {seed:>4}  {left}  {right}")
+    print("\nspread over seeds (mean ± sd of valid scores):")
+    for competition in sorted({r.competition for r in results}):
+        parts = []
+        for side in ("strop", "flaml"):
+            scores = [
+                r.score
+                for r in results
+                if r.competition == competition and r.side == side and r.score is not None
+            ]
+            sd = statistics.stdev(scores) if len(scores) > 1 else 0.0
+            parts.append(
+                f"{side} {statistics.mean(scores):.5g} ± {sd:.2g} (n={len(scores)})"
+                if scores
+                else f"{side} no valid score"
+            )
+        print(f"  {competition:<20} " + " · ".join(parts))
+    rates = {side: _rates([r for r in results if r.side == side]) for side in ("strop", "flaml")}
+    for side, (medals, above, total) in rates.items():
+        print(
+            f"{side}: any medal {medals}/{total} ({medals / max(total, 1):.0%}), "
+            f"above median {above}/{total} ({above / max(total, 1):.0%})"
+        )
+    (sm, _, st), (fm, _, ft) = rates["strop"], rates["flaml"]
+    verdict = "tie" if sm * ft == fm * st else ("strop ahead" if sm * ft > fm * st else "FLAML ahead")
+    print(f"any-medal rate: {verdict}")
+
+
+def _rates(results: list[Result]) -> tuple[int, int, int]:
+    return sum(r.any_medal for r in results), sum(r.above_median for r in results), len(results)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--time", default="10m", help="wall time per run and side, e.g. 10m, 90s")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--competitions", default="", help="comma-separated ids; default: all bundled")
+    parser.add_argument("--jobs", type=int, default=2, help="cores for each side (strop lanes, FLAML n_jobs)")
+    parser.add_argument("--together", action="store_true", help="run strop and FLAML at the same time")
+    parser.add_argument("--json", type=Path, help="write every result here")
+    parser.add_argument("--work", type=Path, help="working folder (default: a new temporary one)")
+    args = parser.parse_args(argv)
+    seconds = parse_time(args.time)
+    chosen = [c for c in args.competitions.split(",") if c] or bundled()
+    work = args.work or Path(tempfile.mkdtemp(prefix="strop-mle-suite-"))
+    print(
+        f"{len(chosen)} competitions × {args.seeds} seeds at {seconds:g}s per side, "
+        f"{'together' if args.together else 'one after the other'}; load {os.getloadavg()[0]:.1f}; "
+        f"work {work}",
+        flush=True,
+    )
+    results: list[Result] = []
+    for competition in chosen:
+        for seed in range(args.seeds):
+            pair = run_pair(COMPETITIONS / competition, seconds, seed, work, args.jobs, args.together)
+            for r in pair:
+                print(
+                    f"  {r.competition} seed {r.seed} {r.side}: {_score(r.score)} {r.medal} "
+                    f"({r.wall_seconds:.0f}s; {r.note})",
+                    flush=True,
+                )
+            results.extend(pair)
+    print_tables(results)
+    print(f"load at the end: {os.getloadavg()[0]:.1f}")
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
