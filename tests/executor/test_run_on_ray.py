@@ -202,3 +202,51 @@ def _records(run_id: str):  # type: ignore[no-untyped-def]
     from agent.run import Run
 
     return Run.reopen(run_id, strop_home(), RunIndex(strop_home())).records()
+
+
+def test_a_cluster_that_goes_away_mid_run_is_one_line_and_the_run_finishes_locally(
+    tmp_path: Path,
+) -> None:
+    """Its own one-node cluster (the shared one must outlive this test), stopped mid-evaluation."""
+    import json
+    import subprocess
+    import sys
+
+    task = make_task(tmp_path / "t", experiments=4, sleep=3.0)
+    base = [sys.executable, "-m", "agent.cli"]
+    with LocalCluster(nodes=1, cpus=2) as doomed:
+        driver = subprocess.Popen(
+            [*base, "run", str(task), "-p", "2", "--executor", "ray", "--address", doomed.address, "-q"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        killed: list[int] = []
+        end = time.monotonic() + 180
+        while time.monotonic() < end and driver.poll() is None and not killed:
+            if any(_title(pid).startswith(b"ray::evaluate_job") for pid in doomed.worker_pids()):
+                doomed.stop()
+                killed.append(1)
+            time.sleep(0.05)
+        assert killed, "no evaluation was seen running on the cluster"
+        _, stderr = driver.communicate(timeout=120)
+    assert driver.returncode == 2, stderr[-2000:]
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "stopped answering" in errors[0] and "--executor local" in errors[0]
+    assert "Traceback" not in stderr and "rpc_client" not in stderr
+    resumed = subprocess.run(
+        [*base, "resume", "--executor", "local", "--json"], capture_output=True, text=True, timeout=300
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    report = json.loads(resumed.stdout)
+    assert report["experiments"] == 4 and report["status"] == "done"
+    records = _records(report["run"])
+    assert [r.id for r in records] == [0, 1, 2, 3] and all(r.status is Status.OK for r in records)
+    assert audit_run(report["run"], strop_home(), RunIndex(strop_home()), evaluated=4) == []
+
+
+def _title(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""

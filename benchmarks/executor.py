@@ -1,0 +1,224 @@
+"""The executor seam measured: Ray against local, side by side in one run.
+
+1. Per-evaluation overhead. One trivial evaluation (a shell `echo` of the metric, in
+   the local sandbox) through `LocalExecutor` and through `RayExecutor` on a real
+   two-node cluster on loopback, N times each after warm-up; the overhead is the
+   difference of the medians (packing the tree, the object store, the worker's
+   unpacking, the log coming back). Goal: at most 50 ms.
+2. Throughput. A real `strop run` of 40 experiments whose evaluation is CPU-bound
+   (a pure-Python loop of fixed work), with 1 and with 2 lanes, on Ray (2 nodes of 1
+   CPU: 1 lane keeps one worker process busy, 2 lanes two) and, for reference,
+   locally. Goal: 2 workers at least 1.7x the throughput of 1.
+
+Run it niced on a shared machine, and note the load (`uptime`) beside the figures:
+
+    nice -n 15 .venv/bin/python -m benchmarks.executor [--runs 30] [--experiments 40] [--work 10000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+OVERHEAD_GOAL_MS = 50.0
+SPEEDUP_GOAL = 1.7
+
+TRIVIAL = """
+[task]
+name = "trivial"
+goal = "Measure the executor."
+
+[evaluator]
+command = "echo '{\\"score\\": 1}'"
+metric = "score"
+direction = "maximize"
+timeout = "30s"
+sandbox = "local"
+files = ["evaluate.py"]
+memory = "256m"
+"""
+
+CPU_BOUND = """
+[task]
+name = "cpu-bound"
+goal = "Maximise score."
+
+[evaluator]
+command = "python evaluate.py"
+metric = "score"
+direction = "maximize"
+timeout = "120s"
+sandbox = "local"
+files = ["evaluate.py"]
+memory = "512m"
+
+[budget]
+experiments = {experiments}
+
+[search]
+seed = 0
+
+[space]
+x = {{ type = "float", low = -5, high = 5 }}
+"""
+
+EVALUATE = """
+import json
+x = json.load(open("params.json"))["x"]
+total = 0
+for i in range({work}):
+    total += i % 7
+print(json.dumps({{"score": -(x - 1.5) ** 2, "work": total}}))
+"""
+
+
+def _workspace(root: Path, task: str, work: int) -> Path:
+    root.mkdir(parents=True)
+    (root / "evaluate.py").write_text(EVALUATE.format(work=work))
+    (root / "params.json").write_text(json.dumps({"x": -4.0}))
+    (root / "task.toml").write_text(task)
+    return root / "task.toml"
+
+
+def overhead(address: str, runs: int, root: Path) -> dict[str, float]:
+    """Median wall time of one trivial evaluation through each executor, and the difference."""
+    from agent.executors import EvaluationJob, ExecutorSpec, LocalExecutor
+    from agent.executors.ray_run import RayExecutor
+    from agent.home import strop_home
+    from agent.run import Run
+    from agent.run_index import RunIndex
+    from agent.task import load_task
+
+    task = load_task(_workspace(root / "trivial", TRIVIAL, 0))
+    run = Run.start(task, strop_home(), RunIndex(strop_home()))
+    evaluator = run.evaluator()
+    lane = run.repo.lane(run.record.id, 0)
+    run.repo.checkout_detached(lane, run.record.base_commit)
+    executors = {"local": LocalExecutor(), "ray": RayExecutor.connect(ExecutorSpec("ray", address))}
+    medians = {}
+    for name, executor in executors.items():
+        samples = []
+        for index in range(runs + 3):
+            started = time.perf_counter()
+            (verdict,) = executor.evaluate_all(evaluator, [EvaluationJob(lane, f"{name}-{index}")])
+            samples.append(time.perf_counter() - started)
+            if verdict.metrics.get("score") != 1:
+                raise RuntimeError(f"{name}: the trivial evaluation failed: {verdict.reason}")
+        medians[name] = statistics.median(samples[3:]) * 1000
+    executors["ray"].close()
+    return {
+        "local_ms": medians["local"],
+        "ray_ms": medians["ray"],
+        "overhead_ms": medians["ray"] - medians["local"],
+    }
+
+
+def throughput(
+    address: str | None, lanes: int, experiments: int, work: int, root: Path, label: str = ""
+) -> dict[str, float]:
+    """Wall time and evaluations per minute of a whole `strop run` of the CPU-bound task."""
+    from agent.executors import ExecutorSpec
+    from agent.home import strop_home
+    from agent.loop import Overrides, start_run
+    from agent.run_index import RunIndex
+    from agent.task import load_task
+
+    kind = "ray" if address else "local"
+    folder = root / f"cpu-{kind}-{lanes}{label}"
+    task = load_task(_workspace(folder, CPU_BOUND.format(experiments=experiments), work))
+    spec = ExecutorSpec("ray", address) if address else ExecutorSpec()
+    overrides = Overrides(parallel=lanes, executor=spec.to_dict())
+    started = time.perf_counter()
+    result = start_run(task, strop_home(), RunIndex(strop_home()), overrides)
+    seconds = time.perf_counter() - started
+    ok = sum(1 for record in result.records if record.status.value == "ok")
+    if ok != experiments:
+        raise RuntimeError(f"{kind} x{lanes}: {ok} of {experiments} evaluations were ok")
+    evaluation = statistics.median(record.eval_seconds for record in result.records)
+    return {"seconds": seconds, "per_minute": 60 * experiments / seconds, "median_eval_s": evaluation}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30, help="trivial evaluations per executor")
+    parser.add_argument("--experiments", type=int, default=40)
+    parser.add_argument(
+        "--work", type=int, default=3_000_000, help="loop iterations per CPU-bound evaluation"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    from agent.executors.cluster import LocalCluster, disconnect
+
+    with tempfile.TemporaryDirectory(prefix="strop-bench-executor-") as folder:
+        root = Path(folder)
+        os.environ["STROP_HOME"] = str(root / "home")
+        load = _uptime()
+        began = time.perf_counter()
+        with LocalCluster(nodes=2, cpus=1) as cluster:
+            start_seconds = time.perf_counter() - began
+            results: dict[str, object] = {"load_before": load, "cluster_start_s": start_seconds}
+            _say(f"cluster up in {start_seconds:.1f}s at {cluster.address}; measuring overhead")
+            results["overhead"] = overhead(cluster.address, args.runs, root)
+            disconnect()
+            for kind, address in (("local", None), ("ray", cluster.address)):
+                _say(f"warm-up: {kind}")  # imports, LangGraph, the workers' first evaluator build
+                throughput(address, 2, 2, 1000, root, label="warm")
+                disconnect()
+                for lanes in (1, 2):
+                    _say(f"throughput: {kind} with {lanes} lane(s)")
+                    results[f"{kind}_x{lanes}"] = throughput(
+                        address, lanes, args.experiments, args.work, root
+                    )
+                    disconnect()
+        results["load_after"] = _uptime()
+    _report(results, args)
+
+
+def _say(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def _uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def _report(results: dict, args: argparse.Namespace) -> None:
+    if args.json:
+        print(json.dumps(results, indent=1))
+        return
+    over = results["overhead"]
+    print(f"load before: {results['load_before']}")
+    print(f"cluster start (2 nodes x 1 CPU, loopback): {results['cluster_start_s']:.1f}s")
+    print(f"\n1. per-evaluation overhead, trivial evaluator, median of {args.runs}")
+    print(f"   local  {over['local_ms']:8.1f} ms")
+    print(f"   ray    {over['ray_ms']:8.1f} ms")
+    mark = "met" if over["overhead_ms"] <= OVERHEAD_GOAL_MS else "NOT met"
+    print(f"   ray - local = {over['overhead_ms']:.1f} ms   (goal <= {OVERHEAD_GOAL_MS:g} ms: {mark})")
+    print(
+        f"\n2. throughput, strop run of {args.experiments} CPU-bound evaluations ({args.work} loop steps each)"
+    )
+    print("   executor  lanes  wall s   evals/min  median eval s")
+    for kind in ("local", "ray"):
+        for lanes in (1, 2):
+            row = results[f"{kind}_x{lanes}"]
+            print(
+                f"   {kind:8}  {lanes:5}  {row['seconds']:6.1f}  {row['per_minute']:9.1f}  {row['median_eval_s']:13.2f}"
+            )
+    for kind in ("local", "ray"):
+        speedup = results[f"{kind}_x2"]["per_minute"] / results[f"{kind}_x1"]["per_minute"]
+        mark = "met" if speedup >= SPEEDUP_GOAL else "NOT met"
+        print(f"   {kind}: 2 workers / 1 worker = {speedup:.2f}x   (goal >= {SPEEDUP_GOAL:g}x: {mark})")
+    print(f"load after: {results['load_after']}")
+
+
+if __name__ == "__main__":
+    main()
