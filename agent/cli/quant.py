@@ -73,6 +73,8 @@ def quant(
     ),
     population: int = typer.Option(16, "--population", help="population per island"),
     workers: int = typer.Option(1, "--workers", help="evaluation processes (0 = inline)"),
+    executor: str = typer.Option("local", "--executor", help="where candidates are evaluated: local or ray"),
+    address: str | None = typer.Option(None, "--address", help="the Ray head for --executor ray"),
     baselines: str = typer.Option(
         "all", "--baselines", help="all, fast (uniform, greedy, HAWQ-V3: no random/TPE) or none"
     ),
@@ -100,6 +102,7 @@ def quant(
     from rich.console import Console
 
     from agent.domains.quantization.search import SearchRequest, run_search, write_outputs
+    from agent.executors import ExecutorSpec
     from agent.home import strop_home
 
     if generations is None and time_budget is None:
@@ -113,6 +116,8 @@ def quant(
         generations=generations,
         population=population,
         workers=workers,
+        executor=ExecutorSpec(executor, address).kind,
+        address=address,
         groups=_groups(groups),
         baselines="none" if no_baselines else baselines,
         checkpoint=checkpoint,

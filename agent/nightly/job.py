@@ -103,7 +103,7 @@ def run_job(
         result = graph.resume_run(resume, home, index, sink=announce, started=started, **extra)
     else:
         task = with_budget(load_task(jobs.task_path(name)), jobs.spec.jobs[name].budget)
-        overrides = Overrides(time=seconds)
+        overrides = Overrides(time=seconds, executor=jobs.executor(name).to_dict())
         result = _start(graph, task, home, index, overrides, announce, base, started)
     return {"run": result.run_id, "status": result.status, "stop_reason": result.stop_reason}
 

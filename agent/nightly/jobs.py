@@ -10,6 +10,8 @@
     schedule = "0 2 * * *"          # cron: minute hour day-of-month month day-of-week (UTC)
     warm_start = true               # tonight's experiment 0 is last night's best (default)
     budget = { time = "1h", experiments = 40, tokens = 200000, cost = 2.0 }
+    executor = "ray"                # optional: evaluations on a Ray cluster (default: [nightly]'s, else local)
+    address = "auto"                # the Ray head: auto or HOST:PORT
 
     [jobs.exp2]
     kind = "numerics"               # strop evolve numerics ARGS --time …
@@ -25,13 +27,16 @@ from __future__ import annotations
 import tomllib
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agent.errors import UserError
 from evaluators.spec import Duration
 from sandbox.units import UnitError
+
+if TYPE_CHECKING:
+    from agent.executors import ExecutorSpec
 
 Kind = Literal["run", "numerics", "quant", "mle"]
 AVAILABLE = ("run", "numerics", "quant")
@@ -55,6 +60,8 @@ class JobSpec(_Strict):
     schedule: str = Field(description="cron expression, UTC")
     warm_start: bool = True
     budget: NightBudget = NightBudget()
+    executor: Literal["local", "ray"] | None = Field(default=None, description="where evaluations run")
+    address: str | None = Field(default=None, description="the Ray head for executor ray")
 
     @model_validator(mode="after")
     def _check(self) -> JobSpec:
@@ -77,6 +84,8 @@ class JobSpec(_Strict):
 class Defaults(_Strict):
     window: Duration = Field(default=6 * 3600.0)
     parallel: int = Field(default=1, ge=1, le=16)
+    executor: Literal["local", "ray"] = Field(default="local", description="jobs' default executor")
+    address: str | None = Field(default=None, description="the Ray head for executor ray")
 
 
 class JobsFile(_Strict):
@@ -91,6 +100,15 @@ class Jobs(BaseModel):
 
     path: Path
     spec: JobsFile
+
+    def executor(self, name: str) -> ExecutorSpec:
+        """The job's executor, else the [nightly] default (local unless set)."""
+        from agent.executors import ExecutorSpec
+
+        job, night = self.spec.jobs[name], self.spec.nightly
+        kind = job.executor or night.executor
+        address = job.address if job.executor else night.address
+        return ExecutorSpec(kind, address if kind == "ray" else None)
 
     def task_path(self, name: str) -> Path:
         task = self.spec.jobs[name].task

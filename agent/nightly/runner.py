@@ -184,7 +184,9 @@ def _command(
         command += ["--base", base] if base else []
         command += ["--resume", resume] if resume else []
         return command
-    return [*strop, "evolve", spec.kind, *spec.args, "--time", f"{max(1, int(seconds))}s", "--json"]
+    executor = jobs.executor(name)
+    where = ["--executor", "ray", "--address", executor.ray_address] if executor.kind == "ray" else []
+    return [*strop, "evolve", spec.kind, *spec.args, *where, "--time", f"{max(1, int(seconds))}s", "--json"]
 
 
 class _Overran(Exception):

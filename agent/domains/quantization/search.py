@@ -173,6 +173,8 @@ class SearchRequest:
     population: int = 16
     islands: int = 2
     workers: int = 1
+    executor: str = "local"  # or "ray": candidate evaluations on a Ray cluster (agent.executors)
+    address: str | None = None
     groups: tuple[int, ...] = DEFAULT_GROUPS
     baselines: str = "all"  # all | fast (uniform, greedy, HAWQ-V3) | none
     checkpoint: Path | None = None  # the engine's population, continued when it exists (warm start)
@@ -360,6 +362,8 @@ def run_search(
         generations=request.generations,
         time_budget=plan.engine,
         workers=request.workers,
+        executor=request.executor,
+        address=request.address,
         eval_timeout=120.0 if plan.engine is None else min(120.0, plan.engine),
         checkpoint_path=request.checkpoint,
     )
