@@ -146,6 +146,9 @@ def make_context(
     budget = RunBudget(
         task.spec.budget, task.spec.constraints.max_rejections, counts_rejections=multi_turn
     ).with_overrides(overrides.experiments, overrides.time)
+    warm_up = getattr(memory, "warm_up", None)
+    if warm_up is not None:  # the embedding model loads off the loop's thread (issue 18)
+        warm_up(budget.time)
     parallel = overrides.parallel or task.spec.search.parallel
     concurrency = parallel
     if task.spec.llm is not None and task.spec.llm.concurrency is not None:

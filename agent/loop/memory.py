@@ -17,8 +17,9 @@ Nor its time (issue 18): the embedding model's first load (torch and transformer
 imports) took ~12 s on the shared 2-core machine at load 9, and 54 s for a process at
 nice 15, in the loop's own thread, where no deadline can cut it: `strop run --time 30s`
 ended after 49.5 s. So `KnowledgeMemory` loads it on a background thread from the
-start, and under a time budget `retrieve` and `learn` answer nothing (and say so once)
-until it is `ready`: a call never waits for the load. Without one the loop `wait`s.
+start (`warm_up`; not at all for a run shorter than `WARM_UP_MIN_BUDGET`), and under a
+time budget `retrieve` and `learn` answer nothing (and say so once) until it is `ready`:
+a call never waits for the load. Without one the loop `wait`s.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+WARM_UP_MIN_BUDGET = 60.0  # seconds: shorter runs do not load the embedding model
 
 if TYPE_CHECKING:
     from agent.constraints import Rule
@@ -68,10 +71,29 @@ class KnowledgeMemory(LoopMemory):
         self.run = run
         self.failures = 0
         self._loaded = threading.Event()
+        self._started = False
         self._waited = 0  # calls answered empty because the model was still loading
-        threading.Thread(target=self._warm_up, name="strop-knowledge-warm-up", daemon=True).start()
 
-    def _warm_up(self) -> None:
+    def warm_up(self, time_budget: float | None) -> None:
+        """Start loading the model on a background thread, unless the run is too short to use it.
+
+        A run under `WARM_UP_MIN_BUDGET` seconds skips knowledge (one note says so): the load
+        alone can take most of such a budget, and a thread still importing torch at exit held
+        the process 4–6 s past its last line (measured at nice 15, load ~12).
+        """
+        if self._started:
+            return
+        if time_budget is not None and time_budget < WARM_UP_MIN_BUDGET:
+            self.notes.append(
+                f"knowledge: not loaded for a {time_budget:g}s run (its model takes 10-50 s to load); "
+                f"give at least {WARM_UP_MIN_BUDGET:g}s to use it"
+            )
+            self._started = True  # never ready: calls answer nothing at once
+            return
+        self._started = True
+        threading.Thread(target=self._load, name="strop-knowledge-warm-up", daemon=True).start()
+
+    def _load(self) -> None:
         """Load the embedding model off the loop's thread (a failure shows at the first real call)."""
         try:
             for owner in (self.memory, self.store):
@@ -90,6 +112,9 @@ class KnowledgeMemory(LoopMemory):
 
     def wait(self, seconds: float | None = None) -> bool:
         """Wait for the model (for a run without a time budget); whether it is loaded."""
+        if not self._started:
+            self._started = True
+            self._load()
         return self._loaded.wait(seconds)
 
     def _still_loading(self, what: str) -> bool:

@@ -45,6 +45,7 @@ def test_calls_do_not_wait_for_the_model_and_learn_once_it_is_loaded(tmp_path: P
     task = load_task(task_file)
     memory = Memory.open(tmp_path / "memory", embedder=SlowToLoad())
     loop_memory = KnowledgeMemory(task, memory, None, run=None)
+    loop_memory.warm_up(time_budget=600.0)
     crash = ExperimentRecord(
         run="r",
         id=1,
@@ -69,3 +70,18 @@ def test_calls_do_not_wait_for_the_model_and_learn_once_it_is_loaded(tmp_path: P
     assert loop_memory.ready
     loop_memory.learn(crash, None, "MemoryError: out of memory")
     assert len(memory.lessons()) == 1
+
+
+def test_a_short_run_does_not_load_the_model_and_a_run_without_budget_waits_for_it(tmp_path: Path) -> None:
+    task_file = Path(__file__).resolve().parents[2] / "benchmarks" / "tasks" / "mlp-oom" / "task.toml"
+    task = load_task(task_file)
+    short = KnowledgeMemory(task, Memory.open(tmp_path / "a", embedder=SlowToLoad()), None, run=None)
+    short.warm_up(time_budget=30.0)
+    started = time.monotonic()
+    assert short.retrieve(None, task.spec.task.goal) == ""
+    assert time.monotonic() - started < 1.0 and not short.ready
+    assert any("not loaded for a 30s run" in note for note in short.notes)
+
+    unbounded = KnowledgeMemory(task, Memory.open(tmp_path / "b", embedder=SlowToLoad()), None, run=None)
+    unbounded.warm_up(time_budget=None)
+    assert unbounded.wait() and unbounded.ready
