@@ -28,7 +28,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-WARM_UP_MIN_BUDGET = 60.0  # seconds: shorter runs do not load the embedding model
+WARM_UP_MIN_BUDGET = 120.0  # seconds: shorter runs do not load the embedding model
 
 if TYPE_CHECKING:
     from agent.constraints import Rule
