@@ -198,7 +198,7 @@ def warm_hawq(budget: float) -> None:
     print(f"HAWQ-V3 option table for MiniLM scored once in {time.time() - started:.0f}s", flush=True)
 
 
-def minilm_request(budget: float, seed: int, seconds: float) -> SearchRequest:
+def minilm_request(budget: float, seed: int, seconds: float, gptq: bool = True) -> SearchRequest:
     """MiniLM runs by time (its evaluations cost 1–20 s as GPTQ layers are first computed), inline."""
     return SearchRequest(
         model="minilm",
@@ -209,6 +209,7 @@ def minilm_request(budget: float, seed: int, seconds: float) -> SearchRequest:
         generations=None,
         population=6,
         workers=0,
+        gptq=gptq,
     )
 
 
@@ -259,6 +260,11 @@ def main() -> None:
     parser.add_argument("--generations", type=int, default=10)
     parser.add_argument("--minilm-budgets", default="4.0,2.5,3.0")
     parser.add_argument(
+        "--minilm-rtn",
+        action="store_true",
+        help="MiniLM menu without GPTQ (for every method): evaluations cost ~1 s instead of up to 20 s",
+    )
+    parser.add_argument(
         "--warm-hawq", action="store_true", help="score MiniLM's HAWQ option table before the runs"
     )
     parser.add_argument(
@@ -284,7 +290,7 @@ def main() -> None:
                     continue
                 started = time.time()
                 request = (
-                    minilm_request(budget, seed, args.minilm_time)
+                    minilm_request(budget, seed, args.minilm_time, not args.minilm_rtn)
                     if model == "minilm"
                     else SearchRequest(
                         model=model, budget_bits=budget, seed=seed, generations=args.generations

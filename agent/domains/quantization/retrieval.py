@@ -124,9 +124,11 @@ def quantized_minilm(genome: Genome) -> MiniLM:
     return replace(full, word=matrices[0], linear=tuple(matrices[1:]))
 
 
-def build_minilm_domain(profile: Profile, budget_bits: float, groups: tuple[int, ...]) -> RetrievalDomain:
+def build_minilm_domain(
+    profile: Profile, budget_bits: float, groups: tuple[int, ...], gptq: bool = True
+) -> RetrievalDomain:
     model, data = prepare()
-    space = build_space(model.shapes(), profile, budget_bits, groups)
+    space = replace(build_space(model.shapes(), profile, budget_bits, groups), allow_gptq=gptq)
     return RetrievalDomain(model, data, space)  # type: ignore[arg-type]
 
 

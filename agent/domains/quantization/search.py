@@ -177,6 +177,7 @@ class SearchRequest:
     address: str | None = None
     groups: tuple[int, ...] = DEFAULT_GROUPS
     baselines: str = "all"  # all | fast (uniform, greedy, HAWQ-V3) | none
+    gptq: bool = True  # False: round to nearest only, for the search and every baseline alike
     checkpoint: Path | None = None  # the engine's population, continued when it exists (warm start)
 
 
@@ -197,7 +198,7 @@ def build_domain(request: SearchRequest) -> QuantDomain:
         groups = (
             MINILM_GROUPS if request.groups == DEFAULT_GROUPS else request.groups
         )  # g8/16: 1–2 bits of scales
-        domain: QuantDomain = build_minilm_domain(profile, request.budget_bits, groups)
+        domain: QuantDomain = build_minilm_domain(profile, request.budget_bits, groups, request.gptq)
         network = domain.network
     else:
         network = load_model(request.model)
@@ -209,7 +210,7 @@ def build_domain(request: SearchRequest) -> QuantDomain:
             )
     if request.model.lower() not in MINILM_NAMES:
         space = build_space(network.shapes(), profile, request.budget_bits, tuple(request.groups))
-        domain = QuantDomain(network, digits_split(), space)
+        domain = QuantDomain(network, digits_split(), replace(space, allow_gptq=request.gptq))
     floor = domain.solver.minimum_avg_bits()
     if floor is None:
         raise UserError(f"profile {profile.name} allows no format for some layer of {network.name}")
