@@ -71,7 +71,7 @@ class KnowledgeMemory(LoopMemory):
         self.run = run
         self.failures = 0
         self._loaded = threading.Event()
-        self._started = False
+        self._started = self._declined = False
         self._waited = 0  # calls answered empty because the model was still loading
 
     def warm_up(self, time_budget: float | None) -> None:
@@ -88,7 +88,7 @@ class KnowledgeMemory(LoopMemory):
                 f"knowledge: not loaded for a {time_budget:g}s run (its model takes 10-50 s to load); "
                 f"give at least {WARM_UP_MIN_BUDGET:g}s to use it"
             )
-            self._started = True  # never ready: calls answer nothing at once
+            self._started = self._declined = True  # never ready: calls answer nothing at once
             return
         self._started = True
         threading.Thread(target=self._load, name="strop-knowledge-warm-up", daemon=True).start()
@@ -121,7 +121,7 @@ class KnowledgeMemory(LoopMemory):
         if self.ready:
             return False
         self._waited += 1
-        if self._waited == 1:
+        if self._waited == 1 and not self._declined:
             self.notes.append(f"knowledge: the embedding model is still loading; {what} skipped until it is")
         return True
 

@@ -81,6 +81,7 @@ def test_a_short_run_does_not_load_the_model_and_a_run_without_budget_waits_for_
     assert short.retrieve(None, task.spec.task.goal) == ""
     assert time.monotonic() - started < 1.0 and not short.ready
     assert any("not loaded for a 30s run" in note for note in short.notes)
+    assert not any("still loading" in note for note in short.notes)
 
     unbounded = KnowledgeMemory(task, Memory.open(tmp_path / "b", embedder=SlowToLoad()), None, run=None)
     unbounded.warm_up(time_budget=None)
