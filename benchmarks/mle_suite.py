@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -171,11 +172,16 @@ def run_pair(folder: Path, seconds: float, seed: int, work: Path, jobs: int, tog
     ]
 
 
+def over(result: Result, seconds: float) -> str:
+    """A flag for a side that ran past the budget by more than 10% (and 5 s)."""
+    return "!" if result.wall_seconds > max(seconds * 1.1, seconds + 5) else " "
+
+
 def _score(value: float | None) -> str:
     return "invalid" if value is None else f"{value:.5g}"
 
 
-def print_tables(results: list[Result]) -> None:
+def print_tables(results: list[Result], seconds: float = math.inf) -> None:
     print(
         f"\n{'competition':<20} {'seed':>4}  {'strop':>10} {'medal':<7} {'wall':>6}  "
         f"{'FLAML':>10} {'medal':<7} {'wall':>6}"
@@ -185,8 +191,8 @@ def print_tables(results: list[Result]) -> None:
         pairs.setdefault((result.competition, result.seed), {})[result.side] = result
     for (competition, seed), sides in sorted(pairs.items()):
         s, f = sides.get("strop"), sides.get("flaml")
-        left = f"{_score(s.score):>10} {s.medal:<7} {s.wall_seconds:>5.0f}s" if s else f"{'—':>25}"
-        right = f"{_score(f.score):>10} {f.medal:<7} {f.wall_seconds:>5.0f}s" if f else f"{'—':>25}"
+        left = f"{_score(s.score):>10} {s.medal:<7} {s.wall_seconds:>5.0f}s{over(s, seconds)}" if s else "—"
+        right = f"{_score(f.score):>10} {f.medal:<7} {f.wall_seconds:>5.0f}s{over(f, seconds)}" if f else "—"
         print(f"{competition:<20} {seed:>4}  {left}  {right}")
     print("\nspread over seeds (mean ± sd of valid scores):")
     for competition in sorted({r.competition for r in results}):
@@ -212,7 +218,7 @@ def print_tables(results: list[Result]) -> None:
         )
     (sm, _, st), (fm, _, ft) = rates["strop"], rates["flaml"]
     verdict = "tie" if sm * ft == fm * st else ("strop ahead" if sm * ft > fm * st else "FLAML ahead")
-    print(f"any-medal rate: {verdict}")
+    print(f"any-medal rate: {verdict}   (! = ran more than 10% past the {seconds:g}s budget)")
 
 
 def _rates(results: list[Result]) -> tuple[int, int, int]:
@@ -249,7 +255,7 @@ def main(argv: list[str] | None = None) -> None:
                     flush=True,
                 )
             results.extend(pair)
-    print_tables(results)
+    print_tables(results, seconds)
     print(f"load at the end: {os.getloadavg()[0]:.1f}")
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")

@@ -178,7 +178,9 @@ def classification_zoo(auc: bool) -> list[tuple[str, bool, Callable[[], Any]]]:
         (
             "MLP 64 alpha=1",
             False,
-            lambda: _scaled(mlp.MLPClassifier((64,), alpha=1.0, max_iter=1000, random_state=0)),
+            lambda: _scaled(
+                mlp.MLPClassifier(hidden_layer_sizes=(64,), alpha=1.0, max_iter=1000, random_state=0)
+            ),
         ),
         ("majority class", False, lambda: __import__("sklearn.dummy").dummy.DummyClassifier()),
     ]
@@ -292,7 +294,9 @@ def regression_zoo() -> list[tuple[str, bool, Callable[[], Any]]]:
         (
             "MLP 32 alpha=1",
             False,
-            lambda: standardised_target(mlp.MLPRegressor((32,), alpha=1.0, max_iter=2000, random_state=0)),
+            lambda: standardised_target(
+                mlp.MLPRegressor(hidden_layer_sizes=(32,), alpha=1.0, max_iter=2000, random_state=0)
+            ),
         ),
     ]
 
