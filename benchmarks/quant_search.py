@@ -27,7 +27,9 @@ tuned on which set (docpairs.py, a fixed crc32 rule over stdlib docstring pairs)
 * held-out set (128 queries over their 128 passages): read once per chosen configuration;
   the table's recall@5 (one query = 0.78 points) and cosine columns come from it.
 
-A MiniLM run is bounded by `--minilm-time` seconds (evaluations cost 1–20 s each while GPTQ
+`--minilm-rtn` takes GPTQ out of the menu for every method alike (on a loaded 2-core machine a
+first GPTQ pass over MiniLM's 36 matrices takes minutes, and the engine's first generation
+alone did not fit 250 s). A MiniLM run is bounded by `--minilm-time` seconds (evaluations cost 1–20 s each while GPTQ
 layers are first computed), evaluated inline; HAWQ-V3's option table (it depends on neither seed nor budget) is kept
 for the process, so HAWQ may be cut in the first run and complete in later ones (`--warm-hawq`
 scores it before the runs instead). Its extra line checks issue 15's MiniLM
@@ -138,6 +140,12 @@ def table(records: list[dict], model: str, budget: float) -> list[str]:
         )
     strongest = strongest_baseline(runs, budget)
     lines.append("")
+    ran = {k.removeprefix("baseline ") for r in runs for k in r.get("time", {}).get("phases", {})}
+    empty = sorted(n for n in ran if n in ROWS and any(n not in r["baselines"] for r in runs))
+    if empty:
+        lines.append(
+            f"no result in some run (cut by its deadline, or nothing inside the budget): {', '.join(empty)}"
+        )
     if model == "minilm":
         lines += minilm_check(runs, budget)
     evals = mean(r["engine"]["evaluated"] for r in runs)
