@@ -19,6 +19,7 @@ data stays on the driver.
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
 import shutil
@@ -132,6 +133,7 @@ def evaluator_from(bundle: EvaluatorBundle) -> Any:
     from sandbox import open_sandbox
 
     home = Path(tempfile.mkdtemp(prefix=f"strop-worker-{bundle.fingerprint[:12]}-"))
+    atexit.register(shutil.rmtree, home, True)  # the private data goes with the worker process
     unpack_tree(bundle.files, home / "bundle")
     spec = EvaluatorSpec.model_validate(bundle.spec)
     protected = ProtectedFiles.load(home / "bundle" / "protected")
