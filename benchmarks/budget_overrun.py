@@ -16,8 +16,10 @@ wall time around the whole command (interpreter start-up included) against its b
               of `benchmarks/numerics_suite.py` in float32 (measured cost) and float64 (op count);
 * `quant`     `strop evolve quant --model M --budget-bits 3.0 --time S` for both bundled models,
               with and without `--json` (progress must still reach stderr with `--json`);
-* `mle run`   `strop mle run DIR --time T -n 1000 --json` on three competitions in MLE-bench's
-              layout built from scikit-learn's data (wine accuracy, breast cancer AUC, diabetes RMSE);
+* `mle run`   `strop mle run DIR --time T -n 1000 --json` on each built competition of
+              `benchmarks/competitions/` (`python -m benchmarks.competitions.build`), or, before
+              any is built, on three in MLE-bench's layout made from scikit-learn's data (wine
+              accuracy, breast cancer AUC, diabetes RMSE);
 * `nightly`   `strop nightly run --window W` over one night of three jobs (a task run, a
               numerics search, a quantization search), the window being the limit.
 
@@ -149,7 +151,9 @@ def _what_it_said(command: str, done: subprocess.CompletedProcess[str]) -> tuple
             "final": bool(best.get("final_metrics")),
         }
     if command == "mle":
-        return f"{data.get('experiments')} experiments, score {data.get('score')}", {}
+        return f"{data.get('experiments')} experiments, score {data.get('score')}", {
+            "own_wall": data.get("wall_seconds")  # strop's count, from the run's preparation on
+        }
     if command == "nightly" and isinstance(data, list):
         return "; ".join(f"{n['job']} {n['status']}" for n in data)[:90], {}
     if command == "numerics":
@@ -200,8 +204,27 @@ def quant_cases(seconds: float) -> Iterator[Case]:
             )
 
 
+def bundled_competitions() -> list[Path]:
+    """The competitions of `benchmarks/competitions/` that are built (data and leaderboard)."""
+    root = ROOT / "benchmarks" / "competitions"
+    found = [p for p in sorted(root.glob("*/config.yaml")) if (p.parent / "leaderboard.csv").exists()]
+    return [p.parent for p in found if (p.parent / "prepared" / "public").is_dir()]
+
+
 def mle_cases(seconds: float) -> Iterator[Case]:
-    for dataset, metric in COMPETITIONS:
+    args = ["mle", "run", "--time", f"{seconds:g}s", "-n", "1000", "--json"]
+    bundled = bundled_competitions()
+    for folder in bundled:
+        yield Case(
+            "mle",
+            folder.name,
+            args,
+            seconds,
+            prepare=lambda work, f=folder: [str(f), "--out", str(work / "work")],
+        )
+    if bundled:
+        return
+    for dataset, metric in COMPETITIONS:  # none built yet: three made from scikit-learn's data
 
         def prepare(folder: Path, dataset: str = dataset, metric: str = metric) -> list[str]:
             from tests.mle.sklearn_competition import write_sklearn_competition
@@ -209,7 +232,6 @@ def mle_cases(seconds: float) -> Iterator[Case]:
             root = write_sklearn_competition(folder / f"sk-{dataset}", dataset=dataset, metric=metric)
             return [str(root), "--out", str(folder / "work")]
 
-        args = ["mle", "run", "--time", f"{seconds:g}s", "-n", "1000", "--json"]
         yield Case("mle", f"sk-{dataset} ({metric})", args, seconds, prepare=prepare)
 
 
