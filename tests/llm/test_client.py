@@ -149,7 +149,7 @@ def test_a_reply_without_usage_is_estimated_and_says_so(server: ScriptedServer) 
         reply = client.complete(HELLO)
     assert not reply.usage_reported and reply.cost.calls == 1
     assert reply.cost.completion_tokens == 5  # 19 chars streamed in 5 chunks
-    assert reply.cost.prompt_tokens == (2 + 4) + (2 + 4) + 3  # "be brief", "hello", each framed, + reply
+    assert reply.cost.prompt_tokens == (2 + 5) + (2 + 5) + 3  # "be brief", "hello", each framed, + reply
     assert reply.cost.estimated == reply.cost.tokens
 
 

@@ -240,7 +240,7 @@ def test_usage_missing_is_counted_locally_and_marked_estimated_at_no_cost() -> N
     ):
         reply = client.complete([ChatMessage("user", "x" * 400)])
     assert not reply.usage_reported
-    assert reply.cost.prompt_tokens == 100 + 4 + 3 and reply.cost.completion_tokens > 0  # text, framing
+    assert reply.cost.prompt_tokens == 100 + 5 + 3 and reply.cost.completion_tokens > 0  # text, framing
     assert reply.cost.estimated == reply.cost.tokens and reply.cost.usd == 0.0  # a local model costs nothing
 
 
@@ -426,7 +426,7 @@ def test_tokens_no_server_reported_are_estimated_from_pieces_not_characters() ->
 
     numbers = json.dumps({"params": {"learning_rate": 0.1234, "max_iter": 120}})  # 54 chars
     assert estimate_tokens(numbers) > len(numbers) // 4 + 5  # digits are tokens of their own
-    assert estimate_tokens("x = [1, 2, 3]") == 9  # x, " =", " [", 1, ",", " 2", ",", " 3", "]"
+    assert estimate_tokens("x = [1, 2, 3]") == 11  # x, " =", " [", 1, ",", " ", 2, ",", " ", 3, "]"
     assert estimate_tokens("z" * 400) == 100  # chars/4 stays the floor
     framed = estimate_prompt_tokens([ChatMessage("system", "be brief"), ChatMessage("user", "hello")])
-    assert framed == 2 + 2 + 2 * 4 + 3
+    assert framed == 2 + 2 + 2 * 5 + 3
