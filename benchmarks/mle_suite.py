@@ -203,12 +203,7 @@ def print_tables(results: list[Result], seconds: float = math.inf) -> None:
                 for r in results
                 if r.competition == competition and r.side == side and r.score is not None
             ]
-            sd = statistics.stdev(scores) if len(scores) > 1 else 0.0
-            parts.append(
-                f"{side} {statistics.mean(scores):.5g} ± {sd:.2g} (n={len(scores)})"
-                if scores
-                else f"{side} no valid score"
-            )
+            parts.append(_spread(side, scores))
         print(f"  {competition:<20} " + " · ".join(parts))
     rates = {side: _rates([r for r in results if r.side == side]) for side in ("strop", "flaml")}
     for side, (medals, above, total) in rates.items():
@@ -219,6 +214,14 @@ def print_tables(results: list[Result], seconds: float = math.inf) -> None:
     (sm, _, st), (fm, _, ft) = rates["strop"], rates["flaml"]
     verdict = "tie" if sm * ft == fm * st else ("strop ahead" if sm * ft > fm * st else "FLAML ahead")
     print(f"any-medal rate: {verdict}   (! = ran more than 10% past the {seconds:g}s budget)")
+
+
+def _spread(side: str, scores: list[float]) -> str:
+    if not scores:
+        return f"{side} no valid score"
+    if len(scores) == 1:
+        return f"{side} {scores[0]:.5g} (n=1, no spread)"
+    return f"{side} {statistics.mean(scores):.5g} ± {statistics.stdev(scores):.2g} (n={len(scores)})"
 
 
 def _rates(results: list[Result]) -> tuple[int, int, int]:
