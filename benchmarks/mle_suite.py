@@ -232,6 +232,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time", default="10m", help="wall time per run and side, e.g. 10m, 90s")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds run are first-seed … first-seed+seeds-1"
+    )
     parser.add_argument("--competitions", default="", help="comma-separated ids; default: all bundled")
     parser.add_argument("--jobs", type=int, default=2, help="cores for each side (strop lanes, FLAML n_jobs)")
     parser.add_argument("--together", action="store_true", help="run strop and FLAML at the same time")
@@ -249,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     results: list[Result] = []
     for competition in chosen:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             pair = run_pair(COMPETITIONS / competition, seconds, seed, work, args.jobs, args.together)
             for r in pair:
                 print(
