@@ -12,7 +12,13 @@
 
 Run it niced on a shared machine, and note the load (`uptime`) beside the figures:
 
-    nice -n 15 .venv/bin/python -m benchmarks.executor [--runs 30] [--experiments 40] [--work 10000000]
+    nice -n 15 .venv/bin/python -m benchmarks.executor [--runs 30] [--experiments 40] [--work 3000000]
+
+Measured 2026-12-01 19:50-20:04 UTC, 2 cores shared with other jobs (load average 8.6-11):
+overhead ray 212 ms vs local 92 ms median (+120 ms: goal not met); 40 evaluations of
+~2.5 s: local 13.5/min with 1 lane, 21.4/min with 2 (1.58x); ray 12.9/min with 1 worker,
+14.0/min with 2 (1.08x): goals not met on a machine with no idle core. Before workers
+kept the starter's niceness (Ray adds 15), ray's 1-worker run was 2.4x slower than local.
 """
 
 from __future__ import annotations

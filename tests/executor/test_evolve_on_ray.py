@@ -31,7 +31,7 @@ def test_a_genome_past_its_time_limit_or_crashing_its_worker_gets_no_fitness_on_
     from agent.executors.ray_pool import RayPool
 
     domain = ToyDomain(hang_above=1.5, crash_above=2.5)
-    with RayPool(domain, workers=2, timeout=10.0, address=cluster.address, retries=1) as pool:
+    with RayPool(domain, workers=2, timeout=25.0, address=cluster.address, retries=1) as pool:
         outcomes = pool.evaluate_all([(0.0, 0.0, 0.0), (2.0, 0.0, 0.0), (2.9, 0.0, 0.0), (0.5, 0.5, 0.5)])
     assert [o.status for o in outcomes] == ["ok", "timeout", "crashed", "ok"]
     assert outcomes[2].error.startswith("lost after 2 attempt(s)")
