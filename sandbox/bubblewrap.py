@@ -164,7 +164,9 @@ class BwrapSandbox:
         as_root = os.getuid() == 0
         user = sandbox_user(space.root)
         info_read, info_write = os.pipe()
-        inner, hold = (gate.wrap(command), gate.max_wait) if gate is not None else (list(command), 0.0)
+        inner, hold = (
+            (gate.wrap(command, space.root), gate.max_wait) if gate is not None else (list(command), 0.0)
+        )
         argv = bwrap_argv(self.binary, inner, space, limits, self.runtime, user, as_root, info_write, hold)
         keep = [*space.readonly, *self.runtime.inside(space.root)]
         try:

@@ -10,8 +10,9 @@ sandboxed command), anything else (or end of input) exits without running it.
 A Python script (`python [flags] script.py args`, what scorers usually are) waits
 inside its own interpreter instead, which then runs it as `python script.py` would
 (`runpy.run_path` as `__main__`, the same flags, argv, sys.path[0] and stdin), so
-the interpreter's start overlaps the stage before too. The time limit counts from
-the opening, not from the start.
+the interpreter's start overlaps the stage before too, and so do the imports of the
+libraries the script names at its top level (`library_imports`; never its own
+modules). The time limit counts from the opening, not from the start.
 
 The gate is a threading object: the sandbox's supervising thread waits on it,
 the evaluator's thread opens or cancels it.
@@ -19,6 +20,7 @@ the evaluator's thread opens or cancels it.
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import threading
@@ -34,14 +36,19 @@ CANCELLED_NOTE = "held command cancelled"
 _SHIM = f'read -r word || exit 0; [ "$word" = {OPEN_WORD} ] || exit 0; exec "$@" </dev/null'
 # The same door inside a Python interpreter, for `python [flags] script.py args`: the
 # interpreter's own start (most of a small scorer's cost) then overlaps the stage before.
-_LOADER = f"""
-import os, runpy, sys
-if sys.stdin.readline().strip() != {OPEN_WORD!r}:
-    raise SystemExit(0)
-os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+_LOADER = """
+import os, pkgutil, runpy, sys  # pkgutil: what run_path imports on first use
 sys.argv = sys.argv[1:]
 if sys.path and sys.path[0] == "":
     sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))
+for name in PRELOAD:
+    try:
+        __import__(name)
+    except BaseException:
+        pass
+if sys.stdin.readline().strip() != OPEN_WORD:
+    raise SystemExit(0)
+os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
 runpy.run_path(sys.argv[0], run_name="__main__")
 """
 _INTERPRETER = re.compile(r"python(3(\.\d+)?)?")
@@ -60,12 +67,14 @@ class Gate:
         self._decided = threading.Event()
         self._timeout: float | None = None
 
-    def wrap(self, command: Sequence[str]) -> list[str]:
-        """`command` behind a door that waits for the opening word on stdin."""
+    def wrap(self, command: Sequence[str], cwd: Path) -> list[str]:
+        """`command` (run in `cwd`) behind a door that waits for the opening word on stdin."""
         script = python_script(command)
         if script is not None:
             interpreter, flags, rest = script
-            return [interpreter, *flags, "-c", _LOADER, *rest]
+            preload = library_imports(cwd / rest[0])
+            loader = _LOADER.replace("PRELOAD", repr(preload)).replace("OPEN_WORD", repr(OPEN_WORD))
+            return [interpreter, *flags, "-c", loader, *rest]
         return ["/bin/sh", "-c", _SHIM, "strop-gate", *command]
 
     def open(self, timeout: float) -> None:
@@ -98,6 +107,29 @@ def python_script(command: Sequence[str]) -> tuple[str, list[str], list[str]] | 
     if not rest or not rest[0].endswith(".py"):
         return None
     return command[0], list(command[1:count]), rest
+
+
+def library_imports(script: Path) -> tuple[str, ...]:
+    """The modules `script` imports at its top level, except its own (files beside it).
+
+    A held interpreter imports them before the door opens: library code (the standard
+    library, numpy, pandas…) behaves the same whenever it is imported, and this is most
+    of a scorer's start. The script's own modules are left to the script, in its order.
+    """
+    try:
+        tree = ast.parse(script.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+        return ()
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module)
+    beside = script.parent
+    own = {name for name in names if (beside / f"{name.split('.')[0]}.py").exists()}
+    own |= {name for name in names if (beside / name.split(".")[0]).is_dir()}
+    return tuple(dict.fromkeys(n for n in names if n not in own and n != "__future__"))
 
 
 class HoldingSandbox(Protocol):

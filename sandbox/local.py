@@ -54,7 +54,7 @@ class LocalSandbox:
         environment = clean_environment(env)
         environment["TMPDIR"] = tempfile.gettempdir()
         seen = supervise(
-            gate.wrap(command) if gate is not None else command,
+            gate.wrap(command, space.root) if gate is not None else command,
             cwd=space.root,
             env=environment,
             limits=limits,

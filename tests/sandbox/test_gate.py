@@ -10,7 +10,7 @@ import pytest
 
 from evaluators.held import HeldRun
 from sandbox.execution import KilledBy, Limits
-from sandbox.gate import can_hold, python_script
+from sandbox.gate import can_hold, library_imports, python_script
 from tests.sandbox.support import require_backend
 
 HOLDING = ("bwrap", "local")
@@ -131,3 +131,29 @@ def test_which_commands_are_held_inside_python() -> None:
         ["sh", "s.py"],
     ):
         assert python_script(other) is None
+
+
+def test_library_imports_are_preloaded_and_the_scripts_own_are_not(tmp_path: Path) -> None:
+    script = tmp_path / "score.py"
+    script.write_text(
+        "from __future__ import annotations\nimport json, os.path\nfrom pathlib import Path\n"
+        "import helper\nfrom . import sibling\nimport pkg.sub\n"
+        "def later():\n    import csv\n"
+    )
+    (tmp_path / "helper.py").write_text("")
+    (tmp_path / "pkg").mkdir()
+    assert library_imports(script) == ("json", "os.path", "pathlib")
+    (tmp_path / "broken.py").write_text("import (")
+    assert library_imports(tmp_path / "broken.py") == ()
+
+
+def test_a_held_scripts_own_module_is_imported_after_the_door_opens(holding, workdir: Path) -> None:  # type: ignore[no-untyped-def]
+    """The script's own modules may read the sealed outputs at import: they must not run early."""
+    (workdir / "helper.py").write_text("import os\nSEEN = os.path.exists('outputs-ready')\n")
+    (workdir / "score.py").write_text("import json\nimport helper\nprint(json.dumps(helper.SEEN))\n")
+    held = HeldRun(holding, ["python", "score.py"], workdir, Limits(timeout=20), {}, [], max_wait=30)
+    time.sleep(1.0)
+    (workdir / "outputs-ready").write_text("yes")
+    execution = held.open(20)
+    assert execution is not None and execution.ok, execution
+    assert execution.stdout.strip() == "true"
