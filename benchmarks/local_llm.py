@@ -192,8 +192,13 @@ class RunResult:
 def task_copy(
     task: str, mode: str, seed: int, experiments: int, server: Server | None, n_ctx: int, max_tokens: int
 ) -> Path:
-    """The task's file rewritten for this run, next to the original (its paths stay relative)."""
-    source = TASKS / task / "task.toml"
+    """The task's folder copied to a temporary place, its task.toml rewritten for this run.
+
+    A copy, not a file beside the original: a killed benchmark leaves nothing in the bundled tasks.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=f"strop-local-llm-{task}-")) / task
+    shutil.copytree(TASKS / task, folder)
+    source = folder / "task.toml"
     text = source.read_text()
     text = re.sub(r"(?ms)^\[(budget|llm|knowledge)\].*?(?=^\[|\Z)", "", text)
     text = re.sub(r"(?m)^kind = \"\w+\"", f'kind = "{"evolve" if mode == "evolve" else "llm"}"', text)
@@ -205,9 +210,8 @@ def task_copy(
             f'\n[llm]\nbase_url = "{server.base_url}"\nmodel = "{server.model}"\nanswers = "{mode}"\n'
             f'context = {n_ctx}\nmax_tokens = {max_tokens}\nrequest_timeout = "120s"\ntemperature = 0.7\n'
         )
-    copy = source.parent / f".local-llm-{os.getpid()}-{mode}-{seed}.toml"
-    copy.write_text(text)
-    return copy
+    source.write_text(text)
+    return source
 
 
 def leaks(key: str, home: Path, repo: Path | None) -> list[str]:
@@ -294,7 +298,7 @@ def one(
             stop_reason=run.stop_reason,
         )  # fmt: skip
     finally:
-        copy.unlink(missing_ok=True)
+        shutil.rmtree(copy.parent.parent, ignore_errors=True)
         shutil.rmtree(home, ignore_errors=True)
 
 
