@@ -164,7 +164,9 @@ def log_command(
         mark = " [bold yellow]★ best[/]" if best and record.id == best.id else ""
         line = f"{record.id} {styled_status(record.status)} {_metric_text(record, run.metric)}{mark}  {escape(record.idea[:70])}"
         if record.proposer:  # which proposer made it, and how the LLM was asked (text, structured, params)
-            line += f"  [dim]\\[{escape(record.proposer)}{'/' + escape(record.mode) if record.mode else ''}][/]"
+            line += (
+                f"  [dim]\\[{escape(record.proposer)}{'/' + escape(record.mode) if record.mode else ''}][/]"
+            )
         if record.reason and record.status != "ok":
             line += f"  [dim]({escape(record.reason[:80])})[/]"
         for decision in record.decisions:
