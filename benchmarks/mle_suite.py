@@ -154,11 +154,25 @@ def finish_flaml(
     return _result("flaml", folder.name, seed, report, wall, f"time_budget {facts['flaml_time_budget']}s")
 
 
-def run_pair(folder: Path, seconds: float, seed: int, work: Path, jobs: int, together: bool) -> list[Result]:
-    """strop and FLAML on one competition and seed: at the same time, or strop first."""
+def run_pair(
+    folder: Path, seconds: float, seed: int, work: Path, jobs: int, together: bool, sides: str = "both"
+) -> list[Result]:
+    """strop and FLAML on one competition and seed: at the same time, or strop first (or one side only)."""
     strop_out, flaml_out = work / f"{folder.name}-s{seed}-strop", work / f"{folder.name}-s{seed}-flaml"
     home = work / "strop-home"
     started = time.monotonic()
+    if sides == "flaml":
+        return [
+            finish_flaml(
+                start_flaml(folder, seconds, seed, flaml_out, jobs), started, folder, seed, flaml_out
+            )
+        ]
+    if sides == "strop":
+        return [
+            finish_strop(
+                start_strop(folder, seconds, seed, strop_out, home, jobs), started, folder.name, seed
+            )
+        ]
     strop = start_strop(folder, seconds, seed, strop_out, home, jobs)
     if not together:
         first = finish_strop(strop, started, folder.name, seed)
@@ -238,6 +252,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--competitions", default="", help="comma-separated ids; default: all bundled")
     parser.add_argument("--jobs", type=int, default=2, help="cores for each side (strop lanes, FLAML n_jobs)")
     parser.add_argument("--together", action="store_true", help="run strop and FLAML at the same time")
+    parser.add_argument(
+        "--sides",
+        choices=["both", "strop", "flaml"],
+        default="both",
+        help="run one side only (its table's other half is —)",
+    )
     parser.add_argument("--json", type=Path, help="write every result here")
     parser.add_argument("--work", type=Path, help="working folder (default: a new temporary one)")
     args = parser.parse_args(argv)
@@ -253,7 +273,9 @@ def main(argv: list[str] | None = None) -> None:
     results: list[Result] = []
     for competition in chosen:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            pair = run_pair(COMPETITIONS / competition, seconds, seed, work, args.jobs, args.together)
+            pair = run_pair(
+                COMPETITIONS / competition, seconds, seed, work, args.jobs, args.together, args.sides
+            )
             for r in pair:
                 print(
                     f"  {r.competition} seed {r.seed} {r.side}: {_score(r.score)} {r.medal} "
