@@ -1,6 +1,7 @@
 """The domain: factored baselines where f has a zero, the structure cache, runs without seeds."""
 
 import numpy
+import pytest
 
 from agent.domains.numerics.discovery import baseline_programs
 from agent.domains.numerics.domain import NumericsDomain
@@ -43,3 +44,38 @@ def test_structure_cache_skips_refits_of_the_same_structure():
 def test_without_seeds_the_first_population_is_random():
     assert _small("exp", 0.0, 1.0, "float64", seeds=False).initial_genomes(numpy.random.default_rng(0)) == []
     assert _small("exp", 0.0, 1.0, "float64").initial_genomes(numpy.random.default_rng(0))
+
+
+def _squared(program):
+    last = len(program.nodes) - 1
+    return Program((*program.nodes, Node("mul", (last, last))))
+
+
+def test_a_squared_output_is_fitted_through_its_inner_program():
+    # e^x = (e^(x/2))²: the inner degree-5 polynomial needs only e^(x/2)'s accuracy, which on
+    # [-1, 1] is e^x's on [-1/2, 1/2]: 2^6 times better than degree 5 on [-1, 1], less 2× for the square
+    domain = _small("exp", -1.0, 1.0, "float64")
+    alone = domain.fitness(domain.fitted(horner([0.0] * 6))).info["max_rel_error"]
+    squared = domain.fitted(_squared(horner([0.0] * 6)))
+    assert squared.cost() == 6
+    error = domain.fitness(squared).info["max_rel_error"]
+    assert error < alone / 20
+    half = _small("exp", -0.5, 0.5, "float64")
+    inner = half.fitness(half.fitted(horner([0.0] * 6))).info["max_rel_error"]
+    assert error == pytest.approx(2 * inner, rel=0.1)  # the fit reaches what the identity allows
+
+
+def test_a_rooted_output_is_fitted_to_the_square_of_the_target():
+    domain = _small("exp", 0.0, 1.0, "float64")
+    inner = horner([0.0] * 5)
+    rooted = Program((*inner.nodes, Node("sqrt", (len(inner.nodes) - 1,))))
+    error = domain.fitness(domain.fitted(rooted)).info["max_rel_error"]
+    wide = _small("exp", 0.0, 2.0, "float64")  # √p ≈ e^x means p ≈ e^(2x): degree 4 for e^u on [0, 2]
+    direct = wide.fitness(wide.fitted(horner([0.0] * 5))).info["max_rel_error"]
+    assert error == pytest.approx(direct / 2, rel=0.15)  # a root halves the relative error
+
+
+def test_the_structure_cache_sees_through_a_square():
+    domain = _small("exp", 0.0, 1.0, "float64")
+    assert isinstance(domain.check(_squared(horner([1.0, 0.5, 0.25]))), Program)
+    assert domain.check(_squared(horner([1.1, 0.4, 0.2]))).startswith("duplicate")

@@ -5,7 +5,10 @@ format's own arithmetic (in ULPs of the format for float32; relative error for f
 "over the reals"), and the cost under the cost model (measured operation weights by
 default, see `costmodel`; plain operation count as an option).
 Evaluation fits the constants first (LP where exact, CMA-ES elsewhere; see `fitting`)
-and returns the fitted program (`Refined`): children inherit fitted constants.
+and returns the fitted program (`Refined`): children inherit fitted constants. An output
+that squares (a·a) or roots (√a) an inner program is fitted through it: the inner program
+is fitted to √f (or f²) with the weights the linearised error gives (|a² − f| ≈ 2√f·|a − √f|,
+|√a − f| ≈ |a − f²|/(2f)), so e^x = p(x)² gets p ≈ e^(x/2) by the same exact LP as p alone.
 `check` refuses programs that are constant, too costly or too large, those whose fit
 would repeat one already made (the structure cache: same canonical DAG, commutative
 arguments sorted, and the same values of the constants the LP does not refit), and, with
@@ -28,7 +31,7 @@ from agent.domains.numerics.fitting import FitGrid, analyse, cma_polish, fit_for
 from agent.domains.numerics.measure import measure, ulp_of
 from agent.domains.numerics.operators import crossover, mutate, random_program
 from agent.domains.numerics.points import search_grid
-from agent.domains.numerics.program import Program
+from agent.domains.numerics.program import Node, Program
 from agent.domains.numerics.skeletons import EXP_LIKE, ODD, Shape, seed_programs
 from agent.domains.numerics.targets import FORMATS, LD, TARGETS, Format, Target
 from agent.evolution import Fitness, Refined
@@ -69,6 +72,27 @@ def shape_of(fn: str, lo: float, hi: float, fmt: Format) -> Shape:
         if lo <= candidate <= hi and target.truth(numpy.array([candidate]), fmt)[0] == 0:
             zero = candidate
     return Shape(zero=zero, odd=fn in ODD, exp_like=fn in EXP_LIKE)
+
+
+def _wraps(node: Node) -> bool:
+    """Whether an output node squares (a·a) or roots (√a) the node before it."""
+    return (node.op == "mul" and node.args[0] == node.args[1]) or node.op == "sqrt"
+
+
+def _through_output(node: Node, grid: FitGrid) -> FitGrid | None:
+    """For an output a·a or √a: the grid its inner a is fitted on (√f or f², reweighted); else None.
+
+    Both need f ≥ 0 on the grid; points where f = 0 keep weight 0.
+    """
+    if not _wraps(node) or numpy.any(grid.truth < 0):
+        return None
+    truth = grid.truth
+    if node.op == "mul":
+        root = numpy.sqrt(truth)
+        return FitGrid(grid.x, root, grid.weight * 2 * root)
+    with numpy.errstate(divide="ignore", invalid="ignore"):
+        weight = numpy.where(truth > 0, grid.weight / (2 * numpy.where(truth > 0, truth, LD(1))), LD(0))
+    return FitGrid(grid.x, truth * truth, weight)
 
 
 def canonical_key(program: Program, frozen: frozenset[int]) -> bytes:
@@ -171,7 +195,7 @@ class NumericsDomain:
         if len(program.nodes) > MAX_NODES:
             return f"too large: {len(program.nodes)} nodes"
         if self.structure_cache:
-            key = canonical_key(program, analyse(program, self._key_points).frozen)
+            key = canonical_key(program, self._frozen(program))
             if key in self._seen:
                 self.cache.hits += 1
                 return "duplicate: the same structure and unfitted constants were evaluated before"
@@ -204,25 +228,23 @@ class NumericsDomain:
         copy of this domain when the search starts, so a seed is never fitted twice."""
         for skeleton, fitted in programs:
             pruned = skeleton.prune()
-            self._prefitted[canonical_key(pruned, analyse(pruned, self._key_points).frozen)] = fitted
+            self._prefitted[canonical_key(pruned, self._frozen(pruned))] = fitted
+
+    def _frozen(self, program: Program) -> frozenset[int]:
+        """The constants the fit holds (those of the inner program for a squared or rooted output)."""
+        if _wraps(program.nodes[-1]) and program.nodes[-1].args[0] == len(program.nodes) - 2:
+            return self._frozen(Program(program.nodes[:-1]))
+        return analyse(program, self._key_points).frozen
 
     def fitted(self, genome: Program) -> Program:
         """The program with its constants fitted, rounded to the format."""
         program = genome.prune()
         if self._prefitted:
-            key = canonical_key(program, analyse(program, self._key_points).frozen)
+            key = canonical_key(program, self._frozen(program))
             if key in self._prefitted:
                 return self._prefitted[key]
         seed = structure_seed(program)
-        form = analyse(program, self.fit.x)
-        if form.kind in ("linear", "rational"):
-            program = program.with_constants(fit_form(form, self.fit, program.constants()))
-        if form.frozen or form.kind == "nonlinear":
-            width = max(1, len(program.constants()))
-            sigma, budget = (
-                (0.3, min(300, 30 * width)) if form.kind == "nonlinear" else (0.02, min(120, 12 * width))
-            )
-            program = cma_polish(program, self.fit, numpy.float64, sigma, budget, seed)
+        program = self._fit_reals(program, self.fit, seed)
         program = program.rounded(self.format.dtype)
         if self.format.dtype is numpy.float32 and self.polish_evaluations:
             approx = program.evaluate(self.fit.x, self.format.dtype)
@@ -231,6 +253,31 @@ class NumericsDomain:
                     program, self.score, numpy.float32, 2.0**-21, self.polish_evaluations, seed + 1
                 )
                 program = polished.rounded(self.format.dtype)
+        return program
+
+    def _fit_reals(self, program: Program, grid: FitGrid, seed: int) -> Program:
+        """Constants fitted over the reals (float64): LP where exact, CMA-ES where not.
+
+        A pruned program whose output is a·a or √a has every other node inside a (node
+        `output − 1`), so the inner program is the prefix; it is fitted to the transformed truth.
+        """
+        inner_grid = _through_output(program.nodes[-1], grid)
+        if (
+            inner_grid is not None
+            and len(program.nodes) >= 2
+            and program.nodes[-1].args[0] == len(program.nodes) - 2
+        ):
+            inner = self._fit_reals(Program(program.nodes[:-1]), inner_grid, seed)
+            return Program((*inner.nodes, program.nodes[-1]))
+        form = analyse(program, grid.x)
+        if form.kind in ("linear", "rational"):
+            program = program.with_constants(fit_form(form, grid, program.constants()))
+        if form.frozen or form.kind == "nonlinear":
+            width = max(1, len(program.constants()))
+            sigma, budget = (
+                (0.3, min(300, 30 * width)) if form.kind == "nonlinear" else (0.02, min(120, 12 * width))
+            )
+            program = cma_polish(program, grid, numpy.float64, sigma, budget, seed)
         return program
 
     def fitness(self, program: Program) -> Fitness:

@@ -8,7 +8,14 @@ anyway, the others, e.g. a shift inside a product, move only this way). Crossove
 a node of the second parent, with everything it depends on, in place of a node of the
 first. Every result is pruned to the nodes that feed the output, and its constant-only
 sub-expressions are folded into one constant (they are free in the cost model, so without
-folding programs bloat with dead-weight arithmetic that mutation keeps stirring). New
+folding programs bloat with dead-weight arithmetic that mutation keeps stirring). Two
+mutations compose the whole program with a simple map, which no chain of single-edge edits
+reaches in one step: `substitute_input` puts u = x·x (or √x, or x·c) in place of x
+everywhere (p(x) → p(x²): an even form, which with the output multiplied by x is the odd
+x·p(x²); p(√x): log's range reduction log x = 2·log √x), and `wrap_output` squares the
+output (p → p², exp's identity e^x = (e^(x/2))²), takes its root, or multiplies it by x (into
+the numerator when the output is a quotient, so the fit still sees N/D). The domain fits a
+squared or rooted output through its inner program (see `domain.fitted`). New
 operands are x itself or the node just before more often than other earlier nodes: without
 seeds every useful program is a chain built around x, and a uniform choice mostly wires
 constants to constants.
@@ -189,8 +196,72 @@ def perturb_constant(program: Program, rng: numpy.random.Generator) -> Program:
     return Program(tuple(nodes))
 
 
-MUTATIONS = (insert_vertex, remove_vertex, rewire, change_op, perturb_constant)
-_MUTATION_WEIGHTS = numpy.array([0.25, 0.15, 0.2, 0.15, 0.25])
+def _factor_edges(program: Program) -> set[tuple[int, int]]:
+    """The edges that use x as the output's factor: x·q at the output, or x·P over Q."""
+    out = len(program.nodes) - 1
+    node = program.nodes[out]
+    if node.op == "div":
+        out, node = node.args[0], program.nodes[node.args[0]]
+    if node.op != "mul":
+        return set()
+    return {(out, slot) for slot, a in enumerate(node.args) if a == 0}
+
+
+def substitute_input(program: Program, rng: numpy.random.Generator) -> Program:
+    """p(x) → p(u) with u = x·x, √x or x·c.
+
+    With x·x: half the time the output is also multiplied by x (x·p(x²)); and where the
+    output already has the factor x (x·q(x), x·P(x)/Q(x)), half the time that factor stays
+    and only the rest is substituted (x·q(x²), x·P(x²)/Q(x²): odd forms).
+    """
+    draw = rng.random()
+    if draw < 0.6:
+        head = [Node("x"), Node("mul", (0, 0))]
+    elif draw < 0.8:
+        head = [Node("x"), Node("sqrt", (0,))]
+    else:
+        head = [Node("x"), _constant(rng), Node("mul", (0, 1))]
+    u = len(head) - 1
+    keep = _factor_edges(program) if draw < 0.6 and rng.random() < 0.5 else set()
+    nodes = list(head)
+    for index, node in enumerate(program.nodes[1:], start=1):
+        args = tuple(
+            (0 if (index, slot) in keep else u) if a == 0 else a + u for slot, a in enumerate(node.args)
+        )
+        nodes.append(Node(node.op, args, node.value))
+    child = Program(tuple(nodes))
+    if draw < 0.6 and not keep and rng.random() < 0.5:
+        return _times_x(child)
+    return child.prune()
+
+
+def _times_x(program: Program) -> Program:
+    """x·p, with x joining the numerator when p is a quotient N/D: (x·N)/D."""
+    nodes = list(program.nodes)
+    out = nodes[-1]
+    if out.op == "div":
+        numerator, denominator = out.args
+        nodes[-1] = Node("mul", (0, numerator))
+        nodes.append(Node("div", (len(nodes) - 1, denominator)))
+    else:
+        nodes.append(Node("mul", (0, len(nodes) - 1)))
+    return Program(tuple(nodes)).prune()
+
+
+def wrap_output(program: Program, rng: numpy.random.Generator) -> Program:
+    """p → p² (most often), √p or x·p."""
+    draw = rng.random()
+    out = len(program.nodes) - 1
+    if draw < 0.6:
+        return Program((*program.nodes, Node("mul", (out, out))))
+    if draw < 0.75:
+        return Program((*program.nodes, Node("sqrt", (out,))))
+    return _times_x(program)
+
+
+MUTATIONS = (insert_vertex, remove_vertex, rewire, change_op, perturb_constant, substitute_input, wrap_output)
+_MUTATION_WEIGHTS = numpy.array([0.25, 0.15, 0.2, 0.15, 0.25, 0.08, 0.1])
+_MUTATION_WEIGHTS = _MUTATION_WEIGHTS / _MUTATION_WEIGHTS.sum()
 
 
 def mutate(program: Program, rng: numpy.random.Generator) -> Program:

@@ -7,8 +7,15 @@ glibc's function (`exp2f`, `expf`, ...: scalar calls, as a C program calling lib
 A loop streaming 2^24 values from memory is bound by memory bandwidth (every polynomial
 ties at ~8 bytes per value), so the inputs are walked in L1-sized chunks: each chunk is
 touched once untimed, then every loop runs over it, timed, and the times add up over the
-2^24 values. All loops see the same chunks at the same moments, so a noisy neighbour hits
-them alike; over `repeats` passes we keep each loop's best and its spread (max/min). NumPy's ufunc (SciPy's `erf` for erf,
+2^24 values; each loop's time is the sum over chunks of its best repeat on that chunk (a
+preemption spoils one repeat of one chunk, not the whole pass), its spread the slowest whole
+pass over that. One clock read costs ~80 ns on this machine (a VM's TSC clock source): read
+twice per 2048-value chunk it added ~0.08 ns per value, and with the loop's own overhead
+every polynomial up to degree 6 timed the same 0.21 ns (measured: degrees 4, 5 and 6 and
+an Estrin degree 6 within 3%), so no cheaper program could ever show as faster. Each
+program's loop therefore runs `INNER` times over the chunk between two clock reads (the
+clock then adds ~0.005 ns per value); glibc's loop, ~25× slower per value, runs once. All loops see the same chunks at the same moments, so a noisy neighbour hits
+them alike. NumPy's ufunc (SciPy's `erf` for erf,
 which NumPy lacks) is timed the same way from Python on the same inputs.
 """
 
@@ -30,6 +37,7 @@ from agent.domains.numerics.targets import FORMATS
 FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-std=gnu11"]
 GLIBC = {"exp": "expf", "exp2": "exp2f", "log": "logf", "log2": "log2f", "erf": "erff", "sin": "sinf"}
 COUNT = 1 << 24
+INNER = 8  # passes of a program's loop over a chunk between two clock reads
 
 _MAIN = r"""
 #include <math.h>
@@ -51,27 +59,36 @@ int main(int argc, char **argv) {
     const int repeats = argc > 1 ? atoi(argv[1]) : 5;
     in = malloc(n * sizeof(float));
     for (long i = 0; i < n; i++) in[i] = (float)(__LO__ + (__HI__ - __LO__) * ((double)i / (double)(n - 1)));
+    const long chunks = n / CHUNK;
+    double *fastest = malloc(sizeof(double) * __K__ * chunks);  /* per loop and chunk, the best repeat */
     double best[__K__], worst[__K__], total[__K__];
-    for (int k = 0; k < __K__; k++) { best[k] = 1e30; worst[k] = 0; }
+    for (long c = 0; c < __K__ * chunks; c++) fastest[c] = 1e30;
+    for (int k = 0; k < __K__; k++) { best[k] = 0; worst[k] = 0; }
     for (int r = 0; r < repeats; r++) {
         for (int k = 0; k < __K__; k++) total[k] = 0;
-        for (long start = 0; start < n; start += CHUNK) {
-            const float *chunk = in + start;
+        for (long c = 0; c < chunks; c++) {
+            const float *chunk = in + c * CHUNK;
             float touch = 0;
             for (long i = 0; i < CHUNK; i++) touch += chunk[i];
             sink = touch;
             for (int k = 0; k < __K__; k++) {
+                const int passes = k < __K__ - 1 ? __INNER__ : 1;  /* the last loop is glibc's */
                 double begin = now();
-                run(k, chunk);
-                total[k] += now() - begin;
+                for (int p = 0; p < passes; p++) { run(k, chunk); __asm__ volatile("" ::: "memory"); }
+                double t = (now() - begin) / passes;
+                total[k] += t;
+                if (t < fastest[k * chunks + c]) fastest[k * chunks + c] = t;
                 sink = out[k];
             }
         }
         for (int k = 0; k < __K__; k++) {
             double ns = total[k] * 1e9 / n;
-            if (ns < best[k]) best[k] = ns;
             if (ns > worst[k]) worst[k] = ns;
         }
+    }
+    for (int k = 0; k < __K__; k++) {
+        for (long c = 0; c < chunks; c++) best[k] += fastest[k * chunks + c];
+        best[k] = best[k] * 1e9 / n;
     }
     printf("[");
     for (int k = 0; k < __K__; k++) printf("%s[%.5f, %.5f]", k ? ", " : "", best[k], worst[k]);
@@ -113,7 +130,11 @@ def source(programs: list[tuple[str, Program]], fn: str, lo: float, hi: float, c
     cases = " ".join(f"case {k}: loop{k}(x); break;" for k in range(glibc + 1))
     loops.append(f"static void run(int k, const float *x) {{ switch (k) {{ {cases} }} }}")
     text = _MAIN.replace("__FUNCTIONS__", functions).replace("__LOOPS__", "\n".join(loops))
-    text = text.replace("__K__", str(glibc + 1)).replace("__COUNT__", f"{count}L")
+    text = (
+        text.replace("__K__", str(glibc + 1))
+        .replace("__COUNT__", f"{count}L")
+        .replace("__INNER__", str(INNER))
+    )
     return text.replace("__LO__", float(lo).hex()).replace("__HI__", float(hi).hex())
 
 
