@@ -19,7 +19,9 @@ experiments as the baseline. Per run it prints:
 - the bookkeeping check (issue 19): experiments recorded against the budget, strop's wall time
   (run record) against the wall time measured around the command, strop's calls and tokens
   against the server's own counts from its log (requests served; prompt tokens evaluated or
-  reused from its cache; tokens generated), each within 5%;
+  reused from its cache, by each request's prefix-match line, so that a request strop closed at
+  its timeout counts the prompt the server evaluated; tokens generated, which the log gives only
+  for requests that ran to their end), each within 5%;
 - the key check: the API key appears nowhere in STROP_HOME (index, checkpoints, logs,
   transcripts), the experiment repo's git objects and notes, nor the server-side task files.
 
@@ -133,23 +135,50 @@ class ServerCounts:
 
     requests: int = 0  # chat completions served (access log lines)
     prompt_tokens: int = 0  # prompt tokens per request: reused from its cache + evaluated
-    generated: int = 0  # tokens generated (its decode runs)
+    generated: int = 0  # tokens generated (its decode runs), in requests that ran to their end
+    cut_off: int = 0  # requests the client closed (or a newer one interrupted): no perf block
+    unsized: int = 0  # requests whose prompt was wholly cached: the log gives no size for it
+
+
+_POST = re.compile(r'"POST /v1/chat/completions HTTP/1\.1" \d+')
+_HIT = re.compile(r"Llama\.generate: (\d+) prefix-match hit, remaining (\d+) prompt tokens to eval")
+_CACHED = re.compile(r"Llama\.generate: full prompt already cached")
+_PROMPT_EVAL = re.compile(r"llama_perf_context_print: prompt eval time =.*?/\s*(\d+) tokens")
+_EVAL = re.compile(r"llama_perf_context_print:\s+eval time =.*?/\s*(\d+) runs")
 
 
 def server_counts(text: str) -> ServerCounts:
-    """Counts from the server log text (one slice of it: the lines one run produced)."""
+    """Counts from the server log text (one slice of it: the lines one run produced).
+
+    A request's prompt is sized by its `prefix-match hit, remaining N` line (printed before
+    any work, so a request the client later closed is sized too: the server evaluates the
+    whole prompt before it first looks at the connection), else by its perf block
+    (`prompt eval … / N tokens`, a request evaluated from scratch). Generated tokens are the
+    perf block's decode runs (one per token; one fewer at a length stop). A request cut off
+    (`disconnected`) prints no perf block: its prompt counts, its few generated tokens are not
+    in the log, and it is counted in `cut_off`. The server works on one request at a time, so
+    the work lines of two requests never interleave (a waiting request's access line may come
+    before the previous one's `disconnected`).
+    """
     counts = ServerCounts()
-    counts.requests = len(re.findall(r'"POST /v1/chat/completions HTTP/1\.1" \d+', text))
-    # Each generation prints its perf block; a prefix-cache hit is printed before it.
-    blocks = re.split(r"(?=llama_perf_context_print:\s+load time)", text)
-    for block in blocks[1:]:
-        prompt = re.search(r"prompt eval time =.*?/\s+(\d+) tokens", block)
-        runs = re.search(r"\seval time =.*?/\s+(\d+) runs", block)
-        counts.prompt_tokens += int(prompt.group(1)) if prompt else 0
-        counts.generated += (
-            int(runs.group(1)) if runs else 0
-        )  # decode runs: one per token (±1 at a length stop)
-    counts.prompt_tokens += sum(int(n) for n in re.findall(r"(\d+) prefix-match hit", text))
+    sized = False  # the current request's prompt was counted from its prefix-match line
+    for line in text.splitlines():
+        if _POST.search(line):
+            counts.requests += 1
+        elif hit := _HIT.search(line):
+            counts.prompt_tokens += int(hit.group(1)) + int(hit.group(2))
+            sized = True
+        elif _CACHED.search(line):
+            counts.unsized += 1
+            sized = True
+        elif line.strip() == "disconnected":
+            counts.cut_off += 1
+            sized = False
+        elif evaluated := _PROMPT_EVAL.search(line):
+            counts.prompt_tokens += 0 if sized else int(evaluated.group(1))
+            sized = False
+        elif runs := _EVAL.search(line):
+            counts.generated += int(runs.group(1))
     return counts
 
 
@@ -356,7 +385,12 @@ def report(results: list[RunResult]) -> None:
         if r.server is not None:
             s = r.server
             line += f"; calls {r.calls} vs {s.requests} served ({pct(r.calls, s.requests)})"
-            line += f"; tokens {r.tokens} vs {s.prompt_tokens + s.generated} ({pct(r.tokens, s.prompt_tokens + s.generated)})"
+            served = s.prompt_tokens + s.generated
+            line += f"; tokens {r.tokens} vs {served} ({pct(r.tokens, served)})"
+            if s.cut_off:
+                line += f" ({s.cut_off} request(s) closed mid-way: their prompts count, their generated tokens are not in the log)"
+            if s.unsized:
+                line += f" ({s.unsized} wholly cached prompt(s): sizes not in the log)"
         print(line)
     leaked = [leak for r in results for leak in r.leaks]
     print(

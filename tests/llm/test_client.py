@@ -17,7 +17,7 @@ from agent.llm import (
     LLMUnavailable,
 )
 from agent.llm.backoff import retry_after_seconds
-from agent.llm.client import NO_KEY, safe_url
+from agent.llm.client import NO_KEY, estimate_prompt_tokens, safe_url
 from agent.llm.scripted_server import Reply, ScriptedServer
 from agent.task import LLMSpec
 
@@ -133,6 +133,31 @@ def test_a_huge_reply_is_cut_its_stream_closed_and_its_tokens_estimated(server: 
     # the stream was closed at the cut, so the server's usage never came: the tokens read are estimated
     assert not reply.usage_reported
     assert reply.cost.completion_tokens >= client.max_reply_chars // 4
+    assert reply.cost.estimated == reply.cost.tokens
+
+
+@pytest.mark.parametrize("first", ["streaming", "silent"])
+def test_a_call_closed_at_the_timeout_counts_the_whole_prompt_the_server_evaluated(
+    server: ScriptedServer, first: str
+) -> None:
+    # llama-cpp-python streams no usage, evaluates the whole prompt before it looks at the
+    # connection, and keeps generating until its next write: a closed attempt cost its full
+    # prompt plus the chunks read. (issue 19: the local-LLM benchmark compares this to the server)
+    closed = (
+        Reply(content="word " * 200, usage=False, chunk_delay=0.1) if first == "streaming" else Reply.hang(60)
+    )
+    server.add(closed, Reply.no_usage("done now"))
+    with make_client(server) as client:  # a 2 s timeout: some 10 chunks read
+        reply = client.complete(HELLO)
+    time.sleep(0.3)  # the server notices the closed stream at its next write
+    assert reply.text == "done now" and reply.attempts == 2 and reply.cost.calls == 2
+    assert reply.log.timeouts == 1 and reply.log.cancelled == 1
+    assert reply.cost.prompt_tokens == 2 * estimate_prompt_tokens(HELLO)
+    read_before_close = reply.cost.completion_tokens - 2  # "done now": 2 chunks
+    if first == "streaming":
+        assert server.cancelled == [1] and 3 <= read_before_close <= server.sent[1]
+    else:
+        assert read_before_close == 0
     assert reply.cost.estimated == reply.cost.tokens
 
 
