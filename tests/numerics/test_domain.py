@@ -79,3 +79,17 @@ def test_the_structure_cache_sees_through_a_square():
     domain = _small("exp", 0.0, 1.0, "float64")
     assert isinstance(domain.check(_squared(horner([1.0, 0.5, 0.25]))), Program)
     assert domain.check(_squared(horner([1.1, 0.4, 0.2]))).startswith("duplicate")
+
+
+def test_float32_polynomial_baselines_go_past_the_cost_limit_for_the_speed_comparison():
+    from agent.domains.numerics.discovery import SPEED_POLYNOMIAL_COST
+
+    domain = _small("exp2", 0.0, 1.0, polish_evaluations=0, max_cost=4)
+    costs = {name: domain.cost(program) for name, program in baseline_programs(domain)}
+    polynomials = {n: c for n, c in costs.items() if n.startswith("minimax-") and n[8:].isdigit()}
+    assert max(polynomials.values()) > domain.max_cost
+    assert max(polynomials.values()) <= SPEED_POLYNOMIAL_COST
+    others = {n: c for n, c in costs.items() if n not in polynomials}
+    assert others and max(others.values()) <= domain.max_cost  # rationals, Taylor, Padé stay inside
+    reals = _small("exp2", 0.0, 1.0, "float64", max_cost=4)
+    assert max(reals.cost(p) for _, p in baseline_programs(reals)) <= 4

@@ -3,7 +3,7 @@ import shutil
 import pytest
 
 from agent.domains.numerics.program import horner
-from agent.domains.numerics.speed import measure_speed
+from agent.domains.numerics.speed import has_avx2, measure_speed, source
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="needs the system C compiler")
 
@@ -11,5 +11,19 @@ pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="needs the sy
 def test_loops_glibc_and_numpy_are_timed_on_the_same_inputs():
     programs = [("p3", horner([1.0, 0.69, 0.24, 0.055])), ("p1", horner([1.0, 1.0]))]
     timings = measure_speed(programs, "exp2", 0.0, 1.0, repeats=2, count=1 << 14)
-    assert [t.name for t in timings] == ["p3", "p1", "glibc exp2f", "numpy.exp2"]
+    vector = ["glibc libmvec _ZGVdN8v_exp2f"] if has_avx2() else []
+    assert [t.name for t in timings] == ["p3", "p1", "glibc exp2f", *vector, "numpy.exp2"]
     assert all(t.ns > 0 and t.spread >= 1 for t in timings)
+
+
+def test_programs_run_several_passes_per_clock_read_and_glibc_scalar_one():
+    text = source([("p", horner([1.0, 1.0]))], "exp", 0.0, 1.0, count=1 << 12)
+    assert "k == SCALAR ? 1 : 8" in text and "#define SCALAR 1" in text
+    assert "_ZGVdN8v_expf(_mm256_loadu_ps(x + i))" in text  # glibc's vector library, 8 per call
+
+
+def test_more_work_per_value_takes_longer():
+    # 24 dependent fmas per value against 1: the harness must resolve the difference (at least 2×)
+    heavy, light = horner([1.0 / (k + 1) for k in range(25)]), horner([1.0, 0.5])
+    timings = measure_speed([("heavy", heavy), ("light", light)], "exp", 0.0, 1.0, repeats=3, count=1 << 16)
+    assert timings[0].ns > 2 * timings[1].ns

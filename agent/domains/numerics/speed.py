@@ -2,21 +2,27 @@
 
 Each program becomes `for (i) out[i] = p(in[i]);` in one C file compiled with
 `-O3 -march=native -ffp-contract=off -fno-math-errno` (contraction off keeps the verified
-rounding; the compiler still vectorises across elements), beside the same loop calling
-glibc's function (`exp2f`, `expf`, ...: scalar calls, as a C program calling libm gets).
+rounding; the compiler still vectorises across elements). glibc gets two loops beside them:
+its scalar function (`exp2f`, `expf`, ...: what a C program calling libm gets; the compiler
+does not vectorise the call without -ffast-math) and, where the CPU has AVX2, its vector
+library libmvec (`_ZGVdN8v_expf`, ...: eight values per call, what `-ffast-math` or
+`#pragma omp simd` would call; up to 4 ULP by glibc's manual). The faster of the two is
+"glibc" in the comparison.
+
 A loop streaming 2^24 values from memory is bound by memory bandwidth (every polynomial
 ties at ~8 bytes per value), so the inputs are walked in L1-sized chunks: each chunk is
 touched once untimed, then every loop runs over it, timed, and the times add up over the
 2^24 values; each loop's time is the sum over chunks of its best repeat on that chunk (a
-preemption spoils one repeat of one chunk, not the whole pass), its spread the slowest whole
-pass over that. One clock read costs ~80 ns on this machine (a VM's TSC clock source): read
-twice per 2048-value chunk it added ~0.08 ns per value, and with the loop's own overhead
-every polynomial up to degree 6 timed the same 0.21 ns (measured: degrees 4, 5 and 6 and
-an Estrin degree 6 within 3%), so no cheaper program could ever show as faster. Each
-program's loop therefore runs `INNER` times over the chunk between two clock reads (the
-clock then adds ~0.005 ns per value); glibc's loop, ~25× slower per value, runs once. All loops see the same chunks at the same moments, so a noisy neighbour hits
-them alike. NumPy's ufunc (SciPy's `erf` for erf,
-which NumPy lacks) is timed the same way from Python on the same inputs.
+preemption spoils one repeat of one chunk, not the whole pass), its spread the slowest
+whole pass over that. All loops see the same chunks at the same moments, so a noisy
+neighbour hits them alike. One clock read costs ~80 ns on this machine (a VM's TSC clock
+source): read twice per 2048-value chunk it added ~0.08 ns per value, and with the loop's
+own overhead every polynomial up to degree 6 timed the same 0.21 ns (measured: degrees 4, 5
+and 6 and an Estrin degree 6 within 3%), so no cheaper program could show as faster. Each
+loop therefore runs `INNER` times over the chunk between two clock reads (~0.005 ns per
+value), except glibc's scalar loop (~25× slower per value), which runs once: its two clock
+reads add 1–2% to its time, under the 5% that counts as a tie. NumPy's ufunc (SciPy's `erf`
+for erf, which NumPy lacks) is timed from Python on the same inputs.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy
@@ -37,6 +44,7 @@ from agent.domains.numerics.targets import FORMATS
 FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-std=gnu11"]
 GLIBC = {"exp": "expf", "exp2": "exp2f", "log": "logf", "log2": "log2f", "erf": "erff", "sin": "sinf"}
 COUNT = 1 << 24
+VECTOR = "_ZGVdN8v_"  # libmvec's AVX2 name prefix: 8 floats per call
 INNER = 8  # passes of a program's loop over a chunk between two clock reads
 
 _MAIN = r"""
@@ -44,6 +52,10 @@ _MAIN = r"""
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#ifdef __AVX2__
+#include <immintrin.h>
+__m256 __VECTOR__(__m256);
+#endif
 
 __FUNCTIONS__
 
@@ -72,7 +84,7 @@ int main(int argc, char **argv) {
             for (long i = 0; i < CHUNK; i++) touch += chunk[i];
             sink = touch;
             for (int k = 0; k < __K__; k++) {
-                const int passes = k < __K__ - 1 ? __INNER__ : 1;  /* the last loop is glibc's */
+                const int passes = k == SCALAR ? 1 : __INNER__;
                 double begin = now();
                 for (int p = 0; p < passes; p++) { run(k, chunk); __asm__ volatile("" ::: "memory"); }
                 double t = (now() - begin) / passes;
@@ -122,16 +134,24 @@ def source(programs: list[tuple[str, Program]], fn: str, lo: float, hi: float, c
         f"{{ for (long i = 0; i < CHUNK; i++) out[i] = p{k}(x[i]); }}"
         for k in range(len(programs))
     ]
-    glibc = len(programs)
+    scalar = len(programs)
     loops.append(
-        f"__attribute__((noinline)) static void loop{glibc}(const float *x) "
+        f"__attribute__((noinline)) static void loop{scalar}(const float *x) "
         f"{{ for (long i = 0; i < CHUNK; i++) out[i] = {GLIBC[fn]}(x[i]); }}"
     )
-    cases = " ".join(f"case {k}: loop{k}(x); break;" for k in range(glibc + 1))
+    loops.append(
+        f"__attribute__((noinline)) static void loop{scalar + 1}(const float *x) {{\n"
+        "#ifdef __AVX2__\n"
+        f"    for (long i = 0; i < CHUNK; i += 8) _mm256_storeu_ps(out + i, {VECTOR}{GLIBC[fn]}(_mm256_loadu_ps(x + i)));\n"
+        "#endif\n}"
+    )
+    loops.append(f"#define SCALAR {scalar}")
+    cases = " ".join(f"case {k}: loop{k}(x); break;" for k in range(scalar + 2))
     loops.append(f"static void run(int k, const float *x) {{ switch (k) {{ {cases} }} }}")
     text = _MAIN.replace("__FUNCTIONS__", functions).replace("__LOOPS__", "\n".join(loops))
+    text = text.replace("__VECTOR__", f"{VECTOR}{GLIBC[fn]}")
     text = (
-        text.replace("__K__", str(glibc + 1))
+        text.replace("__K__", str(scalar + 2))
         .replace("__COUNT__", f"{count}L")
         .replace("__INNER__", str(INNER))
     )
@@ -181,7 +201,7 @@ def measure_speed(
         path, binary = Path(folder) / "speed.c", Path(folder) / "speed"
         path.write_text(source(programs, fn, lo, hi, count))
         subprocess.run(
-            [compiler, *FLAGS, "-o", str(binary), str(path), "-lm"],
+            [compiler, *FLAGS, "-o", str(binary), str(path), "-lmvec", "-lm"],
             check=True,
             capture_output=True,
             timeout=_left(end),
@@ -190,9 +210,20 @@ def measure_speed(
             [str(binary), str(repeats)], capture_output=True, text=True, check=True, timeout=_left(end)
         )
     rows = json.loads(run.stdout)
-    names = [name for name, _ in programs] + [f"glibc {GLIBC[fn]}"]
+    names = [name for name, _ in programs] + [f"glibc {GLIBC[fn]}", f"glibc libmvec {VECTOR}{GLIBC[fn]}"]
+    if not has_avx2(compiler):
+        rows, names = rows[:-1], names[:-1]
     timings = [Timing(name, best, worst) for name, (best, worst) in zip(names, rows, strict=True)]
     return timings + [_numpy_timing(fn, lo, hi, count, repeats)]
+
+
+@lru_cache(maxsize=4)
+def has_avx2(compiler: str = "cc") -> bool:
+    """Whether `-march=native` on this machine has AVX2 (libmvec's 8-wide functions need it)."""
+    run = subprocess.run(
+        [compiler, "-march=native", "-dM", "-E", "-x", "c", "/dev/null"], capture_output=True, text=True
+    )
+    return "__AVX2__" in run.stdout
 
 
 def _left(end: float | None) -> float | None:
