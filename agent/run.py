@@ -9,8 +9,10 @@ and evaluators below.
 
 from __future__ import annotations
 
+import copy
 import logging
 import secrets
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -101,6 +103,10 @@ class Run:
         self.home = home
         self.folder = run_dir(record.id)
         self._evaluator: Evaluator | None = None
+        # The driver is its run's only writer (the run lock), so the records read from git
+        # stay true until its own next `save_record`: the loop reads them at every node.
+        self._records: list[ExperimentRecord] | None = None
+        self._records_lock = threading.Lock()
 
     # --------------------------------------------------------------- lifecycle
     @classmethod
@@ -190,7 +196,11 @@ class Run:
         return ProtectedFiles.snapshot(base, spec.files, store)
 
     def records(self) -> list[ExperimentRecord]:
-        return self.repo.read_records(self.record.id)
+        """Every experiment of the run (copies: a caller may change its own)."""
+        with self._records_lock:
+            if self._records is None:
+                self._records = self.repo.read_records(self.record.id)
+            return copy.deepcopy(self._records)
 
     def best(self, records: list[ExperimentRecord] | None = None) -> ExperimentRecord | None:
         return best_experiment(
@@ -264,7 +274,9 @@ class Run:
         return self.conclude(record, verdict)
 
     def save_record(self, record: ExperimentRecord) -> None:
-        self.repo.write_record(record)
+        with self._records_lock:
+            self.repo.write_record(record)
+            self._records = None
         self.index.put_experiment(record)
 
     # ------------------------------------------------------------------ finish

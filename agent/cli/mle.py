@@ -13,6 +13,7 @@ import typer
 
 from agent.cli import app
 from agent.cli.render import escape, out, print_json
+from agent.cli.run import AddressFlag, ExecutorFlag
 
 mle_app = typer.Typer(
     help=(
@@ -103,6 +104,8 @@ def run_command(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Working folder for the task (new or empty).")
     ] = None,
+    executor: ExecutorFlag = None,
+    address: AddressFlag = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -116,10 +119,11 @@ def run_command(
     searches model families (gradient boosting, random forest, linear, kNN) and their
     hyper-parameters. The report has MLE-bench's fields plus the run's (run, experiments,
     wall_seconds, best_branch, holdout_score, tokens, cost_usd, work_folder).
+    With `--executor ray` the evaluations run on a Ray cluster (see `strop run --help`).
 
     Example:  strop mle run path/to/competition --time 10m --seed 1 --json
     """
-    from agent.cli.run import _Progress
+    from agent.cli.run import _executor, _Progress
     from agent.deadline import process_started
     from agent.domains.mle.competition import load_competition
     from agent.domains.mle.runner import RunRequest, run_competition
@@ -134,8 +138,15 @@ def run_command(
         raise UserError(f"--time: {error}") from None
     competition = load_competition(competition_dir)
     folder = out_dir or _fresh_folder(strop_home() / "mle", f"{competition.id}-s{seed}")
+    chosen = _executor(executor, address)
     request = RunRequest(
-        competition, folder, seed=seed, experiments=experiments, time=seconds, parallel=parallel
+        competition,
+        folder,
+        seed=seed,
+        experiments=experiments,
+        time=seconds,
+        parallel=parallel,
+        executor=chosen.to_dict() if chosen else None,
     )
     with _Progress(metric_key(competition), quiet or json_out) as progress:
         outcome = run_competition(request, strop_home(), sink=progress, started=process_started())

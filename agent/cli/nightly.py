@@ -176,16 +176,22 @@ def job_command(
     seconds: Annotated[float, typer.Option("--seconds")] = 3600.0,
     base: Annotated[str | None, typer.Option("--base")] = None,
     resume: Annotated[str | None, typer.Option("--resume")] = None,
+    folder: Annotated[Path | None, typer.Option("--folder")] = None,
 ) -> None:
-    """One job of kind run, in its own process (started by `strop nightly run`)."""
+    """One job of kind run or mle, in its own process (started by `strop nightly run`)."""
     import json
 
     from agent.deadline import process_started
     from agent.home import strop_home
-    from agent.nightly.job import die_with_parent, run_job
+    from agent.nightly.job import die_with_parent, run_job, run_mle_job
     from agent.nightly.jobs import load_jobs
 
     die_with_parent()
     jobs = load_jobs(jobs_path)
-    result = run_job(jobs, name, seconds, base, resume, strop_home(), started=process_started())
+    if jobs.spec.jobs[name].kind == "mle":
+        if folder is None:
+            raise typer.BadParameter("an mle job needs --folder")
+        result = run_mle_job(jobs, name, seconds, folder, base, resume, strop_home(), process_started())
+    else:
+        result = run_job(jobs, name, seconds, base, resume, strop_home(), started=process_started())
     typer.echo(json.dumps(result))

@@ -1,4 +1,4 @@
-"""One nightly job of kind `run`, inside its own process: start (warm) or resume, within its budget.
+"""One nightly job of kind `run` or `mle`, in its own process: start (warm) or resume, within its budget.
 
 The parent (`agent.nightly.runner`) reads two things from this process's stdout:
 `RUN <id>` as soon as the run exists (so a killed night can be resumed), and one
@@ -85,17 +85,11 @@ def run_job(
 
     `started` (epoch seconds, the job process's start) makes `seconds` count from then.
     """
-    from agent.loop import Overrides, RunStarted, graph
+    from agent.loop import Overrides, graph
     from agent.run_index import RunIndex
     from agent.task import load_task
 
     index = RunIndex(home)
-
-    def announce(event: Any) -> None:
-        if isinstance(event, RunStarted):
-            sys.stdout.write(f"RUN {event.run}\n")
-            sys.stdout.flush()
-
     if resume:
         extra = (
             {"more_time": seconds} if "more_time" in inspect.signature(graph.resume_run).parameters else {}
@@ -106,6 +100,54 @@ def run_job(
         overrides = Overrides(time=seconds, executor=jobs.executor(name).to_dict())
         result = _start(graph, task, home, index, overrides, announce, base, started)
     return {"run": result.run_id, "status": result.status, "stop_reason": result.stop_reason}
+
+
+def announce(event: Any) -> None:
+    """Tell the nightly the run's id as soon as it exists (`RUN <id>`), so a killed night resumes it."""
+    from agent.loop import RunStarted
+
+    if isinstance(event, RunStarted):
+        sys.stdout.write(f"RUN {event.run}\n")
+        sys.stdout.flush()
+
+
+def run_mle_job(
+    jobs: Jobs,
+    name: str,
+    seconds: float,
+    folder: Path,
+    base: str | None,
+    resume: str | None,
+    home: Path,
+    started: float | None = None,
+) -> dict[str, Any]:
+    """An mle job: `strop mle run` in the job's own working folder, warm or resumed; its report as data.
+
+    The folder is kept from night to night (with warm start), so last night's best commit
+    is in the experiment repo that tonight's run starts from.
+    """
+    from agent.domains.mle.competition import load_competition
+    from agent.domains.mle.runner import RunRequest, resume_competition, run_competition
+
+    spec = jobs.spec.jobs[name]
+    competition = load_competition(jobs.competition_path(name))
+    if resume:
+        outcome = resume_competition(resume, competition, folder, home, seconds, announce, started)
+    else:
+        options = dict(zip(spec.args[::2], map(int, spec.args[1::2]), strict=True))
+        request = RunRequest(
+            competition,
+            folder,
+            seed=options.get("--seed", 0),
+            experiments=spec.budget.experiments or 12,
+            time=seconds,
+            parallel=options.get("--parallel"),
+            reuse=True,
+            base=base,
+            executor=jobs.executor(name).to_dict(),
+        )
+        outcome = run_competition(request, home, sink=announce, started=started)
+    return outcome.to_json()
 
 
 def _start(

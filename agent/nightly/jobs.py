@@ -5,13 +5,20 @@
     parallel = 1                    # jobs at once
 
     [jobs.digits]
-    kind = "run"                    # run | numerics | quant | mle (mle: declared, not available yet)
+    kind = "run"                    # run | mle | numerics | quant
     task = "tasks/digits-gbm"       # task.toml or its folder, relative to this file (kind run)
     schedule = "0 2 * * *"          # cron: minute hour day-of-month month day-of-week (UTC)
     warm_start = true               # tonight's experiment 0 is last night's best (default)
     budget = { time = "1h", experiments = 40, tokens = 200000, cost = 2.0 }
     executor = "ray"                # optional: evaluations on a Ray cluster (default: [nightly]'s, else local)
     address = "auto"                # the Ray head: auto or HOST:PORT
+
+    [jobs.wine]
+    kind = "mle"                    # strop mle run COMPETITION …, warm from last night's best
+    competition = "competitions/wine-quality"   # a folder in MLE-bench's layout, relative to this file
+    args = ["--seed", "1"]          # optional: --seed S, --parallel K
+    schedule = "0 1 * * *"
+    budget = { time = "30m" }
 
     [jobs.exp2]
     kind = "numerics"               # strop evolve numerics ARGS --time …
@@ -39,7 +46,8 @@ if TYPE_CHECKING:
     from agent.executors import ExecutorSpec
 
 Kind = Literal["run", "numerics", "quant", "mle"]
-AVAILABLE = ("run", "numerics", "quant")
+AVAILABLE = ("run", "numerics", "quant", "mle")
+MLE_ARGS = ("--seed", "--parallel")  # what an mle job's `args` may set (each with a value)
 
 
 class _Strict(BaseModel):
@@ -56,6 +64,7 @@ class NightBudget(_Strict):
 class JobSpec(_Strict):
     kind: Kind = "run"
     task: str | None = None
+    competition: str | None = Field(default=None, description="an MLE-bench style folder (kind mle)")
     args: list[str] = Field(default_factory=list, description="arguments of `strop evolve KIND`")
     schedule: str = Field(description="cron expression, UTC")
     warm_start: bool = True
@@ -73,12 +82,29 @@ class JobSpec(_Strict):
             raise ValueError(f"schedule {self.schedule!r} is not a cron expression: {error}") from None
         if self.kind == "run" and not self.task:
             raise ValueError("a job of kind run needs `task`")
-        if self.kind in ("numerics", "quant") and self.task:
-            raise ValueError(f"a {self.kind} job takes `args`, not `task`")
+        if self.kind in ("numerics", "quant", "mle") and self.task:
+            raise ValueError(
+                f"a {self.kind} job takes {'`competition`' if self.kind == 'mle' else '`args`'}, not `task`"
+            )
+        if (self.kind == "mle") != bool(self.competition):
+            raise ValueError("`competition` belongs to jobs of kind mle, and each needs one")
+        if self.kind == "mle":
+            _check_mle_args(self.args)
         forbidden = {"--time", "--json", "--generations"} & set(self.args)
         if forbidden:
             raise ValueError(f"args may not set {sorted(forbidden)[0]}: the night's budget sets it")
         return self
+
+
+def _check_mle_args(args: list[str]) -> None:
+    """An mle job's args: pairs of an allowed flag and an integer value."""
+    if len(args) % 2:
+        raise ValueError(f"args {args} must be flag/value pairs ({', '.join(MLE_ARGS)})")
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        if flag not in MLE_ARGS:
+            raise ValueError(f"args may set only {', '.join(MLE_ARGS)} for an mle job, not {flag}")
+        if not value.lstrip("-").isdigit():
+            raise ValueError(f"args: {flag} takes a whole number, not {value!r}")
 
 
 class Defaults(_Strict):
@@ -114,6 +140,11 @@ class Jobs(BaseModel):
         task = self.spec.jobs[name].task
         assert task is not None
         return (self.path.parent / task).resolve()
+
+    def competition_path(self, name: str) -> Path:
+        competition = self.spec.jobs[name].competition
+        assert competition is not None
+        return (self.path.parent / competition).resolve()
 
 
 def load_jobs(path: str | Path) -> Jobs:

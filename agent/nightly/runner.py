@@ -41,6 +41,7 @@ CLOSE_SECONDS = 3.0  # kept after a job: its exit, the history, the summary line
 KILL_AFTER = 1.0  # seconds between SIGTERM and SIGKILL for a job still running at the window's end
 MIN_SECONDS = 20.0  # a job is not started with less time than this left in the window
 CHECKPOINTED = ("numerics", "quant")  # evolve kinds whose population is carried from night to night
+RUNS = ("run", "mle")  # kinds that are strop runs: warm from last night's best commit, resumable
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def due_jobs(jobs: Jobs, history: History, now: datetime, only: list[str] | None
         night = last_fire(spec.schedule, now).isoformat(timespec="minutes")
         last = history.last(name)
         if last is not None and last.status == "running":  # its night was killed
-            resumable = spec.kind == "run" and last.run is not None
+            resumable = spec.kind in RUNS and last.run is not None
             due.append(Due(name, last.night, resume=last if resumable else None))
         elif only or last is None or last.night < night:
             due.append(Due(name, night))
@@ -115,11 +116,11 @@ def _run_job(
         record.previous_metric = previous.best_metric
     left = min(spec.budget.time or float("inf"), deadline - time.time())
     if spec.kind not in AVAILABLE:
-        return _close(history, guard, record, "failed", f"{spec.kind} jobs are not available yet (issue 11)")
+        return _close(history, guard, record, "failed", f"{spec.kind} jobs are not available in this strop")
     if left < MIN_SECONDS:
         return _close(history, guard, record, "stopped", "the window closed before this job could start")
     base = None
-    if spec.kind == "run" and spec.warm_start and previous is not None and not record.resumed:
+    if spec.kind in RUNS and spec.warm_start and previous is not None and not record.resumed:
         base = previous.commit
         record.base = base
     with guard:
@@ -130,6 +131,8 @@ def _run_job(
     command = _command(jobs, item.name, spec, left, base, record.run if record.resumed else None)
     if spec.kind in CHECKPOINTED:
         command += ["--checkpoint", str(population_checkpoint(home, item.name, spec, record.night))]
+    if spec.kind == "mle":
+        command += ["--folder", str(mle_folder(home, item.name, spec, record.night))]
 
     def announce(run_id: str) -> None:
         record.run = run_id
@@ -163,6 +166,15 @@ def population_checkpoint(home: Path, name: str, spec: JobSpec, night: str) -> P
     return home / "nightly" / "populations" / f"{stem}.ckpt"
 
 
+def mle_folder(home: Path, name: str, spec: JobSpec, night: str) -> Path:
+    """An mle job's working folder: kept across nights with warm start (tonight starts from
+    last night's best commit in it), one per night without; another competition or other
+    args make another folder."""
+    digest = hashlib.sha256(json.dumps([spec.competition, spec.args]).encode()).hexdigest()[:12]
+    stem = f"{name}-{digest}" if spec.warm_start else f"{name}-{digest}-{night.replace(':', '')}"
+    return home / "nightly" / "mle" / stem
+
+
 def _close(
     history: History, guard: threading.Lock, record: NightRecord, status: str, error: str
 ) -> NightRecord:
@@ -179,7 +191,7 @@ def _command(
     jobs: Jobs, name: str, spec: JobSpec, seconds: float, base: str | None, resume: str | None
 ) -> list[str]:
     strop = [sys.executable, "-m", "agent.cli"]
-    if spec.kind == "run":
+    if spec.kind in RUNS:
         command = [*strop, "nightly", "job", name, "--jobs", str(jobs.path), "--seconds", f"{int(seconds)}"]
         command += ["--base", base] if base else []
         command += ["--resume", resume] if resume else []
@@ -230,7 +242,7 @@ def _watch(command: list[str], kill_at: float, announce: Callable[[str], None], 
         raise _Overran()
     if code != 0:
         last = next((e.strip() for e in reversed(errors) if e.strip()), f"exit status {code}")
-        raise _Failed(last[:300])
+        raise _Failed(last.removeprefix("error: ")[:300])
     return result
 
 
@@ -257,7 +269,7 @@ def _fill(record: NightRecord, result: dict[str, Any], home: Path) -> None:
     record.experiments = len(records)
     record.cost_usd = round(sum(r.cost.usd for r in records), 6)
     record.tokens = sum(r.cost.tokens for r in records)
-    record.note = failures(records)
+    record.note = "; ".join(part for part in (medal_line(result), failures(records)) if part)
     if best is not None:
         record.best, record.best_metric = best.id, best.metrics[run.metric]
         record.branch, record.commit = best.branch, best.commit
@@ -266,6 +278,17 @@ def _fill(record: NightRecord, result: dict[str, Any], home: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "baselines.json").write_text(json.dumps(baselines_of(result["baselines"])))
     index.close()
+
+
+def medal_line(result: dict[str, Any]) -> str:
+    """An mle job's final grade in words: the hidden test's score and its place on the leaderboard."""
+    if "any_medal" not in result:
+        return ""
+    if not result.get("valid_submission"):
+        return f"no valid submission on the hidden test ({result.get('message', '')})"
+    medal = next((m for m in ("gold", "silver", "bronze") if result.get(f"{m}_medal")), None)
+    place = f"{medal} medal" if medal else ("above the median" if result.get("above_median") else "no medal")
+    return f"hidden test {result.get('score'):.6g}: {place}"
 
 
 def failures(records: list[Any]) -> str:

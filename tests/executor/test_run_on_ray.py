@@ -250,3 +250,22 @@ def _title(pid: int) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
+
+
+def test_an_mle_competition_runs_its_evaluations_on_ray(tmp_path: Path, cluster: LocalCluster) -> None:
+    """`strop mle run --executor ray`: selection on the cluster, the one final grading on the driver."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.mle.sklearn_competition import write_sklearn_competition
+
+    root = write_sklearn_competition(tmp_path / "wine")
+    command = [sys.executable, "-m", "agent.cli", "mle", "run", str(root), "-n", "2", "--json"]
+    command += ["--executor", "ray", "--address", cluster.address, "--out", str(tmp_path / "work")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["valid_submission"] and report["experiments"] == 2 and report["status"] == "done"
+    log = (run_dir(report["run"]) / "run.log").read_text()
+    assert f"evaluations run on ray at {cluster.address}" in log

@@ -5,6 +5,7 @@ The clock is `--now` (the scheduler's clock seam); runs are real (loop, git, loc
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -184,3 +185,37 @@ def test_an_evolve_search_continues_its_population_the_next_night(
     # continued, not restarted: the search's clock counts both nights (a restart would count one)
     assert second.next_uid > first.next_uid
     assert second.stats.wall_time > 1.5 * first.stats.wall_time, (first.stats, second.stats)
+
+
+MLE_JOBS = """
+[jobs.wine]
+kind = "mle"
+competition = "wine"
+args = ["--seed", "1"]
+schedule = "0 1 * * *"
+budget = { experiments = 2 }
+"""
+
+
+def test_an_mle_job_warm_starts_from_last_nights_best(tmp_path: Path, isolated_home: Path) -> None:
+    """Two nights of a competition: one working folder, the second run's experiment 0 is the first's best."""
+    from tests.mle.sklearn_competition import write_sklearn_competition
+
+    write_sklearn_competition(tmp_path / "wine")
+    (tmp_path / "jobs.toml").write_text(MLE_JOBS)
+    for now in ("2026-11-30T01:05", "2026-12-01T01:05"):
+        code, _, err = finish(nightly("run", "--jobs", str(tmp_path / "jobs.toml"), "--now", now))
+        assert code == 0, err
+    first, second = History(isolated_home).nights("wine")
+    assert (first.status, second.status) == ("done", "done"), (first.error, second.error)
+    assert first.metric == "accuracy" and first.experiments == 2 and first.best_metric is not None
+    assert "hidden test" in first.note and "hidden test" in second.note
+    assert second.base == first.commit and second.previous_metric == first.best_metric
+    assert second.best_metric is not None and second.best_metric >= first.best_metric
+    [folder] = (isolated_home / "nightly" / "mle").iterdir()  # one working folder, kept
+    assert json.loads((folder / "report.json").read_text())["run"] == second.run
+    index = RunIndex(isolated_home)
+    run2 = index.find_run(second.run)
+    assert run2.base_commit == first.commit and first.run != second.run
+    zero = index.experiments(run2.id)[0]
+    assert zero.metrics["accuracy"] == first.best_metric  # last night's best, re-evaluated

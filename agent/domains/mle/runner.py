@@ -17,7 +17,7 @@ from typing import Any
 from agent.domains.mle.competition import Competition
 from agent.domains.mle.grading import CompetitionReport, report_for
 from agent.domains.mle.summary import REPORT_FILE
-from agent.domains.mle.workfolder import WorkFolder, prepare_task
+from agent.domains.mle.workfolder import WorkFolder, prepare_task, work_folder
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,9 @@ class RunRequest:
     experiments: int = 12
     time: float | None = None  # seconds for the whole run, final phase included
     parallel: int | None = None  # lanes evaluated at once (None: the task's, one)
+    reuse: bool = False  # `out` may already hold this competition's task (a nightly job's folder)
+    base: str | None = None  # experiment 0's parent (a warm start from an earlier run's best)
+    executor: dict[str, Any] | None = None  # where evaluations run (`ExecutorSpec.to_dict()`)
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class RunOutcome:
     tokens: int
     cost_usd: float
     work_folder: str
+    status: str = "done"  # the run's end: done, stopped (a budget) or failed
+    stop_reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
         data = self.report.to_json()
@@ -63,11 +68,44 @@ def run_competition(
     from agent.task import load_task
 
     clock = time.time()
-    folder = prepare_task(request.competition, request.out, request.seed, request.experiments)
+    if request.reuse and (Path(request.out) / "task.toml").is_file():
+        folder = work_folder(request.competition, request.out)
+    else:
+        folder = prepare_task(request.competition, request.out, request.seed, request.experiments)
     task = load_task(folder.task_file)
-    overrides = Overrides(experiments=request.experiments, time=request.time, parallel=request.parallel)
-    result = start_run(task, home, RunIndex(home), overrides, sink=sink, started=started)
-    outcome = _outcome(request.competition, folder, result, time.time() - clock)
+    overrides = Overrides(
+        experiments=request.experiments,
+        time=request.time,
+        parallel=request.parallel,
+        executor=request.executor,
+    )
+    result = start_run(task, home, RunIndex(home), overrides, sink=sink, started=started, base=request.base)
+    return _finish(request.competition, folder, result, time.time() - clock)
+
+
+def resume_competition(
+    run: str,
+    competition: Competition,
+    out: Path,
+    home: Path,
+    more_time: float | None = None,
+    sink: Any = None,
+    started: float | None = None,
+) -> RunOutcome:
+    """Continue a killed run of `competition` in its working folder, then grade its chosen experiment."""
+    import time
+
+    from agent.loop import resume_run
+    from agent.run_index import RunIndex
+
+    clock = time.time()
+    folder = work_folder(competition, out)
+    result = resume_run(run, home, RunIndex(home), sink=sink, more_time=more_time, started=started)
+    return _finish(competition, folder, result, time.time() - clock)
+
+
+def _finish(competition: Competition, folder: WorkFolder, result: Any, seconds: float) -> RunOutcome:
+    outcome = _outcome(competition, folder, result, seconds)
     (folder.root / REPORT_FILE).write_text(json.dumps(outcome.to_json(), indent=2) + "\n", encoding="utf-8")
     return outcome
 
@@ -95,6 +133,8 @@ def _outcome(competition: Competition, folder: WorkFolder, result: Any, seconds:
         tokens=tokens,
         cost_usd=round(cost, 6),
         work_folder=str(folder.root),
+        status=result.status,
+        stop_reason=result.stop_reason,
     )
 
 

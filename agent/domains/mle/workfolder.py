@@ -227,6 +227,33 @@ def _write_public(competition: Competition, public: Path, fit: Any, holdout: Any
     (public / "mle.json").write_text(json.dumps(spec, indent=2), encoding="utf-8")
 
 
+def work_folder(competition: Competition, out: Path) -> WorkFolder:
+    """The task that `prepare_task` wrote earlier under `out`, checked to be `competition`'s.
+
+    A nightly job keeps one working folder, so that tonight's run can start from last
+    night's best commit in the same experiment repo.
+    """
+    import tomllib
+
+    task_file = Path(out) / "task.toml"
+    try:
+        name = tomllib.loads(task_file.read_text(encoding="utf-8"))["task"]["name"]
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError):
+        raise CompetitionError(f"{task_file}: not a task written by `strop mle run`") from None
+    if name != _task_name(competition):
+        raise CompetitionError(f"{out}: holds the task of another competition ({name})")
+    return WorkFolder(
+        root=Path(out),
+        task_file=task_file,
+        metric_key=metric_key(competition),
+        lower_is_better=competition.lower_is_better,
+    )
+
+
+def _task_name(competition: Competition) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in f"mle-{competition.id}")
+
+
 def metric_key(competition: Competition) -> str:
     """The key the scorer prints: the metric's name, made a plain identifier."""
     from agent.domains.mle.metrics import normalise
@@ -281,7 +308,7 @@ def _write_workspace(workspace: Path, forecast: bool) -> None:
 
 def _task_toml(competition: Competition, key: str, seed: int, experiments: int, forecast: bool) -> str:
     direction = "minimize" if competition.lower_is_better else "maximize"
-    name = "".join(c if c.isalnum() or c in "._-" else "-" for c in f"mle-{competition.id}")
+    name = _task_name(competition)
     goal = f"{'Minimise' if competition.lower_is_better else 'Maximise'} {competition.metric_name} on {competition.name}"
     return f"""\
 # Written by `strop mle run` from {json.dumps(str(competition.root.resolve()))[1:-1]}.
