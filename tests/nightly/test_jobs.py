@@ -50,6 +50,14 @@ def test_a_jobs_file_loads_with_its_defaults(tmp_path: Path) -> None:
     assert jobs.task_path("digits") == (tmp_path / "tasks" / "digits").resolve()
 
 
+MLE = """
+[jobs.m]
+kind = "mle"
+schedule = "0 1 * * *"
+{extra}
+"""
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -62,6 +70,10 @@ def test_a_jobs_file_loads_with_its_defaults(tmp_path: Path) -> None:
         (JOBS.replace('args = ["--fn"', 'args = ["--time", "1h", "--fn"'), "may not set --time"),
         (JOBS.replace('window = "2h"', 'window = "forever"'), "window"),
         ("[jobs.x\n", "not valid TOML"),
+        (MLE.format(extra=""), "each needs one"),
+        (MLE.format(extra='competition = "c"\nargs = ["--out", "x"]'), "not --out"),
+        (MLE.format(extra='competition = "c"\nargs = ["--seed"]'), "flag/value pairs"),
+        (MLE.format(extra='competition = "c"\nargs = ["--seed", "one"]'), "whole number"),
     ],
 )
 def test_bad_jobs_files_are_one_clear_line(tmp_path: Path, text: str, message: str) -> None:
