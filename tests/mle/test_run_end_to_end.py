@@ -90,6 +90,14 @@ def test_mle_run_finds_a_medal_and_reads_the_private_answers_once(tmp_path: Path
     assert report["holdout_score"] is not None and report["tokens"] == 0
     assert audit.files == ["test.csv"]  # the final grading's one read; selection never opened it
     assert json.loads((tmp_path / "work" / "report.json").read_text(encoding="utf-8")) == report
+    from agent.home import strop_home
+    from agent.report import gather
+    from agent.run_index import RunIndex
+
+    data = gather(RunIndex(strop_home()), report["run"], strop_home())  # `strop report` draws them
+    assert data.thresholds == {
+        name: report[f"{name}_threshold"] for name in ("gold", "silver", "bronze", "median")
+    }
 
 
 def test_mle_run_on_a_broken_competition_is_one_line_and_exit_2(tmp_path: Path) -> None:

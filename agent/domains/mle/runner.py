@@ -19,6 +19,8 @@ from agent.domains.mle.grading import CompetitionReport, report_for
 from agent.domains.mle.summary import REPORT_FILE
 from agent.domains.mle.workfolder import WorkFolder, prepare_task, work_folder
 
+THRESHOLDS_FILE = "thresholds.json"  # in the run's folder: drawn on the metric curve by `strop report`
+
 
 @dataclass(frozen=True)
 class RunRequest:
@@ -80,7 +82,7 @@ def run_competition(
         executor=request.executor,
     )
     result = start_run(task, home, RunIndex(home), overrides, sink=sink, started=started, base=request.base)
-    return _finish(request.competition, folder, result, time.time() - clock)
+    return _finish(request.competition, folder, result, time.time() - clock, home)
 
 
 def resume_competition(
@@ -101,12 +103,25 @@ def resume_competition(
     clock = time.time()
     folder = work_folder(competition, out)
     result = resume_run(run, home, RunIndex(home), sink=sink, more_time=more_time, started=started)
-    return _finish(competition, folder, result, time.time() - clock)
+    return _finish(competition, folder, result, time.time() - clock, home)
 
 
-def _finish(competition: Competition, folder: WorkFolder, result: Any, seconds: float) -> RunOutcome:
+def _finish(
+    competition: Competition, folder: WorkFolder, result: Any, seconds: float, home: Path
+) -> RunOutcome:
+    """The report, in the working folder; the leaderboard's thresholds beside the run, for `strop report`."""
     outcome = _outcome(competition, folder, result, seconds)
     (folder.root / REPORT_FILE).write_text(json.dumps(outcome.to_json(), indent=2) + "\n", encoding="utf-8")
+    report = outcome.report
+    thresholds = {
+        "gold": report.gold_threshold,
+        "silver": report.silver_threshold,
+        "bronze": report.bronze_threshold,
+        "median": report.median_threshold,
+    }
+    run_folder = home / "runs" / result.run_id
+    run_folder.mkdir(parents=True, exist_ok=True)
+    (run_folder / THRESHOLDS_FILE).write_text(json.dumps(thresholds) + "\n", encoding="utf-8")
     return outcome
 
 
