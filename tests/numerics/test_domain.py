@@ -93,3 +93,32 @@ def test_float32_polynomial_baselines_go_past_the_cost_limit_for_the_speed_compa
     assert others and max(others.values()) <= domain.max_cost  # rationals, Taylor, Padé stay inside
     reals = _small("exp2", 0.0, 1.0, "float64", max_cost=4)
     assert max(reals.cost(p) for _, p in baseline_programs(reals)) <= 4
+
+
+def test_textbook_extensions_are_odd_rationals_and_one_squaring():
+    from agent.domains.numerics.skeletons import Shape, odd_rational, textbook_extensions
+
+    x = numpy.linspace(0.1, 1.5, 17)
+    form = odd_rational(1, 2).with_constants(numpy.array([0.5, 1.0, 0.25, 0.3, 1.0]))
+    assert numpy.allclose(
+        form.evaluate(x, numpy.float64), x * (1 + 0.5 * x**2) / (1 + 0.3 * x**2 + 0.25 * x**4)
+    )
+    odd = dict(textbook_extensions(Shape(zero=0.0, odd=True), 0.0, 2.0, 8))
+    assert "odd-rational-3/4" in odd and odd["odd-rational-3/4"].cost() == 6
+    assert not any(name.startswith("squared") for name in odd)
+    exp_like = dict(textbook_extensions(Shape(exp_like=True), -1.0, 1.0, 8))
+    assert exp_like["squared-poly-5"].cost() == 6 and exp_like["squared-symmetric-3/0"].cost() == 8
+    assert textbook_extensions(Shape(zero=1.0), 1.0, 2.0, 8) == []
+
+
+def test_an_odd_rational_beats_the_factored_rational_of_its_cost_on_erf():
+    # why erf's 'novel' float64 points must also face the odd rationals: x·P(x²)/Q(x²) at cost 8
+    # is a type (5, 4) rational that the factored t·P(t)/Q(t) of cost 8 (type (≤ 6, ≤ 4)) cannot match
+    from agent.domains.numerics.skeletons import odd_rational
+
+    domain = _small("erf", 0.0, 2.0, "float64", max_cost=8)
+    odd = domain.fitted(odd_rational(2, 3))
+    assert odd.cost() == 8
+    named = {name: p for name, p in baseline_programs(domain) if domain.cost(p) <= 8}
+    best = min(domain.fitness(p).info["max_rel_error"] for p in named.values())
+    assert domain.fitness(odd).info["max_rel_error"] < best / 2

@@ -34,10 +34,10 @@ from agent.domains.numerics.denominators import BoundedProver, check_program
 from agent.domains.numerics.domain import CacheTally, NumericsDomain, Z3Tally, canonical_key
 from agent.domains.numerics.exhaustive import verify_all
 from agent.domains.numerics.measure import Errors, Reference
-from agent.domains.numerics.origins import Measured, label, strongest
+from agent.domains.numerics.origins import TOLERANCE, Measured, label, strongest
 from agent.domains.numerics.points import count_in, verification_points
 from agent.domains.numerics.program import Program, horner
-from agent.domains.numerics.skeletons import families, taylor_and_pade
+from agent.domains.numerics.skeletons import families, taylor_and_pade, textbook_extensions
 from agent.domains.numerics.speed import measure_speed
 from agent.domains.numerics.targets import FORMATS, TARGETS
 from agent.errors import UserError
@@ -135,6 +135,9 @@ class FrontEntry:
     baseline: str | None = None  # the strongest baseline at the same or lower cost
     baseline_error: float | None = None
     margin: float | None = None  # baseline error / this error
+    # the same against the baselines and the textbook extensions (float64; see `textbook_programs`)
+    textbook: str | None = None
+    textbook_margin: float | None = None
     c_path: str | None = None
     numpy_path: str | None = None
 
@@ -203,6 +206,11 @@ class Report:
     def novel(self) -> list[FrontEntry]:
         """The discoveries: front points strictly better than every baseline at ≤ their cost."""
         return [entry for entry in self.front if entry.origin == "novel"]
+
+    @property
+    def novel_beyond_textbook(self) -> list[FrontEntry]:
+        """Novel points that also beat the textbook extensions at ≤ their cost (float64)."""
+        return [e for e in self.novel if e.textbook_margin is not None and e.textbook_margin > 1 + TOLERANCE]
 
     @property
     def duplicate_rate(self) -> float:
@@ -333,6 +341,33 @@ def baseline_programs(
         label = f"minimax-{name.removeprefix('poly-')}" if name.startswith("poly-") else f"minimax-{name}"
         fitted = domain.fitted(skeleton)
         named.append((label, fitted))
+        fits.append((skeleton, fitted))
+    domain.remember_fits(fits)
+    return named
+
+
+def textbook_programs(
+    domain: NumericsDomain, say: Callable[[str], None] = lambda _: None, until: Deadline | None = None
+) -> list[tuple[str, Program]]:
+    """float64: the textbook forms that are not baselines (see `skeletons.textbook_extensions`), fitted.
+
+    Only reports use them: a novel point that does not also beat these is one of them (an odd
+    rational, a squared polynomial or symmetric rational), however its label reads. Stops
+    quietly at `until`: the search's time comes first.
+    """
+    if domain.metric != "max_rel_error":
+        return []
+    named: list[tuple[str, Program]] = []
+    fits: list[tuple[Program, Program]] = []
+    for name, skeleton in textbook_extensions(domain.shape, domain.lo, domain.hi, domain.max_cost):
+        if not 0 < domain.cost(skeleton) <= domain.max_cost:
+            continue
+        if until is not None and until.expired():
+            break
+        say(f"textbook form {name}")
+        with numpy.errstate(all="ignore"):
+            fitted = domain.fitted(skeleton)
+        named.append((f"minimax-{name}", fitted))
         fits.append((skeleton, fitted))
     domain.remember_fits(fits)
     return named
@@ -488,6 +523,7 @@ def discover(
     say(f"phase: baselines ({request.cost_model} cost model, cost ≤ {request.max_cost})")
     started = time.monotonic()
     named = baseline_programs(domain, say, until.minus(reserve + MIN_SEARCH_SECONDS))
+    extensions = textbook_programs(domain, say, until.minus(reserve + MIN_SEARCH_SECONDS))
     baseline_seconds = time.monotonic() - started
     say(f"phase: baselines done: {len(named)} in {baseline_seconds:.1f}s")
 
@@ -554,6 +590,10 @@ def discover(
             )
         )
     comparable = [Measured(b.name, b.cost, metric_of(b)) for b in baselines]
+    textbook = comparable + [
+        Measured(name, domain.cost(p), metric_of(score.measure(p.evaluate(domain.score.x, dtype))))
+        for name, p in extensions
+    ]
     seed_keys = (
         {canonical_key(p.prune(), frozenset()) for p in domain.initial_genomes(numpy.random.default_rng(0))}
         if request.seeds
@@ -570,6 +610,7 @@ def discover(
         cost, ops = domain.cost(program), program.cost()
         is_seed = canonical_key(program.prune(), frozenset()) in seed_keys
         mark = label(metric_of(errors), cost, is_seed, comparable)
+        beyond = label(metric_of(errors), cost, is_seed, textbook) if extensions else None
         header = _header(request, cost, ops, errors, kind, program)
         c_code = c_source(program, request.fn, request.lo, request.hi, request.dtype, header)
         numpy_code = numpy_source(program, request.fn, request.lo, request.hi, request.dtype, header)
@@ -594,6 +635,8 @@ def discover(
                 baseline=mark.baseline,
                 baseline_error=mark.baseline_error,
                 margin=mark.margin,
+                textbook=beyond.baseline if beyond else None,
+                textbook_margin=beyond.margin if beyond else None,
                 c_path=str(c_path) if c_path else None,
                 numpy_path=str(numpy_path) if numpy_path else None,
             )

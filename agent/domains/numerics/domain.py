@@ -218,8 +218,9 @@ class NumericsDomain:
         return program
 
     def evaluate(self, genome: Program) -> Refined[Program]:
-        program = self.fitted(genome)
-        return Refined(program, self.fitness(program))
+        with numpy.errstate(all="ignore"):  # a wild candidate overflows its fit: it scores as invalid
+            program = self.fitted(genome)
+            return Refined(program, self.fitness(program))
 
     # ---- fitting and scoring -----------------------------------------------------------
 

@@ -174,6 +174,46 @@ def families(shape: Shape, lo: float, hi: float, limit: int = 16) -> list[tuple[
     return [(name, program.prune()) for name, program in named]
 
 
+def odd_rational(numerator: int, denominator: int) -> Program:
+    """x·P(x²)/Q(x²) (x/Q(x²) when P is a constant, which Q absorbs): Cephes' form for erf."""
+    nodes = [Node("x"), Node("mul", (0, 0))]
+    top = 0
+    if numerator:
+        p = _append_horner(nodes, 1, [1.0] + [0.0] * numerator)
+        nodes.append(Node("mul", (0, p)))
+        top = len(nodes) - 1
+    q = _append_horner(nodes, 1, [1.0] + [0.0] * denominator)
+    nodes.append(Node("div", (top, q)))
+    return Program(tuple(nodes))
+
+
+def squared(program: Program) -> Program:
+    """p(x)²: with p ≈ f(x/2)·..., e^x = (e^(x/2))², the one-step range reduction of exp."""
+    last = len(program.nodes) - 1
+    return Program((*program.nodes, Node("mul", (last, last))))
+
+
+def textbook_extensions(shape: Shape, lo: float, hi: float, limit: int) -> list[tuple[str, Program]]:
+    """Textbook forms beyond `families`, for reports that ask whether a novel point is one of them.
+
+    Odd rationals x·P(x²)/Q(x²) for odd functions (Cephes' erf), and for exp-like functions
+    one squaring of every polynomial and symmetric rational (scaling and squaring). They are
+    not baselines: labels stay as `families` decide; a report shows the margin over these too.
+    """
+    named: list[tuple[str, Program]] = []
+    if shape.zero == 0.0 and shape.odd:
+        for top in range(0, limit):
+            for bottom in range(1, limit):
+                program = odd_rational(top, bottom)
+                if program.cost() <= limit:
+                    named.append((f"odd-rational-{2 * top + 1}/{2 * bottom}", program))
+    if shape.exp_like:
+        for name, program in families(shape, lo, hi, limit - 1):
+            if name.startswith(("poly-", "symmetric-")):
+                named.append((f"squared-{name}", squared(program)))
+    return named
+
+
 def seed_programs(shape: Shape, lo: float, hi: float, within: object) -> list[Program]:
     """Skeletons of every family (plus centred polynomials) that `within(program)` accepts."""
     centre = float(numpy.float32((lo + hi) / 2))
