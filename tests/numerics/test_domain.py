@@ -95,7 +95,7 @@ def test_float32_polynomial_baselines_go_past_the_cost_limit_for_the_speed_compa
     assert max(reals.cost(p) for _, p in baseline_programs(reals)) <= 4
 
 
-def test_textbook_extensions_are_odd_rationals_and_one_squaring():
+def test_textbook_extensions_are_odd_rationals_squarings_and_roots():
     from agent.domains.numerics.skeletons import Shape, odd_rational, textbook_extensions
 
     x = numpy.linspace(0.1, 1.5, 17)
@@ -108,7 +108,13 @@ def test_textbook_extensions_are_odd_rationals_and_one_squaring():
     assert not any(name.startswith("squared") for name in odd)
     exp_like = dict(textbook_extensions(Shape(exp_like=True), -1.0, 1.0, 8))
     assert exp_like["squared-poly-5"].cost() == 6 and exp_like["squared-symmetric-3/0"].cost() == 8
-    assert textbook_extensions(Shape(zero=1.0), 1.0, 2.0, 8) == []
+    assert (
+        exp_like["squared-twice-symmetric-2/0"].cost() == 8 and exp_like["squared-twice-poly-4"].cost() == 6
+    )
+    logs = dict(textbook_extensions(Shape(zero=1.0), 1.0, 2.0, 8))
+    root = logs["sqrt-poly-3"]  # √x − 1 times a quadratic in it
+    assert root.nodes[1].op == "sqrt" and root.cost() == 5  # sqrt, sub, two fmas, mul
+    assert all(name.startswith("sqrt-") for name in logs)
 
 
 def test_an_odd_rational_beats_the_factored_rational_of_its_cost_on_erf():

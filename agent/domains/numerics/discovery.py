@@ -352,7 +352,7 @@ def textbook_programs(
     """float64: the textbook forms that are not baselines (see `skeletons.textbook_extensions`), fitted.
 
     Only reports use them: a novel point that does not also beat these is one of them (an odd
-    rational, a squared polynomial or symmetric rational), however its label reads. Stops
+    rational, a squared polynomial or symmetric rational, a form in √x), however its label reads. Stops
     quietly at `until`: the search's time comes first.
     """
     if domain.metric != "max_rel_error":

@@ -193,12 +193,22 @@ def squared(program: Program) -> Program:
     return Program((*program.nodes, Node("mul", (last, last))))
 
 
+def rooted_input(program: Program) -> Program:
+    """p(√x): log x = 2·log √x, the square-root range reduction (Briggs) for logarithms."""
+    nodes = [Node("x"), Node("sqrt", (0,))]
+    for node in program.nodes[1:]:
+        nodes.append(Node(node.op, tuple(1 if a == 0 else a + 1 for a in node.args), node.value))
+    return Program(tuple(nodes))
+
+
 def textbook_extensions(shape: Shape, lo: float, hi: float, limit: int) -> list[tuple[str, Program]]:
     """Textbook forms beyond `families`, for reports that ask whether a novel point is one of them.
 
-    Odd rationals x·P(x²)/Q(x²) for odd functions (Cephes' erf), and for exp-like functions
-    one squaring of every polynomial and symmetric rational (scaling and squaring). They are
-    not baselines: labels stay as `families` decide; a report shows the margin over these too.
+    Odd rationals x·P(x²)/Q(x²) for odd functions (Cephes' erf); for exp-like functions one
+    and two squarings of every polynomial and symmetric rational (scaling and squaring); for
+    a zero at 1 (logarithms) the polynomial and rational families in √x (Briggs' reduction).
+    They are not baselines: labels stay as `families` decide; a report shows the margin over
+    these too.
     """
     named: list[tuple[str, Program]] = []
     if shape.zero == 0.0 and shape.odd:
@@ -211,6 +221,12 @@ def textbook_extensions(shape: Shape, lo: float, hi: float, limit: int) -> list[
         for name, program in families(shape, lo, hi, limit - 1):
             if name.startswith(("poly-", "symmetric-")):
                 named.append((f"squared-{name}", squared(program)))
+                if program.cost() + 2 <= limit:
+                    named.append((f"squared-twice-{name}", squared(squared(program))))
+    if shape.zero == 1.0:
+        for name, program in families(shape, lo, hi, limit - 1):
+            if name.startswith(("poly-", "rational-")):
+                named.append((f"sqrt-{name}", rooted_input(program)))
     return named
 
 
