@@ -73,3 +73,15 @@ def test_verification_falls_back_to_the_sample_when_time_runs_out(monkeypatch):
         0.0, 1.0, FLOAT32
     )
     assert numpy.isfinite(errors.max_ulp)
+
+
+def test_the_exhaustive_pass_is_planned_from_a_timed_estimate():
+    from agent.domains.numerics.discovery import Request, _plan
+    from agent.domains.numerics.exhaustive import estimate_seconds
+
+    whole, small = estimate_seconds("exp2", 0.0, 1.0, 2), estimate_seconds("exp2", 1.0, 2.0, 2)
+    assert whole > 3 * small > 0  # 1.07e9 floats against 8.4e6: the pass, not the compile, dominates
+    request = Request("exp2", 1.0, 2.0, "float32", time_budget=600)
+    reserve, exhaustive = _plan(request, float("inf"))
+    assert exhaustive and reserve > 0
+    assert _plan(request, 2.0) == (8.0, False)  # no time: the sampled set, with its floor of 8 s

@@ -32,7 +32,7 @@ from agent.domains.numerics.codegen import c_source, numpy_source
 from agent.domains.numerics.costmodel import MODELS
 from agent.domains.numerics.denominators import BoundedProver, check_program
 from agent.domains.numerics.domain import CacheTally, NumericsDomain, Z3Tally, canonical_key
-from agent.domains.numerics.exhaustive import verify_all
+from agent.domains.numerics.exhaustive import estimate_seconds, verify_all
 from agent.domains.numerics.measure import Errors, Reference
 from agent.domains.numerics.origins import TOLERANCE, Measured, label, strongest
 from agent.domains.numerics.points import count_in, verification_points
@@ -48,10 +48,14 @@ from agent.search_recorder import PointRecord
 MIN_SEARCH_SECONDS = 5.0
 MIN_EXHAUSTIVE_SECONDS = 5.0  # below this the exhaustive pass is not tried: the sampled set instead
 FINISH_SECONDS = 2.0  # left to the caller after `discover`: printing, the git record, interpreter exit
-EXHAUSTIVE_SHARE = 0.5  # exhaustive verification is planned only when its estimate fits this share
+EXHAUSTIVE_SHARE = 0.7  # exhaustive verification is planned only when its estimate fits this share
+PLANNED_PROGRAMS = 6  # float32 programs an exhaustive pass is planned for (those under 1 ULP on the grid)
+ESTIMATE_MARGIN = 1.3  # on the timed estimate of the exhaustive pass: the load moves while it runs
+SPEED_SECONDS = 15.0  # kept for the speed loops after an exhaustive pass
 MIN_SPEED_SECONDS = 4.0  # below this the speed loops are not started
 MIN_SAMPLED_POINTS = 4096  # a thinned sampled set keeps at least this many inputs
 SAMPLED_SHARE = 0.4  # of the time left, for building the sampled reference (thinned to fit)
+EXHAUSTIVE_TIMEOUT_SHARE = 0.8  # of the time left at verification, the exhaustive pass's limit
 
 
 class NumericsInputError(UserError):
@@ -288,7 +292,10 @@ class Report:
 
 
 SPEED_POLYNOMIAL_COST = 16  # float32: minimax polynomials are fitted up to this cost for the speed comparison
-VERIFY_BELOW_ULP = 8.0  # float32: programs this close to 1 ULP on the grid are verified exhaustively
+# float32: only programs under 1 ULP on the search grid are verified exhaustively. The grid is a
+# subset of the interval, so a program at ≥ 1 ULP there is ≥ 1 ULP everywhere: no < 1 ULP claim can
+# rest on it, and its comparisons with baselines stay on the grid, the same measure for both sides.
+VERIFY_BELOW_ULP = 1.0
 SPEED_TIE = 0.05  # loops within 5% of each other's best time are a tie
 
 
@@ -395,7 +402,7 @@ class _Verifier:
     """Measures programs on the verification set: every float32 in C, or float64 sampled, by `until`.
 
     The exhaustive pass is tried only when planned (`_plan`) and `MIN_EXHAUSTIVE_SECONDS` are
-    left; it may use `1 - SAMPLED_SHARE` of the time left, and past that the run falls back
+    left; it may use `EXHAUSTIVE_TIMEOUT_SHARE` of the time left, and past that the run falls back
     to the sampled set and says so. The sampled reference is thinned when its truth would
     not be ready in `SAMPLED_SHARE` of the time left (erf's float64 truth is mpmath, ~50 µs a
     point); programs are then measured one by one while the time allows, and those left
@@ -451,7 +458,7 @@ class _Verifier:
         if left < MIN_EXHAUSTIVE_SECONDS:
             why = f"{left:.0f}s were left"
         else:
-            timeout = None if math.isinf(left) else (1 - SAMPLED_SHARE) * left
+            timeout = None if math.isinf(left) else EXHAUSTIVE_TIMEOUT_SHARE * left
             try:
                 results, _ = verify_all(
                     programs, self.request.fn, self.request.lo, self.request.hi, timeout=timeout
@@ -485,13 +492,19 @@ class _Verifier:
 def _plan(request: Request, left: float) -> tuple[float, bool]:
     """(seconds to keep for verification and speed after the search, whether to verify exhaustively).
 
-    Exhaustive float32 verification (the truth and about ten programs per float, estimated
-    for a loaded machine) is planned only when it fits `EXHAUSTIVE_SHARE` of the time left;
-    otherwise the sampled set, which gets a fifth of the time left (8–30 s).
+    Exhaustive float32 verification is timed, not guessed (`exhaustive.estimate_seconds`: a
+    short pass over the start of the interval, scaled, for `PLANNED_PROGRAMS` programs, with
+    `ESTIMATE_MARGIN` for the load to change), and planned only when it, with the speed loops,
+    fits `EXHAUSTIVE_SHARE` of the time left; otherwise the sampled set, which gets a fifth of
+    the time left (8–30 s).
     """
     fmt = FORMATS[request.dtype]
     if fmt.precision <= 24 and request.exhaustive:
-        seconds = 6.0 + 40e-9 * count_in(request.lo, request.hi, fmt) + (8.0 if request.speed else 0.0)
+        try:
+            verify = ESTIMATE_MARGIN * estimate_seconds(request.fn, request.lo, request.hi, PLANNED_PROGRAMS)
+        except (OSError, subprocess.SubprocessError):
+            verify = 6.0 + 40e-9 * count_in(request.lo, request.hi, fmt)
+        seconds = verify / EXHAUSTIVE_TIMEOUT_SHARE + (SPEED_SECONDS if request.speed else 0.0)
         if math.isinf(left) or seconds <= EXHAUSTIVE_SHARE * left:
             return seconds, True
     return min(30.0, max(8.0, 0.2 * left)), False
