@@ -1,64 +1,436 @@
-"""A competition solution: fit a scikit-learn model on the public data, write the predictions.
+"""A competition solution: a recipe read from params.json, fitted on the public data, predictions written.
 
-`strop mle run` copies this file into the task's workspace as the starting point; strop's
-offline proposer changes `params.json` (model family and hyper-parameters), and a person
-or an LLM may change this file itself. Stage `run` executes it as `python solution.py`:
+`strop mle run` copies this file (and `metrics.py`, the competition metrics by name) into
+the task's workspace as the starting point; strop's offline proposer changes `params.json`
+(the recipe: preprocessing, features, model family and hyper-parameters, see
+`agent/domains/mle/recipe.py`), and a person or an LLM may change this file itself.
+Stage `run` executes it as `python solution.py`:
 
     reads   $STROP_PUBLIC/fit.csv        training rows (features and targets)
             $STROP_PUBLIC/holdout.csv    held-out training rows, features only (for selection)
             $STROP_PUBLIC/test.csv       the competition's test rows
-            $STROP_PUBLIC/mle.json       id column, target columns, classification or regression
+            $STROP_PUBLIC/mle.json       id column, target columns, classification or regression, metric
             $STROP_PUBLIC/refit.csv      forecasts only: every training row, to fit the test model
     writes  $STROP_OUTPUTS/holdout.csv      a prediction per held-out row
             $STROP_OUTPUTS/submission.csv   a prediction per test row, in sample_submission's format
 
-Text columns are one-hot encoded (missing values as their own category), and missing
-numbers imputed. A column of dates becomes numbers a model can extrapolate: years since the
-first date (and its powers up to `trend`), and the annual cycle as sines and cosines. For a
-forecast, `recent` keeps only the latest share of the training rows (old regimes mislead a
-trend), and the test predictions come from a model refitted on every training row, up to the
-last known date.
+The recipe, step by step:
+
+1. Data typing: each column is numeric, categorical (text with few distinct values),
+   free text (long strings, many distinct values), or a date (ISO dates). When every
+   feature is numeric and the names differ only by a number (`t000`, `t001`, …), a row
+   is a series.
+2. Row-wise features (no targets used, so no leak): a date becomes years since the first
+   date (powers up to `trend`), the annual cycle as sines and cosines and, with
+   `date_parts`, its month and weekday; a series gets its first differences (`series =
+   "diffs"`) or is z-normalised with differences and summary statistics (`"znorm"`);
+   categories get their counts over all rows (`categorical = "count"`).
+3. Column encoding inside the model's pipeline, so cross-validation refits it per fold:
+   numbers imputed (and scaled for linear, SVM and kNN models: `scaler`), categories
+   one-hot, ordinal or target-encoded (scikit-learn's `TargetEncoder` cross-fits its own
+   training rows), text as TF-IDF reduced to 64 dimensions.
+4. A model: one family (`hgb`, `random_forest`, `extra_trees`, `linear`, `svm`, `knn`),
+   or `ensemble`: every family of the pool is cross-validated on fit.csv (`folds`; in time
+   order for a forecast), and a greedy forward selection (Caruana et al. 2004) on the
+   out-of-fold predictions, scored with the competition's metric, weights the members;
+   the chosen members are refitted on all of fit.csv and their predictions averaged.
+
+For a forecast, `recent` keeps only the latest share of the training rows (old regimes
+mislead a trend), and the test predictions come from models refitted on every training
+row, up to the last known date.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+POOL = ("linear", "svm", "knn", "random_forest", "extra_trees", "hgb")
+ENSEMBLE_ROUNDS = 20
+TEXT_DIMENSIONS = 64
+
 
 def load_params() -> dict[str, Any]:
     return json.loads((Path(__file__).parent / "params.json").read_text(encoding="utf-8"))
 
 
-def date_columns(frame: pd.DataFrame) -> list[str]:
-    """Text columns whose values are (almost all) ISO dates."""
-    found = []
+# --------------------------------------------------------------------------- 1. data typing
+@dataclass
+class Columns:
+    """What each feature column is."""
+
+    numeric: list[str] = field(default_factory=list)
+    categorical: list[str] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
+    dates: list[str] = field(default_factory=list)
+    series: bool = False  # every feature numeric, named STEM + number: a row is a series
+
+
+def column_types(frame: pd.DataFrame) -> Columns:
+    columns = Columns()
     for column in frame.columns:
-        if pd.api.types.is_numeric_dtype(frame[column]):
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values):  # bools count as numbers
+            columns.numeric.append(column)
             continue
-        parsed = pd.to_datetime(frame[column], errors="coerce", format="ISO8601")
-        if parsed.notna().mean() > 0.95:
-            found.append(column)
-    return found
+        present = values.dropna().astype(str)
+        if len(present) and pd.to_datetime(present, errors="coerce", format="ISO8601").notna().mean() > 0.95:
+            columns.dates.append(column)
+        elif len(present) and present.str.len().mean() > 20 and present.nunique() > 0.3 * len(present):
+            columns.text.append(column)
+        else:
+            columns.categorical.append(column)
+    stems = {re.sub(r"\d+$", "", column) for column in columns.numeric}
+    columns.series = (
+        len(columns.numeric) >= 10
+        and len(columns.numeric) == len(frame.columns)
+        and len(stems) == 1
+        and all(re.search(r"\d+$", column) for column in columns.numeric)
+    )
+    return columns
 
 
-def expand_dates(frame: pd.DataFrame, trend: int, harmonics: int = 3) -> pd.DataFrame:
+def date_columns(frame: pd.DataFrame) -> list[str]:
+    return column_types(frame).dates
+
+
+# --------------------------------------------------------------------------- 2. row-wise features
+def expand_dates(frame: pd.DataFrame, dates: list[str], trend: int, parts: bool) -> pd.DataFrame:
     """Each date column becomes years since its first date (powers 1..trend) and the annual cycle."""
     frame = frame.copy()
-    for column in date_columns(frame):
+    for column in dates:
         moments = pd.to_datetime(frame.pop(column), errors="coerce", format="ISO8601")
         years = (moments - moments.min()).dt.days / 365.25
         for power in range(1, trend + 1):
             frame[f"{column}_t{power}"] = years**power
         phase = 2 * np.pi * (moments.dt.day_of_year - 1) / 365.25
-        for k in range(1, harmonics + 1):
+        for k in range(1, 4):
             frame[f"{column}_sin{k}"], frame[f"{column}_cos{k}"] = np.sin(k * phase), np.cos(k * phase)
+        if parts:
+            frame[f"{column}_month"] = moments.dt.month
+            frame[f"{column}_weekday"] = moments.dt.day_of_week
     return frame
+
+
+def series_features(frame: pd.DataFrame, how: str) -> pd.DataFrame:
+    """A row as a series: `raw` as it is, `diffs` plus first differences, `znorm` shape only."""
+    values = frame.to_numpy(dtype=float)
+    if how == "znorm":
+        scale = values.std(axis=1, keepdims=True)
+        values = (values - values.mean(axis=1, keepdims=True)) / np.where(scale > 0, scale, 1.0)
+    parts = [values]
+    if how in ("diffs", "znorm"):
+        parts.append(np.diff(values, axis=1))
+    if how == "znorm":
+        steps = np.arange(values.shape[1]) - (values.shape[1] - 1) / 2
+        slope = values @ steps / (steps @ steps)
+        stats = [values.min(1), values.max(1), values.argmin(1), values.argmax(1), slope]
+        parts.append(np.column_stack(stats))
+    matrix = np.hstack(parts)
+    return pd.DataFrame(matrix, index=frame.index, columns=[f"s{i}" for i in range(matrix.shape[1])])
+
+
+def row_features(
+    frame: pd.DataFrame, columns: Columns, params: dict[str, Any]
+) -> tuple[pd.DataFrame, Columns]:
+    """Features that need no target: dates, series shape, category counts (over all rows)."""
+    if columns.series:
+        expanded = series_features(frame[columns.numeric], params.get("series", "raw"))
+        return expanded, Columns(numeric=list(expanded.columns), series=True)
+    frame = expand_dates(
+        frame, columns.dates, int(params.get("trend", 1)), params.get("date_parts", "off") == "on"
+    )
+    categorical = list(columns.categorical)
+    if params.get("categorical") == "count":
+        for column in categorical:
+            frame[column] = frame[column].map(frame[column].value_counts(dropna=False)).astype(float)
+        categorical = []
+    for column in categorical:
+        frame[column] = frame[column].astype(str)
+    numeric = [c for c in frame.columns if c not in categorical and c not in columns.text]
+    return frame, Columns(numeric=numeric, categorical=categorical, text=list(columns.text))
+
+
+# --------------------------------------------------------------------------- 3. encoding and models
+SCALED = ("linear", "svm", "knn")
+
+
+def encoder(columns: Columns, family: str, params: dict[str, Any], classification: bool) -> Any:
+    """The per-column encoding, fitted inside the model's pipeline (so per CV fold)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import (
+        OneHotEncoder,
+        OrdinalEncoder,
+        QuantileTransformer,
+        StandardScaler,
+        TargetEncoder,
+    )
+
+    numeric: list[Any] = [SimpleImputer(strategy="median")]
+    if family in SCALED:
+        numeric.append(
+            QuantileTransformer(output_distribution="normal", n_quantiles=200)
+            if params.get("scaler") == "quantile"
+            else StandardScaler()
+        )
+    parts: list[tuple[str, Any, Any]] = [("numbers", make_pipeline(*numeric), columns.numeric)]
+    how = params.get("categorical", "onehot")
+    if columns.categorical:
+        if how == "target":
+            target_type = "auto" if classification else "continuous"
+            categories = make_pipeline(TargetEncoder(target_type=target_type), StandardScaler())
+        elif how == "ordinal" and family not in SCALED:
+            categories = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+        else:
+            categories = OneHotEncoder(
+                handle_unknown="infrequent_if_exist", min_frequency=3, sparse_output=False
+            )
+        parts.append(("categories", categories, columns.categorical))
+    for column in columns.text:
+        text = make_pipeline(
+            TfidfVectorizer(max_features=20000, ngram_range=(1, 2), sublinear_tf=True),
+            TruncatedSVD(n_components=TEXT_DIMENSIONS, random_state=0),
+        )
+        parts.append((f"text_{column}", text, column))
+    return ColumnTransformer(parts, sparse_threshold=0.0)
+
+
+def estimator(family: str, params: dict[str, Any], classification: bool, features: int) -> Any:
+    """The model family and hyper-parameters named in params.json."""
+    from sklearn import ensemble, linear_model, neighbors, svm
+
+    if family == "hgb":
+        kind = (
+            ensemble.HistGradientBoostingClassifier
+            if classification
+            else ensemble.HistGradientBoostingRegressor
+        )
+        return kind(
+            learning_rate=params["learning_rate"],
+            max_iter=int(params["max_iter"]),
+            max_leaf_nodes=int(params["max_leaf_nodes"]),
+            l2_regularization=params.get("l2", 0.0),
+            random_state=0,
+        )
+    if family in ("random_forest", "extra_trees"):
+        forests = {
+            "random_forest": (ensemble.RandomForestClassifier, ensemble.RandomForestRegressor),
+            "extra_trees": (ensemble.ExtraTreesClassifier, ensemble.ExtraTreesRegressor),
+        }
+        kind = forests[family][0 if classification else 1]
+        return kind(
+            n_estimators=int(params["n_estimators"]),
+            max_features=params["max_features"],
+            min_samples_leaf=int(params.get("min_samples_leaf", 1)),
+            random_state=0,
+        )
+    if family == "linear":
+        if classification:
+            return linear_model.LogisticRegression(C=params["C"], max_iter=3000)
+        return linear_model.Ridge(alpha=1.0 / params["C"])
+    if family == "svm":  # gamma as a multiple of 1 / features (scikit-learn's "scale" on standard data)
+        gamma = params["gamma"] / max(features, 1)
+        if classification:
+            from sklearn.calibration import CalibratedClassifierCV
+
+            return CalibratedClassifierCV(svm.SVC(C=params["svm_C"], gamma=gamma), ensemble=False, cv=3)
+        from sklearn.compose import TransformedTargetRegressor
+        from sklearn.preprocessing import StandardScaler
+
+        return TransformedTargetRegressor(
+            svm.SVR(C=params["svm_C"], gamma=gamma), transformer=StandardScaler()
+        )
+    if family == "knn":
+        kind = neighbors.KNeighborsClassifier if classification else neighbors.KNeighborsRegressor
+        return kind(n_neighbors=int(params["n_neighbors"]), weights=params.get("weights", "distance"))
+    raise ValueError(f"unknown model family {family!r}")
+
+
+def build_model(family: str, params: dict[str, Any], columns: Columns, classification: bool) -> Any:
+    from sklearn.pipeline import make_pipeline
+
+    features = len(columns.numeric) + len(columns.categorical) + TEXT_DIMENSIONS * len(columns.text)
+    return make_pipeline(
+        encoder(columns, family, params, classification), estimator(family, params, classification, features)
+    )
+
+
+# --------------------------------------------------------------------------- 4. fit, ensemble, predict
+@dataclass
+class Task:
+    """One target to predict, and how it is judged."""
+
+    classification: bool
+    probabilities: bool
+    metric: Any  # metrics.Metric, or None for a competition's own grader
+    forecast: bool
+
+
+def outputs(model: Any, frame: pd.DataFrame, task: Task, classes: np.ndarray) -> np.ndarray:
+    """Class probabilities (columns in `classes` order) or values."""
+    if not task.classification:
+        return np.asarray(model.predict(frame), dtype=float)
+    proba = np.zeros((len(frame), len(classes)))
+    columns = np.searchsorted(classes, model.classes_)
+    proba[:, columns] = model.predict_proba(frame)
+    return proba
+
+
+def final_predictions(blend: np.ndarray, task: Task, classes: np.ndarray) -> np.ndarray:
+    """Labels, a positive-class probability, or values, as the submission wants them."""
+    if not task.classification:
+        return blend
+    if task.probabilities:
+        return blend[:, -1]
+    return classes[np.argmax(blend, axis=1)]
+
+
+def loss(truth: np.ndarray, blend: np.ndarray, task: Task, classes: np.ndarray) -> float:
+    """Lower is better: the competition's metric when it is a known one, else error rate or RMSE."""
+    predicted = final_predictions(blend, task, classes)
+    metric = task.metric
+    if metric is None or (metric.kind == "probabilities") != task.probabilities:
+        if task.classification:
+            return float(np.mean(classes[np.argmax(blend, axis=1)] != truth))
+        return float(np.sqrt(np.mean((truth - predicted) ** 2)))
+    if task.probabilities:  # the positive class (the last one) as 1, as the grader reads it
+        truth = (truth == classes[-1]).astype(float)
+    score = metric.score(truth, predicted)
+    return score if metric.lower_is_better else -score
+
+
+def folds(target: pd.Series, task: Task, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit
+
+    rows = np.arange(len(target))
+    if task.forecast:
+        return list(TimeSeriesSplit(n_splits=count).split(rows))
+    if task.classification and target.value_counts().min() >= count:
+        return list(StratifiedKFold(count, shuffle=True, random_state=0).split(rows, target))
+    return list(KFold(count, shuffle=True, random_state=0).split(rows))
+
+
+def cpu_seconds(family: str, params: dict[str, Any], rows: int, features: int, classes: int) -> float:
+    """A rough single-core estimate of one fit and predict (measured on a 2-core machine)."""
+    classes = classes if classes > 2 else 1  # a tree (or a coefficient vector) per class beyond two
+    if family == "hgb":
+        return 0.007 * classes * int(params["max_iter"]) + 1e-7 * rows * features * classes
+    if family in ("random_forest", "extra_trees"):
+        share = 1.0 if family == "random_forest" else 0.5
+        return share * 1.5e-6 * int(params["n_estimators"]) * rows * np.sqrt(features)
+    if family == "svm":
+        return 8e-9 * rows**2 * features
+    if family == "knn":
+        return 1e-9 * rows**2 * features
+    return 3e-7 * rows * features * classes
+
+
+def pool(params: dict[str, Any], rows: int, features: int, classes: int) -> list[str]:
+    """The ensemble's families: the cheapest first, as many as `cv_seconds` of cross-validation allow."""
+    fits = int(params.get("folds", 5)) + 1
+    budget = float(params.get("cv_seconds", 8.0))
+    costs = {family: fits * cpu_seconds(family, params, rows, features, classes) for family in POOL}
+    chosen, spent = [], 0.0
+    for family in sorted(POOL, key=lambda f: costs[f]):
+        if spent + costs[family] <= budget or not chosen:
+            chosen.append(family)
+            spent += costs[family]
+    return [family for family in POOL if family in chosen]
+
+
+def caruana(losses_of: Any, members: int, rounds: int) -> np.ndarray:
+    """Greedy forward selection with replacement: member counts of the best blend found."""
+    counts = np.zeros(members)
+    best_counts, best_loss = counts, np.inf
+    for _ in range(rounds):
+        trials = []
+        for member in range(members):
+            trial = counts.copy()
+            trial[member] += 1
+            trials.append((losses_of(trial / trial.sum()), member))
+        value, member = min(trials)
+        counts = counts.copy()
+        counts[member] += 1
+        if value < best_loss - 1e-12:
+            best_counts, best_loss = counts, value
+    return best_counts
+
+
+def fit_ensemble(
+    params: dict[str, Any],
+    columns: Columns,
+    fit: pd.DataFrame,
+    target: pd.Series,
+    task: Task,
+    classes: np.ndarray,
+) -> tuple[list[str], np.ndarray]:
+    """Cross-validate every family of the pool on `fit`; weights from the out-of-fold blend."""
+    features = len(columns.numeric) + len(columns.categorical) + TEXT_DIMENSIONS * len(columns.text)
+    families = pool(params, len(fit), features, len(classes))
+    splits = folds(target, task, int(params.get("folds", 5)))
+    truth = target.to_numpy()
+    scored = np.concatenate([test for _, test in splits])  # a forecast's first block has no prediction
+    oof = []
+    for family in families:
+        shape = (len(fit), len(classes)) if task.classification else (len(fit),)
+        predicted = np.zeros(shape)
+        for train_rows, test_rows in splits:
+            model = build_model(family, params, columns, task.classification)
+            model.fit(fit.iloc[train_rows], target.iloc[train_rows])
+            predicted[test_rows] = outputs(model, fit.iloc[test_rows], task, classes)
+        oof.append(predicted[scored])
+
+    def losses_of(weights: np.ndarray) -> float:
+        blend = sum(w * p for w, p in zip(weights, oof, strict=True) if w)
+        return loss(truth[scored], blend, task, classes)
+
+    counts = caruana(losses_of, len(families), ENSEMBLE_ROUNDS)
+    return families, counts / counts.sum()
+
+
+def predict_target(
+    params: dict[str, Any],
+    columns: Columns,
+    frames: dict[str, pd.DataFrame],
+    target: str,
+    task: Task,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Holdout and test predictions for one target column."""
+    fit, refit = frames["fit"], frames["refit"]
+    classes = np.unique(fit[target]) if task.classification else np.array([])
+    features = [c for c in fit.columns if c not in frames["targets"]]
+    if params["family"] == "ensemble":
+        families, weights = fit_ensemble(params, columns, fit[features], fit[target], task, classes)
+    else:
+        families, weights = [params["family"]], np.ones(1)
+    blends = {"holdout": 0.0, "test": 0.0}
+    for family, weight in zip(families, weights, strict=True):
+        if not weight:
+            continue
+        model = build_model(family, params, columns, task.classification).fit(fit[features], fit[target])
+        blends["holdout"] = blends["holdout"] + weight * outputs(
+            model, frames["holdout"][features], task, classes
+        )
+        if task.forecast:
+            model = build_model(family, params, columns, task.classification).fit(
+                refit[features], refit[target]
+            )
+        blends["test"] = blends["test"] + weight * outputs(model, frames["test"][features], task, classes)
+    return (
+        final_predictions(np.asarray(blends["holdout"]), task, classes),
+        final_predictions(np.asarray(blends["test"]), task, classes),
+    )
 
 
 def recent_rows(frame: pd.DataFrame, share: float) -> pd.DataFrame:
@@ -70,107 +442,49 @@ def recent_rows(frame: pd.DataFrame, share: float) -> pd.DataFrame:
     return ordered.iloc[-max(12, int(len(ordered) * share)) :]
 
 
-def features(frames: list[pd.DataFrame], drop: list[str], trend: int = 1) -> list[np.ndarray]:
-    """One numeric matrix per frame, encoded together so the columns agree."""
-    joined = pd.concat([frame.drop(columns=[c for c in drop if c in frame.columns]) for frame in frames])
-    joined = expand_dates(joined, trend)
-    numeric = pd.api.types.is_numeric_dtype
-    text = [column for column in joined.columns if not numeric(joined[column])]  # bools count as numbers
-    encoded = pd.get_dummies(joined, columns=text, dummy_na=True, dtype=float)
-    matrix = encoded.to_numpy(dtype=float)
-    bounds = np.cumsum([0] + [len(frame) for frame in frames])
-    return [matrix[bounds[i] : bounds[i + 1]] for i in range(len(frames))]
-
-
-def build_model(params: dict[str, Any], classification: bool) -> Any:
-    """The model family and hyper-parameters named in params.json, behind an imputer."""
-    from sklearn import ensemble, linear_model, neighbors
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    family = params["family"]
-    if family == "hgb":
-        kind = (
-            ensemble.HistGradientBoostingClassifier
-            if classification
-            else ensemble.HistGradientBoostingRegressor
-        )
-        model = kind(
-            learning_rate=params["learning_rate"],
-            max_iter=int(params["max_iter"]),
-            max_leaf_nodes=int(params["max_leaf_nodes"]),
-            random_state=0,
-        )
-        return make_pipeline(SimpleImputer(), model)
-    if family == "random_forest":
-        kind = ensemble.RandomForestClassifier if classification else ensemble.RandomForestRegressor
-        model = kind(
-            n_estimators=int(params["n_estimators"]), max_depth=int(params["max_depth"]), random_state=0
-        )
-        return make_pipeline(SimpleImputer(), model)
-    if family == "linear":
-        model = (
-            linear_model.LogisticRegression(C=params["C"], max_iter=2000)
-            if classification
-            else linear_model.Ridge(alpha=1.0 / params["C"])
-        )
-        return make_pipeline(SimpleImputer(), StandardScaler(), model)
-    if family == "extra_trees":
-        kind = ensemble.ExtraTreesClassifier if classification else ensemble.ExtraTreesRegressor
-        model = kind(
-            n_estimators=int(params["n_estimators"]),
-            max_features=params["max_features"],
-            random_state=0,
-        )
-        return make_pipeline(SimpleImputer(), model)
-    if family == "svm":
-        from sklearn import svm
-
-        if classification:
-            model = svm.SVC(C=params["svm_C"], gamma=params["gamma"], probability=True, random_state=0)
-        else:  # on a standardised target: C then means the same for every scale of target
-            from sklearn.compose import TransformedTargetRegressor
-
-            model = TransformedTargetRegressor(
-                svm.SVR(C=params["svm_C"], gamma=params["gamma"]), transformer=StandardScaler()
-            )
-        return make_pipeline(SimpleImputer(), StandardScaler(), model)
-    if family == "knn":
-        kind = neighbors.KNeighborsClassifier if classification else neighbors.KNeighborsRegressor
-        return make_pipeline(SimpleImputer(), StandardScaler(), kind(n_neighbors=int(params["n_neighbors"])))
-    raise ValueError(f"unknown model family {family!r}")
-
-
-def predict(model: Any, matrix: np.ndarray, probabilities: bool) -> np.ndarray:
-    """Labels or values; for a probability metric, the probability of the last (positive) class."""
-    if not probabilities:
-        return model.predict(matrix)
-    return model.predict_proba(matrix)[:, -1]
+def find_metric(name: str) -> Any:
+    try:
+        from metrics import find_metric as lookup  # the competition metrics, copied beside this file
+    except ImportError:
+        return None
+    return lookup(name)
 
 
 def main() -> None:
-    public, outputs = Path(os.environ["STROP_PUBLIC"]), Path(os.environ["STROP_OUTPUTS"])
+    public, outputs_folder = Path(os.environ["STROP_PUBLIC"]), Path(os.environ["STROP_OUTPUTS"])
     spec = json.loads((public / "mle.json").read_text(encoding="utf-8"))
     params = load_params()
     fit, holdout, test = (pd.read_csv(public / name) for name in ("fit.csv", "holdout.csv", "test.csv"))
-    refits = bool(spec.get("refit"))
-    refit = recent_rows(pd.read_csv(public / spec["refit"]), params.get("recent", 1.0)) if refits else fit
-    fit = recent_rows(fit, params.get("recent", 1.0))
+    forecast = bool(spec.get("refit"))
+    refit = pd.read_csv(public / spec["refit"]) if forecast else fit
+    fit, refit = recent_rows(fit, params.get("recent", 1.0)), recent_rows(refit, params.get("recent", 1.0))
+    if forecast:  # rows in time order, so that cross-validation folds are too
+        fit = fit.iloc[np.argsort(pd.to_datetime(fit[date_columns(fit)[0]], format="ISO8601"), kind="stable")]
     id_column, targets = spec["id_column"], spec["targets"]
-    trend = int(params.get("trend", 1))
-    x_fit, x_holdout, x_refit, x_test = features([fit, holdout, refit, test], [id_column, *targets], trend)
+    named = {"fit": fit, "holdout": holdout, "refit": refit, "test": test}
+    joined = pd.concat(
+        [frame.drop(columns=[c for c in [id_column, *targets] if c in frame]) for frame in named.values()]
+    )
+    joined = joined.reset_index(drop=True)
+    columns = column_types(joined)
+    expanded, columns = row_features(joined, columns, params)
+    bounds = np.cumsum([0] + [len(frame) for frame in named.values()])
+    frames: dict[str, Any] = {}
+    for (name, frame), start, end in zip(named.items(), bounds[:-1], bounds[1:], strict=True):
+        part = expanded.iloc[start:end].reset_index(drop=True)
+        for target in targets:
+            if target in frame:
+                part[target] = frame[target].to_numpy()
+        frames[name] = part
+    frames["targets"] = targets
+    task = Task(spec["classification"], spec["probabilities"], find_metric(spec.get("metric", "")), forecast)
     predicted_holdout = pd.DataFrame({id_column: holdout[id_column]})
     predicted_test = pd.DataFrame({id_column: test[id_column]})
     for target in targets:
-        model = build_model(params, spec["classification"])
-        model.fit(x_fit, fit[target])
-        predicted_holdout[target] = predict(model, x_holdout, spec["probabilities"])
-        if refits:
-            model = build_model(params, spec["classification"]).fit(x_refit, refit[target])
-        predicted_test[target] = predict(model, x_test, spec["probabilities"])
-    predicted_holdout.to_csv(outputs / "holdout.csv", index=False)
-    predicted_test.to_csv(outputs / "submission.csv", index=False)
+        on_holdout, on_test = predict_target(params, columns, frames, target, task)
+        predicted_holdout[target], predicted_test[target] = on_holdout, on_test
+    predicted_holdout.to_csv(outputs_folder / "holdout.csv", index=False)
+    predicted_test.to_csv(outputs_folder / "submission.csv", index=False)
 
 
 if __name__ == "__main__":

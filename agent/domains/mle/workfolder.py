@@ -35,43 +35,11 @@ from pathlib import Path
 from typing import Any
 
 from agent.domains.mle.competition import Competition, CompetitionError
+from agent.domains.mle.recipe import FORECAST_SPACE, FORECAST_START, SPACE, START_PARAMS
 
 HOLDOUT_FRACTION = 0.2
 MIN_TRAIN_ROWS = 20
 HERE = Path(__file__).resolve().parent
-
-SPACE = """\
-family = { type = "choice", choices = ["hgb", "random_forest", "extra_trees", "linear", "svm", "knn"] }
-learning_rate = { type = "float", low = 0.02, high = 0.5, log = true, when = "family == 'hgb'" }
-max_iter = { type = "int", low = 20, high = 300, when = "family == 'hgb'" }
-max_leaf_nodes = { type = "int", low = 4, high = 63, when = "family == 'hgb'" }
-n_estimators = { type = "int", low = 20, high = 300, when = "family in ['random_forest', 'extra_trees']" }
-max_depth = { type = "int", low = 2, high = 30, when = "family == 'random_forest'" }
-C = { type = "float", low = 0.001, high = 100.0, log = true, when = "family == 'linear'" }
-max_features = { type = "float", low = 0.1, high = 1.0, when = "family == 'extra_trees'" }
-svm_C = { type = "float", low = 0.01, high = 1000.0, log = true, when = "family == 'svm'" }
-gamma = { type = "float", low = 0.0001, high = 1.0, log = true, when = "family == 'svm'" }
-n_neighbors = { type = "int", low = 1, high = 50, when = "family == 'knn'" }
-"""
-
-FORECAST_SPACE = """trend = { type = "int", low = 1, high = 3 }
-recent = { type = "float", low = 0.1, high = 1.0 }
-"""
-FORECAST_START = {"family": "linear", "C": 100.0, "trend": 2, "recent": 1.0}
-
-START_PARAMS = {
-    "family": "hgb",
-    "learning_rate": 0.1,
-    "max_iter": 100,
-    "max_leaf_nodes": 31,
-    "n_estimators": 100,
-    "max_depth": 12,
-    "C": 1.0,
-    "max_features": 0.5,
-    "svm_C": 1.0,
-    "gamma": 0.01,
-    "n_neighbors": 10,
-}
 
 
 @dataclass(frozen=True)
@@ -302,6 +270,7 @@ def _write_scorer(competition: Competition, scorer: Path, key: str) -> None:
 def _write_workspace(workspace: Path, forecast: bool) -> None:
     workspace.mkdir(parents=True)
     shutil.copyfile(HERE / "solution.py", workspace / "solution.py")
+    shutil.copyfile(HERE / "metrics.py", workspace / "metrics.py")  # the metric by name, for cross-validation
     params = {**START_PARAMS, **FORECAST_START} if forecast else START_PARAMS
     (workspace / "params.json").write_text(json.dumps(params, indent=2) + "\n", encoding="utf-8")
 
