@@ -115,6 +115,8 @@ def test_textbook_extensions_are_odd_rationals_squarings_and_roots():
     root = logs["sqrt-poly-3"]  # √x − 1 times a quadratic in it
     assert root.nodes[1].op == "sqrt" and root.cost() == 5  # sqrt, sub, two fmas, mul
     assert all(name.startswith("sqrt-") for name in logs)
+    twice = logs["sqrt-twice-rational-1/4"]  # t/Q(t), t = x^(1/4) − 1: what a log search found at cost 8
+    assert [n.op for n in twice.nodes[:3]] == ["x", "sqrt", "sqrt"] and twice.cost() == 8
 
 
 def test_an_odd_rational_beats_the_factored_rational_of_its_cost_on_erf():

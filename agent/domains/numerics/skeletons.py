@@ -206,7 +206,8 @@ def textbook_extensions(shape: Shape, lo: float, hi: float, limit: int) -> list[
 
     Odd rationals x·P(x²)/Q(x²) for odd functions (Cephes' erf); for exp-like functions one
     and two squarings of every polynomial and symmetric rational (scaling and squaring); for
-    a zero at 1 (logarithms) the polynomial and rational families in √x (Briggs' reduction).
+    a zero at 1 (logarithms) the polynomial and rational families in √x and in √√x (Briggs'
+    reduction by repeated square roots).
     They are not baselines: labels stay as `families` decide; a report shows the margin over
     these too.
     """
@@ -227,6 +228,8 @@ def textbook_extensions(shape: Shape, lo: float, hi: float, limit: int) -> list[
         for name, program in families(shape, lo, hi, limit - 1):
             if name.startswith(("poly-", "rational-")):
                 named.append((f"sqrt-{name}", rooted_input(program)))
+                if program.cost() + 2 <= limit:
+                    named.append((f"sqrt-twice-{name}", rooted_input(rooted_input(program))))
     return named
 
 
