@@ -137,7 +137,7 @@ class ServerCounts:
     prompt_tokens: int = 0  # prompt tokens per request: reused from its cache + evaluated
     generated: int = 0  # tokens generated (its decode runs), in requests that ran to their end
     cut_off: int = 0  # requests the client closed (or a newer one interrupted): no perf block
-    unsized: int = 0  # requests whose prompt was wholly cached: the log gives no size for it
+    unsized: int = 0  # wholly cached prompts of unknown size (no earlier line sized the cache)
 
 
 _POST = re.compile(r'"POST /v1/chat/completions HTTP/1\.1" \d+')
@@ -153,32 +153,46 @@ def server_counts(text: str) -> ServerCounts:
     A request's prompt is sized by its `prefix-match hit, remaining N` line (printed before
     any work, so a request the client later closed is sized too: the server evaluates the
     whole prompt before it first looks at the connection), else by its perf block
-    (`prompt eval … / N tokens`, a request evaluated from scratch). Generated tokens are the
-    perf block's decode runs (one per token; one fewer at a length stop). A request cut off
+    (`prompt eval … / N tokens`, a request evaluated from scratch). A retry whose prompt is
+    the server's whole cached state (`full prompt already cached`: the previous request was
+    closed before its first generated token was evaluated) evaluates nothing; its prompt is
+    that state, sized by the previous request's lines. Generated tokens are the perf block's
+    decode runs (one per token; one fewer at a length stop). A request cut off
     (`disconnected`) prints no perf block: its prompt counts, its few generated tokens are not
     in the log, and it is counted in `cut_off`. The server works on one request at a time, so
     the work lines of two requests never interleave (a waiting request's access line may come
     before the previous one's `disconnected`).
     """
     counts = ServerCounts()
-    sized = False  # the current request's prompt was counted from its prefix-match line
+    sized = False  # the current request's prompt was counted from its Llama.generate line
+    state: int | None = None  # tokens in the server's cache after the last request (None: unknown)
     for line in text.splitlines():
         if _POST.search(line):
             counts.requests += 1
         elif hit := _HIT.search(line):
-            counts.prompt_tokens += int(hit.group(1)) + int(hit.group(2))
+            state = int(hit.group(1)) + int(hit.group(2))
+            counts.prompt_tokens += state
             sized = True
         elif _CACHED.search(line):
-            counts.unsized += 1
+            if state is None:
+                counts.unsized += 1
+            else:
+                counts.prompt_tokens += state
             sized = True
         elif line.strip() == "disconnected":
+            # closed after its prompt, before its generated tokens were evaluated, or a few after:
+            # only the former can be followed by a wholly cached prompt (a chat prompt never ends
+            # inside an answer), so the state stays the prompt for that case
             counts.cut_off += 1
             sized = False
         elif evaluated := _PROMPT_EVAL.search(line):
-            counts.prompt_tokens += 0 if sized else int(evaluated.group(1))
+            if not sized:
+                state = int(evaluated.group(1))
+                counts.prompt_tokens += state
             sized = False
         elif runs := _EVAL.search(line):
             counts.generated += int(runs.group(1))
+            state = None if state is None else state + int(runs.group(1))
     return counts
 
 

@@ -96,10 +96,29 @@ def test_a_request_after_a_closed_one_evaluated_from_scratch_is_sized_by_its_per
     assert counts.prompt_tokens == (322 + 791) + 1074 and counts.generated == 45
 
 
-def test_a_wholly_cached_prompt_is_said_to_be_unsized() -> None:
-    cached = FINISHED.replace(
-        "Llama.generate: 4 prefix-match hit, remaining 1074 prompt tokens to eval",
-        "Llama.generate: full prompt already cached, skipping reset",
-    ).replace("/  1074 tokens", "/     0 tokens")
-    counts = server_counts(cached)
-    assert counts.unsized == 1 and counts.prompt_tokens == 0 and counts.generated == 45
+# the retry's prompt is exactly what the closed request left in the cache: nothing to evaluate
+CLOSED_BEFORE_ITS_FIRST_TOKEN_WAS_EVALUATED_THEN_RETRIED = f"""\
+INFO:     127.0.0.1:51810 - "POST /v1/chat/completions HTTP/1.1" 200 OK
+Llama.generate: 322 prefix-match hit, remaining 791 prompt tokens to eval
+disconnected
+Disconnected from client (via refresh/close) Address(host='127.0.0.1', port=51810)
+INFO:     127.0.0.1:43398 - "POST /v1/chat/completions HTTP/1.1" 200 OK
+Llama.generate: full prompt already cached, skipping reset
+{PERF}        load time =       0.40 ms
+{PERF} prompt eval time =       0.00 ms /     0 tokens (    -nan ms per token,      -nan tokens per second)
+{PERF}        eval time =   12763.91 ms /    54 runs   (  236.37 ms per token,     4.23 tokens per second)
+{PERF}       total time =   23400.82 ms /    54 tokens
+{PERF}    graphs reused =         54
+"""
+
+
+def test_a_wholly_cached_retry_counts_the_prompt_the_closed_request_left() -> None:
+    counts = server_counts(CLOSED_BEFORE_ITS_FIRST_TOKEN_WAS_EVALUATED_THEN_RETRIED)
+    assert counts.prompt_tokens == 2 * (322 + 791) and counts.generated == 54
+    assert counts.cut_off == 1 and counts.unsized == 0 and counts.requests == 2
+
+
+def test_a_wholly_cached_prompt_with_no_earlier_size_is_said_to_be_unsized() -> None:
+    retry = CLOSED_BEFORE_ITS_FIRST_TOKEN_WAS_EVALUATED_THEN_RETRIED.split("disconnected\n")[1]
+    counts = server_counts(retry)  # a slice of the log that starts at the retry
+    assert counts.unsized == 1 and counts.prompt_tokens == 0 and counts.generated == 54
