@@ -18,10 +18,11 @@ experiments as the baseline. Per run it prints:
 - context overflows met, and experiments lost to one (rejected because of it);
 - the bookkeeping check (issue 19): experiments recorded against the budget, strop's wall time
   (run record) against the wall time measured around the command, strop's calls and tokens
-  against the server's own counts from its log (requests served; prompt tokens evaluated or
-  reused from its cache, by each request's prefix-match line, so that a request strop closed at
-  its timeout counts the prompt the server evaluated; tokens generated, which the log gives only
-  for requests that ran to their end), each within 5%;
+  against the server's own counts (requests served, from its access log; per request, its
+  prompt's tokens and the tokens its generator produced, from a counting line the benchmark's
+  wrapper of the server prints when a generation ends, for requests strop closed at its timeout
+  too; beside them, what the server's perf log alone gives: prompts sized by each request's
+  prefix-match line, generation only for requests that ran to their end), each within 5%;
 - the key check: the API key appears nowhere in STROP_HOME (index, checkpoints, logs,
   transcripts), the experiment repo's git objects and notes, nor the server-side task files.
 
@@ -75,6 +76,35 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# llama-cpp-python's server, with one line per request on stderr: its prompt's tokens and the tokens
+# its generator produced (end-of-generation tokens aside), printed when the generator ends: also for a
+# request the client closed, which prints no perf block (its generation is otherwise not in the log).
+COUNTING_SERVER = """
+import sys
+import llama_cpp
+from llama_cpp import llama
+from llama_cpp.server.__main__ import main
+
+original = llama.Llama.generate
+
+
+def generate(self, prompt, *args, **kwargs):
+    prompt = list(prompt)
+    tokens = 0
+    try:
+        for token in original(self, prompt, *args, **kwargs):
+            tokens += not llama_cpp.llama_vocab_is_eog(self._model.vocab, token)
+            yield token
+    finally:
+        print(f"llama-request: prompt {len(prompt)}, generated {tokens}", file=sys.stderr, flush=True)
+
+
+llama.Llama.generate = generate
+sys.argv[0] = "llama_cpp.server"
+main()
+"""
+
+
 @dataclass
 class Server:
     """llama-cpp-python's server as a child process, its log in a file we read for its own counts."""
@@ -96,7 +126,7 @@ class Server:
         port = free_port()
         log = folder / "server.log"
         command = [
-            sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "smollm2-135m",
+            sys.executable, "-c", COUNTING_SERVER, "--model", str(model), "--model_alias", "smollm2-135m",
             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--api_key", key,
         ]  # fmt: skip
         with log.open("wb") as out:
@@ -137,12 +167,18 @@ class ServerCounts:
     prompt_tokens: int = 0  # prompt tokens per request: reused from its cache + evaluated
     generated: int = 0  # tokens generated (its decode runs), in requests that ran to their end
     cut_off: int = 0  # requests the client closed (or a newer one interrupted): no perf block
+    counted: int = (
+        0  # requests with a counting line (COUNTING_SERVER): prompt and generation, closed ones too
+    )
+    counted_prompt: int = 0
+    counted_generated: int = 0
     unsized: int = 0  # wholly cached prompts of unknown size (no earlier line sized the cache)
 
 
 _POST = re.compile(r'"POST /v1/chat/completions HTTP/1\.1" \d+')
 _HIT = re.compile(r"Llama\.generate: (\d+) prefix-match hit, remaining (\d+) prompt tokens to eval")
 _CACHED = re.compile(r"Llama\.generate: full prompt already cached")
+_COUNTED = re.compile(r"^llama-request: prompt (\d+), generated (\d+)")
 _PROMPT_EVAL = re.compile(r"llama_perf_context_print: prompt eval time =.*?/\s*(\d+) tokens")
 _EVAL = re.compile(r"llama_perf_context_print:\s+eval time =.*?/\s*(\d+) runs")
 
@@ -190,6 +226,10 @@ def server_counts(text: str) -> ServerCounts:
                 state = int(evaluated.group(1))
                 counts.prompt_tokens += state
             sized = False
+        elif counted := _COUNTED.search(line):
+            counts.counted += 1
+            counts.counted_prompt += int(counted.group(1))
+            counts.counted_generated += int(counted.group(2))
         elif runs := _EVAL.search(line):
             counts.generated += int(runs.group(1))
             state = None if state is None else state + int(runs.group(1))
@@ -399,9 +439,15 @@ def report(results: list[RunResult]) -> None:
         if r.server is not None:
             s = r.server
             line += f"; calls {r.calls} vs {s.requests} served ({pct(r.calls, s.requests)})"
-            served = s.prompt_tokens + s.generated
-            line += f"; tokens {r.tokens} vs {served} ({pct(r.tokens, served)})"
-            if s.cut_off:
+            logged = s.prompt_tokens + s.generated
+            if s.counted:
+                served = s.counted_prompt + s.counted_generated
+                line += f"; tokens {r.tokens} vs {served} counted by the server ({pct(r.tokens, served)}"
+                line += f"; {s.counted_prompt} prompt + {s.counted_generated} generated, {s.cut_off} closed mid-way)"
+                line += f", vs {logged} in its perf log ({pct(r.tokens, logged)})"
+            else:
+                line += f"; tokens {r.tokens} vs {logged} ({pct(r.tokens, logged)})"
+            if s.cut_off and not s.counted:
                 line += f" ({s.cut_off} request(s) closed mid-way: their prompts count, their generated tokens are not in the log)"
             if s.unsized:
                 line += f" ({s.unsized} wholly cached prompt(s): sizes not in the log)"

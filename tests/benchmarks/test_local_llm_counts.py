@@ -5,7 +5,9 @@ structured mode (issue 19's 5% check), trimmed to the endpoint probe, two finish
 and two calls strop closed at its 120 s request timeout and sent again. A closed call prints
 its `prefix-match hit, remaining N` line but no perf block, although the server evaluated
 its whole prompt (the retry finds all of it in its cache); reading only perf blocks left
-those prompts out and made strop look 7-20% high.
+those prompts out and made strop look 7-20% high. The wholly cached retry and the counting
+server's lines (`COUNTING_SERVER`, which also counts what a closed request generated) are
+written in the same shapes.
 """
 
 from __future__ import annotations
@@ -122,3 +124,17 @@ def test_a_wholly_cached_prompt_with_no_earlier_size_is_said_to_be_unsized() -> 
     retry = CLOSED_BEFORE_ITS_FIRST_TOKEN_WAS_EVALUATED_THEN_RETRIED.split("disconnected\n")[1]
     counts = server_counts(retry)  # a slice of the log that starts at the retry
     assert counts.unsized == 1 and counts.prompt_tokens == 0 and counts.generated == 54
+
+
+def test_the_counting_server_gives_the_generation_of_a_closed_request() -> None:
+    # COUNTING_SERVER's line per request, as printed beside the log of a closed request and its retry
+    counted = (
+        CLOSED_WHILE_STREAMING_THEN_RETRIED.replace(
+            "disconnected\n", "disconnected\nllama-request: prompt 1113, generated 25\n"
+        )
+        + "llama-request: prompt 1113, generated 54\n"
+    )
+    counts = server_counts(counted)
+    assert (counts.counted, counts.counted_prompt, counts.counted_generated) == (2, 2 * 1113, 25 + 54)
+    assert counts.prompt_tokens == counts.counted_prompt  # the log's own lines agree on the prompts
+    assert counts.generated == 54  # the perf log alone misses the closed request's 25
