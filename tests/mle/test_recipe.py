@@ -52,8 +52,12 @@ def test_column_typing_tells_numbers_categories_text_and_dates_apart(solution: M
 
 
 def test_numbered_numeric_columns_are_a_series_and_mixed_names_are_not(solution: ModuleType) -> None:
-    series = pd.DataFrame(np.random.default_rng(0).random((5, 12)), columns=[f"t{i:03d}" for i in range(12)])
+    rng = np.random.default_rng(0)
+    walks = np.cumsum(rng.normal(size=(30, 12)), axis=1)  # random walks: neighbours move together
+    series = pd.DataFrame(walks, columns=[f"t{i:03d}" for i in range(12)])
     assert solution.column_types(series).series
+    unrelated = pd.DataFrame(rng.random((30, 12)), columns=list(series.columns))  # features named f00…
+    assert not solution.column_types(unrelated).series
     mixed = series.rename(columns={"t005": "height"})
     assert not solution.column_types(mixed).series
     assert not solution.column_types(series.iloc[:, :6]).series  # too short to be a series
@@ -136,8 +140,9 @@ def test_the_genome_is_the_tasks_space_and_its_start_is_a_point_of_it(tmp_path: 
     assert next(p for p in space if p.name == "family").choices == list(FAMILIES)
     start = json.loads((folder.root / "workspace" / "params.json").read_text(encoding="utf-8"))
     assert start == START_PARAMS and start["family"] == "ensemble"
-    active = {k: v for k, v in start.items() if space.is_active(k, start)}
-    assert space.complete(active) == active and set(active) == set(start)
+    active = {k: v for k, v in start.items() if k in space.names and space.is_active(k, start)}
+    assert space.complete(active) == active
+    assert set(start) - set(active) == {"categorical", "series", "date_parts"}  # wine: numbers only
     assert space.is_active("n_neighbors", {"family": "ensemble"})  # an ensemble's members are tuned too
     assert not space.is_active("n_neighbors", {"family": "hgb"})
     assert not space.is_active("folds", {"family": "svm"})
@@ -215,3 +220,26 @@ def test_every_gene_runs_through_solution_and_scorer(tmp_path: Path, recipe: dic
     accuracy = json.loads(scored.stdout)["accuracy"]  # the scorer refuses a malformed submission
     if not recipe:  # the ensemble learns the text's word and the rule on city and x: a guess gets half
         assert accuracy >= 0.75
+
+
+def test_genes_idle_on_the_data_are_left_out_of_its_space(tmp_path: Path) -> None:
+    mixed = prepare_task(load_competition(write_mixed_competition(tmp_path / "m")), tmp_path / "wm", 0, 4)
+    names = Space.from_task(load_task(mixed.task_file)).names
+    assert {"categorical", "date_parts", "scaler"} <= set(names) and "series" not in names
+    root = write_competition(tmp_path / "s", answers=[(f"s{i}", "a" if i % 2 else "b") for i in range(10)])
+    series = np.cumsum(np.random.default_rng(5).normal(size=(40, 12)), axis=1).round(3)
+    rows = [[f"s{i}", *series[i], "a" if series[i, -1] > 0 else "b"] for i in range(40)]
+    header = ["id", *(f"t{k:02d}" for k in range(12))]
+    write_csv(root / "prepared" / "public" / "train.csv", [*header, "label"], rows[:30])
+    write_csv(root / "prepared" / "public" / "test.csv", header, [r[:-1] for r in rows[30:40]])
+    write_csv(
+        root / "prepared" / "public" / "sample_submission.csv",
+        ["id", "label"],
+        [(f"s{i}", "a") for i in range(30, 40)],
+    )
+    write_csv(
+        root / "prepared" / "private" / "answers.csv", ["id", "label"], [(r[0], r[-1]) for r in rows[30:40]]
+    )
+    work = prepare_task(load_competition(root), tmp_path / "ws", 0, 4)
+    names = Space.from_task(load_task(work.task_file)).names
+    assert "series" in names and "categorical" not in names and "date_parts" not in names

@@ -22,6 +22,8 @@ blend is the strongest single experiment, and a short run may only evaluate a fe
 
 from __future__ import annotations
 
+from typing import Any
+
 FAMILIES = ("ensemble", "hgb", "random_forest", "extra_trees", "linear", "svm", "knn")
 
 
@@ -50,6 +52,25 @@ gamma = {{ type = "float", low = 0.05, high = 20.0, log = true, when = "{_active
 n_neighbors = {{ type = "int", low = 1, high = 50, when = "{_active("knn")}" }}
 weights = {{ type = "choice", choices = ["distance", "uniform"], when = "{_active("knn")}" }}
 """
+
+DATA_GENES = {"categorical": "categorical", "series": "series", "date_parts": "dates"}
+"""Genes that change nothing unless the data has such columns: left out of a space without them."""
+
+
+def space_for(columns: Any) -> str:
+    """The `[space]` for features typed as `columns` (`solution.Columns`), without genes idle on them."""
+    present = {
+        "categorical": bool(columns.categorical),
+        "series": bool(columns.series),
+        "dates": bool(columns.dates),
+    }
+    lines = [
+        line
+        for line in SPACE.splitlines(keepends=True)
+        if (name := line.split(" ", 1)[0]) not in DATA_GENES or present[DATA_GENES[name]]
+    ]
+    return "".join(lines)
+
 
 FORECAST_SPACE = """trend = { type = "int", low = 1, high = 3 }
 recent = { type = "float", low = 0.1, high = 1.0 }

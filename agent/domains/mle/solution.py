@@ -18,8 +18,8 @@ The recipe, step by step:
 
 1. Data typing: each column is numeric, categorical (text with few distinct values),
    free text (long strings, many distinct values), or a date (ISO dates). When every
-   feature is numeric and the names differ only by a number (`t000`, `t001`, …), a row
-   is a series.
+   feature is numeric, the names differ only by a number (`t000`, `t001`, …) and
+   neighbouring columns move together, a row is a series.
 2. Row-wise features (no targets used, so no leak): a date becomes years since the first
    date (powers up to `trend`), the annual cycle as sines and cosines and, with
    `date_parts`, its month and weekday; a series gets its first differences (`series =
@@ -93,8 +93,20 @@ def column_types(frame: pd.DataFrame) -> Columns:
         and len(columns.numeric) == len(frame.columns)
         and len(stems) == 1
         and all(re.search(r"\d+$", column) for column in columns.numeric)
+        and _smooth(frame[columns.numeric])
     )
     return columns
+
+
+def _smooth(frame: pd.DataFrame) -> bool:
+    """Neighbouring columns move together, as the steps of a series do (median correlation > 0.5)."""
+    values = frame.to_numpy(dtype=float)
+    values = values[~np.isnan(values).any(axis=1)]
+    if len(values) < 3:
+        return False
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pairs = [np.corrcoef(values[:, k], values[:, k + 1])[0, 1] for k in range(values.shape[1] - 1)]
+    return bool(np.nanmedian(pairs) > 0.5) if not np.isnan(pairs).all() else False
 
 
 def date_columns(frame: pd.DataFrame) -> list[str]:

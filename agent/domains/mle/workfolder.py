@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.domains.mle.competition import Competition, CompetitionError
-from agent.domains.mle.recipe import FORECAST_SPACE, FORECAST_START, SPACE, START_PARAMS
+from agent.domains.mle.recipe import FORECAST_SPACE, FORECAST_START, START_PARAMS, space_for
 
 HOLDOUT_FRACTION = 0.2
 MIN_TRAIN_ROWS = 20
@@ -89,7 +89,8 @@ def prepare_task(competition: Competition, out: Path, seed: int, experiments: in
     forecast = targets.date_column is not None
     _write_workspace(out / "workspace", forecast)
     task_file = out / "task.toml"
-    task_file.write_text(_task_toml(competition, key, seed, experiments, forecast), encoding="utf-8")
+    space = space_for(_feature_types(train, competition.id_column, targets.columns))
+    task_file.write_text(_task_toml(competition, key, seed, experiments, forecast, space), encoding="utf-8")
     return WorkFolder(
         root=out, task_file=task_file, metric_key=key, lower_is_better=competition.lower_is_better
     )
@@ -113,6 +114,13 @@ def _targets(competition: Competition, train: Any, train_path: Path) -> Targets:
     if len(train) < MIN_TRAIN_ROWS:
         raise CompetitionError(f"{train_path}: {len(train)} rows; at least {MIN_TRAIN_ROWS} are needed")
     return Targets(columns=columns, classification=classification, probabilities=probabilities)
+
+
+def _feature_types(train: Any, id_column: str, targets: list[str]) -> Any:
+    """How solution.py will type the feature columns (numbers, categories, text, dates, a series)."""
+    from agent.domains.mle.solution import column_types
+
+    return column_types(train.drop(columns=[id_column, *targets]))
 
 
 def _forecast(competition: Competition, train: Any, targets: Targets) -> Targets:
@@ -275,7 +283,9 @@ def _write_workspace(workspace: Path, forecast: bool) -> None:
     (workspace / "params.json").write_text(json.dumps(params, indent=2) + "\n", encoding="utf-8")
 
 
-def _task_toml(competition: Competition, key: str, seed: int, experiments: int, forecast: bool) -> str:
+def _task_toml(
+    competition: Competition, key: str, seed: int, experiments: int, forecast: bool, space: str
+) -> str:
     direction = "minimize" if competition.lower_is_better else "maximize"
     name = _task_name(competition)
     goal = f"{'Minimise' if competition.lower_is_better else 'Maximise'} {competition.metric_name} on {competition.name}"
@@ -317,4 +327,4 @@ seed = {seed}
 memory = false
 
 [space]
-{SPACE}{FORECAST_SPACE if forecast else ""}"""
+{space}{FORECAST_SPACE if forecast else ""}"""
