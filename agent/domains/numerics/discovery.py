@@ -50,7 +50,9 @@ MIN_EXHAUSTIVE_SECONDS = 5.0  # below this the exhaustive pass is not tried: the
 FINISH_SECONDS = 2.0  # left to the caller after `discover`: printing, the git record, interpreter exit
 EXHAUSTIVE_SHARE = 0.7  # exhaustive verification is planned only when its estimate fits this share
 PLANNED_PROGRAMS = 6  # float32 programs an exhaustive pass is planned for (those under 1 ULP on the grid)
-ESTIMATE_MARGIN = 2.0  # on the timed estimate of the exhaustive pass: the load moves while it runs (1.3 ran out at load 6)
+ESTIMATE_MARGIN = (
+    2.0  # on the timed estimate of the exhaustive pass: the load moves while it runs (1.3 ran out at load 6)
+)
 SPEED_SECONDS = 15.0  # kept for the speed loops after an exhaustive pass
 MIN_SPEED_SECONDS = 4.0  # below this the speed loops are not started
 MIN_SAMPLED_POINTS = 4096  # a thinned sampled set keeps at least this many inputs
