@@ -102,6 +102,9 @@ def run_job(
     return {"run": result.run_id, "status": result.status, "stop_reason": result.stop_reason}
 
 
+NIGHT_EXPERIMENTS = 10_000  # an mle job without `experiments` in its budget: the night's time decides
+
+
 def announce(event: Any) -> None:
     """Tell the nightly the run's id as soon as it exists (`RUN <id>`), so a killed night resumes it."""
     from agent.loop import RunStarted
@@ -139,7 +142,7 @@ def run_mle_job(
             competition,
             folder,
             seed=options.get("--seed", 0),
-            experiments=spec.budget.experiments or 12,
+            experiments=spec.budget.experiments or NIGHT_EXPERIMENTS,
             time=seconds,
             parallel=options.get("--parallel"),
             reuse=True,
