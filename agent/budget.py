@@ -110,17 +110,22 @@ class RunBudget:
         return "; ".join(parts) or "no budget limit"
 
 
-def final_reserve(eval_seconds: list[float], timeout: float, time_budget: float | None) -> float:
-    """Seconds to keep for the hidden-test `final` phase: 1.5 x the recent median evaluation, plus 1 s.
+def final_reserve(
+    eval_seconds: list[float], timeout: float, time_budget: float | None, best_seconds: float | None = None
+) -> float:
+    """Seconds to keep for the hidden-test `final` phase: 1.5 x the evaluation it will repeat, plus 1 s.
 
-    Before any evaluation it is the evaluator's timeout, at most a sixth of the time budget. Never
-    more than a third of the time budget, so a slow evaluator cannot leave the search no time at all.
-    (`final` itself is clamped to the run's deadline, so a short reserve costs its result, not time.)
+    `final` re-runs the best experiment, so its own evaluation time counts (`best_seconds`), not
+    only the recent median: a slow ensemble that leads among cheap recent tries would otherwise
+    find too little time left and lose the run's one final score. Before any evaluation it is the
+    evaluator's timeout, at most a sixth of the time budget. Never more than a third of the time
+    budget, so a slow evaluator cannot leave the search no time at all. (`final` itself is clamped
+    to the run's deadline, so a short reserve costs its result, not time.)
     """
     recent = sorted(eval_seconds[-5:])
     if not recent:
         return max(0.0, min(timeout, time_budget / 6 if time_budget is not None else timeout))
-    guess = 1.5 * recent[len(recent) // 2] + 1.0
+    guess = 1.5 * max(recent[len(recent) // 2], best_seconds or 0.0) + 1.0
     cap = time_budget / 3 if time_budget is not None else guess
     return max(0.0, min(guess, cap))
 

@@ -106,6 +106,14 @@ def run_command(
     ] = None,
     executor: ExecutorFlag = None,
     address: AddressFlag = None,
+    llm: Annotated[
+        bool,
+        typer.Option(
+            "--llm",
+            help="Propose with the LLM at STROP_LLM_URL / STROP_LLM_MODEL (key from OPENAI_API_KEY, "
+            "if set) instead of the offline recipe search.",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -120,6 +128,9 @@ def run_command(
     hyper-parameters. The report has MLE-bench's fields plus the run's (run, experiments,
     wall_seconds, best_branch, holdout_score, tokens, cost_usd, work_folder).
     With `--executor ray` the evaluations run on a Ray cluster (see `strop run --help`).
+    With `--llm` an LLM drafts, debugs and improves solution.py (AIDE's three moves), shown
+    the competition's description and a preview of the public rows, through the same two
+    stages; when it writes no usable code it proposes recipe values instead.
 
     Example:  strop mle run path/to/competition --time 10m --seed 1 --json
     """
@@ -136,6 +147,7 @@ def run_command(
         seconds = parse_duration(time_limit) if time_limit else None
     except UnitError as error:
         raise UserError(f"--time: {error}") from None
+    endpoint = _endpoint() if llm else None
     competition = load_competition(competition_dir)
     folder = out_dir or _fresh_folder(strop_home() / "mle", f"{competition.id}-s{seed}")
     chosen = _executor(executor, address)
@@ -147,6 +159,7 @@ def run_command(
         time=seconds,
         parallel=parallel,
         executor=chosen.to_dict() if chosen else None,
+        llm=endpoint,
     )
     with _Progress(metric_key(competition), quiet or json_out) as progress:
         outcome = run_competition(request, strop_home(), sink=progress, started=process_started())
@@ -158,6 +171,18 @@ def run_command(
         f"run {outcome.run} · {outcome.experiments} experiments · {outcome.wall_seconds:.0f}s · "
         f"best {outcome.best_branch or '—'} (holdout {outcome.holdout_score}) · folder {escape(outcome.work_folder)}"
     )
+
+
+def _endpoint() -> Any:
+    """`--llm`'s endpoint, from STROP_LLM_URL and STROP_LLM_MODEL (as `strop init` reads them)."""
+    from agent.domains.mle.workfolder import Endpoint
+    from agent.errors import UserError
+    from agent.taskgen import llm_from_environment
+
+    found = llm_from_environment()
+    if found is None:
+        raise UserError("--llm: set STROP_LLM_URL (an OpenAI-compatible endpoint) and STROP_LLM_MODEL")
+    return Endpoint(*found)
 
 
 def _fresh_folder(parent: Path, name: str) -> Path:

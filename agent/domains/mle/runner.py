@@ -17,7 +17,7 @@ from typing import Any
 from agent.domains.mle.competition import Competition
 from agent.domains.mle.grading import CompetitionReport, report_for
 from agent.domains.mle.summary import REPORT_FILE
-from agent.domains.mle.workfolder import WorkFolder, prepare_task, work_folder
+from agent.domains.mle.workfolder import Endpoint, WorkFolder, prepare_task, work_folder
 
 THRESHOLDS_FILE = "thresholds.json"  # in the run's folder: drawn on the metric curve by `strop report`
 
@@ -35,6 +35,7 @@ class RunRequest:
     reuse: bool = False  # `out` may already hold this competition's task (a nightly job's folder)
     base: str | None = None  # experiment 0's parent (a warm start from an earlier run's best)
     executor: dict[str, Any] | None = None  # where evaluations run (`ExecutorSpec.to_dict()`)
+    llm: Endpoint | None = None  # propose with this endpoint instead of the offline recipe search
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,9 @@ def run_competition(
     if request.reuse and (Path(request.out) / "task.toml").is_file():
         folder = work_folder(request.competition, request.out)
     else:
-        folder = prepare_task(request.competition, request.out, request.seed, request.experiments)
+        folder = prepare_task(
+            request.competition, request.out, request.seed, request.experiments, llm=request.llm
+        )
     task = load_task(folder.task_file)
     overrides = Overrides(
         experiments=request.experiments,

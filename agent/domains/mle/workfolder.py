@@ -63,8 +63,24 @@ class Targets:
     horizon: int = 0  # a forecast's test rows
 
 
-def prepare_task(competition: Competition, out: Path, seed: int, experiments: int) -> WorkFolder:
-    """Write the task folder for `competition` under `out` (new or empty); never read the answers."""
+@dataclass(frozen=True)
+class Endpoint:
+    """An OpenAI-compatible endpoint for the LLM path (no key: the run reads it from `key_env`)."""
+
+    base_url: str
+    model: str
+    key_env: str = "OPENAI_API_KEY"
+
+
+def prepare_task(
+    competition: Competition, out: Path, seed: int, experiments: int, llm: Endpoint | None = None
+) -> WorkFolder:
+    """Write the task folder for `competition` under `out` (new or empty); never read the answers.
+
+    With `llm`, the task proposes with that endpoint (AIDE's draft, debug and improve over
+    solution.py, falling back to the recipe's `[space]` when the model writes no usable
+    code) and its goal carries the description and a preview of the public rows.
+    """
     import pandas as pd
 
     out = Path(out)
@@ -90,7 +106,10 @@ def prepare_task(competition: Competition, out: Path, seed: int, experiments: in
     _write_workspace(out / "workspace", forecast)
     task_file = out / "task.toml"
     space = space_for(_feature_types(train, competition.id_column, targets.columns))
-    task_file.write_text(_task_toml(competition, key, seed, experiments, forecast, space), encoding="utf-8")
+    text = _task_toml(competition, key, seed, experiments, forecast, space)
+    if llm is not None:
+        text = _with_llm(text, llm, _goal(competition) + _SELECTION, competition, fit, targets)
+    task_file.write_text(text, encoding="utf-8")
     return WorkFolder(
         root=out, task_file=task_file, metric_key=key, lower_is_better=competition.lower_is_better
     )
@@ -288,12 +307,12 @@ def _task_toml(
 ) -> str:
     direction = "minimize" if competition.lower_is_better else "maximize"
     name = _task_name(competition)
-    goal = f"{'Minimise' if competition.lower_is_better else 'Maximise'} {competition.metric_name} on {competition.name}"
+    goal = _goal(competition)
     return f"""\
 # Written by `strop mle run` from {json.dumps(str(competition.root.resolve()))[1:-1]}.
 [task]
 name = {json.dumps(name)}
-goal = {json.dumps(goal + " (held-out rows of train for selection; the hidden test once, at the end).")}
+goal = {json.dumps(goal + _SELECTION)}
 workspace = "workspace"
 
 [evaluator]
@@ -328,3 +347,28 @@ memory = false
 
 [space]
 {space}{FORECAST_SPACE if forecast else ""}"""
+
+
+_SELECTION = " (held-out rows of train for selection; the hidden test once, at the end)."
+
+
+def _goal(competition: Competition) -> str:
+    return f"{'Minimise' if competition.lower_is_better else 'Maximise'} {competition.metric_name} on {competition.name}"
+
+
+def _with_llm(
+    text: str, llm: Endpoint, goal: str, competition: Competition, fit: Any, targets: Targets
+) -> str:
+    """The offline task made an LLM one: the endpoint, the `llm` proposer, a goal with a data preview."""
+    from agent.domains.mle.preview import goal_with_preview
+
+    description = competition.description.read_text(encoding="utf-8", errors="replace")
+    long_goal = goal_with_preview(goal, description, fit, targets.columns, competition.id_column)
+    text = text.replace(f"goal = {json.dumps(goal)}", f"goal = {json.dumps(long_goal)}", 1)
+    text = text.replace('[proposer]\nkind = "evolve"', '[proposer]\nkind = "llm"', 1)
+    return text + (
+        "\n[llm]  # the key, if any, is read from the environment variable named here, never stored\n"
+        f"base_url = {json.dumps(llm.base_url)}\n"
+        f"model = {json.dumps(llm.model)}\n"
+        f"api_key_env = {json.dumps(llm.key_env)}\n"
+    )
