@@ -1,9 +1,11 @@
 """Benchmark: strop's quantization search against its strongest baseline, paired over seeds.
 
-For each model, budget and seed, runs `run_search` (engine + refinement, then every
-baseline with the search's own menu: HAWQ-V3 over every format/group/rounding, the best
-uniform int with asym/groups/GPTQ, random and TPE at the engine's evaluation count,
-greedy, uniform int 8/4/3/2) and prints one table per model and budget: mean test
+For each model, budget and seed, runs `run_search` (the fast baselines first: HAWQ-V3 over
+every format/group/rounding, the best uniform int with asym/groups/GPTQ, greedy over the
+same menu, uniform int 8/4/3/2; then the engine, seeded with the fast baselines' configs,
+and refinement; then random and TPE at the engine's evaluation count) and prints one
+table per model and budget, with where each seed's chosen config came from (the search,
+or a seeded baseline's config exactly: then it ties that baseline by construction): mean test
 accuracy over the seeds with its spread, and the validation-selected chosen config
 against the **strongest baseline** (the baseline inside the budget with the best mean
 test accuracy: the hardest one to beat, picked after the fact in its favour):
@@ -146,6 +148,7 @@ def table(records: list[dict], model: str, budget: float) -> list[str]:
         lines.append(
             f"no result in some run (cut by its deadline, or nothing inside the budget): {', '.join(empty)}"
         )
+    lines.append(f"chosen config's origin per seed: {origins(runs)}")
     if model == "minilm":
         lines += minilm_check(runs, budget)
     evals = mean(r["engine"]["evaluated"] for r in runs)
@@ -173,6 +176,15 @@ def table(records: list[dict], model: str, budget: float) -> list[str]:
         f"{means[strongest]:.2f}: {'PASS' if ok else 'FAIL'} ({c['verdict']})"
     )
     return lines
+
+
+def origins(runs: list[dict]) -> str:
+    """Where each seed's chosen config came from: the search, or a seeded baseline's config (a tie with it)."""
+    counts: dict[str, int] = {}
+    for r in runs:
+        name = r["chosen"].get("origin") or "search"
+        counts[name] = counts.get(name, 0) + 1
+    return ", ".join(f"{name} ×{n}" for name, n in sorted(counts.items()))
 
 
 def minilm_check(runs: list[dict], budget: float) -> list[str]:
@@ -228,8 +240,8 @@ def summary(records: list[dict], plan: list[tuple[str, list[float]]]) -> list[st
         "MiniLM: held-out recall@5 %)",
         "",
         "| model | budget (bits) | seeds | fp32 | chosen mean (min–max) | strongest baseline | its mean "
-        "| chosen − it, mean (95% over seeds) | paired images 95% | verdict |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| chosen − it, mean (95% over seeds) | paired images 95% | verdict | chosen's origin |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for model, budgets in plan:
         for budget in budgets:
@@ -245,7 +257,8 @@ def summary(records: list[dict], plan: list[tuple[str, list[float]]]) -> list[st
             lines.append(
                 f"| {model} | ≤ {budget:g} | {len(runs)} | {mean(r['fp32']['test_acc'] for r in runs) * 100:.2f} "
                 f"| {mean(chosen):.2f} ({min(chosen):.2f}–{max(chosen):.2f}) | {name} | {base:.2f} "
-                f"| {s.value * 100:+.2f} {spread} | [{i.low * 100:+.2f}, {i.high * 100:+.2f}] | {c['verdict']} |"
+                f"| {s.value * 100:+.2f} {spread} | [{i.low * 100:+.2f}, {i.high * 100:+.2f}] | {c['verdict']} "
+                f"| {origins(runs)} |"
             )
     return lines
 

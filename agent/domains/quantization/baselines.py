@@ -5,8 +5,11 @@
 * best uniform  the best single gene for every layer over the search's own menu for int:
              symmetric and asymmetric, 2–8 bits, per-channel or any group size every layer
              takes, round-to-nearest or GPTQ, inside the budget, chosen on validation;
-* greedy     from 8 bits everywhere, repeatedly lower the layer whose next step down
-             loses the least validation accuracy per bit saved, until the budget holds;
+* greedy     from the most precise option everywhere, repeatedly lower the layer whose
+             next step down (its next (size, Ω) Pareto option of HAWQ's table, so every
+             format, group and rounding) loses the least validation score per bit saved,
+             until the budget holds; each step measures only the layers Ω ranks first, as
+             many as its evaluation allowance pays for (see `greedy`);
 * hawq       HAWQ-V2 sensitivity and the HAWQ-V3 integer program, over every gene the
              search may use (every format, bit width, group and rounding, GPTQ included),
              sized exactly as the search sizes them: minimise Σ_l Ω_l(gene_l) under the
@@ -27,6 +30,7 @@ spent. Each returns a genome and that count; scoring is search.py's.
 from __future__ import annotations
 
 import hashlib
+import time
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -50,9 +54,9 @@ from agent.domains.quantization.rounding import inverse_hessian_factor, quantize
 from agent.domains.quantization.size import layer_size
 
 NO_DEADLINE = Deadline.none()
-ILP_ROUNDS = 8
+ILP_ROUNDS = 8  # re-solves after excluding genes whose accumulator can overflow
 HAWQ_MIN_SECONDS = 6.0  # torch import + Hessian traces + scoring the menu, on a busy 2-core machine
-GPTQ_REACH = 2.0  # safety factor on the largest GPTQ gain seen, when skipping GPTQ twins (hawq_options)  # re-solves after excluding genes whose accumulator can overflow
+GREEDY_EVALUATIONS = 200  # greedy's validation evaluations at most (digits: every layer measured each step)
 
 
 @dataclass(frozen=True)
@@ -107,34 +111,91 @@ def best_uniform_int(domain: QuantDomain, deadline: Deadline = NO_DEADLINE) -> B
     return BaselineResult(best, spent)
 
 
+def _descent(table: list[list[tuple[int, float, LayerGene]]]) -> list[list[tuple[int, float, LayerGene]]]:
+    """Per layer, the (size, Ω) Pareto options from most to least precise: greedy's ladder of steps down."""
+    return [list(reversed(_pareto_options(points))) for points in table]
+
+
+def _proxy_steps(ladder: list[list[tuple[int, float, LayerGene]]], at: list[int]) -> list[tuple[float, int]]:
+    """Every layer's next step down as (ΔΩ per bit saved, layer), cheapest first."""
+    steps = []
+    for i, (options, k) in enumerate(zip(ladder, at, strict=True)):
+        if k + 1 < len(options):
+            (size, omega, _), (lower, worse, _) = options[k], options[k + 1]
+            steps.append(((worse - omega) / max(size - lower, 1), i))
+    return sorted(steps)
+
+
 def greedy(
-    domain: QuantDomain, fmt: Format = Format.INT_SYM, deadline: Deadline = NO_DEADLINE
+    domain: QuantDomain,
+    seed: int = 0,
+    deadline: Deadline = NO_DEADLINE,
+    evaluations: int = GREEDY_EVALUATIONS,
+    measure: Deadline | None = None,
 ) -> BaselineResult:
-    bits = [MAX_BITS] * len(domain.space.layers)
-    genome = lambda b: tuple(LayerGene.make(fmt, x, PER_CHANNEL) for x in b)  # noqa: E731
-    budget, spent = domain.space.budget_bits, 0
-    current = float(domain.evaluate(genome(bits)).info["val_acc"])
-    spent += 1
-    while domain.size(genome(bits)).avg_bits > budget:
-        best: tuple[float, int, float] | None = None
-        for i, b in enumerate(bits):
-            if deadline.expired():
-                return BaselineResult(None, spent, cut=True)
-            if b <= MIN_BITS:
-                continue
-            trial = bits.copy()
-            trial[i] = b - 1 if b - 1 != 7 else 6  # 8 → 6 → 5 …: 7-bit kernels are rare
-            saved = domain.size(genome(bits)).weight_bits - domain.size(genome(trial)).weight_bits
-            acc = float(domain.evaluate(genome(trial)).info["val_acc"])
-            spent += 1
-            score = (current - acc) / saved
-            if best is None or score < best[0]:
-                best = (score, i, acc)
-        if best is None:
+    """Greedy bit allocation over the search's whole menu, at most `evaluations` validation evaluations.
+
+    Each layer's ladder is its (size, Ω) Pareto options from HAWQ-V3's table (every format,
+    group and rounding), most precise first. From the top of every ladder, each step lowers
+    the one layer whose next rung loses the least validation score per bit saved, until
+    the budget holds. Measuring every layer at every step costs layers × steps evaluations
+    (MiniLM: 37 × hundreds, hours), so each step measures only the `probe` (≥ 2) layers that
+    Ω says lose least per bit, `probe` sized so the descent fits `evaluations` (capped by
+    the time left before `measure`, default the deadline, at the cost of the first
+    evaluation: the table may borrow time the measurements may not); once it is spent, Ω alone
+    picks the remaining steps. If the deadline passes mid-way it finishes on Ω alone and
+    says it was cut.
+    """
+    table = hawq_options(domain, seed, deadline)
+    if table is None:
+        return BaselineResult(None, 0, cut=True)
+    ladder = _descent(table)
+    budget = domain.space.budget_total
+    at = [0] * len(ladder)
+    rungs = 0
+    while sum(options[k][0] for options, k in zip(ladder, at, strict=True)) > budget:  # proxy-only dry run
+        steps = _proxy_steps(ladder, at)
+        if not steps:
+            return BaselineResult(None, 0)
+        at[steps[0][1]] += 1
+        rungs += 1
+    genome = lambda: tuple(options[k][2] for options, k in zip(ladder, at, strict=True))  # noqa: E731
+    at = [0] * len(ladder)
+    started = time.time()
+    current, spent = domain.evaluate(genome()).objectives[0], 1
+    measure = measure or deadline
+    if measure.at is not None:
+        evaluations = min(evaluations, int(measure.left() / max(time.time() - started, 1e-3)))
+    probe = int(np.clip(evaluations // max(rungs, 1), 2, len(ladder)))
+    cut = False
+    while sum(options[k][0] for options, k in zip(ladder, at, strict=True)) > budget:
+        steps = _proxy_steps(ladder, at)
+        if not steps:
             return BaselineResult(None, spent)
-        bits[best[1]] = bits[best[1]] - 1 if bits[best[1]] - 1 != 7 else 6
+        cut = cut or deadline.expired()
+        if cut or len(steps) == 1 or spent + min(probe, len(steps)) > evaluations:
+            at[steps[0][1]] += 1  # allowance spent (or one choice): the proxy decides
+            continue
+        best: tuple[float, int, float] | None = None
+        for _, i in steps[:probe]:
+            saved = ladder[i][at[i]][0] - ladder[i][at[i] + 1][0]
+            at[i] += 1
+            loss = domain.evaluate(genome()).objectives[0]
+            at[i] -= 1
+            spent += 1
+            if best is None or (loss - current) / max(saved, 1) < best[0]:
+                best = ((loss - current) / max(saved, 1), i, loss)
+        assert best is not None
+        at[best[1]] += 1
         current = best[2]
-    return BaselineResult(genome(bits), spent)
+    found = genome()
+    return BaselineResult(found if feasible(domain, found) else domain_checked(domain, found), spent, cut)
+
+
+def domain_checked(domain: QuantDomain, genome: Genome) -> Genome | None:
+    """`genome` through the search's check (repair to the nearest feasible config), None if it has none."""
+    checked = domain.check(genome)
+    return None if isinstance(checked, str) else checked
 
 
 def input_moment(x: np.ndarray) -> np.ndarray:
@@ -166,8 +227,14 @@ def hawq_options(
     """
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(1):
-        return _hawq_options(domain, seed, deadline)
+    known = domain._local.setdefault("hawq_options", {})  # greedy and HAWQ share it within a run
+    if seed not in known:
+        with threadpool_limits(1):
+            table = _hawq_options(domain, seed, deadline)
+        if table is None:
+            return None
+        known[seed] = table
+    return list(known[seed])
 
 
 def _hawq_options(
@@ -250,8 +317,8 @@ def hawq(domain: QuantDomain, seed: int, deadline: Deadline = NO_DEADLINE) -> Ba
     Its first steps (torch, Hessian traces) cannot stop half-way, so with under
     `HAWQ_MIN_SECONDS` left it does not start: it would overrun the run's time.
     """
-    if deadline.left() < HAWQ_MIN_SECONDS:
-        return BaselineResult(None, 0, cut=True)
+    if deadline.left() < HAWQ_MIN_SECONDS and seed not in domain._local.get("hawq_options", {}):
+        return BaselineResult(None, 0, cut=True)  # with greedy's table in hand only the program is left
     table = hawq_options(domain, seed, deadline)
     if table is None:
         return BaselineResult(None, 0, cut=True)

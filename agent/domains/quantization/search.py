@@ -3,13 +3,16 @@
 `run_search` is what `strop evolve quant` and the benchmark call. It builds the
 domain (model, digits split, Z3 space), checks the user's request can be met at
 all (a budget below the smallest configuration, a group size that divides no
-layer: the user's error), runs the engine with a time or generation budget,
-fills the budget from its most accurate points (refine.py; those evaluations
-count in the total), then runs the baselines (all, the fast ones, or none; random
-and TPE at most at the engine's evaluation count), and scores each chosen
-configuration once on the test split. Under a `Deadline` the whole of it, baselines
-included, ends in time: timeplan.py splits the time and every phase stops at its
-own deadline. The report names the strongest baseline inside the budget (best on
+layer: the user's error), runs the fast baselines (best uniform, greedy, HAWQ-V3)
+and seeds the engine's first generation with their configs, runs the engine with a
+time or generation budget, fills the budget from its most accurate points
+(refine.py; those evaluations count in the total), then runs random search and
+TPE (at most at the engine's evaluation count), and scores each chosen
+configuration once on the test split. The chosen config is the best on validation,
+so it is at least the seeded baselines' on validation; when it *is* one of their
+configs its `origin` says so (a tie with that baseline, not a discovery). Under a
+`Deadline` the whole of it, baselines included, ends in time: timeplan.py splits the
+time and every phase stops at its own deadline. The report names the strongest baseline inside the budget (best on
 test, the hardest one to beat) and the chosen config's paired margin over it.
 
 `--model minilm` quantizes the knowledge store's embedder instead (retrieval.py): the
@@ -78,6 +81,7 @@ class Scored:
     cut: bool = False  # its deadline stopped it before it was done
     hits: str = ""  # test images classified right, as a hex bitmask (paired comparisons)
     metrics: dict[str, Any] = field(default_factory=dict)  # other held-out figures (MiniLM: test_cosine)
+    origin: str = ""  # chosen config only: "search", or "baseline <name>[, <name>]" when it is one's config
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -368,6 +372,8 @@ def run_search(
         eval_timeout=120.0 if plan.engine is None else min(120.0, plan.engine),
         checkpoint_path=request.checkpoint,
     )
+    found = _fast_baselines(domain, request, run, plan, phases)
+    domain.seed_genomes = seeds(domain, found)
     phases.start("engine", phase_deadline(run, plan.engine, plan.tail))
     result = Engine.continued(domain, config, observer, identity=_identity(request)).run()
     phases.done(f"{result.stats.evaluated} evaluations in {result.stats.generations} generations")
@@ -382,7 +388,8 @@ def run_search(
         domain, chosen_genome(front), evaluations, result.stats.wall_time + phases.seconds["refine"]
     )
     assert chosen is not None
-    found = _baselines(domain, request, evaluations, run, plan, phases)
+    found |= _search_baselines(domain, request, evaluations, run, plan, phases)
+    chosen = replace(chosen, origin=origin(chosen, found))
     phases.start("finish")
     stats = result.stats
     report = SearchReport(
@@ -430,15 +437,15 @@ def run_search(
     return report, domain
 
 
-def _baselines(
-    domain: QuantDomain,
-    request: SearchRequest,
-    evaluations: int,
-    run: Deadline,
-    plan: TimePlan,
-    phases: _Phases,
+def _fast_baselines(
+    domain: QuantDomain, request: SearchRequest, run: Deadline, plan: TimePlan, phases: _Phases
 ) -> dict[str, Scored]:
-    """Every baseline the mode asks for, each inside its share of the time (timeplan.py)."""
+    """The reference rows and the fast baselines (best uniform, greedy, HAWQ-V3), before the engine.
+
+    They run first so the engine can start from their configs (`seeds`): the search then
+    begins where the strongest fixed recipes end, and its validation choice can only be
+    at least as good as theirs on validation.
+    """
     found: dict[str, Scored] = {}
     if request.baselines == "none":
         return found
@@ -447,35 +454,78 @@ def _baselines(
         found[f"uniform_int{bits}"] = score(domain, baselines.uniform(domain, Format.INT_SYM, bits), 1)  # type: ignore[assignment]
     plans: list[tuple[str, Callable[[Deadline], baselines.BaselineResult]]] = [
         ("uniform_best_int", lambda d: baselines.best_uniform_int(domain, d)),
-        ("greedy", lambda d: baselines.greedy(domain, deadline=d)),
+        ("greedy", lambda d: baselines.greedy(domain, request.seed, d, measure=fast_until)),
         ("hawq", lambda d: baselines.hawq(domain, request.seed, d)),
     ]
-    if request.baselines == "all":
-        plans += [
-            ("random", lambda d: baselines.random_search(domain, evaluations, request.seed, d)),
-            ("tpe", lambda d: baselines.tpe(domain, evaluations, request.seed, d)),
-        ]
-    searches = sum(name in ("random", "tpe") for name, _ in plans)
     for name, make in plans:
-        if name in ("random", "tpe"):
-            share = None if run.at is None else run.minus(plan.tail).left() / searches
-            searches -= 1
-            until = phase_deadline(run, share, plan.tail)
-        elif name == "hawq" and fast_until.at is not None:
-            # the strongest fixed baseline may borrow one search's share: cut, it would say nothing
+        until = fast_until
+        if name != "uniform_best_int" and fast_until.at is not None:
+            # greedy and HAWQ share HAWQ's option table; they may borrow one search share: cut, they say nothing
             borrowed = Deadline(fast_until.at + (plan.search_baseline or 0.0))
             until = borrowed.earlier(run.minus(plan.tail))
-        else:
-            until = fast_until
-        phases.start(f"baseline {name}", until)
-        outcome = make(until)
-        scored = score(
-            domain, outcome.genome, outcome.evaluations, time.time() - phases._started, outcome.cut
-        )
-        phases.done(_detail(scored, outcome.cut))
-        if scored is not None:
-            found[name] = scored
+        _run_baseline(domain, name, make, until, phases, found)
     return found
+
+
+def _search_baselines(
+    domain: QuantDomain,
+    request: SearchRequest,
+    evaluations: int,
+    run: Deadline,
+    plan: TimePlan,
+    phases: _Phases,
+) -> dict[str, Scored]:
+    """Random search and TPE after the engine, at most its evaluation count, each in its share of the time."""
+    found: dict[str, Scored] = {}
+    if request.baselines != "all":
+        return found
+    plans: list[tuple[str, Callable[[Deadline], baselines.BaselineResult]]] = [
+        ("random", lambda d: baselines.random_search(domain, evaluations, request.seed, d)),
+        ("tpe", lambda d: baselines.tpe(domain, evaluations, request.seed, d)),
+    ]
+    for left, (name, make) in zip((2, 1), plans, strict=True):
+        share = None if run.at is None else run.minus(plan.tail).left() / left
+        _run_baseline(domain, name, make, phase_deadline(run, share, plan.tail), phases, found)
+    return found
+
+
+def _run_baseline(
+    domain: QuantDomain,
+    name: str,
+    make: Callable[[Deadline], baselines.BaselineResult],
+    until: Deadline,
+    phases: _Phases,
+    found: dict[str, Scored],
+) -> None:
+    phases.start(f"baseline {name}", until)
+    outcome = make(until)
+    scored = score(domain, outcome.genome, outcome.evaluations, time.time() - phases._started, outcome.cut)
+    phases.done(_detail(scored, outcome.cut))
+    if scored is not None:
+        found[name] = scored
+
+
+SEEDED = ("uniform_best_int", "greedy", "hawq")
+
+
+def seeds(domain: QuantDomain, found: dict[str, Scored]) -> tuple[Genome, ...]:
+    """The fast baselines' configs inside the budget, for the engine's first generation (distinct, in order)."""
+    genomes: dict[Genome, None] = {}
+    for name in SEEDED:
+        scored = found.get(name)
+        if (
+            scored is not None
+            and scored.config is not None
+            and scored.avg_bits <= domain.space.budget_bits + 1e-9
+        ):
+            genomes[tuple(LayerGene.from_json(g) for g in scored.config)] = None
+    return tuple(genomes)
+
+
+def origin(chosen: Scored, found: dict[str, Scored]) -> str:
+    """Where the chosen config came from: a baseline's config exactly (a tie with it, not a discovery), or the search."""
+    same = [name for name, scored in found.items() if scored.config == chosen.config]
+    return "baseline " + ", ".join(same) if same else "search"
 
 
 def point_renderer(request: SearchRequest) -> Callable[[Individual[Genome]], PointRecord]:

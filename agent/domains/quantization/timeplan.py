@@ -4,8 +4,9 @@
 set-up (model, data, Z3 space) is split before anything runs, and each phase gets
 its own deadline inside the run's:
 
-* `all`   the engine (with its budget-filling refinement) gets `ENGINE_SHARE`, the
-          fast baselines (HAWQ-V3, best uniform, greedy) `FAST_SHARE`, and random search
+* `all`   the fast baselines (HAWQ-V3, best uniform, greedy; first, as they seed the
+          engine) get `FAST_SHARE`, the engine (with its budget-filling refinement)
+          `ENGINE_SHARE`, and random search
           and TPE split the rest; they stop at the engine's evaluation count if they
           reach it first, and report how many they got to if time stops them.
 * `fast`  the engine gets everything but the fast baselines' share.
@@ -85,9 +86,10 @@ class TimePlan:
     def shares(self, mode: str) -> tuple[tuple[str, float], ...]:
         if self.engine is None:
             return ()
-        parts = [("engine", self.engine), ("refine", self.refine or 0.0)]
-        if mode != "none":
-            parts.append(("fast baselines", self.fast or 0.0))
+        parts = (
+            [("fast baselines", self.fast or 0.0)] if mode != "none" else []
+        )  # first: they seed the engine
+        parts += [("engine", self.engine), ("refine", self.refine or 0.0)]
         if mode == "all":
             parts += [("random", self.search_baseline or 0.0), ("tpe", self.search_baseline or 0.0)]
         return (*parts, ("finish", self.tail))
