@@ -5,4 +5,6 @@ cd "$(dirname "$0")/.."
 bash scripts/services.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/pytest -q --durations=20 "$@"   # the slowest tests, to keep CI fast
+# Two workers (STROP_TEST_WORKERS to change): the tests wait on sandboxes, git and clusters
+# as much as they compute; the tests sharing one Ray cluster stay on one worker (tests/conftest.py).
+.venv/bin/pytest -q -n "${STROP_TEST_WORKERS:-2}" --dist loadgroup --durations=20 "$@"   # the slowest tests, to keep CI fast

@@ -20,3 +20,15 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`-n 2 --dist loadgroup`), the tests sharing one Ray cluster stay on one worker.
+
+    Their session fixture starts a two-node cluster (about half a minute); split across
+    workers, each would start its own and both would compete for the same two cores.
+    """
+    for item in items:
+        if "executor" in item.path.parts:
+            item.add_marker(pytest.mark.xdist_group("ray-cluster"))

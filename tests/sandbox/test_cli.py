@@ -63,9 +63,30 @@ def test_run_bad_unit_is_a_user_error(workdir: Path) -> None:
 
 def test_image_builds_offline() -> None:
     require_backend("docker")
-    result = strop("sandbox", "image", "--rebuild")
+    result = strop("sandbox", "image")
     assert result.returncode == 0 and result.stdout.startswith("ready strop-sandbox:")
+
+
+def test_a_rebuild_leaves_no_untagged_copy() -> None:
+    """On an image of its own (another runtime, another tag): tests running beside this one
+    keep using the shared sandbox image, which a rebuild must not pull from under them."""
+    require_backend("docker")
+    import dataclasses
+
     import docker
 
+    from sandbox.image import build_image
+    from sandbox.runtime import Runtime
+
     client = docker.from_env()
-    assert client.images.list(filters={"dangling": True, "label": "strop.sandbox.image=1"}) == []
+    runtime = Runtime.detect()
+    own = dataclasses.replace(runtime, links=(*runtime.links, ("strop-test-rebuild", "/nonexistent")))
+    tag = build_image(client, own)
+    try:
+        first = client.images.get(tag).id
+        assert build_image(client, own, rebuild=True) == tag
+        second = client.images.get(tag).id
+        assert second != first  # imported again
+        assert first not in {image.id for image in client.images.list(all=True)}  # the old copy is gone
+    finally:
+        client.api.remove_image(tag, force=True)
