@@ -131,7 +131,9 @@ class Nodes:
         if getattr(spec, "has_final", bool(getattr(spec, "final", None))):
             seconds = [r.eval_seconds for r in sorted(records.values(), key=lambda r: r.id) if r.eval_seconds]
             best = self._best(records)
-            reserve += final_reserve(seconds, float(spec.timeout), budget, best.eval_seconds if best else None)
+            reserve += final_reserve(
+                seconds, float(spec.timeout), budget, best.eval_seconds if best else None
+            )
         return run.minus(reserve), run.minus(CLOSING)
 
     def limits(self, state: LoopState) -> Any:
