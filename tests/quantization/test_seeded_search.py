@@ -15,6 +15,7 @@ from agent.domains.quantization.formats import Format
 from agent.domains.quantization.models import load_model
 from agent.domains.quantization.profiles import PROFILES
 from agent.domains.quantization.search import SEEDED, Scored, SearchRequest, origin, run_search
+from agent.evolution.domain import Fitness
 
 
 @pytest.fixture(scope="module")
@@ -62,3 +63,20 @@ def test_a_chosen_config_equal_to_a_baselines_is_said_to_be_that_baseline() -> N
     }
     assert origin(mine, others) == "baseline hawq"
     assert origin(mine, {"greedy": others["greedy"]}) == "search"
+
+
+def test_validation_ties_go_to_the_config_closest_to_fp32_on_training_images(domain: QuantDomain) -> None:
+    from agent.domains.quantization.search import chosen_genome
+    from agent.evolution.domain import Individual
+
+    fine = baselines.uniform(domain, Format.INT_SYM, 8)
+    coarse = baselines.uniform(domain, Format.INT_SYM, 3)
+    assert 0.0 <= domain.fp32_divergence(fine) < domain.fp32_divergence(coarse)  # type: ignore[operator]
+    tied = [  # the coarse config has the better fitness (as a lucky config on validation can)
+        Individual(coarse, Fitness((0.01, 1.0), info={"val_acc": 0.99})),
+        Individual(fine, Fitness((0.0105, 2.0), info={"val_acc": 0.99})),
+        Individual(coarse, Fitness((0.02, 0.5), info={"val_acc": 0.98})),
+    ]
+    assert chosen_genome(tied) == coarse  # the fitness alone
+    assert chosen_genome(tied, domain) == fine  # the tie broken by divergence from fp32
+    assert chosen_genome(tied[::2], domain) == coarse

@@ -188,6 +188,10 @@ class RetrievalDomain(QuantDomain):
             info={"val_acc": recall, "val_cosine": cosine, "avg_bits": size.avg_bits, "bytes": size.bytes},
         )
 
+    def fp32_divergence(self, genome: Genome) -> float | None:
+        """None: the selection objective already weighs agreement with fp32 (the cosine), and no other set is left."""
+        return None
+
     def fp32_val(self) -> float:
         return float(self.data.selection.fp32_hits().mean())
 

@@ -262,10 +262,17 @@ def fp32(domain: QuantDomain) -> Scored:
     )
 
 
-def chosen_genome(front: list[Any]) -> Genome:
-    """Best validation accuracy on the front; ties go to the smaller model."""
+def chosen_genome(front: list[Any], domain: QuantDomain | None = None) -> Genome:
+    """Best validation accuracy on the front; ties go to the least fp32 divergence on training images.
+
+    Without a domain, or where it has no divergence figure (MiniLM), the fitness decides
+    (digits: validation cross-entropy, then the smaller model). The test split is never read.
+    """
     best = min(front, key=lambda ind: (ind.fitness.objectives[0], ind.fitness.objectives[1]))
-    return best.genome
+    if domain is None or domain.fp32_divergence(best.genome) is None:
+        return best.genome
+    tied = [ind for ind in front if ind.fitness.info["val_acc"] == best.fitness.info["val_acc"]]
+    return min(tied, key=lambda ind: (domain.fp32_divergence(ind.genome), ind.fitness.objectives[1])).genome
 
 
 def _dominates(a: Fitness, b: Fitness) -> bool:
@@ -385,7 +392,7 @@ def run_search(
     repairs = (domain.solver.repairs_by_table, domain.solver.repairs_by_optimize)
     evaluations = result.stats.evaluated + refined
     chosen = score(
-        domain, chosen_genome(front), evaluations, result.stats.wall_time + phases.seconds["refine"]
+        domain, chosen_genome(front, domain), evaluations, result.stats.wall_time + phases.seconds["refine"]
     )
     assert chosen is not None
     found |= _search_baselines(domain, request, evaluations, run, plan, phases)
