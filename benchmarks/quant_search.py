@@ -56,6 +56,7 @@ import numpy as np
 
 from agent.domains.quantization.intervals import across_seeds, paired, wilson
 from agent.domains.quantization.search import SearchRequest, embedder_config, hits_from_hex, run_search
+from agent.evolution.engine import BudgetTooShort
 
 ROWS = (
     "chosen",
@@ -304,9 +305,9 @@ def main() -> None:
     pending = [(m, b, s) for m, bs in plan for b in bs for s in range(args.seeds) if (m, b, s) not in done]
     if args.warm_hawq and any(m == "minilm" for m, _, _ in pending):
         warm_hawq(minilm_budgets[0])
-    for model, model_budgets in plan:
-        for budget in model_budgets:
-            for seed in range(args.seeds):
+    for model, model_budgets in plan:  # seed by seed: a benchmark stopped early covers every budget alike
+        for seed in range(args.seeds):
+            for budget in model_budgets:
                 if (model, budget, seed) in done:
                     continue
                 started = time.time()
@@ -317,7 +318,13 @@ def main() -> None:
                         model=model, budget_bits=budget, seed=seed, generations=args.generations
                     )
                 )
-                report, domain = run_search(request)
+                try:
+                    report, domain = run_search(request)
+                except (
+                    BudgetTooShort
+                ) as error:  # a load spike: this seed stays missing, a rerun with --out resumes it
+                    print(f"{model} {budget:g} seed {seed}: no result ({error})", flush=True)
+                    continue
                 if model == "minilm":  # the chosen config, loadable by `strop knowledge --embedder`
                     name = f"{args.out.stem}-minilm-b{budget:g}-s{seed}-embedder.json"
                     args.out.with_name(name).write_text(embedder_config(report.chosen, domain))  # type: ignore[arg-type]

@@ -74,6 +74,9 @@ def test_domain_scores_and_sizes(domain) -> None:  # type: ignore[no-untyped-def
     fp32_bytes = 4 * (domain.space.weights + domain.network.bias_count())
     assert size.bytes < 0.2 * fp32_bytes
     assert domain.fp32_val() >= 0.9
+    # the final pick's near-tie rule: one selection query wide, then the closest to fp32 by cosine
+    assert domain.tie_width() == pytest.approx(1 / 32)
+    assert domain.fp32_divergence(genome, fitness) == pytest.approx(1 - fitness.info["val_cosine"])
 
 
 def test_written_config_loads_into_the_store(domain, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

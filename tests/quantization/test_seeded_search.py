@@ -72,6 +72,7 @@ def test_validation_ties_go_to_the_config_closest_to_fp32_on_training_images(dom
     fine = baselines.uniform(domain, Format.INT_SYM, 8)
     coarse = baselines.uniform(domain, Format.INT_SYM, 3)
     assert 0.0 <= domain.fp32_divergence(fine) < domain.fp32_divergence(coarse)  # type: ignore[operator]
+    assert domain.tie_width() == 0.0  # digits: only equal validation accuracies tie
     tied = [  # the coarse config has the better fitness (as a lucky config on validation can)
         Individual(coarse, Fitness((0.01, 1.0), info={"val_acc": 0.99})),
         Individual(fine, Fitness((0.0105, 2.0), info={"val_acc": 0.99})),

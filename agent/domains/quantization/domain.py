@@ -320,7 +320,11 @@ class QuantDomain:
         matrices = None if genome is None else self.matrices(genome)
         return self.network.predict(self.split.x_test, matrices) == self.split.y_test
 
-    def fp32_divergence(self, genome: Genome) -> float | None:
+    def tie_width(self) -> float:
+        """Validation scores this close count as tied in the final pick: digits, only equal accuracies."""
+        return 0.0
+
+    def fp32_divergence(self, genome: Genome, fitness: Fitness | None = None) -> float | None:
         """Mean KL(fp32 ‖ quantized) of the output distributions on the training images (never test).
 
         Breaks exact validation-accuracy ties in the final pick (search.chosen_genome): with 449

@@ -263,16 +263,20 @@ def fp32(domain: QuantDomain) -> Scored:
 
 
 def chosen_genome(front: list[Any], domain: QuantDomain | None = None) -> Genome:
-    """Best validation accuracy on the front; ties go to the least fp32 divergence on training images.
+    """Best validation score; near-ties (within `domain.tie_width()`) go to the config closest to fp32.
 
-    Without a domain, or where it has no divergence figure (MiniLM), the fitness decides
-    (digits: validation cross-entropy, then the smaller model). The test split is never read.
+    Digits: equal validation accuracies, then the least KL from fp32 on the training images;
+    MiniLM: within one selection query of the best recall, then the best cosine to fp32 on
+    the selection texts. Without a domain the fitness decides. The test split is never read.
     """
     best = min(front, key=lambda ind: (ind.fitness.objectives[0], ind.fitness.objectives[1]))
-    if domain is None or domain.fp32_divergence(best.genome) is None:
+    if domain is None or domain.fp32_divergence(best.genome, best.fitness) is None:
         return best.genome
-    tied = [ind for ind in front if ind.fitness.info["val_acc"] == best.fitness.info["val_acc"]]
-    return min(tied, key=lambda ind: (domain.fp32_divergence(ind.genome), ind.fitness.objectives[1])).genome
+    top = best.fitness.info["val_acc"] - domain.tie_width() - 1e-12
+    near = [ind for ind in front if ind.fitness.info["val_acc"] >= top]
+    return min(
+        near, key=lambda ind: (domain.fp32_divergence(ind.genome, ind.fitness), ind.fitness.objectives[1])
+    ).genome
 
 
 def _dominates(a: Fitness, b: Fitness) -> bool:
@@ -392,7 +396,10 @@ def run_search(
     repairs = (domain.solver.repairs_by_table, domain.solver.repairs_by_optimize)
     evaluations = result.stats.evaluated + refined
     chosen = score(
-        domain, chosen_genome(front, domain), evaluations, result.stats.wall_time + phases.seconds["refine"]
+        domain,
+        chosen_genome(front + _seeded(domain, front), domain),
+        evaluations,
+        result.stats.wall_time + phases.seconds["refine"],
     )
     assert chosen is not None
     found |= _search_baselines(domain, request, evaluations, run, plan, phases)
@@ -527,6 +534,12 @@ def seeds(domain: QuantDomain, found: dict[str, Scored]) -> tuple[Genome, ...]:
         ):
             genomes[tuple(LayerGene.from_json(g) for g in scored.config)] = None
     return tuple(genomes)
+
+
+def _seeded(domain: QuantDomain, front: list[Individual[Genome]]) -> list[Individual[Genome]]:
+    """The seeded baselines' configs the front lost (dominated, or near-tied), back as candidates for the pick."""
+    on_front = {ind.genome for ind in front}
+    return [Individual(g, domain.evaluate(g)) for g in domain.seed_genomes if g not in on_front]
 
 
 def origin(chosen: Scored, found: dict[str, Scored]) -> str:
