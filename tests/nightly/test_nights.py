@@ -149,7 +149,8 @@ def test_an_evolve_job_and_a_failing_job_in_one_night(tmp_path: Path, isolated_h
     from agent.report.plots import all_plots
 
     data = gather(RunIndex(isolated_home), quant.run, isolated_home)
-    assert data.is_search and {"uniform_int4", "greedy"} <= {b.name for b in data.baselines}
+    # a reference row and the fast baseline that always fits (greedy may be cut by a loaded 30 s night)
+    assert data.is_search and {"uniform_int4", "uniform_best_int"} <= {b.name for b in data.baselines}
     assert "pareto" in [plot.name for plot in all_plots(data)]
 
 
