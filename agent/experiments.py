@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import subprocess
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import git
@@ -78,6 +79,61 @@ def _git(path: Path, git_dir: Path | None = None) -> git.Git:
         options.update(git_dir=str(git_dir), work_tree=str(path))
     command.set_persistent_git_options(**options)
     return command
+
+
+@dataclass(frozen=True)
+class _LaneState:
+    """What this process last left in a lane: `commit`'s files and nothing else, HEAD on `branch`.
+
+    `written`: files were written since (`lane_written`); `untidy`: one of those writes made
+    a file git did not track, or deleted one (which may leave an empty folder behind).
+    `extras` (after a commit): the tracked files are exactly `commit`'s, but files written
+    before it that git ignores may remain (a `clean` removes them). `head` and `index` are the
+    lane's HEAD file and index stat as git left them: anything that moved HEAD or touched the
+    index since (a git command not ours) makes the state unknown again.
+    """
+
+    commit: str
+    branch: str | None
+    head: str
+    index: tuple[int, int, int]
+    extras: bool = False
+    written: bool = False
+    untidy: bool = False
+
+
+_LANES: dict[str, _LaneState] = {}
+"""Lane path → its known state, kept by this process only (a resumed run starts knowing nothing).
+
+A lane is strop's own worktree, written only through `agent.run.write_files`, which says so
+(`lane_written`). Knowing its state spares the git processes that would change nothing (they
+were 11 of ~23 per experiment): the loop checks a lane out at the parent for the proposer,
+again for the check, again on the new branch before committing, and again before evaluating,
+each with a `clean`; and it staged with `add -A` what `commit -a` stages when the candidate
+only changed files the parent has. A write that bypasses `write_files` is still committed
+whole (`add -A`), but a checkout right after it, with no commit between, would not undo it.
+"""
+
+
+def lane_written(lane_path: Path, untidy: bool) -> None:
+    """Files are being written into `lane_path` (`untidy`: a new file, or a deletion)."""
+    key = os.path.abspath(lane_path)
+    if key in _LANES:
+        known = _LANES[key]
+        _LANES[key] = replace(known, written=True, untidy=known.untidy or untidy)
+
+
+def _take_state(lane_path: Path, admin: Path) -> _LaneState | None:
+    """The lane's known state, removed (a failing git command leaves it unknown), if git agrees."""
+    known = _LANES.pop(os.path.abspath(lane_path), None)
+    if known is None or (known.head, known.index) != _head_and_index(admin):
+        return None
+    return known
+
+
+def forget_lane(lane_path: Path) -> None:
+    """`lane_path` is being removed or made again: nothing is known of it."""
+    _LANES.pop(os.path.abspath(lane_path), None)
 
 
 def _toplevel(path: Path) -> Path | None:
@@ -234,6 +290,7 @@ class ExperimentRepo:
         path = self.home / "worktrees" / self.key / run_id / f"lane-{lane}"
         if self._lane_git_dir(path) is None:
             with self.lock:
+                forget_lane(path)
                 if path.exists() or path.is_symlink():
                     _remove(path)
                 self.git.worktree("prune")
@@ -263,24 +320,57 @@ class ExperimentRepo:
             return None
         return admin
 
-    def _lane(self, lane_path: Path) -> git.Git:
-        """Git for one lane with an explicit, checked --git-dir; a lane that fails the check is rebuilt."""
+    def _lane(self, lane_path: Path) -> tuple[Path, git.Git]:
+        """A lane's checked admin folder and git with it as --git-dir; a lane that fails the check is rebuilt."""
         admin = self._lane_git_dir(lane_path)
         if admin is None:
             raise RunError(f"lane {lane_path} is not a worktree of {self.path}; it will be recreated")
-        return _git(lane_path, git_dir=admin)
+        return admin, _git(lane_path, git_dir=admin)
 
     def checkout(self, lane_path: Path, branch: str, parent_commit: str) -> None:
         """Point `branch` at the parent's commit and check it out, clean, in the lane."""
-        lane = self._lane(lane_path)
-        lane.checkout("-q", "-f", "-B", branch, parent_commit)
-        lane.clean("-q", "-ffdx")
+        self._put(lane_path, parent_commit, branch)
 
     def checkout_detached(self, lane_path: Path, commit: str) -> None:
         """The lane holds `commit`'s files, clean, on no branch (for reading, or the base snapshot)."""
-        lane = self._lane(lane_path)
-        lane.checkout("-q", "-f", "--detach", commit)
-        lane.clean("-q", "-ffdx")
+        self._put(lane_path, commit, None)
+
+    def _put(self, lane_path: Path, commit: str, branch: str | None) -> None:
+        """Check `commit` out in the lane (on `branch`, or detached), clean, doing only what is needed.
+
+        A lane in a known state (`_LaneState`) skips the `clean` (nothing untracked can be
+        there: a forced checkout from one exact tree to another leaves an exact tree), and
+        the checkout too when it already holds `commit` on the same HEAD; the state after a
+        commit needs only the clean. Anything unknown gets both, as always.
+        """
+        admin, lane = self._lane(lane_path)
+        known = _take_state(lane_path, admin)
+        if known is not None and known.written:
+            known = None
+        commit = self._full_commit(commit)
+        same_head = known is not None and known.commit == commit and known.branch == branch
+        if not same_head:
+            target = ["-B", branch] if branch is not None else ["--detach"]
+            lane.checkout("-q", "-f", *target, commit)
+        if known is None or known.extras:
+            lane.clean("-q", "-ffdx")
+        _LANES[os.path.abspath(lane_path)] = _LaneState(commit, branch, *_head_and_index(admin))
+
+    def _head_commit(self, admin: Path) -> str | None:
+        """A lane's HEAD commit read from its files (HEAD, a loose branch ref), or None if not there.
+
+        A loose ref file, when there is one, is always the branch's value (git writes every
+        update there; packing removes it), so this spares a `rev-parse` per experiment.
+        """
+        text = (admin / "HEAD").read_text(errors="replace").strip()
+        if text.startswith("ref: refs/heads/"):
+            ref = Path(self.repo.common_dir) / text.removeprefix("ref: ")
+            text = ref.read_text(errors="replace").strip() if ref.is_file() else ""
+        return text if _is_commit_id(text) else None
+
+    def _full_commit(self, commit: str) -> str:
+        """The full id of a commit id (records hold full ids; anything else is resolved once)."""
+        return commit if _is_commit_id(commit) else self.resolve_commit(commit)
 
     def resolve_commit(self, ref: str) -> str:
         """The commit id a branch, tag or commit-ish names in this repo (a run's warm-start base)."""
@@ -290,11 +380,25 @@ class ExperimentRepo:
         return str(sha).strip()
 
     def commit(self, lane_path: Path, message: str) -> str:
-        """Commit everything in the lane (even nothing) and return the commit id."""
-        lane = self._lane(lane_path)
-        lane.add("-A")
-        lane.commit("-q", "--allow-empty", "--no-verify", "-m", message)
-        return lane.rev_parse("HEAD")
+        """Commit everything in the lane (even nothing) and return the commit id.
+
+        When the lane's state says `write_files` changed only tracked files, `commit -a`
+        stages them (one git process, and nothing is left to clean); otherwise `add -A`.
+        """
+        admin, lane = self._lane(lane_path)
+        before = _take_state(lane_path, admin)
+        # only `write_files` wrote, and only files the commit tracks: `commit -a` stages them all
+        tidy = before is not None and before.written and not (before.untidy or before.extras)
+        if tidy:
+            lane.commit("-a", "-q", "--allow-empty", "--no-verify", "-m", message)
+        else:
+            lane.add("-A")
+            lane.commit("-q", "--allow-empty", "--no-verify", "-m", message)
+        sha = self._head_commit(admin) or lane.rev_parse("HEAD")
+        if before is not None:  # HEAD moved on; files `add -A` skipped (ignored ones) may remain
+            state = _LaneState(sha, before.branch, *_head_and_index(admin), extras=not tidy)
+            _LANES[os.path.abspath(lane_path)] = state
+        return sha
 
     def write_record(self, record: ExperimentRecord) -> None:
         """Attach the experiment's record to its commit as a note (replacing an older one)."""
@@ -334,6 +438,7 @@ class ExperimentRepo:
         with self.lock:
             if folder.exists():
                 for lane in folder.iterdir():
+                    forget_lane(lane)
                     self.git.worktree("remove", "--force", str(lane), with_exceptions=False)
                 shutil.rmtree(folder, ignore_errors=True)
             self.git.worktree("prune")
@@ -401,6 +506,20 @@ class ExperimentRepo:
             self.git.checkout("-q", "-f", MANAGED_BRANCH)
             self.git.reset("--hard", "-q", record.commit)
         return f"wrote {record.branch}'s files into {self.workspace}"
+
+
+def _is_commit_id(text: str) -> bool:
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
+
+
+def _head_and_index(admin: Path) -> tuple[str, tuple[int, int, int]]:
+    """A lane's HEAD (its file's text) and its index's (inode, size, mtime): what git commands change."""
+    head = (admin / "HEAD").read_text(errors="replace")
+    try:
+        stat = (admin / "index").stat()
+    except FileNotFoundError:
+        return head, (0, 0, 0)
+    return head, (stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
 def _remove(path: Path) -> None:

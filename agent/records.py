@@ -7,6 +7,7 @@ index can always be rebuilt from git alone and give identical answers.
 
 from __future__ import annotations
 
+from copy import copy, deepcopy
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -108,6 +109,21 @@ class ExperimentRecord:
         data = asdict(self)
         data["status"] = self.status.value
         return data
+
+    def copy(self) -> ExperimentRecord:
+        """A copy its caller may change (every mutable field copied too), ~3x cheaper than deepcopy.
+
+        `Run.records()` hands each loop node one of every record of the run, several times
+        per experiment: with `copy.deepcopy` that was ~45 ms of the driver's serial time per
+        experiment by 20 records, growing with the run.
+        """
+        copied = copy(self)
+        copied.metrics = dict(self.metrics)
+        copied.params = deepcopy(self.params)
+        copied.cost = copy(self.cost)
+        copied.decisions = list(self.decisions)
+        copied.final_metrics = None if self.final_metrics is None else dict(self.final_metrics)
+        return copied
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExperimentRecord:

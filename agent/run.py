@@ -9,7 +9,7 @@ and evaluators below.
 
 from __future__ import annotations
 
-import copy
+import json
 import logging
 import secrets
 import threading
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from agent.errors import UserError
-from agent.experiments import ExperimentRepo, branch_name
+from agent.experiments import ExperimentRepo, branch_name, lane_written
 from agent.home import run_dir
 from agent.records import Cost, ExperimentRecord, RunRecord, best_experiment, now_iso
 from agent.run_index import RunIndex
@@ -75,6 +75,10 @@ def safe_path(root: Path, relative: str) -> Path:
 def write_files(root: Path, files: dict[str, str | None]) -> None:
     """Write (or delete, for None) each file under `root`; paths are checked first, all of them."""
     targets = {relative: safe_path(root, relative) for relative in files}
+    # a new file, or a deletion (it may empty a folder), leaves what git does not track behind:
+    # the lane's next commit stages with `add -A` and its next checkout cleans (agent.experiments)
+    created_or_deleted = [(text is None) == targets[relative].exists() for relative, text in files.items()]
+    lane_written(root, untidy=any(created_or_deleted))
     for relative, text in files.items():
         target = targets[relative]
         if text is None:
@@ -200,7 +204,7 @@ class Run:
         with self._records_lock:
             if self._records is None:
                 self._records = self.repo.read_records(self.record.id)
-            return copy.deepcopy(self._records)
+            return [record.copy() for record in self._records]
 
     def best(self, records: list[ExperimentRecord] | None = None) -> ExperimentRecord | None:
         return best_experiment(
@@ -274,9 +278,22 @@ class Run:
         return self.conclude(record, verdict)
 
     def save_record(self, record: ExperimentRecord) -> None:
+        """Store the record in git (its note) and in the index, and keep `records()` up to date.
+
+        The driver is the run's only writer, so what it wrote is what git now holds: the
+        cached records take the new one in place of reading every note again (that was
+        ~5 `git` processes per experiment). A record equal to the one git holds is not
+        written again (the loop's `record` node re-saves each one: it heals the index).
+        """
+        stored = ExperimentRecord.from_dict(json.loads(json.dumps(record.to_dict())))
         with self._records_lock:
-            self.repo.write_record(record)
-            self._records = None
+            known = {r.id: r for r in self._records} if self._records is not None else None
+            if known is None or known.get(record.id) != stored:
+                self._records = None  # unknown until the note is written
+                self.repo.write_record(record)
+                if known is not None:
+                    known[record.id] = stored
+                    self._records = sorted(known.values(), key=lambda r: r.id)
         self.index.put_experiment(record)
 
     # ------------------------------------------------------------------ finish

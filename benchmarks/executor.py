@@ -151,7 +151,23 @@ def throughput(
     if ok != experiments:
         raise RuntimeError(f"{kind} x{lanes}: {ok} of {experiments} evaluations were ok")
     evaluation = statistics.median(record.eval_seconds for record in result.records)
-    return {"seconds": seconds, "per_minute": 60 * experiments / seconds, "median_eval_s": evaluation}
+    return {
+        "seconds": seconds,
+        "per_minute": 60 * experiments / seconds,
+        "median_eval_s": evaluation,
+        "serial_s": _serial_seconds(result.records, lanes, seconds) / experiments,
+    }
+
+
+def _serial_seconds(records: list, lanes: int, seconds: float) -> float:
+    """The run's wall time with no lane evaluating: the driver's serial work (and the executor's).
+
+    The loop evaluates a batch of `lanes` experiments at once (the baseline alone first,
+    then consecutive ids), so each batch costs its slowest evaluation.
+    """
+    ordered = sorted(records, key=lambda record: record.id)
+    batches = [ordered[:1]] + [ordered[i : i + lanes] for i in range(1, len(ordered), lanes)]
+    return seconds - sum(max(record.eval_seconds for record in batch) for batch in batches if batch)
 
 
 def main() -> None:
@@ -214,12 +230,13 @@ def _report(results: dict, args: argparse.Namespace) -> None:
     print(
         f"\n2. throughput, strop run of {args.experiments} CPU-bound evaluations ({args.work} loop steps each)"
     )
-    print("   executor  lanes  wall s   evals/min  median eval s")
+    print("   executor  lanes  wall s   evals/min  median eval s  serial s/exp")
     for kind in ("local", "ray"):
         for lanes in (1, 2):
             row = results[f"{kind}_x{lanes}"]
             print(
-                f"   {kind:8}  {lanes:5}  {row['seconds']:6.1f}  {row['per_minute']:9.1f}  {row['median_eval_s']:13.2f}"
+                f"   {kind:8}  {lanes:5}  {row['seconds']:6.1f}  {row['per_minute']:9.1f}"
+                f"  {row['median_eval_s']:13.2f}  {row['serial_s']:12.3f}"
             )
     for kind in ("local", "ray"):
         speedup = results[f"{kind}_x2"]["per_minute"] / results[f"{kind}_x1"]["per_minute"]

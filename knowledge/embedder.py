@@ -21,6 +21,10 @@ ingestion rose from ~98 to ~160 chunks/s. A store records its embedder's name
 Queries (batches of ≤ 8 texts) run on one torch thread: on 2 shared cores a
 second thread made a 10-word query 5-30x slower (p50 130-760 ms vs 22 ms at
 load average 6), since it waits for a sibling thread that is descheduled.
+Their vectors are also kept (the last `QUERY_CACHE` texts, per process, like the
+model): the run loop asks for the same query (the task's goal) before every
+experiment, and a lesson's key text recurs (numbers are masked), each costing
+25-100 ms of the driver's serial time on that machine.
 
 `HashingEmbedder` is a real, tiny, deterministic embedder (feature hashing of
 words and character trigrams) for tests and for callers who cannot afford the
@@ -32,7 +36,9 @@ from __future__ import annotations
 import functools
 import os
 import re
+import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
@@ -40,6 +46,9 @@ import numpy as np
 
 MINILM_DIM = 384
 SMALL_BATCH = 8
+QUERY_CACHE = 512  # vectors of small batches' texts kept per process (1.5 kB each)
+_VECTORS: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()  # (max_tokens, text) → vector
+_VECTORS_LOCK = threading.Lock()
 
 
 @runtime_checkable
@@ -91,6 +100,25 @@ class MiniLMEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, MINILM_DIM), dtype=np.float32)
+        if len(texts) > SMALL_BATCH:
+            return self._encode(texts)
+        with _VECTORS_LOCK:
+            known = {}
+            for text in texts:
+                if (self.max_tokens, text) in _VECTORS:
+                    _VECTORS.move_to_end((self.max_tokens, text))
+                    known[text] = _VECTORS[(self.max_tokens, text)]
+        missing = list(dict.fromkeys(text for text in texts if text not in known))
+        if missing:
+            fresh = dict(zip(missing, self._encode(missing), strict=True))
+            known |= fresh
+            with _VECTORS_LOCK:
+                _VECTORS.update(((self.max_tokens, text), vector) for text, vector in fresh.items())
+                while len(_VECTORS) > QUERY_CACHE:
+                    _VECTORS.popitem(last=False)
+        return np.stack([known[text] for text in texts])
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
         import torch
 
         model = _load_minilm()
