@@ -47,7 +47,7 @@ other work a helper's benchmark at nice 15 (sched_autogroup off), load 1.8-2.2, 
 63.8 s = 1.56x (median evaluation 2.33 -> 2.79 s with 2 lanes), serial 0.107 / 0.099 s/exp; ray
 100.7 s / 60.0 s = **1.68x** (median evaluation 2.46 / 2.44 s), serial 0.152 / 0.153 s/exp. The
 driver's serial work is now ~0.1-0.15 s per experiment (from ~0.3-0.45 s); the goal (1.7x) is
-still not met on one quiet run: the rest is the run's fixed costs (start, the final phase,
+still not met on one quiet run: the rest looks like the run's fixed costs (start, the final phase,
 which runs on the driver after both lanes are done) and the 2-lane evaluations' own slowdown
 on this 2-vCPU machine.
 """
