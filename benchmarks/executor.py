@@ -49,7 +49,9 @@ other work a helper's benchmark at nice 15 (sched_autogroup off), load 1.8-2.2, 
 driver's serial work is now ~0.1-0.15 s per experiment (from ~0.3-0.45 s); the goal (1.7x) is
 still not met on one quiet run: the rest looks like the run's fixed costs (start, the final phase,
 which runs on the driver after both lanes are done) and the 2-lane evaluations' own slowdown
-on this 2-vCPU machine.
+on this 2-vCPU machine. A second run at 02:58-03:04 with no other work (load 1.3-2.2): overhead
+10.8 ms; local 97.0 / 54.8 s = 1.77x (goal met), ray 95.7 / 58.6 s = 1.63x (not met; serial
+0.141 / 0.148 s/exp, median evaluation 2.29 / 2.41 s).
 """
 
 from __future__ import annotations
