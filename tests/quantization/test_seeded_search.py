@@ -31,7 +31,9 @@ def test_greedy_descends_the_whole_menu_inside_its_allowance(domain: QuantDomain
     many = baselines.greedy(domain, seed=0, evaluations=120)
     for result, allowance in ((few, 5), (many, 120)):
         assert result.genome is not None and not result.cut
-        assert 1 <= result.evaluations <= allowance
+        assert (
+            1 <= result.evaluations <= allowance
+        )  # greedy keeps to its allowance (423 > 5 without its check)
         assert domain.size(result.genome).avg_bits <= 2.5 and baselines.feasible(domain, result.genome)
     assert many.evaluations > few.evaluations
     ladder = baselines._descent(baselines.hawq_options(domain, 0))  # type: ignore[arg-type]

@@ -106,9 +106,10 @@ def prepare_task(
     _write_workspace(out / "workspace", forecast)
     task_file = out / "task.toml"
     space = space_for(_feature_types(train, competition.id_column, targets.columns))
-    text = _task_toml(competition, key, seed, experiments, forecast, space)
+    goal = _goal(competition)
     if llm is not None:
-        text = _with_llm(text, llm, _goal(competition) + _SELECTION, competition, fit, targets)
+        goal = _preview_goal(goal, competition, fit, targets)
+    text = _task_toml(competition, key, seed, experiments, forecast, space, goal, llm)
     task_file.write_text(text, encoding="utf-8")
     return WorkFolder(
         root=out, task_file=task_file, metric_key=key, lower_is_better=competition.lower_is_better
@@ -303,16 +304,22 @@ def _write_workspace(workspace: Path, forecast: bool) -> None:
 
 
 def _task_toml(
-    competition: Competition, key: str, seed: int, experiments: int, forecast: bool, space: str
+    competition: Competition,
+    key: str,
+    seed: int,
+    experiments: int,
+    forecast: bool,
+    space: str,
+    goal: str,
+    llm: Endpoint | None,
 ) -> str:
     direction = "minimize" if competition.lower_is_better else "maximize"
     name = _task_name(competition)
-    goal = _goal(competition)
     return f"""\
 # Written by `strop mle run` from {json.dumps(str(competition.root.resolve()))[1:-1]}.
 [task]
 name = {json.dumps(name)}
-goal = {json.dumps(goal + _SELECTION)}
+goal = {json.dumps(goal)}
 workspace = "workspace"
 
 [evaluator]
@@ -334,7 +341,7 @@ env = {{ OMP_NUM_THREADS = "1" }}
 experiments = {experiments}
 
 [proposer]
-kind = "evolve"
+kind = "{"llm" if llm else "evolve"}"
 params_file = "params.json"
 
 [search]
@@ -346,27 +353,27 @@ seed = {seed}
 memory = false
 
 [space]
-{space}{FORECAST_SPACE if forecast else ""}"""
-
-
-_SELECTION = " (held-out rows of train for selection; the hidden test once, at the end)."
+{space}{FORECAST_SPACE if forecast else ""}{_llm_table(llm) if llm else ""}"""
 
 
 def _goal(competition: Competition) -> str:
-    return f"{'Minimise' if competition.lower_is_better else 'Maximise'} {competition.metric_name} on {competition.name}"
+    direction = "Minimise" if competition.lower_is_better else "Maximise"
+    return (
+        f"{direction} {competition.metric_name} on {competition.name}"
+        " (held-out rows of train for selection; the hidden test once, at the end)."
+    )
 
 
-def _with_llm(
-    text: str, llm: Endpoint, goal: str, competition: Competition, fit: Any, targets: Targets
-) -> str:
-    """The offline task made an LLM one: the endpoint, the `llm` proposer, a goal with a data preview."""
+def _preview_goal(goal: str, competition: Competition, fit: Any, targets: Targets) -> str:
+    """An LLM run's goal: the plain one, then the description and a preview of the public rows."""
     from agent.domains.mle.preview import goal_with_preview
 
     description = competition.description.read_text(encoding="utf-8", errors="replace")
-    long_goal = goal_with_preview(goal, description, fit, targets.columns, competition.id_column)
-    text = text.replace(f"goal = {json.dumps(goal)}", f"goal = {json.dumps(long_goal)}", 1)
-    text = text.replace('[proposer]\nkind = "evolve"', '[proposer]\nkind = "llm"', 1)
-    return text + (
+    return goal_with_preview(goal, description, fit, targets.columns, competition.id_column)
+
+
+def _llm_table(llm: Endpoint) -> str:
+    return (
         "\n[llm]  # the key, if any, is read from the environment variable named here, never stored\n"
         f"base_url = {json.dumps(llm.base_url)}\n"
         f"model = {json.dumps(llm.model)}\n"
