@@ -12,7 +12,12 @@ as this script is concerned; `--together` runs each pair at the same time, halvi
 time and sharing the cores and the machine's load between them evenly.
 
 Prints the medal table per competition and seed, the spread of scores over seeds, and
-each side's any-medal and above-median rates; writes everything to `--json` as well.
+each side's any-medal and above-median rates. With `--json FILE` each result is added to FILE
+as soon as it is known, with the commit it ran at and the load, and a later run with the same
+FILE skips every (competition, seed, side) already in it and prints the tables over all of
+them: the suite (3.5 hours with `--together`) can be run across several sittings, or resumed
+after a crash, without running anything twice. Results from another commit are refused unless
+`--any-commit` is given, so one table never mixes two versions of strop.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -46,6 +51,8 @@ class Result:
     above_median: bool
     wall_seconds: float
     note: str
+    commit: str = ""
+    load: float = 0.0
 
 
 def parse_time(text: str) -> float:
@@ -242,6 +249,45 @@ def _rates(results: list[Result]) -> tuple[int, int, int]:
     return sum(r.any_medal for r in results), sum(r.above_median for r in results), len(results)
 
 
+def head_commit() -> str:
+    """The commit strop runs at here, `+dirty` when the working tree differs from it."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=HERE, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=HERE, capture_output=True, text=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
+def load_results(path: Path | None, commit: str, any_commit: bool) -> list[Result]:
+    """The results a previous sitting wrote to `path` (none when it does not exist yet)."""
+    if path is None or not path.exists():
+        return []
+    try:
+        results = [Result(**row) for row in json.loads(path.read_text())]
+    except (json.JSONDecodeError, TypeError) as error:
+        sys.exit(f"mle_suite: {path} is not a results file this script wrote ({error})")
+    others = sorted({r.commit for r in results if r.commit != commit})
+    if others and not any_commit:
+        sys.exit(
+            f"mle_suite: {path} holds results from commit(s) {', '.join(others)}, this is {commit}; "
+            "use another --json file, or --any-commit to mix them knowingly"
+        )
+    return results
+
+
+def save_results(path: Path | None, results: list[Result]) -> None:
+    if path is None:
+        return
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
+    temporary.replace(path)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time", default="10m", help="wall time per run and side, e.g. 10m, 90s")
@@ -258,35 +304,51 @@ def main(argv: list[str] | None = None) -> None:
         default="both",
         help="run one side only (its table's other half is —)",
     )
-    parser.add_argument("--json", type=Path, help="write every result here")
+    parser.add_argument(
+        "--json", type=Path, help="add every result here as it comes; results already here are not run again"
+    )
+    parser.add_argument(
+        "--any-commit", action="store_true", help="let --json hold results from other commits of strop"
+    )
     parser.add_argument("--work", type=Path, help="working folder (default: a new temporary one)")
     args = parser.parse_args(argv)
     seconds = parse_time(args.time)
     chosen = [c for c in args.competitions.split(",") if c] or bundled()
+    unknown = [c for c in chosen if not (COMPETITIONS / c / "config.yaml").is_file()]
+    if unknown:
+        sys.exit(f"mle_suite: no bundled competition {', '.join(unknown)} (have: {', '.join(bundled())})")
+    commit = head_commit()
+    results = load_results(args.json, commit, args.any_commit)
+    done = {(r.competition, r.seed, r.side) for r in results}
     work = args.work or Path(tempfile.mkdtemp(prefix="strop-mle-suite-"))
     print(
         f"{len(chosen)} competitions × {args.seeds} seeds at {seconds:g}s per side, "
-        f"{'together' if args.together else 'one after the other'}; load {os.getloadavg()[0]:.1f}; "
-        f"work {work}",
+        f"{'together' if args.together else 'one after the other'}; commit {commit}; "
+        f"load {os.getloadavg()[0]:.1f}; work {work}"
+        + (f"; {len(results)} results already in {args.json}" if results else ""),
         flush=True,
     )
-    results: list[Result] = []
+    sides = ("strop", "flaml") if args.sides == "both" else (args.sides,)
     for competition in chosen:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            pair = run_pair(
-                COMPETITIONS / competition, seconds, seed, work, args.jobs, args.together, args.sides
-            )
+            missing = [side for side in sides if (competition, seed, side) not in done]
+            if not missing:
+                continue
+            which = missing[0] if len(missing) == 1 else "both"
+            load = os.getloadavg()[0]
+            pair = run_pair(COMPETITIONS / competition, seconds, seed, work, args.jobs, args.together, which)
+            pair = [replace(r, commit=commit, load=round(max(load, os.getloadavg()[0]), 1)) for r in pair]
             for r in pair:
                 print(
                     f"  {r.competition} seed {r.seed} {r.side}: {_score(r.score)} {r.medal} "
-                    f"({r.wall_seconds:.0f}s; {r.note})",
+                    f"({r.wall_seconds:.0f}s; {r.note}; load {r.load})",
                     flush=True,
                 )
             results.extend(pair)
-    print_tables(results, seconds)
+            save_results(args.json, results)
+    wanted = {(c, s) for c in chosen for s in range(args.first_seed, args.first_seed + args.seeds)}
+    print_tables([r for r in results if (r.competition, r.seed) in wanted and r.side in sides], seconds)
     print(f"load at the end: {os.getloadavg()[0]:.1f}")
-    if args.json:
-        args.json.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -149,3 +149,40 @@ def test_flaml_sees_each_competition_as_its_kind() -> None:
     assert kind_of(ROOT / "strop-co2") == ("forecast", "mae")
     assert kind_of(ROOT / "strop-fair") == ("classification", "auc")
     assert kind_of(ROOT / "strop-diabetes") == ("regression", "rmse")
+
+
+def test_the_suite_resumes_from_its_results_file_without_running_anything_twice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sitting's results are kept; the next sitting runs only what is missing, at the same commit."""
+    import benchmarks.mle_suite as suite
+
+    commit = suite.head_commit()
+    ran: list[tuple[str, int, str]] = []
+
+    def run_pair(folder: Path, seconds: float, seed: int, *_: object) -> list[Result]:
+        side = _[-1]  # `sides`: the pair's missing side(s)
+        ran.append((folder.name, seed, str(side)))
+        return [Result(s, folder.name, seed, 0.5, "-", False, False, 1.0, "stub") for s in ("strop", "flaml")]
+
+    monkeypatch.setattr(
+        suite, "run_pair", run_pair
+    )  # the runs themselves are measured by the suite, not here
+    path = tmp_path / "results.json"
+    first = bundled()[0]
+    done = [
+        Result(s, first, 0, 0.9, "gold", True, True, 1.0, "earlier", commit, 1.0) for s in ("strop", "flaml")
+    ]
+    path.write_text(json.dumps([r.__dict__ for r in done]))
+    suite.main(["--competitions", first, "--seeds", "2", "--time", "1s", "--json", str(path)])
+    assert ran == [(first, 1, "both")]  # seed 0 was in the file
+    saved = json.loads(path.read_text())
+    assert len(saved) == 4 and {row["commit"] for row in saved} == {commit}
+    assert "strop: any medal 1/2" in capsys.readouterr().out  # the tables count both sittings
+
+    stale = [{**row, "commit": "0123456789ab"} for row in saved]
+    path.write_text(json.dumps(stale))
+    with pytest.raises(SystemExit, match="0123456789ab"):
+        suite.main(["--competitions", first, "--seeds", "2", "--json", str(path)])
+    with pytest.raises(SystemExit, match="no bundled competition"):
+        suite.main(["--competitions", "no-such-thing", "--json", str(path)])
