@@ -130,6 +130,12 @@ class SearchSpec(_Section):
         default="local", description="where evaluations run: local processes, or a Ray cluster"
     )
     address: str | None = Field(default=None, description='the Ray head: "auto" or HOST:PORT (executor ray)')
+    schedule: Literal["batch", "async"] = Field(
+        default="batch",
+        description="batch: lanes start together and wait for the slowest (reproducible); "
+        "async: a lane starts its next experiment as soon as its evaluation ends (faster, "
+        "order depends on timing)",
+    )
 
 
 class ParamSpec(_Section):

@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -161,7 +162,13 @@ def overhead(address: str, runs: int, root: Path) -> dict[str, float]:
 
 
 def throughput(
-    address: str | None, lanes: int, experiments: int, work: int, root: Path, label: str = ""
+    address: str | None,
+    lanes: int,
+    experiments: int,
+    work: int,
+    root: Path,
+    label: str = "",
+    schedule: str = "batch",
 ) -> dict[str, float]:
     """Wall time and evaluations per minute of a whole `strop run` of the CPU-bound task."""
     from agent.executors import ExecutorSpec
@@ -171,10 +178,10 @@ def throughput(
     from agent.task import load_task
 
     kind = "ray" if address else "local"
-    folder = root / f"cpu-{kind}-{lanes}{label}"
+    folder = root / f"cpu-{kind}-{lanes}-{schedule}{label}"
     task = load_task(_workspace(folder, CPU_BOUND.format(experiments=experiments), work))
     spec = ExecutorSpec("ray", address) if address else ExecutorSpec()
-    overrides = Overrides(parallel=lanes, executor=spec.to_dict())
+    overrides = Overrides(parallel=lanes, executor=spec.to_dict(), schedule=schedule)
     started = time.perf_counter()
     result = start_run(task, strop_home(), RunIndex(strop_home()), overrides)
     seconds = time.perf_counter() - started
@@ -186,7 +193,10 @@ def throughput(
         "seconds": seconds,
         "per_minute": 60 * experiments / seconds,
         "median_eval_s": evaluation,
-        "serial_s": _serial_seconds(result.records, lanes, seconds) / experiments,
+        "serial_s": _serial_seconds(result.records, lanes, seconds) / experiments
+        if schedule == "batch"
+        else math.nan,
+        "busy": sum(record.eval_seconds for record in result.records) / (lanes * seconds),
     }
 
 
@@ -228,14 +238,18 @@ def main() -> None:
                 _say(f"warm-up: {kind}")  # imports, LangGraph, the workers' first evaluator build
                 throughput(address, 2, 2, 1000, root, label="warm")
                 disconnect()
-                for lanes in (1, 2):
-                    _say(f"throughput: {kind} with {lanes} lane(s)")
-                    results[f"{kind}_x{lanes}"] = throughput(
-                        address, lanes, args.experiments, args.work, root
+                for lanes, schedule in ((1, "batch"), (2, "batch"), (2, "async")):
+                    _say(f"throughput: {kind} with {lanes} lane(s), {schedule}")
+                    results[f"{kind}_x{lanes}{_suffix(schedule)}"] = throughput(
+                        address, lanes, args.experiments, args.work, root, schedule=schedule
                     )
                     disconnect()
         results["load_after"] = _uptime()
     _report(results, args)
+
+
+def _suffix(schedule: str) -> str:
+    return "" if schedule == "batch" else f"_{schedule}"
 
 
 def _say(text: str) -> None:
@@ -261,18 +275,25 @@ def _report(results: dict, args: argparse.Namespace) -> None:
     print(
         f"\n2. throughput, strop run of {args.experiments} CPU-bound evaluations ({args.work} loop steps each)"
     )
-    print("   executor  lanes  wall s   evals/min  median eval s  serial s/exp")
+    print("   executor  lanes  schedule  wall s   evals/min  median eval s  serial s/exp  lanes busy")
+    rows = ((1, "batch"), (2, "batch"), (2, "async"))
     for kind in ("local", "ray"):
-        for lanes in (1, 2):
-            row = results[f"{kind}_x{lanes}"]
+        for lanes, schedule in rows:
+            row = results[f"{kind}_x{lanes}{_suffix(schedule)}"]
+            serial = "—" if math.isnan(row["serial_s"]) else f"{row['serial_s']:.3f}"
             print(
-                f"   {kind:8}  {lanes:5}  {row['seconds']:6.1f}  {row['per_minute']:9.1f}"
-                f"  {row['median_eval_s']:13.2f}  {row['serial_s']:12.3f}"
+                f"   {kind:8}  {lanes:5}  {schedule:8}  {row['seconds']:6.1f}  {row['per_minute']:9.1f}"
+                f"  {row['median_eval_s']:13.2f}  {serial:>12}  {row['busy']:9.0%}"
             )
     for kind in ("local", "ray"):
-        speedup = results[f"{kind}_x2"]["per_minute"] / results[f"{kind}_x1"]["per_minute"]
-        mark = "met" if speedup >= SPEEDUP_GOAL else "NOT met"
-        print(f"   {kind}: 2 workers / 1 worker = {speedup:.2f}x   (goal >= {SPEEDUP_GOAL:g}x: {mark})")
+        for schedule in ("batch", "async"):
+            two = results[f"{kind}_x2{_suffix(schedule)}"]["per_minute"]
+            speedup = two / results[f"{kind}_x1"]["per_minute"]
+            mark = "met" if speedup >= SPEEDUP_GOAL else "NOT met"
+            print(
+                f"   {kind}, {schedule}: 2 workers / 1 worker = {speedup:.2f}x"
+                f"   (goal >= {SPEEDUP_GOAL:g}x: {mark})"
+            )
     print(f"load after: {results['load_after']}")
 
 

@@ -28,7 +28,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     Their session fixture starts a two-node cluster (about half a minute); split across
     workers, each would start its own and both would compete for the same two cores.
+    The sandbox attacks stay on one worker too: their disk watchdog counts a filesystem's
+    growth (64 MiB in those tests), so one attack's disk fill on the other worker would
+    kill a concurrent attack as DISK (seen once: the memory bomb reported as a disk fill).
     """
     for item in items:
         if "executor" in item.path.parts:
             item.add_marker(pytest.mark.xdist_group("ray-cluster"))
+        elif item.path.name == "test_attacks.py":
+            item.add_marker(pytest.mark.xdist_group("sandbox-attacks"))

@@ -124,6 +124,15 @@ def run_command(
     direction: Annotated[str, typer.Option("--direction", help="With --goal: max or min.")] = "max",
     executor: ExecutorFlag = None,
     address: AddressFlag = None,
+    schedule: Annotated[
+        str | None,
+        typer.Option(
+            "--schedule",
+            help="batch: lanes wait for each other (same experiments on every executor); "
+            "async: each lane goes on as soon as its evaluation ends (faster with --parallel, "
+            "order depends on timing). Default: the task's [search] schedule, else batch.",
+        ),
+    ] = None,
 ) -> None:
     r"""Improve the task's workspace on its own until the budget is spent.
 
@@ -153,7 +162,12 @@ def run_command(
 
         raise UserError(f"--time: {error}") from None
     chosen = _executor(executor, address)
+    if schedule not in (None, "batch", "async"):
+        from agent.errors import UserError
+
+        raise UserError(f"--schedule: {schedule!r} is not batch or async")
     overrides = Overrides(
+        schedule=schedule,
         parallel=parallel,
         experiments=experiments,
         time=seconds,

@@ -19,6 +19,7 @@ dead driver); `strop resume` re-dispatches them, since their records are pending
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,6 +50,7 @@ class RayExecutor:
         self.ray = ray
         self.gcs = gcs_address(ray)
         self._bundles: dict[str, tuple[Any, EvaluatorBundle]] = {}
+        self._lock = threading.Lock()
         self._task = ray.remote(evaluate_job)
         self.placements: list[tuple[str, str, int]] = []  # (job name, node, worker pid), for tests
 
@@ -58,11 +60,12 @@ class RayExecutor:
 
     def _bundle(self, evaluator: Any) -> Any:
         fingerprint = evaluator.fingerprint
-        if fingerprint not in self._bundles:
-            check_capacity(self.ray, 1, evaluator.spec.memory)
-            bundle = bundle_for(evaluator)
-            self._bundles[fingerprint] = (self.ray.put(bundle), bundle)
-        return self._bundles[fingerprint][0]
+        with self._lock:  # async lanes call evaluate_all from several threads: one bundle per evaluator
+            if fingerprint not in self._bundles:
+                check_capacity(self.ray, 1, evaluator.spec.memory)
+                bundle = bundle_for(evaluator)
+                self._bundles[fingerprint] = (self.ray.put(bundle), bundle)
+            return self._bundles[fingerprint][0]
 
     def _submit(self, evaluator: Any, bundle: Any, job: EvaluationJob) -> Any:
         left = None if job.deadline is None else max(0.0, job.deadline - time.time())

@@ -1,6 +1,6 @@
 """The run loop as one LangGraph `StateGraph`, checkpointed to SQLite, and its driver.
 
-    START → decide ─┬─ stop ─► finish → END
+    START → decide ─┬─ stop ─► finish → END    (async lanes still evaluating: stop ─► evaluate first)
                     └─ go ──► select → retrieve → propose → check → commit → evaluate → record
                                           ▲                                              │
                                           └──────────── another turn ◄───────────────────┤
@@ -63,6 +63,7 @@ class Overrides:
     experiments: int | None = None
     time: float | None = None
     executor: dict[str, Any] | None = None  # an `agent.executors.ExecutorSpec` as data
+    schedule: str | None = None  # batch | async (None: the task's [search] schedule)
 
     def save(self, folder: Path) -> None:
         (folder / OVERRIDES).write_text(json.dumps(self.__dict__))
@@ -100,7 +101,9 @@ def build_graph(nodes: Nodes, checkpointer: Any) -> Any:
     ):
         graph.add_node(name, getattr(nodes, name))
     graph.add_edge(START, "decide")
-    graph.add_conditional_edges("decide", nodes.after_decide, {"finish": "finish", "select": "select"})
+    graph.add_conditional_edges(
+        "decide", nodes.after_decide, {"finish": "finish", "select": "select", "evaluate": "evaluate"}
+    )
     for before, after in (
         ("select", "retrieve"),
         ("retrieve", "propose"),
@@ -185,10 +188,13 @@ def make_context(
         turns=turns,
         max_steps=planned * (STEPS_PER_EXPERIMENT + (turn_steps if turns else 0)),
         concurrency=concurrency,
+        schedule=overrides.schedule or task.spec.search.schedule,
     )
     emit(Note(memory.describe() if memory.available or not memory.notes else memory.notes.pop(0)))
     if ctx.executor.name != "local":
         emit(Note(f"evaluations run on {executor_spec(task, overrides).describe()}"))
+    if ctx.schedule == "async" and parallel > 1:
+        emit(Note(f"{parallel} lanes, asynchronous: each lane goes on as soon as its evaluation ends"))
     for text in memory.notes:
         emit(Note(text))
     memory.notes.clear()
@@ -329,6 +335,7 @@ def _drive(
     except Timeout:
         raise RunBusyError(f"run {run.record.id} is being run by another process") from None
     ctx: LoopContext | None = None
+    nodes: Nodes | None = None
     try:
         ctx = make_context(run, index, overrides, sink, proposer)
         ctx.started = started
@@ -356,7 +363,8 @@ def _drive(
             )
 
         try:
-            _invoke(Nodes(ctx), run, ctx.max_steps, on_ready=ready)
+            nodes = Nodes(ctx)
+            _invoke(nodes, run, ctx.max_steps, on_ready=ready)
         except UserError as error:  # a wrong key, model or URL: stop now, resumable once fixed
             ctx.emit(Note(f"the run stopped: {error}; fix it, then `strop resume {run.record.id}`"))
             raise
@@ -365,6 +373,8 @@ def _drive(
             run.record.id, run.record.status, run.record.stop_reason, run.best(records), records
         )
     finally:
+        if nodes is not None:
+            nodes.close()
         if ctx is not None:
             ctx.executor.close()
         lock.release()

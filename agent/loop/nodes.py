@@ -20,6 +20,16 @@ Time: the run's time budget becomes one deadline (`_deadlines`): LLM calls and
 evaluations end by the search deadline, which keeps the `final` phase's reserve free;
 `final` itself ends by the run's deadline. With `parallel` lanes and an LLM proposer,
 the lanes' model calls run at once (up to `[llm] concurrency`).
+
+Schedules (`[search] schedule`, `--schedule`): `batch` (the default) runs the lanes in
+lock-step, each batch waiting for its slowest evaluation, so a seeded run records the same
+experiments on every executor. `async` keeps every lane busy: `evaluate` dispatches what is
+committed and returns as soon as one evaluation ends; that lane is recorded and learned from
+and a new experiment is selected, proposed and committed for it while the others are still
+evaluating (their slots stay `committed`, their futures live in `Nodes`, not in the
+checkpoint). The driver's serial work and the batch's wait for its slowest lane then overlap
+other lanes' evaluations; the price is that proposals depend on which evaluation ended first.
+After a crash, `committed` slots with no future are dispatched again, as in `batch`.
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ import json
 import random
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -48,7 +58,7 @@ from agent.records import Cost, ExperimentRecord
 from agent.run import Candidate, Run, UnsafePathError, safe_path, write_files
 from agent.search.tree import Node, Strategy
 from agent.space import Space
-from evaluators.verdict import Status
+from evaluators.verdict import Status, Verdict
 
 BASELINE_IDEA = "baseline: the workspace as it is"
 CLOSING = 2.0  # seconds kept at the end for closing the run: records, lanes, the summary, exiting
@@ -74,6 +84,7 @@ class LoopContext:
     concurrency: int = 1  # model calls at once across lanes (LLM proposers)
     started: float | None = None  # epoch seconds the command started; None: when the loop starts
     executor: Executor = field(default_factory=LocalExecutor)  # where evaluations run (agent.executors)
+    schedule: str = "batch"  # batch: lanes in lock-step; async: each lane goes on when it is done
 
     @property
     def folder(self) -> Path:
@@ -90,6 +101,15 @@ class Nodes:
         self._knowledge_seconds: list[float] = []  # how long knowledge calls took in this process
         # the first stretch counts from when the command started (its start-up is the run's time too)
         self._mark = ctx.clock() - (max(0.0, time.time() - ctx.started) if ctx.started else 0.0)
+        # async schedule: evaluations in flight, by (experiment, turn), with the record they conclude
+        self._flight: dict[tuple[int, int], tuple[Future[Verdict], ExperimentRecord]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+
+    def close(self) -> None:
+        """Let go of the async evaluations' threads (nothing is in flight after `finish`)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     # ---------------------------------------------------------------- helpers
     def _records(self) -> dict[int, ExperimentRecord]:
@@ -176,26 +196,31 @@ class Nodes:
         run = self.ctx.run
         records = self._records()
         next_exp = max([state["next_exp"], *[r.id + 1 for r in records.values()]])
-        in_flight = {slot["exp"] for slot in state["slots"]}
+        busy = [slot for slot in state["slots"] if slot["stage"] != "done"]  # async lanes evaluating
+        in_flight = {slot["exp"] for slot in busy}
+        free = [lane for lane in range(self.ctx.parallel) if lane not in {slot["lane"] for slot in busy}]
         orphans = [r for r in records.values() if r.status is Status.PENDING and r.id not in in_flight]
         slots: list[Slot] = []
-        for lane, record in enumerate(sorted(orphans, key=lambda r: r.id)):
+        for lane, record in zip(free, sorted(orphans, key=lambda r: r.id), strict=False):
             slot = new_slot(
                 record.id, lane, record.parent, "recovered", "committed before a crash; evaluated now"
             )
             slot.update(stage="committed", turn=max(1, record.turns))
             slots.append(slot)
-        if not slots and 0 not in records:
+        if not slots and not busy and 0 not in records:
             slots.append(new_slot(0, 0, None, "baseline", BASELINE_IDEA))
             next_exp = max(next_exp, 1)
         elif not slots:
             usage = self._usage(state, records, state["elapsed"])
             left = self.ctx.budget.experiments_left(usage)
-            count = self.ctx.parallel if left is None else max(1, min(self.ctx.parallel, left))
+            if busy:  # async: the lanes still evaluating count against the budget already
+                count = len(free) if left is None else max(0, min(len(free), left - len(busy)))
+            else:
+                count = self.ctx.parallel if left is None else max(1, min(self.ctx.parallel, left))
             nodes = [Node.of(r, self.ctx.metric, run.record.direction) for r in records.values()]
             rng = random.Random(f"{run.task.spec.search.seed}:{next_exp}")
             taken = []
-            for lane in range(count):
+            for lane in free[:count]:
                 selection = self.ctx.strategy.select(nodes, rng, taken)
                 taken.append(selection)
                 parent = selection.parent if selection.parent in records else (0 if 0 in records else None)
@@ -207,7 +232,7 @@ class Nodes:
             self.ctx.emit(
                 ExperimentStarted(slot["exp"], slot["parent"], slot["mode"], slot["turn"], slot["why"])
             )
-        return {"step": state["step"] + 1, "slots": slots, "next_exp": next_exp}
+        return {"step": state["step"] + 1, "slots": [*busy, *slots], "next_exp": next_exp}
 
     # ---------------------------------------------------------------- retrieve
     def retrieve(self, state: LoopState) -> dict[str, Any]:
@@ -518,6 +543,8 @@ class Nodes:
 
     # ---------------------------------------------------------------- evaluate
     def evaluate(self, state: LoopState) -> dict[str, Any]:
+        if self.ctx.schedule == "async":
+            return self._evaluate_async(state)
         run = self.ctx.run
         records = self._records()
         evaluator = run.evaluator()
@@ -547,6 +574,56 @@ class Nodes:
             for slot in state["slots"]
         ]
         return {"step": state["step"] + 1, "slots": slots}
+
+    def _evaluate_async(self, state: LoopState) -> dict[str, Any]:
+        """Dispatch every committed slot not yet in flight; return once at least one has ended.
+
+        Verdicts are concluded here, in the loop's thread (git and the index are single-writer);
+        slots still evaluating stay `committed` for the next pass.
+        """
+        run = self.ctx.run
+        records = self._records()
+        evaluator = run.evaluator()
+        deadline = self._deadlines(state, records)[0]
+        skipped: set[int] = set()
+        for slot in state["slots"]:
+            key = (slot["exp"], slot["turn"])
+            record = records.get(slot["exp"])
+            if slot["stage"] != "committed" or key in self._flight:
+                continue
+            if record is None or record.status is not Status.PENDING:
+                continue  # concluded before a crash: marked evaluated below
+            why_not = self._cannot_finish(records, deadline)
+            if why_not:  # left pending: `strop resume` with more time evaluates it
+                skipped.add(slot["exp"])
+                self.ctx.emit(Note(f"experiment {slot['exp']} not evaluated: {why_not}"))
+                continue
+            lane = self._lane(slot)
+            run.repo.checkout(lane, record.branch, record.commit)
+            job = EvaluationJob(lane, _log_name(slot), deadline=deadline.at)
+            self._flight[key] = (self._threads().submit(self._evaluate_one, evaluator, job), record)
+        ended: set[tuple[int, int]] = set()
+        if self._flight:
+            wait([future for future, _ in self._flight.values()], return_when=FIRST_COMPLETED)
+            for key, (future, record) in sorted(self._flight.items()):
+                if future.done():
+                    del self._flight[key]
+                    run.conclude(record, future.result())  # an executor's error ends the run, as in batch
+                    ended.add(key)
+        slots = []
+        for slot in state["slots"]:
+            if slot["stage"] == "committed" and (slot["exp"], slot["turn"]) not in self._flight:
+                slot = {**slot, "stage": "done" if slot["exp"] in skipped else "evaluated"}
+            slots.append(slot)
+        return {"step": state["step"] + 1, "slots": slots}
+
+    def _threads(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.ctx.parallel, thread_name_prefix="lane")
+        return self._pool
+
+    def _evaluate_one(self, evaluator: Any, job: EvaluationJob) -> Verdict:
+        return self.ctx.executor.evaluate_all(evaluator, [job])[0]
 
     def _cannot_finish(self, records: dict[int, ExperimentRecord], deadline: Deadline) -> str:
         """Why an evaluation is not started: the time left is below the recent median evaluation."""
@@ -655,9 +732,10 @@ class Nodes:
         records = self._records()
         rejections = state["rejections"]
         crashed = False
+        busy = [slot for slot in state["slots"] if slot["stage"] != "done"]  # async lanes evaluating
         for slot in state["slots"]:
             record = records.get(slot["exp"])
-            if record is None:
+            if record is None or slot["stage"] != "done":
                 continue
             rejections = rejections + 1 if record.status is Status.REJECTED else 0
             parent = records.get(record.parent) if record.parent is not None else None
@@ -669,7 +747,7 @@ class Nodes:
         for text in self.ctx.memory.notes:
             self.ctx.emit(Note(text))
         self.ctx.memory.notes.clear()
-        return {"step": state["step"] + 1, "slots": [], "rejections": rejections}
+        return {"step": state["step"] + 1, "slots": busy, "rejections": rejections}
 
     def _timed(self, call: Callable[[], Any]) -> Any:
         started = time.monotonic()
@@ -769,7 +847,10 @@ class Nodes:
     # --------------------------------------------------------------- routing
     @staticmethod
     def after_decide(state: LoopState) -> str:
-        return "finish" if state["stop_reason"] else "select"
+        if not state["stop_reason"]:
+            return "select"
+        # async lanes still evaluating finish first: a stop never drops an experiment in flight
+        return "evaluate" if any(slot["stage"] == "committed" for slot in state["slots"]) else "finish"
 
     @staticmethod
     def after_record(state: LoopState) -> str:

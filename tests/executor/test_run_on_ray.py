@@ -6,6 +6,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from agent.executors import ExecutorSpec
 from agent.executors.cluster import LocalCluster
 from agent.home import run_dir, strop_home
@@ -61,8 +63,8 @@ def _kill_first_evaluation(cluster: LocalCluster, killed: list[int], timeout: fl
         time.sleep(0.05)
 
 
-def _run_killing_one_worker(tmp_path: Path, cluster: LocalCluster, retries: int):  # type: ignore[no-untyped-def]
-    task = make_task(tmp_path / "t", experiments=4, sleep=2.0)
+def _run_killing_one_worker(tmp_path: Path, cluster: LocalCluster, retries: int, schedule: str = "batch"):  # type: ignore[no-untyped-def]
+    task = make_task(tmp_path / "t", experiments=4, sleep=2.0, schedule=schedule)
     killed: list[int] = []
     killer = threading.Thread(target=_kill_first_evaluation, args=(cluster, killed), daemon=True)
     killer.start()
@@ -72,10 +74,11 @@ def _run_killing_one_worker(tmp_path: Path, cluster: LocalCluster, retries: int)
     return result, index
 
 
+@pytest.mark.parametrize("schedule", ["batch", "async"])
 def test_a_worker_killed_mid_evaluation_is_retried_nothing_lost_or_duplicated(
-    tmp_path: Path, cluster: LocalCluster
+    tmp_path: Path, cluster: LocalCluster, schedule: str
 ) -> None:
-    result, index = _run_killing_one_worker(tmp_path, cluster, retries=1)
+    result, index = _run_killing_one_worker(tmp_path, cluster, retries=1, schedule=schedule)
     assert [r.id for r in result.records] == [0, 1, 2, 3]
     assert all(r.status is Status.OK for r in result.records)  # the killed one ran again, once
     assert len({r.commit for r in result.records}) == 4

@@ -48,6 +48,7 @@ experiments = {experiments}
 [search]
 parallel = {parallel}
 seed = {seed}
+schedule = "{schedule}"
 
 [space]
 x = {{ type = "float", low = -5, high = 5 }}
@@ -74,6 +75,7 @@ def make_task(
     on_violation: str = "repair",
     params: dict | None = None,
     memory: bool = False,
+    schedule: str = "batch",
 ) -> Path:
     """Write the tiny task into `root` (a fresh folder) and return its task file."""
     root.mkdir(parents=True, exist_ok=True)
@@ -89,6 +91,7 @@ def make_task(
             rules=json.dumps(rules),
             on_violation=on_violation,
             memory=str(memory).lower(),
+            schedule=schedule,
         )
     )
     return root / "task.toml"

@@ -60,13 +60,17 @@ def _kill_inside_loop(process: subprocess.Popen[bytes], folder: Path, before: in
     return True
 
 
-@pytest.mark.parametrize(("seed", "parallel"), [(11, 1), (23, 2)])
+@pytest.mark.parametrize(
+    ("seed", "parallel", "schedule"), [(11, 1, "batch"), (23, 2, "batch"), (31, 2, "async")]
+)
 def test_sigkill_at_random_points_then_resume_loses_and_duplicates_nothing(
-    tmp_path: Path, seed: int, parallel: int
+    tmp_path: Path, seed: int, parallel: int, schedule: str
 ) -> None:
     rng = random.Random(seed)
     # Slow enough that three kills at most 0.6 s into a start always land before the run ends.
-    task = make_task(tmp_path / "t", experiments=10, parallel=parallel, sleep=0.5, seed=seed)
+    task = make_task(
+        tmp_path / "t", experiments=10, parallel=parallel, sleep=0.5, seed=seed, schedule=schedule
+    )
     home = strop_home()
     process = _spawn(["run", str(task)])
     while _run_id(home) is None and process.poll() is None:  # wait for the run to exist
