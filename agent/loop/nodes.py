@@ -576,7 +576,8 @@ class Nodes:
         return {"step": state["step"] + 1, "slots": slots}
 
     def _evaluate_async(self, state: LoopState) -> dict[str, Any]:
-        """Dispatch every committed slot not yet in flight; return once at least one has ended.
+        """Dispatch every committed slot not yet in flight; return once one has ended (at once
+        when a slot needs no evaluation: rejected by the checks, or skipped for lack of time).
 
         Verdicts are concluded here, in the loop's thread (git and the index are single-writer);
         slots still evaluating stay `committed` for the next pass.
@@ -586,13 +587,15 @@ class Nodes:
         evaluator = run.evaluator()
         deadline = self._deadlines(state, records)[0]
         skipped: set[int] = set()
+        concluded = False
         for slot in state["slots"]:
             key = (slot["exp"], slot["turn"])
             record = records.get(slot["exp"])
             if slot["stage"] != "committed" or key in self._flight:
                 continue
             if record is None or record.status is not Status.PENDING:
-                continue  # concluded before a crash: marked evaluated below
+                concluded = True  # before a crash: marked evaluated below
+                continue
             why_not = self._cannot_finish(records, deadline)
             if why_not:  # left pending: `strop resume` with more time evaluates it
                 skipped.add(slot["exp"])
@@ -602,14 +605,14 @@ class Nodes:
             run.repo.checkout(lane, record.branch, record.commit)
             job = EvaluationJob(lane, _log_name(slot), deadline=deadline.at)
             self._flight[key] = (self._threads().submit(self._evaluate_one, evaluator, job), record)
-        ended: set[tuple[int, int]] = set()
-        if self._flight:
+        # a slot with nothing to wait for (rejected before evaluation, or skipped) is recorded now
+        ready = skipped or concluded or any(slot["stage"] == "evaluated" for slot in state["slots"])
+        if self._flight and not ready:
             wait([future for future, _ in self._flight.values()], return_when=FIRST_COMPLETED)
-            for key, (future, record) in sorted(self._flight.items()):
-                if future.done():
-                    del self._flight[key]
-                    run.conclude(record, future.result())  # an executor's error ends the run, as in batch
-                    ended.add(key)
+        for key, (future, record) in sorted(self._flight.items()):
+            if future.done():
+                del self._flight[key]
+                run.conclude(record, future.result())  # an executor's error ends the run, as in batch
         slots = []
         for slot in state["slots"]:
             if slot["stage"] == "committed" and (slot["exp"], slot["turn"]) not in self._flight:

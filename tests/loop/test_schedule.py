@@ -34,8 +34,10 @@ print(json.dumps({"score": -(p["x"] - 1.5) ** 2}))
 SLOW = {"x": 4.5, "n": 4, "mode": "a"}
 
 
-def _task(root: Path, barrier: Path, experiments: int) -> Path:
-    task = make_task(root, experiments=experiments, parallel=2, schedule="async", rules=[])
+def _task(root: Path, barrier: Path, experiments: int, rules: list[str] | None = None) -> Path:
+    task = make_task(
+        root, experiments=experiments, parallel=2, schedule="async", rules=rules or [], on_violation="reject"
+    )
     (root / "evaluate.py").write_text(BARRIER_EVALUATOR)
     text = task.read_text().replace('EVAL_SLEEP = "0.0"', f'BARRIER = "{barrier}"')
     task.write_text(text)
@@ -85,3 +87,24 @@ def test_a_stop_with_a_lane_still_evaluating_waits_for_it(tmp_path: Path) -> Non
     assert [r.id for r in result.records] == [0, 1, 2, 3]  # nothing new started after the stop
     assert all(r.status is Status.OK for r in result.records)  # 1 was waited for, not dropped
     assert audit_run(result.run_id, strop_home(), index, evaluated=len(result.records)) == []
+
+
+def test_a_rejected_candidate_does_not_wait_for_the_other_lane(tmp_path: Path) -> None:
+    """Rejected before evaluation, its lane is recorded and refilled at once, not after the slow one."""
+    barrier = tmp_path / "open"
+    task = _task(tmp_path / "t", barrier, experiments=5, rules=["n % 2 == 0"])
+    finished: list[tuple[int, str]] = []
+
+    def sink(event: object) -> None:
+        if isinstance(event, ExperimentFinished):
+            finished.append((event.exp, event.status))
+            if event.exp == 5:
+                barrier.touch()
+
+    index = RunIndex(strop_home())
+    points = [SLOW, {"x": 0.5, "n": 3, "mode": "a"}, *_points(3)[1:]]  # 2 breaks `n % 2 == 0`
+    proposer = PointsProposer(task, points)
+    result = start_run(load_task(task), strop_home(), index, Overrides(), sink=sink, proposer=proposer)
+    assert finished == [(0, "ok"), (2, "rejected"), (3, "ok"), (4, "ok"), (5, "ok"), (1, "ok")]
+    assert "barrier opened" in Path(result.records[1].log_path).read_text()
+    assert audit_run(result.run_id, strop_home(), index, evaluated=5) == []
