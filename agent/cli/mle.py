@@ -163,6 +163,10 @@ def run_command(
     )
     with _Progress(metric_key(competition), quiet or json_out) as progress:
         outcome = run_competition(request, strop_home(), sink=progress, started=process_started())
+    _show(outcome, json_out)
+
+
+def _show(outcome: Any, json_out: bool) -> None:
     if json_out:
         print_json(outcome.to_json())
         return
@@ -171,6 +175,43 @@ def run_command(
         f"run {outcome.run} · {outcome.experiments} experiments · {outcome.wall_seconds:.0f}s · "
         f"best {outcome.best_branch or '—'} (holdout {outcome.holdout_score}) · folder {escape(outcome.work_folder)}"
     )
+
+
+def resume_graded(
+    run_id: str,
+    root: Path,
+    folder: Path,
+    more_time: float | None,
+    experiments: int | None,
+    executor: Any,
+    quiet: bool,
+    json_out: bool,
+) -> None:
+    """`strop resume` of a competition run: continue it, then grade it once as `strop mle run` does.
+
+    Without this a run stopped by a dead LLM endpoint (or killed) would end with no report.
+    """
+    from agent.cli.run import _Progress
+    from agent.deadline import process_started
+    from agent.domains.mle.competition import load_competition
+    from agent.domains.mle.runner import resume_competition
+    from agent.domains.mle.workfolder import metric_key
+    from agent.home import strop_home
+
+    competition = load_competition(root)
+    with _Progress(metric_key(competition), quiet or json_out) as progress:
+        outcome = resume_competition(
+            run_id,
+            competition,
+            folder,
+            strop_home(),
+            more_time=more_time,
+            sink=progress,
+            started=process_started(),
+            experiments=experiments,
+            executor=executor,
+        )
+    _show(outcome, json_out)
 
 
 def _endpoint() -> Any:

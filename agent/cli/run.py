@@ -200,8 +200,10 @@ def resume_command(
     Nothing is lost or done twice: an experiment committed but not evaluated is
     evaluated once; one already evaluated is not run again. With --time or
     --experiments, a run that ended on its budget continues with the new one.
+    A run of `strop mle run` ends graded, with its report, as that command would.
     """
     from agent.deadline import process_started
+    from agent.domains.mle.workfolder import competition_of
     from agent.home import strop_home
     from agent.loop import resume_run
     from agent.run_index import RunIndex
@@ -216,6 +218,13 @@ def resume_command(
     chosen = _executor(executor, address)
     index = RunIndex(strop_home())
     record = index.find_run(run_ref)
+    competition = competition_of(Path(record.task_path)) if record.task_path else None
+    if competition is not None:
+        from agent.cli.mle import resume_graded
+
+        task_folder = Path(record.task_path).parent
+        resume_graded(record.id, competition, task_folder, seconds, experiments, chosen, quiet, json_out)
+        return
     with _Progress(record.metric, quiet or json_out) as progress:
         result = resume_run(
             record.id,

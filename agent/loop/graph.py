@@ -366,7 +366,10 @@ def _drive(
             nodes = Nodes(ctx)
             _invoke(nodes, run, ctx.max_steps, on_ready=ready)
         except UserError as error:  # a wrong key, model or URL: stop now, resumable once fixed
-            ctx.emit(Note(f"the run stopped: {error}; fix it, then `strop resume {run.record.id}`"))
+            # the run log keeps the line; the error carries it to the screen, --json and --quiet too
+            stopped = f"the run stopped: {error}; fix it, then `strop resume {run.record.id}`"
+            RunLog(run.folder / "run.log")(Note(stopped))
+            error.args = (stopped,)  # same type: callers may tell a cluster gone from a bad key
             raise
         records = run.records()
         return LoopResult(

@@ -91,3 +91,56 @@ def test_mle_run_with_an_llm_drafts_debugs_and_improves(tmp_path: Path) -> None:
         for path in folder.rglob("*"):
             if path.is_file() and path.stat().st_size < 5_000_000:
                 assert KEY.encode() not in path.read_bytes(), path
+
+
+class Flaky(Model):
+    """Refuses the key (401) until the test says the endpoint is fixed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fixed = False
+
+    def __call__(self, request: RecordedRequest) -> Reply:
+        if not self.fixed:
+            return Reply.error(401, "invalid api key")
+        return super().__call__(request)
+
+
+def test_a_run_stopped_by_the_endpoint_is_resumed_and_graded_once(tmp_path: Path) -> None:
+    """`strop resume` of a competition run ends with the report that `strop mle run` would print."""
+    from tests.mle.test_run_end_to_end import InotifyOpens
+
+    root = write_sklearn_competition(tmp_path / "wine")
+    home, work = tmp_path / "home", tmp_path / "work"
+    model = Flaky()
+    with ScriptedServer(model) as server, InotifyOpens(root / "prepared" / "private") as audit:
+        env = {
+            **os.environ,
+            "STROP_HOME": str(home),
+            "STROP_LLM_URL": server.base_url,
+            "STROP_LLM_MODEL": "scripted",
+            "OPENAI_API_KEY": KEY,
+        }
+        cli = [sys.executable, "-m", "agent.cli"]
+        stopped = subprocess.run(
+            [*cli, "mle", "run", str(root), "--llm", "-n", "3", "--out", str(work), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=400,
+            env=env,
+        )
+        assert stopped.returncode == 2, stopped.stderr[-3000:]
+        assert "strop resume" in stopped.stderr and "Traceback" not in stopped.stderr
+        assert not (work / "report.json").exists()  # not graded: the run is not over
+        run_id = stopped.stderr.split("strop resume ")[1].split("`")[0].strip()
+        model.fixed = True
+        resumed = subprocess.run(
+            [*cli, "resume", run_id, "--json"], capture_output=True, text=True, timeout=400, env=env
+        )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    report = json.loads(resumed.stdout)
+    assert report["run"] == run_id and report["experiments"] == 3 and report["valid_submission"]
+    assert report["competition_id"] and "gold_threshold" in report  # MLE-bench's fields, graded
+    assert json.loads((work / "report.json").read_text())["score"] == report["score"]
+    answers = [name for name in audit.files if name.endswith(".csv")]
+    assert len(answers) == 1, audit.files  # over both commands, the answers were read once

@@ -96,8 +96,13 @@ def resume_competition(
     more_time: float | None = None,
     sink: Any = None,
     started: float | None = None,
+    experiments: int | None = None,
+    executor: Any = None,
 ) -> RunOutcome:
-    """Continue a killed run of `competition` in its working folder, then grade its chosen experiment."""
+    """Continue a killed run of `competition` in its working folder, then grade its chosen experiment.
+
+    `executor` (an `ExecutorSpec`) replaces the run's from now on, as for `strop resume`.
+    """
     import time
 
     from agent.loop import resume_run
@@ -105,7 +110,16 @@ def resume_competition(
 
     clock = time.time()
     folder = work_folder(competition, out)
-    result = resume_run(run, home, RunIndex(home), sink=sink, more_time=more_time, started=started)
+    result = resume_run(
+        run,
+        home,
+        RunIndex(home),
+        sink=sink,
+        more_time=more_time,
+        experiments=experiments,
+        started=started,
+        executor=executor,
+    )
     return _finish(competition, folder, result, time.time() - clock, home)
 
 

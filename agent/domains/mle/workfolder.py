@@ -223,6 +223,24 @@ def _write_public(competition: Competition, public: Path, fit: Any, holdout: Any
     (public / "mle.json").write_text(json.dumps(spec, indent=2), encoding="utf-8")
 
 
+def competition_of(task_file: Path) -> Path | None:
+    """The competition folder a task written by `strop mle run` came from; None for other tasks.
+
+    Its `final_private` is the competition's `prepared/private` (see `load_competition`), so
+    `strop resume` can grade a resumed competition run as `strop mle run` would have.
+    """
+    import tomllib
+
+    folder = Path(task_file).parent
+    if not (folder / "public" / "mle.json").is_file():
+        return None
+    try:
+        private = tomllib.loads(Path(task_file).read_text(encoding="utf-8"))["evaluator"]["final_private"]
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError):
+        return None
+    return Path(private).parent.parent
+
+
 def work_folder(competition: Competition, out: Path) -> WorkFolder:
     """The task that `prepare_task` wrote earlier under `out`, checked to be `competition`'s.
 
