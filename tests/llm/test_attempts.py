@@ -222,6 +222,36 @@ def test_two_lanes_call_the_model_at_once(
     assert second_in < first_out, f"the calls did not overlap: {times}"
 
 
+def test_async_lanes_with_two_turns_each_finish_every_attempt(
+    tmp_path: Path, workspace: Path, index: RunIndex, isolated_home: Path
+) -> None:
+    """A lane's next turn is proposed while the other lane evaluates; every turn is recorded once."""
+    from agent.home import strop_home
+    from agent.loop.audit import audit_run
+
+    def rising(request: RecordedRequest) -> Reply:
+        """Breaks model.py on an attempt's first turn; fixes it, with a higher value, when told."""
+        import re
+
+        if "did not succeed" in request.prompt or "This version failed" in request.prompt:
+            edit = "<<<<<<< SEARCH\nVALUE = (\n=======\nVALUE = 9\n>>>>>>> REPLACE"
+        else:
+            current = re.findall(r"VALUE = (\d+)", request.prompt)[-1]  # the file as the lane has it
+            edit = f"<<<<<<< SEARCH\nVALUE = {current}\n=======\nVALUE = (\n>>>>>>> REPLACE"
+        return Reply.text(f"Try this.\n\nmodel.py\n```python\n{edit}\n```\n", delay=0.2)
+
+    with ScriptedServer(rising) as server:
+        path = task_file(tmp_path, workspace, server, experiments=5, parallel=2)
+        path.write_text(path.read_text().replace("turn_limit = 1", "turn_limit = 2"))
+        result = start_run(load_task(path), isolated_home, index, Overrides(parallel=2, schedule="async"))
+    records = result.records
+    assert [r.id for r in records] == [0, 1, 2, 3, 4]
+    assert all(r.status is not Status.PENDING for r in records)
+    assert all(r.turns == 2 and r.status is Status.OK for r in records[1:])  # broken, then fixed
+    assert result.stop_reason == "experiment budget spent: 5 of 5"
+    assert audit_run(result.run_id, strop_home(), index, evaluated=5) == []
+
+
 def test_the_same_error_5_times_in_a_row_stops_the_run_naming_it(
     tmp_path: Path, workspace: Path, index: RunIndex, isolated_home: Path
 ) -> None:
