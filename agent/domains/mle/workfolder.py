@@ -238,7 +238,7 @@ def competition_of(task_file: Path) -> Path | None:
         private = tomllib.loads(Path(task_file).read_text(encoding="utf-8"))["evaluator"]["final_private"]
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError):
         return None
-    return Path(private).parent.parent
+    return Path(private).parent.parent if isinstance(private, str) and private else None
 
 
 def work_folder(competition: Competition, out: Path) -> WorkFolder:
