@@ -141,7 +141,11 @@ def test_a_401_stops_the_run_with_one_line_and_exit_2(
     # besides the start-up warnings (local sandbox, one-stage evaluator), one line: the error, last
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("error:")]
-    assert errors == [lines[-1]] and errors[0].startswith("error: HTTP 401"), done.stderr
+    assert (
+        errors == [lines[-1]]
+        and errors[0].startswith("error: the run stopped: HTTP 401")
+        and "strop resume" in errors[0]
+    ), done.stderr
     assert "$OPENAI_API_KEY" in errors[0]
     assert "Traceback" not in done.stderr and "sk-wrong" not in done.stderr
     assert calls == 1  # no retry, no second attempt
