@@ -549,22 +549,18 @@ class Nodes:
         records = self._records()
         evaluator = run.evaluator()
         deadline = self._deadlines(state, records)[0]
-        todo: list[tuple[Slot, ExperimentRecord, Path]] = []
+        todo: list[tuple[Slot, ExperimentRecord, EvaluationJob]] = []
         skipped: set[int] = set()
         for slot in state["slots"]:
             record = records.get(slot["exp"])
             if slot["stage"] == "committed" and record is not None and record.status is Status.PENDING:
-                why_not = self._cannot_finish(records, deadline)
-                if why_not:  # left pending: `strop resume` with more time evaluates it
+                job = self._job(slot, record, records, deadline)
+                if job is None:
                     skipped.add(slot["exp"])
-                    self.ctx.emit(Note(f"experiment {slot['exp']} not evaluated: {why_not}"))
                     continue
-                lane = self._lane(slot)
-                run.repo.checkout(lane, record.branch, record.commit)
-                todo.append((slot, record, lane))
+                todo.append((slot, record, job))
 
-        jobs = [EvaluationJob(lane, _log_name(slot), deadline=deadline.at) for slot, _, lane in todo]
-        verdicts = self.ctx.executor.evaluate_all(evaluator, jobs)
+        verdicts = self.ctx.executor.evaluate_all(evaluator, [job for _, _, job in todo])
         for (_, record, _), verdict in zip(todo, verdicts, strict=True):
             run.conclude(record, verdict)  # in this thread: the index connection is not shared
         slots = [
@@ -574,6 +570,18 @@ class Nodes:
             for slot in state["slots"]
         ]
         return {"step": state["step"] + 1, "slots": slots}
+
+    def _job(
+        self, slot: Slot, record: ExperimentRecord, records: dict[int, ExperimentRecord], deadline: Deadline
+    ) -> EvaluationJob | None:
+        """The slot's lane checked out at its commit, as a job; None (and a note) when time is too short."""
+        why_not = self._cannot_finish(records, deadline)
+        if why_not:  # left pending: `strop resume` with more time evaluates it
+            self.ctx.emit(Note(f"experiment {slot['exp']} not evaluated: {why_not}"))
+            return None
+        lane = self._lane(slot)
+        self.ctx.run.repo.checkout(lane, record.branch, record.commit)
+        return EvaluationJob(lane, _log_name(slot), deadline=deadline.at)
 
     def _evaluate_async(self, state: LoopState) -> dict[str, Any]:
         """Dispatch every committed slot not yet in flight; return once one has ended (at once
@@ -596,14 +604,10 @@ class Nodes:
             if record is None or record.status is not Status.PENDING:
                 concluded = True  # before a crash: marked evaluated below
                 continue
-            why_not = self._cannot_finish(records, deadline)
-            if why_not:  # left pending: `strop resume` with more time evaluates it
+            job = self._job(slot, record, records, deadline)
+            if job is None:
                 skipped.add(slot["exp"])
-                self.ctx.emit(Note(f"experiment {slot['exp']} not evaluated: {why_not}"))
                 continue
-            lane = self._lane(slot)
-            run.repo.checkout(lane, record.branch, record.commit)
-            job = EvaluationJob(lane, _log_name(slot), deadline=deadline.at)
             self._flight[key] = (self._threads().submit(self._evaluate_one, evaluator, job), record)
         # a slot with nothing to wait for (rejected before evaluation, or skipped) is recorded now
         ready = skipped or concluded or any(slot["stage"] == "evaluated" for slot in state["slots"])
