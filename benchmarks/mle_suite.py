@@ -26,6 +26,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -159,6 +160,15 @@ def finish_flaml(
     report = grade_submission(out / "submission.csv", load_competition(folder)).to_json()
     facts = json.loads((out / "flaml.json").read_text())
     return _result("flaml", folder.name, seed, report, wall, f"time_budget {facts['flaml_time_budget']}s")
+
+
+def clear_unfinished(work: Path, competition: str, seed: int, sides: list[str]) -> None:
+    """Remove what a sitting stopped mid-pair left in the sides' folders, which `strop mle run` refuses."""
+    for side in sides:
+        out = work / f"{competition}-s{seed}-{side}"
+        if out.exists():
+            print(f"  {out.name}: left by an unfinished sitting, cleared", flush=True)
+            shutil.rmtree(out)
 
 
 def run_pair(
@@ -335,6 +345,7 @@ def main(argv: list[str] | None = None) -> None:
             if not missing:
                 continue
             which = missing[0] if len(missing) == 1 else "both"
+            clear_unfinished(work, competition, seed, missing)
             load = os.getloadavg()[0]
             pair = run_pair(COMPETITIONS / competition, seconds, seed, work, args.jobs, args.together, which)
             pair = [replace(r, commit=commit, load=round(max(load, os.getloadavg()[0]), 1)) for r in pair]

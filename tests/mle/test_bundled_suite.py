@@ -174,8 +174,16 @@ def test_the_suite_resumes_from_its_results_file_without_running_anything_twice(
         Result(s, first, 0, 0.9, "gold", True, True, 1.0, "earlier", commit, 1.0) for s in ("strop", "flaml")
     ]
     path.write_text(json.dumps([r.__dict__ for r in done]))
-    suite.main(["--competitions", first, "--seeds", "2", "--time", "1s", "--json", str(path)])
+    work = tmp_path / "work"
+    unfinished = work / f"{first}-s1-strop"  # a sitting stopped mid-pair: `mle run` refuses a used --out
+    (unfinished / "workspace").mkdir(parents=True)
+    kept = work / f"{first}-s0-strop"  # a finished pair's folder is evidence, kept
+    kept.mkdir()
+    suite.main(
+        ["--competitions", first, "--seeds", "2", "--time", "1s", "--json", str(path), "--work", str(work)]
+    )
     assert ran == [(first, 1, "both")]  # seed 0 was in the file
+    assert not unfinished.exists() and kept.is_dir()
     saved = json.loads(path.read_text())
     assert len(saved) == 4 and {row["commit"] for row in saved} == {commit}
     assert "strop: any medal 1/2" in capsys.readouterr().out  # the tables count both sittings
