@@ -111,9 +111,17 @@ class RunBudget:
 
 
 def final_reserve(
-    eval_seconds: list[float], timeout: float, time_budget: float | None, best_seconds: float | None = None
+    eval_seconds: list[float],
+    timeout: float,
+    time_budget: float | None,
+    best_seconds: float | None = None,
+    refit: bool = False,
 ) -> float:
     """Seconds to keep for the hidden-test `final` phase: 1.5 x the evaluation it will repeat, plus 1 s.
+
+    With `refit` (the final phase reads `final_public`, e.g. more training rows) it is 3 x: the
+    refit may take 60% of it (1.8 x, for a fit on a quarter more rows), and if it fails the
+    evaluation as selected runs in the rest (see `evaluators.staged`).
 
     `final` re-runs the best experiment, so its own evaluation time counts (`best_seconds`), not
     only the recent median: a slow ensemble that leads among cheap recent tries would otherwise
@@ -125,7 +133,7 @@ def final_reserve(
     recent = sorted(eval_seconds[-5:])
     if not recent:
         return max(0.0, min(timeout, time_budget / 6 if time_budget is not None else timeout))
-    guess = 1.5 * max(recent[len(recent) // 2], best_seconds or 0.0) + 1.0
+    guess = (3.0 if refit else 1.5) * max(recent[len(recent) // 2], best_seconds or 0.0) + 1.0
     cap = time_budget / 3 if time_budget is not None else guess
     return max(0.0, min(guess, cap))
 

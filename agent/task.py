@@ -230,10 +230,11 @@ class Task(BaseModel):
             private=resolved(spec.private),
             final_private=resolved(spec.final_private),
             public=resolved(spec.public),
+            final_public=resolved(spec.final_public),
         )
 
 
-_TRUSTED_KEYS = ("scorer", "private", "final_private", "public")
+_TRUSTED_KEYS = ("scorer", "private", "final_private", "public", "final_public")
 
 
 def _check_trusted_paths(task: Task) -> None:

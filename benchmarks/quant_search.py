@@ -277,6 +277,12 @@ def _models(values: list[str]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="seeds FIRST … FIRST+SEEDS-1: fresh seeds report a rule chosen on earlier ones, held out",
+    )
     parser.add_argument("--models", nargs="+", default=["digits-mlp", "digits-cnn"])
     parser.add_argument("--budgets", default="3.0,2.5")
     parser.add_argument("--generations", type=int, default=10)
@@ -302,11 +308,12 @@ def main() -> None:
     done = {(r["model"], r["budget_bits"], r["seed"]) for r in records}
     print(f"load average {os.getloadavg()[0]:.1f} at start", flush=True)
     plan = [(m, minilm_budgets if m == "minilm" else budgets) for m in models]
-    pending = [(m, b, s) for m, bs in plan for b in bs for s in range(args.seeds) if (m, b, s) not in done]
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    pending = [(m, b, s) for m, bs in plan for b in bs for s in seeds if (m, b, s) not in done]
     if args.warm_hawq and any(m == "minilm" for m, _, _ in pending):
         warm_hawq(minilm_budgets[0])
     for model, model_budgets in plan:  # seed by seed: a benchmark stopped early covers every budget alike
-        for seed in range(args.seeds):
+        for seed in seeds:
             for budget in model_budgets:
                 if (model, budget, seed) in done:
                     continue

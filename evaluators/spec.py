@@ -56,6 +56,10 @@ class EvaluatorSpec(BaseModel):
     public: str | None = Field(
         default=None, description="folder of public data, read-only at $STROP_PUBLIC in both stages"
     )
+    final_public: str | None = Field(
+        default=None,
+        description="the final phase's public data, in place of `public` (e.g. every training row, to refit)",
+    )
     expects: str = Field(
         default="", description="what the scorer reads from $STROP_OUTPUTS, in words (shown to the LLM)"
     )
@@ -98,8 +102,12 @@ class EvaluatorSpec(BaseModel):
             raise ValueError(
                 f"a two-stage evaluator needs `run`, `score` and `scorer` (missing: {missing[0]})"
             )
-        if self.command and (self.private or self.final_private or self.public):
-            raise ValueError("`private`, `final_private` and `public` belong to the two-stage form")
+        if self.command and (self.private or self.final_private or self.public or self.final_public):
+            raise ValueError(
+                "`private`, `final_private`, `public` and `final_public` belong to the two-stage form"
+            )
+        if self.final_public and not self.final_private:
+            raise ValueError("`final_public` is the final phase's data: give `final_private` too")
         if not self.command and self.final:
             raise ValueError("a two-stage evaluator's hidden test is `final_private`, not `final`")
         return self

@@ -12,6 +12,14 @@ scorer may load an artifact only as data); the metrics are the scorer's output
 alone. The final phase's private data exists only in the final phase's stage
 `score`, copied in for it and removed after.
 
+A task may give the final phase public data of its own (`final_public`: e.g. every
+training row, so that the chosen candidate is refitted on the rows selection held out).
+Both stages of the final phase then read it in place of `public`, and the candidate can
+tell the phase from it; it learns nothing it could not read before, since both folders
+are public. If that run fails before the scorer starts (so before the answers are
+copied in), the final phase runs once more on `public`, as the candidate was selected:
+a refit that does not fit in its time limit must not cost the run its grade.
+
 Only the scorer's last line of error output is shown to the proposer (a
 traceback would show the scorer's source).
 """
@@ -51,6 +59,8 @@ PRIVATE_VAR = "STROP_PRIVATE"
 PUBLIC_VAR = "STROP_PUBLIC"
 HOLD_SLACK = 60.0
 """Seconds a held scorer waits past the candidate's stage budget (sealing its outputs) before giving up."""
+REFIT_SHARE = 0.6
+"""The share of the final phase's time a run on `final_public` may take (the rest is for a second run)."""
 
 
 class StagedEvaluator:
@@ -100,14 +110,33 @@ class StagedEvaluator:
             raise ValueError("this task has no final_private data")
         started = time.monotonic()
         log: list[str] = []
+        public = self._public(phase)
+        refit = public != self.trusted.public
+        first = deadline
+        if refit and deadline is not None:  # leave the run as selected time to follow a failed refit
+            first = time.time() + REFIT_SHARE * max(0.0, deadline - time.time())
         with scratch(self.scratch_dir) as place:
-            verdict = self._stages(checkout, place, phase, deadline, log, started)
+            verdict = self._stages(checkout, place, phase, first, log, started, public)
+            answers_read = place.final_private.exists()
+        if refit and verdict.status is not Status.OK and not answers_read:
+            log.append(
+                f"# the run on the final phase's public data failed ({verdict.reason}); "
+                "running it again on the public data it was selected with\n"
+            )
+            with scratch(self.scratch_dir) as place:
+                verdict = self._stages(checkout, place, phase, deadline, log, started, self.trusted.public)
         log_path, log_digest = write_log(self.log_dir, name, phase, "".join(log))
         verdict.phase = phase
         verdict.fingerprint = fingerprint
         verdict.log_path = str(log_path)
         verdict.log_digest = log_digest
         return verdict
+
+    def _public(self, phase: str) -> Path | None:
+        """The public data of `phase`: the final phase's own where the task gives it."""
+        if phase == "final" and self.trusted.final_public is not None:
+            return self.trusted.final_public
+        return self.trusted.public
 
     def _stages(
         self,
@@ -117,6 +146,7 @@ class StagedEvaluator:
         deadline: float | None,
         log: list[str],
         started: float,
+        public: Path | None,
     ) -> Verdict:
         budget = Budgeted.of(self.spec.timeout, deadline)
         if budget.too_short:
@@ -125,7 +155,7 @@ class StagedEvaluator:
         place.outputs.mkdir(mode=0o755)
         held = self._hold_scorer(place, phase, budget)
         try:
-            return self._run_then_score(place, phase, deadline, log, started, budget, held)
+            return self._run_then_score(place, phase, deadline, log, started, budget, held, public)
         finally:
             if held is not None:
                 held.cancel()
@@ -139,8 +169,8 @@ class StagedEvaluator:
         started: float,
         budget: Budgeted,
         held: HeldRun | None,
+        public: Path | None,
     ) -> Verdict:
-        public = self.trusted.public
         run_env = {**self.spec.env, OUTPUTS_VAR: str(place.outputs)}
         binds = [Bind(place.outputs, writable=True)]
         if public is not None:
@@ -169,7 +199,7 @@ class StagedEvaluator:
             verdict = Verdict(status=Status.BUGGY, reason=str(error), feedback=f"{feedback}\n{error}")
             return finish_verdict(verdict, ran, started)
         log.append(f"# sealed {sealed.files} entries, {sealed.bytes} bytes of outputs\n")
-        scored = self._score(place, phase, deadline, log, held)
+        scored = self._score(place, phase, deadline, log, held, public)
         if isinstance(scored, Verdict):
             scored.feedback = feedback
             return finish_verdict(scored, ran, started)
@@ -178,7 +208,9 @@ class StagedEvaluator:
         verdict.cpu_time = scorer_run.cpu_time
         return finish_verdict(verdict, ran, started)
 
-    def _scorer_inputs(self, place: Scratch, phase: str) -> tuple[dict[str, str], list[Bind]]:
+    def _scorer_inputs(
+        self, place: Scratch, phase: str, public: Path | None
+    ) -> tuple[dict[str, str], list[Bind]]:
         """The scorer's copy, environment and binds; the sealed outputs' folder made for them."""
         readable_copy(self.trusted.scorer, place.scorer)
         place.sealed.mkdir(mode=0o755, exist_ok=True)
@@ -188,9 +220,9 @@ class StagedEvaluator:
         if private is not None:
             env[PRIVATE_VAR] = str(private)
             binds.append(Bind(private))
-        if self.trusted.public is not None:
-            env[PUBLIC_VAR] = str(self.trusted.public)
-            binds.append(Bind(self.trusted.public))
+        if public is not None:
+            env[PUBLIC_VAR] = str(public)
+            binds.append(Bind(public))
         return env, binds
 
     def _hold_scorer(self, place: Scratch, phase: str, run_budget: Budgeted) -> HeldRun | None:
@@ -198,7 +230,7 @@ class StagedEvaluator:
         if phase == "final" or not can_hold(self.scorer_sandbox):
             return None
         assert self.spec.score is not None
-        env, binds = self._scorer_inputs(place, phase)
+        env, binds = self._scorer_inputs(place, phase, self._public(phase))
         limits = self._limits(self.spec.scorer_timeout)
         max_wait = run_budget.seconds + HOLD_SLACK
         return HeldRun(
@@ -206,7 +238,13 @@ class StagedEvaluator:
         )
 
     def _score(
-        self, place: Scratch, phase: str, deadline: float | None, log: list[str], held: HeldRun | None
+        self,
+        place: Scratch,
+        phase: str,
+        deadline: float | None,
+        log: list[str],
+        held: HeldRun | None,
+        public: Path | None,
     ) -> tuple[Execution, Budgeted] | Verdict:
         budget = Budgeted.of(self.spec.scorer_timeout, deadline)
         if budget.too_short:
@@ -215,7 +253,9 @@ class StagedEvaluator:
         scored = self._open_held(held, budget) if held is not None else None
         if scored is None:
             # Not held, or the held sandbox gave up waiting: start afresh with the same inputs.
-            env, binds = (held.env, held.binds) if held is not None else self._scorer_inputs(place, phase)
+            env, binds = (
+                (held.env, held.binds) if held is not None else self._scorer_inputs(place, phase, public)
+            )
             scored = self._sandboxed(
                 self.spec.score, place.scorer, budget, env, binds, [], self.scorer_sandbox
             )

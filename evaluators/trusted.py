@@ -1,7 +1,7 @@
 """The trusted side of a two-stage task: the scorer's files and the data candidates never see.
 
 At a run's start the scorer folder, the validate phase's private data and the
-public data are copied into the run's own folder (readable by the sandbox user,
+public data (the final phase's too) are copied into the run's own folder (readable by the sandbox user,
 see `scratch.readable_copy`) and fingerprinted, so that every experiment of the
 run is scored by the same scorer on the same data, and a file changed mid-run
 changes nothing. The final phase's private data is not copied here: it is read
@@ -30,6 +30,7 @@ class TrustedSources:
     private: Path | None = None
     final_private: Path | None = None
     public: Path | None = None
+    final_public: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,11 @@ class TrustedFiles:
         return path if path.exists() else None
 
     @property
+    def final_public(self) -> Path | None:
+        path = self.store / "final_public"
+        return path if path.exists() else None
+
+    @property
     def fingerprint(self) -> str:
         digest = hashlib.sha256()
         for rel, file_digest in sorted(self.digests.items()):
@@ -67,7 +73,7 @@ class TrustedFiles:
         if store.exists():
             remove_tree(store)
         store.mkdir(parents=True)
-        for name in ("scorer", "private", "public"):
+        for name in ("scorer", "private", "public", "final_public"):
             source = getattr(sources, name)
             if source is not None:
                 readable_copy(source, store / name)

@@ -152,7 +152,11 @@ class Nodes:
             seconds = [r.eval_seconds for r in sorted(records.values(), key=lambda r: r.id) if r.eval_seconds]
             best = self._best(records)
             reserve += final_reserve(
-                seconds, float(spec.timeout), budget, best.eval_seconds if best else None
+                seconds,
+                float(spec.timeout),
+                budget,
+                best.eval_seconds if best else None,
+                refit=bool(getattr(spec, "final_public", None)),
             )
         return run.minus(reserve), run.minus(CLOSING)
 

@@ -90,25 +90,43 @@ def test_a_forecast_is_split_in_time_and_refitted_on_every_row(tmp_path: Path) -
     fit, holdout, test = (pd.read_csv(public / n) for n in ("fit.csv", "holdout.csv", "test.csv"))
     train = pd.read_csv(competition.public / "train.csv")
     assert len(holdout) == len(test) and fit.date.max() < holdout.date.min()
-    assert pd.read_csv(public / "refit.csv").equals(train)
+    # No file of the experiments' public data holds the holdout's targets (they select).
+    answers = pd.read_csv(folder.root / "private" / "validate" / "holdout_answers.csv")
+    for path in public.glob("*.csv"):
+        frame = pd.read_csv(path)
+        if "target" in frame and path.name != "holdout_sample.csv":  # the sample's targets are zeros
+            assert not set(frame.id) & set(answers.id), path.name
+    assert set(answers.id) == set(holdout.id)
+    # The final phase refits on every training row, in time order, up to the last known date.
+    final = pd.read_csv(folder.root / "public-final" / "fit.csv")
+    assert (
+        final.sort_values("date")
+        .reset_index(drop=True)
+        .equals(train.sort_values("date").reset_index(drop=True))
+    )
+    assert final.date.is_monotonic_increasing
     task = folder.task_file.read_text()
     assert "trend = " in task and "recent = " in task and "memory = false" in task
-    assert json.loads((public / "mle.json").read_text())["refit"] == "refit.csv"
+    assert 'final_public = "public-final"' in task
+    assert json.loads((public / "mle.json").read_text())["forecast"] is True
 
 
 def test_a_tabular_competition_keeps_its_random_holdout(tmp_path: Path) -> None:
     folder = prepare_task(load_competition(ROOT / "strop-diabetes"), tmp_path / "work", seed=0, experiments=3)
-    assert not (folder.root / "public" / "refit.csv").exists()
+    assert json.loads((folder.root / "public" / "mle.json").read_text())["forecast"] is False
+    assert len(pd.read_csv(folder.root / "public-final" / "fit.csv")) == len(
+        pd.read_csv(folder.root / "public" / "fit.csv")
+    ) + len(pd.read_csv(folder.root / "public" / "holdout.csv"))
     assert "trend = " not in folder.task_file.read_text()
 
 
 def test_the_solution_forecasts_a_valid_submission(tmp_path: Path) -> None:
-    """The starting solution.py, run for real on the forecast's public files, writes valid files."""
+    """The starting solution.py, run for real on the final phase's public files, forecasts well."""
     competition = load_competition(ROOT / "strop-co2")
     folder = prepare_task(competition, tmp_path / "work", seed=0, experiments=3)
     outputs = tmp_path / "outputs"
     outputs.mkdir()
-    env = {**os.environ, "STROP_PUBLIC": str(folder.root / "public"), "STROP_OUTPUTS": str(outputs)}
+    env = {**os.environ, "STROP_PUBLIC": str(folder.root / "public-final"), "STROP_OUTPUTS": str(outputs)}
     done = subprocess.run(
         [sys.executable, "solution.py"],
         cwd=folder.root / "workspace",

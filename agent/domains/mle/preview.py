@@ -27,9 +27,10 @@ def goal_with_preview(goal: str, description: str, fit: Any, targets: list[str],
         "## Files (read-only, in the folder named by the STROP_PUBLIC environment variable)\n"
         "fit.csv: the training rows with their targets; holdout.csv: rows to predict for selection "
         "(no targets); test.csv: the competition's test rows; sample_submission.csv: the format of "
-        "a submission; mle.json: the id column, targets, task kind and metric (refit.csv for a "
-        "forecast: every training row). solution.py reads them and writes holdout.csv and "
-        "submission.csv to $STROP_OUTPUTS; the scorer grades holdout.csv on rows you never see.",
+        "a submission; mle.json: the id column, targets, task kind, metric and whether it is a "
+        "forecast. solution.py reads them and writes holdout.csv and submission.csv to "
+        "$STROP_OUTPUTS; the scorer grades holdout.csv on rows you never see. The chosen solution "
+        "runs once more for its grade, with every training row in fit.csv.",
         "## fit.csv\n" + table_preview(fit, targets, id_column),
     ]
     return "\n\n".join(parts)

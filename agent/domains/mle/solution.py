@@ -9,8 +9,8 @@ Stage `run` executes it as `python solution.py`:
     reads   $STROP_PUBLIC/fit.csv        training rows (features and targets)
             $STROP_PUBLIC/holdout.csv    held-out training rows, features only (for selection)
             $STROP_PUBLIC/test.csv       the competition's test rows
-            $STROP_PUBLIC/mle.json       id column, target columns, classification or regression, metric
-            $STROP_PUBLIC/refit.csv      forecasts only: every training row, to fit the test model
+            $STROP_PUBLIC/mle.json       id column, target columns, classification or regression,
+                                         metric, whether the rows are a forecast's (in time)
     writes  $STROP_OUTPUTS/holdout.csv      a prediction per held-out row
             $STROP_OUTPUTS/submission.csv   a prediction per test row, in sample_submission's format
 
@@ -36,8 +36,9 @@ The recipe, step by step:
    the chosen members are refitted on all of fit.csv and their predictions averaged.
 
 For a forecast, `recent` keeps only the latest share of the training rows (old regimes
-mislead a trend), and the test predictions come from models refitted on every training
-row, up to the last known date.
+mislead a trend). The chosen experiment runs once more for its grade with every training
+row in fit.csv (the held-out ones too, up to the last known date for a forecast): this
+file does not need to know which run it is.
 """
 
 from __future__ import annotations
@@ -419,7 +420,7 @@ def predict_target(
     task: Task,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Holdout and test predictions for one target column."""
-    fit, refit = frames["fit"], frames["refit"]
+    fit = frames["fit"]
     classes = np.unique(fit[target]) if task.classification else np.array([])
     features = [c for c in fit.columns if c not in frames["targets"]]
     if params["family"] == "ensemble":
@@ -434,10 +435,6 @@ def predict_target(
         blends["holdout"] = blends["holdout"] + weight * outputs(
             model, frames["holdout"][features], task, classes
         )
-        if task.forecast:
-            model = build_model(family, params, columns, task.classification).fit(
-                refit[features], refit[target]
-            )
         blends["test"] = blends["test"] + weight * outputs(model, frames["test"][features], task, classes)
     return (
         final_predictions(np.asarray(blends["holdout"]), task, classes),
@@ -467,13 +464,12 @@ def main() -> None:
     spec = json.loads((public / "mle.json").read_text(encoding="utf-8"))
     params = load_params()
     fit, holdout, test = (pd.read_csv(public / name) for name in ("fit.csv", "holdout.csv", "test.csv"))
-    forecast = bool(spec.get("refit"))
-    refit = pd.read_csv(public / spec["refit"]) if forecast else fit
-    fit, refit = recent_rows(fit, params.get("recent", 1.0)), recent_rows(refit, params.get("recent", 1.0))
+    forecast = bool(spec.get("forecast", spec.get("refit")))  # "refit": folders written before 2026-12
+    fit = recent_rows(fit, params.get("recent", 1.0))
     if forecast:  # rows in time order, so that cross-validation folds are too
         fit = fit.iloc[np.argsort(pd.to_datetime(fit[date_columns(fit)[0]], format="ISO8601"), kind="stable")]
     id_column, targets = spec["id_column"], spec["targets"]
-    named = {"fit": fit, "holdout": holdout, "refit": refit, "test": test}
+    named = {"fit": fit, "holdout": holdout, "test": test}
     joined = pd.concat(
         [frame.drop(columns=[c for c in [id_column, *targets] if c in frame]) for frame in named.values()]
     )

@@ -5,6 +5,7 @@
       workspace/solution.py     what candidates change (and params.json, what `evolve` changes)
       public/                   fit.csv, holdout.csv (no targets), holdout_sample.csv, test.csv,
                                 sample_submission.csv, description.md, mle.json
+      public-final/             the final phase's: the same, with every training row in fit.csv
       private/validate/         holdout_answers.csv: the held-out rows' targets, for selection
       scorer/                   score.py and the modules it carries, the competition's grade.py
 
@@ -12,18 +13,19 @@ Selection never touches the competition's private answers: the public train spli
 in two (seeded, stratified for classification), candidates fit on one part and predict the
 other, and the trusted scorer grades those predictions. The task's `final_private` is the
 competition's own `prepared/private`, which strop copies in only for the final phase, on
-the chosen experiment: the one read of the answers in a run.
+the chosen experiment: the one read of the answers in a run. That phase reads
+`public-final/` (the task's `final_public`), so the chosen recipe is refitted on every
+training row, the held-out ones included, as a competitor refits before submitting; if
+that run fails, the recipe is graded as it was selected (see `evaluators.staged`).
 
 This version handles tabular competitions whose `train.csv` holds the id column and the
 sample submission's prediction columns (regression, classification, binary probabilities).
 
 A forecast (a date column whose test dates all come after the training dates) is split in
-time instead: the holdout is the latest rows (as many as the test rows, at most a fifth),
-and `public/refit.csv` holds every training row so that the test predictions can be fitted
-up to the last known date. That makes the holdout's targets visible to candidate code:
-a hostile candidate could flatter its own selection score on a forecast, never its final
-grade, which still reads the hidden answers once. Without it a forecast would have to
-predict across the holdout's gap, which no forecaster would accept.
+time instead: the holdout is the latest rows (as many as the test rows, at most a fifth).
+Its final phase's fit.csv reaches the last known date, so the forecast does not have to
+predict across the holdout's gap; the holdout's targets are never in an experiment's
+public data, so no candidate can read its own selection answers.
 """
 
 from __future__ import annotations
@@ -93,8 +95,7 @@ def prepare_task(
     targets = _forecast(competition, train, _targets(competition, train, train_path))
     fit, holdout = _split_in_time(train, targets) if targets.date_column else _split(train, targets, seed)
     _write_public(competition, out / "public", fit, holdout, targets)
-    if targets.date_column:
-        train.to_csv(out / "public" / "refit.csv", index=False)
+    _write_public(competition, out / "public-final", pd.concat([fit, holdout]), holdout, targets)
     holdout_answers = out / "private" / "validate"
     holdout_answers.mkdir(parents=True)
     holdout[[competition.id_column, *targets.columns]].to_csv(
@@ -218,7 +219,7 @@ def _write_public(competition: Competition, public: Path, fit: Any, holdout: Any
         "classification": targets.classification,
         "probabilities": targets.probabilities,
         "metric": competition.metric_name,
-        "refit": "refit.csv" if targets.date_column else None,
+        "forecast": targets.date_column is not None,
     }
     (public / "mle.json").write_text(json.dumps(spec, indent=2), encoding="utf-8")
 
@@ -347,6 +348,8 @@ scorer = "scorer"
 public = "public"
 private = "private/validate"
 final_private = {json.dumps(str(competition.private.resolve()))}
+# The chosen experiment is graded after a refit on every training row (fit.csv here has them all).
+final_public = "public-final"
 expects = "holdout.csv and submission.csv in $STROP_OUTPUTS, each in sample_submission.csv's format (ids of holdout.csv and test.csv)"
 metric = {json.dumps(key)}
 direction = "{direction}"
