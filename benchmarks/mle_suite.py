@@ -9,7 +9,9 @@ public files, `--jobs` = the cores strop's lanes use) each produce a submission;
 graded on the hidden test rows against the competition's leaderboard (MLE-bench's medal
 rules). By default the two run one after the other, each with the machine to itself as far
 as this script is concerned; `--together` runs each pair at the same time, halving the wall
-time and sharing the cores and the machine's load between them evenly.
+time. Then the cores are split evenly only where `benchmarks.cpu_groups` can weight the
+sides (cgroup v1): without it FLAML took about 5x the CPU of strop's docker-sandboxed
+candidates. Each result records the CPU-seconds its side used, where they can be read.
 
 Prints the medal table per competition and seed, the spread of scores over seeds, and
 each side's any-medal and above-median rates. With `--json FILE` each result is added to FILE
@@ -35,6 +37,8 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from benchmarks.cpu_groups import Side
+
 HERE = Path(__file__).resolve().parent
 COMPETITIONS = HERE / "competitions"
 
@@ -54,6 +58,7 @@ class Result:
     note: str
     commit: str = ""
     load: float = 0.0
+    cpu_seconds: float | None = None  # the side's CPU use while it ran (None: not measured)
 
 
 def parse_time(text: str) -> float:
@@ -196,10 +201,24 @@ def run_pair(
         started = time.monotonic()
         flaml = start_flaml(folder, seconds, seed, flaml_out, jobs)
         return [first, finish_flaml(flaml, started, folder, seed, flaml_out)]
+    sides = (
+        Side.open("strop-suite-strop", weighted=False, with_docker=True),
+        Side.open("strop-suite-flaml", weighted=True),
+    )
     flaml = start_flaml(folder, seconds, seed, flaml_out, jobs)
-    return [
+    for side, process in zip(sides, (strop, flaml), strict=True):
+        if side is not None:
+            side.join(process.pid)
+    before = [side.cpu_seconds() if side else None for side in sides]
+    results = [
         finish_strop(strop, started, folder.name, seed),
         finish_flaml(flaml, started, folder, seed, flaml_out),
+    ]
+    return [
+        replace(result, cpu_seconds=round(side.cpu_seconds() - start, 1))
+        if side and start is not None
+        else result
+        for result, side, start in zip(results, sides, before, strict=True)
     ]
 
 
@@ -350,9 +369,10 @@ def main(argv: list[str] | None = None) -> None:
             pair = run_pair(COMPETITIONS / competition, seconds, seed, work, args.jobs, args.together, which)
             pair = [replace(r, commit=commit, load=round(max(load, os.getloadavg()[0]), 1)) for r in pair]
             for r in pair:
+                cpu = f"; {r.cpu_seconds:.0f} CPU-s" if r.cpu_seconds is not None else ""
                 print(
                     f"  {r.competition} seed {r.seed} {r.side}: {_score(r.score)} {r.medal} "
-                    f"({r.wall_seconds:.0f}s; {r.note}; load {r.load})",
+                    f"({r.wall_seconds:.0f}s; {r.note}; load {r.load}{cpu})",
                     flush=True,
                 )
             results.extend(pair)

@@ -212,3 +212,27 @@ def test_the_suite_resumes_from_its_results_file_without_running_anything_twice(
         suite.main(["--competitions", first, "--seeds", "2", "--json", str(path)])
     with pytest.raises(SystemExit, match="no bundled competition"):
         suite.main(["--competitions", "no-such-thing", "--json", str(path)])
+
+
+def test_a_side_by_side_reads_each_sides_cpu_seconds_from_its_own_group() -> None:
+    """The peer's group gets docker's weight; a busy child in it is counted, an idle one is not."""
+    from benchmarks.cpu_groups import CPU, Side
+
+    if not (CPU / "cpu.shares").is_file():
+        pytest.skip(f"{CPU}: no cgroup v1 cpu hierarchy on this machine (the suite says so too)")
+    busy_side, idle_side = (
+        Side.open("strop-test-busy", weighted=True),
+        Side.open("strop-test-idle", weighted=False),
+    )
+    assert busy_side is not None and idle_side is not None
+    assert busy_side.cpu is not None and (busy_side.cpu / "cpu.shares").read_text().strip() != ""
+    spin = "import time\nend = time.process_time() + 1.0\nwhile time.process_time() < end: pass"
+    busy = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep(0.3)\n{spin}"])
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.5)"])
+    busy_side.join(busy.pid)
+    idle_side.join(idle.pid)
+    before = busy_side.cpu_seconds(), idle_side.cpu_seconds()
+    busy.wait(timeout=60)
+    idle.wait(timeout=60)
+    assert busy_side.cpu_seconds() - before[0] >= 0.9
+    assert idle_side.cpu_seconds() - before[1] < 0.2
