@@ -236,3 +236,6 @@ def test_a_side_by_side_reads_each_sides_cpu_seconds_from_its_own_group() -> Non
     idle.wait(timeout=60)
     assert busy_side.cpu_seconds() - before[0] >= 0.9
     assert idle_side.cpu_seconds() - before[1] < 0.2
+    for group in [busy_side.cpu, *busy_side.accounting[:1], *idle_side.accounting[:1]]:
+        if group is not None:
+            group.rmdir()  # empty now that both children have exited
