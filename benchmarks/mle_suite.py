@@ -201,24 +201,22 @@ def run_pair(
         started = time.monotonic()
         flaml = start_flaml(folder, seconds, seed, flaml_out, jobs)
         return [first, finish_flaml(flaml, started, folder, seed, flaml_out)]
-    sides = (
+    groups = (
         Side.open("strop-suite-strop", weighted=False, with_docker=True),
         Side.open("strop-suite-flaml", weighted=True),
     )
     flaml = start_flaml(folder, seconds, seed, flaml_out, jobs)
-    for side, process in zip(sides, (strop, flaml), strict=True):
-        if side is not None:
-            side.join(process.pid)
-    before = [side.cpu_seconds() if side else None for side in sides]
+    for group, process in zip(groups, (strop, flaml), strict=True):
+        if group is not None:
+            group.join(process.pid)
+    before = [group.cpu_seconds() if group else 0.0 for group in groups]
     results = [
         finish_strop(strop, started, folder.name, seed),
         finish_flaml(flaml, started, folder, seed, flaml_out),
     ]
     return [
-        replace(result, cpu_seconds=round(side.cpu_seconds() - start, 1))
-        if side and start is not None
-        else result
-        for result, side, start in zip(results, sides, before, strict=True)
+        replace(result, cpu_seconds=round(group.cpu_seconds() - start, 1)) if group else result
+        for result, group, start in zip(results, groups, before, strict=True)
     ]
 
 

@@ -218,8 +218,9 @@ def test_a_side_by_side_reads_each_sides_cpu_seconds_from_its_own_group() -> Non
     """The peer's group gets docker's weight; a busy child in it is counted, an idle one is not."""
     from benchmarks.cpu_groups import CPU, Side
 
-    if not (CPU / "cpu.shares").is_file():
-        pytest.skip(f"{CPU}: no cgroup v1 cpu hierarchy on this machine (the suite says so too)")
+    if not (CPU / "cpu.shares").is_file():  # no cgroup v1: the suite runs uncontrolled and says so
+        assert Side.open("strop-test-busy", weighted=True) is None
+        return
     busy_side, idle_side = (
         Side.open("strop-test-busy", weighted=True),
         Side.open("strop-test-idle", weighted=False),
