@@ -25,6 +25,7 @@ after a crash, without running anything twice. Results from another commit are r
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -344,6 +345,8 @@ def main(argv: list[str] | None = None) -> None:
     unknown = [c for c in chosen if not (COMPETITIONS / c / "config.yaml").is_file()]
     if unknown:
         sys.exit(f"mle_suite: no bundled competition {', '.join(unknown)} (have: {', '.join(bundled())})")
+    if args.sides != "strop" and importlib.util.find_spec("flaml") is None:
+        sys.exit("mle_suite: FLAML is not installed; pip install -e '.[mle-bench]' (or --sides strop)")
     commit = head_commit()
     results = load_results(args.json, commit, args.any_commit)
     done = {(r.competition, r.seed, r.side) for r in results}
