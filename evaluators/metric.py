@@ -21,6 +21,14 @@ class Direction(enum.StrEnum):
         return new - old if self is Direction.MAXIMIZE else old - new
 
 
+def compared(improvement: float, reference: str) -> str:
+    """An improvement in words ("0.3 better than experiment 0"): a signed delta reads wrongly for a
+    metric to minimise, where better means a lower value."""
+    if improvement == 0:
+        return f"same as {reference}"
+    return f"{abs(improvement):.6g} {'better' if improvement > 0 else 'worse'} than {reference}"
+
+
 @functools.total_ordering
 @dataclass(frozen=True)
 class MetricValue:

@@ -14,6 +14,7 @@ import typer
 
 from agent.cli import app
 from agent.cli.render import err, escape, out, print_json, styled_status
+from evaluators.metric import compared
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON for scripts.")]
 ExecutorFlag = Annotated[
@@ -299,8 +300,7 @@ def _report(result: Any, index: Any, json_out: bool) -> None:
         value = best.metrics[metric]
         gain = ""
         if base_value is not None:
-            delta = run.direction.improvement(value, base_value)
-            gain = f"  ({'+' if delta >= 0 else ''}{delta:.6g} vs experiment 0)"
+            gain = f"  ({compared(run.direction.improvement(value, base_value), 'experiment 0')})"
         table.add_row("best", f"experiment {best.id}: {metric} = {value:.6g}{gain}")
         if best.final_metrics:
             table.add_row("final (hidden)", f"{metric} = {best.final_metrics.get(metric, float('nan')):.6g}")

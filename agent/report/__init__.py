@@ -15,6 +15,7 @@ from pathlib import Path
 from agent.records import now_iso
 from agent.report.data import DIFF_LIMIT, Baseline, ReportData, find_run, gather
 from agent.report.plots import STATUS_COLOURS, Plot, all_plots
+from evaluators.metric import compared
 
 __all__ = [
     "Baseline",
@@ -67,7 +68,7 @@ def render_html(data: ReportData, plots: list[Plot]) -> str:
         best=data.best,
         counts=data.status_counts(),
         baseline_value=data.value(baseline) if baseline else None,
-        improvement=data.improvement(),
+        improvement=None if (gain := data.improvement()) is None else compared(gain, "experiment 0"),
         tokens=tokens,
         usd=usd,
         plots=[{"name": p.name, "title": p.title, "data": base64.b64encode(p.png).decode()} for p in plots],

@@ -18,7 +18,7 @@ from agent.report.demo import build_demo_run
 from agent.report.plots import all_plots, tree_layout
 from agent.run_index import RunIndex
 from agent.search_recorder import PointRecord, SearchRecorder
-from evaluators.metric import Direction
+from evaluators.metric import Direction, compared
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -57,6 +57,16 @@ def test_html_is_self_contained_and_shows_every_part(demo: tuple[Path, str], tmp
     assert f"strop adopt {run_id}/{data.best.id}" in html
     assert html.count("<tr") >= len(data.records) + 1
     assert "turns: granted" in html  # budget and turn decisions are listed
+    gain = data.improvement()
+    assert gain is not None and gain > 0
+    assert f"({gain:.6g} better than experiment 0)" in html
+
+
+def test_improvement_reads_the_same_way_for_both_directions() -> None:
+    for direction, start, best in ((Direction.MINIMIZE, 20.5, 0.5), (Direction.MAXIMIZE, 0.5, 20.5)):
+        assert compared(direction.improvement(best, start), "experiment 0") == "20 better than experiment 0"
+        assert compared(direction.improvement(start, best), "experiment 0") == "20 worse than experiment 0"
+    assert compared(0.0, "experiment 0") == "same as experiment 0"
 
 
 def test_candidate_text_is_escaped(demo: tuple[Path, str]) -> None:
