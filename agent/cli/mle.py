@@ -126,7 +126,7 @@ def run_command(
     final grading of the chosen experiment's submission. The offline `evolve` proposer
     searches model families (gradient boosting, random forest, linear, kNN) and their
     hyper-parameters. The report has MLE-bench's fields plus the run's (run, experiments,
-    wall_seconds, best_branch, holdout_score, tokens, cost_usd, work_folder).
+    wall_seconds, best_branch, holdout_score, holdout_rows, tokens, cost_usd, work_folder).
     With `--executor ray` the evaluations run on a Ray cluster (see `strop run --help`).
     With `--llm` an LLM drafts, debugs and improves solution.py (AIDE's three moves), shown
     the competition's description and a preview of the public rows, through the same two
@@ -171,9 +171,10 @@ def _show(outcome: Any, json_out: bool) -> None:
         print_json(outcome.to_json())
         return
     _print_report(outcome.report.to_json())
+    rows = f" on {outcome.holdout_rows} rows" if outcome.holdout_rows else ""
     out.print(
         f"run {outcome.run} · {outcome.experiments} experiments · {outcome.wall_seconds:.0f}s · "
-        f"best {outcome.best_branch or '—'} (holdout {outcome.holdout_score}) · folder {escape(outcome.work_folder)}"
+        f"best {outcome.best_branch or '—'} (holdout {outcome.holdout_score}{rows}) · folder {escape(outcome.work_folder)}"
     )
 
 

@@ -41,11 +41,14 @@ def record(n: int, holdout: float, final: dict[str, float] | None, tokens: int =
 def test_the_final_score_is_placed_on_the_leaderboard(competition_dir: Path, folder: WorkFolder) -> None:
     best = record(1, 0.9, {"accuracy": 0.75}, tokens=1000)
     result = LoopResult("r1", "done", "budget", best, [record(0, 0.8, None, tokens=500), best])
+    (folder.root / "public").mkdir(parents=True)
+    (folder.root / "public" / "holdout.csv").write_text('id,text\n1,"two\nlines"\n2,b\n3,c\n')
     outcome = _outcome(load_competition(competition_dir), folder, result, 12.34)
     data = outcome.to_json()
     assert data["score"] == 0.75 and data["silver_medal"] and data["valid_submission"]
     assert data["run"] == "r1" and data["experiments"] == 2 and data["best_branch"] == "strop/r1/1"
     assert data["holdout_score"] == 0.9 and data["tokens"] == 1500 and data["cost_usd"] == 0.75
+    assert data["holdout_rows"] == 3
     assert data["wall_seconds"] == 12.3 and data["submission_path"] == "strop/r1/1:submission.csv"
 
 
@@ -64,4 +67,4 @@ def test_a_run_without_a_working_experiment_has_no_submission(
 ) -> None:
     outcome = _outcome(load_competition(competition_dir), folder, LoopResult("r1", "done", "", None, []), 1.0)
     assert not outcome.report.submission_exists and not outcome.report.valid_submission
-    assert outcome.best_branch is None and outcome.holdout_score is None
+    assert outcome.best_branch is None and outcome.holdout_score is None and outcome.holdout_rows is None
