@@ -116,8 +116,12 @@ def final_reserve(
     time_budget: float | None,
     best_seconds: float | None = None,
     refit: bool = False,
+    folds: int = 1,
 ) -> float:
     """Seconds to keep for the hidden-test `final` phase: 1.5 x the evaluation it will repeat, plus 1 s.
+
+    With `folds`, an evaluation ran both stages once per fold and the final phase runs them once:
+    the times given are divided by `folds`.
 
     With `refit` (the final phase reads `final_public`, e.g. more training rows) it is 3 x: the
     refit may take 60% of it (1.8 x, for a fit on a quarter more rows), and if it fails the
@@ -130,7 +134,8 @@ def final_reserve(
     budget, so a slow evaluator cannot leave the search no time at all. (`final` itself is clamped
     to the run's deadline, so a short reserve costs its result, not time.)
     """
-    recent = sorted(eval_seconds[-5:])
+    recent = sorted(seconds / folds for seconds in eval_seconds[-5:])
+    best_seconds = best_seconds / folds if best_seconds else None
     if not recent:
         return max(0.0, min(timeout, time_budget / 6 if time_budget is not None else timeout))
     guess = (3.0 if refit else 1.5) * max(recent[len(recent) // 2], best_seconds or 0.0) + 1.0

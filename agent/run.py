@@ -24,7 +24,7 @@ from agent.run_index import RunIndex
 from agent.task import Task, load_task
 from evaluators.command import CommandEvaluator
 from evaluators.integrity import ProtectedFiles, expand
-from evaluators.spec import FORGEABLE_WARNING
+from evaluators.spec import FOLDS_WITH_LLM_WARNING, FORGEABLE_WARNING
 from evaluators.staged import StagedEvaluator
 from evaluators.trusted import TrustedFiles
 from evaluators.verdict import Status, Verdict
@@ -180,6 +180,8 @@ class Run:
             if trusted is not None:
                 from sandbox.backends import open_scorer_sandbox
 
+                if spec.folds > 1 and self._llm_proposes():
+                    log.warning("warning: %s", FOLDS_WITH_LLM_WARNING)
                 scorer = open_scorer_sandbox(spec.score_sandbox, sandbox)
                 self._evaluator = StagedEvaluator(
                     spec, protected, trusted, sandbox, logs, self.folder, scorer
@@ -188,6 +190,10 @@ class Run:
                 log.warning("warning: %s", FORGEABLE_WARNING)
                 self._evaluator = CommandEvaluator(spec, protected, sandbox, logs, self.folder)
         return self._evaluator
+
+    def _llm_proposes(self) -> bool:
+        kind = self.task.spec.proposer.kind
+        return kind == "llm" or (kind == "auto" and self.task.spec.llm is not None)
 
     def _snapshot_protected(self, store: Path) -> ProtectedFiles:
         """Take the protected files from the base commit itself, in lane 0 (detached: no branch moves)."""

@@ -254,6 +254,12 @@ def _check_trusted_paths(task: Task) -> None:
             problem = f"{path} contains the workspace; give a folder beside it"
         elif key == "scorer" and not path.is_dir():
             problem = f"{path} is not a folder"
+        elif key in ("public", "private") and task.evaluator.folds > 1:
+            missing = [f"fold-{k}" for k in range(task.evaluator.folds) if not (path / f"fold-{k}").is_dir()]
+            if missing:
+                problem = (
+                    f"{path} has no folder {missing[0]} (`folds = {task.evaluator.folds}` wants fold-0 …)"
+                )
         if problem:
             raise TaskSpecError(
                 str(task.path), problem, line=locate(task.source, ("evaluator", key)), key=f"evaluator.{key}"

@@ -8,6 +8,13 @@ one-stage form (`command`, an evaluator that imports the candidate's code and
 prints the metric itself) is kept for existing tasks: the candidate runs in the
 evaluator's own process, so it can forge its score, and strop says so.
 
+With `folds = N` the validate phase is a cross-validation the candidate cannot forge: fold k's
+run stage sees `public`/fold-k (its fit rows with their targets, its held-out rows without),
+on a fresh copy of the candidate, in a sandbox of its own; fold k's scorer alone reads
+`private`/fold-k. No run stage ever sees the targets it is scored on, and nothing of one
+fold's run reaches another's. A small training set then selects on every one of its rows
+instead of a fifth of them.
+
 It lives with the evaluators (the lower layer) and the task composes it; paths
 are written relative to the task file and resolved by the task.
 """
@@ -27,6 +34,12 @@ Size = Annotated[int, BeforeValidator(parse_size)]
 FORGEABLE_WARNING = (
     "this task's evaluator runs in one stage (`command`): candidate code runs inside the "
     "evaluator's process and can forge its score; use `run` + `score` (see the README's threat model)"
+)
+
+FOLDS_WITH_LLM_WARNING = (
+    "this task's evaluator uses `folds` and an LLM proposes: every fit target is seen by some fold's "
+    "run stage, and the LLM reads run output, so a candidate could pass targets on to a later one; "
+    "with an LLM prefer one held-out `private` split that no run stage ever sees"
 )
 
 
@@ -59,6 +72,13 @@ class EvaluatorSpec(BaseModel):
     final_public: str | None = Field(
         default=None,
         description="the final phase's public data, in place of `public` (e.g. every training row, to refit)",
+    )
+    folds: int = Field(
+        default=1,
+        ge=1,
+        le=20,
+        description="validate phase: both stages once per fold, on `public`/fold-N and `private`/fold-N; "
+        "the metrics are the folds' means",
     )
     expects: str = Field(
         default="", description="what the scorer reads from $STROP_OUTPUTS, in words (shown to the LLM)"
@@ -108,6 +128,14 @@ class EvaluatorSpec(BaseModel):
             )
         if self.final_public and not self.final_private:
             raise ValueError("`final_public` is the final phase's data: give `final_private` too")
+        if self.folds > 1 and not (self.run and self.public and self.private):
+            raise ValueError(
+                "`folds` needs the two-stage form with `public` and `private` (one folder per fold)"
+            )
+        if self.folds > 1 and self.final_private and not self.final_public:
+            raise ValueError(
+                "with `folds`, give `final_public`: the final phase's data is not one of the folds"
+            )
         if not self.command and self.final:
             raise ValueError("a two-stage evaluator's hidden test is `final_private`, not `final`")
         return self

@@ -20,6 +20,10 @@ are public. If that run fails before the scorer starts (so before the answers ar
 copied in), the final phase runs once more on `public`, as the candidate was selected:
 a refit that does not fit in its time limit must not cost the run its grade.
 
+With `folds` (see `evaluators.spec`), the validate phase runs both stages once per fold, each
+time on a fresh export and scratch folder, with that fold's public and private folders alone;
+the verdict's metrics are the folds' means, and the first fold that fails is the verdict.
+
 Only the scorer's last line of error output is shown to the proposer (a
 traceback would show the scorer's source).
 """
@@ -110,6 +114,9 @@ class StagedEvaluator:
             raise ValueError("this task has no final_private data")
         started = time.monotonic()
         log: list[str] = []
+        if phase != "final" and self.spec.folds > 1:
+            verdict = self._by_folds(checkout, phase, deadline, log, started)
+            return self._logged(verdict, name, phase, log, fingerprint)
         public = self._public(phase)
         refit = public != self.trusted.public
         first = deadline
@@ -125,11 +132,47 @@ class StagedEvaluator:
             )
             with scratch(self.scratch_dir) as place:
                 verdict = self._stages(checkout, place, phase, deadline, log, started, self.trusted.public)
+        return self._logged(verdict, name, phase, log, fingerprint)
+
+    def _logged(self, verdict: Verdict, name: str, phase: str, log: list[str], fingerprint: str) -> Verdict:
         log_path, log_digest = write_log(self.log_dir, name, phase, "".join(log))
         verdict.phase = phase
         verdict.fingerprint = fingerprint
         verdict.log_path = str(log_path)
         verdict.log_digest = log_digest
+        return verdict
+
+    def _by_folds(
+        self, checkout: Path, phase: str, deadline: float | None, log: list[str], started: float
+    ) -> Verdict:
+        """Both stages once per fold, each on a fresh copy and its fold's data; the metrics' means.
+
+        The first fold that does not end `ok` is the verdict (its reason says which fold). The
+        public and private roots hold one folder per fold (`fold-0`, ...).
+        """
+        assert self.trusted.public is not None and self.trusted.private is not None
+        folds = self.spec.folds
+        scores: list[dict[str, float]] = []
+        cpu, peak = 0.0, 0
+        verdict = Verdict(status=Status.OK)
+        for k in range(folds):
+            log.append(f"# fold {k + 1} of {folds}\n")
+            public, private = self.trusted.public / f"fold-{k}", self.trusted.private / f"fold-{k}"
+            with scratch(self.scratch_dir) as place:
+                verdict = self._stages(checkout, place, phase, deadline, log, started, public, private)
+            cpu += verdict.cpu_time
+            peak = max(peak, verdict.peak_memory or 0)
+            if verdict.status is not Status.OK:
+                verdict.reason = f"fold {k + 1} of {folds}: {verdict.reason}"[:300]
+                break
+            scores.append(verdict.metrics)
+        verdict.cpu_time, verdict.peak_memory = round(cpu, 4), peak or None
+        if verdict.status is Status.OK:
+            verdict.metrics = fold_means(scores)
+            values = ", ".join(f"{m.get(self.spec.metric, float('nan')):.6g}" for m in scores)
+            line = f"{self.spec.metric} by fold: {values}; mean {verdict.metrics.get(self.spec.metric)}"
+            log.append(f"# {line}\n")
+            verdict.feedback = f"{verdict.feedback}\n{line}"
         return verdict
 
     def _public(self, phase: str) -> Path | None:
@@ -147,15 +190,17 @@ class StagedEvaluator:
         log: list[str],
         started: float,
         public: Path | None,
+        private: Path | None = None,
     ) -> Verdict:
+        """`private`: the validate phase's private data in place of the task's (a fold's)."""
         budget = Budgeted.of(self.spec.timeout, deadline)
         if budget.too_short:
             return not_started(phase, self.fingerprint)
         export_tree(checkout, place.work)
         place.outputs.mkdir(mode=0o755)
-        held = self._hold_scorer(place, phase, budget)
+        held = self._hold_scorer(place, phase, budget, public, private)
         try:
-            return self._run_then_score(place, phase, deadline, log, started, budget, held, public)
+            return self._run_then_score(place, phase, deadline, log, started, budget, held, public, private)
         finally:
             if held is not None:
                 held.cancel()
@@ -170,6 +215,7 @@ class StagedEvaluator:
         budget: Budgeted,
         held: HeldRun | None,
         public: Path | None,
+        private: Path | None,
     ) -> Verdict:
         run_env = {**self.spec.env, OUTPUTS_VAR: str(place.outputs)}
         binds = [Bind(place.outputs, writable=True)]
@@ -199,7 +245,7 @@ class StagedEvaluator:
             verdict = Verdict(status=Status.BUGGY, reason=str(error), feedback=f"{feedback}\n{error}")
             return finish_verdict(verdict, ran, started)
         log.append(f"# sealed {sealed.files} entries, {sealed.bytes} bytes of outputs\n")
-        scored = self._score(place, phase, deadline, log, held, public)
+        scored = self._score(place, phase, deadline, log, held, public, private)
         if isinstance(scored, Verdict):
             scored.feedback = feedback
             return finish_verdict(scored, ran, started)
@@ -209,14 +255,14 @@ class StagedEvaluator:
         return finish_verdict(verdict, ran, started)
 
     def _scorer_inputs(
-        self, place: Scratch, phase: str, public: Path | None
+        self, place: Scratch, phase: str, public: Path | None, private: Path | None = None
     ) -> tuple[dict[str, str], list[Bind]]:
         """The scorer's copy, environment and binds; the sealed outputs' folder made for them."""
         readable_copy(self.trusted.scorer, place.scorer)
         place.sealed.mkdir(mode=0o755, exist_ok=True)
         env = {**self.spec.env, OUTPUTS_VAR: str(place.sealed), "STROP_PHASE": phase}
         binds = [Bind(place.sealed)]
-        private = self._private(place, phase)
+        private = private or self._private(place, phase)
         if private is not None:
             env[PRIVATE_VAR] = str(private)
             binds.append(Bind(private))
@@ -225,12 +271,14 @@ class StagedEvaluator:
             binds.append(Bind(public))
         return env, binds
 
-    def _hold_scorer(self, place: Scratch, phase: str, run_budget: Budgeted) -> HeldRun | None:
+    def _hold_scorer(
+        self, place: Scratch, phase: str, run_budget: Budgeted, public: Path | None, private: Path | None
+    ) -> HeldRun | None:
         """The scorer's sandbox started now and held (see `evaluators.held`), where that is allowed."""
         if phase == "final" or not can_hold(self.scorer_sandbox):
             return None
         assert self.spec.score is not None
-        env, binds = self._scorer_inputs(place, phase, self._public(phase))
+        env, binds = self._scorer_inputs(place, phase, public, private)
         limits = self._limits(self.spec.scorer_timeout)
         max_wait = run_budget.seconds + HOLD_SLACK
         return HeldRun(
@@ -245,6 +293,7 @@ class StagedEvaluator:
         log: list[str],
         held: HeldRun | None,
         public: Path | None,
+        private: Path | None,
     ) -> tuple[Execution, Budgeted] | Verdict:
         budget = Budgeted.of(self.spec.scorer_timeout, deadline)
         if budget.too_short:
@@ -254,7 +303,9 @@ class StagedEvaluator:
         if scored is None:
             # Not held, or the held sandbox gave up waiting: start afresh with the same inputs.
             env, binds = (
-                (held.env, held.binds) if held is not None else self._scorer_inputs(place, phase, public)
+                (held.env, held.binds)
+                if held is not None
+                else self._scorer_inputs(place, phase, public, private)
             )
             scored = self._sandboxed(
                 self.spec.score, place.scorer, budget, env, binds, [], self.scorer_sandbox
@@ -311,3 +362,9 @@ class StagedEvaluator:
             )
         except SandboxError as error:
             return Verdict(status=Status.BUGGY, reason=f"sandbox failed: {error}")
+
+
+def fold_means(scores: list[dict[str, float]]) -> dict[str, float]:
+    """Each metric's mean over the folds that reported it; a metric some fold lacks is left out."""
+    keys = set(scores[0]).intersection(*scores[1:]) if scores else set()
+    return {key: sum(score[key] for score in scores) / len(scores) for key in sorted(keys)}

@@ -98,6 +98,16 @@ def run_command(
         int, typer.Option("--experiments", "-n", min=1, help="Experiments for the run (incl. 0).")
     ] = 12,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the holdout split and of the search.")] = 0,
+    folds: Annotated[
+        int | None,
+        typer.Option(
+            "--folds",
+            min=1,
+            max=20,
+            help="Selection folds: each experiment is run and scored once per fold. Default: 5 below "
+            "1000 training rows, else one 20% holdout (always one for a forecast or with --llm).",
+        ),
+    ] = None,
     parallel: Annotated[
         int | None, typer.Option("--parallel", "-p", min=1, help="Experiments evaluated at once (cores).")
     ] = None,
@@ -160,6 +170,7 @@ def run_command(
         parallel=parallel,
         executor=chosen.to_dict() if chosen else None,
         llm=endpoint,
+        folds=folds,
     )
     with _Progress(metric_key(competition), quiet or json_out) as progress:
         outcome = run_competition(request, strop_home(), sink=progress, started=process_started())

@@ -157,6 +157,7 @@ class Nodes:
                 budget,
                 best.eval_seconds if best else None,
                 refit=bool(getattr(spec, "final_public", None)),
+                folds=int(getattr(spec, "folds", 1)),
             )
         return run.minus(reserve), run.minus(CLOSING)
 

@@ -145,6 +145,7 @@ def run_mle_job(
             experiments=spec.budget.experiments or NIGHT_EXPERIMENTS,
             time=seconds,
             parallel=options.get("--parallel"),
+            folds=options.get("--folds"),
             reuse=True,
             base=base,
             executor=jobs.executor(name).to_dict(),

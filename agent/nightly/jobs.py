@@ -16,7 +16,7 @@
     [jobs.wine]
     kind = "mle"                    # strop mle run COMPETITION …, warm from last night's best
     competition = "competitions/wine-quality"   # a folder in MLE-bench's layout, relative to this file
-    args = ["--seed", "1"]          # optional: --seed S, --parallel K
+    args = ["--seed", "1"]          # optional: --seed S, --parallel K, --folds F
     schedule = "0 1 * * *"
     budget = { time = "30m" }
 
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 Kind = Literal["run", "numerics", "quant", "mle"]
 AVAILABLE = ("run", "numerics", "quant", "mle")
-MLE_ARGS = ("--seed", "--parallel")  # what an mle job's `args` may set (each with a value)
+MLE_ARGS = ("--seed", "--parallel", "--folds")  # what an mle job's `args` may set (each with a value)
 
 
 class _Strict(BaseModel):

@@ -52,6 +52,8 @@ def test_final_reserve_and_overrun() -> None:
     assert final_reserve([1.0, 9.0, 2.0], timeout=60, time_budget=300, best_seconds=0.5) == 1.5 * 2.0 + 1.0
     # A final phase that refits on more rows first keeps time to run the selected one after it.
     assert final_reserve([1.0, 9.0, 2.0], timeout=60, time_budget=300, best_seconds=9.0, refit=True) == 28.0
+    # An evaluation over 5 folds ran both stages five times; the final phase runs them once.
+    assert final_reserve([5.0, 45.0, 10.0], 60, 300, best_seconds=45.0, refit=True, folds=5) == 28.0
     assert overrun("time", 20.4, 20) == "time: 20.4s of 20s (0.4s over, +2.0%)"
     assert overrun("time", 19.0, 20) == "time: 19.0s of 20s (1.0s under, -5.0%)"
     assert overrun("experiments", 3, 3, unit="") == "experiments: 3 of 3 (0 under, +0.0%)"

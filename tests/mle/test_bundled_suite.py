@@ -111,12 +111,14 @@ def test_a_forecast_is_split_in_time_and_refitted_on_every_row(tmp_path: Path) -
     assert json.loads((public / "mle.json").read_text())["forecast"] is True
 
 
-def test_a_tabular_competition_keeps_its_random_holdout(tmp_path: Path) -> None:
+def test_a_small_tabular_competition_selects_on_random_folds(tmp_path: Path) -> None:
     folder = prepare_task(load_competition(ROOT / "strop-diabetes"), tmp_path / "work", seed=0, experiments=3)
-    assert json.loads((folder.root / "public" / "mle.json").read_text())["forecast"] is False
-    assert len(pd.read_csv(folder.root / "public-final" / "fit.csv")) == len(
-        pd.read_csv(folder.root / "public" / "fit.csv")
-    ) + len(pd.read_csv(folder.root / "public" / "holdout.csv"))
+    assert json.loads((folder.root / "public-final" / "mle.json").read_text())["forecast"] is False
+    folds = sorted((folder.root / "public").glob("fold-*"))
+    assert len(folds) == 5 and "folds = 5" in folder.task_file.read_text()
+    held = [len(pd.read_csv(fold / "holdout.csv")) for fold in folds]
+    assert len(pd.read_csv(folder.root / "public-final" / "fit.csv")) == sum(held)
+    assert max(held) - min(held) <= 1  # shuffled, not in time
     assert "trend = " not in folder.task_file.read_text()
 
 

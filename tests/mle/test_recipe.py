@@ -183,7 +183,7 @@ RECIPES = [
 )
 def test_every_gene_runs_through_solution_and_scorer(tmp_path: Path, recipe: dict[str, object]) -> None:
     root = write_mixed_competition(tmp_path / "mixed")
-    folder = prepare_task(load_competition(root), tmp_path / "work", seed=0, experiments=4).root
+    folder = prepare_task(load_competition(root), tmp_path / "work", seed=0, experiments=4, folds=1).root
     assert (folder / "workspace" / "metrics.py").is_file()
     params = {**json.loads((folder / "workspace" / "params.json").read_text(encoding="utf-8")), **recipe}
     (folder / "workspace" / "params.json").write_text(json.dumps(params), encoding="utf-8")

@@ -88,8 +88,8 @@ def test_mle_run_finds_a_medal_and_reads_the_private_answers_once(tmp_path: Path
     assert report["score"] >= report["bronze_threshold"] and report["any_medal"]
     assert report["experiments"] == 2 and report["best_branch"].startswith("strop/")
     assert report["holdout_score"] is not None and report["tokens"] == 0
-    holdout = (tmp_path / "work" / "public" / "holdout.csv").read_text(encoding="utf-8")
-    assert report["holdout_rows"] == len(holdout.splitlines()) - 1 > 0
+    train = (root / "prepared" / "public" / "train.csv").read_text(encoding="utf-8")
+    assert report["holdout_rows"] == len(train.splitlines()) - 1  # a small train split: folds judge every row
     assert audit.files == ["test.csv"]  # the final grading's one read; selection never opened it
     assert json.loads((tmp_path / "work" / "report.json").read_text(encoding="utf-8")) == report
     from agent.home import strop_home

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from agent.domains.mle.competition import CompetitionError, load_competition
-from agent.domains.mle.workfolder import prepare_task
+from agent.domains.mle.workfolder import FOLD_ROWS, FOLDS, Targets, fold_count, prepare_task
 from agent.task import load_task
 from tests.mle.conftest import write_competition, write_csv
 from tests.mle.sklearn_competition import write_sklearn_competition
@@ -25,7 +25,7 @@ def wine(tmp_path: Path) -> Path:
 
 
 def test_the_holdout_is_cut_from_train_and_its_targets_stay_private(wine: Path, tmp_path: Path) -> None:
-    folder = prepare_task(load_competition(wine), tmp_path / "work", seed=3, experiments=4)
+    folder = prepare_task(load_competition(wine), tmp_path / "work", seed=3, experiments=4, folds=1)
     train = pd.read_csv(wine / "prepared" / "public" / "train.csv")
     fit = pd.read_csv(folder.root / "public" / "fit.csv")
     holdout = pd.read_csv(folder.root / "public" / "holdout.csv")
@@ -34,6 +34,40 @@ def test_the_holdout_is_cut_from_train_and_its_targets_stay_private(wine: Path, 
     assert sorted([*fit.id, *holdout.id]) == sorted(train.id) and not set(fit.id) & set(holdout.id)
     assert list(answers.columns) == ["id", "target"] and sorted(answers.id) == sorted(holdout.id)
     assert len(holdout) == round(len(train) * 0.2)
+    assert load_task(folder.task_file).evaluator.folds == 1
+
+
+def test_a_small_train_split_selects_on_folds_that_cover_it_once(wine: Path, tmp_path: Path) -> None:
+    folder = prepare_task(load_competition(wine), tmp_path / "work", seed=3, experiments=4)
+    train = pd.read_csv(wine / "prepared" / "public" / "train.csv")
+    assert len(train) < FOLD_ROWS and load_task(folder.task_file).evaluator.folds == FOLDS
+    assert not (folder.root / "public" / "fit.csv").exists()  # only the folds' own folders
+    held: list[str] = []
+    for k in range(FOLDS):
+        fit = pd.read_csv(folder.root / "public" / f"fold-{k}" / "fit.csv")
+        holdout = pd.read_csv(folder.root / "public" / f"fold-{k}" / "holdout.csv")
+        answers = pd.read_csv(folder.root / "private" / "validate" / f"fold-{k}" / "holdout_answers.csv")
+        assert "target" not in holdout.columns and not set(fit.id) & set(holdout.id)
+        assert sorted([*fit.id, *holdout.id]) == sorted(train.id)
+        assert sorted(answers.id) == sorted(holdout.id)
+        held += list(holdout.id)
+    assert sorted(held) == sorted(train.id)  # every training row judges once
+    final = pd.read_csv(folder.root / "public-final" / "fit.csv")
+    assert sorted(final.id) == sorted(train.id)
+
+
+def test_how_many_folds_select() -> None:
+    table = Targets(["y"], classification=True, probabilities=False)
+    forecast = Targets(["y"], classification=False, probabilities=False, date_column="date", horizon=10)
+    assert fold_count(FOLD_ROWS - 1, table, llm=False) == FOLDS
+    assert fold_count(FOLD_ROWS, table, llm=False) == 1
+    assert fold_count(100, table, llm=True) == 1  # the LLM reads run output: one holdout no run sees
+    assert fold_count(100, forecast, llm=False) == 1
+    assert fold_count(100, table, llm=False, asked=3) == 3 and fold_count(5000, table, False, asked=1) == 1
+    with pytest.raises(CompetitionError, match="forecast"):
+        fold_count(100, forecast, llm=False, asked=4)
+    with pytest.raises(CompetitionError, match="cannot make 8 folds"):
+        fold_count(10, table, llm=False, asked=8)
 
 
 def test_no_file_of_the_work_folder_holds_the_competition_answers(wine: Path, tmp_path: Path) -> None:
@@ -49,7 +83,7 @@ def test_no_file_of_the_work_folder_holds_the_competition_answers(wine: Path, tm
 def test_the_task_is_two_stage_and_reads_the_answers_only_in_the_final_phase(
     wine: Path, tmp_path: Path
 ) -> None:
-    folder = prepare_task(load_competition(wine), tmp_path / "work", seed=0, experiments=5)
+    folder = prepare_task(load_competition(wine), tmp_path / "work", seed=0, experiments=5, folds=1)
     task = load_task(folder.task_file)
     assert task.evaluator.two_stage and task.evaluator.metric == "accuracy"
     assert task.evaluator.direction == "maximize" and task.spec.budget.experiments == 5
@@ -72,7 +106,7 @@ def run(folder: Path, script: list[str], cwd: str, **env: str) -> subprocess.Com
 
 
 def test_the_starting_solution_and_the_scorer_agree_on_both_phases(wine: Path, tmp_path: Path) -> None:
-    folder = prepare_task(load_competition(wine), tmp_path / "work", seed=0, experiments=4).root
+    folder = prepare_task(load_competition(wine), tmp_path / "work", seed=0, experiments=4, folds=1).root
     outputs = tmp_path / "outputs"
     outputs.mkdir()
     made = run(folder, ["solution.py"], "workspace", STROP_OUTPUTS=str(outputs))
@@ -101,7 +135,7 @@ def test_binary_probabilities_and_regression_run_through_solution_and_scorer(
     tmp_path: Path, dataset: str, metric: str, fair: Callable[[float], bool]
 ) -> None:
     root = write_sklearn_competition(tmp_path / dataset, dataset=dataset, metric=metric)
-    folder = prepare_task(load_competition(root), tmp_path / "work", seed=0, experiments=4).root
+    folder = prepare_task(load_competition(root), tmp_path / "work", seed=0, experiments=4, folds=1).root
     spec = json.loads((folder / "public" / "mle.json").read_text(encoding="utf-8"))
     assert spec["probabilities"] is (metric == "auc") and spec["classification"] is (metric == "auc")
     outputs = tmp_path / "outputs"
@@ -121,7 +155,7 @@ def test_binary_probabilities_and_regression_run_through_solution_and_scorer(
 
 
 def test_the_scorer_refuses_an_invalid_submission_with_its_reason(wine: Path, tmp_path: Path) -> None:
-    folder = prepare_task(load_competition(wine), tmp_path / "work", seed=0, experiments=4).root
+    folder = prepare_task(load_competition(wine), tmp_path / "work", seed=0, experiments=4, folds=1).root
     outputs = tmp_path / "outputs"
     outputs.mkdir()
     (outputs / "submission.csv").write_text("id,target\nr0001,1\n", encoding="utf-8")
@@ -183,7 +217,7 @@ def test_text_features_text_labels_and_a_custom_grader(tmp_path: Path) -> None:
     root = write_text_competition(tmp_path / "text")
     competition = load_competition(root)
     assert competition.metric is None and not competition.lower_is_better
-    folder = prepare_task(competition, tmp_path / "work", seed=0, experiments=4).root
+    folder = prepare_task(competition, tmp_path / "work", seed=0, experiments=4, folds=1).root
     assert json.loads((folder / "public" / "mle.json").read_text(encoding="utf-8"))["classification"] is True
     outputs = tmp_path / "outputs"
     outputs.mkdir()

@@ -36,6 +36,7 @@ class RunRequest:
     base: str | None = None  # experiment 0's parent (a warm start from an earlier run's best)
     executor: dict[str, Any] | None = None  # where evaluations run (`ExecutorSpec.to_dict()`)
     llm: Endpoint | None = None  # propose with this endpoint instead of the offline recipe search
+    folds: int | None = None  # selection folds; None: `workfolder.fold_count` decides
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,12 @@ def run_competition(
         folder = work_folder(request.competition, request.out)
     else:
         folder = prepare_task(
-            request.competition, request.out, request.seed, request.experiments, llm=request.llm
+            request.competition,
+            request.out,
+            request.seed,
+            request.experiments,
+            llm=request.llm,
+            folds=request.folds,
         )
     task = load_task(folder.task_file)
     overrides = Overrides(
@@ -173,14 +179,19 @@ def _outcome(competition: Competition, folder: WorkFolder, result: Any, seconds:
 
 
 def _holdout_rows(folder: WorkFolder) -> int | None:
-    """Rows of the public holdout (its targets are the scorer's): what the selection's noise depends on."""
+    """Rows that judged the experiments (their targets are the scorer's), over every fold: what the
+    selection's noise depends on."""
     import csv
 
-    path = folder.root / "public" / "holdout.csv"
-    if not path.is_file():
+    public = folder.root / "public"
+    paths = sorted(public.glob("fold-*/holdout.csv")) or [public / "holdout.csv"]
+    if not all(path.is_file() for path in paths):
         return None
-    with path.open(newline="", encoding="utf-8") as handle:
-        return max(0, sum(1 for _ in csv.reader(handle)) - 1)
+    rows = 0
+    for path in paths:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows += max(0, sum(1 for _ in csv.reader(handle)) - 1)
+    return rows
 
 
 def _where(best: Any) -> str:
