@@ -131,8 +131,16 @@ class StagedEvaluator:
                 "running it again on the public data it was selected with\n"
             )
             with scratch(self.scratch_dir) as place:
-                verdict = self._stages(checkout, place, phase, deadline, log, started, self.trusted.public)
+                verdict = self._stages(
+                    checkout, place, phase, deadline, log, started, self._selected_public()
+                )
         return self._logged(verdict, name, phase, log, fingerprint)
+
+    def _selected_public(self) -> Path | None:
+        """Public data the candidate was selected with, whole: with folds, the first fold's."""
+        if self.spec.folds > 1 and self.trusted.public is not None:
+            return self.trusted.public / "fold-0"
+        return self.trusted.public
 
     def _logged(self, verdict: Verdict, name: str, phase: str, log: list[str], fingerprint: str) -> Verdict:
         log_path, log_digest = write_log(self.log_dir, name, phase, "".join(log))

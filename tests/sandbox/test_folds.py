@@ -46,8 +46,10 @@ print(json.dumps(seen))
 """
 
 
-def evaluator(tmp_path: Path, rows: list[str], backend: str = "bwrap") -> StagedEvaluator:
-    files = {"work/run.py": RUN, "scorer/score.py": SCORE, "final_public/rows.txt": "all"}
+def evaluator(
+    tmp_path: Path, rows: list[str], backend: str = "bwrap", final_rows: str = "all"
+) -> StagedEvaluator:
+    files = {"work/run.py": RUN, "scorer/score.py": SCORE, "final_public/rows.txt": final_rows}
     for k, text in enumerate(rows):
         files[f"public/fold-{k}/rows.txt"] = text
         files[f"private/fold-{k}/answer.txt"] = str(k)
@@ -94,6 +96,15 @@ def test_each_fold_sees_its_own_data_alone_and_the_metrics_are_the_means(
     assert "# fold 3 of 3" in log and "rows by fold: 1, 2, 3; mean 2.0" in log
     final = judge.evaluate(tmp_path / "work", "0", phase="final")  # once, on the final phase's data
     assert final.status is Status.OK and final.metrics["rows"] == 1.0 and final.metrics["fold"] == 9.0
+
+
+def test_a_refit_that_fails_is_graded_on_the_first_fold(tmp_path: Path) -> None:
+    """The fallback after a failed refit needs whole public data: the folds' root is none."""
+    judge = evaluator(tmp_path, ["a", "a b", "a b c"], final_rows="crash")
+    final = judge.evaluate(tmp_path / "work", "0", phase="final")
+    assert final.status is Status.OK, final.reason
+    assert final.metrics["rows"] == 1.0 and final.metrics["fold"] == 9.0  # fold-0's rows, final answers
+    assert "running it again on the public data it was selected" in Path(final.log_path).read_text()
 
 
 def test_a_fold_that_fails_fails_the_experiment_and_says_which(tmp_path: Path) -> None:
