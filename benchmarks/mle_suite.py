@@ -177,6 +177,11 @@ def clear_unfinished(work: Path, competition: str, seed: int, sides: list[str]) 
             shutil.rmtree(out)
 
 
+def peer_installed() -> bool:
+    """Whether FLAML can be imported (checked before a sitting, not after its first 10 minutes)."""
+    return importlib.util.find_spec("flaml") is not None
+
+
 def run_pair(
     folder: Path, seconds: float, seed: int, work: Path, jobs: int, together: bool, sides: str = "both"
 ) -> list[Result]:
@@ -345,11 +350,13 @@ def main(argv: list[str] | None = None) -> None:
     unknown = [c for c in chosen if not (COMPETITIONS / c / "config.yaml").is_file()]
     if unknown:
         sys.exit(f"mle_suite: no bundled competition {', '.join(unknown)} (have: {', '.join(bundled())})")
-    if args.sides != "strop" and importlib.util.find_spec("flaml") is None:
-        sys.exit("mle_suite: FLAML is not installed; pip install -e '.[mle-bench]' (or --sides strop)")
     commit = head_commit()
     results = load_results(args.json, commit, args.any_commit)
     done = {(r.competition, r.seed, r.side) for r in results}
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    peer_due = args.sides != "strop" and any((c, s, "flaml") not in done for c in chosen for s in seeds)
+    if peer_due and not peer_installed():
+        sys.exit("mle_suite: FLAML is not installed; pip install -e '.[mle-bench]' (or --sides strop)")
     work = args.work or Path(tempfile.mkdtemp(prefix="strop-mle-suite-"))
     print(
         f"{len(chosen)} competitions × {args.seeds} seeds at {seconds:g}s per side, "

@@ -188,6 +188,7 @@ def test_the_suite_resumes_from_its_results_file_without_running_anything_twice(
     monkeypatch.setattr(
         suite, "run_pair", run_pair
     )  # the runs themselves are measured by the suite, not here
+    monkeypatch.setattr(suite, "peer_installed", lambda: True)  # FLAML is an optional extra
     path = tmp_path / "results.json"
     first = bundled()[0]
     done = [
@@ -242,3 +243,19 @@ def test_a_side_by_side_reads_each_sides_cpu_seconds_from_its_own_group() -> Non
     for group in [busy_side.cpu, *busy_side.accounting[:1], *idle_side.accounting[:1]]:
         if group is not None:
             group.rmdir()  # empty now that both children have exited
+
+
+def test_the_suite_stops_before_its_first_run_when_flaml_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import benchmarks.mle_suite as suite
+
+    ran: list[object] = []
+    monkeypatch.setattr(suite, "run_pair", lambda *args: ran.append(args) or [])
+    monkeypatch.setattr(suite, "peer_installed", lambda: False)
+    argv = ["--competitions", bundled()[0], "--seeds", "1", "--time", "1s", "--work", str(tmp_path / "w")]
+    with pytest.raises(SystemExit, match=r"FLAML is not installed; pip install -e '\.\[mle-bench\]'"):
+        suite.main([*argv, "--json", str(tmp_path / "r.json")])
+    assert ran == []
+    suite.main([*argv, "--json", str(tmp_path / "s.json"), "--sides", "strop"])  # strop alone needs no FLAML
+    assert len(ran) == 1
