@@ -7,6 +7,8 @@ such tests are skipped with the reason (e.g. dockerd not started).
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,3 +41,17 @@ def require_backend(name: str) -> Sandbox:
             pytest.fail(message + " (CI=true: a backend that cannot start is a failure)")
         pytest.skip(message)
     return box
+
+
+def staged_in(folder: Path, spec: Any, backend: str = "bwrap") -> Any:
+    """A StagedEvaluator over `folder`, whose subfolders are named as the spec's (scorer, public, ...)."""
+    from evaluators.integrity import ProtectedFiles
+    from evaluators.staged import StagedEvaluator
+    from evaluators.trusted import TrustedFiles, TrustedSources
+
+    names = ("scorer", "private", "final_private", "public", "final_public")
+    sources = TrustedSources(**{name: folder / getattr(spec, name) for name in names if getattr(spec, name)})
+    trusted = TrustedFiles.snapshot(sources, folder / "store" / "trusted")
+    protected = ProtectedFiles.snapshot(folder / "work", [], folder / "store")
+    box = require_backend(backend)
+    return StagedEvaluator(spec, protected, trusted, box, folder / "logs", folder / "run", box)

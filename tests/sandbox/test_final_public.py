@@ -11,12 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from evaluators.integrity import ProtectedFiles
 from evaluators.spec import EvaluatorSpec
 from evaluators.staged import StagedEvaluator
-from evaluators.trusted import TrustedFiles, TrustedSources
 from evaluators.verdict import Status
-from tests.sandbox.support import require_backend
+from tests.sandbox.support import staged_in
 
 RUN = """
 import os, sys
@@ -64,17 +62,7 @@ def evaluator(tmp_path: Path, final_rows: str) -> StagedEvaluator:
         direction="maximize",
         timeout=30,
     )
-    sources = TrustedSources(
-        scorer=tmp_path / "scorer",
-        private=tmp_path / "private",
-        final_private=tmp_path / "final_private",
-        public=tmp_path / "public",
-        final_public=tmp_path / "final_public",
-    )
-    trusted = TrustedFiles.snapshot(sources, tmp_path / "store" / "trusted")
-    protected = ProtectedFiles.snapshot(tmp_path / "work", [], tmp_path / "store")
-    box = require_backend("bwrap")
-    return StagedEvaluator(spec, protected, trusted, box, tmp_path / "logs", tmp_path / "run", box)
+    return staged_in(tmp_path, spec, "bwrap")
 
 
 def test_the_final_phase_reads_its_own_public_data(tmp_path: Path) -> None:

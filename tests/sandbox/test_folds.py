@@ -14,12 +14,10 @@ import pytest
 from pydantic import ValidationError
 
 from agent.task import TaskSpecError, load_task
-from evaluators.integrity import ProtectedFiles
 from evaluators.spec import EvaluatorSpec
 from evaluators.staged import StagedEvaluator, fold_means
-from evaluators.trusted import TrustedFiles, TrustedSources
 from evaluators.verdict import Status
-from tests.sandbox.support import require_backend
+from tests.sandbox.support import staged_in
 
 RUN = """
 import json, os, sys
@@ -70,17 +68,7 @@ def evaluator(
         direction="maximize",
         timeout=30,
     )
-    sources = TrustedSources(
-        scorer=tmp_path / "scorer",
-        private=tmp_path / "private",
-        final_private=tmp_path / "final_private",
-        public=tmp_path / "public",
-        final_public=tmp_path / "final_public",
-    )
-    trusted = TrustedFiles.snapshot(sources, tmp_path / "store" / "trusted")
-    protected = ProtectedFiles.snapshot(tmp_path / "work", [], tmp_path / "store")
-    box = require_backend(backend)
-    return StagedEvaluator(spec, protected, trusted, box, tmp_path / "logs", tmp_path / "run", box)
+    return staged_in(tmp_path, spec, backend)
 
 
 @pytest.mark.parametrize("backend", ["bwrap", "docker"])
