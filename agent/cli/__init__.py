@@ -40,6 +40,9 @@ from agent.cli import report as _report  # noqa: E402,F401
 from agent.cli import run as _run  # noqa: E402,F401
 from agent.cli import sandbox as _sandbox  # noqa: E402,F401
 from agent.cli import ui as _ui  # noqa: E402,F401
+from agent.cli.helptext import reflow_help  # noqa: E402
+
+reflow_help(app)
 
 
 def main() -> None:

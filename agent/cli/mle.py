@@ -46,16 +46,11 @@ def grade_command(
 
     The layout:
 
-        config.yaml         id, name, grader: {name: accuracy | rmse | auc | logloss | …}
-
+        config.yaml         id, name, grader: {name: accuracy | rmse | auc | …}
         description.md
-
         prepared/public/    train, test, sample_submission.csv
-
         prepared/private/   the answers (one CSV, or config's dataset.answers)
-
         grade.py            optional: grade(submission_df, answers_df) -> float
-
         leaderboard.csv     a `score` column, one row per team
     """
     from agent.domains.mle.competition import load_competition
@@ -131,8 +126,9 @@ def run_command(
 
     The working folder gets a workspace (solution.py: a scikit-learn model named in
     params.json, fitted on the public train split, writing submission.csv), a trusted
-    scorer, and the public data with a seeded holdout cut from train. Selection grades
-    the held-out rows only; the competition's private answers are read once, by the
+    scorer, and the public data with a seeded holdout cut from train (or, below 1000
+    training rows, 5 folds: each experiment is fitted and graded once per fold). Selection
+    grades held-out training rows only; the competition's private answers are read once, by the
     final grading of the chosen experiment's submission. The offline `evolve` proposer
     searches model families (gradient boosting, random forest, linear, kNN) and their
     hyper-parameters. The report has MLE-bench's fields plus the run's (run, experiments,

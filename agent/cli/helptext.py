@@ -1,0 +1,51 @@
+"""Command help that reflows to the terminal's width.
+
+Typer's rich mode keeps a docstring's single line breaks, so prose wrapped at the source's
+100 columns comes out ragged in an 80-column terminal (a lone word on every other line).
+Typer's markdown mode would reflow it but reads `*`, `_` and `<run>` as markup. So strop keeps
+rich mode and joins each prose paragraph's lines itself before Typer sees the text; indented
+blocks (layouts, examples) keep their lines, and a bullet list keeps one line per bullet.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import typer
+
+
+def reflow(text: str) -> str:
+    """`text` with every prose paragraph on one line; indented blocks and bullets kept."""
+    return "\n\n".join(_paragraph(p) for p in inspect.cleandoc(text).split("\n\n"))
+
+
+def _paragraph(paragraph: str) -> str:
+    lines = paragraph.splitlines()
+    if not lines or lines[0].startswith("\b") or any(line.startswith((" ", "\t")) for line in lines):
+        return paragraph
+    joined: list[str] = []
+    for line in lines:
+        if joined and not _is_bullet(line):
+            joined[-1] = f"{joined[-1]} {line.strip()}"
+        else:
+            joined.append(line.strip())
+    return "\n".join(joined)
+
+
+def _is_bullet(line: str) -> bool:
+    return line.lstrip().startswith(("- ", "• ", "* "))
+
+
+def reflow_help(app: typer.Typer) -> None:
+    """Reflow the help of `app`, its commands and its groups, recursively (before it is run)."""
+    if isinstance(app.info.help, str):
+        app.info.help = reflow(app.info.help)
+    for command in app.registered_commands:
+        doc = command.help if isinstance(command.help, str) else inspect.getdoc(command.callback)
+        if doc:
+            command.help = reflow(doc)
+    for group in app.registered_groups:
+        if isinstance(group.help, str):
+            group.help = reflow(group.help)
+        if group.typer_instance is not None:
+            reflow_help(group.typer_instance)
