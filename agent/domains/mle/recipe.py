@@ -6,8 +6,9 @@ the steps). The genes:
 
 - preprocessing: `scaler` (standard or quantile-normal, for linear, SVM and kNN models),
   `categorical` (one-hot, ordinal, target encoding cross-fitted inside each fold, or
-  counts), `series` (a row of numbered columns as it is, with first differences, or
-  z-normalised with differences and summary statistics), `date_parts` (month and weekday
+  counts), `series` (a row of numbered columns as it is, with first differences,
+  z-normalised with differences and summary statistics, or MiniRocket's convolution
+  features), `date_parts` (month and weekday
   beside years-since and the annual cycle);
 - the model: `family`, one of scikit-learn's gradient boosting, random forest, extra
   trees, linear, SVM (RBF) or kNN, or `ensemble`, which cross-validates every family
@@ -35,7 +36,7 @@ SPACE = f"""\
 family = {{ type = "choice", choices = {list(FAMILIES)} }}
 scaler = {{ type = "choice", choices = ["standard", "quantile"] }}
 categorical = {{ type = "choice", choices = ["onehot", "target", "count", "ordinal"] }}
-series = {{ type = "choice", choices = ["raw", "diffs", "znorm"] }}
+series = {{ type = "choice", choices = ["raw", "diffs", "znorm", "rocket"] }}
 date_parts = {{ type = "choice", choices = ["off", "on"] }}
 folds = {{ type = "int", low = 3, high = 8, when = "family == 'ensemble'" }}
 cv_seconds = {{ type = "float", low = 5.0, high = 120.0, log = true, when = "family == 'ensemble'" }}

@@ -23,7 +23,8 @@ The recipe, step by step:
 2. Row-wise features (no targets used, so no leak): a date becomes years since the first
    date (powers up to `trend`), the annual cycle as sines and cosines and, with
    `date_parts`, its month and weekday; a series gets its first differences (`series =
-   "diffs"`) or is z-normalised with differences and summary statistics (`"znorm"`);
+   "diffs"`), is z-normalised with differences and summary statistics (`"znorm"`), or
+   becomes MiniRocket-style convolution features (`"rocket"`);
    categories get their counts over all rows (`categorical = "count"`).
 3. Column encoding inside the model's pipeline, so cross-validation refits it per fold:
    numbers imputed (and scaled for linear, SVM and kNN models: `scaler`), categories
@@ -43,6 +44,7 @@ file does not need to know which run it is.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -133,8 +135,12 @@ def expand_dates(frame: pd.DataFrame, dates: list[str], trend: int, parts: bool)
 
 
 def series_features(frame: pd.DataFrame, how: str) -> pd.DataFrame:
-    """A row as a series: `raw` as it is, `diffs` plus first differences, `znorm` shape only."""
+    """A row as a series: `raw` as it is, `diffs` plus first differences, `znorm` shape only,
+    `rocket` the MiniRocket-style features of `rocket_features`."""
     values = frame.to_numpy(dtype=float)
+    if how == "rocket":
+        matrix = rocket_features(values)
+        return pd.DataFrame(matrix, index=frame.index, columns=[f"r{i}" for i in range(matrix.shape[1])])
     if how == "znorm":
         scale = values.std(axis=1, keepdims=True)
         values = (values - values.mean(axis=1, keepdims=True)) / np.where(scale > 0, scale, 1.0)
@@ -148,6 +154,60 @@ def series_features(frame: pd.DataFrame, how: str) -> pd.DataFrame:
         parts.append(np.column_stack(stats))
     matrix = np.hstack(parts)
     return pd.DataFrame(matrix, index=frame.index, columns=[f"s{i}" for i in range(matrix.shape[1])])
+
+
+ROCKET_KERNELS = tuple(itertools.combinations(range(9), 3))  # where a length-9 kernel weighs 2, not -1
+ROCKET_FEATURES = 2000  # about: 84 kernels x dilations x biases
+ROCKET_VALUES = 2**21  # values convolved at once: bounds the memory (9 taps of float32: 75 MB)
+
+
+def rocket_features(values: np.ndarray, count: int = ROCKET_FEATURES, seed: int = 0) -> np.ndarray:
+    """MiniRocket's transform (Dempster et al. 2021): for each of its 84 fixed kernels and each
+    dilation, the share of a series' convolution that lies above each of a few biases.
+
+    Written here, not taken from sktime: it is 30 lines of NumPy, and sktime would be a heavy
+    dependency of every candidate's sandbox for one transform. As in MiniRocket, the kernels weigh
+    -1 with three taps at 2 (so a constant series convolves to 0), dilations are spaced
+    exponentially up to the series' length, and the biases are quantiles (a low-discrepancy
+    sequence) of one random row's convolution. Unlike it, every convolution is zero-padded (no
+    alternation) and one random row per dilation, not per kernel, sets the biases. No targets are
+    read, so it may see every row (fit, holdout and test alike).
+    """
+    values = np.nan_to_num(np.asarray(values, dtype=np.float32))
+    rows, length = values.shape
+    top = np.log2(max(1.0, (length - 1) / 8))
+    dilations = sorted({int(2**exponent) for exponent in np.linspace(0, top, 6)})
+    per = max(1, round(count / (len(ROCKET_KERNELS) * len(dilations))))
+    quantiles = (np.arange(1, per + 1) * (np.sqrt(5) - 1) / 2) % 1
+    rng = np.random.default_rng(seed)
+    chunk = max(1, ROCKET_VALUES // length)
+    blocks = []
+    for dilation in dilations:
+        example = values[rng.integers(rows)][None, :]
+        biases = [np.quantile(conv[0], quantiles) for conv in _convolutions(example, dilation)]
+        parts = []
+        for start in range(0, rows, chunk):
+            convolved = _convolutions(values[start : start + chunk], dilation)
+            parts.append(
+                np.hstack(
+                    [
+                        (conv[:, :, None] > bias).mean(axis=1)
+                        for conv, bias in zip(convolved, biases, strict=True)
+                    ]
+                )
+            )
+        blocks.append(np.vstack(parts))
+    return np.hstack(blocks)
+
+
+def _convolutions(rows: np.ndarray, dilation: int) -> Any:
+    """Each kernel's convolution of `rows` (zero-padded to their length), in ROCKET_KERNELS order."""
+    length = rows.shape[1]
+    padded = np.pad(rows, ((0, 0), (4 * dilation, 4 * dilation)))
+    taps = np.stack([padded[:, tap * dilation : tap * dilation + length] for tap in range(9)])
+    total = taps.sum(axis=0)
+    for a, b, c in ROCKET_KERNELS:  # -1 on all nine taps, +3 back on three: weights -1 and 2
+        yield 3 * (taps[a] + taps[b] + taps[c]) - total
 
 
 def row_features(
