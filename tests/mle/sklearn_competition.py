@@ -16,8 +16,10 @@ import pandas as pd
 
 
 def write_sklearn_competition(
-    root: Path, dataset: str = "wine", metric: str = "accuracy", seed: int = 0
+    root: Path, dataset: str = "wine", metric: str = "accuracy", seed: int = 0, class_columns: bool = False
 ) -> Path:
+    """With `class_columns` (classification), Kaggle's multi-class form: train.csv has the label
+    (`cultivar`, the class names), the submission and the answers one probability column per class."""
     from sklearn import datasets
 
     loader = {
@@ -37,11 +39,20 @@ def write_sklearn_competition(
     public, private = root / "prepared" / "public", root / "prepared" / "private"
     public.mkdir(parents=True)
     private.mkdir(parents=True)
-    train.to_csv(public / "train.csv", index=False)
     test.drop(columns=["target"]).to_csv(public / "test.csv", index=False)
-    sample = test[["id"]].assign(target=int(train.target.iloc[0]))
+    if class_columns:
+        names = [str(name) for name in data.target_names]
+        train = train.assign(cultivar=[names[k] for k in train.pop("target")])
+        sample = test[["id"]].assign(**{name: 1 / len(names) for name in names})
+        answers = test[["id"]].assign(
+            **{name: (test.target == k).astype(int) for k, name in enumerate(names)}
+        )
+    else:
+        sample = test[["id"]].assign(target=int(train.target.iloc[0]))
+        answers = test[["id", "target"]]
+    train.to_csv(public / "train.csv", index=False)
     sample.to_csv(public / "sample_submission.csv", index=False)
-    test[["id", "target"]].to_csv(private / "test.csv", index=False)
+    answers.to_csv(private / "test.csv", index=False)
     competition_id = f"sk-{dataset}"
     (root / "config.yaml").write_text(
         f"id: {competition_id}\nname: scikit-learn {dataset}\ncompetition_type: simple\n"

@@ -80,6 +80,17 @@ def test_multiclass_logloss_reads_one_column_per_class() -> None:
     assert grade_frames(find_metric("logloss"), submission, answers, "id") == pytest.approx(expected)
 
 
+def test_one_hot_answers_are_one_multiclass_problem_and_numeric_classes_name_their_columns() -> None:
+    matrix = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6], [0.5, 0.25, 0.25]])
+    ids = ["r0", "r1", "r2", "r3"]
+    submission = pd.DataFrame({"id": ids, "1": matrix[:, 0], "2": matrix[:, 1], "3": matrix[:, 2]})
+    expected = log_loss([1, 2, 3, 1], matrix, labels=[1, 2, 3])  # not the mean of three binary losses
+    one_hot = pd.DataFrame({"id": ids, "1": [1, 0, 0, 1], "2": [0, 1, 0, 0], "3": [0, 0, 1, 0]})
+    assert grade_frames(find_metric("logloss"), submission, one_hot, "id") == pytest.approx(expected)
+    labels = pd.DataFrame({"id": ids, "label": [1.0, 2.0, 3.0, 1.0]})  # classes read back as floats
+    assert grade_frames(find_metric("logloss"), submission, labels, "id") == pytest.approx(expected)
+
+
 def test_several_target_columns_are_averaged() -> None:
     ids = ["r0", "r1", "r2", "r3"]
     answers = pd.DataFrame({"id": ids, "x": [0, 1, 0, 1], "y": [1, 0, 0, 1]})

@@ -154,6 +154,43 @@ def test_binary_probabilities_and_regression_run_through_solution_and_scorer(
     assert fair(json.loads(scored.stdout)[metric])
 
 
+@pytest.mark.parametrize("folds", [1, 5])
+def test_a_probability_column_per_class_for_a_label_column_of_train(tmp_path: Path, folds: int) -> None:
+    """Kaggle's multi-class form: train has `cultivar`, the submission a column per cultivar."""
+    root = write_sklearn_competition(tmp_path / "wine", metric="logloss", class_columns=True)
+    names = ["class_0", "class_1", "class_2"]
+    folder = prepare_task(load_competition(root), tmp_path / "work", seed=0, experiments=4, folds=folds).root
+    fold = "fold-1" if folds > 1 else ""
+    split = folder / "public" / fold
+    spec = json.loads((split / "mle.json").read_text(encoding="utf-8"))
+    assert spec["targets"] == ["cultivar"] and spec["classes"] == names and spec["probabilities"]
+    assert list(pd.read_csv(split / "holdout_sample.csv").columns) == ["id", *names]
+    answers = pd.read_csv(folder / "private" / "validate" / fold / "holdout_answers.csv")
+    assert list(answers.columns) == ["id", *names] and (answers[names].sum(axis=1) == 1).all()
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    made = run(folder, ["solution.py"], "workspace", STROP_OUTPUTS=str(outputs), STROP_PUBLIC=str(split))
+    assert made.returncode == 0, made.stderr
+    submitted = pd.read_csv(outputs / "submission.csv")
+    assert list(submitted.columns) == ["id", *names]
+    assert np.allclose(submitted[names].sum(axis=1), 1.0)
+    for phase, private in (
+        ("validate", folder / "private" / "validate" / fold),
+        ("final", root / "prepared" / "private"),
+    ):
+        scored = run(
+            folder,
+            ["-I", "score.py"],
+            "scorer",
+            STROP_OUTPUTS=str(outputs),
+            STROP_PUBLIC=str(split),
+            STROP_PHASE=phase,
+            STROP_PRIVATE=str(private),
+        )
+        assert scored.returncode == 0, scored.stderr
+        assert json.loads(scored.stdout)["logloss"] < 0.4  # a uniform guess scores ln 3 = 1.10
+
+
 def test_the_scorer_refuses_an_invalid_submission_with_its_reason(wine: Path, tmp_path: Path) -> None:
     folder = prepare_task(load_competition(wine), tmp_path / "work", seed=0, experiments=4, folds=1).root
     outputs = tmp_path / "outputs"

@@ -155,7 +155,27 @@ def grade_frames(metric: Metric, submission: pd.DataFrame, answers: pd.DataFrame
     missing = [column for column in targets if column not in submission.columns]
     if missing:
         raise InvalidSubmission(f"the submission has no column {missing[0]!r}")
+    if metric.kind == "probabilities" and _one_hot(answers[targets]):
+        truth = answers[targets].to_numpy(dtype=float).argmax(axis=1)
+        matrix = np.column_stack([_numbers(submission[column]) for column in targets])
+        if (matrix < 0).any():
+            raise InvalidSubmission("the submission holds negative probabilities")
+        return metric.score(truth, matrix)
     return float(np.mean([_score_column(metric, submission[t], answers[t]) for t in targets]))
+
+
+def _one_hot(answers: pd.DataFrame) -> bool:
+    """Answers that are one class per row, one column per class (a 1 in exactly one column).
+
+    Kaggle writes multi-class answers so; they are scored as one multi-class problem (log loss
+    over the rows), not column by column as multi-label answers are.
+    """
+    if answers.shape[1] < 2:
+        return False
+    import pandas as pd
+
+    values = answers.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    return bool(np.isin(values, (0.0, 1.0)).all() and (values.sum(axis=1) == 1).all())
 
 
 def _score_column(metric: Metric, predicted: pd.Series, truth: pd.Series) -> float:
@@ -174,7 +194,7 @@ def _score_class_columns(metric: Metric, submission: pd.DataFrame, truth: pd.Ser
     """Multi-class probabilities: one column per class label; the truth indexes the columns."""
     columns = [column for column in submission.columns if column != id_column]
     classes = {str(column): position for position, column in enumerate(columns)}
-    labels = [str(value) for value in _labels(truth)]
+    labels = [str(value) for value in _as_text(_labels(truth))]  # class 2 has column `2`
     unknown = sorted({label for label in labels if label not in classes})
     if unknown:
         raise InvalidSubmission(f"the submission has no probability column for class {unknown[0]!r}")

@@ -348,6 +348,7 @@ class Task:
     probabilities: bool
     metric: Any  # metrics.Metric, or None for a competition's own grader
     forecast: bool
+    classes: list[str] = field(default_factory=list)  # the submission's probability column per class
 
 
 def outputs(model: Any, frame: pd.DataFrame, task: Task, classes: np.ndarray) -> np.ndarray:
@@ -361,12 +362,24 @@ def outputs(model: Any, frame: pd.DataFrame, task: Task, classes: np.ndarray) ->
 
 
 def final_predictions(blend: np.ndarray, task: Task, classes: np.ndarray) -> np.ndarray:
-    """Labels, a positive-class probability, or values, as the submission wants them."""
+    """Labels, a positive-class probability, values, or a probability column per class in the
+    submission's order (a class that fit.csv lacks gets 0), as the submission wants them."""
     if not task.classification:
         return blend
+    if task.classes:
+        matrix = np.zeros((len(blend), len(task.classes)))
+        matrix[:, [task.classes.index(class_name(c)) for c in classes]] = blend
+        return matrix
     if task.probabilities:
         return blend[:, -1]
     return classes[np.argmax(blend, axis=1)]
+
+
+def class_name(value: Any) -> str:
+    """A class as a column name spells it: `2.0` read from a CSV is class `2`."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def loss(truth: np.ndarray, blend: np.ndarray, task: Task, classes: np.ndarray) -> float:
@@ -377,7 +390,9 @@ def loss(truth: np.ndarray, blend: np.ndarray, task: Task, classes: np.ndarray) 
         if task.classification:
             return float(np.mean(classes[np.argmax(blend, axis=1)] != truth))
         return float(np.sqrt(np.mean((truth - predicted) ** 2)))
-    if task.probabilities:  # the positive class (the last one) as 1, as the grader reads it
+    if task.classes:  # a column per class: the truth as the index of its column, as the grader reads it
+        truth = np.array([task.classes.index(class_name(c)) for c in truth])
+    elif task.probabilities:  # the positive class (the last one) as 1, as the grader reads it
         truth = (truth == classes[-1]).astype(float)
     score = metric.score(truth, predicted)
     return score if metric.lower_is_better else -score
@@ -545,12 +560,15 @@ def main() -> None:
                 part[target] = frame[target].to_numpy()
         frames[name] = part
     frames["targets"] = targets
-    task = Task(spec["classification"], spec["probabilities"], find_metric(spec.get("metric", "")), forecast)
+    metric = find_metric(spec.get("metric", ""))
+    task = Task(spec["classification"], spec["probabilities"], metric, forecast, spec.get("classes", []))
     predicted_holdout = pd.DataFrame({id_column: holdout[id_column]})
     predicted_test = pd.DataFrame({id_column: test[id_column]})
     for target in targets:
         on_holdout, on_test = predict_target(params, columns, frames, target, task)
-        predicted_holdout[target], predicted_test[target] = on_holdout, on_test
+        named_as = task.classes or [target]  # a column per class, or the target's own
+        predicted_holdout[named_as] = on_holdout.reshape(len(holdout), -1)
+        predicted_test[named_as] = on_test.reshape(len(test), -1)
     predicted_holdout.to_csv(outputs_folder / "holdout.csv", index=False)
     predicted_test.to_csv(outputs_folder / "submission.csv", index=False)
 

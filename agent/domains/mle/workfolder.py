@@ -25,7 +25,9 @@ each experiment is run and scored once per fold (the evaluator's `folds`): every
 then judges the recipes, and still no run stage sees the targets it is scored on.
 
 This version handles tabular competitions whose `train.csv` holds the id column and the
-sample submission's prediction columns (regression, classification, binary probabilities).
+sample submission's prediction columns (regression, classification, binary probabilities),
+or a label column whose classes are the submission's columns (a probability per class; the
+held-out answers are then written one-hot, as the competition's own are).
 
 A forecast (a date column whose test dates all come after the training dates) is split in
 time instead: the holdout is the latest rows (as many as the test rows, at most a fifth).
@@ -71,6 +73,9 @@ class Targets:
     probabilities: bool
     date_column: str | None = None  # set for a forecast: test dates all after the training dates
     horizon: int = 0  # a forecast's test rows
+    # The submission's probability columns, one per class, when it wants them for a label column
+    # of train.csv (Kaggle's usual multi-class form: train has `species`, the submission `a`, `b`…).
+    classes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,15 @@ def prepare_task(
 def _targets(competition: Competition, train: Any, train_path: Path) -> Targets:
     columns = [column for column in competition.columns if column != competition.id_column]
     missing = [column for column in [competition.id_column, *columns] if column not in train.columns]
+    label = (
+        _label_column(competition, train, columns)
+        if missing and missing[0] != competition.id_column
+        else None
+    )
+    if label is not None:
+        if len(train) < MIN_TRAIN_ROWS:
+            raise CompetitionError(f"{train_path}: {len(train)} rows; at least {MIN_TRAIN_ROWS} are needed")
+        return Targets(columns=[label], classification=True, probabilities=True, classes=tuple(columns))
     if missing:
         raise CompetitionError(
             f"{train_path}: has no column {missing[0]!r}; strop mle run needs the id column and "
@@ -150,6 +164,40 @@ def _targets(competition: Competition, train: Any, train_path: Path) -> Targets:
     if len(train) < MIN_TRAIN_ROWS:
         raise CompetitionError(f"{train_path}: {len(train)} rows; at least {MIN_TRAIN_ROWS} are needed")
     return Targets(columns=columns, classification=classification, probabilities=probabilities)
+
+
+def _label_column(competition: Competition, train: Any, columns: list[str]) -> str | None:
+    """The train column whose classes are the submission's probability columns, if there is one.
+
+    It is a column of train.csv that test.csv lacks, whose values, as text, are all among the
+    submission's columns (a class absent from train still gets its column, with probability 0),
+    for a probability metric or a competition's own grader.
+    """
+    kind = competition.metric.kind if competition.metric else None
+    if kind not in (None, "probabilities") or len(columns) < 2:
+        return None
+    test_columns = set(_header(competition.public / "test.csv"))
+    wanted = set(columns)
+    for column in train.columns:
+        if column == competition.id_column or column in test_columns:
+            continue
+        values = {_class_name(value) for value in train[column].dropna().unique()}
+        if len(values) >= 2 and values <= wanted and train[column].notna().all():
+            return str(column)
+    return None
+
+
+def _header(path: Path) -> list[str]:
+    import pandas as pd
+
+    return list(pd.read_csv(path, nrows=0).columns) if path.is_file() else []
+
+
+def _class_name(value: Any) -> str:
+    """A class as a column name spells it: `2.0` read from a CSV is class `2`."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _feature_types(train: Any, id_column: str, targets: list[str]) -> Any:
@@ -219,7 +267,12 @@ def _write_split(
     _write_public(competition, out / "public" / fold, fit, holdout, targets)
     answers = out / "private" / "validate" / fold
     answers.mkdir(parents=True)
-    holdout[[competition.id_column, *targets.columns]].to_csv(answers / "holdout_answers.csv", index=False)
+    held = holdout[[competition.id_column, *targets.columns]]
+    if targets.classes:  # as the competition writes its answers: a column per class, 1 for the row's
+        label = holdout[targets.columns[0]].map(_class_name)
+        ones = {name: (label == name).astype(int) for name in targets.classes}
+        held = holdout[[competition.id_column]].assign(**ones)
+    held.to_csv(answers / "holdout_answers.csv", index=False)
 
 
 def _split_in_time(train: Any, targets: Targets) -> tuple[Any, Any]:
@@ -263,8 +316,8 @@ def _write_public(competition: Competition, public: Path, fit: Any, holdout: Any
     public.mkdir(parents=True)
     fit.to_csv(public / "fit.csv", index=False)
     holdout.drop(columns=targets.columns).to_csv(public / "holdout.csv", index=False)
-    placeholder = holdout[[competition.id_column, *targets.columns]].copy()
-    for column in targets.columns:
+    placeholder = holdout[[competition.id_column]].copy()
+    for column in targets.classes or targets.columns:
         placeholder[column] = 0
     placeholder.to_csv(public / "holdout_sample.csv", index=False)
     test = competition.public / "test.csv"
@@ -278,6 +331,7 @@ def _write_public(competition: Competition, public: Path, fit: Any, holdout: Any
         "targets": targets.columns,
         "classification": targets.classification,
         "probabilities": targets.probabilities,
+        "classes": list(targets.classes),
         "metric": competition.metric_name,
         "forecast": targets.date_column is not None,
     }
