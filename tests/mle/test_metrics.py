@@ -122,3 +122,18 @@ def said(text: str) -> str:
     import re
 
     return re.escape(text)
+
+
+def test_one_hot_answers_under_auc_are_the_mean_of_the_columns_auc() -> None:
+    ids = ["r0", "r1", "r2", "r3", "r4", "r5"]
+    one_hot = pd.DataFrame(
+        {"id": ids, "a": [1, 0, 0, 1, 0, 0], "b": [0, 1, 0, 0, 1, 0], "c": [0, 0, 1, 0, 0, 1]}
+    )
+    scores = {
+        "a": [0.9, 0.2, 0.4, 0.3, 0.1, 0.5],
+        "b": [0.1, 0.7, 0.2, 0.6, 0.9, 0.3],
+        "c": [0.2, 0.1, 0.8, 0.1, 0.3, 0.4],
+    }
+    submission = pd.DataFrame({"id": ids, **scores})  # scores, not probabilities: rows need not sum to 1
+    expected = np.mean([roc_auc_score(one_hot[c], scores[c]) for c in "abc"])
+    assert grade_frames(find_metric("auc"), submission, one_hot, "id") == pytest.approx(expected)

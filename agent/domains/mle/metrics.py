@@ -155,7 +155,7 @@ def grade_frames(metric: Metric, submission: pd.DataFrame, answers: pd.DataFrame
     missing = [column for column in targets if column not in submission.columns]
     if missing:
         raise InvalidSubmission(f"the submission has no column {missing[0]!r}")
-    if metric.kind == "probabilities" and _one_hot(answers[targets]):
+    if metric.name == "logloss" and _one_hot(answers[targets]):  # (AUC: one-vs-rest is per column)
         truth = answers[targets].to_numpy(dtype=float).argmax(axis=1)
         matrix = np.column_stack([_numbers(submission[column]) for column in targets])
         if (matrix < 0).any():
@@ -167,8 +167,9 @@ def grade_frames(metric: Metric, submission: pd.DataFrame, answers: pd.DataFrame
 def _one_hot(answers: pd.DataFrame) -> bool:
     """Answers that are one class per row, one column per class (a 1 in exactly one column).
 
-    Kaggle writes multi-class answers so; they are scored as one multi-class problem (log loss
-    over the rows), not column by column as multi-label answers are.
+    Kaggle writes multi-class answers so; their log loss is one multi-class loss over the rows,
+    not the mean of each column's binary loss, as for multi-label answers. (AUC needs no such
+    case: its one-vs-rest mean over classes is the mean of the columns' AUCs.)
     """
     if answers.shape[1] < 2:
         return False
