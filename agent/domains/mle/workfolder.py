@@ -173,6 +173,8 @@ def _label_column(competition: Competition, train: Any, columns: list[str]) -> s
     submission's columns (a class absent from train still gets its column, with probability 0),
     for a probability metric or a competition's own grader.
     """
+    from agent.domains.mle.solution import class_name
+
     kind = competition.metric.kind if competition.metric else None
     if kind not in (None, "probabilities") or len(columns) < 2:
         return None
@@ -181,7 +183,7 @@ def _label_column(competition: Competition, train: Any, columns: list[str]) -> s
     for column in train.columns:
         if column == competition.id_column or column in test_columns:
             continue
-        values = {_class_name(value) for value in train[column].dropna().unique()}
+        values = {class_name(value) for value in train[column].dropna().unique()}
         if len(values) >= 2 and values <= wanted and train[column].notna().all():
             return str(column)
     return None
@@ -191,13 +193,6 @@ def _header(path: Path) -> list[str]:
     import pandas as pd
 
     return list(pd.read_csv(path, nrows=0).columns) if path.is_file() else []
-
-
-def _class_name(value: Any) -> str:
-    """A class as a column name spells it: `2.0` read from a CSV is class `2`."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _feature_types(train: Any, id_column: str, targets: list[str]) -> Any:
@@ -269,7 +264,9 @@ def _write_split(
     answers.mkdir(parents=True)
     held = holdout[[competition.id_column, *targets.columns]]
     if targets.classes:  # as the competition writes its answers: a column per class, 1 for the row's
-        label = holdout[targets.columns[0]].map(_class_name)
+        from agent.domains.mle.solution import class_name
+
+        label = holdout[targets.columns[0]].map(class_name)
         ones = {name: (label == name).astype(int) for name in targets.classes}
         held = holdout[[competition.id_column]].assign(**ones)
     held.to_csv(answers / "holdout_answers.csv", index=False)
