@@ -105,6 +105,21 @@ def run(folder: Path, script: list[str], cwd: str, **env: str) -> subprocess.Com
     )
 
 
+def score(
+    folder: Path, outputs: Path, phase: str, private: Path, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """The task's trusted scorer on `outputs`, in `phase`, with `private` as its answers."""
+    return run(
+        folder,
+        ["-I", "score.py"],
+        "scorer",
+        STROP_OUTPUTS=str(outputs),
+        STROP_PHASE=phase,
+        STROP_PRIVATE=str(private),
+        **env,
+    )
+
+
 def test_the_starting_solution_and_the_scorer_agree_on_both_phases(wine: Path, tmp_path: Path) -> None:
     folder = prepare_task(load_competition(wine), tmp_path / "work", seed=0, experiments=4, folds=1).root
     outputs = tmp_path / "outputs"
@@ -115,14 +130,7 @@ def test_the_starting_solution_and_the_scorer_agree_on_both_phases(wine: Path, t
         ("validate", folder / "private" / "validate"),
         ("final", wine / "prepared" / "private"),
     ):
-        scored = run(
-            folder,
-            ["-I", "score.py"],
-            "scorer",
-            STROP_OUTPUTS=str(outputs),
-            STROP_PHASE=phase,
-            STROP_PRIVATE=str(private),
-        )
+        scored = score(folder, outputs, phase, private)
         assert scored.returncode == 0, scored.stderr
         assert json.loads(scored.stdout)["accuracy"] > 0.8
 
@@ -142,14 +150,7 @@ def test_binary_probabilities_and_regression_run_through_solution_and_scorer(
     outputs.mkdir()
     made = run(folder, ["solution.py"], "workspace", STROP_OUTPUTS=str(outputs))
     assert made.returncode == 0, made.stderr
-    scored = run(
-        folder,
-        ["-I", "score.py"],
-        "scorer",
-        STROP_OUTPUTS=str(outputs),
-        STROP_PHASE="final",
-        STROP_PRIVATE=str(root / "prepared" / "private"),
-    )
+    scored = score(folder, outputs, "final", root / "prepared" / "private")
     assert scored.returncode == 0, scored.stderr
     assert fair(json.loads(scored.stdout)[metric])
 
@@ -178,15 +179,7 @@ def test_a_probability_column_per_class_for_a_label_column_of_train(tmp_path: Pa
         ("validate", folder / "private" / "validate" / fold),
         ("final", root / "prepared" / "private"),
     ):
-        scored = run(
-            folder,
-            ["-I", "score.py"],
-            "scorer",
-            STROP_OUTPUTS=str(outputs),
-            STROP_PUBLIC=str(split),
-            STROP_PHASE=phase,
-            STROP_PRIVATE=str(private),
-        )
+        scored = score(folder, outputs, phase, private, STROP_PUBLIC=str(split))
         assert scored.returncode == 0, scored.stderr
         assert json.loads(scored.stdout)["logloss"] < 0.4  # a uniform guess scores ln 3 = 1.10
 
@@ -197,14 +190,7 @@ def test_the_scorer_refuses_an_invalid_submission_with_its_reason(wine: Path, tm
     outputs.mkdir()
     (outputs / "submission.csv").write_text("id,target\nr0001,1\n", encoding="utf-8")
     (outputs / "holdout.csv").write_text("id,target\n", encoding="utf-8")
-    done = run(
-        folder,
-        ["-I", "score.py"],
-        "scorer",
-        STROP_OUTPUTS=str(outputs),
-        STROP_PRIVATE=str(folder / "private" / "validate"),
-        STROP_PHASE="validate",
-    )
+    done = score(folder, outputs, "validate", folder / "private" / "validate")
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.startswith("invalid submission.csv: 1 rows, expected 54")
 
