@@ -74,7 +74,7 @@ def test_validation_ties_go_to_the_config_closest_to_fp32_on_training_images(dom
     fine = baselines.uniform(domain, Format.INT_SYM, 8)
     coarse = baselines.uniform(domain, Format.INT_SYM, 3)
     assert 0.0 <= domain.fp32_divergence(fine) < domain.fp32_divergence(coarse)  # type: ignore[operator]
-    assert domain.tie_width() == 0.0  # digits: only equal validation accuracies tie
+    assert domain.tie_width() == pytest.approx(1 / 449)  # digits: one validation image
     tied = [  # the coarse config has the better fitness (as a lucky config on validation can)
         Individual(coarse, Fitness((0.01, 1.0), info={"val_acc": 0.99})),
         Individual(fine, Fitness((0.0105, 2.0), info={"val_acc": 0.99})),
@@ -83,3 +83,19 @@ def test_validation_ties_go_to_the_config_closest_to_fp32_on_training_images(dom
     assert chosen_genome(tied) == coarse  # the fitness alone
     assert chosen_genome(tied, domain) == fine  # the tie broken by divergence from fp32
     assert chosen_genome(tied[::2], domain) == coarse
+
+
+def test_validation_gains_above_fp32_are_read_as_luck_in_the_pick(domain: QuantDomain) -> None:
+    """A lucky config two images above fp32 does not shut out one a single image below fp32."""
+    from agent.domains.quantization.search import chosen_genome
+    from agent.evolution.domain import Individual
+
+    fine = baselines.uniform(domain, Format.INT_SYM, 8)
+    coarse = baselines.uniform(domain, Format.INT_SYM, 3)
+    fp32, image = domain.fp32_val(), domain.tie_width()
+    assert domain.selection_ceiling() == fp32
+    lucky = Individual(coarse, Fitness((0.0, 1.0), info={"val_acc": fp32 + 2 * image}))
+    close = Individual(fine, Fitness((0.1, 2.0), info={"val_acc": fp32 - image}))
+    far = Individual(fine, Fitness((0.1, 2.0), info={"val_acc": fp32 - 2 * image}))
+    assert chosen_genome([lucky, close], domain) == fine
+    assert chosen_genome([lucky, far], domain) == coarse  # two images below fp32: not a tie
