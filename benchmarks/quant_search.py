@@ -74,6 +74,15 @@ MINILM_PROFILE = "int-fp"  # every format but the power grid: 94 genes a layer, 
 MINILM_SIZE_SHARE, MINILM_RECALL_SLACK = 0.30, 0.01  # issue 15: ≤ 30% of fp32 bytes, recall within 1 point
 
 
+def _fidelity(got: list[dict]) -> str:
+    """Mean held-out closeness to fp32: MiniLM's cosine (higher is closer), digits' KL (lower is)."""
+    for key, shown in (("test_cosine", "cosine {:.4f}"), ("test_kl", "KL {:.2e}")):
+        values = [x["metrics"][key] for x in got if key in x.get("metrics", {})]
+        if values:
+            return shown.format(mean(values))
+    return "–"
+
+
 def _get(record: dict, name: str) -> dict | None:
     if name in ("chosen", "fp32"):
         return record[name]
@@ -121,7 +130,7 @@ def table(records: list[dict], model: str, budget: float) -> list[str]:
         f"{n_test} {unit}, one = {100 / n_test:.2f} points)",
         "",
         f"| config | {metric} (mean) | min–max | 95% (one run, Wilson) | selection % | avg bits | MB "
-        "| held-out cosine to fp32 | evaluations |",
+        "| held-out fidelity to fp32 | evaluations |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     means: dict[str, float] = {}
@@ -133,12 +142,11 @@ def table(records: list[dict], model: str, budget: float) -> list[str]:
         means[name] = mean(tests)
         w = wilson(round(means[name] / 100 * n_test), n_test)
         cut = sum(bool(x.get("cut")) for x in got)
-        cosines = [x["metrics"]["test_cosine"] for x in got if "test_cosine" in x.get("metrics", {})]
-        cosine = f"{mean(cosines):.4f}" if cosines else "–"
+        fidelity = _fidelity(got)
         lines.append(
             f"| {name} | {mean(tests):.2f} | {min(tests):.2f}–{max(tests):.2f} | "
             f"{w.low * 100:.1f}–{w.high * 100:.1f} | {mean(x['val_acc'] for x in got) * 100:.2f} | "
-            f"{mean(x['avg_bits'] for x in got):.3f} | {mean(x['bytes'] for x in got) / 1e6:.2f} | {cosine} | "
+            f"{mean(x['avg_bits'] for x in got):.3f} | {mean(x['bytes'] for x in got) / 1e6:.2f} | {fidelity} | "
             f"{mean(x['evaluations'] for x in got):.0f}" + (f" ({cut} cut)" if cut else "") + " |"
         )
     strongest = strongest_baseline(runs, budget)

@@ -99,3 +99,12 @@ def test_validation_gains_above_fp32_are_read_as_luck_in_the_pick(domain: QuantD
     far = Individual(fine, Fitness((0.1, 2.0), info={"val_acc": fp32 - 2 * image}))
     assert chosen_genome([lucky, close], domain) == fine
     assert chosen_genome([lucky, far], domain) == coarse  # two images below fp32: not a tie
+
+
+def test_held_out_kl_to_fp32_ranks_configs_that_test_accuracy_cannot(domain: QuantDomain) -> None:
+    fine = baselines.uniform(domain, Format.INT_SYM, 8)
+    coarse = baselines.uniform(domain, Format.INT_SYM, 4)
+    assert domain.test_metrics(None) == {"test_kl": 0.0}
+    fine_kl, coarse_kl = domain.test_metrics(fine)["test_kl"], domain.test_metrics(coarse)["test_kl"]
+    assert 0.0 < fine_kl < coarse_kl
+    assert domain.test_accuracy(coarse) >= domain.test_accuracy(fine)  # 4 bits scores no worse on 450 images
