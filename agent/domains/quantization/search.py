@@ -263,17 +263,19 @@ def fp32(domain: QuantDomain) -> Scored:
 
 
 def chosen_genome(front: list[Any], domain: QuantDomain | None = None) -> Genome:
-    """The best fitness; for MiniLM, near-ties go to the config closest to fp32.
+    """Best validation score; near-ties (within `domain.tie_width()`) go to the config closest to fp32.
 
-    Digits: the fitness already is the KL from fp32 on the validation images, so the best
-    fitness is the pick. MiniLM: within one selection query (`domain.tie_width()`) of the best
-    recall, then the best cosine to fp32 on the selection texts. Without a domain the fitness
-    decides. The test split is never read.
+    Digits: within one validation image of the best accuracy or of fp32's own, whichever is
+    lower (`selection_ceiling`), then the least KL from fp32 on the training images;
+    MiniLM: within one selection query of the best recall, then the best cosine to fp32 on
+    the selection texts. Without a domain the fitness decides. The test split is never read.
     """
     best = min(front, key=lambda ind: (ind.fitness.objectives[0], ind.fitness.objectives[1]))
     if domain is None or domain.fp32_divergence(best.genome, best.fitness) is None:
         return best.genome
-    top = best.fitness.info["val_acc"] - domain.tie_width() - 1e-12
+    ceiling = domain.selection_ceiling()
+    score = best.fitness.info["val_acc"]
+    top = (score if ceiling is None else min(score, ceiling)) - domain.tie_width() - 1e-12
     near = [ind for ind in front if ind.fitness.info["val_acc"] >= top]
     return min(
         near, key=lambda ind: (domain.fp32_divergence(ind.genome, ind.fitness), ind.fitness.objectives[1])
