@@ -351,9 +351,8 @@ class QuantDomain:
         _single_thread_blas(self._local)
         if "fp32_train" not in self._local:
             self._local["fp32_train"] = _log_softmax(self.network.forward(self.split.x_train)[0])
-        reference = self._local["fp32_train"]
         quantized = _log_softmax(self.network.forward(self.split.x_train, self.matrices(genome))[0])
-        return float(np.mean(np.sum(np.exp(reference) * (reference - quantized), axis=1)))
+        return _mean_kl(self._local["fp32_train"], quantized)
 
     def fp32_val(self) -> float:
         """The unquantized model's validation score."""
@@ -371,8 +370,7 @@ class QuantDomain:
         _single_thread_blas(self._local)
         reference = _log_softmax(self.network.forward(self.split.x_test)[0])
         quantized = _log_softmax(self.network.forward(self.split.x_test, self.matrices(genome))[0])
-        kl = np.sum(np.exp(reference) * (reference - quantized), axis=1)
-        return {"test_kl": round(float(np.mean(kl)), 6)}
+        return {"test_kl": round(_mean_kl(reference, quantized), 6)}
 
     def test_accuracy(self, genome: Genome) -> float:
         """Accuracy on the held-out test split: call once per chosen configuration."""
@@ -382,6 +380,11 @@ class QuantDomain:
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
     z = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def _mean_kl(reference: np.ndarray, quantized: np.ndarray) -> float:
+    """Mean KL(reference ‖ quantized) over rows of log-probabilities."""
+    return float(np.mean(np.sum(np.exp(reference) * (reference - quantized), axis=1)))
 
 
 def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
