@@ -300,6 +300,7 @@ def _print_report(report: Any, console: Any) -> None:
             highlight=False,
             markup=False,
         )
+    console.print(_origin_line(report.chosen.origin), highlight=False, markup=False)
     if report.phases:
         phases = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in report.phases.items())
         console.print(f"time per phase: {phases}", highlight=False, markup=False)
@@ -312,3 +313,10 @@ def _print_report(report: Any, console: Any) -> None:
     console.print(
         f"chosen config: {report.outputs.get('config')}\nquantized weights: {report.outputs.get('weights')}"
     )
+
+
+def _origin_line(origin: str) -> str:
+    """Where the chosen config came from, said plainly: a baseline's own config is no discovery."""
+    if origin.startswith("baseline "):
+        return f"chosen config's origin: {origin}: the same config, a tie with it by construction, not a discovery"
+    return f"chosen config's origin: {origin or 'search'}"

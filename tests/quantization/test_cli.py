@@ -41,11 +41,24 @@ def test_json_run_has_the_documented_shape(tmp_path: Path) -> None:
     assert report["chosen"]["avg_bits"] <= 3.0 and report["front"]
     assert report["baselines"]["tpe"]["evaluations"] == report["chosen"]["evaluations"]
     saved = json.loads((out / "chosen_config.json").read_text())
-    assert saved["config"] == report["chosen"]["config"]
+    assert saved["config"] == report["chosen"]["config"] and saved["origin"] == report["chosen"]["origin"]
     again = strop("--model", str(out / "quantized_weights.npz"), "--budget-bits", "32", "--generations", "0",
                   "--population", "2", "--workers", "0", "--no-baselines", "--json")  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert abs(json.loads(again.stdout)["fp32"]["test_acc"] - report["chosen"]["test_acc"]) < 1e-9
+
+
+def test_a_chosen_baseline_config_is_said_to_be_no_discovery(tmp_path: Path) -> None:
+    """With no generations the engine holds only the seeded baselines' configs: the pick is one of them."""
+    done = strop(
+        "--model", "digits-mlp", "--budget-bits", "2.5", "--generations", "0", "--population", "6",
+        "--workers", "0", "--baselines", "fast", "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())  # the console wraps long lines
+    assert "chosen config's origin: baseline " in text and "not a discovery" in text, done.stdout
+    saved = json.loads((tmp_path / "out" / "chosen_config.json").read_text())
+    assert saved["origin"].startswith("baseline ")
 
 
 @pytest.mark.parametrize(

@@ -589,6 +589,7 @@ def write_outputs(report: SearchReport, domain: QuantDomain, folder: Path) -> di
                 "profile": report.profile,
                 "layers": report.layers,
                 "config": report.chosen.config,
+                "origin": report.chosen.origin,
                 "val_acc": report.chosen.val_acc,
                 "test_acc": report.chosen.test_acc,
                 "avg_bits": report.chosen.avg_bits,
