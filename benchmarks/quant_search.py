@@ -77,7 +77,7 @@ MINILM_SIZE_SHARE, MINILM_RECALL_SLACK = 0.30, 0.01  # issue 15: ≤ 30% of fp32
 def _fidelity(got: list[dict]) -> str:
     """Mean held-out closeness to fp32: MiniLM's cosine (higher is closer), digits' KL (lower is)."""
     for key, shown in (("test_cosine", "cosine {:.4f}"), ("test_kl", "KL {:.2e}")):
-        values = [x["metrics"][key] for x in got if key in x.get("metrics", {})]
+        values = [x["metrics"][key] for x in got if x.get("metrics", {}).get(key) is not None]
         if values:
             return shown.format(mean(values))
     return "–"

@@ -87,6 +87,20 @@ def test_corrupted_weights_file(tmp_path: Path) -> None:
     )
 
 
+def test_a_model_whose_outputs_overflow_is_refused(tmp_path: Path) -> None:
+    """Finite weights scaled to 1e30: every score would be noise (and its KL not a number)."""
+    import numpy as np
+
+    shipped = ROOT / "agent" / "domains" / "quantization" / "data" / "digits-mlp.npz"
+    with np.load(shipped, allow_pickle=False) as data:
+        arrays = {k: data[k] * np.float32(1e30) if k.startswith("weight_") else data[k] for k in data.files}
+    huge = tmp_path / "huge.npz"
+    np.savez(huge, **arrays)
+    done = strop("--model", str(huge), "--generations", "1")
+    assert done.returncode == 2, done.stderr
+    assert "outputs overflow" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_time_bounds_the_whole_command_with_progress_on_stderr(tmp_path: Path) -> None:
     """`--time T --json` (baselines included) ends within T + 10%, and says what it does on stderr.
 

@@ -370,7 +370,8 @@ class QuantDomain:
         _single_thread_blas(self._local)
         reference = _log_softmax(self.network.forward(self.split.x_test)[0])
         quantized = _log_softmax(self.network.forward(self.split.x_test, self.matrices(genome))[0])
-        return {"test_kl": round(_mean_kl(reference, quantized), 6)}
+        kl = _mean_kl(reference, quantized)
+        return {"test_kl": round(kl, 6) if np.isfinite(kl) else None}  # JSON has no inf
 
     def test_accuracy(self, genome: Genome) -> float:
         """Accuracy on the held-out test split: call once per chosen configuration."""
@@ -383,8 +384,14 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def _mean_kl(reference: np.ndarray, quantized: np.ndarray) -> float:
-    """Mean KL(reference ‖ quantized) over rows of log-probabilities."""
-    return float(np.mean(np.sum(np.exp(reference) * (reference - quantized), axis=1)))
+    """Mean KL(reference ‖ quantized) over rows of log-probabilities; inf where outputs overflowed.
+
+    A model file whose forward pass overflows (weights scaled to 1e30, say) gives NaN rows;
+    inf keeps such a config last in any ordering instead of poisoning it.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        kl = float(np.mean(np.sum(np.exp(reference) * (reference - quantized), axis=1)))
+    return kl if np.isfinite(kl) else float("inf")
 
 
 def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:

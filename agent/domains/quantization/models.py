@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from agent.domains.quantization.datasets import digits_split
 from agent.domains.quantization.network import Conv, Dense, Flatten, Layer, MaxPool, Network, Relu
 from agent.errors import UserError
 
@@ -228,10 +229,18 @@ def _check_digits(network: Network, where: str) -> None:
     if int(np.prod(network.input_shape)) != DIGITS_IN:
         raise ModelError(f"model {where} takes {network.input_shape} inputs, not the 64 digits features")
     try:
-        logits = network.forward(np.zeros((1, DIGITS_IN), np.float32))[0]
+        with np.errstate(all="ignore"):
+            logits = network.forward(np.zeros((1, DIGITS_IN), np.float32))[0]
     except (ValueError, IndexError) as exc:
         raise ModelError(f"model {where} does not take the 64 digits features: {exc}") from None
     if logits.shape != (1, DIGITS_CLASSES):
         raise ModelError(
             f"model {where} gives {logits.shape} outputs for one image, digits needs {DIGITS_CLASSES} classes"
+        )
+    with np.errstate(all="ignore"):  # finite weights can still overflow (scaled to 1e30, say)
+        outputs = network.forward(digits_split().x_val)[0]
+    if not np.isfinite(outputs).all():
+        raise ModelError(
+            f"model {where}: its unquantized outputs overflow on the digits images (non-finite "
+            "logits), so every score of it would be noise"
         )
