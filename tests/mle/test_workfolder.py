@@ -251,13 +251,6 @@ def test_text_features_text_labels_and_a_custom_grader(tmp_path: Path) -> None:
         ("validate", folder / "private" / "validate"),
         ("final", root / "prepared" / "private"),
     ):
-        scored = run(
-            folder,
-            ["-I", "score.py"],
-            "scorer",
-            STROP_OUTPUTS=str(outputs),
-            STROP_PHASE=phase,
-            STROP_PRIVATE=str(private),
-        )
+        scored = score(folder, outputs, phase, private)
         assert scored.returncode == 0, scored.stderr
         assert json.loads(scored.stdout)["share_of_matches"] > 0.7
