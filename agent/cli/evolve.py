@@ -18,6 +18,11 @@ import typer
 from agent.cli import app
 from agent.errors import UserError
 
+# the names of agent.domains.numerics.targets.TARGETS (which imports numpy), for --help
+FUNCTIONS = (
+    "exp, exp2, expm1, log, log2, log10, log1p, erf, sin, cos, tan, sinh, cosh, tanh, atan, asin, cbrt"
+)
+
 evolve_app = typer.Typer(
     name="evolve",
     help=(
@@ -62,7 +67,7 @@ def _seconds(text: str) -> float:
 
 @evolve_app.command("numerics")
 def numerics(
-    fn: str = typer.Option(..., "--fn", help="Function to approximate: exp, exp2, log, log2, erf, sin."),
+    fn: str = typer.Option(..., "--fn", help=f"Function to approximate: {FUNCTIONS}."),
     interval: str = typer.Option(..., "--interval", help="Input interval 'lo,hi' (rounded to the dtype)."),
     dtype: str = typer.Option(
         "float32", "--dtype", help="Target format: float32 (errors in its ULPs) or float64."

@@ -20,12 +20,13 @@ def _strop(*args, home):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--fn", "tanh", "--interval", "0,1"], "unknown function"),
+        (["--fn", "gamma", "--interval", "0,1"], "unknown function"),
         (["--fn", "exp2", "--interval", "1,0"], "empty or reversed"),
         (["--fn", "exp2", "--interval", "0.5,0.5"], "empty or reversed"),
         (["--fn", "exp2", "--interval", "0,1", "--dtype", "float16"], "unsupported dtype"),
         (["--fn", "exp2", "--interval", "0,1", "--time", "2s"], "too short to finish one generation"),
-        (["--fn", "log", "--interval", "-1,1"], "not defined"),
+        (["--fn", "log", "--interval", "-1,1"], "not defined on all of [-1.0, 1.0]: it needs x > 0"),
+        (["--fn", "tan", "--interval", "1,2"], "it needs no pole"),
         (["--fn", "exp2", "--interval", "zero,1"], "two numbers"),
         (["--fn", "exp2", "--interval", "0,1", "--seeds", "some"], "--seeds takes"),
         (["--fn", "exp2", "--interval", "0,1", "--cost-model", "cycles"], "unknown cost model"),

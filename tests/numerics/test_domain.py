@@ -130,3 +130,15 @@ def test_an_odd_rational_beats_the_factored_rational_of_its_cost_on_erf():
     named = {name: p for name, p in baseline_programs(domain) if domain.cost(p) <= 8}
     best = min(domain.fitness(p).info["max_rel_error"] for p in named.values())
     assert domain.fitness(odd).info["max_rel_error"] < best / 2
+
+
+def test_an_even_function_faces_even_polynomials_and_rationals():
+    # cos on [0, 1.5]: q(x²) of cost 5 is degree 8; a plain polynomial of cost 5 only degree 5.
+    # Without the even forms among the baselines a search's q(x²) would pass for a discovery.
+    domain = _small("cos", 0.0, 1.5, "float64", max_cost=6, cost_model_name="ops")
+    assert domain.shape.even and not domain.shape.odd
+    named = dict(baseline_programs(domain))
+    error = {name: domain.fitness(p).info["max_rel_error"] for name, p in named.items()}
+    assert error["minimax-even-poly-8"] < error["minimax-5"] / 50
+    general = min(e for name, e in error.items() if name.startswith("minimax-rational"))
+    assert error["minimax-even-rational-4/4"] < general / 50

@@ -32,6 +32,8 @@ def _python(program, fn, lo, hi):
         ("exp2", 0.25, 0.2578125, lambda: horner([0.0] * 4)),
         ("sin", -0.50390625, -0.5, lambda: odd_polynomial(1)),  # negative floats: ordinals below 0
         ("erf", 0.5, 0.50390625, lambda: horner([0.0] * 3)),
+        ("atan", 0.75, 0.75390625, lambda: horner([0.0] * 3)),  # NumPy's arctan, glibc's atan
+        ("cos", 1.0, 1.00390625, lambda: horner([0.0] * 3)),
     ],
 )
 def test_exhaustive_equals_sampled_on_small_intervals(fn, lo, hi, shape):

@@ -16,6 +16,12 @@ def test_loops_glibc_and_numpy_are_timed_on_the_same_inputs():
     assert all(t.ns > 0 and t.spread >= 1 for t in timings)
 
 
+def test_a_target_whose_numpy_name_differs_is_timed_under_both_names():
+    timings = measure_speed([("p1", horner([0.0, 1.0]))], "atan", 0.0, 1.0, repeats=1, count=1 << 12)
+    vector = ["glibc libmvec _ZGVdN8v_atanf"] if has_avx2() else []
+    assert [t.name for t in timings] == ["p1", "glibc atanf", *vector, "numpy.arctan"]
+
+
 def test_programs_run_several_passes_per_clock_read_and_glibc_scalar_one():
     text = source([("p", horner([1.0, 1.0]))], "exp", 0.0, 1.0, count=1 << 12)
     assert "k == SCALAR ? 1 : 8" in text and "#define SCALAR 1" in text

@@ -201,14 +201,12 @@ def numpy_source(program: Program, fn: str, lo: float, hi: float, format_name: s
     )
     body = [f"def approx_{fn}(x):", f"    x = numpy.asarray(x).astype({dtype})", *statements]
     body.append(f"    return numpy.broadcast_to({result}, x.shape).astype({dtype})")
-    truth = {
-        "exp": "numpy.exp(x.astype(numpy.longdouble))",
-        "exp2": "numpy.exp2(x.astype(numpy.longdouble))",
-        "log": "numpy.log(x.astype(numpy.longdouble))",
-        "log2": "numpy.log2(x.astype(numpy.longdouble))",
-        "sin": "numpy.sin(x.astype(numpy.longdouble))",
-        "erf": "__import__('scipy.special').special.erf(x.astype(numpy.float64)).astype(numpy.longdouble)",
-    }[fn]
+    numpy_name = TARGETS[fn].numpy_name
+    truth = (
+        f"numpy.{numpy_name}(x.astype(numpy.longdouble))"
+        if numpy_name
+        else "__import__('scipy.special').special.erf(x.astype(numpy.float64)).astype(numpy.longdouble)"
+    )
     docstring = header.replace('"""', "'''")
     return f'''"""{docstring}"""
 

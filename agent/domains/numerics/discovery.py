@@ -114,8 +114,11 @@ class Request:
             raise NumericsInputError(
                 f"the interval [{self.lo}, {self.hi}] holds fewer than 16 {self.dtype} numbers"
             )
-        if self.lo <= TARGETS[self.fn].domain_low:
-            raise NumericsInputError(f"{self.fn} is not defined on all of [{self.lo}, {self.hi}]")
+        target = TARGETS[self.fn]
+        if not target.defined_on(self.lo, self.hi):
+            raise NumericsInputError(
+                f"{self.fn} is not defined on all of [{self.lo}, {self.hi}]: it needs {target.domain_text}"
+            )
         if not 1 <= self.max_cost <= 24:
             raise NumericsInputError("max cost must be between 1 and 24")
         if self.cost_model not in MODELS:
@@ -339,7 +342,7 @@ def baseline_programs(
     fits: list[tuple[Program, Program]] = []
     polynomial_limit = max(domain.max_cost, SPEED_POLYNOMIAL_COST if domain.metric == "max_ulp" else 0)
     for name, skeleton in families(domain.shape, domain.lo, domain.hi):
-        limit = polynomial_limit if name.startswith(("poly-", "odd-poly-")) else domain.max_cost
+        limit = polynomial_limit if _is_polynomial(f"minimax-{name}") else domain.max_cost
         if not 0 < domain.cost(skeleton) <= limit:
             continue
         if until is not None and until.expired():
@@ -708,9 +711,10 @@ def _too_short(request: Request, baseline_seconds: float, reserve: float) -> Num
 
 
 def _is_polynomial(name: str) -> bool:
+    """Taylor's and the minimax polynomials (plain, factored, odd and even); not rationals."""
     rest = name.removeprefix("minimax-")
     return name.startswith("taylor-") or (
-        name.startswith("minimax-") and not rest.startswith(("rational", "symmetric"))
+        name.startswith("minimax-") and "rational" not in rest and not rest.startswith("symmetric")
     )
 
 

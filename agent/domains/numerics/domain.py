@@ -32,7 +32,7 @@ from agent.domains.numerics.measure import measure, ulp_of
 from agent.domains.numerics.operators import crossover, mutate, random_program
 from agent.domains.numerics.points import search_grid
 from agent.domains.numerics.program import Node, Program
-from agent.domains.numerics.skeletons import EXP_LIKE, ODD, Shape, seed_programs
+from agent.domains.numerics.skeletons import Shape, seed_programs
 from agent.domains.numerics.targets import FORMATS, LD, TARGETS, Format, Target
 from agent.evolution import Fitness, Refined
 
@@ -65,13 +65,13 @@ class CacheTally:
 
 
 def shape_of(fn: str, lo: float, hi: float, fmt: Format) -> Shape:
-    """The target's zero in [lo, hi] (0 or 1, where f vanishes exactly), oddness, exp-likeness."""
+    """The target's zero in [lo, hi] (0 or 1, where f vanishes exactly) and its symmetries."""
     target = TARGETS[fn]
     zero = None
     for candidate in (0.0, 1.0):
         if lo <= candidate <= hi and target.truth(numpy.array([candidate]), fmt)[0] == 0:
             zero = candidate
-    return Shape(zero=zero, odd=fn in ODD, exp_like=fn in EXP_LIKE)
+    return Shape(zero=zero, odd=target.odd, even=target.even, exp_like=target.exp_like)
 
 
 def _wraps(node: Node) -> bool:

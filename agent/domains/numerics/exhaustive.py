@@ -30,10 +30,9 @@ import numpy
 from agent.domains.numerics.codegen import c_function
 from agent.domains.numerics.points import count_in
 from agent.domains.numerics.program import Program
-from agent.domains.numerics.targets import FORMATS
+from agent.domains.numerics.targets import FORMATS, TARGETS
 
 FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-std=gnu11"]
-DOUBLE_TRUTH = {"exp": "exp", "exp2": "exp2", "log": "log", "log2": "log2", "erf": "erf", "sin": "sin"}
 
 
 @dataclass(frozen=True)
@@ -165,8 +164,9 @@ def source(programs: list[Program], fn: str, lo: float, hi: float) -> str:
     if first > last:  # only for an interval inside the negatives written backwards; never here
         first, last = last, first
     text = _MAIN.replace("__FUNCTIONS__", functions).replace("__COUNT__", str(max(1, len(programs))))
-    text = text.replace("__LOOPS__", loops).replace("__TRUTH__", DOUBLE_TRUTH[fn])
-    text = text.replace("__VECTOR__", f"_ZGVdN4v_{DOUBLE_TRUTH[fn]}")
+    double = TARGETS[fn].name  # glibc's double function, and libmvec's 4-wide one
+    text = text.replace("__LOOPS__", loops).replace("__TRUTH__", double)
+    text = text.replace("__VECTOR__", f"_ZGVdN4v_{double}")
     return text.replace("__FIRST__", f"{first}LL").replace("__LAST__", f"{last}LL")
 
 

@@ -6,7 +6,8 @@ symmetric rationals (Q(t²) + t·P(t²)) / (Q(t²) − t·P(t²)) that exp-like 
 and, for a function with a zero x0 in the interval (log at 1, sin and erf at 0), the
 *factored* forms libm uses: t·q(t) and t·P(t)/Q(t) (t/Q(t) when P is a constant, which
 Q absorbs) with t = x − x0 computed exactly
-(Sterbenz: x − 1 is exact for x in [0.5, 2]), and x·q(x²) for odd functions at 0. A
+(Sterbenz: x − 1 is exact for x in [0.5, 2]), x·q(x²) for odd functions at 0, and q(x²)
+and P(x²)/Q(x²) for even functions (cos, cosh). A
 relative-error fit of a form that does not vanish at x0 is meaningless there.
 
 Taylor and Padé approximants at the interval's midpoint are re-expanded with mpmath at 40
@@ -22,9 +23,6 @@ import numpy
 
 from agent.domains.numerics.program import Node, Program, horner, rational
 
-EXP_LIKE = frozenset({"exp", "exp2"})
-ODD = frozenset({"sin", "erf"})
-
 
 @dataclass(frozen=True)
 class Shape:
@@ -32,6 +30,7 @@ class Shape:
 
     zero: float | None = None  # x0 with f(x0) = 0 exactly, inside the interval
     odd: bool = False  # odd about x0 = 0: x·q(x²) forms apply
+    even: bool = False  # even: q(x²) and P(x²)/Q(x²) forms apply
     exp_like: bool = False  # symmetric rationals apply
 
 
@@ -76,6 +75,22 @@ def odd_polynomial(degree: int) -> Program:
     nodes = [Node("x"), Node("mul", (0, 0))]
     q = _append_horner(nodes, 1, [1.0] + [0.0] * degree)
     nodes.append(Node("mul", (0, q)))
+    return Program(tuple(nodes))
+
+
+def even_polynomial(degree: int) -> Program:
+    """q(x²), q of `degree` by Horner: an even polynomial of degree 2·degree."""
+    nodes = [Node("x"), Node("mul", (0, 0))]
+    _append_horner(nodes, 1, [1.0] + [0.0] * degree)
+    return Program(tuple(nodes))
+
+
+def even_rational(numerator: int, denominator: int) -> Program:
+    """P(x²)/Q(x²): the rational a function symmetric about 0 calls for."""
+    nodes = [Node("x"), Node("mul", (0, 0))]
+    p = _append_horner(nodes, 1, [1.0] + [0.0] * numerator)
+    q = _append_horner(nodes, 1, [1.0] + [0.0] * denominator)
+    nodes.append(Node("div", (p, q)))
     return Program(tuple(nodes))
 
 
@@ -150,6 +165,12 @@ def families(shape: Shape, lo: float, hi: float, limit: int = 16) -> list[tuple[
             named.append((f"poly-{degree + 1}", factored_polynomial(degree, zero)))
     if zero == 0.0 and shape.odd:
         named += [(f"odd-poly-{2 * d + 1}", odd_polynomial(d)) for d in range(1, limit)]
+    if shape.even:
+        named += [(f"even-poly-{2 * d}", even_polynomial(d)) for d in range(1, limit)]
+        for top in range(0, limit):
+            for bottom in range(1, limit):
+                if top + bottom + 2 <= limit and abs(top - bottom) <= 3:
+                    named.append((f"even-rational-{2 * top}/{2 * bottom}", even_rational(top, bottom)))
     for top in range(0, limit):
         for bottom in range(1, limit):
             reduced = zero is not None and top == 0  # t/Q(t): any Q degree is a fair split

@@ -39,10 +39,9 @@ import numpy
 
 from agent.domains.numerics.codegen import c_function
 from agent.domains.numerics.program import Program
-from agent.domains.numerics.targets import FORMATS
+from agent.domains.numerics.targets import FORMATS, TARGETS
 
 FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-std=gnu11"]
-GLIBC = {"exp": "expf", "exp2": "exp2f", "log": "logf", "log2": "log2f", "erf": "erff", "sin": "sinf"}
 COUNT = 1 << 24
 VECTOR = "_ZGVdN8v_"  # libmvec's AVX2 name prefix: 8 floats per call
 INNER = 8  # passes of a program's loop over a chunk between two clock reads
@@ -134,22 +133,22 @@ def source(programs: list[tuple[str, Program]], fn: str, lo: float, hi: float, c
         f"{{ for (long i = 0; i < CHUNK; i++) out[i] = p{k}(x[i]); }}"
         for k in range(len(programs))
     ]
-    scalar = len(programs)
+    scalar, libm = len(programs), TARGETS[fn].c_float
     loops.append(
         f"__attribute__((noinline)) static void loop{scalar}(const float *x) "
-        f"{{ for (long i = 0; i < CHUNK; i++) out[i] = {GLIBC[fn]}(x[i]); }}"
+        f"{{ for (long i = 0; i < CHUNK; i++) out[i] = {libm}(x[i]); }}"
     )
     loops.append(
         f"__attribute__((noinline)) static void loop{scalar + 1}(const float *x) {{\n"
         "#ifdef __AVX2__\n"
-        f"    for (long i = 0; i < CHUNK; i += 8) _mm256_storeu_ps(out + i, {VECTOR}{GLIBC[fn]}(_mm256_loadu_ps(x + i)));\n"
+        f"    for (long i = 0; i < CHUNK; i += 8) _mm256_storeu_ps(out + i, {VECTOR}{libm}(_mm256_loadu_ps(x + i)));\n"
         "#endif\n}"
     )
     loops.append(f"#define SCALAR {scalar}")
     cases = " ".join(f"case {k}: loop{k}(x); break;" for k in range(scalar + 2))
     loops.append(f"static void run(int k, const float *x) {{ switch (k) {{ {cases} }} }}")
     text = _MAIN.replace("__FUNCTIONS__", functions).replace("__LOOPS__", "\n".join(loops))
-    text = text.replace("__VECTOR__", f"{VECTOR}{GLIBC[fn]}")
+    text = text.replace("__VECTOR__", f"{VECTOR}{libm}")
     text = (
         text.replace("__K__", str(scalar + 2))
         .replace("__COUNT__", f"{count}L")
@@ -161,19 +160,9 @@ def source(programs: list[tuple[str, Program]], fn: str, lo: float, hi: float, c
 def _numpy_timing(fn: str, lo: float, hi: float, count: int, repeats: int) -> Timing:
     x = (lo + (hi - lo) * (numpy.arange(count) / (count - 1))).astype(numpy.float32)
     out = numpy.empty_like(x)
-    if fn == "erf":
-        from scipy.special import erf as function
-
-        name = "scipy.special.erf"
-    else:
-        function = {
-            "exp": numpy.exp,
-            "exp2": numpy.exp2,
-            "log": numpy.log,
-            "log2": numpy.log2,
-            "sin": numpy.sin,
-        }[fn]
-        name = f"numpy.{fn}"
+    target = TARGETS[fn]
+    function = target.numpy_function()
+    name = f"numpy.{target.numpy_name}" if target.numpy_name else "scipy.special.erf"
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -210,7 +199,8 @@ def measure_speed(
             [str(binary), str(repeats)], capture_output=True, text=True, check=True, timeout=_left(end)
         )
     rows = json.loads(run.stdout)
-    names = [name for name, _ in programs] + [f"glibc {GLIBC[fn]}", f"glibc libmvec {VECTOR}{GLIBC[fn]}"]
+    libm = TARGETS[fn].c_float
+    names = [name for name, _ in programs] + [f"glibc {libm}", f"glibc libmvec {VECTOR}{libm}"]
     if not has_avx2(compiler):
         rows, names = rows[:-1], names[:-1]
     timings = [Timing(name, best, worst) for name, (best, worst) in zip(names, rows, strict=True)]

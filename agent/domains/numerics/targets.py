@@ -1,14 +1,19 @@
 """The functions to approximate, the floating-point formats, and the ground truth.
 
 Truth is computed in x87 extended precision (NumPy `longdouble`, 64-bit significand,
-glibc's `expl`, `exp2l`, ...: about 2^-63 relative error, three orders of magnitude
+glibc's `expl`, `cosl`, ...: about 2^-63 relative error, three orders of magnitude
 below a float64 ULP). `erf` has no `longdouble` kernel in NumPy: for float32 targets
 SciPy's float64 `erf` (a few float64 ULPs) is far below a float32 ULP; for float64
 targets it is computed point by point with mpmath at 30 digits.
+
+Every function is one `Target` row: its libm names follow one pattern (`f` for the
+float function, `l` for long double, the bare name for double), its NumPy name, the
+interval where it is finite, and its shape (odd, even, exp-like) for the baselines.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -47,35 +52,11 @@ def _erf_truth(x: numpy.ndarray, fmt: Format) -> numpy.ndarray:
         return numpy.array([LD(mpmath.nstr(v, 25)) for v in values], dtype=LD)
 
 
-@dataclass(frozen=True)
-class Target:
-    """A function to approximate: its truth in extended precision and its mpmath twin."""
-
-    name: str
-    c_truth: str  # the C `long double` libm function the harness uses
-    domain_low: float  # the function is defined (and finite) strictly above this
-    extended: Callable[[numpy.ndarray], numpy.ndarray] | None  # longdouble kernel, if any
-    mp: Callable[[object], object]
-
-    def truth(self, x: numpy.ndarray, fmt: Format) -> numpy.ndarray:
-        """f(x) in longdouble for inputs x that are exact values of the format."""
-        if self.extended is not None:
-            with numpy.errstate(all="ignore"):
-                return self.extended(numpy.asarray(x, dtype=LD))
-        return _erf_truth(numpy.asarray(x), fmt)
-
-
 def _mp(name: str) -> Callable[[object], object]:
     import mpmath
 
-    return {
-        "exp": mpmath.exp,
-        "exp2": lambda v: mpmath.power(2, v),
-        "log": mpmath.log,
-        "log2": lambda v: mpmath.log(v, 2),
-        "erf": mpmath.erf,
-        "sin": mpmath.sin,
-    }[name]
+    special = {"exp2": lambda v: mpmath.power(2, v), "log2": lambda v: mpmath.log(v, 2)}
+    return special.get(name) or getattr(mpmath, name)
 
 
 class _MpTwin:
@@ -88,11 +69,79 @@ class _MpTwin:
         return _mp(self.name)(value)
 
 
+@dataclass(frozen=True)
+class Target:
+    """A function to approximate: its truth in extended precision, its libm and NumPy names."""
+
+    name: str  # also libm's double function; `f` and `l` suffixes give float and long double
+    numpy_name: str | None  # NumPy's ufunc (longdouble kernel), None where NumPy has none
+    lowest: float = -math.inf  # the function is finite on [lowest, highest]
+    highest: float = math.inf
+    period: float | None = None  # poles at period/2 + k·period (tan): an interval must avoid them
+    domain_text: str = ""  # where it is defined, for the error a user sees
+    odd: bool = False  # f(−x) = −f(x): x·q(x²) forms apply about a zero at 0
+    even: bool = False  # f(−x) = f(x): q(x²) forms apply
+    exp_like: bool = False  # f(−x) = 1/f(x): symmetric rationals apply
+
+    @property
+    def c_truth(self) -> str:
+        """The C `long double` libm function the generated harness measures against."""
+        return f"{self.name}l"
+
+    @property
+    def c_float(self) -> str:
+        """glibc's float function (and, with libmvec's prefix, its 8-wide vector version)."""
+        return f"{self.name}f"
+
+    @property
+    def mp(self) -> Callable[[object], object]:
+        return _MpTwin(self.name)
+
+    def numpy_function(self) -> Callable[..., numpy.ndarray]:
+        """The ufunc a NumPy user would call (SciPy's for erf, which NumPy lacks)."""
+        if self.numpy_name is None:
+            from scipy.special import erf
+
+            return erf
+        return getattr(numpy, self.numpy_name)
+
+    def truth(self, x: numpy.ndarray, fmt: Format) -> numpy.ndarray:
+        """f(x) in longdouble for inputs x that are exact values of the format."""
+        if self.numpy_name is not None:
+            with numpy.errstate(all="ignore"):
+                return getattr(numpy, self.numpy_name)(numpy.asarray(x, dtype=LD))
+        return _erf_truth(numpy.asarray(x), fmt)
+
+    def defined_on(self, lo: float, hi: float) -> bool:
+        """Whether f is finite on all of [lo, hi] (for tan: no pole between the ends)."""
+        if lo < self.lowest or hi > self.highest:
+            return False
+        if self.period is None:
+            return True
+        branch = math.floor((lo + self.period / 2) / self.period)
+        return branch == math.floor((hi + self.period / 2) / self.period)
+
+
+_TINY = math.ulp(0.0)  # the smallest positive double: "strictly above 0"
 TARGETS: dict[str, Target] = {
-    "exp": Target("exp", "expl", -numpy.inf, numpy.exp, _MpTwin("exp")),
-    "exp2": Target("exp2", "exp2l", -numpy.inf, numpy.exp2, _MpTwin("exp2")),
-    "log": Target("log", "logl", 0.0, numpy.log, _MpTwin("log")),
-    "log2": Target("log2", "log2l", 0.0, numpy.log2, _MpTwin("log2")),
-    "erf": Target("erf", "erfl", -numpy.inf, None, _MpTwin("erf")),
-    "sin": Target("sin", "sinl", -numpy.inf, numpy.sin, _MpTwin("sin")),
+    t.name: t
+    for t in (
+        Target("exp", "exp", exp_like=True),
+        Target("exp2", "exp2", exp_like=True),
+        Target("expm1", "expm1"),
+        Target("log", "log", lowest=_TINY, domain_text="x > 0"),
+        Target("log2", "log2", lowest=_TINY, domain_text="x > 0"),
+        Target("log10", "log10", lowest=_TINY, domain_text="x > 0"),
+        Target("log1p", "log1p", lowest=math.nextafter(-1.0, 0.0), domain_text="x > -1"),
+        Target("erf", None, odd=True),
+        Target("sin", "sin", odd=True),
+        Target("cos", "cos", even=True),
+        Target("tan", "tan", period=math.pi, odd=True, domain_text="no pole π/2 + kπ inside the interval"),
+        Target("sinh", "sinh", odd=True),
+        Target("cosh", "cosh", even=True),
+        Target("tanh", "tanh", odd=True),
+        Target("atan", "arctan", odd=True),
+        Target("asin", "arcsin", lowest=-1.0, highest=1.0, odd=True, domain_text="-1 ≤ x ≤ 1"),
+        Target("cbrt", "cbrt", odd=True),
+    )
 }
