@@ -69,3 +69,18 @@ def test_product_of_two_fitted_constants_is_not_linear():
     )
     form = analyse(Program(nodes), numpy.linspace(0, 1, 10))
     assert form.kind == "linear" and len(form.frozen) == 1
+
+
+def test_a_rational_fit_keeps_its_denominator_on_one_side_of_zero():
+    # 1/Q(x) for cos on [0, 1.5] (Q ≈ sec x, 1 to 14): the first linearised LP, blind to D's sign,
+    # takes Q through zero; without a floor on D the fit stopped at its start (relative error 1.0)
+    x = numpy.linspace(0.0, 1.5, 401)
+    truth = numpy.cos(x.astype(LD))
+    program = rational([0.0], [1.0, 0.0, 0.0])
+    form = analyse(program, x)
+    fitted = program.with_constants(fit_form(form, FitGrid(x, truth, 1 / truth), program.constants()))
+    fine = numpy.linspace(0.0, 1.5, 20001)
+    denominator = fitted.with_constants(numpy.r_[1.0, fitted.constants()[1:]]).evaluate(fine, numpy.float64)
+    assert numpy.all(1 / denominator > 0)  # numerator set to 1: the sign of 1/Q is Q's
+    exact = numpy.cos(fine.astype(LD))
+    assert float(numpy.max(numpy.abs(fitted.evaluate(fine, numpy.float64) / exact - 1))) < 0.7

@@ -30,6 +30,7 @@ from agent.domains.numerics.targets import LD
 
 _REFINEMENTS = 3
 _RATIONAL_ROUNDS = 5
+_DENOMINATOR_FLOOR = 1e-3  # a fitted denominator stays above this share of its start's largest |D|
 
 
 @dataclass(frozen=True)
@@ -178,15 +179,25 @@ def analyse(program: Program, x: numpy.ndarray) -> Form:
 
 
 def _lp_correction(
-    matrix: numpy.ndarray, residual: numpy.ndarray, equality: numpy.ndarray | None
+    matrix: numpy.ndarray,
+    residual: numpy.ndarray,
+    equality: numpy.ndarray | None,
+    floor: tuple[numpy.ndarray, numpy.ndarray] | None = None,
 ) -> numpy.ndarray:
-    """u minimising max|matrix·u + residual| (rows and residual already scaled to O(1))."""
+    """u minimising max|matrix·u + residual| (rows and residual already scaled to O(1)).
+
+    `floor` = (G, h) adds G·u ≥ −h: a rational's denominator kept away from zero.
+    """
     from scipy.optimize import linprog
 
     rows, width = matrix.shape
     ones = numpy.ones((rows, 1))
     a_ub = numpy.vstack([numpy.hstack([matrix, -ones]), numpy.hstack([-matrix, -ones])])
     b_ub = numpy.concatenate([-residual, residual])
+    if floor is not None:
+        bound, level = floor
+        a_ub = numpy.vstack([a_ub, numpy.hstack([-bound, numpy.zeros((len(level), 1))])])
+        b_ub = numpy.concatenate([b_ub, level])
     cost = numpy.zeros(width + 1)
     cost[-1] = 1.0
     bounds = [(None, None)] * width + [(0, None)]
@@ -200,9 +211,16 @@ def _lp_correction(
 
 
 def minimax_affine(
-    matrix: numpy.ndarray, offset: numpy.ndarray, columns: list[int], start: numpy.ndarray
+    matrix: numpy.ndarray,
+    offset: numpy.ndarray,
+    columns: list[int],
+    start: numpy.ndarray,
+    floor: tuple[numpy.ndarray, numpy.ndarray] | None = None,
 ) -> numpy.ndarray:
-    """Constants minimising max_k |matrix_k·c + offset_k| over the given free columns."""
+    """Constants minimising max_k |matrix_k·c + offset_k| over the given free columns.
+
+    `floor` = (G, g) keeps G·c + g ≥ 0 at every point (once the start meets it).
+    """
     constants = numpy.array(start, dtype=LD)
     free = matrix[:, columns]
     scale = numpy.max(numpy.abs(free), axis=0).astype(numpy.float64)
@@ -212,6 +230,18 @@ def minimax_affine(
     def residual_of(c: numpy.ndarray) -> numpy.ndarray:
         return matrix @ c + offset
 
+    def admissible(c: numpy.ndarray) -> bool:
+        return floor is None or bool(numpy.all(floor[0] @ c + floor[1] >= 0))
+
+    def floor_rows(c: numpy.ndarray, size: float) -> tuple[numpy.ndarray, numpy.ndarray] | None:
+        """The floor in the LP's variable u (c moves by u·size/scale on the free columns)."""
+        if floor is None:
+            return None
+        level = floor[0] @ c + floor[1]
+        norm = float(numpy.max(numpy.abs(level))) or 1.0
+        bound = floor[0][:, columns] * (LD(size) / scale.astype(LD)) / LD(norm)
+        return bound.astype(numpy.float64), (level / LD(norm)).astype(numpy.float64)
+
     best, best_error = constants.copy(), float(numpy.max(numpy.abs(residual_of(constants))))
     if numpy.isfinite(best_error):  # least squares first when the start is poor
         residual = residual_of(constants)
@@ -219,14 +249,15 @@ def minimax_affine(
         trial = constants.copy()
         trial[columns] += guess.astype(LD) / scale.astype(LD)
         error = float(numpy.max(numpy.abs(residual_of(trial))))
-        if error < best_error:
+        if error < best_error and admissible(trial):
             best, best_error = trial, error
     for _ in range(_REFINEMENTS):
         residual = residual_of(best)
         size = float(numpy.max(numpy.abs(residual)))
         if not numpy.isfinite(size) or size == 0:
             break
-        step = _lp_correction(scaled, (residual / LD(size)).astype(numpy.float64), None)
+        rows = floor_rows(best, size)
+        step = _lp_correction(scaled, (residual / LD(size)).astype(numpy.float64), None, rows)
         trial = best.copy()
         trial[columns] += (step * size / scale).astype(LD)
         error = float(numpy.max(numpy.abs(residual_of(trial))))
@@ -259,11 +290,15 @@ def fit_form(form: Form, grid: FitGrid, start: numpy.ndarray) -> numpy.ndarray:
         denominator = numpy.ones(len(truth), dtype=LD)
     for _ in range(_RATIONAL_ROUNDS):
         factor = weight / numpy.abs(denominator)
+        # the linearised error says nothing about D's sign: keep D on its side, away from 0
+        sign = LD(1) if numpy.mean(denominator) > 0 else LD(-1)
+        floor = (sign * bottom_a, sign * bottom_b - _DENOMINATOR_FLOOR * numpy.max(numpy.abs(denominator)))
         trial = minimax_affine(
             lin_a * factor[:, None],
             lin_b * factor,
             columns,
             best if numpy.isfinite(best_error) else constants,
+            floor,
         )
         denominator = bottom_a @ trial + bottom_b
         if not (numpy.all(denominator > 0) or numpy.all(denominator < 0)):
