@@ -84,3 +84,19 @@ def test_a_rational_fit_keeps_its_denominator_on_one_side_of_zero():
     assert numpy.all(1 / denominator > 0)  # numerator set to 1: the sign of 1/Q is Q's
     exact = numpy.cos(fine.astype(LD))
     assert float(numpy.max(numpy.abs(fitted.evaluate(fine, numpy.float64) / exact - 1))) < 0.7
+
+
+def test_a_constant_factor_is_held_and_the_symmetric_rational_fitted_off_centre():
+    # 2^x on [0, 1] = √2 · 2^(x − 1/2): the symmetric quotient is 1 at its centre, so it needs the
+    # factor; were the quotient frozen instead (the varying side), only the factor would be fitted
+    x = numpy.linspace(0.0, 1.0, 401)
+    truth = numpy.exp2(x.astype(LD))
+    program = symmetric_rational(1, 1, 0.5, scale=float(numpy.sqrt(2)))
+    form = analyse(program, x)
+    scale_position = len(program.constants()) - 1
+    assert form.kind == "rational" and scale_position in form.frozen
+    fitted = program.with_constants(fit_form(form, FitGrid(x, truth, 1 / truth), program.constants()))
+    fine = numpy.linspace(0.0, 1.0, 20001)
+    exact = numpy.exp2(fine.astype(LD))
+    # a (3, 3) rational in t = x − 1/2 on |t| ≤ 1/2: ~1e-10; the unscaled quotient could not go under 3%
+    assert float(numpy.max(numpy.abs(fitted.evaluate(fine, numpy.float64) / exact - 1))) < 1e-9

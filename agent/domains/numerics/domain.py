@@ -71,7 +71,11 @@ def shape_of(fn: str, lo: float, hi: float, fmt: Format) -> Shape:
     for candidate in (0.0, 1.0):
         if lo <= candidate <= hi and target.truth(numpy.array([candidate]), fmt)[0] == 0:
             zero = candidate
-    return Shape(zero=zero, odd=target.odd, even=target.even, exp_like=target.exp_like)
+    centre_value = None
+    if target.exp_like:
+        centre = numpy.array([float(numpy.float32((lo + hi) / 2))])
+        centre_value = float(fmt.dtype(target.truth(centre, fmt)[0]))
+    return Shape(zero, target.odd, target.even, target.exp_like, centre_value)
 
 
 def _wraps(node: Node) -> bool:

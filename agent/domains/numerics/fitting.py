@@ -93,12 +93,14 @@ def _affine(program: Program, x: numpy.ndarray, frozen: set[int], stop_at_output
         a1, b1 = first
         a2, b2 = second
         if a1 is not None and a2 is not None:
-            # freeze the side that varies with x (a shift inside a product), else the lighter
+            # freeze the lighter side; at equal weight the one that varies with x (a shift
+            # inside a product: (x − c)·a keeps a, not c). A constant factor c·p(x) is the
+            # lighter side: p is fitted, c held (as a symmetric rational's factor f(centre) is)
+            columns1, columns2 = _free_columns(a1), _free_columns(a2)
+            if len(columns1) != len(columns2):
+                raise _Nonlinear(columns1 if len(columns1) < len(columns2) else columns2)
             vary1, vary2 = _varies(a1, b1), _varies(a2, b2)
-            if vary1 != vary2:
-                raise _Nonlinear(_free_columns(a1 if vary1 else a2))
-            lighter = a1 if len(_free_columns(a1)) <= len(_free_columns(a2)) else a2
-            raise _Nonlinear(_free_columns(lighter))
+            raise _Nonlinear(columns2 if vary2 and not vary1 else columns1)
         if a1 is None and a2 is None:
             return None, b1 * b2
         if a1 is None:

@@ -17,7 +17,7 @@ f(x0) = 0) so that they are factored too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy
 
@@ -32,6 +32,7 @@ class Shape:
     odd: bool = False  # odd about x0 = 0: x·q(x²) forms apply
     even: bool = False  # even: q(x²) and P(x²)/Q(x²) forms apply
     exp_like: bool = False  # symmetric rationals apply
+    centre_value: float | None = None  # exp-like: f at the interval's centre, the symmetric forms' factor
 
 
 def _append_horner(nodes: list[Node], variable: int, coefficients: list[float]) -> int:
@@ -118,7 +119,20 @@ def reduced_rational(denominator: int, zero: float) -> Program:
     return Program(tuple(nodes))
 
 
-def reduced_symmetric_rational(even_degree: int, centre: float | None) -> Program:
+def _symmetric_quotient(nodes: list[Node], q: int, odd: int, scale: float | None) -> Program:
+    """(Q + odd) / (Q − odd), the numerator times `scale` when given (f at an off-zero centre)."""
+    nodes.append(Node("add", (q, odd)))
+    top = len(nodes) - 1
+    if scale is not None:
+        nodes.append(Node("const", (), scale))
+        nodes.append(Node("mul", (len(nodes) - 1, top)))
+        top = len(nodes) - 1
+    nodes.append(Node("sub", (q, odd)))
+    nodes.append(Node("div", (top, len(nodes) - 1)))
+    return Program(tuple(nodes)).prune()
+
+
+def reduced_symmetric_rational(even_degree: int, centre: float | None, scale: float | None = None) -> Program:
     """(Q(s) + t) / (Q(s) − t): the odd part of degree 0 divided into Q, one multiplication fewer."""
     nodes = [Node("x")]
     t = 0
@@ -128,14 +142,18 @@ def reduced_symmetric_rational(even_degree: int, centre: float | None) -> Progra
         t = 2
     nodes.append(Node("mul", (t, t)))
     q = _append_horner(nodes, len(nodes) - 1, [2.0] + [0.0] * even_degree)
-    nodes.append(Node("add", (q, t)))
-    nodes.append(Node("sub", (q, t)))
-    nodes.append(Node("div", (len(nodes) - 2, len(nodes) - 1)))
-    return Program(tuple(nodes)).prune()
+    return _symmetric_quotient(nodes, q, t, scale)
 
 
-def symmetric_rational(even_degree: int, odd_degree: int, centre: float | None) -> Program:
-    """(Q(s) + t·P(s)) / (Q(s) − t·P(s)), s = t², t = x − centre (or x)."""
+def symmetric_rational(
+    even_degree: int, odd_degree: int, centre: float | None, scale: float | None = None
+) -> Program:
+    """(Q(s) + t·P(s)) / (Q(s) − t·P(s)), s = t², t = x − centre (or x).
+
+    Such a quotient is 1 at t = 0 and R(−t) = 1/R(t), as e^t is. Centred at c ≠ 0 it needs
+    the factor f(c) (e^x = e^c·e^(x−c)): `scale`, one multiplication more, held by the fit
+    (it is the lighter side of a product) while the LP fits P and Q.
+    """
     nodes = [Node("x")]
     t = 0
     if centre is not None:
@@ -147,11 +165,7 @@ def symmetric_rational(even_degree: int, odd_degree: int, centre: float | None) 
     q = _append_horner(nodes, s, [1.0] + [0.0] * even_degree)
     p = _append_horner(nodes, s, [0.5] + [0.0] * odd_degree)
     nodes.append(Node("mul", (t, p)))
-    tp = len(nodes) - 1
-    nodes.append(Node("add", (q, tp)))
-    nodes.append(Node("sub", (q, tp)))
-    nodes.append(Node("div", (len(nodes) - 2, len(nodes) - 1)))
-    return Program(tuple(nodes)).prune()
+    return _symmetric_quotient(nodes, q, len(nodes) - 1, scale)
 
 
 def families(shape: Shape, lo: float, hi: float, limit: int = 16) -> list[tuple[str, Program]]:
@@ -188,8 +202,11 @@ def families(shape: Shape, lo: float, hi: float, limit: int = 16) -> list[tuple[
         for even in range(0, 4):
             for odd in range(0, 4):
                 middle = centre if centre != 0 else None
+                scale = shape.centre_value if middle is not None else None
                 program = (
-                    symmetric_rational(even, odd, middle) if odd else reduced_symmetric_rational(even, middle)
+                    symmetric_rational(even, odd, middle, scale)
+                    if odd
+                    else reduced_symmetric_rational(even, middle, scale)
                 )
                 named.append((f"symmetric-{even}/{odd}", program))
     return [(name, program.prune()) for name, program in named]
@@ -240,11 +257,15 @@ def textbook_extensions(shape: Shape, lo: float, hi: float, limit: int) -> list[
                 if program.cost() <= limit:
                     named.append((f"odd-rational-{2 * top + 1}/{2 * bottom}", program))
     if shape.exp_like:
-        for name, program in families(shape, lo, hi, limit - 1):
-            if name.startswith(("poly-", "symmetric-")):
-                named.append((f"squared-{name}", squared(program)))
-                if program.cost() + 2 <= limit:
-                    named.append((f"squared-twice-{name}", squared(squared(program))))
+        for times, prefix in ((1, "squared-"), (2, "squared-twice-")):
+            # the inner program approximates f^(1/2) or f^(1/4): so does its symmetric forms' factor
+            value = shape.centre_value
+            inner = replace(shape, centre_value=None if value is None else value ** (0.5**times))
+            for name, program in families(inner, lo, hi, limit - times):
+                if name.startswith(("poly-", "symmetric-")):
+                    for _ in range(times):
+                        program = squared(program)
+                    named.append((f"{prefix}{name}", program))
     if shape.zero == 1.0:
         for name, program in families(shape, lo, hi, limit - 1):
             if name.startswith(("poly-", "rational-")):
