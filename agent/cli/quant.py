@@ -34,6 +34,8 @@ Examples:
   strop evolve quant --model digits-mlp --budget-bits 3.0
 
   strop evolve quant --model digits-cnn --budget-bits 2.5 --profile edge-int16 --time 2m --json
+
+  strop evolve quant --model my_mlp.joblib --data my_data.npz --budget-bits 4.0 --time 5m
 """
 
 
@@ -83,6 +85,13 @@ def quant(
         None, "--out", help="folder for chosen_config.json and quantized_weights.npz"
     ),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object instead of tables"),
+    data: Path | None = typer.Option(
+        None,
+        "--data",
+        help="your classification data for a model file (.npz): arrays x, y (split here 50/25/25 per "
+        "class) or x_train, y_train, x_val, y_val, x_test, y_test; x is (n, features) or "
+        "(n, channels, h, w), y class indices. Default: the bundled digits",
+    ),
     checkpoint: Path | None = typer.Option(
         None,
         "--checkpoint",
@@ -121,6 +130,7 @@ def quant(
         groups=_groups(groups),
         baselines="none" if no_baselines else baselines,
         checkpoint=checkpoint,
+        data=data,
     )
     recorder = _recorder(request, strop_home())
     progress = Progress()
@@ -256,6 +266,7 @@ def _recorder(request: Any, home: Path) -> Any:
         description=(
             f"strop evolve quant --model {request.model} --budget-bits {request.budget_bits:g} "
             f"--profile {request.profile} --seed {request.seed}"
+            + (f" --data {request.data}" if request.data is not None else "")
         ),
     )
     return recorder

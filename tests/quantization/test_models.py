@@ -105,7 +105,7 @@ def test_bad_weight_files_are_user_errors(tmp_path: Path, content: bytes | None,
 
 def test_wrong_shapes_and_unknown_names(tmp_path: Path) -> None:
     np.savez(tmp_path / "wide.npz", W0=np.ones((10, 32)), b0=np.zeros(10))
-    with pytest.raises(ModelError, match="64 digits features"):
+    with pytest.raises(ModelError, match="the digits have 64 features"):
         load_model(str(tmp_path / "wide.npz"))
     with pytest.raises(ModelError, match="unknown model"):
         load_model("resnet-50")

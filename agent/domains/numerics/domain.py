@@ -73,9 +73,11 @@ def shape_of(fn: str, lo: float, hi: float, fmt: Format) -> Shape:
             zero = candidate
     centre_value = None
     if target.exp_like:
-        centre = numpy.array([float(numpy.float32((lo + hi) / 2))])
+        centre = numpy.array([float(numpy.float32((lo + hi) / 2))])  # as `families` centres them
         centre_value = float(fmt.dtype(target.truth(centre, fmt)[0]))
-    return Shape(zero, target.odd, target.even, target.exp_like, centre_value)
+    return Shape(
+        zero=zero, odd=target.odd, even=target.even, exp_like=target.exp_like, centre_value=centre_value
+    )
 
 
 def _wraps(node: Node) -> bool:

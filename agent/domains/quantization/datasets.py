@@ -1,4 +1,4 @@
-"""The offline data a bundled model is trained, selected and tested on.
+"""The offline data a model is selected and tested on: the bundled digits, or the user's (--data).
 
 scikit-learn's bundled digits (1,797 8×8 images, no download), split once with
 a fixed seed into train / validation / test (50 / 25 / 25, stratified). The
@@ -12,10 +12,13 @@ scikit-learn and a test checks the two agree.
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from agent.errors import UserError
 
 SPLIT_SEED = 20240607
 
@@ -72,3 +75,81 @@ def sklearn_digits_split() -> Split:
         x_rest, y_rest, test_size=0.5, stratify=y_rest, random_state=SPLIT_SEED
     )
     return Split(x_tr, y_tr, x_va, y_va, x_te, y_te)
+
+
+class DataError(UserError):
+    """A --data file strop cannot select and test on."""
+
+
+MIN_PER_PART = 10  # fewer samples than this in train, validation or test cannot rank anything
+
+
+def load_split(path: Path) -> Split:
+    """A user's classification data (.npz): its own split, or `x`, `y` that strop splits.
+
+    Either `x_train, y_train, x_val, y_val, x_test, y_test`, or `x` and `y`, split here
+    50 / 25 / 25 per class with a fixed seed as the bundled digits are. `x` is (n, features)
+    or (n, channels, height, width) for a convolutional model; `y` holds class indices 0…K−1.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: np.asarray(data[k]) for k in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"cannot read data file {path}: {type(exc).__name__}: {exc}") from None
+    named = [f"{axis}_{part}" for part in PARTS for axis in ("x", "y")]
+    if all(k in arrays for k in named):
+        parts = [(_features(arrays[f"x_{p}"], p), _labels(arrays[f"y_{p}"], p)) for p in PARTS]
+    elif "x" in arrays and "y" in arrays:
+        parts = _stratified(_features(arrays["x"], "x"), _labels(arrays["y"], "y"))
+    else:
+        raise DataError(
+            f"data file {path} needs arrays x and y, or x_train, y_train, x_val, y_val, x_test, y_test "
+            f"(it has: {', '.join(sorted(arrays)) or 'none'})"
+        )
+    for part, (x, y) in zip(PARTS, parts, strict=True):
+        if len(x) != len(y):
+            raise DataError(f"data file {path}: {part} has {len(x)} inputs but {len(y)} labels")
+        if len(y) < MIN_PER_PART:
+            raise DataError(f"data file {path}: {part} has {len(y)} samples, fewer than {MIN_PER_PART}")
+    if len({x.shape[1:] for x, _ in parts}) != 1:
+        raise DataError(f"data file {path}: train, validation and test inputs differ in shape")
+    return Split(*(array for pair in parts for array in pair))
+
+
+def _features(x: np.ndarray, name: str) -> np.ndarray:
+    if x.dtype.kind not in "biuf" or x.ndim not in (2, 4):
+        raise DataError(
+            f"inputs {name} must be numbers shaped (n, features) or (n, channels, h, w), got {x.dtype} {x.shape}"
+        )
+    with np.errstate(all="ignore"):
+        values = x.astype(np.float32)
+    if not np.isfinite(values).all():
+        raise DataError(f"inputs {name} hold non-finite values (NaN, infinity, or beyond float32)")
+    return values
+
+
+def _labels(y: np.ndarray, name: str) -> np.ndarray:
+    if y.ndim != 1 or y.dtype.kind not in "biuf":
+        raise DataError(f"labels {name} must be one class index per sample, got {y.dtype} {y.shape}")
+    if y.dtype.kind == "f" and not (np.isfinite(y).all() and (y == np.round(y)).all()):
+        raise DataError(f"labels {name} must be whole class indices 0, 1, 2, …")
+    labels = y.astype(np.int64)
+    if len(labels) and labels.min() < 0:
+        raise DataError(f"labels {name} must be class indices 0, 1, 2, …, found {int(labels.min())}")
+    return labels
+
+
+def _stratified(x: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """50 / 25 / 25 of every class, shuffled with `SPLIT_SEED` (NumPy: scikit-learn costs seconds to import)."""
+    rng = np.random.default_rng(SPLIT_SEED)
+    chosen: list[list[np.ndarray]] = [[], [], []]
+    for label in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == label))
+        first, second = round(len(members) * 0.5), round(len(members) * 0.75)
+        for k, piece in enumerate(np.split(members, [first, second])):
+            chosen[k].append(piece)
+    parts = []
+    for pieces in chosen:
+        order = rng.permutation(np.concatenate(pieces))
+        parts.append((x[order], y[order]))
+    return parts

@@ -22,13 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from agent.domains.quantization.datasets import digits_split
+from agent.domains.quantization.datasets import Split, digits_split
 from agent.domains.quantization.network import Conv, Dense, Flatten, Layer, MaxPool, Network, Relu
 from agent.errors import UserError
 
 DATA_DIR = Path(__file__).parent / "data"
 BUNDLED = ("digits-mlp", "digits-cnn")
-DIGITS_IN, DIGITS_CLASSES = 64, 10
 
 
 class ModelError(UserError):
@@ -136,10 +135,12 @@ def from_sklearn(model: Any, name: str = "sklearn-mlp") -> Network:
     return _as_float32(_plain_mlp(arrays, name), name)
 
 
-def from_torch(
-    module: Any, input_shape: tuple[int, ...] = (DIGITS_IN,), name: str = "torch-model"
-) -> Network:
-    """A torch `nn.Sequential` of Linear, Conv2d (stride 1, symmetric padding), ReLU, MaxPool2d, Flatten."""
+def from_torch(module: Any, input_shape: tuple[int, ...] | None = None, name: str = "torch-model") -> Network:
+    """A torch `nn.Sequential` of Linear, Conv2d (stride 1, symmetric padding), ReLU, MaxPool2d, Flatten.
+
+    `input_shape` (channels, height, width) for a convolutional module; an MLP's is its first
+    Linear's width.
+    """
     import torch.nn as nn
 
     layers: list[Layer] = []
@@ -164,10 +165,15 @@ def from_torch(
             raise ModelError(
                 f"unsupported torch layer {type(child).__name__} (Linear, Conv2d, ReLU, MaxPool2d, Flatten)"
             )
+    if input_shape is None:
+        first = next((layer for layer in layers if isinstance(layer, Dense | Conv)), None)
+        if not isinstance(first, Dense):
+            raise ModelError("a convolutional torch module needs its input shape (channels, height, width)")
+        input_shape = (int(first.weight.shape[1]),)
     return _as_float32(Network(name, tuple(layers), input_shape), name)
 
 
-def _load_pickled(path: Path) -> Network:
+def _load_pickled(path: Path, image_shape: tuple[int, ...] | None) -> Network:
     suffix = path.suffix.lower()
     try:
         if suffix in (".pt", ".pth"):
@@ -176,8 +182,8 @@ def _load_pickled(path: Path) -> Network:
             obj = torch.load(path, map_location="cpu", weights_only=False)
             if isinstance(obj, dict):
                 return _plain_mlp(_state_dict_to_arrays(obj), path.stem)
-            shape = (1, 8, 8) if any(type(m).__name__ == "Conv2d" for m in obj.modules()) else (DIGITS_IN,)
-            return from_torch(obj, shape, path.stem)
+            convolutional = any(type(m).__name__ == "Conv2d" for m in obj.modules())
+            return from_torch(obj, (image_shape or (1, 8, 8)) if convolutional else None, path.stem)
         import joblib
 
         return from_sklearn(joblib.load(path), path.stem)
@@ -200,8 +206,12 @@ def _manifest() -> dict[str, str]:
     return json.loads((DATA_DIR / "manifest.json").read_text())
 
 
-def load_model(name_or_path: str) -> Network:
-    """A bundled model by name, or a model file (.npz, .pt/.pth, .joblib/.pkl); checked against digits."""
+def load_model(name_or_path: str, data: Split | None = None) -> Network:
+    """A bundled model by name, or a model file (.npz, .pt/.pth, .joblib/.pkl).
+
+    Checked against `data` (the user's --data) or, without it, the digits: input size,
+    one output per class, finite outputs on the validation inputs.
+    """
     if name_or_path in BUNDLED:
         path = DATA_DIR / f"{name_or_path}.npz"
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -218,29 +228,36 @@ def load_model(name_or_path: str) -> Network:
                 f"unknown model {name_or_path!r}: give one of {', '.join(BUNDLED)} or a path to an "
                 ".npz, .pt/.pth or .joblib/.pkl file"
             )
-        network = load_npz(path) if path.suffix.lower() == ".npz" else _load_pickled(path)
-    _check_digits(network, name_or_path)
+        image_shape = tuple(data.x_val.shape[1:]) if data is not None and data.x_val.ndim == 4 else None
+        network = load_npz(path) if path.suffix.lower() == ".npz" else _load_pickled(path, image_shape)
+    if data is None:
+        _check_against(network, name_or_path, digits_split(), "the digits")
+    else:
+        _check_against(network, name_or_path, data, "--data")
     return network
 
 
-def _check_digits(network: Network, where: str) -> None:
+def _check_against(network: Network, where: str, data: Split, what: str) -> None:
+    """The model takes `data`'s inputs, gives one output per class, and stays finite on them."""
     if not network.quantizable:
         raise ModelError(f"model {where} has no dense or convolution layer to quantize")
-    if int(np.prod(network.input_shape)) != DIGITS_IN:
-        raise ModelError(f"model {where} takes {network.input_shape} inputs, not the 64 digits features")
+    features = int(np.prod(data.x_val.shape[1:]))
+    if int(np.prod(network.input_shape)) != features:
+        raise ModelError(f"model {where} takes {network.input_shape} inputs, {what} have {features} features")
+    classes = int(max(data.y_train.max(), data.y_val.max(), data.y_test.max())) + 1
     try:
         with np.errstate(all="ignore"):
-            logits = network.forward(np.zeros((1, DIGITS_IN), np.float32))[0]
+            logits = network.forward(data.x_val[:1])[0]
     except (ValueError, IndexError) as exc:
-        raise ModelError(f"model {where} does not take the 64 digits features: {exc}") from None
-    if logits.shape != (1, DIGITS_CLASSES):
+        raise ModelError(f"model {where} does not take the {features} features of {what}: {exc}") from None
+    if logits.shape[1] < classes:
         raise ModelError(
-            f"model {where} gives {logits.shape} outputs for one image, digits needs {DIGITS_CLASSES} classes"
+            f"model {where} gives {logits.shape[1]} outputs per input, {what} have {classes} classes"
         )
     with np.errstate(all="ignore"):  # finite weights can still overflow (scaled to 1e30, say)
-        outputs = network.forward(digits_split().x_val)[0]
+        outputs = network.forward(data.x_val)[0]
     if not np.isfinite(outputs).all():
         raise ModelError(
-            f"model {where}: its unquantized outputs overflow on the digits images (non-finite "
-            "logits), so every score of it would be noise"
+            f"model {where}: its unquantized outputs overflow on {what} (non-finite logits), "
+            "so every score of it would be noise"
         )

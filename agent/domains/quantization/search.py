@@ -1,7 +1,7 @@
 """One quantization search, end to end: fp32 reference, strop's engine, the baselines, test once.
 
 `run_search` is what `strop evolve quant` and the benchmark call. It builds the
-domain (model, digits split, Z3 space), checks the user's request can be met at
+domain (model, data: the digits split or the user's --data, Z3 space), checks the user's request can be met at
 all (a budget below the smallest configuration, a group size that divides no
 layer: the user's error), runs the fast baselines (best uniform, greedy, HAWQ-V3)
 and seeds the engine's first generation with their configs, runs the engine with a
@@ -34,7 +34,7 @@ import numpy as np
 from agent.deadline import Deadline
 from agent.domains.quantization import baselines
 from agent.domains.quantization.constraints import build_space
-from agent.domains.quantization.datasets import digits_split
+from agent.domains.quantization.datasets import digits_split, load_split
 from agent.domains.quantization.domain import QuantDomain
 from agent.domains.quantization.formats import Format, Genome, LayerGene
 from agent.domains.quantization.intervals import paired, verdict, wilson
@@ -183,12 +183,16 @@ class SearchRequest:
     baselines: str = "all"  # all | fast (uniform, greedy, HAWQ-V3) | none
     gptq: bool = True  # False: round to nearest only, for the search and every baseline alike
     checkpoint: Path | None = None  # the engine's population, continued when it exists (warm start)
+    data: Path | None = None  # the user's classification data (.npz); None: the digits split
 
 
 def _identity(request: SearchRequest) -> dict[str, object]:
     """What a checkpoint's population depends on: another value makes its fitnesses meaningless."""
     keys = ("model", "budget_bits", "profile", "groups", "population", "islands")
-    return {key: getattr(request, key) for key in keys}
+    identity = {key: getattr(request, key) for key in keys}
+    if request.data is not None:
+        identity["data"] = str(request.data)
+    return identity
 
 
 def build_domain(request: SearchRequest) -> QuantDomain:
@@ -198,6 +202,9 @@ def build_domain(request: SearchRequest) -> QuantDomain:
     profile = get_profile(request.profile)
     if request.budget_bits <= 0:
         raise UserError(f"--budget-bits must be positive, got {request.budget_bits:g}")
+    if request.data is not None and request.model.lower() in MINILM_NAMES:
+        raise UserError("--data is for classification models; minilm is measured on its own query sets")
+    split = load_split(request.data) if request.data is not None else digits_split()
     if request.model.lower() in MINILM_NAMES:
         groups = (
             MINILM_GROUPS if request.groups == DEFAULT_GROUPS else request.groups
@@ -205,7 +212,7 @@ def build_domain(request: SearchRequest) -> QuantDomain:
         domain: QuantDomain = build_minilm_domain(profile, request.budget_bits, groups, request.gptq)
         network = domain.network
     else:
-        network = load_model(request.model)
+        network = load_model(request.model, split if request.data is not None else None)
     widths = [w for _, w in network.shapes()]
     for g in request.groups:
         if g < 1 or not any(w % g == 0 and g < w for w in widths):
@@ -214,7 +221,7 @@ def build_domain(request: SearchRequest) -> QuantDomain:
             )
     if request.model.lower() not in MINILM_NAMES:
         space = build_space(network.shapes(), profile, request.budget_bits, tuple(request.groups))
-        domain = QuantDomain(network, digits_split(), replace(space, allow_gptq=request.gptq))
+        domain = QuantDomain(network, split, replace(space, allow_gptq=request.gptq))
     floor = domain.solver.minimum_avg_bits()
     if floor is None:
         raise UserError(f"profile {profile.name} allows no format for some layer of {network.name}")
