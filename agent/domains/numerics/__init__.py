@@ -1,5 +1,6 @@
 """Numeric approximation discovery (AutoNumerics-Zero style): straight-line programs over x
-that approximate exp, exp2, log, log2, erf or sin on an interval in float32 or float64.
+that approximate one of the functions in `targets` (exp, log, erf, sin, tanh, …) on an
+interval in float32 or float64.
 
 Where things are: `program` (the genome and its cost), `operators` (variation),
 `fitting` (LP minimax and CMA-ES constants), `measure` and `targets` (ULPs against
