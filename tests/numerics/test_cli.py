@@ -27,6 +27,7 @@ def _strop(*args, home):
         (["--fn", "exp2", "--interval", "0,1", "--time", "2s"], "too short to finish one generation"),
         (["--fn", "log", "--interval", "-1,1"], "not defined on all of [-1.0, 1.0]: it needs x > 0"),
         (["--fn", "tan", "--interval", "1,2"], "it needs no pole"),
+        (["--fn", "exp", "--interval", "0,100"], "exp overflows float32 on [0.0, 100.0]"),
         (["--fn", "exp2", "--interval", "zero,1"], "two numbers"),
         (["--fn", "exp2", "--interval", "0,1", "--seeds", "some"], "--seeds takes"),
         (["--fn", "exp2", "--interval", "0,1", "--cost-model", "cycles"], "unknown cost model"),

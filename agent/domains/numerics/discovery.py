@@ -39,7 +39,7 @@ from agent.domains.numerics.points import count_in, verification_points
 from agent.domains.numerics.program import Program, horner
 from agent.domains.numerics.skeletons import families, taylor_and_pade, textbook_extensions
 from agent.domains.numerics.speed import measure_speed
-from agent.domains.numerics.targets import FORMATS, TARGETS
+from agent.domains.numerics.targets import FORMATS, TARGETS, Format, Target
 from agent.errors import UserError
 from agent.evolution import Engine, EngineConfig, EngineEvent, EngineStats
 from agent.evolution.domain import Individual
@@ -119,6 +119,12 @@ class Request:
             raise NumericsInputError(
                 f"{self.fn} is not defined on all of [{self.lo}, {self.hi}]: it needs {target.domain_text}"
             )
+        largest = _largest_value(target, lo, hi, fmt)
+        if not largest <= float(numpy.finfo(fmt.dtype).max):
+            raise NumericsInputError(
+                f"{self.fn} overflows {self.dtype} on [{self.lo}, {self.hi}] (|{self.fn}(x)| reaches "
+                f"{largest:.3g}): no {self.dtype} program can approximate it there"
+            )
         if not 1 <= self.max_cost <= 24:
             raise NumericsInputError("max cost must be between 1 and 24")
         if self.cost_model not in MODELS:
@@ -127,6 +133,13 @@ class Request:
             )
         if self.time_budget is None and self.generations is None:
             raise NumericsInputError("give a time budget or a number of generations")
+
+
+def _largest_value(target: Target, lo: float, hi: float, fmt: Format) -> float:
+    """max |f| over the ends and 255 points between (f is monotone or smooth on any sane interval)."""
+    x = numpy.unique(numpy.linspace(lo, hi, 257).astype(fmt.dtype))
+    values = numpy.abs(target.truth(x, fmt))
+    return float(numpy.max(values)) if numpy.all(numpy.isfinite(values)) else math.inf
 
 
 @dataclass(frozen=True)
