@@ -62,3 +62,17 @@ def test_fma32_is_correctly_rounded_like_libm():
     assert numpy.array_equal(ours.view(numpy.uint32), theirs.view(numpy.uint32))
     naive = (a * b + c).astype(numpy.float32)
     assert not numpy.array_equal(naive, ours)  # the test would notice a double rounding
+
+
+def test_reference_at_a_zero_of_a_float64_function():
+    """tanh(0) = 0: the float64 ULP there is 2^-1074, whose inverse overflows float64."""
+    fmt = FORMATS["float64"]
+    x = numpy.linspace(-1, 1, 2001)
+    truth = numpy.tanh(x.astype(LD))
+    reference = Reference(x, truth, fmt)
+    exact = reference.measure(truth.astype(numpy.float64))
+    assert exact.max_ulp <= 0.5
+    off = truth.astype(numpy.float64) + 1e-300  # 1e-300 at x = 0 is ~2e23 ULPs there: finite, and the max
+    errors = reference.measure(off)
+    assert numpy.isfinite(errors.max_ulp) and errors.worst_x == 0.0
+    assert errors.max_ulp == pytest.approx(measure(x, off, truth, fmt).max_ulp, rel=1e-12)

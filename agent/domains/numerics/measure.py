@@ -64,7 +64,10 @@ class Reference:
 
     The longdouble truth is split into float64 high and low parts, so each measurement is
     float64 arithmetic: |y − t| = |(y − t_hi) − t_lo|, exact enough for ULPs of float32 and
-    float64 results (the subtraction y − t_hi is exact when y is near t).
+    float64 results (the subtraction y − t_hi is exact when y is near t). The error is
+    divided by the ULP, not multiplied by its inverse: a float64 ULP near a zero of the
+    function is 2^-1074, whose inverse overflows float64 (0·inf made the exact answer at
+    tanh(0) a NaN, and every float64 front through a zero read "nan ULP").
     """
 
     def __init__(self, x: numpy.ndarray, truth: numpy.ndarray, fmt: Format) -> None:
@@ -72,13 +75,13 @@ class Reference:
         self.format = fmt
         self.high = truth.astype(numpy.float64)
         self.low = (truth - self.high.astype(LD)).astype(numpy.float64)
-        self.inverse_ulp = (LD(1) / ulp_of(truth, fmt)).astype(numpy.float64)
+        self.ulp = ulp_of(truth, fmt).astype(numpy.float64)
         self.magnitude = numpy.abs(self.high)
 
     def measure(self, approx: numpy.ndarray) -> Errors:
         with numpy.errstate(all="ignore"):
             error = numpy.abs((approx.astype(numpy.float64) - self.high) - self.low)
-            ulps = numpy.where(numpy.isfinite(error), error * self.inverse_ulp, numpy.inf)
+            ulps = numpy.where(numpy.isfinite(error), error / self.ulp, numpy.inf)
             relative = numpy.where(
                 self.magnitude > 0, error / self.magnitude, numpy.where(error == 0, 0.0, numpy.inf)
             )
