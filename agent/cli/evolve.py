@@ -72,6 +72,13 @@ def numerics(
     dtype: str = typer.Option(
         "float32", "--dtype", help="Target format: float32 (errors in its ULPs) or float64."
     ),
+    arithmetic: str | None = typer.Option(
+        None,
+        "--arithmetic",
+        help="What the programs compute in (default: the --dtype itself). float64 with --dtype float32: "
+        "float in and out, double inside, one rounding at the end, as glibc's float functions do; "
+        "reaches < 1 ULP where float arithmetic cannot, at the speed of double arithmetic.",
+    ),
     time_budget: str = typer.Option(
         "3m", "--time", help="Time for the whole command (baselines, search, verification), e.g. 90s, 10m."
     ),
@@ -140,7 +147,8 @@ def numerics(
     if out is None:
         import time
 
-        out = strop_home() / "evolve" / "numerics" / f"{fn}-{dtype}-{time.strftime('%Y%m%d-%H%M%S')}"
+        inside = f"-in-{arithmetic}" if arithmetic and arithmetic != dtype else ""
+        out = strop_home() / "evolve" / "numerics" / f"{fn}-{dtype}{inside}-{time.strftime('%Y%m%d-%H%M%S')}"
     request = Request(
         fn=fn,
         lo=lo,
@@ -159,6 +167,7 @@ def numerics(
         cost_model=cost_model,
         seeds=seeds == "all",
         checkpoint=checkpoint,
+        arithmetic=arithmetic,
     )
     request.validate()
     recorder = _recorder(request, strop_home())
@@ -192,14 +201,17 @@ def _recorder(request: Any, home: Path) -> Any:
     from agent.search_recorder import SearchRecorder
     from evaluators.metric import Direction
 
-    name = f"numerics-{request.fn}-{request.dtype}"
+    inside = request.format.inside
+    name = f"numerics-{request.fn}-{request.dtype}" + (f"-in-{inside}" if inside else "")
     recorder = SearchRecorder(
         home=home,
         name=name,
         metric="max_ulp",
         direction=Direction.MINIMIZE,
         render=point_renderer(request),
-        description=f"strop evolve numerics --fn {request.fn} --interval {request.lo},{request.hi} --dtype {request.dtype} --seed {request.seed}",
+        description=f"strop evolve numerics --fn {request.fn} --interval {request.lo},{request.hi} --dtype {request.dtype}"
+        + (f" --arithmetic {inside}" if inside else "")
+        + f" --seed {request.seed}",
     )
     recorder.start()
     return recorder
@@ -257,7 +269,7 @@ def _print_report(report: Any) -> None:
     console = Console()
     unit = "ULP" if report.metric == "max_ulp" else "rel"
     table = Table(
-        title=f"{report.fn} on [{report.lo}, {report.hi}], {report.dtype}: Pareto front vs the strongest "
+        title=f"{report.fn} on [{report.lo}, {report.hi}], {report.format.label}: Pareto front vs the strongest "
         f"baseline at ≤ cost ({report.cost_model} cost)"
     )
     columns = (

@@ -31,6 +31,10 @@ def _strop(*args, home):
         (["--fn", "exp2", "--interval", "zero,1"], "two numbers"),
         (["--fn", "exp2", "--interval", "0,1", "--seeds", "some"], "--seeds takes"),
         (["--fn", "exp2", "--interval", "0,1", "--cost-model", "cycles"], "unknown cost model"),
+        (
+            ["--fn", "exp2", "--interval", "0,1", "--dtype", "float64", "--arithmetic", "float32"],
+            "--arithmetic: float64 programs compute in float64, not 'float32'",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
@@ -67,6 +71,22 @@ def test_json_output_shape(tmp_path):
     assert 0 <= report["structure_cache"]["hit_rate"] <= 1
     # progress on stderr even with --json (and a pipe, not a terminal)
     assert "phase: baselines" in run.stderr and "phase: verification" in run.stderr
+
+
+def test_float32_with_double_inside_end_to_end(tmp_path):
+    """Verified on every float and timed as double-inside code, labelled as such."""
+    run = _strop(
+        "--fn", "exp2", "--interval", "1,1.125", "--arithmetic", "float64", "--generations", "1",
+        "--population", "6", "--islands", "1", "--max-cost", "5", "--workers", "0", "--json", home=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = json.loads(run.stdout)
+    assert report["dtype"] == "float32" and report["arithmetic"] == "float64"
+    under = [e for e in report["front"] if e["max_ulp"] < 1]
+    assert under and all(e["verified"] == "exhaustive" for e in under)
+    assert all("const double x = input;" in e["c_code"] for e in report["front"])
+    assert "float32 (float64 inside)" in report["front"][0]["c_code"]
+    assert any(s["kind"] == "front" for s in report["speed"]) and report["headline"] is not None
 
 
 def test_checkpoint_warm_start_continues_the_search(tmp_path):

@@ -35,7 +35,7 @@ def _python_max_ulp(program, fn, lo, hi, name):
     fmt = FORMATS[name]
     points = verification_points(lo, hi, fmt)
     reference = Reference(points, TARGETS[fn].truth(points, fmt), fmt)
-    return reference.measure(program.evaluate_chunked(points, fmt.dtype)), len(points)
+    return reference.measure(program.run_chunked(points, fmt)), len(points)
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="needs the system C compiler")
@@ -57,13 +57,15 @@ def test_c_harness_remeasures_the_same_max_ulp(tmp_path, fn, lo, hi, name):
     assert measured["worst_x"] == ours.worst_x
 
 
-def test_numpy_code_is_standalone_and_computes_the_same_values(tmp_path):
-    program = PROGRAM.rounded(numpy.float32)
+@pytest.mark.parametrize("name", ["float32", "float64"])  # float64's fma needs Dekker's split constant too
+def test_numpy_code_is_standalone_and_computes_the_same_values(tmp_path, name):
+    dtype = FORMATS[name].dtype
+    program = PROGRAM.rounded(dtype)
     module = tmp_path / "approx_mod.py"
-    module.write_text(numpy_source(program, "exp2", 1.0, 1.125, "float32", header="test"))
+    module.write_text(numpy_source(program, "exp2", 1.0, 1.125, name, header="test"))
     namespace: dict = {}
     exec(compile(module.read_text(), str(module), "exec"), namespace)
-    x = numpy.linspace(1.0, 1.125, 4097).astype(numpy.float32)
-    assert numpy.array_equal(namespace["approx_exp2"](x), program.evaluate(x, numpy.float32))
+    x = numpy.linspace(1.0, 1.125, 4097).astype(dtype)
+    assert numpy.array_equal(namespace["approx_exp2"](x), program.evaluate(x, dtype))
     run = subprocess.run([sys.executable, str(module)], check=True, capture_output=True, text=True)
     assert "max_ulp" in run.stdout

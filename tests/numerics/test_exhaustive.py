@@ -22,7 +22,7 @@ def _python(program, fn, lo, hi):
     assert len(points) == count_in(lo, hi, FLOAT32)  # small interval: Python's set is every float too
     domain = NumericsDomain(fn, lo, hi, "float32", fit_points=64, score_points=128)
     reference = Reference(points, domain.target.truth(points, FLOAT32), FLOAT32)
-    return reference.measure(program.evaluate_chunked(points, FLOAT32.dtype))
+    return reference.measure(program.run_chunked(points, FLOAT32))
 
 
 @pytest.mark.parametrize(

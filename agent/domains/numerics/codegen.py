@@ -57,24 +57,29 @@ def straight_line(
 
 
 def c_function(program: Program, fmt: Format, name: str) -> str:
-    real = fmt.c_type
+    """`static T name(T x)` in the format's C type; with a wider arithmetic inside, x is widened
+    first and the result rounded once on return."""
+    inner = fmt.arithmetic
+    real = inner.c_type
 
     def operation(op: str, args: list[str]) -> str:
         if op in _C_SYMBOL:
             return f"{args[0]} {_C_SYMBOL[op]} {args[1]}"
         if op == "fma":
-            return f"fma{fmt.c_suffix}({args[0]}, {args[1]}, {args[2]})"
-        return f"sqrt{fmt.c_suffix}({args[0]})"
+            return f"fma{inner.c_suffix}({args[0]}, {args[1]}, {args[2]})"
+        return f"sqrt{inner.c_suffix}({args[0]})"
 
     body, result = straight_line(
         program,
-        lambda value: _c_literal(value, fmt),
+        lambda value: _c_literal(value, inner),
         operation,
         lambda target, value: f"    const {real} {target} = {value};",
     )
-    lines = [f"static {real} {name}({real} x) {{", *body]
-    lines.append(f"    return {result};")
-    lines.append("}")
+    if inner is fmt:
+        lines = [f"static {real} {name}({real} x) {{", *body, f"    return {result};", "}"]
+    else:
+        lines = [f"static {fmt.c_type} {name}({fmt.c_type} input) {{", f"    const {real} x = input;", *body]
+        lines += [f"    return ({fmt.c_type}){result};", "}"]
     return "\n".join(lines)
 
 
@@ -146,9 +151,17 @@ int main(void) {
 """
 
 
-def c_source(program: Program, fn: str, lo: float, hi: float, format_name: str, header: str = "") -> str:
+def c_source(
+    program: Program,
+    fn: str,
+    lo: float,
+    hi: float,
+    format_name: str,
+    header: str = "",
+    arithmetic: str | None = None,
+) -> str:
     """A complete C file: the approximation and its measuring `main`."""
-    fmt, target = FORMATS[format_name], TARGETS[fn]
+    fmt, target = FORMATS[format_name].computed_in(arithmetic), TARGETS[fn]
     plan = PLANS[format_name]
     name = f"approx_{fn}"
     single = fmt.precision <= 24
@@ -176,15 +189,23 @@ def c_source(program: Program, fn: str, lo: float, hi: float, format_name: str, 
     return f"/*\n{comment} */\n#include <math.h>\n\n{c_function(program, fmt, name)}\n{harness}"
 
 
-def numpy_source(program: Program, fn: str, lo: float, hi: float, format_name: str, header: str = "") -> str:
+def numpy_source(
+    program: Program,
+    fn: str,
+    lo: float,
+    hi: float,
+    format_name: str,
+    header: str = "",
+    inside: str | None = None,
+) -> str:
     """A standalone Python module: `approx(x)` in the format's arithmetic, and a re-measuring main."""
-    fmt = FORMATS[format_name]
-    dtype = f"numpy.{fmt.name}"
-    helpers = "\n\n".join(
+    fmt = FORMATS[format_name].computed_in(inside)
+    dtype = f"numpy.{fmt.arithmetic.name}"
+    helpers = f"_SPLIT = {arithmetic._SPLIT!r}\n\n\n" + "\n\n".join(
         inspect.getsource(f)
         for f in (arithmetic._two_sum, arithmetic.fma32, arithmetic._split, arithmetic.fma64)
     )
-    fma_name = "fma32" if fmt.precision <= 24 else "fma64"
+    fma_name = "fma32" if fmt.arithmetic.precision <= 24 else "fma64"
 
     def operation(op: str, args: list[str]) -> str:
         if op in _C_SYMBOL:
@@ -195,12 +216,13 @@ def numpy_source(program: Program, fn: str, lo: float, hi: float, format_name: s
 
     statements, result = straight_line(
         program,
-        lambda value: f"{dtype}(float.fromhex({float(fmt.dtype(value)).hex()!r}))",
+        lambda value: f"{dtype}(float.fromhex({float(fmt.arithmetic.dtype(value)).hex()!r}))",
         operation,
         lambda target, value: f"    {target} = {value}",
     )
-    body = [f"def approx_{fn}(x):", f"    x = numpy.asarray(x).astype({dtype})", *statements]
-    body.append(f"    return numpy.broadcast_to({result}, x.shape).astype({dtype})")
+    io = f"numpy.{fmt.name}"
+    body = [f"def approx_{fn}(x):", f"    x = numpy.asarray(x).astype({io}).astype({dtype})", *statements]
+    body.append(f"    return numpy.broadcast_to({result}, x.shape).astype({io})")
     numpy_name = TARGETS[fn].numpy_name
     truth = (
         f"numpy.{numpy_name}(x.astype(numpy.longdouble))"
@@ -227,7 +249,7 @@ def truth(x):
 
 if __name__ == "__main__":
     lo, hi, count = {lo!r}, {hi!r}, 1 << 22
-    x = (lo + (hi - lo) * (numpy.arange(count) / (count - 1))).astype({dtype})
+    x = (lo + (hi - lo) * (numpy.arange(count) / (count - 1))).astype(numpy.{fmt.name})
     t = truth(x)
     _, e = numpy.frexp(numpy.abs(t))
     smallest = numpy.longdouble({fmt.smallest_subnormal!r})

@@ -74,7 +74,7 @@ def shape_of(fn: str, lo: float, hi: float, fmt: Format) -> Shape:
     centre_value = None
     if target.exp_like:
         centre = numpy.array([float(numpy.float32((lo + hi) / 2))])  # as `families` centres them
-        centre_value = float(fmt.dtype(target.truth(centre, fmt)[0]))
+        centre_value = float(fmt.arithmetic.dtype(target.truth(centre, fmt)[0]))
     return Shape(
         zero=zero, odd=target.odd, even=target.even, exp_like=target.exp_like, centre_value=centre_value
     )
@@ -131,6 +131,7 @@ class NumericsDomain:
     hi: float
     format_name: str = "float32"
     max_cost: int = 10
+    arithmetic: str | None = None  # a wider format to compute in (float32 in and out, float64 inside)
     fit_points: int = 400
     score_points: int = 4096
     polish_evaluations: int = 40
@@ -146,9 +147,9 @@ class NumericsDomain:
 
     def __post_init__(self) -> None:
         self.target: Target = TARGETS[self.fn]
-        self.format: Format = FORMATS[self.format_name]
+        self.format: Format = FORMATS[self.format_name].computed_in(self.arithmetic)
         self.metric = "max_ulp" if self.format.precision <= 24 else "max_rel_error"
-        self.model: CostModel = cost_model(self.cost_model_name, self.format_name)
+        self.model: CostModel = cost_model(self.cost_model_name, self.format.arithmetic.name)
         self.shape = shape_of(self.fn, self.lo, self.hi, self.format)
         self.fit = self._grid(self.fit_points)
         self.score = self._grid(self.score_points)
@@ -207,7 +208,7 @@ class NumericsDomain:
                 return "duplicate: the same structure and unfitted constants were evaluated before"
             self.cache.misses += 1
             self._seen.add(key)
-        verdict = self.prover(program.rounded(self.format.dtype), self.lo, self.hi, self.z3_rlimit)
+        verdict = self.prover(program.rounded(self.format.arithmetic.dtype), self.lo, self.hi, self.z3_rlimit)
         self.tally.seconds += verdict.seconds
         if verdict.status in ("vanishes", "negative_sqrt"):
             self.tally.rejected += 1
@@ -252,14 +253,15 @@ class NumericsDomain:
                 return self._prefitted[key]
         seed = structure_seed(program)
         program = self._fit_reals(program, self.fit, seed)
-        program = program.rounded(self.format.dtype)
-        if self.format.dtype is numpy.float32 and self.polish_evaluations:
-            approx = program.evaluate(self.fit.x, self.format.dtype)
+        arithmetic = self.format.arithmetic.dtype
+        program = program.rounded(arithmetic)
+        if arithmetic is numpy.float32 and self.polish_evaluations:
+            approx = program.run(self.fit.x, self.format)
             if measure(self.fit.x, approx, self.fit.truth, self.format).max_ulp < self.polish_below_ulp:
                 polished = cma_polish(
                     program, self.score, numpy.float32, 2.0**-21, self.polish_evaluations, seed + 1
                 )
-                program = polished.rounded(self.format.dtype)
+                program = polished.rounded(arithmetic)
         return program
 
     def _fit_reals(self, program: Program, grid: FitGrid, seed: int) -> Program:
@@ -289,13 +291,13 @@ class NumericsDomain:
 
     def fitness(self, program: Program) -> Fitness:
         ops, cost = program.cost(), self.cost(program)
-        approx = program.evaluate(self.score.x, self.format.dtype)
+        approx = program.run(self.score.x, self.format)
         errors = measure(self.score.x, approx, self.score.truth, self.format)
         error = errors.max_ulp if self.metric == "max_ulp" else errors.max_rel_error
         kind = (1 if program.count("div") else 0) + (2 if program.count("sqrt") else 0)
         if not math.isfinite(error):
             return Fitness((math.inf, cost), valid=False, descriptor=(ops, kind))
-        signature_values = program.evaluate(self._signature_points, self.format.dtype)
+        signature_values = program.run(self._signature_points, self.format)
         signature = repr(cost).encode() + numpy.ascontiguousarray(signature_values).tobytes()
         return Fitness(
             objectives=(math.log10(max(error, 1e-300)), cost),

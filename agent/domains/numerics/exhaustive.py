@@ -30,7 +30,7 @@ import numpy
 from agent.domains.numerics.codegen import c_function
 from agent.domains.numerics.points import count_in
 from agent.domains.numerics.program import Program
-from agent.domains.numerics.targets import FORMATS, TARGETS
+from agent.domains.numerics.targets import FORMATS, TARGETS, Format
 
 FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-std=gnu11"]
 
@@ -150,9 +150,9 @@ def _ordinal(value: float) -> int:
     return -(bits & 0x7FFFFFFF) if bits < 0 else bits
 
 
-def source(programs: list[Program], fn: str, lo: float, hi: float) -> str:
-    """The C file that verifies `programs` on every float32 in [lo, hi]."""
-    fmt = FORMATS["float32"]
+def source(programs: list[Program], fn: str, lo: float, hi: float, fmt: Format = FORMATS["float32"]) -> str:
+    """The C file that verifies `programs` on every float32 in [lo, hi] (`fmt`: float32, perhaps
+    with a wider arithmetic inside)."""
     functions = "\n\n".join(
         c_function(program, fmt, f"p{k}").replace("static float", "static inline float", 1)
         for k, program in enumerate(programs)
@@ -171,7 +171,13 @@ def source(programs: list[Program], fn: str, lo: float, hi: float) -> str:
 
 
 def verify_all(
-    programs: list[Program], fn: str, lo: float, hi: float, compiler: str = "cc", timeout: float | None = None
+    programs: list[Program],
+    fn: str,
+    lo: float,
+    hi: float,
+    compiler: str = "cc",
+    timeout: float | None = None,
+    fmt: Format = FORMATS["float32"],
 ) -> tuple[list[Verified], float]:
     """Max ULP and relative error of each program over every float32 in [lo, hi]; and the seconds.
 
@@ -184,7 +190,7 @@ def verify_all(
     end = None if timeout is None else started + timeout
     with tempfile.TemporaryDirectory(prefix="strop-exhaustive-") as folder:
         path, binary = Path(folder) / "verify.c", Path(folder) / "verify"
-        path.write_text(source(programs, fn, lo, hi))
+        path.write_text(source(programs, fn, lo, hi, fmt))
         subprocess.run(
             [compiler, *FLAGS, "-o", str(binary), str(path), "-lmvec", "-lm"],
             check=True,

@@ -6,18 +6,22 @@ is the output. An operation's arguments are indices of earlier nodes. Constants 
 operations that depend on x and feed the output: an fma counts 1, and sub-expressions
 of constants alone are free (a compiler folds them), as in AutoNumerics-Zero.
 
-Evaluation runs the program in the target format's own arithmetic, in its own op
-order: NumPy's float32/float64 operations round correctly like C's, and `fma` rounds
-once (see `arithmetic`).
+Evaluation runs the program in the format's arithmetic (its own, or a wider one inside
+with one rounding to the format at the end), in its own op order: NumPy's float32/float64
+operations round correctly like C's, and `fma` rounds once (see `arithmetic`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy
 
 from agent.domains.numerics.arithmetic import fma
+
+if TYPE_CHECKING:
+    from agent.domains.numerics.targets import Format
 
 ARITY: dict[str, int] = {"add": 2, "sub": 2, "mul": 2, "div": 2, "fma": 3, "sqrt": 1}
 LEAVES = ("x", "const")
@@ -93,14 +97,16 @@ class Program:
         out = values[-1]
         return numpy.broadcast_to(out, xs.shape).astype(dtype)
 
-    def evaluate_chunked(
-        self, x: numpy.ndarray, dtype: type[numpy.floating], chunk: int = 1 << 16
-    ) -> numpy.ndarray:
-        """`evaluate` over large inputs, a cache-sized piece at a time."""
+    def run(self, x: numpy.ndarray, fmt: Format) -> numpy.ndarray:
+        """The program's output in `fmt`: inputs in the format, arithmetic in `fmt.arithmetic`."""
+        return self.evaluate(numpy.asarray(x).astype(fmt.dtype), fmt.arithmetic.dtype).astype(fmt.dtype)
+
+    def run_chunked(self, x: numpy.ndarray, fmt: Format, chunk: int = 1 << 16) -> numpy.ndarray:
+        """`run` over large inputs, a cache-sized piece at a time."""
         x = numpy.asarray(x)
-        out = numpy.empty(x.shape, dtype=dtype)
+        out = numpy.empty(x.shape, dtype=fmt.dtype)
         for start in range(0, len(x), chunk):
-            out[start : start + chunk] = self.evaluate(x[start : start + chunk], dtype)
+            out[start : start + chunk] = self.run(x[start : start + chunk], fmt)
         return out
 
     def prune(self) -> Program:

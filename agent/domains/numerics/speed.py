@@ -39,7 +39,7 @@ import numpy
 
 from agent.domains.numerics.codegen import c_function
 from agent.domains.numerics.program import Program
-from agent.domains.numerics.targets import FORMATS, TARGETS
+from agent.domains.numerics.targets import FORMATS, TARGETS, Format
 
 FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-std=gnu11"]
 COUNT = 1 << 24
@@ -122,8 +122,14 @@ class Timing:
         return self.slowest / self.ns if self.ns > 0 else float("inf")
 
 
-def source(programs: list[tuple[str, Program]], fn: str, lo: float, hi: float, count: int = COUNT) -> str:
-    fmt = FORMATS["float32"]
+def source(
+    programs: list[tuple[str, Program]],
+    fn: str,
+    lo: float,
+    hi: float,
+    count: int = COUNT,
+    fmt: Format = FORMATS["float32"],
+) -> str:
     functions = "\n\n".join(
         c_function(program, fmt, f"p{k}").replace("static float", "static inline float", 1)
         for k, (_, program) in enumerate(programs)
@@ -180,6 +186,7 @@ def measure_speed(
     count: int = COUNT,
     compiler: str = "cc",
     timeout: float | None = None,
+    fmt: Format = FORMATS["float32"],
 ) -> list[Timing]:
     """Timings of each named program's loop, glibc's function and NumPy's, on the same inputs.
 
@@ -188,7 +195,7 @@ def measure_speed(
     end = None if timeout is None else time.monotonic() + timeout
     with tempfile.TemporaryDirectory(prefix="strop-speed-") as folder:
         path, binary = Path(folder) / "speed.c", Path(folder) / "speed"
-        path.write_text(source(programs, fn, lo, hi, count))
+        path.write_text(source(programs, fn, lo, hi, count, fmt))
         subprocess.run(
             [compiler, *FLAGS, "-o", str(binary), str(path), "-lmvec", "-lm"],
             check=True,

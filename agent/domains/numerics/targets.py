@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy
 
@@ -24,7 +24,12 @@ LD = numpy.longdouble
 
 @dataclass(frozen=True)
 class Format:
-    """A binary floating-point format: its NumPy type, significand bits and C spelling."""
+    """A binary floating-point format: its NumPy type, significand bits and C spelling.
+
+    `inside` names a wider format the program computes in, when it is not this one: float32
+    in and out with float64 arithmetic, one rounding at the end, is how glibc's float
+    functions (expf, log2f, ...) reach < 1 ULP. Errors are always in ULPs of this format.
+    """
 
     name: str
     dtype: type[numpy.floating]
@@ -32,6 +37,26 @@ class Format:
     smallest_subnormal: float
     c_type: str
     c_suffix: str  # for libm calls and literals: "f" or ""
+    inside: str | None = None
+
+    @property
+    def arithmetic(self) -> Format:
+        """The format every operation of a program rounds to."""
+        return FORMATS[self.inside] if self.inside else self
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.inside} inside)" if self.inside else self.name
+
+    def computed_in(self, name: str | None) -> Format:
+        """This format for inputs and outputs, with the arithmetic of `name` (None: its own)."""
+        if name is None or name == self.name:
+            return replace(self, inside=None)
+        if name not in FORMATS or FORMATS[name].precision <= self.precision:
+            wider = [f for f in FORMATS.values() if f.precision > self.precision]
+            choices = ", ".join([self.name] + [f.name for f in wider])
+            raise ValueError(f"{self.name} programs compute in {choices}, not {name!r}")
+        return replace(self, inside=name)
 
 
 FORMATS: dict[str, Format] = {
