@@ -129,10 +129,14 @@ def source(
     hi: float,
     count: int = COUNT,
     fmt: Format = FORMATS["float32"],
+    formats: dict[str, Format] | None = None,
 ) -> str:
+    """The timing program; `formats` gives a named program another arithmetic than `fmt`'s."""
     functions = "\n\n".join(
-        c_function(program, fmt, f"p{k}").replace("static float", "static inline float", 1)
-        for k, (_, program) in enumerate(programs)
+        c_function(program, (formats or {}).get(name, fmt), f"p{k}").replace(
+            "static float", "static inline float", 1
+        )
+        for k, (name, program) in enumerate(programs)
     )
     loops = [
         f"__attribute__((noinline)) static void loop{k}(const float *x) "
@@ -187,6 +191,7 @@ def measure_speed(
     compiler: str = "cc",
     timeout: float | None = None,
     fmt: Format = FORMATS["float32"],
+    formats: dict[str, Format] | None = None,
 ) -> list[Timing]:
     """Timings of each named program's loop, glibc's function and NumPy's, on the same inputs.
 
@@ -195,7 +200,7 @@ def measure_speed(
     end = None if timeout is None else time.monotonic() + timeout
     with tempfile.TemporaryDirectory(prefix="strop-speed-") as folder:
         path, binary = Path(folder) / "speed.c", Path(folder) / "speed"
-        path.write_text(source(programs, fn, lo, hi, count, fmt))
+        path.write_text(source(programs, fn, lo, hi, count, fmt, formats))
         subprocess.run(
             [compiler, *FLAGS, "-o", str(binary), str(path), "-lmvec", "-lm"],
             check=True,
