@@ -171,7 +171,7 @@ class FrontEntry:
     baseline: str | None = None  # the strongest baseline at the same or lower cost
     baseline_error: float | None = None
     margin: float | None = None  # baseline error / this error
-    # the same against the baselines and the textbook extensions (float64; see `textbook_programs`)
+    # the same against the baselines and the textbook extensions (float64, double inside; see `textbook_programs`)
     textbook: str | None = None
     textbook_margin: float | None = None
     c_path: str | None = None
@@ -250,7 +250,7 @@ class Report:
 
     @property
     def novel_beyond_textbook(self) -> list[FrontEntry]:
-        """Novel points that also beat the textbook extensions at ≤ their cost (float64)."""
+        """Novel points that also beat the textbook extensions at ≤ their cost (float64, double inside)."""
         return [e for e in self.novel if e.textbook_margin is not None and e.textbook_margin > 1 + TOLERANCE]
 
     @property
@@ -394,13 +394,15 @@ def baseline_programs(
 def textbook_programs(
     domain: NumericsDomain, say: Callable[[str], None] = lambda _: None, until: Deadline | None = None
 ) -> list[tuple[str, Program]]:
-    """float64: the textbook forms that are not baselines (see `skeletons.textbook_extensions`), fitted.
+    """float64 and double inside: the textbook forms that are not baselines (see
+    `skeletons.textbook_extensions`), fitted. In plain float32 arithmetic they are left out: their
+    rounding errors, not their forms, decide there.
 
     Only reports use them: a novel point that does not also beat these is one of them (an odd
     rational, a squared polynomial or symmetric rational, a form in √x), however its label reads. Stops
     quietly at `until`: the search's time comes first.
     """
-    if domain.metric != "max_rel_error":
+    if domain.metric != "max_rel_error" and not domain.format.inside:
         return []
     named: list[tuple[str, Program]] = []
     fits: list[tuple[Program, Program]] = []
