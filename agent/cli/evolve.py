@@ -125,8 +125,8 @@ def numerics(
 
     Programs are DAGs of add, sub, mul, div, fma, sqrt and constants; cost counts the ops that
     depend on x. Constants are fitted exactly by linear programming where the form allows it
-    and by CMA-ES elsewhere; errors are measured in the target format's own arithmetic
-    against extended-precision truth, then verified: every float32 of the interval (in C), or
+    and by CMA-ES elsewhere; errors are measured in the target format's own arithmetic (or in
+    double inside with --arithmetic float64) against extended-precision truth, then verified: every float32 of the interval (in C), or
     a stated sample for float64. Prints the Pareto front (cost, max ULP, max relative error)
     with each point's origin (seed, baseline-equivalent, evolved, novel) beside the strongest
     baseline at the same or lower cost (Taylor, Padé, minimax polynomials and rationals,

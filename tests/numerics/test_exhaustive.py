@@ -87,3 +87,22 @@ def test_the_exhaustive_pass_is_planned_from_a_timed_estimate():
     reserve, exhaustive = _plan(request, float("inf"))
     assert exhaustive and reserve > 0
     assert _plan(request, 2.0) == (8.0, False)  # no time: the sampled set, with its floor of 8 s
+
+
+def test_a_narrowed_pass_equals_the_pass_over_that_interval(tmp_path):
+    """The estimate times slices of one binary (argv narrows its range): a slice must be that interval."""
+    import json
+    import subprocess
+
+    from agent.domains.numerics.exhaustive import FLAGS, _ordinal, source
+
+    program = horner([1.0, 0.69, 0.24])
+    path, binary = tmp_path / "verify.c", tmp_path / "verify"
+    path.write_text(source([program], "exp2", 0.0, 1.0))
+    subprocess.run(["cc", *FLAGS, "-o", str(binary), str(path), "-lmvec", "-lm"], check=True)
+    lo, hi = 0.25, 0.2578125
+    run = subprocess.run([str(binary), str(_ordinal(lo)), str(_ordinal(hi))], capture_output=True, text=True)
+    (narrowed,) = json.loads(run.stdout)
+    (whole,), _ = verify_all([program], "exp2", lo, hi)
+    assert int(run.stderr) == whole.points == count_in(lo, hi, FLOAT32)
+    assert narrowed["max_ulp"] == pytest.approx(whole.max_ulp, rel=1e-7)

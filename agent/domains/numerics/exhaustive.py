@@ -75,6 +75,7 @@ _MAIN = r"""
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef __AVX2__
 #include <immintrin.h>
@@ -107,9 +108,9 @@ static double inverse_ulp(double t) {
     return v;
 }
 
-int main(void) {
-    /* ordinals: negative floats run from -0 (ordinal 0) downwards */
-    const int64_t first = __FIRST__, last = __LAST__;
+int main(int argc, char **argv) {
+    /* ordinals: negative floats run from -0 (ordinal 0) downwards; argv may narrow the range */
+    const int64_t first = argc == 3 ? atoll(argv[1]) : __FIRST__, last = argc == 3 ? atoll(argv[2]) : __LAST__;
     long long visited = 0;
     for (int64_t start = first; start <= last; start += BLOCK) {
         int n = (int)((last - start + 1) < BLOCK ? (last - start + 1) : BLOCK);
@@ -144,7 +145,6 @@ __LOOPS__
 
 
 def _ordinal(value: float) -> int:
-    import numpy
 
     bits = int(numpy.array([value], dtype=numpy.float32).view(numpy.int32)[0])
     return -(bits & 0x7FFFFFFF) if bits < 0 else bits
@@ -210,30 +210,53 @@ def estimate_seconds(
 ) -> float:
     """Seconds `verify_all` would take for `programs` programs over [lo, hi] on this machine now.
 
-    Timed, not guessed: a pass over the first `sample` floats of the interval with that many
-    degree-8 polynomials (the compile timed apart), scaled to the interval. A fixed per-float
-    figure was 3× too low on a machine at load 8 (an exhaustive pass planned at 56 s ran past
-    its deadline: the run fell back to the sample and timed nothing).
+    Timed, not guessed: passes over `sample` floats with that many degree-8 polynomials (the
+    compile timed apart), scaled to the interval. A fixed per-float figure was 3× too low on a
+    machine at load 8. The sample is spread: `STRATA` slices at the centres of equal shares of
+    the interval's floats, and subnormal inputs (15× slower on this machine) timed apart and
+    weighted by their count; a first slice taken at the interval's start (all subnormal for
+    [0, 1]) put exp2 on [0, 1] at 272 s, seven times its real pass, and a 480 s run never
+    verified exhaustively.
     """
-    from agent.domains.numerics.points import from_ordinal, to_ordinal
     from agent.domains.numerics.program import horner
 
     fmt = FORMATS["float32"]
+    first, last = sorted((_ordinal(lo), _ordinal(hi)))
     total = count_in(lo, hi, fmt)
-    first = int(to_ordinal(numpy.array([lo]), fmt)[0])
-    end = float(from_ordinal(numpy.array([first + min(sample, total) - 1]), fmt)[0])
+    slice_size = max(1, min(sample // STRATA, total // STRATA))
+    centres = [first + (2 * k + 1) * total // (2 * STRATA) for k in range(STRATA)]
+    normal = [
+        (max(first, c - slice_size // 2), min(last, c - slice_size // 2 + slice_size - 1)) for c in centres
+    ]
+    subnormal_lo, subnormal_hi = max(first, -SUBNORMALS), min(last, SUBNORMALS)
+    subnormals = max(0, subnormal_hi - subnormal_lo + 1)
     polynomial = horner([1.0 / (k + 1) for k in range(9)])
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="strop-estimate-") as folder:
         path, binary = Path(folder) / "verify.c", Path(folder) / "verify"
-        path.write_text(source([polynomial] * programs, fn, lo, end))
+        path.write_text(source([polynomial] * programs, fn, lo, hi))
         subprocess.run(
             [compiler, *FLAGS, "-o", str(binary), str(path), "-lmvec", "-lm"], check=True, capture_output=True
         )
         compiled = time.monotonic()
-        subprocess.run([str(binary)], capture_output=True, check=True)
-    passed = time.monotonic() - compiled
-    return (compiled - started) + passed * total / min(sample, total)
+        per_float = _per_float(binary, normal)
+        seconds = per_float * (total - subnormals)
+        if subnormals:
+            span = (subnormal_lo, min(subnormal_hi, subnormal_lo + slice_size - 1))
+            seconds += _per_float(binary, [span]) * subnormals
+    return (compiled - started) + seconds
+
+
+STRATA = 4  # slices of the interval an exhaustive-pass estimate times
+SUBNORMALS = (1 << 23) - 1  # ordinals of the positive subnormal floats (and 0)
+
+
+def _per_float(binary: Path, spans: list[tuple[int, int]]) -> float:
+    """Seconds per float of the verification binary over these ordinal spans."""
+    began = time.monotonic()
+    for low, high in spans:
+        subprocess.run([str(binary), str(low), str(high)], capture_output=True, check=True)
+    return (time.monotonic() - began) / sum(high - low + 1 for low, high in spans)
 
 
 def _left(end: float | None) -> float | None:
