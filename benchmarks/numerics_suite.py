@@ -138,6 +138,7 @@ def _summary(report: Report) -> dict[str, object]:
         "duplicate_rate": report.duplicate_rate,
         "verification": f"{report.verification} on {report.verification_points} inputs",
         "verification_seconds": report.verification_seconds,
+        "notes": report.notes,
     }
 
 
@@ -195,6 +196,8 @@ def _print(summary: dict, seconds: float) -> None:
         print("  speed: not measured: the front was not verified exhaustively (it did not fit the time)")
     elif summary["dtype"] == "float32":
         print("  speed: no front program verified under 1 ULP")
+    for note in summary["notes"]:
+        print(f"  note: {note}")
     print(f"  structure cache hit rate {summary['structure_cache_hit_rate']:.0%}, "
           f"behavioural duplicates {summary['duplicate_rate']:.0%} of evaluated")  # fmt: skip
 
