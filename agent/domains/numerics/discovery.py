@@ -498,27 +498,45 @@ class _Verifier:
         return errors
 
     def _exhaustive(self, programs: list[Program]) -> list[Errors | None] | None:
-        left = self.until.left()
+        """Every float, `PLANNED_PROGRAMS` programs a pass (the size the plan timed), in the given
+        order while the time allows; those not reached get `None`. When the first pass cannot run
+        or finish, every program falls back to the sampled set (`None` is returned)."""
+        results: list[Errors | None] = []
+        slowest = 0.0
+        for start in range(0, len(programs), PLANNED_PROGRAMS):
+            left = self.until.left()
+            if start and left - SPEED_SECONDS < 1.5 * slowest:
+                break
+            began = time.monotonic()
+            batch, why = self._pass(programs[start : start + PLANNED_PROGRAMS], left)
+            if batch is None and not start:
+                self.notes.append(f"exhaustive verification did not fit the time ({why}): sampled instead")
+                self._sampled()
+                self.kind = "sampled (the exhaustive pass ran out of time)"
+                return None
+            if batch is None:
+                break
+            results.extend(batch)
+            slowest = max(slowest, time.monotonic() - began)
+        if len(results) < len(programs):
+            self.notes.append(
+                f"exhaustive verification reached {len(results)} of {len(programs)} programs by --time; "
+                "the rest keep their search-grid errors"
+            )
+        return results + [None] * (len(programs) - len(results))
+
+    def _pass(self, programs: list[Program], left: float) -> tuple[list[Errors | None] | None, str]:
+        """One exhaustive pass over these programs; (None, why) when it cannot run or finish."""
         if left < MIN_EXHAUSTIVE_SECONDS:
-            why = f"{left:.0f}s were left"
-        else:
-            timeout = None if math.isinf(left) else EXHAUSTIVE_TIMEOUT_SHARE * left
-            try:
-                results, _ = verify_all(
-                    programs,
-                    self.request.fn,
-                    self.request.lo,
-                    self.request.hi,
-                    timeout=timeout,
-                    fmt=self.format,
-                )
-                return [Errors(r.max_ulp, r.max_rel_error, r.worst_x, r.points) for r in results]
-            except subprocess.TimeoutExpired:
-                why = f"it was stopped after {timeout:.0f}s"
-        self.notes.append(f"exhaustive verification did not fit the time ({why}): sampled instead")
-        self._sampled()
-        self.kind = "sampled (the exhaustive pass ran out of time)"
-        return None
+            return None, f"{left:.0f}s were left"
+        timeout = None if math.isinf(left) else EXHAUSTIVE_TIMEOUT_SHARE * left
+        try:
+            results, _ = verify_all(
+                programs, self.request.fn, self.request.lo, self.request.hi, timeout=timeout, fmt=self.format
+            )
+        except subprocess.TimeoutExpired:
+            return None, f"it was stopped after {timeout:.0f}s"
+        return [Errors(r.max_ulp, r.max_rel_error, r.worst_x, r.points) for r in results], ""
 
     def _each_sampled(self, programs: list[Program]) -> list[Errors | None]:
         errors: list[Errors | None] = []
@@ -549,12 +567,12 @@ def _plan(request: Request, left: float) -> tuple[float, bool]:
     fmt = FORMATS[request.dtype]
     if fmt.precision <= 24 and request.exhaustive:
         try:
-            verify = ESTIMATE_MARGIN * estimate_seconds(request.fn, request.lo, request.hi, PLANNED_PROGRAMS)
+            verify = ESTIMATE_MARGIN * estimate_seconds(
+                request.fn, request.lo, request.hi, PLANNED_PROGRAMS, fmt=request.format
+            )
         except (OSError, subprocess.SubprocessError):
             verify = 6.0 + 40e-9 * count_in(request.lo, request.hi, fmt)
         seconds = verify / EXHAUSTIVE_TIMEOUT_SHARE + (SPEED_SECONDS if request.speed else 0.0)
-        if request.speed and request.format.inside:  # a second pass: the plain float32 polynomials
-            seconds += verify / EXHAUSTIVE_TIMEOUT_SHARE  # its truth costs what the first's did
         if math.isinf(left) or seconds <= EXHAUSTIVE_SHARE * left:
             return seconds, True
     return min(30.0, max(8.0, 0.2 * left)), False
@@ -587,6 +605,13 @@ def discover(
     started = time.monotonic()
     named = baseline_programs(domain, say, until.minus(reserve + MIN_SEARCH_SECONDS))
     extensions = textbook_programs(domain, say, until.minus(reserve + MIN_SEARCH_SECONDS))
+    plain_screened: list[_PlainPolynomial] = []
+    if exhaustive and request.speed and fmt.inside:
+        say("phase: baselines: the polynomials in plain float32 arithmetic")
+        plain_screened = plain_arithmetic_polynomials(request, named)
+        if plain_screened:  # their exhaustive pass at speed time
+            plain = estimate_seconds(request.fn, request.lo, request.hi, len(plain_screened))
+            reserve += ESTIMATE_MARGIN * plain / EXHAUSTIVE_TIMEOUT_SHARE
     baseline_seconds = time.monotonic() - started
     say(f"phase: baselines done: {len(named)} in {baseline_seconds:.1f}s")
 
@@ -631,9 +656,10 @@ def discover(
     # verify what a claim can rest on: baselines on their own front (within 2×) and, for float32,
     # only programs within VERIFY_BELOW_ULP on the grid (the < 1 ULP claims); the rest keep grid errors
     wanted = (lambda e: e.max_ulp < VERIFY_BELOW_ULP) if verifier.exhaustive else (lambda e: True)
-    chosen = [
-        k for k in range(len(named)) if not _dominated(costs, errors_on_grid, k) and wanted(named_grid[k])
-    ]
+    chosen = sorted(  # cheapest first: an exhaustive pass cut by the time keeps the ones claims rest on
+        (k for k in range(len(named)) if not _dominated(costs, errors_on_grid, k) and wanted(named_grid[k])),
+        key=lambda k: costs[k],
+    )
     front_chosen = [i for i, e in enumerate(front_grid) if wanted(e)]
     measured = verifier.measure([front_programs[i] for i in front_chosen] + [named[k][1] for k in chosen])
     front_verified = _known(zip(front_chosen, measured[: len(front_chosen)], strict=True))
@@ -715,7 +741,9 @@ def discover(
     speed: list[Speed] = []
     notes = list(verifier.notes)
     if fmt.precision <= 24 and request.speed and verifier.exhaustive:
-        speed = _measure_speed(request, front, front_programs, baselines, named, say, until, notes)
+        speed = _measure_speed(
+            request, front, front_programs, baselines, named, say, until, notes, plain_screened
+        )
     return Report(
         fn=request.fn,
         lo=request.lo,
@@ -787,6 +815,7 @@ def _measure_speed(
     say: Callable[[str], None],
     until: Deadline,
     notes: list[str],
+    plain_screened: list[_PlainPolynomial],
 ) -> list[Speed]:
     """Loops of every exhaustively verified front program under 1 ULP, the best baseline polynomial, glibc, NumPy.
 
@@ -813,7 +842,8 @@ def _measure_speed(
         )
     formats: dict[str, Format] = {}
     if request.format.inside:
-        plain = _plain_arithmetic_polynomial(request, named, say, until, notes)
+        say("phase: speed: the float32-arithmetic baseline polynomials, on every float")
+        plain = _plain_arithmetic_polynomial(request, plain_screened, until, notes)
         if plain is not None:
             loops.append(plain)
             formats[plain.name] = FORMATS[request.dtype]
@@ -856,50 +886,62 @@ class _Loop:
     origin: str
 
 
-def _plain_arithmetic_polynomial(
-    request: Request,
-    named: list[tuple[str, Program]],
-    say: Callable[[str], None],
-    until: Deadline,
-    notes: list[str],
-) -> _Loop | None:
-    """The cheapest minimax polynomial under 1 ULP computed in the format itself, verified on every float.
+@dataclass(frozen=True)
+class _PlainPolynomial:
+    """A baseline polynomial refitted in the format's own arithmetic, under 1 ULP on the search grid."""
+
+    cost: float
+    name: str
+    program: Program
+
+
+def plain_arithmetic_polynomials(
+    request: Request, named: list[tuple[str, Program]]
+) -> list[_PlainPolynomial]:
+    """Double inside: the cheapest minimax polynomials that are under 1 ULP in plain float32 too.
 
     The double-inside polynomials are refitted with float32 arithmetic (the same LP and
-    rounding-aware polish as a float32 run gives its baselines), screened on the search grid (a
-    grid error ≥ 1 ULP is ≥ 1 ULP everywhere) and the survivors verified in one exhaustive pass.
+    rounding-aware polish a float32 run gives its baselines) and screened on the search grid (a
+    grid error ≥ 1 ULP is ≥ 1 ULP everywhere); the `PLAIN_VERIFIED` cheapest survivors are kept
+    for an exhaustive pass at speed time. Screened before the search, so that the plan keeps
+    time for that pass only where there is something to verify (exp2 on [0, 1]; none of
+    log, log2, erf, sin has one).
     """
-    if until.left() < 2 * MIN_SPEED_SECONDS:
-        notes.append("the float32-arithmetic baseline polynomials were not tried: no time left")
-        return None
-    say("phase: speed: the baseline polynomials in float32 arithmetic")
     domain = NumericsDomain(
         request.fn, request.lo, request.hi, request.dtype, max_cost=SPEED_POLYNOMIAL_COST,
         cost_model_name=request.cost_model,
     )  # fmt: skip
     fmt = domain.format
-    screened: list[tuple[float, str, Program]] = []
+    screened: list[_PlainPolynomial] = []
     for name, program in named:
-        if not (name.startswith("minimax-") and _is_polynomial(name)) or until.left() < 2 * MIN_SPEED_SECONDS:
+        if not (name.startswith("minimax-") and _is_polynomial(name)):
             continue
         refit = domain.fitted(program)
         if measure(domain.score.x, refit.run(domain.score.x, fmt), domain.score.truth, fmt).max_ulp < 1:
-            screened.append((domain.cost(refit), name, refit))
+            screened.append(_PlainPolynomial(domain.cost(refit), name, refit))
+    return sorted(screened, key=lambda p: p.cost)[:PLAIN_VERIFIED]
+
+
+def _plain_arithmetic_polynomial(
+    request: Request, screened: list[_PlainPolynomial], until: Deadline, notes: list[str]
+) -> _Loop | None:
+    """The cheapest screened plain-float32 polynomial that is under 1 ULP on every float."""
     if not screened:
         return None
-    screened = sorted(screened, key=lambda row: row[0])[:PLAIN_VERIFIED]
+    left = until.left()
     try:
-        left = until.left()
-        timeout = None if math.isinf(left) else max(1.0, 0.5 * (left - MIN_SPEED_SECONDS))
+        timeout = None if math.isinf(left) else max(1.0, 0.8 * (left - MIN_SPEED_SECONDS))
         results, _ = verify_all(
-            [p for _, _, p in screened], request.fn, request.lo, request.hi, timeout=timeout
+            [p.program for p in screened], request.fn, request.lo, request.hi, timeout=timeout
         )
     except subprocess.TimeoutExpired:
         notes.append("the float32-arithmetic baseline polynomials were not verified in time: not timed")
         return None
-    for (_, name, program), verified in zip(screened, results, strict=True):
+    for plain, verified in zip(screened, results, strict=True):
         if verified.max_ulp < 1:
-            return _Loop(f"{name} in float32 arithmetic", program, "baseline", verified.max_ulp, "baseline")
+            return _Loop(
+                f"{plain.name} in float32 arithmetic", plain.program, "baseline", verified.max_ulp, "baseline"
+            )
     return None
 
 

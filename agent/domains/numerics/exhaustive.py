@@ -206,9 +206,15 @@ def verify_all(
 
 
 def estimate_seconds(
-    fn: str, lo: float, hi: float, programs: int = 6, sample: int = 1 << 21, compiler: str = "cc"
+    fn: str,
+    lo: float,
+    hi: float,
+    programs: int = 6,
+    sample: int = 1 << 21,
+    compiler: str = "cc",
+    fmt: Format = FORMATS["float32"],
 ) -> float:
-    """Seconds `verify_all` would take for `programs` programs over [lo, hi] on this machine now.
+    """Seconds `verify_all` would take for `programs` programs of `fmt` over [lo, hi] on this machine now.
 
     Timed, not guessed: passes over `sample` floats with that many degree-8 polynomials (the
     compile timed apart), scaled to the interval. A fixed per-float figure was 3× too low on a
@@ -234,7 +240,7 @@ def estimate_seconds(
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="strop-estimate-") as folder:
         path, binary = Path(folder) / "verify.c", Path(folder) / "verify"
-        path.write_text(source([polynomial] * programs, fn, lo, hi))
+        path.write_text(source([polynomial] * programs, fn, lo, hi, fmt))
         subprocess.run(
             [compiler, *FLAGS, "-o", str(binary), str(path), "-lmvec", "-lm"], check=True, capture_output=True
         )
