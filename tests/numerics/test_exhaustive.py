@@ -106,3 +106,18 @@ def test_a_narrowed_pass_equals_the_pass_over_that_interval(tmp_path):
     (whole,), _ = verify_all([program], "exp2", lo, hi)
     assert int(run.stderr) == whole.points == count_in(lo, hi, FLOAT32)
     assert narrowed["max_ulp"] == pytest.approx(whole.max_ulp, rel=1e-7)
+
+
+def test_more_programs_than_a_pass_holds_are_verified_in_several_passes():
+    from agent.deadline import Deadline
+    from agent.domains.numerics.discovery import PLANNED_PROGRAMS, Request, _Verifier
+
+    lo, hi = 1.0, 1.0078125
+    request = Request("exp2", lo, hi, "float32", time_budget=None, generations=1)
+    domain = NumericsDomain("exp2", lo, hi, "float32", fit_points=64, score_points=128, polish_evaluations=0)
+    programs = [horner([1.0, 0.69 + k / 1000, 0.24]) for k in range(PLANNED_PROGRAMS + 3)]
+    verifier = _Verifier(domain, request, Deadline(), exhaustive=True)
+    errors = verifier.measure(programs)
+    assert verifier.kind == "exhaustive" and not verifier.notes
+    single, _ = verify_all(programs, "exp2", lo, hi)
+    assert [e.max_ulp for e in errors] == pytest.approx([s.max_ulp for s in single], rel=1e-9)
