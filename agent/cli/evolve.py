@@ -298,7 +298,7 @@ def _print_report(report: Any) -> None:
     console.print(table)
     novel = report.novel
     console.print(
-        f"Discoveries (novel: better than every baseline at ≤ cost by > 2%): {len(novel)}"
+        f"Discoveries (novel: better by > 2% than every baseline at ≤ cost, costs within 5% counting as equal): {len(novel)}"
         + "".join(f"; cost {e.cost:g} at {e.margin:.3g}× its baseline" for e in novel),
         highlight=False,
     )
