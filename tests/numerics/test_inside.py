@@ -59,7 +59,7 @@ def test_one_rounding_at_the_end_beats_rounding_every_step():
 @needs_cc
 def test_c_and_numpy_code_compute_in_double(tmp_path):
     program = _exp2_degree(5, INSIDE)
-    text = c_source(program, "exp2", 0.0, 1.0, "float32", header="test", arithmetic="float64")
+    text = c_source(program, "exp2", 0.0, 1.0, "float32", header="test", inside="float64")
     assert "static float approx_exp2(float input)" in text and "const double x = input;" in text
     assert "fmaf(" not in text and "fma(" in text
     (tmp_path / "approx.c").write_text(text)

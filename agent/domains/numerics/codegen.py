@@ -158,10 +158,10 @@ def c_source(
     hi: float,
     format_name: str,
     header: str = "",
-    arithmetic: str | None = None,
+    inside: str | None = None,
 ) -> str:
-    """A complete C file: the approximation and its measuring `main`."""
-    fmt, target = FORMATS[format_name].computed_in(arithmetic), TARGETS[fn]
+    """A complete C file: the approximation and its measuring `main` (`inside`: a wider arithmetic)."""
+    fmt, target = FORMATS[format_name].computed_in(inside), TARGETS[fn]
     plan = PLANS[format_name]
     name = f"approx_{fn}"
     single = fmt.precision <= 24

@@ -518,12 +518,7 @@ class _Verifier:
                 break
             results.extend(batch)
             slowest = max(slowest, time.monotonic() - began)
-        if len(results) < len(programs):
-            self.notes.append(
-                f"exhaustive verification reached {len(results)} of {len(programs)} programs by --time; "
-                "the rest keep their search-grid errors"
-            )
-        return results + [None] * (len(programs) - len(results))
+        return self._padded(results, len(programs), "exhaustive verification")
 
     def _pass(self, programs: list[Program], left: float) -> tuple[list[Errors | None] | None, str]:
         """One exhaustive pass over these programs; (None, why) when it cannot run or finish."""
@@ -547,12 +542,15 @@ class _Verifier:
             began = time.monotonic()
             errors.append(self.reference.measure(program.run_chunked(self.reference.x, self.format)))
             slowest = max(slowest, time.monotonic() - began)
-        if len(errors) < len(programs):
+        return self._padded(errors, len(programs), "verification")
+
+    def _padded(self, errors: list[Errors | None], total: int, what: str) -> list[Errors | None]:
+        """`errors` with `None` for the programs the time did not reach, and a note saying so."""
+        if len(errors) < total:
             self.notes.append(
-                f"verification reached {len(errors)} of {len(programs)} programs by --time; "
-                "the rest keep their search-grid errors"
+                f"{what} reached {len(errors)} of {total} programs by --time; the rest keep their search-grid errors"
             )
-        return errors + [None] * (len(programs) - len(errors))
+        return errors + [None] * (total - len(errors))
 
 
 def _plan(request: Request, left: float) -> tuple[float, bool]:
