@@ -142,3 +142,12 @@ def test_an_even_function_faces_even_polynomials_and_rationals():
     assert error["minimax-even-poly-8"] < error["minimax-5"] / 50
     general = min(e for name, e in error.items() if name.startswith("minimax-rational"))
     assert error["minimax-even-rational-4/4"] < general / 50
+
+
+def test_a_twin_operation_is_merged_before_costing_and_caching():
+    domain = _small("exp", 0.0, 1.0, "float64", max_cost=2)
+    nodes = (Node("x"), Node("mul", (0, 0)), Node("mul", (0, 0)), Node("add", (1, 2)))  # x² + x²: cost 3
+    checked = domain.check(Program(nodes))
+    assert isinstance(checked, Program) and checked.cost() == 2  # within max_cost only once merged
+    once = (Node("x"), Node("mul", (0, 0)), Node("add", (1, 1)))
+    assert domain.check(Program(once)).startswith("duplicate")  # the same program as the merged one

@@ -36,3 +36,38 @@ def test_variation_keeps_programs_wellformed():
         if 0 < child.cost() <= 10:
             program = child
     assert program.text().startswith("v")
+
+
+def test_merging_computes_twins_once_and_changes_no_output():
+    nodes = (
+        Node("x"),
+        Node("mul", (0, 0)),  # x·x
+        Node("const", (), 0.25),
+        Node("fma", (1, 2, 0)),  # x·x·0.25 + x
+        Node("mul", (0, 0)),  # x·x again: the twin
+        Node("const", (), 0.25),  # the same value, but its own parameter: kept
+        Node("fma", (5, 4, 3)),  # operands in the other order
+        Node("mul", (6, 4)),
+    )
+    program = Program(nodes)
+    merged = program.merged()
+    assert program.cost() == 5 and merged.cost() == 4
+    assert merged.count("mul") == 2 and len(merged.const_indices()) == 2
+    x = numpy.linspace(-3, 3, 1001).astype(numpy.float32)
+    for dtype in (numpy.float32, numpy.float64):
+        assert numpy.array_equal(program.evaluate(x, dtype), merged.evaluate(x, dtype))
+    assert horner([1.0, 2.0, 3.0]).merged() == horner([1.0, 2.0, 3.0])
+
+
+def test_merging_sees_commuted_twins_but_not_a_different_addend():
+    nodes = (
+        Node("x"),
+        Node("const", (), 3.0),
+        Node("fma", (0, 1, 0)),  # 3x + x
+        Node("fma", (1, 0, 0)),  # x·3 + x: the same
+        Node("fma", (0, 1, 2)),  # 3x + (3x + x): not the same
+        Node("add", (2, 3)),
+        Node("add", (5, 4)),
+    )
+    merged = Program(nodes).merged()
+    assert merged.count("fma") == 2 and Program(nodes).count("fma") == 3

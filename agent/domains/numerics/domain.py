@@ -193,7 +193,7 @@ class NumericsDomain:
         return crossover(a, b, rng)
 
     def check(self, genome: Program) -> Program | str:
-        program = genome.prune()
+        program = genome.prune().merged()
         if program.cost() == 0:
             return "constant: the output does not depend on x"
         cost = self.cost(program)

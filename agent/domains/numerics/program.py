@@ -121,6 +121,28 @@ class Program:
                 nodes.append(Node(node.op, tuple(mapping[a] for a in node.args), node.value))
         return Program(tuple(nodes))
 
+    def merged(self) -> Program:
+        """Identical operations on the same operands computed once (x·x spelt twice is one x·x).
+
+        Such twins give bit-identical values (add, mul and an fma's product commute exactly in
+        IEEE arithmetic), so merging them changes no output, only the cost a compiler would pay.
+        Constants are never merged: each is its own fitted parameter.
+        """
+        mapping: dict[int, int] = {}
+        seen: dict[tuple[str, tuple[int, ...]], int] = {}
+        nodes: list[Node] = []
+        for index, node in enumerate(self.nodes):
+            args = tuple(mapping[a] for a in node.args)
+            key = (node.op, _commuted(node.op, args))
+            if node.op in ARITY and key in seen and index != self.output:
+                mapping[index] = seen[key]
+                continue
+            mapping[index] = len(nodes)
+            if node.op in ARITY:
+                seen[key] = len(nodes)
+            nodes.append(Node(node.op, args, node.value))
+        return self if len(nodes) == len(self.nodes) else Program(tuple(nodes)).prune()
+
     def is_wellformed(self) -> bool:
         if not self.nodes or self.nodes[0].op != "x":
             return False
@@ -154,6 +176,15 @@ class Program:
                 lines.append(f"{name} = {expression}")
                 names.append(name)
         return "\n".join(lines) + f"\nreturn {names[-1]}"
+
+
+def _commuted(op: str, args: tuple[int, ...]) -> tuple[int, ...]:
+    """Arguments in one order where the operation does not care about it."""
+    if op in ("add", "mul"):
+        return tuple(sorted(args))
+    if op == "fma":
+        return (*sorted(args[:2]), args[2])
+    return args
 
 
 def _apply(
