@@ -274,7 +274,7 @@ class Space:
         if params_file.is_file():
             try:
                 data = json.loads(params_file.read_text())
-            except (ValueError, OSError):
+            except (ValueError, OSError, RecursionError):
                 data = {}
             if isinstance(data, dict):
                 found.update({k: v for k, v in data.items() if k in self.params})
@@ -312,7 +312,7 @@ class Space:
                 try:
                     loaded = json.loads(path.read_text())
                     base = loaded if isinstance(loaded, dict) else {}
-                except ValueError:
+                except (ValueError, RecursionError):
                     base = {}
             merged = {k: v for k, v in base.items() if k not in self.params}
             merged.update(point)
@@ -370,8 +370,8 @@ def _literal(text: str) -> Any:
 
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, RecursionError, MemoryError):
         try:
             return json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return text.strip("'\"")

@@ -1,6 +1,8 @@
 """Reading metrics from what an evaluator printed: the last JSON object line of stdout, or a file.
 
 Pure functions: text in, metrics or a one-line reason out. No LLM ever reads a score.
+The text is hostile (a candidate may print it): a 5,000-digit integer, a number too large for a
+float or arrays nested 100,000 deep are a reason, never an exception that stops the run.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def last_json_object(text: str) -> dict[str, object]:
             continue
         try:
             value = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, an integer over Python's digit limit, too deep
             continue
         if isinstance(value, dict):
             return value
@@ -42,6 +44,9 @@ def parse_json_object(text: str, source: str) -> dict[str, object]:
         value = json.loads(text)
     except json.JSONDecodeError as error:
         raise MetricsError(f"{source} is not valid JSON: {error.msg} at line {error.lineno}") from None
+    except (ValueError, RecursionError) as error:
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error).split(";")[0]
+        raise MetricsError(f"{source} cannot be read as JSON: {reason}") from None
     if not isinstance(value, dict):
         raise MetricsError(f"{source} holds a JSON {type(value).__name__}, not an object of metrics")
     return value
@@ -54,12 +59,22 @@ def validate_metrics(raw: dict[str, object], primary: str) -> ParsedMetrics:
         raise MetricsError(f"metric {primary!r} is absent from the evaluator's output (it gave: {names})")
     value = raw[primary]
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise MetricsError(f"metric {primary!r} is {type(value).__name__} {value!r}, not a number")
-    if not math.isfinite(float(value)):
-        raise MetricsError(f"metric {primary!r} is {value}, not a finite number")
-    metrics = {
-        name: float(v)
-        for name, v in raw.items()
-        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(float(v))
-    }
-    return ParsedMetrics(metrics=metrics, primary=float(value))
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise MetricsError(f"metric {primary!r} is {type(value).__name__} {shown}, not a number")
+    primary_value = _finite(value)
+    if primary_value is None:
+        shown = "an integer too large for a float" if isinstance(value, int) else str(value)
+        raise MetricsError(f"metric {primary!r} is {shown}, not a finite number")
+    metrics = {name: v for name, v in ((name, _finite(v)) for name, v in raw.items()) if v is not None}
+    return ParsedMetrics(metrics=metrics, primary=primary_value)
+
+
+def _finite(value: object) -> float | None:
+    """`value` as a finite float, or None (not a number, a bool, inf/nan, or an int past 1e308)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None

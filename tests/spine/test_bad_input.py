@@ -98,6 +98,21 @@ CASES = [
     Case("non-JSON output", "no JSON object line", evaluator='print("score: 0.9")\n'),
     Case("NaN metric", "not a finite number", evaluator="print('{\"score\": NaN}')\n"),
     Case("inf metric", "not a finite number", evaluator="print('{\"score\": Infinity}')\n"),
+    Case(
+        "huge integer metric",
+        "an integer too large for a float",
+        evaluator="print('{\"score\": ' + '9' * 400 + '}')\n",
+    ),
+    Case(
+        "integer past Python's digit limit",
+        "no JSON object line",
+        evaluator="print('{\"score\": ' + '9' * 5000 + '}')\n",
+    ),
+    Case(
+        "metric line nested too deeply",
+        "no JSON object line",
+        evaluator="print('{\"score\": 1, \"x\": ' + '[' * 100000 + ']' * 100000 + '}')\n",
+    ),
     Case("string metric", "not a number", evaluator='print(\'{"score": "high"}\')\n'),
     Case("evaluator crash", "exited with status 1: ZeroDivisionError", evaluator="x = 1 / 0\n"),
     Case("evaluator timeout, child ignores SIGTERM", "time limit", evaluator=SLEEPER, timeout="2s"),
