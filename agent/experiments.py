@@ -458,7 +458,10 @@ class ExperimentRepo:
         """Bring an experiment into the user's branch; returns what was done, in words."""
         if self.user_is_dirty():
             raise WorkspaceError(
-                f"the workspace {self.workspace} has uncommitted changes: commit or stash them before adopting"
+                f"the folder {self.workspace} has changed since strop last recorded it: run `strop eval` "
+                "on the task to record it as it is, or undo the changes, before adopting"
+                if self.managed
+                else f"the workspace {self.workspace} has uncommitted changes: commit or stash them before adopting"
             )
         if self.managed:
             return self._adopt_into_folder(record)
@@ -466,46 +469,55 @@ class ExperimentRepo:
         user = git.Git(str(self.path))
         env = {} if user.config("--get", "user.email", with_exceptions=False) else _IDENTITY
         with user.custom_environment(**env):
-            if squash:
-                outcome = user.merge(
-                    "--squash", record.branch, with_exceptions=False, with_extended_output=True
-                )
-                if outcome[0] == 0:
-                    user.commit(
-                        "-q", "--allow-empty", "-m", f"strop: adopt {record.name} (squashed)\n\n{record.idea}"
-                    )
-            else:
-                outcome = user.merge(
-                    "--no-ff",
-                    "-m",
-                    f"strop: adopt {record.name}\n\n{record.idea}",
-                    record.branch,
-                    with_exceptions=False,
-                    with_extended_output=True,
-                )
-            if outcome[0] != 0:
-                user.merge("--abort", with_exceptions=False)
-                user.reset("--hard", "-q", "HEAD", with_exceptions=False)
-                raise WorkspaceError(f"adopting {record.name} conflicts with {branch}: nothing was changed")
+            _merge(user, record, squash, branch)
         return f"merged {record.branch} into {branch}" + (" (squashed)" if squash else "")
 
     def _adopt_into_folder(self, record: ExperimentRecord) -> str:
-        base = self.repo.commit(MANAGED_BRANCH)
-        target = self.repo.commit(record.commit)
-        for item in base.tree.traverse():
-            if item.type == "blob" and not _in_tree(target, item.path):
+        """Merge the experiment into the folder's recorded state, then write the result into it.
+
+        The folder's edits since the run started (recorded by a later `eval` or run) are kept: the
+        merge is the same three-way merge a git workspace gets, done in the managed repo; on a
+        conflict nothing in the folder changes.
+        """
+        with self.lock:
+            self.git.checkout("-q", "-f", MANAGED_BRANCH)
+            before = self.repo.commit(MANAGED_BRANCH)
+            _merge(self.git, record, False, f"the folder {self.workspace}")
+            after = self.repo.commit(MANAGED_BRANCH)
+        for item in before.tree.traverse():
+            if item.type == "blob" and not _in_tree(after, item.path):
                 with contextlib.suppress(FileNotFoundError):
                     (self.workspace / item.path).unlink()
-        for item in target.tree.traverse():
+        for item in after.tree.traverse():
             if item.type == "blob":
                 path = self.workspace / item.path
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(item.data_stream.read())
                 os.chmod(path, item.mode & 0o777)
-        with self.lock:
-            self.git.checkout("-q", "-f", MANAGED_BRANCH)
-            self.git.reset("--hard", "-q", record.commit)
-        return f"wrote {record.branch}'s files into {self.workspace}"
+        return f"merged {record.branch}'s changes into {self.workspace}"
+
+
+def _merge(runner: git.Git, record: ExperimentRecord, squash: bool, into: str) -> None:
+    """Merge `record`'s branch into the checked-out branch; on a conflict undo it and refuse."""
+    if squash:
+        outcome = runner.merge("--squash", record.branch, with_exceptions=False, with_extended_output=True)
+        if outcome[0] == 0:
+            runner.commit(
+                "-q", "--allow-empty", "-m", f"strop: adopt {record.name} (squashed)\n\n{record.idea}"
+            )
+    else:
+        outcome = runner.merge(
+            "--no-ff",
+            "-m",
+            f"strop: adopt {record.name}\n\n{record.idea}",
+            record.branch,
+            with_exceptions=False,
+            with_extended_output=True,
+        )
+    if outcome[0] != 0:
+        runner.merge("--abort", with_exceptions=False)
+        runner.reset("--hard", "-q", "HEAD", with_exceptions=False)
+        raise WorkspaceError(f"adopting {record.name} conflicts with {into}: nothing was changed")
 
 
 def _is_commit_id(text: str) -> bool:

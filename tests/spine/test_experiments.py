@@ -131,7 +131,37 @@ def test_plain_folder_workspace_gets_a_managed_repo(tmp_path, cli) -> None:
     assert (folder / "v").read_text() == "1"
     (folder / "v").write_text("7")
     dirty = cli("adopt", f"{run.record.id}/0")
-    assert dirty.code == 2 and "uncommitted changes" in dirty.stderr
+    assert dirty.code == 2 and "changed since strop last recorded it" in dirty.stderr
+    assert (folder / "v").read_text() == "7"
+
+
+def test_adopting_into_a_folder_keeps_the_edits_made_since_the_run(tmp_path, cli) -> None:
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / "evaluate.py").write_text('import json\nprint(json.dumps({"loss": float(open("v").read())}))\n')
+    (folder / "v").write_text("3")
+    (folder / "notes.md").write_text("first\n")
+    task = tmp_path / "task.toml"
+    task.write_text(
+        '[task]\nname = "plain"\ngoal = "g"\nworkspace = "plain"\n'
+        '[evaluator]\ncommand = "python evaluate.py"\nmetric = "loss"\ndirection = "minimize"\nfiles = ["evaluate.py"]\n'
+    )
+    run = Run.start(load_task(task), strop_home(), RunIndex(strop_home()))
+    base = run.evaluate(run.commit_candidate(0, None, Candidate("baseline")))
+    run.evaluate(run.commit_candidate(1, base, Candidate("lower", files={"v": "1"})))
+    run.evaluate(run.commit_candidate(2, base, Candidate("rewrite notes", files={"notes.md": "theirs\n"})))
+    run.finish()
+    (folder / "notes.md").write_text("mine\n")  # the user's edits after the run...
+    (folder / "todo.md").write_text("new file\n")
+    assert cli("eval", str(task)).code == 0  # ...recorded by a later evaluation
+    result = cli("adopt", f"{run.record.id}/1")
+    assert result.code == 0, result.stderr
+    assert (folder / "v").read_text() == "1"  # the experiment's change
+    assert (folder / "notes.md").read_text() == "mine\n" and (folder / "todo.md").exists()  # and the user's
+    clash = cli("adopt", f"{run.record.id}/2")
+    assert clash.code == 2 and "conflicts with the folder" in clash.stderr
+    assert (folder / "notes.md").read_text() == "mine\n" and (folder / "v").read_text() == "1"
+    assert cli("adopt", f"{run.record.id}/1").code == 0  # nothing left half-merged
 
 
 def test_git_stays_consistent(make_workspace) -> None:
