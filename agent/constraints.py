@@ -148,6 +148,29 @@ class Constraints:
             return Check(Outcome.UNKNOWN, unknown=unknown)
         return Check(Outcome.OK)
 
+    def contradiction(self) -> list[str] | None:
+        """The rules that no point of the space satisfies together (Z3's unsat core), or None.
+
+        Asked once before a run, so that rules no point meets are the user's error up front
+        rather than a run of rejected candidates. None also when Z3 cannot tell in time.
+        """
+        if not self.rules:
+            return None
+        import z3
+
+        compiled = self.compiled()
+        solver = z3.Solver()
+        solver.set("timeout", self.timeout_ms)
+        solver.add(*compiled.domain)
+        labels = {}
+        for index, (rule, formula) in enumerate(zip(self.rules, compiled.rules, strict=True)):
+            label = z3.Bool(f"rule_{index}")
+            labels[str(label)] = rule.text
+            solver.assert_and_track(formula, label)
+        if solver.check() != z3.unsat:
+            return None
+        return [labels[str(label)] for label in solver.unsat_core()]
+
     # ----------------------------------------------------------------- repair
     def repair(self, point: Mapping[str, Any]) -> Repair:
         """The nearest feasible point, checked again; None when there is none or it is unproven.

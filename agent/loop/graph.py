@@ -234,7 +234,12 @@ def start_run(
     _validate(task)
     run = Run.start(task, home, index, base=base)
     overrides.save(run.folder)
-    return _drive(run, index, overrides, sink, resumed=False, proposer=proposer, started=started)
+    try:
+        return _drive(run, index, overrides, sink, resumed=False, proposer=proposer, started=started)
+    except UserError:
+        if not run.records():  # it failed before experiment 0 (e.g. no [space] for the proposer)
+            run.discard()  # a run that never started is not left `running`, unresumable
+        raise
 
 
 def resume_run(
@@ -315,7 +320,12 @@ def _validate(task: Task) -> None:
     try:
         space = Space.from_task(task)
         if task.spec.constraints.rules:
-            constraints_for(task, space)
+            clash = constraints_for(task, space).contradiction()
+            if clash:
+                rules = "; ".join(clash)
+                raise UserError(
+                    f"{task.path}: [constraints] no point of [space] satisfies these rules together: {rules}"
+                )
     except (SpaceError, ConstraintError) as error:
         raise UserError(f"{task.path}: {error}") from None
 

@@ -43,6 +43,11 @@ def _adopt_dirty(ws: Workspace) -> list[str]:
     return ["adopt", f"{run_id}/0"]
 
 
+def _run_with(ws: Workspace, extra: str) -> list[str]:
+    ws.task.write_text(ws.task.read_text() + extra)
+    return ["run", str(ws.task), "-n", "3"]
+
+
 SLEEPER = """
 import subprocess, time
 subprocess.Popen(["sh", "-c", "trap '' TERM; exec sleep 300 # strop-bad-input-orphan"])
@@ -117,6 +122,20 @@ CASES = [
     Case("evaluator crash", "exited with status 1: ZeroDivisionError", evaluator="x = 1 / 0\n"),
     Case("evaluator timeout, child ignores SIGTERM", "time limit", evaluator=SLEEPER, timeout="2s"),
     Case("adopt onto a dirty tree", "uncommitted changes", prepare=_adopt_dirty),
+    Case(
+        "rules no point satisfies",
+        "no point of [space] satisfies these rules together: a + b > 30",
+        prepare=lambda ws: _run_with(
+            ws,
+            '[proposer]\nparams_file = "p.json"\n[space]\na = { type = "int", low = 0, high = 9 }\n'
+            'b = { type = "int", low = 0, high = 9 }\n[constraints]\nrules = ["a < 5", "a + b > 30"]\n',
+        ),
+    ),
+    Case(
+        "no space for the offline proposer",
+        "the evolve proposer needs a [space] table",
+        prepare=lambda ws: ["run", str(ws.task), "-n", "3"],
+    ),
     Case("unknown run", "no run 'zzzz'", prepare=lambda ws: ["log", "zzzz"]),
     Case("not an experiment", "is not an experiment", prepare=lambda ws: ["show", "nonsense"]),
 ]
@@ -135,6 +154,8 @@ def test_bad_input_is_one_clear_line_and_exit_2(case: Case, make_workspace, cli)
     assert len(lines) == 1, lines
     assert case.expected in lines[0], lines[0]
     assert ws.snapshot() == before, "the user's HEAD, branch and working tree must be untouched"
+    if args[0] == "run":  # refused before its first experiment: no run is left behind
+        assert "running" not in cli("runs").stdout
 
 
 def test_timeout_kills_the_whole_process_group(make_workspace, cli) -> None:
