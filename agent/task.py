@@ -15,6 +15,8 @@ Unknown keys and wrong types are errors that name the file, the line and the key
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import tomllib
 from pathlib import Path
@@ -154,12 +156,18 @@ class ParamSpec(_Section):
         if self.type in ("float", "int"):
             if self.low is None or self.high is None:
                 raise ValueError(f"a {self.type} parameter needs low and high")
+            if not (math.isfinite(self.low) and math.isfinite(self.high)):
+                raise ValueError(f"low and high must be finite numbers (got {self.low}, {self.high})")
             if self.low > self.high:
                 raise ValueError(f"low {self.low} is above high {self.high}")
             if self.log and self.low <= 0:
                 raise ValueError("a log-scale parameter needs low > 0")
         if self.type == "choice" and not self.choices:
             raise ValueError("a choice parameter needs a non-empty `choices` list")
+        if self.choices and len({json.dumps(c, sort_keys=True, default=str) for c in self.choices}) < len(
+            self.choices
+        ):
+            raise ValueError(f"`choices` lists a value twice: {self.choices}")
         return self
 
 

@@ -340,7 +340,10 @@ class StagedEvaluator:
         failed = failed_run(execution, budget, "scorer")
         if failed is not None:
             last = first_line(execution.stderr) or first_line(execution.stdout)
-            failed.reason = f"the scorer did not accept the outputs: {last or failed.reason}"[:300]
+            if failed.status is Status.TIMEOUT:  # a scorer that hangs has not refused anything
+                failed.reason = f"{failed.reason} while scoring these outputs"[:300]
+            else:
+                failed.reason = f"the scorer did not accept the outputs: {last or failed.reason}"[:300]
             failed.feedback = f"{feedback}\n--- scorer ---\n{last}"
             return failed
         try:

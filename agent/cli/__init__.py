@@ -47,6 +47,10 @@ reflow_help(app)
 
 def main() -> None:
     """Entry point: user errors are one line and exit 2, never a traceback."""
+    import warnings
+
+    # the weak-sandbox warning is also logged as a plain line: Python's copy would repeat it
+    warnings.filterwarnings("ignore", message="sandbox backend 'local' chosen")
     try:
         app()
     except StropError as error:

@@ -272,6 +272,12 @@ def resume_run(
     if more_time is not None:
         overrides.time = _elapsed_so_far(run) + more_time
     if experiments is not None:
+        done = sum(1 for record in run.records() if record.status not in (Status.PENDING, Status.REJECTED))
+        if experiments <= done:
+            raise UserError(
+                f"run {run.record.id} already has {done} experiments: give a total above that "
+                f"(--experiments {done + 1} or more)"
+            )
         overrides.experiments = experiments
     if executor is not None:
         overrides.executor = executor.to_dict()

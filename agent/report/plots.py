@@ -82,7 +82,8 @@ def metric_curve(data: ReportData) -> Plot | None:
     ax.set_xlabel("experiment")
     ax.set_ylabel(f"{data.metric} ({data.direction.value})")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    if ax.get_legend_handles_labels()[0]:  # a run with no ok experiment has nothing to label
+        ax.legend(fontsize=7, loc="best")
     return Plot("curve", f"{data.metric} per experiment, best so far", _png(fig))
 
 

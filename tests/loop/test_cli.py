@@ -35,6 +35,9 @@ def test_run_prints_progress_and_a_summary_then_log_shows_the_decisions(tmp_path
     assert "stopped: experiment budget spent: 4 of 4" in log.stdout
     again = strop("resume", run_id)
     assert again.returncode == 2 and "has already ended" in again.stderr
+    fewer = strop("resume", run_id, "--experiments", "3")
+    assert fewer.returncode == 2 and "already has 4 experiments" in fewer.stderr
+    assert "4 of 4" in strop("log", run_id).stdout  # the refused total was not kept
     stop = strop("stop", run_id)
     assert stop.returncode == 2 and "is not running" in stop.stderr
 

@@ -132,6 +132,16 @@ CASES = [
         ),
     ),
     Case(
+        "infinite bound",
+        "low and high must be finite",
+        prepare=lambda ws: _run_with(ws, '[space]\na = { type = "float", low = nan, high = inf }\n'),
+    ),
+    Case(
+        "a choice listed twice",
+        "lists a value twice",
+        prepare=lambda ws: _run_with(ws, '[space]\na = { type = "choice", choices = ["x", "y", "x"] }\n'),
+    ),
+    Case(
         "no space for the offline proposer",
         "the evolve proposer needs a [space] table",
         prepare=lambda ws: ["run", str(ws.task), "-n", "3"],
