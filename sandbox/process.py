@@ -289,9 +289,19 @@ def classify(
         if signum in _CPU_SIGNALS:
             return code, KilledBy.TIMEOUT
         return code, KilledBy.MEMORY if signum == signal.SIGKILL else KilledBy.SIGNAL
-    if code is not None and "MemoryError" in stderr[-2000:]:
+    if code and _died_of_memory_error(stderr):
         return code, KilledBy.MEMORY
     return code, None
+
+
+def _died_of_memory_error(stderr: str) -> bool:
+    """The process ended on an uncaught `MemoryError`: its traceback's last line names it.
+
+    Only the last line: a program that mentions, catches or logs a MemoryError and goes on
+    (or exits 0) was not killed for memory.
+    """
+    lines = [line for line in stderr[-2000:].splitlines() if line.strip()]
+    return bool(lines) and lines[-1].strip().split(":")[0].endswith("MemoryError")
 
 
 def signal_from_launcher(code: int | None) -> int | None:

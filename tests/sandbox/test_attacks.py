@@ -123,6 +123,23 @@ def test_memory_bomb(backend: Sandbox, workdir: Path) -> None:
         assert result.peak_memory <= BASE.memory + (16 << 20) + launcher
 
 
+def test_a_memory_error_caught_or_mentioned_is_not_a_memory_kill(backend: Sandbox, workdir: Path) -> None:
+    script = """
+    import sys
+    try:
+        raise MemoryError("pretend")
+    except MemoryError:
+        print("caught MemoryError, retrying with smaller batches", file=sys.stderr)
+    print("done")
+    """
+    survived = attack(backend, workdir, script)
+    assert survived.killed_by is None and survived.exit_code == 0, survived.tail()
+    mentioned = attack(
+        backend, workdir, 'import sys\nprint("no MemoryError here", file=sys.stderr)\nsys.exit(3)\n'
+    )
+    assert mentioned.killed_by is None and mentioned.exit_code == 3, mentioned.tail()
+
+
 def test_disk_fill_workspace(backend: Sandbox, workdir: Path) -> None:
     script = """
     chunk = b"x" * (1 << 20)
