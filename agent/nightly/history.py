@@ -31,6 +31,7 @@ class NightRecord:
     run: str | None = None
     resumed: bool = False
     base: str | None = None  # the commit experiment 0 started from (warm start), if any
+    identity: str = ""  # what the job ran (see `runner.job_identity`); warm starts need the same
     metric: str = ""
     direction: str = ""
     best: int | None = None

@@ -18,6 +18,7 @@ stopped (SIGTERM, SIGKILL `KILL_AFTER` seconds later) and recorded `stopped`: a 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -120,7 +121,13 @@ def _run_job(
     if left < MIN_SECONDS:
         return _close(history, guard, record, "stopped", "the window closed before this job could start")
     base = None
-    if spec.kind in RUNS and spec.warm_start and previous is not None and not record.resumed:
+    if not record.resumed:
+        record.identity = job_identity(jobs, item.name)
+    same = previous is not None and previous.identity in (
+        "",
+        record.identity,
+    )  # "": written before identities
+    if spec.kind in RUNS and spec.warm_start and previous is not None and same and not record.resumed:
         base = previous.commit
         record.base = base
     with guard:
@@ -132,7 +139,7 @@ def _run_job(
     if spec.kind in CHECKPOINTED:
         command += ["--checkpoint", str(population_checkpoint(home, item.name, spec, record.night))]
     if spec.kind == "mle":
-        command += ["--folder", str(mle_folder(home, item.name, spec, record.night))]
+        command += ["--folder", str(mle_folder(home, item.name, spec, record.night, record.identity))]
 
     def announce(run_id: str) -> None:
         record.run = run_id
@@ -166,11 +173,39 @@ def population_checkpoint(home: Path, name: str, spec: JobSpec, night: str) -> P
     return home / "nightly" / "populations" / f"{stem}.ckpt"
 
 
-def mle_folder(home: Path, name: str, spec: JobSpec, night: str) -> Path:
+def job_identity(jobs: Jobs, name: str) -> str:
+    """What a job runs: its kind, its task or competition, its arguments, and for a competition
+    its files' names, sizes and times. Last night's best is a warm start only for the same
+    identity: a job pointed at another task or competition, or a competition whose data or metric
+    changed, starts afresh (its commit lives in another repo, or its scores mean something else).
+    """
+    spec = jobs.spec.jobs[name]
+    where: list[object] = []
+    if spec.kind == "run":
+        where = [str(jobs.task_path(name))]
+    elif spec.kind == "mle":
+        folder = jobs.competition_path(name)
+        where = [str(folder), *_file_stamps(folder)]
+    return hashlib.sha256(json.dumps([spec.kind, spec.args, *where]).encode()).hexdigest()[:12]
+
+
+def _file_stamps(folder: Path) -> list[list[object]]:
+    """(path, size, mtime) of every file under `folder`: cheap, and any edit changes it."""
+    stamps: list[list[object]] = []
+    for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+        with contextlib.suppress(OSError):
+            if path.is_file():
+                info = path.stat()
+                stamps.append([path.relative_to(folder).as_posix(), info.st_size, info.st_mtime_ns])
+    return stamps
+
+
+def mle_folder(home: Path, name: str, spec: JobSpec, night: str, identity: str = "") -> Path:
     """An mle job's working folder: kept across nights with warm start (tonight starts from
-    last night's best commit in it), one per night without; another competition or other
-    args make another folder."""
-    digest = hashlib.sha256(json.dumps([spec.competition, spec.args]).encode()).hexdigest()[:12]
+    last night's best commit in it), one per night without; another competition, other args or
+    a changed competition (`identity`) make another folder."""
+    parts = [spec.competition, spec.args, identity] if identity else [spec.competition, spec.args]
+    digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:12]
     stem = f"{name}-{digest}" if spec.warm_start else f"{name}-{digest}-{night.replace(':', '')}"
     return home / "nightly" / "mle" / stem
 

@@ -220,3 +220,22 @@ def test_an_mle_job_warm_starts_from_last_nights_best(tmp_path: Path, isolated_h
     assert run2.base_commit == first.commit and first.run != second.run
     zero = index.experiments(run2.id)[0]
     assert zero.metrics["accuracy"] == first.best_metric  # last night's best, re-evaluated
+
+
+def test_an_mle_job_whose_competition_changed_starts_afresh(tmp_path: Path, isolated_home: Path) -> None:
+    """Last night's best lives in a working folder for other data (or another metric): no warm start."""
+    from tests.mle.sklearn_competition import write_sklearn_competition
+
+    write_sklearn_competition(tmp_path / "wine")
+    (tmp_path / "jobs.toml").write_text(MLE_JOBS)
+    code, _, err = finish(nightly("run", "--jobs", str(tmp_path / "jobs.toml"), "--now", "2026-11-30T01:05"))
+    assert code == 0, err
+    config = tmp_path / "wine" / "config.yaml"
+    config.write_text(config.read_text() + "\n# the owner edited the competition\n")
+    code, _, err = finish(nightly("run", "--jobs", str(tmp_path / "jobs.toml"), "--now", "2026-12-01T01:05"))
+    assert code == 0, err
+    first, second = History(isolated_home).nights("wine")
+    assert second.status == "done", second.error
+    assert first.identity and second.identity != first.identity
+    assert second.base is None  # not warm-started from a commit of the old folder's repo
+    assert len(list((isolated_home / "nightly" / "mle").iterdir())) == 2
