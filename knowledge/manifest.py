@@ -28,7 +28,8 @@ class IngestReport:
     removed: int = 0
     skipped: int = 0
     chunks_embedded: int = 0
-    unsupported: tuple[str, ...] = ()
+    unsupported: tuple[tuple[str, str], ...] = ()
+    """(path, reason) of each file skipped: binary, not UTF-8, unreadable, no text, too big, links out."""
     errors: tuple[str, ...] = ()
     seconds: float = 0.0
 
@@ -39,7 +40,7 @@ class IngestReport:
             "removed": self.removed,
             "skipped": self.skipped,
             "chunks_embedded": self.chunks_embedded,
-            "unsupported": list(self.unsupported),
+            "unsupported": [{"source": path, "reason": reason} for path, reason in self.unsupported],
             "errors": list(self.errors),
             "seconds": round(self.seconds, 3),
         }

@@ -173,7 +173,7 @@ class KnowledgeStore:
             removed=len(set(plan.removed)),
             skipped=plan.skipped,
             chunks_embedded=embedded,
-            unsupported=tuple(plan.unsupported),
+            unsupported=tuple(dict.fromkeys(plan.unsupported)),
             errors=tuple(plan.errors),
             seconds=time.perf_counter() - started,
         )
@@ -235,14 +235,22 @@ class KnowledgeStore:
             plan.removed += known
             manifest.roots = [r for r in manifest.roots if not under(r, key)]
             return
-        files = collect_files(path)
-        if key not in manifest.roots and not any(under(key, r) for r in manifest.roots):
-            manifest.roots = [r for r in manifest.roots if not under(r, key)] + [key]
-        present = {str(f) for f in files}
+        collected = collect_files(path)
+        plan.unsupported += collected.skipped
+        if path.is_dir() or collected.files:  # a refused single file is no root for `rebuild`
+            self._add_root(key, manifest)
+        present = {str(f) for f in collected.files}
         if path.is_dir():
             plan.removed += [s for s in manifest.sources if under(s, key) and s not in present]
-        for file in files:
+        else:
+            plan.removed += [s for s, _ in collected.skipped if s in manifest.sources]
+        for file in collected.files:
             self._plan_file(file, manifest, plan)
+
+    @staticmethod
+    def _add_root(key: str, manifest: Manifest) -> None:
+        if key not in manifest.roots and not any(under(key, r) for r in manifest.roots):
+            manifest.roots = [r for r in manifest.roots if not under(r, key)] + [key]
 
     def _plan_file(self, file: Path, manifest: Manifest, plan: _Plan) -> None:
         source = str(file)
@@ -260,9 +268,9 @@ class KnowledgeStore:
             plan.skipped += 1
             return
         try:
-            chunks = chunk_file(file, data)
-        except UnsupportedFile:
-            plan.unsupported.append(source)
+            chunks = _chunks(file, data)
+        except UnsupportedFile as error:
+            plan.unsupported.append((source, str(error)))
             if previous:
                 plan.removed.append(source)
             return
@@ -525,6 +533,25 @@ class KnowledgeStore:
         return int(self._read(lambda c: c.count()))
 
 
+def _chunks(file: Path, data: bytes) -> list[Chunk]:
+    """The file's chunks; UnsupportedFile when it has no text or its chunker fails unexpectedly.
+
+    Chunkers parse whatever lies in a user's folder: a crash on one odd file
+    must cost that file, not the whole `add`. ValueError (a malformed
+    playbook, which its author should fix) passes through to be reported as
+    an error.
+    """
+    try:
+        chunks = chunk_file(file, data)
+    except ValueError:
+        raise
+    except Exception as error:  # noqa: BLE001 - see the docstring
+        raise UnsupportedFile(f"cannot read it: {type(error).__name__}: {error}") from None
+    if not chunks:
+        raise UnsupportedFile("no text")
+    return chunks
+
+
 def _root_of(source: str, manifest: Manifest) -> str:
     matches = [r for r in manifest.roots if under(source, r)]
     return max(matches, key=len) if matches else source
@@ -537,7 +564,7 @@ class _Plan:
     files: list[tuple[str, str, list[Chunk]]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
-    unsupported: list[str] = field(default_factory=list)
+    unsupported: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
     errors: list[str] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
     added: int = 0

@@ -20,6 +20,8 @@ from agent.errors import UserError
 from agent.home import knowledge_dir
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from knowledge import KnowledgeStore, Memory
 
 knowledge_app = typer.Typer(
@@ -116,6 +118,11 @@ def _progress_ingest(action: str, run: object) -> object:
         return run(progress)  # type: ignore[operator]
 
 
+def _plain(console: Console, text: str) -> None:
+    """Print user data verbatim: no markup, and no emoji codes (`root:x:0:0` must not become an emoji)."""
+    console.print(text, markup=False, emoji=False)
+
+
 def _print_report(report: object, json_out: bool) -> None:
     data = report.as_dict()  # type: ignore[attr-defined]
     if json_out:
@@ -125,10 +132,10 @@ def _print_report(report: object, json_out: bool) -> None:
         f"added {data['added']}, updated {data['updated']}, removed {data['removed']}, "
         f"unchanged {data['skipped']} files; embedded {data['chunks_embedded']} chunks in {data['seconds']:.1f}s"
     )
-    for path in data["unsupported"]:  # type: ignore[union-attr]
-        err.print(f"skipped (binary or not UTF-8): {path}", markup=False)
+    for item in data["unsupported"]:  # type: ignore[union-attr]
+        _plain(err, f"skipped ({item['reason']}): {item['source']}")
     for line in data["errors"]:  # type: ignore[union-attr]
-        err.print(f"not ingested: {line}", markup=False)
+        _plain(err, f"not ingested: {line}")
 
 
 @knowledge_app.command("add")
@@ -186,10 +193,9 @@ def search_command(
 
     for rank, hit in enumerate(hits, start=1):
         title = f"  {escape(hit.title)}" if hit.title else ""
-        out.print(
-            f"[bold]{rank}. {escape(hit.source)}[/] ({hit.location}) [cyan]{hit.type}[/]{title}", markup=True
-        )
-        out.print("   " + " ".join(hit.text.split())[:240], markup=False)
+        heading = f"[bold]{rank}. {escape(hit.source)}[/] ({escape(hit.location)}) [cyan]{hit.type}[/]{title}"
+        out.print(heading, markup=True, emoji=False)
+        _plain(out, "   " + " ".join(hit.text.split())[:240])
 
 
 @knowledge_app.command("list")
@@ -206,7 +212,7 @@ def list_command(json_out: JsonFlag = False) -> None:
         )
         return
     for s in sources:
-        out.print(f"{s.chunks:5d}  {s.source}  {', '.join(s.types)}", markup=False)
+        _plain(out, f"{s.chunks:5d}  {s.source}  {', '.join(s.types)}")
     err.print(f"{len(sources)} sources, {sum(s.chunks for s in sources)} chunks")
 
 
@@ -248,7 +254,7 @@ def memory_list_command(
         print_json([lesson.as_dict() for lesson in lessons])
         return
     for lesson in lessons:
-        out.print(f"{lesson.id} {lesson.render()}", markup=False)
+        _plain(out, f"{lesson.id} {lesson.render()}")
     err.print(f"{len(lessons)} lessons")
 
 
@@ -264,8 +270,10 @@ def memory_search_command(
     if json_out:
         print_json([s.lesson.as_dict() | {"score": round(s.score, 4)} for s in found])
         return
+    if not found:
+        err.print("no hits")
     for s in found:
-        out.print(f"{s.lesson.id} ({s.score:.2f}) {s.lesson.render()}", markup=False)
+        _plain(out, f"{s.lesson.id} ({s.score:.2f}) {s.lesson.render()}")
 
 
 @memory_app.command("forget")

@@ -3,8 +3,10 @@
 `chunk_file(path, data)` dispatches on the file's name and content:
 Python by `ast`; Markdown and reStructuredText by heading; PDFs by page;
 notebooks by cell; playbooks (Markdown or YAML, see `playbook`) by typed
-section; any other text by size-bounded line windows. Binary files and files
-that fail to decode as UTF-8 give no chunks (and are reported as skipped).
+section; any other text by size-bounded line windows. Binary files, files
+that fail to decode as UTF-8 and files malformed for their format (a truncated
+PDF, a notebook without a cell list) raise `UnsupportedFile` with a one-line
+reason, and are reported as skipped.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from knowledge.chunkers.pdf import chunk_pdf
 from knowledge.chunkers.playbook import chunk_playbook, is_playbook
 from knowledge.chunkers.python import chunk_python
 from knowledge.chunkers.text import MAX_CHARS, chunk_text
+from knowledge.chunkers.unsupported import UnsupportedFile
 from knowledge.entry import Chunk, EntryType
 
 __all__ = ["MAX_CHARS", "UnsupportedFile", "chunk_file"]
@@ -26,10 +29,6 @@ _CODE = {
     ".sh", ".bash", ".toml", ".cfg", ".ini", ".json", ".yaml", ".yml", ".sql", ".r", ".jl", ".m",
     ".f90", ".cmake", ".mk", ".pyx", ".pxd", ".pyi",
 }  # fmt: skip
-
-
-class UnsupportedFile(ValueError):
-    """The file is binary or not UTF-8 text; it is skipped, not an error of the store."""
 
 
 def _decode(data: bytes) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -152,3 +153,25 @@ def test_binary_and_non_utf8_are_unsupported() -> None:
         chunk_file(Path("blob.dat"), b"\x00\x01\x02")
     with pytest.raises(UnsupportedFile):
         chunk_file(Path("latin.txt"), "caf\xe9".encode("latin-1"))
+
+
+def test_truncated_pdf_is_unsupported_without_pypdf_log_noise(
+    make_pdf: Callable[[list[str]], bytes], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for data in (make_pdf(["hello world"])[:200], b"%PDF-1.4\n garbage", b"not a pdf at all"):
+        with pytest.raises(UnsupportedFile, match="^unreadable PDF: "):
+            chunk_file(Path("trunc.pdf"), data)
+    assert not [r.getMessage() for r in caplog.records if r.name.startswith("pypdf")]
+
+
+@pytest.mark.parametrize("text", ['{"cells": 3}', "[1, 2]", '"cells"', '{"cells": {"a": 1}}'])
+def test_json_that_is_not_a_notebook_is_unsupported(text: str) -> None:
+    with pytest.raises(UnsupportedFile, match="not a Jupyter notebook"):
+        chunk_file(Path("weird.ipynb"), text.encode())
+
+
+def test_odd_cells_inside_a_notebook_are_passed_over() -> None:
+    nb = {"cells": [3, {"source": 5}, {"source": ["ok", 7]}, "x", {"cell_type": "code", "source": "y = 1"}]}
+    chunks = chunk_file(Path("odd.ipynb"), json.dumps(nb).encode())
+    assert [(c.location, c.text) for c in chunks] == [("cell 3", "ok"), ("cell 5", "y = 1")]

@@ -75,3 +75,36 @@ def test_memory_list_search_forget(isolated_home: Path, minilm: MiniLMEmbedder) 
     assert found[0]["id"] == listed[0]["id"]
     assert "forgot 1" in runner.invoke(app, ["memory", "forget", listed[0]["id"]]).stdout
     assert Memory.open(memory.root, embedder=HashingEmbedder()).lessons() == []
+
+
+def test_add_prints_a_line_per_skipped_file(
+    isolated_home: Path, tmp_path: Path, minilm: MiniLMEmbedder
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "users.md").write_text("# Users\nalice and bob\n")
+    (docs / "weird.ipynb").write_text('{"cells": 3}')
+    (docs / "heading.md").write_text("# Only a heading\n")
+    (docs / "outdir").symlink_to(tmp_path)  # a folder link: not walked into
+    (tmp_path / "secret.md").write_text("# Secret\nnot for the store\n")
+    (docs / "secret.md").symlink_to(tmp_path / "secret.md")
+    added = CliRunner().invoke(app, ["knowledge", "add", str(docs)])
+    assert added.exit_code == 0, added.output
+    assert "added 1," in added.stdout
+    assert [line for line in added.stderr.splitlines() if line] == [
+        f"skipped (symlink to {tmp_path / 'secret.md'}, outside {docs}): {docs / 'secret.md'}",
+        f"skipped (no text): {docs / 'heading.md'}",
+        f"skipped (not a Jupyter notebook: no list of cells): {docs / 'weird.ipynb'}",
+    ]
+
+
+def test_search_shows_emoji_codes_verbatim_and_memory_says_no_hits(
+    isolated_home: Path, tmp_path: Path, minilm: MiniLMEmbedder
+) -> None:
+    (tmp_path / "users.md").write_text("# Users :smile:\nroot:x:0:0:root:/root:/bin/bash\n")
+    runner = CliRunner()
+    assert runner.invoke(app, ["knowledge", "add", str(tmp_path / "users.md")]).exit_code == 0
+    found = runner.invoke(app, ["knowledge", "search", "root:x:0:0", "--k", "1"])
+    assert "root:x:0:0:root" in found.stdout and "Users :smile:" in found.stdout, found.stdout
+    none = runner.invoke(app, ["memory", "search", "anything"])
+    assert none.exit_code == 0 and none.stderr.strip() == "no hits"

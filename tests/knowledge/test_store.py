@@ -10,6 +10,7 @@ import pytest
 
 from knowledge.embedder import HashingEmbedder, MiniLMEmbedder
 from knowledge.errors import EntryNotFound
+from knowledge.sources import MAX_FILE_BYTES
 from knowledge.store import KnowledgeStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -127,3 +128,76 @@ def test_whole_repository_reingest_counts(tmp_path: Path, hashing: HashingEmbedd
     assert first.chunks_embedded > 500 and not first.errors
     second = store.add([root])
     assert second.chunks_embedded == 0 and second.skipped == first.added
+
+
+def _skipped(report: object) -> dict[str, str]:
+    """{file name: reason} of the files an add skipped."""
+    return {Path(path).name: reason for path, reason in report.unsupported}  # type: ignore[attr-defined]
+
+
+def test_an_unreadable_file_is_skipped_and_the_rest_of_the_folder_added(
+    tmp_path: Path, hashing: HashingEmbedder, make_pdf: object
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "trunc.pdf").write_bytes(make_pdf(["hello"])[:200])  # type: ignore[operator]
+    (docs / "weird.ipynb").write_text('{"cells": 3}')
+    (docs / "good.md").write_text("# Good\nkeep this sentence\n")
+    store = KnowledgeStore.open(tmp_path / "store", embedder=hashing)
+    report = store.add([docs])
+    assert report.added == 1 and not report.errors
+    skipped = _skipped(report)
+    assert skipped["trunc.pdf"].startswith("unreadable PDF: ")
+    assert skipped["weird.ipynb"].startswith("not a Jupyter notebook")
+    assert [s.source for s in store.list_sources()] == [str(docs / "good.md")]
+
+
+def test_a_file_without_text_is_skipped_as_no_text(tmp_path: Path, hashing: HashingEmbedder) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "heading.md").write_text("# Only a heading\n")
+    (docs / "empty.txt").write_text("")
+    (docs / "body.md").write_text("# Body\nsome words\n")
+    store = KnowledgeStore.open(tmp_path / "store", embedder=hashing)
+    report = store.add([docs])
+    assert report.added == 1 and _skipped(report) == {"heading.md": "no text", "empty.txt": "no text"}
+    (docs / "body.md").write_text("# Body\n")
+    again = store.add([docs])
+    assert again.removed == 1 and _skipped(again)["body.md"] == "no text" and store.list_sources() == []
+
+
+def test_a_symlink_out_of_the_folder_is_skipped_unless_named_alone(
+    tmp_path: Path, hashing: HashingEmbedder
+) -> None:
+    secret = tmp_path / "outside" / "secret.md"
+    secret.parent.mkdir()
+    secret.write_text("# Secret\nroot:x:0:0 password hash\n")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "real.md").write_text("# Real\nfine words\n")
+    (docs / "passwd.md").symlink_to(secret)
+    (docs / "alias.md").symlink_to(docs / "real.md")  # stays inside: read once, as real.md
+    store = KnowledgeStore.open(tmp_path / "store", embedder=hashing)
+    report = store.add([docs])
+    assert report.added == 1
+    assert _skipped(report) == {"passwd.md": f"symlink to {secret}, outside {docs}"}
+    assert [s.source for s in store.list_sources()] == [str(docs / "real.md")]
+    assert all(h.source != str(secret) for h in store.search("root:x:0:0"))
+    assert store.add([docs / "passwd.md"]).added == 1  # the user's explicit choice
+    assert str(secret) in {s.source for s in store.list_sources()}
+
+
+def test_the_size_cap_applies_to_a_lone_file_and_a_folder_alike(
+    tmp_path: Path, hashing: HashingEmbedder
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    big = docs / "huge.md"
+    big.write_text("# Huge\n" + "x" * (MAX_FILE_BYTES + 1))
+    (docs / "small.md").write_text("# Small\nwords\n")
+    store = KnowledgeStore.open(tmp_path / "store", embedder=hashing)
+    alone = store.add([big])
+    assert alone.added == 0 and _skipped(alone) == {"huge.md": "over 2 MB"}
+    folder = store.add([docs])
+    assert (folder.added, folder.removed) == (1, 0) and _skipped(folder) == {"huge.md": "over 2 MB"}
+    assert [s.source for s in store.list_sources()] == [str(docs / "small.md")]
