@@ -144,7 +144,7 @@ def run_command(
     from agent.deadline import process_started
     from agent.domains.mle.competition import load_competition
     from agent.domains.mle.runner import RunRequest, run_competition
-    from agent.domains.mle.workfolder import metric_key
+    from agent.domains.mle.workfolder import check_out, metric_key
     from agent.errors import UserError
     from agent.home import strop_home
     from sandbox.units import UnitError, parse_duration
@@ -156,6 +156,7 @@ def run_command(
     endpoint = _endpoint() if llm else None
     competition = load_competition(competition_dir)
     folder = out_dir or _fresh_folder(strop_home() / "mle", f"{competition.id}-s{seed}")
+    check_out(folder)  # before the progress display starts, so that the error is one line
     chosen = _executor(executor, address)
     request = RunRequest(
         competition,

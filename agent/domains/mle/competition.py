@@ -19,6 +19,7 @@ starts with the competition id (`spaceship-titanic/prepared/private/test.csv`), 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from agent.domains.mle.metrics import KNOWN, Metric, find_metric
 from agent.errors import UserError
 
 GRADE_FILE = "grade.py"
+PLAIN_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
 
 class CompetitionError(UserError):
@@ -62,7 +64,7 @@ def load_competition(folder: Path) -> Competition:
     if not root.is_dir():
         raise CompetitionError(f"{root}: no such competition folder")
     config = _read_config(root / "config.yaml")
-    competition_id = _text(config, "id", root / "config.yaml")
+    competition_id = _plain_id(_text(config, "id", root / "config.yaml"), root / "config.yaml")
     grader = config.get("grader")
     if not isinstance(grader, dict) or not isinstance(grader.get("name"), str) or not grader["name"].strip():
         raise CompetitionError(f"{root / 'config.yaml'}: [grader] needs a `name` (the metric), e.g. accuracy")
@@ -99,7 +101,7 @@ def load_competition(folder: Path) -> Competition:
         grade_file=grade_file,
         lower_is_better=_direction(metric, grader, leaderboard, root / "config.yaml"),
         leaderboard=leaderboard,
-        id_column=str(config.get("id_column") or columns[0]),
+        id_column=_id_column(config, columns, sample, public / "test.csv", root / "config.yaml"),
         columns=columns,
     )
 
@@ -124,6 +126,52 @@ def _text(config: dict[str, Any], key: str, path: Path) -> str:
     if not isinstance(value, str) or not value.strip():
         raise CompetitionError(f"{path}: [{key}] is missing or not text")
     return value.strip()
+
+
+def _plain_id(value: str, path: Path) -> str:
+    """The id names the working folder (`$STROP_HOME/mle/<id>-s<seed>`): path parts would leave it."""
+    if not PLAIN_ID.fullmatch(value):
+        raise CompetitionError(
+            f"{path}: [id] {value!r} must be a plain name (letters, digits, '.', '_', '-'; not starting with '.')"
+        )
+    return value
+
+
+def _id_column(config: dict[str, Any], columns: tuple[str, ...], sample: Path, test: Path, path: Path) -> str:
+    """`id_column` from the config, else the one sample-submission column that test.csv has too.
+
+    The id is not always first (`y,rowid`); taking the first column would take a target for the
+    id. Without a test.csv (a grading-only folder) the first column is the id, as in MLE-bench.
+    """
+    declared = config.get("id_column")
+    if declared is not None:
+        if not isinstance(declared, str) or declared.strip() not in columns:
+            raise CompetitionError(
+                f"{path}: [id_column] {declared!r} is not a column of {sample.name} {list(columns)}"
+            )
+        return declared.strip()
+    if not test.is_file():
+        return columns[0]
+    shared = [column for column in columns if column in _csv_header(test)]
+    if len(shared) != 1:
+        found = "none" if not shared else ", ".join(shared)
+        raise CompetitionError(
+            f"{path}: cannot tell the id column: {sample.name} and {test.name} share {found} "
+            "(name it in config.yaml as id_column)"
+        )
+    return shared[0]
+
+
+def _csv_header(path: Path) -> tuple[str, ...]:
+    """A CSV file's column names (its first row), or a one-line `CompetitionError` naming it."""
+    import csv
+
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle), [])
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise CompetitionError(f"{path}: cannot read its header ({error})") from None
+    return tuple(column.strip() for column in header)
 
 
 def _must_exist(path: Path) -> Path:
@@ -159,14 +207,7 @@ def _only_csv(private: Path) -> Path:
 
 
 def _sample_columns(sample: Path) -> tuple[str, ...]:
-    import csv
-
-    try:
-        with sample.open(newline="", encoding="utf-8") as handle:
-            header = next(csv.reader(handle), [])
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise CompetitionError(f"{sample}: cannot read the sample submission ({error})") from None
-    columns = tuple(column.strip() for column in header)
+    columns = _csv_header(sample)
     if len(columns) < 2 or any(not column for column in columns):
         raise CompetitionError(f"{sample}: the sample submission needs an id column and a prediction column")
     return columns

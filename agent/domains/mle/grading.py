@@ -14,7 +14,8 @@ What the submission gets wrong is `valid_submission: false` with the reason, nev
 exception. A grader that fails for any other reason is the competition's fault: one
 `GraderError` line (exit 2). A `grade.py` signals a bad submission by raising an
 exception whose class is named `InvalidSubmissionError` (MLE-bench's name) or
-`agent.domains.mle.metrics.InvalidSubmission`.
+`agent.domains.mle.metrics.InvalidSubmission`. A `grade.py` that calls `sys.exit` is a
+grader error too, and what it prints goes to stderr, so that `--json` prints JSON alone.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import importlib.util
 import math
 import sys
 from collections.abc import Callable
+from contextlib import redirect_stdout
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -137,25 +139,33 @@ def report_for(
 def _score(path: Path, competition: Competition) -> tuple[float | None, Validation]:
     import pandas as pd
 
-    submission = pd.read_csv(path)
+    submission = pd.read_csv(path, dtype={competition.id_column: str})
     answers = read_answers(competition)
     grader = _grader(competition)
     try:
-        value = grader(submission, answers)
-    except Exception as error:
+        with redirect_stdout(sys.stderr):  # grade.py's prints must not come before `--json`'s report
+            value = grader(submission, answers)
+    except (Exception, SystemExit) as error:
         if isinstance(error, InvalidSubmission) or type(error).__name__ == "InvalidSubmissionError":
             return None, Validation(False, f"the grader refused the submission: {error}")
         where = competition.grade_file or f"metric {competition.metric_name!r}"
-        raise GraderError(f"{where}: the grader raised {type(error).__name__}: {error}") from None
+        raise GraderError(f"{where}: the grader raised {_described(error)}") from None
     return _checked_score(value, competition), Validation(True, "submission is valid")
 
 
+def _described(error: BaseException) -> str:
+    """`ZeroDivisionError: division by zero`; a `sys.exit(0)` says so, as its message is only a code."""
+    if isinstance(error, SystemExit):
+        return f"SystemExit (it called sys.exit({error.code!r}))"
+    return f"{type(error).__name__}: {error}"
+
+
 def read_answers(competition: Competition) -> pd.DataFrame:
-    """The one place strop opens the private answers."""
+    """The one place strop opens the private answers (ids as text, as the submission's are read)."""
     import pandas as pd
 
     try:
-        return pd.read_csv(competition.answers)
+        return pd.read_csv(competition.answers, dtype={competition.id_column: str})
     except (OSError, ValueError, UnicodeDecodeError) as error:
         raise CompetitionError(f"{competition.answers}: cannot read the answers ({error})") from None
 
@@ -167,7 +177,7 @@ def _grader(competition: Competition) -> Callable[[pd.DataFrame, pd.DataFrame], 
     assert metric is not None  # load_competition guarantees a metric or a grade.py
 
     def grade(submission: pd.DataFrame, answers: pd.DataFrame) -> float:
-        return grade_frames(metric, submission, answers, competition.id_column)
+        return grade_frames(metric, submission, answers, competition.id_column, competition.columns)
 
     return grade
 
@@ -181,9 +191,10 @@ def _load_grade_function(path: Path) -> Callable[[pd.DataFrame, pd.DataFrame], A
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
-    except Exception as error:
-        raise GraderError(f"{path}: importing it raised {type(error).__name__}: {error}") from None
+        with redirect_stdout(sys.stderr):
+            spec.loader.exec_module(module)
+    except (Exception, SystemExit) as error:
+        raise GraderError(f"{path}: importing it raised {_described(error)}") from None
     finally:
         sys.modules.pop(name, None)
     function = getattr(module, "grade", None)

@@ -17,7 +17,7 @@ it beside its trusted scorer, which runs in a sandbox where strop's own code is 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -137,12 +137,39 @@ def find_metric(name: str) -> Metric | None:
     return _BY_NAME.get(normalise(name))
 
 
-def grade_frames(metric: Metric, submission: pd.DataFrame, answers: pd.DataFrame, id_column: str) -> float:
+def grade_frames(
+    metric: Metric,
+    submission: pd.DataFrame,
+    answers: pd.DataFrame,
+    id_column: str,
+    predicted: Sequence[str] = (),
+) -> float:
     """Score a submission against the answers, joined on `id_column`, averaged over target columns.
 
-    Raises `InvalidSubmission` for what the submission got wrong (ids, values, columns).
+    The targets are `predicted` (the sample submission's non-id columns) when the answers have
+    them all, so that an extra answer column (Kaggle's `Usage`) is not taken for a target; else
+    (a label column whose classes are the submission's columns) every non-id answer column.
+    Raises `InvalidSubmission` for what the submission got wrong (ids, values, columns), and
+    for values that overflow the metric (1e308 squared): a non-finite score is theirs.
     """
-    targets = [column for column in answers.columns if column != id_column]
+    targets = _target_columns(answers, id_column, predicted)
+    with np.errstate(over="ignore", invalid="ignore"):
+        score = _grade(metric, submission, answers, id_column, targets)
+    if not np.isfinite(score):
+        raise InvalidSubmission(f"the submission's values give a non-finite {metric.name} ({score})")
+    return score
+
+
+def _target_columns(answers: pd.DataFrame, id_column: str, predicted: Sequence[str]) -> list[str]:
+    wanted = [column for column in predicted if column != id_column]
+    if wanted and all(column in answers.columns for column in wanted):
+        return wanted
+    return [column for column in answers.columns if column != id_column]
+
+
+def _grade(
+    metric: Metric, submission: pd.DataFrame, answers: pd.DataFrame, id_column: str, targets: list[str]
+) -> float:
     if not targets:
         raise InvalidSubmission(f"the answers have no column besides the id column {id_column!r}")
     answers = answers.set_index(answers[id_column].astype(str))

@@ -25,6 +25,7 @@ import json
 import math
 import os
 import sys
+from contextlib import redirect_stdout
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -60,21 +61,31 @@ def score(config: dict[str, Any], phase: str, outputs: Path, public: Path, priva
             raise Refused(f"invalid {files['predictions']}: {problem}")
     import pandas as pd
 
-    predictions = pd.read_csv(outputs / files["predictions"])
-    answers = pd.read_csv(private / files["answers"])
-    return grade(config, predictions, answers)
+    ids = {id_column: str}  # `00240` stays text on both sides, as the format check reads it
+    predictions = pd.read_csv(outputs / files["predictions"], dtype=ids)
+    answers = pd.read_csv(private / files["answers"], dtype=ids)
+    predicted = list(pd.read_csv(public / files["sample"], nrows=0).columns)
+    return grade(config, predictions, answers, predicted)
 
 
-def grade(config: dict[str, Any], predictions: Any, answers: Any) -> float:
+def grade(
+    config: dict[str, Any], predictions: Any, answers: Any, predicted: list[str] | None = None
+) -> float:
+    """The metric's score; `predicted` (the sample's columns) names the targets among the answers'."""
     metrics = sibling("metrics")
     try:
-        if config.get("grade_file"):
-            value = sibling(Path(config["grade_file"]).stem).grade(predictions, answers)
-        else:
-            metric = metrics.find_metric(config["metric"])
-            value = metrics.grade_frames(metric, predictions, answers, config["id_column"])
+        with redirect_stdout(sys.stderr):  # stdout carries the score's JSON alone
+            if config.get("grade_file"):
+                value = sibling(Path(config["grade_file"]).stem).grade(predictions, answers)
+            else:
+                metric = metrics.find_metric(config["metric"])
+                value = metrics.grade_frames(
+                    metric, predictions, answers, config["id_column"], predicted or ()
+                )
     except metrics.InvalidSubmission as error:
         raise Refused(str(error)) from None
+    except SystemExit as error:
+        raise RuntimeError(f"the grader called sys.exit({error.code!r})") from None
     except Exception as error:
         if type(error).__name__ == "InvalidSubmissionError":
             raise Refused(str(error)) from None

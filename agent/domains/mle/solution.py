@@ -48,6 +48,7 @@ import itertools
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -494,8 +495,8 @@ def predict_target(
     target: str,
     task: Task,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Holdout and test predictions for one target column."""
-    fit = frames["fit"]
+    """Holdout and test predictions for one target column, fitted on the rows that have it."""
+    fit = labelled_rows(frames["fit"], target)
     classes = np.unique(fit[target]) if task.classification else np.array([])
     features = [c for c in fit.columns if c not in frames["targets"]]
     if params["family"] == "ensemble":
@@ -515,6 +516,19 @@ def predict_target(
         final_predictions(np.asarray(blends["holdout"]), task, classes),
         final_predictions(np.asarray(blends["test"]), task, classes),
     )
+
+
+def labelled_rows(frame: pd.DataFrame, target: str) -> pd.DataFrame:
+    """The rows whose `target` is known: scikit-learn refuses a missing y, and such a row teaches nothing.
+
+    Says on stderr (the experiment's log) how many were left out.
+    """
+    known = frame[target].notna()
+    if not known.all():
+        print(
+            f"solution.py: {int((~known).sum())} training rows without {target!r} left out", file=sys.stderr
+        )
+    return frame[known]
 
 
 def recent_rows(frame: pd.DataFrame, share: float) -> pd.DataFrame:
@@ -538,12 +552,14 @@ def main() -> None:
     public, outputs_folder = Path(os.environ["STROP_PUBLIC"]), Path(os.environ["STROP_OUTPUTS"])
     spec = json.loads((public / "mle.json").read_text(encoding="utf-8"))
     params = load_params()
-    fit, holdout, test = (pd.read_csv(public / name) for name in ("fit.csv", "holdout.csv", "test.csv"))
+    id_column, targets = spec["id_column"], spec["targets"]
+    fit, holdout, test = (  # ids as text: `00240` must come back as `00240`, not 240
+        pd.read_csv(public / name, dtype={id_column: str}) for name in ("fit.csv", "holdout.csv", "test.csv")
+    )
     forecast = bool(spec.get("forecast", spec.get("refit")))  # "refit": folders written before 2026-12
     fit = recent_rows(fit, params.get("recent", 1.0))
     if forecast:  # rows in time order, so that cross-validation folds are too
         fit = fit.iloc[np.argsort(pd.to_datetime(fit[date_columns(fit)[0]], format="ISO8601"), kind="stable")]
-    id_column, targets = spec["id_column"], spec["targets"]
     named = {"fit": fit, "holdout": holdout, "test": test}
     joined = pd.concat(
         [frame.drop(columns=[c for c in [id_column, *targets] if c in frame]) for frame in named.values()]

@@ -104,13 +104,15 @@ def prepare_task(
     import pandas as pd
 
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise CompetitionError(f"{out}: the working folder must be new or empty")
-    train_path = competition.public / "train.csv"
-    if not train_path.is_file():
-        raise CompetitionError(f"{train_path}: missing (strop mle run needs a tabular train.csv)")
-    train = pd.read_csv(train_path)
+    check_out(out)
+    train_path, test_path = competition.public / "train.csv", competition.public / "test.csv"
+    for path in (train_path, test_path):
+        if not path.is_file():
+            raise CompetitionError(f"{path}: missing (strop mle run needs a tabular {path.name})")
+    train = read_table(train_path, competition.id_column)
     targets = _forecast(competition, train, _targets(competition, train, train_path))
+    train, unlabelled = _labelled(train, targets.columns)
+    train = _test_features(train, _header(test_path), [competition.id_column, *targets.columns])
     folds = fold_count(len(train), targets, llm is not None, folds)
     if folds > 1:
         splits = _folds(train, targets, seed, folds)
@@ -127,7 +129,7 @@ def prepare_task(
     _write_workspace(out / "workspace", forecast)
     task_file = out / "task.toml"
     space = space_for(_feature_types(train, competition.id_column, targets.columns))
-    goal = _goal(competition)
+    goal = _goal(competition, unlabelled)
     if llm is not None:
         goal = _preview_goal(goal, competition, fit, targets)
     text = _task_toml(competition, key, seed, experiments, forecast, space, goal, llm, folds)
@@ -135,6 +137,55 @@ def prepare_task(
     return WorkFolder(
         root=out, task_file=task_file, metric_key=key, lower_is_better=competition.lower_is_better
     )
+
+
+def check_out(out: Path) -> None:
+    """The working folder must be a folder, new or empty: a run never writes over files."""
+    if out.exists() and not out.is_dir():
+        raise CompetitionError(f"{out}: is a file; the working folder must be a new or empty folder")
+    if out.exists() and any(out.iterdir()):
+        raise CompetitionError(f"{out}: the working folder must be new or empty")
+
+
+def read_table(path: Path, id_column: str, **options: Any) -> Any:
+    """A competition CSV with its id column as text, so that `00240` stays `00240`, not 240.
+
+    A file pandas cannot read (not UTF-8, not CSV) is one `CompetitionError` line naming it.
+    """
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path, dtype={id_column: str}, **options)
+    except UnicodeDecodeError as error:
+        raise CompetitionError(
+            f"{path}: not UTF-8 text ({error.reason} at byte {error.start}); save it as UTF-8"
+        ) from None
+    except (OSError, ValueError) as error:  # pandas' ParserError and EmptyDataError are ValueErrors
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise CompetitionError(f"{path}: cannot read it as CSV ({reason})") from None
+
+
+def _labelled(train: Any, targets: list[str]) -> tuple[Any, int]:
+    """The training rows that have every target, and how many did not.
+
+    A row without its target can neither be fitted on nor judge a held-out prediction (the
+    scorer refuses a missing answer), so it is left out of every split: no recipe, nor an
+    LLM's code, has to know that some targets are missing.
+    """
+    keep = train[targets].notna().all(axis=1)
+    return train[keep], int((~keep).sum())
+
+
+def _test_features(train: Any, test_columns: list[str], keep: list[str]) -> Any:
+    """Train's columns that test.csv has too, plus the id and the targets.
+
+    A column only train.csv has (a count that adds up to the target, Kaggle's `registered`)
+    cannot be a feature at test time; left in fit.csv and holdout.csv it would leak the target
+    into selection, which would then choose a model that fails on the test. Dropping it here,
+    not in solution.py, closes the leak for every candidate, an LLM's own code included.
+    """
+    wanted = set(test_columns) | set(keep)
+    return train[[column for column in train.columns if column in wanted]]
 
 
 def _targets(competition: Competition, train: Any, train_path: Path) -> Targets:
@@ -190,9 +241,7 @@ def _label_column(competition: Competition, train: Any, columns: list[str]) -> s
 
 
 def _header(path: Path) -> list[str]:
-    import pandas as pd
-
-    return list(pd.read_csv(path, nrows=0).columns) if path.is_file() else []
+    return list(read_table(path, "", nrows=0).columns) if path.is_file() else []
 
 
 def _feature_types(train: Any, id_column: str, targets: list[str]) -> Any:
@@ -209,7 +258,7 @@ def _forecast(competition: Competition, train: Any, targets: Targets) -> Targets
     test_path = competition.public / "test.csv"
     if targets.classification or not test_path.is_file():
         return targets
-    test = pd.read_csv(test_path, nrows=100_000)
+    test = read_table(test_path, competition.id_column, nrows=100_000)
     for column in train.columns:
         if column not in test.columns or pd.api.types.is_numeric_dtype(train[column]):
             continue
@@ -501,11 +550,13 @@ def _folds_line(folds: int) -> str:
     )
 
 
-def _goal(competition: Competition) -> str:
+def _goal(competition: Competition, unlabelled: int = 0) -> str:
+    """The task's goal; it says how many training rows had no target, since they were left out."""
     direction = "Minimise" if competition.lower_is_better else "Maximise"
+    dropped = f" {unlabelled} training rows without a target were left out." if unlabelled else ""
     return (
         f"{direction} {competition.metric_name} on {competition.name}"
-        " (held-out rows of train for selection; the hidden test once, at the end)."
+        " (held-out rows of train for selection; the hidden test once, at the end)." + dropped
     )
 
 
