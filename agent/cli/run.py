@@ -54,12 +54,10 @@ class _Progress:
         self.bar: Any = None
 
     def __enter__(self) -> _Progress:
-        if not self.quiet:
-            self.progress.start()
-        return self
+        return self  # the bar starts with the run: one stopped before it would leave a blank line
 
     def __exit__(self, *exc: object) -> None:
-        if not self.quiet:
+        if self.bar is not None:
             self.progress.stop()
 
     def __call__(self, event: Any) -> None:
@@ -72,6 +70,8 @@ class _Progress:
                 f"run [bold]{event.run}[/] {verb} · task {event.task} · proposer {event.proposer} · "
                 f"search {event.strategy} · {event.budget}"
             )
+            if self.bar is None:
+                self.progress.start()
             self.bar = self.progress.add_task("starting …", total=None, run=event.run)
         elif kind == "Note":
             err.print(f"[dim]· {escape(event.text)}[/]")

@@ -278,3 +278,30 @@ def test_predictions_that_overflow_the_metric_are_an_invalid_submission(tmp_path
     sample.assign(y=1e308).to_csv(tmp_path / "huge.csv", index=False)
     report = grade_submission(tmp_path / "huge.csv", load_competition(root))
     assert not report.valid_submission and "non-finite rmse" in report.message
+
+
+# a grader that raises or hangs is the competition's fault, before any candidate is blamed
+@pytest.mark.parametrize(
+    ("grade_py", "said"),
+    [
+        ("def grade(s, a):\n    raise KeyError('label_true')\n", "raised KeyError: 'label_true'"),
+        ("import time\ndef grade(s, a):\n    time.sleep(3600)\n", "did not finish"),
+    ],
+)
+def test_mle_run_refuses_a_broken_grader_before_any_experiment(
+    tmp_path: Path, grade_py: str, said: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.domains.mle.grading import GraderError, check_grader
+
+    root = table_competition(tmp_path / "c", grade_py=grade_py)
+    with pytest.raises(GraderError, match="sample submission") as refused:
+        check_grader(load_competition(root), timeout=2.0)
+    assert said in str(refused.value)
+    if "KeyError" in said:  # through the CLI: one line, exit 2, no working folder made
+        done = strop(
+            "mle", "run", str(root), "--time", "30s", "--out", str(tmp_path / "w"), home=tmp_path / "h"
+        )
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and said in done.stderr
+        assert not (tmp_path / "w").exists()
+    fine = table_competition(tmp_path / "ok")
+    check_grader(load_competition(fine), timeout=30.0)  # a working grader passes

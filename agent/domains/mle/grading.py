@@ -153,6 +153,49 @@ def _score(path: Path, competition: Competition) -> tuple[float | None, Validati
     return _checked_score(value, competition), Validation(True, "submission is valid")
 
 
+def check_grader(competition: Competition, timeout: float = 60.0) -> None:
+    """Grade the competition's own sample submission once, before a run: a grader that raises
+    or hangs is the competition's fault, refused in one line, not every candidate's "buggy".
+
+    A refusal of the sample (InvalidSubmission) or a score that is not finite (constant
+    predictions give NaN correlations) is fine: the grader ran. Only what it raises counts.
+    """
+    import threading
+
+    import pandas as pd
+
+    where = competition.grade_file or f"metric {competition.metric_name!r}"
+    outcome: list[BaseException | None] = []
+
+    def attempt() -> None:
+        try:
+            sample = pd.read_csv(competition.sample_submission, dtype={competition.id_column: str})
+            grader, answers = _grader(competition), read_answers(competition)
+            with redirect_stdout(sys.stderr):
+                grader(sample, answers)
+            outcome.append(None)
+        except (Exception, SystemExit) as error:
+            outcome.append(error)
+
+    worker = threading.Thread(target=attempt, daemon=True, name="strop-grader-check")
+    worker.start()
+    worker.join(timeout)
+    if not outcome:
+        raise GraderError(f"{where}: the grader did not finish on the sample submission within {timeout:g}s")
+    error = outcome[0]
+    if (
+        error is None
+        or isinstance(error, InvalidSubmission)
+        or type(error).__name__ == "InvalidSubmissionError"
+    ):
+        return
+    if isinstance(error, CompetitionError):
+        raise error
+    raise GraderError(
+        f"{where}: on the competition's own sample submission the grader raised {_described(error)}"
+    )
+
+
 def _described(error: BaseException) -> str:
     """`ZeroDivisionError: division by zero`; a `sys.exit(0)` says so, as its message is only a code."""
     if isinstance(error, SystemExit):

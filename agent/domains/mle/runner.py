@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.domains.mle.competition import Competition
-from agent.domains.mle.grading import CompetitionReport, report_for
+from agent.domains.mle.grading import CompetitionReport, check_grader, report_for
 from agent.domains.mle.summary import REPORT_FILE
 from agent.domains.mle.workfolder import Endpoint, WorkFolder, prepare_task, work_folder
 
@@ -76,6 +76,7 @@ def run_competition(
     if request.reuse and (Path(request.out) / "task.toml").is_file():
         folder = work_folder(request.competition, request.out)
     else:
+        check_grader(request.competition)
         folder = prepare_task(
             request.competition,
             request.out,
