@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -269,8 +270,7 @@ class Memory:
         lesson = self._find(LessonKind.OUTCOME, signature, vector, lessons, vectors, SAME_IDEA)
         delta = trace.metric_delta
         if lesson is None:
-            verb = "improved" if delta > 0 else "worsened"
-            text = f"In {trace.task_name}, {trace.idea[:200]} {verb} the score by {delta:+.4g}."
+            text = f"In {trace.task_name}, {trace.idea[:200]}{_outcome_tail(delta, 1)}"
             lesson = self._new(LessonKind.OUTCOME, trace, signature, self._situation(trace), text)
             lesson.score_delta = delta
             lessons.append(lesson)
@@ -283,6 +283,7 @@ class Memory:
                 lesson.contradictions += 1
             seen = lesson.confirmations + lesson.contradictions + 1
             lesson.score_delta = previous + (delta - previous) / seen
+            lesson.text = _OUTCOME_TAIL.sub(_outcome_tail(lesson.score_delta, seen), lesson.text)
         lesson.add_evidence(Evidence(trace.run_id, trace.experiment_id, f"delta {delta:+.4g}"))
         return lesson
 
@@ -384,3 +385,13 @@ class Memory:
             keep = [lesson for lesson in lessons if lesson.id not in set(lesson_ids)]
             self._write(keep, vectors)
             return len(lessons) - len(keep)
+
+
+_OUTCOME_TAIL = re.compile(r" (improved|worsened) the score by \S+?( on average over \d+ runs)?\.$")
+
+
+def _outcome_tail(delta: float, seen: int) -> str:
+    """The end of an outcome lesson's text: it says the mean delta that `score_delta` holds."""
+    verb = "improved" if delta > 0 else "worsened"
+    average = f" on average over {seen} runs" if seen > 1 else ""
+    return f" {verb} the score by {delta:+.4g}{average}."

@@ -71,12 +71,16 @@ def test_outcome_lessons_confirm_on_same_sign_and_are_contradicted_on_opposite(m
                                metric_delta=delta, parent_status="ok")  # fmt: skip
 
     [lesson] = memory.learn(ok(1, 0.02))
-    assert lesson.kind is LessonKind.OUTCOME and "improved" in lesson.text
+    assert lesson.kind is LessonKind.OUTCOME and lesson.text.endswith("improved the score by +0.02.")
     memory.learn(ok(2, 0.01))
     assert memory.lessons()[0].confirmations == 1
+    assert memory.lessons()[0].text.endswith("improved the score by +0.015 on average over 2 runs.")
     memory.learn(ok(3, -0.05))
     [final] = memory.lessons()
     assert final.contradictions == 1 and final.confidence == 0.5
+    assert final.score_delta is not None and final.text.endswith(  # the text says what render's delta says
+        f"worsened the score by {final.score_delta:+.4g} on average over 3 runs."
+    )
 
 
 def test_distinct_signatures_stay_distinct_and_relevant_puts_the_matching_error_first(memory: Memory) -> None:
