@@ -185,3 +185,17 @@ def test_ideas_and_reasons_with_brackets_print_as_written(make_workspace, cli) -
     shown = cli("show", f"{run.record.id}/1")
     assert log.code == 0 and shown.code == 0, log.stderr + shown.stderr
     assert idea in log.stdout and idea in shown.stdout
+
+
+def test_a_secret_looking_env_name_is_said_to_be_dropped(make_workspace, cli) -> None:
+    ws = make_workspace(
+        evaluator='import json, os\nprint(json.dumps({"score": float("MY_API_KEY" in os.environ)}))\n'
+    )
+    ws.task.write_text(ws.task.read_text() + 'env = { MY_API_KEY = "k1", BATCH = "8" }\n')
+    result = cli("eval", str(ws.task))
+    assert result.code == 0, result.stderr
+    assert "score = 0" in result.stdout  # the candidate never got it...
+    assert (
+        "[evaluator] env MY_API_KEY: secret-looking names never reach the sandbox" in result.stderr
+    )  # ...and was told
+    assert "BATCH" not in result.stderr
