@@ -44,6 +44,7 @@ from agent.evolution.events import (
 )
 from agent.evolution.pareto import dominates, rank_and_crowding, survivors
 from agent.evolution.pool import DeadlineReached, EvaluationPool, Outcome
+from agent.evolution.sealed import seal, unseal
 
 SCHEMA_VERSION = 1
 
@@ -186,7 +187,7 @@ class Engine(Generic[G]):
         """An engine that continues the run saved at `checkpoint_path` (budgets may be raised)."""
         path = Path(checkpoint_path)
         try:
-            state: _State = pickle.loads(path.read_bytes())
+            state: _State = pickle.loads(unseal(path.read_bytes(), path))
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as error:
             raise UserError(f"cannot read checkpoint {path}: {error}") from error
         if not isinstance(state, _State) or state.schema != SCHEMA_VERSION:
@@ -488,6 +489,6 @@ class Engine(Generic[G]):
         assert path is not None
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(path.name + ".tmp")
-        temporary.write_bytes(pickle.dumps(self.state, protocol=5))
+        temporary.write_bytes(seal(pickle.dumps(self.state, protocol=5)))
         os.replace(temporary, path)
         self._emit(CheckpointWritten(self.state.generation, path))

@@ -143,3 +143,29 @@ def test_a_checkpoint_of_another_search_is_not_continued(tmp_path):
     Engine.continued(ToyDomain(), _config(generations=1, checkpoint_path=checkpoint), identity={"f": 1}).run()
     with pytest.raises(UserError, match="different search"):
         Engine.continued(ToyDomain(), _config(generations=1, checkpoint_path=checkpoint), identity={"f": 2})
+
+
+def test_a_checkpoint_not_sealed_by_this_home_is_never_unpickled(tmp_path, monkeypatch):
+    import pickle
+
+    marker = tmp_path / "PWNED"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))  # what a planted file could run when unpickled
+
+    checkpoint = tmp_path / "toy.ckpt"
+    Engine.continued(ToyDomain(), _config(generations=1, checkpoint_path=checkpoint)).run()
+    assert Engine.resume(ToyDomain(), checkpoint).state.generation >= 0  # its own: loads
+    planted = tmp_path / "planted.ckpt"
+    planted.write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(UserError, match="not a checkpoint sealed by this strop home"):
+        Engine.resume(ToyDomain(), planted)
+    forged = tmp_path / "forged.ckpt"
+    forged.write_bytes(checkpoint.read_bytes()[:8] + bytes(32) + pickle.dumps(Payload()))
+    with pytest.raises(UserError, match="sealed by another strop home or changed"):
+        Engine.resume(ToyDomain(), forged)
+    monkeypatch.setenv("STROP_HOME", str(tmp_path / "other-home"))  # another home's key
+    with pytest.raises(UserError, match="sealed by another strop home"):
+        Engine.resume(ToyDomain(), checkpoint)
+    assert not marker.exists()

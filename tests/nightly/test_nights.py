@@ -170,6 +170,8 @@ def test_an_evolve_search_continues_its_population_the_next_night(
     """Warm start of evolve jobs: the second night's search is the first one's, continued."""
     import pickle
 
+    from agent.evolution.sealed import unseal
+
     (tmp_path / "jobs.toml").write_text(NUMERICS_JOBS)
     saved = []
     for now in ("2026-11-30T03:10", "2026-12-01T03:10"):
@@ -178,7 +180,7 @@ def test_an_evolve_search_continues_its_population_the_next_night(
         night = [n for n in History(isolated_home).nights() if n.job == "exp"][-1]
         assert night.status == "done", (night.status, night.error, err[-2000:])
         [checkpoint] = (isolated_home / "nightly" / "populations").glob("exp-*.ckpt")
-        saved.append(pickle.loads(checkpoint.read_bytes()))
+        saved.append(pickle.loads(unseal(checkpoint.read_bytes(), checkpoint)))  # sealed by this home
     nights = [n for n in History(isolated_home).nights() if n.job == "exp"]
     assert [n.status for n in nights] == ["done", "done"], [n.error for n in nights]
     first, second = saved
