@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS experiments (
     run TEXT NOT NULL, id INTEGER NOT NULL, status TEXT, data TEXT NOT NULL, PRIMARY KEY (run, id)
 );
 """
+SQLITE_MAX_INT = 2**63 - 1
 
 
 class RunIndex:
@@ -115,15 +116,34 @@ class RunIndex:
         """`RUN/N`, `strop/RUN/N` or `N` (in the latest run)."""
         text = ref.removeprefix("strop/")
         run_ref, _, exp = text.rpartition("/")
-        if not exp.isdigit():
-            raise NotFoundError(f"{ref!r} is not an experiment: use RUN/N (e.g. {text or 'abc123'}/0) or N")
+        number = experiment_number(exp)
+        if number is None:
+            raise NotFoundError(
+                f"{ref!r} is not an experiment: use RUN/N (e.g. {run_ref or 'abc123'}/0) or N"
+            )
         run = self.find_run(run_ref or None)
-        row = self.db.execute(
-            "SELECT data FROM experiments WHERE run = ? AND id = ?", (run.id, int(exp))
-        ).fetchone()
+        row = None
+        if number <= SQLITE_MAX_INT:  # larger ids cannot be stored, so no such experiment exists
+            row = self.db.execute(
+                "SELECT data FROM experiments WHERE run = ? AND id = ?", (run.id, number)
+            ).fetchone()
         if row is None:
             raise NotFoundError(f"run {run.id} has no experiment {exp}")
         return run, ExperimentRecord.from_dict(json.loads(row[0]))
+
+
+def experiment_number(text: str) -> int | None:
+    """An experiment id written as plain ASCII digits, else None.
+
+    `int()` alone would also take "1_0", "+1", " 1" and non-ASCII digits, so one
+    experiment would answer to many spellings of its number. Numbers too long to
+    store come back as SQLITE_MAX_INT + 1 (no experiment has it) without parsing
+    thousands of digits.
+    """
+    if not (text.isascii() and text.isdigit()):
+        return None
+    digits = text.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 19 else SQLITE_MAX_INT + 1
 
 
 def _like_prefix(text: str) -> str:

@@ -23,6 +23,33 @@ def _index() -> Any:
     return RunIndex(strop_home())
 
 
+# C0 controls but tab and newline, DEL, C1 controls, and the bidi overrides that reorder what is shown.
+_UNPRINTABLE = dict.fromkeys(
+    [
+        *range(0x00, 0x09),
+        *range(0x0B, 0x20),
+        *range(0x7F, 0xA0),
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    ]
+)
+
+
+def _printable(text: Any) -> str:
+    """Text from candidates, evaluators and scorers without control characters.
+
+    Ideas, reasons, metric names and log tails are written by code strop does not
+    trust; an ESC sequence in them would otherwise drive the user's terminal (retitle
+    it, hide lines, fake output).
+    """
+    return str(text).translate(_UNPRINTABLE)
+
+
+def _safe(text: Any) -> str:
+    """Untrusted text for a Rich markup string: printable, and its brackets shown as written."""
+    return escape(_printable(text))
+
+
 def _metric_text(record: Any, metric: str) -> str:
     value = record.metrics.get(metric) if record.status == "ok" else None
     return "—" if value is None else f"{value:.6g}"
@@ -157,26 +184,24 @@ def log_command(
         return
     from rich.tree import Tree
 
-    title = f"run [bold]{run.id}[/] · {run.task} · {run.direction.value} {run.metric} · {run.status}"
+    title = f"run [bold]{run.id}[/] · {_safe(run.task)} · {run.direction.value} {_safe(run.metric)} · {run.status}"
     tree = Tree(title)
     nodes: dict[int | None, Any] = {None: tree}
     for record in records:
         mark = " [bold yellow]★ best[/]" if best and record.id == best.id else ""
-        line = f"{record.id} {styled_status(record.status)} {_metric_text(record, run.metric)}{mark}  {escape(record.idea[:70])}"
+        line = f"{record.id} {styled_status(record.status)} {_metric_text(record, run.metric)}{mark}  {_safe(record.idea[:70])}"
         if record.proposer:  # which proposer made it, and how the LLM was asked (text, structured, params)
-            line += (
-                f"  [dim]\\[{escape(record.proposer)}{'/' + escape(record.mode) if record.mode else ''}][/]"
-            )
+            line += f"  [dim]\\[{_safe(record.proposer)}{'/' + _safe(record.mode) if record.mode else ''}][/]"
         if record.reason and record.status != "ok":
-            line += f"  [dim]({escape(record.reason[:80])})[/]"
+            line += f"  [dim]({_safe(record.reason[:80])})[/]"
         for decision in record.decisions:
-            line += f"\n[dim]· {escape(decision)}[/]"
+            line += f"\n[dim]· {_safe(decision)}[/]"
         nodes[record.id] = nodes.get(record.parent, tree).add(line)
     out.print(tree)
     if run.stop_reason:
-        out.print(f"stopped: {escape(run.stop_reason)}")
+        out.print(f"stopped: {_safe(run.stop_reason)}")
     if run.budget_report:
-        out.print(f"budget: {escape(run.budget_report)}")
+        out.print(f"budget: {_safe(run.budget_report)}")
     total = _run_cost(records)
     if total.calls:
         out.print(f"LLM: {escape(total.describe())}")
@@ -208,27 +233,27 @@ def show_command(
         f"parent: {record.parent if record.parent is not None else 'the workspace (' + run.base_branch + ')'}"
     )
     out.print(
-        f"status: {styled_status(record.status)}" + (f" — {escape(record.reason)}" if record.reason else "")
+        f"status: {styled_status(record.status)}" + (f" — {_safe(record.reason)}" if record.reason else "")
     )
-    out.print(f"idea: {escape(record.idea)}")
+    out.print(f"idea: {_safe(record.idea)}")
     if record.metrics:
-        out.print("metrics: " + ", ".join(f"{k} = {v:.6g}" for k, v in sorted(record.metrics.items())))
+        out.print("metrics: " + ", ".join(f"{_safe(k)} = {v:.6g}" for k, v in sorted(record.metrics.items())))
     if record.final_metrics:
         out.print(
             "final (hidden test): "
-            + ", ".join(f"{k} = {v:.6g}" for k, v in sorted(record.final_metrics.items()))
+            + ", ".join(f"{_safe(k)} = {v:.6g}" for k, v in sorted(record.final_metrics.items()))
         )
     if record.cost.calls:
         out.print(f"cost: {escape(record.cost.describe())}")
     out.print(
-        f"evaluated in {record.eval_seconds:.2f}s on {record.backend or '—'} · evaluator {record.fingerprint[:12]}"
+        f"evaluated in {record.eval_seconds:.2f}s on {_safe(record.backend or '—')} · evaluator {record.fingerprint[:12]}"
     )
     for decision in record.decisions:
-        out.print(f"· {escape(decision)}")
-    out.print("[bold]diff[/]\n" + (stat or "(no change)"))
+        out.print(f"· {_safe(decision)}")
+    out.print("[bold]diff[/]\n" + _safe(stat or "(no change)"))
     if log_tail:
-        out.print(f"[bold]log tail[/] ({record.log_path})")
-        out.print(log_tail, markup=False)
+        out.print(f"[bold]log tail[/] ({_safe(record.log_path)})")
+        out.print(_printable(log_tail), markup=False)
 
 
 def _log_tail(path: str, chars: int = 2000) -> str:

@@ -35,12 +35,21 @@ def ui_command(
         Path | None,
         typer.Option("--jobs", envvar="STROP_JOBS", help="A jobs file, shown on the nightly page."),
     ] = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            metavar="NAME",
+            help="Another name the UI is reached by (repeatable); other Host headers are refused.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the web UI: runs, a run's live progress, its tree, any experiment's idea, verdict,
     metrics, log tail and diff, two experiments side by side, the nightly jobs and their history.
 
     It binds 127.0.0.1 by default. Bound anywhere else it requires a token (one is made up
-    and printed when --token is not given).
+    and printed when --token is not given). Requests must name the server by its bound
+    address, localhost, 127.0.0.1 or [::1], or a name given with --allow-host.
 
     Example:  strop ui --port 8765   then open http://127.0.0.1:8765/
     """
@@ -60,7 +69,13 @@ def ui_command(
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     out.print(f"strop ui on {url}  (read-only; Ctrl-C to stop)", markup=False)
     servers: list[uvicorn.Server] = []
-    app = create_app(strop_home(), token, jobs=jobs, stopping=lambda: any(s.should_exit for s in servers))
+    app = create_app(
+        strop_home(),
+        token,
+        jobs=jobs,
+        stopping=lambda: any(s.should_exit for s in servers),
+        allowed_hosts=[host, *(allow_host or [])],
+    )
     config = uvicorn.Config(
         app,
         host=host,

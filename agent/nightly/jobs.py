@@ -153,7 +153,7 @@ def load_jobs(path: str | Path) -> Jobs:
     if not path.is_file():
         raise UserError(f"{path}: no such jobs file (see `strop nightly --help` for the format)")
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(_read_text(path))
     except tomllib.TOMLDecodeError as error:
         raise UserError(f"{path}: not valid TOML: {error}") from None
     try:
@@ -171,6 +171,16 @@ def load_jobs(path: str | Path) -> Jobs:
         if not name.replace("-", "").replace("_", "").isalnum():
             raise UserError(f"{path}: job name {name!r} must be letters, digits, '-' or '_'")
     return Jobs(path=path.resolve(), spec=spec)
+
+
+def _read_text(path: Path) -> str:
+    """The file's text; a file that is not UTF-8 or cannot be read is one line naming it, not a traceback."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise UserError(f"{path}: not UTF-8 text (byte {error.start}); a jobs file is TOML") from None
+    except OSError as error:
+        raise UserError(f"{path}: cannot be read: {error.strerror or error}") from None
 
 
 def last_fire(schedule: str, now: datetime) -> datetime:

@@ -26,6 +26,9 @@ STATUS_COLOURS = {
     "pending": "#00838f",
 }
 DPI = 96
+# Text from a run (metric names, baseline and threshold names) is shown as written: a `$` in a
+# scorer's metric name must not start matplotlib's mathtext (or LaTeX), which raises on bad input.
+LITERAL: dict[str, Any] = {"parse_math": False, "usetex": False}
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,13 @@ def _png(fig: Any) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI)  # no bbox "tight": it draws the figure twice
     return buffer.getvalue()
+
+
+def _literal_legend(ax: Any, **kwargs: Any) -> None:
+    """A legend whose entries are shown literally (their labels may carry run-supplied names)."""
+    for text in ax.legend(**kwargs).get_texts():
+        text.set_parse_math(False)
+        text.set_usetex(False)
 
 
 def colour(status: str) -> str:
@@ -80,10 +90,10 @@ def metric_curve(data: ReportData) -> Plot | None:
     for name, value in sorted(data.thresholds.items(), key=lambda item: item[1]):
         ax.axhline(value, linestyle="--", linewidth=1, color=_medal(name), label=f"{name} threshold")
     ax.set_xlabel("experiment")
-    ax.set_ylabel(f"{data.metric} ({data.direction.value})")
+    ax.set_ylabel(f"{data.metric} ({data.direction.value})", **LITERAL)
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:  # a run with no ok experiment has nothing to label
-        ax.legend(fontsize=7, loc="best")
+        _literal_legend(ax, fontsize=7, loc="best")
     return Plot("curve", f"{data.metric} per experiment, best so far", _png(fig))
 
 
@@ -150,7 +160,9 @@ def experiment_tree(data: ReportData) -> Plot | None:
     if data.best is not None:
         x, y = position[data.best.id]
         ax.scatter([x], [y], s=160, facecolors="none", edgecolors="#fbc02d", linewidths=2, zorder=3)
-        ax.annotate(f"best: {data.best.id}", (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
+        ax.annotate(
+            f"best: {data.best.id}", (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8, **LITERAL
+        )
     if len(position) <= 40:
         for node, (x, y) in position.items():
             ax.annotate(
@@ -160,7 +172,7 @@ def experiment_tree(data: ReportData) -> Plot | None:
     ax.set_yticks(sorted({int(y) for _, y in position.values()}))
     ax.set_yticklabels([str(-int(y)) for y in sorted({int(y) for _, y in position.values()})])
     ax.set_xticks([])
-    ax.legend(fontsize=7, loc="lower right", ncols=min(4, len({r.status for r in data.records})))
+    _literal_legend(ax, fontsize=7, loc="lower right", ncols=min(4, len({r.status for r in data.records})))
     ax.autoscale()
     ax.margins(0.03, 0.12)
     return Plot("tree", "the experiment tree, coloured by status", _png(fig))
@@ -231,6 +243,7 @@ def pareto_front(data: ReportData) -> Plot | None:
             textcoords="offset points",
             xytext=(4, 3),
             fontsize=7,
+            **LITERAL,
         )
     if shown:
         ax.scatter([], [], marker="s", color="#ef6c00", label="baselines")
@@ -242,10 +255,10 @@ def pareto_front(data: ReportData) -> Plot | None:
         and all(math.isfinite(v) for v in values)
     ):
         ax.set_yscale("log")
-    ax.set_xlabel(axis)
-    ax.set_ylabel(f"{data.metric} ({data.direction.value})")
+    ax.set_xlabel(axis, **LITERAL)
+    ax.set_ylabel(f"{data.metric} ({data.direction.value})", **LITERAL)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    _literal_legend(ax, fontsize=7)
     return Plot("pareto", f"Pareto front: {data.metric} against {axis}, with baselines", _png(fig))
 
 

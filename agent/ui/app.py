@@ -11,14 +11,16 @@
 
 Everything is read-only: the UI never starts, stops or changes a run. When a token
 is set (required whenever the server listens beyond loopback), every request must
-carry it (`?token=` once, then a cookie).
+carry it (`?token=` once, then a cookie). Every request must also name this server
+in its Host header (see `agent.ui.security`), and every response carries headers
+that keep the pages out of frames and to this origin's own scripts and styles.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ from starlette.concurrency import run_in_threadpool
 
 from agent.errors import NotFoundError
 from agent.run_index import RunIndex
-from agent.ui import views
+from agent.ui import security, views
 
 HERE = Path(__file__).parent
 POLL_SECONDS = 0.5
@@ -44,11 +46,14 @@ def create_app(
     poll: float = POLL_SECONDS,
     jobs: Path | None = None,
     stopping: Callable[[], bool] = lambda: False,
+    allowed_hosts: Iterable[str] = (),
 ) -> FastAPI:
     """The app over one strop home; `token` None means loopback use without a token; `jobs`: a jobs file.
 
     `stopping` says when the server is shutting down: live streams end then, so that
-    Ctrl-C is not held up by an open browser tab.
+    Ctrl-C is not held up by an open browser tab. `allowed_hosts`: the bound address
+    and any names the user reaches the server by, besides loopback names and the
+    address a request arrived at.
     """
     app = FastAPI(title="strop", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -61,27 +66,33 @@ def create_app(
     def page(request: Request, name: str, **context: Any) -> HTMLResponse:
         return templates.TemplateResponse(request, name, context)
 
-    if token is not None:
+    names = security.allowed_names(allowed_hosts)
 
-        @app.middleware("http")
-        async def require_token(request: Request, call_next: Any) -> Response:
-            given = request.query_params.get("token") or request.cookies.get(COOKIE) or ""
-            if not hmac.compare_digest(given.encode(), token.encode()):
-                return Response("a token is required: open the URL strop ui printed\n", status_code=401)
-            response: Response = await call_next(request)
-            if request.query_params.get("token"):
-                response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
-            return response
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Any) -> Response:
+        """Host check, then the token (if any), then the browser security headers on every answer."""
+        refused = _refusal(request, names, token)
+        response = refused or await call_next(request)
+        for header, value in security.HEADERS.items():
+            response.headers.setdefault(header, value)
+        response.headers.setdefault("Content-Security-Policy", security.PAGE_CSP)
+        if refused is None and token is not None and request.query_params.get("token"):
+            response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+        return response
 
     @app.exception_handler(NotFoundError)
     async def not_found(request: Request, error: NotFoundError) -> HTMLResponse:
         return HTMLResponse(f"<p>{_escape(str(error))}</p><p><a href='/'>runs</a></p>", status_code=404)
 
-    @app.get("/", response_class=HTMLResponse)
+    def page_route(path: str, **options: Any) -> Callable[..., Any]:
+        """GET and HEAD (what link checkers and `curl -I` send); the server drops HEAD's body."""
+        return app.api_route(path, methods=["GET", "HEAD"], **options)
+
+    @page_route("/", response_class=HTMLResponse)
     def runs_page(request: Request) -> HTMLResponse:
         return page(request, "runs.html", rows=views.runs(index()))
 
-    @app.get("/runs/{run_id}", response_class=HTMLResponse)
+    @page_route("/runs/{run_id}", response_class=HTMLResponse)
     def run_page(request: Request, run_id: str) -> HTMLResponse:
         live = views.progress(index(), run_id)
         return page(request, "run.html", p=live, run=live.run, children=views.tree(live.records))
@@ -114,24 +125,25 @@ def create_app(
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
 
-    @app.get("/runs/{run_id}/compare", response_class=HTMLResponse)
-    def compare_page(request: Request, run_id: str, a: int, b: int) -> HTMLResponse:
+    @page_route("/runs/{run_id}/compare", response_class=HTMLResponse)
+    def compare_page(request: Request, run_id: str, a: str = "", b: str = "") -> HTMLResponse:
         db = index()
         run, left = views.experiment(db, run_id, a)
         _, right = views.experiment(db, run_id, b)
         text, cut = views.diff(run, left.commit, right.commit, home)
         return page(request, "compare.html", run=run, left=left, right=right, diff=_diff_lines(text), cut=cut)
 
-    @app.get("/runs/{run_id}/report.html", response_class=HTMLResponse)
+    @page_route("/runs/{run_id}/report.html", response_class=HTMLResponse)
     def report(run_id: str) -> HTMLResponse:
         """The run's self-contained report (`strop report`), to read or save."""
         from agent.report import gather, render_html
         from agent.report.plots import all_plots
 
         data = gather(index(), run_id, home)
-        return HTMLResponse(render_html(data, all_plots(data)))
+        csp = {"Content-Security-Policy": security.REPORT_CSP}  # its inline style and data: images
+        return HTMLResponse(render_html(data, all_plots(data)), headers=csp)
 
-    @app.get("/runs/{run_id}/plot/{name}.png")
+    @page_route("/runs/{run_id}/plot/{name}.png")
     def plot(run_id: str, name: str) -> Response:
         from agent.report import gather
         from agent.report import plots as drawing
@@ -149,8 +161,8 @@ def create_app(
             raise HTTPException(404, f"this run has no {name} plot")
         return Response(drawn.png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
-    @app.get("/runs/{run_id}/{exp}", response_class=HTMLResponse)
-    def experiment_page(request: Request, run_id: str, exp: int) -> HTMLResponse:
+    @page_route("/runs/{run_id}/{exp}", response_class=HTMLResponse)
+    def experiment_page(request: Request, run_id: str, exp: str) -> HTMLResponse:
         db = index()
         run, record = views.experiment(db, run_id, exp)
         text, cut = views.diff(run, views.parent_commit(db, run, record), record.commit, home)
@@ -166,7 +178,7 @@ def create_app(
             others=siblings,
         )
 
-    @app.get("/nightly", response_class=HTMLResponse)
+    @page_route("/nightly", response_class=HTMLResponse)
     def nightly_page(request: Request) -> HTMLResponse:
         from agent.nightly.history import History
 
@@ -174,11 +186,27 @@ def create_app(
         nights = list(reversed(History(home).nights()))
         return page(request, "nightly.html", nights=nights, jobs=listed, problem=problem, jobs_path=jobs)
 
-    @app.get("/favicon.ico")
+    @page_route("/favicon.ico")
     def favicon() -> RedirectResponse:
         return RedirectResponse("/static/favicon.svg")
 
     return app
+
+
+def _refusal(request: Request, names: frozenset[str], token: str | None) -> Response | None:
+    """The answer to a request that may not be served (a foreign Host, a missing token), else None."""
+    server = request.scope.get("server")
+    local = str(server[0]) if server else None
+    if not security.host_allowed(request.headers.get("host", ""), names, local):
+        return Response(
+            "this server does not answer to that Host name (start strop ui with --allow-host NAME)\n",
+            status_code=400,
+        )
+    if token is not None:
+        given = request.query_params.get("token") or request.cookies.get(COOKIE) or ""
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return Response("a token is required: open the URL strop ui printed\n", status_code=401)
+    return None
 
 
 def _diff_lines(text: str) -> list[tuple[str, str]]:

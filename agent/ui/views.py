@@ -41,6 +41,14 @@ class Progress:
         return not self.run.task_path and all(r.parent is None for r in self.records)
 
     @property
+    def has_front(self) -> bool:
+        """Whether the pareto plot exists (as `plots.pareto_front` decides): else its <img> would 404."""
+        from agent.report.data import COST_AXES
+
+        names = {name for r in self.records for name in r.metrics if name != self.run.metric}
+        return self.is_search and any(name in names for name in COST_AXES)
+
+    @property
     def signature(self) -> tuple[Any, ...]:
         """Changes whenever something on the live part would change (the SSE stream sends only then)."""
         return (self.run.status, self.run.stop_reason, tuple((r.id, r.status.value) for r in self.records))
@@ -74,8 +82,9 @@ def tree(records: list[ExperimentRecord]) -> dict[int | None, list[ExperimentRec
     return children
 
 
-def experiment(index: RunIndex, run_id: str, exp: int) -> tuple[RunRecord, ExperimentRecord]:
-    run, record = index.find_experiment(f"{run_id}/{exp}")
+def experiment(index: RunIndex, run_id: str, exp: str) -> tuple[RunRecord, ExperimentRecord]:
+    """`exp` as the URL wrote it: the index decides what is an experiment number (plain digits)."""
+    run, record = index.find_experiment(f"strop/{run_id}/{exp}")  # a run named "strop" stays a run
     return run, record
 
 

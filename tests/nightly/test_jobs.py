@@ -83,6 +83,21 @@ def test_bad_jobs_files_are_one_clear_line(tmp_path: Path, text: str, message: s
     assert str(tmp_path / "jobs.toml") in str(error.value)
 
 
+def test_a_jobs_file_that_is_not_utf8_is_one_line_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.toml"
+    path.write_bytes(b"\xff\xfe garbage [[[\n")
+    with pytest.raises(UserError) as error:
+        load_jobs(path)
+    assert str(error.value) == f"{path}: not UTF-8 text (byte 0); a jobs file is TOML"
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "nightly", "run", "--jobs", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and done.stderr.strip() == f"error: {error.value}", done.stderr
+
+
 def test_last_fire_counts_the_minute_itself() -> None:
     assert last_fire("0 2 * * *", datetime(2026, 12, 1, 2, 0)) == datetime(2026, 12, 1, 2, 0)
     assert last_fire("0 2 * * *", datetime(2026, 12, 1, 1, 59)) == datetime(2026, 11, 30, 2, 0)

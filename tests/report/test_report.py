@@ -176,3 +176,44 @@ def test_the_front_keeps_only_points_nothing_beats() -> None:
         (1, 0.5),
         (3, 0.95),
     ]
+
+
+MATHTEXT_METRIC = "loss $\\frac{$ <b>"
+
+
+def rename_metric(home: Path, run_id: str, name: str) -> None:
+    """Give a real run a scorer-chosen metric name (as a task's `metric = …` would)."""
+    index = RunIndex(home)
+    run = index.find_run(run_id)
+    index.put_run(replace(run, metric=name))
+    for record in index.experiments(run_id):
+        metrics = {name if key == run.metric else key: value for key, value in record.metrics.items()}
+        index.put_experiment(replace(record, metrics=metrics))
+
+
+def test_dollar_signs_in_run_text_are_drawn_literally(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    run_id = build_demo_run(home, tmp_path / "repo", experiments=4, seed=0)
+    rename_metric(home, run_id, MATHTEXT_METRIC)
+    (home / "runs" / run_id).mkdir(parents=True, exist_ok=True)
+    (home / "runs" / run_id / "thresholds.json").write_text(json.dumps({"$\\sqrt{$": -1.0}))
+    data = gather(RunIndex(home), run_id, home)
+    plots = all_plots(data)
+    assert [p.name for p in plots] == ["curve", "tree", "budget"]
+    assert all(p.png.startswith(PNG_MAGIC) for p in plots)
+    html = render_html(data, plots)
+    assert "loss $\\frac{$ &lt;b&gt;" in html and "<b>" not in html
+
+
+def test_dollar_signs_in_a_search_front_are_drawn_literally(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    recorder = SearchRecorder(home, "toy-search", MATHTEXT_METRIC, Direction.MINIMIZE, _point, "a toy")
+    run = recorder.start()
+    for cost, value in [(3, 900.0), (5, 0.9)]:
+        recorder.record_point({"cost": float(cost), MATHTEXT_METRIC: value}, generation=cost)
+    recorder.finish()
+    (home / "runs" / run.id).mkdir(parents=True, exist_ok=True)
+    baselines = [{"name": "$\\frac{$", "metrics": {"cost": 4, MATHTEXT_METRIC: 50.0}}]
+    (home / "runs" / run.id / "baselines.json").write_text(json.dumps(baselines))
+    data = gather(RunIndex(home), run.id, home)
+    assert [p.name for p in all_plots(data)] == ["curve", "pareto", "budget"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -202,3 +203,16 @@ def test_task_errors_name_the_line(tmp_path) -> None:
         load_task(path)
     assert error.value.line == 12 and error.value.key == "budget.experiments"
     assert str(error.value).startswith(f"{path}:12: [budget.experiments]")
+
+
+def test_experiment_numbers_are_plain_digits_and_any_size(make_workspace, cli) -> None:
+    """Numbers past SQLite's integers, and int()'s other spellings ("1_0", "+0"), are no experiment."""
+    ws = make_workspace()
+    assert cli("eval", str(ws.task)).code == 0
+    run = json.loads(cli("runs", "--json").stdout)[0]["id"]
+    assert cli("show", f"{run}/00").code == 0
+    for exp in ("99999999999999999999", "9223372036854775808", "9" * 5000, "1_0", "+0", " 0", "٠"):
+        result = cli("show", f"{run}/{exp}")
+        assert result.code == 2 and "Traceback" not in result.stderr, (exp, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "no experiment" in result.stderr or "is not an experiment" in result.stderr

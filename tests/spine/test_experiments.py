@@ -199,3 +199,25 @@ def test_a_secret_looking_env_name_is_said_to_be_dropped(make_workspace, cli) ->
         "[evaluator] env MY_API_KEY: secret-looking names never reach the sandbox" in result.stderr
     )  # ...and was told
     assert "BATCH" not in result.stderr
+
+
+def test_show_and_log_strip_control_characters_from_untrusted_text(make_workspace, cli) -> None:
+    """A scorer's metric name, an idea or a log line carrying ESC must not reach the user's terminal."""
+    from dataclasses import replace
+
+    ws = make_workspace(
+        evaluator='import json\nprint("\\x1b]0;owned\\x07log line")\nprint(json.dumps({"score": 1.0}))\n'
+    )
+    assert cli("eval", str(ws.task)).code == 0
+    index = RunIndex(strop_home())
+    run = index.runs()[0]
+    record = index.experiments(run.id)[0]
+    hostile = {"score": 1.0, "loss\x1b[2J\x1b[31m": 2.0}
+    index.put_experiment(replace(record, idea="idea\x1b[8m hidden\u202e", metrics=hostile, reason="r\x9b1m"))
+    shown = cli("show", f"{run.id}/0")
+    log = cli("log", run.id)
+    assert shown.code == 0 and log.code == 0, shown.stderr + log.stderr
+    for text in (shown.stdout, log.stdout):
+        assert not any(ch in text for ch in "\x1b\x07\x9b\u202e"), repr(text)
+    assert "loss[2J[31m = 2" in shown.stdout and "idea[8m hidden" in shown.stdout
+    assert "]0;ownedlog line" in shown.stdout and "idea[8m hidden" in log.stdout

@@ -52,6 +52,18 @@ def test_unknown_things_are_404_not_500(demo: tuple[Path, str]) -> None:
     assert client.get(f"/runs/{run_id}/plot/nope.png").status_code == 404
 
 
+def test_experiment_numbers_are_plain_digits_of_any_size(demo: tuple[Path, str]) -> None:
+    """Numbers past SQLite's integers are 404, not 500; int()'s other spellings name no experiment."""
+    home, run_id = demo
+    client = TestClient(create_app(home))
+    assert client.get(f"/runs/{run_id}/01").status_code == 200
+    for exp in ("99999999999999999999", "9223372036854775808", "1_0", "+1", "%201", "%D9%A1"):
+        assert client.get(f"/runs/{run_id}/{exp}").status_code == 404, exp
+    for a, b in (("99999999999999999999", "0"), ("0", "1_0"), ("+1", "0"), ("", "")):
+        assert client.get(f"/runs/{run_id}/compare", params={"a": a, "b": b}).status_code == 404, (a, b)
+    assert client.get(f"/runs/{run_id}/compare").status_code == 404
+
+
 def test_a_token_guards_every_page(demo: tuple[Path, str]) -> None:
     home, run_id = demo
     client = TestClient(create_app(home, token="t" * 24))
@@ -88,6 +100,9 @@ def test_nightly_page_lists_the_history(tmp_path: Path) -> None:
     assert "T02:00</td>" in listed  # the next run
     jobs.write_text("[jobs.x]\nschedule = 1\n")
     assert "jobs.x.schedule" in TestClient(create_app(tmp_path, jobs=jobs)).get("/nightly").text
+    jobs.write_bytes(b"\xff\xfe garbage [[[\n")
+    broken = TestClient(create_app(tmp_path, jobs=jobs)).get("/nightly")
+    assert broken.status_code == 200 and "not UTF-8 text" in broken.text
 
 
 def test_binding_beyond_loopback_needs_a_real_token() -> None:
@@ -177,3 +192,105 @@ def test_ctrl_c_ends_the_server_while_a_live_stream_is_open(tmp_path: Path) -> N
         if server.poll() is None:
             server.kill()
             server.wait()
+
+
+def test_a_metric_name_with_dollar_signs_is_drawn_not_a_500(tmp_path: Path) -> None:
+    from tests.report.test_report import MATHTEXT_METRIC, rename_metric
+
+    run_id = build_demo_run(tmp_path, tmp_path / "repo", experiments=3, seed=1)
+    rename_metric(tmp_path, run_id, MATHTEXT_METRIC)
+    client = TestClient(create_app(tmp_path))
+    for name in ("curve", "tree", "budget"):
+        plot = client.get(f"/runs/{run_id}/plot/{name}.png")
+        assert plot.status_code == 200 and plot.content.startswith(b"\x89PNG"), name
+    report = client.get(f"/runs/{run_id}/report.html")
+    assert report.status_code == 200 and "loss $\\frac{$ &lt;b&gt;" in report.text
+    assert client.get(f"/runs/{run_id}").status_code == 200
+
+
+def test_a_foreign_host_header_is_refused(demo: tuple[Path, str]) -> None:
+    """DNS rebinding: a page on attacker.example resolving to 127.0.0.1 still sends its own name."""
+    home, run_id = demo
+    client = TestClient(create_app(home))
+    for host in ("attacker.example:8799", "attacker.example", "127.0.0.1.attacker.example", "[::2]", "a:b:c"):
+        refused = client.get(f"/runs/{run_id}/2", headers={"Host": host})
+        assert refused.status_code == 400 and "Host" in refused.text, host
+        assert "params.json" not in refused.text
+    assert client.get("/static/htmx.min.js", headers={"Host": "attacker.example"}).status_code == 400
+    for host in ("localhost:8799", "127.0.0.1", "127.0.0.1:8799", "[::1]:8799", "LOCALHOST.", "testserver"):
+        assert client.get(f"/runs/{run_id}/2", headers={"Host": host}).status_code == 200, host
+    named = TestClient(create_app(home, allowed_hosts=["box.example"]))
+    assert named.get("/", headers={"Host": "box.example:8765"}).status_code == 200
+    assert named.get("/", headers={"Host": "attacker.example:8765"}).status_code == 400
+
+
+def test_every_response_carries_the_browser_security_headers(demo: tuple[Path, str]) -> None:
+    home, run_id = demo
+    client = TestClient(create_app(home, token="t" * 24))
+    answers = [
+        client.get("/"),  # 401, before the token
+        client.get("/", params={"token": "t" * 24}),
+        client.get(f"/runs/{run_id}"),
+        client.get(f"/runs/{run_id}/999"),
+        client.get(f"/runs/{run_id}/plot/tree.png"),
+        client.get("/static/strop.css"),
+        client.get("/", headers={"Host": "attacker.example"}),
+    ]
+    assert [a.status_code for a in answers] == [401, 200, 200, 404, 200, 200, 400]
+    for answer in answers:
+        assert answer.headers["X-Frame-Options"] == "DENY"
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in answers[2].headers["Content-Security-Policy"]
+    report = client.get(f"/runs/{run_id}/report.html")
+    assert "img-src data:" in report.headers["Content-Security-Policy"]  # its plots are inline
+    assert "script-src" not in report.headers["Content-Security-Policy"]  # and it has no scripts
+
+
+def test_head_is_answered_where_get_is(demo: tuple[Path, str]) -> None:
+    home, run_id = demo
+    client = TestClient(create_app(home))
+    for url in ("/", f"/runs/{run_id}", f"/runs/{run_id}/1", "/nightly", "/static/strop.css"):
+        answer = client.head(url)
+        assert answer.status_code == 200 and answer.content == b"", url
+    assert client.head(f"/runs/{run_id}/999").status_code == 404
+
+
+def test_a_run_without_experiments_shows_no_broken_plot(tmp_path: Path) -> None:
+    from agent.search_recorder import PointRecord, SearchRecorder
+    from evaluators.metric import Direction
+
+    def point(item: dict[str, float]) -> PointRecord:
+        return PointRecord(idea="p", files={}, metrics=item)
+
+    recorder = SearchRecorder(tmp_path, "empty-search", "max_ulp", Direction.MINIMIZE, point, "nothing")
+    run = recorder.start()
+    recorder.finish()
+    client = TestClient(create_app(tmp_path))
+    page = client.get(f"/runs/{run.id}")
+    assert page.status_code == 200 and 'id="no-curve"' in page.text
+    assert "/plot/" not in page.text  # every <img> on the page would 404
+    assert client.get(f"/runs/{run.id}/plot/curve.png").status_code == 404
+
+
+def test_the_real_server_refuses_a_rebinding_host_and_answers_head(
+    demo: tuple[Path, str], serve_ui, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import urllib.error
+    import urllib.request
+
+    home, run_id = demo
+    monkeypatch.setenv("STROP_HOME", str(home))
+    base = serve_ui("--allow-host", "box.example")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(
+            urllib.request.Request(f"{base}/runs/{run_id}/2", headers={"Host": "attacker.example:8799"})
+        )
+    assert refused.value.code == 400
+    port = base.rsplit(":", 1)[1]
+    for host in (f"localhost:{port}", f"box.example:{port}"):
+        request = urllib.request.Request(f"{base}/runs/{run_id}/2", headers={"Host": host})
+        with urllib.request.urlopen(request) as answer:
+            assert answer.status == 200 and answer.headers["X-Frame-Options"] == "DENY"
+    with urllib.request.urlopen(urllib.request.Request(base + "/", method="HEAD")) as answer:
+        assert answer.status == 200 and answer.read() == b""
