@@ -70,8 +70,11 @@ def quant(
         None, "--generations", help="engine generations (default 12 without --time)"
     ),
     seed: int = typer.Option(0, "--seed", help="seed of the engine and of every baseline"),
-    groups: str = typer.Option(
-        "8,16,32,64", "--groups", help="candidate group sizes (each must divide some layer)"
+    groups: str | None = typer.Option(
+        None,
+        "--groups",
+        help="candidate group sizes, e.g. 8,16,32 (each must divide some layer's input width and be "
+        "smaller than it). Default: those of 8,16,32,64 that fit the model",
     ),
     population: int = typer.Option(16, "--population", help="population per island"),
     workers: int = typer.Option(1, "--workers", help="evaluation processes (0 = inline)"),
@@ -98,6 +101,13 @@ def quant(
         help="save the search's population here as it goes, and continue from it when it exists "
         "(a warm start: give the same model, budget, profile and shape as the run that wrote it)",
     ),
+    allow_pickle: bool = typer.Option(
+        False,
+        "--allow-pickle",
+        help="load a .pt/.pth/.joblib/.pkl file with full unpickling: the file's code runs when it is "
+        "loaded; only for files you made. Without it, torch files load weights only (a state dict) and "
+        "scikit-learn files only the classes of a fitted MLPClassifier",
+    ),
 ) -> None:
     from agent.deadline import Deadline
     from sandbox.units import UnitError, parse_duration
@@ -110,7 +120,7 @@ def quant(
     deadline = Deadline(None) if time_budget is None else Deadline(process_start() + time_budget)
     from rich.console import Console
 
-    from agent.domains.quantization.search import SearchRequest, run_search, write_outputs
+    from agent.domains.quantization.search import DEFAULT_GROUPS, SearchRequest, run_search, write_outputs
     from agent.executors import ExecutorSpec
     from agent.home import strop_home
 
@@ -127,10 +137,12 @@ def quant(
         workers=workers,
         executor=ExecutorSpec(executor, address).kind,
         address=address,
-        groups=_groups(groups),
+        groups=DEFAULT_GROUPS if groups is None else _groups(groups),
+        groups_given=groups is not None,
         baselines="none" if no_baselines else baselines,
         checkpoint=checkpoint,
         data=data,
+        allow_pickle=allow_pickle,
     )
     recorder = _recorder(request, strop_home())
     progress = Progress()

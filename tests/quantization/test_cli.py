@@ -66,7 +66,7 @@ def test_a_chosen_baseline_config_is_said_to_be_no_discovery(tmp_path: Path) -> 
     [
         (["--model", "resnet-50"], "unknown model"),
         (["--budget-bits", "1.5"], "below the smallest configuration"),
-        (["--groups", "48"], "divides no layer"),
+        (["--groups", "48"], "fits no layer: a group must divide"),
         (["--profile", "tpu-v9"], "unknown hardware profile"),
         (["--time", "soon"], "not a duration"),
         (["--baselines", "most"], "--baselines takes one of"),
@@ -88,12 +88,12 @@ def test_corrupted_weights_file(tmp_path: Path) -> None:
 
 
 def test_a_model_whose_outputs_overflow_is_refused(tmp_path: Path) -> None:
-    """Finite weights scaled to 1e30: every score would be noise (and its KL not a number)."""
+    """Finite weights scaled to 1e12 (under the 1e15 weight cap): outputs overflow, every score would be noise."""
     import numpy as np
 
     shipped = ROOT / "agent" / "domains" / "quantization" / "data" / "digits-mlp.npz"
     with np.load(shipped, allow_pickle=False) as data:
-        arrays = {k: data[k] * np.float32(1e30) if k.startswith("weight_") else data[k] for k in data.files}
+        arrays = {k: data[k] * np.float32(1e12) if k.startswith("weight_") else data[k] for k in data.files}
     huge = tmp_path / "huge.npz"
     np.savez(huge, **arrays)
     done = strop("--model", str(huge), "--generations", "1")

@@ -77,8 +77,10 @@ def test_model_files_from_libraries(tmp_path: Path) -> None:
     import torch
 
     module = torch.nn.Sequential(torch.nn.Linear(64, 20), torch.nn.ReLU(), torch.nn.Linear(20, 10))
-    torch.save(module, tmp_path / "m.pt")
-    assert load_model(str(tmp_path / "m.pt")).shapes() == [(20, 64), (10, 20)]
+    torch.save(module, tmp_path / "m.pt")  # a whole pickled module: its code would run (test_safe_pickle.py)
+    assert load_model(str(tmp_path / "m.pt"), allow_pickle=True).shapes() == [(20, 64), (10, 20)]
+    torch.save(module.state_dict(), tmp_path / "sd.pt")
+    assert load_model(str(tmp_path / "sd.pt")).shapes() == [(20, 64), (10, 20)]
     np.savez(
         tmp_path / "plain.npz", W0=np.ones((8, 64)), b0=np.zeros(8), W1=np.ones((10, 8)), b1=np.zeros(10)
     )

@@ -13,11 +13,13 @@ scikit-learn and a test checks the two agree.
 from __future__ import annotations
 
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from agent.domains.quantization.npzfile import NpzRefused, read_npz
 from agent.errors import UserError
 
 SPLIT_SEED = 20240607
@@ -81,6 +83,7 @@ class DataError(UserError):
     """A --data file strop cannot select and test on."""
 
 
+MAX_LABEL = 2**20 - 1  # a class index a model's outputs could name; larger ones are not class indices
 MIN_PER_PART = 10  # fewer samples than this in train, validation or test cannot rank anything
 
 
@@ -91,16 +94,17 @@ def load_split(path: Path) -> Split:
     50 / 25 / 25 per class with a fixed seed as the bundled digits are. `x` is (n, features)
     or (n, channels, height, width) for a convolutional model; `y` holds class indices 0…K−1.
     """
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: np.asarray(data[k]) for k in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"cannot read data file {path}: {type(exc).__name__}: {exc}") from None
+    arrays = _read(path)
     named = [f"{axis}_{part}" for part in PARTS for axis in ("x", "y")]
     if all(k in arrays for k in named):
         parts = [(_features(arrays[f"x_{p}"], p), _labels(arrays[f"y_{p}"], p)) for p in PARTS]
     elif "x" in arrays and "y" in arrays:
-        parts = _stratified(_features(arrays["x"], "x"), _labels(arrays["y"], "y"))
+        x, y = _features(arrays["x"], "x"), _labels(arrays["y"], "y")
+        if len(x) != len(y):  # one label per row, or the split pairs rows with the wrong labels
+            raise DataError(f"data file {path}: x has {len(x)} rows, y {len(y)}: one label per row")
+        if not len(y):
+            raise DataError(f"data file {path}: x and y hold no samples")
+        parts = _stratified(x, y)
     else:
         raise DataError(
             f"data file {path} needs arrays x and y, or x_train, y_train, x_val, y_val, x_test, y_test "
@@ -114,6 +118,25 @@ def load_split(path: Path) -> Split:
     if len({x.shape[1:] for x, _ in parts}) != 1:
         raise DataError(f"data file {path}: train, validation and test inputs differ in shape")
     return Split(*(array for pair in parts for array in pair))
+
+
+def _read(path: Path) -> dict[str, np.ndarray]:
+    """The file's arrays, size-checked from their headers before loading (npzfile.py)."""
+    try:
+        return read_npz(path)
+    except NpzRefused as exc:
+        raise DataError(f"cannot read data file {path}: {exc}") from None
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+        RuntimeError,
+        NotImplementedError,
+        zlib.error,
+        zipfile.BadZipFile,
+    ) as exc:
+        message = " ".join(str(exc).split())[:300]
+        raise DataError(f"cannot read data file {path}: {type(exc).__name__}: {message}") from None
 
 
 def _features(x: np.ndarray, name: str) -> np.ndarray:
@@ -133,10 +156,14 @@ def _labels(y: np.ndarray, name: str) -> np.ndarray:
         raise DataError(f"labels {name} must be one class index per sample, got {y.dtype} {y.shape}")
     if y.dtype.kind == "f" and not (np.isfinite(y).all() and (y == np.round(y)).all()):
         raise DataError(f"labels {name} must be whole class indices 0, 1, 2, …")
-    labels = y.astype(np.int64)
-    if len(labels) and labels.min() < 0:
-        raise DataError(f"labels {name} must be class indices 0, 1, 2, …, found {int(labels.min())}")
-    return labels
+    if len(y) and (y.min() < 0 or y.max() > MAX_LABEL):  # compared before any cast can wrap or overflow
+        found = y.min() if y.min() < 0 else y.max()
+        raise DataError(
+            f"labels {name} must be integer class indices 0 to {MAX_LABEL:,}, found {found:g}"
+            if y.dtype.kind == "f"
+            else f"labels {name} must be integer class indices 0 to {MAX_LABEL:,}, found {int(found)}"
+        )
+    return y.astype(np.int64)
 
 
 def _stratified(x: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,8 @@ import numpy as np
 
 from agent.domains.quantization.datasets import Split, digits_split
 from agent.domains.quantization.network import Conv, Dense, Flatten, Layer, MaxPool, Network, Relu
+from agent.domains.quantization.npzfile import NpzRefused, read_npz
+from agent.domains.quantization.safe_pickle import PickleRefused, load_sklearn, load_torch
 from agent.errors import UserError
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -61,69 +65,200 @@ def save_npz(network: Network, path: Path) -> None:
         np.savez_compressed(handle, **arrays)
 
 
-def _from_spec(spec: dict[str, Any], arrays: dict[str, np.ndarray], name: str) -> Network:
-    layers: list[Layer] = []
-    for i, entry in enumerate(spec["layers"]):
-        kind = entry["type"]
-        if kind in ("dense", "conv"):
-            w, b = arrays[f"weight_{i}"], arrays[f"bias_{i}"]
-            layers.append(Dense(w, b) if kind == "dense" else Conv(w, b, int(entry.get("padding", 1))))
-        elif kind == "relu":
-            layers.append(Relu())
-        elif kind == "maxpool":
-            layers.append(MaxPool(int(entry.get("size", 2))))
-        elif kind == "flatten":
-            layers.append(Flatten())
-        else:
-            raise ValueError(f"unknown layer type {kind!r}")
-    return Network(spec.get("name", name), tuple(layers), tuple(spec["input_shape"]))
+MAX_LAYERS = 1000  # far deeper than anything searchable here; a 200,000-layer spec is an attack
+MAX_SAMPLE_ELEMENTS = 2**22  # one input's activations or im2col columns at any layer (16 MiB of float32)
+# squares of weights summed over the 2^28 a layer may hold stay below float32's 3.4e38
+MAX_WEIGHT = 1e15
+WEIGHT_KINDS = "iuf"  # weights are real numbers: signed/unsigned integers or floats
+
+
+def _spec_int(entry: dict[str, Any], key: str, default: int) -> int:
+    value = entry.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"layer {key} must be an integer, got {value!r}")
+    return value
+
+
+def _array(arrays: dict[str, np.ndarray], key: str) -> np.ndarray:
+    if key not in arrays:
+        raise ValueError(f"missing array {key}")
+    return arrays[key]
+
+
+def _spec_layer(i: int, entry: Any, arrays: dict[str, np.ndarray]) -> Layer:
+    if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
+        raise ValueError(f"spec layer {i} must be an object with a string 'type', got {entry!r:.80}")
+    kind = entry["type"]
+    if kind in ("dense", "conv"):
+        w, b = _array(arrays, f"weight_{i}"), _array(arrays, f"bias_{i}")
+        return Dense(w, b) if kind == "dense" else Conv(w, b, _spec_int(entry, "padding", 1))
+    simple: dict[str, Layer] = {"relu": Relu(), "flatten": Flatten()}
+    if kind in simple:
+        return simple[kind]
+    if kind == "maxpool":
+        return MaxPool(_spec_int(entry, "size", 2))
+    raise ValueError(f"unknown layer type {kind!r:.40} (dense, conv, relu, maxpool, flatten)")
+
+
+def _input_shape(value: Any) -> tuple[int, ...]:
+    ok = isinstance(value, list) and len(value) in (1, 3)
+    ok = ok and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in value)
+    if not ok:
+        raise ValueError(
+            f"spec input_shape must be [features] or [channels, height, width], got {value!r:.80}"
+        )
+    return tuple(value)
+
+
+def _from_spec(spec: Any, arrays: dict[str, np.ndarray], name: str) -> Network:
+    if not isinstance(spec, dict):
+        raise ValueError(f"spec must be a JSON object, got {type(spec).__name__}")
+    entries = spec.get("layers")
+    if not isinstance(entries, list) or not 0 < len(entries) <= MAX_LAYERS:
+        raise ValueError(f"spec layers must be a list of 1 to {MAX_LAYERS} layers")
+    title = spec.get("name", name)
+    if not isinstance(title, str):
+        raise ValueError(f"spec name must be a string, got {type(title).__name__}")
+    layers = tuple(_spec_layer(i, entry, arrays) for i, entry in enumerate(entries))
+    return Network(title, layers, _input_shape(spec.get("input_shape")))
 
 
 def _plain_mlp(arrays: dict[str, np.ndarray], name: str) -> Network:
     count = sum(1 for k in arrays if k.startswith("W"))
+    if count > MAX_LAYERS:
+        raise ValueError(f"{count} weight arrays, over the {MAX_LAYERS}-layer cap")
     layers: list[Layer] = []
     for k in range(count):
-        layers.append(Dense(arrays[f"W{k}"], arrays[f"b{k}"]))
+        layers.append(Dense(_array(arrays, f"W{k}"), _array(arrays, f"b{k}")))
         if k < count - 1:
             layers.append(Relu())
-    return Network(name, tuple(layers), (int(arrays["W0"].shape[1]),))
+    first = _array(arrays, "W0")
+    if first.ndim != 2:
+        raise ValueError(f"W0 must be a matrix (out, in), got shape {first.shape}")
+    return Network(name, tuple(layers), (int(first.shape[1]),))
 
 
 def load_npz(path: Path) -> Network:
+    """An .npz model (module docstring); any malformed, hostile or oversized file is a one-line ModelError."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: np.asarray(data[k]) for k in data.files}
+        arrays = read_npz(path)
         if "spec" in arrays:
-            network = _from_spec(json.loads(str(arrays.pop("spec"))), arrays, path.stem)
+            spec = arrays.pop("spec")
+            if spec.dtype.kind != "U" or spec.ndim != 0:
+                raise ValueError(f"'spec' must be one JSON string, got {spec.dtype} {spec.shape}")
+            network = _from_spec(json.loads(str(spec)), arrays, path.stem)
         elif "W0" in arrays:
             network = _plain_mlp(arrays, path.stem)
         else:
             raise ValueError("no 'spec' and no 'W0' array")
+    except NpzRefused as exc:
+        raise ModelError(f"cannot read weights file {path}: {exc}") from None
     except (
         OSError,
         ValueError,
         KeyError,
         EOFError,
         TypeError,
+        RuntimeError,
+        NotImplementedError,
+        zlib.error,
         zipfile.BadZipFile,
-        json.JSONDecodeError,
     ) as exc:
-        raise ModelError(f"cannot read weights file {path}: {type(exc).__name__}: {exc}") from None
+        raise ModelError(f"cannot read weights file {path}: {type(exc).__name__}: {_one_line(exc)}") from None
     return _as_float32(network, str(path))
+
+
+def _checked_arrays(layer: Dense | Conv, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Weight and bias as float32, refused unless they are finite real numbers of the layer's shape."""
+    kind, rank = ("dense", 2) if isinstance(layer, Dense) else ("conv", 4)
+    w, b = np.asarray(layer.weight), np.asarray(layer.bias)
+    for what, array in (("weight", w), ("bias", b)):
+        if array.dtype.kind not in WEIGHT_KINDS:
+            raise ModelError(
+                f"weights file {where}: a {kind} {what} must hold real numbers, not {array.dtype}"
+            )
+    if w.ndim != rank or b.ndim != 1 or w.size == 0:
+        shape = "(out, in)" if rank == 2 else "(out, in_ch, kh, kw)"
+        raise ModelError(
+            f"weights file {where}: a {kind} weight must be {shape} with a bias (out,), got {w.shape} and {b.shape}"
+        )
+    with np.errstate(all="ignore"):
+        w, b = w.astype(np.float32), b.astype(np.float32)
+    if not (np.isfinite(w).all() and np.isfinite(b).all()):
+        raise ModelError(f"weights file {where} holds non-finite weights (NaN, infinity, or beyond float32)")
+    if max(float(np.abs(w).max()), float(np.abs(b).max(initial=0.0))) > MAX_WEIGHT:
+        raise ModelError(
+            f"weights file {where} holds weights beyond ±{MAX_WEIGHT:g}: quantizing them overflows float32"
+        )
+    if w.shape[0] != b.shape[0]:
+        raise ModelError(f"weights file {where}: weight {w.shape} and bias {b.shape} disagree")
+    return w, b
 
 
 def _as_float32(network: Network, where: str) -> Network:
     layers = []
     for layer in network.layers:
         if isinstance(layer, Dense | Conv):
-            w, b = np.asarray(layer.weight, np.float32), np.asarray(layer.bias, np.float32)
-            if not (np.isfinite(w).all() and np.isfinite(b).all()):
-                raise ModelError(f"weights file {where} holds non-finite weights")
-            if w.shape[0] != b.shape[0]:
-                raise ModelError(f"weights file {where}: weight {w.shape} and bias {b.shape} disagree")
+            w, b = _checked_arrays(layer, where)
             layer = Dense(w, b) if isinstance(layer, Dense) else Conv(w, b, layer.padding)
         layers.append(layer)
-    return Network(network.name, tuple(layers), network.input_shape)
+    checked = Network(network.name, tuple(layers), network.input_shape)
+    _check_shapes(checked, where)
+    return checked
+
+
+def _check_shapes(network: Network, where: str) -> None:
+    """Walks the input shape through the layers so a bad file fails here, not as a crash or a huge array."""
+    if len(network.layers) > MAX_LAYERS:
+        raise ModelError(f"model {where} has {len(network.layers)} layers, over the {MAX_LAYERS}-layer cap")
+    shape = tuple(network.input_shape)
+    for i, layer in enumerate(network.layers):
+        try:
+            shape = _next_shape(layer, shape)
+        except ValueError as exc:
+            raise ModelError(f"model {where}: layer {i} ({type(layer).__name__.lower()}): {exc}") from None
+        if math.prod(shape) > MAX_SAMPLE_ELEMENTS:
+            raise ModelError(
+                f"model {where}: layer {i} makes {shape} values per input, over the {MAX_SAMPLE_ELEMENTS:,} cap"
+            )
+
+
+def _next_shape(layer: Layer, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The per-input output shape of `layer` on `shape`; ValueError says why it cannot take it."""
+    if isinstance(layer, Dense):
+        if len(shape) != 1 or shape[0] != layer.weight.shape[1]:
+            raise ValueError(
+                f"takes {layer.weight.shape[1]} inputs, gets shape {shape} (flatten images first)"
+            )
+        return (int(layer.weight.shape[0]),)
+    if isinstance(layer, Relu):
+        return shape
+    if isinstance(layer, Flatten):
+        return (math.prod(shape),)
+    if len(shape) != 3:
+        raise ValueError(f"needs (channels, height, width) inputs, gets shape {shape}")
+    channels, height, width = shape
+    if isinstance(layer, MaxPool):
+        if not 1 <= layer.size <= min(height, width):
+            raise ValueError(f"pool size {layer.size} must be 1 to {min(height, width)} for {shape} inputs")
+        return (channels, height // layer.size, width // layer.size)
+    assert isinstance(layer, Conv)
+    out, in_ch, kh, kw = layer.weight.shape
+    if in_ch != channels:
+        raise ValueError(f"takes {in_ch} channels, gets {channels}")
+    if (
+        not 0 <= layer.padding < min(kh, kw)
+        or height + 2 * layer.padding < kh
+        or width + 2 * layer.padding < kw
+    ):
+        raise ValueError(
+            f"padding {layer.padding} with a {kh}×{kw} kernel on {height}×{width} inputs "
+            "(padding must be 0 to kernel size − 1, and the kernel fit the padded input)"
+        )
+    rows, cols = height + 2 * layer.padding - kh + 1, width + 2 * layer.padding - kw + 1
+    if rows * cols * kh * kw * channels > MAX_SAMPLE_ELEMENTS:
+        raise ValueError(f"its {kh}×{kw} patches over {shape} inputs exceed the {MAX_SAMPLE_ELEMENTS:,} cap")
+    return (int(out), rows, cols)
 
 
 def from_sklearn(model: Any, name: str = "sklearn-mlp") -> Network:
@@ -173,24 +308,32 @@ def from_torch(module: Any, input_shape: tuple[int, ...] | None = None, name: st
     return _as_float32(Network(name, tuple(layers), input_shape), name)
 
 
-def _load_pickled(path: Path, image_shape: tuple[int, ...] | None) -> Network:
+def _load_pickled(path: Path, image_shape: tuple[int, ...] | None, allow_pickle: bool = False) -> Network:
+    """A torch or scikit-learn file, unpickled without running its code unless `allow_pickle` (safe_pickle.py)."""
     suffix = path.suffix.lower()
     try:
         if suffix in (".pt", ".pth"):
-            import torch
-
-            obj = torch.load(path, map_location="cpu", weights_only=False)
+            obj = load_torch(path, allow_pickle)
             if isinstance(obj, dict):
-                return _plain_mlp(_state_dict_to_arrays(obj), path.stem)
+                return _as_float32(_plain_mlp(_state_dict_to_arrays(obj), path.stem), str(path))
+            if not hasattr(obj, "modules"):
+                raise ModelError(
+                    f"model file {path} holds a {type(obj).__name__}, not a state dict or module"
+                )
             convolutional = any(type(m).__name__ == "Conv2d" for m in obj.modules())
             return from_torch(obj, (image_shape or (1, 8, 8)) if convolutional else None, path.stem)
-        import joblib
-
-        return from_sklearn(joblib.load(path), path.stem)
+        return from_sklearn(load_sklearn(path, allow_pickle), path.stem)
     except ModelError:
         raise
+    except PickleRefused as exc:
+        raise ModelError(f"model file {path}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise ModelError(f"cannot read model file {path}: {type(exc).__name__}: {exc}") from None
+        raise ModelError(f"cannot read model file {path}: {type(exc).__name__}: {_one_line(exc)}") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's text on one line (library messages can span paragraphs)."""
+    return " ".join(str(exc).split())[:300]
 
 
 def _state_dict_to_arrays(state: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -206,8 +349,11 @@ def _manifest() -> dict[str, str]:
     return json.loads((DATA_DIR / "manifest.json").read_text())
 
 
-def load_model(name_or_path: str, data: Split | None = None) -> Network:
+def load_model(name_or_path: str, data: Split | None = None, allow_pickle: bool = False) -> Network:
     """A bundled model by name, or a model file (.npz, .pt/.pth, .joblib/.pkl).
+
+    `allow_pickle` (--allow-pickle) unpickles torch and scikit-learn files in full, running
+    whatever code they name: only for files the user made.
 
     Checked against `data` (the user's --data) or, without it, the digits: input size,
     one output per class, finite outputs on the validation inputs.
@@ -229,7 +375,11 @@ def load_model(name_or_path: str, data: Split | None = None) -> Network:
                 ".npz, .pt/.pth or .joblib/.pkl file"
             )
         image_shape = tuple(data.x_val.shape[1:]) if data is not None and data.x_val.ndim == 4 else None
-        network = load_npz(path) if path.suffix.lower() == ".npz" else _load_pickled(path, image_shape)
+        network = (
+            load_npz(path)
+            if path.suffix.lower() == ".npz"
+            else _load_pickled(path, image_shape, allow_pickle)
+        )
     if data is None:
         _check_against(network, name_or_path, digits_split(), "the digits")
     else:

@@ -180,10 +180,14 @@ class SearchRequest:
     executor: str = "local"  # or "ray": candidate evaluations on a Ray cluster (agent.executors)
     address: str | None = None
     groups: tuple[int, ...] = DEFAULT_GROUPS
+    groups_given: bool = False  # the user named `groups` (--groups): one no layer can use is refused
     baselines: str = "all"  # all | fast (uniform, greedy, HAWQ-V3) | none
     gptq: bool = True  # False: round to nearest only, for the search and every baseline alike
     checkpoint: Path | None = None  # the engine's population, continued when it exists (warm start)
     data: Path | None = None  # the user's classification data (.npz); None: the digits split
+    allow_pickle: bool = (
+        False  # unpickle torch/scikit-learn files in full: their code runs (trusted files only)
+    )
 
 
 def _identity(request: SearchRequest) -> dict[str, object]:
@@ -193,6 +197,24 @@ def _identity(request: SearchRequest) -> dict[str, object]:
     if request.data is not None:
         identity["data"] = str(request.data)
     return identity
+
+
+def usable_groups(groups: tuple[int, ...], widths: list[int], given: bool) -> tuple[int, ...]:
+    """The group sizes some layer can use: each must divide a layer's input width and be smaller.
+
+    A group as wide as the row is per-channel scaling, already in every menu. The default menu
+    adapts to the model (a small MLP has no use for 64), but a size the user asked for by name
+    and no layer can take is their error: silently ignoring it would search something else.
+    """
+    fits = tuple(g for g in groups if g >= 1 and any(w % g == 0 and g < w for w in widths))
+    if given:
+        for g in groups:
+            if g not in fits:
+                raise UserError(
+                    f"group size {g} fits no layer: a group must divide a layer's input width and be "
+                    f"smaller than it (widths: {', '.join(map(str, widths))})"
+                )
+    return fits
 
 
 def build_domain(request: SearchRequest) -> QuantDomain:
@@ -212,15 +234,10 @@ def build_domain(request: SearchRequest) -> QuantDomain:
         domain: QuantDomain = build_minilm_domain(profile, request.budget_bits, groups, request.gptq)
         network = domain.network
     else:
-        network = load_model(request.model, split if request.data is not None else None)
-    widths = [w for _, w in network.shapes()]
-    for g in request.groups:
-        if g < 1 or not any(w % g == 0 and g < w for w in widths):
-            raise UserError(
-                f"group size {g} divides no layer's input width (widths: {', '.join(map(str, widths))})"
-            )
+        network = load_model(request.model, split if request.data is not None else None, request.allow_pickle)
+    groups = usable_groups(request.groups, [w for _, w in network.shapes()], request.groups_given)
     if request.model.lower() not in MINILM_NAMES:
-        space = build_space(network.shapes(), profile, request.budget_bits, tuple(request.groups))
+        space = build_space(network.shapes(), profile, request.budget_bits, groups)
         domain = QuantDomain(network, split, replace(space, allow_gptq=request.gptq))
     floor = domain.solver.minimum_avg_bits()
     if floor is None:
@@ -405,9 +422,15 @@ def run_search(
     counters = replace(domain.counters)  # strop's checks only; baselines below check too
     repairs = (domain.solver.repairs_by_table, domain.solver.repairs_by_optimize)
     evaluations = result.stats.evaluated + refined
+    candidates = front + _seeded(domain, front)
+    if not candidates:
+        raise UserError(
+            f"no quantized configuration of {domain.network.name} scored at all ({evaluations} tried): "
+            "every one's outputs were not numbers, so there is nothing to choose; check its weights' scale"
+        )
     chosen = score(
         domain,
-        chosen_genome(front + _seeded(domain, front), domain),
+        chosen_genome(candidates, domain),
         evaluations,
         result.stats.wall_time + phases.seconds["refine"],
     )
