@@ -157,14 +157,6 @@ class Run:
         self.repo.write_run(self.record)
         self.index.put_run(self.record)
 
-    def discard(self) -> None:
-        """Remove every trace of a run that failed before its first experiment."""
-        import shutil
-
-        self.repo.discard_run(self.record.id)
-        self.index.remove_run(self.record.id)
-        shutil.rmtree(self.folder, ignore_errors=True)
-
     def evaluator(self) -> Evaluator:
         """The run's evaluator, over the pristine files snapshotted at the run's start.
 

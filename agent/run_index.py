@@ -66,13 +66,6 @@ class RunIndex:
             (record.run, record.id, record.status.value, json.dumps(record.to_dict(), sort_keys=True)),
         )
 
-    def remove_run(self, run_id: str) -> None:
-        """Forget a run that never started (it left nothing in git either)."""
-        with self.db:
-            self.db.execute("BEGIN")
-            self.db.execute("DELETE FROM experiments WHERE run = ?", (run_id,))
-            self.db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
-
     def replace_all(self, runs: Iterable[RunRecord], experiments: Iterable[ExperimentRecord]) -> None:
         with self.db:
             self.db.execute("BEGIN")

@@ -119,14 +119,30 @@ def build_graph(nodes: Nodes, checkpointer: Any) -> Any:
     return graph.compile(checkpointer=checkpointer)
 
 
-def make_proposer(task: Task, constraints: Any, index: RunIndex) -> Any:
-    """`auto`: the LLM proposer when [llm] is configured (and installed), else evolve."""
+def _proposer_kind(task: Task) -> str:
+    """`auto`: the LLM proposer when [llm] is configured, else evolve."""
     kind = task.spec.proposer.kind
     if kind == "auto":
         kind = "llm" if task.spec.llm is not None else "evolve"
+    if kind == "llm" and task.spec.llm is None:
+        raise UserError(f"task {task.name}: proposer kind 'llm' needs an [llm] table (base_url, model)")
+    return kind
+
+
+def _check_proposer(task: Task) -> None:
+    """What the task's proposer needs from the task file, asked before a run is made of it."""
+    if _proposer_kind(task) == "evolve":
+        from agent.proposers.evolve import EvolveProposer
+
+        EvolveProposer(task)  # cheap; refuses a task with no [space]
+    elif task.spec.llm is not None and task.spec.llm.answers == "params" and not Space.from_task(task):
+        raise UserError(f"task {task.name}: [llm] answers = 'params' needs a [space] table")
+
+
+def make_proposer(task: Task, constraints: Any, index: RunIndex) -> Any:
+    """`auto`: the LLM proposer when [llm] is configured (and installed), else evolve."""
+    kind = _proposer_kind(task)
     if kind == "llm":
-        if task.spec.llm is None:
-            raise UserError(f"task {task.name}: proposer kind 'llm' needs an [llm] table (base_url, model)")
         try:
             from agent.proposers.llm import make_llm_proposer
         except ImportError as error:
@@ -232,14 +248,11 @@ def start_run(
     """
     overrides = overrides or Overrides()
     _validate(task)
+    if proposer is None:
+        _check_proposer(task)  # before the run exists: resume could not fix it (it keeps the task)
     run = Run.start(task, home, index, base=base)
     overrides.save(run.folder)
-    try:
-        return _drive(run, index, overrides, sink, resumed=False, proposer=proposer, started=started)
-    except UserError:
-        if not run.records():  # it failed before experiment 0 (e.g. no [space] for the proposer)
-            run.discard()  # a run that never started is not left `running`, unresumable
-        raise
+    return _drive(run, index, overrides, sink, resumed=False, proposer=proposer, started=started)
 
 
 def resume_run(

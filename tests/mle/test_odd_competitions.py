@@ -289,19 +289,21 @@ def test_predictions_that_overflow_the_metric_are_an_invalid_submission(tmp_path
     ],
 )
 def test_mle_run_refuses_a_broken_grader_before_any_experiment(
-    tmp_path: Path, grade_py: str, said: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, grade_py: str, said: str
 ) -> None:
     from agent.domains.mle.grading import GraderError, check_grader
 
     root = table_competition(tmp_path / "c", grade_py=grade_py)
-    with pytest.raises(GraderError, match="sample submission") as refused:
-        check_grader(load_competition(root), timeout=2.0)
+    folder = prepare_task(load_competition(root), tmp_path / "prepared", seed=0, experiments=2)
+    with pytest.raises(GraderError, match="placeholder submission") as refused:
+        check_grader(load_competition(root), folder.root, timeout=2.0)
     assert said in str(refused.value)
-    if "KeyError" in said:  # through the CLI: one line, exit 2, no working folder made
+    if "KeyError" in said:  # through the CLI: one line, exit 2, no working folder left
         done = strop(
             "mle", "run", str(root), "--time", "30s", "--out", str(tmp_path / "w"), home=tmp_path / "h"
         )
         assert done.returncode == 2 and done.stderr.count("\n") == 1 and said in done.stderr
         assert not (tmp_path / "w").exists()
-    fine = table_competition(tmp_path / "ok")
-    check_grader(load_competition(fine), timeout=30.0)  # a working grader passes
+    fine = table_competition(tmp_path / "ok", grade_py="def grade(s, a):\n    return 1.0\n")
+    ready = prepare_task(load_competition(fine), tmp_path / "ok-prepared", seed=0, experiments=2)
+    check_grader(load_competition(fine), ready.root, timeout=30.0)  # a working grader passes

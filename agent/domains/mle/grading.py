@@ -153,26 +153,34 @@ def _score(path: Path, competition: Competition) -> tuple[float | None, Validati
     return _checked_score(value, competition), Validation(True, "submission is valid")
 
 
-def check_grader(competition: Competition, timeout: float = 60.0) -> None:
-    """Grade the competition's own sample submission once, before a run: a grader that raises
-    or hangs is the competition's fault, refused in one line, not every candidate's "buggy".
+def check_grader(competition: Competition, folder: Path, timeout: float = 60.0) -> None:
+    """Run the competition's grade.py once on the prepared holdout's placeholder submission.
 
-    A refusal of the sample (InvalidSubmission) or a score that is not finite (constant
-    predictions give NaN correlations) is fine: the grader ran. Only what it raises counts.
+    A grade.py that raises or hangs is the competition's fault: refused here in one line, before
+    any experiment, rather than every candidate recorded "buggy" and the run ending "no valid
+    submission". It is given what the scorer would give it (the first split's placeholder
+    predictions and held-out answers, both cut from the public train.csv), never the private
+    answers, which a run opens once, for the final grading. A refusal of the placeholder
+    (InvalidSubmission) or a score that is not finite is fine: the grader ran. Built-in metrics
+    are strop's own code and need no check.
     """
+    if competition.grade_file is None:
+        return
     import threading
 
     import pandas as pd
 
-    where = competition.grade_file or f"metric {competition.metric_name!r}"
+    split = "fold-0" if (folder / "public" / "fold-0").is_dir() else ""
+    ids = {competition.id_column: str}
     outcome: list[BaseException | None] = []
 
     def attempt() -> None:
         try:
-            sample = pd.read_csv(competition.sample_submission, dtype={competition.id_column: str})
-            grader, answers = _grader(competition), read_answers(competition)
+            predictions = pd.read_csv(folder / "public" / split / "holdout_sample.csv", dtype=ids)
+            answers = pd.read_csv(folder / "private" / "validate" / split / "holdout_answers.csv", dtype=ids)
+            grade = _load_grade_function(competition.grade_file)  # type: ignore[arg-type]
             with redirect_stdout(sys.stderr):
-                grader(sample, answers)
+                grade(predictions, answers)
             outcome.append(None)
         except (Exception, SystemExit) as error:
             outcome.append(error)
@@ -180,8 +188,11 @@ def check_grader(competition: Competition, timeout: float = 60.0) -> None:
     worker = threading.Thread(target=attempt, daemon=True, name="strop-grader-check")
     worker.start()
     worker.join(timeout)
+    where = competition.grade_file
     if not outcome:
-        raise GraderError(f"{where}: the grader did not finish on the sample submission within {timeout:g}s")
+        raise GraderError(
+            f"{where}: the grader did not finish on a placeholder submission within {timeout:g}s"
+        )
     error = outcome[0]
     if (
         error is None
@@ -192,7 +203,7 @@ def check_grader(competition: Competition, timeout: float = 60.0) -> None:
     if isinstance(error, CompetitionError):
         raise error
     raise GraderError(
-        f"{where}: on the competition's own sample submission the grader raised {_described(error)}"
+        f"{where}: on a placeholder submission of the holdout the grader raised {_described(error)}"
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.domains.mle.competition import Competition
+from agent.domains.mle.competition import Competition, CompetitionError
 from agent.domains.mle.grading import CompetitionReport, check_grader, report_for
 from agent.domains.mle.summary import REPORT_FILE
 from agent.domains.mle.workfolder import Endpoint, WorkFolder, prepare_task, work_folder
@@ -76,7 +76,7 @@ def run_competition(
     if request.reuse and (Path(request.out) / "task.toml").is_file():
         folder = work_folder(request.competition, request.out)
     else:
-        check_grader(request.competition)
+        existed = Path(request.out).exists()
         folder = prepare_task(
             request.competition,
             request.out,
@@ -85,6 +85,11 @@ def run_competition(
             llm=request.llm,
             folds=request.folds,
         )
+        try:
+            check_grader(request.competition, folder.root)
+        except CompetitionError:
+            _clear(Path(request.out), existed)  # a refused competition leaves no half-made folder
+            raise
     task = load_task(folder.task_file)
     overrides = Overrides(
         experiments=request.experiments,
@@ -94,6 +99,17 @@ def run_competition(
     )
     result = start_run(task, home, RunIndex(home), overrides, sink=sink, started=started, base=request.base)
     return _finish(request.competition, folder, result, time.time() - clock, home)
+
+
+def _clear(out: Path, existed: bool) -> None:
+    """Undo `prepare_task`: it only writes into a folder that was new or empty."""
+    import shutil
+
+    if not existed:
+        shutil.rmtree(out, ignore_errors=True)
+        return
+    for entry in out.iterdir():
+        shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
 
 
 def resume_competition(
