@@ -329,8 +329,8 @@ class PathGuard:
             return f"{path!r} is outside the workspace; use a path relative to the workspace root"
         try:
             safe_path(self.root, path)
-        except UnsafePathError:
-            return f"{path!r} is outside the workspace (or inside .git)"
+        except UnsafePathError as error:
+            return str(error)
         if self.is_protected(path):
             return f"{path!r} is a protected evaluator file; it is read-only and edits to it are refused"
         return None

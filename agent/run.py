@@ -54,21 +54,30 @@ class UnsafePathError(ValueError):
     """A candidate's path that leaves the workspace, enters .git, or configures host git."""
 
 
-GIT_CONTROL = frozenset({".gitattributes", ".gitmodules"})
-"""Files through which a tree tells host git to run drivers or fetch: never written by a candidate."""
+GIT_CONTROL_PREFIX = ".git"
+"""`.git*` names (.gitattributes, .gitmodules, .gitignore, …), any case: through them a tree tells host
+git to run drivers, fetch, or leave files out of a commit; never written by a candidate. The check
+ignores case because git does on case-insensitive file systems and refuses `.GIT/` paths anyway."""
+MAX_NAME_BYTES = 255  # one path component, as Linux file systems allow
+MAX_PATH_BYTES = 4096
 
 
 def safe_path(root: Path, relative: str) -> Path:
-    """`root / relative`, refused when it resolves outside `root`, inside `.git`, or is a git control file."""
-    target = (root / relative).resolve()
-    if (
-        not target.is_relative_to(root.resolve())
-        or ".git" in Path(relative).parts
-        or Path(relative).is_absolute()
+    """`root / relative`, refused when it resolves outside `root`, is a `.git*` path, or no file can have it."""
+    if any(ord(c) < 32 or c == "\x7f" for c in relative):
+        raise UnsafePathError(f"path {relative!r} has a NUL or control character")
+    parts = Path(relative).parts
+    if len(relative.encode("utf-8", "replace")) > MAX_PATH_BYTES or any(
+        len(part.encode("utf-8", "replace")) > MAX_NAME_BYTES for part in parts
     ):
+        raise UnsafePathError(f"path {relative[:80]!r}… is longer than a file system allows")
+    target = (root / relative).resolve()
+    if not target.is_relative_to(root.resolve()) or Path(relative).is_absolute():
         raise UnsafePathError(f"path {relative!r} is outside the workspace")
-    if Path(relative).name in GIT_CONTROL:
-        raise UnsafePathError(f"path {relative!r} configures git on the host; candidates may not write it")
+    if any(part.lower().startswith(GIT_CONTROL_PREFIX) for part in parts):
+        raise UnsafePathError(
+            f"path {relative!r} is a .git* path (git's own files); candidates may not write it"
+        )
     return target
 
 
@@ -85,7 +94,7 @@ def write_files(root: Path, files: dict[str, str | None]) -> None:
             target.unlink(missing_ok=True)
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
+            target.write_bytes(text.encode("utf-8", "replace"))  # a lone surrogate becomes "?", not a crash
 
 
 def new_run_id(repo: ExperimentRepo) -> str:

@@ -90,10 +90,15 @@ class Param:
     def coerce(self, value: Any) -> Any:
         """The nearest legal value (clipped, rounded for ints); a foreign choice becomes the first."""
         spec = self.spec
-        if spec.type == "int":
-            return int(min(spec.high, max(spec.low, round(float(value)))))  # type: ignore[type-var]
-        if spec.type == "float":
-            return float(min(spec.high, max(spec.low, float(value))))  # type: ignore[type-var]
+        if spec.type in ("int", "float"):
+            try:
+                number = float(value)
+            except OverflowError:  # an int past 1e308: as far out as +-inf
+                number = math.inf if value > 0 else -math.inf
+            if math.isnan(number):
+                raise ValueError(f"{self.name} = NaN is not a number")
+            clipped = min(spec.high, max(spec.low, number))  # type: ignore[type-var]  # ±inf clip too
+            return int(round(clipped)) if spec.type == "int" else float(clipped)
         if spec.type == "bool":
             return bool(value)
         return value if value in self.choices else self.choices[0]
@@ -104,7 +109,9 @@ class Param:
         if spec.type in ("int", "float"):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 return False
-            if spec.type == "int" and float(value) != int(value):
+            if isinstance(value, float) and not math.isfinite(value):
+                return False
+            if spec.type == "int" and isinstance(value, float) and not value.is_integer():
                 return False
             return bool(spec.low <= value <= spec.high)  # type: ignore[operator]
         if spec.type == "bool":

@@ -28,6 +28,7 @@ needs and the package leaves to its caller:
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import random
 import re
@@ -268,6 +269,7 @@ class LLMClient:
         env = os.environ if environ is None else environ
         key = env.get(spec.api_key_env) or ""
         self._secrets = tuple(s for s in (key,) if len(s) >= 4)
+        self._spelled = tuple(_escaped_spellings(secret) for secret in self._secrets)
         self.context: int | None = getattr(spec, "context", None)  # tokens; learned from overflow errors
         self.dropped: set[str] = set()  # optional parameters this endpoint refused: no longer sent
         self.system_role = True  # False once the endpoint's chat template refused the system role
@@ -475,8 +477,10 @@ class LLMClient:
     # ---------------------------------------------------------------- internals
     def redact(self, text: str) -> str:
         """`text` with the key's value (if any) replaced; applied to everything a server sends back."""
-        for secret in self._secrets:
+        for secret, spelled in zip(self._secrets, self._spelled, strict=True):
             text = text.replace(secret, _REDACTED)
+            if "\\" in text:  # JSON's \u0073 spelling decodes to the key once an answer is parsed
+                text = spelled.sub(_REDACTED, text)
         return text
 
     def _adapt(self, fix: str) -> bool:
@@ -596,9 +600,11 @@ class LLMClient:
         """
         usage = stream.usage
         if usage is not None:
-            prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
-            completion = int(getattr(usage, "completion_tokens", 0) or 0)
-            return Cost(prompt, completion, price(prompt, completion, self.spec), calls=1)
+            prompt = _token_count(getattr(usage, "prompt_tokens", None))
+            completion = _token_count(getattr(usage, "completion_tokens", None))
+            if prompt is not None and completion is not None:
+                return Cost(prompt, completion, price(prompt, completion, self.spec), calls=1)
+            # a usage no server could mean (negative, NaN, text, past 10M) is not believed: estimated
         if failed and not stream.opened.is_set() and not stream.cancelled:
             return Cost(calls=1)
         prompt = estimate_prompt_tokens(messages)
@@ -667,3 +673,27 @@ class LLMClient:
 def _short(text: str, limit: int = 120) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+MAX_CALL_TOKENS = 10_000_000
+"""More tokens than any context window holds: a usage above it is a hostile or broken server's."""
+
+
+def _token_count(value: object) -> int | None:
+    """A server's token count as a non-negative int, or None when it cannot be one."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value) or not 0 <= value <= MAX_CALL_TOKENS:
+        return None
+    return int(value)
+
+
+def _escaped_spellings(secret: str) -> re.Pattern[str]:
+    """The key written with any of its characters as a JSON escape (\\u0073, \\/): parsed, it is the key."""
+    pieces = []
+    for char in secret:
+        options = [re.escape(char), f"\\\\u{ord(char):04x}"]
+        if char == "/":
+            options.append(r"\\/")
+        pieces.append("(?:" + "|".join(options) + ")")
+    return re.compile("".join(pieces), re.IGNORECASE)

@@ -116,14 +116,19 @@ def _plain(value: float | None) -> str:
 
 
 # ------------------------------------------------------------------------------ reading JSON
+MAX_JSON_STARTS = 2000
+
+
 def _json_objects(text: str) -> list[Any]:
     """Every JSON value that parses from a `{` in `text`, outermost first (fences and prose around it ignored)."""
     decoder = json.JSONDecoder()
     found = []
-    for match in re.finditer(r"\{", text):
+    for attempt, match in enumerate(re.finditer(r"\{", text)):
+        if attempt >= MAX_JSON_STARTS:  # a reply of 100,000 braces would cost 100,000 parses
+            break
         try:
             value, _ = decoder.raw_decode(text, match.start())
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python's stack
             continue
         found.append(value)
     return found

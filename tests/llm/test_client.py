@@ -178,6 +178,26 @@ def test_a_reply_without_usage_is_estimated_and_says_so(server: ScriptedServer) 
     assert reply.cost.estimated == reply.cost.tokens
 
 
+@pytest.mark.parametrize(("prompt", "completion"), [(-1000, 25), (10**30, 25), (40, float("nan"))])
+def test_a_usage_no_server_could_mean_is_estimated(server: ScriptedServer, prompt, completion) -> None:
+    server.add(Reply.text("local model answers", prompt_tokens=prompt, completion_tokens=completion))
+    with make_client(server) as client:
+        reply = client.complete(HELLO)
+    assert reply.cost.estimated == reply.cost.tokens and 0 < reply.cost.tokens < 100  # not -975, not 1e30
+    assert reply.cost.usd >= 0
+
+
+def test_the_key_spelt_with_json_escapes_is_redacted_too(server: ScriptedServer) -> None:
+    import json
+
+    escaped = "".join(f"\\u{ord(c):04x}" if i % 3 == 0 else c for i, c in enumerate(KEY))
+    server.add(Reply.text('{"idea": "leak ' + escaped + '", "edits": []}'))
+    with make_client(server) as client:
+        reply = client.complete(HELLO)
+    assert KEY not in json.dumps(json.loads(reply.text), ensure_ascii=False)  # parsed, it is not the key
+    assert "[redacted]" in reply.text
+
+
 def test_400_is_not_retried(server: ScriptedServer) -> None:
     server.add(Reply.error(400, "context too long"), Reply.text("never"))
     with make_client(server) as client, pytest.raises(LLMRequestRefused) as caught:

@@ -249,7 +249,13 @@ def workspace(tmp_path: Path) -> Path:
         ("../other/model.py", "outside the workspace"),
         ("sub/../../x.py", "outside the workspace"),
         ("~/x.py", "outside the workspace"),
-        (".git/config", "inside .git"),
+        (".git/config", "a .git* path"),
+        (".GIT/config", "a .git* path"),  # git refuses it anyway: it stopped the run with an internal error
+        ("sub/.Git/x", "a .git* path"),
+        (".gitignore", "a .git* path"),  # it silently kept new files out of the commit
+        (".gitattributes", "a .git* path"),
+        ("a\x00b.py", "NUL or control character"),
+        ("x" * 300 + ".py", "longer than a file system allows"),
         ("link/passwd", "outside the workspace"),
         ("evaluate.py", "protected evaluator file"),
         ("eval/data.csv", "protected evaluator file"),
@@ -262,6 +268,13 @@ def test_forbidden_paths_are_refused_with_feedback(workspace: Path, path: str, w
     assert outcome.files == {}
     assert outcome.problems[0].refused
     assert words in outcome.problems[0].message
+
+
+def test_a_lone_surrogate_in_a_file_is_written_not_a_crash(workspace: Path) -> None:
+    from agent.run import write_files
+
+    write_files(workspace, {"bin.dat": "ok \udc80\ud800 end"})  # a reply's text that is not valid Unicode
+    assert (workspace / "bin.dat").read_text() == "ok ?? end"
 
 
 def test_good_edits_apply_and_refused_ones_are_reported(workspace: Path) -> None:

@@ -184,6 +184,18 @@ def test_values_are_clipped_repaired_by_z3_and_never_repeat() -> None:
     assert any("tried before" in n for n in again.notes)
 
 
+def test_hostile_values_are_settled_or_refused_not_raised() -> None:
+    import random
+
+    deep = '{"params": {"x": 1, "z": ' + "[" * 100_000 + "]" * 100_000 + "}}"
+    assert parse_params(deep, space()).values in ({}, {"x": 1})  # no RecursionError
+    huge = parse_params('{"params": {"x": 1e400, "y": -1e400}}', space())
+    settled = settle_point(
+        huge.values, space(), None, {"x": 1, "y": 1.0, "kind": "a"}, set(), random.Random(0)
+    )
+    assert settled.point is not None and (settled.point["x"], settled.point["y"]) == (20, 0.0)  # clipped
+
+
 def record(i: int, status: Status, proposer: str = "llm", mode: str = "text") -> ExperimentRecord:
     return ExperimentRecord(
         run="r", id=i, parent=0, branch="", commit="", status=status, proposer=proposer, mode=mode
