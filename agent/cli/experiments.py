@@ -122,11 +122,17 @@ def runs_command(json_out: JsonFlag = False) -> None:
     for run in runs:
         summary = _run_summary(index, run)
         best = summary["best"]
-        best_text = "—" if best is None else f"{best['id']}: {run.metric} = {best['value']:.6g}"
+        best_text = "—" if best is None else f"{best['id']}: {_safe(run.metric)} = {best['value']:.6g}"
         cost = summary["cost"]
         llm = f"{cost['tokens']} · ${cost['usd']:.4f} · {cost['calls']}" if cost["calls"] else "—"
         table.add_row(
-            run.id, run.task, run.status, run.started[:19], str(summary["experiments"]), best_text, llm
+            run.id,
+            _printable(run.task),
+            run.status,
+            run.started[:19],
+            str(summary["experiments"]),
+            best_text,
+            llm,
         )
     out.print(table)
 

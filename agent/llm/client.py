@@ -286,6 +286,8 @@ class LLMClient:
             max_retries=0,
             organization=None,
             project=None,
+            # a redirect would send the prompt (the user's code) to a host the user did not name
+            http_client=openai.DefaultHttpxClient(follow_redirects=False),
         )
 
     @property

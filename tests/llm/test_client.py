@@ -198,6 +198,15 @@ def test_the_key_spelt_with_json_escapes_is_redacted_too(server: ScriptedServer)
     assert "[redacted]" in reply.text
 
 
+def test_a_redirect_to_another_host_is_not_followed(server: ScriptedServer) -> None:
+    with ScriptedServer([Reply.text("the other host answered")]) as other:
+        moved = Reply(status=307, body=b"", headers=(("Location", other.base_url + "/chat/completions"),))
+        server.add(*[moved] * 4)
+        with make_client(server) as client, pytest.raises((LLMRequestRefused, LLMUnavailable)):
+            client.complete(HELLO)
+        assert other.remaining == 1  # the prompt never reached the host the user did not name
+
+
 def test_400_is_not_retried(server: ScriptedServer) -> None:
     server.add(Reply.error(400, "context too long"), Reply.text("never"))
     with make_client(server) as client, pytest.raises(LLMRequestRefused) as caught:
