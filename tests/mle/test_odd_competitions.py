@@ -16,6 +16,7 @@ from agent.domains.mle.competition import CompetitionError, load_competition
 from agent.domains.mle.grading import grade_submission
 from agent.domains.mle.workfolder import prepare_task
 from tests.mle.conftest import write_competition
+from tests.mle.test_workfolder import run as python
 
 ROWS = 60
 
@@ -59,18 +60,6 @@ def strop(*args: str, home: Path | None = None) -> subprocess.CompletedProcess[s
     )
 
 
-def python(folder: Path, script: list[str], cwd: str, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {"STROP_PUBLIC": str(folder / "public"), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
-    return subprocess.run(
-        [sys.executable, *script],
-        cwd=folder / cwd,
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def fast_recipe(folder: Path) -> None:
     """One linear model instead of the starting ensemble: these tests are about data, not models."""
     params = folder / "workspace" / "params.json"
@@ -83,6 +72,11 @@ def solve_and_score(folder: Path, tmp_path: Path) -> subprocess.CompletedProcess
     outputs.mkdir(exist_ok=True)
     made = python(folder, ["solution.py"], "workspace", STROP_OUTPUTS=str(outputs))
     assert made.returncode == 0, made.stderr
+    return score_holdout(folder, outputs)
+
+
+def score_holdout(folder: Path, outputs: Path) -> subprocess.CompletedProcess[str]:
+    """The task's scorer on `outputs`, in the validate phase."""
     return python(
         folder,
         ["-I", "score.py"],
@@ -241,14 +235,7 @@ def test_what_a_grader_prints_stays_off_stdout(tmp_path: Path) -> None:
     public = folder / "public"
     (outputs / "submission.csv").write_bytes((public / "sample_submission.csv").read_bytes())
     (outputs / "holdout.csv").write_bytes((public / "holdout_sample.csv").read_bytes())
-    scored = python(
-        folder,
-        ["-I", "score.py"],
-        "scorer",
-        STROP_OUTPUTS=str(outputs),
-        STROP_PHASE="validate",
-        STROP_PRIVATE=str(folder / "private" / "validate"),
-    )
+    scored = score_holdout(folder, outputs)
     assert scored.returncode == 0, scored.stderr
     assert json.loads(scored.stdout) == {"rmse": 0.5}
 

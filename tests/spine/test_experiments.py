@@ -109,7 +109,8 @@ def test_candidate_that_edits_the_evaluator_is_tampered_and_unscored(make_worksp
     assert best is not None and best.id == 0
 
 
-def test_plain_folder_workspace_gets_a_managed_repo(tmp_path, cli) -> None:
+def _plain_folder_task(tmp_path: Path) -> tuple[Path, Path]:
+    """A folder that is no git repo (its file v holds the loss) and a task.toml over it."""
     folder = tmp_path / "plain"
     folder.mkdir()
     (folder / "evaluate.py").write_text('import json\nprint(json.dumps({"loss": float(open("v").read())}))\n')
@@ -119,6 +120,11 @@ def test_plain_folder_workspace_gets_a_managed_repo(tmp_path, cli) -> None:
         '[task]\nname = "plain"\ngoal = "g"\nworkspace = "plain"\n'
         '[evaluator]\ncommand = "python evaluate.py"\nmetric = "loss"\ndirection = "minimize"\nfiles = ["evaluate.py"]\n'
     )
+    return folder, task
+
+
+def test_plain_folder_workspace_gets_a_managed_repo(tmp_path, cli) -> None:
+    folder, task = _plain_folder_task(tmp_path)
     loaded = load_task(task)
     run = Run.start(loaded, strop_home(), RunIndex(strop_home()))
     assert run.repo.managed and not (folder / ".git").exists()
@@ -136,16 +142,8 @@ def test_plain_folder_workspace_gets_a_managed_repo(tmp_path, cli) -> None:
 
 
 def test_adopting_into_a_folder_keeps_the_edits_made_since_the_run(tmp_path, cli) -> None:
-    folder = tmp_path / "plain"
-    folder.mkdir()
-    (folder / "evaluate.py").write_text('import json\nprint(json.dumps({"loss": float(open("v").read())}))\n')
-    (folder / "v").write_text("3")
+    folder, task = _plain_folder_task(tmp_path)
     (folder / "notes.md").write_text("first\n")
-    task = tmp_path / "task.toml"
-    task.write_text(
-        '[task]\nname = "plain"\ngoal = "g"\nworkspace = "plain"\n'
-        '[evaluator]\ncommand = "python evaluate.py"\nmetric = "loss"\ndirection = "minimize"\nfiles = ["evaluate.py"]\n'
-    )
     run = Run.start(load_task(task), strop_home(), RunIndex(strop_home()))
     base = run.evaluate(run.commit_candidate(0, None, Candidate("baseline")))
     run.evaluate(run.commit_candidate(1, base, Candidate("lower", files={"v": "1"})))

@@ -146,7 +146,7 @@ def _score(path: Path, competition: Competition) -> tuple[float | None, Validati
         with redirect_stdout(sys.stderr):  # grade.py's prints must not come before `--json`'s report
             value = grader(submission, answers)
     except (Exception, SystemExit) as error:
-        if isinstance(error, InvalidSubmission) or type(error).__name__ == "InvalidSubmissionError":
+        if _refused(error):
             return None, Validation(False, f"the grader refused the submission: {error}")
         where = competition.grade_file or f"metric {competition.metric_name!r}"
         raise GraderError(f"{where}: the grader raised {_described(error)}") from None
@@ -194,17 +194,18 @@ def check_grader(competition: Competition, folder: Path, timeout: float = 60.0) 
             f"{where}: the grader did not finish on a placeholder submission within {timeout:g}s"
         )
     error = outcome[0]
-    if (
-        error is None
-        or isinstance(error, InvalidSubmission)
-        or type(error).__name__ == "InvalidSubmissionError"
-    ):
+    if error is None or _refused(error):
         return
     if isinstance(error, CompetitionError):
         raise error
     raise GraderError(
         f"{where}: on a placeholder submission of the holdout the grader raised {_described(error)}"
     )
+
+
+def _refused(error: BaseException) -> bool:
+    """The grader refused the submission (ours or MLE-bench's exception), rather than failing."""
+    return isinstance(error, InvalidSubmission) or type(error).__name__ == "InvalidSubmissionError"
 
 
 def _described(error: BaseException) -> str:
