@@ -41,6 +41,20 @@ class ClusterGone(UserError):
     """The Ray cluster stopped answering during a run; the run can be resumed (locally too)."""
 
 
+def lost_under(ray: Any, error: object) -> bool:
+    """A task's worker or node was lost (Ray's system failures), as against an error raised in it.
+
+    strop retries such tasks itself, submitted with `max_retries=0`: Ray's own retry and its
+    lineage reconstruction of a lost result run inside the driver's core worker, and when the
+    whole cluster dies under them they can end the driver with a silent exit 1 (seen once in CI,
+    after "Attempting to recover 1 lost objects…") instead of strop's one-line stop.
+    """
+    errors = ray.exceptions
+    return isinstance(error, BaseException) and not isinstance(
+        error, (errors.RayTaskError, errors.TaskCancelledError)
+    )
+
+
 def import_ray() -> Any:
     try:
         import ray

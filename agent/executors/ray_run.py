@@ -5,13 +5,14 @@ The driver packs what a worker needs and nothing more: the run's evaluator bundl
 without `.git`. Each task asks for one CPU and the task's evaluator memory limit,
 so Ray places it on a node that can honour the limits the sandbox will enforce.
 
-Faults. A task whose worker process or node dies is retried by Ray up to
-`spec.retries` times (Ray's own retry of system failures; a candidate that fails
-is a verdict, never retried); after that the evaluation is recorded `buggy` with
-the reason. The verdicts are recorded by the driver alone, once each, in the order
-of the jobs, so nothing is duplicated. While it waits, the driver probes the head;
-when the cluster is gone it stops with one line (`ClusterGone`) and the evaluation
-stays pending: `strop resume RUN` (with `--executor local` if need be) runs it.
+Faults. A task whose worker process or node dies is submitted again by the driver,
+up to `spec.retries` times, while the cluster answers (a candidate that fails is a
+verdict, never retried); after that the evaluation is recorded `buggy` with the
+reason. The driver retries rather than Ray (see `lost_under`). The verdicts are
+recorded by the driver alone, once each, in the order of the jobs, so nothing is
+duplicated. While it waits, the driver probes the head; when the cluster is gone it
+stops with one line (`ClusterGone`) and the evaluation stays pending: `strop resume
+RUN` (with `--executor local` if need be) runs it.
 A driver killed mid-evaluation takes its tasks with it (Ray cancels the tasks of a
 dead driver); `strop resume` re-dispatches them, since their records are pending.
 """
@@ -25,7 +26,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agent.executors.cluster import ClusterGone, check_capacity, connect, gcs_address, head_reachable
+from agent.executors.cluster import (
+    ClusterGone,
+    check_capacity,
+    connect,
+    gcs_address,
+    head_reachable,
+    lost_under,
+)
 from agent.executors.remote import (
     EvaluatorBundle,
     RemoteJob,
@@ -70,7 +78,7 @@ class RayExecutor:
     def _submit(self, evaluator: Any, bundle: Any, job: EvaluationJob) -> Any:
         left = None if job.deadline is None else max(0.0, job.deadline - time.time())
         remote = RemoteJob(name=job.name, tree=pack_tree(job.checkout), phase=job.phase, seconds_left=left)
-        options = {"num_cpus": 1, "memory": int(evaluator.spec.memory), "max_retries": self.spec.retries}
+        options = {"num_cpus": 1, "memory": int(evaluator.spec.memory), "max_retries": 0}  # see Faults
         return self._task.options(**options).remote(bundle, remote)
 
     def evaluate_all(self, evaluator: Any, jobs: Sequence[EvaluationJob]) -> list[Verdict]:
@@ -82,34 +90,41 @@ class RayExecutor:
             return LocalExecutor().evaluate_all(evaluator, jobs)
         self._ensure_alive()
         bundle = self._bundle(evaluator)
-        refs = [self._submit(evaluator, bundle, job) for job in jobs]
-        limit = _patience(evaluator, jobs)
-        try:
-            results = self._gather(refs, limit)
-        except BaseException:
-            for ref in refs:
-                self._cancel(ref)
-            raise
+        results = self._gather(evaluator, bundle, list(jobs), _patience(evaluator, jobs))
         return [self._verdict(evaluator, job, result) for job, result in zip(jobs, results, strict=True)]
 
-    def _gather(self, refs: list[Any], limit: float) -> list[RemoteResult | BaseException]:
-        """Every task's result (or the error that ended it), probing the head while waiting."""
-        ray = self.ray
-        done: dict[Any, RemoteResult | BaseException] = {}
-        pending = list(refs)
+    def _gather(
+        self, evaluator: Any, bundle: Any, jobs: list[EvaluationJob], limit: float
+    ) -> list[RemoteResult | BaseException]:
+        """Every job's result (or the error that ended it), probing the head while waiting; a job
+        whose worker or node was lost goes again while tries are left."""
+        results: dict[int, RemoteResult | BaseException] = {}
+        tries = [1] * len(jobs)
+        running = {self._submit(evaluator, bundle, job): index for index, job in enumerate(jobs)}
         started = time.monotonic()
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=len(pending), timeout=WAIT_SLICE)
-            for ref in ready:
-                done[ref] = self._get(ref)
-            if pending and not self._alive():
-                raise ClusterGone(self._gone_message())
-            if pending and time.monotonic() - started > limit:
-                for ref in pending:
-                    self._cancel(ref)
-                    done[ref] = TimeoutError(f"no answer from the cluster within {limit:.0f}s")
-                pending = []
-        return [done[ref] for ref in refs]
+        try:
+            while running:
+                ready, _ = self.ray.wait(list(running), num_returns=len(running), timeout=WAIT_SLICE)
+                for ref in ready:
+                    index = running.pop(ref)
+                    result = self._get(ref)
+                    if lost_under(self.ray, result) and tries[index] <= self.spec.retries:
+                        tries[index] += 1
+                        running[self._submit(evaluator, bundle, jobs[index])] = index
+                    else:
+                        results[index] = result
+                if running and not self._alive():
+                    raise ClusterGone(self._gone_message())
+                if running and time.monotonic() - started > limit:
+                    for ref, index in running.items():
+                        self._cancel(ref)
+                        results[index] = TimeoutError(f"no answer from the cluster within {limit:.0f}s")
+                    running = {}
+        except BaseException:
+            for ref in running:
+                self._cancel(ref)
+            raise
+        return [results[index] for index in range(len(jobs))]
 
     def _get(self, ref: Any) -> RemoteResult | BaseException:
         try:
@@ -122,7 +137,7 @@ class RayExecutor:
     def _verdict(self, evaluator: Any, job: EvaluationJob, result: RemoteResult | BaseException) -> Verdict:
         if isinstance(result, BaseException):
             kind = type(result).__name__
-            tries = self.spec.retries + 1
+            tries = self.spec.retries + 1 if lost_under(self.ray, result) else 1
             first = next((line for line in str(result).splitlines() if line.strip()), "")[:160]
             return Verdict(
                 status=Status.BUGGY,
@@ -149,10 +164,7 @@ class RayExecutor:
             raise ClusterGone(self._gone_message())
 
     def _gone_message(self) -> str:
-        return (
-            f"the Ray cluster at {self.gcs or self.spec.ray_address} stopped answering; the evaluations "
-            "in flight stay pending: `strop resume RUN` continues (add --executor local to finish here)"
-        )
+        return f"the Ray cluster at {self.gcs or self.spec.ray_address} stopped answering"
 
     def _cancel(self, ref: Any) -> None:
         with contextlib.suppress(Exception):  # best effort: the task may be done or its node gone

@@ -33,6 +33,7 @@ from filelock import FileLock, Timeout
 from agent.budget import RunBudget
 from agent.errors import UserError
 from agent.executors import ExecutorSpec, open_executor
+from agent.executors.cluster import ClusterGone
 from agent.loop.events import Note, RunLog, RunStarted, Sink
 from agent.loop.lanes import clear_stale_locks
 from agent.loop.memory import open_memory
@@ -396,7 +397,7 @@ def _drive(
             _invoke(nodes, run, ctx.max_steps, on_ready=ready)
         except UserError as error:  # a wrong key, model or URL: stop now, resumable once fixed
             # the run log keeps the line; the error carries it to the screen, --json and --quiet too
-            stopped = f"the run stopped: {error}; fix it, then `strop resume {run.record.id}`"
+            stopped = f"the run stopped: {error}; {_resume_advice(error, run.record.id)}"
             RunLog(run.folder / "run.log")(Note(stopped))
             error.args = (stopped,)  # same type: callers may tell a cluster gone from a bad key
             raise
@@ -410,6 +411,16 @@ def _drive(
         if ctx is not None:
             ctx.executor.close()
         lock.release()
+
+
+def _resume_advice(error: UserError, run_id: str) -> str:
+    """What the user does next: a lost cluster needs no fix, only a resume (here or on a new one)."""
+    if isinstance(error, ClusterGone):
+        return (
+            f"the evaluations in flight stay pending: `strop resume {run_id}` continues them "
+            "(add --executor local to finish on this machine)"
+        )
+    return f"fix it, then `strop resume {run_id}`"
 
 
 def _invoke(nodes: Nodes, run: Run, max_steps: int, on_ready: Any = None) -> None:

@@ -243,6 +243,7 @@ def test_a_cluster_that_goes_away_mid_run_is_one_line_and_the_run_finishes_local
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     report = json.loads(resumed.stdout)
     assert report["experiments"] == 4 and report["status"] == "done"
+    assert f"`strop resume {report['run']}` continues" in errors[0] and "RUN" not in errors[0]
     records = _records(report["run"])
     assert [r.id for r in records] == [0, 1, 2, 3] and all(r.status is Status.OK for r in records)
     assert audit_run(report["run"], strop_home(), RunIndex(strop_home()), evaluated=4) == []
