@@ -90,9 +90,14 @@ def draft(
     workspace = workspace.expanduser().resolve()
     if not workspace.is_dir():
         raise UserError(f"workspace {workspace} does not exist or is not a folder")
-    for option, value in (("--goal", goal), ("--eval", command), ("--metric", metric)):
-        if not value or not value.strip():
-            raise UserError(f"{option} must not be empty")
+    given = (("--goal", goal), ("--eval", command), ("--metric", metric))
+    missing = [option for option, value in given if not value or not value.strip()]
+    if missing:
+        raise UserError(
+            f"strop init needs {', '.join(missing)}: what to improve, the command that measures it and "
+            'the key of the JSON line it prints, e.g. strop init . --goal "make bench.py faster" '
+            '--eval "python bench.py" --metric seconds --direction min'
+        )
     name = _NAME.sub("-", workspace.name).strip("-._")[:64] or "task"
     return TaskDraft(
         name=name,

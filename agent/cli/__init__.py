@@ -20,7 +20,8 @@ app = typer.Typer(
         "strop improves a runnable artifact toward a measurable objective, on its own.\n\n"
         "Every attempt is a git branch strop/<run>/<exp> with its metrics in git notes; "
         "scores come only from your evaluator's output, run in a sandbox.\n\n"
-        "Start with:  strop eval examples/…/task.toml   then   strop log"
+        "Start with:  strop init WORKSPACE  (writes its task.toml), then  strop run WORKSPACE  and  "
+        "strop log.  A bundled example, in strop's source tree:  strop run benchmarks/tasks/digits-gbm"
     ),
     no_args_is_help=True,
     add_completion=False,

@@ -85,6 +85,10 @@ def test_init_refuses_to_overwrite_and_bad_input_is_one_line(tmp_path: Path) -> 
         assert done.returncode == 2 and done.stderr.startswith("error:"), done.stderr
     missing = strop("init", str(tmp_path / "nope"), "--goal", "g", "--eval", "e", "--metric", "m")
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+    bare = strop("init", str(folder), "--metric", "m")  # the options it needs, named, with an example
+    assert (
+        bare.returncode == 2 and "needs --goal, --eval:" in bare.stderr and "e.g. strop init" in bare.stderr
+    )
 
 
 def test_files_outside_the_workspace_are_not_proposed(tmp_path: Path) -> None:
