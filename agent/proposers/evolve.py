@@ -228,7 +228,10 @@ class EvolveProposer:
             from agent.errors import UserError
 
             raise UserError(
-                f"task {task.name}: the evolve proposer needs a [space] table (or configure [llm])"
+                f"task {task.name}: the evolve proposer needs a [space] table: the parameters it may "
+                "change, which each candidate reads from params.json, e.g. [space] learning_rate = "
+                '{ type = "float", low = 0.01, high = 0.5, log = true } (README: "A tour of task.toml"); '
+                "or configure [llm] to let a model edit the code"
             )
         self.optimizer = EvolveOptimizer(
             self.space,
