@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox.process import process_alive
+from sandbox.workspace import walk_beneath
 
 SCRATCH = "scratch"
 
@@ -100,23 +101,31 @@ def make_readable(root: Path) -> None:
 
 
 def remove_tree(root: Path) -> None:
-    """Remove a tree a candidate may have made hostile (modes 000, odd owners); never follows links."""
-
-    def retry(function: object, path: str, _info: object) -> None:
-        with contextlib.suppress(OSError):
-            parent = os.path.dirname(path)
-            os.chmod(parent, 0o700)
-            if os.path.isdir(path) and not os.path.islink(path):
-                os.chmod(path, 0o700)
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                os.unlink(path)
-
-    if root.is_symlink():
+    """Remove a tree a candidate may have made hostile (modes 000, odd owners, nested past
+    PATH_MAX or past any recursion limit); never follows links. Best effort: what cannot be
+    removed stays (and `reap` tries again later), an error never stops the caller."""
+    if root.is_symlink() or (root.exists() and not root.is_dir()):
         root.unlink()
         return
-    if root.exists():
-        shutil.rmtree(root, onerror=retry)
+    if not root.exists():
+        return
+
+    def visit(fd: int, name: str, _rel: str, info: os.stat_result) -> None:
+        with contextlib.suppress(OSError):
+            if stat.S_ISDIR(info.st_mode):
+                os.chmod(name, 0o700, dir_fd=fd)  # a folder left at 000 by its non-root owner
+            else:
+                os.unlink(name, dir_fd=fd)
+
+    def leave(fd: int, name: str) -> None:
+        with contextlib.suppress(OSError):
+            os.rmdir(name, dir_fd=fd)
+
+    with contextlib.suppress(OSError):
+        os.chmod(root, 0o700)
+    with contextlib.suppress(OSError):
+        walk_beneath(root, visit, leave)
+        os.rmdir(root)
 
 
 def reap(parent: Path) -> list[Path]:

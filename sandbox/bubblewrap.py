@@ -10,9 +10,10 @@ namespace mean no process outlives the run: when the command ends or we kill
 bwrap, the kernel kills everything left in the namespace.
 
 It never runs the command as root. As root, bwrap itself runs privileged (no
-user namespace) and `setpriv` drops the command to the sandbox user with no
-capabilities and no-new-privileges; RLIMIT_NPROC then bounds the process count
-(root is exempt from it, nobody is not). As a normal user, bwrap makes a user
+user namespace) and `setpriv` drops the command to a uid of its own (see
+`sandbox_user`) with no capabilities and no-new-privileges; RLIMIT_NPROC then
+bounds the process count (root is exempt from it; it counts every process of a
+uid, so no two sandboxes share one). As a normal user, bwrap makes a user
 namespace and `prlimit` sets RLIMIT_NPROC inside it, where it counts only the
 sandbox's processes. Memory is an address-space rlimit (no cgroup), so peak
 memory is the largest process's RSS.
@@ -24,17 +25,18 @@ import contextlib
 import json
 import math
 import os
+import select
 import shutil
 import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from sandbox.environment import clean_environment
-from sandbox.execution import Bind, Execution, Limits, SandboxError
+from sandbox.execution import Bind, Execution, KilledBy, Limits, SandboxError
 from sandbox.gate import Gate
 from sandbox.process import rlimit_setter, signal_from_launcher, supervise, to_execution
 from sandbox.runtime import Runtime
-from sandbox.workspace import DiskWatch, Workspace, lend_all, sandbox_user
+from sandbox.workspace import DiskWatch, Workspace, files_used, lend_all, sandbox_user
 
 ORPHAN_GRACE = 60.0
 """Seconds past the timeout after which a sandbox whose strop died ends itself."""
@@ -121,16 +123,51 @@ def bwrap_argv(
     return argv + ["timeout", "-s", "KILL", switch, *command]
 
 
-def _kill_sandbox_init(info_read: int) -> None:
-    """SIGKILL the sandbox's pid 1 (so its whole pid namespace dies), named by bwrap's --info-fd.
+class _SandboxInit:
+    """The sandbox's pid 1, as bwrap names it on its --info-fd once the sandbox exists.
 
-    Needed because the command runs as pid 1 (`--as-pid-1`, so its CPU time and peak
-    memory reach us through `wait4`) under another uid than bwrap, and the kernel does
-    not deliver bwrap's die-with-parent signal across that uid change.
+    Killed with SIGKILL when we stop the command (so its whole pid namespace dies): the
+    command runs as pid 1 (`--as-pid-1`, so its CPU time and peak memory reach us through
+    `wait4`) under another uid than bwrap, and the kernel does not deliver bwrap's
+    die-with-parent signal across that uid change. Its /tmp and /dev/shm are watched
+    through /proc/PID/root: bwrap's `--size` caps their bytes, but nothing caps their
+    inodes, each of which is kernel memory that no rlimit counts.
     """
-    with contextlib.suppress(OSError, ValueError, KeyError):
-        info = json.loads(os.read(info_read, 65536) or b"{}")
-        os.kill(int(info["child-pid"]), signal.SIGKILL)
+
+    def __init__(self, info_read: int, files: int) -> None:
+        self.info_read, self.files = info_read, files
+        self.pid: int | None = None
+        self._data = b""
+
+    def _take(self, block: bool) -> int | None:
+        while self.pid is None:
+            if not block and not select.select([self.info_read], [], [], 0)[0]:
+                return None
+            try:
+                chunk = os.read(self.info_read, 65536)
+            except OSError:
+                return None
+            self._data += chunk
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                self.pid = int(json.loads(self._data)["child-pid"])
+            if not chunk:
+                return None
+        return self.pid
+
+    def kill(self) -> None:
+        pid = self._take(block=True)
+        if pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+    def __call__(self) -> KilledBy | None:
+        """Watchdog: DISK once the sandbox's /tmp or /dev/shm holds more than `files` inodes."""
+        pid = self._take(block=False)
+        for folder in ("tmp", "dev/shm") if pid is not None else ():
+            with contextlib.suppress(OSError):
+                if files_used(Path(f"/proc/{pid}/root/{folder}")) > self.files:
+                    return KilledBy.DISK
+        return None
 
 
 class BwrapSandbox:
@@ -162,13 +199,15 @@ class BwrapSandbox:
     ) -> Execution:
         space = Workspace.of(workdir, readonly_paths, binds)
         as_root = os.getuid() == 0
-        user = sandbox_user(space.root)
+        user = sandbox_user(space.root, own=as_root)  # as root, RLIMIT_NPROC is the process limit
         info_read, info_write = os.pipe()
         inner, hold = (
             (gate.wrap(command, space.root), gate.max_wait) if gate is not None else (list(command), 0.0)
         )
         argv = bwrap_argv(self.binary, inner, space, limits, self.runtime, user, as_root, info_write, hold)
         keep = [*space.readonly, *self.runtime.inside(space.root)]
+        init = _SandboxInit(info_read, limits.files)
+        disk = DiskWatch(list(space.writable), limits.workspace_bytes, limits.files)
         try:
             with lend_all(space, *user, keep=keep):
                 seen = supervise(
@@ -177,9 +216,9 @@ class BwrapSandbox:
                     env=clean_environment(env),
                     limits=limits,
                     preexec=rlimit_setter(limits, nproc=as_root),
-                    watchdog=DiskWatch(list(space.writable), limits.workspace_bytes),
+                    watchdog=lambda: disk() or init(),
                     pass_fds=[info_write],
-                    on_stop=lambda: _kill_sandbox_init(info_read),
+                    on_stop=init.kill,
                     gate=gate,
                 )
         finally:

@@ -145,7 +145,9 @@ class DockerSandbox:
             mounts=mounts,
             network_mode="bridge" if limits.network else "none",
             read_only=True,
-            tmpfs={"/tmp": f"rw,nosuid,nodev,exec,size={limits.scratch_bytes},mode=1777"},
+            tmpfs={
+                "/tmp": f"rw,nosuid,nodev,exec,size={limits.scratch_bytes},nr_inodes={limits.files},mode=1777"
+            },
             shm_size=limits.scratch_bytes,
             mem_limit=limits.memory,
             memswap_limit=limits.memory,
@@ -193,7 +195,7 @@ class DockerSandbox:
         stream = _Stream(sock, limits.output_bytes)
         stream.start()
         cgroup = _Cgroup(cid)
-        watch = DiskWatch(list(space.writable), limits.workspace_bytes)
+        watch = DiskWatch(list(space.writable), limits.workspace_bytes, limits.files)
         killed: KilledBy | None = None
         try:
             self.client.api.start(cid)

@@ -29,7 +29,10 @@ class Limits:
 
     `scratch_bytes` caps the private /tmp and /dev/shm (each); `workspace_bytes` caps
     how much the workspace's filesystem may grow during the run (and any one file);
-    `cpus` is a CPU quota (docker only; the others ignore it).
+    `cpus` is a CPU quota (docker only; the others ignore it). `files` caps how many files and
+    folders the command may add to the workspace's filesystem and to its private /tmp and
+    /dev/shm (each): empty files take no bytes, but an inode table has an end, and a tmpfs
+    inode is kernel memory no rlimit counts.
     """
 
     timeout: float = 60.0
@@ -41,6 +44,7 @@ class Limits:
     network: bool = False
     workspace_bytes: int = 1 << 30
     cpus: float | None = None
+    files: int = 250_000
 
 
 @dataclass

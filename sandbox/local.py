@@ -50,7 +50,7 @@ class LocalSandbox:
         gate: Gate | None = None,
     ) -> Execution:
         space = Workspace.of(workdir, readonly_paths, binds)  # binds: the host's paths, nothing to do
-        watch = DiskWatch([space.root, Path(tempfile.gettempdir())], limits.workspace_bytes)
+        watch = DiskWatch([space.root, Path(tempfile.gettempdir())], limits.workspace_bytes, limits.files)
         environment = clean_environment(env)
         environment["TMPDIR"] = tempfile.gettempdir()
         seen = supervise(

@@ -4,26 +4,30 @@
   refuses paths that leave it.
 - `sandbox_user` picks the unprivileged identity a command runs as: the caller
   when the caller is not root, else the workspace's owner when that is not root,
-  else `nobody` (65534).
+  else `nobody` (65534), or for a backend that asks, a uid of the command's own.
 - `lend` hands a root-owned workspace to that identity for the length of a run
   (so a non-root command can write it) and gives every path back to its owner
   afterwards, never following a symlink.
 - `DiskWatch` is the watchdog that stops a run whose writes make the workspace's
-  filesystem grow past `Limits.workspace_bytes` (a bind-mounted host folder has
-  no size cap of its own; quotas would need xfs project quotas, which we lack).
+  filesystem grow past `Limits.workspace_bytes` or `Limits.files` inodes (a bind-mounted
+  host folder has no size cap of its own; quotas would need xfs project quotas, which we lack).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+import secrets
+import stat
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox.execution import Bind, KilledBy
 
 NOBODY = 65534
+OWN_UIDS = (1_000_000_000, 1 << 24)
+"""First uid and size of the range a command's own uid is drawn from: no account uses it."""
 
 
 @dataclass(frozen=True)
@@ -78,13 +82,22 @@ def lend_all(space: Workspace, uid: int, gid: int, keep: Sequence[Path] = ()) ->
         yield
 
 
-def sandbox_user(workdir: Path) -> tuple[int, int]:
-    """The (uid, gid) a sandboxed command runs as; never root."""
+def sandbox_user(workdir: Path, own: bool = False) -> tuple[int, int]:
+    """The (uid, gid) a sandboxed command runs as; never root.
+
+    `own`: a uid (and gid) of its own, drawn at random from `OWN_UIDS`, in place of nobody.
+    For a backend whose process limit is RLIMIT_NPROC, which counts every process of a uid on
+    the machine: under one shared uid, a candidate's processes would count against every other
+    sandbox running at once (its siblings, the held scorer), which then could not fork or start.
+    """
     if os.getuid() != 0:
         return os.getuid(), os.getgid()
     info = os.stat(workdir)
     if info.st_uid != 0:
         return info.st_uid, info.st_gid
+    if own:
+        uid = OWN_UIDS[0] + secrets.randbelow(OWN_UIDS[1])
+        return uid, uid
     return NOBODY, NOBODY
 
 
@@ -100,50 +113,120 @@ def lend(root: Path, uid: int, gid: int, keep: Sequence[Path] = ()) -> Iterator[
     if info.st_uid == uid or os.getuid() != 0:
         yield
         return
-    owners = _chown_tree(root, uid, gid, set(keep), record=True)
+    owners = _chown_tree(root, uid, gid, keep)
     try:
         yield
     finally:
-        _restore_tree(root, owners, (info.st_uid, info.st_gid), set(keep))
+        _restore_tree(root, owners, (info.st_uid, info.st_gid), keep)
 
 
-def _walk(root: Path, keep: set[Path]) -> Iterator[Path]:
-    """Every path under root (root included), without following symlinks or entering `keep`."""
-    yield root
-    stack = [root]
-    while stack:
-        folder = stack.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for entry in entries:
-            path = Path(entry.path)
-            if path in keep:
+Visit = Callable[[int, str, str, os.stat_result], None]
+"""Called with (descriptor of the parent folder, name, path relative to the root, lstat)."""
+Leave = Callable[[int, str], None]
+"""Called with (descriptor of the parent folder, name) once a folder's contents were visited."""
+
+_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def walk_beneath(
+    root: Path, visit: Visit, leave: Leave | None = None, skip: frozenset[str] = frozenset()
+) -> None:
+    """Call `visit` for every path under `root` (not root), then `leave` for each folder once its
+    contents were visited; relative paths in `skip` (and what lies under them) are passed over.
+
+    The tree is a candidate's: it may be nested deeper than PATH_MAX allows a path to name, or
+    than Python's recursion allows a recursive walk to descend. So this goes one folder at a time
+    through descriptors (`openat` with `O_NOFOLLOW`, never a symlink followed, never a path
+    longer than one name), iteratively, and holds one descriptor at a time: a folder is left
+    through its `..`, which must be the folder it was entered from (a tree changed under the
+    walk raises OSError instead of leading it outside `root`).
+    """
+    fd = os.open(root, _FOLDER)
+    here = _identity(os.fstat(fd))
+    rel, names = "", _names(fd)
+    above: list[tuple[tuple[int, int], str, list[str]]] = []
+    try:
+        while True:
+            if names:
+                name = names.pop()
+                path = f"{rel}/{name}" if rel else name
+                if path in skip:
+                    continue
+                try:
+                    info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                visit(fd, name, path, info)
+                if not stat.S_ISDIR(info.st_mode):
+                    continue
+                try:
+                    inner = os.open(name, _FOLDER, dir_fd=fd)
+                except OSError:
+                    continue
+                if _identity(os.fstat(inner)) != (info.st_dev, info.st_ino):
+                    os.close(inner)
+                    raise OSError(f"{root}: {path} changed during the walk")
+                above.append((here, rel, names))
+                os.close(fd)
+                fd, here, rel, names = inner, (info.st_dev, info.st_ino), path, _names(inner)
                 continue
-            yield path
-            if entry.is_dir(follow_symlinks=False):
-                stack.append(path)
+            if not above:
+                return
+            parent = os.open("..", _FOLDER, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            left = rel
+            expected, rel, names = above.pop()
+            here = _identity(os.fstat(fd))
+            if here != expected:
+                raise OSError(f"{root}: the folder above {left} changed during the walk")
+            if leave is not None:
+                leave(fd, left.rsplit("/", 1)[-1])
+    finally:
+        os.close(fd)
 
 
-def _chown_tree(root: Path, uid: int, gid: int, keep: set[Path], record: bool) -> dict[Path, tuple[int, int]]:
-    owners: dict[Path, tuple[int, int]] = {}
-    for path in _walk(root, keep):
+def _identity(info: os.stat_result) -> tuple[int, int]:
+    return info.st_dev, info.st_ino
+
+
+def _names(fd: int) -> list[str]:
+    try:
+        return os.listdir(fd)
+    except OSError:
+        return []
+
+
+def _relative(root: Path, keep: Sequence[Path]) -> frozenset[str]:
+    """The paths of `keep` that lie under `root`, relative to it."""
+    return frozenset(path.relative_to(root).as_posix() for path in keep if root in path.parents)
+
+
+def _chown_tree(root: Path, uid: int, gid: int, keep: Sequence[Path]) -> dict[str, tuple[int, int]]:
+    """Give `root`'s tree to uid:gid; the owners it had, by path relative to root ("" is root)."""
+    info = os.lstat(root)
+    owners = {"": (info.st_uid, info.st_gid)}
+
+    def take(fd: int, name: str, rel: str, info: os.stat_result) -> None:
+        owners[rel] = (info.st_uid, info.st_gid)
         with contextlib.suppress(FileNotFoundError):
-            info = os.lstat(path)
-            if record:
-                owners[path] = (info.st_uid, info.st_gid)
-            os.lchown(path, uid, gid)
+            os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
+
+    os.lchown(root, uid, gid)
+    walk_beneath(root, take, skip=_relative(root, keep))
     return owners
 
 
 def _restore_tree(
-    root: Path, owners: dict[Path, tuple[int, int]], default: tuple[int, int], keep: set[Path]
+    root: Path, owners: dict[str, tuple[int, int]], default: tuple[int, int], keep: Sequence[Path]
 ) -> None:
-    for path in _walk(root, keep):
-        uid, gid = owners.get(path, default)
+    def give_back(fd: int, name: str, rel: str, _info: os.stat_result) -> None:
+        uid, gid = owners.get(rel, default)
         with contextlib.suppress(FileNotFoundError):
-            os.lchown(path, uid, gid)
+            os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
+
+    os.lchown(root, *owners[""])
+    walk_beneath(root, give_back, skip=_relative(root, keep))
 
 
 def filesystem_used(path: Path) -> int:
@@ -152,28 +235,39 @@ def filesystem_used(path: Path) -> int:
     return (info.f_blocks - info.f_bfree) * info.f_frsize
 
 
+def files_used(path: Path) -> int:
+    """Inodes in use on the filesystem holding `path` (0 where it does not count them)."""
+    info = os.statvfs(path)
+    return info.f_files - info.f_ffree
+
+
 class DiskWatch:
-    """Watchdog: DISK once the filesystems under `paths` grew by more than `budget` bytes.
+    """Watchdog: DISK once the filesystems under `paths` grew by more than `budget` bytes or
+    `files` inodes (a flood of empty files fills an inode table without taking a byte).
 
     Each distinct filesystem is measured once. Writes by other programs to the same
     filesystem count too: the budget is a guard against a disk fill, not an account.
     """
 
-    def __init__(self, paths: Sequence[Path], budget: int) -> None:
+    def __init__(self, paths: Sequence[Path], budget: int, files: int | None = None) -> None:
         seen: dict[int, Path] = {}
         for path in paths:
             with contextlib.suppress(OSError):
                 seen.setdefault(os.stat(path).st_dev, path)
         self.paths = list(seen.values())
         self.budget = budget
-        self.start = {path: filesystem_used(path) for path in self.paths}
+        self.files = files
+        self.start = {path: (filesystem_used(path), files_used(path)) for path in self.paths}
 
     def __call__(self) -> KilledBy | None:
         for path in self.paths:
             try:
-                grown = filesystem_used(path) - self.start[path]
+                grown, added = (
+                    filesystem_used(path) - self.start[path][0],
+                    files_used(path) - self.start[path][1],
+                )
             except OSError:
                 continue
-            if grown > self.budget:
+            if grown > self.budget or (self.files is not None and added > self.files):
                 return KilledBy.DISK
         return None

@@ -9,6 +9,7 @@ one checks is named in its docstring.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -403,3 +404,29 @@ for entry in os.listdir("/proc"):
 """
     )
     assert_scored_honestly(evaluate(hostile))
+
+
+def test_a_tree_nested_past_path_max_is_given_back_and_removed(any_backend_task: HostileTask) -> None:
+    """Folders nested 1,500 deep under 100-character names: no path names the bottom (PATH_MAX is
+    4,096) and no recursive walk reaches it (Python's limit is 1,000).
+
+    Giving the lent workspace back to its owner and removing the evaluation folder must still
+    work, and the evaluation must end in a verdict, not a crash. Defence: `walk_beneath` goes one
+    folder at a time through descriptors, iteratively.
+    """
+    any_backend_task.attack(
+        HONEST_PREDICT
+        + """
+fd = os.open(".", os.O_RDONLY)
+for level in range(1500):
+    os.mkdir("d" * 100, dir_fd=fd)
+    inner = os.open("d" * 100, os.O_RDONLY, dir_fd=fd)
+    os.close(fd)
+    fd = inner
+os.close(os.open("bottom", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd))
+print("nested")
+"""
+    )
+    assert_scored_honestly(evaluate(any_backend_task))
+    home = Path(os.environ["STROP_HOME"])
+    assert not [entry for entry in home.glob("runs/*/scratch/*")], "an evaluation folder was left behind"

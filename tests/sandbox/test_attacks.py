@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,47 @@ def test_fork_bomb(backend: Sandbox, workdir: Path) -> None:
     else:  # documented: local has no process-count limit
         assert made == 300
     assert result.wall_time < BASE.timeout
+
+
+def test_processes_held_by_one_sandbox_do_not_count_against_another(
+    backend: Sandbox, workdir: Path, tmp_path: Path
+) -> None:
+    """One candidate holds most of its process limit while another sandbox (a sibling under
+    `--parallel`, the held scorer) starts and forks. Where the limit is RLIMIT_NPROC (bwrap as
+    root), it counts every process of a uid: under a shared uid the second could not even start.
+    Defence: each such sandbox runs under a uid of its own."""
+    limits = replace(BASE, pids=64, timeout=30)
+    holder = tmp_path / "holder"
+    holder.mkdir()
+    script = """
+    import os, subprocess, sys, time
+    kids = [subprocess.Popen(["sleep", "20"]) for _ in range(int(sys.argv[1]))]
+    open("ready", "w").close()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not os.path.exists("done"):
+        time.sleep(0.05)
+    """
+    held: list[Execution] = []
+    thread = threading.Thread(
+        target=lambda: held.append(attack(backend, holder, script, "48", limits=limits))
+    )
+    thread.start()
+    try:
+        for _ in range(200):
+            if (holder / "ready").exists() or not thread.is_alive():
+                break
+            time.sleep(0.1)
+        assert (holder / "ready").exists(), held[0].tail() if held else "the holder never got ready"
+        forker = """
+        import subprocess
+        kids = [subprocess.Popen(["true"]) for _ in range(30)]
+        print("forked", sum(kid.wait() == 0 for kid in kids))
+        """
+        result = attack(backend, workdir, forker, limits=limits)
+        assert result.ok and "forked 30" in result.stdout, result.tail()
+    finally:
+        (holder / "done").touch()
+        thread.join()
 
 
 def test_memory_bomb(backend: Sandbox, workdir: Path) -> None:
@@ -209,6 +251,37 @@ def test_disk_fill_shm(backend: Sandbox, workdir: Path) -> None:
             assert written == max(BASE.workspace_bytes, BASE.scratch_bytes) and host_file.exists()
     finally:
         host_file.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("where", ["workspace", "tmp", "shm"])
+def test_empty_file_flood(backend: Sandbox, workdir: Path, where: str) -> None:
+    """Empty files by the hundred thousand take no bytes: the byte watch never trips, while the
+    host's inode table fills (workspace) or the kernel's memory does (a tmpfs inode, /tmp and
+    /dev/shm under bwrap). Defence: `Limits.files`, watched (inodes) or a tmpfs `nr_inodes`."""
+    if where == "shm" and backend.name != "bwrap":
+        pytest.skip("docker's /dev/shm is counted by its cgroup; local's is the host's (documented)")
+    limits = replace(BASE, files=2_000, timeout=30)
+    script = """
+    import json, os, sys, tempfile
+    base = {"workspace": ".", "tmp": tempfile.gettempdir(), "shm": "/dev/shm"}[sys.argv[1]]
+    folder = os.path.join(base, "strop-attack-files-" + os.environ["STROP_ATTACK_MARK"])
+    os.mkdir(folder)
+    fd, made = os.open(folder, os.O_RDONLY), 0
+    try:
+        for made in range(1, 200_001):
+            os.close(os.open(f"f{made}", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd))
+    except OSError as error:
+        print(json.dumps({"made": made - 1, "error": str(error)}))
+    else:
+        print(json.dumps({"made": made}))
+    """
+    try:
+        result = attack(backend, workdir, script, where, limits=limits)
+        if result.killed_by is not KilledBy.DISK:
+            assert last_json(result)["made"] <= limits.files, result.tail()
+    finally:
+        for base in (Path(tempfile.gettempdir()), Path("/dev/shm")):
+            shutil.rmtree(base / f"strop-attack-files-{MARK}", ignore_errors=True)
 
 
 def test_endless_output(backend: Sandbox, workdir: Path) -> None:
