@@ -3,8 +3,10 @@
 `manifest.json` holds the schema version, the embedder's name and dimension (a
 store is only searched with the embedder that built it), a generation counter
 bumped by every write, the roots that were added (so `rebuild` can re-ingest
-them) and, per source file, its content hash, chunk ids and entry types. It is
-written atomically (temp file + rename) by the one writer.
+them), the paths removed from inside a root (`excluded`: re-adding the root or
+rebuilding leaves them out; adding the path itself, or a path inside it, admits
+it again) and, per source file, its content hash, chunk ids and entry types. It
+is written atomically (temp file + rename) by the one writer.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class IngestReport:
     unsupported: tuple[tuple[str, str], ...] = ()
     """(path, reason) of each file skipped: binary, not UTF-8, unreadable, no text, too big, links out."""
     errors: tuple[str, ...] = ()
+    left_out: tuple[str, ...] = ()
+    """Paths removed before (`strop knowledge remove`) that kept files of the added folders out."""
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
@@ -42,6 +46,7 @@ class IngestReport:
             "chunks_embedded": self.chunks_embedded,
             "unsupported": [{"source": path, "reason": reason} for path, reason in self.unsupported],
             "errors": list(self.errors),
+            "left_out": list(self.left_out),
             "seconds": round(self.seconds, 3),
         }
 
@@ -62,10 +67,20 @@ class Manifest:
     generation: int = 0
     roots: list[str] = field(default_factory=list)
     sources: dict[str, dict[str, object]] = field(default_factory=dict)
+    excluded: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         data = {"schema": SCHEMA, "embedder": self.embedder, "dim": self.dim, "generation": self.generation}
-        return json.dumps(data | {"roots": self.roots, "sources": self.sources}, indent=1)
+        data |= {"roots": self.roots, "excluded": self.excluded}
+        return json.dumps(data | {"sources": self.sources}, indent=1)
+
+    def admits(self, path: str) -> bool:
+        """Whether `path` is in: the closest root or exclusion above it (or equal to it) decides."""
+        return admitted(path, self.roots, self.excluded)
+
+    def holds_out(self, path: str) -> bool:
+        """Whether `path` lies in a path removed before, with no root added inside that removal."""
+        return any(under(path, e) for e in self.excluded) and not self.admits(path)
 
     @classmethod
     def read(cls, path: Path) -> Manifest:
@@ -73,8 +88,16 @@ class Manifest:
             data = json.loads(path.read_text())
             if data.get("schema") != SCHEMA:
                 raise ValueError(f"schema {data.get('schema')!r}, expected {SCHEMA}")
+            excluded = data.get("excluded", [])  # absent from stores written before removals were kept
+            if not (isinstance(excluded, list) and all(isinstance(e, str) for e in excluded)):
+                raise ValueError(f"excluded must be a list of paths, got {excluded!r}")
             return cls(
-                data["embedder"], int(data["dim"]), int(data["generation"]), data["roots"], data["sources"]
+                data["embedder"],
+                int(data["dim"]),
+                int(data["generation"]),
+                data["roots"],
+                data["sources"],
+                excluded,
             )
         except FileNotFoundError:
             raise StoreUnavailable(
@@ -93,3 +116,13 @@ class Manifest:
 
 def under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def admitted(path: str, roots: list[str], excluded: list[str]) -> bool:
+    """Whether `path` is in the store's scope: under a root, and no exclusion closer to it than that root.
+
+    A file added explicitly inside a removed folder is a root of its own, closer than the exclusion.
+    """
+    root = max((len(r) for r in roots if under(path, r)), default=-1)
+    exclusion = max((len(e) for e in excluded if under(path, e)), default=-1)
+    return root > exclusion

@@ -2,8 +2,8 @@
 
 Layout of a store folder::
 
-    manifest.json   schema, embedder, generation, roots, and per source file: hash + chunk ids
-    roots.json      the roots alone, so `rebuild` works even when manifest.json is lost
+    manifest.json   schema, embedder, generation, roots, exclusions, and per source file: hash + chunk ids
+    roots.json      the roots and exclusions alone, so `rebuild` works even when manifest.json is lost
     chroma/         Chroma PersistentClient: vectors (precomputed by our embedder), texts, metadata
     lexical/        the BM25 index: gen-N/ folders and `current`, the pointer to the live one
     write.lock      held by the one writer (see `lock`)
@@ -19,7 +19,9 @@ whose in-process Chroma view went stale under a writer reopens and retries.
 
 Incremental ingestion works per file: an unchanged hash is skipped without
 reading Chroma or the model; a changed file's chunks are replaced; files that
-vanished from a root that is added again are removed.
+vanished from a root that is added again are removed. A path removed from inside
+a root stays out (`Manifest.excluded`) when the root is added again or the store
+rebuilt, until that path, or one inside it, is added by name.
 """
 
 from __future__ import annotations
@@ -158,11 +160,20 @@ class KnowledgeStore:
 
     # ----------------------------------------------------------------- writing
 
-    def add(self, paths: Iterable[str | os.PathLike[str]], progress: Progress | None = None) -> IngestReport:
-        """Ingest files, folders and git repos incrementally. Holds the writer lock."""
+    def add(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        progress: Progress | None = None,
+        excluded: Sequence[str] = (),
+    ) -> IngestReport:
+        """Ingest files, folders and git repos incrementally. Holds the writer lock.
+
+        `excluded`: paths to leave out besides those removed before (`rebuild` passes the old store's).
+        """
         started = time.perf_counter()
         with writer_lock(self.root, self.lock_timeout):
             manifest = self.manifest()
+            manifest.excluded += [e for e in excluded if e not in manifest.excluded]
             plan = _Plan()
             for raw in paths:
                 self._plan_path(Path(raw).expanduser().resolve(), manifest, plan)
@@ -175,6 +186,7 @@ class KnowledgeStore:
             chunks_embedded=embedded,
             unsupported=tuple(dict.fromkeys(plan.unsupported)),
             errors=tuple(plan.errors),
+            left_out=tuple(sorted(plan.left_out)),
             seconds=time.perf_counter() - started,
         )
 
@@ -190,6 +202,9 @@ class KnowledgeStore:
                 )
             plan = _Plan(removed=doomed)
             manifest.roots = [r for r in manifest.roots if not under(r, target)]
+            manifest.excluded = [e for e in manifest.excluded if not under(e, target)]
+            if manifest.admits(target):  # inside a root that stays: adding that root again leaves it out
+                manifest.excluded.append(target)
             self._apply(manifest, plan, None)
         return len(doomed)
 
@@ -208,23 +223,31 @@ class KnowledgeStore:
         """
         root = Path(path).expanduser().resolve()
         roots: list[str] = []
+        excluded: list[str] = []
         with writer_lock(root, lock_timeout):
             for name in ("roots.json", "manifest.json"):
                 try:
                     data = json.loads((root / name).read_text())
-                    roots = list(data["roots"] if isinstance(data, dict) else data)
+                    roots = list(data["roots"] if isinstance(data, dict) else data)  # a list: an older store
+                    excluded = [str(e) for e in data.get("excluded", [])] if isinstance(data, dict) else []
                     break
-                except (OSError, ValueError, KeyError, TypeError):
+                except (OSError, ValueError, KeyError, TypeError, AttributeError):
                     continue
             if any((root / name).exists() for name in ("manifest.json", "chroma", "lexical", "roots.json")):
-                aside = root.with_name(f"{root.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+                stamp, n = time.strftime("%Y%m%d-%H%M%S"), 0
+                aside = root.with_name(f"{root.name}.broken-{stamp}")
+                while aside.exists():  # a second rebuild within the same second
+                    n += 1
+                    aside = root.with_name(f"{root.name}.broken-{stamp}-{n}")
                 aside.mkdir(parents=True)
                 for name in ("manifest.json", "chroma", "lexical", "roots.json"):
                     if (root / name).exists():
                         shutil.move(str(root / name), str(aside / name))
         store = cls.open(root, embedder, create=True, lock_timeout=lock_timeout)
         existing = [r for r in roots if Path(r).exists()]
-        return store.add(existing, progress) if existing else IngestReport()
+        if not existing:
+            return IngestReport()
+        return store.add(existing, progress, excluded=excluded)
 
     def _plan_path(self, path: Path, manifest: Manifest, plan: _Plan) -> None:
         key = str(path)
@@ -234,23 +257,38 @@ class KnowledgeStore:
                 raise EntryNotFound(f"no such file or folder: {path}")
             plan.removed += known
             manifest.roots = [r for r in manifest.roots if not under(r, key)]
+            manifest.excluded = [e for e in manifest.excluded if not under(e, key)]
             return
         collected = collect_files(path)
-        plan.unsupported += collected.skipped
+        manifest.excluded = [e for e in manifest.excluded if e != key]  # named again: it is in again
         if path.is_dir() or collected.files:  # a refused single file is no root for `rebuild`
             self._add_root(key, manifest)
-        present = {str(f) for f in collected.files}
+        files = [f for f in collected.files if not manifest.holds_out(str(f))]
+        present = {str(f) for f in files}
+        plan.unsupported += [(f, why) for f, why in collected.skipped if not manifest.holds_out(f)]
+        held = [str(f) for f in collected.files if str(f) not in present]
+        held += [f for f, _ in collected.skipped if manifest.holds_out(f)]
+        plan.left_out.update(e for e in manifest.excluded if any(under(h, e) for h in held))
         if path.is_dir():
             plan.removed += [s for s in manifest.sources if under(s, key) and s not in present]
         else:
             plan.removed += [s for s, _ in collected.skipped if s in manifest.sources]
-        for file in collected.files:
+        for file in files:
             self._plan_file(file, manifest, plan)
 
     @staticmethod
     def _add_root(key: str, manifest: Manifest) -> None:
-        if key not in manifest.roots and not any(under(key, r) for r in manifest.roots):
-            manifest.roots = [r for r in manifest.roots if not under(r, key)] + [key]
+        """Make `key` a root unless a root already covers it (a path inside an exclusion is not covered).
+
+        Roots under it go, but those an exclusion under it separates from it: they are the
+        files and folders added back by name from inside a removed folder.
+        """
+        if manifest.admits(key):
+            return
+        inner = [e for e in manifest.excluded if under(e, key)]
+        manifest.roots = [
+            r for r in manifest.roots if not under(r, key) or any(under(r, e) for e in inner)
+        ] + [key]
 
     def _plan_file(self, file: Path, manifest: Manifest, plan: _Plan) -> None:
         source = str(file)
@@ -332,7 +370,7 @@ class KnowledgeStore:
         self._rebuild_lexical(collection, manifest)
         manifest.write(self._manifest_path)
         roots_tmp = self.root / "roots.json.tmp"
-        roots_tmp.write_text(json.dumps(manifest.roots))
+        roots_tmp.write_text(json.dumps({"roots": manifest.roots, "excluded": manifest.excluded}))
         os.replace(roots_tmp, self.root / "roots.json")
         return done
 
@@ -567,6 +605,7 @@ class _Plan:
     unsupported: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
     errors: list[str] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
+    left_out: set[str] = field(default_factory=set)  # exclusions that kept files of this add out
     added: int = 0
     updated: int = 0
     skipped: int = 0

@@ -16,6 +16,7 @@ from typing import Any
 import typer
 
 from agent.cli import app
+from agent.cli.render import plural
 from agent.errors import UserError
 
 # the names of agent.domains.numerics.targets.TARGETS (which imports numpy), for --help
@@ -311,10 +312,10 @@ def _print_report(report: Any) -> None:
             )
     stats = report.stats
     console.print(
-        f"{stats.evaluated} programs evaluated in {stats.wall_time:.0f}s ({stats.evals_per_second:.1f}/s), "
-        f"{stats.generations} generations; structure cache hit rate {report.cache.hit_rate:.0%} "
-        f"({report.cache.hits} fits skipped); {report.duplicate_rate:.0%} of evaluated programs behaved "
-        f"like an earlier one; verified {report.verification} on {report.verification_points} inputs "
+        f"{plural(stats.evaluated, 'program')} evaluated in {stats.wall_time:.0f}s ({stats.evals_per_second:.1f}/s), "
+        f"{plural(stats.generations, 'generation')}; structure cache hit rate {report.cache.hit_rate:.0%} "
+        f"({plural(report.cache.hits, 'fit')} skipped); {report.duplicate_rate:.0%} of evaluated programs behaved "
+        f"like an earlier one; verified {report.verification} on {plural(report.verification_points, 'input')} "
         f"in {report.verification_seconds:.0f}s.",
         highlight=False,
     )

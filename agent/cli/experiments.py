@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from agent.cli import app
-from agent.cli.render import err, escape, out, print_json, styled_status
+from agent.cli.render import err, escape, out, plural, print_json, styled_status
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
 
@@ -33,21 +33,33 @@ _UNPRINTABLE = dict.fromkeys(
         *range(0x2066, 0x206A),
     ]
 )
+# the same, with tab and newline as spaces: for what must stay on its own line (a metric name, a reason)
+_UNPRINTABLE_ONE_LINE = {**_UNPRINTABLE, 0x09: " ", 0x0A: " "}
 
 
-def _printable(text: Any) -> str:
+def _printable(text: Any, one_line: bool = False) -> str:
     """Text from candidates, evaluators and scorers without control characters.
 
     Ideas, reasons, metric names and log tails are written by code strop does not
     trust; an ESC sequence in them would otherwise drive the user's terminal (retitle
-    it, hide lines, fake output).
+    it, hide lines, fake output). `one_line` also flattens newlines, so that a name
+    cannot start a line of its own that looks like strop's output.
     """
-    return str(text).translate(_UNPRINTABLE)
+    return str(text).translate(_UNPRINTABLE_ONE_LINE if one_line else _UNPRINTABLE)
 
 
-def _safe(text: Any) -> str:
+def _safe(text: Any, one_line: bool = False) -> str:
     """Untrusted text for a Rich markup string: printable, and its brackets shown as written."""
-    return escape(_printable(text))
+    return escape(_printable(text, one_line))
+
+
+def _status_counts(records: Any) -> str:
+    """The attempts a run recorded by status, and in all: "1 ok, 50 rejected (51 attempts)"."""
+    counts: dict[str, int] = {}
+    for record in records:
+        counts[str(record.status)] = counts.get(str(record.status), 0) + 1
+    ordered = sorted(counts.items(), key=lambda item: (item[0] != "ok", item[0]))
+    return ", ".join(f"{n} {status}" for status, n in ordered) + f" ({plural(len(records), 'attempt')})"
 
 
 def _metric_text(record: Any, metric: str) -> str:
@@ -90,18 +102,22 @@ def eval_command(
     if record.status != "ok":
         from agent.errors import UserError
 
-        raise UserError(f"the evaluator failed on the workspace as it is ({record.status}): {record.reason}")
+        reason = _printable(record.reason, one_line=True)  # it quotes the scorer's metric names
+        raise UserError(f"the evaluator failed on the workspace as it is ({record.status}): {reason}")
 
 
 def _print_eval(record: Any, run: Any, metric: str) -> None:
+    name = _safe(metric, one_line=True)
     out.print(
-        f"experiment {record.name}: {styled_status(record.status)}  {metric} = {_metric_text(record, metric)}"
+        f"experiment {record.name}: {styled_status(record.status)}  {name} = {_metric_text(record, metric)}"
     )
     if record.reason:
-        out.print(f"  reason: {escape(record.reason)}")
+        out.print(f"  reason: {_safe(record.reason, one_line=True)}")
     if record.final_metrics:
-        out.print(f"  final (hidden test): {metric} = {record.final_metrics.get(metric, '—')}")
-    out.print(f"  branch {record.branch} · {record.eval_seconds:.2f}s · sandbox {record.backend or '—'}")
+        out.print(f"  final (hidden test): {name} = {record.final_metrics.get(metric, '—')}")
+    out.print(
+        f"  branch {record.branch} · {record.eval_seconds:.2f}s · sandbox {_safe(record.backend or '—', one_line=True)}"
+    )
     out.print(f"next: strop log {run.record.id}   ·   strop show {record.name}")
 
 
@@ -206,6 +222,8 @@ def log_command(
     out.print(tree)
     if run.stop_reason:
         out.print(f"stopped: {_safe(run.stop_reason)}")
+    if records:
+        out.print(f"experiments: {_status_counts(records)}")
     if run.budget_report:
         out.print(f"budget: {_safe(run.budget_report)}")
     total = _run_cost(records)
@@ -243,11 +261,16 @@ def show_command(
     )
     out.print(f"idea: {_safe(record.idea)}")
     if record.metrics:
-        out.print("metrics: " + ", ".join(f"{_safe(k)} = {v:.6g}" for k, v in sorted(record.metrics.items())))
+        out.print(
+            "metrics: "
+            + ", ".join(f"{_safe(k, one_line=True)} = {v:.6g}" for k, v in sorted(record.metrics.items()))
+        )
     if record.final_metrics:
         out.print(
             "final (hidden test): "
-            + ", ".join(f"{_safe(k)} = {v:.6g}" for k, v in sorted(record.final_metrics.items()))
+            + ", ".join(
+                f"{_safe(k, one_line=True)} = {v:.6g}" for k, v in sorted(record.final_metrics.items())
+            )
         )
     if record.cost.calls:
         out.print(f"cost: {escape(record.cost.describe())}")
@@ -304,5 +327,6 @@ def reindex_command() -> None:
             experiments.extend(repo.read_records(run.id))
     index.replace_all(runs, experiments)
     out.print(
-        f"reindexed {len(runs)} runs, {len(experiments)} experiments from {len(index.known_repos())} repos"
+        f"reindexed {plural(len(runs), 'run')}, {plural(len(experiments), 'experiment')} "
+        f"from {plural(len(index.known_repos()), 'repo')}"
     )

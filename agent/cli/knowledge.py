@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from agent.cli import app
-from agent.cli.render import err, out, print_json
+from agent.cli.render import err, out, plural, print_json
 from agent.errors import UserError
 from agent.home import knowledge_dir
 
@@ -130,12 +130,14 @@ def _print_report(report: object, json_out: bool) -> None:
         return
     out.print(
         f"added {data['added']}, updated {data['updated']}, removed {data['removed']}, "
-        f"unchanged {data['skipped']} files; embedded {data['chunks_embedded']} chunks in {data['seconds']:.1f}s"
+        f"unchanged {data['skipped']} files; embedded {plural(data['chunks_embedded'], 'chunk')} in {data['seconds']:.1f}s"
     )
     for item in data["unsupported"]:  # type: ignore[union-attr]
         _plain(err, f"skipped ({item['reason']}): {item['source']}")
     for line in data["errors"]:  # type: ignore[union-attr]
         _plain(err, f"not ingested: {line}")
+    for path in data["left_out"]:  # type: ignore[union-attr]
+        _plain(err, f"left out (removed earlier; add it by name to take it back): {path}")
 
 
 @knowledge_app.command("add")
@@ -213,17 +215,21 @@ def list_command(json_out: JsonFlag = False) -> None:
         return
     for s in sources:
         _plain(out, f"{s.chunks:5d}  {s.source}  {', '.join(s.types)}")
-    err.print(f"{len(sources)} sources, {sum(s.chunks for s in sources)} chunks")
+    err.print(f"{plural(len(sources), 'source')}, {plural(sum(s.chunks for s in sources), 'chunk')}")
 
 
 @knowledge_app.command("remove")
 def remove_command(
     source: Annotated[Path, typer.Argument(help="A source file, or a folder: every file under it goes.")],
 ) -> None:
-    """Forget a source file, or every file under a folder."""
+    """Forget a source file, or every file under a folder.
+
+    A path inside an added folder stays out when that folder is added again or the
+    store rebuilt, until the path itself (or one inside it) is added.
+    """
     with _user_errors():
         removed = _open_store(create=False).remove(source)
-    out.print(f"removed {removed} source files")
+    out.print(f"removed {plural(removed, 'source file')}")
 
 
 @knowledge_app.command("rebuild")
@@ -255,7 +261,7 @@ def memory_list_command(
         return
     for lesson in lessons:
         _plain(out, f"{lesson.id} {lesson.render()}")
-    err.print(f"{len(lessons)} lessons")
+    err.print(plural(len(lessons), "lesson"))
 
 
 @memory_app.command("search")
@@ -288,4 +294,4 @@ def memory_forget_command(
         raise UserError("name lesson ids to forget, or pass --all")
     with _user_errors():
         gone = _open_memory().forget(None if forget_all else lesson_ids)
-    out.print(f"forgot {gone} lessons")
+    out.print(f"forgot {plural(gone, 'lesson')}")

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from agent.cli import app
-from agent.cli.render import escape, out, print_json
+from agent.cli.render import escape, out, plural, print_json
 from agent.cli.run import AddressFlag, ExecutorFlag
 
 mle_app = typer.Typer(
@@ -181,7 +181,7 @@ def _show(outcome: Any, json_out: bool) -> None:
     _print_report(outcome.report.to_json())
     rows = f" on {outcome.holdout_rows} rows" if outcome.holdout_rows else ""
     out.print(
-        f"run {outcome.run} · {outcome.experiments} experiments · {outcome.wall_seconds:.0f}s · "
+        f"run {outcome.run} · {plural(outcome.experiments, 'experiment')} · {outcome.wall_seconds:.0f}s · "
         f"best {outcome.best_branch or '—'} (holdout {outcome.holdout_score}{rows}) · folder {escape(outcome.work_folder)}"
     )
 
@@ -272,6 +272,6 @@ def report_command(
             f"{line.bronze:6} {line.any_medal:4} {line.above_median:8} {line.valid:6}  {best}"
         )
     out.print(
-        f"{summary.total_runs} runs · {summary.total_medals} medals (any-medal rate "
-        f"{summary.any_medal_rate:.0%}) · {summary.total_valid_submissions} valid submissions"
+        f"{plural(summary.total_runs, 'run')} · {plural(summary.total_medals, 'medal')} (any-medal rate "
+        f"{summary.any_medal_rate:.0%}) · {plural(summary.total_valid_submissions, 'valid submission')}"
     )

@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 from agent.cli.evolve import evolve_app
+from agent.cli.render import plural
 from agent.errors import UserError
 
 MODEL_SUFFIXES = (".npz", ".pt", ".pth", ".joblib", ".pkl")
@@ -330,7 +331,7 @@ def _print_report(report: Any, console: Any) -> None:
     c = report.checks
     console.print(
         f"Z3: {c['checked']} checked, {c['repaired']} repaired, {c['rejected']} rejected "
-        f"→ {c['evaluations_saved']} evaluations saved; accumulator proofs {c['accumulator_proofs']}, "
+        f"→ {plural(c['evaluations_saved'], 'evaluation')} saved; accumulator proofs {c['accumulator_proofs']}, "
         f"overflowing genes excluded {c['accumulator_overflows']}"
     )
     console.print(

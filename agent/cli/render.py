@@ -12,7 +12,12 @@ from rich.markup import escape
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-__all__ = ["err", "escape", "out", "print_json", "styled_status"]
+__all__ = ["err", "escape", "out", "plural", "print_json", "styled_status"]
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 experiment`, `2 experiments`: a count and its noun, agreeing."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def print_json(data: Any) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from agent.cli import app
-from agent.cli.render import out
+from agent.cli.render import out, plural
 
 
 @app.command("report")
@@ -46,7 +46,8 @@ def report_command(
     if html_path is not None:
         size = html_path.stat().st_size
         out.print(
-            f"wrote {html_path} ({size / 1024:.0f} KiB, {len(plots)} plots, {len(data.records)} experiments)"
+            f"wrote {html_path} ({size / 1024:.0f} KiB, {plural(len(plots), 'plot')}, "
+            f"{plural(len(data.records), 'experiment')})"
         )
     if png is not None:
         out.print(f"wrote {', '.join(str(png / f'{p.name}.png') for p in plots)}")

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from agent.cli import app
+from agent.cli.experiments import _safe, _status_counts
 from agent.cli.render import err, escape, out, print_json, styled_status
 from evaluators.metric import compared
 
@@ -86,9 +87,9 @@ class _Progress:
         value = "—" if event.metric is None else f"{event.metric:.6g}"
         best = "—" if event.best_metric is None else f"{event.best_metric:.6g} (exp {event.best_exp})"
         turn = f" turn {event.turn}" if event.turn > 1 else ""
-        line = f"  {event.exp}{turn} {styled_status(event.status)} {self.metric} = {value}  [dim]{escape(event.idea[:70])}[/]"
-        if event.reason and event.status != "ok":
-            line += f"  [dim]({escape(event.reason[:90])})[/]"
+        line = f"  {event.exp}{turn} {styled_status(event.status)} {self.metric} = {value}  [dim]{_safe(event.idea[:70], one_line=True)}[/]"
+        if event.reason and event.status != "ok":  # it may quote the scorer's metric names
+            line += f"  [dim]({_safe(event.reason[:90], one_line=True)})[/]"
         err.print(line)
         for decision in event.decisions:
             err.print(f"    [dim]· {escape(decision)}[/]")
@@ -282,16 +283,13 @@ def _report(result: Any, index: Any, json_out: bool) -> None:
         return
     from rich.table import Table
 
-    counts: dict[str, int] = {}
-    for record in result.records:
-        counts[record.status.value] = counts.get(record.status.value, 0) + 1
     table = Table(
         title=f"run {result.run_id} · {run.task} · {run.direction.value} {metric}", show_header=False
     )
     table.add_column(style="bold")
     table.add_column()
     table.add_row("status", escape(f"{result.status} — {result.stop_reason}"))
-    table.add_row("experiments", ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    table.add_row("experiments", _status_counts(result.records))
     base_value = baseline.metrics.get(metric) if baseline and baseline.status == "ok" else None
     table.add_row("experiment 0", "—" if base_value is None else f"{metric} = {base_value:.6g}")
     if best is None:

@@ -72,6 +72,7 @@ class KnowledgeMemory(LoopMemory):
         self.failures = 0
         self._loaded = threading.Event()
         self._started = self._declined = False
+        self._declined_note = ""  # what `describe` says instead when the run is too short to load it
         self._waited = 0  # calls answered empty because the model was still loading
 
     def warm_up(self, time_budget: float | None) -> None:
@@ -84,7 +85,7 @@ class KnowledgeMemory(LoopMemory):
         if self._started:
             return
         if time_budget is not None and time_budget < WARM_UP_MIN_BUDGET:
-            self.notes.append(
+            self._declined_note = (
                 f"knowledge: not loaded for a {time_budget:g}s run (its model takes 10-50 s to load); "
                 f"give at least {WARM_UP_MIN_BUDGET:g}s to use it"
             )
@@ -130,6 +131,8 @@ class KnowledgeMemory(LoopMemory):
         return True
 
     def describe(self) -> str:
+        if self._declined:
+            return self._declined_note
         parts = [
             "lessons from memory" if self.memory is not None else "",
             "the knowledge store" if self.store else "",

@@ -849,7 +849,10 @@ class Nodes:
         if budget.time is not None:
             parts.append(overrun("time", usage.elapsed, budget.time))
         if budget.experiments is not None:
-            parts.append(overrun("experiments", usage.experiments, budget.experiments, unit=""))
+            parts.append(
+                overrun("experiments", usage.experiments, budget.experiments, unit="")
+                + _rejections_counted(records, budget.counts_rejections)
+            )
         if budget.spec.tokens is not None:
             parts.append(overrun("tokens", usage.tokens, budget.spec.tokens, unit=""))
         if budget.spec.cost is not None:
@@ -933,6 +936,17 @@ def _log_excerpt(record: ExperimentRecord, chars: int = 1500) -> str:
     if record.log_path and Path(record.log_path).is_file():
         return Path(record.log_path).read_text(errors="replace")[-chars:]
     return record.feedback[-chars:]
+
+
+def _rejections_counted(records: dict[int, ExperimentRecord], counted: bool) -> str:
+    """Whether the experiments used include the attempts rejected before evaluation: "1 of 3"
+    beside 50 rejected attempts reads as a bug unless it says which attempts it counts."""
+    rejected = sum(1 for record in records.values() if record.status is Status.REJECTED)
+    if not rejected:
+        return ""
+    if counted:
+        return f", every attempt counted, the {rejected} rejected too"
+    return f", {rejected} rejected before evaluation not counted"
 
 
 def note(ctx: LoopContext, text: str) -> None:

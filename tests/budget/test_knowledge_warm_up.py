@@ -80,7 +80,9 @@ def test_a_short_run_does_not_load_the_model_and_a_run_without_budget_waits_for_
     started = time.monotonic()
     assert short.retrieve(None, task.spec.task.goal) == ""
     assert time.monotonic() - started < 1.0 and not short.ready
-    assert any("not loaded for a 30s run" in note for note in short.notes)
+    said = short.describe()  # one state, said once: not also "knowledge: lessons from memory"
+    assert said.startswith("knowledge: not loaded for a 30s run") and "lessons" not in said
+    assert not any("not loaded" in note for note in short.notes)
     assert not any("still loading" in note for note in short.notes)
 
     unbounded = KnowledgeMemory(task, Memory.open(tmp_path / "b", embedder=SlowToLoad()), None, run=None)

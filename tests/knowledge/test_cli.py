@@ -41,6 +41,25 @@ def test_add_search_json_list_remove(tmp_path: Path, minilm: MiniLMEmbedder) -> 
     assert "removed 1" in runner.invoke(app, ["knowledge", "remove", str(docs / "seed.md")]).stdout
 
 
+def test_remove_sticks_through_adding_the_parent_and_rebuild(
+    isolated_home: Path, tmp_path: Path, minilm: MiniLMEmbedder
+) -> None:
+    docs = tmp_path / "docs"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "oom.md").write_text("# Out of memory\nHalve the batch size.\n")
+    (docs / "sub" / "seed.md").write_text("# Seeds\nFix numpy seeds.\n")
+    runner = CliRunner()
+    assert runner.invoke(app, ["knowledge", "add", str(docs)]).exit_code == 0
+    assert runner.invoke(app, ["knowledge", "remove", str(docs / "sub")]).stdout == "removed 1 source file\n"
+    again = runner.invoke(app, ["knowledge", "add", str(docs)])
+    assert again.exit_code == 0 and "added 0," in again.stdout, again.output
+    assert f"left out (removed earlier; add it by name to take it back): {docs / 'sub'}" in again.stderr
+    rebuilt = _strop("knowledge", "rebuild")
+    assert rebuilt.returncode == 0 and "added 1," in rebuilt.stdout, rebuilt.stderr
+    listed = _strop("knowledge", "list", "--json")
+    assert [s["source"] for s in json.loads(listed.stdout)] == [str(docs / "oom.md")], listed.stderr
+
+
 def test_user_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
     missing = _strop("knowledge", "search", "anything")
     assert (

@@ -119,6 +119,49 @@ def test_remove_source_or_folder_and_unknown_source(tmp_path: Path, hashing: Has
         store.add([tmp_path / "missing"])
 
 
+def test_a_removed_folder_stays_out_until_it_is_added_by_name(
+    tmp_path: Path, hashing: HashingEmbedder
+) -> None:
+    """Adding the parent again, or rebuilding, must not undo a removal; naming the path (or a file in it) does."""
+    root = tmp_path / "docs"
+    (root / "sub").mkdir(parents=True)
+    for name, text in {"a.md": "alpha", "sub/b.md": "beta", "sub/c.md": "gamma"}.items():
+        (root / name).write_text(f"# {name}\n{text}\n")
+    store_dir = tmp_path / "store"
+
+    def sources() -> list[str]:
+        with KnowledgeStore.open(store_dir, embedder=hashing) as store:
+            return [Path(s.source).relative_to(root).as_posix() for s in store.list_sources()]
+
+    with KnowledgeStore.open(store_dir, embedder=hashing) as store:
+        store.add([root])
+        assert store.remove(root / "sub") == 2
+        again = store.add([root])
+    assert (again.added, again.left_out) == (0, (str(root / "sub"),))
+    assert sources() == ["a.md"]
+    KnowledgeStore.rebuild(store_dir, embedder=hashing)
+    assert sources() == ["a.md"]
+
+    with KnowledgeStore.open(store_dir, embedder=hashing) as store:
+        assert store.add([root / "sub" / "b.md"]).added == 1  # a file inside it: that file alone
+        store.add([root])
+    assert sources() == ["a.md", "sub/b.md"]
+    KnowledgeStore.rebuild(store_dir, embedder=hashing)
+    assert sources() == ["a.md", "sub/b.md"]
+
+    with KnowledgeStore.open(store_dir, embedder=hashing) as store:
+        assert store.add([root / "sub"]).added == 1  # the removed path itself: all of it again
+    KnowledgeStore.rebuild(store_dir, embedder=hashing)
+    assert sources() == ["a.md", "sub/b.md", "sub/c.md"]
+
+    with KnowledgeStore.open(store_dir, embedder=hashing) as store:
+        assert store.remove(root / "a.md") == 1  # one file, too
+        assert store.add([root]).left_out == (str(root / "a.md"),)
+        assert store.remove(root) == 2
+        assert store.add([root]).added == 3  # the folder removed is the folder named: back in full
+    assert sources() == ["a.md", "sub/b.md", "sub/c.md"]
+
+
 def test_whole_repository_reingest_counts(tmp_path: Path, hashing: HashingEmbedder) -> None:
     """All of this repository's tracked files (a snapshot), twice: the second time embeds nothing."""
     root = _copy_repo(tmp_path / "repo")

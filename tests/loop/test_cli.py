@@ -55,3 +55,24 @@ def test_run_json_and_user_errors(tmp_path: Path) -> None:
     assert "Traceback" not in refused.stderr
     late = strop("run", str(task), "--time", "soon")
     assert late.returncode == 2 and "--time" in late.stderr
+
+
+def test_log_counts_add_up_beside_many_rejected_attempts(tmp_path: Path) -> None:
+    """Rejected attempts of the offline proposer cost no evaluation: the budget line says it doesn't count them."""
+    task = make_task(tmp_path / "t", experiments=3, rules=["x == -4", "n == 2", "mode == 'a'"])
+    (tmp_path / "t" / "params.json").write_text(json.dumps({"x": -4.0, "n": 2, "mode": "a"}, indent=2) + "\n")
+    task.write_text(
+        task.read_text().replace('on_violation = "repair"', 'on_violation = "repair"\nmax_rejections = 6')
+    )
+    done = strop("run", str(task))  # every point is repaired to the workspace's own: identical, rejected
+    assert done.returncode == 0, done.stderr
+    assert "6 candidates in a row were rejected" in done.stderr
+    run_id = done.stdout.split("run ", 1)[1].split()[0]
+    log = strop("log", run_id)
+    assert log.returncode == 0, log.stderr
+    assert "experiments: 1 ok, 6 rejected (7 attempts)" in log.stdout
+    assert (
+        "budget: experiments: 1 of 3 (2 under, -66.7%), 6 rejected before evaluation not counted"
+        in log.stdout
+    )
+    assert "1 ok, 6 rejected (7 attempts)" in done.stdout and "6 rejected before evaluation" in done.stdout

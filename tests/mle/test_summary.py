@@ -63,7 +63,7 @@ def test_strop_mle_report_prints_the_table_and_json(competition_dir: Path, tmp_p
     command = [sys.executable, "-m", "agent.cli", "mle", "report", str(tmp_path / "runs")]
     table = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert table.returncode == 0, table.stderr
-    assert "tiny-accuracy" in table.stdout and "2 runs · 1 medals (any-medal rate 50%)" in table.stdout
+    assert "tiny-accuracy" in table.stdout and "2 runs · 1 medal (any-medal rate 50%)" in table.stdout
     as_json = subprocess.run([*command, "--json"], capture_output=True, text=True, timeout=60)
     data = json.loads(as_json.stdout)
     assert data["total_runs"] == 2 and data["competitions"][0]["any_medal"] == 1

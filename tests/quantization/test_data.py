@@ -56,15 +56,61 @@ def test_a_given_split_is_kept(tmp_path: Path) -> None:
         ({"x": np.full((40, 3), np.nan), "y": np.zeros(40, int)}, "non-finite"),
         ({"x": np.zeros((40, 3)), "y": -np.ones(40, int)}, "class indices"),
         ({"x": np.zeros((40, 3)), "y": np.full(40, 0.5)}, "whole class indices"),
-        ({"x": np.zeros((12, 3)), "y": np.zeros(12, int)}, "fewer than 10"),
+        ({"x": np.zeros((12, 3)), "y": np.arange(12) % 2}, "fewer than 10"),
         ({"x": np.zeros((40, 3, 2)), "y": np.zeros(40, int)}, "shaped \\(n, features\\)"),
         ({"x": np.array(["a"] * 40), "y": np.zeros(40, int)}, "must be numbers"),
+        ({"x": np.zeros((40, 3)), "y": np.full(40, 3)}, "y holds a single class \\(3\\)"),
+        (
+            {"x": np.full((40, 3), 1e30), "y": np.arange(40) % 2},
+            "beyond ±1e\\+15 \\(1e\\+30 at row 0, feature 0\\)",
+        ),
+        (
+            {"x": np.full((40, 1, 2, 2), -1e16), "y": np.arange(40) % 2},
+            "at row 0, channel 0, pixel \\(0, 0\\)",
+        ),
+        ({"x": np.full((40, 3), np.inf), "y": np.arange(40) % 2}, "non-finite .* first at row 0, feature 0"),
     ],
 )
 def test_bad_data_is_one_clear_error(tmp_path: Path, arrays: dict, message: str) -> None:
     np.savez(tmp_path / "d.npz", **arrays)
     with pytest.raises(DataError, match=message):
         load_split(tmp_path / "d.npz")
+
+
+def test_a_given_split_needs_two_classes_in_every_part(tmp_path: Path) -> None:
+    x, y = _blobs(300)
+    np.savez(tmp_path / "d.npz", x_train=x[:100], y_train=y[:100], x_val=x[100:200], y_val=np.zeros(100, int),
+             x_test=x[200:], y_test=y[200:])  # fmt: skip
+    with pytest.raises(DataError, match="the val part holds a single class \\(0\\)"):
+        load_split(tmp_path / "d.npz")
+    np.savez(tmp_path / "d.npz", x_train=x[:100], y_train=np.ones(100, int), x_val=x[100:200],
+             y_val=np.ones(100, int), x_test=x[200:], y_test=np.ones(100, int))  # fmt: skip
+    with pytest.raises(DataError, match="y_train, y_val and y_test hold a single class \\(1\\)"):
+        load_split(tmp_path / "d.npz")
+
+
+def test_data_no_score_can_be_trusted_on_is_refused_by_the_command(tmp_path: Path) -> None:
+    """One class, or features that overflow float32 once squared, stop `strop evolve quant` in one line."""
+    from agent.domains.quantization.datasets import digits_split
+
+    digits = digits_split()
+    x, y = np.concatenate([digits.x_train, digits.x_val]), np.concatenate([digits.y_train, digits.y_val])
+    huge = x.copy()
+    huge[5, 7] = 1e30
+    cases = {
+        "one.npz": ({"x": x, "y": np.full_like(y, 3)}, "y holds a single class (3)"),
+        "huge.npz": ({"x": huge, "y": y}, "inputs x hold values beyond ±1e+15 (1e+30 at row 5, feature 7)"),
+    }
+    for name, (arrays, message) in cases.items():
+        np.savez(tmp_path / name, **arrays)
+        done = strop(
+            "--model", "digits-mlp", "--data", str(tmp_path / name), "--budget-bits", "4",
+            "--generations", "0", "--baselines", "none", "--json",
+        )  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        assert len(lines) == 1 and lines[0].startswith(f"error: data file {tmp_path / name}: "), done.stderr
+        assert message in lines[0] and "Traceback" not in done.stderr and not done.stdout
 
 
 def test_a_pickle_or_a_broken_file_is_refused_unread(tmp_path: Path) -> None:

@@ -222,3 +222,27 @@ def test_show_and_log_strip_control_characters_from_untrusted_text(make_workspac
     index.put_run(replace(run, metric="loss\x1b[2J\x1b[31m"))  # a scorer-named metric, in `strop runs`
     listed = cli("runs")
     assert listed.code == 0 and "\x1b" not in listed.stdout, repr(listed.stdout)
+
+
+def test_eval_strips_control_characters_from_the_scorers_metric_names(make_workspace, cli) -> None:
+    """`strop eval` quotes the metric names a scorer printed when its metric is absent: as text, on one line."""
+    ws = make_workspace(
+        evaluator='import json\nprint(json.dumps({"lo\\x1b[2J\\x1b]0;owned\\x07ss\\nFAKE: ok": 1.0, "x\\x9b31m": 2}))\n'
+    )
+    result = cli("eval", str(ws.task))
+    assert result.code == 2, result.stderr
+    for text in (result.stdout, result.stderr):
+        assert not any(ch in text for ch in "\x1b\x07\x9b"), repr(text)
+        assert not any(line.startswith("FAKE") for line in text.splitlines()), repr(text)
+    assert "(it gave: lo[2J]0;ownedss FAKE: ok, x31m)" in result.stdout
+    assert "(it gave: lo[2J]0;ownedss FAKE: ok, x31m)" in result.stderr
+
+
+def test_counts_of_one_are_singular(make_workspace, cli) -> None:
+    ws = make_workspace(value="0.5")
+    assert cli("eval", str(ws.task)).code == 0
+    reindexed = cli("reindex")
+    assert reindexed.code == 0, reindexed.stderr
+    assert "reindexed 1 run, 1 experiment from 1 repo" in reindexed.stdout
+    log = cli("log")
+    assert "experiments: 1 ok (1 attempt)" in log.stdout, log.stdout

@@ -85,6 +85,9 @@ class DataError(UserError):
 
 MAX_LABEL = 2**20 - 1  # a class index a model's outputs could name; larger ones are not class indices
 MIN_PER_PART = 10  # fewer samples than this in train, validation or test cannot rank anything
+# squares of inputs summed over the 2^28 values an array may hold (GPTQ's and HAWQ's Hessians) stay
+# below float32's 3.4e38: the bound models.MAX_WEIGHT puts on weights
+MAX_FEATURE = 1e15
 
 
 def load_split(path: Path) -> Split:
@@ -97,13 +100,18 @@ def load_split(path: Path) -> Split:
     arrays = _read(path)
     named = [f"{axis}_{part}" for part in PARTS for axis in ("x", "y")]
     if all(k in arrays for k in named):
-        parts = [(_features(arrays[f"x_{p}"], p), _labels(arrays[f"y_{p}"], p)) for p in PARTS]
+        parts = [
+            (_features(arrays[f"x_{p}"], f"x_{p}", path), _labels(arrays[f"y_{p}"], f"y_{p}", path))
+            for p in PARTS
+        ]
+        _classes(np.concatenate([y for _, y in parts]), "y_train, y_val and y_test hold", path)
     elif "x" in arrays and "y" in arrays:
-        x, y = _features(arrays["x"], "x"), _labels(arrays["y"], "y")
+        x, y = _features(arrays["x"], "x", path), _labels(arrays["y"], "y", path)
         if len(x) != len(y):  # one label per row, or the split pairs rows with the wrong labels
             raise DataError(f"data file {path}: x has {len(x)} rows, y {len(y)}: one label per row")
         if not len(y):
             raise DataError(f"data file {path}: x and y hold no samples")
+        _classes(y, "y holds", path)
         parts = _stratified(x, y)
     else:
         raise DataError(
@@ -115,6 +123,7 @@ def load_split(path: Path) -> Split:
             raise DataError(f"data file {path}: {part} has {len(x)} inputs but {len(y)} labels")
         if len(y) < MIN_PER_PART:
             raise DataError(f"data file {path}: {part} has {len(y)} samples, fewer than {MIN_PER_PART}")
+        _classes(y, f"the {part} part holds", path)
     if len({x.shape[1:] for x, _ in parts}) != 1:
         raise DataError(f"data file {path}: train, validation and test inputs differ in shape")
     return Split(*(array for pair in parts for array in pair))
@@ -139,31 +148,63 @@ def _read(path: Path) -> dict[str, np.ndarray]:
         raise DataError(f"cannot read data file {path}: {type(exc).__name__}: {message}") from None
 
 
-def _features(x: np.ndarray, name: str) -> np.ndarray:
+def _features(x: np.ndarray, name: str, path: Path) -> np.ndarray:
     if x.dtype.kind not in "biuf" or x.ndim not in (2, 4):
         raise DataError(
-            f"inputs {name} must be numbers shaped (n, features) or (n, channels, h, w), got {x.dtype} {x.shape}"
+            f"data file {path}: inputs {name} must be numbers shaped (n, features) or (n, channels, h, w), "
+            f"got {x.dtype} {x.shape}"
         )
     with np.errstate(all="ignore"):
         values = x.astype(np.float32)
-    if not np.isfinite(values).all():
-        raise DataError(f"inputs {name} hold non-finite values (NaN, infinity, or beyond float32)")
+        finite = np.isfinite(values)
+        if not finite.all():
+            where = _position(~finite)
+            raise DataError(
+                f"data file {path}: inputs {name} hold non-finite values (NaN, infinity, or beyond float32), "
+                f"first at {where}"
+            )
+        large = np.abs(values) > MAX_FEATURE
+    if large.any():
+        where = _position(large)
+        raise DataError(
+            f"data file {path}: inputs {name} hold values beyond ±{MAX_FEATURE:g} ({values[large][0]:g} at {where}): "
+            "quantizing them overflows float32; scale the features"
+        )
     return values
 
 
-def _labels(y: np.ndarray, name: str) -> np.ndarray:
+def _position(mask: np.ndarray) -> str:
+    """Where `mask` first holds, in words: row and feature, or row, channel and pixel."""
+    index = [int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape)]
+    if len(index) == 2:
+        return f"row {index[0]}, feature {index[1]}"
+    return f"row {index[0]}, channel {index[1]}, pixel ({index[2]}, {index[3]})"
+
+
+def _labels(y: np.ndarray, name: str, path: Path) -> np.ndarray:
     if y.ndim != 1 or y.dtype.kind not in "biuf":
-        raise DataError(f"labels {name} must be one class index per sample, got {y.dtype} {y.shape}")
+        raise DataError(
+            f"data file {path}: labels {name} must be one class index per sample, got {y.dtype} {y.shape}"
+        )
     if y.dtype.kind == "f" and not (np.isfinite(y).all() and (y == np.round(y)).all()):
-        raise DataError(f"labels {name} must be whole class indices 0, 1, 2, …")
+        raise DataError(f"data file {path}: labels {name} must be whole class indices 0, 1, 2, …")
     if len(y) and (y.min() < 0 or y.max() > MAX_LABEL):  # compared before any cast can wrap or overflow
         found = y.min() if y.min() < 0 else y.max()
+        shown = f"{found:g}" if y.dtype.kind == "f" else str(int(found))
         raise DataError(
-            f"labels {name} must be integer class indices 0 to {MAX_LABEL:,}, found {found:g}"
-            if y.dtype.kind == "f"
-            else f"labels {name} must be integer class indices 0 to {MAX_LABEL:,}, found {int(found)}"
+            f"data file {path}: labels {name} must be integer class indices 0 to {MAX_LABEL:,}, found {shown}"
         )
     return y.astype(np.int64)
+
+
+def _classes(y: np.ndarray, where: str, path: Path) -> None:
+    """At least two classes: accuracy on a single class scores no classifier (predict it always: 100%)."""
+    labels = np.unique(y)
+    if len(labels) == 1:
+        raise DataError(
+            f"data file {path}: {where} a single class ({int(labels[0])}): "
+            "a classifier needs at least 2 classes to be scored on"
+        )
 
 
 def _stratified(x: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
