@@ -145,10 +145,10 @@ class DockerSandbox:
             mounts=mounts,
             network_mode="bridge" if limits.network else "none",
             read_only=True,
-            tmpfs={
-                "/tmp": f"rw,nosuid,nodev,exec,size={limits.scratch_bytes},nr_inodes={limits.files},mode=1777"
+            tmpfs={  # /dev/shm too (not shm_size, which caps only its bytes): an inode is memory
+                "/tmp": f"rw,nosuid,nodev,exec,size={limits.scratch_bytes},nr_inodes={limits.files},mode=1777",
+                "/dev/shm": f"rw,nosuid,nodev,noexec,size={limits.scratch_bytes},nr_inodes={limits.files},mode=1777",
             },
-            shm_size=limits.scratch_bytes,
             mem_limit=limits.memory,
             memswap_limit=limits.memory,
             pids_limit=limits.pids,

@@ -2,8 +2,8 @@
 
 What it does: a clean environment without secrets, a wall-clock timeout that
 kills the whole process group, capped output, an address-space and CPU-time
-rlimit, a per-file size limit, and a watchdog on disk growth of the workspace's
-and TMPDIR's filesystems.
+rlimit, a per-file size limit, and a watchdog on disk growth (bytes and files) of
+the workspace's and TMPDIR's filesystems, and on the files in /dev/shm.
 
 What it does NOT do (each one is asserted by the attack suite as documented):
 - no namespaces: the command sees the host's files, processes and network, so it
@@ -15,12 +15,13 @@ What it does NOT do (each one is asserted by the attack suite as documented):
   read-only `binds` are the host's own folders: the command can read any of them,
   and everything else its user can (a scorer's private data included);
 - a daemon that calls `setsid()` leaves the process group and outlives the run;
-- /dev/shm is the host's and is not capped.
+- /dev/shm is the host's and its bytes are not capped (only its file count is watched).
 Choose it only where docker and bwrap cannot run; `open_sandbox` warns when it does.
 """
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -50,7 +51,10 @@ class LocalSandbox:
         gate: Gate | None = None,
     ) -> Execution:
         space = Workspace.of(workdir, readonly_paths, binds)  # binds: the host's paths, nothing to do
-        watch = DiskWatch([space.root, Path(tempfile.gettempdir())], limits.workspace_bytes, limits.files)
+        disk = DiskWatch([space.root, Path(tempfile.gettempdir())], limits.workspace_bytes, limits.files)
+        # the host's /dev/shm: its files only (other programs' shared memory, Ray's object store
+        # among them, grows its bytes legitimately)
+        shm = DiskWatch([Path("/dev/shm")], sys.maxsize, limits.files)
         environment = clean_environment(env)
         environment["TMPDIR"] = tempfile.gettempdir()
         seen = supervise(
@@ -59,7 +63,7 @@ class LocalSandbox:
             env=environment,
             limits=limits,
             preexec=rlimit_setter(limits),
-            watchdog=watch,
+            watchdog=lambda: disk() or shm(),
             gate=gate,
         )
         notes = ["local backend: no isolation of files, network or processes"]
