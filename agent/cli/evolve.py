@@ -16,6 +16,7 @@ from typing import Any
 import typer
 
 from agent.cli import app
+from agent.cli.heartbeat import EVERY, Heartbeat
 from agent.cli.render import plural
 from agent.errors import UserError
 
@@ -181,7 +182,8 @@ def numerics(
     try:
         # --time is the wall time the user waits: it counts from this process's start
         deadline = Deadline(None if seconds is None else process_started() + seconds)
-        report = discover(request, observer=observe, progress=progress.say, deadline=deadline)
+        with progress:
+            report = discover(request, observer=observe, progress=progress.say, deadline=deadline)
     except BaseException:
         recorder.finish("failed", "the search stopped with an error")
         raise
@@ -229,9 +231,11 @@ class _Progress:
 
     Phase lines always print; baseline and generation lines at most one per `interval`
     seconds (the latest one wins), so a log file gets a line every few seconds, not a flood.
+    While it is entered (`with progress:`), a phase that prints nothing for `heartbeat`
+    seconds (an exhaustive pass, the speed loops, a slow generation) gets a line saying so.
     """
 
-    def __init__(self, interval: float = 5.0) -> None:
+    def __init__(self, interval: float = 5.0, heartbeat: float = EVERY) -> None:
         import sys
         import time
 
@@ -239,12 +243,32 @@ class _Progress:
         self._stream = sys.stderr
         self._interval = interval
         self._last = -math.inf
+        self._phase = ("starting", self._clock())  # the phase under way, and when it began
+        self._beat = Heartbeat(self._doing, self._write, heartbeat)
+
+    def __enter__(self) -> _Progress:
+        self._beat.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._beat.__exit__(*exc)
+
+    def _doing(self) -> str:
+        name, since = self._phase
+        return f"  … {name}: still running after {self._clock() - since:.0f}s"
+
+    def _write(self, text: str) -> None:
+        print(text, file=self._stream, flush=True)
 
     def _print(self, text: str) -> None:
-        print(text, file=self._stream, flush=True)
+        self._beat.said()
+        self._write(text)
 
     def say(self, text: str) -> None:
         if text.startswith("phase:"):
+            with self._beat.lock:
+                name = text.removeprefix("phase:").strip().split(" (")[0]
+                self._phase = ("working" if " done" in name else name, self._clock())
             self._print(text)
             self._last = self._clock()
         elif self._clock() - self._last >= self._interval:

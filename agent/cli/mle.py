@@ -169,7 +169,7 @@ def run_command(
         llm=endpoint,
         folds=folds,
     )
-    with _Progress(metric_key(competition), quiet or json_out) as progress:
+    with _Progress(metric_key(competition), quiet, json_out) as progress:
         outcome = run_competition(request, strop_home(), sink=progress, started=process_started())
     _show(outcome, json_out)
 
@@ -208,7 +208,7 @@ def resume_graded(
     from agent.home import strop_home
 
     competition = load_competition(root)
-    with _Progress(metric_key(competition), quiet or json_out) as progress:
+    with _Progress(metric_key(competition), quiet, json_out) as progress:
         outcome = resume_competition(
             run_id,
             competition,

@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 from agent.cli.evolve import evolve_app
+from agent.cli.heartbeat import EVERY, Heartbeat
 from agent.cli.render import plural
 from agent.errors import UserError
 
@@ -156,7 +157,8 @@ def quant(
             recorder(event)
 
     try:
-        report, domain = run_search(request, observer=observe, deadline=deadline)
+        with progress:
+            report, domain = run_search(request, observer=observe, deadline=deadline)
     except BaseException:
         if recorder.run is not None:
             recorder.finish("failed", "the search stopped with an error")
@@ -219,23 +221,44 @@ class Progress:
     """Progress lines on stderr in every mode (terminal or not, --json or not), at a modest rate.
 
     Phases and baselines each print when they start and end; engine generations at most
-    once every `interval` seconds (and never the same generation twice). Plain text, no
-    console markup: a config label must print as it is.
+    once every `interval` seconds (and never the same generation twice). While it is entered
+    (`with progress:`), a phase that prints nothing for `heartbeat` seconds (a random or TPE
+    baseline given half a minute) gets a line saying it still runs. Plain text, no console
+    markup: a config label must print as it is.
     """
 
-    def __init__(self, interval: float = 3.0) -> None:
+    def __init__(self, interval: float = 3.0, heartbeat: float = EVERY) -> None:
         import time as clock
 
         self.clock = clock
         self.interval = interval
         self.started = process_start()
         self.last_generation = -self.interval
+        self.phase: tuple[str, float] | None = None  # the phase under way, and when it began
+        self._beat = Heartbeat(self._doing, self._write, heartbeat)
+
+    def __enter__(self) -> Progress:
+        self._beat.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._beat.__exit__(*exc)
+
+    def _doing(self) -> str:
+        what = (
+            f"{self.phase[0]} running for {self.elapsed() - self.phase[1]:.0f}s" if self.phase else "working"
+        )
+        return f"... {what}"
 
     def elapsed(self) -> float:
         return self.clock.time() - self.started
 
-    def line(self, text: str) -> None:
+    def _write(self, text: str) -> None:
         typer.echo(f"[{self.elapsed():6.1f}s] {text}", err=True)
+
+    def line(self, text: str) -> None:
+        self._beat.said()
+        self._write(text)
 
     def __call__(self, event: Any) -> None:
         from agent.domains.quantization.timeplan import PhaseDone, PhaseStarted, PlanMade
@@ -246,9 +269,13 @@ class Progress:
                 shares = ", ".join(f"{name} ≤ {seconds:.0f}s" for name, seconds in event.shares)
                 self.line(f"time plan for the {event.total:.0f}s left: {shares}")
         elif isinstance(event, PhaseStarted):
+            with self._beat.lock:
+                self.phase = (event.name, self.elapsed())
             limit = f" (≤ {event.seconds:.0f}s)" if event.seconds is not None else ""
             self.line(f"{event.name}{limit} ...")
         elif isinstance(event, PhaseDone):
+            with self._beat.lock:
+                self.phase = None
             self.line(
                 f"{event.name} done in {event.seconds:.1f}s" + (f": {event.detail}" if event.detail else "")
             )

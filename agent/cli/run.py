@@ -7,6 +7,7 @@ emits events, and `_Progress` renders them.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ import typer
 
 from agent.cli import app
 from agent.cli.experiments import _safe, _status_counts
+from agent.cli.heartbeat import EVERY, Heartbeat
 from agent.cli.render import err, escape, out, print_json, styled_status
 from evaluators.metric import compared
 
@@ -35,14 +37,30 @@ def _executor(kind: str | None, address: str | None) -> Any:
     return ExecutorSpec(kind or "ray", address)
 
 
-class _Progress:
-    """Renders loop events on stderr: one line per finished experiment, and a live bar."""
+_NOT_EVALUATED = re.compile(r"experiment (\d+) not evaluated\b")  # the loop's note for a slot left pending
 
-    def __init__(self, metric: str, quiet: bool = False) -> None:
+
+class _Progress:
+    """Renders loop events on stderr: one line per finished experiment, and a live bar.
+
+    The bar exists only on a terminal and never with --json (stdout is the JSON then); off a
+    terminal, or with --json, a heartbeat (`agent.cli.heartbeat`) says what is under way
+    whenever nothing was printed for `heartbeat` seconds (a long evaluation, the final phase),
+    so that a log never goes silent for long. Only --quiet prints nothing.
+    """
+
+    def __init__(
+        self, metric: str, quiet: bool = False, json_out: bool = False, heartbeat: float = EVERY
+    ) -> None:
+        import time
+
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from agent.deadline import process_started
 
         self.metric = metric
         self.quiet = quiet
+        self.live = err.is_terminal and not json_out
         self.progress = Progress(
             TextColumn("[bold]{task.fields[run]}[/]"),
             BarColumn(bar_width=24),
@@ -53,35 +71,88 @@ class _Progress:
             transient=True,
         )
         self.bar: Any = None
+        self._clock = time.monotonic
+        self._since = self._clock()
+        self._wall, self._origin = time.time, process_started()  # the budget counts from the process start
+        self._stopped = False
+        self._running: dict[int, tuple[str, float]] = {}  # experiment → (mode, when it started)
+        self._finished_any = False
+        self._beat = Heartbeat(self._doing, err.print, heartbeat)
+        self._lock = self._beat.lock
 
     def __enter__(self) -> _Progress:
+        if not self.quiet and not self.live:
+            self._beat.__enter__()
         return self  # the bar starts with the run: one stopped before it would leave a blank line
 
     def __exit__(self, *exc: object) -> None:
+        self._beat.__exit__(*exc)
         if self.bar is not None:
             self.progress.stop()
+
+    def _print(self, text: str) -> None:
+        self._beat.said()
+        err.print(text)
+
+    def _doing(self) -> str:
+        """What is under way, in words (under the lock), as a dim line."""
+        since_start = f"{self._wall() - self._origin:.0f}s since the command started"
+        return f"[dim]  … {escape(self._under_way(self._clock()))} · {since_start}[/]"
+
+    def _under_way(self, now: float) -> str:
+        if self._running:
+            parts = [
+                f"experiment {exp} ({mode}) running for {now - since:.0f}s"
+                for exp, (mode, since) in sorted(self._running.items())
+            ]
+            return ", ".join(parts)
+        if self._stopped:
+            return f"closing (report, grading) for {now - self._since:.0f}s"
+        if self._finished_any:
+            return f"between experiments for {now - self._since:.0f}s (the next one, or the final phase on the best)"
+        return f"starting for {now - self._since:.0f}s"
 
     def __call__(self, event: Any) -> None:
         if self.quiet:
             return
         kind = event.kind
+        if kind == "ExperimentStarted":
+            with self._lock:
+                self._running[event.exp] = (event.mode, self._clock())
+        elif kind == "ExperimentFinished":
+            with self._lock:
+                self._running.pop(event.exp, None)
+                self._finished_any = True
+                self._since = self._clock()
+        elif kind == "RunStopped":
+            with self._lock:
+                self._stopped, self._since = True, self._clock()
+                self._running.clear()
+        elif kind == "Note" and (skipped := _NOT_EVALUATED.match(event.text)):
+            with self._lock:  # left pending for lack of time: it runs no more
+                if self._running.pop(int(skipped[1]), None) is not None and not self._running:
+                    self._finished_any, self._since = True, self._clock()
         if kind == "RunStarted":
             verb = "resumed" if event.resumed else "started"
-            err.print(
+            self._print(
                 f"run [bold]{event.run}[/] {verb} · task {event.task} · proposer {event.proposer} · "
                 f"search {event.strategy} · {event.budget}"
             )
+            with self._lock:
+                self._since = self._clock()
+            if not self.live:
+                return
             if self.bar is None:
                 self.progress.start()
             self.bar = self.progress.add_task("starting …", total=None, run=event.run)
         elif kind == "Note":
-            err.print(f"[dim]· {escape(event.text)}[/]")
+            self._print(f"[dim]· {escape(event.text)}[/]")
         elif kind == "ExperimentStarted" and self.bar is not None:
             self.progress.update(self.bar, description=f"experiment {event.exp}: {event.mode} …")
         elif kind == "ExperimentFinished":
             self._finished(event)
         elif kind == "RunStopped":
-            err.print(f"stopped: {escape(event.reason)}")
+            self._print(f"stopped: {escape(event.reason)}")
 
     def _finished(self, event: Any) -> None:
         value = "—" if event.metric is None else f"{event.metric:.6g}"
@@ -90,9 +161,9 @@ class _Progress:
         line = f"  {event.exp}{turn} {styled_status(event.status)} {self.metric} = {value}  [dim]{_safe(event.idea[:70], one_line=True)}[/]"
         if event.reason and event.status != "ok":  # it may quote the scorer's metric names
             line += f"  [dim]({_safe(event.reason[:90], one_line=True)})[/]"
-        err.print(line)
+        self._print(line)
         for decision in event.decisions:
-            err.print(f"    [dim]· {escape(decision)}[/]")
+            self._print(f"    [dim]· {escape(decision)}[/]")
         if self.bar is not None:
             self.progress.update(
                 self.bar,
@@ -176,7 +247,7 @@ def run_command(
         executor=chosen.to_dict() if chosen else None,
     )
     index = RunIndex(strop_home())
-    with _Progress(task.evaluator.metric, quiet or json_out) as progress:
+    with _Progress(task.evaluator.metric, quiet, json_out) as progress:
         result = start_run(task, strop_home(), index, overrides, sink=progress, started=process_started())
     _report(result, index, json_out)
 
@@ -227,7 +298,7 @@ def resume_command(
         task_folder = Path(record.task_path).parent
         resume_graded(record.id, competition, task_folder, seconds, experiments, chosen, quiet, json_out)
         return
-    with _Progress(record.metric, quiet or json_out) as progress:
+    with _Progress(record.metric, quiet, json_out) as progress:
         result = resume_run(
             record.id,
             strop_home(),

@@ -112,3 +112,19 @@ def test_checkpoint_warm_start_continues_the_search(tmp_path):
     assert two["evaluated"] > one["evaluated"]
     other = _strop(*[a if a != "exp" else "exp2" for a in args], home=tmp_path)
     assert other.returncode == 2 and "different search" in other.stderr and "Traceback" not in other.stderr
+
+
+def test_a_long_phase_is_never_silent_on_stderr(capsys):
+    """An exhaustive pass or the speed loops printed nothing between their start and end lines."""
+    import time
+
+    from agent.cli.evolve import _Progress
+
+    with _Progress(heartbeat=0.3) as progress:
+        progress.say("phase: verification (exhaustive, 8388609 inputs per program)")
+        time.sleep(1.0)
+        progress.say("phase: verification done in 1.0s")
+    err = capsys.readouterr().err
+    assert "phase: verification (exhaustive" in err and "verification done" in err
+    assert "… verification: still running after" in err, err
+    assert not progress._beat.running

@@ -142,3 +142,18 @@ def test_checkpoint_warm_start_continues_the_search(tmp_path: Path) -> None:
     assert two["generations"] == one["generations"] + 1 and two["evaluated"] > one["evaluated"], (one, two)
     other = strop(*[a if a != "3.0" else "2.5" for a in args])
     assert other.returncode == 2 and "different search" in other.stderr and "Traceback" not in other.stderr
+
+
+def test_a_long_phase_is_never_silent_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--time 2m` gives the random and TPE baselines ~25 s each, which printed nothing between start and end."""
+    from agent.cli.quant import Progress
+    from agent.domains.quantization.timeplan import PhaseDone, PhaseStarted
+
+    with Progress(heartbeat=0.3) as progress:
+        progress(PhaseStarted("baseline random", 25.0))
+        time.sleep(1.0)
+        progress(PhaseDone("baseline random", 1.0, "258 evaluations"))
+    err = capsys.readouterr().err
+    assert "baseline random (≤ 25s) ..." in err and "baseline random done" in err
+    assert "... baseline random running for" in err, err
+    assert not progress._beat.running
