@@ -225,10 +225,15 @@ class Run:
 
     def records(self) -> list[ExperimentRecord]:
         """Every experiment of the run (copies: a caller may change its own)."""
+        return [record.copy() for record in self.stored_records()]
+
+    def stored_records(self) -> list[ExperimentRecord]:
+        """The records as kept, not copies: never change one. `save_record` puts a new object in
+        place of a record that changed, so a caller may keep copies of these by identity."""
         with self._records_lock:
             if self._records is None:
                 self._records = self.repo.read_records(self.record.id)
-            return [record.copy() for record in self._records]
+            return list(self._records)
 
     def best(self, records: list[ExperimentRecord] | None = None) -> ExperimentRecord | None:
         return best_experiment(

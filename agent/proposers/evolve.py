@@ -9,9 +9,12 @@ optimizer and strategy in-process.
 
 The moves (see `agent.search.tournament`):
 - `sample`  a uniform point;
-- `model`   Optuna's TPE (multivariate, grouped for conditional parameters), rebuilt
-            from the full history at every call, so the proposer holds no state and
-            a resumed run proposes exactly as an uninterrupted one would;
+- `model`   Optuna's TPE (multivariate, grouped for conditional parameters) over the
+            full history at every call, so a resumed run proposes exactly as an
+            uninterrupted one would; the study is kept between calls and told only the
+            trials it has not seen (rebuilding it cost ~0.6 ms a trial: 1.2 s a call at
+            2,000 experiments, an O(n²) run), and rebuilt when the history is not its
+            continuation;
 - `mutate`  a Gaussian step in the unit cube around the parent, shrinking as the
             budget is spent;
 - `crossover` of two parents, then a small mutation.
@@ -24,7 +27,9 @@ Duplicates of earlier points are re-drawn.
 
 from __future__ import annotations
 
+import contextlib
 import random
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -73,6 +78,10 @@ class EvolveOptimizer:
         self.constraints = constraints if constraints else None
         self.seed = seed
         self.budget = budget
+        self._study: Any = None  # the TPE study of the last `model` move, and what it was told
+        self._told: list[tuple[Any, ...]] = []
+        self._study_lock = threading.Lock()
+        self._keys: dict[tuple[Any, ...], str] = {}  # see `_key`
 
     def suggest(
         self,
@@ -84,7 +93,7 @@ class EvolveOptimizer:
         pending: Sequence[Point] = (),
     ) -> Suggestion:
         rng = random.Random(f"{self.seed}:{index}")
-        seen = {self.space.key(t.point) for t in history} | {self.space.key(p) for p in pending}
+        seen = {self._key(t.point) for t in history} | {self.space.key(p) for p in pending}
         best = self._best(history)
         notes: list[str] = []
         point: Point = {}
@@ -110,6 +119,17 @@ class EvolveOptimizer:
                 break
             mode = "mutate" if best is not None else "sample"
         return Suggestion(point, how, notes)
+
+    def _key(self, point: Point) -> str:
+        """`space.key(point)`, remembered: every call reads the whole history (~50 µs a point)."""
+        try:
+            items = tuple((k, type(v), v) for k, v in sorted(point.items(), key=lambda kv: kv[0]))
+            known = self._keys.get(items)
+        except TypeError:  # an unhashable value (a list choice): not remembered
+            return self.space.key(point)
+        if known is None:
+            known = self._keys[items] = self.space.key(point)
+        return known
 
     # -------------------------------------------------------------- moves
     def _move(
@@ -160,29 +180,46 @@ class EvolveOptimizer:
             sampler = optuna.samplers.TPESampler(
                 seed=seed % (2**31), n_startup_trials=0, multivariate=True, group=True
             )
-        direction = "maximize" if self.direction is Direction.MAXIMIZE else "minimize"
-        study = optuna.create_study(direction=direction, sampler=sampler)
-        distributions = {param.name: _distribution(param) for param in self.space}
         values = [t.value for t in history if t.value is not None]
         worst = (min(values) if self.direction is Direction.MAXIMIZE else max(values)) if values else 0.0
-        for trial in history:
-            params = {k: v for k, v in trial.point.items() if k in distributions}
-            try:
-                study.add_trial(
+        told = [
+            (
+                tuple((k, type(v), v) for k, v in sorted(t.point.items(), key=lambda kv: kv[0])),
+                t.value if t.value is not None else worst,
+            )
+            for t in history
+        ]
+        with self._study_lock:
+            study = self._study_told(optuna, told)
+            study.sampler = sampler  # a fresh sampler each call: its draws depend on `seed` alone
+            asked = study.ask()
+            point: Point = {}
+            for param in self.space:
+                if self.space.is_active(param.name, point):
+                    point[param.name] = _suggest(asked, param)
+            # failed trials are not evidence for TPE (it reads complete ones), so the study
+            # stays what a fresh one told `told` would be
+            study.tell(asked, state=optuna.trial.TrialState.FAIL)
+        return self.space.complete(point)
+
+    def _study_told(self, optuna: Any, told: list[tuple[Any, ...]]) -> Any:
+        """A study told exactly `told` (point, value) in order: the kept one when `told` continues it."""
+        kept = self._study is not None and self._told == told[: len(self._told)]
+        if not kept:
+            direction = "maximize" if self.direction is Direction.MAXIMIZE else "minimize"
+            self._study = optuna.create_study(direction=direction)
+            self._told = []
+        distributions = {param.name: _distribution(param) for param in self.space}
+        for items, value in told[len(self._told) :]:
+            params = {k: v for k, _, v in items if k in distributions}
+            with contextlib.suppress(ValueError):  # a point from an older space (out of its bounds)
+                self._study.add_trial(
                     optuna.trial.create_trial(
-                        params=params,
-                        distributions={k: distributions[k] for k in params},
-                        value=trial.value if trial.value is not None else worst,
+                        params=params, distributions={k: distributions[k] for k in params}, value=value
                     )
                 )
-            except ValueError:
-                continue  # a point from an older space (out of its bounds): not evidence here
-        asked = study.ask()
-        point: Point = {}
-        for param in self.space:
-            if self.space.is_active(param.name, point):
-                point[param.name] = _suggest(asked, param)
-        return self.space.complete(point)
+            self._told.append((items, value))
+        return self._study
 
 
 def _distribution(param: Any) -> Any:

@@ -12,6 +12,7 @@ strongest move, and local steps around the elite refine what it found.
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections.abc import Sequence
 
@@ -36,8 +37,9 @@ class TournamentStrategy:
             return Selection(
                 root, "sample", why=f"initial sample {len(finished) + len(taken) + 1} of {self.init}"
             )
-        elite = sorted((node for node in nodes if node.ok), key=lambda n: (n.score, -n.id), reverse=True)
-        elite = elite[: self.population]
+        # the `population` best: a partial sort (sorting every node was ~5 comparisons of
+        # metric values per node at 1,000 experiments, on every move)
+        elite = heapq.nlargest(self.population, (node for node in nodes if node.ok), key=_rank)
         draw = rng.random()
         if not elite or draw < self.model_rate:
             return Selection(root, "model", why="model-based sample (TPE over all results)")
@@ -53,3 +55,7 @@ class TournamentStrategy:
     def tournament(elite: Sequence[Node], rng: random.Random, size: int = 3) -> Node:
         entrants = rng.sample(list(elite), min(size, len(elite)))
         return max(entrants, key=lambda node: (node.score, -node.id))
+
+
+def _rank(node: Node) -> tuple[object, int]:
+    return (node.score, -node.id)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from agent.ui import security, views
 
 HERE = Path(__file__).parent
 POLL_SECONDS = 0.5
+PACE = 10  # a live stream waits at least PACE times what its last read and render took
 KEEPALIVE_SECONDS = 15.0
 COOKIE = "strop_token"
 
@@ -103,8 +105,9 @@ def create_app(
 
         async def stream() -> Any:
             last: tuple[Any, ...] | None = None
-            quiet = 0.0
+            quiet = pause = 0.0
             while not stopping() and not await request.is_disconnected():
+                started = time.monotonic()
                 live = await run_in_threadpool(lambda: views.progress(index(), run_id))  # sqlite: one thread
                 if live.signature != last:
                     last = live.signature
@@ -116,11 +119,14 @@ def create_app(
                         "event: progress\n" + "".join(f"data: {line}\n" for line in html.splitlines()) + "\n"
                     )
                 else:
-                    quiet += poll
+                    quiet += pause
                     if quiet >= KEEPALIVE_SECONDS:
                         quiet = 0.0
                         yield ": keep-alive\n\n"
-                await asyncio.sleep(poll)
+                # reading and drawing a long run costs more (the index's every record, the whole
+                # tree): a tab watching one polls less often, for at most ~1/PACE of a core
+                pause = max(poll, PACE * (time.monotonic() - started))
+                await asyncio.sleep(pause)
 
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
