@@ -115,6 +115,7 @@ def run_command(
     except UnitError as error:
         raise UserError(str(error)) from None
     folder = (workdir or Path.cwd()).resolve()
+    _check_lendable(folder)
     try:
         with warnings.catch_warnings():  # the log line already says it, once
             warnings.simplefilter("ignore", WeakSandboxWarning)
@@ -129,6 +130,38 @@ def run_command(
         sys.stderr.write(result.stderr)
         err.print(_summary(result), markup=False)
     raise typer.Exit(_exit_status(result))
+
+
+LEND_MOST_FILES = 20_000
+
+
+def _check_lendable(folder: Path) -> None:
+    """As root, a root-owned workspace is lent to the sandbox user for the run: every path in it
+    changes owner, and changes back after (or stays, if strop is killed). Fine for a project
+    folder; not for /tmp, whose files are other users' and programs', nor for a system folder.
+    """
+    import os
+    import stat
+
+    if not hasattr(os, "getuid") or os.getuid() != 0 or not folder.is_dir():
+        return
+    info = folder.stat()
+    if info.st_uid != 0:
+        return  # run as the folder's owner: nothing changes hands
+    advice = "give the command a folder of its own (--workdir DIR)"
+    if info.st_mode & stat.S_ISVTX or len(folder.parts) <= 2:
+        raise UserError(
+            f"the workspace {folder} is a shared or system folder: as root, strop would lend every "
+            f"file in it to the sandbox user for the run; {advice}"
+        )
+    count = 0
+    for _, folders, files in os.walk(folder):
+        count += len(folders) + len(files)
+        if count > LEND_MOST_FILES:
+            raise UserError(
+                f"the workspace {folder} holds more than {LEND_MOST_FILES:,} files: as root, strop would "
+                f"lend every one to the sandbox user for the run; {advice}"
+            )
 
 
 def _summary(result: Any) -> str:

@@ -90,3 +90,25 @@ def test_a_rebuild_leaves_no_untagged_copy() -> None:
         assert first not in {image.id for image in client.images.list(all=True)}  # the old copy is gone
     finally:
         client.api.remove_image(tag, force=True)
+
+
+def test_run_refuses_to_lend_a_shared_or_huge_folder(tmp_path: Path) -> None:
+    """As root, a root-owned workspace is lent to the sandbox user (every owner changes for the
+    run): `strop sandbox run` from /tmp once handed its every file to another uid."""
+    if os.getuid() != 0:
+        done = strop("sandbox", "run", "--", "true", cwd=Path("/tmp"))
+        assert done.returncode == 0, done.stderr  # as a normal user nothing changes hands
+        return
+    shared = strop("sandbox", "run", "--", "true", cwd=Path("/tmp"))
+    assert (
+        shared.returncode == 2 and "shared or system folder" in shared.stderr and "--workdir" in shared.stderr
+    )
+    big = tmp_path / "big"
+    big.mkdir()
+    for index in range(20_001):
+        (big / f"f{index}").touch()
+    done = strop("sandbox", "run", "--", "true", cwd=big)
+    assert done.returncode == 2 and "more than 20,000 files" in done.stderr
+    small = tmp_path / "small"
+    small.mkdir()
+    assert strop("sandbox", "run", "--", "true", cwd=small).returncode == 0
