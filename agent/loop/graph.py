@@ -8,7 +8,8 @@
 
 Checkpoints live in the run folder (`checkpoints.sqlite`), written synchronously after
 every node (`durability="sync"`), so a SIGKILL anywhere loses at most the node in
-progress, which runs again on `resume` (every node is idempotent, see `nodes`).
+progress, which runs again on `resume` (every node is idempotent, see `nodes`); only the
+newest few are kept (`checkpoints`).
 The database is in WAL mode with `synchronous=NORMAL`: a commit is in the WAL file
 when it returns, so it survives the process being killed; it is not fsynced (the
 ~18 fsyncs per batch cost 45-80 ms of the driver's serial time at load 3-5). Only a
@@ -424,13 +425,13 @@ def _resume_advice(error: UserError, run_id: str) -> str:
 
 
 def _invoke(nodes: Nodes, run: Run, max_steps: int, on_ready: Any = None) -> None:
-    from langgraph.checkpoint.sqlite import SqliteSaver
+    from agent.loop.checkpoints import PrunedSaver
 
     connection = sqlite3.connect(str(run.folder / CHECKPOINTS), check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")  # survives a SIGKILL: see the docstring
     try:
-        saver = SqliteSaver(connection)
+        saver = PrunedSaver(connection)
         graph = build_graph(nodes, saver)
         config = {"configurable": {"thread_id": run.record.id}, "recursion_limit": max_steps + 100}
         snapshot = graph.get_state(config)

@@ -30,3 +30,29 @@ def test_the_loop_copies_each_record_version_once_not_every_record_at_every_node
     assert [r.id for r in result.records] == list(range(experiments))
     # a few versions per experiment (committed, evaluated, ...), plus the records the run hands back
     assert len(copies) <= 5 * experiments, len(copies)
+
+
+def test_the_checkpoint_store_keeps_the_newest_checkpoints_and_the_run_resumes_from_them(
+    tmp_path: Path,
+) -> None:
+    """LangGraph kept every checkpoint (~16 an experiment, ~47 KB): 100 MB at 2,000 experiments."""
+    import sqlite3
+
+    from agent.loop import resume_run
+    from agent.loop.audit import audit_run
+    from agent.loop.checkpoints import KEEP, PRUNE_EVERY
+    from agent.loop.graph import CHECKPOINTS
+
+    home, index = strop_home(), RunIndex(strop_home())
+    result = start_run(load_task(make_task(tmp_path / "t", experiments=12)), home, index)
+    database = home / "runs" / result.run_id / CHECKPOINTS
+    with sqlite3.connect(database) as connection:
+        kept = connection.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0]
+        orphans = connection.execute(
+            "SELECT COUNT(*) FROM writes WHERE checkpoint_id NOT IN (SELECT checkpoint_id FROM checkpoints)"
+        ).fetchone()[0]
+    assert KEEP <= kept < KEEP + PRUNE_EVERY, kept  # 12 experiments wrote ~190
+    assert orphans == 0
+    more = resume_run(result.run_id, home, index, experiments=15)
+    assert [r.id for r in more.records] == list(range(15))
+    assert audit_run(result.run_id, home, index, evaluated=15) == []
