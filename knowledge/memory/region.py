@@ -41,6 +41,11 @@ no threshold, e.g. a bad choice or a narrow band):
    early pair of crashes never excludes the whole space.
 4. Choice parameters (strings, booleans) keep the set of values that crashed.
 
+No region at all while nothing has succeeded: a crash is evidence about a region only
+beside a success elsewhere. A task whose evaluator fails on every input (a broken
+scorer, a missing file) had its crash box grow with each sample until it covered the
+whole space, and the run then rejected every candidate it proposed.
+
 Confidence is (crashes + 1) / (crashes + 2). A genome lacking a parameter
 the region constrains is never inside it.
 """
@@ -295,6 +300,8 @@ def failing_regions(
     min_failures: int = 2,
 ) -> list[Region]:
     """Regions per signature from crashed points (grouped by signature) and successful genomes."""
+    if not successes:
+        return []
     regions = []
     for signature, points in sorted(crashes.items()):
         if len(points) >= min_failures:

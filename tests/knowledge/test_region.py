@@ -93,10 +93,14 @@ def test_threshold_rule_parses_compiles_and_agrees_with_contains() -> None:
         assert constraints.check(point).passed is (not region.contains(point)), point
 
 
-def test_no_successes_means_no_extension_and_one_crash_is_not_a_region() -> None:
+def test_one_crash_is_not_a_region_and_crashes_alone_are_no_region() -> None:
     crashes = {OOM: _points({"batch": 512}, {"batch": 1024}), "KeyError: 'x'": _points({"batch": 8})}
-    [region] = failing_regions("t", crashes, [])
-    assert region.numeric == {"batch": (512, 1024)} and region.signature == OOM
+    [region] = failing_regions("t", crashes, [{"batch": 8}])
+    assert region.signature == OOM and region.contains({"batch": 700})
+    # nothing succeeded yet: every input may fail (a broken scorer), so no region excludes any
+    assert failing_regions("t", crashes, []) == []
+    everything = {OOM: _points(*({"batch": b} for b in (8, 64, 512, 1024)))}
+    assert failing_regions("t", everything, []) == []
 
 
 def test_crashes_split_around_a_success_between_them() -> None:
