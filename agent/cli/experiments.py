@@ -186,8 +186,19 @@ def log_command(
         str | None, typer.Argument(metavar="[RUN]", help="run id or prefix; default: latest")
     ] = None,
     json_out: JsonFlag = False,
+    everything: Annotated[
+        bool, typer.Option("--all", help="draw every experiment, however many (default: past 60, a summary)")
+    ] = False,
+    newest: Annotated[
+        int, typer.Option("--newest", min=1, help="past 60 experiments: how many of the newest to draw")
+    ] = 30,
 ) -> None:
-    """Show a run's experiment tree: status and metric of each attempt, the best marked ★."""
+    """Show a run's experiment tree: status and metric of each attempt, the best marked ★.
+
+    Past 60 experiments it draws the line to the best and the newest 30 (with their
+    parents) and says how many it left out under each; --all draws every one.
+    """
+    from agent.cli.tree_view import LIMIT, tree_view
     from agent.records import best_experiment
 
     index = _index()
@@ -209,7 +220,12 @@ def log_command(
     title = f"run [bold]{run.id}[/] · {_safe(run.task)} · {run.direction.value} {_safe(run.metric)} · {run.status}"
     tree = Tree(title)
     nodes: dict[int | None, Any] = {None: tree}
+    view = tree_view(
+        records, best.id if best else None, newest=newest, limit=len(records) if everything else LIMIT
+    )
     for record in records:
+        if record.id not in view.shown:
+            continue
         mark = " [bold yellow]★ best[/]" if best and record.id == best.id else ""
         line = f"{record.id} {styled_status(record.status)} {_metric_text(record, run.metric)}{mark}  {_safe(record.idea[:70])}"
         if record.proposer:  # which proposer made it, and how the LLM was asked (text, structured, params)
@@ -219,7 +235,16 @@ def log_command(
         for decision in record.decisions:
             line += f"\n[dim]· {_safe(decision)}[/]"
         nodes[record.id] = nodes.get(record.parent, tree).add(line)
+    for anchor, count in view.hidden_under.items():
+        nodes.get(anchor, tree).add(
+            f"[dim]… {plural(count, 'more experiment')} (strop log {run.id} --all)[/]"
+        )
     out.print(tree)
+    if view.hidden(len(records)):
+        out.print(
+            f"[dim]drawn: {len(view.shown)} of {len(records)} experiments, the line to the best and "
+            f"the newest {newest} with their parents; --all draws every one[/]"
+        )
     if run.stop_reason:
         out.print(f"stopped: {_safe(run.stop_reason)}")
     if records:
