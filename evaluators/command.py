@@ -119,7 +119,7 @@ def read_metrics(spec: EvaluatorSpec, execution: Execution, folder: Path) -> dic
             raise MetricsError(f"metrics file {spec.metrics_file!r}: {error}") from None
         raw = parse_json_object(data.decode("utf-8", errors="replace"), f"metrics file {spec.metrics_file!r}")
     else:
-        raw = last_json_object(execution.stdout)
+        raw = last_json_object(execution.stdout, spec.metric)
     return validate_metrics(raw, spec.metric).metrics
 
 

@@ -22,8 +22,8 @@ class ParsedMetrics:
     primary: float
 
 
-def last_json_object(text: str) -> dict[str, object]:
-    """The last line of `text` that parses as a JSON object."""
+def last_json_object(text: str, metric: str = "accuracy") -> dict[str, object]:
+    """The last line of `text` that parses as a JSON object; the error names the task's `metric`."""
     for line in reversed(text.strip().splitlines()):
         line = line.strip()
         if not (line.startswith("{") and line.endswith("}")):
@@ -34,9 +34,12 @@ def last_json_object(text: str) -> dict[str, object]:
             continue
         if isinstance(value, dict):
             return value
-    raise MetricsError(
-        'the evaluator printed no JSON object line on stdout (expected e.g. {"accuracy": 0.93})'
-    )
+    example = json.dumps({metric[:40]: 0.93})
+    if not text.strip():
+        raise MetricsError(
+            f"the evaluator printed nothing on stdout (expected a JSON line such as {example})"
+        )
+    raise MetricsError(f"the evaluator printed no JSON object line such as {example} on stdout")
 
 
 def parse_json_object(text: str, source: str) -> dict[str, object]:
