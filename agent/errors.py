@@ -6,6 +6,7 @@
     │   ├── WorkspaceError     missing workspace, dirty tree, not a repo, …
     │   └── NotFoundError      an unknown run, experiment or store entry
     └── RunError               a run cannot go on (corrupt state, lost repo): exit 1
+        └── DiskFull           a disk strop writes to is full: resumable once freed
 
 What candidates do wrong (a crash, a timeout, a bad metric, a tampered file) is
 never an exception here: it becomes the experiment's status and the proposer's
@@ -47,3 +48,30 @@ class NotFoundError(UserError):
 
 class RunError(StropError):
     """A run cannot go on."""
+
+
+class DiskFull(RunError):
+    """A disk strop writes to is full. What was recorded is kept: free space and continue."""
+
+
+FULL_MESSAGES = ("no space left on device", "database or disk is full", "disk quota exceeded")
+
+
+def disk_full(error: BaseException) -> bool:
+    """Whether `error`, or one it was raised from, says a disk or a quota is full.
+
+    Each writer says it its own way: OSError ENOSPC/EDQUOT, SQLite "database or disk is
+    full", git "No space left on device" in a GitCommandError's stderr.
+    """
+    import errno
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(message in str(current).lower() for message in FULL_MESSAGES):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

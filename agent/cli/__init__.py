@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from agent.errors import StropError
+from agent.errors import StropError, disk_full
 
 app = typer.Typer(
     name="strop",
@@ -68,6 +68,12 @@ def main() -> None:
     except Exception as error:  # a bug of ours: say so in one line, keep the traceback on demand
         if os.environ.get("STROP_DEBUG"):
             raise
+        if disk_full(error):
+            sys.stderr.write(
+                f"error: a disk strop writes to is full ({type(error).__name__}: {error}); "
+                "free some space and run the command again\n"
+            )
+            sys.exit(1)
         sys.stderr.write(
             f"internal error: {type(error).__name__}: {error} (set STROP_DEBUG=1 for the traceback)\n"
         )

@@ -22,6 +22,7 @@ leaves a `stop` file that the next budget decision reads.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -32,7 +33,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from agent.budget import RunBudget
-from agent.errors import UserError
+from agent.errors import DiskFull, UserError, disk_full
 from agent.executors import ExecutorSpec, open_executor
 from agent.executors.cluster import ClusterGone
 from agent.loop.events import Note, RunLog, RunStarted, Sink
@@ -402,6 +403,16 @@ def _drive(
             RunLog(run.folder / "run.log")(Note(stopped))
             error.args = (stopped,)  # same type: callers may tell a cluster gone from a bad key
             raise
+        except Exception as error:
+            if not disk_full(error):
+                raise
+            stopped = (
+                f"the run stopped: a disk it writes to is full ({type(error).__name__}: {error}); "
+                f"nothing recorded is lost: free some space, then `strop resume {run.record.id}`"
+            )
+            with contextlib.suppress(OSError):  # the run log is on a full disk too, most likely
+                RunLog(run.folder / "run.log")(Note(stopped))
+            raise DiskFull(stopped) from error
         records = run.records()
         return LoopResult(
             run.record.id, run.record.status, run.record.stop_reason, run.best(records), records
