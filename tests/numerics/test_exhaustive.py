@@ -77,6 +77,33 @@ def test_verification_falls_back_to_the_sample_when_time_runs_out(monkeypatch):
     assert numpy.isfinite(errors.max_ulp)
 
 
+def test_the_sampled_set_is_thinned_to_the_time_its_truth_and_programs_need():
+    from agent.domains.numerics.discovery import MIN_SAMPLED_POINTS, _interpolated, _sampled_stride
+
+    # 7M inputs, truth 50 ns and the programs 4 µs an input: 28 s of work, 7.5 s allowed
+    assert _sampled_stride(7_000_000, 5e-8, 4e-6, 7.5) == 4
+    assert _sampled_stride(7_000_000, 5e-8, 1e-7, 7.5) == 1  # ~1 s of work: every input
+    assert _sampled_stride(7_000_000, 5e-5, 0.0, 0.0) == 7_000_000 // MIN_SAMPLED_POINTS  # the floor
+    # programs of 1, 5 and 9 ops; 1 op timed at 1 s, 9 ops at 3 s: 1 + 2 + 3
+    assert _interpolated([1, 5, 9], 1, 1.0, 9, 3.0) == pytest.approx(6.0)
+    assert _interpolated([4, 4], 4, 2.0, 4, 2.0) == 4.0
+
+
+def test_a_sampled_verification_with_time_to_spare_keeps_every_input():
+    """Drawing the 7M inputs (~1.5 s) was timed with the truth and scaled by 3,500: with a minute
+    left the set was still thinned ~1,000x, and the verification ended 10 s before its time."""
+    from agent.deadline import Deadline
+    from agent.domains.numerics.discovery import Request, _Verifier
+
+    domain = NumericsDomain("exp", -1.0, 1.0, "float32", fit_points=64, score_points=128)
+    request = Request("exp", -1.0, 1.0, "float32", time_budget=60.0)
+    verifier = _Verifier(
+        domain, request, Deadline.after(60.0), exhaustive=False, programs=[horner([1.0, 1.0])]
+    )
+    assert verifier.kind == "sampled" and not verifier.notes
+    assert verifier.points == len(verification_points(-1.0, 1.0, FORMATS["float32"]))
+
+
 def test_the_exhaustive_pass_is_planned_from_a_timed_estimate():
     from agent.domains.numerics.discovery import Request, _plan
     from agent.domains.numerics.exhaustive import estimate_seconds

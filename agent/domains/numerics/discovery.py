@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import subprocess
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -56,7 +56,8 @@ ESTIMATE_MARGIN = (
 SPEED_SECONDS = 15.0  # kept for the speed loops after an exhaustive pass
 MIN_SPEED_SECONDS = 4.0  # below this the speed loops are not started
 MIN_SAMPLED_POINTS = 4096  # a thinned sampled set keeps at least this many inputs
-SAMPLED_SHARE = 0.4  # of the time left, for building the sampled reference (thinned to fit)
+SAMPLED_SHARE = 0.75  # of the time left once the points are drawn: their truth and every program on them
+PROBE_POINTS = 1 << 16  # inputs a program is timed on for the estimate (one `run_chunked` chunk)
 EXHAUSTIVE_TIMEOUT_SHARE = 0.8  # of the time left at verification, the exhaustive pass's limit
 
 
@@ -448,12 +449,20 @@ class _Verifier:
     The exhaustive pass is tried only when planned (`_plan`) and `MIN_EXHAUSTIVE_SECONDS` are
     left; it may use `EXHAUSTIVE_TIMEOUT_SHARE` of the time left, and past that the run falls back
     to the sampled set and says so. The sampled reference is thinned when its truth would
-    not be ready in `SAMPLED_SHARE` of the time left (erf's float64 truth is mpmath, ~50 µs a
-    point); programs are then measured one by one while the time allows, and those left
-    over keep their search-grid errors (`None` here).
+    not be ready, with every program measured on it, in `SAMPLED_SHARE` of the time left
+    (erf's float64 truth is mpmath, ~50 µs a point; see `_sampled_stride`); programs are then
+    measured one by one while the time allows, and those left over keep their search-grid
+    errors (`None` here). `programs` are those `measure` will be given, for that estimate.
     """
 
-    def __init__(self, domain: NumericsDomain, request: Request, until: Deadline, exhaustive: bool) -> None:
+    def __init__(
+        self,
+        domain: NumericsDomain,
+        request: Request,
+        until: Deadline,
+        exhaustive: bool,
+        programs: Sequence[Program] = (),
+    ) -> None:
         self.domain, self.request, self.until = domain, request, until
         self.format = domain.format
         self.exhaustive = exhaustive
@@ -463,18 +472,22 @@ class _Verifier:
             self.points = count_in(request.lo, request.hi, self.format)
             self.kind = "exhaustive"
         else:
-            self._sampled()
+            self._sampled(programs)
 
-    def _sampled(self) -> None:
+    def _sampled(self, programs: Sequence[Program] = ()) -> None:
         started = time.monotonic()
         x = verification_points(self.request.lo, self.request.hi, self.format)
         truth = self.domain.target.truth
+        # per input, timed on probes after the points are drawn: drawing them is paid once, not per
+        # input (timing it with the truth scaled 1.6 s by 3,500 and thinned every set ~1,000×)
+        began = time.monotonic()
         probe = x[:: max(1, len(x) // 2048)]
-        truth(probe, self.format)
-        estimate = (time.monotonic() - started) * len(x) / len(probe)
+        Reference(probe, truth(probe, self.format), self.format)
+        truth_each = (time.monotonic() - began) / len(probe)
+        programs_each = self._programs_seconds(x, programs)
         allowed = SAMPLED_SHARE * self.until.left()
         self.kind = "sampled"
-        stride = min(math.ceil(estimate / max(allowed, 1e-3)), max(1, len(x) // MIN_SAMPLED_POINTS))
+        stride = _sampled_stride(len(x), truth_each, programs_each, allowed)
         if stride > 1:
             x = numpy.unique(numpy.concatenate([x[::stride], x[-1:]]))
             self.kind = "sampled (thinned to fit the time)"
@@ -485,6 +498,23 @@ class _Verifier:
         self.points = len(x)
         self.exhaustive = False
         self.seconds += time.monotonic() - started
+
+    def _programs_seconds(self, x: numpy.ndarray, programs: Sequence[Program]) -> float:
+        """Seconds per input to run and measure all of `programs`: the cheapest and the costliest are
+        timed on a probe, the others interpolated by their op count (0 when there are none)."""
+        if not programs:
+            return 0.0
+        probe = x[:: max(1, len(x) // PROBE_POINTS)]
+        reference = Reference(probe, self.domain.target.truth(probe, self.format), self.format)
+
+        def each(program: Program) -> float:
+            began = time.monotonic()
+            reference.measure(program.run_chunked(probe, self.format))
+            return (time.monotonic() - began) / len(probe)
+
+        ops = [program.cost() for program in programs]
+        cheap, costly = min(range(len(ops)), key=ops.__getitem__), max(range(len(ops)), key=ops.__getitem__)
+        return _interpolated(ops, ops[cheap], each(programs[cheap]), ops[costly], each(programs[costly]))
 
     def measure(self, programs: list[Program]) -> list[Errors | None]:
         """Errors of each program on the verification set; `None` where the time ran out first."""
@@ -511,7 +541,7 @@ class _Verifier:
             batch, why = self._pass(programs[start : start + PLANNED_PROGRAMS], left)
             if batch is None and not start:
                 self.notes.append(f"exhaustive verification did not fit the time ({why}): sampled instead")
-                self._sampled()
+                self._sampled(programs)
                 self.kind = "sampled (the exhaustive pass ran out of time)"
                 return None
             if batch is None:
@@ -551,6 +581,22 @@ class _Verifier:
                 f"{what} reached {len(errors)} of {total} programs by --time; the rest keep their search-grid errors"
             )
         return errors + [None] * (total - len(errors))
+
+
+def _interpolated(ops: list[int], low: int, low_seconds: float, high: int, high_seconds: float) -> float:
+    """The sum over programs of a time linear in the op count, through the two timed (ops, seconds)."""
+    slope = max(0.0, (high_seconds - low_seconds) / (high - low)) if high > low else 0.0
+    return sum(low_seconds + slope * (n - low) for n in ops)
+
+
+def _sampled_stride(points: int, truth_each: float, programs_each: float, allowed: float) -> int:
+    """Every how many inputs the sampled set keeps, so that its truth and the programs' measurement end
+    in `allowed` seconds: 1 (all of them) when they fit; never fewer than `MIN_SAMPLED_POINTS` inputs.
+
+    `truth_each` and `programs_each` are seconds per input (the latter for all the programs together).
+    """
+    estimate = points * (truth_each + programs_each)
+    return max(1, min(math.ceil(estimate / max(allowed, 1e-3)), points // MIN_SAMPLED_POINTS))
 
 
 def _plan(request: Request, left: float) -> tuple[float, bool]:
@@ -642,8 +688,6 @@ def discover(
         prover.close()
         domain.prover = check_program
 
-    verifier = _Verifier(domain, request, until, exhaustive)
-    say(f"phase: verification ({verifier.kind}, {verifier.points} inputs per program)")
     front_programs: list[Program] = [individual.genome for individual in result.front]
     score = Reference(domain.score.x, domain.score.truth, fmt)
     metric_of = (lambda e: e.max_ulp) if domain.metric == "max_ulp" else (lambda e: e.max_rel_error)
@@ -653,13 +697,16 @@ def discover(
     errors_on_grid = [metric_of(e) for e in named_grid]
     # verify what a claim can rest on: baselines on their own front (within 2×) and, for float32,
     # only programs within VERIFY_BELOW_ULP on the grid (the < 1 ULP claims); the rest keep grid errors
-    wanted = (lambda e: e.max_ulp < VERIFY_BELOW_ULP) if verifier.exhaustive else (lambda e: True)
+    wanted = (lambda e: e.max_ulp < VERIFY_BELOW_ULP) if exhaustive else (lambda e: True)
     chosen = sorted(  # cheapest first: an exhaustive pass cut by the time keeps the ones claims rest on
         (k for k in range(len(named)) if not _dominated(costs, errors_on_grid, k) and wanted(named_grid[k])),
         key=lambda k: costs[k],
     )
     front_chosen = [i for i, e in enumerate(front_grid) if wanted(e)]
-    measured = verifier.measure([front_programs[i] for i in front_chosen] + [named[k][1] for k in chosen])
+    to_verify = [front_programs[i] for i in front_chosen] + [named[k][1] for k in chosen]
+    verifier = _Verifier(domain, request, until, exhaustive, to_verify)
+    say(f"phase: verification ({verifier.kind}, {verifier.points} inputs per program)")
+    measured = verifier.measure(to_verify)
     front_verified = _known(zip(front_chosen, measured[: len(front_chosen)], strict=True))
     verified_by_index = _known(zip(chosen, measured[len(front_chosen) :], strict=True))
     front_errors = [front_verified.get(i, front_grid[i]) for i in range(len(front_programs))]
