@@ -143,6 +143,17 @@ def final_reserve(
     return max(0.0, min(guess, cap))
 
 
+def typical_seconds(eval_seconds: list[float], count: int = 9) -> float:
+    """The median of the latest `count` evaluations, in the order they ran (0 before any).
+
+    What the next evaluation is expected to take, so that one is not started when the time left is
+    shorter. The latest, not the slowest: the median of the 9 slowest of a run is its slow tail, and
+    judged by it a run whose search moved to cheaper candidates stopped early with time to spare.
+    """
+    recent = sorted(eval_seconds[-count:])
+    return recent[len(recent) // 2] if recent else 0.0
+
+
 def overrun(name: str, used: float, limit: float, unit: str = "s") -> str:
     """`time: 20.4s of 20s (0.4s over, +2.0%)`: how a spent budget compares with its limit."""
     delta = used - limit

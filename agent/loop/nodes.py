@@ -43,8 +43,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from agent.budget import RunBudget, Usage, final_reserve, overrun
+from agent.budget import RunBudget, Usage, final_reserve, overrun, typical_seconds
 from agent.constraints import Constraints
+from agent.loop.broken_start import broken_start
 from agent.deadline import Deadline
 from agent.errors import UserError
 from agent.executors import EvaluationJob, Executor, LocalExecutor
@@ -205,6 +206,8 @@ class Nodes:
         usage = self._usage({**state, "elapsed": elapsed}, records, elapsed)
         decision = self.ctx.budget.decide(usage)
         reason = "" if decision.go_on else decision.reason
+        if not reason:
+            reason = broken_start(records.values(), str(self.ctx.run.task.path)) or ""
         if decision.go_on and state["step"] >= self.ctx.max_steps:
             reason = f"step guard: {state['step']} loop steps"
         return {"step": state["step"] + 1, "elapsed": elapsed, "stop_reason": reason}
@@ -654,8 +657,8 @@ class Nodes:
         """Why an evaluation is not started: the time left is below the recent median evaluation."""
         if deadline.at is None:
             return ""
-        seconds = sorted(r.eval_seconds for r in records.values() if r.eval_seconds)[-9:]
-        typical = seconds[len(seconds) // 2] if seconds else 0.0
+        ran = sorted((r for r in records.values() if r.eval_seconds), key=lambda r: r.id)
+        typical = typical_seconds([r.eval_seconds for r in ran])
         left = deadline.left()
         if left <= 0.5 or left < typical:
             return f"the time budget has {left:.1f}s left, a recent evaluation took {typical:.1f}s"
