@@ -57,9 +57,11 @@ class RunBudget:
         self.counts_rejections = counts_rejections  # LLM runs: every attempt is an experiment
 
     def with_overrides(self, experiments: int | None = None, time: float | None = None) -> RunBudget:
-        budget = RunBudget(
-            self.spec, self.max_rejections, experiments or self.experiments, self.counts_rejections
-        )
+        """The command line's budget over the task's: `experiments` 0 lifts the experiment limit
+        (`strop mle run --time` without `-n`: the time bounds the run)."""
+        budget = RunBudget(self.spec, self.max_rejections, self.experiments, self.counts_rejections)
+        if experiments is not None:
+            budget.experiments = experiments or None
         budget.time = time if time is not None else self.time
         return budget
 

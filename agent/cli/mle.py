@@ -90,8 +90,14 @@ def run_command(
         str | None, typer.Option("--time", "-t", help='Wall time for the run, e.g. "10m".')
     ] = None,
     experiments: Annotated[
-        int, typer.Option("--experiments", "-n", min=1, help="Experiments for the run (incl. 0).")
-    ] = 12,
+        int | None,
+        typer.Option(
+            "--experiments",
+            "-n",
+            min=1,
+            help="Experiments for the run (incl. 0). Default: 12; with --time, as many as the time allows.",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the holdout split and of the search.")] = 0,
     folds: Annotated[
         int | None,
@@ -143,7 +149,7 @@ def run_command(
     from agent.cli.run import _executor, _Progress
     from agent.deadline import process_started
     from agent.domains.mle.competition import load_competition
-    from agent.domains.mle.runner import RunRequest, run_competition
+    from agent.domains.mle.runner import DEFAULT_EXPERIMENTS, NO_LIMIT, RunRequest, run_competition
     from agent.domains.mle.workfolder import check_out, metric_key
     from agent.errors import UserError
     from agent.home import strop_home
@@ -162,7 +168,7 @@ def run_command(
         competition,
         folder,
         seed=seed,
-        experiments=experiments,
+        experiments=(NO_LIMIT if seconds else DEFAULT_EXPERIMENTS) if experiments is None else experiments,
         time=seconds,
         parallel=parallel,
         executor=chosen.to_dict() if chosen else None,

@@ -69,3 +69,14 @@ def test_final_reserve_and_overrun() -> None:
     assert overrun("time", 20.4, 20) == "time: 20.4s of 20s (0.4s over, +2.0%)"
     assert overrun("time", 19.0, 20) == "time: 19.0s of 20s (1.0s under, -5.0%)"
     assert overrun("experiments", 3, 3, unit="") == "experiments: 3 of 3 (0 under, +0.0%)"
+
+
+def test_an_override_of_0_experiments_lifts_the_limit_and_none_keeps_the_tasks() -> None:
+    """`strop mle run --time 10m` without -n stopped at 12 experiments, about 2 minutes in."""
+    budget = RunBudget(BudgetSpec(experiments=12))
+    assert budget.with_overrides(None, 600.0).experiments == 12
+    assert budget.with_overrides(30, None).experiments == 30
+    unlimited = budget.with_overrides(0, 600.0)
+    assert unlimited.experiments is None and unlimited.time == 600.0
+    assert unlimited.decide(Usage(experiments=500, elapsed=10.0)).go_on
+    assert not unlimited.decide(Usage(experiments=500, elapsed=600.0)).go_on

@@ -22,6 +22,10 @@ from agent.domains.mle.workfolder import Endpoint, WorkFolder, prepare_task, wor
 THRESHOLDS_FILE = "thresholds.json"  # in the run's folder: drawn on the metric curve by `strop report`
 
 
+DEFAULT_EXPERIMENTS = 12
+NO_LIMIT = 0
+
+
 @dataclass(frozen=True)
 class RunRequest:
     """What `strop mle run` was asked for."""
@@ -29,7 +33,7 @@ class RunRequest:
     competition: Competition
     out: Path
     seed: int = 0
-    experiments: int = 12
+    experiments: int = DEFAULT_EXPERIMENTS  # NO_LIMIT: as many as `time` allows
     time: float | None = None  # seconds for the whole run, final phase included
     parallel: int | None = None  # lanes evaluated at once (None: the task's, one)
     reuse: bool = False  # `out` may already hold this competition's task (a nightly job's folder)
@@ -68,6 +72,9 @@ def run_competition(
     """Prepare the task, drive the run to its end, grade the chosen experiment once."""
     import time
 
+    if request.experiments == NO_LIMIT and request.time is None:
+        raise ValueError("a competition run without an experiment limit needs a time budget")
+
     from agent.loop import Overrides, start_run
     from agent.run_index import RunIndex
     from agent.task import load_task
@@ -81,7 +88,7 @@ def run_competition(
             request.competition,
             request.out,
             request.seed,
-            request.experiments,
+            request.experiments or DEFAULT_EXPERIMENTS,  # the folder's task.toml, for `strop run` on it
             llm=request.llm,
             folds=request.folds,
         )
