@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.errors import TaskSpecError
 from agent.expression import Expression, MissingValue, parse
 from agent.task import ParamSpec, ProposerSpec, Task
 
@@ -105,18 +106,7 @@ class Param:
 
     def allows(self, value: Any) -> bool:
         """Whether `value` is a legal value as written (no coercion): in bounds, of the right type."""
-        spec = self.spec
-        if spec.type in ("int", "float"):
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                return False
-            if isinstance(value, float) and not math.isfinite(value):
-                return False
-            if spec.type == "int" and isinstance(value, float) and not value.is_integer():
-                return False
-            return bool(spec.low <= value <= spec.high)  # type: ignore[operator]
-        if spec.type == "bool":
-            return isinstance(value, bool)
-        return value in self.choices
+        return self.spec.allows(value)
 
     def default(self) -> Any:
         if self.spec.default is not None:
@@ -325,6 +315,104 @@ class Space:
             merged.update(point)
             files[proposer.params_file] = json.dumps(merged, indent=2) + "\n"
         return files
+
+
+def check_files(task: Task) -> list[str]:
+    """The workspace files the `[space]` is written into, checked before a run; returns notes.
+
+    Experiment 0 is the workspace as it is: a params file that is a folder, not JSON or not
+    an object fails it as `buggy` (the code reads it), and no candidate can be written into
+    it, so those are the user's to fix (`TaskSpecError`). A missing file, or a `[space]` name
+    that the file lacks, is legal (the code may have defaults) but often a slip: a note.
+    """
+    try:
+        space = Space.from_task(task)
+    except SpaceError:
+        return []  # the run's own validation reports it, with the task file's name
+    workspace = task.workspace
+    if not space or not workspace.is_dir():
+        return []
+    proposer = task.spec.proposer
+    marked = _marked_names(task, space)
+    unmarked = [name for name in space.names if name not in marked]
+    if not unmarked:
+        return []
+    if not proposer.params_file:
+        raise _files_error(
+            task, "params_file", f"[space] {unmarked[0]} has no marked line and `params_file` is empty"
+        )
+    path = workspace / proposer.params_file
+    example = json.dumps({k: v for k, v in space.default().items() if k in unmarked})
+    if not path.exists():  # legal: the code may fall back to defaults without it
+        return [
+            f"{path} does not exist: each candidate gets its [space] values in it, but experiment 0 (the "
+            f"workspace as it is) runs without it, and fails if the code reads it; create it with starting "
+            f"values, e.g. {example}"
+        ]
+    if not path.is_file():
+        raise _files_error(
+            task, "params_file", f"{path} is not a file: the candidates' [space] values go in it"
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as error:
+        raise _files_error(
+            task, "params_file", f"{path} is not JSON ({error}); write e.g. {example}"
+        ) from None
+    except OSError as error:
+        raise _files_error(task, "params_file", f"{path} cannot be read: {error.strerror or error}") from None
+    if not isinstance(data, dict):
+        raise _files_error(
+            task,
+            "params_file",
+            f"{path} holds a JSON {type(data).__name__}, not an object of parameter values such as {example}",
+        )
+    active = [name for name in unmarked if space.is_active(name, data)]  # `when` false: absent by design
+    return _absent_notes(path, data, active)
+
+
+def _marked_names(task: Task, space: Space) -> set[str]:
+    """The `[space]` names that have a marked line in the `marked` files (each of which must exist)."""
+    names: set[str] = set()
+    for relative in task.spec.proposer.marked:
+        path = task.workspace / relative
+        if not path.is_file():
+            raise _files_error(task, "marked", f"{path} is not a file in the workspace")
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise _files_error(task, "marked", f"{path} cannot be read as UTF-8 text: {error}") from None
+        names |= {m["name"] for line in lines if (m := _MARK.match(line)) and m["name"] in space.params}
+    return names
+
+
+def _absent_notes(path: Path, data: Mapping[str, Any], names: list[str]) -> list[str]:
+    import difflib
+
+    notes = []
+    for name in names:
+        if name in data:
+            continue
+        others = [str(k) for k in data if str(k) not in names]
+        close = difflib.get_close_matches(name, others, n=1, cutoff=0.6)
+        hint = f" (it has {close[0]!r}: a typo?)" if close else ""
+        if others and not close:
+            hint = f" (its other keys: {', '.join(others[:5])})"
+        notes.append(
+            f"{path.name} has no value for [space] {name}{hint}: experiment 0 runs on the code's default"
+        )
+    return notes
+
+
+def _files_error(task: Task, key: str, message: str) -> TaskSpecError:
+    from agent.task import locate
+
+    return TaskSpecError(
+        str(task.path),
+        message,
+        line=locate(task.source, ("proposer", key)) or locate(task.source, ("space",)),
+        key=f"proposer.{key}",
+    )
 
 
 def _ordered(params: Mapping[str, Param]) -> list[str]:

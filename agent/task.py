@@ -18,11 +18,20 @@ from __future__ import annotations
 import json
 import math
 import re
+import shlex
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from agent.errors import TaskSpecError
 from evaluators.spec import Duration, EvaluatorSpec
@@ -119,6 +128,16 @@ class LLMSpec(_Section):
         "makes the next one (0: never)",
     )
 
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        """A URL without its scheme fails only at the first call, once experiment 0 has run."""
+        if not re.match(r"^https?://[^\s/]+", url):
+            raise ValueError(
+                f"{url!r} is not an http(s) URL: write it in full, e.g. http://localhost:11434/v1"
+            )
+        return url
+
 
 class SearchSpec(_Section):
     strategy: Literal["auto", "greedy", "tournament"] = Field(default="auto")
@@ -140,7 +159,15 @@ class SearchSpec(_Section):
     )
 
 
+_PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_EXACT_INT = 2**53  # past this a float (how points are drawn and stored in JSON) skips whole numbers
+
+
 class ParamSpec(_Section):
+    """One `[space]` parameter. Strict types: a quoted number or `log = "yes"` is a mistake, not a value."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
     type: Literal["float", "int", "choice", "bool"]
     low: float | None = None
     high: float | None = None
@@ -153,22 +180,73 @@ class ParamSpec(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> ParamSpec:
-        if self.type in ("float", "int"):
-            if self.low is None or self.high is None:
-                raise ValueError(f"a {self.type} parameter needs low and high")
-            if not (math.isfinite(self.low) and math.isfinite(self.high)):
-                raise ValueError(f"low and high must be finite numbers (got {self.low}, {self.high})")
-            if self.low > self.high:
-                raise ValueError(f"low {self.low} is above high {self.high}")
-            if self.log and self.low <= 0:
-                raise ValueError("a log-scale parameter needs low > 0")
+        numeric = self.type in ("float", "int")
+        foreign = [
+            key
+            for key, applies in (
+                ("low", numeric),
+                ("high", numeric),
+                ("log", numeric),
+                ("choices", self.type == "choice"),
+            )
+            if not applies and key in self.model_fields_set
+        ]
+        if foreign:
+            article = "an" if self.type == "int" else "a"
+            raise ValueError(f"`{foreign[0]}` does not apply to {article} {self.type} parameter")
+        if numeric:
+            self._check_range()
         if self.type == "choice" and not self.choices:
             raise ValueError("a choice parameter needs a non-empty `choices` list")
         if self.choices and len({json.dumps(c, sort_keys=True, default=str) for c in self.choices}) < len(
             self.choices
         ):
             raise ValueError(f"`choices` lists a value twice: {self.choices}")
+        if self.default is not None and not self.allows(self.default):
+            raise ValueError(
+                f"default {self.default!r} is not a legal value of this parameter ({self._legal()})"
+            )
         return self
+
+    def _check_range(self) -> None:
+        """low..high: finite, ordered, drawable (a width that overflows draws only ±inf)."""
+        low, high = self.low, self.high
+        if low is None or high is None:
+            raise ValueError(f"a {self.type} parameter needs low and high")
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise ValueError(f"low and high must be finite numbers (got {low}, {high})")
+        if low > high:
+            raise ValueError(f"low {low} is above high {high}")
+        if not math.isfinite(high - low):
+            raise ValueError(f"low..high ({low}..{high}) is wider than a float can hold: narrow it")
+        if self.log and low <= 0:
+            raise ValueError("a log-scale parameter needs low > 0")
+        if self.type == "int":
+            if not (low.is_integer() and high.is_integer()):
+                raise ValueError(f"an int parameter needs whole-number low and high (got {low}, {high})")
+            if max(abs(low), abs(high)) > _EXACT_INT:
+                raise ValueError(
+                    f"an int parameter's low and high must lie within ±2**53 (got {low}, {high})"
+                )
+
+    def _legal(self) -> str:
+        if self.type in ("float", "int"):
+            return f"{self.type} {self.low:g}..{self.high:g}"
+        return "true or false" if self.type == "bool" else f"one of {self.choices}"
+
+    def allows(self, value: Any) -> bool:
+        """Whether `value` is legal as written: the right type, in low..high or among the choices."""
+        if self.type in ("float", "int"):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return False
+            if isinstance(value, float) and not (
+                math.isfinite(value) and (self.type == "float" or value.is_integer())
+            ):
+                return False
+            return bool(self.low <= value <= self.high)  # type: ignore[operator]
+        if self.type == "bool":
+            return isinstance(value, bool)
+        return value in (self.choices or [])
 
 
 class ConstraintsSpec(_Section):
@@ -197,6 +275,18 @@ class TaskFile(_Section):
     space: dict[str, ParamSpec] = Field(default_factory=dict)
     constraints: ConstraintsSpec = ConstraintsSpec()
     knowledge: KnowledgeSpec = KnowledgeSpec()
+
+    @field_validator("space")
+    @classmethod
+    def _space_names(cls, space: dict[str, ParamSpec]) -> dict[str, ParamSpec]:
+        """Names that rules, `when` and marked lines (`# strop: NAME`) can all refer to."""
+        for name in space:
+            if not _PARAM_NAME.match(name):
+                raise ValueError(
+                    f"parameter name {name!r} must be 1-64 letters, digits or '_', not starting with a digit "
+                    "(rules, `when` and marked lines refer to it)"
+                )
+        return space
 
 
 class Task(BaseModel):
@@ -305,21 +395,102 @@ def locate(text: str, loc: tuple[str | int, ...]) -> int | None:
 def _describe(error: dict[str, Any]) -> str:
     kind = error.get("type", "")
     if kind == "extra_forbidden":
-        return "unknown key"
+        return "unknown key" + _did_you_mean(tuple(error.get("loc", ())))
     if kind == "missing":
         return "required key is missing"
     message = str(error.get("msg", "invalid value"))
     return message.removeprefix("Value error, ")
 
 
-def load_task(path: str | Path) -> Task:
-    """Read and validate a task file; every problem is a `TaskSpecError` naming file, line and key."""
-    path = Path(path).expanduser()
+def _first_error(errors: list[Any]) -> Any:
+    """The error to show: an unknown key first, since a typo (`direciton`) also makes a key missing."""
+    return next((e for e in errors if e.get("type") == "extra_forbidden"), errors[0])
+
+
+def _did_you_mean(loc: tuple[Any, ...]) -> str:
+    """`; did you mean `direction`?` when the unknown key is a near miss of a key its table allows."""
+    import difflib
+
+    model: Any = TaskFile
+    for part in loc[:-1]:
+        if model is None:
+            return ""
+        model = _child_model(model, part)
+    known = list(model.model_fields) if model is not None else []
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6) if loc else []
+    return f"; did you mean `{close[0]}`?" if close else ""
+
+
+def _child_model(model: Any, part: Any) -> Any:
+    """The section model one key below `model` (`space.NAME` is a `ParamSpec`), or None."""
+    import typing
+
+    if model is dict:
+        return ParamSpec
+    field = getattr(model, "model_fields", {}).get(part)
+    if field is None:
+        return None
+    annotation = field.annotation
+    if typing.get_origin(annotation) is dict:
+        return dict
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+TASK_FILE_LIMIT = 1 << 20  # task files are a few KB; every run's record keeps a copy of the text
+
+
+def _task_text(path: Path) -> tuple[Path, str]:
+    """The task file's path and UTF-8 text, or a `TaskSpecError` saying what the path is instead."""
     if path.is_dir():
         path = path / "task.toml"
-    if not path.is_file():
+    if path.is_symlink():
+        _check_link(path)
+    if path.is_dir():
+        raise TaskSpecError(
+            str(path), "is a folder, not a task file: give the task.toml file (or its folder)"
+        )
+    if not path.exists():
         raise TaskSpecError(str(path), "no such task file")
-    text = path.read_text(encoding="utf-8", errors="replace")
+    if not path.is_file():
+        raise TaskSpecError(str(path), "is not a regular file (a pipe or a device?): give a task.toml file")
+    size = path.stat().st_size
+    if size > TASK_FILE_LIMIT:
+        raise TaskSpecError(
+            str(path),
+            f"is {size / (1 << 20):.1f} MiB; a task file is a few KB and may not pass "
+            f"{TASK_FILE_LIMIT >> 20} MiB (every run keeps a copy): move data into files the task names",
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise TaskSpecError(str(path), f"cannot be read: {error.strerror or error}") from None
+    try:
+        return path, data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise TaskSpecError(
+            str(path),
+            f"is not UTF-8 (byte 0x{data[error.start]:02x}): TOML files are UTF-8, save it as such",
+            line=line,
+        ) from None
+
+
+def _check_link(path: Path) -> None:
+    """A linked task file must resolve (its relative paths are then read from the target's folder)."""
+    try:
+        path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise TaskSpecError(
+            str(path), f"is a link to {path.readlink()}, which does not exist (or loops)"
+        ) from None
+
+
+def load_task(path: str | Path) -> Task:
+    """Read and validate a task file; every problem is a `TaskSpecError` naming file, line and key."""
+    path, text = _task_text(Path(path).expanduser())
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -328,7 +499,7 @@ def load_task(path: str | Path) -> Task:
     try:
         spec = TaskFile.model_validate(raw)
     except ValidationError as errors:
-        first = errors.errors()[0]
+        first = _first_error(errors.errors())
         loc = tuple(first.get("loc", ()))
         key = ".".join(str(part) for part in loc)
         raise TaskSpecError(str(path), _describe(first), line=locate(text, loc), key=key or None) from None
@@ -336,4 +507,91 @@ def load_task(path: str | Path) -> Task:
         raise TaskSpecError(str(path), str(error)) from None
     task = Task(path=path.resolve(), spec=spec, source=text)
     _check_trusted_paths(task)
+    _check_commands(task)
+    _check_proposer_paths(task)
     return task
+
+
+def _check_commands(task: Task) -> None:
+    """Commands that split into words, and a metric key a scorer can print as written."""
+    spec = task.evaluator
+    for key in ("command", "run", "score", "final"):
+        command = getattr(spec, key)
+        if command is None:
+            continue
+        problem = None
+        if not command.strip():
+            problem = 'is blank: give the command to run, e.g. "python evaluate.py"'
+        else:
+            try:
+                shlex.split(command)
+            except ValueError as error:
+                problem = f"{command!r} is not a valid command line: {error}"
+        if problem:
+            raise TaskSpecError(
+                str(task.path), problem, line=locate(task.source, ("evaluator", key)), key=f"evaluator.{key}"
+            )
+    metric = spec.metric
+    problem = None
+    if not metric.isprintable():
+        problem = f"{metric!r} holds a control character (a newline?): no scorer's key would match it"
+    elif metric != metric.strip():
+        problem = (
+            f"{metric!r} has spaces at its ends: no scorer's key would match it; write {metric.strip()!r}"
+        )
+    if problem:
+        raise TaskSpecError(
+            str(task.path), problem, line=locate(task.source, ("evaluator", "metric")), key="evaluator.metric"
+        )
+
+
+_SCRIPT = re.compile(r"^[\w./-]+\.(py|sh|bash|R|jl|js|mjs|rb|pl|lua)$")
+
+
+def command_notes(task: Task) -> list[str]:
+    """What looks wrong in the evaluator's commands but may not be: notes for the user, before a run.
+
+    A program that this machine's PATH lacks may still be in the sandbox's image, and a
+    script the workspace lacks may be the LLM's to write, so neither refuses the task.
+    """
+    import shutil
+
+    spec = task.evaluator
+    scorer = task.resolve(spec.scorer) if spec.scorer else None
+    places = [("command", task.workspace, "the workspace"), ("run", task.workspace, "the workspace")]
+    places += [("score", scorer, "the scorer folder"), ("final", task.workspace, "the workspace")]
+    notes = []
+    for key, folder, where in places:
+        command = getattr(spec, key)
+        if not command or folder is None or not folder.is_dir():
+            continue  # a missing folder is an error of its own, reported where the run needs it
+        words = [w for w in shlex.split(command) if not w.startswith("-") and "$" not in w and "=" not in w]
+        if not words:
+            continue
+        program = words[0]
+        if "/" not in program and not (folder / program).exists() and shutil.which(program) is None:
+            notes.append(f"[evaluator] {key}: {program!r} is not a command on this machine (not on PATH)")
+        for word in words:
+            if _SCRIPT.match(word) and not Path(word).is_absolute() and not (folder / word).exists():
+                notes.append(f"[evaluator] {key} names {word}, which is not in {where} ({folder})")
+    return notes
+
+
+def _check_proposer_paths(task: Task) -> None:
+    """`params_file` and `marked` name files inside the workspace (candidates may write nothing else)."""
+    proposer = task.spec.proposer
+    named = [("params_file", proposer.params_file)] if proposer.params_file else []
+    named += [("marked", relative) for relative in proposer.marked]
+    for key, relative in named:
+        target = (task.workspace / relative).resolve()
+        if (
+            Path(relative).is_absolute()
+            or not target.is_relative_to(task.workspace)
+            or target == task.workspace
+        ):
+            raise TaskSpecError(
+                str(task.path),
+                f"{relative!r} is not a file inside the workspace: give a path relative to {task.workspace}",
+                line=locate(task.source, ("proposer", key)),
+                key=f"proposer.{key}",
+            )

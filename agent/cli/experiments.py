@@ -79,10 +79,13 @@ def eval_command(
     Then runs the task's `final` (hidden-test) command once, if it has one.
     """
     from agent.home import strop_home
+    from agent.loop.graph import preflight
     from agent.run import Candidate, Run
     from agent.task import load_task
 
     task = load_task(task_path)
+    for note in preflight(task):
+        err.print(f"note: {note}", markup=False)
     index = _index()
     run = Run.start(task, strop_home(), index)
     if not json_out:

@@ -228,6 +228,7 @@ def run_command(
     # TASK is a workspace when --goal/--eval/--metric describe the task (strop init's file, unwritten)
     task = command_line_task(task_path, goal, eval_command, metric, direction, strop_home())
     task = task or load_task(task_path)
+    _preflight(task, quiet)
     try:
         seconds = parse_duration(time_limit) if time_limit else None
     except UnitError as error:
@@ -250,6 +251,16 @@ def run_command(
     with _Progress(task.evaluator.metric, quiet, json_out) as progress:
         result = start_run(task, strop_home(), index, overrides, sink=progress, started=process_started())
     _report(result, index, json_out)
+
+
+def _preflight(task: Any, quiet: bool) -> None:
+    """What the task's files get wrong, before a run exists: an error for what would fail
+    experiment 0 (a missing params file), a note on stderr for what is legal but odd."""
+    from agent.loop.graph import preflight
+
+    notes = preflight(task)
+    for note in notes if not quiet else []:
+        err.print(f"note: {note}", markup=False)
 
 
 @app.command("resume")

@@ -250,7 +250,7 @@ def start_run(
     `base` (a commit-ish) is experiment 0's parent instead of the user's HEAD: a warm start.
     """
     overrides = overrides or Overrides()
-    _validate(task)
+    validate_task(task)
     if proposer is None:
         _check_proposer(task)  # before the run exists: resume could not fix it (it keeps the task)
     run = Run.start(task, home, index, base=base)
@@ -334,7 +334,20 @@ def request_stop(ref: str | None, index: RunIndex) -> str:
     return record.id
 
 
-def _validate(task: Task) -> None:
+def preflight(task: Task) -> list[str]:
+    """The task checked before a run exists: errors raise (`UserError`), oddities come back as notes.
+
+    [space] and [constraints] first, then the files the space is written into and the
+    evaluator's commands (`agent.space.check_files`, `agent.task.command_notes`).
+    """
+    from agent.space import check_files
+    from agent.task import command_notes
+
+    validate_task(task)
+    return [*check_files(task), *command_notes(task)]
+
+
+def validate_task(task: Task) -> None:
     """Problems in [space] and [constraints] are the user's, before anything starts."""
     from agent.constraints import ConstraintError, constraints_for
     from agent.space import SpaceError

@@ -45,11 +45,11 @@ from typing import Any
 
 from agent.budget import RunBudget, Usage, final_reserve, overrun, typical_seconds
 from agent.constraints import Constraints
-from agent.loop.broken_start import broken_start
 from agent.deadline import Deadline
 from agent.errors import UserError
 from agent.executors import EvaluationJob, Executor, LocalExecutor
 from agent.experiments import NOTES_REF
+from agent.loop.broken_start import broken_start
 from agent.loop.candidates import candidate_path, load_candidate, save_candidate, write_atomically
 from agent.loop.events import ExperimentFinished, ExperimentStarted, Note, RunStopped, Sink
 from agent.loop.memory import LoopMemory

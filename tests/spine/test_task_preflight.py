@@ -1,0 +1,297 @@
+"""A task folder that is wrong: one clear line (exit 2) before any run exists, or a note when legal but odd.
+
+Table-driven over `load_task` (the file and its tables) and `check_files` (the files the
+`[space]` is written into), then the real `strop run` for the case users hit first: a
+`[space]` whose params file is missing made experiment 0 `buggy`, with no word of why.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from agent.errors import TaskSpecError
+from agent.space import check_files
+from agent.task import command_notes, load_task
+
+BENCH = (
+    'import json\np = json.load(open("params.json"))\nprint(json.dumps({"seconds": abs(p["lr"] - 0.2)}))\n'
+)
+
+TASK = """[task]
+name = "pf"
+goal = "make it fast"
+workspace = "."
+
+[evaluator]
+command = "python bench.py"
+metric = "seconds"
+direction = "minimize"
+timeout = "60s"
+files = ["bench.py"]
+
+[space]
+lr = { type = "float", low = 0.01, high = 0.5 }
+k = { type = "int", low = 1, high = 10 }
+"""
+
+
+def folder(tmp_path: Path, task: str = TASK, params: str | None = '{"lr": 0.1, "k": 3}') -> Path:
+    (tmp_path / "bench.py").write_text(BENCH)
+    if params is not None:
+        (tmp_path / "params.json").write_text(params)
+    (tmp_path / "task.toml").write_text(task)
+    return tmp_path
+
+
+def edit(old: str, new: str) -> str:
+    assert old in TASK
+    return TASK.replace(old, new, 1)
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    expected: str  # a fragment of the one error line
+    task: str = TASK
+    prepare: Callable[[Path], None] | None = None
+
+
+def _non_utf8(path: Path) -> None:
+    (path / "task.toml").write_bytes(TASK.replace("make it fast", "make it f\xe9st").encode("latin-1"))
+
+
+def _folder_named_task(path: Path) -> None:
+    (path / "task.toml").unlink()
+    (path / "task.toml").mkdir()
+
+
+def _dangling_link(path: Path) -> None:
+    (path / "task.toml").unlink()
+    (path / "task.toml").symlink_to(path / "gone.toml")
+
+
+def _fifo(path: Path) -> None:
+    (path / "task.toml").unlink()
+    os.mkfifo(path / "task.toml")
+
+
+def _enormous(path: Path) -> None:
+    with (path / "task.toml").open("a") as file:
+        file.write(("# " + "x" * 98 + "\n") * 12_000)
+
+
+FILE_CASES = [
+    Case("non-UTF-8 task file", "task.toml:3: is not UTF-8 (byte 0xe9)", prepare=_non_utf8),
+    Case("task.toml is a folder", "is a folder, not a task file", prepare=_folder_named_task),
+    Case("dangling link", "which does not exist", prepare=_dangling_link),
+    Case("a pipe", "is not a regular file", prepare=_fifo),
+    Case("enormous task file", "may not pass 1 MiB", prepare=_enormous),
+]
+
+SPEC_CASES = [
+    Case("typo of a table", "[spcae] unknown key; did you mean `space`?", edit("[space]", "[spcae]")),
+    Case(
+        "typo of a key",
+        "[evaluator.direciton] unknown key; did you mean `direction`?",
+        edit("direction", "direciton"),
+    ),
+    Case(
+        "quoted number", "[space.lr.low] Input should be a valid number", edit("low = 0.01", 'low = "0.01"')
+    ),
+    Case("log as a word", "[space.k.log]", edit("high = 10 }", 'high = 10, log = "yes" }')),
+    Case(
+        "float range too wide",
+        "wider than a float",
+        edit("low = 0.01, high = 0.5", "low = -1e308, high = 1e308"),
+    ),
+    Case("int past 2**53", "within ±2**53", edit("high = 10", "high = 100000000000000000000")),
+    Case(
+        "int range without whole bounds",
+        "whole-number low and high",
+        edit("low = 1, high = 10", "low = 1.2, high = 1.7"),
+    ),
+    Case(
+        "default of the wrong type",
+        "default 'abc' is not a legal value",
+        edit("high = 10 }", 'high = 10, default = "abc" }'),
+    ),
+    Case(
+        "default out of range",
+        "default 50 is not a legal value of this parameter (int 1..10)",
+        edit("high = 10 }", "high = 10, default = 50 }"),
+    ),
+    Case(
+        "bounds on a bool",
+        "`low` does not apply to a bool parameter",
+        edit('"int", low = 1', '"bool", low = 1'),
+    ),
+    Case(
+        "choices on an int",
+        "`choices` does not apply to an int parameter",
+        edit("high = 10 }", "high = 10, choices = [1, 2] }"),
+    ),
+    Case("parameter name with a space", "parameter name 'k k'", edit("\nk = {", '\n"k k" = {')),
+    Case("metric with a space", "has spaces at its ends", edit('metric = "seconds"', 'metric = " seconds"')),
+    Case(
+        "metric with a newline",
+        "holds a control character",
+        edit('metric = "seconds"', 'metric = "sec\\nonds"'),
+    ),
+    Case(
+        "blank command",
+        "[evaluator.command] is blank",
+        edit('command = "python bench.py"', 'command = "   "'),
+    ),
+    Case(
+        "unbalanced quote",
+        "not a valid command line",
+        edit('command = "python bench.py"', "command = 'python \"bench.py'"),
+    ),
+    Case(
+        "llm URL without a scheme",
+        "is not an http(s) URL",
+        edit("[space]", '[llm]\nbase_url = "localhost:11434"\nmodel = "m"\n\n[space]'),
+    ),
+    Case(
+        "params file outside the workspace",
+        "not a file inside the workspace",
+        edit("[space]", '[proposer]\nparams_file = "../p.json"\n\n[space]'),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", FILE_CASES + SPEC_CASES, ids=lambda c: c.name)
+def test_a_wrong_task_file_is_one_clear_error(tmp_path: Path, case: Case) -> None:
+    path = folder(tmp_path, case.task)
+    if case.prepare:
+        case.prepare(path)
+    with pytest.raises(TaskSpecError) as caught:
+        load_task(path)
+    message = str(caught.value)
+    assert case.expected in message
+    assert "\n" not in message
+
+
+def _params(text: str | None) -> Callable[[Path], None]:
+    def prepare(path: Path) -> None:
+        params = path / "params.json"
+        if text is None:
+            params.unlink()
+        elif text == "<folder>":
+            params.unlink()
+            params.mkdir()
+        else:
+            params.write_text(text)
+
+    return prepare
+
+
+def _marked(path: Path) -> None:
+    (path / "task.toml").write_text(edit("[space]", '[proposer]\nmarked = ["missing.py"]\n\n[space]'))
+
+
+WORKSPACE_CASES = [
+    Case("params file a folder", "params.json is not a file", prepare=_params("<folder>")),
+    Case("params file not JSON", "params.json is not JSON", prepare=_params('{"lr": 0.1,')),
+    Case("params file a list", "holds a JSON list, not an object", prepare=_params("[0.1, 3]")),
+    Case("marked file missing", "missing.py is not a file in the workspace", prepare=_marked),
+]
+
+
+@pytest.mark.parametrize("case", WORKSPACE_CASES, ids=lambda c: c.name)
+def test_a_params_file_that_would_fail_experiment_0_is_an_error(tmp_path: Path, case: Case) -> None:
+    path = folder(tmp_path)
+    assert case.prepare is not None
+    case.prepare(path)
+    task = load_task(path)
+    with pytest.raises(TaskSpecError) as caught:
+        check_files(task)
+    assert case.expected in str(caught.value)
+    assert "[proposer." in str(caught.value)
+
+
+def test_a_missing_params_file_is_a_note_that_suggests_its_content(tmp_path: Path) -> None:
+    """Legal (the code may fall back to defaults), but experiment 0 fails if the code reads it."""
+    task = load_task(folder(tmp_path, params=None))
+    [note] = check_files(task)
+    assert (
+        "params.json does not exist" in note
+        and "experiment 0 (the workspace as it is) runs without it" in note
+    )
+    assert note.endswith('create it with starting values, e.g. {"lr": 0.255, "k": 6}')
+
+
+def test_a_space_name_the_params_file_lacks_is_a_note(tmp_path: Path) -> None:
+    task = load_task(folder(tmp_path, params='{"learning_rate": 0.1, "kk": 3}'))
+    notes = check_files(task)
+    assert notes == [
+        "params.json has no value for [space] lr (its other keys: learning_rate, kk): experiment 0 runs on "
+        "the code's default",
+        "params.json has no value for [space] k (it has 'kk': a typo?): experiment 0 runs on the code's default",
+    ]
+
+
+def test_inactive_conditional_parameters_need_no_value(tmp_path: Path) -> None:
+    task_text = (
+        TASK
+        + 'model = { type = "choice", choices = ["a", "b"] }\nb_only = { type = "bool", when = "model == \'b\'" }\n'
+    )
+    task = load_task(folder(tmp_path, task_text, params='{"lr": 0.1, "k": 3, "model": "a"}'))
+    assert check_files(task) == []
+
+
+def test_commands_naming_what_is_not_there_are_notes(tmp_path: Path) -> None:
+    task = load_task(
+        folder(tmp_path, edit('command = "python bench.py"', 'command = "pythn-nowhere bnch.py"'))
+    )
+    assert command_notes(task) == [
+        "[evaluator] command: 'pythn-nowhere' is not a command on this machine (not on PATH)",
+        f"[evaluator] command names bnch.py, which is not in the workspace ({tmp_path})",
+    ]
+
+
+def test_a_good_task_has_no_notes(tmp_path: Path) -> None:
+    task = load_task(folder(tmp_path))
+    assert check_files(task) == [] and command_notes(task) == []
+
+
+def test_a_link_within_its_folder_is_fine(tmp_path: Path) -> None:
+    path = folder(tmp_path)
+    (path / "task.toml").rename(path / "real.toml")
+    (path / "task.toml").symlink_to("real.toml")
+    assert load_task(path).name == "pf"
+
+
+def strop(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, "STROP_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True, env=environ, timeout=120
+    )
+
+
+def test_strop_run_refuses_a_params_file_that_is_not_json_before_any_run(tmp_path: Path) -> None:
+    (tmp_path / "task").mkdir()
+    path = folder(tmp_path / "task", params='{"lr": 0.1,')
+    done = strop(tmp_path / "home", "run", str(path), "--experiments", "2")
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "params.json is not JSON" in lines[0], done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "home" / "runs").exists() or not any((tmp_path / "home" / "runs").iterdir())
+
+
+def test_strop_run_prints_notes_before_the_run(tmp_path: Path) -> None:
+    (tmp_path / "task").mkdir()
+    task_text = TASK.replace('timeout = "60s"', 'timeout = "60s"\nsandbox = "local"')
+    path = folder(tmp_path / "task", task_text, params='{"learning_rate": 0.1, "k": 3}')
+    (path / "bench.py").write_text('import json\nprint(json.dumps({"seconds": 1.0}))\n')
+    done = strop(tmp_path / "home", "run", str(path), "--experiments", "1", "--json")
+    assert "note: params.json has no value for [space] lr" in done.stderr, done.stderr
+    assert done.stderr.index("note:") < done.stderr.index("run ")
