@@ -15,14 +15,24 @@ nightly_app = typer.Typer(
     name="nightly",
     help=(
         "Scheduled jobs from a jobs file (jobs.toml): task runs and evolve searches, each with a cron "
-        "schedule and a budget per night; warm start from last night's best; one night at a time."
+        "schedule and a budget per night; warm start from last night's best; one night at a time.\n\n"
+        "A jobs file (all keys: `python -c 'import agent.nightly.jobs as j; help(j)'`):\n\n"
+        "    \\[nightly]\n"
+        '    window = "6h"              # how long one night may last (default 6h, at most 7d)\n'
+        "    \\[jobs.digits]              # a name of letters, digits, - and _\n"
+        '    task = "benchmarks/tasks/digits-gbm"   # relative to the jobs file\n'
+        '    schedule = "0 2 * * *"     # cron, UTC: minute hour day month weekday\n'
+        "    budget = { experiments = 20 }\n\n"
+        "Then: `strop nightly run --jobs jobs.toml --job digits` to try a job now; "
+        "`strop nightly install --jobs jobs.toml` to run what is due every 15 minutes from cron; "
+        "`strop nightly summary` in the morning."
     ),
     no_args_is_help=True,
 )
 app.add_typer(nightly_app)
 
 JobsOption = Annotated[
-    Path, typer.Option("--jobs", envvar="STROP_JOBS", help="The jobs file (see agent/nightly/jobs.py).")
+    Path, typer.Option("--jobs", envvar="STROP_JOBS", help="The jobs file (format: `strop nightly --help`).")
 ]
 
 
@@ -63,7 +73,7 @@ def run_command(
     from agent.deadline import process_started
     from agent.errors import UserError
     from agent.home import strop_home
-    from agent.nightly.jobs import load_jobs
+    from agent.nightly.jobs import check_duration, load_jobs
     from agent.nightly.lock import NightlyBusy, NightlyLock
     from agent.nightly.runner import run_night
     from sandbox.units import UnitError, parse_duration
@@ -73,8 +83,8 @@ def run_command(
     if unknown:
         raise UserError(f"--job {unknown[0]!r}: no such job in {jobs.path}")
     try:
-        seconds = parse_duration(window) if window else jobs.spec.nightly.window
-    except UnitError as error:
+        seconds = check_duration(parse_duration(window), "a window") if window else jobs.spec.nightly.window
+    except (UnitError, ValueError) as error:
         raise UserError(f"--window: {error}") from None
     home = strop_home()
     try:
@@ -111,9 +121,13 @@ def summary_command(
     """The morning summary: per job, the last night's result and its change since the night before,
     the branch to adopt, what failed and why, and the cost."""
     from agent.home import strop_home
+    from agent.nightly.history import History
     from agent.nightly.summary import as_html, as_text, morning
 
     home = strop_home()
+    recovered = History(home).recovered
+    if recovered:
+        err.print(f"nightly: {recovered}", markup=False)
     items = morning(home)
     if html is not None:
         html.write_text(as_html(items, home), encoding="utf-8")
@@ -149,6 +163,15 @@ def install_command(
     home = strop_home()
     found = shutil.which("strop")
     strop = [found] if found else [sys.executable, "-m", "agent.cli"]
+    if uninstall and show:  # --print changes nothing, --uninstall included
+        where = install.systemd_dir() if systemd else "your crontab"
+        what = (
+            f"{install.UNIT}.service and {install.UNIT}.timer"
+            if systemd
+            else f"the line ending {install.MARK}"
+        )
+        out.print(f"would remove {what} from {where}", markup=False)
+        return
     if uninstall:
         done = install.apply_systemd(None, install.systemd_dir()) if systemd else install.apply_crontab(None)
         out.print(done, markup=False)

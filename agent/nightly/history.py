@@ -5,6 +5,11 @@ rename), so readers (the summary, the web UI) always see a whole file. A night's
 record is written when the job starts (status `running`) and again when it ends,
 so a night that was killed shows as `running` with no process behind it, and the
 next night resumes its run instead of starting a new one.
+
+Each save keeps the version before it as `history.json.bak`. A history that cannot
+be read (damaged on disk, edited by hand) is never overwritten: the backup is used
+when it reads, saying so (`History.recovered`), else `HistoryUnreadable` (exit 2)
+names the file and the way out.
 """
 
 from __future__ import annotations
@@ -15,7 +20,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.errors import UserError
+
 SCHEMA = 1
+
+
+class HistoryUnreadable(UserError):
+    """The history file and its backup are both unreadable: one line naming them and the fix."""
 
 
 @dataclass
@@ -72,9 +83,21 @@ class History:
 
     def __post_init__(self) -> None:
         self.path = self.home / "nightly" / "history.json"
-        if self.path.exists():
-            raw = json.loads(self.path.read_text() or "{}")
-            self.records = [NightRecord.from_dict(item) for item in raw.get("nights", [])]
+        self.backup = self.path.with_name("history.json.bak")
+        self.recovered = ""  # what was recovered from the backup, in words, if anything
+        if not self.path.exists():
+            return
+        try:
+            self.records = _read(self.path)
+        except ValueError as error:
+            try:
+                self.records = _read(self.backup)
+            except ValueError:
+                raise HistoryUnreadable(
+                    f"{self.path} is unreadable ({error}) and so is its backup; move it aside to start "
+                    "a new history (every job is then due), or restore it"
+                ) from None
+            self.recovered = f"{self.path} is unreadable ({error}); using its backup {self.backup.name}"
 
     def nights(self, job: str | None = None) -> list[NightRecord]:
         return [r for r in self.records if job is None or r.job == job]
@@ -88,9 +111,14 @@ class History:
         return next((r for r in reversed(self.nights(job)) if r.commit and r.best_metric is not None), None)
 
     def put(self, record: NightRecord) -> None:
-        """Add or replace (same job and night) a record, and save at once."""
+        """Add or replace (same job, night and start) a record, and save at once.
+
+        The start is part of the key: a killed night closed because its job changed is kept
+        next to the night that replaced it, even when both answer the same schedule time.
+        """
+        key = (record.job, record.night, record.started)
         for i, existing in enumerate(self.records):
-            if existing.job == record.job and existing.night == record.night:
+            if (existing.job, existing.night, existing.started) == key:
                 self.records[i] = record
                 break
         else:
@@ -98,8 +126,27 @@ class History:
         self.save()
 
     def save(self) -> None:
+        """Write atomically; the version replaced becomes the backup (when it reads: a damaged
+        file must not overwrite a good backup)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_suffix(".tmp")
         payload = {"schema": SCHEMA, "nights": [r.to_dict() for r in self.records]}
         temporary.write_text(json.dumps(payload, indent=1))
+        if self.path.is_file() and self.recovered:  # keep the damaged file for a look, not the backup
+            os.replace(self.path, self.path.with_name("history.json.broken"))
+        elif self.path.is_file():
+            link = self.path.with_name("history.json.bak.tmp")
+            link.unlink(missing_ok=True)
+            os.link(self.path, link)
+            os.replace(link, self.backup)
         os.replace(temporary, self.path)
+        self.recovered = ""
+
+
+def _read(path: Path) -> list[NightRecord]:
+    """The records in `path`; ValueError, in words, when it is not a nightly history."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8") or "{}")
+        return [NightRecord.from_dict(item) for item in raw.get("nights", [])]
+    except (OSError, ValueError, TypeError, AttributeError) as error:
+        raise ValueError(f"{type(error).__name__}: {str(error)[:120]}") from None

@@ -12,6 +12,7 @@ The text is built by pure functions (tested); only `apply_*` touch the system.
 
 from __future__ import annotations
 
+import json
 import shlex
 import shutil
 import subprocess
@@ -44,15 +45,26 @@ def without_line(crontab: str) -> str:
     return "".join(f"{row}\n" for row in kept)
 
 
+def _systemd_escape(text: str, variables: bool = True) -> str:
+    """`text` as systemd reads it literally: `%` starts a specifier (`%h`), `$` (in ExecStart) a variable."""
+    text = text.replace("%", "%%")
+    return text.replace("$", "$$") if variables else text
+
+
 def systemd_units(strop: list[str], jobs: Path, home: Path) -> dict[str, str]:
-    """The service and timer files, by file name."""
+    """The service and timer files, by file name.
+
+    Environment= is double-quoted (systemd splits it on spaces), and `%` and `$` are
+    escaped in both lines, so a home or jobs path with spaces, `%` or `$` reaches strop unchanged.
+    """
+    environment = json.dumps(f"STROP_HOME={home}", ensure_ascii=False)  # double-quoted, C-style escapes
     service = (
         "[Unit]\n"
         "Description=strop nightly jobs (runs what is due; the nightly lock prevents overlaps)\n\n"
         "[Service]\n"
         "Type=oneshot\n"
-        f"Environment=STROP_HOME={home}\n"
-        f"ExecStart={_command(strop, jobs)}\n"
+        f"Environment={_systemd_escape(environment, variables=False)}\n"
+        f"ExecStart={_systemd_escape(_command(strop, jobs))}\n"
     )
     timer = (
         "[Unit]\n"

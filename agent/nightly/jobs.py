@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from agent.executors import ExecutorSpec
 
 Kind = Literal["run", "numerics", "quant", "mle"]
+MAX_SECONDS = 7 * 24 * 3600.0  # the longest window or job time: past it a typo (99999h) is meant
 AVAILABLE = ("run", "numerics", "quant", "mle")
 MLE_ARGS = ("--seed", "--parallel", "--folds")  # what an mle job's `args` may set (each with a value)
 
@@ -54,11 +55,23 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def check_duration(seconds: float | None, what: str) -> float | None:
+    """`seconds` when it fits a night (at most a week), else a ValueError naming `what`."""
+    if seconds is not None and seconds > MAX_SECONDS:
+        raise ValueError(f"{what} of {seconds:.0f}s is longer than a week, the most a night may last")
+    return seconds
+
+
 class NightBudget(_Strict):
     time: Duration | None = Field(default=None, description="wall time per night, e.g. 1h")
     experiments: int | None = Field(default=None, ge=1)
     tokens: int | None = Field(default=None, ge=1)
     cost: float | None = Field(default=None, gt=0, description="USD per night")
+
+    @model_validator(mode="after")
+    def _fits(self) -> NightBudget:
+        check_duration(self.time, "budget.time")
+        return self
 
 
 class JobSpec(_Strict):
@@ -112,6 +125,11 @@ class Defaults(_Strict):
     parallel: int = Field(default=1, ge=1, le=16)
     executor: Literal["local", "ray"] = Field(default="local", description="jobs' default executor")
     address: str | None = Field(default=None, description="the Ray head for executor ray")
+
+    @model_validator(mode="after")
+    def _fits(self) -> Defaults:
+        check_duration(self.window, "window")
+        return self
 
 
 class JobsFile(_Strict):

@@ -52,6 +52,7 @@ class Due:
     name: str
     night: str
     resume: NightRecord | None = None
+    superseded: NightRecord | None = None  # a killed night of a job that changed since: closed, not resumed
 
 
 def due_jobs(jobs: Jobs, history: History, now: datetime, only: list[str] | None = None) -> list[Due]:
@@ -62,12 +63,20 @@ def due_jobs(jobs: Jobs, history: History, now: datetime, only: list[str] | None
             continue
         night = last_fire(spec.schedule, now).isoformat(timespec="minutes")
         last = history.last(name)
-        if last is not None and last.status == "running":  # its night was killed
+        if last is not None and last.status == "running" and _changed(jobs, name, last):
+            due.append(Due(name, night, superseded=last))  # tonight runs what the file says now
+        elif last is not None and last.status == "running":  # its night was killed
             resumable = spec.kind in RUNS and last.run is not None
             due.append(Due(name, last.night, resume=last if resumable else None))
         elif only or last is None or last.night < night:
             due.append(Due(name, night))
     return due
+
+
+def _changed(jobs: Jobs, name: str, night: NightRecord) -> bool:
+    """Whether the job now runs something else than its killed night did (another task,
+    competition or arguments): resuming would continue the old one under the new name."""
+    return bool(night.identity) and night.identity != job_identity(jobs, name)
 
 
 def run_night(
@@ -85,6 +94,8 @@ def run_night(
     The window counts from `started` (epoch seconds; the CLI passes its process's start), or now.
     """
     history = History(home)
+    if history.recovered:
+        say(history.recovered)
     due = due_jobs(jobs, history, now, only)
     if not due:
         say("nothing is due")
@@ -109,6 +120,11 @@ def _run_job(
     say: Callable[[str], None],
 ) -> NightRecord:
     spec = jobs.spec.jobs[item.name]
+    if item.superseded is not None:
+        kept = f"; its run {item.superseded.run} is kept" if item.superseded.run else ""
+        why = f"not resumed: the job changed since this night was killed (task, competition or args){kept}"
+        _close(history, guard, item.superseded, "stopped", why)
+        say(f"{item.name}: {why}")
     with guard:
         previous = history.last_good(item.name)
     record = item.resume or NightRecord(job=item.name, night=item.night, kind=spec.kind, started=now_iso())
@@ -255,7 +271,8 @@ def _watch(command: list[str], kill_at: float, announce: Callable[[str], None], 
     errors: list[str] = []
     reader = threading.Thread(target=lambda: errors.extend(process.stderr or []), daemon=True)
     reader.start()
-    timer = threading.Timer(max(0.0, kill_at - time.time()), lambda: _stop(process))
+    wait = min(max(0.0, kill_at - time.time()), threading.TIMEOUT_MAX)  # past it, Timer raises OverflowError
+    timer = threading.Timer(wait, lambda: _stop(process))
     timer.start()
     result: dict[str, Any] = {}
     try:

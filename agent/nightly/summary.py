@@ -30,7 +30,9 @@ class JobMorning:
             return "nothing scored"
         if n.gain is None:
             return f"{n.metric} = {n.best_metric:.6g} (first night)"
-        verb = "improved" if n.gain > 0 else ("unchanged" if n.gain == 0 else "worse")
+        if n.gain == 0:
+            return f"{n.metric} = {n.best_metric:.6g}, unchanged since the previous night"
+        verb = "improved" if n.gain > 0 else "worse"
         return f"{n.metric} = {n.best_metric:.6g}, {verb} by {n.gain:+.6g} since the previous night ({n.previous_metric:.6g})"
 
     def to_dict(self) -> dict[str, Any]:

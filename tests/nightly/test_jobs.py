@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import subprocess
@@ -268,3 +269,100 @@ def test_evolve_jobs_keep_their_population_between_nights(tmp_path: Path) -> Non
     assert population_checkpoint(tmp_path, "exp2", other, night1) != population_checkpoint(
         tmp_path, "exp2", warm, night1
     )
+
+
+def test_the_systemd_units_keep_spaces_percent_and_dollar_in_paths(tmp_path: Path) -> None:
+    """Environment= is split on spaces and `%x` is a specifier: both used to reach strop mangled."""
+    assert shutil.which("systemd-analyze"), "systemd-analyze is missing: run scripts/setup.sh"
+    odd = tmp_path / "my home %h $HOME"
+    units = install.systemd_units([sys.executable, "-m", "agent.cli"], odd / "jobs.toml", odd)
+    service = units["strop-nightly.service"]
+    assert f'Environment="STROP_HOME={tmp_path}/my home %%h $HOME"' in service
+    assert "%%h $$HOME/jobs.toml" in service
+    (tmp_path / "strop-nightly.service").write_text(service)
+    done = subprocess.run(
+        ["systemd-analyze", "verify", str(tmp_path / "strop-nightly.service")], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_install_print_uninstall_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("STROP_HOME", str(tmp_path / "home"))
+    units = tmp_path / ".config" / "systemd" / "user"
+    units.mkdir(parents=True)
+    (units / "strop-nightly.timer").write_text("[Timer]\n")
+    result = CliRunner().invoke(app, ["nightly", "install", "--systemd", "--uninstall", "--print"])
+    assert result.exit_code == 0 and result.stdout.startswith("would remove strop-nightly.service")
+    assert (units / "strop-nightly.timer").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[nightly]\nwindow = "99999999999999999999h"\n', "[nightly] window of "),
+        (
+            '[jobs.a]\ntask = "t"\nschedule = "0 2 * * *"\nbudget = { time = "9999h" }\n',
+            "[jobs.a.budget] budget.time of",
+        ),
+    ],
+)
+def test_a_window_or_job_time_past_a_week_is_one_line(tmp_path: Path, text: str, message: str) -> None:
+    """A huge window used to crash the night's timer thread (OverflowError) and hang."""
+    with pytest.raises(UserError, match=re.escape(message)):
+        load_jobs(write(tmp_path, text))
+
+
+def test_a_damaged_history_falls_back_to_its_backup_or_is_one_line(tmp_path: Path) -> None:
+    from agent.nightly.history import HistoryUnreadable
+
+    history = History(tmp_path)
+    first = NightRecord(job="a", night="2026-01-01T02:00", kind="run", started="s1", status="done")
+    history.put(first)
+    history.put(NightRecord(job="a", night="2026-01-02T02:00", kind="run", started="s2"))
+    path = tmp_path / "nightly" / "history.json"
+    path.write_text(path.read_text()[:40])  # truncated on disk
+    recovered = History(tmp_path)
+    assert "unreadable" in recovered.recovered and [r.started for r in recovered.records] == ["s1"]
+    recovered.put(NightRecord(job="b", night="2026-01-02T02:00", kind="run", started="s3"))
+    assert (tmp_path / "nightly" / "history.json.broken").exists()
+    assert [r.started for r in History(tmp_path).records] == ["s1", "s3"]
+    path.write_text("{")
+    (tmp_path / "nightly" / "history.json.bak").write_text("[")
+    with pytest.raises(HistoryUnreadable, match="history.json is unreadable .* move it aside"):
+        History(tmp_path)
+
+
+def test_a_killed_night_of_a_job_pointed_elsewhere_since_is_not_resumed(tmp_path: Path) -> None:
+    """The killed night's run belongs to the old task: resuming it under the job's name ran the
+    old task while the file named the new one. It is closed (kept), and tonight starts afresh."""
+    from agent.nightly.runner import job_identity
+
+    jobs = load_jobs(write(tmp_path, JOBS))
+    history = History(tmp_path / "home")
+    killed = NightRecord(job="digits", night="2026-12-01T02:00", kind="run", started="s1", run="abc123")
+    killed.identity = job_identity(jobs, "digits")
+    history.put(killed)
+    now = datetime(2026, 12, 1, 2, 40)
+    (same,) = due_jobs(jobs, history, now, ["digits"])
+    assert same.resume is killed  # unchanged job: resumed
+    moved = load_jobs(write(tmp_path, JOBS.replace("tasks/digits", "tasks/other")))
+    (fresh,) = due_jobs(moved, history, now, ["digits"])
+    assert fresh.resume is None and fresh.superseded is killed and fresh.night == "2026-12-01T02:00"
+    history.put(NightRecord(job="digits", night=fresh.night, kind="run", started="s2"))
+    assert [r.started for r in History(tmp_path / "home").nights("digits")] == ["s1", "s2"]
+
+
+def test_the_nightly_help_shows_a_jobs_file_and_what_comes_next() -> None:
+    """Errors send newcomers to `strop nightly --help` for the format; it used to have none."""
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+
+    shown = CliRunner().invoke(app, ["nightly", "--help"], terminal_width=120).stdout
+    assert "[jobs.digits]" in shown and 'schedule = "0 2 * * *"' in shown
+    assert "strop nightly install --jobs jobs.toml" in shown
