@@ -12,12 +12,18 @@ folder), so that re-adding a folder never removes a file that a single-file
 add accepted; and, in a folder, symlinks whose target resolves outside it,
 so `docs/passwd.md -> /etc/passwd` does not carry /etc/passwd into the store
 (and from there into LLM prompts). A file named on the command line is the
-user's explicit choice and may point anywhere.
+user's explicit choice and may point anywhere. Entries that are no regular file
+(a FIFO, a device, a socket: reading one may block forever), symlinks that loop
+or lead nowhere, and folders that cannot be listed are refused with a reason
+too; a folder that cannot be listed is also in `Collected.unlisted`, so the
+store keeps what it knew under it instead of taking its files for deleted.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,10 +41,12 @@ _SKIP_SUFFIXES = {
 
 @dataclass
 class Collected:
-    """The files to read, and the (path, reason) of those refused before reading."""
+    """The files to read, the (path, reason) of those refused before reading, and the folders
+    that could not be listed (what the store knew under them is kept, not dropped as deleted)."""
 
     files: list[Path] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    unlisted: list[str] = field(default_factory=list)
 
 
 def size_cap(path: Path) -> int:
@@ -69,12 +77,40 @@ def _git_files(folder: Path) -> list[Path] | None:
     return [folder / name for name in out.decode("utf-8", "replace").split("\0") if name]
 
 
-def _walk(folder: Path) -> list[Path]:
+def _walk(folder: Path, collected: Collected) -> list[Path]:
+    """The folder's files; a folder that cannot be listed is refused with its reason (os.walk
+    would drop it silently, and the store would take its files for deleted)."""
     found = []
-    for here, dirs, files in os.walk(folder):
+
+    def refused(error: OSError) -> None:
+        where = str(Path(error.filename or folder).absolute())
+        collected.unlisted.append(where)
+        collected.skipped.append((where, f"folder cannot be listed: {error.strerror or error}"))
+
+    for here, dirs, files in os.walk(folder, onerror=refused):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
         found += [Path(here) / f for f in sorted(files) if not f.startswith(".")]
     return found
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why `path` is no regular file to read (None: it is one). Never opens it: a FIFO would block."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        if path.is_symlink():
+            return "symlink loop" if error.errno == errno.ELOOP else "broken symlink"
+        return f"cannot be read: {error.strerror or error}"
+    if stat.S_ISREG(mode):
+        return None
+    kinds = (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a device"),
+        (stat.S_ISBLK, "a device"),
+    )
+    kind = next((name for test, name in kinds if test(mode)), "")
+    return f"not a regular file: {kind}" if kind else None
 
 
 def _outside(file: Path, folder: Path) -> str | None:
@@ -95,17 +131,26 @@ def _refusal(file: Path, folder: Path | None) -> str | None:
 
 def collect_files(path: Path) -> Collected:
     """The files `path` stands for, resolved and sorted, and those refused with a reason."""
+    collected = Collected()
+    odd = _not_a_file(path) if not path.is_dir() else None
+    if odd:  # a FIFO, a device, a symlink loop named on the command line
+        collected.skipped.append((str(path.absolute()), odd))
+        return collected
     path = path.resolve()
     folder = None if path.is_file() else path
     if folder is None:
         candidates = [path]
     else:
         listed = _git_files(folder) if (folder / ".git").exists() else None
-        candidates = listed if listed is not None else _walk(folder)
-    collected = Collected()
+        candidates = listed if listed is not None else _walk(folder, collected)
     for file in candidates:
-        if not file.is_file() or (folder is not None and file.suffix.lower() in _SKIP_SUFFIXES):
+        if folder is not None and file.suffix.lower() in _SKIP_SUFFIXES:
             continue  # a folder's binaries go unmentioned: a repository has many
+        if not file.is_file():
+            odd = None if file.is_dir() else _not_a_file(file)
+            if odd:
+                collected.skipped.append((str(file), odd))
+            continue
         reason = _refusal(file, folder)
         if reason:
             collected.skipped.append((str(file), reason))

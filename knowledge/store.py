@@ -26,6 +26,7 @@ rebuilt, until that path, or one inside it, is added by name.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -40,7 +41,7 @@ import numpy as np
 from knowledge.chunkers import UnsupportedFile, chunk_file
 from knowledge.embedder import Embedder, default_embedder
 from knowledge.entry import Chunk, Hit, content_hash
-from knowledge.errors import REBUILD_HINT, EntryNotFound, StoreUnavailable
+from knowledge.errors import REBUILD_HINT, EntryNotFound, KnowledgeError, StoreUnavailable
 from knowledge.fusion import convex_fusion
 from knowledge.lexical import LexicalIndex
 from knowledge.lock import DEFAULT_TIMEOUT_S, writer_lock
@@ -176,7 +177,7 @@ class KnowledgeStore:
             manifest.excluded += [e for e in excluded if e not in manifest.excluded]
             plan = _Plan()
             for raw in paths:
-                self._plan_path(Path(raw).expanduser().resolve(), manifest, plan)
+                self._plan_path(_absolute(raw), manifest, plan)
             embedded = self._apply(manifest, plan, progress)
         return IngestReport(
             added=plan.added,
@@ -192,7 +193,7 @@ class KnowledgeStore:
 
     def remove(self, source: str | os.PathLike[str]) -> int:
         """Forget a file, or every file under a folder (or root). Returns the number of files removed."""
-        target = str(Path(source).expanduser().resolve())
+        target = str(_absolute(source))
         with writer_lock(self.root, self.lock_timeout):
             manifest = self.manifest()
             doomed = [s for s in manifest.sources if under(s, target)]
@@ -222,17 +223,10 @@ class KnowledgeStore:
         one client per folder within a process, and it would keep writing to the old files.
         """
         root = Path(path).expanduser().resolve()
-        roots: list[str] = []
-        excluded: list[str] = []
+        aside: Path | None = None
         with writer_lock(root, lock_timeout):
-            for name in ("roots.json", "manifest.json"):
-                try:
-                    data = json.loads((root / name).read_text())
-                    roots = list(data["roots"] if isinstance(data, dict) else data)  # a list: an older store
-                    excluded = [str(e) for e in data.get("excluded", [])] if isinstance(data, dict) else []
-                    break
-                except (OSError, ValueError, KeyError, TypeError, AttributeError):
-                    continue
+            recorded = _recorded_roots(root)
+            roots, excluded = recorded or (_chroma_sources(root / "chroma"), [])
             if any((root / name).exists() for name in ("manifest.json", "chroma", "lexical", "roots.json")):
                 stamp, n = time.strftime("%Y%m%d-%H%M%S"), 0
                 aside = root.with_name(f"{root.name}.broken-{stamp}")
@@ -244,6 +238,13 @@ class KnowledgeStore:
                     if (root / name).exists():
                         shutil.move(str(root / name), str(aside / name))
         store = cls.open(root, embedder, create=True, lock_timeout=lock_timeout)
+        if recorded is None and not roots and aside is not None:
+            store.close()
+            raise StoreUnavailable(
+                f"no record of the sources survived (manifest.json, roots.json and chroma/ are unreadable); "
+                f"the old store is in {aside} and a new empty one is in place: add your sources again "
+                "with `strop knowledge add PATH…`"
+            )
         existing = [r for r in roots if Path(r).exists()]
         if not existing:
             return IngestReport()
@@ -251,7 +252,7 @@ class KnowledgeStore:
 
     def _plan_path(self, path: Path, manifest: Manifest, plan: _Plan) -> None:
         key = str(path)
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():  # a looping or broken link is reported below
             known = [s for s in manifest.sources if under(s, key)]
             if not known:
                 raise EntryNotFound(f"no such file or folder: {path}")
@@ -269,8 +270,12 @@ class KnowledgeStore:
         held = [str(f) for f in collected.files if str(f) not in present]
         held += [f for f, _ in collected.skipped if manifest.holds_out(f)]
         plan.left_out.update(e for e in manifest.excluded if any(under(h, e) for h in held))
-        if path.is_dir():
-            plan.removed += [s for s in manifest.sources if under(s, key) and s not in present]
+        if path.is_dir():  # files gone from the folder go; those in a folder that could not be listed stay
+            plan.removed += [
+                s
+                for s in manifest.sources
+                if under(s, key) and s not in present and not any(under(s, u) for u in collected.unlisted)
+            ]
         else:
             plan.removed += [s for s, _ in collected.skipped if s in manifest.sources]
         for file in files:
@@ -323,8 +328,20 @@ class KnowledgeStore:
         plan.files.append((source, digest, chunks))
 
     def _apply(self, manifest: Manifest, plan: _Plan, progress: Progress | None) -> int:
+        """Make the plan's changes; a store that fails a write is StoreUnavailable, not a crash.
+
+        The manifest is written last, so a write that fails half-way changes nothing the
+        user relies on: the sources stay recorded, and `rebuild` re-ingests them.
+        """
         try:
             return self._apply_fresh(manifest, plan, progress)
+        except KnowledgeError:
+            raise
+        except Exception as error:  # chromadb raises many types (InternalError, sqlite3) for a damaged folder
+            raise StoreUnavailable(
+                f"the knowledge store at {self.root} failed a write ({type(error).__name__}: "
+                f"{str(error)[:200]}); its recorded sources are kept; {REBUILD_HINT}"
+            ) from None
         finally:
             self.close()  # persist Chroma's index for readers in other processes, and drop our view
 
@@ -588,6 +605,48 @@ def _chunks(file: Path, data: bytes) -> list[Chunk]:
     if not chunks:
         raise UnsupportedFile("no text")
     return chunks
+
+
+def _recorded_roots(root: Path) -> tuple[list[str], list[str]] | None:
+    """The roots and exclusions a store recorded (roots.json, else manifest.json); None when neither reads."""
+    for name in ("roots.json", "manifest.json"):
+        try:
+            data = json.loads((root / name).read_text())
+            roots = [str(r) for r in (data["roots"] if isinstance(data, dict) else data)]  # a list: older
+            excluded = [str(e) for e in data.get("excluded", [])] if isinstance(data, dict) else []
+            return roots, excluded
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return None
+
+
+def _chroma_sources(chroma: Path) -> list[str]:
+    """The source files named in Chroma's own metadata: the last record of what was ingested
+    when both manifest.json and roots.json are lost. Read with sqlite directly (read-only), so
+    damaged vector files do not stop it; [] when that database is unreadable too."""
+    import sqlite3
+
+    database = chroma / "chroma.sqlite3"
+    if not database.is_file():
+        return []
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+            rows = connection.execute(
+                "SELECT DISTINCT string_value FROM embedding_metadata WHERE key = 'source'"
+            ).fetchall()
+    except sqlite3.Error:
+        return []
+    return sorted(str(value) for (value,) in rows if value)
+
+
+def _absolute(raw: str | os.PathLike[str]) -> Path:
+    """`raw` made absolute with its links resolved; a path that cannot be resolved (a symlink
+    loop) is kept as given, made absolute, for `collect_files` to refuse with its reason."""
+    path = Path(raw).expanduser()
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):  # Python 3.11 raises RuntimeError for a symlink loop
+        return path.absolute()
 
 
 def _root_of(source: str, manifest: Manifest) -> str:

@@ -140,10 +140,18 @@ def _print_report(report: object, json_out: bool) -> None:
         _plain(err, f"left out (removed earlier; add it by name to take it back): {path}")
 
 
+def _given_path(text: str, what: str) -> Path:
+    """A path argument as typed; an empty one (an unset shell variable) is refused, not read as
+    `.`: `strop knowledge add "$DOCS"` must not ingest, or `remove` forget, the whole current folder."""
+    if not text:
+        raise UserError(f"an empty {what}: name a file or folder (use . for the current folder)")
+    return Path(text)
+
+
 @knowledge_app.command("add")
 def add_command(
     paths: Annotated[
-        list[Path], typer.Argument(help="Files, folders or git repos (git's ignore rules apply).")
+        list[str], typer.Argument(help="Files, folders or git repos (git's ignore rules apply).")
     ],
     json_out: JsonFlag = False,
 ) -> None:
@@ -152,10 +160,14 @@ def add_command(
     Python is split by function and class, Markdown/RST by heading, PDFs by page,
     notebooks by cell, playbooks by typed section, other text by size. Unchanged files
     are skipped by hash, changed ones replaced, files gone from a folder removed.
+    Each file left out gets a `skipped (reason): path` line on stderr.
+
+    Example:  strop knowledge add docs/ src/ paper.pdf   then   strop knowledge search "out of memory"
     """
+    given = [_given_path(text, "path") for text in paths]
     with _user_errors():
         store = _open_store(create=True)
-        report = _progress_ingest("embedding", lambda progress: store.add(paths, progress=progress))
+        report = _progress_ingest("embedding", lambda progress: store.add(given, progress=progress))
     _print_report(report, json_out)
 
 
@@ -177,8 +189,13 @@ def search_command(
     """Find the chunks that best match QUERY (dense and BM25 rankings, fused).
 
     `--json` prints a list of hits: source, location, type, score, text, title, ranks.
+
+    Example:  strop knowledge search "CUDA out of memory" --type heuristic --k 3
     """
     from knowledge import parse_entry_type
+
+    if not query.strip():
+        raise UserError("the query is empty: give words, an identifier or an error message")
 
     try:
         wanted = [parse_entry_type(t).value for t in types] if types else None
@@ -220,15 +237,18 @@ def list_command(json_out: JsonFlag = False) -> None:
 
 @knowledge_app.command("remove")
 def remove_command(
-    source: Annotated[Path, typer.Argument(help="A source file, or a folder: every file under it goes.")],
+    source: Annotated[str, typer.Argument(help="A source file, or a folder: every file under it goes.")],
 ) -> None:
-    """Forget a source file, or every file under a folder.
+    """Forget a source file, or every file under a folder (your files are not touched).
 
     A path inside an added folder stays out when that folder is added again or the
     store rebuilt, until the path itself (or one inside it) is added.
+
+    Example:  strop knowledge remove docs/drafts   (see `strop knowledge list` for what is in)
     """
+    path = _given_path(source, "source")
     with _user_errors():
-        removed = _open_store(create=False).remove(source)
+        removed = _open_store(create=False).remove(path)
     out.print(f"removed {plural(removed, 'source file')}")
 
 
@@ -237,7 +257,10 @@ def rebuild_command(json_out: JsonFlag = False) -> None:
     """Rebuild a corrupt or outdated store: move it aside and re-ingest its recorded roots.
 
     The old files go to `$STROP_HOME/knowledge.broken-<time>` (delete them when done);
-    episodic memory is kept.
+    episodic memory is kept. When the store's own records of its sources are lost, the
+    files named in its vector database are re-ingested instead.
+
+    Example:  strop knowledge rebuild   (when a command says the store is corrupt)
     """
     from knowledge import KnowledgeStore
 
