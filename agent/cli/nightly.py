@@ -24,6 +24,7 @@ nightly_app = typer.Typer(
         '    schedule = "0 2 * * *"     # cron, UTC: minute hour day month weekday\n'
         "    budget = { experiments = 20 }\n\n"
         "Then: `strop nightly run --jobs jobs.toml --job digits` to try a job now; "
+        "`strop nightly list --jobs jobs.toml` to see what is due and when; "
         "`strop nightly install --jobs jobs.toml` to run what is due every 15 minutes from cron; "
         "`strop nightly summary` in the morning."
     ),
@@ -109,6 +110,47 @@ def run_command(
         best = "—" if night.best_metric is None else f"{night.metric} = {night.best_metric:.6g}"
         line = f"{night.job}: {night.status} · run {night.run or '—'} · best {best}"
         out.print(line + (f" · {night.error}" if night.error else ""), markup=False)
+
+
+@nightly_app.command("list")
+def list_command(
+    jobs_path: JobsOption = Path("jobs.toml"),
+    now: Annotated[
+        str | None, typer.Option("--now", hidden=True, help="The clock, for tests (ISO, UTC).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the jobs as JSON.")] = False,
+) -> None:
+    """The jobs of a jobs file: what each runs, its schedule, whether the next `run` starts it,
+    when it fires next (UTC) and how its last night ended.
+
+    Example:  strop nightly list --jobs jobs.toml
+    """
+    from agent.home import strop_home
+    from agent.nightly.history import History
+    from agent.nightly.jobs import load_jobs
+    from agent.nightly.listing import job_lines
+
+    jobs = load_jobs(jobs_path)
+    history = History(strop_home())
+    if history.recovered:
+        err.print(f"nightly: {history.recovered}", markup=False)
+    lines = job_lines(jobs, history, _now(now))
+    if json_out:
+        print_json([line.to_dict() for line in lines])
+        return
+    if not lines:
+        out.print(f"{jobs.path}: no jobs", markup=False)
+    for line in lines:
+        last = "no night yet"
+        if line.last_night:
+            last = f"last night {line.last_night}: {line.last_status}" + (
+                f", best {line.last_best}" if line.last_best else ""
+            )
+        now_text = f" · {line.due} now" if line.due else ""
+        out.print(
+            f"{line.name} ({line.kind}: {line.what}) · {line.schedule}{now_text} · next {line.next_fire} UTC · {last}",
+            markup=False,
+        )
 
 
 @nightly_app.command("summary")

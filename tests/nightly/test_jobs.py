@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -366,3 +367,37 @@ def test_the_nightly_help_shows_a_jobs_file_and_what_comes_next() -> None:
     shown = CliRunner().invoke(app, ["nightly", "--help"], terminal_width=120).stdout
     assert "[jobs.digits]" in shown and 'schedule = "0 2 * * *"' in shown
     assert "strop nightly install --jobs jobs.toml" in shown
+
+
+def test_the_listing_says_what_is_due_when_each_job_fires_next_and_how_its_last_night_ended(
+    tmp_path: Path,
+) -> None:
+    from agent.nightly.listing import job_lines
+
+    jobs = load_jobs(write(tmp_path, JOBS))
+    history = History(tmp_path / "home")
+    tuesday = datetime(2026, 12, 1, 2, 5)
+    history.put(
+        NightRecord(job="digits", night="2026-12-01T02:00", kind="run", started="s", status="done",
+                    metric="accuracy", best_metric=0.9585)
+    )  # fmt: skip
+    digits, exp2 = job_lines(jobs, history, tuesday)
+    assert (digits.name, digits.due, digits.next_fire) == ("digits", "", "2026-12-02T02:00")
+    assert (digits.last_night, digits.last_status, digits.last_best) == (
+        "2026-12-01T02:00",
+        "done",
+        "accuracy = 0.9585",
+    )
+    assert (exp2.due, exp2.next_fire, exp2.last_night) == ("due", "2026-12-01T03:30", "")
+    assert exp2.what == "--fn exp2 --interval 0,1"
+    history.put(NightRecord(job="digits", night="2026-12-02T02:00", kind="run", started="s2", run="abc"))
+    assert job_lines(jobs, history, datetime(2026, 12, 2, 2, 30))[0].due == "resumes its killed night"
+
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "nightly", "list", "--jobs", str(tmp_path / "jobs.toml"),
+         "--now", "2026-12-02T02:30"],
+        capture_output=True, text=True, env={**os.environ, "STROP_HOME": str(tmp_path / "home")}, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "digits (run: tasks/digits) · 0 2 * * * · resumes its killed night now" in done.stdout
+    assert "exp2 (numerics: --fn exp2 --interval 0,1)" in done.stdout and "no night yet" in done.stdout
