@@ -40,6 +40,13 @@ def with_line(crontab: str, line: str) -> str:
     return without_line(crontab) + line + "\n"
 
 
+def replaced_line(crontab: str, line: str) -> str | None:
+    """strop's line already in `crontab` when it differs from `line` (another jobs file or home):
+    one line serves a machine, so installing replaces it, and the user should hear which."""
+    old = next((row.rstrip() for row in crontab.splitlines() if row.rstrip().endswith(MARK)), None)
+    return old if old is not None and old != line.rstrip() else None
+
+
 def without_line(crontab: str) -> str:
     kept = [row for row in crontab.splitlines() if not row.rstrip().endswith(MARK)]
     return "".join(f"{row}\n" for row in kept)
@@ -94,7 +101,10 @@ def apply_crontab(line: str | None) -> str:
     done = subprocess.run(["crontab", "-"], input=updated, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise UserError(f"crontab refused the update: {done.stderr.strip()}")
-    return "removed strop's crontab line" if line is None else "installed the crontab line"
+    if line is None:
+        return "removed strop's crontab line"
+    earlier = replaced_line(existing, line)
+    return "installed the crontab line" + (f"; it replaces the earlier one: {earlier}" if earlier else "")
 
 
 def apply_systemd(units: dict[str, str] | None, folder: Path) -> str:

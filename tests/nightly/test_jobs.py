@@ -204,6 +204,9 @@ def test_the_crontab_line_parses_and_replaces_its_old_self(tmp_path: Path) -> No
     assert installed.splitlines() == ["0 1 * * * backup.sh", line]
     assert install.with_line(installed, line) == installed  # installing twice keeps one line
     assert install.without_line(installed) == mine
+    assert install.replaced_line(installed, line) is None and install.replaced_line(mine, line) is None
+    other = install.cron_line(["strop"], tmp_path / "other" / "jobs.toml", tmp_path / "home")
+    assert install.replaced_line(installed, other) == line  # one line a machine: the user hears which goes
     assert "/a\\%b/" in install.cron_line(["strop"], Path("/a%b/jobs.toml"), tmp_path)  # % escaped for cron
 
 
