@@ -3,6 +3,12 @@
     gather(index, ref, home) -> ReportData      what a report shows, read from the index and git
     render_html(data, plots) -> str             the page (Jinja2, autoescaped, no network, no JS)
     write_report(data, html_path, png_dir)      both, in one call; returns the plots written
+    check_output(html_path, png_dir)            before any drawing: a place that cannot be written is
+                                                one clear `UserError`, and a file that is not a report
+                                                is never overwritten
+
+Every value a page prints goes through `agent.report.text.visible` (Jinja's `finalize`):
+escaped by Jinja, and its control, bidi and zero-width characters shown as escapes.
 
 The plots come from matplotlib (`agent.report.plots`); the web UI reuses them.
 """
@@ -12,15 +18,20 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+from agent.errors import UserError
 from agent.records import now_iso
 from agent.report.data import DIFF_LIMIT, Baseline, ReportData, find_run, gather
 from agent.report.plots import STATUS_COLOURS, Plot, all_plots
+from agent.report.text import visible
 from evaluators.metric import compared
+
+GENERATOR = "strop report"  # in every report's <meta name="generator">: what may be overwritten
 
 __all__ = [
     "Baseline",
     "Plot",
     "ReportData",
+    "check_output",
     "diff_lines",
     "find_run",
     "gather",
@@ -54,6 +65,7 @@ def _environment():  # type: ignore[no-untyped-def]
         loader=PackageLoader("agent.report", "templates"),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
+        finalize=visible,
     )
 
 
@@ -64,6 +76,10 @@ def render_html(data: ReportData, plots: list[Plot]) -> str:
     baseline = data.baseline
     return template.render(
         run=data.run,
+        state=data.state,
+        interrupted=data.interrupted,
+        failed_note=data.failed_note(),
+        generator=GENERATOR,
         records=data.records,
         best=data.best,
         counts=data.status_counts(),
@@ -85,13 +101,78 @@ def render_html(data: ReportData, plots: list[Plot]) -> str:
 
 
 def write_report(data: ReportData, html_path: Path | None, png_dir: Path | None = None) -> list[Plot]:
-    """Draw the plots once; write the HTML file and/or one PNG per plot."""
+    """Draw the plots once; write the HTML file and/or one PNG per plot.
+
+    A place that cannot be written is a `UserError` naming it (call `check_output` first to
+    find out before the plots are drawn).
+    """
     plots = all_plots(data)
     if png_dir is not None:
-        png_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            png_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UserError(f"--png {png_dir}: cannot make this folder: {_why(error)}") from None
         for plot in plots:
-            (png_dir / f"{plot.name}.png").write_bytes(plot.png)
+            _write(png_dir / f"{plot.name}.png", plot.png, "--png")
     if html_path is not None:
-        html_path.parent.mkdir(parents=True, exist_ok=True)
-        html_path.write_text(render_html(data, plots), encoding="utf-8")
+        _write(html_path, render_html(data, plots).encode("utf-8"), "--output")
     return plots
+
+
+def check_output(html_path: Path | None, png_dir: Path | None = None) -> None:
+    """Refuse, before anything is drawn, what `write_report` could not write or must not overwrite."""
+    if html_path is not None:
+        if str(html_path) in ("", "."):
+            raise UserError("--output needs a file name, e.g. -o report.html")
+        if html_path.is_dir():
+            raise UserError(
+                f"--output {html_path} is a folder: name a file in it, e.g. {html_path / 'report.html'}"
+            )
+        if html_path.exists() and not _is_report(html_path):
+            raise UserError(
+                f"--output {html_path} exists and is not a strop report: "
+                "remove it or choose another name (a report is never written over other files)"
+            )
+        _check_folder(html_path.parent, f"--output {html_path}")
+    if png_dir is not None:
+        if png_dir.exists() and not png_dir.is_dir():
+            raise UserError(f"--png {png_dir} is a file, not a folder")
+        _check_folder(png_dir if png_dir.exists() else png_dir.parent, f"--png {png_dir}")
+
+
+def _check_folder(folder: Path, what: str) -> None:
+    """The nearest existing folder on the way must be a folder we may write in."""
+    import os
+
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"{what}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UserError(f"{what}: cannot write in {probe} (permission denied)")
+
+
+def _is_report(path: Path) -> bool:
+    """A file this command wrote (its head names the generator, or an older report's title)."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(2048)
+    except OSError:
+        return False
+    return head.startswith(b"<!doctype html>") and (
+        b"<title>strop report" in head or GENERATOR.encode() in head
+    )
+
+
+def _write(path: Path, content: bytes, option: str) -> None:
+    """One file, rendered whole in memory first; a failure is one line naming the option."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    except OSError as error:
+        raise UserError(f"{option} {path}: cannot write it: {_why(error)}") from None
+
+
+def _why(error: OSError) -> str:
+    return error.strerror or str(error)

@@ -6,11 +6,16 @@ on runs of hundreds of experiments. Searches (`strop evolve …`) are runs too; 
 them the Pareto front is drawn, with baselines read from the run folder's
 `baselines.json` when a search wrote one. MLE runs may leave `thresholds.json`
 (medal thresholds by name) in the run folder; they are drawn on the metric curve.
+
+A run the index still calls "running" may have been killed: its runner lock
+(`runs/RUN/runner.lock`, held by the one process driving it) then is free, and the
+report says the run was interrupted, with the command that continues it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +49,12 @@ class ReportData:
     diff_truncated: bool = False
     baselines: list[Baseline] = field(default_factory=list)
     thresholds: dict[str, float] = field(default_factory=dict)
+    interrupted: bool = False  # "running" in the index, but no process drives it (killed or crashed)
+
+    @property
+    def state(self) -> str:
+        """The run's status as a person should read it: a killed run is not "running"."""
+        return interrupted_note(self.run.id) if self.interrupted else self.run.status
 
     @property
     def metric(self) -> str:
@@ -76,6 +87,16 @@ class ReportData:
             counts[record.status.value] = counts.get(record.status.value, 0) + 1
         return dict(sorted(counts.items()))
 
+    def failed_note(self) -> str:
+        """Why nothing scored, in words ("" when something did)."""
+        if self.best is not None:
+            return ""
+        if not self.records:
+            return "no experiment was recorded"
+        counts = ", ".join(f"{n} {status}" for status, n in self.status_counts().items())
+        every = "the only experiment" if len(self.records) == 1 else f"all {len(self.records)} experiments"
+        return f"nothing scored: {every} failed or never finished ({counts})"
+
     def total_cost(self) -> tuple[int, float]:
         """Tokens and USD spent by the whole run."""
         return sum(r.cost.tokens for r in self.records), round(sum(r.cost.usd for r in self.records), 6)
@@ -103,13 +124,39 @@ def gather(index: RunIndex, ref: str | None, home: Path) -> ReportData:
     run = find_run(index, ref)
     records = index.experiments(run.id)
     best = best_experiment(records, run.metric, run.direction)
-    data = ReportData(run=run, records=records, best=best)
+    data = ReportData(run=run, records=records, best=best, interrupted=is_interrupted(run, home))
     folder = home / "runs" / run.id
     data.baselines = _read_baselines(folder / "baselines.json")
     data.thresholds = _read_thresholds(folder / "thresholds.json")
     if best is not None and not data.is_search:
         data.diff, data.diff_truncated = _best_diff(run, records, best, home)
     return data
+
+
+def interrupted_note(run_id: str) -> str:
+    return f"interrupted: no strop process is running it (killed or crashed); `strop resume {run_id}` continues it"
+
+
+def is_interrupted(run: RunRecord, home: Path) -> bool:
+    """Whether a run the index calls "running" has no process driving it.
+
+    The driver holds `runs/RUN/runner.lock` for the whole run; a free lock means it is gone.
+    The lock is taken for an instant to find out: a `strop resume` started in that instant
+    is told the run is busy. A run without a lock file (a search, a run not started yet) is
+    taken at its word.
+    """
+    lock_path = home / "runs" / run.id / "runner.lock"
+    if run.status != "running" or not lock_path.is_file():
+        return False
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(lock_path), timeout=0)
+    try:
+        lock.acquire()
+    except (Timeout, OSError):  # held (alive), or unreadable: say what the index says
+        return False
+    lock.release()
+    return True
 
 
 def _best_diff(
@@ -138,7 +185,9 @@ def _read_baselines(path: Path) -> list[Baseline]:
     found = []
     for item in raw if isinstance(raw, list) else []:
         if isinstance(item, dict) and isinstance(item.get("metrics"), dict):
-            numbers = {k: float(v) for k, v in item["metrics"].items() if isinstance(v, int | float)}
+            numbers = {
+                k: v for k, v in ((k, _number(v)) for k, v in item["metrics"].items()) if v is not None
+            }
             found.append(Baseline(name=str(item.get("name", "baseline")), metrics=numbers))
     return found
 
@@ -150,4 +199,15 @@ def _read_thresholds(path: Path) -> dict[str, float]:
         return {}
     if not isinstance(raw, dict):
         return {}
-    return {str(k): float(v) for k, v in raw.items() if isinstance(v, int | float)}
+    return {str(k): v for k, v in ((k, _number(v)) for k, v in raw.items()) if v is not None}
+
+
+def _number(value: object) -> float | None:
+    """A finite float from a JSON value the run folder holds; None for anything else (NaN, 10**400, "1")."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None

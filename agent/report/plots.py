@@ -29,6 +29,10 @@ DPI = 96
 # Text from a run (metric names, baseline and threshold names) is shown as written: a `$` in a
 # scorer's metric name must not start matplotlib's mathtext (or LaTeX), which raises on bad input.
 LITERAL: dict[str, Any] = {"parse_math": False, "usetex": False}
+# A scorer may print 1e308 and a forged or old record may hold inf or NaN: matplotlib's tick and
+# margin arithmetic overflows past ~1e307 (an exception, not a plot). Finite values beyond this
+# bound are drawn at it; values that are not finite numbers are drawn with the failures.
+EDGE = 1e300
 
 
 @dataclass(frozen=True)
@@ -62,16 +66,39 @@ def _literal_legend(ax: Any, **kwargs: Any) -> None:
         text.set_usetex(False)
 
 
+def drawable(value: float | None) -> float | None:
+    """`value` where a plot can put it: clipped to ±EDGE; None for None, NaN and ±inf."""
+    if value is None or not math.isfinite(value):
+        return None
+    return max(-EDGE, min(EDGE, value))
+
+
+def _whole_numbers(axis: Any) -> None:
+    """Experiment numbers on an axis: no 0.25 ticks on a run of three."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
 def colour(status: str) -> str:
     return STATUS_COLOURS.get(status, "#616161")
 
 
 def metric_curve(data: ReportData) -> Plot | None:
-    """Metric per experiment (failures marked at the bottom) with the best-so-far line."""
+    """Metric per experiment (failures marked at the bottom) with the best-so-far line.
+
+    With nothing scored the failures are still drawn, on one row, and the plot says so."""
     if not data.records:
         return None
     fig, ax = _figure(8, 3.6)
-    scored = [(r.id, data.value(r)) for r in data.records if data.value(r) is not None]
+    points = [(r, drawable(data.value(r))) for r in data.records]
+    scored = [(r.id, y) for r, y in points if y is not None]
+    failed: dict[str, list[int]] = {}
+    for record, y in points:
+        if y is None:
+            label = "not a finite number" if data.value(record) is not None else record.status.value
+            failed.setdefault(label, []).append(record.id)
+    low = 0.0
     if scored:
         xs, ys = zip(*scored, strict=True)
         ax.scatter(xs, ys, s=14, color=colour("ok"), label="scored", zorder=3)
@@ -83,16 +110,23 @@ def metric_curve(data: ReportData) -> Plot | None:
             best_y.append(current)
         ax.step(best_x, best_y, where="post", color="#1a237e", linewidth=1.6, label="best so far")
         low = min(ys) - 0.06 * ((max(ys) - min(ys)) or 1.0)  # failures: a row below every score
-        failed = [r for r in data.records if data.value(r) is None]
-        for status in sorted({r.status.value for r in failed}):
-            ids = [r.id for r in failed if r.status.value == status]
-            ax.scatter(ids, [low] * len(ids), marker="x", s=18, color=colour(status), label=status)
+    else:
+        ax.set_yticks([])
+        ax.text(0.5, 0.6, "nothing scored", transform=ax.transAxes, ha="center", fontsize=12, color="#616161")
+    for label in sorted(failed):
+        ids = failed[label]
+        ax.scatter(ids, [low] * len(ids), marker="x", s=18, color=colour(label), label=label)
     for name, value in sorted(data.thresholds.items(), key=lambda item: item[1]):
-        ax.axhline(value, linestyle="--", linewidth=1, color=_medal(name), label=f"{name} threshold")
+        if (line := drawable(value)) is not None:
+            ax.axhline(line, linestyle="--", linewidth=1, color=_medal(name), label=f"{name} threshold")
+    if any(abs(v) > EDGE for r in data.records if (v := data.value(r)) is not None and math.isfinite(v)):
+        ax.text(0.99, 1.01, f"values beyond ±{EDGE:g} drawn at ±{EDGE:g}", transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=7, color="#616161")  # fmt: skip
     ax.set_xlabel("experiment")
+    _whole_numbers(ax.xaxis)
     ax.set_ylabel(f"{data.metric} ({data.direction.value})", **LITERAL)
     ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:  # a run with no ok experiment has nothing to label
+    if ax.get_legend_handles_labels()[0]:
         _literal_legend(ax, fontsize=7, loc="best")
     return Plot("curve", f"{data.metric} per experiment, best so far", _png(fig))
 
@@ -184,8 +218,9 @@ def budget(data: ReportData) -> Plot | None:
         return None
     ids = [r.id for r in data.records]
     turns = [r.turns for r in data.records]
-    usd = [r.cost.usd for r in data.records]
-    llm = any(turns) or any(usd)
+    usd = [drawable(r.cost.usd) or 0.0 for r in data.records]
+    # an offline proposer's experiments take one turn each and call no model: no LLM panel for them
+    llm = any(r.cost.calls for r in data.records) or any(usd) or any(t > 1 for t in turns)
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(8, 4.6 if llm else 3))
@@ -195,7 +230,7 @@ def budget(data: ReportData) -> Plot | None:
     axes[0].vlines(
         ids,
         0,
-        [r.eval_seconds for r in data.records],
+        [drawable(r.eval_seconds) or 0.0 for r in data.records],
         colors=[colour(r.status.value) for r in data.records],
         linewidth=max(1.0, min(6.0, 400 / max(1, len(ids)))),
     )
@@ -212,6 +247,7 @@ def budget(data: ReportData) -> Plot | None:
         twin.set_ylabel("cumulative USD", color="#00695c")
         axes[1].grid(alpha=0.3)
     axes[-1].set_xlabel("experiment")
+    _whole_numbers(axes[-1].xaxis)
     return Plot("budget", "budget: evaluation time per experiment (by status), LLM turns, cost", _png(fig))
 
 
@@ -222,9 +258,9 @@ def pareto_front(data: ReportData) -> Plot | None:
         return None
     fig, ax = _figure(7, 4)
     points = sorted(
-        (r.metrics[axis], r.metrics[data.metric])
-        for r in data.records
-        if {axis, data.metric} <= set(r.metrics)
+        (x, y)
+        for x, y in (_pair(r.metrics, axis, data.metric) for r in data.records)
+        if x is not None and y is not None
     )
     if points:
         xs, ys = zip(*points, strict=True)
@@ -234,12 +270,17 @@ def pareto_front(data: ReportData) -> Plot | None:
         ax.plot(
             fx, fy, marker="o", color="#1a237e", linewidth=1.4, label="strop front", drawstyle="steps-post"
         )
-    shown = [b for b in data.baselines if {axis, data.metric} <= set(b.metrics)]
-    for baseline in shown:
-        ax.scatter(baseline.metrics[axis], baseline.metrics[data.metric], marker="s", s=28, color="#ef6c00")
+    shown = [
+        (baseline.name, x, y)
+        for baseline in data.baselines
+        for x, y in [_pair(baseline.metrics, axis, data.metric)]
+        if x is not None and y is not None
+    ]
+    for name, x, y in shown:
+        ax.scatter(x, y, marker="s", s=28, color="#ef6c00")
         ax.annotate(
-            baseline.name,
-            (baseline.metrics[axis], baseline.metrics[data.metric]),
+            name,
+            (x, y),
             textcoords="offset points",
             xytext=(4, 3),
             fontsize=7,
@@ -247,19 +288,21 @@ def pareto_front(data: ReportData) -> Plot | None:
         )
     if shown:
         ax.scatter([], [], marker="s", color="#ef6c00", label="baselines")
-    values = [y for _, y in points] + [b.metrics[data.metric] for b in shown]
-    if (
-        values
-        and min(values) > 0
-        and max(values) / min(values) > 100
-        and all(math.isfinite(v) for v in values)
-    ):
+    values = [y for _, y in points] + [y for _, _, y in shown]
+    if values and min(values) > 0 and max(values) / min(values) > 100:
         ax.set_yscale("log")
     ax.set_xlabel(axis, **LITERAL)
     ax.set_ylabel(f"{data.metric} ({data.direction.value})", **LITERAL)
     ax.grid(alpha=0.3)
-    _literal_legend(ax, fontsize=7)
+    if ax.get_legend_handles_labels()[0]:
+        _literal_legend(ax, fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "no point has both metrics", transform=ax.transAxes, ha="center", color="#616161")
     return Plot("pareto", f"Pareto front: {data.metric} against {axis}, with baselines", _png(fig))
+
+
+def _pair(metrics: dict[str, float], x: str, y: str) -> tuple[float | None, float | None]:
+    return drawable(metrics.get(x)), drawable(metrics.get(y))
 
 
 def non_dominated(points: list[tuple[float, float]], direction: Direction) -> list[tuple[float, float]]:

@@ -32,6 +32,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from agent.errors import NotFoundError
+from agent.report.text import visible
 from agent.run_index import RunIndex
 from agent.ui import security, views
 
@@ -60,6 +61,7 @@ def create_app(
     app = FastAPI(title="strop", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.finalize = visible  # before any template is compiled: it is applied at compile time
     templates.env.globals["metric_text"] = views.metric_text
 
     def index() -> RunIndex:
@@ -84,7 +86,8 @@ def create_app(
 
     @app.exception_handler(NotFoundError)
     async def not_found(request: Request, error: NotFoundError) -> HTMLResponse:
-        return HTMLResponse(f"<p>{_escape(str(error))}</p><p><a href='/'>runs</a></p>", status_code=404)
+        text = _escape(visible(str(error)))
+        return HTMLResponse(f"<p>{text}</p><p><a href='/'>runs</a></p>", status_code=404)
 
     def page_route(path: str, **options: Any) -> Callable[..., Any]:
         """GET and HEAD (what link checkers and `curl -I` send); the server drops HEAD's body."""

@@ -15,7 +15,8 @@ from agent.errors import NotFoundError
 from agent.records import ExperimentRecord, RunRecord, best_experiment
 from agent.run_index import RunIndex
 
-LOG_TAIL = 4000
+LOG_TAIL = 4000  # characters of a log shown; at most LOG_TAIL_BYTES of the file are read
+LOG_TAIL_BYTES = 4 * LOG_TAIL + 4096  # a UTF-8 character is at most 4 bytes; \r redraws and colours shrink
 DIFF_LIMIT = 200_000
 LIVE_ROWS = 100  # the live table's newest experiments; the tree below has every one
 
@@ -25,6 +26,11 @@ class RunRow:
     run: RunRecord
     experiments: int
     best: ExperimentRecord | None
+    interrupted: bool = False
+
+    @property
+    def state(self) -> str:
+        return "interrupted" if self.interrupted else self.run.status
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,18 @@ class Progress:
     records: list[ExperimentRecord]
     best: ExperimentRecord | None
     counts: dict[str, int]
+    interrupted: bool = False  # "running" in the index, but no process drives it (killed or crashed)
+
+    @property
+    def state(self) -> str:
+        """The status to show: a killed run says so, with the command that continues it."""
+        from agent.report.data import interrupted_note
+
+        return interrupted_note(self.run.id) if self.interrupted else self.run.status
+
+    @property
+    def live(self) -> bool:
+        return self.run.status == "running" and not self.interrupted
 
     @property
     def is_search(self) -> bool:
@@ -58,25 +76,39 @@ class Progress:
     @property
     def signature(self) -> tuple[Any, ...]:
         """Changes whenever something on the live part would change (the SSE stream sends only then)."""
-        return (self.run.status, self.run.stop_reason, tuple((r.id, r.status.value) for r in self.records))
+        return (
+            self.run.status,
+            self.interrupted,
+            self.run.stop_reason,
+            tuple((r.id, r.status.value) for r in self.records),
+        )
 
 
 def runs(index: RunIndex) -> list[RunRow]:
+    from agent.report.data import is_interrupted
+
     rows = []
     for run in reversed(index.runs()):
         records = index.experiments(run.id)
-        rows.append(RunRow(run, len(records), best_experiment(records, run.metric, run.direction)))
+        best = best_experiment(records, run.metric, run.direction)
+        rows.append(RunRow(run, len(records), best, is_interrupted(run, index.home)))
     return rows
 
 
 def progress(index: RunIndex, run_id: str) -> Progress:
+    from agent.report.data import is_interrupted
+
     run = index.find_run(run_id)
     records = index.experiments(run.id)
     counts: dict[str, int] = {}
     for record in records:
         counts[record.status.value] = counts.get(record.status.value, 0) + 1
     return Progress(
-        run, records, best_experiment(records, run.metric, run.direction), dict(sorted(counts.items()))
+        run,
+        records,
+        best_experiment(records, run.metric, run.direction),
+        dict(sorted(counts.items())),
+        is_interrupted(run, index.home),
     )
 
 
@@ -116,9 +148,26 @@ def diff(run: RunRecord, old: str, new: str, home: Path) -> tuple[str, bool]:
 
 
 def log_tail(path: str) -> str:
-    if not path or not Path(path).is_file():
+    """The end of a log as a terminal would show it (colours dropped, carriage-return redraws applied).
+
+    Only the last LOG_TAIL_BYTES are read: a candidate's log may be gigabytes, and bytes
+    that are not UTF-8 are shown as U+FFFD.
+    """
+    from agent.report.text import log_text
+
+    if not path or not Path(path).is_file():  # not a FIFO or a device: open() would block or never end
         return ""
-    return Path(path).read_text(errors="replace")[-LOG_TAIL:]
+    try:
+        with open(path, "rb") as file:
+            size = file.seek(0, 2)
+            file.seek(max(0, size - LOG_TAIL_BYTES))
+            raw = file.read(LOG_TAIL_BYTES)
+    except OSError:  # no log (yet), a folder, unreadable: the page says "(no log)"
+        return ""
+    text = raw.decode("utf-8", errors="replace")
+    if size > LOG_TAIL_BYTES:  # the cut may split a character: drop its broken start
+        text = text.lstrip("\ufffd")
+    return log_text(text)[-LOG_TAIL:]
 
 
 def metric_text(record: ExperimentRecord, metric: str) -> str:
