@@ -314,9 +314,11 @@ def show_command(
 
 
 def _log_tail(path: str, chars: int = 2000) -> str:
-    if not path or not Path(path).is_file():
-        return ""
-    return Path(path).read_text(errors="replace")[-chars:]
+    """The log's end as a terminal left it, with hidden characters (a right-to-left override,
+    ANSI escapes a candidate printed) shown as escapes rather than obeyed by this terminal."""
+    from agent.report.text import log_text, read_tail, visible
+
+    return visible(log_text(read_tail(path))[-chars:])
 
 
 @app.command("adopt")

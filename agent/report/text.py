@@ -10,14 +10,18 @@ its Python escape (`\\u202e`, `\\x1b`), so the page shows exactly what the run h
 
     visible(value)    Jinja's `finalize` for every page: strings made visible, other values as they are
     log_text(raw)     a log's tail as a terminal would have left it (colours dropped, `\\r` redraws applied)
+    read_tail(path)   the last bytes of a log file, decoded; never the whole file, never a FIFO
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
-__all__ = ["HIDDEN", "log_text", "visible"]
+__all__ = ["HIDDEN", "TAIL_BYTES", "log_text", "read_tail", "visible"]
+
+TAIL_BYTES = 20_000
 
 # C0 controls but tab, newline and carriage return; DEL and C1; the Arabic letter mark; zero-width
 # and direction marks; bidi embeddings, overrides and isolates; invisible operators; the BOM;
@@ -54,3 +58,22 @@ def log_text(raw: str) -> str:
         return text
     lines = text.replace("\r\n", "\n").split("\n")
     return "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in lines)
+
+
+def read_tail(path: str | Path, limit: int = TAIL_BYTES) -> str:
+    """The last `limit` bytes of a log, as text ("" when there is none).
+
+    A candidate's log may be gigabytes (reading it whole took 24 s at 2 GiB), and a path that
+    is a FIFO or a device would block or never end; bytes that are not UTF-8 read as U+FFFD.
+    """
+    if not path or not Path(path).is_file():
+        return ""
+    try:
+        with open(path, "rb") as file:
+            size = file.seek(0, 2)
+            file.seek(max(0, size - limit))
+            raw = file.read(limit)
+    except OSError:  # gone, a folder, unreadable: no log to show
+        return ""
+    text = raw.decode("utf-8", errors="replace")
+    return text.lstrip("\ufffd") if size > limit else text  # the cut may split a character

@@ -150,24 +150,11 @@ def diff(run: RunRecord, old: str, new: str, home: Path) -> tuple[str, bool]:
 def log_tail(path: str) -> str:
     """The end of a log as a terminal would show it (colours dropped, carriage-return redraws applied).
 
-    Only the last LOG_TAIL_BYTES are read: a candidate's log may be gigabytes, and bytes
-    that are not UTF-8 are shown as U+FFFD.
+    Only the last LOG_TAIL_BYTES are read: a candidate's log may be gigabytes.
     """
-    from agent.report.text import log_text
+    from agent.report.text import log_text, read_tail
 
-    if not path or not Path(path).is_file():  # not a FIFO or a device: open() would block or never end
-        return ""
-    try:
-        with open(path, "rb") as file:
-            size = file.seek(0, 2)
-            file.seek(max(0, size - LOG_TAIL_BYTES))
-            raw = file.read(LOG_TAIL_BYTES)
-    except OSError:  # no log (yet), a folder, unreadable: the page says "(no log)"
-        return ""
-    text = raw.decode("utf-8", errors="replace")
-    if size > LOG_TAIL_BYTES:  # the cut may split a character: drop its broken start
-        text = text.lstrip("\ufffd")
-    return log_text(text)[-LOG_TAIL:]
+    return log_text(read_tail(path, LOG_TAIL_BYTES))[-LOG_TAIL:]
 
 
 def metric_text(record: ExperimentRecord, metric: str) -> str:
