@@ -146,13 +146,13 @@ class _Progress:
                 self.progress.start()
             self.bar = self.progress.add_task("starting …", total=None, run=event.run)
         elif kind == "Note":
-            self._print(f"[dim]· {escape(event.text)}[/]")
+            self._print(f"[dim]· {_safe(event.text)}[/]")
         elif kind == "ExperimentStarted" and self.bar is not None:
             self.progress.update(self.bar, description=f"experiment {event.exp}: {event.mode} …")
         elif kind == "ExperimentFinished":
             self._finished(event)
         elif kind == "RunStopped":
-            self._print(f"stopped: {escape(event.reason)}")
+            self._print(f"stopped: {_safe(event.reason)}")
 
     def _finished(self, event: Any) -> None:
         value = "—" if event.metric is None else f"{event.metric:.6g}"
@@ -163,7 +163,7 @@ class _Progress:
             line += f"  [dim]({_safe(event.reason[:90], one_line=True)})[/]"
         self._print(line)
         for decision in event.decisions:
-            self._print(f"    [dim]· {escape(decision)}[/]")
+            self._print(f"    [dim]· {_safe(decision)}[/]")
         if self.bar is not None:
             self.progress.update(
                 self.bar,
@@ -370,7 +370,7 @@ def _report(result: Any, index: Any, json_out: bool) -> None:
     )
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("status", escape(f"{result.status} — {result.stop_reason}"))
+    table.add_row("status", _safe(f"{result.status} — {result.stop_reason}"))
     table.add_row("experiments", _status_counts(result.records))
     base_value = baseline.metrics.get(metric) if baseline and baseline.status == "ok" else None
     table.add_row("experiment 0", "—" if base_value is None else f"{metric} = {base_value:.6g}")
@@ -384,13 +384,13 @@ def _report(result: Any, index: Any, json_out: bool) -> None:
         table.add_row("best", f"experiment {best.id}: {metric} = {value:.6g}{gain}")
         if best.final_metrics:
             table.add_row("final (hidden)", f"{metric} = {best.final_metrics.get(metric, float('nan')):.6g}")
-        table.add_row("idea", escape(best.idea[:100]))
+        table.add_row("idea", _safe(best.idea[:100]))
         table.add_row("branch", best.branch)
         table.add_row("adopt", f"strop adopt {best.name}")
     total = _total(result.records)
     if total.calls:
         table.add_row("LLM", total.describe())
     if run.budget_report:
-        table.add_row("budget", escape(run.budget_report))
+        table.add_row("budget", _safe(run.budget_report))
     table.add_row("details", f"strop log {result.run_id}")
     out.print(table)

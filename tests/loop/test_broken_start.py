@@ -41,3 +41,47 @@ def test_one_score_a_second_kind_of_error_or_code_edits_keep_the_run_going() -> 
     llm_params = [alike[0], *(_record(i, Status.BUGGY, proposer="llm", mode="params") for i in range(1, 6))]
     assert broken_start(llm_params, "t") is not None
     assert broken_start(alike[1:6], "t") is None  # experiment 0 not evaluated (yet): no verdict on the task
+
+
+def test_a_run_on_a_broken_evaluator_stops_after_five_and_no_escape_reaches_the_terminal(tmp_path) -> None:
+    """End to end through `strop run`: the evaluator fails alike on every input, its last stderr line
+    carrying an OSC sequence (a terminal retitle); the stop line quotes it, printable only."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "evaluate.py").write_text(
+        "import sys\nsys.exit('\\x1b]0;pwned\\x07scorer broke: cannot parse 17 rows')\n"
+    )
+    (tmp_path / "t" / "params.json").write_text('{"x": 0.5}')
+    (tmp_path / "t" / "task.toml").write_text(
+        textwrap.dedent(
+            """
+            [task]
+            name = "broken"
+            goal = "Maximise score."
+            [evaluator]
+            command = "python evaluate.py"
+            metric = "score"
+            direction = "maximize"
+            sandbox = "local"
+            files = ["evaluate.py"]
+            [budget]
+            experiments = 30
+            [space]
+            x = { type = "float", low = 0, high = 1 }
+            """
+        )
+    )
+    env = {**os.environ, "STROP_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "run", str(tmp_path / "t")],
+        capture_output=True, text=True, env=env, timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "the first 5 experiments, experiment 0 (the workspace as it is) among them" in done.stderr
+    assert "scorer broke: cannot parse 17 rows" in done.stderr and "strop show " in done.stderr
+    assert "\x1b" not in done.stderr + done.stdout
+    assert "5 buggy (5 attempts)" in done.stdout
