@@ -95,7 +95,8 @@ def quant(
         "--data",
         help="your classification data for a model file (.npz): arrays x, y (split here 50/25/25 per "
         "class) or x_train, y_train, x_val, y_val, x_test, y_test; x is (n, features) or "
-        "(n, channels, h, w), y class indices. Default: the bundled digits",
+        "(n, channels, h, w), y class indices (the model's output indices; a model with one output is "
+        "read as a binary logit, classes 0 and 1). Default: the bundled digits",
     ),
     checkpoint: Path | None = typer.Option(
         None,

@@ -10,6 +10,7 @@ The .npz layout strop writes and reads: `spec` (JSON: name, input_shape, layers
 as [{"type": "dense"|"conv"|"relu"|"maxpool"|"flatten", ...}]) plus `weight_<i>`,
 `bias_<i>` for each dense/conv layer i (dense (out, in); conv (out, in_ch, kh, kw)).
 A plain MLP may instead give `W0, b0, W1, b1, …` (W as (out, in)), ReLU in between.
+A bias left out is a layer without one (torch's `bias=False`): zeros, stored nowhere.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import math
 import zipfile
 import zlib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +61,8 @@ def save_npz(network: Network, path: Path) -> None:
     for i in network.quantizable:
         layer = network.layers[i]
         arrays[f"weight_{i}"] = np.asarray(layer.weight, np.float32)  # type: ignore[union-attr]
-        arrays[f"bias_{i}"] = np.asarray(layer.bias, np.float32)  # type: ignore[union-attr]
+        if layer.has_bias:  # type: ignore[union-attr]
+            arrays[f"bias_{i}"] = np.asarray(layer.bias, np.float32)  # type: ignore[union-attr]
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as handle:
         np.savez_compressed(handle, **arrays)
@@ -85,13 +88,25 @@ def _array(arrays: dict[str, np.ndarray], key: str) -> np.ndarray:
     return arrays[key]
 
 
+def _weight_and_bias(
+    arrays: dict[str, np.ndarray], weight: str, bias: str
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """A layer's weight and bias, and whether the file holds the bias (without one: zeros)."""
+    w = _array(arrays, weight)
+    if bias in arrays:
+        return w, arrays[bias], True
+    return w, np.zeros(w.shape[0] if w.ndim else 0, np.float32), False
+
+
 def _spec_layer(i: int, entry: Any, arrays: dict[str, np.ndarray]) -> Layer:
     if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
         raise ValueError(f"spec layer {i} must be an object with a string 'type', got {entry!r:.80}")
     kind = entry["type"]
     if kind in ("dense", "conv"):
-        w, b = _array(arrays, f"weight_{i}"), _array(arrays, f"bias_{i}")
-        return Dense(w, b) if kind == "dense" else Conv(w, b, _spec_int(entry, "padding", 1))
+        w, b, stored = _weight_and_bias(arrays, f"weight_{i}", f"bias_{i}")
+        if kind == "dense":
+            return Dense(w, b, stored)
+        return Conv(w, b, _spec_int(entry, "padding", 1), stored)
     simple: dict[str, Layer] = {"relu": Relu(), "flatten": Flatten()}
     if kind in simple:
         return simple[kind]
@@ -129,7 +144,7 @@ def _plain_mlp(arrays: dict[str, np.ndarray], name: str) -> Network:
         raise ValueError(f"{count} weight arrays, over the {MAX_LAYERS}-layer cap")
     layers: list[Layer] = []
     for k in range(count):
-        layers.append(Dense(_array(arrays, f"W{k}"), _array(arrays, f"b{k}")))
+        layers.append(Dense(*_weight_and_bias(arrays, f"W{k}", f"b{k}")))
         if k < count - 1:
             layers.append(Relu())
     first = _array(arrays, "W0")
@@ -200,7 +215,7 @@ def _as_float32(network: Network, where: str) -> Network:
     for layer in network.layers:
         if isinstance(layer, Dense | Conv):
             w, b = _checked_arrays(layer, where)
-            layer = Dense(w, b) if isinstance(layer, Dense) else Conv(w, b, layer.padding)
+            layer = replace(layer, weight=w, bias=b)
         layers.append(layer)
     checked = Network(network.name, tuple(layers), network.input_shape)
     _check_shapes(checked, where)
@@ -282,10 +297,12 @@ def from_torch(module: Any, input_shape: tuple[int, ...] | None = None, name: st
     for child in module.children() if isinstance(module, nn.Sequential) else [module]:
         if isinstance(child, nn.Linear):
             bias = child.bias.detach().numpy() if child.bias is not None else np.zeros(child.out_features)
-            layers.append(Dense(child.weight.detach().numpy(), bias))
+            layers.append(Dense(child.weight.detach().numpy(), bias, child.bias is not None))
         elif isinstance(child, nn.Conv2d) and child.stride == (1, 1) and child.padding[0] == child.padding[1]:
             bias = child.bias.detach().numpy() if child.bias is not None else np.zeros(child.out_channels)
-            layers.append(Conv(child.weight.detach().numpy(), bias, int(child.padding[0])))
+            layers.append(
+                Conv(child.weight.detach().numpy(), bias, int(child.padding[0]), child.bias is not None)
+            )
         elif isinstance(child, nn.ReLU):
             layers.append(Relu())
         elif isinstance(child, nn.MaxPool2d):
@@ -341,7 +358,9 @@ def _state_dict_to_arrays(state: dict[str, Any]) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
     for k, key in enumerate(weights):
         arrays[f"W{k}"] = state[key].detach().numpy()
-        arrays[f"b{k}"] = state[key[: -len("weight")] + "bias"].detach().numpy()
+        bias = key[: -len("weight")] + "bias"
+        if bias in state:  # a Linear(bias=False) saves none
+            arrays[f"b{k}"] = state[bias].detach().numpy()
     return arrays
 
 
@@ -402,7 +421,7 @@ def _check_against(network: Network, where: str, data: Split, what: str) -> None
         raise ModelError(f"model {where} does not take the {features} features of {what}: {exc}") from None
     if logits.shape[1] < classes:
         raise ModelError(
-            f"model {where} gives {logits.shape[1]} outputs per input, {what} have {classes} classes"
+            f"model {where} {_outputs_text(network, logits.shape[1])}, {_labels_text(data, what)}"
         )
     with np.errstate(all="ignore"):  # finite weights can still overflow (scaled to 1e30, say)
         outputs = network.forward(data.x_val)[0]
@@ -411,3 +430,26 @@ def _check_against(network: Network, where: str, data: Split, what: str) -> None
             f"model {where}: its unquantized outputs overflow on {what} (non-finite logits), "
             "so every score of it would be noise"
         )
+
+
+def _outputs_text(network: Network, scored: int) -> str:
+    """How many outputs the model gives, saying when one output is read as a binary logit."""
+    shape = tuple(network.input_shape)
+    for layer in network.layers:
+        shape = _next_shape(layer, shape)
+    if math.prod(shape) == 1:
+        return "gives 1 output per input (read as a binary classifier's logit: 2 classes)"
+    return f"gives {scored} outputs per input"
+
+
+def _labels_text(data: Split, what: str) -> str:
+    """Which classes the labels name: a model needs an output for every index up to the largest."""
+    labels = np.unique(np.concatenate([data.y_train, data.y_val, data.y_test]))
+    top = int(labels[-1])
+    if len(labels) == top + 1:
+        return f"{what} have {top + 1} classes (labels 0 to {top})"
+    shown = ", ".join(str(int(v)) for v in labels[:5]) + (", …" if len(labels) > 5 else "")
+    return (
+        f"{what}'s labels go up to {top} ({len(labels)} distinct: {shown}), so it needs {top + 1} outputs: "
+        f"labels are output indices; map them to 0 to {len(labels) - 1}"
+    )

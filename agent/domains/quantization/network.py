@@ -7,12 +7,17 @@ worker processes without torch. The same layers also build a torch graph
 (HAWQ sensitivity). Every quantizable layer is seen as a matrix (out, in): a
 dense layer's weight, or a convolution's kernel flattened over (kh, kw, in_ch), so
 a group of in_ch weights is one tap across all input channels.
+
+A network whose last layer has a single output is a binary classifier's logit z (sigmoid,
+class 1 when z > 0): `forward` returns it as the two logits [0, z], whose softmax is
+(1 − σ(z), σ(z)), so accuracy, cross-entropy and the KL from fp32 read it as they read two
+outputs. A layer without a bias (`has_bias` False) runs with zeros and stores nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,14 +29,16 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Dense:
     weight: np.ndarray  # (out, in)
-    bias: np.ndarray  # (out,)
+    bias: np.ndarray  # (out,); zeros when the model has none
+    has_bias: bool = True  # False: the model stores no bias here (none counted in its size, none written)
 
 
 @dataclass(frozen=True)
 class Conv:
     weight: np.ndarray  # (out, in_ch, kh, kw)
-    bias: np.ndarray  # (out,)
+    bias: np.ndarray  # (out,); zeros when the model has none
     padding: int = 1
+    has_bias: bool = True
 
 
 @dataclass(frozen=True)
@@ -89,7 +96,12 @@ class Network:
         return [m.shape for m in self.matrices()]  # type: ignore[misc]
 
     def bias_count(self) -> int:
-        return sum(self.layers[i].bias.size for i in self.quantizable)  # type: ignore[union-attr]
+        """The fp32 biases the model stores (a bias-free layer's zeros are not stored)."""
+        return sum(
+            self.layers[i].bias.size  # type: ignore[union-attr]
+            for i in self.quantizable
+            if self.layers[i].has_bias  # type: ignore[union-attr]
+        )
 
     def layer_names(self) -> list[str]:
         names = []
@@ -133,7 +145,7 @@ class Network:
                 h = _maxpool(h, layer.size)
             elif isinstance(layer, Flatten):
                 h = (h.transpose(0, 3, 1, 2) if h.ndim == 4 else h).reshape(len(h), -1)  # torch's order
-        return h, seen
+        return two_logits(h), seen
 
     def predict(self, x: np.ndarray, matrices: Sequence[np.ndarray] | None = None) -> np.ndarray:
         return self.forward(x, matrices)[0].argmax(axis=1)
@@ -144,12 +156,19 @@ class Network:
         for i, m in zip(self.quantizable, matrices, strict=True):
             old = layers[i]
             if isinstance(old, Dense):
-                layers[i] = Dense(np.asarray(m, np.float32), old.bias)
+                layers[i] = replace(old, weight=np.asarray(m, np.float32))
             elif isinstance(old, Conv):
                 out, in_ch, kh, kw = old.weight.shape
                 kernel = np.asarray(m, np.float32).reshape(out, kh, kw, in_ch).transpose(0, 3, 1, 2)
-                layers[i] = Conv(np.ascontiguousarray(kernel), old.bias, old.padding)
+                layers[i] = replace(old, weight=np.ascontiguousarray(kernel))
         return Network(self.name, tuple(layers), self.input_shape, self.meta)
+
+
+def two_logits(logits: np.ndarray) -> np.ndarray:
+    """A single-logit binary output z as the logits [0, z] (module docstring); others unchanged."""
+    if logits.ndim == 2 and logits.shape[1] == 1:
+        return np.concatenate([np.zeros_like(logits), logits], axis=1)
+    return logits
 
 
 def _matrix(layer: Dense | Conv) -> np.ndarray:
@@ -161,6 +180,7 @@ def _matrix(layer: Dense | Conv) -> np.ndarray:
 
 def torch_forward(network: Network, x: torch.Tensor, params: Sequence[torch.Tensor]) -> torch.Tensor:
     """The same network as a differentiable torch function of its parameters (weight, bias per layer)."""
+    import torch
     import torch.nn.functional as F
 
     h = x.reshape((-1, *network.input_shape))
@@ -178,6 +198,8 @@ def torch_forward(network: Network, x: torch.Tensor, params: Sequence[torch.Tens
             h = F.max_pool2d(h, layer.size)
         elif isinstance(layer, Flatten):
             h = h.flatten(1)
+    if h.ndim == 2 and h.shape[1] == 1:  # a binary logit, as `two_logits`
+        h = torch.cat([torch.zeros_like(h), h], dim=1)
     return h
 
 

@@ -23,6 +23,7 @@ same search, scored by retrieval on query/passage sets; its outputs include the
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -65,6 +66,7 @@ from agent.evolution.domain import Fitness, Individual
 from agent.search_recorder import PointRecord
 
 DEFAULT_GROUPS = (8, 16, 32, 64)
+MAX_SEED = 2**32 - 1  # numpy RandomState, which Optuna's TPE seeds, takes no more
 
 
 @dataclass(frozen=True)
@@ -222,8 +224,10 @@ def build_domain(request: SearchRequest) -> QuantDomain:
     if request.baselines not in BASELINE_MODES:
         raise UserError(f"--baselines takes one of {', '.join(BASELINE_MODES)}, not {request.baselines!r}")
     profile = get_profile(request.profile)
-    if request.budget_bits <= 0:
-        raise UserError(f"--budget-bits must be positive, got {request.budget_bits:g}")
+    if not (math.isfinite(request.budget_bits) and request.budget_bits > 0):
+        raise UserError(f"--budget-bits must be a positive number, got {request.budget_bits:g}")
+    if not 0 <= request.seed <= MAX_SEED:  # checked now: TPE, last to run, would refuse it at the end
+        raise UserError(f"--seed must be an integer from 0 to {MAX_SEED:,} (2^32 − 1), got {request.seed}")
     if request.data is not None and request.model.lower() in MINILM_NAMES:
         raise UserError("--data is for classification models; minilm is measured on its own query sets")
     split = load_split(request.data) if request.data is not None else digits_split()
@@ -245,9 +249,17 @@ def build_domain(request: SearchRequest) -> QuantDomain:
     if floor > request.budget_bits:
         raise UserError(
             f"budget {request.budget_bits:g} bits/weight is below the smallest configuration of "
-            f"{network.name} under profile {profile.name} ({floor:.3f} bits/weight incl. scales)"
+            f"{network.name} under profile {profile.name} ({_ceil_text(floor)} bits/weight incl. scales)"
         )
     return domain
+
+
+def _ceil_text(value: float, places: int = 3) -> str:
+    """`value` rounded up, never to nearest: the printed smallest budget is one that is accepted.
+
+    Rounded to nearest, a floor of 2.3954 prints as 2.395, and "2.3952 is below 2.395" reads wrong.
+    """
+    return f"{math.ceil(value * 10**places - 1e-6) / 10**places:.{places}f}"
 
 
 def score(
@@ -413,8 +425,12 @@ def run_search(
     found = _fast_baselines(domain, request, run, plan, phases)
     domain.seed_genomes = seeds(domain, found)
     phases.start("engine", phase_deadline(run, plan.engine, plan.tail))
-    result = Engine.continued(domain, config, observer, identity=_identity(request)).run()
-    phases.done(f"{result.stats.evaluated} evaluations in {result.stats.generations} generations")
+    result = _engine_run(Engine.continued(domain, config, observer, identity=_identity(request)), domain)
+    phases.done(
+        f"{result.stats.evaluated} evaluations in {result.stats.generations} generations"
+        if result.stats.evaluated
+        else "its first generation did not fit in its time: the pick is among the fast baselines' configs"
+    )
     refine_deadline = phase_deadline(run, plan.refine, plan.tail)
     phases.start("refine", refine_deadline)
     front, refined = refined_front(domain, result.front, result.stats, observer, refine_deadline)
@@ -482,6 +498,27 @@ def run_search(
     phases.done()
     report.phases = dict(phases.seconds)
     return report, domain
+
+
+def _engine_run(engine: Any, domain: QuantDomain) -> Any:
+    """The engine's result; when its time ends before a first generation, an empty one if the
+    fast baselines gave configs to choose from (they are the candidates then), else its error.
+
+    A wide layer can make one generation outlast a short --time's engine share (a 2048-input
+    layer's GPTQ evaluations); the baselines' configs are already evaluated answers, so the
+    run still reports one rather than failing after most of the user's time is spent.
+    """
+    from agent.evolution.archive import Archive
+    from agent.evolution.engine import BudgetTooShort, EngineResult
+    from agent.evolution.events import EngineStats
+
+    started = time.time()
+    try:
+        return engine.run()
+    except BudgetTooShort:
+        if not domain.seed_genomes:
+            raise
+        return EngineResult([], Archive(), EngineStats(wall_time=time.time() - started))
 
 
 def _fast_baselines(

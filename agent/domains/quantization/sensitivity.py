@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agent.domains.quantization.network import Dense, Network, Relu, torch_forward, torch_params
+from agent.domains.quantization.network import Dense, Network, Relu, torch_forward, torch_params, two_logits
 
 SAMPLES = 32
 BATCH = 512
@@ -77,7 +77,7 @@ def mlp_hessian_vector(
         mask = (z > 0).astype(np.float64) if relu else np.ones_like(z)
         masks.append(mask)
         a, ra = z * mask, rz * mask
-    logits, r_logits = a, ra
+    logits, r_logits = two_logits(a), two_logits(ra)  # a single binary logit z reads as [0, z]
     p = np.exp(logits - logits.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
     onehot = np.zeros_like(p)
@@ -85,6 +85,8 @@ def mlp_hessian_vector(
     n = len(x)
     g = (p - onehot) / n  # dL/dlogits (the last layer has no ReLU: mask of ones)
     rg = (p * r_logits - p * (p * r_logits).sum(axis=1, keepdims=True)) / n
+    if a.shape[1] == 1:  # back to the one logit the layer outputs (the 0 beside it is a constant)
+        g, rg = g[:, 1:], rg[:, 1:]
     products: list[np.ndarray] = [np.empty(0)] * len(layers)
     for k in range(len(layers) - 1, -1, -1):
         w = np.asarray(layers[k][0].weight, dtype=np.float64)

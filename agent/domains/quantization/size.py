@@ -11,7 +11,8 @@ Per layer of n = out × in weights in groups of g along the input dimension:
 
 Average bits per weight = total weight bits (with side information) / number of
 weights. Biases stay fp32: they are counted in the model's bytes, not in the
-bits per weight (they are not weights, and a 2-bit budget is about weights).
+bits per weight (they are not weights, and a 2-bit budget is about weights); a
+layer without a bias adds none.
 """
 
 from __future__ import annotations
