@@ -64,15 +64,15 @@ def validate_metrics(raw: dict[str, object], primary: str) -> ParsedMetrics:
     if isinstance(value, bool) or not isinstance(value, int | float):
         shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
         raise MetricsError(f"metric {primary!r} is {type(value).__name__} {shown}, not a number")
-    primary_value = _finite(value)
+    primary_value = finite_number(value)
     if primary_value is None:
         shown = "an integer too large for a float" if isinstance(value, int) else str(value)
         raise MetricsError(f"metric {primary!r} is {shown}, not a finite number")
-    metrics = {name: v for name, v in ((name, _finite(v)) for name, v in raw.items()) if v is not None}
+    metrics = {name: v for name, v in ((name, finite_number(v)) for name, v in raw.items()) if v is not None}
     return ParsedMetrics(metrics=metrics, primary=primary_value)
 
 
-def _finite(value: object) -> float | None:
+def finite_number(value: object) -> float | None:
     """`value` as a finite float, or None (not a number, a bool, inf/nan, or an int past 1e308)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None

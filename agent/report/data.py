@@ -15,7 +15,6 @@ report says the run was interrupted, with the command that continues it.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from agent.errors import NotFoundError
 from agent.records import ExperimentRecord, RunRecord, best_experiment
 from agent.run_index import RunIndex
 from evaluators.metric import Direction
+from evaluators.metrics_output import finite_number
 from evaluators.verdict import Status
 
 DIFF_LIMIT = 300_000  # characters of the winning diff kept in a report (the file must stay small)
@@ -186,7 +186,7 @@ def _read_baselines(path: Path) -> list[Baseline]:
     for item in raw if isinstance(raw, list) else []:
         if isinstance(item, dict) and isinstance(item.get("metrics"), dict):
             numbers = {
-                k: v for k, v in ((k, _number(v)) for k, v in item["metrics"].items()) if v is not None
+                k: v for k, v in ((k, finite_number(v)) for k, v in item["metrics"].items()) if v is not None
             }
             found.append(Baseline(name=str(item.get("name", "baseline")), metrics=numbers))
     return found
@@ -199,15 +199,4 @@ def _read_thresholds(path: Path) -> dict[str, float]:
         return {}
     if not isinstance(raw, dict):
         return {}
-    return {str(k): v for k, v in ((k, _number(v)) for k, v in raw.items()) if v is not None}
-
-
-def _number(value: object) -> float | None:
-    """A finite float from a JSON value the run folder holds; None for anything else (NaN, 10**400, "1")."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
+    return {str(k): v for k, v in ((k, finite_number(v)) for k, v in raw.items()) if v is not None}
