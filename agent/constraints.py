@@ -22,6 +22,14 @@ Z3's timeout is soft; our formulas are small (a handful of bounded parameters), 
 checks run in-process with a time limit rather than in a killable subprocess.
 Strings in `choice` parameters are encoded as indices; `==`/`!=`/`in` against a
 string constant compare indices.
+
+Every check, repair and contradiction compiles the rules afresh in its own Z3
+`Context` (about a millisecond). Z3's shared default context is not safe across
+threads: the lanes' proposals are asked for at once (an LLM proposer settling its
+points against the rules in several threads), and four threads checking and
+repairing in the shared context raised "context mismatch" in three of them. A context
+per question is also one less hidden state: an answer depends on the rules and the
+point, not on what Z3 was asked before in the process.
 """
 
 from __future__ import annotations
@@ -92,7 +100,7 @@ class ConstraintError(ValueError):
 
 
 class Constraints:
-    """The rules of one task over its space, compiled to Z3 once."""
+    """The rules of one task over its space; each question is asked in a Z3 context of its own."""
 
     def __init__(self, space: Space, rules: Iterable[str | Rule], timeout: float = 10.0) -> None:
         self.space = space
@@ -104,7 +112,6 @@ class Constraints:
             unknown = sorted(rule.expression.names - set(space.names))
             if unknown:
                 raise ConstraintError(f"rule {rule.text!r} reads unknown parameter(s): {', '.join(unknown)}")
-        self._z3: _Compiled | None = None
         if self.rules:
             self.compiled()  # type errors surface when the task is loaded, not mid-run
 
@@ -116,9 +123,8 @@ class Constraints:
         return Constraints(self.space, [*self.rules, *extra], timeout=self.timeout_ms / 1000)
 
     def compiled(self) -> _Compiled:
-        if self._z3 is None:
-            self._z3 = _Compiled(self.space, self.rules)
-        return self._z3
+        """The space and rules in a new Z3 context (see the module docstring for why new)."""
+        return _Compiled(self.space, self.rules)
 
     # ------------------------------------------------------------------ check
     def check(self, point: Mapping[str, Any]) -> Check:
@@ -129,7 +135,7 @@ class Constraints:
         import z3
 
         compiled = self.compiled()
-        solver = z3.Solver()
+        solver = z3.Solver(ctx=compiled.ctx)
         solver.set("timeout", self.timeout_ms)
         solver.add(*compiled.fix(point))
         violated, unknown = list(bounds), []
@@ -159,12 +165,12 @@ class Constraints:
         import z3
 
         compiled = self.compiled()
-        solver = z3.Solver()
+        solver = z3.Solver(ctx=compiled.ctx)
         solver.set("timeout", self.timeout_ms)
         solver.add(*compiled.domain)
         labels = {}
         for index, (rule, formula) in enumerate(zip(self.rules, compiled.rules, strict=True)):
-            label = z3.Bool(f"rule_{index}")
+            label = z3.Bool(f"rule_{index}", compiled.ctx)
             labels[str(label)] = rule.text
             solver.assert_and_track(formula, label)
         if solver.check() != z3.unsat:
@@ -182,9 +188,9 @@ class Constraints:
         """
         import z3
 
-        compiled = self.compiled() if self.rules else _Compiled(self.space, [])
+        compiled = self.compiled()
         distance = compiled.distance(point)
-        optimizer = z3.Optimize()
+        optimizer = z3.Optimize(ctx=compiled.ctx)
         optimizer.set("timeout", max(1, min(400, self.timeout_ms // 4)))
         optimizer.add(*compiled.domain, *compiled.rules)
         optimizer.minimize(distance)
@@ -208,7 +214,7 @@ class Constraints:
     def _bisect(self, compiled: _Compiled, distance: Any, steps: int = 14) -> Point | None:
         import z3
 
-        solver = z3.Solver()
+        solver = z3.Solver(ctx=compiled.ctx)
         solver.set("timeout", max(1, self.timeout_ms // (steps + 2)))
         solver.add(*compiled.domain, *compiled.rules)
         low, high = 0.0, float(2 * len(self.space.names) + 1)
@@ -216,7 +222,7 @@ class Constraints:
         for _ in range(steps):
             middle = (low + high) / 2
             solver.push()
-            solver.add(distance <= _exact(middle))
+            solver.add(distance <= _exact(middle, compiled.ctx))
             answer = solver.check()
             if answer == z3.sat:
                 best, high = compiled.read(solver.model()), middle
@@ -261,47 +267,49 @@ def _out_of_bounds(space: Space, point: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def _exact(value: float | int) -> z3.ArithRef:
+def _exact(value: float | int, ctx: z3.Context) -> z3.ArithRef:
     import z3
 
     fraction = Fraction(value)
-    return z3.RealVal(f"{fraction.numerator}/{fraction.denominator}")
+    return z3.RealVal(f"{fraction.numerator}/{fraction.denominator}", ctx)
 
 
-def _number(value: Any) -> Any:
+def _number(value: Any, ctx: z3.Context) -> Any:
     import z3
 
     if isinstance(value, bool):
-        return z3.BoolVal(value)
+        return z3.BoolVal(value, ctx)
     if isinstance(value, int):
-        return z3.IntVal(value)
+        return z3.IntVal(value, ctx)
     if isinstance(value, float):
-        return _exact(value)
+        return _exact(value, ctx)
     raise ConstraintError(f"{value!r} cannot be used as a number")
 
 
 class _Compiled:
-    """Z3 variables, domain, activity and rules of a space; points go in and come out here."""
+    """Z3 variables, domain, activity and rules of a space, in a context of their own;
+    points go in and come out here."""
 
     def __init__(self, space: Space, rules: list[Rule]) -> None:
         import z3
 
         self.space = space
+        self.ctx = z3.Context()
         self.vars: dict[str, Any] = {}
         self.labels: dict[str, list[Any] | None] = {}  # choice parameters encoded as indices
         for param in space:
-            self.vars[param.name], self.labels[param.name] = _variable(param)
+            self.vars[param.name], self.labels[param.name] = _variable(param, self.ctx)
         self.active: dict[str, Any] = {}
         for param in space:  # ordered: a `when` only reads earlier parameters
             if param.when is None:
-                self.active[param.name] = z3.BoolVal(True)
+                self.active[param.name] = z3.BoolVal(True, self.ctx)
             else:
                 reads = [self.active[name] for name in sorted(param.when.names)]
                 self.active[param.name] = z3.And(*reads, self._compile(param.when.tree, param.when.text))
         self.domain = [self._domain(param) for param in space]
         self.rules = [
             z3.Implies(
-                z3.And(*[self.active[name] for name in sorted(rule.expression.names)]),
+                z3.And(*[self.active[name] for name in sorted(rule.expression.names)], self.ctx),
                 self._as_bool(self._compile(rule.expression.tree, rule.text), rule.text),
             )
             for rule in rules
@@ -322,13 +330,14 @@ class _Compiled:
                 if value in labels:
                     pinned.append(self.vars[param.name] == labels.index(value))
             elif param.spec.type == "bool":
-                pinned.append(self.vars[param.name] == z3.BoolVal(bool(value)))
+                pinned.append(self.vars[param.name] == z3.BoolVal(bool(value), self.ctx))
             elif param.spec.type == "choice":
                 if value in param.choices:
-                    pinned.append(self.vars[param.name] == _number(value))
+                    pinned.append(self.vars[param.name] == _number(value, self.ctx))
             elif isinstance(value, int | float) and not isinstance(value, bool):
                 pinned.append(
-                    self.vars[param.name] == (_exact(value) if param.spec.type == "float" else int(value))
+                    self.vars[param.name]
+                    == (_exact(value, self.ctx) if param.spec.type == "float" else int(value))
                 )
         return pinned
 
@@ -371,20 +380,24 @@ class _Compiled:
                 index = labels.index(value) if value in labels else -1
                 terms.append(z3.If(z3.And(active, var != index), 1, 0))
             elif param.spec.type == "bool":
-                terms.append(z3.If(z3.And(active, var != z3.BoolVal(bool(value))), 1, 0))
+                terms.append(z3.If(z3.And(active, var != z3.BoolVal(bool(value), self.ctx)), 1, 0))
             elif param.spec.type == "choice":
-                same = var == _number(value) if value in param.choices else z3.BoolVal(False)
+                same = (
+                    var == _number(value, self.ctx) if value in param.choices else z3.BoolVal(False, self.ctx)
+                )
                 terms.append(z3.If(z3.And(active, z3.Not(same)), 1, 0))
             else:
                 span = float(param.spec.high) - float(param.spec.low)  # type: ignore[arg-type]
                 delta = (
-                    z3.ToReal(var) - _exact(float(value))
+                    z3.ToReal(var) - _exact(float(value), self.ctx)
                     if param.spec.type == "int"
-                    else var - _exact(float(value))
+                    else var - _exact(float(value), self.ctx)
                 )
-                scaled = delta * _exact(1.0 / span) if span > 0 else delta
+                scaled = delta * _exact(1.0 / span, self.ctx) if span > 0 else delta
                 terms.append(z3.If(active, z3.If(scaled >= 0, scaled, -scaled), 0))
-        return z3.Sum(*[z3.ToReal(t) if z3.is_int(t) else t for t in terms]) if terms else z3.RealVal(0)
+        if not terms:
+            return z3.RealVal(0, self.ctx)
+        return z3.Sum(*[z3.ToReal(t) if z3.is_int(t) else t for t in terms])
 
     # ------------------------------------------------------------- compiling
     def _domain(self, param: Param) -> Any:
@@ -395,21 +408,21 @@ class _Compiled:
         if labels is not None:
             return z3.And(var >= 0, var < len(labels))
         if param.spec.type == "bool":
-            return z3.BoolVal(True)
+            return z3.BoolVal(True, self.ctx)
         if param.spec.type == "choice":
-            return z3.Or(*[var == _number(choice) for choice in param.choices])
+            return z3.Or(*[var == _number(choice, self.ctx) for choice in param.choices])
         low, high = param.spec.low, param.spec.high
         if param.spec.type == "int":
             import math
 
             return z3.And(var >= math.ceil(low), var <= math.floor(high))  # type: ignore[arg-type]
-        return z3.And(var >= _exact(float(low)), var <= _exact(float(high)))  # type: ignore[arg-type]
+        return z3.And(var >= _exact(float(low), self.ctx), var <= _exact(float(high), self.ctx))  # type: ignore[arg-type]
 
     def _as_bool(self, value: Any, text: str) -> Any:
         import z3
 
         if isinstance(value, bool):
-            return z3.BoolVal(value)
+            return z3.BoolVal(value, self.ctx)
         if not z3.is_bool(value):
             raise ConstraintError(f"rule {text!r} is not a condition (it computes a number)")
         return value
@@ -421,7 +434,7 @@ class _Compiled:
             case ast.Constant(value=value) if isinstance(value, str):
                 raise ConstraintError(f"in {text!r}: the string {value!r} can only be compared to a choice")
             case ast.Constant(value=value):
-                return _number(value)
+                return _number(value, self.ctx)
             case ast.Name(id=name):
                 return self.vars[name]
             case ast.BoolOp(op=ast.And(), values=parts):
@@ -493,7 +506,7 @@ class _Compiled:
                 return a / b if isinstance(op, ast.FloorDiv) else a % b
             case ast.Pow():
                 exponent = right.value  # type: ignore[attr-defined]  # checked: a constant int
-                result = z3.IntVal(1) if z3.is_int(a) else z3.RealVal(1)
+                result = z3.IntVal(1, self.ctx) if z3.is_int(a) else z3.RealVal(1, self.ctx)
                 for _ in range(exponent):
                     result = result * a
                 return result
@@ -505,7 +518,7 @@ class _Compiled:
         if isinstance(op, ast.In | ast.NotIn):
             options = [element.value for element in right.elts]  # type: ignore[attr-defined]
             hits = [self._equal(left, ast.Constant(value=o), text) for o in options]
-            inside = z3.Or(*hits) if hits else z3.BoolVal(False)
+            inside = z3.Or(*hits) if hits else z3.BoolVal(False, self.ctx)
             return inside if isinstance(op, ast.In) else z3.Not(inside)
         if isinstance(op, ast.Eq | ast.NotEq):
             equal = self._equal(left, right, text)
@@ -531,29 +544,29 @@ class _Compiled:
                 labels = self.labels[name_side.id] or []
                 if isinstance(other, ast.Constant):
                     if other.value not in labels:
-                        return z3.BoolVal(False)
+                        return z3.BoolVal(False, self.ctx)
                     return self.vars[name_side.id] == labels.index(other.value)
         a, b = self._compile(left, text), self._compile(right, text)
         return a == b
 
 
-def _variable(param: Param) -> tuple[Any, list[Any] | None]:
+def _variable(param: Param, ctx: z3.Context) -> tuple[Any, list[Any] | None]:
     import z3
 
     kind = param.spec.type
     if kind == "int":
-        return z3.Int(param.name), None
+        return z3.Int(param.name, ctx), None
     if kind == "float":
-        return z3.Real(param.name), None
+        return z3.Real(param.name, ctx), None
     if kind == "bool":
-        return z3.Bool(param.name), None
+        return z3.Bool(param.name, ctx), None
     choices = param.choices
     if all(isinstance(c, int) and not isinstance(c, bool) for c in choices):
-        variable = z3.Int(param.name)
+        variable = z3.Int(param.name, ctx)
     elif all(isinstance(c, int | float) and not isinstance(c, bool) for c in choices):
-        variable = z3.Real(param.name)
+        variable = z3.Real(param.name, ctx)
     else:
-        return z3.Int(param.name), choices
+        return z3.Int(param.name, ctx), choices
     return variable, None
 
 

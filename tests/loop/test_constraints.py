@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from agent.constraints import Check, ConstraintError, Constraints, Outcome
@@ -87,3 +90,28 @@ def test_rules_that_do_not_fit_the_space_are_refused() -> None:
         Constraints(gbm(), ["lr % 2 == 0"])
     with pytest.raises(ConstraintError, match="not a condition"):
         Constraints(gbm(), ["max_iter + 1"])
+
+
+def test_threads_checking_at_once_get_the_answers_one_thread_gets() -> None:
+    """Lanes settle their proposals in threads; Z3's shared context raised "context mismatch"."""
+    rules = ["max_iter + 10 * max_depth <= 150", "max_depth != 7 or lr < 0.2"]
+    rng = random.Random(7)
+    points = [
+        {"lr": rng.uniform(0.01, 0.5), "max_iter": rng.randint(5, 200), "max_depth": rng.randint(2, 12)}
+        for _ in range(12)
+    ]
+
+    def answers(_: int) -> list[tuple[bool, object]]:
+        constraints = Constraints(gbm(), rules)
+        return [(constraints.check(p).passed, constraints.repair(p).point) for p in points]
+
+    alone = answers(0)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(answers, range(4)))
+    assert all(result == alone for result in together)
+    assert any(passed for passed, _ in alone) and not all(passed for passed, _ in alone)
+
+
+def test_a_rule_that_reads_no_parameter_is_decided_as_a_constant() -> None:
+    assert Constraints(gbm(), ["1 <= 2"]).check({"lr": 0.1, "max_iter": 50, "max_depth": 3}).passed
+    assert Constraints(gbm(), ["2 < 1"]).contradiction() == ["2 < 1"]
