@@ -187,7 +187,9 @@ class Space:
         """Gaussian steps of `sigma` in the unit cube on some parameters; a choice is resampled."""
         names = [p.name for p in self if p.name in point]
         rate = rate if rate is not None else max(1.0 / max(1, len(names)), 0.3)
-        chosen = {name for name in names if rng.random() < rate} or ({rng.choice(names)} if names else set())
+        # a list, not a set: a set of names iterates in an order that changes with the process's
+        # hash seed, and each step below draws from `rng`, so the same seed gave another point
+        chosen = [name for name in names if rng.random() < rate] or ([rng.choice(names)] if names else [])
         moved: Point = dict(point)
         for name in chosen:
             param = self.params[name]

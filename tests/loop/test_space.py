@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 from agent.space import Space
@@ -55,6 +58,31 @@ def test_mutation_moves_and_stays_near() -> None:
     assert all(s.key(m) != s.key(start) for m in moved)
     fresh = [s.sample(rng) for _ in range(50)]
     assert sum(s.distance(start, m) for m in moved) < 0.8 * sum(s.distance(start, f) for f in fresh)
+
+
+SEEDED_MOVES = """
+import random
+from agent.space import Space
+from agent.task import ParamSpec
+space = Space({name: ParamSpec(type="float", low=0.0, high=1.0) for name in "abcdefgh"})
+point = {name: 0.5 for name in "abcdefgh"}
+print([space.mutate(point, random.Random(i), sigma=0.2) for i in range(20)])
+"""
+
+
+def test_seeded_mutations_do_not_depend_on_the_hash_seed() -> None:
+    """Each process hashes strings with its own seed: a resumed or repeated run must still move alike."""
+    printed = set()
+    for hash_seed in ("1", "2", "3", "4"):
+        done = subprocess.run(
+            [sys.executable, "-c", SEEDED_MOVES],
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        printed.add(done.stdout)
+    assert len(printed) == 1
 
 
 def test_params_file_round_trip_keeps_foreign_keys(tmp_path: Path) -> None:
