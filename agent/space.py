@@ -337,6 +337,7 @@ def check_files(task: Task) -> list[str]:
     proposer = task.spec.proposer
     marked = _marked_names(task, space)
     unmarked = [name for name in space.names if name not in marked]
+    _check_unprotected(task, write_params=bool(unmarked))
     if not unmarked:
         return []
     if not proposer.params_file:
@@ -370,7 +371,83 @@ def check_files(task: Task) -> list[str]:
             f"{path} holds a JSON {type(data).__name__}, not an object of parameter values such as {example}",
         )
     active = [name for name in unmarked if space.is_active(name, data)]  # `when` false: absent by design
-    return _absent_notes(path, data, active)
+    return [*_absent_notes(path, data, active), *_value_notes(task, space, path, data, active)]
+
+
+def _check_unprotected(task: Task, write_params: bool) -> None:
+    """The files the offline proposer writes must not be protected (`[evaluator] files`).
+
+    A candidate that changes a protected file is `tampered`, so a marked file or params file
+    that is also protected spends the whole budget on candidates that are never scored.
+    """
+    from evaluators.integrity import expand
+
+    patterns = task.evaluator.files
+    if not patterns:
+        return
+    protected = set(expand(task.workspace, patterns))
+    proposer = task.spec.proposer
+    written = [("marked", relative) for relative in proposer.marked]
+    written += [("params_file", proposer.params_file)] if write_params and proposer.params_file else []
+    for key, relative in written:
+        normal = (task.workspace / relative).resolve().relative_to(task.workspace).as_posix()
+        if normal in protected or any(_glob_matches(normal, pattern) for pattern in patterns):
+            raise _files_error(
+                task,
+                key,
+                f"{relative} is protected ([evaluator] files): every candidate writes its [space] values "
+                "into it and would be `tampered`; protect the judge only, not the files the values go in",
+            )
+
+
+def _glob_matches(relative: str, pattern: str) -> bool:
+    """Whether a file not written yet would match `pattern` as `Path.glob` reads it (`*` within a folder)."""
+    path, glob = Path(relative), Path(pattern)
+    if "**" in glob.parts:
+        return path.match(pattern) or path.match(pattern.replace("**/", ""))
+    return len(path.parts) == len(glob.parts) and path.match(pattern)
+
+
+def _value_notes(
+    task: Task, space: Space, path: Path, data: Mapping[str, Any], names: list[str]
+) -> list[str]:
+    """Experiment 0 runs on the params file's values as written: say which the search would refuse.
+
+    Legal (the workspace is what it is), but a baseline outside the bounds or the rules is
+    rarely meant, and its verdict (often `buggy`) is otherwise the first sign of it.
+    """
+    notes = []
+    legal: Point = {}
+    for name in names:
+        if name not in data:
+            continue
+        param = space.params[name]
+        if param.allows(data[name]):
+            legal[name] = data[name]
+        else:
+            notes.append(
+                f"{path.name}: {name} = {json.dumps(data[name])} is not in [space] {name} ({_legal(param)}): "
+                "experiment 0 runs with it; candidates stay within the space"
+            )
+    if legal and task.spec.constraints.rules:
+        notes += _rule_notes(task, space, path, legal)
+    return notes
+
+
+def _rule_notes(task: Task, space: Space, path: Path, point: Point) -> list[str]:
+    from agent.constraints import ConstraintError, constraints_for
+
+    try:
+        check = constraints_for(task, space).check(point)
+    except (ConstraintError, SpaceError):
+        return []  # the run's own validation reports a rule that does not fit the space
+    if not check.violated:
+        return []
+    values = ", ".join(f"{name}={_short(value)}" for name, value in point.items())
+    return [
+        f"{path.name} ({values}) breaks [constraints] {'; '.join(check.violated)}: experiment 0 runs with "
+        "these values; candidates keep to the rules"
+    ]
 
 
 def _marked_names(task: Task, space: Space) -> set[str]:
@@ -442,7 +519,7 @@ def _ordered(params: Mapping[str, Param]) -> list[str]:
 def _legal(param: Param) -> str:
     spec = param.spec
     if spec.type in ("int", "float"):
-        return f"{spec.type} {spec.low}..{spec.high}"
+        return f"{spec.type} {spec.low:g}..{spec.high:g}"  # int 1..50, not 1.0..50.0
     return "one of " + ", ".join(_short(c) for c in param.choices)
 
 

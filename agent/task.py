@@ -52,11 +52,13 @@ class TaskSection(_Section):
         default=".", description="folder or git repo to improve, relative to the task file"
     )
 
-    @model_validator(mode="after")
-    def _check_name(self) -> TaskSection:
-        if not _NAME.match(self.name):
-            raise ValueError(f"name {self.name!r} must be 1-64 letters, digits, '.', '_' or '-'")
-        return self
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, name: str) -> str:
+        """A field validator, so that the error points at the `name` line, not the `[task]` header."""
+        if not _NAME.match(name):
+            raise ValueError(f"name {name!r} must be 1-64 letters, digits, '.', '_' or '-'")
+        return name
 
 
 def _as_list(value: Any) -> Any:
@@ -444,7 +446,8 @@ TASK_FILE_LIMIT = 1 << 20  # task files are a few KB; every run's record keeps a
 
 def _task_text(path: Path) -> tuple[Path, str]:
     """The task file's path and UTF-8 text, or a `TaskSpecError` saying what the path is instead."""
-    if path.is_dir():
+    folder = path.is_dir()
+    if folder:
         path = path / "task.toml"
     if path.is_symlink():
         _check_link(path)
@@ -453,7 +456,8 @@ def _task_text(path: Path) -> tuple[Path, str]:
             str(path), "is a folder, not a task file: give the task.toml file (or its folder)"
         )
     if not path.exists():
-        raise TaskSpecError(str(path), "no such task file")
+        hint = f": write one with `strop init {path.parent}`" if folder else ""
+        raise TaskSpecError(str(path), f"no such task file{hint}")
     if not path.is_file():
         raise TaskSpecError(str(path), "is not a regular file (a pipe or a device?): give a task.toml file")
     size = path.stat().st_size
@@ -574,7 +578,49 @@ def command_notes(task: Task) -> list[str]:
         for word in words:
             if _SCRIPT.match(word) and not Path(word).is_absolute() and not (folder / word).exists():
                 notes.append(f"[evaluator] {key} names {word}, which is not in {where} ({folder})")
-    return notes
+    return [*notes, *_untracked_notes(task)]
+
+
+UNTRACKED_SHOWN = 5  # untracked paths named in the note; the rest are counted
+_LIST_UNTRACKED = ("ls-files", "-z", "--others", "--exclude-standard", "--directory", "--no-empty-directory")
+
+
+def _untracked_notes(task: Task) -> list[str]:
+    """Files a git workspace holds but git neither tracks nor ignores: no experiment has them.
+
+    Experiments are commits of the user's repo, so a data file or script left untracked works
+    by hand and is missing in every candidate's copy, experiment 0 included; the run then
+    fails with an error that names some later step (`make: *** Error 1`), not the file. The
+    task file itself (`strop init` writes it there) is strop's to read, not the commands'.
+    """
+    import subprocess
+
+    from agent.taskgen import is_git_top
+
+    workspace = task.workspace
+    if not workspace.is_dir() or not is_git_top(workspace):
+        return []
+    try:
+        listed = subprocess.run(
+            ["git", "-c", "core.fsmonitor=false", "-C", str(workspace), *_LIST_UNTRACKED],
+            capture_output=True,
+            timeout=30,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []  # a repo git cannot list is reported where the run opens it
+    own = task.path.relative_to(workspace).as_posix() if task.path.is_relative_to(workspace) else None
+    paths = [p.decode("utf-8", "backslashreplace") for p in listed.split(b"\0") if p]
+    paths = [p for p in paths if p != own]
+    if not paths:
+        return []
+    shown = ", ".join(paths[:UNTRACKED_SHOWN]) + (
+        f" and {len(paths) - UNTRACKED_SHOWN} more" if len(paths) > UNTRACKED_SHOWN else ""
+    )
+    return [
+        f"{workspace} has untracked files that no experiment will have (experiments are commits): "
+        f"{shown}; `git add` and commit what the commands need, or list it in .gitignore"
+    ]
 
 
 def _check_proposer_paths(task: Task) -> None:

@@ -137,22 +137,24 @@ def runs_command(json_out: JsonFlag = False) -> None:
         return
     from rich.table import Table
 
-    table = Table("run", "task", "status", "started", "experiments", "best", "LLM tokens · $ · calls")
-    for run in runs:
-        summary = _run_summary(index, run)
+    summaries = [_run_summary(index, run) for run in runs]
+    with_llm = any(summary["cost"]["calls"] for summary in summaries)
+    columns = ["run", "task", "status", "started", "experiments", "best"]
+    table = Table(*columns, *(["LLM tokens · $ · calls"] if with_llm else []))
+    for run, summary in zip(runs, summaries, strict=True):
         best = summary["best"]
         best_text = "—" if best is None else f"{best['id']}: {_safe(run.metric)} = {best['value']:.6g}"
         cost = summary["cost"]
         llm = f"{cost['tokens']} · ${cost['usd']:.4f} · {cost['calls']}" if cost["calls"] else "—"
-        table.add_row(
+        row = [
             run.id,
             _printable(run.task),
-            run.status,
-            run.started[:19],
+            "interrupted" if summary["interrupted"] else run.status,
+            run.started[:16].replace("T", " "),  # to the minute: room for the best score
             str(summary["experiments"]),
             best_text,
-            llm,
-        )
+        ]
+        table.add_row(*row, *([llm] if with_llm else []))  # an LLM column of dashes only squeezes the rest
     out.print(table)
 
 
@@ -161,6 +163,17 @@ def _run_cost(records: Any) -> Any:
     from agent.records import Cost
 
     return sum((record.cost for record in records), Cost())
+
+
+def _interrupted(index: Any, run: Any) -> bool:
+    """Whether a run the index calls "running" has no process driving it (killed, Ctrl-C).
+
+    The index keeps saying "running" after a kill; `strop runs` and `strop log` would echo
+    that, while the report and the UI already say "interrupted" (`agent.report.data`).
+    """
+    from agent.report.data import is_interrupted
+
+    return is_interrupted(run, index.home)
 
 
 def _run_summary(index: Any, run: Any) -> dict[str, Any]:
@@ -174,6 +187,7 @@ def _run_summary(index: Any, run: Any) -> dict[str, Any]:
         "id": run.id,
         "task": run.task,
         "status": run.status,
+        "interrupted": _interrupted(index, run),
         "started": run.started,
         "finished": run.finished,
         "metric": run.metric,
@@ -208,10 +222,12 @@ def log_command(
     run = index.find_run(run_ref)
     records = index.experiments(run.id)
     best = best_experiment(records, run.metric, run.direction)
+    interrupted = _interrupted(index, run)
     if json_out:
         print_json(
             {
                 **run.to_dict(),
+                "interrupted": interrupted,
                 "cost": {**_run_cost(records).__dict__, "tokens": _run_cost(records).tokens},
                 "best": best.id if best else None,
                 "experiments": [record.to_dict() for record in records],
@@ -220,7 +236,10 @@ def log_command(
         return
     from rich.tree import Tree
 
-    title = f"run [bold]{run.id}[/] · {_safe(run.task)} · {run.direction.value} {_safe(run.metric)} · {run.status}"
+    status = "interrupted" if interrupted else run.status
+    title = (
+        f"run [bold]{run.id}[/] · {_safe(run.task)} · {run.direction.value} {_safe(run.metric)} · {status}"
+    )
     tree = Tree(title)
     nodes: dict[int | None, Any] = {None: tree}
     view = tree_view(
@@ -250,6 +269,10 @@ def log_command(
         )
     if run.stop_reason:
         out.print(f"stopped: {_safe(run.stop_reason)}")
+    if interrupted:
+        from agent.report.data import interrupted_note
+
+        out.print(interrupted_note(run.id), markup=False)
     if records:
         out.print(f"experiments: {_status_counts(records)}")
     if run.budget_report:

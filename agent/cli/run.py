@@ -8,6 +8,8 @@ emits events, and `_Progress` renders them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -71,6 +73,7 @@ class _Progress:
             transient=True,
         )
         self.bar: Any = None
+        self.run_id: str | None = None  # known once the run has started: what `strop resume` needs
         self._clock = time.monotonic
         self._since = self._clock()
         self._wall, self._origin = time.time, process_started()  # the budget counts from the process start
@@ -113,9 +116,11 @@ class _Progress:
         return f"starting for {now - self._since:.0f}s"
 
     def __call__(self, event: Any) -> None:
+        kind = event.kind
+        if kind == "RunStarted":
+            self.run_id = event.run  # even when quiet: an interrupted run names it
         if self.quiet:
             return
-        kind = event.kind
         if kind == "ExperimentStarted":
             with self._lock:
                 self._running[event.exp] = (event.mode, self._clock())
@@ -248,9 +253,30 @@ def run_command(
         executor=chosen.to_dict() if chosen else None,
     )
     index = RunIndex(strop_home())
-    with _Progress(task.evaluator.metric, quiet, json_out) as progress:
+    progress = _Progress(task.evaluator.metric, quiet, json_out)
+    with _interruptible(progress), progress:
         result = start_run(task, strop_home(), index, overrides, sink=progress, started=process_started())
     _report(result, index, json_out)
+
+
+@contextmanager
+def _interruptible(progress: _Progress) -> Iterator[None]:
+    """Ctrl-C ends the command with one line naming the run and the command that continues it.
+
+    Typer turns a KeyboardInterrupt into a silent exit 130, so without this a user who
+    pressed Ctrl-C saw nothing and had to find the run id in `strop runs`.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        run = progress.run_id
+        where = (
+            f"run {run} stops here; `strop resume {run}` continues it (nothing recorded is lost)"
+            if run
+            else "no run was started"
+        )
+        err.print(f"interrupted: {where}", markup=False)
+        raise typer.Exit(130) from None
 
 
 def _preflight(task: Any, quiet: bool) -> None:
@@ -309,7 +335,9 @@ def resume_command(
         task_folder = Path(record.task_path).parent
         resume_graded(record.id, competition, task_folder, seconds, experiments, chosen, quiet, json_out)
         return
-    with _Progress(record.metric, quiet, json_out) as progress:
+    progress = _Progress(record.metric, quiet, json_out)
+    progress.run_id = record.id
+    with _interruptible(progress), progress:
         result = resume_run(
             record.id,
             strop_home(),

@@ -162,3 +162,37 @@ def test_strop_run_takes_a_goal_instead_of_a_task_file(tmp_path: Path, isolated_
     assert saved["task"]["goal"] == "make it fast" and saved["evaluator"]["files"] == ["bench.py"]
     assert saved["llm"]["model"] == "scripted" and Path(run.task_path).parent == isolated_home / "tasks"
     assert (folder / "speed.txt").read_text() == "2.0\n"  # the user's tree is untouched until adopt
+
+
+def test_init_says_what_the_file_cannot_do_yet(tmp_path: Path) -> None:
+    """The goal names the script the command runs (so it is protected), and no LLM is set: both said
+    before `strop run` fails on them, and the next step asks for a [space] or an [llm]."""
+    folder = workspace(tmp_path, repo=False)
+    environ = {k: v for k, v in os.environ.items() if k not in ("STROP_LLM_URL", "STROP_LLM_MODEL")}
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "init", str(folder), "--goal", "make bench.py faster"]
+        + ["--eval", "python bench.py", "--metric", "seconds", "--direction", "min"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environ,
+    )
+    assert done.returncode == 0, done.stderr
+    notes = [line for line in done.stdout.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 2, done.stdout
+    assert "the goal names bench.py, which `files` protects as the judge" in notes[0]
+    assert "`strop run` needs a [space]" in notes[1] and "or an [llm] table" in notes[1]
+    assert "then, with a [space] or an [llm] in it,   strop run" in done.stdout
+
+
+def test_init_on_a_folder_inside_a_repo_says_it_is_a_managed_copy(tmp_path: Path) -> None:
+    repo = workspace(tmp_path, repo=True)
+    inner = repo / "sub"
+    inner.mkdir()
+    (inner / "run.py").write_text(BENCH)
+    done = strop("init", str(inner), "--goal", "g", "--eval", "python run.py", "--metric", "seconds")
+    assert done.returncode == 0, done.stderr
+    assert f"{inner} lies inside the git repo {repo} but is not its top" in done.stdout
+    assert "`strop adopt` writes the files in" in done.stdout
+    plain = strop("init", str(repo), "--goal", "g", "--eval", "python bench.py", "--metric", "seconds")
+    assert plain.returncode == 0 and "lies inside the git repo" not in plain.stdout

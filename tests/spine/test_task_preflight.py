@@ -137,6 +137,7 @@ SPEC_CASES = [
         "`choices` does not apply to an int parameter",
         edit("high = 10 }", "high = 10, choices = [1, 2] }"),
     ),
+    Case("task name not ASCII", "task.toml:2: [task.name] name", edit('name = "pf"', 'name = "pƒ"')),
     Case("parameter name with a space", "parameter name 'k k'", edit("\nk = {", '\n"k k" = {')),
     Case("metric with a space", "has spaces at its ends", edit('metric = "seconds"', 'metric = " seconds"')),
     Case(
@@ -295,3 +296,95 @@ def test_strop_run_prints_notes_before_the_run(tmp_path: Path) -> None:
     done = strop(tmp_path / "home", "run", str(path), "--experiments", "1", "--json")
     assert "note: params.json has no value for [space] lr" in done.stderr, done.stderr
     assert done.stderr.index("note:") < done.stderr.index("run ")
+
+
+def _protect(task: str, files: str) -> str:
+    return task.replace('files = ["bench.py"]', f"files = {files}", 1)
+
+
+def test_a_marked_file_that_is_protected_is_an_error(tmp_path: Path) -> None:
+    """Every candidate writes its values there: a protected one made the whole run `tampered`."""
+    task_text = TASK.replace("[space]", '[proposer]\nmarked = ["bench.py"]\n\n[space]', 1)
+    path = folder(tmp_path, task_text)
+    (path / "bench.py").write_text(
+        "import json\nLR = 0.1  # strop: lr\nK = 3  # strop: k\nprint(json.dumps({'seconds': LR}))\n"
+    )
+    with pytest.raises(TaskSpecError) as caught:
+        check_files(load_task(path))
+    assert "bench.py is protected ([evaluator] files)" in str(caught.value)
+    assert "[proposer.marked]" in str(caught.value) and "tampered" in str(caught.value)
+
+
+@pytest.mark.parametrize("files", ['["params.json"]', '["*.json"]', '["bench.py", "params.json"]'])
+def test_a_params_file_that_is_protected_is_an_error(tmp_path: Path, files: str) -> None:
+    with pytest.raises(TaskSpecError) as caught:
+        check_files(load_task(folder(tmp_path, _protect(TASK, files))))
+    assert "params.json is protected" in str(caught.value) and "[proposer.params_file]" in str(caught.value)
+
+
+def test_a_protected_params_file_nothing_writes_is_fine(tmp_path: Path) -> None:
+    """With every [space] name on a marked line the params file is never written: protecting it is legal."""
+    task_text = _protect(TASK, '["params.json"]').replace(
+        "[space]", '[proposer]\nmarked = ["run.py"]\n\n[space]', 1
+    )
+    path = folder(tmp_path, task_text)
+    (path / "run.py").write_text("LR = 0.1  # strop: lr\nK = 3  # strop: k\n")
+    assert check_files(load_task(path)) == []
+
+
+def test_params_file_values_outside_the_space_or_the_rules_are_notes(tmp_path: Path) -> None:
+    """Experiment 0 runs on them as written; the note says so before its verdict does."""
+    rules = '\n[constraints]\nrules = ["lr * k <= 1"]\n'
+    task = load_task(folder(tmp_path, TASK + rules, params='{"lr": 0.4, "k": 3}'))
+    assert check_files(task) == [
+        "params.json (lr=0.4, k=3) breaks [constraints] lr * k <= 1: experiment 0 runs with these values; "
+        "candidates keep to the rules"
+    ]
+    task = load_task(folder(tmp_path, TASK + rules, params='{"lr": 0.9, "k": 1}'))
+    assert check_files(task) == [
+        "params.json: lr = 0.9 is not in [space] lr (float 0.01..0.5): experiment 0 runs with it; "
+        "candidates stay within the space"
+    ]
+    assert check_files(load_task(folder(tmp_path, TASK + rules, params='{"lr": 0.2, "k": 3}'))) == []
+
+
+def _git(path: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=path, check=True, capture_output=True
+    )
+
+
+def test_untracked_files_of_a_git_workspace_are_a_note(tmp_path: Path) -> None:
+    """Experiments are commits: a file left untracked works by hand and is missing in every candidate."""
+    repo = tmp_path / "repo"
+    (repo / "data").mkdir(parents=True)
+    (repo / "bench.py").write_text(BENCH)
+    (repo / "params.json").write_text('{"lr": 0.1, "k": 3}')
+    (repo / ".gitignore").write_text("*.log\n")
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "i")
+    (repo / "task.toml").write_text(TASK)  # where `strop init` writes it: strop's, not the commands'
+    (repo / "run.log").write_text("ignored\n")
+    (repo / "data" / "ñandú-données.csv").write_text("1\n")
+    notes = command_notes(load_task(repo))
+    assert notes == [
+        f"{repo} has untracked files that no experiment will have (experiments are commits): data/; "
+        "`git add` and commit what the commands need, or list it in .gitignore"
+    ]
+    _git(repo, "add", "data")
+    _git(repo, "commit", "-qm", "data")
+    (repo / "ünï.py").write_text("")
+    [note] = command_notes(load_task(repo))
+    assert ": ünï.py;" in note
+    (repo / "ünï.py").unlink()
+    assert command_notes(load_task(repo)) == []
+
+
+def test_a_folder_without_a_task_file_points_to_strop_init(tmp_path: Path) -> None:
+    with pytest.raises(TaskSpecError) as caught:
+        load_task(tmp_path)
+    assert str(caught.value).endswith(f"no such task file: write one with `strop init {tmp_path}`")
+    with pytest.raises(TaskSpecError) as caught:
+        load_task(tmp_path / "other.toml")
+    assert str(caught.value).endswith("no such task file")
