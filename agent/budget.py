@@ -84,7 +84,9 @@ class RunBudget:
             )
         if self.time is not None and (usage.elapsed >= self.time or usage.out_of_time):
             kept = "" if usage.elapsed >= self.time else " (the rest is kept for the final phase and closing)"
-            return BudgetDecision(False, f"time budget spent: {usage.elapsed:.1f}s of {self.time:g}s{kept}")
+            return BudgetDecision(
+                False, f"time budget spent: {usage.elapsed:.1f}s of {round(self.time, 1):g}s{kept}"
+            )
         if usage.unaffordable:
             return BudgetDecision(False, usage.unaffordable)
         if self.spec.tokens is not None and usage.tokens >= self.spec.tokens:
@@ -164,5 +166,5 @@ def overrun(name: str, used: float, limit: float, unit: str = "s") -> str:
     if unit == "$":
         return f"{name}: ${used:.4f} of ${limit:.4f} (${abs(delta):.4f} {word}{share})"
     if unit == "s":
-        return f"{name}: {used:.1f}s of {limit:g}s ({abs(delta):.1f}s {word}{share})"
+        return f"{name}: {used:.1f}s of {round(limit, 1):g}s ({abs(delta):.1f}s {word}{share})"
     return f"{name}: {used:g} of {limit:g} ({abs(delta):g} {word}{share})"

@@ -31,6 +31,16 @@ from sandbox.units import parse_duration, parse_size
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 
+_DIRECTION_WORDS = {"min": "minimize", "max": "maximize", "minimise": "minimize", "maximise": "maximize"}
+
+
+def _direction_word(value: object) -> object:
+    """`min`/`max` as `strop init --direction` takes them (and British spellings) mean the same here."""
+    return _DIRECTION_WORDS.get(value, value) if isinstance(value, str) else value
+
+
+DirectionWord = Annotated[Direction, BeforeValidator(_direction_word)]
+
 FORGEABLE_WARNING = (
     "this task's evaluator runs in one stage (`command`): candidate code runs inside the "
     "evaluator's process and can forge its score; use `run` + `score` (see the README's threat model)"
@@ -84,7 +94,7 @@ class EvaluatorSpec(BaseModel):
         default="", description="what the scorer reads from $STROP_OUTPUTS, in words (shown to the LLM)"
     )
     metric: str = Field(min_length=1, description="the key of the metric to optimise")
-    direction: Direction = Field(description='"minimize" or "maximize"')
+    direction: DirectionWord = Field(description='"minimize" or "maximize" ("min", "max")')
     timeout: Duration = Field(default=600.0, description='wall time limit, e.g. "30s", "10m"')
     score_timeout: Duration | None = Field(
         default=None, description="the scorer's wall time limit (default: `timeout`)"

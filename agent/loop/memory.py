@@ -86,7 +86,7 @@ class KnowledgeMemory(LoopMemory):
             return
         if time_budget is not None and time_budget < WARM_UP_MIN_BUDGET:
             self._declined_note = (
-                f"knowledge: not loaded for a {time_budget:g}s run (its model takes 10-50 s to load); "
+                f"knowledge: not loaded for a {round(time_budget, 1):g}s run (its model takes 10-50 s to load); "
                 f"give at least {WARM_UP_MIN_BUDGET:g}s to use it"
             )
             self._started = self._declined = True  # never ready: calls answer nothing at once

@@ -67,6 +67,9 @@ def test_final_reserve_and_overrun() -> None:
     # An evaluation over 5 folds ran both stages five times; the final phase runs them once.
     assert final_reserve([5.0, 45.0, 10.0], 60, 300, best_seconds=45.0, refit=True, folds=5) == 28.0
     assert overrun("time", 20.4, 20) == "time: 20.4s of 20s (0.4s over, +2.0%)"
+    assert (
+        overrun("time", 43.9, 43.4154) == "time: 43.9s of 43.4s (0.5s over, +1.1%)"
+    )  # a budget left on resume
     assert overrun("time", 19.0, 20) == "time: 19.0s of 20s (1.0s under, -5.0%)"
     assert overrun("experiments", 3, 3, unit="") == "experiments: 3 of 3 (0 under, +0.0%)"
 

@@ -388,3 +388,11 @@ def test_a_folder_without_a_task_file_points_to_strop_init(tmp_path: Path) -> No
     with pytest.raises(TaskSpecError) as caught:
         load_task(tmp_path / "other.toml")
     assert str(caught.value).endswith("no such task file")
+
+
+@pytest.mark.parametrize(
+    ("word", "meant"), [("min", "minimize"), ("max", "maximize"), ("maximise", "maximize")]
+)
+def test_direction_takes_the_words_strop_init_takes(tmp_path: Path, word: str, meant: str) -> None:
+    task = load_task(folder(tmp_path, edit('direction = "minimize"', f'direction = "{word}"')))
+    assert task.evaluator.direction.value == meant
