@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,9 +56,22 @@ def command_argv(command: str) -> list[str]:
 
 
 def first_line(text: str, limit: int = 200) -> str:
+    """The last non-blank line of `text`, for a one-line reason: at most `limit` characters,
+    control characters (tab aside) dropped.
+
+    The text is what a candidate printed: a terminal escape in it (a hyperlink, a title, a
+    screen clear) must not reach the verdict's reason whole, since every reader of a reason
+    (`strop log`, a report, `jq` on `--json`) may print it to a terminal. Without its ESC or
+    BEL, what is left of a sequence is inert text, as the CLI shows it.
+    """
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     line = lines[-1] if lines else ""
-    return line[:limit]
+    return without_controls(line)[:limit]
+
+
+def without_controls(text: str) -> str:
+    """`text` without its control characters (Unicode category Cc: C0, DEL, C1), tab aside."""
+    return "".join(ch for ch in text if ch == "\t" or unicodedata.category(ch) != "Cc")
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,10 @@ user namespace) and `setpriv` drops the command to a uid of its own (see
 bounds the process count (root is exempt from it; it counts every process of a
 uid, so no two sandboxes share one). As a normal user, bwrap makes a user
 namespace and `prlimit` sets RLIMIT_NPROC inside it, where it counts only the
-sandbox's processes. Memory is an address-space rlimit (no cgroup), so peak
-memory is the largest process's RSS.
+sandbox's processes. Memory is an address-space rlimit per process (no cgroup), and
+`sandbox.memory` watches the sum over the pid namespace, so that many processes
+cannot hold many times the limit together; peak memory is the larger of the largest
+process's RSS and the largest sum seen.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from pathlib import Path
 from sandbox.environment import clean_environment
 from sandbox.execution import Bind, Execution, KilledBy, Limits, SandboxError
 from sandbox.gate import Gate
+from sandbox.memory import MemoryWatch, descendants
 from sandbox.process import rlimit_setter, signal_from_launcher, supervise, to_execution
 from sandbox.runtime import Runtime
 from sandbox.workspace import DiskWatch, Workspace, files_used, lend_all, sandbox_user
@@ -154,6 +157,10 @@ class _SandboxInit:
                 return None
         return self.pid
 
+    def take(self) -> int | None:
+        """The sandbox's pid 1 on the host, once bwrap has named it."""
+        return self._take(block=False)
+
     def kill(self) -> None:
         pid = self._take(block=True)
         if pid is not None:
@@ -208,6 +215,7 @@ class BwrapSandbox:
         keep = [*space.readonly, *self.runtime.inside(space.root)]
         init = _SandboxInit(info_read, limits.files)
         disk = DiskWatch(list(space.writable), limits.workspace_bytes, limits.files)
+        memory = MemoryWatch(descendants(init.take), limits.memory, own_ipc=init.take)
         try:
             with lend_all(space, *user, keep=keep):
                 seen = supervise(
@@ -216,11 +224,13 @@ class BwrapSandbox:
                     env=clean_environment(env),
                     limits=limits,
                     preexec=rlimit_setter(limits, nproc=as_root),
-                    watchdog=lambda: disk() or init(),
+                    watchdog=lambda: disk() or init() or memory(),
                     pass_fds=[info_write],
                     on_stop=init.kill,
                     gate=gate,
                 )
         finally:
             os.close(info_read)
-        return to_execution(seen, self.name, signal_from_launcher(seen.returncode), [])
+        execution = to_execution(seen, self.name, signal_from_launcher(seen.returncode), [])
+        execution.peak_memory = max(execution.peak_memory or 0, memory.peak) or None
+        return execution

@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sandbox.environment import clean_environment
+from sandbox.environment import clean_environment, redact
 from sandbox.execution import Bind, Execution, KilledBy, Limits, SandboxError
 from sandbox.image import ensure_image
 from sandbox.process import TICK, CappedBuffer, classify, process_alive, signal_from_launcher
@@ -222,11 +222,12 @@ class DockerSandbox:
         cgroup.sample()
         if killed is None and oom:
             killed = KilledBy.MEMORY
-        code, killed_by = classify(signal_from_launcher(status), killed, stream.err.text())
+        stderr = redact(stream.err.text())
+        code, killed_by = classify(signal_from_launcher(status), killed, stderr)
         return Execution(
             exit_code=code,
-            stdout=stream.out.text(),
-            stderr=stream.err.text(),
+            stdout=redact(stream.out.text()),
+            stderr=stderr,
             wall_time=time.monotonic() - started,
             cpu_time=cgroup.cpu,
             peak_memory=cgroup.peak or None,

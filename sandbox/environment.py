@@ -3,6 +3,12 @@
 A candidate is untrusted, so it starts from an empty environment; only a few
 harmless names are kept, and anything whose name looks like a credential
 (*KEY*, *TOKEN*, *SECRET*, *PASSWORD*, …) is dropped even when a caller passes it.
+
+A command can still find a secret where no environment of ours puts it: on the `local`
+backend it reads /proc/PID/environ of strop and of the shell that started it. So what a
+command prints is passed through `redact` before it reaches a log, a report or an LLM:
+the value of every secret-named variable of strop's own environment is replaced by its
+name. A candidate that encodes the value first gets past this; it stops a plain echo.
 """
 
 from __future__ import annotations
@@ -19,6 +25,18 @@ _KEPT = ("LANG", "LC_ALL", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 def is_secret_name(name: str) -> bool:
     return bool(SECRET_NAME.search(name))
+
+
+MIN_SECRET = 8
+"""Shorter values are not redacted: they would match ordinary text."""
+
+
+def redact(text: str) -> str:
+    """`text` with the value of every secret-named variable of our environment replaced."""
+    for name, value in os.environ.items():
+        if len(value) >= MIN_SECRET and is_secret_name(name) and value in text:
+            text = text.replace(value, f"[{name} redacted]")
+    return text
 
 
 def python_bin_dir() -> Path:

@@ -2,7 +2,8 @@
 
 What it does: a clean environment without secrets, a wall-clock timeout that
 kills the whole process group, capped output, an address-space and CPU-time
-rlimit, a per-file size limit, and a watchdog on disk growth (bytes and files) of
+rlimit, a per-file size limit, a watchdog on the memory of the process group
+together (see `sandbox.memory`), and a watchdog on disk growth (bytes and files) of
 the workspace's and TMPDIR's filesystems, and on the files in /dev/shm.
 
 What it does NOT do (each one is asserted by the attack suite as documented):
@@ -14,7 +15,9 @@ What it does NOT do (each one is asserted by the attack suite as documented):
 - `readonly_paths` are not protected (the evaluator's fingerprint catches edits), and
   read-only `binds` are the host's own folders: the command can read any of them,
   and everything else its user can (a scorer's private data included);
-- a daemon that calls `setsid()` leaves the process group and outlives the run;
+- a daemon that calls `setsid()` leaves the process group and outlives the run, and
+  its memory is no longer counted against the limit; System V shared memory segments
+  are the host's, and not counted either;
 - /dev/shm is the host's and its bytes are not capped (only its file count is watched).
 Choose it only where docker and bwrap cannot run; `open_sandbox` warns when it does.
 """
@@ -29,6 +32,7 @@ from pathlib import Path
 from sandbox.environment import clean_environment
 from sandbox.execution import Bind, Execution, Limits
 from sandbox.gate import Gate
+from sandbox.memory import MemoryWatch, in_process_group
 from sandbox.process import rlimit_setter, supervise, to_execution
 from sandbox.workspace import DiskWatch, Workspace
 
@@ -55,6 +59,9 @@ class LocalSandbox:
         # the host's /dev/shm: its files only (other programs' shared memory, Ray's object store
         # among them, grows its bytes legitimately)
         shm = DiskWatch([Path("/dev/shm")], sys.maxsize, limits.files)
+        leader: list[int] = []
+        group = in_process_group(lambda: leader[0] if leader else None)
+        memory = MemoryWatch(group, limits.memory, every=0.25)
         environment = clean_environment(env)
         environment["TMPDIR"] = tempfile.gettempdir()
         seen = supervise(
@@ -63,8 +70,11 @@ class LocalSandbox:
             env=environment,
             limits=limits,
             preexec=rlimit_setter(limits),
-            watchdog=lambda: disk() or shm(),
+            watchdog=lambda: disk() or shm() or memory(),
             gate=gate,
+            on_start=leader.append,
         )
         notes = ["local backend: no isolation of files, network or processes"]
-        return to_execution(seen, self.name, seen.returncode, notes)
+        execution = to_execution(seen, self.name, seen.returncode, notes)
+        execution.peak_memory = max(execution.peak_memory or 0, memory.peak) or None
+        return execution

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sandbox.environment import redact
 from sandbox.execution import Execution, KilledBy, Limits
 from sandbox.gate import CANCELLED_NOTE, OPEN_WORD, Gate
 
@@ -125,6 +126,7 @@ def supervise(
     pass_fds: Sequence[int] = (),
     on_stop: Callable[[], None] | None = None,
     gate: Gate | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> Supervised:
     """Run `argv` as a new process group under `limits`; never leaves a group member alive.
 
@@ -133,6 +135,7 @@ def supervise(
     group is killed: a launcher whose payload left the group (bwrap's) kills it there.
     With a `gate` (whose shim `argv` already contains: see `sandbox.gate`), the command
     is held until the gate is decided; the time limit then counts from the opening.
+    `on_start` is told the leader's pid (its process group's id) once it exists.
     """
     started = time.monotonic()
     try:
@@ -155,6 +158,8 @@ def supervise(
         for fd in pass_fds:
             os.close(fd)
     assert proc.stdout is not None and proc.stderr is not None
+    if on_start is not None:
+        on_start(proc.pid)
     timeout = limits.timeout
     if gate is not None:
         opened = _pass_gate(proc, gate)
@@ -314,13 +319,13 @@ def signal_from_launcher(code: int | None) -> int | None:
 
 def to_execution(seen: Supervised, backend: str, returncode: int | None, notes: list[str]) -> Execution:
     """The `Execution` a backend returns for what `supervise` saw."""
-    stderr = seen.stderr.text()
+    stderr = redact(seen.stderr.text())
     code, killed_by = classify(returncode, seen.killed_by, stderr)
     if seen.cancelled:
         notes = [*notes, CANCELLED_NOTE]
     return Execution(
         exit_code=code,
-        stdout=seen.stdout.text(),
+        stdout=redact(seen.stdout.text()),
         stderr=stderr,
         wall_time=seen.wall_time,
         cpu_time=seen.cpu_time,

@@ -1,4 +1,4 @@
-"""The attack suite: 16 attacks a candidate could try, each run on docker, bwrap and local.
+"""The attack suite: 20 attacks a candidate could try, each run on docker, bwrap and local.
 
 On docker and bwrap every attack must be contained. On local the weaker outcome
 documented in `sandbox/local.py` is asserted instead (and cleaned up after), so a
@@ -163,6 +163,97 @@ def test_memory_bomb(backend: Sandbox, workdir: Path) -> None:
             0 if backend.name == "docker" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         )
         assert result.peak_memory <= BASE.memory + (16 << 20) + launcher
+
+
+def test_memory_spread_over_many_processes(backend: Sandbox, workdir: Path) -> None:
+    """Six children of 100 MiB each under a 256 MiB limit: each is under the per-process
+    address-space rlimit, together they hold more than twice the limit (with the pids limit,
+    128 such children hold 50 times a task's `memory`, enough for the host's OOM killer).
+    Defence: docker's cgroup; on bwrap and local, `sandbox.memory` sums the processes' PSS."""
+    script = """
+    import os, time
+    kids = []
+    for _ in range(6):
+        pid = os.fork()
+        if pid == 0:
+            held = b"x" * (100 << 20)
+            time.sleep(8)
+            os._exit(0)
+        kids.append(pid)
+    print([os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in kids])
+    """
+    result = attack(backend, workdir, script)
+    if backend.name == "docker":  # the cgroup's OOM killer picks children; the sum stays under it
+        assert result.peak_memory is not None and result.peak_memory <= BASE.memory, result
+    else:
+        assert result.killed_by is KilledBy.MEMORY, result.tail()
+        assert result.wall_time < 5, result.wall_time
+
+
+MEMORY_FILES = """
+    import os, time
+    held = []
+    for i in range(8):  # 8 x 50 MiB: each file under RLIMIT_FSIZE, none of it mapped
+        fd = os.memfd_create(f"m{i}")
+        for _ in range(5):
+            os.write(fd, b"x" * (10 << 20))
+        held.append(fd)
+    print("held", flush=True)
+    time.sleep(8)
+    """
+
+
+SYSV_SEGMENTS = """
+    import ctypes, time
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.shmat.restype = ctypes.c_void_p
+    for _ in range(10):  # 10 x 40 MiB segments, each filled, then detached: they keep their pages
+        segment = libc.shmget(0, 40 << 20, 0o1600)
+        address = libc.shmat(segment, None, 0)
+        ctypes.memset(address, 1, 40 << 20)
+        libc.shmdt(ctypes.c_void_p(address))
+    print("held", flush=True)
+    time.sleep(8)
+    """
+
+
+def test_memory_files_count(backend: Sandbox, workdir: Path) -> None:
+    """400 MiB under a 256 MiB limit in memory files (`memfd_create`): pages no process maps, so
+    neither RLIMIT_AS nor a process's PSS counts them. Defence: docker's cgroup; `sandbox.memory`
+    counts memory files open in the sandbox."""
+    result = attack(backend, workdir, MEMORY_FILES)
+    assert result.killed_by is KilledBy.MEMORY, result.tail()
+
+
+def test_detached_system_v_segments_count(strong_backend: Sandbox, workdir: Path) -> None:
+    """400 MiB in System V segments, each filled and detached: they keep their pages with no
+    process mapping them. Defence: docker's cgroup; `sandbox.memory` reads the segments of
+    bwrap's own IPC namespace. Not run on local: its segments are the host's, not counted
+    (documented in `sandbox/local.py`), and would outlive the test."""
+    result = attack(strong_backend, workdir, SYSV_SEGMENTS)
+    assert result.killed_by is KilledBy.MEMORY, result.tail()
+
+
+def test_forked_workers_sharing_their_parents_pages_are_not_a_memory_kill(
+    backend: Sandbox, workdir: Path
+) -> None:
+    """The legitimate neighbour of the attacks above: a parent holding 64 MiB forks six workers
+    that only read it (a process pool after loading a model). Their RSS sums to 448 MiB, the
+    pages they hold to 64 MiB: the watch counts PSS, as a cgroup counts pages."""
+    script = """
+    import os, time
+    held = b"x" * (64 << 20)
+    kids = []
+    for _ in range(6):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(1.0)
+            os._exit(held.count(b"y"))
+        kids.append(pid)
+    print(sum(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in kids))
+    """
+    result = attack(backend, workdir, script)
+    assert result.ok and result.stdout.strip() == "0", result.tail()
 
 
 def test_a_memory_error_caught_or_mentioned_is_not_a_memory_kill(backend: Sandbox, workdir: Path) -> None:
@@ -452,6 +543,37 @@ def test_secret_from_host_environment(
         assert seen["proc"] == []
     else:  # documented: local sees the host's processes, and their environments
         assert str(holder.pid) in seen["proc"]
+
+
+def test_a_secret_read_from_another_process_is_not_printed_as_it_is(
+    backend: Sandbox, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The candidate prints every secret-looking variable of every /proc/PID/environ it can read.
+    On local that includes strop's own (documented), so the key went to the log, the report and
+    the LLM's feedback. Defence: strop's secret values are redacted from what a command printed."""
+    monkeypatch.setenv("STROP_ATTACK_API_KEY", SECRET)  # strop's environment, as redact reads it
+    # /proc/PID/environ shows the environment a process started with: strop's, for this one.
+    holder = subprocess.Popen(["sleep", "30"], env={**os.environ, "STROP_ATTACK_API_KEY": SECRET})
+    script = """
+    import os
+    for pid in os.listdir("/proc"):
+        try:
+            data = open(f"/proc/{pid}/environ", "rb").read()
+        except OSError:
+            continue
+        for entry in data.split(b"\\0"):
+            if entry.startswith(b"STROP_ATTACK_API_KEY="):
+                print(entry.decode())
+    """
+    try:
+        result = attack(backend, workdir, script)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.ok, result.tail()
+    assert SECRET not in result.stdout + result.stderr
+    if not strong(backend):  # it was there to be read
+        assert "[STROP_ATTACK_API_KEY redacted]" in result.stdout, result.tail()
 
 
 def test_secret_env_names_never_reach_candidate(backend: Sandbox, workdir: Path) -> None:
