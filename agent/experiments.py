@@ -66,15 +66,26 @@ ever reach a lane.
 """
 
 
+_NO_AUTO_MAINTENANCE = ("maintenance.auto=false", "gc.auto=0")
+"""Also given to strop's git commands: no `git maintenance run --auto` / `gc --auto` from a commit.
+
+Each `commit` used to start git's auto maintenance, which holds `objects/maintenance.lock`
+while it runs; a SIGKILL of the run's process group then left that lock behind, and git
+skips maintenance for as long as the file exists (it has no staleness check): the user's own
+repo was never packed again. `ExperimentRepo.tidy` runs `gc --auto` once, when a run ends;
+its `gc.pid` lock is one git recognises as stale after a crash.
+"""
+
+
 def _safe_args() -> list[str]:
-    return [arg for item in _SAFE_CONFIG for arg in ("-c", item)]
+    return [arg for item in (*_SAFE_CONFIG, *_NO_AUTO_MAINTENANCE) for arg in ("-c", item)]
 
 
 def _git(path: Path, git_dir: Path | None = None) -> git.Git:
     """A git command runner for `path`; with `git_dir`, an explicit --git-dir/--work-tree pair."""
     command = git.Git(str(path))
     command.update_environment(**_IDENTITY)
-    options: dict[str, object] = {"c": list(_SAFE_CONFIG)}
+    options: dict[str, object] = {"c": [*_SAFE_CONFIG, *_NO_AUTO_MAINTENANCE]}
     if git_dir is not None:
         options.update(git_dir=str(git_dir), work_tree=str(path))
     command.set_persistent_git_options(**options)
@@ -278,6 +289,11 @@ class ExperimentRepo:
         refs = self.git.for_each_ref("--format=%(refname)", RUNS_REF).split()
         return [self.read_run(ref.removeprefix(RUNS_REF)) for ref in refs]
 
+    def has_run(self, run_id: str) -> bool:
+        """Whether this repo holds a record of run `run_id` (one `rev-parse`, no `show`)."""
+        ref = f"{RUNS_REF}{run_id}"
+        return bool(self.git.rev_parse("--verify", "-q", ref, with_exceptions=False))
+
     def read_run(self, run_id: str) -> RunRecord:
         data = self.git.show(f"{RUNS_REF}{run_id}:run.json", with_exceptions=False)
         if not data:
@@ -400,11 +416,17 @@ class ExperimentRepo:
             _LANES[os.path.abspath(lane_path)] = state
         return sha
 
-    def write_record(self, record: ExperimentRecord) -> None:
-        """Attach the experiment's record to its commit as a note (replacing an older one)."""
+    def write_record(self, record: ExperimentRecord, branch: str | None = None) -> None:
+        """Attach the experiment's record to its commit as a note (replacing an older one).
+
+        With `branch`, then point that branch at the commit: a reader that finds the branch
+        (`read_records`, `reindex`, `adopt`) always finds the record with it, crash or not.
+        """
         payload = json.dumps(record.to_dict(), sort_keys=True)
         with self.lock:
             self.git.notes(f"--ref={NOTES_REF}", "add", "-f", "-m", payload, record.commit)
+            if branch is not None:
+                self.git.update_ref(f"refs/heads/{branch}", record.commit)
 
     def read_records(self, run_id: str) -> list[ExperimentRecord]:
         """Every experiment of a run, from its branches and their notes."""
@@ -442,6 +464,21 @@ class ExperimentRepo:
                     self.git.worktree("remove", "--force", str(lane), with_exceptions=False)
                 shutil.rmtree(folder, ignore_errors=True)
             self.git.worktree("prune")
+
+    def tidy(self) -> None:
+        """`git gc --auto` once (strop's own commands never start it: `_NO_AUTO_MAINTENANCE`).
+
+        It packs only past git's thresholds (the user's `gc.auto` is honoured), and its failure
+        is not the run's: the experiments are already recorded.
+        """
+        with self.lock:
+            subprocess.run(
+                ["git", *[arg for item in _SAFE_CONFIG for arg in ("-c", item)], "gc", "--auto", "--quiet"],
+                cwd=self.path,
+                capture_output=True,
+                check=False,
+                env={**os.environ, **_IDENTITY, "GIT_DIR": self.repo.git_dir},
+            )
 
     def discard_run(self, run_id: str) -> None:
         """Remove every trace of a run that failed to start (lanes, branches, run ref)."""

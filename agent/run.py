@@ -13,6 +13,7 @@ import json
 import logging
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -123,9 +124,22 @@ class Run:
 
     # --------------------------------------------------------------- lifecycle
     @classmethod
-    def start(cls, task: Task, home: Path, index: RunIndex, base: str | None = None) -> Run:
-        """A new run of `task`; experiment 0 is the user's HEAD, or the commit-ish `base` (warm start)."""
+    def start(
+        cls,
+        task: Task,
+        home: Path,
+        index: RunIndex,
+        base: str | None = None,
+        prepare: Callable[[Path], None] | None = None,
+    ) -> Run:
+        """A new run of `task`; experiment 0 is the user's HEAD, or the commit-ish `base` (warm start).
+
+        `prepare(folder)` writes what the run folder must hold before the run can be found and
+        resumed (the command line's overrides): a crash right after the run is recorded then
+        resumes it as it was asked for.
+        """
         repo = ExperimentRepo.for_workspace(task.workspace, home)
+        _index_orphans(repo, index)
         base_branch, base_commit = repo.head()
         if base is not None:
             base_commit = repo.resolve_commit(base)
@@ -147,6 +161,9 @@ class Run:
         except BaseException:
             repo.discard_run(record.id)
             raise
+        if prepare is not None:
+            run.folder.mkdir(parents=True, exist_ok=True)
+            prepare(run.folder)
         repo.write_run(record)
         index.register_repo(repo.path)
         index.put_run(record)
@@ -154,13 +171,25 @@ class Run:
 
     @classmethod
     def reopen(cls, ref: str | None, home: Path, index: RunIndex) -> Run:
-        record = index.find_run(ref)
-        repo = ExperimentRepo.open(Path(record.repo), home)
-        record = repo.read_run(record.id)
+        """The run as git holds it; the index, which a crash may have left behind git, is healed."""
+        indexed = index.find_run(ref)
+        repo = ExperimentRepo.open(Path(indexed.repo), home)
+        record = repo.read_run(indexed.id)
         task = load_task(record.task_path) if Path(record.task_path).exists() else None
         if task is None or task.source != record.task_source:
             task = _task_from_snapshot(record)
-        return cls(task, record, repo, index, home)
+        run = cls(task, record, repo, index, home)
+        if indexed != record:  # killed between the run's end in git and in the index: it said running
+            run.heal_index()
+        return run
+
+    def heal_index(self) -> None:
+        """Make the index say what git says of this run and its experiments."""
+        self.index.put_run(self.record)
+        indexed = {(r.id, r.commit): r for r in self.index.experiments(self.record.id)}
+        for record in self.stored_records():
+            if indexed.get((record.id, record.commit)) != record:
+                self.index.put_experiment(record)
 
     def save(self) -> None:
         self.repo.write_run(self.record)
@@ -244,11 +273,17 @@ class Run:
     def commit_candidate(
         self, exp_id: int, parent: ExperimentRecord | None, candidate: Candidate, lane: int = 0
     ) -> ExperimentRecord:
-        """Check out the parent in the lane, apply the candidate, commit it on its own branch."""
+        """Check out the parent in the lane, apply the candidate, commit it on its own branch.
+
+        The commit is made on a detached HEAD and its branch is created only after its record
+        (`save_record(publish=True)`): a branch made first pointed at the parent's commit until
+        the commit, then at a commit with no record until the note, so a SIGKILL in between left
+        `strop/<run>/<exp>` naming the parent (git held the parent's record twice) or nothing.
+        """
         self.evaluator()  # the pristine snapshot must exist before any candidate touches a lane
         lane_path = self.repo.lane(self.record.id, lane)
         branch = branch_name(self.record.id, exp_id)
-        self.repo.checkout(lane_path, branch, parent.commit if parent else self.record.base_commit)
+        self.repo.checkout_detached(lane_path, parent.commit if parent else self.record.base_commit)
         write_files(lane_path, candidate.files)
         subject = candidate.idea.strip().splitlines()[0][:72] if candidate.idea.strip() else "no change"
         parent_name = parent.name if parent else f"{self.record.base_branch}@{self.record.base_commit[:10]}"
@@ -270,7 +305,7 @@ class Run:
             turns=candidate.turns,
             decisions=list(candidate.decisions),
         )
-        self.save_record(record)
+        self.save_record(record, publish=True)
         return record
 
     def evaluate(
@@ -306,8 +341,11 @@ class Run:
         verdict = Verdict(status=Status.REJECTED, reason=reason, feedback=feedback or reason)
         return self.conclude(record, verdict)
 
-    def save_record(self, record: ExperimentRecord) -> None:
+    def save_record(self, record: ExperimentRecord, publish: bool = False) -> None:
         """Store the record in git (its note) and in the index, and keep `records()` up to date.
+
+        `publish`: the record's commit is new; its branch is pointed at it once the note is
+        written, so every experiment branch always names a commit that holds its record.
 
         The driver is the run's only writer, so what it wrote is what git now holds: the
         cached records take the new one in place of reading every note again (that was
@@ -317,9 +355,9 @@ class Run:
         stored = ExperimentRecord.from_dict(json.loads(json.dumps(record.to_dict())))
         with self._records_lock:
             known = {r.id: r for r in self._records} if self._records is not None else None
-            if known is None or known.get(record.id) != stored:
+            if publish or known is None or known.get(record.id) != stored:
                 self._records = None  # unknown until the note is written
-                self.repo.write_record(record)
+                self.repo.write_record(record, branch=record.branch if publish else None)
                 if known is not None:
                     known[record.id] = stored
                     self._records = sorted(known.values(), key=lambda r: r.id)
@@ -334,19 +372,36 @@ class Run:
         best = self.best(records)
         if best is not None and self.task.evaluator.has_final and best.final_metrics is None:
             lane_path = self.repo.lane(self.record.id, 0)
-            self.repo.checkout(lane_path, best.branch, best.commit)
+            self.repo.checkout_detached(lane_path, best.commit)
             verdict = self.evaluator().evaluate(
                 lane_path, name=str(best.id), phase="final", deadline=deadline
             )
             best = replace(best, final_metrics=verdict.metrics if verdict.status is Status.OK else {})
             self.save_record(best)
         self.repo.remove_lanes(self.record.id)
+        self.repo.tidy()
         self.record.status = status
         self.record.stop_reason = reason
         self.record.finished = now_iso()
         self.record.best = best.id if best else None
         self.save()
         return best
+
+
+def _index_orphans(repo: ExperimentRepo, index: RunIndex) -> None:
+    """Put into the index the repo's runs it lacks whose folder is in this home: a run killed
+    between its record in git and its index entry could be neither listed nor resumed (only
+    `strop reindex` found it). Runs another home made in the same repo are left to `reindex`."""
+    known = index.run_ids()
+    folders = (index.home / "runs").glob("*")
+    ours = [path.name for path in folders if path.name.isalnum() and path.name not in known]
+    missing = [repo.read_run(run_id) for run_id in ours if repo.has_run(run_id)]
+    if missing:
+        index.register_repo(repo.path)
+    for run in missing:
+        index.put_run(run)
+        for record in repo.read_records(run.id):
+            index.put_experiment(record)
 
 
 def _task_from_snapshot(record: RunRecord) -> Task:

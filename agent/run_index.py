@@ -81,6 +81,10 @@ class RunIndex:
         rows = self.db.execute("SELECT data FROM runs ORDER BY started, id").fetchall()
         return [RunRecord.from_dict(json.loads(row[0])) for row in rows]
 
+    def run_ids(self) -> set[str]:
+        """The ids of every run indexed (no record decoded)."""
+        return {row[0] for row in self.db.execute("SELECT id FROM runs").fetchall()}
+
     def find_run(self, ref: str | None) -> RunRecord:
         """A run by id or unique id prefix; None or "latest" means the newest run."""
         if ref in (None, "", "latest", "last"):

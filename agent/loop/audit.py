@@ -47,10 +47,13 @@ def audit_run(run_id: str, home: Path, index: RunIndex, evaluated: int | None = 
     bad = [line for line in (fsck.stdout + fsck.stderr).splitlines() if not line.startswith("dangling")]
     if fsck.returncode != 0 or bad:
         problems.append(f"git fsck: {' | '.join(bad) or fsck.returncode}")
-    worktrees = repo.git.worktree("list", "--porcelain").count("worktree ")
-    if worktrees != 1:
-        problems.append(f"{worktrees - 1} worktree(s) left besides the main one")
-    if (home / "worktrees" / repo.key / run_id).exists():
+    lanes = home / "worktrees" / repo.key / run_id
+    listing = repo.git.worktree("list", "--porcelain").splitlines()
+    # this run's only: another run of the same repo may be going, or killed and not yet resumed
+    left = [line for line in listing if line.startswith(f"worktree {lanes}/")]
+    if left:
+        problems.append(f"{len(left)} worktree(s) of the run left: {left}")
+    if lanes.exists():
         problems.append("the run's lane folder is still there")
     git_dir = Path(repo.repo.git_dir)
     stale = [str(p.relative_to(git_dir)) for p in git_dir.rglob("*.lock") if p.name != "strop.lock"]

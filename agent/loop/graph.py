@@ -37,6 +37,7 @@ from agent.errors import DiskFull, UserError, disk_full
 from agent.executors import ExecutorSpec, open_executor
 from agent.executors.cluster import ClusterGone
 from agent.loop.events import Note, RunLog, RunStarted, Sink
+from agent.loop.interrupts import noticed_interrupts
 from agent.loop.lanes import clear_stale_locks
 from agent.loop.memory import open_memory
 from agent.loop.nodes import LoopContext, Nodes
@@ -253,8 +254,7 @@ def start_run(
     validate_task(task)
     if proposer is None:
         _check_proposer(task)  # before the run exists: resume could not fix it (it keeps the task)
-    run = Run.start(task, home, index, base=base)
-    overrides.save(run.folder)
+    run = Run.start(task, home, index, base=base, prepare=overrides.save)
     return _drive(run, index, overrides, sink, resumed=False, proposer=proposer, started=started)
 
 
@@ -409,7 +409,8 @@ def _drive(
 
         try:
             nodes = Nodes(ctx)
-            _invoke(nodes, run, ctx.max_steps, on_ready=ready)
+            with noticed_interrupts():
+                _invoke(nodes, run, ctx.max_steps, on_ready=ready)
         except UserError as error:  # a wrong key, model or URL: stop now, resumable once fixed
             # the run log keeps the line; the error carries it to the screen, --json and --quiet too
             stopped = f"the run stopped: {error}; {_resume_advice(error, run.record.id)}"

@@ -52,6 +52,7 @@ from agent.experiments import NOTES_REF
 from agent.loop.broken_start import broken_start
 from agent.loop.candidates import candidate_path, load_candidate, save_candidate, write_atomically
 from agent.loop.events import ExperimentFinished, ExperimentStarted, Note, RunStopped, Sink
+from agent.loop.interrupts import raise_if_interrupted
 from agent.loop.memory import LoopMemory
 from agent.loop.state import LoopState, Slot, new_slot
 from agent.proposers.base import ProposalRequest, Proposer
@@ -122,6 +123,7 @@ class Nodes:
         Nodes share the copies until a record changes, so no node changes one in place
         (`dataclasses.replace` and `Run.save_record` make new ones).
         """
+        raise_if_interrupted()  # every node reads the records first: a dropped Ctrl-C stops here
         copies: dict[int, tuple[ExperimentRecord, ExperimentRecord]] = {}
         for stored in self.ctx.run.stored_records():
             kept = self._copies.get(stored.id)
@@ -525,7 +527,8 @@ class Nodes:
             return run.commit_candidate(slot["exp"], parent, turn_one, slot["lane"])
         attempt = self._attempt_before(slot, records)
         lane = self._lane(slot)
-        run.repo.checkout(lane, attempt.branch, attempt.commit)
+        # detached: the branch moves to the new commit only with its record (`publish`), as in turn 1
+        run.repo.checkout_detached(lane, attempt.commit)
         write_files(lane, candidate.files)
         subject = candidate.idea.strip().splitlines()[0][:60] if candidate.idea.strip() else "no change"
         commit = run.repo.commit(
@@ -547,7 +550,7 @@ class Nodes:
             log_path="",
             log_digest="",
         )
-        run.save_record(record)
+        run.save_record(record, publish=True)
         return record
 
     def _attempt_before(self, slot: Slot, records: dict[int, ExperimentRecord]) -> ExperimentRecord:
@@ -601,7 +604,7 @@ class Nodes:
             self.ctx.emit(Note(f"experiment {slot['exp']} not evaluated: {why_not}"))
             return None
         lane = self._lane(slot)
-        self.ctx.run.repo.checkout(lane, record.branch, record.commit)
+        self.ctx.run.repo.checkout_detached(lane, record.commit)  # its files; lanes hold no branch
         return EvaluationJob(lane, _log_name(slot), deadline=deadline.at)
 
     def _evaluate_async(self, state: LoopState) -> dict[str, Any]:
@@ -837,9 +840,12 @@ class Nodes:
         run = self.ctx.run
         reason = state["stop_reason"] or "finished"
         status = "stopped" if reason.startswith("stopped") else "done"
+        # stored with the run's end: a crash between that write and this node's checkpoint left
+        # a run that says it is done (resume refuses it) without its budget line
+        run.record.budget_report = self._budget_report(state)
         best = _finish(run, status, reason, self._deadlines(state, self._records())[1])
-        report = self._budget_report(state)
-        if report:
+        report = self._budget_report(state)  # again, with the final phase's time
+        if report != run.record.budget_report:
             run.record.budget_report = report
             run.save()
         (self.ctx.folder / "stop").unlink(missing_ok=True)
