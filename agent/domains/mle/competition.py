@@ -13,6 +13,10 @@ not know and no grade.py) is a `CompetitionError`: one line naming the file, exi
 Loading reads the config, the sample submission and the leaderboard, never the private
 answers: only `grading` opens those, once per grade.
 
+The CSV files may be `,`-, `;`-, tab- or `|`-separated, with or without a UTF-8 byte-order
+mark, and compressed as Kaggle ships them (`train.csv.zip`, `.gz`, `.bz2`, `.xz`); they must be
+UTF-8. The sample submission names each id once.
+
 Dataset paths in `config.yaml` are relative to the folder; MLE-bench's own form, which
 starts with the competition id (`spaceship-titanic/prepared/private/test.csv`), works too.
 """
@@ -27,6 +31,7 @@ from typing import Any
 
 from agent.domains.mle.medals import Leaderboard, read_leaderboard
 from agent.domains.mle.metrics import KNOWN, Metric, find_metric
+from agent.domains.mle.submission_format import COMPRESSIONS, header_line, line_separator, read_csv
 from agent.errors import UserError
 
 GRADE_FILE = "grade.py"
@@ -82,11 +87,17 @@ def load_competition(folder: Path) -> Competition:
     for needed in (root / "description.md", public, private):
         _must_exist(needed)
     sample = _dataset_path(
-        root, competition_id, dataset, "sample_submission", lambda: public / "sample_submission.csv"
+        root,
+        competition_id,
+        dataset,
+        "sample_submission",
+        lambda: public_file(public, "sample_submission.csv"),
     )
     answers = _dataset_path(root, competition_id, dataset, "answers", lambda: _only_csv(private))
     columns = _sample_columns(sample)
     leaderboard = read_leaderboard(_must_exist(root / "leaderboard.csv"))
+    id_column = _id_column(config, columns, sample, public_file(public, "test.csv"), root / "config.yaml")
+    _unique_ids(sample, id_column)
     return Competition(
         id=competition_id,
         name=str(config.get("name") or competition_id),
@@ -101,7 +112,7 @@ def load_competition(folder: Path) -> Competition:
         grade_file=grade_file,
         lower_is_better=_direction(metric, grader, leaderboard, root / "config.yaml"),
         leaderboard=leaderboard,
-        id_column=_id_column(config, columns, sample, public / "test.csv", root / "config.yaml"),
+        id_column=id_column,
         columns=columns,
     )
 
@@ -162,16 +173,50 @@ def _id_column(config: dict[str, Any], columns: tuple[str, ...], sample: Path, t
     return shared[0]
 
 
+def public_file(public: Path, name: str) -> Path:
+    """`name` in the public folder, or its compressed form (`train.csv.gz`, `train.csv.zip`) when
+    only that is there: Kaggle ships large files zipped, and pandas reads them as they are."""
+    plain = public / name
+    if plain.exists():
+        return plain
+    packed = [public / f"{name}{suffix}" for suffix in COMPRESSIONS if (public / f"{name}{suffix}").is_file()]
+    return packed[0] if packed else plain
+
+
 def _csv_header(path: Path) -> tuple[str, ...]:
-    """A CSV file's column names (its first row), or a one-line `CompetitionError` naming it."""
+    """A CSV file's column names (its first row, any separator, compressed or not), or a one-line
+    `CompetitionError` naming it."""
     import csv
+    import lzma
+    import zipfile
 
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            header = next(csv.reader(handle), [])
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        line = header_line(path, errors="strict")
+    except UnicodeDecodeError as error:
+        raise CompetitionError(
+            f"{path}: not UTF-8 text ({error.reason} at byte {error.start}); save it as UTF-8"
+        ) from None
+    except (OSError, EOFError, IndexError, zipfile.BadZipFile, lzma.LZMAError) as error:
         raise CompetitionError(f"{path}: cannot read its header ({error})") from None
+    header = next(csv.reader([line.rstrip("\r\n")], delimiter=line_separator(line)), [])
     return tuple(column.strip() for column in header)
+
+
+def _unique_ids(sample: Path, id_column: str) -> None:
+    """The sample submission names each id once: with an id twice, the answers cannot be joined to
+    a submission row by row, and the format check would blame every submission for the sample's
+    repeat (a submission that copies the sample is refused)."""
+    try:
+        ids = read_csv(sample, usecols=[id_column], dtype=str)[id_column]
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise CompetitionError(f"{sample}: cannot read it as CSV ({reason})") from None
+    repeated = ids[ids.duplicated()]
+    if len(repeated):
+        raise CompetitionError(
+            f"{sample}: id {repeated.iloc[0]!r} appears more than once ({len(repeated)} repeated ids); "
+            "a submission has one row per id"
+        )
 
 
 def _must_exist(path: Path) -> Path:
@@ -196,8 +241,13 @@ def _dataset_path(
 
 
 def _only_csv(private: Path) -> Path:
-    """Without `dataset.answers`, the private folder's one CSV file is the answers."""
-    found = sorted(p for p in private.glob("*.csv") if p.is_file()) if private.is_dir() else []
+    """Without `dataset.answers`, the private folder's one CSV file (or compressed CSV) is the answers."""
+    patterns = ["*.csv", *(f"*.csv{suffix}" for suffix in COMPRESSIONS)]
+    found = (
+        sorted(p for pattern in patterns for p in private.glob(pattern) if p.is_file())
+        if private.is_dir()
+        else []
+    )
     if len(found) != 1:
         raise CompetitionError(
             f"{private}: name the answers in config.yaml [dataset.answers] "

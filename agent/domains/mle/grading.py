@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from agent.domains.mle.competition import Competition, CompetitionError
 from agent.domains.mle.medals import award, thresholds
 from agent.domains.mle.metrics import InvalidSubmission, grade_frames
-from agent.domains.mle.submission_format import format_problem
+from agent.domains.mle.submission_format import format_problem, read_csv
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -137,9 +137,7 @@ def report_for(
 
 
 def _score(path: Path, competition: Competition) -> tuple[float | None, Validation]:
-    import pandas as pd
-
-    submission = pd.read_csv(path, dtype={competition.id_column: str})
+    submission = read_csv(path, dtype={competition.id_column: str})
     answers = read_answers(competition)
     grader = _grader(competition)
     try:
@@ -216,11 +214,10 @@ def _described(error: BaseException) -> str:
 
 
 def read_answers(competition: Competition) -> pd.DataFrame:
-    """The one place strop opens the private answers (ids as text, as the submission's are read)."""
-    import pandas as pd
-
+    """The one place strop opens the private answers (ids as text, as the submission's are read;
+    any separator, compressed or not, opened once: see `submission_format.read_csv`)."""
     try:
-        return pd.read_csv(competition.answers, dtype={competition.id_column: str})
+        return read_csv(competition.answers, dtype={competition.id_column: str})
     except (OSError, ValueError, UnicodeDecodeError) as error:
         raise CompetitionError(f"{competition.answers}: cannot read the answers ({error})") from None
 

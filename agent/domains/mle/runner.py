@@ -158,7 +158,7 @@ def _finish(
     competition: Competition, folder: WorkFolder, result: Any, seconds: float, home: Path
 ) -> RunOutcome:
     """The report, in the working folder; the leaderboard's thresholds beside the run, for `strop report`."""
-    outcome = _outcome(competition, folder, result, seconds)
+    outcome = _outcome(competition, folder, result, seconds, home)
     (folder.root / REPORT_FILE).write_text(json.dumps(outcome.to_json(), indent=2) + "\n", encoding="utf-8")
     report = outcome.report
     thresholds = {
@@ -173,7 +173,9 @@ def _finish(
     return outcome
 
 
-def _outcome(competition: Competition, folder: WorkFolder, result: Any, seconds: float) -> RunOutcome:
+def _outcome(
+    competition: Competition, folder: WorkFolder, result: Any, seconds: float, home: Path | None = None
+) -> RunOutcome:
     best = result.best
     final = best.final_metrics if best is not None else None
     score = final.get(folder.metric_key) if final else None
@@ -181,6 +183,8 @@ def _outcome(competition: Competition, folder: WorkFolder, result: Any, seconds:
         message = "no experiment produced a valid submission"
     elif score is None:
         message = "the chosen experiment's submission was not accepted by the final grading"
+        if home is not None:
+            message += _final_failure(home / "runs" / result.run_id / "logs" / f"{best.id}-final.log")
     else:
         message = f"experiment {best.name} chosen on the held-out rows; graded once on the hidden test"
     report = report_for(competition, score, best is not None, message, _where(best))
@@ -200,6 +204,29 @@ def _outcome(competition: Competition, folder: WorkFolder, result: Any, seconds:
         status=result.status,
         stop_reason=result.stop_reason,
     )
+
+
+def _final_failure(log: Path) -> str:
+    """Why the final phase gave no score, from its log: `: …` to end the report's message, or "".
+
+    A run whose time ran out during the final phase (its refit, then its rerun as selected, each
+    stopped by the run's deadline) otherwise reads as a submission the grader refused, and the
+    user looks for a format problem instead of giving the run more time.
+    """
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    stops = [line for line in lines if line.startswith("# backend=")]
+    if stops and "killed_by=timeout" in stops[-1]:
+        after = stops[-1].rsplit("wall=", 1)[-1]
+        if any("stopped by the run's time budget" in line for line in lines):
+            return f": its final run was stopped by the run's time budget after {after}; a longer --time leaves it more"
+        return f": its final run was stopped by the task's timeout after {after}"
+    errors = [n for n, line in enumerate(lines) if line == "--- stderr ---"]
+    said = [line.strip() for line in lines[errors[-1] + 1 :] if line.strip()] if errors else []
+    said = [line for line in said if not line.startswith(("#", "$"))]
+    return f": {said[-1][:300]}" if said else ""
 
 
 def _holdout_rows(folder: WorkFolder) -> int | None:

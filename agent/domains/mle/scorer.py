@@ -59,12 +59,14 @@ def score(config: dict[str, Any], phase: str, outputs: Path, public: Path, priva
         problem = formats.format_problem(outputs / files["predictions"], public / files["sample"], id_column)
         if problem:
             raise Refused(f"invalid {files['predictions']}: {problem}")
-    import pandas as pd
 
     ids = {id_column: str}  # `00240` stays text on both sides, as the format check reads it
-    predictions = pd.read_csv(outputs / files["predictions"], dtype=ids)
-    answers = pd.read_csv(private / files["answers"], dtype=ids)
-    predicted = list(pd.read_csv(public / files["sample"], nrows=0).columns)
+    # The competition's own answers may be `;`-separated or compressed (`answers.csv.gz`).
+    answers_path, sample_path = private / files["answers"], public / files["sample"]
+    predictions_path = outputs / files["predictions"]
+    predictions = formats.read_csv(predictions_path, dtype=ids)
+    answers = formats.read_csv(answers_path, dtype=ids)
+    predicted = list(formats.read_csv(sample_path, nrows=0).columns)
     return grade(config, predictions, answers, predicted)
 
 

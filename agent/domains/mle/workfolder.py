@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.domains.mle.competition import Competition, CompetitionError
+from agent.domains.mle.competition import Competition, CompetitionError, public_file
 from agent.domains.mle.recipe import FORECAST_SPACE, FORECAST_START, START_PARAMS, space_for
 
 HOLDOUT_FRACTION = 0.2
@@ -105,10 +105,14 @@ def prepare_task(
 
     out = Path(out)
     check_out(out)
-    train_path, test_path = competition.public / "train.csv", competition.public / "test.csv"
+    train_path, test_path = (
+        public_file(competition.public, "train.csv"),
+        public_file(competition.public, "test.csv"),
+    )
     for path in (train_path, test_path):
         if not path.is_file():
             raise CompetitionError(f"{path}: missing (strop mle run needs a tabular {path.name})")
+    _check_test_ids(competition, test_path)
     train = read_table(train_path, competition.id_column)
     targets = _forecast(competition, train, _targets(competition, train, train_path))
     train, unlabelled = _labelled(train, targets.columns)
@@ -150,12 +154,14 @@ def check_out(out: Path) -> None:
 def read_table(path: Path, id_column: str, **options: Any) -> Any:
     """A competition CSV with its id column as text, so that `00240` stays `00240`, not 240.
 
-    A file pandas cannot read (not UTF-8, not CSV) is one `CompetitionError` line naming it.
+    Any of `,`, `;`, tab or `|` separates the fields (see `submission_format.read_csv`), and a
+    `.gz` or `.zip` file is read as it is. A file pandas cannot read (not UTF-8, not CSV) is one
+    `CompetitionError` line naming it.
     """
-    import pandas as pd
+    from agent.domains.mle.submission_format import read_csv
 
     try:
-        return pd.read_csv(path, dtype={id_column: str}, **options)
+        return read_csv(path, dtype={id_column: str}, **options)
     except UnicodeDecodeError as error:
         raise CompetitionError(
             f"{path}: not UTF-8 text ({error.reason} at byte {error.start}); save it as UTF-8"
@@ -163,6 +169,42 @@ def read_table(path: Path, id_column: str, **options: Any) -> Any:
     except (OSError, ValueError) as error:  # pandas' ParserError and EmptyDataError are ValueErrors
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise CompetitionError(f"{path}: cannot read it as CSV ({reason})") from None
+
+
+def plain_csv(source: Path, target: Path) -> None:
+    """`source` as a plain comma-separated `.csv` at `target`: copied when it is one already, else
+    rewritten cell for cell as text (a `;`-separated or compressed file), so that solution.py, an
+    LLM's code and the scorer read every public file the same way."""
+    from agent.domains.mle.submission_format import delimiter, read_csv
+
+    if source.suffix.lower() == ".csv" and delimiter(source) == ",":
+        shutil.copyfile(source, target)
+        return
+    read_csv(source, dtype=str, keep_default_na=False).to_csv(target, index=False)
+
+
+def _check_test_ids(competition: Competition, test_path: Path) -> None:
+    """test.csv's ids are the sample submission's, once each: else every submission solution.py
+    writes (one row per test row) is refused by the format check, and the run ends with no valid
+    submission after its whole budget instead of one line now."""
+    id_column = competition.id_column
+    if id_column not in _header(test_path):
+        raise CompetitionError(f"{test_path}: has no id column {id_column!r} (the sample submission's)")
+    ids = read_table(test_path, id_column, usecols=[id_column])[id_column].fillna("")
+    repeated = ids[ids.duplicated()]
+    if len(repeated):
+        raise CompetitionError(
+            f"{test_path}: id {repeated.iloc[0]!r} appears more than once "
+            f"({len(repeated)} repeated ids); a submission has one row per id"
+        )
+    sample = read_table(competition.sample_submission, id_column, usecols=[id_column])[id_column].fillna("")
+    only = sorted(set(ids) ^ set(sample))
+    if only:
+        where = test_path.name if only[0] in set(ids) else competition.sample_submission.name
+        raise CompetitionError(
+            f"{test_path}: its ids are not the sample submission's ({len(only)} differ; "
+            f"{only[0]!r} is only in {where})"
+        )
 
 
 def _labelled(train: Any, targets: list[str]) -> tuple[Any, int]:
@@ -229,7 +271,7 @@ def _label_column(competition: Competition, train: Any, columns: list[str]) -> s
     kind = competition.metric.kind if competition.metric else None
     if kind not in (None, "probabilities") or len(columns) < 2:
         return None
-    test_columns = set(_header(competition.public / "test.csv"))
+    test_columns = set(_header(public_file(competition.public, "test.csv")))
     wanted = set(columns)
     for column in train.columns:
         if column == competition.id_column or column in test_columns:
@@ -255,7 +297,7 @@ def _forecast(competition: Competition, train: Any, targets: Targets) -> Targets
     """Targets with `date_column` set when test.csv's dates all come after train.csv's."""
     import pandas as pd
 
-    test_path = competition.public / "test.csv"
+    test_path = public_file(competition.public, "test.csv")
     if targets.classification or not test_path.is_file():
         return targets
     test = read_table(test_path, competition.id_column, nrows=100_000)
@@ -366,11 +408,11 @@ def _write_public(competition: Competition, public: Path, fit: Any, holdout: Any
     for column in targets.classes or targets.columns:
         placeholder[column] = 0
     placeholder.to_csv(public / "holdout_sample.csv", index=False)
-    test = competition.public / "test.csv"
+    test = public_file(competition.public, "test.csv")
     if not test.is_file():
         raise CompetitionError(f"{test}: missing (strop mle run needs a tabular test.csv)")
-    shutil.copyfile(test, public / "test.csv")
-    shutil.copyfile(competition.sample_submission, public / "sample_submission.csv")
+    plain_csv(test, public / "test.csv")
+    plain_csv(competition.sample_submission, public / "sample_submission.csv")
     shutil.copyfile(competition.description, public / "description.md")
     spec = {
         "id_column": competition.id_column,
