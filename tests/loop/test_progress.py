@@ -51,18 +51,23 @@ def test_quiet_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_a_long_experiment_under_json_keeps_stderr_alive_and_the_time_budget(tmp_path: Path) -> None:
-    """`--time 30s --json` with a 14 s evaluation: on time, stdout pure JSON, no 15 s of silence."""
+    """`--time 40s --json` with a 14 s evaluation: on time, stdout pure JSON, no 15 s of silence.
+
+    40 s, not 30: before any evaluation the final phase keeps a sixth of the budget, and on a
+    loaded CI machine (another suite beside it) experiment 0 once did not end within the 25 s
+    left to the search, so the run had no best; it takes about 20 s at load 4."""
     task = make_task(tmp_path / "t", experiments=1000, sleep=14)
     folder = task.parent
     (folder / "final.py").write_text(EVALUATOR.replace('float(os.environ.get("EVAL_SLEEP", "0"))', "0"))
     task.write_text(task.read_text().replace('final = "python evaluate.py"', 'final = "python final.py"'))
-    budget = 30.0
+    budget = 40.0
     started = time.monotonic()
     done = strop("run", str(task), "--time", f"{budget:g}s", "--json")
     wall = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     assert wall <= budget * 1.1, f"--time {budget:g}s took {wall:.1f}s\n{done.stderr}"
     result = json.loads(done.stdout)
+    assert result["best"] is not None, done.stderr
     assert result["best"]["final_metrics"] is not None  # the final phase ran, nothing lost
     err = done.stderr
     assert "started · task tiny" in err and "0 ok score" in err and "stopped: " in err
