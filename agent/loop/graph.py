@@ -343,26 +343,85 @@ def preflight(task: Task) -> list[str]:
     from agent.space import check_files
     from agent.task import command_notes
 
-    validate_task(task)
-    return [*check_files(task), *command_notes(task)]
+    return [*validate_task(task), *check_files(task), *command_notes(task)]
 
 
-def validate_task(task: Task) -> None:
-    """Problems in [space] and [constraints] are the user's, before anything starts."""
+def validate_task(task: Task) -> list[str]:
+    """Problems in [space] and [constraints] are the user's, before anything starts.
+
+    Errors raise; what is legal but likely a slip (a default that breaks a rule) comes back
+    as notes, which `strop run` prints before the run.
+    """
     from agent.constraints import ConstraintError, constraints_for
+    from agent.errors import TaskSpecError
     from agent.space import SpaceError
 
     try:
         space = Space.from_task(task)
-        if task.spec.constraints.rules:
-            clash = constraints_for(task, space).contradiction()
-            if clash:
-                rules = "; ".join(clash)
-                raise UserError(
-                    f"{task.path}: [constraints] no point of [space] satisfies these rules together: {rules}"
-                )
+        if not task.spec.constraints.rules:
+            return []
+        constraints = constraints_for(task, space)
+        clash = constraints.contradiction()
     except (SpaceError, ConstraintError) as error:
         raise UserError(f"{task.path}: {error}") from None
+    if clash:
+        raise TaskSpecError(
+            str(task.path),
+            f"no point of [space] satisfies these rules together: {'; '.join(clash)}",
+            line=_rule_line(task.source, clash),
+            key="constraints.rules",
+        )
+    return _default_notes(task, space, constraints)
+
+
+def _rule_line(source: str, rules: list[str]) -> int | None:
+    """The task file's line of the first of `rules` (one rule a line in a long list), else the
+    line of `rules =`: errors about a task file name its line, as `agent.task` does."""
+    from agent.task import locate
+
+    start = locate(source, ("constraints", "rules"))
+    if start is None:
+        return None
+    lines = source.splitlines()
+    for number in range(start, len(lines) + 1):
+        line = lines[number - 1]
+        if number > start and line.lstrip().startswith("["):
+            break  # the next table: the rules list has ended
+        if any(f'"{rule}"' in line or f"'{rule}'" in line for rule in rules):
+            return number
+    return start
+
+
+def _default_notes(task: Task, space: Space, constraints: Any) -> list[str]:
+    """A note for each rule that a `[space]` default breaks (legal, but likely a slip).
+
+    A params file that leaves a value out gets its default: experiment 0 then runs against
+    the rules, and nothing said so before its verdict. Only rules that read a default the
+    task writes count: the midpoints strop picks for the others are nobody's choice.
+    """
+    from agent.constraints import ConstraintError
+
+    point = space.default()
+    written = {name for name, spec in task.spec.space.items() if spec.default is not None and name in point}
+    if not written:
+        return []
+    try:
+        violated = set(constraints.check(point).violated)
+    except (ConstraintError, ValueError):
+        return []  # the run's own checks report what a rule cannot decide
+    together = ", ".join(f"{name}={json.dumps(value)}" for name, value in point.items())
+    notes = []
+    for rule in constraints.rules:
+        names = sorted(rule.expression.names & written)
+        if rule.text not in violated or not names:
+            continue
+        defaults = ", ".join(f"{name} = {json.dumps(point[name])}" for name in names)
+        notes.append(
+            f"[space] default {defaults} breaks [constraints] {rule.text} (the defaults together: "
+            f"{together}): a params file that leaves {'it' if len(names) == 1 else 'them'} out runs "
+            "experiment 0 against the rule; candidates keep to the rules"
+        )
+    return notes
 
 
 def _drive(
@@ -481,10 +540,13 @@ def _usage_so_far(run: Run, budget: RunBudget, elapsed: float) -> Any:
     """What a (resumed) run has used before this stretch: its recorded experiments and time.
 
     Counted as the loop counts them (rejected attempts too when the budget says so), so a
-    resumed run's banner says how many experiments are really left.
+    resumed run's banner says how many experiments are really left: those the time budget
+    cut (`stopped`) are not done, this stretch evaluates them again (`Nodes.select`).
     """
     from agent.budget import Usage
 
-    skip = (Status.PENDING,) if budget.counts_rejections else (Status.PENDING, Status.REJECTED)
+    skip = (Status.PENDING, Status.STOPPED)
+    if not budget.counts_rejections:
+        skip = (*skip, Status.REJECTED)
     done = sum(1 for record in run.records() if record.status not in skip)
     return Usage(experiments=done, elapsed=elapsed)

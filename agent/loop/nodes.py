@@ -63,6 +63,7 @@ from agent.space import Space
 from evaluators.verdict import Status, Verdict
 
 BASELINE_IDEA = "baseline: the workspace as it is"
+RECUT = "recut"  # a slot's `turn_state` key: the cut verdict's time, on a slot that evaluates it again
 CLOSING = 2.0  # seconds kept at the end for closing the run: records, lanes, the summary, exiting
 FIRST_KNOWLEDGE_GUESS = 15.0  # seconds the first real knowledge call may take (it loads the embedder)
 
@@ -107,6 +108,9 @@ class Nodes:
         self._flight: dict[tuple[int, int], tuple[Future[Verdict], ExperimentRecord]] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._copies: dict[int, tuple[ExperimentRecord, ExperimentRecord]] = {}  # see `_records`
+        # experiments an earlier stretch's time budget cut: this stretch evaluates each once more
+        # (`select`), once only, so a resume with too little time cannot cut the same one forever
+        self._cut = {r.id for r in ctx.run.stored_records() if r.status is Status.STOPPED}
 
     def close(self) -> None:
         """Let go of the async evaluations' threads (nothing is in flight after `finish`)."""
@@ -135,7 +139,9 @@ class Nodes:
         counted = (
             (Status.PENDING,) if self.ctx.budget.counts_rejections else (Status.PENDING, Status.REJECTED)
         )
-        evaluated = [r for r in records.values() if r.status not in counted]
+        # an experiment the time budget cut and this stretch evaluates again counts once that is done:
+        # a run whose experiment budget the cut one filled would end on resume without evaluating it
+        evaluated = [r for r in records.values() if r.status not in counted and not self._recut(r)]
         cost = sum((r.cost for r in records.values()), Cost())
         rejected = [r for r in records.values() if r.status is Status.REJECTED]
         last = max(rejected, key=lambda r: r.id).reason if rejected else ""
@@ -150,6 +156,10 @@ class Nodes:
             out_of_time=bool(self._cannot_finish(records, self._deadlines(state, records)[0])),
             unaffordable=_unaffordable(records),
         )
+
+    def _recut(self, record: ExperimentRecord) -> bool:
+        """True for an experiment cut by an earlier stretch's time budget, not yet evaluated again."""
+        return record.status is Status.STOPPED and record.id in self._cut
 
     def _now_elapsed(self, state: LoopState) -> float:
         """Seconds the run has been running, up to now (the state's count plus this stretch)."""
@@ -223,13 +233,10 @@ class Nodes:
         in_flight = {slot["exp"] for slot in busy}
         free = [lane for lane in range(self.ctx.parallel) if lane not in {slot["lane"] for slot in busy}]
         orphans = [r for r in records.values() if r.status is Status.PENDING and r.id not in in_flight]
+        cut = [r for r in records.values() if self._recut(r)]
         slots: list[Slot] = []
-        for lane, record in zip(free, sorted(orphans, key=lambda r: r.id), strict=False):
-            slot = new_slot(
-                record.id, lane, record.parent, "recovered", "committed before a crash; evaluated now"
-            )
-            slot.update(stage="committed", turn=max(1, record.turns))
-            slots.append(slot)
+        for lane, record in zip(free, sorted([*orphans, *cut], key=lambda r: r.id), strict=False):
+            slots.append(self._again(record, lane))
         if not slots and not busy and 0 not in records:
             slots.append(new_slot(0, 0, None, "baseline", BASELINE_IDEA))
             next_exp = max(next_exp, 1)
@@ -256,6 +263,24 @@ class Nodes:
                 ExperimentStarted(slot["exp"], slot["parent"], slot["mode"], slot["turn"], slot["why"])
             )
         return {"step": state["step"] + 1, "slots": [*busy, *slots], "next_exp": next_exp}
+
+    def _again(self, record: ExperimentRecord, lane: int) -> Slot:
+        """A slot that evaluates a committed experiment again, its commit unchanged: one left
+        pending by a crash, or one the run's time budget cut in an earlier stretch (`_cut`).
+
+        A cut one carries its verdict's time (`RECUT`) so that `evaluate` re-runs that verdict
+        only, never the fresh one a crash left unrecorded in the checkpoint.
+        """
+        if record.status is Status.STOPPED:
+            self._cut.discard(record.id)
+            why = "cut by the run's time budget before; evaluated again now"
+        else:
+            why = "committed before a crash; evaluated now"
+        slot = new_slot(record.id, lane, record.parent, "recovered", why)
+        slot.update(stage="committed", turn=max(1, record.turns))
+        if record.status is Status.STOPPED:
+            slot["turn_state"] = {RECUT: record.finished or ""}
+        return slot
 
     # ---------------------------------------------------------------- retrieve
     def retrieve(self, state: LoopState) -> dict[str, Any]:
@@ -576,8 +601,8 @@ class Nodes:
         todo: list[tuple[Slot, ExperimentRecord, EvaluationJob]] = []
         skipped: set[int] = set()
         for slot in state["slots"]:
-            record = records.get(slot["exp"])
-            if slot["stage"] == "committed" and record is not None and record.status is Status.PENDING:
+            record = self._awaiting(slot, records.get(slot["exp"]))
+            if slot["stage"] == "committed" and record is not None:
                 job = self._job(slot, record, records, deadline)
                 if job is None:
                     skipped.add(slot["exp"])
@@ -594,6 +619,24 @@ class Nodes:
             for slot in state["slots"]
         ]
         return {"step": state["step"] + 1, "slots": slots}
+
+    def _awaiting(self, slot: Slot, record: ExperimentRecord | None) -> ExperimentRecord | None:
+        """The record a committed slot is to evaluate, None when its verdict is in already.
+
+        A pending record as it is; a record the time budget cut in an earlier stretch, picked
+        again by `select` (its `RECUT` names that verdict), with a decision that says it is
+        evaluated again: its provenance shows the cut and the fresh evaluation of the same commit.
+        That is this process's one new try too (a slot from the checkpoint of a killed one):
+        cut again, `select` leaves it.
+        """
+        if record is None or record.status is Status.PENDING:
+            return record
+        cut = slot["turn_state"].get(RECUT)
+        if record.status is not Status.STOPPED or cut is None or cut != (record.finished or ""):
+            return None
+        self._cut.discard(record.id)
+        decision = f"re-evaluated on resume: the run's time budget had cut its evaluation ({record.reason})"
+        return replace(record, decisions=[*record.decisions, decision])
 
     def _job(
         self, slot: Slot, record: ExperimentRecord, records: dict[int, ExperimentRecord], deadline: Deadline
@@ -622,10 +665,10 @@ class Nodes:
         concluded = False
         for slot in state["slots"]:
             key = (slot["exp"], slot["turn"])
-            record = records.get(slot["exp"])
             if slot["stage"] != "committed" or key in self._flight:
                 continue
-            if record is None or record.status is not Status.PENDING:
+            record = self._awaiting(slot, records.get(slot["exp"]))
+            if record is None:
                 concluded = True  # before a crash: marked evaluated below
                 continue
             job = self._job(slot, record, records, deadline)
@@ -840,6 +883,7 @@ class Nodes:
         run = self.ctx.run
         reason = state["stop_reason"] or "finished"
         status = "stopped" if reason.startswith("stopped") else "done"
+        self._cut.clear()  # not evaluated again in this stretch: the budget line counts them as used
         # stored with the run's end: a crash between that write and this node's checkpoint left
         # a run that says it is done (resume refuses it) without its budget line
         run.record.budget_report = self._budget_report(state)

@@ -26,7 +26,9 @@ class Slot(TypedDict):
     stage: str  # new → proposed → checked → committed → evaluated → done
     candidate: str  # path of this turn's candidate file (run folder), "" before propose
     context: str  # path of the retrieved context, "" when none
-    turn_state: dict[str, Any]  # the turn policy's state (limit, extensions) and the turn's base commit
+    # the turn policy's state (limit, extensions) and the turn's base commit; on a slot that
+    # evaluates a time-cut experiment again, `recut`: the cut verdict's time (`nodes.RECUT`)
+    turn_state: dict[str, Any]
 
 
 class LoopState(TypedDict):

@@ -396,3 +396,55 @@ def test_a_folder_without_a_task_file_points_to_strop_init(tmp_path: Path) -> No
 def test_direction_takes_the_words_strop_init_takes(tmp_path: Path, word: str, meant: str) -> None:
     task = load_task(folder(tmp_path, edit('direction = "minimize"', f'direction = "{word}"')))
     assert task.evaluator.direction.value == meant
+
+
+RULE = '\n[constraints]\nrules = ["lr * k <= 1"]\n'
+
+
+def test_a_space_default_that_breaks_a_rule_is_a_preflight_note(tmp_path: Path) -> None:
+    """A params file that leaves `k` out gets its default: experiment 0 broke the rule unannounced."""
+    from agent.loop.graph import preflight
+
+    task = load_task(folder(tmp_path, edit("high = 10 }", "high = 10, default = 8 }") + RULE))
+    assert preflight(task) == [
+        "[space] default k = 8 breaks [constraints] lr * k <= 1 (the defaults together: lr=0.255, k=8): "
+        "a params file that leaves it out runs experiment 0 against the rule; candidates keep to the rules"
+    ]
+    assert (
+        preflight(load_task(folder(tmp_path, edit("high = 10 }", "high = 10, default = 2 }") + RULE))) == []
+    )
+    # a rule only strop's midpoints break (no default written) is nobody's slip
+    assert preflight(load_task(folder(tmp_path, TASK + '\n[constraints]\nrules = ["lr * k <= 0.5"]\n'))) == []
+
+
+def test_strop_run_prints_the_default_note_before_the_run(tmp_path: Path) -> None:
+    (tmp_path / "task").mkdir()
+    task_text = edit("high = 10 }", "high = 10, default = 8 }").replace(
+        'timeout = "60s"', 'timeout = "60s"\nsandbox = "local"'
+    )
+    path = folder(tmp_path / "task", task_text + RULE)
+    done = strop(tmp_path / "home", "run", str(path), "--experiments", "1", "--json")
+    assert "note: [space] default k = 8 breaks [constraints] lr * k <= 1" in done.stderr, done.stderr
+    assert done.stderr.index("note:") < done.stderr.index("run ")
+
+
+@pytest.mark.parametrize(
+    ("rules", "line"),
+    [
+        ('rules = ["k < 5", "k > 7"]', 18),  # one line: the `rules =` line
+        ('rules = [\n  "lr <= 0.4",\n  "k < 5",\n  "k > 7",\n]', 20),  # one rule a line: the first clashing
+    ],
+    ids=["one line", "one rule a line"],
+)
+def test_rules_no_point_satisfies_name_the_task_file_line(tmp_path: Path, rules: str, line: int) -> None:
+    from agent.loop.graph import preflight
+
+    path = folder(tmp_path, TASK + f"\n[constraints]\n{rules}\n")
+    with pytest.raises(TaskSpecError) as caught:
+        preflight(load_task(path))
+    message = str(caught.value)
+    assert message.startswith(f"{path / 'task.toml'}:{line}: [constraints.rules] no point of [space]"), (
+        message
+    )
+    clash = message.split("satisfies these rules together: ")[1]
+    assert sorted(clash.split("; ")) == ["k < 5", "k > 7"], message
