@@ -288,7 +288,9 @@ def resume_run(
     if more_time is not None:
         overrides.time = _elapsed_so_far(run) + more_time
     if experiments is not None:
-        done = sum(1 for record in run.records() if record.status not in (Status.PENDING, Status.REJECTED))
+        # a cut experiment is not done: this stretch evaluates it again (`Nodes.select`)
+        unfinished = (Status.PENDING, Status.REJECTED, Status.STOPPED)
+        done = sum(1 for record in run.records() if record.status not in unfinished)
         if experiments <= done:
             raise UserError(
                 f"run {run.record.id} already has {done} experiments: give a total above that "

@@ -48,7 +48,8 @@ def test_resume_with_more_time_evaluates_again_the_experiment_the_budget_cut(tmp
     assert time.monotonic() - started < SLEEP
     assert [(r.id, r.status) for r in short.records] == [(0, Status.STOPPED)]
 
-    more = resume_run(first.run_id, home, index, more_time=30.0)
+    # `-n 1`: the cut experiment is not one done, so a total of 1 is still above what is done
+    more = resume_run(first.run_id, home, index, more_time=30.0, experiments=1)
     assert [(r.id, r.status) for r in more.records] == [(0, Status.OK)], more.records
     again = more.records[0]
     assert again.commit == first.records[0].commit  # the same commit, a fresh evaluation
