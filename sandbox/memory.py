@@ -130,6 +130,13 @@ def memory_files(members: list[int]) -> int:
 
 
 _CLONE_NEWIPC = 0x08000000
+_LIBC: list[ctypes.CDLL] = []  # loaded on first use, then kept: the watch asks a few times a second
+
+
+def _setns(fd: int, kind: int) -> int:
+    if not _LIBC:
+        _LIBC.append(ctypes.CDLL(None, use_errno=True))
+    return int(_LIBC[0].setns(fd, kind))
 
 
 def ipc_segments(pid: int) -> int:
@@ -146,7 +153,7 @@ def ipc_segments(pid: int) -> int:
         with contextlib.suppress(OSError, ValueError, IndexError):
             fd = os.open(f"/proc/{pid}/ns/ipc", os.O_RDONLY | os.O_CLOEXEC)
             try:
-                if ctypes.CDLL(None, use_errno=True).setns(fd, _CLONE_NEWIPC) != 0:
+                if _setns(fd, _CLONE_NEWIPC) != 0:
                     return
             finally:
                 os.close(fd)

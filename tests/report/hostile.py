@@ -78,18 +78,23 @@ memory = false
 """
 
 
-def make_hostile_task(root: Path, experiments: int = 8) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "evaluate.py").write_text(EVALUATOR)
-    (root / "params.json").write_text(json.dumps({"x": 0.5, "evil": SCRIPT}))
-    (root / "task.toml").write_text(TASK.format(experiments=experiments, choices=json.dumps(CHOICES)))
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "hostile"]):
+def commit_all(root: Path, message: str) -> None:
+    """`root` as a new git repo with everything in one commit (a task's workspace)."""
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", message]):
         subprocess.run(
             ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
             cwd=root,
             check=True,
             capture_output=True,
         )
+
+
+def make_hostile_task(root: Path, experiments: int = 8) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "evaluate.py").write_text(EVALUATOR)
+    (root / "params.json").write_text(json.dumps({"x": 0.5, "evil": SCRIPT}))
+    (root / "task.toml").write_text(TASK.format(experiments=experiments, choices=json.dumps(CHOICES)))
+    commit_all(root, "hostile")
     return root / "task.toml"
 
 
@@ -166,13 +171,7 @@ def killed_run(root: Path, home: Path) -> str:
     (root / "params.json").write_text(json.dumps({"x": 0.5}))
     task = TASK.replace('evil = {{ type = "choice", choices = {choices} }}\n', "")
     (root / "task.toml").write_text(task.format(experiments=5))
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "slow"]):
-        subprocess.run(
-            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-            cwd=root,
-            check=True,
-            capture_output=True,
-        )
+    commit_all(root, "slow")
     env = {**os.environ, "STROP_HOME": str(home)}
     process = subprocess.Popen(
         [sys.executable, "-m", "agent.cli", "run", str(root / "task.toml")],
