@@ -32,8 +32,21 @@ indentation shift on every line (the replacement is shifted the same way).
 When nothing matches, the feedback quotes the file's closest lines.
 
 A path that leaves the workspace (absolute, `..`, through a link), enters `.git`,
-or is a protected evaluator file is refused; the refusal is feedback, not an error.
+is a protected evaluator file (also through a link inside the workspace), names a
+folder, needs a file as a folder, or is ignored by git (the commit would drop it) is
+refused; the refusal is feedback, not an error.
 Deleting files is not supported.
+
+Reasoning models (DeepSeek-R1, Qwen3, QwQ through Ollama, vLLM or llama.cpp without a
+reasoning parser) open their answer with a `<think>…</think>` block, or, when the chat
+template opened it, with only the closing `</think>`. `split_reasoning` sets that block
+aside: nothing in it is an edit, a plan or an `EXTEND:`, however edit-like; an answer cut
+inside it holds no answer at all.
+
+A fence still open when the answer ends is a whole file only when the answer was not
+cut (`parse_answer(text, cut=True)` after `finish_reason = length` or a dropped stream):
+a file cut mid-way would silently lose its tail. An answer may change at most
+`MAX_FILES` files; edits to more are refused.
 
 A line `EXTEND: reason` outside code asks the turn policy for more turns. A path
 line that is prose with one backticked path in it ("Here is `model.py`:") names that
@@ -50,6 +63,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
+import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -68,6 +82,9 @@ _PATH_TOKEN = re.compile(r"^[\w.\-/+@~]+$")
 _QUOTED_PATH = re.compile(r"`([\w.\-/+@~]+)`")
 _ELLIPSIS = re.compile(r"^\s*(#|//)?\s*\.\.\.\s*(\(.*\))?\s*$|rest of (the )?(code|file)", re.IGNORECASE)
 _CLOSEST_MAX_LINES = 30
+_THINK_OPEN = re.compile(r"\A\s*<(?P<tag>think|thinking)>", re.IGNORECASE)
+_THINK_CLOSE_ALONE = re.compile(r"</think>[ \t]*(?:\r?\n|\Z)", re.IGNORECASE)
+MAX_FILES = 100  # files one answer may change
 
 
 # --------------------------------------------------------------------------- parsed forms
@@ -110,6 +127,25 @@ class ParsedAnswer:
 
 
 # --------------------------------------------------------------------------- parsing
+def split_reasoning(text: str) -> tuple[str, str]:
+    """(answer, reasoning): a reasoning model's leading `<think>…</think>` block(s) set apart.
+
+    Also the headless form, where the chat template wrote `<think>` into the prompt and the
+    reply holds only the closing `</think>` at a line's end. An unclosed `<think>` (the answer
+    was cut while thinking) is all reasoning: the answer is empty.
+    """
+    rest, reasoning = text, ""
+    while opened := _THINK_OPEN.match(rest):
+        close = re.search(rf"</{opened.group('tag')}\s*>", rest[opened.end() :], re.IGNORECASE)
+        if close is None:
+            return "", text
+        end = opened.end() + close.end()
+        reasoning, rest = reasoning + rest[:end], rest[end:]
+    if not reasoning and "<think>" not in text.lower() and (close := _THINK_CLOSE_ALONE.search(text)):
+        reasoning, rest = text[: close.end()], text[close.end() :]
+    return (rest.lstrip("\r\n") if reasoning else rest), reasoning
+
+
 def _guessed_path(raw: str) -> str | None:
     """The one backticked path in a prose line ("Here is `model.py`:"), or None."""
     text = raw.strip().strip("*").strip()
@@ -136,6 +172,8 @@ def _clean_path(raw: str, strict: bool) -> str | None:
         return quoted_paths[0].removeprefix("./") if len(quoted_paths) == 1 else None
     if strict and not (prefixed or quoted or "." in text or "/" in text):
         return None
+    if text.endswith(".") and not prefixed and not quoted:
+        return None  # a one-word sentence ("Done."), not a file name
     return text.removeprefix("./")
 
 
@@ -171,7 +209,8 @@ def _closing_fence(lines: list[str], start: int, fence: str) -> int:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, cut: bool = False) -> None:
+        self.cut = cut
         self.lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
         self.edits: list[Edit] = []
         self.notes: list[str] = []
@@ -288,6 +327,12 @@ class _Parser:
             )
         elif path is None:
             self.unnamed += 1
+        elif close == len(self.lines) and self.cut:
+            self.notes.append(
+                f"the whole file for {path} was cut off before its closing fence (the answer ended early) "
+                "and was not applied: send it again complete, or only the lines that change as "
+                "SEARCH/REPLACE blocks."
+            )
         else:
             text = "\n".join(body)
             self.edits.append(
@@ -309,9 +354,13 @@ def _plan(prose: list[str], limit: int = 2000) -> str:
     return text[:limit].rstrip()
 
 
-def parse_answer(text: str) -> ParsedAnswer:
-    """Take a model's answer apart into plan, edits, an extension request, and parse notes."""
-    return _Parser(text).run()
+def parse_answer(text: str, cut: bool = False) -> ParsedAnswer:
+    """Take a model's answer apart into plan, edits, an extension request, and parse notes.
+
+    `text` is the answer without its reasoning (`split_reasoning`); `cut`: it ended before
+    the model finished (token limit, dropped stream), so a fence left open is not a whole file.
+    """
+    return _Parser(text, cut).run()
 
 
 # --------------------------------------------------------------------------- paths
@@ -321,6 +370,9 @@ class PathGuard:
 
     root: Path
     protected: tuple[str, ...] = ()
+    _ignored: dict[str, bool] = field(
+        default_factory=dict, compare=False, repr=False
+    )  # git's answers, by path
 
     def refusal(self, path: str) -> str | None:
         """Why `path` may not be written, or None when it may."""
@@ -328,11 +380,33 @@ class PathGuard:
         if not path or pure.is_absolute() or path.startswith("~") or ".." in pure.parts:
             return f"{path!r} is outside the workspace; use a path relative to the workspace root"
         try:
-            safe_path(self.root, path)
+            target = safe_path(self.root, path)
         except UnsafePathError as error:
             return str(error)
-        if self.is_protected(path):
-            return f"{path!r} is a protected evaluator file; it is read-only and edits to it are refused"
+        root = self.root.resolve()
+        if path.endswith("/") or target == root or target.is_dir():
+            return f"{path!r} is a folder, not a file; name the file to write"
+        for folder in target.parents:
+            if folder == root:
+                break
+            if folder.exists() and not folder.is_dir():
+                return f"{path!r} goes through {folder.relative_to(root).as_posix()!r}, which is a file, not a folder"
+        # through a link inside the workspace (`alias.py -> evaluate.py`, `tools -> .`): judge the file written
+        real = target.relative_to(root).as_posix()
+        if real != PurePosixPath(path).as_posix() and any(
+            part.lower().startswith(".git") for part in PurePosixPath(real).parts
+        ):
+            return f"{path!r} leads through a link to {real!r}, git's own files; candidates may not write it"
+        if self.is_protected(path) or self.is_protected(real):
+            shown = path if self.is_protected(path) else f"{path} (a link to {real})"
+            return f"{shown!r} is a protected evaluator file; it is read-only and edits to it are refused"
+        if real not in self._ignored:
+            self._ignored[real] = _git_ignores(self.root, real)
+        if self._ignored[real]:
+            return (
+                f"{path!r} is ignored by git (.gitignore): experiments are commits, so it would be lost "
+                "before the evaluation; write the code in a file git keeps"
+            )
         return None
 
     def is_protected(self, path: str) -> bool:
@@ -491,9 +565,12 @@ class EditOutcome:
     def refused(self) -> list[EditProblem]:
         return [p for p in self.problems if p.refused]
 
-    def feedback(self) -> str:
-        """All problems, one paragraph each, for the next prompt."""
-        return "\n\n".join(problem.message for problem in self.problems)
+    def feedback(self, limit: int = 20) -> str:
+        """The problems, one paragraph each, for the next prompt (the first `limit`, and how many more)."""
+        shown = [problem.message for problem in self.problems[:limit]]
+        if len(self.problems) > limit:
+            shown.append(f"({len(self.problems) - limit} more problems like these are not shown.)")
+        return "\n\n".join(shown)
 
 
 def _split(text: str) -> tuple[list[str], bool, str]:
@@ -567,11 +644,26 @@ def apply_edits(edits: Iterable[Edit], read: Callable[[str], str | None], guard:
     """
     outcome = EditOutcome()
     current: dict[str, str | None] = {}
+    over: list[Edit] = []  # edits to files past the first MAX_FILES
     for edit in edits:
+        if edit.path not in outcome.files and len(outcome.files) >= MAX_FILES:
+            over.append(edit)
+            continue
         reason = guard.refusal(edit.path)
         if reason is not None:
             outcome.problems.append(
                 EditProblem(edit.number, edit.path, f"{edit.describe()} was refused: {reason}.", refused=True)
+            )
+            continue
+        if clash := _clash(edit.path, outcome.files):
+            outcome.problems.append(
+                EditProblem(
+                    edit.number,
+                    edit.path,
+                    f"{edit.describe()} was refused: {edit.path} and {clash}, written by an earlier edit, "
+                    "cannot both exist (one would be a folder holding the other).",
+                    refused=True,
+                )
             )
             continue
         if edit.path not in current:
@@ -597,7 +689,38 @@ def apply_edits(edits: Iterable[Edit], read: Callable[[str], str | None], guard:
         current[edit.path] = result
         outcome.files[edit.path] = result
         outcome.applied.append(edit.describe())
+    if over:
+        outcome.problems.append(
+            EditProblem(
+                over[0].number,
+                over[0].path,
+                f"{len(over)} edit(s) from {over[0].describe()} on were refused: one answer may change at "
+                f"most {MAX_FILES} files.",
+                refused=True,
+            )
+        )
     return outcome
+
+
+def _git_ignores(root: Path, path: str) -> bool:
+    """Whether git ignores `path` in the checkout `root` (False when `root` is no git checkout)."""
+    try:
+        done = subprocess.run(
+            ["git", "check-ignore", "-q", "--", path], cwd=root, capture_output=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
+def _clash(path: str, written: Iterable[str]) -> str | None:
+    """A path already written that `path` would need as a folder, or that would need `path` as one."""
+    mine = PurePosixPath(path).as_posix()
+    for other in written:
+        theirs = PurePosixPath(other).as_posix()
+        if theirs != mine and (theirs.startswith(mine + "/") or mine.startswith(theirs + "/")):
+            return other
+    return None
 
 
 def reader(root: Path, limit: int = 2_000_000) -> Callable[[str], str | None]:

@@ -19,10 +19,20 @@ needs and the package leaves to its caller:
   context`, or learned from an overflow error) and the token and cost budgets left
   allow; when not even a short answer fits, the request is not sent;
 - every attempt is counted, failed or abandoned ones too: tokens from the server's
-  `usage`, else estimated (`estimate_prompt_tokens`, streamed chunks) and marked `estimated`;
-  `CallLog` keeps attempts, retries, timeouts, cancellations and `finish_reason`;
+  `usage` (OpenAI's names, or `input_tokens`/`output_tokens`, or Groq's `x_groq.usage`),
+  else estimated (`estimate_prompt_tokens`, streamed chunks, reasoning chunks included)
+  and marked `estimated`; `CallLog` keeps attempts, retries, timeouts, cancellations and
+  `finish_reason`;
 - replies longer than `max_reply_chars` are cut there (`truncated=True`) and the
-  stream is closed, so a huge reply cannot blow up prompts, parsers or records.
+  stream is closed, so a huge reply cannot blow up prompts, parsers or records;
+- what a server sends besides text is not the answer: `reasoning_content` / `reasoning`
+  chunks are counted, not read; tool calls (`content: null`) are named in `tool_calls`;
+  lone surrogates (JSON `\ud800`) become U+FFFD, so no later write or commit can choke on
+  them. A server that answers the streamed request with one plain JSON completion
+  (it does not stream) is read all the same;
+- a 404, or a 400 saying the model does not exist or refusing streamed requests, is an
+  `LLMConfigError`: one line, no retry; so is a 401/403, which names the key's variable
+  (and says so when it is unset).
 """
 
 from __future__ import annotations
@@ -116,6 +126,7 @@ class LLMReply:
     usage_reported: bool = True
     truncated: bool = False
     log: CallLog = field(default_factory=CallLog)
+    tool_calls: tuple[str, ...] = ()  # names of the functions the model called instead of answering in text
 
 
 def price(prompt_tokens: int, completion_tokens: int, spec: LLMSpec) -> float:
@@ -145,6 +156,17 @@ _WINDOW = re.compile(
 MIN_ANSWER_TOKENS = 16  # below this, a request is not worth sending
 _REJECTED = r"(unsupported|not supported|unknown|unrecogni[sz]ed|extra (inputs?|fields?)|not (permitted|allowed)|invalid)"
 _INVALID = re.compile(r"validation error|Input should be|Extra inputs are not permitted", re.IGNORECASE)
+_MODEL_UNKNOWN = re.compile(
+    r"model_not_found|\bmodel\b[^.]{0,80}?\b(not found|does not exist|is not a valid)|"
+    r"\b(invalid|unknown|not a valid) model\b",
+    re.IGNORECASE,
+)
+_NO_STREAM = re.compile(  # streaming itself, not "streaming with response_format is not supported"
+    r"\bstream(ing)?( mode)? (is )?(not supported|unsupported|not allowed|disabled)|"
+    r"(does not|doesn't) support stream(ing)?\b(?! (with|of|for|when))",
+    re.IGNORECASE,
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _OPTIONAL = ("seed", "stream_options")  # parameters strop can live without, when an endpoint refuses them
 _NO_SYSTEM = re.compile(
     r"system (role|message|prompt)s?.{0,60}(not supported|unsupported|not allowed|invalid|must)|"
@@ -220,6 +242,8 @@ class _Stream:
         self.parts: list[str] = []
         self.chars = 0
         self.chunks = 0  # content chunks: about one token each on llama.cpp and vLLM
+        self.thinking = 0  # reasoning chunks (`reasoning_content`, `reasoning`): generated, not the answer
+        self.tools: list[str] = []  # names of the tool calls the reply held
         self.finish = ""
         self.usage: Any = None
         self.model = ""
@@ -268,6 +292,7 @@ class LLMClient:
         self._rng_lock = threading.Lock()
         env = os.environ if environ is None else environ
         key = env.get(spec.api_key_env) or ""
+        self._key_set = bool(key)
         self._secrets = tuple(s for s in (key,) if len(s) >= 4)
         self._spelled = tuple(_escaped_spellings(secret) for secret in self._secrets)
         self.context: int | None = getattr(spec, "context", None)  # tokens; learned from overflow errors
@@ -530,6 +555,11 @@ class LLMClient:
                 )
                 stream.handle = handle
                 stream.opened.set()
+                response = getattr(handle, "response", None)
+                kind = str(getattr(response, "headers", {}).get("content-type", "")).lower()
+                if response is not None and "json" in kind and "event-stream" not in kind:
+                    self._take_plain(stream, response)  # a server that does not stream
+                    return
                 for chunk in handle:
                     self._take(stream, chunk)
                     if stream.truncated or time.monotonic() >= ends or stream.cancelled:
@@ -569,10 +599,39 @@ class LLMClient:
         except openai.OpenAIError as error:
             raise LLMBadResponse(f"{self._describe(error)} ({self.where})") from None
 
+    def _take_plain(self, stream: _Stream, response: Any) -> None:
+        """Read a whole JSON completion sent in answer to a streamed request (the server does not stream)."""
+        import json
+
+        body = bytearray()
+        for piece in response.iter_bytes():
+            body += piece
+            if len(body) > self.max_reply_chars * 4 + 65_536:
+                raise ValueError(f"a plain JSON reply of more than {len(body)} bytes")
+        data = json.loads(bytes(body).decode("utf-8", "replace"))
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise ValueError("a plain JSON reply without choices")
+        message = choices[0].get("message") or {}
+        content = message.get("content") if isinstance(message, dict) else None
+        text = content if isinstance(content, str) else ""
+        if len(text) > self.max_reply_chars:
+            text, stream.truncated = text[: self.max_reply_chars], True
+        stream.parts.append(text)
+        stream.chars = len(text)
+        stream.chunks = estimate_tokens(text) if text else 0
+        stream.finish = str(choices[0].get("finish_reason") or "")
+        stream.model = str(data.get("model") or "")
+        stream.tools = _tool_names(message.get("tool_calls") if isinstance(message, dict) else None)
+        stream.usage = data.get("usage")
+
     def _take(self, stream: _Stream, chunk: Any) -> None:
         """Fold one streamed chunk into `stream`: text, finish reason, usage, model."""
         stream.model = str(getattr(chunk, "model", "") or stream.model)
         usage = getattr(chunk, "usage", None)
+        if usage is None:  # Groq streams its usage in `x_groq`
+            groq = getattr(chunk, "x_groq", None)
+            usage = groq.get("usage") if isinstance(groq, Mapping) else None
         if usage is not None:
             stream.usage = usage
         choices = getattr(chunk, "choices", None) or []
@@ -581,6 +640,9 @@ class LLMClient:
         choice = choices[0]
         delta = getattr(choice, "delta", None)
         content = getattr(delta, "content", None) if delta is not None else None
+        if any(isinstance(getattr(delta, name, None), str) for name in ("reasoning_content", "reasoning")):
+            stream.thinking += 1
+        stream.tools += _tool_names(getattr(delta, "tool_calls", None))
         if isinstance(content, str) and content:
             if stream.first_token is None:
                 stream.first_token = round(time.monotonic() - stream.sent_at, 3)
@@ -602,8 +664,7 @@ class LLMClient:
         """
         usage = stream.usage
         if usage is not None:
-            prompt = _token_count(getattr(usage, "prompt_tokens", None))
-            completion = _token_count(getattr(usage, "completion_tokens", None))
+            prompt, completion = _usage_counts(usage)
             if prompt is not None and completion is not None:
                 return Cost(prompt, completion, price(prompt, completion, self.spec), calls=1)
             # a usage no server could mean (negative, NaN, text, past 10M) is not believed: estimated
@@ -614,7 +675,7 @@ class LLMClient:
         # one cut short may have lost its last pieces: take the larger count
         finished = bool(stream.finish) and not stream.truncated and not stream.cancelled
         estimate = estimate_tokens(stream.text) if stream.chunks else 0
-        completion = stream.chunks if finished else max(stream.chunks, estimate)
+        completion = (stream.chunks if finished else max(stream.chunks, estimate)) + stream.thinking
         return Cost(
             prompt, completion, price(prompt, completion, self.spec), calls=1, estimated=prompt + completion
         )
@@ -629,12 +690,19 @@ class LLMClient:
         described = self._describe(error)
         message = f"HTTP {status}: {described}"
         if status in (401, 403):
+            if not self._key_set:
+                return LLMConfigError(
+                    f"HTTP {status}: the endpoint wants a key and ${self.spec.api_key_env} is not set; set it "
+                    f"in the environment, or name another variable in [llm] api_key_env ({self.where})"
+                )
             return LLMConfigError(
                 f"HTTP {status}: the endpoint refused the key in ${self.spec.api_key_env}; set it in the "
                 f"environment ({self.where})"
             )
         if status == 404:
-            return LLMConfigError(f"HTTP 404: not found; check [llm] base_url and model ({self.where})")
+            return LLMConfigError(
+                f"HTTP 404: not found ({_short(described, 160)}); check [llm] base_url and model ({self.where})"
+            )
         if status in (400, 413, 422) and _OVERFLOW.search(described):
             window = _WINDOW.search(described)
             return LLMContextOverflow(
@@ -651,6 +719,16 @@ class LLMClient:
                     return _Quirk(
                         f"HTTP {status}: the endpoint refuses `{name}`; sent again without it", name
                     )
+        if status in (400, 422) and _NO_STREAM.search(described):
+            return LLMConfigError(
+                f"HTTP {status}: the endpoint refuses streamed requests ({_short(described, 120)}); strop streams "
+                f"every request, to stop calls it gives up on: use a server that streams ({self.where})"
+            )
+        if status in (400, 422) and _MODEL_UNKNOWN.search(described):
+            return LLMConfigError(
+                f"HTTP {status}: the endpoint does not know the model ({_short(described, 160)}); check [llm] "
+                f"model ({self.where})"
+            )
         if (status == 429 or status >= 500 or status in (408, 409)) and not invalid:
             return _Retryable(message, retry_after_seconds(headers))
         return LLMRequestRefused(f"{message} ({self.where})")
@@ -660,7 +738,7 @@ class LLMClient:
         finish = stream.finish or ("length" if stream.truncated else "")
         call = replace(log(finish), first_token=stream.first_token)
         return LLMReply(
-            text=self.redact(text),
+            text=_SURROGATE.sub("\ufffd", self.redact(text)),
             model=stream.model or self.spec.model,
             cost=call.cost,
             attempts=attempts,
@@ -669,6 +747,7 @@ class LLMClient:
             usage_reported=stream.usage is not None,
             truncated=stream.truncated,
             log=call,
+            tool_calls=tuple(dict.fromkeys(stream.tools)),
         )
 
 
@@ -679,6 +758,29 @@ def _short(text: str, limit: int = 120) -> str:
 
 MAX_CALL_TOKENS = 10_000_000
 """More tokens than any context window holds: a usage above it is a hostile or broken server's."""
+
+
+def _usage_counts(usage: Any) -> tuple[int | None, int | None]:
+    """(prompt, completion) tokens from a usage object or dict: OpenAI's names, else input/output."""
+
+    def get(name: str) -> object:
+        return usage.get(name) if isinstance(usage, Mapping) else getattr(usage, name, None)
+
+    prompt, completion = _token_count(get("prompt_tokens")), _token_count(get("completion_tokens"))
+    if prompt is None and completion is None:
+        prompt, completion = _token_count(get("input_tokens")), _token_count(get("output_tokens"))
+    return prompt, completion
+
+
+def _tool_names(calls: object) -> list[str]:
+    """The function names of streamed or whole `tool_calls` (a name arrives once, in the call's first chunk)."""
+    names = []
+    for call in calls if isinstance(calls, list) else []:
+        function = call.get("function") if isinstance(call, Mapping) else getattr(call, "function", None)
+        name = function.get("name") if isinstance(function, Mapping) else getattr(function, "name", None)
+        if isinstance(name, str) and (name := re.sub(r"[^\w.\-]", "", name)[:60]):
+            names.append(name)
+    return names
 
 
 def _token_count(value: object) -> int | None:

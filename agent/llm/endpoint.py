@@ -130,8 +130,10 @@ def probe(
 
 
 def _is_probe_answer(text: str) -> bool:
+    from agent.edits import split_reasoning  # a reasoning model thinks first, even under a schema
+
     try:
-        data = json.loads(text.strip())
+        data = json.loads(split_reasoning(text)[0].strip())
     except ValueError:
         return False
     return isinstance(data, dict) and data.get("probe") == PROBE_VALUE

@@ -7,7 +7,8 @@
     │   └── LLMContextOverflow   the prompt does not fit the model's context window (HTTP 400)
     ├── LLMOutOfTime           the run's deadline came before a reply (the call was cancelled)
     ├── LLMBudgetSpent         the token or cost budget left cannot pay for the request
-    └── LLMConfigError         401/403/404: the key, the model or the URL is wrong (also a UserError: exit 2)
+    └── LLMConfigError         401/403/404, or a 400 naming an unknown model or refusing to stream:
+        │                        the key, the model or the URL is wrong (also a UserError: exit 2)
         └── LLMErrorsInARow      the same kind of error N times in a row: the run stops, naming the kind
 
 One rule per class, applied by the LLM proposer and the run loop:
@@ -20,9 +21,6 @@ One rule per class, applied by the LLM proposer and the run loop:
 
 Every error carries `cost`: the tokens of the attempts that failed (streamed, or estimated
 and marked so), so abandoned calls are counted too; and `calls`, the per-attempt log lines.
-
-Messages never carry the API key: they are built by `agent.llm.client`, which
-redacts the key's value from anything the server sent back.
 
 Messages never carry the API key: they are built by `agent.llm.client`, which
 redacts the key's value from anything the server sent back.

@@ -23,6 +23,12 @@ has usage. A client that closes the stream early is seen as a failed write: the 
 number lands in `server.cancelled` and the chunks sent before it in `server.sent`, which
 is how a test proves a dropped call stopped generating on the server too.
 
+For what real servers send besides the usual chunks, `Reply.events(...)` streams the
+events given, verbatim (a dict is one `data:` event, bytes go as they are: tool calls
+with `content: null`, `reasoning_content`, usage in another place, bytes that are not
+UTF-8), and `Reply.reset(content, after=n)` resets the connection (TCP RST) after `n`
+chunks, as a crashing server or a proxy does mid-body.
+
 Written on the standard library's `http.server` (a thread per request, so a
 hanging reply does not block the next one) because the point is a real socket
 the real client talks to, with no dependency beyond Python itself.
@@ -56,6 +62,8 @@ class Reply:
     usage: bool = True
     trickle: float = 0.0  # > 0: send the body one byte per `trickle` seconds
     chunk_delay: float = 0.0  # streaming: seconds between chunks (a slow generator)
+    stream: tuple[bytes, ...] | None = None  # streaming: these events verbatim, instead of `content`'s
+    reset_after: int | None = None  # streaming: reset the connection after this many content chunks
 
     @classmethod
     def text(
@@ -108,6 +116,23 @@ class Reply:
         if retry_after is not None:
             headers = (("Retry-After", f"{retry_after:g}"),)
         return cls(status=code, body=json.dumps(error).encode(), headers=headers)
+
+    @classmethod
+    def events(cls, *events: dict[str, Any] | bytes, done: bool = True) -> Reply:
+        """A streamed answer of exactly these events: a dict is sent as `data: <json>`, bytes as they are.
+
+        `done` ends the stream with `data: [DONE]`. For a non-streamed request the body is
+        the events joined.
+        """
+        raw = [e if isinstance(e, bytes) else b"data: " + json.dumps(e).encode() + b"\n\n" for e in events]
+        if done:
+            raw.append(b"data: [DONE]\n\n")
+        return cls(stream=tuple(raw))
+
+    @classmethod
+    def reset(cls, content: str, after: int = 2, **kwargs: Any) -> Reply:
+        """A completion whose connection is reset (TCP RST) after `after` content chunks."""
+        return cls(content=content, reset_after=after, **kwargs)
 
     @classmethod
     def hang(cls, seconds: float = 3600.0) -> Reply:
@@ -342,7 +367,9 @@ class ScriptedServer:
 
             def _stream(self, reply: Reply, request: RecordedRequest, number: int) -> None:
                 """Send a completion as server-sent events; a closed connection is a cancellation."""
-                events = server._chunks(reply, request, number)
+                events = (
+                    list(reply.stream) if reply.stream is not None else server._chunks(reply, request, number)
+                )
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Connection", "close")
@@ -363,12 +390,25 @@ class ScriptedServer:
                             self.wfile.write(data)
                             self.wfile.flush()
                         sent += 1 if 0 < index < len(events) - 1 else 0
+                        if reply.reset_after is not None and sent >= reply.reset_after:
+                            self._reset()
+                            return
                 except (BrokenPipeError, ConnectionResetError):
                     with server._lock:
                         server.cancelled.append(number)
                 finally:
                     with server._lock:
                         server.sent[number] = sent
+
+            def _reset(self) -> None:
+                """Close the socket with a TCP RST (SO_LINGER 0), not a FIN: a connection reset mid-body."""
+                import socket
+                import struct
+
+                self.wfile.flush()
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.close_connection = True
+                self.connection.close()
 
             def do_POST(self) -> None:
                 arrived = time.monotonic()
@@ -387,6 +427,9 @@ class ScriptedServer:
                     self.close_connection = True
                     return
                 streamed = bool((request.body or {}).get("stream"))
+                if reply.stream is not None and not streamed:
+                    self._send(reply.status, b"".join(reply.stream), reply.headers, reply.trickle)
+                    return
                 if streamed and reply.status == 200 and reply.body is None:
                     self._stream(reply, request, number)
                     return

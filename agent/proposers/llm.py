@@ -45,12 +45,23 @@ Small models (issue 17):
 - the prompt is fitted to the context window (`[llm] context`, or the endpoint's report,
   or learned from an overflow) by `agent.proposers.prompt_fit`, which says what it cut;
 - an answer cut at `max_tokens` with nothing usable is sent back once: "answer shorter".
+
+Hostile or odd replies (what real servers and models send):
+- a reasoning model's `<think>…</think>` is set aside before parsing (`split_reasoning`),
+  said in a decision, and not sent back in the follow-up: edit-like text in it is never
+  applied; a reply cut inside it holds no answer;
+- a reply cut before the model finished (`finish_reason` length, none, or strop's own cut)
+  is parsed with `cut=True`: a whole file left open is not applied;
+- a reply that is only tool calls (`content: null`) is sent back once, saying so;
+- the idea (the commit message's subject) keeps no control characters: a NUL or an
+  escape sequence from the model cannot break `git commit` or a terminal.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,7 +69,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.deadline import Deadline
-from agent.edits import EditOutcome, EditProblem, ParsedAnswer, PathGuard, apply_edits, parse_answer, reader
+from agent.edits import (
+    EditOutcome,
+    EditProblem,
+    ParsedAnswer,
+    PathGuard,
+    apply_edits,
+    parse_answer,
+    reader,
+    split_reasoning,
+)
 from agent.errors import UserError
 from agent.llm.client import ChatMessage, LLMClient, LLMReply, prompt_tokens_upper
 from agent.llm.endpoint import Capabilities, probe, reported_context, response_format
@@ -104,6 +124,7 @@ CUT_SHORT = (
     "answer again, much shorter: only the lines that change"
 )
 _DECISION_CHARS = 1500
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 
 
 def no_edit_reason(candidate: Candidate) -> str | None:
@@ -146,6 +167,11 @@ def _gist(message: str, limit: int = 200) -> str:
     first = message.strip().splitlines()[0] if message.strip() else ""
     first = first.split("; the closest lines")[0]
     return _cap(first.rstrip(":. "), limit)
+
+
+def printable(text: str) -> str:
+    """`text` without control characters (but newline and tab) or lone surrogates: safe for git and terminals."""
+    return _CONTROL.sub("", text)
 
 
 def _cap(text: str, limit: int = _DECISION_CHARS) -> str:
@@ -429,6 +455,11 @@ class LLMProposer:
 
     # ------------------------------------------------------------------ propose
     def propose(self, request: ProposalRequest) -> Candidate:
+        candidate = self._propose(request)
+        candidate.idea = printable(candidate.idea)
+        return candidate
+
+    def _propose(self, request: ProposalRequest) -> Candidate:
         if request.turn == 1 and self.offline is not None:
             why = fallback_reason(request.history, self.fallback_after)
             if why:
@@ -467,8 +498,17 @@ class LLMProposer:
         messages: list[ChatMessage] = []
         transcript: list[str] = []
 
-        def read(text: str) -> ParsedAnswer:
-            return parse_edits(text, editable) if structured else parse_answer(text)
+        def read(reply: LLMReply) -> tuple[ParsedAnswer, str]:
+            answer = self._answer(reply, candidate)
+            parsed = parse_edits(answer, editable) if structured else parse_answer(answer, _was_cut(reply))
+            if reply.tool_calls and not parsed.edits:
+                called = ", ".join(reply.tool_calls[:3])
+                note = (
+                    f"your answer was a tool call ({called}), which strop does not read: no tools are offered; "
+                    "write the edits in the text of your answer"
+                )
+                parsed = ParsedAnswer(parsed.plan, parsed.edits, parsed.extend, (*parsed.notes, note))
+            return parsed, answer
 
         try:
             messages = self._fitted(request, mode, candidate)
@@ -482,10 +522,10 @@ class LLMProposer:
             candidate.decisions.append(NO_EDIT + _cap(f"the model call failed: {error}"))
             self._write_transcript(request, messages, transcript)
             return candidate
-        parsed = read(reply.text)
+        parsed, answer = read(reply)
         candidate.idea = parsed.plan or "(the model gave no plan)"
         if parsed.extend:
-            candidate.decisions.append(EXTEND + _cap(parsed.extend, 300))
+            candidate.decisions.append(EXTEND + _cap(printable(parsed.extend), 300))
         guard = PathGuard(request.parent_checkout, self.protected)
         outcome = apply_edits(parsed.edits, reader(request.parent_checkout), guard)
         notes = list(parsed.notes)
@@ -496,7 +536,7 @@ class LLMProposer:
                 break
             messages = [
                 *messages,
-                ChatMessage("assistant", reply.text),
+                ChatMessage("assistant", answer.strip() or "(no answer)"),
                 ChatMessage("user", self._fix_prompt(outcome, notes, structured)),
             ]
             self._record(candidate, outcome, notes, final=False)
@@ -509,9 +549,9 @@ class LLMProposer:
                 if isinstance(error, LLMOutOfTime | LLMBudgetSpent):
                     candidate.decisions.append(OUT_OF_BUDGET + _cap(str(error), 300))
                 break
-            parsed = read(reply.text)
+            parsed, answer = read(reply)
             if parsed.extend and extend_request(candidate) is None:
-                candidate.decisions.append(EXTEND + _cap(parsed.extend, 300))
+                candidate.decisions.append(EXTEND + _cap(printable(parsed.extend), 300))
             outcome = self._apply_on_top(outcome, parsed.edits, request.parent_checkout, guard)
             notes = list(parsed.notes)
             if _cut_at_max_tokens(reply) and not outcome.files:
@@ -531,17 +571,22 @@ class LLMProposer:
         try:
             messages = self._fitted(request, "params", candidate)
             messages, reply = self._ask_fitting(request, messages, candidate, transcript, "params", fmt)
-            answer = parse_params(reply.text, self.space)
+            text = self._answer(reply, candidate)
+            answer = parse_params(text, self.space)
             if not answer.values and self.edit_retries:
                 why = CUT_SHORT if _cut_at_max_tokens(reply) else "the answer held no parameter values"
                 example = json.dumps({"params": parent, "reason": "why these values"})
                 follow = f"{why}. Answer with one JSON object only, like: {example} (with new values)."
-                messages = [*messages, ChatMessage("assistant", reply.text), ChatMessage("user", follow)]
+                messages = [
+                    *messages,
+                    ChatMessage("assistant", text.strip() or "(no answer)"),
+                    ChatMessage("user", follow),
+                ]
                 candidate.decisions.append(_cap(f"llm: (sent back) {why}", 300))
                 reply = self._ask(
                     messages, candidate, transcript, fmt, self._seed(request, candidate), PARAMS_MAX_TOKENS
                 )
-                answer = parse_params(reply.text, self.space)
+                answer = parse_params(self._answer(reply, candidate), self.space)
         except LLMConfigError:
             raise
         except LLMError as error:
@@ -665,6 +710,21 @@ class LLMProposer:
             candidate.decisions.append("llm: the endpoint reported no token usage; tokens estimated")
         return reply
 
+    @staticmethod
+    def _answer(reply: LLMReply, candidate: Candidate) -> str:
+        """The reply's answer without a reasoning model's `<think>` block; a decision says what was set aside."""
+        answer, reasoning = split_reasoning(reply.text)
+        if reasoning:
+            how = (
+                "the whole reply (cut while reasoning)"
+                if not answer.strip()
+                else f"{len(reasoning)} characters"
+            )
+            candidate.decisions.append(
+                f"llm: the reply's reasoning block (<think>) was set aside, not read for edits: {how}"
+            )
+        return answer
+
     def _count_error(self, error: LLMError | None) -> None:
         """Track the same kind of error in a row; at `max_errors_in_a_row`, stop the run naming the kind."""
         if isinstance(error, LLMConfigError | LLMOutOfTime | LLMBudgetSpent):
@@ -746,6 +806,11 @@ class LLMProposer:
             parts.append(f"## reply {len(replies)}\n\n{replies[-1]}")
         path = self.transcript_dir / f"{request.exp_id}-turn{request.turn}.md"
         path.write_text(self.client.redact("\n\n".join(parts)) + "\n", encoding="utf-8")
+
+
+def _was_cut(reply: LLMReply) -> bool:
+    """The reply ended before the model finished: at `max_tokens`, at strop's cut, or with no finish reason."""
+    return reply.truncated or reply.finish_reason in ("length", "")
 
 
 def _cut_at_max_tokens(reply: LLMReply) -> bool:
