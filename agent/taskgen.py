@@ -1,6 +1,7 @@
 """Tasks from the command line: a goal, an eval command and a metric become a commented task.toml.
 
     draft(workspace, goal, eval, metric, direction) -> TaskDraft   what we know and what we guessed
+    draft(..., run=, score=, scorer=, private=, public=)            the same, two stages
     render(draft, workspace_key) -> str                             the commented task file's text
     task_from_goal(...) -> Task                                     a task with no file of the user's,
                                                                     saved under $STROP_HOME/tasks
@@ -11,6 +12,13 @@ every run). The guesses are said in comments: whether the workspace is a git rep
 (used in place) or a folder (strop keeps a managed copy), and which files to protect
 (the files the eval command names), since a candidate that edits its own judge must
 be caught.
+
+With `--eval` the task is one stage: the command that prints the metric runs in the
+candidate's sandbox, so a candidate can print any metric it likes (strop warns, and
+`two_stage_advice` says how to move off it). With `run`, `score` and `scorer` it is two
+stages (see `evaluators.spec`): the candidate's command makes artifacts, and the user's
+scorer folder, copied fresh for each evaluation into a sandbox of its own with the private
+data, scores them. Its folders are checked up front and written relative to the task file.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ _NAME = re.compile(r"[^A-Za-z0-9._-]+")
 class TaskDraft:
     name: str
     goal: str
-    command: str
+    command: str  # one stage; empty for two
     metric: str
     direction: str
     timeout: str = "10m"
@@ -41,6 +49,15 @@ class TaskDraft:
     protect: list[str] = field(default_factory=list)
     experiments: int = 20
     llm: tuple[str, str] | None = None  # (base_url, model) from STROP_LLM_URL and STROP_LLM_MODEL
+    run: str = ""  # two stages: the candidate's command, writing into $STROP_OUTPUTS
+    score: str = ""  # the scorer's command, run in a fresh copy of `scorer`
+    scorer: Path | None = None  # absolute: written relative to the task file
+    private: Path | None = None
+    public: Path | None = None
+
+    @property
+    def two_stage(self) -> bool:
+        return bool(self.run)
 
 
 def llm_from_environment() -> tuple[str, str] | None:
@@ -84,31 +101,135 @@ def files_to_protect(workspace: Path, command: str) -> list[str]:
 
 
 def draft(
-    workspace: Path, goal: str, command: str, metric: str, direction: str, timeout: str = "10m"
+    workspace: Path,
+    goal: str,
+    command: str,
+    metric: str,
+    direction: str,
+    timeout: str = "10m",
+    *,
+    run: str = "",
+    score: str = "",
+    scorer: Path | None = None,
+    private: Path | None = None,
+    public: Path | None = None,
 ) -> TaskDraft:
-    """What the command line says, plus what we can see in the workspace."""
+    """What the command line says, plus what we can see in the workspace.
+
+    `command` (`--eval`) makes a one-stage task; `run` + `score` + `scorer` a two-stage one.
+    """
     workspace = workspace.expanduser().resolve()
     if not workspace.is_dir():
         raise UserError(f"workspace {workspace} does not exist or is not a folder")
-    given = (("--goal", goal), ("--eval", command), ("--metric", metric))
+    command, run, score = command.strip(), run.strip(), score.strip()
+    _check_form(command, run, score, scorer, private, public)
+    given = (("--goal", goal), ("--eval", command or run), ("--metric", metric))
     missing = [option for option, value in given if not value or not value.strip()]
     if missing:
         raise UserError(
             f"strop init needs {', '.join(missing)}: what to improve, the command that measures it and "
             'the key of the JSON line it prints, e.g. strop init . --goal "make bench.py faster" '
-            '--eval "python bench.py" --metric seconds --direction min'
+            '--eval "python bench.py" --metric seconds --direction min (or, two stages, --run, --score '
+            "and --scorer in place of --eval)"
         )
     name = _NAME.sub("-", workspace.name).strip("-._")[:64] or "task"
+    folders = {
+        option: _trusted_folder(option, path, workspace)
+        for option, path in (("--scorer", scorer), ("--private", private), ("--public", public))
+        if path is not None
+    }
+    if run:
+        _check_command("--run", run)
+        _check_command("--score", score)
     return TaskDraft(
         name=name,
         goal=goal.strip(),
-        command=command.strip(),
+        command=command,
         metric=metric.strip(),
         direction=direction_of(direction),
         timeout=timeout,
         git_repo=is_git_top(workspace),
-        protect=files_to_protect(workspace, command),
+        # two stages: the judge is out of the workspace; what --run names is what candidates improve
+        protect=[] if run else files_to_protect(workspace, command),
         llm=llm_from_environment(),
+        run=run,
+        score=score,
+        scorer=folders.get("--scorer"),
+        private=folders.get("--private"),
+        public=folders.get("--public"),
+    )
+
+
+def _check_form(
+    command: str, run: str, score: str, scorer: Path | None, private: Path | None, public: Path | None
+) -> None:
+    """One stage (`--eval`) or two (`--run` + `--score` + `--scorer`), never a mix: one line each."""
+    staged = bool(run or score or scorer is not None)
+    if command and staged:
+        raise UserError("give --eval (one stage) or --run with --score and --scorer (two stages), not both")
+    if not staged and (private is not None or public is not None):
+        raise UserError(
+            "--private and --public belong to a two-stage task: give --run, --score and --scorer with them"
+        )
+    if not staged:
+        return
+    if score and scorer is None:
+        raise UserError("--score runs in your scorer's folder: give that folder with --scorer DIR")
+    if scorer is not None and not score:
+        raise UserError(
+            "--scorer DIR needs --score CMD: the command, run in a fresh copy of DIR, that prints the metric"
+        )
+    if not run:
+        raise UserError(
+            "--score needs --run CMD: the command that makes the artifacts, run in the candidate's sandbox"
+        )
+    if not score:
+        raise UserError(
+            "--run needs --score CMD and --scorer DIR: your scorer, which reads $STROP_OUTPUTS and prints "
+            "the metric (or give --eval for a one-stage task)"
+        )
+
+
+def _trusted_folder(option: str, path: Path, workspace: Path) -> Path:
+    """A scorer, private or public folder: it exists, and lies beside the workspace, not in it."""
+    folder = path.expanduser().resolve()
+    if not folder.exists():
+        raise UserError(f"{option} {path}: no such folder")
+    if not folder.is_dir():
+        raise UserError(f"{option} {path}: not a folder")
+    if folder == workspace or workspace in folder.parents:
+        raise UserError(
+            f"{option} {path} is the workspace or lies inside it, where candidates (and the LLM) can read it: "
+            "move it beside the workspace"
+        )
+    if folder in workspace.parents:
+        raise UserError(f"{option} {path} contains the workspace: give a folder beside it")
+    return folder
+
+
+def _check_command(option: str, command: str) -> None:
+    try:
+        shlex.split(command)
+    except ValueError as error:
+        raise UserError(f"{option} {command!r} is not a valid command line: {error}") from None
+
+
+def two_stage_advice(d: TaskDraft, workspace: Path, target: Path) -> str:
+    """How to turn the one-stage task just written into a two-stage one, as commands to type."""
+    where = shlex.quote(_relative(workspace.resolve(), Path.cwd()))
+    scorer = shlex.quote(_relative(workspace.resolve().parent / "scorer", Path.cwd()))
+    direction = "min" if d.direction == "minimize" else "max"
+    default = target.resolve() == workspace.resolve() / "task.toml"
+    output = "" if default else f" -o {shlex.quote(str(target))}"
+    return (
+        f"this task is one stage: `{d.command}` prints the metric inside the candidate's sandbox, so a "
+        "candidate can print any metric it likes. To make it two stages: have the command write what it "
+        "makes into $STROP_OUTPUTS; put a scorer beside the workspace (say "
+        f"{scorer}/score.py, reading $STROP_OUTPUTS, and $STROP_PRIVATE for answers kept in a --private "
+        "folder, and printing the JSON line with the metric); then  "
+        f"strop init {where} --force{output} --goal {shlex.quote(d.goal)} "
+        f"--metric {shlex.quote(d.metric)} --direction {direction} --run {shlex.quote(d.command)} "
+        f'--score "python -I score.py" --scorer {scorer}'
     )
 
 
@@ -116,17 +237,12 @@ def _toml(value: object) -> str:
     return json.dumps(value)  # a JSON string or list of strings is a valid TOML value
 
 
-def render(d: TaskDraft, workspace_key: str = ".") -> str:
-    """The commented task file for a draft."""
+def render(d: TaskDraft, workspace_key: str = ".", base: Path | None = None) -> str:
+    """The commented task file for a draft; `base`: the folder the trusted folders are written relative to."""
     where = (
         "a git repo: strop works in it in place (branches strop/<run>/<n>; your branch is untouched)"
         if d.git_repo
         else "a plain folder: strop keeps a managed git copy of it under $STROP_HOME/repos"
-    )
-    protect = (
-        f"files = {_toml(d.protect)}  # the judge: a candidate that changes these is marked `tampered`"
-        if d.protect
-        else '# files = ["bench.py"]  # protect the files your evaluator reads: a candidate must not edit its judge'
     )
     return f"""# task.toml written by `strop init`. Check it, then:  strop eval THIS_FILE  and  strop run THIS_FILE
 # Reference: the README's "A tour of task.toml".
@@ -136,15 +252,7 @@ name = {_toml(d.name)}
 goal = {_toml(d.goal)}
 workspace = {_toml(workspace_key)}  # {where}
 
-[evaluator]
-command = {_toml(d.command)}  # runs in each candidate's copy; its last JSON line holds the metrics
-metric = {_toml(d.metric)}
-direction = {_toml(d.direction)}
-timeout = {_toml(d.timeout)}
-{protect}
-# final = "python bench.py --final"   # a hidden test, run once on the best
-# sandbox = "auto"                    # auto | docker | bwrap | local
-
+{_evaluator(d, base) if d.two_stage else _one_stage(d)}
 [budget]
 experiments = {d.experiments}  # also: time = "30m", tokens, cost (USD)
 
@@ -154,6 +262,50 @@ kind = "auto"  # llm when [llm] is set, else evolve over [space]
 {_llm(d)}
 # [space]                              # what the offline proposer may change (written to params.json)
 # learning_rate = {{ type = "float", low = 0.01, high = 0.5, log = true }}
+"""
+
+
+def _one_stage(d: TaskDraft) -> str:
+    protect = (
+        f"files = {_toml(d.protect)}  # the judge: a candidate that changes these is marked `tampered`"
+        if d.protect
+        else '# files = ["bench.py"]  # protect the files your evaluator reads: a candidate must not edit its judge'
+    )
+    return f"""[evaluator]
+command = {_toml(d.command)}  # runs in each candidate's copy; its last JSON line holds the metrics
+# One stage: the candidate's code runs where the metric is printed, so it can forge it. Two stages
+# cannot be forged: run = "…" (writes into $STROP_OUTPUTS) with score = "…" and scorer = "DIR"
+# (your scorer's folder, outside the workspace); see `strop init --help`.
+metric = {_toml(d.metric)}
+direction = {_toml(d.direction)}
+timeout = {_toml(d.timeout)}
+{protect}
+# final = "python bench.py --final"   # a hidden test, run once on the best
+# sandbox = "auto"                    # auto | docker | bwrap | local
+"""
+
+
+def _evaluator(d: TaskDraft, base: Path | None) -> str:
+    def key(path: Path | None) -> str | None:
+        if path is None:
+            return None
+        return Path(_relative(path, base.resolve())).as_posix() if base is not None else str(path)
+
+    private, public = key(d.private), key(d.public)
+    return f"""[evaluator]                            # two stages: the candidate makes artifacts, your scorer scores them
+run = {_toml(d.run)}  # stage run: the candidate's code, in its sandbox; writes into $STROP_OUTPUTS
+score = {_toml(d.score)}  # stage score: your scorer, in a sandbox of its own; prints the metric
+scorer = {_toml(key(d.scorer))}  # copied fresh for each evaluation; never shown to the LLM
+{f"private = {_toml(private)}  # read by the scorer alone, at $STROP_PRIVATE" if private else '# private = "../private"  # answers the scorer alone reads, at $STROP_PRIVATE'}
+{f"public = {_toml(public)}  # read-only in both stages, at $STROP_PUBLIC" if public else '# public = "../public"  # data both stages read, at $STROP_PUBLIC'}
+# final_private = "../private-final"  # hidden-test answers: read once, in the final phase, on the best
+# expects = "predictions.json: [...]"   # what the scorer reads from $STROP_OUTPUTS, in words, for the LLM
+metric = {_toml(d.metric)}
+direction = {_toml(d.direction)}
+timeout = {_toml(d.timeout)}  # stage run; score_timeout for the scorer (default: the same)
+# files = ["data.csv"]                # workspace files a candidate must not change (it is then `tampered`)
+# sandbox = "auto"                    # auto | docker | bwrap | local
+# score_sandbox = "auto"              # the scorer's: bwrap where it works
 """
 
 
@@ -180,7 +332,7 @@ def write_task_file(target: Path, d: TaskDraft, workspace: Path, force: bool = F
         raise UserError(f"{target} exists: use --force to replace it, or -o to write elsewhere")
     key = Path(_relative(workspace.resolve(), target.parent.resolve())).as_posix()
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render(d, key))
+    target.write_text(render(d, key, target.parent))
     return load_task(target)
 
 

@@ -30,6 +30,7 @@ app = typer.Typer(
 )
 
 # Command groups register themselves on import; keep one line per module here.
+from agent.cli import audit as _audit  # noqa: E402,F401
 from agent.cli import evolve as _evolve  # noqa: E402,F401
 from agent.cli import experiments as _experiments  # noqa: E402,F401
 from agent.cli import init as _init  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""`strop init`: write a commented task.toml from a goal, an eval command and a metric."""
+"""`strop init`: write a commented task.toml from a goal, an eval command (or two stages) and a metric."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from agent.cli import app
-from agent.cli.render import out
+from agent.cli.render import err, out
 
 if TYPE_CHECKING:
     from agent.taskgen import TaskDraft  # imported by the command: `strop --help` stays fast
@@ -21,8 +21,45 @@ def init_command(
     ] = Path("."),
     goal: Annotated[str, typer.Option("--goal", help="What to improve, in words (shown to the LLM).")] = "",
     eval_command: Annotated[
-        str, typer.Option("--eval", help='The command that measures it, e.g. "python bench.py".')
+        str,
+        typer.Option(
+            "--eval",
+            help='One stage: the command that measures it and prints the metric, e.g. "python bench.py" '
+            "(it runs in the candidate's sandbox: a candidate can forge it).",
+        ),
     ] = "",
+    run_command: Annotated[
+        str,
+        typer.Option(
+            "--run",
+            help="Two stages: what makes the artifacts, in the candidate's sandbox; it writes them into "
+            '$STROP_OUTPUTS, e.g. "python train.py". Needs --score and --scorer.',
+        ),
+    ] = "",
+    score_command: Annotated[
+        str,
+        typer.Option(
+            "--score",
+            help="Two stages: your scorer's command, run in a fresh copy of --scorer in a sandbox of its "
+            'own; reads $STROP_OUTPUTS (and $STROP_PRIVATE), prints the metric, e.g. "python -I score.py".',
+        ),
+    ] = "",
+    scorer: Annotated[
+        Path | None,
+        typer.Option("--scorer", help="Your scorer's folder, outside the workspace; never shown to the LLM."),
+    ] = None,
+    private: Annotated[
+        Path | None,
+        typer.Option(
+            "--private", help="Answers only the scorer reads ($STROP_PRIVATE), outside the workspace."
+        ),
+    ] = None,
+    public: Annotated[
+        Path | None,
+        typer.Option(
+            "--public", help="Data both stages read ($STROP_PUBLIC, read-only), outside the workspace."
+        ),
+    ] = None,
     metric: Annotated[str, typer.Option("--metric", help="Key of the JSON line the command prints.")] = "",
     direction: Annotated[str, typer.Option("--direction", help="max or min.")] = "max",
     timeout: Annotated[str, typer.Option("--timeout", help="Per evaluation, e.g. 60s, 10m.")] = "10m",
@@ -33,11 +70,30 @@ def init_command(
 ) -> None:
     """Write a commented task.toml for WORKSPACE: detects a git repo, proposes the files to protect.
 
-    Example:  strop init . --goal "make bench.py faster" --eval "python bench.py" --metric seconds --direction min
-    """
-    from agent.taskgen import draft, write_task_file
+    One stage (--eval): the command that prints the metric runs in the candidate's sandbox, so a
+    candidate can forge its score (strop warns). Two stages (--run, --score, --scorer): the candidate's
+    command writes artifacts into $STROP_OUTPUTS; your scorer, copied fresh for each evaluation and run
+    in a sandbox of its own with --private, scores them; candidates never see it.
 
-    d = draft(workspace, goal, eval_command, metric, direction, timeout)
+    Example:  strop init . --goal "make bench.py faster" --eval "python bench.py" --metric seconds --direction min
+
+    Two stages:  strop init ws --goal "raise accuracy" --run "python train.py" --score "python -I score.py" --scorer scorer --private private --metric accuracy
+    """
+    from agent.taskgen import draft, two_stage_advice, write_task_file
+
+    d = draft(
+        workspace,
+        goal,
+        eval_command,
+        metric,
+        direction,
+        timeout,
+        run=run_command,
+        score=score_command,
+        scorer=scorer,
+        private=private,
+        public=public,
+    )
     target = output or workspace / "task.toml"
     task = write_task_file(target, d, workspace, force)
     out.print(f"wrote {target}", markup=False)
@@ -46,17 +102,29 @@ def init_command(
         markup=False,
     )
     out.print(
-        f"  protected: {', '.join(d.protect) if d.protect else 'nothing yet (see `files` in the file)'}",
+        f"  protected: {', '.join(d.protect) if d.protect else _unprotected(d)}",
         markup=False,
     )
+    if d.two_stage:
+        for name, folder in (("scorer", d.scorer), ("private", d.private), ("public", d.public)):
+            if folder is not None:
+                out.print(f"  {name} {folder}", markup=False)
     for note in init_notes(d, task.workspace):
         out.print(f"note: {note}", markup=False)
+    if not d.two_stage:
+        err.print(f"warning: {two_stage_advice(d, task.workspace, target)}", markup=False)
     then = (
         f"then   strop run {target}"
         if d.llm
         else f"then, with a [space] or an [llm] in it,   strop run {target}"
     )
     out.print(f"next: strop eval {target}   {then}", markup=False)
+
+
+def _unprotected(d: TaskDraft) -> str:
+    if d.two_stage:
+        return "nothing in the workspace (the scorer is outside it; see `files` in the file)"
+    return "nothing yet (see `files` in the file)"
 
 
 def init_notes(d: TaskDraft, workspace: Path) -> list[str]:

@@ -1,0 +1,80 @@
+"""`strop audit RUN`: is a run's record whole, and does it say what its evaluations said?
+
+The checks live in `agent.loop.audit`; this module prints them, one line per problem.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from agent.cli import app
+from agent.cli.render import err, out, plural, print_json
+
+AUDIT_HELP = """Check that a run's record is whole and says what its evaluations said; exit 0 when it
+does, 1 with one line per problem (and what to do about it) when not. Read-only.
+
+What is checked, and what to do when it fails:
+
+- the run has ended (`done` or `stopped`), no strop process holds its locks, no lane worktree
+or git lock file is left: when its process is gone, `strop resume RUN` finishes it;
+- experiment ids run 0..N with none left `pending`: `strop resume RUN` evaluates those;
+- the run index says what git says: `strop reindex`;
+- `git fsck` finds no error in the experiment repo;
+- every branch strop/RUN/N names a commit holding its own note (the record), and each record's
+parent is an earlier experiment whose commit its own descends from: a failure means a note was
+removed or edited, or a branch moved, after the run (`git reflog BRANCH` shows where it was);
+- each scored experiment's evaluation log (in $STROP_HOME/runs/RUN/logs) is there, unchanged
+(its sha256 is in the note), and the recorded metrics are those the scorer printed in it:
+a failure means the note or the log was edited: do not trust that score;
+- the best the run reports is the best scored experiment by the run's direction;
+- the hidden-test score is on the best only, set once, and matches the final phase's log
+(a best of an earlier end, before a resume, keeps its own: said as a note).
+
+Not checkable from here, and said so: metrics a scorer writes to `metrics_file` (not logged),
+a search's points (no log), and a one-stage (`command`) task's scores, which the candidate
+can forge in the process that prints them. A passing audit does not prove that the scorer,
+its private data or strop were not tampered with before the run, nor that the sandbox held.
+
+Example:  strop audit latest --json"""
+
+
+@app.command("audit", help=AUDIT_HELP)
+def audit_command(
+    run_ref: Annotated[
+        str | None, typer.Argument(metavar="[RUN]", help="run id or prefix; default: latest")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    from agent.home import strop_home
+    from agent.loop.audit import audit
+    from agent.run_index import RunIndex
+
+    home = strop_home()
+    report = audit(run_ref, home, RunIndex(home))
+    if json_out:
+        print_json(report.to_dict())
+    else:
+        for problem in report.problems:
+            line = f"problem: {_one_line(problem)}"
+            out.print(line + (f"  → {_one_line(problem.hint)}" if problem.hint else ""), markup=False)
+        for note in report.unchecked:
+            err.print(f"note: {_one_line(note)}", markup=False)
+        counts = (
+            f"{plural(report.experiments, 'experiment')}, {plural(report.logs_checked, 'evaluation log')} "
+            "checked"
+        )
+        if report.whole:
+            out.print(f"run {report.run.id} is whole: {counts}", markup=False)
+        else:
+            err.print(
+                f"run {report.run.id}: {plural(len(report.problems), 'problem')} ({counts})", markup=False
+            )
+    if not report.whole:
+        raise typer.Exit(1)
+
+
+def _one_line(text: str) -> str:
+    """Text that may quote a record (an edited note is untrusted) on one printable line."""
+    return "".join(ch if ch.isprintable() else " " for ch in str(text))

@@ -1,0 +1,216 @@
+"""`strop audit RUN` on real runs of the tiny task: whole runs pass, each corruption is named.
+
+Every corruption below is one a reader of the record could not see in `strop log`: a lost
+note, a branch moved, a note edited (metric, status, parent, hidden-test score), a log
+edited, a hidden test run on an experiment that was not the best. Each test asserts the line
+of the check that catches it, so it fails if that check were missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from agent.experiments import ExperimentRepo
+from agent.home import strop_home
+from agent.records import best_experiment
+from agent.run_index import RunIndex
+
+from .conftest import make_task
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def strop(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+    command = [sys.executable, "-W", "ignore", "-c", "from agent.cli import main; main()", *args]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+@dataclass
+class Made:
+    """A finished run of the tiny task, and ways to tamper with its record as a user could."""
+
+    id: str
+    repo: ExperimentRepo
+    best: int
+    logs: Path
+
+    def git(self, *args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=self.repo.path, capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+    def commit(self, exp: int) -> str:
+        return self.git("rev-parse", f"strop/{self.id}/{exp}")
+
+    def edit_note(self, exp: int, change: Callable[[dict], None]) -> None:
+        commit = self.commit(exp)
+        note = json.loads(self.git("notes", "--ref=strop", "show", commit))
+        change(note)
+        self.git("notes", "--ref=strop", "add", "-f", "-m", json.dumps(note), commit)
+
+    def record(self, exp: int) -> dict:
+        return json.loads(self.git("notes", "--ref=strop", "show", self.commit(exp)))
+
+    def other(self) -> int:
+        """A scored experiment other than the best and experiment 0."""
+        return next(n for n in range(1, 5) if n != self.best and self.record(n)["status"] == "ok")
+
+
+def audit(run: str, *more: str) -> subprocess.CompletedProcess[str]:
+    return strop("audit", run, *more)
+
+
+@pytest.fixture
+def made(tmp_path: Path) -> Made:
+    task = make_task(tmp_path / "t", experiments=5)
+    done = strop("run", str(task), "--json")
+    assert done.returncode == 0, done.stderr
+    run_id = json.loads(done.stdout)["run"]
+    index = RunIndex(strop_home())
+    run = index.find_run(run_id)
+    best = best_experiment(index.experiments(run_id), run.metric, run.direction)
+    assert best is not None and best.id != 0 and run.best == best.id
+    repo = ExperimentRepo.open(Path(run.repo), strop_home())
+    return Made(run_id, repo, best.id, strop_home() / "runs" / run_id / "logs")
+
+
+def test_a_whole_run_passes_by_prefix_and_in_json(made: Made) -> None:
+    done = audit(made.id[:4])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"run {made.id} is whole: 5 experiments, 5 evaluation logs checked" in done.stdout
+    assert "one-stage evaluator" in done.stderr  # what the audit cannot vouch for is said
+    report = json.loads(audit(made.id, "--json").stdout)
+    assert report["whole"] is True and report["problems"] == [] and report["logs_checked"] == 5
+    resumed = strop("resume", made.id, "--experiments", "9")  # a resumed run is whole too
+    assert resumed.returncode == 0, resumed.stderr
+    again = audit(made.id, "--json")
+    assert again.returncode == 0 and json.loads(again.stdout)["experiments"] == 9, again.stdout
+
+
+def test_help_teaches_what_is_checked() -> None:
+    done = strop("audit", "--help")
+    assert done.returncode == 0
+    for words in ("strop resume", "strop reindex", "sha256", "hidden-test", "does not prove"):
+        assert words in " ".join(done.stdout.split()), words
+
+
+def problems(done: subprocess.CompletedProcess[str]) -> list[str]:
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    return [line for line in done.stdout.splitlines() if line.startswith("problem: ")]
+
+
+def has(lines: list[str], *words: str) -> bool:
+    return any(all(word in line for word in words) for line in lines)
+
+
+def test_a_deleted_note(made: Made) -> None:
+    made.git("notes", "--ref=strop", "remove", made.commit(1))
+    lines = problems(audit(made.id))
+    assert has(lines, f"strop/{made.id}/1 names commit", "which holds no record (no note)", "reflog")
+
+
+def test_a_branch_moved_to_another_experiments_commit(made: Made) -> None:
+    made.git("update-ref", f"refs/heads/strop/{made.id}/3", made.commit(1))
+    lines = problems(audit(made.id))
+    assert has(lines, f"strop/{made.id}/3 names commit", f"whose note is the record of {made.id}/1")
+
+
+def test_a_branch_moved_to_a_commit_of_another_line(made: Made) -> None:
+    """Its note moved with it (as `git notes copy` would): only the ancestry check sees it."""
+    exp = made.other()
+    note = made.record(exp)
+    other = next(n for n in range(5) if n not in (exp, note["parent"]))
+    tree = made.git("rev-parse", f"{made.commit(exp)}^{{tree}}")
+    identity = ["-c", "user.name=x", "-c", "user.email=x@x"]
+    moved = made.git(*identity, "commit-tree", tree, "-p", made.commit(other), "-m", "moved")
+    made.git("update-ref", f"refs/heads/strop/{made.id}/{exp}", moved)
+    made.git("notes", "--ref=strop", "add", "-f", "-m", json.dumps({**note, "commit": moved}), moved)
+    lines = problems(audit(made.id))
+    assert has(lines, f"{made.id}/{exp}'s record names", f"descends from {made.id}/{other}'s commit first"), (
+        lines
+    )
+
+
+def test_an_edited_metric(made: Made) -> None:
+    """Lowered (the best stays the best): only the log comparison sees it."""
+    exp = made.other()
+    made.edit_note(exp, lambda note: note["metrics"].update(score=note["metrics"]["score"] - 1))
+    lines = problems(audit(made.id))
+    assert has(
+        lines, f"{made.id}/{exp}'s recorded metrics are not its evaluation log's", "recorded", "logged"
+    )
+    assert not has(lines, "the run reports")
+
+
+def test_an_edited_log(made: Made) -> None:
+    exp = made.other()
+    log = made.logs / f"{exp}-validate.log"
+    log.write_text(log.read_text().replace('{"score": ', '{"score": 1e3, "was": '))
+    lines = problems(audit(made.id))
+    assert has(lines, f"{made.id}/{exp}'s evaluation log", "changed after it was recorded")
+
+
+def test_a_missing_log(made: Made) -> None:
+    (made.logs / "0-validate.log").unlink()
+    assert has(problems(audit(made.id)), f"{made.id}/0's evaluation log", "is missing")
+
+
+def test_an_experiment_left_pending(made: Made) -> None:
+    exp = made.other()
+    made.edit_note(exp, lambda note: note.update(status="pending", metrics={}))
+    lines = problems(audit(made.id))
+    assert has(lines, f"experiments left pending: [{exp}]", f"strop resume {made.id}")
+
+
+def test_an_edited_parent(made: Made) -> None:
+    exp = made.other()
+    parent = made.record(exp)["parent"]
+    made.edit_note(exp, lambda note: note.update(parent=None if parent is not None else exp - 1))
+    lines = problems(audit(made.id))
+    assert has(lines, f"{made.id}/{exp}") and (
+        has(lines, "does not descend from") or has(lines, "as its parent, but its commit descends")
+    ), lines
+    made.edit_note(exp, lambda note: note.update(parent=exp + 1))
+    assert has(problems(audit(made.id)), f"{made.id}/{exp}'s parent {exp + 1} is not an earlier experiment")
+
+
+def test_a_best_that_is_not_the_best(made: Made) -> None:
+    run = made.repo.read_run(made.id)
+    run.best = made.other()
+    made.repo.write_run(run)
+    lines = problems(audit(made.id))
+    assert has(
+        lines,
+        f"the run reports {made.id}/{run.best}",
+        f"best scored experiment by maximize score is {made.id}/{made.best}",
+    )
+
+
+def test_a_hidden_test_score_on_another_experiment(made: Made) -> None:
+    exp = made.other()
+    made.edit_note(exp, lambda note: note.update(final_metrics={"score": 0.5}))
+    lines = problems(audit(made.id))
+    assert has(lines, f"{made.id}/{exp} holds a hidden-test score but was never the run's best")
+
+
+def test_a_hidden_test_score_changed_or_run_twice(made: Made) -> None:
+    made.edit_note(made.best, lambda note: note.update(final_metrics={"score": 99.0}))
+    lines = problems(audit(made.id))
+    assert has(lines, f"{made.id}/{made.best}'s hidden-test score changed after it was first recorded")
+    assert has(lines, f"{made.id}/{made.best}'s recorded hidden-test score is not its log's")
+
+
+def test_a_hidden_test_run_on_an_experiment_without_its_score(made: Made) -> None:
+    exp = made.other()
+    (made.logs / f"{exp}-final.log").write_text("")
+    lines = problems(audit(made.id))
+    assert has(lines, f"the hidden test was run on {made.id}/{exp}", "no score of it is recorded")
