@@ -17,6 +17,7 @@ write its copy in place would write the lane's file too.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import shutil
@@ -75,6 +76,34 @@ def export_tree(source: Path, target: Path) -> None:
     shutil.copytree(
         source, target, symlinks=True, ignore=lambda folder, names: [".git"] if folder == str(source) else []
     )
+
+
+def tree_digest(source: Path) -> str:
+    """A sha256 over what `export_tree` copies: each path, whether it is executable, its bytes
+    (a symlink: its target, never followed). Equal digests mean the same candidate code, which
+    is how the final phase knows that kept outputs are the chosen experiment's own."""
+    digest = hashlib.sha256()
+    for folder, folders, files in os.walk(source):
+        if folder == str(source):  # a lane's `.git` is a file naming its own worktree: not code
+            folders[:] = [name for name in folders if name != ".git"]
+            files = [name for name in files if name != ".git"]
+        folders.sort()
+        base = Path(folder)
+        for name in sorted(files + [name for name in folders if (base / name).is_symlink()]):
+            path = base / name
+            relative = path.relative_to(source).as_posix().encode("utf-8", "surrogateescape")
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode):
+                digest.update(b"L\0" + relative + b"\0" + os.fsencode(os.readlink(path)) + b"\0")
+            elif stat.S_ISREG(info.st_mode):
+                kind = b"X" if info.st_mode & 0o111 else b"F"
+                digest.update(kind + b"\0" + relative + b"\0" + _file_digest(path) + b"\0")
+    return digest.hexdigest()
+
+
+def _file_digest(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").digest()
 
 
 def readable_copy(source: Path, target: Path) -> None:

@@ -2,7 +2,10 @@
 
 Stage `run` executes the task's `run` command on a throwaway export of the
 candidate (no `.git`), in the sandbox, with the public data read-only and an
-empty outputs folder writable; it is never told the phase. When every process of
+empty outputs folder writable; it is never told the phase. It is told its time
+limit (`STROP_RUN_SECONDS`: the timeout, or less where the run's deadline cuts it,
+as it does a late selection run too), so that a candidate can decline work it
+cannot finish in time instead of being killed at the end of it. When every process of
 it is gone, strop seals the outputs (regular files only, bounded: see
 `evaluators.outputs`). Stage `score` runs the task owner's scorer in a second,
 separate sandbox (bwrap by default where it works, whatever runs the candidates:
@@ -20,6 +23,20 @@ are public. If that run fails before the scorer starts (so before the answers ar
 copied in), the final phase runs once more on `public`, as the candidate was selected:
 a refit that does not fit in its time limit must not cost the run its grade.
 
+Kept outputs: a task with a final phase keeps, in the run's folder (`kept/`, never bound
+into a sandbox), the sealed outputs of its best selection runs (`evaluators.outputs.KeptStore`:
+the three best by the metric, each at most 128 MiB; with folds, the first fold's run). When
+the final phase's own run gives no verdict before the scorer starts, or is not worth starting
+(less time is left than half the same candidate's selection run took), the outputs that the chosen
+candidate's selection run made (matched by a digest of its files, checked file by file on the
+copy the scorer reads) are graded instead of running it again, within time kept for that; a
+rerun as selected is left for when there are none. The private answers are still read once:
+the first scorer that starts gives the phase's verdict. `graded` says, in words, which outputs
+were graded; the run loop writes it into the chosen experiment's record. Only an evaluator
+that can reach the final private data keeps outputs: the final phase runs on the driver, and
+a remote worker (`agent.executors.remote`) elsewhere keeps nothing, so a run whose selection
+ran there falls back to the rerun as before.
+
 With `folds` (see `evaluators.spec`), the validate phase runs both stages once per fold, each
 time on a fresh export and scratch folder, with that fold's public and private folders alone;
 the verdict's metrics are the folds' means, and the first fold that fails is the verdict.
@@ -30,8 +47,14 @@ traceback would show the scorer's source).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import math
+import os
+import secrets
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from evaluators.command import (
@@ -50,8 +73,17 @@ from evaluators.command import (
 from evaluators.held import HeldRun
 from evaluators.integrity import ProtectedFiles
 from evaluators.metrics_output import MetricsError
-from evaluators.outputs import SealError, seal_outputs
-from evaluators.scratch import SCRATCH, Scratch, export_tree, readable_copy, reap, scratch
+from evaluators.outputs import KeptOutputs, KeptStore, Sealed, SealError, seal_outputs
+from evaluators.scratch import (
+    SCRATCH,
+    Scratch,
+    export_tree,
+    readable_copy,
+    reap,
+    remove_tree,
+    scratch,
+    tree_digest,
+)
 from evaluators.spec import EvaluatorSpec
 from evaluators.trusted import TrustedFiles
 from evaluators.verdict import Status, Verdict
@@ -61,10 +93,39 @@ from sandbox.gate import can_hold
 OUTPUTS_VAR = "STROP_OUTPUTS"
 PRIVATE_VAR = "STROP_PRIVATE"
 PUBLIC_VAR = "STROP_PUBLIC"
+SECONDS_VAR = "STROP_RUN_SECONDS"
+"""Stage `run`'s time limit in seconds (its timeout, or what the run's deadline leaves), told to it."""
 HOLD_SLACK = 60.0
 """Seconds a held scorer waits past the candidate's stage budget (sealing its outputs) before giving up."""
 REFIT_SHARE = 0.6
 """The share of the final phase's time a run on `final_public` may take (the rest is for a second run)."""
+HOPELESS = 0.5
+"""With kept outputs, a final run is not started with less time than this share of the selection
+run's: a refit on more rows takes longer than that run did, and a run's time varies about
+twofold with the machine's load (one that is cut costs only time the budget keeps anyway)."""
+KEPT = "kept"
+"""The folder, in the run's, of the selection outputs kept for the final phase (`KeptStore`)."""
+GRADE_SLACK = 5.0
+"""Seconds, beyond twice the selection's own scoring, kept for grading kept outputs in the final phase."""
+GRADED = "final phase graded"
+"""How `graded` begins: the final phase's words on which outputs it graded, for the run's record."""
+
+
+@dataclass
+class Keeping:
+    """A selection evaluation's copy of its sealed outputs, waiting for its verdict."""
+
+    folder: Path
+    code: str  # `tree_digest` of the candidate's files
+    copied: Sealed | None = None
+    run_seconds: float = 0.0
+    score_seconds: float = 0.0
+
+
+def _experiment(name: str) -> str:
+    """`3` -> `experiment 3`, `3-t2` -> `experiment 3 (turn 2)`: a log name in words."""
+    head, _, turn = name.partition("-t")
+    return f"experiment {head}" + (f" (turn {turn})" if turn.isdigit() else "")
 
 
 class StagedEvaluator:
@@ -91,6 +152,15 @@ class StagedEvaluator:
         self.log_dir = log_dir
         self.scratch_dir = work_dir / SCRATCH
         reap(self.scratch_dir)
+        final = trusted.final_private
+        # where the final phase can run (a remote worker is sent no path to the final answers)
+        self.kept = (
+            KeptStore(work_dir / KEPT, spec.direction) if final is not None and final.exists() else None
+        )
+        if self.kept is not None:
+            reap(self.kept.pending)
+        self.graded = ""
+        """After a final phase: which outputs it graded, in words (`GRADED`...), for the run's record."""
 
     @property
     def fingerprint(self) -> str:
@@ -114,27 +184,163 @@ class StagedEvaluator:
             raise ValueError("this task has no final_private data")
         started = time.monotonic()
         log: list[str] = []
-        if phase != "final" and self.spec.folds > 1:
-            verdict = self._by_folds(checkout, phase, deadline, log, started)
+        if phase == "final":
+            verdict = self._final(checkout, deadline, log, started)
+            log.append(f"# {self.graded}\n")
+            if self.kept is not None:  # a run's final verdict is final: its fallbacks are spent
+                self.kept.clear()
             return self._logged(verdict, name, phase, log, fingerprint)
-        public = self._public(phase)
+        with self._keeping(checkout) as keeping:
+            if self.spec.folds > 1:
+                verdict = self._by_folds(checkout, phase, deadline, log, started, keeping)
+            else:
+                with scratch(self.scratch_dir) as place:
+                    public = self.trusted.public
+                    verdict = self._stages(
+                        checkout, place, phase, deadline, log, started, public, keep=keeping
+                    )
+            self._keep(keeping, name, fingerprint, verdict, log)
+        return self._logged(verdict, name, phase, log, fingerprint)
+
+    def _final(self, checkout: Path, deadline: float | None, log: list[str], started: float) -> Verdict:
+        """The final phase: one run on its public data, or else the kept selection outputs, or else a rerun.
+
+        The chosen candidate runs on the final phase's public data (a refit where the task gives
+        `final_public`). When that gives no verdict before the scorer starts (it failed, or the
+        deadline cut it or left it too little time to start), the outputs that the same candidate's
+        selection run sealed are graded instead (see `KeptStore`), in time kept for that from the
+        start; only without them (or when they cannot be used) does it run again from scratch on
+        the public data it was selected with. The private answers are read at most once: once a
+        scorer has started, its verdict is the phase's. `graded` then says which outputs it was.
+        """
+        self.graded = ""
+        public = self._public("final")
         refit = public != self.trusted.public
+        what = "the refit on the final phase's public data" if refit else "the final run"
+        kept = self.kept.find(tree_digest(checkout), self.fingerprint) if self.kept is not None else None
         first = deadline
-        if refit and deadline is not None:  # leave the run as selected time to follow a failed refit
+        if deadline is not None and kept is not None:  # time to grade the kept outputs follows the run
+            first = deadline - self._grading_seconds(kept)
+        elif deadline is not None and refit:  # time to run as selected follows a failed refit
             first = time.time() + REFIT_SHARE * max(0.0, deadline - time.time())
-        with scratch(self.scratch_dir) as place:
-            verdict = self._stages(checkout, place, phase, first, log, started, public)
-            answers_read = place.final_private.exists()
-        if refit and verdict.status is not Status.OK and not answers_read:
-            log.append(
-                f"# the run on the final phase's public data failed ({verdict.reason}); "
-                "running it again on the public data it was selected with\n"
+        answers_read = False
+        if kept is not None and first is not None and first - time.time() < HOPELESS * kept.run_seconds:
+            left = max(0.0, first - time.time())
+            verdict = Verdict(
+                status=Status.STOPPED,
+                reason=f"not started: {left:.1f}s left for it, and its selection run took {kept.run_seconds:.1f}s",
             )
+            log.append(f"# {what}: {verdict.reason}\n")
+        else:
             with scratch(self.scratch_dir) as place:
                 verdict = self._stages(
-                    checkout, place, phase, deadline, log, started, self._selected_public()
+                    checkout, place, "final", first, log, started, public, score_by=deadline
                 )
-        return self._logged(verdict, name, phase, log, fingerprint)
+                answers_read = place.final_private.exists()
+        if verdict.status is Status.OK or answers_read:
+            self.graded = (
+                f"{GRADED}: {what}"
+                if verdict.status is Status.OK
+                else f"{GRADED}: no score ({verdict.reason})"
+            )
+            return verdict
+        why = verdict.reason
+        if kept is not None:
+            log.append(f"# {what} gave no verdict ({why}); grading the outputs its selection run sealed\n")
+            with scratch(self.scratch_dir) as place:
+                verdict = self._grade_kept(kept, place, deadline, log, started)
+                answers_read = place.final_private.exists()
+            if verdict.status is Status.OK or answers_read:
+                fold = f", fold 1 of {self.spec.folds}" if kept.fold is not None else ""
+                said = (
+                    f"the outputs of {_experiment(kept.name)}'s selection run (on the selection's public "
+                    f"data{fold}; kept by strop), not {what}: {why}"
+                )
+                self.graded = (
+                    f"{GRADED}: {said}"
+                    if verdict.status is Status.OK
+                    else f"{GRADED}: no score ({verdict.reason})"
+                )
+                return verdict
+            why = f"{why}; the kept outputs: {verdict.reason}"
+        if not refit:
+            self.graded = f"{GRADED}: no score ({why})"
+            return verdict
+        log.append(
+            f"# the run on the final phase's public data failed ({why}); "
+            "running it again on the public data it was selected with\n"
+        )
+        with scratch(self.scratch_dir) as place:
+            verdict = self._stages(checkout, place, "final", deadline, log, started, self._selected_public())
+        if verdict.status is Status.OK:
+            self.graded = f"{GRADED}: a new run on the selection's public data, not {what}: {why}"
+        else:
+            self.graded = f"{GRADED}: no score ({verdict.reason})"
+        return verdict
+
+    def _grading_seconds(self, kept: KeptOutputs) -> float:
+        """Time kept for grading kept outputs: twice their selection scoring plus `GRADE_SLACK`, at most
+        the scorer's timeout (the final scorer starts a fresh sandbox; selection's was often held)."""
+        return min(float(self.spec.scorer_timeout), 2.0 * kept.score_seconds + GRADE_SLACK)
+
+    def _grade_kept(
+        self, kept: KeptOutputs, place: Scratch, deadline: float | None, log: list[str], started: float
+    ) -> Verdict:
+        """Stage `score` of the final phase on kept outputs, copied and checked into a fresh sealed folder."""
+        assert self.kept is not None
+        try:
+            restored = self.kept.restore(kept, place.sealed)
+        except (SealError, OSError) as error:
+            return Verdict(status=Status.BUGGY, reason=f"not usable: {error}"[:300])
+        log.append(
+            f"# graded the outputs kept from {_experiment(kept.name)}'s selection run: "
+            f"{len(kept.files)} files, {restored.bytes} bytes\n"
+        )
+        scored = self._score(place, "final", deadline, log, None, self._selected_public(), None)
+        if isinstance(scored, Verdict):
+            return scored
+        scorer_run, score_budget = scored
+        verdict = self._judge_score(scorer_run, score_budget, place, "")
+        return finish_verdict(verdict, scorer_run, started)
+
+    @contextlib.contextmanager
+    def _keeping(self, checkout: Path) -> Iterator[Keeping | None]:
+        """Where a selection evaluation copies its sealed outputs for `KeptStore` (None: not kept)."""
+        if self.kept is None:
+            yield None
+            return
+        self.kept.pending.mkdir(parents=True, exist_ok=True)
+        keeping = Keeping(self.kept.pending / f"{os.getpid()}-{secrets.token_hex(6)}", tree_digest(checkout))
+        try:
+            yield keeping
+        finally:
+            remove_tree(keeping.folder)
+
+    def _keep(
+        self, keeping: Keeping | None, name: str, fingerprint: str, verdict: Verdict, log: list[str]
+    ) -> None:
+        """Keep a scored selection run's copied outputs (best effort: never the verdict's business)."""
+        if self.kept is None or keeping is None or keeping.copied is None or verdict.status is not Status.OK:
+            return
+        value = verdict.metrics.get(self.spec.metric)
+        if value is None or not math.isfinite(value):
+            return
+        entry = KeptOutputs(
+            folder=keeping.folder,
+            name=name,
+            code=keeping.code,
+            fingerprint=fingerprint,
+            metric=value,
+            order=time.time(),
+            run_seconds=round(keeping.run_seconds, 3),
+            score_seconds=round(keeping.score_seconds, 3),
+            fold=0 if self.spec.folds > 1 else None,
+            files={},
+        )
+        try:
+            self.kept.add(keeping.folder, entry)
+        except OSError as error:
+            log.append(f"# the outputs were not kept for the final phase: {error}\n")
 
     def _selected_public(self) -> Path | None:
         """Public data the candidate was selected with, whole: with folds, the first fold's."""
@@ -151,12 +357,21 @@ class StagedEvaluator:
         return verdict
 
     def _by_folds(
-        self, checkout: Path, phase: str, deadline: float | None, log: list[str], started: float
+        self,
+        checkout: Path,
+        phase: str,
+        deadline: float | None,
+        log: list[str],
+        started: float,
+        keeping: Keeping | None = None,
     ) -> Verdict:
         """Both stages once per fold, each on a fresh copy and its fold's data; the metrics' means.
 
         The first fold that does not end `ok` is the verdict (its reason says which fold). The
-        public and private roots hold one folder per fold (`fold-0`, ...).
+        public and private roots hold one folder per fold (`fold-0`, ...). The first fold's
+        outputs are the ones kept for the final phase (`keeping`): its public data is the one a
+        rerun as selected reads too (`_selected_public`), and averaging the folds' predictions
+        would need to know what they are (labels cannot be averaged).
         """
         assert self.trusted.public is not None and self.trusted.private is not None
         folds = self.spec.folds
@@ -167,7 +382,8 @@ class StagedEvaluator:
             log.append(f"# fold {k + 1} of {folds}\n")
             public, private = self.trusted.public / f"fold-{k}", self.trusted.private / f"fold-{k}"
             with scratch(self.scratch_dir) as place:
-                verdict = self._stages(checkout, place, phase, deadline, log, started, public, private)
+                keep = keeping if k == 0 else None
+                verdict = self._stages(checkout, place, phase, deadline, log, started, public, private, keep)
             cpu += verdict.cpu_time
             peak = max(peak, verdict.peak_memory or 0)
             if verdict.status is not Status.OK:
@@ -199,8 +415,13 @@ class StagedEvaluator:
         started: float,
         public: Path | None,
         private: Path | None = None,
+        keep: Keeping | None = None,
+        score_by: float | None = None,
     ) -> Verdict:
-        """`private`: the validate phase's private data in place of the task's (a fold's)."""
+        """`private`: the validate phase's private data in place of the task's (a fold's); `keep`:
+        where scored outputs are copied for `KeptStore`; `score_by`: a later deadline for stage
+        `score` (the final phase's: a run that finished in its share is scored in the time kept
+        for its fallback, which it no longer needs)."""
         budget = Budgeted.of(self.spec.timeout, deadline)
         if budget.too_short:
             return not_started(phase, self.fingerprint)
@@ -208,7 +429,9 @@ class StagedEvaluator:
         place.outputs.mkdir(mode=0o755)
         held = self._hold_scorer(place, phase, budget, public, private)
         try:
-            return self._run_then_score(place, phase, deadline, log, started, budget, held, public, private)
+            return self._run_then_score(
+                place, phase, deadline, log, started, budget, held, public, private, keep, score_by
+            )
         finally:
             if held is not None:
                 held.cancel()
@@ -224,8 +447,10 @@ class StagedEvaluator:
         held: HeldRun | None,
         public: Path | None,
         private: Path | None,
+        keep: Keeping | None = None,
+        score_by: float | None = None,
     ) -> Verdict:
-        run_env = {**self.spec.env, OUTPUTS_VAR: str(place.outputs)}
+        run_env = {**self.spec.env, OUTPUTS_VAR: str(place.outputs), SECONDS_VAR: f"{budget.seconds:.1f}"}
         binds = [Bind(place.outputs, writable=True)]
         if public is not None:
             run_env[PUBLIC_VAR] = str(public)
@@ -253,13 +478,16 @@ class StagedEvaluator:
             verdict = Verdict(status=Status.BUGGY, reason=str(error), feedback=f"{feedback}\n{error}")
             return finish_verdict(verdict, ran, started)
         log.append(f"# sealed {sealed.files} entries, {sealed.bytes} bytes of outputs\n")
-        scored = self._score(place, phase, deadline, log, held, public, private)
+        scored = self._score(place, phase, score_by or deadline, log, held, public, private)
         if isinstance(scored, Verdict):
             scored.feedback = feedback
             return finish_verdict(scored, ran, started)
         scorer_run, score_budget = scored
         verdict = self._judge_score(scorer_run, score_budget, place, feedback)
         verdict.cpu_time = scorer_run.cpu_time
+        if keep is not None and self.kept is not None and verdict.status is Status.OK:
+            keep.copied = self.kept.copy(place.sealed, keep.folder)
+            keep.run_seconds, keep.score_seconds = ran.wall_time, scorer_run.wall_time
         return finish_verdict(verdict, ran, started)
 
     def _scorer_inputs(

@@ -986,12 +986,32 @@ def _unchanged(lane: Path, files: dict[str, str | None]) -> bool:
 
 
 def _finish(run: Run, status: str, reason: str, deadline: Deadline) -> ExperimentRecord | None:
-    """`Run.finish`, its `final` phase clamped to the run's deadline when `Run.finish` takes one."""
+    """`Run.finish`, its `final` phase clamped to the run's deadline when `Run.finish` takes one;
+    the best's record then says which outputs that phase graded (`_graded`)."""
     import inspect
 
+    chosen = run.best()
+    grades = chosen is not None and chosen.final_metrics is None and run.task.evaluator.has_final
     if deadline.at is not None and "deadline" in inspect.signature(run.finish).parameters:
-        return run.finish(status, reason, deadline=deadline.at)
-    return run.finish(status, reason)
+        best = run.finish(status, reason, deadline=deadline.at)
+    else:
+        best = run.finish(status, reason)
+    return _graded(run, best) if grades else best
+
+
+def _graded(run: Run, best: ExperimentRecord | None) -> ExperimentRecord | None:
+    """The best with its final phase's own words on what it graded added to its decisions.
+
+    A two-stage evaluator says it in `graded` (`evaluators.staged`): the run on the final phase's
+    public data (a refit), the outputs the experiment's selection run made (when the refit gave
+    no verdict in time), or a new run as selected. One line in the record, for `strop show`.
+    """
+    said = getattr(run.evaluator(), "graded", "")
+    if best is None or not said:
+        return best
+    best = replace(best, decisions=[*best.decisions, said])
+    run.save_record(best)
+    return best
 
 
 def _log_name(slot: Slot) -> str:

@@ -2,9 +2,11 @@
 
 The run is an ordinary strop run (branches, notes, `strop log`, `strop resume`) of the task
 that `workfolder.prepare_task` writes. Its final phase grades the chosen experiment's
-`submission.csv` against the competition's answers, once; this module then places that
-score on the leaderboard (`grading.report_for`) without opening the answers again, and
-writes the report to `report.json` in the working folder.
+`submission.csv` against the competition's answers, once: the refit's on every training row,
+or, when the refit gives no verdict in time, the one its selection run wrote (`graded` in the
+report says which). This module then places that score on the leaderboard
+(`grading.report_for`) without opening the answers again, and writes the report to
+`report.json` in the working folder.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from agent.domains.mle.competition import Competition, CompetitionError
 from agent.domains.mle.grading import CompetitionReport, check_grader, report_for
 from agent.domains.mle.summary import REPORT_FILE
 from agent.domains.mle.workfolder import Endpoint, WorkFolder, prepare_task, work_folder
+from evaluators.staged import GRADED
+
+SELECTION_OUTPUTS = "selection run"
+"""In a `graded` line: the submission graded was the selection run's, not the refit's."""
 
 THRESHOLDS_FILE = "thresholds.json"  # in the run's folder: drawn on the metric curve by `strop report`
 
@@ -59,6 +65,9 @@ class RunOutcome:
     work_folder: str
     status: str = "done"  # the run's end: done, stopped (a budget) or failed
     stop_reason: str = ""
+    # which submission the final grading read: the refit on every training row, or (when the refit
+    # gave no verdict in time) the one the chosen experiment's selection run wrote (its record's words)
+    graded: str = ""
 
     def to_json(self) -> dict[str, Any]:
         data = self.report.to_json()
@@ -178,6 +187,7 @@ def _outcome(
 ) -> RunOutcome:
     best = result.best
     final = best.final_metrics if best is not None else None
+    graded = next((line for line in reversed(best.decisions) if line.startswith(GRADED)), "") if best else ""
     score = final.get(folder.metric_key) if final else None
     if best is None:
         message = "no experiment produced a valid submission"
@@ -187,6 +197,8 @@ def _outcome(
             message += _final_failure(home / "runs" / result.run_id / "logs" / f"{best.id}-final.log")
     else:
         message = f"experiment {best.name} chosen on the held-out rows; graded once on the hidden test"
+        if SELECTION_OUTPUTS in graded:
+            message += " with its selection run's submission (fitted without the held-out rows): the refit did not finish in time"
     report = report_for(competition, score, best is not None, message, _where(best))
     tokens = sum(r.cost.prompt_tokens + r.cost.completion_tokens for r in result.records)
     cost = sum(r.cost.usd for r in result.records)
@@ -203,6 +215,7 @@ def _outcome(
         work_folder=str(folder.root),
         status=result.status,
         stop_reason=result.stop_reason,
+        graded=graded,
     )
 
 

@@ -18,7 +18,9 @@ competition's own `prepared/private`, which strop copies in only for the final p
 the chosen experiment: the one read of the answers in a run. That phase reads
 `public-final/` (the task's `final_public`), so the chosen recipe is refitted on every
 training row, the held-out ones included, as a competitor refits before submitting; if
-that run fails, the recipe is graded as it was selected (see `evaluators.staged`).
+that run gives no verdict in time, the submission.csv that the same experiment's selection run
+wrote (on fit.csv, without the held-out rows; with folds, the first fold's) is graded instead,
+and without one the recipe runs again as it was selected (see `evaluators.staged`).
 
 A training set under `FOLD_ROWS` rows is cut into `FOLDS` folds instead of one holdout, and
 each experiment is run and scored once per fold (the evaluator's `folds`): every training row
