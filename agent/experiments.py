@@ -521,17 +521,34 @@ class ExperimentRepo:
             before = self.repo.commit(MANAGED_BRANCH)
             _merge(self.git, record, False, f"the folder {self.workspace}")
             after = self.repo.commit(MANAGED_BRANCH)
-        for item in before.tree.traverse():
-            if item.type == "blob" and not _in_tree(after, item.path):
-                with contextlib.suppress(FileNotFoundError):
-                    (self.workspace / item.path).unlink()
+        was = {item.path: (item.hexsha, item.mode) for item in before.tree.traverse() if item.type == "blob"}
+        removed = [path for path in was if not _in_tree(after, path)]
+        for path in removed:
+            with contextlib.suppress(FileNotFoundError):
+                (self.workspace / path).unlink()
+        written = []
         for item in after.tree.traverse():
             if item.type == "blob":
                 path = self.workspace / item.path
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(item.data_stream.read())
                 os.chmod(path, item.mode & 0o777)
-        return f"merged {record.branch}'s changes into {self.workspace}"
+                if was.get(item.path) != (item.hexsha, item.mode):
+                    written.append(item.path)
+        return _applied(record, self.workspace, written, removed)
+
+
+def _applied(record: ExperimentRecord, folder: Path, written: list[str], removed: list[str]) -> str:
+    """What adopting into a plain folder did, in words: files, not a git merge (the folder has no git)."""
+
+    def names(paths: list[str]) -> str:
+        shown = ", ".join(sorted(paths)[:5])
+        return shown + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+
+    done = [f"wrote {names(written)}"] if written else []
+    done += [f"removed {names(removed)}"] if removed else []
+    what = "; ".join(done) if done else "no file changed (the folder had its changes already)"
+    return f"applied {record.branch} to {folder} (a plain folder: its files written, no git merge): {what}"
 
 
 def _merge(runner: git.Git, record: ExperimentRecord, squash: bool, into: str) -> None:

@@ -7,7 +7,8 @@ protected `readonly_paths` bound read-only over it, `binds` at their host paths
 (read-only unless writable), and a fresh /proc, /dev and
 size-capped tmpfs at /tmp and /dev/shm. `--die-with-parent` and the pid
 namespace mean no process outlives the run: when the command ends or we kill
-bwrap, the kernel kills everything left in the namespace.
+bwrap, the kernel kills everything left in the namespace; when strop dies (even by
+SIGKILL), bwrap and the sandbox's pid 1 get their parent-death signals, and the same.
 
 It never runs the command as root. As root, bwrap itself runs privileged (no
 user namespace) and `setpriv` drops the command to a uid of its own (see
@@ -15,10 +16,14 @@ user namespace) and `setpriv` drops the command to a uid of its own (see
 bounds the process count (root is exempt from it; it counts every process of a
 uid, so no two sandboxes share one). As a normal user, bwrap makes a user
 namespace and `prlimit` sets RLIMIT_NPROC inside it, where it counts only the
-sandbox's processes. Memory is an address-space rlimit per process (no cgroup), and
-`sandbox.memory` watches the sum over the pid namespace, so that many processes
-cannot hold many times the limit together; peak memory is the larger of the largest
-process's RSS and the largest sum seen.
+sandbox's processes. Memory is an address-space rlimit per process, and, for all the
+sandbox's processes together, where strop may make one (root, a writable cgroup file
+system), a memory cgroup of the sandbox's own that bwrap enters before it starts
+(`sandbox.memory.MemoryCgroup`: the kernel counts every page, tmpfs and pipe buffers
+included, and an OOM kill in it is the MEMORY verdict); elsewhere `sandbox.memory`'s
+watch sums the pid namespace's memory a few times a second. Each `Execution` says which
+in its notes (`memory_enforcement`). Peak memory is the larger of the largest process's
+RSS and the cgroup's peak (or the largest sum the watch saw).
 """
 
 from __future__ import annotations
@@ -30,13 +35,13 @@ import os
 import select
 import shutil
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from sandbox.environment import clean_environment
 from sandbox.execution import Bind, Execution, KilledBy, Limits, SandboxError
 from sandbox.gate import Gate
-from sandbox.memory import MemoryWatch, descendants
+from sandbox.memory import MemoryCgroup, MemoryWatch, cgroup_support, descendants, memory_cgroup
 from sandbox.process import rlimit_setter, signal_from_launcher, supervise, to_execution
 from sandbox.runtime import Runtime
 from sandbox.workspace import DiskWatch, Workspace, files_used, lend_all, sandbox_user
@@ -115,24 +120,32 @@ def bwrap_argv(
     for _, _, args in sorted(ops, key=lambda op: (len(op[0].parts), op[1], str(op[0]))):
         argv += args
     argv += ["--chdir", str(space.root), "--"]
+    switch = str(math.ceil(limits.timeout + hold + ORPHAN_GRACE))
     if as_root:
+        # pid 1 is `timeout`, as root with only the capabilities it and setpriv need: bwrap's die-with-parent
+        # signal reaches it (bwrap has no CAP_KILL to signal another uid, so a pid 1 of the sandbox
+        # user outlived a SIGKILLed strop: measured, a candidate ran on to its switch), and with it
+        # the namespace dies. The candidate's uid cannot signal or trace it.
         uid, gid = user
-        # Changing uid clears the parent-death signal: --pdeathsig sets it again after.
+        keep = ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH")
+        caps = ["--cap-drop", "ALL", *(arg for cap in keep for arg in ("--cap-add", cap))]
+        argv[argv.index("--chdir") : argv.index("--chdir")] = caps  # its chdir: the lent workspace
+        argv += ["timeout", "-s", "KILL", switch]
         argv += ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--pdeathsig=KILL"]
         argv += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
-    else:
-        argv += ["prlimit", f"--nproc={limits.pids}:{limits.pids}", "--"]
-    switch = str(math.ceil(limits.timeout + hold + ORPHAN_GRACE))
+        return argv + list(command)
+    argv += ["prlimit", f"--nproc={limits.pids}:{limits.pids}", "--"]
     return argv + ["timeout", "-s", "KILL", switch, *command]
 
 
 class _SandboxInit:
     """The sandbox's pid 1, as bwrap names it on its --info-fd once the sandbox exists.
 
-    Killed with SIGKILL when we stop the command (so its whole pid namespace dies): the
-    command runs as pid 1 (`--as-pid-1`, so its CPU time and peak memory reach us through
-    `wait4`) under another uid than bwrap, and the kernel does not deliver bwrap's
-    die-with-parent signal across that uid change. Its /tmp and /dev/shm are watched
+    Killed with SIGKILL when we stop the command (so its whole pid namespace dies, whether
+    or not bwrap's die-with-parent signal reaches it): the command runs as pid 1
+    (`--as-pid-1`, so its CPU time and peak memory reach us through `wait4`), and bwrap,
+    which keeps no CAP_KILL, cannot signal a pid 1 of another uid (why, as root, pid 1 is
+    a root `timeout` and the sandbox user's command its child). Its /tmp and /dev/shm are watched
     through /proc/PID/root: bwrap's `--size` caps their bytes, but nothing caps their
     inodes, each of which is kernel memory that no rlimit counts.
     """
@@ -184,7 +197,10 @@ class BwrapSandbox:
     holds = True
     """`run` accepts a `gate` (see `sandbox.gate`)."""
 
-    def __init__(self, binary: str | None = None, runtime: Runtime | None = None) -> None:
+    def __init__(
+        self, binary: str | None = None, runtime: Runtime | None = None, memory_cgroups: bool = True
+    ) -> None:
+        """`memory_cgroups=False`: hold memory with the watch even where a cgroup could be made."""
         found = binary or shutil.which("bwrap")
         if not found:
             raise SandboxError("bubblewrap is not installed (apt-get install -y bubblewrap)")
@@ -193,6 +209,15 @@ class BwrapSandbox:
             raise SandboxError(f"{helper} is missing (apt-get install -y util-linux)")
         self.binary = found
         self.runtime = runtime or Runtime.detect()
+        self.memory_cgroups = memory_cgroups
+
+    @property
+    def memory_enforcement(self) -> str:
+        """How this backend holds the memory limit on this machine, in words."""
+        place = cgroup_support() if self.memory_cgroups else "turned off"
+        if isinstance(place, str):
+            return f"memory: a watchdog on the sandbox's processes, a few times a second (no cgroup: {place})"
+        return MemoryCgroup.describe_version(place.version)
 
     def run(
         self,
@@ -215,7 +240,17 @@ class BwrapSandbox:
         keep = [*space.readonly, *self.runtime.inside(space.root)]
         init = _SandboxInit(info_read, limits.files)
         disk = DiskWatch(list(space.writable), limits.workspace_bytes, limits.files)
-        memory = MemoryWatch(descendants(init.take), limits.memory, own_ipc=init.take)
+        cgroup = memory_cgroup(limits.memory) if self.memory_cgroups else "turned off"
+        rlimits = rlimit_setter(limits, nproc=as_root)
+        if isinstance(cgroup, MemoryCgroup):
+            memory: MemoryCgroup | MemoryWatch = cgroup
+            note, preexec = cgroup.describe(), _entering(cgroup, rlimits)
+        else:
+            memory = MemoryWatch(descendants(init.take), limits.memory, own_ipc=init.take)
+            note = (
+                f"memory: a watchdog on the sandbox's processes, a few times a second (no cgroup: {cgroup})"
+            )
+            preexec = rlimits
         try:
             with lend_all(space, *user, keep=keep):
                 seen = supervise(
@@ -223,7 +258,7 @@ class BwrapSandbox:
                     cwd=space.root,
                     env=clean_environment(env),
                     limits=limits,
-                    preexec=rlimit_setter(limits, nproc=as_root),
+                    preexec=preexec,
                     watchdog=lambda: disk() or init() or memory(),
                     pass_fds=[info_write],
                     on_stop=init.kill,
@@ -231,6 +266,24 @@ class BwrapSandbox:
                 )
         finally:
             os.close(info_read)
-        execution = to_execution(seen, self.name, signal_from_launcher(seen.returncode), [])
+            if isinstance(memory, MemoryCgroup):
+                memory.close()
+        execution = to_execution(seen, self.name, signal_from_launcher(seen.returncode), [note])
         execution.peak_memory = max(execution.peak_memory or 0, memory.peak) or None
+        if (
+            isinstance(memory, MemoryCgroup)
+            and memory.oom_kills
+            and execution.killed_by in (None, KilledBy.SIGNAL)
+        ):
+            execution.killed_by = KilledBy.MEMORY  # a child the OOM killer took, the command went on
         return execution
+
+
+def _entering(cgroup: MemoryCgroup, then: Callable[[], None]) -> Callable[[], None]:
+    """A `preexec_fn`: into `cgroup` first (bwrap and all it starts are then in it), then `then`."""
+
+    def apply() -> None:
+        cgroup.enter()
+        then()
+
+    return apply

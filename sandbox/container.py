@@ -17,6 +17,9 @@ cgroup, sampled while it runs.
 Every container carries the labels `strop.sandbox=1` and `strop.pid=<our pid>`;
 `coreutils timeout` wraps the command as a dead man's switch, so a container
 whose strop died ends by itself and is removed by the next `DockerSandbox`.
+A strop that is stopping (SIGTERM, Ctrl-C: `sandbox.stopping`) removes its containers
+on the way out; one SIGKILLed cannot, and its container runs on until that switch
+(the time limit plus `ORPHAN_GRACE`) or the next `DockerSandbox`, whichever comes first.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from sandbox.execution import Bind, Execution, KilledBy, Limits, SandboxError
 from sandbox.image import ensure_image
 from sandbox.process import TICK, CappedBuffer, classify, process_alive, signal_from_launcher
 from sandbox.runtime import Runtime
+from sandbox.stopping import Running, running
 from sandbox.workspace import DiskWatch, Workspace, lend_all, sandbox_user
 
 LABEL = "strop.sandbox"
@@ -185,12 +189,17 @@ class DockerSandbox:
                 host_config=self._host_config(space, limits),
             )["Id"]
             try:
-                return self._attend(cid, space, limits, started)
+                with running() as entry:  # `stop_all` raises its flag; `_attend` kills, we remove
+                    execution = self._attend(cid, space, limits, started, entry)
+                entry.check()
+                return execution
             finally:
                 with contextlib.suppress(Exception):
                     self.client.api.remove_container(cid, force=True)
 
-    def _attend(self, cid: str, space: Workspace, limits: Limits, started: float) -> Execution:
+    def _attend(
+        self, cid: str, space: Workspace, limits: Limits, started: float, entry: Running
+    ) -> Execution:
         sock = self.client.api.attach_socket(cid, params={"stdout": 1, "stderr": 1, "stream": 1})
         stream = _Stream(sock, limits.output_bytes)
         stream.start()
@@ -203,7 +212,9 @@ class DockerSandbox:
             while stream.is_alive():
                 stream.join(TICK)
                 cgroup.sample()
-                if stream.overflowed.is_set():
+                if entry.stopped:
+                    killed = KilledBy.SIGNAL
+                elif stream.overflowed.is_set():
                     killed = KilledBy.OUTPUT
                 elif time.monotonic() >= deadline:
                     killed = KilledBy.TIMEOUT

@@ -111,5 +111,7 @@ class Sandbox(Protocol):
         dropped. `readonly_paths` (inside `workdir`) must not be writable by the command.
         `binds` (outside `workdir`) are visible at their host paths, read-only unless
         marked writable; nothing else of the host's files is (on docker and bwrap).
+        A command ended by `sandbox.stopping.stop_all` (strop is stopping: SIGTERM, Ctrl-C)
+        raises `sandbox.stopping.Stopped` instead of returning: strop cut it, it has no verdict.
         """
         ...

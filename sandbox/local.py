@@ -20,21 +20,33 @@ What it does NOT do (each one is asserted by the attack suite as documented):
   are the host's, and not counted either;
 - /dev/shm is the host's and its bytes are not capped (only its file count is watched).
 Choose it only where docker and bwrap cannot run; `open_sandbox` warns when it does.
+
+The command runs under coreutils `timeout -s KILL` (the group's leader), whose parent-death
+signal is SIGALRM, its own timer's: when the strop thread that started it ends, even by
+SIGKILL, `timeout` acts as if the time were up and SIGKILLs the whole group. Measured before:
+a candidate and its child that ignores SIGHUP and SIGTERM ran on (300 s) after strop's
+SIGTERM or SIGKILL. Its timer itself is a second switch, `ORPHAN_GRACE` past the time limit.
 """
 
 from __future__ import annotations
 
+import math
+import shutil
+import signal
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from sandbox.environment import clean_environment
 from sandbox.execution import Bind, Execution, Limits
 from sandbox.gate import Gate
 from sandbox.memory import MemoryWatch, in_process_group
-from sandbox.process import rlimit_setter, supervise, to_execution
+from sandbox.process import parent_death_signal, rlimit_setter, supervise, to_execution
 from sandbox.workspace import DiskWatch, Workspace
+
+ORPHAN_GRACE = 60.0
+"""Seconds past the timeout after which the command's `timeout` launcher ends it by itself."""
 
 
 class LocalSandbox:
@@ -64,12 +76,15 @@ class LocalSandbox:
         memory = MemoryWatch(group, limits.memory, every=0.25)
         environment = clean_environment(env)
         environment["TMPDIR"] = tempfile.gettempdir()
+        inner, hold = (
+            (gate.wrap(command, space.root), gate.max_wait) if gate is not None else (list(command), 0.0)
+        )
         seen = supervise(
-            gate.wrap(command, space.root) if gate is not None else command,
+            _dying_with_strop(inner, limits.timeout + hold),
             cwd=space.root,
             env=environment,
             limits=limits,
-            preexec=rlimit_setter(limits),
+            preexec=_preexec(limits),
             watchdog=lambda: disk() or shm() or memory(),
             gate=gate,
             on_start=leader.append,
@@ -78,3 +93,22 @@ class LocalSandbox:
         execution = to_execution(seen, self.name, seen.returncode, notes)
         execution.peak_memory = max(execution.peak_memory or 0, memory.peak) or None
         return execution
+
+
+def _dying_with_strop(command: list[str], seconds: float) -> list[str]:
+    """`command` under coreutils `timeout` (see the module docstring); as it is where there is none."""
+    launcher = shutil.which("timeout")
+    if launcher is None:
+        return command
+    switch = str(math.ceil(seconds + ORPHAN_GRACE))
+    return [launcher, "-s", "KILL", switch, *command]
+
+
+def _preexec(limits: Limits) -> Callable[[], None]:
+    limit = rlimit_setter(limits)
+
+    def apply() -> None:
+        limit()
+        parent_death_signal(signal.SIGALRM)  # `timeout`'s time is up: SIGKILL to the group
+
+    return apply

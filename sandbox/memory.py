@@ -1,18 +1,20 @@
-"""Watchdog on the memory of all a sandbox's processes together, where no cgroup counts it.
+"""The memory of all a sandbox's processes together: a memory cgroup of its own, or a watchdog.
 
 `bwrap` and `local` limit memory with RLIMIT_AS, which bounds each process alone: a
 candidate that forks 100 children of 500 MiB each holds 50 GiB under a "512m" limit,
 enough to make the host's OOM killer pick a victim (strop, or anybody's process). Docker
-has a cgroup for this; the others use none (a caller who is not root, or a cgroup v2
-tree without delegation, may not make one). So this watchdog sums the proportional set size (PSS: a page shared
-by n processes counts 1/n to each, so forked workers sharing their parent's pages are not
-counted n times, as with the cgroup) of every process of the sandbox, a few times a
-second, and stops the command once the sum passes the limit. Memory files (`memfd_create`)
-count too, by the pages they hold, while a process of the sandbox holds their descriptor:
-their pages are in no address space until mapped, so neither RLIMIT_AS nor PSS sees them,
-and nothing else caps their bytes (RLIMIT_FSIZE caps each, not how many). So do System V
-shared memory segments of the sandbox's own IPC namespace (bwrap's `--unshare-ipc`): a
-segment keeps its pages after every process detached it, until the namespace ends.
+has a cgroup for this; bwrap gets one where strop may make it (`MemoryCgroup`, below),
+but a caller who is not root, a read-only cgroup file system or a cgroup v2 tree without
+delegation may not, and `local` never does. There, this watchdog (`MemoryWatch`) sums
+the proportional set size (PSS: a page shared by n processes counts 1/n to each, so
+forked workers sharing their parent's pages are not counted n times, as with the cgroup)
+of every process of the sandbox, a few times a second, and stops the command once the
+sum passes the limit. Memory files (`memfd_create`) count too, by the pages they hold,
+while a process of the sandbox holds their descriptor: their pages are in no address
+space until mapped, so neither RLIMIT_AS nor PSS sees them, and nothing else caps their
+bytes (RLIMIT_FSIZE caps each, not how many). So do System V shared memory segments of
+the sandbox's own IPC namespace (bwrap's `--unshare-ipc`): a segment keeps its pages
+after every process detached it, until the namespace ends.
 
 Which processes are the sandbox's is the backend's to say (`members`): the processes
 of its pid namespace for bwrap (its init's descendants), of its process group for
@@ -21,18 +23,48 @@ not a dependency, and what is needed is a few small /proc reads per process.
 
 What it cannot see (a cgroup would): memory that no process of the sandbox maps or holds
 a descriptor of, such as a memory file whose only descriptor is in flight in a unix
-socket, pipe and socket buffers, and the System V segments of a caller who is not root
-(joining the sandbox's IPC namespace takes CAP_SYS_ADMIN in ours too).
+socket, pipe and socket buffers, files in the sandbox's own tmpfs (/tmp, /dev/shm), and
+the System V segments of a caller who is not root (joining the sandbox's IPC namespace
+takes CAP_SYS_ADMIN in ours too); and, polled, it lets a fast allocation run past the
+limit between two sums.
+
+So where strop may make one, a sandbox gets a memory cgroup of its own instead
+(`MemoryCgroup`, bwrap only): the kernel charges it every page its processes cause,
+anonymous, shared memory and tmpfs, pipe and socket buffers, kernel objects, and enforces
+the limit at the allocation, no polling; swap is capped at zero with it (v1's memsw, v2's
+memory.swap.max). When the sum cannot be brought under the limit, the kernel's OOM killer
+kills a process of the cgroup; the cgroup's counter of such kills (v1 memory.oom_control,
+v2 memory.events: `oom_kill`) turns that into the MEMORY verdict, and the watchdog then
+stops the rest. v1's `failcnt` is not used: it counts every time the limit was reached,
+which page-cache reclaim does without any kill. A page shared by forked workers is one
+page, charged once, as with PSS. The cgroup is made under strop's own (from
+/proc/self/cgroup and /proc/self/mountinfo), named `strop-PID-…` so that one left by a
+strop killed outright is removed by the next; it needs that folder writable (root, no
+read-only /sys/fs/cgroup as in most containers) and, on v2, the memory controller
+enabled for strop's cgroup's children, which the "no internal processes" rule forbids
+where strop's cgroup holds processes and is not the root (a systemd session): there,
+and wherever the probe fails, the watch above holds instead (`cgroup_support` says why).
+
+Written by hand too: the PyPI libraries (cgroupspy, last release 2024; cgroups, 2014;
+libcgroup's bindings, 2019) model v1 trees, none reads the OOM counters or knows v2's
+rules, and what is needed is a mkdir, four small writes, two reads and an rmdir.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
+import functools
 import os
+import signal
+import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
 from sandbox.execution import KilledBy
 
@@ -200,3 +232,247 @@ class MemoryWatch:
             total += ipc_segments(ipc)
         self.peak = max(self.peak, total)
         return KilledBy.MEMORY if total > self.limit else None
+
+
+# --- the kernel's count: a memory cgroup per sandbox ---------------------------------
+
+CGROUP_PREFIX = "strop-"
+"""Name prefix of the cgroups made here: `strop-OWNERPID-RANDOM`."""
+
+REMOVE_WAIT = 5.0
+"""Seconds to wait for a cgroup's last process to be gone before it is left behind."""
+
+
+@dataclass(frozen=True)
+class CgroupPlace:
+    """Where sandboxes' memory cgroups are made: under `folder` (strop's own), of cgroup `version` 1 or 2."""
+
+    folder: Path
+    version: int
+
+
+def own_memory_cgroup(cgroups: str, mountinfo: str) -> CgroupPlace | str:
+    """Pure: strop's own memory cgroup on the file system, from the text of /proc/self/cgroup and
+    /proc/self/mountinfo; or why there is none. A v1 memory hierarchy wins over v2 (a hybrid
+    machine binds the memory controller to v1; v2 may then have none)."""
+    paths: dict[int, str] = {}
+    for line in cgroups.splitlines():
+        hierarchy, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if hierarchy == "0" and controllers == "":
+            paths.setdefault(2, path)
+        elif "memory" in controllers.split(","):
+            paths[1] = path
+    mounts: dict[int, list[tuple[str, str]]] = {1: [], 2: []}
+    for line in mountinfo.splitlines():
+        left, _, right = line.partition(" - ")
+        fields, after = left.split(), right.split()
+        if len(fields) < 5 or len(after) < 3:
+            continue
+        root, point = fields[3], fields[4].replace("\\040", " ")
+        if after[0] == "cgroup" and "memory" in after[2].split(","):
+            mounts[1].append((root, point))
+        elif after[0] == "cgroup2":
+            mounts[2].append((root, point))
+    for version in (1, 2):
+        path = paths.get(version)
+        if path is None:
+            continue
+        path = path.removesuffix(" (deleted)")
+        for root, point in mounts[version]:
+            if root == "/":
+                return CgroupPlace(Path(point + path.rstrip("/")), version)
+            if path == root or path.startswith(root.rstrip("/") + "/"):
+                return CgroupPlace(Path(point + path[len(root) :].rstrip("/")), version)
+        return f"strop's memory cgroup ({path}, v{version}) is not mounted here"
+    return "no memory controller in /proc/self/cgroup"
+
+
+def _write(path: Path, value: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
+def _counter(text: str, name: str) -> int:
+    """The value of line `name N` in a flat-keyed cgroup file (memory.events, memory.oom_control)."""
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key == name:
+            with contextlib.suppress(ValueError):
+                return int(value)
+    return 0
+
+
+def _owner_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep(folder: Path) -> None:
+    """Remove the cgroups a strop that has died left in `folder` (killed outright: no `close`).
+
+    One that still holds processes stays (rmdir fails): its sandbox ends by its own
+    `timeout -s KILL` (see `sandbox.bubblewrap.ORPHAN_GRACE`), and a later sweep takes it.
+    """
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            owner = entry.name.removeprefix(CGROUP_PREFIX).split("-")[0]
+            if entry.name.startswith(CGROUP_PREFIX) and owner.isdigit() and not _owner_alive(int(owner)):
+                with contextlib.suppress(OSError):
+                    os.rmdir(entry.path)
+
+
+class MemoryCgroup:
+    """A memory cgroup of one sandbox's own, holding `limit` bytes (swap none), made at once.
+
+    `enter` moves the calling process in (a `preexec_fn`: the launcher and all it forks
+    then belong to it); as a watchdog, MEMORY once the kernel's OOM killer has killed in it;
+    `close` reads its peak and OOM kills and removes it (killing what is still in it).
+    OSError when the cgroup cannot be made or limited (nothing is left behind then).
+    """
+
+    def __init__(self, place: CgroupPlace, limit: int) -> None:
+        self.version, self.limit = place.version, limit
+        self.path = place.folder / f"{CGROUP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self.peak = 0
+        self.oom_kills = 0
+        self._events: Path | None = None  # set once limited: then `close` reads it
+        self._peak_file = ""
+        os.mkdir(self.path, 0o755)
+        try:
+            if self.version == 1:
+                _write(self.path / "memory.limit_in_bytes", str(limit))
+                if (self.path / "memory.memsw.limit_in_bytes").exists():
+                    _write(self.path / "memory.memsw.limit_in_bytes", str(limit))
+                else:  # no swap accounting (swapaccount=0): keep its pages out of swap instead
+                    _write(self.path / "memory.swappiness", "0")
+                self._events, self._peak_file = self.path / "memory.oom_control", "memory.max_usage_in_bytes"
+            else:
+                _write(self.path / "memory.max", str(limit))
+                if (self.path / "memory.swap.max").exists():
+                    _write(self.path / "memory.swap.max", "0")
+                if (self.path / "memory.oom.group").exists():  # one OOM kill takes the whole sandbox
+                    _write(self.path / "memory.oom.group", "1")
+                self._events, self._peak_file = self.path / "memory.events", "memory.peak"
+        except OSError:
+            self.close()
+            raise
+        self._procs = str(self.path / "cgroup.procs").encode()
+
+    @staticmethod
+    def describe_version(version: int) -> str:
+        """How a cgroup of `version` holds the memory, in words."""
+        limit = "memory.limit_in_bytes, no swap" if version == 1 else "memory.max, memory.swap.max=0"
+        return f"memory: a cgroup v{version} of the sandbox's own ({limit}), enforced by the kernel"
+
+    def describe(self) -> str:
+        return self.describe_version(self.version)
+
+    def enter(self) -> None:
+        """Move the calling process into the cgroup; run between fork and exec (few calls, no allocation)."""
+        fd = os.open(self._procs, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+
+    def _oom_kills(self) -> int:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            self.oom_kills = max(self.oom_kills, _counter(_read(str(self._events)).decode(), "oom_kill"))
+        return self.oom_kills
+
+    def __call__(self) -> KilledBy | None:
+        """Watchdog: MEMORY once the kernel has OOM-killed a process of the sandbox."""
+        return KilledBy.MEMORY if self._oom_kills() else None
+
+    def close(self) -> None:
+        """Read the peak and the OOM kills, then remove the cgroup; kills what is left in it.
+
+        Its processes are normally gone (bwrap's pid namespace dies with its init), but an
+        exiting process leaves its cgroup a moment after its parent saw it end.
+        """
+        if self._events is not None:
+            self._oom_kills()
+            with contextlib.suppress(OSError, ValueError):
+                self.peak = max(self.peak, int(_read(str(self.path / self._peak_file))))
+        deadline = time.monotonic() + REMOVE_WAIT
+        while True:
+            try:
+                os.rmdir(self.path)
+                return
+            except FileNotFoundError:
+                return
+            except OSError as error:
+                if error.errno != errno.EBUSY or time.monotonic() > deadline:
+                    return  # left for the next `sweep`
+            with contextlib.suppress(OSError, ValueError):
+                for pid in _read(str(self.path / "cgroup.procs"), 1 << 20).split():
+                    with contextlib.suppress(OSError):
+                        os.kill(int(pid), signal.SIGKILL)
+            time.sleep(0.01)
+
+
+def _place_here() -> CgroupPlace | str:
+    """Strop's own memory cgroup if sandboxes' can be made under it; or why not."""
+    try:
+        place = own_memory_cgroup(
+            Path("/proc/self/cgroup").read_text(), Path("/proc/self/mountinfo").read_text()
+        )
+    except OSError as error:
+        return f"cannot read /proc/self: {error}"
+    if isinstance(place, str):
+        return place
+    if not os.access(place.folder, os.W_OK):
+        return f"{place.folder} is not writable (not root, or a read-only cgroup file system)"
+    if place.version == 2:
+        with contextlib.suppress(OSError):
+            if "memory" not in (place.folder / "cgroup.controllers").read_text().split():
+                return f"the memory controller is not delegated to {place.folder}"
+            if "memory" not in (place.folder / "cgroup.subtree_control").read_text().split():
+                try:
+                    _write(place.folder / "cgroup.subtree_control", "+memory")
+                except OSError as error:  # EBUSY: strop's cgroup holds processes and is not the root
+                    return f"cannot enable memory for the children of {place.folder}: {error.strerror}"
+    return place
+
+
+@functools.cache
+def cgroup_support() -> CgroupPlace | str:
+    """Where sandboxes' memory cgroups are made on this machine, or why they cannot be; asked once.
+
+    Proved by making one and moving a short-lived process (`true`) into it.
+    """
+    place = _place_here()
+    if isinstance(place, str):
+        return place
+    sweep(place.folder)
+    try:
+        probe = MemoryCgroup(place, 64 << 20)
+    except OSError as error:
+        return f"cannot make a memory cgroup in {place.folder}: {error.strerror or error}"
+    try:
+        subprocess.run(["true"], preexec_fn=probe.enter, check=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as error:
+        return f"cannot move a process into a memory cgroup in {place.folder}: {error}"
+    finally:
+        probe.close()
+    return place
+
+
+def memory_cgroup(limit: int) -> MemoryCgroup | str:
+    """A fresh memory cgroup holding `limit` bytes, or why there is none (the watch holds then)."""
+    place = cgroup_support()
+    if isinstance(place, str):
+        return place
+    sweep(place.folder)
+    try:
+        return MemoryCgroup(place, limit)
+    except OSError as error:
+        return f"cannot make a memory cgroup in {place.folder}: {error.strerror or error}"

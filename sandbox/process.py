@@ -28,6 +28,7 @@ from pathlib import Path
 from sandbox.environment import redact
 from sandbox.execution import Execution, KilledBy, Limits
 from sandbox.gate import CANCELLED_NOTE, OPEN_WORD, Gate
+from sandbox.stopping import Running, running
 
 Watchdog = Callable[[], KilledBy | None]
 
@@ -56,6 +57,19 @@ def kill_group(pgid: int) -> None:
     """SIGKILL a whole process group; a group already gone is fine."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
+
+
+def parent_death_signal(signum: int) -> None:
+    """Linux: this process gets `signum` when the thread that started it ends, even by SIGKILL.
+
+    For a `preexec_fn`: it holds across `exec` (not across a change of uid), so a launcher
+    started with it (`sandbox.local`'s `timeout`) can take its command down when strop dies
+    in a way no code of strop sees.
+    """
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signum)  # PR_SET_PDEATHSIG
 
 
 def rlimit_setter(limits: Limits, nproc: bool = False) -> Callable[[], None]:
@@ -136,6 +150,7 @@ def supervise(
     With a `gate` (whose shim `argv` already contains: see `sandbox.gate`), the command
     is held until the gate is decided; the time limit then counts from the opening.
     `on_start` is told the leader's pid (its process group's id) once it exists.
+    A command ended by `sandbox.stopping.stop_all` (strop is stopping) raises `Stopped`.
     """
     started = time.monotonic()
     try:
@@ -157,9 +172,28 @@ def supervise(
     finally:
         for fd in pass_fds:
             os.close(fd)
-    assert proc.stdout is not None and proc.stderr is not None
     if on_start is not None:
         on_start(proc.pid)
+    with running(lambda: kill_group(proc.pid)) as entry:
+        seen = _watch(proc, limits, started, watchdog, on_stop, gate, entry)
+    if entry.stopped:  # `stop_all`: strop is stopping; what the command did is no verdict
+        if on_stop is not None:
+            on_stop()
+        entry.check()
+    return seen
+
+
+def _watch(
+    proc: subprocess.Popen[bytes],
+    limits: Limits,
+    started: float,
+    watchdog: Watchdog | None,
+    on_stop: Callable[[], None] | None,
+    gate: Gate | None,
+    entry: Running,
+) -> Supervised:
+    """`supervise`'s loop over a started command, until it ends, trips a limit or is stopped."""
+    assert proc.stdout is not None and proc.stderr is not None
     timeout = limits.timeout
     if gate is not None:
         opened = _pass_gate(proc, gate)
@@ -185,6 +219,9 @@ def supervise(
             if drain_until is None and now >= deadline:
                 killed = KilledBy.TIMEOUT
                 break
+            if entry.stopped and drain_until is None:
+                killed = KilledBy.SIGNAL
+                break
             horizon = drain_until if drain_until is not None else deadline
             for key, _ in selector.select(timeout=min(TICK, max(0.0, horizon - now))):
                 if _read_into(key.fd, buffers[key.fd], selector) and killed is None:
@@ -199,6 +236,8 @@ def supervise(
             if watchdog is not None and drain_until is None and (reason := watchdog()) is not None:
                 killed = reason
                 break
+        if status is None and killed is None:  # its output closed first: let the leader end by itself
+            status, usage = _reap_within(proc.pid, DRAIN)
         kill_group(proc.pid)
         if status is None:
             if on_stop is not None:
@@ -262,6 +301,15 @@ def _read_into(fd: int, buffer: CappedBuffer, selector: selectors.BaseSelector) 
         selector.unregister(fd)
         return False
     return buffer.add(data)
+
+
+def _reap_within(pid: int, seconds: float) -> tuple[int | None, resource.struct_rusage | None]:
+    """The leader's status if it ends within `seconds` (a launcher such as `timeout` closes its
+    output at exit, a moment before it is gone: killed then, it would read as a SIGKILL)."""
+    deadline = time.monotonic() + seconds
+    while (found := _reap(pid, block=False))[0] is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return found
 
 
 def _reap(pid: int, block: bool) -> tuple[int | None, resource.struct_rusage | None]:

@@ -8,6 +8,7 @@ emits events, and `_Progress` renders them.
 from __future__ import annotations
 
 import re
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -261,13 +262,20 @@ def run_command(
 
 @contextmanager
 def _interruptible(progress: _Progress) -> Iterator[None]:
-    """Ctrl-C ends the command with one line naming the run and the command that continues it.
+    """Ctrl-C, SIGTERM or SIGHUP end the command with one line naming the run and the command
+    that continues it; a SIGTERM or SIGHUP then ends the process by that signal (status -15
+    for SIGTERM, as without strop's handler: the nightly runner reads it), Ctrl-C with 130.
 
     Typer turns a KeyboardInterrupt into a silent exit 130, so without this a user who
-    pressed Ctrl-C saw nothing and had to find the run id in `strop runs`.
+    pressed Ctrl-C saw nothing and had to find the run id in `strop runs`; a SIGTERM killed
+    the command with no word at all, its sandboxed commands left running
+    (`agent.loop.interrupts`).
     """
+    from agent.loop.interrupts import end_by, received, stop_signals
+
     try:
-        yield
+        with stop_signals():
+            yield
     except KeyboardInterrupt:
         run = progress.run_id
         where = (
@@ -276,6 +284,9 @@ def _interruptible(progress: _Progress) -> Iterator[None]:
             else "no run was started"
         )
         err.print(f"interrupted: {where}", markup=False)
+        signum = received()
+        if signum is not None and signum != signal.SIGINT:
+            end_by(signum)
         raise typer.Exit(130) from None
 
 

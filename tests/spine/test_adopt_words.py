@@ -1,0 +1,45 @@
+"""What `strop adopt` says it did into a plain folder (no git there): the files it wrote and removed.
+
+It said "merged strop/RUN/N's changes into /folder", though no merge happens in the folder:
+the merge is done in strop's managed copy, and the result written into the folder as files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.home import strop_home
+from agent.run import Candidate, Run
+from agent.run_index import RunIndex
+from agent.task import load_task
+
+
+def test_adopting_into_a_plain_folder_names_the_files_written_and_removed(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / "evaluate.py").write_text('import json\nprint(json.dumps({"loss": float(open("v").read())}))\n')
+    (folder / "v").write_text("3")
+    (folder / "old.txt").write_text("to go")
+    task = tmp_path / "task.toml"
+    task.write_text(
+        '[task]\nname = "plain"\ngoal = "g"\nworkspace = "plain"\n'
+        '[evaluator]\ncommand = "python evaluate.py"\nmetric = "loss"\ndirection = "minimize"\nfiles = ["evaluate.py"]\n'
+    )
+    run = Run.start(load_task(task), strop_home(), RunIndex(strop_home()))
+    base = run.evaluate(run.commit_candidate(0, None, Candidate("baseline")))
+    change = Candidate("lower", files={"v": "1", "old.txt": None, "new.txt": "hello"})
+    run.evaluate(run.commit_candidate(1, base, change))
+    run.finish()
+    result = cli("adopt", f"{run.record.id}/1")
+    assert result.code == 0, result.stderr
+    words = " ".join(result.stdout.split())
+    assert "merged" not in words, words
+    assert f"applied strop/{run.record.id}/1 to" in words and "no git merge" in words, words
+    assert "wrote new.txt, v" in words and "removed old.txt" in words, words
+    assert (
+        (folder / "v").read_text() == "1"
+        and (folder / "new.txt").exists()
+        and not (folder / "old.txt").exists()
+    )
+    again = cli("adopt", f"{run.record.id}/1")
+    assert again.code == 0 and "no file changed" in " ".join(again.stdout.split()), again.stdout
