@@ -264,6 +264,11 @@ class Run:
                 self._records = self.repo.read_records(self.record.id)
             return list(self._records)
 
+    @property
+    def made_evaluator(self) -> Evaluator | None:
+        """The evaluator if this process has made it (`evaluator()` copies the trusted files first)."""
+        return self._evaluator
+
     def best(self, records: list[ExperimentRecord] | None = None) -> ExperimentRecord | None:
         return best_experiment(
             records if records is not None else self.records(), self.record.metric, self.record.direction

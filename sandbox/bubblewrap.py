@@ -22,8 +22,9 @@ system), a memory cgroup of the sandbox's own that bwrap enters before it starts
 (`sandbox.memory.MemoryCgroup`: the kernel counts every page, tmpfs and pipe buffers
 included, and an OOM kill in it is the MEMORY verdict); elsewhere `sandbox.memory`'s
 watch sums the pid namespace's memory a few times a second. Each `Execution` says which
-in its notes (`memory_enforcement`). Peak memory is the larger of the largest process's
-RSS and the cgroup's peak (or the largest sum the watch saw).
+in its notes (`memory_enforcement`). Peak memory is the cgroup's peak; with the watch, the
+larger of the launcher's peak RSS (which starts from strop's own RSS at fork) and the largest
+sum the watch saw.
 """
 
 from __future__ import annotations
@@ -41,7 +42,15 @@ from pathlib import Path
 from sandbox.environment import clean_environment
 from sandbox.execution import Bind, Execution, KilledBy, Limits, SandboxError
 from sandbox.gate import Gate
-from sandbox.memory import MemoryCgroup, MemoryWatch, cgroup_support, descendants, memory_cgroup
+from sandbox.memory import (
+    MemoryCgroup,
+    MemoryWatch,
+    cgroup_support,
+    credible_peak,
+    descendants,
+    memory_cgroup,
+    own_peak_rss,
+)
 from sandbox.process import rlimit_setter, signal_from_launcher, supervise, to_execution
 from sandbox.runtime import Runtime
 from sandbox.workspace import DiskWatch, Workspace, files_used, lend_all, sandbox_user
@@ -251,6 +260,7 @@ class BwrapSandbox:
                 f"memory: a watchdog on the sandbox's processes, a few times a second (no cgroup: {cgroup})"
             )
             preexec = rlimits
+        inherited = own_peak_rss()
         try:
             with lend_all(space, *user, keep=keep):
                 seen = supervise(
@@ -269,7 +279,12 @@ class BwrapSandbox:
             if isinstance(memory, MemoryCgroup):
                 memory.close()
         execution = to_execution(seen, self.name, signal_from_launcher(seen.returncode), [note])
-        execution.peak_memory = max(execution.peak_memory or 0, memory.peak) or None
+        if isinstance(memory, MemoryCgroup):
+            # The kernel's own count, and only it: the launcher's ru_maxrss starts from strop's RSS at
+            # fork (kept across exec), so a 1.3 GB strop reported a candidate held under 256 MiB as 1.3 GB.
+            execution.peak_memory = memory.peak or None
+        else:
+            execution.peak_memory = credible_peak(execution.peak_memory, memory.peak, inherited)
         if (
             isinstance(memory, MemoryCgroup)
             and memory.oom_kills

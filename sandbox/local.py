@@ -41,7 +41,7 @@ from pathlib import Path
 from sandbox.environment import clean_environment
 from sandbox.execution import Bind, Execution, Limits
 from sandbox.gate import Gate
-from sandbox.memory import MemoryWatch, in_process_group
+from sandbox.memory import MemoryWatch, credible_peak, in_process_group, own_peak_rss
 from sandbox.process import parent_death_signal, rlimit_setter, supervise, to_execution
 from sandbox.workspace import DiskWatch, Workspace
 
@@ -79,6 +79,7 @@ class LocalSandbox:
         inner, hold = (
             (gate.wrap(command, space.root), gate.max_wait) if gate is not None else (list(command), 0.0)
         )
+        inherited = own_peak_rss()
         seen = supervise(
             _dying_with_strop(inner, limits.timeout + hold),
             cwd=space.root,
@@ -91,7 +92,7 @@ class LocalSandbox:
         )
         notes = ["local backend: no isolation of files, network or processes"]
         execution = to_execution(seen, self.name, seen.returncode, notes)
-        execution.peak_memory = max(execution.peak_memory or 0, memory.peak) or None
+        execution.peak_memory = credible_peak(execution.peak_memory, memory.peak, inherited)
         return execution
 
 

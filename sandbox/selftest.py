@@ -96,7 +96,10 @@ def check_backend(name: str) -> BackendCheck:
         return BackendCheck(name, "weak", "runs, but not confined: " + ", ".join(failed), launch, probes)
     if failed:
         return BackendCheck(name, "broken", "failed probes: " + ", ".join(failed), launch, probes)
-    return BackendCheck(name, "working", "all probes contained", launch, probes)
+    memory = getattr(sandbox, "memory_enforcement", "")  # bwrap: its cgroup, or the watch and why
+    return BackendCheck(
+        name, "working", "all probes contained" + (f"; {memory}" if memory else ""), launch, probes
+    )
 
 
 def check_all(names: tuple[str, ...] = BACKENDS) -> list[BackendCheck]:

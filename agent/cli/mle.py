@@ -146,7 +146,7 @@ def run_command(
 
     Example:  strop mle run path/to/competition --time 10m --seed 1 --json
     """
-    from agent.cli.run import _executor, _Progress
+    from agent.cli.run import _executor, _interruptible, _Progress
     from agent.deadline import process_started
     from agent.domains.mle.competition import load_competition
     from agent.domains.mle.runner import DEFAULT_EXPERIMENTS, NO_LIMIT, RunRequest, run_competition
@@ -175,7 +175,8 @@ def run_command(
         llm=endpoint,
         folds=folds,
     )
-    with _Progress(metric_key(competition), quiet, json_out) as progress:
+    progress = _Progress(metric_key(competition), quiet, json_out)
+    with _interruptible(progress), progress:
         outcome = run_competition(request, strop_home(), sink=progress, started=process_started())
     _show(outcome, json_out)
 
@@ -206,7 +207,7 @@ def resume_graded(
 
     Without this a run stopped by a dead LLM endpoint (or killed) would end with no report.
     """
-    from agent.cli.run import _Progress
+    from agent.cli.run import _interruptible, _Progress
     from agent.deadline import process_started
     from agent.domains.mle.competition import load_competition
     from agent.domains.mle.runner import resume_competition
@@ -214,7 +215,8 @@ def resume_graded(
     from agent.home import strop_home
 
     competition = load_competition(root)
-    with _Progress(metric_key(competition), quiet, json_out) as progress:
+    progress = _Progress(metric_key(competition), quiet, json_out)
+    with _interruptible(progress), progress:
         outcome = resume_competition(
             run_id,
             competition,

@@ -990,13 +990,14 @@ def _finish(run: Run, status: str, reason: str, deadline: Deadline) -> Experimen
     the best's record then says which outputs that phase graded (`_graded`)."""
     import inspect
 
-    chosen = run.best()
-    grades = chosen is not None and chosen.final_metrics is None and run.task.evaluator.has_final
+    before = run.made_evaluator
+    if before is not None and getattr(before, "graded", ""):
+        before.graded = ""  # type: ignore[attr-defined]  # a final phase of an earlier finish
     if deadline.at is not None and "deadline" in inspect.signature(run.finish).parameters:
         best = run.finish(status, reason, deadline=deadline.at)
     else:
         best = run.finish(status, reason)
-    return _graded(run, best) if grades else best
+    return _graded(run, best)
 
 
 def _graded(run: Run, best: ExperimentRecord | None) -> ExperimentRecord | None:
@@ -1004,9 +1005,10 @@ def _graded(run: Run, best: ExperimentRecord | None) -> ExperimentRecord | None:
 
     A two-stage evaluator says it in `graded` (`evaluators.staged`): the run on the final phase's
     public data (a refit), the outputs the experiment's selection run made (when the refit gave
-    no verdict in time), or a new run as selected. One line in the record, for `strop show`.
+    no verdict in time), or a new run as selected. One line in the record, for `strop show`;
+    nothing when no final phase ran in this finish.
     """
-    said = getattr(run.evaluator(), "graded", "")
+    said = getattr(run.made_evaluator, "graded", "")
     if best is None or not said:
         return best
     best = replace(best, decisions=[*best.decisions, said])
