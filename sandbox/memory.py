@@ -67,6 +67,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox.execution import KilledBy
+from sandbox.process import process_alive
 
 EVERY = 0.1
 """Seconds between two sums of a sandbox's processes' memory."""
@@ -326,16 +327,6 @@ def _counter(text: str, name: str) -> int:
     return 0
 
 
-def _owner_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def sweep(folder: Path) -> None:
     """Remove the cgroups a strop that has died left in `folder` (killed outright: no `close`).
 
@@ -345,7 +336,7 @@ def sweep(folder: Path) -> None:
     with contextlib.suppress(OSError):
         for entry in os.scandir(folder):
             owner = entry.name.removeprefix(CGROUP_PREFIX).split("-")[0]
-            if entry.name.startswith(CGROUP_PREFIX) and owner.isdigit() and not _owner_alive(int(owner)):
+            if entry.name.startswith(CGROUP_PREFIX) and owner.isdigit() and not process_alive(int(owner)):
                 with contextlib.suppress(OSError):
                     os.rmdir(entry.path)
 

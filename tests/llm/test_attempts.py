@@ -23,44 +23,7 @@ from agent.run_index import RunIndex
 from agent.task import LLMSpec, load_task
 from agent.turns import turn_history
 from evaluators.verdict import Status
-
-TASK = """
-[task]
-name = "attempts"
-goal = "Make VALUE in model.py as large as possible."
-workspace = "{workspace}"
-
-[evaluator]
-command = "python evaluate.py"
-metric = "score"
-direction = "maximize"
-timeout = "30s"
-files = ["evaluate.py"]
-sandbox = "local"
-
-[budget]
-experiments = {experiments}
-turns = "fixed"
-turn_limit = 1
-
-[proposer]
-kind = "llm"
-
-[search]
-strategy = "greedy"
-drafts = 1
-debug_prob = 0.0
-parallel = {parallel}
-
-[knowledge]
-memory = false
-
-[llm]
-base_url = "{base_url}"
-model = "scripted"
-request_timeout = "5s"
-max_retries = 1
-"""
+from tests.llm.support import llm_task_file
 
 
 def git(cwd: Path, *args: str) -> None:
@@ -81,13 +44,8 @@ def workspace(tmp_path: Path) -> Path:
 
 def task_file(
     tmp_path: Path, workspace: Path, server: ScriptedServer, experiments: int = 3, parallel: int = 1
-):
-    path = tmp_path / "task.toml"
-    text = TASK.format(
-        workspace=workspace, base_url=server.base_url, experiments=experiments, parallel=parallel
-    )
-    path.write_text(text)
-    return path
+) -> Path:
+    return llm_task_file(tmp_path, workspace, server, "attempts", experiments, parallel)
 
 
 def good(request: RecordedRequest) -> Reply:

@@ -24,46 +24,10 @@ from agent.loop import start_run
 from agent.records import ExperimentRecord
 from agent.run_index import RunIndex
 from agent.task import LLMSpec, load_task
+from tests.llm.support import llm_task_file
 
 KEY = "sk-hostile-5ecret-77c1"
 EVALUATOR = 'import json, model\nprint(json.dumps({"score": model.VALUE}))\n'
-TASK = """
-[task]
-name = "hostile"
-goal = "Make VALUE in model.py as large as possible."
-workspace = "{workspace}"
-
-[evaluator]
-command = "python evaluate.py"
-metric = "score"
-direction = "maximize"
-timeout = "30s"
-files = ["evaluate.py"]
-sandbox = "local"
-
-[budget]
-experiments = {experiments}
-turns = "fixed"
-turn_limit = 1
-
-[proposer]
-kind = "llm"
-
-[search]
-strategy = "greedy"
-drafts = 1
-debug_prob = 0.0
-
-[knowledge]
-memory = false
-
-[llm]
-base_url = "{base_url}"
-model = "scripted"
-request_timeout = "5s"
-max_retries = 1
-answers = "text"
-"""
 HELLO = [ChatMessage("user", "hello")]
 
 
@@ -98,9 +62,7 @@ def commit(workspace: Path) -> None:
 
 
 def task_file(tmp_path: Path, workspace: Path, server: ScriptedServer, experiments: int = 2) -> Path:
-    path = tmp_path / "task.toml"
-    path.write_text(TASK.format(workspace=workspace, base_url=server.base_url, experiments=experiments))
-    return path
+    return llm_task_file(tmp_path, workspace, server, "hostile", experiments, llm='answers = "text"\n')
 
 
 def script(*replies: str | Reply) -> Callable[[RecordedRequest], Reply]:
