@@ -6,7 +6,8 @@
     │   ├── WorkspaceError     missing workspace, dirty tree, not a repo, …
     │   └── NotFoundError      an unknown run, experiment or store entry
     └── RunError               a run cannot go on (corrupt state, lost repo): exit 1
-        └── DiskFull           a disk strop writes to is full: resumable once freed
+        ├── DiskFull           a disk strop writes to is full: resumable once freed
+        └── UnreadableRecord   an experiment's note is not a record: nothing is written to its run
 
 What candidates do wrong (a crash, a timeout, a bad metric, a tampered file) is
 never an exception here: it becomes the experiment's status and the proposer's
@@ -52,6 +53,16 @@ class RunError(StropError):
 
 class DiskFull(RunError):
     """A disk strop writes to is full. What was recorded is kept: free space and continue."""
+
+
+class UnreadableRecord(RunError, ValueError):
+    """An experiment branch's note is not a record, so strop cannot know the run's experiments.
+
+    Raised to writers only (resume, the loop): one that went on could give a new experiment
+    the unreadable one's number and overwrite its branch. Readers skip the note with a warning.
+    A `ValueError` too, as the bare decoding errors it replaces were: `strop audit` reports it
+    among its problems rather than stopping on it.
+    """
 
 
 FULL_MESSAGES = ("no space left on device", "database or disk is full", "disk quota exceeded")

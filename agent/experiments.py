@@ -27,8 +27,8 @@ from pathlib import Path
 import git
 from filelock import FileLock
 
-from agent.errors import NotFoundError, RunError, WorkspaceError
-from agent.records import ExperimentRecord, RunRecord
+from agent.errors import NotFoundError, RunError, UnreadableRecord, WorkspaceError
+from agent.records import ExperimentRecord, NotARecord, RunRecord
 
 NOTES_REF = "strop"
 RUNS_REF = "refs/strop/runs/"
@@ -45,6 +45,52 @@ _IDENTITY = {
 
 def branch_name(run_id: str, exp_id: int) -> str:
     return f"{BRANCH_PREFIX}{run_id}/{exp_id}"
+
+
+@dataclass(frozen=True)
+class UnreadableNote:
+    """An experiment branch whose note is not a record (edited or damaged by hand): where, and what is wrong."""
+
+    branch: str
+    commit: str
+    problem: str
+
+    def describe(self) -> str:
+        """One clause naming the branch, its commit and what is wrong with the note."""
+        return f"{self.branch} (commit {self.commit[:12]}) holds a note that is not a record ({self.problem})"
+
+    @property
+    def number(self) -> int | None:
+        """The experiment number the branch name gives, if it is one."""
+        last = self.branch.rpartition("/")[2]
+        return int(last) if last.isascii() and last.isdigit() else None
+
+
+@dataclass(frozen=True)
+class RunNotes:
+    """What a run's experiment branches hold: the records, and the notes that are not records.
+
+    Readers show `records` and warn about `unreadable`; writers call `require`, since a run
+    with a note they cannot read is a run whose experiment numbers they do not all know.
+    """
+
+    run: str
+    repo: Path
+    records: list[ExperimentRecord]
+    unreadable: list[UnreadableNote]
+
+    def require(self) -> list[ExperimentRecord]:
+        """The records, or `UnreadableRecord` (one line: the first bad note, and what to do)."""
+        if not self.unreadable:
+            return self.records
+        first = self.unreadable[0]
+        more = f" (and {len(self.unreadable) - 1} more)" if len(self.unreadable) > 1 else ""
+        raise UnreadableRecord(
+            f"{first.describe()}{more}: run {self.run} is left as it is (a new experiment could take "
+            f"its number and overwrite {first.branch}); `strop audit {self.run}` lists what is wrong; "
+            f"restore the note from its history (`git -C {self.repo} log -p refs/notes/{NOTES_REF}`) "
+            "and run the command again"
+        )
 
 
 def _key(path: Path) -> str:
@@ -429,26 +475,43 @@ class ExperimentRepo:
                 self.git.update_ref(f"refs/heads/{branch}", record.commit)
 
     def read_records(self, run_id: str) -> list[ExperimentRecord]:
-        """Every experiment of a run, from its branches and their notes."""
+        """Every experiment of a run, for a writer: `UnreadableRecord` if a note is not a record."""
+        return self.read_notes(run_id).require()
+
+    def read_notes(self, run_id: str) -> RunNotes:
+        """Every experiment of a run from its branches and their notes, and the notes that are not records.
+
+        A branch without a note is left out, as it always was: strop makes a branch only once
+        its note is written, so only a hand removed it (`strop audit` names such a branch).
+        """
         listing = self.git.for_each_ref(
             "--format=%(refname:short) %(objectname)", f"refs/heads/{BRANCH_PREFIX}{run_id}/"
         )
         notes = self._notes_by_commit()
-        records = []
+        records, unreadable = [], []
         for line in listing.splitlines():
-            _branch, commit = line.split()
+            branch, commit = line.split()
             note = notes.get(commit)
-            if note is not None:
-                records.append(ExperimentRecord.from_dict(json.loads(self._blob(note))))
-        return sorted(records, key=lambda r: r.id)
+            if note is None:
+                continue
+            try:
+                records.append(ExperimentRecord.from_note(self._blob(note)))
+            except NotARecord as error:
+                unreadable.append(UnreadableNote(branch, commit, str(error)))
+        return RunNotes(run_id, self.path, sorted(records, key=lambda r: r.id), unreadable)
+
+    def read_note(self, commit: str) -> ExperimentRecord | None:
+        """The record `commit`'s note holds (None: no note); `NotARecord` when the note is not one."""
+        note = self.git.notes(f"--ref={NOTES_REF}", "list", commit, with_exceptions=False)
+        return ExperimentRecord.from_note(self._blob(note.strip())) if note else None
 
     def _notes_by_commit(self) -> dict[str, str]:
         listing = self.git.notes(f"--ref={NOTES_REF}", "list", with_exceptions=False) or ""
         pairs = (line.split() for line in listing.splitlines())
         return {commit: note for note, commit in pairs}
 
-    def _blob(self, sha: str) -> str:
-        return self.repo.odb.stream(bytes.fromhex(sha)).read().decode()
+    def _blob(self, sha: str) -> bytes:
+        return bytes(self.repo.odb.stream(bytes.fromhex(sha)).read())
 
     def diff(self, parent: str, commit: str, stat: bool = False) -> str:
         args = ["--stat"] if stat else []

@@ -7,10 +7,13 @@ index can always be rebuilt from git alone and give identical answers.
 
 from __future__ import annotations
 
+import json
 from copy import deepcopy
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
 
 from evaluators.metric import Direction, MetricValue
 from evaluators.verdict import Status
@@ -97,6 +100,10 @@ class ExperimentRecord:
     turns: int = 0
     decisions: list[str] = field(default_factory=list)
     final_metrics: dict[str, float] | None = None
+    # the hidden-test (final) phase's log and its sha256, as `log_path`/`log_digest` are the
+    # evaluation's: an audit can tell it unchanged. Empty in records of older strop.
+    final_log_path: str = ""
+    final_log_digest: str = ""
     schema: int = SCHEMA
 
     @property
@@ -143,6 +150,28 @@ class ExperimentRecord:
         known["cost"] = Cost(**known.get("cost", {}))
         return cls(**known)
 
+    @classmethod
+    def from_note(cls, raw: bytes) -> ExperimentRecord:
+        """The record a git note holds, every field of its declared type, or `NotARecord`.
+
+        `from_dict` trusts its input (strop's own writes, the index). A note is strop's
+        write too, but anyone with the repo can edit it: a note of garbage bytes, a JSON
+        list or an object without `id` crashed every reader with a bare `UnicodeDecodeError`,
+        `AttributeError` or `TypeError`, and an `id` of "3" sorted as no number does.
+        Pydantic's strict JSON mode checks the types (an int stands for a float, no string
+        for a number, a status only by its name) against the dataclass itself, so a field
+        added to the record is checked with no second list to keep.
+        """
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise NotARecord("not UTF-8 text") from None
+        try:
+            _RECORD.validate_json(text, strict=True)
+        except ValidationError as error:
+            raise NotARecord(_problem(error)) from None
+        return cls.from_dict(json.loads(text))
+
 
 @dataclass
 class RunRecord:
@@ -178,6 +207,37 @@ class RunRecord:
         return cls(**known)
 
 
+class NotARecord(ValueError):
+    """Stored bytes that are not an `ExperimentRecord` (a note edited or damaged by hand).
+
+    The message says what is wrong, in words a warning line can quote.
+    """
+
+
+def _problem(error: ValidationError) -> str:
+    """What is wrong with a note, in words a warning line can quote: the first problem found."""
+    problems = error.errors(include_url=False)
+    first = problems[0]
+    if first["type"] == "json_invalid":
+        return f"not JSON: {first['ctx'].get('error', first['msg'])}"
+    if not first["loc"]:
+        return f"JSON {_json_kind(first['input'])}, not an object"
+    missing = [str(p["loc"][0]) for p in problems if p["type"] == "missing" and len(p["loc"]) == 1]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where} is {_json_kind(first['input'])} ({first['msg'][0].lower()}{first['msg'][1:]})"
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, in words: "a list", "the string '3'" (shortened)."""
+    if isinstance(value, str):
+        return f"the string {value[:40]!r}"
+    if value is None or isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return {dict: "an object", list: "a list"}.get(type(value), type(value).__name__)
+
+
 def best_experiment(
     records: list[ExperimentRecord], metric: str, direction: Direction
 ) -> ExperimentRecord | None:
@@ -186,3 +246,6 @@ def best_experiment(
     if not scored:
         return None
     return max(scored, key=lambda r: (r.metric(metric, direction), -r.id))
+
+
+_RECORD = TypeAdapter(ExperimentRecord)

@@ -179,6 +179,7 @@ class Run:
         if task is None or task.source != record.task_source:
             task = _task_from_snapshot(record)
         run = cls(task, record, repo, index, home)
+        run.stored_records()  # a note that is not a record refuses here (`UnreadableRecord`), before any write
         if indexed != record:  # killed between the run's end in git and in the index: it said running
             run.heal_index()
         return run
@@ -381,7 +382,12 @@ class Run:
             verdict = self.evaluator().evaluate(
                 lane_path, name=str(best.id), phase="final", deadline=deadline
             )
-            best = replace(best, final_metrics=verdict.metrics if verdict.status is Status.OK else {})
+            best = replace(
+                best,
+                final_metrics=verdict.metrics if verdict.status is Status.OK else {},
+                final_log_path=verdict.log_path,
+                final_log_digest=verdict.log_digest,
+            )
             self.save_record(best)
         self.repo.remove_lanes(self.record.id)
         self.repo.tidy()
@@ -405,8 +411,11 @@ def _index_orphans(repo: ExperimentRepo, index: RunIndex) -> None:
         index.register_repo(repo.path)
     for run in missing:
         index.put_run(run)
-        for record in repo.read_records(run.id):
+        notes = repo.read_notes(run.id)
+        for record in notes.records:
             index.put_experiment(record)
+        for note in notes.unreadable:  # the index had nothing of the run: leaving one out loses nothing
+            log.warning("warning: %s: not indexed; `strop audit %s` says more", note.describe(), run.id)
 
 
 def _task_from_snapshot(record: RunRecord) -> Task:

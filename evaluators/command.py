@@ -17,6 +17,7 @@ execution's outcome, the log file) live here as functions.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -145,12 +146,40 @@ def log_text(stage: str, command: str, execution: Execution) -> str:
     )
 
 
+FINAL_LOG = re.compile(r"(\d+)-final(?:-(\d+))?\.log")
+"""The name of experiment N's hidden-test log: `N-final.log`, then `N-final-2.log`, … (`write_log`)."""
+
+
 def write_log(log_dir: Path, name: str, phase: str, text: str) -> tuple[Path, str]:
+    """Write an evaluation's log; its path and sha256, which the experiment's record keeps.
+
+    An evaluation log replaces an earlier one of the same name (an experiment evaluated again
+    after a crash has one verdict). A hidden-test (`final`) log never does: each reading of the
+    hidden answers keeps its own (`N-final.log`, then `N-final-2.log`, …), so a final phase cut
+    short before its score was recorded, then run again by a resume, leaves both for the audit.
+    """
     log_dir.mkdir(parents=True, exist_ok=True)
-    path = log_dir / f"{name}-{phase}.log"
     data = text.encode()
-    path.write_bytes(data)
+    if phase == "final":
+        path = _write_new(log_dir, name, phase, data)
+    else:
+        path = log_dir / f"{name}-{phase}.log"
+        path.write_bytes(data)
     return path, hashlib.sha256(data).hexdigest()
+
+
+def _write_new(log_dir: Path, name: str, phase: str, data: bytes) -> Path:
+    """`data` in the first of `NAME-PHASE.log`, `NAME-PHASE-2.log`, … that does not exist yet."""
+    number = 1
+    while True:
+        path = log_dir / (f"{name}-{phase}.log" if number == 1 else f"{name}-{phase}-{number}.log")
+        try:
+            with path.open("xb") as file:
+                file.write(data)
+        except FileExistsError:
+            number += 1
+            continue
+        return path
 
 
 def tampered(protected: ProtectedFiles, checkout: Path, phase: str, fingerprint: str) -> Verdict | None:

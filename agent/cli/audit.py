@@ -1,6 +1,7 @@
 """`strop audit RUN`: is a run's record whole, and does it say what its evaluations said?
 
-The checks live in `agent.loop.audit`; this module prints them, one line per problem.
+The checks live in `agent.loop.audit` (and its `agent.loop.provenance`); this module prints
+them, one line per problem.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ removed or edited, or a branch moved, after the run (`git reflog BRANCH` shows w
 (its sha256 is in the note), and the recorded metrics are those the scorer printed in it:
 a failure means the note or the log was edited: do not trust that score;
 - the best the run reports is the best scored experiment by the run's direction;
-- the hidden-test score is on the best only, set once, and matches the final phase's log
-(a best of an earlier end, before a resume, keeps its own: said as a note).
+- the hidden-test score is on the best only, set once, and matches the final phase's log, which
+is unchanged (its sha256 is in the note; a record of an older strop holds none: said as a note);
+a best of an earlier end, before a resume, keeps its own, and a final phase cut short then run
+again keeps both logs: each said as a note.
 
 Not checkable from here, and said so: metrics a scorer writes to `metrics_file` (not logged),
 a search's points (no log), and a one-stage (`command`) task's scores, which the candidate

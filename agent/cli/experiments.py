@@ -6,12 +6,17 @@ Read commands answer from the run index (no git, no heavy imports) so they start
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from agent.cli import app
 from agent.cli.render import err, escape, out, plural, print_json, styled_status
+
+if TYPE_CHECKING:
+    from agent.experiments import RunNotes
+    from agent.records import ExperimentRecord
+    from agent.run_index import RunIndex
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
 
@@ -377,9 +382,28 @@ def reindex_command() -> None:
         repo = ExperimentRepo.open(path, strop_home())
         for run in repo.read_runs():
             runs.append(run)
-            experiments.extend(repo.read_records(run.id))
+            notes = repo.read_notes(run.id)
+            experiments.extend(notes.records)
+            experiments.extend(_kept_copies(index, notes))
     index.replace_all(runs, experiments)
     out.print(
         f"reindexed {plural(len(runs), 'run')}, {plural(len(experiments), 'experiment')} "
         f"from {plural(len(index.known_repos()), 'repo')}"
     )
+
+
+def _kept_copies(index: RunIndex, notes: RunNotes) -> list[ExperimentRecord]:
+    """The index's records of the experiments whose note is not a record, each said in one line.
+
+    Rebuilding the index from git alone would drop them: what the index held, it keeps (maybe
+    the only copy of a note edited since), and nothing is made up for the others.
+    """
+    indexed = {record.id: record for record in index.experiments(notes.run)} if notes.unreadable else {}
+    kept = []
+    for note in notes.unreadable:
+        copy = indexed.get(note.number) if note.number is not None else None
+        if copy is not None:
+            kept.append(copy)
+        done = "the index keeps its copy" if copy is not None else "not indexed"
+        err.print(f"warning: {note.describe()}: {done}; `strop audit {notes.run}` says more", markup=False)
+    return kept

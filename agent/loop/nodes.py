@@ -46,9 +46,8 @@ from typing import Any
 from agent.budget import RunBudget, Usage, final_reserve, overrun, typical_seconds
 from agent.constraints import Constraints
 from agent.deadline import Deadline
-from agent.errors import UserError
+from agent.errors import UnreadableRecord, UserError
 from agent.executors import EvaluationJob, Executor, LocalExecutor
-from agent.experiments import NOTES_REF
 from agent.loop.broken_start import broken_start
 from agent.loop.candidates import candidate_path, load_candidate, save_candidate, write_atomically
 from agent.loop.events import ExperimentFinished, ExperimentStarted, Note, RunStopped, Sink
@@ -56,7 +55,7 @@ from agent.loop.interrupts import raise_if_interrupted
 from agent.loop.memory import LoopMemory
 from agent.loop.state import LoopState, Slot, new_slot
 from agent.proposers.base import ProposalRequest, Proposer
-from agent.records import Cost, ExperimentRecord
+from agent.records import Cost, ExperimentRecord, NotARecord
 from agent.run import Candidate, Run, UnsafePathError, safe_path, write_files
 from agent.search.tree import Node, Strategy
 from agent.space import Space
@@ -584,11 +583,17 @@ class Nodes:
         if record is not None and record.turns == slot["turn"] - 1:
             return record
         base = slot["turn_state"].get("base")
-        repo = self.ctx.run.repo
-        text = repo.git.notes(f"--ref={NOTES_REF}", "show", str(base), with_exceptions=False) if base else ""
-        if not text:
+        run_id = self.ctx.run.record.id
+        try:
+            found = self.ctx.run.repo.read_note(str(base)) if base else None
+        except NotARecord as error:
+            raise UnreadableRecord(
+                f"experiment {run_id}/{slot['exp']}: the note of turn {slot['turn'] - 1}'s commit "
+                f"{str(base)[:12]} is not a record ({error}); `strop audit {run_id}` lists what is wrong"
+            ) from None
+        if found is None:
             raise RuntimeError(f"experiment {slot['exp']}: cannot find turn {slot['turn'] - 1} to build on")
-        return ExperimentRecord.from_dict(json.loads(text))
+        return found
 
     # ---------------------------------------------------------------- evaluate
     def evaluate(self, state: LoopState) -> dict[str, Any]:

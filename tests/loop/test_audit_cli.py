@@ -8,8 +8,11 @@ of the check that catches it, so it fails if that check were missing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -214,3 +217,76 @@ def test_a_hidden_test_run_on_an_experiment_without_its_score(made: Made) -> Non
     (made.logs / f"{exp}-final.log").write_text("")
     lines = problems(audit(made.id))
     assert has(lines, f"the hidden test was run on {made.id}/{exp}", "no score of it is recorded")
+
+
+def test_an_edited_hidden_test_log(made: Made) -> None:
+    """A line added after the scorer's output leaves the score as logged: only the sha256 the
+    record keeps of the hidden-test log sees it (before, the final log had none)."""
+    log = made.logs / f"{made.best}-final.log"
+    log.write_text(log.read_text() + "# edited\n")
+    lines = problems(audit(made.id))
+    assert has(lines, f"{made.id}/{made.best}'s hidden-test log", "changed after it was recorded"), lines
+
+
+def test_a_record_of_an_older_strop_without_the_hidden_test_logs_digest_is_whole(made: Made) -> None:
+    made.edit_note(
+        made.best, lambda note: [note.pop(key, None) for key in ("final_log_path", "final_log_digest")]
+    )
+    done = audit(made.id)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"note: {made.id}/{made.best}'s record names no hidden-test log and holds no sha256" in done.stderr
+    log = made.logs / f"{made.best}-final.log"  # still compared with the score
+    log.write_text(log.read_text().replace('{"score": ', '{"score": 1e3, "was": '))
+    assert has(
+        problems(audit(made.id)), f"{made.id}/{made.best}'s recorded hidden-test score is not its log's"
+    )
+
+
+CUT_FINAL = """#!/bin/sh
+# the real git, but the first note written once a hidden-test log exists SIGKILLs the caller's
+# process group: the final phase cut short after its log, before its score reached the record
+case "$*" in
+  *"notes --ref=strop add"*)
+    if ls "$STROP_HOME"/runs/*/logs/*-final*.log >/dev/null 2>&1; then
+      kill -9 -$(ps -o pgid= $$ | tr -d ' ')
+    fi ;;
+esac
+exec "$REAL_GIT" "$@"
+"""
+
+
+def test_a_final_phase_cut_short_then_resumed_keeps_both_logs(tmp_path: Path) -> None:
+    """The resume scores the hidden test again: it used to overwrite the first attempt's log, so
+    nobody could tell the hidden answers were read twice. Both logs stay, the record names the
+    second with its sha256, and the audit says it (a note: the run is whole)."""
+    task = make_task(tmp_path / "t", experiments=5)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "git").write_text(CUT_FINAL)
+    (bin_dir / "git").chmod(0o755)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    env["REAL_GIT"] = shutil.which("git") or "git"
+    command = [sys.executable, "-W", "ignore", "-c", "from agent.cli import main; main()", "run", str(task)]
+    killed = subprocess.run(
+        [*command, "--quiet"], cwd=ROOT, env=env, capture_output=True, start_new_session=True, timeout=300
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    run = RunIndex(strop_home()).runs()[0]
+    logs = strop_home() / "runs" / run.id / "logs"
+    first = sorted(logs.glob("*-final*.log"))
+    assert len(first) == 1, first
+    kept = first[0].read_bytes()
+    resumed = strop("resume", run.id)
+    assert resumed.returncode == 0, resumed.stderr
+    best = RunIndex(strop_home()).find_run(run.id).best
+    assert first[0].name == f"{best}-final.log" and first[0].read_bytes() == kept
+    second = logs / f"{best}-final-2.log"
+    repo = ExperimentRepo.open(Path(run.repo), strop_home())
+    record = next(r for r in repo.read_records(run.id) if r.id == best)
+    assert (record.final_log_path, record.final_log_digest) == (
+        str(second),
+        hashlib.sha256(second.read_bytes()).hexdigest(),
+    )
+    done = audit(run.id)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"the hidden test was run 2 times on {run.id}/{best}" in " ".join(done.stderr.split())

@@ -194,7 +194,9 @@ def _outcome(
     elif score is None:
         message = "the chosen experiment's submission was not accepted by the final grading"
         if home is not None:
-            message += _final_failure(home / "runs" / result.run_id / "logs" / f"{best.id}-final.log")
+            # a record of an older strop names no final log: its one was `N-final.log`
+            older = home / "runs" / result.run_id / "logs" / f"{best.id}-final.log"
+            message += _final_failure(Path(best.final_log_path) if best.final_log_path else older)
     else:
         message = f"experiment {best.name} chosen on the held-out rows; graded once on the hidden test"
         if SELECTION_OUTPUTS in graded:

@@ -1,0 +1,50 @@
+"""What an audit of a run finds: problems, each with what to do about it, and one run's report.
+
+Both checks of `strop audit` speak in these words: the whole-run checks (`agent.loop.audit`)
+and the provenance checks (`agent.loop.provenance`); the CLI prints them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agent.records import RunRecord
+
+
+class Problem(str):
+    """A problem found, in words (the string itself), and what to do about it (`hint`, may be empty).
+
+    A `str`, so that the crash tests' `audit_run(...) == []` and their messages read as words.
+    """
+
+    hint: str
+
+    def __new__(cls, text: str, hint: str = "") -> Problem:
+        problem = super().__new__(cls, text)
+        problem.hint = hint
+        return problem
+
+
+@dataclass
+class Audit:
+    """Everything `strop audit` says of one run: problems (none: the run is whole) and what was not checked."""
+
+    run: RunRecord
+    problems: list[Problem] = field(default_factory=list)
+    unchecked: list[str] = field(default_factory=list)
+    experiments: int = 0
+    logs_checked: int = 0
+
+    @property
+    def whole(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "run": self.run.id,
+            "whole": self.whole,
+            "experiments": self.experiments,
+            "logs_checked": self.logs_checked,
+            "problems": [{"problem": str(p), "hint": p.hint} for p in self.problems],
+            "unchecked": list(self.unchecked),
+        }

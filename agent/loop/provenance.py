@@ -1,0 +1,541 @@
+"""The provenance of a run's results: does its record say what its evaluations said?
+
+What a sceptical reader of the record would check, read-only (git plumbing and the run's
+log files):
+
+- every experiment branch `strop/<run>/<n>` names a commit that holds its own note
+  (the note's run, id, branch and commit are the branch's);
+- each record's parent is an earlier experiment of the run, and its commit descends
+  from the parent's commit (or the run's base commit) along first parents, through no
+  other experiment's commit (only the earlier turns of a multi-turn attempt lie between);
+- each scored (`ok`) experiment's evaluation log is there, unchanged since its record
+  was written (the note holds its sha256), and the metrics recorded are those the
+  scorer's last JSON line in that log gives (with `folds`: the primary metric's mean,
+  which strop logs; with `metrics_file` the file is not logged, so only the log's
+  presence and digest are checked; a search's points have no log at all);
+- the best the run reports is the best scored experiment by the run's own direction
+  (ties: the earliest);
+- a hidden-test (final) score is held by the reported best only (or by the best of an
+  earlier end of the run, before a resume: said as a note), was set once and never
+  changed in the notes' history, and is what the final phase's log says; that log is
+  unchanged since the score was recorded (the note holds its sha256; a record of an older
+  strop holds none: said as a note); no final log exists for an experiment without a
+  score; more than one for the best (a final phase cut short, then run again by a
+  resume: each reading of the hidden answers keeps its log) is said as a note; no final
+  score exists when the task has no hidden test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.experiments import BRANCH_PREFIX, NOTES_REF, RUNS_REF, ExperimentRepo
+from agent.loop.findings import Audit, Problem
+from agent.records import ExperimentRecord, RunRecord, best_experiment
+from agent.run_index import RunIndex
+from evaluators.command import FINAL_LOG
+from evaluators.metrics_output import MetricsError, last_json_object, validate_metrics
+from evaluators.spec import EvaluatorSpec
+from evaluators.verdict import Status
+
+GONE = "logs live in $STROP_HOME/runs/RUN/logs of the machine that ran the run"
+
+
+def audit_provenance(run_id: str, home: Path, index: RunIndex) -> list[str]:
+    """The provenance problems of a run, in words (see the module's docstring); empty when none."""
+    report = Audit(run=index.find_run(run_id))
+    provenance_audit(run_id, home, index, report)
+    return list(report.problems)
+
+
+def provenance_audit(run_id: str, home: Path, index: RunIndex, report: Audit) -> None:
+    """Add the provenance problems of a run, and what could not be checked, to `report`."""
+    indexed = index.find_run(run_id)
+    repo = ExperimentRepo.open(Path(indexed.repo), home)
+    run = repo.read_run(run_id)
+    report.run = run
+    git = _Git(repo.path)
+    try:
+        records = _branch_records(run_id, repo, git, report)
+        report.experiments = len(records)
+        _check_parents(run, records, git, report)
+        spec = _evaluator_spec(run)
+        _check_logs(run, records, spec, report)
+        _check_best(run, records, report)
+        _check_final(run, records, spec, home / "runs" / run_id / "logs", git, report)
+    except _GitError as error:
+        report.problems.append(
+            Problem(f"git cannot read the run's record: {error}", f"see `git -C {repo.path} fsck --full`")
+        )
+
+
+class _Git:
+    """Read-only git plumbing in one repo: a command's output, or blobs by `<rev>:<path>` in one process."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __call__(self, *args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=self.path, capture_output=True, text=True)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+            raise _GitError(f"git {args[0]}: {last}")
+        return done.stdout
+
+    def blobs(self, specs: list[str]) -> list[str | None]:
+        """The text of each object `specs` name (None for one that does not exist), in order."""
+        if not specs:
+            return []
+        done = subprocess.run(
+            ["git", "cat-file", "--batch"], cwd=self.path, input="\n".join(specs).encode() + b"\n",
+            capture_output=True,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise _GitError(f"git cat-file: {done.stderr.decode(errors='replace').strip()[-200:]}")
+        data, at, found = done.stdout, 0, []
+        for _ in specs:
+            end = data.index(b"\n", at)
+            header = data[at:end].split()
+            at = end + 1
+            if len(header) != 3 or header[1] == b"missing":
+                found.append(None)
+                continue
+            size = int(header[2])
+            found.append(data[at : at + size].decode(errors="replace"))
+            at += size + 1
+        return found
+
+
+class _GitError(Exception):
+    pass
+
+
+# ------------------------------------------------------------------ branches and parents
+def _branch_records(
+    run_id: str, repo: ExperimentRepo, git: _Git, report: Audit
+) -> dict[int, ExperimentRecord]:
+    """The run's records whose branch names a commit holding their own note; the rest are problems."""
+    prefix = f"refs/heads/{BRANCH_PREFIX}{run_id}/"
+    listing = git("for-each-ref", "--format=%(refname) %(objectname)", prefix).split("\n")
+    branches = [line.split() for line in listing if line.strip()]
+    try:
+        listed = git("notes", f"--ref={NOTES_REF}", "list")
+    except _GitError:  # no note at all yet
+        listed = ""
+    notes = {commit: note for note, commit in (line.split() for line in listed.splitlines())}
+    texts = git.blobs([notes[commit] for _ref, commit in branches if commit in notes])
+    found = iter(texts)
+    records: dict[int, ExperimentRecord] = {}
+    for ref, commit in branches:
+        branch = ref.removeprefix("refs/heads/")
+        where = f"{branch} names commit {commit[:12]}"
+        hint = (
+            "the branch was moved, or its note removed or edited, after the run; "
+            f"`git -C {repo.path} reflog {branch}`"
+        )
+        if commit not in notes:
+            report.problems.append(Problem(f"{where}, which holds no record (no note)", hint))
+            continue
+        try:
+            record = _record(next(found))
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            report.problems.append(Problem(f"{where}, whose note is not a record ({error})", hint))
+            continue
+        number = ref.removeprefix(prefix)
+        if (record.run, str(record.id), record.branch, record.commit) != (run_id, number, branch, commit):
+            report.problems.append(
+                Problem(
+                    f"{where}, whose note is the record of {record.run}/{record.id} ({record.branch})", hint
+                )
+            )
+            continue
+        records[record.id] = record
+    return records
+
+
+def _record(text: str | None) -> ExperimentRecord:
+    """A note's record, its fields of the types the checks read (an edited note may hold anything)."""
+    record = ExperimentRecord.from_dict(json.loads(text or ""))
+    numbers = (record.metrics, record.final_metrics or {})
+    if (
+        not isinstance(record.id, int)
+        or not isinstance(record.parent, int | None)
+        or not isinstance(record.final_log_path, str)
+        or not isinstance(record.final_log_digest, str)
+        or not all(isinstance(metrics, dict) for metrics in numbers)
+        or not all(isinstance(v, int | float) for metrics in numbers for v in metrics.values())
+    ):
+        raise TypeError("a field of the wrong type")
+    return record
+
+
+def _check_parents(run: RunRecord, records: dict[int, ExperimentRecord], git: _Git, report: Audit) -> None:
+    """Each record's parent exists, is earlier, and its commit is the parent's commit's descendant."""
+    if not records:
+        return
+    mine = {r.commit: r.id for r in records.values()}
+    try:
+        walked = git("rev-list", "--parents", *mine, f"^{run.base_commit}")
+    except _GitError as error:
+        report.problems.append(Problem(f"git cannot walk the run's commits: {error}", "run `git fsck`"))
+        return
+    parents = {line.split()[0]: line.split()[1:] for line in walked.splitlines() if line.strip()}
+    for record in records.values():
+        name = f"{run.id}/{record.id}"
+        if record.parent is None:
+            target, whose = run.base_commit, f"the run's base commit {run.base_commit[:12]}"
+        elif record.parent not in records or record.parent >= record.id:
+            report.problems.append(
+                Problem(
+                    f"{name}'s parent {record.parent} is not an earlier experiment of the run",
+                    "its note was edited, or the parent's branch is gone",
+                )
+            )
+            continue
+        else:
+            target = records[record.parent].commit
+            whose = f"its parent {run.id}/{record.parent}'s commit {target[:12]}"
+        nearest = _first_above(record.commit, target, parents, mine)
+        if nearest is None:
+            report.problems.append(
+                Problem(
+                    f"{name} (commit {record.commit[:12]}) does not descend from {whose}",
+                    "its branch was moved to a commit of another line, or its note's parent edited",
+                )
+            )
+        elif nearest != target:
+            report.problems.append(
+                Problem(
+                    f"{name}'s record names {whose.removeprefix('its ')} as its parent, but its commit "
+                    f"descends from {run.id}/{mine[nearest]}'s commit first",
+                    "its note's parent was edited, or its branch moved",
+                )
+            )
+
+
+def _first_above(commit: str, target: str, parents: dict[str, list[str]], mine: dict[str, int]) -> str | None:
+    """Along `commit`'s first parents: `target`, or the run's experiment commit met before it
+    (None: neither, the walk left the run's commits)."""
+    while True:
+        up = parents.get(commit)
+        if not up:
+            return None
+        commit = up[0]
+        if commit == target or commit in mine:
+            return commit
+
+
+# ------------------------------------------------------------------ logs
+@dataclass(frozen=True)
+class _LogWords:
+    """How the problems of one kind of log read: its name, and what a score unlike it means."""
+
+    log: str
+    differs: str
+    hint: str
+
+
+_EVALUATION = _LogWords(
+    "evaluation log",
+    "recorded metrics are not its evaluation log's",
+    "its note was edited after the evaluation: do not trust its score",
+)
+_HIDDEN_TEST = _LogWords(
+    "hidden-test log",
+    "recorded hidden-test score is not its log's",
+    "its note was edited after the final phase: do not trust it",
+)
+
+
+@dataclass(frozen=True)
+class _Log:
+    """A log a record vouches for: whose (`RUN/N`), of which phase, its sha256 as recorded (None:
+    a record of an older strop, which kept none), and the metrics it should give (None: not compared)."""
+
+    name: str
+    phase: str
+    path: Path
+    digest: str | None
+    metrics: dict[str, float] | None
+
+
+def _evaluator_spec(run: RunRecord) -> EvaluatorSpec | None:
+    """The evaluator the run used, from the task snapshot it keeps; None for a search (no task file)."""
+    from agent.task import TaskFile
+
+    try:
+        return TaskFile.model_validate(tomllib.loads(run.task_source)).evaluator
+    except (tomllib.TOMLDecodeError, ValueError):
+        return None
+
+
+def _check_logs(
+    run: RunRecord, records: dict[int, ExperimentRecord], spec: EvaluatorSpec | None, report: Audit
+) -> None:
+    """Each scored experiment's metrics against the scorer's output in its evaluation log."""
+    scored = [r for r in records.values() if r.status is Status.OK]
+    if spec is None:
+        if scored:
+            report.unchecked.append(
+                f"{len(scored)} scored experiment(s): the run keeps no task file (a search), so its "
+                "scores came from no evaluation log strop wrote; they were not checked"
+            )
+        return
+    _say_what_logs_hold(spec, report)
+    for record in scored:
+        name = f"{run.id}/{record.id}"
+        if not record.log_path:
+            report.problems.append(Problem(f"{name} is scored but its record names no evaluation log", GONE))
+            continue
+        log = _Log(name, "validate", Path(record.log_path), record.log_digest, record.metrics)
+        if _check_log(log, spec, report):
+            report.logs_checked += 1
+
+
+def _say_what_logs_hold(spec: EvaluatorSpec, report: Audit) -> None:
+    """What this evaluator's logs cannot vouch for, as notes."""
+    if spec.metrics_file:
+        report.unchecked.append(
+            f"the scorer writes its metrics to {spec.metrics_file}, which the log does not keep: "
+            "scores were checked for their logs' presence and digests only"
+        )
+    elif spec.folds > 1:
+        report.unchecked.append(
+            f"with folds, the log keeps the mean of {spec.metric} only: other metrics were not checked"
+        )
+    if not spec.two_stage:
+        report.unchecked.append(
+            "one-stage evaluator (`command`): its logs hold what the candidate's own process printed, "
+            "which the candidate can forge (see the README's threat model)"
+        )
+
+
+def _check_log(log: _Log, spec: EvaluatorSpec, report: Audit) -> bool:
+    """The log is there, unchanged (its sha256 is the record's), and gives the recorded metrics;
+    whether it was there and unchanged (or has no recorded sha256 to compare)."""
+    words = _HIDDEN_TEST if log.phase == "final" else _EVALUATION
+    if not log.path.is_file():
+        report.problems.append(Problem(f"{log.name}'s {words.log} {log.path} is missing", GONE))
+        return False
+    data = log.path.read_bytes()
+    if log.digest is not None and hashlib.sha256(data).hexdigest() != log.digest:
+        report.problems.append(
+            Problem(
+                f"{log.name}'s {words.log} {log.path} changed after it was recorded (its sha256 is not the note's)",
+                "the log or the note was edited: trust neither",
+            )
+        )
+        return False
+    if log.metrics is None or spec.metrics_file:
+        return True
+    mismatch = _metrics_mismatch(data.decode(errors="replace"), spec, log.phase, log.metrics)
+    if mismatch:
+        report.problems.append(Problem(f"{log.name}'s {words.differs}: {mismatch}", words.hint))
+    return True
+
+
+def _metrics_mismatch(log: str, spec: EvaluatorSpec, phase: str, recorded: dict[str, float]) -> str:
+    """How the recorded metrics differ from the log's (empty when they agree)."""
+    if phase == "validate" and spec.folds > 1:
+        marker = f"# {spec.metric} by fold: "
+        at = log.rfind(marker)
+        line = log[at:].split("\n", 1)[0] if at >= 0 else ""
+        try:
+            logged = float(line.rsplit("; mean ", 1)[1])
+        except (IndexError, ValueError):
+            return f"the log holds no mean of {spec.metric} over the folds"
+        value = recorded.get(spec.metric)
+        return "" if value == logged else f"{spec.metric} = {value} recorded, {logged} logged"
+    if spec.two_stage:
+        command, stage = spec.score, "score"
+    else:
+        command, stage = (spec.final if phase == "final" else spec.command), "evaluator"
+    header = f"$ {command}   # stage {stage}\n"
+    at = log.rfind(header)
+    if at < 0:
+        return f"the log holds no output of stage {stage}"
+    section = log[at:]
+    start = section.find("--- stdout ---\n")
+    end = section.find("\n--- stderr ---\n", start)
+    stdout = section[start + len("--- stdout ---\n") : end if end >= 0 else None] if start >= 0 else ""
+    try:
+        logged = validate_metrics(last_json_object(stdout, spec.metric), spec.metric).metrics
+    except MetricsError as error:
+        return f"the log's output gives no metrics ({error})"
+    if logged == recorded:
+        return ""
+    differ = sorted(k for k in set(logged) | set(recorded) if logged.get(k) != recorded.get(k))
+    shown = ", ".join(f"{k} = {recorded.get(k)} recorded, {logged.get(k)} logged" for k in differ[:3])
+    return shown + (" …" if len(differ) > 3 else "")
+
+
+# ------------------------------------------------------------------ the best and its hidden test
+def _check_best(run: RunRecord, records: dict[int, ExperimentRecord], report: Audit) -> None:
+    """The best the run reports is the best scored experiment by its own direction."""
+    if run.status not in ("done", "stopped"):
+        return
+    best = best_experiment(sorted(records.values(), key=lambda r: r.id), run.metric, run.direction)
+    expected = best.id if best is not None else None
+    if run.best != expected:
+        said = f"{run.id}/{run.best}" if run.best is not None else "no best"
+        actual = f"{run.id}/{expected}" if expected is not None else "none (nothing scored)"
+        report.problems.append(
+            Problem(
+                f"the run reports {said}, but the best scored experiment by {run.direction.value} "
+                f"{run.metric} is {actual}",
+                "a note or the run's record was edited after the run: trust neither",
+            )
+        )
+
+
+def _check_final(
+    run: RunRecord,
+    records: dict[int, ExperimentRecord],
+    spec: EvaluatorSpec | None,
+    logs: Path,
+    git: _Git,
+    report: Audit,
+) -> None:
+    """The hidden test: on the reported best only, scored once, as its log (unchanged) says."""
+    finals = {r.id: r for r in records.values() if r.final_metrics is not None}
+    ended = run.status in ("done", "stopped")
+    earlier_bests = _bests_at_ends(run, git)
+    for record in finals.values():
+        name = f"{run.id}/{record.id}"
+        if spec is None or not spec.has_final:
+            report.problems.append(
+                Problem(
+                    f"{name} holds a hidden-test score, but the run's task has no hidden test",
+                    "its note was edited after the run",
+                )  # fmt: skip
+            )
+            continue
+        if ended and record.id != run.best:
+            _check_earlier_best(name, record.id in earlier_bests, len(finals), report)
+        if len(_final_versions(record.commit, git)) > 1:
+            report.problems.append(
+                Problem(
+                    f"{name}'s hidden-test score changed after it was first recorded (notes history)",
+                    "the hidden test was scored again, or the note edited: trust the first",
+                )
+            )
+        log = _final_log(name, record, logs, report)
+        if log is not None:
+            _check_log(log, spec, report)
+    if spec is not None and spec.has_final and ended and run.best in records and run.best not in finals:
+        report.problems.append(
+            Problem(
+                f"the run's best {run.id}/{run.best} has no hidden-test score",
+                "the run's end was cut short before the final phase recorded it",
+            )
+        )
+    _check_final_logs(run, finals, logs, report)
+
+
+def _check_earlier_best(name: str, was_best: bool, finals: int, report: Audit) -> None:
+    """A hidden-test score on an experiment that is not the run's best: the best of an earlier end, or a problem."""
+    if was_best:
+        report.unchecked.append(
+            f"{name} holds a hidden-test score too: it was the best when the run ended before a "
+            f"resume, so the hidden test was scored on {finals} experiments"
+        )
+    else:
+        report.problems.append(
+            Problem(
+                f"{name} holds a hidden-test score but was never the run's best at its end",
+                "its note was edited, or the hidden test was run on more than the best",
+            )
+        )
+
+
+def _final_log(name: str, record: ExperimentRecord, logs: Path, report: Audit) -> _Log | None:
+    """The hidden-test log `record` vouches for: the one it names with its sha256; for a record of
+    an older strop (none named) `N-final.log`, compared with the score only (said as a note)."""
+    scored = record.final_metrics or None  # an empty score (the phase failed) gives no metrics to compare
+    if record.final_log_path:
+        return _Log(name, "final", Path(record.final_log_path), record.final_log_digest, scored)
+    if scored is None:
+        return None
+    report.unchecked.append(
+        f"{name}'s record names no hidden-test log and holds no sha256 of it (a record of an older "
+        "strop): its log was checked against its score only"
+    )
+    return _Log(name, "final", logs / f"{record.id}-final.log", None, scored)
+
+
+def _check_final_logs(run: RunRecord, finals: dict[int, ExperimentRecord], logs: Path, report: Audit) -> None:
+    """Every hidden-test log in the run's folder is of an experiment with a hidden-test score;
+    more than one of the same experiment (a final phase cut short, then run again) is said."""
+    found: dict[int, list[str]] = {}
+    for path in sorted(logs.glob("*-final*.log")) if logs.is_dir() else []:
+        named = FINAL_LOG.fullmatch(path.name)
+        if named is None or int(named[1]) not in finals:
+            number = named[1] if named else path.name.split("-final", 1)[0]
+            report.problems.append(
+                Problem(
+                    f"the hidden test was run on {run.id}/{number} ({path.name}) but no score of it is recorded",
+                    "a final phase cut short (then the run found a new best), or a note edited",
+                )
+            )
+            continue
+        found.setdefault(int(named[1]), []).append(path.name)
+    for number, names in found.items():
+        record = finals[number]
+        kept = Path(record.final_log_path).name if record.final_log_path else f"{number}-final.log"
+        if [name for name in names if name != kept]:
+            readings = sorted({*names, kept}, key=_final_log_order)
+            report.unchecked.append(
+                f"the hidden test was run {len(readings)} times on {run.id}/{number} ({', '.join(readings)}): "
+                f"a final phase cut short before its score was recorded, then run again; the score is {kept}'s"
+            )
+
+
+def _final_log_order(name: str) -> int:
+    """Which reading of the hidden test a log's name says it was: 1 for `N-final.log`, 2 for `N-final-2.log`."""
+    named = FINAL_LOG.fullmatch(name)
+    return int(named[2]) if named and named[2] else 1
+
+
+def _bests_at_ends(run: RunRecord, git: _Git) -> set[int]:
+    """The best of every version of the run's record that says it ended (each end of a resumed run)."""
+    try:
+        versions = git("rev-list", f"{RUNS_REF}{run.id}").split()
+    except _GitError:
+        return set()
+    bests = set()
+    for text in git.blobs([f"{version}:run.json" for version in versions]):
+        data = _json_object(text)
+        if data.get("status") in ("done", "stopped") and isinstance(data.get("best"), int):
+            bests.add(data["best"])
+    return bests
+
+
+def _final_versions(commit: str, git: _Git) -> set[str]:
+    """The distinct hidden-test scores the notes' history ever held for `commit`'s record."""
+    paths = [commit, f"{commit[:2]}/{commit[2:]}", f"{commit[:2]}/{commit[2:4]}/{commit[4:]}"]
+    try:
+        versions = git("rev-list", f"refs/notes/{NOTES_REF}", "--", *paths).split()
+    except _GitError:
+        return set()
+    specs = [f"{version}:{path}" for version in versions for path in paths]
+    seen = set()
+    for text in git.blobs(specs):
+        if text:
+            final = _json_object(text).get("final_metrics")
+            if final is not None:
+                seen.add(json.dumps(final, sort_keys=True))
+    return seen
+
+
+def _json_object(text: str | None) -> dict:
+    """`text` as a JSON object; an empty one for anything else (a damaged record is reported elsewhere)."""
+    try:
+        data = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
