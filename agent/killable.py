@@ -19,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import math
 import multiprocessing
+import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -37,7 +39,12 @@ class CallFailed(Exception):
 
 
 def _serve(connection: Connection, function: Callable[..., Any]) -> None:
-    """The child's loop: one call per message, until the pipe closes or `None` arrives."""
+    """The child's loop: one call per message, until the pipe closes or `None` arrives.
+
+    Ctrl-C is ignored (a terminal sends it to the whole process group: the caller stops,
+    and takes this child down; its KeyboardInterrupt was a traceback on the user's screen).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
     while True:
         try:
@@ -51,16 +58,50 @@ def _serve(connection: Connection, function: Callable[..., Any]) -> None:
             reply: tuple[bool, Any] = (True, function(*args, **kwargs))
         except Exception as error:  # noqa: BLE001 - sent back to the caller as CallFailed
             reply = (False, "".join(traceback.format_exception_only(type(error), error)).strip()[-500:])
-        connection.send(reply)
+        try:
+            connection.send(reply)
+        except OSError:  # the caller is gone (BrokenPipeError): nobody wants the answer
+            return
+
+
+def started_quietly(process: Any, start_method: str) -> None:
+    """`process.start()` for a child that must print nothing when strop is stopped.
+
+    A forkserver is started with Ctrl-C ignored, so that every child it forks (pool workers,
+    killable calls) ignores it from its first instruction: a terminal's Ctrl-C reaches the
+    whole process group, and a child still unpickling its task printed a KeyboardInterrupt
+    traceback (the caller stops, and kills its children). The start itself holds a stop
+    signal until the child has its task: one cut mid-send left the child a truncated pickle,
+    and a traceback. (A Ctrl-C in the few milliseconds the forkserver takes to start is lost.)
+    """
+    from agent.loop.interrupts import held_interrupts
+
+    with held_interrupts():
+        if start_method == "forkserver":
+            _forkserver_deaf_to_ctrl_c()
+        process.start()
+
+
+def _forkserver_deaf_to_ctrl_c() -> None:
+    """Start this process's forkserver (once; later calls find it running) with Ctrl-C ignored."""
+    from multiprocessing import forkserver
+
+    if threading.current_thread() is not threading.main_thread():
+        forkserver.ensure_running()
+        return
+    # ignored here: inherited by the forkserver, which hands its own setting on to its children
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _die_with_parent() -> None:
     """Linux: the child is killed when its parent process goes, even by SIGKILL (no orphan keeps a CPU)."""
-    import ctypes
-    import signal
+    from sandbox.process import parent_death_signal
 
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    parent_death_signal(signal.SIGKILL)
 
 
 class KillableCall:
@@ -122,7 +163,7 @@ class KillableCall:
             context = multiprocessing.get_context(self.start_method)
             parent, child = context.Pipe()
             self._process = context.Process(target=_serve, args=(child, self.function), daemon=True)
-            self._process.start()
+            started_quietly(self._process, self.start_method)
             child.close()
             self._connection = parent
         return self._connection

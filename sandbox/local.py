@@ -42,7 +42,7 @@ from sandbox.environment import clean_environment
 from sandbox.execution import Bind, Execution, Limits
 from sandbox.gate import Gate
 from sandbox.memory import MemoryWatch, credible_peak, in_process_group, own_peak_rss
-from sandbox.process import parent_death_signal, rlimit_setter, supervise, to_execution
+from sandbox.process import parent_death_switch, rlimit_setter, supervise, to_execution
 from sandbox.workspace import DiskWatch, Workspace
 
 ORPHAN_GRACE = 60.0
@@ -107,9 +107,10 @@ def _dying_with_strop(command: list[str], seconds: float) -> list[str]:
 
 def _preexec(limits: Limits) -> Callable[[], None]:
     limit = rlimit_setter(limits)
+    orphaned = parent_death_switch(signal.SIGALRM)  # `timeout`'s time is up: SIGKILL to the group
 
     def apply() -> None:
         limit()
-        parent_death_signal(signal.SIGALRM)  # `timeout`'s time is up: SIGKILL to the group
+        orphaned()
 
     return apply

@@ -15,6 +15,7 @@ output into memory and kills only the leader on timeout).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import resource
 import selectors
@@ -62,14 +63,41 @@ def kill_group(pgid: int) -> None:
 def parent_death_signal(signum: int) -> None:
     """Linux: this process gets `signum` when the thread that started it ends, even by SIGKILL.
 
-    For a `preexec_fn`: it holds across `exec` (not across a change of uid), so a launcher
-    started with it (`sandbox.local`'s `timeout`) can take its command down when strop dies
-    in a way no code of strop sees.
+    Called in the child itself (a pool worker, a nightly job). It holds across `exec` (not
+    across a change of uid), so a launcher started with it (`sandbox.local`'s `timeout`, by
+    `parent_death_switch`) can take its command down when strop dies in a way no code of
+    strop sees.
     """
+    prctl = _libc_prctl()
+    if prctl is not None:
+        prctl(1, signum)  # PR_SET_PDEATHSIG
+
+
+def parent_death_switch(signum: int) -> Callable[[], None]:
+    """`parent_death_signal(signum)` as a `preexec_fn` for a parent with threads.
+
+    libc's prctl is looked up here, in the parent: the child then only calls it. Looking it
+    up in the child is a `dlopen`, whose lock another thread of the parent may have held at
+    the fork, and the child would wait on it for ever (and the parent on the child's exec).
+    """
+    prctl = _libc_prctl()
+
+    def switch() -> None:
+        if prctl is not None:
+            prctl(1, signum)  # PR_SET_PDEATHSIG
+
+    return switch
+
+
+@functools.cache
+def _libc_prctl() -> Callable[..., int] | None:
+    """libc's `prctl`, or None where there is none (not Linux)."""
     import ctypes
 
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signum)  # PR_SET_PDEATHSIG
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
 
 
 def rlimit_setter(limits: Limits, nproc: bool = False) -> Callable[[], None]:

@@ -137,10 +137,12 @@ def numerics(
     front program as C (with a harness: `cc -O2 -ffp-contract=off prog.c -lm`) and as NumPy.
     Phases and progress go to stderr.
     """
+    from agent.cli.interrupted import SearchLeftovers, interruptible
     from agent.deadline import Deadline, process_started
-    from agent.domains.numerics.discovery import Request, discover
+    from agent.domains.numerics.discovery import FrontWritten, Request, discover
     from agent.executors import ExecutorSpec
     from agent.home import strop_home
+    from agent.loop.interrupts import held_interrupts
 
     lo, hi = _interval(interval)
     if seeds not in ("all", "none"):
@@ -174,20 +176,35 @@ def numerics(
     request.validate()
     recorder = _recorder(request, strop_home())
     progress = _Progress()
+    leftovers = SearchLeftovers(recorder, checkpoint, "the front's C and NumPy files", out)
 
     def observe(event: object) -> None:
         progress.event(event)
-        recorder(event)
+        with held_interrupts():  # a Pareto point's commit and record, whole
+            recorder(event)
+        leftovers.observe(event)
+        if isinstance(event, FrontWritten):
+            leftovers.written = True
 
-    try:
-        # --time is the wall time the user waits: it counts from this process's start
-        deadline = Deadline(None if seconds is None else process_started() + seconds)
-        with progress:
-            report = discover(request, observer=observe, progress=progress.say, deadline=deadline)
-    except BaseException:
-        recorder.finish("failed", "the search stopped with an error")
-        raise
-    recorder.finish("done")
+    with interruptible(leftovers):
+        with held_interrupts():  # the run's record and its repo, whole
+            recorder.start()
+        try:
+            # --time is the wall time the user waits: it counts from this process's start
+            deadline = Deadline(None if seconds is None else process_started() + seconds)
+            with progress:
+                report = discover(request, observer=observe, progress=progress.say, deadline=deadline)
+        except KeyboardInterrupt:
+            raise  # `interruptible` closes the run as stopped and says what it keeps
+        except BaseException:
+            recorder.finish("failed", "the search stopped with an error")
+            raise
+        recorder.finish("done")
+        _show(report, recorder, as_json)
+
+
+def _show(report: Any, recorder: Any, as_json: bool) -> None:
+    """The search's report on stdout: one JSON object, or tables."""
     if as_json:
         data = report.to_json()
         data["run"] = recorder.run.id if recorder.run else None
@@ -199,7 +216,7 @@ def numerics(
 
 
 def _recorder(request: Any, home: Path) -> Any:
-    """Records each new Pareto point as an experiment (see agent.search_recorder)."""
+    """Records each new Pareto point as an experiment (see agent.search_recorder); not yet started."""
     from agent.domains.numerics.discovery import point_renderer
     from agent.search_recorder import SearchRecorder
     from evaluators.metric import Direction
@@ -216,7 +233,6 @@ def _recorder(request: Any, home: Path) -> Any:
         + (f" --arithmetic {inside}" if inside else "")
         + f" --seed {request.seed}",
     )
-    recorder.start()
     return recorder
 
 

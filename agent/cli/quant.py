@@ -121,11 +121,11 @@ def quant(
         raise UserError(str(error)) from None
     # the whole command: from the moment the process started (interpreter and imports count too)
     deadline = Deadline(None) if time_budget is None else Deadline(process_start() + time_budget)
-    from rich.console import Console
-
+    from agent.cli.interrupted import SearchLeftovers, interruptible
     from agent.domains.quantization.search import DEFAULT_GROUPS, SearchRequest, run_search, write_outputs
     from agent.executors import ExecutorSpec
     from agent.home import strop_home
+    from agent.loop.interrupts import held_interrupts
 
     if generations is None and time_budget is None:
         generations = 12
@@ -149,35 +149,51 @@ def quant(
     )
     recorder = _recorder(request, strop_home())
     progress = Progress()
+    leftovers = SearchLeftovers(recorder, checkpoint, "the chosen config and its quantized weights", out)
 
     def observe(event: Any) -> None:
         progress(event)
-        if recorder.run is None and _is_engine_event(event):  # bad input leaves no run behind
-            recorder.start()
-        if recorder.run is not None:
-            recorder(event)
+        leftovers.observe(event)
+        with held_interrupts():  # the run's start, a Pareto point's commit and record: whole
+            if recorder.run is None and _is_engine_event(event):  # bad input leaves no run behind
+                recorder.start()
+            if recorder.run is not None:
+                recorder(event)
 
-    try:
-        with progress:
-            report, domain = run_search(request, observer=observe, deadline=deadline)
-    except BaseException:
-        if recorder.run is not None:
-            recorder.finish("failed", "the search stopped with an error")
-        raise
-    if recorder.run is None:
-        recorder.start()
-    recorder.finish("done")
+    with interruptible(leftovers):
+        try:
+            with progress:
+                report, domain = run_search(request, observer=observe, deadline=deadline)
+        except KeyboardInterrupt:
+            raise  # `interruptible` closes the run as stopped and says what it keeps
+        except BaseException:
+            if recorder.run is not None:
+                recorder.finish("failed", "the search stopped with an error")
+            raise
+        if recorder.run is None:
+            recorder.start()
+        recorder.finish("done")
+        folder = out or strop_home() / "quant" / f"{Path(report.model).name}-b{budget_bits:g}-s{seed}"
+        leftovers.folder = folder
+        with held_interrupts():  # whole files or none: a stop signal waits for the last one
+            report.outputs = write_outputs(report, domain, folder)
+            leftovers.written = True
+        progress.line(f"done in {progress.elapsed():.1f}s")
+        _show(report, recorder, as_json)
+    _quick_exit()
+
+
+def _show(report: Any, recorder: Any, as_json: bool) -> None:
+    """The search's report on stdout: one JSON object, or tables."""
+    from rich.console import Console
+
     run_id = recorder.run.id if recorder.run else None
-    folder = out or strop_home() / "quant" / f"{Path(report.model).name}-b{budget_bits:g}-s{seed}"
-    report.outputs = write_outputs(report, domain, folder)
-    progress.line(f"done in {progress.elapsed():.1f}s")
     if as_json:
         typer.echo(json.dumps({**report.to_json(), "run": run_id}))
     else:
         _print_report(report, Console())
         if run_id is not None:
             typer.echo(f"Pareto points recorded in git as run {run_id}: strop log {run_id}")
-    _quick_exit()
 
 
 def _quick_exit() -> None:

@@ -489,6 +489,11 @@ class Engine(Generic[G]):
         assert path is not None
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(path.name + ".tmp")
-        temporary.write_bytes(seal(pickle.dumps(self.state, protocol=5)))
-        os.replace(temporary, path)
+        try:
+            temporary.write_bytes(seal(pickle.dumps(self.state, protocol=5)))
+            os.replace(temporary, path)
+        except BaseException:
+            # an interrupt mid-write: the last whole checkpoint stays, and no half file beside it
+            temporary.unlink(missing_ok=True)
+            raise
         self._emit(CheckpointWritten(self.state.generation, path))

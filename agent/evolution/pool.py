@@ -11,12 +11,18 @@ Written by hand because `concurrent.futures` and `multiprocessing.Pool` cannot k
 running task: a hung task blocks its worker (and the pool's shutdown) for ever.
 With `workers=0` evaluation runs inline in the caller: no isolation and no time limit,
 for tests and debugging.
+
+Stopping is the caller's alone: a worker ignores Ctrl-C (a terminal sends it to the whole
+process group; each worker printed a KeyboardInterrupt traceback) and ends quietly when its
+pipe breaks; the pool kills its workers at once when left by an exception (a busy one would
+not read a polite stop); and a worker whose parent dies, even by SIGKILL, is killed with it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import signal
 import time
 import traceback
 from collections import deque
@@ -24,6 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any, Literal
+
+from agent.killable import started_quietly
 
 Status = Literal["ok", "timeout", "crashed", "error"]
 
@@ -43,11 +51,15 @@ class DeadlineReached(Exception):
 
 
 def _worker_main(connection: Connection, domain: Any) -> None:
-    """Loop of one worker: receive a genome, send back the domain's verdict."""
+    """Loop of one worker: receive a genome, send back the domain's verdict; quiet when the pool goes."""
+    from sandbox.process import parent_death_signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the pool's owner stops; it kills this worker
+    parent_death_signal(signal.SIGKILL)
     while True:
         try:
             message = connection.recv()
-        except EOFError:
+        except (EOFError, OSError):  # the pool's end of the pipe is gone: nobody wants a verdict
             return
         if message is None:
             return
@@ -58,14 +70,17 @@ def _worker_main(connection: Connection, domain: Any) -> None:
         except Exception as error:  # noqa: BLE001 - a candidate's failure is data, not a crash
             summary = "".join(traceback.format_exception_only(type(error), error)).strip()
             reply = ("error", None, time.perf_counter() - started, summary[-500:])
-        connection.send(reply)
+        try:
+            connection.send(reply)
+        except OSError:  # BrokenPipeError, ConnectionResetError: as above
+            return
 
 
 class _Worker:
     def __init__(self, context: Any, domain: Any) -> None:
         self.connection, child = context.Pipe()
         self.process = context.Process(target=_worker_main, args=(child, domain), daemon=True)
-        self.process.start()
+        started_quietly(self.process, context.get_start_method())
         child.close()
         self.task: int | None = None
         self.started = 0.0
@@ -101,8 +116,11 @@ class EvaluationPool:
     def __enter__(self) -> EvaluationPool:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if kind is None:
+            self.close()
+        else:  # an interrupt or an error: no verdict is wanted, and a busy worker would not stop
+            self.kill()
 
     def _start(self) -> _Worker:
         return _Worker(self.context, self.domain)
@@ -183,6 +201,13 @@ class EvaluationPool:
         return Outcome("ok", result, time.perf_counter() - started)
 
     def close(self) -> None:
+        """Stop the workers politely (a busy one is killed after a moment)."""
         for worker in self.workers:
             worker.stop()
+        self.workers = []
+
+    def kill(self) -> None:
+        """Kill every worker now, busy or not."""
+        for worker in self.workers:
+            worker.kill()
         self.workers = []

@@ -42,6 +42,7 @@ __all__ = [
     "STOP_SIGNALS",
     "Terminated",
     "end_by",
+    "held_interrupts",
     "noticed_interrupts",
     "raise_if_interrupted",
     "received",
@@ -168,6 +169,36 @@ def noticed_interrupts() -> Iterator[None]:
         for signum in watched:
             signal.signal(signum, previous[signum])
         _pending = None
+
+
+@contextmanager
+def held_interrupts() -> Iterator[None]:
+    """While inside, a stop signal waits: it is raised on the way out, by the handler it would have met.
+
+    For the few writes that must be whole or absent (a command's output files, a Pareto point's
+    commit): a Ctrl-C in the middle of one left half a file, named as a result. Only handlers
+    that raise are held (Python's SIGINT one, `stop_signals`', `noticed_interrupts`'); a signal
+    at its default action or ignored stays so. Main thread only (else a no-op).
+    """
+    if not _main_thread():
+        yield
+        return
+    previous: dict[int, Any] = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    held = [signum for signum, handler in previous.items() if callable(handler)]
+    caught: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+
+    for signum in held:
+        signal.signal(signum, hold)
+    try:
+        yield
+    finally:
+        for signum in held:
+            signal.signal(signum, previous[signum])
+        if caught:
+            previous[caught[0]](caught[0], None)  # raises, as it would have inside
 
 
 def raise_if_interrupted() -> None:

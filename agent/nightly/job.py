@@ -26,14 +26,11 @@ def die_with_parent() -> None:
     A killed night must not leave its job running unseen: the next night resumes the
     run, and two processes driving one run is what the run's own lock refuses.
     """
-    import ctypes
     import signal
 
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the nightly's process group still ends it
-        pass
+    from sandbox.process import parent_death_signal
+
+    parent_death_signal(signal.SIGTERM)  # not Linux: a no-op, and the nightly's process group still ends it
 
 
 def with_budget(task: Task, budget: NightBudget) -> Task:

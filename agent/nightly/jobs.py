@@ -3,6 +3,7 @@
     [nightly]                       # optional defaults
     window = "6h"                   # how long one night may last
     parallel = 1                    # jobs at once
+    stop_grace = "10s"              # a job still running at the window's end: SIGTERM, SIGKILL this later
 
     [jobs.digits]
     kind = "run"                    # run | mle | numerics | quant
@@ -120,15 +121,36 @@ def _check_mle_args(args: list[str]) -> None:
             raise ValueError(f"args: {flag} takes a whole number, not {value!r}")
 
 
+STOP_GRACE = 10.0
+"""Seconds between SIGTERM and SIGKILL for a job still running at the window's end (`[nightly] stop_grace`).
+
+A job stopped by SIGTERM ends its sandboxed commands (a docker container's kill and removal),
+writes its run's interrupt state, and exits by the signal. Measured on a 2-core machine (load
+up to 5): a `strop run` job with the docker sandbox ends 0.1-0.4 s after SIGTERM, an evolve
+job 0.1-0.3 s. But a stopping strop waits up to 5 s for its containers to be gone
+(`agent.loop.interrupts.SANDBOXES_GONE`: a busy dockerd), and a SIGKILL before then leaves
+the container to its own time limit; 1 s, the old grace, cut that wait short. 10 s covers it
+with room for the run's state under load.
+"""
+MAX_STOP_GRACE = 600.0  # a job that needs more than this to stop is hung: the window would pay for it
+
+
 class Defaults(_Strict):
     window: Duration = Field(default=6 * 3600.0)
     parallel: int = Field(default=1, ge=1, le=16)
+    stop_grace: Duration = Field(
+        default=STOP_GRACE,
+        description="seconds a job stopped at the window's end has to end, after SIGTERM, before SIGKILL; "
+        "taken from the window",
+    )
     executor: Literal["local", "ray"] = Field(default="local", description="jobs' default executor")
     address: str | None = Field(default=None, description="the Ray head for executor ray")
 
     @model_validator(mode="after")
     def _fits(self) -> Defaults:
         check_duration(self.window, "window")
+        if not 0 <= self.stop_grace <= MAX_STOP_GRACE:
+            raise ValueError(f"stop_grace must be between 0s and {MAX_STOP_GRACE:.0f}s")
         return self
 
 

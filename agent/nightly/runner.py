@@ -10,10 +10,12 @@ stops whatever is left. The caller holds the nightly lock; this module writes th
 history.
 
 The window is a limit (issue 18): it counts from the nightly's own start, each job is
-given the time left less `CLOSE_SECONDS` (its own `--time`, which counts from its own
-process start), and a job still running at the window's end less `CLOSE_SECONDS` is
-stopped (SIGTERM, SIGKILL `KILL_AFTER` seconds later) and recorded `stopped`: a killed
-`run` job is resumed the next night, nothing of it lost.
+given the time left less `CLOSE_SECONDS` and the stop grace (its own `--time`, which counts
+from its own process start), and a job still running then is stopped: SIGTERM, and SIGKILL
+only if it has not ended `[nightly] stop_grace` seconds later (`jobs.STOP_GRACE` by default,
+at most a tenth of the window), so that the SIGKILL too falls inside the window. It is recorded `stopped`: a `run` job is
+resumed the next night, nothing of it lost. A job dies with the nightly, however the
+nightly dies (`_dying_with_nightly`).
 """
 
 from __future__ import annotations
@@ -35,11 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from agent.nightly.history import History, NightRecord
-from agent.nightly.jobs import AVAILABLE, Jobs, JobSpec, last_fire
+from agent.nightly.jobs import AVAILABLE, STOP_GRACE, Jobs, JobSpec, last_fire
 from agent.records import now_iso
 
 CLOSE_SECONDS = 3.0  # kept after a job: its exit, the history, the summary line, the nightly's exit
-KILL_AFTER = 1.0  # seconds between SIGTERM and SIGKILL for a job still running at the window's end
 MIN_SECONDS = 20.0  # a job is not started with less time than this left in the window
 CHECKPOINTED = ("numerics", "quant")  # evolve kinds whose population is carried from night to night
 RUNS = ("run", "mle")  # kinds that are strop runs: warm from last night's best commit, resumable
@@ -100,14 +101,35 @@ def run_night(
     if not due:
         say("nothing is due")
         return []
-    deadline = (started if started is not None else time.time()) + window - CLOSE_SECONDS
+    grace = stop_grace(jobs.spec.nightly.stop_grace, window)
+    deadline = (started if started is not None else time.time()) + window - CLOSE_SECONDS - grace
     guard = threading.Lock()
 
     def one(item: Due) -> NightRecord:
-        return _run_job(jobs, item, history, guard, home, deadline, say)
+        return _run_job(jobs, item, history, guard, home, _Window(deadline, grace), say)
 
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         return list(pool.map(one, due))
+
+
+GRACE_SHARE = 0.1  # of the window, at most, kept for the stop grace
+
+
+def stop_grace(configured: float, window: float) -> float:
+    """The grace a night gives its jobs: `[nightly] stop_grace`, but at most a tenth of the window.
+
+    The grace comes out of the window, so a short window (a 30 s trial night) paying the full
+    10 s would leave its job less than `MIN_SECONDS`, and no job would start at all.
+    """
+    return min(configured, window * GRACE_SHARE)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """When the jobs still running are sent SIGTERM (epoch seconds), and how long they then have."""
+
+    stop_at: float
+    grace: float = STOP_GRACE
 
 
 def _run_job(
@@ -116,10 +138,11 @@ def _run_job(
     history: History,
     guard: threading.Lock,
     home: Path,
-    deadline: float,
+    window: _Window,
     say: Callable[[str], None],
 ) -> NightRecord:
     spec = jobs.spec.jobs[item.name]
+    deadline = window.stop_at
     if item.superseded is not None:
         kept = f"; its run {item.superseded.run} is kept" if item.superseded.run else ""
         why = f"not resumed: the job changed since this night was killed (task, competition or args){kept}"
@@ -163,7 +186,7 @@ def _run_job(
             history.put(record)
 
     try:
-        result = _watch(command, deadline, announce, home)
+        result = _watch(command, window, announce, home)
     except _Overran:
         return _close(history, guard, record, "stopped", "stopped at the end of the window")
     except _Failed as failure:
@@ -262,17 +285,26 @@ class _Failed(Exception):
         self.reason = reason
 
 
-def _watch(command: list[str], kill_at: float, announce: Callable[[str], None], home: Path) -> dict[str, Any]:
+def _watch(
+    command: list[str], window: _Window, announce: Callable[[str], None], home: Path
+) -> dict[str, Any]:
     """Run a job's process; pass on its run id as soon as it says it; its last JSON line is the result."""
     env = {**os.environ, "STROP_HOME": str(home)}
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=False
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=False,
+        preexec_fn=_dying_with_nightly(os.getpid()),
     )
     errors: list[str] = []
     reader = threading.Thread(target=lambda: errors.extend(process.stderr or []), daemon=True)
     reader.start()
+    kill_at = window.stop_at
     wait = min(max(0.0, kill_at - time.time()), threading.TIMEOUT_MAX)  # past it, Timer raises OverflowError
-    timer = threading.Timer(wait, lambda: _stop(process))
+    timer = threading.Timer(wait, lambda: _stop(process, window.grace))
     timer.start()
     result: dict[str, Any] = {}
     try:
@@ -298,10 +330,35 @@ def _watch(command: list[str], kill_at: float, announce: Callable[[str], None], 
     return result
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
+def _dying_with_nightly(nightly: int) -> Callable[[], None]:
+    """A `preexec_fn`: the job gets SIGTERM when the nightly dies, even by SIGKILL (Linux only).
+
+    Without it a killed night's jobs ran on unseen to their own `--time` (an evolve search
+    for hours), and the next night's job would race them for the same run or checkpoint.
+    SIGTERM, not SIGKILL, so that the job ends as at the window's end: its sandboxes stopped,
+    its state written. Linux's `PR_SET_PDEATHSIG` (`sandbox.process.parent_death_switch`:
+    safe in a forked child of this threaded process; a no-op elsewhere, where the nightly's
+    process group is all that reaches the job) fires when the *thread* that started the job
+    ends: here a worker of `run_night`'s pool, which lives until every job is done. A nightly
+    that died before the switch was set is caught by comparing the parent's pid.
+    """
+    from sandbox.process import parent_death_switch
+
+    switch = parent_death_switch(signal.SIGTERM)
+
+    def arm() -> None:
+        switch()
+        if os.getppid() != nightly:  # it died between the fork and the switch
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arm
+
+
+def _stop(process: subprocess.Popen[str], grace: float) -> None:
+    """SIGTERM the job; SIGKILL it if it has not ended `grace` seconds later."""
     process.terminate()
     try:
-        process.wait(timeout=KILL_AFTER)
+        process.wait(timeout=grace)
     except subprocess.TimeoutExpired:
         process.kill()
 

@@ -210,3 +210,37 @@ def test_an_ignored_sighup_stays_ignored() -> None:
         [sys.executable, "-c", INNER, "ignored"], capture_output=True, text=True, timeout=60, cwd=ROOT
     )
     assert done.returncode == 0 and "went on" in done.stdout, done
+
+
+HELD = """
+import os, signal, sys, time
+from pathlib import Path
+from agent.loop.interrupts import held_interrupts, stop_signals
+path, signum = Path(sys.argv[1]), int(sys.argv[2])
+try:
+    with stop_signals():
+        with held_interrupts():
+            os.kill(os.getpid(), signum)
+            time.sleep(0.3)  # the signal has arrived: a file written now must still be written whole
+            path.write_text("whole")
+        print("went on", flush=True)
+except KeyboardInterrupt as interrupt:
+    print(f"{type(interrupt).__name__} after the file was {path.read_text()}", flush=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("signum", "raised"),
+    [(signal.SIGINT, "KeyboardInterrupt"), (signal.SIGTERM, "Terminated")],
+    ids=["SIGINT", "SIGTERM"],
+)
+def test_a_held_stop_signal_waits_for_the_write_then_stops(tmp_path: Path, signum: int, raised: str) -> None:
+    """`held_interrupts`: an evolve command's output files are whole or absent, never half written."""
+    done = subprocess.run(
+        [sys.executable, "-c", HELD, str(tmp_path / "out.txt"), str(int(signum))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0 and done.stdout == f"{raised} after the file was whole\n", done

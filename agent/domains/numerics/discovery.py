@@ -203,6 +203,26 @@ class Speed:
 
 
 @dataclass(frozen=True)
+class FrontWritten:
+    """The front's C and NumPy files are all on disk, each one whole (`write_front`).
+
+    Told to `discover`'s observer, so that a command stopped after it can say its code is there.
+    """
+
+    folder: Path
+    files: tuple[Path, ...]
+
+
+def write_front(files: dict[Path, str]) -> None:
+    """Write the front's code; a stop signal meanwhile waits for the last file (no half a program)."""
+    from agent.loop.interrupts import held_interrupts
+
+    with held_interrupts():
+        for path, text in files.items():
+            path.write_text(text)
+
+
+@dataclass(frozen=True)
 class Report:
     fn: str
     lo: float
@@ -624,7 +644,7 @@ def _plan(request: Request, left: float) -> tuple[float, bool]:
 
 def discover(
     request: Request,
-    observer: Callable[[EngineEvent], None] | None = None,
+    observer: Callable[[EngineEvent | FrontWritten], None] | None = None,
     progress: Callable[[str], None] | None = None,
     deadline: Deadline | None = None,
 ) -> Report:
@@ -736,6 +756,7 @@ def discover(
     out_dir = request.out_dir
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
+    code_files: dict[Path, str] = {}
     front: list[FrontEntry] = []
     for individual, program, errors, kind in zip(
         result.front, front_programs, front_errors, front_kinds, strict=True
@@ -755,8 +776,7 @@ def discover(
         if out_dir is not None:
             stem = f"{request.fn}_{request.dtype}_cost{cost:g}"
             c_path, numpy_path = out_dir / f"{stem}.c", out_dir / f"{stem}.py"
-            c_path.write_text(c_code)
-            numpy_path.write_text(numpy_code)
+            code_files.update({c_path: c_code, numpy_path: numpy_code})
         front.append(
             FrontEntry(
                 cost=cost,
@@ -778,6 +798,10 @@ def discover(
                 numpy_path=str(numpy_path) if numpy_path else None,
             )
         )
+    if out_dir is not None:
+        write_front(code_files)
+        if observer is not None:
+            observer(FrontWritten(out_dir, tuple(code_files)))
     order = sorted(range(len(front)), key=lambda i: front[i].cost)
     front = [front[i] for i in order]
     front_programs = [front_programs[i] for i in order]
