@@ -28,29 +28,32 @@ needs and the package leaves to its caller:
 - what a server sends besides text is not the answer: `reasoning_content` / `reasoning`
   chunks are counted, not read; tool calls (`content: null`) are named in `tool_calls`;
   lone surrogates (JSON `\ud800`) become U+FFFD, so no later write or commit can choke on
-  them. A server that answers the streamed request with one plain JSON completion
+  them, and so do bytes in the stream that are not UTF-8 (`agent.llm.sse`). A server that answers the streamed request with one plain JSON completion
   (it does not stream) is read all the same;
 - a 404, or a 400 saying the model does not exist or refusing streamed requests, is an
   `LLMConfigError`: one line, no retry; so is a 401/403, which names the key's variable
   (and says so when it is unset).
+
+The pieces it is built from live in their own modules: the message and reply types
+(`agent.llm.chat`), token counts and prices (`agent.llm.tokens`), one attempt's stream
+(`agent.llm.stream`), what an error status means (`agent.llm.status`), the key's redaction
+(`agent.llm.redaction`) and the lenient SSE decoding (`agent.llm.sse`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
 import os
 import random
 import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from dataclasses import replace
+from typing import Any
 
 from agent.deadline import Deadline
-from agent.llm.backoff import Backoff, retry_after_seconds
+from agent.llm.backoff import Backoff
+from agent.llm.chat import CallLog, ChatMessage, LLMReply, Role, merge_system
 from agent.llm.errors import (
     LLMBadResponse,
     LLMBudgetSpent,
@@ -61,210 +64,47 @@ from agent.llm.errors import (
     LLMRequestRefused,
     LLMUnavailable,
 )
+from agent.llm.redaction import Redactor, safe_url
+from agent.llm.sse import lenient_openai
+from agent.llm.status import Quirk, Retryable, short, status_error
+from agent.llm.stream import ReplyStream
+from agent.llm.tokens import (
+    MAX_CALL_TOKENS,
+    MESSAGE_FRAMING,
+    REPLY_FRAMING,
+    estimate_prompt_tokens,
+    estimate_tokens,
+    price,
+    prompt_tokens_upper,
+    usage_counts,
+)
 from agent.records import Cost
 from agent.task import LLMSpec
 
+__all__ = [  # the client, and what callers imported from this module before it was split
+    "MAX_CALL_TOKENS",
+    "MAX_REPLY_CHARS",
+    "MESSAGE_FRAMING",
+    "MIN_ANSWER_TOKENS",
+    "NO_KEY",
+    "REPLY_FRAMING",
+    "CallLog",
+    "ChatMessage",
+    "LLMClient",
+    "LLMReply",
+    "Role",
+    "estimate_prompt_tokens",
+    "estimate_tokens",
+    "merge_system",
+    "price",
+    "prompt_tokens_upper",
+    "safe_url",
+]
+
 NO_KEY = "strop-no-key"  # sent when the key variable is unset: local endpoints accept anything
 MAX_REPLY_CHARS = 400_000
-_REDACTED = "[redacted]"
-
-Role = Literal["system", "user", "assistant"]
-
-
-@dataclass(frozen=True)
-class ChatMessage:
-    role: Role
-    content: str
-
-    def to_api(self) -> dict[str, str]:
-        return {"role": self.role, "content": self.content}
-
-
-@dataclass(frozen=True)
-class CallLog:
-    """How one `complete` call went, attempt by attempt, for the record and `strop show`."""
-
-    attempts: int = 0
-    seconds: float = 0.0
-    finish_reason: str = ""  # of the attempt that answered ("" when none did)
-    max_tokens: int = 0
-    timeouts: int = 0
-    cancelled: int = 0  # attempts whose stream strop closed before the model finished
-    failures: tuple[str, ...] = ()  # one short line per failed attempt
-    cost: Cost = field(default_factory=Cost)
-    first_token: float | None = None  # seconds from sending to the first content chunk (answering attempt)
-
-    def line(self) -> str:
-        """One line: outcome, finish reason, attempts and why they failed, tokens, seconds."""
-        parts = [f"finish {self.finish_reason or 'none'}"]
-        if self.attempts > 1 or self.failures:
-            why = "; ".join(self.failures[-3:])
-            parts.append(f"{self.attempts} attempts" + (f" ({why})" if why else ""))
-        if self.timeouts:
-            parts.append(f"{self.timeouts} timed out")
-        if self.cancelled:
-            parts.append(f"{self.cancelled} cancelled on the server")
-        tokens = f"{self.cost.prompt_tokens}+{self.cost.completion_tokens} tokens"
-        if self.cost.estimated:
-            tokens += f" ({self.cost.estimated} estimated)"
-        parts += [tokens, f"max_tokens {self.max_tokens}", f"{self.seconds:.1f}s"]
-        if self.first_token is not None:
-            parts.append(f"first token {self.first_token:.1f}s")
-        return ", ".join(parts)
-
-
-@dataclass(frozen=True)
-class LLMReply:
-    """One completion: its text and what it cost (all attempts included)."""
-
-    text: str
-    model: str
-    cost: Cost
-    attempts: int
-    seconds: float
-    finish_reason: str = ""
-    usage_reported: bool = True
-    truncated: bool = False
-    log: CallLog = field(default_factory=CallLog)
-    tool_calls: tuple[str, ...] = ()  # names of the functions the model called instead of answering in text
-
-
-def price(prompt_tokens: int, completion_tokens: int, spec: LLMSpec) -> float:
-    """USD for these tokens at the task's prices (per 1M tokens)."""
-    usd = prompt_tokens * spec.price_input / 1e6 + completion_tokens * spec.price_output / 1e6
-    return round(usd, 8)
-
-
-def safe_url(url: str) -> str:
-    """The URL without user:password and query (which may hold credentials), for messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
-_OVERFLOW = re.compile(
-    r"context.{0,20}(length|window|size)|maximum context|too many tokens|context_length_exceeded|"
-    r"prompt is too long|exceeds? the (available )?context",
-    re.IGNORECASE,
-)
-_WINDOW = re.compile(
-    r"(?:context length is|context window of|context size of|n_ctx\W*|context_length\W*)\s*(\d{3,7})",
-    re.IGNORECASE,
-)
 MIN_ANSWER_TOKENS = 16  # below this, a request is not worth sending
-_REJECTED = r"(unsupported|not supported|unknown|unrecogni[sz]ed|extra (inputs?|fields?)|not (permitted|allowed)|invalid)"
-_INVALID = re.compile(r"validation error|Input should be|Extra inputs are not permitted", re.IGNORECASE)
-_MODEL_UNKNOWN = re.compile(
-    r"model_not_found|\bmodel\b[^.]{0,80}?\b(not found|does not exist|is not a valid)|"
-    r"\b(invalid|unknown|not a valid) model\b",
-    re.IGNORECASE,
-)
-_NO_STREAM = re.compile(  # streaming itself, not "streaming with response_format is not supported"
-    r"\bstream(ing)?( mode)? (is )?(not supported|unsupported|not allowed|disabled)|"
-    r"(does not|doesn't) support stream(ing)?\b(?! (with|of|for|when))",
-    re.IGNORECASE,
-)
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_OPTIONAL = ("seed", "stream_options")  # parameters strop can live without, when an endpoint refuses them
-_NO_SYSTEM = re.compile(
-    r"system (role|message|prompt)s?.{0,60}(not supported|unsupported|not allowed|invalid|must)|"
-    r"roles must alternate|unsupported role|only (the )?user and assistant",
-    re.IGNORECASE,
-)
-
-
-_PIECE = re.compile(r"'(?:[sdmt]|ll|ve|re)| ?[A-Za-z]+|[0-9]| ?[^\sA-Za-z0-9]+|\s+(?!\S)|\s+")
-MESSAGE_FRAMING = 5  # tokens a chat template adds around a message: <|im_start|>role\n … <|im_end|>\n
-REPLY_FRAMING = 3  # and before the answer: <|im_start|>assistant\n
-
-
-def estimate_tokens(text: str) -> int:
-    """Tokens in `text`, estimated without the model's tokenizer: for counting what no server reported.
-
-    BPE tokenizers first split text into words, digits, punctuation runs and spaces (GPT-2's
-    pre-tokenizer, which most chat models keep; digits one by one, without the space before
-    them); each piece is at least one token and long words split further (about 7 letters a
-    token). Against SmolLM2's tokenizer this is within ±3% on prose, code and JSON, where
-    chars/4 is 10–45% low on code and numbers; chars/4 stays the floor for long symbol runs.
-    """
-    pieces = 0
-    for match in _PIECE.finditer(text):
-        piece = match.group(0).strip()
-        pieces += 1 + ((len(piece) - 1) // 7 if piece.isalpha() else 0)
-    return max(pieces, (len(text) + 3) // 4)
-
-
-def estimate_prompt_tokens(messages: Sequence[ChatMessage]) -> int:
-    """A prompt's tokens, estimated: its messages' text plus the chat template's framing."""
-    return sum(estimate_tokens(m.content) + MESSAGE_FRAMING for m in messages) + REPLY_FRAMING
-
-
-def prompt_tokens_upper(messages: Sequence[ChatMessage]) -> int:
-    """A generous estimate of a prompt's tokens (chars/3 plus framing): for fitting it under limits."""
-    return sum(len(m.content) // 3 + 8 for m in messages) + 8
-
-
-class _Retryable(Exception):
-    def __init__(self, message: str, retry_after: float | None = None, timeout: bool = False) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.timeout = timeout
-
-
-class _Quirk(Exception):
-    """The endpoint refused something strop can do without: a parameter, or the system role."""
-
-    def __init__(self, message: str, fix: str) -> None:
-        super().__init__(message)
-        self.fix = fix  # a parameter's name, or "system"
-
-
-def merge_system(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
-    """The messages without a system role: system text goes first in the next user message.
-
-    For chat templates that have no system role (they raise, or the server answers 400/500).
-    """
-    system = "\n\n".join(m.content for m in messages if m.role == "system")
-    rest = [m for m in messages if m.role != "system"]
-    if not system:
-        return rest
-    if rest and rest[0].role == "user":
-        return [ChatMessage("user", f"{system}\n\n{rest[0].content}"), *rest[1:]]
-    return [ChatMessage("user", system), *rest]
-
-
-class _Stream:
-    """What one streamed attempt received so far; shared between the caller and the worker thread."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.chars = 0
-        self.chunks = 0  # content chunks: about one token each on llama.cpp and vLLM
-        self.thinking = 0  # reasoning chunks (`reasoning_content`, `reasoning`): generated, not the answer
-        self.tools: list[str] = []  # names of the tool calls the reply held
-        self.finish = ""
-        self.usage: Any = None
-        self.model = ""
-        self.handle: Any = None  # the openai Stream, once the headers came
-        self.cancelled = False  # strop closed it before the model finished
-        self.truncated = False
-        self.opened = threading.Event()
-        self.sent_at = time.monotonic()
-        self.first_token: float | None = None  # seconds after sending, of the first content chunk
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
-
-    def close(self) -> None:
-        """Close the stream (the server stops generating); safe from any thread, any number of times."""
-        handle = self.handle
-        if handle is not None:
-            # closing a half-read socket may complain; it is closed all the same
-            with contextlib.suppress(Exception):
-                handle.close()
 
 
 class LLMClient:
@@ -293,8 +133,7 @@ class LLMClient:
         env = os.environ if environ is None else environ
         key = env.get(spec.api_key_env) or ""
         self._key_set = bool(key)
-        self._secrets = tuple(s for s in (key,) if len(s) >= 4)
-        self._spelled = tuple(_escaped_spellings(secret) for secret in self._secrets)
+        self._redactor = Redactor(key)
         self.context: int | None = getattr(spec, "context", None)  # tokens; learned from overflow errors
         self.dropped: set[str] = set()  # optional parameters this endpoint refused: no longer sent
         self.system_role = True  # False once the endpoint's chat template refused the system role
@@ -304,7 +143,8 @@ class LLMClient:
         import openai
 
         timeout = float(self.spec.request_timeout)
-        return openai.OpenAI(
+        # invalid UTF-8 in a stream is replaced, not a failed attempt (see agent.llm.sse)
+        return lenient_openai(
             api_key=key,
             base_url=self.spec.base_url,
             timeout=timeout,
@@ -426,7 +266,7 @@ class LLMClient:
             max_tokens = max_tokens_sent
             attempts += 1
             limit = deadline.clamp(float(self.spec.request_timeout))
-            stream = _Stream()
+            stream = ReplyStream(self.max_reply_chars)
             extra: dict[str, Any] = {}
             if response_format is not None:
                 extra["response_format"] = dict(response_format)
@@ -437,16 +277,16 @@ class LLMClient:
                 spent = spent + self._attempt_cost(messages, stream)
                 cancelled += stream.cancelled
                 return self._finish(stream, attempts, log)
-            except _Quirk as quirk:
+            except Quirk as quirk:
                 spent = spent + self._attempt_cost(messages, stream, failed=True)
-                failures.append(_short(str(quirk)))
+                failures.append(short(str(quirk)))
                 if not self._adapt(quirk.fix):
                     raise fail(LLMRequestRefused(f"{quirk} ({self.where})")) from None
-            except _Retryable as error:
+            except Retryable as error:
                 spent = spent + self._attempt_cost(messages, stream, failed=True)
                 timeouts += error.timeout
                 cancelled += stream.cancelled
-                failures.append(_short(str(error)))
+                failures.append(short(str(error)))
                 if error.timeout and deadline.expired():
                     raise fail(
                         LLMOutOfTime(
@@ -473,7 +313,7 @@ class LLMClient:
                 spent = spent + self._attempt_cost(messages, stream, failed=True)
                 if isinstance(error, LLMContextOverflow) and error.limit:
                     self.learn_context(error.limit)
-                failures.append(_short(str(error)))
+                failures.append(short(str(error)))
                 raise fail(error) from None
 
     def models(self) -> list[dict[str, Any]]:
@@ -504,11 +344,7 @@ class LLMClient:
     # ---------------------------------------------------------------- internals
     def redact(self, text: str) -> str:
         """`text` with the key's value (if any) replaced; applied to everything a server sends back."""
-        for secret, spelled in zip(self._secrets, self._spelled, strict=True):
-            text = text.replace(secret, _REDACTED)
-            if "\\" in text:  # JSON's \u0073 spelling decodes to the key once an answer is parsed
-                text = spelled.sub(_REDACTED, text)
-        return text
+        return self._redactor.redact(text)
 
     def _adapt(self, fix: str) -> bool:
         """Stop sending what the endpoint refused (`fix`); False when it was already stopped."""
@@ -525,7 +361,7 @@ class LLMClient:
     def _attempt(
         self,
         messages: Sequence[ChatMessage],
-        stream: _Stream,
+        stream: ReplyStream,
         limit: float,
         max_tokens: int,
         extra: Mapping[str, Any] | None = None,
@@ -558,10 +394,10 @@ class LLMClient:
                 response = getattr(handle, "response", None)
                 kind = str(getattr(response, "headers", {}).get("content-type", "")).lower()
                 if response is not None and "json" in kind and "event-stream" not in kind:
-                    self._take_plain(stream, response)  # a server that does not stream
+                    stream.take_plain(response)  # a server that does not stream
                     return
                 for chunk in handle:
-                    self._take(stream, chunk)
+                    stream.take(chunk)
                     if stream.truncated or time.monotonic() >= ends or stream.cancelled:
                         stream.cancelled = stream.cancelled or not stream.truncated
                         stream.close()
@@ -575,96 +411,40 @@ class LLMClient:
         if not done.wait(limit + 0.5):
             stream.cancelled = True
             stream.close()  # the worker's next read fails; the server sees the connection closed
-            raise _Retryable(f"no reply within {limit:.3g}s (stream closed)", timeout=True)
+            raise Retryable(f"no reply within {limit:.3g}s (stream closed)", timeout=True)
         if stream.cancelled and not stream.truncated:
-            raise _Retryable(f"no complete reply within {limit:.3g}s (stream closed)", timeout=True)
+            raise Retryable(f"no complete reply within {limit:.3g}s (stream closed)", timeout=True)
         error = box.get("error")
         if error is None:
             if not stream.chunks and not stream.finish and stream.usage is None:
-                raise _Retryable("unreadable reply: the stream held no completion")
+                raise Retryable("unreadable reply: the stream held no completion")
             return
         try:
             raise error
         except openai.APITimeoutError:
             stream.cancelled = True  # the client closed the connection: the server stops too
-            raise _Retryable(f"timed out after {limit:.3g}s", timeout=True) from None
+            raise Retryable(f"timed out after {limit:.3g}s", timeout=True) from None
         except openai.APIConnectionError as error:
-            raise _Retryable(f"connection error: {self._describe(error)}") from None
+            raise Retryable(f"connection error: {self._describe(error)}") from None
         except openai.APIStatusError as error:
             raise self._status_error(error) from None
         except openai.APIResponseValidationError as error:
-            raise _Retryable(f"unreadable reply: {self._describe(error)}") from None
+            raise Retryable(f"unreadable reply: {self._describe(error)}") from None
         except ValueError as error:  # an event that is not JSON
-            raise _Retryable(f"unreadable reply: {self._describe(error)}") from None
+            raise Retryable(f"unreadable reply: {self._describe(error)}") from None
         except openai.OpenAIError as error:
             raise LLMBadResponse(f"{self._describe(error)} ({self.where})") from None
 
-    def _take_plain(self, stream: _Stream, response: Any) -> None:
-        """Read a whole JSON completion sent in answer to a streamed request (the server does not stream)."""
-        import json
-
-        body = bytearray()
-        for piece in response.iter_bytes():
-            body += piece
-            if len(body) > self.max_reply_chars * 4 + 65_536:
-                raise ValueError(f"a plain JSON reply of more than {len(body)} bytes")
-        data = json.loads(bytes(body).decode("utf-8", "replace"))
-        choices = data.get("choices") if isinstance(data, dict) else None
-        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            raise ValueError("a plain JSON reply without choices")
-        message = choices[0].get("message") or {}
-        content = message.get("content") if isinstance(message, dict) else None
-        text = content if isinstance(content, str) else ""
-        if len(text) > self.max_reply_chars:
-            text, stream.truncated = text[: self.max_reply_chars], True
-        stream.parts.append(text)
-        stream.chars = len(text)
-        stream.chunks = estimate_tokens(text) if text else 0
-        stream.finish = str(choices[0].get("finish_reason") or "")
-        stream.model = str(data.get("model") or "")
-        stream.tools = _tool_names(message.get("tool_calls") if isinstance(message, dict) else None)
-        stream.usage = data.get("usage")
-
-    def _take(self, stream: _Stream, chunk: Any) -> None:
-        """Fold one streamed chunk into `stream`: text, finish reason, usage, model."""
-        stream.model = str(getattr(chunk, "model", "") or stream.model)
-        usage = getattr(chunk, "usage", None)
-        if usage is None:  # Groq streams its usage in `x_groq`
-            groq = getattr(chunk, "x_groq", None)
-            usage = groq.get("usage") if isinstance(groq, Mapping) else None
-        if usage is not None:
-            stream.usage = usage
-        choices = getattr(chunk, "choices", None) or []
-        if not choices:
-            return
-        choice = choices[0]
-        delta = getattr(choice, "delta", None)
-        content = getattr(delta, "content", None) if delta is not None else None
-        if any(isinstance(getattr(delta, name, None), str) for name in ("reasoning_content", "reasoning")):
-            stream.thinking += 1
-        stream.tools += _tool_names(getattr(delta, "tool_calls", None))
-        if isinstance(content, str) and content:
-            if stream.first_token is None:
-                stream.first_token = round(time.monotonic() - stream.sent_at, 3)
-            stream.chunks += 1
-            room = self.max_reply_chars - stream.chars
-            if len(content) > room:
-                content = content[: max(0, room)]
-                stream.truncated = True
-            stream.parts.append(content)
-            stream.chars += len(content)
-        finish = getattr(choice, "finish_reason", None)
-        if finish:
-            stream.finish = str(finish)
-
-    def _attempt_cost(self, messages: Sequence[ChatMessage], stream: _Stream, failed: bool = False) -> Cost:
+    def _attempt_cost(
+        self, messages: Sequence[ChatMessage], stream: ReplyStream, failed: bool = False
+    ) -> Cost:
         """Tokens of one attempt: the server's usage when it sent one, else estimated and marked so.
 
         An attempt refused by status (no stream opened) generated nothing and counts none.
         """
         usage = stream.usage
         if usage is not None:
-            prompt, completion = _usage_counts(usage)
+            prompt, completion = usage_counts(usage)
             if prompt is not None and completion is not None:
                 return Cost(prompt, completion, price(prompt, completion, self.spec), calls=1)
             # a usage no server could mean (negative, NaN, text, past 10M) is not believed: estimated
@@ -685,55 +465,9 @@ class LLMClient:
         return self.redact(text)[:300]
 
     def _status_error(self, error: Any) -> Exception:
-        status = int(getattr(error, "status_code", 0) or 0)
-        headers = dict(getattr(getattr(error, "response", None), "headers", {}) or {})
-        described = self._describe(error)
-        message = f"HTTP {status}: {described}"
-        if status in (401, 403):
-            if not self._key_set:
-                return LLMConfigError(
-                    f"HTTP {status}: the endpoint wants a key and ${self.spec.api_key_env} is not set; set it "
-                    f"in the environment, or name another variable in [llm] api_key_env ({self.where})"
-                )
-            return LLMConfigError(
-                f"HTTP {status}: the endpoint refused the key in ${self.spec.api_key_env}; set it in the "
-                f"environment ({self.where})"
-            )
-        if status == 404:
-            return LLMConfigError(
-                f"HTTP 404: not found ({_short(described, 160)}); check [llm] base_url and model ({self.where})"
-            )
-        if status in (400, 413, 422) and _OVERFLOW.search(described):
-            window = _WINDOW.search(described)
-            return LLMContextOverflow(
-                f"context overflow: {message} ({self.where})", limit=int(window.group(1)) if window else None
-            )
-        invalid = status == 500 and bool(_INVALID.search(described))  # llama-cpp-python: 500 for a 422
-        if status in (400, 422, 500) and _NO_SYSTEM.search(described):
-            return _Quirk(
-                f"HTTP {status}: the chat template has no system role; sent again without it", "system"
-            )
-        if status in (400, 422) or invalid:
-            for name in _OPTIONAL:
-                if re.search(rf"\b{name}\b", described) and re.search(_REJECTED, described, re.IGNORECASE):
-                    return _Quirk(
-                        f"HTTP {status}: the endpoint refuses `{name}`; sent again without it", name
-                    )
-        if status in (400, 422) and _NO_STREAM.search(described):
-            return LLMConfigError(
-                f"HTTP {status}: the endpoint refuses streamed requests ({_short(described, 120)}); strop streams "
-                f"every request, to stop calls it gives up on: use a server that streams ({self.where})"
-            )
-        if status in (400, 422) and _MODEL_UNKNOWN.search(described):
-            return LLMConfigError(
-                f"HTTP {status}: the endpoint does not know the model ({_short(described, 160)}); check [llm] "
-                f"model ({self.where})"
-            )
-        if (status == 429 or status >= 500 or status in (408, 409)) and not invalid:
-            return _Retryable(message, retry_after_seconds(headers))
-        return LLMRequestRefused(f"{message} ({self.where})")
+        return status_error(error, self._describe(error), self.where, self.spec.api_key_env, self._key_set)
 
-    def _finish(self, stream: _Stream, attempts: int, log: Callable[[str], CallLog]) -> LLMReply:
+    def _finish(self, stream: ReplyStream, attempts: int, log: Callable[[str], CallLog]) -> LLMReply:
         text = stream.text
         finish = stream.finish or ("length" if stream.truncated else "")
         call = replace(log(finish), first_token=stream.first_token)
@@ -749,55 +483,3 @@ class LLMClient:
             log=call,
             tool_calls=tuple(dict.fromkeys(stream.tools)),
         )
-
-
-def _short(text: str, limit: int = 120) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-MAX_CALL_TOKENS = 10_000_000
-"""More tokens than any context window holds: a usage above it is a hostile or broken server's."""
-
-
-def _usage_counts(usage: Any) -> tuple[int | None, int | None]:
-    """(prompt, completion) tokens from a usage object or dict: OpenAI's names, else input/output."""
-
-    def get(name: str) -> object:
-        return usage.get(name) if isinstance(usage, Mapping) else getattr(usage, name, None)
-
-    prompt, completion = _token_count(get("prompt_tokens")), _token_count(get("completion_tokens"))
-    if prompt is None and completion is None:
-        prompt, completion = _token_count(get("input_tokens")), _token_count(get("output_tokens"))
-    return prompt, completion
-
-
-def _tool_names(calls: object) -> list[str]:
-    """The function names of streamed or whole `tool_calls` (a name arrives once, in the call's first chunk)."""
-    names = []
-    for call in calls if isinstance(calls, list) else []:
-        function = call.get("function") if isinstance(call, Mapping) else getattr(call, "function", None)
-        name = function.get("name") if isinstance(function, Mapping) else getattr(function, "name", None)
-        if isinstance(name, str) and (name := re.sub(r"[^\w.\-]", "", name)[:60]):
-            names.append(name)
-    return names
-
-
-def _token_count(value: object) -> int | None:
-    """A server's token count as a non-negative int, or None when it cannot be one."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if not math.isfinite(value) or not 0 <= value <= MAX_CALL_TOKENS:
-        return None
-    return int(value)
-
-
-def _escaped_spellings(secret: str) -> re.Pattern[str]:
-    """The key written with any of its characters as a JSON escape (\\u0073, \\/): parsed, it is the key."""
-    pieces = []
-    for char in secret:
-        options = [re.escape(char), f"\\\\u{ord(char):04x}"]
-        if char == "/":
-            options.append(r"\\/")
-        pieces.append("(?:" + "|".join(options) + ")")
-    return re.compile("".join(pieces), re.IGNORECASE)

@@ -55,13 +55,16 @@ Hostile or odd replies (what real servers and models send):
 - a reply that is only tool calls (`content: null`) is sent back once, saying so;
 - the idea (the commit message's subject) keeps no control characters: a NUL or an
   escape sequence from the model cannot break `git commit` or a terminal.
+
+The prompt is rendered by `agent.proposers.turn_prompt`, the decision lines' vocabulary is
+`agent.proposers.decisions`, and what the edits did is merged and recorded by
+`agent.proposers.answer_outcome`; the names callers imported from here still are.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,16 +72,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.deadline import Deadline
-from agent.edits import (
-    EditOutcome,
-    EditProblem,
-    ParsedAnswer,
-    PathGuard,
-    apply_edits,
-    parse_answer,
-    reader,
-    split_reasoning,
-)
+from agent.edits import ParsedAnswer, PathGuard, apply_edits, parse_answer, reader, split_reasoning
 from agent.errors import UserError
 from agent.llm.client import ChatMessage, LLMClient, LLMReply, prompt_tokens_upper
 from agent.llm.endpoint import Capabilities, probe, reported_context, response_format
@@ -91,58 +85,56 @@ from agent.llm.errors import (
     LLMOutOfTime,
 )
 from agent.prompts import Prompts
+from agent.proposers.answer_outcome import (
+    apply_on_top,
+    cut_at_max_tokens,
+    drop_unchanged,
+    record_outcome,
+    was_cut,
+    worth_retrying,
+)
 from agent.proposers.base import ProposalRequest
+from agent.proposers.decisions import (
+    CUT_SHORT,
+    EXTEND,
+    NO_EDIT,
+    OUT_OF_BUDGET,
+    cap,
+    extend_request,
+    no_edit_reason,
+    out_of_budget,
+    printable,
+)
 from agent.proposers.modes import ModeChoice, choose_mode, fallback_reason
 from agent.proposers.prompt_fit import Cuts, fit
-from agent.proposers.structured import (
-    describe_space,
-    edits_schema,
-    params_schema,
-    parse_edits,
-    parse_params,
-    settle_point,
-)
+from agent.proposers.structured import edits_schema, params_schema, parse_edits, parse_params, settle_point
+from agent.proposers.turn_prompt import TurnPrompt
 from agent.proposers.workspace_view import editable_paths, workspace_files
-from agent.records import ExperimentRecord
 from agent.run import Candidate
 from agent.space import Space
 from agent.task import Task
-from evaluators.metric import Direction
-from evaluators.verdict import Status
 
 if TYPE_CHECKING:
     from agent.constraints import Constraints
     from agent.run_index import RunIndex
 
-NO_EDIT = "llm: no usable edit: "
-EXTEND = "llm: the model asks for more turns: "
-OUT_OF_BUDGET = "llm: stopped by the run's budget: "
 MAX_SHRINKS = 4  # a context overflow cuts the prompt at most this many times per call
 PARAMS_MAX_TOKENS = 400  # a params answer is a short JSON object; more is rambling
-CUT_SHORT = (
-    "your answer was cut at the token limit (finish_reason = length) before it held a usable edit; "
-    "answer again, much shorter: only the lines that change"
-)
-_DECISION_CHARS = 1500
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 
-
-def no_edit_reason(candidate: Candidate) -> str | None:
-    """Why the candidate has no files (None when it has some)."""
-    if candidate.files:
-        return None
-    for decision in reversed(candidate.decisions):
-        if decision.startswith(NO_EDIT):
-            return decision.removeprefix(NO_EDIT)
-    return "the proposer returned no change"
-
-
-def out_of_budget(candidate: Candidate) -> str | None:
-    """Why the run's budget (time, tokens, cost) ended this attempt before the model answered."""
-    for decision in reversed(candidate.decisions):
-        if decision.startswith(OUT_OF_BUDGET):
-            return decision.removeprefix(OUT_OF_BUDGET)
-    return None
+__all__ = [  # the proposer, and what callers imported from this module before it was split
+    "CUT_SHORT",
+    "EXTEND",
+    "NO_EDIT",
+    "OUT_OF_BUDGET",
+    "LLMProposer",
+    "Limits",
+    "extend_request",
+    "make_llm_proposer",
+    "no_edit_reason",
+    "out_of_budget",
+    "printable",
+    "workspace_files",
+]
 
 
 @dataclass(frozen=True)
@@ -152,43 +144,6 @@ class Limits:
     deadline: Deadline = field(default_factory=Deadline)
     tokens_left: int | None = None
     usd_left: float | None = None
-
-
-def extend_request(candidate: Candidate) -> str | None:
-    """The model's `EXTEND:` reason in this candidate's answer, if it asked for more turns."""
-    for decision in candidate.decisions:
-        if decision.startswith(EXTEND):
-            return decision.removeprefix(EXTEND)
-    return None
-
-
-def _gist(message: str, limit: int = 200) -> str:
-    """The first line of a feedback message, without the quoted code, for a one-line reason."""
-    first = message.strip().splitlines()[0] if message.strip() else ""
-    first = first.split("; the closest lines")[0]
-    return _cap(first.rstrip(":. "), limit)
-
-
-def printable(text: str) -> str:
-    """`text` without control characters (but newline and tab) or lone surrogates: safe for git and terminals."""
-    return _CONTROL.sub("", text)
-
-
-def _cap(text: str, limit: int = _DECISION_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _score(record: ExperimentRecord, metric: str) -> str | None:
-    value = record.metrics.get(metric)
-    return None if value is None else f"{value:.6g}"
-
-
-def _history_line(record: ExperimentRecord, metric: str) -> str:
-    idea = record.idea.strip().splitlines()[0] if record.idea.strip() else "(no idea recorded)"
-    score = _score(record, metric)
-    parent = f" from {record.parent}" if record.parent is not None else ""
-    result = f"{metric} = {score}" if score else (record.reason or str(record.status))
-    return _cap(f"experiment {record.id}{parent}: {record.status}, {result}: {idea}", 200)
 
 
 class LLMProposer:
@@ -224,9 +179,6 @@ class LLMProposer:
         self.client = client
         self.prompts = prompts or Prompts()
         self.edit_retries = edit_retries
-        self.max_prompt_chars = max_prompt_chars
-        self.max_file_chars = max_file_chars
-        self.history = history
         self.transcript_dir = transcript_dir
         self.protected = tuple(task.evaluator.files)
         self.limits: Callable[[], Limits] = Limits  # the loop replaces it with the run's live limits
@@ -239,6 +191,9 @@ class LLMProposer:
         self.answers = llm.answers if llm is not None else "text"
         self.fallback_after = llm.fallback_after if llm is not None else 0
         self.space = Space.from_task(task)
+        self.prompt = TurnPrompt(
+            task, self.prompts, self.space, self.protected, max_prompt_chars, max_file_chars, history
+        )
         self.constraints = constraints
         if self.answers == "params" and not self.space:
             raise UserError(f"task {task.name}: [llm] answers = 'params' needs a [space] table")
@@ -304,19 +259,13 @@ class LLMProposer:
 
     # ------------------------------------------------------------------ prompt
     def full_cuts(self) -> Cuts:
-        return Cuts(files_chars=self.max_prompt_chars, per_file=self.max_file_chars, history=self.history)
+        return self.prompt.full_cuts()
 
     def messages(
         self, request: ProposalRequest, cuts: Cuts | None = None, mode: str = "text"
     ) -> list[ChatMessage]:
         """The system and user messages for this turn, with `cuts` applied (None: nothing cut)."""
-        cuts = cuts or self.full_cuts()
-        if mode == "params":
-            system = self.prompts.render("system_params.md")
-            return [ChatMessage("system", system), ChatMessage("user", self._params_prompt(request, cuts))]
-        template = "system_structured.md" if mode == "structured" else "system.md"
-        system = self.prompts.render(template, extend_allowed=self.task.spec.budget.turns == "dynamic")
-        return [ChatMessage("system", system), ChatMessage("user", self._user_prompt(request, cuts))]
+        return self.prompt.messages(request, cuts, mode, self.constraints)
 
     def _fitted(self, request: ProposalRequest, mode: str, candidate: Candidate) -> list[ChatMessage]:
         """The prompt cut to fit the context window (when one is known), with a decision saying what was cut."""
@@ -329,7 +278,7 @@ class LLMProposer:
         )
         line = fitted.line(budget, window or budget)
         if line:
-            candidate.decisions.append(_cap(line, 600))
+            candidate.decisions.append(cap(line, 600))
         return fitted.messages
 
     def _prompt_budget(self, window: int | None, mode: str) -> int | None:
@@ -341,117 +290,6 @@ class LLMProposer:
         if self._cap is not None:
             budget = self._cap if budget is None else min(budget, self._cap)
         return budget
-
-    def _user_prompt(self, request: ProposalRequest, cuts: Cuts) -> str:
-        evaluator = self.task.evaluator
-        files, omitted = workspace_files(
-            request.parent_checkout,
-            self.protected,
-            cuts.files_chars,
-            max(400, cuts.per_file),
-        )
-        if not cuts.readonly:
-            hidden = [f.path for f in files if f.readonly]
-            files = [f for f in files if not f.readonly]
-            omitted = [*omitted, *(f"{path} (read-only, cut to fit the context)" for path in hidden)]
-        parent = request.parent
-        context = request.context.strip()
-        if cuts.context_chars is not None:
-            context = context[: cuts.context_chars]
-        history = request.history[-cuts.history :] if cuts.history else []
-        return self.prompts.render(
-            "propose.md",
-            goal=self.task.spec.task.goal,
-            command=evaluator.command or evaluator.run,
-            expects=evaluator.expects,
-            metric=evaluator.metric,
-            maximize=evaluator.direction is Direction.MAXIMIZE,
-            budget_note=request.budget_note.strip(),
-            verdict=self._verdict(request, cuts.feedback_chars),
-            history=[_history_line(r, evaluator.metric) for r in history],
-            context=context,
-            base=parent.name if parent else "",
-            files=files,
-            omitted=omitted,
-            instruction=self._instruction(request),
-        )
-
-    def _params_prompt(self, request: ProposalRequest, cuts: Cuts) -> str:
-        evaluator = self.task.evaluator
-        metric = evaluator.metric
-        parent = request.parent
-        current = self._parent_point(request)
-        score = _score(parent, metric) if parent is not None and parent.status is Status.OK else None
-        context = request.context.strip()
-        if cuts.context_chars is not None:
-            context = context[: cuts.context_chars]
-        rules = [rule.text for rule in self.constraints.rules] if self.constraints else []
-        return self.prompts.render(
-            "params.md",
-            goal=self.task.spec.task.goal,
-            metric=metric,
-            maximize=evaluator.direction is Direction.MAXIMIZE,
-            budget_note=request.budget_note.strip(),
-            space=describe_space(self.space),
-            rules=rules,
-            base=parent.name if parent else "the workspace",
-            score=score,
-            current=json.dumps(current),
-            tried=self._tried_lines(request, max(2, cuts.history * 2)),
-            context=context,
-        )
-
-    def _tried_lines(self, request: ProposalRequest, limit: int) -> list[str]:
-        """Points tried in this run with their outcome, best first, then failures (at most `limit`)."""
-        metric = self.task.evaluator.metric
-        sign = 1.0 if self.task.evaluator.direction is Direction.MAXIMIZE else -1.0
-        scored = [r for r in request.history if r.params and r.status is Status.OK and metric in r.metrics]
-        scored.sort(key=lambda r: -sign * r.metrics[metric])
-        failed = [r for r in request.history if r.params and r.status in (Status.BUGGY, Status.TIMEOUT)]
-        lines = [f"{json.dumps(r.params)} → {metric} = {r.metrics[metric]:.6g}" for r in scored]
-        lines += [
-            f"{json.dumps(r.params)} → failed ({_cap(r.reason or r.status.value, 80)})" for r in failed[-3:]
-        ]
-        return lines[:limit]
-
-    def _parent_point(self, request: ProposalRequest) -> dict[str, Any]:
-        parent = request.parent
-        if parent is not None and parent.params:
-            return dict(parent.params)
-        return self.space.read(request.parent_checkout, self.task.spec.proposer)
-
-    def _verdict(self, request: ProposalRequest, feedback_chars: int = 3000) -> dict[str, Any] | None:
-        """The verdict shown: the previous turn's on turn > 1, else the parent's."""
-        fixing = request.turn > 1
-        shown = (request.attempt or request.parent) if fixing else request.parent
-        if shown is None:
-            return None
-        notes = [_cap(d, 600) for d in shown.decisions if d.startswith("llm:") and not d.startswith(EXTEND)][
-            -4:
-        ]
-        return {
-            "heading": f"Your previous turn ({shown.name}, turn {request.turn - 1})"
-            if fixing
-            else f"The verdict on this code ({shown.name})",
-            "status": str(shown.status),
-            "score": _score(shown, self.task.evaluator.metric),
-            "reason": shown.reason,
-            "notes": notes if fixing else [],
-            "feedback": shown.feedback[-feedback_chars:].strip() if feedback_chars else "",
-        }
-
-    def _instruction(self, request: ProposalRequest) -> str:
-        ok = request.parent is not None and request.parent.status is Status.OK
-        if request.turn > 1:
-            return (
-                "Your previous turn did not succeed (see above). Find the cause and fix it; "
-                "the workspace shows the code as your previous turn left it."
-            )
-        if request.mode == "draft" or request.parent is None:
-            return "Propose a first, sound solution toward the goal."
-        if request.mode == "debug" or not ok:
-            return "This version failed (see above). Find the cause from the output and fix it."
-        return "Propose one change that should improve the metric over this version."
 
     # ------------------------------------------------------------------ propose
     def propose(self, request: ProposalRequest) -> Candidate:
@@ -500,7 +338,7 @@ class LLMProposer:
 
         def read(reply: LLMReply) -> tuple[ParsedAnswer, str]:
             answer = self._answer(reply, candidate)
-            parsed = parse_edits(answer, editable) if structured else parse_answer(answer, _was_cut(reply))
+            parsed = parse_edits(answer, editable) if structured else parse_answer(answer, was_cut(reply))
             if reply.tool_calls and not parsed.edits:
                 called = ", ".join(reply.tool_calls[:3])
                 note = (
@@ -518,46 +356,46 @@ class LLMProposer:
         except LLMError as error:
             candidate.idea = "the model call failed"
             if isinstance(error, LLMOutOfTime | LLMBudgetSpent):
-                candidate.decisions.append(OUT_OF_BUDGET + _cap(str(error), 300))
-            candidate.decisions.append(NO_EDIT + _cap(f"the model call failed: {error}"))
+                candidate.decisions.append(OUT_OF_BUDGET + cap(str(error), 300))
+            candidate.decisions.append(NO_EDIT + cap(f"the model call failed: {error}"))
             self._write_transcript(request, messages, transcript)
             return candidate
         parsed, answer = read(reply)
         candidate.idea = parsed.plan or "(the model gave no plan)"
         if parsed.extend:
-            candidate.decisions.append(EXTEND + _cap(printable(parsed.extend), 300))
+            candidate.decisions.append(EXTEND + cap(printable(parsed.extend), 300))
         guard = PathGuard(request.parent_checkout, self.protected)
         outcome = apply_edits(parsed.edits, reader(request.parent_checkout), guard)
         notes = list(parsed.notes)
-        if _cut_at_max_tokens(reply) and not outcome.files:
+        if cut_at_max_tokens(reply) and not outcome.files:
             notes.append(CUT_SHORT)
         for retry in range(self.edit_retries):
-            if not self._worth_retrying(parsed.edits, outcome, notes):
+            if not worth_retrying(parsed.edits, outcome, notes):
                 break
             messages = [
                 *messages,
                 ChatMessage("assistant", answer.strip() or "(no answer)"),
-                ChatMessage("user", self._fix_prompt(outcome, notes, structured)),
+                ChatMessage("user", self.prompt.fix_prompt(outcome, notes, structured)),
             ]
-            self._record(candidate, outcome, notes, final=False)
+            record_outcome(candidate, outcome, notes, final=False)
             try:
                 reply = self._ask(messages, candidate, transcript, fmt, seed=self._seed(request, candidate))
             except LLMConfigError:
                 raise
             except LLMError as error:
-                candidate.decisions.append(_cap(f"llm: the follow-up call {retry + 1} failed: {error}"))
+                candidate.decisions.append(cap(f"llm: the follow-up call {retry + 1} failed: {error}"))
                 if isinstance(error, LLMOutOfTime | LLMBudgetSpent):
-                    candidate.decisions.append(OUT_OF_BUDGET + _cap(str(error), 300))
+                    candidate.decisions.append(OUT_OF_BUDGET + cap(str(error), 300))
                 break
             parsed, answer = read(reply)
             if parsed.extend and extend_request(candidate) is None:
-                candidate.decisions.append(EXTEND + _cap(printable(parsed.extend), 300))
-            outcome = self._apply_on_top(outcome, parsed.edits, request.parent_checkout, guard)
+                candidate.decisions.append(EXTEND + cap(printable(parsed.extend), 300))
+            outcome = apply_on_top(outcome, parsed.edits, request.parent_checkout, guard)
             notes = list(parsed.notes)
-            if _cut_at_max_tokens(reply) and not outcome.files:
+            if cut_at_max_tokens(reply) and not outcome.files:
                 notes.append(CUT_SHORT)
-        outcome = _drop_unchanged(outcome, reader(request.parent_checkout))
-        self._record(candidate, outcome, notes, final=True)
+        outcome = drop_unchanged(outcome, reader(request.parent_checkout))
+        record_outcome(candidate, outcome, notes, final=True)
         candidate.files = dict(outcome.files)
         self._write_transcript(request, messages, transcript)
         return candidate
@@ -567,14 +405,14 @@ class LLMProposer:
         fmt = self._format("params", params_schema(self.space))
         messages: list[ChatMessage] = []
         transcript: list[str] = []
-        parent = self._parent_point(request)
+        parent = self.prompt.parent_point(request)
         try:
             messages = self._fitted(request, "params", candidate)
             messages, reply = self._ask_fitting(request, messages, candidate, transcript, "params", fmt)
             text = self._answer(reply, candidate)
             answer = parse_params(text, self.space)
             if not answer.values and self.edit_retries:
-                why = CUT_SHORT if _cut_at_max_tokens(reply) else "the answer held no parameter values"
+                why = CUT_SHORT if cut_at_max_tokens(reply) else "the answer held no parameter values"
                 example = json.dumps({"params": parent, "reason": "why these values"})
                 follow = f"{why}. Answer with one JSON object only, like: {example} (with new values)."
                 messages = [
@@ -582,7 +420,7 @@ class LLMProposer:
                     ChatMessage("assistant", text.strip() or "(no answer)"),
                     ChatMessage("user", follow),
                 ]
-                candidate.decisions.append(_cap(f"llm: (sent back) {why}", 300))
+                candidate.decisions.append(cap(f"llm: (sent back) {why}", 300))
                 reply = self._ask(
                     messages, candidate, transcript, fmt, self._seed(request, candidate), PARAMS_MAX_TOKENS
                 )
@@ -592,8 +430,8 @@ class LLMProposer:
         except LLMError as error:
             candidate.idea = "the model call failed"
             if isinstance(error, LLMOutOfTime | LLMBudgetSpent):
-                candidate.decisions.append(OUT_OF_BUDGET + _cap(str(error), 300))
-            candidate.decisions.append(NO_EDIT + _cap(f"the model call failed: {error}"))
+                candidate.decisions.append(OUT_OF_BUDGET + cap(str(error), 300))
+            candidate.decisions.append(NO_EDIT + cap(f"the model call failed: {error}"))
             self._write_transcript(request, messages, transcript)
             return candidate
         self._write_transcript(request, messages, transcript)
@@ -605,9 +443,9 @@ class LLMProposer:
         rng = random.Random(f"{request.seed}:{request.exp_id}:{request.turn}")
         settled = settle_point(answer.values, self.space, self.constraints, parent, tried, rng)
         candidate.decisions.append(
-            _cap(f"llm: proposed values ({answer.how}): {self.space.describe(answer.values)}", 600)
+            cap(f"llm: proposed values ({answer.how}): {self.space.describe(answer.values)}", 600)
         )
-        candidate.decisions += [_cap(f"llm: params: {note}", 400) for note in settled.notes]
+        candidate.decisions += [cap(f"llm: params: {note}", 400) for note in settled.notes]
         if settled.point is None:
             candidate.idea = f"params: {answer.reason or 'no reason given'}"
             candidate.decisions.append(NO_EDIT + settled.reason)
@@ -652,7 +490,7 @@ class LLMProposer:
                         f"{error}; the prompt cannot be made smaller than {_chars(messages)} characters"
                     ) from None
                 candidate.decisions.append(
-                    _cap(
+                    cap(
                         f"llm: context overflow: prompt cut from {_chars(messages)} to {_chars(smaller)} "
                         f"characters and sent again ({error})",
                         400,
@@ -689,14 +527,14 @@ class LLMProposer:
                 candidate.cost = candidate.cost + error.cost
             calls = sum(1 for d in candidate.decisions if d.startswith("llm: call "))
             line = error.log.line() if error.log is not None else "not sent"
-            candidate.decisions.append(_cap(f"llm: call {calls + 1} failed ({error.kind}): {line}", 600))
+            candidate.decisions.append(cap(f"llm: call {calls + 1} failed ({error.kind}): {line}", 600))
             self._count_error(error)
             raise
         self._count_error(None)
         candidate.cost = candidate.cost + reply.cost
         transcript.append(reply.text[:100_000])
         calls = sum(1 for d in candidate.decisions if d.startswith("llm: call "))
-        candidate.decisions.append(_cap(f"llm: call {calls + 1}: {reply.log.line()}", 600))
+        candidate.decisions.append(cap(f"llm: call {calls + 1}: {reply.log.line()}", 600))
         if reply.truncated:
             candidate.decisions.append(
                 f"llm: the reply was cut at {self.client.max_reply_chars} characters (finish: "
@@ -742,59 +580,6 @@ class LLMProposer:
                 f"last: {error}"
             )
 
-    @staticmethod
-    def _worth_retrying(edits: tuple[Any, ...], outcome: EditOutcome, notes: list[str]) -> bool:
-        """Retry when something failed to apply and a corrected answer could fix it."""
-        unmatched = [p for p in outcome.problems if not p.refused]
-        return bool(unmatched) or (bool(edits) and not outcome.files) or bool(notes and not outcome.files)
-
-    def _fix_prompt(self, outcome: EditOutcome, notes: list[str], structured: bool = False) -> str:
-        feedback = "\n\n".join([*notes, outcome.feedback()]).strip()
-        return self.prompts.render(
-            "fix_edits.md", feedback=feedback, applied=outcome.applied, structured=structured
-        )
-
-    @staticmethod
-    def _apply_on_top(
-        before: EditOutcome, edits: tuple[Any, ...], root: Path, guard: PathGuard
-    ) -> EditOutcome:
-        base = reader(root)
-
-        def read(path: str) -> str | None:
-            return before.files[path] if path in before.files else base(path)
-
-        again = apply_edits(edits, read, guard)
-        merged = EditOutcome(
-            files={**before.files, **again.files},
-            applied=[*before.applied, *again.applied],
-            problems=list(again.problems),
-        )
-        return merged
-
-    @staticmethod
-    def _record(candidate: Candidate, outcome: EditOutcome, notes: list[str], final: bool) -> None:
-        prefix = "llm: " if final else "llm: (sent back) "
-        for note in notes:
-            candidate.decisions.append(_cap(f"{prefix}{note}"))
-        for problem in outcome.problems:
-            label = "refused" if problem.refused else "did not apply"
-            candidate.decisions.append(_cap(f"{prefix}{label}: {problem.message}"))
-        if not final:
-            return
-        if outcome.applied:
-            candidate.decisions.append(_cap("llm: applied " + "; ".join(outcome.applied), 600))
-        if outcome.files:
-            return
-        if outcome.problems and all(p.refused for p in outcome.problems):
-            why = "every edit was refused (" + "; ".join(_gist(p.message) for p in outcome.problems[:3]) + ")"
-        elif outcome.problems:
-            why = "no edit applied (" + _gist(outcome.problems[0].message) + ")"
-        elif notes:
-            why = "the answer held no edit (" + _gist(notes[0]) + ")"
-        else:
-            why = "the answer held no code"
-        candidate.decisions.append(NO_EDIT + why)
-
     def _write_transcript(
         self, request: ProposalRequest, messages: list[ChatMessage], replies: list[str]
     ) -> None:
@@ -808,37 +593,8 @@ class LLMProposer:
         path.write_text(self.client.redact("\n\n".join(parts)) + "\n", encoding="utf-8")
 
 
-def _was_cut(reply: LLMReply) -> bool:
-    """The reply ended before the model finished: at `max_tokens`, at strop's cut, or with no finish reason."""
-    return reply.truncated or reply.finish_reason in ("length", "")
-
-
-def _cut_at_max_tokens(reply: LLMReply) -> bool:
-    """The model stopped at `max_tokens` (not strop's own cut of a huge reply): asking shorter may help."""
-    return reply.finish_reason == "length" and not reply.truncated
-
-
 def _chars(messages: list[ChatMessage]) -> int:
     return sum(len(m.content) for m in messages)
-
-
-def _drop_unchanged(outcome: EditOutcome, read: Callable[[str], str | None]) -> EditOutcome:
-    """The outcome without files whose new text equals the parent's: an edit that changes nothing."""
-    changed = {path: text for path, text in outcome.files.items() if read(path) != text}
-    if len(changed) == len(outcome.files):
-        return outcome
-    same = sorted(set(outcome.files) - set(changed))
-    problems = list(outcome.problems)
-    if not changed:
-        problems.append(
-            EditProblem(
-                None,
-                same[0],
-                f"the edits leave {', '.join(same)} exactly as it was: nothing changed; "
-                "make a real change to the code",
-            )
-        )
-    return EditOutcome(files=changed, applied=outcome.applied, problems=problems)
 
 
 def make_llm_proposer(

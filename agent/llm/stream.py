@@ -1,0 +1,119 @@
+"""The reply stream: what one streamed attempt received so far, folded in chunk by chunk.
+
+Shared between the caller and the worker thread that reads the `openai` stream. What a server
+sends besides text is not the answer: `reasoning_content` / `reasoning` chunks are counted,
+not read; tool calls (`content: null`) are named; text past `max_chars` is cut (`truncated`).
+A server that answers the streamed request with one plain JSON completion is read all the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from agent.llm.tokens import estimate_tokens
+
+
+class ReplyStream:
+    """What one streamed attempt received so far; shared between the caller and the worker thread."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars  # the reply is cut here (`truncated`)
+        self.parts: list[str] = []
+        self.chars = 0
+        self.chunks = 0  # content chunks: about one token each on llama.cpp and vLLM
+        self.thinking = 0  # reasoning chunks (`reasoning_content`, `reasoning`): generated, not the answer
+        self.tools: list[str] = []  # names of the tool calls the reply held
+        self.finish = ""
+        self.usage: Any = None
+        self.model = ""
+        self.handle: Any = None  # the openai Stream, once the headers came
+        self.cancelled = False  # strop closed it before the model finished
+        self.truncated = False
+        self.opened = threading.Event()
+        self.sent_at = time.monotonic()
+        self.first_token: float | None = None  # seconds after sending, of the first content chunk
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def close(self) -> None:
+        """Close the stream (the server stops generating); safe from any thread, any number of times."""
+        handle = self.handle
+        if handle is not None:
+            # closing a half-read socket may complain; it is closed all the same
+            with contextlib.suppress(Exception):
+                handle.close()
+
+    def take_plain(self, response: Any) -> None:
+        """Read a whole JSON completion sent in answer to a streamed request (the server does not stream)."""
+        body = bytearray()
+        for piece in response.iter_bytes():
+            body += piece
+            if len(body) > self.max_chars * 4 + 65_536:
+                raise ValueError(f"a plain JSON reply of more than {len(body)} bytes")
+        data = json.loads(bytes(body).decode("utf-8", "replace"))
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise ValueError("a plain JSON reply without choices")
+        message = choices[0].get("message") or {}
+        content = message.get("content") if isinstance(message, dict) else None
+        text = content if isinstance(content, str) else ""
+        if len(text) > self.max_chars:
+            text, self.truncated = text[: self.max_chars], True
+        self.parts.append(text)
+        self.chars = len(text)
+        self.chunks = estimate_tokens(text) if text else 0
+        self.finish = str(choices[0].get("finish_reason") or "")
+        self.model = str(data.get("model") or "")
+        self.tools = tool_names(message.get("tool_calls") if isinstance(message, dict) else None)
+        self.usage = data.get("usage")
+
+    def take(self, chunk: Any) -> None:
+        """Fold one streamed chunk in: text, finish reason, usage, model."""
+        self.model = str(getattr(chunk, "model", "") or self.model)
+        usage = getattr(chunk, "usage", None)
+        if usage is None:  # Groq streams its usage in `x_groq`
+            groq = getattr(chunk, "x_groq", None)
+            usage = groq.get("usage") if isinstance(groq, Mapping) else None
+        if usage is not None:
+            self.usage = usage
+        choices = getattr(chunk, "choices", None) or []
+        if not choices:
+            return
+        choice = choices[0]
+        delta = getattr(choice, "delta", None)
+        content = getattr(delta, "content", None) if delta is not None else None
+        if any(isinstance(getattr(delta, name, None), str) for name in ("reasoning_content", "reasoning")):
+            self.thinking += 1
+        self.tools += tool_names(getattr(delta, "tool_calls", None))
+        if isinstance(content, str) and content:
+            if self.first_token is None:
+                self.first_token = round(time.monotonic() - self.sent_at, 3)
+            self.chunks += 1
+            room = self.max_chars - self.chars
+            if len(content) > room:
+                content = content[: max(0, room)]
+                self.truncated = True
+            self.parts.append(content)
+            self.chars += len(content)
+        finish = getattr(choice, "finish_reason", None)
+        if finish:
+            self.finish = str(finish)
+
+
+def tool_names(calls: object) -> list[str]:
+    """The function names of streamed or whole `tool_calls` (a name arrives once, in the call's first chunk)."""
+    names = []
+    for call in calls if isinstance(calls, list) else []:
+        function = call.get("function") if isinstance(call, Mapping) else getattr(call, "function", None)
+        name = function.get("name") if isinstance(function, Mapping) else getattr(function, "name", None)
+        if isinstance(name, str) and (name := re.sub(r"[^\w.\-]", "", name)[:60]):
+            names.append(name)
+    return names
