@@ -25,46 +25,9 @@ import pytest
 
 from agent.llm.scripted_server import RecordedRequest, Reply, ScriptedServer
 from evaluators.verdict import Status
+from tests.llm.support import git_workspace, llm_task_file
 
 RESUME_SECONDS = 30
-
-TASK = """
-[task]
-name = "limits"
-goal = "Make VALUE in model.py as large as possible."
-workspace = "{workspace}"
-
-[evaluator]
-command = "python evaluate.py"
-final = "python evaluate.py"
-metric = "score"
-direction = "maximize"
-timeout = "60s"
-files = ["evaluate.py"]
-sandbox = "local"
-
-[budget]
-experiments = 1000
-turns = "fixed"
-turn_limit = 1
-
-[proposer]
-kind = "llm"
-
-[search]
-strategy = "greedy"
-drafts = 1
-debug_prob = 0.0
-
-[knowledge]
-memory = false
-
-[llm]
-base_url = "{base_url}"
-model = "scripted"
-request_timeout = "30s"
-max_retries = 1
-"""
 
 EVALUATOR = """
 import json, time, model
@@ -73,8 +36,18 @@ print(json.dumps({"score": model.VALUE}))
 """
 
 
-def git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True)
+def task_file(tmp_path: Path, workspace: Path, server: ScriptedServer) -> Path:
+    """The shared LLM task with a final phase, room for 1000 experiments and slow answers."""
+    return llm_task_file(
+        tmp_path,
+        workspace,
+        server,
+        "limits",
+        1000,
+        evaluator='final = "python evaluate.py"\n',
+        timeout="60s",
+        request_timeout="30s",
+    )
 
 
 def slow_raise(request: RecordedRequest) -> Reply:
@@ -114,16 +87,9 @@ def experiments(home: Path, run: str) -> list[dict[str, object]]:
 
 
 def test_time_budget_ends_on_time_runs_final_and_resumes(tmp_path: Path, isolated_home: Path) -> None:
-    workspace = tmp_path / "repo"
-    workspace.mkdir()
-    (workspace / "model.py").write_text("VALUE = 1\n")
-    (workspace / "evaluate.py").write_text(EVALUATOR)
-    git(workspace, "init", "-q", "-b", "main")
-    git(workspace, "add", "-A")
-    git(workspace, "commit", "-qm", "initial")
+    workspace = git_workspace(tmp_path, {"model.py": "VALUE = 1\n", "evaluate.py": EVALUATOR})
     with ScriptedServer(slow_raise) as server:
-        task = tmp_path / "task.toml"
-        task.write_text(TASK.format(workspace=workspace, base_url=server.base_url))
+        task = task_file(tmp_path, workspace, server)
         done, wall = strop(isolated_home, "run", str(task), "--time", "20s", "--json")
         assert done.returncode == 0, done.stderr
         first = json.loads(done.stdout)
@@ -160,16 +126,10 @@ def test_a_call_that_would_outlive_the_deadline_is_cut(
     tmp_path: Path, isolated_home: Path, seconds: int
 ) -> None:
     """A model slower than the whole budget: the call is cancelled at the deadline, the run ends on time."""
-    workspace = tmp_path / "repo"
-    workspace.mkdir()
-    (workspace / "model.py").write_text("VALUE = 1\n")
-    (workspace / "evaluate.py").write_text(EVALUATOR.replace("time.sleep(1.5)", "time.sleep(0.2)"))
-    git(workspace, "init", "-q", "-b", "main")
-    git(workspace, "add", "-A")
-    git(workspace, "commit", "-qm", "initial")
+    evaluate = EVALUATOR.replace("time.sleep(1.5)", "time.sleep(0.2)")
+    workspace = git_workspace(tmp_path, {"model.py": "VALUE = 1\n", "evaluate.py": evaluate})
     with ScriptedServer(lambda r: Reply.slow("x" * 4000, chunk_delay=0.1)) as server:
-        task = tmp_path / "task.toml"
-        task.write_text(TASK.format(workspace=workspace, base_url=server.base_url))
+        task = task_file(tmp_path, workspace, server)
         done, wall = strop(isolated_home, "run", str(task), "--time", f"{seconds}s", "--json")
         cancelled = list(server.cancelled)
     assert done.returncode == 0, done.stderr

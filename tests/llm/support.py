@@ -1,7 +1,9 @@
-"""The task the LLM path's run tests share: make VALUE in model.py large, judged by evaluate.py."""
+"""The task the LLM path's run tests share: make VALUE in model.py large, judged by evaluate.py;
+and the git workspace it runs on."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from agent.llm.scripted_server import ScriptedServer
@@ -9,21 +11,20 @@ from agent.llm.scripted_server import ScriptedServer
 TASK = """
 [task]
 name = "{name}"
-goal = "Make VALUE in model.py as large as possible."
+goal = "{goal}"
 workspace = "{workspace}"
 
 [evaluator]
 command = "python evaluate.py"
 metric = "score"
 direction = "maximize"
-timeout = "30s"
+timeout = "{timeout}"
 files = ["evaluate.py"]
 sandbox = "local"
-
+{evaluator}
 [budget]
 experiments = {experiments}
-turns = "fixed"
-turn_limit = 1
+{turns}
 
 [proposer]
 kind = "llm"
@@ -35,14 +36,46 @@ debug_prob = 0.0
 parallel = {parallel}
 
 [knowledge]
-memory = false
-
+memory = {memory}
+{sections}
 [llm]
 base_url = "{base_url}"
 model = "scripted"
-request_timeout = "5s"
-max_retries = 1
+request_timeout = "{request_timeout}"
+max_retries = {max_retries}
 {llm}"""
+
+
+def git(cwd: Path, *args: str) -> str:
+    """git in `cwd` as a throwaway user; its output."""
+    done = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
+def commit_initial(path: Path) -> None:
+    """`path` made a git repo on `main` whose one commit, "initial", holds all it has."""
+    git(path, "init", "-q", "-b", "main")
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", "initial")
+
+
+def git_workspace(tmp_path: Path, files: dict[str, str]) -> Path:
+    """`tmp_path`/repo holding `files` (name -> text), committed by `commit_initial`."""
+    path = tmp_path / "repo"
+    path.mkdir()
+    for name, text in files.items():
+        (path / name).write_text(text)
+    commit_initial(path)
+    return path
+
+
+FIXED_TURNS = 'turns = "fixed"\nturn_limit = 1'
 
 
 def llm_task_file(
@@ -53,16 +86,37 @@ def llm_task_file(
     experiments: int,
     parallel: int = 1,
     llm: str = "",
+    *,
+    goal: str = "Make VALUE in model.py as large as possible.",
+    evaluator: str = "",
+    timeout: str = "30s",
+    turns: str = FIXED_TURNS,
+    memory: bool = False,
+    sections: str = "",
+    request_timeout: str = "5s",
+    max_retries: int = 1,
 ) -> Path:
-    """task.toml in `tmp_path` for `workspace`, proposing through `server`; `llm`: more [llm] lines."""
+    """task.toml in `tmp_path` for `workspace`, proposing through `server`.
+
+    `llm`: more [llm] lines; `evaluator`: more [evaluator] lines; `turns`: the [budget]'s turn
+    policy lines; `sections`: more tables (e.g. [space], [constraints]).
+    """
     path = tmp_path / "task.toml"
     path.write_text(
         TASK.format(
             name=name,
+            goal=goal,
             workspace=workspace,
-            base_url=server.base_url,
+            timeout=timeout,
+            evaluator=evaluator,
             experiments=experiments,
+            turns=turns,
             parallel=parallel,
+            memory="true" if memory else "false",
+            sections=sections,
+            base_url=server.base_url,
+            request_timeout=request_timeout,
+            max_retries=max_retries,
             llm=llm,
         )
     )

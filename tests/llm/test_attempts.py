@@ -23,23 +23,13 @@ from agent.run_index import RunIndex
 from agent.task import LLMSpec, load_task
 from agent.turns import turn_history
 from evaluators.verdict import Status
-from tests.llm.support import llm_task_file
-
-
-def git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True)
+from tests.llm.support import git, git_workspace, llm_task_file
 
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
-    path = tmp_path / "repo"
-    path.mkdir()
-    (path / "model.py").write_text("VALUE = 1\n")
-    (path / "evaluate.py").write_text('import json, model\nprint(json.dumps({"score": model.VALUE}))\n')
-    git(path, "init", "-q", "-b", "main")
-    git(path, "add", "-A")
-    git(path, "commit", "-qm", "initial")
-    return path
+    evaluate = 'import json, model\nprint(json.dumps({"score": model.VALUE}))\n'
+    return git_workspace(tmp_path, {"model.py": "VALUE = 1\n", "evaluate.py": evaluate})
 
 
 def task_file(

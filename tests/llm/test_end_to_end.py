@@ -10,7 +10,6 @@ tokens the server reported. The API key must appear nowhere strop writes: git
 from __future__ import annotations
 
 import re
-import subprocess
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from agent.run import Candidate, Run
 from agent.run_index import RunIndex
 from agent.task import Task, load_task
 from evaluators.verdict import Status
+from tests.llm.support import FIXED_TURNS, git, git_workspace, llm_task_file
 
 KEY = "sk-e2e-SECRET-7f3a9c41d2"
 Driver = Callable[[Task, Path, RunIndex], tuple[str, list[ExperimentRecord]]]
@@ -38,42 +38,26 @@ print("ENV", json.dumps(dict(os.environ)))
 print(json.dumps({"score": model.VALUE}))
 """
 
-TASK = """
-[task]
-name = "llm-e2e"
-goal = "Make VALUE in model.py as large as possible."
-workspace = "{workspace}"
+# every reply kind here is a text answer (no endpoint probe, no switch to JSON)
+LLM = 'price_input = 2.0\nprice_output = 6.0\nanswers = "text"\n'
 
-[evaluator]
-command = "python evaluate.py"
-metric = "score"
-direction = "maximize"
-timeout = "30s"
-files = ["evaluate.py"]
-sandbox = "local"
 
-[budget]
-experiments = {experiments}
-turns = "fixed"
-turn_limit = 1
-
-[proposer]
-kind = "llm"
-
-[search]
-strategy = "greedy"
-drafts = 1
-debug_prob = 0.0
-
-[llm]
-base_url = "{base_url}"
-model = "scripted"
-request_timeout = "1s"
-max_retries = 3
-price_input = 2.0
-price_output = 6.0
-answers = "text"  # every reply kind here is a text answer (no endpoint probe, no switch to JSON)
-"""
+def task_file(
+    tmp_path: Path, workspace: Path, server: ScriptedServer, experiments: int, turns: str = FIXED_TURNS
+) -> Path:
+    """The e2e task: lessons on (strop's default), a 1 s request timeout, 3 retries, priced tokens."""
+    return llm_task_file(
+        tmp_path,
+        workspace,
+        server,
+        "llm-e2e",
+        experiments,
+        llm=LLM,
+        turns=turns,
+        memory=True,
+        request_timeout="1s",
+        max_retries=3,
+    )
 
 
 def sr(path: str, search: str, replace: str) -> str:
@@ -126,27 +110,9 @@ class Scenario:
         return Reply.text(text, prompt_tokens=usage[0], completion_tokens=usage[1])
 
 
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout
-
-
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
-    path = tmp_path / "repo"
-    path.mkdir()
-    (path / "model.py").write_text("VALUE = 1\n")
-    (path / "evaluate.py").write_text(textwrap.dedent(EVALUATOR))
-    git(path, "init", "-q", "-b", "main")
-    git(path, "add", "-A")
-    git(path, "commit", "-qm", "initial")
-    return path
+    return git_workspace(tmp_path, {"model.py": "VALUE = 1\n", "evaluate.py": textwrap.dedent(EVALUATOR)})
 
 
 @pytest.fixture
@@ -237,10 +203,8 @@ def test_a_run_survives_every_kind_of_reply_and_counts_tokens_exactly(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    task_file = tmp_path / "task.toml"
     # 9 experiments: 0, three good edits and five rejected attempts (every attempt counts)
-    task_file.write_text(TASK.format(workspace=workspace, base_url=server.base_url, experiments=9))
-    task = load_task(task_file)
+    task = load_task(task_file(tmp_path, workspace, server, 9))
     index = RunIndex(isolated_home)
     run_id, all_records = driver(task, isolated_home, index)
 
@@ -310,10 +274,7 @@ def test_a_run_survives_every_kind_of_reply_and_counts_tokens_exactly(
     index.close()
 
 
-TURNS_TASK = TASK.replace(
-    'turns = "fixed"\nturn_limit = 1',
-    'turns = "dynamic"\nturn_limit = 2\nextension = 1\nmax_extensions = 1',
-)
+DYNAMIC_TURNS = 'turns = "dynamic"\nturn_limit = 2\nextension = 1\nmax_extensions = 1'
 
 
 def current_model(prompt: str) -> str:
@@ -342,10 +303,9 @@ def test_dynamic_turns_through_the_loop_extend_on_progress(
 
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     with ScriptedServer(answer) as server:
-        task_file = tmp_path / "task.toml"
-        task_file.write_text(TURNS_TASK.format(workspace=workspace, base_url=server.base_url, experiments=2))
+        task = load_task(task_file(tmp_path, workspace, server, 2, turns=DYNAMIC_TURNS))
         index = RunIndex(isolated_home)
-        run_id, records = drive_with_the_loop(load_task(task_file), isolated_home, index)
+        run_id, records = drive_with_the_loop(task, isolated_home, index)
         index.close()
 
     attempt = {r.id: r for r in records}[1]

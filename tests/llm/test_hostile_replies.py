@@ -24,7 +24,7 @@ from agent.loop import start_run
 from agent.records import ExperimentRecord
 from agent.run_index import RunIndex
 from agent.task import LLMSpec, load_task
-from tests.llm.support import llm_task_file
+from tests.llm.support import commit_initial, git, llm_task_file
 
 KEY = "sk-hostile-5ecret-77c1"
 EVALUATOR = 'import json, model\nprint(json.dumps({"score": model.VALUE}))\n'
@@ -38,14 +38,6 @@ def sr(path: str, search: str, replace: str) -> str:
 GOOD = "Raise VALUE.\n\n" + sr("model.py", "VALUE = 1", "VALUE = 2")
 
 
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        cwd=cwd, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return done.stdout
-
-
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     path = tmp_path / "repo"
@@ -53,12 +45,6 @@ def workspace(tmp_path: Path) -> Path:
     (path / "model.py").write_text("VALUE = 1\n\ndef important():\n    return VALUE\n")
     (path / "evaluate.py").write_text(EVALUATOR)
     return path
-
-
-def commit(workspace: Path) -> None:
-    git(workspace, "init", "-q", "-b", "main")
-    git(workspace, "add", "-A")
-    git(workspace, "commit", "-qm", "initial")
 
 
 def task_file(tmp_path: Path, workspace: Path, server: ScriptedServer, experiments: int = 2) -> Path:
@@ -80,7 +66,7 @@ def script(*replies: str | Reply) -> Callable[[RecordedRequest], Reply]:
 def run(tmp_path: Path, workspace: Path, home: Path, *replies: str | Reply) -> tuple[ExperimentRecord, int]:
     """A two-experiment run (the baseline and one LLM attempt); the attempt's record and the calls made."""
     if not (workspace / ".git").exists():
-        commit(workspace)
+        commit_initial(workspace)
     index = RunIndex(home)
     try:
         with ScriptedServer(script(*replies)) as server:
@@ -359,7 +345,7 @@ def test_a_401_with_the_key_variable_unset_says_it_is_unset(server: ScriptedServ
 def test_an_unknown_model_stops_strop_run_with_one_line_after_one_call(
     tmp_path: Path, workspace: Path, isolated_home: Path
 ) -> None:
-    commit(workspace)
+    commit_initial(workspace)
     with ScriptedServer(
         lambda r: Reply.error(400, "model 'scripted' not found, try pulling it first")
     ) as server:

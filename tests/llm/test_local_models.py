@@ -28,6 +28,7 @@ from agent.run_index import RunIndex
 from agent.space import Space
 from agent.task import LLMSpec, ParamSpec, load_task
 from evaluators.verdict import Status
+from tests.llm.support import git, git_workspace, llm_task_file
 
 EVALUATE = """
 import json
@@ -35,67 +36,22 @@ p = json.load(open("params.json"))
 print(json.dumps({"score": -((p["x"] - 7) ** 2) - (p["y"] - 3.0) ** 2}))
 """
 
-TASK = """
-[task]
-name = "local"
-goal = "Make the score of params.json as high as possible."
-workspace = "{workspace}"
-
-[evaluator]
-command = "python evaluate.py"
-metric = "score"
-direction = "maximize"
-timeout = "30s"
-files = ["evaluate.py"]
-sandbox = "local"
-
-[budget]
-experiments = {experiments}
-turns = "fixed"
-turn_limit = 1
-
-[proposer]
-kind = "llm"
-
-[search]
-strategy = "greedy"
-drafts = 1
-debug_prob = 0.0
-
-[knowledge]
-memory = false
-
+SECTIONS = """
 [space]
-x = {{ type = "int", low = 0, high = 20 }}
-y = {{ type = "float", low = 0.0, high = 10.0 }}
+x = { type = "int", low = 0, high = 20 }
+y = { type = "float", low = 0.0, high = 10.0 }
 
 [constraints]
 rules = ["x + y <= 12"]
 on_violation = "reject"
-
-[llm]
-base_url = "{base_url}"
-model = "scripted"
-request_timeout = "5s"
-max_retries = 1
-{llm}
 """
-
-
-def git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True)
 
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
-    path = tmp_path / "repo"
-    path.mkdir()
-    (path / "params.json").write_text('{"x": 1, "y": 1.0}\n')
-    (path / "evaluate.py").write_text(textwrap.dedent(EVALUATE))
-    git(path, "init", "-q", "-b", "main")
-    git(path, "add", "-A")
-    git(path, "commit", "-qm", "initial")
-    return path
+    return git_workspace(
+        tmp_path, {"params.json": '{"x": 1, "y": 1.0}\n', "evaluate.py": textwrap.dedent(EVALUATE)}
+    )
 
 
 @pytest.fixture
@@ -108,11 +64,17 @@ def index(isolated_home: Path) -> Iterator[RunIndex]:
 def task_file(
     tmp_path: Path, workspace: Path, server: ScriptedServer, experiments: int, llm: str = ""
 ) -> Path:
-    path = tmp_path / "task.toml"
-    path.write_text(
-        TASK.format(workspace=workspace, base_url=server.base_url, experiments=experiments, llm=llm)
+    """The shared LLM task on params.json, with its [space] and a constraint."""
+    return llm_task_file(
+        tmp_path,
+        workspace,
+        server,
+        "local",
+        experiments,
+        llm=llm,
+        goal="Make the score of params.json as high as possible.",
+        sections=SECTIONS,
     )
-    return path
 
 
 def schema_of(request: RecordedRequest) -> dict | None:

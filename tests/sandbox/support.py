@@ -55,3 +55,28 @@ def staged_in(folder: Path, spec: Any, backend: str = "bwrap") -> Any:
     protected = ProtectedFiles.snapshot(folder / "work", [], folder / "store")
     box = require_backend(backend)
     return StagedEvaluator(spec, protected, trusted, box, folder / "logs", folder / "run", box)
+
+
+def final_phase_evaluator(folder: Path, files: dict[str, str], backend: str = "bwrap", **spec: Any) -> Any:
+    """The final-phase tests' evaluator: `files` (path below `folder` -> text) written, then a
+    StagedEvaluator running work/run.py and scoring with scorer/score.py on `public`/`private`,
+    the final phase on `final_public`/`final_private`; metric `rows`, maximised, 30 s. `spec`:
+    other EvaluatorSpec fields (e.g. `folds`)."""
+    from evaluators.spec import EvaluatorSpec
+
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    fields: dict[str, Any] = {
+        "run": "python run.py",
+        "score": "python -I score.py",
+        "scorer": "scorer",
+        "public": "public",
+        "final_public": "final_public",
+        "private": "private",
+        "final_private": "final_private",
+        "metric": "rows",
+        "direction": "maximize",
+        "timeout": 30,
+    }
+    return staged_in(folder, EvaluatorSpec(**fields, **spec), backend)

@@ -63,6 +63,28 @@ def last_json(result: Execution) -> dict:
     return json.loads(lines[-1])
 
 
+def filling(target: str, megabytes: int) -> str:
+    """An attack writing `megabytes` MiB, a MiB at a time, to the file `target` (a Python expression
+    over `os`, `tempfile` and the environment); it prints as JSON how much it wrote, and the error
+    that stopped it."""
+    return f"""
+    import json, os, tempfile
+    written = 0
+    chunk = b"x" * (1 << 20)
+    path = {target}
+    try:
+        with open(path, "wb") as handle:
+            for _ in range({megabytes}):
+                handle.write(chunk)
+                handle.flush()
+                written += len(chunk)
+    except OSError as error:
+        print(json.dumps({{"written": written, "error": str(error)}}))
+    else:
+        print(json.dumps({{"written": written}}))
+    """
+
+
 def strong(box: Sandbox) -> bool:
     return box.name in ("docker", "bwrap")
 
@@ -287,23 +309,8 @@ def test_disk_fill_workspace(backend: Sandbox, workdir: Path) -> None:
 
 
 def test_disk_fill_scratch(backend: Sandbox, workdir: Path) -> None:
-    script = """
-    import json, os, tempfile
-    written = 0
-    chunk = b"x" * (1 << 20)
-    path = os.path.join(tempfile.gettempdir(), "strop-attack-scratch-" + os.environ["STROP_ATTACK_MARK"])
-    try:
-        with open(path, "wb") as handle:
-            for _ in range(512):
-                handle.write(chunk)
-                handle.flush()
-                written += len(chunk)
-    except OSError as error:
-        print(json.dumps({"written": written, "error": str(error)}))
-    else:
-        print(json.dumps({"written": written}))
-    """
-    result = attack(backend, workdir, script)
+    target = 'os.path.join(tempfile.gettempdir(), "strop-attack-scratch-" + os.environ["STROP_ATTACK_MARK"])'
+    result = attack(backend, workdir, filling(target, 512))
     host_file = Path(tempfile.gettempdir()) / f"strop-attack-scratch-{MARK}"
     try:
         if strong(backend):
@@ -316,22 +323,9 @@ def test_disk_fill_scratch(backend: Sandbox, workdir: Path) -> None:
 
 
 def test_disk_fill_shm(backend: Sandbox, workdir: Path) -> None:
-    script = """
-    import json, os
-    written = 0
-    chunk = b"x" * (1 << 20)
-    try:
-        with open("/dev/shm/strop-attack-" + os.environ["STROP_ATTACK_MARK"], "wb") as handle:
-            for _ in range(96):
-                handle.write(chunk)
-                handle.flush()
-                written += len(chunk)
-    except OSError as error:
-        print(json.dumps({"written": written, "error": str(error)}))
-    else:
-        print(json.dumps({"written": written}))
-    """
-    result = attack(backend, workdir, script)
+    result = attack(
+        backend, workdir, filling('"/dev/shm/strop-attack-" + os.environ["STROP_ATTACK_MARK"]', 96)
+    )
     host_file = Path(f"/dev/shm/strop-attack-{MARK}")
     try:
         written = last_json(result)["written"]

@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 
 from evaluators.outputs import MANIFEST
-from evaluators.spec import EvaluatorSpec
 from evaluators.staged import GRADED, KEPT, StagedEvaluator
 from evaluators.verdict import Status
-from tests.sandbox.support import staged_in
+from tests.sandbox.support import final_phase_evaluator
 
 RUN = """
 import os, sys, time
@@ -51,23 +50,7 @@ def evaluator(tmp_path: Path, final_rows: str = "a b c nap e slow", folds: int =
         files |= {f"private/fold-{k}/answers.txt": "v" for k in range(folds)}
     else:
         files["public/rows.txt"] = "a b c nap"
-    for name, text in files.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
-    spec = EvaluatorSpec(
-        run="python run.py",
-        score="python -I score.py",
-        scorer="scorer",
-        public="public",
-        final_public="final_public",
-        private="private",
-        final_private="final_private",
-        metric="rows",
-        direction="maximize",
-        timeout=30,
-        folds=folds,
-    )
-    return staged_in(tmp_path, spec, "bwrap")
+    return final_phase_evaluator(tmp_path, files, folds=folds)
 
 
 def candidate(tmp_path: Path, name: str, bonus: int, extra: str = "") -> Path:

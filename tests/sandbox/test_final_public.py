@@ -14,7 +14,7 @@ import pytest
 from evaluators.spec import EvaluatorSpec
 from evaluators.staged import StagedEvaluator
 from evaluators.verdict import Status
-from tests.sandbox.support import staged_in
+from tests.sandbox.support import final_phase_evaluator
 
 RUN = """
 import os, sys
@@ -40,29 +40,15 @@ print(json.dumps({"rows": int(seen), "answers": len(answers)}))
 
 
 def evaluator(tmp_path: Path, final_rows: str) -> StagedEvaluator:
-    for name, text in {
+    files = {
         "work/run.py": RUN,
         "scorer/score.py": SCORE,
         "public/rows.txt": "a b c",
         "final_public/rows.txt": final_rows,
         "private/answers.txt": "v",
         "final_private/answers.txt": "final",
-    }.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
-    spec = EvaluatorSpec(
-        run="python run.py",
-        score="python -I score.py",
-        scorer="scorer",
-        public="public",
-        final_public="final_public",
-        private="private",
-        final_private="final_private",
-        metric="rows",
-        direction="maximize",
-        timeout=30,
-    )
-    return staged_in(tmp_path, spec, "bwrap")
+    }
+    return final_phase_evaluator(tmp_path, files)
 
 
 def test_the_final_phase_reads_its_own_public_data(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from agent.task import TaskSpecError, load_task
 from evaluators.spec import EvaluatorSpec
 from evaluators.staged import StagedEvaluator, fold_means
 from evaluators.verdict import Status
-from tests.sandbox.support import staged_in
+from tests.sandbox.support import final_phase_evaluator
 
 RUN = """
 import json, os, sys
@@ -52,23 +52,7 @@ def evaluator(
         files[f"public/fold-{k}/rows.txt"] = text
         files[f"private/fold-{k}/answer.txt"] = str(k)
     files["final_private/answer.txt"] = "9"
-    for name, text in files.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
-    spec = EvaluatorSpec(
-        run="python run.py",
-        score="python -I score.py",
-        scorer="scorer",
-        public="public",
-        private="private",
-        final_public="final_public",
-        final_private="final_private",
-        folds=len(rows),
-        metric="rows",
-        direction="maximize",
-        timeout=30,
-    )
-    return staged_in(tmp_path, spec, backend)
+    return final_phase_evaluator(tmp_path, files, backend, folds=len(rows))
 
 
 @pytest.mark.parametrize("backend", ["bwrap", "docker"])

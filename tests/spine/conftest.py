@@ -60,6 +60,20 @@ class Workspace:
         )
 
 
+def plain_folder_task(tmp_path: Path) -> tuple[Path, Path]:
+    """A folder that is no git repo (its file v holds the loss) and a task.toml over it."""
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / "evaluate.py").write_text('import json\nprint(json.dumps({"loss": float(open("v").read())}))\n')
+    (folder / "v").write_text("3")
+    task = tmp_path / "task.toml"
+    task.write_text(
+        '[task]\nname = "plain"\ngoal = "g"\nworkspace = "plain"\n'
+        '[evaluator]\ncommand = "python evaluate.py"\nmetric = "loss"\ndirection = "minimize"\nfiles = ["evaluate.py"]\n'
+    )
+    return folder, task
+
+
 @pytest.fixture
 def make_workspace(tmp_path: Path) -> Callable[..., Workspace]:
     def make(

@@ -12,19 +12,12 @@ from agent.home import strop_home
 from agent.run import Candidate, Run
 from agent.run_index import RunIndex
 from agent.task import load_task
+from tests.spine.conftest import plain_folder_task
 
 
 def test_adopting_into_a_plain_folder_names_the_files_written_and_removed(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
-    folder = tmp_path / "plain"
-    folder.mkdir()
-    (folder / "evaluate.py").write_text('import json\nprint(json.dumps({"loss": float(open("v").read())}))\n')
-    (folder / "v").write_text("3")
+    folder, task = plain_folder_task(tmp_path)
     (folder / "old.txt").write_text("to go")
-    task = tmp_path / "task.toml"
-    task.write_text(
-        '[task]\nname = "plain"\ngoal = "g"\nworkspace = "plain"\n'
-        '[evaluator]\ncommand = "python evaluate.py"\nmetric = "loss"\ndirection = "minimize"\nfiles = ["evaluate.py"]\n'
-    )
     run = Run.start(load_task(task), strop_home(), RunIndex(strop_home()))
     base = run.evaluate(run.commit_candidate(0, None, Candidate("baseline")))
     change = Candidate("lower", files={"v": "1", "old.txt": None, "new.txt": "hello"})

@@ -12,7 +12,7 @@ from agent.run import Candidate, Run
 from agent.run_index import RunIndex
 from agent.task import load_task
 from evaluators.verdict import Status
-from tests.spine.conftest import git
+from tests.spine.conftest import git, plain_folder_task
 
 
 def test_eval_records_experiment_zero_in_git(make_workspace, cli) -> None:
@@ -109,22 +109,8 @@ def test_candidate_that_edits_the_evaluator_is_tampered_and_unscored(make_worksp
     assert best is not None and best.id == 0
 
 
-def _plain_folder_task(tmp_path: Path) -> tuple[Path, Path]:
-    """A folder that is no git repo (its file v holds the loss) and a task.toml over it."""
-    folder = tmp_path / "plain"
-    folder.mkdir()
-    (folder / "evaluate.py").write_text('import json\nprint(json.dumps({"loss": float(open("v").read())}))\n')
-    (folder / "v").write_text("3")
-    task = tmp_path / "task.toml"
-    task.write_text(
-        '[task]\nname = "plain"\ngoal = "g"\nworkspace = "plain"\n'
-        '[evaluator]\ncommand = "python evaluate.py"\nmetric = "loss"\ndirection = "minimize"\nfiles = ["evaluate.py"]\n'
-    )
-    return folder, task
-
-
 def test_plain_folder_workspace_gets_a_managed_repo(tmp_path, cli) -> None:
-    folder, task = _plain_folder_task(tmp_path)
+    folder, task = plain_folder_task(tmp_path)
     loaded = load_task(task)
     run = Run.start(loaded, strop_home(), RunIndex(strop_home()))
     assert run.repo.managed and not (folder / ".git").exists()
@@ -142,7 +128,7 @@ def test_plain_folder_workspace_gets_a_managed_repo(tmp_path, cli) -> None:
 
 
 def test_adopting_into_a_folder_keeps_the_edits_made_since_the_run(tmp_path, cli) -> None:
-    folder, task = _plain_folder_task(tmp_path)
+    folder, task = plain_folder_task(tmp_path)
     (folder / "notes.md").write_text("first\n")
     run = Run.start(load_task(task), strop_home(), RunIndex(strop_home()))
     base = run.evaluate(run.commit_candidate(0, None, Candidate("baseline")))
