@@ -555,7 +555,30 @@ class ExperimentRepo:
 
     # ------------------------------------------------------------------- adopt
     def adopt(self, record: ExperimentRecord, squash: bool) -> str:
-        """Bring an experiment into the user's branch; returns what was done, in words."""
+        """Bring an experiment into the user's branch; returns what was done, in words.
+
+        What is merged is the commit the record names, the one that was scored, not whatever
+        its branch names now: a branch moved since the run (a commit on it, a reset) would
+        otherwise bring in code no scorer has seen. A moved branch is said.
+        """
+        try:
+            self.resolve_commit(record.commit)
+        except NotFoundError:
+            raise NotFoundError(
+                f"experiment {record.name}'s commit {record.commit[:12]} is no longer in {self.path} "
+                "(its run was deleted, or the repo rewritten): nothing was changed"
+            ) from None
+        done = self._adopt(record, squash)
+        head = self.git.rev_parse("--verify", "-q", f"refs/heads/{record.branch}", with_exceptions=False)
+        if head != record.commit:
+            where = f"now names {head[:12]}" if head else "is gone"
+            done += (
+                f"; note: the branch {record.branch} {where}, not the scored commit "
+                f"{record.commit[:12]}: the scored commit was adopted"
+            )
+        return done
+
+    def _adopt(self, record: ExperimentRecord, squash: bool) -> str:
         if self.user_is_dirty():
             raise WorkspaceError(
                 f"the folder {self.workspace} has changed since strop last recorded it: run `strop eval` "
@@ -567,10 +590,15 @@ class ExperimentRepo:
             return self._adopt_into_folder(record)
         branch = self.repo.active_branch.name
         user = git.Git(str(self.path))
+        if not _changes(user, record.commit):
+            return (
+                f"nothing to adopt: {record.branch} (commit {record.commit[:12]}) changes nothing in {branch}"
+            )
         env = {} if user.config("--get", "user.email", with_exceptions=False) else _IDENTITY
         with user.custom_environment(**env):
             _merge(user, record, squash, branch)
-        return f"merged {record.branch} into {branch}" + (" (squashed)" if squash else "")
+        merged = f"merged {record.branch} (commit {record.commit[:12]}) into {branch}"
+        return merged + (" (squashed)" if squash else "")
 
     def _adopt_into_folder(self, record: ExperimentRecord) -> str:
         """Merge the experiment into the folder's recorded state, then write the result into it.
@@ -614,10 +642,18 @@ def _applied(record: ExperimentRecord, folder: Path, written: list[str], removed
     return f"applied {record.branch} to {folder} (a plain folder: its files written, no git merge): {what}"
 
 
+def _changes(runner: git.Git, commit: str) -> bool:
+    """Whether `commit` changes anything since it left the checked-out branch (a merge would bring something)."""
+    base = runner.merge_base("HEAD", commit, with_exceptions=False)
+    if not base:
+        return True
+    return runner.diff("--quiet", base, commit, with_exceptions=False, with_extended_output=True)[0] != 0
+
+
 def _merge(runner: git.Git, record: ExperimentRecord, squash: bool, into: str) -> None:
-    """Merge `record`'s branch into the checked-out branch; on a conflict undo it and refuse."""
+    """Merge `record`'s commit into the checked-out branch; on a conflict undo it and refuse."""
     if squash:
-        outcome = runner.merge("--squash", record.branch, with_exceptions=False, with_extended_output=True)
+        outcome = runner.merge("--squash", record.commit, with_exceptions=False, with_extended_output=True)
         if outcome[0] == 0:
             runner.commit(
                 "-q", "--allow-empty", "-m", f"strop: adopt {record.name} (squashed)\n\n{record.idea}"
@@ -627,7 +663,7 @@ def _merge(runner: git.Git, record: ExperimentRecord, squash: bool, into: str) -
             "--no-ff",
             "-m",
             f"strop: adopt {record.name}\n\n{record.idea}",
-            record.branch,
+            record.commit,
             with_exceptions=False,
             with_extended_output=True,
         )

@@ -92,6 +92,48 @@ def test_adopt_squash(make_workspace, cli) -> None:
     assert (ws.path / "value.txt").read_text() == "0.8"
 
 
+def test_adopt_takes_the_scored_commit_even_when_its_branch_moved(make_workspace, cli) -> None:
+    """A commit added to an experiment's branch after the run was never scored: it is not adopted."""
+    ws = make_workspace(value="0.1")
+    run, better = _improve(ws, "0.9")
+    lane = ws.path.parent / "moved"
+    git(ws.path, "worktree", "add", "-q", str(lane), better.branch)
+    (lane / "value.txt").write_text("unscored")
+    git(lane, "commit", "-q", "-am", "after the run")
+    git(ws.path, "worktree", "remove", "--force", str(lane))
+    result = cli("adopt", f"{run.record.id}/1")
+    assert result.code == 0, result.stderr
+    assert (ws.path / "value.txt").read_text() == "0.9"
+    assert f"the branch {better.branch} now names" in result.stdout
+    assert "the scored commit was adopted" in result.stdout
+
+
+def test_adopting_what_the_branch_has_already_makes_no_commit(make_workspace, cli) -> None:
+    ws = make_workspace(value="0.1")
+    run, _ = _improve(ws, "0.9")
+    head = git(ws.path, "rev-parse", "HEAD")
+    for squash in ([], ["--squash"]):
+        result = cli("adopt", f"{run.record.id}/0", *squash)
+        assert result.code == 0, result.stderr
+        assert "nothing to adopt" in result.stdout and "changes nothing in main" in result.stdout
+        assert git(ws.path, "rev-parse", "HEAD") == head
+
+
+def test_adopting_an_experiment_whose_commit_is_gone_says_so(make_workspace, cli) -> None:
+    ws = make_workspace(value="0.1")
+    run, better = _improve(ws, "0.9")
+    for ref in git(ws.path, "for-each-ref", "--format=%(refname)", "refs/heads/strop/").split():
+        git(ws.path, "update-ref", "-d", ref)
+    git(ws.path, "notes", "--ref=strop", "prune")
+    git(ws.path, "reflog", "expire", "--expire=now", "--all")
+    git(ws.path, "gc", "-q", "--prune=now")
+    head = git(ws.path, "rev-parse", "HEAD")
+    result = cli("adopt", f"{run.record.id}/1")
+    assert result.code != 0 and "Traceback" not in result.stderr
+    assert f"commit {better.commit[:12]} is no longer in" in result.stderr, result.stderr
+    assert git(ws.path, "rev-parse", "HEAD") == head and (ws.path / "value.txt").read_text() == "0.1"
+
+
 def test_candidate_that_edits_the_evaluator_is_tampered_and_unscored(make_workspace) -> None:
     ws = make_workspace(value="0.1")
     run = Run.start(load_task(ws.task), strop_home(), RunIndex(strop_home()))
