@@ -42,7 +42,7 @@ class LLMError(StropError):
         super().__init__(message)
         self.attempts = attempts
         self.cost: Any = None  # agent.records.Cost of the failed attempts, set by the client
-        self.log: Any = None  # agent.llm.client.CallLog, set by the client
+        self.log: Any = None  # agent.llm.chat.CallLog, set by the client
 
 
 class LLMUnavailable(LLMError):

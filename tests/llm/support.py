@@ -3,10 +3,10 @@ and the git workspace it runs on."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from agent.llm.scripted_server import ScriptedServer
+from tests.spine.conftest import git_output as git
 
 TASK = """
 [task]
@@ -44,18 +44,6 @@ model = "scripted"
 request_timeout = "{request_timeout}"
 max_retries = {max_retries}
 {llm}"""
-
-
-def git(cwd: Path, *args: str) -> str:
-    """git in `cwd` as a throwaway user; its output."""
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout
 
 
 def commit_initial(path: Path) -> None:

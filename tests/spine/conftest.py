@@ -33,7 +33,8 @@ files = ["evaluate.py"]
 """
 
 
-def git(cwd: Path, *args: str) -> str:
+def git_output(cwd: Path, *args: str) -> str:
+    """git in `cwd` as a throwaway user; its output as it is (a file's text keeps its last newline)."""
     done = subprocess.run(
         ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
         cwd=cwd,
@@ -41,7 +42,12 @@ def git(cwd: Path, *args: str) -> str:
         text=True,
         check=True,
     )
-    return done.stdout.strip()
+    return done.stdout
+
+
+def git(cwd: Path, *args: str) -> str:
+    """`git_output`, stripped: for ids, names and one-line answers."""
+    return git_output(cwd, *args).strip()
 
 
 @dataclass
