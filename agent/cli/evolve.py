@@ -37,6 +37,7 @@ evolve_app = typer.Typer(
 app.add_typer(evolve_app, name="evolve")
 
 MIN_SEARCH_SECONDS = 5.0
+REPORT_WIDTH = 140  # the report's width when stdout is not a terminal: the front table's widest rows fit
 
 
 def _interval(text: str) -> tuple[float, float]:
@@ -208,7 +209,7 @@ def _show(report: Any, recorder: Any, as_json: bool) -> None:
     if as_json:
         data = report.to_json()
         data["run"] = recorder.run.id if recorder.run else None
-        typer.echo(json.dumps(data, default=_json_default))
+        typer.echo(json.dumps(_strict(data), default=_json_default, allow_nan=False))
     else:
         _print_report(report)
         if recorder.run is not None:
@@ -237,9 +238,19 @@ def _recorder(request: Any, home: Path) -> Any:
 
 
 def _json_default(value: Any) -> Any:
+    return str(value)
+
+
+def _strict(value: Any) -> Any:
+    """The report with inf and nan as the strings "inf" and "nan": `json.dumps` writes them as
+    `Infinity` and `NaN`, which are not JSON (jq and JSON.parse refuse the whole report)."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
-    return str(value)
+    if isinstance(value, dict):
+        return {key: _strict(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(item) for item in value]
+    return value
 
 
 class _Progress:
@@ -303,11 +314,31 @@ class _Progress:
             )
 
 
+def _verified(report: Any) -> str:
+    """How many front points the verification measured: float32 verifies only those under 1 ULP on the
+    search grid, and "verified exhaustive" with none of them measured told a user the opposite."""
+    verified = sum(entry.verified != "search grid" for entry in report.front)
+    done = (
+        f"{verified} of {len(report.front)} front programs verified {report.verification} on "
+        f"{plural(report.verification_points, 'input')} in {report.verification_seconds:.0f}s"
+    )
+    if verified == len(report.front):
+        return done
+    why = (
+        "only those under 1 ULP there are verified on every float"
+        if report.verification == "exhaustive"
+        else "the time ran out first"
+    )
+    return f"{done}; the rest keep their search-grid errors ({why})"
+
+
 def _print_report(report: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
+    if not console.is_terminal:  # a file or a pipe has no width: rich's 80 columns cut the numbers
+        console = Console(width=REPORT_WIDTH)
     unit = "ULP" if report.metric == "max_ulp" else "rel"
     table = Table(
         title=f"{report.fn} on [{report.lo}, {report.hi}], {report.format.label}: Pareto front vs the strongest "
@@ -323,8 +354,8 @@ def _print_report(report: Any) -> None:
         f"its {unit}",
         "margin",
     )
-    for column in columns:
-        table.add_column(column, justify="right")
+    for column in columns:  # a narrow terminal folds a number onto two lines, never cuts it to "1.7e+…"
+        table.add_column(column, justify="right", overflow="fold")
     for entry in report.front:
         table.add_row(
             f"{entry.cost:g}",
@@ -355,8 +386,7 @@ def _print_report(report: Any) -> None:
         f"{plural(stats.evaluated, 'program')} evaluated in {stats.wall_time:.0f}s ({stats.evals_per_second:.1f}/s), "
         f"{plural(stats.generations, 'generation')}; structure cache hit rate {report.cache.hit_rate:.0%} "
         f"({plural(report.cache.hits, 'fit')} skipped); {report.duplicate_rate:.0%} of evaluated programs behaved "
-        f"like an earlier one; verified {report.verification} on {plural(report.verification_points, 'input')} "
-        f"in {report.verification_seconds:.0f}s.",
+        f"like an earlier one; {_verified(report)}.",
         highlight=False,
     )
     cut = f" ({report.z3.timed_out} of them cut at the check's time limit)" if report.z3.timed_out else ""

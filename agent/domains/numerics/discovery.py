@@ -99,10 +99,10 @@ class Request:
         return self.format.label
 
     def rounded(self) -> Request:
-        """The same request with the interval's ends rounded to the format."""
+        """The same request with the interval's ends rounded inward to the format (see `inward`)."""
         self.validate()
-        fmt = FORMATS[self.dtype]
-        return replace(self, lo=float(fmt.dtype(self.lo)), hi=float(fmt.dtype(self.hi)))
+        lo, hi = inward(self.lo, self.hi, FORMATS[self.dtype])
+        return replace(self, lo=lo, hi=hi)
 
     def validate(self) -> None:
         if self.fn not in TARGETS:
@@ -120,17 +120,18 @@ class Request:
                 f"the interval [{self.lo}, {self.hi}] is empty or reversed: give lo < hi"
             )
         fmt = FORMATS[self.dtype]
-        lo, hi = float(fmt.dtype(self.lo)), float(fmt.dtype(self.hi))
-        if lo != self.lo or hi != self.hi:
+        lo, hi = inward(self.lo, self.hi, fmt)
+        if not (math.isfinite(lo) and math.isfinite(hi)):
             raise NumericsInputError(
-                f"the ends {self.lo}, {self.hi} are not {self.dtype} numbers; round them first"
+                f"the interval [{self.lo}, {self.hi}] reaches past the largest {self.dtype} number "
+                f"({float(numpy.finfo(fmt.dtype).max):.4g}): give ends {self.dtype} can hold"
             )
-        if count_in(lo, hi, fmt) < 16:
+        if not lo < hi or count_in(lo, hi, fmt) < 16:
             raise NumericsInputError(
-                f"the interval [{self.lo}, {self.hi}] holds fewer than 16 {self.dtype} numbers"
+                f"the interval [{self.lo}, {self.hi}] holds fewer than 16 {self.dtype} numbers: widen it"
             )
         target = TARGETS[self.fn]
-        if not target.defined_on(self.lo, self.hi):
+        if not target.defined_on(lo, hi):
             raise NumericsInputError(
                 f"{self.fn} is not defined on all of [{self.lo}, {self.hi}]: it needs {target.domain_text}"
             )
@@ -148,6 +149,22 @@ class Request:
             )
         if self.time_budget is None and self.generations is None:
             raise NumericsInputError("give a time budget or a number of generations")
+
+
+def inward(lo: float, hi: float, fmt: Format) -> tuple[float, float]:
+    """The interval's ends rounded inward to the format: its smallest and largest numbers in [lo, hi].
+
+    Inward, not to nearest: a rounded end never leaves the interval the user gave, so it never
+    crosses into where f is undefined or overflows (log1p on [-0.99999999, 0] in float32 would round
+    its lower end to -1). An end past the format's range becomes ±inf, which `validate` refuses.
+    """
+    with numpy.errstate(over="ignore"):
+        low, high = fmt.dtype(lo), fmt.dtype(hi)
+    if float(low) < lo:
+        low = numpy.nextafter(low, fmt.dtype(math.inf))
+    if float(high) > hi:
+        high = numpy.nextafter(high, fmt.dtype(-math.inf))
+    return float(low), float(high)
 
 
 def _largest_value(target: Target, lo: float, hi: float, fmt: Format) -> float:
@@ -394,7 +411,8 @@ def baseline_programs(
     dtype = domain.format.arithmetic.dtype
     named: list[tuple[str, Program]] = []
     for baseline in taylor_and_pade(domain.target.mp, domain.lo, domain.hi, 12, domain.shape):
-        program = baseline.program.rounded(dtype)
+        with numpy.errstate(over="ignore"):
+            program = baseline.program.rounded(dtype)
         if 0 < domain.cost(program) <= domain.max_cost:
             named.append((baseline.name, program))
     fits: list[tuple[Program, Program]] = []
@@ -409,11 +427,45 @@ def baseline_programs(
             )
         say(f"baseline {name}")
         label = f"minimax-{name.removeprefix('poly-')}" if name.startswith("poly-") else f"minimax-{name}"
-        fitted = domain.fitted(skeleton)
+        with numpy.errstate(all="ignore"):  # an ill-conditioned fit overflows: `usable_baselines` says so
+            fitted = domain.fitted(skeleton)
         named.append((label, fitted))
         fits.append((skeleton, fitted))
     domain.remember_fits(fits)
     return named
+
+
+def usable_baselines(
+    domain: NumericsDomain, named: list[tuple[str, Program]]
+) -> tuple[list[tuple[str, Program]], list[str]]:
+    """The baselines that compute a finite value everywhere on the search grid, and a note for each
+    one left out saying why.
+
+    A Padé approximant centred in the interval can have its pole inside it (exp's pade-1/1 on
+    [-5, -1] has it at -1), and a high-degree fit on a narrow interval can need coefficients past
+    the format's range (log's minimax-14 on [1, 1.0001] in float32): such a "baseline" is infinitely
+    wrong, and would sit in the report as inf beside the others with no reason given.
+    """
+    kept: list[tuple[str, Program]] = []
+    notes: list[str] = []
+    with numpy.errstate(all="ignore"):
+        for name, program in named:
+            values = program.run(domain.score.x, domain.format)
+            if numpy.all(numpy.isfinite(values)):
+                kept.append((name, program))
+            else:
+                notes.append(f"baseline {name} left out: {_why_not_finite(program, domain.format)}")
+    return kept, notes
+
+
+def _why_not_finite(program: Program, fmt: Format) -> str:
+    if not numpy.all(numpy.isfinite(program.constants())):
+        return (
+            f"its coefficients overflow {fmt.arithmetic.name} (the fit is ill-conditioned on this interval)"
+        )
+    if program.count("div"):
+        return "its denominator vanishes on the interval (a pole inside it)"
+    return f"its value overflows {fmt.arithmetic.name} on the interval"
 
 
 def textbook_programs(
@@ -667,7 +719,9 @@ def discover(
 
     say(f"phase: baselines ({request.cost_model} cost model, cost ≤ {request.max_cost})")
     started = time.monotonic()
-    named = baseline_programs(domain, say, until.minus(reserve + MIN_SEARCH_SECONDS))
+    named, left_out = usable_baselines(
+        domain, baseline_programs(domain, say, until.minus(reserve + MIN_SEARCH_SECONDS))
+    )
     extensions = textbook_programs(domain, say, until.minus(reserve + MIN_SEARCH_SECONDS))
     plain_screened: list[_PlainPolynomial] = []
     if exhaustive and request.speed and fmt.inside:
@@ -808,7 +862,7 @@ def discover(
     say(f"phase: verification done in {verifier.seconds:.1f}s")
 
     speed: list[Speed] = []
-    notes = list(verifier.notes)
+    notes = left_out + verifier.notes
     if fmt.precision <= 24 and request.speed and verifier.exhaustive:
         speed = _measure_speed(
             request, front, front_programs, baselines, named, say, until, notes, plain_screened

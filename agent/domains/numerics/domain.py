@@ -15,6 +15,8 @@ arguments sorted, and the same values of the constants the LP does not refit), a
 Z3, those that divide by zero or take a negative square root somewhere on the interval
 (see `denominators`; a search passes a `BoundedProver` so no check outlives its time).
 Without seeds (`seeds=False`) the first population is random.
+Where f has a zero the format cannot hold (cos at π/2), the grids crowd inputs around the
+format's number nearest it (`near_root`): relative error peaks there.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from agent.domains.numerics.denominators import DenominatorVerdict, check_progra
 from agent.domains.numerics.fitting import FitGrid, analyse, cma_polish, fit_form, structure_seed
 from agent.domains.numerics.measure import measure, ulp_of
 from agent.domains.numerics.operators import crossover, mutate, random_program
-from agent.domains.numerics.points import search_grid
+from agent.domains.numerics.points import from_ordinal, search_grid, to_ordinal
 from agent.domains.numerics.program import Node, Program
 from agent.domains.numerics.skeletons import Shape, seed_programs
 from agent.domains.numerics.targets import FORMATS, LD, TARGETS, Format, Target
@@ -71,13 +73,73 @@ def shape_of(fn: str, lo: float, hi: float, fmt: Format) -> Shape:
     for candidate in (0.0, 1.0):
         if lo <= candidate <= hi and target.truth(numpy.array([candidate]), fmt)[0] == 0:
             zero = candidate
+    root = _inexact_root(target, lo, hi, fmt) if zero is None else None
     centre_value = None
     if target.exp_like:
         centre = numpy.array([float(numpy.float32((lo + hi) / 2))])  # as `families` centres them
         centre_value = float(fmt.arithmetic.dtype(target.truth(centre, fmt)[0]))
     return Shape(
-        zero=zero, odd=target.odd, even=target.even, exp_like=target.exp_like, centre_value=centre_value
+        zero=zero,
+        odd=target.odd,
+        even=target.even,
+        exp_like=target.exp_like,
+        centre_value=centre_value,
+        root=root,
     )
+
+
+ROOT_POINTS = 257  # where a sign change of f is looked for
+
+
+def near_root(root: float, lo: float, hi: float, fmt: Format) -> numpy.ndarray:
+    """The root and the inputs 1, 2, 4, … ordinals away on each side, within [lo, hi].
+
+    Relative error peaks next to a zero the format cannot hold, where f is smallest: a grid
+    of evenly spread points never comes within a few ULPs of it (cos on [1, 2] in float32 was
+    12 ULP on the grid and 64 ULP two hundred ordinals from the root).
+    """
+    centre = int(to_ordinal(numpy.array([root]), fmt)[0])
+    steps = numpy.int64(1) << numpy.arange(fmt.precision, dtype=numpy.int64)
+    ordinals = numpy.concatenate([[centre], centre - steps, centre + steps])
+    x = from_ordinal(ordinals, fmt)
+    return numpy.unique(x[(x >= lo) & (x <= hi)])
+
+
+def _inexact_root(target: Target, lo: float, hi: float, fmt: Format) -> float | None:
+    """The format's number nearest a zero of f in [lo, hi] (or just past an end) that the format
+    cannot hold exactly: cos at π/2, sin at π. None when f keeps away from zero.
+
+    f has such a zero where it changes sign between two of `ROOT_POINTS` points, or where it is
+    smaller at an end than half the format's precision of its largest value (cos at the double
+    nearest π/2 is 6e-17: the zero lies past the end, closer than any double).
+    """
+    import mpmath
+
+    x = numpy.unique(numpy.linspace(lo, hi, ROOT_POINTS).astype(fmt.dtype)).astype(numpy.float64)
+    values = numpy.asarray(target.truth(x, fmt), dtype=numpy.float64)
+    largest = float(numpy.max(numpy.abs(values)))
+    changes = numpy.flatnonzero(numpy.sign(values[:-1]) * numpy.sign(values[1:]) < 0)
+    tiny = largest * 2.0 ** (-fmt.precision // 2)
+    if changes.size:
+        start = (float(x[changes[0]]), float(x[changes[0] + 1]))
+    elif abs(values[0]) < tiny:
+        start = (float(x[0]),)
+    elif abs(values[-1]) < tiny:
+        start = (float(x[-1]),)
+    else:
+        return None
+    with mpmath.workdps(40):
+        try:
+            bracketed = len(start) == 2
+            found = mpmath.findroot(
+                target.mp, start if bracketed else start[0], solver="anderson" if bracketed else "secant"
+            )
+        except (ArithmeticError, ValueError):
+            return None
+        if not abs(target.mp(found)) <= largest * 1e-30:  # a decaying f (exp far left) is no zero
+            return None
+        nearest = float(fmt.arithmetic.dtype(float(found)))
+    return nearest if lo <= nearest <= hi else None
 
 
 def _wraps(node: Node) -> bool:
@@ -166,6 +228,8 @@ class NumericsDomain:
         infinitely wrong there whatever its constants, so that point cannot steer the fit.
         """
         x = search_grid(self.lo, self.hi, self.format, count)
+        if self.shape.root is not None:
+            x = numpy.union1d(x, near_root(self.shape.root, self.lo, self.hi, self.format))
         truth = self.target.truth(x, self.format)
         scale = ulp_of(truth, self.format) if self.metric == "max_ulp" else numpy.abs(truth)
         with numpy.errstate(divide="ignore"):

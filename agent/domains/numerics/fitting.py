@@ -288,8 +288,11 @@ def fit_form(form: Form, grid: FitGrid, start: numpy.ndarray) -> numpy.ndarray:
     lin_a, lin_b = top_a - truth[:, None] * bottom_a, top_b - truth * bottom_b
     best, best_error = constants, numpy.inf
     denominator = bottom_a @ constants + bottom_b
+    held = None  # the start's D held, N fitted exactly: what the quotient must beat (see `_numerator_fit`)
     if not (numpy.all(denominator > 0) or numpy.all(denominator < 0)):
         denominator = numpy.ones(len(truth), dtype=LD)
+    else:
+        held = _numerator_fit(form, grid, constants, columns, denominator)
     for _ in range(_RATIONAL_ROUNDS):
         factor = weight / numpy.abs(denominator)
         # the linearised error says nothing about D's sign: keep D on its side, away from 0
@@ -313,7 +316,34 @@ def fit_form(form: Form, grid: FitGrid, start: numpy.ndarray) -> numpy.ndarray:
         best, best_error = trial, error
         if not improved:
             break
+    if held is not None and held[1] < best_error:
+        best = held[0]
     return numpy.asarray(best, dtype=LD).astype(numpy.float64)
+
+
+def _numerator_fit(
+    form: Form, grid: FitGrid, constants: numpy.ndarray, columns: list[int], denominator: numpy.ndarray
+) -> tuple[numpy.ndarray, float]:
+    """N's constants fitted with D's held at the start (an exact LP), and the quotient's error.
+
+    Loeb's iteration can settle worse than this special case of its own form: exp's
+    rational-1/1 on [-5, -1] ended 95% off where the line through it is 68%. The fit returns the
+    better of the two: a quotient is never worse than its numerator over the start's denominator.
+    """
+    assert form.numerator is not None and form.denominator is not None
+    (top_a, top_b), (bottom_a, _) = form.numerator, form.denominator
+    numerator_columns = [k for k in columns if not numpy.any(bottom_a[:, k] != 0)]
+    if not numerator_columns:
+        return constants, numpy.inf
+    scale = grid.weight / denominator
+    fitted = minimax_affine(
+        top_a * scale[:, None], top_b * scale - grid.truth * grid.weight, numerator_columns, constants
+    )
+    with numpy.errstate(all="ignore"):
+        error = float(
+            numpy.max(numpy.abs(((top_a @ fitted + top_b) / denominator - grid.truth) * grid.weight))
+        )
+    return (fitted, error) if numpy.isfinite(error) else (constants, numpy.inf)
 
 
 def structure_seed(program: Program) -> int:

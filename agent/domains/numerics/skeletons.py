@@ -4,8 +4,8 @@ Every shape is a program whose constants the domain's LP fit fills in (see `fitt
 Horner polynomials, Horner rationals P/Q, polynomials in t = x − c (centred), the
 symmetric rationals (Q(t²) + t·P(t²)) / (Q(t²) − t·P(t²)) that exp-like functions favour,
 and, for a function with a zero x0 in the interval (log at 1, sin and erf at 0), the
-*factored* forms libm uses: t·q(t) and t·P(t)/Q(t) (t/Q(t) when P is a constant, which
-Q absorbs) with t = x − x0 computed exactly
+*factored* forms libm uses: t·q(t), t + t·q(t) (x + x³·q(x²) when odd: how libm rounds them)
+and t·P(t)/Q(t) (t/Q(t) when P is a constant, which Q absorbs) with t = x − x0 computed exactly
 (Sterbenz: x − 1 is exact for x in [0.5, 2]), x·q(x²) for odd functions at 0, and q(x²)
 and P(x²)/Q(x²) for even functions (cos, cosh). A
 relative-error fit of a form that does not vanish at x0 is meaningless there.
@@ -13,6 +13,12 @@ relative-error fit of a form that does not vanish at x0 is meaningless there.
 Taylor and Padé approximants at the interval's midpoint are re-expanded with mpmath at 40
 digits: in x, or, for a function with a zero, in t with the constant term dropped (it is
 f(x0) = 0) so that they are factored too.
+
+A zero the format cannot hold (cos at π/2, sin at π) has no exact factor: there the format's
+number nearest it, the root, centres every polynomial and rational (t = x − root is exact near
+it, and a free constant term carries f(root), tiny but not 0), and Taylor and Padé are taken
+at the root itself. Forms in x or x² cannot carry f(root) to its relative precision: at 6e-17
+for cos at the double nearest π/2, every one of them was 100% wrong there.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ class Shape:
     even: bool = False  # even: q(x²) and P(x²)/Q(x²) forms apply
     exp_like: bool = False  # symmetric rationals apply
     centre_value: float | None = None  # exp-like: f at the interval's centre, the symmetric forms' factor
+    root: float | None = None  # the format's number nearest a zero it cannot hold (cos at π/2)
 
 
 def _append_horner(nodes: list[Node], variable: int, coefficients: list[float]) -> int:
@@ -55,10 +62,24 @@ def _shift(nodes: list[Node], zero: float) -> int:
     return len(nodes) - 1
 
 
-def centred_polynomial(degree: int, centre: float) -> Program:
+def centred_polynomial(degree: int, centre: float, coefficients: list[float] | None = None) -> Program:
+    """p(t), t = x − centre, by Horner."""
     nodes = [Node("x"), Node("const", (), -centre)]
     nodes.append(Node("add", (0, 1)))
-    _append_horner(nodes, 2, [0.0] * (degree + 1))
+    _append_horner(nodes, 2, coefficients or [0.0] * (degree + 1))
+    return Program(tuple(nodes))
+
+
+def centred_rational(
+    numerator: int, denominator: int, centre: float, coefficients: tuple[list, list] | None = None
+) -> Program:
+    """P(t)/Q(t), t = x − centre: the rational for an interval at a zero the format cannot hold."""
+    top, bottom = coefficients or ([0.0] * (numerator + 1), [1.0] + [0.0] * denominator)
+    nodes = [Node("x"), Node("const", (), -centre)]
+    nodes.append(Node("add", (0, 1)))
+    p = _append_horner(nodes, 2, list(top))
+    q = _append_horner(nodes, 2, list(bottom))
+    nodes.append(Node("div", (p, q)))
     return Program(tuple(nodes))
 
 
@@ -68,6 +89,31 @@ def factored_polynomial(degree: int, zero: float, coefficients: list[float] | No
     t = _shift(nodes, zero)
     q = _append_horner(nodes, t, coefficients or [1.0] + [0.0] * degree)
     nodes.append(Node("mul", (t, q)))
+    return Program(tuple(nodes))
+
+
+def unit_factored_polynomial(degree: int, zero: float) -> Program:
+    """t + t·q(t) with the last step one fma, q of `degree`, t = x − zero: f(x) ≈ t·f'(x0) + ….
+
+    The same polynomials as t·q(t), rounded differently: where f'(x0) = 1 (sin, tan, expm1,
+    log1p, log at 1) q is small, so its rounding errors shrink by |q| and the fma's single
+    rounding dominates; this is how libm writes them, and under 1 ULP in float32 where t·q(t)
+    of the same cost is not (expm1 on [-0.5, 0.5] at 7 ops: 0.81 against 1.40 ULP).
+    """
+    nodes = [Node("x")]
+    t = _shift(nodes, zero)
+    q = _append_horner(nodes, t, [0.0] * (degree + 1))
+    nodes.append(Node("fma", (t, q, t)))
+    return Program(tuple(nodes))
+
+
+def unit_odd_polynomial(degree: int) -> Program:
+    """x + x·(s·q(s)), s = x², q of `degree` − 1: an odd polynomial of degree 2·degree + 1 in
+    fdlibm's form (x + x³·P(x²)); see `unit_factored_polynomial` for why it rounds better."""
+    nodes = [Node("x"), Node("mul", (0, 0))]
+    q = _append_horner(nodes, 1, [0.0] * degree)
+    nodes.append(Node("mul", (1, q)))
+    nodes.append(Node("fma", (0, len(nodes) - 1, 0)))
     return Program(tuple(nodes))
 
 
@@ -171,15 +217,20 @@ def symmetric_rational(
 def families(shape: Shape, lo: float, hi: float, limit: int = 16) -> list[tuple[str, Program]]:
     """Every named skeleton of the families that suit the shape, up to `limit` operations."""
     named: list[tuple[str, Program]] = []
-    zero = shape.zero
+    zero, root = shape.zero, shape.root
     for degree in range(0 if zero is not None else 1, limit + 1):
-        if zero is None:
+        if root is not None:  # f(root) is tiny but not 0: a free constant term in t = x − root carries it
+            named.append((f"poly-{degree}", centred_polynomial(degree, root)))
+        elif zero is None:
             named.append((f"poly-{degree}", horner([0.0] * (degree + 1))))
         else:
             named.append((f"poly-{degree + 1}", factored_polynomial(degree, zero)))
     if zero == 0.0 and shape.odd:
         named += [(f"odd-poly-{2 * d + 1}", odd_polynomial(d)) for d in range(1, limit)]
-    if shape.even:
+        named += [(f"x-plus-odd-poly-{2 * d + 1}", unit_odd_polynomial(d)) for d in range(1, limit)]
+    elif zero is not None:
+        named += [(f"t-plus-poly-{d + 1}", unit_factored_polynomial(d, zero)) for d in range(1, limit)]
+    if shape.even and root is None:  # q(x²) cannot carry f(root) ≠ 0 to its relative precision
         named += [(f"even-poly-{2 * d}", even_polynomial(d)) for d in range(1, limit)]
         for top in range(0, limit):
             for bottom in range(1, limit):
@@ -190,7 +241,10 @@ def families(shape: Shape, lo: float, hi: float, limit: int = 16) -> list[tuple[
             reduced = zero is not None and top == 0  # t/Q(t): any Q degree is a fair split
             if top + bottom + 1 > limit or (abs(top - bottom) > 3 and not reduced):
                 continue
-            if zero is None:
+            if root is not None:  # a constant P never comes near 0: only P of degree ≥ 1
+                if top:
+                    named.append((f"rational-{top}/{bottom}", centred_rational(top, bottom, root)))
+            elif zero is None:
                 program = rational([0.0] * (top + 1), [1.0] + [0.0] * bottom)
                 named.append((f"rational-{top}/{bottom}", program))
             elif top == 0:  # t·p0/Q(t) is t/Q(t) with p0 divided into Q: one op fewer
@@ -308,12 +362,15 @@ def taylor_and_pade(mp_function: object, lo: float, hi: float, limit: int, shape
     import mpmath
 
     baselines: list[Baseline] = []
-    zero = shape.zero
+    zero, root = shape.zero, shape.root
     with mpmath.workdps(40):
-        centre = (mpmath.mpf(lo) + mpmath.mpf(hi)) / 2
+        # at a zero the format cannot hold, the series is taken there: its constant term is f(root)
+        centre = mpmath.mpf(root) if root is not None else (mpmath.mpf(lo) + mpmath.mpf(hi)) / 2
         series = mpmath.taylor(mp_function, centre, limit + 2)
         for degree in range(1, limit + 1):
-            if zero is None:
+            if root is not None:
+                program = centred_polynomial(degree, root, [float(a) for a in series[: degree + 1]])
+            elif zero is None:
                 program = horner(_reexpand(series[: degree + 1], centre))
             else:
                 coefficients = _reexpand(series[: degree + 1], centre, mpmath.mpf(zero))[1:]
@@ -327,7 +384,10 @@ def taylor_and_pade(mp_function: object, lo: float, hi: float, limit: int, shape
                     top, bottom = mpmath.pade(series[: m + n + 1], m, n)
                 except (ZeroDivisionError, ValueError):
                     continue
-                if zero is None:
+                if root is not None:
+                    floats = ([float(a) for a in top], [float(b) for b in bottom])
+                    program = centred_rational(m, n, root, floats)
+                elif zero is None:
                     program = rational(_reexpand(top, centre), _reexpand(bottom, centre))
                 else:
                     shift = mpmath.mpf(zero)
