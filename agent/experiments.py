@@ -241,6 +241,15 @@ class ExperimentRepo:
             raise WorkspaceError(f"the git repo at {workspace} has no commits yet: commit your files first")
         if repo.head.is_detached:
             raise WorkspaceError(f"HEAD of {workspace} is detached: check out a branch first")
+        if repo.git.rev_parse(
+            "--verify", "-q", f"refs/heads/{BRANCH_PREFIX.rstrip('/')}", with_exceptions=False
+        ):
+            name = BRANCH_PREFIX.rstrip("/")
+            raise WorkspaceError(
+                f"the repo at {workspace} has a branch named `{name}`, and strop keeps each experiment on a "
+                f"branch `{name}/RUN/N`, which git cannot make beside it: rename yours first "
+                f"(`git branch -m {name} {name}-work`)"
+            )
         if repo.is_dirty(untracked_files=False):
             raise WorkspaceError(
                 f"the workspace {workspace} has uncommitted changes: commit or stash them first "
@@ -469,8 +478,8 @@ class ExperimentRepo:
         (`read_records`, `reindex`, `adopt`) always finds the record with it, crash or not.
         """
         payload = json.dumps(record.to_dict(), sort_keys=True)
-        with self.lock:
-            self.git.notes(f"--ref={NOTES_REF}", "add", "-f", "-m", payload, record.commit)
+        with self.lock:  # on stdin: an argument holds at most 128 KiB (a scorer printing 50,000 metrics)
+            self._git_input(["notes", f"--ref={NOTES_REF}", "add", "-f", "-F", "-", record.commit], payload)
             if branch is not None:
                 self.git.update_ref(f"refs/heads/{branch}", record.commit)
 

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from agent.errors import UserError
 from agent.experiments import ExperimentRepo, branch_name, lane_written
@@ -214,14 +215,14 @@ class Run:
                     sources, store / "trusted"
                 )
             protected = ProtectedFiles.load(store) or self._snapshot_protected(store)
-            sandbox = open_sandbox(spec.sandbox)
+            sandbox = _opened(open_sandbox, spec.sandbox, "sandbox")
             logs = self.folder / "logs"
             if trusted is not None:
                 from sandbox.backends import open_scorer_sandbox
 
                 if spec.folds > 1 and self._llm_proposes():
                     log.warning("warning: %s", FOLDS_WITH_LLM_WARNING)
-                scorer = open_scorer_sandbox(spec.score_sandbox, sandbox)
+                scorer = _opened(open_scorer_sandbox, spec.score_sandbox, "score_sandbox", sandbox)
                 self._evaluator = StagedEvaluator(
                     spec, protected, trusted, sandbox, logs, self.folder, scorer
                 )
@@ -397,6 +398,20 @@ class Run:
         self.record.best = best.id if best else None
         self.save()
         return best
+
+
+def _opened(opener: Callable[..., Any], name: str, key: str, *more: Any) -> Any:
+    """A sandbox backend the task names, or `UserError`: one that cannot start here (dockerd down,
+    bwrap missing) is the machine's state or the task's choice, not a bug of strop's."""
+    from sandbox.execution import SandboxError
+
+    try:
+        return opener(name, *more)
+    except SandboxError as error:
+        raise UserError(
+            f"[evaluator] {key} = {name!r} cannot be used here: {error}; start it, or choose another "
+            "(`strop sandbox check` says which work)"
+        ) from None
 
 
 def _index_orphans(repo: ExperimentRepo, index: RunIndex) -> None:

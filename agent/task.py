@@ -20,7 +20,7 @@ import math
 import re
 import shlex
 import tomllib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -59,6 +59,14 @@ class TaskSection(_Section):
         if not _NAME.match(name):
             raise ValueError(f"name {name!r} must be 1-64 letters, digits, '.', '_' or '-'")
         return name
+
+    @field_validator("goal")
+    @classmethod
+    def _check_goal(cls, goal: str) -> str:
+        """Blank is as empty as "": the LLM would be asked to improve nothing in particular."""
+        if not goal.strip():
+            raise ValueError('is blank: say what to improve, in words, e.g. "make bench.py faster"')
+        return goal
 
 
 def _as_list(value: Any) -> Any:
@@ -441,6 +449,7 @@ def _child_model(model: Any, part: Any) -> Any:
     return None
 
 
+_BOM = b"\xef\xbb\xbf"
 TASK_FILE_LIMIT = 1 << 20  # task files are a few KB; every run's record keeps a copy of the text
 
 
@@ -471,6 +480,7 @@ def _task_text(path: Path) -> tuple[Path, str]:
         data = path.read_bytes()
     except OSError as error:
         raise TaskSpecError(str(path), f"cannot be read: {error.strerror or error}") from None
+    data = data.removeprefix(_BOM)  # Notepad's "UTF-8 with BOM": no part of the text; TOML refuses it
     try:
         return path, data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -500,6 +510,7 @@ def load_task(path: str | Path) -> Task:
     except tomllib.TOMLDecodeError as error:
         line = getattr(error, "lineno", None)
         raise TaskSpecError(str(path), f"not valid TOML: {error}", line=line) from None
+    _refuse_nul(raw, text, path)
     try:
         spec = TaskFile.model_validate(raw)
     except ValidationError as errors:
@@ -513,7 +524,53 @@ def load_task(path: str | Path) -> Task:
     _check_trusted_paths(task)
     _check_commands(task)
     _check_proposer_paths(task)
+    _check_written_files_not_ignored(task)
+    _check_goal_fits(task)
     return task
+
+
+def _check_goal_fits(task: Task) -> None:
+    """The goal (and `expects`), in every prompt and never cut, leave room in the model's context.
+
+    The prompt's other parts are cut to fit (`agent.proposers.prompt_fit`); these two are not,
+    so a 100 KB goal with `context = 8192` made every call fail, after experiment 0, with an
+    overflow that named no part of the task file. Estimated as the prompt fitter does (characters / 3).
+    """
+    llm = task.spec.llm
+    if llm is None or llm.context is None:
+        return
+    tokens = (len(task.spec.task.goal) + len(task.evaluator.expects)) // 3
+    room = (llm.context - llm.max_tokens) // 2
+    if tokens > room:
+        key = (
+            ("task", "goal")
+            if len(task.spec.task.goal) >= len(task.evaluator.expects)
+            else ("evaluator", "expects")
+        )
+        raise TaskSpecError(
+            str(task.path),
+            f"is about {tokens} tokens with the goal and `expects` together, and every prompt holds them "
+            f"whole: more than half of what the model's {llm.context}-token context leaves after the "
+            f"answer's {llm.max_tokens} (llm.max_tokens); shorten it to a few sentences",
+            line=locate(task.source, key),
+            key=".".join(key),
+        )
+
+
+def _refuse_nul(value: Any, text: str, path: Path, loc: tuple[str, ...] = ()) -> None:
+    """No key or string of the file holds a NUL (TOML's "\\u0000"): no path, command, environment
+    variable or argv can, and the OS refuses it only once experiment 0 is under way."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        where = (*loc, str(key)) if isinstance(key, str) else loc
+        if "\0" in str(key) or (isinstance(item, str) and "\0" in item):
+            raise TaskSpecError(
+                str(path),
+                "holds a NUL character (\\u0000), which no path, command or name can hold: remove it",
+                line=locate(text, where),
+                key=".".join(where).replace("\0", "\\u0000"),
+            )
+        _refuse_nul(item, text, path, where)
 
 
 def _check_commands(task: Task) -> None:
@@ -641,3 +698,57 @@ def _check_proposer_paths(task: Task) -> None:
                 line=locate(task.source, ("proposer", key)),
                 key=f"proposer.{key}",
             )
+
+
+def _check_written_files_not_ignored(task: Task) -> None:
+    """The files the offline proposer writes (`params_file`, `marked`) are not ones git ignores.
+
+    Experiments are commits made with `git add -A` (of the repo, or of the managed copy of a
+    plain folder), which skips an ignored file: every candidate's values were left out of its
+    commit, experiment 0 had no params file either, and the run failed each experiment with
+    the code's `FileNotFoundError`, not a word about the `.gitignore` line that caused it.
+    """
+    proposer = task.spec.proposer
+    named = [("params_file", proposer.params_file)] if task.spec.space and proposer.params_file else []
+    named += [("marked", relative) for relative in proposer.marked]
+    if not named or not task.workspace.is_dir():
+        return
+    for key, relative in named:
+        if _ignored_by_git(task.workspace, relative):
+            raise TaskSpecError(
+                str(task.path),
+                f"{relative} is ignored by git (a .gitignore names it): the proposer writes each "
+                "candidate's values into it, and experiments are commits, which leave an ignored file "
+                f"out; un-ignore it (a line `!{relative}` at the end of .gitignore) or name another file",
+                line=locate(task.source, ("proposer", key)) or locate(task.source, ("space",)),
+                key=f"proposer.{key}",
+            )
+
+
+def _ignored_by_git(workspace: Path, relative: str) -> bool:
+    """Whether `git add -A` would leave `relative` out: by the repo's rules when `workspace` is
+    its top, else by the folder's own .gitignore files, as in its managed copy."""
+    import subprocess
+    import tempfile
+
+    from agent.taskgen import is_git_top
+
+    def check(*argv: str) -> bool:
+        try:
+            done = subprocess.run(["git", *argv, "--", relative], capture_output=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return False  # git missing or stuck: the run says so where it needs git
+        return done.returncode == 0
+
+    if is_git_top(workspace):
+        return check("-c", "core.fsmonitor=false", "-C", str(workspace), "check-ignore", "-q")
+    folders = [workspace, *(workspace / parent for parent in PurePosixPath(relative).parents)]
+    if not any((folder / ".gitignore").is_file() for folder in folders):
+        return False  # the common plain folder: no rules of its own, no git to start
+    with tempfile.TemporaryDirectory() as empty:
+        if subprocess.run(["git", "init", "-q", empty], capture_output=True, check=False).returncode:
+            return False
+        git_dir = f"--git-dir={empty}/.git"
+        return check(
+            git_dir, f"--work-tree={workspace}", "-C", str(workspace), "check-ignore", "-q", "--no-index"
+        )

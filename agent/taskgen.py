@@ -24,7 +24,6 @@ data, scores them. Its folders are checked up front and written relative to the 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -234,7 +233,27 @@ def two_stage_advice(d: TaskDraft, workspace: Path, target: Path) -> str:
 
 
 def _toml(value: object) -> str:
-    return json.dumps(value)  # a JSON string or list of strings is a valid TOML value
+    """A TOML string (or list of strings) for `value`.
+
+    Not `json.dumps`: it writes an emoji as a surrogate pair (`\\ud83d\\ude80`), which TOML
+    refuses, and leaves DEL raw, which TOML forbids in a string; the file `strop init` wrote
+    then failed to load. Text that is no Unicode at all (a lone surrogate: bytes of a path that
+    are not UTF-8) cannot be written into a TOML file, and is a one-line error.
+    """
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    text = str(value)
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        raise UserError(f"{text!r} is not valid UTF-8 text (a path's bytes?): a task file cannot hold it")
+    return '"' + "".join(_toml_char(ch) for ch in text) + '"'
+
+
+def _toml_char(ch: str) -> str:
+    if ch in '"\\':
+        return "\\" + ch
+    if ch == "\t" or (ch >= " " and ch != "\x7f"):
+        return ch
+    return f"\\u{ord(ch):04x}"
 
 
 def render(d: TaskDraft, workspace_key: str = ".", base: Path | None = None) -> str:
@@ -331,8 +350,40 @@ def write_task_file(target: Path, d: TaskDraft, workspace: Path, force: bool = F
     if target.exists() and not force:
         raise UserError(f"{target} exists: use --force to replace it, or -o to write elsewhere")
     key = Path(_relative(workspace.resolve(), target.parent.resolve())).as_posix()
+    text = render(d, key, target.parent)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render(d, key, target.parent))
+    return _replace_when_valid(target, text)
+
+
+def _replace_when_valid(target: Path, text: str) -> Task:
+    """Write `text` at `target` only once it loads as a task: with `--force`, a draft that is
+    wrong (a metric with a tab in it) replaced the user's good file with a broken one.
+
+    The draft is checked beside the target (its relative paths then resolve the same) and
+    renamed over it; a wrong draft leaves nothing behind, and the error says nothing was written.
+    """
+    import os
+    import tempfile
+
+    from agent.errors import TaskSpecError
+
+    handle, name = tempfile.mkstemp(prefix=".strop-init-", suffix=".toml", dir=target.parent)
+    draft_path = Path(name)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        load_task(draft_path)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(draft_path, 0o666 & ~umask)  # as `write_text` would make it (mkstemp makes 0600)
+        os.replace(draft_path, target)
+    except TaskSpecError as error:
+        what = (
+            str(error).replace(str(draft_path.resolve()), str(target)).replace(str(draft_path), str(target))
+        )
+        raise UserError(f"nothing written: the task file would be wrong: {what}") from None
+    finally:
+        draft_path.unlink(missing_ok=True)
     return load_task(target)
 
 
@@ -352,8 +403,7 @@ def task_from_goal(
     digest = hashlib.sha1(text.encode()).hexdigest()[:10]
     target = home / "tasks" / f"{d.name}-{digest}.toml"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text)
-    return load_task(target)
+    return _replace_when_valid(target, text)
 
 
 def command_line_task(

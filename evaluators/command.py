@@ -103,6 +103,20 @@ def not_started(phase: str, fingerprint: str) -> Verdict:
     )
 
 
+KILLED_WHY = {
+    KilledBy.OUTPUT: f"it printed more than {Limits().output_bytes >> 20} MiB on stdout or stderr "
+    "(print less, or write into files)",
+    KilledBy.MEMORY: "it used more memory than the task's `memory` limit",
+    KilledBy.DISK: "it filled its disk quota",
+    KilledBy.SIGNAL: "a signal ended it",
+}
+"""Why the sandbox ended a stage, in words: "killed (output)" left a user to guess which limit."""
+
+
+def killed_reason(stage: str, killed_by: KilledBy, during: str = "") -> str:
+    return f"the {stage} was killed{during}: {KILLED_WHY.get(killed_by, killed_by.value)}"
+
+
 def failed_run(execution: Execution, budget: Budgeted, stage: str) -> Verdict | None:
     """The verdict for a stage that did not end well, or None when it exited 0."""
     feedback = execution.tail(FEEDBACK_CHARS)
@@ -114,7 +128,7 @@ def failed_run(execution: Execution, budget: Budgeted, stage: str) -> Verdict | 
         return Verdict(status=Status.TIMEOUT, reason=reason, feedback=feedback)
     if execution.killed_by is not None:
         return Verdict(
-            status=Status.BUGGY, reason=f"{stage} killed ({execution.killed_by.value})", feedback=feedback
+            status=Status.BUGGY, reason=killed_reason(stage, execution.killed_by), feedback=feedback
         )
     if execution.exit_code != 0:
         last = first_line(execution.stderr) or first_line(execution.stdout)

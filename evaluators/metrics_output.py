@@ -68,8 +68,34 @@ def validate_metrics(raw: dict[str, object], primary: str) -> ParsedMetrics:
     if primary_value is None:
         shown = "an integer too large for a float" if isinstance(value, int) else str(value)
         raise MetricsError(f"metric {primary!r} is {shown}, not a finite number")
-    metrics = {name: v for name, v in ((name, finite_number(v)) for name, v in raw.items()) if v is not None}
-    return ParsedMetrics(metrics=metrics, primary=primary_value)
+    return ParsedMetrics(metrics=_kept(raw, primary), primary=primary_value)
+
+
+MAX_METRICS = 64
+"""Numeric metrics kept from one output (the primary one always among them)."""
+MAX_KEY_CHARS = 100
+
+
+def _kept(raw: dict[str, object], primary: str) -> dict[str, float]:
+    """The finite numbers of `raw`, in the order printed: the primary metric, and up to
+    `MAX_METRICS` in all of the others whose keys are at most `MAX_KEY_CHARS` long.
+
+    Every experiment's record keeps its metrics (in a git note, in each prompt and report);
+    a scorer that prints 50,000 of them, or one 200 KB key, within the 1 MiB output limit
+    made that record too big to write, and the run stopped with an internal error.
+    """
+    metrics: dict[str, float] = {}
+    others = 0
+    for name, value in raw.items():
+        number = finite_number(value)
+        if number is None:
+            continue
+        if name == primary:
+            metrics[name] = number
+        elif len(name) <= MAX_KEY_CHARS and others < MAX_METRICS - 1:
+            metrics[name] = number
+            others += 1
+    return metrics
 
 
 def finite_number(value: object) -> float | None:

@@ -111,13 +111,26 @@ def readable_copy(source: Path, target: Path) -> None:
 
     Symlinks are copied as links and never followed; modes become a+rX, so data the
     owner keeps at 0600 can still be bound read-only into a sandbox that runs as nobody.
+    Named pipes, sockets and devices are left out (`_special`).
     """
     if source.is_dir():
-        shutil.copytree(source, target, symlinks=True)
+        shutil.copytree(source, target, symlinks=True, ignore=_special)
     else:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target, follow_symlinks=False)
     make_readable(target)
+
+
+def _special(folder: str, names: list[str]) -> set[str]:
+    """The entries of `folder` that are no file, folder or link: a named pipe, a socket, a device.
+
+    None can be copied (opening a pipe waits for a writer; copytree refuses it), none is
+    data a scorer reads from a copy, and a socket some tool left in the scorer's folder made
+    every run of the task stop at its start with an internal error.
+    """
+    kept = (stat.S_ISREG, stat.S_ISDIR, stat.S_ISLNK)
+    modes = {name: os.lstat(os.path.join(folder, name)).st_mode for name in names}
+    return {name for name, mode in modes.items() if not any(test(mode) for test in kept)}
 
 
 def make_readable(root: Path) -> None:

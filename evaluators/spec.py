@@ -21,22 +21,70 @@ are written relative to the task file and resolved by the task.
 
 from __future__ import annotations
 
+import math
+from pathlib import PurePosixPath
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from evaluators.metric import Direction
-from sandbox.units import parse_duration, parse_size
+from sandbox.backends import BACKENDS
+from sandbox.units import UnitError, parse_duration, parse_size
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-Size = Annotated[int, BeforeValidator(parse_size)]
+MAX_SECONDS = 365 * 86400.0
+MAX_BYTES = 1 << 50
+
+
+def _duration(value: object) -> float:
+    """Seconds, finite and at most a year: TOML's `inf` and `nan` are floats, and a deadline that
+    far (or NaN, which compares false with everything) broke the first evaluation with a crash."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float | str)
+        or (isinstance(value, float) and not math.isfinite(value))
+    ):
+        raise UnitError(f"not a duration: {value!r} (use e.g. 30s, 10m, 2h)")
+    seconds = parse_duration(value)
+    if seconds > MAX_SECONDS:
+        raise UnitError(f"{value!r} is longer than a year (365d): a typo?")
+    return seconds
+
+
+def _size(value: object) -> int:
+    """Bytes, a whole number at most 1 PiB: `memory = 1.5` crashed the parser, and a limit past
+    what `setrlimit` takes crashed the sandbox at experiment 0."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise UnitError(f"not a size: {value!r} (use e.g. 256m, 1g, or a whole number of bytes)")
+    size = parse_size(value)
+    if size > MAX_BYTES:
+        raise UnitError(f"{value!r} is more than 1 PiB (1024t): a typo?")
+    return size
+
+
+def _outside(relative: str) -> str | None:
+    """Why `relative` names no path inside its folder, or None."""
+    if not relative.strip():
+        return "is blank"
+    if PurePosixPath(relative).is_absolute():
+        return "is absolute"
+    if ".." in PurePosixPath(relative).parts:
+        return "leaves its folder (`..`)"
+    return None
+
+
+Duration = Annotated[float, BeforeValidator(_duration)]
+Size = Annotated[int, BeforeValidator(_size)]
 
 _DIRECTION_WORDS = {"min": "minimize", "max": "maximize", "minimise": "minimize", "maximise": "maximize"}
 
 
 def _direction_word(value: object) -> object:
-    """`min`/`max` as `strop init --direction` takes them (and British spellings) mean the same here."""
-    return _DIRECTION_WORDS.get(value, value) if isinstance(value, str) else value
+    """`min`/`max` as `strop init --direction` takes them (and British spellings, in any case) mean
+    the same here."""
+    if not isinstance(value, str):
+        return value
+    word = value.strip().lower()
+    return _DIRECTION_WORDS.get(word, word)
 
 
 DirectionWord = Annotated[Direction, BeforeValidator(_direction_word)]
@@ -119,6 +167,46 @@ class EvaluatorSpec(BaseModel):
     env: dict[str, str] = Field(
         default_factory=dict, description="extra environment (secret-looking names dropped)"
     )
+
+    @field_validator("files")
+    @classmethod
+    def _files_inside(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        """Globs in the workspace: `/etc/passwd` crashed the glob at the run's start, and `../x`
+        can never match what a candidate changes."""
+        for pattern in patterns:
+            problem = _outside(pattern)
+            if problem:
+                raise ValueError(f"{pattern!r} {problem}: give a pattern relative to the workspace")
+        return patterns
+
+    @field_validator("metrics_file")
+    @classmethod
+    def _metrics_file_inside(cls, name: str | None) -> str | None:
+        """A file the scorer (or the one-stage command) writes in its own folder: one outside it
+        failed every evaluation, experiment 0 first, as a broken task."""
+        problem = _outside(name) if name is not None else None
+        if problem:
+            raise ValueError(
+                f"{name!r} {problem}: give a path relative to the folder the scorer (or command) runs in"
+            )
+        return name
+
+    @field_validator("sandbox", "score_sandbox")
+    @classmethod
+    def _backend(cls, name: str) -> str:
+        """A backend strop has: any other name failed only when experiment 0 opened it."""
+        if name not in ("auto", *BACKENDS):
+            raise ValueError(f"unknown sandbox {name!r}: choose auto, {', '.join(BACKENDS)}")
+        return name
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, env: dict[str, str]) -> dict[str, str]:
+        """Names the OS takes: an empty name or one with `=` failed only when experiment 0 started."""
+        for name in env:
+            if not name or "=" in name:
+                raise ValueError(f"environment variable name {name!r} must be non-empty and hold no '='")
+        return env
 
     @model_validator(mode="after")
     def _one_form(self) -> EvaluatorSpec:

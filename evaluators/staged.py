@@ -64,6 +64,7 @@ from evaluators.command import (
     failed_run,
     finish_verdict,
     first_line,
+    killed_reason,
     log_text,
     not_started,
     read_metrics,
@@ -87,7 +88,7 @@ from evaluators.scratch import (
 from evaluators.spec import EvaluatorSpec
 from evaluators.trusted import TrustedFiles
 from evaluators.verdict import Status, Verdict
-from sandbox.execution import Bind, Execution, Limits, Sandbox, SandboxError
+from sandbox.execution import Bind, Execution, KilledBy, Limits, Sandbox, SandboxError
 from sandbox.gate import can_hold
 
 OUTPUTS_VAR = "STROP_OUTPUTS"
@@ -568,8 +569,11 @@ class StagedEvaluator:
         failed = failed_run(execution, budget, "scorer")
         if failed is not None:
             last = first_line(execution.stderr) or first_line(execution.stdout)
-            if failed.status is Status.TIMEOUT:  # a scorer that hangs has not refused anything
+            # a scorer the sandbox ended (time, memory, output) has not refused anything
+            if execution.killed_by is KilledBy.TIMEOUT:
                 failed.reason = f"{failed.reason} while scoring these outputs"[:300]
+            elif execution.killed_by is not None:
+                failed.reason = killed_reason("scorer", execution.killed_by, " while scoring these outputs")
             else:
                 failed.reason = f"the scorer did not accept the outputs: {last or failed.reason}"[:300]
             failed.feedback = f"{feedback}\n--- scorer ---\n{last}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -113,12 +114,13 @@ def init_command(
         out.print(f"note: {note}", markup=False)
     if not d.two_stage:
         err.print(f"warning: {two_stage_advice(d, task.workspace, target)}", markup=False)
+    shown = shlex.quote(str(target))  # commands to copy: a folder named `my ws` is two words to a shell
     then = (
-        f"then   strop run {target}"
+        f"then   strop run {shown}"
         if d.llm
-        else f"then, with a [space] or an [llm] in it,   strop run {target}"
+        else f"then, with a [space] or an [llm] in it,   strop run {shown}"
     )
-    out.print(f"next: strop eval {target}   {then}", markup=False)
+    out.print(f"next: strop eval {shown}   {then}", markup=False)
 
 
 def _unprotected(d: TaskDraft) -> str:

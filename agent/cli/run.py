@@ -61,7 +61,7 @@ class _Progress:
 
         from agent.deadline import process_started
 
-        self.metric = metric
+        self.metric = escape(metric)  # the task's key, written into markup: `loss[/]` is a legal name
         self.quiet = quiet
         self.live = err.is_terminal and not json_out
         self.progress = Progress(
@@ -386,6 +386,7 @@ def _total(records: Any) -> Any:
 def _report(result: Any, index: Any, json_out: bool) -> None:
     run = index.find_run(result.run_id)
     metric = run.metric
+    shown = escape(metric)  # table cells and titles are markup; the key is the user's text
     baseline = next((r for r in result.records if r.id == 0), None)
     best = result.best
     if json_out:
@@ -405,14 +406,14 @@ def _report(result: Any, index: Any, json_out: bool) -> None:
     from rich.table import Table
 
     table = Table(
-        title=f"run {result.run_id} · {run.task} · {run.direction.value} {metric}", show_header=False
+        title=f"run {result.run_id} · {run.task} · {run.direction.value} {shown}", show_header=False
     )
     table.add_column(style="bold")
     table.add_column()
     table.add_row("status", _safe(f"{result.status} — {result.stop_reason}"))
     table.add_row("experiments", _status_counts(result.records))
     base_value = baseline.metrics.get(metric) if baseline and baseline.status == "ok" else None
-    table.add_row("experiment 0", "—" if base_value is None else f"{metric} = {base_value:.6g}")
+    table.add_row("experiment 0", "—" if base_value is None else f"{shown} = {base_value:.6g}")
     if best is None:
         table.add_row("best", "nothing scored")
     else:
@@ -420,9 +421,9 @@ def _report(result: Any, index: Any, json_out: bool) -> None:
         gain = ""
         if base_value is not None:
             gain = f"  ({compared(run.direction.improvement(value, base_value), 'experiment 0')})"
-        table.add_row("best", f"experiment {best.id}: {metric} = {value:.6g}{gain}")
+        table.add_row("best", f"experiment {best.id}: {shown} = {value:.6g}{gain}")
         if best.final_metrics:
-            table.add_row("final (hidden)", f"{metric} = {best.final_metrics.get(metric, float('nan')):.6g}")
+            table.add_row("final (hidden)", f"{shown} = {best.final_metrics.get(metric, float('nan')):.6g}")
         table.add_row("idea", _safe(best.idea[:100]))
         table.add_row("branch", best.branch)
         table.add_row("adopt", f"strop adopt {best.name}")

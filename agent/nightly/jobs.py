@@ -214,9 +214,12 @@ def load_jobs(path: str | Path) -> Jobs:
 
 
 def _read_text(path: Path) -> str:
-    """The file's text; a file that is not UTF-8 or cannot be read is one line naming it, not a traceback."""
+    """The file's text; a file that is not UTF-8 or cannot be read is one line naming it, not a traceback.
+
+    `utf-8-sig`: a file saved with a byte-order mark (Windows tools) reads as without it; TOML refuses it.
+    """
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise UserError(f"{path}: not UTF-8 text (byte {error.start}); a jobs file is TOML") from None
     except OSError as error:

@@ -308,9 +308,9 @@ def test_install_print_uninstall_changes_nothing(tmp_path: Path, monkeypatch: py
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('[nightly]\nwindow = "99999999999999999999h"\n', "[nightly] window of "),
+        ('[nightly]\nwindow = "999h"\n', "[nightly] window of "),
         (
-            '[jobs.a]\ntask = "t"\nschedule = "0 2 * * *"\nbudget = { time = "9999h" }\n',
+            '[jobs.a]\ntask = "t"\nschedule = "0 2 * * *"\nbudget = { time = "999h" }\n',
             "[jobs.a.budget] budget.time of",
         ),
     ],
@@ -405,3 +405,9 @@ def test_the_listing_says_what_is_due_when_each_job_fires_next_and_how_its_last_
     assert done.returncode == 0, done.stderr
     assert "digits (run: tasks/digits) · 0 2 * * * · resumes its killed night now" in done.stdout
     assert "exp2 (numerics: --fn exp2 --interval 0,1)" in done.stdout and "no night yet" in done.stdout
+
+
+def test_a_jobs_file_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + b'[nightly]\r\nwindow = "2h"\r\n')
+    assert load_jobs(path).spec.nightly.window == 7200.0
