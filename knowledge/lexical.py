@@ -124,6 +124,11 @@ class LexicalIndex:
             index._bm25 = bm25s.BM25.load(str(target / "bm25"), show_progress=False)
         return index
 
+    @functools.cached_property
+    def ids_set(self) -> frozenset[str]:
+        """The ids as a set: the chunks the last completed write committed."""
+        return frozenset(self.ids)
+
     def scores(self, query: str, types: Sequence[str] | None = None) -> dict[str, float]:
         """BM25 score of every chunk with a positive score (restricted to some entry types)."""
         if self._bm25 is None or not self.ids:

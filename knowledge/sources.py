@@ -30,6 +30,7 @@ from pathlib import Path
 
 MAX_FILE_BYTES = 2_000_000
 MAX_PDF_BYTES = 50_000_000
+MAX_NOTEBOOK_BYTES = 50_000_000
 _SKIP_DIRS = {"node_modules", "__pycache__", "site-packages", "build", "dist", "venv", ".venv", "env"}
 _SKIP_SUFFIXES = {
     ".pyc", ".pyo", ".so", ".o", ".a", ".dll", ".dylib", ".exe", ".bin", ".png", ".jpg", ".jpeg", ".gif",
@@ -50,8 +51,12 @@ class Collected:
 
 
 def size_cap(path: Path) -> int:
-    """The most bytes a file of this kind may have (PDFs carry fonts and images, so more)."""
-    return MAX_PDF_BYTES if path.suffix.lower() == ".pdf" else MAX_FILE_BYTES
+    """The most bytes a file of this kind may have. PDFs carry fonts and images, and notebooks
+    their outputs (a few plots make megabytes of base64; outputs are not ingested), so more."""
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        return MAX_PDF_BYTES
+    return MAX_NOTEBOOK_BYTES if suffix == ".ipynb" else MAX_FILE_BYTES
 
 
 def _over_cap(path: Path) -> str | None:

@@ -13,9 +13,12 @@ manifest and reopen Chroma under it (another process may have written since),
 change Chroma, rebuild the lexical index, write the manifest last
 (atomically) and close Chroma so that its files are complete on disk. Chunk ids are derived from the source path and
 the file hash, so a write interrupted half-way is repaired by the next one:
-the file's hash still differs from the manifest, it is re-ingested, and
-vectors that no manifest entry names are swept. Reads take no lock; a reader
-whose in-process Chroma view went stale under a writer reopens and retries.
+the file's hash still differs from the manifest, it is re-ingested (keeping
+the vectors the interrupted write already stored under the same ids), and
+vectors that no manifest entry names are swept. Until then searches pass over
+them: only chunks in the lexical index, which a write rebuilds just before it
+commits, are returned. Reads take no lock; a reader whose in-process Chroma
+view went stale under a writer reopens and retries.
 
 Incremental ingestion works per file: an unchanged hash is skipped without
 reading Chroma or the model; a changed file's chunks are replaced; files that
@@ -29,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -46,14 +50,16 @@ from knowledge.fusion import convex_fusion
 from knowledge.lexical import LexicalIndex
 from knowledge.lock import DEFAULT_TIMEOUT_S, writer_lock
 from knowledge.manifest import IngestReport, Manifest, SourceInfo, under
-from knowledge.sources import collect_files
+from knowledge.sources import Collected, collect_files
 
 COLLECTION = "strop_chunks"
 EMBED_BATCH = 256
 READ_RETRIES = 4
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+MAX_DENSE_WIDENING = 64  # how much deeper than asked a search looks past uncommitted vectors
 T = TypeVar("T")
 Progress = Callable[[int, int], None]
-"""progress(chunks_embedded_so_far, chunks_to_embed) during `add`."""
+"""progress(chunks_stored_so_far, chunks_to_store) during `add` (a resumed chunk counts, unembedded)."""
 
 
 def _chunk_id(source: str, file_hash: str, ordinal: int) -> str:
@@ -177,6 +183,7 @@ class KnowledgeStore:
             manifest.excluded += [e for e in excluded if e not in manifest.excluded]
             plan = _Plan()
             for raw in paths:
+                _refuse_url(raw)
                 self._plan_path(_absolute(raw), manifest, plan)
             embedded = self._apply(manifest, plan, progress)
         return IngestReport(
@@ -260,7 +267,7 @@ class KnowledgeStore:
             manifest.roots = [r for r in manifest.roots if not under(r, key)]
             manifest.excluded = [e for e in manifest.excluded if not under(e, key)]
             return
-        collected = collect_files(path)
+        collected = self._not_own(collect_files(path))
         manifest.excluded = [e for e in manifest.excluded if e != key]  # named again: it is in again
         if path.is_dir() or collected.files:  # a refused single file is no root for `rebuild`
             self._add_root(key, manifest)
@@ -280,6 +287,16 @@ class KnowledgeStore:
             plan.removed += [s for s, _ in collected.skipped if s in manifest.sources]
         for file in files:
             self._plan_file(file, manifest, plan)
+
+    def _not_own(self, collected: Collected) -> Collected:
+        """`collected` without the store's own files (a store kept inside an added project): its
+        manifest and index would be ingested, and changed by that very write, on every `add`."""
+        mine = str(self.root)
+        return Collected(
+            files=[f for f in collected.files if not under(str(f), mine)],
+            skipped=[(f, why) for f, why in collected.skipped if not under(f, mine)],
+            unlisted=collected.unlisted,
+        )
 
     @staticmethod
     def _add_root(key: str, manifest: Manifest) -> None:
@@ -355,7 +372,7 @@ class KnowledgeStore:
                 stale += list(entry.get("chunk_ids", []))  # type: ignore[arg-type]
         batch: list[tuple[str, str, Chunk]] = []
         total = sum(len(chunks) for _, _, chunks in plan.files)
-        done = 0
+        done = embedded = 0
         if progress:
             progress(0, total)
         for source, digest, chunks in plan.files:
@@ -369,14 +386,15 @@ class KnowledgeStore:
             }
             batch += [(i, source, c) for i, c in zip(ids, chunks, strict=True)]
             while len(batch) >= EMBED_BATCH:
-                done += self._embed_and_store(collection, batch[:EMBED_BATCH])
+                embedded += self._embed_and_store(collection, batch[:EMBED_BATCH])
+                done += EMBED_BATCH
                 batch = batch[EMBED_BATCH:]
                 if progress:
                     progress(done, total)
         if batch:
-            done += self._embed_and_store(collection, batch)
+            embedded += self._embed_and_store(collection, batch)
             if progress:
-                progress(done, total)
+                progress(total, total)
         keep = {i for entry in manifest.sources.values() for i in entry["chunk_ids"]}  # type: ignore[attr-defined]
         stale = [i for i in stale if i not in keep]
         if stale:
@@ -389,27 +407,31 @@ class KnowledgeStore:
         roots_tmp = self.root / "roots.json.tmp"
         roots_tmp.write_text(json.dumps({"roots": manifest.roots, "excluded": manifest.excluded}))
         os.replace(roots_tmp, self.root / "roots.json")
-        return done
+        return embedded
 
     def _embed_and_store(self, collection: object, batch: list[tuple[str, str, Chunk]]) -> int:
-        vectors = self.embedder.embed([c.embedding_text() for _, _, c in batch])
-        collection.upsert(  # type: ignore[attr-defined]
-            ids=[i for i, _, _ in batch],
-            embeddings=vectors,
-            documents=[c.text for _, _, c in batch],
-            metadatas=[
-                {
-                    "source": s,
-                    "location": c.location,
-                    "type": c.type.value,
-                    "title": c.title,
-                    "key": c.key,
-                    "links": json.dumps(list(c.links)),
-                }
-                for _, s, c in batch
-            ],
+        """Embed and store a batch of (id, source, chunk); returns how many chunks it embedded.
+
+        A chunk already stored under its id with the same text and metadata is kept as it is:
+        ids derive from the file's path and hash, so such a vector is one an interrupted write
+        (Ctrl-C, a kill) stored for this very file, and running the same `add` again resumes
+        where that one stopped instead of embedding everything again.
+        """
+        metadatas = [_metadata(source, chunk) for _, source, chunk in batch]
+        stored = collection.get(ids=[i for i, _, _ in batch], include=["documents", "metadatas"])  # type: ignore[attr-defined]
+        have = dict(
+            zip(stored["ids"], zip(stored["documents"], stored["metadatas"], strict=True), strict=True)
         )
-        return len(batch)
+        todo = [n for n, (i, _, c) in enumerate(batch) if have.get(i) != (c.text, metadatas[n])]
+        if not todo:
+            return 0
+        collection.upsert(  # type: ignore[attr-defined]
+            ids=[batch[n][0] for n in todo],
+            embeddings=self.embedder.embed([batch[n][2].embedding_text() for n in todo]),
+            documents=[batch[n][2].text for n in todo],
+            metadatas=[metadatas[n] for n in todo],
+        )
+        return len(todo)
 
     @staticmethod
     def _delete(collection: object, ids: Sequence[str]) -> None:
@@ -457,6 +479,10 @@ class KnowledgeStore:
                         ) from None
                     stamp = self._stamp()
             self._lexical_stamp = stamp
+            if self._lexical.generation == 0 and self.manifest().generation > 0:  # type: ignore[union-attr]
+                raise StoreUnavailable(
+                    f"the lexical index of the knowledge store at {self.root} is missing; {REBUILD_HINT}"
+                )
         return self._lexical  # type: ignore[return-value]
 
     def search(
@@ -465,17 +491,19 @@ class KnowledgeStore:
         """The k best chunks for `query`: top-`depth` candidates of dense and BM25 retrieval, fused.
 
         Each candidate gets both its cosine and its BM25 score; see `fusion.convex_fusion`.
+        Asked for more than `depth` hits, each retriever goes k deep, so `--k 100` gives 100.
         """
-        dense = self._dense_scores(query, depth, types)
+        depth = max(depth, k)
+        dense = self._committed_dense(query, depth, types)
         lexical_all = self._lexical_index().scores(query, types)
         lexical_top = sorted(lexical_all, key=lambda i: -lexical_all[i])[:depth]
         candidates = list(dict.fromkeys([*dense, *lexical_top]))
         missing = [i for i in candidates if i not in dense]
         if missing:
             dense |= self._cosines(query, missing)
-        fused = convex_fusion(candidates, dense, lexical_all)[:k]
+        fused = convex_fusion(candidates, dense, lexical_all)
         dense_order = sorted(dense, key=lambda i: -dense[i])
-        return self._hits(fused, dense_order, lexical_top)
+        return _distinct(self._hits(fused, dense_order, lexical_top))[:k]
 
     def _query_vector(self, query: str) -> np.ndarray:
         if self._last_query is None or self._last_query[0] != query:
@@ -518,6 +546,24 @@ class KnowledgeStore:
 
         return self._read(run)
 
+    def _committed_dense(self, query: str, k: int, types: Sequence[str] | None) -> dict[str, float]:
+        """The k best committed chunks by cosine, best first.
+
+        A write stores vectors before it commits them (lexical index, then manifest), so a
+        writer killed half-way, or one still running in another process, leaves vectors that
+        no manifest names; they would put files in the results that `list` does not show. The
+        lexical index holds exactly the committed ids (each write rebuilds it from Chroma after
+        sweeping), so vectors outside it are passed over, fetching deeper while they crowd the top.
+        """
+        known = self._lexical_index().ids_set
+        fetch = k
+        while True:
+            scores = self._dense_scores(query, fetch, types)
+            kept = {i: v for i, v in scores.items() if i in known}
+            if len(kept) >= k or len(scores) < fetch or fetch >= k * MAX_DENSE_WIDENING:
+                return dict(sorted(kept.items(), key=lambda pair: -pair[1])[:k])
+            fetch *= 4
+
     def _cosines(self, query: str, ids: Sequence[str]) -> dict[str, float]:
         got = self._read(lambda c: c.get(ids=list(ids), include=["embeddings"]))
         vectors = np.asarray(got["embeddings"], dtype=np.float32)
@@ -528,7 +574,7 @@ class KnowledgeStore:
 
     def search_dense(self, query: str, k: int, types: Sequence[str] | None = None) -> list[str]:
         """Chunk ids by cosine similarity of the query's vector (for benchmarks and diagnostics)."""
-        scores = self._dense_scores(query, k, types)
+        scores = self._committed_dense(query, k, types)
         return sorted(scores, key=lambda i: -scores[i])
 
     def search_lexical(self, query: str, k: int, types: Sequence[str] | None = None) -> list[str]:
@@ -607,6 +653,32 @@ def _chunks(file: Path, data: bytes) -> list[Chunk]:
     return chunks
 
 
+def _metadata(source: str, chunk: Chunk) -> dict[str, str]:
+    """What Chroma keeps beside a chunk's vector and text."""
+    return {
+        "source": source,
+        "location": chunk.location,
+        "type": chunk.type.value,
+        "title": chunk.title,
+        "key": chunk.key,
+        "links": json.dumps(list(chunk.links)),
+    }
+
+
+def _distinct(hits: list[Hit]) -> list[Hit]:
+    """Hits with the text of a better one left out: copies of a file (a vendored package, a
+    backup, docs in two places) would otherwise fill the results, and the prompt, with one
+    passage several times."""
+    seen: set[str] = set()
+    kept = []
+    for hit in hits:
+        text = " ".join(hit.text.split())
+        if text not in seen:
+            seen.add(text)
+            kept.append(hit)
+    return kept
+
+
 def _recorded_roots(root: Path) -> tuple[list[str], list[str]] | None:
     """The roots and exclusions a store recorded (roots.json, else manifest.json); None when neither reads."""
     for name in ("roots.json", "manifest.json"):
@@ -637,6 +709,18 @@ def _chroma_sources(chroma: Path) -> list[str]:
     except sqlite3.Error:
         return []
     return sorted(str(value) for (value,) in rows if value)
+
+
+def _refuse_url(raw: str | os.PathLike[str]) -> None:
+    """Refuse a URL with its own reason. As a path, `https://host/a.pdf` would become
+    `./https:/host/a.pdf` and be refused as a file that does not exist, which hides the cause:
+    the store reads local files only, and never the network (it runs offline)."""
+    text = os.fspath(raw)
+    if _URL.match(str(text)) and not Path(text).exists():
+        raise EntryNotFound(
+            f"{text} is a URL: the knowledge store reads local files and folders only (it works "
+            "offline); download it, then add the downloaded file"
+        )
 
 
 def _absolute(raw: str | os.PathLike[str]) -> Path:

@@ -140,12 +140,13 @@ def _print_report(report: object, json_out: bool) -> None:
         _plain(err, f"left out (removed earlier; add it by name to take it back): {path}")
 
 
-def _given_path(text: str, what: str) -> Path:
+def _given_path(text: str, what: str) -> str:
     """A path argument as typed; an empty one (an unset shell variable) is refused, not read as
-    `.`: `strop knowledge add "$DOCS"` must not ingest, or `remove` forget, the whole current folder."""
+    `.`: `strop knowledge add "$DOCS"` must not ingest, or `remove` forget, the whole current folder.
+    Kept a string: `Path` would fold a URL's `//` and the store could no longer tell it is one."""
     if not text:
         raise UserError(f"an empty {what}: name a file or folder (use . for the current folder)")
-    return Path(text)
+    return text
 
 
 @knowledge_app.command("add")

@@ -32,10 +32,13 @@ _CODE = {
 
 
 def _decode(data: bytes) -> str:
+    """The file's text. A UTF-8 byte-order mark (Windows editors write one) is dropped: kept, it
+    would hide a Markdown file's first heading, make `ast` reject a Python file (chunked then as
+    plain text, without its functions) and `json` reject a notebook."""
     if b"\x00" in data[:8192]:
         raise UnsupportedFile("binary file")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise UnsupportedFile("not UTF-8 text") from None
 
