@@ -238,7 +238,10 @@ def _toml(value: object) -> str:
     Not `json.dumps`: it writes an emoji as a surrogate pair (`\\ud83d\\ude80`), which TOML
     refuses, and leaves DEL raw, which TOML forbids in a string; the file `strop init` wrote
     then failed to load. Text that is no Unicode at all (a lone surrogate: bytes of a path that
-    are not UTF-8) cannot be written into a TOML file, and is a one-line error.
+    are not UTF-8) cannot be written into a TOML file, and is a one-line error. Written here, not
+    with `tomli-w`: `render` fills a commented template value by value, and `tomli-w` writes whole
+    documents only (its one-value formatter is private); a basic string's escapes are the TOML
+    spec's few lines.
     """
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml(item) for item in value) + "]"
