@@ -248,11 +248,10 @@ def job_command(
 
     from agent.deadline import process_started
     from agent.home import strop_home
-    from agent.nightly.job import die_with_parent, run_job, run_mle_job
+    from agent.nightly.job import run_job, run_mle_job
     from agent.nightly.jobs import load_jobs
 
-    die_with_parent()
-    jobs = load_jobs(jobs_path)
+    jobs = load_jobs(jobs_path)  # dies with its nightly: armed at its start (`runner._dying_with_nightly`)
     if jobs.spec.jobs[name].kind == "mle":
         if folder is None:
             raise typer.BadParameter("an mle job needs --folder")

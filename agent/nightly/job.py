@@ -20,19 +20,6 @@ from agent.nightly.jobs import Jobs, NightBudget
 from agent.task import Task, TaskFile
 
 
-def die_with_parent() -> None:
-    """Ask Linux to end this job when the nightly that started it dies (however it dies).
-
-    A killed night must not leave its job running unseen: the next night resumes the
-    run, and two processes driving one run is what the run's own lock refuses.
-    """
-    import signal
-
-    from sandbox.process import parent_death_signal
-
-    parent_death_signal(signal.SIGTERM)  # not Linux: a no-op, and the nightly's process group still ends it
-
-
 def with_budget(task: Task, budget: NightBudget) -> Task:
     """The task with the night's experiments, tokens and cost written into its `[budget]`.
 
