@@ -9,13 +9,12 @@ experiment and removed when the run ends.
 
 A workspace that is the top of a git repo is used in place (strop adds branches,
 notes and refs, and never touches the user's working tree or branch until
-`adopt`). Any other folder is copied into a repo strop manages under
+`strop adopt`, whose merge lives in agent/adoption.py). Any other folder is copied into a repo strop manages under
 `$STROP_HOME/repos`, re-synced at each run.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -35,7 +34,7 @@ RUNS_REF = "refs/strop/runs/"
 BRANCH_PREFIX = "strop/"
 MANAGED_BRANCH = "workspace"
 _IGNORED = shutil.ignore_patterns(".git", "__pycache__", "*.pyc", ".venv", ".strop", ".pytest_cache")
-_IDENTITY = {
+IDENTITY = {
     "GIT_AUTHOR_NAME": "strop",
     "GIT_AUTHOR_EMAIL": "strop@localhost",
     "GIT_COMMITTER_NAME": "strop",
@@ -130,7 +129,7 @@ def _safe_args() -> list[str]:
 def _git(path: Path, git_dir: Path | None = None) -> git.Git:
     """A git command runner for `path`; with `git_dir`, an explicit --git-dir/--work-tree pair."""
     command = git.Git(str(path))
-    command.update_environment(**_IDENTITY)
+    command.update_environment(**IDENTITY)
     options: dict[str, object] = {"c": [*_SAFE_CONFIG, *_NO_AUTO_MAINTENANCE]}
     if git_dir is not None:
         options.update(git_dir=str(git_dir), work_tree=str(path))
@@ -332,7 +331,7 @@ class ExperimentRepo:
             input=text.encode(),
             capture_output=True,
             check=False,
-            env={**os.environ, **_IDENTITY},
+            env={**os.environ, **IDENTITY},
         )
         if done.returncode != 0:
             raise RunError(
@@ -549,7 +548,7 @@ class ExperimentRepo:
                 cwd=self.path,
                 capture_output=True,
                 check=False,
-                env={**os.environ, **_IDENTITY, "GIT_DIR": self.repo.git_dir},
+                env={**os.environ, **IDENTITY, "GIT_DIR": self.repo.git_dir},
             )
 
     def discard_run(self, run_id: str) -> None:
@@ -561,125 +560,6 @@ class ExperimentRepo:
             ).split()
             for ref in [*refs, RUNS_REF + run_id]:
                 self.git.update_ref("-d", ref, with_exceptions=False)
-
-    # ------------------------------------------------------------------- adopt
-    def adopt(self, record: ExperimentRecord, squash: bool) -> str:
-        """Bring an experiment into the user's branch; returns what was done, in words.
-
-        What is merged is the commit the record names, the one that was scored, not whatever
-        its branch names now: a branch moved since the run (a commit on it, a reset) would
-        otherwise bring in code no scorer has seen. A moved branch is said.
-        """
-        try:
-            self.resolve_commit(record.commit)
-        except NotFoundError:
-            raise NotFoundError(
-                f"experiment {record.name}'s commit {record.commit[:12]} is no longer in {self.path} "
-                "(its run was deleted, or the repo rewritten): nothing was changed"
-            ) from None
-        done = self._adopt(record, squash)
-        head = self.git.rev_parse("--verify", "-q", f"refs/heads/{record.branch}", with_exceptions=False)
-        if head != record.commit:
-            where = f"now names {head[:12]}" if head else "is gone"
-            done += (
-                f"; note: the branch {record.branch} {where}, not the scored commit "
-                f"{record.commit[:12]}: the scored commit was adopted"
-            )
-        return done
-
-    def _adopt(self, record: ExperimentRecord, squash: bool) -> str:
-        if self.user_is_dirty():
-            raise WorkspaceError(
-                f"the folder {self.workspace} has changed since strop last recorded it: run `strop eval` "
-                "on the task to record it as it is, or undo the changes, before adopting"
-                if self.managed
-                else f"the workspace {self.workspace} has uncommitted changes: commit or stash them before adopting"
-            )
-        if self.managed:
-            return self._adopt_into_folder(record)
-        branch = self.repo.active_branch.name
-        user = git.Git(str(self.path))
-        if not _changes(user, record.commit):
-            return (
-                f"nothing to adopt: {record.branch} (commit {record.commit[:12]}) changes nothing in {branch}"
-            )
-        env = {} if user.config("--get", "user.email", with_exceptions=False) else _IDENTITY
-        with user.custom_environment(**env):
-            _merge(user, record, squash, branch)
-        merged = f"merged {record.branch} (commit {record.commit[:12]}) into {branch}"
-        return merged + (" (squashed)" if squash else "")
-
-    def _adopt_into_folder(self, record: ExperimentRecord) -> str:
-        """Merge the experiment into the folder's recorded state, then write the result into it.
-
-        The folder's edits since the run started (recorded by a later `eval` or run) are kept: the
-        merge is the same three-way merge a git workspace gets, done in the managed repo; on a
-        conflict nothing in the folder changes.
-        """
-        with self.lock:
-            self.git.checkout("-q", "-f", MANAGED_BRANCH)
-            before = self.repo.commit(MANAGED_BRANCH)
-            _merge(self.git, record, False, f"the folder {self.workspace}")
-            after = self.repo.commit(MANAGED_BRANCH)
-        was = {item.path: (item.hexsha, item.mode) for item in before.tree.traverse() if item.type == "blob"}
-        removed = [path for path in was if not _in_tree(after, path)]
-        for path in removed:
-            with contextlib.suppress(FileNotFoundError):
-                (self.workspace / path).unlink()
-        written = []
-        for item in after.tree.traverse():
-            if item.type == "blob":
-                path = self.workspace / item.path
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(item.data_stream.read())
-                os.chmod(path, item.mode & 0o777)
-                if was.get(item.path) != (item.hexsha, item.mode):
-                    written.append(item.path)
-        return _applied(record, self.workspace, written, removed)
-
-
-def _applied(record: ExperimentRecord, folder: Path, written: list[str], removed: list[str]) -> str:
-    """What adopting into a plain folder did, in words: files, not a git merge (the folder has no git)."""
-
-    def names(paths: list[str]) -> str:
-        shown = ", ".join(sorted(paths)[:5])
-        return shown + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
-
-    done = [f"wrote {names(written)}"] if written else []
-    done += [f"removed {names(removed)}"] if removed else []
-    what = "; ".join(done) if done else "no file changed (the folder had its changes already)"
-    return f"applied {record.branch} to {folder} (a plain folder: its files written, no git merge): {what}"
-
-
-def _changes(runner: git.Git, commit: str) -> bool:
-    """Whether `commit` changes anything since it left the checked-out branch (a merge would bring something)."""
-    base = runner.merge_base("HEAD", commit, with_exceptions=False)
-    if not base:
-        return True
-    return runner.diff("--quiet", base, commit, with_exceptions=False, with_extended_output=True)[0] != 0
-
-
-def _merge(runner: git.Git, record: ExperimentRecord, squash: bool, into: str) -> None:
-    """Merge `record`'s commit into the checked-out branch; on a conflict undo it and refuse."""
-    if squash:
-        outcome = runner.merge("--squash", record.commit, with_exceptions=False, with_extended_output=True)
-        if outcome[0] == 0:
-            runner.commit(
-                "-q", "--allow-empty", "-m", f"strop: adopt {record.name} (squashed)\n\n{record.idea}"
-            )
-    else:
-        outcome = runner.merge(
-            "--no-ff",
-            "-m",
-            f"strop: adopt {record.name}\n\n{record.idea}",
-            record.commit,
-            with_exceptions=False,
-            with_extended_output=True,
-        )
-    if outcome[0] != 0:
-        runner.merge("--abort", with_exceptions=False)
-        runner.reset("--hard", "-q", "HEAD", with_exceptions=False)
-        raise WorkspaceError(f"adopting {record.name} conflicts with {into}: nothing was changed")
 
 
 def _is_commit_id(text: str) -> bool:
@@ -701,14 +581,6 @@ def _remove(path: Path) -> None:
         path.unlink()
     else:
         shutil.rmtree(path)
-
-
-def _in_tree(commit: git.Commit, path: str) -> bool:
-    try:
-        commit.tree[path]
-    except KeyError:
-        return False
-    return True
 
 
 def _ignored(rel: Path) -> bool:

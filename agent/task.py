@@ -318,11 +318,12 @@ class Task(BaseModel):
 
     @property
     def workspace(self) -> Path:
-        return (self.path.parent / self.spec.task.workspace).resolve()
+        return self.resolve(self.spec.task.workspace)
 
     def resolve(self, relative: str) -> Path:
-        """A path from the task file, relative to the task file's folder."""
-        return (self.path.parent / relative).resolve()
+        """A path from the task file, relative to the task file's folder; `~` is the user's home,
+        as in a shell (else `~/x` would name a folder called `~` beside the task file)."""
+        return (self.path.parent / Path(relative).expanduser()).resolve()
 
     def trusted_sources(self) -> TrustedSources | None:
         """The two-stage evaluator's trusted folders, resolved; None for a one-stage task."""

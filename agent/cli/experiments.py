@@ -358,13 +358,14 @@ def adopt_command(
 
     For a workspace that is a plain folder, the experiment's files are written into it.
     """
+    from agent.adoption import adopt
     from agent.experiments import ExperimentRepo
     from agent.home import strop_home
 
     index = _index()
     run, record = index.find_experiment(exp_ref)
     repo = ExperimentRepo.open(Path(run.repo), strop_home())
-    out.print(repo.adopt(record, squash=squash))
+    out.print(adopt(repo, record, squash=squash))
 
 
 @app.command("reindex")

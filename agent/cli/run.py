@@ -258,6 +258,7 @@ def run_command(
     with _interruptible(progress), progress:
         result = start_run(task, strop_home(), index, overrides, sink=progress, started=process_started())
     _report(result, index, json_out)
+    _fail_when_nothing_scored(result)
 
 
 @contextmanager
@@ -360,6 +361,7 @@ def resume_command(
             executor=chosen,
         )
     _report(result, index, json_out)
+    _fail_when_nothing_scored(result)
 
 
 @app.command("stop")
@@ -375,6 +377,18 @@ def stop_command(
 
     run_id = request_stop(run_ref, RunIndex(strop_home()))
     out.print(f"asked run {run_id} to stop after the experiments in flight (see `strop log {run_id}`)")
+
+
+def _fail_when_nothing_scored(result: Any) -> None:
+    """Exit 1 when no experiment scored, experiment 0 included: a script or a CI job calling
+    `strop run` must not read a broken evaluator as success. The run itself is kept and resumable."""
+    if result.best is not None:
+        return
+    err.print(
+        f"strop: no experiment scored (see `strop show {result.run_id}/0` for experiment 0's log)",
+        markup=False,
+    )
+    raise typer.Exit(1)
 
 
 def _total(records: Any) -> Any:

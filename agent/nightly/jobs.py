@@ -179,12 +179,12 @@ class Jobs(BaseModel):
     def task_path(self, name: str) -> Path:
         task = self.spec.jobs[name].task
         assert task is not None
-        return (self.path.parent / task).resolve()
+        return (self.path.parent / Path(task).expanduser()).resolve()
 
     def competition_path(self, name: str) -> Path:
         competition = self.spec.jobs[name].competition
         assert competition is not None
-        return (self.path.parent / competition).resolve()
+        return (self.path.parent / Path(competition).expanduser()).resolve()
 
 
 def load_jobs(path: str | Path) -> Jobs:

@@ -80,7 +80,8 @@ def test_a_run_on_a_broken_evaluator_stops_after_five_and_no_escape_reaches_the_
         [sys.executable, "-m", "agent.cli", "run", str(tmp_path / "t")],
         capture_output=True, text=True, env=env, timeout=240,
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 1, done.stderr[-2000:]  # nothing scored: a script must not read success
+    assert "no experiment scored" in done.stderr
     assert "the first 5 experiments, experiment 0 (the workspace as it is) among them" in done.stderr
     assert "scorer broke: cannot parse 17 rows" in done.stderr and "strop show " in done.stderr
     assert "\x1b" not in done.stderr + done.stdout

@@ -410,3 +410,19 @@ def test_a_record_bigger_than_an_argument_is_written_and_read(tmp_path: Path) ->
     record = ExperimentRecord(run="r", id=0, parent=None, branch="strop/r/0", commit=head, idea="x" * 300_000)
     repo.write_record(record, record.branch)
     assert repo.read_note(head) == record
+
+
+def test_a_workspace_and_scorer_written_from_home_resolve_under_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`~/ws` is the user's home, as in a shell, not a folder named `~` beside the task file."""
+    from agent.task import load_task
+
+    task = odd_task(tmp_path)
+    text = task.read_text().replace('workspace = "ws"', 'workspace = "~/ws"')
+    task.write_text(text.replace('scorer = "scorer"', 'scorer = "~/scorer"'))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    loaded = load_task(task)
+    assert loaded.workspace == (tmp_path / "ws").resolve()
+    sources = loaded.trusted_sources()
+    assert sources is not None and sources.scorer == (tmp_path / "scorer").resolve()
