@@ -20,7 +20,9 @@ from evaluators.verdict import Status
 
 _SCALARS = (str, int, float, bool)  # immutable: shared by a copy
 
-SCHEMA = 1
+# 2: a record with a hidden-test score names that phase's log and its sha256 (1 did not)
+SCHEMA = 2
+NAMES_FINAL_LOG = 2
 
 
 def now_iso() -> str:
@@ -101,7 +103,7 @@ class ExperimentRecord:
     decisions: list[str] = field(default_factory=list)
     final_metrics: dict[str, float] | None = None
     # the hidden-test (final) phase's log and its sha256, as `log_path`/`log_digest` are the
-    # evaluation's: an audit can tell it unchanged. Empty in records of older strop.
+    # evaluation's: an audit can tell it unchanged. Empty in records of schema 1 (older strop).
     final_log_path: str = ""
     final_log_digest: str = ""
     schema: int = SCHEMA

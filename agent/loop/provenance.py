@@ -36,7 +36,7 @@ from pathlib import Path
 
 from agent.experiments import BRANCH_PREFIX, NOTES_REF, RUNS_REF, ExperimentRepo
 from agent.loop.findings import Audit, Problem
-from agent.records import ExperimentRecord, RunRecord, best_experiment
+from agent.records import NAMES_FINAL_LOG, ExperimentRecord, RunRecord, best_experiment
 from agent.run_index import RunIndex
 from evaluators.command import FINAL_LOG
 from evaluators.metrics_output import MetricsError, last_json_object, validate_metrics
@@ -167,6 +167,7 @@ def _record(text: str | None) -> ExperimentRecord:
         or not isinstance(record.parent, int | None)
         or not isinstance(record.final_log_path, str)
         or not isinstance(record.final_log_digest, str)
+        or not isinstance(record.schema, int)
         or not all(isinstance(metrics, dict) for metrics in numbers)
         or not all(isinstance(v, int | float) for metrics in numbers for v in metrics.values())
     ):
@@ -424,7 +425,7 @@ def _check_final(
                     "the hidden test was scored again, or the note edited: trust the first",
                 )
             )
-        log = _final_log(name, record, logs, report)
+        log = _final_log(name, record, run.schema, logs, report)
         if log is not None:
             _check_log(log, spec, report)
     if spec is not None and spec.has_final and ended and run.best in records and run.best not in finals:
@@ -453,18 +454,37 @@ def _check_earlier_best(name: str, was_best: bool, finals: int, report: Audit) -
         )
 
 
-def _final_log(name: str, record: ExperimentRecord, logs: Path, report: Audit) -> _Log | None:
+def _final_log(
+    name: str, record: ExperimentRecord, run_schema: int, logs: Path, report: Audit
+) -> _Log | None:
     """The hidden-test log `record` vouches for: the one it names with its sha256; for a record of
-    an older strop (none named) `N-final.log`, compared with the score only (said as a note)."""
+    an older strop (none named) `N-final.log`, compared with the score only (said as a note).
+
+    A record of a schema that always names it, or of a run started by such a strop, that names
+    none had the names taken out of its note: that is a problem, not an older strop."""
     scored = record.final_metrics or None  # an empty score (the phase failed) gives no metrics to compare
     if record.final_log_path:
         return _Log(name, "final", Path(record.final_log_path), record.final_log_digest, scored)
     if scored is None:
         return None
-    report.unchecked.append(
-        f"{name}'s record names no hidden-test log and holds no sha256 of it (a record of an older "
-        "strop): its log was checked against its score only"
-    )
+    if max(record.schema, run_schema) >= NAMES_FINAL_LOG:
+        whose = (
+            f"the record is schema {record.schema}"
+            if record.schema >= NAMES_FINAL_LOG
+            else (f"its run is schema {run_schema}")
+        )
+        report.problems.append(
+            Problem(
+                f"{name}'s record names no hidden-test log and holds no sha256 of it, yet {whose}, "
+                "whose records always do",
+                "its note was edited: the log's name and sha256 taken out",
+            )
+        )
+    else:
+        report.unchecked.append(
+            f"{name}'s record names no hidden-test log and holds no sha256 of it (a record of an older "
+            "strop): its log was checked against its score only"
+        )
     return _Log(name, "final", logs / f"{record.id}-final.log", None, scored)
 
 

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -228,10 +228,16 @@ def test_an_edited_hidden_test_log(made: Made) -> None:
     assert has(lines, f"{made.id}/{made.best}'s hidden-test log", "changed after it was recorded"), lines
 
 
+def _as_older_strop(note: dict) -> None:
+    """A note as a strop of record schema 1 wrote it: no name or sha256 of the hidden-test log."""
+    for key in ("final_log_path", "final_log_digest"):
+        note.pop(key, None)
+    note["schema"] = 1
+
+
 def test_a_record_of_an_older_strop_without_the_hidden_test_logs_digest_is_whole(made: Made) -> None:
-    made.edit_note(
-        made.best, lambda note: [note.pop(key, None) for key in ("final_log_path", "final_log_digest")]
-    )
+    made.edit_note(made.best, _as_older_strop)
+    made.repo.write_run(replace(made.repo.read_run(made.id), schema=1))
     done = audit(made.id)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"note: {made.id}/{made.best}'s record names no hidden-test log and holds no sha256" in done.stderr
@@ -240,6 +246,18 @@ def test_a_record_of_an_older_strop_without_the_hidden_test_logs_digest_is_whole
     assert has(
         problems(audit(made.id)), f"{made.id}/{made.best}'s recorded hidden-test score is not its log's"
     )
+
+
+def test_the_hidden_test_logs_name_taken_out_of_a_note_is_not_read_as_an_older_strop(made: Made) -> None:
+    """Stripping the two fields made a record look like one of an older strop (a note, exit 0): the
+    record's schema says it always names the log, and so does its run's when the note says 1."""
+    made.edit_note(
+        made.best, lambda note: [note.pop(key, None) for key in ("final_log_path", "final_log_digest")]
+    )
+    stripped = f"{made.id}/{made.best}'s record names no hidden-test log"
+    assert has(problems(audit(made.id)), stripped, "yet the record is schema 2")
+    made.edit_note(made.best, _as_older_strop)  # the note's schema lowered too: the run's still says 2
+    assert has(problems(audit(made.id)), stripped, "yet its run is schema 2")
 
 
 CUT_FINAL = """#!/bin/sh
