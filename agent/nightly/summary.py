@@ -19,9 +19,18 @@ class JobMorning:
 
     @property
     def adopt(self) -> str:
-        if self.night.run and self.night.best is not None and self.night.kind == "run":
-            return f"strop adopt {self.night.run}/{self.night.best}"
-        return ""
+        """The command that brings the night's best into the user's branch; "" when there is nothing
+        to bring: experiment 0 of a night with no warm start is the workspace as it is."""
+        n = self.night
+        if not n.run or n.best is None or n.kind != "run" or self.unimproved:
+            return ""
+        return f"strop adopt {n.run}/{n.best}"
+
+    @property
+    def unimproved(self) -> bool:
+        """Whether the best is experiment 0 started from the user's own workspace (no warm start)."""
+        n = self.night
+        return n.kind == "run" and n.best == 0 and n.base is None
 
     @property
     def change(self) -> str:
@@ -58,6 +67,8 @@ def as_text(items: list[JobMorning]) -> str:
         lines.append(f"  {item.change}")
         if item.adopt:
             lines.append(f"  adopt: {item.adopt}   (branch {n.branch})")
+        elif item.unimproved:
+            lines.append("  nothing to adopt: no experiment beat experiment 0, the workspace as it is")
         if n.error:
             lines.append(f"  failed: {n.error}")
         if n.note:

@@ -411,3 +411,18 @@ def test_a_jobs_file_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
     path = tmp_path / "jobs.toml"
     path.write_bytes(b"\xef\xbb\xbf" + b'[nightly]\r\nwindow = "2h"\r\n')
     assert load_jobs(path).spec.nightly.window == 7200.0
+
+
+def test_the_summary_offers_no_adopt_when_nothing_beat_the_users_own_workspace() -> None:
+    """Experiment 0 of a night with no warm start is the workspace as it is: adopting it is nothing.
+    With a warm start it is last night's best, which the user may not have adopted yet."""
+    from agent.nightly.summary import JobMorning, as_text
+
+    night = NightRecord("j", "2026-12-01T02:00", "run", "2026-12-01T02:00:01", status="done", run="r1",
+                        metric="score", direction="maximize", best=0, best_metric=0.5, branch="strop/r1/0")  # fmt: skip
+    cold = JobMorning("j", night)
+    assert cold.adopt == "" and "nothing to adopt: no experiment beat experiment 0" in as_text([cold])
+    warm = JobMorning("j", NightRecord(**{**night.to_dict(), "base": "abc123"}))
+    assert warm.adopt == "strop adopt r1/0" and "nothing to adopt" not in as_text([warm])
+    better = JobMorning("j", NightRecord(**{**night.to_dict(), "best": 3, "branch": "strop/r1/3"}))
+    assert better.adopt == "strop adopt r1/3"
