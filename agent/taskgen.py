@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.errors import UserError
+from agent.space_sketch import SpaceSketch, sketch_space
 from agent.task import Task, load_task
 
 DIRECTIONS = {"max": "maximize", "maximize": "maximize", "min": "minimize", "minimize": "minimize"}
@@ -53,6 +54,7 @@ class TaskDraft:
     scorer: Path | None = None  # absolute: written relative to the task file
     private: Path | None = None
     public: Path | None = None
+    space: SpaceSketch | None = None  # guessed from the workspace's params.json, if it has one
 
     @property
     def two_stage(self) -> bool:
@@ -156,6 +158,7 @@ def draft(
         scorer=folders.get("--scorer"),
         private=folders.get("--private"),
         public=folders.get("--public"),
+        space=sketch_space(workspace),
     )
 
 
@@ -282,9 +285,17 @@ experiments = {d.experiments}  # also: time = "30m", tokens, cost (USD)
 kind = "auto"  # llm when [llm] is set, else evolve over [space]
 
 {_llm(d)}
-# [space]                              # what the offline proposer may change (written to params.json)
-# learning_rate = {{ type = "float", low = 0.01, high = 0.5, log = true }}
-"""
+{_space(d)}"""
+
+
+def _space(d: TaskDraft) -> str:
+    """The `[space]` guessed from the workspace's params.json, else a commented example."""
+    if d.space is not None and d.space.lines:
+        return d.space.toml()
+    return (
+        "# [space]                              # what the offline proposer may change (written to params.json)\n"
+        '# learning_rate = { type = "float", low = 0.01, high = 0.5, log = true }\n'
+    )
 
 
 def _one_stage(d: TaskDraft) -> str:

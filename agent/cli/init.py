@@ -117,7 +117,7 @@ def init_command(
     shown = shlex.quote(str(target))  # commands to copy: a folder named `my ws` is two words to a shell
     then = (
         f"then   strop run {shown}"
-        if d.llm
+        if d.llm or (d.space is not None and d.space.lines)
         else f"then, with a [space] or an [llm] in it,   strop run {shown}"
     )
     out.print(f"next: strop eval {shown}   {then}", markup=False)
@@ -152,7 +152,14 @@ def init_notes(d: TaskDraft, workspace: Path) -> list[str]:
             "a candidate that changes it is `tampered`; if it is what should change, drop it from `files`, "
             "or measure it with a separate script"
         )
-    if d.llm is None:
+    if d.space is not None and d.space.lines:
+        names = d.space.names
+        shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+        notes.append(
+            f"[space] guessed from {d.space.source}: {shown}; each range is a guess around today's value, "
+            "check them before `strop run`"
+        )
+    elif d.llm is None:
         notes.append(
             "no LLM set (STROP_LLM_URL, STROP_LLM_MODEL): `strop run` needs a [space] (the parameters the "
             "offline proposer may change, read by your code from params.json) or an [llm] table; "

@@ -196,3 +196,55 @@ def test_init_on_a_folder_inside_a_repo_says_it_is_a_managed_copy(tmp_path: Path
     assert "`strop adopt` writes the files in" in done.stdout
     plain = strop("init", str(repo), "--goal", "g", "--eval", "python bench.py", "--metric", "seconds")
     assert plain.returncode == 0 and "lies inside the git repo" not in plain.stdout
+
+
+def test_a_params_file_gives_a_guessed_space_and_the_run_searches_it_offline(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    """`strop init` then `strop run`, no LLM and no ranges written by hand: the [space] is guessed
+    from params.json's values, each kind of value its own range, and what has none is named."""
+    folder = workspace(tmp_path, repo=False)  # a plain folder: strop keeps a managed copy
+    values = {"lr": 0.1, "depth": 3, "subsample": 0.8, "n": 0, "shift": -2.5, "flag": True,
+              "kind": "a", "layers": [1, 2], "big": 1e308, "bad-name": 1}  # fmt: skip
+    (folder / "params.json").write_text(json.dumps(values))
+    (folder / "bench.py").write_text(
+        "import json\np = json.load(open('params.json'))\n"
+        "print(json.dumps({'seconds': (p['lr'] - 0.03) ** 2 + abs(p['depth'] - 7) + (0 if p['flag'] else 1)}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STROP_LLM")}
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "init", "--goal", "fast", "--eval", "python bench.py",
+         "--metric", "seconds", "--direction", "min"],
+        capture_output=True, text=True, timeout=120, cwd=folder, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "[space] guessed from params.json: lr, depth, subsample, n, shift, flag" in done.stdout
+    assert "then   strop run" in done.stdout
+    space = load_task(folder / "task.toml").spec.space
+    assert set(space) == {"lr", "depth", "subsample", "n", "shift", "flag"}
+    assert (space["lr"].low, space["lr"].high, space["lr"].log) == (0.01, 1.0, True)  # a fraction: up to 1
+    assert (space["depth"].low, space["depth"].high) == (1, 12)
+    assert (space["n"].low, space["n"].high) == (0, 10)
+    assert (space["shift"].low, space["shift"].high, space["shift"].log) == (-25.0, -0.25, False)
+    assert space["flag"].type == "bool"
+    text = (folder / "task.toml").read_text()
+    for left_out in ("kind (text", "layers (a list)", "big (too large", '"bad-name" (not a parameter name)'):
+        assert left_out in text, left_out
+    ran = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "run", str(folder), "-n", "6", "--json"],
+        capture_output=True, text=True, timeout=240, cwd=folder, env=env,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    report = json.loads(ran.stdout)
+    assert report["best"]["metrics"]["seconds"] < report["baseline"]["metrics"]["seconds"]
+    kept = json.loads((folder / "params.json").read_text())
+    assert kept == values  # the user's file is untouched until `strop adopt`
+
+
+def test_no_params_file_or_one_that_is_no_object_leaves_the_space_commented(tmp_path: Path) -> None:
+    folder = workspace(tmp_path, repo=False)
+    for text in (None, "[1, 2]", "{not json", "\x00\x01"):
+        if text is not None:
+            (folder / "params.json").write_text(text)
+        d = draft(folder, "fast", "python bench.py", "seconds", "min")
+        assert d.space is None and "# [space]" in render(d)
