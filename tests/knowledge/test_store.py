@@ -244,3 +244,57 @@ def test_the_size_cap_applies_to_a_lone_file_and_a_folder_alike(
     folder = store.add([docs])
     assert (folder.added, folder.removed) == (1, 0) and _skipped(folder) == {"huge.md": "over 2 MB"}
     assert [s.source for s in store.list_sources()] == [str(docs / "small.md")]
+
+
+SETEXT = """---
+title: Tuning notes
+---
+Preface words.
+
+Install
+=======
+
+Run pip install, then check the wheel.
+
+Gradient boosting depth
+-----------------------
+
+Shallow trees of depth three to five generalise best on small tabular data.
+
+- a list item
+---
+
+```
+Not a heading
+-------------
+```
+"""
+
+
+def test_setext_headings_and_wide_unicode_text_are_passages_like_any_other(
+    tmp_path: Path, hashing: HashingEmbedder
+) -> None:
+    """A Markdown section underlined by === or --- is its own passage, its heading carried as an
+    ATX one's is (front matter, a rule after a list and a code fence are not headings); text saved
+    as UTF-16 or UTF-32 with its byte-order mark is text, and NUL bytes without one stay binary."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "notes.md").write_text(SETEXT)
+    words = "Learning rate warmup steadies the first epochs of training.\n"
+    (docs / "le.txt").write_bytes(words.encode("utf-16"))  # BOM, then little-endian on this machine
+    (docs / "be.txt").write_bytes(b"\xfe\xff" + words.replace("Learning", "Momentum").encode("utf-16-be"))
+    (docs / "wide.txt").write_bytes(words.replace("Learning", "Dropout").encode("utf-32"))
+    (docs / "blob.txt").write_bytes(b"ab\x00cd\x00" * 10)
+    store = KnowledgeStore.open(tmp_path / "store", embedder=hashing)
+    report = store.add([docs])
+    assert _skipped(report) == {"blob.txt": "binary file"}
+    assert report.added == 4 and not report.errors
+    hits = store.search("depth of boosted trees on small tabular data", k=10)
+    section = next(h for h in hits if h.source.endswith("notes.md") and "Shallow trees" in h.text)
+    assert section.title == "notes.md: Install > Gradient boosting depth"
+    assert "Not a heading" in section.text and "a list item" in section.text  # not headings of their own
+    titles = {h.title for h in store.search("tuning notes install", k=10) if h.source.endswith("notes.md")}
+    assert titles == {"notes.md", "notes.md: Install", "notes.md: Install > Gradient boosting depth"}
+    for name, first in (("le.txt", "Learning"), ("be.txt", "Momentum"), ("wide.txt", "Dropout")):
+        found = [h for h in store.search(f"{first} warmup epochs", k=10) if h.source.endswith(name)]
+        assert found and found[0].text.startswith(first), name
