@@ -171,6 +171,7 @@ class Engine(Generic[G]):
         self.rng = numpy.random.default_rng(config.seed)
         self._started = 0.0
         self._wall_before = 0.0
+        self._unsaved: tuple[int, bytes] | None = None  # the last whole generation not yet on disk
 
     # ---- public ---------------------------------------------------------------------
 
@@ -240,6 +241,17 @@ class Engine(Generic[G]):
         self._started = time.time()
         self._wall_before = self.state.stats.wall_time
         deadline = self._started + self.config.time_budget if self.config.time_budget else None
+        try:
+            self._generations(deadline)
+        except KeyboardInterrupt:
+            self._save_unsaved()
+            raise
+        self._update_wall()
+        if self.config.checkpoint_path is not None:
+            self._write_checkpoint()
+        return self.result()
+
+    def _generations(self, deadline: float | None) -> None:
         with self._pool() as pool:
             if self.state.generation < 0:
                 try:
@@ -256,10 +268,17 @@ class Engine(Generic[G]):
                 except DeadlineReached:
                     break
                 self._finish_generation()
-        self._update_wall()
-        if self.config.checkpoint_path is not None:
-            self._write_checkpoint()
-        return self.result()
+
+    def _save_unsaved(self) -> None:
+        """On a stop signal, write the last whole generation if the periodic checkpoint has not.
+
+        A stop lands mid-generation, whose half-placed children are no state to resume from, so
+        each whole generation between checkpoints is kept in memory (a pickle, milliseconds) and
+        the one the stop found is written: a resume loses only the generation under way."""
+        if self._unsaved is None or self.config.checkpoint_path is None:
+            return
+        generation, data = self._unsaved
+        self._write_checkpoint(data, generation)
 
     def _pool(self) -> Any:
         """Local killable processes, or a Ray cluster: the same contract (agent.executors.ray_pool)."""
@@ -324,9 +343,12 @@ class Engine(Generic[G]):
         front = state.front
         best = min((ind.fitness.objectives for ind in front), default=())
         self._emit(GenerationDone(state.generation, self._stats(), len(front), best))
-        path = self.config.checkpoint_path
-        if path is not None and state.generation % self.config.checkpoint_every == 0:
+        if self.config.checkpoint_path is None:
+            return
+        if state.generation % self.config.checkpoint_every == 0:
             self._write_checkpoint()
+        else:
+            self._unsaved = (state.generation, pickle.dumps(state, protocol=5))
 
     def _breed(self, island: int, deadline: float | None = None) -> list[G]:
         config = self.config
@@ -484,16 +506,18 @@ class Engine(Generic[G]):
         if self.observer is not None:
             self.observer(event)
 
-    def _write_checkpoint(self) -> None:
+    def _write_checkpoint(self, data: bytes | None = None, generation: int | None = None) -> None:
+        """Write the state (or `data`, a pickled earlier state of `generation`) whole, atomically."""
         path = self.config.checkpoint_path
         assert path is not None
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(path.name + ".tmp")
         try:
-            temporary.write_bytes(seal(pickle.dumps(self.state, protocol=5)))
+            temporary.write_bytes(seal(data if data is not None else pickle.dumps(self.state, protocol=5)))
             os.replace(temporary, path)
         except BaseException:
             # an interrupt mid-write: the last whole checkpoint stays, and no half file beside it
             temporary.unlink(missing_ok=True)
             raise
-        self._emit(CheckpointWritten(self.state.generation, path))
+        self._unsaved = None
+        self._emit(CheckpointWritten(self.state.generation if generation is None else generation, path))

@@ -117,6 +117,35 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     assert _fingerprint(resumed) == _fingerprint(uninterrupted)
 
 
+def test_a_stop_between_checkpoints_keeps_the_last_whole_generation(tmp_path):
+    """A stop signal (KeyboardInterrupt) lands while generation 5 is under way, 5 generations after
+    the last periodic checkpoint (every 10): generations 1-4 were lost. The checkpoint now holds
+    generation 4, and the resumed search is the one that was never stopped."""
+    from agent.evolution import CheckpointWritten
+
+    uninterrupted = Engine(ToyDomain(), _config(workers=2, generations=8)).run()
+    checkpoint = tmp_path / "engine.ckpt"
+    written = []
+
+    def stop_in_generation_5(event):
+        if isinstance(event, CheckpointWritten):
+            written.append(event.generation)
+        if isinstance(event, GenerationDone) and event.generation == 5:
+            raise KeyboardInterrupt  # where the signal handler raises it: mid-run, state half-moved
+
+    engine = Engine(
+        ToyDomain(),
+        _config(workers=2, generations=8, checkpoint_path=checkpoint, checkpoint_every=10),
+        observer=stop_in_generation_5,
+    )
+    with pytest.raises(KeyboardInterrupt):
+        engine.run()
+    assert written == [0, 4]
+    resumed = Engine.resume(ToyDomain(), checkpoint)
+    assert resumed.state.generation == 4
+    assert _fingerprint(resumed.run()) == _fingerprint(uninterrupted)
+
+
 def test_config_without_budget_is_refused():
     with pytest.raises(UserError):
         EngineConfig(population=4)
