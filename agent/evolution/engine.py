@@ -172,6 +172,9 @@ class Engine(Generic[G]):
         self._started = 0.0
         self._wall_before = 0.0
         self._unsaved: tuple[int, bytes] | None = None  # the last whole generation not yet on disk
+        # asked after each generation, beside the budget: a caller's reason to end early (not in the
+        # config, which a checkpoint pickles)
+        self.stop_when: Callable[[], bool] | None = None
 
     # ---- public ---------------------------------------------------------------------
 
@@ -303,6 +306,8 @@ class Engine(Generic[G]):
     def _done(self) -> bool:
         config = self.config
         if config.generations is not None and self.state.generation >= config.generations:
+            return True
+        if self.stop_when is not None and self.stop_when():
             return True
         return config.time_budget is not None and time.time() - self._started >= config.time_budget
 

@@ -45,3 +45,34 @@ def test_seeds_evaluated_without_evolution_are_all_labelled_seed():
     # the seeds include the baselines' shapes, so at each cost the seed matches its baseline
     for entry in report.front:
         assert entry.margin is None or entry.margin <= 1.02
+
+
+def test_the_report_shows_only_points_that_approximate_and_beat_every_cheaper_one():
+    from agent.domains.numerics.origins import worth_showing
+
+    # a log2 front as the search left it (cost, max ULP, relative error): a program returning inf,
+    # one returning 0, then pairs where the costlier point is no better beyond rounding
+    points = [(0.82, 4.5e40, float("inf")), (0.85, 1.7e7, 1.0), (1.7, 3.1e6, 0.19), (2.7, 3.79e5, 0.023),
+              (3.55, 3.79e5, 0.023), (3.7, 4.921e4, 3e-3), (4.52, 4.92e4, 3e-3), (5.7, 1020, 7e-5),
+              (5.85, 1019, 7e-5), (8.7, 4.207, 3e-7), (8.85, 3.706, 3e-7), (9.0, float("nan"), 0.1)]  # fmt: skip
+    costs, ulps, rel = (list(column) for column in zip(*points, strict=True))
+    shown = worth_showing(costs, ulps, rel)
+    assert [costs[i] for i in shown.kept] == [1.7, 2.7, 3.7, 5.7, 8.7, 8.85]
+    assert shown.note == (
+        "front points not shown: 3 approximate nothing (relative error ≥ 1 or not finite); "
+        "3 no better than a cheaper point by more than 2%"
+    )
+    # at the same cost the better one stays; nothing left out, nothing said
+    assert worth_showing([2.0, 2.0], [5.0, 4.0], [0.1, 0.1]).kept == [1]
+    assert worth_showing([1.0, 2.0], [5.0, 4.0], [0.1, 0.1]).note == ""
+
+
+def test_the_search_leaves_only_what_the_claims_under_1_ulp_need():
+    from agent.domains.numerics.reserve import Reserve, whole_reserve
+
+    reserve = Reserve(whole=30.0, per_program=1.5, after_claims=15.0, baseline_claims=1, start_speed=5.0)
+    assert reserve.needed(0) == 1.5  # one baseline to verify, nothing of the search's: no speed loops
+    assert reserve.needed(2) == 1.5 * 3 + 15.0
+    assert reserve.needed(40) == 30.0  # never more than the plan kept
+    assert reserve.floor == 1.5 * 3 + 5.0  # the baseline and two new claims verified, speed started
+    assert whole_reserve(12.0).floor == 12.0  # sampled verification: the search leaves it all

@@ -6,8 +6,9 @@ against glibc, NumPy and the best baseline polynomial (see `speed`). The request
 budget bounds all of it (a `Deadline`, from the process start when the CLI passes one):
 the verification and timing are reserved up front (exhaustive float32 verification only
 when its estimate fits the budget; the sampled set otherwise), the baselines must leave
-the search `MIN_SEARCH_SECONDS`, the search ends at the deadline less the reserve (its Z3
-checks in a killable process, see `denominators.BoundedProver`), and every step after it
+the search `MIN_SEARCH_SECONDS`, the search (its Z3 checks in a killable process, see
+`denominators.BoundedProver`) ends at the deadline less what the programs under 1 ULP need
+of the reserve (see `reserve`: with none, it runs on into the rest), and every step after it
 ends by the deadline: a pass that cannot finish is cut (the C programs killed, the sampled
 set thinned, unverified programs keep their search-grid errors, speed skipped), and the
 report's notes say what was cut.
@@ -34,9 +35,10 @@ from agent.domains.numerics.denominators import BoundedProver, check_program
 from agent.domains.numerics.domain import CacheTally, NumericsDomain, Z3Tally, canonical_key
 from agent.domains.numerics.exhaustive import estimate_seconds, verify_all
 from agent.domains.numerics.measure import Errors, Reference, measure
-from agent.domains.numerics.origins import TOLERANCE, Measured, label, strongest
+from agent.domains.numerics.origins import TOLERANCE, Measured, label, strongest, worth_showing
 from agent.domains.numerics.points import count_in, verification_points
 from agent.domains.numerics.program import Program, horner
+from agent.domains.numerics.reserve import Reserve, whole_reserve
 from agent.domains.numerics.skeletons import families, taylor_and_pade, textbook_extensions
 from agent.domains.numerics.speed import measure_speed
 from agent.domains.numerics.targets import FORMATS, TARGETS, Format, Target
@@ -694,6 +696,35 @@ def _plan(request: Request, left: float) -> tuple[float, bool]:
     return min(30.0, max(8.0, 0.2 * left)), False
 
 
+def _reserve(
+    request: Request,
+    whole: float,
+    exhaustive: bool,
+    plain: float,
+    domain: NumericsDomain,
+    named: list[tuple[str, Program]],
+) -> Reserve:
+    """What the search leaves for verification and speed, by the claims under 1 ULP (see `reserve`).
+
+    `whole` is the plan's reserve with `plain`, the plain-arithmetic polynomials' exhaustive pass
+    at speed time, in it."""
+    if not exhaustive or request.time_budget is None:
+        return whole_reserve(whole)
+    speed = SPEED_SECONDS if request.speed else 0.0
+    score = Reference(domain.score.x, domain.score.truth, domain.format)
+    grid = [score.measure(p.run(domain.score.x, domain.format)).max_ulp for _, p in named]
+    costs = [domain.cost(p) for _, p in named]
+    claims = sum(1 for k, e in enumerate(grid) if e < VERIFY_BELOW_ULP and not _dominated(costs, grid, k))
+    per_program = max(0.0, whole - speed - plain) / PLANNED_PROGRAMS
+    start = MIN_SPEED_SECONDS + 1.0 if request.speed else 0.0
+    return Reserve(whole, per_program, speed + plain, claims, start)
+
+
+def _claims(front: Sequence[Individual[Program]]) -> int:
+    """The front's programs under 1 ULP on the search grid: each one's verification needs time."""
+    return sum(1 for ind in front if ind.fitness.info.get("max_ulp", math.inf) < VERIFY_BELOW_ULP)
+
+
 def discover(
     request: Request,
     observer: Callable[[EngineEvent | FrontWritten], None] | None = None,
@@ -724,19 +755,23 @@ def discover(
     )
     extensions = textbook_programs(domain, say, until.minus(reserve + MIN_SEARCH_SECONDS))
     plain_screened: list[_PlainPolynomial] = []
+    plain_seconds = 0.0
     if exhaustive and request.speed and fmt.inside:
         say("phase: baselines: the polynomials in plain float32 arithmetic")
         plain_screened = plain_arithmetic_polynomials(request, named)
         if plain_screened:  # their exhaustive pass at speed time
             plain = estimate_seconds(request.fn, request.lo, request.hi, len(plain_screened))
-            reserve += ESTIMATE_MARGIN * plain / EXHAUSTIVE_TIMEOUT_SHARE
+            plain_seconds = ESTIMATE_MARGIN * plain / EXHAUSTIVE_TIMEOUT_SHARE
+            reserve += plain_seconds
     baseline_seconds = time.monotonic() - started
     say(f"phase: baselines done: {len(named)} in {baseline_seconds:.1f}s")
 
     search_seconds = None
+    kept = _reserve(request, reserve, exhaustive, plain_seconds, domain, named)
+    floor = kept.floor
     if request.time_budget is not None:
-        search_seconds = until.left() - reserve
-        if search_seconds < MIN_SEARCH_SECONDS:
+        search_seconds = until.left() - floor
+        if until.left() - reserve < MIN_SEARCH_SECONDS:
             raise _too_short(request, baseline_seconds, reserve)
     config = EngineConfig(
         seed=request.seed,
@@ -753,11 +788,16 @@ def discover(
         checkpoint_every=5,
     )
     budget = f"{search_seconds:.0f}s" if search_seconds else f"{request.generations} generations"
+    if search_seconds and floor < reserve:
+        budget = f"up to {search_seconds:.0f}s: it ends sooner once programs under 1 ULP need the time left"
     say(f"phase: search ({budget})")
-    prover = BoundedProver(deadline=until.minus(reserve))
+    prover = BoundedProver(deadline=until.minus(floor))
     domain.prover = prover
     try:
-        result = Engine.continued(domain, config, observer=observer, identity=_identity(request)).run()
+        engine = Engine.continued(domain, config, observer=observer, identity=_identity(request))
+        if floor < reserve:
+            engine.stop_when = lambda: until.left() < kept.needed(_claims(engine.state.front))
+        result = engine.run()
     finally:
         prover.close()
         domain.prover = check_program
@@ -787,6 +827,15 @@ def discover(
     front_kinds = [
         verifier.kind if i in front_verified else "search grid" for i in range(len(front_programs))
     ]
+    shown = worth_showing(
+        [domain.cost(p) for p in front_programs],
+        [metric_of(e) for e in front_errors],
+        [e.max_rel_error for e in front_errors],
+    )
+    individuals = [result.front[i] for i in shown.kept]
+    front_programs = [front_programs[i] for i in shown.kept]
+    front_errors = [front_errors[i] for i in shown.kept]
+    front_kinds = [front_kinds[i] for i in shown.kept]
     baselines: list[BaselineEntry] = []
     for k, (name, program) in enumerate(named):
         errors = verified_by_index.get(k, named_grid[k])
@@ -813,7 +862,7 @@ def discover(
     code_files: dict[Path, str] = {}
     front: list[FrontEntry] = []
     for individual, program, errors, kind in zip(
-        result.front, front_programs, front_errors, front_kinds, strict=True
+        individuals, front_programs, front_errors, front_kinds, strict=True
     ):
         cost, ops = domain.cost(program), program.cost()
         is_seed = canonical_key(program.prune(), frozenset()) in seed_keys
@@ -862,7 +911,7 @@ def discover(
     say(f"phase: verification done in {verifier.seconds:.1f}s")
 
     speed: list[Speed] = []
-    notes = left_out + verifier.notes
+    notes = left_out + verifier.notes + ([shown.note] if shown.note else [])
     if fmt.precision <= 24 and request.speed and verifier.exhaustive:
         speed = _measure_speed(
             request, front, front_programs, baselines, named, say, until, notes, plain_screened

@@ -15,6 +15,7 @@ those as results would be a claim of nothing. Every front point therefore gets o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -70,3 +71,37 @@ def label(error: float, cost: float, is_seed: bool, baselines: Sequence[Measured
     if margin >= 1 / (1 + TOLERANCE):
         return Label("baseline-equivalent", name, reference, margin)
     return Label("evolved", name, reference, margin)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """The front points a report shows (indices, cheapest first) and one line on the rest."""
+
+    kept: list[int]
+    note: str
+
+
+def worth_showing(costs: Sequence[float], errors: Sequence[float], rel_errors: Sequence[float]) -> Shown:
+    """The points of the search's front worth a row: each approximates the function (relative error
+    below 1, finite) and is better, beyond rounding (TOLERANCE), than every cheaper point shown.
+
+    The search's front is ranked on its grid, the report's errors are verified on more inputs, and
+    the search keeps points that are useless as approximations (a constant 0 is relative error 1 at
+    the lowest cost): shown as they were, a front of 16 carried rows for a program that returns
+    inf and for costlier programs with the same verified error as a cheaper one.
+    """
+    useless = [i for i in range(len(costs)) if not (rel_errors[i] < 1 and math.isfinite(errors[i]))]
+    kept: list[int] = []
+    best = float("inf")
+    for i in sorted(set(range(len(costs))) - set(useless), key=lambda i: (costs[i], errors[i], i)):
+        if errors[i] * (1 + TOLERANCE) < best:
+            kept.append(i)
+            best = min(best, errors[i])
+    dominated = len(costs) - len(useless) - len(kept)
+    parts = []
+    if useless:
+        parts.append(f"{len(useless)} approximate nothing (relative error ≥ 1 or not finite)")
+    if dominated:
+        parts.append(f"{dominated} no better than a cheaper point by more than {TOLERANCE:.0%}")
+    note = f"front points not shown: {'; '.join(parts)}" if parts else ""
+    return Shown(kept, note)
