@@ -56,15 +56,17 @@ def test_the_report_shows_only_points_that_approximate_and_beat_every_cheaper_on
               (3.55, 3.79e5, 0.023), (3.7, 4.921e4, 3e-3), (4.52, 4.92e4, 3e-3), (5.7, 1020, 7e-5),
               (5.85, 1019, 7e-5), (8.7, 4.207, 3e-7), (8.85, 3.706, 3e-7), (9.0, float("nan"), 0.1)]  # fmt: skip
     costs, ulps, rel = (list(column) for column in zip(*points, strict=True))
-    shown = worth_showing(costs, ulps, rel)
+    shown = worth_showing(costs, ulps, rel, [False] * len(costs))
     assert [costs[i] for i in shown.kept] == [1.7, 2.7, 3.7, 5.7, 8.7, 8.85]
     assert shown.note == (
         "front points not shown: 3 approximate nothing (relative error ≥ 1 or not finite); "
         "3 no better than a cheaper point by more than 2%"
     )
     # at the same cost the better one stays; nothing left out, nothing said
-    assert worth_showing([2.0, 2.0], [5.0, 4.0], [0.1, 0.1]).kept == [1]
-    assert worth_showing([1.0, 2.0], [5.0, 4.0], [0.1, 0.1]).note == ""
+    assert worth_showing([2.0, 2.0], [5.0, 4.0], [0.1, 0.1], [False, False]).kept == [1]
+    assert worth_showing([1.0, 2.0], [5.0, 4.0], [0.1, 0.1], [False, False]).note == ""
+    # a discovery within 2% of a cheaper point's error stays (that one may only tie its baseline)
+    assert worth_showing([5.0, 6.0], [1.0, 0.99], [0.1, 0.1], [False, True]).kept == [0, 1]
 
 
 def test_the_search_leaves_only_what_the_claims_under_1_ulp_need():

@@ -827,15 +827,6 @@ def discover(
     front_kinds = [
         verifier.kind if i in front_verified else "search grid" for i in range(len(front_programs))
     ]
-    shown = worth_showing(
-        [domain.cost(p) for p in front_programs],
-        [metric_of(e) for e in front_errors],
-        [e.max_rel_error for e in front_errors],
-    )
-    individuals = [result.front[i] for i in shown.kept]
-    front_programs = [front_programs[i] for i in shown.kept]
-    front_errors = [front_errors[i] for i in shown.kept]
-    front_kinds = [front_kinds[i] for i in shown.kept]
     baselines: list[BaselineEntry] = []
     for k, (name, program) in enumerate(named):
         errors = verified_by_index.get(k, named_grid[k])
@@ -855,6 +846,20 @@ def discover(
         if request.seeds
         else set()
     )
+
+    front_costs = [domain.cost(p) for p in front_programs]
+    novel = [
+        label(metric_of(e), cost, canonical_key(p.prune(), frozenset()) in seed_keys, comparable).origin
+        == "novel"
+        for p, e, cost in zip(front_programs, front_errors, front_costs, strict=True)
+    ]
+    shown = worth_showing(
+        front_costs, [metric_of(e) for e in front_errors], [e.max_rel_error for e in front_errors], novel
+    )
+    individuals = [result.front[i] for i in shown.kept]
+    front_programs = [front_programs[i] for i in shown.kept]
+    front_errors = [front_errors[i] for i in shown.kept]
+    front_kinds = [front_kinds[i] for i in shown.kept]
 
     out_dir = request.out_dir
     if out_dir is not None:

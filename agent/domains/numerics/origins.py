@@ -81,9 +81,12 @@ class Shown:
     note: str
 
 
-def worth_showing(costs: Sequence[float], errors: Sequence[float], rel_errors: Sequence[float]) -> Shown:
+def worth_showing(
+    costs: Sequence[float], errors: Sequence[float], rel_errors: Sequence[float], novel: Sequence[bool]
+) -> Shown:
     """The points of the search's front worth a row: each approximates the function (relative error
-    below 1, finite) and is better, beyond rounding (TOLERANCE), than every cheaper point shown.
+    below 1, finite) and is better, beyond rounding (TOLERANCE), than every cheaper point shown, or is
+    `novel` (a discovery is never hidden behind a cheaper point that only ties its baseline).
 
     The search's front is ranked on its grid, the report's errors are verified on more inputs, and
     the search keeps points that are useless as approximations (a constant 0 is relative error 1 at
@@ -94,7 +97,7 @@ def worth_showing(costs: Sequence[float], errors: Sequence[float], rel_errors: S
     kept: list[int] = []
     best = float("inf")
     for i in sorted(set(range(len(costs))) - set(useless), key=lambda i: (costs[i], errors[i], i)):
-        if errors[i] * (1 + TOLERANCE) < best:
+        if errors[i] * (1 + TOLERANCE) < best or novel[i]:
             kept.append(i)
             best = min(best, errors[i])
     dominated = len(costs) - len(useless) - len(kept)
