@@ -189,7 +189,7 @@ def run_command(
         int | None, typer.Option("--experiments", "-n", min=1, help="Experiments for this run (incl. 0).")
     ] = None,
     time_limit: Annotated[
-        str | None, typer.Option("--time", "-t", help='Wall-time budget, e.g. "90s", "30m", "2h".')
+        str | None, typer.Option("--time", "-t", help='Wall-time budget, e.g. "90s", "30m", "2h", "1h30m".')
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
     json_out: JsonFlag = False,
