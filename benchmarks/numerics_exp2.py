@@ -18,7 +18,8 @@ import warnings
 from pathlib import Path
 
 from agent.domains.numerics.codegen import C_FLAGS
-from agent.domains.numerics.discovery import Request, discover
+from agent.domains.numerics.discovery import discover
+from agent.domains.numerics.request import Request
 
 
 def main() -> None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import warnings
 
-from agent.domains.numerics.discovery import Request, discover
+from agent.domains.numerics.discovery import discover
+from agent.domains.numerics.request import Request
 
 
 def main() -> None:

@@ -44,7 +44,9 @@ import time
 import warnings
 from pathlib import Path
 
-from agent.domains.numerics.discovery import SPEED_TIE, Report, Request, discover
+from agent.domains.numerics.discovery import discover
+from agent.domains.numerics.report import SPEED_TIE, Report
+from agent.domains.numerics.request import Request
 
 HALF_PI = 1.5707963705062866  # float32(π/2), also a float64 number
 TARGETS = [

@@ -21,7 +21,8 @@ import warnings
 
 import numpy
 
-from agent.domains.numerics.discovery import Request, discover
+from agent.domains.numerics.discovery import discover
+from agent.domains.numerics.request import Request
 from agent.domains.numerics.targets import FORMATS, TARGETS
 
 TRAIN = 256

@@ -140,7 +140,9 @@ def numerics(
     """
     from agent.cli.interrupted import SearchLeftovers, interruptible
     from agent.deadline import Deadline, process_started
-    from agent.domains.numerics.discovery import FrontWritten, Request, discover
+    from agent.domains.numerics.discovery import discover
+    from agent.domains.numerics.report import FrontWritten
+    from agent.domains.numerics.request import Request
     from agent.executors import ExecutorSpec
     from agent.home import strop_home
     from agent.loop.interrupts import held_interrupts

@@ -2,7 +2,7 @@
 
 import warnings
 
-from agent.domains.numerics.discovery import baseline_programs, usable_baselines
+from agent.domains.numerics.baselines import baseline_programs, usable_baselines
 from agent.domains.numerics.domain import NumericsDomain
 
 

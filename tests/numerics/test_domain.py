@@ -3,7 +3,7 @@
 import numpy
 import pytest
 
-from agent.domains.numerics.discovery import baseline_programs
+from agent.domains.numerics.baselines import baseline_programs
 from agent.domains.numerics.domain import NumericsDomain
 from agent.domains.numerics.program import Node, Program, horner
 from agent.domains.numerics.skeletons import factored_polynomial
@@ -82,7 +82,7 @@ def test_the_structure_cache_sees_through_a_square():
 
 
 def test_float32_polynomial_baselines_go_past_the_cost_limit_for_the_speed_comparison():
-    from agent.domains.numerics.discovery import SPEED_POLYNOMIAL_COST
+    from agent.domains.numerics.baselines import SPEED_POLYNOMIAL_COST
 
     domain = _small("exp2", 0.0, 1.0, polish_evaluations=0, max_cost=4)
     costs = {name: domain.cost(program) for name, program in baseline_programs(domain)}

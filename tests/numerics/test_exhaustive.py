@@ -62,14 +62,15 @@ def test_verification_falls_back_to_the_sample_when_time_runs_out(monkeypatch):
     import time
 
     from agent.deadline import Deadline
-    from agent.domains.numerics import discovery, points
-    from agent.domains.numerics.discovery import Request, _Verifier
+    from agent.domains.numerics import points, verification
+    from agent.domains.numerics.request import Request
+    from agent.domains.numerics.verification import Verifier
 
-    monkeypatch.setattr(discovery, "MIN_EXHAUSTIVE_SECONDS", 0.5)  # 10^9 floats take longer
+    monkeypatch.setattr(verification, "MIN_EXHAUSTIVE_SECONDS", 0.5)  # 10^9 floats take longer
     monkeypatch.setitem(points.PLANS, "float32", points.VerificationPlan(1 << 12, 1 << 12, 1 << 12))
     domain = NumericsDomain("exp2", 0.0, 1.0, "float32", fit_points=64, score_points=128)
     request = Request("exp2", 0.0, 1.0, "float32", time_budget=10.0)
-    verifier = _Verifier(domain, request, Deadline.after(0.0, now=time.time()), exhaustive=True)
+    verifier = Verifier(domain, request, Deadline.after(0.0, now=time.time()), exhaustive=True)
     (errors,) = verifier.measure([horner([1.0, 0.7, 0.25])])
     assert verifier.kind.startswith("sampled") and errors.points == verifier.points < count_in(
         0.0, 1.0, FLOAT32
@@ -78,7 +79,7 @@ def test_verification_falls_back_to_the_sample_when_time_runs_out(monkeypatch):
 
 
 def test_the_sampled_set_is_thinned_to_the_time_its_truth_and_programs_need():
-    from agent.domains.numerics.discovery import MIN_SAMPLED_POINTS, _interpolated, _sampled_stride
+    from agent.domains.numerics.verification import MIN_SAMPLED_POINTS, _interpolated, _sampled_stride
 
     # 7M inputs, truth 50 ns and the programs 4 µs an input: 28 s of work, 7.5 s allowed
     assert _sampled_stride(7_000_000, 5e-8, 4e-6, 7.5) == 4
@@ -93,11 +94,12 @@ def test_a_sampled_verification_with_time_to_spare_keeps_every_input():
     """Drawing the 7M inputs (~1.5 s) was timed with the truth and scaled by 3,500: with a minute
     left the set was still thinned ~1,000x, and the verification ended 10 s before its time."""
     from agent.deadline import Deadline
-    from agent.domains.numerics.discovery import Request, _Verifier
+    from agent.domains.numerics.request import Request
+    from agent.domains.numerics.verification import Verifier
 
     domain = NumericsDomain("exp", -1.0, 1.0, "float32", fit_points=64, score_points=128)
     request = Request("exp", -1.0, 1.0, "float32", time_budget=60.0)
-    verifier = _Verifier(
+    verifier = Verifier(
         domain, request, Deadline.after(60.0), exhaustive=False, programs=[horner([1.0, 1.0])]
     )
     assert verifier.kind == "sampled" and not verifier.notes
@@ -105,8 +107,9 @@ def test_a_sampled_verification_with_time_to_spare_keeps_every_input():
 
 
 def test_the_exhaustive_pass_is_planned_from_a_timed_estimate():
-    from agent.domains.numerics.discovery import Request, _plan
+    from agent.domains.numerics.discovery import _plan
     from agent.domains.numerics.exhaustive import estimate_seconds
+    from agent.domains.numerics.request import Request
 
     whole, small = estimate_seconds("exp2", 0.0, 1.0, 2), estimate_seconds("exp2", 1.0, 2.0, 2)
     assert whole > 3 * small > 0  # 1.07e9 floats against 8.4e6: the pass, not the compile, dominates
@@ -137,13 +140,14 @@ def test_a_narrowed_pass_equals_the_pass_over_that_interval(tmp_path):
 
 def test_more_programs_than_a_pass_holds_are_verified_in_several_passes():
     from agent.deadline import Deadline
-    from agent.domains.numerics.discovery import PLANNED_PROGRAMS, Request, _Verifier
+    from agent.domains.numerics.request import Request
+    from agent.domains.numerics.verification import PLANNED_PROGRAMS, Verifier
 
     lo, hi = 1.0, 1.0078125
     request = Request("exp2", lo, hi, "float32", time_budget=None, generations=1)
     domain = NumericsDomain("exp2", lo, hi, "float32", fit_points=64, score_points=128, polish_evaluations=0)
     programs = [horner([1.0, 0.69 + k / 1000, 0.24]) for k in range(PLANNED_PROGRAMS + 3)]
-    verifier = _Verifier(domain, request, Deadline(), exhaustive=True)
+    verifier = Verifier(domain, request, Deadline(), exhaustive=True)
     errors = verifier.measure(programs)
     assert verifier.kind == "exhaustive" and not verifier.notes
     single, _ = verify_all(programs, "exp2", lo, hi)

@@ -10,7 +10,7 @@ import math
 import numpy
 import pytest
 
-from agent.domains.numerics.discovery import baseline_programs
+from agent.domains.numerics.baselines import baseline_programs
 from agent.domains.numerics.domain import NumericsDomain
 from agent.domains.numerics.measure import measure
 from agent.domains.numerics.points import from_ordinal, to_ordinal

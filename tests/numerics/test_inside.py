@@ -13,12 +13,12 @@ import numpy
 import pytest
 
 from agent.domains.numerics.codegen import C_FLAGS, c_source, numpy_source
-from agent.domains.numerics.discovery import NumericsInputError, Request
 from agent.domains.numerics.domain import NumericsDomain
 from agent.domains.numerics.exhaustive import verify_all
 from agent.domains.numerics.measure import Reference
 from agent.domains.numerics.points import verification_points
 from agent.domains.numerics.program import horner
+from agent.domains.numerics.request import NumericsInputError, Request
 from agent.domains.numerics.speed import measure_speed
 from agent.domains.numerics.targets import FORMATS
 

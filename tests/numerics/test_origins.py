@@ -2,8 +2,9 @@
 
 import pytest
 
-from agent.domains.numerics.discovery import Request, discover
+from agent.domains.numerics.discovery import discover
 from agent.domains.numerics.origins import Measured, label
+from agent.domains.numerics.request import Request
 
 BASELINES = [Measured("minimax-5", 5.0, 2.0), Measured("minimax-6", 6.0, 0.9), Measured("rational", 8.0, 0.3)]
 

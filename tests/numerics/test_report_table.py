@@ -5,8 +5,8 @@ from dataclasses import replace
 import pytest
 
 from agent.cli.evolve import _print_report
-from agent.domains.numerics.discovery import BaselineEntry, FrontEntry, Report
 from agent.domains.numerics.domain import Z3Tally
+from agent.domains.numerics.report import BaselineEntry, FrontEntry, Report
 from agent.evolution import EngineStats
 
 

@@ -3,7 +3,7 @@
 import numpy
 import pytest
 
-from agent.domains.numerics.discovery import NumericsInputError, Request
+from agent.domains.numerics.request import NumericsInputError, Request
 
 
 def test_decimal_ends_are_rounded_inward_to_float32():

@@ -4,7 +4,7 @@ Without it a search rediscovered fdlibm's tan kernel and reported it as a discov
 0.997 ULP, "novel, 1.55× better than minimax-odd-poly-13" (x·q(x²), 1.54 ULP in float32).
 """
 
-from agent.domains.numerics.discovery import baseline_programs
+from agent.domains.numerics.baselines import baseline_programs
 from agent.domains.numerics.domain import NumericsDomain
 from agent.domains.numerics.measure import measure
 from agent.domains.numerics.origins import Measured, label

@@ -9,7 +9,9 @@ extended-precision truth), `points` (search grid and verification set), `denomin
 `domain` (the engine's Domain) and `discovery` (one run end to end: `discover(Request)`).
 """
 
-from agent.domains.numerics.discovery import BaselineEntry, FrontEntry, Report, Request, discover
+from agent.domains.numerics.discovery import discover
 from agent.domains.numerics.domain import NumericsDomain
+from agent.domains.numerics.report import BaselineEntry, FrontEntry, Report
+from agent.domains.numerics.request import Request
 
 __all__ = ["BaselineEntry", "FrontEntry", "NumericsDomain", "Report", "Request", "discover"]

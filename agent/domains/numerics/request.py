@@ -1,0 +1,132 @@
+"""A numerics request: which function, interval, format and budget, checked before anything runs.
+
+Every way a request can be wrong (an unknown function, an interval outside its domain or across
+a pole, ends the format cannot hold, a budget too small) is one `NumericsInputError` line here,
+so the CLI, the benchmarks and the nightly jobs refuse the same things the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy
+
+from agent.domains.numerics.costmodel import MODELS
+from agent.domains.numerics.points import count_in
+from agent.domains.numerics.targets import FORMATS, TARGETS, Format, Target
+from agent.errors import UserError
+
+
+class NumericsInputError(UserError):
+    """A numerics request that cannot be run (unknown function, bad interval, format)."""
+
+
+@dataclass(frozen=True)
+class Request:
+    fn: str
+    lo: float
+    hi: float
+    dtype: str = "float32"
+    time_budget: float | None = 60.0
+    generations: int | None = None
+    seed: int = 0
+    workers: int = 1
+    executor: str = "local"  # or "ray": candidate evaluations on a Ray cluster
+    address: str | None = None
+    population: int = 24
+    islands: int = 2
+    max_cost: int = 10
+    eval_timeout: float = 20.0
+    out_dir: Path | None = None
+    checkpoint: Path | None = None
+    cost_model: str = "measured"  # or "ops" (every operation 1)
+    seeds: bool = True  # False: no seed program, no skeleton: a random first population
+    exhaustive: bool = True  # float32: verify every float of the interval in C
+    speed: bool = True  # float32: time the programs under 1 ULP against glibc and NumPy
+    arithmetic: str | None = None  # a wider format to compute in: float32 in and out, float64 inside
+
+    @property
+    def format(self) -> Format:
+        """The format of inputs and outputs, with the arithmetic the programs compute in."""
+        return FORMATS[self.dtype].computed_in(self.arithmetic)
+
+    @property
+    def label(self) -> str:
+        return self.format.label
+
+    def rounded(self) -> Request:
+        """The same request with the interval's ends rounded inward to the format (see `inward`)."""
+        self.validate()
+        lo, hi = inward(self.lo, self.hi, FORMATS[self.dtype])
+        return replace(self, lo=lo, hi=hi)
+
+    def validate(self) -> None:
+        if self.fn not in TARGETS:
+            raise NumericsInputError(f"unknown function {self.fn!r}; choose one of {', '.join(TARGETS)}")
+        if self.dtype not in FORMATS:
+            raise NumericsInputError(f"unsupported dtype {self.dtype!r}; choose float32 or float64")
+        try:
+            FORMATS[self.dtype].computed_in(self.arithmetic)
+        except ValueError as error:
+            raise NumericsInputError(f"--arithmetic: {error}") from None
+        if not (math.isfinite(self.lo) and math.isfinite(self.hi)):
+            raise NumericsInputError(f"the interval [{self.lo}, {self.hi}] must be finite")
+        if self.lo >= self.hi:
+            raise NumericsInputError(
+                f"the interval [{self.lo}, {self.hi}] is empty or reversed: give lo < hi"
+            )
+        fmt = FORMATS[self.dtype]
+        lo, hi = inward(self.lo, self.hi, fmt)
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise NumericsInputError(
+                f"the interval [{self.lo}, {self.hi}] reaches past the largest {self.dtype} number "
+                f"({float(numpy.finfo(fmt.dtype).max):.4g}): give ends {self.dtype} can hold"
+            )
+        if not lo < hi or count_in(lo, hi, fmt) < 16:
+            raise NumericsInputError(
+                f"the interval [{self.lo}, {self.hi}] holds fewer than 16 {self.dtype} numbers: widen it"
+            )
+        target = TARGETS[self.fn]
+        if not target.defined_on(lo, hi):
+            raise NumericsInputError(
+                f"{self.fn} is not defined on all of [{self.lo}, {self.hi}]: it needs {target.domain_text}"
+            )
+        largest = _largest_value(target, lo, hi, fmt)
+        if not largest <= float(numpy.finfo(fmt.dtype).max):
+            raise NumericsInputError(
+                f"{self.fn} overflows {self.dtype} on [{self.lo}, {self.hi}] (|{self.fn}(x)| reaches "
+                f"{largest:.3g}): no {self.dtype} program can approximate it there"
+            )
+        if not 1 <= self.max_cost <= 24:
+            raise NumericsInputError("max cost must be between 1 and 24")
+        if self.cost_model not in MODELS:
+            raise NumericsInputError(
+                f"unknown cost model {self.cost_model!r}; choose one of {', '.join(MODELS)}"
+            )
+        if self.time_budget is None and self.generations is None:
+            raise NumericsInputError("give a time budget or a number of generations")
+
+
+def inward(lo: float, hi: float, fmt: Format) -> tuple[float, float]:
+    """The interval's ends rounded inward to the format: its smallest and largest numbers in [lo, hi].
+
+    Inward, not to nearest: a rounded end never leaves the interval the user gave, so it never
+    crosses into where f is undefined or overflows (log1p on [-0.99999999, 0] in float32 would round
+    its lower end to -1). An end past the format's range becomes ±inf, which `validate` refuses.
+    """
+    with numpy.errstate(over="ignore"):
+        low, high = fmt.dtype(lo), fmt.dtype(hi)
+    if float(low) < lo:
+        low = numpy.nextafter(low, fmt.dtype(math.inf))
+    if float(high) > hi:
+        high = numpy.nextafter(high, fmt.dtype(-math.inf))
+    return float(low), float(high)
+
+
+def _largest_value(target: Target, lo: float, hi: float, fmt: Format) -> float:
+    """max |f| over the ends and 255 points between (f is monotone or smooth on any sane interval)."""
+    x = numpy.unique(numpy.linspace(lo, hi, 257).astype(fmt.dtype))
+    values = numpy.abs(target.truth(x, fmt))
+    return float(numpy.max(values)) if numpy.all(numpy.isfinite(values)) else math.inf
