@@ -19,6 +19,8 @@ from pathlib import Path
 
 _PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")  # as `[space]` keys must be (agent.task)
 _MAX_BYTES = 1 << 20  # a params file is a few lines; a bigger one is data, not parameters
+MAX_PARAMETERS = 64  # a params file with more numbers than this holds data, not knobs to search
+_SKIPPED_SHOWN = 12  # keys named in the comment; the rest counted
 _EXACT_INT = 2**51  # four times it still within a float's exact integers (an int range's limit)
 
 
@@ -42,7 +44,7 @@ class SpaceSketch:
             f"[space]  # guessed from {self.source}'s values: each range is a guess around today's value;",
             "#          narrow or widen them (types: float, int, choice, bool; see the README's tour)",
         ]
-        tail = [f"# left out (no range to guess): {', '.join(self.skipped)}"] if self.skipped else []
+        tail = [f"# left out: {', '.join(self.skipped)}"] if self.skipped else []
         return "\n".join([*head, *self.lines, *tail]) + "\n"
 
 
@@ -65,13 +67,22 @@ def sketch_values(values: dict[str, object], source: str) -> SpaceSketch:
     for name, value in values.items():
         why = "not a parameter name" if not _PARAM_NAME.match(name) else ""
         spec = None if why else guess(value)
-        if spec is None:
-            sketch.skipped.append(
-                f"{name if _PARAM_NAME.match(name) else json.dumps(name)} ({why or _kind(value)})"
-            )
+        if spec is not None and len(sketch.lines) >= MAX_PARAMETERS:
+            why = f"past the first {MAX_PARAMETERS} parameters"
+        if spec is None or why:
+            sketch.skipped.append(f"{_shown(name)} ({why or _kind(value)})")
         else:
             sketch.lines.append(f"{name} = {spec}")
+    if len(sketch.skipped) > _SKIPPED_SHOWN:
+        more = len(sketch.skipped) - _SKIPPED_SHOWN
+        sketch.skipped[_SKIPPED_SHOWN:] = [f"and {more} more"]
     return sketch
+
+
+def _shown(name: str) -> str:
+    """A key as a comment may hold it: escaped (JSON escapes every control character) and short."""
+    text = name if _PARAM_NAME.match(name) else json.dumps(name)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def guess(value: object) -> str | None:

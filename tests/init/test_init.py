@@ -248,3 +248,19 @@ def test_no_params_file_or_one_that_is_no_object_leaves_the_space_commented(tmp_
             (folder / "params.json").write_text(text)
         d = draft(folder, "fast", "python bench.py", "seconds", "min")
         assert d.space is None and "# [space]" in render(d)
+
+
+def test_a_params_file_of_many_values_or_odd_keys_still_makes_a_task_file_that_loads() -> None:
+    """Keys with control characters, very long keys and a hundred numbers: the sketch stays valid
+    TOML, keeps 64 parameters (more is data, not knobs) and names what it left out, briefly."""
+    from agent.space_sketch import MAX_PARAMETERS, sketch_values
+
+    values = {"a\x7fb\nc": 1, "x" * 500: 2, **{f"p{i}": float(i + 1) for i in range(100)}}
+    sketch = sketch_values(values, "params.json")
+    parsed = tomllib.loads(sketch.toml())
+    assert len(parsed["space"]) == len(sketch.lines) == MAX_PARAMETERS
+    (comment,) = [line for line in sketch.toml().splitlines() if line.startswith("# left out: ")]
+    assert '"a\\u007fb\\nc" (not a parameter name)' in comment and "x" * 41 not in comment
+    assert "p64 (past the first 64 parameters)" in comment and comment.endswith(
+        f"and {100 - 64 + 2 - 12} more"
+    )
