@@ -24,7 +24,8 @@ Incremental ingestion works per file: an unchanged hash is skipped without
 reading Chroma or the model; a changed file's chunks are replaced; files that
 vanished from a root that is added again are removed. A path removed from inside
 a root stays out (`Manifest.excluded`) when the root is added again or the store
-rebuilt, until that path, or one inside it, is added by name.
+rebuilt, until that path, or one inside it, is added by name. What a write will do is gathered
+first, with no change made (`ingest_plan`); this module applies it and answers searches.
 """
 
 from __future__ import annotations
@@ -32,30 +33,26 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
-from knowledge.chunkers import UnsupportedFile, chunk_file
 from knowledge.embedder import Embedder, default_embedder
 from knowledge.entry import Chunk, Hit, content_hash
 from knowledge.errors import REBUILD_HINT, EntryNotFound, KnowledgeError, StoreUnavailable
 from knowledge.fusion import convex_fusion
+from knowledge.ingest_plan import Plan, absolute, plan_path, refuse_url
 from knowledge.lexical import LexicalIndex
 from knowledge.lock import DEFAULT_TIMEOUT_S, writer_lock
 from knowledge.manifest import IngestReport, Manifest, SourceInfo, under
-from knowledge.sources import Collected, collect_files
 
 COLLECTION = "strop_chunks"
 EMBED_BATCH = 256
 READ_RETRIES = 4
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 MAX_DENSE_WIDENING = 64  # how much deeper than asked a search looks past uncommitted vectors
 T = TypeVar("T")
 Progress = Callable[[int, int], None]
@@ -181,10 +178,10 @@ class KnowledgeStore:
         with writer_lock(self.root, self.lock_timeout):
             manifest = self.manifest()
             manifest.excluded += [e for e in excluded if e not in manifest.excluded]
-            plan = _Plan()
+            plan = Plan()
             for raw in paths:
-                _refuse_url(raw)
-                self._plan_path(_absolute(raw), manifest, plan)
+                refuse_url(raw)
+                plan_path(absolute(raw), manifest, plan, self.root)
             embedded = self._apply(manifest, plan, progress)
         return IngestReport(
             added=plan.added,
@@ -200,7 +197,7 @@ class KnowledgeStore:
 
     def remove(self, source: str | os.PathLike[str]) -> int:
         """Forget a file, or every file under a folder (or root). Returns the number of files removed."""
-        target = str(_absolute(source))
+        target = str(absolute(source))
         with writer_lock(self.root, self.lock_timeout):
             manifest = self.manifest()
             doomed = [s for s in manifest.sources if under(s, target)]
@@ -208,7 +205,7 @@ class KnowledgeStore:
                 raise EntryNotFound(
                     f"the knowledge store holds no source {target}; see `strop knowledge list`"
                 )
-            plan = _Plan(removed=doomed)
+            plan = Plan(removed=doomed)
             manifest.roots = [r for r in manifest.roots if not under(r, target)]
             manifest.excluded = [e for e in manifest.excluded if not under(e, target)]
             if manifest.admits(target):  # inside a root that stays: adding that root again leaves it out
@@ -257,94 +254,7 @@ class KnowledgeStore:
             return IngestReport()
         return store.add(existing, progress, excluded=excluded)
 
-    def _plan_path(self, path: Path, manifest: Manifest, plan: _Plan) -> None:
-        key = str(path)
-        if not path.exists() and not path.is_symlink():  # a looping or broken link is reported below
-            known = [s for s in manifest.sources if under(s, key)]
-            if not known:
-                raise EntryNotFound(f"no such file or folder: {path}")
-            plan.removed += known
-            manifest.roots = [r for r in manifest.roots if not under(r, key)]
-            manifest.excluded = [e for e in manifest.excluded if not under(e, key)]
-            return
-        collected = self._not_own(collect_files(path))
-        manifest.excluded = [e for e in manifest.excluded if e != key]  # named again: it is in again
-        if path.is_dir() or collected.files:  # a refused single file is no root for `rebuild`
-            self._add_root(key, manifest)
-        files = [f for f in collected.files if not manifest.holds_out(str(f))]
-        present = {str(f) for f in files}
-        plan.unsupported += [(f, why) for f, why in collected.skipped if not manifest.holds_out(f)]
-        held = [str(f) for f in collected.files if str(f) not in present]
-        held += [f for f, _ in collected.skipped if manifest.holds_out(f)]
-        plan.left_out.update(e for e in manifest.excluded if any(under(h, e) for h in held))
-        if path.is_dir():  # files gone from the folder go; those in a folder that could not be listed stay
-            plan.removed += [
-                s
-                for s in manifest.sources
-                if under(s, key) and s not in present and not any(under(s, u) for u in collected.unlisted)
-            ]
-        else:
-            plan.removed += [s for s, _ in collected.skipped if s in manifest.sources]
-        for file in files:
-            self._plan_file(file, manifest, plan)
-
-    def _not_own(self, collected: Collected) -> Collected:
-        """`collected` without the store's own files (a store kept inside an added project): its
-        manifest and index would be ingested, and changed by that very write, on every `add`."""
-        mine = str(self.root)
-        return Collected(
-            files=[f for f in collected.files if not under(str(f), mine)],
-            skipped=[(f, why) for f, why in collected.skipped if not under(f, mine)],
-            unlisted=collected.unlisted,
-        )
-
-    @staticmethod
-    def _add_root(key: str, manifest: Manifest) -> None:
-        """Make `key` a root unless a root already covers it (a path inside an exclusion is not covered).
-
-        Roots under it go, but those an exclusion under it separates from it: they are the
-        files and folders added back by name from inside a removed folder.
-        """
-        if manifest.admits(key):
-            return
-        inner = [e for e in manifest.excluded if under(e, key)]
-        manifest.roots = [
-            r for r in manifest.roots if not under(r, key) or any(under(r, e) for e in inner)
-        ] + [key]
-
-    def _plan_file(self, file: Path, manifest: Manifest, plan: _Plan) -> None:
-        source = str(file)
-        if source in plan.seen:
-            return
-        plan.seen.add(source)
-        try:
-            data = file.read_bytes()
-        except OSError as error:
-            plan.errors.append(f"{source}: {error.strerror}")
-            return
-        digest = content_hash(data)
-        previous = manifest.sources.get(source)
-        if previous and previous.get("hash") == digest:
-            plan.skipped += 1
-            return
-        try:
-            chunks = _chunks(file, data)
-        except UnsupportedFile as error:
-            plan.unsupported.append((source, str(error)))
-            if previous:
-                plan.removed.append(source)
-            return
-        except ValueError as error:
-            plan.errors.append(f"{source}: {error}")
-            return
-        if previous:
-            plan.updated += 1
-            plan.replaced.append(source)
-        else:
-            plan.added += 1
-        plan.files.append((source, digest, chunks))
-
-    def _apply(self, manifest: Manifest, plan: _Plan, progress: Progress | None) -> int:
+    def _apply(self, manifest: Manifest, plan: Plan, progress: Progress | None) -> int:
         """Make the plan's changes; a store that fails a write is StoreUnavailable, not a crash.
 
         The manifest is written last, so a write that fails half-way changes nothing the
@@ -362,7 +272,7 @@ class KnowledgeStore:
         finally:
             self.close()  # persist Chroma's index for readers in other processes, and drop our view
 
-    def _apply_fresh(self, manifest: Manifest, plan: _Plan, progress: Progress | None) -> int:
+    def _apply_fresh(self, manifest: Manifest, plan: Plan, progress: Progress | None) -> int:
         self.close()  # another process may have written since we opened: start from the files
         collection = self._open_collection()
         stale: list[str] = []
@@ -634,25 +544,6 @@ class KnowledgeStore:
         return int(self._read(lambda c: c.count()))
 
 
-def _chunks(file: Path, data: bytes) -> list[Chunk]:
-    """The file's chunks; UnsupportedFile when it has no text or its chunker fails unexpectedly.
-
-    Chunkers parse whatever lies in a user's folder: a crash on one odd file
-    must cost that file, not the whole `add`. ValueError (a malformed
-    playbook, which its author should fix) passes through to be reported as
-    an error.
-    """
-    try:
-        chunks = chunk_file(file, data)
-    except ValueError:
-        raise
-    except Exception as error:  # noqa: BLE001 - see the docstring
-        raise UnsupportedFile(f"cannot read it: {type(error).__name__}: {error}") from None
-    if not chunks:
-        raise UnsupportedFile("no text")
-    return chunks
-
-
 def _metadata(source: str, chunk: Chunk) -> dict[str, str]:
     """What Chroma keeps beside a chunk's vector and text."""
     return {
@@ -711,47 +602,9 @@ def _chroma_sources(chroma: Path) -> list[str]:
     return sorted(str(value) for (value,) in rows if value)
 
 
-def _refuse_url(raw: str | os.PathLike[str]) -> None:
-    """Refuse a URL with its own reason. As a path, `https://host/a.pdf` would become
-    `./https:/host/a.pdf` and be refused as a file that does not exist, which hides the cause:
-    the store reads local files only, and never the network (it runs offline)."""
-    text = os.fspath(raw)
-    if _URL.match(str(text)) and not Path(text).exists():
-        raise EntryNotFound(
-            f"{text} is a URL: the knowledge store reads local files and folders only (it works "
-            "offline); download it, then add the downloaded file"
-        )
-
-
-def _absolute(raw: str | os.PathLike[str]) -> Path:
-    """`raw` made absolute with its links resolved; a path that cannot be resolved (a symlink
-    loop) is kept as given, made absolute, for `collect_files` to refuse with its reason."""
-    path = Path(raw).expanduser()
-    try:
-        return path.resolve()
-    except (RuntimeError, OSError):  # Python 3.11 raises RuntimeError for a symlink loop
-        return path.absolute()
-
-
 def _root_of(source: str, manifest: Manifest) -> str:
     matches = [r for r in manifest.roots if under(source, r)]
     return max(matches, key=len) if matches else source
-
-
-@dataclass
-class _Plan:
-    """What one write will do, gathered before any change is made."""
-
-    files: list[tuple[str, str, list[Chunk]]] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    replaced: list[str] = field(default_factory=list)
-    unsupported: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
-    errors: list[str] = field(default_factory=list)
-    seen: set[str] = field(default_factory=set)
-    left_out: set[str] = field(default_factory=set)  # exclusions that kept files of this add out
-    added: int = 0
-    updated: int = 0
-    skipped: int = 0
 
 
 __all__ = ["IngestReport", "KnowledgeStore", "Progress", "SourceInfo"]
