@@ -111,9 +111,8 @@ def _add_root(key: str, manifest: Manifest) -> None:
     if manifest.admits(key):
         return
     inner = [e for e in manifest.excluded if under(e, key)]
-    manifest.roots = [r for r in manifest.roots if not under(r, key) or any(under(r, e) for e in inner)] + [
-        key
-    ]
+    kept = [r for r in manifest.roots if not under(r, key) or any(under(r, e) for e in inner)]
+    manifest.roots = [*kept, key]
 
 
 def _plan_file(file: Path, manifest: Manifest, plan: Plan) -> None:

@@ -24,20 +24,22 @@ Incremental ingestion works per file: an unchanged hash is skipped without
 reading Chroma or the model; a changed file's chunks are replaced; files that
 vanished from a root that is added again are removed. A path removed from inside
 a root stays out (`Manifest.excluded`) when the root is added again or the store
-rebuilt, until that path, or one inside it, is added by name. What a write will do is gathered
-first, with no change made (`ingest_plan`); this module applies it and answers searches.
+rebuilt, until that path, or one inside it, is added by name.
+
+This module keeps those rules in order and fuses the two retrievers; what a write will do is
+gathered first, with no change made (`ingest_plan`), and Chroma is reached only through
+`vectors.ChunkVectors`.
 """
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import json
 import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
 
 import numpy as np
 
@@ -49,12 +51,10 @@ from knowledge.ingest_plan import Plan, absolute, plan_path, refuse_url
 from knowledge.lexical import LexicalIndex
 from knowledge.lock import DEFAULT_TIMEOUT_S, writer_lock
 from knowledge.manifest import IngestReport, Manifest, SourceInfo, under
+from knowledge.vectors import ChunkVectors, recorded_sources
 
-COLLECTION = "strop_chunks"
 EMBED_BATCH = 256
-READ_RETRIES = 4
 MAX_DENSE_WIDENING = 64  # how much deeper than asked a search looks past uncommitted vectors
-T = TypeVar("T")
 Progress = Callable[[int, int], None]
 """progress(chunks_stored_so_far, chunks_to_store) during `add` (a resumed chunk counts, unembedded)."""
 
@@ -70,8 +70,7 @@ class KnowledgeStore:
         self.root = root
         self.embedder = embedder
         self.lock_timeout = lock_timeout
-        self._client: object | None = None
-        self._collection: object | None = None
+        self._vectors = ChunkVectors(root)
         self._lexical: LexicalIndex | None = None
         self._lexical_stamp: str | None = None
         self._last_query: tuple[str, np.ndarray] | None = None
@@ -100,7 +99,7 @@ class KnowledgeStore:
             with writer_lock(root, lock_timeout):  # two processes may create the same store at once
                 if not manifest_path.exists():
                     store._missing(creating=True)
-                    store._open_collection()
+                    store._vectors.open()
                     store.close()
                     Manifest(store.embedder.name, store.embedder.dim).write(manifest_path)
         manifest = Manifest.read(manifest_path)
@@ -109,7 +108,7 @@ class KnowledgeStore:
                 f"the knowledge store at {root} was built with embedder {manifest.embedder!r}, "
                 f"not {store.embedder.name!r}; {REBUILD_HINT}"
             )
-        store._open_collection()
+        store._vectors.open()
         return store
 
     def _missing(self, creating: bool = False) -> None:
@@ -124,30 +123,9 @@ class KnowledgeStore:
                 f"the knowledge store at {self.root} does not exist yet; add sources with `strop knowledge add PATH…`"
             )
 
-    def _open_collection(self) -> object:
-        if self._collection is None:
-            try:
-                import chromadb
-
-                self._client = client = chromadb.PersistentClient(
-                    path=str(self.root / "chroma"),
-                    settings=chromadb.Settings(anonymized_telemetry=False, allow_reset=False),
-                )
-                self._collection = client.get_or_create_collection(
-                    COLLECTION, embedding_function=None, metadata={"hnsw:space": "cosine"}
-                )
-            except Exception as error:  # chromadb raises many types for a damaged folder
-                raise StoreUnavailable(
-                    f"the knowledge store at {self.root} cannot be opened ({type(error).__name__}: "
-                    f"{str(error)[:200]}); {REBUILD_HINT}"
-                ) from None
-        return self._collection
-
     def close(self) -> None:
         """Release Chroma's files (its client is shared per folder within a process, refcounted)."""
-        if self._client is not None:
-            self._client.close()  # type: ignore[attr-defined]
-        self._client = self._collection = None
+        self._vectors.close()
 
     def __enter__(self) -> KnowledgeStore:
         return self
@@ -230,7 +208,7 @@ class KnowledgeStore:
         aside: Path | None = None
         with writer_lock(root, lock_timeout):
             recorded = _recorded_roots(root)
-            roots, excluded = recorded or (_chroma_sources(root / "chroma"), [])
+            roots, excluded = recorded or (recorded_sources(root), [])
             if any((root / name).exists() for name in ("manifest.json", "chroma", "lexical", "roots.json")):
                 stamp, n = time.strftime("%Y%m%d-%H%M%S"), 0
                 aside = root.with_name(f"{root.name}.broken-{stamp}")
@@ -274,7 +252,7 @@ class KnowledgeStore:
 
     def _apply_fresh(self, manifest: Manifest, plan: Plan, progress: Progress | None) -> int:
         self.close()  # another process may have written since we opened: start from the files
-        collection = self._open_collection()
+        self._vectors.open()
         stale: list[str] = []
         for source in set(plan.removed) | set(plan.replaced):
             entry = manifest.sources.pop(source, None)
@@ -296,74 +274,33 @@ class KnowledgeStore:
             }
             batch += [(i, source, c) for i, c in zip(ids, chunks, strict=True)]
             while len(batch) >= EMBED_BATCH:
-                embedded += self._embed_and_store(collection, batch[:EMBED_BATCH])
+                embedded += self._vectors.store(batch[:EMBED_BATCH], self.embedder)
                 done += EMBED_BATCH
                 batch = batch[EMBED_BATCH:]
                 if progress:
                     progress(done, total)
         if batch:
-            embedded += self._embed_and_store(collection, batch)
+            embedded += self._vectors.store(batch, self.embedder)
             if progress:
                 progress(total, total)
         keep = {i for entry in manifest.sources.values() for i in entry["chunk_ids"]}  # type: ignore[attr-defined]
         stale = [i for i in stale if i not in keep]
         if stale:
-            self._delete(collection, stale)
-        if collection.count() != len(keep):  # type: ignore[attr-defined]
-            self._sweep(collection, keep)
+            self._vectors.delete(stale)
+        self._vectors.sweep(keep)
         manifest.generation += 1
-        self._rebuild_lexical(collection, manifest)
+        self._rebuild_lexical(manifest)
         manifest.write(self._manifest_path)
         roots_tmp = self.root / "roots.json.tmp"
         roots_tmp.write_text(json.dumps({"roots": manifest.roots, "excluded": manifest.excluded}))
         os.replace(roots_tmp, self.root / "roots.json")
         return embedded
 
-    def _embed_and_store(self, collection: object, batch: list[tuple[str, str, Chunk]]) -> int:
-        """Embed and store a batch of (id, source, chunk); returns how many chunks it embedded.
-
-        A chunk already stored under its id with the same text and metadata is kept as it is:
-        ids derive from the file's path and hash, so such a vector is one an interrupted write
-        (Ctrl-C, a kill) stored for this very file, and running the same `add` again resumes
-        where that one stopped instead of embedding everything again.
-        """
-        metadatas = [_metadata(source, chunk) for _, source, chunk in batch]
-        stored = collection.get(ids=[i for i, _, _ in batch], include=["documents", "metadatas"])  # type: ignore[attr-defined]
-        have = dict(
-            zip(stored["ids"], zip(stored["documents"], stored["metadatas"], strict=True), strict=True)
-        )
-        todo = [n for n, (i, _, c) in enumerate(batch) if have.get(i) != (c.text, metadatas[n])]
-        if not todo:
-            return 0
-        collection.upsert(  # type: ignore[attr-defined]
-            ids=[batch[n][0] for n in todo],
-            embeddings=self.embedder.embed([batch[n][2].embedding_text() for n in todo]),
-            documents=[batch[n][2].text for n in todo],
-            metadatas=[metadatas[n] for n in todo],
-        )
-        return len(todo)
-
-    @staticmethod
-    def _delete(collection: object, ids: Sequence[str]) -> None:
-        for start in range(0, len(ids), 5000):
-            collection.delete(ids=list(ids[start : start + 5000]))  # type: ignore[attr-defined]
-
-    def _sweep(self, collection: object, keep: set[str]) -> None:
-        """Delete vectors no manifest entry names (left by an interrupted write)."""
-        present = collection.get(include=[])["ids"]  # type: ignore[attr-defined]
-        orphans = [i for i in present if i not in keep]
-        if orphans:
-            self._delete(collection, orphans)
-
-    def _rebuild_lexical(self, collection: object, manifest: Manifest) -> None:
-        ids: list[str] = []
-        texts: list[str] = []
-        types: list[str] = []
-        got = collection.get(include=["documents", "metadatas"])  # type: ignore[attr-defined]
-        for i, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-            ids.append(i)
-            texts.append(f"{meta.get('title', '')}\n{text}")
-            types.append(str(meta.get("type", "")))
+    def _rebuild_lexical(self, manifest: Manifest) -> None:
+        stored = self._vectors.everything()
+        ids = [i for i, _, _, _ in stored]
+        texts = [f"{title}\n{text}" for _, title, text, _ in stored]
+        types = [kind for _, _, _, kind in stored]
         index = LexicalIndex.build(ids, texts, types, manifest.generation)
         index.save(self.root / "lexical")
         self._lexical, self._lexical_stamp = index, self._stamp()
@@ -420,41 +357,10 @@ class KnowledgeStore:
             self._last_query = (query, self.embedder.embed([query])[0])
         return self._last_query[1]
 
-    def _read(self, operation: Callable[[Any], T]) -> T:
-        """Run a read on the collection; when Chroma's in-process view went stale under a writer
-        in another process (it raises InternalError: "Nothing found on disk", "Error finding id"),
-        reopen the client and retry, then give up with StoreUnavailable."""
-        for attempt in range(READ_RETRIES):
-            try:
-                return operation(self._open_collection())
-            except StoreUnavailable:
-                raise
-            except Exception as error:
-                self.close()
-                if attempt == READ_RETRIES - 1:
-                    raise StoreUnavailable(
-                        f"the knowledge store at {self.root} failed a read ({type(error).__name__}: "
-                        f"{str(error)[:200]}); {REBUILD_HINT}"
-                    ) from None
-                time.sleep(0.05 * (attempt + 1))
-        raise AssertionError("unreachable")
-
     def _dense_scores(self, query: str, k: int, types: Sequence[str] | None) -> dict[str, float]:
         if not query.strip():
             return {}
-        where = {"type": {"$in": list(types)}} if types else None
-        vector = self._query_vector(query)[None, :]
-
-        def run(collection: Any) -> dict[str, float]:
-            count = collection.count()
-            if not count:
-                return {}
-            result = collection.query(
-                query_embeddings=vector, n_results=min(k, count), where=where, include=["distances"]
-            )
-            return {i: 1.0 - float(d) for i, d in zip(result["ids"][0], result["distances"][0], strict=True)}
-
-        return self._read(run)
+        return self._vectors.nearest(self._query_vector(query), k, types)
 
     def _committed_dense(self, query: str, k: int, types: Sequence[str] | None) -> dict[str, float]:
         """The k best committed chunks by cosine, best first.
@@ -475,12 +381,7 @@ class KnowledgeStore:
             fetch *= 4
 
     def _cosines(self, query: str, ids: Sequence[str]) -> dict[str, float]:
-        got = self._read(lambda c: c.get(ids=list(ids), include=["embeddings"]))
-        vectors = np.asarray(got["embeddings"], dtype=np.float32)
-        if not len(vectors):
-            return {}
-        sims = vectors @ self._query_vector(query)
-        return {i: float(s) for i, s in zip(got["ids"], sims, strict=True)}
+        return self._vectors.cosines(self._query_vector(query), ids)
 
     def search_dense(self, query: str, k: int, types: Sequence[str] | None = None) -> list[str]:
         """Chunk ids by cosine similarity of the query's vector (for benchmarks and diagnostics)."""
@@ -498,31 +399,16 @@ class KnowledgeStore:
     def _hits(self, fused: list[tuple[str, float]], dense: list[str], lexical: list[str]) -> list[Hit]:
         if not fused:
             return []
-        ids = [i for i, _ in fused]
-        got = self._read(lambda c: c.get(ids=ids, include=["documents", "metadatas"]))
-        by_id = {i: (d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
+        stored = self._vectors.hits([i for i, _ in fused])
         dense_rank = {i: r for r, i in enumerate(dense, start=1)}
         lexical_rank = {i: r for r, i in enumerate(lexical, start=1)}
-        hits = []
-        for chunk_id, score in fused:
-            if chunk_id not in by_id:
-                continue  # removed by a writer between the two reads
-            text, meta = by_id[chunk_id]
-            hits.append(
-                Hit(
-                    source=str(meta["source"]),
-                    location=str(meta["location"]),
-                    type=str(meta["type"]),
-                    score=score,
-                    text=text,
-                    title=str(meta.get("title", "")),
-                    chunk_id=chunk_id,
-                    dense_rank=dense_rank.get(chunk_id),
-                    lexical_rank=lexical_rank.get(chunk_id),
-                    links=tuple(json.loads(str(meta.get("links", "[]")))),
-                )
+        return [
+            dataclasses.replace(
+                stored[i], score=score, dense_rank=dense_rank.get(i), lexical_rank=lexical_rank.get(i)
             )
-        return hits
+            for i, score in fused
+            if i in stored  # not when removed by a writer between the two reads
+        ]
 
     def list_sources(self) -> list[SourceInfo]:
         manifest = self.manifest()
@@ -541,19 +427,7 @@ class KnowledgeStore:
         return list(self.manifest().roots)
 
     def count(self) -> int:
-        return int(self._read(lambda c: c.count()))
-
-
-def _metadata(source: str, chunk: Chunk) -> dict[str, str]:
-    """What Chroma keeps beside a chunk's vector and text."""
-    return {
-        "source": source,
-        "location": chunk.location,
-        "type": chunk.type.value,
-        "title": chunk.title,
-        "key": chunk.key,
-        "links": json.dumps(list(chunk.links)),
-    }
+        return self._vectors.count()
 
 
 def _distinct(hits: list[Hit]) -> list[Hit]:
@@ -581,25 +455,6 @@ def _recorded_roots(root: Path) -> tuple[list[str], list[str]] | None:
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
     return None
-
-
-def _chroma_sources(chroma: Path) -> list[str]:
-    """The source files named in Chroma's own metadata: the last record of what was ingested
-    when both manifest.json and roots.json are lost. Read with sqlite directly (read-only), so
-    damaged vector files do not stop it; [] when that database is unreadable too."""
-    import sqlite3
-
-    database = chroma / "chroma.sqlite3"
-    if not database.is_file():
-        return []
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
-            rows = connection.execute(
-                "SELECT DISTINCT string_value FROM embedding_metadata WHERE key = 'source'"
-            ).fetchall()
-    except sqlite3.Error:
-        return []
-    return sorted(str(value) for (value,) in rows if value)
 
 
 def _root_of(source: str, manifest: Manifest) -> str:
