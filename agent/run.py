@@ -61,7 +61,12 @@ GIT_CONTROL_PREFIX = ".git"
 git to run drivers, fetch, or leave files out of a commit; never written by a candidate. The check
 ignores case because git does on case-insensitive file systems and refuses `.GIT/` paths anyway."""
 MAX_NAME_BYTES = 255  # one path component, as Linux file systems allow
-MAX_PATH_BYTES = 4096
+# a workspace-relative path. Not PATH_MAX (4096): the same path is written under strop's own folders
+# (the lane, each evaluation's scratch copy, a container's mount), and a 4,040-byte one fit the lane
+# but not the copy, failing every evaluation and every resume of the run. Nor 1,400 folders deep:
+# creating them recursed past Python's limit. No source tree needs either.
+MAX_PATH_BYTES = 1024
+MAX_PATH_DEPTH = 64
 
 
 def safe_path(root: Path, relative: str) -> Path:
@@ -72,7 +77,11 @@ def safe_path(root: Path, relative: str) -> Path:
     if len(relative.encode("utf-8", "replace")) > MAX_PATH_BYTES or any(
         len(part.encode("utf-8", "replace")) > MAX_NAME_BYTES for part in parts
     ):
-        raise UnsafePathError(f"path {relative[:80]!r}… is longer than a file system allows")
+        raise UnsafePathError(
+            f"path {relative[:80]!r}… is too long (at most {MAX_PATH_BYTES} bytes, {MAX_NAME_BYTES} a name)"
+        )
+    if len(parts) > MAX_PATH_DEPTH:
+        raise UnsafePathError(f"path {relative[:80]!r}… is too deep (at most {MAX_PATH_DEPTH} folders)")
     target = (root / relative).resolve()
     if not target.is_relative_to(root.resolve()) or Path(relative).is_absolute():
         raise UnsafePathError(f"path {relative!r} is outside the workspace")

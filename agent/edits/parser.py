@@ -11,7 +11,9 @@ import re
 from agent.edits.forms import Edit, ParsedAnswer, SearchReplace, WholeFile
 from agent.edits.markers import FENCE, REPLACE, SEARCH, closing_fence, search_block_bounds
 
-_EXTEND = re.compile(r"^\s*\**\s*EXTEND\s*\**\s*:\s*\**\s*(?P<reason>.+?)\s*$")
+# matched on the stripped line, each run of spaces taken by one token only: the form with \s*\**\s*
+# tried every split of a long run of spaces (a 200,000-space line took minutes: quadratic)
+_EXTEND = re.compile(r"(?:\*+\s*)?EXTEND\s*(?:\*+\s*)?:\s*(?:\*+\s*)?(?P<reason>.*\S)")
 _INFO_PATH = re.compile(r"""(?:path|file|filename|title)\s*=\s*["']?(?P<path>[^"'\s]+)["']?""", re.IGNORECASE)
 _PATH_PREFIX = re.compile(r"^(?:#+\s*)?(?:file(?:name)?|path)\s*:\s*", re.IGNORECASE)
 _PATH_TOKEN = re.compile(r"^[\w.\-/+@~]+$")
@@ -94,7 +96,7 @@ class _Parser:
             if fence := FENCE.match(line):
                 i = self._fenced(i, fence.group("fence"), fence.group("info"))
                 continue
-            if match := _EXTEND.match(line):
+            if "EXTEND" in line and (match := _EXTEND.match(line.strip())):
                 self.extend = match.group("reason").strip("*").strip()
             else:
                 self.prose[i] = line

@@ -255,7 +255,11 @@ def workspace(tmp_path: Path) -> Path:
         (".gitignore", "a .git* path"),  # it silently kept new files out of the commit
         (".gitattributes", "a .git* path"),
         ("a\x00b.py", "NUL or control character"),
-        ("x" * 300 + ".py", "longer than a file system allows"),
+        ("x" * 300 + ".py", "is too long"),
+        # fitted the lane, not each evaluation's scratch copy: every evaluation and resume failed
+        pytest.param("/".join(["d" * 250] * 17)[:4037] + ".py", "is too long", id="4037-bytes"),
+        pytest.param("/".join(["d" * 250] * 5) + ".py", "is too long", id="1255-bytes"),
+        pytest.param("d/" * 100 + "x.py", "is too deep", id="101-deep"),  # 1,400 recursed past Python's limit
         ("link/passwd", "outside the workspace"),
         ("evaluate.py", "protected evaluator file"),
         ("eval/data.csv", "protected evaluator file"),
@@ -345,3 +349,14 @@ def test_unified_diff_is_not_applied_and_says_so() -> None:
     diff = "```diff\n--- a/model.py\n+++ b/model.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n```\n"
     parsed = parse_answer(diff)
     assert parsed.edits == () and "unified diff" in parsed.notes[0]
+
+
+@pytest.mark.timeout(20)
+def test_a_long_line_of_spaces_is_read_at_once_and_extend_still_found() -> None:
+    """`\\s*\\**\\s*EXTEND` tried every split of a run of spaces: a reply line of 200,000 spaces took
+    minutes in the strop process, where no deadline cuts it (a run of --time 20s took 121 s)."""
+    assert parse_answer(" " * 200_000 + "x").extend is None
+    assert parse_answer(" " * 100_000 + "EXTEND" + " " * 100_000 + "x").extend is None
+    assert (
+        parse_answer("**EXTEND**:  the loss is still NaN  " + " " * 200_000).extend == "the loss is still NaN"
+    )
