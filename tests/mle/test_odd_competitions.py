@@ -294,3 +294,22 @@ def test_mle_run_refuses_a_broken_grader_before_any_experiment(
     fine = table_competition(tmp_path / "ok", grade_py="def grade(s, a):\n    return 1.0\n")
     ready = prepare_task(load_competition(fine), tmp_path / "ok-prepared", seed=0, experiments=2)
     check_grader(load_competition(fine), ready.root, timeout=30.0)  # a working grader passes
+
+
+def test_a_link_out_of_the_competition_folder_is_refused_and_one_inside_is_fine(tmp_path: Path) -> None:
+    """A description.md linked to /proc/self/environ put strop's environment, keys and all, in every
+    candidate's public folder and in the goal sent to the LLM."""
+    root = write_competition(tmp_path / "c")
+    (root / "notes.md").write_text("# Tiny\nPredict the label of each id.\n")
+    (root / "description.md").unlink()
+    (root / "description.md").symlink_to("notes.md")  # inside the folder: fine
+    assert load_competition(root).description == root / "description.md"
+    (root / "description.md").unlink()
+    (root / "description.md").symlink_to("/proc/self/environ")
+    with pytest.raises(CompetitionError, match="description.md is a link to /proc/self/environ, outside"):
+        load_competition(root)
+    (root / "description.md").unlink()
+    (root / "description.md").write_text("# Tiny\n")
+    (root / "prepared" / "public" / "extra").symlink_to(Path.home())  # a folder link, not followed
+    with pytest.raises(CompetitionError, match="extra is a link to .*outside the competition folder"):
+        load_competition(root)

@@ -23,6 +23,7 @@ starts with the competition id (`spaceship-titanic/prepared/private/test.csv`), 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,6 +69,7 @@ def load_competition(folder: Path) -> Competition:
     root = Path(folder)
     if not root.is_dir():
         raise CompetitionError(f"{root}: no such competition folder")
+    _no_links_out(root)
     config = _read_config(root / "config.yaml")
     competition_id = _plain_id(_text(config, "id", root / "config.yaml"), root / "config.yaml")
     grader = config.get("grader")
@@ -115,6 +117,31 @@ def load_competition(folder: Path) -> Competition:
         id_column=id_column,
         columns=columns,
     )
+
+
+def _no_links_out(root: Path) -> None:
+    """Refuse a symbolic link in the folder that leads out of it.
+
+    A competition folder is someone else's files. Its description, data and leaderboard are
+    copied into what candidates and the LLM read: a `description.md` linked to
+    /proc/self/environ put strop's environment, API keys and all, in every candidate's public
+    folder and in the goal sent to the LLM. Links that stay inside the folder are fine.
+    """
+    inside = root.resolve()
+    for folder, names, files in os.walk(root):  # links to folders are listed, not followed
+        for name in names + files:
+            path = Path(folder) / name
+            if not path.is_symlink():
+                continue
+            try:
+                target = path.resolve(strict=False)
+            except (OSError, RuntimeError):  # a link loop
+                target = path
+            if not target.is_relative_to(inside):
+                raise CompetitionError(
+                    f"{path} is a link to {os.readlink(path)}, outside the competition folder: "
+                    "copy the file in instead (strop copies a competition's files to candidates and the LLM)"
+                )
 
 
 def _read_config(path: Path) -> dict[str, Any]:
