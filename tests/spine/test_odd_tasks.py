@@ -390,12 +390,12 @@ def test_a_sandbox_that_cannot_start_here_is_one_line(
         found = shutil.which(tool)
         assert found is not None
         (only_git / tool).symlink_to(found)
-    monkeypatch.setenv("PATH", str(only_git))
-    one_error(
-        cli("eval", str(task)),
-        "[evaluator] sandbox = 'bwrap' cannot be used here: bubblewrap is not installed",
-    )
-    monkeypatch.undo()
+    with monkeypatch.context() as bare:  # not `monkeypatch.undo()`: it also undid the isolated STROP_HOME
+        bare.setenv("PATH", str(only_git))
+        one_error(
+            cli("eval", str(task)),
+            "[evaluator] sandbox = 'bwrap' cannot be used here: bubblewrap is not installed",
+        )
     assert "running" not in cli("runs").stdout
 
 
