@@ -24,7 +24,9 @@ included, and an OOM kill in it is the MEMORY verdict); elsewhere `sandbox.memor
 watch sums the pid namespace's memory a few times a second. Each `Execution` says which
 in its notes (`memory_enforcement`). Peak memory is the cgroup's peak; with the watch, the
 larger of the launcher's peak RSS (which starts from strop's own RSS at fork) and the largest
-sum the watch saw.
+sum the watch saw. A seccomp filter (`sandbox.syscalls`, bwrap's `--seccomp`) refuses new user
+namespaces, `fallocate` and a few kernel interfaces; where libseccomp is missing the sandbox
+runs without it and its notes say so.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from sandbox.memory import (
 )
 from sandbox.process import rlimit_setter, signal_from_launcher, supervise, to_execution
 from sandbox.runtime import Runtime
+from sandbox.syscalls import FilterUnavailable, program_fd
 from sandbox.workspace import DiskWatch, Workspace, files_used, lend_all, sandbox_user
 
 ORPHAN_GRACE = 60.0
@@ -109,14 +112,18 @@ def bwrap_argv(
     as_root: bool,
     info_fd: int | None = None,
     hold: float = 0.0,
+    seccomp_fd: int | None = None,
 ) -> list[str]:
     """The full bwrap command line; pure, so the layout can be read and tested.
 
     `hold`: the most seconds the command may wait behind a gate before its time starts.
+    `seccomp_fd`: a descriptor holding `sandbox.syscalls.program()`.
     """
     argv = [binary, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if info_fd is not None:
         argv += ["--info-fd", str(info_fd)]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
     if not limits.network:
         argv.append("--unshare-net")
     if not as_root:
@@ -242,10 +249,13 @@ class BwrapSandbox:
         as_root = os.getuid() == 0
         user = sandbox_user(space.root, own=as_root)  # as root, RLIMIT_NPROC is the process limit
         info_read, info_write = os.pipe()
+        filter_fd, filter_note = _syscall_filter()
         inner, hold = (
             (gate.wrap(command, space.root), gate.max_wait) if gate is not None else (list(command), 0.0)
         )
-        argv = bwrap_argv(self.binary, inner, space, limits, self.runtime, user, as_root, info_write, hold)
+        argv = bwrap_argv(
+            self.binary, inner, space, limits, self.runtime, user, as_root, info_write, hold, filter_fd
+        )
         keep = [*space.readonly, *self.runtime.inside(space.root)]
         init = _SandboxInit(info_read, limits.files)
         disk = DiskWatch(list(space.writable), limits.workspace_bytes, limits.files)
@@ -270,7 +280,7 @@ class BwrapSandbox:
                     limits=limits,
                     preexec=preexec,
                     watchdog=lambda: disk() or init() or memory(),
-                    pass_fds=[info_write],
+                    pass_fds=[info_write] if filter_fd is None else [info_write, filter_fd],
                     on_stop=init.kill,
                     gate=gate,
                 )
@@ -278,7 +288,7 @@ class BwrapSandbox:
             os.close(info_read)
             if isinstance(memory, MemoryCgroup):
                 memory.close()
-        execution = to_execution(seen, self.name, signal_from_launcher(seen.returncode), [note])
+        execution = to_execution(seen, self.name, signal_from_launcher(seen.returncode), [note, filter_note])
         if isinstance(memory, MemoryCgroup):
             # The kernel's own count, and only it: the launcher's ru_maxrss starts from strop's RSS at
             # fork (kept across exec), so a 1.3 GB strop reported a candidate held under 256 MiB as 1.3 GB.
@@ -292,6 +302,18 @@ class BwrapSandbox:
         ):
             execution.killed_by = KilledBy.MEMORY  # a child the OOM killer took, the command went on
         return execution
+
+
+def _syscall_filter() -> tuple[int | None, str]:
+    """A descriptor for bwrap's `--seccomp` and the note that says what it refuses.
+
+    Without libseccomp the sandbox still runs, with a note that says what is then open:
+    falling back to the `local` backend over it would be far weaker.
+    """
+    try:
+        return program_fd(), "syscalls: new user namespaces, fallocate, keyring, bpf, io_uring refused"
+    except FilterUnavailable as error:
+        return None, f"syscalls: no filter ({error}): new user namespaces and fallocate are open"
 
 
 def _entering(cgroup: MemoryCgroup, then: Callable[[], None]) -> Callable[[], None]:

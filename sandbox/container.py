@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -39,6 +40,7 @@ from sandbox.image import ensure_image
 from sandbox.process import TICK, CappedBuffer, classify, process_alive, signal_from_launcher
 from sandbox.runtime import Runtime
 from sandbox.stopping import Running, running
+from sandbox.syscalls import FilterUnavailable, confined
 from sandbox.workspace import DiskWatch, Workspace, lend_all, sandbox_user
 
 LABEL = "strop.sandbox"
@@ -176,11 +178,12 @@ class DockerSandbox:
         uid, gid = sandbox_user(space.root)
         switch = str(math.ceil(limits.timeout + ORPHAN_GRACE))
         keep = [*space.readonly, *self.runtime.inside(space.root)]
+        inner, filter_note = _filtered(command)
         with lend_all(space, uid, gid, keep=keep):
             started = time.monotonic()
             cid = self.client.api.create_container(
                 self.image,
-                command=["timeout", "-s", "KILL", switch, *command],
+                command=["timeout", "-s", "KILL", switch, *inner],
                 user=f"{uid}:{gid}",
                 working_dir=str(space.root),
                 environment=clean_environment(env),
@@ -192,6 +195,7 @@ class DockerSandbox:
                 with running() as entry:  # `stop_all` raises its flag; `_attend` kills, we remove
                     execution = self._attend(cid, space, limits, started, entry)
                 entry.check()
+                execution.notes.append(filter_note)
                 return execution
             finally:
                 with contextlib.suppress(Exception):
@@ -246,6 +250,14 @@ class DockerSandbox:
             backend=self.name,
             output_truncated=stream.out.overflowed or stream.err.overflowed,
         )
+
+
+def _filtered(command: Sequence[str]) -> tuple[list[str], str]:
+    """`command` under strop's syscall filter (on top of Docker's), and the note that says so."""
+    try:
+        return confined(command, sys.executable), "syscalls: Docker's filter, and fallocate, io_uring refused"
+    except FilterUnavailable as error:
+        return list(command), f"syscalls: Docker's filter only ({error}): fallocate is open"
 
 
 def _short(error: BaseException) -> str:

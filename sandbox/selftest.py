@@ -3,8 +3,9 @@
 For every backend it opens it, times a trivial command, then runs one probe
 script that imports numpy and scikit-learn (what evaluators need), looks for a
 secret-named variable the parent passed, tries to write a file next to the
-workspace, tries to reach a TCP listener this test opens on 127.0.0.1, and
-reports its uid. docker and bwrap are "working" only when every probe is
+workspace, tries to reach a TCP listener this test opens on 127.0.0.1,
+tries to make a user namespace (where it could mount file systems the disk watch
+cannot see), and reports its uid. docker and bwrap are "working" only when every probe is
 contained; local is "weak" by design when it runs at all.
 """
 
@@ -41,6 +42,8 @@ try:
 except OSError:
     result["network_blocked"] = True
 result["non_root"] = os.getuid() != 0
+import ctypes
+result["user_namespace_blocked"] = ctypes.CDLL(None).unshare(0x10000000) != 0  # CLONE_NEWUSER
 print(json.dumps(result))
 """
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # strop setup, for a fresh Debian/Ubuntu machine (as root for the system packages):
-#   system packages when missing (git, gcc, docker.io, bubblewrap), then .venv with strop and its dev extras.
+#   system packages when missing (git, gcc, docker.io, bubblewrap, libseccomp2), then .venv with strop and its dev extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,7 @@ command -v cc >/dev/null || need+=(gcc)
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v bwrap >/dev/null || need+=(bubblewrap)
 command -v pgrep >/dev/null || need+=(procps)
+ldconfig -p 2>/dev/null | grep 'libseccomp\.so\.2' >/dev/null || need+=(libseccomp2)  # the sandboxes' syscall filter
 command -v chromium >/dev/null || need+=(chromium)  # headless browser tests of strop ui and reports
 command -v chromedriver >/dev/null || need+=(chromium-driver)
 command -v systemd-analyze >/dev/null || need+=(systemd)  # `strop nightly install` verifies its timer units with it

@@ -677,6 +677,52 @@ def test_privilege_escalation(backend: Sandbox, workdir: Path) -> None:
         assert seen["uid"] == os.getuid()
 
 
+def test_user_namespace(strong_backend: Sandbox, workdir: Path) -> None:
+    """In a user namespace of its own a candidate is root there: it can mount a tmpfs that
+    neither the disk watch nor the file count sees (measured: 600,000 files past a 250,000
+    cap under bwrap as root, before the syscall filter)."""
+    script = """
+    import ctypes, json, subprocess
+    libc = ctypes.CDLL(None, use_errno=True)
+    report = {"unshare": libc.unshare(0x10000000), "errno": ctypes.get_errno()}
+    mount = subprocess.run(["unshare", "-Urm", "sh", "-c", "mount -t tmpfs none /tmp && echo mounted"],
+                           capture_output=True, text=True)
+    report["mounted"] = "mounted" in mount.stdout
+    print(json.dumps(report))
+    """
+    seen = last_json(attack(strong_backend, workdir, script))
+    assert seen == {"unshare": -1, "errno": 1, "mounted": False}, seen
+
+
+def test_disk_reserved_at_once(strong_backend: Sandbox, workdir: Path) -> None:
+    """`fallocate` reserves blocks in one call, faster than any watch: 30 processes took 31 GB
+    in 0.18 s before the filter. Refused now (EOPNOTSUPP), glibc's `posix_fallocate` writes
+    the blocks one by one and the disk watch stops it near the cap."""
+    script = """
+    import json, os, subprocess
+    direct = subprocess.run(["fallocate", "-l", "16M", "direct"], capture_output=True, text=True)
+    print(json.dumps({"direct": direct.returncode, "why": direct.stderr.strip()}), flush=True)
+    children = []
+    for i in range(8):
+        pid = os.fork()
+        if pid == 0:
+            fd = os.open(f"reserved-{i}", os.O_CREAT | os.O_RDWR)
+            try:
+                os.posix_fallocate(fd, 0, 256 << 20)
+            finally:
+                os._exit(0)
+        children.append(pid)
+    for pid in children:
+        os.waitpid(pid, 0)
+    """
+    result = attack(strong_backend, workdir, script, limits=replace(BASE, timeout=30))
+    allocated = sum(path.stat().st_blocks * 512 for path in workdir.iterdir() if path.is_file())
+    first = json.loads(result.stdout.splitlines()[0])
+    assert first["direct"] != 0 and "not supported" in first["why"], first
+    assert result.killed_by is KilledBy.DISK, result.tail()
+    assert allocated <= BASE.workspace_bytes + (512 << 20), allocated
+
+
 # --- nothing left behind ----------------------------------------------------------
 
 
