@@ -10,6 +10,10 @@ A narrow seam, so the loop does not depend on how knowledge works:
   `knowledge.format_context` within the task's token budget; every finished
   experiment becomes an `ExperimentTrace`; `Memory.failing_regions` become
   `not (…)` rules that the constraint check and the evolve proposer honour.
+  Traces carry the run's fingerprint (experiment 0's code and the evaluator, see
+  `agent.loop.fingerprint`) and regions are read under it: crashes of a version of
+  the code the user has since changed never steer a run. Lessons of other tasks
+  come back quoted, as data (`Lesson.quoted`).
 Knowledge serves the loop and never drives it: its errors become a note in the run
 log, never the run's end.
 
@@ -74,6 +78,8 @@ class KnowledgeMemory(LoopMemory):
         self._started = self._declined = False
         self._declined_note = ""  # what `describe` says instead when the run is too short to load it
         self._waited = 0  # calls answered empty because the model was still loading
+        self._fingerprint: str | None = None
+        self._fingerprinted = False
 
     def warm_up(self, time_budget: float | None) -> None:
         """Start loading the model on a background thread, unless the run is too short to use it.
@@ -138,6 +144,24 @@ class KnowledgeMemory(LoopMemory):
             "the knowledge store" if self.store else "",
         ]
         return "knowledge: " + " and ".join(p for p in parts if p)
+
+    @property
+    def fingerprint(self) -> str | None:
+        """The run's fingerprint (`agent.loop.fingerprint`), computed once; None when it cannot be."""
+        if not self._fingerprinted:
+            self._fingerprinted = True
+            from git import GitError
+
+            from agent.loop.fingerprint import run_fingerprint
+
+            try:
+                self._fingerprint = run_fingerprint(self.task, self.run)
+            except (GitError, OSError, ValueError) as error:
+                self.notes.append(
+                    f"knowledge: cannot fingerprint the run's code ({type(error).__name__}: {error}); "
+                    "no failing regions used"
+                )
+        return self._fingerprint
 
     def _guard(self, what: str, call: Any, default: Any) -> Any:
         from knowledge.errors import KnowledgeError
@@ -210,12 +234,14 @@ class KnowledgeMemory(LoopMemory):
             parent_error=(parent.reason or None)
             if parent is not None and parent.status.value != "ok"
             else None,
+            fingerprint=self.fingerprint,
         )
         self._guard("learning", lambda: self.memory.learn(trace), [])
 
     def exclusions(self) -> list[Rule]:
-        """Failing regions remembered for this task, as rules over the space's parameters."""
-        if self.memory is None:
+        """Failing regions learned under this run's fingerprint, as rules over the space's parameters."""
+        fingerprint = self.fingerprint if self.memory is not None else None
+        if fingerprint is None:
             return []
         from agent.constraints import Rule
         from agent.expression import ExpressionError, parse
@@ -223,7 +249,9 @@ class KnowledgeMemory(LoopMemory):
         names = set(self.task.spec.space)
         rules = []
         for region in self._guard(
-            "reading failing regions", lambda: self.memory.failing_regions(self.task.name), []
+            "reading failing regions",
+            lambda: self.memory.failing_regions(self.task.name, fingerprint=fingerprint),
+            [],
         ):
             if not region.names <= names:
                 continue  # a region of an older space

@@ -12,7 +12,24 @@
 * an ok experiment with a score change updates the outcome lesson of a
   similar idea (cosine ≥ 0.90): same sign confirms, opposite sign contradicts.
 
-Traces are also appended to `traces.jsonl`, which `failing_regions` reads.
+Traces are also appended to `traces.jsonl`, which `failing_regions` reads: for a
+run that passes its fingerprint (experiment 0's code and the evaluator, see
+`trace`), only the traces with that fingerprint, so crashes of code since changed
+never steer it; traces without one (older strop) are not used for such a run,
+which at worst relearns a region from two new crashes.
+
+Lessons cross tasks, and so does what their text quotes: ideas and diffs the LLM
+wrote, error lines the candidate printed, a phrase the LLM worded. Within a task
+the proposer has seen all of that already; in another task's prompt it would be
+an injection (a crash line reading "IGNORE PREVIOUS INSTRUCTIONS…"). So
+`relevant(…, task_name=…)` returns a lesson of another task as `Lesson.quoted()`:
+rebuilt from its structured fields (never the worded text nor the fix's diff),
+each field one line, clipped, its code fences dropped, withheld when it reads
+like an instruction or a role marker, set in quotes under a line that names the
+origin task and says it is a note from another run, not an instruction. The
+smallest design that keeps the useful part (what failed, what was tried, what
+fixed it, by how much) and no room for a payload.
+
 Files: `lessons.json` (lessons and their vectors, with the embedder's name;
 vectors are recomputed when the embedder changes) and `traces.jsonl`, written
 under the same one-writer lock as the store. An optional `phrase` callable
@@ -317,7 +334,9 @@ class Memory:
 
         An exact signature match with the error ranks first; then cosine similarity of
         the query (the error's signature, else the goal) weighted by confidence;
-        lessons of the same task get a small boost.
+        lessons of the same task get a small boost. A lesson of another task (every
+        lesson, without `task_name`) comes back as its `quoted` copy: see the module
+        docstring.
         """
         lessons, vectors = self._read()
         if not lessons:
@@ -337,13 +356,15 @@ class Memory:
                 score += 0.05
             scored.append(ScoredLesson(lesson, score))
         scored.sort(key=lambda s: -s.score)
-        chosen, used = [], 0
+        chosen: list[Lesson] = []
+        used = 0
         for item in scored:
-            cost = approx_tokens(item.lesson.render())
             if len(chosen) >= k:
                 break
+            shown = item.lesson if task_name and item.lesson.task_name == task_name else item.lesson.quoted()
+            cost = approx_tokens(shown.render())
             if used + cost <= token_budget:
-                chosen.append(item.lesson)
+                chosen.append(shown)
                 used += cost
         return chosen
 
@@ -355,12 +376,21 @@ class Memory:
         scored = [ScoredLesson(lesson, float(vectors[lesson.id] @ qv)) for lesson in lessons]
         return sorted(scored, key=lambda s: -s.score)[:k]
 
-    def failing_regions(self, task_name: str, min_failures: int = 2) -> list[Region]:
-        """Regions of the offline search space where crashes with one signature recur (see `region`)."""
+    def failing_regions(
+        self, task_name: str, min_failures: int = 2, fingerprint: str | None = None
+    ) -> list[Region]:
+        """Regions of the offline search space where crashes with one signature recur (see `region`).
+
+        With a `fingerprint`, only traces of runs with that fingerprint count (the same
+        code and evaluator): a trace with another one, or with none (written by an older
+        strop), may come from code that has changed since, and a region learned from it
+        would steer the run away from points that no longer crash. Without one, every
+        trace of the task counts, as before fingerprints existed.
+        """
         crashes: dict[str, list[Point]] = defaultdict(list)
         successes = []
         for trace in self.traces(task_name):
-            if trace.params is None:
+            if trace.params is None or (fingerprint is not None and trace.fingerprint != fingerprint):
                 continue
             if trace.status in CRASHED:
                 signature = error_signature(trace.status, trace.error_text)

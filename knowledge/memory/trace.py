@@ -5,6 +5,13 @@ The loop fills an `ExperimentTrace` after "record" and passes it to
 in the task's direction (the loop knows the direction; memory does not).
 `params` is the offline proposer's genome when there is one; failing regions
 of the search space are computed from it.
+
+`fingerprint` names what decides whether a point crashes: the code of the run's
+experiment 0 and its evaluator (the loop computes it; memory only compares it).
+Failing regions are learned only from traces with the querying run's
+fingerprint, so a crash of code the user has since fixed never steers a run of
+the fixed code. Traces written before the field existed read back with None: an
+unknown fingerprint, which matches no run that has one.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ class ExperimentTrace:
     metric_delta: float | None = None
     parent_status: Status | None = None
     parent_error: str | None = None
+    fingerprint: str | None = None
 
     def as_dict(self, max_diff: int = 4000, max_error: int = 4000) -> dict[str, object]:
         data = asdict(self)
