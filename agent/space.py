@@ -263,7 +263,12 @@ class Space:
             param = self.params[name]
             if before is not None and name in before and before[name] == value:
                 continue
-            if not param.allows(value):
+            if isinstance(value, Repeated):
+                shown = ", ".join(_short(one) for one in value)
+                problems.append(
+                    f"{name} is written {len(value)} times ({shown}): a reader may take any of them"
+                )
+            elif not param.allows(value):
                 problems.append(f"{name}={_short(value)} is outside [space] ({_legal(param)})")
         return problems
 
@@ -272,7 +277,7 @@ class Space:
         params_file = checkout / proposer.params_file
         if params_file.is_file():
             try:
-                data = json.loads(params_file.read_text())
+                data = json.loads(params_file.read_text(), object_pairs_hook=_keeping_repeats)
             except (ValueError, OSError, RecursionError):
                 data = {}
             if isinstance(data, dict):
@@ -357,7 +362,7 @@ def check_files(task: Task) -> list[str]:
             task, "params_file", f"{path} is not a file: the candidates' [space] values go in it"
         )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_keeping_repeats)
     except (ValueError, RecursionError) as error:
         raise _files_error(
             task, "params_file", f"{path} is not JSON ({error}); write e.g. {example}"
@@ -369,6 +374,11 @@ def check_files(task: Task) -> list[str]:
             task,
             "params_file",
             f"{path} holds a JSON {type(data).__name__}, not an object of parameter values such as {example}",
+        )
+    repeated = sorted(name for name, value in data.items() if isinstance(value, Repeated))
+    if repeated:
+        raise _files_error(
+            task, "params_file", f"{path} names {', '.join(repeated)} more than once: keep one value of each"
         )
     active = [name for name in unmarked if space.is_active(name, data)]  # `when` false: absent by design
     return [*_absent_notes(path, data, active), *_value_notes(task, space, path, data, active)]
@@ -537,6 +547,23 @@ def _render(value: Any, python: bool) -> str:
     if python:
         return repr(value)
     return json.dumps(value)
+
+
+class Repeated(tuple):
+    """Every value a JSON object gave one key, in order, when it gave more than one.
+
+    Python's `json` keeps the last; other readers keep the first or refuse. A candidate
+    that wrote `{"a": 5, "a": 0.5}` passed the `[space]` check on 0.5 while a reader that
+    keeps the first ran with 5, so a repeated name is a problem of its own.
+    """
+
+
+def _keeping_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """`object_pairs_hook` for `json.loads`: a dict whose repeated keys hold a `Repeated`."""
+    grouped: dict[str, list[Any]] = {}
+    for key, value in pairs:
+        grouped.setdefault(key, []).append(value)
+    return {key: values[0] if len(values) == 1 else Repeated(values) for key, values in grouped.items()}
 
 
 def _literal(text: str) -> Any:

@@ -202,6 +202,7 @@ WORKSPACE_CASES = [
     Case("params file a folder", "params.json is not a file", prepare=_params("<folder>")),
     Case("params file not JSON", "params.json is not JSON", prepare=_params('{"lr": 0.1,')),
     Case("params file a list", "holds a JSON list, not an object", prepare=_params("[0.1, 3]")),
+    Case("a name twice", "names lr more than once", prepare=_params('{"lr": 0.1, "k": 3, "lr": 0.2}')),
     Case("marked file missing", "missing.py is not a file in the workspace", prepare=_marked),
 ]
 
@@ -448,3 +449,19 @@ def test_rules_no_point_satisfies_name_the_task_file_line(tmp_path: Path, rules:
     )
     clash = message.split("satisfies these rules together: ")[1]
     assert sorted(clash.split("; ")) == ["k < 5", "k > 7"], message
+
+
+def test_a_candidate_that_writes_a_space_name_twice_is_refused(tmp_path: Path) -> None:
+    """`{"lr": 5, "lr": 0.1}`: Python's json keeps 0.1 (inside the space), a reader that keeps the
+    first runs with 5. Before, the check saw only 0.1 and let it pass."""
+    from agent.space import Space
+
+    task = load_task(folder(tmp_path))
+    space, proposer = Space.from_task(task), task.spec.proposer
+    before = space.written(tmp_path, proposer)
+    (tmp_path / "params.json").write_text('{"lr": 5, "k": 3, "lr": 0.1}')
+    assert space.outside(space.written(tmp_path, proposer), before) == [
+        "lr is written 2 times (5, 0.1): a reader may take any of them"
+    ]
+    (tmp_path / "params.json").write_text('{"lr": 0.3, "k": 3}')
+    assert space.outside(space.written(tmp_path, proposer), before) == []
