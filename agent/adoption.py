@@ -3,28 +3,41 @@
 The one step where strop changes what the user owns, so it refuses rather than guesses: a dirty
 workspace, a commit that is gone, a merge that conflicts each leave everything as it was. A
 git workspace gets a real merge (or a squash); a plain folder gets the same three-way merge done
-in strop's managed repo, then its files written.
+in strop's managed repo, then its files written: links as links, never written through, and
+no new link leading out of the folder.
+
+An experiment that changes a file making tools run code on the user's machine or CI
+(`TOOL_CONFIG`: `.pre-commit-config.yaml`, `.github/`…) is refused unless the user says
+`--allow-config-files`: the LLM's path guard refuses them, but a candidate made by an older
+strop, or by another route, would otherwise run its code at the user's next commit or push.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
 import git
 
+from agent.edits.guard import tool_config
 from agent.errors import NotFoundError, WorkspaceError
 from agent.experiments import IDENTITY, MANAGED_BRANCH, ExperimentRepo
 from agent.records import ExperimentRecord
 
+_EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's tree with nothing in it
 
-def adopt(repo: ExperimentRepo, record: ExperimentRecord, squash: bool) -> str:
+
+def adopt(
+    repo: ExperimentRepo, record: ExperimentRecord, squash: bool, allow_config_files: bool = False
+) -> str:
     """Bring an experiment into the user's branch; returns what was done, in words.
 
     What is merged is the commit the record names, the one that was scored, not whatever
     its branch names now: a branch moved since the run (a commit on it, a reset) would
-    otherwise bring in code no scorer has seen. A moved branch is said.
+    otherwise bring in code no scorer has seen. A moved branch is said. An experiment that
+    changes a tool's configuration (`TOOL_CONFIG`) is refused unless `allow_config_files`.
     """
     try:
         repo.resolve_commit(record.commit)
@@ -33,7 +46,7 @@ def adopt(repo: ExperimentRepo, record: ExperimentRecord, squash: bool) -> str:
             f"experiment {record.name}'s commit {record.commit[:12]} is no longer in {repo.path} "
             "(its run was deleted, or the repo rewritten): nothing was changed"
         ) from None
-    done = _adopt(repo, record, squash)
+    done = _adopt(repo, record, squash, allow_config_files)
     head = repo.git.rev_parse("--verify", "-q", f"refs/heads/{record.branch}", with_exceptions=False)
     if head != record.commit:
         where = f"now names {head[:12]}" if head else "is gone"
@@ -44,13 +57,20 @@ def adopt(repo: ExperimentRepo, record: ExperimentRecord, squash: bool) -> str:
     return done
 
 
-def _adopt(repo: ExperimentRepo, record: ExperimentRecord, squash: bool) -> str:
+def _adopt(repo: ExperimentRepo, record: ExperimentRecord, squash: bool, allow_config_files: bool) -> str:
     if repo.user_is_dirty():
         raise WorkspaceError(
             f"the folder {repo.workspace} has changed since strop last recorded it: run `strop eval` "
             "on the task to record it as it is, or undo the changes, before adopting"
             if repo.managed
             else f"the workspace {repo.workspace} has uncommitted changes: commit or stash them before adopting"
+        )
+    if not allow_config_files and (found := _tool_config_changes(repo, record.commit)):
+        shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+        raise WorkspaceError(
+            f"experiment {record.name} changes files that make tools run code on your machine or CI "
+            f"({shown}): nothing was adopted; if you have read them and trust them, "
+            f"`strop adopt {record.name} --allow-config-files`"
         )
     if repo.managed:
         return _adopt_into_folder(repo, record)
@@ -77,21 +97,96 @@ def _adopt_into_folder(repo: ExperimentRepo, record: ExperimentRecord) -> str:
         before = repo.repo.commit(MANAGED_BRANCH)
         _merge(repo.git, record, False, f"the folder {repo.workspace}")
         after = repo.repo.commit(MANAGED_BRANCH)
-    was = {item.path: (item.hexsha, item.mode) for item in before.tree.traverse() if item.type == "blob"}
-    removed = [path for path in was if not _in_tree(after, path)]
-    for path in removed:
+        try:
+            change = _folder_change(repo.workspace, before, after)
+        except WorkspaceError:
+            repo.git.reset("--hard", "-q", before.hexsha)  # the folder was not written: neither is its record
+            raise
+    for path in change.remove:
         with contextlib.suppress(FileNotFoundError):
             (repo.workspace / path).unlink()
-    written = []
-    for item in after.tree.traverse():
-        if item.type == "blob":
-            path = repo.workspace / item.path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(item.data_stream.read())
-            os.chmod(path, item.mode & 0o777)
-            if was.get(item.path) != (item.hexsha, item.mode):
-                written.append(item.path)
-    return _applied(record, repo.workspace, written, removed)
+    for blob in change.write:
+        _write(repo.workspace / blob.path, blob)
+    return _applied(record, repo.workspace, [blob.path for blob in change.write], change.remove)
+
+
+@dataclass(frozen=True)
+class _FolderChange:
+    """What adopting writes into a plain folder: the files and links that differ, the paths to remove."""
+
+    write: list[git.Blob]
+    remove: list[str]
+
+
+def _folder_change(folder: Path, before: git.Commit, after: git.Commit) -> _FolderChange:
+    """What turns `folder` (which holds `before`, checked) into `after`, refused when it is unsafe.
+
+    Only what differs is written: rewriting every file wrote through each of the folder's links
+    (a link `data -> /home/me/data.csv` had the text `/home/me/data.csv` written into that file,
+    and its mode set to 000). Nothing is written through a link to a folder (`.venv -> /usr`), and
+    no new link may lead out of the folder: the user's next write through it would land there.
+    """
+    was = {blob.path: (blob.hexsha, blob.mode) for blob in _blobs(before)}
+    now = {blob.path: blob for blob in _blobs(after)}
+    remove = [path for path in was if path not in now]
+    write = [blob for path, blob in now.items() if was.get(path) != (blob.hexsha, blob.mode)]
+    for path in [*remove, *(blob.path for blob in write)]:
+        if link := _link_on_the_way(folder, path, set(remove)):
+            raise WorkspaceError(
+                f"adopting would write {path} through the link {link} in {folder}: nothing was changed"
+            )
+    for blob in write:
+        if blob.mode == blob.link_mode and _leads_outside(folder, blob):
+            target = os.fsdecode(blob.data_stream.read())
+            raise WorkspaceError(
+                f"the experiment makes {blob.path} a link to {target!r}, outside {folder}: nothing was changed"
+            )
+    return _FolderChange(write, remove)
+
+
+def _blobs(commit: git.Commit) -> list[git.Blob]:
+    return [item for item in commit.tree.traverse() if item.type == "blob"]
+
+
+def _link_on_the_way(folder: Path, path: str, removed: set[str]) -> str | None:
+    """The first folder of `path` that is a link in `folder` (and stays one), or None."""
+    parts = PurePosixPath(path).parts
+    for depth in range(1, len(parts)):
+        above = PurePosixPath(*parts[:depth]).as_posix()
+        if (folder / above).is_symlink() and above not in removed:
+            return above
+    return None
+
+
+def _leads_outside(folder: Path, link: git.Blob) -> bool:
+    """Whether the link `link` records would lead out of `folder`, through the links already there."""
+    target = os.fsdecode(link.data_stream.read())
+    lands = os.path.realpath(os.path.join(folder, os.path.dirname(link.path), target))
+    return not Path(lands).is_relative_to(os.path.realpath(folder))
+
+
+def _write(path: Path, blob: git.Blob) -> None:
+    """Write `blob` at `path`: a link as a link; a file replaces a link there rather than writing through it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = blob.data_stream.read()
+    if path.is_symlink() or (blob.mode == blob.link_mode and path.is_file()):
+        path.unlink()
+    if blob.mode == blob.link_mode:
+        os.symlink(os.fsdecode(data), path)
+        return
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
+        os.fchmod(file.fileno(), blob.mode & 0o777)
+
+
+def _tool_config_changes(repo: ExperimentRepo, commit: str) -> list[str]:
+    """The paths `commit` changes that configure tools (`TOOL_CONFIG`), against where it left the
+    branch it would be merged into; against nothing when the two share no history."""
+    into = MANAGED_BRANCH if repo.managed else "HEAD"
+    base = repo.git.merge_base(into, commit, with_exceptions=False) or _EMPTY_TREE
+    names = repo.git.diff("--name-only", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", base, commit)
+    return sorted(name for name in names.split("\0") if name and tool_config(name))
 
 
 def _applied(record: ExperimentRecord, folder: Path, written: list[str], removed: list[str]) -> str:
@@ -136,11 +231,3 @@ def _merge(runner: git.Git, record: ExperimentRecord, squash: bool, into: str) -
         runner.merge("--abort", with_exceptions=False)
         runner.reset("--hard", "-q", "HEAD", with_exceptions=False)
         raise WorkspaceError(f"adopting {record.name} conflicts with {into}: nothing was changed")
-
-
-def _in_tree(commit: git.Commit, path: str) -> bool:
-    try:
-        commit.tree[path]
-    except KeyError:
-        return False
-    return True

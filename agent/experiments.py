@@ -302,11 +302,7 @@ class ExperimentRepo:
         }
         if present != set(tracked):
             return True
-        for rel, blob in tracked.items():
-            path = self.workspace / rel
-            if path.is_symlink() or path.read_bytes() != blob.data_stream.read():
-                return True
-        return False
+        return any(not _holds(self.workspace / rel, blob) for rel, blob in tracked.items())
 
     # -------------------------------------------------------------------- runs
     def write_run(self, record: RunRecord) -> None:
@@ -352,7 +348,13 @@ class ExperimentRepo:
         data = self.git.show(f"{RUNS_REF}{run_id}:run.json", with_exceptions=False)
         if not data:
             raise NotFoundError(f"no run {run_id!r} in {self.path}")
-        return RunRecord.from_dict(json.loads(data))
+        try:
+            return RunRecord.from_stored(data)
+        except NotARecord as error:
+            raise UnreadableRecord(
+                f"run {run_id}'s record in {self.path} (run.json on {RUNS_REF}{run_id}) is not one: {error}; "
+                "it was edited or damaged"
+            ) from None
 
     # ------------------------------------------------------------- experiments
     def lane(self, run_id: str, lane: int) -> Path:
@@ -581,6 +583,18 @@ def _remove(path: Path) -> None:
         path.unlink()
     else:
         shutil.rmtree(path)
+
+
+def _holds(path: Path, blob: git.Blob) -> bool:
+    """Whether `path` is what `blob` records; a link is compared as a link, never followed.
+
+    `sync_workspace` copies a link as a link, so git records its target's name (mode 120000):
+    reading through it compared the target's bytes with that name, and every folder holding a
+    link was "changed" forever. A link repointed, or turned into a file, is a change.
+    """
+    if path.is_symlink():
+        return blob.mode == blob.link_mode and os.fsencode(os.readlink(path)) == blob.data_stream.read()
+    return blob.mode != blob.link_mode and path.read_bytes() == blob.data_stream.read()
 
 
 def _ignored(rel: Path) -> bool:

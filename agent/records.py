@@ -203,6 +203,19 @@ class RunRecord:
         return data
 
     @classmethod
+    def from_stored(cls, text: str) -> RunRecord:
+        """The record a run's `run.json` on its git ref holds, every field of its type, or `NotARecord`.
+
+        That ref is in the user's repo, where anyone can edit it: a `"schema": "2"` crashed
+        `strop audit` with a bare TypeError. Checked as `ExperimentRecord.from_note` checks a note.
+        """
+        try:
+            _RUN.validate_json(text, strict=True)
+        except ValidationError as error:
+            raise NotARecord(_problem(error)) from None
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRecord:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         known["direction"] = Direction(known["direction"])
@@ -251,3 +264,4 @@ def best_experiment(
 
 
 _RECORD = TypeAdapter(ExperimentRecord)
+_RUN = TypeAdapter(RunRecord)

@@ -353,10 +353,19 @@ def _log_tail(path: str, chars: int = 2000) -> str:
 def adopt_command(
     exp_ref: Annotated[str, typer.Argument(metavar="EXP", help="RUN/N, strop/RUN/N, or N in the latest run")],
     squash: Annotated[bool, typer.Option("--squash", help="One squashed commit instead of a merge.")] = False,
+    allow_config_files: Annotated[
+        bool,
+        typer.Option(
+            "--allow-config-files",
+            help="Adopt even when the experiment changes files that run code (.pre-commit-config.yaml, .github/…).",
+        ),
+    ] = False,
 ) -> None:
     """Bring an experiment into your branch (a merge, or --squash); refuses on a dirty tree.
 
-    For a workspace that is a plain folder, the experiment's files are written into it.
+    For a workspace that is a plain folder, the experiment's files are written into it. An
+    experiment that changes a file making tools run code on your machine or CI (git hooks and
+    attributes, pre-commit, CI workflows, .envrc, .vscode/) is refused without --allow-config-files.
     """
     from agent.adoption import adopt
     from agent.experiments import ExperimentRepo
@@ -365,7 +374,7 @@ def adopt_command(
     index = _index()
     run, record = index.find_experiment(exp_ref)
     repo = ExperimentRepo.open(Path(run.repo), strop_home())
-    out.print(adopt(repo, record, squash=squash))
+    out.print(adopt(repo, record, squash=squash, allow_config_files=allow_config_files))
 
 
 @app.command("reindex")

@@ -1,5 +1,9 @@
 """Edits: what a model's answer asks to change, parsed, checked and applied to the parent's files.
 
+The path guard (`guard.PathGuard`) refuses paths outside the workspace, git's own files, protected
+evaluator files and files that make tools run code without anyone running the artifact
+(`guard.TOOL_CONFIG`: .pre-commit-config.yaml, .github/, .envrc, .vscode/…).
+
 Two forms are accepted, in any mix, in one answer; they apply in the order written.
 
 SEARCH/REPLACE blocks, fenced or not, with the file's path on the line before

@@ -10,10 +10,46 @@ from pathlib import Path, PurePosixPath
 from agent.run import UnsafePathError, safe_path
 from evaluators.integrity import expand
 
+TOOL_CONFIG: dict[str, str] = {
+    ".git/": "git's own files: hooks and config run code at the next git command",
+    ".gitattributes": "names the filters and diff drivers git runs on checkout, add and diff",
+    ".gitmodules": "submodule URLs and update commands git fetches and runs",
+    ".pre-commit-config.yaml": "the hooks pre-commit installs and runs at the next commit",
+    ".github/": "GitHub Actions workflows, run on the next push",
+    ".gitlab-ci.yml": "the GitLab CI pipeline, run on the next push",
+    ".circleci/": "the CircleCI pipeline, run on the next push",
+    ".travis.yml": "the Travis CI build, run on the next push",
+    ".husky/": "the git hooks husky points git at, run at the next commit",
+    ".envrc": "shell code direnv runs on entering the folder",
+    ".vscode/": "tasks.json, settings.json: commands VS Code runs on opening the folder, tools it starts",
+}
+"""Paths that make a tool run code on the user's machine or CI, with what each runs.
+
+A candidate is only ever run in the sandbox, but `strop adopt` brings its files into the
+user's branch, where these run with the user's rights without anyone running the artifact:
+a hostile LLM reply that wrote `.pre-commit-config.yaml` ran its hook at the user's next
+commit. No task needs them to improve a metric, so the guard refuses them (the task has no
+way to declare a file editable) and `strop adopt` refuses an experiment that changes one
+unless told `--allow-config-files`. A name ending in `/` is a folder, matched as any part of
+the path; the others are files, matched by name in any folder (`.envrc` and
+`.gitattributes` act where they are; a workspace may be a folder inside the user's repo).
+Matched without case: on a case-insensitive disk `.GitHub/` is `.github/`.
+"""
+
+
+def tool_config(path: str) -> str | None:
+    """The `TOOL_CONFIG` entry `path` falls under (`.github/`, `.envrc`…), or None."""
+    parts = [part.lower() for part in PurePosixPath(path).parts]
+    for name in TOOL_CONFIG:
+        if (name.endswith("/") and name[:-1] in parts) or (parts and parts[-1] == name):
+            return name
+    return None
+
 
 @dataclass(frozen=True)
 class PathGuard:
-    """Which paths an answer may write: inside `root`, not in .git, not a protected evaluator file."""
+    """Which paths an answer may write: inside `root`, not in .git, not a tool's configuration
+    (`TOOL_CONFIG`), not a protected evaluator file."""
 
     root: Path
     protected: tuple[str, ...] = ()
@@ -26,10 +62,12 @@ class PathGuard:
         pure = PurePosixPath(path)
         if not path or pure.is_absolute() or path.startswith("~") or ".." in pure.parts:
             return f"{path!r} is outside the workspace; use a path relative to the workspace root"
-        try:
+        try:  # refuses `.git*` paths (.github/, .gitattributes…) in its own words
             target = safe_path(self.root, path)
         except UnsafePathError as error:
             return str(error)
+        if refused := _tool_config_refusal(path, path):
+            return refused
         root = self.root.resolve()
         if path.endswith("/") or target == root or target.is_dir():
             return f"{path!r} is a folder, not a file; name the file to write"
@@ -44,6 +82,8 @@ class PathGuard:
             part.lower().startswith(".git") for part in PurePosixPath(real).parts
         ):
             return f"{path!r} leads through a link to {real!r}, git's own files; candidates may not write it"
+        if refused := _tool_config_refusal(path, real):
+            return refused
         if self.is_protected(path) or self.is_protected(real):
             shown = path if self.is_protected(path) else f"{path} (a link to {real})"
             return f"{shown!r} is a protected evaluator file; it is read-only and edits to it are refused"
@@ -63,6 +103,19 @@ class PathGuard:
             if fnmatch.fnmatch(normal, pattern) or normal == bare or normal.startswith(bare + "/"):
                 return True
         return normal in expand(self.root, self.protected) if self.protected else False
+
+
+def _tool_config_refusal(path: str, real: str) -> str | None:
+    """Why `path` (leading to `real`) may not be written as a tool's configuration, or None."""
+    name = tool_config(real)
+    if name is None:
+        return None
+    through = "" if real == path else f" (a link to {real!r})"
+    where = f"is under {name!r}" if name.endswith("/") else f"is a {name!r} file"
+    return (
+        f"{path!r}{through} {where}, which makes tools run code on the user's machine or CI "
+        f"({TOOL_CONFIG[name]}); candidates may not write it: change the code the metric measures"
+    )
 
 
 def _git_ignores(root: Path, path: str) -> bool:

@@ -34,6 +34,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.errors import UnreadableRecord
 from agent.experiments import BRANCH_PREFIX, NOTES_REF, RUNS_REF, ExperimentRepo
 from agent.loop.findings import Audit, Problem
 from agent.records import NAMES_FINAL_LOG, ExperimentRecord, RunRecord, best_experiment
@@ -57,7 +58,11 @@ def provenance_audit(run_id: str, home: Path, index: RunIndex, report: Audit) ->
     """Add the provenance problems of a run, and what could not be checked, to `report`."""
     indexed = index.find_run(run_id)
     repo = ExperimentRepo.open(Path(indexed.repo), home)
-    run = repo.read_run(run_id)
+    try:
+        run = repo.read_run(run_id)
+    except UnreadableRecord as error:
+        report.problems.append(Problem(str(error), "the provenance checks need it: restore it from a copy"))
+        return
     report.run = run
     git = _Git(repo.path)
     try:

@@ -142,3 +142,25 @@ def test_a_note_is_read_as_a_record_or_said_what_is_wrong(kind: str) -> None:
     assert ExperimentRecord.from_note(note) == record
     with pytest.raises(NotARecord, match=re.escape(CORRUPTIONS[kind][1])):
         ExperimentRecord.from_note(CORRUPTIONS[kind][0](note))
+
+
+def test_an_edited_run_record_is_a_problem_of_the_audit_and_one_line_elsewhere(made: Made) -> None:
+    """run.json on refs/strop/runs/ID is in the user's repo: `"schema": "2"` crashed `strop audit`
+    with a bare TypeError (the schema was compared with an int)."""
+    ref = f"refs/strop/runs/{made.id}"
+    data = json.loads(made.git("show", f"{ref}:run.json"))
+    data["schema"] = "2"
+    git = ["git", "-C", str(made.repo.path)]
+    blob = subprocess.run([*git, "hash-object", "-w", "--stdin"], input=json.dumps(data), text=True,
+                          capture_output=True, check=True).stdout.strip()  # fmt: skip
+    tree = subprocess.run([*git, "mktree"], input=f"100644 blob {blob}\trun.json\n", text=True,
+                          capture_output=True, check=True).stdout.strip()  # fmt: skip
+    commit = made.git("commit-tree", tree, "-p", ref, "-m", "edited")
+    made.git("update-ref", ref, commit)
+    audited = strop("audit", made.id)
+    assert audited.returncode == 1, audited.stdout + audited.stderr
+    assert "Traceback" not in audited.stderr and "internal error" not in audited.stderr, audited.stderr
+    assert "run.json" in audited.stdout and "schema is the string '2'" in audited.stdout, audited.stdout
+    resumed = strop("resume", made.id)
+    assert resumed.returncode != 0
+    assert "schema is the string '2'" in one_line(resumed, "error:")
