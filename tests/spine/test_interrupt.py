@@ -93,3 +93,30 @@ def test_ctrl_c_names_the_run_and_resume_finishes_it(tmp_path: Path) -> None:
     after = json.loads(strop(home, "log", run["id"], "--json").stdout)
     assert after["interrupted"] is False and [e["id"] for e in after["experiments"]] == [0, 1, 2, 3]
     assert all(e["status"] == "ok" for e in after["experiments"])
+
+
+INTERRUPTED_IMPORT = """
+import builtins, sys
+real = builtins.__import__
+def interrupted(name, *args, **kwargs):
+    if name == "typer":  # what `agent.cli` imports first: a Ctrl-C lands there in a real start
+        raise KeyboardInterrupt
+    return real(name, *args, **kwargs)
+builtins.__import__ = interrupted
+sys.argv = ["strop", "--help"]
+from agent.launcher import main
+main()
+"""
+
+
+def test_a_ctrl_c_while_the_command_line_loads_is_one_line() -> None:
+    """The console script's first fraction of a second imports typer, rich and every command group;
+    a Ctrl-C there printed a page of import-machinery traceback."""
+    done = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_IMPORT], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 130, done.stderr
+    assert done.stderr == "interrupted\n" and done.stdout == ""
+    from importlib.metadata import entry_points
+
+    assert entry_points(group="console_scripts")["strop"].value == "agent.launcher:main"
