@@ -26,3 +26,22 @@ def test_coefficients_past_float32_on_a_narrow_interval_are_left_out_quietly():
     assert any("coefficients overflow float32" in note for note in notes)
     assert all(not note.startswith("baseline minimax-2 ") for note in notes)
     assert "minimax-2" in dict(kept)
+
+
+def test_baselines_out_of_time_say_how_many_were_fitted_after_one_fit():
+    """Past the time they had, the fits stop after the first (whose pace tells the rest) with the
+    counts that let the command name the `--time` that would do; before, the same words came with
+    no figure, and `--time 20s`, `30s`, `40s` each failed in turn."""
+    import pytest
+
+    from agent.deadline import Deadline
+    from agent.domains.numerics.baselines import BaselinesOutOfTime
+
+    domain = NumericsDomain("exp", -1.0, 1.0, "float64", max_cost=6, cost_model_name="ops")
+    said: list[str] = []
+    with pytest.raises(BaselinesOutOfTime) as caught:
+        baseline_programs(domain, said.append, Deadline(0.0))
+    short = caught.value
+    assert short.done == 1 and short.total > 1 and len(said) == 1
+    assert short.needed() == pytest.approx(short.seconds * short.total)
+    assert f"fitted 1 of {short.total}" in str(short)

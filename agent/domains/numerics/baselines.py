@@ -6,6 +6,7 @@ the interval is left out with its reason, never silently.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy
@@ -18,6 +19,22 @@ from agent.domains.numerics.skeletons import families, taylor_and_pade, textbook
 from agent.domains.numerics.targets import Format
 
 SPEED_POLYNOMIAL_COST = 16  # float32: minimax polynomials are fitted up to this cost for the speed comparison
+
+
+class BaselinesOutOfTime(NumericsInputError):
+    """The minimax fits ran past the time they had: `done` of `total` in `seconds`.
+
+    The time the fits take is known only once they run (2 cores, under load, 10–30 s for a
+    cost limit of 10), so the caller turns these counts into the `--time` that would do.
+    """
+
+    def __init__(self, done: int, total: int, seconds: float) -> None:
+        super().__init__(f"the baselines fitted {done} of {total} in {seconds:.0f}s")
+        self.done, self.total, self.seconds = done, total, seconds
+
+    def needed(self) -> float:
+        """Seconds all the fits would take at the pace of those done (the first is never cut)."""
+        return self.seconds * self.total / max(1, self.done)
 
 
 def minimax_polynomial(domain: NumericsDomain, degree: int) -> Program:
@@ -49,14 +66,17 @@ def baseline_programs(
             named.append((baseline.name, program))
     fits: list[tuple[Program, Program]] = []
     polynomial_limit = max(domain.max_cost, SPEED_POLYNOMIAL_COST if domain.metric == "max_ulp" else 0)
-    for name, skeleton in families(domain.shape, domain.lo, domain.hi):
-        limit = polynomial_limit if is_polynomial(f"minimax-{name}") else domain.max_cost
-        if not 0 < domain.cost(skeleton) <= limit:
-            continue
-        if until is not None and until.expired():
-            raise NumericsInputError(
-                "the baselines did not finish in time to leave the search its minimum; give more --time"
-            )
+    fitted_here = [
+        (name, skeleton)
+        for name, skeleton in families(domain.shape, domain.lo, domain.hi)
+        if 0
+        < domain.cost(skeleton)
+        <= (polynomial_limit if is_polynomial(f"minimax-{name}") else domain.max_cost)
+    ]
+    started = time.monotonic()
+    for done, (name, skeleton) in enumerate(fitted_here):
+        if done and until is not None and until.expired():  # after one fit: its pace tells the rest
+            raise BaselinesOutOfTime(done, len(fitted_here), time.monotonic() - started)
         say(f"baseline {name}")
         label = f"minimax-{name.removeprefix('poly-')}" if name.startswith("poly-") else f"minimax-{name}"
         with numpy.errstate(all="ignore"):  # an ill-conditioned fit overflows: `usable_baselines` says so

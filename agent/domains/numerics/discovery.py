@@ -32,6 +32,7 @@ import numpy
 
 from agent.deadline import Deadline
 from agent.domains.numerics.baselines import (
+    BaselinesOutOfTime,
     baseline_programs,
     dominated,
     textbook_programs,
@@ -167,9 +168,11 @@ def discover(
 
     say(f"phase: baselines ({request.cost_model} cost model, cost ≤ {request.max_cost})")
     started = time.monotonic()
-    named, left_out = usable_baselines(
-        domain, baseline_programs(domain, say, until.minus(reserve + MIN_SEARCH_SECONDS))
-    )
+    try:
+        fitted = baseline_programs(domain, say, until.minus(reserve + MIN_SEARCH_SECONDS))
+    except BaselinesOutOfTime as short:
+        raise _too_short_for_baselines(request, short, time.monotonic() - started, reserve) from None
+    named, left_out = usable_baselines(domain, fitted)
     extensions = textbook_programs(domain, say, until.minus(reserve + MIN_SEARCH_SECONDS))
     plain_screened: list[PlainPolynomial] = []
     plain_seconds = 0.0
@@ -383,6 +386,28 @@ def _identity(request: Request) -> dict[str, object]:
 def _known(pairs: Iterable[tuple[int, Errors | None]]) -> dict[int, Errors]:
     """The verified errors by index, leaving out the programs the time did not reach."""
     return {index: errors for index, errors in pairs if errors is not None}
+
+
+def _too_short_for_baselines(
+    request: Request, short: BaselinesOutOfTime, spent: float, reserve: float
+) -> NumericsInputError:
+    """The error of a `--time` the baselines ran out of, with the `--time` that would fit them.
+
+    Before, it said "did not finish in time … give more --time" with no figure, and a user
+    tried `--time 20s`, `30s`, `40s` in turn (each failed at a load of 5)."""
+    others = spent - short.seconds  # Taylor and Padé, before the fits
+    whole = others + short.needed() + reserve + MIN_SEARCH_SECONDS + FINISH_SECONDS
+    return NumericsInputError(
+        f"--time {request.time_budget:g}s is too short here: the baselines fitted {short.done} of "
+        f"{short.total} in {short.seconds:.0f}s (all of them need ~{short.needed():.0f}s at that pace), "
+        f"verification and speed keep ~{reserve:.0f}s and the search needs {MIN_SEARCH_SECONDS:g}s; "
+        f"give --time {_round_up(whole * 1.5)}s or more (a 1.5x margin for the load), or lower --max-cost"
+    )
+
+
+def _round_up(seconds: float) -> int:
+    """`seconds` up to a round figure a user would type: the next multiple of 10."""
+    return int(math.ceil(seconds / 10.0) * 10)
 
 
 def _too_short(request: Request, baseline_seconds: float, reserve: float) -> NumericsInputError:
