@@ -165,14 +165,16 @@ def summary_command(
     from agent.home import strop_home
     from agent.nightly.history import History
     from agent.nightly.summary import as_html, as_text, morning
+    from agent.report import check_output, write_html
 
+    check_output(html, option="--html")  # never over another file: it wrote HTML over the jobs file
     home = strop_home()
     recovered = History(home).recovered
     if recovered:
         err.print(f"nightly: {recovered}", markup=False)
     items = morning(home)
     if html is not None:
-        html.write_text(as_html(items, home), encoding="utf-8")
+        write_html(html, as_html(items, home), "--html")
         err.print(f"wrote {html}", markup=False)
     if json_out:
         print_json([item.to_dict() for item in items])

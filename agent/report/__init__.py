@@ -36,6 +36,7 @@ __all__ = [
     "find_run",
     "gather",
     "render_html",
+    "write_html",
     "write_report",
 ]
 
@@ -119,21 +120,24 @@ def write_report(data: ReportData, html_path: Path | None, png_dir: Path | None 
     return plots
 
 
-def check_output(html_path: Path | None, png_dir: Path | None = None) -> None:
-    """Refuse, before anything is drawn, what `write_report` could not write or must not overwrite."""
+def check_output(html_path: Path | None, png_dir: Path | None = None, option: str = "--output") -> None:
+    """Refuse, before anything is drawn, what `write_report` could not write or must not overwrite.
+
+    `option` names the flag in the words (`strop nightly summary --html` checks its file here too:
+    it wrote over any file, the jobs file included)."""
     if html_path is not None:
         if str(html_path) in ("", "."):
-            raise UserError("--output needs a file name, e.g. -o report.html")
+            raise UserError(f"{option} needs a file name, e.g. {option} report.html")
         if html_path.is_dir():
             raise UserError(
-                f"--output {html_path} is a folder: name a file in it, e.g. {html_path / 'report.html'}"
+                f"{option} {html_path} is a folder: name a file in it, e.g. {html_path / 'report.html'}"
             )
         if html_path.exists() and not _is_report(html_path):
             raise UserError(
-                f"--output {html_path} exists and is not a strop report: "
+                f"{option} {html_path} exists and is not a strop report: "
                 "remove it or choose another name (a report is never written over other files)"
             )
-        _check_folder(html_path.parent, f"--output {html_path}")
+        _check_folder(html_path.parent, f"{option} {html_path}")
     if png_dir is not None:
         if png_dir.exists() and not png_dir.is_dir():
             raise UserError(f"--png {png_dir} is a file, not a folder")
@@ -161,8 +165,15 @@ def _is_report(path: Path) -> bool:
     except OSError:
         return False
     return head.startswith(b"<!doctype html>") and (
-        b"<title>strop report" in head or GENERATOR.encode() in head
+        b"<title>strop report" in head
+        or b"<title>strop nightly summary" in head
+        or GENERATOR.encode() in head
     )
+
+
+def write_html(path: Path, text: str, option: str) -> None:
+    """An HTML page checked by `check_output` first: one line naming `option` when it cannot be written."""
+    _write(path, text.encode("utf-8"), option)
 
 
 def _write(path: Path, content: bytes, option: str) -> None:

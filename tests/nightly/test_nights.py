@@ -78,6 +78,19 @@ def test_two_nights_the_second_starts_from_the_firsts_best(tmp_path: Path, isola
     assert "since the previous night" in summary.stdout
     assert "data:image/png;base64," in (tmp_path / "s.html").read_text()
 
+    # its own summary again is written over; any other file, the jobs file first, never (it was)
+    def summary_to(target: Path) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "agent.cli", "nightly", "summary", "--html", str(target)]
+        return subprocess.run(command, capture_output=True, text=True)
+
+    jobs_text = jobs.read_text()
+    assert summary_to(tmp_path / "s.html").returncode == 0
+    refused = summary_to(jobs)
+    assert refused.returncode == 2 and "exists and is not a strop report" in refused.stderr, refused.stderr
+    assert jobs.read_text() == jobs_text
+    deeper = summary_to(tmp_path / "new" / "s.html")  # a folder on the way is made
+    assert deeper.returncode == 0 and (tmp_path / "new" / "s.html").is_file(), deeper.stderr
+
 
 def _wait(condition: object, seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
