@@ -45,7 +45,7 @@ from agent.expression import Expression, ExpressionError, parse
 from agent.space import Param, Point, Space
 
 if TYPE_CHECKING:
-    import z3
+    from agent.smt import z3
 
 
 class Outcome(enum.StrEnum):
@@ -132,7 +132,7 @@ class Constraints:
         bounds = _out_of_bounds(self.space, point)
         if not self.rules:
             return Check(Outcome.VIOLATED, violated=bounds) if bounds else Check(Outcome.OK)
-        import z3
+        from agent.smt import z3
 
         compiled = self.compiled()
         solver = z3.Solver(ctx=compiled.ctx)
@@ -162,7 +162,7 @@ class Constraints:
         """
         if not self.rules:
             return None
-        import z3
+        from agent.smt import z3
 
         compiled = self.compiled()
         solver = z3.Solver(ctx=compiled.ctx)
@@ -186,7 +186,7 @@ class Constraints:
         (which handles bounded non-linear integer rules well), then puts back any
         parameter whose original value still fits.
         """
-        import z3
+        from agent.smt import z3
 
         compiled = self.compiled()
         distance = compiled.distance(point)
@@ -212,7 +212,7 @@ class Constraints:
         return Repair(repaired, changed=changed)
 
     def _bisect(self, compiled: _Compiled, distance: Any, steps: int = 14) -> Point | None:
-        import z3
+        from agent.smt import z3
 
         solver = z3.Solver(ctx=compiled.ctx)
         solver.set("timeout", max(1, self.timeout_ms // (steps + 2)))
@@ -268,14 +268,14 @@ def _out_of_bounds(space: Space, point: Mapping[str, Any]) -> list[str]:
 
 
 def _exact(value: float | int, ctx: z3.Context) -> z3.ArithRef:
-    import z3
+    from agent.smt import z3
 
     fraction = Fraction(value)
     return z3.RealVal(f"{fraction.numerator}/{fraction.denominator}", ctx)
 
 
 def _number(value: Any, ctx: z3.Context) -> Any:
-    import z3
+    from agent.smt import z3
 
     if isinstance(value, bool):
         return z3.BoolVal(value, ctx)
@@ -291,7 +291,7 @@ class _Compiled:
     points go in and come out here."""
 
     def __init__(self, space: Space, rules: list[Rule]) -> None:
-        import z3
+        from agent.smt import z3
 
         self.space = space
         self.ctx = z3.Context()
@@ -318,7 +318,7 @@ class _Compiled:
     # --------------------------------------------------------------- points
     def fix(self, point: Mapping[str, Any]) -> list[Any]:
         """Equalities pinning each active parameter of `point` (values outside the domain stay free)."""
-        import z3
+        from agent.smt import z3
 
         pinned = []
         for param in self.space:
@@ -342,7 +342,7 @@ class _Compiled:
         return pinned
 
     def read(self, model: Any) -> Point:
-        import z3
+        from agent.smt import z3
 
         point: Point = {}
         for param in self.space:
@@ -365,7 +365,7 @@ class _Compiled:
 
     def distance(self, point: Mapping[str, Any]) -> Any:
         """L1 distance to `point` in the unit cube, plus 1 per changed choice or activity."""
-        import z3
+        from agent.smt import z3
 
         terms = []
         for param in self.space:
@@ -401,7 +401,7 @@ class _Compiled:
 
     # ------------------------------------------------------------- compiling
     def _domain(self, param: Param) -> Any:
-        import z3
+        from agent.smt import z3
 
         var = self.vars[param.name]
         labels = self.labels[param.name]
@@ -419,7 +419,7 @@ class _Compiled:
         return z3.And(var >= _exact(float(low), self.ctx), var <= _exact(float(high), self.ctx))  # type: ignore[arg-type]
 
     def _as_bool(self, value: Any, text: str) -> Any:
-        import z3
+        from agent.smt import z3
 
         if isinstance(value, bool):
             return z3.BoolVal(value, self.ctx)
@@ -428,7 +428,7 @@ class _Compiled:
         return value
 
     def _compile(self, node: ast.expr, text: str) -> Any:
-        import z3
+        from agent.smt import z3
 
         match node:
             case ast.Constant(value=value) if isinstance(value, str):
@@ -483,7 +483,7 @@ class _Compiled:
         raise ConstraintError(f"in {text!r}: cannot compile {ast.unparse(node)!r} to Z3")
 
     def _binary(self, op: ast.operator, left: ast.expr, right: ast.expr, text: str) -> Any:
-        import z3
+        from agent.smt import z3
 
         a, b = self._compile(left, text), self._compile(right, text)
         for value in (a, b):
@@ -513,7 +513,7 @@ class _Compiled:
         raise ConstraintError(f"in {text!r}: unsupported operator")
 
     def _compare(self, op: ast.cmpop, left: ast.expr, right: ast.expr, text: str) -> Any:
-        import z3
+        from agent.smt import z3
 
         if isinstance(op, ast.In | ast.NotIn):
             options = [element.value for element in right.elts]  # type: ignore[attr-defined]
@@ -537,7 +537,7 @@ class _Compiled:
 
     def _equal(self, left: ast.expr, right: ast.expr, text: str) -> Any:
         """`==`, where a choice parameter may meet one of its labels (compared by index)."""
-        import z3
+        from agent.smt import z3
 
         for name_side, other in ((left, right), (right, left)):
             if isinstance(name_side, ast.Name) and self.labels.get(name_side.id) is not None:
@@ -551,7 +551,7 @@ class _Compiled:
 
 
 def _variable(param: Param, ctx: z3.Context) -> tuple[Any, list[Any] | None]:
-    import z3
+    from agent.smt import z3
 
     kind = param.spec.type
     if kind == "int":

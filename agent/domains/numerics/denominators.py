@@ -50,7 +50,7 @@ def check_program(program: Program, lo: float, hi: float, rlimit: int = 400_000)
     ]
     if not risky:
         return DenominatorVerdict("none")
-    import z3
+    from agent.smt import z3
 
     started = time.perf_counter()
     x = z3.Real("x")
@@ -128,7 +128,7 @@ class BoundedProver:
 
 
 def _as_float(value: object) -> float:
-    import z3
+    from agent.smt import z3
 
     if z3.is_rational_value(value):
         return float(Fraction(value.as_fraction()))  # type: ignore[attr-defined]

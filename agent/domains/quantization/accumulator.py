@@ -62,7 +62,7 @@ def _z3_overflow(
     rows: list[np.ndarray], input_bits: int, acc_bits: int, signed: bool
 ) -> tuple[str, list[int] | None, int]:
     """Ask Z3 for inputs making any of `rows` overflow. Returns (result, inputs, row index)."""
-    import z3
+    from agent.smt import z3
 
     lo, hi = input_range(input_bits, signed)
     xs = [z3.Int(f"x{i}") for i in range(len(rows[0]))]

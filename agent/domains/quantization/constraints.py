@@ -111,7 +111,7 @@ class ConfigSolver:
     """Z3 model of a `Space`. Not picklable on purpose: build one per process (see `QuantDomain`)."""
 
     def __init__(self, space: Space) -> None:
-        import z3
+        from agent.smt import z3
 
         self.z3 = z3
         self.space = space
