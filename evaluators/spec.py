@@ -72,8 +72,21 @@ def _outside(relative: str) -> str | None:
     return None
 
 
+MIN_MEMORY = 32 << 20
+"""The smallest `memory` limit: the interpreter alone needs ~10 MiB, and docker refuses under 6 MB
+(`memory = "1k"` was an internal error at experiment 0 and at every `strop resume`)."""
+
+
+def _memory(value: object) -> int:
+    size = _size(value)
+    if size < MIN_MEMORY:
+        raise UnitError(f"{value!r} is too little memory for any command: give at least 32m")
+    return size
+
+
 Duration = Annotated[float, BeforeValidator(_duration)]
 Size = Annotated[int, BeforeValidator(_size)]
+Memory = Annotated[int, BeforeValidator(_memory)]
 
 _DIRECTION_WORDS = {"min": "minimize", "max": "maximize", "minimise": "minimize", "maximise": "maximize"}
 
@@ -162,7 +175,7 @@ class EvaluatorSpec(BaseModel):
         default="auto",
         description="the scorer's sandbox: auto (bwrap where it works), docker, bwrap or local",
     )
-    memory: Size = Field(default=2 << 30, description='memory limit, e.g. "2g"')
+    memory: Memory = Field(default=2 << 30, description='memory limit, e.g. "2g"')
     cpu_time: Duration | None = Field(default=None, description="CPU time limit")
     env: dict[str, str] = Field(
         default_factory=dict, description="extra environment (secret-looking names dropped)"

@@ -109,6 +109,11 @@ def test_a_task_file_saved_with_a_byte_order_mark_and_crlf_loads(
             'timeout = "20s"\nmemory = 100000000000000000000000',
             "[evaluator.memory] 100000000000000000000000 is more than 1 PiB",
         ),
+        (  # docker refused it at experiment 0 and at every resume: an internal error, a run never ending
+            'timeout = "20s"',
+            'timeout = "20s"\nmemory = "1k"',
+            "[evaluator.memory] '1k' is too little memory for any command: give at least 32m",
+        ),
         ('timeout = "20s"', 'timeout = "20s"\nenv = { "A=B" = "1" }', "environment variable name 'A=B'"),
         ('timeout = "20s"', 'timeout = "20s"\nenv = { "" = "1" }', "environment variable name ''"),
         (
@@ -150,6 +155,7 @@ def test_a_task_file_saved_with_a_byte_order_mark_and_crlf_loads(
         "inf budget time",
         "fractional memory",
         "memory past setrlimit",
+        "memory under docker's minimum",
         "env name with =",
         "empty env name",
         "NUL in an env value",
