@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.experiments import ExperimentRepo, branch_name
+from agent.nightly.announce import announce_run
 from agent.records import ExperimentRecord, RunRecord, now_iso
 from agent.run import new_run_id, write_files
 from agent.run_index import RunIndex
@@ -74,6 +75,7 @@ class SearchRecorder:
         self._save_run()
         self.index.register_repo(self.repo.path)
         self.lane = self.repo.lane(self.run.id, 0)
+        announce_run(self.run.id)  # to a nightly that runs this search (`strop nightly`), at once
         return self.run
 
     def __call__(self, event: object) -> None:

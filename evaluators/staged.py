@@ -108,6 +108,8 @@ KEPT = "kept"
 """The folder, in the run's, of the selection outputs kept for the final phase (`KeptStore`)."""
 GRADE_SLACK = 5.0
 """Seconds, beyond twice the selection's own scoring, kept for grading kept outputs in the final phase."""
+GRADE_FLOOR = 1.0
+"""Seconds beyond twice the selection's scoring that grading kept outputs keeps however short the phase."""
 GRADED = "final phase graded"
 """How `graded` begins: the final phase's words on which outputs it graded, for the run's record."""
 
@@ -221,7 +223,7 @@ class StagedEvaluator:
         kept = self.kept.find(tree_digest(checkout), self.fingerprint) if self.kept is not None else None
         first = deadline
         if deadline is not None and kept is not None:  # time to grade the kept outputs follows the run
-            first = deadline - self._grading_seconds(kept)
+            first = deadline - self._grading_seconds(kept, deadline - time.time())
         elif deadline is not None and refit:  # time to run as selected follows a failed refit
             first = time.time() + REFIT_SHARE * max(0.0, deadline - time.time())
         answers_read = False
@@ -279,10 +281,18 @@ class StagedEvaluator:
             self.graded = f"{GRADED}: no score ({verdict.reason})"
         return verdict
 
-    def _grading_seconds(self, kept: KeptOutputs) -> float:
+    def _grading_seconds(self, kept: KeptOutputs, left: float) -> float:
         """Time kept for grading kept outputs: twice their selection scoring plus `GRADE_SLACK`, at most
-        the scorer's timeout (the final scorer starts a fresh sandbox; selection's was often held)."""
-        return min(float(self.spec.scorer_timeout), 2.0 * kept.score_seconds + GRADE_SLACK)
+        the scorer's timeout (the final scorer starts a fresh sandbox; selection's was often held).
+
+        With little time `left` (a short `--time`: the search keeps at most a third of the budget
+        for the final phase) it is at most `1 - REFIT_SHARE` of it, never under twice the scoring
+        plus `GRADE_FLOOR`: a fixed 5 s out of a 4 s final phase left the refit nothing, so it was
+        never started however much time the search had left it.
+        """
+        need = 2.0 * kept.score_seconds
+        short = max(need + GRADE_FLOOR, (1.0 - REFIT_SHARE) * left)
+        return min(float(self.spec.scorer_timeout), need + GRADE_SLACK, short)
 
     def _grade_kept(
         self, kept: KeptOutputs, place: Scratch, deadline: float | None, log: list[str], started: float

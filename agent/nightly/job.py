@@ -10,7 +10,6 @@ from __future__ import annotations
 import inspect
 import json
 import re
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -92,10 +91,10 @@ NIGHT_EXPERIMENTS = 10_000  # an mle job without `experiments` in its budget: th
 def announce(event: Any) -> None:
     """Tell the nightly the run's id as soon as it exists (`RUN <id>`), so a killed night resumes it."""
     from agent.loop import RunStarted
+    from agent.nightly.announce import announce_run
 
     if isinstance(event, RunStarted):
-        sys.stdout.write(f"RUN {event.run}\n")
-        sys.stdout.flush()
+        announce_run(event.run, always=True)
 
 
 def run_mle_job(

@@ -13,9 +13,11 @@ The window is a limit (issue 18): it counts from the nightly's own start, each j
 given the time left less `CLOSE_SECONDS` and the stop grace (its own `--time`, which counts
 from its own process start), and a job still running then is stopped: SIGTERM, and SIGKILL
 only if it has not ended `[nightly] stop_grace` seconds later (`jobs.STOP_GRACE` by default,
-at most a tenth of the window), so that the SIGKILL too falls inside the window. It is recorded `stopped`: a `run` job is
-resumed the next night, nothing of it lost. A job dies with the nightly, however the
-nightly dies (`_dying_with_nightly`).
+at most a tenth of the window), so that the SIGKILL too falls inside the window. It is
+recorded `stopped`: a `run` job is resumed the next night, nothing of it lost. Its night keeps
+its run and what that run found until then: every job says `RUN <id>` as soon as its run
+exists (`agent.nightly.announce`), not only at its end. A job dies with the nightly, however
+the nightly dies (`_dying_with_nightly`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from agent.nightly.announce import ANNOUNCE_VAR, announced_run
 from agent.nightly.history import History, NightRecord
 from agent.nightly.jobs import AVAILABLE, STOP_GRACE, Jobs, JobSpec, last_fire
 from agent.records import now_iso
@@ -188,6 +191,7 @@ def _run_job(
     try:
         result = _watch(command, window, announce, home)
     except _Overran:
+        _fill_stopped(record, home)
         return _close(history, guard, record, "stopped", "stopped at the end of the window")
     except _Failed as failure:
         return _close(history, guard, record, "failed", failure.reason)
@@ -289,7 +293,7 @@ def _watch(
     command: list[str], window: _Window, announce: Callable[[str], None], home: Path
 ) -> dict[str, Any]:
     """Run a job's process; pass on its run id as soon as it says it; its last JSON line is the result."""
-    env = {**os.environ, "STROP_HOME": str(home)}
+    env = {**os.environ, "STROP_HOME": str(home), ANNOUNCE_VAR: "1"}  # evolve says `RUN <id>` too
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
@@ -309,8 +313,8 @@ def _watch(
     result: dict[str, Any] = {}
     try:
         for line in process.stdout or []:
-            if line.startswith("RUN "):
-                announce(line.split()[1])
+            if (run_id := announced_run(line)) is not None:
+                announce(run_id)
             elif line.startswith("{"):
                 try:
                     result = json.loads(line)
@@ -363,6 +367,15 @@ def _stop(process: subprocess.Popen[str], grace: float) -> None:
         process.kill()
 
 
+def _fill_stopped(record: NightRecord, home: Path) -> None:
+    """What a job stopped at the window's end found until then (an evolve search's Pareto points so
+    far, a run's experiments), when its run was announced and recorded; nothing otherwise."""
+    from agent.errors import NotFoundError
+
+    with contextlib.suppress(NotFoundError):
+        _fill(record, {}, home)
+
+
 def _fill(record: NightRecord, result: dict[str, Any], home: Path) -> None:
     """Copy what the job found into its night; for searches, keep the baselines for the report."""
     from agent.records import best_experiment
@@ -371,8 +384,11 @@ def _fill(record: NightRecord, result: dict[str, Any], home: Path) -> None:
     if record.run is None:
         return
     index = RunIndex(home)
-    run = index.find_run(record.run)
-    records = index.experiments(run.id)
+    try:
+        run = index.find_run(record.run)
+        records = index.experiments(run.id)
+    finally:
+        index.close()
     best = best_experiment(records, run.metric, run.direction)
     record.metric, record.direction = run.metric, run.direction.value
     record.experiments = len(records)
@@ -386,7 +402,6 @@ def _fill(record: NightRecord, result: dict[str, Any], home: Path) -> None:
         folder = home / "runs" / run.id
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "baselines.json").write_text(json.dumps(baselines_of(result["baselines"])))
-    index.close()
 
 
 def medal_line(result: dict[str, Any]) -> str:

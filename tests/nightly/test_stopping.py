@@ -159,3 +159,54 @@ def test_a_short_window_keeps_at_most_a_tenth_for_the_grace() -> None:
     assert stop_grace(STOP_GRACE, 30) == 3.0
     assert 30 - CLOSE_SECONDS - stop_grace(STOP_GRACE, 30) >= MIN_SECONDS
     assert stop_grace(0.0, 30) == 0.0
+
+
+EVOLVE_NIGHT = """
+[nightly]
+window = "26s"  # the job gets 20 s (the least a job is started with), then SIGTERM
+
+[jobs.exp]
+kind = "numerics"
+args = ["--fn", "exp", "--interval", "0.5,1", "--dtype", "float64", "--population", "6", "--islands", "1",
+        "--max-cost", "4", "--workers", "0", "--cost-model", "ops"]
+schedule = "0 3 * * *"
+"""
+
+
+def test_an_evolve_job_stopped_at_the_windows_end_keeps_its_run_in_the_summary(
+    tmp_path: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An evolve search said its run id only in its final JSON: stopped by the window, its night had
+    no run, and the summary listed nothing of the Pareto points it had recorded in git.
+
+    The job is the real `strop evolve numerics` process, told `--time 600s` instead of the
+    window's 20 s: a search whose last phases overrun its time (a loaded machine), which only
+    the window's SIGTERM ends.
+    """
+    import json
+    from datetime import datetime
+
+    command = runner._command
+
+    def overrunning(*args: object) -> list[str]:
+        words = command(*args)  # type: ignore[arg-type]
+        words[words.index("--time") + 1] = "600s"
+        return words
+
+    monkeypatch.setattr(runner, "_command", overrunning)
+    (tmp_path / "jobs.toml").write_text(EVOLVE_NIGHT)
+    jobs = load_jobs(tmp_path / "jobs.toml")
+    [night] = runner.run_night(jobs, isolated_home, datetime(2026, 12, 1, 3, 10), jobs.spec.nightly.window)
+    assert (night.status, night.error) == ("stopped", "stopped at the end of the window"), night
+    summary = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "nightly", "summary", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert summary.returncode == 0, summary.stderr[-2000:]
+    [job] = json.loads(summary.stdout)
+    [run] = RunIndex(isolated_home).runs()
+    assert job["status"] == "stopped" and job["run"] == run.id, job
+    assert job["experiments"] >= 1 and job["best_metric"] is not None, job  # the Pareto points so far

@@ -104,6 +104,17 @@ def test_a_refit_that_finishes_is_what_is_graded(tmp_path: Path) -> None:
     assert judge.graded == f"{GRADED}: the refit on the final phase's public data"
 
 
+def test_a_short_final_phase_still_starts_the_refit(tmp_path: Path) -> None:
+    """5 s left (a 15 s `--time` keeps a third for the final phase): the refit is started, not
+    refused because a fixed 5 s of it was kept for grading the kept outputs ("not started: 0.0s
+    left for it"); grading them keeps what it needs (twice the scoring plus a second, or 40%)."""
+    judge = evaluator(tmp_path, final_rows="a b c d e f")
+    assert judge.evaluate(tmp_path / "work", "0").status is Status.OK  # its selection run naps 3 s
+    final = judge.evaluate(tmp_path / "work", "0", phase="final", deadline=time.time() + 5)
+    assert final.status is Status.OK and final.metrics == {"rows": 6.0, "answers": 5.0}, final.reason
+    assert judge.graded == f"{GRADED}: the refit on the final phase's public data"
+
+
 def test_the_kept_outputs_are_the_chosen_candidates_own(tmp_path: Path) -> None:
     """Two candidates scored; the final of the first grades its outputs, not the better second's;
     a candidate never scored in selection has none, and is run again as selected."""
