@@ -13,8 +13,8 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
-from agent.errors import NotFoundError
-from agent.records import ExperimentRecord, RunRecord
+from agent.errors import NotFoundError, RunError
+from agent.records import ExperimentRecord, RunRecord, now_iso
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -27,16 +27,56 @@ CREATE TABLE IF NOT EXISTS experiments (
 SQLITE_MAX_INT = 2**63 - 1
 
 
+DAMAGED_CODES = (11, 26)
+"""SQLite's SQLITE_CORRUPT and SQLITE_NOTADB: the file is not a database any more (not "locked")."""
+
+
+class DamagedIndex(RunError):
+    """The index file is not a database: every read command failed with a bare DatabaseError,
+    `strop reindex` (the documented remedy) included."""
+
+
 class RunIndex:
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, rebuild: bool = False) -> None:
+        """`rebuild`: a damaged index file is moved aside and a new one made (`strop reindex`)."""
         self.home = home
         home.mkdir(parents=True, exist_ok=True)
         self.path = home / "index.sqlite"
         self.registry = home / "repos.txt"
-        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(_SCHEMA)
+        self.moved_aside: Path | None = None
+        try:
+            self.db = self._open()
+        except sqlite3.DatabaseError as error:
+            if (getattr(error, "sqlite_errorcode", 0) & 0xFF) not in DAMAGED_CODES:
+                raise
+            if not rebuild:
+                raise DamagedIndex(
+                    f"the run index {self.path} is damaged ({error}); `strop reindex` moves it aside and "
+                    "rebuilds it from git"
+                ) from None
+            self.moved_aside = self._move_aside()
+            self.db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+        except sqlite3.Error:
+            db.close()
+            raise
+        return db
+
+    def _move_aside(self) -> Path:
+        """Keep the damaged file (and its journal) beside, under a name of its own; the place it was."""
+        aside = self.path.with_name(f"index.damaged-{now_iso().replace(':', '')}.sqlite")
+        self.path.rename(aside)
+        for suffix in ("-wal", "-shm"):
+            journal = self.path.with_name(self.path.name + suffix)
+            if journal.exists():
+                journal.rename(aside.with_name(aside.name + suffix))
+        return aside
 
     def close(self) -> None:
         self.db.close()

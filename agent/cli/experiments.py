@@ -382,8 +382,11 @@ def reindex_command() -> None:
     """Rebuild the run index from git alone (the notes and refs in each known experiment repo)."""
     from agent.experiments import ExperimentRepo
     from agent.home import strop_home
+    from agent.run_index import RunIndex
 
-    index = _index()
+    index = RunIndex(strop_home(), rebuild=True)
+    if index.moved_aside is not None:
+        err.print(f"the run index was damaged: moved aside to {index.moved_aside}", markup=False)
     runs, experiments = [], []
     for path in index.known_repos():
         if not (path / ".git").exists():

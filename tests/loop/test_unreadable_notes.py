@@ -164,3 +164,21 @@ def test_an_edited_run_record_is_a_problem_of_the_audit_and_one_line_elsewhere(m
     resumed = strop("resume", made.id)
     assert resumed.returncode != 0
     assert "schema is the string '2'" in one_line(resumed, "error:")
+
+
+def test_a_damaged_index_is_one_line_and_reindex_rebuilds_it(made: Made) -> None:
+    """Bytes that are not a database in index.sqlite failed every command with a bare DatabaseError,
+    `strop reindex` (the remedy the README names) included."""
+    index = strop_home() / "index.sqlite"
+    for journal in strop_home().glob("index.sqlite-*"):
+        journal.unlink()
+    index.write_bytes(b"\x8a not a database " * 50)
+    listed = strop("runs")
+    assert listed.returncode != 0
+    assert "`strop reindex` moves it aside" in one_line(listed, "error:")
+    rebuilt = strop("reindex")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "the run index was damaged: moved aside to" in rebuilt.stderr
+    assert [path.name for path in strop_home().glob("index.damaged-*.sqlite")]
+    again = strop("runs")
+    assert again.returncode == 0 and made.id in again.stdout, again.stderr
