@@ -116,6 +116,10 @@ class _Progress:
             return f"between experiments for {now - self._since:.0f}s (the next one, or the final phase on the best)"
         return f"starting for {now - self._since:.0f}s"
 
+    def created(self, run_id: str) -> None:
+        """The run exists (before the loop is set up): an interrupted start names it too."""
+        self.run_id = run_id
+
     def __call__(self, event: Any) -> None:
         kind = event.kind
         if kind == "RunStarted":
@@ -256,7 +260,15 @@ def run_command(
     index = RunIndex(strop_home())
     progress = _Progress(task.evaluator.metric, quiet, json_out)
     with _interruptible(progress), progress:
-        result = start_run(task, strop_home(), index, overrides, sink=progress, started=process_started())
+        result = start_run(
+            task,
+            strop_home(),
+            index,
+            overrides,
+            sink=progress,
+            started=process_started(),
+            created=progress.created,
+        )
     _report(result, index, json_out)
     _fail_when_nothing_scored(result)
 

@@ -26,6 +26,7 @@ import contextlib
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -242,6 +243,7 @@ def start_run(
     proposer: Any = None,
     started: float | None = None,
     base: str | None = None,
+    created: Callable[[str], None] | None = None,
 ) -> LoopResult:
     """Start a new run of `task` and drive it to its end.
 
@@ -249,12 +251,16 @@ def start_run(
     drive the real loop with their own proposer this way). `started` (epoch seconds,
     e.g. `agent.deadline.process_started()`) makes the time budget count from then.
     `base` (a commit-ish) is experiment 0's parent instead of the user's HEAD: a warm start.
+    `created` is told the run's id as soon as its record exists, before the loop is set up
+    (a Ctrl-C then said "no run was started" of a run that `strop resume` could continue).
     """
     overrides = overrides or Overrides()
     validate_task(task)
     if proposer is None:
         _check_proposer(task)  # before the run exists: resume could not fix it (it keeps the task)
     run = Run.start(task, home, index, base=base, prepare=overrides.save)
+    if created is not None:
+        created(run.record.id)
     return _drive(run, index, overrides, sink, resumed=False, proposer=proposer, started=started)
 
 

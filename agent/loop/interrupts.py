@@ -18,8 +18,8 @@ where CPython reports it as "Exception ignored" and goes on: the chaos runs saw 
 finish its whole budget, exit 0, after a Ctrl-C that landed in a fork (1 in 10 tries).
 While the loop runs, a stop signal also sets a flag, and every node raises its interrupt at
 its start when the flag is set, so a dropped one still stops the run within one node. Inside
-logging's own at-fork callbacks (where most such signals land) the handler raises nothing:
-what it raised would be dropped anyway, with a traceback on stderr.
+logging's and filelock's own at-fork callbacks (where most such signals land) the handler raises
+nothing: what it raised would be dropped anyway, with a traceback on stderr.
 """
 
 from __future__ import annotations
@@ -88,13 +88,20 @@ def _note(signum: int) -> None:
 _LOGGING_AT_FORK = {"_acquireLock", "_releaseLock", "_prepareFork", "_afterFork"}
 
 
+_FILELOCK_AT_FORK = "filelock._core._fork"
+"""filelock (4.x) registers at-fork callbacks too: a Ctrl-C there printed a traceback it ignored."""
+
+
 def _in_fork_callback(frame: FrameType | None) -> bool:
-    """Whether a handler runs inside logging's at-fork callbacks (or the locking they share)."""
-    return (
-        frame is not None
-        and frame.f_globals.get("__name__") == "logging"
-        and frame.f_code.co_name in _LOGGING_AT_FORK
-    )
+    """Whether a handler runs inside logging's or filelock's at-fork callbacks (or what they call)."""
+    for _ in range(8):  # the callback itself, or a few calls down from it
+        if frame is None:
+            return False
+        module = frame.f_globals.get("__name__")
+        if (module == "logging" and frame.f_code.co_name in _LOGGING_AT_FORK) or module == _FILELOCK_AT_FORK:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _main_thread() -> bool:

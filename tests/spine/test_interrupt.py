@@ -120,3 +120,37 @@ def test_a_ctrl_c_while_the_command_line_loads_is_one_line() -> None:
     from importlib.metadata import entry_points
 
     assert entry_points(group="console_scripts")["strop"].value == "agent.launcher:main"
+
+
+CTRL_C_AS_THE_RUN_IS_SET_UP = """
+import sys
+import agent.loop.graph as graph
+
+def interrupted(*args, **kwargs):  # the Ctrl-C lands while the loop is set up (model, evaluator snapshot)
+    raise KeyboardInterrupt
+
+graph._drive = interrupted
+sys.argv = ["strop", "run", sys.argv[1]]
+from agent.cli import main
+main()
+"""
+
+
+def test_a_ctrl_c_as_the_run_is_set_up_names_the_run(tmp_path: Path) -> None:
+    """The run's record exists before the loop is set up (a second or more: the model, the evaluator's
+    snapshot); a Ctrl-C then said "no run was started" of a run that `strop resume` continues."""
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "bench.py").write_text(SLOW)
+    (tmp_path / "ws" / "params.json").write_text('{"x": 0.1}')
+    (tmp_path / "task.toml").write_text(TASK)
+    home = tmp_path / "home"
+    done = subprocess.run(
+        [sys.executable, "-c", CTRL_C_AS_THE_RUN_IS_SET_UP, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "STROP_HOME": str(home)},
+        timeout=120,
+    )
+    assert done.returncode == 130, done.stderr
+    [run] = json.loads(strop(home, "runs", "--json").stdout)
+    assert f"interrupted: run {run['id']} stops here; `strop resume {run['id']}` continues it" in done.stderr
