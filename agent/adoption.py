@@ -58,6 +58,11 @@ def adopt(
 
 
 def _adopt(repo: ExperimentRepo, record: ExperimentRecord, squash: bool, allow_config_files: bool) -> str:
+    if not repo.workspace.is_dir():  # it was told "changed since strop last recorded it: run strop eval"
+        raise WorkspaceError(
+            f"the workspace {repo.workspace} does not exist (moved or deleted): nothing was adopted; "
+            "put it back where it was, then adopt"
+        )
     if repo.user_is_dirty():
         raise WorkspaceError(
             f"the folder {repo.workspace} has changed since strop last recorded it: run `strop eval` "

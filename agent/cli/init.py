@@ -65,7 +65,12 @@ def init_command(
     direction: Annotated[str, typer.Option("--direction", help="max or min.")] = "max",
     timeout: Annotated[str, typer.Option("--timeout", help="Per evaluation, e.g. 60s, 10m.")] = "10m",
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Where to write it (default: WORKSPACE/task.toml).")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write it: a file, or a folder for FOLDER/task.toml (default: WORKSPACE/task.toml).",
+        ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
 ) -> None:
@@ -96,6 +101,8 @@ def init_command(
         public=public,
     )
     target = output or workspace / "task.toml"
+    if target.is_dir():  # `-o FOLDER`, as `cp` reads it (a rename over the folder was an internal error)
+        target = target / "task.toml"
     task = write_task_file(target, d, workspace, force)
     out.print(f"wrote {target}", markup=False)
     out.print(

@@ -396,10 +396,11 @@ def _fail_when_nothing_scored(result: Any) -> None:
     `strop run` must not read a broken evaluator as success. The run itself is kept and resumable."""
     if result.best is not None:
         return
-    err.print(
-        f"strop: no experiment scored (see `strop show {result.run_id}/0` for experiment 0's log)",
-        markup=False,
-    )
+    if result.records:
+        why = f"see `strop show {result.run_id}/0` for experiment 0's log"
+    else:  # the hint named an experiment 0 that `strop show` then said did not exist
+        why = f"none ran: {result.stop_reason or 'the run ended first'}; give it more time"
+    err.print(f"strop: no experiment scored ({why})", markup=False)
     raise typer.Exit(1)
 
 

@@ -85,6 +85,12 @@ def test_init_refuses_to_overwrite_and_bad_input_is_one_line(tmp_path: Path) -> 
         assert done.returncode == 2 and done.stderr.startswith("error:"), done.stderr
     missing = strop("init", str(tmp_path / "nope"), "--goal", "g", "--eval", "e", "--metric", "m")
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+    elsewhere = tmp_path / "tasks"  # -o FOLDER writes FOLDER/task.toml (a rename over it: internal error)
+    elsewhere.mkdir()
+    for extra, code in (([], 0), (["--force"], 0), ([], 2)):
+        into = strop(*args, "-o", str(elsewhere), *extra)
+        assert into.returncode == code and "internal error" not in into.stderr, into.stderr
+    assert load_task(elsewhere / "task.toml").workspace == folder.resolve()
     bare = strop("init", str(folder), "--metric", "m")  # the options it needs, named, with an example
     assert (
         bare.returncode == 2 and "needs --goal, --eval:" in bare.stderr and "e.g. strop init" in bare.stderr

@@ -86,3 +86,28 @@ def test_a_run_on_a_broken_evaluator_stops_after_five_and_no_escape_reaches_the_
     assert "scorer broke: cannot parse 17 rows" in done.stderr and "strop show " in done.stderr
     assert "\x1b" not in done.stderr + done.stdout
     assert "5 buggy (5 attempts)" in done.stdout
+
+
+def test_a_run_whose_time_ends_before_experiment_0_says_none_ran(tmp_path) -> None:
+    """With no experiment at all, the hint named `strop show RUN/0`, which then said that run has no
+    experiment 0."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "bench.py").write_text("print('{\"score\": 1}')\n")
+    (tmp_path / "task.toml").write_text(
+        '[task]\nname = "t"\ngoal = "g"\nworkspace = "ws"\n[evaluator]\ncommand = "python bench.py"\n'
+        'metric = "score"\ndirection = "maximize"\ntimeout = "20s"\nsandbox = "local"\n'
+        '[space]\nx = { type = "float", low = 0, high = 1 }\n'
+    )
+    (tmp_path / "ws" / "params.json").write_text('{"x": 0.5}')
+    env = {**os.environ, "STROP_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "run", str(tmp_path), "--time", "0.5s"],
+        capture_output=True, text=True, env=env, timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "strop: no experiment scored (none ran: time budget spent:" in done.stderr
+    assert "/0" not in done.stderr.split("no experiment scored")[1]

@@ -36,3 +36,18 @@ def test_adopting_into_a_plain_folder_names_the_files_written_and_removed(tmp_pa
     )
     again = cli("adopt", f"{run.record.id}/1")
     assert again.code == 0 and "no file changed" in " ".join(again.stdout.split()), again.stdout
+
+
+def test_adopting_into_a_folder_that_is_gone_says_so(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """It said the folder "has changed since strop last recorded it: run `strop eval`", which
+    cannot help a folder that was moved away."""
+    folder, task = plain_folder_task(tmp_path)
+    run = Run.start(load_task(task), strop_home(), RunIndex(strop_home()))
+    base = run.evaluate(run.commit_candidate(0, None, Candidate("baseline")))
+    run.evaluate(run.commit_candidate(1, base, Candidate("lower", files={"v": "1"})))
+    run.finish()
+    folder.rename(tmp_path / "moved")
+    result = cli("adopt", f"{run.record.id}/1")
+    assert result.code == 2, result.stderr
+    assert f"the workspace {folder} does not exist (moved or deleted): nothing was adopted" in result.stderr
+    assert not folder.exists()
