@@ -37,6 +37,7 @@ evolve_app = typer.Typer(
 app.add_typer(evolve_app, name="evolve")
 
 MIN_SEARCH_SECONDS = 5.0
+DEFAULT_TIME = "3m"  # the --time of a command given neither --time nor --generations
 REPORT_WIDTH = 140  # the report's width when stdout is not a terminal: the front table's widest rows fit
 
 
@@ -48,6 +49,8 @@ def _interval(text: str) -> tuple[float, float]:
         lo, hi = (float(part) for part in parts)
     except ValueError:
         raise UserError(f"--interval takes two numbers 'lo,hi', not {text!r}") from None
+    if math.isnan(lo) or math.isnan(hi):
+        raise UserError(f"--interval {text}: an end is not a number; give two numbers 'lo,hi'")
     if not lo < hi:
         raise UserError(f"the interval [{lo}, {hi}] is empty or reversed: give lo < hi")
     return lo, hi
@@ -68,6 +71,14 @@ def _seconds(text: str) -> float:
     return seconds
 
 
+def _time_limit(time_budget: str | None, generations: int | None) -> float | None:
+    """The whole command's seconds: --time when given (with --generations too: both hold), none with
+    only --generations (the search's own bound), else the default."""
+    if time_budget is not None:
+        return _seconds(time_budget)
+    return None if generations is not None else _seconds(DEFAULT_TIME)
+
+
 @evolve_app.command("numerics")
 def numerics(
     fn: str = typer.Option(..., "--fn", help=f"Function to approximate: {FUNCTIONS}."),
@@ -82,14 +93,21 @@ def numerics(
         "float in and out, double inside, one rounding at the end, as glibc's float functions do; "
         "reaches < 1 ULP where float arithmetic cannot, at the speed of double arithmetic.",
     ),
-    time_budget: str = typer.Option(
-        "3m", "--time", help="Time for the whole command (baselines, search, verification), e.g. 90s, 10m."
+    time_budget: str | None = typer.Option(
+        None,
+        "--time",
+        help=f"Time for the whole command (baselines, search, verification), e.g. 90s, 10m. Default "
+        f"{DEFAULT_TIME}; with --generations and no --time, no time limit.",
+        show_default=False,
     ),
     seed: int = typer.Option(
         0, "--seed", help="Random seed: the same seed and generations give the same run."
     ),
     generations: int | None = typer.Option(
-        None, "--generations", help="Stop after this many generations instead of --time."
+        None,
+        "--generations",
+        help="Stop the search after this many generations; with --time too, whichever comes first "
+        "(--time still bounds the whole command).",
     ),
     max_cost: int = typer.Option(
         10, "--max-cost", help="Largest program cost searched (under --cost-model; constant parts are free)."
@@ -150,7 +168,7 @@ def numerics(
     lo, hi = _interval(interval)
     if seeds not in ("all", "none"):
         raise UserError(f"--seeds takes 'all' or 'none', not {seeds!r}")
-    seconds = None if generations is not None else _seconds(time_budget)
+    seconds = _time_limit(time_budget, generations)
     if out is None:
         import time
 

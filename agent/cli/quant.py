@@ -87,7 +87,12 @@ def quant(
     ),
     no_baselines: bool = typer.Option(False, "--no-baselines", help="same as --baselines none"),
     out: Path | None = typer.Option(
-        None, "--out", help="folder for chosen_config.json and quantized_weights.npz"
+        None,
+        "--out",
+        help="folder for chosen_config.json and quantized_weights.npz (and embedder.json for minilm); "
+        "the files of an earlier run there are replaced. Default: a new folder per run, "
+        "$STROP_HOME/quant/<model>-b<bits>-s<seed>-<YYYYmmdd-HHMMSS>",
+        show_default=False,
     ),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object instead of tables"),
     data: Path | None = typer.Option(
@@ -115,6 +120,9 @@ def quant(
     from agent.deadline import Deadline
     from sandbox.units import UnitError, parse_duration
 
+    started = _stamp()
+    if workers < 0:  # the engine took -1 silently; refused before the set-up's seconds
+        raise UserError(f"--workers must be 0 (evaluate inline) or a number of processes, not {workers}")
     try:
         time_budget = parse_duration(time) if time else None
     except UnitError as error:
@@ -173,7 +181,9 @@ def quant(
         if recorder.run is None:
             recorder.start()
         recorder.finish("done")
-        folder = out or strop_home() / "quant" / f"{Path(report.model).name}-b{budget_bits:g}-s{seed}"
+        folder = out or new_folder(
+            strop_home() / "quant", f"{Path(report.model).name}-b{budget_bits:g}-s{seed}-{started}"
+        )
         leftovers.folder = folder
         with held_interrupts():  # whole files or none: a stop signal waits for the last one
             report.outputs = write_outputs(report, domain, folder)
@@ -181,6 +191,28 @@ def quant(
         progress.line(f"done in {progress.elapsed():.1f}s")
         _show(report, recorder, as_json)
     _quick_exit()
+
+
+def _stamp() -> str:
+    """This run's start as the default output folder's suffix (as `evolve numerics` names its own)."""
+    import time as clock
+
+    return clock.strftime("%Y%m%d-%H%M%S")
+
+
+def new_folder(parent: Path, name: str) -> Path:
+    """A folder that did not exist, made now: `name`, or `name-2`, `name-3`... when a run that
+    started in the same second (or a leftover) has it. A run with the same model, budget and
+    seed wrote over an earlier run's chosen_config.json and quantized_weights.npz without notice."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        folder = parent / (name if attempt == 1 else f"{name}-{attempt}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise UserError(f"{parent} already holds {name} and 998 more like it: give --out")
 
 
 def _show(report: Any, recorder: Any, as_json: bool) -> None:

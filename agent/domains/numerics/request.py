@@ -71,6 +71,9 @@ class Request:
             FORMATS[self.dtype].computed_in(self.arithmetic)
         except ValueError as error:
             raise NumericsInputError(f"--arithmetic: {error}") from None
+        self._check_search()
+        if math.isnan(self.lo) or math.isnan(self.hi):
+            raise NumericsInputError(f"the interval [{self.lo}, {self.hi}] has an end that is not a number")
         if not (math.isfinite(self.lo) and math.isfinite(self.hi)):
             raise NumericsInputError(f"the interval [{self.lo}, {self.hi}] must be finite")
         if self.lo >= self.hi:
@@ -83,6 +86,12 @@ class Request:
             raise NumericsInputError(
                 f"the interval [{self.lo}, {self.hi}] reaches past the largest {self.dtype} number "
                 f"({float(numpy.finfo(fmt.dtype).max):.4g}): give ends {self.dtype} can hold"
+            )
+        if not math.isfinite(hi - lo):  # the sample grids spread points as lo + (hi − lo)·t in double
+            raise NumericsInputError(
+                f"the interval [{self.lo}, {self.hi}] is too wide: its width hi − lo overflows float64 "
+                f"(largest {float(numpy.finfo(numpy.float64).max):.4g}), and the sample points are spread "
+                "over that width: narrow it"
             )
         if not lo < hi or count_in(lo, hi, fmt) < 16:
             raise NumericsInputError(
@@ -105,8 +114,25 @@ class Request:
             raise NumericsInputError(
                 f"unknown cost model {self.cost_model!r}; choose one of {', '.join(MODELS)}"
             )
+
+    def _check_search(self) -> None:
+        """The engine's shape and budget, checked before any work: the baselines take seconds, and an
+        engine setting refused only after them cost that time and, with a short --time, read as a
+        --time that was too short."""
         if self.time_budget is None and self.generations is None:
             raise NumericsInputError("give a time budget or a number of generations")
+        if self.generations is not None and self.generations < 0:
+            raise NumericsInputError(f"--generations must be 0 or more, not {self.generations}")
+        if self.population < 1:
+            raise NumericsInputError(
+                f"--population must be at least 1 (programs per island), not {self.population}"
+            )
+        if self.islands < 1:
+            raise NumericsInputError(f"--islands must be at least 1, not {self.islands}")
+        if self.workers < 0:
+            raise NumericsInputError(
+                f"--workers must be 0 (evaluate inline) or a number of processes, not {self.workers}"
+            )
 
 
 def inward(lo: float, hi: float, fmt: Format) -> tuple[float, float]:

@@ -77,10 +77,28 @@ def _erf_truth(x: numpy.ndarray, fmt: Format) -> numpy.ndarray:
         return numpy.array([LD(mpmath.nstr(v, 25)) for v in values], dtype=LD)
 
 
-def _mp(name: str) -> Callable[[object], object]:
+def _real_cbrt(value: object) -> object:
+    """The real cube root, odd on all reals: mpmath's `cbrt` is the principal complex root, so
+    cbrt(-8) is 1 + 1.732i, not -2, and a complex value broke the baselines' Taylor series."""
     import mpmath
 
-    special = {"exp2": lambda v: mpmath.power(2, v), "log2": lambda v: mpmath.log(v, 2)}
+    return mpmath.sign(value) * mpmath.cbrt(abs(value))
+
+
+def _mp(name: str) -> Callable[[object], object]:
+    """mpmath's twin of a target, real wherever the target is defined (`Target.defined_on`).
+
+    Every other mpmath function here is real on the target's domain: exp, exp2 (as 2^x),
+    expm1, erf, the trigonometric and hyperbolic ones and atan on all reals; the logs on the
+    x > 0 or x > -1 their `lowest` keeps; asin on the [-1, 1] its ends keep.
+    """
+    import mpmath
+
+    special = {
+        "exp2": lambda v: mpmath.power(2, v),
+        "log2": lambda v: mpmath.log(v, 2),
+        "cbrt": _real_cbrt,
+    }
     return special.get(name) or getattr(mpmath, name)
 
 
