@@ -25,6 +25,7 @@ from agent.edits.guard import tool_config
 from agent.errors import NotFoundError, WorkspaceError
 from agent.experiments import IDENTITY, MANAGED_BRANCH, ExperimentRepo
 from agent.records import ExperimentRecord
+from evaluators.verdict import Status
 
 _EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's tree with nothing in it
 
@@ -46,6 +47,11 @@ def adopt(
             f"experiment {record.name}'s commit {record.commit[:12]} is no longer in {repo.path} "
             "(its run was deleted, or the repo rewritten): nothing was changed"
         ) from None
+    if record.status is Status.TAMPERED:
+        raise WorkspaceError(
+            f"experiment {record.name} changed the evaluator's protected files and was never scored: "
+            "nothing was adopted (adopting it would bring that change into your branch)"
+        )
     done = _adopt(repo, record, squash, allow_config_files)
     head = repo.git.rev_parse("--verify", "-q", f"refs/heads/{record.branch}", with_exceptions=False)
     if head != record.commit:

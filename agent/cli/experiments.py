@@ -374,7 +374,13 @@ def adopt_command(
     index = _index()
     run, record = index.find_experiment(exp_ref)
     repo = ExperimentRepo.open(Path(run.repo), strop_home())
-    out.print(adopt(repo, record, squash=squash, allow_config_files=allow_config_files))
+    done = adopt(repo, record, squash=squash, allow_config_files=allow_config_files)
+    if not record.status.scored:  # legal (the user asked for it), but it adopted a buggy one silently
+        why = f": {_printable(record.reason, one_line=True)[:200]}" if record.reason else ""
+        err.print(
+            f"note: experiment {record.name} was never scored ({record.status.value}{why})", markup=False
+        )
+    out.print(done)
 
 
 @app.command("reindex")

@@ -51,3 +51,32 @@ def test_adopting_into_a_folder_that_is_gone_says_so(tmp_path: Path, cli) -> Non
     assert result.code == 2, result.stderr
     assert f"the workspace {folder} does not exist (moved or deleted): nothing was adopted" in result.stderr
     assert not folder.exists()
+
+
+def test_adopting_an_unscored_experiment_says_so_and_a_tampered_one_is_refused(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """A buggy experiment was adopted with no word; a tampered one (it changed the evaluator's own
+    protected files) would have brought that change into the user's branch."""
+    from dataclasses import replace
+
+    from evaluators.verdict import Status
+
+    folder, task = plain_folder_task(tmp_path)
+    run = Run.start(load_task(task), strop_home(), RunIndex(strop_home()))
+    base = run.evaluate(run.commit_candidate(0, None, Candidate("baseline")))
+    broken = run.evaluate(run.commit_candidate(1, base, Candidate("broken", files={"v": "not a number"})))
+    run.finish()
+    assert broken.status is not Status.OK
+    adopted = cli("adopt", f"{run.record.id}/1")
+    assert adopted.code == 0, adopted.stderr
+    assert f"note: experiment {run.record.id}/1 was never scored ({broken.status.value}" in adopted.stderr
+    from agent.adoption import adopt
+    from agent.errors import WorkspaceError
+    from agent.experiments import ExperimentRepo
+
+    repo = ExperimentRepo.open(Path(run.record.repo), strop_home())
+    try:
+        adopt(repo, replace(broken, status=Status.TAMPERED), squash=False)
+    except WorkspaceError as error:
+        assert "changed the evaluator's protected files and was never scored" in str(error)
+    else:
+        raise AssertionError("a tampered experiment was adopted")
