@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from agent.cli import app
-from agent.cli.render import escape, out, plural, print_json
+from agent.cli.render import err, escape, out, plural, print_json
 from agent.cli.run import AddressFlag, ExecutorFlag
 
 mle_app = typer.Typer(
@@ -142,14 +142,21 @@ def run_command(
     With `--executor ray` the evaluations run on a Ray cluster (see `strop run --help`).
     With `--llm` an LLM drafts, debugs and improves solution.py (AIDE's three moves), shown
     the competition's description and a preview of the public rows, through the same two
-    stages; when it writes no usable code it proposes recipe values instead.
+    stages; when it writes no usable code it proposes recipe values instead. Exit status 1
+    when the run produced no valid submission (the report is still printed and written).
 
     Example:  strop mle run path/to/competition --time 10m --seed 1 --json
     """
     from agent.cli.run import _executor, _interruptible, _Progress
     from agent.deadline import process_started
     from agent.domains.mle.competition import load_competition
-    from agent.domains.mle.runner import DEFAULT_EXPERIMENTS, NO_LIMIT, RunRequest, run_competition
+    from agent.domains.mle.runner import (
+        DEFAULT_EXPERIMENTS,
+        MIN_TIME,
+        NO_LIMIT,
+        RunRequest,
+        run_competition,
+    )
     from agent.domains.mle.workfolder import check_out, metric_key
     from agent.errors import UserError
     from agent.home import strop_home
@@ -159,6 +166,11 @@ def run_command(
         seconds = parse_duration(time_limit) if time_limit else None
     except UnitError as error:
         raise UserError(f"--time: {error}") from None
+    if seconds is not None and seconds < MIN_TIME:
+        raise UserError(
+            f"--time {time_limit} is too short to run experiment 0 (starting the run and the time kept "
+            f"for the final grading take about 5 s before the baseline's fit); give at least {MIN_TIME:g}s"
+        )
     endpoint = _endpoint() if llm else None
     competition = load_competition(competition_dir)
     folder = out_dir or _fresh_folder(strop_home() / "mle", f"{competition.id}-s{seed}")
@@ -182,15 +194,28 @@ def run_command(
 
 
 def _show(outcome: Any, json_out: bool) -> None:
+    """The report, then exit 1 when it holds no valid submission (as `strop run` does when nothing
+    scored): a script must not read a run that produced nothing as success."""
     if json_out:
         print_json(outcome.to_json())
-        return
-    _print_report(outcome.report.to_json())
+    else:
+        _print_report(outcome.report.to_json())
+        out.print(
+            f"run {outcome.run} · {plural(outcome.experiments, 'experiment')} · {outcome.wall_seconds:.0f}s · "
+            f"best {outcome.best_branch or '—'} ({_holdout(outcome)}) · folder {escape(outcome.work_folder)}"
+        )
+    if not outcome.report.valid_submission:
+        log = f" (see `strop show {outcome.run}/0` for experiment 0's log)" if outcome.experiments else ""
+        err.print(f"strop: no valid submission{log}", markup=False)
+        raise typer.Exit(1)
+
+
+def _holdout(outcome: Any) -> str:
+    """`holdout 0.98016 on 252 rows`, or `no holdout score` when no experiment was scored."""
+    if outcome.holdout_score is None:
+        return "no holdout score"
     rows = f" on {outcome.holdout_rows} rows" if outcome.holdout_rows else ""
-    out.print(
-        f"run {outcome.run} · {plural(outcome.experiments, 'experiment')} · {outcome.wall_seconds:.0f}s · "
-        f"best {outcome.best_branch or '—'} (holdout {outcome.holdout_score}{rows}) · folder {escape(outcome.work_folder)}"
-    )
+    return f"holdout {outcome.holdout_score}{rows}"
 
 
 def resume_graded(

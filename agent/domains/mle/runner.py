@@ -21,6 +21,7 @@ from agent.domains.mle.grading import CompetitionReport, check_grader, report_fo
 from agent.domains.mle.summary import REPORT_FILE
 from agent.domains.mle.workfolder import Endpoint, WorkFolder, prepare_task, work_folder
 from evaluators.staged import GRADED
+from evaluators.verdict import Status
 
 SELECTION_OUTPUTS = "selection run"
 """In a `graded` line: the submission graded was the selection run's, not the refit's."""
@@ -30,6 +31,12 @@ THRESHOLDS_FILE = "thresholds.json"  # in the run's folder: drawn on the metric 
 
 DEFAULT_EXPERIMENTS = 12
 NO_LIMIT = 0
+MIN_TIME = 10.0
+"""The least `--time` that leaves experiment 0 any time at all: the run keeps 2 s for closing and a
+sixth of its time for the final grading, and starting (imports, writing the task folder) takes
+2-3 s on a busy 2-core machine, so with 5 s experiment 0 never started. 10 s runs a small
+competition's (strop-digits, 5 folds) to a graded submission; a larger one needs more, which the
+report's message says when the time ran out (`_short_of_time`)."""
 
 
 @dataclass(frozen=True)
@@ -190,7 +197,7 @@ def _outcome(
     graded = next((line for line in reversed(best.decisions) if line.startswith(GRADED)), "") if best else ""
     score = final.get(folder.metric_key) if final else None
     if best is None:
-        message = "no experiment produced a valid submission"
+        message = "no experiment produced a valid submission" + _short_of_time(result)
     elif score is None:
         message = "the chosen experiment's submission was not accepted by the final grading"
         if home is not None:
@@ -219,6 +226,44 @@ def _outcome(
         stop_reason=result.stop_reason,
         graded=graded,
     )
+
+
+def _short_of_time(result: Any) -> str:
+    """`: …` saying to give more time when the run's time budget is why nothing was scored, else "".
+
+    Said when the run stopped on its time and an experiment was cut by it or declined to start
+    for lack of it, or none began; not when experiments failed on their own. The suggestion is
+    three times the time given: experiment 0 alone is never known in advance, and three times
+    covers a cut first fold and the final grading's refit on small competitions.
+    """
+    import re
+
+    spent = re.match(r"time budget spent: [0-9.]+s of ([0-9.]+)s", result.stop_reason or "")
+    if spent is None:
+        return ""
+    cut = [
+        record
+        for record in result.records
+        if record.status is Status.STOPPED
+        or "are left: not started" in (record.reason or "")  # solution.py's
+    ]
+    if result.records and not cut:
+        return ""
+    why = (
+        f"experiment {cut[0].id} did not finish in time ({cut[0].reason.strip().splitlines()[0][:200]})"
+        if cut
+        else "the time ran out before experiment 0 could start"
+    )
+    return f": {why}; give more --time (try --time {_tidy(3 * float(spent.group(1)))})"
+
+
+def _tidy(seconds: float) -> str:
+    """A duration as a person writes it, rounded up: `40s` under two minutes, else whole minutes."""
+    import math
+
+    if seconds <= 120:
+        return f"{math.ceil(seconds / 10) * 10}s"
+    return f"{math.ceil(seconds / 60)}m"
 
 
 def _final_failure(log: Path) -> str:

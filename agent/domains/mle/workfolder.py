@@ -241,8 +241,7 @@ def _targets(competition: Competition, train: Any, train_path: Path) -> Targets:
         else None
     )
     if label is not None:
-        if len(train) < MIN_TRAIN_ROWS:
-            raise CompetitionError(f"{train_path}: {len(train)} rows; at least {MIN_TRAIN_ROWS} are needed")
+        _check_rows(train, [label], train_path)
         return Targets(columns=[label], classification=True, probabilities=True, classes=tuple(columns))
     if missing:
         raise CompetitionError(
@@ -254,11 +253,37 @@ def _targets(competition: Competition, train: Any, train_path: Path) -> Targets:
         kind is None and _looks_categorical(train[columns])
     )
     probabilities = kind == "probabilities"
+    _check_rows(train, columns, train_path)
     if probabilities and any(train[column].nunique() != 2 for column in columns):
         raise CompetitionError(f"{train_path}: a probability metric needs binary targets here")
-    if len(train) < MIN_TRAIN_ROWS:
-        raise CompetitionError(f"{train_path}: {len(train)} rows; at least {MIN_TRAIN_ROWS} are needed")
+    if kind == "values":
+        _check_numbers(train, columns, train_path, competition.metric_name)
     return Targets(columns=columns, classification=classification, probabilities=probabilities)
+
+
+def _check_rows(train: Any, columns: list[str], train_path: Path) -> None:
+    """At least `MIN_TRAIN_ROWS` rows with every target: only those are fitted on and judged (see
+    `_labelled`), and 5 folds of 3 rows cannot be cut."""
+    labelled = int(train[columns].notna().all(axis=1).sum())
+    if labelled >= MIN_TRAIN_ROWS:
+        return
+    without = f" with a target ({len(train) - labelled} without)" if labelled < len(train) else ""
+    raise CompetitionError(f"{train_path}: {labelled} rows{without}; at least {MIN_TRAIN_ROWS} are needed")
+
+
+def _check_numbers(train: Any, columns: list[str], train_path: Path, metric: str) -> None:
+    """A metric of values (rmse, mae…) needs numeric targets: a text one would make every experiment
+    fail on `could not convert`, after the whole budget, instead of this one line now."""
+    import pandas as pd
+
+    for column in columns:
+        given = train[column].dropna()
+        numbers = pd.to_numeric(given, errors="coerce")
+        if numbers.isna().any():
+            first = given[numbers.isna()].iloc[0]
+            raise CompetitionError(
+                f"{train_path}: target {column!r} holds {first!r}, not a number; metric {metric} needs numbers"
+            )
 
 
 def _label_column(competition: Competition, train: Any, columns: list[str]) -> str | None:
