@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -48,6 +49,29 @@ def git_output(cwd: Path, *args: str) -> str:
 def git(cwd: Path, *args: str) -> str:
     """`git_output`, stripped: for ids, names and one-line answers."""
     return git_output(cwd, *args).strip()
+
+
+def crafted_commit(
+    repo: Path, commit: str, write: dict[str, tuple[str, str]], delete: tuple[str, ...] = ()
+) -> str:
+    """A commit on `commit` made with git's plumbing, as an older strop or a hand could leave one:
+    `write` maps a path to (mode, text), e.g. ("100644", "x") for a file, ("120000", target) for a link."""
+    env = {**os.environ, "GIT_INDEX_FILE": str(repo.parent / f"crafted-index-{commit[:12]}")}
+
+    def plumb(*args: str, text: str | None = None) -> str:
+        command = ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args]
+        done = subprocess.run(
+            command, cwd=repo, env=env, input=text, capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip()
+
+    plumb("read-tree", commit)
+    for path, (mode, text) in write.items():
+        blob = plumb("hash-object", "-w", "--stdin", text=text)
+        plumb("update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}")
+    for path in delete:
+        plumb("update-index", "--force-remove", path)
+    return plumb("commit-tree", plumb("write-tree"), "-p", commit, "-m", "crafted")
 
 
 @dataclass

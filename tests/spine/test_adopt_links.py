@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ from agent.records import ExperimentRecord
 from agent.run import Candidate, Run
 from agent.run_index import RunIndex
 from agent.task import load_task
-from tests.spine.conftest import git, plain_folder_task
+from tests.spine.conftest import crafted_commit, git, plain_folder_task
 
 
 def _linked_folder(tmp_path: Path) -> tuple[Path, Path, Path]:
@@ -101,26 +100,7 @@ def test_an_experiment_is_never_written_through_a_link_leading_out(tmp_path: Pat
 
 def _with_link(repo: ExperimentRepo, commit: str, name: str, target: str) -> str:
     """A commit on top of `commit` that adds the link `name -> target` (as an older strop or a hand could make)."""
-    index = repo.path.parent / f"index-{name}"
-    env = {**os.environ, "GIT_INDEX_FILE": str(index)}
-
-    def plumb(*args: str, text: str | None = None) -> str:
-        done = subprocess.run(
-            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-            cwd=repo.path,
-            env=env,
-            input=text,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return done.stdout.strip()
-
-    plumb("read-tree", commit)
-    blob = plumb("hash-object", "-w", "--stdin", text=target)
-    plumb("update-index", "--add", "--cacheinfo", f"120000,{blob},{name}")
-    tree = plumb("write-tree")
-    return plumb("commit-tree", tree, "-p", commit, "-m", f"link {name}")
+    return crafted_commit(repo.path, commit, {name: ("120000", target)})
 
 
 def test_an_experiment_s_links_are_written_as_links_and_none_may_lead_out(tmp_path: Path) -> None:
