@@ -159,6 +159,7 @@ def discover(
     if deadline is None:
         deadline = Deadline.after(request.time_budget)
     until = deadline.minus(FINISH_SECONDS) if request.time_budget is not None else Deadline()
+    startup = max(0.0, request.time_budget - deadline.left()) if request.time_budget is not None else 0.0
     reserve, exhaustive = _plan(request, until.left())
     domain = NumericsDomain(
         request.fn, request.lo, request.hi, request.dtype, max_cost=request.max_cost,
@@ -171,7 +172,7 @@ def discover(
     try:
         fitted = baseline_programs(domain, say, until.minus(reserve + MIN_SEARCH_SECONDS))
     except BaselinesOutOfTime as short:
-        raise _too_short_for_baselines(request, short, time.monotonic() - started, reserve) from None
+        raise _too_short_for_baselines(request, short, time.monotonic() - started, reserve, startup) from None
     named, left_out = usable_baselines(domain, fitted)
     extensions = textbook_programs(domain, say, until.minus(reserve + MIN_SEARCH_SECONDS))
     plain_screened: list[PlainPolynomial] = []
@@ -192,7 +193,7 @@ def discover(
     if request.time_budget is not None:
         search_seconds = until.left() - floor
         if until.left() - reserve < MIN_SEARCH_SECONDS:
-            raise _too_short(request, baseline_seconds, reserve)
+            raise _too_short(request, baseline_seconds, reserve, startup)
     config = EngineConfig(
         seed=request.seed,
         population=request.population,
@@ -389,19 +390,20 @@ def _known(pairs: Iterable[tuple[int, Errors | None]]) -> dict[int, Errors]:
 
 
 def _too_short_for_baselines(
-    request: Request, short: BaselinesOutOfTime, spent: float, reserve: float
+    request: Request, short: BaselinesOutOfTime, spent: float, reserve: float, startup: float
 ) -> NumericsInputError:
     """The error of a `--time` the baselines ran out of, with the `--time` that would fit them.
 
     Before, it said "did not finish in time … give more --time" with no figure, and a user
     tried `--time 20s`, `30s`, `40s` in turn (each failed at a load of 5)."""
     others = spent - short.seconds  # Taylor and Padé, before the fits
-    whole = others + short.needed() + reserve + MIN_SEARCH_SECONDS + FINISH_SECONDS
+    whole = startup + others + short.needed() + reserve + MIN_SEARCH_SECONDS + FINISH_SECONDS
     return NumericsInputError(
-        f"--time {request.time_budget:g}s is too short here: the baselines fitted {short.done} of "
-        f"{short.total} in {short.seconds:.0f}s (all of them need ~{short.needed():.0f}s at that pace), "
-        f"verification and speed keep ~{reserve:.0f}s and the search needs {MIN_SEARCH_SECONDS:g}s; "
-        f"give --time {_round_up(whole * 1.5)}s or more (a 1.5x margin for the load), or lower --max-cost"
+        f"--time {request.time_budget:g}s is too short here: after {startup:.0f}s of start-up the baselines "
+        f"fitted {short.done} of {short.total} in {short.seconds:.0f}s (all of them need "
+        f"~{short.needed():.0f}s at that pace), verification and speed keep ~{reserve:.0f}s, the search "
+        f"needs {MIN_SEARCH_SECONDS:g}s and the report {FINISH_SECONDS:g}s; "
+        f"give --time {_round_up(whole * 1.25)}s or more (a margin for the load), or lower --max-cost"
     )
 
 
@@ -410,10 +412,16 @@ def _round_up(seconds: float) -> int:
     return int(math.ceil(seconds / 10.0) * 10)
 
 
-def _too_short(request: Request, baseline_seconds: float, reserve: float) -> NumericsInputError:
+def _too_short(
+    request: Request, baseline_seconds: float, reserve: float, startup: float
+) -> NumericsInputError:
+    """The figures add up to the --time: start-up, baselines, verification, the report (the shares
+    named before left out start-up and the report, and summed to less than the --time)."""
+    whole = startup + baseline_seconds + reserve + MIN_SEARCH_SECONDS + FINISH_SECONDS
     return NumericsInputError(
-        f"--time {request.time_budget:g}s does not leave {MIN_SEARCH_SECONDS:g}s for the search after the "
-        f"baselines ({baseline_seconds:.0f}s so far) and verification (~{reserve:.0f}s); give more time"
+        f"--time {request.time_budget:g}s does not leave {MIN_SEARCH_SECONDS:g}s for the search after "
+        f"start-up ({startup:.0f}s), the baselines ({baseline_seconds:.0f}s), verification (~{reserve:.0f}s) "
+        f"and the report ({FINISH_SECONDS:g}s); give --time {_round_up(whole * 1.25)}s or more"
     )
 
 
