@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from agent.cli import app
 from agent.cli.render import err, out, print_json
+
+if TYPE_CHECKING:
+    from agent.nightly.history import NightRecord
 
 nightly_app = typer.Typer(
     name="nightly",
@@ -68,12 +71,18 @@ def run_command(
 ) -> None:
     """Run the jobs that are due (their schedule fired since their last night), inside the window.
 
-    A job whose last night was killed is resumed, not restarted. A job that fails does not
-    stop the others. If another `strop nightly run` holds the lock, this one says who and exits 0.
+    A job whose last night was killed or interrupted (Ctrl-C) is resumed, not restarted. A job
+    that fails does not stop the others. A job the window leaves no time to start stays due.
+
+    Exit status: 0 when the due jobs ran (a job stopped at the window's end included), nothing was
+    due, or another `strop nightly run` holds the lock (it says who); 1 when a job failed, or no
+    due job could start; 2 for a bad jobs file or a window too short for any job; 130 after a
+    Ctrl-C (the next run resumes the jobs it stopped).
     """
     from agent.deadline import process_started
     from agent.errors import UserError
     from agent.home import strop_home
+    from agent.nightly.interrupt import NightInterrupted, interrupted_line
     from agent.nightly.jobs import check_duration, load_jobs
     from agent.nightly.lock import NightlyBusy, NightlyLock
     from agent.nightly.runner import run_night
@@ -90,7 +99,7 @@ def run_command(
     home = strop_home()
     try:
         with NightlyLock(home):
-            nights = run_night(
+            tonight = run_night(
                 jobs,
                 home,
                 _now(now),
@@ -103,13 +112,30 @@ def run_command(
     except NightlyBusy as busy:
         out.print(f"nightly: not started: {busy.holder} holds the nightly lock", markup=False)
         return
+    except NightInterrupted as stopped:
+        err.print(interrupted_line(stopped.records, stopped.waiting, str(jobs.path)), markup=False)
+        raise typer.Exit(130) from None
+    except KeyboardInterrupt:  # before any job started
+        err.print(interrupted_line([], [], str(jobs.path)), markup=False)
+        raise typer.Exit(130) from None
     if json_out:
-        print_json([n.to_dict() for n in nights])
-        return
+        print_json([n.to_dict() for n in tonight.records])
+    else:
+        _print_nights(tonight.records, tonight.waiting)
+    failed = any(night.status == "failed" for night in tonight.records)
+    if failed or (tonight.waiting and not tonight.records):
+        raise typer.Exit(1)
+
+
+def _print_nights(nights: list[NightRecord], waiting: list[str]) -> None:
+    """One line per job: how its night ended, its run and best; then the jobs left for later."""
     for night in nights:
         best = "—" if night.best_metric is None else f"{night.metric} = {night.best_metric:.6g}"
-        line = f"{night.job}: {night.status} · run {night.run or '—'} · best {best}"
+        status = "interrupted (the next run resumes it)" if night.status == "running" else night.status
+        line = f"{night.job}: {status} · run {night.run or '—'} · best {best}"
         out.print(line + (f" · {night.error}" if night.error else ""), markup=False)
+    for name in waiting:
+        out.print(f"{name}: not started · the window closes too soon; still due", markup=False)
 
 
 @nightly_app.command("list")
@@ -135,6 +161,9 @@ def list_command(
     if history.recovered:
         err.print(f"nightly: {history.recovered}", markup=False)
     lines = job_lines(jobs, history, _now(now))
+    for line in lines:
+        if line.warning:
+            err.print(f"nightly: warning: {line.name}: {line.warning}", markup=False)
     if json_out:
         print_json([line.to_dict() for line in lines])
         return

@@ -79,7 +79,9 @@ class JobSpec(_Strict):
     kind: Kind = "run"
     task: str | None = None
     competition: str | None = Field(default=None, description="an MLE-bench style folder (kind mle)")
-    args: list[str] = Field(default_factory=list, description="arguments of `strop evolve KIND`")
+    args: list[str] = Field(
+        default_factory=list, description="arguments of `strop evolve KIND` or `strop mle run` (not kind run)"
+    )
     schedule: str = Field(description="cron expression, UTC")
     warm_start: bool = True
     budget: NightBudget = NightBudget()
@@ -99,6 +101,10 @@ class JobSpec(_Strict):
         if self.kind in ("numerics", "quant", "mle") and self.task:
             raise ValueError(
                 f"a {self.kind} job takes {'`competition`' if self.kind == 'mle' else '`args`'}, not `task`"
+            )
+        if self.kind == "run" and self.args:
+            raise ValueError(
+                "args belong to jobs of kind numerics, quant or mle; a run job's task file says what it runs"
             )
         if (self.kind == "mle") != bool(self.competition):
             raise ValueError("`competition` belongs to jobs of kind mle, and each needs one")

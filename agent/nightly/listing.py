@@ -3,7 +3,8 @@
 The jobs file says what may run and when; the history says what did. A user checking a
 freshly written file (or a morning after) wants both side by side: whether a job is due
 now (the next `strop nightly run` starts it), when it fires next, and how its last night
-ended. Pure: the parsed file, the history and the clock in, one `JobLine` per job out.
+ended. Besides the clock, it looks at the disk only to warn of a task or competition that is
+not there: the job would fail every night, and the file itself loads.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class JobLine:
     last_night: str  # ISO, UTC, minutes; "" before any
     last_status: str
     last_best: str  # "metric = value", "" when none
+    warning: str = ""  # what would make the job fail (its task file is missing), "" when nothing
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,6 +56,20 @@ def job_lines(jobs: Jobs, history: History, now: datetime) -> list[JobLine]:
                 last_night="" if last is None else last.night,
                 last_status="" if last is None else last.status,
                 last_best=best,
+                warning=missing(jobs, name),
             )
         )
     return lines
+
+
+def missing(jobs: Jobs, name: str) -> str:
+    """'no such task file …' when a run job's task (or an mle job's competition) is not there."""
+    spec = jobs.spec.jobs[name]
+    if spec.kind == "run":
+        task = jobs.task_path(name)
+        task = task / "task.toml" if task.is_dir() else task
+        return "" if task.is_file() else f"no such task file {task}"
+    if spec.kind == "mle":
+        folder = jobs.competition_path(name)
+        return "" if folder.is_dir() else f"no such competition folder {folder}"
+    return ""

@@ -14,10 +14,16 @@ given the time left less `CLOSE_SECONDS` and the stop grace (its own `--time`, w
 from its own process start), and a job still running then is stopped: SIGTERM, and SIGKILL
 only if it has not ended `[nightly] stop_grace` seconds later (`jobs.STOP_GRACE` by default,
 at most a tenth of the window), so that the SIGKILL too falls inside the window. It is
-recorded `stopped`: a `run` job is resumed the next night, nothing of it lost. Its night keeps
-its run and what that run found until then: every job says `RUN <id>` as soon as its run
-exists (`agent.nightly.announce`), not only at its end. A job dies with the nightly, however
-the nightly dies (`_dying_with_nightly`).
+recorded `stopped`, and its night is over: the next night starts afresh, from the stopped
+run's best with `warm_start` (a killed or interrupted night is resumed instead: its record
+is still `running`). Its night keeps its run and what that run found until then: every job
+says `RUN <id>` as soon as its run exists (`agent.nightly.announce`), not only at its end.
+A job dies with the nightly, however the nightly dies (`_dying_with_nightly`); a Ctrl-C
+stops the night as a SIGTERM does, its nights kept to be resumed (`agent.nightly.interrupt`).
+
+A job the window leaves no time to start (`MIN_SECONDS`) is not recorded: it stays due for
+a later nightly of the same night. A window that cannot fit any job is refused up front
+(`WindowTooShort`), naming the least window that does.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import signal
 import subprocess
@@ -32,14 +39,16 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from agent.errors import UserError
 from agent.nightly.announce import ANNOUNCE_VAR, announced_run
 from agent.nightly.history import History, NightRecord
+from agent.nightly.interrupt import INTERRUPTED_CODES, Interruption, NightInterrupted, deaf_to_ctrl_c
 from agent.nightly.jobs import AVAILABLE, STOP_GRACE, Jobs, JobSpec, last_fire
 from agent.records import now_iso
 
@@ -83,6 +92,19 @@ def _changed(jobs: Jobs, name: str, night: NightRecord) -> bool:
     return bool(night.identity) and night.identity != job_identity(jobs, name)
 
 
+@dataclass(frozen=True)
+class Tonight:
+    """What one nightly did: the jobs it ran, as recorded, and the due jobs the window left no
+    time to start (not recorded: still due)."""
+
+    records: list[NightRecord]
+    waiting: list[str]
+
+
+class WindowTooShort(UserError):
+    """The window cannot fit a single job: said before anything starts, with the least that fits."""
+
+
 def run_night(
     jobs: Jobs,
     home: Path,
@@ -92,10 +114,11 @@ def run_night(
     only: list[str] | None = None,
     say: Callable[[str], None] = lambda _: None,
     started: float | None = None,
-) -> list[NightRecord]:
-    """Run every due job (at most `parallel` at once) until the window closes; return their records.
+) -> Tonight:
+    """Run every due job (at most `parallel` at once) until the window closes; what they did.
 
     The window counts from `started` (epoch seconds; the CLI passes its process's start), or now.
+    A Ctrl-C stops the jobs, records them, then raises `NightInterrupted`.
     """
     history = History(home)
     if history.recovered:
@@ -103,16 +126,61 @@ def run_night(
     due = due_jobs(jobs, history, now, only)
     if not due:
         say("nothing is due")
-        return []
+        return Tonight([], [])
+    begun = started if started is not None else time.time()
     grace = stop_grace(jobs.spec.nightly.stop_grace, window)
-    deadline = (started if started is not None else time.time()) + window - CLOSE_SECONDS - grace
+    deadline = begun + window - CLOSE_SECONDS - grace
+    if deadline - time.time() < MIN_SECONDS:
+        raise WindowTooShort(too_short(window, jobs.spec.nightly.stop_grace, time.time() - begun))
     guard = threading.Lock()
+    stop = Interruption()
 
-    def one(item: Due) -> NightRecord:
-        return _run_job(jobs, item, history, guard, home, _Window(deadline, grace), say)
+    def one(item: Due) -> NightRecord | None:
+        return _run_job(jobs, item, history, guard, home, _Window(deadline, grace, stop), say)
 
-    with ThreadPoolExecutor(max_workers=parallel) as pool:
-        return list(pool.map(one, due))
+    pool = ThreadPoolExecutor(max_workers=parallel)
+    futures: list[Future[NightRecord | None]] = []
+    try:
+        futures += [pool.submit(one, item) for item in due]
+        outcomes = [future.result() for future in futures]
+    except KeyboardInterrupt:
+        with deaf_to_ctrl_c():
+            stop.stop(grace)
+            pool.shutdown(wait=True, cancel_futures=True)
+        ran = [_outcome(future) for future in futures]
+        records = [record for record in ran if record is not None]
+        waiting = [item.name for item, record in zip(due, ran, strict=False) if record is None]
+        raise NightInterrupted(records, waiting + [item.name for item in due[len(futures) :]]) from None
+    finally:
+        pool.shutdown(wait=True)
+    waiting = [item.name for item, record in zip(due, outcomes, strict=True) if record is None]
+    return Tonight([record for record in outcomes if record is not None], waiting)
+
+
+def _outcome(future: Future[NightRecord | None]) -> NightRecord | None:
+    """A worker's record after a Ctrl-C: None when it never started (cancelled) or broke."""
+    if future.cancelled():
+        return None
+    try:
+        return future.result()
+    except Exception:
+        return None
+
+
+def too_short(window: float, grace: float, spent: float) -> str:
+    """Why a window fits no job, in one line, and the least window that does (rounded up to 5 s).
+
+    A job needs `MIN_SECONDS`; `CLOSE_SECONDS`, the stop grace (at most a tenth of the window)
+    and the start-up already `spent` come out of the window first.
+    """
+    need = MIN_SECONDS + CLOSE_SECONDS + spent
+    least = need / (1 - GRACE_SHARE) if need * GRACE_SHARE / (1 - GRACE_SHARE) <= grace else need + grace
+    suggest = 5 * math.ceil(least / 5)
+    return (
+        f"a window of {window:g}s cannot fit a job: {CLOSE_SECONDS:g}s to close, the stop grace "
+        f"({stop_grace(grace, window):g}s) and the start-up ({spent:.1f}s) leave less than the "
+        f"{MIN_SECONDS:g}s a job needs; give --window {suggest}s or more"
+    )
 
 
 GRACE_SHARE = 0.1  # of the window, at most, kept for the stop grace
@@ -129,10 +197,12 @@ def stop_grace(configured: float, window: float) -> float:
 
 @dataclass(frozen=True)
 class _Window:
-    """When the jobs still running are sent SIGTERM (epoch seconds), and how long they then have."""
+    """When the jobs still running are sent SIGTERM (epoch seconds), how long they then have,
+    and whether a Ctrl-C stopped the night first."""
 
     stop_at: float
     grace: float = STOP_GRACE
+    interruption: Interruption = field(default_factory=Interruption)
 
 
 def _run_job(
@@ -143,9 +213,16 @@ def _run_job(
     home: Path,
     window: _Window,
     say: Callable[[str], None],
-) -> NightRecord:
+) -> NightRecord | None:
+    """The job's night as recorded; None when it did not start (a Ctrl-C, or the window's end
+    too near): then nothing is recorded, and the job stays due."""
     spec = jobs.spec.jobs[item.name]
     deadline = window.stop_at
+    if window.interruption.happened:
+        return None
+    if spec.kind in AVAILABLE and deadline - time.time() < MIN_SECONDS:
+        say(f"{item.name}: not started: the window closes too soon; it stays due for a later nightly")
+        return None
     if item.superseded is not None:
         kept = f"; its run {item.superseded.run} is kept" if item.superseded.run else ""
         why = f"not resumed: the job changed since this night was killed (task, competition or args){kept}"
@@ -160,8 +237,6 @@ def _run_job(
     left = min(spec.budget.time or float("inf"), deadline - time.time())
     if spec.kind not in AVAILABLE:
         return _close(history, guard, record, "failed", f"{spec.kind} jobs are not available in this strop")
-    if left < MIN_SECONDS:
-        return _close(history, guard, record, "stopped", "the window closed before this job could start")
     base = None
     if not record.resumed:
         record.identity = job_identity(jobs, item.name)
@@ -193,6 +268,11 @@ def _run_job(
     except _Overran:
         _fill_stopped(record, home)
         return _close(history, guard, record, "stopped", "stopped at the end of the window")
+    except _Interrupted:  # its night stays `running`: the next nightly resumes its run
+        _fill_stopped(record, home)
+        with guard:
+            history.put(record)
+        return record
     except _Failed as failure:
         return _close(history, guard, record, "failed", failure.reason)
     _fill(record, result, home)
@@ -283,6 +363,10 @@ class _Overran(Exception):
     pass
 
 
+class _Interrupted(Exception):
+    """The job stopped for a Ctrl-C (the nightly's, or its own): a stop to resume, not a failure."""
+
+
 class _Failed(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -312,20 +396,23 @@ def _watch(
     timer.start()
     result: dict[str, Any] = {}
     try:
-        for line in process.stdout or []:
-            if (run_id := announced_run(line)) is not None:
-                announce(run_id)
-            elif line.startswith("{"):
-                try:
-                    result = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(result.get("run"), str):
-                    announce(result["run"])
-        code = process.wait()
+        with window.interruption.watching(process):
+            for line in process.stdout or []:
+                if (run_id := announced_run(line)) is not None:
+                    announce(run_id)
+                elif line.startswith("{"):
+                    try:
+                        result = json.loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(result.get("run"), str):
+                        announce(result["run"])
+            code = process.wait()
     finally:
         timer.cancel()
         reader.join(timeout=5)
+    if code != 0 and (window.interruption.happened or code in INTERRUPTED_CODES):
+        raise _Interrupted()
     if code in (-signal.SIGTERM, -signal.SIGKILL) and time.time() >= kill_at:
         raise _Overran()
     if code != 0:

@@ -76,6 +76,11 @@ schedule = "0 1 * * *"
         (MLE.format(extra='competition = "c"\nargs = ["--out", "x"]'), "not --out"),
         (MLE.format(extra='competition = "c"\nargs = ["--seed"]'), "flag/value pairs"),
         (MLE.format(extra='competition = "c"\nargs = ["--seed", "one"]'), "whole number"),
+        # a run job's args were dropped without a word: the task file says what a run runs
+        (
+            JOBS.replace('task = "tasks/digits"', 'task = "tasks/digits"\nargs = ["--bogus"]'),
+            "[jobs.digits] args belong to jobs of kind numerics, quant or mle",
+        ),
     ],
 )
 def test_bad_jobs_files_are_one_clear_line(tmp_path: Path, text: str, message: str) -> None:

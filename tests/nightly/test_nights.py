@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from agent.nightly.history import History
 from agent.run_index import RunIndex
 from tests.ui.conftest import make_live_task
@@ -131,6 +133,47 @@ def test_a_killed_night_is_resumed_and_two_nightlies_never_overlap(
     assert RunIndex(isolated_home).find_run(killed.run).status == "done"
 
 
+@pytest.mark.parametrize("reached", ["group", "nightly"], ids=["terminal", "nightly-alone"])
+def test_a_ctrl_c_keeps_the_night_and_the_next_nightly_resumes_it(
+    tmp_path: Path, isolated_home: Path, reached: str
+) -> None:
+    """A Ctrl-C is a stop like SIGTERM. Before, the job exited 130 first and its night was
+    recorded `failed` with the job's last stderr line, so the next nightly said "nothing is due"
+    and the run stayed interrupted for good. A terminal's Ctrl-C reaches the nightly and its job
+    (one process group); a `kill -INT` of the nightly alone reaches no job: the nightly stops it.
+    """
+    jobs = make_jobs(tmp_path, experiments=5, sleep=0.7)
+    now = ("--now", "2026-12-01T02:10")
+    first = nightly("run", "--jobs", str(jobs), *now, start_new_session=True)
+
+    def running_with_experiments() -> bool:
+        night = History(isolated_home).last("live")
+        return bool(night and night.run and len(RunIndex(isolated_home).experiments(night.run)) >= 2)
+
+    try:
+        _wait(running_with_experiments)
+        if reached == "group":
+            os.killpg(first.pid, signal.SIGINT)
+        else:
+            os.kill(first.pid, signal.SIGINT)
+        code, out, err = finish(first, timeout=60)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+    stopped = History(isolated_home).last("live")
+    assert stopped is not None and stopped.run, stopped
+    assert code == 130, (code, err)
+    assert (stopped.status, stopped.error) == ("running", ""), stopped  # resumable, not failed
+    line = f"interrupted: live keeps run {stopped.run}, {stopped.experiments} experiments; "
+    assert line in err and f"`strop nightly run --jobs {jobs}` resumes it" in err, err
+    assert stopped.experiments >= 2 and stopped.best_metric is not None  # what it found is kept
+    code, out, err = finish(nightly("run", "--jobs", str(jobs), "--now", "2026-12-01T02:40"))
+    assert code == 0, err
+    (night,) = History(isolated_home).nights("live")
+    assert night.resumed and night.run == stopped.run and night.status == "done", night
+    assert [run.id for run in RunIndex(isolated_home).runs()] == [stopped.run]  # resumed, not restarted
+
+
 QUANT_JOBS = """
 [jobs.quant]
 kind = "quant"
@@ -150,7 +193,7 @@ def test_an_evolve_job_and_a_failing_job_in_one_night(tmp_path: Path, isolated_h
     code, out, err = finish(
         nightly("run", "--jobs", str(tmp_path / "jobs.toml"), "--now", "2026-12-01T04:00", "--parallel", "2")
     )
-    assert code == 0, err
+    assert code == 1, err  # a job failed: cron and scripts are told
     nights = {n.job: n for n in History(isolated_home).nights()}
     assert nights["broken"].status == "failed" and "missing-task" in nights["broken"].error
     quant = nights["quant"]

@@ -196,7 +196,8 @@ def test_an_evolve_job_stopped_at_the_windows_end_keeps_its_run_in_the_summary(
     monkeypatch.setattr(runner, "_command", overrunning)
     (tmp_path / "jobs.toml").write_text(EVOLVE_NIGHT)
     jobs = load_jobs(tmp_path / "jobs.toml")
-    [night] = runner.run_night(jobs, isolated_home, datetime(2026, 12, 1, 3, 10), jobs.spec.nightly.window)
+    tonight = runner.run_night(jobs, isolated_home, datetime(2026, 12, 1, 3, 10), jobs.spec.nightly.window)
+    [night] = tonight.records
     assert (night.status, night.error) == ("stopped", "stopped at the end of the window"), night
     summary = subprocess.run(
         [sys.executable, "-m", "agent.cli", "nightly", "summary", "--json"],
