@@ -193,6 +193,7 @@ def summary_command(
     the branch to adopt, what failed and why, and the cost."""
     from agent.home import strop_home
     from agent.nightly.history import History
+    from agent.nightly.lock import nightly_running
     from agent.nightly.summary import as_html, as_text, morning
     from agent.report import check_output, write_html
 
@@ -208,7 +209,7 @@ def summary_command(
     if json_out:
         print_json([item.to_dict() for item in items])
     else:
-        out.print(as_text(items), markup=False)
+        out.print(as_text(items, nightly_running(home)), markup=False)
 
 
 @nightly_app.command("install")

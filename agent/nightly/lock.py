@@ -56,6 +56,30 @@ class NightlyLock:
             self.handle = None
 
 
+def nightly_running(home: Path) -> bool:
+    """Whether a nightly of this host holds the lock now, read from its stamp without locking.
+
+    Taking the lock even for a moment could make a nightly that starts in that moment find it
+    busy and skip its night; the stamp is emptied on every clean exit, so a stamp whose process
+    is gone is a nightly that was killed.
+    """
+    try:
+        data = json.loads((home / "nightly" / "lock").read_text() or "{}")
+    except (OSError, ValueError):
+        return False
+    if not isinstance(data, dict) or not isinstance(data.get("pid"), int):
+        return False
+    if data.get("host") != socket.gethostname():
+        return True  # another host's nightly on a shared home: not ours to call dead
+    try:
+        os.kill(data["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _describe(raw: bytes) -> str:
     try:
         data = json.loads(raw.decode() or "{}")

@@ -55,15 +55,18 @@ def morning(home: Path) -> list[JobMorning]:
     return [JobMorning(job, night) for job in jobs if (night := history.last(job)) is not None]
 
 
-def as_text(items: list[JobMorning]) -> str:
+def as_text(items: list[JobMorning], nightly_alive: bool = True) -> str:
+    """`nightly_alive`: whether a nightly runs now (`lock.nightly_running`); a night still `running`
+    without one was interrupted or killed, and said so with what continues it (it read "running")."""
     if not items:
         return "no nights yet: see `strop nightly run --help`"
     lines = []
     for item in items:
         n = item.night
-        lines.append(
-            f"{item.job} ({n.kind}) · night {n.night} · {n.status}{' (resumed)' if n.resumed else ''}"
-        )
+        status = n.status
+        if status == "running" and not nightly_alive:
+            status = "interrupted (the next `strop nightly run` resumes it)"
+        lines.append(f"{item.job} ({n.kind}) · night {n.night} · {status}{' (resumed)' if n.resumed else ''}")
         lines.append(f"  {item.change}")
         if item.adopt:
             lines.append(f"  adopt: {item.adopt}   (branch {n.branch})")
