@@ -416,9 +416,22 @@ def _watch(
     if code in (-signal.SIGTERM, -signal.SIGKILL) and time.time() >= kill_at:
         raise _Overran()
     if code != 0:
-        last = next((e.strip() for e in reversed(errors) if e.strip()), f"exit status {code}")
-        raise _Failed(last.removeprefix("error: ")[:300])
+        raise _Failed(_why_failed(errors, code))
     return result
+
+
+_ERROR_PREFIXES = ("error: ", "internal error: ", "strop: ")
+
+
+def _why_failed(errors: list[str], code: int) -> str:
+    """The job's own error line (the last that strop's error prefixes begin), else its last line.
+
+    The last line alone was often a warning printed before the real error went by (a run job
+    "failed: warning: this task's evaluator runs in one stage…")."""
+    lines = [line.strip() for line in errors if line.strip()]
+    said = next((line for line in reversed(lines) if line.startswith(_ERROR_PREFIXES)), None)
+    chosen = said or (lines[-1] if lines else f"exit status {code}")
+    return chosen.removeprefix("error: ")[:300]
 
 
 def _dying_with_nightly(nightly: int) -> Callable[[], None]:

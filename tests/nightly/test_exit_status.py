@@ -94,3 +94,18 @@ def test_a_failed_job_is_exit_1_and_the_listing_warns_of_its_missing_task(tmp_pa
     assert out.startswith("m: failed") and "no such task file" in out, out
     shown = finish(nightly("run", "--help"))[1]
     assert "1 when a job failed" in " ".join(shown.split()), shown
+
+
+def test_a_failed_job_is_said_by_its_error_line_not_a_warning_after_it() -> None:
+    """Its last stderr line was the reason: a run job read "failed: warning: this task's evaluator
+    runs in one stage…", a warning, while the error it died of was printed before it."""
+    from agent.nightly.runner import _why_failed
+
+    lines = [
+        "warning: this task's evaluator runs in one stage\n",
+        "error: task t: the workspace /x does not exist\n",
+        "warning: something printed on the way out\n",
+    ]
+    assert _why_failed(lines, 2) == "task t: the workspace /x does not exist"
+    assert _why_failed(["Traceback (most recent call last):\n", "ValueError: bad\n"], 1) == "ValueError: bad"
+    assert _why_failed([], 3) == "exit status 3"
