@@ -49,3 +49,13 @@ def test_time_bounds_a_run_given_generations_too(tmp_path):
     assert seconds < 30 + 15, seconds  # a loaded machine's exit and start-up; the old code ran on
     report = json.loads(run.stdout)
     assert report["front"] and report["engine"]["generations"] < 100000
+
+
+def test_the_search_line_names_its_generations_and_its_seconds():
+    """With --time and --generations both bound the search; the line named only the seconds."""
+    from agent.domains.numerics.discovery import _search_budget
+
+    assert _search_budget(5, 30.2, False) == "5 generations, up to 30s"
+    assert _search_budget(None, 30.2, False) == "30s"
+    assert _search_budget(5, None, False) == "5 generations"
+    assert _search_budget(None, 30.0, True).startswith("up to 30s: it ends sooner")

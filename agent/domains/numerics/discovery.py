@@ -208,10 +208,7 @@ def discover(
         checkpoint_path=request.checkpoint,
         checkpoint_every=5,
     )
-    budget = f"{search_seconds:.0f}s" if search_seconds else f"{request.generations} generations"
-    if search_seconds and floor < reserve:
-        budget = f"up to {search_seconds:.0f}s: it ends sooner once programs under 1 ULP need the time left"
-    say(f"phase: search ({budget})")
+    say(f"phase: search ({_search_budget(request.generations, search_seconds, floor < reserve)})")
     prover = BoundedProver(deadline=until.minus(floor))
     domain.prover = prover
     try:
@@ -387,6 +384,18 @@ def _identity(request: Request) -> dict[str, object]:
 def _known(pairs: Iterable[tuple[int, Errors | None]]) -> dict[int, Errors]:
     """The verified errors by index, leaving out the programs the time did not reach."""
     return {index: errors for index, errors in pairs if errors is not None}
+
+
+def _search_budget(generations: int | None, seconds: float | None, ends_early: bool) -> str:
+    """The search phase's budget in words: its generations, its seconds, or both (--time with
+    --generations bounds both; the line named only the seconds)."""
+    parts = [f"{generations} generations"] if generations is not None else []
+    if seconds:
+        parts.append(f"up to {seconds:.0f}s" if ends_early or parts else f"{seconds:.0f}s")
+    words = ", ".join(parts)
+    return words + (
+        ": it ends sooner once programs under 1 ULP need the time left" if seconds and ends_early else ""
+    )
 
 
 def _too_short_for_baselines(
