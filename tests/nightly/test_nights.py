@@ -101,19 +101,31 @@ def _wait(condition: object, seconds: float = 120) -> None:
         time.sleep(0.2)
 
 
-def test_a_killed_night_is_resumed_and_two_nightlies_never_overlap(
-    tmp_path: Path, isolated_home: Path
-) -> None:
+def _a_night_under_way(tmp_path: Path, home: Path) -> tuple[Path, tuple[str, str], subprocess.Popen[str]]:
+    """A nightly (its own process group) whose run job has recorded two experiments: its jobs file,
+    its `--now`, its process."""
     jobs = make_jobs(tmp_path, experiments=5, sleep=0.7)
     now = ("--now", "2026-12-01T02:10")
     first = nightly("run", "--jobs", str(jobs), *now, start_new_session=True)
 
     def running_with_experiments() -> bool:
-        night = History(isolated_home).last("live")
-        return bool(night and night.run and len(RunIndex(isolated_home).experiments(night.run)) >= 2)
+        night = History(home).last("live")
+        return bool(night and night.run and len(RunIndex(home).experiments(night.run)) >= 2)
 
     try:
         _wait(running_with_experiments)
+    except BaseException:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+        raise
+    return jobs, now, first
+
+
+def test_a_killed_night_is_resumed_and_two_nightlies_never_overlap(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    jobs, now, first = _a_night_under_way(tmp_path, isolated_home)
+    try:
         code, out, err = finish(nightly("run", "--jobs", str(jobs), *now))  # a second nightly meanwhile
         assert code == 0 and "holds the nightly lock" in out and f"pid {first.pid}" in out, (out, err)
     finally:
@@ -144,16 +156,8 @@ def test_a_ctrl_c_keeps_the_night_and_the_next_nightly_resumes_it(
     and the run stayed interrupted for good. A terminal's Ctrl-C reaches the nightly and its job
     (one process group); a `kill -INT` of the nightly alone reaches no job: the nightly stops it.
     """
-    jobs = make_jobs(tmp_path, experiments=5, sleep=0.7)
-    now = ("--now", "2026-12-01T02:10")
-    first = nightly("run", "--jobs", str(jobs), *now, start_new_session=True)
-
-    def running_with_experiments() -> bool:
-        night = History(isolated_home).last("live")
-        return bool(night and night.run and len(RunIndex(isolated_home).experiments(night.run)) >= 2)
-
+    jobs, now, first = _a_night_under_way(tmp_path, isolated_home)
     try:
-        _wait(running_with_experiments)
         if reached == "group":
             os.killpg(first.pid, signal.SIGINT)
         else:
