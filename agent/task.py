@@ -146,7 +146,31 @@ class LLMSpec(_Section):
             raise ValueError(
                 f"{url!r} is not an http(s) URL: write it in full, e.g. http://localhost:11434/v1"
             )
+        if secret := _credentials_in(url):
+            raise ValueError(
+                f"holds {secret}: the task file is kept with every run's record (in git, the run index, "
+                "`strop log --json`), so a URL may not carry credentials; put the key in the environment "
+                "variable that `api_key_env` names"
+            )
         return url
+
+
+_SECRET_QUERY = re.compile(
+    r"(?i)^(?:api[-_]?key|key|token|access[-_]?token|secret|password|passwd|sig|signature)$"
+)
+
+
+def _credentials_in(url: str) -> str:
+    """What in `url` is a credential, in words ("" when nothing): a user:password, or a query
+    parameter named like a key. Kept in a task file they reached git and `strop log --json`; and a
+    user:password made the client send HTTP Basic auth, so the real key was silently never sent."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        return "a user name or password (user:password@)"
+    named = [name for name, _ in parse_qsl(parts.query, keep_blank_values=True) if _SECRET_QUERY.match(name)]
+    return f"a credential in its query ({', '.join(sorted(set(named)))}=…)" if named else ""
 
 
 class SearchSpec(_Section):
