@@ -238,15 +238,6 @@ class Run:
             else:
                 log.warning("warning: %s", FORGEABLE_WARNING)
                 self._evaluator = CommandEvaluator(spec, protected, sandbox, logs, self.folder)
-            from sandbox.environment import SECRET_NAME
-
-            dropped = sorted(name for name in spec.env if SECRET_NAME.search(name))
-            if dropped:
-                log.warning(
-                    "warning: [evaluator] env %s: secret-looking names never reach the sandbox; "
-                    "rename a variable that is not a secret",
-                    ", ".join(dropped),
-                )
         return self._evaluator
 
     def _llm_proposes(self) -> bool:

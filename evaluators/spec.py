@@ -215,10 +215,21 @@ class EvaluatorSpec(BaseModel):
     @field_validator("env")
     @classmethod
     def _env_names(cls, env: dict[str, str]) -> dict[str, str]:
-        """Names the OS takes: an empty name or one with `=` failed only when experiment 0 started."""
+        """Names the OS takes: an empty name or one with `=` failed only when experiment 0 started.
+
+        A secret-looking name never reaches a sandbox (`sandbox.environment`), so it did nothing,
+        while its value went into git with every run's record of the task file: refused."""
+        from sandbox.environment import is_secret_name
+
         for name in env:
             if not name or "=" in name:
                 raise ValueError(f"environment variable name {name!r} must be non-empty and hold no '='")
+        secret = sorted(name for name in env if is_secret_name(name))
+        if secret:
+            raise ValueError(
+                f"{', '.join(secret)}: a secret-looking name never reaches the sandbox, and the task file "
+                "is kept in git with every run: remove it, or rename a variable that is not a secret"
+            )
         return env
 
     @model_validator(mode="after")

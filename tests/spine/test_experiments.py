@@ -213,18 +213,17 @@ def test_ideas_and_reasons_with_brackets_print_as_written(make_workspace, cli) -
     assert idea in log.stdout and idea in shown.stdout
 
 
-def test_a_secret_looking_env_name_is_said_to_be_dropped(make_workspace, cli) -> None:
+def test_a_secret_looking_env_name_is_refused(make_workspace, cli) -> None:
+    """It never reached the sandbox (a warning said so), while its value went into git with every
+    run's record of the task file."""
     ws = make_workspace(
         evaluator='import json, os\nprint(json.dumps({"score": float("MY_API_KEY" in os.environ)}))\n'
     )
-    ws.task.write_text(ws.task.read_text() + 'env = { MY_API_KEY = "k1", BATCH = "8" }\n')
+    ws.task.write_text(ws.task.read_text() + 'env = { MY_API_KEY = "k1-secret-value", BATCH = "8" }\n')
     result = cli("eval", str(ws.task))
-    assert result.code == 0, result.stderr
-    assert "score = 0" in result.stdout  # the candidate never got it...
-    assert (
-        "[evaluator] env MY_API_KEY: secret-looking names never reach the sandbox" in result.stderr
-    )  # ...and was told
-    assert "BATCH" not in result.stderr
+    assert result.code == 2, result.stderr
+    assert "[evaluator.env] MY_API_KEY: a secret-looking name never reaches the sandbox" in result.stderr
+    assert "k1-secret-value" not in result.stderr and "BATCH" not in result.stderr
 
 
 def test_show_and_log_strip_control_characters_from_untrusted_text(make_workspace, cli) -> None:
