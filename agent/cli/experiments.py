@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from agent.cli import app
-from agent.cli.render import err, escape, out, plural, print_json, styled_status
+from agent.cli.render import err, escape, out, plural, print_json, printable, safe, styled_status
 
 if TYPE_CHECKING:
     from agent.experiments import RunNotes
@@ -26,36 +26,6 @@ def _index() -> Any:
     from agent.run_index import RunIndex
 
     return RunIndex(strop_home())
-
-
-# C0 controls but tab and newline, DEL, C1 controls, and the bidi overrides that reorder what is shown.
-_UNPRINTABLE = dict.fromkeys(
-    [
-        *range(0x00, 0x09),
-        *range(0x0B, 0x20),
-        *range(0x7F, 0xA0),
-        *range(0x202A, 0x202F),
-        *range(0x2066, 0x206A),
-    ]
-)
-# the same, with tab and newline as spaces: for what must stay on its own line (a metric name, a reason)
-_UNPRINTABLE_ONE_LINE = {**_UNPRINTABLE, 0x09: " ", 0x0A: " "}
-
-
-def _printable(text: Any, one_line: bool = False) -> str:
-    """Text from candidates, evaluators and scorers without control characters.
-
-    Ideas, reasons, metric names and log tails are written by code strop does not
-    trust; an ESC sequence in them would otherwise drive the user's terminal (retitle
-    it, hide lines, fake output). `one_line` also flattens newlines, so that a name
-    cannot start a line of its own that looks like strop's output.
-    """
-    return str(text).translate(_UNPRINTABLE_ONE_LINE if one_line else _UNPRINTABLE)
-
-
-def _safe(text: Any, one_line: bool = False) -> str:
-    """Untrusted text for a Rich markup string: printable, and its brackets shown as written."""
-    return escape(_printable(text, one_line))
 
 
 def _status_counts(records: Any) -> str:
@@ -110,21 +80,21 @@ def eval_command(
     if record.status != "ok":
         from agent.errors import UserError
 
-        reason = _printable(record.reason, one_line=True)  # it quotes the scorer's metric names
+        reason = printable(record.reason, one_line=True)  # it quotes the scorer's metric names
         raise UserError(f"the evaluator failed on the workspace as it is ({record.status}): {reason}")
 
 
 def _print_eval(record: Any, run: Any, metric: str) -> None:
-    name = _safe(metric, one_line=True)
+    name = safe(metric, one_line=True)
     out.print(
         f"experiment {record.name}: {styled_status(record.status)}  {name} = {_metric_text(record, metric)}"
     )
     if record.reason:
-        out.print(f"  reason: {_safe(record.reason, one_line=True)}")
+        out.print(f"  reason: {safe(record.reason, one_line=True)}")
     if record.final_metrics:
         out.print(f"  final (hidden test): {name} = {record.final_metrics.get(metric, '—')}")
     out.print(
-        f"  branch {record.branch} · {record.eval_seconds:.2f}s · sandbox {_safe(record.backend or '—', one_line=True)}"
+        f"  branch {record.branch} · {record.eval_seconds:.2f}s · sandbox {safe(record.backend or '—', one_line=True)}"
     )
     out.print(f"next: strop log {run.record.id}   ·   strop show {record.name}")
 
@@ -148,12 +118,12 @@ def runs_command(json_out: JsonFlag = False) -> None:
     table = Table(*columns, *(["LLM tokens · $ · calls"] if with_llm else []))
     for run, summary in zip(runs, summaries, strict=True):
         best = summary["best"]
-        best_text = "—" if best is None else f"{best['id']}: {_safe(run.metric)} = {best['value']:.6g}"
+        best_text = "—" if best is None else f"{best['id']}: {safe(run.metric)} = {best['value']:.6g}"
         cost = summary["cost"]
         llm = f"{cost['tokens']} · ${cost['usd']:.4f} · {cost['calls']}" if cost["calls"] else "—"
         row = [
             run.id,
-            _printable(run.task),
+            printable(run.task),
             "interrupted" if summary["interrupted"] else run.status,
             run.started[:16].replace("T", " "),  # to the minute: room for the best score
             str(summary["experiments"]),
@@ -242,9 +212,7 @@ def log_command(
     from rich.tree import Tree
 
     status = "interrupted" if interrupted else run.status
-    title = (
-        f"run [bold]{run.id}[/] · {_safe(run.task)} · {run.direction.value} {_safe(run.metric)} · {status}"
-    )
+    title = f"run [bold]{run.id}[/] · {safe(run.task)} · {run.direction.value} {safe(run.metric)} · {status}"
     tree = Tree(title)
     nodes: dict[int | None, Any] = {None: tree}
     view = tree_view(
@@ -254,13 +222,13 @@ def log_command(
         if record.id not in view.shown:
             continue
         mark = " [bold yellow]★ best[/]" if best and record.id == best.id else ""
-        line = f"{record.id} {styled_status(record.status)} {_metric_text(record, run.metric)}{mark}  {_safe(record.idea[:70])}"
+        line = f"{record.id} {styled_status(record.status)} {_metric_text(record, run.metric)}{mark}  {safe(record.idea[:70])}"
         if record.proposer:  # which proposer made it, and how the LLM was asked (text, structured, params)
-            line += f"  [dim]\\[{_safe(record.proposer)}{'/' + _safe(record.mode) if record.mode else ''}][/]"
+            line += f"  [dim]\\[{safe(record.proposer)}{'/' + safe(record.mode) if record.mode else ''}][/]"
         if record.reason and record.status != "ok":
-            line += f"  [dim]({_safe(record.reason[:80])})[/]"
+            line += f"  [dim]({safe(record.reason[:80])})[/]"
         for decision in record.decisions:
-            line += f"\n[dim]· {_safe(decision)}[/]"
+            line += f"\n[dim]· {safe(decision)}[/]"
         nodes[record.id] = nodes.get(record.parent, tree).add(line)
     for anchor, count in view.hidden_under.items():
         nodes.get(anchor, tree).add(
@@ -273,7 +241,7 @@ def log_command(
             f"the newest {newest} with their parents; --all draws every one[/]"
         )
     if run.stop_reason:
-        out.print(f"stopped: {_safe(run.stop_reason)}")
+        out.print(f"stopped: {safe(run.stop_reason)}")
     if interrupted:
         from agent.report.data import interrupted_note
 
@@ -281,7 +249,7 @@ def log_command(
     if records:
         out.print(f"experiments: {_status_counts(records)}")
     if run.budget_report:
-        out.print(f"budget: {_safe(run.budget_report)}")
+        out.print(f"budget: {safe(run.budget_report)}")
     total = _run_cost(records)
     if total.calls:
         out.print(f"LLM: {escape(total.describe())}")
@@ -313,32 +281,32 @@ def show_command(
         f"parent: {record.parent if record.parent is not None else 'the workspace (' + run.base_branch + ')'}"
     )
     out.print(
-        f"status: {styled_status(record.status)}" + (f" — {_safe(record.reason)}" if record.reason else "")
+        f"status: {styled_status(record.status)}" + (f" — {safe(record.reason)}" if record.reason else "")
     )
-    out.print(f"idea: {_safe(record.idea)}")
+    out.print(f"idea: {safe(record.idea)}")
     if record.metrics:
         out.print(
             "metrics: "
-            + ", ".join(f"{_safe(k, one_line=True)} = {v:.6g}" for k, v in sorted(record.metrics.items()))
+            + ", ".join(f"{safe(k, one_line=True)} = {v:.6g}" for k, v in sorted(record.metrics.items()))
         )
     if record.final_metrics:
         out.print(
             "final (hidden test): "
             + ", ".join(
-                f"{_safe(k, one_line=True)} = {v:.6g}" for k, v in sorted(record.final_metrics.items())
+                f"{safe(k, one_line=True)} = {v:.6g}" for k, v in sorted(record.final_metrics.items())
             )
         )
     if record.cost.calls:
         out.print(f"cost: {escape(record.cost.describe())}")
     out.print(
-        f"evaluated in {record.eval_seconds:.2f}s on {_safe(record.backend or '—')} · evaluator {record.fingerprint[:12]}"
+        f"evaluated in {record.eval_seconds:.2f}s on {safe(record.backend or '—')} · evaluator {record.fingerprint[:12]}"
     )
     for decision in record.decisions:
-        out.print(f"· {_safe(decision)}")
-    out.print("[bold]diff[/]\n" + _safe(stat or "(no change)"))
+        out.print(f"· {safe(decision)}")
+    out.print("[bold]diff[/]\n" + safe(stat or "(no change)"))
     if log_tail:
-        out.print(f"[bold]log tail[/] ({_safe(record.log_path)})")
-        out.print(_printable(log_tail), markup=False)
+        out.print(f"[bold]log tail[/] ({safe(record.log_path)})")
+        out.print(printable(log_tail), markup=False)
 
 
 def _log_tail(path: str, chars: int = 2000) -> str:
@@ -376,7 +344,7 @@ def adopt_command(
     repo = ExperimentRepo.open(Path(run.repo), strop_home())
     done = adopt(repo, record, squash=squash, allow_config_files=allow_config_files)
     if not record.status.scored:  # legal (the user asked for it), but it adopted a buggy one silently
-        why = f": {_printable(record.reason, one_line=True)[:200]}" if record.reason else ""
+        why = f": {printable(record.reason, one_line=True)[:200]}" if record.reason else ""
         err.print(
             f"note: experiment {record.name} was never scored ({record.status.value}{why})", markup=False
         )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from agent.cli import app
-from agent.cli.render import err, out, plural, print_json
+from agent.cli.render import err, out, plural, print_json, printable, safe
 from agent.errors import UserError
 from agent.home import knowledge_dir
 
@@ -119,8 +119,10 @@ def _progress_ingest(action: str, run: object) -> object:
 
 
 def _plain(console: Console, text: str) -> None:
-    """Print user data verbatim: no markup, and no emoji codes (`root:x:0:0` must not become an emoji)."""
-    console.print(text, markup=False, emoji=False)
+    """Print stored data as written, less its control characters: no markup, no emoji codes
+    (`root:x:0:0` must not become an emoji), and no ESC sequence (a passage or a file name
+    holding one cleared and retitled the user's terminal)."""
+    console.print(printable(text), markup=False, emoji=False)
 
 
 def _print_report(report: object, json_out: bool) -> None:
@@ -209,11 +211,12 @@ def search_command(
         return
     if not hits:
         err.print("no hits")
-    from rich.markup import escape
-
     for rank, hit in enumerate(hits, start=1):
-        title = f"  {escape(hit.title)}" if hit.title else ""
-        heading = f"[bold]{rank}. {escape(hit.source)}[/] ({escape(hit.location)}) [cyan]{hit.type}[/]{title}"
+        title = f"  {safe(hit.title, one_line=True)}" if hit.title else ""
+        heading = (
+            f"[bold]{rank}. {safe(hit.source, one_line=True)}[/] ({safe(hit.location, one_line=True)}) "
+            f"[cyan]{hit.type}[/]{title}"
+        )
         out.print(heading, markup=True, emoji=False)
         _plain(out, "   " + " ".join(hit.text.split())[:240])
 

@@ -12,7 +12,36 @@ from rich.markup import escape
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-__all__ = ["err", "escape", "out", "plural", "print_json", "styled_status"]
+__all__ = ["err", "escape", "out", "plural", "print_json", "printable", "safe", "styled_status"]
+
+# C0 controls but tab and newline, DEL, C1 controls, and the bidi overrides that reorder what is shown.
+_UNPRINTABLE = dict.fromkeys(
+    [
+        *range(0x00, 0x09),
+        *range(0x0B, 0x20),
+        *range(0x7F, 0xA0),
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    ]
+)
+# the same, with tab and newline as spaces: for what must stay on its own line (a metric name, a reason)
+_UNPRINTABLE_ONE_LINE = {**_UNPRINTABLE, 0x09: " ", 0x0A: " "}
+
+
+def printable(text: Any, one_line: bool = False) -> str:
+    """Text from candidates, evaluators, scorers and knowledge files without control characters.
+
+    Ideas, reasons, metric names, log tails and stored passages are written by code or people
+    strop does not trust; an ESC sequence in them would otherwise drive the user's terminal
+    (retitle it, clear it, hide lines, fake output). `one_line` also flattens newlines, so that
+    a name cannot start a line of its own that looks like strop's output.
+    """
+    return str(text).translate(_UNPRINTABLE_ONE_LINE if one_line else _UNPRINTABLE)
+
+
+def safe(text: Any, one_line: bool = False) -> str:
+    """Untrusted text for a Rich markup string: printable, and its brackets shown as written."""
+    return escape(printable(text, one_line))
 
 
 def plural(count: int, noun: str) -> str:

@@ -17,9 +17,9 @@ from typing import Annotated, Any
 import typer
 
 from agent.cli import app
-from agent.cli.experiments import _safe, _status_counts
+from agent.cli.experiments import _status_counts
 from agent.cli.heartbeat import EVERY, Heartbeat
-from agent.cli.render import err, escape, out, print_json, styled_status
+from agent.cli.render import err, escape, out, print_json, safe, styled_status
 from evaluators.metric import compared
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON for scripts.")]
@@ -156,24 +156,24 @@ class _Progress:
                 self.progress.start()
             self.bar = self.progress.add_task("starting …", total=None, run=event.run)
         elif kind == "Note":
-            self._print(f"[dim]· {_safe(event.text)}[/]")
+            self._print(f"[dim]· {safe(event.text)}[/]")
         elif kind == "ExperimentStarted" and self.bar is not None:
             self.progress.update(self.bar, description=f"experiment {event.exp}: {event.mode} …")
         elif kind == "ExperimentFinished":
             self._finished(event)
         elif kind == "RunStopped":
-            self._print(f"stopped: {_safe(event.reason)}")
+            self._print(f"stopped: {safe(event.reason)}")
 
     def _finished(self, event: Any) -> None:
         value = "—" if event.metric is None else f"{event.metric:.6g}"
         best = "—" if event.best_metric is None else f"{event.best_metric:.6g} (exp {event.best_exp})"
         turn = f" turn {event.turn}" if event.turn > 1 else ""
-        line = f"  {event.exp}{turn} {styled_status(event.status)} {self.metric} = {value}  [dim]{_safe(event.idea[:70], one_line=True)}[/]"
+        line = f"  {event.exp}{turn} {styled_status(event.status)} {self.metric} = {value}  [dim]{safe(event.idea[:70], one_line=True)}[/]"
         if event.reason and event.status != "ok":  # it may quote the scorer's metric names
-            line += f"  [dim]({_safe(event.reason[:90], one_line=True)})[/]"
+            line += f"  [dim]({safe(event.reason[:90], one_line=True)})[/]"
         self._print(line)
         for decision in event.decisions:
-            self._print(f"    [dim]· {_safe(decision)}[/]")
+            self._print(f"    [dim]· {safe(decision)}[/]")
         if self.bar is not None:
             self.progress.update(
                 self.bar,
@@ -437,7 +437,7 @@ def _report(result: Any, index: Any, json_out: bool) -> None:
     )
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("status", _safe(f"{result.status} — {result.stop_reason}"))
+    table.add_row("status", safe(f"{result.status} — {result.stop_reason}"))
     table.add_row("experiments", _status_counts(result.records))
     base_value = baseline.metrics.get(metric) if baseline and baseline.status == "ok" else None
     table.add_row("experiment 0", "—" if base_value is None else f"{shown} = {base_value:.6g}")
@@ -451,13 +451,13 @@ def _report(result: Any, index: Any, json_out: bool) -> None:
         table.add_row("best", f"experiment {best.id}: {shown} = {value:.6g}{gain}")
         if best.final_metrics:
             table.add_row("final (hidden)", f"{shown} = {best.final_metrics.get(metric, float('nan')):.6g}")
-        table.add_row("idea", _safe(best.idea[:100]))
+        table.add_row("idea", safe(best.idea[:100]))
         table.add_row("branch", best.branch)
         table.add_row("adopt", f"strop adopt {best.name}")
     total = _total(result.records)
     if total.calls:
         table.add_row("LLM", total.describe())
     if run.budget_report:
-        table.add_row("budget", _safe(run.budget_report))
+        table.add_row("budget", safe(run.budget_report))
     table.add_row("details", f"strop log {result.run_id}")
     out.print(table)

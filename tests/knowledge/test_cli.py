@@ -127,3 +127,21 @@ def test_search_shows_emoji_codes_verbatim_and_memory_says_no_hits(
     assert "root:x:0:0:root" in found.stdout and "Users :smile:" in found.stdout, found.stdout
     none = runner.invoke(app, ["memory", "search", "anything"])
     assert none.exit_code == 0 and none.stderr.strip() == "no hits"
+
+
+def test_search_and_list_never_print_a_stored_escape_sequence(tmp_path: Path, minilm: MiniLMEmbedder) -> None:
+    """A passage holding `ESC]0;…BEL ESC[2J` retitled and cleared the user's terminal through
+    `strop knowledge search`; a file name holding ESC did the same through `list`."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    hostile = "# Out of memory\x1b]0;OWNED\x07\nHalve the batch size.\x1b[2J\x1b[31m red\n"
+    (docs / "oom.md").write_text(hostile)
+    (docs / "esc\x1b[31mname.md").write_text("# Seeds\nFix numpy seeds.\n")
+    runner = CliRunner()
+    assert runner.invoke(app, ["knowledge", "add", str(docs)]).exit_code == 0
+    found = runner.invoke(app, ["knowledge", "search", "out of memory", "--k", "2"])
+    listed = runner.invoke(app, ["knowledge", "list"])
+    assert found.exit_code == 0 and listed.exit_code == 0, found.output + listed.output
+    assert "Halve the batch size" in found.stdout and "name.md" in listed.stdout
+    for shown in (found.output, listed.output):
+        assert "\x1b" not in shown and "\x07" not in shown, repr(shown)
