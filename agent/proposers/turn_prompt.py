@@ -35,6 +35,14 @@ def _score(record: ExperimentRecord, metric: str) -> str | None:
     return None if value is None else f"{value:.6g}"
 
 
+def _shown_code(request: ProposalRequest) -> str:
+    """Whose code the prompt's workspace section holds: after the first turn, the attempt so far
+    (`parent_checkout` is its latest commit), which the prompt called the parent's code."""
+    if request.turn > 1 and request.attempt is not None:
+        return f"{request.attempt.name}, your attempt so far, with the edits of your earlier turns"
+    return request.parent.name if request.parent else ""
+
+
 def _history_line(record: ExperimentRecord, metric: str) -> str:
     idea = record.idea.strip().splitlines()[0] if record.idea.strip() else "(no idea recorded)"
     score = _score(record, metric)
@@ -89,7 +97,6 @@ class TurnPrompt:
             hidden = [f.path for f in files if f.readonly]
             files = [f for f in files if not f.readonly]
             omitted = [*omitted, *(f"{path} (read-only, cut to fit the context)" for path in hidden)]
-        parent = request.parent
         context = request.context.strip()
         if cuts.context_chars is not None:
             context = context[: cuts.context_chars]
@@ -105,7 +112,7 @@ class TurnPrompt:
             verdict=self._verdict(request, cuts.feedback_chars),
             history=[_history_line(r, evaluator.metric) for r in history],
             context=context,
-            base=parent.name if parent else "",
+            base=_shown_code(request),
             files=files,
             omitted=omitted,
             instruction=self._instruction(request),

@@ -155,6 +155,10 @@ def test_turn_two_shows_the_previous_turns_error(task: Task, server: ScriptedSer
     assert "Your previous turn (r/1, turn 1)" in user
     assert "NameError: name 'DEPT' is not defined" in user
     assert "Find the cause and fix it" in user
+    # its files are the attempt's so far (edits apply on top of them), not the parent's as it was
+    assert (
+        "# The workspace (the code of r/1, your attempt so far, with the edits of your earlier turns)" in user
+    )
 
 
 def test_an_edit_that_does_not_apply_is_sent_back_with_the_closest_lines(
