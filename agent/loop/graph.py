@@ -178,7 +178,9 @@ def make_context(
     ).with_overrides(overrides.experiments, overrides.time)
     warm_up = getattr(memory, "warm_up", None)
     if warm_up is not None:  # the embedding model loads off the loop's thread (issue 18)
-        warm_up(budget.time)
+        # on the time left: a resumed run's budget counts the time it ran before (`strop resume
+        # --time 30s` after 29 s was a "58.8s run"; after 100 s it loaded with 30 s left)
+        warm_up(None if budget.time is None else max(0.0, budget.time - _elapsed_so_far(run)))
     parallel = overrides.parallel or task.spec.search.parallel
     concurrency = parallel
     if task.spec.llm is not None and task.spec.llm.concurrency is not None:

@@ -84,6 +84,8 @@ class KnowledgeMemory(LoopMemory):
     def warm_up(self, time_budget: float | None) -> None:
         """Start loading the model on a background thread, unless the run is too short to use it.
 
+        `time_budget`: the seconds the run has left (all of its budget, unless resumed).
+
         A run under `WARM_UP_MIN_BUDGET` seconds skips knowledge (one note says so): the load
         alone can take most of such a budget, and a thread still importing torch at exit held
         the process 4–6 s past its last line (measured at nice 15, load ~12).
@@ -92,7 +94,7 @@ class KnowledgeMemory(LoopMemory):
             return
         if time_budget is not None and time_budget < WARM_UP_MIN_BUDGET:
             self._declined_note = (
-                f"knowledge: not loaded for a {round(time_budget, 1):g}s run (its model takes 10-50 s to load); "
+                f"knowledge: not loaded with {round(time_budget, 1):g}s of the run left (its model takes 10-50 s to load); "
                 f"give at least {WARM_UP_MIN_BUDGET:g}s to use it"
             )
             self._started = self._declined = True  # never ready: calls answer nothing at once
@@ -197,7 +199,8 @@ class KnowledgeMemory(LoopMemory):
             hits = self._guard(
                 "searching the knowledge store", lambda: self.store.search(query, k=spec.k), []
             )
-        return format_context(hits, lessons, spec.token_budget) if (hits or lessons) else ""
+        roots = self._guard("reading the store's roots", self.store.roots, []) if hits else []
+        return format_context(hits, lessons, spec.token_budget, roots) if (hits or lessons) else ""
 
     def learn(self, record: ExperimentRecord, parent: ExperimentRecord | None, log_excerpt: str) -> None:
         if self.memory is None or record.status.value == "pending":

@@ -81,7 +81,7 @@ def test_a_short_run_does_not_load_the_model_and_a_run_without_budget_waits_for_
     assert short.retrieve(None, task.spec.task.goal) == ""
     assert time.monotonic() - started < 1.0 and not short.ready
     said = short.describe()  # one state, said once: not also "knowledge: lessons from memory"
-    assert said.startswith("knowledge: not loaded for a 30s run") and "lessons" not in said
+    assert said.startswith("knowledge: not loaded with 30s of the run left") and "lessons" not in said
     assert not any("not loaded" in note for note in short.notes)
     assert not any("still loading" in note for note in short.notes)
 
