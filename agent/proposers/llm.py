@@ -374,7 +374,7 @@ class LLMProposer:
                 break
             messages = [
                 *messages,
-                ChatMessage("assistant", answer.strip() or "(no answer)"),
+                ChatMessage("assistant", echoed(answer)),
                 ChatMessage("user", self.prompt.fix_prompt(outcome, notes, structured)),
             ]
             record_outcome(candidate, outcome, notes, final=False)
@@ -417,7 +417,7 @@ class LLMProposer:
                 follow = f"{why}. Answer with one JSON object only, like: {example} (with new values)."
                 messages = [
                     *messages,
-                    ChatMessage("assistant", text.strip() or "(no answer)"),
+                    ChatMessage("assistant", echoed(text)),
                     ChatMessage("user", follow),
                 ]
                 candidate.decisions.append(cap(f"llm: (sent back) {why}", 300))
@@ -610,3 +610,20 @@ def make_llm_proposer(
     """
     del index
     return LLMProposer(task, transcript_dir=transcript_dir, constraints=constraints)
+
+
+ECHO_CHARS = 16_000
+"""The most characters of a model's answer sent back to it in a follow-up call."""
+
+
+def echoed(answer: str) -> str:
+    """The model's answer as a follow-up call repeats it: whole, or its start and end when long.
+
+    A refused 400,000-character answer was sent back whole, so the follow-up call carried about
+    134,000 prompt tokens (paid for, and past most local models' context) to say that it did not
+    apply; the feedback after it names what went wrong, so the middle is not needed."""
+    text = answer.strip() or "(no answer)"
+    if len(text) <= ECHO_CHARS:
+        return text
+    head, tail = text[: ECHO_CHARS * 3 // 4], text[-ECHO_CHARS // 4 :]
+    return f"{head}\n[… {len(text) - len(head) - len(tail):,} characters of this answer left out …]\n{tail}"

@@ -298,3 +298,17 @@ def test_prompts_are_strict(tmp_path: Path) -> None:
 
     with pytest.raises(jinja2.UndefinedError):
         Prompts(tmp_path).render("x.md", name="a")
+
+
+def test_a_huge_answer_is_sent_back_clipped(task: Task, server: ScriptedServer) -> None:
+    """A refused 400,000-character answer was echoed whole in the follow-up (~134,000 prompt tokens)."""
+    from agent.proposers.llm import ECHO_CHARS
+
+    huge = sr("model.py", "DEPTH = 30", "DEPTH = 4") + "\n" + "filler line of a rambling answer\n" * 6000
+    server.add(Reply.text(huge, 100, 10), Reply.text(GOOD, 200, 20))
+    proposer(task).propose(request(task))
+    followup = (server.completions[1].body or {})["messages"]
+    echoed = followup[2]["content"]
+    assert followup[2]["role"] == "assistant" and len(huge) > 10 * ECHO_CHARS
+    assert len(echoed) < ECHO_CHARS + 100 and "characters of this answer left out" in echoed
+    assert echoed.startswith(huge.strip()[:200])
