@@ -52,14 +52,26 @@ def test_taylor_and_pade_of_cbrt_on_negative_numbers_approximate_it():
     assert numpy.max(numpy.abs(value - numpy.cbrt(x))) < 1e-4
 
 
-@pytest.mark.parametrize(("lo", "hi"), [(-1.0, 1.0), (-2.0, -1.0)])
-def test_cbrt_across_and_below_zero_runs_to_a_report(lo, hi):
-    request = Request(
+def _cbrt(lo: float, hi: float) -> Request:
+    return Request(
         "cbrt", lo, hi, "float64", time_budget=None, generations=0, workers=0,
         population=2, islands=1, max_cost=4, cost_model="ops",
     )  # fmt: skip
+
+
+def test_cbrt_below_zero_runs_to_a_report():
+    request = _cbrt(-2.0, -1.0)
+    request.validate()
     report = discover(request)
     assert report.baselines
-    if lo < 0 < hi:
-        return  # no polynomial or rational follows x^(1/3) at 0: the front may hold nothing
     assert min(entry.max_rel_error for entry in report.front) < 1e-4  # cost 4 in float64
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(-1.0, 1.0), (0.0, 1.0), (-1.0, 0.0)])
+def test_cbrt_on_an_interval_holding_zero_is_refused_up_front(lo, hi):
+    """x^(1/3) has an infinite slope at 0: no polynomial or rational keeps a bounded relative error
+    there, and the search ran to a report whose front held nothing ("10 approximate nothing")."""
+    from agent.domains.numerics.request import NumericsInputError
+
+    with pytest.raises(NumericsInputError, match="infinite slope at 0"):
+        _cbrt(lo, hi).validate()

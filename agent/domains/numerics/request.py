@@ -102,6 +102,12 @@ class Request:
             raise NumericsInputError(
                 f"{self.fn} is not defined on all of [{self.lo}, {self.hi}]: it needs {target.domain_text}"
             )
+        if target.cusp is not None and lo <= target.cusp <= hi:
+            raise NumericsInputError(
+                f"{self.fn} has an infinite slope at {target.cusp:g}, inside [{self.lo}, {self.hi}]: no polynomial "
+                "or rational program keeps its relative error bounded there (the search found nothing); "
+                f"give an interval on one side of it, e.g. [0.125, 1], as libm does after range reduction"
+            )
         largest = _largest_value(target, lo, hi, fmt)
         if not largest <= float(numpy.finfo(fmt.dtype).max):
             raise NumericsInputError(

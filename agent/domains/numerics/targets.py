@@ -125,6 +125,8 @@ class Target:
     odd: bool = False  # f(−x) = −f(x): x·q(x²) forms apply about a zero at 0
     even: bool = False  # f(−x) = f(x): q(x²) forms apply
     exp_like: bool = False  # f(−x) = 1/f(x): symmetric rationals apply
+    cusp: float | None = None  # where f's derivative is infinite (cbrt at 0): no program's relative
+    # error is bounded on an interval holding it, so such an interval is refused
 
     @property
     def c_truth(self) -> str:
@@ -185,6 +187,6 @@ TARGETS: dict[str, Target] = {
         Target("tanh", "tanh", odd=True),
         Target("atan", "arctan", odd=True),
         Target("asin", "arcsin", lowest=-1.0, highest=1.0, odd=True, domain_text="-1 ≤ x ≤ 1"),
-        Target("cbrt", "cbrt", odd=True),
+        Target("cbrt", "cbrt", odd=True, cusp=0.0),
     )
 }
