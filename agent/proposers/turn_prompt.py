@@ -25,6 +25,7 @@ from agent.space import Space
 from agent.task import Task
 from evaluators.metric import Direction
 from evaluators.verdict import Status
+from knowledge.context import clip
 
 if TYPE_CHECKING:
     from agent.constraints import Constraints
@@ -99,7 +100,7 @@ class TurnPrompt:
             omitted = [*omitted, *(f"{path} (read-only, cut to fit the context)" for path in hidden)]
         context = request.context.strip()
         if cuts.context_chars is not None:
-            context = context[: cuts.context_chars]
+            context = clip(context, cuts.context_chars)
         history = request.history[-cuts.history :] if cuts.history else []
         return self.prompts.render(
             "propose.md",
@@ -126,7 +127,7 @@ class TurnPrompt:
         score = _score(parent, metric) if parent is not None and parent.status is Status.OK else None
         context = request.context.strip()
         if cuts.context_chars is not None:
-            context = context[: cuts.context_chars]
+            context = clip(context, cuts.context_chars)
         rules = [rule.text for rule in constraints.rules] if constraints else []
         return self.prompts.render(
             "params.md",

@@ -19,12 +19,18 @@ made one line, its code fences and backticks dropped, clipped to `QUOTED_CHARS`,
 withheld when it reads like an instruction or a role marker, and set in JSON
 quotes under a line naming the origin task and saying it is data, not an
 instruction. Evidence (log tails) is dropped.
+
+The same task's own lessons keep their wording (the proposer has seen all of it in
+this task already), but as data too: `inert` removes the characters a reader does
+not see and replaces chat-template and role-marker tokens with `CHAT_TOKEN`, and
+`fence` sets the text in a fence that no backtick run inside it can close.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 
@@ -47,6 +53,26 @@ _INSTRUCTION = re.compile(
     r"|\bdo not (?:follow|obey)\b",
     re.I,
 )
+
+
+CHAT_TOKEN = "[chat token removed]"
+"""What a chat-template token or role marker in quoted text becomes (`inert`)."""
+_CHAT_TOKEN = re.compile(
+    r"<\|[^|<>\n]{0,64}\|>"  # ChatML, Llama 3, GPT: <|im_start|>, <|eot_id|>, <|endoftext|>
+    r"|<\uff5c[^\uff5c<>\n]{0,64}\uff5c>"  # DeepSeek's full-width bars
+    r"|\[/?(?:INST|SYS|SYSTEM_PROMPT|AVAILABLE_TOOLS|TOOL_CALLS|TOOL_RESULTS)\]|<</?SYS>>"
+    r"|</?(?:start|end)_of_turn>"  # Gemma
+    r"|</(?:system|assistant|user|developer|human|tool|ipython|knowledge|instructions?)\s*>"
+    r"|(?<!\w)<(?:system|assistant|user|developer|human|tool|ipython|knowledge|instructions?)\b[^<>\n]{0,80}>",
+    re.I,
+)  # an opening role tag only where no word precedes it: `List<User>` in code stays
+_ROLE_LABEL = re.compile(
+    r"(?<![\w-])(?:SYSTEM|ASSISTANT|USER|HUMAN|DEVELOPER)\s*:"
+    r"|(?m:^[ \t>*#-]*(?:System|Assistant|User|Human|Developer)\s*:)"
+)  # shouted anywhere, or a transcript's line; `user: root` (YAML), "Operating System: Linux" stay
+_NEWLINES = re.compile(r"\r\n?|[\u2028\u2029]")
+_SMUGGLING = range(0xE0100, 0xE01F0)  # variation selectors 17-256: invisible, can spell hidden text
+_UNSEEN_CATEGORIES = ("Cc", "Cf")  # C0, DEL, C1; bidi overrides and isolates, zero-width, tag characters
 
 
 class LessonKind(StrEnum):
@@ -92,6 +118,21 @@ class Lesson:
         if self.score_delta is not None:
             parts.append(f"Score delta: {self.score_delta:+.4g}")
         return "\n".join(parts)
+
+    @property
+    def is_quoted(self) -> bool:
+        """Whether this is a `quoted()` copy (another task's lesson, already inert data): the
+        only lessons without a situation (every lesson that memory stores has one)."""
+        return not self.situation
+
+    def fenced(self) -> tuple[str, str, str]:
+        """This task's own lesson for its prompt, as (label, worded text, tail): the text and the
+        fix (what the LLM and the candidate wrote) are `inert` and meant for a `fence`, the label
+        and the score delta are ours."""
+        body = self.text if not self.fix else f"{self.text}\nFix that worked: {self.fix}"
+        label = f"[{self.kind.value}, confidence {self.confidence:.2f}] From this task's earlier runs:"
+        tail = f"Score delta: {self.score_delta:+.4g}" if self.score_delta is not None else ""
+        return label, inert(body.strip()), tail
 
     def quoted(self) -> Lesson:
         """This lesson as another task's prompt may show it (see the module docstring)."""
@@ -145,3 +186,38 @@ def _neutral(text: str, limit: int = QUOTED_CHARS) -> str:
 def _quote(text: str, limit: int = QUOTED_CHARS) -> str:
     """`_neutral(text)` in JSON quotes: where the quoted data ends cannot be forged."""
     return json.dumps(_neutral(text, limit), ensure_ascii=False)
+
+
+def inert(text: str) -> str:
+    """Multi-line `text` as quoted data: the same lines, with no character a reader does not see
+    (controls but tab and newline, bidi and zero-width marks, tag characters) and every
+    chat-template token, role tag and role label replaced by `CHAT_TOKEN`.
+
+    `_CONTROL` (what `_neutral` strips) misses C1 and the bidi isolates, and also takes tab and
+    newline, which a passage keeps. Tokens are replaced until none is left, so one cannot be
+    rebuilt from the pieces around another (`<|im_<|x|>start|>`).
+    """
+    text = _NEWLINES.sub("\n", text)
+    text = "".join(
+        c
+        for c in text
+        if c in "\t\n" or (unicodedata.category(c) not in _UNSEEN_CATEGORIES and ord(c) not in _SMUGGLING)
+    )
+    while True:
+        replaced = _ROLE_LABEL.sub(CHAT_TOKEN, _CHAT_TOKEN.sub(CHAT_TOKEN, text))
+        if replaced == text:
+            return text
+        text = replaced
+
+
+def fence(text: str) -> str:
+    """`text` in a backtick fence longer than any backtick run inside it, which so cannot close it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}\n{text}\n{ticks}"
+
+
+def inert_line(text: str, limit: int = QUOTED_CHARS) -> str:
+    """`_neutral(text)`, then `inert`: for a field of a label we write (a path, a title), one line,
+    withheld when it reads like an instruction, with no C1 or bidi isolate either."""
+    return inert(_neutral(text, limit))

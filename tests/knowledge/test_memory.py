@@ -145,5 +145,5 @@ def test_format_context_stays_within_budget_and_puts_lessons_first(memory: Memor
     text = format_context(hits, memory.lessons(), token_budget=300)
     assert approx_tokens(text) <= 300
     assert text.index("## Lessons") < text.index("## Relevant knowledge")
-    assert "/docs/0.md" in text and "/docs/4.md" not in text
+    assert "[reference] 0.md (lines 1-9) — T0" in text and "4.md" not in text and "/docs/" not in text
     assert format_context([], [], 100) == ""
