@@ -38,7 +38,10 @@ When nothing matches, the feedback quotes the file's closest lines.
 A path that leaves the workspace (absolute, `..`, through a link), enters `.git`,
 is a protected evaluator file (also through a link inside the workspace), names a
 folder, needs a file as a folder, or is ignored by git (the commit would drop it) is
-refused; the refusal is feedback, not an error.
+refused; so is a name that reads as another: an invisible, control or non-plain space
+character in it, a backslash, a name beginning or ending in a space, or a protected file's
+name in another letter case or Unicode form (`Train.py`: on macOS it is `train.py`). The
+refusal is feedback, not an error.
 Deleting files is not supported.
 
 Reasoning models (DeepSeek-R1, Qwen3, QwQ through Ollama, vLLM or llama.cpp without a
@@ -48,9 +51,10 @@ SEARCH/REPLACE block: in the answer's code it is code). `split_reasoning` sets t
 aside: nothing in it is an edit, a plan or an `EXTEND:`, however edit-like; an answer cut
 inside it holds no answer at all.
 
-A fence still open when the answer ends is a whole file only when the answer was not
-cut (`parse_answer(text, cut=True)` after `finish_reason = length` or a dropped stream):
-a file cut mid-way would silently lose its tail. An answer may change at most
+A fence still open when the answer ends is never a whole file, whatever the finish reason:
+a file cut mid-way would silently lose its tail, and an answer ending in an opening fence and
+nothing else emptied the file. The model is told (in other words when `parse_answer(text,
+cut=True)`: `finish_reason = length` or a dropped stream). An answer may change at most
 `MAX_FILES` files; edits to more are refused.
 
 A line `EXTEND: reason` outside code asks the turn policy for more turns. A path

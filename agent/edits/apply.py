@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -32,10 +32,26 @@ class EditOutcome:
     files: dict[str, str] = field(default_factory=dict)
     applied: list[str] = field(default_factory=list)
     problems: list[EditProblem] = field(default_factory=list)
+    # each `applied` description -> the path it wrote, so that `without` can drop what changed nothing
+    applied_to: dict[str, str] = field(default_factory=dict)
 
     @property
     def refused(self) -> list[EditProblem]:
         return [p for p in self.problems if p.refused]
+
+    def without(self, paths: Collection[str]) -> EditOutcome:
+        """This outcome less the files `paths` and the applied edits that wrote them.
+
+        For files an answer left exactly as they were: listed as applied beside "nothing
+        changed", one turn's decisions said both that the edit applied and that it did not.
+        """
+        gone = set(paths)
+        return EditOutcome(
+            files={path: text for path, text in self.files.items() if path not in gone},
+            applied=[edit for edit in self.applied if self.applied_to.get(edit) not in gone],
+            problems=list(self.problems),
+            applied_to={edit: path for edit, path in self.applied_to.items() if path not in gone},
+        )
 
     def feedback(self, limit: int = 20) -> str:
         """The problems, one paragraph each, for the next prompt (the first `limit`, and how many more)."""
@@ -161,6 +177,7 @@ def apply_edits(edits: Iterable[Edit], read: Callable[[str], str | None], guard:
         current[edit.path] = result
         outcome.files[edit.path] = result
         outcome.applied.append(edit.describe())
+        outcome.applied_to[edit.describe()] = edit.path
     if over:
         outcome.problems.append(
             EditProblem(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import subprocess
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -74,8 +75,12 @@ class PathGuard:
 
     def refusal(self, path: str) -> str | None:
         """Why `path` may not be written, or None when it may."""
+        if not path:
+            return "an empty path names no file; write the file's path relative to the workspace root"
+        if refused := look_alike_refusal(path):
+            return refused
         pure = PurePosixPath(path)
-        if not path or pure.is_absolute() or path.startswith("~") or ".." in pure.parts:
+        if pure.is_absolute() or path.startswith("~") or ".." in pure.parts:
             return f"{path!r} is outside the workspace; use a path relative to the workspace root"
         try:  # refuses `.git*` paths (.github/, .gitattributes…) in its own words
             target = safe_path(self.root, path)
@@ -102,6 +107,12 @@ class PathGuard:
         if self.is_protected(path) or self.is_protected(real):
             shown = path if self.is_protected(path) else f"{path} (a link to {real})"
             return f"{shown!r} is a protected evaluator file; it is read-only and edits to it are refused"
+        if twin := self.protected_twin(path) or self.protected_twin(real):
+            return (
+                f"{path!r} is the protected evaluator file {twin!r} in another letter case or Unicode form: "
+                "on a case-insensitive disk (macOS, Windows) it is that very file; it is read-only and edits "
+                "to it are refused"
+            )
         if real not in self._ignored:
             self._ignored[real] = _git_ignores(self.root, real)
         if self._ignored[real]:
@@ -118,6 +129,100 @@ class PathGuard:
             if fnmatch.fnmatch(normal, pattern) or normal == bare or normal.startswith(bare + "/"):
                 return True
         return normal in expand(self.root, self.protected) if self.protected else False
+
+    def protected_twin(self, path: str) -> str | None:
+        """The protected path `path` names once letter case and Unicode form are set aside, or None.
+
+        `Train.py` beside a protected `train.py` is a new file on Linux, but on macOS's and Windows'
+        case-insensitive disks it is `train.py` itself, and `strop adopt` would write it there;
+        `train.py` with a fullwidth `t` (U+FF54) reads as it too. Refusing a twin costs no task anything.
+        """
+        if not self.protected:
+            return None
+        mine = _folded(PurePosixPath(path).as_posix())
+        for pattern in self.protected:
+            bare = pattern.rstrip("/")
+            if mine == _folded(bare) or fnmatch.fnmatchcase(mine, _folded(pattern)):
+                return pattern
+            if mine.startswith(_folded(bare) + "/"):  # a file under a protected folder: shown under it
+                depth = len(PurePosixPath(bare).parts)
+                return PurePosixPath(bare, *PurePosixPath(path).parts[depth:]).as_posix()
+        return next((known for known in expand(self.root, self.protected) if _folded(known) == mine), None)
+
+
+_INVISIBLE_CATEGORIES: dict[str, str] = {
+    "Cc": "a NUL or control character",
+    "Cf": "an invisible format character",
+    "Zs": "a space that is not a plain space",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+    "Cs": "a lone surrogate (no file name can hold it)",
+    "Co": "a private-use character (no agreed glyph)",
+    "Cn": "an unassigned character (no glyph)",
+}
+"""Unicode categories a path may not hold, with what each is, for the model.
+
+A name holding one shows exactly like another (`train.py` and a zero-width space is `train.py`
+in `strop show` and in a diff's stat), or reorders what is shown around it (U+202E), or cannot be written:
+Cc controls (C1 ones too: U+009B starts a terminal escape), Cf format characters (zero-width
+space and joiners, bidi overrides, the BOM, the soft hyphen), Zs spaces other than U+0020
+(no-break, en, em, ideographic: a name with one looks like one with a plain space), Zl and Zp
+(they break the line the name is shown on), Cs lone surrogates (not encodable: the guard
+crashed on one), Co private use and Cn unassigned (no glyph, or an unknown one). A plain
+space inside a name is legal: people name files so. Combining marks (Mn) stay legal, since a
+decomposed `café.py` is written with one, except the ones in `_BLANK_MARKS`.
+"""
+
+_BLANK_MARKS = frozenset(
+    [0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F, 0x2800, 0x3164, 0xFFA0]
+    + list(range(0xFE00, 0xFE10))
+    + list(range(0xE0100, 0xE01F0))
+)
+"""Characters outside `_INVISIBLE_CATEGORIES` that draw nothing: the default-ignorable code points
+of other categories (the combining grapheme joiner, variation selectors, Mongolian and Khmer
+vowel marks, Hangul fillers) and U+2800, the blank braille pattern."""
+
+
+def look_alike_refusal(path: str) -> str | None:
+    """Why `path` may not be written as a name that reads as another, or None.
+
+    Refused: an invisible or blank character (`_INVISIBLE_CATEGORIES`, `_BLANK_MARKS`), a
+    backslash (on Linux and macOS part of a name, so `.\\train.py` is a new file named so; a
+    model that means a folder by it would be surprised either way), and a name that begins or
+    ends with a space (`train.py ` shows as `train.py`; Windows drops the space).
+    """
+    for char in path:
+        category = unicodedata.category(char)
+        what = _INVISIBLE_CATEGORIES.get(category) if char != " " else None
+        if what is None and ord(char) in _BLANK_MARKS:
+            what = "a character that draws nothing"
+        if what is not None:
+            name = unicodedata.name(char, "") if category != "Cs" else ""
+            shown = f"U+{ord(char):04X}" + (f" {name}" if name else "")
+            return (
+                f"{path!r} holds {what} ({shown}): the name would look like another file's, or could "
+                "not be written; write the path with visible characters only"
+            )
+    if "\\" in path:
+        return (
+            f"{path!r} holds a backslash: write folders with '/' (on Linux and macOS a backslash is part "
+            "of the file name, not a folder separator)"
+        )
+    if any(part != part.strip(" ") for part in path.split("/")):
+        return (
+            f"{path!r} has a name that begins or ends with a space, so it shows like the name without it; "
+            "write the path without those spaces"
+        )
+    return None
+
+
+def _folded(text: str) -> str:
+    """`text` for a caseless match that also sets compatibility forms aside (fullwidth, ligatures).
+
+    Unicode's compatibility caseless match (D146): NFKD(casefold(NFKD(casefold(NFD(text))))).
+    """
+    once = unicodedata.normalize("NFKD", unicodedata.normalize("NFD", text).casefold())
+    return unicodedata.normalize("NFKD", once.casefold())
 
 
 def _tool_config_refusal(path: str, real: str) -> str | None:

@@ -43,25 +43,30 @@ def _clean_path(raw: str, strict: bool) -> str | None:
     text = re.sub(r"^#+\s*", "", text)
     if not text or not _PATH_TOKEN.match(text):
         quoted_paths = [t for t in _QUOTED_PATH.findall(raw) if "." in t or "/" in t]
-        return quoted_paths[0].removeprefix("./") if len(quoted_paths) == 1 else None
+        return _relative(quoted_paths[0]) if len(quoted_paths) == 1 else None
     if strict and not (prefixed or quoted or "." in text or "/" in text):
         return None
     if text.endswith(".") and not prefixed and not quoted:
         return None  # a one-word sentence ("Done."), not a file name
-    return text.removeprefix("./")
+    return _relative(text)
+
+
+def _relative(path: str) -> str:
+    """`path` without a leading `./`; `./` alone stays, so that the guard says it names a folder."""
+    return path.removeprefix("./") or path
 
 
 def _info_path(info: str) -> str | None:
     """The path named by a fence's info string (```python path=x.py, or ```x.py)."""
     if match := _INFO_PATH.search(info):
-        return match.group("path").removeprefix("./")
+        return _relative(match.group("path"))
     tokens = info.split()
     if len(tokens) == 1 and ("." in tokens[0] or "/" in tokens[0]) and _PATH_TOKEN.match(tokens[0]):
-        return tokens[0].removeprefix("./")
+        return _relative(tokens[0])
     if len(tokens) == 1 and ":" in tokens[0]:  # ```python:model.py
         tail = tokens[0].split(":", 1)[1]
         if tail and _PATH_TOKEN.match(tail):
-            return tail.removeprefix("./")
+            return _relative(tail)
     return None
 
 
@@ -183,18 +188,33 @@ class _Parser:
             )
         elif path is None:
             self.unnamed += 1
-        elif close == len(self.lines) and self.cut:
-            self.notes.append(
-                f"the whole file for {path} was cut off before its closing fence (the answer ended early) "
-                "and was not applied: send it again complete, or only the lines that change as "
-                "SEARCH/REPLACE blocks."
-            )
+        elif close == len(self.lines):
+            self.notes.append(self._unclosed(path, fence))
         else:
             text = "\n".join(body)
             self.edits.append(
                 WholeFile(len(self.edits) + 1, path, text + ("\n" if text else ""), guessed=guessed)
             )
         return close + 1
+
+    def _unclosed(self, path: str, fence: str) -> str:
+        """The note for a whole file whose fence never closes: never applied, cut or not.
+
+        Whether the file is complete cannot be told: an answer that ends in
+        "```python path=model.py" and nothing more, with `finish_reason = stop`, was applied
+        as an empty model.py. A model that forgot the closing fence sends the file again.
+        """
+        if self.cut:
+            return (
+                f"the whole file for {path} was cut off before its closing fence (the answer ended early) "
+                f"and was not applied; {path} was left as it was: send it again complete, or only the "
+                "lines that change as SEARCH/REPLACE blocks."
+            )
+        return (
+            f"the whole file for {path} has no closing fence (a line {fence} after its last line), so it "
+            f"was not applied; {path} was left as it was: send it again ending with {fence}, or only the "
+            "lines that change as SEARCH/REPLACE blocks."
+        )
 
 
 def _looks_like_diff(body: list[str]) -> bool:

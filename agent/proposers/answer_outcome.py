@@ -10,6 +10,7 @@ model is told.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ def apply_on_top(before: EditOutcome, edits: tuple[Any, ...], root: Path, guard:
         files={**before.files, **again.files},
         applied=[*before.applied, *again.applied],
         problems=list(again.problems),
+        applied_to={**before.applied_to, **again.applied_to},
     )
     return merged
 
@@ -92,4 +94,4 @@ def drop_unchanged(outcome: EditOutcome, read: Callable[[str], str | None]) -> E
                 "make a real change to the code",
             )
         )
-    return EditOutcome(files=changed, applied=outcome.applied, problems=problems)
+    return replace(outcome.without(same), problems=problems)  # an edit that changed nothing is not "applied"
