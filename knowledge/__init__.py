@@ -7,8 +7,8 @@ Public API (what the run loop and the CLI call; locked by tests/knowledge/test_a
     KnowledgeStore.rebuild(folder)          re-ingest the recorded roots into a fresh store
     Memory.open(folder);  memory.learn(ExperimentTrace) -> list[Lesson]
     memory.relevant(goal, error_text, k, token_budget) -> list[Lesson]
-    memory.failing_regions(task_name) -> list[Region]
-    format_context(hits, lessons, token_budget) -> str
+    memory.failing_regions(task_name, fingerprint=None) -> list[Region]
+    format_context(hits, lessons, token_budget, roots=()) -> str
 
 `knowledge/` imports nothing from `agent/`; it takes folders as arguments.
 Heavy libraries (chromadb, torch, sentence-transformers, bm25s) are imported

@@ -40,7 +40,7 @@ QUOTED_CHARS = 160
 _DIFF_LINES = ("diff ", "--- ", "+++ ", "@@")
 WITHHELD = "[withheld: it read like an instruction]"
 _FENCE = re.compile(r"(```|~~~).*?(?:\1|$)", re.S)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]+")
 _SPACE = re.compile(r"\s+")
 _INSTRUCTION = re.compile(
     r"\b(?:ignore|disregard|forget|override|bypass)\b[^.]{0,40}?"
