@@ -365,7 +365,11 @@ class LLMProposer:
         if parsed.extend:
             candidate.decisions.append(EXTEND + cap(printable(parsed.extend), 300))
         guard = PathGuard(request.parent_checkout, self.protected)
-        outcome = apply_edits(parsed.edits, reader(request.parent_checkout), guard)
+        # an answer whose edits change nothing is sent back like one that did not apply: evaluating
+        # the parent again teaches nothing (it was dropped only after the follow-ups were decided)
+        outcome = drop_unchanged(
+            apply_edits(parsed.edits, reader(request.parent_checkout), guard), reader(request.parent_checkout)
+        )
         notes = list(parsed.notes)
         if cut_at_max_tokens(reply) and not outcome.files:
             notes.append(CUT_SHORT)
@@ -390,7 +394,10 @@ class LLMProposer:
             parsed, answer = read(reply)
             if parsed.extend and extend_request(candidate) is None:
                 candidate.decisions.append(EXTEND + cap(printable(parsed.extend), 300))
-            outcome = apply_on_top(outcome, parsed.edits, request.parent_checkout, guard)
+            outcome = drop_unchanged(
+                apply_on_top(outcome, parsed.edits, request.parent_checkout, guard),
+                reader(request.parent_checkout),
+            )
             notes = list(parsed.notes)
             if cut_at_max_tokens(reply) and not outcome.files:
                 notes.append(CUT_SHORT)

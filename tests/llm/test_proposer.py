@@ -312,3 +312,15 @@ def test_a_huge_answer_is_sent_back_clipped(task: Task, server: ScriptedServer) 
     assert followup[2]["role"] == "assistant" and len(huge) > 10 * ECHO_CHARS
     assert len(echoed) < ECHO_CHARS + 100 and "characters of this answer left out" in echoed
     assert echoed.startswith(huge.strip()[:200])
+
+
+def test_an_answer_that_changes_nothing_is_sent_back(task: Task, server: ScriptedServer) -> None:
+    """Its edits were dropped only after the follow-ups were decided, so the parent was evaluated
+    again as if it were a new candidate: a wasted evaluation and no word to the model."""
+    same = "No change needed.\n\n" + sr("model.py", "DEPTH = 3", "DEPTH = 3")
+    server.add(Reply.text(same, 100, 10), Reply.text(GOOD, 200, 20))
+    candidate = proposer(task).propose(request(task))
+    assert len(server.completions) == 2
+    followup = (server.completions[1].body or {})["messages"]
+    assert "exactly as it was" in followup[3]["content"]
+    assert candidate.files == {"model.py": MODEL.replace("DEPTH = 3", "DEPTH = 4")}
