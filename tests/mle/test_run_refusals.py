@@ -202,3 +202,24 @@ def test_a_grader_that_is_nan_only_on_the_constant_placeholder_passes(tmp_path: 
     root = diabetes(tmp_path, grade_py=PEARSON)
     folder = prepare_task(load_competition(root), tmp_path / "prepared", seed=0, experiments=1)
     check_grader(load_competition(root), folder.root, timeout=30.0)
+
+
+@pytest.mark.parametrize("returned", ["True", "'0.5'", "b'1'"])
+def test_the_run_scorer_refuses_a_grader_answer_that_is_no_number(tmp_path: Path, returned: str) -> None:
+    """float() took True as 1.0 and "0.5" as 0.5 in the run's scorer, while the pre-check refuses them."""
+    import importlib.util
+    import shutil
+
+    import agent.domains.mle.scorer as shipped
+
+    for name in ("scorer.py", "metrics.py"):  # the scorer folder a run lays out (`sibling` imports)
+        shutil.copy(Path(shipped.__file__).with_name(name), tmp_path / name)
+    (tmp_path / "grade.py").write_text(f"def grade(submission, answers):\n    return {returned}\n")
+    spec = importlib.util.spec_from_file_location("copied_mle_scorer", tmp_path / "scorer.py")
+    assert spec is not None and spec.loader is not None
+    scorer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scorer)
+    with pytest.raises(RuntimeError, match="not a number"):
+        scorer.grade({"grade_file": "grade.py"}, None, None)
+    (tmp_path / "grade.py").write_text("def grade(submission, answers):\n    return 0.75\n")
+    assert scorer.grade({"grade_file": "grade.py"}, None, None) == 0.75

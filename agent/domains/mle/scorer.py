@@ -92,6 +92,9 @@ def grade(
         if type(error).__name__ == "InvalidSubmissionError":
             raise Refused(str(error)) from None
         raise
+    if isinstance(value, bool | str | bytes) or type(value).__name__ == "bool_":
+        # float() took True as 1.0 and "0.5" as 0.5; the grader pre-check refuses them (grading.py)
+        raise RuntimeError(f"the grader returned {value!r}, not a number")
     value = float(value)
     if not math.isfinite(value):
         raise Refused(f"the grader returned {value}")
