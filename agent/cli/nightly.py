@@ -204,7 +204,7 @@ def summary_command(
         err.print(f"nightly: {recovered}", markup=False)
     items = morning(home)
     if html is not None:
-        write_html(html, as_html(items, home), "--html")
+        write_html(html, as_html(items, home, nightly_running(home)), "--html")
         err.print(f"wrote {html}", markup=False)
     if json_out:
         print_json([item.to_dict() for item in items])

@@ -44,6 +44,15 @@ class JobMorning:
         verb = "improved" if n.gain > 0 else "worse"
         return f"{n.metric} = {n.best_metric:.6g}, {verb} by {n.gain:+.6g} since the previous night ({n.previous_metric:.6g})"
 
+    def status_words(self, nightly_alive: bool) -> str:
+        """The night's status as the summary says it: a night still `running` when no nightly runs
+        (`lock.nightly_running`) was interrupted or killed, and the next nightly resumes it."""
+        n = self.night
+        status = n.status
+        if status == "running" and not nightly_alive:
+            status = "interrupted (the next `strop nightly run` resumes it)"
+        return status + (" (resumed)" if n.resumed else "")
+
     def to_dict(self) -> dict[str, Any]:
         return {**self.night.to_dict(), "gain": self.night.gain, "adopt": self.adopt, "change": self.change}
 
@@ -63,10 +72,7 @@ def as_text(items: list[JobMorning], nightly_alive: bool = True) -> str:
     lines = []
     for item in items:
         n = item.night
-        status = n.status
-        if status == "running" and not nightly_alive:
-            status = "interrupted (the next `strop nightly run` resumes it)"
-        lines.append(f"{item.job} ({n.kind}) · night {n.night} · {status}{' (resumed)' if n.resumed else ''}")
+        lines.append(f"{item.job} ({n.kind}) · night {n.night} · {item.status_words(nightly_alive)}")
         lines.append(f"  {item.change}")
         if item.adopt:
             lines.append(f"  adopt: {item.adopt}   (branch {n.branch})")
@@ -80,7 +86,7 @@ def as_text(items: list[JobMorning], nightly_alive: bool = True) -> str:
     return "\n".join(lines)
 
 
-def as_html(items: list[JobMorning], home: Path) -> str:
+def as_html(items: list[JobMorning], home: Path, nightly_alive: bool = True) -> str:
     """One page: the summary table, then each run's metric curve (plots inlined: opens offline)."""
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
@@ -103,4 +109,4 @@ def as_html(items: list[JobMorning], home: Path) -> str:
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
     )
-    return env.get_template("summary.html").render(items=items, curves=curves)
+    return env.get_template("summary.html").render(items=items, curves=curves, nightly_alive=nightly_alive)

@@ -133,8 +133,10 @@ def test_a_killed_night_is_resumed_and_two_nightlies_never_overlap(
         first.wait()
     killed = History(isolated_home).last("live")
     assert killed is not None and killed.status == "running" and killed.run
-    code, out, err = finish(nightly("summary"))  # no nightly holds the lock: the night is not running
+    page = tmp_path / "killed.html"  # no nightly holds the lock: the night is not running
+    code, out, err = finish(nightly("summary", "--html", str(page)))
     assert code == 0 and "· interrupted (the next `strop nightly run` resumes it)" in out, (out, err)
+    assert "interrupted (the next `strop nightly run` resumes it)" in page.read_text()
     before = len(RunIndex(isolated_home).experiments(killed.run))
     assert before < 5
     code, out, err = finish(nightly("run", "--jobs", str(jobs), "--now", "2026-12-01T02:40"))
