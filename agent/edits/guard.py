@@ -54,8 +54,9 @@ Matched without case: on a case-insensitive disk `.GitHub/` is `.github/`.
 
 
 def tool_config(path: str) -> str | None:
-    """The `TOOL_CONFIG` entry `path` falls under (`.github/`, `.envrc`…), or None."""
-    parts = [part.lower() for part in PurePosixPath(path).parts]
+    """The `TOOL_CONFIG` entry `path` falls under (`.github/`, `.envrc`…), or None; names are compared
+    as the protected-file check compares them (`_folded`: case and Unicode compatibility forms)."""
+    parts = [_folded(part) for part in PurePosixPath(path).parts]
     for name in TOOL_CONFIG:
         if (name.endswith("/") and name[:-1] in parts) or (parts and parts[-1] == name):
             return name

@@ -103,3 +103,11 @@ def test_every_kind_the_red_team_named_is_listed() -> None:
     # build.rs would): the candidate's own code, which the guard is not about; a speed task may tune it
     assert tool_config(".cargo/config.toml") is None
     assert [path for path in named if tool_config(path) not in TOOL_CONFIG] == []
+
+
+def test_tool_config_names_are_compared_as_protected_names_are() -> None:
+    """Case and Unicode compatibility forms, as the protected-file check folds them (full-width
+    `.ＧＩＴＨＵＢ/` passed where `Evaluate.py` for `evaluate.py` was already refused)."""
+    assert tool_config(".ＧＩＴＨＵＢ/workflows/x.yml") == ".github/"
+    assert tool_config("LEFTHOOK.YML") == "lefthook.yml" and tool_config(".Envrc") == ".envrc"
+    assert tool_config("model.py") is None
