@@ -29,3 +29,13 @@ def knowledge_dir() -> Path:
     path = strop_home() / "knowledge"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def fresh_folder(parent: Path, name: str) -> Path:
+    """`parent/name`, or `name-2`, `name-3`… when taken: each command's output folder of its own
+    (`strop mle run`'s working folder, `strop evolve quant`'s outputs). Not made here."""
+    candidate, number = parent / name, 1
+    while candidate.exists():
+        number += 1
+        candidate = parent / f"{name}-{number}"
+    return candidate

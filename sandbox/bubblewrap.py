@@ -55,7 +55,7 @@ from sandbox.memory import (
 )
 from sandbox.process import rlimit_setter, signal_from_launcher, supervise, to_execution
 from sandbox.runtime import Runtime
-from sandbox.syscalls import FilterUnavailable, program_fd
+from sandbox.syscalls import FilterUnavailable, filter_note, program_fd
 from sandbox.workspace import DiskWatch, Workspace, files_used, lend_all, sandbox_user
 
 ORPHAN_GRACE = 60.0
@@ -311,9 +311,9 @@ def _syscall_filter() -> tuple[int | None, str]:
     falling back to the `local` backend over it would be far weaker.
     """
     try:
-        return program_fd(), "syscalls: new user namespaces, fallocate, keyring, bpf, io_uring refused"
+        return program_fd(), filter_note(True)
     except FilterUnavailable as error:
-        return None, f"syscalls: no filter ({error}): new user namespaces and fallocate are open"
+        return None, filter_note(False, error)
 
 
 def _entering(cgroup: MemoryCgroup, then: Callable[[], None]) -> Callable[[], None]:

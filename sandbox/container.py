@@ -40,7 +40,7 @@ from sandbox.image import ensure_image
 from sandbox.process import TICK, CappedBuffer, classify, process_alive, signal_from_launcher
 from sandbox.runtime import Runtime
 from sandbox.stopping import Running, running
-from sandbox.syscalls import FilterUnavailable, confined
+from sandbox.syscalls import FilterUnavailable, confined, filter_note
 from sandbox.workspace import DiskWatch, Workspace, lend_all, sandbox_user
 
 LABEL = "strop.sandbox"
@@ -255,9 +255,9 @@ class DockerSandbox:
 def _filtered(command: Sequence[str]) -> tuple[list[str], str]:
     """`command` under strop's syscall filter (on top of Docker's), and the note that says so."""
     try:
-        return confined(command, sys.executable), "syscalls: Docker's filter, and fallocate, io_uring refused"
+        return confined(command, sys.executable), filter_note(True) + " (on top of Docker's own filter)"
     except FilterUnavailable as error:
-        return list(command), f"syscalls: Docker's filter only ({error}): fallocate is open"
+        return list(command), filter_note(False, error) + " (Docker's own filter holds the rest)"
 
 
 def _short(error: BaseException) -> str:

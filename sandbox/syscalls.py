@@ -122,3 +122,10 @@ def program_fd() -> int:
     finally:
         os.close(write)
     return read
+
+
+def filter_note(loaded: bool, error: FilterUnavailable | None = None) -> str:
+    """What a run's notes say of the filter: what it refuses, or that there is none here and why."""
+    if loaded:
+        return "syscalls: new user namespaces, fallocate, keyring, bpf, io_uring refused"
+    return f"syscalls: no filter ({error}): new user namespaces (bwrap as root) and fallocate are open"

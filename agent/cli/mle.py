@@ -159,7 +159,7 @@ def run_command(
     )
     from agent.domains.mle.workfolder import check_out, metric_key
     from agent.errors import UserError
-    from agent.home import strop_home
+    from agent.home import fresh_folder, strop_home
     from sandbox.units import UnitError, parse_duration
 
     try:
@@ -173,7 +173,7 @@ def run_command(
         )
     endpoint = _endpoint() if llm else None
     competition = load_competition(competition_dir)
-    folder = out_dir or _fresh_folder(strop_home() / "mle", f"{competition.id}-s{seed}")
+    folder = out_dir or fresh_folder(strop_home() / "mle", f"{competition.id}-s{seed}")
     check_out(folder)  # before the progress display starts, so that the error is one line
     chosen = _executor(executor, address)
     request = RunRequest(
@@ -266,15 +266,6 @@ def _endpoint() -> Any:
     if found is None:
         raise UserError("--llm: set STROP_LLM_URL (an OpenAI-compatible endpoint) and STROP_LLM_MODEL")
     return Endpoint(*found)
-
-
-def _fresh_folder(parent: Path, name: str) -> Path:
-    """`parent/name`, or `name-2`, `name-3`… when taken: each run gets a working folder of its own."""
-    candidate, number = parent / name, 1
-    while candidate.exists():
-        number += 1
-        candidate = parent / f"{name}-{number}"
-    return candidate
 
 
 @mle_app.command("report")

@@ -201,18 +201,13 @@ def _stamp() -> str:
 
 
 def new_folder(parent: Path, name: str) -> Path:
-    """A folder that did not exist, made now: `name`, or `name-2`, `name-3`... when a run that
-    started in the same second (or a leftover) has it. A run with the same model, budget and
-    seed wrote over an earlier run's chosen_config.json and quantized_weights.npz without notice."""
-    parent.mkdir(parents=True, exist_ok=True)
-    for attempt in range(1, 1000):
-        folder = parent / (name if attempt == 1 else f"{name}-{attempt}")
-        try:
-            folder.mkdir()
-        except FileExistsError:
-            continue
-        return folder
-    raise UserError(f"{parent} already holds {name} and 998 more like it: give --out")
+    """`home.fresh_folder`, made now: a run with the same model, budget and seed wrote over an
+    earlier run's chosen_config.json and quantized_weights.npz without notice."""
+    from agent.home import fresh_folder
+
+    folder = fresh_folder(parent, name)
+    folder.mkdir(parents=True)
+    return folder
 
 
 def _show(report: Any, recorder: Any, as_json: bool) -> None:

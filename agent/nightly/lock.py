@@ -71,13 +71,9 @@ def nightly_running(home: Path) -> bool:
         return False
     if data.get("host") != socket.gethostname():
         return True  # another host's nightly on a shared home: not ours to call dead
-    try:
-        os.kill(data["pid"], 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    from sandbox.process import process_alive
+
+    return process_alive(data["pid"])
 
 
 def _describe(raw: bytes) -> str:

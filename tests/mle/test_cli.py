@@ -52,7 +52,7 @@ def test_a_grader_that_raises_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_each_run_gets_a_working_folder_of_its_own(tmp_path: Path) -> None:
-    from agent.cli.mle import _fresh_folder
+    from agent.home import fresh_folder as _fresh_folder
 
     assert _fresh_folder(tmp_path, "c-s0") == tmp_path / "c-s0"
     (tmp_path / "c-s0").mkdir()
