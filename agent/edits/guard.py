@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 import subprocess
 import unicodedata
 from dataclasses import dataclass, field
@@ -190,7 +191,8 @@ def look_alike_refusal(path: str) -> str | None:
     Refused: an invisible or blank character (`_INVISIBLE_CATEGORIES`, `_BLANK_MARKS`), a
     backslash (on Linux and macOS part of a name, so `.\\train.py` is a new file named so; a
     model that means a folder by it would be surprised either way), and a name that begins or
-    ends with a space (`train.py ` shows as `train.py`; Windows drops the space).
+    ends with a space (`train.py ` shows as `train.py`; Windows drops the space), and a name mixing
+    Latin letters with look-alike ones of another script (`_LOOK_ALIKE_SCRIPTS`).
     """
     for char in path:
         category = unicodedata.category(char)
@@ -214,6 +216,31 @@ def look_alike_refusal(path: str) -> str | None:
             f"{path!r} has a name that begins or ends with a space, so it shows like the name without it; "
             "write the path without those spaces"
         )
+    for part in path.split("/"):
+        if mixed := _mixed_scripts(part):
+            return (
+                f"{path!r} has a word mixing Latin letters with {mixed} ones, which draw as Latin letters "
+                "(Cyrillic 'а' is Latin 'a'), so it reads as another file's name; write it in one script"
+            )
+    return None
+
+
+_LOOK_ALIKE_SCRIPTS = ("CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "COPTIC")
+"""Scripts whose letters include exact look-alikes of Latin ones (Unicode TR39's confusables):
+a word mixing one with Latin (`evаluate.py` with a Cyrillic а) reads as a Latin word, while a
+word written wholly in one of them (`модель.py`) reads as what it is and stays legal."""
+
+
+def _mixed_scripts(name: str) -> str | None:
+    """The look-alike script mixed with Latin letters in one word of `name` (`"Cyrillic"`), or None.
+
+    Judged word by word (runs of letters and digits), so `модель.py` and `λ_fit.py` stay legal.
+    """
+    for word in re.findall(r"[^\W_]+", name):
+        scripts = {unicodedata.name(char, "").split(" ")[0] for char in word if char.isalpha()}
+        mixed = next((script for script in _LOOK_ALIKE_SCRIPTS if script in scripts), None)
+        if mixed and "LATIN" in scripts:
+            return mixed.capitalize()
     return None
 
 

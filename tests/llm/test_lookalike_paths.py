@@ -95,6 +95,22 @@ def test_a_name_beginning_or_ending_in_a_space_is_refused(workspace: Path, path:
 
 
 @pytest.mark.parametrize(
+    ("path", "script"),
+    [
+        ("ev\u0430luate.py", "Cyrillic"),  # the a is Cyrillic: reads as a new evaluate.py
+        ("tr\u0430in.py", "Cyrillic"),
+        ("m\u03bfdel.py", "Greek"),  # Greek omicron
+        ("src/.\u0435nvrc/x.py", "Cyrillic"),  # a folder's name counts too
+    ],
+)
+def test_a_name_mixing_latin_with_look_alike_letters_is_refused(
+    workspace: Path, path: str, script: str
+) -> None:
+    message = refusal(workspace, path)
+    assert f"mixing Latin letters with {script} ones" in message
+
+
+@pytest.mark.parametrize(
     "path",
     [
         "my model.py",  # a plain space inside a name stays legal
@@ -105,6 +121,8 @@ def test_a_name_beginning_or_ending_in_a_space_is_refused(workspace: Path, path:
         "training.py",
         "data/train.json",
         "evaluation/x.py",
+        "\u043c\u043e\u0434\u0435\u043b\u044c.py",  # a name wholly in Cyrillic reads as what it is
+        "\u03bb_fit.py",  # Greek and Latin in different words
     ],
 )
 def test_ordinary_names_are_still_written(workspace: Path, path: str) -> None:
