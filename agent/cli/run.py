@@ -333,7 +333,8 @@ def resume_command(
 
     Nothing is lost or done twice: an experiment committed but not evaluated is
     evaluated once; one already evaluated is not run again. With --time or
-    --experiments, a run that ended on its budget continues with the new one.
+    --experiments, a run that ended on its budget continues with the new one
+    (one that spent its experiments needs --experiments: more time alone runs nothing).
     A run of `strop mle run` ends graded, with its report, as that command would.
     """
     from agent.deadline import process_started

@@ -293,12 +293,19 @@ def resume_run(
             f"run {run.record.id} has already ended ({run.record.status}: {run.record.stop_reason}); "
             "give it more with --time or --experiments"
         )
+    # a cut experiment is not done: this stretch evaluates it again (`Nodes.select`)
+    unfinished = (Status.PENDING, Status.REJECTED, Status.STOPPED)
+    done = sum(1 for record in run.records() if record.status not in unfinished)
+    allowed = overrides.experiments or run.task.spec.budget.experiments
+    if more_time is not None and experiments is None and allowed is not None and done >= allowed:
+        # more time alone would start, find no experiment left, and stop again at once (exit 0)
+        raise UserError(
+            f"run {run.record.id} has spent its experiment budget ({done} of {allowed}): more time alone "
+            f"runs nothing; give a new total too (--experiments {done + max(1, allowed)} --time …)"
+        )
     if more_time is not None:
         overrides.time = _elapsed_so_far(run) + more_time
     if experiments is not None:
-        # a cut experiment is not done: this stretch evaluates it again (`Nodes.select`)
-        unfinished = (Status.PENDING, Status.REJECTED, Status.STOPPED)
-        done = sum(1 for record in run.records() if record.status not in unfinished)
         if experiments <= done:
             raise UserError(
                 f"run {run.record.id} already has {done} experiments: give a total above that "

@@ -38,6 +38,9 @@ def test_run_prints_progress_and_a_summary_then_log_shows_the_decisions(tmp_path
     fewer = strop("resume", run_id, "--experiments", "3")
     assert fewer.returncode == 2 and "already has 4 experiments" in fewer.stderr
     assert "4 of 4" in strop("log", run_id).stdout  # the refused total was not kept
+    timed = strop("resume", run_id, "--time", "30s")  # ran nothing and said "done", exit 0
+    assert timed.returncode == 2 and "spent its experiment budget (4 of 4)" in timed.stderr
+    assert "--experiments 8" in timed.stderr
     stop = strop("stop", run_id)
     assert stop.returncode == 2 and "is not running" in stop.stderr
 
