@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from agent.cli import app
-from agent.cli.render import err, escape, out, plural, print_json, printable, safe, styled_status
+from agent.cli.render import err, escape, out, plural, print_json, print_whole, printable, safe, styled_status
 
 if TYPE_CHECKING:
     from agent.experiments import RunNotes
@@ -234,7 +234,7 @@ def log_command(
         nodes.get(anchor, tree).add(
             f"[dim]… {plural(count, 'more experiment')} (strop log {run.id} --all)[/]"
         )
-    out.print(tree)
+    print_whole(tree)
     if view.hidden(len(records)):
         out.print(
             f"[dim]drawn: {len(view.shown)} of {len(records)} experiments, the line to the best and "

@@ -12,7 +12,35 @@ from rich.markup import escape
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-__all__ = ["err", "escape", "out", "plural", "print_json", "printable", "safe", "styled_status"]
+__all__ = [
+    "err",
+    "escape",
+    "out",
+    "plural",
+    "print_json",
+    "print_whole",
+    "printable",
+    "safe",
+    "styled_status",
+]
+
+_UNCUT = 100_000
+"""The width a tree is drawn at off a terminal: wider than any line, so none is cut (rich pads none)."""
+
+
+def print_whole(renderable: Any) -> None:
+    """`renderable` (a tree) on stdout with no line cut short.
+
+    `out` soft-wraps, which keeps long lines whole for plain text but makes rich crop a tree's
+    labels at the console's width: 80 columns off a terminal, so `strop log RUN | grep buggy`
+    lost every failure reason past column 80. On a terminal the labels wrap under their guide
+    lines; off one the tree is drawn wide, one line per label, for grep and files.
+    """
+    if out.is_terminal:
+        out.print(renderable, soft_wrap=False)
+    else:
+        Console(file=out.file, highlight=False, width=_UNCUT, no_color=out.no_color).print(renderable)
+
 
 # C0 controls but tab and newline, DEL, C1 controls, and the bidi overrides that reorder what is shown.
 _UNPRINTABLE = dict.fromkeys(
