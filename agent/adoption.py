@@ -69,12 +69,14 @@ def _adopt(repo: ExperimentRepo, record: ExperimentRecord, squash: bool, allow_c
             f"the workspace {repo.workspace} does not exist (moved or deleted): nothing was adopted; "
             "put it back where it was, then adopt"
         )
-    if repo.user_is_dirty():
+    if changed := repo.user_changes():
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
         raise WorkspaceError(
-            f"the folder {repo.workspace} has changed since strop last recorded it: run `strop eval` "
-            "on the task to record it as it is, or undo the changes, before adopting"
+            f"the folder {repo.workspace} has changed since strop last recorded it ({shown}): run "
+            "`strop eval` on the task to record it as it is, or undo the changes, before adopting"
             if repo.managed
-            else f"the workspace {repo.workspace} has uncommitted changes: commit or stash them before adopting"
+            else f"the workspace {repo.workspace} has uncommitted changes ({shown}): commit or stash them "
+            "before adopting"
         )
     if not allow_config_files and (found := _tool_config_changes(repo, record.commit)):
         shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")

@@ -288,21 +288,27 @@ class ExperimentRepo:
         """The user's branch and its commit: the base of a new run."""
         return self.repo.active_branch.name, self.repo.head.commit.hexsha
 
-    def user_is_dirty(self) -> bool:
+    def user_changes(self) -> list[str]:
+        """The paths the user changed since strop last recorded the workspace (sorted; empty when
+        none): a plain folder against its recorded snapshot, a git checkout's uncommitted tracked files."""
         if self.managed:
-            return self._folder_differs_from(self.repo.commit(MANAGED_BRANCH))
-        return self.repo.is_dirty(untracked_files=False)
+            return self._folder_changes_from(self.repo.commit(MANAGED_BRANCH))
+        staged = (
+            {item.a_path for item in self.repo.index.diff("HEAD")} if self.repo.head.is_valid() else set()
+        )
+        return sorted(staged | {item.a_path for item in self.repo.index.diff(None)})
 
-    def _folder_differs_from(self, commit: git.Commit) -> bool:
+    def _folder_changes_from(self, commit: git.Commit) -> list[str]:
         tracked = {item.path: item for item in commit.tree.traverse() if item.type == "blob"}
         present = {
             p.relative_to(self.workspace).as_posix()
             for p in self.workspace.rglob("*")
             if (p.is_file() or p.is_symlink()) and not _ignored(p.relative_to(self.workspace))
         }
-        if present != set(tracked):
-            return True
-        return any(not _holds(self.workspace / rel, blob) for rel, blob in tracked.items())
+        changed = {
+            rel for rel, blob in tracked.items() if rel in present and not _holds(self.workspace / rel, blob)
+        }
+        return sorted(changed | (present ^ set(tracked)))
 
     # -------------------------------------------------------------------- runs
     def write_run(self, record: RunRecord) -> None:

@@ -80,3 +80,20 @@ def test_adopting_an_unscored_experiment_says_so_and_a_tampered_one_is_refused(t
         assert "changed the evaluator's protected files and was never scored" in str(error)
     else:
         raise AssertionError("a tampered experiment was adopted")
+
+
+def test_adopting_into_a_folder_changed_since_it_was_recorded_names_the_changes(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """It said only "has changed since strop last recorded it": a user who had edited task.toml's
+    budget inside the workspace could not tell which file blocked the adoption."""
+    folder, task = plain_folder_task(tmp_path)
+    run = Run.start(load_task(task), strop_home(), RunIndex(strop_home()))
+    base = run.evaluate(run.commit_candidate(0, None, Candidate("baseline")))
+    run.evaluate(run.commit_candidate(1, base, Candidate("lower", files={"v": "1"})))
+    run.finish()
+    (folder / "v").write_text("7")
+    (folder / "notes.txt").write_text("mine")
+    result = cli("adopt", f"{run.record.id}/1")
+    assert result.code == 2, result.stderr
+    words = " ".join(result.stderr.split())
+    assert "has changed since strop last recorded it (notes.txt, v): run `strop eval`" in words, words
+    assert (folder / "v").read_text() == "7" and (folder / "notes.txt").read_text() == "mine"

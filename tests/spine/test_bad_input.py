@@ -127,7 +127,7 @@ CASES = [
     Case("string metric", "not a number", evaluator='print(\'{"score": "high"}\')\n'),
     Case("evaluator crash", "exited with status 1: ZeroDivisionError", evaluator="x = 1 / 0\n"),
     Case("evaluator timeout, child ignores SIGTERM", "time limit", evaluator=SLEEPER, timeout="2s"),
-    Case("adopt onto a dirty tree", "uncommitted changes", prepare=_adopt_dirty),
+    Case("adopt onto a dirty tree", "uncommitted changes (value.txt)", prepare=_adopt_dirty),
     Case(
         "rules no point satisfies",
         "no point of [space] satisfies these rules together: a + b > 30",
