@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from agent.errors import NotFoundError, RunError
-from agent.records import ExperimentRecord, RunRecord, now_iso
+from agent.records import ExperimentRecord, RunRecord, best_experiment, now_iso
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -150,13 +150,15 @@ class RunIndex:
         return [ExperimentRecord.from_dict(json.loads(row[0])) for row in rows]
 
     def find_experiment(self, ref: str) -> tuple[RunRecord, ExperimentRecord]:
-        """`RUN/N`, `strop/RUN/N` or `N` (in the latest run)."""
+        """`RUN/N`, `strop/RUN/N` or `N` (in the latest run); `best` for N names the run's best."""
         text = ref.removeprefix("strop/")
         run_ref, _, exp = text.rpartition("/")
+        if exp == "best":
+            return self._best_of(self.find_run(run_ref or None))
         number = experiment_number(exp)
         if number is None:
             raise NotFoundError(
-                f"{ref!r} is not an experiment: use RUN/N (e.g. {run_ref or 'abc123'}/0) or N"
+                f"{ref!r} is not an experiment: use RUN/N (e.g. {run_ref or 'abc123'}/0), RUN/best or N"
             )
         run = self.find_run(run_ref or None)
         row = None
@@ -167,6 +169,12 @@ class RunIndex:
         if row is None:
             raise NotFoundError(f"run {run.id} has no experiment {exp}")
         return run, ExperimentRecord.from_dict(json.loads(row[0]))
+
+    def _best_of(self, run: RunRecord) -> tuple[RunRecord, ExperimentRecord]:
+        best = best_experiment(self.experiments(run.id), run.metric, run.direction)
+        if best is None:
+            raise NotFoundError(f"run {run.id} has no scored experiment yet, so no best")
+        return run, best
 
 
 def experiment_number(text: str) -> int | None:

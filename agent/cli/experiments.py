@@ -259,7 +259,10 @@ def log_command(
 
 @app.command("show")
 def show_command(
-    exp_ref: Annotated[str, typer.Argument(metavar="EXP", help="RUN/N, strop/RUN/N, or N in the latest run")],
+    exp_ref: Annotated[
+        str,
+        typer.Argument(metavar="EXP", help="RUN/N, strop/RUN/N, RUN/best, or N (or best) in the latest run"),
+    ],
     json_out: JsonFlag = False,
 ) -> None:
     """Show one experiment: idea, parent, verdict, metrics, diff stat and log tail."""
@@ -319,7 +322,10 @@ def _log_tail(path: str, chars: int = 2000) -> str:
 
 @app.command("adopt")
 def adopt_command(
-    exp_ref: Annotated[str, typer.Argument(metavar="EXP", help="RUN/N, strop/RUN/N, or N in the latest run")],
+    exp_ref: Annotated[
+        str,
+        typer.Argument(metavar="EXP", help="RUN/N, strop/RUN/N, RUN/best, or N (or best) in the latest run"),
+    ],
     squash: Annotated[bool, typer.Option("--squash", help="One squashed commit instead of a merge.")] = False,
     allow_config_files: Annotated[
         bool,

@@ -97,3 +97,20 @@ def test_adopting_into_a_folder_changed_since_it_was_recorded_names_the_changes(
     words = " ".join(result.stderr.split())
     assert "has changed since strop last recorded it (notes.txt, v): run `strop eval`" in words, words
     assert (folder / "v").read_text() == "7" and (folder / "notes.txt").read_text() == "mine"
+
+
+def test_run_slash_best_names_the_runs_best_experiment(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """`strop adopt RUN/best` was "not an experiment": the user had to read the table for N."""
+    folder, task = plain_folder_task(tmp_path)
+    run = Run.start(load_task(task), strop_home(), RunIndex(strop_home()))
+    nothing = cli("show", f"{run.record.id}/best")
+    assert nothing.code == 2 and f"run {run.record.id} has no scored experiment yet" in nothing.stderr
+    base = run.evaluate(run.commit_candidate(0, None, Candidate("baseline")))
+    run.evaluate(run.commit_candidate(1, base, Candidate("lower", files={"v": "1"})))
+    run.evaluate(run.commit_candidate(2, base, Candidate("higher", files={"v": "5"})))
+    run.finish()
+    shown = cli("show", f"{run.record.id}/best")
+    assert shown.code == 0 and f"{run.record.id}/1" in shown.stdout.split("\n", 1)[0], shown.stdout
+    adopted = cli("adopt", "best")  # the latest run's best
+    assert adopted.code == 0, adopted.stderr
+    assert (folder / "v").read_text() == "1"
