@@ -14,8 +14,8 @@ A point reaches the candidate's code in two ways, both optional and combinable:
 - the params file (`[proposer] params_file`, JSON): the parent's file with the
   space's keys replaced by the point's active values;
 - marked lines in the files listed in `[proposer] marked`: a line such as
-  `LEARNING_RATE = 0.1  # strop: learning_rate` gets its value replaced
-  (Python literals after `#`, JSON literals after `//`).
+  `LEARNING_RATE = 0.1  # strop: learning_rate` or, in YAML, `size: 8  # strop: size`
+  gets its value replaced, written in the file's own language (`agent.marks`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,13 +30,11 @@ from typing import Any
 
 from agent.errors import TaskSpecError
 from agent.expression import Expression, MissingValue, parse
+from agent.marks import Mark, Unusable, dialect_of, example
+from agent.marks import parse as parse_mark
 from agent.task import ParamSpec, ProposerSpec, Task
 
 Point = dict[str, Any]
-
-_MARK = re.compile(
-    r"^(?P<head>.*?=\s*)(?P<value>[^#/]*?)(?P<tail>\s*[,;]?\s*(?P<style>#|//)\s*strop:\s*(?P<name>[A-Za-z_]\w*)\s*)$"
-)
 
 
 class SpaceError(ValueError):
@@ -285,9 +282,11 @@ class Space:
         for relative in proposer.marked:
             path = checkout / relative
             if path.is_file():
+                dialect = dialect_of(relative)
                 for line in path.read_text().splitlines():
-                    if (match := _MARK.match(line)) and match["name"] in self.params:
-                        found[match["name"]] = _literal(match["value"].strip())
+                    mark = parse_mark(line, dialect)
+                    if isinstance(mark, Mark) and mark.name in self.params:
+                        found[mark.name] = mark.read()
         return found
 
     def materialise(self, point: Mapping[str, Any], checkout: Path, proposer: ProposerSpec) -> dict[str, str]:
@@ -299,14 +298,14 @@ class Space:
             if not path.is_file():
                 continue
             lines = []
+            dialect = dialect_of(relative)
             for line in path.read_text().splitlines(keepends=True):
                 body = line.rstrip("\n")
-                match = _MARK.match(body)
-                if match and match["name"] in point:
-                    marked_names.add(match["name"])
-                    value = _render(point[match["name"]], python=match["style"] == "#")
-                    body = f"{match['head']}{value}{match['tail']}"
-                    line = body + ("\n" if line.endswith("\n") else "")
+                end = line[len(body) :]
+                mark = parse_mark(body.rstrip("\r"), dialect)
+                if isinstance(mark, Mark) and mark.name in point:
+                    marked_names.add(mark.name)
+                    line = mark.with_value(point[mark.name]) + body[len(body.rstrip("\r")) :] + end
                 lines.append(line)
             files[relative] = "".join(lines)
         if proposer.params_file and (not proposer.marked or set(point) - marked_names):
@@ -461,7 +460,13 @@ def _rule_notes(task: Task, space: Space, path: Path, point: Point) -> list[str]
 
 
 def _marked_names(task: Task, space: Space) -> set[str]:
-    """The `[space]` names that have a marked line in the `marked` files (each of which must exist)."""
+    """The `[space]` names that have a marked line in the `marked` files, each of which must exist
+    and hold at least one usable mark.
+
+    A `strop:` comment the reader cannot use, or a marked file with none it can, is the user's to
+    fix: a YAML file's `size: 8  # strop: size` once matched nothing, and a whole run sent every
+    candidate's values to a params file the code never read, each experiment scoring the same.
+    """
     names: set[str] = set()
     for relative in task.spec.proposer.marked:
         path = task.workspace / relative
@@ -471,8 +476,41 @@ def _marked_names(task: Task, space: Space) -> set[str]:
             lines = path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as error:
             raise _files_error(task, "marked", f"{path} cannot be read as UTF-8 text: {error}") from None
-        names |= {m["name"] for line in lines if (m := _MARK.match(line)) and m["name"] in space.params}
+        names |= _file_marks(task, space, relative, lines)
     return names
+
+
+def _file_marks(task: Task, space: Space, relative: str, lines: list[str]) -> set[str]:
+    """The `[space]` names marked in one file; a mark that cannot be used is a `TaskSpecError`."""
+    dialect = dialect_of(relative)
+    found: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        mark = parse_mark(line, dialect)
+        if isinstance(mark, Unusable):
+            raise _files_error(task, "marked", mark.message(f"{relative}:{number}", line))
+        if isinstance(mark, Mark):
+            if mark.name not in space.params:
+                raise _files_error(task, "marked", _unknown_mark(space, relative, number, mark.name))
+            found.add(mark.name)
+    if not found:
+        raise _files_error(
+            task,
+            "marked",
+            f"{relative} has no marked line: strop writes each candidate's values into lines such as "
+            f"{example(dialect)} (a [space] name after `strop:`); add them, or drop the file from `marked`",
+        )
+    return found
+
+
+def _unknown_mark(space: Space, relative: str, number: int, name: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, space.names, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return (
+        f"{relative}:{number}: `strop: {name}` names no [space] parameter{hint}; "
+        f"the space has {', '.join(space.names)}"
+    )
 
 
 def _absent_notes(path: Path, data: Mapping[str, Any], names: list[str]) -> list[str]:
@@ -543,12 +581,6 @@ def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _render(value: Any, python: bool) -> str:
-    if python:
-        return repr(value)
-    return json.dumps(value)
-
-
 class Repeated(tuple):
     """Every value a JSON object gave one key, in order, when it gave more than one.
 
@@ -564,15 +596,3 @@ def _keeping_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     for key, value in pairs:
         grouped.setdefault(key, []).append(value)
     return {key: values[0] if len(values) == 1 else Repeated(values) for key, values in grouped.items()}
-
-
-def _literal(text: str) -> Any:
-    import ast
-
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, RecursionError, MemoryError):
-        try:
-            return json.loads(text)
-        except (ValueError, RecursionError):
-            return text.strip("'\"")

@@ -62,7 +62,14 @@ def init_command(
         ),
     ] = None,
     metric: Annotated[str, typer.Option("--metric", help="Key of the JSON line the command prints.")] = "",
-    direction: Annotated[str, typer.Option("--direction", help="max or min.")] = "max",
+    direction: Annotated[
+        str,
+        typer.Option(
+            "--direction",
+            help="max or min (default: as the metric's name or the goal's words read, e.g. min for "
+            "loss, rmse, seconds or a goal of `faster`; else max).",
+        ),
+    ] = "",
     timeout: Annotated[str, typer.Option("--timeout", help="Per evaluation, e.g. 60s, 10m.")] = "10m",
     output: Annotated[
         Path | None,
@@ -85,8 +92,10 @@ def init_command(
 
     Two stages:  strop init ws --goal "raise accuracy" --run "python train.py" --score "python -I score.py" --scorer scorer --private private --metric accuracy
     """
+    from agent.metric_words import chosen
     from agent.taskgen import draft, two_stage_advice, write_task_file
 
+    direction, direction_note = chosen(direction, metric, goal)
     d = draft(
         workspace,
         goal,
@@ -117,7 +126,7 @@ def init_command(
         for name, folder in (("scorer", d.scorer), ("private", d.private), ("public", d.public)):
             if folder is not None:
                 out.print(f"  {name} {folder}", markup=False)
-    for note in init_notes(d, task.workspace):
+    for note in [*([direction_note] if direction_note else []), *init_notes(d, task.workspace)]:
         out.print(f"note: {note}", markup=False)
     if not d.two_stage:
         err.print(f"warning: {two_stage_advice(d, task.workspace, target)}", markup=False)

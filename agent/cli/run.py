@@ -204,7 +204,13 @@ def run_command(
         str | None, typer.Option("--eval", help="With --goal: the measuring command.")
     ] = None,
     metric: Annotated[str | None, typer.Option("--metric", help="With --goal: the metric's key.")] = None,
-    direction: Annotated[str, typer.Option("--direction", help="With --goal: max or min.")] = "max",
+    direction: Annotated[
+        str,
+        typer.Option(
+            "--direction",
+            help="With --goal: max or min (default: as the metric's name or the goal reads, else max).",
+        ),
+    ] = "",
     executor: ExecutorFlag = None,
     address: AddressFlag = None,
     schedule: Annotated[
@@ -230,13 +236,17 @@ def run_command(
     from agent.deadline import process_started
     from agent.home import strop_home
     from agent.loop import Overrides, start_run
+    from agent.metric_words import chosen
     from agent.run_index import RunIndex
     from agent.task import load_task
     from agent.taskgen import command_line_task
     from sandbox.units import UnitError, parse_duration
 
     # TASK is a workspace when --goal/--eval/--metric describe the task (strop init's file, unwritten)
+    direction, direction_note = chosen(direction, metric or "", goal or "")
     task = command_line_task(task_path, goal, eval_command, metric, direction, strop_home())
+    if task is not None and direction_note and not quiet:  # said only of a task made from the flags
+        err.print(f"note: {direction_note}", markup=False)
     task = task or load_task(task_path)
     _preflight(task, quiet)
     try:
@@ -308,9 +318,28 @@ def _preflight(task: Any, quiet: bool) -> None:
     experiment 0 (a missing params file), a note on stderr for what is legal but odd."""
     from agent.loop.graph import preflight
 
-    notes = preflight(task)
+    notes = [*preflight(task), *_direction_notes(task)]
     for note in notes if not quiet else []:
         err.print(f"note: {note}", markup=False)
+
+
+def _direction_notes(task: Any) -> list[str]:
+    """A metric whose name reads the other way than the task's `direction` (`val_loss`, maximised).
+
+    A note, not an error: the name is a guess (`neg_loss` is rightly maximised, and a name
+    may mean anything), but a run that searched the wrong way is a whole run lost.
+    """
+    from agent.metric_words import from_metric
+
+    found = from_metric(task.evaluator.metric)
+    declared = str(task.evaluator.direction.value)
+    if found is None or found.direction == declared:
+        return []
+    better = "lower" if found.direction == "minimize" else "higher"
+    return [
+        f'{found.reason}, but the task says direction = "{declared}": if {better} is better, '
+        f'set direction = "{found.direction}" in [evaluator]'
+    ]
 
 
 @app.command("resume")
