@@ -276,12 +276,22 @@ def _run_job(
     except _Failed as failure:
         return _close(history, guard, record, "failed", failure.reason)
     _fill(record, result, home)
-    status = "done" if result.get("status", "done") in ("done", "stopped") else "failed"
-    closed = _close(
-        history, guard, record, status, "" if status == "done" else str(result.get("stop_reason"))
-    )
+    closed = _close(history, guard, record, *job_ending(result))
     say(f"{item.name}: {closed.status}, best {closed.metric} = {closed.best_metric}")
     return closed
+
+
+def job_ending(result: dict[str, Any]) -> tuple[str, str]:
+    """A finished job's night status and error line, from its result.
+
+    An mle job that produced no valid submission failed, as `strop mle run` says with exit 1;
+    it was recorded `done` (best —) and the night exited 0.
+    """
+    if result.get("status", "done") not in ("done", "stopped"):
+        return "failed", str(result.get("stop_reason"))
+    if result.get("valid_submission") is False:
+        return "failed", f"no valid submission: {result.get('message') or 'nothing was graded'}"
+    return "done", ""
 
 
 def population_checkpoint(home: Path, name: str, spec: JobSpec, night: str) -> Path:

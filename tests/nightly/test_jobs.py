@@ -431,3 +431,17 @@ def test_the_summary_offers_no_adopt_when_nothing_beat_the_users_own_workspace()
     assert warm.adopt == "strop adopt r1/0" and "nothing to adopt" not in as_text([warm])
     better = JobMorning("j", NightRecord(**{**night.to_dict(), "best": 3, "branch": "strop/r1/3"}))
     assert better.adopt == "strop adopt r1/3"
+
+
+def test_an_mle_job_with_no_valid_submission_failed_the_night() -> None:
+    """It was recorded `done` with best —, and the night exited 0, where `strop mle run` exits 1."""
+    from agent.nightly.runner import job_ending
+
+    invalid = {"status": "done", "valid_submission": False, "message": "no experiment scored in --time 45s"}
+    assert job_ending(invalid) == ("failed", "no valid submission: no experiment scored in --time 45s")
+    assert job_ending({"status": "stopped", "valid_submission": True}) == ("done", "")
+    assert job_ending({"status": "done"}) == ("done", "")  # run and evolve jobs hold no submission
+    assert job_ending({"status": "failed", "stop_reason": "5 failures in a row"}) == (
+        "failed",
+        "5 failures in a row",
+    )
