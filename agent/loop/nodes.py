@@ -219,9 +219,28 @@ class Nodes:
         reason = "" if decision.go_on else decision.reason
         if not reason:
             reason = broken_start(records.values(), str(self.ctx.run.task.path)) or ""
+        if not reason:
+            reason = self._exhausted(records)
         if decision.go_on and state["step"] >= self.ctx.max_steps:
             reason = f"step guard: {state['step']} loop steps"
         return {"step": state["step"] + 1, "elapsed": elapsed, "stop_reason": reason}
+
+    def _exhausted(self, records: dict[int, ExperimentRecord]) -> str:
+        """The proposer's word that no point is left to try (evolve, a small space all tried), or "".
+
+        Not while an experiment waits to be evaluated (again): pending after a crash, or cut
+        by an earlier stretch's time budget; `select` evaluates those first.
+        """
+        exhausted = getattr(self.ctx.proposer, "exhausted", None)
+        if exhausted is None or any(r.status is Status.PENDING or self._recut(r) for r in records.values()):
+            return ""
+        return exhausted(list(records.values())) or ""
+
+    def _untried(self, records: dict[int, ExperimentRecord], lanes: int) -> int:
+        """Of `lanes` new lanes, how many the proposer has an untried point for (all, unless it says)."""
+        untried_left = getattr(self.ctx.proposer, "untried_left", None)
+        count = untried_left(list(records.values()), lanes) if untried_left is not None else None
+        return lanes if count is None else min(lanes, count)
 
     # ------------------------------------------------------------------ select
     def select(self, state: LoopState) -> dict[str, Any]:
@@ -246,6 +265,7 @@ class Nodes:
                 count = len(free) if left is None else max(0, min(len(free), left - len(busy)))
             else:
                 count = self.ctx.parallel if left is None else max(1, min(self.ctx.parallel, left))
+            count = self._untried(records, count)  # 3 lanes, 1 point left: 1 lane, not 2 repeats
             nodes = [Node.of(r, self.ctx.metric, run.record.direction) for r in records.values()]
             rng = random.Random(f"{run.task.spec.search.seed}:{next_exp}")
             taken = []

@@ -22,7 +22,9 @@ Failed and rejected trials are told to TPE as the worst score seen, so it learns
 to avoid crashing and infeasible regions. With constraints, the proposer is
 constraint-aware: an infeasible point is resampled a few times, then repaired to
 the nearest feasible point (Z3), so evaluations are not spent where rules forbid.
-Duplicates of earlier points are re-drawn.
+Duplicates of earlier (and pending) points are re-drawn; when every attempt lands on
+one, the nearest untried point is taken instead (`agent.proposers.untried`), and a small
+finite space with none left is `exhausted`: the loop stops the run rather than repeat.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from agent.proposers.untried import Untried
 from agent.run import Candidate
 from agent.space import Point, Space
 from evaluators.metric import Direction
@@ -43,7 +46,11 @@ from evaluators.verdict import Status
 if TYPE_CHECKING:
     from agent.constraints import Constraints
     from agent.proposers.base import ProposalRequest
+    from agent.records import ExperimentRecord
     from agent.task import Task
+
+
+ATTEMPTS = 8  # moves (and repairs) tried before the nearest untried point is taken
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,7 @@ class EvolveOptimizer:
         self._told: list[tuple[Any, ...]] = []
         self._study_lock = threading.Lock()
         self._keys: dict[tuple[Any, ...], str] = {}  # see `_key`
+        self.untried = Untried(space)  # the fallback when every attempt lands on a tried point
 
     def suggest(
         self,
@@ -93,15 +101,15 @@ class EvolveOptimizer:
         pending: Sequence[Point] = (),
     ) -> Suggestion:
         rng = random.Random(f"{self.seed}:{index}")
-        seen = {self._key(t.point) for t in history} | {self.space.key(p) for p in pending}
+        seen = self._seen(history, pending)
         best = self._best(history)
-        notes: list[str] = []
         point: Point = {}
         how = mode
-        for attempt in range(8):
+        for attempt in range(ATTEMPTS):
             point, how = self._move(
                 history, rng, index + 1000 * attempt, mode, parent or best, partner, attempt
             )
+            notes: list[str] = []  # this attempt's only: a discarded attempt's repair is not the point's
             if self.constraints is not None:
                 check = self.constraints.check(point)
                 if not check.passed:
@@ -116,9 +124,34 @@ class EvolveOptimizer:
                     )
                     point = repaired.point
             if self.space.key(point) not in seen:
-                break
+                return Suggestion(point, how, notes)
             mode = "mutate" if best is not None else "sample"
-        return Suggestion(point, how, notes)
+        return self._untried_or(point, how, seen, rng)
+
+    def exhausted(self, history: Sequence[Trial], pending: Sequence[Point] = ()) -> str | None:
+        """Why no point is left to try (a small finite space, all tried), or None while one may be."""
+        return self.untried.exhausted(self._seen(history, pending), self.constraints)
+
+    def untried_left(self, history: Sequence[Trial], pending: Sequence[Point], at_most: int) -> int | None:
+        """How many untried points are left, up to `at_most`; None when the space is not enumerable."""
+        return self.untried.left(self._seen(history, pending), self.constraints, at_most)
+
+    def _seen(self, history: Sequence[Trial], pending: Sequence[Point]) -> set[str]:
+        return {self._key(t.point) for t in history} | {self.space.key(p) for p in pending}
+
+    def _untried_or(self, point: Point, how: str, seen: set[str], rng: random.Random) -> Suggestion:
+        """Every attempt landed on a tried (or forbidden) point: the nearest untried one instead.
+
+        Only when none is left (the loop stops the run on `exhausted` before it asks) is
+        the last attempt proposed again, and the note says so.
+        """
+        fresh = self.untried.nearest(seen, point, rng, self.constraints)
+        if fresh is not None:
+            note = f"all {ATTEMPTS} attempts gave points already tried or forbidden: took the nearest untried point"
+            return Suggestion(fresh, "untried", [note])
+        return Suggestion(
+            point, how, ["found no untried point the constraints allow: the last attempt, as it is"]
+        )
 
     def _key(self, point: Point) -> str:
         """`space.key(point)`, remembered: every call reads the whole history (~50 µs a point)."""
@@ -282,12 +315,32 @@ class EvolveProposer:
         """Propose under new constraints (the loop adds failing regions learned mid-run)."""
         self.optimizer.constraints = constraints if constraints else None
 
+    def exhausted(self, records: Sequence[ExperimentRecord]) -> str | None:
+        """Why the run should stop (every point of a small finite space tried), or None.
+
+        The loop asks before each step: a proposer with nothing new would spend the
+        rest of the budget evaluating points whose answers the run already has.
+        """
+        if self.optimizer.untried.points is None:
+            return None  # continuous or large: never exhausted (and the records need no reading)
+        return self.optimizer.exhausted(*self._tried(records))
+
+    def untried_left(self, records: Sequence[ExperimentRecord], at_most: int) -> int | None:
+        """For how many of `at_most` lanes an untried point is left; None when the space is not enumerable."""
+        if self.optimizer.untried.points is None:
+            return None
+        return self.optimizer.untried_left(*self._tried(records), at_most=at_most)
+
+    def _tried(self, records: Sequence[ExperimentRecord]) -> tuple[list[Trial], list[Point]]:
+        """The run's trials, and the points committed and not evaluated yet (pending)."""
+        history = trials_from_records(records, self.task.evaluator.metric)
+        pending = [dict(r.params) for r in records if r.status is Status.PENDING and r.params]
+        return history, pending
+
     def propose(self, request: ProposalRequest) -> Candidate:
-        metric = self.task.evaluator.metric
-        history = trials_from_records(request.history, metric)
+        history, pending = self._tried(request.history)
         parent_point = self._point_of(request.parent, request)
         partner_point = dict(request.partner.params) if request.partner and request.partner.params else None
-        pending = [dict(r.params) for r in request.history if r.status is Status.PENDING and r.params]
         suggestion = self.optimizer.suggest(
             history,
             index=request.exp_id,

@@ -1,0 +1,235 @@
+"""The untried points of a small finite space: the offline proposer's last resort, and its end.
+
+A `[space]` of choices, bools and ints has finitely many points, and a small one (four
+algorithms times a flag: 8) is soon all tried. Random moves and repairs then land on
+tried points again and again: a run of 20 evaluated one failing point 5 times while
+two points were never tried, because after its attempts the proposer took its last
+point, tried or not. Enumerating such a space (at most `LIMIT` points, `when` respected)
+lets the proposer take an untried point when its moves find none, and say so when none
+is left, so that the run stops rather than spend its budget on points it has the
+answers for.
+
+"Untried" is under the constraints of the moment (the task's rules and the failing
+regions learned mid-run): a point they forbid is not left to try. Untried points are
+checked a few at a time (a Z3 check each, ~4 ms; each verdict kept while the rules stay
+the same); when none of those passes, Z3 is asked once for any point the rules allow
+among those without a verdict, which also proves that none is left. A space too large to enumerate, or continuous, is sampled instead, and
+is never called exhausted.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING, Any
+
+from agent.space import Param, Point, Space
+
+if TYPE_CHECKING:
+    from agent.constraints import Constraints
+
+LIMIT = 10_000  # points enumerated at most: ~0.1 s once, ~1 ms a look-up after
+CHECKED = 8  # untried points checked one by one against the rules before Z3 is asked about the rest
+SAMPLES = 1_000  # draws for an untried point when the space is not enumerated
+SAMPLES_CHECKED = 32  # of which checked against the rules at most (~4 ms each)
+
+
+class Untried:
+    """The untried points of one space, enumerated once (when finite and small)."""
+
+    def __init__(self, space: Space, limit: int = LIMIT) -> None:
+        self.space = space
+        self.limit = limit
+        self._points: dict[str, Point] | None = None
+        self._enumerated = False
+        self._rules: tuple[str, ...] = ()  # the rules `_allowed` holds verdicts of
+        self._allowed: dict[str, bool] = {}
+
+    @property
+    def points(self) -> dict[str, Point] | None:
+        """Every point by its `Space.key`, in declaration order; None when not enumerable."""
+        if not self._enumerated:
+            listed = enumerate_space(self.space, self.limit)
+            self._points = None if listed is None else {self.space.key(p): p for p in listed}
+            self._enumerated = True
+        return self._points
+
+    def nearest(
+        self,
+        tried: Collection[str],
+        near: Mapping[str, Any] | None,
+        rng: random.Random,
+        constraints: Constraints | None,
+    ) -> Point | None:
+        """An untried point the rules allow, the nearest to `near` (ties at random); None when none is found."""
+        points = self.points
+        if points is None:
+            return self._sampled(tried, rng, constraints)
+        untried = [(k, p) for k, p in points.items() if k not in tried]
+        ranked = [
+            (self.space.distance(near, p) if near else 0.0, rng.random(), i)
+            for i, (_, p) in enumerate(untried)
+        ]
+        nearest = [untried[i] for _, _, i in heapq.nsmallest(CHECKED, ranked)]
+        if constraints is None:
+            return nearest[0][1] if nearest else None
+        verdicts = self._verdicts(constraints)
+        for key, point in nearest:
+            if key not in verdicts:
+                verdicts[key] = constraints.check(point).passed
+            if verdicts[key]:
+                return point
+        found, _ = self.allowed(tried, constraints, at_most=1)
+        return found[0] if found else None
+
+    def left(self, tried: Collection[str], constraints: Constraints | None, at_most: int) -> int | None:
+        """How many untried points are left, counted up to `at_most`; None when unknown (not enumerable)."""
+        points = self.points
+        if points is None:
+            return None
+        if constraints is None:
+            return min(at_most, sum(1 for k in points if k not in tried))
+        found, proven = self.allowed(tried, constraints, at_most)
+        return len(found) if proven or len(found) == at_most else None
+
+    def exhausted(self, tried: Collection[str], constraints: Constraints | None) -> str | None:
+        """Why no point is left to try ("search space exhausted: …"), or None while one is (or may be)."""
+        if self.left(tried, constraints, at_most=1) != 0:
+            return None
+        points = self.points or {}
+        excluded = sum(1 for k in points if k not in tried)
+        if len(points) == 1 and not excluded:
+            return "search space exhausted: its one point evaluated"
+        if not excluded:
+            return f"search space exhausted: all {len(points)} points evaluated"
+        return (
+            f"search space exhausted: all {len(points) - excluded} points the constraints allow evaluated "
+            f"({excluded} more excluded)"
+        )
+
+    def allowed(
+        self, tried: Collection[str], constraints: Constraints, at_most: int
+    ) -> tuple[list[Point], bool]:
+        """Up to `at_most` untried points the rules allow, and whether that is all there are.
+
+        The verdicts already known first, then a few more checks (~4 ms each), and only
+        then one Z3 question over every point without a verdict (which also proves that
+        none of them is allowed): the loop asks before each step, and a question over
+        thousands of tried points took 0.4 s to 1.5 s.
+        """
+        points = self.points or {}
+        verdicts = self._verdicts(constraints)
+        untried = {k: p for k, p in points.items() if k not in tried}
+        found = [p for k, p in untried.items() if verdicts.get(k)][:at_most]
+        unknown = {k: p for k, p in untried.items() if k not in verdicts}
+        for key in list(unknown)[:CHECKED]:
+            if len(found) >= at_most:
+                break
+            verdicts[key] = constraints.check(unknown.pop(key)).passed
+            found += [untried[key]] if verdicts[key] else []
+        if len(found) >= at_most:
+            return found, len(found) == sum(1 for k in untried if verdicts.get(k)) and not unknown
+        if not unknown:
+            return found, True
+        more, proven = self._solve(constraints, unknown, at_most - len(found))
+        return found + more, proven
+
+    def _solve(
+        self, constraints: Constraints, unknown: dict[str, Point], at_most: int
+    ) -> tuple[list[Point], bool]:
+        """Up to `at_most` of the `unknown` points the rules allow, from Z3; whether no other is.
+
+        One solver: the space's domain, the rules, and "one of the unknown points"; each
+        point found is excluded in turn. `unsat` proves the rest forbidden (remembered);
+        `unknown` (the time limit) proves nothing.
+        """
+        from agent.smt import z3
+
+        compiled = constraints.compiled()
+        solver = z3.Solver(ctx=compiled.ctx)
+        solver.set("timeout", constraints.timeout_ms)
+        solver.add(*compiled.domain, *compiled.rules)
+        solver.add(z3.Or(*[z3.And(*compiled.fix(point)) for point in unknown.values()]))
+        verdicts = self._verdicts(constraints)
+        found: list[Point] = []
+        while len(found) < at_most:
+            answer = solver.check()
+            if answer == z3.unsat:
+                verdicts.update(dict.fromkeys(unknown, False))
+                return found, True
+            if answer != z3.sat:
+                return found, False
+            point = self.space.complete(compiled.read(solver.model()))
+            key = self.space.key(point)
+            if key not in unknown:
+                return found, False  # not one of them (a rounding?): no proof either way
+            verdicts[key] = True
+            found.append(unknown.pop(key))
+            if not unknown:
+                return found, True
+            solver.add(z3.Not(z3.And(*compiled.fix(point))))
+        return found, False
+
+    def _verdicts(self, constraints: Constraints) -> dict[str, bool]:
+        """Whether the rules allow each point checked so far, by key; forgotten when the rules change."""
+        rules = tuple(rule.text for rule in constraints.rules)
+        if rules != self._rules:
+            self._rules, self._allowed = rules, {}
+        return self._allowed
+
+    def _sampled(
+        self, tried: Collection[str], rng: random.Random, constraints: Constraints | None
+    ) -> Point | None:
+        """A uniform untried point the rules allow, from many draws, for a space not enumerated."""
+        checked = 0
+        for _ in range(SAMPLES):
+            point = self.space.sample(rng)
+            if self.space.key(point) in tried:
+                continue
+            if constraints is None:
+                return point
+            if constraints.check(point).passed:
+                return point
+            checked += 1
+            if checked >= SAMPLES_CHECKED:
+                return None
+        return None
+
+
+def enumerate_space(space: Space, limit: int = LIMIT) -> list[Point] | None:
+    """Every point of `space` (inactive parameters absent), or None: continuous, or over `limit` points."""
+    points: list[Point] = [{}]
+    for param in space:
+        values: list[Any] | None = None
+        grown: list[Point] = []
+        for point in points:
+            if not space.is_active(param.name, point):
+                grown.append(point)
+                continue
+            if values is None:
+                values = _values(param, limit)
+                if values is None:
+                    return None
+            grown.extend({**point, param.name: value} for value in values)
+            if len(grown) > limit:
+                return None
+        points = grown
+    return points
+
+
+def _values(param: Param, limit: int) -> list[Any] | None:
+    """The legal values of one parameter, or None when there are more than `limit` (or infinitely many)."""
+    spec = param.spec
+    if spec.type in ("int", "float"):
+        low, high = float(spec.low), float(spec.high)  # type: ignore[arg-type]
+        if spec.type == "float":
+            return [param.coerce(low)] if low == high else None
+        first, last = math.ceil(low), math.floor(high)
+        return [int(v) for v in range(first, last + 1)] if last - first < limit else None
+    values: list[Any] = []
+    for choice in param.choices:
+        if choice not in values:
+            values.append(choice)
+    return values
