@@ -23,7 +23,7 @@ import git
 
 from agent.edits.guard import tool_config
 from agent.errors import NotFoundError, WorkspaceError
-from agent.experiments import IDENTITY, MANAGED_BRANCH, ExperimentRepo
+from agent.experiments import IDENTITY, MANAGED_BRANCH, CutAdopt, ExperimentRepo, holds
 from agent.records import ExperimentRecord
 from evaluators.verdict import Status
 
@@ -68,6 +68,14 @@ def _adopt(repo: ExperimentRepo, record: ExperimentRecord, squash: bool, allow_c
         raise WorkspaceError(
             f"the workspace {repo.workspace} does not exist (moved or deleted): nothing was adopted; "
             "put it back where it was, then adopt"
+        )
+    cut = repo.cut_adopt() if repo.managed else None
+    if cut is not None:
+        finished = _finish_cut_adopt(repo, cut)
+        return (
+            finished
+            if cut.experiment == record.name
+            else f"{finished}; then {_adopt(repo, record, squash, allow_config_files)}"
         )
     if changed := repo.user_changes():
         shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
@@ -115,12 +123,66 @@ def _adopt_into_folder(repo: ExperimentRepo, record: ExperimentRecord) -> str:
         except WorkspaceError:
             repo.git.reset("--hard", "-q", before.hexsha)  # the folder was not written: neither is its record
             raise
+        if change.write or change.remove:  # killed while writing, the next adopt finishes it
+            repo.begin_adopt(CutAdopt(record.name, before.hexsha, after.hexsha))
+    _apply(repo.workspace, change)
+    repo.end_adopt()
+    return _applied(record.branch, repo.workspace, [blob.path for blob in change.write], change.remove)
+
+
+def _apply(folder: Path, change: _FolderChange) -> None:
     for path in change.remove:
         with contextlib.suppress(FileNotFoundError):
-            (repo.workspace / path).unlink()
+            (folder / path).unlink()
     for blob in change.write:
-        _write(repo.workspace / blob.path, blob)
-    return _applied(record, repo.workspace, [blob.path for blob in change.write], change.remove)
+        _write(folder / blob.path, blob)
+
+
+def _finish_cut_adopt(repo: ExperimentRepo, cut: CutAdopt) -> str:
+    """Finish the adopt into the plain folder `cut` names, killed while writing its files.
+
+    Its merge was already recorded, so the folder looked changed by the user and, once `strop
+    eval` recorded it, the merge looked done: the experiment's files were never written. Each
+    file the adopt touches must still hold what it held before or what the adopt writes; one
+    the user changed since is not overwritten, and the adopt is refused naming it.
+    """
+    before, after = repo.repo.commit(cut.before), repo.repo.commit(cut.after)
+    change = _folder_change(repo.workspace, before, after)
+    was = {blob.path: blob for blob in _blobs(before)}
+    now = {blob.path: blob for blob in _blobs(after)}
+    paths = [blob.path for blob in change.write] + change.remove
+    edited = [
+        path
+        for path in paths
+        if not _holds_or_lacks(repo.workspace / path, was.get(path))
+        and not _holds_or_lacks(repo.workspace / path, now.get(path))
+    ]
+    if edited:
+        raise WorkspaceError(
+            f"an adopt of {cut.experiment} into {repo.workspace} was cut short, and "
+            f"{', '.join(sorted(edited)[:5])} changed since: nothing was written; put those files back "
+            f"as they were (or as {cut.experiment} has them), then adopt again"
+        )
+    left = _FolderChange(
+        [blob for blob in change.write if not _holds_or_lacks(repo.workspace / blob.path, blob)],
+        [path for path in change.remove if os.path.lexists(repo.workspace / path)],
+    )
+    _apply(repo.workspace, left)
+    repo.end_adopt()
+    written = [blob.path for blob in left.write]
+    return "finished the adopt cut short earlier: " + _applied(
+        f"strop/{cut.experiment}", repo.workspace, written, left.remove
+    )
+
+
+def _holds_or_lacks(path: Path, blob: git.Blob | None) -> bool:
+    """Whether `path` holds `blob`, or is absent where `blob` is None."""
+    if blob is None:
+        return not os.path.lexists(path)
+    try:
+        return holds(path, blob)
+    except OSError:  # absent, a folder, unreadable: not that file
+        return False
 
 
 @dataclass(frozen=True)
@@ -202,7 +264,7 @@ def _tool_config_changes(repo: ExperimentRepo, commit: str) -> list[str]:
     return sorted(name for name in names.split("\0") if name and tool_config(name))
 
 
-def _applied(record: ExperimentRecord, folder: Path, written: list[str], removed: list[str]) -> str:
+def _applied(branch: str, folder: Path, written: list[str], removed: list[str]) -> str:
     """What adopting into a plain folder did, in words: files, not a git merge (the folder has no git)."""
 
     def names(paths: list[str]) -> str:
@@ -212,7 +274,7 @@ def _applied(record: ExperimentRecord, folder: Path, written: list[str], removed
     done = [f"wrote {names(written)}"] if written else []
     done += [f"removed {names(removed)}"] if removed else []
     what = "; ".join(done) if done else "no file changed (the folder had its changes already)"
-    return f"applied {record.branch} to {folder} (a plain folder: its files written, no git merge): {what}"
+    return f"applied {branch} to {folder} (a plain folder: its files written, no git merge): {what}"
 
 
 def _changes(runner: git.Git, commit: str) -> bool:

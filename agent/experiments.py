@@ -33,6 +33,18 @@ NOTES_REF = "strop"
 RUNS_REF = "refs/strop/runs/"
 BRANCH_PREFIX = "strop/"
 MANAGED_BRANCH = "workspace"
+ADOPTING = "strop-adopting.json"  # in a managed repo's git folder while an adopt writes the user's folder
+
+
+@dataclass(frozen=True)
+class CutAdopt:
+    """An adopt into a plain folder between its merge (recorded) and its last file written."""
+
+    experiment: str  # RUN/N
+    before: str  # the managed branch's commit before the merge: what the folder held
+    after: str  # the merge: what the folder is to hold
+
+
 _IGNORED = shutil.ignore_patterns(".git", "__pycache__", "*.pyc", ".venv", ".strop", ".pytest_cache")
 IDENTITY = {
     "GIT_AUTHOR_NAME": "strop",
@@ -268,7 +280,17 @@ class ExperimentRepo:
         return made
 
     def sync_workspace(self) -> None:
-        """Make the managed repo's `workspace` branch hold exactly the folder's files."""
+        """Make the managed repo's `workspace` branch hold exactly the folder's files.
+
+        Not while an adopt into the folder is cut short (`cut_adopt`): recording the half-written
+        folder would make that adopt's merge look done, and `strop adopt` then said "no file
+        changed" with the old files in place.
+        """
+        if cut := self.cut_adopt():
+            raise WorkspaceError(
+                f"an adopt of {cut.experiment} into {self.workspace} was cut short (killed while writing "
+                f"its files): run `strop adopt {cut.experiment}` to finish it; nothing was recorded"
+            )
         with self.lock:
             self.git.checkout("-f", "-B", MANAGED_BRANCH, with_exceptions=False)
             for entry in self.path.iterdir():
@@ -278,6 +300,26 @@ class ExperimentRepo:
             self.git.add("-A")
             if self.git.status("--porcelain") or not self.repo.head.is_valid():
                 self.git.commit("--allow-empty", "-q", "-m", f"strop: workspace {self.workspace}")
+
+    def cut_adopt(self) -> CutAdopt | None:
+        """The adopt into the plain folder that began writing files and did not finish, if any."""
+        path = Path(self.repo.git_dir) / ADOPTING
+        try:
+            return CutAdopt(**json.loads(path.read_text()))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, TypeError) as error:
+            raise WorkspaceError(f"{path} (an adopt cut short) cannot be read: {error}") from None
+
+    def begin_adopt(self, cut: CutAdopt) -> None:
+        """Say, before the first file is written, which adopt is writing into the folder."""
+        path = Path(self.repo.git_dir) / ADOPTING
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps(cut.__dict__))
+        os.replace(partial, path)
+
+    def end_adopt(self) -> None:
+        (Path(self.repo.git_dir) / ADOPTING).unlink(missing_ok=True)
 
     # ------------------------------------------------------------------- state
     @property
@@ -306,7 +348,7 @@ class ExperimentRepo:
             if (p.is_file() or p.is_symlink()) and not _ignored(p.relative_to(self.workspace))
         }
         changed = {
-            rel for rel, blob in tracked.items() if rel in present and not _holds(self.workspace / rel, blob)
+            rel for rel, blob in tracked.items() if rel in present and not holds(self.workspace / rel, blob)
         }
         return sorted(changed | (present ^ set(tracked)))
 
@@ -591,7 +633,7 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
 
 
-def _holds(path: Path, blob: git.Blob) -> bool:
+def holds(path: Path, blob: git.Blob) -> bool:
     """Whether `path` is what `blob` records; a link is compared as a link, never followed.
 
     `sync_workspace` copies a link as a link, so git records its target's name (mode 120000):
