@@ -94,7 +94,6 @@ def run_command(
         typer.Option(
             "--experiments",
             "-n",
-            min=1,
             help="Experiments for the run (incl. 0). Default: 12; with --time, as many as the time allows.",
         ),
     ] = None,
@@ -103,14 +102,12 @@ def run_command(
         int | None,
         typer.Option(
             "--folds",
-            min=1,
-            max=20,
             help="Selection folds: each experiment is run and scored once per fold. Default: 5 below "
             "1000 training rows, else one 20% holdout (always one for a forecast or with --llm).",
         ),
     ] = None,
     parallel: Annotated[
-        int | None, typer.Option("--parallel", "-p", min=1, help="Experiments evaluated at once (cores).")
+        int | None, typer.Option("--parallel", "-p", help="Experiments evaluated at once (cores).")
     ] = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Working folder for the task (new or empty).")
@@ -171,6 +168,7 @@ def run_command(
             f"--time {time_limit} is too short to run experiment 0 (starting the run and the time kept "
             f"for the final grading take about 5 s before the baseline's fit); give at least {MIN_TIME:g}s"
         )
+    _check_counts(experiments=experiments, parallel=parallel, folds=folds)
     endpoint = _endpoint() if llm else None
     competition = load_competition(competition_dir)
     folder = out_dir or fresh_folder(strop_home() / "mle", f"{competition.id}-s{seed}")
@@ -193,6 +191,24 @@ def run_command(
     _show(outcome, json_out)
 
 
+MOST_FOLDS = 20
+
+
+def _check_counts(experiments: int | None, parallel: int | None, folds: int | None) -> None:
+    """`-n`, `--parallel` and `--folds` in range, or one `UserError` line (Typer's own check is a box)."""
+    from agent.errors import UserError
+
+    for flag, value, least in (
+        ("--experiments", experiments, 1),
+        ("--parallel", parallel, 1),
+        ("--folds", folds, 1),
+    ):
+        if value is not None and value < least:
+            raise UserError(f"{flag} {value}: must be at least {least}")
+    if folds is not None and folds > MOST_FOLDS:
+        raise UserError(f"--folds {folds}: at most {MOST_FOLDS}")
+
+
 def _show(outcome: Any, json_out: bool) -> None:
     """The report, then exit 1 when it holds no valid submission (as `strop run` does when nothing
     scored): a script must not read a run that produced nothing as success."""
@@ -204,6 +220,11 @@ def _show(outcome: Any, json_out: bool) -> None:
             f"run {outcome.run} · {plural(outcome.experiments, 'experiment')} · {outcome.wall_seconds:.0f}s · "
             f"best {outcome.best_branch or '—'} ({_holdout(outcome)}) · folder {escape(outcome.work_folder)}"
         )
+    if outcome.grader_error:  # the competition's fault, as a grader that fails in `strop mle grade`
+        err.print(
+            f"strop: {outcome.grader_error} (the report: {outcome.work_folder}/report.json)", markup=False
+        )
+        raise typer.Exit(2)
     if not outcome.report.valid_submission:
         log = f" (see `strop show {outcome.run}/0` for experiment 0's log)" if outcome.experiments else ""
         err.print(f"strop: no valid submission{log}", markup=False)
@@ -288,11 +309,13 @@ def report_command(
     if json_out:
         print_json(summary.to_json())
         return
-    out.print("competition            runs  gold silver bronze  any  >median  valid  best score")
+    width = max([22, *(len(line.competition_id) for line in summary.competitions)])
+    out.print(f"{'competition':{width}}  runs  gold silver bronze  any  >median  valid  best score")
     for line in summary.competitions:
         best = "—" if line.best_score is None else f"{line.best_score:.6g}"
+        name = f"{line.competition_id:{width}}"  # padded before escaping: markup must not change the width
         out.print(
-            f"{escape(line.competition_id[:22]):22} {line.runs:5} {line.gold:5} {line.silver:6} "
+            f"{escape(name)} {line.runs:5} {line.gold:5} {line.silver:6} "
             f"{line.bronze:6} {line.any_medal:4} {line.above_median:8} {line.valid:6}  {best}"
         )
     out.print(

@@ -58,3 +58,36 @@ def test_each_run_gets_a_working_folder_of_its_own(tmp_path: Path) -> None:
     (tmp_path / "c-s0").mkdir()
     (tmp_path / "c-s0-2").mkdir()
     assert _fresh_folder(tmp_path, "c-s0") == tmp_path / "c-s0-3"
+
+
+def test_a_count_out_of_range_is_one_line_and_exit_2(competition_dir: Path, tmp_path: Path) -> None:
+    """Typer's own range check printed a boxed, multi-line error."""
+    for flag, value in (("--parallel", "0"), ("-n", "0"), ("--folds", "0"), ("--folds", "21")):
+        done = strop("mle", "run", str(competition_dir), flag, value, "--out", str(tmp_path / "w"))
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert "─" not in done.stderr and "must be at" in done.stderr or "at most 20" in done.stderr
+        assert not (tmp_path / "w").exists()
+
+
+def test_mle_report_shows_a_long_competition_id_whole(tmp_path: Path) -> None:
+    """Ids were cut at 22 characters: two competitions could read the same."""
+    names = ["denoising-dirty-documents-2024", "denoising-dirty-documents-2025", "short"]
+    for name in names:
+        report = {
+            "competition_id": name,
+            "submission_exists": True,
+            "valid_submission": True,
+            "gold_medal": False,
+            "silver_medal": True,
+            "bronze_medal": False,
+            "score": 0.5,
+        }
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    done = strop("mle", "report", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    for name in names:
+        assert any(line.startswith(name + " ") for line in lines), done.stdout
+    short = next(line for line in lines if line.startswith("short"))
+    assert lines[0].index("runs") + 3 == short.index("    1") + 4  # the counts under their heading

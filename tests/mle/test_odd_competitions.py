@@ -278,7 +278,8 @@ def test_predictions_that_overflow_the_metric_are_an_invalid_submission(tmp_path
 def test_mle_run_refuses_a_broken_grader_before_any_experiment(
     tmp_path: Path, grade_py: str, said: str
 ) -> None:
-    from agent.domains.mle.grading import GraderError, check_grader
+    from agent.domains.mle.grader_check import check_grader
+    from agent.domains.mle.grading import GraderError
 
     root = table_competition(tmp_path / "c", grade_py=grade_py)
     folder = prepare_task(load_competition(root), tmp_path / "prepared", seed=0, experiments=2)

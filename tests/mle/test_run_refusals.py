@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 
 from agent.domains.mle.competition import CompetitionError, load_competition
-from agent.domains.mle.grading import GraderError, check_grader
+from agent.domains.mle.grader_check import check_grader
+from agent.domains.mle.grading import GraderError
 from agent.domains.mle.workfolder import prepare_task
 
 DIABETES = Path(__file__).resolve().parents[2] / "benchmarks" / "competitions" / "strop-diabetes"
@@ -219,7 +220,7 @@ def test_the_run_scorer_refuses_a_grader_answer_that_is_no_number(tmp_path: Path
     assert spec is not None and spec.loader is not None
     scorer = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(scorer)
-    with pytest.raises(RuntimeError, match="not a number"):
+    with pytest.raises(scorer.GraderFailed, match="not a finite number"):
         scorer.grade({"grade_file": "grade.py"}, None, None)
     (tmp_path / "grade.py").write_text("def grade(submission, answers):\n    return 0.75\n")
     assert scorer.grade({"grade_file": "grade.py"}, None, None) == 0.75

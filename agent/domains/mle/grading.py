@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import numbers
 import sys
 from collections.abc import Callable
 from contextlib import redirect_stdout
@@ -150,96 +149,6 @@ def _score(path: Path, competition: Competition) -> tuple[float | None, Validati
         where = competition.grade_file or f"metric {competition.metric_name!r}"
         raise GraderError(f"{where}: the grader raised {_described(error)}") from None
     return _checked_score(value, competition), Validation(True, "submission is valid")
-
-
-def check_grader(competition: Competition, folder: Path, timeout: float = 60.0) -> None:
-    """Run the competition's grade.py on the prepared holdout's placeholder submission.
-
-    A grade.py that raises, hangs or returns no score (NaN, a text, True) is the competition's
-    fault: refused here in one line, before any experiment, rather than every candidate recorded
-    "buggy" and the run ending "no valid submission". It is given what the scorer would give it
-    (the first split's placeholder predictions and held-out answers, both cut from the public
-    train.csv), never the private answers, which a run opens once, for the final grading. A
-    refusal of the placeholder (InvalidSubmission) is fine: the grader ran. The placeholder
-    predicts 0 everywhere, on which a correlation is honestly NaN; so a score that is not finite
-    there is asked again of the held-out answers themselves, as a perfect submission, and the
-    grader is refused only when that one is not a finite number either. Built-in metrics are
-    strop's own code and need no check.
-    """
-    if competition.grade_file is None:
-        return
-    import threading
-
-    import pandas as pd
-
-    split = "fold-0" if (folder / "public" / "fold-0").is_dir() else ""
-    ids = {competition.id_column: str}
-    outcome: list[_Probe] = []
-
-    def attempt() -> None:
-        what = "a placeholder submission of the holdout"
-        try:
-            placeholder = pd.read_csv(folder / "public" / split / "holdout_sample.csv", dtype=ids)
-            answers = pd.read_csv(folder / "private" / "validate" / split / "holdout_answers.csv", dtype=ids)
-            grade = _load_grade_function(competition.grade_file)  # type: ignore[arg-type]
-            with redirect_stdout(sys.stderr):
-                value = grade(placeholder, answers.copy())
-                number = _number(value)
-                perfect = set(placeholder.columns) <= set(answers.columns)  # the answers as predictions
-                if number is not None and not math.isfinite(number) and perfect:
-                    what = "the holdout's own answers as a submission"
-                    value = grade(answers[list(placeholder.columns)].copy(), answers)
-            outcome.append(_Probe(what, value))
-        except (Exception, SystemExit) as error:
-            outcome.append(_Probe(what, None, error))
-
-    worker = threading.Thread(target=attempt, daemon=True, name="strop-grader-check")
-    worker.start()
-    worker.join(timeout)
-    where = competition.grade_file
-    if not outcome:
-        raise GraderError(
-            f"{where}: the grader did not finish on a placeholder submission within {timeout:g}s"
-        )
-    probe = outcome[0]
-    if probe.error is None:
-        number = _number(probe.value)
-        if number is not None and math.isfinite(number):
-            return
-        raise GraderError(
-            f"{where}: on {probe.what} the grader returned {_shown(probe.value)}, not a finite number; "
-            "grade(submission_df, answers_df) must return the score as a float"
-        )
-    if _refused(probe.error):
-        return
-    if isinstance(probe.error, CompetitionError):
-        raise probe.error
-    raise GraderError(f"{where}: on {probe.what} the grader raised {_described(probe.error)}")
-
-
-@dataclass(frozen=True)
-class _Probe:
-    """What grade.py did with one submission of `check_grader`'s: a value, or an exception."""
-
-    what: str
-    value: Any
-    error: BaseException | None = None
-
-
-def _number(value: Any) -> float | None:
-    """`value` as a float when it is a real number (numpy's included; a bool or a text is not)."""
-    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    kind = getattr(getattr(value, "dtype", None), "kind", "")
-    scalar = getattr(value, "shape", None) == () and kind in ("i", "u", "f")  # a 0-d numpy array
-    return float(value) if real or scalar else None
-
-
-def _shown(value: Any) -> str:
-    """A returned value in a one-line message: its repr, cut short, with its type unless plain."""
-    text = repr(value).splitlines()[0] if repr(value) else type(value).__name__
-    text = text if len(text) <= 60 else text[:57] + "..."
-    plain = isinstance(value, int | float | str | bool | type(None))
-    return text if plain else f"{text} ({type(value).__name__})"
 
 
 def _refused(error: BaseException) -> bool:

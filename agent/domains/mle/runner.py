@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from agent.domains.mle.competition import Competition, CompetitionError
-from agent.domains.mle.grading import CompetitionReport, check_grader, report_for
+from agent.domains.mle.final_failure import FinalFailure, csv_rows, final_failure
+from agent.domains.mle.grader_check import check_grader
+from agent.domains.mle.grading import CompetitionReport, report_for
 from agent.domains.mle.summary import REPORT_FILE
 from agent.domains.mle.workfolder import Endpoint, WorkFolder, prepare_task, work_folder
 from evaluators.staged import GRADED
@@ -26,6 +28,8 @@ from evaluators.verdict import Status
 SELECTION_OUTPUTS = "selection run"
 """In a `graded` line: the submission graded was the selection run's, not the refit's."""
 
+CLOSING = 2.0
+"""Seconds the grader's pre-check leaves of `--time` for refusing in one line and exiting."""
 THRESHOLDS_FILE = "thresholds.json"  # in the run's folder: drawn on the metric curve by `strop report`
 
 
@@ -75,6 +79,8 @@ class RunOutcome:
     # which submission the final grading read: the refit on every training row, or (when the refit
     # gave no verdict in time) the one the chosen experiment's selection run wrote (its record's words)
     graded: str = ""
+    # the competition's grader failed on the hidden test (its one error line): exit 2, not 1
+    grader_error: str = ""
 
     def to_json(self) -> dict[str, Any]:
         data = self.report.to_json()
@@ -109,7 +115,7 @@ def run_competition(
             folds=request.folds,
         )
         try:
-            check_grader(request.competition, folder.root)
+            check_grader(request.competition, folder.root, _time_left(request, started or clock))
         except CompetitionError:
             _clear(Path(request.out), existed)  # a refused competition leaves no half-made folder
             raise
@@ -122,6 +128,15 @@ def run_competition(
     )
     result = start_run(task, home, RunIndex(home), overrides, sink=sink, started=started, base=request.base)
     return _finish(request.competition, folder, result, time.time() - clock, home)
+
+
+def _time_left(request: RunRequest, started: float) -> float | None:
+    """Seconds `--time` leaves from now (None: no time budget): the grader's pre-check may take no more."""
+    import time
+
+    if request.time is None:
+        return None
+    return request.time - (time.time() - started) - CLOSING
 
 
 def _clear(out: Path, existed: bool) -> None:
@@ -193,6 +208,7 @@ def _outcome(
     competition: Competition, folder: WorkFolder, result: Any, seconds: float, home: Path | None = None
 ) -> RunOutcome:
     best = result.best
+    grader_error = ""
     final = best.final_metrics if best is not None else None
     graded = next((line for line in reversed(best.decisions) if line.startswith(GRADED)), "") if best else ""
     score = final.get(folder.metric_key) if final else None
@@ -201,9 +217,13 @@ def _outcome(
     elif score is None:
         message = "the chosen experiment's submission was not accepted by the final grading"
         if home is not None:
-            # a record of an older strop names no final log: its one was `N-final.log`
-            older = home / "runs" / result.run_id / "logs" / f"{best.id}-final.log"
-            message += _final_failure(Path(best.final_log_path) if best.final_log_path else older)
+            failure = _final_failure(competition, folder, best, home / "runs" / result.run_id / "logs")
+            message += failure.words
+            if failure.grader:
+                message = (
+                    f"the competition's grader failed on the chosen experiment's submission{failure.words}"
+                )
+                grader_error = failure.grader
     else:
         message = f"experiment {best.name} chosen on the held-out rows; graded once on the hidden test"
         if SELECTION_OUTPUTS in graded:
@@ -225,6 +245,7 @@ def _outcome(
         status=result.status,
         stop_reason=result.stop_reason,
         graded=graded,
+        grader_error=grader_error,
     )
 
 
@@ -266,27 +287,20 @@ def _tidy(seconds: float) -> str:
     return f"{math.ceil(seconds / 60)}m"
 
 
-def _final_failure(log: Path) -> str:
-    """Why the final phase gave no score, from its log: `: …` to end the report's message, or "".
+def _final_failure(competition: Competition, folder: WorkFolder, best: Any, logs: Path) -> FinalFailure:
+    """Why the final phase gave no score, from its log (see `final_failure`).
 
-    A run whose time ran out during the final phase (its refit, then its rerun as selected, each
-    stopped by the run's deadline) otherwise reads as a submission the grader refused, and the
-    user looks for a format problem instead of giving the run more time.
+    A run whose time ran out during the final phase otherwise reads as a submission the grader
+    refused, and a grader that fails on the hidden test as the submission's fault or the time's.
     """
-    try:
-        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return ""
-    stops = [line for line in lines if line.startswith("# backend=")]
-    if stops and "killed_by=timeout" in stops[-1]:
-        after = stops[-1].rsplit("wall=", 1)[-1]
-        if any("stopped by the run's time budget" in line for line in lines):
-            return f": its final run was stopped by the run's time budget after {after}; a longer --time leaves it more"
-        return f": its final run was stopped by the task's timeout after {after}"
-    errors = [n for n, line in enumerate(lines) if line == "--- stderr ---"]
-    said = [line.strip() for line in lines[errors[-1] + 1 :] if line.strip()] if errors else []
-    said = [line for line in said if not line.startswith(("#", "$"))]
-    return f": {said[-1][:300]}" if said else ""
+    # a record of an older strop names no final log: its one was `N-final.log`
+    final = Path(best.final_log_path) if best.final_log_path else logs / f"{best.id}-final.log"
+    validate = Path(best.log_path) if best.log_path else logs / f"{best.id}-validate.log"
+    where = str(competition.grade_file) if competition.grade_file else f"metric {competition.metric_name!r}"
+    public = folder.root / "public"
+    held = next(iter(sorted(public.glob("fold-*/holdout.csv"))), public / "holdout.csv")
+    rows = (csv_rows(held), csv_rows(folder.root / "public-final" / "sample_submission.csv"))
+    return final_failure(final, validate, where, rows)
 
 
 def _holdout_rows(folder: WorkFolder) -> int | None:

@@ -14,8 +14,12 @@ experiment with its reason. Then:
 - phase `final` (once, on the chosen experiment): grades `submission.csv` against the
   competition's private answers, the only time they are read in a run.
 
-Prints `{"<metric key>": score}` (rounded to five decimals, as MLE-bench does); a bad
-submission is one line on stderr and exit status 1.
+Prints `{"<metric key>": score}` (rounded to five decimals, as MLE-bench does). Anything else
+is one line on stderr, last, and an exit status that says whose fault it is, which the grader
+pre-check (`grader_check`) and the report of a final grading (`runner`) read:
+`REFUSED` (1) the submission is wrong, `GRADER_FAILED` (2) the grader raised, called `sys.exit`
+or returned no number, `NOT_FINITE` (3) it returned NaN or an infinity (a candidate's constant
+predictions can make a correlation NaN; on the hidden test it is the grader's fault).
 """
 
 from __future__ import annotations
@@ -31,10 +35,27 @@ from types import ModuleType
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+REFUSED = 1
+GRADER_FAILED = 2
+NOT_FINITE = 3
 
 
 class Refused(Exception):
     """The submission cannot be scored: the experiment fails with this one line."""
+
+    code = REFUSED
+
+
+class GraderFailed(Refused):
+    """The grader failed on a well-formed submission (raised, exited, returned no number)."""
+
+    code = GRADER_FAILED
+
+
+class NotFinite(Refused):
+    """The grader returned NaN or an infinity."""
+
+    code = NOT_FINITE
 
 
 def sibling(name: str) -> ModuleType:
@@ -87,18 +108,38 @@ def grade(
     except metrics.InvalidSubmission as error:
         raise Refused(str(error)) from None
     except SystemExit as error:
-        raise RuntimeError(f"the grader called sys.exit({error.code!r})") from None
+        raise GraderFailed(f"the grader raised SystemExit (it called sys.exit({error.code!r}))") from None
     except Exception as error:
         if type(error).__name__ == "InvalidSubmissionError":
             raise Refused(str(error)) from None
-        raise
-    if isinstance(value, bool | str | bytes) or type(value).__name__ == "bool_":
-        # float() took True as 1.0 and "0.5" as 0.5; the grader pre-check refuses them (grading.py)
-        raise RuntimeError(f"the grader returned {value!r}, not a number")
-    value = float(value)
-    if not math.isfinite(value):
-        raise Refused(f"the grader returned {value}")
-    return round(value, 5)
+        import traceback
+
+        traceback.print_exc()  # for the log; the last line says it in one
+        raise GraderFailed(f"the grader raised {type(error).__name__}: {error}") from None
+    return finite(value)
+
+
+def finite(value: Any) -> float:
+    """The grader's value as a score rounded to five digits, or why it is none (`GraderFailed`, `NotFinite`)."""
+    # float() takes True as 1.0 and "0.5" as 0.5: a grader that returns them is wrong
+    number = not isinstance(value, bool | str | bytes) and type(value).__name__ != "bool_"
+    try:
+        score = float(value) if number else math.nan
+    except (TypeError, ValueError):
+        number = False
+    if not number:
+        raise GraderFailed(f"the grader returned {shown(value)}, not a finite number")
+    if not math.isfinite(score):
+        raise NotFinite(f"the grader returned {score}, not a finite number")
+    return round(score, 5)
+
+
+def shown(value: Any) -> str:
+    """A returned value in a one-line message: its repr, cut short, with its type unless plain."""
+    text = repr(value).splitlines()[0] if repr(value) else type(value).__name__
+    text = text if len(text) <= 60 else text[:57] + "..."
+    plain = isinstance(value, int | float | str | bool | type(None))
+    return text if plain else f"{text} ({type(value).__name__})"
 
 
 def main() -> int:
@@ -114,7 +155,7 @@ def main() -> int:
         )
     except Refused as error:
         print(str(error).splitlines()[0] if str(error) else "refused", file=sys.stderr)
-        return 1
+        return error.code
     print(json.dumps({config["metric_key"]: value}))
     return 0
 

@@ -119,16 +119,22 @@ def prepare_task(
     targets = _forecast(competition, train, _targets(competition, train, train_path))
     train, unlabelled = _labelled(train, targets.columns)
     train = _test_features(train, _header(test_path), [competition.id_column, *targets.columns])
-    folds = fold_count(len(train), targets, llm is not None, folds)
+    ids = competition.id_column
+    folds = fold_count(_distinct_ids(train, ids, train_path), targets, llm is not None, folds)
     if folds > 1:
-        splits = _folds(train, targets, seed, folds)
+        splits = _by_id(train, ids, lambda rows: _folds(rows, targets, seed, folds))
         for k, (fit, holdout) in enumerate(splits):
             _write_split(competition, out, f"fold-{k}", fit, holdout, targets)
         fit, holdout = splits[0]
-    else:
-        fit, holdout = _split_in_time(train, targets) if targets.date_column else _split(train, targets, seed)
+    elif targets.date_column:
+        fit, holdout = _split_in_time(train, targets)
         _write_split(competition, out, "", fit, holdout, targets)
-    _write_public(competition, out / "public-final", pd.concat([fit, holdout]), holdout, targets)
+    else:
+        fit, holdout = _by_id(train, ids, lambda rows: [_split(rows, targets, seed)])[0]
+        _write_split(competition, out, "", fit, holdout, targets)
+    every_row = pd.concat([fit, holdout])
+    final_holdout = unique_ids(holdout, ids, fit[ids].dropna())
+    _write_public(competition, out / "public-final", every_row, final_holdout, targets)
     key = metric_key(competition)
     _write_scorer(competition, out / "scorer", key)
     forecast = targets.date_column is not None
@@ -373,10 +379,72 @@ def _folds(train: Any, targets: Targets, seed: int, folds: int) -> list[tuple[An
     return [(train.iloc[a], train.iloc[b]) for a, b in splitter.split(train, labels)]
 
 
+def _by_id(train: Any, id_column: str, split: Any) -> list[tuple[Any, Any]]:
+    """`split`'s (fit, holdout) pairs, cut so that the rows of one id are all on the same side.
+
+    MLE-bench's train.csv may name an id more than once (a row repeated, or several rows of one
+    id); test.csv never does. Cut row by row, a repeated row would be in fit.csv and, with its
+    target, among the rows that judge it, and selection would reward memorising. So `split` is
+    given one row per id, and every row follows its id. With ids once each this is `split(train)`.
+    """
+    first = ~train[id_column].duplicated()
+    if first.all():
+        return list(split(train))
+    groups = train[id_column].fillna("")
+    pairs = []
+    for _fit, holdout in split(train[first]):
+        held = groups.isin(set(holdout[id_column].fillna("")))
+        pairs.append((train[~held], train[held]))
+    return pairs
+
+
+def _distinct_ids(train: Any, id_column: str, train_path: Path) -> int:
+    """How many ids the labelled rows have: the units that `_by_id` splits, at least `MIN_TRAIN_ROWS`."""
+    count = int(train[id_column].fillna("").nunique())
+    if count < MIN_TRAIN_ROWS:
+        raise CompetitionError(
+            f"{train_path}: its {len(train)} rows with a target have {count} distinct ids "
+            f"({id_column!r}); at least {MIN_TRAIN_ROWS} are needed, as rows of one id are held out together"
+        )
+    return count
+
+
+def unique_ids(holdout: Any, id_column: str, others: Any = ()) -> Any:
+    """The holdout with an id of its own for each repeat of a repeated id.
+
+    Its predictions are graded as a submission is, one row per id (`compare_with_sample`), and a
+    grade.py merges them with the answers on the id: with `000027` twice, every experiment was
+    refused. Repeats get new ids that neither the holdout nor `others` (fit.csv's) has: digits
+    past the largest when the ids are digits (a grader may read them as numbers), else `<id>~2`,
+    `<id>~3`…; the id is not a feature (solution.py drops it).
+    """
+    ids = holdout[id_column].fillna("").astype(str)
+    repeated = ids.duplicated()
+    if not repeated.any():
+        return holdout
+    taken = set(ids) | {str(value) for value in others}
+    fresh: list[str] = []
+    if all(value.isdigit() for value in taken):
+        width, after = max(map(len, taken)), max(int(value) for value in taken)
+        fresh = [str(after + n).zfill(width) for n in range(1, int(repeated.sum()) + 1)]
+    else:
+        seen: dict[str, int] = {}
+        for value in ids[repeated]:
+            n = seen.get(value, 1)
+            while f"{value}~{n + 1}" in taken:
+                n += 1
+            seen[value] = n + 1
+            fresh.append(f"{value}~{n + 1}")
+            taken.add(fresh[-1])
+    ids[repeated] = fresh
+    return holdout.assign(**{id_column: ids.to_numpy()})
+
+
 def _write_split(
     competition: Competition, out: Path, fold: str, fit: Any, holdout: Any, targets: Targets
 ) -> None:
     """One selection split: its public data, and its held-out targets where only the scorer reads them."""
+    holdout = unique_ids(holdout, competition.id_column, fit[competition.id_column].dropna())
     _write_public(competition, out / "public" / fold, fit, holdout, targets)
     answers = out / "private" / "validate" / fold
     answers.mkdir(parents=True)
