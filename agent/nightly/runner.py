@@ -289,6 +289,8 @@ def job_ending(result: dict[str, Any]) -> tuple[str, str]:
     """
     if result.get("status", "done") not in ("done", "stopped"):
         return "failed", str(result.get("stop_reason"))
+    if result.get("grader_error"):  # the competition's grade.py failed on the hidden test
+        return "failed", f"grader error: {result['grader_error']}"
     if result.get("valid_submission") is False:
         return "failed", f"no valid submission: {result.get('message') or 'nothing was graded'}"
     return "done", ""

@@ -440,6 +440,12 @@ def test_an_mle_job_with_no_valid_submission_failed_the_night() -> None:
     invalid = {"status": "done", "valid_submission": False, "message": "no experiment scored in --time 45s"}
     assert job_ending(invalid) == ("failed", "no valid submission: no experiment scored in --time 45s")
     assert job_ending({"status": "stopped", "valid_submission": True}) == ("done", "")
+    grader = {
+        "status": "done",
+        "valid_submission": False,
+        "grader_error": "on the hidden test the grader returned nan",
+    }
+    assert job_ending(grader) == ("failed", "grader error: on the hidden test the grader returned nan")
     assert job_ending({"status": "done"}) == ("done", "")  # run and evolve jobs hold no submission
     assert job_ending({"status": "failed", "stop_reason": "5 failures in a row"}) == (
         "failed",
