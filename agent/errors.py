@@ -16,6 +16,9 @@ feedback, and the run goes on.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import Path
+
 
 class StropError(Exception):
     """Base of every error strop raises on purpose."""
@@ -66,23 +69,63 @@ class UnreadableRecord(RunError, ValueError):
 
 
 FULL_MESSAGES = ("no space left on device", "database or disk is full", "disk quota exceeded")
+FULL_BELOW = 1 << 20
+"""Free bytes under which a disk counts as full. Git does not always say why a write failed:
+a ref's lock file that cannot be written is "couldn't write '…/strop.lock'", no errno (a full
+disk then stopped a run with git's two lines, not the resumable one). Its failed write freed
+what it held, so "full" is "all but a page or two", not zero."""
 
 
-def disk_full(error: BaseException) -> bool:
+def disk_full(error: BaseException, places: Iterable[Path | str] = ()) -> bool:
     """Whether `error`, or one it was raised from, says a disk or a quota is full.
 
     Each writer says it its own way: OSError ENOSPC/EDQUOT, SQLite "database or disk is
-    full", git "No space left on device" in a GitCommandError's stderr.
+    full", git "No space left on device" in a GitCommandError's stderr. Git may also say
+    nothing of the cause: an I/O failure (an OSError, SQLite's, git's, a `RunError` of ours)
+    counts as a full disk too when one of `places` (where the failing writer writes) is full.
     """
     import errno
 
     seen: set[int] = set()
+    failed_io = False
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        if isinstance(current, DiskFull):
+            return True
         if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
         if any(message in str(current).lower() for message in FULL_MESSAGES):
             return True
+        module = type(current).__module__.partition(".")[0]
+        failed_io = failed_io or isinstance(current, OSError | RunError) or module in ("git", "sqlite3")
         current = current.__cause__ or current.__context__
-    return False
+    return failed_io and any(full_at(place) for place in places)
+
+
+def full_at(place: Path | str) -> bool:
+    """Whether the disk holding `place` (or its nearest existing folder) has no room left: under
+    `FULL_BELOW` bytes, or no inode. Root may write into the blocks reserved for it: counted."""
+    import os
+
+    probe = Path(place)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        stat = os.statvfs(probe)
+    except OSError:
+        return False
+    root = os.geteuid() == 0
+    free_bytes = (stat.f_bfree if root else stat.f_bavail) * stat.f_frsize
+    inodes_left = stat.f_ffree if root else stat.f_favail
+    return free_bytes < FULL_BELOW or (stat.f_files > 0 and inodes_left == 0)
+
+
+def one_line(error: BaseException) -> str:
+    """What `error` says, in one line: a failed git command's last stderr line (its `fatal:`,
+    not the command line with strop's dozen `-c` options), else its text, whitespace collapsed."""
+    said = str(getattr(error, "stderr", "") or "").strip().removeprefix("stderr:").strip().strip("'")
+    lines = [line.strip() for line in said.splitlines() if line.strip()]
+    if lines:  # GitPython keeps it as "\n  stderr: '…'"
+        return f"{type(error).__name__}: {lines[-1]}"
+    return f"{type(error).__name__}: {' '.join(str(error).split())}"

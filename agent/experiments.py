@@ -26,7 +26,7 @@ from pathlib import Path
 import git
 from filelock import FileLock
 
-from agent.errors import NotFoundError, RunError, UnreadableRecord, WorkspaceError
+from agent.errors import DiskFull, NotFoundError, RunError, UnreadableRecord, WorkspaceError, disk_full
 from agent.records import ExperimentRecord, NotARecord, RunRecord
 
 NOTES_REF = "strop"
@@ -378,9 +378,12 @@ class ExperimentRepo:
             env={**os.environ, **IDENTITY},
         )
         if done.returncode != 0:
-            raise RunError(
-                f"git {args[0]} failed in {self.path}: {done.stderr.decode(errors='replace').strip()}"
-            )
+            said = done.stderr.decode(errors="replace").strip()
+            failure = RunError(f"git {args[0]} failed in {self.path}: {said}")
+            if disk_full(failure, places=(Path(self.repo.common_dir),)):
+                last = said.splitlines()[-1] if said else "no message"  # git's `fatal:` line
+                raise DiskFull(f"git {args[0]} could not write in {self.path}, its disk is full: {last}")
+            raise failure
         return done.stdout.decode().strip()
 
     def read_runs(self) -> list[RunRecord]:

@@ -9,14 +9,18 @@ and evaluators below.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import secrets
+import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock, Timeout
 
 from agent.errors import UserError
 from agent.experiments import ExperimentRepo, branch_name, lane_written
@@ -126,6 +130,8 @@ class Run:
         self.index = index
         self.home = home
         self.folder = run_dir(record.id)
+        self.runner_lock = runner_lock(self.folder)
+        """Held by the one process driving the run (`start` takes it, the loop's driver keeps it)."""
         self._evaluator: Evaluator | None = None
         # The driver is its run's only writer (the run lock), so the records read from git
         # stay true until its own next `save_record`: the loop reads them at every node.
@@ -147,6 +153,14 @@ class Run:
         `prepare(folder)` writes what the run folder must hold before the run can be found and
         resumed (the command line's overrides): a crash right after the run is recorded then
         resumes it as it was asked for.
+
+        The run is recorded in git before anything of it is made outside its folder (lane 0's
+        worktree, the evaluator's snapshot with the private data): a SIGKILL in between left a
+        worktree registered in the user's repo and a copy of the private data that no run owned,
+        so that nothing listed, resumed or removed them. Now such a run is listed as interrupted
+        and `strop resume` finishes it, lanes and all; one that fails to start leaves nothing.
+        The runner lock is held from before the record on (`runner_lock`): the process starting a
+        run is its driver, so a run killed as it starts reads "interrupted", not "running".
         """
         repo = ExperimentRepo.for_workspace(task.workspace, home)
         _index_orphans(repo, index)
@@ -166,17 +180,21 @@ class Run:
             task_source=task.source,
         )
         run = cls(task, record, repo, index, home)
+        run.runner_lock.acquire()  # a fresh id: free; held until the driver is done (or the process ends)
         try:
+            if prepare is not None:
+                prepare(run.folder)
+            index.register_repo(repo.path)  # before the record: `strop reindex` then finds it, crash or not
+            repo.write_run(record)
+            index.put_run(record)
             run.evaluator()  # snapshot protected files now, before any candidate exists
         except BaseException:
-            repo.discard_run(record.id)
+            for undo in (repo.discard_run, index.forget_run):
+                with contextlib.suppress(Exception):  # a full disk may refuse it too: the cause matters
+                    undo(record.id)
+            run.runner_lock.release(force=True)
+            shutil.rmtree(run.folder, ignore_errors=True)  # it may hold a copy of the private data
             raise
-        if prepare is not None:
-            run.folder.mkdir(parents=True, exist_ok=True)
-            prepare(run.folder)
-        repo.write_run(record)
-        index.register_repo(repo.path)
-        index.put_run(record)
         return run
 
     @classmethod
@@ -414,14 +432,38 @@ def _opened(opener: Callable[..., Any], name: str, key: str, *more: Any) -> Any:
         ) from None
 
 
+RUNNER_LOCK = "runner.lock"
+
+
+def runner_lock(folder: Path) -> FileLock:
+    """The lock of the run whose folder is `folder`: held by the process starting or driving it."""
+    return FileLock(str(folder / RUNNER_LOCK), timeout=0)
+
+
+def driven(folder: Path) -> bool | None:
+    """Whether a process holds the run's runner lock; None when the run never had one (a search,
+    a run started before strop took the lock at the start). The lock is taken for an instant
+    to find out: a `strop resume` started in that instant is told the run is busy."""
+    if not (folder / RUNNER_LOCK).is_file():
+        return None
+    lock = runner_lock(folder)
+    try:
+        lock.acquire()
+    except (Timeout, OSError):  # held; or unreadable, which says nothing of a process: alive
+        return True
+    lock.release()
+    return False
+
+
 def _index_orphans(repo: ExperimentRepo, index: RunIndex) -> None:
     """Put into the index the repo's runs it lacks whose folder is in this home: a run killed
     between its record in git and its index entry could be neither listed nor resumed (only
-    `strop reindex` found it). Runs another home made in the same repo are left to `reindex`."""
+    `strop reindex` found it). Runs another home made in the same repo are left to `reindex`,
+    and so is a run another process is still starting (it holds its runner lock)."""
     known = index.run_ids()
     folders = (index.home / "runs").glob("*")
-    ours = [path.name for path in folders if path.name.isalnum() and path.name not in known]
-    missing = [repo.read_run(run_id) for run_id in ours if repo.has_run(run_id)]
+    ours = [path for path in folders if path.name.isalnum() and path.name not in known]
+    missing = [repo.read_run(path.name) for path in ours if repo.has_run(path.name) and not driven(path)]
     if missing:
         index.register_repo(repo.path)
     for run in missing:

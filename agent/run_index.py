@@ -106,6 +106,13 @@ class RunIndex:
             (record.run, record.id, record.status.value, json.dumps(record.to_dict(), sort_keys=True)),
         )
 
+    def forget_run(self, run_id: str) -> None:
+        """Drop a run and its experiments: one that failed to start, which git no longer holds."""
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+            self.db.execute("DELETE FROM experiments WHERE run = ?", (run_id,))
+
     def replace_all(self, runs: Iterable[RunRecord], experiments: Iterable[ExperimentRecord]) -> None:
         with self.db:
             self.db.execute("BEGIN")

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
+from filelock import Timeout
 
 from agent.budget import RunBudget
-from agent.errors import DiskFull, UserError, disk_full
+from agent.errors import DiskFull, UserError, disk_full, one_line
 from agent.executors import ExecutorSpec, open_executor
 from agent.executors.cluster import ClusterGone
 from agent.loop.events import Note, RunLog, RunStarted, Sink
@@ -53,6 +53,7 @@ from evaluators.verdict import Status
 
 CHECKPOINTS = "checkpoints.sqlite"
 OVERRIDES = "overrides.json"
+STOP = "stop"  # `strop stop`'s request, read at each budget decision (`Nodes.decide`)
 STEPS_PER_EXPERIMENT = 16
 
 
@@ -341,14 +342,39 @@ def _elapsed_so_far(run: Run) -> float:
 
 
 def request_stop(ref: str | None, index: RunIndex) -> str:
-    """Ask a running run to stop after the experiments in flight; returns the run id."""
+    """Ask a running run to stop after the experiments in flight; returns the run id.
+
+    A run the index calls running whose runner lock nobody holds was killed: there is nothing
+    to stop, and a `stop` file left for it stopped its next `strop resume` at once. Refused
+    (exit 2), writing nothing.
+    """
     from agent.home import run_dir
+    from agent.run import driven
 
     record = index.find_run(ref)
     if record.status != "running":
         raise UserError(f"run {record.id} is not running ({record.status})")
-    (run_dir(record.id) / "stop").write_text("stop requested\n")
+    folder = run_dir(record.id)
+    if driven(folder) is False:
+        raise UserError(
+            f"run {record.id} is not running (its process is gone): nothing to stop; "
+            f"`strop resume {record.id}` continues it"
+        )
+    (folder / STOP).write_text("stop requested\n")
     return record.id
+
+
+def _clear_stale_stop(folder: Path, since: int) -> None:
+    """Remove a `stop` file written before `since` (the runner lock's mtime, set just before this
+    process took the lock): it asked a process that is gone, and would stop this resume at once.
+
+    `request_stop` writes only while the lock is held, so a request meant for this process is
+    written after it took the lock, on the same (coarse) file clock: never older than `since`.
+    """
+    stop = folder / STOP
+    with contextlib.suppress(FileNotFoundError):
+        if stop.stat().st_mtime_ns < since:
+            stop.unlink()
 
 
 def preflight(task: Task) -> list[str]:
@@ -450,11 +476,16 @@ def _drive(
     proposer: Any = None,
     started: float | None = None,
 ) -> LoopResult:
-    lock = FileLock(str(run.folder / "runner.lock"), timeout=0)
+    lock = run.runner_lock  # `Run.start` holds it already; a resumed run takes it here
+    lock_file = Path(lock.lock_file)
+    if resumed:
+        lock_file.touch()  # its mtime: what `_clear_stale_stop` compares with (see there)
     try:
         lock.acquire()
     except Timeout:
         raise RunBusyError(f"run {run.record.id} is being run by another process") from None
+    if resumed:
+        _clear_stale_stop(run.folder, lock_file.stat().st_mtime_ns)
     ctx: LoopContext | None = None
     nodes: Nodes | None = None
     try:
@@ -494,10 +525,10 @@ def _drive(
             error.args = (stopped,)  # same type: callers may tell a cluster gone from a bad key
             raise
         except Exception as error:
-            if not disk_full(error):
+            if not disk_full(error, places=(Path(run.repo.repo.common_dir), run.folder)):
                 raise
             stopped = (
-                f"the run stopped: a disk it writes to is full ({type(error).__name__}: {error}); "
+                f"the run stopped: a disk it writes to is full ({one_line(error)}); "
                 f"nothing recorded is lost: free some space, then `strop resume {run.record.id}`"
             )
             with contextlib.suppress(OSError):  # the run log is on a full disk too, most likely
@@ -512,7 +543,7 @@ def _drive(
             nodes.close()
         if ctx is not None:
             ctx.executor.close()
-        lock.release()
+        lock.release(force=True)
 
 
 def _resume_advice(error: UserError, run_id: str) -> str:
