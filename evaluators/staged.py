@@ -584,6 +584,11 @@ class StagedEvaluator:
                 failed.reason = f"{failed.reason} while scoring these outputs"[:300]
             elif execution.killed_by is not None:
                 failed.reason = killed_reason("scorer", execution.killed_by, " while scoring these outputs")
+            elif "Traceback (most recent call last)" in execution.stderr:  # an exception, not a refusal
+                failed.reason = (
+                    f"the scorer crashed on these outputs ({last}): a bug in the scorer, or outputs it "
+                    "does not expect"
+                )[:300]
             else:
                 failed.reason = f"the scorer did not accept the outputs: {last or failed.reason}"[:300]
             failed.feedback = f"{feedback}\n--- scorer ---\n{last}"

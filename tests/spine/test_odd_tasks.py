@@ -257,6 +257,19 @@ def test_a_scorer_killed_for_its_output_is_not_said_to_refuse_the_outputs(
     assert "did not accept" not in result.stderr
 
 
+def test_a_scorer_that_raises_is_said_to_crash_not_to_refuse_the_outputs(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """A scorer's own exception read as `the scorer did not accept the outputs: KeyError: …`: the
+    user took it for the candidate's fault and looked for the bug in the wrong place."""
+    task = odd_task(
+        tmp_path, score='import json\nsettings = {}\nprint(json.dumps({"loss": settings["scale"]}))\n'
+    )
+    result = cli("eval", str(task))
+    one_error(result, "the scorer crashed on these outputs (KeyError: 'scale'): a bug in the scorer")
+    assert "did not accept" not in result.stderr
+
+
 def test_a_run_stage_killed_for_its_output_says_which_limit(
     tmp_path: Path, cli: Callable[..., Result]
 ) -> None:
