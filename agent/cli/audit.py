@@ -20,7 +20,8 @@ What is checked, and what to do when it fails:
 
 - the run has ended (`done` or `stopped`), no strop process holds its locks, no lane worktree
 or git lock file is left: when its process is gone, `strop resume RUN` finishes it;
-- experiment ids run 0..N with none left `pending`: `strop resume RUN` evaluates those;
+- experiment ids run 0..N with none left `pending`: `strop resume RUN` evaluates those (one the
+time budget left when the run ended on it is said as a note: `strop resume RUN --time …`);
 - the run index says what git says: `strop reindex`;
 - `git fsck` finds no error in the experiment repo;
 - every branch strop/RUN/N names a commit holding its own note (the record), and each record's
@@ -29,6 +30,12 @@ removed or edited, or a branch moved, after the run (`git reflog BRANCH` shows w
 - each scored experiment's evaluation log (in $STROP_HOME/runs/RUN/logs) is there, unchanged
 (its sha256 is in the note), and the recorded metrics are those the scorer printed in it:
 a failure means the note or the log was edited: do not trust that score;
+- each record's fields are those of its first version in the notes' history (git keeps each),
+changed only as strop changes them (evaluated once, or again after a time-budget cut; the
+hidden-test score set once; decisions only added), its idea is its commit's message and its
+params are what the commit's params file and marked lines hold; every evaluation log in the
+run's folder is one a record names: a failure means a note was edited (`git log -p
+refs/notes/strop` shows each version);
 - the best the run reports is the best scored experiment by the run's direction;
 - the hidden-test score is on the best only, set once, and matches the final phase's log, which
 is unchanged (its sha256 is in the note; a record of an older strop holds none: said as a note);

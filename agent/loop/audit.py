@@ -3,7 +3,9 @@
 Two parts, both read-only and cheap (a few git processes and the run's log files):
 
 `audit_run` checks what crash safety promises, from the outside (git, the index, the
-file system): experiment ids are contiguous from 0 with none left pending; the number
+file system): experiment ids are contiguous from 0 with none left pending (one the run's
+time budget left, as designed, when the run says it ended on that budget, is said as a
+note: `strop resume` evaluates it); the number
 evaluated is what the budget allowed; the index says what git says; `git fsck` finds no
 error; no lane worktree, lock file or held lock is left behind. The crash tests and the
 crash benchmark call it after every resume.
@@ -13,10 +15,12 @@ sceptical reader of the record would: each branch's note, the parents, every sco
 against its log and that log's sha256, the best, and the hidden test on the best only.
 
 What a passing audit proves: the record is consistent with itself, with git's history
-of it and with the logs on this machine; nobody removed or edited a note, moved a
+of it (every version of every note: `agent.loop.record_history`), with the experiments'
+commits and with the logs on this machine; nobody removed or edited a note, moved a
 branch, lost an experiment or changed a log after it was written (short of rewriting
 a note, its log and the notes' history together, which anyone who can write to both
-the repo and `$STROP_HOME` can do). What it does not prove: that the scorer, the private
+the repo and `$STROP_HOME` can do; even then a record's idea and params must match its
+commit, and a result hidden by a note leaves its log behind). What it does not prove: that the scorer, the private
 data, the task file or strop itself were not tampered with before or during the run
 (the scorer's own output is taken as true); that the sandbox held (with `local` it does
 not); that a one-stage (`command`) task's metric was not forged by the candidate in
@@ -36,8 +40,11 @@ from agent.experiments import ExperimentRepo
 from agent.home import run_dir
 from agent.loop.findings import Audit, Problem
 from agent.loop.provenance import audit_provenance, provenance_audit
+from agent.records import RunRecord
 from agent.run_index import RunIndex
 from evaluators.verdict import Status
+
+TIME_SPENT = "time budget spent"  # how `agent.budget.Budget.decide` words the end of a run's time
 
 __all__ = ["Audit", "Problem", "audit", "audit_provenance", "audit_run", "provenance_audit"]
 
@@ -47,7 +54,7 @@ def audit(run_ref: str | None, home: Path, index: RunIndex) -> Audit:
     run = index.find_run(run_ref)
     report = Audit(run=run)
     try:
-        report.problems.extend(audit_run(run.id, home, index))
+        report.problems.extend(_whole_run(run.id, home, index, None, report.unchecked))
     except (ValueError, TypeError, KeyError, AttributeError) as error:  # a note that is not a record
         report.problems.append(
             Problem(
@@ -60,8 +67,23 @@ def audit(run_ref: str | None, home: Path, index: RunIndex) -> Audit:
     return report
 
 
+def cut_by_time(run: RunRecord) -> bool:
+    """Whether a pending experiment of the run is one its time budget left (by design, see
+    `agent.loop.nodes`: an evaluation the time left cannot finish is not started, and the run
+    ends on its time budget): the run ended, and says that is why. A run that ended otherwise,
+    or has not ended, with an experiment pending lost an evaluation."""
+    return run.status in ("done", "stopped") and run.stop_reason.startswith(TIME_SPENT)
+
+
 def audit_run(run_id: str, home: Path, index: RunIndex, evaluated: int | None = None) -> list[str]:
     """Problems found, in words; an empty list means the run is whole."""
+    return _whole_run(run_id, home, index, evaluated, [])
+
+
+def _whole_run(
+    run_id: str, home: Path, index: RunIndex, evaluated: int | None, notes: list[str]
+) -> list[str]:
+    """The whole-run checks' problems; what is said but is no fault is added to `notes`."""
     problems: list[str] = []
     run = index.find_run(run_id)
     repo = ExperimentRepo.open(Path(run.repo), home)
@@ -82,7 +104,12 @@ def audit_run(run_id: str, home: Path, index: RunIndex, evaluated: int | None = 
             )
         )
     pending = [record.id for record in records if record.status is Status.PENDING]
-    if pending:
+    if pending and cut_by_time(run):
+        notes.append(
+            f"experiments left pending: {pending}: the run ended on its time budget before it could "
+            f"evaluate them (by design, not a fault); `strop resume {run_id} --time …` evaluates them"
+        )
+    elif pending:
         problems.append(
             Problem(f"experiments left pending: {pending}", f"`strop resume {run_id}` evaluates them")
         )

@@ -22,7 +22,11 @@ log files):
   strop holds none: said as a note); no final log exists for an experiment without a
   score; more than one for the best (a final phase cut short, then run again by a
   resume: each reading of the hidden answers keeps its log) is said as a note; no final
-  score exists when the task has no hidden test.
+  score exists when the task has no hidden test;
+- each record against its own history in the notes ref (a field fixed when the experiment
+  was committed, or evaluated, or its hidden test scored, never changed after) and against
+  its commit (the message holds its idea, the params file and marked lines its params), and
+  no evaluation log in the run's folder that no record names (`agent.loop.record_history`).
 """
 
 from __future__ import annotations
@@ -33,16 +37,21 @@ import subprocess
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent.errors import UnreadableRecord
 from agent.experiments import BRANCH_PREFIX, NOTES_REF, RUNS_REF, ExperimentRepo
 from agent.loop.findings import Audit, Problem
+from agent.loop.record_history import check_commits, check_history, check_logs_named, read_history
 from agent.records import NAMES_FINAL_LOG, ExperimentRecord, RunRecord, best_experiment
 from agent.run_index import RunIndex
 from evaluators.command import FINAL_LOG
 from evaluators.metrics_output import MetricsError, last_json_object, validate_metrics
 from evaluators.spec import EvaluatorSpec
 from evaluators.verdict import Status
+
+if TYPE_CHECKING:
+    from agent.task import TaskFile
 
 GONE = "logs live in $STROP_HOME/runs/RUN/logs of the machine that ran the run"
 
@@ -69,10 +78,16 @@ def provenance_audit(run_id: str, home: Path, index: RunIndex, report: Audit) ->
         records = _branch_records(run_id, repo, git, report)
         report.experiments = len(records)
         _check_parents(run, records, git, report)
-        spec = _evaluator_spec(run)
+        task = _task_file(run)
+        spec = task.evaluator if task is not None else None
+        logs = home / "runs" / run_id / "logs"
         _check_logs(run, records, spec, report)
         _check_best(run, records, report)
-        _check_final(run, records, spec, home / "runs" / run_id / "logs", git, report)
+        _check_final(run, records, spec, logs, git, report)
+        history = read_history(run.id, [r.commit for r in records.values()], run.base_commit, git)
+        check_history(run.id, history, {r.commit for r in records.values()}, report)
+        check_commits(run.id, history, task, git, report)
+        check_logs_named(run.id, history, logs, report)
     except _GitError as error:
         report.problems.append(
             Problem(f"git cannot read the run's record: {error}", f"see `git -C {repo.path} fsck --full`")
@@ -270,12 +285,12 @@ class _Log:
     metrics: dict[str, float] | None
 
 
-def _evaluator_spec(run: RunRecord) -> EvaluatorSpec | None:
-    """The evaluator the run used, from the task snapshot it keeps; None for a search (no task file)."""
+def _task_file(run: RunRecord) -> TaskFile | None:
+    """The task as the run used it, from the snapshot it keeps; None for a search (no task file)."""
     from agent.task import TaskFile
 
     try:
-        return TaskFile.model_validate(tomllib.loads(run.task_source)).evaluator
+        return TaskFile.model_validate(tomllib.loads(run.task_source))
     except (tomllib.TOMLDecodeError, ValueError):
         return None
 
@@ -423,13 +438,6 @@ def _check_final(
             continue
         if ended and record.id != run.best:
             _check_earlier_best(name, record.id in earlier_bests, len(finals), report)
-        if len(_final_versions(record.commit, git)) > 1:
-            report.problems.append(
-                Problem(
-                    f"{name}'s hidden-test score changed after it was first recorded (notes history)",
-                    "the hidden test was scored again, or the note edited: trust the first",
-                )
-            )
         log = _final_log(name, record, run.schema, logs, report)
         if log is not None:
             _check_log(log, spec, report)
@@ -538,23 +546,6 @@ def _bests_at_ends(run: RunRecord, git: _Git) -> set[int]:
         if data.get("status") in ("done", "stopped") and isinstance(data.get("best"), int):
             bests.add(data["best"])
     return bests
-
-
-def _final_versions(commit: str, git: _Git) -> set[str]:
-    """The distinct hidden-test scores the notes' history ever held for `commit`'s record."""
-    paths = [commit, f"{commit[:2]}/{commit[2:]}", f"{commit[:2]}/{commit[2:4]}/{commit[4:]}"]
-    try:
-        versions = git("rev-list", f"refs/notes/{NOTES_REF}", "--", *paths).split()
-    except _GitError:
-        return set()
-    specs = [f"{version}:{path}" for version in versions for path in paths]
-    seen = set()
-    for text in git.blobs(specs):
-        if text:
-            final = _json_object(text).get("final_metrics")
-            if final is not None:
-                seen.add(json.dumps(final, sort_keys=True))
-    return seen
 
 
 def _json_object(text: str | None) -> dict:
