@@ -3,7 +3,9 @@
 Layout of a store folder::
 
     manifest.json   schema, embedder, generation, roots, exclusions, and per source file: hash + chunk ids
-    roots.json      the roots and exclusions alone, so `rebuild` works even when manifest.json is lost
+    roots.json      the roots and exclusions alone, so `rebuild` works even when manifest.json is lost;
+                    written when a write starts, so it names the roots of an add that never committed
+    writing.json    present while a write runs (the same roots): found with no writer, a write was killed
     chroma/         Chroma PersistentClient: vectors (precomputed by our embedder), texts, metadata
     lexical/        the BM25 index: gen-N/ folders and `current`, the pointer to the live one
     write.lock      held by the one writer (see `lock`)
@@ -19,6 +21,14 @@ vectors that no manifest entry names are swept. Until then searches pass over
 them: only chunks in the lexical index, which a write rebuilds just before it
 commits, are returned. Reads take no lock; a reader whose in-process Chroma
 view went stale under a writer reopens and retries.
+
+A write killed hard (SIGKILL, the OOM killer, a power cut) can leave Chroma's index files
+half-written, and Chroma's native code then crashes the process that reads them (a
+segfault in `count()`, no Python error to catch). So a write marks the store
+(`writing.json`) until Chroma is closed; opening a store that holds the mark while no writer
+does first reads Chroma in a child process, and a crash there becomes one line naming
+`rebuild`, which moves the damaged files aside and re-adds the roots recorded when the
+killed write started. A healthy store loses the mark and the next `add` resumes.
 
 Incremental ingestion works per file: an unchanged hash is skipped without
 reading Chroma or the model; a changed file's chunks are replaced; files that
@@ -45,17 +55,19 @@ import numpy as np
 
 from knowledge.embedder import Embedder, default_embedder
 from knowledge.entry import Chunk, Hit, content_hash
-from knowledge.errors import REBUILD_HINT, EntryNotFound, KnowledgeError, StoreUnavailable
+from knowledge.errors import REBUILD_HINT, EntryNotFound, KnowledgeError, StoreBusy, StoreUnavailable
 from knowledge.fusion import convex_fusion
 from knowledge.ingest_plan import Plan, absolute, plan_path, refuse_url
 from knowledge.lexical import LexicalIndex
 from knowledge.lock import DEFAULT_TIMEOUT_S, writer_lock
 from knowledge.manifest import IngestReport, Manifest, SourceInfo, under
-from knowledge.vectors import ChunkVectors, recorded_sources
+from knowledge.vectors import ChunkVectors, holds_vectors, probe, recorded_sources
 
 EMBED_BATCH = 256
 EXACT_TOP_UP = 20_000  # the most chunks a short approximate answer is completed from, exactly
 MAX_DENSE_WIDENING = 64  # how much deeper than asked a search looks past uncommitted vectors
+WRITING = "writing.json"
+STORE_FILES = ("manifest.json", "chroma", "lexical", "roots.json", WRITING)  # what `rebuild` moves aside
 Progress = Callable[[int, int], None]
 """progress(chunks_stored_so_far, chunks_to_store) during `add` (a resumed chunk counts, unembedded)."""
 
@@ -109,8 +121,36 @@ class KnowledgeStore:
                 f"the knowledge store at {root} was built with embedder {manifest.embedder!r}, "
                 f"not {store.embedder.name!r}; {REBUILD_HINT}"
             )
+        store._check_killed_write(manifest)
         store._vectors.open()
         return store
+
+    def _check_killed_write(self, manifest: Manifest) -> None:
+        """Raise StoreUnavailable when a killed write left Chroma's files so damaged that reading
+        them crashes the process; see the module docstring.
+
+        Suspect: the `writing.json` mark, or (from versions without it) a store that never
+        committed a write but holds vectors. Only with no writer running (the writer lock is
+        free): a running write holds the mark too. The lock is held during the probe, and a
+        healthy store loses its mark, so the next reader does not probe again.
+        """
+        marked = (self.root / WRITING).exists()
+        if not marked and not (manifest.generation == 0 and holds_vectors(self.root)):
+            return
+        try:
+            with writer_lock(self.root, timeout=0):
+                failure = probe(self.root)
+                if failure is None:
+                    (self.root / WRITING).unlink(missing_ok=True)
+                    return
+        except StoreBusy:
+            return  # a write is running: its mark is live
+        roots = _recorded_roots(self.root)
+        named = roots[0] if roots and roots[0] else recorded_sources(self.root)
+        raise StoreUnavailable(
+            f"the knowledge store at {self.root} was damaged by a killed add ({failure}): "
+            f"`strop knowledge rebuild` re-adds {_some(named)}"
+        )
 
     def _missing(self, creating: bool = False) -> None:
         """Raise the right error for a folder without a manifest (unless it is empty and we create)."""
@@ -209,15 +249,16 @@ class KnowledgeStore:
         aside: Path | None = None
         with writer_lock(root, lock_timeout):
             recorded = _recorded_roots(root)
-            roots, excluded = recorded or (recorded_sources(root), [])
-            if any((root / name).exists() for name in ("manifest.json", "chroma", "lexical", "roots.json")):
+            roots, excluded = recorded or ([], [])
+            roots = roots or recorded_sources(root)  # no roots: a first add killed by an older version
+            if any((root / name).exists() for name in STORE_FILES):
                 stamp, n = time.strftime("%Y%m%d-%H%M%S"), 0
                 aside = root.with_name(f"{root.name}.broken-{stamp}")
                 while aside.exists():  # a second rebuild within the same second
                     n += 1
                     aside = root.with_name(f"{root.name}.broken-{stamp}-{n}")
                 aside.mkdir(parents=True)
-                for name in ("manifest.json", "chroma", "lexical", "roots.json"):
+                for name in STORE_FILES:
                     if (root / name).exists():
                         shutil.move(str(root / name), str(aside / name))
         store = cls.open(root, embedder, create=True, lock_timeout=lock_timeout)
@@ -237,8 +278,12 @@ class KnowledgeStore:
         """Make the plan's changes; a store that fails a write is StoreUnavailable, not a crash.
 
         The manifest is written last, so a write that fails half-way changes nothing the
-        user relies on: the sources stay recorded, and `rebuild` re-ingests them.
+        user relies on: the sources stay recorded, and `rebuild` re-ingests them. The roots
+        this write adds are recorded (roots.json) and the store marked as being written
+        (writing.json) before Chroma is touched; the mark goes once Chroma is closed, which a
+        Python exception or Ctrl-C reaches too: it stays only when the process was killed.
         """
+        self._record_roots(manifest)
         try:
             return self._apply_fresh(manifest, plan, progress)
         except KnowledgeError:
@@ -250,6 +295,15 @@ class KnowledgeStore:
             ) from None
         finally:
             self.close()  # persist Chroma's index for readers in other processes, and drop our view
+            (self.root / WRITING).unlink(missing_ok=True)
+
+    def _record_roots(self, manifest: Manifest) -> None:
+        """Write roots.json and the writing.json mark (each atomically), naming `manifest`'s roots."""
+        data = json.dumps({"roots": manifest.roots, "excluded": manifest.excluded})
+        for name in (WRITING, "roots.json"):
+            tmp = self.root / f"{name}.tmp"
+            tmp.write_text(data)
+            os.replace(tmp, self.root / name)
 
     def _apply_fresh(self, manifest: Manifest, plan: Plan, progress: Progress | None) -> int:
         self.close()  # another process may have written since we opened: start from the files
@@ -292,9 +346,6 @@ class KnowledgeStore:
         manifest.generation += 1
         self._rebuild_lexical(manifest)
         manifest.write(self._manifest_path)
-        roots_tmp = self.root / "roots.json.tmp"
-        roots_tmp.write_text(json.dumps({"roots": manifest.roots, "excluded": manifest.excluded}))
-        os.replace(roots_tmp, self.root / "roots.json")
         return embedded
 
     def _rebuild_lexical(self, manifest: Manifest) -> None:
@@ -476,6 +527,14 @@ def _recorded_roots(root: Path) -> tuple[list[str], list[str]] | None:
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
     return None
+
+
+def _some(paths: Sequence[str], shown: int = 3) -> str:
+    """The first `shown` paths, and how many more: a killed add may have named a thousand files."""
+    if not paths:
+        return "nothing (no record of its sources survived): add them again with `strop knowledge add PATH…`"
+    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+    return ", ".join(paths[:shown]) + more
 
 
 def _root_of(source: str, manifest: Manifest) -> str:

@@ -11,7 +11,10 @@ habits are handled here:
   ("Nothing found on disk", "Error finding id"): the reads reopen the client and retry;
   writes, made under the store's writer lock, do not (the store reports a failed write);
 - its client is shared per folder within a process (refcounted): `close` releases it, which
-  also completes its files on disk for readers in other processes.
+  also completes its files on disk for readers in other processes;
+- a call that names many ids, or returns the texts of many items, fails past SQLite's 32,766
+  bound variables ("too many SQL variables"; Chroma 1.5.9 reads `get()` of every item's texts
+  that way too): every read, write and delete goes in pages of at most `PAGE` items.
 
 Vectors come precomputed from our embedder: Chroma's default one downloads a model at run
 time and fails offline.
@@ -21,6 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,7 +40,17 @@ from knowledge.errors import REBUILD_HINT, StoreUnavailable
 
 COLLECTION = "strop_chunks"
 READ_RETRIES = 4
-DELETE_BATCH = 5000
+PAGE = 5000  # items per Chroma call: far below SQLite's 32,766 variables, few round trips
+PROBE_TIMEOUT_S = 120.0
+_PROBE = """
+import sys, chromadb
+client = chromadb.PersistentClient(path=sys.argv[1], settings=chromadb.Settings(anonymized_telemetry=False))
+collection = client.get_collection(sys.argv[2])
+collection.count()
+got = collection.get(limit=1, include=["embeddings"])
+if len(got["ids"]):
+    collection.query(query_embeddings=[got["embeddings"][0]], n_results=1, include=["distances"])
+"""
 T = TypeVar("T")
 
 
@@ -84,25 +100,25 @@ class ChunkVectors:
         """
         collection = self.open()
         metadatas = [_metadata(source, chunk) for _, source, chunk in batch]
-        stored = collection.get(ids=[i for i, _, _ in batch], include=["documents", "metadatas"])
+        stored = _get(collection, [i for i, _, _ in batch], ["documents", "metadatas"])
         have = dict(
             zip(stored["ids"], zip(stored["documents"], stored["metadatas"], strict=True), strict=True)
         )
         todo = [n for n, (i, _, c) in enumerate(batch) if have.get(i) != (c.text, metadatas[n])]
-        if not todo:
-            return 0
-        collection.upsert(
-            ids=[batch[n][0] for n in todo],
-            embeddings=embedder.embed([batch[n][2].embedding_text() for n in todo]),
-            documents=[batch[n][2].text for n in todo],
-            metadatas=[metadatas[n] for n in todo],
-        )
+        for start in range(0, len(todo), PAGE):
+            page = todo[start : start + PAGE]
+            collection.upsert(
+                ids=[batch[n][0] for n in page],
+                embeddings=embedder.embed([batch[n][2].embedding_text() for n in page]),
+                documents=[batch[n][2].text for n in page],
+                metadatas=[metadatas[n] for n in page],
+            )
         return len(todo)
 
     def delete(self, ids: Sequence[str]) -> None:
         collection = self.open()
-        for start in range(0, len(ids), DELETE_BATCH):
-            collection.delete(ids=list(ids[start : start + DELETE_BATCH]))
+        for start in range(0, len(ids), PAGE):
+            collection.delete(ids=list(ids[start : start + PAGE]))
 
     def sweep(self, keep: set[str]) -> None:
         """Delete vectors no manifest entry names (left by an interrupted write). Counting comes
@@ -110,13 +126,13 @@ class ChunkVectors:
         collection = self.open()
         if collection.count() == len(keep):
             return
-        orphans = [i for i in collection.get(include=[])["ids"] if i not in keep]
+        orphans = [i for i in _all(collection, [])["ids"] if i not in keep]
         if orphans:
             self.delete(orphans)
 
     def everything(self) -> list[tuple[str, str, str, str]]:
         """(id, title, text, type) of every stored chunk, for the lexical index a write rebuilds."""
-        got = self.open().get(include=["documents", "metadatas"])
+        got = _all(self.open(), ["documents", "metadatas"])
         return [
             (i, str(meta.get("title", "")), text, str(meta.get("type", "")))
             for i, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
@@ -163,7 +179,7 @@ class ChunkVectors:
 
     def cosines(self, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
         """Cosine similarity of `vector` with each of the stored chunks `ids` (those still stored)."""
-        got = self._read(lambda c: c.get(ids=list(ids), include=["embeddings"]))
+        got = self._read(lambda c: _get(c, ids, ["embeddings"]))
         vectors = np.asarray(got["embeddings"], dtype=np.float32)
         if not len(vectors):
             return {}
@@ -172,7 +188,7 @@ class ChunkVectors:
 
     def hits(self, ids: Sequence[str]) -> dict[str, Hit]:
         """The stored chunks `ids` as hits with score 0, by id; ids no longer stored are absent."""
-        got = self._read(lambda c: c.get(ids=list(ids), include=["documents", "metadatas"]))
+        got = self._read(lambda c: _get(c, ids, ["documents", "metadatas"]))
         return {
             i: Hit(
                 source=str(meta["source"]),
@@ -186,6 +202,30 @@ class ChunkVectors:
             )
             for i, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         }
+
+
+def _get(collection: Any, ids: Sequence[str], include: list[str]) -> dict[str, list[Any]]:
+    """`collection.get(ids=…)` in pages of `PAGE` ids, the pages' answers joined."""
+    got: dict[str, list[Any]] = {"ids": [], **{name: [] for name in include}}
+    for start in range(0, len(ids), PAGE):
+        _join(got, collection.get(ids=list(ids[start : start + PAGE]), include=include))
+    return got
+
+
+def _all(collection: Any, include: list[str]) -> dict[str, list[Any]]:
+    """Every item of the collection, read `PAGE` at a time (a writer holds the lock: no item
+    moves between pages)."""
+    got: dict[str, list[Any]] = {"ids": [], **{name: [] for name in include}}
+    while True:
+        page = collection.get(include=include, limit=PAGE, offset=len(got["ids"]))
+        _join(got, page)
+        if len(page["ids"]) < PAGE:
+            return got
+
+
+def _join(into: dict[str, list[Any]], page: Any) -> None:
+    for name, values in into.items():
+        values.extend(page[name] if page[name] is not None else [])
 
 
 def _metadata(source: str, chunk: Chunk) -> dict[str, str]:
@@ -217,3 +257,42 @@ def recorded_sources(store_root: Path) -> list[str]:
     except sqlite3.Error:
         return []
     return sorted(str(value) for (value,) in rows if value)
+
+
+def holds_vectors(store_root: Path) -> bool:
+    """Whether Chroma's database holds any vector, read with sqlite directly (read-only, cheap)."""
+    import sqlite3
+
+    database = store_root / "chroma" / "chroma.sqlite3"
+    if not database.is_file():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+            return connection.execute("SELECT 1 FROM embeddings LIMIT 1").fetchone() is not None
+    except sqlite3.Error:
+        return True  # unreadable: let the probe tell
+
+
+def probe(store_root: Path) -> str | None:
+    """Open, count and query the collection in a child process; None when that works, else why not.
+
+    In a child because a damaged index crashes Chroma's native code (a segfault), which no
+    `except` in this process could turn into a message.
+    """
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _PROBE, str(store_root / "chroma"), COLLECTION],
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        return f"reading its vectors hung for {PROBE_TIMEOUT_S:.0f}s"
+    if done.returncode == 0:
+        return None
+    if done.returncode < 0:
+        with contextlib.suppress(ValueError):
+            return f"reading its vectors crashed with {signal.Signals(-done.returncode).name}"
+        return f"reading its vectors crashed with signal {-done.returncode}"
+    last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+    return f"reading its vectors failed: {last[:200]}"

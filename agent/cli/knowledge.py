@@ -7,12 +7,13 @@ errors (missing, corrupt, busy, unknown source) become one-line user errors.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from agent.cli import app
 from agent.cli.render import err, out, plural, print_json, printable, safe
@@ -125,6 +126,16 @@ def _plain(console: Console, text: str) -> None:
     console.print(printable(text), markup=False, emoji=False)
 
 
+NO_TEXT = "no text"
+NO_TEXT_SHOWN = 3  # names shown on the one line that sums up the files without text
+
+
+def _path(path: str) -> str:
+    """A file name as one printable line: a newline, tab or other control character in it is
+    shown escaped (`a\\nb.md`), so a name cannot spread over two lines or drive the terminal."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in path)
+
+
 def _print_report(report: object, json_out: bool) -> None:
     data = report.as_dict()  # type: ignore[attr-defined]
     if json_out:
@@ -134,12 +145,18 @@ def _print_report(report: object, json_out: bool) -> None:
         f"added {data['added']}, updated {data['updated']}, removed {data['removed']}, "
         f"unchanged {data['skipped']} files; embedded {plural(data['chunks_embedded'], 'chunk')} in {data['seconds']:.1f}s"
     )
+    empty = [item["source"] for item in data["unsupported"] if item["reason"] == NO_TEXT]  # type: ignore[union-attr]
     for item in data["unsupported"]:  # type: ignore[union-attr]
-        _plain(err, f"skipped ({item['reason']}): {item['source']}")
+        if item["reason"] != NO_TEXT:
+            _plain(err, f"skipped ({item['reason']}): {_path(item['source'])}")
+    if empty:  # empty __init__.py and py.typed files: a project has a hundred, nothing to act on
+        more = f" and {len(empty) - NO_TEXT_SHOWN} more" if len(empty) > NO_TEXT_SHOWN else ""
+        names = ", ".join(_path(source) for source in empty[:NO_TEXT_SHOWN])
+        _plain(err, f"skipped {plural(len(empty), 'file')} with no text (empty): {names}{more}")
     for line in data["errors"]:  # type: ignore[union-attr]
-        _plain(err, f"not ingested: {line}")
+        _plain(err, f"not ingested: {_path(line)}")
     for path in data["left_out"]:  # type: ignore[union-attr]
-        _plain(err, f"left out (removed earlier; add it by name to take it back): {path}")
+        _plain(err, f"left out (removed earlier; add it by name to take it back): {_path(path)}")
 
 
 def _given_path(text: str, what: str) -> str:
@@ -163,14 +180,32 @@ def add_command(
     Python is split by function and class, Markdown/RST by heading, PDFs by page,
     notebooks by cell, playbooks by typed section, other text by size. Unchanged files
     are skipped by hash, changed ones replaced, files gone from a folder removed.
-    Each file left out gets a `skipped (reason): path` line on stderr.
+    Each file left out gets a `skipped (reason): path` line on stderr; files with no text
+    (empty `__init__.py`) are counted on one line. Interrupted (Ctrl-C), the same add resumes.
 
     Example:  strop knowledge add docs/ src/ paper.pdf   then   strop knowledge search "out of memory"
     """
     given = [_given_path(text, "path") for text in paths]
+    stored = [0]
+
+    def add(progress: Callable[[int, int], None]) -> object:
+        def counted(done: int, total: int) -> None:
+            stored[0] = done
+            progress(done, total)
+
+        return store.add(given, progress=counted)
+
     with _user_errors():
         store = _open_store(create=True)
-        report = _progress_ingest("embedding", lambda progress: store.add(given, progress=progress))
+        try:
+            report = _progress_ingest("embedding", add)
+        except KeyboardInterrupt:
+            err.print(
+                f"interrupted after storing {plural(stored[0], 'chunk')}; run the same "
+                "`strop knowledge add` again to resume: the chunks embedded so far are kept",
+                markup=False,
+            )
+            raise typer.Exit(130) from None
     _print_report(report, json_out)
 
 
@@ -214,8 +249,8 @@ def search_command(
     for rank, hit in enumerate(hits, start=1):
         title = f"  {safe(hit.title, one_line=True)}" if hit.title else ""
         heading = (
-            f"[bold]{rank}. {safe(hit.source, one_line=True)}[/] ({safe(hit.location, one_line=True)}) "
-            f"[cyan]{hit.type}[/]{title}"
+            f"[bold]{rank}. {escape(_path(hit.source))}[/] ({safe(hit.location, one_line=True)}) "
+            f"[cyan]{hit.type}[/] score {hit.score:.2f}{title}"
         )
         out.print(heading, markup=True, emoji=False)
         _plain(out, "   " + " ".join(hit.text.split())[:240])
@@ -235,7 +270,7 @@ def list_command(json_out: JsonFlag = False) -> None:
         )
         return
     for s in sources:
-        _plain(out, f"{s.chunks:5d}  {s.source}  {', '.join(s.types)}")
+        _plain(out, f"{s.chunks:5d}  {_path(s.source)}  {', '.join(s.types)}")
     err.print(f"{plural(len(sources), 'source')}, {plural(sum(s.chunks for s in sources), 'chunk')}")
 
 

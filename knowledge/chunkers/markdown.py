@@ -7,7 +7,9 @@ or `---`, as CommonMark reads them); headings inside fenced code blocks or YAML
 front matter are not headings, nor is a `---` that follows no paragraph of its own
 (after a blank line, a list item or quote it continues, a table, HTML): that is
 a thematic break. A heading with nothing under it is no passage, whatever its
-style. reStructuredText headings
+style (the sections under it carry it in their titles), but a document of headings
+alone (an outline, a table of contents, a stub) is one passage of those headings,
+not a file without text. reStructuredText headings
 are a title line underlined (optionally overlined) by a repeated punctuation
 character; levels follow the order in which adornments first appear, as
 docutils does. Long sections are cut into line windows. Written by hand: the
@@ -31,6 +33,7 @@ _ADORNMENT = re.compile(r"^\s*([=\-~^\"'`#*+:.<>_])\1*\s*$")  # an underline or 
 _ATX_START = re.compile(r"^ {0,3}#{1,6}(\s|$)")
 # a list item, quote, table row or HTML block: a paragraph right under one continues it ("lazily")
 _CONTAINER = re.compile(r"^ {0,3}([-*+]\s|\d{1,9}[.)]\s|>|\||<[A-Za-z/!?])")
+_WORD = re.compile(r"\w")
 _RST_ADORN = re.compile(r"^([=\-~^\"'`#*+:.<>_])\1{2,}\s*$")
 
 
@@ -179,9 +182,18 @@ def chunk_markdown(
     text: str, doc_title: str = "", entry_type: EntryType = EntryType.REFERENCE
 ) -> list[Chunk]:
     lines = text.splitlines()
-    return _chunk_sections(_sections(lines, _markdown_headings(lines)), entry_type, doc_title)
+    chunks = _chunk_sections(_sections(lines, _markdown_headings(lines)), entry_type, doc_title)
+    return chunks or _outline(text, entry_type, doc_title)
 
 
 def chunk_rst(text: str, doc_title: str = "", entry_type: EntryType = EntryType.REFERENCE) -> list[Chunk]:
     lines = text.splitlines()
-    return _chunk_sections(_sections(lines, _rst_headings(lines)), entry_type, doc_title)
+    chunks = _chunk_sections(_sections(lines, _rst_headings(lines)), entry_type, doc_title)
+    return chunks or _outline(text, entry_type, doc_title)
+
+
+def _outline(text: str, entry_type: EntryType, doc_title: str) -> list[Chunk]:
+    """A document with no section body: its headings are its text (none when it has no words)."""
+    if not _WORD.search(text):
+        return []
+    return chunk_text(text, entry_type, doc_title, key_prefix="(outline)@")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from knowledge.chunkers import MAX_CHARS, UnsupportedFile, chunk_file
+from knowledge.chunkers.markdown import chunk_markdown, chunk_rst
 from knowledge.chunkers.text import line_windows
 from knowledge.entry import EntryType
 
@@ -175,3 +176,14 @@ def test_odd_cells_inside_a_notebook_are_passed_over() -> None:
     nb = {"cells": [3, {"source": 5}, {"source": ["ok", 7]}, "x", {"cell_type": "code", "source": "y = 1"}]}
     chunks = chunk_file(Path("odd.ipynb"), json.dumps(nb).encode())
     assert [(c.location, c.text) for c in chunks] == [("cell 3", "ok"), ("cell 5", "y = 1")]
+
+
+def test_a_document_of_headings_alone_is_one_passage_of_its_headings() -> None:
+    """An outline or a stub README (`# Project`) was skipped as "no text"; a heading with nothing
+    under it in a document with body text is still no passage of its own."""
+    [outline] = chunk_markdown("# Project\n## Install\n\n## Usage\n", "README.md")
+    assert outline.text == "# Project\n## Install\n\n## Usage" and outline.location == "lines 1-4"
+    [rst] = chunk_rst("Title\n=====\n\nPart\n----\n", "index.rst")
+    assert rst.text == "Title\n=====\n\nPart\n----"
+    assert [c.title for c in chunk_markdown("# A\n## B\nwords\n", "x.md")] == ["x.md: A > B"]
+    assert chunk_markdown("\n \n", "x.md") == []

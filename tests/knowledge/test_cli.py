@@ -103,7 +103,7 @@ def test_add_prints_a_line_per_skipped_file(
     docs.mkdir()
     (docs / "users.md").write_text("# Users\nalice and bob\n")
     (docs / "weird.ipynb").write_text('{"cells": 3}')
-    (docs / "heading.md").write_text("# Only a heading\n")
+    (docs / "empty.md").write_text("")
     (docs / "outdir").symlink_to(tmp_path)  # a folder link: not walked into
     (tmp_path / "secret.md").write_text("# Secret\nnot for the store\n")
     (docs / "secret.md").symlink_to(tmp_path / "secret.md")
@@ -112,8 +112,8 @@ def test_add_prints_a_line_per_skipped_file(
     assert "added 1," in added.stdout
     assert [line for line in added.stderr.splitlines() if line] == [
         f"skipped (symlink to {tmp_path / 'secret.md'}, outside {docs}): {docs / 'secret.md'}",
-        f"skipped (no text): {docs / 'heading.md'}",
         f"skipped (not a Jupyter notebook: no list of cells): {docs / 'weird.ipynb'}",
+        f"skipped 1 file with no text (empty): {docs / 'empty.md'}",
     ]
 
 

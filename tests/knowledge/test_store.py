@@ -195,18 +195,26 @@ def test_an_unreadable_file_is_skipped_and_the_rest_of_the_folder_added(
     assert [s.source for s in store.list_sources()] == [str(docs / "good.md")]
 
 
-def test_a_file_without_text_is_skipped_as_no_text(tmp_path: Path, hashing: HashingEmbedder) -> None:
+def test_a_file_without_text_is_skipped_as_no_text_and_headings_alone_are_text(
+    tmp_path: Path, hashing: HashingEmbedder
+) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "heading.md").write_text("# Only a heading\n")
     (docs / "empty.txt").write_text("")
+    (docs / "blank.md").write_text("\n  \n")
     (docs / "body.md").write_text("# Body\nsome words\n")
     store = KnowledgeStore.open(tmp_path / "store", embedder=hashing)
     report = store.add([docs])
-    assert report.added == 1 and _skipped(report) == {"heading.md": "no text", "empty.txt": "no text"}
+    assert report.added == 2 and _skipped(report) == {"empty.txt": "no text", "blank.md": "no text"}
+    assert store.search("only a heading", k=1)[0].text == "# Only a heading"
     (docs / "body.md").write_text("# Body\n")
     again = store.add([docs])
-    assert again.removed == 1 and _skipped(again)["body.md"] == "no text" and store.list_sources() == []
+    assert again.updated == 1 and store.search("body", k=1)[0].text == "# Body"
+    (docs / "body.md").write_text("")
+    gone = store.add([docs])
+    assert gone.removed == 1 and _skipped(gone)["body.md"] == "no text"
+    assert [s.source for s in store.list_sources()] == [str(docs / "heading.md")]
 
 
 def test_a_symlink_out_of_the_folder_is_skipped_unless_named_alone(
