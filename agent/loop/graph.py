@@ -534,6 +534,10 @@ def _drive(
             with contextlib.suppress(OSError):  # the run log is on a full disk too, most likely
                 RunLog(run.folder / "run.log")(Note(stopped))
             raise DiskFull(stopped) from error
+        ctx.memory.close()  # an ingestion still running stops (issue: `[knowledge] sources` vs --time)
+        for text in ctx.memory.notes:
+            ctx.emit(Note(text))
+        ctx.memory.notes.clear()
         records = run.records()
         return LoopResult(
             run.record.id, run.record.status, run.record.stop_reason, run.best(records), records
@@ -542,6 +546,7 @@ def _drive(
         if nodes is not None:
             nodes.close()
         if ctx is not None:
+            ctx.memory.close()  # never left writing the store while the process exits
             ctx.executor.close()
         lock.release(force=True)
 

@@ -6,7 +6,8 @@ A narrow seam, so the loop does not depend on how knowledge works:
   sources, or when the knowledge package cannot be opened); the run log says so.
 - `KnowledgeMemory` uses `knowledge.Memory` (episodic lessons in
   `$STROP_HOME/knowledge/memory`) and, when the task lists `[knowledge] sources`,
-  `knowledge.KnowledgeStore` (ingested at run start). Retrieval is formatted by
+  `knowledge.KnowledgeStore` (ingested on the warm-up thread, within the run's time:
+  `agent.loop.ingestion`; passages join once it is done). Retrieval is formatted by
   `knowledge.format_context` within the task's token budget; every finished
   experiment becomes an `ExperimentTrace`; `Memory.failing_regions` become
   `not (…)` rules that the constraint check and the evolve proposer honour.
@@ -23,16 +24,21 @@ nice 15, in the loop's own thread, where no deadline can cut it: `strop run --ti
 ended after 49.5 s. So `KnowledgeMemory` loads it on a background thread from the
 start (`warm_up`; not at all for a run shorter than `WARM_UP_MIN_BUDGET`), and under a
 time budget `retrieve` and `learn` answer nothing (and say so once) until it is `ready`:
-a call never waits for the load. Without one the loop `wait`s.
+a call never waits for the load. Without one the loop `wait`s. The task's sources are
+ingested on that thread too, once the model is loaded, and stop short of the deadline
+(`agent.loop.ingestion`; it was once on the loop's thread: 143.5 s of a 60 s run).
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 WARM_UP_MIN_BUDGET = 120.0  # seconds: shorter runs do not load the embedding model
+CLOSE_WAIT = 30.0  # seconds `close` waits at most for an ingestion to stop (one slice, Chroma's close)
 
 if TYPE_CHECKING:
     from agent.constraints import Rule
@@ -64,17 +70,41 @@ class LoopMemory:
         """Failing regions of the space, as constraint rules (none without memory)."""
         return []
 
+    def close(self) -> None:
+        """The run ended: stop what still works for it (an ingestion), leaving its note in `notes`."""
+        return None
+
 
 class KnowledgeMemory(LoopMemory):
-    """Lessons from `knowledge.Memory`, passages from `knowledge.KnowledgeStore`."""
+    """Lessons from `knowledge.Memory`, passages from `knowledge.KnowledgeStore`.
 
-    def __init__(self, task: Task, memory: Any, store: Any, run: Any) -> None:
+    `open_store` opens the store on the warm-up thread, which then ingests the task's
+    `[knowledge] sources` into it (`store`, when given, is used as it is, and ingested too
+    when the task lists sources).
+    """
+
+    def __init__(
+        self, task: Task, memory: Any, store: Any, run: Any, open_store: Callable[[], Any] | None = None
+    ) -> None:
         super().__init__(task)
         self.memory = memory
         self.store = store
         self.run = run
         self.failures = 0
+        self._open_store = open_store
+        self._sources = (
+            list(task.spec.knowledge.sources) if (store is not None or open_store is not None) else []
+        )
         self._loaded = threading.Event()
+        self._ingested = threading.Event()  # the store may be searched: ingestion ended, one way or another
+        self._ended = threading.Event()  # the run ended (`close`): an ingestion stops
+        self._phase = threading.Lock()  # `close` and the thread agree on who says the ingestion's note
+        self._ingesting = False
+        self._deadline: float | None = None  # time.monotonic() of the run's deadline
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._pending: list[str] = []  # notes of the warm-up thread, until the loop's thread takes them
+        self._pending_lock = threading.Lock()
         self._started = self._declined = False
         self._declined_note = ""  # what `describe` says instead when the run is too short to load it
         self._waited = 0  # calls answered empty because the model was still loading
@@ -82,28 +112,34 @@ class KnowledgeMemory(LoopMemory):
         self._fingerprinted = False
 
     def warm_up(self, time_budget: float | None) -> None:
-        """Start loading the model on a background thread, unless the run is too short to use it.
+        """Start loading the model on a background thread, unless the run is too short to use it;
+        the same thread then ingests the task's sources, until `ingestion.MARGIN` before the deadline.
 
         `time_budget`: the seconds the run has left (all of its budget, unless resumed).
 
-        A run under `WARM_UP_MIN_BUDGET` seconds skips knowledge (one note says so): the load
+        A run under `WARM_UP_MIN_BUDGET` seconds skips knowledge, sources too (one note says so): the load
         alone can take most of such a budget, and a thread still importing torch at exit held
         the process 4–6 s past its last line (measured at nice 15, load ~12).
         """
         if self._started:
             return
         if time_budget is not None and time_budget < WARM_UP_MIN_BUDGET:
+            sources = f", nor {', '.join(self._sources)} ingested" if self._sources else ""
             self._declined_note = (
-                f"knowledge: not loaded with {round(time_budget, 1):g}s of the run left (its model takes 10-50 s to load); "
-                f"give at least {WARM_UP_MIN_BUDGET:g}s to use it"
+                f"knowledge: not loaded with {round(time_budget, 1):g}s of the run left (its model takes 10-50 s to load)"
+                f"{sources}; give at least {WARM_UP_MIN_BUDGET:g}s to use it"
             )
             self._started = self._declined = True  # never ready: calls answer nothing at once
+            self._ingested.set()
             return
         self._started = True
-        threading.Thread(target=self._load, name="strop-knowledge-warm-up", daemon=True).start()
+        self._deadline = None if time_budget is None else time.monotonic() + time_budget
+        self._thread = threading.Thread(target=self._load, name="strop-knowledge-warm-up", daemon=True)
+        self._thread.start()
 
     def _load(self) -> None:
-        """Load the embedding model off the loop's thread (a failure shows at the first real call)."""
+        """Load the embedding model off the loop's thread (a failure shows at the first real call),
+        then ingest the task's sources (`agent.loop.ingestion`)."""
         try:
             for owner in (self.memory, self.store):
                 embedder = getattr(owner, "embedder", None)
@@ -113,20 +149,84 @@ class KnowledgeMemory(LoopMemory):
             pass
         finally:
             self._loaded.set()
+        try:
+            self._ingest()
+        finally:
+            self._ingested.set()
+
+    def _ingest(self) -> None:
+        """Open the store and add the task's sources, until `MARGIN` before the deadline or the run's end."""
+        from agent.loop.ingestion import deadline_stop, ingest
+        from knowledge.errors import KnowledgeError
+
+        if not self._sources:
+            return
+        with self._phase:
+            if self._ended.is_set():
+                return  # `close` said it
+            self._ingesting = True
+        label = ", ".join(self._sources)
+        try:
+            if self.store is None and self._open_store is not None:
+                self.store = self._open_store()
+            paths = [str(self.task.resolve(source)) for source in self._sources]
+            self._say(ingest(self.store, paths, label, deadline_stop(self._deadline, self._ended)))
+        except (KnowledgeError, OSError) as error:
+            self._say(f"knowledge: store unavailable ({error}); no retrieved passages this run")
+            self.store = None
+
+    def _say(self, text: str) -> None:
+        with self._pending_lock:
+            self._pending.append(text)
+
+    def _collect(self) -> None:
+        """The warm-up thread's notes join `notes` (read and cleared by the loop's thread)."""
+        with self._pending_lock:
+            self.notes.extend(self._pending)
+            self._pending.clear()
+
+    def close(self) -> None:
+        """Stop an ingestion between two slices and wait for the store to close (a second or two:
+        a process that exits in the middle of a Chroma write leaves its files half-written)."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._phase:
+            self._ended.set()
+            ingesting = self._ingesting
+        thread = self._thread
+        if thread is not None and self._sources and not self._ingested.is_set():
+            if ingesting:
+                thread.join(CLOSE_WAIT)
+            else:
+                self._say(
+                    f"knowledge: {', '.join(self._sources)} not ingested: the run ended while the embedding "
+                    "model was loading; the next run ingests it"
+                )
+        self._collect()
 
     @property
     def ready(self) -> bool:
         """Whether the embedding model is loaded: until then calls return at once, empty."""
         return self._loaded.is_set()
 
+    @property
+    def ingested(self) -> bool:
+        """Whether the task's sources are done with (ingested, stopped or failed): the store may be searched."""
+        return self._ingested.is_set()
+
     def wait(self, seconds: float | None = None) -> bool:
-        """Wait for the model (for a run without a time budget); whether it is loaded."""
+        """Wait for the model and the task's sources (for a run without a time budget, which waiting
+        costs nothing: its first experiments get the passages too); whether the model is loaded."""
         if not self._started:
             self._started = True
             self._load()
-        return self._loaded.wait(seconds)
+        loaded = self._loaded.wait(seconds)
+        self._ingested.wait(seconds)
+        return loaded
 
     def _still_loading(self, what: str) -> bool:
+        self._collect()
         if self.ready:
             return False
         self._waited += 1
@@ -141,10 +241,10 @@ class KnowledgeMemory(LoopMemory):
     def describe(self) -> str:
         if self._declined:
             return self._declined_note
-        parts = [
-            "lessons from memory" if self.memory is not None else "",
-            "the knowledge store" if self.store else "",
-        ]
+        store = "the knowledge store" if self.store else ""
+        if self._sources:
+            store = f"the knowledge store once {', '.join(self._sources)} is ingested (in the background)"
+        parts = ["lessons from memory" if self.memory is not None else "", store]
         return "knowledge: " + " and ".join(p for p in parts if p)
 
     @property
@@ -194,7 +294,7 @@ class KnowledgeMemory(LoopMemory):
                 [],
             )
         hits = []
-        if self.store is not None:
+        if self.store is not None and self.ingested:  # the warm-up thread writes it till then
             query = f"{goal}\n{error}" if error else goal
             hits = self._guard(
                 "searching the knowledge store", lambda: self.store.search(query, k=spec.k), []
@@ -267,7 +367,11 @@ class KnowledgeMemory(LoopMemory):
 
 
 def open_memory(task: Task, run: Any = None, **_: Any) -> LoopMemory:
-    """The memory the loop uses for `task`: knowledge's, or the empty one (and why, in its notes)."""
+    """The memory the loop uses for `task`: knowledge's, or the empty one (and why, in its notes).
+
+    The store is opened and the sources ingested later, on the warm-up thread (`KnowledgeMemory`):
+    here nothing waits for the embedding model.
+    """
     spec = task.spec.knowledge
     if not spec.memory and not spec.sources:
         empty = LoopMemory(task)
@@ -275,7 +379,9 @@ def open_memory(task: Task, run: Any = None, **_: Any) -> LoopMemory:
         return empty
     try:
         from agent.home import knowledge_dir
+        from agent.loop.ingestion import SharedEmbedder
         from knowledge import KnowledgeStore, Memory
+        from knowledge.embedder import default_embedder
         from knowledge.errors import KnowledgeError
     except ImportError as error:
         empty = LoopMemory(task)
@@ -283,30 +389,21 @@ def open_memory(task: Task, run: Any = None, **_: Any) -> LoopMemory:
             f"knowledge: not available ({error}); retrieve returns nothing and learn keeps nothing"
         )
         return empty
-    memory = store = None
+    embedder = SharedEmbedder(default_embedder())  # one model, one call at a time, for both threads
+    memory = None
     notes = []
     try:
-        memory = Memory.open(knowledge_dir() / "memory") if spec.memory else None
+        memory = Memory.open(knowledge_dir() / "memory", embedder=embedder) if spec.memory else None
     except (KnowledgeError, OSError) as error:
         notes.append(f"knowledge: memory unavailable ({error}); no lessons this run")
-    if spec.sources:
-        try:
-            store = KnowledgeStore.open(knowledge_dir())
-            sources = [str(task.resolve(source)) for source in spec.sources]
-            report = store.add(sources)
-            notes.append(f"knowledge: ingested {', '.join(spec.sources)} ({_ingested(report)})")
-        except (KnowledgeError, OSError) as error:
-            notes.append(f"knowledge: store unavailable ({error}); no retrieved passages this run")
-            store = None
-    if memory is None and store is None:
+    if memory is None and not spec.sources:
         empty = LoopMemory(task)
         empty.notes.extend(notes)
         return empty
-    loaded = KnowledgeMemory(task, memory, store, run)
+
+    def open_store() -> Any:
+        return KnowledgeStore.open(knowledge_dir(), embedder=embedder)
+
+    loaded = KnowledgeMemory(task, memory, None, run, open_store=open_store if spec.sources else None)
     loaded.notes.extend(notes)
     return loaded
-
-
-def _ingested(report: Any) -> str:
-    data = report.as_dict() if hasattr(report, "as_dict") else {}
-    return ", ".join(f"{k} {v}" for k, v in data.items() if isinstance(v, int)) or "done"

@@ -868,8 +868,8 @@ class Nodes:
         ready = getattr(self.ctx.memory, "ready", None)
         deadline = self._deadlines(state, records)[0]
         if deadline.at is None:
-            if ready is False:
-                self.ctx.memory.wait()  # no time budget: waiting for the model costs nothing
+            if ready is False or getattr(self.ctx.memory, "ingested", True) is False:
+                self.ctx.memory.wait()  # no time budget: waiting for the model and the sources costs nothing
             return False
         if ready is False:
             return False  # the model loads on its own thread: calls return at once until it is ready

@@ -3,7 +3,10 @@
 Kinds:
   failure   an error signature seen in a situation; `fix` is filled by the first
             successful child of a failed experiment (its idea and diff excerpt)
-  outcome   an idea that changed the score (positive `score_delta` = better)
+  outcome   an idea that changed the score (positive `score_delta` = better); similar
+            ideas merge, and the lesson keeps the distinct configs and value ranges
+            they spanned (`configs`), so its text never passes one run's values off
+            as the lesson of several
 
 Confidence is the mean of a Beta(1, 1) prior updated by the lesson's record,
 (confirmations + 1) / (confirmations + contradictions + 2): a new lesson
@@ -101,6 +104,13 @@ class Lesson:
     confirmations: int = 0
     contradictions: int = 0
     evidence: list[Evidence] = field(default_factory=list)
+    configs: list[str] | None = None
+    """Keys of the distinct configs an outcome lesson merged (`configs.config_key`); None when
+    not recorded (a lesson written before strop kept them)."""
+    ranges: dict[str, list[float]] = field(default_factory=dict)
+    """Per named number of those configs, [lowest, highest] seen."""
+    choices: dict[str, list[str]] = field(default_factory=dict)
+    """Per named word of those configs, the words seen."""
 
     @property
     def confidence(self) -> float:

@@ -10,7 +10,9 @@
   fix with a similar idea confirms it; a child that tried an idea similar to
   the known fix and failed with the same signature contradicts it;
 * an ok experiment with a score change updates the outcome lesson of a
-  similar idea (cosine ≥ 0.90): same sign confirms, opposite sign contradicts.
+  similar idea (cosine ≥ 0.90): same sign confirms, opposite sign contradicts;
+  the lesson counts the distinct configs it merged and the ranges of their values,
+  and its text shows that class once there are several (`configs`).
 
 Traces are also appended to `traces.jsonl`, which `failing_regions` reads: for a
 run that passes its fingerprint (experiment 0's code and the evaluator, see
@@ -52,6 +54,7 @@ from knowledge.embedder import Embedder, default_embedder
 from knowledge.entry import content_hash
 from knowledge.errors import REBUILD_HINT, EntryNotFound, StoreUnavailable
 from knowledge.lock import DEFAULT_TIMEOUT_S, writer_lock
+from knowledge.memory.configs import MAX_CONFIGS, config_key, merged_ideas, named_values, widen
 from knowledge.memory.lesson import Evidence, Lesson, LessonKind
 from knowledge.memory.region import Point, Region, failing_regions
 from knowledge.memory.signature import error_signature, log_excerpt, strip_accidents
@@ -113,7 +116,7 @@ class Memory:
             data = json.loads(self._lessons_path.read_text())
             if data.get("schema") != SCHEMA:
                 raise ValueError(f"schema {data.get('schema')!r}, expected {SCHEMA}")
-            lessons = [Lesson.from_dict(item) for item in data["lessons"]]
+            lessons = [_recorded(Lesson.from_dict(item)) for item in data["lessons"]]
             vectors: dict[str, np.ndarray] = {}
             if data.get("embedder") == self.embedder.name:
                 vectors = {k: np.asarray(v, dtype=np.float32) for k, v in data.get("vectors", {}).items()}
@@ -286,10 +289,12 @@ class Memory:
         vector = self.embedder.embed([f"{signature}\n{self._situation(trace)}"])[0]
         lesson = self._find(LessonKind.OUTCOME, signature, vector, lessons, vectors, SAME_IDEA)
         delta = trace.metric_delta
+        key, values = config_key(trace.idea, trace.params), named_values(trace.idea, trace.params)
         if lesson is None:
             text = f"In {trace.task_name}, {trace.idea[:200]}{_outcome_tail(delta, 1)}"
             lesson = self._new(LessonKind.OUTCOME, trace, signature, self._situation(trace), text)
-            lesson.score_delta = delta
+            lesson.score_delta, lesson.configs = delta, [key]
+            widen(lesson.ranges, lesson.choices, values)
             lessons.append(lesson)
             vectors[lesson.id] = vector
         else:
@@ -300,7 +305,11 @@ class Memory:
                 lesson.contradictions += 1
             seen = lesson.confirmations + lesson.contradictions + 1
             lesson.score_delta = previous + (delta - previous) / seen
-            lesson.text = _OUTCOME_TAIL.sub(_outcome_tail(lesson.score_delta, seen), lesson.text)
+            if lesson.configs is not None:  # a lesson from before strop kept them stays unrecorded
+                if key not in lesson.configs and len(lesson.configs) < MAX_CONFIGS:
+                    lesson.configs.append(key)
+                widen(lesson.ranges, lesson.choices, values)
+            lesson.text = _outcome_text(lesson)
         lesson.add_evidence(Evidence(trace.run_id, trace.experiment_id, f"delta {delta:+.4g}"))
         return lesson
 
@@ -418,6 +427,25 @@ class Memory:
 
 
 _OUTCOME_TAIL = re.compile(r" (improved|worsened) the score by \S+?( on average over \d+ runs)?\.$")
+
+
+def _outcome_text(lesson: Lesson) -> str:
+    """An outcome lesson's text: one config's may quote it (and its wording); several are shown as
+    their class, the values as the ranges seen (`configs.merged_ideas`), never one run's values."""
+    seen = lesson.confirmations + lesson.contradictions + 1
+    tail = _outcome_tail(lesson.score_delta or 0.0, seen)
+    if lesson.configs is not None and len(lesson.configs) == 1:
+        return _OUTCOME_TAIL.sub(tail, lesson.text)
+    return f"In {lesson.task_name}, {merged_ideas(lesson.signature, lesson.configs, lesson.ranges, lesson.choices)}{tail}"
+
+
+def _recorded(lesson: Lesson) -> Lesson:
+    """A lesson as read: one merged over runs before strop kept its configs quoted the first run's
+    values as the lesson's; it reads as its class, without numbers."""
+    merged = lesson.confirmations + lesson.contradictions > 0
+    if lesson.kind is LessonKind.OUTCOME and lesson.configs is None and merged:
+        lesson.text = _outcome_text(lesson)
+    return lesson
 
 
 def _outcome_tail(delta: float, seen: int) -> str:
