@@ -105,7 +105,7 @@ class RunNotes:
 
 
 def _key(path: Path) -> str:
-    return hashlib.sha1(str(path).encode()).hexdigest()[:10]
+    return hashlib.sha1(os.fsencode(path)).hexdigest()[:10]
 
 
 _SAFE_CONFIG = (

@@ -7,6 +7,8 @@ and the read commands start fast.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import sys
 
@@ -53,6 +55,7 @@ def main() -> None:
 
     # the weak-sandbox warning is also logged as a plain line: Python's copy would repeat it
     warnings.filterwarnings("ignore", message="sandbox backend 'local' chosen")
+    _tolerant_streams()
     try:
         app()
     except StropError as error:
@@ -75,12 +78,47 @@ def main() -> None:
                 "free some space and run the command again\n"
             )
             sys.exit(1)
+        if (place := _unwritable(error)) is not None:
+            sys.stderr.write(
+                f"error: strop cannot write {place}; make it writable (strop keeps its runs under "
+                "STROP_HOME, ~/.strop by default: point it at a folder you may write)\n"
+            )
+            sys.exit(2)
         sys.stderr.write(
             f"internal error: {type(error).__name__}: {error} (set STROP_DEBUG=1 for the traceback)\n"
         )
         sys.exit(1)
     finally:
         _quick_exit()
+
+
+def _unwritable(error: Exception) -> str | None:
+    """What strop could not write, with why, when `error` is that: a read-only or forbidden file
+    (EROFS, EACCES), or a home it may not write (SQLite says only "unable to open database file")."""
+    if isinstance(error, OSError) and error.errno in (errno.EROFS, errno.EACCES):
+        return f"{error.filename or 'a file it needs'}: {error.strerror}"
+    from agent.home import strop_home
+
+    try:
+        home = strop_home()
+    except OSError:
+        return None
+    return f"{home}: not writable" if home.is_dir() and not os.access(home, os.W_OK) else None
+
+
+def _tolerant_streams() -> None:
+    """Print what the terminal's encoding cannot show as `?`, rather than die on it.
+
+    strop's own output holds `·`, `…`, `★` and `–`; under a locale that is not UTF-8
+    (en_US.ISO-8859-1, or C with Python's UTF-8 mode off) `strop run` did all its work,
+    then lost its summary table to a UnicodeEncodeError and exited 1. A closed stream is
+    None: nothing to set.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="replace")
 
 
 def _quick_exit() -> None:

@@ -78,7 +78,9 @@ def plural(count: int, noun: str) -> str:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    """`data` as JSON on stdout; nothing when stdout is closed (`>&-`: Python's is None), as `out` does."""
+    if sys.stdout is not None:
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 STATUS_STYLE = {
