@@ -57,7 +57,7 @@ def test_json_output_shape(tmp_path):
     for entry in report["front"]:
         assert {"cost", "ops", "max_ulp", "max_rel_error", "verified", "c_code", "origin"} <= set(entry)
         assert entry["verified"] == "sampled" and entry["cost"] <= 3
-        assert entry["origin"] in ("seed", "baseline-equivalent", "evolved", "novel")
+        assert entry["origin"] in ("seed", "baseline-equivalent", "evolved", "novel", "novel?")
         assert (out / f"exp_float64_cost{entry['cost']:g}.c").read_text() == entry["c_code"]
     for baseline in report["baselines"]:
         assert {"name", "cost", "max_ulp", "max_rel_error", "verified"} <= set(baseline)
@@ -67,6 +67,7 @@ def test_json_output_shape(tmp_path):
     best = {e["cost"]: e["max_rel_error"] for e in report["front"]}
     assert best.get(3, minimax[3]) <= minimax[3] * 1.01  # the seeds include the minimax polynomials
     assert report["novel"] == sum(e["origin"] == "novel" for e in report["front"])
+    assert report["provisional"] == sum(e["origin"] == "novel?" for e in report["front"])
     assert report["engine"]["evaluated"] > 0
     assert 0 <= report["structure_cache"]["hit_rate"] <= 1
     # progress on stderr even with --json (and a pipe, not a terminal)

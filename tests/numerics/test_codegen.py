@@ -41,7 +41,12 @@ def _python_max_ulp(program, fn, lo, hi, name):
 @pytest.mark.skipif(shutil.which("cc") is None, reason="needs the system C compiler")
 @pytest.mark.parametrize(
     ("fn", "lo", "hi", "name"),  # exhaustive and sampled plans; asin is NumPy's arcsin and C's asinl
-    [("exp2", 1.0, 1.125, "float32"), ("exp", 0.5, 1.0, "float64"), ("asin", 0.25, 0.5, "float64")],
+    [
+        ("exp2", 1.0, 1.125, "float32"),
+        ("exp", 0.5, 1.0, "float64"),
+        ("asin", 0.25, 0.5, "float64"),
+        ("exp", 0.0, 1.0, "float64"),  # from 0: the edges (the smallest subnormals) in both
+    ],
 )
 def test_c_harness_remeasures_the_same_max_ulp(tmp_path, fn, lo, hi, name):
     program = PROGRAM.rounded(FORMATS[name].dtype)

@@ -141,6 +141,11 @@ int main(void) {
         const int64_t span = last - first, q = span / (nb - 1), r = span % (nb - 1);
         for (int64_t k = 0; k < nb; k++) visit(from_ordinal(first + q * k + (r * k) / (nb - 1)));
         for (int64_t o = last - nc + 1; o <= last; o++) visit(from_ordinal(o));
+        const int64_t nd = __ND__; /* the edges: each end of the interval and each side of 0 */
+        for (int64_t o = first; o <= last && o < first + nd; o++) visit(from_ordinal(o));
+        for (int64_t o = last; o >= first && o > last - nd; o--) visit(from_ordinal(o));
+        if (first <= 0 && 0 <= last)
+            for (int64_t o = first > -nd ? first : -nd; o <= last && o <= nd; o++) visit(from_ordinal(o));
         visit((__REAL__)lo);
         visit((__REAL__)hi);
     }
@@ -181,6 +186,7 @@ def c_source(
         "__NA__": str(plan.stratified),
         "__NB__": str(plan.ordinal),
         "__NC__": str(plan.top),
+        "__ND__": str(plan.edge),
     }
     harness = _HARNESS
     for key, value in replacements.items():

@@ -43,7 +43,7 @@ from agent.domains.numerics.denominators import BoundedProver, check_program
 from agent.domains.numerics.domain import NumericsDomain, canonical_key
 from agent.domains.numerics.exhaustive import estimate_seconds
 from agent.domains.numerics.measure import Errors, Reference
-from agent.domains.numerics.origins import Measured, label, worth_showing
+from agent.domains.numerics.origins import PROVISIONAL, Measured, full_kind, label, worth_showing
 from agent.domains.numerics.points import count_in
 from agent.domains.numerics.program import Program
 from agent.domains.numerics.report import (
@@ -236,7 +236,7 @@ def discover(
     )
     front_chosen = [i for i, e in enumerate(front_grid) if wanted(e)]
     to_verify = [front_programs[i] for i in front_chosen] + [named[k][1] for k in chosen]
-    verifier = Verifier(domain, request, until, exhaustive, to_verify)
+    verifier = Verifier(domain, request, until, exhaustive, to_verify, front=len(front_chosen))
     say(f"phase: verification ({verifier.kind}, {verifier.points} inputs per program)")
     measured = verifier.measure(to_verify)
     front_verified = _known(zip(front_chosen, measured[: len(front_chosen)], strict=True))
@@ -254,11 +254,12 @@ def discover(
                 name, costs[k], errors.max_ulp, errors.max_rel_error, program.cost(), kind, program.text()
             )
         )
-    comparable = [Measured(b.name, b.cost, metric_of(b)) for b in baselines]
+    comparable = [Measured(b.name, b.cost, metric_of(b), b.verified) for b in baselines]
     textbook = comparable + [
-        Measured(name, domain.cost(p), metric_of(score.measure(p.run(domain.score.x, fmt))))
+        Measured(name, domain.cost(p), metric_of(score.measure(p.run(domain.score.x, fmt))), "search grid")
         for name, p in extensions
     ]
+    full = full_kind(fmt.precision)  # what a novel label rests on, both sides (see `origins.full_kind`)
     seed_keys = (
         {canonical_key(p.prune(), frozenset()) for p in domain.initial_genomes(numpy.random.default_rng(0))}
         if request.seeds
@@ -266,10 +267,12 @@ def discover(
     )
 
     front_costs = [domain.cost(p) for p in front_programs]
-    novel = [
-        label(metric_of(e), cost, canonical_key(p.prune(), frozenset()) in seed_keys, comparable).origin
-        == "novel"
-        for p, e, cost in zip(front_programs, front_errors, front_costs, strict=True)
+    novel = [  # a discovery, confirmed or not, is never hidden behind a cheaper point
+        label(
+            metric_of(e), cost, canonical_key(p.prune(), frozenset()) in seed_keys, comparable, kind, full
+        ).origin
+        in ("novel", PROVISIONAL)
+        for p, e, cost, kind in zip(front_programs, front_errors, front_costs, front_kinds, strict=True)
     ]
     shown = worth_showing(
         front_costs, [metric_of(e) for e in front_errors], [e.max_rel_error for e in front_errors], novel
@@ -289,8 +292,8 @@ def discover(
     ):
         cost, ops = domain.cost(program), program.cost()
         is_seed = canonical_key(program.prune(), frozenset()) in seed_keys
-        mark = label(metric_of(errors), cost, is_seed, comparable)
-        beyond = label(metric_of(errors), cost, is_seed, textbook) if extensions else None
+        mark = label(metric_of(errors), cost, is_seed, comparable, kind, full)
+        beyond = label(metric_of(errors), cost, is_seed, textbook, kind, full) if extensions else None
         header = _header(request, cost, ops, errors, kind, program)
         c_code = c_source(
             program, request.fn, request.lo, request.hi, request.dtype, header, request.arithmetic
@@ -318,6 +321,7 @@ def discover(
                 baseline=mark.baseline,
                 baseline_error=mark.baseline_error,
                 margin=mark.margin,
+                unconfirmed=mark.unconfirmed,
                 textbook=beyond.baseline if beyond else None,
                 textbook_margin=beyond.margin if beyond else None,
                 c_path=str(c_path) if c_path else None,

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from agent.domains.numerics.domain import CacheTally, Z3Tally
-from agent.domains.numerics.origins import TOLERANCE, Measured, strongest
+from agent.domains.numerics.origins import PROVISIONAL, TOLERANCE, Measured, strongest
 from agent.domains.numerics.targets import FORMATS, Format
 from agent.evolution import EngineStats
 
@@ -21,7 +21,7 @@ class FrontEntry:
     ops: int  # plain operation count (an fma is 1)
     max_ulp: float  # on the verification set
     max_rel_error: float
-    verified: str  # "exhaustive" (every float32 of the interval, in C) or "sampled"
+    verified: str  # "exhaustive" (every float32 of the interval, in C), "sampled" (…), or "search grid"
     search_max_ulp: float  # on the search grid
     program: str
     c_code: str
@@ -30,6 +30,7 @@ class FrontEntry:
     baseline: str | None = None  # the strongest baseline at the same or lower cost
     baseline_error: float | None = None
     margin: float | None = None  # baseline error / this error
+    unconfirmed: str | None = None  # origin `novel?`: which side rests on less than the full verification set
     # the same against the baselines and the textbook extensions (float64, double inside; see `textbook_programs`)
     textbook: str | None = None
     textbook_margin: float | None = None
@@ -128,6 +129,12 @@ class Report:
         return [entry for entry in self.front if entry.origin == "novel"]
 
     @property
+    def provisional(self) -> list[FrontEntry]:
+        """Front points better than every baseline at ≤ their cost only on sampled or search-grid
+        errors (origin `novel?`): unconfirmed, not discoveries (see `origins`)."""
+        return [entry for entry in self.front if entry.origin == PROVISIONAL]
+
+    @property
     def novel_beyond_textbook(self) -> list[FrontEntry]:
         """Novel points that also beat the textbook extensions at ≤ their cost (float64, double inside)."""
         return [e for e in self.novel if e.textbook_margin is not None and e.textbook_margin > 1 + TOLERANCE]
@@ -171,6 +178,7 @@ class Report:
                 {k: v for k, v in asdict(entry).items() if k not in ("numpy_code",)} for entry in self.front
             ],
             "novel": len(self.novel),
+            "provisional": len(self.provisional),
             "baselines": [asdict(b) for b in self.baselines],
             "verification": self.verification,
             "verification_points": self.verification_points,

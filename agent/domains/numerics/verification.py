@@ -16,7 +16,7 @@ from agent.deadline import Deadline
 from agent.domains.numerics.domain import NumericsDomain
 from agent.domains.numerics.exhaustive import verify_all
 from agent.domains.numerics.measure import Errors, Reference
-from agent.domains.numerics.points import count_in, verification_points
+from agent.domains.numerics.points import count_in, edge_points, verification_points
 from agent.domains.numerics.program import Program
 from agent.domains.numerics.request import Request
 
@@ -42,7 +42,8 @@ class Verifier:
     not be ready, with every program measured on it, in `SAMPLED_SHARE` of the time left
     (erf's float64 truth is mpmath, ~50 µs a point; see `_sampled_stride`); programs are then
     measured one by one while the time allows, and those left over keep their search-grid
-    errors (`None` here). `programs` are those `measure` will be given, for that estimate.
+    errors (`None` here). `programs` are those `measure` will be given, for that estimate; the first
+    `front` of them (all when None) are front programs, the only ones the speed loops time.
     """
 
     def __init__(
@@ -52,8 +53,10 @@ class Verifier:
         until: Deadline,
         exhaustive: bool,
         programs: Sequence[Program] = (),
+        front: int | None = None,
     ) -> None:
         self.domain, self.request, self.until = domain, request, until
+        self.front = front
         self.format = domain.format
         self.exhaustive = exhaustive
         self.seconds = 0.0
@@ -79,7 +82,9 @@ class Verifier:
         self.kind = "sampled"
         stride = _sampled_stride(len(x), truth_each, programs_each, allowed)
         if stride > 1:
-            x = numpy.unique(numpy.concatenate([x[::stride], x[-1:]]))
+            # the edges stay whole: a stride steps over the smallest inputs, where errors peak
+            edges = edge_points(self.request.lo, self.request.hi, self.format)
+            x = numpy.unique(numpy.concatenate([x[::stride], x[-1:], edges]))
             self.kind = "sampled (thinned to fit the time)"
             self.notes.append(
                 f"the sampled verification set was thinned {stride}× to {len(x)} inputs to end by --time"
@@ -123,9 +128,11 @@ class Verifier:
         or finish, every program falls back to the sampled set (`None` is returned)."""
         results: list[Errors | None] = []
         slowest = 0.0
+        front = len(programs) if self.front is None else self.front
         for start in range(0, len(programs), PLANNED_PROGRAMS):
             left = self.until.left()
-            if start and left - SPEED_SECONDS < 1.5 * slowest:
+            keep = SPEED_SECONDS if _speed_ahead(self.request.speed, results, front, start) else 0.0
+            if start and left - keep < 1.5 * slowest:
                 break
             began = time.monotonic()
             batch, why = self._pass(programs[start : start + PLANNED_PROGRAMS], left)
@@ -171,6 +178,17 @@ class Verifier:
                 f"{what} reached {len(errors)} of {total} programs by --time; the rest keep their search-grid errors"
             )
         return errors + [None] * (total - len(errors))
+
+
+def _speed_ahead(speed: bool, results: Sequence[Errors | None], front: int, start: int) -> bool:
+    """Whether the speed loops will run after this pass, so its later batches keep `SPEED_SECONDS`:
+    they time front programs verified under 1 ULP, and once every front program is verified with
+    none under it, the speed phase is skipped (a run ended at 46 s of 75 holding 15 s for it)."""
+    if not speed:
+        return False
+    if start < front:  # a front program not verified yet may be under 1 ULP
+        return True
+    return any(r is not None and r.max_ulp < VERIFY_BELOW_ULP for r in results[:front])
 
 
 def _interpolated(ops: list[int], low: int, low_seconds: float, high: int, high_seconds: float) -> float:
