@@ -67,6 +67,7 @@ def ui_command(
         token = secrets.token_urlsafe(24)
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+    _check_free(host, port)
     out.print(f"strop ui on {url}  (read-only; Ctrl-C to stop)", markup=False)
     servers: list[uvicorn.Server] = []
     app = create_app(
@@ -89,5 +90,29 @@ def ui_command(
         server.run()
     except OSError as error:
         raise UserError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    except SystemExit:  # uvicorn exits 3 when it cannot bind, after logging the error itself
+        if server.started:
+            raise
+        raise UserError(f"cannot listen on {host}:{port} (in use?)") from None
     if not server.started:
         raise UserError(f"cannot listen on {host}:{port} (in use?)")
+
+
+def _check_free(host: str, port: int) -> None:
+    """Refuse, in one line, a port something already listens on: uvicorn logged its own
+    `ERROR: [Errno 98]` and exited 3."""
+    import errno
+    import socket
+
+    from agent.errors import UserError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise UserError(
+                    f"cannot listen on {host}:{port}: something already listens there; give another --port"
+                ) from None
