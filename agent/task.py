@@ -57,7 +57,7 @@ class TaskSection(_Section):
     def _check_name(cls, name: str) -> str:
         """A field validator, so that the error points at the `name` line, not the `[task]` header."""
         if not _NAME.match(name):
-            raise ValueError(f"name {name!r} must be 1-64 letters, digits, '.', '_' or '-'")
+            raise ValueError(f"name {name!r} must be 1-64 ASCII letters, digits, '.', '_' or '-'")
         return name
 
     @field_validator("goal")
@@ -317,7 +317,7 @@ class TaskFile(_Section):
         for name in space:
             if not _PARAM_NAME.match(name):
                 raise ValueError(
-                    f"parameter name {name!r} must be 1-64 letters, digits or '_', not starting with a digit "
+                    f"parameter name {name!r} must be 1-64 ASCII letters, digits or '_', not starting with a digit "
                     "(rules, `when` and marked lines refer to it)"
                 )
         return space
