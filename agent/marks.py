@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, Literal
 
-Dialect = Literal["python", "yaml", "json", "toml"]
+Dialect = Literal["python", "yaml", "json", "toml", "plain"]
 
 _SUFFIXES: dict[str, Dialect] = {
     ".py": "python",
@@ -48,13 +48,26 @@ _SUFFIXES: dict[str, Dialect] = {
     ".mjs": "json",
     ".cjs": "json",
     ".ts": "json",
+    ".sh": "plain",
+    ".bash": "plain",
+    ".env": "plain",
+    ".ini": "plain",
+    ".cfg": "plain",
+    ".conf": "plain",
+    ".properties": "plain",
+    ".mk": "plain",
 }
+_PLAIN_NAMES = frozenset({"makefile", "gnumakefile", ".env", "dockerfile"})
+"""Files whose values are words as written (`DEBUG=false`, `MODE=fifo`): shell, make, .env, INI.
+A Python `True` or `'lru'` written there changes what they mean (`[ "$DEBUG" = true ]` fails,
+`--env-file` keeps the quotes), so a value keeps the form of the one it replaces."""
 
 _EXAMPLES: dict[Dialect, str] = {
     "python": '`SIZE = 8  # strop: size` or, in a dict, `"size": 8,  # strop: size`',
     "yaml": "`size: 8  # strop: size`",
     "json": '`"size": 8,  // strop: size` or `const size = 8;  // strop: size`',
     "toml": "`size = 8  # strop: size`",
+    "plain": "`SIZE=8  # strop: size`",
 }
 
 _COMMENT = re.compile(r"(#|//)\s*strop\s*:")
@@ -99,7 +112,10 @@ class Unusable:
 
 def dialect_of(path: str | PurePath) -> Dialect | None:
     """The language a file's values are written in, from its suffix (None: decided per line)."""
-    return _SUFFIXES.get(PurePath(path).suffix.lower())
+    pure = PurePath(path)
+    if pure.name.lower() in _PLAIN_NAMES:
+        return "plain"
+    return _SUFFIXES.get(pure.suffix.lower())
 
 
 def example(dialect: Dialect | None) -> str:
@@ -125,7 +141,28 @@ def parse(line: str, dialect: Dialect | None) -> Mark | Unusable | None:
         return Unusable("no value between the separator and the comment", example(dialect))
     chosen = dialect or _line_dialect(style, code[split])
     head = code[: split + 1] + after[: len(after) - len(value)]
-    return Mark(matched["name"], head, value, matched["tail"], chosen)
+    kept = ""
+    if (comment := _comment_start(value, "//" if chosen == "json" else "#")) is not None:
+        value, kept = value[:comment].rstrip(), value[len(value[:comment].rstrip()) :]
+        if not value:
+            return Unusable("no value between the separator and the comment", example(dialect))
+    return Mark(matched["name"], head, value, kept + matched["tail"], chosen)
+
+
+def _comment_start(value: str, sign: str) -> int | None:
+    """Where a comment of the user's own starts inside `value` (`0.1 # the rate`), outside quotes
+    and after a space; None when there is none. It stays on the line: only the value is replaced."""
+    quote = ""
+    for index, char in enumerate(value):
+        if quote:
+            if char == quote:
+                quote = ""
+            continue
+        if char in "'\"":
+            quote = char
+        elif value.startswith(sign, index) and index > 0 and value[index - 1] in " \t":
+            return index
+    return None
 
 
 def literal(text: str, dialect: Dialect) -> Any:
@@ -142,6 +179,8 @@ def literal(text: str, dialect: Dialect) -> Any:
             return json.loads(text)
         except (ValueError, RecursionError):
             return _python_literal(text)  # JavaScript's 'single quotes'
+    if dialect == "plain" and text.lower() in ("true", "false"):
+        return text.lower() == "true"
     return _python_literal(text)
 
 
@@ -151,11 +190,13 @@ def render(value: Any, old: str, dialect: Dialect) -> str:
         if dialect == "python":
             return repr(value)
         word = "true" if value else "false"
-        return word.capitalize() if dialect == "yaml" and old[:1] in ("T", "F") else word
+        if dialect == "plain" and old.isupper() and old.isalpha():
+            return word.upper()
+        return word.capitalize() if dialect in ("yaml", "plain") and old[:1] in ("T", "F") else word
     if isinstance(value, str):
         return _string(value, old, dialect)
     if value is None:
-        return {"python": "None", "yaml": "null"}.get(dialect, "null")
+        return {"python": "None", "yaml": "null", "plain": ""}.get(dialect, "null")
     if isinstance(value, float):
         return _float(value, dialect)
     if isinstance(value, int):
@@ -195,10 +236,11 @@ def _lone_equals(code: str, index: int) -> bool:
 
 
 def _line_dialect(style: str, separator: str) -> Dialect:
-    """For a file of no known suffix: `//` comments are JavaScript's, `key: value` lines YAML's."""
+    """For a file of no known suffix: `//` comments are JavaScript's, `key: value` lines YAML's,
+    `NAME=value` lines words as written (`plain`: a shell script, a config of some tool)."""
     if style == "//":
         return "json"
-    return "yaml" if separator == ":" else "python"
+    return "yaml" if separator == ":" else "plain"
 
 
 def _python_literal(text: str) -> Any:
@@ -235,6 +277,8 @@ def _string(value: str, old: str, dialect: Dialect) -> str:
         return json.dumps(value, ensure_ascii=False)  # a valid "string" in all four languages
     if dialect == "yaml" and _bare_yaml(value):
         return value
+    if dialect == "plain" and value and all(char.isalnum() or char in "._-/+:@%," for char in value):
+        return value  # a bare word stays bare: `MODE=lru`, as `MODE=fifo` was
     return repr(value) if dialect == "python" else json.dumps(value, ensure_ascii=False)
 
 
@@ -262,4 +306,4 @@ def _float(value: float, dialect: Dialect) -> str:
         return text
     if dialect == "json":
         return json.dumps(value)
-    return repr(value)
+    return repr(value)  # python, toml, plain: `0.1`, `1e-05`

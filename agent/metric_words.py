@@ -45,6 +45,10 @@ _HIGHER = _wordset(
 _TIME_UNITS = _wordset("s sec secs second seconds ms msec us usec ns min mins minute minutes hr hour hours")
 _SIZE_UNITS = _wordset("kb mb gb kib mib gib bytes")
 _NEGATIVE = frozenset({"neg", "negative"})
+_TURNED = _wordset(
+    "saved saving reduction reductions drop drops decrease decline degradation"
+)  # `time_saved` is higher-is-better, `accuracy_drop` lower: the change of a quantity, turned round
+_BETTER = _wordset("improvement improvements")  # `loss_improvement`: higher-is-better, whatever improved
 _GOAL_LOWER = re.compile(
     r"\b(faster|quicker|speed\s+up|lower|smaller|reduce[sd]?|reducing|decrease[sd]?|minimi[sz]e[sd]?|"
     r"shrink|less|fewer|cheaper|shorter|lighter|leaner)\b",
@@ -74,14 +78,23 @@ def words(name: str) -> list[str]:
 
 
 def from_metric(metric: str) -> Guess | None:
-    """The direction the metric's name reads as, if any of its words decides."""
-    found = _by_words(words(metric))
+    """The direction the metric's name reads as, if any of its words decides.
+
+    No guess for a name relating two quantities (`time_to_accuracy`, `mean_time_to_failure`,
+    `loss_vs_baseline`): which one is measured is a matter of sense, not of words.
+    """
+    named = words(metric)
+    if {"to", "vs", "versus", "over", "until", "between"} & set(named):
+        return None
+    if better := sorted(_BETTER & set(named)):
+        return Guess(MAXIMIZE, f"the metric name `{metric}` reads as higher-is-better (`{better[0]}`)")
+    found = _by_words(named)
     if found is None:
         return None
     direction, why = found
-    if _NEGATIVE & set(words(metric)):
+    if turned := sorted((_NEGATIVE | _TURNED) & set(named)):
         direction = MAXIMIZE if direction == MINIMIZE else MINIMIZE
-        why += ", negated"
+        why += f", turned round by `{turned[0]}`"
     better = "lower" if direction == MINIMIZE else "higher"
     return Guess(direction, f"the metric name `{metric}` reads as {better}-is-better ({why})")
 
@@ -143,6 +156,7 @@ def _rate(all_words: list[str]) -> str | None:
         return after[0] if after and after[0] in _TIME_UNITS else None
     for count, unit in zip(all_words, all_words[1:], strict=False):
         plural = count.endswith("s") and not count.endswith(("ss", "us", "is")) and len(count) > 2
-        if unit in _TIME_UNITS and plural and count not in _TIME_UNITS:
+        sized = count in _SIZE_UNITS  # `mb_s`: megabytes a second
+        if unit in _TIME_UNITS and (plural or sized) and count not in _TIME_UNITS:
             return unit
     return None

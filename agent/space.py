@@ -283,7 +283,7 @@ class Space:
             path = checkout / relative
             if path.is_file():
                 dialect = dialect_of(relative)
-                for line in path.read_text().splitlines():
+                for line in path.read_text(encoding="utf-8").splitlines():
                     mark = parse_mark(line, dialect)
                     if isinstance(mark, Mark) and mark.name in self.params:
                         found[mark.name] = mark.read()
@@ -299,7 +299,9 @@ class Space:
                 continue
             lines = []
             dialect = dialect_of(relative)
-            for line in path.read_text().splitlines(keepends=True):
+            with path.open(encoding="utf-8", newline="") as file:  # CRLF read as written, and kept
+                text = file.read()
+            for line in text.splitlines(keepends=True):
                 body = line.rstrip("\n")
                 end = line[len(body) :]
                 mark = parse_mark(body.rstrip("\r"), dialect)
@@ -491,6 +493,13 @@ def _file_marks(task: Task, space: Space, relative: str, lines: list[str]) -> se
         if isinstance(mark, Mark):
             if mark.name not in space.params:
                 raise _files_error(task, "marked", _unknown_mark(space, relative, number, mark.name))
+            if refused := _not_a_value(space.params[mark.name], mark.read()):
+                raise _files_error(
+                    task,
+                    "marked",
+                    f"{relative}:{number}: `strop: {mark.name}` marks {mark.value!r}, {refused}: strop would "
+                    f"replace all of it; put the value on a line of its own, e.g. {example(dialect)}",
+                )
             found.add(mark.name)
     if not found:
         raise _files_error(
@@ -500,6 +509,22 @@ def _file_marks(task: Task, space: Space, relative: str, lines: list[str]) -> se
             f"{example(dialect)} (a [space] name after `strop:`); add them, or drop the file from `marked`",
         )
     return found
+
+
+def _not_a_value(param: Param, value: Any) -> str | None:
+    """Why `value`, read from a marked line, cannot be `param`'s value (a call, a mapping), or None.
+
+    `model = Model(lr=0.1)  # strop: lr` read the whole call as the text of lr, and the first
+    candidate wrote `model = 0.2`; a YAML `opts: {lr: 0.1}` became `opts: 0.2`.
+    """
+    if isinstance(value, dict | list | tuple | set):
+        return f"a {type(value).__name__}, not one value"
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    if param.numeric and not numeric:
+        return f"not a number (the [space] parameter is {param.spec.type})"
+    if param.spec.type == "bool" and not isinstance(value, bool):
+        return "not true or false (the [space] parameter is bool)"
+    return None
 
 
 def _unknown_mark(space: Space, relative: str, number: int, name: str) -> str:

@@ -229,7 +229,10 @@ def _values(param: Param, limit: int) -> list[Any] | None:
         first, last = math.ceil(low), math.floor(high)
         return [int(v) for v in range(first, last + 1)] if last - first < limit else None
     values: list[Any] = []
-    for choice in param.choices:
-        if choice not in values:
+    seen: set[tuple[str, str]] = set()
+    for choice in param.choices:  # by type and value: `0 == False == 0.0`, yet each is a choice of its own
+        key = (type(choice).__name__, repr(choice))
+        if key not in seen:
+            seen.add(key)
             values.append(choice)
     return values

@@ -50,6 +50,14 @@ BENCH = 'import json\nprint(json.dumps({"%s": 1.5}))\n'
         ("tokens_per_second", "maximize"),
         ("tokens_s", "maximize"),
         ("neg_mean_squared_error", "maximize"),  # scikit-learn's negated errors are maximised
+        ("time_to_accuracy", None),  # two quantities related: no guess (it read maximize)
+        ("mean_time_to_failure", None),  # (it read minimize)
+        ("time_saved", "maximize"),  # the change of a quantity, turned round (it read minimize)
+        ("accuracy_drop", "minimize"),  # (it read maximize)
+        ("error_reduction", "maximize"),
+        ("loss_improvement", "maximize"),
+        ("cost_savings", "maximize"),
+        ("mb_s", "maximize"),  # megabytes a second (it read the unit `s`: minimize)
         ("thing", None),
         ("", None),
     ],

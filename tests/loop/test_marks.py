@@ -197,6 +197,10 @@ def yaml_task(tmp_path: Path, config: str) -> Path:
             "size: 8\npolicy: fifo\n",
             "config.yaml has no marked line: strop writes each candidate's values into",
         ),
+        (  # the whole mapping would have been replaced by one number
+            "opts: {size: 8}  # strop: size\n",
+            "config.yaml:1: `strop: size` marks '{size: 8}', a dict, not one value: strop would replace all of it",
+        ),
     ],
 )
 def test_a_marked_file_without_usable_marks_is_one_line_of_error(
@@ -233,3 +237,32 @@ def test_strop_run_searches_the_yaml_marks(tmp_path: Path) -> None:
     )
     size, policy = best["params"]["size"], best["params"]["policy"]
     assert shown.stdout == f"cache:\n  size: {size}  # strop: size\n  policy: {policy}  # strop: policy\n"
+
+
+def test_a_crlf_file_keeps_its_line_endings_and_a_comment_on_a_marked_line_stays(tmp_path: Path) -> None:
+    """Every line of a CRLF file came back LF (each commit and adopt changed all of them), and the
+    user's `# the rate` before `# strop: lr` was replaced with the value."""
+    (tmp_path / "conf.py").write_bytes(b"import x\r\nLR = 0.1  # the rate  # strop: lr\r\nOTHER = 2\r\n")
+    proposer = ProposerSpec(params_file="", marked=["conf.py"])
+    assert space().written(tmp_path, proposer) == {"lr": 0.1}
+    text = space().materialise({"lr": 0.2}, tmp_path, proposer)["conf.py"]
+    assert text == "import x\r\nLR = 0.2  # the rate  # strop: lr\r\nOTHER = 2\r\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "point", "expected"),
+    [
+        ("run.sh", "DEBUG=false  # strop: flag\n", {"flag": True}, "DEBUG=true  # strop: flag\n"),
+        ("Makefile", "FAST = FALSE  # strop: flag\n", {"flag": True}, "FAST = TRUE  # strop: flag\n"),
+        (".env", "MODE=fifo  # strop: policy\n", {"policy": "lru"}, "MODE=lru  # strop: policy\n"),
+        ("tool.conf", "size=8  # strop: size\n", {"size": 16}, "size=16  # strop: size\n"),
+    ],
+)
+def test_shell_make_and_env_values_keep_their_own_form(
+    tmp_path: Path, name: str, text: str, point: dict, expected: str
+) -> None:
+    """Python's `True` and `'lru'` were written into shell scripts and .env files, where they mean
+    something else (`[ "$DEBUG" = true ]` fails; `--env-file` keeps the quotes)."""
+    (tmp_path / name).write_text(text)
+    proposer = ProposerSpec(params_file="", marked=[name])
+    assert space().materialise(point, tmp_path, proposer)[name] == expected

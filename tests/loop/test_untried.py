@@ -173,6 +173,14 @@ def test_enumeration_respects_when_and_gives_up_on_large_or_continuous_spaces() 
     assert Untried(big).left(set(), None, at_most=2) is None  # unknown: never exhausted
 
 
+def test_choices_equal_in_python_but_of_other_types_are_points_of_their_own() -> None:
+    """`[0, false, 1, true]` enumerated 2 points (`0 == False`) while sampling drew 4: the run
+    said "search space exhausted" with two of them never tried."""
+    mixed = Space({"x": ParamSpec(type="choice", choices=[0, False, 1, True, 1.0])})
+    points = enumerate_space(mixed)
+    assert points is not None and len({mixed.key(p) for p in points}) == len(points) == 5
+
+
 def test_a_large_space_falls_back_to_sampling_an_untried_point() -> None:
     big = Space({"a": ParamSpec(type="int", low=1, high=200), "b": ParamSpec(type="int", low=1, high=100)})
     tried = {big.key({"a": a, "b": 1}) for a in range(1, 201)}
