@@ -28,6 +28,7 @@ from agent.records import ExperimentRecord
 from evaluators.verdict import Status
 
 _EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's tree with nothing in it
+MERGING = "merging"  # a `CutAdopt.after` while the merge runs: no file of the folder written yet
 
 
 def adopt(
@@ -70,6 +71,12 @@ def _adopt(repo: ExperimentRepo, record: ExperimentRecord, squash: bool, allow_c
             "put it back where it was, then adopt"
         )
     cut = repo.cut_adopt() if repo.managed else None
+    if cut is not None and cut.after == MERGING:  # killed before any file was written: undo its merge
+        with repo.lock:
+            repo.git.checkout("-q", "-f", MANAGED_BRANCH)
+            repo.git.reset("--hard", "-q", cut.before)
+            repo.end_adopt()
+        cut = None
     if cut is not None:
         finished = _finish_cut_adopt(repo, cut)
         return (
@@ -116,15 +123,19 @@ def _adopt_into_folder(repo: ExperimentRepo, record: ExperimentRecord) -> str:
     with repo.lock:
         repo.git.checkout("-q", "-f", MANAGED_BRANCH)
         before = repo.repo.commit(MANAGED_BRANCH)
-        _merge(repo.git, record, False, f"the folder {repo.workspace}")
-        after = repo.repo.commit(MANAGED_BRANCH)
+        repo.begin_adopt(CutAdopt(record.name, before.hexsha, MERGING))  # killed in the merge: undone next
         try:
+            _merge(repo.git, record, False, f"the folder {repo.workspace}")
+            after = repo.repo.commit(MANAGED_BRANCH)
             change = _folder_change(repo.workspace, before, after)
         except WorkspaceError:
             repo.git.reset("--hard", "-q", before.hexsha)  # the folder was not written: neither is its record
+            repo.end_adopt()
             raise
         if change.write or change.remove:  # killed while writing, the next adopt finishes it
             repo.begin_adopt(CutAdopt(record.name, before.hexsha, after.hexsha))
+        else:
+            repo.end_adopt()
     _apply(repo.workspace, change)
     repo.end_adopt()
     return _applied(record.branch, repo.workspace, [blob.path for blob in change.write], change.remove)

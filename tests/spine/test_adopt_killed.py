@@ -85,3 +85,38 @@ def test_a_file_the_user_changed_after_the_kill_is_not_overwritten(tmp_path: Pat
     words = " ".join(refused.stderr.split())
     assert f"an adopt of {name} into {folder} was cut short, and {unwritten} changed since" in words, words
     assert (folder / unwritten).read_text() == "mine"
+
+
+KILLED_AFTER_THE_MERGE = """
+import os, signal, sys
+import agent.adoption as adoption
+real = adoption._merge
+def merge(*args, **kwargs):
+    real(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+adoption._merge = merge
+sys.argv = ["strop", "adopt", sys.argv[1]]
+from agent.cli import main
+main()
+"""
+
+
+def test_an_adopt_killed_after_its_merge_before_any_write_is_undone_then_done(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """The merge recorded, no file written: the folder looked changed by the user ("run strop
+    eval"), and recording it would have made the merge look done with the old files in place."""
+    folder, task = plain_folder_task(tmp_path)
+    run = Run.start(load_task(task), strop_home(), RunIndex(strop_home()))
+    base = run.evaluate(run.commit_candidate(0, None, Candidate("baseline")))
+    run.evaluate(run.commit_candidate(1, base, Candidate("lower", files={"v": "1", "new.txt": "hello"})))
+    run.finish()
+    name = f"{run.record.id}/1"
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_AFTER_THE_MERGE, name], capture_output=True, text=True, timeout=120
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert (folder / "v").read_text() == "3" and not (folder / "new.txt").exists()  # nothing written
+    adopted = cli("adopt", name)
+    assert adopted.code == 0, adopted.stderr
+    assert "wrote new.txt, v" in " ".join(adopted.stdout.split()), adopted.stdout
+    assert (folder / "v").read_text() == "1" and (folder / "new.txt").read_text() == "hello"
+    assert cli("eval", str(task)).code == 0
