@@ -36,19 +36,23 @@ main()
 """
 
 
-def _killed_adopt(tmp_path: Path) -> tuple[Path, Path, str]:
-    """A run whose experiment 1 writes two files, adopted and killed after the first; the folder,
-    the task, the experiment's name."""
+def _adopt_killed_by(script: str, tmp_path: Path) -> tuple[Path, Path, str]:
+    """A run whose experiment 1 writes two files, adopted by `script` (which kills itself); the
+    folder, the task, the experiment's name."""
     folder, task = plain_folder_task(tmp_path)
     run = Run.start(load_task(task), strop_home(), RunIndex(strop_home()))
     base = run.evaluate(run.commit_candidate(0, None, Candidate("baseline")))
     run.evaluate(run.commit_candidate(1, base, Candidate("lower", files={"v": "1", "new.txt": "hello"})))
     run.finish()
     name = f"{run.record.id}/1"
-    killed = subprocess.run(
-        [sys.executable, "-c", KILLED_AT_THE_SECOND_FILE, name], capture_output=True, text=True, timeout=120
-    )
+    killed = subprocess.run([sys.executable, "-c", script, name], capture_output=True, text=True, timeout=120)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
+    return folder, task, name
+
+
+def _killed_adopt(tmp_path: Path) -> tuple[Path, Path, str]:
+    """Killed after writing the first of the two files."""
+    folder, task, name = _adopt_killed_by(KILLED_AT_THE_SECOND_FILE, tmp_path)
     assert (folder / "v").read_text() == "1" or (folder / "new.txt").exists()  # one written
     assert not ((folder / "v").read_text() == "1" and (folder / "new.txt").exists())  # not both
     return folder, task, name
@@ -104,16 +108,7 @@ main()
 def test_an_adopt_killed_after_its_merge_before_any_write_is_undone_then_done(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     """The merge recorded, no file written: the folder looked changed by the user ("run strop
     eval"), and recording it would have made the merge look done with the old files in place."""
-    folder, task = plain_folder_task(tmp_path)
-    run = Run.start(load_task(task), strop_home(), RunIndex(strop_home()))
-    base = run.evaluate(run.commit_candidate(0, None, Candidate("baseline")))
-    run.evaluate(run.commit_candidate(1, base, Candidate("lower", files={"v": "1", "new.txt": "hello"})))
-    run.finish()
-    name = f"{run.record.id}/1"
-    killed = subprocess.run(
-        [sys.executable, "-c", KILLED_AFTER_THE_MERGE, name], capture_output=True, text=True, timeout=120
-    )
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    folder, task, name = _adopt_killed_by(KILLED_AFTER_THE_MERGE, tmp_path)
     assert (folder / "v").read_text() == "3" and not (folder / "new.txt").exists()  # nothing written
     adopted = cli("adopt", name)
     assert adopted.code == 0, adopted.stderr
