@@ -155,6 +155,8 @@ def numerics(
     programs under 1 ULP against glibc, NumPy and the best baseline polynomial. Writes each
     front program as C (with a harness: `cc -O2 -ffp-contract=off prog.c -lm`) and as NumPy.
     Phases and progress go to stderr.
+
+    Example:  strop evolve numerics --fn log2 --interval 1,2 --dtype float32 --time 5m --json
     """
     from agent.cli.interrupted import SearchLeftovers, interruptible
     from agent.deadline import Deadline, process_started

@@ -52,6 +52,8 @@ def eval_command(
     Checks the task file, creates the run (a branch strop/<run>/0 in the experiment
     repo), runs the evaluator in the sandbox and records the verdict in git.
     Then runs the task's `final` (hidden-test) command once, if it has one.
+
+    Example:  strop eval benchmarks/tasks/digits-gbm --json
     """
     from agent.home import strop_home
     from agent.loop.graph import preflight
@@ -101,7 +103,10 @@ def _print_eval(record: Any, run: Any, metric: str) -> None:
 
 @app.command("runs")
 def runs_command(json_out: JsonFlag = False) -> None:
-    """List runs, oldest first, with their status and best score."""
+    """List runs, oldest first, with their status and best score.
+
+    Example:  strop runs --json | python -m json.tool
+    """
     index = _index()
     runs = index.runs()
     if json_out:
@@ -189,6 +194,8 @@ def log_command(
 
     Past 60 experiments it draws the line to the best and the newest 30 (with their
     parents) and says how many it left out under each; --all draws every one.
+
+    Example:  strop log latest --all   (or a run id prefix: strop log a1d)
     """
     from agent.cli.tree_view import LIMIT, tree_view
     from agent.records import best_experiment
@@ -265,7 +272,10 @@ def show_command(
     ],
     json_out: JsonFlag = False,
 ) -> None:
-    """Show one experiment: idea, parent, verdict, metrics, diff stat and log tail."""
+    """Show one experiment: idea, parent, verdict, metrics, diff stat and log tail.
+
+    Example:  strop show latest/best   (or RUN/7, or a branch strop/RUN/7)
+    """
     from agent.experiments import ExperimentRepo
     from agent.home import strop_home
 
@@ -340,6 +350,8 @@ def adopt_command(
     For a workspace that is a plain folder, the experiment's files are written into it. An
     experiment that changes a file making tools run code on your machine or CI (git hooks and
     attributes, pre-commit, CI workflows, .envrc, .vscode/) is refused without --allow-config-files.
+
+    Example:  strop adopt latest/best --squash
     """
     from agent.adoption import adopt
     from agent.experiments import ExperimentRepo
@@ -359,7 +371,10 @@ def adopt_command(
 
 @app.command("reindex")
 def reindex_command() -> None:
-    """Rebuild the run index from git alone (the notes and refs in each known experiment repo)."""
+    """Rebuild the run index from git alone (the notes and refs in each known experiment repo).
+
+    Example:  strop reindex   (then strop runs)
+    """
     from agent.experiments import ExperimentRepo
     from agent.home import strop_home
     from agent.run_index import RunIndex

@@ -258,7 +258,10 @@ def search_command(
 
 @knowledge_app.command("list")
 def list_command(json_out: JsonFlag = False) -> None:
-    """List the ingested source files with their chunk counts and types."""
+    """List the ingested source files with their chunk counts and types.
+
+    Example:  strop knowledge list --json
+    """
     with _user_errors():
         sources = _open_store(create=False).list_sources()
     if json_out:
@@ -313,7 +316,10 @@ def memory_list_command(
     task: Annotated[str | None, typer.Option("--task", help="Only lessons from this task.")] = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """List lessons, most confident first."""
+    """List lessons, most confident first.
+
+    Example:  strop memory list --json
+    """
     with _user_errors():
         lessons = _open_memory().lessons()
     lessons = [lesson for lesson in lessons if task is None or lesson.task_name == task]
@@ -332,7 +338,10 @@ def memory_search_command(
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=100, help="How many lessons.")] = 5,
     json_out: JsonFlag = False,
 ) -> None:
-    """Find the lessons closest to QUERY."""
+    """Find the lessons closest to QUERY.
+
+    Example:  strop memory search "CUDA out of memory"
+    """
     with _user_errors():
         found = _open_memory().search(query, k=k)
     if json_out:
@@ -351,7 +360,10 @@ def memory_forget_command(
     ] = None,
     forget_all: Annotated[bool, typer.Option("--all", help="Forget every lesson and trace.")] = False,
 ) -> None:
-    """Delete lessons by id, or all of them with --all."""
+    """Delete lessons by id, or all of them with --all.
+
+    Example:  strop memory forget L93e64c64f2   (ids from strop memory list)
+    """
     if not lesson_ids and not forget_all:
         raise UserError("name lesson ids to forget, or pass --all")
     with _user_errors():

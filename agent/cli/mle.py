@@ -52,6 +52,8 @@ def grade_command(
         prepared/private/   the answers (one CSV, or config's dataset.answers)
         grade.py            optional: grade(submission_df, answers_df) -> float
         leaderboard.csv     a `score` column, one row per team
+
+    Example:  strop mle grade submission.csv path/to/competition --json
     """
     from agent.domains.mle.competition import load_competition
     from agent.domains.mle.grading import grade_submission

@@ -78,6 +78,8 @@ def run_command(
     due, or another `strop nightly run` holds the lock (it says who); 1 when a job failed, or no
     due job could start; 2 for a bad jobs file or a window too short for any job; 130 after a
     Ctrl-C (the next run resumes the jobs it stopped).
+
+    Example:  strop nightly run --jobs jobs.toml --window 6h
     """
     from agent.deadline import process_started
     from agent.errors import UserError
@@ -190,7 +192,10 @@ def summary_command(
     ] = None,
 ) -> None:
     """The morning summary: per job, the last night's result and its change since the night before,
-    the branch to adopt, what failed and why, and the cost."""
+    the branch to adopt, what failed and why, and the cost.
+
+    Example:  strop nightly summary --html summary.html
+    """
     from agent.home import strop_home
     from agent.nightly.history import History
     from agent.nightly.lock import nightly_running
@@ -226,6 +231,8 @@ def install_command(
     """Run `strop nightly run --jobs FILE` every 15 minutes from cron (default) or a systemd user timer.
 
     The jobs' own schedules decide what runs; the lock keeps nights from overlapping.
+
+    Example:  strop nightly install --jobs jobs.toml --print
     """
     import shutil
     import sys

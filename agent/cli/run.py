@@ -365,6 +365,8 @@ def resume_command(
     --experiments, a run that ended on its budget continues with the new one
     (one that spent its experiments needs --experiments: more time alone runs nothing).
     A run of `strop mle run` ends graded, with its report, as that command would.
+
+    Example:  strop resume a1d --experiments 40 --time 20m
     """
     from agent.deadline import process_started
     from agent.domains.mle.workfolder import competition_of
@@ -412,7 +414,10 @@ def stop_command(
         str | None, typer.Argument(metavar="[RUN]", help="run id or prefix; default: latest")
     ] = None,
 ) -> None:
-    """Ask a running run to stop gracefully: experiments in flight finish, then `final` runs on the best."""
+    """Ask a running run to stop gracefully: experiments in flight finish, then `final` runs on the best.
+
+    Example:  strop stop   (the latest run; or strop stop a1d)
+    """
     from agent.home import strop_home
     from agent.loop import request_stop
     from agent.run_index import RunIndex

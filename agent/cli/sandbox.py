@@ -35,6 +35,8 @@ def check_command(json_out: JsonFlag = False) -> None:
     The self-test imports numpy and scikit-learn inside the sandbox, and checks that a
     secret-named variable, a write next to the workspace and a TCP connection to
     127.0.0.1 are all stopped. Exit status 1 when neither docker nor bwrap works.
+
+    Example:  strop sandbox check --json
     """
     from sandbox.selftest import check_all
 
@@ -59,6 +61,8 @@ def image_command(
 
     The image is an empty skeleton; strop's interpreter and venv are mounted read-only
     at run time. The docker backend also builds it on first use.
+
+    Example:  strop sandbox image --rebuild
     """
     from sandbox.execution import SandboxError
     from sandbox.image import build_image

@@ -63,3 +63,12 @@ def test_run_help_wraps_at_the_terminal_not_at_the_source() -> None:
     result = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert "the LLM proposer when [llm] is set, else the offline `evolve` proposer" in result.output
+
+
+def test_every_command_help_shows_an_invocation() -> None:
+    """A --help that teaches shows how the command is called, not only what it does."""
+    from agent.cli.helptext import reflow_help
+
+    reflow_help(app)
+    missing = [name for name, text in _commands(app) if "strop " not in (text or "")]
+    assert missing == [], f"no example in the help of: {missing}"
