@@ -11,7 +11,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from agent.cli import app
-from agent.cli.render import err, escape, out, plural, print_json, print_whole, printable, safe, styled_status
+from agent.cli.render import (
+    err,
+    escape,
+    out,
+    plural,
+    print_json,
+    print_table,
+    print_whole,
+    printable,
+    safe,
+    styled_status,
+)
 
 if TYPE_CHECKING:
     from agent.experiments import RunNotes
@@ -135,7 +146,7 @@ def runs_command(json_out: JsonFlag = False) -> None:
             best_text,
         ]
         table.add_row(*row, *([llm] if with_llm else []))  # an LLM column of dashes only squeezes the rest
-    out.print(table)
+    print_table(table)
 
 
 def _run_cost(records: Any) -> Any:

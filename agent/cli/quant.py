@@ -14,7 +14,7 @@ import typer
 
 from agent.cli.evolve import evolve_app
 from agent.cli.heartbeat import EVERY, Heartbeat
-from agent.cli.render import plural
+from agent.cli.render import plural, print_table
 from agent.errors import UserError
 
 MODEL_SUFFIXES = (".npz", ".pt", ".pth", ".joblib", ".pkl")
@@ -368,7 +368,7 @@ def _print_report(report: Any, console: Any) -> None:
         front.add_row(
             f"{point.val_acc:.4f}", f"{point.bytes:,.0f}", f"{point.avg_bits:.3f}", " ".join(point.config)
         )
-    console.print(front)
+    print_table(front, console)
     table = Table(title="chosen vs baselines (test read once per config)")
     for column in ("config", "val acc", "test acc", "bytes", "avg bits", "evaluations", "seconds"):
         table.add_column(column)
@@ -383,7 +383,7 @@ def _print_report(report: Any, console: Any) -> None:
             str(s.evaluations) + (" (cut by time)" if s.cut else ""),
             f"{s.seconds:.1f}",
         )
-    console.print(table)
+    print_table(table, console)
     margin = report.margin()
     if margin is not None:
         base = report.baselines[margin["baseline"]]

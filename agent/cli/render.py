@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -18,6 +19,7 @@ __all__ = [
     "out",
     "plural",
     "print_json",
+    "print_table",
     "print_whole",
     "printable",
     "safe",
@@ -40,6 +42,38 @@ def print_whole(renderable: Any) -> None:
         out.print(renderable, soft_wrap=False)
     else:
         Console(file=out.file, highlight=False, width=_UNCUT, no_color=out.no_color).print(renderable)
+
+
+def print_table(table: Any, console: Console | None = None) -> None:
+    """`table` with every cell legible, whatever the width.
+
+    Below the table's least width rich blanks whole columns (`strop runs` at 20 columns drew
+    empty boxes, at 40 "ta…" and "sta…"): a terminal that narrow gets one "column: value"
+    line per cell instead. Off a terminal the table is drawn at its own width, as trees are.
+    """
+    console = console or out
+    wide = Console(width=_UNCUT, highlight=False)
+    least = Measurement.get(wide, wide.options, table).minimum
+    if not console.is_terminal:
+        Console(file=console.file, highlight=False, width=_UNCUT, no_color=console.no_color).print(table)
+    elif console.width >= least:
+        console.print(table)
+    else:
+        _print_rows(table, console)
+
+
+def _print_rows(table: Any, console: Console) -> None:
+    if table.title:
+        console.print(table.title)
+    rows = zip(*(list(column.cells) for column in table.columns), strict=True)
+    for number, cells in enumerate(rows):
+        if number and table.show_header:
+            console.print()
+        if not table.show_header:
+            console.print(*cells, soft_wrap=True)
+            continue
+        for column, cell in zip(table.columns, cells, strict=True):
+            console.print(f"{column.header}:", cell, soft_wrap=True)  # the terminal wraps it
 
 
 # C0 controls but tab and newline, DEL, C1 controls, and the bidi overrides that reorder what is shown.

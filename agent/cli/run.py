@@ -19,7 +19,7 @@ import typer
 from agent.cli import app
 from agent.cli.experiments import _status_counts
 from agent.cli.heartbeat import EVERY, Heartbeat
-from agent.cli.render import err, escape, out, print_json, safe, styled_status
+from agent.cli.render import err, escape, out, print_json, print_table, safe, styled_status
 from evaluators.metric import compared
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON for scripts.")]
@@ -495,4 +495,4 @@ def _report(result: Any, index: Any, json_out: bool) -> None:
     if run.budget_report:
         table.add_row("budget", safe(run.budget_report))
     table.add_row("details", f"strop log {result.run_id}")
-    out.print(table)
+    print_table(table)
