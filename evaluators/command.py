@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -135,6 +136,28 @@ def failed_run(execution: Execution, budget: Budgeted, stage: str) -> Verdict | 
         reason = f"the {stage} exited with status {execution.exit_code}" + (f": {last}" if last else "")
         return Verdict(status=Status.BUGGY, reason=reason, feedback=feedback)
     return None
+
+
+def clear_metrics_file(spec: EvaluatorSpec, folder: Path) -> None:
+    """Remove `metrics_file` from the copy at `folder` before the stage that writes it runs.
+
+    Only a file this stage wrote may count: one already there (the author's run of the scorer
+    by hand, a committed file) was read as the score of a candidate whose outputs made the
+    scorer exit 0 without writing, so garbage outputs scored what the old file said. Nothing
+    is removed through a linked folder: that would reach outside the copy.
+    """
+    if not spec.metrics_file:
+        return
+    path = folder
+    for part in Path(spec.metrics_file).parts[:-1]:
+        path = path / part
+        if path.is_symlink() or not path.is_dir():
+            return
+    leaf = path / Path(spec.metrics_file).name
+    if leaf.is_dir() and not leaf.is_symlink():
+        shutil.rmtree(leaf)
+    elif leaf.is_symlink() or leaf.exists():
+        leaf.unlink()
 
 
 def read_metrics(spec: EvaluatorSpec, execution: Execution, folder: Path) -> dict[str, float]:
@@ -263,6 +286,7 @@ class CommandEvaluator:
         started = time.monotonic()
         with scratch(self.scratch_dir) as place:
             export_tree(checkout, place.work)
+            clear_metrics_file(self.spec, place.work)
             try:
                 execution = self.sandbox.run(
                     command_argv(command),

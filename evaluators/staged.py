@@ -60,6 +60,7 @@ from pathlib import Path
 from evaluators.command import (
     FEEDBACK_CHARS,
     Budgeted,
+    clear_metrics_file,
     command_argv,
     failed_run,
     finish_verdict,
@@ -506,6 +507,7 @@ class StagedEvaluator:
     ) -> tuple[dict[str, str], list[Bind]]:
         """The scorer's copy, environment and binds; the sealed outputs' folder made for them."""
         readable_copy(self.trusted.scorer, place.scorer)
+        clear_metrics_file(self.spec, place.scorer)
         place.sealed.mkdir(mode=0o755, exist_ok=True)
         env = {**self.spec.env, OUTPUTS_VAR: str(place.sealed), "STROP_PHASE": phase}
         binds = [Bind(place.sealed)]

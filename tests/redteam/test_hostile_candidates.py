@@ -430,3 +430,40 @@ print("nested")
     assert_scored_honestly(evaluate(any_backend_task))
     home = Path(os.environ["STROP_HOME"])
     assert not [entry for entry in home.glob("runs/*/scratch/*")], "an evaluation folder was left behind"
+
+
+LENIENT_SCORER = """
+import json, os, sys
+from pathlib import Path
+
+truth = json.loads((Path(os.environ["STROP_PRIVATE"]) / "labels.json").read_text())
+try:
+    guessed = json.loads((Path(os.environ["STROP_OUTPUTS"]) / "predictions.json").read_text())[truth["split"]]
+except Exception as error:
+    print(f"invalid predictions, nothing scored: {type(error).__name__}", file=sys.stderr)
+    sys.exit(0)
+score = sum(g == t for g, t in zip(guessed, truth["labels"])) / len(truth["labels"])
+Path("metrics.json").write_text(json.dumps({"accuracy": score}))
+"""
+
+
+def test_a_metrics_file_left_in_the_scorer_folder_is_not_a_score(hostile: HostileTask) -> None:
+    """Forgery: the task's scorer writes `metrics_file`, and its author left one from a run by hand
+    (accuracy 1.0) in the scorer folder. Outputs that make the scorer exit 0 without writing
+    scored 1.0 in both phases. Defence: the scorer's copy never holds a metrics file it did not write.
+    """
+    hostile.task.write_text(
+        hostile.task.read_text().replace("[budget]", 'metrics_file = "metrics.json"\n\n[budget]')
+    )
+    (hostile.root / "scorer" / "score.py").write_text(LENIENT_SCORER)
+    (hostile.root / "scorer" / "metrics.json").write_text('{"accuracy": 1.0}')
+    assert_scored_honestly(evaluate(hostile))  # the scorer writes its own: the left-over file is not read
+    hostile.attack(
+        "from pathlib import Path\nimport os\n(Path(os.environ['STROP_OUTPUTS']) / 'predictions.json').write_text('not json')\n"
+    )
+    record = evaluate(hostile)
+    assert record["status"] == "buggy" and "metrics file 'metrics.json'" in record["reason"], record
+    assert "accuracy" not in record["metrics"] and not (record.get("final_metrics") or {}).get("accuracy")
+    assert (
+        hostile.root / "scorer" / "metrics.json"
+    ).read_text() == '{"accuracy": 1.0}'  # the user's file kept
