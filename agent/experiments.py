@@ -261,7 +261,9 @@ class ExperimentRepo:
                 f"branch `{name}/RUN/N`, which git cannot make beside it: rename yours first "
                 f"(`git branch -m {name} {name}-work`)"
             )
-        if repo.is_dirty(untracked_files=False):
+        if _git(workspace).status(
+            "--porcelain", "--untracked-files=no"
+        ):  # GitPython's is_dirty ran fsmonitor
             raise WorkspaceError(
                 f"the workspace {workspace} has uncommitted changes: commit or stash them first "
                 "(strop never works on a dirty tree)"
@@ -335,10 +337,10 @@ class ExperimentRepo:
         none): a plain folder against its recorded snapshot, a git checkout's uncommitted tracked files."""
         if self.managed:
             return self._folder_changes_from(self.repo.commit(MANAGED_BRANCH))
-        staged = (
-            {item.a_path for item in self.repo.index.diff("HEAD")} if self.repo.head.is_valid() else set()
-        )
-        return sorted(staged | {item.a_path for item in self.repo.index.diff(None)})
+        # strop's own git, not GitPython's index diff: that one ran the repo's fsmonitor
+        staged = self.git.diff("--cached", "--name-only", "-z", "HEAD") if self.repo.head.is_valid() else ""
+        unstaged = self.git.diff("--name-only", "-z")
+        return sorted({name for name in f"{staged}\0{unstaged}".split("\0") if name})
 
     def _folder_changes_from(self, commit: git.Commit) -> list[str]:
         tracked = {item.path: item for item in commit.tree.traverse() if item.type == "blob"}
