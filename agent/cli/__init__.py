@@ -60,11 +60,11 @@ def main() -> None:
         app()
     except StropError as error:
         from rich.console import Console
-        from rich.markup import escape
 
-        Console(stderr=True).print(
-            f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
-        )
+        from agent.cli.render import safe
+
+        # the text may quote an endpoint's or a candidate's words: no escape sequence reaches the terminal
+        Console(stderr=True).print(f"[bold red]error:[/] {safe(error)}", highlight=False, soft_wrap=True)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
@@ -74,7 +74,7 @@ def main() -> None:
             raise
         if disk_full(error):
             sys.stderr.write(
-                f"error: a disk strop writes to is full ({type(error).__name__}: {error}); "
+                f"error: a disk strop writes to is full ({type(error).__name__}: {_printable(error)}); "
                 "free some space and run the command again\n"
             )
             sys.exit(1)
@@ -85,11 +85,17 @@ def main() -> None:
             )
             sys.exit(2)
         sys.stderr.write(
-            f"internal error: {type(error).__name__}: {error} (set STROP_DEBUG=1 for the traceback)\n"
+            f"internal error: {type(error).__name__}: {_printable(error)} (set STROP_DEBUG=1 for the traceback)\n"
         )
         sys.exit(1)
     finally:
         _quick_exit()
+
+
+def _printable(error: Exception) -> str:
+    from agent.cli.render import printable
+
+    return printable(error)
 
 
 def _unwritable(error: Exception) -> str | None:

@@ -90,3 +90,16 @@ def test_a_read_only_home_is_one_line_naming_the_place(tmp_path: Path) -> None:
     assert done.stderr.startswith("error: strop cannot write "), done.stderr
     assert f"{home}: not writable" in done.stderr and "STROP_HOME" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_an_error_line_never_carries_an_escape_sequence(tmp_path: Path) -> None:
+    """The last line quotes what strop was given or told (a path, an endpoint's error body):
+    an ESC sequence in it cleared the terminal or retitled it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "eval", str(tmp_path / "nope\x1b[2J\x1b]0;owned\x07")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "STROP_HOME": str(tmp_path / "home")},
+    )
+    assert done.returncode == 2 and "no such task file" in done.stderr
+    assert "\x1b" not in done.stderr and "\x07" not in done.stderr, repr(done.stderr)
