@@ -63,4 +63,6 @@ def printable(text: str) -> str:
 
 
 def cap(text: str, limit: int = _DECISION_CHARS) -> str:
+    """A decision line: printable (it may quote the model: a path, a value) and at most `limit` long."""
+    text = printable(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"

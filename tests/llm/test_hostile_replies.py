@@ -163,6 +163,17 @@ def test_a_plan_with_nul_escape_and_lone_surrogate_is_committed_clean(
     assert committed(workspace, record, "model.py").startswith("VALUE = 2\n")
 
 
+def test_a_path_with_escape_sequences_is_recorded_without_them(
+    tmp_path: Path, workspace: Path, isolated_home: Path
+) -> None:
+    """The note about a file whose fence never closes quoted its path raw into the record's decisions
+    (git notes, `--json`): only the screens strop draws cleaned it."""
+    text = "Add it.\n\n```python path=evil\x1b]0;owned\x07.py\nX = 1\n"
+    record, calls = run(tmp_path, workspace, isolated_home, text, GOOD)
+    assert calls == 2 and "no closing fence" in said(record)
+    assert not any(ch in said(record) for ch in "\x1b\x07"), said(record)
+
+
 def test_a_one_word_sentence_before_a_fence_is_not_a_file_name(
     tmp_path: Path, workspace: Path, isolated_home: Path
 ) -> None:
