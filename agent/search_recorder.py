@@ -4,7 +4,8 @@ The engine evaluates thousands of candidates; git keeps what matters. Every
 `ParetoPointFound` becomes a commit on its own branch `strop/<run>/<n>` (the
 point's code and genome as files, its objectives as the note's metrics) in a repo
 strop manages under `$STROP_HOME/searches/<name>`; every `CheckpointWritten` is
-noted on the run record. So `strop runs`, `strop log` and `strop show` work on
+noted on the run record; the baselines the search ran beside it are kept for its
+report (`keep_baselines`). So `strop runs`, `strop log` and `strop show` work on
 searches exactly as on task runs. The engine itself knows nothing of git: this
 recorder is just an observer the CLI passes in.
 """
@@ -117,6 +118,14 @@ class SearchRecorder:
         self.repo.write_record(record)
         self.index.put_experiment(record)
         return record
+
+    def keep_baselines(self, baselines: Any) -> None:
+        """The baselines as the search's `--json` lists them, kept in `runs/RUN/baselines.json` for
+        `strop report`: a search run by hand drew its front with none (only the nightly kept them)."""
+        from agent.report.data import write_baselines
+
+        if self.run is not None:
+            write_baselines(self.home, self.run.id, baselines)
 
     def finish(self, status: str = "done", reason: str = "") -> None:
         if self.run is None:

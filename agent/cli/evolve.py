@@ -222,6 +222,7 @@ def numerics(
         except BaseException:
             recorder.finish("failed", "the search stopped with an error")
             raise
+        recorder.keep_baselines(report.to_json()["baselines"])  # for `strop report`'s front
         recorder.finish("done")
         _show(report, recorder, as_json)
 

@@ -180,6 +180,7 @@ def quant(
             raise
         if recorder.run is None:
             recorder.start()
+        recorder.keep_baselines({name: b.to_json() for name, b in report.baselines.items()})
         recorder.finish("done")
         folder = out or new_folder(
             strop_home() / "quant", f"{Path(report.model).name}-b{budget_bits:g}-s{seed}-{started}"

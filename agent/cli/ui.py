@@ -99,9 +99,8 @@ def ui_command(
 
 
 def _check_free(host: str, port: int) -> None:
-    """Refuse, in one line, a port something already listens on: uvicorn logged its own
-    `ERROR: [Errno 98]` and exited 3."""
-    import errno
+    """Refuse, in one line and before the URL is printed as if served, a place uvicorn cannot bind:
+    it logged its own `ERROR: [Errno 99]` and exited 3, after which a guess ("in use?") misled."""
     import socket
 
     from agent.errors import UserError
@@ -112,7 +111,21 @@ def _check_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                raise UserError(
-                    f"cannot listen on {host}:{port}: something already listens there; give another --port"
-                ) from None
+            where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            raise UserError(f"cannot listen on {where}: {_bind_problem(error, host)}") from None
+
+
+def _bind_problem(error: OSError, host: str) -> str:
+    """Why a bind failed, in words, with what to do about it."""
+    import errno
+    import socket
+
+    if isinstance(error, socket.gaierror):
+        return f"no address is known for {host!r} ({error.strerror}); give an address of this machine"
+    if error.errno == errno.EADDRINUSE:
+        return "something already listens there; give another --port"
+    if error.errno == errno.EADDRNOTAVAIL:
+        return "this machine has no such address; give one of its own (127.0.0.1, or 0.0.0.0 for all)"
+    if error.errno == errno.EACCES:
+        return "permission denied (ports below 1024 need privileges); give another --port"
+    return error.strerror or str(error)

@@ -26,6 +26,10 @@ from agent.report.text import visible
 from evaluators.metric import compared
 
 GENERATOR = "strop report"  # in every report's <meta name="generator">: what may be overwritten
+MARKERS = (  # exact tags in the head of a page strop wrote: only such a file is written over
+    f'<meta name="generator" content="{GENERATOR}">'.encode(),
+    b"<title>strop nightly summary</title>",  # `strop nightly summary --html` (no generator tag yet)
+)
 
 __all__ = [
     "Baseline",
@@ -84,8 +88,8 @@ def render_html(data: ReportData, plots: list[Plot]) -> str:
         records=data.records,
         best=data.best,
         counts=data.status_counts(),
-        baseline_value=data.value(baseline) if baseline else None,
-        improvement=None if (gain := data.improvement()) is None else compared(gain, "experiment 0"),
+        baseline_value=data.value(baseline) if baseline and not data.is_search else None,
+        improvement=improvement_words(data),
         tokens=tokens,
         usd=usd,
         plots=[{"name": p.name, "title": p.title, "data": base64.b64encode(p.png).decode()} for p in plots],
@@ -99,6 +103,24 @@ def render_html(data: ReportData, plots: list[Plot]) -> str:
         value=lambda r: "—" if data.value(r) is None else f"{data.value(r):.6g}",
         written=now_iso(),
     )
+
+
+def improvement_words(data: ReportData) -> str | None:
+    """How much the best experiment gains, in words: over experiment 0 for a run; for a search, over
+    its strongest baseline at no more cost (its experiment 0 is only the first point it found)."""
+    if not data.is_search:
+        gain = data.improvement()
+        return None if gain is None else compared(gain, "experiment 0")
+    strongest = data.strongest_baseline()
+    if strongest is None or data.best is None:
+        return None
+    baseline, gain = strongest
+    axis = data.cost_axis()
+    cost = None if axis is None else data.best.metrics.get(axis)
+    at = (
+        f" at {axis} ≤ {cost:g}" if axis is not None and cost is not None and axis in baseline.metrics else ""
+    )
+    return compared(gain, f"{baseline.name}, the strongest baseline{at}")
 
 
 def write_report(data: ReportData, html_path: Path | None, png_dir: Path | None = None) -> list[Plot]:
@@ -134,8 +156,8 @@ def check_output(html_path: Path | None, png_dir: Path | None = None, option: st
             )
         if html_path.exists() and not _is_report(html_path):
             raise UserError(
-                f"{option} {html_path} exists and is not a strop report: "
-                "remove it or choose another name (a report is never written over other files)"
+                f"{option} {html_path} exists and is not a strop report: choose another path, "
+                "or delete it first (strop writes over its own pages only)"
             )
         _check_folder(html_path.parent, f"{option} {html_path}")
     if png_dir is not None:
@@ -158,17 +180,16 @@ def _check_folder(folder: Path, what: str) -> None:
 
 
 def _is_report(path: Path) -> bool:
-    """A file this command wrote (its head names the generator, or an older report's title)."""
+    """A file strop wrote: it opens as strop's pages open and carries a marker only strop writes.
+
+    The marker is a whole tag, not words: a user's page that merely mentions "strop report"
+    (how-to notes, a wiki export) was taken for a report and written over."""
     try:
         with path.open("rb") as file:
             head = file.read(2048)
     except OSError:
         return False
-    return head.startswith(b"<!doctype html>") and (
-        b"<title>strop report" in head
-        or b"<title>strop nightly summary" in head
-        or GENERATOR.encode() in head
-    )
+    return head.startswith(b"<!doctype html>") and any(marker in head for marker in MARKERS)
 
 
 def write_html(path: Path, text: str, option: str) -> None:

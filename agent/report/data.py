@@ -4,8 +4,11 @@ A report reads the run index (the same JSON git holds) and asks git for one thin
 only, the best experiment's diff against experiment 0, so building it stays cheap
 on runs of hundreds of experiments. Searches (`strop evolve …`) are runs too; for
 them the Pareto front is drawn, with baselines read from the run folder's
-`baselines.json` when a search wrote one. MLE runs may leave `thresholds.json`
-(medal thresholds by name) in the run folder; they are drawn on the metric curve.
+`baselines.json` (`write_baselines`: every search's recorder keeps there the baselines
+the search ran). A search's best point is compared with its strongest baseline, never
+with "experiment 0", which is just the first point it found. MLE runs may leave
+`thresholds.json` (medal thresholds by name) in the run folder; they are drawn on the
+metric curve.
 
 A run the index still calls "running" may have been killed: its runner lock
 (`runs/RUN/runner.lock`, held by the one process driving it) then is free, and the
@@ -102,10 +105,33 @@ class ReportData:
         return sum(r.cost.tokens for r in self.records), round(sum(r.cost.usd for r in self.records), 6)
 
     def improvement(self) -> float | None:
-        base = self.value(self.baseline) if self.baseline else None
+        """The best experiment's gain over experiment 0; None for a search (see `strongest_baseline`)."""
+        base = self.value(self.baseline) if self.baseline and not self.is_search else None
         if base is None or self.best is None:
             return None
         return self.direction.improvement(self.best.metrics[self.metric], base)
+
+    def strongest_baseline(self) -> tuple[Baseline, float] | None:
+        """The baseline a search's best point is fairly compared with, and the best point's gain on it.
+
+        The strongest on the primary metric among the baselines that cost no more than the best
+        point (on the front's cost axis, where both have it): a costlier baseline may well be
+        better and says nothing of what the search found at its price."""
+        if self.best is None or not self.is_search:
+            return None
+        axis = self.cost_axis()
+        best_value = self.best.metrics[self.metric]
+        best_cost = None if axis is None else finite_number(self.best.metrics.get(axis))
+        fair = [
+            (b, b.metrics[self.metric])
+            for b in self.baselines
+            if self.metric in b.metrics
+            and (best_cost is None or axis not in b.metrics or b.metrics[axis] <= best_cost)
+        ]
+        if not fair:
+            return None
+        strongest = max(fair, key=lambda item: self.direction.improvement(item[1], best_value))
+        return strongest[0], self.direction.improvement(best_value, strongest[1])
 
 
 def find_run(index: RunIndex, ref: str | None) -> RunRecord:
@@ -174,6 +200,31 @@ def _best_diff(
     if len(text) > DIFF_LIMIT:
         return text[:DIFF_LIMIT], True
     return text, False
+
+
+def write_baselines(home: Path, run_id: str, raw: Any) -> Path:
+    """Keep a search's baselines for its report, as `--json` gives them (a list of named entries, or a
+    dict by name): `runs/RUN/baselines.json` holds the numeric values of each, by name."""
+    folder = home / "runs" / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "baselines.json"
+    path.write_text(json.dumps(baselines_of(raw)))
+    return path
+
+
+def baselines_of(raw: Any) -> list[dict[str, Any]]:
+    """Named baselines with their finite numbers only (a config, a program text or inf is left out)."""
+    items = raw.items() if isinstance(raw, dict) else ((_name_of(b), b) for b in raw or [])
+    found = []
+    for name, values in items:
+        if isinstance(values, dict):
+            numbers = {k: v for k, v in ((k, finite_number(v)) for k, v in values.items()) if v is not None}
+            found.append({"name": str(name), "metrics": numbers})
+    return found
+
+
+def _name_of(item: Any) -> str:
+    return str(item.get("name", "baseline")) if isinstance(item, dict) else "baseline"
 
 
 def _read_baselines(path: Path) -> list[Baseline]:

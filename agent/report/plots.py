@@ -298,7 +298,19 @@ def pareto_front(data: ReportData) -> Plot | None:
         _literal_legend(ax, fontsize=7)
     else:
         ax.text(0.5, 0.5, "no point has both metrics", transform=ax.transAxes, ha="center", color="#616161")
-    return Plot("pareto", f"Pareto front: {data.metric} against {axis}, with baselines", _png(fig))
+    return Plot(
+        "pareto", f"Pareto front: {data.metric} against {axis}{_beside(data, axis, len(shown))}", _png(fig)
+    )
+
+
+def _beside(data: ReportData, axis: str, shown: int) -> str:
+    """What the front is drawn beside, as the plot shows it: a title that promised baselines the
+    plot lacked (a search run by hand kept none) misled the reader."""
+    if shown:
+        return f", with {shown} baseline{'s' if shown != 1 else ''}"
+    if data.baselines:
+        return f" (no baseline has both {data.metric} and {axis})"
+    return " (no baselines recorded for this search)"
 
 
 def _pair(metrics: dict[str, float], x: str, y: str) -> tuple[float | None, float | None]:

@@ -12,8 +12,9 @@
 Everything is read-only: the UI never starts, stops or changes a run. When a token
 is set (required whenever the server listens beyond loopback), every request must
 carry it (`?token=` once, then a cookie). Every request must also name this server
-in its Host header (see `agent.ui.security`), and every response carries headers
-that keep the pages out of frames and to this origin's own scripts and styles.
+in its Host header and not come from another site's page (see `agent.ui.security`),
+and every response carries headers that keep the pages out of frames, out of other
+sites' pages and to this origin's own scripts and styles.
 """
 
 from __future__ import annotations
@@ -203,13 +204,19 @@ def create_app(
 
 
 def _refusal(request: Request, names: frozenset[str], token: str | None) -> Response | None:
-    """The answer to a request that may not be served (a foreign Host, a missing token), else None."""
+    """The answer to a request that may not be served (a foreign Host, another site's page, a missing
+    token), else None."""
     server = request.scope.get("server")
     local = str(server[0]) if server else None
     if not security.host_allowed(request.headers.get("host", ""), names, local):
         return Response(
             "this server does not answer to that Host name (start strop ui with --allow-host NAME)\n",
             status_code=400,
+        )
+    if security.from_another_site(request.headers, request.method):
+        return Response(
+            "this server answers its own pages only, not another site's (open the URL strop ui printed)\n",
+            status_code=403,
         )
     if token is not None:
         given = request.query_params.get("token") or request.cookies.get(COOKIE) or ""

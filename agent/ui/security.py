@@ -3,14 +3,18 @@
 A page on another site can point its own name at 127.0.0.1 (DNS rebinding) and then
 read the loopback UI as same-origin; the browser still sends that name in `Host`,
 so a request whose Host is not this server's address, a loopback name or a name the
-user allowed is refused. The headers keep the pages out of frames, stop content
-sniffing, and limit the pages to this origin's own scripts, styles, images and
-event stream.
+user allowed is refused. A page on another site can also just embed a URL of the
+loopback UI (`<img src=http://127.0.0.1:8765/runs/NAME/plot/curve.png>`) and learn
+from load or error which runs exist: a request the browser marks as another site's
+(`Sec-Fetch-Site`) is refused unless it is the user following a link to a page, and
+every answer says `Cross-Origin-Resource-Policy: same-origin`. The headers also keep
+the pages out of frames, stop content sniffing, and limit the pages to this origin's
+own scripts, styles, images and event stream.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
@@ -28,7 +32,25 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",  # a ?token= URL must not leak to a site a page links to
+    "Cross-Origin-Resource-Policy": "same-origin",  # no other site may embed an answer, even unread
 }
+OWN_SITES = frozenset({"same-origin", "none"})  # `Sec-Fetch-Site` of the UI's own pages and typed URLs
+
+
+def from_another_site(headers: Mapping[str, str], method: str) -> bool:
+    """Whether a browser sent this request for another site's page (an <img>, a fetch, a form, a frame).
+
+    `Sec-Fetch-Site` is set by the browser, not by a page. A request without it (curl,
+    an old browser) is taken as the user's own. A top-level GET that opens a page (a link
+    followed from a chat or a mail) is the user's too: its answer goes to the user's tab,
+    never to the page that linked it."""
+    site = headers.get("sec-fetch-site", "").strip().lower()
+    if not site or site in OWN_SITES:
+        return False
+    opening = headers.get("sec-fetch-mode", "").lower() == "navigate"
+    return not (
+        opening and method in ("GET", "HEAD") and headers.get("sec-fetch-dest", "").lower() == "document"
+    )
 
 
 def host_name(header: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from agent.records import ExperimentRecord
-from agent.report import gather, render_html, write_report
+from agent.report import Baseline, gather, render_html, write_report
 from agent.report.demo import build_demo_run
 from agent.report.plots import all_plots, tree_layout
 from agent.run_index import RunIndex
@@ -126,6 +127,92 @@ def test_search_report_draws_the_front_with_baselines(tmp_path: Path) -> None:
     assert [p.name for p in all_plots(data)] == ["curve", "pareto", "budget"]
     html = render_html(data, all_plots(data))
     assert "Pareto front" in html and "Best experiment" not in html
+
+
+def _toy_search(home: Path) -> SearchRecorder:
+    recorder = SearchRecorder(home, "toy-search", "max_ulp", Direction.MINIMIZE, _point, "a toy search")
+    recorder.start()
+    for cost, ulp in [(3, 900.0), (4, 31.0), (5, 0.9), (6, 0.6)]:
+        recorder.record_point({"cost": float(cost), "max_ulp": ulp}, generation=cost)
+    return recorder
+
+
+def _facts(html: str) -> dict[str, str]:
+    return dict(re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td>", html))
+
+
+def test_a_search_keeps_its_baselines_and_is_compared_with_the_strongest_at_its_cost(tmp_path: Path) -> None:
+    """What `strop evolve` run by hand keeps: its report draws the baselines its --json listed, and
+    its best point is weighed against a baseline, not against the first point it found."""
+    home = tmp_path / "home"
+    recorder = _toy_search(home)
+    listed = [  # as `strop evolve numerics --json` lists them: extra text, ints, an infinite error
+        {"name": "taylor-4", "cost": 4, "max_ulp": 5000.0, "program": "x*x", "verified": "sampled"},
+        {"name": "minimax-5", "cost": 5, "max_ulp": 2.5, "max_rel_error": float("inf")},
+        {"name": "minimax-9", "cost": 9, "max_ulp": 0.5},  # costlier than the best point: no fair match
+    ]
+    recorder.keep_baselines(listed)
+    recorder.finish()
+    assert recorder.run is not None
+    kept = json.loads((home / "runs" / recorder.run.id / "baselines.json").read_text())
+    assert kept[1] == {"name": "minimax-5", "metrics": {"cost": 5.0, "max_ulp": 2.5}}
+    data = gather(RunIndex(home), "toy-search", home)
+    assert [b.name for b in data.baselines] == ["taylor-4", "minimax-5", "minimax-9"]
+    plots = all_plots(data)
+    assert [p.title for p in plots if p.name == "pareto"] == [
+        "Pareto front: max_ulp against cost, with 3 baselines"
+    ]
+    facts = _facts(render_html(data, plots))
+    assert "experiment 0" not in facts  # the first point found is no reference
+    assert (
+        facts["best"]
+        == "experiment 3: max_ulp = 0.6 (1.9 better than minimax-5, the strongest baseline at cost ≤ 6)"
+    )
+
+
+def test_a_search_without_baselines_says_so_and_compares_with_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    _toy_search(home).finish()
+    data = gather(RunIndex(home), "toy-search", home)
+    plots = all_plots(data)
+    assert [p.title for p in plots if p.name == "pareto"] == [
+        "Pareto front: max_ulp against cost (no baselines recorded for this search)"
+    ]
+    html = render_html(data, plots)
+    assert "with baselines" not in html and "experiment 0" not in _facts(html)
+    assert _facts(html)["best"] == "experiment 3: max_ulp = 0.6"
+
+
+def test_baselines_by_name_are_kept_as_a_quant_search_lists_them(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    recorder = _toy_search(home)
+    recorder.keep_baselines({"uniform_int4": {"val_acc": 0.97, "bytes": 4000, "config": [["int", 4]]}})
+    assert recorder.run is not None
+    data = gather(RunIndex(home), recorder.run.id, home)
+    assert data.baselines == [Baseline("uniform_int4", {"val_acc": 0.97, "bytes": 4000.0})]
+
+
+@pytest.mark.slow
+def test_a_numerics_search_run_by_hand_reports_its_baselines(tmp_path: Path) -> None:
+    """The real command (one generation, about 25 s on two cores), then its report."""
+    env = {**os.environ, "STROP_HOME": str(tmp_path / "home")}
+    search = ["evolve", "numerics", "--fn", "exp2", "--interval", "0,1", "--generations", "1", "--json"]
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", *search], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    page = tmp_path / "r.html"
+    wrote = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "report", found["run"], "-o", str(page)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert wrote.returncode == 0, wrote.stderr
+    titles = re.findall(r"<figcaption>([^<]*)</figcaption>", page.read_text())
+    assert f"Pareto front: max_ulp against cost, with {len(found['baselines'])} baselines" in titles
+    assert "better than experiment 0" not in page.read_text()
 
 
 def test_medal_thresholds_and_unscored_runs_render(tmp_path: Path) -> None:

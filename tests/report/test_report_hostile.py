@@ -178,6 +178,31 @@ def test_output_places_that_cannot_be_written_are_one_line(
     assert (tmp_path / "notes.txt").read_text() == "my notes\n"  # never written over
 
 
+@pytest.mark.parametrize(
+    "page",
+    [
+        "<!doctype html>\n<html><head><title>Team notes</title></head><body>\n"
+        "<p>Run <code>strop report RUN</code> and attach it.</p></body></html>\n",
+        "<!doctype html>\n<html><head><title>strop report · how we read them</title></head></html>\n",
+        '<!doctype html>\n<p>&lt;meta name="generator" content="strop report"&gt; marks a report</p>\n',
+    ],
+)
+def test_a_users_html_page_that_mentions_strop_report_is_never_written_over(
+    small: tuple[Path, str], tmp_path: Path, page: str
+) -> None:
+    """Only a page with the tag strop writes is replaced; words in a user's page are not that tag."""
+    home, run_id = small
+    notes = tmp_path / "notes.html"
+    notes.write_text(page)
+    done = strop("report", run_id, "-o", str(notes), home=home)
+    assert done.returncode == 2, done
+    assert done.stderr.strip().splitlines() == [
+        f"error: --output {notes} exists and is not a strop report: choose another path, "
+        "or delete it first (strop writes over its own pages only)"
+    ]
+    assert notes.read_text() == page
+
+
 def test_an_earlier_report_is_replaced_and_odd_names_are_printed_as_given(
     small: tuple[Path, str], tmp_path: Path
 ) -> None:

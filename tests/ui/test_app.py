@@ -224,6 +224,51 @@ def test_a_foreign_host_header_is_refused(demo: tuple[Path, str]) -> None:
     assert named.get("/", headers={"Host": "attacker.example:8765"}).status_code == 400
 
 
+IMAGE_FROM_ANOTHER_SITE = {
+    "Sec-Fetch-Site": "cross-site",
+    "Sec-Fetch-Mode": "no-cors",
+    "Sec-Fetch-Dest": "image",
+}
+
+
+def test_another_sites_page_cannot_tell_which_runs_exist(demo: tuple[Path, str]) -> None:
+    """`<img src=http://127.0.0.1:8765/runs/NAME/plot/curve.png>` on any site: load or error told it
+    whether NAME was a run here. Every such request now gets the same refusal, before any lookup."""
+    home, run_id = demo
+    client = TestClient(create_app(home))
+    answers = {
+        name: client.get(
+            f"/runs/{name}/plot/curve.png",
+            headers={**IMAGE_FROM_ANOTHER_SITE, "Referer": "https://evil.example/"},
+        )
+        for name in (run_id, run_id[:2], "nosuchrun")
+    }
+    assert {name: a.status_code for name, a in answers.items()} == {
+        run_id: 403,
+        run_id[:2]: 403,
+        "nosuchrun": 403,
+    }
+    assert len({a.text for a in answers.values()}) == 1
+    for site in ("cross-site", "same-site"):  # another port on localhost is another site's page too
+        for mode, dest in (("cors", "empty"), ("no-cors", "script"), ("navigate", "iframe")):
+            headers = {"Sec-Fetch-Site": site, "Sec-Fetch-Mode": mode, "Sec-Fetch-Dest": dest}
+            assert client.get(f"/runs/{run_id}", headers=headers).status_code == 403, (site, mode, dest)
+    posted = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
+    assert client.post(f"/runs/{run_id}", headers=posted).status_code == 403  # a form from another site
+
+
+def test_the_uis_own_pages_typed_urls_and_followed_links_are_served(demo: tuple[Path, str]) -> None:
+    home, run_id = demo
+    client = TestClient(create_app(home))
+    own = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"}
+    assert client.get(f"/runs/{run_id}/plot/curve.png", headers=own).content.startswith(b"\x89PNG")
+    typed = {"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
+    linked = {**typed, "Sec-Fetch-Site": "cross-site"}  # a link followed from a chat or a mail
+    for headers in (typed, linked, {}):  # {}: curl, or a browser without fetch metadata
+        assert client.get(f"/runs/{run_id}", headers=headers).status_code == 200, headers
+    assert client.get("/static/htmx.min.js", headers={**own, "Sec-Fetch-Dest": "script"}).status_code == 200
+
+
 def test_every_response_carries_the_browser_security_headers(demo: tuple[Path, str]) -> None:
     home, run_id = demo
     client = TestClient(create_app(home, token="t" * 24))
@@ -235,12 +280,14 @@ def test_every_response_carries_the_browser_security_headers(demo: tuple[Path, s
         client.get(f"/runs/{run_id}/plot/tree.png"),
         client.get("/static/strop.css"),
         client.get("/", headers={"Host": "attacker.example"}),
+        client.get("/", headers={"Sec-Fetch-Site": "cross-site"}),
     ]
-    assert [a.status_code for a in answers] == [401, 200, 200, 404, 200, 200, 400]
+    assert [a.status_code for a in answers] == [401, 200, 200, 404, 200, 200, 400, 403]
     for answer in answers:
         assert answer.headers["X-Frame-Options"] == "DENY"
         assert answer.headers["X-Content-Type-Options"] == "nosniff"
         assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+        assert answer.headers["Cross-Origin-Resource-Policy"] == "same-origin"
     assert "script-src 'self'" in answers[2].headers["Content-Security-Policy"]
     report = client.get(f"/runs/{run_id}/report.html")
     assert "img-src data:" in report.headers["Content-Security-Policy"]  # its plots are inline
@@ -294,3 +341,10 @@ def test_the_real_server_refuses_a_rebinding_host_and_answers_head(
             assert answer.status == 200 and answer.headers["X-Frame-Options"] == "DENY"
     with urllib.request.urlopen(urllib.request.Request(base + "/", method="HEAD")) as answer:
         assert answer.status == 200 and answer.read() == b""
+    with pytest.raises(urllib.error.HTTPError) as embedded:  # another site's <img>, as a browser sends it
+        urllib.request.urlopen(
+            urllib.request.Request(f"{base}/runs/{run_id}/plot/curve.png", headers=IMAGE_FROM_ANOTHER_SITE)
+        )
+    assert (
+        embedded.value.code == 403 and embedded.value.headers["Cross-Origin-Resource-Policy"] == "same-origin"
+    )

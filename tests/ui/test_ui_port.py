@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,3 +32,45 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert done.stderr.strip() == (
         f"error: cannot listen on 127.0.0.1:{port}: something already listens there; give another --port"
     )
+
+
+def _not_here(address: str) -> bool:
+    """Whether this machine lacks `address` (a documentation address no machine should have)."""
+    with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as probe:
+        try:
+            probe.bind((address, 0))
+        except OSError as error:
+            return error.errno == errno.EADDRNOTAVAIL
+    return False
+
+
+@pytest.mark.parametrize(
+    ("host", "said"),
+    [
+        (
+            "192.0.2.1",
+            "cannot listen on 192.0.2.1:{port}: this machine has no such address; give one of its own",
+        ),
+        ("2001:db8::1", "cannot listen on [2001:db8::1]:{port}: this machine has no such address"),
+        ("no-such-host.invalid", "cannot listen on no-such-host.invalid:{port}: no address is known for"),
+    ],
+)
+def test_an_address_this_machine_lacks_is_one_line_with_its_reason(
+    tmp_path: Path, host: str, said: str
+) -> None:
+    """It printed the token URL as if serving, uvicorn's ERROR line, then a wrong guess: "(in use?)"."""
+    if host[0].isdigit() and not _not_here(host):
+        pytest.skip(f"this machine has {host} (or no IPv6)")
+    port = 18767
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "ui", "--host", host, "--port", str(port)],
+        env={**os.environ, "STROP_HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""  # no URL, no token: nothing is served
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: " + said.format(port=port)), done.stderr
