@@ -92,7 +92,9 @@ class RunBudget:
         if self.spec.tokens is not None and usage.tokens >= self.spec.tokens:
             return BudgetDecision(False, f"token budget spent: {usage.tokens} of {self.spec.tokens}")
         if self.spec.cost is not None and usage.cost >= self.spec.cost:
-            return BudgetDecision(False, f"cost budget spent: ${usage.cost:.4f} of ${self.spec.cost:.2f}")
+            return BudgetDecision(
+                False, f"cost budget spent: ${usage.cost:.4f} of ${_dollars(self.spec.cost)}"
+            )
         if usage.rejections_in_a_row >= self.max_rejections:
             last = f"; the last: {usage.last_rejection[:200]}" if usage.last_rejection else ""
             return BudgetDecision(
@@ -112,6 +114,11 @@ class RunBudget:
         if self.spec.cost is not None:
             parts.append(f"cost left: ${max(0.0, self.spec.cost - usage.cost):.4f}")
         return "; ".join(parts) or "no budget limit"
+
+
+def _dollars(usd: float) -> str:
+    """A budget in dollars as written: `0.50`, `0.003` (to the cent, a budget under one read `$0.00`)."""
+    return f"{usd:.2f}" if round(usd, 2) == usd else f"{usd:.6g}"
 
 
 def final_reserve(

@@ -147,6 +147,9 @@ def runs_command(json_out: JsonFlag = False) -> None:
         ]
         table.add_row(*row, *([llm] if with_llm else []))  # an LLM column of dashes only squeezes the rest
     print_table(table)
+    for run in runs:  # why a run failed is the first thing to know about it, and not a crash
+        if run.status == "failed" and run.stop_reason:  # an error stopped it (`agent.loop.graph.FAILED`)
+            out.print(f"{run.id} failed: {safe(run.stop_reason, one_line=True)}")
 
 
 def _run_cost(records: Any) -> Any:
@@ -178,6 +181,7 @@ def _run_summary(index: Any, run: Any) -> dict[str, Any]:
         "id": run.id,
         "task": run.task,
         "status": run.status,
+        "stop_reason": run.stop_reason,
         "interrupted": _interrupted(index, run),
         "started": run.started,
         "finished": run.finished,
@@ -259,7 +263,7 @@ def log_command(
             f"the newest {newest} with their parents; --all draws every one[/]"
         )
     if run.stop_reason:
-        out.print(f"stopped: {safe(run.stop_reason)}")
+        out.print(f"{'failed' if run.status == 'failed' else 'stopped'}: {safe(run.stop_reason)}")
     if interrupted:
         from agent.report.data import interrupted_note
 

@@ -278,7 +278,8 @@ def resume_run(
     started: float | None = None,
     executor: ExecutorSpec | None = None,
 ) -> LoopResult:
-    """Continue a run that was killed or stopped, from its last checkpoint.
+    """Continue a run that was killed or stopped, from its last checkpoint (one an error stopped,
+    `FAILED`, as it is: the error was fixed since).
 
     `executor` replaces the run's executor from now on (e.g. local, after a cluster went away).
 
@@ -289,7 +290,7 @@ def resume_run(
     run = Run.reopen(ref, home, index)
     overrides = Overrides.load(run.folder)
     extend = more_time is not None or experiments is not None
-    if run.record.status != "running" and not extend:
+    if run.record.status not in ("running", FAILED) and not extend:
         raise UserError(
             f"run {run.record.id} has already ended ({run.record.status}: {run.record.stop_reason}); "
             "give it more with --time or --experiments"
@@ -520,8 +521,10 @@ def _drive(
                 _invoke(nodes, run, ctx.max_steps, on_ready=ready)
         except UserError as error:  # a wrong key, model or URL: stop now, resumable once fixed
             # the run log keeps the line; the error carries it to the screen, --json and --quiet too
-            stopped = f"the run stopped: {error}; {_resume_advice(error, run.record.id)}"
+            advice = _resume_advice(error, run.record.id)
+            stopped = f"the run stopped: {error}; {advice}"
             RunLog(run.folder / "run.log")(Note(stopped))
+            _record_failure(run, f"{error}; {advice}")
             error.args = (stopped,)  # same type: callers may tell a cluster gone from a bad key
             raise
         except Exception as error:
@@ -549,6 +552,27 @@ def _drive(
             ctx.memory.close()  # never left writing the store while the process exits
             ctx.executor.close()
         lock.release(force=True)
+
+
+FAILED = "failed"
+"""A run's status once an error the user fixes stopped it (a wrong key, model or URL, a lost
+cluster): it has ended, with why in its stop reason, and `strop resume` continues it as it is."""
+
+
+def _record_failure(run: Run, reason: str) -> None:
+    """The run's record says it stopped and why (`FAILED`, the error's line as its stop reason).
+
+    Left `running`, such a run read as killed or crashed in `strop runs` and `strop log`, the
+    reason only a note in its run.log. Best effort: when the record cannot be written (git
+    broken, disk full), the error that stopped the run still reaches the user.
+    """
+    from agent.records import now_iso
+
+    run.record.status = FAILED
+    run.record.stop_reason = " ".join(reason.split())
+    run.record.finished = now_iso()
+    with contextlib.suppress(Exception):
+        run.save()
 
 
 def _resume_advice(error: UserError, run_id: str) -> str:

@@ -19,7 +19,8 @@ missing. Git is the truth for experiments; the state only says which are in flig
 Time: the run's time budget becomes one deadline (`_deadlines`): LLM calls and
 evaluations end by the search deadline, which keeps the `final` phase's reserve free;
 `final` itself ends by the run's deadline. With `parallel` lanes and an LLM proposer,
-the lanes' model calls run at once (up to `[llm] concurrency`).
+the lanes' model calls run at once (up to `[llm] concurrency`), each holding its worst case
+from the token and cost budgets left before it is sent (`agent.allowance`).
 
 Schedules (`[search] schedule`, `--schedule`): `batch` (the default) runs the lanes in
 lock-step, each batch waiting for its slowest evaluation, so a seeded run records the same
@@ -109,7 +110,10 @@ class Nodes:
         self._copies: dict[int, tuple[ExperimentRecord, ExperimentRecord]] = {}  # see `_records`
         # experiments an earlier stretch's time budget cut: this stretch evaluates each once more
         # (`select`), once only, so a resume with too little time cannot cut the same one forever
-        self._cut = {r.id for r in ctx.run.stored_records() if r.status is Status.STOPPED}
+        stored = ctx.run.stored_records()
+        self._cut = {r.id for r in stored if r.status is Status.STOPPED}
+        # the newest experiment before this stretch: a time refusal there is not this stretch's
+        self._before = max((r.id for r in stored), default=-1)
 
     def close(self) -> None:
         """Let go of the async evaluations' threads (nothing is in flight after `finish`)."""
@@ -153,7 +157,7 @@ class Nodes:
             stop_requested=(self.ctx.folder / "stop").exists(),
             last_rejection=last,
             out_of_time=bool(self._cannot_finish(records, self._deadlines(state, records)[0])),
-            unaffordable=_unaffordable(records),
+            unaffordable=_unaffordable(records, self._before),
         )
 
     def _recut(self, record: ExperimentRecord) -> bool:
@@ -188,14 +192,17 @@ class Nodes:
 
     def limits(self, state: LoopState) -> Any:
         """What the next model call may use: the search deadline, and the tokens and dollars left."""
+        from agent.allowance import Allowance
         from agent.proposers.llm import Limits
 
         records = self._records()
         usage = self._usage(state, records, self._now_elapsed(state))
+        tokens, usd = self.ctx.budget.tokens_left(usage), self.ctx.budget.usd_left(usage)
         return Limits(
             deadline=self._deadlines(state, records)[0],
-            tokens_left=self.ctx.budget.tokens_left(usage),
-            usd_left=self.ctx.budget.usd_left(usage),
+            tokens_left=tokens,
+            usd_left=usd,
+            allowance=Allowance(tokens, usd),
         )
 
     def _elapsed(self, state: LoopState) -> float:
@@ -329,6 +336,11 @@ class Nodes:
         records = self._records()
         pending: list[ExperimentRecord] = []
         slots = []
+        if hasattr(self.ctx.proposer, "limits") and any(s["stage"] == "new" for s in state["slots"]):
+            # taken once, in the loop's thread (lanes' calls run in threads that must not read git):
+            # every lane's call of this step holds its worst case from the same allowance
+            limits = self.limits(state)
+            self.ctx.proposer.limits = lambda: limits  # type: ignore[attr-defined]
         if self._concurrent(state):
             self._propose_concurrently(state, records)
         for slot in state["slots"]:
@@ -419,11 +431,7 @@ class Nodes:
         """The lane checked out at the slot's base, and the proposal request for it."""
         lane = self._lane(slot)
         self.ctx.run.repo.checkout_detached(lane, self._base_commit(slot, records))
-        if hasattr(self.ctx.proposer, "limits"):
-            # taken here, in the loop's thread: lanes' calls run in threads that must not read git
-            limits = self.limits(state)
-            self.ctx.proposer.limits = lambda: limits  # type: ignore[attr-defined]
-        usage = self._usage(state, records, state["elapsed"])
+        usage = self._usage(state, records, self._now_elapsed(state))
         note = self.ctx.budget.note(usage)
         if self.ctx.turns is not None:
             from agent.turns import TurnState
@@ -739,7 +747,8 @@ class Nodes:
     def record(self, state: LoopState) -> dict[str, Any]:
         run = self.ctx.run
         records = self._records()
-        usage = self._usage(state, records, state["elapsed"])
+        # up to now: `state["elapsed"]` is the decide step's, before this batch's calls and evaluations
+        usage = self._usage(state, records, self._now_elapsed(state))
         best = self._best(records)
         slots = []
         for slot in state["slots"]:
@@ -981,16 +990,26 @@ def _extend_request(candidate: Candidate) -> str | None:
     return extend_request(candidate)
 
 
-def _unaffordable(records: dict[int, ExperimentRecord]) -> str:
-    """The token or cost budget's refusal of the latest experiment's model call ("" when none)."""
+def _unaffordable(records: dict[int, ExperimentRecord], before: int = -1) -> str:
+    """The run budget's refusal of the latest experiment's model call ("" when none).
+
+    The token or cost budget left cannot pay for it; or the time left is shorter than the wait
+    the endpoint asked for (`Retry-After`) or the backoff before a retry: the next experiment's
+    call would send again at once what the endpoint asked to wait for (a 429 with `Retry-After:
+    100000` made a 25 s run send 12 requests in 0.8 s and burn its experiments). The run stops
+    on it; `strop resume --time` continues it, so a time refusal counts only in the stretch
+    that met it (experiments after `before`). A call cancelled at the deadline says so too,
+    and the time budget's own line wins then (`RunBudget.decide` checks time first).
+    """
     if not records:
         return ""
     from agent.proposers.llm import OUT_OF_BUDGET
 
     latest = records[max(records)]
     for decision in latest.decisions:
-        if decision.startswith(OUT_OF_BUDGET) and ("token budget" in decision or "cost budget" in decision):
-            return decision.removeprefix(OUT_OF_BUDGET)
+        said = decision.removeprefix(OUT_OF_BUDGET)
+        if said != decision and (latest.id > before or "token budget" in said or "cost budget" in said):
+            return said
     return ""
 
 

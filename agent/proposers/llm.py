@@ -32,7 +32,9 @@ Every model call leaves one decision line `llm: call …` (finish reason, attemp
 why they failed, timeouts, cancellations, tokens), shown by `strop show`.
 
 Limits: `limits` (set by the loop) says the run's deadline and the tokens and dollars
-left; every call is bounded by them (`LLMClient.complete`).
+left; every call is bounded by them (`LLMClient.complete`), and holds its worst case from the
+`Allowance` the lanes share before it is sent (`agent.allowance`). A call refused for lack of
+time (the endpoint's `Retry-After` is longer than the time left) says how much was left.
 
 Small models (issue 17):
 - the answer mode (`[llm] answers`, chosen per experiment by `agent.proposers.modes` and
@@ -71,10 +73,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.allowance import Allowance, Hold
 from agent.deadline import Deadline
 from agent.edits import ParsedAnswer, PathGuard, apply_edits, parse_answer, reader, split_reasoning
 from agent.errors import UserError
-from agent.llm.client import ChatMessage, LLMClient, LLMReply, prompt_tokens_upper
+from agent.llm.client import MIN_ANSWER_TOKENS, ChatMessage, LLMClient, LLMReply, price, prompt_tokens_upper
 from agent.llm.endpoint import Capabilities, probe, reported_context, response_format
 from agent.llm.errors import (
     LLMBudgetSpent,
@@ -110,6 +113,7 @@ from agent.proposers.prompt_fit import Cuts, fit
 from agent.proposers.structured import edits_schema, params_schema, parse_edits, parse_params, settle_point
 from agent.proposers.turn_prompt import TurnPrompt
 from agent.proposers.workspace_view import editable_paths, workspace_files
+from agent.records import Cost
 from agent.run import Candidate
 from agent.space import Space
 from agent.task import Task
@@ -139,11 +143,17 @@ __all__ = [  # the proposer, and what callers imported from this module before i
 
 @dataclass(frozen=True)
 class Limits:
-    """What the run allows the next model call: its deadline, and the tokens and dollars left."""
+    """What the run allows the next model call: its deadline, and the tokens and dollars left.
+
+    `allowance`, when the loop gives one, is shared by the lanes of one step: each call holds
+    its worst case from it before it is sent (`agent.allowance`). Without one, `tokens_left`
+    and `usd_left` are what this proposer's calls may spend, less what each turn spent so far.
+    """
 
     deadline: Deadline = field(default_factory=Deadline)
     tokens_left: int | None = None
     usd_left: float | None = None
+    allowance: Allowance | None = None
 
 
 class LLMProposer:
@@ -241,6 +251,9 @@ class LLMProposer:
                 if self.caps.context and self.client.context is None:
                     self.client.learn_context(self.caps.context)
                 candidate.cost = candidate.cost + self.caps.cost
+                allowance = self.limits().allowance
+                if allowance is not None:  # the probe's few tokens are spent outside a hold
+                    allowance.charge(self.caps.cost)
                 candidate.decisions.append("llm: " + self.caps.line())
         return self.caps
 
@@ -515,28 +528,37 @@ class LLMProposer:
         seed: int | None = None,
         max_tokens: int | None = None,
     ) -> LLMReply:
-        limits = self.limits()  # taken when this turn began: less what the turn has spent since
-        spent = candidate.cost
-        tokens_left = None if limits.tokens_left is None else limits.tokens_left - spent.tokens
-        usd_left = None if limits.usd_left is None else limits.usd_left - spent.usd
+        limits = self.limits()
+        allowance = limits.allowance or self._own_allowance(limits, candidate)
+        worst = self._worst_case(messages, max_tokens)
+        held = allowance.hold(worst.tokens or 0, worst.usd or 0.0, limits.deadline)
+        spent: Cost | None = None
         try:
             reply = self.client.complete(
                 messages,
                 deadline=limits.deadline,
-                tokens_left=tokens_left,
-                usd_left=usd_left,
+                tokens_left=held.tokens,
+                usd_left=held.usd,
                 response_format=fmt,
                 seed=seed,
                 max_tokens=max_tokens,
             )
+            spent = reply.cost
         except LLMError as error:
+            spent = error.cost
             if error.cost is not None:
                 candidate.cost = candidate.cost + error.cost
+            left = limits.deadline.left()
+            if isinstance(error, LLMOutOfTime) and 1.0 <= left < float("inf"):
+                # refused with time left (a wait asked for is longer): the run stops on this line
+                error.args = (f"{error}; {left:.0f}s of the time budget left",)
             calls = sum(1 for d in candidate.decisions if d.startswith("llm: call "))
             line = error.log.line() if error.log is not None else "not sent"
             candidate.decisions.append(cap(f"llm: call {calls + 1} failed ({error.kind}): {line}", 600))
             self._count_error(error)
             raise
+        finally:
+            allowance.settle(held, spent)
         self._count_error(None)
         candidate.cost = candidate.cost + reply.cost
         transcript.append(reply.text[:100_000])
@@ -554,6 +576,29 @@ class LLMProposer:
         if not reply.usage_reported:
             candidate.decisions.append("llm: the endpoint reported no token usage; tokens estimated")
         return reply
+
+    @staticmethod
+    def _own_allowance(limits: Limits, candidate: Candidate) -> Allowance:
+        """An allowance for one call, when the loop shares none: the limits less what this turn spent."""
+        spent = candidate.cost
+        return Allowance(
+            None if limits.tokens_left is None else limits.tokens_left - spent.tokens,
+            None if limits.usd_left is None else limits.usd_left - spent.usd,
+        )
+
+    def _worst_case(self, messages: list[ChatMessage], max_tokens: int | None) -> Hold:
+        """The most a call can spend: the prompt's generous estimate and the longest answer it may get."""
+        spec = self.client.spec
+        prompt = prompt_tokens_upper(messages)
+        answer = (
+            spec.max_tokens
+            if max_tokens is None
+            else min(spec.max_tokens, max(MIN_ANSWER_TOKENS, max_tokens))
+        )
+        if self.client.context is not None:
+            answer = min(answer, max(0, self.client.context - prompt))
+        # one token more in dollars: the client's division must not round the answer down by one
+        return Hold(prompt + answer, price(prompt, answer + 1, spec))
 
     @staticmethod
     def _answer(reply: LLMReply, candidate: Candidate) -> str:
