@@ -23,8 +23,18 @@ SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOK
 _KEPT = ("LANG", "LC_ALL", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
+_DECLARED: set[str] = set()
+"""Variables named as holding a secret though their names do not look it (`[llm] api_key_env =
+"MY_LLM"`): a candidate on `local` read such a key from /proc and its plain echo was recorded."""
+
+
+def declare_secret(name: str) -> None:
+    """Treat the variable `name` as a secret from now on, whatever its name looks like."""
+    _DECLARED.add(name)
+
+
 def is_secret_name(name: str) -> bool:
-    return bool(SECRET_NAME.search(name))
+    return name in _DECLARED or bool(SECRET_NAME.search(name))
 
 
 MIN_SECRET = 8
@@ -32,7 +42,7 @@ MIN_SECRET = 8
 
 
 def redact(text: str) -> str:
-    """`text` with the value of every secret-named variable of our environment replaced."""
+    """`text` with the value of every secret-named (or declared) variable of our environment replaced."""
     for name, value in os.environ.items():
         if len(value) >= MIN_SECRET and is_secret_name(name) and value in text:
             text = text.replace(value, f"[{name} redacted]")

@@ -117,6 +117,7 @@ from agent.records import Cost
 from agent.run import Candidate
 from agent.space import Space
 from agent.task import Task
+from sandbox.environment import declare_secret
 
 if TYPE_CHECKING:
     from agent.constraints import Constraints
@@ -181,6 +182,8 @@ class LLMProposer:
         constraints: Constraints | None = None,
         offline: Any = None,
     ) -> None:
+        if task.spec.llm is not None:  # its value is redacted from every output, whatever its name
+            declare_secret(task.spec.llm.api_key_env)
         if client is None:
             if task.spec.llm is None:
                 raise LLMConfigError(f"{task.path}: the llm proposer needs an [llm] table")
