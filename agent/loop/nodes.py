@@ -417,9 +417,25 @@ class Nodes:
         if slot["mode"] == "baseline":
             lane = self._lane(slot)
             self.ctx.run.repo.checkout_detached(lane, self._base_commit(slot, records))
-            params = self.ctx.space.read(lane, self.ctx.run.task.spec.proposer) if self.ctx.space else None
+            params = self._workspace_point(lane) if self.ctx.space else None
             return Candidate(idea=BASELINE_IDEA, proposer="baseline", params=params), {}
         return self._call_proposer(self._request(state, slot, records, pending))
+
+    def _workspace_point(self, lane: Path) -> dict[str, Any] | None:
+        """The point of `[space]` the workspace runs as it is, or None when it writes none exactly.
+
+        Experiment 0 was recorded as the point its files read as once completed with the
+        defaults and clipped into the space; with no params file (the code's own defaults ran)
+        that point was then never tried ("all 3 points evaluated", the best one never run).
+        Only a workspace that writes every active parameter, each a legal value, ran a point.
+        """
+        space = self.ctx.space
+        written = space.written(lane, self.ctx.run.task.spec.proposer)
+        try:
+            point = space.complete(written)
+        except ValueError:  # a NaN written: no point
+            return None
+        return point if point == written and not space.outside(written) else None
 
     def _request(
         self,

@@ -13,6 +13,8 @@ import re
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from agent.constraints import Constraints
 from agent.home import strop_home
 from agent.loop import Overrides, start_run
@@ -93,6 +95,38 @@ def test_parallel_lanes_never_take_the_same_last_points(tmp_path: Path) -> None:
     points = [key(r.params) for r in result.records]
     assert len(points) == 8 and len(set(points)) == 8
     assert result.stop_reason == "search space exhausted: all 8 points evaluated"
+
+
+CODE_DEFAULTS = """
+import json, os, sys
+p = json.load(open("params.json")) if os.path.exists("params.json") else {}
+if p.get("algo") not in ("slow", "bad", "mid", "fast") or "flag" not in p:  # the code's own defaults
+    print(json.dumps({"cost": 50}))
+    sys.exit()
+"""
+
+
+@pytest.mark.parametrize("written", [None, {"algo": "legacy", "flag": False}, {"algo": "fast"}])
+def test_a_workspace_that_writes_no_point_leaves_every_point_to_try(
+    tmp_path: Path, written: dict | None
+) -> None:
+    """Experiment 0 with no params file (the code's own defaults ran), a value outside the space,
+    or a parameter missing: it was recorded as the space's default point, which was then never
+    tried, and the run still said "all 8 points evaluated"."""
+    root = tmp_path / "t"
+    task = eight_points_task(root)
+    (root / "evaluate.py").write_text(CODE_DEFAULTS + RUN.replace('p = json.load(open("params.json"))', ""))
+    if written is None:
+        (root / "params.json").unlink()
+    else:
+        (root / "params.json").write_text(json.dumps(written))
+    index = RunIndex(strop_home())
+    result = start_run(load_task(task), strop_home(), index)
+    baseline, tried = result.records[0], result.records[1:]
+    assert baseline.params is None and baseline.metrics == {"cost": 50}
+    assert len({key(r.params) for r in tried}) == len(tried) == 8  # every point, once
+    assert result.stop_reason == "search space exhausted: all 8 points evaluated"
+    assert result.best is not None and result.best.params == {"algo": "fast", "flag": False}
 
 
 def space() -> Space:
