@@ -20,11 +20,18 @@ needs and the package leaves to its caller:
   allow; when not even a short answer fits, the request is not sent;
 - every attempt is counted, failed or abandoned ones too: tokens from the server's
   `usage` (OpenAI's names, or `input_tokens`/`output_tokens`, or Groq's `x_groq.usage`),
-  else estimated (`estimate_prompt_tokens`, streamed chunks, reasoning chunks included)
-  and marked `estimated`; `CallLog` keeps attempts, retries, timeouts, cancellations and
-  `finish_reason`;
+  else estimated (`estimate_prompt_tokens`; the larger of the streamed chunks and the
+  estimate of their text, reasoning included) and marked `estimated`; a usage claiming
+  more completion tokens than the `max_tokens` sent, or more prompt tokens than the
+  prompt's bytes (and some slack) can be, is counted at that bound, marked too; `CallLog`
+  keeps attempts, retries, timeouts, cancellations and `finish_reason`;
 - replies longer than `max_reply_chars` are cut there (`truncated=True`) and the
-  stream is closed, so a huge reply cannot blow up prompts, parsers or records;
+  stream is closed, so a huge reply cannot blow up prompts, parsers or records; and no
+  body is held whole before that cut can apply: one streamed event, a plain JSON reply,
+  `GET /models` and error bodies are capped in bytes as they are read (`agent.llm.bounded`);
+- an answer is whole once its finish reason and usage came (or `FINISH_GRACE` seconds
+  after a finish reason without usage): a server that never sends `[DONE]` nor closes the
+  stream does not cost a timeout and a retry;
 - what a server sends besides text is not the answer: `reasoning_content` / `reasoning`
   chunks are counted, not read; tool calls (`content: null`) are named in `tool_calls`;
   lone surrogates (JSON `\ud800`) become U+FFFD, so no later write or commit can choke on
@@ -32,7 +39,9 @@ needs and the package leaves to its caller:
   (it does not stream) is read all the same;
 - a 404, or a 400 saying the model does not exist or refusing streamed requests, is an
   `LLMConfigError`: one line, no retry; so is a 401/403, which names the key's variable
-  (and says so when it is unset).
+  (and says so when it is unset), and a redirect, which strop does not follow;
+- what the endpoint says in an error is shown without control characters: an ESC
+  sequence in it would drive the user's terminal.
 
 The pieces it is built from live in their own modules: the message and reply types
 (`agent.llm.chat`), token counts and prices (`agent.llm.tokens`), one attempt's stream
@@ -53,6 +62,7 @@ from typing import Any
 
 from agent.deadline import Deadline
 from agent.llm.backoff import Backoff
+from agent.llm.bounded import MAX_BODY_BYTES, bound_bodies, reply_bytes
 from agent.llm.chat import CallLog, ChatMessage, LLMReply, Role, merge_system
 from agent.llm.errors import (
     LLMBadResponse,
@@ -64,7 +74,7 @@ from agent.llm.errors import (
     LLMRequestRefused,
     LLMUnavailable,
 )
-from agent.llm.redaction import Redactor, safe_url
+from agent.llm.redaction import Redactor, printable_line, safe_url
 from agent.llm.sse import lenient_openai
 from agent.llm.status import Quirk, Retryable, short, status_error
 from agent.llm.stream import ReplyStream
@@ -72,11 +82,12 @@ from agent.llm.tokens import (
     MAX_CALL_TOKENS,
     MESSAGE_FRAMING,
     REPLY_FRAMING,
+    believed_usage,
     estimate_prompt_tokens,
     estimate_tokens,
     price,
+    prompt_tokens_most,
     prompt_tokens_upper,
-    usage_counts,
 )
 from agent.records import Cost
 from agent.task import LLMSpec
@@ -104,6 +115,7 @@ __all__ = [  # the client, and what callers imported from this module before it 
 NO_KEY = "strop-no-key"  # sent when the key variable is unset: local endpoints accept anything
 MAX_REPLY_CHARS = 400_000
 MIN_ANSWER_TOKENS = 16  # below this, a request is not worth sending
+FINISH_GRACE = 2.0  # seconds a stream may stay open after its finish reason, for the usage or [DONE]
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -145,6 +157,7 @@ class LLMClient:
         timeout = float(self.spec.request_timeout)
         # invalid UTF-8 in a stream is replaced, not a failed attempt (see agent.llm.sse)
         return lenient_openai(
+            max_event_bytes=reply_bytes(self.max_reply_chars),
             api_key=key,
             base_url=self.spec.base_url,
             timeout=timeout,
@@ -152,7 +165,12 @@ class LLMClient:
             organization=None,
             project=None,
             # a redirect would send the prompt (the user's code) to a host the user did not name
-            http_client=openai.DefaultHttpxClient(follow_redirects=False),
+            http_client=openai.DefaultHttpxClient(
+                follow_redirects=False,
+                event_hooks={
+                    "response": [bound_bodies(max(MAX_BODY_BYTES, reply_bytes(self.max_reply_chars)))]
+                },
+            ),
         )
 
     @property
@@ -274,16 +292,16 @@ class LLMClient:
                 extra["seed"] = seed
             try:
                 self._attempt(messages, stream, limit, max_tokens_sent, extra)
-                spent = spent + self._attempt_cost(messages, stream)
+                spent = spent + self._attempt_cost(messages, stream, max_tokens_sent)
                 cancelled += stream.cancelled
                 return self._finish(stream, attempts, log)
             except Quirk as quirk:
-                spent = spent + self._attempt_cost(messages, stream, failed=True)
+                spent = spent + self._attempt_cost(messages, stream, max_tokens_sent, failed=True)
                 failures.append(short(str(quirk)))
                 if not self._adapt(quirk.fix):
                     raise fail(LLMRequestRefused(f"{quirk} ({self.where})")) from None
             except Retryable as error:
-                spent = spent + self._attempt_cost(messages, stream, failed=True)
+                spent = spent + self._attempt_cost(messages, stream, max_tokens_sent, failed=True)
                 timeouts += error.timeout
                 cancelled += stream.cancelled
                 failures.append(short(str(error)))
@@ -310,7 +328,7 @@ class LLMClient:
                     ) from None
                 self._sleep(wait)
             except LLMError as error:
-                spent = spent + self._attempt_cost(messages, stream, failed=True)
+                spent = spent + self._attempt_cost(messages, stream, max_tokens_sent, failed=True)
                 if isinstance(error, LLMContextOverflow) and error.limit:
                     self.learn_context(error.limit)
                 failures.append(short(str(error)))
@@ -398,6 +416,9 @@ class LLMClient:
                     return
                 for chunk in handle:
                     stream.take(chunk)
+                    if stream.complete:  # what may follow ([DONE], the connection's end) adds nothing
+                        stream.close()
+                        break
                     if stream.truncated or time.monotonic() >= ends or stream.cancelled:
                         stream.cancelled = stream.cancelled or not stream.truncated
                         stream.close()
@@ -408,7 +429,10 @@ class LLMClient:
                 done.set()
 
         threading.Thread(target=consume, name="strop-llm-call", daemon=True).start()
-        if not done.wait(limit + 0.5):
+        ended = _await(stream, done, limit + 0.5)
+        if ended == "finished":
+            return  # the answer had finished; the stream after it never ended
+        if ended == "timeout":
             stream.cancelled = True
             stream.close()  # the worker's next read fails; the server sees the connection closed
             raise Retryable(f"no reply within {limit:.3g}s (stream closed)", timeout=True)
@@ -436,33 +460,37 @@ class LLMClient:
             raise LLMBadResponse(f"{self._describe(error)} ({self.where})") from None
 
     def _attempt_cost(
-        self, messages: Sequence[ChatMessage], stream: ReplyStream, failed: bool = False
+        self, messages: Sequence[ChatMessage], stream: ReplyStream, max_tokens: int, failed: bool = False
     ) -> Cost:
         """Tokens of one attempt: the server's usage when it sent one, else estimated and marked so.
 
-        An attempt refused by status (no stream opened) generated nothing and counts none.
+        An attempt refused by status (no stream opened) generated nothing and counts none. A
+        usage claiming more completion tokens than `max_tokens` (the attempt's), or more prompt
+        tokens than the prompt can hold, is counted at that bound, marked estimated: the server's
+        number was not believed.
         """
-        usage = stream.usage
+        usage = believed_usage(stream.usage, max_tokens, prompt_tokens_most(messages))
         if usage is not None:
-            prompt, completion = usage_counts(usage)
-            if prompt is not None and completion is not None:
-                return Cost(prompt, completion, price(prompt, completion, self.spec), calls=1)
-            # a usage no server could mean (negative, NaN, text, past 10M) is not believed: estimated
+            prompt, completion = usage.prompt, usage.completion
+            usd = price(prompt, completion, self.spec)
+            return Cost(prompt, completion, usd, calls=1, estimated=usage.estimated)
+        # a usage no server could mean (negative, fractional, NaN, text, past 10M) is not believed: estimated
         if failed and not stream.opened.is_set() and not stream.cancelled:
             return Cost(calls=1)
         prompt = estimate_prompt_tokens(messages)
-        # a stream that ended normally sent one chunk per token (llama.cpp, vLLM, Ollama, OpenAI);
-        # one cut short may have lost its last pieces: take the larger count
-        finished = bool(stream.finish) and not stream.truncated and not stream.cancelled
+        # llama.cpp, vLLM, Ollama and OpenAI send one chunk per token, but a server may send many
+        # tokens a chunk (one chunk of 90,000 characters), and a stream cut short may have lost its
+        # last pieces: the larger of the two counts
         estimate = estimate_tokens(stream.text) if stream.chunks else 0
-        completion = (stream.chunks if finished else max(stream.chunks, estimate)) + stream.thinking
+        completion = max(stream.chunks, estimate) + stream.thinking_tokens
         return Cost(
             prompt, completion, price(prompt, completion, self.spec), calls=1, estimated=prompt + completion
         )
 
     def _describe(self, error: BaseException) -> str:
+        """The endpoint's words in `error`, for a message: one line, the key redacted, no control characters."""
         text = re.sub(r"\s+", " ", str(error)).strip() or type(error).__name__
-        return self.redact(text)[:300]
+        return printable_line(self.redact(text))[:300]
 
     def _status_error(self, error: Any) -> Exception:
         return status_error(error, self._describe(error), self.where, self.spec.api_key_env, self._key_set)
@@ -478,8 +506,23 @@ class LLMClient:
             attempts=attempts,
             seconds=round(call.seconds, 4),
             finish_reason=finish,
-            usage_reported=stream.usage is not None,
+            usage_reported=believed_usage(stream.usage) is not None,
             truncated=stream.truncated,
             log=call,
             tool_calls=tuple(dict.fromkeys(stream.tools)),
         )
+
+
+def _await(stream: ReplyStream, done: threading.Event, limit: float) -> str:
+    """Wait for the worker reading `stream`: "done" when it ended, "timeout" at `limit` seconds, and
+    "finished" (the stream closed) when the answer's finish reason came `FINISH_GRACE` seconds ago
+    and the stream has not ended since: its usage, or its `[DONE]`, is not coming."""
+    ends = time.monotonic() + limit
+    while not done.wait(0.1):
+        now = time.monotonic()
+        if stream.finished_at is not None and now >= stream.finished_at + FINISH_GRACE:
+            stream.close()  # the worker, if it ever wakes, finds it closed; what it says then is moot
+            return "finished"
+        if now >= ends:
+            return "timeout"
+    return "done"

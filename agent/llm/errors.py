@@ -7,8 +7,8 @@
     │   └── LLMContextOverflow   the prompt does not fit the model's context window (HTTP 400)
     ├── LLMOutOfTime           the run's deadline came before a reply (the call was cancelled)
     ├── LLMBudgetSpent         the token or cost budget left cannot pay for the request
-    └── LLMConfigError         401/403/404, or a 400 naming an unknown model or refusing to stream:
-        │                        the key, the model or the URL is wrong (also a UserError: exit 2)
+    └── LLMConfigError         401/403/404, a redirect, or a 400 naming an unknown model or refusing
+        │                        to stream: the key, the model or the URL is wrong (also a UserError: exit 2)
         └── LLMErrorsInARow      the same kind of error N times in a row: the run stops, naming the kind
 
 One rule per class, applied by the LLM proposer and the run loop:

@@ -2,7 +2,9 @@
 
 The key lives only inside the `openai` client. A server may echo it (in an error, or in an
 answer, also spelled with JSON escapes); `Redactor.redact` is applied to all of it before
-strop keeps, shows or sends it on.
+strop keeps, shows or sends it on. What an endpoint says in an error (or where it redirects)
+is shown on one line without control characters (`printable_line`): an ESC sequence in it
+would retitle, clear or recolour the user's terminal.
 """
 
 from __future__ import annotations
@@ -27,6 +29,17 @@ class Redactor:
             if "\\" in text:  # JSON's \u0073 spelling decodes to the key once an answer is parsed
                 text = spelled.sub(_REDACTED, text)
         return text
+
+
+def printable_line(text: str) -> str:
+    """`text` on one line without control characters, as the CLI shows untrusted text.
+
+    The CLI's `printable` is the one definition of what is removed; it is imported here when
+    an error is described, not when this module is, because importing the CLI loads all of it.
+    """
+    from agent.cli.render import printable
+
+    return printable(text, one_line=True)
 
 
 def safe_url(url: str) -> str:

@@ -64,6 +64,7 @@ class Reply:
     chunk_delay: float = 0.0  # streaming: seconds between chunks (a slow generator)
     stream: tuple[bytes, ...] | None = None  # streaming: these events verbatim, instead of `content`'s
     reset_after: int | None = None  # streaming: reset the connection after this many content chunks
+    hold: float = 0.0  # streaming: then keep the connection open this long, sending nothing
 
     @classmethod
     def text(
@@ -118,16 +119,18 @@ class Reply:
         return cls(status=code, body=json.dumps(error).encode(), headers=headers)
 
     @classmethod
-    def events(cls, *events: dict[str, Any] | bytes, done: bool = True) -> Reply:
+    def events(cls, *events: dict[str, Any] | bytes, done: bool = True, hold: float = 0.0) -> Reply:
         """A streamed answer of exactly these events: a dict is sent as `data: <json>`, bytes as they are.
 
-        `done` ends the stream with `data: [DONE]`. For a non-streamed request the body is
-        the events joined.
+        `done` ends the stream with `data: [DONE]`; `hold` then keeps the connection open that
+        many seconds (a server that never ends the stream). For a non-streamed request the body
+        is the events joined. Each bytes item is written on its own, so one huge event can be
+        sent as many references to one block, without holding it whole.
         """
         raw = [e if isinstance(e, bytes) else b"data: " + json.dumps(e).encode() + b"\n\n" for e in events]
         if done:
             raw.append(b"data: [DONE]\n\n")
-        return cls(stream=tuple(raw))
+        return cls(stream=tuple(raw), hold=hold)
 
     @classmethod
     def reset(cls, content: str, after: int = 2, **kwargs: Any) -> Reply:
@@ -393,6 +396,8 @@ class ScriptedServer:
                         if reply.reset_after is not None and sent >= reply.reset_after:
                             self._reset()
                             return
+                    if reply.hold:
+                        server._stopping.wait(reply.hold)
                 except (BrokenPipeError, ConnectionResetError):
                     with server._lock:
                         server.cancelled.append(number)

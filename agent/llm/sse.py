@@ -14,14 +14,24 @@ decoder is given the body after its content encoding is undone (a gzipped stream
 repaired once unzipped, not as compressed bytes), and it works whichever httpx flavour the
 installed `openai` is built on. Should a later `openai` drop the hook, streams are read
 strictly again and `tests/llm/test_hostile_replies.py` says so.
+
+The same decoder caps each event's size (`bounded_events`): the package splits events
+without a limit, so a server sending one event of gigabytes, with no line break, would be
+held whole before strop's reply cap could cut it (`agent.llm.bounded`).
 """
 
 from __future__ import annotations
 
 import codecs
 import functools
+import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
+
+from agent.llm.bounded import ReplyTooLarge, reply_bytes
+
+MAX_EVENT_BYTES = reply_bytes(400_000)  # unless the client says otherwise: its reply cap, as JSON
+_BLANK_LINE = re.compile(rb"\n[\r\n]|\r\r")  # where an event ends (CRLF is one line end, not two)
 
 
 def repaired(chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -37,6 +47,42 @@ def repaired(chunks: Iterable[bytes]) -> Iterator[bytes]:
         yield tail.encode("utf-8")
 
 
+class _EventMeter:
+    """Bytes of the event being read (since the last blank line); `ReplyTooLarge` past `limit`."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.pending = 0
+        self._last = b""
+
+    def count(self, chunk: bytes) -> None:
+        window = self._last + chunk  # a blank line may be split between two reads
+        ends = [match.end() for match in _BLANK_LINE.finditer(window)]
+        self.pending = len(window) - ends[-1] if ends else self.pending + len(chunk)
+        self._last = chunk[-1:]
+        if self.pending > self.limit:
+            raise ReplyTooLarge(f"a streamed event of more than {self.limit:,} bytes; stream closed")
+
+
+def bounded_events(chunks: Iterable[bytes], limit: int) -> Iterator[bytes]:
+    """`chunks` passed on as they come, until one event (bytes since the last blank line) passes `limit`.
+
+    Then `ReplyTooLarge`: the stream is closed and the attempt ends, having held about
+    `limit` bytes, not the whole event.
+    """
+    meter = _EventMeter(limit)
+    for chunk in chunks:
+        meter.count(chunk)
+        yield chunk
+
+
+async def _abounded_events(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    meter = _EventMeter(limit)
+    async for chunk in chunks:
+        meter.count(chunk)
+        yield chunk
+
+
 async def _arepaired(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     async for chunk in chunks:
@@ -47,16 +93,20 @@ async def _arepaired(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 
 
 class LenientSSEDecoder:
-    """The `openai` package's SSE decoder, fed a body whose invalid UTF-8 has been replaced."""
+    """The `openai` package's SSE decoder, fed a body whose invalid UTF-8 has been replaced.
 
-    def __init__(self, inner: Any) -> None:
+    No event may pass `max_event_bytes` (`bounded_events`).
+    """
+
+    def __init__(self, inner: Any, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
         self._inner = inner
+        self.max_event_bytes = max_event_bytes
 
     def iter_bytes(self, iterator: Iterator[bytes]) -> Iterator[Any]:
-        return self._inner.iter_bytes(repaired(iterator))
+        return self._inner.iter_bytes(repaired(bounded_events(iterator, self.max_event_bytes)))
 
     def aiter_bytes(self, iterator: AsyncIterator[bytes]) -> AsyncIterator[Any]:
-        return self._inner.aiter_bytes(_arepaired(iterator))
+        return self._inner.aiter_bytes(_arepaired(_abounded_events(iterator, self.max_event_bytes)))
 
 
 @functools.cache
@@ -66,12 +116,17 @@ def _lenient_openai_class() -> type:
     class LenientOpenAI(openai.OpenAI):
         """`openai.OpenAI` whose streamed replies are decoded by `LenientSSEDecoder`."""
 
+        max_event_bytes = MAX_EVENT_BYTES  # set per client by `lenient_openai`
+
         def _make_sse_decoder(self) -> Any:
-            return LenientSSEDecoder(super()._make_sse_decoder())
+            return LenientSSEDecoder(super()._make_sse_decoder(), self.max_event_bytes)
 
     return LenientOpenAI
 
 
-def lenient_openai(**options: Any) -> Any:
-    """An `openai.OpenAI(**options)` that reads a stream with invalid UTF-8 in it instead of failing."""
-    return _lenient_openai_class()(**options)
+def lenient_openai(max_event_bytes: int = MAX_EVENT_BYTES, **options: Any) -> Any:
+    """An `openai.OpenAI(**options)` that reads a stream with invalid UTF-8 in it instead of failing,
+    and no streamed event past `max_event_bytes`."""
+    client = _lenient_openai_class()(**options)
+    client.max_event_bytes = max_event_bytes
+    return client

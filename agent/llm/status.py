@@ -3,18 +3,21 @@
 429, 5xx, 408/409 are retried (`Retryable`, honouring `Retry-After`); a refused optional
 parameter (`seed`, `stream_options`) or system role is dropped and the request sent again
 (`Quirk`); a context overflow names the window when it can; 401/403, 404, an unknown model
-and a server that will not stream are `LLMConfigError`s: one line, no retry; the rest is
-`LLMRequestRefused`. Servers word these differently (OpenAI, vLLM, llama.cpp, Ollama,
-llama-cpp-python), hence the patterns.
+and a server that will not stream are `LLMConfigError`s: one line, no retry; so is a
+redirect, which strop does not follow (it would send the prompt to a URL the user did not
+name); the rest is `LLMRequestRefused`. Servers word these differently (OpenAI, vLLM,
+llama.cpp, Ollama, llama-cpp-python), hence the patterns.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urljoin
 
 from agent.llm.backoff import retry_after_seconds
 from agent.llm.errors import LLMConfigError, LLMContextOverflow, LLMRequestRefused
+from agent.llm.redaction import printable_line, safe_url
 
 _OVERFLOW = re.compile(
     r"context.{0,20}(length|window|size)|maximum context|too many tokens|context_length_exceeded|"
@@ -76,6 +79,8 @@ def status_error(error: Any, described: str, where: str, key_env: str, key_set: 
         return LLMConfigError(
             f"HTTP {status}: the endpoint refused the key in ${key_env}; set it in the environment ({where})"
         )
+    if 300 <= status < 400:
+        return LLMConfigError(redirected(error, status, where))
     if status == 404:
         return LLMConfigError(
             f"HTTP 404: not found ({short(described, 160)}); check [llm] base_url and model ({where})"
@@ -105,6 +110,22 @@ def status_error(error: Any, described: str, where: str, key_env: str, key_set: 
     if (status == 429 or status >= 500 or status in (408, 409)) and not invalid:
         return Retryable(message, retry_after_seconds(headers))
     return LLMRequestRefused(f"{message} ({where})")
+
+
+def redirected(error: Any, status: int, where: str) -> str:
+    """Why a redirect stops the run: strop does not follow one; where it pointed, credentials removed."""
+    response = getattr(error, "response", None)
+    location = str(getattr(response, "headers", {}).get("location") or "")
+    if not location:
+        target = "without saying where (no Location)"
+    else:
+        request = getattr(response, "request", None)
+        base = str(getattr(request, "url", "") or "")
+        target = "to " + short(printable_line(safe_url(urljoin(base, location))), 160)
+    return (
+        f"HTTP {status}: the endpoint redirects {target}; strop does not follow redirects (the prompt "
+        f"would go where you did not name): set [llm] base_url to the endpoint itself ({where})"
+    )
 
 
 def short(text: str, limit: int = 120) -> str:

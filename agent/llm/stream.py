@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from agent.llm.bounded import ReplyTooLarge, reply_bytes
 from agent.llm.tokens import estimate_tokens
 
 
@@ -28,8 +29,10 @@ class ReplyStream:
         self.chars = 0
         self.chunks = 0  # content chunks: about one token each on llama.cpp and vLLM
         self.thinking = 0  # reasoning chunks (`reasoning_content`, `reasoning`): generated, not the answer
+        self.thinking_chars = 0  # their characters: counted, not kept
         self.tools: list[str] = []  # names of the tool calls the reply held
         self.finish = ""
+        self.finished_at: float | None = None  # monotonic time the finish reason came
         self.usage: Any = None
         self.model = ""
         self.handle: Any = None  # the openai Stream, once the headers came
@@ -54,10 +57,11 @@ class ReplyStream:
     def take_plain(self, response: Any) -> None:
         """Read a whole JSON completion sent in answer to a streamed request (the server does not stream)."""
         body = bytearray()
+        limit = reply_bytes(self.max_chars)
         for piece in response.iter_bytes():
             body += piece
-            if len(body) > self.max_chars * 4 + 65_536:
-                raise ValueError(f"a plain JSON reply of more than {len(body)} bytes")
+            if len(body) > limit:
+                raise ReplyTooLarge(f"a plain JSON reply of more than {limit:,} bytes; not read further")
         data = json.loads(bytes(body).decode("utf-8", "replace"))
         choices = data.get("choices") if isinstance(data, dict) else None
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
@@ -90,8 +94,10 @@ class ReplyStream:
         choice = choices[0]
         delta = getattr(choice, "delta", None)
         content = getattr(delta, "content", None) if delta is not None else None
-        if any(isinstance(getattr(delta, name, None), str) for name in ("reasoning_content", "reasoning")):
+        reasoning = [getattr(delta, name, None) for name in ("reasoning_content", "reasoning")]
+        if any(isinstance(piece, str) for piece in reasoning):
             self.thinking += 1
+            self.thinking_chars += sum(len(piece) for piece in reasoning if isinstance(piece, str))
         self.tools += tool_names(getattr(delta, "tool_calls", None))
         if isinstance(content, str) and content:
             if self.first_token is None:
@@ -106,6 +112,23 @@ class ReplyStream:
         finish = getattr(choice, "finish_reason", None)
         if finish:
             self.finish = str(finish)
+            self.finished_at = self.finished_at or time.monotonic()
+
+    @property
+    def thinking_tokens(self) -> int:
+        """Reasoning tokens, estimated: a chunk each (llama.cpp, vLLM), or 4 characters each when
+        a server sends many tokens a chunk."""
+        return max(self.thinking, (self.thinking_chars + 3) // 4)
+
+    @property
+    def complete(self) -> bool:
+        """The answer is whole: its finish reason and its usage came.
+
+        Nothing after them matters (`[DONE]` included): a server that never sends it, or never
+        closes the stream, must not cost a timeout and a retry of an answer already had. (A
+        finish reason without usage is given a grace instead: the client's `FINISH_GRACE`.)
+        """
+        return bool(self.finish) and self.usage is not None
 
 
 def tool_names(calls: object) -> list[str]:

@@ -1,8 +1,12 @@
 """Tokens: counted by the server when it says, else estimated; and what they cost.
 
 Every attempt is counted: from the server's `usage` (OpenAI's names, or `input_tokens` /
-`output_tokens`), or, when it sent none or one no server could mean, estimated without the
-model's tokenizer and marked `estimated`.
+`output_tokens`), or, when it sent none or one no server could mean (negative, fractional,
+past `MAX_CALL_TOKENS`), estimated without the model's tokenizer and marked `estimated`. A
+server claiming more completion tokens than the `max_tokens` it was sent, or more prompt
+tokens than the prompt can hold (`prompt_tokens_most`), is believed only up to that bound,
+and the capped count is marked `estimated` (`believed_usage`): no model may write or read
+more, and a budget must not end on a broken counter.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from agent.llm.chat import ChatMessage
@@ -21,6 +26,7 @@ REPLY_FRAMING = 3  # and before the answer: <|im_start|>assistant\n
 
 MAX_CALL_TOKENS = 10_000_000
 """More tokens than any context window holds: a usage above it is a hostile or broken server's."""
+PROMPT_SLACK = 8192  # tokens a server may add to a prompt: its own system prompt, tool definitions
 
 
 def price(prompt_tokens: int, completion_tokens: int, spec: LLMSpec) -> float:
@@ -55,6 +61,43 @@ def prompt_tokens_upper(messages: Sequence[ChatMessage]) -> int:
     return sum(len(m.content) // 3 + 8 for m in messages) + 8
 
 
+@dataclass(frozen=True)
+class Usage:
+    """The tokens of one call as strop counts them from the server's `usage`."""
+
+    prompt: int
+    completion: int
+    estimated: int = 0  # of these, the ones counted at a bound because the server claimed more
+
+
+def believed_usage(usage: Any, max_tokens: int | None = None, max_prompt: int | None = None) -> Usage | None:
+    """The server's `usage` when both counts are ones a server could mean, capped at the bounds given.
+
+    None when there is no usage, or a count is missing, negative, fractional or absurd: then
+    the call's tokens are estimated instead. A completion past `max_tokens` (the request's) or
+    a prompt past `max_prompt` (`prompt_tokens_most`) is counted at that bound, marked estimated.
+    """
+    if usage is None:
+        return None
+    prompt, completion = usage_counts(usage)
+    if prompt is None or completion is None:
+        return None
+    estimated = 0
+    if max_tokens is not None and completion > max_tokens:
+        completion = estimated = max_tokens
+    if max_prompt is not None and prompt > max_prompt:
+        prompt = max_prompt
+        estimated += max_prompt
+    return Usage(prompt, completion, estimated)
+
+
+def prompt_tokens_most(messages: Sequence[ChatMessage]) -> int:
+    """The most tokens a prompt can be: a token holds at least one UTF-8 byte, plus the chat template's
+    framing and `PROMPT_SLACK` for what a server adds itself."""
+    text = sum(len(m.content.encode("utf-8", "replace")) + MESSAGE_FRAMING for m in messages)
+    return text + REPLY_FRAMING + PROMPT_SLACK
+
+
 def usage_counts(usage: Any) -> tuple[int | None, int | None]:
     """(prompt, completion) tokens from a usage object or dict: OpenAI's names, else input/output."""
 
@@ -68,9 +111,11 @@ def usage_counts(usage: Any) -> tuple[int | None, int | None]:
 
 
 def _token_count(value: object) -> int | None:
-    """A server's token count as a non-negative int, or None when it cannot be one."""
+    """A server's token count as a non-negative int, or None when it cannot be one (0.9 is not 0)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     if not math.isfinite(value) or not 0 <= value <= MAX_CALL_TOKENS:
+        return None
+    if isinstance(value, float) and not value.is_integer():
         return None
     return int(value)

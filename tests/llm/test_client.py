@@ -202,9 +202,10 @@ def test_a_redirect_to_another_host_is_not_followed(server: ScriptedServer) -> N
     with ScriptedServer([Reply.text("the other host answered")]) as other:
         moved = Reply(status=307, body=b"", headers=(("Location", other.base_url + "/chat/completions"),))
         server.add(*[moved] * 4)
-        with make_client(server) as client, pytest.raises((LLMRequestRefused, LLMUnavailable)):
+        with make_client(server) as client, pytest.raises(LLMConfigError) as caught:
             client.complete(HELLO)
         assert other.remaining == 1  # the prompt never reached the host the user did not name
+    assert "does not follow redirects" in str(caught.value) and server.remaining == 3  # not retried
 
 
 def test_400_is_not_retried(server: ScriptedServer) -> None:
