@@ -20,8 +20,13 @@ more rules with their own origin, and reported as such.
 
 Z3's timeout is soft; our formulas are small (a handful of bounded parameters), so
 checks run in-process with a time limit rather than in a killable subprocess.
-Strings in `choice` parameters are encoded as indices; `==`/`!=`/`in` against a
-string constant compare indices.
+A `choice` with strings among its options is encoded as an index; it can only be
+compared (`==`, `!=`, `in`) with constants or another such choice, never computed with
+or ordered (`agent.expression.check_kinds` refuses that when the rules are loaded, for
+rules and `when` conditions alike). A division by zero breaks the rule it is in (Z3
+alone would let `x / 0` take any value). Points are floats while Z3 answers in exact
+rationals, or irrationals on a curved boundary: a repair's answer is rounded to floats
+and, where rounding broke a rule, pinned to floats one parameter at a time.
 
 Every check, repair and contradiction compiles the rules afresh in its own Z3
 `Context` (about a millisecond). Z3's shared default context is not safe across
@@ -36,12 +41,13 @@ from __future__ import annotations
 
 import ast
 import enum
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from agent.expression import Expression, ExpressionError, parse
+from agent.expression import Expression, ExpressionError, check_kinds, parse
 from agent.space import Param, Point, Space
 
 if TYPE_CHECKING:
@@ -96,7 +102,9 @@ class Repair:
 
 
 class ConstraintError(ValueError):
-    """A rule that does not fit the space (unknown parameter, string arithmetic, …)."""
+    """A rule that does not fit the space, in one line: an unknown parameter, arithmetic or
+    ordering on a choice of strings (`c + 1`, `c < 'b'`: such a choice has no order), a
+    number where a condition belongs, a rule too long or too deeply nested."""
 
 
 class Constraints:
@@ -106,12 +114,19 @@ class Constraints:
         self.space = space
         self.timeout_ms = max(1, int(timeout * 1000))
         self.rules: list[Rule] = []
+        kinds = {param.name: param.kind for param in space}
         for rule in rules:
-            self.rules.append(rule if isinstance(rule, Rule) else Rule(_parse(str(rule))))
-        for rule in self.rules:
+            rule = rule if isinstance(rule, Rule) else Rule(_parse(str(rule)))
             unknown = sorted(rule.expression.names - set(space.names))
             if unknown:
                 raise ConstraintError(f"rule {rule.text!r} reads unknown parameter(s): {', '.join(unknown)}")
+            try:
+                check_kinds(rule.expression, kinds)
+            except ExpressionError as error:
+                if rule.origin == "task":
+                    raise ConstraintError(str(error)) from None
+                continue  # a learned rule (memory) the space cannot state: left out, not a crash mid-run
+            self.rules.append(rule)
         if self.rules:
             self.compiled()  # type errors surface when the task is loaded, not mid-run
 
@@ -124,7 +139,10 @@ class Constraints:
 
     def compiled(self) -> _Compiled:
         """The space and rules in a new Z3 context (see the module docstring for why new)."""
-        return _Compiled(self.space, self.rules)
+        try:
+            return _Compiled(self.space, self.rules)
+        except RecursionError:  # `parse` bounds a rule's depth; a deep caller's stack may still run out
+            raise ConstraintError("the rules are too deeply nested to compile: split them") from None
 
     # ------------------------------------------------------------------ check
     def check(self, point: Mapping[str, Any]) -> Check:
@@ -200,6 +218,8 @@ class Constraints:
         repaired = compiled.read(optimizer.model()) if answer == z3.sat else self._bisect(compiled, distance)
         if repaired is None:
             return Repair(None, reason="Z3 could not find a repair within the time limit (unknown)")
+        if not self.check(repaired).passed:  # rounded to floats off a boundary (e.g. x = y = √0.2)
+            repaired = self._on_floats(compiled, repaired) or repaired
         repaired = self._restore(point, repaired)
         verdict = self.check(repaired)
         if not verdict.passed:
@@ -230,6 +250,47 @@ class Constraints:
                 low = middle
             solver.pop()
         return best
+
+    def _on_floats(self, compiled: _Compiled, near: Point) -> Point | None:
+        """A point that keeps the rules exactly as floats, within a hair of `near`, or None.
+
+        Z3's answer is exact (a rational, or an irrational on a curved boundary: the point
+        of `x * y >= 0.2` nearest (0.1, 0.1) is x = y = √0.2); its nearest floats may break
+        the rule it touches. Each float parameter in turn is pinned to its float or one of the
+        two next to it, while Z3 moves the ones not pinned yet (within 1e-6 of their range)
+        to keep the rules; ints, choices and which parameters are active stay as they are.
+        """
+        from agent.smt import z3
+
+        solver = z3.Solver(ctx=compiled.ctx)
+        solver.set("timeout", max(1, min(1000, self.timeout_ms // 4)))
+        solver.add(*compiled.domain, *compiled.rules)
+        floats = [param for param in self.space if param.spec.type == "float" and param.name in near]
+        solver.add(*compiled.fix({k: v for k, v in near.items() if k not in {p.name for p in floats}}))
+        solver.add(*[compiled.active[p.name] == (p.name in near) for p in self.space])
+        current = dict(near)
+        for index, param in enumerate(floats):
+            solver.push()
+            for rest in floats[index + 1 :]:
+                hair = 1e-6 * (float(rest.spec.high) - float(rest.spec.low)) or 1e-12  # type: ignore[arg-type]
+                var = compiled.vars[rest.name]
+                solver.add(var >= _exact(current[rest.name] - hair, compiled.ctx))
+                solver.add(var <= _exact(current[rest.name] + hair, compiled.ctx))
+            value = current[param.name]
+            for candidate in (value, math.nextafter(value, math.inf), math.nextafter(value, -math.inf)):
+                solver.push()
+                solver.add(compiled.vars[param.name] == _exact(candidate, compiled.ctx))
+                answer = solver.check()
+                model = solver.model() if answer == z3.sat else None
+                solver.pop()
+                if model is not None:
+                    current = {**compiled.read(model), param.name: candidate}
+                    break
+            solver.pop()
+            if model is None:
+                return None
+            solver.add(compiled.vars[param.name] == _exact(current[param.name], compiled.ctx))
+        return current
 
     def _restore(self, original: Mapping[str, Any], repaired: Point) -> Point:
         """Put back each original value the repaired point does not need to change."""
@@ -274,6 +335,16 @@ def _exact(value: float | int, ctx: z3.Context) -> z3.ArithRef:
     return z3.RealVal(f"{fraction.numerator}/{fraction.denominator}", ctx)
 
 
+def _float(raw: Any) -> float:
+    """A model's real as the nearest float; an irrational (algebraic) one through a 40-digit
+    rational approximation (it has no exact fraction: `as_fraction` fails on it)."""
+    from agent.smt import z3
+
+    if z3.is_algebraic_value(raw):
+        raw = raw.approx(40)
+    return float(raw.as_fraction())
+
+
 def _number(value: Any, ctx: z3.Context) -> Any:
     from agent.smt import z3
 
@@ -305,12 +376,12 @@ class _Compiled:
                 self.active[param.name] = z3.BoolVal(True, self.ctx)
             else:
                 reads = [self.active[name] for name in sorted(param.when.names)]
-                self.active[param.name] = z3.And(*reads, self._compile(param.when.tree, param.when.text))
+                self.active[param.name] = z3.And(*reads, self._condition(param.when))
         self.domain = [self._domain(param) for param in space]
         self.rules = [
             z3.Implies(
                 z3.And(*[self.active[name] for name in sorted(rule.expression.names)], self.ctx),
-                self._as_bool(self._compile(rule.expression.tree, rule.text), rule.text),
+                self._condition(rule.expression),
             )
             for rule in rules
         ]
@@ -334,7 +405,7 @@ class _Compiled:
             elif param.spec.type == "choice":
                 if value in param.choices:
                     pinned.append(self.vars[param.name] == _number(value, self.ctx))
-            elif isinstance(value, int | float) and not isinstance(value, bool):
+            elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
                 pinned.append(
                     self.vars[param.name]
                     == (_exact(value, self.ctx) if param.spec.type == "float" else int(value))
@@ -355,12 +426,12 @@ class _Compiled:
             elif param.spec.type == "bool":
                 point[param.name] = z3.is_true(raw)
             elif param.spec.type == "choice":
-                number = raw.as_long() if z3.is_int_value(raw) else float(raw.as_fraction())
+                number = raw.as_long() if z3.is_int_value(raw) else _float(raw)
                 point[param.name] = next((c for c in param.choices if c == number), param.choices[0])
             elif param.spec.type == "int":
                 point[param.name] = raw.as_long()
             else:
-                point[param.name] = float(raw.as_fraction())
+                point[param.name] = _float(raw)
         return point
 
     def distance(self, point: Mapping[str, Any]) -> Any:
@@ -400,6 +471,88 @@ class _Compiled:
         return z3.Sum(*[z3.ToReal(t) if z3.is_int(t) else t for t in terms])
 
     # ------------------------------------------------------------- compiling
+    def _condition(self, expression: Expression) -> Any:
+        """`expression` as a Z3 condition, false wherever Python's evaluation divides by zero."""
+        from agent.smt import z3
+
+        value = self._as_bool(self._compile(expression.tree, expression.text), expression.text)
+        defined = self._defined(expression.tree, expression.text)
+        return value if z3.is_true(defined) else z3.And(defined, value)
+
+    def _defined(self, node: ast.expr, text: str) -> Any:
+        """Where evaluating `node` divides by no zero; a part that Python's evaluation skips
+        (after a false `and`, a true `or` or a chain's false link, the branch not taken) does
+        not count, so `x > 0 -> 1 / x < 2` holds at x = 0 in Python and in Z3 alike."""
+        match node:
+            case ast.BinOp(op=op, left=left, right=right):
+                parts = [self._defined(left, text), self._defined(right, text)]
+                if isinstance(op, ast.Div | ast.FloorDiv | ast.Mod):
+                    parts.append(self._compile(right, text) != 0)
+                return self._all(parts)
+            case ast.UnaryOp(operand=operand):
+                return self._defined(operand, text)
+            case ast.BoolOp(op=op, values=values):
+                steps = [(self._defined(value, text), value) for value in values]
+                return self._in_turn(steps, lambda value: self._truth(value, text, isinstance(op, ast.And)))
+            case ast.Compare(left=left, ops=ops, comparators=comparators):
+                steps: list[tuple[Any, Any]] = [(self._defined(left, text), None)]
+                current = left
+                for op, right in zip(ops, comparators, strict=True):  # a link's right side, then the link
+                    inner = (
+                        self._all([]) if isinstance(op, ast.In | ast.NotIn) else self._defined(right, text)
+                    )
+                    steps.append((inner, (op, current, right)))
+                    current = right
+                return self._in_turn(steps, lambda link: self._compare(*link, text))
+            case ast.IfExp(test=test, body=body, orelse=orelse):
+                parts = [self._defined(part, text) for part in (test, body, orelse)]
+                if all(self._trivial(part) for part in parts):
+                    return parts[0]
+                from agent.smt import z3
+
+                chosen = z3.If(self._truth(test, text, True), parts[1], parts[2])
+                return self._all([parts[0], chosen])
+            case ast.Call(func=ast.Name(id="implies"), args=[premise, conclusion]):
+                steps = [(self._defined(premise, text), premise), (self._defined(conclusion, text), None)]
+                return self._in_turn(steps, lambda value: self._truth(value, text, True))
+            case ast.Call(args=args):
+                return self._all([self._defined(arg, text) for arg in args])
+        return self._all([])
+
+    def _in_turn(self, steps: list[tuple[Any, Any]], goes_on: Any) -> Any:
+        """Definedness of parts evaluated in turn: step i counts only where `goes_on` held for
+        every step before it (`goes_on(item)` is the Z3 condition to go past that step)."""
+        from agent.smt import z3
+
+        if all(self._trivial(defined) for defined, _ in steps):
+            return self._all([])
+        parts, reached = [], []
+        for defined, item in steps:
+            if not self._trivial(defined):
+                parts.append(z3.Implies(z3.And(*reached), defined) if reached else defined)
+            if item is not None:
+                reached.append(goes_on(item))
+        return self._all(parts)
+
+    def _truth(self, node: ast.expr, text: str, wanted: bool) -> Any:
+        from agent.smt import z3
+
+        value = self._as_bool(self._compile(node, text), text)
+        return value if wanted else z3.Not(value)
+
+    def _trivial(self, condition: Any) -> bool:
+        from agent.smt import z3
+
+        return bool(z3.is_true(condition))
+
+    def _all(self, parts: list[Any]) -> Any:
+        from agent.smt import z3
+
+        kept = [part for part in parts if not self._trivial(part)]
+        if not kept:
+            return z3.BoolVal(True, self.ctx)
+        return kept[0] if len(kept) == 1 else z3.And(*kept)
+
     def _domain(self, param: Param) -> Any:
         from agent.smt import z3
 
@@ -536,9 +689,20 @@ class _Compiled:
         raise ConstraintError(f"in {text!r}: unsupported comparison")
 
     def _equal(self, left: ast.expr, right: ast.expr, text: str) -> Any:
-        """`==`, where a choice parameter may meet one of its labels (compared by index)."""
+        """`==`, where a choice parameter may meet one of its labels (compared by index), or
+        another choice (equal where their labels are: their indices may differ)."""
         from agent.smt import z3
 
+        if isinstance(left, ast.Name) and isinstance(right, ast.Name):
+            mine, theirs = self.labels.get(left.id), self.labels.get(right.id)
+            if mine is not None and theirs is not None:
+                same = [
+                    z3.And(self.vars[left.id] == i, self.vars[right.id] == j)
+                    for i, a in enumerate(mine)
+                    for j, b in enumerate(theirs)
+                    if a == b
+                ]
+                return z3.Or(*same) if same else z3.BoolVal(False, self.ctx)
         for name_side, other in ((left, right), (right, left)):
             if isinstance(name_side, ast.Name) and self.labels.get(name_side.id) is not None:
                 labels = self.labels[name_side.id] or []

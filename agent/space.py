@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import TaskSpecError
-from agent.expression import Expression, MissingValue, parse
+from agent.expression import Expression, ExpressionError, Kind, MissingValue, check_kinds, parse
 from agent.marks import Mark, Unusable, dialect_of, example
 from agent.marks import parse as parse_mark
 from agent.task import ParamSpec, ProposerSpec, Task
@@ -50,6 +50,20 @@ class Param:
     @property
     def numeric(self) -> bool:
         return self.spec.type in ("float", "int")
+
+    @property
+    def kind(self) -> Kind:
+        """What rules and `when` conditions may do with it (`agent.expression.check_kinds`)."""
+        kind = self.spec.type
+        if kind in ("int", "float"):
+            return Kind.INT if kind == "int" else Kind.REAL
+        if kind == "bool":
+            return Kind.CONDITION
+        if all(isinstance(c, int) and not isinstance(c, bool) for c in self.choices):
+            return Kind.INT
+        if all(isinstance(c, int | float) and not isinstance(c, bool) for c in self.choices):
+            return Kind.REAL
+        return Kind.LABEL
 
     @property
     def choices(self) -> list[Any]:
@@ -126,6 +140,13 @@ class Space:
             if when is not None and (unknown := sorted(when.names - set(params))):
                 raise SpaceError(f"[space] {name}: when reads unknown parameter(s) {', '.join(unknown)}")
             parsed[name] = Param(name, spec, when)
+        kinds = {name: param.kind for name, param in parsed.items()}
+        for name, param in parsed.items():
+            try:
+                if param.when is not None:
+                    check_kinds(param.when, kinds)  # `y > 1` over choices ["a", 2]: refused now, not mid-run
+            except ExpressionError as error:
+                raise SpaceError(f"[space] {name}: when: {error}") from None
         self.params: dict[str, Param] = {name: parsed[name] for name in _ordered(parsed)}
 
     @classmethod
@@ -144,12 +165,15 @@ class Space:
 
     # ------------------------------------------------------------ activity
     def is_active(self, name: str, point: Mapping[str, Any]) -> bool:
+        """Whether `name`'s `when` holds on `point`: false where it reads an inactive parameter,
+        divides by zero (as Z3 reads it), or meets a value of the wrong type (a params file as
+        written; the conditions themselves are typed when the space is built)."""
         when = self.params[name].when
         if when is None:
             return True
         try:
-            return bool(when.evaluate(point))
-        except MissingValue:
+            return when.holds(point)
+        except (MissingValue, TypeError):
             return False
 
     def complete(self, point: Mapping[str, Any], fill: Mapping[str, Any] | None = None) -> Point:

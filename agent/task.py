@@ -314,11 +314,18 @@ class TaskFile(_Section):
     @classmethod
     def _space_names(cls, space: dict[str, ParamSpec]) -> dict[str, ParamSpec]:
         """Names that rules, `when` and marked lines (`# strop: NAME`) can all refer to."""
+        from agent.expression import RESERVED
+
         for name in space:
             if not _PARAM_NAME.match(name):
                 raise ValueError(
                     f"parameter name {name!r} must be 1-64 ASCII letters, digits or '_', not starting with a digit "
                     "(rules, `when` and marked lines refer to it)"
+                )
+            if name in RESERVED:  # `True >= 4` read the constant, `lambda <= 3` did not parse
+                raise ValueError(
+                    f"parameter name {name!r} is a word of the rule language (Python keywords such as True, "
+                    f"None, if, lambda, and abs, min, max, implies): rename it, e.g. {name}_"
                 )
         return space
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import random
 from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
 
 import pytest
 
-from agent.constraints import Check, ConstraintError, Constraints, Outcome
+from agent.constraints import Check, ConstraintError, Constraints, Outcome, Rule
+from agent.expression import parse
 from agent.space import Space
 from agent.task import ParamSpec
 
@@ -115,3 +117,111 @@ def test_threads_checking_at_once_get_the_answers_one_thread_gets() -> None:
 def test_a_rule_that_reads_no_parameter_is_decided_as_a_constant() -> None:
     assert Constraints(gbm(), ["1 <= 2"]).check({"lr": 0.1, "max_iter": 50, "max_depth": 3}).passed
     assert Constraints(gbm(), ["2 < 1"]).contradiction() == ["2 < 1"]
+
+
+def unit_square() -> Space:
+    return Space({"x": ParamSpec(type="float", low=0, high=1), "y": ParamSpec(type="float", low=0, high=1)})
+
+
+def test_repair_on_a_curved_boundary_lands_on_floats_that_keep_the_rules() -> None:
+    """The point of `x * y >= 0.2` nearest (0.1, 0.1) is x = y = √0.2: Z3 answers an irrational
+    (AlgebraicNumRef), whose reading raised AttributeError (7 of 17 proposals of a run)."""
+    constraints = Constraints(unit_square(), ["x * y >= 0.2", "x * x + y * y <= 0.5"])
+    repair = constraints.repair({"x": 0.1, "y": 0.1})
+    assert repair.point is not None, repair.reason
+    x, y = Fraction(repair.point["x"]), Fraction(repair.point["y"])
+    assert x * y >= Fraction(0.2) and x * x + y * y <= Fraction(0.5)  # exactly, as the floats they are
+    assert abs(repair.point["x"] - 0.2**0.5) < 1e-6 and abs(repair.point["y"] - 0.2**0.5) < 1e-6
+    assert constraints.check(repair.point).passed
+
+
+@pytest.mark.parametrize(
+    ("space", "rule", "point"),
+    [
+        (unit_square(), "1 / x <= 2", {"x": 0.0, "y": 0.5}),
+        (
+            Space({"i": ParamSpec(type="int", low=0, high=9), "j": ParamSpec(type="int", low=0, high=9)}),
+            "j % i == 0",
+            {"i": 0, "j": 4},
+        ),
+        (
+            Space({"i": ParamSpec(type="int", low=0, high=9), "j": ParamSpec(type="int", low=0, high=9)}),
+            "j // i <= 3",
+            {"i": 0, "j": 4},
+        ),
+        (unit_square(), "not (1 / x > 2)", {"x": 0.0, "y": 0.5}),
+    ],
+)
+def test_a_zero_divisor_breaks_the_rule(space: Space, rule: str, point: dict) -> None:
+    """Z3 leaves x / 0 unconstrained: 4 of 9 points of a run passed `1 / x <= 2` at x = 0."""
+    constraints = Constraints(space, [rule])
+    assert constraints.check(point).violated == [rule]
+    repair = constraints.repair(point)
+    assert repair.point is not None and repair.point[next(iter(point))] != 0, repair
+    assert constraints.check(repair.point).passed
+
+
+def test_a_division_that_evaluation_skips_does_not_count() -> None:
+    constraints = Constraints(unit_square(), ["x > 0 -> 1 / x <= 4", "x == 0 or y / x >= 1"])
+    assert constraints.check({"x": 0.0, "y": 0.5}).passed
+    assert constraints.check({"x": 0.5, "y": 0.5}).passed
+    assert constraints.check({"x": 0.1, "y": 0.5}).violated == ["x > 0 -> 1 / x <= 4"]
+
+
+def test_z3_reads_a_when_that_divides_by_zero_as_python_does() -> None:
+    """`when = "1 / y > 0.4"`: false at y = 0 in Python (now) and in Z3 (whose 1 / 0 could be anything)."""
+    from agent.smt import z3
+
+    space = Space(
+        {
+            "y": ParamSpec(type="int", low=0, high=2),
+            "x": ParamSpec(type="int", low=0, high=1, when="1 / y > 0.4"),
+        }
+    )
+    compiled = Constraints(space, ["x <= 1"]).compiled()
+    for y in range(3):
+        solver = z3.Solver(ctx=compiled.ctx)
+        solver.add(compiled.vars["y"] == y, compiled.active["x"])
+        assert (solver.check() == z3.sat) == space.is_active("x", {"y": y}), y
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ("c + 1 == 2", "c is a choice with strings"),  # compiled as c's index: silently c == 'b'
+        ("c < 'b'", "no ordering"),
+        ("x <= 1e400", "too large"),  # OverflowError
+        (" + ".join(["x"] * 600) + " <= 1000", "too deeply nested"),  # RecursionError
+    ],
+    ids=["string arithmetic", "string ordering", "infinite constant", "600-term sum"],
+)
+def test_rules_that_cannot_mean_one_thing_are_one_line_errors(rule: str, message: str) -> None:
+    space = Space(
+        {"c": ParamSpec(type="choice", choices=["a", "b"]), "x": ParamSpec(type="float", low=0, high=1)}
+    )
+    with pytest.raises(ConstraintError, match=message) as caught:
+        Constraints(space, [rule])
+    assert "\n" not in str(caught.value)
+
+
+def test_two_choices_are_equal_by_their_labels_not_their_indices() -> None:
+    space = Space(
+        {
+            "c": ParamSpec(type="choice", choices=["a", "b"]),
+            "d": ParamSpec(type="choice", choices=["b", "a", "z"]),
+        }
+    )
+    constraints = Constraints(space, ["c == d"])
+    assert constraints.check({"c": "a", "d": "a"}).passed
+    assert not constraints.check({"c": "a", "d": "b"}).passed
+    assert not Constraints(space, ["d == c"]).check({"c": "b", "d": "z"}).passed
+
+
+def test_a_learned_rule_the_space_cannot_state_is_left_out() -> None:
+    """Memory's rules are strop's own: one that no longer fits the space must not stop a run."""
+    space = Space(
+        {"c": ParamSpec(type="choice", choices=["a", 2]), "x": ParamSpec(type="float", low=0, high=1)}
+    )
+    learned = Rule(parse("not (c >= 2)"), origin="memory: crashes in c = 2")
+    constraints = Constraints(space, ["x <= 0.9", learned])
+    assert [rule.text for rule in constraints.rules] == ["x <= 0.9"]

@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agent.space import Space
+import pytest
+
+from agent.space import Space, SpaceError
 from agent.task import ParamSpec, ProposerSpec
 
 
@@ -62,7 +64,7 @@ def test_mutation_moves_and_stays_near() -> None:
 
 SEEDED_MOVES = """
 import random
-from agent.space import Space
+from agent.space import Space, SpaceError
 from agent.task import ParamSpec
 space = Space({name: ParamSpec(type="float", low=0.0, high=1.0) for name in "abcdefgh"})
 point = {name: 0.5 for name in "abcdefgh"}
@@ -109,3 +111,49 @@ def test_marked_lines_are_substituted(tmp_path: Path) -> None:
         == "LR = 0.25  # strop: lr\nMODE = 'b'  # strop: mode\nFLAG = True  # strop: flag\nOTHER = 3\n"
     )
     assert files["cfg.js"] == "const flag = true;  // strop: flag\n"
+
+
+def divided() -> Space:
+    return Space(
+        {
+            "y": ParamSpec(type="int", low=0, high=2),
+            "x": ParamSpec(type="int", low=0, high=1, when="1 / y > 0.4"),
+        }
+    )
+
+
+def test_a_when_that_divides_by_zero_is_false_not_a_crash() -> None:
+    """`strop run` stopped with "internal error: ZeroDivisionError" at the first sample with y = 0."""
+    s, rng = divided(), random.Random(0)
+    assert s.complete({"y": 0, "x": 1}) == {"y": 0}
+    assert s.complete({"y": 2, "x": 1}) == {"y": 2, "x": 1}
+    points = [s.sample(rng) for _ in range(60)]
+    assert {"y": 0} in points and all(("x" in p) == (p["y"] != 0) for p in points)
+
+
+@pytest.mark.parametrize(
+    ("choices", "when", "message"),
+    [
+        (["a", 2], "y > 1", "no ordering"),  # TypeError at the first point with y = "a"
+        (["a", "b"], "y < 'b'", "no ordering"),  # alphabetical in Python, an index in Z3
+        (["a", "b"], "y + 1 == 2", "y is a choice with strings"),
+    ],
+)
+def test_a_when_python_and_z3_would_read_apart_is_refused_up_front(
+    choices: list, when: str, message: str
+) -> None:
+    with pytest.raises(SpaceError, match=rf"\[space\] x: when: .*{message}"):
+        Space(
+            {
+                "y": ParamSpec(type="choice", choices=choices),
+                "x": ParamSpec(type="int", low=0, high=1, when=when),
+            }
+        )
+
+
+def test_a_params_file_value_of_the_wrong_type_leaves_a_when_false() -> None:
+    """check_files reads the params file as written: `"y": "abc"` must not crash `when = "y > 1"`."""
+    s = Space(
+        {"y": ParamSpec(type="int", low=0, high=5), "x": ParamSpec(type="int", low=0, high=1, when="y > 1")}
+    )
+    assert not s.is_active("x", {"y": "abc"})

@@ -139,6 +139,9 @@ SPEC_CASES = [
     ),
     Case("task name not ASCII", "task.toml:2: [task.name] name", edit('name = "pf"', 'name = "pƒ"')),
     Case("parameter name with a space", "parameter name 'k k'", edit("\nk = {", '\n"k k" = {')),
+    # a rule read `True >= 4` as the constant 1 ("no point satisfies"), `lambda <= 3` did not parse
+    Case("parameter named True", "[space] parameter name 'True' is a word", edit("\nk = {", "\nTrue = {")),
+    Case("parameter named lambda", "parameter name 'lambda' is a word", edit("\nk = {", "\nlambda = {")),
     Case("metric with a space", "has spaces at its ends", edit('metric = "seconds"', 'metric = " seconds"')),
     Case(
         "metric with a newline",
@@ -465,3 +468,35 @@ def test_a_candidate_that_writes_a_space_name_twice_is_refused(tmp_path: Path) -
     ]
     (tmp_path / "params.json").write_text('{"lr": 0.3, "k": 3}')
     assert space.outside(space.written(tmp_path, proposer), before) == []
+
+
+WHEN_TASK = TASK.replace(
+    'lr = { type = "float", low = 0.01, high = 0.5 }\nk = { type = "int", low = 1, high = 10 }',
+    'y = { type = "int", low = 0, high = 2 }\nlr = { type = "float", low = 0.01, high = 0.5, when = "1 / y > 0.4" }',
+).replace('timeout = "60s"', 'timeout = "60s"\nsandbox = "local"')
+WHEN_BENCH = 'import json\np = json.load(open("params.json"))\nprint(json.dumps({"seconds": p.get("lr", 1.0) + p["y"]}))\n'
+
+
+def test_strop_run_reads_a_when_that_divides_by_zero_as_false(tmp_path: Path) -> None:
+    """The default y = 1 passed preflight; the first sample with y = 0 stopped the run with
+    "internal error: ZeroDivisionError" and 0 experiments."""
+    (tmp_path / "task").mkdir()
+    assert "1 / y > 0.4" in WHEN_TASK
+    path = folder(tmp_path / "task", WHEN_TASK + '\n[constraints]\nrules = ["y <= 2"]\n', params='{"y": 1}')
+    (path / "bench.py").write_text(WHEN_BENCH)
+    done = strop(tmp_path / "home", "run", str(path), "--experiments", "8")
+    assert done.returncode == 0, done.stderr
+    assert "internal error" not in done.stdout + done.stderr
+    runs = strop(tmp_path / "home", "runs")
+    assert " done " in runs.stdout, runs.stdout
+
+
+def test_strop_run_refuses_a_when_that_orders_a_string_choice(tmp_path: Path) -> None:
+    """`y > 1` over choices ["a", 2]: "internal error: TypeError" at startup before."""
+    (tmp_path / "task").mkdir()
+    task = WHEN_TASK.replace('{ type = "int", low = 0, high = 2 }', '{ type = "choice", choices = ["a", 2] }')
+    path = folder(tmp_path / "task", task.replace("1 / y > 0.4", "y > 1"), params='{"y": "a"}')
+    done = strop(tmp_path / "home", "run", str(path), "--experiments", "2")
+    assert done.returncode == 2, done.stderr
+    [line] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert "[space] lr: when: in 'y > 1': y is a choice with strings among its options" in line, line
