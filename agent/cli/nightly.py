@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from agent.cli import app
-from agent.cli.render import err, out, print_json
+from agent.cli.render import err, out, print_json, printable
 
 if TYPE_CHECKING:
     from agent.nightly.history import NightRecord
@@ -26,6 +26,9 @@ nightly_app = typer.Typer(
         '    task = "benchmarks/tasks/digits-gbm"   # relative to the jobs file\n'
         '    schedule = "0 2 * * *"     # cron, UTC: minute hour day month weekday\n'
         "    budget = { experiments = 20 }\n\n"
+        "A job is due when its schedule fired since its last night, at most the window (30 minutes at "
+        "least) ago: a fire missed by more (the machine was off), or before the job was added, waits "
+        "for the next one; `--job NAME` runs a job now regardless.\n\n"
         "Then: `strop nightly run --jobs jobs.toml --job digits` to try a job now; "
         "`strop nightly list --jobs jobs.toml` to see what is due and when; "
         "`strop nightly install --jobs jobs.toml` to run what is due every 15 minutes from cron; "
@@ -131,11 +134,14 @@ def run_command(
 
 def _print_nights(nights: list[NightRecord], waiting: list[str]) -> None:
     """One line per job: how its night ended, its run and best; then the jobs left for later."""
+    from agent.report.text import visible
+
     for night in nights:
         best = "—" if night.best_metric is None else f"{night.metric} = {night.best_metric:.6g}"
         status = "interrupted (the next run resumes it)" if night.status == "running" else night.status
         line = f"{night.job}: {status} · run {night.run or '—'} · best {best}"
-        out.print(line + (f" · {night.error}" if night.error else ""), markup=False)
+        line += f" · {night.error}" if night.error else ""  # an evaluator's words: shown, never obeyed
+        out.print(printable(visible(line), one_line=True), markup=False)
     for name in waiting:
         out.print(f"{name}: not started · the window closes too soon; still due", markup=False)
 
@@ -178,8 +184,10 @@ def list_command(
                 f", best {line.last_best}" if line.last_best else ""
             )
         now_text = f" · {line.due} now" if line.due else ""
+        waits = f" · not due: {line.waits}" if line.waits else ""
         out.print(
-            f"{line.name} ({line.kind}: {line.what}) · {line.schedule}{now_text} · next {line.next_fire} UTC · {last}",
+            f"{line.name} ({line.kind}: {line.what}) · {line.schedule}{now_text}{waits} · next {line.next_fire} UTC"
+            f" · {last}",
             markup=False,
         )
 
@@ -270,6 +278,9 @@ def install_command(
     if show:
         out.print(line, markup=False)
         return
+    install.log_folder(home).mkdir(
+        parents=True, exist_ok=True
+    )  # the line makes it too (a home cleaned since)
     out.print(install.apply_crontab(line), markup=False)
 
 

@@ -48,6 +48,10 @@ class NightRecord:
     best: int | None = None
     best_metric: float | None = None
     previous_metric: float | None = None  # the best of the previous night of this job
+    previous_night: str = ""  # that night ("" in histories written before it was kept)
+    previous_of: str = ""  # "metric direction" of `previous_metric`: another metric is not compared
+    head: str = ""  # the user's branch commit as the night started (run jobs): a warm start needs it unmoved
+    start_note: str = ""  # why the night did not warm-start as asked (`agent.nightly.warm`), "" otherwise
     branch: str = ""
     commit: str = ""
     cost_usd: float = 0.0
@@ -60,11 +64,19 @@ class NightRecord:
     @property
     def gain(self) -> float | None:
         """Improvement over the previous night (positive = better), in the metric's units."""
-        if self.best_metric is None or self.previous_metric is None:
+        if self.best_metric is None or self.previous_metric is None or self.metric_changed:
             return None
         if self.direction == "minimize":
             return self.previous_metric - self.best_metric
         return self.best_metric - self.previous_metric
+
+    @property
+    def metric_changed(self) -> bool:
+        """Whether the previous night's best measured another metric or direction (the task changed):
+        its value then means something else, and is not compared ("worse by -118.99")."""
+        return (
+            bool(self.previous_of and self.metric) and self.previous_of != f"{self.metric} {self.direction}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -4,7 +4,7 @@ Both call `strop nightly run --jobs FILE` every 15 minutes; the jobs' own cron
 schedules decide what is due, and the nightly lock makes the calls that find a
 night in progress exit at once. So one line serves every job and every schedule.
 
-    crontab:  */15 * * * * STROP_HOME=… /path/to/strop nightly run --jobs /abs/jobs.toml >> …/nightly.log 2>&1  # strop-nightly
+    crontab:  */15 * * * * mkdir -p …/nightly && STROP_HOME=… /path/to/strop nightly run --jobs /abs/jobs.toml >> …/nightly.log 2>&1  # strop-nightly
     systemd:  ~/.config/systemd/user/strop-nightly.service + strop-nightly.timer (OnCalendar=*:0/15)
 
 The text is built by pure functions (tested); only `apply_*` touch the system.
@@ -29,9 +29,20 @@ def _command(strop: list[str], jobs: Path) -> str:
     return shlex.join([*strop, "nightly", "run", "--jobs", str(jobs)])
 
 
+def log_folder(home: Path) -> Path:
+    """Where the crontab line appends the nightly's output."""
+    return home / "nightly"
+
+
 def cron_line(strop: list[str], jobs: Path, home: Path) -> str:
-    log = shlex.quote(str(home / "nightly" / "nightly.log"))
-    command = f"STROP_HOME={shlex.quote(str(home))} {_command(strop, jobs)} >> {log} 2>&1"
+    """The crontab line. It makes the log's folder itself: the shell opens `>> log` before strop
+    starts, and on a fresh home (or one moved or cleaned since `install`) a missing folder failed
+    the redirection ("Directory nonexistent"), so strop never ran and nothing was logged."""
+    folder = shlex.quote(str(log_folder(home)))
+    log = shlex.quote(str(log_folder(home) / "nightly.log"))
+    command = (
+        f"mkdir -p {folder} && STROP_HOME={shlex.quote(str(home))} {_command(strop, jobs)} >> {log} 2>&1"
+    )
     return f"{EVERY} {command.replace('%', chr(92) + '%')}  {MARK}"  # cron reads a bare % as a newline
 
 

@@ -8,7 +8,8 @@
     [jobs.digits]
     kind = "run"                    # run | mle | numerics | quant
     task = "tasks/digits-gbm"       # task.toml or its folder, relative to this file (kind run)
-    schedule = "0 2 * * *"          # cron: minute hour day-of-month month day-of-week (UTC)
+    schedule = "0 2 * * *"          # cron: minute hour day-of-month month day-of-week (UTC); a fire
+                                    # missed by more than the window (at least 30m) waits for the next
     warm_start = true               # tonight's experiment 0 is last night's best (default)
     budget = { time = "1h", experiments = 40, tokens = 200000, cost = 2.0 }
     executor = "ray"                # optional: evaluations on a Ray cluster (default: [nightly]'s, else local)

@@ -2,7 +2,8 @@
 
     run_night(jobs, home, now, window, parallel, only) -> list[NightRecord]
 
-A job is due when its cron schedule fired since its last night; a job whose last
+A job is due when its cron schedule fired since its last night, at most the window ago
+(`late_limit`: a fire missed by more waits for the next); a job whose last
 night is still `running` (its night was killed) is resumed, not restarted. Each job
 runs in a child process (`strop nightly job …`, or `strop evolve … --json`), so a
 job that crashes or hangs costs only itself: the others go on, and the window's end
@@ -29,6 +30,7 @@ a later nightly of the same night. A window that cannot fit any job is refused u
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import math
@@ -50,6 +52,7 @@ from agent.nightly.announce import ANNOUNCE_VAR, announced_run
 from agent.nightly.history import History, NightRecord
 from agent.nightly.interrupt import INTERRUPTED_CODES, Interruption, NightInterrupted, deaf_to_ctrl_c
 from agent.nightly.jobs import AVAILABLE, STOP_GRACE, Jobs, JobSpec, last_fire
+from agent.nightly.warm import warm_start
 from agent.records import now_iso
 
 CLOSE_SECONDS = 3.0  # kept after a job: its exit, the history, the summary line, the nightly's exit
@@ -68,20 +71,33 @@ class Due:
     superseded: NightRecord | None = None  # a killed night of a job that changed since: closed, not resumed
 
 
+LATE_FLOOR = 1800.0  # a fire may always start this late: cron calls the nightly every 15 minutes
+
+
+def late_limit(jobs: Jobs) -> float:
+    """How late (seconds) a night may start after its schedule fired: the nightly window, at least
+    `LATE_FLOOR`. Past it the fire is missed and the job waits for the next: a `0 2 * * *` job
+    added at 14:00, or a machine booted at 09:00, started at once, mid-day."""
+    return max(jobs.spec.nightly.window, LATE_FLOOR)
+
+
 def due_jobs(jobs: Jobs, history: History, now: datetime, only: list[str] | None = None) -> list[Due]:
-    """The jobs due at `now` (naive UTC): a schedule fired since their last night, or a killed night."""
+    """The jobs due at `now` (naive UTC): a schedule fired since their last night, at most
+    `late_limit` ago (a job never run included), or a killed night (resumed however late)."""
     due = []
     for name, spec in jobs.spec.jobs.items():
         if only and name not in only:
             continue
-        night = last_fire(spec.schedule, now).isoformat(timespec="minutes")
+        fire = last_fire(spec.schedule, now)
+        night = fire.isoformat(timespec="minutes")
+        in_time = (now - fire).total_seconds() <= late_limit(jobs)
         last = history.last(name)
         if last is not None and last.status == "running" and _changed(jobs, name, last):
             due.append(Due(name, night, superseded=last))  # tonight runs what the file says now
         elif last is not None and last.status == "running":  # its night was killed
             resumable = spec.kind in RUNS and last.run is not None
             due.append(Due(name, last.night, resume=last if resumable else None))
-        elif only or last is None or last.night < night:
+        elif only or ((last is None or last.night < night) and in_time):
             due.append(Due(name, night))
     return due
 
@@ -228,25 +244,26 @@ def _run_job(
         why = f"not resumed: the job changed since this night was killed (task, competition or args){kept}"
         _close(history, guard, item.superseded, "stopped", why)
         say(f"{item.name}: {why}")
-    with guard:
-        previous = history.last_good(item.name)
     record = item.resume or NightRecord(job=item.name, night=item.night, kind=spec.kind, started=now_iso())
     record.resumed = item.resume is not None
-    if previous is not None and previous.night != record.night:
-        record.previous_metric = previous.best_metric
+    with guard:
+        previous = _previous_good(history, record)
+    if previous is not None and not record.resumed:
+        record.previous_metric, record.previous_night = previous.best_metric, previous.night
+        record.previous_of = f"{previous.metric} {previous.direction}" if previous.metric else ""
     left = min(spec.budget.time or float("inf"), deadline - time.time())
     if spec.kind not in AVAILABLE:
         return _close(history, guard, record, "failed", f"{spec.kind} jobs are not available in this strop")
+    if spec.budget.time and spec.budget.time > left + 1:
+        say(f"{item.name}: budget.time {spec.budget.time:.0f}s is more than the window leaves: {left:.0f}s")
     base = None
     if not record.resumed:
         record.identity = job_identity(jobs, item.name)
-    same = previous is not None and previous.identity in (
-        "",
-        record.identity,
-    )  # "": written before identities
-    if spec.kind in RUNS and spec.warm_start and previous is not None and same and not record.resumed:
-        base = previous.commit
-        record.base = base
+        same = previous is not None and previous.identity in ("", record.identity)  # "": before identities
+        start = warm_start(jobs, item.name, previous if spec.kind in RUNS else None, same, home)
+        base, record.base, record.head, record.start_note = start.base, start.base, start.head, start.note
+        if start.note:
+            say(f"{item.name}: {start.note}")
     with guard:
         history.put(record)
     say(
@@ -276,16 +293,17 @@ def _run_job(
     except _Failed as failure:
         return _close(history, guard, record, "failed", failure.reason)
     _fill(record, result, home)
-    closed = _close(history, guard, record, *job_ending(result))
+    closed = _close(history, guard, record, *job_ending(result, record))
     say(f"{item.name}: {closed.status}, best {closed.metric} = {closed.best_metric}")
     return closed
 
 
-def job_ending(result: dict[str, Any]) -> tuple[str, str]:
-    """A finished job's night status and error line, from its result.
+def job_ending(result: dict[str, Any], night: NightRecord | None = None) -> tuple[str, str]:
+    """A finished job's night status and error line, from its result (and its `night`, filled).
 
     An mle job that produced no valid submission failed, as `strop mle run` says with exit 1;
-    it was recorded `done` (best —) and the night exited 0.
+    it was recorded `done` (best —) and the night exited 0. Likewise a run job none of whose
+    experiments scored (a broken evaluator): `strop run` exits 1 for it, the night did not.
     """
     if result.get("status", "done") not in ("done", "stopped"):
         return "failed", str(result.get("stop_reason"))
@@ -293,7 +311,19 @@ def job_ending(result: dict[str, Any]) -> tuple[str, str]:
         return "failed", f"grader error: {result['grader_error']}"
     if result.get("valid_submission") is False:
         return "failed", f"no valid submission: {result.get('message') or 'nothing was graded'}"
+    if night is not None and night.kind == "run" and night.run and night.best_metric is None:
+        ran = f"none of its {night.experiments} experiments" if night.experiments else "none ran"
+        why = f" ({result['stop_reason']})" if not night.experiments and result.get("stop_reason") else ""
+        return "failed", f"no experiment scored: {ran}{why}; see `strop show {night.run}/0`"
     return "done", ""
+
+
+def _previous_good(history: History, night: NightRecord) -> NightRecord | None:
+    """The job's latest night, other than `night` itself, that found something: the warm start's
+    source and what tonight is compared with (a night resumed is not its own previous night)."""
+    key = (night.night, night.started)
+    good = [r for r in history.nights(night.job) if r.commit and r.best_metric is not None]
+    return next((r for r in reversed(good) if (r.night, r.started) != key), None)
 
 
 def population_checkpoint(home: Path, name: str, spec: JobSpec, night: str) -> Path:
@@ -433,17 +463,32 @@ def _watch(
 
 
 _ERROR_PREFIXES = ("error: ", "internal error: ", "strop: ")
+_BOX = "│╭╮╰╯─┃━┏┓┗┛ "  # the frame of typer's (rich's) usage-error box
 
 
 def _why_failed(errors: list[str], code: int) -> str:
-    """The job's own error line (the last that strop's error prefixes begin), else its last line.
+    """The job's own error line (the last that strop's error prefixes begin), else the text of
+    a usage-error box, else its last line.
 
     The last line alone was often a warning printed before the real error went by (a run job
-    "failed: warning: this task's evaluator runs in one stage…")."""
+    "failed: warning: this task's evaluator runs in one stage…"), or the bottom border of typer's
+    box around "Missing option '--interval'." (an evolve job's wrong `args`)."""
     lines = [line.strip() for line in errors if line.strip()]
     said = next((line for line in reversed(lines) if line.startswith(_ERROR_PREFIXES)), None)
-    chosen = said or (lines[-1] if lines else f"exit status {code}")
+    chosen = said or boxed_error(lines) or (lines[-1] if lines else f"exit status {code}")
     return chosen.removeprefix("error: ")[:300]
+
+
+def boxed_error(lines: list[str]) -> str:
+    """The message inside the last box typer draws around a usage error ("" when there is none),
+    its lines joined: `╭─ Error ─╮ │ Missing option '--interval'. │ ╰───╯` -> "Missing option '--interval'."."""
+    bottom = next((i for i in range(len(lines) - 1, -1, -1) if lines[i].startswith("╰")), None)
+    if bottom is None:
+        return ""
+    top = next((i for i in range(bottom - 1, -1, -1) if lines[i].startswith("╭")), None)
+    if top is None:
+        return ""
+    return " ".join(text for line in lines[top + 1 : bottom] if (text := line.strip(_BOX)))
 
 
 def _dying_with_nightly(nightly: int) -> Callable[[], None]:
@@ -477,6 +522,17 @@ def _stop(process: subprocess.Popen[str], grace: float) -> None:
         process.wait(timeout=grace)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+def found_so_far(night: NightRecord, home: Path) -> NightRecord:
+    """A copy of a night still `running` (under way, or killed with its nightly) with what its run
+    has found until now: the history has it only when the job ends, so a killed night read
+    "nothing scored, 0 experiments" beside a run with a best. Other nights are returned as they are."""
+    if night.status != "running" or not night.run:
+        return night
+    copy = dataclasses.replace(night)
+    _fill_stopped(copy, home)
+    return copy
 
 
 def _fill_stopped(record: NightRecord, home: Path) -> None:

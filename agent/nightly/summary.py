@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.cli.render import printable
 from agent.nightly.history import History, NightRecord
+from agent.nightly.runner import found_so_far
+from agent.report.text import visible
 
 
 @dataclass(frozen=True)
@@ -37,12 +40,16 @@ class JobMorning:
         n = self.night
         if n.best_metric is None:
             return "nothing scored"
+        value = f"{n.metric} = {n.best_metric:.6g}"
+        if n.metric_changed:
+            return f"{value} (metric changed from {n.previous_of}: no comparison)"
         if n.gain is None:
-            return f"{n.metric} = {n.best_metric:.6g} (first night)"
+            return f"{value} (first night)"
+        since = "an earlier run of this night" if n.previous_night == n.night else "the previous night"
         if n.gain == 0:
-            return f"{n.metric} = {n.best_metric:.6g}, unchanged since the previous night"
+            return f"{value}, unchanged since {since}"
         verb = "improved" if n.gain > 0 else "worse"
-        return f"{n.metric} = {n.best_metric:.6g}, {verb} by {n.gain:+.6g} since the previous night ({n.previous_metric:.6g})"
+        return f"{value}, {verb} by {n.gain:+.6g} since {since} ({n.previous_metric:.6g})"
 
     def status_words(self, nightly_alive: bool) -> str:
         """The night's status as the summary says it: a night still `running` when no nightly runs
@@ -58,10 +65,13 @@ class JobMorning:
 
 
 def morning(home: Path) -> list[JobMorning]:
-    """The latest night of every job in the history, by job name."""
+    """The latest night of every job in the history, by job name; a night still `running` (under
+    way, or killed) with what its run has found so far (`runner.found_so_far`)."""
     history = History(home)
     jobs = sorted({r.job for r in history.records})
-    return [JobMorning(job, night) for job in jobs if (night := history.last(job)) is not None]
+    return [
+        JobMorning(job, found_so_far(night, home)) for job in jobs if (night := history.last(job)) is not None
+    ]
 
 
 def as_text(items: list[JobMorning], nightly_alive: bool = True) -> str:
@@ -74,6 +84,8 @@ def as_text(items: list[JobMorning], nightly_alive: bool = True) -> str:
         n = item.night
         lines.append(f"{item.job} ({n.kind}) · night {n.night} · {item.status_words(nightly_alive)}")
         lines.append(f"  {item.change}")
+        if n.start_note:
+            lines.append(f"  {n.start_note}")
         if item.adopt:
             lines.append(f"  adopt: {item.adopt}   (branch {n.branch})")
         elif item.unimproved:
@@ -83,7 +95,9 @@ def as_text(items: list[JobMorning], nightly_alive: bool = True) -> str:
         if n.note:
             lines.append(f"  {n.note}")
         lines.append(f"  cost: ${n.cost_usd:.4f}, {n.tokens} tokens, {n.experiments} experiments")
-    return "\n".join(lines)
+    # reasons, notes and metric names come from evaluators and candidates: hidden characters are
+    # shown as escapes (`visible`, as on every page), and no control character reaches the terminal
+    return "\n".join(printable(visible(line), one_line=True) for line in lines)
 
 
 def as_html(items: list[JobMorning], home: Path, nightly_alive: bool = True) -> str:
@@ -108,5 +122,6 @@ def as_html(items: list[JobMorning], home: Path, nightly_alive: bool = True) -> 
         loader=PackageLoader("agent.nightly", "templates"),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
+        finalize=visible,  # as the UI's pages: bidi overrides and zero-width characters shown as escapes
     )
     return env.get_template("summary.html").render(items=items, curves=curves, nightly_alive=nightly_alive)

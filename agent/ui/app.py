@@ -191,10 +191,15 @@ def create_app(
     @page_route("/nightly", response_class=HTMLResponse)
     def nightly_page(request: Request) -> HTMLResponse:
         from agent.nightly.history import History
+        from agent.nightly.lock import nightly_running
+        from agent.nightly.runner import found_so_far
 
         listed, problem = views.scheduled_jobs(jobs)
-        nights = list(reversed(History(home).nights()))
-        return page(request, "nightly.html", nights=nights, jobs=listed, problem=problem, jobs_path=jobs)
+        nights = [found_so_far(night, home) for night in reversed(History(home).nights())]
+        alive = nightly_running(home)  # a night `running` without a nightly was killed: it resumes next night
+        return page(
+            request, "nightly.html", nights=nights, jobs=listed, problem=problem, jobs_path=jobs, alive=alive
+        )
 
     @page_route("/favicon.ico")
     def favicon() -> RedirectResponse:

@@ -117,7 +117,8 @@ def test_due_jobs_follow_the_fake_clock(tmp_path: Path) -> None:
     jobs = load_jobs(write(tmp_path, JOBS))
     history = History(tmp_path / "home")
     night = datetime(2026, 12, 1, 2, 5)  # a Tuesday
-    assert [d.name for d in due_jobs(jobs, history, night)] == ["digits", "exp2"]  # never ran: both due
+    # never ran: digits fired 5 minutes ago; exp2's Monday 03:30 fire is 22 h ago, past the 2 h window
+    assert [d.name for d in due_jobs(jobs, history, night)] == ["digits"]
     history.put(NightRecord(job="digits", night="2026-12-01T02:00", kind="run", started="s", status="done"))
     history.put(
         NightRecord(job="exp2", night="2026-11-30T03:30", kind="numerics", started="s", status="done")
@@ -197,7 +198,8 @@ def test_the_crontab_line_parses_and_replaces_its_old_self(tmp_path: Path) -> No
     fields = line.split(maxsplit=5)
     CronSim(" ".join(fields[:5]), datetime(2026, 1, 1))  # the schedule part is a valid cron expression
     words = shlex.split(fields[5], comments=True)
-    assert words[:5] == [
+    assert words[:4] == ["mkdir", "-p", str(tmp_path / "home" / "nightly"), "&&"]  # the log's folder
+    assert words[4:9] == [
         f"STROP_HOME={tmp_path / 'home'}",
         "/opt/strop bin/strop",
         "nightly",
@@ -397,7 +399,8 @@ def test_the_listing_says_what_is_due_when_each_job_fires_next_and_how_its_last_
         "done",
         "accuracy = 0.9585",
     )
-    assert (exp2.due, exp2.next_fire, exp2.last_night) == ("due", "2026-12-01T03:30", "")
+    assert (exp2.due, exp2.next_fire, exp2.last_night) == ("", "2026-12-01T03:30", "")  # fired 22 h ago
+    assert exp2.waits.startswith("a new job: its 2026-11-30T03:30 fire was 22.6h ago")
     assert exp2.what == "--fn exp2 --interval 0,1"
     history.put(NightRecord(job="digits", night="2026-12-02T02:00", kind="run", started="s2", run="abc"))
     assert job_lines(jobs, history, datetime(2026, 12, 2, 2, 30))[0].due == "resumes its killed night"
@@ -450,4 +453,123 @@ def test_an_mle_job_with_no_valid_submission_failed_the_night() -> None:
     assert job_ending({"status": "failed", "stop_reason": "5 failures in a row"}) == (
         "failed",
         "5 failures in a row",
+    )
+
+
+def test_the_crontab_line_runs_on_a_fresh_home_and_install_makes_the_log_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cron runs the line with `sh -c`: the shell opens `>> …/nightly/nightly.log` before strop starts,
+    and on a fresh home that folder did not exist ("Directory nonexistent"): strop never ran."""
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+
+    (tmp_path / "jobs.toml").write_text("")  # no jobs: the nightly says so and exits 0
+    home = tmp_path / "fresh home"
+    line = install.cron_line([sys.executable, "-m", "agent.cli"], tmp_path / "jobs.toml", home)
+    command = line.split(maxsplit=5)[5].removesuffix(install.MARK).replace("\\%", "%")
+    done = subprocess.run(
+        ["sh", "-c", command], capture_output=True, text=True, cwd=Path(__file__).parents[2], timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "nothing is due" in (home / "nightly" / "nightly.log").read_text()
+
+    fake = tmp_path / "bin"  # a `crontab` that keeps the table in a file: the user's is not touched
+    fake.mkdir()
+    (fake / "crontab").write_text(
+        f'#!/bin/sh\nif [ "$1" = "-l" ]; then cat {tmp_path}/table 2>/dev/null || exit 1; '
+        f"else cat > {tmp_path}/table; fi\n"
+    )
+    (fake / "crontab").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("STROP_HOME", str(tmp_path / "other home"))
+    result = CliRunner().invoke(app, ["nightly", "install", "--jobs", str(tmp_path / "jobs.toml")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "other home" / "nightly").is_dir()
+    assert (tmp_path / "table").read_text().rstrip().endswith(install.MARK)
+
+
+def test_a_usage_error_box_is_said_by_its_message_and_the_listing_checks_evolve_args(tmp_path: Path) -> None:
+    from agent.nightly.runner import _why_failed
+
+    box = [
+        "Usage: python -m agent.cli evolve numerics [OPTIONS]\n",
+        "Try 'python -m agent.cli evolve numerics --help' for help.\n",
+        "╭─ Error ─────────────────────────────╮\n",
+        "│ Missing option '--interval'.         │\n",
+        "╰─────────────────────────────────────╯\n",
+    ]
+    assert _why_failed(box, 2) == "Missing option '--interval'."  # it was the bottom border
+    jobs = write(
+        tmp_path, '[jobs.exp2]\nkind = "numerics"\nargs = ["--fn", "exp2"]\nschedule = "0 2 * * *"\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "nightly", "list", "--jobs", str(jobs), "--now", "2026-12-01T02:05"],
+        capture_output=True, text=True, env={**os.environ, "STROP_HOME": str(tmp_path / "home")}, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "warning: exp2: args '--fn exp2': Missing option '--interval'." in done.stderr
+    good = write(tmp_path, JOBS)
+    assert "warning: exp2" not in subprocess.run(
+        [sys.executable, "-m", "agent.cli", "nightly", "list", "--jobs", str(good)],
+        capture_output=True, text=True, env={**os.environ, "STROP_HOME": str(tmp_path / "home")}, timeout=60,
+    ).stderr  # fmt: skip
+
+
+def test_a_fire_is_missed_past_the_window_and_a_new_job_waits_for_its_next_fire(tmp_path: Path) -> None:
+    """A `0 2 * * *` job added at 14:00 was due at once (the next 15-minute cron call ran it
+    mid-afternoon), and so was a night missed by hours (the machine booted at 09:00)."""
+    from agent.nightly.listing import job_lines
+
+    jobs = load_jobs(
+        write(tmp_path, '[nightly]\nwindow = "6h"\n[jobs.a]\ntask = "t"\nschedule = "0 2 * * *"\n')
+    )
+    history = History(tmp_path / "home")
+    assert due_jobs(jobs, history, datetime(2026, 12, 1, 14, 0)) == []  # added mid-afternoon: waits
+    (line,) = job_lines(jobs, history, datetime(2026, 12, 1, 14, 0))
+    assert line.due == "" and "a new job: its 2026-12-01T02:00 fire was 12.0h ago" in line.waits
+    assert [d.night for d in due_jobs(jobs, history, datetime(2026, 12, 2, 2, 15))] == ["2026-12-02T02:00"]
+    assert [d.night for d in due_jobs(jobs, history, datetime(2026, 12, 2, 7, 59))] == ["2026-12-02T02:00"]
+    history.put(NightRecord(job="a", night="2026-12-02T02:00", kind="run", started="s", status="done"))
+    assert due_jobs(jobs, history, datetime(2026, 12, 3, 9, 0)) == []  # the 02:00 fire was missed by 7 h
+    (line,) = job_lines(jobs, history, datetime(2026, 12, 3, 9, 0))
+    assert (
+        line.waits.startswith("its 2026-12-03T02:00 fire was 7.0h ago")
+        and line.next_fire == "2026-12-04T02:00"
+    )
+    assert [d.name for d in due_jobs(jobs, history, datetime(2026, 12, 3, 9, 0), only=["a"])] == ["a"]
+    short = load_jobs(
+        write(tmp_path, '[nightly]\nwindow = "1m"\n[jobs.a]\ntask = "t"\nschedule = "5 2 * * *"\n')
+    )
+    assert due_jobs(short, History(tmp_path / "none"), datetime(2026, 12, 1, 2, 15))  # a 15-minute cron call
+
+
+def test_the_summary_shows_hidden_characters_as_escapes_and_compares_only_the_same_metric(
+    tmp_path: Path,
+) -> None:
+    from agent.nightly.summary import JobMorning, as_html, as_text
+
+    hostile = "bad \u202e0.1 = ssol\u202c \u200bx \x1b]0;TITLE\x07"
+    night = NightRecord(
+        job="quad", night="2026-12-02T02:00", kind="run", started="s", status="failed", run=None,
+        metric="latency_ms", direction="minimize", best_metric=118.941, previous_metric=-0.051,
+        previous_night="2026-12-01T02:00", previous_of="score maximize", error=hostile, note=hostile,
+    )  # fmt: skip
+    assert night.metric_changed and night.gain is None
+    text = as_text([JobMorning("quad", night)], nightly_alive=False)
+    assert "latency_ms = 118.941 (metric changed from score maximize: no comparison)" in text
+    assert "worse" not in text and "improved" not in text
+    assert "\\u202e" in text and "\\u200b" in text and "\\x1b" in text
+    assert not any(ch in text for ch in "\u202e\u202c\u200b\x1b\x07")
+    page = as_html([JobMorning("quad", night)], tmp_path / "home", nightly_alive=False)
+    assert "\\u202e" in page and "\\u200b" in page
+    assert not any(ch in page for ch in "\u202e\u202c\u200b\x1b\x07")
+    again = NightRecord(
+        job="quad", night="2026-12-02T02:00", kind="run", started="t", status="done", metric="score",
+        direction="maximize", best_metric=-0.04, previous_metric=-0.05, previous_night="2026-12-02T02:00",
+        previous_of="score maximize",
+    )  # fmt: skip
+    assert JobMorning("quad", again).change.endswith(
+        "improved by +0.01 since an earlier run of this night (-0.05)"
     )

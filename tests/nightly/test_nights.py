@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -138,6 +139,17 @@ def test_a_killed_night_is_resumed_and_two_nightlies_never_overlap(
     assert code == 0 and "· interrupted (the next `strop nightly run` resumes it)" in out, (out, err)
     assert "interrupted (the next `strop nightly run` resumes it)" in page.read_text()
     before = len(RunIndex(isolated_home).experiments(killed.run))
+    # what the killed night's run found, not "nothing scored … 0 experiments" (its end never came)
+    counted = re.search(r", (\d+) experiments", out)
+    assert counted and 2 <= int(counted.group(1)) <= before, out  # the job may end one more as it dies
+    assert "nothing scored" not in out and "score = " in out, out
+    from fastapi.testclient import TestClient
+
+    from agent.ui.app import create_app
+
+    shown = TestClient(create_app(isolated_home)).get("/nightly").text
+    row = shown[shown.index('<table id="nights">') :].split("</tr>")[1]
+    assert "interrupted (resumes next night)" in row and "score = " in row, row
     assert before < 5
     code, out, err = finish(nightly("run", "--jobs", str(jobs), "--now", "2026-12-01T02:40"))
     assert code == 0, err
