@@ -51,6 +51,7 @@ from agent.expression import Expression, ExpressionError, check_kinds, parse
 from agent.space import Param, Point, Space
 
 if TYPE_CHECKING:
+    from agent.deadline import Deadline
     from agent.smt import z3
 
 
@@ -107,12 +108,30 @@ class ConstraintError(ValueError):
     number where a condition belongs, a rule too long or too deeply nested."""
 
 
+@dataclass(frozen=True)
+class Clash:
+    """The up-front check of the rules together: the clashing rules (None when none was found),
+    and whether Z3 decided within its time (an undecided check found none, and proved nothing)."""
+
+    rules: list[str] | None
+    decided: bool
+
+
 class Constraints:
     """The rules of one task over its space; each question is asked in a Z3 context of its own."""
 
-    def __init__(self, space: Space, rules: Iterable[str | Rule], timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        space: Space,
+        rules: Iterable[str | Rule],
+        timeout: float = 10.0,
+        deadline: Deadline | None = None,
+    ) -> None:
         self.space = space
         self.timeout_ms = max(1, int(timeout * 1000))
+        # the run's search deadline, set by the loop: no Z3 question outlasts it (an undecidable rule
+        # spent its whole timeout on every check and repair, and a 30 s run took 68 s)
+        self.deadline = deadline
         self.rules: list[Rule] = []
         kinds = {param.name: param.kind for param in space}
         for rule in rules:
@@ -135,7 +154,12 @@ class Constraints:
 
     def with_rules(self, extra: Iterable[Rule]) -> Constraints:
         """The same constraints plus `extra` rules (e.g. exclusions learned from memory)."""
-        return Constraints(self.space, [*self.rules, *extra], timeout=self.timeout_ms / 1000)
+        return Constraints(self.space, [*self.rules, *extra], self.timeout_ms / 1000, self.deadline)
+
+    def ms(self, cap: int) -> int:
+        """Z3's timeout for one question: `cap` milliseconds, less when the deadline is nearer."""
+        left = math.inf if self.deadline is None else self.deadline.left()
+        return max(1, min(cap, int(left * 1000))) if math.isfinite(left) else max(1, cap)
 
     def compiled(self) -> _Compiled:
         """The space and rules in a new Z3 context (see the module docstring for why new)."""
@@ -154,7 +178,7 @@ class Constraints:
 
         compiled = self.compiled()
         solver = z3.Solver(ctx=compiled.ctx)
-        solver.set("timeout", self.timeout_ms)
+        solver.set("timeout", self.ms(self.timeout_ms))
         solver.add(*compiled.fix(point))
         violated, unknown = list(bounds), []
         for rule, formula in zip(self.rules, compiled.rules, strict=True):
@@ -178,22 +202,29 @@ class Constraints:
         Asked once before a run, so that rules no point meets are the user's error up front
         rather than a run of rejected candidates. None also when Z3 cannot tell in time.
         """
+        return self.clash().rules
+
+    def clash(self, seconds: float | None = None) -> Clash:
+        """`contradiction`, asked for at most `seconds` (default: the rules' timeout), and whether
+        Z3 decided: an undecided check is said to the user, whose candidates Z3 may not prove."""
         if not self.rules:
-            return None
+            return Clash(None, decided=True)
         from agent.smt import z3
 
         compiled = self.compiled()
         solver = z3.Solver(ctx=compiled.ctx)
-        solver.set("timeout", self.timeout_ms)
+        cap = self.timeout_ms if seconds is None else min(self.timeout_ms, max(1, int(seconds * 1000)))
+        solver.set("timeout", self.ms(cap))
         solver.add(*compiled.domain)
         labels = {}
         for index, (rule, formula) in enumerate(zip(self.rules, compiled.rules, strict=True)):
             label = z3.Bool(f"rule_{index}", compiled.ctx)
             labels[str(label)] = rule.text
             solver.assert_and_track(formula, label)
-        if solver.check() != z3.unsat:
-            return None
-        return [labels[str(label)] for label in solver.unsat_core()]
+        answer = solver.check()
+        if answer != z3.unsat:
+            return Clash(None, decided=answer == z3.sat)
+        return Clash([labels[str(label)] for label in solver.unsat_core()], decided=True)
 
     # ----------------------------------------------------------------- repair
     def repair(self, point: Mapping[str, Any]) -> Repair:
@@ -209,7 +240,7 @@ class Constraints:
         compiled = self.compiled()
         distance = compiled.distance(point)
         optimizer = z3.Optimize(ctx=compiled.ctx)
-        optimizer.set("timeout", max(1, min(400, self.timeout_ms // 4)))
+        optimizer.set("timeout", self.ms(max(1, min(400, self.timeout_ms // 4))))
         optimizer.add(*compiled.domain, *compiled.rules)
         optimizer.minimize(distance)
         answer = optimizer.check()
@@ -235,11 +266,14 @@ class Constraints:
         from agent.smt import z3
 
         solver = z3.Solver(ctx=compiled.ctx)
-        solver.set("timeout", max(1, self.timeout_ms // (steps + 2)))
+        step_ms = max(1, self.timeout_ms // (steps + 2))
         solver.add(*compiled.domain, *compiled.rules)
         low, high = 0.0, float(2 * len(self.space.names) + 1)
         best = None
         for _ in range(steps):
+            if self.deadline is not None and self.deadline.expired():
+                break
+            solver.set("timeout", self.ms(step_ms))  # each step: the deadline comes nearer
             middle = (low + high) / 2
             solver.push()
             solver.add(distance <= _exact(middle, compiled.ctx))
@@ -263,7 +297,7 @@ class Constraints:
         from agent.smt import z3
 
         solver = z3.Solver(ctx=compiled.ctx)
-        solver.set("timeout", max(1, min(1000, self.timeout_ms // 4)))
+        solver.set("timeout", self.ms(max(1, min(1000, self.timeout_ms // 4))))
         solver.add(*compiled.domain, *compiled.rules)
         floats = [param for param in self.space if param.spec.type == "float" and param.name in near]
         solver.add(*compiled.fix({k: v for k, v in near.items() if k not in {p.name for p in floats}}))
@@ -278,6 +312,7 @@ class Constraints:
                 solver.add(var <= _exact(current[rest.name] + hair, compiled.ctx))
             value = current[param.name]
             for candidate in (value, math.nextafter(value, math.inf), math.nextafter(value, -math.inf)):
+                solver.set("timeout", self.ms(max(1, min(1000, self.timeout_ms // 4))))
                 solver.push()
                 solver.add(compiled.vars[param.name] == _exact(candidate, compiled.ctx))
                 answer = solver.check()

@@ -390,13 +390,29 @@ def preflight(task: Task) -> list[str]:
     return [*validate_task(task), *check_files(task), *command_notes(task)]
 
 
+UPFRONT_SECONDS = 1.0
+"""The most the up-front check of the rules together may take (their own `timeout` if shorter):
+Z3 decides bounded rules in milliseconds, and an undecidable one (a sum of cubes over big ints)
+took the whole timeout twice, once in `strop run`'s preflight and once at the run's start."""
+
+_validated: dict[tuple[str, str], list[str]] = {}  # (task path, its text) -> notes: checked once a process
+
+
 def validate_task(task: Task) -> list[str]:
     """Problems in [space] and [constraints] are the user's, before anything starts.
 
     Errors raise; what is legal but likely a slip (a default that breaks a rule) comes back
-    as notes, which `strop run` prints before the run.
+    as notes, which `strop run` prints before the run. A task is checked once a process.
     """
+    key = (str(task.path), task.source)
+    if key not in _validated:
+        _validated[key] = _validate(task)
+    return _validated[key]
+
+
+def _validate(task: Task) -> list[str]:
     from agent.constraints import ConstraintError, constraints_for
+    from agent.deadline import Deadline
     from agent.errors import TaskSpecError
     from agent.space import SpaceError
 
@@ -405,17 +421,28 @@ def validate_task(task: Task) -> list[str]:
         if not task.spec.constraints.rules:
             return []
         constraints = constraints_for(task, space)
-        clash = constraints.contradiction()
+        constraints.deadline = Deadline.after(2 * UPFRONT_SECONDS)  # the check together, then the defaults
+        clash = constraints.clash(UPFRONT_SECONDS)
     except (SpaceError, ConstraintError) as error:
         raise UserError(f"{task.path}: {error}") from None
-    if clash:
+    if clash.rules:
         raise TaskSpecError(
             str(task.path),
-            f"no point of [space] satisfies these rules together: {'; '.join(clash)}",
-            line=_rule_line(task.source, clash),
+            f"no point of [space] satisfies these rules together: {'; '.join(clash.rules)}",
+            line=_rule_line(task.source, clash.rules),
             key="constraints.rules",
         )
-    return _default_notes(task, space, constraints)
+    undecided = (
+        []
+        if clash.decided
+        else [
+            f"Z3 could not tell within {min(UPFRONT_SECONDS, task.spec.constraints.timeout):g}s whether any point "
+            "of [space] keeps every [constraints] rule (non-linear rules over wide integer ranges may be "
+            "undecidable): each candidate is checked, and one Z3 cannot prove within the rules' timeout is "
+            "refused as unproven"
+        ]
+    )
+    return [*undecided, *_default_notes(task, space, constraints)]
 
 
 def _rule_line(source: str, rules: list[str]) -> int | None:

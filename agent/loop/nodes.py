@@ -336,6 +336,8 @@ class Nodes:
         records = self._records()
         pending: list[ExperimentRecord] = []
         slots = []
+        if self.ctx.constraints:  # no Z3 check or repair of this step outlasts the search
+            self.ctx.constraints.deadline = self._deadlines(state, records)[0]
         if hasattr(self.ctx.proposer, "limits") and any(s["stage"] == "new" for s in state["slots"]):
             # taken once, in the loop's thread (lanes' calls run in threads that must not read git):
             # every lane's call of this step holds its worst case from the same allowance
@@ -921,6 +923,7 @@ class Nodes:
             return
         extra = [r for r in self.ctx.constraints.rules if r.origin != "task"] if self.ctx.constraints else []
         constraints = constraints_for(self.ctx.run.task, self.ctx.space, [*extra, *fresh])
+        constraints.deadline = self.ctx.constraints.deadline if self.ctx.constraints else None
         self.ctx.constraints = constraints
         use = getattr(self.ctx.proposer, "use_constraints", None)
         if use is not None:

@@ -149,7 +149,7 @@ class Untried:
 
         compiled = constraints.compiled()
         solver = z3.Solver(ctx=compiled.ctx)
-        solver.set("timeout", constraints.timeout_ms)
+        solver.set("timeout", constraints.ms(constraints.timeout_ms))
         solver.add(*compiled.domain, *compiled.rules)
         solver.add(z3.Or(*[z3.And(*compiled.fix(point)) for point in unknown.values()]))
         verdicts = self._verdicts(constraints)

@@ -225,3 +225,38 @@ def test_a_learned_rule_the_space_cannot_state_is_left_out() -> None:
     learned = Rule(parse("not (c >= 2)"), origin="memory: crashes in c = 2")
     constraints = Constraints(space, ["x <= 0.9", learned])
     assert [rule.text for rule in constraints.rules] == ["x <= 0.9"]
+
+
+BIG = 9_000_000_000_000_000
+CUBES = ["a*a*a + b*b*b + c*c*c == 42"]  # Z3 cannot decide it over these ranges: every question times out
+FAR = {"a": 8175671139890460, "b": -6750428606673381, "c": -2711024589022792}
+
+
+def _cubes(timeout: float = 10.0) -> Constraints:
+    return Constraints(Space({n: ParamSpec(type="int", low=-BIG, high=BIG) for n in "abc"}), CUBES, timeout)
+
+
+def test_no_repair_outlasts_the_deadline_it_is_given() -> None:
+    """A repair asks Z3 ~16 questions, each up to a share of the rules' timeout: 9.3 s with 3 s
+    left, and a 30 s run took 68 s. With a deadline, each question gets at most what is left."""
+    import time
+
+    from agent.deadline import Deadline
+
+    constraints = _cubes()
+    for left in (1.5, 0.0):
+        constraints.deadline = Deadline.after(left)
+        started = time.monotonic()
+        repair = constraints.repair(FAR)
+        assert repair.point is None and "could not find a repair" in repair.reason
+        assert time.monotonic() - started < left + 1.0, left
+    assert constraints.with_rules([]).deadline is constraints.deadline  # learned rules keep it
+
+
+def test_the_check_of_the_rules_together_says_when_z3_could_not_decide() -> None:
+    clash = _cubes().clash(seconds=0.2)
+    assert clash.rules is None and not clash.decided
+    space = Space({"x": ParamSpec(type="int", low=0, high=5)})
+    assert Constraints(space, ["x > 9"]).clash().rules == ["x > 9"]
+    assert Constraints(space, ["x > 3"]).clash() == Constraints(space, ["x > 3"]).clash(1.0)
+    assert Constraints(space, ["x > 3"]).clash().decided

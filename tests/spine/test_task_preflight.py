@@ -500,3 +500,25 @@ def test_strop_run_refuses_a_when_that_orders_a_string_choice(tmp_path: Path) ->
     assert done.returncode == 2, done.stderr
     [line] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert "[space] lr: when: in 'y > 1': y is a choice with strings among its options" in line, line
+
+
+def test_rules_z3_cannot_decide_are_said_up_front_and_checked_once(tmp_path: Path) -> None:
+    """The check of the rules together took the rules' whole timeout (10 s) twice, once in the
+    preflight and once as the run began, and said nothing of why the run then rejected everything."""
+    import time
+
+    from agent.loop.graph import UPFRONT_SECONDS, validate_task
+
+    big = 9_000_000_000_000_000
+    task_text = edit(
+        'lr = { type = "float", low = 0.01, high = 0.5 }\nk = { type = "int", low = 1, high = 10 }\n',
+        "\n".join(f'{n} = {{ type = "int", low = {-big}, high = {big} }}' for n in "abc")
+        + '\n\n[constraints]\nrules = ["a*a*a + b*b*b + c*c*c == 42"]\n',
+    )
+    task = load_task(folder(tmp_path, task_text, '{"a": 1, "b": 1, "c": 1}') / "task.toml")
+    started = time.monotonic()
+    notes = validate_task(task)
+    assert time.monotonic() - started < 2 * UPFRONT_SECONDS + 1.5
+    assert any(note.startswith("Z3 could not tell within 1s whether any point of [space]") for note in notes)
+    started = time.monotonic()
+    assert validate_task(load_task(tmp_path / "task.toml")) == notes and time.monotonic() - started < 0.5
