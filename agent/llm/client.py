@@ -276,7 +276,12 @@ class LLMClient:
                 last = f"; last: {failures[-1]}" if failures else ""
                 raise fail(LLMOutOfTime(f"the run's time budget ran out before {self.where} answered{last}"))
             try:
-                planned = self.plan_max_tokens(messages, tokens_left, usd_left)
+                # a retry may spend only what the attempts before it left (they streamed tokens too)
+                planned = self.plan_max_tokens(
+                    messages,
+                    None if tokens_left is None else tokens_left - spent.tokens,
+                    None if usd_left is None else usd_left - spent.usd,
+                )
             except LLMError as error:
                 raise fail(error) from None
             cap = max(MIN_ANSWER_TOKENS, max_tokens) if max_tokens else planned
@@ -321,9 +326,15 @@ class LLMClient:
                 with self._rng_lock:
                     wait = self.backoff.delay(attempts, self._rng, error.retry_after)
                 if wait >= deadline.left():
+                    asked = (
+                        f"; the endpoint asks to wait {error.retry_after:.0f}s"
+                        if error.retry_after is not None
+                        else ""
+                    )
                     raise fail(
                         LLMOutOfTime(
-                            f"the run's time budget ends before the next retry ({failures[-1]}) of {self.where}"
+                            f"the run's time budget ends before the next retry ({failures[-1]}) of "
+                            f"{self.where}{asked}"
                         )
                     ) from None
                 self._sleep(wait)

@@ -93,6 +93,7 @@ def test_a_wait_longer_than_the_time_left_stops_the_run_and_it_resumes(
     assert [r.status for r in result.records] == [Status.OK, Status.REJECTED]
     reason = result.stop_reason
     assert "ends before the next retry" in reason and "HTTP 429" in reason, reason
+    assert "the endpoint asks to wait 100000s" in reason, reason
     assert re.search(r"; \d+s of the time budget left$", reason), reason
     assert sent_after == 2 and [r.id for r in resumed.records] == [0, 1, 2]
     assert resumed.stop_reason == "experiment budget spent: 3 of 3"

@@ -20,6 +20,7 @@ import pytest
 from agent.edits import MAX_FILES, PathGuard, apply_edits, parse_answer, reader, split_reasoning
 from agent.llm import ChatMessage, LLMClient, LLMConfigError
 from agent.llm.scripted_server import RecordedRequest, Reply, ScriptedServer
+from agent.llm.tokens import prompt_tokens_upper
 from agent.loop import start_run
 from agent.records import ExperimentRecord
 from agent.run_index import RunIndex
@@ -388,3 +389,15 @@ def test_a_connection_reset_mid_body_is_retried_and_its_half_answer_never_used(
     assert "connection error" in reply.log.failures[0]
     # the reset attempt's 3 chunks are counted too, estimated
     assert reply.cost.completion_tokens >= 2 + 3 and reply.cost.estimated > 0
+
+
+def test_a_retry_plans_its_answer_from_what_the_attempts_before_it_left(server: ScriptedServer) -> None:
+    """Every retry planned `max_tokens` from the call's whole allowance, though the attempt before
+    it had streamed tokens already: together they could spend past what the call was given."""
+    server.add(Reply.reset("word " * 400, after=300), Reply.text("whole answer", 40, 2))
+    llm = client(server)
+    left = prompt_tokens_upper(HELLO) + 600
+    reply = llm.complete(HELLO, tokens_left=left)
+    first, second = (request.body["max_tokens"] for request in server.completions)
+    assert reply.attempts == 2 and first == 600
+    assert second <= first - 150, (first, second)  # the reset attempt's 300 chunks (~200 tokens) are spent
