@@ -196,6 +196,9 @@ class RunRecord:
     task_source: str = ""
     schema: int = SCHEMA
     budget_report: str = ""  # each limited budget against what the run used, over or under, at its end
+    base_given: bool = (
+        False  # `base_commit` was given (`strop run --base`, a nightly's warm start), not the head
+    )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -178,6 +178,7 @@ class Run:
             metric=task.evaluator.metric,
             direction=task.evaluator.direction,
             task_source=task.source,
+            base_given=base is not None,
         )
         run = cls(task, record, repo, index, home)
         run.runner_lock.acquire()  # a fresh id: free; held until the driver is done (or the process ends)

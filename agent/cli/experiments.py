@@ -305,9 +305,7 @@ def show_command(
         print_json({**record.to_dict(), "diffstat": stat, "log_tail": log_tail})
         return
     out.print(f"[bold]{record.name}[/] · {record.branch} · {record.commit[:12]}")
-    out.print(
-        f"parent: {record.parent if record.parent is not None else 'the workspace (' + run.base_branch + ')'}"
-    )
+    out.print(f"parent: {record.parent if record.parent is not None else _start_of(run)}")
     out.print(
         f"status: {styled_status(record.status)}" + (f" — {safe(record.reason)}" if record.reason else "")
     )
@@ -335,6 +333,13 @@ def show_command(
     if log_tail:
         out.print(f"[bold]log tail[/] ({safe(record.log_path)})")
         out.print(printable(log_tail), markup=False)
+
+
+def _start_of(run: Any) -> str:
+    """Where experiment 0 came from: the workspace's branch, or the commit the run was given."""
+    if run.base_given:
+        return f"commit {run.base_commit[:10]} (the run's given start, not {run.base_branch} as it is)"
+    return f"the workspace ({run.base_branch})"
 
 
 def _log_tail(path: str, chars: int = 2000) -> str:

@@ -63,6 +63,16 @@ from agent.space import Space
 from evaluators.verdict import Status, Verdict
 
 BASELINE_IDEA = "baseline: the workspace as it is"
+
+
+def baseline_idea(run: Any) -> str:
+    """Experiment 0's idea: the workspace as it is, or the commit the run was given to start from
+    (a nightly's warm start is last night's best: it read "the workspace as it is", which it is not)."""
+    if getattr(run, "base_given", False):
+        return f"baseline: commit {run.base_commit[:10]}, the start this run was given (not {run.base_branch} as it is)"
+    return BASELINE_IDEA
+
+
 RECUT = "recut"  # a slot's `turn_state` key: the cut verdict's time, on a slot that evaluates it again
 CLOSING = 2.0  # seconds kept at the end for closing the run: records, lanes, the summary, exiting
 FIRST_KNOWLEDGE_GUESS = 15.0  # seconds the first real knowledge call may take (it loads the embedder)
@@ -263,7 +273,7 @@ class Nodes:
         for lane, record in zip(free, sorted([*orphans, *cut], key=lambda r: r.id), strict=False):
             slots.append(self._again(record, lane))
         if not slots and not busy and 0 not in records:
-            slots.append(new_slot(0, 0, None, "baseline", BASELINE_IDEA))
+            slots.append(new_slot(0, 0, None, "baseline", baseline_idea(self.ctx.run.record)))
             next_exp = max(next_exp, 1)
         elif not slots:
             usage = self._usage(state, records, state["elapsed"])
@@ -420,7 +430,7 @@ class Nodes:
             lane = self._lane(slot)
             self.ctx.run.repo.checkout_detached(lane, self._base_commit(slot, records))
             params = self._workspace_point(lane) if self.ctx.space else None
-            return Candidate(idea=BASELINE_IDEA, proposer="baseline", params=params), {}
+            return Candidate(idea=baseline_idea(self.ctx.run.record), proposer="baseline", params=params), {}
         return self._call_proposer(self._request(state, slot, records, pending))
 
     def _workspace_point(self, lane: Path) -> dict[str, Any] | None:

@@ -68,6 +68,11 @@ def test_two_nights_the_second_starts_from_the_firsts_best(tmp_path: Path, isola
     assert second.base == first.commit == run2.base_commit  # warm start: experiment 0 is last night's best
     zero = index.experiments(run2.id)[0]
     assert zero.metrics["score"] == first.best_metric  # re-evaluated: the same score
+    assert zero.idea.startswith(f"baseline: commit {first.commit[:10]}, the start this run was given")
+    shown = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "show", f"{run2.id}/0"], capture_output=True, text=True
+    ).stdout
+    assert f"parent: commit {first.commit[:10]} (the run's given start, not main as it is)" in shown
     assert second.best_metric is not None and first.best_metric is not None
     assert second.best_metric >= first.best_metric
     assert second.previous_metric == first.best_metric and second.gain is not None and second.gain >= 0
