@@ -20,17 +20,22 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run(
-            [sys.executable, "-m", "agent.cli", "ui", "--port", str(port)],
-            env={**os.environ, "STROP_HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT)},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = _ui(tmp_path, "--port", str(port))
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip() == (
         f"error: cannot listen on 127.0.0.1:{port}: something already listens there; give another --port"
+    )
+
+
+def _ui(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`strop ui ARGS` in a fresh interpreter and home, as a user starts it."""
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli", "ui", *args],
+        env={**os.environ, "STROP_HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -62,14 +67,7 @@ def test_an_address_this_machine_lacks_is_one_line_with_its_reason(
     if host[0].isdigit() and not _not_here(host):
         pytest.skip(f"this machine has {host} (or no IPv6)")
     port = 18767
-    done = subprocess.run(
-        [sys.executable, "-m", "agent.cli", "ui", "--host", host, "--port", str(port)],
-        env={**os.environ, "STROP_HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _ui(tmp_path, "--host", host, "--port", str(port))
     assert done.returncode == 2, done.stderr
     assert done.stdout == ""  # no URL, no token: nothing is served
     lines = done.stderr.strip().splitlines()
