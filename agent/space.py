@@ -265,8 +265,19 @@ class Space:
 
     # ------------------------------------------------------- materialising
     def read(self, checkout: Path, proposer: ProposerSpec) -> Point:
-        """The point a checkout holds now (params file, then marked lines), completed with defaults."""
-        return self.complete(self._written(checkout, proposer))
+        """The point a checkout holds now (params file, then marked lines), completed with defaults.
+
+        A value no parameter can take (`null` or a list for a number) counts as not written: the
+        default stands in (a mutation's parent needs a point; it raised TypeError, every proposal)."""
+        written = self._written(checkout, proposer)
+        return self.complete({name: value for name, value in written.items() if self._takes(name, value)})
+
+    def _takes(self, name: str, value: Any) -> bool:
+        try:
+            self.params[name].coerce(value)
+        except (ValueError, TypeError):
+            return False
+        return True
 
     def written(self, checkout: Path, proposer: ProposerSpec) -> Point:
         """The `[space]` values a checkout writes, as written (not coerced, not completed)."""

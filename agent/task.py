@@ -558,6 +558,10 @@ def load_task(path: str | Path) -> Task:
     _check_proposer_paths(task)
     _check_written_files_not_ignored(task)
     _check_goal_fits(task)
+    if spec.llm is not None:  # its value is redacted from whatever a command prints, whatever its name
+        from sandbox.environment import declare_secret
+
+        declare_secret(spec.llm.api_key_env)
     return task
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shutil
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -154,9 +153,7 @@ def clear_metrics_file(spec: EvaluatorSpec, folder: Path) -> None:
         if path.is_symlink() or not path.is_dir():
             return
     leaf = path / Path(spec.metrics_file).name
-    if leaf.is_dir() and not leaf.is_symlink():
-        shutil.rmtree(leaf)
-    elif leaf.is_symlink() or leaf.exists():
+    if leaf.is_symlink() or leaf.is_file():  # a folder of that name stays: the stage cannot write there
         leaf.unlink()
 
 

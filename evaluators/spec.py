@@ -198,6 +198,12 @@ class EvaluatorSpec(BaseModel):
         """A file the scorer (or the one-stage command) writes in its own folder: one outside it
         failed every evaluation, experiment 0 first, as a broken task."""
         problem = _outside(name) if name is not None else None
+        if (
+            name is not None
+            and not problem
+            and (name.rstrip().endswith(("/", "/.")) or not PurePosixPath(name).name)
+        ):
+            problem = "names a folder, not a file"  # `.`: clearing a stale metrics file would empty the copy
         if problem:
             raise ValueError(
                 f"{name!r} {problem}: give a path relative to the folder the scorer (or command) runs in"

@@ -251,14 +251,14 @@ class LLMClient:
         spent = Cost()
         failures: list[str] = []
         timeouts = cancelled = attempts = 0
-        max_tokens = 0
+        sent_tokens = 0  # the latest attempt's max_tokens, for the log (`max_tokens` is the caller's cap)
 
         def log(finish: str = "") -> CallLog:
             return CallLog(
                 attempts=attempts,
                 seconds=round(time.monotonic() - started, 3),
                 finish_reason=finish,
-                max_tokens=max_tokens,
+                max_tokens=sent_tokens,
                 timeouts=timeouts,
                 cancelled=cancelled,
                 failures=tuple(failures),
@@ -286,7 +286,7 @@ class LLMClient:
                 raise fail(error) from None
             cap = max(MIN_ANSWER_TOKENS, max_tokens) if max_tokens else planned
             max_tokens_sent = min(planned, cap)
-            max_tokens = max_tokens_sent
+            sent_tokens = max_tokens_sent
             attempts += 1
             limit = deadline.clamp(float(self.spec.request_timeout))
             stream = ReplyStream(self.max_reply_chars)

@@ -87,7 +87,14 @@ def _whole_run(
     problems: list[str] = []
     run = index.find_run(run_id)
     repo = ExperimentRepo.open(Path(run.repo), home)
-    if run.status not in ("done", "stopped"):
+    if run.status == "failed":  # an error stopped it (`agent.loop.graph.FAILED`): no process to wait for
+        problems.append(
+            Problem(
+                f"run status is 'failed' (an error stopped it: {run.stop_reason})",
+                f"`strop resume {run_id}` continues it once that error is fixed",
+            )
+        )
+    elif run.status not in ("done", "stopped"):
         problems.append(
             Problem(
                 f"run status is {run.status!r}",

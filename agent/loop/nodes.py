@@ -445,7 +445,7 @@ class Nodes:
         written = space.written(lane, self.ctx.run.task.spec.proposer)
         try:
             point = space.complete(written)
-        except ValueError:  # a NaN written: no point
+        except (ValueError, TypeError):  # a NaN, null, list or object written: no point
             return None
         return point if point == written and not space.outside(written) else None
 

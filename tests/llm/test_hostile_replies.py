@@ -401,3 +401,13 @@ def test_a_retry_plans_its_answer_from_what_the_attempts_before_it_left(server: 
     first, second = (request.body["max_tokens"] for request in server.completions)
     assert reply.attempts == 2 and first == 600
     assert second <= first - 150, (first, second)  # the reset attempt's 300 chunks (~200 tokens) are spent
+
+
+def test_the_callers_max_tokens_is_the_one_sent(server: ScriptedServer) -> None:
+    """`complete(max_tokens=32)` sent the task's 4000: a local variable of the same name shadowed the
+    cap, so the endpoint probe and params-mode answers were never capped."""
+    server.add(Reply.text("ok", 5, 1), Reply.text("ok", 5, 1))
+    llm = client(server)
+    llm.complete(HELLO, max_tokens=32)
+    llm.complete(HELLO, max_tokens=32, tokens_left=100_000)
+    assert [request.body["max_tokens"] for request in server.completions] == [32, 32]

@@ -76,6 +76,9 @@ def test_a_run_stopped_by_a_404_says_why_and_resumes_once_fixed(
         log = strop(isolated_home, "log", run.id).stdout
         assert "killed or crashed" not in log and "failed: HTTP 404: not found" in log, log
         assert json.loads(strop(isolated_home, "log", run.id, "--json").stdout)["status"] == "failed"
+        audit = strop(isolated_home, "audit", run.id).stdout
+        assert "run status is 'failed' (an error stopped it: HTTP 404" in audit, audit
+        assert "wait for it to end" not in audit  # no process is left to wait for
 
         wrong.clear()  # the endpoint fixed: a plain resume continues where it stopped
         resumed = resume_run(run.id, isolated_home, index)

@@ -245,3 +245,21 @@ def test_an_experiment_cut_by_the_time_budget_is_evaluated_again_before_the_spac
     more = resume_run(first.run_id, home, index, more_time=30.0)
     assert [(r.id, r.status) for r in more.records] == [(0, Status.OK)], more.records
     assert more.stop_reason == "search space exhausted: its one point evaluated"
+
+
+def test_a_params_file_holding_null_for_a_number_runs_experiment_0_as_it_is(tmp_path: Path) -> None:
+    """`{"x": null}` for a float parameter: reading it as a point raised TypeError, an internal error
+    before experiment 0 (a NaN, the other unreadable value, was already no point)."""
+    root = tmp_path / "t"
+    root.mkdir()
+    (root / "evaluate.py").write_text(
+        "import json\nx = json.load(open('params.json'))['x']\nprint(json.dumps({'cost': 1.0 if x is None else x}))\n"
+    )
+    (root / "params.json").write_text('{"x": null}')
+    (root / "task.toml").write_text(
+        TASK.split("[space]")[0].replace("experiments = 20", "experiments = 3")
+        + '[space]\nx = { type = "float", low = 0.1, high = 0.9 }\n'
+    )
+    result = start_run(load_task(root / "task.toml"), strop_home(), RunIndex(strop_home()))
+    assert [r.status for r in result.records] == [Status.OK] * 3
+    assert result.records[0].params is None and result.records[0].metrics == {"cost": 1.0}

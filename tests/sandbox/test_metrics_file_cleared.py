@@ -19,7 +19,7 @@ def _spec(metrics_file: str) -> EvaluatorSpec:
     )
 
 
-def test_a_file_and_a_folder_of_that_name_are_removed_from_the_copy(tmp_path: Path) -> None:
+def test_the_file_is_removed_from_the_copy_and_a_folder_of_that_name_is_not(tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "metrics.json").write_text('{"score": 1.0}')
     clear_metrics_file(_spec("out/metrics.json"), tmp_path)
@@ -27,7 +27,7 @@ def test_a_file_and_a_folder_of_that_name_are_removed_from_the_copy(tmp_path: Pa
     (tmp_path / "metrics.json").mkdir()
     (tmp_path / "metrics.json" / "x").write_text("1")
     clear_metrics_file(_spec("metrics.json"), tmp_path)
-    assert not (tmp_path / "metrics.json").exists()
+    assert (tmp_path / "metrics.json" / "x").exists()  # reading it fails, saying it is no file
 
 
 def test_nothing_is_removed_through_a_link_out_of_the_copy(tmp_path: Path) -> None:
@@ -69,3 +69,13 @@ def test_a_one_stage_evaluator_does_not_read_a_committed_metrics_file(tmp_path: 
     verdict = evaluator.evaluate(work, "0")
     assert verdict.status is Status.BUGGY and "metrics file 'metrics.json'" in (verdict.reason or ""), verdict
     assert (work / "metrics.json").read_text() == '{"score": 1.0}'  # removed from the throwaway copy only
+
+
+def test_a_metrics_file_that_names_a_folder_is_refused() -> None:
+    """`metrics_file = "."` passed the check, and clearing it before a stage removed the whole copy."""
+    import pytest
+    from pydantic import ValidationError
+
+    for name in (".", "out/", "out/."):
+        with pytest.raises(ValidationError, match="names a folder, not a file"):
+            _spec(name)
