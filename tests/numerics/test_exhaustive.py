@@ -152,3 +152,33 @@ def test_more_programs_than_a_pass_holds_are_verified_in_several_passes():
     assert verifier.kind == "exhaustive" and not verifier.notes
     single, _ = verify_all(programs, "exp2", lo, hi)
     assert [e.max_ulp for e in errors] == pytest.approx([s.max_ulp for s in single], rel=1e-9)
+
+
+def test_programs_above_1_ulp_are_verified_on_every_float_when_the_time_allows():
+    """log2 on [1, 2]: the table printed 4.207 ULP from the 4156-input search grid where every float
+    gives 4.763; the run ended 7 s early. Programs above 1 ULP now get exhaustive passes while the time
+    left beyond what the speed loops keep allows one; none when it does not."""
+    from agent.deadline import Deadline
+    from agent.domains.numerics.request import Request
+    from agent.domains.numerics.verification import Verifier
+
+    lo, hi = 1.0, 1.0078125
+    request = Request("exp2", lo, hi, "float32", time_budget=None, generations=1)
+    domain = NumericsDomain("exp2", lo, hi, "float32", fit_points=64, score_points=128, polish_evaluations=0)
+    coarse = horner([0.614, 1.386])  # a line: hundreds of ULP, far above the < 1 ULP claims
+    grid = Reference(domain.score.x, domain.score.truth, FLOAT32).measure(coarse.run(domain.score.x, FLOAT32))
+    verifier = Verifier(domain, request, Deadline(), exhaustive=True)
+    (every,) = verifier.measure_if_time([coarse], keep=0.0)
+    (single,), _ = verify_all([coarse], "exp2", lo, hi)
+    assert every is not None and every.points == count_in(lo, hi, FLOAT32)
+    assert every.max_ulp == pytest.approx(single.max_ulp, rel=1e-9) and every.max_ulp >= grid.max_ulp > 1
+    short = Verifier(domain, request, Deadline.after(3.0), exhaustive=True)
+    assert short.measure_if_time([coarse], keep=0.0) == [None]  # under MIN_EXHAUSTIVE_SECONDS left
+
+
+def test_the_rivals_verified_with_them_are_the_baselines_their_labels_compare_against():
+    from agent.domains.numerics.discovery import _rivals
+
+    costs, errors = [1.0, 2.0, 3.0, 4.0], [50.0, 9.0, 9.5, 2.0]
+    assert _rivals([2.0, 3.1, 3.0], costs, errors, verified=[]) == [1]
+    assert _rivals([4.1, 1.0], costs, errors, verified=[3]) == [0]

@@ -68,6 +68,12 @@ def test_the_report_shows_only_points_that_approximate_and_beat_every_cheaper_on
     assert worth_showing([1.0, 2.0], [5.0, 4.0], [0.1, 0.1], [False, False]).note == ""
     # a discovery within 2% of a cheaper point's error stays (that one may only tie its baseline)
     assert worth_showing([5.0, 6.0], [1.0, 0.99], [0.1, 0.1], [False, True]).kept == [0, 1]
+    # but a "discovery" no better than a cheaper point is not one (exp float64: cost 7.85 was cost 7.7
+    # with v14*v14 as fma(v14, v14, 4.6e-17), both 7.56e-10, and both were shown and counted as novel)
+    same = worth_showing([7.7, 7.85, 8.0], [7.56e-10, 7.56e-10, 7.6e-10], [1e-9] * 3, [True, True, True])
+    assert same.kept == [0]
+    assert same.note == "front points not shown: 2 no better than a cheaper point by more than 2%"
+    assert worth_showing([5.0, 6.0], [1.0, 1.0], [0.1, 0.1], [False, True]).kept == [0]
 
 
 def test_the_search_leaves_only_what_the_claims_under_1_ulp_need():

@@ -71,3 +71,14 @@ def test_merging_sees_commuted_twins_but_not_a_different_addend():
     )
     merged = Program(nodes).merged()
     assert merged.count("fma") == 2 and Program(nodes).count("fma") == 3
+
+
+def test_a_constant_past_the_format_rounds_to_its_infinity_without_a_warning():
+    """A baseline fitted on [-1e30, 1e30] held a coefficient past float32: rounding it printed a raw
+    NumPy RuntimeWarning (program.py, "overflow encountered in cast") to the user's terminal."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rounded = horner([1e39, 2.0]).rounded(numpy.float32)
+    assert numpy.isinf(rounded.constants()).any() and 2.0 in rounded.constants()

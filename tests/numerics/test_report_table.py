@@ -78,3 +78,27 @@ def test_the_summary_says_how_many_front_programs_were_verified(capsys):
         "1 of 2 front programs verified exhaustive on 25165825 inputs" in out
     )
     assert "the rest keep their search-grid errors" in out
+
+
+def test_each_printed_error_says_what_it_was_measured_on(capsys):
+    """A grid maximum reads low (log2 on [1, 2]: 4.207 ULP on the grid, 4.763 on every float), and the
+    table printed both kinds alike: now a column says "all floats", "sample" or "grid" per point, and
+    the strongest baseline's error carries its own."""
+    front = [
+        replace(_entry(3.7, 4.207), verified="search grid"),
+        replace(_entry(9.85, 0.8), verified="exhaustive", baseline="minimax-9", baseline_error=0.9),
+    ]
+    report = Report(
+        fn="log2", lo=1.0, hi=2.0, dtype="float32", seed=0, front=front,
+        baselines=[
+            BaselineEntry("minimax-symmetric-rational-3/3", 1.0, 58086420.0, 0.36, verified="search grid"),
+            BaselineEntry("minimax-9", 9.7, 0.9, 1e-7, verified="exhaustive"),
+        ],
+        stats=EngineStats(evaluated=1, generations=1, wall_time=1.0), z3=Z3Tally(),
+        verification_points=8388609, verification="exhaustive",
+    )  # fmt: skip
+    _print_report(report)
+    rows = [line for line in capsys.readouterr().out.splitlines() if "4.207" in line or "0.8 " in line]
+    assert len(rows) == 2
+    assert "grid" in rows[0] and "5.809e+07 (grid)" in rows[0]
+    assert "all floats" in rows[1] and "0.9 (all floats)" in rows[1]

@@ -59,3 +59,26 @@ def test_the_search_line_names_its_generations_and_its_seconds():
     assert _search_budget(None, 30.2, False) == "30s"
     assert _search_budget(5, None, False) == "5 generations"
     assert _search_budget(None, 30.0, True).startswith("up to 30s: it ends sooner")
+
+
+def test_a_first_generation_that_does_not_fit_still_reports_the_baselines(tmp_path):
+    """A population no machine evaluates in the search's seconds (40 s: a loaded machine's baselines
+    left 20 s too short): the command aborted with exit 2,
+    "the time budget (21.7679s) ran out …", an empty stdout, and the fitted baselines lost. Now the
+    baselines are reported with an empty front and a note in rounded seconds, exit 0."""
+    run = subprocess.run(
+        [
+            sys.executable, "-c", ENTRY, "evolve", "numerics", "--fn", "exp", "--interval", "0.5,1",
+            "--dtype", "float64", "--max-cost", "4", "--cost-model", "ops", "--population", "1000000",
+            "--islands", "1", "--workers", "0", "--time", "40s", "--json", "--out", str(tmp_path / "out"),
+        ],
+        capture_output=True, text=True, env={"STROP_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = json.loads(run.stdout)
+    assert report["front"] == [] and report["novel"] == 0
+    assert len(report["baselines"]) >= 4
+    (note,) = [n for n in report["notes"] if "before its first generation" in n]
+    assert "(1000000 programs)" in note and "front is empty" in note
+    assert "." not in note.split("s ran out")[0]  # whole seconds, not "21.7679s"

@@ -65,6 +65,9 @@ def test_a_chosen_baseline_config_is_said_to_be_no_discovery(tmp_path: Path) -> 
     "args, message",
     [
         (["--model", "resnet-50"], "unknown model"),
+        (["--model", "/nonexistent.npz"], "no such model file /nonexistent.npz"),
+        (["--model", "/etc/passwd"], "strop reads .npz, .pt/.pth and .joblib/.pkl model files"),
+        (["--budget-bits", "inf"], "--budget-bits must be a finite number of bits per weight above 0"),
         (["--budget-bits", "1.5"], "below the smallest configuration"),
         (["--groups", "48"], "fits no layer: a group must divide"),
         (["--profile", "tpu-v9"], "unknown hardware profile"),
@@ -88,12 +91,13 @@ def test_corrupted_weights_file(tmp_path: Path) -> None:
 
 
 def test_a_model_whose_outputs_overflow_is_refused(tmp_path: Path) -> None:
-    """Finite weights scaled to 1e12 (under the 1e15 weight cap): outputs overflow, every score would be noise."""
+    """Weights of 1e4 (under what fp16 scales hold) through twelve layers: outputs overflow float32,
+    every score would be noise."""
     import numpy as np
 
-    shipped = ROOT / "agent" / "domains" / "quantization" / "data" / "digits-mlp.npz"
-    with np.load(shipped, allow_pickle=False) as data:
-        arrays = {k: data[k] * np.float32(1e12) if k.startswith("weight_") else data[k] for k in data.files}
+    arrays = {f"W{k}": np.full((64, 64), 1e4, np.float32) for k in range(11)}
+    arrays |= {f"b{k}": np.zeros(64, np.float32) for k in range(11)}
+    arrays |= {"W11": np.full((10, 64), 1e4, np.float32), "b11": np.zeros(10, np.float32)}
     huge = tmp_path / "huge.npz"
     np.savez(huge, **arrays)
     done = strop("--model", str(huge), "--generations", "1")

@@ -138,3 +138,15 @@ def test_shipped_digits_split_is_scikit_learns() -> None:
     for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
         a, b = getattr(shipped, name), getattr(rebuilt, name)
         assert a.dtype == b.dtype and np.array_equal(a, b), name
+
+
+def test_hawq_program_skips_options_whose_sensitivity_is_not_a_number() -> None:
+    """A NaN or inf Ω (dequantized weights that are not numbers) is no option; CBC refused the whole
+    program ("Cannot multiply variables with NaN/inf values") and the run ended in an internal error."""
+    cheap, wide = LayerGene.make("int_sym", 2), LayerGene.make("int_sym", 4)
+    table = [
+        [(2 * 64, float("nan"), cheap), (4 * 64, 1.0, wide)],
+        [(2 * 64, 0.5, cheap), (4 * 64, float("inf"), wide)],
+    ]
+    assert baselines._solve_ilp(table, 6 * 64) == (wide, cheap)
+    assert baselines._solve_ilp([[(2 * 64, float("nan"), cheap)]], 6 * 64) is None

@@ -122,3 +122,58 @@ def test_truncated_npz_is_a_user_error(tmp_path: Path) -> None:
     path.write_bytes(source.read_bytes()[:5000])
     with pytest.raises(ModelError, match="cannot read weights file"):
         load_model(str(path))
+
+
+def test_a_missing_path_an_unknown_name_and_a_non_model_file_each_say_what_is_wrong(tmp_path: Path) -> None:
+    """A path that is not there is "no such file", not an "unknown model"; a name lists minilm too;
+    a file of no model type (/etc/passwd) is refused by its suffix, not read as a pickle (IndexError)."""
+    with pytest.raises(ModelError, match="no such model file"):
+        load_model(str(tmp_path / "nonexistent.npz"))
+    with pytest.raises(ModelError, match="no such model file"):
+        load_model(str(tmp_path / "sub" / "model"))
+    with pytest.raises(
+        ModelError, match="unknown model 'resnet-50': give one of digits-mlp, digits-cnn, minilm"
+    ):
+        load_model("resnet-50")
+    passwd = tmp_path / "passwd"
+    passwd.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    with pytest.raises(
+        ModelError, match=r"strop reads \.npz, \.pt/\.pth and \.joblib/\.pkl model files"
+    ) as caught:
+        load_model(str(passwd))
+    assert "IndexError" not in str(caught.value)
+    with pytest.raises(ModelError, match="is not a file"):
+        load_model(str(tmp_path))
+
+
+def _rescaled_mlp(path: Path, up: float) -> Path:
+    """The bundled MLP with layer 0 (and its bias) times `up` and layer 2 divided by it: through the
+    ReLU between them, the same function, with weights past what an fp16 scale holds."""
+    shipped = Path(load_npz.__code__.co_filename).parent / "data" / "digits-mlp.npz"
+    with np.load(shipped, allow_pickle=False) as data:
+        arrays = {key: data[key] for key in data.files}
+    arrays["weight_0"] = arrays["weight_0"] * np.float32(up)
+    arrays["bias_0"] = arrays["bias_0"] * np.float32(up)
+    arrays["weight_2"] = arrays["weight_2"] / np.float32(up)
+    np.savez(path, **arrays)
+    return path
+
+
+def test_weights_past_what_fp16_scales_hold_are_refused_naming_the_layer(tmp_path: Path, split) -> None:
+    """int/power scales are fp16 (size.py): 1e6 made them inf, every weight NaN, and HAWQ's ILP crashed.
+    The model is refused at load time, in one line naming the layer and the limit."""
+    with pytest.raises(ModelError, match=r"layer 0 \(dense\) holds weights up to 5\.886e\+05 .* past 65504"):
+        load_model(str(_rescaled_mlp(tmp_path / "big.npz", 1e6)))
+    # just under the limit the model loads, computes what the bundled one does, and quantizes finitely
+    from agent.domains.quantization.formats import Format, LayerGene
+    from agent.domains.quantization.quantizers import quantize_rtn
+
+    near = load_model(str(_rescaled_mlp(tmp_path / "near.npz", 1e5)))
+    assert (near.predict(split.x_test) == load_model("digits-mlp").predict(split.x_test)).mean() > 0.99
+    weight = np.asarray(near.layers[0].weight, np.float64)
+    for gene in (
+        LayerGene.make(Format.INT_SYM, 3),
+        LayerGene.make(Format.INT_ASYM, 2),
+        LayerGene.make(Format.FP8),
+    ):
+        assert np.isfinite(quantize_rtn(weight, gene)).all(), gene.label()

@@ -57,7 +57,7 @@ def _request(model: Path, data: Path, **changes: object) -> SearchRequest:
 @pytest.mark.parametrize("budget", [float("nan"), float("inf"), -float("inf")])
 def test_a_budget_that_is_no_number_is_the_users_error(tmp_path: Path, budget: float) -> None:
     request = _request(_mlp(tmp_path / "m.npz", [6, 8, 3]), _data(tmp_path / "d.npz"), budget_bits=budget)
-    with pytest.raises(UserError, match="--budget-bits must be a positive number"):
+    with pytest.raises(UserError, match="--budget-bits must be a finite number of bits per weight above 0"):
         build_domain(request)
 
 

@@ -27,6 +27,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy
 
@@ -43,7 +44,15 @@ from agent.domains.numerics.denominators import BoundedProver, check_program
 from agent.domains.numerics.domain import NumericsDomain, canonical_key
 from agent.domains.numerics.exhaustive import estimate_seconds
 from agent.domains.numerics.measure import Errors, Reference
-from agent.domains.numerics.origins import PROVISIONAL, Measured, full_kind, label, worth_showing
+from agent.domains.numerics.origins import (
+    COST_SLACK,
+    COST_TOLERANCE,
+    PROVISIONAL,
+    Measured,
+    full_kind,
+    label,
+    worth_showing,
+)
 from agent.domains.numerics.points import count_in
 from agent.domains.numerics.program import Program
 from agent.domains.numerics.report import (
@@ -215,7 +224,7 @@ def discover(
         engine = Engine.continued(domain, config, observer=observer, identity=_identity(request))
         if floor < reserve:
             engine.stop_when = lambda: until.left() < kept.needed(_claims(engine.state.front))
-        result = engine.run()
+        result, short = _engine_run(engine, request, search_seconds)
     finally:
         prover.close()
         domain.prover = check_program
@@ -241,6 +250,19 @@ def discover(
     measured = verifier.measure(to_verify)
     front_verified = _known(zip(front_chosen, measured[: len(front_chosen)], strict=True))
     verified_by_index = _known(zip(chosen, measured[len(front_chosen) :], strict=True))
+    if exhaustive and verifier.exhaustive:  # then the rest of the front and its rivals, while time allows
+        speed_ahead = request.speed and any(e.max_ulp < VERIFY_BELOW_ULP for e in front_verified.values())
+        keep = SPEED_SECONDS + plain_seconds if speed_ahead else 0.0
+        front_rest = sorted(
+            (i for i, e in enumerate(front_grid) if i not in front_chosen and _approximates(e)),
+            key=lambda i: domain.cost(front_programs[i]),
+        )
+        rivals = _rivals([domain.cost(front_programs[i]) for i in front_rest], costs, errors_on_grid, chosen)
+        more = verifier.measure_if_time(
+            [front_programs[i] for i in front_rest] + [named[k][1] for k in rivals], keep
+        )
+        front_verified |= _known(zip(front_rest, more[: len(front_rest)], strict=True))
+        verified_by_index |= _known(zip(rivals, more[len(front_rest) :], strict=True))
     front_errors = [front_verified.get(i, front_grid[i]) for i in range(len(front_programs))]
     front_kinds = [
         verifier.kind if i in front_verified else "search grid" for i in range(len(front_programs))
@@ -338,7 +360,7 @@ def discover(
     say(f"phase: verification done in {verifier.seconds:.1f}s")
 
     speed: list[Speed] = []
-    notes = left_out + verifier.notes + ([shown.note] if shown.note else [])
+    notes = ([short] if short else []) + left_out + verifier.notes + ([shown.note] if shown.note else [])
     if fmt.precision <= 24 and request.speed and verifier.exhaustive:
         speed = compare_speeds(
             request, front, front_programs, baselines, named, say, until, notes, plain_screened
@@ -368,6 +390,31 @@ def discover(
     )
 
 
+def _engine_run(engine: Engine[Program], request: Request, seconds: float | None) -> tuple[Any, str | None]:
+    """The engine's result, or an empty front and a note when its first generation outlasts the time.
+
+    The baselines are fitted by then (the most of a short --time); failing the whole command
+    threw them away and left the run `failed`. An empty front is reported like a search that
+    found nothing new: the baselines are verified and shown, and the command exits 0.
+    """
+    from agent.evolution.archive import Archive
+    from agent.evolution.engine import BudgetTooShort, EngineResult
+    from agent.evolution.events import EngineStats
+
+    started = time.monotonic()
+    try:
+        return engine.run(), None
+    except BudgetTooShort:
+        spent = time.monotonic() - started
+        programs = request.population * request.islands
+        note = (
+            f"the search's {seconds or spent:.0f}s ran out before its first generation "
+            f"({programs} programs) was evaluated, so the front is empty and nothing was searched; "
+            "the baselines are reported as measured: give more --time or a smaller --population"
+        )
+        return EngineResult([], Archive(), EngineStats(wall_time=spent)), note
+
+
 def _identity(request: Request) -> dict[str, object]:
     """What a checkpoint's population depends on: another value makes its fitnesses meaningless."""
     keys = (
@@ -383,6 +430,25 @@ def _identity(request: Request) -> dict[str, object]:
         "islands",
     )
     return {key: getattr(request, key) for key in keys}
+
+
+def _rivals(
+    front_costs: list[float], costs: list[float], errors: list[float], verified: list[int]
+) -> list[int]:
+    """The baselines a front point at each of `front_costs` is labelled against (the most accurate at
+    the same or lower cost, on the grid) not among `verified`: both sides then rest on every float."""
+    picked: list[int] = []
+    for cost in front_costs:
+        affordable = [k for k in range(len(costs)) if costs[k] <= cost * (1 + COST_TOLERANCE) + COST_SLACK]
+        best = min(affordable, key=lambda k: (errors[k], costs[k]), default=None)
+        if best is not None and best not in verified and best not in picked:
+            picked.append(best)
+    return picked
+
+
+def _approximates(errors: Errors) -> bool:
+    """A program worth verifying: finite, relative error under 1 (the report shows no other)."""
+    return math.isfinite(errors.max_ulp) and errors.max_rel_error < 1
 
 
 def _known(pairs: Iterable[tuple[int, Errors | None]]) -> dict[int, Errors]:

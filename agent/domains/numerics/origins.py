@@ -144,7 +144,10 @@ def worth_showing(
 ) -> Shown:
     """The points of the search's front worth a row: each approximates the function (relative error
     below 1, finite) and is better, beyond rounding (TOLERANCE), than every cheaper point shown, or is
-    `novel` (a discovery is never hidden behind a cheaper point that only ties its baseline).
+    `novel` and strictly better than every cheaper point shown (a discovery is never hidden behind a
+    cheaper point that only ties its baseline, but a point no better than a cheaper one is no
+    discovery: exp's cost 7.85 was cost 7.7 with v14*v14 as fma(v14, v14, 4.6e-17), the same error,
+    and both were counted as novel).
 
     The search's front is ranked on its grid, the report's errors are verified on more inputs, and
     the search keeps points that are useless as approximations (a constant 0 is relative error 1 at
@@ -155,7 +158,7 @@ def worth_showing(
     kept: list[int] = []
     best = float("inf")
     for i in sorted(set(range(len(costs))) - set(useless), key=lambda i: (costs[i], errors[i], i)):
-        if errors[i] * (1 + TOLERANCE) < best or novel[i]:
+        if errors[i] * (1 + TOLERANCE) < best or (novel[i] and errors[i] < best):
             kept.append(i)
             best = min(best, errors[i])
     dominated = len(costs) - len(useless) - len(kept)

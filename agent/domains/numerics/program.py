@@ -85,7 +85,8 @@ class Program:
 
     def rounded(self, dtype: type[numpy.floating]) -> Program:
         """The same program with every constant rounded to the format (what C would store)."""
-        return self.with_constants(self.constants().astype(dtype).astype(numpy.float64))
+        with numpy.errstate(over="ignore"):  # a constant past the format is its infinity, as C stores it
+            return self.with_constants(self.constants().astype(dtype).astype(numpy.float64))
 
     def evaluate(self, x: numpy.ndarray, dtype: type[numpy.floating]) -> numpy.ndarray:
         """The program's output at each x, computed in `dtype` arithmetic in node order."""

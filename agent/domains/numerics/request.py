@@ -18,6 +18,8 @@ from agent.domains.numerics.points import count_in
 from agent.domains.numerics.targets import FORMATS, TARGETS, Format, Target
 from agent.errors import UserError
 
+MAX_SEED = 2**32 - 1  # as `strop evolve quant` takes: one range for both commands
+
 
 class NumericsInputError(UserError):
     """A numerics request that cannot be run (unknown function, bad interval, format)."""
@@ -114,6 +116,9 @@ class Request:
                 f"{self.fn} overflows {self.dtype} on [{self.lo}, {self.hi}] (|{self.fn}(x)| reaches "
                 f"{largest:.3g}): no {self.dtype} program can approximate it there"
             )
+        beyond = _beyond_the_format(self, lo, hi)
+        if beyond:
+            raise NumericsInputError(beyond)
         if not 1 <= self.max_cost <= 24:
             raise NumericsInputError("max cost must be between 1 and 24")
         if self.cost_model not in MODELS:
@@ -129,6 +134,10 @@ class Request:
             raise NumericsInputError("give a time budget or a number of generations")
         if self.generations is not None and self.generations < 0:
             raise NumericsInputError(f"--generations must be 0 or more, not {self.generations}")
+        if not 0 <= self.seed <= MAX_SEED:  # numpy's generators refuse a negative seed, after the baselines
+            raise NumericsInputError(
+                f"--seed must be an integer from 0 to {MAX_SEED:,} (2^32 − 1), got {self.seed}"
+            )
         if self.population < 1:
             raise NumericsInputError(
                 f"--population must be at least 1 (programs per island), not {self.population}"
@@ -139,6 +148,40 @@ class Request:
             raise NumericsInputError(
                 f"--workers must be 0 (evaluate inline) or a number of processes, not {self.workers}"
             )
+
+
+PERIODIC = {"sin": 2 * math.pi, "cos": 2 * math.pi, "tan": math.pi}  # each function's period
+
+
+def _beyond_the_format(request: Request, lo: float, hi: float) -> str | None:
+    """Why no program of this search can approximate f on [lo, hi] in the format, or None.
+
+    Two grounds, each a property of the format, not of a search that ran: a periodic f whose
+    inputs lie more than half a period apart there (neighbouring floats fall at unrelated phases:
+    no polynomial or rational follows that), and an interval where x·x overflows the arithmetic
+    (every baseline and seed past cost 1 is a polynomial or rational in powers of x). sin on
+    [-1e30, 1e30] ran 25 s to an empty front with 37 "baseline left out" notes.
+    """
+    fn, dtype = request.fn, request.dtype
+    reach = max(abs(lo), abs(hi))
+    period = PERIODIC.get(fn)
+    gap = float(numpy.spacing(FORMATS[dtype].dtype(reach)))
+    if period is not None and gap > period / 2:
+        return (
+            f"{fn} on [{request.lo}, {request.hi}]: {dtype} numbers there lie up to {gap:.3g} apart, more "
+            f"than half of {fn}'s period ({period / 2:.4g}), so neighbouring inputs fall at unrelated phases "
+            "and no polynomial or rational program follows it: reduce the argument first, as libm does "
+            f"(e.g. to [-{math.pi / 4:.4g}, {math.pi / 4:.4g}])"
+        )
+    arithmetic = request.format.arithmetic
+    largest = float(numpy.finfo(arithmetic.dtype).max)
+    if reach * reach > largest:
+        return (
+            f"{fn} on [{request.lo}, {request.hi}]: x·x overflows {arithmetic.name} past |x| = "
+            f"{math.sqrt(largest):.3g}, and every baseline and seed program past cost 1 is a polynomial "
+            "or rational in powers of x, so none can be evaluated there: narrow the interval"
+        )
+    return None
 
 
 def inward(lo: float, hi: float, fmt: Format) -> tuple[float, float]:

@@ -30,6 +30,7 @@ spent. Each returns a genome and that count; scoring is search.py's.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -323,7 +324,10 @@ def _weighted_norm(x: np.ndarray) -> Callable[[np.ndarray], float]:
 def _solve_ilp(table: list[list[tuple[int, float, LayerGene]]], budget: int) -> Genome | None:
     import pulp
 
-    table = [_pareto_options(points) for points in table]
+    # an option whose Ω is not a number (a layer its scales cannot hold) is no option: CBC refuses NaN/inf
+    table = [_pareto_options([p for p in points if math.isfinite(p[1])]) for points in table]
+    if not all(table):
+        return None
     problem = pulp.LpProblem("hawq_v3", pulp.LpMinimize)
     choice = {
         (i, k): problem.add_variable(f"x_{i}_{k}", cat="Binary")

@@ -34,6 +34,10 @@ from agent.errors import UserError
 
 DATA_DIR = Path(__file__).parent / "data"
 BUNDLED = ("digits-mlp", "digits-cnn")
+NAMED = (*BUNDLED, "minilm")  # every name --model takes (minilm is built in search.py, not loaded here)
+MODEL_SUFFIXES = (".npz", ".pt", ".pth", ".joblib", ".pkl")
+# the largest fp16 number: the int and power formats store a group's range (or step) in fp16 (size.py)
+SCALE_MAX = float(np.finfo(np.float16).max)
 
 
 class ModelError(UserError):
@@ -212,14 +216,33 @@ def _checked_arrays(layer: Dense | Conv, where: str) -> tuple[np.ndarray, np.nda
 
 def _as_float32(network: Network, where: str) -> Network:
     layers = []
-    for layer in network.layers:
+    for i, layer in enumerate(network.layers):
         if isinstance(layer, Dense | Conv):
             w, b = _checked_arrays(layer, where)
+            _check_scalable(w, i, type(layer).__name__.lower(), where)
             layer = replace(layer, weight=w, bias=b)
         layers.append(layer)
     checked = Network(network.name, tuple(layers), network.input_shape)
     _check_shapes(checked, where)
     return checked
+
+
+def _check_scalable(w: np.ndarray, index: int, kind: str, where: str) -> None:
+    """Refuses a layer whose range the fp16 scales cannot hold, naming it and the limit.
+
+    size.py counts the int and power formats' scales as fp16; a weight past 65504 would make that
+    scale infinite and every dequantized weight NaN, so each score would be noise. Refused here
+    rather than stored wider: counting a wider scale would make the bits of a config depend on
+    the weights, and no trained network needs it (a ReLU network can move the factor to the next
+    layer, which computes the same function).
+    """
+    largest = float(np.abs(w).max())
+    if largest > SCALE_MAX:
+        raise ModelError(
+            f"model {where}: layer {index} ({kind}) holds weights up to {largest:.4g} in magnitude, past "
+            f"{SCALE_MAX:g}, the largest range the fp16 scales of the int and power formats hold: scale "
+            "that layer down (and, through a ReLU, the next one up by the same factor) to quantize it"
+        )
 
 
 def _check_shapes(network: Network, where: str) -> None:
@@ -364,6 +387,25 @@ def _state_dict_to_arrays(state: dict[str, Any]) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _check_file(name: str, path: Path) -> None:
+    """A model file strop can read by its suffix; otherwise what is wrong, as the user would say it."""
+    if path.is_file():
+        if path.suffix.lower() not in MODEL_SUFFIXES:
+            raise ModelError(
+                f"model file {path}: strop reads .npz, .pt/.pth and .joblib/.pkl model files (by their "
+                f"suffix), not {path.suffix or 'a file without one'}"
+            )
+        return
+    if path.exists():
+        raise ModelError(f"model {name!r} is not a file: give an .npz, .pt/.pth or .joblib/.pkl file")
+    if "/" in name or "\\" in name or path.suffix.lower() in MODEL_SUFFIXES:
+        raise ModelError(f"no such model file {path}")
+    raise ModelError(
+        f"unknown model {name!r}: give one of {', '.join(NAMED)} or a path to an "
+        ".npz, .pt/.pth or .joblib/.pkl file"
+    )
+
+
 def _manifest() -> dict[str, str]:
     return json.loads((DATA_DIR / "manifest.json").read_text())
 
@@ -388,11 +430,7 @@ def load_model(name_or_path: str, data: Split | None = None, allow_pickle: bool 
         network = load_npz(path)
     else:
         path = Path(name_or_path).expanduser()
-        if not path.is_file():
-            raise ModelError(
-                f"unknown model {name_or_path!r}: give one of {', '.join(BUNDLED)} or a path to an "
-                ".npz, .pt/.pth or .joblib/.pkl file"
-            )
+        _check_file(name_or_path, path)
         image_shape = tuple(data.x_val.shape[1:]) if data is not None and data.x_val.ndim == 4 else None
         network = (
             load_npz(path)

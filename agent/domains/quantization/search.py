@@ -224,8 +224,10 @@ def build_domain(request: SearchRequest) -> QuantDomain:
     if request.baselines not in BASELINE_MODES:
         raise UserError(f"--baselines takes one of {', '.join(BASELINE_MODES)}, not {request.baselines!r}")
     profile = get_profile(request.profile)
-    if not (math.isfinite(request.budget_bits) and request.budget_bits > 0):
-        raise UserError(f"--budget-bits must be a positive number, got {request.budget_bits:g}")
+    if not (math.isfinite(request.budget_bits) and request.budget_bits > 0):  # inf is positive: say finite
+        raise UserError(
+            f"--budget-bits must be a finite number of bits per weight above 0 (e.g. 3), got {request.budget_bits:g}"
+        )
     if not 0 <= request.seed <= MAX_SEED:  # checked now: TPE, last to run, would refuse it at the end
         raise UserError(f"--seed must be an integer from 0 to {MAX_SEED:,} (2^32 − 1), got {request.seed}")
     if request.data is not None and request.model.lower() in MINILM_NAMES:
