@@ -61,6 +61,10 @@ def warm_start(jobs: Jobs, name: str, previous: NightRecord | None, same_job: bo
             "workspace as it is",
         )
     if previous.head and head and head != previous.head:
+        if _holds(repo, head, commit):  # the morning's `strop adopt` moved it: the best is in
+            return Start(
+                None, head, f"started from your branch, which holds {previous.night}'s best (adopted)"
+            )
         adopt = f"; `strop adopt {previous.run}/{previous.best}` brings it in" if previous.run else ""
         return Start(
             None,
@@ -94,6 +98,16 @@ def _head(repo: ExperimentRepo) -> str:
         return repo.repo.commit(MANAGED_BRANCH).hexsha if repo.managed else repo.head()[1]
     except (ValueError, TypeError, GitError):
         return ""
+
+
+def _holds(repo: ExperimentRepo, head: str, commit: str) -> bool:
+    """Whether `head` has `commit` in its history (a merge of it, or it fast-forwarded to)."""
+    from git.exc import GitError
+
+    try:
+        return bool(repo.repo.is_ancestor(commit, head))
+    except (ValueError, GitError):
+        return False
 
 
 def _has_commit(repo: ExperimentRepo, commit: str) -> bool:

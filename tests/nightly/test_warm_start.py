@@ -102,3 +102,26 @@ def test_a_plain_folder_warm_starts_until_its_files_change(tmp_path: Path, isola
     third = History(isolated_home).last("live")
     assert third is not None and third.base is None
     assert third.start_note.startswith(f"not warm-started: your workspace changed since {second.night}")
+
+
+def test_a_best_adopted_in_the_morning_is_not_offered_for_adoption_again(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    """The adopt moved the branch, so the night starts from it (right), but the note still said
+    "`strop adopt RUN/N` brings it in" of a best the branch already held."""
+    jobs = make_jobs(tmp_path, experiments=3, sleep=0.0)
+    workspace = tmp_path / "live"
+    assert _night(jobs, 1)[0] == 0
+    first = History(isolated_home).last("live")
+    assert first is not None and first.run and first.best
+    adopted = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "adopt", f"{first.run}/{first.best}"],
+        capture_output=True, text=True, cwd=workspace,
+    )  # fmt: skip
+    assert adopted.returncode == 0, adopted.stderr
+    code, out, err = _night(jobs, 2)
+    assert code == 0, (out, err)
+    second = History(isolated_home).last("live")
+    assert second is not None and second.base is None
+    assert second.start_note == f"started from your branch, which holds {first.night}'s best (adopted)"
+    assert "strop adopt" not in err
