@@ -55,11 +55,15 @@ class RunBudget:
         self.experiments = experiments if experiments is not None else spec.experiments
         self.time = spec.time
         self.counts_rejections = counts_rejections  # LLM runs: every attempt is an experiment
+        self.final = (
+            True  # the task has a hidden-test `final` phase, which time is kept for (else closing only)
+        )
 
     def with_overrides(self, experiments: int | None = None, time: float | None = None) -> RunBudget:
         """The command line's budget over the task's: `experiments` 0 lifts the experiment limit
         (`strop mle run --time` without `-n`: the time bounds the run)."""
         budget = RunBudget(self.spec, self.max_rejections, self.experiments, self.counts_rejections)
+        budget.final = self.final
         if experiments is not None:
             budget.experiments = experiments or None
         budget.time = time if time is not None else self.time
@@ -83,7 +87,11 @@ class RunBudget:
                 False, f"experiment budget spent: {usage.experiments} of {self.experiments}"
             )
         if self.time is not None and (usage.elapsed >= self.time or usage.out_of_time):
-            kept = "" if usage.elapsed >= self.time else " (the rest is kept for the final phase and closing)"
+            kept = (
+                ""
+                if usage.elapsed >= self.time
+                else f" (the rest is kept for {'the final phase and ' if self.final else ''}closing)"
+            )
             return BudgetDecision(
                 False, f"time budget spent: {usage.elapsed:.1f}s of {round(self.time, 1):g}s{kept}"
             )

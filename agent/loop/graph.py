@@ -177,6 +177,7 @@ def make_context(
     budget = RunBudget(
         task.spec.budget, task.spec.constraints.max_rejections, counts_rejections=multi_turn
     ).with_overrides(overrides.experiments, overrides.time)
+    budget.final = bool(getattr(task.evaluator, "has_final", False))
     warm_up = getattr(memory, "warm_up", None)
     if warm_up is not None:  # the embedding model loads off the loop's thread (issue 18)
         # on the time left: a resumed run's budget counts the time it ran before (`strop resume

@@ -83,3 +83,11 @@ def test_an_override_of_0_experiments_lifts_the_limit_and_none_keeps_the_tasks()
     assert unlimited.experiments is None and unlimited.time == 600.0
     assert unlimited.decide(Usage(experiments=500, elapsed=10.0)).go_on
     assert not unlimited.decide(Usage(experiments=500, elapsed=600.0)).go_on
+
+
+def test_a_task_without_a_final_phase_keeps_time_for_closing_only() -> None:
+    """The stop line said time was "kept for the final phase" of a task that has none."""
+    budget = RunBudget(BudgetSpec(time=60))
+    budget.final = False
+    reason = budget.with_overrides(time=30).decide(Usage(elapsed=25, out_of_time=True)).reason
+    assert reason == "time budget spent: 25.0s of 30s (the rest is kept for closing)"
