@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from agent.llm.scripted_server import Reply, ScriptedServer
 from tests.llm.support import git_workspace, llm_task_file
 
@@ -31,14 +33,15 @@ print(json.dumps({"score": 1}))
 ANSWER = "Nothing to change.\n\nmodel.py\n```python\n<<<<<<< SEARCH\nVALUE = 1\n=======\nVALUE = 2\n>>>>>>> REPLACE\n```\n"
 
 
+@pytest.mark.parametrize("command", ["run", "eval"])  # `strop eval` builds no proposer
 def test_a_key_in_a_plainly_named_variable_is_redacted_from_what_a_candidate_prints(
-    tmp_path: Path, isolated_home: Path
+    tmp_path: Path, isolated_home: Path, command: str
 ) -> None:
     workspace = git_workspace(tmp_path, {"model.py": "VALUE = 1\n", "evaluate.py": SNOOP})
     with ScriptedServer(lambda request: Reply.text(ANSWER)) as server:
         task = llm_task_file(tmp_path, workspace, server, "freely", 2, llm='api_key_env = "MY_LLM"\n')
         done = subprocess.run(
-            [sys.executable, "-m", "agent.cli", "run", str(task), "--json"],
+            [sys.executable, "-m", "agent.cli", command, str(task), "--json"],
             env={**os.environ, "MY_LLM": KEY},
             capture_output=True,
             text=True,
@@ -49,27 +52,6 @@ def test_a_key_in_a_plainly_named_variable_is_redacted_from_what_a_candidate_pri
     logs = list(isolated_home.rglob("*-validate.log"))
     assert logs and all(KEY not in log.read_text(errors="replace") for log in logs)
     assert any("[MY_LLM redacted]" in log.read_text() for log in logs)  # it was there to be read
-    stored = [p for p in isolated_home.rglob("*") if p.is_file()] + [
-        p for p in (workspace / ".git").rglob("*") if p.is_file()
-    ]
-    assert not any(KEY.encode() in p.read_bytes() for p in stored)
-
-
-def test_strop_eval_redacts_it_too(tmp_path: Path, isolated_home: Path) -> None:
-    """`strop eval` builds no proposer, and the variable was declared a secret only there."""
-    workspace = git_workspace(tmp_path, {"model.py": "VALUE = 1\n", "evaluate.py": SNOOP})
-    with ScriptedServer(lambda request: Reply.text(ANSWER)) as server:
-        task = llm_task_file(tmp_path, workspace, server, "freely", 2, llm='api_key_env = "MY_LLM"\n')
-        done = subprocess.run(
-            [sys.executable, "-m", "agent.cli", "eval", str(task), "--json"],
-            env={**os.environ, "MY_LLM": KEY},
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-    assert done.returncode == 0, done.stderr[-2000:]
-    logs = list(isolated_home.rglob("*-validate.log"))
-    assert logs and any("[MY_LLM redacted]" in log.read_text() for log in logs)
     stored = [p for p in isolated_home.rglob("*") if p.is_file()] + [
         p for p in (workspace / ".git").rglob("*") if p.is_file()
     ]
