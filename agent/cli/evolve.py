@@ -375,6 +375,26 @@ def _origin(entry: Any) -> str:
     return entry.origin
 
 
+def _nothing_found(report: Any) -> str:
+    """Why the front is empty, in words: atan on [-1e30, 1e30] drew an empty table and exit 0, with
+    only a note far below that the front's points "approximate nothing"."""
+    what = f"{report.fn} on [{report.lo:g}, {report.hi:g}] ({report.format.label})"
+    if not report.stats.evaluated:
+        return f"No front for {what}: the search did not run (see the note below)."
+    useful = [b for b in report.baselines if b.max_rel_error < 1 and math.isfinite(b.max_ulp)]
+    if useful:
+        best = min(useful, key=lambda b: b.max_rel_error)
+        baselines = f"the best baseline, {best.name} (cost {best.cost:g}), reaches {best.max_rel_error:.3g}"
+    else:
+        baselines = "nor does any baseline"
+    return (
+        f"Nothing the search found approximates {what}: every program's relative error is 1 or more "
+        f"somewhere, or not finite; {baselines}. A polynomial or rational follows a function over a few "
+        "orders of magnitude at most: try a narrower interval (libm reduces the argument first and "
+        "approximates on a small one)."
+    )
+
+
 def _print_report(report: Any) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -422,7 +442,10 @@ def _print_report(report: Any) -> None:
         table.caption += "; " + (
             "novel? = better beyond 2% only on sampled or search-grid errors: unconfirmed, not counted"
         )
-    console.print(table)
+    if report.front:
+        console.print(table)
+    else:  # an empty grid of columns says nothing; say what was not found, and what to try
+        console.print(_nothing_found(report), highlight=False, markup=False)
     novel = report.novel
     measured_on = "every float of the interval" if report.format.precision <= 24 else "the full sampled set"
     console.print(

@@ -102,3 +102,27 @@ def test_each_printed_error_says_what_it_was_measured_on(capsys):
     assert len(rows) == 2
     assert "grid" in rows[0] and "5.809e+07 (grid)" in rows[0]
     assert "all floats" in rows[1] and "0.9 (all floats)" in rows[1]
+
+
+@pytest.mark.parametrize(
+    ("baselines", "says"),
+    [
+        ([BaselineEntry("minimax-3", 3.0, float("inf"), 1.0)], "nor does any baseline"),
+        (
+            [BaselineEntry("pade-2/2", 5.0, 40.0, 2.4e-6)],
+            "the best baseline, pade-2/2 (cost 5), reaches 2.4e-06",
+        ),
+    ],
+)
+def test_an_empty_front_says_what_was_not_found_instead_of_an_empty_table(capsys, baselines, says):
+    """atan on [-1e30, 1e30] drew an empty grid of column headers, exit 0, with only a note far below
+    that the front's points approximate nothing."""
+    report = Report(
+        fn="atan", lo=-1e30, hi=1e30, dtype="float64", seed=0, front=[], baselines=baselines,
+        stats=EngineStats(evaluated=336, generations=6, wall_time=9.0), z3=Z3Tally(), verification_points=10,
+    )  # fmt: skip
+    _print_report(report)
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Nothing the search found approximates atan on [-1e+30, 1e+30] (float64)" in out
+    assert says in out and "try a narrower interval" in out
+    assert "┏" not in out  # no table drawn
