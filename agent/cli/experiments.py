@@ -12,6 +12,7 @@ import typer
 
 from agent.cli import app
 from agent.cli.render import (
+    clip,
     err,
     escape,
     out,
@@ -244,11 +245,11 @@ def log_command(
         if record.id not in view.shown:
             continue
         mark = " [bold yellow]★ best[/]" if best and record.id == best.id else ""
-        line = f"{record.id} {styled_status(record.status)} {_metric_text(record, run.metric)}{mark}  {safe(record.idea[:70])}"
+        line = f"{record.id} {styled_status(record.status)} {_metric_text(record, run.metric)}{mark}  {safe(clip(record.idea, 70))}"
         if record.proposer:  # which proposer made it, and how the LLM was asked (text, structured, params)
             line += f"  [dim]\\[{safe(record.proposer)}{'/' + safe(record.mode) if record.mode else ''}][/]"
         if record.reason and record.status != "ok":
-            line += f"  [dim]({safe(record.reason[:80])})[/]"
+            line += f"  [dim]({safe(clip(record.reason, 80))})[/]"
         for decision in record.decisions:
             line += f"\n[dim]· {safe(decision)}[/]"
         nodes[record.id] = nodes.get(record.parent, tree).add(line)

@@ -106,6 +106,18 @@ def safe(text: Any, one_line: bool = False) -> str:
     return escape(printable(text, one_line))
 
 
+def clip(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters, cut at a word with "…" when it is longer: a cut
+    mid-word read as a figure ("a prompt of about 149" where the reason said 1497)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:") + "…"
+
+
 def plural(count: int, noun: str) -> str:
     """`1 experiment`, `2 experiments`: a count and its noun, agreeing."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

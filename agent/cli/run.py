@@ -19,7 +19,7 @@ import typer
 from agent.cli import app
 from agent.cli.experiments import _status_counts
 from agent.cli.heartbeat import EVERY, Heartbeat
-from agent.cli.render import err, escape, out, print_json, print_table, safe, styled_status
+from agent.cli.render import clip, err, escape, out, print_json, print_table, safe, styled_status
 from evaluators.metric import compared
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON for scripts.")]
@@ -168,9 +168,9 @@ class _Progress:
         value = "—" if event.metric is None else f"{event.metric:.6g}"
         best = "—" if event.best_metric is None else f"{event.best_metric:.6g} (exp {event.best_exp})"
         turn = f" turn {event.turn}" if event.turn > 1 else ""
-        line = f"  {event.exp}{turn} {styled_status(event.status)} {self.metric} = {value}  [dim]{safe(event.idea[:70], one_line=True)}[/]"
+        line = f"  {event.exp}{turn} {styled_status(event.status)} {self.metric} = {value}  [dim]{safe(clip(event.idea, 70), one_line=True)}[/]"
         if event.reason and event.status != "ok":  # it may quote the scorer's metric names
-            line += f"  [dim]({safe(event.reason[:90], one_line=True)})[/]"
+            line += f"  [dim]({safe(clip(event.reason, 90), one_line=True)})[/]"
         self._print(line)
         for decision in event.decisions:
             self._print(f"    [dim]· {safe(decision)}[/]")
@@ -486,7 +486,7 @@ def _report(result: Any, index: Any, json_out: bool) -> None:
         table.add_row("best", f"experiment {best.id}: {shown} = {value:.6g}{gain}")
         if best.final_metrics:
             table.add_row("final (hidden)", f"{shown} = {best.final_metrics.get(metric, float('nan')):.6g}")
-        table.add_row("idea", safe(best.idea[:100]))
+        table.add_row("idea", safe(clip(best.idea, 100)))
         table.add_row("branch", best.branch)
         table.add_row("adopt", f"strop adopt {best.name}")
     total = _total(result.records)

@@ -40,3 +40,16 @@ def test_off_a_terminal_the_table_is_drawn_whole_at_its_own_width() -> None:
     row = next(line for line in lines if "c754af" in line)
     assert all(cell in row for cell in ROW)  # nothing wrapped onto a second line or cut with …
     assert all(line == line.rstrip() for line in lines)
+
+
+def test_a_long_reason_is_cut_at_a_word_never_inside_a_figure() -> None:
+    """Progress lines cut reasons at 90 characters: "…a prompt of about 149" where it said 1497."""
+    from agent.cli.render import clip
+
+    reason = (
+        "the model call failed: token budget: 1138 tokens left cannot pay for a prompt of about 1497 tokens"
+    )
+    shown = clip(reason, 90)
+    assert len(shown) <= 90 and shown.endswith("about…"), shown
+    assert clip("short", 90) == "short"
+    assert clip("x" * 200, 10) == "x" * 9 + "…"  # one long word: cut where it must be
