@@ -30,7 +30,7 @@ from evaluators.metrics_output import (
     parse_json_object,
     validate_metrics,
 )
-from evaluators.scratch import SCRATCH, export_tree, reap, scratch
+from evaluators.scratch import SCRATCH, export_tree, reap, scratch, without_host_paths
 from evaluators.spec import EvaluatorSpec
 from evaluators.verdict import Status, Verdict
 from sandbox.execution import Execution, KilledBy, Limits, Sandbox, SandboxError
@@ -313,4 +313,6 @@ class CommandEvaluator:
         verdict.fingerprint = fingerprint
         verdict.log_path = str(log_path)
         verdict.log_digest = log_digest
+        verdict.reason = without_host_paths(verdict.reason, self.scratch_dir)
+        verdict.feedback = without_host_paths(verdict.feedback, self.scratch_dir)
         return finish_verdict(verdict, execution, started)

@@ -19,10 +19,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import secrets
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +70,32 @@ def scratch(parent: Path) -> Iterator[Scratch]:
         yield Scratch(root)
     finally:
         remove_tree(root)
+
+
+def without_host_paths(text: str, parent: Path, named: Mapping[str, Path | None] | None = None) -> str:
+    """`text` with the host's paths of evaluation folders under `parent` written as `<work>`,
+    `<outputs>`, `<scratch>`…, and each of `named`'s paths as `<NAME>`.
+
+    Every backend binds the throwaway copy at its host path, so a traceback read
+    `/home/alice/.strop/runs/3631fd/scratch/32315-…/work/primes.py`: the user's name, strop's
+    home and the run went to the LLM endpoint in the feedback. The copy is gone once the
+    verdict is in, so its path tells a reader nothing either; `<work>/primes.py` does.
+    """
+    for name, path in (named or {}).items():
+        if path is not None:
+            text = _replace_path(text, path, f"<{name}>")
+    for root in dict.fromkeys([str(parent), os.path.realpath(parent)]):
+        each = rf"{re.escape(root)}/\d+-[0-9a-f]{{12}}"
+        text = re.sub(each + r"/(work|outputs|sealed|scorer|final-private)(?![\w.-])", r"<\1>", text)
+        text = re.sub(each + r"(?![\w.-])", "<scratch>", text)
+        text = re.sub(re.escape(root) + r"(?![\w.-])", "<scratch>", text)
+    return text
+
+
+def _replace_path(text: str, path: Path, name: str) -> str:
+    for spelled in dict.fromkeys([str(path), os.path.realpath(path)]):
+        text = re.sub(re.escape(spelled) + r"(?![\w.-])", name, text)
+    return text
 
 
 def export_tree(source: Path, target: Path) -> None:

@@ -85,6 +85,7 @@ from evaluators.scratch import (
     remove_tree,
     scratch,
     tree_digest,
+    without_host_paths,
 )
 from evaluators.spec import EvaluatorSpec
 from evaluators.trusted import TrustedFiles
@@ -362,6 +363,15 @@ class StagedEvaluator:
 
     def _logged(self, verdict: Verdict, name: str, phase: str, log: list[str], fingerprint: str) -> Verdict:
         log_path, log_digest = write_log(self.log_dir, name, phase, "".join(log))
+        named = {
+            "public": self.trusted.public,
+            "final-public": self.trusted.final_public,
+            "private": self.trusted.private,
+            "final-private": self.trusted.final_private,
+            "scorer": self.trusted.scorer,
+        }
+        verdict.reason = without_host_paths(verdict.reason, self.scratch_dir, named)
+        verdict.feedback = without_host_paths(verdict.feedback, self.scratch_dir, named)
         verdict.phase = phase
         verdict.fingerprint = fingerprint
         verdict.log_path = str(log_path)
