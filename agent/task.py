@@ -78,7 +78,9 @@ TurnPolicy = Literal["unlimited", "fixed", "p75", "dynamic"]
 
 class BudgetSpec(_Section):
     experiments: int | None = Field(
-        default=20, ge=1, description="experiments per run (including experiment 0)"
+        default=20,
+        ge=1,
+        description="experiments per run (including experiment 0); 20 unless `time` is given alone",
     )
     time: Duration | None = Field(default=None, description='wall time for the run, e.g. "30m"')
     tokens: int | None = Field(default=None, ge=1, description="LLM tokens for the run")
@@ -92,6 +94,16 @@ class BudgetSpec(_Section):
     )
     extension: int = Field(default=2, ge=1, description="turns granted per extension under `dynamic`")
     max_extensions: int = Field(default=2, ge=0, description="extensions allowed per experiment")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _time_alone_bounds_the_run(cls, data: Any) -> Any:
+        """`time = "30m"` on its own ran 20 experiments, the default count, and stopped: a time given
+        without a count is the run's bound. Tokens or cost alone keep the count: an offline proposer
+        spends neither, and would never stop."""
+        if isinstance(data, dict) and data.get("time") is not None and "experiments" not in data:
+            return {**data, "experiments": None}
+        return data
 
 
 class ProposerSpec(_Section):

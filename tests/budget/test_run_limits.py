@@ -137,3 +137,26 @@ def test_a_call_that_would_outlive_the_deadline_is_cut(
     assert cancelled, "the slow call was not cancelled on the server"
     result = json.loads(done.stdout)
     assert result["cost"]["cancelled"] >= 1 and result["cost"]["estimated"] > 0
+
+
+@pytest.mark.parametrize(
+    ("budget", "experiments"),
+    [('time = "30m"', None), ('time = "30m"\nexperiments = 5', 5), ("tokens = 1000", 20), ("", 20)],
+)
+def test_a_time_given_alone_bounds_the_run(tmp_path: Path, budget: str, experiments: int | None) -> None:
+    """`[budget] time = "30m"` on its own stopped after 20 experiments, the default count ("experiments
+    left: 20 of 20; time left: 1798s"); tokens or cost alone keep the count (an offline proposer
+    spends neither)."""
+    import shutil
+
+    from agent.budget import RunBudget, Usage
+    from agent.task import load_task
+
+    task = tmp_path / "digits-gbm"
+    shutil.copytree(Path(__file__).parents[2] / "benchmarks" / "tasks" / "digits-gbm", task)
+    text = (task / "task.toml").read_text()
+    start = text.index("[budget]")
+    end = text.index("\n[", start + 1)
+    (task / "task.toml").write_text(f"{text[:start]}[budget]\n{budget}\n{text[end:]}")
+    limits = RunBudget(load_task(task / "task.toml").spec.budget)
+    assert limits.experiments_left(Usage(experiments=3)) == (None if experiments is None else experiments - 3)
