@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Callable
@@ -416,6 +417,7 @@ def _validate(task: Task) -> list[str]:
     from agent.deadline import Deadline
     from agent.errors import TaskSpecError
     from agent.space import SpaceError
+    from agent.task import locate
 
     try:
         space = Space.from_task(task)
@@ -424,8 +426,19 @@ def _validate(task: Task) -> list[str]:
         constraints = constraints_for(task, space)
         constraints.deadline = Deadline.after(2 * UPFRONT_SECONDS)  # the check together, then the defaults
         clash = constraints.clash(UPFRONT_SECONDS)
-    except (SpaceError, ConstraintError) as error:
-        raise UserError(f"{task.path}: {error}") from None
+    except SpaceError as error:
+        named = re.match(r"\[space\] (?:the `when` conditions of )?([A-Za-z_][A-Za-z0-9_]*)", str(error))
+        key = f"space.{named.group(1)}" if named else "space"
+        said = str(error).removeprefix("[space] ")
+        said = said.removeprefix(f"{named.group(1)}: ") if named else said
+        raise TaskSpecError(
+            str(task.path), said, line=locate(task.source, tuple(key.split("."))), key=key
+        ) from None
+    except ConstraintError as error:
+        said = [rule for rule in task.spec.constraints.rules if repr(rule) in str(error)]
+        raise TaskSpecError(
+            str(task.path), str(error), line=_rule_line(task.source, said), key="constraints.rules"
+        ) from None
     if clash.rules:
         raise TaskSpecError(
             str(task.path),

@@ -92,7 +92,7 @@ CASES = [
         "does not exist",
         prepare=lambda ws: _task_text(ws, (str(ws.path), str(ws.path) + "-gone")),
     ),
-    Case("uncommitted changes", "uncommitted changes", prepare=_dirty),
+    Case("uncommitted changes", "uncommitted changes (value.txt)", prepare=_dirty),
     Case(
         "protected file missing",
         "matches no file",
@@ -135,6 +135,24 @@ CASES = [
             ws,
             '[proposer]\nparams_file = "p.json"\n[space]\na = { type = "int", low = 0, high = 9 }\n'
             'b = { type = "int", low = 0, high = 9 }\n[constraints]\nrules = ["a < 5", "a + b > 30"]\n',
+        ),
+    ),
+    Case(
+        "a rule reading a parameter the space lacks names its line",
+        "task.toml:20: [constraints.rules] rule 'a * bb < 5' reads unknown parameter(s): bb",
+        prepare=lambda ws: _run_with(
+            ws,
+            '[proposer]\nparams_file = "p.json"\n[space]\na = { type = "int", low = 0, high = 9 }\n'
+            '[constraints]\nrules = [\n  "a < 8",\n  "a * bb < 5",\n]\n',
+        ),
+    ),
+    Case(
+        "a when reading a parameter the space lacks names its line",
+        "task.toml:17: [space.b] when reads unknown parameter(s) c",
+        prepare=lambda ws: _run_with(
+            ws,
+            '[proposer]\nparams_file = "p.json"\n[space]\na = { type = "int", low = 0, high = 9 }\n'
+            'b = { type = "int", low = 0, high = 9, when = "c > 1" }\n[constraints]\nrules = ["a < 8"]\n',
         ),
     ),
     Case(

@@ -499,7 +499,7 @@ def test_strop_run_refuses_a_when_that_orders_a_string_choice(tmp_path: Path) ->
     done = strop(tmp_path / "home", "run", str(path), "--experiments", "2")
     assert done.returncode == 2, done.stderr
     [line] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
-    assert "[space] lr: when: in 'y > 1': y is a choice with strings among its options" in line, line
+    assert "task.toml:16: [space.lr] when: in 'y > 1': y is a choice with strings among its options" in line, line
 
 
 def test_rules_z3_cannot_decide_are_said_up_front_and_checked_once(tmp_path: Path) -> None:
