@@ -5,6 +5,8 @@ Read commands answer from the run index (no git, no heavy imports) so they start
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -79,7 +81,7 @@ def eval_command(
     run = Run.start(task, strop_home(), index)
     if not json_out:
         out.print(f"run [bold]{run.record.id}[/] · task {task.name} · repo {run.repo.path}")
-    with err.status("evaluating experiment 0 …"):
+    with _stopped_by_signals(run.record.id), err.status("evaluating experiment 0 …"):
         record = run.commit_candidate(
             0, None, Candidate(idea="baseline: the workspace as it is", proposer="baseline")
         )
@@ -96,6 +98,26 @@ def eval_command(
 
         reason = printable(record.reason, one_line=True)  # it quotes the scorer's metric names
         raise UserError(f"the evaluator failed on the workspace as it is ({record.status}): {reason}")
+
+
+@contextlib.contextmanager
+def _stopped_by_signals(run_id: str) -> Iterator[None]:
+    """Ctrl-C, SIGTERM or SIGHUP stop the evaluation in flight (its container or sandbox with it)
+    and say so in one line; SIGTERM and SIGHUP then end the process by that signal. Without
+    this, `strop eval` died at once on SIGTERM with no word, its docker container running on."""
+    import signal
+
+    from agent.loop.interrupts import end_by, received, stop_signals
+
+    try:
+        with stop_signals():
+            yield
+    except KeyboardInterrupt:
+        err.print(f"interrupted: run {run_id} stopped before experiment 0 was scored", markup=False)
+        signum = received()
+        if signum is not None and signum != signal.SIGINT:
+            end_by(signum)
+        raise typer.Exit(130) from None
 
 
 def _print_eval(record: Any, run: Any, metric: str) -> None:

@@ -244,3 +244,34 @@ def test_a_held_stop_signal_waits_for_the_write_then_stops(tmp_path: Path, signu
         cwd=ROOT,
     )
     assert done.returncode == 0 and done.stdout == f"{raised} after the file was whole\n", done
+
+
+def test_sigterm_stops_strop_eval_and_its_evaluation(tmp_path: Path) -> None:
+    """`strop eval` died at once on SIGTERM or SIGHUP, with no word, and the evaluation ran on
+    (a docker container for seconds; on local the candidate and its child to their end)."""
+    marks = _task(tmp_path, slow=30, fast=30)
+    stderr = tmp_path / "stderr.txt"
+    with stderr.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "agent.cli", "eval", str(tmp_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+            env={**os.environ, "STROP_HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT)},
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 120
+        while not list(marks.iterdir()) and process.poll() is None:
+            assert time.monotonic() < deadline, stderr.read_text()
+            time.sleep(0.05)
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=60)
+    try:
+        assert code == -signal.SIGTERM, stderr.read_text()
+        assert (
+            "interrupted: run " in stderr.read_text()
+            and "before experiment 0 was scored" in stderr.read_text()
+        )
+        assert _alive(_candidates(marks)) == [], "the candidate and its child outlived strop eval"
+    finally:
+        _cleanup(marks)
