@@ -42,7 +42,8 @@ refused; so is a name that reads as another: an invisible, control or non-plain 
 character in it, a backslash, a name beginning or ending in a space, or a protected file's
 name in another letter case or Unicode form (`Train.py`: on macOS it is `train.py`). The
 refusal is feedback, not an error.
-Deleting files is not supported.
+Deleting files is not supported. A file's line endings are kept: edits to a CRLF file (SEARCH/REPLACE,
+whole file or append) leave it CRLF, so its diff shows only the lines that changed.
 
 Reasoning models (DeepSeek-R1, Qwen3, QwQ through Ollama, vLLM or llama.cpp without a
 reasoning parser) open their answer with a `<think>…</think>` block, or, when the chat
@@ -61,7 +62,8 @@ A line `EXTEND: reason` outside code asks the turn policy for more turns. A path
 line that is prose with one backticked path in it ("Here is `model.py`:") names that
 path, but only a path that already exists: a file is created only when the answer names
 it as a path (in the fence, or on a line of its own), never from a sentence that
-mentions "`np.mean`". Unified diffs are not applied; the model is told to use SEARCH/REPLACE.
+mentions "`np.mean`". Unified diffs, fenced or not, are not applied; the model is told to use
+SEARCH/REPLACE.
 
 Written by hand: the formats are conventions of LLM output, not a grammar any
 parsing library knows, and the feedback has to speak to the model.

@@ -69,6 +69,16 @@ def _split(text: str) -> tuple[list[str], bool, str]:
     return ([] if body == "" else lines), ends, newline
 
 
+def _crlf(text: str | None) -> bool:
+    """Whether `text` ends its lines with CRLF (every one of them): edits to it keep doing so."""
+    return bool(text) and "\r\n" in text and text.count("\n") == text.count("\r\n")
+
+
+def _in_newlines_of(current: str | None, text: str) -> str:
+    """`text` (as parsed: LF lines) with `current`'s line endings: a CRLF file stays CRLF."""
+    return text.replace("\r\n", "\n").replace("\n", "\r\n") if _crlf(current) else text
+
+
 def _join(lines: list[str], ends: bool, newline: str) -> str:
     if not lines:
         return ""
@@ -89,7 +99,8 @@ def apply_search_replace(edit: SearchReplace, current: str | None) -> str | Edit
         if current is None:
             return "\n".join(replace_lines) + "\n" if replace_lines else ""
         separator = "" if current.endswith("\n") or not current else "\n"
-        return current + separator + ("\n".join(replace_lines) + "\n" if replace_lines else "")
+        added = separator + ("\n".join(replace_lines) + "\n" if replace_lines else "")
+        return current + _in_newlines_of(current, added)
     if current is None:
         return EditProblem(
             edit.number,
@@ -168,7 +179,7 @@ def apply_edits(edits: Iterable[Edit], read: Callable[[str], str | None], guard:
             )
             continue
         if isinstance(edit, WholeFile):
-            result: str | EditProblem = edit.text
+            result: str | EditProblem = _in_newlines_of(current[edit.path], edit.text)
         else:
             result = apply_search_replace(edit, current[edit.path])
         if isinstance(result, EditProblem):
@@ -208,8 +219,8 @@ def reader(root: Path, limit: int = 2_000_000) -> Callable[[str], str | None]:
         target = root / path
         if not target.is_file() or target.stat().st_size > limit:
             return None
-        try:
-            return target.read_text(encoding="utf-8")
+        try:  # bytes, not `read_text`: its newline translation made a CRLF file LF, every line changed
+            return target.read_bytes().decode("utf-8")
         except UnicodeDecodeError:
             return None
 

@@ -84,12 +84,14 @@ class PathGuard:
         pure = PurePosixPath(path)
         if pure.is_absolute() or path.startswith("~") or ".." in pure.parts:
             return f"{path!r} is outside the workspace; use a path relative to the workspace root"
-        try:  # refuses `.git*` paths (.github/, .gitattributes…) in its own words
+        # before `safe_path`, which refuses every `.git*` path (.github/, .gitattributes…) as "git's own
+        # files": the model is told what the file would run, and where
+        if refused := _tool_config_refusal(path, path):
+            return refused
+        try:
             target = safe_path(self.root, path)
         except UnsafePathError as error:
             return str(error)
-        if refused := _tool_config_refusal(path, path):
-            return refused
         root = self.root.resolve()
         if path.endswith("/") or target == root or target.is_dir():
             return f"{path!r} is a folder, not a file; name the file to write"

@@ -18,6 +18,7 @@ _INFO_PATH = re.compile(r"""(?:path|file|filename|title)\s*=\s*["']?(?P<path>[^"
 _PATH_PREFIX = re.compile(r"^(?:#+\s*)?(?:file(?:name)?|path)\s*:\s*", re.IGNORECASE)
 _PATH_TOKEN = re.compile(r"^[\w.\-/+@~]+$")
 _QUOTED_PATH = re.compile(r"`([\w.\-/+@~]+)`")
+DIFF_NOTE = "a unified diff was not applied: send SEARCH/REPLACE blocks (or whole files) instead."
 
 
 def _guessed_path(raw: str) -> str | None:
@@ -106,6 +107,8 @@ class _Parser:
             else:
                 self.prose[i] = line
             i += 1
+        if _holds_diff([self.prose[k] for k in sorted(self.prose)]):
+            self._diff_note()  # written outside a fence: the same note as inside one
         if self.unnamed and not self.edits:
             self.notes.append(
                 f"{self.unnamed} code block(s) named no file and were ignored: put the path in the fence "
@@ -183,9 +186,7 @@ class _Parser:
                 path = self._path_line(before)
                 guessed = self.guessed
         if path is None and (info.strip().lower() in ("diff", "patch") or _looks_like_diff(body)):
-            self.notes.append(
-                "a unified diff was not applied: send SEARCH/REPLACE blocks (or whole files) instead."
-            )
+            self._diff_note()
         elif path is None:
             self.unnamed += 1
         elif close == len(self.lines):
@@ -196,6 +197,10 @@ class _Parser:
                 WholeFile(len(self.edits) + 1, path, text + ("\n" if text else ""), guessed=guessed)
             )
         return close + 1
+
+    def _diff_note(self) -> None:
+        if DIFF_NOTE not in self.notes:
+            self.notes.append(DIFF_NOTE)
 
     def _unclosed(self, path: str, fence: str) -> str:
         """The note for a whole file whose fence never closes: never applied, cut or not.
@@ -215,6 +220,14 @@ class _Parser:
             f"was not applied; {path} was left as it was: send it again ending with {fence}, or only the "
             "lines that change as SEARCH/REPLACE blocks."
         )
+
+
+def _holds_diff(lines: list[str]) -> bool:
+    """Whether prose holds a unified diff: a `--- ` line, a `+++ ` line right after, a hunk header later."""
+    for i in range(len(lines) - 1):
+        if lines[i].startswith("--- ") and lines[i + 1].startswith("+++ "):
+            return any(line.startswith("@@ ") for line in lines[i + 2 :])
+    return False
 
 
 def _looks_like_diff(body: list[str]) -> bool:

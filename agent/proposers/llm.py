@@ -55,6 +55,8 @@ Hostile or odd replies (what real servers and models send):
 - a reply cut before the model finished (`finish_reason` length, none, or strop's own cut)
   is parsed with `cut=True`: a whole file left open is not applied;
 - a reply that is only tool calls (`content: null`) is sent back once, saying so;
+- a reply whose files are the parent's, or exactly the code of another experiment of the run (a
+  sibling's, an ancestor's: `agent.proposers.twins`), is sent back naming it, never evaluated again;
 - the idea (the commit message's subject) keeps no control characters: a NUL or an
   escape sequence from the model cannot break `git commit` or a terminal.
 
@@ -75,7 +77,16 @@ from typing import TYPE_CHECKING, Any
 
 from agent.allowance import Allowance, Hold
 from agent.deadline import Deadline
-from agent.edits import ParsedAnswer, PathGuard, apply_edits, parse_answer, reader, split_reasoning
+from agent.edits import (
+    EditOutcome,
+    EditProblem,
+    ParsedAnswer,
+    PathGuard,
+    apply_edits,
+    parse_answer,
+    reader,
+    split_reasoning,
+)
 from agent.errors import UserError
 from agent.llm.client import MIN_ANSWER_TOKENS, ChatMessage, LLMClient, LLMReply, price, prompt_tokens_upper
 from agent.llm.endpoint import Capabilities, probe, reported_context, response_format
@@ -91,6 +102,7 @@ from agent.prompts import Prompts
 from agent.proposers.answer_outcome import (
     apply_on_top,
     cut_at_max_tokens,
+    drop_twin,
     drop_unchanged,
     record_outcome,
     was_cut,
@@ -112,6 +124,7 @@ from agent.proposers.modes import ModeChoice, choose_mode, fallback_reason
 from agent.proposers.prompt_fit import Cuts, fit
 from agent.proposers.structured import edits_schema, params_schema, parse_edits, parse_params, settle_point
 from agent.proposers.turn_prompt import TurnPrompt
+from agent.proposers.twins import TreeTwins
 from agent.proposers.workspace_view import editable_paths, workspace_files
 from agent.records import Cost
 from agent.run import Candidate
@@ -215,6 +228,7 @@ class LLMProposer:
 
             offline = EvolveProposer(task, constraints=constraints)
         self.offline = offline
+        self.twins = TreeTwins()  # the run's experiment whose code an answer would make again
         self.caps: Capabilities | None = None  # the endpoint probe's answer, once asked
         self._window_read = False
         self._probe_line: str | None = None  # charged to the first candidate that reads it
@@ -381,11 +395,17 @@ class LLMProposer:
         if parsed.extend:
             candidate.decisions.append(EXTEND + cap(printable(parsed.extend), 300))
         guard = PathGuard(request.parent_checkout, self.protected)
-        # an answer whose edits change nothing is sent back like one that did not apply: evaluating
-        # the parent again teaches nothing (it was dropped only after the follow-ups were decided)
-        outcome = drop_unchanged(
-            apply_edits(parsed.edits, reader(request.parent_checkout), guard), reader(request.parent_checkout)
-        )
+        parent_text = reader(request.parent_checkout)
+
+        def settled(outcome: EditOutcome) -> EditOutcome:
+            # an answer whose edits change nothing, or make exactly the code of an experiment already
+            # in the run, is sent back like one that did not apply: evaluating it again teaches nothing
+            outcome = drop_unchanged(outcome, parent_text)
+            twin = self.twins.find(request.parent_checkout, outcome.files, request.history)
+            return drop_twin(outcome, twin, self.task.evaluator.metric)
+
+        outcome = settled(apply_edits(parsed.edits, parent_text, guard))
+        earlier: list[EditProblem] = []  # what the replies sent back were told, for the final reason
         notes = list(parsed.notes)
         if cut_at_max_tokens(reply) and not outcome.files:
             notes.append(CUT_SHORT)
@@ -398,6 +418,7 @@ class LLMProposer:
                 ChatMessage("user", self.prompt.fix_prompt(outcome, notes, structured)),
             ]
             record_outcome(candidate, outcome, notes, final=False)
+            earlier += outcome.problems
             try:
                 reply = self._ask(messages, candidate, transcript, fmt, seed=self._seed(request, candidate))
             except LLMConfigError:
@@ -410,15 +431,11 @@ class LLMProposer:
             parsed, answer = read(reply)
             if parsed.extend and extend_request(candidate) is None:
                 candidate.decisions.append(EXTEND + cap(printable(parsed.extend), 300))
-            outcome = drop_unchanged(
-                apply_on_top(outcome, parsed.edits, request.parent_checkout, guard),
-                reader(request.parent_checkout),
-            )
+            outcome = settled(apply_on_top(outcome, parsed.edits, request.parent_checkout, guard))
             notes = list(parsed.notes)
             if cut_at_max_tokens(reply) and not outcome.files:
                 notes.append(CUT_SHORT)
-        outcome = drop_unchanged(outcome, reader(request.parent_checkout))
-        record_outcome(candidate, outcome, notes, final=True)
+        record_outcome(candidate, outcome, notes, final=True, earlier=earlier)
         candidate.files = dict(outcome.files)
         self._write_transcript(request, messages, transcript)
         return candidate

@@ -1,6 +1,7 @@
 """The turn prompt: the messages one turn sends the model, rendered from the task and the request.
 
-Goal, the parent's code (protected evaluator files read-only) and verdict, recent experiments,
+Goal, the parent's code (protected evaluator files read-only) and verdict (with what its answer
+had refused or could not apply: `model_notes`), recent experiments,
 retrieved context, the budget note and what to do this turn; in params mode, the `[space]`, its
 rules and the points tried. `Cuts` (from `agent.proposers.prompt_fit`) say how much of each to
 show when the prompt must fit a context window.
@@ -16,7 +17,7 @@ from agent.edits import EditOutcome
 from agent.llm.chat import ChatMessage
 from agent.prompts import Prompts
 from agent.proposers.base import ProposalRequest
-from agent.proposers.decisions import EXTEND, cap
+from agent.proposers.decisions import EXTEND, NO_EDIT, OUT_OF_BUDGET, cap
 from agent.proposers.prompt_fit import Cuts
 from agent.proposers.structured import describe_space
 from agent.proposers.workspace_view import workspace_files
@@ -50,6 +51,57 @@ def _history_line(record: ExperimentRecord, metric: str) -> str:
     parent = f" from {record.parent}" if record.parent is not None else ""
     result = f"{metric} = {score}" if score else (record.reason or str(record.status))
     return cap(f"experiment {record.id}{parent}: {record.status}, {result}: {idea}", 200)
+
+
+NOTES = 6
+NOTES_CHARS = 2400
+_ACCOUNTING = (
+    "llm: call ",
+    "llm: answers as ",
+    "llm: applied ",
+    "llm: endpoint probe",
+    "llm: prompt cut",
+    "llm: context overflow",
+    "llm: the endpoint reported no token usage",
+    "llm: the follow-up call ",
+    "llm: the reply's reasoning block",
+    "llm: proposed values",
+    "llm: params: ",
+    EXTEND,
+    OUT_OF_BUDGET,
+)
+"""Decision lines that are strop's accounting, not something the model can act on: never shown to it."""
+
+
+def model_notes(decisions: list[str], limit: int = NOTES, chars: int = NOTES_CHARS) -> list[str]:
+    """What the model should hear of an attempt's `llm:` decisions: refusals first, then edits that did
+    not apply and parse notes, at most `limit` lines and about `chars` characters, in their order.
+
+    The last 4 `llm:` lines were shown, so a call's accounting ("call 2: finish stop, 500+10
+    tokens") pushed out the refusal of the protected file that mattered. Of the lines sent back in
+    a follow-up, only refusals are kept (the rest the follow-up answered); one recorded twice is
+    shown once, the later.
+    """
+    seen: dict[str, int] = {}
+    for index, line in enumerate(decisions):
+        if not line.startswith("llm: ") or line.startswith((*_ACCOUNTING, NO_EDIT)):
+            continue  # NO_EDIT: the verdict's reason says it
+        text = line.removeprefix("llm: ")
+        if text.startswith("(sent back) "):
+            text = text.removeprefix("(sent back) ")
+            if not text.startswith("refused: "):
+                continue  # a follow-up answered it; what stayed wrong is recorded again, final
+        seen[text] = index
+    ranked = sorted(seen.items(), key=lambda item: (not item[0].startswith("refused: "), -item[1]))
+    kept: list[tuple[int, str]] = []
+    used = 0
+    for text, index in ranked[:limit]:
+        shown = cap(text, 600)
+        if kept and used + len(shown) > chars:
+            break
+        kept.append((index, shown))
+        used += len(shown)
+    return [text for _, text in sorted(kept)]
 
 
 @dataclass
@@ -164,14 +216,16 @@ class TurnPrompt:
         return self.space.read(request.parent_checkout, self.task.spec.proposer)
 
     def _verdict(self, request: ProposalRequest, feedback_chars: int = 3000) -> dict[str, Any] | None:
-        """The verdict shown: the previous turn's on turn > 1, else the parent's."""
+        """The verdict shown: the previous turn's on turn > 1, else the parent's; with the edits its
+        answers had refused or could not apply (`model_notes`), also when it scored well: a reply
+        whose other edits applied was never sent back, so this is where the model learns why."""
         fixing = request.turn > 1
         shown = (request.attempt or request.parent) if fixing else request.parent
         if shown is None:
             return None
-        notes = [cap(d, 600) for d in shown.decisions if d.startswith("llm:") and not d.startswith(EXTEND)][
-            -4:
-        ]
+        notes = model_notes(shown.decisions)
+        if not fixing:  # the parent's own answer, not one of this attempt's
+            notes = [f"in the answer that wrote this code: {note}" for note in notes]
         return {
             "heading": f"Your previous turn ({shown.name}, turn {request.turn - 1})"
             if fixing
@@ -179,7 +233,7 @@ class TurnPrompt:
             "status": str(shown.status),
             "score": _score(shown, self.task.evaluator.metric),
             "reason": shown.reason,
-            "notes": notes if fixing else [],
+            "notes": notes,
             "feedback": shown.feedback[-feedback_chars:].strip() if feedback_chars else "",
         }
 

@@ -5,6 +5,7 @@ Real loop, real git, real `openai` client against the scripted server; only the 
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -181,15 +182,19 @@ def test_async_lanes_with_two_turns_each_finish_every_attempt(
     from agent.home import strop_home
     from agent.loop.audit import audit_run
 
+    # each break and each fix new code: code another attempt already had is sent back, not evaluated
+    fixes, breaks = itertools.count(9), itertools.count(1)
+
     def rising(request: RecordedRequest) -> Reply:
         """Breaks model.py on an attempt's first turn; fixes it, with a higher value, when told."""
         import re
 
         if "did not succeed" in request.prompt or "This version failed" in request.prompt:
-            edit = "<<<<<<< SEARCH\nVALUE = (\n=======\nVALUE = 9\n>>>>>>> REPLACE"
+            broken = re.findall(r"VALUE = \(\d+", request.prompt)[-1]
+            edit = f"<<<<<<< SEARCH\n{broken}\n=======\nVALUE = {next(fixes)}\n>>>>>>> REPLACE"
         else:
             current = re.findall(r"VALUE = (\d+)", request.prompt)[-1]  # the file as the lane has it
-            edit = f"<<<<<<< SEARCH\nVALUE = {current}\n=======\nVALUE = (\n>>>>>>> REPLACE"
+            edit = f"<<<<<<< SEARCH\nVALUE = {current}\n=======\nVALUE = ({next(breaks)}\n>>>>>>> REPLACE"
         return Reply.text(f"Try this.\n\nmodel.py\n```python\n{edit}\n```\n", delay=0.2)
 
     with ScriptedServer(rising) as server:

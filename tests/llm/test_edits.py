@@ -249,11 +249,11 @@ def workspace(tmp_path: Path) -> Path:
         ("../other/model.py", "outside the workspace"),
         ("sub/../../x.py", "outside the workspace"),
         ("~/x.py", "outside the workspace"),
-        (".git/config", "a .git* path"),
-        (".GIT/config", "a .git* path"),  # git refuses it anyway: it stopped the run with an internal error
-        ("sub/.Git/x", "a .git* path"),
+        (".git/config", "under '.git/'"),
+        (".GIT/config", "under '.git/'"),  # git refuses it anyway: it stopped the run with an internal error
+        ("sub/.Git/x", "under '.git/'"),
         (".gitignore", "a .git* path"),  # it silently kept new files out of the commit
-        (".gitattributes", "a .git* path"),
+        (".gitattributes", "a '.gitattributes' file"),
         ("a\x00b.py", "NUL or control character"),
         ("x" * 300 + ".py", "is too long"),
         # fitted the lane, not each evaluation's scratch copy: every evaluation and resume failed
@@ -360,3 +360,22 @@ def test_a_long_line_of_spaces_is_read_at_once_and_extend_still_found() -> None:
     assert (
         parse_answer("**EXTEND**:  the loss is still NaN  " + " " * 200_000).extend == "the loss is still NaN"
     )
+
+
+def test_a_crlf_file_keeps_its_line_endings(tmp_path: Path) -> None:
+    """`reader` read with newline translation: one SEARCH block on `a = 1\\r\\nb = 2\\r\\n` gave
+    'a = 1\\nb = 3\\n', every line of the file changed in the experiment's diff."""
+    (tmp_path / "crlf.py").write_bytes(b"a = 1\r\nb = 2\r\n")
+    (tmp_path / "lf.py").write_bytes(b"a = 1\nb = 2\n")
+    read, guard = reader(tmp_path), PathGuard(tmp_path)
+    assert read("crlf.py") == "a = 1\r\nb = 2\r\n"
+    block = "crlf.py\n```python\n<<<<<<< SEARCH\nb = 2\n=======\nb = 3\n>>>>>>> REPLACE\n```\n"
+    assert apply_edits(parse_answer(block).edits, read, guard).files == {"crlf.py": "a = 1\r\nb = 3\r\n"}
+    whole = "```python path=crlf.py\na = 1\nb = 4\n```\n"
+    assert apply_edits(parse_answer(whole).edits, read, guard).files == {"crlf.py": "a = 1\r\nb = 4\r\n"}
+    append = "crlf.py\n<<<<<<< SEARCH\n=======\nc = 5\n>>>>>>> REPLACE\n"
+    assert apply_edits(parse_answer(append).edits, read, guard).files == {
+        "crlf.py": "a = 1\r\nb = 2\r\nc = 5\r\n"
+    }
+    lf = "```python path=lf.py\na = 1\nb = 4\n```\n"
+    assert apply_edits(parse_answer(lf).edits, read, guard).files == {"lf.py": "a = 1\nb = 4\n"}

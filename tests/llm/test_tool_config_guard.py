@@ -30,12 +30,12 @@ def _reply(path: str) -> str:
         (".VSCode/settings.json", "under '.vscode/'"),  # one folder on a case-insensitive disk
         (".circleci/config.yml", "under '.circleci/'"),
         (".travis.yml", "a '.travis.yml' file"),
-        # the `.git*` ones were refused already, in the workspace's own words
-        (".github/workflows/ci.yml", "a .git* path"),
-        (".gitlab-ci.yml", "a .git* path"),
-        (".gitmodules", "a .git* path"),
-        (".gitattributes", "a .git* path"),
-        (".git/hooks/pre-commit", "a .git* path"),
+        # the `.git*` ones were refused as "a .git* path (git's own files)": said what they run instead
+        (".github/workflows/ci.yml", "under '.github/', which makes tools run code"),
+        (".gitlab-ci.yml", "a '.gitlab-ci.yml' file"),
+        (".gitmodules", "a '.gitmodules' file"),
+        (".gitattributes", "a '.gitattributes' file"),
+        (".git/hooks/pre-commit", "under '.git/'"),
     ],
 )
 def test_a_reply_writing_a_tool_s_configuration_is_refused_as_feedback(
