@@ -140,7 +140,7 @@ class Lesson:
         fix (what the LLM and the candidate wrote) are `inert` and meant for a `fence`, the label
         and the score delta are ours."""
         body = self.text if not self.fix else f"{self.text}\nFix that worked: {self.fix}"
-        label = f"[{self.kind.value}, confidence {self.confidence:.2f}] From this task's earlier runs:"
+        label = f"[{self.kind.value}, confidence {self.confidence:.2f}] From this task's experiments:"
         tail = f"Score delta: {self.score_delta:+.4g}" if self.score_delta is not None else ""
         return label, inert(body.strip()), tail
 
