@@ -42,6 +42,20 @@ class BudgetDecision:
     reason: str
 
 
+def experiment_cap(spec: BudgetSpec, experiments: int | None, time: float | None) -> int | None:
+    """The run's experiment limit (None: none) from the task's `[budget]` and the command line's.
+
+    `-n N` sets it, `-n 0` lifts it (`strop mle run --time` without `-n`). A `--time` given without
+    `-n` over a task file that names no count lifts the default count, as a `time` written alone
+    in the file does: `strop run TASK --time 20s` stopped after the default 20 experiments, in 6 s.
+    """
+    if experiments is not None:
+        return experiments or None
+    if time is not None and "experiments" not in spec.model_fields_set:
+        return None
+    return spec.experiments
+
+
 class RunBudget:
     def __init__(
         self,
@@ -60,12 +74,10 @@ class RunBudget:
         )
 
     def with_overrides(self, experiments: int | None = None, time: float | None = None) -> RunBudget:
-        """The command line's budget over the task's: `experiments` 0 lifts the experiment limit
-        (`strop mle run --time` without `-n`: the time bounds the run)."""
+        """The command line's budget over the task's (`experiment_cap`)."""
         budget = RunBudget(self.spec, self.max_rejections, self.experiments, self.counts_rejections)
         budget.final = self.final
-        if experiments is not None:
-            budget.experiments = experiments or None
+        budget.experiments = experiment_cap(self.spec, experiments, time)
         budget.time = time if time is not None else self.time
         return budget
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from filelock import Timeout
 
-from agent.budget import RunBudget
+from agent.budget import RunBudget, experiment_cap
 from agent.errors import DiskFull, UserError, disk_full, one_line
 from agent.executors import ExecutorSpec, open_executor
 from agent.executors.cluster import ClusterGone
@@ -179,6 +179,9 @@ def make_context(
         task.spec.budget, task.spec.constraints.max_rejections, counts_rejections=multi_turn
     ).with_overrides(overrides.experiments, overrides.time)
     budget.final = bool(getattr(task.evaluator, "has_final", False))
+    for planner in (proposer, getattr(proposer, "offline", None)):
+        if hasattr(planner, "plan_for"):
+            planner.plan_for(budget.experiments)
     warm_up = getattr(memory, "warm_up", None)
     if warm_up is not None:  # the embedding model loads off the loop's thread (issue 18)
         # on the time left: a resumed run's budget counts the time it ran before (`strop resume
@@ -300,7 +303,9 @@ def resume_run(
     # a cut experiment is not done: this stretch evaluates it again (`Nodes.select`)
     unfinished = (Status.PENDING, Status.REJECTED, Status.STOPPED)
     done = sum(1 for record in run.records() if record.status not in unfinished)
-    allowed = overrides.experiments or run.task.spec.budget.experiments
+    allowed = experiment_cap(
+        run.task.spec.budget, overrides.experiments, more_time if more_time is not None else overrides.time
+    )
     if more_time is not None and experiments is None and allowed is not None and done >= allowed:
         # more time alone would start, find no experiment left, and stop again at once (exit 0)
         raise UserError(

@@ -311,6 +311,12 @@ class EvolveProposer:
             budget=task.spec.budget.experiments,
         )
 
+    def plan_for(self, experiments: int | None) -> None:
+        """Schedule the step size over the run's own experiment limit (`-n`, `--time` alone, a
+        resume's new total), not the task file's: with `-n 200` over a file saying 30, it reached
+        its floor at experiment 30."""
+        self.optimizer.budget = experiments
+
     def use_constraints(self, constraints: Constraints | None) -> None:
         """Propose under new constraints (the loop adds failing regions learned mid-run)."""
         self.optimizer.constraints = constraints if constraints else None

@@ -160,3 +160,36 @@ def test_a_time_given_alone_bounds_the_run(tmp_path: Path, budget: str, experime
     (task / "task.toml").write_text(f"{text[:start]}[budget]\n{budget}\n{text[end:]}")
     limits = RunBudget(load_task(task / "task.toml").spec.budget)
     assert limits.experiments_left(Usage(experiments=3)) == (None if experiments is None else experiments - 3)
+
+
+@pytest.mark.parametrize(
+    ("budget", "cli_experiments", "cli_time", "cap"),
+    [
+        ("", None, 20.0, None),  # `strop run TASK --time 20s`: ran the default 20 experiments in 6 s
+        ("", None, None, 20),
+        ("", 7, 20.0, 7),
+        ("", 0, None, None),  # -n 0 lifts it (strop mle run --time)
+        ("experiments = 12", None, 20.0, 12),  # a count the file names is kept
+    ],
+)
+def test_a_time_given_alone_on_the_command_line_bounds_the_run(
+    tmp_path: Path, budget: str, cli_experiments: int | None, cli_time: float | None, cap: int | None
+) -> None:
+    import shutil
+
+    from agent.budget import RunBudget
+    from agent.loop.graph import make_proposer
+    from agent.task import load_task
+
+    task = tmp_path / "digits-gbm"
+    shutil.copytree(Path(__file__).parents[2] / "benchmarks" / "tasks" / "digits-gbm", task)
+    text = (task / "task.toml").read_text()
+    start = text.index("[budget]")
+    end = text.index("\n[", start + 1)
+    (task / "task.toml").write_text(f"{text[:start]}[budget]\n{budget}\n{text[end:]}")
+    loaded = load_task(task / "task.toml")
+    limits = RunBudget(loaded.spec.budget).with_overrides(cli_experiments, cli_time)
+    assert limits.experiments == cap
+    proposer = make_proposer(loaded, None, None)
+    proposer.plan_for(limits.experiments)  # the step size is planned over the run's own limit
+    assert proposer.optimizer.budget == cap
