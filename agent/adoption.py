@@ -23,7 +23,7 @@ import git
 
 from agent.edits.guard import tool_config
 from agent.errors import NotFoundError, WorkspaceError
-from agent.experiments import IDENTITY, MANAGED_BRANCH, CutAdopt, ExperimentRepo, holds
+from agent.experiments import IDENTITY, MANAGED_BRANCH, CutAdopt, ExperimentRepo, git_said, holds, shown
 from agent.records import ExperimentRecord
 from evaluators.verdict import Status
 
@@ -84,20 +84,20 @@ def _adopt(repo: ExperimentRepo, record: ExperimentRecord, squash: bool, allow_c
             if cut.experiment == record.name
             else f"{finished}; then {_adopt(repo, record, squash, allow_config_files)}"
         )
+    if not repo.managed:
+        _check_branch(repo)
     if changed := repo.user_changes():
-        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
         raise WorkspaceError(
-            f"the folder {repo.workspace} has changed since strop last recorded it ({shown}): run "
+            f"the folder {repo.workspace} has changed since strop last recorded it ({shown(changed)}): run "
             "`strop eval` on the task to record it as it is, or undo the changes, before adopting"
             if repo.managed
-            else f"the workspace {repo.workspace} has uncommitted changes ({shown}): commit or stash them "
-            "before adopting"
+            else f"the workspace {repo.workspace} has uncommitted changes ({shown(changed)}): commit or stash "
+            "them before adopting"
         )
     if not allow_config_files and (found := _tool_config_changes(repo, record.commit)):
-        shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
         raise WorkspaceError(
             f"experiment {record.name} changes files that make tools run code on your machine or CI "
-            f"({shown}): nothing was adopted; if you have read them and trust them, "
+            f"({shown(found)}): nothing was adopted; if you have read them and trust them, "
             f"`strop adopt {record.name} --allow-config-files`"
         )
     if repo.managed:
@@ -108,9 +108,28 @@ def _adopt(repo: ExperimentRepo, record: ExperimentRecord, squash: bool, allow_c
         return f"nothing to adopt: {record.branch} (commit {record.commit[:12]}) changes nothing in {branch}"
     env = {} if user.config("--get", "user.email", with_exceptions=False) else IDENTITY
     with user.custom_environment(**env):
-        _merge(user, record, squash, branch)
+        _merge(user, Path(repo.repo.git_dir), record, squash, branch)
     merged = f"merged {record.branch} (commit {record.commit[:12]}) into {branch}"
     return merged + (" (squashed)" if squash else "")
+
+
+def _check_branch(repo: ExperimentRepo) -> None:
+    """The user's repo has a branch checked out, with a commit: what a merge goes into.
+
+    A detached HEAD stopped adopt with "internal error: TypeError: HEAD is a detached symbolic
+    reference"; on a branch with no commit yet (`git checkout --orphan`) the dirty check saw
+    nothing staged and the merge's rollback (`reset --hard HEAD`) would empty the user's index.
+    """
+    head = repo.repo.head
+    if head.is_detached:
+        raise WorkspaceError(
+            f"HEAD of {repo.path} is detached: check out the branch to adopt into first; nothing was changed"
+        )
+    if not head.is_valid():
+        raise WorkspaceError(
+            f"the branch {head.reference.name} of {repo.path} has no commits yet: commit your files first, "
+            "or check out another branch; nothing was changed"
+        )
 
 
 def _adopt_into_folder(repo: ExperimentRepo, record: ExperimentRecord) -> str:
@@ -125,7 +144,7 @@ def _adopt_into_folder(repo: ExperimentRepo, record: ExperimentRecord) -> str:
         before = repo.repo.commit(MANAGED_BRANCH)
         repo.begin_adopt(CutAdopt(record.name, before.hexsha, MERGING))  # killed in the merge: undone next
         try:
-            _merge(repo.git, record, False, f"the folder {repo.workspace}")
+            _merge(repo.git, Path(repo.repo.git_dir), record, False, f"the folder {repo.workspace}")
             after = repo.repo.commit(MANAGED_BRANCH)
             change = _folder_change(repo.workspace, before, after)
         except WorkspaceError:
@@ -293,16 +312,40 @@ def _changes(runner: git.Git, commit: str) -> bool:
     base = runner.merge_base("HEAD", commit, with_exceptions=False)
     if not base:
         return True
-    return runner.diff("--quiet", base, commit, with_exceptions=False, with_extended_output=True)[0] != 0
+    quiet = ("--quiet", "--no-ext-diff", "--no-textconv")  # the user's diff program is not asked
+    return runner.diff(*quiet, base, commit, with_exceptions=False, with_extended_output=True)[0] != 0
 
 
-def _merge(runner: git.Git, record: ExperimentRecord, squash: bool, into: str) -> None:
-    """Merge `record`'s commit into the checked-out branch; on a conflict undo it and refuse."""
+_MERGE_STATE = ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "SQUASH_MSG", "AUTO_MERGE")
+"""The files a merge leaves in the git folder while it is under way."""
+
+
+def _merge(runner: git.Git, git_dir: Path, record: ExperimentRecord, squash: bool, into: str) -> None:
+    """Merge `record`'s commit into the checked-out branch; if git fails, undo it all and say why.
+
+    Into the user's branch the merge (or the squash's commit) is the user's own commit: their
+    hooks run and their `commit.gpgSign` signs it. A hook or gpg that fails left a squash
+    half-done (its files staged, `.git/SQUASH_MSG` written: the next adopt refused the dirty
+    tree), and every failure was called a conflict. Now whatever failed is rolled back and
+    git's own words given; only unmerged paths are a conflict.
+    """
+    lock = git_dir / "index.lock"
+    if lock.exists():  # git says only "Unable to write index", after writing MERGE_HEAD
+        raise WorkspaceError(
+            f"{lock} exists: another git process is running in that repo (or one crashed and left the "
+            f"file: then remove it); nothing was adopted into {into}"
+        )
+    present = {name for name in _MERGE_STATE if (git_dir / name).exists()}
     if squash:
         outcome = runner.merge("--squash", record.commit, with_exceptions=False, with_extended_output=True)
         if outcome[0] == 0:
-            runner.commit(
-                "-q", "--allow-empty", "-m", f"strop: adopt {record.name} (squashed)\n\n{record.idea}"
+            outcome = runner.commit(
+                "-q",
+                "--allow-empty",
+                "-m",
+                f"strop: adopt {record.name} (squashed)\n\n{record.idea}",
+                with_exceptions=False,
+                with_extended_output=True,
             )
     else:
         outcome = runner.merge(
@@ -313,7 +356,17 @@ def _merge(runner: git.Git, record: ExperimentRecord, squash: bool, into: str) -
             with_exceptions=False,
             with_extended_output=True,
         )
-    if outcome[0] != 0:
-        runner.merge("--abort", with_exceptions=False)
-        runner.reset("--hard", "-q", "HEAD", with_exceptions=False)
+    if outcome[0] == 0:
+        return
+    conflicted = bool(runner.ls_files("-u", with_exceptions=False))
+    runner.merge("--abort", with_exceptions=False)
+    runner.reset("--hard", "-q", "HEAD", with_exceptions=False)
+    for name in _MERGE_STATE:  # what the abort could not remove (it needs the index, which was locked)
+        if name not in present:
+            (git_dir / name).unlink(missing_ok=True)
+    if conflicted:
         raise WorkspaceError(f"adopting {record.name} conflicts with {into}: nothing was changed")
+    raise WorkspaceError(
+        f"git could not adopt {record.name} into {into}, and nothing was changed; "
+        f"git said: {git_said(outcome[2] or outcome[1])}"
+    )

@@ -10,7 +10,8 @@ experiment and removed when the run ends.
 A workspace that is the top of a git repo is used in place (strop adds branches,
 notes and refs, and never touches the user's working tree or branch until
 `strop adopt`, whose merge lives in agent/adoption.py). Any other folder is copied into a repo strop manages under
-`$STROP_HOME/repos`, re-synced at each run.
+`$STROP_HOME/repos`, re-synced at each run, leaving out what git ignores there (`git_ignored`).
+strop's own commits are never signed, whatever the user's git config says (`_OWN_COMMITS`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -134,15 +136,48 @@ its `gc.pid` lock is one git recognises as stale after a crash.
 """
 
 
+_OWN_COMMITS = (
+    "commit.gpgSign=false",
+    "tag.gpgSign=false",
+    "core.safecrlf=false",
+    "color.ui=false",
+    "color.diff=false",
+)
+"""Also given to strop's git commands: its commits are its own, and so is its reading of git's output.
+
+A user's `commit.gpgSign=true` made every experiment commit ask gpg for the user's key: with
+no usable key the run died at its first commit ("gpg failed to sign the data"), with one
+strop signed its experiments in the user's name. `core.safecrlf=true` refused a candidate's
+file written with LF in a CRLF checkout (autocrlf): git stores the same text either way, so
+the run stopped for nothing. `color.*=always` put escape sequences in what strop parses and
+shows. `strop adopt`'s commit into the user's branch is the user's, and runs without these.
+"""
+
+
+def _config() -> list[str]:
+    return [*_SAFE_CONFIG, *_NO_AUTO_MAINTENANCE, *_OWN_COMMITS]
+
+
 def _safe_args() -> list[str]:
-    return [arg for item in (*_SAFE_CONFIG, *_NO_AUTO_MAINTENANCE) for arg in ("-c", item)]
+    return [arg for item in _config() for arg in ("-c", item)]
+
+
+_ADVICE = ("hint:", "Not committing merge;")  # git's advice on what to do next: strop has undone it all
+
+
+def git_said(text: str, limit: int = 400) -> str:
+    """What git printed on failing, as one line: control characters dropped, git's advice left
+    out, lines joined with "; ", cut at `limit` characters (git's `fatal:` line is never long)."""
+    lines = ("".join(c if c.isprintable() else " " for c in line).strip() for line in text.splitlines())
+    said = "; ".join(line for line in lines if line and not line.startswith(_ADVICE)) or "no message"
+    return said if len(said) <= limit else said[: limit - 1] + "…"
 
 
 def _git(path: Path, git_dir: Path | None = None) -> git.Git:
     """A git command runner for `path`; with `git_dir`, an explicit --git-dir/--work-tree pair."""
     command = git.Git(str(path))
     command.update_environment(**IDENTITY)
-    options: dict[str, object] = {"c": [*_SAFE_CONFIG, *_NO_AUTO_MAINTENANCE]}
+    options: dict[str, object] = {"c": _config()}
     if git_dir is not None:
         options.update(git_dir=str(git_dir), work_tree=str(path))
     command.set_persistent_git_options(**options)
@@ -261,14 +296,13 @@ class ExperimentRepo:
                 f"branch `{name}/RUN/N`, which git cannot make beside it: rename yours first "
                 f"(`git branch -m {name} {name}-work`)"
             )
-        if _git(workspace).status(
-            "--porcelain", "--untracked-files=no"
-        ):  # GitPython's is_dirty ran fsmonitor
+        made = cls(workspace, workspace, False, home)
+        if changed := made.user_changes():  # strop's own git: GitPython's is_dirty ran fsmonitor
             raise WorkspaceError(
-                f"the workspace {workspace} has uncommitted changes: commit or stash them first "
-                "(strop never works on a dirty tree)"
+                f"the workspace {workspace} has uncommitted changes ({shown(changed)}): commit or stash "
+                "them first (strop never works on a dirty tree)"
             )
-        return cls(workspace, workspace, False, home)
+        return made
 
     @classmethod
     def _managed(cls, workspace: Path, home: Path) -> ExperimentRepo:
@@ -298,10 +332,14 @@ class ExperimentRepo:
             for entry in self.path.iterdir():
                 if entry.name != ".git":
                     shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
-            shutil.copytree(self.workspace, self.path, ignore=_IGNORED, dirs_exist_ok=True, symlinks=True)
-            self.git.add("-A")
+            ignore = _copy_ignore(self.workspace, git_ignored(self.workspace, Path(self.repo.git_dir)))
+            shutil.copytree(self.workspace, self.path, ignore=ignore, dirs_exist_ok=True, symlinks=True)
+            self._checked(self.git, self.path, "add", "-A")
             if self.git.status("--porcelain") or not self.repo.head.is_valid():
-                self.git.commit("--allow-empty", "-q", "-m", f"strop: workspace {self.workspace}")
+                message = f"strop: workspace {self.workspace}"
+                self._checked(
+                    self.git, self.path, "commit", "--allow-empty", "-q", "--no-verify", "-m", message
+                )
 
     def cut_adopt(self) -> CutAdopt | None:
         """The adopt into the plain folder that began writing files and did not finish, if any."""
@@ -338,16 +376,20 @@ class ExperimentRepo:
         if self.managed:
             return self._folder_changes_from(self.repo.commit(MANAGED_BRANCH))
         # strop's own git, not GitPython's index diff: that one ran the repo's fsmonitor
-        staged = self.git.diff("--cached", "--name-only", "-z", "HEAD") if self.repo.head.is_valid() else ""
-        unstaged = self.git.diff("--name-only", "-z")
+        plain = ("--name-only", "-z", "--no-ext-diff", "--no-textconv", "--no-color")
+        staged = self.git.diff("--cached", *plain, "HEAD") if self.repo.head.is_valid() else ""
+        unstaged = self.git.diff(*plain)
         return sorted({name for name in f"{staged}\0{unstaged}".split("\0") if name})
 
     def _folder_changes_from(self, commit: git.Commit) -> list[str]:
         tracked = {item.path: item for item in commit.tree.traverse() if item.type == "blob"}
+        above = git_ignored(self.workspace, Path(self.repo.git_dir))
         present = {
             p.relative_to(self.workspace).as_posix()
             for p in self.workspace.rglob("*")
-            if (p.is_file() or p.is_symlink()) and not _ignored(p.relative_to(self.workspace))
+            if (p.is_file() or p.is_symlink())
+            and not _ignored(p.relative_to(self.workspace))
+            and not above.holds(p.relative_to(self.workspace).as_posix())
         }
         changed = {
             rel for rel, blob in tracked.items() if rel in present and not holds(self.workspace / rel, blob)
@@ -380,13 +422,27 @@ class ExperimentRepo:
             env={**os.environ, **IDENTITY},
         )
         if done.returncode != 0:
-            said = done.stderr.decode(errors="replace").strip()
-            failure = RunError(f"git {args[0]} failed in {self.path}: {said}")
-            if disk_full(failure, places=(Path(self.repo.common_dir),)):
-                last = said.splitlines()[-1] if said else "no message"  # git's `fatal:` line
-                raise DiskFull(f"git {args[0]} could not write in {self.path}, its disk is full: {last}")
-            raise failure
+            raise self._failure(args[0], self.path, done.stderr.decode(errors="replace"))
         return done.stdout.decode().strip()
+
+    def _checked(self, runner: git.Git, where: Path, command: str, *args: str) -> str:
+        """`git command args` run by `runner`; a failure is one line naming it with git's words.
+
+        A commit git refuses (a lock held, a config it rejects) stopped the run with GitPython's
+        seven lines ("Cmd('git') failed due to: exit code(128) … stderr: '…'") as an internal error.
+        """
+        status, out, said = getattr(runner, command)(*args, with_exceptions=False, with_extended_output=True)
+        if status != 0:
+            raise self._failure(command, where, said or out)
+        return str(out)
+
+    def _failure(self, command: str, where: Path, said: str) -> RunError:
+        """The error for a git command that failed in `where`: `DiskFull` when a disk is full."""
+        failure = RunError(f"git {command} failed in {where}: {git_said(said)}")
+        if disk_full(failure, places=(Path(self.repo.common_dir),)):
+            last = said.strip().splitlines()[-1] if said.strip() else "no message"  # git's `fatal:` line
+            return DiskFull(f"git {command} could not write in {where}, its disk is full: {git_said(last)}")
+        return failure
 
     def read_runs(self) -> list[RunRecord]:
         refs = self.git.for_each_ref("--format=%(refname)", RUNS_REF).split()
@@ -515,10 +571,12 @@ class ExperimentRepo:
         # only `write_files` wrote, and only files the commit tracks: `commit -a` stages them all
         tidy = before is not None and before.written and not (before.untidy or before.extras)
         if tidy:
-            lane.commit("-a", "-q", "--allow-empty", "--no-verify", "-m", message)
+            self._checked(
+                lane, lane_path, "commit", "-a", "-q", "--allow-empty", "--no-verify", "-m", message
+            )
         else:
-            lane.add("-A")
-            lane.commit("-q", "--allow-empty", "--no-verify", "-m", message)
+            self._checked(lane, lane_path, "add", "-A")
+            self._checked(lane, lane_path, "commit", "-q", "--allow-empty", "--no-verify", "-m", message)
         sha = self._head_commit(admin) or lane.rev_parse("HEAD")
         if before is not None:  # HEAD moved on; files `add -A` skipped (ignored ones) may remain
             state = _LaneState(sha, before.branch, *_head_and_index(admin), extras=not tidy)
@@ -577,8 +635,10 @@ class ExperimentRepo:
         return bytes(self.repo.odb.stream(bytes.fromhex(sha)).read())
 
     def diff(self, parent: str, commit: str, stat: bool = False) -> str:
+        """The change from `parent` to `commit`, as git's own text: never the user's diff program
+        (`diff.external`, a textconv filter) nor colour, which `strop report` and `show` embedded."""
         args = ["--stat"] if stat else []
-        return self.git.diff(*args, parent, commit, "--")
+        return self.git.diff("--no-ext-diff", "--no-textconv", "--no-color", *args, parent, commit, "--")
 
     def remove_lanes(self, run_id: str) -> None:
         """Remove a run's worktrees; the branches stay."""
@@ -615,6 +675,69 @@ class ExperimentRepo:
             ).split()
             for ref in [*refs, RUNS_REF + run_id]:
                 self.git.update_ref("-d", ref, with_exceptions=False)
+
+
+def shown(paths: list[str], most: int = 5) -> str:
+    """The first `most` paths, and how many more: a list of files in one line of a message."""
+    return ", ".join(paths[:most]) + (f" and {len(paths) - most} more" if len(paths) > most else "")
+
+
+@dataclass(frozen=True)
+class IgnoredPaths:
+    """What git ignores in a folder: files, and folders ignored whole (`git ls-files --directory`)."""
+
+    files: frozenset[str]
+    folders: tuple[str, ...]  # each ends with "/"
+
+    def holds(self, relative: str) -> bool:
+        """Whether the folder-relative posix path `relative` is ignored (itself or a folder above it)."""
+        return relative in self.files or relative.startswith(self.folders)
+
+
+def git_ignored(folder: Path, copy: Path | None = None) -> IgnoredPaths:
+    """The paths git ignores in `folder`: by the rules of the repo holding it (its .gitignore
+    files, info/exclude, the user's excludes file), asked of the user's git; when no repo holds
+    it, by the folder's own .gitignore files as the git folder `copy` (its managed copy) reads them.
+
+    A task folder inside a repo is copied into a managed repo whose git sees none of the rules
+    above the folder: a git-ignored 300 MB data file was committed into `$STROP_HOME/repos` and
+    copied into every sandbox, and a git-ignored secrets file could reach the LLM's prompt. And
+    a file the copy's `add -A` leaves out (a plain folder's own `*.log`) was a "change" of the
+    folder forever: `strop adopt` refused it.
+    """
+    listing = ["ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"]
+    git_command = ["git", "-c", "core.fsmonitor=false"]
+    done = subprocess.run([*git_command, *listing], cwd=folder, capture_output=True, check=False)
+    if done.returncode != 0 and copy is not None:
+        by_copy = [f"--git-dir={copy}", f"--work-tree={folder}"]
+        done = subprocess.run(
+            [*git_command, *by_copy, *listing], cwd=folder, capture_output=True, check=False
+        )
+    if done.returncode != 0:
+        return IgnoredPaths(frozenset(), ())
+    paths = [os.fsdecode(p) for p in done.stdout.split(b"\0") if p]
+    if "./" in paths:  # the folder itself is ignored: its owner keeps it out of that repo, not out of strop
+        return IgnoredPaths(frozenset(), ())
+    return IgnoredPaths(
+        frozenset(p for p in paths if not p.endswith("/")), tuple(p for p in paths if p.endswith("/"))
+    )
+
+
+def _copy_ignore(root: Path, above: IgnoredPaths) -> Callable[[str, list[str]], set[str]]:
+    """`shutil.copytree`'s `ignore` for copying `root`: strop's own patterns (`_IGNORED`), and
+    what git ignores there (`above`, paths relative to `root`)."""
+
+    def ignore(source: str, names: list[str]) -> set[str]:
+        skipped = set(_IGNORED(source, names))
+        if above.files or above.folders:
+            where = Path(os.path.relpath(source, root)).as_posix()
+            prefix = "" if where == "." else where + "/"
+            skipped |= {
+                name for name in names if above.holds(prefix + name) or above.holds(prefix + name + "/")
+            }
+        return skipped
+
+    return ignore
 
 
 def _is_commit_id(text: str) -> bool:

@@ -348,15 +348,19 @@ class Space:
         if proposer.params_file and (not proposer.marked or set(point) - marked_names):
             path = checkout / proposer.params_file
             base: dict[str, Any] = {}
+            crlf = False
             if path.is_file():
+                raw = path.read_bytes()
+                crlf = b"\r\n" in raw  # kept: LF in a CRLF checkout changed every line, adopt too
                 try:
-                    loaded = json.loads(path.read_text())
+                    loaded = json.loads(raw.decode("utf-8"))
                     base = loaded if isinstance(loaded, dict) else {}
                 except (ValueError, RecursionError):
                     base = {}
             merged = {k: v for k, v in base.items() if k not in self.params}
             merged.update(point)
-            files[proposer.params_file] = json.dumps(merged, indent=2) + "\n"
+            text = json.dumps(merged, indent=2) + "\n"  # JSON escapes a newline in a string: only lines end
+            files[proposer.params_file] = text.replace("\n", "\r\n") if crlf else text
         return files
 
 

@@ -683,7 +683,7 @@ def command_notes(task: Task) -> list[str]:
         for word in words:
             if _SCRIPT.match(word) and not Path(word).is_absolute() and not (folder / word).exists():
                 notes.append(f"[evaluator] {key} names {word}, which is not in {where} ({folder})")
-    return [*notes, *_untracked_notes(task)]
+    return [*notes, *_untracked_notes(task), *_submodule_notes(task)]
 
 
 UNTRACKED_SHOWN = 5  # untracked paths named in the note; the rest are counted
@@ -728,6 +728,48 @@ def _untracked_notes(task: Task) -> list[str]:
     ]
 
 
+def _submodule_notes(task: Task) -> list[str]:
+    """Submodules of a git workspace: no experiment has their files.
+
+    An experiment is a commit of the user's repo, checked out in strop's own worktree, where a
+    submodule is only a commit id and an empty folder: code reading `vendor/lib/lib.txt` failed
+    every experiment with FileNotFoundError, and nothing said why. Copying the submodule's files
+    into the experiments would commit them as plain files in place of the submodule, and
+    `strop adopt` would bring that into the user's branch: a note, not a copy. (A task folder
+    inside a repo is copied, so its submodules' files are plain files of that copy, and work.)
+    """
+    import subprocess
+
+    from agent.taskgen import is_git_top
+
+    workspace = task.workspace
+    if not workspace.is_dir() or not is_git_top(workspace):
+        return []
+    try:
+        listed = subprocess.run(
+            ["git", "-c", "core.fsmonitor=false", "-C", str(workspace), "ls-files", "-z", "--stage"],
+            capture_output=True,
+            timeout=30,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    entries = (entry.partition(b"\t") for entry in listed.split(b"\0") if entry)
+    paths = [
+        path.decode("utf-8", "backslashreplace") for meta, _, path in entries if meta.startswith(b"160000 ")
+    ]
+    if not paths:
+        return []
+    shown = ", ".join(paths[:UNTRACKED_SHOWN]) + (
+        f" and {len(paths) - UNTRACKED_SHOWN} more" if len(paths) > UNTRACKED_SHOWN else ""
+    )
+    return [
+        f"{workspace} has git submodules whose files no experiment will have (experiments are commits "
+        f"of this repo, which hold a submodule as a commit id, not its files): {shown}; if the commands "
+        "need them, commit their files into this repo instead"
+    ]
+
+
 def _check_proposer_paths(task: Task) -> None:
     """`params_file` and `marked` name files inside the workspace (candidates may write nothing else)."""
     proposer = task.spec.proposer
@@ -765,9 +807,10 @@ def _check_written_files_not_ignored(task: Task) -> None:
         if _ignored_by_git(task.workspace, relative):
             raise TaskSpecError(
                 str(task.path),
-                f"{relative} is ignored by git (a .gitignore names it): the proposer writes each "
-                "candidate's values into it, and experiments are commits, which leave an ignored file "
-                f"out; un-ignore it (a line `!{relative}` at the end of .gitignore) or name another file",
+                f"{relative} is ignored by git (a .gitignore, .git/info/exclude or your core.excludesFile "
+                "names it): the proposer writes each candidate's values into it, and experiments are "
+                f"commits, which leave an ignored file out; un-ignore it (a line `!{relative}` at the end "
+                "of .gitignore) or name another file",
                 line=locate(task.source, ("proposer", key)) or locate(task.source, ("space",)),
                 key=f"proposer.{key}",
             )
@@ -790,6 +833,10 @@ def _ignored_by_git(workspace: Path, relative: str) -> bool:
 
     if is_git_top(workspace):
         return check("-c", "core.fsmonitor=false", "-C", str(workspace), "check-ignore", "-q")
+    from agent.experiments import git_ignored
+
+    if git_ignored(workspace).holds(relative):  # a repo around the folder: its copy leaves the file out
+        return True
     folders = [workspace, *(workspace / parent for parent in PurePosixPath(relative).parents)]
     if not any((folder / ".gitignore").is_file() for folder in folders):
         return False  # the common plain folder: no rules of its own, no git to start
