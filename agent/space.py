@@ -345,8 +345,10 @@ class Space:
                     line = mark.with_value(point[mark.name]) + body[len(body.rstrip("\r")) :] + end
                 lines.append(line)
             files[relative] = "".join(lines)
-        if proposer.params_file and (not proposer.marked or set(point) - marked_names):
-            path = checkout / proposer.params_file
+        path = checkout / proposer.params_file
+        if proposer.params_file and (
+            not proposer.marked or set(point) - marked_names or self._held_in(path)
+        ):  # a params file that holds [space] values is rewritten even when every value went to marked lines
             base: dict[str, Any] = {}
             crlf = False
             if path.is_file():
@@ -362,6 +364,18 @@ class Space:
             text = json.dumps(merged, indent=2) + "\n"  # JSON escapes a newline in a string: only lines end
             files[proposer.params_file] = text.replace("\n", "\r\n") if crlf else text
         return files
+
+    def _held_in(self, path: Path) -> bool:
+        """Whether the params file at `path` holds a value of this space: left as it was, it went on
+        saying the parent's point (`max_depth` 5, an inactive `l2`) while the marked lines said the
+        candidate's, and code reading `l2` from it read a value of no point of the run."""
+        if not path.is_file():
+            return False
+        try:
+            loaded = json.loads(path.read_bytes().decode("utf-8"))
+        except (ValueError, RecursionError):
+            return False
+        return isinstance(loaded, dict) and any(name in self.params for name in loaded)
 
 
 def check_files(task: Task) -> list[str]:

@@ -266,3 +266,16 @@ def test_shell_make_and_env_values_keep_their_own_form(
     (tmp_path / name).write_text(text)
     proposer = ProposerSpec(params_file="", marked=[name])
     assert space().materialise(point, tmp_path, proposer)[name] == expected
+
+
+def test_a_params_file_holding_values_is_rewritten_when_every_active_value_is_marked(tmp_path: Path) -> None:
+    """Every active parameter marked (the unmarked `lr` switched off): params.json was left as the
+    parent wrote it, saying size 8 and lr 0.01 while the marked line said 32 and no lr was active."""
+    (tmp_path / "conf.py").write_text("SIZE = 8  # strop: size\n")
+    (tmp_path / "params.json").write_text(json.dumps({"size": 8, "lr": 0.01, "note": "mine"}))
+    proposer = ProposerSpec(params_file="params.json", marked=["conf.py"])
+    files = space().materialise({"size": 32}, tmp_path, proposer)
+    assert files["conf.py"] == "SIZE = 32  # strop: size\n"
+    assert json.loads(files["params.json"]) == {"note": "mine", "size": 32}
+    (tmp_path / "params.json").write_text(json.dumps({"note": "mine"}))  # no value of the space: left alone
+    assert "params.json" not in space().materialise({"size": 32}, tmp_path, proposer)
