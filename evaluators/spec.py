@@ -75,6 +75,7 @@ def _outside(relative: str) -> str | None:
 MIN_MEMORY = 32 << 20
 """The smallest `memory` limit: the interpreter alone needs ~10 MiB, and docker refuses under 6 MB
 (`memory = "1k"` was an internal error at experiment 0 and at every `strop resume`)."""
+_ONE_VARIABLE = 128 << 10  # Linux's MAX_ARG_STRLEN: the longest `NAME=value` execve takes
 
 
 def _memory(value: object) -> int:
@@ -227,9 +228,15 @@ class EvaluatorSpec(BaseModel):
         while its value went into git with every run's record of the task file: refused."""
         from sandbox.environment import is_secret_name
 
-        for name in env:
+        for name, value in env.items():
             if not name or "=" in name:
                 raise ValueError(f"environment variable name {name!r} must be non-empty and hold no '='")
+            if len(f"{name}={value}".encode()) >= _ONE_VARIABLE:  # Linux's MAX_ARG_STRLEN
+                raise ValueError(
+                    f"environment variable {name}: its value is too long for an environment "
+                    f"(at most {_ONE_VARIABLE // 1024} KiB a variable): every experiment would fail to start; "
+                    "put it in a file of the workspace"
+                )
         secret = sorted(name for name in env if is_secret_name(name))
         if secret:
             raise ValueError(

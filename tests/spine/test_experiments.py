@@ -6,6 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from agent.home import strop_home
 from agent.records import ExperimentRecord
 from agent.run import Candidate, Run
@@ -274,3 +276,21 @@ def test_counts_of_one_are_singular(make_workspace, cli) -> None:
     assert "reindexed 1 run, 1 experiment from 1 repo" in reindexed.stdout
     log = cli("log")
     assert "experiments: 1 ok (1 attempt)" in log.stdout, log.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ('{ DATA = "' + "x" * (130 << 10) + '" }', "DATA: its value is too long for an environment"),
+    ],
+    ids=[
+        "one value of 130 KiB"
+    ],  # the id goes into the environment too (the task file's 1 MiB cap bounds all)
+)
+def test_an_env_no_process_could_start_with_is_refused(make_workspace, cli, env: str, said: str) -> None:
+    """A 130 KiB value was accepted, then every experiment failed: "Argument list too long"."""
+    ws = make_workspace()
+    ws.task.write_text(ws.task.read_text() + f"env = {env}\n")
+    result = cli("eval", str(ws.task))
+    assert result.code == 2 and said in result.stderr, result.stderr
+    assert len(result.stderr) < 2000  # the value is not echoed back
