@@ -16,12 +16,13 @@ user namespace) and `setpriv` drops the command to a uid of its own (see
 bounds the process count (root is exempt from it; it counts every process of a
 uid, so no two sandboxes share one). As a normal user, bwrap makes a user
 namespace and `prlimit` sets RLIMIT_NPROC inside it, where it counts only the
-sandbox's processes. Memory is an address-space rlimit per process, and, for all the
-sandbox's processes together, where strop may make one (root, a writable cgroup file
-system), a memory cgroup of the sandbox's own that bwrap enters before it starts
-(`sandbox.memory.MemoryCgroup`: the kernel counts every page, tmpfs and pipe buffers
-included, and an OOM kill in it is the MEMORY verdict); elsewhere `sandbox.memory`'s
-watch sums the pid namespace's memory a few times a second. Each `Execution` says which
+sandbox's processes. Memory is held, for all the sandbox's processes together, where
+strop may make one (root, a writable cgroup file system), by a memory cgroup of the
+sandbox's own that bwrap enters before it starts (`sandbox.memory.MemoryCgroup`: the
+kernel counts every page, tmpfs and pipe buffers included, and an OOM kill in it is the
+MEMORY verdict); elsewhere by `sandbox.memory`'s watch, which sums the pid namespace's
+memory a few times a second, with an address-space rlimit per process (only there: it
+counts what a process reserves, and refused threads the cgroup allowed). Each `Execution` says which
 in its notes (`memory_enforcement`). Peak memory is the cgroup's peak; with the watch, the
 larger of the launcher's peak RSS (which starts from strop's own RSS at fork) and the largest
 sum the watch saw. A seccomp filter (`sandbox.syscalls`, bwrap's `--seccomp`) refuses new user
@@ -41,6 +42,7 @@ import signal
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from sandbox.disk import DiskWatch, OwnWrites, files_used
 from sandbox.environment import clean_environment
 from sandbox.execution import Bind, Execution, KilledBy, Limits, SandboxError
 from sandbox.gate import Gate
@@ -53,10 +55,16 @@ from sandbox.memory import (
     memory_cgroup,
     own_peak_rss,
 )
-from sandbox.process import rlimit_setter, signal_from_launcher, supervise, to_execution
+from sandbox.process import (
+    address_space_note,
+    rlimit_setter,
+    signal_from_launcher,
+    supervise,
+    to_execution,
+)
 from sandbox.runtime import Runtime
 from sandbox.syscalls import FilterUnavailable, filter_note, program_fd
-from sandbox.workspace import DiskWatch, Workspace, files_used, lend_all, sandbox_user
+from sandbox.workspace import Workspace, lend_all, sandbox_user
 
 ORPHAN_GRACE = 60.0
 """Seconds past the timeout after which a sandbox whose strop died ends itself."""
@@ -258,18 +266,22 @@ class BwrapSandbox:
         )
         keep = [*space.readonly, *self.runtime.inside(space.root)]
         init = _SandboxInit(info_read, limits.files)
-        disk = DiskWatch(list(space.writable), limits.workspace_bytes, limits.files)
+        members = descendants(init.take)
+        writable = list(space.writable)
+        disk = DiskWatch(writable, limits.workspace_bytes, limits.files, OwnWrites(writable, members))
+        if gate is not None:  # a held command is charged for what it writes once opened, not before
+            gate.before_open(disk.begin)
         cgroup = memory_cgroup(limits.memory) if self.memory_cgroups else "turned off"
-        rlimits = rlimit_setter(limits, nproc=as_root)
         if isinstance(cgroup, MemoryCgroup):
             memory: MemoryCgroup | MemoryWatch = cgroup
+            rlimits = rlimit_setter(limits, nproc=as_root, address_space=False)
             note, preexec = cgroup.describe(), _entering(cgroup, rlimits)
         else:
-            memory = MemoryWatch(descendants(init.take), limits.memory, own_ipc=init.take)
+            memory = MemoryWatch(members, limits.memory, own_ipc=init.take)
             note = (
                 f"memory: a watchdog on the sandbox's processes, a few times a second (no cgroup: {cgroup})"
             )
-            preexec = rlimits
+            preexec = rlimit_setter(limits, nproc=as_root)
         inherited = own_peak_rss()
         try:
             with lend_all(space, *user, keep=keep):
@@ -288,7 +300,8 @@ class BwrapSandbox:
             os.close(info_read)
             if isinstance(memory, MemoryCgroup):
                 memory.close()
-        execution = to_execution(seen, self.name, signal_from_launcher(seen.returncode), [note, filter_note])
+        notes = [note, filter_note, *([disk.note] if disk.note else [])]
+        execution = to_execution(seen, self.name, signal_from_launcher(seen.returncode), notes)
         if isinstance(memory, MemoryCgroup):
             # The kernel's own count, and only it: the launcher's ru_maxrss starts from strop's RSS at
             # fork (kept across exec), so a 1.3 GB strop reported a candidate held under 256 MiB as 1.3 GB.
@@ -301,6 +314,8 @@ class BwrapSandbox:
             and execution.killed_by in (None, KilledBy.SIGNAL)
         ):
             execution.killed_by = KilledBy.MEMORY  # a child the OOM killer took, the command went on
+        if not isinstance(memory, MemoryCgroup) and (hint := address_space_note(execution, limits.memory)):
+            execution.notes.append(hint)
         return execution
 
 

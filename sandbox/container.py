@@ -30,18 +30,20 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sandbox.disk import DiskWatch, OwnWrites
 from sandbox.environment import clean_environment, redact
 from sandbox.execution import Bind, Execution, KilledBy, Limits, SandboxError
 from sandbox.image import ensure_image
+from sandbox.memory import descendants
 from sandbox.process import TICK, CappedBuffer, classify, process_alive, signal_from_launcher
 from sandbox.runtime import Runtime
 from sandbox.stopping import Running, running
 from sandbox.syscalls import FilterUnavailable, confined, filter_note
-from sandbox.workspace import DiskWatch, Workspace, lend_all, sandbox_user
+from sandbox.workspace import Workspace, lend_all, sandbox_user
 
 LABEL = "strop.sandbox"
 OWNER_LABEL = "strop.pid"
@@ -143,7 +145,12 @@ class DockerSandbox:
             Mount(str(b.path), str(b.path), type="bind", read_only=not b.writable) for b in space.binds
         ]
         file_size = max(limits.workspace_bytes, limits.scratch_bytes)
-        ulimits = [Ulimit(name="fsize", soft=file_size, hard=file_size), Ulimit(name="core", soft=0, hard=0)]
+        files = limits.open_files
+        ulimits = [
+            Ulimit(name="fsize", soft=file_size, hard=file_size),
+            Ulimit(name="core", soft=0, hard=0),
+            Ulimit(name="nofile", soft=files, hard=files),
+        ]
         if limits.cpu_time is not None:
             cpu = max(1, int(limits.cpu_time))
             ulimits.append(Ulimit(name="cpu", soft=cpu, hard=cpu + 1))
@@ -208,7 +215,9 @@ class DockerSandbox:
         stream = _Stream(sock, limits.output_bytes)
         stream.start()
         cgroup = _Cgroup(cid)
-        watch = DiskWatch(list(space.writable), limits.workspace_bytes, limits.files)
+        writable = list(space.writable)
+        own = OwnWrites(writable, descendants(self._init_pid(cid)))
+        watch = DiskWatch(writable, limits.workspace_bytes, limits.files, own)
         killed: KilledBy | None = None
         try:
             self.client.api.start(cid)
@@ -239,6 +248,7 @@ class DockerSandbox:
             killed = KilledBy.MEMORY
         stderr = redact(stream.err.text())
         code, killed_by = classify(signal_from_launcher(status), killed, stderr)
+        notes = [watch.note] if watch.note else []
         return Execution(
             exit_code=code,
             stdout=redact(stream.out.text()),
@@ -249,7 +259,22 @@ class DockerSandbox:
             killed_by=killed_by,
             backend=self.name,
             output_truncated=stream.out.overflowed or stream.err.overflowed,
+            notes=notes,
         )
+
+    def _init_pid(self, cid: str) -> Callable[[], int | None]:
+        """The container's first process on the host, asked of the engine once it is needed
+        (only when the disk watch counts what the container holds open)."""
+        found: list[int] = []
+
+        def init() -> int | None:
+            if not found:  # 0 until the container runs
+                with contextlib.suppress(Exception):
+                    if host_pid := int(self.client.api.inspect_container(cid)["State"]["Pid"]):
+                        found.append(host_pid)
+            return found[0] if found else None
+
+        return init
 
 
 def _filtered(command: Sequence[str]) -> tuple[list[str], str]:

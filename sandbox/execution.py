@@ -32,7 +32,9 @@ class Limits:
     `cpus` is a CPU quota (docker only; the others ignore it). `files` caps how many files and
     folders the command may add to the workspace's filesystem and to its private /tmp and
     /dev/shm (each): empty files take no bytes, but an inode table has an end, and a tmpfs
-    inode is kernel memory no rlimit counts.
+    inode is kernel memory no rlimit counts. `open_files` caps the descriptors of each process
+    (RLIMIT_NOFILE, docker's `nofile`): with `pids` processes, at most 128 × 4096 = 524,288 open
+    files a sandbox, where the host's whole table (fs.file-max) is a few million.
     """
 
     timeout: float = 60.0
@@ -45,6 +47,7 @@ class Limits:
     workspace_bytes: int = 1 << 30
     cpus: float | None = None
     files: int = 250_000
+    open_files: int = 4096
 
 
 @dataclass

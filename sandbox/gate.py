@@ -15,7 +15,12 @@ libraries the script names at its top level (`library_imports`; never its own
 modules). The time limit counts from the opening, not from the start.
 
 The gate is a threading object: the sandbox's supervising thread waits on it,
-the evaluator's thread opens or cancels it.
+the evaluator's thread opens or cancels it. What a sandbox measures from its start
+(the growth of its disk, `sandbox.disk`) is measured from the opening instead: the
+sandbox registers `before_open` hooks, run once the gate is opened, before the word
+is sent. Measured from the start, the held scorer was charged for what the
+candidate wrote while it waited (235,000 empty cache files: "the scorer filled its
+disk quota" 0.02 s into scoring).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import ast
 import os
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol, TypeGuard
 
@@ -66,6 +71,11 @@ class Gate:
         self.max_wait = max_wait
         self._decided = threading.Event()
         self._timeout: float | None = None
+        self._hooks: list[Callable[[], None]] = []
+
+    def before_open(self, hook: Callable[[], None]) -> None:
+        """Call `hook` in the waiting thread once the gate is opened, before the command runs."""
+        self._hooks.append(hook)
 
     def wrap(self, command: Sequence[str], cwd: Path) -> list[str]:
         """`command` (run in `cwd`) behind a door that waits for the opening word on stdin."""
@@ -88,8 +98,12 @@ class Gate:
         self._decided.set()
 
     def wait(self) -> float | None:
-        """Block until decided; the timeout to run with, or None when cancelled."""
+        """Block until decided; the timeout to run with, or None when cancelled. Once opened, the
+        `before_open` hooks have run when this returns."""
         self._decided.wait(self.max_wait)
+        if self._timeout is not None:
+            for hook in self._hooks:
+                hook()
         return self._timeout
 
 

@@ -4,7 +4,10 @@ What it does: a clean environment without secrets, a wall-clock timeout that
 kills the whole process group, capped output, an address-space and CPU-time
 rlimit, a per-file size limit, a watchdog on the memory of the process group
 together (see `sandbox.memory`), and a watchdog on disk growth (bytes and files) of
-the workspace's and TMPDIR's filesystems, and on the files in /dev/shm.
+the workspace's and TMPDIR's filesystems, and on the files in /dev/shm. That watch
+counts the file systems' growth, whoever wrote it (another evaluation, a parallel lane,
+any program): the command may write anywhere its user may, so no account of its own
+folders would say what it wrote (see `sandbox.disk`).
 
 What it does NOT do (each one is asserted by the attack suite as documented):
 - no namespaces: the command sees the host's files, processes and network, so it
@@ -38,12 +41,19 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from sandbox.disk import DiskWatch
 from sandbox.environment import clean_environment
 from sandbox.execution import Bind, Execution, Limits
 from sandbox.gate import Gate
 from sandbox.memory import MemoryWatch, credible_peak, in_process_group, own_peak_rss
-from sandbox.process import parent_death_switch, rlimit_setter, supervise, to_execution
-from sandbox.workspace import DiskWatch, Workspace
+from sandbox.process import (
+    address_space_note,
+    parent_death_switch,
+    rlimit_setter,
+    supervise,
+    to_execution,
+)
+from sandbox.workspace import Workspace
 
 ORPHAN_GRACE = 60.0
 """Seconds past the timeout after which the command's `timeout` launcher ends it by itself."""
@@ -71,6 +81,9 @@ class LocalSandbox:
         # the host's /dev/shm: its files only (other programs' shared memory, Ray's object store
         # among them, grows its bytes legitimately)
         shm = DiskWatch([Path("/dev/shm")], sys.maxsize, limits.files)
+        if gate is not None:  # a held command is charged for what it writes once opened, not before
+            gate.before_open(disk.begin)
+            gate.before_open(shm.begin)
         leader: list[int] = []
         group = in_process_group(lambda: leader[0] if leader else None)
         memory = MemoryWatch(group, limits.memory, every=0.25)
@@ -91,8 +104,11 @@ class LocalSandbox:
             on_start=leader.append,
         )
         notes = ["local backend: no isolation of files, network or processes"]
+        notes += [watch.note for watch in (disk, shm) if watch.note]
         execution = to_execution(seen, self.name, seen.returncode, notes)
         execution.peak_memory = credible_peak(execution.peak_memory, memory.peak, inherited)
+        if hint := address_space_note(execution, limits.memory):
+            execution.notes.append(hint)
         return execution
 
 

@@ -1,6 +1,6 @@
 """The memory of all a sandbox's processes together: a memory cgroup of its own, or a watchdog.
 
-`bwrap` and `local` limit memory with RLIMIT_AS, which bounds each process alone: a
+RLIMIT_AS (what `local` sets, and `bwrap` where it has no cgroup) bounds each process alone: a
 candidate that forks 100 children of 500 MiB each holds 50 GiB under a "512m" limit,
 enough to make the host's OOM killer pick a victim (strop, or anybody's process). Docker
 has a cgroup for this; bwrap gets one where strop may make it (`MemoryCgroup`, below),

@@ -8,9 +8,7 @@
 - `lend` hands a root-owned workspace to that identity for the length of a run
   (so a non-root command can write it) and gives every path back to its owner
   afterwards, never following a symlink.
-- `DiskWatch` is the watchdog that stops a run whose writes make the workspace's
-  filesystem grow past `Limits.workspace_bytes` or `Limits.files` inodes (a bind-mounted
-  host folder has no size cap of its own; quotas would need xfs project quotas, which we lack).
+- `walk_beneath` visits a candidate's tree safely (also what `sandbox.disk` measures it with).
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.execution import Bind, KilledBy
+from sandbox.execution import Bind
 
 NOBODY = 65534
 OWN_UIDS = (1_000_000_000, 1 << 24)
@@ -129,10 +127,16 @@ _FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def walk_beneath(
-    root: Path, visit: Visit, leave: Leave | None = None, skip: frozenset[str] = frozenset()
+    root: Path,
+    visit: Visit,
+    leave: Leave | None = None,
+    skip: frozenset[str] = frozenset(),
+    strict: bool = False,
 ) -> None:
     """Call `visit` for every path under `root` (not root), then `leave` for each folder once its
     contents were visited; relative paths in `skip` (and what lies under them) are passed over.
+    `strict`: a folder that exists but cannot be opened or listed raises OSError instead of being
+    passed over (an account of the tree must not miss what a folder closed to us holds).
 
     The tree is a candidate's: it may be nested deeper than PATH_MAX allows a path to name, or
     than Python's recursion allows a recursive walk to descend. So this goes one folder at a time
@@ -143,7 +147,7 @@ def walk_beneath(
     """
     fd = os.open(root, _FOLDER)
     here = _identity(os.fstat(fd))
-    rel, names = "", _names(fd)
+    rel, names = "", _names(fd, strict)
     above: list[tuple[tuple[int, int], str, list[str]]] = []
     try:
         while True:
@@ -161,14 +165,18 @@ def walk_beneath(
                     continue
                 try:
                     inner = os.open(name, _FOLDER, dir_fd=fd)
+                except FileNotFoundError:
+                    continue
                 except OSError:
+                    if strict:
+                        raise
                     continue
                 if _identity(os.fstat(inner)) != (info.st_dev, info.st_ino):
                     os.close(inner)
                     raise OSError(f"{root}: {path} changed during the walk")
                 above.append((here, rel, names))
                 os.close(fd)
-                fd, here, rel, names = inner, (info.st_dev, info.st_ino), path, _names(inner)
+                fd, here, rel, names = inner, (info.st_dev, info.st_ino), path, _names(inner, strict)
                 continue
             if not above:
                 return
@@ -190,10 +198,12 @@ def _identity(info: os.stat_result) -> tuple[int, int]:
     return info.st_dev, info.st_ino
 
 
-def _names(fd: int) -> list[str]:
+def _names(fd: int, strict: bool = False) -> list[str]:
     try:
         return os.listdir(fd)
     except OSError:
+        if strict:
+            raise
         return []
 
 
@@ -227,47 +237,3 @@ def _restore_tree(
 
     os.lchown(root, *owners[""])
     walk_beneath(root, give_back, skip=_relative(root, keep))
-
-
-def filesystem_used(path: Path) -> int:
-    """Bytes in use on the filesystem holding `path` (delayed allocations included)."""
-    info = os.statvfs(path)
-    return (info.f_blocks - info.f_bfree) * info.f_frsize
-
-
-def files_used(path: Path) -> int:
-    """Inodes in use on the filesystem holding `path` (0 where it does not count them)."""
-    info = os.statvfs(path)
-    return info.f_files - info.f_ffree
-
-
-class DiskWatch:
-    """Watchdog: DISK once the filesystems under `paths` grew by more than `budget` bytes or
-    `files` inodes (a flood of empty files fills an inode table without taking a byte).
-
-    Each distinct filesystem is measured once. Writes by other programs to the same
-    filesystem count too: the budget is a guard against a disk fill, not an account.
-    """
-
-    def __init__(self, paths: Sequence[Path], budget: int, files: int | None = None) -> None:
-        seen: dict[int, Path] = {}
-        for path in paths:
-            with contextlib.suppress(OSError):
-                seen.setdefault(os.stat(path).st_dev, path)
-        self.paths = list(seen.values())
-        self.budget = budget
-        self.files = files
-        self.start = {path: (filesystem_used(path), files_used(path)) for path in self.paths}
-
-    def __call__(self) -> KilledBy | None:
-        for path in self.paths:
-            try:
-                grown, added = (
-                    filesystem_used(path) - self.start[path][0],
-                    files_used(path) - self.start[path][1],
-                )
-            except OSError:
-                continue
-            if grown > self.budget or (self.files is not None and added > self.files):
-                return KilledBy.DISK
-        return None

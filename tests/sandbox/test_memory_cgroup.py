@@ -70,10 +70,10 @@ def fill(count):
         held.append((r, w))
     return held, total
 report = []
-for _ in range(5):  # past the soft limit a pipe holds 8 KiB: 5 processes x 9,800 pipes
-    rd, wr = os.pipe()
+for _ in range(25):  # past the soft limit a pipe holds 8 KiB: 25 processes x 2,000 pipes
+    rd, wr = os.pipe()  # (4,000 descriptors each, under the open-file limit of 4,096)
     if os.fork() == 0:
-        held, total = fill(9800)
+        held, total = fill(2000)
         os.write(wr, str(total).encode())
         time.sleep(3)
         os._exit(0)
