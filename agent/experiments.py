@@ -10,7 +10,8 @@ experiment and removed when the run ends.
 A workspace that is the top of a git repo is used in place (strop adds branches,
 notes and refs, and never touches the user's working tree or branch until
 `strop adopt`, whose merge lives in agent/adoption.py). Any other folder is copied into a repo strop manages under
-`$STROP_HOME/repos`, re-synced at each run, leaving out what git ignores there (`git_ignored`).
+`$STROP_HOME/repos`, re-synced at each run, leaving out what its own .gitignore files ignore
+(`git_ignored`; a repo around the folder is not asked: the folder is plain to strop).
 strop's own commits are never signed, whatever the user's git config says (`_OWN_COMMITS`).
 """
 
@@ -694,30 +695,24 @@ class IgnoredPaths:
         return relative in self.files or relative.startswith(self.folders)
 
 
-def git_ignored(folder: Path, copy: Path | None = None) -> IgnoredPaths:
-    """The paths git ignores in `folder`: by the rules of the repo holding it (its .gitignore
-    files, info/exclude, the user's excludes file), asked of the user's git; when no repo holds
-    it, by the folder's own .gitignore files as the git folder `copy` (its managed copy) reads them.
+def git_ignored(folder: Path, copy: Path) -> IgnoredPaths:
+    """The paths git ignores in the plain folder `folder` by its own .gitignore files (and the
+    user's excludes file), as its managed copy's git folder `copy` reads them: what the copy's
+    `add -A` leaves out, so no experiment has them.
 
-    A task folder inside a repo is copied into a managed repo whose git sees none of the rules
-    above the folder: a git-ignored 300 MB data file was committed into `$STROP_HOME/repos` and
-    copied into every sandbox, and a git-ignored secrets file could reach the LLM's prompt. And
-    a file the copy's `add -A` leaves out (a plain folder's own `*.log`) was a "change" of the
-    folder forever: `strop adopt` refused it.
+    A file so left out (a plain folder's own `*.log`) was a "change" of the folder forever:
+    `strop adopt` refused it. The rules of a repo *around* the folder are not asked: a task
+    folder inside a repo is a plain folder to strop, and what that repo ignores is often what
+    the evaluator reads (`data/`: experiment 0 failed on a missing `data/train.csv` when they
+    were applied). strop's own git, fsmonitor off: `ls-files` runs no hook, filter or pager.
     """
     listing = ["ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"]
-    git_command = ["git", "-c", "core.fsmonitor=false"]
-    done = subprocess.run([*git_command, *listing], cwd=folder, capture_output=True, check=False)
-    if done.returncode != 0 and copy is not None:
-        by_copy = [f"--git-dir={copy}", f"--work-tree={folder}"]
-        done = subprocess.run(
-            [*git_command, *by_copy, *listing], cwd=folder, capture_output=True, check=False
-        )
+    argv = ["git", *_safe_args(), f"--git-dir={copy}", f"--work-tree={folder}", *listing]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    done = subprocess.run(argv, cwd=folder, capture_output=True, check=False, env=env)
     if done.returncode != 0:
         return IgnoredPaths(frozenset(), ())
     paths = [os.fsdecode(p) for p in done.stdout.split(b"\0") if p]
-    if "./" in paths:  # the folder itself is ignored: its owner keeps it out of that repo, not out of strop
-        return IgnoredPaths(frozenset(), ())
     return IgnoredPaths(
         frozenset(p for p in paths if not p.endswith("/")), tuple(p for p in paths if p.endswith("/"))
     )

@@ -833,10 +833,6 @@ def _ignored_by_git(workspace: Path, relative: str) -> bool:
 
     if is_git_top(workspace):
         return check("-c", "core.fsmonitor=false", "-C", str(workspace), "check-ignore", "-q")
-    from agent.experiments import git_ignored
-
-    if git_ignored(workspace).holds(relative):  # a repo around the folder: its copy leaves the file out
-        return True
     folders = [workspace, *(workspace / parent for parent in PurePosixPath(relative).parents)]
     if not any((folder / ".gitignore").is_file() for folder in folders):
         return False  # the common plain folder: no rules of its own, no git to start

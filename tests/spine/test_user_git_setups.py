@@ -4,8 +4,8 @@ Each test is a user's repo set up as a report found it breaking strop: `commit.g
 stopped every run at its first commit (or signed strop's commits with the user's key), a hook
 that failed made `adopt --squash` leave the user's repo half-changed and every other failure
 read "conflicts", `core.safecrlf` stopped a CRLF checkout's run, a submodule's files were
-missing from every experiment without a word, and a task folder inside a repo had the files
-that repo ignores committed into strop's copy. Real git, real repos, the real CLI.
+missing from every experiment without a word, and a plain folder's own ignored files blocked
+every adopt. Real git, real repos, the real CLI.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from agent.home import strop_home
 from agent.run import Candidate, Run
 from agent.run_index import RunIndex
 from agent.task import load_task
+from evaluators.verdict import Status
 from tests.spine.conftest import Result, Workspace, git, git_output, plain_folder_task
 from tests.spine.test_odd_tasks import odd_task
 
@@ -299,32 +300,36 @@ def _task_inside_a_repo(tmp_path: Path) -> tuple[Path, Path]:
     return project, task
 
 
-def test_a_task_folder_inside_a_repo_leaves_out_what_that_repo_ignores(
+def test_a_task_folder_inside_a_repo_keeps_what_that_repo_ignores(
     tmp_path: Path, cli: Callable[..., Result]
 ) -> None:
-    """strop's copy of the folder saw none of the repo's ignore rules: a git-ignored 300 MB data
-    file was committed into `$STROP_HOME/repos` and copied into every sandbox, and a git-ignored
-    secrets file could reach the LLM's prompt. The ignored files are no change to adopt over."""
+    """The folder is plain to strop: what the repo around it ignores is often what the evaluator
+    reads (`data/`), and applying that repo's rules failed experiment 0 on a missing
+    `data/train.csv`. The folder's own .gitignore still applies (see the next test)."""
     project, task = _task_inside_a_repo(tmp_path)
-    (project / ".gitignore").write_text("secrets.env\nbig/\n")
+    (project / ".gitignore").write_text("data/\n")
     (project / ".git" / "info" / "exclude").write_text("*.scratch\n")
     folder = task.parent / "ws"
-    (folder / "secrets.env").write_text("TOKEN=hunter2\n")
-    (folder / "big").mkdir()
-    (folder / "big" / "data.bin").write_bytes(b"\0" * 1000)
+    (folder / "data").mkdir()
+    (folder / "data" / "train.csv").write_text("4\n")
     (folder / "notes.scratch").write_text("mine\n")
-    (folder / "kept.txt").write_text("untracked but not ignored: copied\n")
-    assert cli("eval", str(task)).code == 0
+    (folder / "evaluate.py").write_text(
+        'import json\nprint(json.dumps({"loss": float(open("v").read()) + float(open("data/train.csv").read())}))\n'
+    )
+    git(project, "add", "-A")
+    git(project, "-c", "commit.gpgSign=false", "commit", "-qm", "reads data")
+    result = cli("eval", str(task))
+    assert result.code == 0, result.stderr
     run = Run.start(load_task(task), strop_home(), RunIndex(strop_home()))
-    assert run.repo.managed
     files = git(run.repo.path, "ls-tree", "-r", "--name-only", "workspace").split()
-    assert sorted(files) == ["evaluate.py", "kept.txt", "v"], files
+    assert sorted(files) == ["data/train.csv", "evaluate.py", "notes.scratch", "v"], files
     base = run.evaluate(run.commit_candidate(0, None, Candidate("baseline")))
+    assert base.status is Status.OK and base.metrics["loss"] == 7.0, base
     run.evaluate(run.commit_candidate(1, base, Candidate("lower", files={"v": "1"})))
     run.finish()
     result = cli("adopt", f"{run.record.id}/1")
     assert result.code == 0, result.stderr
-    assert (folder / "v").read_text() == "1" and (folder / "secrets.env").read_text() == "TOKEN=hunter2\n"
+    assert (folder / "v").read_text() == "1" and (folder / "data" / "train.csv").read_text() == "4\n"
 
 
 def test_a_plain_folder_s_own_ignored_files_are_no_change_to_adopt_over(
@@ -343,20 +348,6 @@ def test_a_plain_folder_s_own_ignored_files_are_no_change_to_adopt_over(
     result = cli("adopt", f"{run.record.id}/1")
     assert result.code == 0, result.stderr
     assert (folder / "v").read_text() == "1" and (folder / "run.log").exists()
-
-
-def test_a_params_file_the_repo_around_the_folder_ignores_is_refused(
-    tmp_path: Path, cli: Callable[..., Result]
-) -> None:
-    project, task = _task_inside_a_repo(tmp_path)
-    task.write_text(
-        task.read_text()
-        + '[proposer]\nparams_file = "p.json"\n[space]\nx = { type = "int", low = 1, high = 3 }\n'
-    )
-    (task.parent / "ws" / "p.json").write_text('{"x": 1}')
-    (project / ".git" / "info" / "exclude").write_text("p.json\n")
-    said = _one_error(cli("run", str(task), "-n", "2"))
-    assert "p.json is ignored by git (a .gitignore, .git/info/exclude" in said, said
 
 
 # ------------------------------------------------------------- diff output
