@@ -79,7 +79,8 @@ def without_host_paths(text: str, parent: Path, named: Mapping[str, Path | None]
     Every backend binds the throwaway copy at its host path, so a traceback read
     `/home/alice/.strop/runs/3631fd/scratch/32315-…/work/primes.py`: the user's name, strop's
     home and the run went to the LLM endpoint in the feedback. The copy is gone once the
-    verdict is in, so its path tells a reader nothing either; `<work>/primes.py` does.
+    verdict is in, so its path tells a reader nothing either; `<work>/primes.py` does. The
+    user's home is written `~`: the runtime's own frames (`~/.pyenv/…/json/__init__.py`) held it.
     """
     for name, path in (named or {}).items():
         if path is not None:
@@ -89,6 +90,9 @@ def without_host_paths(text: str, parent: Path, named: Mapping[str, Path | None]
         text = re.sub(each + r"/(work|outputs|sealed|scorer|final-private)(?![\w.-])", r"<\1>", text)
         text = re.sub(each + r"(?![\w.-])", "<scratch>", text)
         text = re.sub(re.escape(root) + r"(?![\w.-])", "<scratch>", text)
+    home = os.path.expanduser("~")
+    if home not in ("", "/", "~"):  # the runtime's own files (a pyenv, a venv under /home/alice)
+        text = re.sub(re.escape(home) + r"(?![\w.-])", "~", text)
     return text
 
 

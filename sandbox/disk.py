@@ -44,6 +44,9 @@ Members = Callable[[], Iterable[int]]
 
 WALK_SHARE = 5.0
 """After a walk of c seconds, the trigger waits 5c before another: at most a sixth of a core."""
+QUIET_CAP = 2.0
+"""The longest wait between two walks, however long a walk took (a candidate decides how long:
+250,000 files take 0.8 s): the nearly-full check still runs on every tick meanwhile."""
 
 
 def filesystem_used(path: Path) -> int:
@@ -80,7 +83,7 @@ class OwnWrites:
     def __init__(self, roots: Sequence[Path], members: Members) -> None:
         self.roots = [Path(root) for root in roots]
         self.members = members
-        self._prefixes = tuple(f"{root}/" for root in self.roots)
+        self._devices = frozenset(os.stat(root).st_dev for root in self.roots if root.exists())
 
     def measure(self, held: bool = True) -> Usage | None:
         """`held=False`: the trees only (a baseline, taken before the command holds anything)."""
@@ -95,8 +98,8 @@ class OwnWrites:
         else:
             return None
         try:
-            files = _deleted_held(self.members(), self._prefixes) if held else {}
-        except PermissionError:
+            files = _deleted_held(self.members(), self._devices) if held else {}
+        except OSError:  # a member's descriptors or mappings could not be read: what it holds is unknown
             return None
         return Usage(sum(blocks.values()) + sum(files.values()), len(blocks) + len(files))
 
@@ -115,55 +118,62 @@ def _tree(root: Path, blocks: dict[tuple[int, int], int]) -> None:
 _DELETED = " (deleted)"
 
 
-def _deleted_held(members: Iterable[int], prefixes: tuple[str, ...]) -> dict[tuple[str, int], int]:
-    """Bytes of the deleted files under `prefixes` that processes `members` hold open or mapped,
-    by (device, inode). A mapping whose file cannot be looked at (not root) counts its length.
-
-    PermissionError when a member's descriptors or mappings cannot be read (another uid's, to a
-    caller who is not root): what it holds is then unknown, not nothing.
-    """
-    found: dict[tuple[str, int], int] = {}
+def _deleted_held(members: Iterable[int], devices: frozenset[int]) -> dict[tuple[int, int], int]:
+    """Bytes of the deleted files on `devices` (the sandbox's trees') that processes `members` hold
+    open or mapped, by (device, inode). Found by the file, never by its path's text: a path over
+    4,096 characters cannot be read back (`readlink` fails), and a deep folder hid 200 MiB of
+    deleted files from the account. A process that ended while it was read is skipped; any other
+    error propagates (what it holds is then unknown, not nothing)."""
+    found: dict[tuple[int, int], int] = {}
     for pid in members:
         try:
-            _held_open(pid, prefixes, found)
-            _held_mapped(pid, prefixes, found)
-        except PermissionError:
-            raise
-        except OSError:  # the process ended while it was read
+            _held_open(pid, devices, found)
+            _held_mapped(pid, devices, found)
+        except (FileNotFoundError, ProcessLookupError):  # the process ended while it was read
             continue
     return found
 
 
-def _held_open(pid: int, prefixes: tuple[str, ...], found: dict[tuple[str, int], int]) -> None:
+def _held_open(pid: int, devices: frozenset[int], found: dict[tuple[int, int], int]) -> None:
     folder = f"/proc/{pid}/fd"
     for fd in os.listdir(folder):
         try:
-            target = os.readlink(f"{folder}/{fd}")
-            if not (target.endswith(_DELETED) and target.startswith(prefixes)):
-                continue
-            info = os.stat(f"{folder}/{fd}")
+            info = os.stat(f"{folder}/{fd}")  # the open file itself, wherever and however deep it was
         except FileNotFoundError:  # closed meanwhile
             continue
-        if stat.S_ISREG(info.st_mode):
-            key = (f"{os.major(info.st_dev):x}:{os.minor(info.st_dev):x}", info.st_ino)
+        if stat.S_ISREG(info.st_mode) and info.st_nlink == 0 and info.st_dev in devices:
+            key = (info.st_dev, info.st_ino)
             found[key] = max(found.get(key, 0), info.st_blocks * 512)
 
 
-def _held_mapped(pid: int, prefixes: tuple[str, ...], found: dict[tuple[str, int], int]) -> None:
+def _held_mapped(pid: int, devices: frozenset[int], found: dict[tuple[int, int], int]) -> None:
+    """Mapped files on `devices` with no name left: by `map_files` (root), else by the mapping's
+    `(deleted)` mark or a name the kernel could not write, counting the mapping's length."""
     with open(f"/proc/{pid}/maps", "rb") as maps:
         lines = maps.read().decode(errors="replace").splitlines()
     for line in lines:
         fields = line.split(maxsplit=5)
-        if len(fields) < 6 or not fields[5].endswith(_DELETED) or not fields[5].startswith(prefixes):
+        if len(fields) < 5:
             continue
-        low, high = (int(end, 16) for end in fields[0].split("-"))
         major, minor = fields[3].split(":")
-        key = (f"{int(major, 16):x}:{int(minor, 16):x}", int(fields[4]))
+        device, inode = os.makedev(int(major, 16), int(minor, 16)), int(fields[4])
+        if inode == 0 or device not in devices:
+            continue
+        name = fields[5] if len(fields) == 6 else ""
+        low, high = (int(end, 16) for end in fields[0].split("-"))
         try:
-            size = os.stat(f"/proc/{pid}/map_files/{fields[0]}").st_blocks * 512
-        except OSError:
+            info = os.stat(f"/proc/{pid}/map_files/{fields[0]}")
+        except FileNotFoundError:  # unmapped meanwhile
+            continue
+        except PermissionError:  # not root: the mapping's text says what it can
+            if name and not name.endswith(_DELETED):
+                continue
             size = high - low
-        found[key] = max(found.get(key, 0), size)
+        else:
+            if info.st_nlink != 0 or not stat.S_ISREG(info.st_mode):
+                continue
+            size = info.st_blocks * 512
+        found[(device, inode)] = max(found.get((device, inode), 0), size)
 
 
 class DiskWatch:
@@ -199,11 +209,14 @@ class DiskWatch:
             return None
         if self.own is None:
             return self._stop(f"disk: the file system of {grown[0][0]} grew past the budget")
+        nearly_full = self._nearly_full(grown)
+        if nearly_full is not None:
+            return nearly_full
         now = time.monotonic()
         if now < self._quiet_until:
             return None
         own = self.own.measure()
-        self._quiet_until = now + WALK_SHARE * (time.monotonic() - now)
+        self._quiet_until = now + min(QUIET_CAP, WALK_SHARE * (time.monotonic() - now))
         if own is None or self.own_start is None:
             return self._stop(
                 "disk: the file system grew past the budget and the sandbox's files could not be walked"
@@ -211,18 +224,23 @@ class DiskWatch:
         wrote = Usage(own.bytes - self.own_start.bytes, own.files - self.own_start.files)
         if wrote.bytes > self.budget or (self.files is not None and wrote.files > self.files):
             return self._stop(f"disk: the sandbox wrote {wrote.bytes} bytes and {wrote.files} new files")
-        for path, _, _ in grown:
-            with contextlib.suppress(OSError):
-                if filesystem_free(path) < self.budget:
-                    return self._stop(
-                        f"disk: the file system of {path} grew past the budget and is nearly full"
-                    )
         for path in self.paths:  # others wrote it: trip again once the sandbox could be past the budget
             with contextlib.suppress(OSError):
                 self.start[path] = (
                     filesystem_used(path) - max(wrote.bytes, 0),
                     files_used(path) - max(wrote.files, 0),
                 )
+        return None
+
+    def _nearly_full(self, grown: list[tuple[Path, int, int]]) -> KilledBy | None:
+        """A file system that grew past the budget with less than the budget left free: checked on
+        every tick, walk or not (whoever wrote it, the command's next writes would fail)."""
+        for path, _, _ in grown:
+            with contextlib.suppress(OSError):
+                if filesystem_free(path) < self.budget:
+                    return self._stop(
+                        f"disk: the file system of {path} grew past the budget and is nearly full"
+                    )
         return None
 
     def _grown(self) -> list[tuple[Path, int, int]]:

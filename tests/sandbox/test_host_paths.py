@@ -55,6 +55,15 @@ def test_a_one_stage_verdict_names_the_copy_not_its_host_path(tmp_path: Path) ->
     assert "home-of-alice" not in f"{verdict.reason}\n{verdict.feedback}", verdict
 
 
+def test_the_users_home_is_written_as_a_tilde(tmp_path: Path, monkeypatch) -> None:
+    """The runtime's frames (`/home/alice/.pyenv/…/json/__init__.py`) still named the user."""
+    monkeypatch.setenv("HOME", "/home/alice")
+    text = 'File "/home/alice/.pyenv/versions/3.11.7/lib/python3.11/json/__init__.py", line 3; /home/alicex'
+    assert without_host_paths(text, tmp_path / "scratch") == (
+        'File "~/.pyenv/versions/3.11.7/lib/python3.11/json/__init__.py", line 3; /home/alicex'
+    )
+
+
 def test_only_whole_path_names_are_replaced(tmp_path: Path) -> None:
     scratch = tmp_path / "scratch"
     public = tmp_path / "pub"
