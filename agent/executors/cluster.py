@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,7 +94,7 @@ def connect(address: str) -> Any:
         )
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
-        with _quiet_stderr():
+        with _quiet_stderr(), _signal_handlers_kept():
             ray.init(
                 address=address,
                 namespace=NAMESPACE,
@@ -108,6 +109,22 @@ def connect(address: str) -> Any:
         ) from None
     _silence_driver_prints()
     return ray
+
+
+@contextlib.contextmanager
+def _signal_handlers_kept() -> Any:
+    """`ray.init` puts its own SIGTERM handler (`sys.exit`) in place of strop's: a SIGTERM to
+    `strop run --executor ray` then ended it with status 1 and no word, where it says which run
+    stopped and ends by the signal (the nightly runner reads that status). Put strop's back."""
+    kept = {}
+    if threading.current_thread() is threading.main_thread():
+        kept = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for signum, handler in kept.items():
+            if handler is not None:
+                signal.signal(signum, handler)
 
 
 def _silence_driver_prints() -> None:

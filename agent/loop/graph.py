@@ -536,7 +536,11 @@ def _drive(
     ctx: LoopContext | None = None
     nodes: Nodes | None = None
     try:
-        ctx = make_context(run, index, overrides, sink, proposer)
+        try:
+            ctx = make_context(run, index, overrides, sink, proposer)
+        except UserError as error:  # a cluster not reachable, a bad option: the run exists, say which
+            _stopped_by(error, run)
+            raise
         ctx.started = started
         if resumed:
             removed = clear_stale_locks(run.repo, run.record.id)
@@ -566,12 +570,7 @@ def _drive(
             with noticed_interrupts():
                 _invoke(nodes, run, ctx.max_steps, on_ready=ready)
         except UserError as error:  # a wrong key, model or URL: stop now, resumable once fixed
-            # the run log keeps the line; the error carries it to the screen, --json and --quiet too
-            advice = _resume_advice(error, run.record.id)
-            stopped = f"the run stopped: {error}; {advice}"
-            RunLog(run.folder / "run.log")(Note(stopped))
-            _record_failure(run, f"{error}; {advice}")
-            error.args = (stopped,)  # same type: callers may tell a cluster gone from a bad key
+            _stopped_by(error, run)
             raise
         except Exception as error:
             if not disk_full(error, places=(Path(run.repo.repo.common_dir), run.folder)):
@@ -619,6 +618,18 @@ def _record_failure(run: Run, reason: str) -> None:
     run.record.finished = now_iso()
     with contextlib.suppress(Exception):
         run.save()
+
+
+def _stopped_by(error: UserError, run: Run) -> None:
+    """Record the run as failed by `error`, with what to do next, in its log and in the error's own
+    line (the screen, --json and --quiet all show it). A cluster that could not be reached left
+    a run "interrupted", with 0 experiments and no word of it, at every try."""
+    advice = _resume_advice(error, run.record.id)
+    stopped = f"the run stopped: {error}; {advice}"
+    with contextlib.suppress(OSError):
+        RunLog(run.folder / "run.log")(Note(stopped))
+    _record_failure(run, f"{error}; {advice}")
+    error.args = (stopped,)  # same type: callers may tell a cluster gone from a bad key
 
 
 def _resume_advice(error: UserError, run_id: str) -> str:

@@ -135,6 +135,7 @@ def test_the_bundled_task_runs_with_two_lanes_on_ray_from_the_command_line(
 
 
 def test_an_unreachable_cluster_is_one_line_and_the_run_resumes_locally(tmp_path: Path) -> None:
+    import json
     import os
     import subprocess
     import sys
@@ -152,6 +153,10 @@ def test_an_unreachable_cluster_is_one_line_and_the_run_resumes_locally(tmp_path
     assert failed.returncode == 2
     assert f"cannot reach the Ray cluster at {gone}" in failed.stderr
     assert "Traceback" not in failed.stderr
+    # the run it made is named, recorded failed (it read "interrupted", 0 experiments, no word)
+    listed = subprocess.run([*base, "runs", "--json"], capture_output=True, text=True, env=env, timeout=60)
+    [run] = json.loads(listed.stdout)
+    assert f"strop resume {run['id']}" in failed.stderr and run["status"] == "failed", (failed.stderr, run)
     resumed = subprocess.run(
         [*base, "resume", "--executor", "local", "--json"],
         capture_output=True,
@@ -199,6 +204,40 @@ def test_a_killed_driver_is_resumed_and_re_dispatches_what_was_in_flight(
     records = _records(report["run"])
     assert [r.id for r in records] == [0, 1, 2, 3] and all(r.status is Status.OK for r in records)
     assert audit_run(report["run"], strop_home(), index, evaluated=4) == []
+
+
+def test_sigterm_stops_a_ray_run_with_its_line_and_the_signal_s_status(
+    tmp_path: Path, cluster: LocalCluster
+) -> None:
+    """`ray.init` put its own SIGTERM handler (`sys.exit`) in place of strop's: the run ended with
+    status 1 and no word, where the nightly runner reads -15 as "stopped at the window's end"."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    task = make_task(tmp_path / "t", experiments=4, sleep=20.0)
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", "run", str(task), "--parallel", "2", "--executor", "ray",
+         "--address", cluster.address, "-q"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    end = time.monotonic() + 180
+    in_flight = False
+    while time.monotonic() < end and driver.poll() is None and not in_flight:
+        in_flight = any(
+            Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::evaluate_job")
+            for pid in cluster.worker_pids()
+            if Path(f"/proc/{pid}").exists()
+        )
+        time.sleep(0.05)
+    assert in_flight, "no evaluation was seen running on the cluster"
+    os.kill(driver.pid, signal.SIGTERM)
+    _, stderr = driver.communicate(timeout=60)
+    assert driver.returncode == -signal.SIGTERM, stderr[-2000:]
+    assert "interrupted: run " in stderr and "strop resume" in stderr, stderr[-2000:]
 
 
 def _records(run_id: str):  # type: ignore[no-untyped-def]
