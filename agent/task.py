@@ -717,15 +717,54 @@ def _untracked_notes(task: Task) -> list[str]:
     own = task.path.relative_to(workspace).as_posix() if task.path.is_relative_to(workspace) else None
     paths = [p.decode("utf-8", "backslashreplace") for p in listed.split(b"\0") if p]
     paths = [p for p in paths if p != own]
-    if not paths:
-        return []
-    shown = ", ".join(paths[:UNTRACKED_SHOWN]) + (
+    notes = []
+    if paths:
+        notes.append(
+            f"{workspace} has untracked files that no experiment will have (experiments are commits): "
+            f"{_some(paths)}; `git add` and commit what the commands need ({_DATA_ADVICE}), "
+            "or list what they do not need in .gitignore"
+        )
+    ignored = [
+        p for p in _git_lines(workspace, [*_LIST_UNTRACKED, "--ignored"]) if p != own and not _tooling(p)
+    ]
+    if ignored:
+        notes.append(
+            f"git ignores {_some(ignored)} in {workspace}: no experiment has them either; if the commands "
+            f"read them, commit them ({_DATA_ADVICE})"
+        )
+    return notes
+
+
+_DATA_ADVICE = "data too, or give it to a two-stage task as `public`"
+_TOOLING = ("__pycache__", "node_modules", "build", "dist", "venv", "env")
+
+
+def _tooling(path: str) -> bool:
+    """Ignored paths that are a tool's own (caches, environments, builds, logs): no command reads them
+    as input, and a note listing them would hide the one that matters (an ignored `data/`)."""
+    first = path.split("/", 1)[0]
+    return first.startswith(".") or first in _TOOLING or path.endswith((".egg-info/", ".pyc", ".log"))
+
+
+def _some(paths: list[str]) -> str:
+    return ", ".join(paths[:UNTRACKED_SHOWN]) + (
         f" and {len(paths) - UNTRACKED_SHOWN} more" if len(paths) > UNTRACKED_SHOWN else ""
     )
-    return [
-        f"{workspace} has untracked files that no experiment will have (experiments are commits): "
-        f"{shown}; `git add` and commit what the commands need, or list it in .gitignore"
-    ]
+
+
+def _git_lines(workspace: Path, args: list[str]) -> list[str]:
+    import subprocess
+
+    try:
+        listed = subprocess.run(
+            ["git", "-c", "core.fsmonitor=false", "-C", str(workspace), *args],
+            capture_output=True,
+            timeout=30,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [p.decode("utf-8", "backslashreplace") for p in listed.split(b"\0") if p]
 
 
 def _submodule_notes(task: Task) -> list[str]:

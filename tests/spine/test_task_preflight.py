@@ -374,7 +374,8 @@ def test_untracked_files_of_a_git_workspace_are_a_note(tmp_path: Path) -> None:
     notes = command_notes(load_task(repo))
     assert notes == [
         f"{repo} has untracked files that no experiment will have (experiments are commits): data/; "
-        "`git add` and commit what the commands need, or list it in .gitignore"
+        "`git add` and commit what the commands need (data too, or give it to a two-stage task as "
+        "`public`), or list what they do not need in .gitignore"
     ]
     _git(repo, "add", "data")
     _git(repo, "commit", "-qm", "data")
@@ -383,6 +384,29 @@ def test_untracked_files_of_a_git_workspace_are_a_note(tmp_path: Path) -> None:
     assert ": ünï.py;" in note
     (repo / "ünï.py").unlink()
     assert command_notes(load_task(repo)) == []
+
+
+def test_ignored_input_of_a_git_workspace_is_a_note_and_tool_caches_are_not(tmp_path: Path) -> None:
+    """An ignored `data/` is in no experiment: experiment 0 failed on a missing data file, no word
+    before; the old advice ("or list it in .gitignore") led there. Caches, venvs and logs are no input."""
+    repo = tmp_path / "repo"
+    (repo / "data").mkdir(parents=True)
+    (repo / "bench.py").write_text(BENCH)
+    (repo / "params.json").write_text('{"lr": 0.1, "k": 3}')
+    (repo / ".gitignore").write_text("data/\n*.log\n__pycache__/\n.venv/\ntask.toml\n")
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "i")
+    (repo / "task.toml").write_text(TASK)
+    for junk in ("__pycache__/x.pyc", ".venv/bin/python", "run.log"):
+        (repo / junk).parent.mkdir(parents=True, exist_ok=True)
+        (repo / junk).write_text("")
+    assert command_notes(load_task(repo)) == []
+    (repo / "data" / "train.csv").write_text("1\n")
+    assert command_notes(load_task(repo)) == [
+        f"git ignores data/ in {repo}: no experiment has them either; if the commands read them, commit "
+        "them (data too, or give it to a two-stage task as `public`)"
+    ]
 
 
 def test_a_folder_without_a_task_file_points_to_strop_init(tmp_path: Path) -> None:
@@ -499,7 +523,9 @@ def test_strop_run_refuses_a_when_that_orders_a_string_choice(tmp_path: Path) ->
     done = strop(tmp_path / "home", "run", str(path), "--experiments", "2")
     assert done.returncode == 2, done.stderr
     [line] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
-    assert "task.toml:16: [space.lr] when: in 'y > 1': y is a choice with strings among its options" in line, line
+    assert (
+        "task.toml:16: [space.lr] when: in 'y > 1': y is a choice with strings among its options" in line
+    ), line
 
 
 def test_rules_z3_cannot_decide_are_said_up_front_and_checked_once(tmp_path: Path) -> None:
