@@ -39,7 +39,14 @@ def last_json_object(text: str, metric: str = "accuracy") -> dict[str, object]:
         raise MetricsError(
             f"the evaluator printed nothing on stdout (expected a JSON line such as {example})"
         )
-    raise MetricsError(f"the evaluator printed no JSON object line such as {example} on stdout")
+    last = " ".join(text.strip().splitlines()[-1].split())
+    last = "".join(c for c in last if c.isprintable())
+    shown = last if len(last) <= 80 else last[:79] + "…"
+    raise MetricsError(
+        f"the evaluator printed no JSON object line such as {example} on stdout (its last line: {shown!r}); "
+        "print the metrics as one JSON line last, e.g. `print(json.dumps(metrics))`, or name a file "
+        "holding them with `metrics_file`"
+    )
 
 
 def parse_json_object(text: str, source: str) -> dict[str, object]:

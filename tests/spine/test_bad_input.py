@@ -101,7 +101,11 @@ CASES = [
     Case(
         "metric absent", "metric 'score' is absent", evaluator='import json\nprint(json.dumps({"acc": 1}))\n'
     ),
-    Case("non-JSON output", 'no JSON object line such as {"score": 0.93}', evaluator='print("score: 0.9")\n'),
+    Case(
+        "non-JSON output",
+        "no JSON object line such as {\"score\": 0.93} on stdout (its last line: 'score: 0.9'); print the metrics",
+        evaluator='print("score: 0.9")\n',
+    ),
     Case(
         "nothing printed",
         'printed nothing on stdout (expected a JSON line such as {"score"',
