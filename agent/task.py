@@ -76,9 +76,13 @@ def _as_list(value: Any) -> Any:
 TurnPolicy = Literal["unlimited", "fixed", "p75", "dynamic"]
 
 
+DEFAULT_EXPERIMENTS = 20
+"""A run's experiments when its task names no count and no time is given (see `BudgetSpec`)."""
+
+
 class BudgetSpec(_Section):
     experiments: int | None = Field(
-        default=20,
+        default=DEFAULT_EXPERIMENTS,
         ge=1,
         description="experiments per run (including experiment 0); 20 unless `time` is given alone",
     )

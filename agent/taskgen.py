@@ -31,7 +31,7 @@ from pathlib import Path
 
 from agent.errors import UserError
 from agent.space_sketch import SpaceSketch, sketch_space
-from agent.task import Task, load_task
+from agent.task import DEFAULT_EXPERIMENTS, Task, load_task
 
 DIRECTIONS = {"max": "maximize", "maximize": "maximize", "min": "minimize", "minimize": "minimize"}
 _NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -47,7 +47,7 @@ class TaskDraft:
     timeout: str = "10m"
     git_repo: bool = False
     protect: list[str] = field(default_factory=list)
-    experiments: int = 20
+    experiments: int = DEFAULT_EXPERIMENTS
     llm: tuple[str, str] | None = None  # (base_url, model) from STROP_LLM_URL and STROP_LLM_MODEL
     run: str = ""  # two stages: the candidate's command, writing into $STROP_OUTPUTS
     score: str = ""  # the scorer's command, run in a fresh copy of `scorer`
@@ -279,13 +279,24 @@ workspace = {_toml(workspace_key)}  # {where}
 
 {_evaluator(d, base) if d.two_stage else _one_stage(d)}
 [budget]
-experiments = {d.experiments}  # also: time = "30m", tokens, cost (USD)
+{_experiments(d)}
 
 [proposer]
 kind = "auto"  # llm when [llm] is set, else evolve over [space]
 
 {_llm(d)}
 {_space(d)}"""
+
+
+def _experiments(d: TaskDraft) -> str:
+    """The count, written only when it is not the default: a written 20 stopped `strop run --time 30s`
+    after 20 experiments in 8 s (a count the file names is kept; the default is lifted by a time)."""
+    if d.experiments == DEFAULT_EXPERIMENTS:
+        return (
+            f"# experiments = {DEFAULT_EXPERIMENTS}  # the default, unless a time is given (here or --time); "
+            'also: time = "30m", tokens, cost (USD)'
+        )
+    return f'experiments = {d.experiments}  # also: time = "30m", tokens, cost (USD)'
 
 
 def _space(d: TaskDraft) -> str:

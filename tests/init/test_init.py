@@ -61,6 +61,11 @@ def test_init_writes_a_commented_task_that_loads_and_evaluates(tmp_path: Path, r
     assert task.workspace == folder.resolve()
     assert list(task.evaluator.files) == ["bench.py", "data.csv"]  # what the eval command names
     assert task.evaluator.direction.value == "minimize" and task.spec.task.goal == 'make "bench" fast'
+    # the default count is not written: `strop run --time 30s` stopped at a written 20 in 8 s
+    from agent.budget import RunBudget
+
+    assert RunBudget(task.spec.budget).experiments == 20
+    assert RunBudget(task.spec.budget).with_overrides(None, 30.0).experiments is None
     if repo:  # the task file itself would dirty the repo: commit it, as a user would
         subprocess.run(["git", "add", "task.toml"], cwd=folder, check=True)
         subprocess.run(
