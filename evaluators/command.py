@@ -133,8 +133,17 @@ def failed_run(execution: Execution, budget: Budgeted, stage: str) -> Verdict | 
     if execution.exit_code != 0:
         last = first_line(execution.stderr) or first_line(execution.stdout)
         reason = f"the {stage} exited with status {execution.exit_code}" + (f": {last}" if last else "")
+        if execution.exit_code == NOT_FOUND and execution.backend not in ("", "local"):
+            reason += f" ({NOT_FOUND_HINT})"
         return Verdict(status=Status.BUGGY, reason=reason, feedback=feedback)
     return None
+
+
+NOT_FOUND = 127  # the shell's "command not found"
+NOT_FOUND_HINT = (
+    "127 is a shell's 'not found': a sandbox holds /usr, strop's own Python and the task's files, not "
+    'your project\'s venv or a tool installed elsewhere; run those with sandbox = "local"'
+)
 
 
 def clear_metrics_file(spec: EvaluatorSpec, folder: Path) -> None:

@@ -130,6 +130,11 @@ CASES = [
     ),
     Case("string metric", "not a number", evaluator='print(\'{"score": "high"}\')\n'),
     Case("evaluator crash", "exited with status 1: ZeroDivisionError", evaluator="x = 1 / 0\n"),
+    Case(
+        "a tool the sandbox does not hold",
+        "exited with status 127: sh: 1: no-such-tool-xyz: not found (127 is a shell's 'not found': a sandbox",
+        evaluator="import subprocess, sys\nsys.exit(subprocess.call(['sh', '-c', 'no-such-tool-xyz']))\n",
+    ),
     Case("evaluator timeout, child ignores SIGTERM", "time limit", evaluator=SLEEPER, timeout="2s"),
     Case("adopt onto a dirty tree", "uncommitted changes (value.txt)", prepare=_adopt_dirty),
     Case(
