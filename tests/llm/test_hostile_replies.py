@@ -394,7 +394,8 @@ def test_a_connection_reset_mid_body_is_retried_and_its_half_answer_never_used(
 def test_a_retry_plans_its_answer_from_what_the_attempts_before_it_left(server: ScriptedServer) -> None:
     """Every retry planned `max_tokens` from the call's whole allowance, though the attempt before
     it had streamed tokens already: together they could spend past what the call was given."""
-    server.add(Reply.reset("word " * 400, after=300), Reply.text("whole answer", 40, 2))
+    # paced: a reset discards what the client has not read yet, and a loaded machine read 64 of 300
+    server.add(Reply.reset("word " * 400, after=300, chunk_delay=0.002), Reply.text("whole answer", 40, 2))
     llm = client(server)
     left = prompt_tokens_upper(HELLO) + 600
     reply = llm.complete(HELLO, tokens_left=left)
