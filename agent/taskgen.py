@@ -87,17 +87,33 @@ def is_git_top(folder: Path) -> bool:
     return top is not None and Path(top).resolve() == folder.resolve()
 
 
+_JUDGES = {
+    "make": ("Makefile", "makefile", "GNUmakefile"),
+    "pytest": ("tests", "test", "conftest.py", "pytest.ini"),
+}
+"""Files a tool reads without the command naming them: `make -s` runs the Makefile, a bare
+`pytest` the tests folder. Left editable, a candidate could change the judge itself."""
+
+
 def files_to_protect(workspace: Path, command: str) -> list[str]:
-    """The files the eval command names that exist in the workspace (the judge must not be edited)."""
+    """The files and folders the eval command names that exist in the workspace, and those its
+    tool reads unnamed (`_JUDGES`): the judge must not be edited. A folder protects all under it."""
     try:
         words = shlex.split(command)
     except ValueError as error:
         raise UserError(f"--eval {command!r} is not a valid command line: {error}") from None
+    root = workspace.resolve()
+    tools = {Path(word).name for word in words}
+    named = [name for tool, names in _JUDGES.items() if tool in tools for name in names]
     found = []
-    for word in words:
+    for word in [*words, *named]:
         candidate = (workspace / word).resolve()
-        if candidate.is_file() and candidate.is_relative_to(workspace.resolve()):
-            found.append(candidate.relative_to(workspace.resolve()).as_posix())
+        if (
+            candidate != root
+            and candidate.is_relative_to(root)
+            and (candidate.is_file() or candidate.is_dir())
+        ):
+            found.append(candidate.relative_to(root).as_posix())
     return sorted(set(found))
 
 

@@ -108,6 +108,17 @@ def test_files_outside_the_workspace_are_not_proposed(tmp_path: Path) -> None:
     assert files_to_protect(folder, "python bench.py ../secret.py missing.py") == ["bench.py"]
 
 
+def test_what_the_eval_tool_reads_unnamed_is_protected_too(tmp_path: Path) -> None:
+    """`make -s` left the Makefile editable, a bare `pytest` the tests: a candidate could change the judge."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_a.py").write_text("")
+    for name in ("Makefile", "conftest.py", "run.py"):
+        (tmp_path / name).write_text("")
+    assert files_to_protect(tmp_path, "make -s score") == ["Makefile"]
+    assert files_to_protect(tmp_path, "python -m pytest -q") == ["conftest.py", "tests"]
+    assert files_to_protect(tmp_path, "python run.py tests .") == ["run.py", "tests"]
+
+
 def test_a_task_from_the_command_line_is_kept_under_the_home(tmp_path: Path, isolated_home: Path) -> None:
     folder = workspace(tmp_path, repo=True)
     task = task_from_goal(folder, "g", "python bench.py", "seconds", "min", isolated_home)
