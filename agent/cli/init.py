@@ -178,7 +178,9 @@ def init_notes(d: TaskDraft, workspace: Path) -> list[str]:
     elif d.llm is None:
         notes.append(
             "no LLM set (STROP_LLM_URL, STROP_LLM_MODEL): `strop run` needs a [space] (the parameters the "
-            "offline proposer may change, read by your code from params.json) or an [llm] table; "
+            "offline proposer may change, read by your code from params.json, or written into lines of your "
+            "own files marked `# strop: NAME` and listed in [proposer] marked: a YAML config, a script) or an "
+            "[llm] table; "
             "both are sketched, commented out, at the end of the file"
         )
     return notes

@@ -299,7 +299,8 @@ class EvolveProposer:
 
             raise UserError(
                 f"task {task.name}: the evolve proposer needs a [space] table: the parameters it may "
-                "change, which each candidate reads from params.json, e.g. [space] learning_rate = "
+                "change, which each candidate reads from params.json (or from lines of its own files marked "
+                "`# strop: NAME`, listed in [proposer] marked), e.g. [space] learning_rate = "
                 '{ type = "float", low = 0.01, high = 0.5, log = true } (README: "A tour of task.toml"); '
                 "or configure [llm] to let a model edit the code"
             )
