@@ -422,6 +422,37 @@ def _check_trusted_paths(task: Task) -> None:
             )
 
 
+def _check_mounts(task: Task) -> None:
+    """Each `mounts` path exists and holds none of what candidates must not read: the scorer and
+    the private data (a mounted project folder around them would show the hidden answers) and
+    strop's home (other runs' records and kept outputs)."""
+    from agent.home import strop_home
+
+    guarded = [
+        task.resolve(v)
+        for key in ("scorer", "private", "final_private")
+        if (v := getattr(task.evaluator, key))
+    ]
+    guarded.append(strop_home().resolve())
+    for number, mount in enumerate(task.evaluator.mounts):
+        path = Path(mount).expanduser()
+        problem = None
+        if not path.exists():
+            problem = f"{path} does not exist"
+        else:
+            real = path.resolve()
+            held = [g for g in guarded if g == real or real in g.parents]
+            if held:
+                problem = f"{path} holds {held[0]}, which candidates must not read: mount the folders you need inside it"
+        if problem:
+            raise TaskSpecError(
+                str(task.path),
+                problem,
+                line=locate(task.source, ("evaluator", "mounts")),
+                key=f"evaluator.mounts[{number}]",
+            )
+
+
 def locate(text: str, loc: tuple[str | int, ...]) -> int | None:
     """The line (1-based) in TOML `text` where the key at `loc` is written, or its table's header."""
     keys = [str(part) for part in loc if not isinstance(part, int)]
@@ -570,6 +601,7 @@ def load_task(path: str | Path) -> Task:
         raise TaskSpecError(str(path), str(error)) from None
     task = Task(path=path.resolve(), spec=spec, source=text)
     _check_trusted_paths(task)
+    _check_mounts(task)
     _check_commands(task)
     _check_proposer_paths(task)
     _check_written_files_not_ignored(task)

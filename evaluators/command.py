@@ -142,7 +142,7 @@ def failed_run(execution: Execution, budget: Budgeted, stage: str) -> Verdict | 
 NOT_FOUND = 127  # the shell's "command not found"
 NOT_FOUND_HINT = (
     "127 is a shell's 'not found': a sandbox holds /usr, strop's own Python and the task's files, not "
-    'your project\'s venv or a tool installed elsewhere; run those with sandbox = "local"'
+    "your project's venv or a tool installed elsewhere: name their folders in [evaluator] mounts"
 )
 
 
@@ -300,6 +300,7 @@ class CommandEvaluator:
                     self.limits(budget.seconds),
                     env={**self.spec.env, "STROP_PHASE": phase},
                     readonly_paths=self.protected.paths_in(place.work),
+                    binds=self.spec.mount_binds(),
                 )
             except SandboxError as error:
                 return Verdict(

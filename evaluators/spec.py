@@ -22,13 +22,14 @@ are written relative to the task file and resolved by the task.
 from __future__ import annotations
 
 import math
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from evaluators.metric import Direction
 from sandbox.backends import BACKENDS
+from sandbox.execution import Bind
 from sandbox.units import UnitError, parse_duration, parse_size
 
 MAX_SECONDS = 365 * 86400.0
@@ -181,6 +182,26 @@ class EvaluatorSpec(BaseModel):
     env: dict[str, str] = Field(
         default_factory=dict, description="extra environment (secret-looking names dropped)"
     )
+    mounts: tuple[str, ...] = Field(
+        default=(),
+        description="host folders both stages may read, at their own paths (a project's venv, a toolchain)",
+    )
+
+    @field_validator("mounts")
+    @classmethod
+    def _mounts_absolute(cls, mounts: tuple[str, ...]) -> tuple[str, ...]:
+        """Absolute (or `~/…`) paths: a sandbox sees them at the same path, whatever its working folder."""
+        for mount in mounts:
+            path = Path(mount).expanduser()
+            if not path.is_absolute() or ".." in path.parts:
+                raise ValueError(f"mount {mount!r} must be an absolute path (or ~/…) with no '..'")
+            if path == Path("/"):
+                raise ValueError("mount '/' would show the whole machine to candidate code: name the folders")
+        return mounts
+
+    def mount_binds(self) -> list[Bind]:
+        """The `mounts` as read-only binds for either stage's sandbox."""
+        return [Bind(Path(mount).expanduser()) for mount in self.mounts]
 
     @field_validator("files")
     @classmethod

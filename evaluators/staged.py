@@ -473,7 +473,7 @@ class StagedEvaluator:
         score_by: float | None = None,
     ) -> Verdict:
         run_env = {**self.spec.env, OUTPUTS_VAR: str(place.outputs), SECONDS_VAR: f"{budget.seconds:.1f}"}
-        binds = [Bind(place.outputs, writable=True)]
+        binds = [Bind(place.outputs, writable=True), *self.spec.mount_binds()]
         if public is not None:
             run_env[PUBLIC_VAR] = str(public)
             binds.append(Bind(public))
@@ -520,7 +520,7 @@ class StagedEvaluator:
         clear_metrics_file(self.spec, place.scorer)
         place.sealed.mkdir(mode=0o755, exist_ok=True)
         env = {**self.spec.env, OUTPUTS_VAR: str(place.sealed), "STROP_PHASE": phase}
-        binds = [Bind(place.sealed)]
+        binds = [Bind(place.sealed), *self.spec.mount_binds()]
         private = private or self._private(place, phase)
         if private is not None:
             env[PRIVATE_VAR] = str(private)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -294,3 +295,35 @@ def test_an_env_no_process_could_start_with_is_refused(make_workspace, cli, env:
     result = cli("eval", str(ws.task))
     assert result.code == 2 and said in result.stderr, result.stderr
     assert len(result.stderr) < 2000  # the value is not echoed back
+
+
+def test_a_mounted_folder_is_read_in_the_sandbox_and_one_holding_strops_home_is_refused(
+    make_workspace, cli, tmp_path: Path
+) -> None:
+    """A project's venv or a toolchain outside /usr was in no sandbox: `gcc-13: not found`, and the
+    only way out was `sandbox = "local"`. `mounts` shows such a folder, read-only, at its own path."""
+    tools = tmp_path / "toolchain" / "bin"
+    tools.mkdir(parents=True)
+    (tools / "score-tool").write_text("#!/bin/sh\necho '{\"score\": 0.75}'\n")
+    (tools / "score-tool").chmod(0o755)
+    ws = make_workspace(
+        evaluator=f"import subprocess\nsubprocess.run([{str(tools / 'score-tool')!r}], check=True)\n"
+    )
+    plain = ws.task.read_text() + 'sandbox = "bwrap"\n'
+    ws.task.write_text(plain)
+    missing = cli("eval", str(ws.task))
+    assert missing.code == 2 and "No such file or directory" in missing.stderr, missing.stderr
+    ws.task.write_text(plain + f'mounts = ["{tools.parent}"]\n')
+    found = cli("eval", str(ws.task), "--json")
+    assert found.code == 0 and json.loads(found.stdout)["experiment"]["metrics"]["score"] == 0.75, (
+        found.stderr
+    )
+    home = Path(os.environ["STROP_HOME"])
+    ws.task.write_text(plain + f'mounts = ["{home.parent}"]\n')  # holds strop's home: other runs' records
+    held = cli("eval", str(ws.task))
+    assert held.code == 2 and f"holds {home.resolve()}, which candidates must not read" in held.stderr, (
+        held.stderr
+    )
+    ws.task.write_text(plain + 'mounts = ["relative/bin"]\n')
+    refused = cli("eval", str(ws.task))
+    assert refused.code == 2 and "must be an absolute path" in refused.stderr, refused.stderr
