@@ -38,6 +38,18 @@ if TYPE_CHECKING:
 _UNHASHED_FOLDERS = frozenset({".git", "__pycache__", ".venv", ".strop", ".pytest_cache"})
 
 
+_LATER_FIELDS = ("mounts",)
+"""`[evaluator]` keys added after runs were fingerprinted: left out of the digest while empty."""
+
+
+def evaluator_identity(task: Task) -> str:
+    """The `[evaluator]` as the fingerprint reads it: fields added later count only when set, so a
+    task's fingerprint stays what its earlier runs recorded (with an empty `mounts` in it, every
+    task's changed, and the failing regions learned before stopped steering)."""
+    unset = {name for name in _LATER_FIELDS if not getattr(task.evaluator, name)}
+    return task.evaluator.model_dump_json(exclude=unset)
+
+
 def run_fingerprint(task: Task, run: Any = None) -> str:
     """The fingerprint of `run` of `task` (or of the workspace as it is, without a run)."""
     digest = hashlib.sha256()
@@ -50,7 +62,7 @@ def run_fingerprint(task: Task, run: Any = None) -> str:
                 digest.update(f"{path}\0{meta.split()[-1]}\n".encode())
     else:
         _hash_folder(digest, task.workspace, skipped)
-    digest.update(b"\0evaluator\0" + task.evaluator.model_dump_json().encode())
+    digest.update(b"\0evaluator\0" + evaluator_identity(task).encode())
     digest.update(b"\0trusted\0" + _trusted(task, run).encode())
     return digest.hexdigest()[:16]
 

@@ -106,3 +106,18 @@ def test_traces_without_a_fingerprint_keep_working_but_never_steer_a_fingerprint
     assert len(memory.failing_regions("tiny")) == 1  # read, and used by a caller without a fingerprint
     _, loop_memory = _loop_memory(load_task(task_file), memory)
     assert loop_memory.fingerprint is not None and loop_memory.exclusions() == []
+
+
+def test_a_task_without_mounts_keeps_the_fingerprint_its_earlier_runs_recorded(tmp_path: Path) -> None:
+    """`[evaluator] mounts` came after runs were fingerprinted: while empty it is left out of what
+    the digest reads (in it, every task's fingerprint changed, and the failing regions learned
+    before stopped steering); a mount set is part of the evaluator and changes it."""
+    from agent.loop.fingerprint import evaluator_identity, run_fingerprint
+
+    task_file = make_task(tmp_path / "t")
+    before = run_fingerprint(load_task(task_file))
+    assert "mounts" not in json.loads(evaluator_identity(load_task(task_file)))
+    text = task_file.read_text().replace("[evaluator]\n", f'[evaluator]\nmounts = ["{tmp_path}"]\n', 1)
+    task_file.write_text(text)
+    assert json.loads(evaluator_identity(load_task(task_file)))["mounts"] == [str(tmp_path)]
+    assert run_fingerprint(load_task(task_file)) != before
