@@ -734,25 +734,13 @@ def _untracked_notes(task: Task) -> list[str]:
     fails with an error that names some later step (`make: *** Error 1`), not the file. The
     task file itself (`strop init` writes it there) is strop's to read, not the commands'.
     """
-    import subprocess
-
     from agent.taskgen import is_git_top
 
     workspace = task.workspace
     if not workspace.is_dir() or not is_git_top(workspace):
         return []
-    try:
-        listed = subprocess.run(
-            ["git", "-c", "core.fsmonitor=false", "-C", str(workspace), *_LIST_UNTRACKED],
-            capture_output=True,
-            timeout=30,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []  # a repo git cannot list is reported where the run opens it
     own = task.path.relative_to(workspace).as_posix() if task.path.is_relative_to(workspace) else None
-    paths = [p.decode("utf-8", "backslashreplace") for p in listed.split(b"\0") if p]
-    paths = [p for p in paths if p != own]
+    paths = [p for p in _git_lines(workspace, list(_LIST_UNTRACKED)) if p != own]
     notes = []
     if paths:
         notes.append(
@@ -789,6 +777,8 @@ def _some(paths: list[str]) -> str:
 
 
 def _git_lines(workspace: Path, args: list[str]) -> list[str]:
+    """What `git ARGS -z` lists in `workspace`; nothing when git cannot list it (a repo git cannot
+    read is reported where the run opens it)."""
     import subprocess
 
     try:

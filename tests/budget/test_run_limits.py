@@ -139,6 +139,19 @@ def test_a_call_that_would_outlive_the_deadline_is_cut(
     assert result["cost"]["cancelled"] >= 1 and result["cost"]["estimated"] > 0
 
 
+def _digits_with_budget(tmp_path: Path, budget: str) -> Path:
+    """A copy of the bundled digits-gbm task whose [budget] table holds `budget` only."""
+    import shutil
+
+    task = tmp_path / "digits-gbm"
+    shutil.copytree(Path(__file__).parents[2] / "benchmarks" / "tasks" / "digits-gbm", task)
+    text = (task / "task.toml").read_text()
+    start = text.index("[budget]")
+    end = text.index("\n[", start + 1)
+    (task / "task.toml").write_text(f"{text[:start]}[budget]\n{budget}\n{text[end:]}")
+    return task
+
+
 @pytest.mark.parametrize(
     ("budget", "experiments"),
     [('time = "30m"', None), ('time = "30m"\nexperiments = 5', 5), ("tokens = 1000", 20), ("", 20)],
@@ -147,17 +160,10 @@ def test_a_time_given_alone_bounds_the_run(tmp_path: Path, budget: str, experime
     """`[budget] time = "30m"` on its own stopped after 20 experiments, the default count ("experiments
     left: 20 of 20; time left: 1798s"); tokens or cost alone keep the count (an offline proposer
     spends neither)."""
-    import shutil
-
     from agent.budget import RunBudget, Usage
     from agent.task import load_task
 
-    task = tmp_path / "digits-gbm"
-    shutil.copytree(Path(__file__).parents[2] / "benchmarks" / "tasks" / "digits-gbm", task)
-    text = (task / "task.toml").read_text()
-    start = text.index("[budget]")
-    end = text.index("\n[", start + 1)
-    (task / "task.toml").write_text(f"{text[:start]}[budget]\n{budget}\n{text[end:]}")
+    task = _digits_with_budget(tmp_path, budget)
     limits = RunBudget(load_task(task / "task.toml").spec.budget)
     assert limits.experiments_left(Usage(experiments=3)) == (None if experiments is None else experiments - 3)
 
@@ -175,18 +181,11 @@ def test_a_time_given_alone_bounds_the_run(tmp_path: Path, budget: str, experime
 def test_a_time_given_alone_on_the_command_line_bounds_the_run(
     tmp_path: Path, budget: str, cli_experiments: int | None, cli_time: float | None, cap: int | None
 ) -> None:
-    import shutil
-
     from agent.budget import RunBudget
     from agent.loop.graph import make_proposer
     from agent.task import load_task
 
-    task = tmp_path / "digits-gbm"
-    shutil.copytree(Path(__file__).parents[2] / "benchmarks" / "tasks" / "digits-gbm", task)
-    text = (task / "task.toml").read_text()
-    start = text.index("[budget]")
-    end = text.index("\n[", start + 1)
-    (task / "task.toml").write_text(f"{text[:start]}[budget]\n{budget}\n{text[end:]}")
+    task = _digits_with_budget(tmp_path, budget)
     loaded = load_task(task / "task.toml")
     limits = RunBudget(loaded.spec.budget).with_overrides(cli_experiments, cli_time)
     assert limits.experiments == cap

@@ -168,6 +168,20 @@ def test_an_unreachable_cluster_is_one_line_and_the_run_resumes_locally(tmp_path
     assert '"experiments": 2' in resumed.stdout
 
 
+def _wait_for_an_evaluation(driver, cluster: LocalCluster, timeout: float = 180.0) -> None:  # type: ignore[no-untyped-def]
+    """Until a worker of `cluster` runs an evaluation `driver` (a `strop run` process) sent it."""
+    end = time.monotonic() + timeout
+    in_flight = False
+    while time.monotonic() < end and driver.poll() is None and not in_flight:
+        in_flight = any(
+            Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::evaluate_job")
+            for pid in cluster.worker_pids()
+            if Path(f"/proc/{pid}").exists()
+        )
+        time.sleep(0.05)
+    assert in_flight, "no evaluation was seen running on the cluster"
+
+
 def test_a_killed_driver_is_resumed_and_re_dispatches_what_was_in_flight(
     tmp_path: Path, cluster: LocalCluster
 ) -> None:
@@ -184,16 +198,7 @@ def test_a_killed_driver_is_resumed_and_re_dispatches_what_was_in_flight(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    end = time.monotonic() + 180
-    in_flight = False
-    while time.monotonic() < end and driver.poll() is None and not in_flight:
-        in_flight = any(
-            Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::evaluate_job")
-            for pid in cluster.worker_pids()
-            if Path(f"/proc/{pid}").exists()
-        )
-        time.sleep(0.05)
-    assert in_flight, "no evaluation was seen running on the cluster"
+    _wait_for_an_evaluation(driver, cluster)
     os.kill(driver.pid, signal.SIGKILL)
     driver.wait(timeout=30)
     resumed = subprocess.run([*base, "resume", "--json"], capture_output=True, text=True, timeout=300)
@@ -224,16 +229,7 @@ def test_sigterm_stops_a_ray_run_with_its_line_and_the_signal_s_status(
         stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
-    end = time.monotonic() + 180
-    in_flight = False
-    while time.monotonic() < end and driver.poll() is None and not in_flight:
-        in_flight = any(
-            Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::evaluate_job")
-            for pid in cluster.worker_pids()
-            if Path(f"/proc/{pid}").exists()
-        )
-        time.sleep(0.05)
-    assert in_flight, "no evaluation was seen running on the cluster"
+    _wait_for_an_evaluation(driver, cluster)
     os.kill(driver.pid, signal.SIGTERM)
     _, stderr = driver.communicate(timeout=60)
     assert driver.returncode == -signal.SIGTERM, stderr[-2000:]

@@ -110,13 +110,14 @@ def _alive(pids: list[int], within: float = 3.0) -> list[int]:
 
 
 def _signalled(
-    tmp_path: Path, home: Path, signum: int, marks: Path, evaluations: int
+    tmp_path: Path, home: Path, signum: int, marks: Path, evaluations: int, command: str = "run"
 ) -> tuple[int, str, float]:
-    """Start `strop run`, send `signum` once `evaluations` candidates have started; status, stderr, seconds to end."""
+    """Start `strop COMMAND` (run, eval), send `signum` once `evaluations` candidates have started;
+    status, stderr, seconds to end."""
     stderr = tmp_path / "stderr.txt"
     with stderr.open("w") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "agent.cli", "run", str(tmp_path)],
+            [sys.executable, "-m", "agent.cli", command, str(tmp_path)],
             stdout=subprocess.DEVNULL,
             stderr=sink,
             env={**os.environ, "STROP_HOME": str(home), "PYTHONPATH": str(ROOT)},
@@ -250,28 +251,10 @@ def test_sigterm_stops_strop_eval_and_its_evaluation(tmp_path: Path) -> None:
     """`strop eval` died at once on SIGTERM or SIGHUP, with no word, and the evaluation ran on
     (a docker container for seconds; on local the candidate and its child to their end)."""
     marks = _task(tmp_path, slow=30, fast=30)
-    stderr = tmp_path / "stderr.txt"
-    with stderr.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "agent.cli", "eval", str(tmp_path)],
-            stdout=subprocess.DEVNULL,
-            stderr=sink,
-            env={**os.environ, "STROP_HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT)},
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 120
-        while not list(marks.iterdir()) and process.poll() is None:
-            assert time.monotonic() < deadline, stderr.read_text()
-            time.sleep(0.05)
-        time.sleep(0.5)
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(timeout=60)
     try:
-        assert code == -signal.SIGTERM, stderr.read_text()
-        assert (
-            "interrupted: run " in stderr.read_text()
-            and "before experiment 0 was scored" in stderr.read_text()
-        )
+        code, stderr, _ = _signalled(tmp_path, tmp_path / "home", signal.SIGTERM, marks, 1, command="eval")
+        assert code == -signal.SIGTERM, stderr
+        assert "interrupted: run " in stderr and "before experiment 0 was scored" in stderr, stderr
         assert _alive(_candidates(marks)) == [], "the candidate and its child outlived strop eval"
     finally:
         _cleanup(marks)
