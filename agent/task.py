@@ -803,26 +803,13 @@ def _submodule_notes(task: Task) -> list[str]:
     `strop adopt` would bring that into the user's branch: a note, not a copy. (A task folder
     inside a repo is copied, so its submodules' files are plain files of that copy, and work.)
     """
-    import subprocess
-
     from agent.taskgen import is_git_top
 
     workspace = task.workspace
     if not workspace.is_dir() or not is_git_top(workspace):
         return []
-    try:
-        listed = subprocess.run(
-            ["git", "-c", "core.fsmonitor=false", "-C", str(workspace), "ls-files", "-z", "--stage"],
-            capture_output=True,
-            timeout=30,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    entries = (entry.partition(b"\t") for entry in listed.split(b"\0") if entry)
-    paths = [
-        path.decode("utf-8", "backslashreplace") for meta, _, path in entries if meta.startswith(b"160000 ")
-    ]
+    entries = (line.partition("\t") for line in _git_lines(workspace, ["ls-files", "-z", "--stage"]))
+    paths = [path for meta, _, path in entries if meta.startswith("160000 ")]
     if not paths:
         return []
     shown = ", ".join(paths[:UNTRACKED_SHOWN]) + (
