@@ -35,6 +35,7 @@ import enum
 import keyword
 import math
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,6 +72,12 @@ class Expression:
             return False
 
 
+_PARSING = threading.Lock()
+"""One `ast.parse` at a time: CPython 3.11 keeps the AST constructor's recursion depth in state the
+threads share, and two threads parsing at once raised "SystemError: AST constructor recursion
+depth mismatch" (python/cpython#106905; seen in CI with four threads building constraints)."""
+
+
 def parse(text: str) -> Expression:
     """Parse and check `text`; raises `ExpressionError` with one clear line."""
     too_deep = ExpressionError(
@@ -79,7 +86,8 @@ def parse(text: str) -> Expression:
     )
     try:
         source = _desugar(text.strip())
-        tree = ast.parse(source, mode="eval").body
+        with _PARSING:
+            tree = ast.parse(source, mode="eval").body
     except SyntaxError as error:
         raise ExpressionError(f"rule {_shown(text)} is not a valid expression: {error.msg}") from None
     except (RecursionError, MemoryError):
