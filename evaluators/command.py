@@ -182,9 +182,15 @@ def read_metrics(spec: EvaluatorSpec, execution: Execution, folder: Path) -> dic
 
 
 def log_text(stage: str, command: str, execution: Execution) -> str:
+    """A stage's log: its command, how it ended, what the sandbox said of itself, its output.
+
+    The sandbox's notes (`# note: memory: a cgroup …`, `syscalls: …`, a disk watch's) are the
+    record of which limits held for this very command: the README sends users to them.
+    """
+    notes = "".join(f"# note: {' '.join(note.split())}\n" for note in execution.notes)
     return (
         f"$ {command}   # stage {stage}\n# backend={execution.backend} exit={execution.exit_code} "
-        f"killed_by={execution.killed_by} wall={execution.wall_time:.3f}s\n"
+        f"killed_by={execution.killed_by} wall={execution.wall_time:.3f}s\n{notes}"
         f"--- stdout ---\n{execution.stdout}\n--- stderr ---\n{execution.stderr}\n"
     )
 
