@@ -1094,9 +1094,13 @@ def _log_name(slot: Slot) -> str:
 
 
 def _log_excerpt(record: ExperimentRecord, chars: int = 1500) -> str:
-    if record.log_path and Path(record.log_path).is_file():
-        return Path(record.log_path).read_text(errors="replace")[-chars:]
-    return record.feedback[-chars:]
+    """What a lesson learns of a failure: the verdict as the proposer read it, never the log.
+
+    The log holds all a scorer printed (only its last error line may reach the proposer: it
+    reads private answers) and the host's paths (the user's name, strop's home); a lesson's
+    text reaches later runs' prompts, other tasks' too.
+    """
+    return (record.feedback or record.reason)[-chars:]
 
 
 def _rejections_counted(records: dict[int, ExperimentRecord], counted: bool) -> str:
