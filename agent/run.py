@@ -428,8 +428,8 @@ def _opened(opener: Callable[..., Any], name: str, key: str, *more: Any) -> Any:
         return opener(name, *more)
     except SandboxError as error:
         raise UserError(
-            f"[evaluator] {key} = {name!r} cannot be used here: {error}; start it, or choose another "
-            "(`strop sandbox check` says which work)"
+            f"[evaluator] {key} = {name!r} cannot be used here: {error} "
+            "(`strop sandbox check` says which backends work)"
         ) from None
 
 

@@ -56,10 +56,17 @@ def smoke(sandbox: Sandbox) -> None:
         raise SandboxError(f"{sandbox.name} cannot run a trivial command: {result.tail(300).strip()}")
 
 
-def warn_weak() -> None:
+def warn_weak(reasons: list[str] | None = None) -> None:
+    """Say, once and loudly, that candidate code runs unconfined, and why the stronger backends did not open.
+
+    `reasons`: "backend: why" for each stronger backend `auto` tried. Each carries its own fix (join
+    the docker group, allow user namespaces, install bubblewrap), which a generic "install docker.io
+    or bubblewrap" got wrong wherever both were installed.
+    """
+    why = f"the stronger ones did not open ({'; '.join(reasons)})" if reasons else "it was chosen by name"
     message = (
         "sandbox backend 'local' chosen: candidate code runs on the host with your rights "
-        "(no file, network or process isolation). Install docker.io or bubblewrap; see `strop sandbox check`."
+        f"(no file, network or process isolation); {why}. See `strop sandbox check`."
     )
     log.warning(message)
     warnings.warn(message, WeakSandboxWarning, stacklevel=3)
@@ -86,8 +93,7 @@ def open_sandbox(name: str = "auto") -> Sandbox:
                 continue
             _chosen["auto"] = candidate
             if candidate == "local":
-                log.warning("stronger sandboxes unavailable: %s", "; ".join(reasons))
-                warn_weak()
+                warn_weak(reasons)
             return sandbox
     raise SandboxError("no sandbox backend works here: " + "; ".join(reasons))
 

@@ -28,6 +28,10 @@ larger of the launcher's peak RSS (which starts from strop's own RSS at fork) an
 sum the watch saw. A seccomp filter (`sandbox.syscalls`, bwrap's `--seccomp`) refuses new user
 namespaces, `fallocate` and a few kernel interfaces; where libseccomp is missing the sandbox
 runs without it and its notes say so.
+
+Run by a normal user, bwrap needs a user namespace: where the kernel allows none (a sysctl, a
+container's limit) the backend does not open, or its run raises `SandboxError` with the cause and
+the fix, rather than passing bwrap's own line off as the command's failure.
 """
 
 from __future__ import annotations
@@ -68,6 +72,12 @@ from sandbox.workspace import Workspace, lend_all, sandbox_user
 
 ORPHAN_GRACE = 60.0
 """Seconds past the timeout after which a sandbox whose strop died ends itself."""
+
+USERNS_SYSCTLS = (
+    ("user.max_user_namespaces", "0", "15000"),
+    ("kernel.unprivileged_userns_clone", "0", "1"),  # Debian's and Ubuntu's older kernels
+)
+"""(sysctl, value that turns user namespaces off for normal users, a value that turns them on)."""
 
 # Order of mount operations at equal depth: folders, system mounts, runtime, workspace, protected.
 _DIR, _SYSTEM, _RUNTIME, _WORK, _PROTECTED = range(5)
@@ -231,6 +241,8 @@ class BwrapSandbox:
         helper = "setpriv" if os.getuid() == 0 else "prlimit"
         if not shutil.which(helper):
             raise SandboxError(f"{helper} is missing (apt-get install -y util-linux)")
+        if os.getuid() != 0 and (off := user_namespaces_off()):
+            raise SandboxError(no_user_namespaces(off))
         self.binary = found
         self.runtime = runtime or Runtime.detect()
         self.memory_cgroups = memory_cgroups
@@ -296,10 +308,13 @@ class BwrapSandbox:
                     on_stop=init.kill,
                     gate=gate,
                 )
+            made = init.take() is not None  # bwrap names the sandbox's pid 1 once it made it
         finally:
             os.close(info_read)
             if isinstance(memory, MemoryCgroup):
                 memory.close()
+        if not made and seen.returncode != 0 and seen.killed_by is None and not seen.cancelled:
+            raise SandboxError(_setup_failure(seen.stderr.text(), as_root))
         notes = [note, filter_note, *([disk.note] if disk.note else [])]
         execution = to_execution(seen, self.name, signal_from_launcher(seen.returncode), notes)
         if isinstance(memory, MemoryCgroup):
@@ -317,6 +332,49 @@ class BwrapSandbox:
         if not isinstance(memory, MemoryCgroup) and (hint := address_space_note(execution, limits.memory)):
             execution.notes.append(hint)
         return execution
+
+
+def user_namespaces_off() -> tuple[str, str, str] | None:
+    """The entry of `USERNS_SYSCTLS` that keeps normal users from making user namespaces here, or None.
+
+    bwrap run by a normal user needs one; without it bwrap fails on its first line, and what it
+    prints (ENOSPC, "nesting depth") names neither the cause nor the fix. Read before any run so
+    that `auto` moves on, and a backend named by the task is refused before the first experiment.
+    """
+    for sysctl in USERNS_SYSCTLS:
+        with contextlib.suppress(OSError):
+            if Path("/proc/sys", *sysctl[0].split(".")).read_text().strip() == sysctl[1]:
+                return sysctl
+    return None
+
+
+def no_user_namespaces(sysctl: tuple[str, str, str] | None) -> str:
+    """The one line that says why bwrap cannot run for this user here, and what fixes it.
+
+    `sysctl`: the setting that refuses them, or None for a limit no sysctl here shows (an
+    enclosing container's own, a seccomp or AppArmor rule).
+    """
+    if sysctl is None:
+        cause, fix = "a limit of this machine or of a container it runs in", "an administrator can lift it"
+    else:
+        name, off, on = sysctl
+        cause, fix = f"{name} = {off}", f"an administrator can allow them (`sudo sysctl -w {name}={on}`)"
+    return (
+        f"bwrap needs a user namespace, and normal users may not make one here ({cause}): {fix}, "
+        'or use sandbox = "docker" (which needs access to the docker socket)'
+    )
+
+
+def _setup_failure(stderr: str, as_root: bool) -> str:
+    """Why bwrap failed before it made the sandbox (no child pid on its info fd), in one line.
+
+    Not the command's failure: nothing of it ran.
+    """
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    said = next((line for line in lines if line.startswith("bwrap:")), lines[-1] if lines else "no message")
+    if not as_root and "namespace" in said.lower():
+        return f"{no_user_namespaces(user_namespaces_off())} [{said}]"
+    return f"bwrap could not make the sandbox: {said}"
 
 
 def _syscall_filter() -> tuple[int | None, str]:

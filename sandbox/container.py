@@ -20,6 +20,9 @@ whose strop died ends by itself and is removed by the next `DockerSandbox`.
 A strop that is stopping (SIGTERM, Ctrl-C: `sandbox.stopping`) removes its containers
 on the way out; one SIGKILLed cannot, and its container runs on until that switch
 (the time limit plus `ORPHAN_GRACE`) or the next `DockerSandbox`, whichever comes first.
+
+An engine that does not answer is told apart by its socket (`unreachable`): no dockerd, a socket
+this user may not open (the docker group), or another failure, each with its own fix.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import socket
 import sys
 import threading
 import time
@@ -45,6 +49,8 @@ from sandbox.stopping import Running, running
 from sandbox.syscalls import FilterUnavailable, confined, filter_note
 from sandbox.workspace import Workspace, lend_all, sandbox_user
 
+DEFAULT_SOCKET = "/var/run/docker.sock"
+"""Where docker-py looks for the engine when DOCKER_HOST is unset."""
 LABEL = "strop.sandbox"
 OWNER_LABEL = "strop.pid"
 ORPHAN_GRACE = 60.0
@@ -109,16 +115,17 @@ class DockerSandbox:
 
     def __init__(self, client: Any = None, runtime: Runtime | None = None, image: str | None = None) -> None:
         try:
-            import docker
+            import docker  # noqa: F401
         except ImportError as error:  # pragma: no cover - docker is a declared dependency
             raise SandboxError("the docker Python SDK is not installed") from error
-        try:
-            self.client = client or docker.from_env(timeout=60)
-            self.client.ping()
-        except Exception as error:
-            raise SandboxError(
-                f"the docker engine does not answer ({_short(error)}); is dockerd running?"
-            ) from error
+        if client is None:
+            self.client = connect()
+        else:
+            try:
+                client.ping()
+            except Exception as error:
+                raise SandboxError(unreachable(error)) from error
+            self.client = client
         self.runtime = runtime or Runtime.detect()
         self.image = image or ensure_image(self.client, self.runtime)
         self.reap_orphans()
@@ -275,6 +282,69 @@ class DockerSandbox:
             return found[0] if found else None
 
         return init
+
+
+def connect(timeout: int = 60) -> Any:
+    """A docker-py client whose engine answered a ping; SandboxError saying why not, in one line."""
+    import docker
+
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+    except Exception as error:
+        raise SandboxError(unreachable(error)) from error
+    return client
+
+
+def unreachable(error: BaseException) -> str:
+    """Why the docker engine did not answer, and the fix, judged by the socket itself.
+
+    docker-py says "Connection aborted" for three causes with three fixes: no dockerd (start
+    it), a socket this user may not open (the docker group), anything else (its message).
+    A normal user told "is dockerd running?" about a running dockerd goes the wrong way.
+    """
+    host = os.environ.get("DOCKER_HOST") or f"unix://{DEFAULT_SOCKET}"
+    if not host.startswith("unix://"):
+        return f"the docker engine at {host} does not answer ({_short(error)})"
+    path = host.removeprefix("unix://")
+    try:
+        with socket.socket(socket.AF_UNIX) as probe:
+            probe.settimeout(5)
+            probe.connect(path)
+    except (FileNotFoundError, ConnectionRefusedError) as refused:
+        missing = "no socket at" if isinstance(refused, FileNotFoundError) else "nothing listens on"
+        return (
+            f"the docker engine is not running ({missing} {path}): start dockerd "
+            '(`sudo systemctl start docker`), or use sandbox = "bwrap"'
+        )
+    except PermissionError:
+        return _no_access(path)
+    except OSError as failed:
+        return f"cannot reach the docker engine at {path} ({failed.strerror or failed})"
+    return f"the docker engine at {path} does not answer ({_short(error)})"
+
+
+def _no_access(path: str) -> str:
+    """The line for a docker socket this user may not open: the group that may, and how to join it."""
+    import grp
+    import pwd
+
+    head, other = f"no access to the docker socket {path}", 'or use sandbox = "bwrap"'
+    try:
+        user = pwd.getpwuid(os.getuid()).pw_name
+        gid = os.stat(path).st_gid
+        group = grp.getgrgid(gid).gr_name
+        members = grp.getgrgid(gid).gr_mem
+    except (OSError, KeyError):
+        return f"{head}: ask an administrator for access, {other}"
+    if gid == 0:
+        return f"{head} (only root may use it here): ask an administrator for access, {other}"
+    if user in members and gid not in os.getgroups():
+        return f"{head}: you joined the {group} group after this session began; log in again, {other}"
+    return (
+        f"{head}: ask to be added to the {group} group (`sudo usermod -aG {group} {user}`, "
+        f"then log in again), {other}"
+    )
 
 
 def _filtered(command: Sequence[str]) -> tuple[list[str], str]:

@@ -64,19 +64,13 @@ def image_command(
 
     Example:  strop sandbox image --rebuild
     """
+    from sandbox.container import connect
     from sandbox.execution import SandboxError
     from sandbox.image import build_image
     from sandbox.runtime import Runtime
 
     try:
-        import docker
-
-        client = docker.from_env(timeout=60)
-        client.ping()
-    except Exception as error:
-        raise UserError(f"the docker engine does not answer ({error}); start dockerd first") from None
-    try:
-        tag = build_image(client, Runtime.detect(), rebuild=rebuild)
+        tag = build_image(connect(), Runtime.detect(), rebuild=rebuild)
     except SandboxError as error:
         raise UserError(str(error)) from None
     out.print(f"ready {tag}")
