@@ -422,10 +422,9 @@ def _check_trusted_paths(task: Task) -> None:
             )
 
 
-def _check_mounts(task: Task) -> None:
-    """Each `mounts` path exists and holds none of what candidates must not read: the scorer and
-    the private data (a mounted project folder around them would show the hidden answers) and
-    strop's home (other runs' records and kept outputs)."""
+def _guarded(task: Task) -> list[Path]:
+    """What neither candidates nor the LLM may read: the scorer and the private data (the hidden
+    answers) and strop's home (other runs' records and kept outputs)."""
     from agent.home import strop_home
 
     guarded = [
@@ -434,22 +433,67 @@ def _check_mounts(task: Task) -> None:
         if (v := getattr(task.evaluator, key))
     ]
     guarded.append(strop_home().resolve())
+    return guarded
+
+
+def _exposure(real: Path, guarded: list[Path], reader: str, fix: str) -> str | None:
+    """Why the resolved path `real` would show a guarded folder to `reader` (None: it shows none).
+    A folder that is or holds one would show all of it (`fix` says what to give instead); a path
+    inside one, part of it."""
+    for folder in guarded:
+        if folder == real or real in folder.parents:
+            return f"holds {folder}, which {reader} must not read: {fix}"
+        if folder in real.parents:
+            return f"lies inside {folder}, which {reader} must not read"
+    return None
+
+
+def _check_mounts(task: Task) -> None:
+    """Each `mounts` path exists and shows none of what candidates must not read (`_guarded`):
+    a mounted project folder around the scorer or the private data would show the hidden answers."""
+    guarded = _guarded(task)
     for number, mount in enumerate(task.evaluator.mounts):
         path = Path(mount).expanduser()
         problem = None
         if not path.exists():
             problem = f"{path} does not exist"
-        else:
-            real = path.resolve()
-            held = [g for g in guarded if g == real or real in g.parents]
-            if held:
-                problem = f"{path} holds {held[0]}, which candidates must not read: mount the folders you need inside it"
+        elif exposure := _exposure(
+            path.resolve(), guarded, "candidates", "mount the folders you need inside it"
+        ):
+            problem = f"{path} {exposure}"
         if problem:
             raise TaskSpecError(
                 str(task.path),
                 problem,
                 line=locate(task.source, ("evaluator", "mounts")),
                 key=f"evaluator.mounts[{number}]",
+            )
+
+
+def _check_knowledge_sources(task: Task) -> None:
+    """No `[knowledge] sources` entry shows what candidates must not read (`_guarded`): its passages
+    are quoted into the LLM's prompts (this task's and, the store being the user's, other tasks').
+
+    A source around the scorer (the task's own folder, `.`) is refused rather than ingested without
+    it: the store records the source as a root, and `strop knowledge rebuild` or a later add of that
+    root would read the scorer in after all."""
+    guarded = _guarded(task)
+    for number, source in enumerate(task.spec.knowledge.sources):
+        try:
+            exposure = _exposure(
+                task.resolve(source),
+                guarded,
+                "the LLM (sources are quoted into its prompts)",
+                "list the folders you need inside it",
+            )
+        except (RuntimeError, OSError) as error:  # `~nobody/x`, a symlink loop
+            exposure = f"cannot be resolved: {error}"
+        if exposure:
+            raise TaskSpecError(
+                str(task.path),
+                f"{source} {exposure}",
+                line=locate(task.source, ("knowledge", "sources")),
+                key=f"knowledge.sources[{number}]",
             )
 
 
@@ -602,6 +646,7 @@ def load_task(path: str | Path) -> Task:
     task = Task(path=path.resolve(), spec=spec, source=text)
     _check_trusted_paths(task)
     _check_mounts(task)
+    _check_knowledge_sources(task)
     _check_commands(task)
     _check_proposer_paths(task)
     _check_written_files_not_ignored(task)

@@ -1,7 +1,8 @@
 """What one write to the knowledge store will do, gathered before anything is changed: the files
 to embed, the ones whose text changed, those gone from an added folder, and those skipped with
-their reason. The store (`store`) then applies a plan under its writer lock; keeping the plan
-apart keeps the rules on roots, exclusions and unchanged hashes testable without Chroma.
+their reason (among them files holding a credential: `credentials`). The store (`store`) then
+applies a plan under its writer lock; keeping the plan apart keeps the rules on roots,
+exclusions and unchanged hashes testable without Chroma.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from knowledge.chunkers import UnsupportedFile, chunk_file
+from knowledge.credentials import find_credentials
 from knowledge.entry import Chunk, content_hash
 from knowledge.errors import EntryNotFound
 from knowledge.manifest import Manifest, under
 from knowledge.sources import Collected, collect_files
 
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+HOLDS_A_CREDENTIAL = "holds a credential"  # the reason on its `skipped (…): path` line
 
 
 def refuse_url(raw: str | os.PathLike[str]) -> None:
@@ -149,7 +152,9 @@ def _plan_file(file: Path, manifest: Manifest, plan: Plan) -> None:
 
 
 def _chunks(file: Path, data: bytes) -> list[Chunk]:
-    """The file's chunks; UnsupportedFile when it has no text or its chunker fails unexpectedly.
+    """The file's chunks; UnsupportedFile when it has no text, its chunker fails unexpectedly,
+    or its text holds a credential (a key, a token, `API_KEY=…`: `credentials`), which would be
+    quoted into LLM prompts.
 
     Chunkers parse whatever lies in a user's folder: a crash on one odd file
     must cost that file, not the whole `add`. ValueError (a malformed
@@ -164,4 +169,6 @@ def _chunks(file: Path, data: bytes) -> list[Chunk]:
         raise UnsupportedFile(f"cannot read it: {type(error).__name__}: {error}") from None
     if not chunks:
         raise UnsupportedFile("no text")
+    if find_credentials("\n".join(chunk.text for chunk in chunks)):
+        raise UnsupportedFile(HOLDS_A_CREDENTIAL)
     return chunks

@@ -2,9 +2,12 @@
 
 In a git work tree the files are those git knows (tracked plus untracked but
 not ignored: `git ls-files -co --exclude-standard`), so `.gitignore` is
-honoured; elsewhere a walk skips hidden folders, virtual environments, caches
-and build outputs. Binary-looking suffixes are left out of a folder, unread
-and unmentioned (a file named alone with such a suffix is refused with a reason).
+honoured, and git runs none of the commands the repository's own config may
+name (`core.fsmonitor`); elsewhere a walk skips virtual environments, caches
+and build outputs. Both leave out dot-files and dot-folders (`.env`, `.ssh/`):
+name one on the command line to add it. Binary-looking suffixes are left out
+of a folder, unread and unmentioned (a file named alone with such a suffix is
+refused with a reason).
 
 Some files are refused with a reason the user sees (`Collected.skipped`):
 files over the size cap, on both paths (a file given alone and one found in a
@@ -69,17 +72,37 @@ def _over_cap(path: Path) -> str | None:
     return f"over {cap // 1_000_000} MB" if size > cap else None
 
 
+# A source folder's own git config is not the user's: `core.fsmonitor` there names a command
+# that `git ls-files` runs to learn what changed, and a hook (`post-index-change`) runs if git
+# rewrites the index. Command-line settings outrank every config file (and its includes).
+_GIT_UNTRUSTED = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "--no-pager")
+_GIT_REDIRECTS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY")
+
+
+def _hidden(relative: str) -> bool:
+    """Whether a path inside an added folder is a dot-file or lies in a dot-folder (`.env`,
+    `.github/`): left out as the folder walk leaves them out, tracked by git or not."""
+    return any(part.startswith(".") for part in Path(relative).parts)
+
+
 def _git_files(folder: Path) -> list[Path] | None:
+    """The files git lists in the work tree at `folder` (None: git cannot list them), dot-files
+    left out; git runs no command the repository's config names (`_GIT_UNTRUSTED`), and the
+    caller's GIT_DIR (strop run from a git hook) cannot point it at another repository."""
+    env = {k: v for k, v in os.environ.items() if k not in _GIT_REDIRECTS}
     try:
         out = subprocess.run(
-            ["git", "-C", str(folder), "ls-files", "-co", "--exclude-standard", "-z"],
+            ["git", *_GIT_UNTRUSTED, "-C", str(folder), "ls-files", "-co", "--exclude-standard", "-z"],
             capture_output=True,
             check=True,
             timeout=60,
+            env=env,
+            stdin=subprocess.DEVNULL,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
-    return [folder / name for name in out.decode("utf-8", "replace").split("\0") if name]
+    names = out.decode("utf-8", "replace").split("\0")
+    return [folder / name for name in names if name and not _hidden(name)]
 
 
 def _walk(folder: Path, collected: Collected) -> list[Path]:

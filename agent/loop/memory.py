@@ -338,6 +338,7 @@ class KnowledgeMemory(LoopMemory):
             if parent is not None and parent.status.value != "ok"
             else None,
             fingerprint=self.fingerprint,
+            metric=metric,
         )
         self._guard("learning", lambda: self.memory.learn(trace), [])
 

@@ -5,12 +5,19 @@ had refused or could not apply: `model_notes`), recent experiments,
 retrieved context, the budget note and what to do this turn; in params mode, the `[space]`, its
 rules and the points tried. `Cuts` (from `agent.proposers.prompt_fit`) say how much of each to
 show when the prompt must fit a context window.
+
+What the run printed reaches the prompt as data, never as words of ours: the verdict's reason,
+the evaluator's output, the recent experiments (their ideas and reasons), the points tried are
+made `inert` (no control characters, chat-template tokens and role markers replaced) and set in
+a fence longer than any backtick run inside them (`fence_ticks`), so a candidate that prints
+"````" and "# Your task" cannot end the quote and write the next section itself. The workspace's
+files get such a fence too, but keep their text: an edit's SEARCH block must match it exactly.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from agent.edits import EditOutcome
@@ -27,6 +34,7 @@ from agent.task import Task
 from evaluators.metric import Direction
 from evaluators.verdict import Status
 from knowledge.context import clip
+from knowledge.memory.lesson import fence_ticks, inert
 
 if TYPE_CHECKING:
     from agent.constraints import Constraints
@@ -45,12 +53,17 @@ def _shown_code(request: ProposalRequest) -> str:
     return request.parent.name if request.parent else ""
 
 
+def one_line(text: str) -> str:
+    """`text` as one inert line: what a candidate, the evaluator or the model wrote, as data."""
+    return " ".join(inert(text).split())
+
+
 def _history_line(record: ExperimentRecord, metric: str) -> str:
     idea = record.idea.strip().splitlines()[0] if record.idea.strip() else "(no idea recorded)"
     score = _score(record, metric)
     parent = f" from {record.parent}" if record.parent is not None else ""
     result = f"{metric} = {score}" if score else (record.reason or str(record.status))
-    return cap(f"experiment {record.id}{parent}: {record.status}, {result}: {idea}", 200)
+    return cap(one_line(f"experiment {record.id}{parent}: {record.status}, {result}: {idea}"), 200)
 
 
 NOTES = 6
@@ -150,10 +163,12 @@ class TurnPrompt:
             hidden = [f.path for f in files if f.readonly]
             files = [f for f in files if not f.readonly]
             omitted = [*omitted, *(f"{path} (read-only, cut to fit the context)" for path in hidden)]
+        files = [replace(f, path=one_line(f.path), fence=fence_ticks(f.text)) for f in files]
         context = request.context.strip()
         if cuts.context_chars is not None:
             context = clip(context, cuts.context_chars)
-        history = request.history[-cuts.history :] if cuts.history else []
+        recent = request.history[-cuts.history :] if cuts.history else []
+        history = [_history_line(r, evaluator.metric) for r in recent]
         return self.prompts.render(
             "propose.md",
             goal=self.task.spec.task.goal,
@@ -163,11 +178,12 @@ class TurnPrompt:
             maximize=evaluator.direction is Direction.MAXIMIZE,
             budget_note=request.budget_note.strip(),
             verdict=self._verdict(request, cuts.feedback_chars),
-            history=[_history_line(r, evaluator.metric) for r in history],
+            history=history,
+            history_fence=fence_ticks("\n".join(history)),
             context=context,
             base=_shown_code(request),
             files=files,
-            omitted=omitted,
+            omitted=[one_line(item) for item in omitted],
             instruction=self._instruction(request),
         )
 
@@ -181,6 +197,7 @@ class TurnPrompt:
         if cuts.context_chars is not None:
             context = clip(context, cuts.context_chars)
         rules = [rule.text for rule in constraints.rules] if constraints else []
+        tried = self._tried_lines(request, max(2, cuts.history * 2))
         return self.prompts.render(
             "params.md",
             goal=self.task.spec.task.goal,
@@ -192,7 +209,8 @@ class TurnPrompt:
             base=parent.name if parent else "the workspace",
             score=score,
             current=json.dumps(current),
-            tried=self._tried_lines(request, max(2, cuts.history * 2)),
+            tried=tried,
+            tried_fence=fence_ticks("\n".join(tried)),
             context=context,
         )
 
@@ -205,7 +223,8 @@ class TurnPrompt:
         failed = [r for r in request.history if r.params and r.status in (Status.BUGGY, Status.TIMEOUT)]
         lines = [f"{json.dumps(r.params)} → {metric} = {r.metrics[metric]:.6g}" for r in scored]
         lines += [
-            f"{json.dumps(r.params)} → failed ({cap(r.reason or r.status.value, 80)})" for r in failed[-3:]
+            f"{json.dumps(r.params)} → failed ({cap(one_line(r.reason or r.status.value), 80)})"
+            for r in failed[-3:]
         ]
         return lines[:limit]
 
@@ -218,23 +237,30 @@ class TurnPrompt:
     def _verdict(self, request: ProposalRequest, feedback_chars: int = 3000) -> dict[str, Any] | None:
         """The verdict shown: the previous turn's on turn > 1, else the parent's; with the edits its
         answers had refused or could not apply (`model_notes`), also when it scored well: a reply
-        whose other edits applied was never sent back, so this is where the model learns why."""
+        whose other edits applied was never sent back, so this is where the model learns why.
+
+        The reason and the output are the run's words (a crash line, what the code printed): inert,
+        each with the fence the template sets it in (see the module docstring)."""
         fixing = request.turn > 1
         shown = (request.attempt or request.parent) if fixing else request.parent
         if shown is None:
             return None
-        notes = model_notes(shown.decisions)
+        notes = [one_line(note) for note in model_notes(shown.decisions)]
         if not fixing:  # the parent's own answer, not one of this attempt's
             notes = [f"in the answer that wrote this code: {note}" for note in notes]
+        reason = inert(shown.reason or "").strip()
+        feedback = inert(shown.feedback[-feedback_chars:]).strip() if feedback_chars else ""
         return {
             "heading": f"Your previous turn ({shown.name}, turn {request.turn - 1})"
             if fixing
             else f"The verdict on this code ({shown.name})",
             "status": str(shown.status),
             "score": _score(shown, self.task.evaluator.metric),
-            "reason": shown.reason,
+            "reason": reason,
+            "reason_fence": fence_ticks(reason),
             "notes": notes,
-            "feedback": shown.feedback[-feedback_chars:].strip() if feedback_chars else "",
+            "feedback": feedback,
+            "fence": fence_ticks(feedback),
         }
 
     def _instruction(self, request: ProposalRequest) -> str:

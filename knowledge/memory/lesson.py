@@ -111,13 +111,18 @@ class Lesson:
     """Per named number of those configs, [lowest, highest] seen."""
     choices: dict[str, list[str]] = field(default_factory=dict)
     """Per named word of those configs, the words seen."""
+    metric: str | None = None
+    """The metric an outcome lesson's `score_delta` is of (None: not recorded): deltas of two
+    metrics are never averaged."""
 
     @property
     def confidence(self) -> float:
         return (self.confirmations + 1) / (self.confirmations + self.contradictions + 2)
 
     def add_evidence(self, item: Evidence) -> None:
-        if all(e.experiment_id != item.experiment_id for e in self.evidence):
+        """Keep `item` unless this experiment is already evidence: an experiment is named by its run
+        and its id (every run numbers from 0, so experiment "1" of a later run is new evidence)."""
+        if all((e.run_id, e.experiment_id) != (item.run_id, item.experiment_id) for e in self.evidence):
             self.evidence = [*self.evidence, item][-MAX_EVIDENCE:]
 
     def render(self) -> str:
@@ -198,6 +203,17 @@ def _quote(text: str, limit: int = QUOTED_CHARS) -> str:
     return json.dumps(_neutral(text, limit), ensure_ascii=False)
 
 
+def visible(text: str) -> str:
+    """`text` without the characters a reader does not see (controls but tab and newline, bidi and
+    zero-width marks, tag characters), its line breaks made newlines."""
+    text = _NEWLINES.sub("\n", text)
+    return "".join(
+        c
+        for c in text
+        if c in "\t\n" or (unicodedata.category(c) not in _UNSEEN_CATEGORIES and ord(c) not in _SMUGGLING)
+    )
+
+
 def inert(text: str) -> str:
     """Multi-line `text` as quoted data: the same lines, with no character a reader does not see
     (controls but tab and newline, bidi and zero-width marks, tag characters) and every
@@ -207,12 +223,7 @@ def inert(text: str) -> str:
     newline, which a passage keeps. Tokens are replaced until none is left, so one cannot be
     rebuilt from the pieces around another (`<|im_<|x|>start|>`).
     """
-    text = _NEWLINES.sub("\n", text)
-    text = "".join(
-        c
-        for c in text
-        if c in "\t\n" or (unicodedata.category(c) not in _UNSEEN_CATEGORIES and ord(c) not in _SMUGGLING)
-    )
+    text = visible(text)
     while True:
         replaced = _ROLE_LABEL.sub(CHAT_TOKEN, _CHAT_TOKEN.sub(CHAT_TOKEN, text))
         if replaced == text:
@@ -220,10 +231,15 @@ def inert(text: str) -> str:
         text = replaced
 
 
+def fence_ticks(text: str) -> str:
+    """A backtick fence longer than any backtick run inside `text`, which so cannot close it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
 def fence(text: str) -> str:
     """`text` in a backtick fence longer than any backtick run inside it, which so cannot close it."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    ticks = "`" * max(3, longest + 1)
+    ticks = fence_ticks(text)
     return f"{ticks}\n{text}\n{ticks}"
 
 

@@ -10,9 +10,12 @@
   fix with a similar idea confirms it; a child that tried an idea similar to
   the known fix and failed with the same signature contradicts it;
 * an ok experiment with a score change updates the outcome lesson of a
-  similar idea (cosine ≥ 0.90): same sign confirms, opposite sign contradicts;
-  the lesson counts the distinct configs it merged and the ranges of their values,
-  and its text shows that class once there are several (`configs`).
+  similar idea (cosine ≥ 0.90) of the same task and metric: same sign confirms,
+  opposite sign contradicts; the lesson counts the distinct configs it merged and
+  the ranges of their values, and its text shows that class once there are
+  several (`configs`). Deltas of two tasks or two metrics (accuracy +0.01, latency
+  −250 ms) are never averaged: the same idea in another task is another lesson.
+  Evidence names an experiment by its run and its id (each run numbers from 0).
 
 Traces are also appended to `traces.jsonl`, which `failing_regions` reads: for a
 run that passes its fingerprint (experiment 0's code and the evaluator, see
@@ -32,10 +35,17 @@ origin task and says it is a note from another run, not an instruction. The
 smallest design that keeps the useful part (what failed, what was tried, what
 fixed it, by how much) and no room for a payload.
 
+Credentials a candidate printed (a `.env`'s `OPENAI_API_KEY=sk-…` in a crash line)
+would be kept in a lesson, shown by `strop memory list` and quoted in other
+tasks' prompts: every text of a trace has the values `knowledge.credentials`
+finds replaced by `[credential]` before anything is learned or written.
+
 Files: `lessons.json` (lessons and their vectors, with the embedder's name;
 vectors are recomputed when the embedder changes) and `traces.jsonl`, written
-under the same one-writer lock as the store. An optional `phrase` callable
-(an LLM) may word a new lesson; without it the text is deterministic.
+under the same one-writer lock as the store. Each trace line names the lessons
+it made or changed (`lessons`), so forgetting a lesson drops its traces too. An
+optional `phrase` callable (an LLM) may word a new lesson; without it the text
+is deterministic.
 """
 
 from __future__ import annotations
@@ -58,7 +68,7 @@ from knowledge.memory.configs import MAX_CONFIGS, config_key, merged_ideas, name
 from knowledge.memory.lesson import Evidence, Lesson, LessonKind
 from knowledge.memory.region import Point, Region, failing_regions
 from knowledge.memory.signature import error_signature, log_excerpt, strip_accidents
-from knowledge.memory.trace import CRASHED, FAILED, ExperimentTrace
+from knowledge.memory.trace import CRASHED, FAILED, ExperimentTrace, redacted
 
 SCHEMA = 1
 SAME_SIGNATURE = 0.95
@@ -168,25 +178,32 @@ class Memory:
         )
 
     def learn(self, trace: ExperimentTrace) -> list[Lesson]:
-        """Record a trace and return the lessons it created or changed."""
+        """Record a trace (its credentials redacted) and return the lessons it created or changed."""
+        trace = redacted(trace)
         with writer_lock(self.root, self.lock_timeout):
-            with self._traces_path.open("a") as out:
-                out.write(json.dumps(trace.as_dict()) + "\n")
-            lessons, vectors = self._read()
             changed: list[Lesson] = []
-            if trace.status in FAILED:
-                changed.append(self._learn_failure(trace, lessons, vectors))
-            if trace.status == "ok" and trace.parent_status in FAILED:
-                changed.append(self._learn_fix(trace, lessons, vectors))
-            if (
-                trace.status == "ok"
-                and trace.metric_delta
-                and trace.parent_status not in FAILED
-                and trace.idea
-            ):
-                changed.append(self._learn_outcome(trace, lessons, vectors))
+            try:
+                lessons, vectors = self._read()
+                changed = self._lessons_of(trace, lessons, vectors)
+            finally:  # the trace is kept even when learning from it failed
+                with self._traces_path.open("a") as out:
+                    line = trace.as_dict() | {"lessons": sorted({lesson.id for lesson in changed})}
+                    out.write(json.dumps(line) + "\n")
             if changed:
                 self._write(lessons, vectors)
+        return changed
+
+    def _lessons_of(
+        self, trace: ExperimentTrace, lessons: list[Lesson], vectors: dict[str, np.ndarray]
+    ) -> list[Lesson]:
+        """The lessons `trace` creates or changes, updated in `lessons` and `vectors`."""
+        changed: list[Lesson] = []
+        if trace.status in FAILED:
+            changed.append(self._learn_failure(trace, lessons, vectors))
+        if trace.status == "ok" and trace.parent_status in FAILED:
+            changed.append(self._learn_fix(trace, lessons, vectors))
+        if trace.status == "ok" and trace.metric_delta and trace.parent_status not in FAILED and trace.idea:
+            changed.append(self._learn_outcome(trace, lessons, vectors))
         return changed
 
     def _find(
@@ -197,13 +214,23 @@ class Memory:
         lessons: list[Lesson],
         vectors: dict[str, np.ndarray],
         threshold: float,
+        scope: ExperimentTrace | None = None,
     ) -> Lesson | None:
-        same = [lesson for lesson in lessons if lesson.kind is kind and lesson.signature == signature]
+        """The lesson of `kind` with this signature, else the most similar one at `threshold`; with a
+        `scope`, only among the lessons of its task and metric (an outcome's delta means nothing
+        in another task's units)."""
+        candidates = [
+            lesson
+            for lesson in lessons
+            if lesson.kind is kind
+            and (scope is None or (lesson.task_name, lesson.metric) == (scope.task_name, scope.metric))
+        ]
+        same = [lesson for lesson in candidates if lesson.signature == signature]
         if same:
             return same[0]
         best, best_sim = None, threshold
-        for lesson in lessons:
-            if lesson.kind is kind and lesson.id in vectors:
+        for lesson in candidates:
+            if lesson.id in vectors:
                 sim = float(vectors[lesson.id] @ vector)
                 if sim >= best_sim:
                     best, best_sim = lesson, sim
@@ -223,7 +250,8 @@ class Memory:
             except Exception:  # the LLM is an optional nicety; facts stay deterministic
                 worded = ""
             text = worded.splitlines()[0][:400] if worded else text
-        lesson_id = "L" + content_hash(f"{kind.value}\0{signature}\0{trace.experiment_id}")[:10]
+        origin = f"{trace.task_name}\0{trace.run_id}\0{trace.experiment_id}"  # experiment ids recur
+        lesson_id = "L" + content_hash(f"{kind.value}\0{signature}\0{origin}")[:10]
         return Lesson(lesson_id, kind, trace.task_name, signature, situation, text)
 
     def _situation(self, trace: ExperimentTrace) -> str:
@@ -287,13 +315,13 @@ class Memory:
         assert trace.metric_delta is not None
         signature = strip_accidents(trace.idea)[:240]
         vector = self.embedder.embed([f"{signature}\n{self._situation(trace)}"])[0]
-        lesson = self._find(LessonKind.OUTCOME, signature, vector, lessons, vectors, SAME_IDEA)
+        lesson = self._find(LessonKind.OUTCOME, signature, vector, lessons, vectors, SAME_IDEA, trace)
         delta = trace.metric_delta
         key, values = config_key(trace.idea, trace.params), named_values(trace.idea, trace.params)
         if lesson is None:
             text = f"In {trace.task_name}, {trace.idea[:200]}{_outcome_tail(delta, 1)}"
             lesson = self._new(LessonKind.OUTCOME, trace, signature, self._situation(trace), text)
-            lesson.score_delta, lesson.configs = delta, [key]
+            lesson.score_delta, lesson.configs, lesson.metric = delta, [key], trace.metric
             widen(lesson.ranges, lesson.choices, values)
             lessons.append(lesson)
             vectors[lesson.id] = vector
@@ -411,7 +439,13 @@ class Memory:
     # -------------------------------------------------------------- forgetting
 
     def forget(self, lesson_ids: Sequence[str] | None = None) -> int:
-        """Delete lessons by id (or all of them, and the traces, with None). Returns how many."""
+        """Delete lessons by id and the traces they were learned from (or all lessons and traces,
+        with None). Returns how many lessons.
+
+        A lesson's traces are the lines that name it (`lessons`) and, in lines written before
+        strop named them, the experiments of its evidence (the last `MAX_EVIDENCE`): what it
+        quoted (a crash line, an idea) is gone with it, not left in `traces.jsonl`.
+        """
         with writer_lock(self.root, self.lock_timeout):
             lessons, vectors = self._read()
             if lesson_ids is None:
@@ -421,9 +455,32 @@ class Memory:
             unknown = [i for i in lesson_ids if i not in {lesson.id for lesson in lessons}]
             if unknown:
                 raise EntryNotFound(f"no lesson {', '.join(unknown)}; see `strop memory list`")
+            gone = [lesson for lesson in lessons if lesson.id in set(lesson_ids)]
             keep = [lesson for lesson in lessons if lesson.id not in set(lesson_ids)]
+            self._drop_traces(gone)
             self._write(keep, vectors)
-            return len(lessons) - len(keep)
+            return len(gone)
+
+    def _drop_traces(self, gone: list[Lesson]) -> None:
+        """Rewrite `traces.jsonl` without the traces of the lessons `gone` (see `forget`)."""
+        if not self._traces_path.exists():
+            return
+        ids = {lesson.id for lesson in gone}
+        experiments = {(e.run_id, e.experiment_id) for lesson in gone for e in lesson.evidence}
+        kept = []
+        for line in self._traces_path.read_text().splitlines():
+            try:
+                data = json.loads(line)
+                named = data.get("lessons")
+                origin = (data.get("run_id"), data.get("experiment_id"))
+            except (ValueError, AttributeError):
+                continue  # a torn line from a killed writer: nothing to keep
+            if ids.intersection(named) if isinstance(named, list) else origin in experiments:
+                continue
+            kept.append(line)
+        tmp = self._traces_path.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(f"{line}\n" for line in kept))
+        os.replace(tmp, self._traces_path)
 
 
 _OUTCOME_TAIL = re.compile(r" (improved|worsened) the score by \S+?( on average over \d+ runs)?\.$")

@@ -6,20 +6,36 @@ file paths, hex addresses, numbers and line/column positions replaced by
 placeholders, whitespace collapsed. Quoted names are kept (`KeyError: 'lr'`
 differs from `KeyError: 'seed'`). Regular expressions by hand because no
 library normalises tracebacks for this purpose.
+
+The same crash reaches memory in two wordings: a failed experiment's log tail
+(`RuntimeError: bad shape`) and, as the parent of its fix, the verdict's reason,
+which strop prefixes with the stage (`the candidate's run stage exited with
+status 1: RuntimeError: bad shape`). Both must key alike, or the failure's
+lesson never gets its fix: so the exception is found anywhere in a line, not
+only at its start, and without one strop's own stage prefix is dropped.
 """
 
 from __future__ import annotations
 
 import re
 
+from knowledge.memory.lesson import visible
+
 _HEX = re.compile(r"\b0x[0-9a-fA-F]+\b")
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\w.~-]*/)+[\w.-]+|\b[\w-]+\.(?:py|so|c|cpp|h|json|toml|csv|txt|log)\b")
 _NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![A-Za-z_])")
 _UUIDISH = re.compile(r"\b[0-9a-f]{8,}\b")
 _SPACE = re.compile(r"\s+")
-_EXCEPTION_LINE = re.compile(
-    r"^\s*(?:[\w.]+\.)?(\w*(?:Error|Exception|Exit|Interrupt|Warning|Fault))\b(?::.*)?$"
+_EXCEPTION = re.compile(
+    r"(?<![\w.])(?:[\w.]+\.)?\w*(?:Error|Exception|Exit|Interrupt|Warning|Fault)\b(?::.*|\s*$)"
 )
+"""An exception name and what follows it: `ValueError: x`, `torch.cuda.OutOfMemoryError`, at the
+start of a line or after other words (`… status 1: RuntimeError: x`); not `raise RuntimeError(`."""
+_STAGE_PREFIX = re.compile(
+    r"^the [\w' .-]{1,60}? (?:exited with status -?\d+|was killed[^:]{0,40}|ran past its [^:]{1,40})"
+    r"(?::\s*|$)"
+)
+"""The words strop puts before a failed stage's last output line (`evaluators.command.failed_run`)."""
 _KILLERS = (
     (
         re.compile(r"out of memory|\bOOM\b|MemoryError|cannot allocate memory|std::bad_alloc", re.I),
@@ -33,7 +49,10 @@ MAX_SIGNATURE = 240
 
 
 def strip_accidents(text: str) -> str:
-    """Replace paths, hex addresses, long hex ids and numbers with placeholders; collapse spaces."""
+    """Replace paths, hex addresses, long hex ids and numbers with placeholders; collapse spaces.
+    Only `visible` characters are kept: a terminal escape a candidate printed is no part of a key,
+    and a key is shown (`strop memory list`). Chat tokens stay, for `Lesson.quoted` to withhold."""
+    text = visible(text)
     text = _HEX.sub("<addr>", text)
     text = _PATH.sub("<path>", text)
     text = _UUIDISH.sub("<id>", text)
@@ -42,9 +61,11 @@ def strip_accidents(text: str) -> str:
 
 
 def _exception_line(lines: list[str]) -> str | None:
+    """From the last line naming an exception, that exception and what follows it."""
     for line in reversed(lines):
-        if _EXCEPTION_LINE.match(line):
-            return line.strip()
+        found = _EXCEPTION.search(line)
+        if found:
+            return found.group(0).strip()
     return None
 
 
@@ -58,8 +79,11 @@ def error_signature(status: str, error_text: str | None) -> str:
             if pattern.search(text):
                 line = name
                 break
+    if line is None and lines:
+        last = lines[-1].strip()
+        line = _STAGE_PREFIX.sub("", last).strip() or last
     if line is None:
-        line = lines[-1].strip() if lines else status
+        line = status
     signature = strip_accidents(line)[:MAX_SIGNATURE]
     if status in ("timeout", "tampered") and not signature.lower().startswith(status):
         signature = f"{status}: {signature}" if signature != status else status

@@ -1,0 +1,70 @@
+"""`find_credentials(text) -> list[str]`: the secret values in a text, for skipping and redacting.
+
+Credentials are found by their format or after a keyword, the value itself returned (a key's
+whole block, not its first line; the `sk-…` of `OPENAI_API_KEY=sk-…`); ordinary code and docs
+that name, template or describe a credential hold none.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from knowledge.credentials import find_credentials
+
+PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\nQUJDREVG\n-----END RSA PRIVATE KEY-----"
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        (f"notes\n{PEM}\nmore notes\n", PEM),
+        ("OPENAI_API_KEY=sk-proj-WorkspaceSecretQwErTy98765zz\n", "sk-proj-WorkspaceSecretQwErTy98765zz"),
+        ("export HF_TOKEN=hf_aBcDeFgHiJkLmNoPqRsTuVwXyZ012345\n", "hf_aBcDeFgHiJkLmNoPqRsTuVwXyZ012345"),
+        ("aws_access_key_id = AKIAZ3MSJ7QK2LWXP4BD\n", "AKIAZ3MSJ7QK2LWXP4BD"),
+        ("token: ghp_abcdefghijklmnopqrstuvwxyz0123456789\n", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
+        ("stripe.api_key = 'sk_live_abcdefghijklmnopqrstuvwx'\n", "sk_live_abcdefghijklmnopqrstuvwx"),
+        ('db_password = "s3cr3tPassw0rd!"\n', "s3cr3tPassw0rd!"),
+        ("database:\n  password: Tr0ub4dor3x\n", "Tr0ub4dor3x"),
+        ("URL = 'postgres://admin:Zq8xW2vLp@db.internal:5432/prod'\n", "Zq8xW2vLp"),
+    ],
+)
+def test_a_credential_is_found_as_the_value_to_redact(text: str, secret: str) -> None:
+    found = find_credentials(text)
+    assert found == [secret]
+    assert secret in text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "password = get_password()\napi_key = os.environ['OPENAI_API_KEY']\n",
+        "token = tokenizer.encode(text)\npad_token = tokenizer.eos_token\n",
+        "class Login:\n    password: str\n    token: str | None = None\n",
+        'api_key_env = "OPENAI_API_KEY"  # the key is read from this variable\n',
+        "api_key: ${OPENAI_API_KEY}\nOPENAI_API_KEY=your-api-key-here\nOPENAI_API_KEY=<your key>\n",
+        "Set `OPENAI_API_KEY` to your key.\nPassword: see the vault\n",
+        "sha = 'd41d8cd98f00b204e9800998ecf8427e'\nrun_id = 550e8400-e29b-41d4-a716-446655440000\n",
+        "max_tokens: 4096\ntokenizer: bert-base-uncased\nentity_token=entity_mask2_token,\n",
+        "The AWS docs' example key, AKIAIOSFODNN7EXAMPLE, is no key.\n",
+        "engine = create_engine('postgres://user:password@localhost/db')\n",
+        "",
+    ],
+)
+def test_code_and_docs_about_credentials_hold_none(text: str) -> None:
+    assert find_credentials(text) == []
+
+
+def test_each_credential_once_in_the_order_found() -> None:
+    text = f"A=1\ntoken: ghp_{'a' * 36}\n{PEM}\nagain ghp_{'a' * 36}\n"
+    assert find_credentials(text) == [PEM, f"ghp_{'a' * 36}"]
+
+
+def test_a_large_file_without_credentials_is_scanned_quickly() -> None:
+    """Every ingested file is scanned: 2 MB (the size cap) of code in well under the time to embed it."""
+    line = "def step(model, batch, key_fn, password_hint=None):  # token count per batch\n"
+    text = line * (2_000_000 // len(line))
+    started = time.perf_counter()
+    assert find_credentials(text) == []
+    assert time.perf_counter() - started < 5
