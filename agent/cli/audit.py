@@ -13,8 +13,12 @@ import typer
 from agent.cli import app
 from agent.cli.render import err, out, plural, print_json
 
+IN_PROGRESS = 3
+"""Exit status of an audit of a run a strop process is still running: nothing was checked."""
+
 AUDIT_HELP = """Check that a run's record is whole and says what its evaluations said; exit 0 when it
-does, 1 with one line per problem (and what to do about it) when not. Read-only.
+does, 1 with one line per problem (and what to do about it) when not, 3 when a strop process is
+still running it (nothing is checked then: audit it when it ends). Read-only.
 
 What is checked, and what to do when it fails:
 
@@ -65,6 +69,12 @@ def audit_command(
     report = audit(run_ref, home, RunIndex(home))
     if json_out:
         print_json(report.to_dict())
+    elif report.in_progress:
+        err.print(
+            f"run {report.run.id} is in progress ({plural(report.experiments, 'experiment')} so far): nothing "
+            f"checked; audit it when it ends (`strop stop {report.run.id}` ends it early)",
+            markup=False,
+        )
     else:
         for problem in report.problems:
             line = f"problem: {_one_line(problem)}"
@@ -81,6 +91,8 @@ def audit_command(
             err.print(
                 f"run {report.run.id}: {plural(len(report.problems), 'problem')} ({counts})", markup=False
             )
+    if report.in_progress:
+        raise typer.Exit(IN_PROGRESS)
     if not report.whole:
         raise typer.Exit(1)
 

@@ -53,6 +53,10 @@ def audit(run_ref: str | None, home: Path, index: RunIndex) -> Audit:
     """Both audits of the run `run_ref` (an id, a prefix, or None for the latest)."""
     run = index.find_run(run_ref)
     report = Audit(run=run)
+    if held_by_a_process(run.id):
+        report.in_progress = True
+        report.experiments = len(index.experiments(run.id))
+        return report
     try:
         report.problems.extend(_whole_run(run.id, home, index, None, report.unchecked))
     except (ValueError, TypeError, KeyError, AttributeError) as error:  # a note that is not a record
@@ -65,6 +69,21 @@ def audit(run_ref: str | None, home: Path, index: RunIndex) -> Audit:
         )
     provenance_audit(run.id, home, index, report)
     return report
+
+
+def held_by_a_process(run_id: str) -> bool:
+    """Whether a strop process runs the run now (it holds `runner.lock`): its record is being
+    written, so a pending experiment, a lane or a held lock is no fault, and `git fsck` reading
+    the notes ref mid-update reported a missing commit once. False where the home is read-only."""
+    lock = FileLock(str(run_dir(run_id) / "runner.lock"), timeout=0)
+    try:
+        lock.acquire()
+        lock.release()
+    except Timeout:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def cut_by_time(run: RunRecord) -> bool:

@@ -34,15 +34,19 @@ class Audit:
     unchecked: list[str] = field(default_factory=list)
     experiments: int = 0
     logs_checked: int = 0
+    in_progress: bool = False
+    """A strop process holds the run: nothing was checked (a run being written has pending
+    experiments, lanes and locks by design, and git read mid-write can look damaged)."""
 
     @property
     def whole(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.in_progress
 
     def to_dict(self) -> dict[str, object]:
         return {
             "run": self.run.id,
             "whole": self.whole,
+            "in_progress": self.in_progress,
             "experiments": self.experiments,
             "logs_checked": self.logs_checked,
             "problems": [{"problem": str(p), "hint": p.hint} for p in self.problems],

@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -316,3 +317,41 @@ def test_a_final_phase_cut_short_then_resumed_keeps_both_logs(tmp_path: Path) ->
     done = audit(run.id)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"the hidden test was run 2 times on {run.id}/{best}" in " ".join(done.stderr.split())
+
+
+def test_a_run_in_progress_is_said_as_such_with_its_own_status(tmp_path: Path) -> None:
+    """An audit of a live run listed four or five 'problems' true of every run in progress (its
+    status, its lanes, its held lock, its pending experiments) with `strop resume` as the remedy,
+    which refuses a live run; once, `git fsck` reading the notes ref mid-update said the repo was
+    damaged. A held run is one line, exit 3, nothing checked; the same run once ended is whole."""
+    task = make_task(tmp_path / "t", experiments=4, sleep=1.5)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [
+        sys.executable,
+        "-W",
+        "ignore",
+        "-c",
+        "from agent.cli import main; main()",
+        "run",
+        str(task),
+        "-q",
+    ]
+    running = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        seen = None
+        for _ in range(600):  # the run records its first experiment, then evaluates the next (1.5 s each)
+            runs = RunIndex(strop_home()).runs() if (strop_home() / "index.sqlite").exists() else []
+            if runs and RunIndex(strop_home()).experiments(runs[0].id):
+                seen = audit(runs[0].id)
+                break
+            time.sleep(0.05)
+        assert running.poll() is None, "the run ended before it was audited"
+    finally:
+        _, stderr = running.communicate(timeout=300)
+    assert running.returncode == 0, stderr
+    assert seen is not None and seen.returncode == 3, seen and seen.stdout + seen.stderr
+    assert "problem:" not in seen.stdout + seen.stderr
+    said = " ".join(seen.stderr.split())
+    assert f"run {runs[0].id} is in progress" in said and "nothing checked" in said, said
+    done = audit(runs[0].id)
+    assert done.returncode == 0 and "is whole" in done.stdout, done.stdout + done.stderr
