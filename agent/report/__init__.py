@@ -16,6 +16,7 @@ The plots come from matplotlib (`agent.report.plots`); the web UI reuses them.
 from __future__ import annotations
 
 import base64
+import os
 from pathlib import Path
 
 from agent.errors import UserError
@@ -168,8 +169,6 @@ def check_output(html_path: Path | None, png_dir: Path | None = None, option: st
 
 def _check_folder(folder: Path, what: str) -> None:
     """The nearest existing folder on the way must be a folder we may write in."""
-    import os
-
     probe = folder
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
@@ -198,11 +197,18 @@ def write_html(path: Path, text: str, option: str) -> None:
 
 
 def _write(path: Path, content: bytes, option: str) -> None:
-    """One file, rendered whole in memory first; a failure is one line naming the option."""
+    """One file, rendered whole in memory first, then put in place whole (a temporary file beside
+    it, renamed over it): a browser reloading the page, or a write cut by a full disk, never finds
+    half a report, and the last one stays until the new one is complete. A failure is one line
+    naming the option."""
+    target = path.resolve() if path.is_symlink() else path  # a link to the report stays a link
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_bytes(content)
+        os.replace(temporary, target)
     except OSError as error:
+        temporary.unlink(missing_ok=True)
         raise UserError(f"{option} {path}: cannot write it: {_why(error)}") from None
 
 

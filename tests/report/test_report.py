@@ -304,3 +304,30 @@ def test_dollar_signs_in_a_search_front_are_drawn_literally(tmp_path: Path) -> N
     (home / "runs" / run.id / "baselines.json").write_text(json.dumps(baselines))
     data = gather(RunIndex(home), run.id, home)
     assert [p.name for p in all_plots(data)] == ["curve", "pareto", "budget"]
+
+
+def test_a_report_that_cannot_be_written_whole_leaves_the_last_one(
+    demo: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page was written in place: a write cut short (here by a file-size limit, as by a full
+    disk) left half a page where the last report was, and a browser reloading mid-write read one."""
+    home, run_id = demo
+    monkeypatch.setenv("STROP_HOME", str(home))
+    page = tmp_path / "report.html"
+    first = strop("report", run_id, "-o", str(page))
+    assert first.returncode == 0, first.stderr
+    kept = page.read_bytes()
+    limit = (
+        "import resource, signal, sys, runpy; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({len(kept) // 2}, {len(kept) // 2})); "
+        "sys.argv = ['strop', *sys.argv[1:]]; runpy.run_module('agent.cli', run_name='__main__')"
+    )
+    cut = subprocess.run(
+        [sys.executable, "-c", limit, "report", run_id, "-o", str(page)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert cut.returncode == 2 and cut.stderr.startswith("error: --output"), cut.stderr
+    assert page.read_bytes() == kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]  # no temporary file left
