@@ -4,7 +4,8 @@ The one step where strop changes what the user owns, so it refuses rather than g
 workspace, a commit that is gone, a merge that conflicts each leave everything as it was. A
 git workspace gets a real merge (or a squash); a plain folder gets the same three-way merge done
 in strop's managed repo, then its files written: links as links, never written through, and
-no new link leading out of the folder.
+no new link leading out of the folder. A file or folder it may not write is refused before the
+first file is written; a write that fails anyway (a full disk) puts back what was written.
 
 An experiment that changes a file making tools run code on the user's machine or CI
 (`TOOL_CONFIG`: `.pre-commit-config.yaml`, `.github/`…) is refused unless the user says
@@ -73,9 +74,7 @@ def _adopt(repo: ExperimentRepo, record: ExperimentRecord, squash: bool, allow_c
     cut = repo.cut_adopt() if repo.managed else None
     if cut is not None and cut.after == MERGING:  # killed before any file was written: undo its merge
         with repo.lock:
-            repo.git.checkout("-q", "-f", MANAGED_BRANCH)
-            repo.git.reset("--hard", "-q", cut.before)
-            repo.end_adopt()
+            _undo_merge(repo, cut.before)
         cut = None
     if cut is not None:
         finished = _finish_cut_adopt(repo, cut)
@@ -147,25 +146,165 @@ def _adopt_into_folder(repo: ExperimentRepo, record: ExperimentRecord) -> str:
             _merge(repo.git, Path(repo.repo.git_dir), record, False, f"the folder {repo.workspace}")
             after = repo.repo.commit(MANAGED_BRANCH)
             change = _folder_change(repo.workspace, before, after)
+            _check_writable(repo.workspace, change, "nothing was adopted")
         except WorkspaceError:
-            repo.git.reset("--hard", "-q", before.hexsha)  # the folder was not written: neither is its record
-            repo.end_adopt()
+            _undo_merge(repo, before.hexsha)  # the folder was not written: neither is its record
             raise
         if change.write or change.remove:  # killed while writing, the next adopt finishes it
             repo.begin_adopt(CutAdopt(record.name, before.hexsha, after.hexsha))
         else:
             repo.end_adopt()
-    _apply(repo.workspace, change)
+    made = _missing_folders(repo.workspace, change)
+    try:
+        _apply(repo.workspace, change)
+    except OSError as error:
+        _roll_back(repo, record, before, change, made, error)
     repo.end_adopt()
     return _applied(record.branch, repo.workspace, [blob.path for blob in change.write], change.remove)
 
 
+def _undo_merge(repo: ExperimentRepo, before: str) -> None:
+    """The managed branch back at `before` (what the folder holds), and no adopt under way. Under its lock."""
+    repo.git.checkout("-q", "-f", MANAGED_BRANCH)
+    repo.git.reset("--hard", "-q", before)
+    repo.end_adopt()
+
+
+def _roll_back(
+    repo: ExperimentRepo,
+    record: ExperimentRecord,
+    before: git.Commit,
+    change: _FolderChange,
+    made: list[Path],
+    error: OSError,
+) -> None:
+    """Undo an adopt whose writing failed (a disk full, a file made read-only since the check): put
+    back the files already written, forget the merge, say which file failed and why.
+
+    The failed adopt left its "cut short" mark, and every later `run` or `eval` of the task was
+    refused with "killed while writing its files: run `strop adopt`", which failed the same way
+    each time. Only where a file cannot be put back does the mark stay: the folder is then half
+    adopted, and the next `strop adopt`, once the cause is fixed, finishes it.
+    """
+    failed = _where(repo.workspace, error)
+    left = _put_back(repo.workspace, before, change, made)
+    if left:
+        raise WorkspaceError(
+            f"could not write {failed} in {repo.workspace} ({error.strerror or error}), nor put back "
+            f"{', '.join(left[:5])}: the folder is half adopted; make it writable, then `strop adopt "
+            f"{record.name}` finishes the adopt"
+        ) from None
+    with repo.lock:
+        _undo_merge(repo, before.hexsha)
+    raise WorkspaceError(
+        f"could not write {failed} in {repo.workspace} ({error.strerror or error}): nothing was adopted "
+        "(the files written before it were put back)"
+    ) from None
+
+
+def _where(folder: Path, error: OSError) -> str:
+    """The file `error` is about, relative to `folder` where it lies in it."""
+    name = os.fsdecode(error.filename) if error.filename is not None else "a file"
+    with contextlib.suppress(ValueError):
+        return Path(name).relative_to(folder).as_posix()
+    return name
+
+
+def _put_back(folder: Path, before: git.Commit, change: _FolderChange, made: list[Path]) -> list[str]:
+    """Each file `change` touches back to what `before` holds (the folder held it, checked), the
+    folders `_apply` made removed; the paths that could not be put back, with why."""
+    was = {blob.path: blob for blob in _blobs(before)}
+    left: list[str] = []
+    for path in [*change.remove, *(blob.path for blob in change.write)]:
+        blob, target = was.get(path), folder / path
+        if _holds_or_lacks(target, blob):
+            continue
+        try:
+            if blob is None:
+                target.unlink()
+            else:
+                _write(target, blob)
+        except OSError as error:
+            left.append(f"{path} ({error.strerror or error})")
+    for made_folder in sorted(made, key=lambda path: len(path.parts), reverse=True):
+        with contextlib.suppress(OSError):  # not empty: something else was put there
+            made_folder.rmdir()
+    return left
+
+
+def _missing_folders(folder: Path, change: _FolderChange) -> list[Path]:
+    """The folders `_apply` will make for `change`'s new files: what a rollback removes."""
+    missing: set[Path] = set()
+    for blob in change.write:
+        for parent in (folder / blob.path).parents:
+            if parent == folder or os.path.lexists(parent):
+                break
+            missing.add(parent)
+    return sorted(missing)
+
+
+def _check_writable(folder: Path, change: _FolderChange, outcome: str) -> None:
+    """Refuse, before the first file is written, a change this process may not write whole: a
+    read-only file, a folder it may not add files to, a read-only file system. `outcome` says
+    what was done ("nothing was adopted")."""
+    refused = _unwritable(folder, change)
+    if refused:
+        listed = ", ".join(refused[:5]) + (f" and {len(refused) - 5} more" if len(refused) > 5 else "")
+        raise WorkspaceError(
+            f"cannot write {listed} in {folder}: {outcome}; make {'it' if len(refused) == 1 else 'them'} "
+            "writable, then adopt again"
+        )
+
+
+def _unwritable(folder: Path, change: _FolderChange) -> list[str]:
+    """The paths of `change` this process may not write or remove, each with why.
+
+    An existing file is rewritten in place (it needs write permission); a new file, a link
+    replaced or a removal needs the folder that holds it to take changes.
+    """
+    refused: dict[str, str] = {}
+    for path in change.remove:
+        _check_folder_of(folder, path, refused)
+    for blob in change.write:
+        target = folder / blob.path
+        in_place = target.is_file() and not target.is_symlink() and blob.mode != blob.link_mode
+        if not in_place:
+            _check_folder_of(folder, blob.path, refused)
+        elif not os.access(target, os.W_OK):
+            refused[blob.path] = f"{blob.path} ({_why(target, 'read-only: no permission to write it')})"
+    return list(refused.values())
+
+
+def _check_folder_of(folder: Path, path: str, refused: dict[str, str]) -> None:
+    """Note in `refused` the folder nearest `path` (that exists) when files may not be added to or removed from it."""
+    parent = (folder / path).parent
+    while not parent.is_dir() and parent != parent.parent:
+        parent = parent.parent
+    if os.access(parent, os.W_OK | os.X_OK):
+        return
+    name = "the folder itself" if parent == folder else f"{parent.relative_to(folder).as_posix()}/"
+    refused.setdefault(str(parent), f"{name} ({_why(parent, 'no permission to add or remove files in it')})")
+
+
+def _why(path: Path, otherwise: str) -> str:
+    """Why `path` may not be written: its file system is read-only, else `otherwise`."""
+    with contextlib.suppress(OSError):
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return "on a read-only file system"
+    return otherwise
+
+
 def _apply(folder: Path, change: _FolderChange) -> None:
+    """Write `change` into `folder`; an OSError names the file it failed on (a full disk names none)."""
     for path in change.remove:
         with contextlib.suppress(FileNotFoundError):
             (folder / path).unlink()
     for blob in change.write:
-        _write(folder / blob.path, blob)
+        try:
+            _write(folder / blob.path, blob)
+        except OSError as error:
+            error.filename = error.filename or str(folder / blob.path)
+            raise
 
 
 def _finish_cut_adopt(repo: ExperimentRepo, cut: CutAdopt) -> str:
@@ -197,7 +336,16 @@ def _finish_cut_adopt(repo: ExperimentRepo, cut: CutAdopt) -> str:
         [blob for blob in change.write if not _holds_or_lacks(repo.workspace / blob.path, blob)],
         [path for path in change.remove if os.path.lexists(repo.workspace / path)],
     )
-    _apply(repo.workspace, left)
+    unfinished = f"the adopt of {cut.experiment} cut short earlier is still not finished"
+    _check_writable(repo.workspace, left, unfinished)
+    try:
+        _apply(repo.workspace, left)
+    except OSError as error:  # the folder stays half adopted, and says so: the next adopt goes on
+        raise WorkspaceError(
+            f"could not write {_where(repo.workspace, error)} in {repo.workspace} "
+            f"({error.strerror or error}): {unfinished}; make it writable, then `strop adopt "
+            f"{cut.experiment}` again"
+        ) from None
     repo.end_adopt()
     written = [blob.path for blob in left.write]
     return "finished the adopt cut short earlier: " + _applied(

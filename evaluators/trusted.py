@@ -6,6 +6,11 @@ see `scratch.readable_copy`) and fingerprinted, so that every experiment of the
 run is scored by the same scorer on the same data, and a file changed mid-run
 changes nothing. The final phase's private data is not copied here: it is read
 once, at the end, for the hidden test (see `staged.StagedEvaluator`).
+
+The copies are the user's answers: no other local user may read them. The store is
+0700, and so is its private data where the sandbox runs as the user (not root). Under
+root the sandbox runs as a uid of its own, so the private data stays a+rX for it, behind
+the store's 0700: the sandbox gets the folder bound in at its path, never walks the store.
 """
 
 from __future__ import annotations
@@ -72,11 +77,13 @@ class TrustedFiles:
         """Copy the trusted folders into `store`; the manifest, written last, marks it complete."""
         if store.exists():
             remove_tree(store)
-        store.mkdir(parents=True)
+        store.mkdir(mode=0o700, parents=True)
         for name in ("scorer", "private", "public", "final_public"):
             source = getattr(sources, name)
             if source is not None:
                 readable_copy(source, store / name)
+        if sources.private is not None and os.getuid() != 0:
+            _owner_only(store / "private")
         digests = _digests(store)
         final = str(sources.final_private) if sources.final_private else None
         partial = store / (MANIFEST + ".partial")
@@ -93,6 +100,14 @@ class TrustedFiles:
         data = json.loads(manifest.read_text())
         final = data.get("final_private")
         return cls(store=store, digests=dict(data["digests"]), final_private=Path(final) if final else None)
+
+
+def _owner_only(root: Path) -> None:
+    """`root`'s folders 0700 (its files stay readable by the user, as copied): the sandbox that reads
+    them runs as the user."""
+    for path in [root, *root.rglob("*")] if root.is_dir() else []:
+        if path.is_dir() and not path.is_symlink():
+            os.chmod(path, 0o700)
 
 
 def _digests(store: Path) -> dict[str, str]:

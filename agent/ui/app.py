@@ -11,7 +11,10 @@
 
 Everything is read-only: the UI never starts, stops or changes a run. When a token
 is set (required whenever the server listens beyond loopback), every request must
-carry it (`?token=` once, then a cookie). Every request must also name this server
+carry it (`?token=` once, then a cookie). Without one, only the user who started the
+server is answered: a connection another local user's process opened (its socket's
+owner, see `agent.ui.peer`) is refused, root's allowed (root reads the runs anyway); where
+that cannot be told (no /proc), loopback is answered as before. Every request must also name this server
 in its Host header and not come from another site's page (see `agent.ui.security`),
 and every response carries headers that keep the pages out of frames, out of other
 sites' pages and to this origin's own scripts and styles.
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -35,7 +39,7 @@ from starlette.concurrency import run_in_threadpool
 from agent.errors import NotFoundError
 from agent.report.text import visible
 from agent.run_index import RunIndex
-from agent.ui import security, views
+from agent.ui import peer, security, views
 
 HERE = Path(__file__).parent
 POLL_SECONDS = 0.5
@@ -72,11 +76,12 @@ def create_app(
         return templates.TemplateResponse(request, name, context)
 
     names = security.allowed_names(allowed_hosts)
+    owner = os.geteuid()
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Any) -> Response:
         """Host check, then the token (if any), then the browser security headers on every answer."""
-        refused = _refusal(request, names, token)
+        refused = _refusal(request, names, token, owner)
         response = refused or await call_next(request)
         for header, value in security.HEADERS.items():
             response.headers.setdefault(header, value)
@@ -208,9 +213,9 @@ def create_app(
     return app
 
 
-def _refusal(request: Request, names: frozenset[str], token: str | None) -> Response | None:
+def _refusal(request: Request, names: frozenset[str], token: str | None, owner: int) -> Response | None:
     """The answer to a request that may not be served (a foreign Host, another site's page, a missing
-    token), else None."""
+    token, another user's connection where no token is set), else None."""
     server = request.scope.get("server")
     local = str(server[0]) if server else None
     if not security.host_allowed(request.headers.get("host", ""), names, local):
@@ -227,7 +232,53 @@ def _refusal(request: Request, names: frozenset[str], token: str | None) -> Resp
         given = request.query_params.get("token") or request.cookies.get(COOKIE) or ""
         if not hmac.compare_digest(given.encode(), token.encode()):
             return Response("a token is required: open the URL strop ui printed\n", status_code=401)
-    return None
+        return None
+    return _another_user(request, owner)
+
+
+def _another_user(request: Request, owner: int) -> Response | None:
+    """The refusal of a connection another local user opened, for a server without a token.
+
+    A request naming a client in X-Forwarded-For is refused too: uvicorn takes the client's
+    address from it when the connection comes from loopback, so any local user could name
+    the port of the owner's own connection and pass as the owner.
+    """
+    share = "to share it, its owner starts strop ui with --token TOKEN and gives the URL ending ?token=TOKEN"
+    if "x-forwarded-for" in request.headers:
+        return Response(
+            "this strop ui, started without a token, answers its own user's direct connections only, "
+            f"not one through a proxy (X-Forwarded-For); {share}\n",
+            status_code=403,
+        )
+    client, server = request.scope.get("client"), request.scope.get("server")
+    if not client or not server:
+        return None  # no socket (an in-process client): no other user
+    try:
+        uid = peer.socket_owner((str(client[0]), int(client[1])), (str(server[0]), int(server[1])))
+    except peer.Unknowable:
+        return None  # no /proc, no TCP: answered as before
+    if uid in (owner, 0):
+        return None
+    whose = (
+        "and cannot tell whose this connection is"
+        if uid is None
+        else f"and this connection is {_user(uid)}'s"
+    )
+    return Response(
+        f"this strop ui, started without a token, shows {_user(owner)}'s runs to that user only, {whose}; "
+        f"{share}\n",
+        status_code=403,
+    )
+
+
+def _user(uid: int) -> str:
+    """A uid in words: `alice (uid 1001)`, or `uid 1001` where it has no name."""
+    import pwd
+
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
 
 
 def _diff_lines(text: str) -> list[tuple[str, str]]:

@@ -1,0 +1,201 @@
+"""The run's copies of a task's private answers and scorer are the user's alone, and the sandboxes
+still read them.
+
+strop made its home 0755 (umask 022) and copied the private answers in at 0644: any local user
+read another's validation labels and scorer under `~/.strop/runs/RUN/evaluator/trusted/`. Now
+a home strop makes is 0700, each run's folder is 0700 whatever the home's mode, the trusted
+store is 0700, and its private data too where the sandbox runs as the user.
+
+Real `strop eval`s of a two-stage task on docker and bwrap, as root and (root only) as a real
+non-root user in the docker group; "another user" is a real uid (nobody, through setpriv).
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.sandbox.support import require_backend
+
+HELPER = Path(__file__).with_name("nonroot.py")
+STROP = Path(sys.executable).parent / "strop"
+NOBODY = 65534
+
+TASK = """
+[task]
+name = "private-copy"
+goal = "g"
+workspace = "workspace"
+
+[evaluator]
+run = "python run.py"
+score = "python -I score.py"
+scorer = "scorer"
+private = "private"
+final_private = "final"
+metric = "score"
+direction = "maximize"
+timeout = "60s"
+sandbox = "{backend}"
+"""
+FILES = {
+    "workspace/run.py": (
+        "import os\nopen(os.path.join(os.environ['STROP_OUTPUTS'], 'guess.txt'), 'w').write('7')\n"
+    ),
+    "scorer/score.py": (
+        "import json, os\n"
+        "guess = open(os.path.join(os.environ['STROP_OUTPUTS'], 'guess.txt')).read()\n"
+        "answer = open(os.path.join(os.environ['STROP_PRIVATE'], 'answer.txt')).read()\n"
+        "print(json.dumps({'score': float(guess == answer)}))\n"
+    ),
+    "private/answer.txt": "7",
+    "final/answer.txt": "7",
+}
+
+
+def _task(root: Path, backend: str) -> Path:
+    """A two-stage task whose score is 1 only if the scorer read the private answer."""
+    for name, text in FILES.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    (root / "private" / "answer.txt").chmod(0o600)  # the user keeps it to themselves
+    (root / "task.toml").write_text(TASK.format(backend=backend))
+    return root / "task.toml"
+
+
+def _open_folder() -> Path:
+    """A fresh folder any user may walk into (pytest's own are 0700: they would hide what strop leaves open)."""
+    folder = Path(tempfile.mkdtemp(prefix="strop-private-copy-"))
+    folder.chmod(0o755)
+    return folder
+
+
+def _scored(done: subprocess.CompletedProcess[str]) -> None:
+    said = " ".join(done.stdout.split())
+    assert done.returncode == 0 and ": ok score = 1" in said, done.stdout + done.stderr
+
+
+def _store(home: Path) -> Path:
+    (store,) = home.glob("runs/*/evaluator/trusted")
+    return store
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def _others_cannot_read(home: Path) -> None:
+    """The run's copies are closed to other users: by mode, and (as root) to a real other uid."""
+    store = _store(home)
+    assert _mode(store.parent.parent) == 0o700 and _mode(store) == 0o700
+    if os.getuid() != 0:
+        assert _mode(store / "private") == 0o700
+        return
+    for copy in (store / "private" / "answer.txt", store / "scorer" / "score.py"):
+        tried = subprocess.run(
+            ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "cat", str(copy)],
+            capture_output=True,
+            text=True,
+        )
+        assert tried.returncode != 0 and "Permission denied" in tried.stderr, (copy, tried.stdout)
+
+
+def test_strop_makes_its_home_private_and_leaves_one_the_user_made_as_it_was() -> None:
+    folder = _open_folder()
+    try:
+        made, mine = folder / "deep" / "home", folder / "mine"
+        mine.mkdir(mode=0o755)
+        for home in (made, mine):
+            env = {**os.environ, "STROP_HOME": str(home)}
+            done = subprocess.run([sys.executable, "-m", "agent.cli", "runs"], env=env, capture_output=True)
+            assert done.returncode == 0, done.stderr
+        assert _mode(made) == 0o700 and _mode(made.parent) == 0o777 & ~_umask()
+        assert _mode(mine) == 0o755  # the user's own choice
+    finally:
+        shutil.rmtree(folder)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@pytest.mark.parametrize("backend", ["docker", "bwrap"])
+@pytest.mark.parametrize("home_by", ["strop", "user"])
+def test_a_run_s_private_copies_are_closed_to_other_users_and_read_by_the_scorer(
+    backend: str, home_by: str
+) -> None:
+    """`user`: a home the user made 0755 (or an older strop did): the run's own folder closes it."""
+    require_backend(backend)
+    folder = _open_folder()
+    try:
+        task = _task(folder / "task", backend)
+        home = folder / "home"
+        if home_by == "user":
+            home.mkdir(mode=0o755)
+        env = {**os.environ, "STROP_HOME": str(home)}
+        done = subprocess.run(
+            [sys.executable, "-m", "agent.cli", "eval", str(task)], env=env, capture_output=True, text=True
+        )
+        _scored(done)
+        _others_cannot_read(home)
+    finally:
+        shutil.rmtree(folder)
+
+
+@pytest.fixture(scope="module")
+def docker_user() -> Iterator[str]:
+    """A real non-root user in the docker group (root only)."""
+    if os.getuid() != 0:
+        pytest.skip("needs root: makes a user to run strop as (as a normal user, the tests above are that)")
+    name = f"strop-p{os.getpid()}"
+    groups = ["-G", "docker"] if _has_group("docker") else []
+    subprocess.run(["useradd", "--user-group", "--no-create-home", *groups, name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["userdel", name], check=False)
+
+
+def _has_group(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("backend", ["docker", "bwrap"])
+def test_a_normal_user_s_scorer_reads_its_private_copy(docker_user: str, backend: str) -> None:
+    """The sandbox runs as the user there (docker's --user, bwrap's user namespace): a 0700 folder
+    of the user's is theirs to read."""
+    require_backend(backend)
+    folder = _open_folder()
+    try:
+        task = _task(folder / "task", backend)
+        for path in [folder, *folder.rglob("*")]:
+            shutil.chown(path, docker_user, docker_user)
+        home = folder / "home"
+        done = subprocess.run(
+            [sys.executable, str(HELPER), docker_user, "plain", "--", str(STROP), "eval", str(task)],
+            env={"STROP_HOME": str(home), "PATH": os.environ["PATH"]},
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        _scored(done)
+        store = _store(home)
+        assert _mode(home) == 0o700 and _mode(store) == 0o700 and _mode(store / "private") == 0o700
+        _others_cannot_read(home)
+    finally:
+        shutil.rmtree(folder)
