@@ -65,7 +65,7 @@ def ui_command(
         raise UserError("--token must be at least 16 characters")
     if token is None and not _loopback(host):
         token = secrets.token_urlsafe(24)
-    shown = "localhost" if host in ("0.0.0.0", "::") else host
+    shown = "localhost" if host in ("0.0.0.0", "::") else (f"[{host}]" if ":" in host else host)
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     _check_free(host, port)
     out.print(f"strop ui on {url}  (read-only; Ctrl-C to stop)", markup=False)

@@ -81,3 +81,27 @@ def test_an_address_this_machine_lacks_is_one_line_with_its_reason(
     assert done.stdout == ""  # no URL, no token: nothing is served
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: " + said.format(port=port)), done.stderr
+
+
+def test_an_ipv6_address_is_printed_in_brackets_as_a_browser_reads_it(tmp_path: Path) -> None:
+    """`http://::1:8797/` was printed: no browser opens that; `http://[::1]:8797/` it does."""
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+            port = probe.getsockname()[1]
+    except OSError:
+        pytest.skip("this machine has no IPv6 loopback: the URL cannot be served here")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", "ui", "--host", "::1", "--port", str(port)],
+        env={**os.environ, "STROP_HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+    assert f"strop ui on http://[::1]:{port}/ " in first, first
