@@ -325,8 +325,9 @@ class ExperimentRepo:
         """
         if cut := self.cut_adopt():
             raise WorkspaceError(
-                f"an adopt of {cut.experiment} into {self.workspace} was cut short (killed while writing "
-                f"its files): run `strop adopt {cut.experiment}` to finish it; nothing was recorded"
+                f"an adopt of {cut.experiment} into {self.workspace} is not finished (it was killed, "
+                f"or a file could not be written, while writing its files): run `strop adopt {cut.experiment}` "
+                "to finish it; nothing was recorded"
             )
         with self.lock:
             self.git.checkout("-f", "-B", MANAGED_BRANCH, with_exceptions=False)

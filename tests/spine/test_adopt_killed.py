@@ -65,9 +65,9 @@ def test_the_next_adopt_finishes_a_killed_one_and_eval_will_not_record_it_half_d
     recorded = cli("eval", str(task))
     assert recorded.code == 2, recorded.stdout + recorded.stderr
     words = " ".join(recorded.stderr.split())
-    assert f"an adopt of {name} into {folder} was cut short" in words and f"`strop adopt {name}`" in words, (
-        words
-    )
+    assert (
+        f"an adopt of {name} into {folder} is not finished" in words and f"`strop adopt {name}`" in words
+    ), words
     finished = cli("adopt", name)
     assert finished.code == 0, finished.stderr
     said = " ".join(finished.stdout.split())
