@@ -1,9 +1,17 @@
 """The run index: a SQLite cache of runs and experiments, rebuildable from git alone.
 
 Read commands (`strop runs`, `strop log`) answer from here without opening git.
-The index holds exactly the JSON that git holds, so `strop reindex` gives the same
-answers. Where the experiment repos are is kept in a plain registry file beside
+The index holds the JSON that git holds (a run's repo aside, written as below), so
+`strop reindex` gives the same answers. Where the experiment repos are is kept in a plain registry file beside
 it (`repos.txt`), which is a list of places to look, not state.
+
+A repo strop manages lives in the home (`repos/<name>`), and is written down relative to it,
+in the index and the registry alike: a home copied (`cp -a`) or moved (another folder, another
+machine) reads its own repos. Written as absolute paths, a copy's `strop resume` added its
+branches to the original's repo, whose index then disagreed with git. An older index's absolute
+path into another home's `repos/<name>` is read as this home's `repos/<name>` when it has one,
+so no command writes to a repo of another home; a repo outside the home (the user's own git
+workspace, used in place) is written as an absolute path and read as written.
 """
 
 from __future__ import annotations
@@ -11,10 +19,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from agent.errors import NotFoundError, RunError
 from agent.records import ExperimentRecord, RunRecord, best_experiment, now_iso
+
+REPOS = "repos"
+"""The home's folder of the repos strop manages (`ExperimentRepo._managed` makes them there)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -83,21 +95,26 @@ class RunIndex:
 
     # ---------------------------------------------------------------- registry
     def register_repo(self, path: Path) -> None:
-        known = self.known_repos()
-        if path not in known:
+        """Add the repo to the registry (relative to the home when in it), once."""
+        if repo_place(self.home, path) not in self.known_repos():
             with self.registry.open("a") as handle:
-                handle.write(f"{path}\n")
+                handle.write(f"{stored_place(self.home, path)}\n")
 
     def known_repos(self) -> list[Path]:
+        """Each registered repo where it is now (`repo_place`), once, in the order registered."""
         if not self.registry.exists():
             return []
-        return [Path(line) for line in self.registry.read_text().splitlines() if line.strip()]
+        lines = [line for line in self.registry.read_text().splitlines() if line.strip()]
+        return list(dict.fromkeys(repo_place(self.home, line) for line in lines))
 
     # ------------------------------------------------------------------ writes
     def put_run(self, run: RunRecord) -> None:
+        """Index the run, its repo written as `stored_place` says (read back by `_run`)."""
+        data = run.to_dict()
+        data["repo"] = stored_place(self.home, run.repo)
         self.db.execute(
             "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?)",
-            (run.id, run.task, run.repo, run.status, run.started, json.dumps(run.to_dict(), sort_keys=True)),
+            (run.id, run.task, data["repo"], run.status, run.started, json.dumps(data, sort_keys=True)),
         )
 
     def put_experiment(self, record: ExperimentRecord) -> None:
@@ -126,7 +143,7 @@ class RunIndex:
     # ------------------------------------------------------------------- reads
     def runs(self) -> list[RunRecord]:
         rows = self.db.execute("SELECT data FROM runs ORDER BY started, id").fetchall()
-        return [RunRecord.from_dict(json.loads(row[0])) for row in rows]
+        return [self._run(row[0]) for row in rows]
 
     def run_ids(self) -> set[str]:
         """The ids of every run indexed (no record decoded)."""
@@ -140,7 +157,7 @@ class RunIndex:
                 raise NotFoundError(
                     "there are no runs yet: start one with `strop eval TASK` or `strop run TASK`"
                 )
-            return RunRecord.from_dict(json.loads(row[0]))
+            return self._run(row[0])
         rows = self.db.execute(
             "SELECT data FROM runs WHERE id LIKE ? ESCAPE '\\'", (_like_prefix(ref),)
         ).fetchall()
@@ -150,7 +167,12 @@ class RunIndex:
             )
         if len(rows) > 1:
             raise NotFoundError(f"run prefix {ref!r} is ambiguous: {len(rows)} runs match")
-        return RunRecord.from_dict(json.loads(rows[0][0]))
+        return self._run(rows[0][0])
+
+    def _run(self, data: str) -> RunRecord:
+        """An indexed run, its repo where it is in this home now (`repo_place`)."""
+        run = RunRecord.from_dict(json.loads(data))
+        return replace(run, repo=str(repo_place(self.home, run.repo)))
 
     def experiments(self, run_id: str) -> list[ExperimentRecord]:
         rows = self.db.execute("SELECT data FROM experiments WHERE run = ? ORDER BY id", (run_id,)).fetchall()
@@ -182,6 +204,28 @@ class RunIndex:
         if best is None:
             raise NotFoundError(f"run {run.id} has no scored experiment yet, so no best")
         return run, best
+
+
+def repo_place(home: Path, stored: str | Path) -> Path:
+    """Where a repo written down as `stored` is, for this home.
+
+    Relative: in the home. Absolute into another home's `repos/<name>` (an index or registry
+    written before repos were kept relative, then copied or moved): this home's `repos/<name>`
+    when it has one, since the other home's copy is not this home's to write. Otherwise as written.
+    """
+    path = Path(stored)
+    if not path.is_absolute():
+        return home / path
+    if path.is_relative_to(home) or path.parent.name != REPOS:
+        return path
+    ours = home / REPOS / path.name
+    return ours if (ours / ".git").exists() else path
+
+
+def stored_place(home: Path, path: str | Path) -> str:
+    """How a repo is written down: relative to the home when it is in it, else absolute."""
+    place = repo_place(home, path)
+    return place.relative_to(home).as_posix() if place.is_relative_to(home) else str(place)
 
 
 def experiment_number(text: str) -> int | None:

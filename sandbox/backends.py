@@ -25,6 +25,9 @@ log = logging.getLogger("strop.sandbox")
 
 _chosen: dict[str, str] = {}
 _lock = threading.Lock()
+_said: set[str] = set()
+"""The weak-sandbox lines logged so far in this process (`warn_weak` logs each once)."""
+_said_lock = threading.Lock()
 
 
 class WeakSandboxWarning(UserWarning):
@@ -62,13 +65,21 @@ def warn_weak(reasons: list[str] | None = None) -> None:
     `reasons`: "backend: why" for each stronger backend `auto` tried. Each carries its own fix (join
     the docker group, allow user namespaces, install bubblewrap), which a generic "install docker.io
     or bubblewrap" got wrong wherever both were installed.
+
+    The log line is what the CLI prints (it ignores the Python warning, which would repeat it), and
+    a process logs each line once: a two-stage task naming `local` for both its candidates and its
+    scorer opened it twice, and every `strop run` and `strop resume` printed the line twice.
     """
     why = f"the stronger ones did not open ({'; '.join(reasons)})" if reasons else "it was chosen by name"
     message = (
         "sandbox backend 'local' chosen: candidate code runs on the host with your rights "
         f"(no file, network or process isolation); {why}. See `strop sandbox check`."
     )
-    log.warning(message)
+    with _said_lock:
+        first = message not in _said
+        _said.add(message)
+    if first:
+        log.warning(message)
     warnings.warn(message, WeakSandboxWarning, stacklevel=3)
 
 

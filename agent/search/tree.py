@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from evaluators.metric import Direction, MetricValue
@@ -21,14 +21,20 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Node:
+    """One experiment as a strategy sees it.
+
+    `ok` (scored) is worked out once, when the node is made: strategies filter every node
+    on it at every step of a run, so as a property it was two calls a node a step.
+    """
+
     id: int
     parent: int | None
     status: Status
     score: MetricValue
+    ok: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def ok(self) -> bool:
-        return self.status is Status.OK and not self.score.is_worst
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ok", self.status is Status.OK and not self.score.is_worst)
 
     @property
     def failed(self) -> bool:
@@ -61,8 +67,10 @@ class Strategy(Protocol):
 
 
 def best_node(nodes: Sequence[Node]) -> Node | None:
+    """The best scored node, ties to the earliest; ordered by plain numbers (`MetricValue.rank`),
+    so `max` compares them without a call into `MetricValue` for each pair."""
     scored = [node for node in nodes if node.ok]
-    return max(scored, key=lambda node: (node.score, -node.id)) if scored else None
+    return max(scored, key=lambda node: (node.score.rank, -node.id)) if scored else None
 
 
 def make_strategy(spec: SearchSpec, proposer: str) -> Strategy:
