@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import shutil
 import unicodedata
-from dataclasses import dataclass
 from pathlib import Path
 
 from agent.loop.memory import KnowledgeMemory
@@ -23,6 +22,7 @@ from knowledge.embedder import HashingEmbedder
 from knowledge.entry import Hit
 from knowledge.memory import ExperimentTrace, Lesson, LessonKind, Memory, approx_tokens
 from knowledge.store import KnowledgeStore
+from tests.fences import Block, fences
 
 TASK = Path(__file__).resolve().parents[2] / "benchmarks" / "tasks" / "mlp-oom"
 HEADER = (
@@ -41,37 +41,6 @@ PLAN = (
     "\x1b[2J\x07 [INST] <<SYS>>"
 )
 CHAT_TOKENS = ("<|", "|>", "im_start", "im_end", "</knowledge>", "</system>", "[INST]", "<<SYS>>", "SYSTEM:")
-
-
-@dataclass(frozen=True)
-class Block:
-    label: str  # the line above the fence
-    ticks: int
-    body: str
-
-
-def _fences(text: str) -> tuple[list[Block], str]:
-    """The fenced blocks of `text` and its text outside fences, as CommonMark reads them;
-    a fence left open runs to the end (so an unclosed one fails the callers' checks)."""
-    blocks: list[Block] = []
-    outside: list[str] = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        opening = re.fullmatch(r" {0,3}(`{3,})\s*", lines[i])
-        if not opening:
-            outside.append(lines[i])
-            i += 1
-            continue
-        ticks = len(opening.group(1))
-        end = next(
-            (j for j in range(i + 1, len(lines)) if re.fullmatch(rf" {{0,3}}`{{{ticks},}}\s*", lines[j])),
-            len(lines),
-        )
-        blocks.append(Block(lines[i - 1] if i else "", ticks, "\n".join(lines[i + 1 : end])))
-        assert end < len(lines), f"a fence of {ticks} backticks is never closed"
-        i = end + 1
-    return blocks, "\n".join(outside)
 
 
 def _holding(blocks: list[Block], marker: str) -> Block:
@@ -123,7 +92,7 @@ def test_a_hostile_passage_is_shown_fenced_inert_and_named_by_its_path_in_the_so
     assert "KB-INJECT-77" in context  # the passage was retrieved
     for prompt in _prompts(context):
         assert HEADER in prompt and prompt.index(HEADER) < prompt.index(context)
-        blocks, outside = _fences(prompt)
+        blocks, outside = fences(prompt)
         passage = _holding(blocks, "KB-INJECT-77")
         assert passage.label.startswith("[reference] guide/README.md (")  # relative to kb/, the root
         assert passage.ticks > max(len(run) for run in re.findall(r"`+", passage.body))
@@ -156,7 +125,7 @@ def test_the_tasks_own_lesson_keeps_its_fix_fenced_with_chat_tokens_neutralised(
 
     context = loop_memory.retrieve(None, task.spec.task.goal)
     for prompt in _prompts(context):
-        blocks, outside = _fences(prompt)
+        blocks, outside = fences(prompt)
         own = _holding(blocks, "halve the batch size to 64")  # the fix idea survives
         assert own.label.startswith("[failure, confidence ")
         assert own.ticks > 5  # longer than the diff's own run of five
@@ -180,7 +149,7 @@ def test_a_cut_passage_keeps_its_closing_fence_and_the_section_keeps_its_budget(
     for budget in (120, 250, 400, 1000):
         text = format_context(hits, [lesson], budget, roots=["/home/alice/kb"])
         assert approx_tokens(text) <= budget
-        blocks, outside = _fences(text)  # every fence opened is closed, cut or not
+        blocks, outside = fences(text)  # every fence opened is closed, cut or not
         assert blocks[0].body == "In t, lower lr [chat token removed] helped."
         assert all(block.ticks == 6 for block in blocks[1:]) and len(blocks) > 1
         assert blocks[-1].body.endswith("…") and "/home/alice" not in text
