@@ -48,3 +48,21 @@ def fresh_folder(parent: Path, name: str) -> Path:
         number += 1
         candidate = parent / f"{name}-{number}"
     return candidate
+
+
+def log_place(home: Path, stored: str | Path) -> Path:
+    """Where an evaluation log a record names as `stored` is read, for this home.
+
+    Records keep each log's absolute path under the home that wrote it, and notes are never
+    rewritten. A home moved or copied elsewhere keeps its runs' logs at
+    `runs/<RUN>/logs/<file>`, so a stored path of that form is read there whenever this home
+    has the run, whether or not the file is there: a moved home's logs would otherwise read
+    as missing, and a copy's audit and `strop show` would read the original home's files (a
+    copy checked against logs it does not hold). A run this home lacks: as written.
+    """
+    path = Path(stored)
+    parts = path.parts
+    if len(parts) < 4 or parts[-4] != "runs" or parts[-2] != "logs" or parts[-3] == "..":
+        return path
+    run = home / "runs" / parts[-3]
+    return run / "logs" / parts[-1] if run.is_dir() else path

@@ -315,7 +315,7 @@ def show_command(
     Example:  strop show latest/best   (or RUN/7, or a branch strop/RUN/7)
     """
     from agent.experiments import ExperimentRepo
-    from agent.home import strop_home
+    from agent.home import log_place, strop_home
 
     index = _index()
     run, record = index.find_experiment(exp_ref)
@@ -323,7 +323,8 @@ def show_command(
     parents = [r for r in index.experiments(run.id) if r.id == record.parent]
     base = parents[0].commit if parents else run.base_commit
     stat = repo.diff(base, record.commit, stat=True)
-    log_tail = _log_tail(record.log_path)
+    log = str(log_place(strop_home(), record.log_path)) if record.log_path else ""
+    log_tail = _log_tail(log)
     if json_out:
         print_json({**record.to_dict(), "diffstat": stat, "log_tail": log_tail})
         return
@@ -354,7 +355,7 @@ def show_command(
         out.print(f"· {safe(decision)}")
     out.print("[bold]diff[/]\n" + safe(stat or "(no change)"))
     if log_tail:
-        out.print(f"[bold]log tail[/] ({safe(record.log_path)})")
+        out.print(f"[bold]log tail[/] ({safe(log)})")
         out.print(printable(log_tail), markup=False)
 
 

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 
 from agent.errors import UnreadableRecord
 from agent.experiments import BRANCH_PREFIX, NOTES_REF, RUNS_REF, ExperimentRepo
+from agent.home import log_place
 from agent.loop.findings import Audit, Problem
 from agent.loop.record_history import check_commits, check_history, check_logs_named, read_history
 from agent.records import NAMES_FINAL_LOG, ExperimentRecord, RunRecord, best_experiment
@@ -81,9 +82,9 @@ def provenance_audit(run_id: str, home: Path, index: RunIndex, report: Audit) ->
         task = _task_file(run)
         spec = task.evaluator if task is not None else None
         logs = home / "runs" / run_id / "logs"
-        _check_logs(run, records, spec, report)
+        _check_logs(run, records, spec, home, report)
         _check_best(run, records, report)
-        _check_final(run, records, spec, logs, git, report)
+        _check_final(run, records, spec, home, git, report)
         history = read_history(run.id, [r.commit for r in records.values()], run.base_commit, git)
         check_history(run.id, history, {r.commit for r in records.values()}, report)
         check_commits(run.id, history, task, git, report)
@@ -296,9 +297,14 @@ def _task_file(run: RunRecord) -> TaskFile | None:
 
 
 def _check_logs(
-    run: RunRecord, records: dict[int, ExperimentRecord], spec: EvaluatorSpec | None, report: Audit
+    run: RunRecord,
+    records: dict[int, ExperimentRecord],
+    spec: EvaluatorSpec | None,
+    home: Path,
+    report: Audit,
 ) -> None:
-    """Each scored experiment's metrics against the scorer's output in its evaluation log."""
+    """Each scored experiment's metrics against the scorer's output in its evaluation log (this
+    home's copy of it: `log_place`)."""
     scored = [r for r in records.values() if r.status is Status.OK]
     if spec is None:
         if scored:
@@ -313,7 +319,7 @@ def _check_logs(
         if not record.log_path:
             report.problems.append(Problem(f"{name} is scored but its record names no evaluation log", GONE))
             continue
-        log = _Log(name, "validate", Path(record.log_path), record.log_digest, record.metrics)
+        log = _Log(name, "validate", log_place(home, record.log_path), record.log_digest, record.metrics)
         if _check_log(log, spec, report):
             report.logs_checked += 1
 
@@ -418,11 +424,12 @@ def _check_final(
     run: RunRecord,
     records: dict[int, ExperimentRecord],
     spec: EvaluatorSpec | None,
-    logs: Path,
+    home: Path,
     git: _Git,
     report: Audit,
 ) -> None:
     """The hidden test: on the reported best only, scored once, as its log (unchanged) says."""
+    logs = home / "runs" / run.id / "logs"
     finals = {r.id: r for r in records.values() if r.final_metrics is not None}
     ended = run.status in ("done", "stopped")
     earlier_bests = _bests_at_ends(run, git)
@@ -438,7 +445,7 @@ def _check_final(
             continue
         if ended and record.id != run.best:
             _check_earlier_best(name, record.id in earlier_bests, len(finals), report)
-        log = _final_log(name, record, run.schema, logs, report)
+        log = _final_log(name, record, run.schema, home, logs, report)
         if log is not None:
             _check_log(log, spec, report)
     if spec is not None and spec.has_final and ended and run.best in records and run.best not in finals:
@@ -468,7 +475,7 @@ def _check_earlier_best(name: str, was_best: bool, finals: int, report: Audit) -
 
 
 def _final_log(
-    name: str, record: ExperimentRecord, run_schema: int, logs: Path, report: Audit
+    name: str, record: ExperimentRecord, run_schema: int, home: Path, logs: Path, report: Audit
 ) -> _Log | None:
     """The hidden-test log `record` vouches for: the one it names with its sha256; for a record of
     an older strop (none named) `N-final.log`, compared with the score only (said as a note).
@@ -477,7 +484,7 @@ def _final_log(
     none had the names taken out of its note: that is a problem, not an older strop."""
     scored = record.final_metrics or None  # an empty score (the phase failed) gives no metrics to compare
     if record.final_log_path:
-        return _Log(name, "final", Path(record.final_log_path), record.final_log_digest, scored)
+        return _Log(name, "final", log_place(home, record.final_log_path), record.final_log_digest, scored)
     if scored is None:
         return None
     if max(record.schema, run_schema) >= NAMES_FINAL_LOG:

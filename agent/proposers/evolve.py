@@ -223,16 +223,22 @@ class EvolveOptimizer:
             for t in history
         ]
         with self._study_lock:
-            study = self._study_told(optuna, told)
-            study.sampler = sampler  # a fresh sampler each call: its draws depend on `seed` alone
-            asked = study.ask()
-            point: Point = {}
-            for param in self.space:
-                if self.space.is_active(param.name, point):
-                    point[param.name] = _suggest(asked, param)
-            # failed trials are not evidence for TPE (it reads complete ones), so the study
-            # stays what a fresh one told `told` would be
-            study.tell(asked, state=optuna.trial.TrialState.FAIL)
+            try:
+                study = self._study_told(optuna, told)
+                study.sampler = sampler  # a fresh sampler each call: its draws depend on `seed` alone
+                asked = study.ask()
+                point: Point = {}
+                for param in self.space:
+                    if self.space.is_active(param.name, point):
+                        point[param.name] = _suggest(asked, param)
+                # failed trials are not evidence for TPE (it reads complete ones), so the study
+                # stays what a fresh one told `told` would be
+                study.tell(asked, state=optuna.trial.TrialState.FAIL)
+            except BaseException:
+                # cut mid-way (Ctrl-C, SIGTERM): a trial added but not yet in `_told` would be told
+                # twice by the next call; a fresh study told `told` is what this one should be
+                self._study, self._told = None, []
+                raise
         return self.space.complete(point)
 
     def _study_told(self, optuna: Any, told: list[tuple[Any, ...]]) -> Any:

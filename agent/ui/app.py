@@ -189,7 +189,7 @@ def create_app(
             r=record,
             diff=_diff_lines(text),
             cut=cut,
-            log=views.log_tail(record.log_path),
+            log=views.log_tail(record.log_path, home),
             others=siblings,
         )
 

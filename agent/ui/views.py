@@ -147,14 +147,16 @@ def diff(run: RunRecord, old: str, new: str, home: Path) -> tuple[str, bool]:
     return (text[:DIFF_LIMIT], True) if len(text) > DIFF_LIMIT else (text, False)
 
 
-def log_tail(path: str) -> str:
+def log_tail(path: str, home: Path) -> str:
     """The end of a log as a terminal would show it (colours dropped, carriage-return redraws applied).
 
-    Only the last LOG_TAIL_BYTES are read: a candidate's log may be gigabytes.
+    Only the last LOG_TAIL_BYTES are read: a candidate's log may be gigabytes. `path` as the
+    record names it, read where `home` keeps it (a moved or copied home: `log_place`).
     """
+    from agent.home import log_place
     from agent.report.text import log_text, read_tail
 
-    return log_text(read_tail(path, LOG_TAIL_BYTES))[-LOG_TAIL:]
+    return log_text(read_tail(str(log_place(home, path)) if path else "", LOG_TAIL_BYTES))[-LOG_TAIL:]
 
 
 def metric_text(record: ExperimentRecord, metric: str) -> str:

@@ -113,7 +113,7 @@ def test_the_log_tail_reads_only_the_end_of_a_huge_log(tmp_path: Path) -> None:
         file.seek(0, 2)
         file.write("é last line\n".encode() * 3)
     started = time.monotonic()
-    tail = views.log_tail(str(log))
+    tail = views.log_tail(str(log), tmp_path)
     assert time.monotonic() - started < 1.0
     assert tail.endswith("é last line\n") and len(tail) <= views.LOG_TAIL
-    assert views.log_tail(str(tmp_path)) == "" and views.log_tail("") == ""
+    assert views.log_tail(str(tmp_path), tmp_path) == "" and views.log_tail("", tmp_path) == ""

@@ -242,6 +242,8 @@ def hawq_options(
 def _hawq_options(
     domain: QuantDomain, seed: int, deadline: Deadline
 ) -> list[list[tuple[int, float, LayerGene]]] | None:
+    if deadline.expired():  # the traces import torch and cannot stop half-way: seconds past a spent share
+        return None
     traces = domain.layer_traces(seed)
     seen = domain.calibration_inputs()
     matrices = domain.network.matrices()
@@ -419,13 +421,20 @@ def random_search(
 
 
 def tpe(domain: QuantDomain, evaluations: int, seed: int, deadline: Deadline = NO_DEADLINE) -> BaselineResult:
+    """Optuna's TPE over the per-layer space, asked and told here rather than through `optimize`.
+
+    `study.optimize` logs a trial whose objective raised as a warning with its traceback,
+    and Ctrl-C or SIGTERM arrive as exceptions inside the objective (interrupts.py): an
+    interrupted `strop evolve quant` printed Optuna's traceback before its own one line.
+    Asked and told here, an interrupt leaves the study untold and reaches the CLI alone.
+    """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     run = _Budgeted(domain, evaluations, deadline)
     roundings = [r.value for r in domain.roundings()]
 
-    def objective(trial: Any) -> float:
+    def genome(trial: Any) -> Genome:
         genes = []
         for i, layer in enumerate(domain.space.layers):
             fmt = trial.suggest_categorical(
@@ -440,14 +449,15 @@ def tpe(domain: QuantDomain, evaluations: int, seed: int, deadline: Deadline = N
                     trial.suggest_categorical(f"l{i}_rounding", roundings),
                 )
             )
-        value = run.score(tuple(genes))
-        if run.done:
-            trial.study.stop()
-        return 0.0 if value is None else value
+        return tuple(genes)
 
     if run.done:
         return run.result()
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
-    left = deadline.left()
-    study.optimize(objective, n_trials=evaluations * 5, timeout=None if left == float("inf") else left)
+    for _ in range(evaluations * 5):
+        trial = study.ask()
+        value = run.score(genome(trial))
+        study.tell(trial, 0.0 if value is None else value)
+        if run.done:
+            break
     return run.result()
