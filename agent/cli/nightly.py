@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -80,13 +80,18 @@ def run_command(
     Exit status: 0 when the due jobs ran (a job stopped at the window's end included), nothing was
     due, or another `strop nightly run` holds the lock (it says who); 1 when a job failed, or no
     due job could start; 2 for a bad jobs file or a window too short for any job; 130 after a
-    Ctrl-C (the next run resumes the jobs it stopped).
+    Ctrl-C (the next run resumes the jobs it stopped); a SIGTERM or SIGHUP stops the night the
+    same way, then ends the process by that signal (143, 129).
+
+    While a job runs, its progress goes to stderr (`--json` included): its own lines, named,
+    or every 10 s of silence how long it has run of its time and its best so far.
 
     Example:  strop nightly run --jobs jobs.toml --window 6h
     """
     from agent.deadline import process_started
     from agent.errors import UserError
     from agent.home import strop_home
+    from agent.loop.interrupts import stop_signals
     from agent.nightly.interrupt import NightInterrupted, interrupted_line
     from agent.nightly.jobs import check_duration, load_jobs
     from agent.nightly.lock import NightlyBusy, NightlyLock
@@ -103,7 +108,7 @@ def run_command(
         raise UserError(f"--window: {error}") from None
     home = strop_home()
     try:
-        with NightlyLock(home):
+        with NightlyLock(home), stop_signals():  # SIGTERM and SIGHUP stop the night as Ctrl-C does
             tonight = run_night(
                 jobs,
                 home,
@@ -111,7 +116,7 @@ def run_command(
                 seconds,
                 parallel or jobs.spec.nightly.parallel,
                 only=job or None,
-                say=lambda text: err.print(f"nightly: {text}", markup=False),
+                say=_say,
                 started=process_started(),  # the window is the wall time, start-up included
             )
     except NightlyBusy as busy:
@@ -119,10 +124,10 @@ def run_command(
         return
     except NightInterrupted as stopped:
         err.print(interrupted_line(stopped.records, stopped.waiting, str(jobs.path)), markup=False)
-        raise typer.Exit(130) from None
+        _end_interrupted()
     except KeyboardInterrupt:  # before any job started
         err.print(interrupted_line([], [], str(jobs.path)), markup=False)
-        raise typer.Exit(130) from None
+        _end_interrupted()
     if json_out:
         print_json([n.to_dict() for n in tonight.records])
     else:
@@ -132,14 +137,38 @@ def run_command(
         raise typer.Exit(1)
 
 
+def _say(text: str) -> None:
+    """A nightly line on stderr; a job's own lines among them are shown, never obeyed (no control
+    characters: an evaluator's words pass through a job's warnings)."""
+    from agent.report.text import visible
+
+    err.print(printable(visible(f"nightly: {text}"), one_line=True), markup=False)
+
+
+def _end_interrupted() -> NoReturn:
+    """An interrupted night's exit, as `strop run`'s: 130 after a Ctrl-C; after a SIGTERM or SIGHUP
+    the process ends by that signal (143 or 129 in a shell), once its line is said. Before, those
+    two killed the nightly at once, silent, its jobs stopped only by their parent-death signal."""
+    import signal
+
+    from agent.loop.interrupts import end_by, received
+
+    signum = received()
+    if signum is not None and signum != signal.SIGINT:
+        end_by(signum)
+    raise typer.Exit(130) from None
+
+
 def _print_nights(nights: list[NightRecord], waiting: list[str]) -> None:
     """One line per job: how its night ended, its run and best; then the jobs left for later."""
+    from agent.nightly.progress import ran_of_given
     from agent.report.text import visible
 
     for night in nights:
         best = "—" if night.best_metric is None else f"{night.metric} = {night.best_metric:.6g}"
         status = "interrupted (the next run resumes it)" if night.status == "running" else night.status
-        line = f"{night.job}: {status} · run {night.run or '—'} · best {best}"
+        ran = f" · {took}" if (took := ran_of_given(night)) else ""  # its time against its budget
+        line = f"{night.job}: {status}{ran} · run {night.run or '—'} · best {best}"
         line += f" · {night.error}" if night.error else ""  # an evaluator's words: shown, never obeyed
         out.print(printable(visible(line), one_line=True), markup=False)
     for name in waiting:

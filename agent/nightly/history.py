@@ -59,6 +59,8 @@ class NightRecord:
     experiments: int = 0
     error: str = ""
     note: str = ""
+    seconds: float | None = None  # how long the job ran, in the nightly that ended (or stopped) it
+    given: float | None = None  # the time that nightly gave it: its budget.time, cut to the window
     schema: int = SCHEMA
 
     @property

@@ -7,6 +7,8 @@ nightly notes the interruption (`Interruption.stop`), stops each job still runni
 SIGKILL after the stop grace: a `kill -INT` of the nightly alone reaches no job), starts no
 other, and leaves each stopped job's night `running`, as a killed nightly leaves it: the
 next `strop nightly run` resumes it. One line (`interrupted_line`) says what was kept.
+A SIGTERM or SIGHUP does the same (the CLI raises them as Ctrl-C is raised: `stop_signals`);
+before, they killed the nightly silently, exit 143.
 """
 
 from __future__ import annotations
@@ -63,20 +65,26 @@ class Interruption:
                 process.kill()
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 @contextlib.contextmanager
 def deaf_to_ctrl_c() -> Iterator[None]:
-    """While the jobs stop, a second Ctrl-C is ignored: cut short, the stop would leave them unrecorded.
+    """While the jobs stop, a second Ctrl-C (or SIGTERM, SIGHUP) is ignored: cut short, the stop
+    would leave them unrecorded.
 
     Main thread only (`signal.signal` refuses others); the stop takes the stop grace at most.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            if handler is not None:  # None: set outside Python, cannot be put back from here
+                signal.signal(signum, handler)
 
 
 class NightInterrupted(KeyboardInterrupt):

@@ -18,7 +18,9 @@ at most a tenth of the window), so that the SIGKILL too falls inside the window.
 recorded `stopped`, and its night is over: the next night starts afresh, from the stopped
 run's best with `warm_start` (a killed or interrupted night is resumed instead: its record
 is still `running`). Its night keeps its run and what that run found until then: every job
-says `RUN <id>` as soon as its run exists (`agent.nightly.announce`), not only at its end.
+says `RUN <id>` as soon as its run exists (`agent.nightly.announce`), not only at its end, and
+its stderr reaches the nightly's as it comes, with a heartbeat when it is silent
+(`agent.nightly.progress`); its closing line says its time against the time it was given.
 A job dies with the nightly, however the nightly dies (`_dying_with_nightly`); a Ctrl-C
 stops the night as a SIGTERM does, its nights kept to be resumed (`agent.nightly.interrupt`).
 
@@ -52,6 +54,7 @@ from agent.nightly.announce import ANNOUNCE_VAR, announced_run
 from agent.nightly.history import History, NightRecord
 from agent.nightly.interrupt import INTERRUPTED_CODES, Interruption, NightInterrupted, deaf_to_ctrl_c
 from agent.nightly.jobs import AVAILABLE, STOP_GRACE, Jobs, JobSpec, last_fire
+from agent.nightly.progress import JobProgress, ran_of_given, relayed
 from agent.nightly.warm import warm_start
 from agent.records import now_iso
 
@@ -280,22 +283,57 @@ def _run_job(
         with guard:
             history.put(record)
 
+    progress = JobProgress(item.name, left, say, lambda: so_far(record, home))
+    began = time.monotonic()
     try:
-        result = _watch(command, window, announce, home)
+        result = _watch(command, window, announce, home, progress)
     except _Overran:
         _fill_stopped(record, home)
-        return _close(history, guard, record, "stopped", "stopped at the end of the window")
+        closed = _close(
+            history, guard, _timed(record, began, left), "stopped", "stopped at the end of the window"
+        )
+        say(closing_line(closed))
+        return closed
     except _Interrupted:  # its night stays `running`: the next nightly resumes its run
         _fill_stopped(record, home)
         with guard:
-            history.put(record)
+            history.put(_timed(record, began, left))
         return record
     except _Failed as failure:
-        return _close(history, guard, record, "failed", failure.reason)
+        closed = _close(history, guard, _timed(record, began, left), "failed", failure.reason)
+        say(closing_line(closed))
+        return closed
     _fill(record, result, home)
-    closed = _close(history, guard, record, *job_ending(result, record))
-    say(f"{item.name}: {closed.status}, best {closed.metric} = {closed.best_metric}")
+    closed = _close(history, guard, _timed(record, began, left), *job_ending(result, record))
+    say(closing_line(closed))
     return closed
+
+
+def _timed(record: NightRecord, began: float, given: float) -> NightRecord:
+    """`record` with how long its job ran (since `began`, monotonic) and the time it was given."""
+    record.seconds, record.given = round(time.monotonic() - began, 1), round(given, 1)
+    return record
+
+
+def closing_line(night: NightRecord) -> str:
+    """How a job ended, on the nightly's stderr: its time against the time it was given, then
+    its best or why it failed (`live: done in 25.1s of 9m47s, best score = 1.5`)."""
+    ran = ran_of_given(night)
+    took = (" in " if night.status == "done" else " after ") + ran if ran else ""
+    best = f"best {night.metric} = {night.best_metric:.6g}" if night.best_metric is not None else "no best"
+    said = f"{night.job}: {night.status}{took}, {best}"
+    return f"{said}: {night.error}" if night.error else said
+
+
+def so_far(night: NightRecord, home: Path) -> str:
+    """What a running job's run has found until now, for its heartbeat ("" before it has a run):
+    `run 3f2a1c · 5 experiments · best loss = 0.0057`."""
+    if not night.run:
+        return ""
+    found = dataclasses.replace(night)
+    _fill_stopped(found, home)
+    best = f" · best {found.metric} = {found.best_metric:.6g}" if found.best_metric is not None else ""
+    return f"run {found.run} · {found.experiments} experiments{best}"
 
 
 def job_ending(result: dict[str, Any], night: NightRecord | None = None) -> tuple[str, str]:
@@ -416,9 +454,15 @@ class _Failed(Exception):
 
 
 def _watch(
-    command: list[str], window: _Window, announce: Callable[[str], None], home: Path
+    command: list[str],
+    window: _Window,
+    announce: Callable[[str], None],
+    home: Path,
+    progress: JobProgress | None = None,
 ) -> dict[str, Any]:
-    """Run a job's process; pass on its run id as soon as it says it; its last JSON line is the result."""
+    """Run a job's process; pass on its run id as soon as it says it, and its stderr as `progress`
+    (`agent.nightly.progress`: its lines and a heartbeat); its last JSON line is the result."""
+    progress = progress or JobProgress("job", 0.0, lambda _: None)
     env = {**os.environ, "STROP_HOME": str(home), ANNOUNCE_VAR: "1"}  # evolve says `RUN <id>` too
     process = subprocess.Popen(
         command,
@@ -429,8 +473,7 @@ def _watch(
         start_new_session=False,
         preexec_fn=_dying_with_nightly(os.getpid()),
     )
-    errors: list[str] = []
-    reader = threading.Thread(target=lambda: errors.extend(process.stderr or []), daemon=True)
+    reader = threading.Thread(target=_read_lines, args=(process.stderr, progress.heard), daemon=True)
     reader.start()
     kill_at = window.stop_at
     wait = min(max(0.0, kill_at - time.time()), threading.TIMEOUT_MAX)  # past it, Timer raises OverflowError
@@ -438,7 +481,7 @@ def _watch(
     timer.start()
     result: dict[str, Any] = {}
     try:
-        with window.interruption.watching(process):
+        with relayed(progress), window.interruption.watching(process):
             for line in process.stdout or []:
                 if (run_id := announced_run(line)) is not None:
                     announce(run_id)
@@ -450,6 +493,7 @@ def _watch(
                     if isinstance(result.get("run"), str):
                         announce(result["run"])
             code = process.wait()
+            reader.join(timeout=5)  # its last lines, passed on before the job's closing line
     finally:
         timer.cancel()
         reader.join(timeout=5)
@@ -458,8 +502,14 @@ def _watch(
     if code in (-signal.SIGTERM, -signal.SIGKILL) and time.time() >= kill_at:
         raise _Overran()
     if code != 0:
-        raise _Failed(_why_failed(errors, code))
+        raise _Failed(_why_failed(progress.lines, code))
     return result
+
+
+def _read_lines(stream: Any, heard: Callable[[str], None]) -> None:
+    """Hand each line of a job's stderr to `heard` as it comes (a thread's loop)."""
+    for line in stream or []:
+        heard(line)
 
 
 _ERROR_PREFIXES = ("error: ", "internal error: ", "strop: ")
