@@ -14,10 +14,15 @@ Wall time is the time the run has been *running* (summed over resumes), not the
 time since it started. The loop turns it into one `Deadline` (agent.deadline) that
 every LLM call and evaluation is clamped to, with the hidden-test `final` phase's time
 reserved before it (`final_reserve`); `overrun` says by how much a budget was missed.
+A resume's own time (`strop resume RUN --time T`) is a stretch of its own: the reserve is judged
+against T, not the run's total, and when what it must do cannot fit in T the stop line says how
+much to give (`time_to_give`).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.task import BudgetSpec
@@ -34,6 +39,8 @@ class Usage:
     last_rejection: str = ""  # the reason of the latest rejection, for the stop message
     out_of_time: bool = False  # the run's deadline (less the final phase's reserve) has passed
     unaffordable: str = ""  # the latest model call was not sent: the token or cost budget left cannot pay
+    before: float = 0.0  # seconds earlier stretches ran: this one (a resume) has the budget less them
+    short: str = ""  # out of time before this stretch started anything: what does not fit, what to give
 
 
 @dataclass(frozen=True)
@@ -99,14 +106,7 @@ class RunBudget:
                 False, f"experiment budget spent: {usage.experiments} of {self.experiments}"
             )
         if self.time is not None and (usage.elapsed >= self.time or usage.out_of_time):
-            kept = (
-                ""
-                if usage.elapsed >= self.time
-                else f" (the rest is kept for {'the final phase and ' if self.final else ''}closing)"
-            )
-            return BudgetDecision(
-                False, f"time budget spent: {usage.elapsed:.1f}s of {round(self.time, 1):g}s{kept}"
-            )
+            return BudgetDecision(False, self._time_spent(usage, self.time))
         if usage.unaffordable:
             return BudgetDecision(False, usage.unaffordable)
         if self.spec.tokens is not None and usage.tokens >= self.spec.tokens:
@@ -121,6 +121,20 @@ class RunBudget:
                 False, f"{usage.rejections_in_a_row} candidates in a row were rejected{last}"
             )
         return BudgetDecision(True, self.note(usage))
+
+    def _time_spent(self, usage: Usage, time: float) -> str:
+        """`time budget spent: 24.1s of 68.2s (this resume: 0.9s of 45s): …`: the run's total, then
+        this stretch's own time and budget (a resume's `--time`), then why time is left unused."""
+        parts = []
+        if usage.before > 0:
+            parts.append(
+                f"this resume: {usage.elapsed - usage.before:.1f}s of {round(time - usage.before, 1):g}s"
+            )
+        if usage.elapsed < time and not usage.short:
+            parts.append(f"the rest is kept for {'the final phase and ' if self.final else ''}closing")
+        said = f"time budget spent: {usage.elapsed:.1f}s of {round(time, 1):g}s"
+        said += f" ({'; '.join(parts)})" if parts else ""
+        return f"{said}: {usage.short}" if usage.short else said
 
     def note(self, usage: Usage) -> str:
         """The budget left, in words, for prompts and progress lines."""
@@ -151,6 +165,10 @@ def final_reserve(
 ) -> float:
     """Seconds to keep for the hidden-test `final` phase: 1.5 x the evaluation it will repeat, plus 1 s.
 
+    `time_budget` is the time this stretch has: the run's, or a resume's own `--time` (judged by
+    the run's total over every stretch, a third of it outgrew a short resume: `strop resume --time
+    45s` kept 23 s of its 44 s and stopped at once, with the time it needed unsaid).
+
     With `folds`, an evaluation ran both stages once per fold and the final phase runs them once:
     the times given are divided by `folds`.
 
@@ -172,6 +190,44 @@ def final_reserve(
     guess = (3.0 if refit else 1.5) * max(recent[len(recent) // 2], best_seconds or 0.0) + 1.0
     cap = time_budget / 3 if time_budget is not None else guess
     return max(0.0, min(guess, cap))
+
+
+CUT_GROWTH = 1.5
+"""An evaluation a deadline cut after s seconds needed more than s: it is expected to take 1.5 s."""
+
+
+def cut_need(cut_seconds: float, timeout: float) -> float:
+    """Seconds an evaluation cut after `cut_seconds` is expected to need when run again.
+
+    More than it ran (it was not done), at most its evaluator's timeout, which ends it anyway.
+    Judged by what it ran alone, a resume started it with time for no more, and the deadline cut
+    it again: the whole resume spent for nothing.
+    """
+    return max(cut_seconds, min(CUT_GROWTH * cut_seconds, timeout))
+
+
+def time_to_give(
+    need: float, fixed: float, reserve_for: Callable[[float], float], step: float = 5.0
+) -> float:
+    """The `--time` (a multiple of `step` seconds) in which `need` seconds of evaluation fit.
+
+    `fixed`: the seconds a stretch spends whatever it is given (its start-up, closing);
+    `reserve_for(T)`: what a stretch of T seconds keeps for the final phase (`final_reserve`).
+    A tenth more for a machine slower than the last time.
+    """
+    total = step
+    while total < 1e6 and total - fixed - reserve_for(total) < 1.1 * need:
+        total += step
+    return total
+
+
+def seconds_word(seconds: float) -> str:
+    """`60s`, `2m`, `1m30s`: a duration as `--time` takes it."""
+    whole = int(math.ceil(seconds))
+    if whole < 120:
+        return f"{whole}s"
+    minutes, rest = divmod(whole, 60)
+    return f"{minutes}m{rest}s" if rest else f"{minutes}m"
 
 
 def typical_seconds(eval_seconds: list[float], count: int = 9) -> float:

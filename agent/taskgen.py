@@ -8,10 +8,11 @@
 
 `strop init` writes the text into the workspace; `strop run WORKSPACE --goal … --eval …
 --metric …` runs the task directly (the run records the task it used, as it does for
-every run). The guesses are said in comments: whether the workspace is a git repo
-(used in place) or a folder (strop keeps a managed copy), and which files to protect
-(the files the eval command names), since a candidate that edits its own judge must
-be caught.
+every run). Its `[llm]` comes from STROP_LLM_URL and STROP_LLM_MODEL, with
+STROP_LLM_MAX_TOKENS, STROP_LLM_CONTEXT and STROP_LLM_TIMEOUT when set (`LLMLimits`).
+The guesses are said in comments: whether the workspace is a git repo (used in place)
+or a folder (strop keeps a managed copy), and which files to protect (the files the
+eval command names), since a candidate that edits its own judge must be caught.
 
 With `--eval` the task is one stage: the command that prints the metric runs in the
 candidate's sandbox, so a candidate can print any metric it likes (strop warns, and
@@ -31,10 +32,77 @@ from pathlib import Path
 
 from agent.errors import UserError
 from agent.space_sketch import SpaceSketch, sketch_space
-from agent.task import DEFAULT_EXPERIMENTS, Task, load_task
+from agent.task import DEFAULT_EXPERIMENTS, LLMSpec, Task, load_task
 
 DIRECTIONS = {"max": "maximize", "maximize": "maximize", "min": "minimize", "minimize": "minimize"}
 _NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class LLMLimits:
+    """The `[llm]` limits a task from the command line takes from the environment.
+
+    `strop run WORKSPACE --goal …` writes no file of the user's, so without these a small local
+    model kept the 4096-token answer and the 120 s request limit: 3,333 tokens in 78 s a call,
+    with no flag to change it. `None`: not set, the task file's default holds.
+    """
+
+    max_tokens: int | None = None  # STROP_LLM_MAX_TOKENS: the answer's limit
+    context: int | None = None  # STROP_LLM_CONTEXT: the model's window, prompt and answer together
+    request_timeout: str | None = None  # STROP_LLM_TIMEOUT: one request, as a duration ("300s", "5m")
+
+    def lines(self) -> list[str]:
+        """The `[llm]` lines for the limits set, in TOML."""
+        found = [
+            f"max_tokens = {self.max_tokens}  # from STROP_LLM_MAX_TOKENS" if self.max_tokens else "",
+            f"context = {self.context}  # from STROP_LLM_CONTEXT" if self.context else "",
+            f"request_timeout = {_toml(self.request_timeout)}  # from STROP_LLM_TIMEOUT"
+            if self.request_timeout
+            else "",
+        ]
+        return [line for line in found if line]
+
+
+def llm_limits_from_environment() -> LLMLimits:
+    """STROP_LLM_MAX_TOKENS, STROP_LLM_CONTEXT and STROP_LLM_TIMEOUT, checked: a bad value is one
+    line naming the variable, before any run exists (the task file would refuse it later, or the
+    first model call would fail after experiment 0)."""
+    import os
+
+    max_tokens = _tokens("STROP_LLM_MAX_TOKENS", 16, "the answer's limit, e.g. 1024")
+    context = _tokens("STROP_LLM_CONTEXT", 256, "the model's context window, e.g. 8192")
+    timeout = os.environ.get("STROP_LLM_TIMEOUT", "").strip() or None
+    if timeout is not None:
+        from sandbox.units import UnitError, parse_duration
+
+        try:
+            parse_duration(timeout)
+        except UnitError as error:
+            raise UserError(f"STROP_LLM_TIMEOUT (one model request's limit): {error}") from None
+    answer = max_tokens or LLMSpec.model_fields["max_tokens"].default  # what the file then holds
+    if context is not None and answer >= context:
+        given = f"STROP_LLM_MAX_TOKENS={answer}" if max_tokens else f"the default answer of {answer} tokens"
+        raise UserError(
+            f"STROP_LLM_CONTEXT={context} leaves no room for the prompt beside {given}: "
+            f"set STROP_LLM_MAX_TOKENS below it (e.g. {max(16, context // 4)})"
+        )
+    return LLMLimits(max_tokens, context, timeout)
+
+
+def _tokens(variable: str, least: int, what: str) -> int | None:
+    """A whole number of tokens, at least `least`, from `variable`; None when it is unset or blank."""
+    import os
+
+    text = os.environ.get(variable, "").strip()
+    if not text:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < least:
+        raise UserError(f"{variable}={text!r}: give a whole number of tokens, at least {least} ({what})")
+    return value
 
 
 @dataclass(frozen=True)
@@ -49,6 +117,7 @@ class TaskDraft:
     protect: list[str] = field(default_factory=list)
     experiments: int = DEFAULT_EXPERIMENTS
     llm: tuple[str, str] | None = None  # (base_url, model) from STROP_LLM_URL and STROP_LLM_MODEL
+    llm_limits: LLMLimits = field(default_factory=LLMLimits)  # STROP_LLM_MAX_TOKENS, …
     run: str = ""  # two stages: the candidate's command, writing into $STROP_OUTPUTS
     score: str = ""  # the scorer's command, run in a fresh copy of `scorer`
     scorer: Path | None = None  # absolute: written relative to the task file
@@ -158,6 +227,7 @@ def draft(
     if run:
         _check_command("--run", run)
         _check_command("--score", score)
+    llm = llm_from_environment()
     return TaskDraft(
         name=name,
         goal=goal.strip(),
@@ -168,7 +238,8 @@ def draft(
         git_repo=is_git_top(workspace),
         # two stages: the judge is out of the workspace; what --run names is what candidates improve
         protect=[] if run else files_to_protect(workspace, command),
-        llm=llm_from_environment(),
+        llm=llm,
+        llm_limits=llm_limits_from_environment() if llm else LLMLimits(),
         run=run,
         score=score,
         scorer=folders.get("--scorer"),
@@ -378,11 +449,17 @@ def _llm(d: TaskDraft) -> str:
             '# api_key_env = "OPENAI_API_KEY"\n'
         )
     url, model = d.llm
+    limits = "".join(line + "\n" for line in d.llm_limits.lines()) or (
+        "# max_tokens = 4096  # the answer's limit (STROP_LLM_MAX_TOKENS); a small local model wants less\n"
+        "# context = 8192  # the model's window (STROP_LLM_CONTEXT; learned from errors if unset)\n"
+        '# request_timeout = "120s"  # one request (STROP_LLM_TIMEOUT)\n'
+    )
     return (
         "[llm]  # from STROP_LLM_URL and STROP_LLM_MODEL\n"
         f"base_url = {_toml(url)}\n"
         f"model = {_toml(model)}\n"
         'api_key_env = "OPENAI_API_KEY"  # the key is read from this variable, never stored\n'
+        f"{limits}"
     )
 
 

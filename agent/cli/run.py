@@ -11,6 +11,7 @@ import re
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,14 +43,43 @@ def _executor(kind: str | None, address: str | None) -> Any:
 
 _NOT_EVALUATED = re.compile(r"experiment (\d+) not evaluated\b")  # the loop's note for a slot left pending
 
+_PHASES = {
+    "preparing": "preparing",
+    "model": "waiting for the model",
+    "proposing": "proposing",
+    "evaluating": "evaluating",
+}
+"""What an experiment in flight does, in words: a model call that takes minutes and a slow
+evaluation must not read alike, nor like the time between experiments."""
+
+
+@dataclass
+class _Doing:
+    """One experiment in flight: its search mode, what it does now (a `_PHASES` key), its turn, since when."""
+
+    mode: str
+    phase: str
+    turn: int
+    since: float
+
+    def title(self, exp: int) -> str:
+        mode = f" ({self.mode})" if self.mode else ""
+        return f"experiment {exp}{mode}: {_PHASES[self.phase]}"
+
+    def describe(self, exp: int, now: float) -> str:
+        turn = f"turn {self.turn}, " if self.turn > 1 else ""
+        return f"{self.title(exp)} ({turn}{now - self.since:.0f}s)"
+
 
 class _Progress:
     """Renders loop events on stderr: one line per finished experiment, and a live bar.
 
     The bar exists only on a terminal and never with --json (stdout is the JSON then); off a
     terminal, or with --json, a heartbeat (`agent.cli.heartbeat`) says what is under way
-    whenever nothing was printed for `heartbeat` seconds (a long evaluation, the final phase),
-    so that a log never goes silent for long. Only --quiet prints nothing.
+    whenever nothing was printed for `heartbeat` seconds (a model call, a long evaluation, the
+    final phase), so that a log never goes silent for long: each experiment in flight is
+    preparing, waiting for the model (its turn), or evaluating, as the loop's events say.
+    Only --quiet prints nothing.
     """
 
     def __init__(
@@ -79,7 +109,8 @@ class _Progress:
         self._since = self._clock()
         self._wall, self._origin = time.time, process_started()  # the budget counts from the process start
         self._stopped = False
-        self._running: dict[int, tuple[str, float]] = {}  # experiment → (mode, when it started)
+        self._running: dict[int, _Doing] = {}  # experiment → what it does now
+        self._modes: dict[int, str] = {}  # experiment → its search mode, for its later turns
         self._finished_any = False
         self._beat = Heartbeat(self._doing, err.print, heartbeat)
         self._lock = self._beat.lock
@@ -105,11 +136,7 @@ class _Progress:
 
     def _under_way(self, now: float) -> str:
         if self._running:
-            parts = [
-                f"experiment {exp} ({mode}) running for {now - since:.0f}s"
-                for exp, (mode, since) in sorted(self._running.items())
-            ]
-            return ", ".join(parts)
+            return ", ".join(doing.describe(exp, now) for exp, doing in sorted(self._running.items()))
         if self._stopped:
             return f"closing (report, grading) for {now - self._since:.0f}s"
         if self._finished_any:
@@ -126,9 +153,8 @@ class _Progress:
             self.run_id = event.run  # even when quiet: an interrupted run names it
         if self.quiet:
             return
-        if kind == "ExperimentStarted":
-            with self._lock:
-                self._running[event.exp] = (event.mode, self._clock())
+        if kind in ("ExperimentStarted", "ProposalAsked", "EvaluationStarted"):
+            self._phase(event)
         elif kind == "ExperimentFinished":
             with self._lock:
                 self._running.pop(event.exp, None)
@@ -159,10 +185,33 @@ class _Progress:
             self._print(f"[dim]· {safe(event.text)}[/]")
         elif kind == "ExperimentStarted" and self.bar is not None:
             self.progress.update(self.bar, description=f"experiment {event.exp}: {event.mode} …")
+        elif kind in ("ProposalAsked", "EvaluationStarted") and self.bar is not None:
+            with self._lock:
+                doing = self._running.get(event.exp)
+            if doing is not None:
+                self.progress.update(self.bar, description=f"{escape(doing.title(event.exp))} …")
         elif kind == "ExperimentFinished":
             self._finished(event)
         elif kind == "RunStopped":
             self._print(f"stopped: {safe(event.reason)}")
+
+    def _phase(self, event: Any) -> None:
+        """An experiment begins, asks its proposer (each turn, and again on a resume) or is evaluated.
+
+        A later turn or a resumed experiment has no `ExperimentStarted` in this process: its
+        `ProposalAsked` puts it back among those in flight, so the heartbeat names the model call.
+        """
+        kind = event.kind
+        with self._lock:
+            if kind == "ExperimentStarted":
+                self._modes[event.exp] = event.mode
+                phase = "preparing"
+            elif kind == "ProposalAsked":
+                phase = "model" if event.proposer == "llm" else "proposing"
+            else:
+                phase = "evaluating"
+            mode = self._modes.get(event.exp, "")
+            self._running[event.exp] = _Doing(mode, phase, event.turn, self._clock())
 
     def _finished(self, event: Any) -> None:
         value = "—" if event.metric is None else f"{event.metric:.6g}"
@@ -245,8 +294,10 @@ def run_command(
     # TASK is a workspace when --goal/--eval/--metric describe the task (strop init's file, unwritten)
     direction, direction_note = chosen(direction, metric or "", goal or "")
     task = command_line_task(task_path, goal, eval_command, metric, direction, strop_home())
-    if task is not None and direction_note and not quiet:  # said only of a task made from the flags
-        err.print(f"note: {direction_note}", markup=False)
+    if task is not None and not quiet:  # said only of a task made from the flags
+        err.print(_written_note(task.path), markup=False)
+        if direction_note:
+            err.print(f"note: {direction_note}", markup=False)
     task = task or load_task(task_path)
     _preflight(task, quiet)
     try:
@@ -281,6 +332,17 @@ def run_command(
         )
     _report(result, index, json_out)
     _fail_when_nothing_scored(result)
+
+
+def _written_note(path: Path) -> str:
+    """Where `--goal/--eval` wrote its task file, and that it is the user's to change: a small local
+    model wants a lower `[llm] max_tokens` or a longer `request_timeout`, and no flag sets those."""
+    import shlex
+
+    return (
+        f"note: the task is written to {path}: edit it (e.g. [llm] max_tokens, context, request_timeout; "
+        f"[budget]) and run it again with  strop run {shlex.quote(str(path))}"
+    )
 
 
 @contextmanager

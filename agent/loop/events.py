@@ -51,6 +51,27 @@ class ExperimentStarted(Event):
 
 
 @dataclass(frozen=True)
+class ProposalAsked(Event):
+    """The proposer is asked for experiment `exp`'s turn `turn` (every turn, and again on a resume).
+
+    With the `llm` proposer this is a model call that may take minutes: without this event a
+    turn after the first, or a resumed one, looked like the time between experiments.
+    """
+
+    exp: int
+    turn: int
+    proposer: str = ""
+
+
+@dataclass(frozen=True)
+class EvaluationStarted(Event):
+    """Experiment `exp`'s turn `turn` is handed to the evaluator (the proposal is in and committed)."""
+
+    exp: int
+    turn: int
+
+
+@dataclass(frozen=True)
 class ExperimentFinished(Event):
     exp: int
     turn: int

@@ -18,9 +18,13 @@ missing. Git is the truth for experiments; the state only says which are in flig
 
 Time: the run's time budget becomes one deadline (`_deadlines`): LLM calls and
 evaluations end by the search deadline, which keeps the `final` phase's reserve free;
-`final` itself ends by the run's deadline. With `parallel` lanes and an LLM proposer,
-the lanes' model calls run at once (up to `[llm] concurrency`), each holding its worst case
-from the token and cost budgets left before it is sent (`agent.allowance`).
+`final` itself ends by the run's deadline. A resume is a stretch of its own: the reserve is
+judged by the time it has (`_stretch`), an experiment an earlier stretch cut is expected to need
+more than it ran (`cut_need`), and a stretch that cannot fit what it must do stops at once, says
+how much time to give (`_too_short`) and does not count its start-up as the run's time
+(`_spent`). With `parallel` lanes and an LLM proposer, the lanes' model calls run at once (up
+to `[llm] concurrency`), each holding its worst case from the token and cost budgets left before
+it is sent (`agent.allowance`).
 
 Schedules (`[search] schedule`, `--schedule`): `batch` (the default) runs the lanes in
 lock-step, each batch waiting for its slowest evaluation, so a seeded run records the same
@@ -44,14 +48,31 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from agent.budget import RunBudget, Usage, final_reserve, overrun, typical_seconds
+from agent.budget import (
+    RunBudget,
+    Usage,
+    cut_need,
+    final_reserve,
+    overrun,
+    seconds_word,
+    time_to_give,
+    typical_seconds,
+)
 from agent.constraints import Constraints
 from agent.deadline import Deadline
 from agent.errors import UnreadableRecord, UserError
 from agent.executors import EvaluationJob, Executor, LocalExecutor
 from agent.loop.broken_start import broken_start
 from agent.loop.candidates import candidate_path, load_candidate, save_candidate, write_atomically
-from agent.loop.events import ExperimentFinished, ExperimentStarted, Note, RunStopped, Sink
+from agent.loop.events import (
+    EvaluationStarted,
+    ExperimentFinished,
+    ExperimentStarted,
+    Note,
+    ProposalAsked,
+    RunStopped,
+    Sink,
+)
 from agent.loop.interrupts import raise_if_interrupted
 from agent.loop.memory import LoopMemory
 from agent.loop.state import LoopState, Slot, new_slot
@@ -124,6 +145,9 @@ class Nodes:
         self._cut = {r.id for r in stored if r.status is Status.STOPPED}
         # the newest experiment before this stretch: a time refusal there is not this stretch's
         self._before = max((r.id for r in stored), default=-1)
+        self._base: float | None = None  # the run's seconds when this stretch began (`_stretch`)
+        self._decided = False  # this stretch's first decision is made (it may have done work since)
+        self._idle = False  # stopped by its first decision: nothing done, its seconds not counted
 
     def close(self) -> None:
         """Let go of the async evaluations' threads (nothing is in flight after `finish`)."""
@@ -158,6 +182,7 @@ class Nodes:
         cost = sum((r.cost for r in records.values()), Cost())
         rejected = [r for r in records.values() if r.status is Status.REJECTED]
         last = max(rejected, key=lambda r: r.id).reason if rejected else ""
+        out_of_time = bool(self._cannot_finish(records, self._deadlines(state, records)[0]))
         return Usage(
             experiments=len(evaluated),
             elapsed=elapsed,
@@ -166,8 +191,10 @@ class Nodes:
             rejections_in_a_row=state["rejections"],
             stop_requested=(self.ctx.folder / "stop").exists(),
             last_rejection=last,
-            out_of_time=bool(self._cannot_finish(records, self._deadlines(state, records)[0])),
+            out_of_time=out_of_time,
             unaffordable=_unaffordable(records, self._before),
+            before=self._base or 0.0,
+            short=self._too_short(records, elapsed) if out_of_time and not self._decided else "",
         )
 
     def _recut(self, record: ExperimentRecord) -> bool:
@@ -176,7 +203,73 @@ class Nodes:
 
     def _now_elapsed(self, state: LoopState) -> float:
         """Seconds the run has been running, up to now (the state's count plus this stretch)."""
+        if self._base is None:
+            self._base = state["elapsed"]
         return state["elapsed"] + (self.ctx.clock() - self._mark)
+
+    def _stretch(self) -> float | None:
+        """The seconds this stretch has: the run's time budget less what earlier stretches ran
+        (a resume's own `--time`; the whole budget for a run's first stretch)."""
+        budget = self.ctx.budget.time
+        return None if budget is None else max(0.0, budget - (self._base or 0.0))
+
+    def _reserve(self, records: dict[int, ExperimentRecord], stretch: float | None) -> float:
+        """Seconds the `final` phase keeps of a stretch of `stretch` seconds (0 without one)."""
+        spec = self.ctx.run.task.evaluator
+        if not getattr(spec, "has_final", bool(getattr(spec, "final", None))):
+            return 0.0
+        seconds = [r.eval_seconds for r in sorted(records.values(), key=lambda r: r.id) if r.eval_seconds]
+        best = self._best(records)
+        return final_reserve(
+            seconds,
+            float(spec.timeout),
+            stretch,
+            best.eval_seconds if best else None,
+            refit=bool(getattr(spec, "final_public", None)),
+            folds=int(getattr(spec, "folds", 1)),
+        )
+
+    def _waiting_cut(self, records: dict[int, ExperimentRecord]) -> list[ExperimentRecord]:
+        """The experiments an earlier stretch cut that this one has still to evaluate again."""
+        return [records[exp] for exp in sorted(self._cut) if exp in records and self._recut(records[exp])]
+
+    def _need(self, records: dict[int, ExperimentRecord], cut: list[ExperimentRecord]) -> float:
+        """Seconds the next evaluation is expected to take: the recent median, or more for one cut
+        before (it ran that long and was not done: `cut_need`)."""
+        ran = sorted((r for r in records.values() if r.eval_seconds), key=lambda r: r.id)
+        timeout = float(self.ctx.run.task.evaluator.timeout)
+        return max(
+            [
+                typical_seconds([r.eval_seconds for r in ran]),
+                *(cut_need(r.eval_seconds, timeout) for r in cut),
+            ]
+        )
+
+    def _too_short(self, records: dict[int, ExperimentRecord], elapsed: float) -> str:
+        """Out of time at this stretch's first decision: what does not fit in it, and the `--time`
+        that fits it (start-up as this one's, the final phase's reserve as `_deadlines`); "" when
+        no evaluation has run yet (nothing to size it by)."""
+        stretch = self._stretch()
+        if stretch is None:
+            return ""
+        cut = self._waiting_cut(records)
+        need = self._need(records, cut)
+        if not need:
+            return ""  # no evaluation ran yet: nothing says how long one takes
+        what = (
+            f"experiment {cut[0].id} (cut after {cut[0].eval_seconds:.0f}s before: ~{need:.0f}s)"
+            if cut
+            else f"an evaluation (~{need:.0f}s)"
+        )
+        reserve = self._reserve(records, stretch)
+        if reserve:
+            what += f" and the final phase (~{reserve:.0f}s kept)"
+        started = max(0.0, elapsed - (self._base or 0.0))
+        give = time_to_give(need, started + CLOSING, lambda total: self._reserve(records, total))
+        verb = "do" if reserve else "does"
+        return (
+            f"{what} {verb} not fit in {max(0.0, stretch - started):.0f}s: give --time {seconds_word(give)}"
+        )
 
     def _deadlines(self, state: LoopState, records: dict[int, ExperimentRecord]) -> tuple[Deadline, Deadline]:
         """(search, final): when the search must end (the run's deadline less the `final` phase's
@@ -185,19 +278,7 @@ class Nodes:
         if budget is None:
             return Deadline(), Deadline()
         run = Deadline.after(budget - self._now_elapsed(state))
-        reserve = CLOSING
-        spec = self.ctx.run.task.evaluator
-        if getattr(spec, "has_final", bool(getattr(spec, "final", None))):
-            seconds = [r.eval_seconds for r in sorted(records.values(), key=lambda r: r.id) if r.eval_seconds]
-            best = self._best(records)
-            reserve += final_reserve(
-                seconds,
-                float(spec.timeout),
-                budget,
-                best.eval_seconds if best else None,
-                refit=bool(getattr(spec, "final_public", None)),
-                folds=int(getattr(spec, "folds", 1)),
-            )
+        reserve = CLOSING + self._reserve(records, self._stretch())
         return run.minus(reserve), run.minus(CLOSING)
 
     def limits(self, state: LoopState) -> Any:
@@ -216,6 +297,8 @@ class Nodes:
         )
 
     def _elapsed(self, state: LoopState) -> float:
+        if self._base is None:
+            self._base = state["elapsed"]
         now = self.ctx.clock()
         elapsed = state["elapsed"] + (now - self._mark)
         self._mark = now
@@ -230,9 +313,13 @@ class Nodes:
     # ------------------------------------------------------------------ decide
     def decide(self, state: LoopState) -> dict[str, Any]:
         records = self._records()
+        first = self._base is None  # the first node of this stretch
         elapsed = self._elapsed(state)
         usage = self._usage({**state, "elapsed": elapsed}, records, elapsed)
         decision = self.ctx.budget.decide(usage)
+        busy = any(slot["stage"] == "committed" for slot in state["slots"])
+        self._idle = first and not decision.go_on and not busy
+        self._decided = True
         reason = "" if decision.go_on else decision.reason
         if not reason:
             reason = broken_start(records.values(), str(self.ctx.run.task.path)) or ""
@@ -457,6 +544,7 @@ class Nodes:
         pending: list[ExperimentRecord],
     ) -> ProposalRequest:
         """The lane checked out at the slot's base, and the proposal request for it."""
+        self.ctx.emit(ProposalAsked(slot["exp"], slot["turn"], self.ctx.proposer.name))
         lane = self._lane(slot)
         self.ctx.run.repo.checkout_detached(lane, self._base_commit(slot, records))
         usage = self._usage(state, records, self._now_elapsed(state))
@@ -703,12 +791,13 @@ class Nodes:
         self, slot: Slot, record: ExperimentRecord, records: dict[int, ExperimentRecord], deadline: Deadline
     ) -> EvaluationJob | None:
         """The slot's lane checked out at its commit, as a job; None (and a note) when time is too short."""
-        why_not = self._cannot_finish(records, deadline)
+        why_not = self._cannot_finish(records, deadline, record)
         if why_not:  # left pending: `strop resume` with more time evaluates it
             self.ctx.emit(Note(f"experiment {slot['exp']} not evaluated: {why_not}"))
             return None
         lane = self._lane(slot)
         self.ctx.run.repo.checkout_detached(lane, record.commit)  # its files; lanes hold no branch
+        self.ctx.emit(EvaluationStarted(slot["exp"], slot["turn"]))
         return EvaluationJob(lane, _log_name(slot), deadline=deadline.at)
 
     def _evaluate_async(self, state: LoopState) -> dict[str, Any]:
@@ -760,15 +849,26 @@ class Nodes:
     def _evaluate_one(self, evaluator: Any, job: EvaluationJob) -> Verdict:
         return self.ctx.executor.evaluate_all(evaluator, [job])[0]
 
-    def _cannot_finish(self, records: dict[int, ExperimentRecord], deadline: Deadline) -> str:
-        """Why an evaluation is not started: the time left is below the recent median evaluation."""
+    def _cannot_finish(
+        self, records: dict[int, ExperimentRecord], deadline: Deadline, record: ExperimentRecord | None = None
+    ) -> str:
+        """Why an evaluation is not started: the time left is below the recent median evaluation,
+        or below what an experiment cut before needs (`record`, else those waiting: `_need`)."""
         if deadline.at is None:
             return ""
-        ran = sorted((r for r in records.values() if r.eval_seconds), key=lambda r: r.id)
-        typical = typical_seconds([r.eval_seconds for r in ran])
+        if record is None:
+            cut = self._waiting_cut(records)
+        else:
+            cut = [record] if record.status is Status.STOPPED else []
+        need = self._need(records, cut)
         left = deadline.left()
-        if left <= 0.5 or left < typical:
-            return f"the time budget has {left:.1f}s left, a recent evaluation took {typical:.1f}s"
+        if left <= 0.5 or left < need:
+            took = (
+                f"experiment {cut[0].id} needs about {need:.1f}s"
+                if cut
+                else f"a recent evaluation took {need:.1f}s"
+            )
+            return f"the time budget has {left:.1f}s left, {took}"
         return ""
 
     # ------------------------------------------------------------------ record
@@ -947,6 +1047,9 @@ class Nodes:
         reason = state["stop_reason"] or "finished"
         status = "stopped" if reason.startswith("stopped") else "done"
         self._cut.clear()  # not evaluated again in this stretch: the budget line counts them as used
+        due = self._best(self._records())
+        if due is not None and due.final_metrics is None and run.task.evaluator.has_final:
+            self._idle = False  # the final phase runs now: its time is the run's
         # stored with the run's end: a crash between that write and this node's checkpoint left
         # a run that says it is done (resume refuses it) without its budget line
         run.record.budget_report = self._budget_report(state)
@@ -967,16 +1070,24 @@ class Nodes:
             )
         )
         # the final phase's time counts too: a resume with more time starts from here
-        return {"step": state["step"] + 1, "finished": True, "elapsed": self._now_elapsed(state)}
+        return {"step": state["step"] + 1, "finished": True, "elapsed": self._spent(state)}
+
+    def _spent(self, state: LoopState) -> float:
+        """The run's seconds at its end: a stretch that did nothing (its first decision stopped it,
+        e.g. too short a resume) adds none, so a retry with more time is not judged by it."""
+        return (self._base or 0.0) if self._idle else self._now_elapsed(state)
 
     def _budget_report(self, state: LoopState) -> str:
         """Each limited budget against what the run used: by how much it over- or under-ran."""
         records = self._records()
-        usage = self._usage(state, records, self._now_elapsed(state))
+        usage = self._usage(state, records, self._spent(state))
         budget = self.ctx.budget
         parts = []
         if budget.time is not None:
             parts.append(overrun("time", usage.elapsed, budget.time))
+            if usage.before > 0:
+                own = f"{usage.elapsed - usage.before:.1f}s of {round(budget.time - usage.before, 1):g}s"
+                parts.append(f"this resume: {own}")
         if budget.experiments is not None:
             parts.append(
                 overrun("experiments", usage.experiments, budget.experiments, unit="")

@@ -35,10 +35,10 @@ def test_heartbeat_names_what_is_under_way(capsys: pytest.CaptureFixture[str]) -
         progress(RunStopped("r1", "time budget spent", 0, 1.0))
         time.sleep(0.9)
         closing = capsys.readouterr().err
-    assert "run r1 started" in running and "experiment 0 (baseline) running for" in running
+    assert "run r1 started" in running and "experiment 0 (baseline): preparing (" in running
     assert "since the command started" in running
     assert "0 ok score = 1" in between and "between experiments for" in between
-    assert "experiment 1 (sample) running" not in between  # left pending: it runs no more
+    assert "experiment 1 (sample)" not in between  # left pending: it runs no more
     assert "stopped: time budget spent" in closing and "closing" in closing
 
 
@@ -71,4 +71,4 @@ def test_a_long_experiment_under_json_keeps_stderr_alive_and_the_time_budget(tmp
     assert result["best"]["final_metrics"] is not None  # the final phase ran, nothing lost
     err = done.stderr
     assert "started · task tiny" in err and "0 ok score" in err and "stopped: " in err
-    assert "experiment 0 (" in err and "running for" in err, err  # the heartbeat during the 14 s
+    assert "experiment 0 (baseline): evaluating (" in err, err  # the heartbeat during the 14 s
