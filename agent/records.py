@@ -64,9 +64,12 @@ class Cost:
         """One line: tokens (estimated part), USD, calls, retries, timeouts, cancellations."""
         text = f"{self.tokens} tokens ({self.prompt_tokens} prompt + {self.completion_tokens} completion"
         text += f", {self.estimated} estimated)" if self.estimated else ")"
-        text += f", ${self.usd:.4f}, {self.calls} calls"
-        extra = [f"{n} {label}" for n, label in ((self.retries, "retries"), (self.timeouts, "timeouts"),
-                                                 (self.cancelled, "cancelled")) if n]  # fmt: skip
+        from agent.cli.render import plural  # here: the CLI, which shows this line, is loaded already
+
+        text += f", ${self.usd:.4f}, {plural(self.calls, 'call')}"
+        retries = "1 retry" if self.retries == 1 else f"{self.retries} retries"
+        extra = [said for n, said in ((self.retries, retries), (self.timeouts, plural(self.timeouts, "timeout")),
+                                      (self.cancelled, f"{self.cancelled} cancelled")) if n]  # fmt: skip
         return text + (" (" + ", ".join(extra) + ")" if extra else "")
 
     @property

@@ -23,7 +23,8 @@ needs and the package leaves to its caller:
   else estimated (`estimate_prompt_tokens`; the larger of the streamed chunks and the
   estimate of their text, reasoning included) and marked `estimated`; a usage claiming
   more completion tokens than the `max_tokens` sent, or more prompt tokens than the
-  prompt's bytes (and some slack) can be, is counted at that bound, marked too; `CallLog`
+  prompt's bytes (and some slack) can be, is counted at that bound, marked too, and so is an
+  estimate past `max_tokens`; `CallLog`
   keeps attempts, retries, timeouts, cancellations and `finish_reason`;
 - replies longer than `max_reply_chars` are cut there (`truncated=True`) and the
   stream is closed, so a huge reply cannot blow up prompts, parsers or records; and no
@@ -74,6 +75,7 @@ from agent.llm.errors import (
     LLMRequestRefused,
     LLMUnavailable,
 )
+from agent.llm.reachability import CHECK_SECONDS, why_unreachable
 from agent.llm.redaction import Redactor, printable_line, safe_url
 from agent.llm.sse import lenient_openai
 from agent.llm.status import Quirk, Retryable, short, status_error
@@ -366,6 +368,14 @@ class LLMClient:
         except (openai.OpenAIError, ValueError, TypeError, AttributeError) as error:
             raise LLMUnavailable(f"GET /models: {self._describe(error)} ({self.where})") from None
 
+    def unreachable(self, seconds: float = CHECK_SECONDS) -> str | None:
+        """Why nothing answers at the base URL (refused, DNS, TLS, no connection), None when something does.
+
+        One `GET /models` through the same transport (proxies, TLS) the calls use; see
+        `agent.llm.reachability`. A run checks this before its first experiment.
+        """
+        return why_unreachable(self._client, seconds)
+
     def learn_context(self, limit: int) -> None:
         """Remember the model's context window (from an overflow error); it only ever shrinks."""
         self.context = limit if self.context is None else min(self.context, limit)
@@ -493,7 +503,9 @@ class LLMClient:
         # tokens a chunk (one chunk of 90,000 characters), and a stream cut short may have lost its
         # last pieces: the larger of the two counts
         estimate = estimate_tokens(stream.text) if stream.chunks else 0
-        completion = max(stream.chunks, estimate) + stream.thinking_tokens
+        # but never more than the attempt allowed: the server stops at `max_tokens` (a reply of
+        # 512 tokens was counted 682 by the text's estimate)
+        completion = min(max(stream.chunks, estimate) + stream.thinking_tokens, max_tokens)
         return Cost(
             prompt, completion, price(prompt, completion, self.spec), calls=1, estimated=prompt + completion
         )

@@ -11,7 +11,10 @@ question, the proposer probes:
   - `json_object`: `{"type": "json_object", "schema": {...}}` (llama-cpp-python's server,
     which turns the schema into a grammar).
   A dialect that is refused (HTTP 4xx), ignored (the reply is not that JSON) or fails is
-  not used; when neither works, answers are plain text (SEARCH/REPLACE blocks).
+  not used; when neither works, answers are plain text (SEARCH/REPLACE blocks). An endpoint
+  that does not answer at all (connection refused, DNS, TLS, no connection) refused nothing:
+  the probe says it was unreachable and `reached` is False, so the proposer asks again later
+  instead of keeping "plain text" for the rest of the run.
 - **the context window**, where `GET /models` reports it (`max_model_len` from vLLM,
   `context_length`, `context_window`, `n_ctx` or `meta.n_ctx_train` elsewhere). Most
   local servers do not; then `[llm] context` is used, or the window is learned from the
@@ -31,7 +34,7 @@ from typing import Any, Literal
 
 from agent.deadline import Deadline
 from agent.llm.client import ChatMessage, LLMClient
-from agent.llm.errors import LLMConfigError, LLMError
+from agent.llm.errors import LLMConfigError, LLMError, LLMUnavailable
 from agent.records import Cost
 
 Dialect = Literal["json_schema", "json_object"]
@@ -58,6 +61,7 @@ class Capabilities:
     context: int | None = None  # tokens, as the endpoint reported it (None: not reported)
     notes: tuple[str, ...] = ()
     cost: Cost = field(default_factory=Cost)
+    reached: bool = True  # False: the endpoint did not answer; this says nothing of it, ask again later
 
     @property
     def structured(self) -> bool:
@@ -65,6 +69,8 @@ class Capabilities:
 
     def line(self) -> str:
         """One line for the record: what the endpoint accepts and why."""
+        if not self.reached:
+            return f"endpoint probe: {'; '.join(self.notes)}; plain-text answers for now, probed again later"
         answers = f"structured answers ({self.dialect})" if self.dialect else "plain-text answers"
         window = f"context {self.context} tokens (reported)" if self.context else "context not reported"
         return f"endpoint probe: {answers}; {window}" + (f"; {'; '.join(self.notes)}" if self.notes else "")
@@ -119,6 +125,10 @@ def probe(
             raise
         except LLMError as error:
             cost = cost + (error.cost or Cost())
+            down = client.unreachable() if isinstance(error, LLMUnavailable) else None
+            if down is not None:  # not a refusal: nothing answered, so no other dialect is tried either
+                notes.append(f"{dialect}: unreachable ({down})")
+                return Capabilities(context=context, notes=tuple(notes), cost=cost, reached=False)
             notes.append(f"{dialect}: refused ({error.kind})")
             continue
         cost = cost + reply.cost

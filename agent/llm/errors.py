@@ -9,6 +9,7 @@
     ├── LLMBudgetSpent         the token or cost budget left cannot pay for the request
     └── LLMConfigError         401/403/404, a redirect, or a 400 naming an unknown model or refusing
         │                        to stream: the key, the model or the URL is wrong (also a UserError: exit 2)
+        ├── LLMUnreachable       nothing answers at the base URL (checked before a run's first experiment)
         └── LLMErrorsInARow      the same kind of error N times in a row: the run stops, naming the kind
 
 One rule per class, applied by the LLM proposer and the run loop:
@@ -89,6 +90,12 @@ class LLMConfigError(LLMError, UserError):
     """The key, model or base URL is wrong: no call can succeed, the run stops."""
 
     kind = "configuration"
+
+
+class LLMUnreachable(LLMConfigError):
+    """Nothing answers at the base URL (refused, DNS, TLS, no connection): the run stops before spending."""
+
+    kind = "endpoint unreachable"
 
 
 class LLMErrorsInARow(LLMConfigError):

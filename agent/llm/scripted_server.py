@@ -183,8 +183,13 @@ class ScriptedServer:
     """An OpenAI-compatible HTTP server on 127.0.0.1 (a free port) that replays a script."""
 
     def __init__(
-        self, script: Script, model: str = "scripted-model", model_info: dict[str, Any] | None = None
+        self,
+        script: Script,
+        model: str = "scripted-model",
+        model_info: dict[str, Any] | None = None,
+        port: int = 0,
     ) -> None:
+        """`port` 0 takes a free one; a given port plays a server that comes back where it was."""
         self.model = model
         self.model_info = dict(model_info or {})  # extra fields of the model's `GET /models` entry
         self._lock = threading.Lock()
@@ -196,7 +201,7 @@ class ScriptedServer:
         self.cancelled: list[int] = []  # numbers (from 1) of streamed requests the client closed early
         self.sent: dict[int, int] = {}  # request number -> content chunks streamed before it ended
         self.times: dict[int, tuple[float, float]] = {}  # request number -> (arrived, answered), monotonic
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 

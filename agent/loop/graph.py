@@ -174,6 +174,7 @@ def make_context(
         extra: list[Rule] = memory.exclusions()
         constraints = constraints_for(task, space, extra)
     proposer = proposer or make_proposer(task, constraints, index)
+    _check_endpoint(proposer, memory)
     multi_turn = getattr(proposer, "multi_turn", proposer.name == "llm")
     budget = RunBudget(
         task.spec.budget, task.spec.constraints.max_rejections, counts_rejections=multi_turn
@@ -231,6 +232,23 @@ def make_context(
         if rule.origin != "task":
             emit(Note(f"constraints: excluding a failing region ({rule.origin}): {rule.text}"))
     return ctx
+
+
+def _check_endpoint(proposer: Any, memory: Any) -> None:
+    """A model endpoint that does not answer stops the run (new or resumed) before any experiment.
+
+    With the server down, a run burned its experiments on calls that could not succeed, and a
+    resume could spend the rest of its budget that way and end `done` (exit 0).
+    """
+    check = getattr(proposer, "check_endpoint", None)
+    if check is None:
+        return
+    try:
+        check()
+    except UserError:
+        memory.close()  # the run stops here, before the loop's context (which closes it) exists
+        proposer.close()
+        raise
 
 
 def executor_spec(task: Task, overrides: Overrides) -> ExecutorSpec:

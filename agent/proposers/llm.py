@@ -97,7 +97,11 @@ from agent.llm.errors import (
     LLMError,
     LLMErrorsInARow,
     LLMOutOfTime,
+    LLMUnavailable,
+    LLMUnreachable,
 )
+from agent.llm.reachability import hint
+from agent.llm.redaction import safe_url
 from agent.prompts import Prompts
 from agent.proposers.answer_outcome import (
     apply_on_top,
@@ -260,19 +264,44 @@ class LLMProposer:
             self._window_read = True
         return self.client.context
 
+    def check_endpoint(self) -> None:
+        """Stop with one line when nothing answers at the base URL; the loop asks before any experiment.
+
+        With the server down, a run burned `max_errors_in_a_row` experiments (10–13 s of retries
+        each) before it stopped, and a resume could spend its whole budget that way and end `done`.
+        """
+        reason = self._unreachable()
+        if reason is not None:
+            raise LLMUnreachable(
+                f"the LLM endpoint at {safe_url(self.client.spec.base_url)} does not answer "
+                f"({reason}; {hint(reason)})"
+            )
+
+    def _unreachable(self) -> str | None:
+        """Why nothing answers at the base URL, None when something does (`LLMClient.unreachable`)."""
+        unreachable = getattr(self.client, "unreachable", None)  # a test's stand-in client may have none
+        return unreachable() if unreachable is not None else None
+
     def _capabilities(self, candidate: Candidate) -> Capabilities:
-        """The endpoint probe's answer: asked once per run, its cost charged to the candidate that asked."""
+        """The endpoint probe's answer: asked once per run, its cost charged to the candidate that asked.
+
+        An endpoint that did not answer the probe is asked again next time: "plain text" kept for
+        the rest of the run would be what a dead connection said, not what the endpoint can do.
+        """
         with self._probe_lock:
-            if self.caps is None:
-                self.caps = probe(self.client, deadline=self.limits().deadline)
-                if self.caps.context and self.client.context is None:
-                    self.client.learn_context(self.caps.context)
-                candidate.cost = candidate.cost + self.caps.cost
+            caps = self.caps
+            if caps is None:
+                caps = probe(self.client, deadline=self.limits().deadline)
+                if caps.context and self.client.context is None:
+                    self.client.learn_context(caps.context)
+                candidate.cost = candidate.cost + caps.cost
                 allowance = self.limits().allowance
                 if allowance is not None:  # the probe's few tokens are spent outside a hold
-                    allowance.charge(self.caps.cost)
-                candidate.decisions.append("llm: " + self.caps.line())
-        return self.caps
+                    allowance.charge(caps.cost)
+                candidate.decisions.append("llm: " + caps.line())
+                if caps.reached:
+                    self.caps = caps
+        return caps
 
     def _choose(self, request: ProposalRequest, candidate: Candidate) -> ModeChoice:
         attempt = request.attempt if request.turn > 1 else None
@@ -647,9 +676,16 @@ class LLMProposer:
             count = count + 1 if kind == error.kind else 1
             self._streak = (error.kind, count)
         if count >= self.max_errors_in_a_row:
+            down = self._unreachable() if isinstance(error, LLMUnavailable) else None
+            where = (
+                f"the endpoint at {safe_url(self.client.spec.base_url)} does not answer ({down}); "
+                if down
+                else ""
+            )
+            # the call that stops the run leaves no record of its experiment: say so, `strop log` lists it not
             raise LLMErrorsInARow(
-                f"{count} model calls in a row failed with the same kind of error ({error.kind}); "
-                f"last: {error}"
+                f"{count} model calls in a row failed with the same kind of error ({error.kind}), the "
+                f"last one's experiment left unrecorded; {where}last: {error}"
             )
 
     def _write_transcript(

@@ -45,10 +45,11 @@ def choose_mode(
 ) -> ModeChoice:
     """The answer mode for the next experiment.
 
-    `structured_ok` is the endpoint probe's answer (None: not probed yet; the caller probes
-    and asks again when the choice needs it).
+    `structured_ok` is the endpoint probe's answer (None: not probed yet). A switch to code
+    edits answers `structured` while it is None, so the caller probes and asks again with its
+    answer: mapped to text, the probe never ran and auto never left text without a `[space]`.
     """
-    code = "structured" if structured_ok else "text"
+    code = "text" if structured_ok is False else "structured"
     if setting == "params":
         return ModeChoice("params", "[llm] answers = params")
     if setting == "structured":
@@ -69,14 +70,28 @@ def choose_mode(
             since_code += 1
     if failures < CODE_FAILURES:
         mode = records[-1].mode if records and records[-1].mode in CODE_MODES else "text"
+        mode = "text" if structured_ok is False else mode  # the endpoint stopped enforcing schemas
         return ModeChoice(mode, "" if mode == "text" else "auto: the model's code edits are usable")
     if has_space and since_code < RETRY_CODE_EVERY:
         return ModeChoice(
             "params", f"auto: {failures} code attempts in a row gave no usable edit; proposing [space] values"
         )
     if has_space:
-        return ModeChoice(code, f"auto: code again after {since_code} experiments of [space] values")
-    return ModeChoice(code, f"auto: {failures} code attempts in a row gave no usable edit")
+        return ModeChoice(
+            code, f"auto: code again after {since_code} experiments of [space] values{_how(structured_ok)}"
+        )
+    return ModeChoice(
+        code, f"auto: {failures} code attempts in a row gave no usable edit{_how(structured_ok)}"
+    )
+
+
+def _how(structured_ok: bool | None) -> str:
+    """The code mode auto switched to, and why (the probe's answer)."""
+    if structured_ok is None:
+        return "; asking the endpoint whether it enforces a JSON schema"
+    if structured_ok:
+        return "; the endpoint enforces a JSON schema: structured edits"
+    return "; the endpoint enforces no JSON schema: edits as text again"
 
 
 def fallback_reason(history: Sequence[ExperimentRecord], after: int) -> str:

@@ -246,7 +246,11 @@ def test_a_run_survives_every_kind_of_reply_and_counts_tokens_exactly(
     exact = [u for kind, u in zip(scenario.answered, scenario.reported, strict=True) if kind != "huge"]
     assert total.tokens - total.estimated == sum(p + c for p, c in exact)
     huge_estimate = records[6].cost.estimated
-    assert huge_estimate >= 400_000 // 4 and records[6].cost.estimated == records[6].cost.tokens
+    sent = [int(m) for d in records[6].decisions for m in re.findall(r"max_tokens (\d+)", d)]
+    # 400,000 characters estimated past 100,000 tokens, counted at the max_tokens the call was sent
+    assert (
+        records[6].cost.completion_tokens == sent[0] and records[6].cost.estimated == records[6].cost.tokens
+    )
     hang_estimate = records[8].cost.estimated
     assert 0 < hang_estimate < 5000 and records[8].cost.timeouts == 1 and records[8].cost.cancelled == 1
     assert total.estimated == huge_estimate + hang_estimate
