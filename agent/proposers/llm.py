@@ -413,10 +413,7 @@ class LLMProposer:
         except LLMConfigError:
             raise
         except LLMError as error:
-            candidate.idea = "the model call failed"
-            if isinstance(error, LLMOutOfTime | LLMBudgetSpent):
-                candidate.decisions.append(OUT_OF_BUDGET + cap(str(error), 300))
-            candidate.decisions.append(NO_EDIT + cap(f"the model call failed: {error}"))
+            _call_failed(candidate, error)
             self._write_transcript(request, messages, transcript)
             return candidate
         parsed, answer = read(reply)
@@ -497,10 +494,7 @@ class LLMProposer:
         except LLMConfigError:
             raise
         except LLMError as error:
-            candidate.idea = "the model call failed"
-            if isinstance(error, LLMOutOfTime | LLMBudgetSpent):
-                candidate.decisions.append(OUT_OF_BUDGET + cap(str(error), 300))
-            candidate.decisions.append(NO_EDIT + cap(f"the model call failed: {error}"))
+            _call_failed(candidate, error)
             self._write_transcript(request, messages, transcript)
             return candidate
         self._write_transcript(request, messages, transcript)
@@ -735,3 +729,18 @@ def echoed(answer: str) -> str:
         return text
     head, tail = text[: ECHO_CHARS * 3 // 4], text[-ECHO_CHARS // 4 :]
     return f"{head}\n[… {len(text) - len(head) - len(tail):,} characters of this answer left out …]\n{tail}"
+
+
+def _call_failed(candidate: Candidate, error: LLMError) -> None:
+    """A candidate whose model call did not answer: why, in its idea and its no-edit reason.
+
+    The run's own budget ending the attempt (its time, tokens or cost) is no failure of the
+    model's: `strop log` read "the model call failed" for an attempt the deadline cancelled.
+    """
+    if isinstance(error, LLMOutOfTime | LLMBudgetSpent):
+        candidate.idea = "stopped by the run's budget before the model answered"
+        candidate.decisions.append(OUT_OF_BUDGET + cap(str(error), 300))
+        candidate.decisions.append(NO_EDIT + cap(f"the run's budget ended the model call: {error}"))
+        return
+    candidate.idea = "the model call failed"
+    candidate.decisions.append(NO_EDIT + cap(f"the model call failed: {error}"))

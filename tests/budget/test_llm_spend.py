@@ -91,6 +91,9 @@ def test_a_wait_longer_than_the_time_left_stops_the_run_and_it_resumes(
         sent_after = len(server.completions)
     assert sent == 1, f"{sent} requests: the run sent again before the wait it was asked for"
     assert [r.status for r in result.records] == [Status.OK, Status.REJECTED]
+    cut = result.records[1]  # the run's budget ended it: no failure of the model's, as `strop log` said
+    assert cut.idea == "stopped by the run's budget before the model answered", cut.idea
+    assert cut.reason.startswith("the run's budget ended the model call"), cut.reason
     reason = result.stop_reason
     assert "ends before the next retry" in reason and "HTTP 429" in reason, reason
     assert "the endpoint asks to wait 100000s" in reason, reason
