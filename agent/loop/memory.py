@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 WARM_UP_MIN_BUDGET = 120.0  # seconds: shorter runs do not load the embedding model
+DIFF_READ = 200_000  # characters of an experiment's diff a trace keeps until memory redacts and cuts it
 CLOSE_WAIT = 30.0  # seconds `close` waits at most for an ingestion to stop (one slice, Chroma's close)
 
 if TYPE_CHECKING:
@@ -330,7 +331,7 @@ class KnowledgeMemory(LoopMemory):
             parent_id=str(parent.id) if parent is not None else None,
             error_text=(log_excerpt or record.reason) if failed else None,
             idea=record.idea,
-            diff=diff[:4000],
+            diff=diff[:DIFF_READ],  # cut to 4000 when stored, after its credentials are found
             params=dict(record.params) if record.params else None,
             metric_delta=delta,
             parent_status=parent.status.value if parent is not None else None,  # type: ignore[arg-type]

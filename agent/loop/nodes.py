@@ -1204,14 +1204,16 @@ def _log_name(slot: Slot) -> str:
     return str(slot["exp"]) if slot["turn"] == 1 else f"{slot['exp']}-t{slot['turn']}"
 
 
-def _log_excerpt(record: ExperimentRecord, chars: int = 1500) -> str:
+def _log_excerpt(record: ExperimentRecord) -> str:
     """What a lesson learns of a failure: the verdict as the proposer read it, never the log.
 
     The log holds all a scorer printed (only its last error line may reach the proposer: it
     reads private answers) and the host's paths (the user's name, strop's home); a lesson's
-    text reaches later runs' prompts, other tasks' too.
+    text reaches later runs' prompts, other tasks' too. Whole (the verdict's feedback is a
+    tail of at most `FEEDBACK_CHARS` already): memory finds the credentials in it before it
+    cuts it, and a key cut from its `BEGIN` line first was kept, its body unrecognised.
     """
-    return (record.feedback or record.reason)[-chars:]
+    return record.feedback or record.reason
 
 
 def _rejections_counted(records: dict[int, ExperimentRecord], counted: bool) -> str:

@@ -32,6 +32,9 @@ from knowledge.credentials import find_credentials
 CREDENTIAL = "[credential]"
 """What a credential found in a trace's text becomes."""
 
+_KEY_BODY = re.compile(r"(?:^[A-Za-z0-9+/]{40,}={0,2}\n){2,}[A-Za-z0-9+/]{8,}={0,2}$", re.MULTILINE)
+"""Three or more lines of a PEM key's base64 body (the last one may be short): in a trace they are
+redacted, whatever else they might be (memory loses nothing by it)."""
 _SETTING_IN_LINE = re.compile(r"(?<![\w.-])[A-Za-z_][\w.-]*=[^\s'\",;()\[\]{}]+")
 """A `NAME=value` inside a line: a crash message quoting a `.env` line (`… OPENAI_API_KEY=sk-… None`)."""
 
@@ -103,6 +106,9 @@ def redacted(trace: ExperimentTrace) -> ExperimentTrace:
 
 def _credentials(text: str) -> list[str]:
     """`find_credentials` of `text`, each `NAME=value` inside a line also read as a line of its
-    own: the detector takes an unquoted value only from a line that is a setting."""
+    own: the detector takes an unquoted value only from a line that is a setting; and each run of
+    key-body lines (`_KEY_BODY`), which a record's feedback (its last 2000 characters) may hold
+    without the key's `BEGIN` line: the detector knows a key by that line."""
     fragments = _SETTING_IN_LINE.findall(text)
-    return find_credentials("\n".join([text, *fragments]))
+    bodies = [match.group(0) for match in _KEY_BODY.finditer(text)]
+    return [*find_credentials("\n".join([text, *fragments])), *bodies]

@@ -93,3 +93,39 @@ def test_lessons_hold_neither_the_scorers_other_lines_nor_host_paths(tmp_path: P
     assert stored, "the memory wrote nothing"
     assert "PRIVATE-ANSWER-7731" not in stored
     assert f"{home}/runs/" not in stored and "/scratch/" not in stored
+
+
+LEAKY = """import base64, json, random, sys
+random.seed(7)
+body = "\\n".join(base64.b64encode(bytes(random.randrange(256) for _ in range(48))).decode() for _ in range(40))
+print("-----BEGIN RSA PRIVATE KEY-----\\n" + body + "\\n-----END RSA PRIVATE KEY-----", file=sys.stderr)
+raise RuntimeError("could not load the model")
+"""
+
+
+def test_a_key_the_candidate_printed_is_redacted_whole_before_a_lesson_cuts_it(tmp_path: Path) -> None:
+    """A record keeps the last 2000 characters of its feedback, and a lesson's excerpt was cut to
+    1500 more before memory looked for credentials: the key's `BEGIN` line fell outside, and the
+    detector, which knows a key by that line, let 22 of its 40 lines into memory."""
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "make.py").write_text(LEAKY)
+    (workspace / "params.json").write_text('{"x": -0.9}')
+    (tmp_path / "scorer").mkdir()
+    (tmp_path / "scorer" / "score.py").write_text(SCORE)
+    (tmp_path / "task.toml").write_text(TASK.replace("experiments = 8", "experiments = 1"))
+
+    result = start_run(load_task(tmp_path / "task.toml"), strop_home(), RunIndex(strop_home()))
+    [record] = result.records
+    assert record.status is Status.BUGGY and "-----END RSA PRIVATE KEY-----" in record.feedback, record
+    # the record keeps its feedback's last 2000 characters: the key's BEGIN line is not among them
+    assert "BEGIN RSA PRIVATE KEY" not in record.feedback
+    body = [line for line in record.feedback.split("\n-----END")[0].splitlines() if len(line) == 64]
+    assert len(body) >= 20, record.feedback
+    stored = "\n".join(
+        path.read_text()
+        for path in (knowledge_dir() / "memory").rglob("*")
+        if path.suffix in (".json", ".jsonl")
+    )
+    assert "could not load the model" in stored  # the lesson is kept, the key is not
+    assert not [line for line in body if line in stored]
