@@ -10,6 +10,9 @@ Only a failure to *connect* means "does not answer": the connection refused, the
 not resolving, the TLS handshake failing, or no connection within the timeout. Any HTTP
 status (404 where a server has no `/models`, 401, 500), an odd body, or a connection that
 opened and then was slow to reply is an endpoint that answers: the real calls judge the rest.
+Behind an HTTP proxy (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, unless `NO_PROXY` names the
+host) the connection is the proxy's, and a server that is down reads as its 502, 503 or 504:
+those, through a proxy, are a server that does not answer too.
 """
 
 from __future__ import annotations
@@ -28,12 +31,14 @@ def why_unreachable(openai_client: Any, seconds: float = CHECK_SECONDS) -> str |
     try:
         openai_client.models.list(timeout=seconds)
     except Exception as error:  # any answer at all, however odd, is an endpoint that is up
-        return _connect_failure(error, seconds)
+        return _connect_failure(error, seconds) or _proxy_failure(error, str(openai_client.base_url))
     return None
 
 
 def hint(reason: str) -> str:
     """What the user most likely has to fix, for a reason `why_unreachable` gave."""
+    if reason.startswith("the proxy"):
+        return "is the server running, and may the proxy reach it (NO_PROXY for one on this network)?"
     if reason.startswith("the host name"):
         return "is the host name in [llm] base_url right?"
     if reason.startswith("TLS"):
@@ -56,6 +61,30 @@ def _connect_failure(error: BaseException, seconds: float) -> str | None:
     if any(type(e).__name__ == "ConnectTimeout" or isinstance(e, TimeoutError) for e in chain):
         return f"no connection within {seconds:g}s"
     return f"cannot connect: {_short(chain[-1])}"
+
+
+PROXY_GATEWAY_STATUSES = (502, 503, 504)  # a proxy's words for "the server behind me does not answer"
+
+
+def _proxy_failure(error: BaseException, url: str) -> str | None:
+    """The reason, when a proxy stands between strop and `url` and answered for a server it could
+    not reach; None otherwise (without a proxy, a 502 is the endpoint's own answer)."""
+    status = getattr(error, "status_code", None)
+    if status not in PROXY_GATEWAY_STATUSES or not _proxied(url):
+        return None
+    return f"the proxy answered HTTP {status} for it: the server behind it does not answer"
+
+
+def _proxied(url: str) -> bool:
+    """Whether requests to `url` go through a proxy named in the environment, as httpx reads it."""
+    from urllib.parse import urlsplit
+    from urllib.request import getproxies_environment, proxy_bypass_environment
+
+    parts = urlsplit(url)
+    proxies = getproxies_environment()
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return False
+    return not proxy_bypass_environment(parts.netloc)
 
 
 def _causes(error: BaseException) -> list[BaseException]:

@@ -202,3 +202,59 @@ def test_call_counts_are_said_in_the_singular_for_one() -> None:
     assert one.endswith("1 call (1 retry, 1 timeout, 1 cancelled)")
     two = Cost(10, 5, calls=2, retries=2, timeouts=2).describe()
     assert two.endswith("2 calls (2 retries, 2 timeouts)")
+
+
+class _Gateway:
+    """A real HTTP proxy on 127.0.0.1 that answers every request with one status, as a proxy whose
+    upstream is down answers (502) or one that reaches it (200)."""
+
+    def __init__(self, status: int) -> None:
+        import http.server
+        import threading
+
+        code = status
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                body = b'{"object": "list", "data": []}' if code == 200 else b"bad gateway"
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_server_down_behind_a_proxy_is_one_that_does_not_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Behind HTTP_PROXY the connection is the proxy's: the server being down read as the proxy's
+    502, an answer, and the check before experiment 0 let the run spend its experiments."""
+    import openai
+
+    from agent.llm.reachability import hint, why_unreachable
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "no_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    down, up = _Gateway(502), _Gateway(200)
+    try:
+        base = "http://llm.internal.example:8000/v1"
+        monkeypatch.setenv("HTTP_PROXY", down.url)
+        reason = why_unreachable(openai.OpenAI(base_url=base, api_key="x", max_retries=0))
+        assert reason == "the proxy answered HTTP 502 for it: the server behind it does not answer"
+        assert "NO_PROXY" in hint(reason)
+        monkeypatch.setenv("HTTP_PROXY", up.url)  # the proxy reaches the server: it answers
+        assert why_unreachable(openai.OpenAI(base_url=base, api_key="x", max_retries=0)) is None
+        monkeypatch.delenv("HTTP_PROXY")  # no proxy: a 502 is the endpoint's own answer
+        direct = f"{down.url}/v1"
+        assert why_unreachable(openai.OpenAI(base_url=direct, api_key="x", max_retries=0)) is None
+    finally:
+        down.close()
+        up.close()
