@@ -14,6 +14,13 @@ opening with `AP` and a hex digit). Plugins are called directly, never through d
 process-wide settings, so scans on several threads cannot disturb one another, and nothing is
 ever verified over the network.
 
+Some common tokens no plugin of detect-secrets knows, and none sits after a keyword it looks for
+(`login("hf_…")`, `OpenAI("sk-proj-…")`): Hugging Face, Anthropic and Google API keys, OpenAI's
+project and plain `sk-…` keys (its plugin knows only the older `…T3BlbkFJ…` shape), an
+`Authorization: Bearer …` token and a Google service account's key id. `_TOKEN_FORMATS` names a
+pattern for each, searched in the whole text; a value must mix letters and digits and be no
+placeholder (`sk-proj-xxxx…`, `Bearer YOUR_TOKEN`), so names and prose do not count.
+
 A scan looks at the lines that can hold a hit, found with one search of the whole text per
 pattern (a private key block, a token's format, a keyword such as `key`, `pass` or `token`),
 not at every line with every plugin: most files hold none, and a 2 MB file takes a fraction
@@ -105,6 +112,23 @@ _UNQUOTED = re.compile(r"^(?=.*[A-Za-z])(?=.*\d)(?![a-z][a-z0-9]*(?:_[a-z0-9]+)+
 # What a keyword's value is when it names or describes the credential instead of being it: an
 # environment variable's name (`api_key_env = "OPENAI_API_KEY"`), prose, or file text.
 _NOT_A_VALUE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$|\s|\\[nrt]")
+# Token formats detect-secrets' plugins lack (see the module's docstring): name -> pattern; the
+# secret is the pattern's group if it has one, else the whole match. `_TOKEN_END`: a token ends
+# where its characters do (`\b` fails after a closing `-`).
+_TOKEN_END = r"(?![A-Za-z0-9_-])"
+_TOKEN_FORMATS: dict[str, re.Pattern[str]] = {
+    "Hugging Face token": re.compile(r"\bhf_[A-Za-z0-9]{34,}\b"),
+    "Anthropic API key": re.compile(r"\bsk-ant-(?:api|admin)\d\d-[A-Za-z0-9_-]{20,}" + _TOKEN_END),
+    "OpenAI project, service or admin key": re.compile(
+        r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}" + _TOKEN_END
+    ),
+    "OpenAI key": re.compile(r"\bsk-[A-Za-z0-9]{32,}\b"),
+    "Google API key": re.compile(r"\bAIza[0-9A-Za-z_-]{30,}" + _TOKEN_END),
+    "Google OAuth client secret": re.compile(r"\bGOCSPX-[A-Za-z0-9_-]{28}" + _TOKEN_END),
+    "bearer token": re.compile(r"\b(?i:bearer)\s+([A-Za-z0-9._~+/-]{20,}=*)"),
+    "Google service account key id": re.compile(r'"private_key_id"\s*:\s*"([0-9a-f]{40})"'),
+}
+_MIXED = re.compile(r"^(?=.*[A-Za-z])(?=.*\d)")
 _PLACEHOLDER = re.compile(
     r"x{4,}|\*{3,}|\.{3}|your[_-]|changeme|placeholder|example|redacted"
     r"|^(?:password|passwd|pass|pwd|pw|secret|token|test|foo|bar)$",
@@ -125,6 +149,7 @@ def find_credentials(text: str) -> list[str]:
             found.update(dict.fromkeys(v for v in values if not _placeholder(v)))
         if _KEYWORD in chosen:
             found.update(dict.fromkeys(_keyword_values(line)))
+    found.update(dict.fromkeys(_token_values(text)))
     values = [value for value in found if value]
     return [v for v in values if not any(v != other and v in other for other in values)]
 
@@ -172,6 +197,16 @@ def _format_values(plugin: BasePlugin, line: str) -> Iterator[str]:
             group = match.group(1) if pattern.groups else None
             closes = group is not None and match.end() - match.end(1) <= 1
             yield group if closes and group else match.group(0)
+
+
+def _token_values(text: str) -> Iterator[str]:
+    """The tokens `_TOKEN_FORMATS` finds in `text`: each a pattern with a prefix of its own, so
+    searching the whole text costs little; a value of letters alone (a name) or a placeholder is none."""
+    for pattern in _TOKEN_FORMATS.values():
+        for match in pattern.finditer(text):
+            value = match.group(1) if pattern.groups else match.group(0)
+            if _MIXED.match(value) and not _placeholder(value) and not _NOT_A_VALUE.search(value):
+                yield value
 
 
 def _keyword_values(line: str) -> Iterator[str]:

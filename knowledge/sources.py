@@ -20,6 +20,12 @@ user's explicit choice and may point anywhere. Entries that are no regular file
 or lead nowhere, and folders that cannot be listed are refused with a reason
 too; a folder that cannot be listed is also in `Collected.unlisted`, so the
 store keeps what it knew under it instead of taking its files for deleted.
+
+A folder that a task file in the collected tree names as its scorer or its private data
+(`[evaluator] scorer`, `private`, `final_private` of a `task.toml`) is left out with a reason:
+the store is shared by every task, so a folder of projects added for one task would carry
+another's hidden answers into the prompts of that other task's runs. The keys are read with
+tomllib here (the store does not depend on the agent), resolved as the agent resolves them.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import errno
 import os
 import stat
 import subprocess
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,6 +128,62 @@ def _walk(folder: Path, collected: Collected) -> list[Path]:
     return found
 
 
+_TASK_FILE = "task.toml"
+_GUARDED_KEYS = ("scorer", "private", "final_private")
+
+
+def _guarded_by_tasks(candidates: list[Path]) -> dict[Path, Path]:
+    """The scorer and private-data folders that the task files among `candidates` name, resolved
+    relative to each task file's folder (as `agent.task` resolves them), each with the task file
+    naming it. A task file that cannot be read or parsed names none."""
+    guarded: dict[Path, Path] = {}
+    for task_file in sorted(c for c in candidates if c.name == _TASK_FILE):
+        try:
+            evaluator = tomllib.loads(task_file.read_text("utf-8")).get("evaluator")
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue
+        if not isinstance(evaluator, dict):
+            continue
+        for key in _GUARDED_KEYS:
+            value = evaluator.get(key)
+            if isinstance(value, str) and value:
+                folder = (task_file.parent / Path(value).expanduser()).resolve()
+                guarded.setdefault(folder, task_file)
+    return guarded
+
+
+def _within(path: Path, guarded: dict[Path, Path]) -> Path | None:
+    """The guarded folder `path` is or lies in (None: none)."""
+    return next((g for g in guarded if g == path or g in path.parents), None)
+
+
+def _target(file: Path) -> Path:
+    """Where `file` leads if it is a symlink (itself if not, or if the link loops)."""
+    try:
+        return file.resolve() if file.is_symlink() else file
+    except (OSError, RuntimeError):  # a symlink loop; refused later as one
+        return file
+
+
+def _not_guarded(candidates: list[Path], collected: Collected) -> list[Path]:
+    """`candidates` less those in a task's scorer or private data (`_guarded_by_tasks`), by their
+    path or, for a symlink, by what it points to; one `skipped` entry per folder left out."""
+    guarded = _guarded_by_tasks(candidates)
+    if not guarded:
+        return candidates
+    kept, hit = [], set()
+    for file in candidates:
+        folder = _within(file, guarded) or _within(_target(file), guarded)
+        if folder is None:
+            kept.append(file)
+        else:
+            hit.add(folder)
+    for folder in sorted(hit):
+        reason = f"a task's scorer or private data, named by {guarded[folder]}"
+        collected.skipped.append((str(folder), reason))
+    return kept
+
+
 def _not_a_file(path: Path) -> str | None:
     """Why `path` is no regular file to read (None: it is one). Never opens it: a FIFO would block."""
     try:
@@ -171,6 +234,7 @@ def collect_files(path: Path) -> Collected:
     else:
         listed = _git_files(folder) if (folder / ".git").exists() else None
         candidates = listed if listed is not None else _walk(folder, collected)
+        candidates = _not_guarded(candidates, collected)
     for file in candidates:
         if folder is not None and file.suffix.lower() in _SKIP_SUFFIXES:
             continue  # a folder's binaries go unmentioned: a repository has many

@@ -36,6 +36,51 @@ def test_a_credential_is_found_as_the_value_to_redact(text: str, secret: str) ->
     assert secret in text
 
 
+HF = "hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+ANTHROPIC = "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghij-AAAA"
+OPENAI_PROJECT = "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghijABCDEFG"
+OPENAI_PLAIN = "sk-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghij"
+GOOGLE = "AIzaSyD3x4mpleKey0123456789abcdefghijkL"
+BEARER = "abcDEF1234567890ghiJKL"
+SA_KEY_ID = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        (f'from huggingface_hub import login\nlogin("{HF}")\n', HF),
+        (f'client = anthropic.Anthropic(api_key="{ANTHROPIC}")\n', ANTHROPIC),
+        (f'CLIENT = "{ANTHROPIC}"\n', ANTHROPIC),
+        (f'c = OpenAI("{OPENAI_PROJECT}")\n', OPENAI_PROJECT),
+        (f"openai.Completion.create(..., headers={{'k': '{OPENAI_PLAIN}'}})\n", OPENAI_PLAIN),
+        (f'URL = "https://maps.googleapis.com/maps/api/geocode/json?k={GOOGLE}"\n', GOOGLE),
+        (f'curl -H "Authorization: Bearer {BEARER}" https://api.example.org/v1\n', BEARER),
+        (f'requests.get(url, headers={{"Authorization": "Bearer {BEARER}"}})\n', BEARER),
+        (f'{{\n  "type": "service_account",\n  "private_key_id": "{SA_KEY_ID}",\n}}\n', SA_KEY_ID),
+    ],
+)
+def test_a_token_without_a_keyword_is_found_by_its_format(text: str, secret: str) -> None:
+    """Tokens detect-secrets' plugins do not know, where no keyword announces them."""
+    assert find_credentials(text) == [secret]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "from huggingface_hub import hf_hub_download\npath = hf_hub_download(repo_id, 'config.json')\n",
+        "hf_HubDownloadWithRetriesAndCachingForEveryModelFile = None\n",
+        "pip install sk-learn-compatible-estimators\nsk-proj-settings-page-for-your-organisation\n",
+        'curl -H "Authorization: Bearer $TOKEN"\nheaders = {"Authorization": f"Bearer {token}"}\n',
+        "Authorization: Bearer <your-access-token>\nAuthorization: Bearer YOUR_ACCESS_TOKEN_HERE_123\n",
+        "Send the key as a bearer token in the Authorization header (OAuth 2.0 bearer authentication).\n",
+        'OPENAI_API_KEY = "sk-proj-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"\n',
+        '{"type": "service_account", "private_key_id": "<the key id>"}\n',
+    ],
+)
+def test_names_and_placeholders_shaped_like_tokens_are_none(text: str) -> None:
+    assert find_credentials(text) == []
+
+
 @pytest.mark.parametrize(
     "text",
     [

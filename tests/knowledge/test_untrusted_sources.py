@@ -8,6 +8,7 @@ ingested though the plain folder walk leaves dot-files out; and a private key or
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -138,3 +139,25 @@ def test_strop_knowledge_add_of_a_hostile_clone(tmp_path: Path) -> None:
     assert "added 2," in done.stdout, done.stdout
     assert f"skipped (holds a credential): {repo / 'deploy_key'}" in done.stderr.splitlines(), done.stderr
     assert ".env" not in done.stdout + done.stderr
+
+
+def test_tokens_no_keyword_announces_keep_their_files_out_of_the_store(
+    tmp_path: Path, hashing: HashingEmbedder
+) -> None:
+    """A Hugging Face token passed to `login(…)` in a notebook, a bearer token in a curl line and a
+    service account's key file: none sits after a keyword detect-secrets looks for."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    token = "hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+    cell = {"cell_type": "code", "source": [f'from huggingface_hub import login\nlogin("{token}")'],
+            "metadata": {}, "execution_count": 1, "outputs": []}  # fmt: skip
+    notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (docs / "train.ipynb").write_text(json.dumps(notebook))
+    (docs / "api.md").write_text('# API\n\n    curl -H "Authorization: Bearer abcDEF1234567890ghiJKL" $URL\n')
+    key_id = "0123456789abcdef0123456789abcdef01234567"
+    (docs / "sa.json").write_text(f'{{"type": "service_account", "private_key_id": "{key_id}"}}\n')
+    (docs / "tips.md").write_text("# Tips\nLog in to the Hub with `huggingface-cli login` first.\n")
+    store = KnowledgeStore.open(tmp_path / "store", embedder=hashing)
+    report = store.add([docs])
+    assert _skipped(report) == {name: "holds a credential" for name in ("train.ipynb", "api.md", "sa.json")}
+    assert [s.source for s in store.list_sources()] == [str(docs / "tips.md")]
