@@ -121,6 +121,7 @@ def run_command(
         typer.Option(
             "--llm",
             help="Propose with the LLM at STROP_LLM_URL / STROP_LLM_MODEL (key from OPENAI_API_KEY, "
+            "limits from STROP_LLM_MAX_TOKENS / STROP_LLM_CONTEXT / STROP_LLM_TIMEOUT, "
             "if set) instead of the offline recipe search.",
         ),
     ] = False,
@@ -280,15 +281,17 @@ def resume_graded(
 
 
 def _endpoint() -> Any:
-    """`--llm`'s endpoint, from STROP_LLM_URL and STROP_LLM_MODEL (as `strop init` reads them)."""
+    """`--llm`'s endpoint, from STROP_LLM_URL and STROP_LLM_MODEL, with STROP_LLM_MAX_TOKENS,
+    STROP_LLM_CONTEXT and STROP_LLM_TIMEOUT when set (as `strop init` and `run --goal` read them:
+    a small local model answered 4,096 tokens a call without them)."""
     from agent.domains.mle.workfolder import Endpoint
     from agent.errors import UserError
-    from agent.taskgen import llm_from_environment
+    from agent.taskgen import llm_from_environment, llm_limits_from_environment
 
     found = llm_from_environment()
     if found is None:
         raise UserError("--llm: set STROP_LLM_URL (an OpenAI-compatible endpoint) and STROP_LLM_MODEL")
-    return Endpoint(*found)
+    return Endpoint(*found, limits=tuple(llm_limits_from_environment().lines()))
 
 
 @mle_app.command("report")

@@ -58,6 +58,7 @@ def test_mle_run_with_an_llm_drafts_debugs_and_improves(tmp_path: Path) -> None:
             "STROP_HOME": str(home),
             "STROP_LLM_URL": server.base_url,
             "STROP_LLM_MODEL": "scripted",
+            "STROP_LLM_MAX_TOKENS": "700",  # a small local model's limit, as `run --goal` takes it
             "OPENAI_API_KEY": KEY,
         }
         done = subprocess.run(
@@ -69,7 +70,12 @@ def test_mle_run_with_an_llm_drafts_debugs_and_improves(tmp_path: Path) -> None:
             env=env,
         )
         prompts = [request.prompt for request in server.completions]
+        limits = [
+            (r.body or {}).get("max_tokens") or (r.body or {}).get("max_completion_tokens")
+            for r in server.completions
+        ]
     assert done.returncode == 0, done.stderr[-3000:]
+    assert limits and all(limit is not None and limit <= 700 for limit in limits), limits  # it was 4096
     report = json.loads(done.stdout)
     assert report["valid_submission"] and report["experiments"] == 3 and report["tokens"] > 0
 

@@ -87,6 +87,9 @@ class Endpoint:
     base_url: str
     model: str
     key_env: str = "OPENAI_API_KEY"
+    limits: tuple[str, ...] = ()
+    """Further `[llm]` lines (`max_tokens = 1024  # from STROP_LLM_MAX_TOKENS`): a small local
+    model's answer limit, window and request timeout, as `run --goal` takes them."""
 
 
 def prepare_task(
@@ -710,5 +713,5 @@ def _llm_table(llm: Endpoint) -> str:
         "\n[llm]  # the key, if any, is read from the environment variable named here, never stored\n"
         f"base_url = {json.dumps(llm.base_url)}\n"
         f"model = {json.dumps(llm.model)}\n"
-        f"api_key_env = {json.dumps(llm.key_env)}\n"
+        f"api_key_env = {json.dumps(llm.key_env)}\n" + "".join(f"{line}\n" for line in llm.limits)
     )
