@@ -44,9 +44,10 @@ from agent.cli import report as _report  # noqa: E402,F401
 from agent.cli import run as _run  # noqa: E402,F401
 from agent.cli import sandbox as _sandbox  # noqa: E402,F401
 from agent.cli import ui as _ui  # noqa: E402,F401
-from agent.cli.helptext import reflow_help  # noqa: E402
+from agent.cli.helptext import reflow_help, show_flags_untyped  # noqa: E402
 
 reflow_help(app)
+show_flags_untyped()
 
 
 def main() -> None:

@@ -5,6 +5,9 @@ Typer's rich mode keeps a docstring's single line breaks, so prose wrapped at th
 Typer's markdown mode would reflow it but reads `*`, `_` and `<run>` as markup. So strop keeps
 rich mode and joins each prose paragraph's lines itself before Typer sees the text; indented
 blocks (layouts, examples) keep their lines, and a bullet list keeps one line per bullet.
+
+Typer 0.29's rich help prints a flag's type as `<bool>` (`--quiet  -q  <bool>`), which reads as an
+option that takes a value (`--quiet true`); `show_flags_untyped` gives flags no type column.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import inspect
 
 import typer
+from typer.core import TyperOption
 
 
 def reflow(text: str) -> str:
@@ -49,3 +53,16 @@ def reflow_help(app: typer.Typer) -> None:
             group.help = reflow(group.help)
         if group.typer_instance is not None:
             reflow_help(group.typer_instance)
+
+
+def show_flags_untyped() -> None:
+    """Flags (`--json`, `--quiet`, `--help`) show no `<bool>` in the help: they take no value."""
+    typed = TyperOption.display_type_rich
+    if getattr(typed, "strop_untyped_flags", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: object) -> str | None:
+        return None if self.is_flag else typed(self, ctx)  # type: ignore[arg-type]
+
+    display_type_rich.strop_untyped_flags = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]

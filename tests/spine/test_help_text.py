@@ -72,3 +72,12 @@ def test_every_command_help_shows_an_invocation() -> None:
     reflow_help(app)
     missing = [name for name, text in _commands(app) if "strop " not in (text or "")]
     assert missing == [], f"no example in the help of: {missing}"
+
+
+def test_flags_show_no_type_and_options_keep_theirs() -> None:
+    """`--quiet  -q  <bool>` read as an option that takes a value; a value option keeps its type."""
+    shown = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "120"}).output
+    quiet = next(line for line in shown.splitlines() if "--quiet" in line)
+    time_line = next(line for line in shown.splitlines() if "--time" in line)
+    assert "<bool>" not in shown and "bool" not in quiet
+    assert "<str>" in time_line
