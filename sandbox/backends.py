@@ -75,12 +75,25 @@ def warn_weak(reasons: list[str] | None = None) -> None:
         "sandbox backend 'local' chosen: candidate code runs on the host with your rights "
         f"(no file, network or process isolation); {why}. See `strop sandbox check`."
     )
+    _warn_once(message)
+
+
+SCORER_ON_HOST = (
+    "score_sandbox 'local': your scorer runs on the host with your rights (no file, network or process "
+    "isolation), reading what candidates wrote; candidates stay in their own sandbox. See `strop sandbox check`."
+)
+"""Said when only the scorer's sandbox is `local`: `warn_weak`'s line said the candidates' code ran on
+the host, which a task with `sandbox = "docker"` and `score_sandbox = "local"` does not do."""
+
+
+def _warn_once(message: str) -> None:
+    """Log `message` once per process (the CLI prints the log line) and warn it (for callers' filters)."""
     with _said_lock:
         first = message not in _said
         _said.add(message)
     if first:
         log.warning(message)
-    warnings.warn(message, WeakSandboxWarning, stacklevel=3)
+    warnings.warn(message, WeakSandboxWarning, stacklevel=4)
 
 
 def open_sandbox(name: str = "auto") -> Sandbox:
@@ -118,7 +131,10 @@ def open_scorer_sandbox(name: str, candidates: Sandbox) -> Sandbox:
     docker overhead of every experiment).
     """
     if name != "auto":
-        return open_sandbox(name)
+        scorer = construct(name)
+        if scorer.name == "local":
+            _warn_once(SCORER_ON_HOST)
+        return scorer
     with _lock:
         if "scorer" not in _chosen:
             try:

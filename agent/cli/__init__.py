@@ -56,6 +56,7 @@ def main() -> None:
 
     # the weak-sandbox warning is also logged as a plain line: Python's copy would repeat it
     warnings.filterwarnings("ignore", message="sandbox backend 'local' chosen")
+    warnings.filterwarnings("ignore", message="score_sandbox 'local'")
     _tolerant_streams()
     try:
         app()

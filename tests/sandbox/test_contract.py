@@ -127,3 +127,16 @@ def test_lend_gives_every_path_back(tmp_path: Path) -> None:
     assert os.lstat(tmp_path / "sub" / "file").st_uid == 1234
     assert os.lstat(tmp_path / "new").st_uid == 0
     assert os.stat("/etc/passwd").st_uid == 0
+
+
+def test_a_local_scorer_beside_a_stronger_candidate_sandbox_says_the_scorer_is_on_the_host() -> None:
+    """`sandbox = "bwrap"`, `score_sandbox = "local"`: the line said the *candidates'* code ran on
+    the host, which is what a user picks docker or bwrap to avoid; it is the scorer that does."""
+    from sandbox.backends import open_scorer_sandbox
+
+    with pytest.warns(WeakSandboxWarning) as caught:
+        scorer = open_scorer_sandbox("local", candidates=open_sandbox("bwrap"))
+    said = [str(w.message) for w in caught]
+    assert scorer.name == "local"
+    assert any("your scorer runs on the host" in line for line in said)
+    assert not any("candidate code runs on the host" in line for line in said)
