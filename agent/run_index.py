@@ -100,6 +100,17 @@ class RunIndex:
             with self.registry.open("a") as handle:
                 handle.write(f"{stored_place(self.home, path)}\n")
 
+    def forget_repo(self, path: Path) -> None:
+        """Take a repo off the registry (`strop rm` removed it): written aside, then renamed over."""
+        place = repo_place(self.home, path)
+        if not self.registry.exists():
+            return
+        lines = self.registry.read_text().splitlines()
+        kept = [line for line in lines if line.strip() and repo_place(self.home, line) != place]
+        partial = self.registry.with_name(f"{self.registry.name}.partial")
+        partial.write_text("".join(f"{line}\n" for line in kept))
+        partial.replace(self.registry)
+
     def known_repos(self) -> list[Path]:
         """Each registered repo where it is now (`repo_place`), once, in the order registered."""
         if not self.registry.exists():

@@ -19,6 +19,7 @@ _SECONDS = {
     **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60.0),
     **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600.0),
     **dict.fromkeys(("d", "day", "days"), 86400.0),
+    **dict.fromkeys(("w", "week", "weeks"), 7 * 86400.0),
 }
 _BYTES = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
@@ -47,7 +48,7 @@ def _duration_text(value: str) -> float:
         raise UnitError(f"not a duration: {value!r} (each number needs its unit, e.g. 1h30m)")
     unknown = [unit for _, unit in parts if unit and unit not in _SECONDS]
     if unknown:
-        raise UnitError(f"not a duration: {value!r} (unknown unit {unknown[0]!r}; use ms, s, m, h or d)")
+        raise UnitError(f"not a duration: {value!r} (unknown unit {unknown[0]!r}; use ms, s, m, h, d or w)")
     return sum(number * _SECONDS[unit or "s"] for number, unit in parts)
 
 

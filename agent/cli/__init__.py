@@ -40,6 +40,7 @@ from agent.cli import knowledge as _knowledge  # noqa: E402,F401
 from agent.cli import mle as _mle  # noqa: E402,F401
 from agent.cli import nightly as _nightly  # noqa: E402,F401
 from agent.cli import quant as _quant  # noqa: E402,F401
+from agent.cli import remove as _remove  # noqa: E402,F401
 from agent.cli import report as _report  # noqa: E402,F401
 from agent.cli import run as _run  # noqa: E402,F401
 from agent.cli import sandbox as _sandbox  # noqa: E402,F401
