@@ -85,12 +85,14 @@ class SearchRecorder:
         if self.run is None:
             return
         if isinstance(event, ParetoPointFound):
-            self.record_point(event.individual, event.generation)
+            self.record_point(event.individual, event.generation, carried=event.carried)
         elif isinstance(event, CheckpointWritten):
             self.run.stop_reason = f"last checkpoint: generation {event.generation} at {event.path}"
             self._save_run()
 
-    def record_point(self, individual: Any, generation: int) -> ExperimentRecord:
+    def record_point(self, individual: Any, generation: int, carried: bool = False) -> ExperimentRecord:
+        """One Pareto point as an experiment; `carried`: on the front the saved search began with
+        (a nightly's warm start), said so in its decisions and commit, not claimed as found now."""
         assert self.run is not None
         point = self.render(individual)
         exp_id = self.count
@@ -98,9 +100,12 @@ class SearchRecorder:
         branch = branch_name(self.run.id, exp_id)
         self.repo.checkout(self.lane, branch, self.run.base_commit)
         write_files(self.lane, dict(point.files))
-        commit = self.repo.commit(
-            self.lane, f"strop {self.run.id}/{exp_id}: {point.idea}\n\ngeneration {generation}"
+        found = (
+            f"carried from the saved search (found in its generation {generation})"
+            if carried
+            else f"found in generation {generation}"
         )
+        commit = self.repo.commit(self.lane, f"strop {self.run.id}/{exp_id}: {point.idea}\n\n{found}")
         record = ExperimentRecord(
             run=self.run.id,
             id=exp_id,
@@ -113,7 +118,7 @@ class SearchRecorder:
             proposer="evolve",
             params=point.params,
             finished=now_iso(),
-            decisions=[f"found in generation {generation}"],
+            decisions=[found],
         )
         self.repo.write_record(record)
         self.index.put_experiment(record)

@@ -243,6 +243,8 @@ class Engine(Generic[G]):
         """Search until the budget is spent; returns the front, the archive and the counters."""
         self._started = time.time()
         self._wall_before = self.state.stats.wall_time
+        for individual in list(self.state.front):  # a warm start's or a resume's front, said first
+            self._emit(ParetoPointFound(individual.generation, individual, carried=True))
         deadline = self._started + self.config.time_budget if self.config.time_budget else None
         try:
             self._generations(deadline)

@@ -42,10 +42,17 @@ class EngineStats:
 
 @dataclass(frozen=True)
 class ParetoPointFound:
-    """A new point on the global Pareto front (it may push older points off)."""
+    """A new point on the global Pareto front (it may push older points off).
+
+    `carried`: a point of the front a warm start or a resume began with, announced once when
+    the run starts (found in `generation` of the saved search), so that a run's record holds its
+    whole front: a nightly search whose night added no point recorded no experiment, and its
+    summary said "nothing scored" while last night's front stood.
+    """
 
     generation: int
     individual: Individual[Any]
+    carried: bool = False
 
 
 @dataclass(frozen=True)

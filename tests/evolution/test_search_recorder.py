@@ -59,3 +59,27 @@ def test_every_pareto_point_found_is_an_experiment_in_git() -> None:
         )
         assert json.loads(shown.stdout) == list(event.individual.genome)
     assert log["best"] == min(log["experiments"], key=lambda e: (e["metrics"]["d0"], e["id"]))["id"]
+
+
+def test_a_warm_started_search_records_the_front_it_began_with(tmp_path) -> None:
+    """A nightly's second night that found no new point recorded no experiment: `strop nightly
+    summary` said "nothing scored" and `strop report` drew no front while last night's stood."""
+    checkpoint = tmp_path / "search.ckpt"
+    config = EngineConfig(
+        seed=3, population=8, islands=1, generations=3, workers=0, checkpoint_path=checkpoint
+    )
+    first = Engine(ToyDomain(), config).run()
+    front = sorted(ind.fitness.objectives for ind in first.front)
+
+    recorder = SearchRecorder(strop_home(), "toy-search", "d0", Direction.MINIMIZE, render, "a toy search")
+    run = recorder.start()
+    again = EngineConfig(
+        seed=3, population=8, islands=1, generations=0, workers=0, checkpoint_path=checkpoint
+    )
+    Engine.continued(ToyDomain(), again, recorder).run()
+    recorder.finish()
+
+    records = recorder.index.experiments(run.id)
+    assert sorted((r.metrics["d0"], r.metrics["d1"]) for r in records) == front
+    assert all(r.decisions[0].startswith("carried from the saved search") for r in records)
+    assert recorder.index.find_run(run.id).best is not None
