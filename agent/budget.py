@@ -13,7 +13,8 @@ proposer stuck in a corner cannot loop forever.
 Wall time is the time the run has been *running* (summed over resumes), not the
 time since it started. The loop turns it into one `Deadline` (agent.deadline) that
 every LLM call and evaluation is clamped to, with the hidden-test `final` phase's time
-reserved before it (`final_reserve`); `overrun` says by how much a budget was missed.
+reserved before it (`final_reserve`), and confirmation's (`confirm_reserve`); `overrun` says by
+how much a budget was missed. Confirmations are never experiments: they count no experiment.
 A resume's own time (`strop resume RUN --time T`) is a stretch of its own: the reserve is judged
 against T, not the run's total, and when what it must do cannot fit in T the stop line says how
 much to give (`time_to_give`).
@@ -190,6 +191,23 @@ def final_reserve(
     guess = (3.0 if refit else 1.5) * max(recent[len(recent) // 2], best_seconds or 0.0) + 1.0
     cap = time_budget / 3 if time_budget is not None else guess
     return max(0.0, min(guess, cap))
+
+
+def confirm_reserve(
+    eval_seconds: list[float], contenders: int, times: int, timeout: float, time_budget: float | None
+) -> float:
+    """Seconds to keep for confirmation (`[evaluator] confirm`): `contenders` x `times` evaluations
+    of 1.5 x the recent median (`typical_seconds`; before any, the evaluator's timeout), at most half the
+    time budget, so that confirming cannot leave the search no time. 0 when confirmation is off.
+
+    It is an estimate: confirmations that do not fit the time left are not started (each contender
+    keeps what it was measured so far), so a short reserve costs measurements, not the deadline.
+    """
+    if times <= 0 or contenders <= 0:
+        return 0.0
+    each = typical_seconds(eval_seconds) or timeout
+    guess = 1.5 * contenders * times * each + 1.0  # as `final_reserve`: a checkout and a sandbox each
+    return max(0.0, min(guess, time_budget / 2)) if time_budget is not None else guess
 
 
 CUT_GROWTH = 1.5

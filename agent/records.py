@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from copy import deepcopy
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,6 +78,27 @@ class Cost:
 
 
 @dataclass
+class Confirmation:
+    """One more full evaluation of an experiment's commit at the search's end (`agent.confirmation`).
+
+    A noisy metric taken once makes the best of many experiments partly the luckiest draw; these
+    re-measurements let the best be judged by a mean. `status` is the verdict's (`ok`, `buggy`,
+    `timeout`, …, `stopped` when the run's deadline cut it: then it is no measurement at all).
+    """
+
+    status: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
+    log_path: str = ""
+    log_digest: str = ""
+    seconds: float = 0.0
+
+    def value(self, metric: str) -> float | None:
+        """The measurement, None when this evaluation gave none."""
+        return self.metrics.get(metric) if self.status == Status.OK else None
+
+
+@dataclass
 class ExperimentRecord:
     """One attempt: where it lives in git, where it came from, and how it was judged."""
 
@@ -109,6 +130,8 @@ class ExperimentRecord:
     # evaluation's: an audit can tell it unchanged. Empty in records of schema 1 (older strop).
     final_log_path: str = ""
     final_log_digest: str = ""
+    # re-evaluations at the search's end (`[evaluator] confirm`), in order; only ever appended to
+    confirmations: list[Confirmation] = field(default_factory=list)
     schema: int = SCHEMA
 
     @property
@@ -146,6 +169,7 @@ class ExperimentRecord:
         state["cost"] = Cost(**self.cost.__dict__)
         state["decisions"] = list(self.decisions)
         state["final_metrics"] = None if self.final_metrics is None else dict(self.final_metrics)
+        state["confirmations"] = [replace(c, metrics=dict(c.metrics)) for c in self.confirmations]
         return copied
 
     @classmethod
@@ -153,6 +177,9 @@ class ExperimentRecord:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         known["status"] = Status(known.get("status", "pending"))
         known["cost"] = Cost(**known.get("cost", {}))
+        known["confirmations"] = [
+            c if isinstance(c, Confirmation) else Confirmation(**c) for c in known.get("confirmations", [])
+        ]
         return cls(**known)
 
     @classmethod
@@ -262,11 +289,40 @@ def _json_kind(value: Any) -> str:
 def best_experiment(
     records: list[ExperimentRecord], metric: str, direction: Direction
 ) -> ExperimentRecord | None:
-    """The best scored experiment; ties go to the earliest. None when nothing scored."""
+    """The best scored experiment; ties go to the earliest. None when nothing scored.
+
+    Once a run's end has re-measured its contenders (`agent.confirmation`), the best is the fully
+    confirmed one with the best mean of all its measurements; any other experiment (a contender
+    a re-evaluation of which failed, or one not re-measured) ranks after every fully confirmed
+    one. Without confirmations it is the best single measurement.
+    """
     scored = [r for r in records if r.status is Status.OK and metric in r.metrics]
     if not scored:
         return None
+    confirmed = [r for r in scored if confirmed_values(r, metric) is not None]
+    if confirmed:
+        return max(
+            confirmed, key=lambda r: (MetricValue(_mean(confirmed_values(r, metric)), direction), -r.id)
+        )
     return max(scored, key=lambda r: (r.metric(metric, direction), -r.id))
+
+
+def confirmed_values(record: ExperimentRecord, metric: str) -> list[float] | None:
+    """Every measurement of a fully confirmed experiment (its first, then each re-evaluation's);
+    None when it has no counted re-evaluation or one of them failed. One the run's deadline cut
+    (`stopped`) is no measurement, neither counted nor a failure."""
+    counted = [c for c in record.confirmations if c.status != Status.STOPPED]
+    values = [c.value(metric) for c in counted]
+    if not counted or any(v is None for v in values) or record.status is not Status.OK:
+        return None
+    first = record.metrics.get(metric)
+    if first is None:
+        return None
+    return [first, *(v for v in values if v is not None)]
+
+
+def _mean(values: list[float] | None) -> float:
+    return sum(values) / len(values) if values else float("nan")
 
 
 _RECORD = TypeAdapter(ExperimentRecord)

@@ -153,6 +153,17 @@ class EvaluatorSpec(BaseModel):
         description="validate phase: both stages once per fold, on `public`/fold-N and `private`/fold-N; "
         "the metrics are the folds' means",
     )
+    confirm: int = Field(
+        default=0,
+        ge=0,
+        le=100,
+        strict=True,
+        description="at the search's end, evaluate the top `confirm_top` experiments and experiment 0 "
+        "this many more times each, and choose the best by the mean (0: off)",
+    )
+    confirm_top: int = Field(
+        default=3, ge=1, le=20, strict=True, description="how many leading experiments `confirm` re-measures"
+    )
     expects: str = Field(
         default="", description="what the scorer reads from $STROP_OUTPUTS, in words (shown to the LLM)"
     )

@@ -52,8 +52,16 @@ def _status_counts(records: Any) -> str:
 
 
 def _metric_text(record: Any, metric: str) -> str:
+    """The measurement, and the mean a confirmation judged it by (the ★ goes by the mean then)."""
+    from agent.records import confirmed_values
+
     value = record.metrics.get(metric) if record.status == "ok" else None
-    return "—" if value is None else f"{value:.6g}"
+    if value is None:
+        return "—"
+    values = confirmed_values(record, metric) if record.confirmations else None
+    if values is None:
+        return f"{value:.6g}"
+    return f"{value:.6g} (mean {sum(values) / len(values):.6g} of {len(values)})"
 
 
 @app.command("eval")
@@ -346,6 +354,16 @@ def show_command(
                 f"{safe(k, one_line=True)} = {v:.6g}" for k, v in sorted(record.final_metrics.items())
             )
         )
+    if record.confirmations:
+        from agent.confirmation import summarise
+
+        out.print(f"confirmation: {safe(summarise(record, run.metric).describe(run.metric))}")
+        for number, confirmation in enumerate(record.confirmations, start=1):
+            value = confirmation.value(run.metric)
+            said = f"{value:.6g}" if value is not None else f"{confirmation.status} {confirmation.reason}"
+            out.print(
+                f"  {number}: {safe(said)} ({confirmation.seconds:.2f}s, {safe(confirmation.log_path)})"
+            )
     if record.cost.calls:
         out.print(f"cost: {escape(record.cost.describe())}")
     out.print(

@@ -112,6 +112,10 @@ class _Progress:
         self._running: dict[int, _Doing] = {}  # experiment → what it does now
         self._modes: dict[int, str] = {}  # experiment → its search mode, for its later turns
         self._finished_any = False
+        self._confirming = False  # the run's end measures its contenders again (`[evaluator] confirm`)
+        from agent.confirmation import CONFIRMING
+
+        self._confirming_note = CONFIRMING
         self._beat = Heartbeat(self._doing, err.print, heartbeat)
         self._lock = self._beat.lock
 
@@ -139,6 +143,8 @@ class _Progress:
             return ", ".join(doing.describe(exp, now) for exp, doing in sorted(self._running.items()))
         if self._stopped:
             return f"closing (report, grading) for {now - self._since:.0f}s"
+        if self._confirming:
+            return f"confirming (the contenders evaluated again) for {now - self._since:.0f}s"
         if self._finished_any:
             return f"between experiments for {now - self._since:.0f}s (the next one, or the final phase on the best)"
         return f"starting for {now - self._since:.0f}s"
@@ -164,6 +170,9 @@ class _Progress:
             with self._lock:
                 self._stopped, self._since = True, self._clock()
                 self._running.clear()
+        elif kind == "Note" and event.text.startswith(self._confirming_note):
+            with self._lock:
+                self._confirming, self._since = True, self._clock()
         elif kind == "Note" and (skipped := _NOT_EVALUATED.match(event.text)):
             with self._lock:  # left pending for lack of time: it runs no more
                 if self._running.pop(int(skipped[1]), None) is not None and not self._running:
@@ -271,6 +280,16 @@ def run_command(
             "order depends on timing). Default: the task's [search] schedule, else batch.",
         ),
     ] = None,
+    confirm: Annotated[
+        int | None,
+        typer.Option(
+            "--confirm",
+            min=0,
+            max=100,
+            help="At the end, evaluate the leading experiments and experiment 0 N more times each and "
+            "choose the best by the mean (a noisy metric). Default: the task's [evaluator] confirm.",
+        ),
+    ] = None,
 ) -> None:
     r"""Improve the task's workspace on its own until the budget is spent.
 
@@ -317,6 +336,7 @@ def run_command(
         experiments=experiments,
         time=seconds,
         executor=chosen.to_dict() if chosen else None,
+        confirm=confirm,
     )
     index = RunIndex(strop_home())
     progress = _Progress(task.evaluator.metric, quiet, json_out)
@@ -541,11 +561,22 @@ def _report(result: Any, index: Any, json_out: bool) -> None:
     if best is None:
         table.add_row("best", "nothing scored")
     else:
-        value = best.metrics[metric]
+        from agent.confirmation import summarise
+
+        value, of = best.metrics[metric], ""
+        mean = summarise(best, metric)
+        base = summarise(baseline, metric) if baseline is not None else None
+        if mean.confirmed and base is not None and base.confirmed:  # judged by the means: say those
+            value, base_value, of = mean.mean, base.mean, f" (mean of {mean.n})"
         gain = ""
         if base_value is not None:
             gain = f"  ({compared(run.direction.improvement(value, base_value), 'experiment 0')})"
-        table.add_row("best", f"experiment {best.id}: {shown} = {value:.6g}{gain}")
+        table.add_row("best", f"experiment {best.id}: {shown} = {value:.6g}{of}{gain}")
+        from agent.confirmation import summary_lines
+
+        confirmed = summary_lines(result.records, best, metric, run.direction)
+        if confirmed:
+            table.add_row("confirmation", safe("\n".join(confirmed)))
         if best.final_metrics:
             table.add_row("final (hidden)", f"{shown} = {best.final_metrics.get(metric, float('nan')):.6g}")
         table.add_row("idea", safe(clip(best.idea, 100)))

@@ -71,6 +71,7 @@ class Overrides:
     time: float | None = None
     executor: dict[str, Any] | None = None  # an `agent.executors.ExecutorSpec` as data
     schedule: str | None = None  # batch | async (None: the task's [search] schedule)
+    confirm: int | None = None  # re-evaluations of each contender at the end (None: the task's)
 
     def save(self, folder: Path) -> None:
         (folder / OVERRIDES).write_text(json.dumps(self.__dict__))
@@ -219,6 +220,8 @@ def make_context(
         max_steps=planned * (STEPS_PER_EXPERIMENT + (turn_steps if turns else 0)),
         concurrency=concurrency,
         schedule=overrides.schedule or task.spec.search.schedule,
+        confirm=overrides.confirm if overrides.confirm is not None else task.evaluator.confirm,
+        confirm_top=task.evaluator.confirm_top,
     )
     emit(Note(memory.describe() if memory.available or not memory.notes else memory.notes.pop(0)))
     if ctx.executor.name != "local":

@@ -14,10 +14,12 @@ missing. Git is the truth for experiments; the state only says which are in flig
     evaluate → the evaluator in the sandbox, lanes in parallel
     record   → verdicts and turn decisions in the records; another turn goes back to propose
     learn    → lessons (knowledge seam); the batch is done
-    finish   → hidden-test `final` on the best, lanes removed, run record closed
+    finish   → confirmation (`[evaluator] confirm`): the contenders measured again;
+               hidden-test `final` on the best, lanes removed, run record closed
 
 Time: the run's time budget becomes one deadline (`_deadlines`): LLM calls and
-evaluations end by the search deadline, which keeps the `final` phase's reserve free;
+evaluations end by the search deadline, which keeps the confirmation's and the `final`
+phase's reserves free; confirmations end by the deadline less the `final` reserve, and
 `final` itself ends by the run's deadline. A resume is a stretch of its own: the reserve is
 judged by the time it has (`_stretch`), an experiment an earlier stretch cut is expected to need
 more than it ran (`cut_need`), and a stretch that cannot fit what it must do stops at once, says
@@ -51,6 +53,7 @@ from typing import Any
 from agent.budget import (
     RunBudget,
     Usage,
+    confirm_reserve,
     cut_need,
     final_reserve,
     overrun,
@@ -119,6 +122,8 @@ class LoopContext:
     started: float | None = None  # epoch seconds the command started; None: when the loop starts
     executor: Executor = field(default_factory=LocalExecutor)  # where evaluations run (agent.executors)
     schedule: str = "batch"  # batch: lanes in lock-step; async: each lane goes on when it is done
+    confirm: int = 0  # re-evaluations of each contender at the search's end (`agent.confirmation`)
+    confirm_top: int = 3  # how many leading experiments are contenders (experiment 0 always is)
 
     @property
     def folder(self) -> Path:
@@ -214,6 +219,17 @@ class Nodes:
         return None if budget is None else max(0.0, budget - (self._base or 0.0))
 
     def _reserve(self, records: dict[int, ExperimentRecord], stretch: float | None) -> float:
+        """Seconds the confirmation and the `final` phase keep of a stretch of `stretch` seconds."""
+        return self._final_reserve(records, stretch) + self._confirm_reserve(records, stretch)
+
+    def _confirm_reserve(self, records: dict[int, ExperimentRecord], stretch: float | None) -> float:
+        """Seconds confirmation keeps (0 when off): (contenders) x `confirm` typical evaluations,
+        capped (`confirm_reserve`); experiment 0 is a contender unless it is among the top."""
+        seconds = [r.eval_seconds for r in sorted(records.values(), key=lambda r: r.id) if r.eval_seconds]
+        timeout = float(self.ctx.run.task.evaluator.timeout)
+        return confirm_reserve(seconds, self.ctx.confirm_top + 1, self.ctx.confirm, timeout, stretch)
+
+    def _final_reserve(self, records: dict[int, ExperimentRecord], stretch: float | None) -> float:
         """Seconds the `final` phase keeps of a stretch of `stretch` seconds (0 without one)."""
         spec = self.ctx.run.task.evaluator
         if not getattr(spec, "has_final", bool(getattr(spec, "final", None))):
@@ -1047,6 +1063,7 @@ class Nodes:
         reason = state["stop_reason"] or "finished"
         status = "stopped" if reason.startswith("stopped") else "done"
         self._cut.clear()  # not evaluated again in this stretch: the budget line counts them as used
+        self._confirm(state)
         due = self._best(self._records())
         if due is not None and due.final_metrics is None and run.task.evaluator.has_final:
             self._idle = False  # the final phase runs now: its time is the run's
@@ -1072,6 +1089,36 @@ class Nodes:
         # the final phase's time counts too: a resume with more time starts from here
         return {"step": state["step"] + 1, "finished": True, "elapsed": self._spent(state)}
 
+    def _confirm(self, state: LoopState) -> None:
+        """Measure the contenders again (only the re-evaluations missing: a crash re-runs this node),
+        by the run's deadline less the final phase's reserve; then say what it found."""
+        from agent.confirmation import CONFIRMING, confirm, contenders, missing, summary_lines
+
+        if self.ctx.confirm <= 0:
+            return
+        run, records = self.ctx.run, self._records()
+        chosen = contenders(
+            list(records.values()), self.ctx.metric, run.record.direction, self.ctx.confirm_top
+        )
+        todo = missing(chosen, self.ctx.confirm)
+        if todo:
+            self._idle = False  # confirmations run now: their time is the run's
+            ids = ", ".join(str(r.id) for r in chosen)
+            self.ctx.emit(Note(f"{CONFIRMING} {len(todo)} re-evaluations of experiments {ids}"))
+            run_end = self._deadlines(state, records)[1]
+            deadline = run_end.minus(self._final_reserve(records, self._stretch()))
+            typical = self._need(records, [])
+            outcome = confirm(run, chosen, self.ctx.confirm, deadline, lambda r: r.eval_seconds or typical)
+            said = f"confirmation: {outcome.ran} of {len(todo)} re-evaluations ran ({outcome.seconds:.1f}s)"
+            if outcome.not_started:
+                said += f"; {outcome.not_started} not started: the time budget has too little left"
+            self.ctx.emit(Note(said))
+        records = self._records()
+        best = self._best(records)
+        ordered = [records[r.id] for r in chosen if r.id in records]
+        for line in summary_lines(ordered, best, self.ctx.metric, run.record.direction):
+            self.ctx.emit(Note(f"confirmation: {line}"))
+
     def _spent(self, state: LoopState) -> float:
         """The run's seconds at its end: a stretch that did nothing (its first decision stopped it,
         e.g. too short a resume) adds none, so a retry with more time is not judged by it."""
@@ -1092,6 +1139,12 @@ class Nodes:
             parts.append(
                 overrun("experiments", usage.experiments, budget.experiments, unit="")
                 + _rejections_counted(records, budget.counts_rejections)
+            )
+        confirmations = [c for r in records.values() for c in r.confirmations]
+        if confirmations:
+            seconds = sum(c.seconds for c in confirmations)
+            parts.append(
+                f"confirmation: {len(confirmations)} re-evaluations, {seconds:.1f}s (not experiments)"
             )
         if budget.spec.tokens is not None:
             parts.append(overrun("tokens", usage.tokens, budget.spec.tokens, unit=""))

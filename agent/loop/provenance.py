@@ -13,8 +13,10 @@ log files):
   scorer's last JSON line in that log gives (with `folds`: the primary metric's mean,
   which strop logs; with `metrics_file` the file is not logged, so only the log's
   presence and digest are checked; a search's points have no log at all);
+- each re-evaluation of a confirmation (`agent.confirmation`) likewise: its log there,
+  unchanged, and giving the metrics recorded;
 - the best the run reports is the best scored experiment by the run's own direction
-  (ties: the earliest);
+  (ties: the earliest; once confirmed, by the mean: `best_experiment`);
 - a hidden-test (final) score is held by the reported best only (or by the best of an
   earlier end of the run, before a resume: said as a note), was set once and never
   changed in the notes' history, and is what the final phase's log says; that log is
@@ -191,6 +193,14 @@ def _record(text: str | None) -> ExperimentRecord:
         or not isinstance(record.schema, int)
         or not all(isinstance(metrics, dict) for metrics in numbers)
         or not all(isinstance(v, int | float) for metrics in numbers for v in metrics.values())
+        or not isinstance(record.confirmations, list)
+        or not all(
+            isinstance(c.metrics, dict)
+            and isinstance(c.log_path, str)
+            and isinstance(c.log_digest, str)
+            and all(isinstance(v, int | float) for v in c.metrics.values())
+            for c in record.confirmations
+        )
     ):
         raise TypeError("a field of the wrong type")
     return record
@@ -322,6 +332,27 @@ def _check_logs(
         log = _Log(name, "validate", log_place(home, record.log_path), record.log_digest, record.metrics)
         if _check_log(log, spec, report):
             report.logs_checked += 1
+    for record in records.values():
+        _check_confirmation_logs(f"{run.id}/{record.id}", record, spec, home, report)
+
+
+def _check_confirmation_logs(
+    name: str, record: ExperimentRecord, spec: EvaluatorSpec, home: Path, report: Audit
+) -> None:
+    """Each re-evaluation of a confirmation as an evaluation: its log there, unchanged, and giving
+    the metrics recorded (a failed one's log is checked for its presence and digest)."""
+    for number, confirmation in enumerate(record.confirmations, start=1):
+        which = f"{name} (confirmation {number})"
+        if not confirmation.log_path:
+            if confirmation.status == Status.OK:
+                report.problems.append(Problem(f"{which} is scored but names no evaluation log", GONE))
+            continue
+        metrics = confirmation.metrics if confirmation.status == Status.OK else None
+        log = _Log(
+            which, "validate", log_place(home, confirmation.log_path), confirmation.log_digest, metrics
+        )
+        if _check_log(log, spec, report):
+            report.logs_checked += 1
 
 
 def _say_what_logs_hold(spec: EvaluatorSpec, report: Audit) -> None:
@@ -382,8 +413,10 @@ def _metrics_mismatch(log: str, spec: EvaluatorSpec, phase: str, recorded: dict[
         command, stage = spec.score, "score"
     else:
         command, stage = (spec.final if phase == "final" else spec.command), "evaluator"
-    header = f"$ {command}   # stage {stage}\n"
-    at = log.rfind(header)
+    headers = [f"$ {command}   # stage {stage}\n"]
+    if not spec.two_stage:  # an older strop's one-stage log (before e6805e3) named no stage
+        headers.append(f"$ {command}\n# backend=")
+    at = max(log.rfind(header) for header in headers)
     if at < 0:
         return f"the log holds no output of stage {stage}"
     section = log[at:]

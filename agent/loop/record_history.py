@@ -11,7 +11,7 @@ edit of the note is one more version, so each field is held to what the loop rea
   evaluation) or `stopped` (the time budget cut it; a resume evaluates it again);
 - the hidden-test score and its log (`FINAL`): set once (a final phase scores a best once),
   never changed;
-- `decisions`: only ever added to.
+- `decisions` and `confirmations` (re-evaluations at the run's end): only ever added to.
 
 A record is held to its commit too: the commit message holds its `idea`, and the task's params
 file and marked lines hold its `params` (a first turn only: a later turn of an LLM attempt keeps
@@ -48,7 +48,8 @@ EVALUATED = (
 FINAL = ("final_metrics", "final_log_path", "final_log_digest")
 REOPENED = ("pending", "stopped")  # an evaluation may (again) set the evaluated fields
 UNSET = object()  # a field a version does not hold
-VALIDATE_LOG = re.compile(r"(\d+)(?:-t(\d+))?-validate\.log")
+VALIDATE_LOG = re.compile(r"(\d+)(?:-t(\d+)|-c(\d+))?-validate\.log")
+"""An evaluation's log: `N-validate.log`, a later turn's `N-tT-validate.log`, a confirmation's `N-cK-validate.log`."""
 HINT = "its note was edited after the fact: trust its first version (`git log -p refs/notes/strop`)"
 AGAINST_COMMIT = (
     "the record does not match the commit that was scored (its note and the notes' history edited, or "
@@ -144,9 +145,10 @@ def _changes(versions: list[dict[str, Any]]) -> dict[str, tuple[Any, Any, str]]:
             for key in FINAL:
                 if key in before and before[key] != after.get(key, UNSET):
                     found.setdefault(key, (before[key], after.get(key, UNSET), "it was first recorded"))
-        said, says = before.get("decisions"), after.get("decisions")
-        if isinstance(said, list) and (not isinstance(says, list) or says[: len(said)] != said):
-            found.setdefault("decisions", (said, says if isinstance(says, list) else UNSET, "they were made"))
+        for key in ("decisions", "confirmations"):
+            said, says = before.get(key), after.get(key)
+            if isinstance(said, list) and (not isinstance(says, list) or says[: len(said)] != said):
+                found.setdefault(key, (said, says if isinstance(says, list) else UNSET, "they were made"))
     return found
 
 
@@ -313,11 +315,14 @@ def check_logs_named(run_id: str, history: History, logs: Path, report: Audit) -
         for versions in history.versions.values()
         for version in versions
         if isinstance(version.get("log_path"), str) and version["log_path"]
-    }
+    } | _confirmation_logs(history)
     turns = {(r.get("id"), _turn(r)): r for r in history.latest()}
     for path in sorted(logs.glob("*-validate.log")) if logs.is_dir() else []:
         found = VALIDATE_LOG.fullmatch(path.name)
         if found is None or path.name in named:
+            continue
+        if found[3] is not None:
+            _unnamed_confirmation(run_id, path, int(found[1]), int(found[3]), turns, report)
             continue
         number, turn = int(found[1]), int(found[2] or 1)
         record = turns.get((number, turn))
@@ -335,6 +340,40 @@ def check_logs_named(run_id: str, history: History, logs: Path, report: Audit) -
                 "its note was edited to hide that result: see the log and the note's history",
             )
         )
+
+
+def _confirmation_logs(history: History) -> set[str]:
+    """The names of the confirmation logs some version of a record names."""
+    return {
+        Path(entry["log_path"]).name
+        for versions in history.versions.values()
+        for version in versions
+        if isinstance(version.get("confirmations"), list)
+        for entry in version["confirmations"]
+        if isinstance(entry, dict) and isinstance(entry.get("log_path"), str) and entry["log_path"]
+    }
+
+
+def _unnamed_confirmation(
+    run_id: str, path: Path, number: int, k: int, turns: dict[Any, dict[str, Any]], report: Audit
+) -> None:
+    """A confirmation log no record names: the next one of its experiment is one whose verdict was
+    not recorded (the run was killed during it, said); any other is a result a note hides."""
+    mine = [r for (exp, _), r in turns.items() if exp == number]
+    record = max(mine, key=_turn) if mine else None  # the latest turn: the one its branch names
+    held = record.get("confirmations") if record is not None else None
+    if isinstance(held, list) and len(held) == k - 1:
+        report.unchecked.append(
+            f"{run_id}/{number} has a confirmation log {path.name} that no record names: a re-evaluation "
+            "whose verdict was not recorded (the run was killed during it)"
+        )
+        return
+    report.problems.append(
+        Problem(
+            f"{run_id}/{number}'s confirmation log {path.name} is in the run's folder, but no record names it",
+            "its note was edited to hide that result: see the log and the note's history",
+        )
+    )
 
 
 # ------------------------------------------------------------------ words

@@ -19,6 +19,7 @@ import base64
 import os
 from pathlib import Path
 
+from agent.confirmation import summary_lines
 from agent.errors import UserError
 from agent.records import now_iso
 from agent.report.data import DIFF_LIMIT, Baseline, ReportData, find_run, gather
@@ -95,6 +96,7 @@ def render_html(data: ReportData, plots: list[Plot]) -> str:
         usd=usd,
         plots=[{"name": p.name, "title": p.title, "data": base64.b64encode(p.png).decode()} for p in plots],
         decisions=[(r.id, text) for r in data.records for text in r.decisions],
+        confirmation=summary_lines(data.records, data.best, data.metric, data.direction),
         diff=data.diff,
         diff_lines=diff_lines(data.diff),
         diff_truncated=data.diff_truncated,

@@ -1,0 +1,210 @@
+"""Confirmation: a run's contenders measured again at its end, so that its best is a mean, not a lucky draw.
+
+A noisy metric (a runtime, a seeded score) is taken once per experiment, so the best of many
+experiments is partly the luckiest draw (the winner's curse). With `[evaluator] confirm = N`,
+when the search stops, the contenders (the `confirm_top` best by their single measurement, and
+experiment 0, which every gain is judged against) are each evaluated N more times: the same full
+selection evaluation of the same commit, in a fresh sandbox each time, round by round so that a
+time budget cut leaves every contender about as measured. Each outcome is appended to its record
+(`ExperimentRecord.confirmations`) as soon as it ends: the finish node, run again after a crash,
+does only the ones missing. The best is then judged by the mean (`agent.records.best_experiment`).
+
+The functions here are pure (which contenders, what is missing, the summary in words) but for
+`confirm`, the thin part that checks a contender out and evaluates it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from agent.records import Confirmation, ExperimentRecord
+from evaluators.metric import Direction, MetricValue
+from evaluators.verdict import Status
+
+if TYPE_CHECKING:
+    from agent.deadline import Deadline
+    from agent.run import Run
+
+CONFIRMING = "confirmation: measuring again:"
+"""The note that starts a confirmation phase: the progress display says it is under way (a phase of
+minutes otherwise read as the time between experiments)."""
+
+LOG_MARK = "-c"
+"""A confirmation's log is `N-cK-validate.log` (experiment N's K-th): no turn's log (`N-tT`) has it."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """An experiment's measurements: its first and each counted re-evaluation's, and what failed."""
+
+    exp: int
+    values: tuple[float, ...]
+    failed: int = 0  # re-evaluations that gave no measurement (buggy, timeout, …)
+    cut: int = 0  # re-evaluations the run's deadline cut: no measurement, no failure
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> float:
+        return sum(self.values) / len(self.values) if self.values else math.nan
+
+    @property
+    def sd(self) -> float:
+        """The sample standard deviation (0 for one measurement)."""
+        if len(self.values) < 2:
+            return 0.0
+        mean = self.mean
+        return math.sqrt(sum((v - mean) ** 2 for v in self.values) / (len(self.values) - 1))
+
+    @property
+    def low(self) -> float:
+        return min(self.values) if self.values else math.nan
+
+    @property
+    def high(self) -> float:
+        return max(self.values) if self.values else math.nan
+
+    @property
+    def confirmed(self) -> bool:
+        """Re-measured at least once, and no re-evaluation failed."""
+        return self.n > 1 and not self.failed
+
+    def describe(self, metric: str) -> str:
+        """`experiment 3: n=4, score 0.81 ± 0.02 (0.79–0.83)`, and what failed or was cut."""
+        text = (
+            f"experiment {self.exp}: n={self.n}, {metric} {self.mean:.6g} ± {self.sd:.2g} "
+            f"({self.low:.6g}–{self.high:.6g})"
+        )
+        if self.failed:
+            text += f", {self.failed} re-evaluation(s) failed: ranked after every fully confirmed one"
+        if self.cut:
+            text += f", {self.cut} cut by the time budget"
+        return text
+
+
+def contenders(
+    records: list[ExperimentRecord], metric: str, direction: Direction, top: int
+) -> list[ExperimentRecord]:
+    """The `top` scored experiments by their single measurement (ties: the earliest), and experiment
+    0 when it scored; in id order. The first measurement never changes, so a re-run picks the same."""
+    scored = [r for r in records if r.status is Status.OK and metric in r.metrics]
+    ranked = sorted(scored, key=lambda r: (r.metric(metric, direction), -r.id), reverse=True)
+    chosen = {r.id: r for r in ranked[:top]}
+    chosen.update({r.id: r for r in scored if r.id == 0})
+    return sorted(chosen.values(), key=lambda r: r.id)
+
+
+def counted(record: ExperimentRecord) -> int:
+    """Re-evaluations that ran to a verdict (one the deadline cut is tried again by a later finish)."""
+    return sum(1 for c in record.confirmations if c.status != Status.STOPPED)
+
+
+def missing(chosen: list[ExperimentRecord], times: int) -> list[int]:
+    """The experiments to evaluate once more each, in order: round k holds every contender with
+    fewer than k re-evaluations, so a cut leaves the contenders about equally measured."""
+    done = {r.id: counted(r) for r in chosen}
+    return [r.id for k in range(1, times + 1) for r in chosen if done[r.id] < k]
+
+
+def summarise(record: ExperimentRecord, metric: str) -> Summary:
+    """The measurements of `record`: its first (when it scored) and each re-evaluation's."""
+    first = record.metrics.get(metric) if record.status is Status.OK else None
+    values = [] if first is None else [first]
+    failed = cut = 0
+    for confirmation in record.confirmations:
+        value = confirmation.value(metric)
+        if confirmation.status == Status.STOPPED:
+            cut += 1
+        elif value is None:
+            failed += 1
+        else:
+            values.append(value)
+    return Summary(record.id, tuple(values), failed, cut)
+
+
+def noise_verdict(best: Summary, base: Summary | None, direction: Direction, metric: str) -> str:
+    """Whether the best's gain over experiment 0 is beyond the noise: their ranges do not overlap."""
+    if base is None or not base.confirmed:
+        return "experiment 0 was not re-measured in full: no word on the noise"
+    if best.exp == base.exp:
+        return f"experiment 0 stays the best by its mean {metric}: no gain to confirm"
+    if best.low <= base.high and base.low <= best.high:
+        return (
+            f"a tie within noise: experiment {best.exp}'s {metric} ({best.low:.6g}–{best.high:.6g}) "
+            f"overlaps experiment 0's ({base.low:.6g}–{base.high:.6g})"
+        )
+    better = MetricValue(best.mean, direction) > MetricValue(base.mean, direction)
+    word = "beyond the noise" if better else "worse than experiment 0 beyond the noise"
+    return (
+        f"{word}: every measurement of experiment {best.exp} ({best.low:.6g}–{best.high:.6g}) "
+        f"{'beats' if better else 'trails'} every one of experiment 0 ({base.low:.6g}–{base.high:.6g})"
+    )
+
+
+def summary_lines(
+    records: list[ExperimentRecord], best: ExperimentRecord | None, metric: str, direction: Direction
+) -> list[str]:
+    """The confirmation's outcome in words: one line per re-measured experiment, then the verdict."""
+    measured = [summarise(r, metric) for r in records if r.confirmations]
+    if not measured:
+        return []
+    lines = [s.describe(metric) for s in measured]
+    base = next((s for s in measured if s.exp == 0), None)
+    chosen = next((s for s in measured if best is not None and s.exp == best.id), None)
+    if chosen is not None and chosen.confirmed:
+        lines.append(
+            f"best by mean: experiment {chosen.exp}; {noise_verdict(chosen, base, direction, metric)}"
+        )
+    else:
+        lines.append("no contender was fully confirmed: the best is by single measurement")
+    return lines
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one confirmation phase did: evaluations run, their seconds, and those not started."""
+
+    ran: int = 0
+    seconds: float = 0.0
+    not_started: int = 0
+
+
+def confirm(
+    run: Run,
+    chosen: list[ExperimentRecord],
+    times: int,
+    deadline: Deadline,
+    need: Callable[[ExperimentRecord], float],
+) -> Outcome:
+    """Evaluate each contender until it has `times` re-evaluations (only what is missing), each
+    appended to its record when it ends; none is started once the time left (`deadline`) is
+    shorter than it is expected to take (`need`)."""
+    current = {r.id: r for r in chosen}
+    todo = missing(chosen, times)
+    ran, seconds = 0, 0.0
+    for at, exp in enumerate(todo):
+        record = current[exp]
+        if deadline.at is not None and (deadline.left() <= 0.5 or deadline.left() < need(record)):
+            return Outcome(ran, seconds, len(todo) - at)
+        lane = run.repo.lane(run.record.id, 0)
+        run.repo.checkout_detached(lane, record.commit)
+        name = f"{record.id}{LOG_MARK}{len(record.confirmations) + 1}"
+        verdict = run.evaluator().evaluate(lane, name=name, phase="validate", deadline=deadline.at)
+        confirmation = Confirmation(
+            status=verdict.status.value,
+            metrics=dict(verdict.metrics) if verdict.status is Status.OK else {},
+            reason=verdict.reason,
+            log_path=verdict.log_path,
+            log_digest=verdict.log_digest,
+            seconds=round(verdict.wall_time, 3),
+        )
+        record = replace(record, confirmations=[*record.confirmations, confirmation])
+        run.save_record(record)  # at once: a crash after it does not run it again
+        current[exp] = record
+        ran, seconds = ran + 1, seconds + verdict.wall_time
+    return Outcome(ran, seconds)
