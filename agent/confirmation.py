@@ -7,7 +7,9 @@ experiment 0, which every gain is judged against) are each evaluated N more time
 selection evaluation of the same commit, in a fresh sandbox each time, round by round so that a
 time budget cut leaves every contender about as measured. Each outcome is appended to its record
 (`ExperimentRecord.confirmations`) as soon as it ends: the finish node, run again after a crash,
-does only the ones missing. The best is then judged by the mean (`agent.records.best_experiment`).
+does only the ones missing. The best is then judged by the mean of the re-measurements
+(`agent.records.best_experiment`): the first measurement, which made an experiment a contender,
+is biased by that choice and left out.
 
 The functions here are pure (which contenders, what is missing, the summary in words) but for
 `confirm`, the thin part that checks a contender out and evaluates it.
@@ -38,12 +40,14 @@ LOG_MARK = "-c"
 
 @dataclass(frozen=True)
 class Summary:
-    """An experiment's measurements: its first and each counted re-evaluation's, and what failed."""
+    """An experiment's re-measurements (each counted re-evaluation's value), the measurement that
+    made it a contender (`first`, kept apart: see `agent.records.confirmed_values`), and what failed."""
 
     exp: int
     values: tuple[float, ...]
     failed: int = 0  # re-evaluations that gave no measurement (buggy, timeout, …)
     cut: int = 0  # re-evaluations the run's deadline cut: no measurement, no failure
+    first: float | None = None
 
     @property
     def n(self) -> int:
@@ -72,12 +76,14 @@ class Summary:
     @property
     def confirmed(self) -> bool:
         """Re-measured at least once, and no re-evaluation failed."""
-        return self.n > 1 and not self.failed
+        return self.n >= 1 and not self.failed
 
     def describe(self, metric: str) -> str:
-        """`experiment 3: n=4, score 0.81 ± 0.02 (0.79–0.83)`, and what failed or was cut."""
+        """`experiment 3: score 0.9 when chosen; re-measured 3×: 0.81 ± 0.02 (0.79–0.83)`, and what
+        failed or was cut."""
+        chosen = f" {self.first:.6g} when chosen;" if self.first is not None else ""
         text = (
-            f"experiment {self.exp}: n={self.n}, {metric} {self.mean:.6g} ± {self.sd:.2g} "
+            f"experiment {self.exp}: {metric}{chosen} re-measured {self.n}×: {self.mean:.6g} ± {self.sd:.2g} "
             f"({self.low:.6g}–{self.high:.6g})"
         )
         if self.failed:
@@ -112,9 +118,9 @@ def missing(chosen: list[ExperimentRecord], times: int) -> list[int]:
 
 
 def summarise(record: ExperimentRecord, metric: str) -> Summary:
-    """The measurements of `record`: its first (when it scored) and each re-evaluation's."""
+    """The re-measurements of `record`, its first measurement (when it scored) apart."""
     first = record.metrics.get(metric) if record.status is Status.OK else None
-    values = [] if first is None else [first]
+    values: list[float] = []
     failed = cut = 0
     for confirmation in record.confirmations:
         value = confirmation.value(metric)
@@ -124,13 +130,15 @@ def summarise(record: ExperimentRecord, metric: str) -> Summary:
             failed += 1
         else:
             values.append(value)
-    return Summary(record.id, tuple(values), failed, cut)
+    return Summary(record.id, tuple(values), failed, cut, first)
 
 
 def noise_verdict(best: Summary, base: Summary | None, direction: Direction, metric: str) -> str:
     """Whether the best's gain over experiment 0 is beyond the noise: their ranges do not overlap."""
     if base is None or not base.confirmed:
         return "experiment 0 was not re-measured in full: no word on the noise"
+    if min(best.n, base.n) < 2:
+        return "one re-measurement each: too few for a word on the noise (confirm = 2 or more gives one)"
     if best.exp == base.exp:
         return f"experiment 0 stays the best by its mean {metric}: no gain to confirm"
     if best.low <= base.high and base.low <= best.high:
@@ -160,9 +168,36 @@ def summary_lines(
         lines.append(
             f"best by mean: experiment {chosen.exp}; {noise_verdict(chosen, base, direction, metric)}"
         )
+        second = runner_up(chosen, measured, direction)
+        if second is not None:
+            lines.append(choice_verdict(chosen, second, metric))
     else:
         lines.append("no contender was fully confirmed: the best is by single measurement")
     return lines
+
+
+def runner_up(best: Summary, measured: list[Summary], direction: Direction) -> Summary | None:
+    """The fully confirmed contender next to the best by its mean (experiment 0 aside: the gain over
+    it has a verdict of its own)."""
+    others = [s for s in measured if s.exp not in (best.exp, 0) and s.confirmed]
+    if not others:
+        return None
+    return max(others, key=lambda s: (MetricValue(s.mean, direction), -s.exp))
+
+
+def choice_verdict(best: Summary, second: Summary, metric: str) -> str:
+    """Whether the pick itself is clear: the best's gain over experiment 0 can be real while the
+    runner-up is as good within the noise (then adopting either is as sound)."""
+    if min(best.n, second.n) < 2:
+        return (
+            f"runner-up experiment {second.exp} ({metric} {second.mean:.6g}): too few re-measurements to tell"
+        )
+    if best.low <= second.high and second.low <= best.high:
+        return (
+            f"a tie within noise with the runner-up, experiment {second.exp} ({metric} {second.mean:.6g}, "
+            f"{second.low:.6g}–{second.high:.6g}): the pick between them is not settled"
+        )
+    return f"clear of the runner-up, experiment {second.exp} ({metric} {second.mean:.6g}): no measurements overlap"
 
 
 @dataclass(frozen=True)

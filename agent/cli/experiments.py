@@ -61,7 +61,7 @@ def _metric_text(record: Any, metric: str) -> str:
     values = confirmed_values(record, metric) if record.confirmations else None
     if values is None:
         return f"{value:.6g}"
-    return f"{value:.6g} (mean {sum(values) / len(values):.6g} of {len(values)})"
+    return f"{value:.6g} (re-measured {sum(values) / len(values):.6g}, mean of {len(values)})"
 
 
 @app.command("eval")

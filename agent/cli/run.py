@@ -567,7 +567,7 @@ def _report(result: Any, index: Any, json_out: bool) -> None:
         mean = summarise(best, metric)
         base = summarise(baseline, metric) if baseline is not None else None
         if mean.confirmed and base is not None and base.confirmed:  # judged by the means: say those
-            value, base_value, of = mean.mean, base.mean, f" (mean of {mean.n})"
+            value, base_value, of = mean.mean, base.mean, f" (mean of {mean.n} re-measurements)"
         gain = ""
         if base_value is not None:
             gain = f"  ({compared(run.direction.improvement(value, base_value), 'experiment 0')})"

@@ -159,12 +159,13 @@ def test_confirmation_picks_the_truly_better_experiment_over_a_lucky_draw(tmp_pa
     assert run.best == 1
     assert "confirmation: 9 re-evaluations" in run.budget_report
     notes = [e.text for e in events if e.kind == "Note" and e.text.startswith("confirmation")]
-    assert any("experiment 2: n=4, score 0.7" in text for text in notes), notes
+    assert any("experiment 2: score 1.5 when chosen; re-measured 3×: 0.49" in text for text in notes), notes
     assert any("best by mean: experiment 1; beyond the noise" in text for text in notes), notes
     assert notes[0] == "confirmation: measuring again: 9 re-evaluations of experiments 0, 1, 2"
+    assert any("clear of the runner-up, experiment 2" in text for text in notes), notes
     shown = strop("log", result.run_id).stdout  # the ★ goes by the mean: the log says it
     starred = next(line for line in shown.splitlines() if "★" in line)
-    assert "1 ok 1.02 (mean 1.01 of 4) ★ best" in starred, shown
+    assert "1 ok 1.02 (re-measured 1.0" in starred and "mean of 3) ★ best" in starred, shown
     logs = strop_home() / "runs" / result.run_id / "logs"
     assert sorted(p.name for p in logs.glob("1-c*")) == [f"1-c{k}-validate.log" for k in (1, 2, 3)]
     assert audit_run(result.run_id, strop_home(), index, evaluated=4) == []
@@ -305,7 +306,8 @@ def test_the_best_rule_with_and_without_confirmations() -> None:
     )  # by the mean; 3 unconfirmed ranks after
     failed = [_record(0, 0.0, 0.1), _record(1, 5.0, 5.0, None)]
     assert best_experiment(failed, "m", Direction.MAXIMIZE).id == 0  # a failed re-evaluation ranks after
-    assert best_experiment(confirmed, "m", Direction.MINIMIZE).id == 0
+    # the first measurement, the draw that made an experiment a contender, is left out of its mean
+    assert best_experiment(confirmed, "m", Direction.MINIMIZE).id == 1
     assert [r.id for r in contenders(plain, "m", Direction.MAXIMIZE, 1)] == [0, 1]
     assert missing([_record(0, 0.0, 0.1), _record(1, 2.0)], 2) == [1, 0, 1]  # round by round
     assert summarise(failed[1], "m").failed == 1
@@ -322,3 +324,18 @@ def test_a_bad_confirm_value_is_one_line_naming_file_line_and_key(tmp_path: Path
         load_task(task)
     said = str(error.value)
     assert "task.toml:" in said and "[evaluator.confirm]" in said and "\n" not in said
+
+
+def test_the_pick_between_the_best_and_the_runner_up_is_said_settled_only_without_overlap() -> None:
+    from agent.confirmation import Summary, choice_verdict, runner_up
+
+    best = Summary(3, (1.0, 1.1, 1.05))
+    close = Summary(2, (0.9, 1.02, 0.95))
+    far = Summary(4, (0.5, 0.6, 0.55))
+    base = Summary(0, (0.2, 0.25, 0.21))
+    assert runner_up(best, [base, best, far, close], Direction.MAXIMIZE) == close
+    assert runner_up(best, [base, best], Direction.MAXIMIZE) is None  # experiment 0 has its own verdict
+    assert choice_verdict(best, close, "score").startswith(
+        "a tie within noise with the runner-up, experiment 2"
+    )
+    assert choice_verdict(best, far, "score").startswith("clear of the runner-up, experiment 4")
