@@ -30,6 +30,7 @@ import git
 from filelock import FileLock
 
 from agent.errors import DiskFull, NotFoundError, RunError, UnreadableRecord, WorkspaceError, disk_full
+from agent.folder_mirror import mirror
 from agent.records import ExperimentRecord, NotARecord, RunRecord
 
 NOTES_REF = "strop"
@@ -331,11 +332,8 @@ class ExperimentRepo:
             )
         with self.lock:
             self.git.checkout("-f", "-B", MANAGED_BRANCH, with_exceptions=False)
-            for entry in self.path.iterdir():
-                if entry.name != ".git":
-                    shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
             ignore = _copy_ignore(self.workspace, git_ignored(self.workspace, Path(self.repo.git_dir)))
-            shutil.copytree(self.workspace, self.path, ignore=ignore, dirs_exist_ok=True, symlinks=True)
+            mirror(self.workspace, self.path, ignore, keep=frozenset({".git"}))  # only what changed
             self._checked(self.git, self.path, "add", "-A")
             if self.git.status("--porcelain") or not self.repo.head.is_valid():
                 message = f"strop: workspace {self.workspace}"
