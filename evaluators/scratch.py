@@ -64,6 +64,11 @@ class Scratch:
     def final_private(self) -> Path:
         return self.root / "final-private"
 
+    @property
+    def measured(self) -> Path:
+        """What strop measured of stage run (`evaluators.run_stats`), for the scorer to read."""
+        return self.root / "measured"
+
 
 @contextlib.contextmanager
 def scratch(parent: Path) -> Iterator[Scratch]:

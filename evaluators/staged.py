@@ -76,6 +76,8 @@ from evaluators.held import HeldRun
 from evaluators.integrity import ProtectedFiles
 from evaluators.metrics_output import MetricsError
 from evaluators.outputs import KeptOutputs, KeptStore, Sealed, SealError, seal_outputs
+from evaluators.run_stats import FILE as RUN_STATS_FILE
+from evaluators.run_stats import RUN_STATS_VAR, write_run_stats
 from evaluators.scratch import (
     SCRATCH,
     Scratch,
@@ -500,6 +502,8 @@ class StagedEvaluator:
             verdict = Verdict(status=Status.BUGGY, reason=str(error), feedback=f"{feedback}\n{error}")
             return finish_verdict(verdict, ran, started)
         log.append(f"# sealed {sealed.files} entries, {sealed.bytes} bytes of outputs\n")
+        place.measured.mkdir(mode=0o755, exist_ok=True)  # made with the scorer's inputs when it is held
+        write_run_stats(place.measured, ran)
         scored = self._score(place, phase, score_by or deadline, log, held, public, private)
         if isinstance(scored, Verdict):
             scored.feedback = feedback
@@ -519,8 +523,14 @@ class StagedEvaluator:
         readable_copy(self.trusted.scorer, place.scorer)
         clear_metrics_file(self.spec, place.scorer)
         place.sealed.mkdir(mode=0o755, exist_ok=True)
-        env = {**self.spec.env, OUTPUTS_VAR: str(place.sealed), "STROP_PHASE": phase}
-        binds = [Bind(place.sealed), *self.spec.mount_binds()]
+        place.measured.mkdir(mode=0o755, exist_ok=True)
+        env = {
+            **self.spec.env,
+            OUTPUTS_VAR: str(place.sealed),
+            "STROP_PHASE": phase,
+            RUN_STATS_VAR: str(place.measured / RUN_STATS_FILE),
+        }
+        binds = [Bind(place.sealed), Bind(place.measured), *self.spec.mount_binds()]
         private = private or self._private(place, phase)
         if private is not None:
             env[PRIVATE_VAR] = str(private)

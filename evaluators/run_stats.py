@@ -1,0 +1,40 @@
+"""What strop measured of stage run, handed to the scorer: its wall time, CPU time and peak memory.
+
+A task that optimises speed or memory cannot take the candidate's word for it: a run stage that
+times itself prints whatever it likes (it runs the candidate's code, which may patch the clock).
+strop measures the stage from outside its sandbox (the backend's wall clock, the CPU time of the
+sandbox's processes, their peak memory: `sandbox.execution.Execution`) and writes the figures, as
+JSON, into a folder of the evaluation that no candidate sandbox binds; the scorer reads them at
+`$STROP_RUN_STATS` (read-only) and may score with them, e.g. `{"seconds": wall, "accuracy": …}`.
+
+The file is written after every process of stage run is gone and before the scorer's sandbox is
+let in (a held scorer gets the folder's path when it is set up, and the file once the gate opens).
+The wall time includes the sandbox's own start (a few milliseconds for bwrap, a second or so for
+docker): compare candidates on one backend. A figure a backend cannot measure is null.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from sandbox.execution import Execution
+
+RUN_STATS_VAR = "STROP_RUN_STATS"
+FILE = "run.json"
+
+
+def write_run_stats(folder: Path, ran: Execution) -> Path:
+    """Write stage run's measurements to `folder/run.json` (whole: written aside, then renamed)."""
+    stats = {
+        "wall_seconds": round(ran.wall_time, 6),
+        "cpu_seconds": round(ran.cpu_time, 6) if ran.cpu_time else None,
+        "peak_memory_bytes": ran.peak_memory,
+        "backend": ran.backend,
+    }
+    partial = folder / f".{FILE}.partial"
+    partial.write_text(json.dumps(stats) + "\n")
+    os.chmod(partial, 0o644)
+    partial.replace(folder / FILE)
+    return folder / FILE
