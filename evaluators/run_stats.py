@@ -10,7 +10,12 @@ JSON, into a folder of the evaluation that no candidate sandbox binds; the score
 The file is written after every process of stage run is gone and before the scorer's sandbox is
 let in (a held scorer gets the folder's path when it is set up, and the file once the gate opens).
 The wall time includes the sandbox's own start (a few milliseconds for bwrap, a second or so for
-docker): compare candidates on one backend. A figure a backend cannot measure is null.
+docker): compare candidates on one backend. A figure a backend cannot measure whole is null:
+the CPU time is given only where it counts every process of the stage (docker's cgroup). bwrap and
+local measure the CPU of the processes they wait for, and a candidate that forks a worker left
+running when its main process ends (killed then, never waited for) did its work unseen: the same
+prime count read 115x "faster" that way. Wall time has no such gap (the stage is not over, and its
+outputs not sealed, before its main process ends) and is the figure to score by there.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ def write_run_stats(folder: Path, ran: Execution) -> Path:
     """Write stage run's measurements to `folder/run.json` (whole: written aside, then renamed)."""
     stats = {
         "wall_seconds": round(ran.wall_time, 6),
-        "cpu_seconds": round(ran.cpu_time, 6) if ran.cpu_time else None,
+        "cpu_seconds": round(ran.cpu_time, 6) if ran.cpu_complete and ran.cpu_time else None,
         "peak_memory_bytes": ran.peak_memory,
         "backend": ran.backend,
     }

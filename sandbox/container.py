@@ -262,6 +262,7 @@ class DockerSandbox:
             stderr=stderr,
             wall_time=time.monotonic() - started,
             cpu_time=cgroup.cpu,
+            cpu_complete=True,  # the container's cgroup: every process of it, killed ones too
             peak_memory=cgroup.peak or None,
             killed_by=killed_by,
             backend=self.name,

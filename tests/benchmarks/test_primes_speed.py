@@ -26,12 +26,12 @@ def test_every_method_counts_the_same_primes() -> None:
         assert solve.trial(limit, False) == solve.trial(limit, True) == solve.sieve(limit, False)
 
 
-def score(tmp_path: Path, count: object) -> subprocess.CompletedProcess[str]:
+def score(tmp_path: Path, count: object, cpu: float | None = 0.5) -> subprocess.CompletedProcess[str]:
     outputs, stats = tmp_path / "outputs", tmp_path / "run.json"
     outputs.mkdir(exist_ok=True)
     (outputs / "answer.json").write_text(json.dumps({"count": count}))
     stats.write_text(
-        json.dumps({"wall_seconds": 0.9, "cpu_seconds": 0.5, "peak_memory_bytes": 1, "backend": "bwrap"})
+        json.dumps({"wall_seconds": 0.9, "cpu_seconds": cpu, "peak_memory_bytes": 1, "backend": "docker"})
     )
     env = {
         "STROP_OUTPUTS": str(outputs),
@@ -50,7 +50,9 @@ def test_a_wrong_count_is_refused(tmp_path: Path, count: object) -> None:
     assert done.returncode == 1 and "wrong count" in done.stderr
 
 
-def test_a_right_count_scores_the_measured_cpu_time(tmp_path: Path) -> None:
+def test_a_right_count_scores_the_measured_cpu_time_else_the_wall_time(tmp_path: Path) -> None:
     done = score(tmp_path, 41538)
     assert done.returncode == 0
-    assert json.loads(done.stdout) == {"cpu_seconds": 0.5, "wall_seconds": 0.9}
+    assert json.loads(done.stdout) == {"seconds": 0.5, "wall_seconds": 0.9, "cpu_measured": True}
+    done = score(tmp_path, 41538, cpu=None)
+    assert json.loads(done.stdout) == {"seconds": 0.9, "wall_seconds": 0.9, "cpu_measured": False}

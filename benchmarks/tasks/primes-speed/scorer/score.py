@@ -1,8 +1,10 @@
-"""Stage `score` (trusted): a right count scores the CPU time strop measured of stage run.
+"""Stage `score` (trusted): a right count scores the time strop measured of stage run.
 
 Reads $STROP_OUTPUTS/answer.json (the candidate's count), $STROP_PRIVATE/expected.json and
 $STROP_RUN_STATS (what strop measured from outside the run's sandbox: the candidate cannot
-write it). A wrong or missing count is refused, whatever its time.
+write it): its CPU time where the backend counts every process (docker), else its wall time (a
+worker left running escapes bwrap's CPU count, never the wall clock). A wrong or missing count is
+refused, whatever its time.
 """
 
 import json
@@ -23,5 +25,10 @@ if __name__ == "__main__":
             f"wrong count: {answer.get('count') if isinstance(answer, dict) else answer!r}", file=sys.stderr
         )
         sys.exit(1)
-    cpu = stats["cpu_seconds"] if stats["cpu_seconds"] is not None else stats["wall_seconds"]
-    print(json.dumps({"cpu_seconds": cpu, "wall_seconds": stats["wall_seconds"]}))
+    cpu = stats["cpu_seconds"]
+    seconds = cpu if cpu is not None else stats["wall_seconds"]
+    print(
+        json.dumps(
+            {"seconds": seconds, "wall_seconds": stats["wall_seconds"], "cpu_measured": cpu is not None}
+        )
+    )
