@@ -164,10 +164,19 @@ def summary_lines(
     lines = [s.describe(metric) for s in measured]
     base = next((s for s in measured if s.exp == 0), None)
     chosen = next((s for s in measured if best is not None and s.exp == best.id), None)
-    if chosen is not None and chosen.confirmed:
+    flaky = [s.exp for s in measured if s.failed and (chosen is None or s.exp != chosen.exp)]
+    if flaky:
+        which = ", ".join(str(exp) for exp in flaky)
         lines.append(
-            f"best by mean: experiment {chosen.exp}; {noise_verdict(chosen, base, direction, metric)}"
+            f"experiment(s) {which}: a re-evaluation failed, so they rank after every fully confirmed "
+            "contender whatever their values (a candidate that fails now and then is not confirmed; "
+            "`strop show RUN/N` says why it failed)"
         )
+    if chosen is not None and chosen.confirmed:
+        verdict = noise_verdict(chosen, base, direction, metric)
+        if chosen.exp == 0 and flaky:
+            verdict = "the only contender fully confirmed: the others had a re-evaluation fail"
+        lines.append(f"best by mean: experiment {chosen.exp}; {verdict}")
         second = runner_up(chosen, measured, direction)
         if second is not None:
             lines.append(choice_verdict(chosen, second, metric))
@@ -207,6 +216,7 @@ class Outcome:
     ran: int = 0
     seconds: float = 0.0
     not_started: int = 0
+    stopped: bool = False  # `strop stop` asked the run to stop: no more were started
 
 
 def confirm(
@@ -215,14 +225,18 @@ def confirm(
     times: int,
     deadline: Deadline,
     need: Callable[[ExperimentRecord], float],
+    stop_asked: Callable[[], bool] = lambda: False,
 ) -> Outcome:
     """Evaluate each contender until it has `times` re-evaluations (only what is missing), each
     appended to its record when it ends; none is started once the time left (`deadline`) is
-    shorter than it is expected to take (`need`)."""
+    shorter than it is expected to take (`need`), nor once `strop stop` asks the run to stop
+    (`stop_asked`: (top + 1) x N evaluations may take an hour, which a stop must not have to wait)."""
     current = {r.id: r for r in chosen}
     todo = missing(chosen, times)
     ran, seconds = 0, 0.0
     for at, exp in enumerate(todo):
+        if stop_asked():
+            return Outcome(ran, seconds, len(todo) - at, stopped=True)
         record = current[exp]
         if deadline.at is not None and (deadline.left() <= 0.5 or deadline.left() < need(record)):
             return Outcome(ran, seconds, len(todo) - at)

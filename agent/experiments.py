@@ -333,7 +333,13 @@ class ExperimentRepo:
         with self.lock:
             self.git.checkout("-f", "-B", MANAGED_BRANCH, with_exceptions=False)
             ignore = _copy_ignore(self.workspace, git_ignored(self.workspace, Path(self.repo.git_dir)))
-            mirror(self.workspace, self.path, ignore, keep=frozenset({".git"}))  # only what changed
+            try:
+                mirror(self.workspace, self.path, ignore, keep=frozenset({".git"}))  # only what changed
+            except shutil.SpecialFileError as error:  # a FIFO or socket a dev server left: one line
+                raise WorkspaceError(
+                    f"{error} in {self.workspace}: an experiment cannot hold it (git keeps no pipes, sockets "
+                    "or devices); remove it or list it in the folder's .gitignore"
+                ) from None
             self._checked(self.git, self.path, "add", "-A")
             if self.git.status("--porcelain") or not self.repo.head.is_valid():
                 message = f"strop: workspace {self.workspace}"

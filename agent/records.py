@@ -324,6 +324,28 @@ def confirmed_values(record: ExperimentRecord, metric: str) -> list[float] | Non
     return [v for v in values if v is not None]
 
 
+def judged_value(record: ExperimentRecord, metric: str) -> float | None:
+    """The value the best is chosen by: the mean of the re-measurements of a fully confirmed
+    experiment, else its one measurement (None when it did not score). What every view shows as
+    an experiment's score beside its first measurement: a report, the UI or a nightly summary that
+    showed the first alone gave a confirmed run's star to a worse-looking number."""
+    if record.status is not Status.OK or metric not in record.metrics:
+        return None
+    values = confirmed_values(record, metric) if record.confirmations else None
+    return _mean(values) if values else record.metrics[metric]
+
+
+def measured_text(record: ExperimentRecord, metric: str) -> str:
+    """`0.81`, or `0.83 (re-measured 0.80, mean of 3)` for a confirmed one; `—` when it did not score."""
+    value = record.metrics.get(metric) if record.status is Status.OK else None
+    if value is None:
+        return "—"
+    values = confirmed_values(record, metric) if record.confirmations else None
+    if not values:
+        return f"{value:.6g}"
+    return f"{value:.6g} (re-measured {_mean(values):.6g}, mean of {len(values)})"
+
+
 def _mean(values: list[float] | None) -> float:
     return sum(values) / len(values) if values else float("nan")
 

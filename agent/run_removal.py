@@ -56,6 +56,9 @@ from agent.records import RunRecord
 from agent.run import RUNNER_LOCK, driven, runner_lock
 from agent.run_index import REPOS, RunIndex
 
+_OLDEST = 100 * 365.25 * 86400
+"""The longest `--older-than` taken, in seconds."""
+
 TRASH = "trash"
 """The home's folder where what is being deleted goes first (one rename), so a kill never leaves half a run folder."""
 
@@ -123,9 +126,12 @@ def parse_age(text: str) -> timedelta:
     if text.strip().replace(".", "", 1).isdigit():
         raise UserError(f"{hint} (a number needs its unit)")
     try:
-        return timedelta(seconds=parse_duration(text))
-    except UnitError:
-        raise UserError(hint) from None
+        seconds = parse_duration(text)
+    except UnitError as error:
+        raise UserError(f"{hint} ({str(error).split(': ', 1)[0]})") from None
+    if seconds > _OLDEST:  # `now - age` would leave the calendar (an OverflowError, not a line)
+        raise UserError(f"--older-than {text!r} reaches back before any run: give at most 100 years")
+    return timedelta(seconds=seconds)
 
 
 def select(

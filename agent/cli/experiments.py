@@ -53,15 +53,9 @@ def _status_counts(records: Any) -> str:
 
 def _metric_text(record: Any, metric: str) -> str:
     """The measurement, and the mean a confirmation judged it by (the ★ goes by the mean then)."""
-    from agent.records import confirmed_values
+    from agent.records import measured_text
 
-    value = record.metrics.get(metric) if record.status == "ok" else None
-    if value is None:
-        return "—"
-    values = confirmed_values(record, metric) if record.confirmations else None
-    if values is None:
-        return f"{value:.6g}"
-    return f"{value:.6g} (re-measured {sum(values) / len(values):.6g}, mean of {len(values)})"
+    return measured_text(record, metric)
 
 
 @app.command("eval")
@@ -202,7 +196,7 @@ def _interrupted(index: Any, run: Any) -> bool:
 
 
 def _run_summary(index: Any, run: Any) -> dict[str, Any]:
-    from agent.records import best_experiment
+    from agent.records import best_experiment, judged_value
 
     records = index.experiments(run.id)
     best = best_experiment(records, run.metric, run.direction)
@@ -219,7 +213,7 @@ def _run_summary(index: Any, run: Any) -> dict[str, Any]:
         "metric": run.metric,
         "direction": run.direction.value,
         "experiments": len(records),
-        "best": None if best is None else {"id": best.id, "value": best.metrics[run.metric]},
+        "best": None if best is None else {"id": best.id, "value": judged_value(best, run.metric)},
     }
 
 

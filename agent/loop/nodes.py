@@ -1108,9 +1108,17 @@ class Nodes:
             run_end = self._deadlines(state, records)[1]
             deadline = run_end.minus(self._final_reserve(records, self._stretch()))
             typical = self._need(records, [])
-            outcome = confirm(run, chosen, self.ctx.confirm, deadline, lambda r: r.eval_seconds or typical)
+            asked = self.ctx.folder / "stop"
+            outcome = confirm(
+                run, chosen, self.ctx.confirm, deadline, lambda r: r.eval_seconds or typical, asked.exists
+            )
             said = f"confirmation: {outcome.ran} of {len(todo)} re-evaluations ran ({outcome.seconds:.1f}s)"
-            if outcome.not_started:
+            if outcome.stopped:
+                said += (
+                    f"; {outcome.not_started} not started: `strop stop` asked the run to stop "
+                    f"(`strop resume {run.record.id} --experiments N` measures them at its end)"
+                )
+            elif outcome.not_started:
                 said += f"; {outcome.not_started} not started: the time budget has too little left"
             self.ctx.emit(Note(said))
         records = self._records()
@@ -1143,9 +1151,11 @@ class Nodes:
         confirmations = [c for r in records.values() for c in r.confirmations]
         if confirmations:
             seconds = sum(c.seconds for c in confirmations)
-            parts.append(
-                f"confirmation: {len(confirmations)} re-evaluations, {seconds:.1f}s (not experiments)"
+            cut = sum(1 for c in confirmations if c.status == Status.STOPPED)
+            measured = f"{len(confirmations) - cut} re-evaluations" + (
+                f" (and {cut} cut by time)" if cut else ""
             )
+            parts.append(f"confirmation: {measured}, {seconds:.1f}s (not experiments)")
         if budget.spec.tokens is not None:
             parts.append(overrun("tokens", usage.tokens, budget.spec.tokens, unit=""))
         if budget.spec.cost is not None:

@@ -596,7 +596,7 @@ def _fill_stopped(record: NightRecord, home: Path) -> None:
 
 def _fill(record: NightRecord, result: dict[str, Any], home: Path) -> None:
     """Copy what the job found into its night; for searches, keep the baselines for the report."""
-    from agent.records import best_experiment
+    from agent.records import best_experiment, judged_value
     from agent.run_index import RunIndex
 
     if record.run is None:
@@ -614,7 +614,7 @@ def _fill(record: NightRecord, result: dict[str, Any], home: Path) -> None:
     record.tokens = sum(r.cost.tokens for r in records)
     record.note = "; ".join(part for part in (medal_line(result), failures(records)) if part)
     if best is not None:
-        record.best, record.best_metric = best.id, best.metrics[run.metric]
+        record.best, record.best_metric = best.id, judged_value(best, run.metric)
         record.branch, record.commit = best.branch, best.commit
     if "baselines" in result:
         folder = home / "runs" / run.id

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from agent.confirmation import summary_lines
 from agent.errors import UserError
-from agent.records import now_iso
+from agent.records import measured_text, now_iso
 from agent.report.data import DIFF_LIMIT, Baseline, ReportData, find_run, gather
 from agent.report.plots import STATUS_COLOURS, Plot, all_plots
 from agent.report.text import visible
@@ -97,6 +97,7 @@ def render_html(data: ReportData, plots: list[Plot]) -> str:
         plots=[{"name": p.name, "title": p.title, "data": base64.b64encode(p.png).decode()} for p in plots],
         decisions=[(r.id, text) for r in data.records for text in r.decisions],
         confirmation=summary_lines(data.records, data.best, data.metric, data.direction),
+        best_text=measured_text(data.best, data.metric) if data.best is not None else "",
         diff=data.diff,
         diff_lines=diff_lines(data.diff),
         diff_truncated=data.diff_truncated,

@@ -23,11 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import NotFoundError
-from agent.records import ExperimentRecord, RunRecord, best_experiment
+from agent.records import ExperimentRecord, RunRecord, best_experiment, judged_value
 from agent.run_index import RunIndex
 from evaluators.metric import Direction
 from evaluators.metrics_output import finite_number
-from evaluators.verdict import Status
 
 DIFF_LIMIT = 300_000  # characters of the winning diff kept in a report (the file must stay small)
 COST_AXES = ("cost", "bytes", "avg_bits", "ops", "size")  # metrics that make a Pareto front's x axis
@@ -77,7 +76,8 @@ class ReportData:
         return next((r for r in self.records if r.id == 0), None)
 
     def value(self, record: ExperimentRecord) -> float | None:
-        return record.metrics.get(self.metric) if record.status is Status.OK else None
+        """What the record scored, as the best is judged (a confirmed one's re-measured mean)."""
+        return judged_value(record, self.metric)
 
     def cost_axis(self) -> str | None:
         """The metric a search trades its primary metric against (the front's x axis)."""
@@ -109,7 +109,8 @@ class ReportData:
         base = self.value(self.baseline) if self.baseline and not self.is_search else None
         if base is None or self.best is None:
             return None
-        return self.direction.improvement(self.best.metrics[self.metric], base)
+        best = self.value(self.best)
+        return None if best is None else self.direction.improvement(best, base)
 
     def strongest_baseline(self) -> tuple[Baseline, float] | None:
         """The baseline a search's best point is fairly compared with, and the best point's gain on it.

@@ -160,8 +160,9 @@ def log_tail(path: str, home: Path) -> str:
 
 
 def metric_text(record: ExperimentRecord, metric: str) -> str:
-    value = record.metrics.get(metric) if record.status.value == "ok" else None
-    return "—" if value is None else f"{value:.6g}"
+    from agent.records import measured_text
+
+    return measured_text(record, metric)
 
 
 @dataclass(frozen=True)

@@ -166,6 +166,12 @@ def test_confirmation_picks_the_truly_better_experiment_over_a_lucky_draw(tmp_pa
     shown = strop("log", result.run_id).stdout  # the ★ goes by the mean: the log says it
     starred = next(line for line in shown.splitlines() if "★" in line)
     assert "1 ok 1.02 (re-measured 1.0" in starred and "mean of 3) ★ best" in starred, shown
+    report = tmp_path / "report.html"
+    assert strop("report", result.run_id, "-o", str(report)).returncode == 0
+    assert "experiment 1: score = 1.02 (re-measured 1.0" in report.read_text()  # not the first draw alone
+    listed = json.loads(strop("runs", "--json").stdout)
+    value = next(r["best"]["value"] for r in listed if r["id"] == result.run_id)
+    assert value == pytest.approx(sum(c.metrics["score"] for c in records[1].confirmations) / 3)
     logs = strop_home() / "runs" / result.run_id / "logs"
     assert sorted(p.name for p in logs.glob("1-c*")) == [f"1-c{k}-validate.log" for k in (1, 2, 3)]
     assert audit_run(result.run_id, strop_home(), index, evaluated=4) == []
@@ -339,3 +345,53 @@ def test_the_pick_between_the_best_and_the_runner_up_is_said_settled_only_withou
         "a tie within noise with the runner-up, experiment 2"
     )
     assert choice_verdict(best, far, "score").startswith("clear of the runner-up, experiment 4")
+
+
+def test_strop_stop_during_confirmation_starts_no_more_re_evaluations(tmp_path: Path) -> None:
+    """`strop stop` was ignored there: every re-evaluation ran ((top + 1) x N of them, which with
+    real evaluations may take an hour) and the run ended "done", as if never asked."""
+    task = noisy_task(tmp_path / "stopped", confirm=3, lucky=LUCKY)
+    events: list = []
+
+    def sink(event: object) -> None:
+        events.append(event)
+        text = getattr(event, "text", "")
+        if text.startswith("confirmation: measuring again"):  # what `strop stop` does: the run's stop file
+            started = next(e for e in events if e.kind == "RunStarted")
+            (strop_home() / "runs" / started.run / "stop").write_text("")
+
+    index = RunIndex(strop_home())
+    result = start_run(load_task(task), strop_home(), index, proposer=Points(task, XS), sink=sink)
+    assert evaluations(task) == 4  # the stop came before the first re-evaluation: none started
+    notes = [e.text for e in events if e.kind == "Note" and e.text.startswith("confirmation:")]
+    assert any("9 not started: `strop stop` asked the run to stop" in text for text in notes), notes
+    assert result.best is not None and result.best.id == 2  # no mean yet: the single measurements decide
+    assert not (strop_home() / "runs" / result.run_id / "stop").exists()
+
+
+def test_a_contender_whose_re_evaluation_failed_is_said_so_not_read_as_no_gain() -> None:
+    """Experiment 5 measured 4.9-5.3 against experiment 0's 10.8-14.3 (minimised), one of its
+    re-evaluations failed, and the run said "experiment 0 stays the best by its mean: no gain to
+    confirm", as if there were none."""
+    from agent.confirmation import summary_lines
+
+    base, flaky = _record(0, 12.0, 10.8, 14.3), _record(5, 5.0, 4.9, None, 5.3)
+    records = [base, flaky]
+    best = best_experiment(records, "m", Direction.MINIMIZE)
+    assert best is not None and best.id == 0
+    lines = summary_lines(records, best, "m", Direction.MINIMIZE)
+    assert any(line.startswith("experiment(s) 5: a re-evaluation failed") for line in lines), lines
+    assert (
+        lines[-1]
+        == "best by mean: experiment 0; the only contender fully confirmed: the others had a re-evaluation fail"
+    )
+
+
+def test_every_view_shows_the_value_the_best_was_judged_by() -> None:
+    from agent.records import judged_value, measured_text
+
+    confirmed, plain = _record(1, 2.0, 0.5, 0.7), _record(2, 1.0)
+    assert judged_value(confirmed, "m") == pytest.approx(0.6) and judged_value(plain, "m") == 1.0
+    assert measured_text(confirmed, "m") == "2 (re-measured 0.6, mean of 2)"
+    assert measured_text(plain, "m") == "1"
+    assert judged_value(_record(3, 1.0, None), "m") == 1.0  # a failed re-evaluation: the one measurement

@@ -268,7 +268,7 @@ def test_older_than_and_status_select_by_start_and_end(make_workspace: Callable[
     assert select(index, [], None, "failed", now) == []
     assert parse_age("2w") == timedelta(days=14) and parse_age("1w2d") == timedelta(days=9)
     assert parse_age("12h") == timedelta(hours=12) and parse_age("3 days") == timedelta(days=3)
-    for bad in ("30", "2.5", "d", "-1d", "", "soon"):
+    for bad in ("30", "2.5", "d", "-1d", "", "soon", "0s", "99999999d"):  # the last: an OverflowError once
         with pytest.raises(UserError):
             parse_age(bad)
     none = _strop("rm", "--older-than", "30d", "--yes")

@@ -100,3 +100,26 @@ def test_a_hard_link_in_the_managed_copy_is_replaced_not_written_through(tmp_pat
     ExperimentRepo.for_workspace(folder, home)
     assert outside.read_bytes() == b"keep me"
     assert target.read_bytes() == b"changed" and target.stat().st_nlink == 1
+
+
+def test_a_named_pipe_in_a_plain_folder_is_one_line_naming_it(tmp_path: Path) -> None:
+    """A FIFO a dev server left in the folder was an internal error (SpecialFileError) at every run."""
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    (folder / "train.py").write_text("import json\nprint(json.dumps({'score': 1}))\n")
+    os.mkfifo(folder / "server.sock")
+    (tmp_path / "task.toml").write_text(
+        '[task]\nname = "fifo"\ngoal = "g"\nworkspace = "ws"\n[evaluator]\ncommand = "python train.py"\n'
+        'metric = "score"\ndirection = "maximize"\nsandbox = "local"\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "eval", str(tmp_path / "task.toml")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "server.sock" in done.stderr and "named pipe" in done.stderr and "Traceback" not in done.stderr
+    assert "internal error" not in done.stderr
