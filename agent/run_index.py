@@ -177,7 +177,11 @@ class RunIndex:
                 f"no run {ref!r} (see `strop runs`; run `strop reindex` if the index was lost)"
             )
         if len(rows) > 1:
-            raise NotFoundError(f"run prefix {ref!r} is ambiguous: {len(rows)} runs match")
+            ids = sorted(json.loads(row[0]).get("id", "?") for row in rows)
+            shown = ", ".join(ids[:8]) + (" …" if len(ids) > 8 else "")
+            raise NotFoundError(
+                f"run prefix {ref!r} is ambiguous: {len(rows)} runs match ({shown}); give more of it"
+            )
         return self._run(rows[0][0])
 
     def _run(self, data: str) -> RunRecord:

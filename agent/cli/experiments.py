@@ -238,7 +238,7 @@ def log_command(
     Example:  strop log latest --all   (or a run id prefix: strop log a1d)
     """
     from agent.cli.tree_view import LIMIT, tree_view
-    from agent.records import best_experiment
+    from agent.records import best_experiment, judged_value
 
     index = _index()
     run = index.find_run(run_ref)
@@ -252,7 +252,10 @@ def log_command(
                 "interrupted": interrupted,
                 "cost": {**_run_cost(records).__dict__, "tokens": _run_cost(records).tokens},
                 "best": best.id if best else None,
-                "experiments": [record.to_dict() for record in records],
+                "experiments": [
+                    {**record.to_dict(), "judged_value": judged_value(record, run.metric)}
+                    for record in records
+                ],
             }
         )
         return

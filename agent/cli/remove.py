@@ -27,7 +27,9 @@ Only strop's own refs of those runs go: never your branches or HEAD, never a com
 experiment you adopted stays in your branch's history. The other experiment commits become
 unreachable, and git's own gc frees their space in its time (`git -C REPO gc`; unreachable
 objects are kept two weeks by default): strop rm never runs it. A repo strop made for a plain
-folder (under $STROP_HOME/repos) that is left with no run is removed too.
+folder (under $STROP_HOME/repos) that is left with no run is removed too. The notes ref keeps
+its history (every version of every note, which `strop audit` reads for the runs that stay), so
+the removed run's records stay in that history until the repo is rewritten or deleted.
 
 Select runs by name (ids, unique prefixes, `latest`), or by filter: --older-than AGE (by the
 run's start: 12h, 30d, 2w), --status (done, stopped, failed, interrupted), or both. A run a strop

@@ -527,6 +527,16 @@ def _total(records: Any) -> Any:
     return sum((r.cost for r in records), Cost())
 
 
+def _judged(record: Any, metric: str) -> dict[str, Any] | None:
+    """A record as JSON with the value the best was judged by (a confirmed one's re-measured mean:
+    `metrics` keeps its first measurement, which `jq .best.metrics` read as the result)."""
+    if record is None:
+        return None
+    from agent.records import judged_value
+
+    return {**record.to_dict(), "judged_value": judged_value(record, metric)}
+
+
 def _report(result: Any, index: Any, json_out: bool) -> None:
     run = index.find_run(result.run_id)
     metric = run.metric
@@ -539,8 +549,8 @@ def _report(result: Any, index: Any, json_out: bool) -> None:
                 "run": result.run_id,
                 "status": result.status,
                 "stop_reason": result.stop_reason,
-                "best": best.to_dict() if best else None,
-                "baseline": baseline.to_dict() if baseline else None,
+                "best": _judged(best, run.metric),
+                "baseline": _judged(baseline, run.metric),
                 "experiments": len(result.records),
                 "budget_report": run.budget_report,
                 "cost": _total(result.records).__dict__,

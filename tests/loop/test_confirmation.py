@@ -169,6 +169,10 @@ def test_confirmation_picks_the_truly_better_experiment_over_a_lucky_draw(tmp_pa
     report = tmp_path / "report.html"
     assert strop("report", result.run_id, "-o", str(report)).returncode == 0
     assert "experiment 1: score = 1.02 (re-measured 1.0" in report.read_text()  # not the first draw alone
+    logged = json.loads(strop("log", result.run_id, "--json").stdout)
+    judged = {e["id"]: e["judged_value"] for e in logged["experiments"]}
+    assert judged[1] == pytest.approx(sum(c.metrics["score"] for c in records[1].confirmations) / 3)
+    assert judged[3] == records[3].metrics["score"]  # not re-measured: its one measurement
     listed = json.loads(strop("runs", "--json").stdout)
     value = next(r["best"]["value"] for r in listed if r["id"] == result.run_id)
     assert value == pytest.approx(sum(c.metrics["score"] for c in records[1].confirmations) / 3)
@@ -288,6 +292,10 @@ def test_a_time_budget_keeps_room_for_confirmation(tmp_path: Path) -> None:
     confirmed = [r for r in records if r.confirmations]
     assert confirmed and all(len(r.confirmations) == 2 for r in confirmed), data["budget_report"]
     assert "confirmation: " in data["budget_report"]
+    best = next(r for r in records if r.id == data["best"]["id"])
+    again = [c.metrics["score"] for c in best.confirmations if c.status == "ok"]
+    expected = sum(again) / len(again) if again else best.metrics["score"]
+    assert data["best"]["judged_value"] == pytest.approx(expected)  # `metrics` keeps the first draw
     spent = float(data["budget_report"].split("time: ")[1].split("s of")[0])
     assert spent <= 14.5, data["budget_report"]
 
