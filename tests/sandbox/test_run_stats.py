@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from evaluators.spec import EvaluatorSpec
-from evaluators.verdict import Status
+from evaluators.verdict import Status, Verdict
 from tests.sandbox.support import staged_in
 
 RUN = """
@@ -43,10 +43,10 @@ print(json.dumps({"wall": stats["wall_seconds"], "cpu": stats["cpu_seconds"] or 
 """
 
 
-@pytest.mark.parametrize("backend", ["bwrap", "docker", "local"])
-def test_the_scorer_scores_with_strops_measurements_not_the_candidates(tmp_path: Path, backend: str) -> None:
+def evaluate(tmp_path: Path, run: str, backend: str) -> Verdict:
+    """Both stages on `backend`: `run` as the candidate's run.py, SCORE as the scorer; it must score."""
     (tmp_path / "work").mkdir()
-    (tmp_path / "work" / "run.py").write_text(RUN)
+    (tmp_path / "work" / "run.py").write_text(run)
     (tmp_path / "scorer").mkdir()
     (tmp_path / "scorer" / "score.py").write_text(SCORE)
     spec = EvaluatorSpec(
@@ -55,6 +55,12 @@ def test_the_scorer_scores_with_strops_measurements_not_the_candidates(tmp_path:
     )  # fmt: skip
     verdict = staged_in(tmp_path, spec, backend).evaluate(tmp_path / "work", name="0")
     assert verdict.status is Status.OK, verdict.reason
+    return verdict
+
+
+@pytest.mark.parametrize("backend", ["bwrap", "docker", "local"])
+def test_the_scorer_scores_with_strops_measurements_not_the_candidates(tmp_path: Path, backend: str) -> None:
+    verdict = evaluate(tmp_path, RUN, backend)
     assert 0.4 <= verdict.metrics["wall"] < 30, verdict.metrics
     assert verdict.metrics["memory"] > 0, verdict.metrics
     if backend == "docker":  # the container's cgroup counts every process
@@ -86,16 +92,7 @@ while not os.path.exists(done):
 def test_work_done_by_a_process_left_running_is_never_read_as_fast(tmp_path: Path, backend: str) -> None:
     """On bwrap a double-forked worker's CPU went uncounted (killed at the end, never waited for):
     the same prime count read 115x "faster". A figure that can miss work is not given."""
-    (tmp_path / "work").mkdir()
-    (tmp_path / "work" / "run.py").write_text(ORPHAN)
-    (tmp_path / "scorer").mkdir()
-    (tmp_path / "scorer" / "score.py").write_text(SCORE)
-    spec = EvaluatorSpec(
-        run="python run.py", score="python -I score.py", scorer="scorer", metric="wall", direction="minimize",
-        timeout=60,
-    )  # fmt: skip
-    verdict = staged_in(tmp_path, spec, backend).evaluate(tmp_path / "work", name="0")
-    assert verdict.status is Status.OK, verdict.reason
+    verdict = evaluate(tmp_path, ORPHAN, backend)
     assert 0.6 <= verdict.metrics["wall"] < 30, verdict.metrics  # the wall time holds the worker's work
     cpu = verdict.metrics["cpu"]
     assert cpu == -1.0 or cpu >= 0.5, verdict.metrics  # counted whole, or not given
