@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 
 import typer
-from typer.core import TyperOption
+from typer.core import TyperArgument, TyperOption
 
 
 def reflow(text: str) -> str:
@@ -56,13 +56,30 @@ def reflow_help(app: typer.Typer) -> None:
 
 
 def show_flags_untyped() -> None:
-    """Flags (`--json`, `--quiet`, `--help`) show no `<bool>` in the help: they take no value."""
-    typed = TyperOption.display_type_rich
+    """Flags (`--json`, `--quiet`, `--help`) show no `<bool>` in the help: they take no value; a
+    parameter taking many values shows its element's type (`<str>`, not `<list[str]>`): its `...`
+    or "repeatable" says there may be many, and `list[str]` is Python's word, not the user's."""
+    for kind in (TyperOption, TyperArgument):
+        _untype(kind)
+
+
+def _untype(kind: type[TyperOption] | type[TyperArgument]) -> None:
+    typed = kind.display_type_rich
     if getattr(typed, "strop_untyped_flags", False):
         return
 
-    def display_type_rich(self: TyperOption, ctx: object) -> str | None:
-        return None if self.is_flag else typed(self, ctx)  # type: ignore[arg-type]
+    def display_type_rich(self: TyperOption | TyperArgument, ctx: object) -> str | None:
+        if getattr(self, "is_flag", False):
+            return None
+        shown = typed(self, ctx)  # type: ignore[arg-type]
+        return _element(shown) if shown else shown
 
     display_type_rich.strop_untyped_flags = True  # type: ignore[attr-defined]
-    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+    kind.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+def _element(shown: str) -> str:
+    """`<list[Path]>` → `<Path>`; anything else as it is."""
+    if shown.startswith("<list[") and shown.endswith("]>"):
+        return f"<{shown[len('<list[') : -len(']>')]}>"
+    return shown

@@ -81,3 +81,13 @@ def test_flags_show_no_type_and_options_keep_theirs() -> None:
     time_line = next(line for line in shown.splitlines() if "--time" in line)
     assert "<bool>" not in shown and "bool" not in quiet
     assert "<str>" in time_line
+
+
+def test_many_valued_parameters_show_their_elements_type() -> None:
+    """`RUN <list[str]>` is Python's spelling; `RUN... <str>` says the same in the user's words."""
+    rm = CliRunner().invoke(app, ["rm", "--help"], env={"COLUMNS": "120"}).output
+    search = CliRunner().invoke(app, ["knowledge", "search", "--help"], env={"COLUMNS": "120"}).output
+    run_line = next(line for line in rm.splitlines() if "run ids, unique prefixes" in line)
+    type_line = next(line for line in search.splitlines() if "--type" in line and "repeatable" in line)
+    assert "list[" not in rm + search
+    assert "<str>" in run_line and "<str>" in type_line
