@@ -11,10 +11,11 @@ The file is written after every process of stage run is gone and before the scor
 let in (a held scorer gets the folder's path when it is set up, and the file once the gate opens).
 The wall time includes the sandbox's own start (a few milliseconds for bwrap, a second or so for
 docker): compare candidates on one backend. A figure a backend cannot measure whole is null:
-the CPU time is given only where it counts every process of the stage (docker's cgroup). bwrap and
-local measure the CPU of the processes they wait for, and a candidate that forks a worker left
-running when its main process ends (killed then, never waited for) did its work unseen: the same
-prime count read 115x "faster" that way. Wall time has no such gap (the stage is not over, and its
+the CPU time is given only where a cgroup counts every process of the stage (docker's; bwrap's
+where strop may make one, `sandbox.cputime`). Elsewhere (bwrap as a normal user, local) only the
+CPU of the processes waited for is measured, and a candidate that forks a worker left running
+when its main process ends (killed then, never waited for) did its work unseen: the same prime
+count read 115x "faster" that way. Wall time has no such gap (the stage is not over, and its
 outputs not sealed, before its main process ends) and is the figure to score by there.
 """
 

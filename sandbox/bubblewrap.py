@@ -25,9 +25,11 @@ memory a few times a second, with an address-space rlimit per process (only ther
 counts what a process reserves, and refused threads the cgroup allowed). Each `Execution` says which
 in its notes (`memory_enforcement`). Peak memory is the cgroup's peak; with the watch, the
 larger of the launcher's peak RSS (which starts from strop's own RSS at fork) and the largest
-sum the watch saw. A seccomp filter (`sandbox.syscalls`, bwrap's `--seccomp`) refuses new user
-namespaces, `fallocate` and a few kernel interfaces; where libseccomp is missing the sandbox
-runs without it and its notes say so.
+sum the watch saw. CPU time is the cgroup's count where there is one (`sandbox.cputime`: every
+process, a worker left running included, so it is whole), else the launcher's rusage, which misses
+such a worker (not complete: `$STROP_RUN_STATS` gives none); the notes say which. A seccomp filter
+(`sandbox.syscalls`, bwrap's `--seccomp`) refuses new user namespaces, `fallocate` and a few
+kernel interfaces; where libseccomp is missing the sandbox runs without it and its notes say so.
 
 Run by a normal user, bwrap needs a user namespace: where the kernel allows none (a sysctl, a
 container's limit) the backend does not open, or its run raises `SandboxError` with the cause and
@@ -46,6 +48,7 @@ import signal
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from sandbox.cputime import CpuCgroup, cpu_cgroup, uncounted
 from sandbox.disk import DiskWatch, OwnWrites, files_used
 from sandbox.environment import clean_environment
 from sandbox.execution import Bind, Execution, KilledBy, Limits, SandboxError
@@ -284,10 +287,12 @@ class BwrapSandbox:
         if gate is not None:  # a held command is charged for what it writes once opened, not before
             gate.before_open(disk.begin)
         cgroup = memory_cgroup(limits.memory) if self.memory_cgroups else "turned off"
+        cpu = cpu_cgroup(cgroup) if isinstance(cgroup, MemoryCgroup) else cgroup
         if isinstance(cgroup, MemoryCgroup):
             memory: MemoryCgroup | MemoryWatch = cgroup
             rlimits = rlimit_setter(limits, nproc=as_root, address_space=False)
-            note, preexec = cgroup.describe(), _entering(cgroup, rlimits)
+            into = [cgroup, cpu] if isinstance(cpu, CpuCgroup) else [cgroup]
+            note, preexec = cgroup.describe(), _entering(into, rlimits)
         else:
             memory = MemoryWatch(members, limits.memory, own_ipc=init.take)
             note = (
@@ -311,12 +316,15 @@ class BwrapSandbox:
             made = init.take() is not None  # bwrap names the sandbox's pid 1 once it made it
         finally:
             os.close(info_read)
+            if isinstance(cpu, CpuCgroup):
+                cpu.close()  # first: on v2 it reads the memory cgroup, which `memory.close` removes
             if isinstance(memory, MemoryCgroup):
                 memory.close()
         if not made and seen.returncode != 0 and seen.killed_by is None and not seen.cancelled:
             raise SandboxError(_setup_failure(seen.stderr.text(), as_root))
         notes = [note, filter_note, *([disk.note] if disk.note else [])]
         execution = to_execution(seen, self.name, signal_from_launcher(seen.returncode), notes)
+        _count_cpu(execution, cpu)
         if isinstance(memory, MemoryCgroup):
             # The kernel's own count, and only it: the launcher's ru_maxrss starts from strop's RSS at
             # fork (kept across exec), so a 1.3 GB strop reported a candidate held under 256 MiB as 1.3 GB.
@@ -389,11 +397,22 @@ def _syscall_filter() -> tuple[int | None, str]:
         return None, filter_note(False, error)
 
 
-def _entering(cgroup: MemoryCgroup, then: Callable[[], None]) -> Callable[[], None]:
-    """A `preexec_fn`: into `cgroup` first (bwrap and all it starts are then in it), then `then`."""
+def _entering(cgroups: Sequence[MemoryCgroup | CpuCgroup], then: Callable[[], None]) -> Callable[[], None]:
+    """A `preexec_fn`: into `cgroups` first (bwrap and all it starts are then in them), then `then`."""
 
     def apply() -> None:
-        cgroup.enter()
+        for cgroup in cgroups:
+            cgroup.enter()
         then()
 
     return apply
+
+
+def _count_cpu(execution: Execution, cpu: CpuCgroup | str) -> None:
+    """The cgroup's CPU time, whole, where it was read; else rusage's stays, not complete; and the note."""
+    if isinstance(cpu, CpuCgroup) and cpu.seconds is not None:
+        execution.cpu_time, execution.cpu_complete = cpu.seconds, True
+        execution.notes.append(cpu.describe())
+    else:
+        why = cpu if isinstance(cpu, str) else f"a process stayed in {cpu.path} past its end"
+        execution.notes.append(uncounted(why))

@@ -59,9 +59,10 @@ class Execution:
     stderr: str
     wall_time: float
     cpu_time: float = 0.0
-    # `cpu_time` holds every process the command started, those killed at its end too (a container's
-    # cgroup); else it is the waited-for processes' own (rusage), which a process left running
-    # when the command ends escapes: `$STROP_RUN_STATS` then gives none (`evaluators.run_stats`)
+    # `cpu_time` holds every process the command started, those killed at its end too (a cgroup:
+    # docker's container, bwrap's own where strop may make one); else it is the waited-for
+    # processes' own (rusage), which a process left running when the command ends escapes:
+    # `$STROP_RUN_STATS` then gives none (`evaluators.run_stats`)
     cpu_complete: bool = False
     peak_memory: int | None = None
     killed_by: KilledBy | None = None

@@ -277,12 +277,18 @@ def own_memory_cgroup(cgroups: str, mountinfo: str) -> CgroupPlace | str:
     """Pure: strop's own memory cgroup on the file system, from the text of /proc/self/cgroup and
     /proc/self/mountinfo; or why there is none. A v1 memory hierarchy wins over v2 (a hybrid
     machine binds the memory controller to v1; v2 may then have none)."""
+    return own_cgroup(cgroups, mountinfo, "memory")
+
+
+def own_cgroup(cgroups: str, mountinfo: str, controller: str) -> CgroupPlace | str:
+    """Pure: strop's own cgroup of `controller` (v1's hierarchy of it, else v2's) on the file
+    system, from the text of /proc/self/cgroup and /proc/self/mountinfo; or why there is none."""
     paths: dict[int, str] = {}
     for line in cgroups.splitlines():
         hierarchy, controllers, path = (line.split(":", 2) + ["", ""])[:3]
         if hierarchy == "0" and controllers == "":
             paths.setdefault(2, path)
-        elif "memory" in controllers.split(","):
+        elif controller in controllers.split(","):
             paths[1] = path
     mounts: dict[int, list[tuple[str, str]]] = {1: [], 2: []}
     for line in mountinfo.splitlines():
@@ -291,7 +297,7 @@ def own_memory_cgroup(cgroups: str, mountinfo: str) -> CgroupPlace | str:
         if len(fields) < 5 or len(after) < 3:
             continue
         root, point = fields[3], fields[4].replace("\\040", " ")
-        if after[0] == "cgroup" and "memory" in after[2].split(","):
+        if after[0] == "cgroup" and controller in after[2].split(","):
             mounts[1].append((root, point))
         elif after[0] == "cgroup2":
             mounts[2].append((root, point))
@@ -305,8 +311,8 @@ def own_memory_cgroup(cgroups: str, mountinfo: str) -> CgroupPlace | str:
                 return CgroupPlace(Path(point + path.rstrip("/")), version)
             if path == root or path.startswith(root.rstrip("/") + "/"):
                 return CgroupPlace(Path(point + path[len(root) :].rstrip("/")), version)
-        return f"strop's memory cgroup ({path}, v{version}) is not mounted here"
-    return "no memory controller in /proc/self/cgroup"
+        return f"strop's {controller} cgroup ({path}, v{version}) is not mounted here"
+    return f"no {controller} controller in /proc/self/cgroup"
 
 
 def _write(path: Path, value: str) -> None:
@@ -414,21 +420,52 @@ class MemoryCgroup:
             self._oom_kills()
             with contextlib.suppress(OSError, ValueError):
                 self.peak = max(self.peak, int(_read(str(self.path / self._peak_file))))
-        deadline = time.monotonic() + REMOVE_WAIT
-        while True:
-            try:
-                os.rmdir(self.path)
+        remove(self.path)
+
+
+def _kill_members(path: Path) -> int:
+    """SIGKILL every process in cgroup `path`; how many it held (0 once it is gone)."""
+    try:
+        left = _read(str(path / "cgroup.procs"), 1 << 20).split()
+    except OSError:
+        return 0
+    for pid in left:
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(pid), signal.SIGKILL)
+    return len(left)
+
+
+def empty(path: Path, wait: float = REMOVE_WAIT) -> bool:
+    """Kill what is left in cgroup `path` until it holds no process; False where one stays past `wait` s.
+
+    A counter read once it holds none (CPU time) counts every process it ever held, to its end.
+    """
+    deadline = time.monotonic() + wait
+    while _kill_members(path):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def remove(path: Path) -> None:
+    """Remove cgroup `path`, killing what is still in it; left for the next `sweep` past `REMOVE_WAIT`.
+
+    Its processes are normally gone, but an exiting process leaves its cgroup a moment after
+    its parent saw it end (rmdir: EBUSY until then).
+    """
+    deadline = time.monotonic() + REMOVE_WAIT
+    while True:
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            if error.errno != errno.EBUSY or time.monotonic() > deadline:
                 return
-            except FileNotFoundError:
-                return
-            except OSError as error:
-                if error.errno != errno.EBUSY or time.monotonic() > deadline:
-                    return  # left for the next `sweep`
-            with contextlib.suppress(OSError, ValueError):
-                for pid in _read(str(self.path / "cgroup.procs"), 1 << 20).split():
-                    with contextlib.suppress(OSError):
-                        os.kill(int(pid), signal.SIGKILL)
-            time.sleep(0.01)
+        _kill_members(path)
+        time.sleep(0.01)
 
 
 def _place_here() -> CgroupPlace | str:

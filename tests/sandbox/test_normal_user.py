@@ -149,3 +149,40 @@ def test_bwrap_refused_a_namespace_by_an_enclosing_limit_says_so(stranger: Stran
     )
     assert "[bwrap: Creating new namespace failed" in line
     assert "[bwrap] exit" not in result.stderr
+
+
+NO_CGROUP_RUN = """
+import json
+from pathlib import Path
+from sandbox.bubblewrap import BwrapSandbox
+from sandbox.cputime import cpu_support
+from sandbox.execution import Limits
+from sandbox.memory import cgroup_support
+ran = BwrapSandbox().run(["true"], Path.cwd(), Limits(timeout=20))
+why = cpu_support(cgroup_support())
+print(json.dumps({"ok": ran.ok, "cpu_complete": ran.cpu_complete, "notes": ran.notes,
+                  "why": why if isinstance(why, str) else None}))
+"""
+
+
+def test_bwrap_for_a_normal_user_gives_no_cpu_time_without_a_cgroup(stranger: Stranger) -> None:
+    """A normal user may make no cgroup (here, as on most machines): bwrap's CPU time is then
+    rusage's, which misses a worker left running, so it is not given (`$STROP_RUN_STATS`: null),
+    and the notes say why. Where one was delegated to them, it is the cgroup's, whole."""
+    result = subprocess.run(
+        [sys.executable, str(HELPER), stranger.name, "plain", "--", sys.executable, "-c", NO_CGROUP_RUN],
+        capture_output=True,
+        text=True,
+        cwd=stranger.folder / "workspace",
+        env={"STROP_HOME": str(stranger.folder / "home"), "PATH": os.environ["PATH"]},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    ran = json.loads(result.stdout.strip().splitlines()[-1])
+    assert ran["ok"], ran
+    if ran["why"] is None:
+        assert ran["cpu_complete"] is True, ran
+        return
+    assert ran["cpu_complete"] is False, ran
+    note = f"cpu time: the processes waited for only, not one left running (no cgroup: {ran['why']})"
+    assert note in ran["notes"], ran["notes"]

@@ -3,18 +3,30 @@
 A speed task scored by the run stage's own timing takes the candidate's word: it runs the
 candidate's code, which may print any time or patch the clock. Here the candidate sleeps and
 burns CPU, then plants forged stats everywhere it can write; the scorer scores with the file
-strop wrote, and sees the real figures.
+strop wrote, and sees the real figures. The CPU time is given only where a cgroup counted every
+process (docker's; bwrap's where strop may make one: `sandbox.cputime`).
 """
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from evaluators.spec import EvaluatorSpec
 from evaluators.verdict import Status, Verdict
-from tests.sandbox.support import staged_in
+from sandbox.bubblewrap import BwrapSandbox
+from sandbox.cputime import CpuCgroup, cpu_support, used
+from sandbox.execution import KilledBy, Limits
+from sandbox.memory import CGROUP_PREFIX, CgroupPlace, cgroup_support, own_cgroup
+from tests.sandbox.support import require_backend, staged_in
+
+COUNTED = cpu_support(cgroup_support())
+"""Where bwrap's cgroups count the CPU time here, or why none can be made (not root, read-only)."""
+NO_CGROUP = f"this machine cannot make bwrap a cgroup to count CPU time in: {COUNTED}"
 
 RUN = """
 import glob, json, os, time
@@ -63,9 +75,9 @@ def test_the_scorer_scores_with_strops_measurements_not_the_candidates(tmp_path:
     verdict = evaluate(tmp_path, RUN, backend)
     assert 0.4 <= verdict.metrics["wall"] < 30, verdict.metrics
     assert verdict.metrics["memory"] > 0, verdict.metrics
-    if backend == "docker":  # the container's cgroup counts every process
-        assert verdict.metrics["cpu"] >= 0.25, verdict.metrics
-    else:  # rusage misses a process left running at the end (see the next test): none given
+    if backend == "docker" or (backend == "bwrap" and isinstance(COUNTED, CgroupPlace)):
+        assert verdict.metrics["cpu"] >= 0.25, verdict.metrics  # a cgroup counts every process
+    else:  # rusage misses a process left running at the end (see the next tests): none given
         assert verdict.metrics["cpu"] == -1.0, verdict.metrics
     log = (tmp_path / "logs" / "0-validate.log").read_text()
     assert "planted" in log  # the candidate ran and tried
@@ -96,3 +108,125 @@ def test_work_done_by_a_process_left_running_is_never_read_as_fast(tmp_path: Pat
     assert 0.6 <= verdict.metrics["wall"] < 30, verdict.metrics  # the wall time holds the worker's work
     cpu = verdict.metrics["cpu"]
     assert cpu == -1.0 or cpu >= 0.5, verdict.metrics  # counted whole, or not given
+
+
+WORKER_LEFT_RUNNING = """
+import os, time
+def burn(seconds):
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+done = os.path.abspath("done")
+burn(0.2)  # the main process's own
+if os.fork() == 0:
+    if os.fork() == 0:  # orphaned at once, waited for by no one, killed when the main ends
+        burn(0.3)
+        open(done, "w").write("1")
+        time.sleep(60)
+    os._exit(0)
+os.wait()
+while not os.path.exists(done):
+    time.sleep(0.01)
+"""
+
+
+def test_bwrap_counts_the_cpu_of_a_worker_left_running(tmp_path: Path) -> None:
+    """Where strop may make a cgroup, bwrap's CPU time is the cgroup's: the orphan's 0.3 s with
+    the main process's 0.2 s. rusage saw the main's only (about 0.25 s), so none was given."""
+    if not isinstance(COUNTED, CgroupPlace):
+        pytest.skip(NO_CGROUP)
+    require_backend("bwrap")
+    verdict = evaluate(tmp_path, WORKER_LEFT_RUNNING, "bwrap")
+    assert 0.5 <= verdict.metrics["cpu"] < 10, verdict.metrics
+
+
+def strop_groups(folder: Path) -> dict[str, list[str]]:
+    """This strop's cgroups in `folder`, each with the pids in it."""
+    mine = f"{CGROUP_PREFIX}{os.getpid()}-"
+    found = {}
+    for entry in folder.iterdir():
+        if entry.name.startswith(mine):
+            found[entry.name] = (entry / "cgroup.procs").read_text().split()
+    return found
+
+
+HELD = """
+import os, time
+for _ in range(3):
+    if os.fork() == 0:
+        time.sleep(60)
+        os._exit(0)
+open("ready", "w").close()
+time.sleep(60)
+"""
+
+
+def test_bwraps_cpu_cgroup_holds_its_processes_and_is_removed(tmp_path: Path) -> None:
+    """v1: a cpuacct cgroup of the sandbox's own holds bwrap and all it starts while it runs, and
+    is gone after, a command killed at its timeout included."""
+    if not isinstance(COUNTED, CgroupPlace):
+        pytest.skip(NO_CGROUP)
+    if COUNTED.version != 1:
+        pytest.skip("cgroup v2: the CPU time is the memory cgroup's own cpu.stat, no group of its own")
+    require_backend("bwrap")
+    before = strop_groups(COUNTED.folder)
+    done = []
+    run = threading.Thread(
+        target=lambda: done.append(
+            BwrapSandbox().run(["python", "-c", HELD], tmp_path, Limits(timeout=3, pids=32))
+        )
+    )
+    run.start()
+    try:
+        for _ in range(100):
+            if (tmp_path / "ready").exists():
+                break
+            time.sleep(0.05)
+        during = {name: pids for name, pids in strop_groups(COUNTED.folder).items() if name not in before}
+    finally:
+        run.join()
+    assert len(during) == 1, during
+    assert len(next(iter(during.values()))) >= 5, during  # bwrap, its init, python and its 3 children
+    assert done and done[0].killed_by is KilledBy.TIMEOUT and done[0].cpu_complete, done
+    assert strop_groups(COUNTED.folder) == before
+
+
+@pytest.mark.parametrize(
+    ("version", "name", "text", "seconds"),
+    [
+        (1, "cpuacct.usage", "1500000000\n", 1.5),
+        (2, "cpu.stat", "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\n", 2.5),
+        (2, "cpu.stat", "user_usec 2000000\n", None),
+    ],
+)
+def test_a_cgroups_cpu_counter_is_read_in_its_unit(
+    tmp_path: Path, version: int, name: str, text: str, seconds: float | None
+) -> None:
+    """v1 counts nanoseconds, v2 microseconds (a plain folder stands in for the cgroup: this
+    machine may have only one of the two)."""
+    (tmp_path / name).write_text(text)
+    assert used(tmp_path, version) == seconds
+    (tmp_path / "cgroup.procs").write_text("")  # a cgroup nothing is left in
+    group = CpuCgroup(tmp_path, version, owned=False)
+    group.close()
+    assert group.seconds == seconds and tmp_path.exists()  # read; the memory cgroup's owner removes it
+
+
+@pytest.mark.parametrize(
+    ("cgroups", "mounts", "expected"),
+    [
+        (  # this machine's: cpu and cpuacct apart, strop at the root of cpuacct
+            "4:memory:/process_api/abc\n2:cpuacct:/\n1:cpu:/\n0::/\n",
+            "33 31 0:30 / /sys/fs/cgroup/cpuacct rw - cgroup cgroup rw,cpuacct\n",
+            CgroupPlace(Path("/sys/fs/cgroup/cpuacct"), 1),
+        ),
+        (  # most v1 distributions: mounted together
+            "3:cpu,cpuacct:/user.slice\n0::/\n",
+            "30 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n",
+            CgroupPlace(Path("/sys/fs/cgroup/cpu,cpuacct/user.slice"), 1),
+        ),
+        ("4:memory:/abc\n", "", "no cpuacct controller in /proc/self/cgroup"),
+    ],
+)
+def test_strops_own_cpuacct_cgroup_is_found(cgroups: str, mounts: str, expected: object) -> None:
+    assert own_cgroup(cgroups, mounts, "cpuacct") == expected

@@ -2,8 +2,8 @@
 
 Reads $STROP_OUTPUTS/answer.json (the candidate's count), $STROP_PRIVATE/expected.json and
 $STROP_RUN_STATS (what strop measured from outside the run's sandbox: the candidate cannot
-write it): its CPU time where the backend counts every process (docker), else its wall time (a
-worker left running escapes bwrap's CPU count, never the wall clock). A wrong or missing count is
+write it): its CPU time where a cgroup counts every process (docker; bwrap as root), else its wall
+time (a worker left running escapes a count without a cgroup, never the wall clock). A wrong or missing count is
 refused, whatever its time.
 """
 
