@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sandbox.backends import BACKENDS, construct
-from sandbox.execution import Limits, Sandbox, SandboxError
+from sandbox.execution import Execution, Limits, Sandbox, SandboxError
 
 PROBE = """
 import json, os, socket, sys
@@ -123,9 +123,16 @@ def _self_test(name: str, sandbox: Sandbox) -> BackendCheck:
     if failed:
         return BackendCheck(name, "broken", "failed probes: " + ", ".join(failed), launch, probes)
     memory = getattr(sandbox, "memory_enforcement", "")  # bwrap: its cgroup, or the watch and why
-    return BackendCheck(
-        name, "working", "all probes contained" + (f"; {memory}" if memory else ""), launch, probes
-    )
+    said = "; ".join(part for part in ("all probes contained", memory, _cpu_counting(trivial)) if part)
+    return BackendCheck(name, "working", said, launch, probes)
+
+
+def _cpu_counting(execution: Execution) -> str:
+    """How the backend counts CPU time (`$STROP_RUN_STATS` gives it only when whole), in words."""
+    said = next((note for note in execution.notes if note.startswith("cpu time:")), "")
+    if said or not execution.cpu_complete:
+        return said
+    return "cpu time: the container's cgroup, every process counted"
 
 
 def check_all(names: tuple[str, ...] = BACKENDS) -> list[BackendCheck]:

@@ -35,6 +35,9 @@ def test_check_reports_docker_and_bwrap_working() -> None:
                 pytest.fail(message)
             pytest.skip(message)
     assert result.returncode == 0
+    # how each counts CPU time is said (a speed task's scorer gets it only when whole)
+    assert "cpu time: the container's cgroup" in reports["docker"]["detail"]
+    assert "cpu time: " in reports["bwrap"]["detail"]
 
 
 def test_run_passes_output_and_exit_status(workdir: Path) -> None:
