@@ -35,10 +35,11 @@ import enum
 import keyword
 import math
 import re
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from sandbox.pyparse import parse as python_parse
 
 _IMPLIES = re.compile(r"->|\bimplies\b(?!\s*\()")
 _FUNCTIONS = {"abs", "min", "max", "implies"}
@@ -72,12 +73,6 @@ class Expression:
             return False
 
 
-_PARSING = threading.Lock()
-"""One `ast.parse` at a time: CPython 3.11 keeps the AST constructor's recursion depth in state the
-threads share, and two threads parsing at once raised "SystemError: AST constructor recursion
-depth mismatch" (python/cpython#106905; seen in CI with four threads building constraints)."""
-
-
 def parse(text: str) -> Expression:
     """Parse and check `text`; raises `ExpressionError` with one clear line."""
     too_deep = ExpressionError(
@@ -86,8 +81,7 @@ def parse(text: str) -> Expression:
     )
     try:
         source = _desugar(text.strip())
-        with _PARSING:
-            tree = ast.parse(source, mode="eval").body
+        tree = python_parse(source, mode="eval").body  # one at a time: see `sandbox.pyparse`
     except SyntaxError as error:
         raise ExpressionError(f"rule {_shown(text)} is not a valid expression: {error.msg}") from None
     except (RecursionError, MemoryError):

@@ -23,7 +23,6 @@ such a line matched nothing, and a run searched with every value going to a file
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import re
@@ -31,6 +30,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, Literal
+
+from sandbox.pyparse import literal_eval
 
 Dialect = Literal["python", "yaml", "json", "toml", "plain"]
 
@@ -245,7 +246,7 @@ def _line_dialect(style: str, separator: str) -> Dialect:
 
 def _python_literal(text: str) -> Any:
     try:
-        return ast.literal_eval(text)
+        return literal_eval(text)
     except (ValueError, SyntaxError, RecursionError, MemoryError):
         try:
             return json.loads(text)

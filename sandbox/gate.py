@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Protocol, TypeGuard
 
 from sandbox.execution import Bind, Execution, Limits, Sandbox
+from sandbox.pyparse import parse
 
 OPEN_WORD = "go"
 CANCELLED_NOTE = "held command cancelled"
@@ -131,7 +132,7 @@ def library_imports(script: Path) -> tuple[str, ...]:
     of a scorer's start. The script's own modules are left to the script, in its order.
     """
     try:
-        tree = ast.parse(script.read_text(encoding="utf-8"))
+        tree = parse(script.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
         return ()
     names: list[str] = []

@@ -15,6 +15,7 @@ import ast
 
 from knowledge.chunkers.text import MAX_CHARS, chunk_text, lines_location
 from knowledge.entry import Chunk, EntryType
+from sandbox.pyparse import parse
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
@@ -106,7 +107,7 @@ def _flatten(body: list[ast.stmt]) -> list[ast.stmt]:
 def chunk_python(source: str, module: str = "") -> list[Chunk]:
     """Chunk a Python file; `module` (e.g. `statistics`) prefixes titles."""
     try:
-        tree = ast.parse(source)
+        tree = parse(source)
     except (SyntaxError, ValueError):
         return chunk_text(source, EntryType.IMPLEMENTATION, module)
     lines = source.splitlines()
