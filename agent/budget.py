@@ -6,7 +6,9 @@ go on or stop, always with a reason in words, which the run records.
 What counts as an experiment: one that was committed and *evaluated* (experiment 0
 included). With an LLM proposer every attempt counts, evaluated or rejected (each one
 paid for model calls; the turns inside one attempt are the same experiment), so
-`experiments = 3` means three attempts. With the offline proposer a candidate refused
+`experiments = 3` means three attempts; one whose model call the token or cost budget left
+could not pay for was never sent and is none: the run stops naming that budget
+(`Usage.unaffordable`), with nothing recorded for it. With the offline proposer a candidate refused
 by the constraint check costs nothing and does not count. Either way
 `[constraints] max_rejections` in a row stops the run, naming the last reason, so a
 proposer stuck in a corner cannot loop forever.

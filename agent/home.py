@@ -5,25 +5,74 @@ run folders with logs and checkpoints, worktrees, knowledge store, memory,
 caches), so tests and users isolate strop by pointing STROP_HOME elsewhere.
 
 It holds what the user keeps from others: copies of the task's private answers and
-scorer, the candidates' code, logs and diffs. Made at 0755 (a umask of 022), any local
-user read them all, so strop makes its home 0700, and each run's folder 0700 too: an
-existing home (one the user made, or an older strop's) is left as it is, its mode the
-user's choice, but the runs strop adds to it are private. The sandboxes still read
-what they are given: they run as the user (docker's `--user`, bwrap's user namespace),
-or, under root, get each folder bound in at its own path, past the folders above it.
+scorer, the candidates' code, logs and diffs, the run index, the model's replies. Made at
+0755 (a umask of 022), any local user read them all, so strop makes its home 0700, and
+each run's folder 0700 too. An existing home other users may enter (an older strop made
+it 0755, or the user did) is closed to 0700 when strop starts, with one line on stderr
+saying so (`private_home`): the run folders alone left the index, the knowledge store and
+memory open. A home that belongs to another user is not strop's to change: it is left as it
+is, with one line saying others may read it. The sandboxes still read what they are given:
+they run as the user (docker's `--user`, bwrap's user namespace), or, under root, get each
+folder bound in at its own path, past the folders above it.
 """
 
 from __future__ import annotations
 
 import os
+import stat
+import sys
 from pathlib import Path
+
+_checked: set[Path] = set()  # homes whose mode this process has looked at (`private_home`): one line each
 
 
 def strop_home() -> Path:
-    """strop's home, made 0700 when it does not exist (the folders above it as `mkdir -p` makes them)."""
+    """strop's home, made 0700 when it does not exist (the folders above it as `mkdir -p` makes them),
+    closed to 0700 when it does and other users may enter it (`private_home`)."""
     home = Path(os.environ.get("STROP_HOME") or Path.home() / ".strop").expanduser().resolve()
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if home not in _checked:
+        _checked.add(home)
+        said = private_home(home)
+        if said:
+            from agent.cli.render import printable  # the path is the user's text: no escape sequence in it
+
+            print(f"strop: {printable(said, one_line=True)}", file=sys.stderr)
     return home
+
+
+def private_home(home: Path) -> str:
+    """Close `home` to group and others when it is the user's; what was done or found, in one line
+    ("" when it was private already).
+
+    Any bit for group or others counts, execute alone too: the index and the knowledge store
+    sit at names anyone can guess. Other mode bits (setgid, sticky) are kept. A home another user
+    owns is only reported: changing it is its owner's call. A home strop cannot write is left as
+    it is, unsaid: strop refuses it anyway (`strop cannot write …`), in one line.
+    """
+    try:
+        mode = stat.S_IMODE(home.stat().st_mode)
+    except OSError:
+        return ""  # gone or unreadable: the caller's next use of it says why
+    if not mode & 0o077 or not os.access(home, os.W_OK):
+        return ""  # private already; or strop cannot write it, and refuses it in one line right after
+    what = "run records, logs and the model's replies"
+    owner = home.stat().st_uid
+    if owner != os.geteuid():
+        return (
+            f"STROP_HOME {home} belongs to uid {owner}, not to you: left at mode {mode:04o}, "
+            f"so other users may read the {what} in it"
+        )
+    try:
+        home.chmod(mode & ~0o077)
+    except OSError as error:
+        return (
+            f"could not close STROP_HOME {home} (mode {mode:04o}) to other users ({error.strerror}): "
+            f"they may read the {what} in it"
+        )
+    return (
+        f"closed STROP_HOME {home} to other users (mode {mode:04o} -> {mode & ~0o077:04o}): it holds {what}"
+    )
 
 
 def run_dir(run_id: str) -> Path:

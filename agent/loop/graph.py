@@ -353,8 +353,44 @@ def resume_run(
     return _drive(run, index, overrides, sink, resumed=True, proposer=proposer, started=started)
 
 
+def _keep_elapsed(run: Run, seconds: float) -> None:
+    """The run's newest checkpoint says it ran `seconds`, when that is more than it says.
+
+    The loop counts its time at each budget decision (`Nodes.decide`), so a run an error stopped
+    mid-batch (a key refused after a few good replies, a cluster lost) dropped the seconds since:
+    the batch's model calls and evaluations. Its resume then had more time than it was owed
+    (`--time 60s`, 40 s run, 10 s counted: the plain resume ran 50 s more). The newest checkpoint
+    is written again in place, the elapsed seconds alone changed (its versions and pending writes
+    as they were), so the resume goes on from the same step and counts from there. Best effort:
+    the error that stopped the run reaches the user whatever happens here.
+    """
+    path = run.folder / CHECKPOINTS
+    if not path.exists():
+        return
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    with contextlib.suppress(sqlite3.Error, OSError):
+        connection = sqlite3.connect(str(path), check_same_thread=False)
+        try:
+            saver = SqliteSaver(connection)
+            newest = saver.get_tuple({"configurable": {"thread_id": run.record.id}})
+            if newest is None:
+                return
+            values = newest.checkpoint["channel_values"]
+            if float(values.get("elapsed") or 0.0) >= seconds:
+                return
+            checkpoint = {**newest.checkpoint, "channel_values": {**values, "elapsed": seconds}}
+            parent = newest.parent_config or {
+                "configurable": {"thread_id": run.record.id, "checkpoint_ns": ""}
+            }
+            saver.put(parent, checkpoint, newest.metadata, {})
+        finally:
+            connection.close()
+
+
 def _elapsed_so_far(run: Run) -> float:
-    """Seconds the run has been running, from its last checkpoint (0 before any)."""
+    """Seconds the run has been running, from its last checkpoint (0 before any; with the time
+    after it too when an error stopped the run: `_keep_elapsed`)."""
     path = run.folder / CHECKPOINTS
     if not path.exists():
         return 0.0
@@ -570,9 +606,8 @@ def _drive(
             run.evaluator()  # from the snapshot taken at the run's start
         else:
             run.evaluator()
-        elapsed = (_elapsed_so_far(run) if resumed else 0.0) + max(
-            0.0, time.time() - (started or time.time())
-        )
+        counted_at = time.time()
+        elapsed = (_elapsed_so_far(run) if resumed else 0.0) + max(0.0, counted_at - (started or counted_at))
 
         def ready() -> None:
             ctx.emit(
@@ -591,6 +626,7 @@ def _drive(
             with noticed_interrupts():
                 _invoke(nodes, run, ctx.max_steps, on_ready=ready)
         except UserError as error:  # a wrong key, model or URL: stop now, resumable once fixed
+            _keep_elapsed(run, elapsed + time.time() - counted_at)
             _stopped_by(error, run)
             raise
         except Exception as error:

@@ -153,6 +153,7 @@ class Nodes:
         self._base: float | None = None  # the run's seconds when this stretch began (`_stretch`)
         self._decided = False  # this stretch's first decision is made (it may have done work since)
         self._idle = False  # stopped by its first decision: nothing done, its seconds not counted
+        self._unsent = ""  # why a new attempt's model call was not sent (`_without_unsent`): the run stops
 
     def close(self) -> None:
         """Let go of the async evaluations' threads (nothing is in flight after `finish`)."""
@@ -197,7 +198,7 @@ class Nodes:
             stop_requested=(self.ctx.folder / "stop").exists(),
             last_rejection=last,
             out_of_time=out_of_time,
-            unaffordable=_unaffordable(records, self._before),
+            unaffordable=self._unsent or _unaffordable(records, self._before),
             before=self._base or 0.0,
             short=self._too_short(records, elapsed) if out_of_time and not self._decided else "",
         )
@@ -482,7 +483,39 @@ class Nodes:
                     )
                 )
             slots.append({**slot, "stage": "proposed", "candidate": str(path)})
-        return {"step": state["step"] + 1, "slots": slots}
+        kept, unsent = self._without_unsent(slots, records)
+        if not unsent:
+            return {"step": state["step"] + 1, "slots": slots}
+        # the dropped ids are the newest: the next experiment takes the first of them (ids stay 0..n)
+        return {"step": state["step"] + 1, "slots": kept, "next_exp": min(slot["exp"] for slot in unsent)}
+
+    def _without_unsent(
+        self, slots: list[Slot], records: dict[int, ExperimentRecord]
+    ) -> tuple[list[Slot], list[Slot]]:
+        """`slots` less the new attempts whose model call was never sent (the token or cost budget
+        left cannot pay for it), and those left out.
+
+        Such an attempt cost nothing and did nothing: recorded, it was a rejected experiment that
+        never existed (`strop log`: "1 rejected (4 attempts)", the budget line "the 1 rejected
+        too"). It is left out, its candidate file removed (a resume asks again: a refusal costs
+        nothing), and the refusal kept for the next budget decision, which stops the run with it
+        (`_unsent`). Only those after every other slot and record, so that experiment ids stay
+        contiguous (`strop audit`); one before a kept lane (parallel lanes whose calls raced for
+        the allowance) is recorded as before, its reason saying it was not sent.
+        """
+        refused = {slot["exp"]: why for slot in slots if (why := _never_sent(slot))}
+        last = max([*records, *(slot["exp"] for slot in slots if slot["exp"] not in refused)], default=-1)
+        unsent = [slot for slot in slots if slot["exp"] in refused and slot["exp"] > last]
+        for slot in unsent:
+            why = refused[slot["exp"]]
+            Path(slot["candidate"]).unlink(missing_ok=True)
+            self._unsent = self._unsent or why
+            self.ctx.emit(
+                Note(
+                    f"experiment {slot['exp']} not evaluated and not recorded: its model call was not sent ({why})"
+                )
+            )
+        return [slot for slot in slots if slot not in unsent], unsent
 
     def _concurrent(self, state: LoopState) -> bool:
         new = [
@@ -1191,6 +1224,20 @@ def _extend_request(candidate: Candidate) -> str | None:
     except ImportError:
         return None
     return extend_request(candidate)
+
+
+def _never_sent(slot: Slot) -> str:
+    """Why a proposed new attempt's model call was never sent (the run's budget cannot pay for it),
+    "" for any other slot: one that made a call (a probe, a retry: it cost tokens), has an edit or
+    a point, is experiment 0 or evaluates an experiment again."""
+    if slot["stage"] != "proposed" or slot["turn"] != 1 or slot["mode"] in ("baseline", "recovered"):
+        return ""
+    candidate, notes = load_candidate(Path(slot["candidate"]))
+    if candidate.files or candidate.params is not None or candidate.cost.calls or notes.get("failed"):
+        return ""
+    from agent.proposers.decisions import out_of_budget
+
+    return out_of_budget(candidate) or ""
 
 
 def _unaffordable(records: dict[int, ExperimentRecord], before: int = -1) -> str:

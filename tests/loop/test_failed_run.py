@@ -8,11 +8,14 @@ git, the real CLI in a subprocess, the scripted endpoint on 127.0.0.1.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,8 +24,12 @@ import pytest
 from agent.llm.errors import LLMConfigError
 from agent.llm.scripted_server import RecordedRequest, Reply, ScriptedServer
 from agent.loop import resume_run, start_run
+from agent.loop.events import RunStarted
+from agent.loop.graph import Overrides, _elapsed_so_far
+from agent.run import Run
 from agent.run_index import RunIndex
 from agent.task import load_task
+from evaluators.verdict import Status
 from tests.llm.support import git_workspace, llm_task_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,3 +91,44 @@ def test_a_run_stopped_by_a_404_says_why_and_resumes_once_fixed(
         resumed = resume_run(run.id, isolated_home, index)
     assert resumed.status == "done" and resumed.stop_reason == "experiment budget spent: 3 of 3"
     assert [r.id for r in resumed.records] == [0, 1, 2]
+
+
+def test_a_run_an_error_stopped_mid_batch_keeps_the_time_it_ran(
+    tmp_path: Path, index: RunIndex, isolated_home: Path
+) -> None:
+    """The loop counts its time at each budget decision: a key refused after two good replies
+    dropped the seconds since (here the refused call's 3 s), so its resume had that much more of
+    the run's time than was left, and `strop resume --time` counted from too early."""
+    evaluate = 'import json, model\nprint(json.dumps({"score": model.VALUE}))\n'
+    workspace = git_workspace(tmp_path, {"model.py": "VALUE = 1\n", "evaluate.py": evaluate})
+    answered: list[int] = []
+
+    def endpoint(request: RecordedRequest) -> Reply:
+        if not request.path.endswith("/chat/completions"):
+            return Reply.text("ok")  # `GET /models`: the endpoint answers
+        if len(answered) == 2:  # every call after two good replies: refused, after 3 s
+            return dataclasses.replace(Reply.error(401, "invalid api key"), delay=3.0)
+        answered.append(1)
+        value = len(answered)
+        return Reply.text(
+            f"Raise VALUE.\n\nmodel.py\n```python\n<<<<<<< SEARCH\nVALUE = {value}\n=======\n"
+            f"VALUE = {value + 1}\n>>>>>>> REPLACE\n```\n"
+        )
+
+    events: list[object] = []
+    with ScriptedServer(endpoint) as server:
+        task = load_task(llm_task_file(tmp_path, workspace, server, "lost-time", 5, max_retries=0))
+        started = time.time()
+        with pytest.raises(LLMConfigError):
+            start_run(task, isolated_home, index, Overrides(time=300.0), started=started)
+        ran = time.time() - started
+        run = index.runs()[0]
+        assert run.status == "failed" and [r.status for r in index.experiments(run.id)] == [Status.OK] * 3
+        kept = _elapsed_so_far(Run.reopen(run.id, isolated_home, index))
+        assert ran - 1.5 <= kept <= ran, (kept, ran)  # the refused call's 3 s included
+
+        with pytest.raises(LLMConfigError):  # the key still refused: the resume stops on it again
+            resume_run(run.id, isolated_home, index, sink=events.append)
+    (banner,) = [event for event in events if isinstance(event, RunStarted)]
+    said = re.search(r"time left: (\d+)s", banner.budget)
+    assert said is not None and int(said.group(1)) <= 300 - ran + 1.5, (banner.budget, ran)

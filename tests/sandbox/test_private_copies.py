@@ -108,17 +108,49 @@ def _others_cannot_read(home: Path) -> None:
         assert tried.returncode != 0 and "Permission denied" in tried.stderr, (copy, tried.stdout)
 
 
-def test_strop_makes_its_home_private_and_leaves_one_the_user_made_as_it_was() -> None:
+def _runs(home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "STROP_HOME": str(home)}
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "runs"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_strop_makes_its_home_private_and_closes_one_others_could_enter() -> None:
+    """A home an older strop (or the user) made 0755 stayed open: the index, the knowledge store
+    and memory were any local user's to read. Closed at start, said in one line, once."""
     folder = _open_folder()
     try:
         made, mine = folder / "deep" / "home", folder / "mine"
         mine.mkdir(mode=0o755)
-        for home in (made, mine):
-            env = {**os.environ, "STROP_HOME": str(home)}
-            done = subprocess.run([sys.executable, "-m", "agent.cli", "runs"], env=env, capture_output=True)
-            assert done.returncode == 0, done.stderr
+        assert _runs(made).stderr == ""
         assert _mode(made) == 0o700 and _mode(made.parent) == 0o777 & ~_umask()
-        assert _mode(mine) == 0o755  # the user's own choice
+        said = _runs(mine).stderr
+        assert (
+            said == f"strop: closed STROP_HOME {mine} to other users (mode 0755 -> 0700): it holds run "
+            "records, logs and the model's replies\n"
+        ), said
+        assert _mode(mine) == 0o700
+        assert _runs(mine).stderr == ""  # private now: nothing more to say
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_a_home_another_user_owns_is_left_as_it_is_and_said_once() -> None:
+    if os.getuid() != 0:
+        pytest.skip("needs root: gives the home to another user")
+    folder = _open_folder()
+    try:
+        theirs = folder / "theirs"
+        theirs.mkdir(mode=0o755)
+        os.chown(theirs, NOBODY, NOBODY)
+        said = _runs(theirs).stderr
+        assert said.count("\n") == 1 and said.startswith(
+            f"strop: STROP_HOME {theirs} belongs to uid {NOBODY}"
+        ), said
+        assert "left at mode 0755, so other users may read" in said
+        assert _mode(theirs) == 0o755 and theirs.stat().st_uid == NOBODY
     finally:
         shutil.rmtree(folder)
 
