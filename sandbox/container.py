@@ -12,7 +12,8 @@ is never mounted. Output is read from the attach stream as it comes (the
 logging driver is `none`, so an endless writer fills nothing on the host) and
 capped; on timeout, output overflow or disk growth the container is killed,
 and it is always removed. Peak memory and CPU time come from the container's
-cgroup, sampled while it runs.
+cgroups (`sandbox.container_accounting`): whole from a parent of its own where the engine's
+driver is cgroupfs and strop may clean its cgroups, else sampled while it runs.
 
 Every container carries the labels `strop.sandbox=1` and `strop.pid=<our pid>`;
 `coreutils timeout` wraps the command as a dead man's switch, so a container
@@ -38,6 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sandbox.container_accounting import Accounting, new_parent, parents_usable, sweep_parents
 from sandbox.disk import DiskWatch, OwnWrites
 from sandbox.environment import clean_environment, redact
 from sandbox.execution import Bind, Execution, KilledBy, Limits, SandboxError
@@ -76,38 +78,6 @@ class _Stream(threading.Thread):
                     self.overflowed.set()
 
 
-class _Cgroup:
-    """Peak memory and CPU time of a container, from its cgroup (v1 or v2) while it exists."""
-
-    def __init__(self, cid: str) -> None:
-        self.cid = cid
-        self.peak = 0
-        self.cpu = 0.0
-
-    def _read(self, *candidates: str) -> str | None:
-        for path in candidates:
-            with contextlib.suppress(OSError):
-                return Path(path).read_text()
-        return None
-
-    def sample(self) -> None:
-        root, cid = "/sys/fs/cgroup", self.cid
-        v2 = [f"{root}/system.slice/docker-{cid}.scope", f"{root}/docker/{cid}"]
-        peak = self._read(
-            f"{root}/memory/docker/{cid}/memory.max_usage_in_bytes", *(f"{d}/memory.peak" for d in v2)
-        )
-        if peak and peak.strip().isdigit():
-            self.peak = max(self.peak, int(peak))
-        cpu = self._read(f"{root}/cpuacct/docker/{cid}/cpuacct.usage")
-        if cpu and cpu.strip().isdigit():
-            self.cpu = max(self.cpu, int(cpu) / 1e9)
-            return
-        stat = self._read(*(f"{d}/cpu.stat" for d in v2))
-        for line in (stat or "").splitlines():
-            if line.startswith("usage_usec "):
-                self.cpu = max(self.cpu, int(line.split()[1]) / 1e6)
-
-
 class DockerSandbox:
     """A container per command. See the module docstring for the confinement."""
 
@@ -129,6 +99,9 @@ class DockerSandbox:
         self.runtime = runtime or Runtime.detect()
         self.image = image or ensure_image(self.client, self.runtime)
         self.reap_orphans()
+        self.parents = parents_usable(self.client)  # each container under a cgroup of its own
+        if self.parents:
+            sweep_parents()  # those of a strop killed outright (its containers reaped above)
 
     def reap_orphans(self) -> list[str]:
         """Remove labelled containers whose strop process is gone; the ids removed."""
@@ -142,7 +115,7 @@ class DockerSandbox:
                 removed.append(info["Id"])
         return removed
 
-    def _host_config(self, space: Workspace, limits: Limits) -> Any:
+    def _host_config(self, space: Workspace, limits: Limits, parent: str | None) -> Any:
         from docker.types import LogConfig, Mount, Ulimit
 
         mounts = [Mount(str(p), str(p), type="bind", read_only=True) for p in self.runtime.binds]
@@ -177,6 +150,7 @@ class DockerSandbox:
             security_opt=["no-new-privileges"],
             ulimits=ulimits,
             log_config=LogConfig(type="none"),
+            cgroup_parent=f"/{parent}" if parent else None,
         )
 
     def run(
@@ -193,6 +167,7 @@ class DockerSandbox:
         switch = str(math.ceil(limits.timeout + ORPHAN_GRACE))
         keep = [*space.readonly, *self.runtime.inside(space.root)]
         inner, filter_note = _filtered(command)
+        accounting = Accounting(new_parent() if self.parents else None)
         with lend_all(space, uid, gid, keep=keep):
             started = time.monotonic()
             cid = self.client.api.create_container(
@@ -203,25 +178,26 @@ class DockerSandbox:
                 environment=clean_environment(env),
                 labels={LABEL: "1", OWNER_LABEL: str(os.getpid())},
                 hostname="sandbox",
-                host_config=self._host_config(space, limits),
+                host_config=self._host_config(space, limits, accounting.parent),
             )["Id"]
+            accounting.cid = cid
             try:
                 with running() as entry:  # `stop_all` raises its flag; `_attend` kills, we remove
-                    execution = self._attend(cid, space, limits, started, entry)
+                    execution = self._attend(cid, space, limits, started, entry, accounting)
                 entry.check()
                 execution.notes.append(filter_note)
                 return execution
             finally:
                 with contextlib.suppress(Exception):
                     self.client.api.remove_container(cid, force=True)
+                accounting.remove()
 
     def _attend(
-        self, cid: str, space: Workspace, limits: Limits, started: float, entry: Running
+        self, cid: str, space: Workspace, limits: Limits, started: float, entry: Running, cgroup: Accounting
     ) -> Execution:
         sock = self.client.api.attach_socket(cid, params={"stdout": 1, "stderr": 1, "stream": 1})
         stream = _Stream(sock, limits.output_bytes)
         stream.start()
-        cgroup = _Cgroup(cid)
         writable = list(space.writable)
         own = OwnWrites(writable, descendants(self._init_pid(cid)))
         watch = DiskWatch(writable, limits.workspace_bytes, limits.files, own)
@@ -250,19 +226,19 @@ class DockerSandbox:
             with contextlib.suppress(Exception):
                 sock.close()
         stream.join(timeout=2)
-        cgroup.sample()
+        cgroup.finish()
         if killed is None and oom:
             killed = KilledBy.MEMORY
         stderr = redact(stream.err.text())
         code, killed_by = classify(signal_from_launcher(status), killed, stderr)
-        notes = [watch.note] if watch.note else []
+        notes = [*([watch.note] if watch.note else []), cgroup.note()]
         return Execution(
             exit_code=code,
             stdout=redact(stream.out.text()),
             stderr=stderr,
             wall_time=time.monotonic() - started,
             cpu_time=cgroup.cpu,
-            cpu_complete=True,  # the container's cgroup: every process of it, killed ones too
+            cpu_complete=cgroup.complete,  # read after its end from a parent: every process, whole
             peak_memory=cgroup.peak or None,
             killed_by=killed_by,
             backend=self.name,

@@ -129,10 +129,7 @@ def _self_test(name: str, sandbox: Sandbox) -> BackendCheck:
 
 def _cpu_counting(execution: Execution) -> str:
     """How the backend counts CPU time (`$STROP_RUN_STATS` gives it only when whole), in words."""
-    said = next((note for note in execution.notes if note.startswith("cpu time:")), "")
-    if said or not execution.cpu_complete:
-        return said
-    return "cpu time: the container's cgroup, every process counted"
+    return next((note for note in execution.notes if note.startswith("cpu time:")), "")
 
 
 def check_all(names: tuple[str, ...] = BACKENDS) -> list[BackendCheck]:

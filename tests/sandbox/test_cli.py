@@ -36,7 +36,7 @@ def test_check_reports_docker_and_bwrap_working() -> None:
             pytest.skip(message)
     assert result.returncode == 0
     # how each counts CPU time is said (a speed task's scorer gets it only when whole)
-    assert "cpu time: the container's cgroup" in reports["docker"]["detail"]
+    assert "cpu time: " in reports["docker"]["detail"]
     assert "cpu time: " in reports["bwrap"]["detail"]
 
 
