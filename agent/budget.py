@@ -196,10 +196,16 @@ def final_reserve(
 
 
 def confirm_reserve(
-    eval_seconds: list[float], contenders: int, times: int, timeout: float, time_budget: float | None
+    eval_seconds: list[float],
+    contenders: int,
+    times: int,
+    timeout: float,
+    time_budget: float | None,
+    lanes: int = 1,
 ) -> float:
-    """Seconds to keep for confirmation (`[evaluator] confirm`): `contenders` x `times` evaluations
-    of 1.5 x the recent median (`typical_seconds`; before any, the evaluator's timeout), at most half the
+    """Seconds to keep for confirmation (`[evaluator] confirm`): `times` rounds, each of
+    ceil(`contenders` / `lanes`) evaluations one after the other (a round's run `lanes` at once), of
+    1.5 x the recent median (`typical_seconds`; before any, the evaluator's timeout), at most half the
     time budget, so that confirming cannot leave the search no time. 0 when confirmation is off.
 
     It is an estimate: confirmations that do not fit the time left are not started (each contender
@@ -208,7 +214,8 @@ def confirm_reserve(
     if times <= 0 or contenders <= 0:
         return 0.0
     each = typical_seconds(eval_seconds) or timeout
-    guess = 1.5 * contenders * times * each + 1.0  # as `final_reserve`: a checkout and a sandbox each
+    serial = math.ceil(contenders / max(1, lanes))  # a round's evaluations that follow one another
+    guess = 1.5 * serial * times * each + 1.0  # as `final_reserve`: a checkout and a sandbox each
     return max(0.0, min(guess, time_budget / 2)) if time_budget is not None else guess
 
 

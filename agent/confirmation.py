@@ -5,9 +5,12 @@ experiments is partly the luckiest draw (the winner's curse). With `[evaluator] 
 when the search stops, the contenders (the `confirm_top` best by their single measurement, and
 experiment 0, which every gain is judged against) are each evaluated N more times: the same full
 selection evaluation of the same commit, in a fresh sandbox each time, round by round so that a
-time budget cut leaves every contender about as measured. Each outcome is appended to its record
-(`ExperimentRecord.confirmations`) as soon as it ends: the finish node, run again after a crash,
-does only the ones missing. The best is then judged by the mean of the re-measurements
+time budget cut leaves every contender about as measured. A run with `--parallel K` re-evaluates on
+its K lanes, a round's contenders K at a time (each contender is in a round once, so no two of
+its re-evaluations are ever in flight together and each log name is its own), on the run's
+executor, as its experiments were. Each outcome is appended to its record
+(`ExperimentRecord.confirmations`) as soon as it ends, in the caller's thread (git and the run
+index have one writer): the finish node, run again after a crash, does only the ones missing. The best is then judged by the mean of the re-measurements
 (`agent.records.best_experiment`): the first measurement, which made an experiment a contender,
 is biased by that choice and left out.
 
@@ -18,13 +21,17 @@ The functions here are pure (which contenders, what is missing, the summary in w
 from __future__ import annotations
 
 import math
+import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from agent.executors import EvaluationJob, Executor, LocalExecutor
 from agent.records import Confirmation, ExperimentRecord
 from evaluators.metric import Direction, MetricValue
-from evaluators.verdict import Status
+from evaluators.verdict import Status, Verdict
 
 if TYPE_CHECKING:
     from agent.deadline import Deadline
@@ -110,11 +117,18 @@ def counted(record: ExperimentRecord) -> int:
     return sum(1 for c in record.confirmations if c.status != Status.STOPPED)
 
 
-def missing(chosen: list[ExperimentRecord], times: int) -> list[int]:
-    """The experiments to evaluate once more each, in order: round k holds every contender with
-    fewer than k re-evaluations, so a cut leaves the contenders about equally measured."""
+def rounds(chosen: list[ExperimentRecord], times: int) -> list[list[int]]:
+    """The experiments to evaluate once more each, round by round: round k holds every contender
+    with fewer than k re-evaluations, so a cut leaves the contenders about equally measured (empty
+    rounds left out). A contender is in a round once: a round's evaluations can run at once."""
     done = {r.id: counted(r) for r in chosen}
-    return [r.id for k in range(1, times + 1) for r in chosen if done[r.id] < k]
+    planned = [[r.id for r in chosen if done[r.id] < k] for k in range(1, times + 1)]
+    return [ids for ids in planned if ids]
+
+
+def missing(chosen: list[ExperimentRecord], times: int) -> list[int]:
+    """The experiments to evaluate once more each, in order (`rounds`, one after the other)."""
+    return [exp for ids in rounds(chosen, times) for exp in ids]
 
 
 def summarise(record: ExperimentRecord, metric: str) -> Summary:
@@ -211,12 +225,15 @@ def choice_verdict(best: Summary, second: Summary, metric: str) -> str:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one confirmation phase did: evaluations run, their seconds, and those not started."""
+    """What one confirmation phase did: evaluations run, its wall-clock seconds, those not started,
+    and the evaluations' own seconds summed (more than `seconds` when lanes ran them at once)."""
 
     ran: int = 0
     seconds: float = 0.0
     not_started: int = 0
     stopped: bool = False  # `strop stop` asked the run to stop: no more were started
+    evaluating: float = 0.0
+    lanes: int = 1
 
 
 def confirm(
@@ -226,24 +243,118 @@ def confirm(
     deadline: Deadline,
     need: Callable[[ExperimentRecord], float],
     stop_asked: Callable[[], bool] = lambda: False,
+    lanes: int = 1,
+    executor: Executor | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Outcome:
-    """Evaluate each contender until it has `times` re-evaluations (only what is missing), each
-    appended to its record when it ends; none is started once the time left (`deadline`) is
-    shorter than it is expected to take (`need`), nor once `strop stop` asks the run to stop
-    (`stop_asked`: (top + 1) x N evaluations may take an hour, which a stop must not have to wait)."""
-    current = {r.id: r for r in chosen}
-    todo = missing(chosen, times)
-    ran, seconds = 0, 0.0
-    for at, exp in enumerate(todo):
+    """Evaluate each contender until it has `times` re-evaluations (only what is missing), round by
+    round, a round's on `lanes` lanes at once, each appended to its record when it ends; none is
+    started once the time left (`deadline`) is shorter than it is expected to take (`need`), nor
+    once `strop stop` asks the run to stop (`stop_asked`: (top + 1) x N evaluations may take an
+    hour, which a stop must not have to wait). Those in flight then end and are recorded."""
+    phase = _Phase(run, {r.id: r for r in chosen}, executor or LocalExecutor(), deadline, max(1, lanes))
+    plan = rounds(chosen, times)
+    began = clock()
+    with ThreadPoolExecutor(max_workers=phase.lanes, thread_name_prefix="confirm") as pool:
+        for ids in plan:
+            phase.run_round(pool, deque(ids), need, stop_asked)
+            if phase.halted:
+                break
+    if phase.error is not None:
+        raise phase.error  # an executor's error ends the run, as an experiment's does; those done are saved
+    total = sum(len(ids) for ids in plan)
+    return Outcome(
+        phase.ran, clock() - began, total - phase.started, phase.stopped, phase.evaluating, phase.lanes
+    )
+
+
+class _Phase:
+    """One confirmation phase under way: lanes free, evaluations in flight, what was done.
+
+    Checkouts (git) and record saves happen in the caller's thread; only the evaluations, which
+    wait on sandboxed processes (or a cluster), run in the pool's threads."""
+
+    def __init__(
+        self,
+        run: Run,
+        current: dict[int, ExperimentRecord],
+        executor: Executor,
+        deadline: Deadline,
+        lanes: int,
+    ) -> None:
+        self.run, self.current, self.executor, self.deadline, self.lanes = (
+            run,
+            current,
+            executor,
+            deadline,
+            lanes,
+        )
+        self.evaluator = run.evaluator()
+        self.ran = self.started = 0
+        self.evaluating = 0.0
+        self.halted = self.stopped = False  # no more starts: asked to stop, out of time, or an error
+        self.error: Exception | None = None
+
+    def run_round(
+        self,
+        pool: ThreadPoolExecutor,
+        queue: deque[int],
+        need: Callable[[ExperimentRecord], float],
+        stop_asked: Callable[[], bool],
+    ) -> None:
+        """Start the round's evaluations on free lanes, record each as it ends; return when none is
+        in flight and none is left to start (the next round starts only then: `rounds`)."""
+        free = deque(range(self.lanes))
+        flight: dict[Future[Verdict], tuple[int, int]] = {}
+        while True:
+            while queue and free and not self.halted:
+                if self._refused(self.current[queue[0]], need, stop_asked):
+                    break
+                exp, lane = queue.popleft(), free.popleft()
+                flight[pool.submit(self._evaluate, self._job(self.current[exp], lane))] = (exp, lane)
+                self.started += 1
+            if not flight:
+                return
+            done, _ = wait(flight, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: flight[f]):
+                exp, lane = flight.pop(future)
+                free.append(lane)
+                self._record(exp, future)
+
+    def _refused(
+        self,
+        record: ExperimentRecord,
+        need: Callable[[ExperimentRecord], float],
+        stop_asked: Callable[[], bool],
+    ) -> bool:
+        """True (and no more starts) once a stop is asked or the time left is shorter than `record` needs."""
         if stop_asked():
-            return Outcome(ran, seconds, len(todo) - at, stopped=True)
-        record = current[exp]
-        if deadline.at is not None and (deadline.left() <= 0.5 or deadline.left() < need(record)):
-            return Outcome(ran, seconds, len(todo) - at)
-        lane = run.repo.lane(run.record.id, 0)
-        run.repo.checkout_detached(lane, record.commit)
+            self.halted = self.stopped = True
+        elif self.deadline.at is not None and (
+            self.deadline.left() <= 0.5 or self.deadline.left() < need(record)
+        ):
+            self.halted = True
+        return self.halted
+
+    def _job(self, record: ExperimentRecord, lane: int) -> EvaluationJob:
+        """Lane `lane` checked out at the record's commit, as a job named for its next re-evaluation."""
+        path = self.run.repo.lane(self.run.record.id, lane)
+        self.run.repo.checkout_detached(path, record.commit)
         name = f"{record.id}{LOG_MARK}{len(record.confirmations) + 1}"
-        verdict = run.evaluator().evaluate(lane, name=name, phase="validate", deadline=deadline.at)
+        return EvaluationJob(path, name, deadline=self.deadline.at)
+
+    def _evaluate(self, job: EvaluationJob) -> Verdict:
+        return self.executor.evaluate_all(self.evaluator, [job])[0]
+
+    def _record(self, exp: int, future: Future[Verdict]) -> None:
+        """The ended evaluation appended to its record and saved at once: a crash after it does not
+        run it again. An executor's error stops further starts; it is raised once the rest end."""
+        try:
+            verdict = future.result()
+        except Exception as error:  # a KeyboardInterrupt (a stop signal) goes up as it is
+            self.error = self.error or error
+            self.halted = True
+            return
         confirmation = Confirmation(
             status=verdict.status.value,
             metrics=dict(verdict.metrics) if verdict.status is Status.OK else {},
@@ -252,8 +363,9 @@ def confirm(
             log_digest=verdict.log_digest,
             seconds=round(verdict.wall_time, 3),
         )
+        record = self.current[exp]
         record = replace(record, confirmations=[*record.confirmations, confirmation])
-        run.save_record(record)  # at once: a crash after it does not run it again
-        current[exp] = record
-        ran, seconds = ran + 1, seconds + verdict.wall_time
-    return Outcome(ran, seconds)
+        self.run.save_record(record)
+        self.current[exp] = record
+        self.ran += 1
+        self.evaluating += verdict.wall_time

@@ -224,11 +224,14 @@ class Nodes:
         return self._final_reserve(records, stretch) + self._confirm_reserve(records, stretch)
 
     def _confirm_reserve(self, records: dict[int, ExperimentRecord], stretch: float | None) -> float:
-        """Seconds confirmation keeps (0 when off): (contenders) x `confirm` typical evaluations,
-        capped (`confirm_reserve`); experiment 0 is a contender unless it is among the top."""
+        """Seconds confirmation keeps (0 when off): `confirm` rounds of (contenders) typical
+        evaluations, the run's lanes taking them `parallel` at a time, capped (`confirm_reserve`);
+        experiment 0 is a contender unless it is among the top."""
         seconds = [r.eval_seconds for r in sorted(records.values(), key=lambda r: r.id) if r.eval_seconds]
         timeout = float(self.ctx.run.task.evaluator.timeout)
-        return confirm_reserve(seconds, self.ctx.confirm_top + 1, self.ctx.confirm, timeout, stretch)
+        return confirm_reserve(
+            seconds, self.ctx.confirm_top + 1, self.ctx.confirm, timeout, stretch, lanes=self.ctx.parallel
+        )
 
     def _final_reserve(self, records: dict[int, ExperimentRecord], stretch: float | None) -> float:
         """Seconds the `final` phase keeps of a stretch of `stretch` seconds (0 without one)."""
@@ -1124,7 +1127,8 @@ class Nodes:
 
     def _confirm(self, state: LoopState) -> None:
         """Measure the contenders again (only the re-evaluations missing: a crash re-runs this node),
-        by the run's deadline less the final phase's reserve; then say what it found."""
+        on the run's lanes and executor, by the run's deadline less the final phase's reserve; then
+        say what it found."""
         from agent.confirmation import CONFIRMING, confirm, contenders, missing, summary_lines
 
         if self.ctx.confirm <= 0:
@@ -1143,9 +1147,20 @@ class Nodes:
             typical = self._need(records, [])
             asked = self.ctx.folder / "stop"
             outcome = confirm(
-                run, chosen, self.ctx.confirm, deadline, lambda r: r.eval_seconds or typical, asked.exists
+                run,
+                chosen,
+                self.ctx.confirm,
+                deadline,
+                lambda r: r.eval_seconds or typical,
+                asked.exists,
+                lanes=self.ctx.parallel,
+                executor=self.ctx.executor,
+                clock=self.ctx.clock,
             )
-            said = f"confirmation: {outcome.ran} of {len(todo)} re-evaluations ran ({outcome.seconds:.1f}s)"
+            took = f"{outcome.seconds:.1f}s"
+            if outcome.lanes > 1:
+                took += f" on {outcome.lanes} lanes, {outcome.evaluating:.1f}s of evaluation"
+            said = f"confirmation: {outcome.ran} of {len(todo)} re-evaluations ran ({took})"
             if outcome.stopped:
                 said += (
                     f"; {outcome.not_started} not started: `strop stop` asked the run to stop "
