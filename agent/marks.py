@@ -4,7 +4,8 @@
     lr: float = 0.1       # strop: lr                Python with a type (the `=` wins)
     "lr": 0.1,            # strop: lr                a Python dict entry
     size: 8               # strop: size              YAML
-    const flag = false;   // strop: flag             JavaScript, JSON with comments, C
+    const flag = false;   // strop: flag             JavaScript, JSON with comments
+    static const int N = 8;  // strop: n             C, C++, CUDA (not a `#define`, not `0.001f`)
 
 The value is what follows the separator up to the comment (a `,` or `;` just before the comment
 stays where it is). The separator is the first `=` outside quotes, else the first `:`: so a
@@ -14,7 +15,10 @@ key separator), so `opts: a=b` has the value `a=b`.
 A value is read, and a new one written, in the file's own language (its *dialect*, from its
 suffix): YAML `true` and `1.0e-05`, Python `True` and `1e-05`, JSON/JavaScript `true`; a string
 keeps the quotes it had (`"fifo"` becomes `"lru"`, `'fifo'` becomes `'lru'`, a bare YAML `fifo`
-becomes a bare `lru` when YAML reads that back as the same string).
+becomes a bare `lru` when YAML reads that back as the same string). C reads and writes its values
+as JSON does (`1e-05`, `true`, `"lru"`); a C number with a suffix (`0.001f`, `100L`) is no value
+strop can write back as it was, and a `#define` has no `=`: each is refused, with the line to
+write instead (`static const float LR = 0.001;  // strop: lr`).
 
 `parse` tells three lines apart: no mark (None), a usable mark (`Mark`), and a line that holds a
 `strop:` comment the reader cannot use (`Unusable`, with the form expected): before this module,
@@ -33,7 +37,7 @@ from typing import Any, Literal
 
 from sandbox.pyparse import literal_eval
 
-Dialect = Literal["python", "yaml", "json", "toml", "plain"]
+Dialect = Literal["python", "yaml", "json", "toml", "plain", "c"]
 
 _SUFFIXES: dict[str, Dialect] = {
     ".py": "python",
@@ -57,6 +61,7 @@ _SUFFIXES: dict[str, Dialect] = {
     ".conf": "plain",
     ".properties": "plain",
     ".mk": "plain",
+    **dict.fromkeys((".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".hh", ".hxx", ".cu", ".cuh"), "c"),
 }
 _PLAIN_NAMES = frozenset({"makefile", "gnumakefile", ".env", "dockerfile"})
 """Files whose values are words as written (`DEBUG=false`, `MODE=fifo`): shell, make, .env, INI.
@@ -69,12 +74,17 @@ _EXAMPLES: dict[Dialect, str] = {
     "json": '`"size": 8,  // strop: size` or `const size = 8;  // strop: size`',
     "toml": "`size = 8  # strop: size`",
     "plain": "`SIZE=8  # strop: size`",
+    "c": "`static const int BLOCK = 8;  // strop: block`",
 }
 
 _COMMENT = re.compile(r"(#|//)\s*strop\s*:")
 _TAIL = re.compile(
     r"^(?P<code>.*?)(?P<tail>\s*[,;]?\s*(?P<style>#|//)\s*strop\s*:\s*(?P<name>[A-Za-z_]\w*)\s*)$"
 )
+_C_SUFFIXED = re.compile(
+    r"(?P<number>[-+]?(?:0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))(?P<suffix>[fFlLuU]+)"
+)
+"""A C number with a type suffix (`0.001f`, `100L`, `8u`): the suffix is C's, not part of the value."""
 _YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
 _YAML_BARE = re.compile(r"^[A-Za-z_][\w.\-/]*$")
 
@@ -124,29 +134,50 @@ def example(dialect: Dialect | None) -> str:
     return _EXAMPLES[dialect or "python"]
 
 
+def instead(mark: Mark, dialect: Dialect | None) -> str:
+    """What to write in place of a marked line whose value is no single value of its parameter.
+
+    A C number with a suffix (`0.001f`) gets its own line back without the suffix, which C reads
+    as the same value (`static const float LR = 0.001;` converts the double): putting the value
+    "on a line of its own" was no help there, since it was on one. Anything else (a call, a
+    mapping) gets a line of the file's own kind.
+    """
+    suffixed = _C_SUFFIXED.fullmatch(mark.value) if mark.dialect in ("c", "json") else None
+    if suffixed is not None:
+        line = f"{mark.head}{suffixed['number']}{mark.tail}".strip()
+        return (
+            f"the suffix `{suffixed['suffix']}` is C's, not a value strop can rewrite (it would replace "
+            f"the whole `{mark.value}`); write the number without it: `{line}`"
+        )
+    shown = example(dialect or mark.dialect)
+    return f"strop would replace all of it; put the value on a line of its own, e.g. {shown}"
+
+
 def parse(line: str, dialect: Dialect | None) -> Mark | Unusable | None:
     """The mark on `line`, if any; `dialect` None reads the line's own signs (`//`, `:` or `=`)."""
-    if not _COMMENT.search(line):
+    if not (commented := _COMMENT.search(line)):
         return None
+    hint = example(dialect or ("json" if commented[1] == "//" else None))
     matched = _TAIL.match(line)
     if matched is None:
-        return Unusable("`strop:` must be followed by one [space] name and end the line", example(dialect))
+        return Unusable("`strop:` must be followed by one [space] name and end the line", hint)
     code, style = matched["code"], matched["style"]
     yaml = dialect == "yaml"
     split = _separator(code, equals=not yaml, colon_needs_space=yaml)
     if split is None:
-        return Unusable("no `=` or `:` before the value", example(dialect))
+        define = code.lstrip().startswith("#") and code.lstrip()[1:].lstrip().startswith("define")
+        return Unusable("a `#define` has no `=`" if define else "no `=` or `:` before the value", hint)
     after = code[split + 1 :]
     value = after.lstrip()
     if not value:
-        return Unusable("no value between the separator and the comment", example(dialect))
+        return Unusable("no value between the separator and the comment", hint)
     chosen = dialect or _line_dialect(style, code[split])
     head = code[: split + 1] + after[: len(after) - len(value)]
     kept = ""
-    if (comment := _comment_start(value, "//" if chosen == "json" else "#")) is not None:
+    if (comment := _comment_start(value, "//" if chosen in ("json", "c") else "#")) is not None:
         value, kept = value[:comment].rstrip(), value[len(value[:comment].rstrip()) :]
         if not value:
-            return Unusable("no value between the separator and the comment", example(dialect))
+            return Unusable("no value between the separator and the comment", hint)
     return Mark(matched["name"], head, value, kept + matched["tail"], chosen)
 
 
@@ -175,7 +206,7 @@ def literal(text: str, dialect: Dialect) -> Any:
             return tomllib.loads(f"v = {text}")["v"]
         except (tomllib.TOMLDecodeError, RecursionError):
             return _python_literal(text)
-    if dialect == "json":
+    if dialect in ("json", "c"):
         try:
             return json.loads(text)
         except (ValueError, RecursionError):
@@ -197,7 +228,7 @@ def render(value: Any, old: str, dialect: Dialect) -> str:
     if isinstance(value, str):
         return _string(value, old, dialect)
     if value is None:
-        return {"python": "None", "yaml": "null", "plain": ""}.get(dialect, "null")
+        return {"python": "None", "yaml": "null", "plain": "", "c": "NULL"}.get(dialect, "null")
     if isinstance(value, float):
         return _float(value, dialect)
     if isinstance(value, int):
@@ -305,6 +336,6 @@ def _float(value: float, dialect: Dialect) -> str:
         if exponent and "." not in mantissa:  # PyYAML reads `1e-05` as a string, `1.0e-05` as a float
             text = f"{mantissa}.0e{exponent}"
         return text
-    if dialect == "json":
+    if dialect in ("json", "c"):
         return json.dumps(value)
     return repr(value)  # python, toml, plain: `0.1`, `1e-05`

@@ -30,7 +30,7 @@ from typing import Any
 
 from agent.errors import TaskSpecError
 from agent.expression import Expression, ExpressionError, Kind, MissingValue, check_kinds, parse
-from agent.marks import Mark, Unusable, dialect_of, example
+from agent.marks import Mark, Unusable, dialect_of, example, instead
 from agent.marks import parse as parse_mark
 from agent.task import ParamSpec, ProposerSpec, Task
 
@@ -550,8 +550,8 @@ def _file_marks(task: Task, space: Space, relative: str, lines: list[str]) -> se
                 raise _files_error(
                     task,
                     "marked",
-                    f"{relative}:{number}: `strop: {mark.name}` marks {mark.value!r}, {refused}: strop would "
-                    f"replace all of it; put the value on a line of its own, e.g. {example(dialect)}",
+                    f"{relative}:{number}: `strop: {mark.name}` marks {mark.value!r}, {refused}: "
+                    f"{instead(mark, dialect)}",
                 )
             found.add(mark.name)
     if not found:

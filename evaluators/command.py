@@ -17,6 +17,7 @@ execution's outcome, the log file) live here as functions.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import time
 import unicodedata
@@ -26,6 +27,8 @@ from pathlib import Path
 from evaluators.integrity import ProtectedFiles
 from evaluators.metrics_output import (
     MetricsError,
+    ParsedMetrics,
+    decoded,
     last_json_object,
     parse_json_object,
     validate_metrics,
@@ -166,7 +169,7 @@ def clear_metrics_file(spec: EvaluatorSpec, folder: Path) -> None:
         leaf.unlink()
 
 
-def read_metrics(spec: EvaluatorSpec, execution: Execution, folder: Path) -> dict[str, float]:
+def read_metrics(spec: EvaluatorSpec, execution: Execution, folder: Path) -> ParsedMetrics:
     """The metrics the trusted side printed (or wrote to `metrics_file` under `folder`)."""
     if spec.metrics_file:
         from sandbox.artifacts import ArtifactError, read_artifact
@@ -175,10 +178,31 @@ def read_metrics(spec: EvaluatorSpec, execution: Execution, folder: Path) -> dic
             data = read_artifact(folder, spec.metrics_file, METRICS_FILE_MAX)
         except ArtifactError as error:
             raise MetricsError(f"metrics file {spec.metrics_file!r}: {error}") from None
-        raw = parse_json_object(data.decode("utf-8", errors="replace"), f"metrics file {spec.metrics_file!r}")
+        raw = parse_json_object(decoded(data), f"metrics file {spec.metrics_file!r}")
     else:
         raw = last_json_object(execution.stdout, spec.metric)
-    return validate_metrics(raw, spec.metric).metrics
+    return validate_metrics(raw, spec.metric)
+
+
+METRICS_FILE_LOGGED = "# metrics read from metrics_file: "
+"""How an evaluation log keeps the metrics strop read from `metrics_file` (one JSON line after
+this, below the stage's output): a log keeps the stdout it read metrics from, and without this
+line `strop audit` could not check a score that came from a file against anything."""
+
+
+def judged(spec: EvaluatorSpec, execution: Execution, folder: Path) -> tuple[Verdict, str]:
+    """The verdict of a stage that ended well, by the metrics it gave, and what its log adds.
+
+    An `ok` verdict's reason says which other metrics were left out (not finite numbers: a
+    `null`, a `NaN`), since they are gone from the record; the log's addition is the metrics
+    read from `metrics_file` (`METRICS_FILE_LOGGED`), empty for stdout, which the log holds.
+    """
+    try:
+        parsed = read_metrics(spec, execution, folder)
+    except MetricsError as error:
+        return Verdict(status=Status.BUGGY, reason=str(error)), ""
+    logged = f"{METRICS_FILE_LOGGED}{json.dumps(parsed.metrics)}\n" if spec.metrics_file else ""
+    return Verdict(status=Status.OK, metrics=parsed.metrics, reason=parsed.note), logged
 
 
 def log_text(stage: str, command: str, execution: Execution) -> str:
@@ -315,16 +339,12 @@ class CommandEvaluator:
                     phase=phase,
                     fingerprint=fingerprint,
                 )
-            verdict = failed_run(execution, budget, "evaluator")
+            verdict, logged = failed_run(execution, budget, "evaluator"), ""
             if verdict is None:
-                try:
-                    verdict = Verdict(
-                        status=Status.OK, metrics=read_metrics(self.spec, execution, place.work)
-                    )
-                except MetricsError as error:
-                    verdict = Verdict(status=Status.BUGGY, reason=str(error))
+                verdict, logged = judged(self.spec, execution, place.work)
                 verdict.feedback = execution.tail(FEEDBACK_CHARS)
-        log_path, log_digest = write_log(self.log_dir, name, phase, log_text("evaluator", command, execution))
+        text = log_text("evaluator", command, execution) + logged
+        log_path, log_digest = write_log(self.log_dir, name, phase, text)
         verdict.phase = phase
         verdict.fingerprint = fingerprint
         verdict.log_path = str(log_path)

@@ -3,6 +3,11 @@
 Pure functions: text in, metrics or a one-line reason out. No LLM ever reads a score.
 The text is hostile (a candidate may print it): a 5,000-digit integer, a number too large for a
 float or arrays nested 100,000 deep are a reason, never an exception that stops the run.
+
+Windows tools open text with a byte-order mark: one before a stdout line's JSON, or at the start
+of a metrics file (in UTF-8, or UTF-16/32 as PowerShell writes them), is read as absent. A line
+that still cannot be read is quoted with its invisible characters spelled out (`\\ufeff`), since
+a reason that quotes valid-looking JSON as "no JSON" tells a user nothing.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import json
 import math
 from dataclasses import dataclass
 
+BOM = "\ufeff"
+
 
 class MetricsError(ValueError):
     """The evaluator's output holds no usable metric; the message says why, in one line."""
@@ -18,19 +25,54 @@ class MetricsError(ValueError):
 
 @dataclass(frozen=True)
 class ParsedMetrics:
+    """The numeric metrics kept, the primary one's value, and what was left out and why."""
+
     metrics: dict[str, float]
     primary: float
+    dropped: tuple[str, ...] = ()
+    """Each other metric left out as not a finite number, in words: `cpu (null)`, `aux (NaN)`."""
+    past_limits: int = 0
+    """Numeric metrics left out past `MAX_METRICS`, or for a key over `MAX_KEY_CHARS`."""
+
+    @property
+    def note(self) -> str:
+        """One line on the metrics left out, for the verdict's reason ("" when none were).
+
+        A scorer's `"cpu": null` or `"aux": NaN` vanished from the record with no word: its
+        author looked for a metric that was never there and could not tell why.
+        """
+        said = []
+        if self.dropped:
+            shown = ", ".join(self.dropped[:SHOWN_DROPPED])
+            more = len(self.dropped) - SHOWN_DROPPED
+            said.append(
+                "other metrics left out, not finite numbers: "
+                + shown
+                + (f" and {more} more" if more > 0 else "")
+            )
+        if self.past_limits:
+            said.append(
+                f"{self.past_limits} numeric metric(s) left out past the {MAX_METRICS} kept "
+                f"(or for a key over {MAX_KEY_CHARS} characters)"
+            )
+        return "; ".join(said)
 
 
 def last_json_object(text: str, metric: str = "accuracy") -> dict[str, object]:
-    """The last line of `text` that parses as a JSON object; the error names the task's `metric`."""
+    """The last line of `text` that parses as a JSON object (a byte-order mark before it aside);
+    the error names the task's `metric`, and quotes the line that came closest."""
+    rejected: tuple[str, str] | None = None  # the last line shaped like an object that is not JSON, and why
     for line in reversed(text.strip().splitlines()):
-        line = line.strip()
+        line = line.strip().removeprefix(BOM).strip()
         if not (line.startswith("{") and line.endswith("}")):
             continue
         try:
             value = json.loads(line)
-        except (ValueError, RecursionError):  # not JSON, an integer over Python's digit limit, too deep
+        except json.JSONDecodeError as error:
+            rejected = rejected or (line, f"{error.msg} at column {error.colno}")
+            continue
+        except (ValueError, RecursionError):  # an integer over Python's digit limit, too deep
+            rejected = rejected or (line, "a number or nesting past what strop reads")
             continue
         if isinstance(value, dict):
             return value
@@ -39,14 +81,27 @@ def last_json_object(text: str, metric: str = "accuracy") -> dict[str, object]:
         raise MetricsError(
             f"the evaluator printed nothing on stdout (expected a JSON line such as {example})"
         )
-    last = " ".join(text.strip().splitlines()[-1].split())
-    last = "".join(c for c in last if c.isprintable())
-    shown = last if len(last) <= 80 else last[:79] + "…"
+    if rejected is not None:
+        said = f"its last line shaped like one, {quoted(rejected[0])}, is not JSON: {rejected[1]}"
+    else:
+        said = f"its last line: {quoted(text.strip().splitlines()[-1].strip())}"
     raise MetricsError(
-        f"the evaluator printed no JSON object line such as {example} on stdout (its last line: {shown!r}); "
+        f"the evaluator printed no JSON object line such as {example} on stdout ({said}); "
         "print the metrics as one JSON line last, e.g. `print(json.dumps(metrics))`, or name a file "
         "holding them with `metrics_file`"
     )
+
+
+def quoted(line: str, limit: int = 80) -> str:
+    """`line` for a reason: at most `limit` characters, in quotes, what does not print spelled out
+    as Python writes it (`\\ufeff`, `\\x1b`, `\\xa0`): an invisible character is often why it failed."""
+    return repr(line if len(line) <= limit else line[: limit - 1] + "…")
+
+
+def decoded(data: bytes) -> str:
+    """A metrics file's bytes as text: UTF-8, or UTF-16/32, with or without a byte-order mark
+    (JSON's own rules, `json.detect_encoding`); bytes that do not decode become U+FFFD."""
+    return data.decode(json.detect_encoding(data), errors="replace")
 
 
 def parse_json_object(text: str, source: str) -> dict[str, object]:
@@ -75,34 +130,60 @@ def validate_metrics(raw: dict[str, object], primary: str) -> ParsedMetrics:
     if primary_value is None:
         shown = "an integer too large for a float" if isinstance(value, int) else str(value)
         raise MetricsError(f"metric {primary!r} is {shown}, not a finite number")
-    return ParsedMetrics(metrics=_kept(raw, primary), primary=primary_value)
+    return _kept(raw, primary)
 
 
 MAX_METRICS = 64
 """Numeric metrics kept from one output (the primary one always among them)."""
 MAX_KEY_CHARS = 100
+SHOWN_DROPPED = 3
+"""Metrics left out that a verdict's note names; the rest are counted."""
 
 
-def _kept(raw: dict[str, object], primary: str) -> dict[str, float]:
+def _kept(raw: dict[str, object], primary: str) -> ParsedMetrics:
     """The finite numbers of `raw`, in the order printed: the primary metric, and up to
-    `MAX_METRICS` in all of the others whose keys are at most `MAX_KEY_CHARS` long.
+    `MAX_METRICS` in all of the others whose keys are at most `MAX_KEY_CHARS` long; the others
+    are said (`ParsedMetrics.note`).
 
     Every experiment's record keeps its metrics (in a git note, in each prompt and report);
     a scorer that prints 50,000 of them, or one 200 KB key, within the 1 MiB output limit
     made that record too big to write, and the run stopped with an internal error.
     """
     metrics: dict[str, float] = {}
-    others = 0
+    dropped: list[str] = []
+    others = past = 0
     for name, value in raw.items():
         number = finite_number(value)
         if number is None:
+            if name != primary:
+                dropped.append(f"{_key(name)} ({_what(value)})")
             continue
         if name == primary:
             metrics[name] = number
         elif len(name) <= MAX_KEY_CHARS and others < MAX_METRICS - 1:
             metrics[name] = number
             others += 1
-    return metrics
+        else:
+            past += 1
+    return ParsedMetrics(metrics, metrics[primary], tuple(dropped), past)
+
+
+def _key(name: str) -> str:
+    """A metric's key in a note: itself when short and printable, else quoted and cut."""
+    return name if len(name) <= 40 and name.isprintable() else quoted(name, 40)
+
+
+def _what(value: object) -> str:
+    """What a value that is not a finite number is, in JSON's words."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, int):
+        return "an integer too large for a float"
+    return {str: "a string", list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
 
 
 def finite_number(value: object) -> float | None:

@@ -65,16 +65,15 @@ from evaluators.command import (
     failed_run,
     finish_verdict,
     first_line,
+    judged,
     killed_reason,
     log_text,
     not_started,
-    read_metrics,
     tampered,
     write_log,
 )
 from evaluators.held import HeldRun
 from evaluators.integrity import ProtectedFiles
-from evaluators.metrics_output import MetricsError
 from evaluators.outputs import KeptOutputs, KeptStore, Sealed, SealError, seal_outputs
 from evaluators.run_stats import FILE as RUN_STATS_FILE
 from evaluators.run_stats import RUN_STATS_VAR, write_run_stats
@@ -315,7 +314,7 @@ class StagedEvaluator:
         if isinstance(scored, Verdict):
             return scored
         scorer_run, score_budget = scored
-        verdict = self._judge_score(scorer_run, score_budget, place, "")
+        verdict = self._judge_score(scorer_run, score_budget, place, "", log)
         return finish_verdict(verdict, scorer_run, started)
 
     @contextlib.contextmanager
@@ -509,7 +508,7 @@ class StagedEvaluator:
             scored.feedback = feedback
             return finish_verdict(scored, ran, started)
         scorer_run, score_budget = scored
-        verdict = self._judge_score(scorer_run, score_budget, place, feedback)
+        verdict = self._judge_score(scorer_run, score_budget, place, feedback, log)
         verdict.cpu_time = scorer_run.cpu_time
         if keep is not None and self.kept is not None and verdict.status is Status.OK:
             keep.copied = self.kept.copy(place.sealed, keep.folder)
@@ -597,7 +596,9 @@ class StagedEvaluator:
         readable_copy(self.trusted.final_private, place.final_private)
         return place.final_private
 
-    def _judge_score(self, execution: Execution, budget: Budgeted, place: Scratch, feedback: str) -> Verdict:
+    def _judge_score(
+        self, execution: Execution, budget: Budgeted, place: Scratch, feedback: str, log: list[str]
+    ) -> Verdict:
         failed = failed_run(execution, budget, "scorer")
         if failed is not None:
             last = first_line(execution.stderr) or first_line(execution.stdout)
@@ -615,11 +616,12 @@ class StagedEvaluator:
                 failed.reason = f"the scorer did not accept the outputs: {last or failed.reason}"[:300]
             failed.feedback = f"{feedback}\n--- scorer ---\n{last}"
             return failed
-        try:
-            metrics = read_metrics(self.spec, execution, place.scorer)
-        except MetricsError as error:
-            return Verdict(status=Status.BUGGY, reason=f"scorer: {error}", feedback=feedback)
-        return Verdict(status=Status.OK, metrics=metrics, feedback=feedback)
+        verdict, logged = judged(self.spec, execution, place.scorer)
+        log.append(logged)
+        if verdict.status is not Status.OK:
+            verdict.reason = f"scorer: {verdict.reason}"
+        verdict.feedback = feedback
+        return verdict
 
     def _sandboxed(
         self,

@@ -6,12 +6,15 @@ them, one line per problem.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from agent.cli import app
 from agent.cli.render import err, out, plural, print_json
+
+if TYPE_CHECKING:
+    from agent.loop.findings import HiddenTest
 
 IN_PROGRESS = 3
 """Exit status of an audit of a run a strop process is still running: nothing was checked."""
@@ -32,8 +35,9 @@ time budget left when the run ended on it is said as a note: `strop resume RUN -
 parent is an earlier experiment whose commit its own descends from: a failure means a note was
 removed or edited, or a branch moved, after the run (`git reflog BRANCH` shows where it was);
 - each scored experiment's evaluation log (in $STROP_HOME/runs/RUN/logs) is there, unchanged
-(its sha256 is in the note), and the recorded metrics are those the scorer printed in it:
-a failure means the note or the log was edited: do not trust that score;
+(its sha256 is in the note), and the recorded metrics are those the scorer printed in it (or,
+with `metrics_file`, those strop logged it read from the file): a failure means the note or
+the log was edited: do not trust that score;
 - each record's fields are those of its first version in the notes' history (git keeps each),
 changed only as strop changes them (evaluated once, or again after a time-budget cut; the
 hidden-test score set once; decisions only added), its idea is its commit's message and its
@@ -44,12 +48,15 @@ refs/notes/strop` shows each version);
 - the hidden-test score is on the best only, set once, and matches the final phase's log, which
 is unchanged (its sha256 is in the note; a record of an older strop holds none: said as a note);
 a best of an earlier end, before a resume, keeps its own, and a final phase cut short then run
-again keeps both logs: each said as a note.
+again keeps both logs: each said as a note. Every reading of the hidden test is listed, one
+line each (`hidden test: RUN/N METRIC = VALUE (when its log was written, the log)`; `--json`:
+`hidden_tests`), so you see how often the hidden answers were read, and on what.
 
-Not checkable from here, and said so: metrics a scorer writes to `metrics_file` (not logged),
-a search's points (no log), and a one-stage (`command`) task's scores, which the candidate
-can forge in the process that prints them. A passing audit does not prove that the scorer,
-its private data or strop were not tampered with before the run, nor that the sandbox held.
+Not checkable from here, and said so: metrics a scorer wrote to `metrics_file` under an older
+strop (its logs do not keep them), a search's points (no log), and a one-stage (`command`)
+task's scores, which the candidate can forge in the process that prints them. A passing audit
+does not prove that the scorer, its private data or strop were not tampered with before the
+run, nor that the sandbox held.
 
 Example:  strop audit latest --json"""
 
@@ -81,6 +88,8 @@ def audit_command(
             out.print(line + (f"  → {_one_line(problem.hint)}" if problem.hint else ""), markup=False)
         for note in report.unchecked:
             err.print(f"note: {_one_line(note)}", markup=False)
+        for reading in report.hidden_tests:
+            out.print(_hidden_test_line(reading, report.run.metric), markup=False)
         counts = (
             f"{plural(report.experiments, 'experiment')}, {plural(report.logs_checked, 'evaluation log')} "
             "checked"
@@ -95,6 +104,18 @@ def audit_command(
         raise typer.Exit(IN_PROGRESS)
     if not report.whole:
         raise typer.Exit(1)
+
+
+def _hidden_test_line(reading: HiddenTest, metric: str) -> str:
+    """`hidden test: RUN/N accuracy = 0.93 (2026-12-05T08:40:12Z, N-final.log)`: one reading of it."""
+    if not reading.recorded:
+        scored = "read, no score recorded (a final phase cut short)"
+    elif reading.value is None:
+        scored = "failed, no score"
+    else:
+        scored = f"{metric} = {reading.value:.6g}"
+    when = reading.when or "log not here"
+    return _one_line(f"hidden test: {reading.experiment} {scored} ({when}, {reading.log or 'no log'})")
 
 
 def _one_line(text: str) -> str:

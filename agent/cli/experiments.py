@@ -67,7 +67,9 @@ def eval_command(
 
     Checks the task file, creates the run (a branch strop/<run>/0 in the experiment
     repo), runs the evaluator in the sandbox and records the verdict in git.
-    Then runs the task's `final` (hidden-test) command once, if it has one.
+    Then scores the hidden test (`final`, `final_private`) on it once, if the task has
+    one, as a run does on its best: each `strop eval` reads the hidden answers again, so
+    tune by hand on the validation score, not on that one.
 
     Example:  strop eval benchmarks/tasks/digits-gbm --json
     """
@@ -130,7 +132,9 @@ def _print_eval(record: Any, run: Any, metric: str) -> None:
     if record.reason:
         out.print(f"  reason: {safe(record.reason, one_line=True)}")
     if record.final_metrics:
-        out.print(f"  final (hidden test): {name} = {record.final_metrics.get(metric, '—')}")
+        value = record.final_metrics.get(metric)
+        shown = f"{value:.6g}" if isinstance(value, int | float) else "—"  # as the validation score is
+        out.print(f"  final (hidden test): {name} = {shown}")
     out.print(
         f"  branch {record.branch} · {record.eval_seconds:.2f}s · sandbox {safe(record.backend or '—', one_line=True)}"
     )

@@ -445,13 +445,15 @@ def _clear_stale_stop(folder: Path, since: int) -> None:
 def preflight(task: Task) -> list[str]:
     """The task checked before a run exists: errors raise (`UserError`), oddities come back as notes.
 
-    [space] and [constraints] first, then the files the space is written into and the
-    evaluator's commands (`agent.space.check_files`, `agent.task.command_notes`).
+    [space] and [constraints] first, then the files the space is written into, the
+    evaluator's commands and the workspace's links that lead out of it (`agent.space.check_files`,
+    `agent.task.command_notes`, `agent.workspace_links.link_notes`).
     """
     from agent.space import check_files
     from agent.task import command_notes
+    from agent.workspace_links import link_notes
 
-    return [*validate_task(task), *check_files(task), *command_notes(task)]
+    return [*validate_task(task), *check_files(task), *command_notes(task), *link_notes(task)]
 
 
 UPFRONT_SECONDS = 1.0

@@ -11,8 +11,9 @@ log files):
 - each scored (`ok`) experiment's evaluation log is there, unchanged since its record
   was written (the note holds its sha256), and the metrics recorded are those the
   scorer's last JSON line in that log gives (with `folds`: the primary metric's mean,
-  which strop logs; with `metrics_file` the file is not logged, so only the log's
-  presence and digest are checked; a search's points have no log at all);
+  which strop logs; with `metrics_file`: the metrics strop logged it read from the file,
+  `METRICS_FILE_LOGGED`; a log of an older strop holds none, so only its presence and
+  digest are checked, said as a note; a search's points have no log at all);
 - each re-evaluation of a confirmation (`agent.confirmation`) likewise: its log there,
   unchanged, and giving the metrics recorded;
 - the best the run reports is the best scored experiment by the run's own direction
@@ -44,12 +45,12 @@ from typing import TYPE_CHECKING
 from agent.errors import UnreadableRecord
 from agent.experiments import BRANCH_PREFIX, NOTES_REF, RUNS_REF, ExperimentRepo
 from agent.home import log_place
-from agent.loop.findings import Audit, Problem
+from agent.loop.findings import Audit, HiddenTest, Problem
 from agent.loop.record_history import check_commits, check_history, check_logs_named, read_history
 from agent.records import NAMES_FINAL_LOG, ExperimentRecord, RunRecord, best_experiment
 from agent.run_index import RunIndex
-from evaluators.command import FINAL_LOG
-from evaluators.metrics_output import MetricsError, last_json_object, validate_metrics
+from evaluators.command import FINAL_LOG, METRICS_FILE_LOGGED
+from evaluators.metrics_output import MetricsError, last_json_object, parse_json_object, validate_metrics
 from evaluators.spec import EvaluatorSpec
 from evaluators.verdict import Status
 
@@ -87,6 +88,7 @@ def provenance_audit(run_id: str, home: Path, index: RunIndex, report: Audit) ->
         _check_logs(run, records, spec, home, report)
         _check_best(run, records, report)
         _check_final(run, records, spec, home, git, report)
+        report.hidden_tests = hidden_tests(run, records, home)
         history = read_history(run.id, [r.commit for r in records.values()], run.base_commit, git)
         check_history(run.id, history, {r.commit for r in records.values()}, report)
         check_commits(run.id, history, task, git, report)
@@ -357,12 +359,7 @@ def _check_confirmation_logs(
 
 def _say_what_logs_hold(spec: EvaluatorSpec, report: Audit) -> None:
     """What this evaluator's logs cannot vouch for, as notes."""
-    if spec.metrics_file:
-        report.unchecked.append(
-            f"the scorer writes its metrics to {spec.metrics_file}, which the log does not keep: "
-            "scores were checked for their logs' presence and digests only"
-        )
-    elif spec.folds > 1:
+    if spec.folds > 1:
         report.unchecked.append(
             f"with folds, the log keeps the mean of {spec.metric} only: other metrics were not checked"
         )
@@ -389,16 +386,24 @@ def _check_log(log: _Log, spec: EvaluatorSpec, report: Audit) -> bool:
             )
         )
         return False
-    if log.metrics is None or spec.metrics_file:
+    if log.metrics is None:
         return True
     mismatch = _metrics_mismatch(data.decode(errors="replace"), spec, log.phase, log.metrics)
-    if mismatch:
+    if mismatch is None:
+        older = (
+            f"the scorer writes its metrics to {spec.metrics_file}, which the logs of an older strop "
+            "do not keep: those scores were checked for their logs' presence and digests only"
+        )
+        if older not in report.unchecked:
+            report.unchecked.append(older)
+    elif mismatch:
         report.problems.append(Problem(f"{log.name}'s {words.differs}: {mismatch}", words.hint))
     return True
 
 
-def _metrics_mismatch(log: str, spec: EvaluatorSpec, phase: str, recorded: dict[str, float]) -> str:
-    """How the recorded metrics differ from the log's (empty when they agree)."""
+def _metrics_mismatch(log: str, spec: EvaluatorSpec, phase: str, recorded: dict[str, float]) -> str | None:
+    """How the recorded metrics differ from the log's (empty when they agree; None when the log
+    keeps none to compare: an older strop's log of metrics read from `metrics_file`)."""
     if phase == "validate" and spec.folds > 1:
         marker = f"# {spec.metric} by fold: "
         at = log.rfind(marker)
@@ -420,11 +425,20 @@ def _metrics_mismatch(log: str, spec: EvaluatorSpec, phase: str, recorded: dict[
     if at < 0:
         return f"the log holds no output of stage {stage}"
     section = log[at:]
-    start = section.find("--- stdout ---\n")
-    end = section.find("\n--- stderr ---\n", start)
-    stdout = section[start + len("--- stdout ---\n") : end if end >= 0 else None] if start >= 0 else ""
     try:
-        logged = validate_metrics(last_json_object(stdout, spec.metric), spec.metric).metrics
+        if spec.metrics_file:
+            line = _metrics_file_line(section)
+            if line is None:
+                return None
+            raw = parse_json_object(line, "its line of the metrics read from metrics_file")
+        else:
+            start = section.find("--- stdout ---\n")
+            end = section.find("\n--- stderr ---\n", start)
+            stdout = (
+                section[start + len("--- stdout ---\n") : end if end >= 0 else None] if start >= 0 else ""
+            )
+            raw = last_json_object(stdout, spec.metric)
+        logged = validate_metrics(raw, spec.metric).metrics
     except MetricsError as error:
         return f"the log's output gives no metrics ({error})"
     if logged == recorded:
@@ -432,6 +446,15 @@ def _metrics_mismatch(log: str, spec: EvaluatorSpec, phase: str, recorded: dict[
     differ = sorted(k for k in set(logged) | set(recorded) if logged.get(k) != recorded.get(k))
     shown = ", ".join(f"{k} = {recorded.get(k)} recorded, {logged.get(k)} logged" for k in differ[:3])
     return shown + (" …" if len(differ) > 3 else "")
+
+
+def _metrics_file_line(section: str) -> str | None:
+    """The metrics strop logged it read from `metrics_file`, after a stage's output (the last
+    such line: the stage's own output, above it, may print anything); None when there is none."""
+    at = section.rfind(f"\n{METRICS_FILE_LOGGED}")
+    if at < 0:
+        return None
+    return section[at + 1 + len(METRICS_FILE_LOGGED) :].split("\n", 1)[0]
 
 
 # ------------------------------------------------------------------ the best and its hidden test
@@ -566,6 +589,40 @@ def _check_final_logs(run: RunRecord, finals: dict[int, ExperimentRecord], logs:
                 f"the hidden test was run {len(readings)} times on {run.id}/{number} ({', '.join(readings)}): "
                 f"a final phase cut short before its score was recorded, then run again; the score is {kept}'s"
             )
+
+
+def hidden_tests(run: RunRecord, records: dict[int, ExperimentRecord], home: Path) -> list[HiddenTest]:
+    """Every reading of the hidden test: each record's score with its log, and each hidden-test log
+    in the run's folder that no record's score comes from (a final phase cut short, run again)."""
+    logs = home / "runs" / run.id / "logs"
+    readings = []
+    for record in records.values():
+        if record.final_metrics is not None:
+            path = (
+                log_place(home, record.final_log_path)
+                if record.final_log_path
+                else logs / f"{record.id}-final.log"
+            )
+            value = record.final_metrics.get(run.metric)
+            readings.append(HiddenTest(f"{run.id}/{record.id}", value, _written_at(path), path.name))
+    scored = {reading.log for reading in readings}
+    for path in logs.glob("*-final*.log") if logs.is_dir() else []:
+        if (named := FINAL_LOG.fullmatch(path.name)) and path.name not in scored:
+            readings.append(
+                HiddenTest(f"{run.id}/{named[1]}", None, _written_at(path), path.name, recorded=False)
+            )
+    return sorted(readings, key=lambda r: (int(r.experiment.rsplit("/", 1)[1]), _final_log_order(r.log)))
+
+
+def _written_at(path: Path) -> str | None:
+    """When `path` was last written, in UTC to the second; None when it is not there."""
+    from datetime import UTC, datetime
+
+    try:
+        stamp = path.stat().st_mtime
+    except OSError:
+        return None
+    return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _final_log_order(name: str) -> int:

@@ -1,0 +1,65 @@
+"""`strop audit` lists every reading of the hidden test: on which experiment, what it scored, when.
+
+The README said the audit "lists every such scoring", and it listed none: a reader saw that the
+record was consistent, not how often the hidden answers were read. Real runs of the tiny task
+(its `final` is the hidden test), read through the real CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from agent.home import strop_home
+
+from .conftest import make_task
+
+ROOT = Path(__file__).resolve().parents[2]
+STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+
+
+def strop(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-W", "ignore", "-m", "agent.cli", *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_the_hidden_test_scored_on_the_best_is_listed_in_text_and_json(tmp_path: Path) -> None:
+    done = strop("run", str(make_task(tmp_path / "t", experiments=4)), "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    run, best = result["run"], result["best"]
+    value = best["final_metrics"]["score"]
+
+    text = strop("audit", run)
+    assert text.returncode == 0, text.stdout + text.stderr
+    (line,) = [line for line in text.stdout.splitlines() if line.startswith("hidden test: ")]
+    assert re.fullmatch(
+        rf"hidden test: {run}/{best['id']} score = {value:.6g} \({STAMP}, {best['id']}-final\.log\)", line
+    ), line
+
+    report = json.loads(strop("audit", run, "--json").stdout)
+    (reading,) = report["hidden_tests"]
+    assert reading["experiment"] == f"{run}/{best['id']}" and reading["value"] == value
+    assert re.fullmatch(STAMP, reading["when"]) and reading["log"] == f"{best['id']}-final.log"
+    assert reading["recorded"] is True
+
+
+def test_a_reading_cut_short_is_listed_beside_the_one_recorded(tmp_path: Path) -> None:
+    """A final phase cut short, then run again by a resume, read the hidden answers twice."""
+    done = strop("run", str(make_task(tmp_path / "t", experiments=3)), "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    run, best = result["run"], result["best"]["id"]
+    logs = strop_home() / "runs" / run / "logs"
+    shutil.copy(logs / f"{best}-final.log", logs / f"{best}-final-2.log")
+    report = json.loads(strop("audit", run, "--json").stdout)
+    assert [(r["log"], r["recorded"]) for r in report["hidden_tests"]] == [
+        (f"{best}-final.log", True),
+        (f"{best}-final-2.log", False),
+    ]
+    text = strop("audit", run).stdout
+    assert f"hidden test: {run}/{best} read, no score recorded (a final phase cut short)" in text
