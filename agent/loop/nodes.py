@@ -1203,7 +1203,8 @@ class Nodes:
             measured = f"{len(confirmations) - cut} re-evaluations" + (
                 f" (and {cut} cut by time)" if cut else ""
             )
-            parts.append(f"confirmation: {measured}, {seconds:.1f}s (not experiments)")
+            # summed over lanes (`--parallel` runs a round at once): the evaluations' own seconds
+            parts.append(f"confirmation: {measured}, {seconds:.1f}s of evaluation (not experiments)")
         if budget.spec.tokens is not None:
             parts.append(overrun("tokens", usage.tokens, budget.spec.tokens, unit=""))
         if budget.spec.cost is not None:
