@@ -28,11 +28,19 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import subprocess
 import uuid
 from pathlib import Path
 
-from sandbox.memory import CGROUP_PREFIX, CgroupPlace, MemoryCgroup, empty, own_cgroup, remove, sweep
+from sandbox.memory import (
+    CGROUP_PREFIX,
+    CgroupPlace,
+    MemoryCgroup,
+    empty,
+    enter_once,
+    own_cgroup,
+    remove,
+    sweep,
+)
 
 
 class CpuCgroup:
@@ -121,12 +129,8 @@ def cpuacct_support() -> Path | str:
         os.mkdir(probe.path, 0o755)
     except OSError as error:
         return f"cannot make a cpuacct cgroup in {folder}: {error.strerror or error}"
-    try:
-        subprocess.run(["true"], preexec_fn=probe.enter, check=True, timeout=30)
-    except (OSError, subprocess.SubprocessError) as error:
-        return f"cannot move a process into a cpuacct cgroup in {folder}: {error}"
-    finally:
-        probe.close()
+    if failed := enter_once(probe, folder, "cpuacct"):
+        return failed
     return folder if probe.seconds is not None else f"cannot read cpuacct.usage in {folder}"
 
 

@@ -65,6 +65,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from sandbox.execution import KilledBy
 from sandbox.process import process_alive
@@ -506,13 +507,27 @@ def cgroup_support() -> CgroupPlace | str:
         probe = MemoryCgroup(place, 64 << 20)
     except OSError as error:
         return f"cannot make a memory cgroup in {place.folder}: {error.strerror or error}"
+    failed = enter_once(probe, place.folder, "memory")
+    return place if failed is None else failed
+
+
+class Enterable(Protocol):
+    """A cgroup a process can be moved into (`preexec_fn`) and that is closed after."""
+
+    def enter(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def enter_once(probe: Enterable, folder: Path, kind: str) -> str | None:
+    """Move a short-lived process (`true`) into cgroup `probe`, then close it: why that failed
+    (a cgroup made but not enterable: a delegation or a security module's refusal), or None."""
     try:
         subprocess.run(["true"], preexec_fn=probe.enter, check=True, timeout=30)
     except (OSError, subprocess.SubprocessError) as error:
-        return f"cannot move a process into a memory cgroup in {place.folder}: {error}"
+        return f"cannot move a process into a {kind} cgroup in {folder}: {error}"
     finally:
         probe.close()
-    return place
+    return None
 
 
 def memory_cgroup(limit: int) -> MemoryCgroup | str:

@@ -22,11 +22,9 @@ from agent.experiments import ExperimentRepo
 from agent.home import strop_home
 from agent.loop import Overrides, start_run
 from agent.loop.audit import audit_provenance, audit_run
-from agent.proposers.base import ProposalRequest
-from agent.run import Candidate
 from agent.run_index import RunIndex
-from agent.space import Space
 from agent.task import load_task
+from tests.loop.test_confirmation import Points
 
 ROOT = Path(__file__).resolve().parents[2]
 SLEEP = 0.5
@@ -73,22 +71,6 @@ x = {{ type = "float", low = -5, high = 5 }}
 """
 
 XS = [1.0, 0.5, 0.2]  # experiments 1-3; experiment 0 is x = 0: four contenders, 2 x 4 re-evaluations
-
-
-class Points:
-    """Proposes the given values of x in order (a model's answers, scripted)."""
-
-    name = "scripted"
-
-    def __init__(self, task: Path, xs: list[float]) -> None:
-        self.task = load_task(task)
-        self.space = Space.from_task(self.task)
-        self.xs = list(xs)
-
-    def propose(self, request: ProposalRequest) -> Candidate:
-        point = {"x": self.xs.pop(0)}
-        files = self.space.materialise(point, request.parent_checkout, self.task.spec.proposer)
-        return Candidate(idea=f"try {point}", files=files, proposer=self.name, params=point)
 
 
 def lanes_task(root: Path, experiments: int = 4) -> Path:
