@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,22 +18,9 @@ from agent.loop import Overrides, resume_run, start_run
 from agent.run_index import RunIndex
 from agent.task import load_task
 from evaluators.verdict import Status
-from tests.llm.support import FIXED_TURNS, git_workspace, llm_task_file
+from tests.llm.support import FIXED_TURNS, llm_task_file
 
 NO_CODE = "I think the code is fine as it is."
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    evaluate = 'import json, model\nprint(json.dumps({"score": model.VALUE}))\n'
-    return git_workspace(tmp_path, {"model.py": "VALUE = 1\n", "evaluate.py": evaluate})
-
-
-@pytest.fixture
-def index(isolated_home: Path) -> Iterator[RunIndex]:
-    opened = RunIndex(isolated_home)
-    yield opened
-    opened.close()
 
 
 def maxed(request: RecordedRequest) -> Reply:

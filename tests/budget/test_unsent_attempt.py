@@ -13,10 +13,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from agent.llm.scripted_server import RecordedRequest, Reply, ScriptedServer
 from agent.loop import Overrides, resume_run, start_run
@@ -24,25 +21,12 @@ from agent.loop.audit import audit_run
 from agent.run_index import RunIndex
 from agent.task import load_task
 from evaluators.verdict import Status
-from tests.llm.support import git_workspace, llm_task_file
+from tests.llm.support import llm_task_file
 
 ROOT = Path(__file__).resolve().parents[2]
 REFUSED = re.compile(
     r"^token budget: \d+ tokens left cannot pay for a prompt of about \d+ tokens .*; not sent$"
 )
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    evaluate = 'import json, model\nprint(json.dumps({"score": model.VALUE}))\n'
-    return git_workspace(tmp_path, {"model.py": "VALUE = 1\n", "evaluate.py": evaluate})
-
-
-@pytest.fixture
-def index(isolated_home: Path) -> Iterator[RunIndex]:
-    opened = RunIndex(isolated_home)
-    yield opened
-    opened.close()
 
 
 def raise_value(request: RecordedRequest) -> Reply:
