@@ -5,7 +5,7 @@
     "lr": 0.1,            # strop: lr                a Python dict entry
     size: 8               # strop: size              YAML
     const flag = false;   // strop: flag             JavaScript, JSON with comments
-    static const int N = 8;  // strop: n             C, C++, CUDA (not a `#define`, not `0.001f`)
+    static const float LR = 0.001f;  // strop: lr    C, C++, CUDA (not a `#define`)
 
 The value is what follows the separator up to the comment (a `,` or `;` just before the comment
 stays where it is). The separator is the first `=` outside quotes, else the first `:`: so a
@@ -16,9 +16,12 @@ A value is read, and a new one written, in the file's own language (its *dialect
 suffix): YAML `true` and `1.0e-05`, Python `True` and `1e-05`, JSON/JavaScript `true`; a string
 keeps the quotes it had (`"fifo"` becomes `"lru"`, `'fifo'` becomes `'lru'`, a bare YAML `fifo`
 becomes a bare `lru` when YAML reads that back as the same string). C reads and writes its values
-as JSON does (`1e-05`, `true`, `"lru"`); a C number with a suffix (`0.001f`, `100L`) is no value
-strop can write back as it was, and a `#define` has no `=`: each is refused, with the line to
-write instead (`static const float LR = 0.001;  // strop: lr`).
+as JSON does (`1e-05`, `true`, `"lru"`), and its number literals as C (`CNumber`): `0.001f`, `8UL`,
+`0x10` read as numbers, and a new value keeps the literal's suffix, base and kind (`0.001f`
+becomes `0.002f`, and 1 becomes `1.0f`, since `1f` is no C; `0x10` becomes `0x20`): dropping the
+`f` made a `float` a `double`. A value the literal cannot hold (0.5 for `16u`, -1 for `8u`) is
+refused before the run (`cannot_hold`). A `#define` has no `=`: it is refused, with the line to
+write instead (`static const int BLOCK = 8;  // strop: block`).
 
 `parse` tells three lines apart: no mark (None), a usable mark (`Mark`), and a line that holds a
 `strop:` comment the reader cannot use (`Unusable`, with the form expected): before this module,
@@ -84,7 +87,16 @@ _TAIL = re.compile(
 _C_SUFFIXED = re.compile(
     r"(?P<number>[-+]?(?:0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))(?P<suffix>[fFlLuU]+)"
 )
-"""A C number with a type suffix (`0.001f`, `100L`, `8u`): the suffix is C's, not part of the value."""
+"""Anything like a number with a type suffix (`0.001f`, `1f`, `8uu`): valid C or not, for the hint."""
+_C_NUMBER = re.compile(
+    r"(?P<sign>[-+]?)(?:"
+    r"(?P<floating>(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+)(?P<float_suffix>[fFlL]?)"
+    r"|(?P<integer>0[xX][0-9a-fA-F]+|0[0-7]*|[1-9]\d*)"
+    r"(?P<int_suffix>(?:[uU](?:ll|LL|[lL])?|(?:ll|LL|[lL])[uU]?)?))"
+)
+"""A C number literal as C writes it: a floating one with `f` or `l` (either case) or none, an
+integer one (decimal, `0x` hex, `0` octal) with `u`, `l`, `ll` in C's orders and cases (`8ULL`,
+`8llu`; not `8lL`). Not hex floats, digit separators or C23's `wb` and `df`."""
 _YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
 _YAML_BARE = re.compile(r"^[A-Za-z_][\w.\-/]*$")
 
@@ -121,6 +133,101 @@ class Unusable:
         return f"{where}: `{shown}` is not a marked line strop can use ({self.why}); write {self.expected}"
 
 
+@dataclass(frozen=True)
+class CNumber:
+    """A C number literal taken apart (`-`, `0x`, `10`, `UL`), so a new value is written as the
+    same kind of literal: a `float` constant stays a `float` (`0.001` is a `double`: dropping the
+    `f` changes the program's types, and `-Wdouble-promotion` says so).
+    """
+
+    sign: str
+    prefix: str  # "0x" or "0X" (hex), "0" (octal), "" (decimal)
+    digits: str
+    floating: bool
+    suffix: str
+
+    @classmethod
+    def parse(cls, text: str) -> CNumber | None:
+        """The literal `text` is, or None when it is none C reads (`1f`, `8lL`, `1.5u`, `08`)."""
+        matched = _C_NUMBER.fullmatch(text)
+        if matched is None:
+            return None
+        if matched["floating"] is not None:
+            return cls(matched["sign"], "", matched["floating"], True, matched["float_suffix"])
+        integer = matched["integer"]
+        prefix = (
+            integer[:2] if integer[1:2] in ("x", "X") else "0" if integer[:1] == "0" and integer[1:] else ""
+        )
+        return cls(matched["sign"], prefix, integer[len(prefix) :], False, matched["int_suffix"])
+
+    @property
+    def value(self) -> int | float:
+        number = (
+            float(self.digits) if self.floating else int(self.digits, {"0": 8, "": 10}.get(self.prefix, 16))
+        )
+        return -number if self.sign == "-" else number
+
+    @property
+    def plain(self) -> bool:
+        """A decimal integer without a suffix: any number written in its place is C (`N = 0.5;`)."""
+        return not (self.floating or self.prefix or self.suffix)
+
+    @property
+    def kind(self) -> str:
+        if self.floating:
+            return "floating literal"
+        unsigned = "u" in self.suffix.lower()
+        base = {"": "", "0": "octal "}.get(self.prefix, "hex ")
+        return f"{'unsigned ' if unsigned else ''}{base}integer literal"
+
+    def holds(self, value: Any) -> bool:
+        """Whether `value` can be written as this kind of literal (not `0.5` as an integer, not -1
+        as an unsigned one, not a string or a bool as any)."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        if isinstance(value, float) and (not self.floating or not math.isfinite(value)):
+            return False
+        return not ("u" in self.suffix.lower() and value < 0)
+
+    def written(self, value: int | float) -> str:
+        """`value` as this kind of literal: `0.002f` for `0.001f`, `1.0f` for 1, `0x20` for `0x10`."""
+        negative = value < 0 or (isinstance(value, float) and math.copysign(1.0, value) < 0)
+        sign = "-" if negative else "+" if self.sign == "+" else ""
+        if self.floating:
+            return f"{sign}{repr(abs(float(value)))}{self.suffix}"  # repr has a `.` or an `e`: C's own
+        magnitude = abs(int(value))
+        if self.prefix in ("0x", "0X"):
+            width = len(self.digits) if self.digits.startswith("0") else 0  # `0x0010` stays 4 digits
+            digits = format(magnitude, f"0{width}x")
+            digits = digits.upper() if any(char in "ABCDEF" for char in self.digits) else digits
+        elif self.prefix == "0":
+            digits = format(magnitude, "o")
+        else:
+            digits = str(magnitude)
+        return f"{sign}{self.prefix}{digits}{self.suffix}"
+
+
+def cannot_hold(mark: Mark, value: Any) -> str | None:
+    """Why a marked C literal cannot hold `value` in its own form (`0.5` for `16u`), with what to
+    write instead, or None. A plain decimal `8` holds any number, as JSON's does: `N = 0.5;` is C.
+    """
+    number = CNumber.parse(mark.value) if mark.dialect == "c" else None
+    if number is None or number.plain or number.holds(value):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        fix = f"make {mark.name}'s choices numbers"
+    elif isinstance(value, float) and not number.floating:
+        fix = f"give {mark.name} integer values (an int parameter), or write a floating literal (`{number.value}.0`)"
+    elif isinstance(value, float):
+        fix = f"keep {mark.name} to finite numbers"
+    else:
+        bare = f"{number.sign}{number.prefix}{number.digits}{number.suffix.replace('u', '').replace('U', '')}"
+        fix = f"drop the `u` (`{bare}`), or raise {mark.name}'s low to 0"
+    return (
+        f"`{mark.value}` is a C {number.kind}, which cannot hold [space] {mark.name}'s value {value!r}: {fix}"
+    )
+
+
 def dialect_of(path: str | PurePath) -> Dialect | None:
     """The language a file's values are written in, from its suffix (None: decided per line)."""
     pure = PurePath(path)
@@ -137,17 +244,23 @@ def example(dialect: Dialect | None) -> str:
 def instead(mark: Mark, dialect: Dialect | None) -> str:
     """What to write in place of a marked line whose value is no single value of its parameter.
 
-    A C number with a suffix (`0.001f`) gets its own line back without the suffix, which C reads
-    as the same value (`static const float LR = 0.001;` converts the double): putting the value
-    "on a line of its own" was no help there, since it was on one. Anything else (a call, a
-    mapping) gets a line of the file's own kind.
+    Something that looks like a suffixed number but is none C reads (`1f`, `1.5u`), or a suffixed
+    number in a file whose language has no suffixes, gets its own line back as a number that is
+    read (`1.0f`, `1.5`): putting the value "on a line of its own" was no help there, since it was
+    on one. Anything else (a call, a mapping) gets a line of the file's own kind.
     """
     suffixed = _C_SUFFIXED.fullmatch(mark.value) if mark.dialect in ("c", "json") else None
-    if suffixed is not None:
-        line = f"{mark.head}{suffixed['number']}{mark.tail}".strip()
+    if suffixed is not None and (mark.dialect != "c" or CNumber.parse(mark.value) is None):
+        number, suffix = suffixed["number"], suffixed["suffix"]
+        if mark.dialect == "c":
+            floating = suffix.lower() in ("f", "l") and not number.lower().startswith(("0x", "-0x", "+0x"))
+            fixed = f"{number}.0{suffix}" if floating and not re.search(r"[.eE]", number) else number
+            line = f"{mark.head}{fixed}{mark.tail}".strip()
+            return f"`{mark.value}` is no number C reads; write `{line}`"
+        line = f"{mark.head}{number}{mark.tail}".strip()
         return (
-            f"the suffix `{suffixed['suffix']}` is C's, not a value strop can rewrite (it would replace "
-            f"the whole `{mark.value}`); write the number without it: `{line}`"
+            f"the suffix `{suffix}` is read in C, C++ and CUDA files (.c, .h, .cpp, .cu, ...), not here; "
+            f"write the number without it: `{line}`"
         )
     shown = example(dialect or mark.dialect)
     return f"strop would replace all of it; put the value on a line of its own, e.g. {shown}"
@@ -206,6 +319,8 @@ def literal(text: str, dialect: Dialect) -> Any:
             return tomllib.loads(f"v = {text}")["v"]
         except (tomllib.TOMLDecodeError, RecursionError):
             return _python_literal(text)
+    if dialect == "c" and (number := CNumber.parse(text)) is not None:
+        return number.value  # `0.001f`, `8UL`, `0x10`, `010` (8, as C reads it)
     if dialect in ("json", "c"):
         try:
             return json.loads(text)
@@ -217,7 +332,10 @@ def literal(text: str, dialect: Dialect) -> Any:
 
 
 def render(value: Any, old: str, dialect: Dialect) -> str:
-    """`value` written in `dialect`; a string quoted as `old` was (`"`, `'`, or bare in YAML)."""
+    """`value` written in `dialect`; a string quoted as `old` was (`"`, `'`, or bare in YAML), a C
+    number as the literal `old` was (`0.001f` → `0.002f`)."""
+    if dialect == "c" and (number := CNumber.parse(old)) is not None and number.holds(value):
+        return number.written(value)
     if isinstance(value, bool):
         if dialect == "python":
             return repr(value)

@@ -30,7 +30,7 @@ from typing import Any
 
 from agent.errors import TaskSpecError
 from agent.expression import Expression, ExpressionError, Kind, MissingValue, check_kinds, parse
-from agent.marks import Mark, Unusable, dialect_of, example, instead
+from agent.marks import Mark, Unusable, cannot_hold, dialect_of, example, instead
 from agent.marks import parse as parse_mark
 from agent.task import ParamSpec, ProposerSpec, Task
 
@@ -553,6 +553,9 @@ def _file_marks(task: Task, space: Space, relative: str, lines: list[str]) -> se
                     f"{relative}:{number}: `strop: {mark.name}` marks {mark.value!r}, {refused}: "
                     f"{instead(mark, dialect)}",
                 )
+            for value in _extremes(space.params[mark.name]):
+                if refused := cannot_hold(mark, value):
+                    raise _files_error(task, "marked", f"{relative}:{number}: {refused}")
             found.add(mark.name)
     if not found:
         raise _files_error(
@@ -578,6 +581,14 @@ def _not_a_value(param: Param, value: Any) -> str | None:
     if param.spec.type == "bool" and not isinstance(value, bool):
         return "not true or false (the [space] parameter is bool)"
     return None
+
+
+def _extremes(param: Param) -> list[Any]:
+    """Values of `param` that tell whether a marked literal holds them all: a number's bounds (of
+    its type: floats for a float parameter, even at 1.0), or every choice."""
+    if param.numeric:
+        return [param.coerce(param.spec.low), param.coerce(param.spec.high)]
+    return param.choices
 
 
 def _unknown_mark(space: Space, relative: str, number: int, name: str) -> str:
