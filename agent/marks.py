@@ -194,7 +194,7 @@ class CNumber:
         negative = value < 0 or (isinstance(value, float) and math.copysign(1.0, value) < 0)
         sign = "-" if negative else "+" if self.sign == "+" else ""
         if self.floating:
-            return f"{sign}{repr(abs(float(value)))}{self.suffix}"  # repr has a `.` or an `e`: C's own
+            return f"{sign}{_float_digits(abs(float(value)), self.suffix)}{self.suffix}"
         magnitude = abs(int(value))
         if self.prefix in ("0x", "0X"):
             width = len(self.digits) if self.digits.startswith("0") else 0  # `0x0010` stays 4 digits
@@ -205,6 +205,24 @@ class CNumber:
         else:
             digits = str(magnitude)
         return f"{sign}{self.prefix}{digits}{self.suffix}"
+
+
+def _float_digits(value: float, suffix: str) -> str:
+    """The shortest decimal C reads back as the same number of the literal's type: a `float` (an
+    `f` suffix) holds 24 bits, so `0.08056775f`, not the double's `0.08056775408023126f` (C rounds
+    both to one float). Always with a `.` or an `e`, as a floating literal needs."""
+    if suffix.lower() != "f" or not math.isfinite(value):
+        return repr(value)
+    import numpy as np
+
+    with np.errstate(over="ignore"):
+        single = np.float32(value)
+    if not np.isfinite(single):  # past a float's range: C makes it inf either way, say it as written
+        return repr(value)
+    shortest = np.format_float_positional(single, unique=True, trim="0")
+    if "e" not in repr(value) and len(shortest) <= 20:
+        return shortest
+    return np.format_float_scientific(single, unique=True, trim="0")
 
 
 def cannot_hold(mark: Mark, value: Any) -> str | None:

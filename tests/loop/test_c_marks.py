@@ -121,6 +121,22 @@ def test_c_number_literals_round_trip_keeping_their_suffix(value: str, new: floa
 
 
 @pytest.mark.parametrize(
+    ("new", "written"),
+    [(0.08056775408023126, "0.080567755f"), (123456789.0, "123456790.0f"), (1e-7, "1.0e-07f"), (0.1, "0.1f")],
+)
+def test_a_float_literal_gets_the_digits_a_float_holds(new: float, written: str) -> None:
+    """A float holds 24 bits: the double's 17 digits (`0.08056775408023126f`) say more than C keeps;
+    the shortest decimal that reads back as the same float is written, and C reads the same float."""
+    import numpy as np
+
+    mark = parse("static const float LR = 0.001f;  // strop: lr", "c")
+    assert isinstance(mark, Mark)
+    rewritten = mark.with_value(new)
+    assert rewritten == f"static const float LR = {written};  // strop: lr"
+    assert np.float32(float(written.rstrip("f"))) == np.float32(new)
+
+
+@pytest.mark.parametrize(
     ("line", "value"),
     [
         ("static const float LR = 0.001f; // strop: lr", 0.001),
