@@ -10,18 +10,30 @@ scorer, the candidates' code, logs and diffs, the run index, the model's replies
 each run's folder 0700 too. An existing home other users may enter (an older strop made
 it 0755, or the user did) is closed to 0700 when strop starts, with one line on stderr
 saying so (`private_home`): the run folders alone left the index, the knowledge store and
-memory open. A home that belongs to another user is not strop's to change: it is left as it
-is, with one line saying others may read it. The sandboxes still read what they are given:
+memory open. A folder that is more than strop's home (/tmp, `/`, the user's home, a folder of
+other files, another user's) is not strop's to change: it is left as it is, with one line
+saying others may read what strop keeps there. The sandboxes still read what they are given:
 they run as the user (docker's `--user`, bwrap's user namespace), or, under root, get each
 folder bound in at its own path, past the folders above it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import sys
 from pathlib import Path
+
+MARKER = "index.sqlite"
+"""A file only strop's home holds (the run index)."""
+ENTRIES = frozenset(
+    {MARKER, f"{MARKER}-wal", f"{MARKER}-shm", f"{MARKER}-journal", "runs", "worktrees", "repos",
+     "repos.txt", "knowledge", "memory", "nightly", "logs", "keys", "evolve", "quant", "mle", "tasks",
+     "searches", "bundle", "trash", "cache"}
+)  # fmt: skip
+"""What strop keeps at the top of its home: a folder holding anything else is not strop's alone
+(`private_home` leaves its mode as it is)."""
 
 _checked: set[Path] = set()  # homes whose mode this process has looked at (`private_home`): one line each
 
@@ -46,9 +58,12 @@ def private_home(home: Path) -> str:
     ("" when it was private already).
 
     Any bit for group or others counts, execute alone too: the index and the knowledge store
-    sit at names anyone can guess. Other mode bits (setgid, sticky) are kept. A home another user
-    owns is only reported: changing it is its owner's call. A home strop cannot write is left as
-    it is, unsaid: strop refuses it anyway (`strop cannot write …`), in one line.
+    sit at names anyone can guess. Only a folder that is strop's home alone is closed: empty
+    (made for it) or holding only what strop keeps there (`ENTRIES`), and not a shared folder (sticky or
+    world-writable: /tmp), `/`, or the user's own home (`STROP_HOME=/tmp` closed /tmp to every
+    other user). Those, a folder holding other files, and a home another user owns are only
+    reported: changing them is not strop's call. A home strop cannot write is left as it is,
+    unsaid: strop refuses it anyway (`strop cannot write …`).
     """
     try:
         mode = stat.S_IMODE(home.stat().st_mode)
@@ -57,6 +72,16 @@ def private_home(home: Path) -> str:
     if not mode & 0o077 or not os.access(home, os.W_OK):
         return ""  # private already; or strop cannot write it, and refuses it in one line right after
     what = "run records, logs and the model's replies"
+    if shared := _not_strops_alone(home, mode):
+        return (
+            f"STROP_HOME {home} is {shared}: left at mode {mode:04o}, so other users may read the "
+            f"{what} in it; give strop a folder of its own (STROP_HOME=~/.strop)"
+        )
+    if any(entry.name not in ENTRIES for entry in home.iterdir()):
+        return (
+            f"STROP_HOME {home} holds files that are not strop's: left at mode {mode:04o}, so other "
+            f"users may read the {what} strop adds; give strop a folder of its own (STROP_HOME=~/.strop)"
+        )
     owner = home.stat().st_uid
     if owner != os.geteuid():
         return (
@@ -73,6 +98,18 @@ def private_home(home: Path) -> str:
     return (
         f"closed STROP_HOME {home} to other users (mode {mode:04o} -> {mode & ~0o077:04o}): it holds {what}"
     )
+
+
+def _not_strops_alone(home: Path, mode: int) -> str:
+    """What else `home` is, when it is more than strop's home ("" when it is only that)."""
+    if mode & (stat.S_ISVTX | 0o002):
+        return "a shared folder (sticky or writable by anyone)"
+    if home == Path(home.anchor):
+        return "the file system's root"
+    with contextlib.suppress(RuntimeError, OSError):
+        if home == Path.home().resolve():
+            return "your home folder"
+    return ""
 
 
 def run_dir(run_id: str) -> Path:

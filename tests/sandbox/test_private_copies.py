@@ -137,6 +137,46 @@ def test_strop_makes_its_home_private_and_closes_one_others_could_enter() -> Non
         shutil.rmtree(folder)
 
 
+@pytest.mark.parametrize("kind", ["shared", "others_files", "symlink_to_shared"])
+def test_a_folder_that_is_not_strops_alone_keeps_its_mode(kind: str) -> None:
+    """`STROP_HOME=/tmp` (sticky, writable by anyone) closed /tmp to every other user, and a folder
+    of the user's (their home, a project) was closed too: only strop's home alone is closed; these
+    are left as they are, with one line saying others may read what strop puts there."""
+    folder = _open_folder()
+    try:
+        target = folder / "target"
+        target.mkdir()
+        target.chmod(0o1777 if kind != "others_files" else 0o755)
+        if kind == "others_files":
+            (target / "notes.txt").write_text("the user's\n")
+        home = target
+        if kind == "symlink_to_shared":
+            home = folder / "link"
+            home.symlink_to(target)
+        before = _mode(target) | (target.stat().st_mode & 0o7000)
+        for _ in range(2):  # the second sees strop's index in it: still not strop's alone
+            said = _runs(home).stderr
+            assert said.count("\n") == 1 and "so other users may read" in said, said
+            assert "folder of its own" in said and "closed" not in said
+        assert _mode(target) | (target.stat().st_mode & 0o7000) == before
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_a_home_holds_only_what_strop_keeps_there(tmp_path: Path) -> None:
+    """A run, an eval and the knowledge store leave only `ENTRIES` at the top of the home: a new
+    folder strop made there would read as a user's file, and an old open home would stay open."""
+    from agent.home import ENTRIES
+
+    home = tmp_path / "home"
+    task = _task(tmp_path / "task", "bwrap")
+    env = {**os.environ, "STROP_HOME": str(home)}
+    for args in (["eval", str(task)], ["knowledge", "list"], ["memory", "list"], ["runs"]):
+        subprocess.run([sys.executable, "-m", "agent.cli", *args], env=env, capture_output=True, timeout=300)
+    names = {entry.name for entry in home.iterdir()}
+    assert {"runs", "repos", "index.sqlite"} <= names <= ENTRIES, names - ENTRIES
+
+
 def test_a_home_another_user_owns_is_left_as_it_is_and_said_once() -> None:
     if os.getuid() != 0:
         pytest.skip("needs root: gives the home to another user")
