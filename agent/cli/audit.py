@@ -111,7 +111,7 @@ def _hidden_test_line(reading: HiddenTest, metric: str) -> str:
     if not reading.recorded:
         scored = "read, no score recorded (a final phase cut short)"
     elif reading.value is None:
-        scored = "failed, no score"
+        scored = f"no score: {reading.why}" if reading.why else "failed, no score"
     else:
         scored = f"{metric} = {reading.value:.6g}"
     when = reading.when or "log not here"

@@ -63,3 +63,22 @@ def test_a_reading_cut_short_is_listed_beside_the_one_recorded(tmp_path: Path) -
     ]
     text = strop("audit", run).stdout
     assert f"hidden test: {run}/{best} read, no score recorded (a final phase cut short)" in text
+
+
+def test_a_hidden_test_with_no_score_says_why_its_log_says(tmp_path: Path) -> None:
+    """A final phase the time budget stopped was listed as "failed, no score", which reads as a
+    broken scorer; its log says why (`# final phase graded: no score (…)`), and so does the line."""
+    from agent.cli.audit import _hidden_test_line
+    from agent.loop.findings import HiddenTest
+    from agent.loop.provenance import _no_score_said
+    from evaluators.staged import GRADED
+
+    log = tmp_path / "2-final.log"
+    why = "stopped by the run's time budget after 20.4s (scorer) while scoring these outputs"
+    log.write_text(f"$ python score.py   # stage score\n# {GRADED}: no score ({why})\n")
+    assert _no_score_said(log) == why
+    assert _no_score_said(tmp_path / "missing.log") == ""
+    line = _hidden_test_line(HiddenTest("r/2", None, "2026-12-05T09:20:04Z", log.name, why=why), "accuracy")
+    assert line == f"hidden test: r/2 no score: {why} (2026-12-05T09:20:04Z, 2-final.log)"
+    failed = _hidden_test_line(HiddenTest("r/2", None, None, ""), "accuracy")
+    assert failed == "hidden test: r/2 failed, no score (log not here, no log)"
