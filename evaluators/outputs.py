@@ -172,6 +172,7 @@ class KeptOutputs:
     score_seconds: float
     fold: int | None  # the fold whose run made them (None without folds)
     files: dict[str, str]  # relative path: sha256
+    run_stats: dict[str, object] | None = None  # `run_stats.figures` of that run (None: kept before)
 
     @property
     def outputs(self) -> Path:
@@ -289,6 +290,7 @@ def _fields(entry: KeptOutputs) -> dict[str, object]:
         "run_seconds": entry.run_seconds,
         "score_seconds": entry.score_seconds,
         "fold": entry.fold,
+        "run_stats": entry.run_stats,
     }
 
 

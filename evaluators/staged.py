@@ -76,7 +76,7 @@ from evaluators.held import HeldRun
 from evaluators.integrity import ProtectedFiles
 from evaluators.outputs import KeptOutputs, KeptStore, Sealed, SealError, seal_outputs
 from evaluators.run_stats import FILE as RUN_STATS_FILE
-from evaluators.run_stats import RUN_STATS_VAR, write_run_stats
+from evaluators.run_stats import RUN_STATS_VAR, Figures, figures, write_kept_stats, write_run_stats
 from evaluators.scratch import (
     SCRATCH,
     Scratch,
@@ -126,6 +126,7 @@ class Keeping:
     copied: Sealed | None = None
     run_seconds: float = 0.0
     score_seconds: float = 0.0
+    run_stats: Figures | None = None  # what strop measured of the run that made them, for `$STROP_RUN_STATS`
 
 
 def _experiment(name: str) -> str:
@@ -310,6 +311,8 @@ class StagedEvaluator:
             f"# graded the outputs kept from {_experiment(kept.name)}'s selection run: "
             f"{len(kept.files)} files, {restored.bytes} bytes\n"
         )
+        place.measured.mkdir(mode=0o755, exist_ok=True)  # the figures of the run that made them
+        write_kept_stats(place.measured, kept.run_stats, f"{_experiment(kept.name)}'s selection run")
         scored = self._score(place, "final", deadline, log, None, self._selected_public(), None)
         if isinstance(scored, Verdict):
             return scored
@@ -350,6 +353,7 @@ class StagedEvaluator:
             score_seconds=round(keeping.score_seconds, 3),
             fold=0 if self.spec.folds > 1 else None,
             files={},
+            run_stats=keeping.run_stats,
         )
         try:
             self.kept.add(keeping.folder, entry)
@@ -513,6 +517,7 @@ class StagedEvaluator:
         if keep is not None and self.kept is not None and verdict.status is Status.OK:
             keep.copied = self.kept.copy(place.sealed, keep.folder)
             keep.run_seconds, keep.score_seconds = ran.wall_time, scorer_run.wall_time
+            keep.run_stats = figures(ran)
         return finish_verdict(verdict, ran, started)
 
     def _scorer_inputs(

@@ -49,7 +49,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from sandbox.cputime import CpuCgroup, cpu_cgroup, uncounted
-from sandbox.disk import DiskWatch, OwnWrites, files_used
+from sandbox.disk import DiskWatch, OwnWrites, host_devices, scratch_files_used
 from sandbox.environment import clean_environment
 from sandbox.execution import Bind, Execution, KilledBy, Limits, SandboxError
 from sandbox.gate import Gate
@@ -184,13 +184,17 @@ class _SandboxInit:
     which keeps no CAP_KILL, cannot signal a pid 1 of another uid (why, as root, pid 1 is
     a root `timeout` and the sandbox user's command its child). Its /tmp and /dev/shm are watched
     through /proc/PID/root: bwrap's `--size` caps their bytes, but nothing caps their
-    inodes, each of which is kernel memory that no rlimit counts.
+    inodes, each of which is kernel memory that no rlimit counts. Only once they are the sandbox's:
+    bwrap names the pid before it mounts them (`sandbox.disk.scratch_files_used`). `note` says why
+    it stopped a command.
     """
 
     def __init__(self, info_read: int, files: int) -> None:
         self.info_read, self.files = info_read, files
         self.pid: int | None = None
+        self.note: str | None = None
         self._data = b""
+        self._host = host_devices()
 
     def _take(self, block: bool) -> int | None:
         while self.pid is None:
@@ -222,7 +226,11 @@ class _SandboxInit:
         pid = self._take(block=False)
         for folder in ("tmp", "dev/shm") if pid is not None else ():
             with contextlib.suppress(OSError):
-                if files_used(Path(f"/proc/{pid}/root/{folder}")) > self.files:
+                used = scratch_files_used(Path(f"/proc/{pid}/root/{folder}"), self._host)
+                if used is not None and used > self.files:
+                    self.note = (
+                        f"disk: the sandbox's /{folder} holds {used} files, past the limit of {self.files}"
+                    )
                     return KilledBy.DISK
         return None
 
@@ -322,7 +330,7 @@ class BwrapSandbox:
                 memory.close()
         if not made and seen.returncode != 0 and seen.killed_by is None and not seen.cancelled:
             raise SandboxError(_setup_failure(seen.stderr.text(), as_root))
-        notes = [note, filter_note, *([disk.note] if disk.note else [])]
+        notes = [note, filter_note, *(stop for stop in (disk.note, init.note) if stop)]
         execution = to_execution(seen, self.name, signal_from_launcher(seen.returncode), notes)
         _count_cpu(execution, cpu)
         if isinstance(memory, MemoryCgroup):
