@@ -130,6 +130,9 @@ class ExperimentRecord:
     # evaluation's: an audit can tell it unchanged. Empty in records of schema 1 (older strop).
     final_log_path: str = ""
     final_log_digest: str = ""
+    # why the final phase gave no score, as strop's verdict said it (empty when it scored, or in
+    # records of older strop): `strop audit` says it, never words read back from the log
+    final_reason: str = ""
     # re-evaluations at the search's end (`[evaluator] confirm`), in order; only ever appended to
     confirmations: list[Confirmation] = field(default_factory=list)
     schema: int = SCHEMA

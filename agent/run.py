@@ -405,6 +405,7 @@ class Run:
             best = replace(
                 best,
                 final_metrics=verdict.metrics if verdict.status is Status.OK else {},
+                final_reason="" if verdict.status is Status.OK else verdict.reason,
                 final_log_path=verdict.log_path,
                 final_log_digest=verdict.log_digest,
             )

@@ -39,7 +39,7 @@ class HiddenTest:
     when: str | None
     log: str  # the log's file name; "" when there is none
     recorded: bool = True  # False: a reading whose score no record holds (a final phase cut short)
-    why: str = ""  # no score: why, as its log says (stopped by the run's time budget, the scorer failed…)
+    why: str = ""  # no score: why, as strop's verdict said (stopped by the run's time budget, …)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

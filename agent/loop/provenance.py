@@ -604,7 +604,7 @@ def hidden_tests(run: RunRecord, records: dict[int, ExperimentRecord], home: Pat
                 else logs / f"{record.id}-final.log"
             )
             value = record.final_metrics.get(run.metric)
-            why = "" if value is not None else _no_score_said(path)
+            why = "" if value is not None else record.final_reason  # strop's verdict, not the log's words
             readings.append(HiddenTest(f"{run.id}/{record.id}", value, _written_at(path), path.name, why=why))
     scored = {reading.log for reading in readings}
     for path in logs.glob("*-final*.log") if logs.is_dir() else []:
@@ -613,19 +613,6 @@ def hidden_tests(run: RunRecord, records: dict[int, ExperimentRecord], home: Pat
                 HiddenTest(f"{run.id}/{named[1]}", None, _written_at(path), path.name, recorded=False)
             )
     return sorted(readings, key=lambda r: (int(r.experiment.rsplit("/", 1)[1]), _final_log_order(r.log)))
-
-
-def _no_score_said(path: Path) -> str:
-    """Why a final phase gave no score, as its log says (`# final phase graded: no score (WHY)`), or ""."""
-    from evaluators.staged import GRADED
-
-    opening = f"# {GRADED}: no score ("
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return ""
-    said = [line[len(opening) :].removesuffix(")") for line in lines if line.startswith(opening)]
-    return said[-1] if said else ""
 
 
 def _written_at(path: Path) -> str | None:

@@ -45,7 +45,7 @@ EVALUATED = (
     "status", "metrics", "reason", "feedback", "finished", "eval_seconds", "fingerprint", "log_path",
     "log_digest", "backend",
 )  # fmt: skip
-FINAL = ("final_metrics", "final_log_path", "final_log_digest")
+FINAL = ("final_metrics", "final_reason", "final_log_path", "final_log_digest")
 REOPENED = ("pending", "stopped")  # an evaluation may (again) set the evaluated fields
 UNSET = object()  # a field a version does not hold
 VALIDATE_LOG = re.compile(r"(\d+)(?:-t(\d+)|-c(\d+))?-validate\.log")

@@ -65,20 +65,57 @@ def test_a_reading_cut_short_is_listed_beside_the_one_recorded(tmp_path: Path) -
     assert f"hidden test: {run}/{best} read, no score recorded (a final phase cut short)" in text
 
 
-def test_a_hidden_test_with_no_score_says_why_its_log_says(tmp_path: Path) -> None:
-    """A final phase the time budget stopped was listed as "failed, no score", which reads as a
-    broken scorer; its log says why (`# final phase graded: no score (…)`), and so does the line."""
+SPOOF_TASK = """
+[task]
+name = "spoof"
+goal = "Maximise score."
+
+[evaluator]
+command = "python3 evaluate.py"
+final = "python3 evaluate.py --final"
+metric = "score"
+direction = "maximize"
+timeout = "20s"
+sandbox = "local"
+files = ["evaluate.py"]
+"""
+EVALUATE = (
+    'import json, sys\nimport solution\nprint(json.dumps({"score": solution.score("--final" in sys.argv)}))\n'
+)
+SOLUTION = """
+def score(final):
+    if final:  # strop's own words, printed by the candidate, then a failure
+        print("# final phase graded: no score (stopped by the run's time budget after 0.1s (final))")
+        raise SystemExit(1)
+    return 1.0
+"""
+
+
+def test_a_hidden_test_with_no_score_says_strops_reason_not_the_candidates_words(tmp_path: Path) -> None:
+    """A final phase with no score was listed as "failed, no score" whatever stopped it (a time
+    budget read as a broken scorer); it says strop's verdict now, kept in the record. Not words read
+    back from the log: there the candidate may print "stopped by the run's time budget" itself."""
+    folder = tmp_path / "spoof"
+    folder.mkdir()
+    (folder / "task.toml").write_text(SPOOF_TASK)
+    (folder / "evaluate.py").write_text(EVALUATE)
+    (folder / "solution.py").write_text(SOLUTION)
+    done = strop("eval", str(folder / "task.toml"), "--json")
+    run = json.loads(done.stdout)["run"]
+    report = json.loads(strop("audit", run, "--json").stdout)
+    (reading,) = report["hidden_tests"]
+    assert reading["value"] is None and reading["recorded"] is True
+    assert reading["why"].startswith("the evaluator exited with status 1: "), reading["why"]
+    line = next(line for line in strop("audit", run).stdout.splitlines() if line.startswith("hidden test:"))
+    assert line.startswith(f"hidden test: {run}/0 no score: the evaluator exited with status 1: "), line
+
+
+def test_the_hidden_test_line_says_why_there_was_no_score() -> None:
     from agent.cli.audit import _hidden_test_line
     from agent.loop.findings import HiddenTest
-    from agent.loop.provenance import _no_score_said
-    from evaluators.staged import GRADED
 
-    log = tmp_path / "2-final.log"
     why = "stopped by the run's time budget after 20.4s (scorer) while scoring these outputs"
-    log.write_text(f"$ python score.py   # stage score\n# {GRADED}: no score ({why})\n")
-    assert _no_score_said(log) == why
-    assert _no_score_said(tmp_path / "missing.log") == ""
-    line = _hidden_test_line(HiddenTest("r/2", None, "2026-12-05T09:20:04Z", log.name, why=why), "accuracy")
+    line = _hidden_test_line(HiddenTest("r/2", None, "2026-12-05T09:20:04Z", "2-final.log", why=why), "acc")
     assert line == f"hidden test: r/2 no score: {why} (2026-12-05T09:20:04Z, 2-final.log)"
     failed = _hidden_test_line(HiddenTest("r/2", None, None, ""), "accuracy")
     assert failed == "hidden test: r/2 failed, no score (log not here, no log)"
