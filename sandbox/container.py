@@ -191,7 +191,7 @@ class DockerSandbox:
                 with contextlib.suppress(Exception):
                     self.client.api.remove_container(cid, force=True)
                 accounting.remove()
-                if accounting.parent and not accounting.complete:
+                if accounting.parent_missing:
                     # not made where strop reads (an engine in another cgroup namespace, or on a
                     # host whose /sys this is not): no more parents, which would be left there
                     self.parents = False

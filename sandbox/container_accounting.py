@@ -77,6 +77,7 @@ class Accounting:
         self.cid = ""
         self.cpu, self.peak = 0.0, 0
         self.complete = False
+        self.finished = False  # `finish` ran: the container ended and its parent was looked for
 
     def sample(self) -> None:
         """Read the container's own cgroup while it exists (its figures so far)."""
@@ -96,6 +97,7 @@ class Accounting:
     def finish(self) -> None:
         """After the container's processes are gone: its whole figures from the parent, if any."""
         self.sample()
+        self.finished = True
         if self.parent is None:
             return
         cpu, peak = cpu_seconds(self.parent, self.root), peak_bytes(self.parent, self.root)
@@ -103,6 +105,11 @@ class Accounting:
             self.cpu, self.complete = cpu, True
         if peak is not None and not self.peak:  # the container's own high-water mark when sampled:
             self.peak = peak  # the parent's also holds what the runtime charged while starting it
+
+    @property
+    def parent_missing(self) -> bool:
+        """The container ended and its parent was not where strop reads (not an error before that)."""
+        return self.parent is not None and self.finished and not self.complete
 
     def remove(self) -> None:
         """Remove the parent from every hierarchy it was made in (once the container is removed)."""

@@ -321,3 +321,24 @@ def _need_parents(sandbox: object) -> None:
         if in_ci():
             pytest.fail(message)
         pytest.skip(message)
+
+
+def test_a_docker_error_before_the_end_leaves_parents_on(tmp_path: Path) -> None:
+    """A container that never ran to its end (the engine's API timing out under load) says nothing
+    about where its cgroups are: parents stay on, and the next run's CPU time is whole again."""
+    import sandbox.container as container
+
+    require_backend("docker")
+    sandbox = container.DockerSandbox()  # its own: its engine client is made to fail once
+    _need_parents(sandbox)
+    real = sandbox.client.api.start
+
+    def times_out(*args: object, **kwargs: object) -> None:
+        sandbox.client.api.start = real
+        raise TimeoutError("the engine's API timed out")
+
+    sandbox.client.api.start = times_out
+    with pytest.raises(TimeoutError):
+        sandbox.run(["sh", "-c", "echo x"], tmp_path, Limits(timeout=30, memory=1 << 30))
+    execution = sandbox.run(["sh", "-c", "echo x"], tmp_path, Limits(timeout=30, memory=1 << 30))
+    assert sandbox.parents and execution.cpu_complete, execution.notes
