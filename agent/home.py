@@ -34,6 +34,15 @@ ENTRIES = frozenset(
 )  # fmt: skip
 """What strop keeps at the top of its home: a folder holding anything else is not strop's alone
 (`private_home` leaves its mode as it is)."""
+ASIDE = ("index.damaged-", "knowledge.broken-", "repos.txt.partial")
+"""Names strop gives what it sets aside there: a damaged index or store (`strop reindex`, a
+rebuild), a registry half written."""
+
+
+def _strops(name: str) -> bool:
+    """Whether a top-level entry of the home is one strop keeps or set aside there."""
+    return name in ENTRIES or name.startswith(ASIDE)
+
 
 _checked: set[Path] = set()  # homes whose mode this process has looked at (`private_home`): one line each
 
@@ -77,7 +86,7 @@ def private_home(home: Path) -> str:
             f"STROP_HOME {home} is {shared}: left at mode {mode:04o}, so other users may read the "
             f"{what} in it; give strop a folder of its own (STROP_HOME=~/.strop)"
         )
-    if any(entry.name not in ENTRIES for entry in home.iterdir()):
+    if not all(_strops(entry.name) for entry in home.iterdir()):
         return (
             f"STROP_HOME {home} holds files that are not strop's: left at mode {mode:04o}, so other "
             f"users may read the {what} strop adds; give strop a folder of its own (STROP_HOME=~/.strop)"

@@ -163,6 +163,24 @@ def test_a_folder_that_is_not_strops_alone_keeps_its_mode(kind: str) -> None:
         shutil.rmtree(folder)
 
 
+def test_a_home_holding_what_strop_set_aside_is_still_strops() -> None:
+    """A damaged index or knowledge store moved aside (`strop reindex`, a rebuild) is strop's too:
+    such a home was left open, told to use a folder of its own (it was one)."""
+    folder = _open_folder()
+    try:
+        home = folder / "home"
+        home.mkdir(mode=0o755)
+        for name in ("index.sqlite", "index.damaged-2026-12-05T080000Z.sqlite", "repos.txt.partial"):
+            (home / name).write_bytes(b"")
+        for name in ("runs", "knowledge", "knowledge.broken-20261205-080000"):
+            (home / name).mkdir()
+        said = _runs(home).stderr
+        assert said.startswith(f"strop: closed STROP_HOME {home} to other users"), said
+        assert _mode(home) == 0o700
+    finally:
+        shutil.rmtree(folder)
+
+
 def test_a_home_holds_only_what_strop_keeps_there(tmp_path: Path) -> None:
     """A run, an eval and the knowledge store leave only `ENTRIES` at the top of the home: a new
     folder strop made there would read as a user's file, and an old open home would stay open."""
