@@ -187,7 +187,20 @@ class CNumber:
             return False
         if isinstance(value, float) and (not self.floating or not math.isfinite(value)):
             return False
-        return not ("u" in self.suffix.lower() and value < 0)
+        return not ("u" in self.suffix.lower() and value < 0) and not self.out_of_range(value)
+
+    def out_of_range(self, value: int | float) -> str:
+        """The range of the literal's own type when `value` is outside it, in words ("" inside).
+
+        Written past it, the program is not the one searched: `1e+39f` is inf, `4294967296u` in an
+        `unsigned` is 0, `1e-50f` is 0, and C++'s braces refuse it (a narrowing). An integer
+        literal's type is taken from its suffix (LP64: long is 64 bits); a plain decimal one is
+        read as JSON's number, its type the declaration's, which strop cannot see.
+        """
+        if self.floating:
+            return _float_range(value) if self.suffix.lower() == "f" else ""
+        low, high, name = _int_range(self.suffix.lower(), self.prefix)
+        return "" if low <= value <= high else f"{low}..{high} ({name})"
 
     def written(self, value: int | float) -> str:
         """`value` as this kind of literal: `0.002f` for `0.001f`, `1.0f` for 1, `0x20` for `0x10`."""
@@ -205,6 +218,32 @@ class CNumber:
         else:
             digits = str(magnitude)
         return f"{sign}{self.prefix}{digits}{self.suffix}"
+
+
+FLOAT_MAX = 3.4028234663852886e38
+"""The largest finite `float` (FLT_MAX)."""
+
+
+def _float_range(value: float) -> str:
+    """ "" when a `float` holds `value` (finite, and not 0 when it is not), else its range in words."""
+    import numpy as np
+
+    with np.errstate(over="ignore", under="ignore"):
+        single = np.float32(value)
+    if np.isfinite(single) and (single != 0 or value == 0):
+        return ""
+    return f"±{FLOAT_MAX:.8g} and, when not 0, at least {float(np.finfo(np.float32).smallest_subnormal):.8g} in size (a float)"
+
+
+def _int_range(suffix: str, prefix: str) -> tuple[int, int, str]:
+    """The values an integer literal with `suffix` is of its own type for (LP64), and the type."""
+    if "u" in suffix:
+        return (0, 2**64 - 1, "an unsigned long") if "l" in suffix else (0, 2**32 - 1, "an unsigned int")
+    if "l" in suffix:
+        return -(2**63), 2**63 - 1, "a long"
+    if prefix:  # hex or octal with no suffix: an int, or an unsigned int where it does not fit one
+        return -(2**31), 2**32 - 1, "an int"
+    return -(2**31), 2**31 - 1, "an int"
 
 
 def _float_digits(value: float, suffix: str) -> str:
@@ -236,11 +275,18 @@ def cannot_hold(mark: Mark, value: Any) -> str | None:
         fix = f"make {mark.name}'s choices numbers"
     elif isinstance(value, float) and not number.floating:
         fix = f"give {mark.name} integer values (an int parameter), or write a floating literal (`{number.value}.0`)"
-    elif isinstance(value, float):
+    elif isinstance(value, float) and not math.isfinite(value):
         fix = f"keep {mark.name} to finite numbers"
-    else:
+    elif "u" in number.suffix.lower() and value < 0:
         bare = f"{number.sign}{number.prefix}{number.digits}{number.suffix.replace('u', '').replace('U', '')}"
         fix = f"drop the `u` (`{bare}`), or raise {mark.name}'s low to 0"
+    else:
+        within = number.out_of_range(value)
+        fix = f"keep {mark.name} within {within}"
+        if number.floating:
+            fix += ", or drop the `f` (a double)"
+        elif 0 <= value < 2**64:
+            fix += f", or write an unsigned long long literal (`{number.prefix}{number.digits}ull`)"
     return (
         f"`{mark.value}` is a C {number.kind}, which cannot hold [space] {mark.name}'s value {value!r}: {fix}"
     )

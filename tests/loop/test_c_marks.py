@@ -184,6 +184,22 @@ def test_a_suffixed_number_is_a_value_strop_searches(tmp_path: Path, line: str, 
             "`8UL` is a C unsigned integer literal, which cannot hold [space] block's value 'auto': "
             "make block's choices numbers",
         ),
+        (  # past the literal's own type: `4294967296u` in an `unsigned` is 0
+            "static const unsigned BLOCK = 8u; // strop: block",
+            'block = { type = "int", low = 1, high = 4294967296 }',
+            "`8u` is a C unsigned integer literal, which cannot hold [space] block's value 4294967296: keep "
+            "block within 0..4294967295 (an unsigned int), or write an unsigned long long literal (`8ull`)",
+        ),
+        (  # `1e+39f` is inf
+            "static const float BLOCK = 0.5f; // strop: block",
+            'block = { type = "float", low = 1.0, high = 1e39, log = true }',
+            "which cannot hold [space] block's value 1e+39: keep block within ±3.4028235e+38",
+        ),
+        (  # `1e-50f` is 0
+            "static const float BLOCK = 0.5f; // strop: block",
+            'block = { type = "float", low = 1e-50, high = 1.0, log = true }',
+            "which cannot hold [space] block's value 1e-50: keep block within",
+        ),
     ],
 )
 def test_a_value_the_literal_cannot_hold_is_refused_in_one_line(
