@@ -154,6 +154,15 @@ class LLMSpec(_Section):
         "makes the next one (0: never)",
     )
 
+    @field_validator("api_key_env")
+    @classmethod
+    def _key_variable(cls, name: str) -> str:
+        from agent.llm.reach import not_an_llm_key
+
+        if why := not_an_llm_key(name):
+            raise ValueError(why)
+        return name
+
     @field_validator("base_url")
     @classmethod
     def _url(cls, url: str) -> str:

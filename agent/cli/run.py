@@ -20,7 +20,7 @@ import typer
 from agent.cli import app
 from agent.cli.experiments import _status_counts
 from agent.cli.heartbeat import EVERY, Heartbeat
-from agent.cli.render import clip, err, escape, out, print_json, print_table, safe, styled_status
+from agent.cli.render import clip, err, escape, out, print_json, print_table, printable, safe, styled_status
 from evaluators.metric import compared
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON for scripts.")]
@@ -398,11 +398,14 @@ def _interruptible(progress: _Progress) -> Iterator[None]:
 def _preflight(task: Any, quiet: bool) -> None:
     """What the task's files get wrong, before a run exists: an error for what would fail
     experiment 0 (a missing params file), a note on stderr for what is legal but odd."""
+    from agent.llm.reach import reach_notes
     from agent.loop.graph import preflight
 
     notes = [*preflight(task), *_direction_notes(task)]
     for note in notes if not quiet else []:
-        err.print(f"note: {note}", markup=False)
+        err.print(f"note: {printable(note, one_line=True)}", markup=False)
+    for note in reach_notes(task):  # said even with --quiet: where the key goes is the user's to know
+        err.print(printable(note, one_line=True), markup=False)
 
 
 def _direction_notes(task: Any) -> list[str]:
