@@ -70,7 +70,11 @@ def warn_weak(reasons: list[str] | None = None) -> None:
     a process logs each line once: a two-stage task naming `local` for both its candidates and its
     scorer opened it twice, and every `strop run` and `strop resume` printed the line twice.
     """
-    why = f"the stronger ones did not open ({'; '.join(reasons)})" if reasons else "it was chosen by name"
+    why = (
+        f"the stronger ones did not open ({'; '.join(reasons)})"
+        if reasons
+        else ('it was named (`sandbox = "local"` in the task file: check a task file you did not write)')
+    )
     message = (
         "sandbox backend 'local' chosen: candidate code runs on the host with your rights "
         f"(no file, network or process isolation); {why}. See `strop sandbox check`."
