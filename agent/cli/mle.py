@@ -147,6 +147,9 @@ def run_command(
 
     Example:  strop mle run path/to/competition --time 10m --seed 1 --json
     """
+    from agent.cli.supervise import run_ray_address, supervised
+
+    supervised(["mle", "run"], lambda: run_ray_address(executor, address, None))
     from agent.cli.run import _executor, _interruptible, _Progress
     from agent.deadline import process_started
     from agent.domains.mle.competition import load_competition

@@ -150,13 +150,17 @@ class _Progress:
         return f"starting for {now - self._since:.0f}s"
 
     def created(self, run_id: str) -> None:
-        """The run exists (before the loop is set up): an interrupted start names it too."""
+        """The run exists (before the loop is set up): an interrupted start names it too, and so
+        does a supervising parent should Ray end this process (`agent.cli.supervise`)."""
+        from agent.cli.supervise import announce
+
         self.run_id = run_id
+        announce(run_id)
 
     def __call__(self, event: Any) -> None:
         kind = event.kind
         if kind == "RunStarted":
-            self.run_id = event.run  # even when quiet: an interrupted run names it
+            self.created(event.run)  # even when quiet: an interrupted run names it
         if self.quiet:
             return
         if kind in ("ExperimentStarted", "ProposalAsked", "EvaluationStarted"):
@@ -301,6 +305,9 @@ def run_command(
 
     Example:  strop run benchmarks/tasks/digits-gbm --experiments 12
     """
+    from agent.cli.supervise import run_ray_address, supervised
+
+    supervised(["run"], lambda: run_ray_address(executor, address, None if goal else task_path))
     from agent.deadline import process_started
     from agent.home import strop_home
     from agent.loop import Overrides, start_run
@@ -318,7 +325,7 @@ def run_command(
         if direction_note:
             err.print(f"note: {direction_note}", markup=False)
     task = task or load_task(task_path)
-    _preflight(task, quiet)
+    _preflight(task, quiet, address_given=address is not None)
     try:
         seconds = parse_duration(time_limit) if time_limit else None
     except UnitError as error:
@@ -395,7 +402,7 @@ def _interruptible(progress: _Progress) -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
-def _preflight(task: Any, quiet: bool) -> None:
+def _preflight(task: Any, quiet: bool, address_given: bool = False) -> None:
     """What the task's files get wrong, before a run exists: an error for what would fail
     experiment 0 (a missing params file), a note on stderr for what is legal but odd."""
     from agent.llm.reach import reach_notes
@@ -404,7 +411,9 @@ def _preflight(task: Any, quiet: bool) -> None:
     notes = [*preflight(task), *_direction_notes(task)]
     for note in notes if not quiet else []:
         err.print(f"note: {printable(note, one_line=True)}", markup=False)
-    for note in reach_notes(task):  # said even with --quiet: where the key goes is the user's to know
+    for note in reach_notes(
+        task, address_given
+    ):  # said even with -q: where the key and data go is yours to know
         err.print(printable(note, one_line=True), markup=False)
 
 
@@ -453,6 +462,9 @@ def resume_command(
 
     Example:  strop resume a1d --experiments 40 --time 20m
     """
+    from agent.cli.supervise import resume_ray_address, supervised
+
+    supervised(["resume"], lambda: resume_ray_address(executor, address, run_ref))
     from agent.deadline import process_started
     from agent.domains.mle.workfolder import competition_of
     from agent.home import strop_home
@@ -477,7 +489,7 @@ def resume_command(
         resume_graded(record.id, competition, task_folder, seconds, experiments, chosen, quiet, json_out)
         return
     progress = _Progress(record.metric, quiet, json_out)
-    progress.run_id = record.id
+    progress.created(record.id)
     with _interruptible(progress), progress:
         result = resume_run(
             record.id,

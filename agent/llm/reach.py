@@ -1,4 +1,4 @@
-"""Where a task file sends the model's prompts and the user's key, said before the first call.
+"""Where a task file sends the model's prompts and the user's key (and a Ray cluster the data), said first.
 
 A task file may be a stranger's (a competition's, a colleague's), and its `[llm]` table names
 both the host the prompts go to (the user's code and logs) and the environment variable whose
@@ -62,9 +62,31 @@ def reach_note(spec: LLMSpec) -> str:
     return said
 
 
-def reach_notes(task: Task) -> list[str]:
-    """The reach note when the run's proposer is the model (`[proposer] kind` llm, or auto with [llm])."""
+def reach_notes(task: Task, address_given: bool = False) -> list[str]:
+    """What leaves this machine by the task file's say: the model's endpoint (when the run's
+    proposer is the model: `[proposer] kind` llm, or auto with [llm]), and a Ray cluster the task
+    file names (`[search] address`; not when `--address` named one), which receives the scorer,
+    the public data and the validation answers with every evaluation."""
+    notes = []
     llm = task.spec.llm
-    if llm is None or task.spec.proposer.kind == "evolve":
-        return []
-    return [reach_note(llm)]
+    if llm is not None and task.spec.proposer.kind != "evolve":
+        notes.append(reach_note(llm))
+    search = task.spec.search
+    named = search.address or ""
+    if (
+        search.executor == "ray"
+        and named
+        and named != "auto"
+        and not address_given
+        and not _loopback_host(named)
+    ):
+        notes.append(
+            f"Ray: evaluations (the scorer, the public data, the validation answers) go to the cluster "
+            f"at {named} (named by the task file)"
+        )
+    return notes
+
+
+def _loopback_host(address: str) -> bool:
+    """Whether a Ray `HOST:PORT` is this machine."""
+    return loopback(f"http://{address}")

@@ -61,3 +61,19 @@ def test_strop_run_says_where_the_key_goes_before_the_first_call(tmp_path: Path)
         )
     (line,) = [line for line in done.stderr.splitlines() if line.startswith("LLM: ")]
     assert "with the value of $OPENAI_API_KEY as the key" in line and "sk-test" not in done.stderr
+
+
+def test_a_ray_cluster_the_task_file_names_is_said(tmp_path: Path) -> None:
+    """`[search] executor = "ray"` with a remote address sent the scorer and the validation answers
+    to a host the task file chose, silently (and hung when it never answered)."""
+    from agent.llm.reach import reach_notes
+
+    workspace = git_workspace(tmp_path, {"model.py": "VALUE = 1\n"})
+    with ScriptedServer(lambda request: Reply(text="")) as server:
+        path = llm_task_file(tmp_path, workspace, server, "t", 2)
+        ray = '[search]\nexecutor = "ray"\naddress = "198.51.100.9:6379"\n'
+        path.write_text(path.read_text().replace("[search]\n", ray))
+        task = load_task(path)
+    notes = reach_notes(task)
+    assert any(note.startswith("Ray: ") and "198.51.100.9:6379" in note for note in notes), notes
+    assert not any(note.startswith("Ray: ") for note in reach_notes(task, address_given=True))
