@@ -624,6 +624,20 @@ def _task_text(path: Path) -> tuple[Path, str]:
         ) from None
 
 
+def toml_too_deep(error: RecursionError | MemoryError) -> str:
+    """Why Python's TOML reader gave up on a file, in one line: no task or jobs file nests that far.
+
+    tomllib recurses once per level of nested arrays or inline tables; a few hundred levels
+    (`x = [[[[…]]]]`) raised a bare RecursionError, which reached the user as an internal error.
+    """
+    if isinstance(error, RecursionError):
+        return (
+            "cannot be read: its arrays or inline tables nest too deeply (hundreds of levels) "
+            "for Python's TOML reader"
+        )
+    return "cannot be read: reading it as TOML ran out of memory"
+
+
 def _check_link(path: Path) -> None:
     """A linked task file must resolve (its relative paths are then read from the target's folder)."""
     try:
@@ -642,6 +656,8 @@ def load_task(path: str | Path) -> Task:
     except tomllib.TOMLDecodeError as error:
         line = getattr(error, "lineno", None)
         raise TaskSpecError(str(path), f"not valid TOML: {error}", line=line) from None
+    except (RecursionError, MemoryError) as error:  # tomllib recurses once per level of nesting
+        raise TaskSpecError(str(path), toml_too_deep(error)) from None
     _refuse_nul(raw, text, path)
     try:
         spec = TaskFile.model_validate(raw)

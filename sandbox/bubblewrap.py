@@ -175,6 +175,20 @@ def bwrap_argv(
     return argv + ["timeout", "-s", "KILL", switch, *command]
 
 
+def in_environment(env: Mapping[str, str], command: Sequence[str]) -> list[str]:
+    """`command` run with exactly `env`, set by `env -i` as the last step before it.
+
+    The task's variables reach no process but the command (and its gate): given to bwrap as its
+    own environment, `LD_PRELOAD = "./evil.so"` had the host's bwrap load a library of the task,
+    as root, outside any sandbox; set there with bwrap's `--setenv`, they would still reach the
+    launcher's own steps inside it (`timeout` as root with capabilities, `setpriv`, `prlimit`),
+    which a preloaded library could make skip the drop to the sandbox user or the process limit.
+    `env` runs after them, as the sandbox user, with strop's own environment. Names hold no '='
+    (`evaluators.spec` refuses one), so each `NAME=VALUE` reads back as it was given.
+    """
+    return ["env", "-i", "--", *(f"{name}={value}" for name, value in env.items()), *command]
+
+
 class _SandboxInit:
     """The sandbox's pid 1, as bwrap names it on its --info-fd once the sandbox exists.
 
@@ -284,6 +298,7 @@ class BwrapSandbox:
         inner, hold = (
             (gate.wrap(command, space.root), gate.max_wait) if gate is not None else (list(command), 0.0)
         )
+        inner = in_environment(clean_environment(env), inner)
         argv = bwrap_argv(
             self.binary, inner, space, limits, self.runtime, user, as_root, info_write, hold, filter_fd
         )
@@ -313,7 +328,7 @@ class BwrapSandbox:
                 seen = supervise(
                     argv,
                     cwd=space.root,
-                    env=clean_environment(env),
+                    env=clean_environment(),  # strop's own: never a variable of the task (`in_environment`)
                     limits=limits,
                     preexec=preexec,
                     watchdog=lambda: disk() or init() or memory(),

@@ -16,6 +16,7 @@ import json
 import shlex
 import shutil
 import subprocess
+import unicodedata
 from pathlib import Path
 
 from agent.errors import UserError
@@ -23,6 +24,24 @@ from agent.errors import UserError
 MARK = "# strop-nightly"
 EVERY = "*/15 * * * *"
 UNIT = "strop-nightly"
+
+
+def _refuse_control_characters(strop: list[str], jobs: Path, home: Path) -> None:
+    """Refuse a value for the crontab line or the systemd unit that holds a control character.
+
+    Quoting cannot carry one: cron and systemd read a newline as the end of the line, so a jobs
+    path holding "\n* * * * * touch /tmp/x #" made `install` write a second, valid cron line of
+    the path's choosing (and split the unit's ExecStart the same way).
+    """
+    named = [("the jobs file's path", str(jobs)), ("STROP_HOME", str(home))]
+    named += [("strop's own command", word) for word in strop]
+    for what, value in named:
+        odd = next((char for char in value if unicodedata.category(char) == "Cc"), None)
+        if odd is not None:
+            raise UserError(
+                f"{what} {ascii(value)} holds a control character ({ascii(odd)}), which no crontab line or "
+                "systemd unit can carry: rename or move it"
+            )
 
 
 def _command(strop: list[str], jobs: Path) -> str:
@@ -38,6 +57,7 @@ def cron_line(strop: list[str], jobs: Path, home: Path) -> str:
     """The crontab line. It makes the log's folder itself: the shell opens `>> log` before strop
     starts, and on a fresh home (or one moved or cleaned since `install`) a missing folder failed
     the redirection ("Directory nonexistent"), so strop never ran and nothing was logged."""
+    _refuse_control_characters(strop, jobs, home)
     folder = shlex.quote(str(log_folder(home)))
     log = shlex.quote(str(log_folder(home) / "nightly.log"))
     command = (
@@ -75,6 +95,7 @@ def systemd_units(strop: list[str], jobs: Path, home: Path) -> dict[str, str]:
     Environment= is double-quoted (systemd splits it on spaces), and `%` and `$` are
     escaped in both lines, so a home or jobs path with spaces, `%` or `$` reaches strop unchanged.
     """
+    _refuse_control_characters(strop, jobs, home)
     environment = json.dumps(f"STROP_HOME={home}", ensure_ascii=False)  # double-quoted, C-style escapes
     service = (
         "[Unit]\n"

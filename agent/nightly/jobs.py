@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agent.errors import UserError
+from agent.task import toml_too_deep
 from evaluators.spec import Duration
 from sandbox.units import UnitError
 
@@ -203,6 +204,8 @@ def load_jobs(path: str | Path) -> Jobs:
         raw = tomllib.loads(_read_text(path))
     except tomllib.TOMLDecodeError as error:
         raise UserError(f"{path}: not valid TOML: {error}") from None
+    except (RecursionError, MemoryError) as error:
+        raise UserError(f"{path}: {toml_too_deep(error)}") from None
     try:
         spec = JobsFile.model_validate(raw)
     except ValidationError as errors:

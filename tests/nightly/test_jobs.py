@@ -90,6 +90,15 @@ def test_bad_jobs_files_are_one_clear_line(tmp_path: Path, text: str, message: s
     assert str(tmp_path / "jobs.toml") in str(error.value)
 
 
+def test_a_jobs_file_nested_too_deeply_is_one_line_naming_it(tmp_path: Path) -> None:
+    """tomllib recurses once per level: 5000 nested arrays raised a RecursionError, an internal error."""
+    path = write(tmp_path, '[nightly]\nwindow = "1h"\nx = ' + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(UserError) as error:
+        load_jobs(path)
+    assert str(error.value).startswith(f"{path}: cannot be read: ") and "nest too deeply" in str(error.value)
+    assert "\n" not in str(error.value)
+
+
 def test_a_jobs_file_that_is_not_utf8_is_one_line_naming_it(tmp_path: Path) -> None:
     path = tmp_path / "jobs.toml"
     path.write_bytes(b"\xff\xfe garbage [[[\n")
@@ -215,6 +224,33 @@ def test_the_crontab_line_parses_and_replaces_its_old_self(tmp_path: Path) -> No
     other = install.cron_line(["strop"], tmp_path / "other" / "jobs.toml", tmp_path / "home")
     assert install.replaced_line(installed, other) == line  # one line a machine: the user hears which goes
     assert "/a\\%b/" in install.cron_line(["strop"], Path("/a%b/jobs.toml"), tmp_path)  # % escaped for cron
+
+
+def test_a_path_with_a_newline_is_refused_not_written_as_a_second_line(tmp_path: Path) -> None:
+    """A jobs path holding "\n* * * * * touch …" printed a second, valid crontab line (and split the
+    systemd unit): the command it names would run every minute. Refused, in one line, by the real CLI."""
+    folder = tmp_path / "nj\n* * * * * touch CRON-PWN #"
+    folder.mkdir()
+    write(folder, '[nightly]\nwindow = "1h"\n')
+    env = {**os.environ, "HOME": str(tmp_path), "STROP_HOME": str(tmp_path / "home")}
+    for extra in ([], ["--systemd"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "agent.cli", "nightly", "install", "--jobs", str(folder / "jobs.toml")]
+            + ["--print", *extra],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert done.returncode == 2 and "CRON-PWN" not in done.stdout, (extra, done.stdout)
+        assert done.stderr.count("\n") == 1 and "holds a control character ('\\n')" in done.stderr
+    for strop, jobs, home in (
+        (["strop"], tmp_path / "jobs.toml", tmp_path / "h\rome"),
+        (["/opt/str\top"], tmp_path / "jobs.toml", tmp_path),
+    ):
+        for build in (install.cron_line, install.systemd_units):
+            with pytest.raises(UserError, match="holds a control character"):
+                build(strop, jobs, home)
 
 
 def test_the_systemd_units_verify(tmp_path: Path) -> None:

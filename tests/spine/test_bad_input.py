@@ -44,6 +44,12 @@ def _adopt_dirty(ws: Workspace) -> list[str]:
     return ["adopt", f"{run_id}/0"]
 
 
+def _nested_deep(ws: Workspace) -> list[str]:
+    """Arrays nested past what tomllib's recursion takes: a RecursionError was an internal error."""
+    ws.task.write_text(ws.task.read_text() + "\n[extra]\nx = " + "[" * 5000 + "]" * 5000 + "\n")
+    return ["eval", str(ws.task)]
+
+
 def _run_with(ws: Workspace, extra: str) -> list[str]:
     ws.task.write_text(ws.task.read_text() + extra)
     return ["run", str(ws.task), "-n", "3"]
@@ -179,6 +185,7 @@ CASES = [
         "the evolve proposer needs a [space] table",
         prepare=lambda ws: ["run", str(ws.task), "-n", "3"],
     ),
+    Case("TOML nested too deeply", "nest too deeply", prepare=_nested_deep),
     Case("unknown run", "no run 'zzzz'", prepare=lambda ws: ["log", "zzzz"]),
     Case("not an experiment", "is not an experiment", prepare=lambda ws: ["show", "nonsense"]),
 ]
