@@ -21,7 +21,7 @@ import re
 import shlex
 import tomllib
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     BaseModel,
@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from agent.errors import TaskSpecError
+from agent.secret_places import secret_exposure
 from evaluators.spec import Duration, EvaluatorSpec
 from evaluators.trusted import TrustedSources
 from sandbox.units import UnitError
@@ -403,8 +404,20 @@ _TRUSTED_KEYS = ("scorer", "private", "final_private", "public", "final_public")
 
 
 def _check_trusted_paths(task: Task) -> None:
-    """Each trusted folder exists and lies outside the workspace (candidates see the workspace)."""
+    """Each trusted folder exists, lies outside the workspace (candidates see the workspace) and
+    shows no credentials (`agent.secret_places`: a task file is a stranger's); `public` and
+    `final_public`, which candidates read, show nothing else they must not read either (`_guarded`:
+    `public` = strop's home showed another run's private answers, and copying it into itself
+    never ended). The workspace shows no credentials either."""
     workspace = task.workspace
+    if secret := secret_exposure(workspace):
+        raise TaskSpecError(
+            str(task.path),
+            f"{workspace} {secret}",
+            line=locate(task.source, ("task", "workspace")),
+            key="task.workspace",
+        )
+    guarded = _guarded(task)
     for key in _TRUSTED_KEYS:
         value = getattr(task.evaluator, key)
         if not value:
@@ -413,12 +426,18 @@ def _check_trusted_paths(task: Task) -> None:
         problem = None
         if not path.exists():
             problem = f"{path} does not exist"
+        elif secret := secret_exposure(path):
+            problem = f"{path} {secret}"
         elif path == workspace or workspace in path.parents:
             problem = f"{path} lies inside the workspace, where candidates (and the LLM) can read it"
         elif path in workspace.parents:
             problem = f"{path} contains the workspace; give a folder beside it"
         elif key == "scorer" and not path.is_dir():
             problem = f"{path} is not a folder"
+        elif key in _SHOWN_KEYS and (
+            exposure := _exposure(path, guarded, "candidates", "give the folder of data they may read")
+        ):
+            problem = f"{path} {exposure}"
         elif key in ("public", "private") and task.evaluator.folds > 1:
             missing = [f"fold-{k}" for k in range(task.evaluator.folds) if not (path / f"fold-{k}").is_dir()]
             if missing:
@@ -431,28 +450,40 @@ def _check_trusted_paths(task: Task) -> None:
             )
 
 
-def _guarded(task: Task) -> list[Path]:
+_SHOWN_KEYS = ("public", "final_public")  # the trusted folders candidates read (mounted at $STROP_PUBLIC)
+
+
+class _Guard(NamedTuple):
+    """A folder neither candidates nor the LLM may read, but what lies inside `but` (None: all of it)."""
+
+    folder: Path
+    but: Path | None = None
+
+
+def _guarded(task: Task) -> list[_Guard]:
     """What neither candidates nor the LLM may read: the scorer and the private data (the hidden
-    answers) and strop's home (other runs' records and kept outputs)."""
+    answers) and strop's home (other runs' records and kept outputs), less the task's own folder
+    when the task lies inside it (strop wrote it there: an MLE competition's folder)."""
     from agent.home import strop_home
 
     guarded = [
-        task.resolve(v)
+        _Guard(task.resolve(v))
         for key in ("scorer", "private", "final_private")
         if (v := getattr(task.evaluator, key))
     ]
-    guarded.append(strop_home().resolve())
+    home, own = strop_home().resolve(), task.path.parent
+    guarded.append(_Guard(home, own if home in own.parents else None))
     return guarded
 
 
-def _exposure(real: Path, guarded: list[Path], reader: str, fix: str) -> str | None:
+def _exposure(real: Path, guarded: list[_Guard], reader: str, fix: str) -> str | None:
     """Why the resolved path `real` would show a guarded folder to `reader` (None: it shows none).
     A folder that is or holds one would show all of it (`fix` says what to give instead); a path
     inside one, part of it."""
-    for folder in guarded:
+    for folder, but in guarded:
         if folder == real or real in folder.parents:
             return f"holds {folder}, which {reader} must not read: {fix}"
-        if folder in real.parents:
+        if folder in real.parents and not (but is not None and (but == real or but in real.parents)):
             return f"lies inside {folder}, which {reader} must not read"
     return None
 
@@ -466,7 +497,7 @@ def _check_mounts(task: Task) -> None:
         problem = None
         if not path.exists():
             problem = f"{path} does not exist"
-        elif exposure := _exposure(
+        elif exposure := secret_exposure(path.resolve()) or _exposure(
             path.resolve(), guarded, "candidates", "mount the folders you need inside it"
         ):
             problem = f"{path} {exposure}"
@@ -489,8 +520,9 @@ def _check_knowledge_sources(task: Task) -> None:
     guarded = _guarded(task)
     for number, source in enumerate(task.spec.knowledge.sources):
         try:
-            exposure = _exposure(
-                task.resolve(source),
+            real = task.resolve(source)
+            exposure = secret_exposure(real) or _exposure(
+                real,
                 guarded,
                 "the LLM (sources are quoted into its prompts)",
                 "list the folders you need inside it",

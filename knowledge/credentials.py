@@ -21,6 +21,16 @@ project and plain `sk-…` keys (its plugin knows only the older `…T3BlbkFJ…
 pattern for each, searched in the whole text; a value must mix letters and digits and be no
 placeholder (`sk-proj-xxxx…`, `Bearer YOUR_TOKEN`), so names and prose do not count.
 
+The files that keep a machine's logins have formats of their own, with no keyword before the
+secret and often no digit in it: `_LOGIN_FORMATS` finds a `.pgpass` line's password
+(`host:port:db:user:password`), a docker config's `"auth"` (base64 of `user:password`), a
+`.netrc`'s `password`, a kubeconfig's `client-key-data` (its `token:` the keyword scan finds), a
+password on a command line in a shell history (`mysql -p…`, `sshpass -p…`, `--password=…`,
+`PGPASSWORD=…`) and a password hash of `/etc/shadow` (`user:$6$…:`). A task file once named
+these files as knowledge sources (`agent.secret_places` now refuses that), and the store quoted
+them to the endpoint; a copy of one in a project folder is skipped the same way. Their context
+says the value is a secret, so a password of letters alone counts, a placeholder does not.
+
 A scan looks at the lines that can hold a hit, found with one search of the whole text per
 pattern (a private key block, a token's format, a keyword such as `key`, `pass` or `token`),
 not at every line with every plugin: most files hold none, and a 2 MB file takes a fraction
@@ -29,6 +39,7 @@ of a second instead of seconds.
 
 from __future__ import annotations
 
+import base64
 import re
 from bisect import bisect_right
 from collections.abc import Iterator
@@ -128,6 +139,25 @@ _TOKEN_FORMATS: dict[str, re.Pattern[str]] = {
     "bearer token": re.compile(r"\b(?i:bearer)\s+([A-Za-z0-9._~+/-]{20,}=*)"),
     "Google service account key id": re.compile(r'"private_key_id"\s*:\s*"([0-9a-f]{40})"'),
 }
+# Formats of login files and shell histories (see the module's docstring): name -> pattern whose
+# group 1 is the secret. Each is anchored on its context, so the whole text is searched at once;
+# what may lie between a command and its `-p` is bounded, so a line of many `mysql` stays linear.
+_LOGIN_FORMATS: dict[str, re.Pattern[str]] = {
+    "pgpass line": re.compile(r"^[^\s:#][^\s:]*:(?:\d+|\*):[^\s:]+:[^\s:]+:((?:[^\s:\\]|\\.)+)[ \t]*$", re.M),
+    "docker config auth": re.compile(r'"(?:auth|identitytoken)"\s*:\s*"([A-Za-z0-9+/]{8,}={0,2})"'),
+    "netrc password": re.compile(
+        r"^[ \t]*(?:machine[ \t]+\S+|default)(?:[ \t]+(?:login|account|port)[ \t]+\S+)+[ \t]+password[ \t]+(\S+)"
+        r"|^[ \t]*(?:machine|default|login|account)\b[^\n]*\n[ \t]*password[ \t]+(\S+)[ \t]*$",
+        re.M,
+    ),
+    "kubeconfig client key": re.compile(r"\bclient-key-data:\s*([A-Za-z0-9+/]{16,}={0,2})"),
+    "password on a command line": re.compile(
+        r"\b(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump|sshpass)\b[^\n]{0,300}?\s-p([^\s'\"]\S*)"
+        r"|\s--password[= ](['\"]?)(?P<long>[^\s'\"-][^\s'\"]*)\2"
+        r"|\b(?:PGPASSWORD|MYSQL_PWD|SSHPASS)=(['\"]?)(?P<env>[^\s'\"]+)\4"
+    ),
+    "password hash": re.compile(r"^[^\s:#][^\s:]*:(\$(?:[0-9a-z]{1,6})\$[^\s:]{8,}):", re.M),
+}
 _MIXED = re.compile(r"^(?=.*[A-Za-z])(?=.*\d)")
 _PLACEHOLDER = re.compile(
     r"x{4,}|\*{3,}|\.{3}|your[_-]|changeme|placeholder|example|redacted"
@@ -150,6 +180,7 @@ def find_credentials(text: str) -> list[str]:
         if _KEYWORD in chosen:
             found.update(dict.fromkeys(_keyword_values(line)))
     found.update(dict.fromkeys(_token_values(text)))
+    found.update(dict.fromkeys(_login_values(text)))
     values = [value for value in found if value]
     return [v for v in values if not any(v != other and v in other for other in values)]
 
@@ -207,6 +238,28 @@ def _token_values(text: str) -> Iterator[str]:
             value = match.group(1) if pattern.groups else match.group(0)
             if _MIXED.match(value) and not _placeholder(value) and not _NOT_A_VALUE.search(value):
                 yield value
+
+
+def _login_values(text: str) -> Iterator[str]:
+    """The secrets `_LOGIN_FORMATS` finds in `text`: the group that matched; a placeholder is
+    none (`*`, `<password>`, `$PASSWORD`; a hash opens with `$` and is no template), nor is a
+    docker `"auth"` that is no base64 of `user:password`."""
+    for name, pattern in _LOGIN_FORMATS.items():
+        for match in pattern.finditer(text):
+            value = next((g for g in match.groups() if g and g not in "'\""), None)
+            if value is None or (name != "password hash" and _placeholder(value)):
+                continue
+            if name == "docker config auth" and not _is_user_password(value):
+                continue
+            yield value
+
+
+def _is_user_password(value: str) -> bool:
+    """Whether base64 `value` decodes to `user:password` (a docker login's `auth`)."""
+    try:
+        return b":" in base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
+    except ValueError:
+        return False
 
 
 def _keyword_values(line: str) -> Iterator[str]:
