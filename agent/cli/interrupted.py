@@ -100,10 +100,12 @@ class SearchLeftovers:
 @contextmanager
 def interruptible(leftovers: SearchLeftovers) -> Iterator[None]:
     """Inside, a stop signal ends the command as the module docstring says."""
-    from agent.loop.interrupts import end_by, received, stop_signals
+    from agent.loop.interrupts import end_by, noticed_interrupts, received, stop_signals
 
     try:
-        with stop_signals():
+        # noticed too: a Ctrl-C that lands in a finaliser (z3's `__del__`) is dropped by Python, and
+        # the search ran to its end; the search's loops raise it again (`raise_if_interrupted`)
+        with stop_signals(), noticed_interrupts():
             yield
     except KeyboardInterrupt:
         signum = received() or signal.SIGINT

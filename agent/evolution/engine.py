@@ -257,6 +257,8 @@ class Engine(Generic[G]):
         return self.result()
 
     def _generations(self, deadline: float | None) -> None:
+        from agent.loop.interrupts import raise_if_interrupted  # here: agent.loop is heavy to import
+
         with self._pool() as pool:
             if self.state.generation < 0:
                 try:
@@ -268,6 +270,7 @@ class Engine(Generic[G]):
                     ) from None
                 self._finish_generation()
             while not self._done():
+                raise_if_interrupted()  # a stop signal Python dropped (in a finaliser) still stops it
                 try:
                     self._next_generation(pool, deadline)
                 except DeadlineReached:

@@ -163,6 +163,8 @@ def noticed_interrupts() -> Iterator[None]:
     _pending = _received = None
     for signum in watched:
         signal.signal(signum, remember)
+    unraisable = sys.unraisablehook
+    sys.unraisablehook = _quiet_about_interrupts(unraisable)
     try:
         yield
     except KeyboardInterrupt:
@@ -173,9 +175,22 @@ def noticed_interrupts() -> Iterator[None]:
             end_by(signum)
         raise
     finally:
+        sys.unraisablehook = unraisable
         for signum in watched:
             signal.signal(signum, previous[signum])
         _pending = None
+
+
+def _quiet_about_interrupts(hook: Any) -> Any:
+    """`hook`, but silent on a stop signal's interrupt raised where Python drops it (a finaliser: z3's
+    `AstRef.__del__`): it printed "Exception ignored … Traceback … KeyboardInterrupt" under strop's
+    own line. It is noted already, and raised again at the next node or evaluation."""
+
+    def quiet(unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            hook(unraisable)
+
+    return quiet
 
 
 @contextmanager

@@ -77,3 +77,39 @@ def test_a_stop_signal_during_tpe_prints_no_optuna_traceback(
     assert not [word for word in TRACES if word in text], text
     (line,) = [line for line in text.splitlines() if line.startswith("interrupted: ")]
     assert "Pareto points found so far" in line, line
+
+
+def test_a_ctrl_c_python_dropped_in_a_finaliser_still_stops_tpe() -> None:
+    """CI saw a Ctrl-C land in z3's `AstRef.__del__`, where Python prints "Exception ignored" and
+    goes on: TPE then ran its 242 evaluations to the end and the command finished, exit 0. A stop
+    signal is noticed as well as raised (`noticed_interrupts`), and the baselines' and the engine's
+    loops raise one that was dropped. Here the signal's note is made by hand, as the handler makes
+    it, with no exception reaching the search: the next evaluation raises it."""
+    from agent.domains.quantization import baselines
+    from agent.domains.quantization.constraints import build_space
+    from agent.domains.quantization.datasets import digits_split
+    from agent.domains.quantization.domain import QuantDomain
+    from agent.domains.quantization.models import load_model
+    from agent.domains.quantization.profiles import PROFILES
+    from agent.loop import interrupts
+
+    net = load_model("digits-mlp")
+    domain = QuantDomain(
+        net, digits_split(), build_space(net.shapes(), PROFILES["generic"], 3.0, (8, 16, 32, 64))
+    )
+
+    class Finalised:
+        def __del__(self) -> None:
+            raise KeyboardInterrupt  # where the signal landed: Python drops it, and prints it
+
+    unraisable: list[object] = []
+    hook, sys.unraisablehook = sys.unraisablehook, lambda seen: unraisable.append(seen)
+    try:
+        with interrupts.noticed_interrupts():  # strop's hook over the one that records
+            interrupts._note(signal.SIGINT)  # what the handler does first
+            Finalised()  # its exception dropped by Python, and not printed
+            with pytest.raises(KeyboardInterrupt):
+                baselines.tpe(domain, evaluations=50, seed=0)
+    finally:
+        sys.unraisablehook = hook
+    assert unraisable == []

@@ -391,6 +391,9 @@ class _Budgeted:
         return len(self.seen) >= self.limit or self.deadline.expired()
 
     def score(self, proposal: Genome) -> float | None:
+        from agent.loop.interrupts import raise_if_interrupted  # here: agent.loop is heavy to import
+
+        raise_if_interrupted()  # a stop signal Python dropped (in a finaliser) still stops the baseline
         checked = self.domain.check(proposal)
         if isinstance(checked, str):
             return None
