@@ -89,8 +89,8 @@ def _task_ray_address(path: Path | None) -> str | None:
 
     try:
         search = tomllib.loads(_task_file(path).read_text()).get("search", {})
-    except (OSError, ValueError, UnicodeDecodeError):
-        return None  # the command itself says what is wrong with it
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError, MemoryError):
+        return None  # the command itself says what is wrong with it (nested too deeply: one line)
     if not isinstance(search, dict) or search.get("executor") != "ray":
         return None
     return str(search.get("address") or "auto")

@@ -202,3 +202,24 @@ def test_resume_follows_the_run_s_saved_executor(tmp_path: Path) -> None:
 def test_an_in_process_call_is_never_supervised() -> None:
     """A test calling the command through typer's runner: this process's argv is not the command."""
     assert supervised(["run"], lambda: "127.0.0.1:1") is None
+
+
+def test_a_task_file_nested_too_deeply_is_one_line_through_the_supervisor_check(tmp_path: Path) -> None:
+    """`strop run` reads the task's `[search]` before anything to know whether it drives Ray; a task
+    file nested past tomllib's recursion made that read an internal error instead of the one line."""
+    task = tmp_path / "task.toml"
+    task.write_text('[task]\nname = "deep"\n[extra]\nx = ' + "[" * 5000 + "]" * 5000 + "\n")
+    env = {**os.environ, "STROP_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "run", str(task)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert (
+        "nest too deeply" in done.stderr
+        and "Traceback" not in done.stderr
+        and "internal error" not in done.stderr
+    )

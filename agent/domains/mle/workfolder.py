@@ -537,7 +537,7 @@ def competition_of(task_file: Path) -> Path | None:
         return None
     try:
         private = tomllib.loads(Path(task_file).read_text(encoding="utf-8"))["evaluator"]["final_private"]
-    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError):
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, RecursionError, MemoryError):
         return None
     return Path(private).parent.parent if isinstance(private, str) and private else None
 
@@ -553,7 +553,7 @@ def work_folder(competition: Competition, out: Path) -> WorkFolder:
     task_file = Path(out) / "task.toml"
     try:
         name = tomllib.loads(task_file.read_text(encoding="utf-8"))["task"]["name"]
-    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError):
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, RecursionError, MemoryError):
         raise CompetitionError(f"{task_file}: not a task written by `strop mle run`") from None
     if name != _task_name(competition):
         raise CompetitionError(f"{out}: holds the task of another competition ({name})")
