@@ -22,6 +22,7 @@ are written relative to the task file and resolved by the task.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path, PurePosixPath
 from typing import Annotated
 
@@ -270,6 +271,12 @@ class EvaluatorSpec(BaseModel):
                     "put it in a file of the workspace"
                 )
         secret = sorted(name for name in env if is_secret_name(name))
+        carried = sorted(name for name, value in env.items() if _login_in(value))
+        if carried:
+            raise ValueError(
+                f"{', '.join(carried)}: its value carries a user:password@ login, and the task file is "
+                "kept in git with every run: put the credential where the scorer reads it, not in the task file"
+            )
         if secret:
             raise ValueError(
                 f"{', '.join(secret)}: a secret-looking name never reaches the sandbox, and the task file "
@@ -319,3 +326,11 @@ class EvaluatorSpec(BaseModel):
     @property
     def scorer_timeout(self) -> float:
         return self.score_timeout if self.score_timeout is not None else self.timeout
+
+
+_LOGIN = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s:]*:[^/@\s]+@", re.IGNORECASE)
+"""A URL whose authority carries a password (`postgres://user:pw@host/db`, a DATABASE_URL)."""
+
+
+def _login_in(value: str) -> bool:
+    return bool(_LOGIN.match(value.strip()))

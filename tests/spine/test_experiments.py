@@ -327,3 +327,19 @@ def test_a_mounted_folder_is_read_in_the_sandbox_and_one_holding_strops_home_is_
     ws.task.write_text(plain + 'mounts = ["relative/bin"]\n')
     refused = cli("eval", str(ws.task))
     assert refused.code == 2 and "must be an absolute path" in refused.stderr, refused.stderr
+
+
+def test_secret_names_of_other_shapes_and_logins_in_values_are_refused(make_workspace, cli) -> None:
+    """`DB_PASS`, `GH_PAT`, `PASSPHRASE`, `SENTRY_DSN` passed the name rule, and a `DATABASE_URL`
+    carrying `user:password@` went into git with the task file; `PATH`, `PWD` and `NUM_PASSES` are
+    not secrets (PWD's value, a path, was never to be redacted from output)."""
+    from sandbox.environment import is_secret_name
+
+    assert all(is_secret_name(n) for n in ("DB_PASS", "GH_PAT", "PASSPHRASE", "SENTRY_DSN", "MYSQL_PWD"))
+    assert not any(is_secret_name(n) for n in ("PATH", "PWD", "OLDPWD", "NUM_PASSES", "PATCH_SIZE", "BYPASS"))
+    ws = make_workspace(evaluator='import json\nprint(json.dumps({"score": 1.0}))\n')
+    text = ws.task.read_text()
+    ws.task.write_text(text + 'env = { DATABASE_URL = "postgres://app:hunter22@db:5432/x", BATCH = "8" }\n')
+    result = cli("eval", str(ws.task))
+    assert result.code == 2 and "DATABASE_URL: its value carries a user:password@ login" in result.stderr
+    assert "hunter22" not in result.stderr
