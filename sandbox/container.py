@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import shutil
 import socket
 import sys
 import threading
@@ -99,6 +100,9 @@ class DockerSandbox:
         self.runtime = runtime or Runtime.detect()
         self.image = image or ensure_image(self.client, self.runtime)
         self.reap_orphans()
+        # by its path: a task's `env = { PATH = … }` is the container's, and the engine looks the
+        # first word up in it ("exec: timeout: not found" was an internal error, not a verdict)
+        self.timeout_binary = shutil.which("timeout") or "timeout"
         self.parents = parents_usable(self.client)  # each container under a cgroup of its own
         if self.parents:
             sweep_parents()  # those of a strop killed outright (its containers reaped above)
@@ -162,6 +166,8 @@ class DockerSandbox:
         readonly_paths: Sequence[Path] = (),
         binds: Sequence[Bind] = (),
     ) -> Execution:
+        from docker.errors import APIError
+
         space = Workspace.of(workdir, readonly_paths, binds)
         uid, gid = sandbox_user(space.root)
         switch = str(math.ceil(limits.timeout + ORPHAN_GRACE))
@@ -172,7 +178,7 @@ class DockerSandbox:
             started = time.monotonic()
             cid = self.client.api.create_container(
                 self.image,
-                command=["timeout", "-s", "KILL", switch, *inner],
+                command=[self.timeout_binary, "-s", "KILL", switch, *inner],
                 user=f"{uid}:{gid}",
                 working_dir=str(space.root),
                 environment=clean_environment(env),
@@ -187,6 +193,9 @@ class DockerSandbox:
                 entry.check()
                 execution.notes.append(filter_note)
                 return execution
+            except APIError as error:  # the engine could not start it: one line, no traceback
+                said = str(getattr(error, "explanation", "") or _short(error)).splitlines()[0][:300]
+                raise SandboxError(f"docker could not start the command: {said}") from None
             finally:
                 with contextlib.suppress(Exception):
                     self.client.api.remove_container(cid, force=True)
