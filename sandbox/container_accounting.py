@@ -29,6 +29,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from sandbox.cputime import used
 from sandbox.memory import CGROUP_PREFIX, remove, sweep
 
 ROOT = Path("/sys/fs/cgroup")
@@ -45,21 +46,12 @@ def _number(text: str | None) -> int | None:
     return int(text) if text and text.strip().isdigit() else None
 
 
-def _usage_usec(text: str | None) -> int | None:
-    for line in (text or "").splitlines():
-        key, _, value = line.partition(" ")
-        if key == "usage_usec" and value.strip().isdigit():
-            return int(value)
-    return None
-
-
 def cpu_seconds(folder: str, root: Path = ROOT) -> float | None:
     """CPU seconds of cgroup `folder` (a path under the hierarchies' root), v1 or v2; None if unread."""
     for hierarchy in CPU_V1:
-        if (ns := _number(_read(root / hierarchy / folder / "cpuacct.usage"))) is not None:
-            return ns / 1e9
-    usec = _usage_usec(_read(root / folder / "cpu.stat"))
-    return None if usec is None else usec / 1e6
+        if (seconds := used(root / hierarchy / folder, 1)) is not None:
+            return seconds
+    return used(root / folder, 2)
 
 
 def peak_bytes(folder: str, root: Path = ROOT) -> int | None:

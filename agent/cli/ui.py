@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Annotated
 
@@ -10,15 +9,7 @@ import typer
 
 from agent.cli import app
 from agent.cli.render import out
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from agent.loopback import loopback_host
 
 
 @app.command("ui")
@@ -63,7 +54,7 @@ def ui_command(
 
     if token is not None and len(token) < 16:
         raise UserError("--token must be at least 16 characters")
-    if token is None and not _loopback(host):
+    if token is None and not loopback_host(host):
         token = secrets.token_urlsafe(24)
     shown = "localhost" if host in ("0.0.0.0", "::") else (f"[{host}]" if ":" in host else host)
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")

@@ -11,11 +11,11 @@ checked where the task is read: `agent.task.LLMSpec`).
 
 from __future__ import annotations
 
-import ipaddress
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from agent.llm.redaction import safe_url
+from agent.loopback import loopback_host
 
 if TYPE_CHECKING:
     from agent.task import LLMSpec, Task
@@ -43,13 +43,7 @@ def not_an_llm_key(name: str) -> str:
 
 def loopback(url: str) -> bool:
     """Whether `url`'s host is this machine (localhost, 127.0.0.0/8, ::1)."""
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return loopback_host(urlsplit(url).hostname or "")
 
 
 def reach_note(spec: LLMSpec) -> str:
