@@ -408,7 +408,10 @@ def _check_trusted_paths(task: Task) -> None:
     shows no credentials (`agent.secret_places`: a task file is a stranger's); `public` and
     `final_public`, which candidates read, show nothing else they must not read either (`_guarded`:
     `public` = strop's home showed another run's private answers, and copying it into itself
-    never ended). The workspace shows no credentials either."""
+    never ended). The scorer and the private data show nothing of strop's home either: the scorer
+    is the task file's code, and what it prints reaches the verdict and the LLM's prompt, so a
+    `private` around the home read other runs' hidden answers and records out through it. The
+    workspace shows no credentials either."""
     workspace = task.workspace
     if secret := secret_exposure(workspace):
         raise TaskSpecError(
@@ -434,9 +437,7 @@ def _check_trusted_paths(task: Task) -> None:
             problem = f"{path} contains the workspace; give a folder beside it"
         elif key == "scorer" and not path.is_dir():
             problem = f"{path} is not a folder"
-        elif key in _SHOWN_KEYS and (
-            exposure := _exposure(path, guarded, "candidates", "give the folder of data they may read")
-        ):
+        elif exposure := _trusted_exposure(task, key, path, guarded):
             problem = f"{path} {exposure}"
         elif key in ("public", "private") and task.evaluator.folds > 1:
             missing = [f"fold-{k}" for k in range(task.evaluator.folds) if not (path / f"fold-{k}").is_dir()]
@@ -453,6 +454,14 @@ def _check_trusted_paths(task: Task) -> None:
 _SHOWN_KEYS = ("public", "final_public")  # the trusted folders candidates read (mounted at $STROP_PUBLIC)
 
 
+def _trusted_exposure(task: Task, key: str, path: Path, guarded: list[_Guard]) -> str | None:
+    """What the trusted folder `key` would show that its reader must not read: the public data
+    shows candidates nothing guarded; the scorer's folders show the scorer nothing of strop's home."""
+    if key in _SHOWN_KEYS:
+        return _exposure(path, guarded, "candidates", "give the folder of data they may read")
+    return _exposure(path, [_home_guard(task)], "the scorer", "give the folder of the task's own data")
+
+
 class _Guard(NamedTuple):
     """A folder neither candidates nor the LLM may read, but what lies inside `but` (None: all of it)."""
 
@@ -464,16 +473,22 @@ def _guarded(task: Task) -> list[_Guard]:
     """What neither candidates nor the LLM may read: the scorer and the private data (the hidden
     answers) and strop's home (other runs' records and kept outputs), less the task's own folder
     when the task lies inside it (strop wrote it there: an MLE competition's folder)."""
+    return [
+        *(
+            _Guard(task.resolve(v))
+            for key in ("scorer", "private", "final_private")
+            if (v := getattr(task.evaluator, key))
+        ),
+        _home_guard(task),
+    ]
+
+
+def _home_guard(task: Task) -> _Guard:
+    """Strop's home, less the task's own folder when the task lies inside it."""
     from agent.home import strop_home
 
-    guarded = [
-        _Guard(task.resolve(v))
-        for key in ("scorer", "private", "final_private")
-        if (v := getattr(task.evaluator, key))
-    ]
     home, own = strop_home().resolve(), task.path.parent
-    guarded.append(_Guard(home, own if home in own.parents else None))
-    return guarded
+    return _Guard(home, own if home in own.parents else None)
 
 
 def _exposure(real: Path, guarded: list[_Guard], reader: str, fix: str) -> str | None:

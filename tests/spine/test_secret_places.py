@@ -174,6 +174,23 @@ def test_public_may_not_show_strops_home_or_the_private_data(tmp_path: Path, hom
     assert final.key == "evaluator.final_public" and f"lies inside {strop_home}" in str(final), str(final)
 
 
+def test_the_scorers_folders_may_not_show_strops_home(tmp_path: Path, home: Path) -> None:
+    """The scorer is the task file's code and what it prints reaches the verdict and the prompt:
+    `private` around strop's home read other runs' hidden answers out through it."""
+    strop_home = Path(os.environ["STROP_HOME"]).resolve()
+    other_run = strop_home / "runs" / "abc123" / "evaluator" / "trusted"
+    other_run.mkdir(parents=True)
+    root = tmp_path / "t"
+    for value, said in [
+        (str(strop_home), f"holds {strop_home}, which the scorer must not read"),
+        (str(other_run), f"lies inside {strop_home}, which the scorer must not read"),
+    ]:
+        error = _refused(_task(root, private=value))
+        assert error.key == "evaluator.private" and said in str(error), str(error)
+    final = _refused(_task(root, extra=f'final_private = "{other_run}"\n'))
+    assert final.key == "evaluator.final_private" and f"lies inside {strop_home}" in str(final), str(final)
+
+
 def test_a_task_strop_wrote_in_its_home_may_read_its_own_public_folder(tmp_path: Path, home: Path) -> None:
     """An MLE competition's task lives in strop's home, its public data beside it."""
     strop_home = Path(os.environ["STROP_HOME"])
