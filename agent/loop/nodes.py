@@ -17,16 +17,12 @@ missing. Git is the truth for experiments; the state only says which are in flig
     finish   → confirmation (`[evaluator] confirm`): the contenders measured again;
                hidden-test `final` on the best, lanes removed, run record closed
 
-Time: the run's time budget becomes one deadline (`_deadlines`): LLM calls and
+Time: the run's time budget becomes one deadline (`agent.loop.stretch`): LLM calls and
 evaluations end by the search deadline, which keeps the confirmation's and the `final`
 phase's reserves free; confirmations end by the deadline less the `final` reserve, and
-`final` itself ends by the run's deadline. A resume is a stretch of its own: the reserve is
-judged by the time it has (`_stretch`), an experiment an earlier stretch cut is expected to need
-more than it ran (`cut_need`), and a stretch that cannot fit what it must do stops at once, says
-how much time to give (`_too_short`) and does not count its start-up as the run's time
-(`_spent`). With `parallel` lanes and an LLM proposer, the lanes' model calls run at once (up
-to `[llm] concurrency`), each holding its worst case from the token and cost budgets left before
-it is sent (`agent.allowance`).
+`final` itself ends by the run's deadline. A resume is a stretch of its own. With `parallel`
+lanes and an LLM proposer, the lanes' model calls run at once (up to `[llm] concurrency`), each
+holding its worst case from the token and cost budgets left before it is sent (`agent.allowance`).
 
 Schedules (`[search] schedule`, `--schedule`): `batch` (the default) runs the lanes in
 lock-step, each batch waiting for its slowest evaluation, so a seeded run records the same
@@ -53,13 +49,7 @@ from typing import Any
 from agent.budget import (
     RunBudget,
     Usage,
-    confirm_reserve,
-    cut_need,
-    final_reserve,
     overrun,
-    seconds_word,
-    time_to_give,
-    typical_seconds,
 )
 from agent.constraints import Constraints
 from agent.deadline import Deadline
@@ -79,6 +69,7 @@ from agent.loop.events import (
 from agent.loop.interrupts import raise_if_interrupted
 from agent.loop.memory import LoopMemory
 from agent.loop.state import LoopState, Slot, new_slot
+from agent.loop.stretch import Stretch
 from agent.proposers.base import ProposalRequest, Proposer
 from agent.records import Cost, ExperimentRecord, NotARecord
 from agent.run import Candidate, Run, UnsafePathError, safe_path, write_files
@@ -98,7 +89,6 @@ def baseline_idea(run: Any) -> str:
 
 
 RECUT = "recut"  # a slot's `turn_state` key: the cut verdict's time, on a slot that evaluates it again
-CLOSING = 2.0  # seconds kept at the end for closing the run: records, lanes, the summary, exiting
 FIRST_KNOWLEDGE_GUESS = 15.0  # seconds the first real knowledge call may take (it loads the embedder)
 
 
@@ -138,21 +128,14 @@ class Nodes:
     def __init__(self, ctx: LoopContext) -> None:
         self.ctx = ctx
         self._knowledge_seconds: list[float] = []  # how long knowledge calls took in this process
-        # the first stretch counts from when the command started (its start-up is the run's time too)
-        self._mark = ctx.clock() - (max(0.0, time.time() - ctx.started) if ctx.started else 0.0)
         # async schedule: evaluations in flight, by (experiment, turn), with the record they conclude
         self._flight: dict[tuple[int, int], tuple[Future[Verdict], ExperimentRecord]] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._copies: dict[int, tuple[ExperimentRecord, ExperimentRecord]] = {}  # see `_records`
-        # experiments an earlier stretch's time budget cut: this stretch evaluates each once more
-        # (`select`), once only, so a resume with too little time cannot cut the same one forever
         stored = ctx.run.stored_records()
-        self._cut = {r.id for r in stored if r.status is Status.STOPPED}
+        self.stretch = Stretch(ctx, stored)  # this stretch's clock, deadlines and reserves
         # the newest experiment before this stretch: a time refusal there is not this stretch's
         self._before = max((r.id for r in stored), default=-1)
-        self._base: float | None = None  # the run's seconds when this stretch began (`_stretch`)
-        self._decided = False  # this stretch's first decision is made (it may have done work since)
-        self._idle = False  # stopped by its first decision: nothing done, its seconds not counted
         self._unsent = ""  # why a new attempt's model call was not sent (`_without_unsent`): the run stops
 
     def close(self) -> None:
@@ -184,11 +167,11 @@ class Nodes:
         )
         # an experiment the time budget cut and this stretch evaluates again counts once that is done:
         # a run whose experiment budget the cut one filled would end on resume without evaluating it
-        evaluated = [r for r in records.values() if r.status not in counted and not self._recut(r)]
+        evaluated = [r for r in records.values() if r.status not in counted and not self.stretch.recut(r)]
         cost = sum((r.cost for r in records.values()), Cost())
         rejected = [r for r in records.values() if r.status is Status.REJECTED]
         last = max(rejected, key=lambda r: r.id).reason if rejected else ""
-        out_of_time = bool(self._cannot_finish(records, self._deadlines(state, records)[0]))
+        out_of_time = bool(self.stretch.cannot_finish(records, self.stretch.deadlines(state, records)[0]))
         return Usage(
             experiments=len(evaluated),
             elapsed=elapsed,
@@ -199,107 +182,11 @@ class Nodes:
             last_rejection=last,
             out_of_time=out_of_time,
             unaffordable=self._unsent or _unaffordable(records, self._before),
-            before=self._base or 0.0,
-            short=self._too_short(records, elapsed) if out_of_time and not self._decided else "",
+            before=self.stretch.base or 0.0,
+            short=self.stretch.too_short(records, elapsed)
+            if out_of_time and not self.stretch.decided
+            else "",
         )
-
-    def _recut(self, record: ExperimentRecord) -> bool:
-        """True for an experiment cut by an earlier stretch's time budget, not yet evaluated again."""
-        return record.status is Status.STOPPED and record.id in self._cut
-
-    def _now_elapsed(self, state: LoopState) -> float:
-        """Seconds the run has been running, up to now (the state's count plus this stretch)."""
-        if self._base is None:
-            self._base = state["elapsed"]
-        return state["elapsed"] + (self.ctx.clock() - self._mark)
-
-    def _stretch(self) -> float | None:
-        """The seconds this stretch has: the run's time budget less what earlier stretches ran
-        (a resume's own `--time`; the whole budget for a run's first stretch)."""
-        budget = self.ctx.budget.time
-        return None if budget is None else max(0.0, budget - (self._base or 0.0))
-
-    def _reserve(self, records: dict[int, ExperimentRecord], stretch: float | None) -> float:
-        """Seconds the confirmation and the `final` phase keep of a stretch of `stretch` seconds."""
-        return self._final_reserve(records, stretch) + self._confirm_reserve(records, stretch)
-
-    def _confirm_reserve(self, records: dict[int, ExperimentRecord], stretch: float | None) -> float:
-        """Seconds confirmation keeps (0 when off): `confirm` rounds of (contenders) typical
-        evaluations, the run's lanes taking them `parallel` at a time, capped (`confirm_reserve`);
-        experiment 0 is a contender unless it is among the top."""
-        seconds = [r.eval_seconds for r in sorted(records.values(), key=lambda r: r.id) if r.eval_seconds]
-        timeout = float(self.ctx.run.task.evaluator.timeout)
-        return confirm_reserve(
-            seconds, self.ctx.confirm_top + 1, self.ctx.confirm, timeout, stretch, lanes=self.ctx.parallel
-        )
-
-    def _final_reserve(self, records: dict[int, ExperimentRecord], stretch: float | None) -> float:
-        """Seconds the `final` phase keeps of a stretch of `stretch` seconds (0 without one)."""
-        spec = self.ctx.run.task.evaluator
-        if not getattr(spec, "has_final", bool(getattr(spec, "final", None))):
-            return 0.0
-        seconds = [r.eval_seconds for r in sorted(records.values(), key=lambda r: r.id) if r.eval_seconds]
-        best = self._best(records)
-        return final_reserve(
-            seconds,
-            float(spec.timeout),
-            stretch,
-            best.eval_seconds if best else None,
-            refit=bool(getattr(spec, "final_public", None)),
-            folds=int(getattr(spec, "folds", 1)),
-        )
-
-    def _waiting_cut(self, records: dict[int, ExperimentRecord]) -> list[ExperimentRecord]:
-        """The experiments an earlier stretch cut that this one has still to evaluate again."""
-        return [records[exp] for exp in sorted(self._cut) if exp in records and self._recut(records[exp])]
-
-    def _need(self, records: dict[int, ExperimentRecord], cut: list[ExperimentRecord]) -> float:
-        """Seconds the next evaluation is expected to take: the recent median, or more for one cut
-        before (it ran that long and was not done: `cut_need`)."""
-        ran = sorted((r for r in records.values() if r.eval_seconds), key=lambda r: r.id)
-        timeout = float(self.ctx.run.task.evaluator.timeout)
-        return max(
-            [
-                typical_seconds([r.eval_seconds for r in ran]),
-                *(cut_need(r.eval_seconds, timeout) for r in cut),
-            ]
-        )
-
-    def _too_short(self, records: dict[int, ExperimentRecord], elapsed: float) -> str:
-        """Out of time at this stretch's first decision: what does not fit in it, and the `--time`
-        that fits it (start-up as this one's, the final phase's reserve as `_deadlines`); "" when
-        no evaluation has run yet (nothing to size it by)."""
-        stretch = self._stretch()
-        if stretch is None:
-            return ""
-        cut = self._waiting_cut(records)
-        need = self._need(records, cut)
-        if not need:
-            return ""  # no evaluation ran yet: nothing says how long one takes
-        what = (
-            f"experiment {cut[0].id} (cut after {cut[0].eval_seconds:.0f}s before: ~{need:.0f}s)"
-            if cut
-            else f"an evaluation (~{need:.0f}s)"
-        )
-        reserve = self._reserve(records, stretch)
-        if reserve:
-            what += f" and the final phase (~{reserve:.0f}s kept)"
-        started = max(0.0, elapsed - (self._base or 0.0))
-        give = time_to_give(need, started + CLOSING, lambda total: self._reserve(records, total))
-        verb = "do" if reserve else "does"
-        return (
-            f"{what} {verb} not fit in {max(0.0, stretch - started):.0f}s: give --time {seconds_word(give)}"
-        )
-
-    def _deadlines(self, state: LoopState, records: dict[int, ExperimentRecord]) -> tuple[Deadline, Deadline]:
-        """(search, final): when the search must end (the run's deadline less the `final` phase's
-        reserve and `CLOSING`), and when `final` must end (the run's deadline less `CLOSING`)."""
-        budget = self.ctx.budget.time
-        if budget is None:
-            return Deadline(), Deadline()
-        run = Deadline.after(budget - self._now_elapsed(state))
-        reserve = CLOSING + self._reserve(records, self._stretch())
-        return run.minus(reserve), run.minus(CLOSING)
 
     def limits(self, state: LoopState) -> Any:
         """What the next model call may use: the search deadline, and the tokens and dollars left."""
@@ -307,22 +194,14 @@ class Nodes:
         from agent.proposers.llm import Limits
 
         records = self._records()
-        usage = self._usage(state, records, self._now_elapsed(state))
+        usage = self._usage(state, records, self.stretch.now_elapsed(state))
         tokens, usd = self.ctx.budget.tokens_left(usage), self.ctx.budget.usd_left(usage)
         return Limits(
-            deadline=self._deadlines(state, records)[0],
+            deadline=self.stretch.deadlines(state, records)[0],
             tokens_left=tokens,
             usd_left=usd,
             allowance=Allowance(tokens, usd),
         )
-
-    def _elapsed(self, state: LoopState) -> float:
-        if self._base is None:
-            self._base = state["elapsed"]
-        now = self.ctx.clock()
-        elapsed = state["elapsed"] + (now - self._mark)
-        self._mark = now
-        return elapsed
 
     def _lane(self, slot: Slot) -> Path:
         return self.ctx.run.repo.lane(self.ctx.run.record.id, slot["lane"])
@@ -333,13 +212,13 @@ class Nodes:
     # ------------------------------------------------------------------ decide
     def decide(self, state: LoopState) -> dict[str, Any]:
         records = self._records()
-        first = self._base is None  # the first node of this stretch
-        elapsed = self._elapsed(state)
+        first = self.stretch.base is None  # the first node of this stretch
+        elapsed = self.stretch.advance(state)
         usage = self._usage({**state, "elapsed": elapsed}, records, elapsed)
         decision = self.ctx.budget.decide(usage)
         busy = any(slot["stage"] == "committed" for slot in state["slots"])
-        self._idle = first and not decision.go_on and not busy
-        self._decided = True
+        self.stretch.idle = first and not decision.go_on and not busy
+        self.stretch.decided = True
         reason = "" if decision.go_on else decision.reason
         if not reason:
             reason = broken_start(records.values(), str(self.ctx.run.task.path)) or ""
@@ -356,7 +235,9 @@ class Nodes:
         by an earlier stretch's time budget; `select` evaluates those first.
         """
         exhausted = getattr(self.ctx.proposer, "exhausted", None)
-        if exhausted is None or any(r.status is Status.PENDING or self._recut(r) for r in records.values()):
+        if exhausted is None or any(
+            r.status is Status.PENDING or self.stretch.recut(r) for r in records.values()
+        ):
             return ""
         return exhausted(list(records.values())) or ""
 
@@ -375,7 +256,7 @@ class Nodes:
         in_flight = {slot["exp"] for slot in busy}
         free = [lane for lane in range(self.ctx.parallel) if lane not in {slot["lane"] for slot in busy}]
         orphans = [r for r in records.values() if r.status is Status.PENDING and r.id not in in_flight]
-        cut = [r for r in records.values() if self._recut(r)]
+        cut = [r for r in records.values() if self.stretch.recut(r)]
         slots: list[Slot] = []
         for lane, record in zip(free, sorted([*orphans, *cut], key=lambda r: r.id), strict=False):
             slots.append(self._again(record, lane))
@@ -409,13 +290,13 @@ class Nodes:
 
     def _again(self, record: ExperimentRecord, lane: int) -> Slot:
         """A slot that evaluates a committed experiment again, its commit unchanged: one left
-        pending by a crash, or one the run's time budget cut in an earlier stretch (`_cut`).
+        pending by a crash, or one the run's time budget cut in an earlier stretch (`Stretch.cut`).
 
         A cut one carries its verdict's time (`RECUT`) so that `evaluate` re-runs that verdict
         only, never the fresh one a crash left unrecorded in the checkpoint.
         """
         if record.status is Status.STOPPED:
-            self._cut.discard(record.id)
+            self.stretch.cut.discard(record.id)
             why = "cut by the run's time budget before; evaluated again now"
         else:
             why = "committed before a crash; evaluated now"
@@ -454,7 +335,7 @@ class Nodes:
         pending: list[ExperimentRecord] = []
         slots = []
         if self.ctx.constraints:  # no Z3 check or repair of this step outlasts the search
-            self.ctx.constraints.deadline = self._deadlines(state, records)[0]
+            self.ctx.constraints.deadline = self.stretch.deadlines(state, records)[0]
         if hasattr(self.ctx.proposer, "limits") and any(s["stage"] == "new" for s in state["slots"]):
             # taken once, in the loop's thread (lanes' calls run in threads that must not read git):
             # every lane's call of this step holds its worst case from the same allowance
@@ -599,7 +480,7 @@ class Nodes:
         self.ctx.emit(ProposalAsked(slot["exp"], slot["turn"], self.ctx.proposer.name))
         lane = self._lane(slot)
         self.ctx.run.repo.checkout_detached(lane, self._base_commit(slot, records))
-        usage = self._usage(state, records, self._now_elapsed(state))
+        usage = self._usage(state, records, self.stretch.now_elapsed(state))
         note = self.ctx.budget.note(usage)
         if self.ctx.turns is not None:
             from agent.turns import TurnState
@@ -798,7 +679,7 @@ class Nodes:
         run = self.ctx.run
         records = self._records()
         evaluator = run.evaluator()
-        deadline = self._deadlines(state, records)[0]
+        deadline = self.stretch.deadlines(state, records)[0]
         todo: list[tuple[Slot, ExperimentRecord, EvaluationJob]] = []
         skipped: set[int] = set()
         for slot in state["slots"]:
@@ -835,7 +716,7 @@ class Nodes:
         cut = slot["turn_state"].get(RECUT)
         if record.status is not Status.STOPPED or cut is None or cut != (record.finished or ""):
             return None
-        self._cut.discard(record.id)
+        self.stretch.cut.discard(record.id)
         decision = f"re-evaluated on resume: the run's time budget had cut its evaluation ({record.reason})"
         return replace(record, decisions=[*record.decisions, decision])
 
@@ -843,7 +724,7 @@ class Nodes:
         self, slot: Slot, record: ExperimentRecord, records: dict[int, ExperimentRecord], deadline: Deadline
     ) -> EvaluationJob | None:
         """The slot's lane checked out at its commit, as a job; None (and a note) when time is too short."""
-        why_not = self._cannot_finish(records, deadline, record)
+        why_not = self.stretch.cannot_finish(records, deadline, record)
         if why_not:  # left pending: `strop resume` with more time evaluates it
             self.ctx.emit(Note(f"experiment {slot['exp']} not evaluated: {why_not}"))
             return None
@@ -862,7 +743,7 @@ class Nodes:
         run = self.ctx.run
         records = self._records()
         evaluator = run.evaluator()
-        deadline = self._deadlines(state, records)[0]
+        deadline = self.stretch.deadlines(state, records)[0]
         skipped: set[int] = set()
         concluded = False
         for slot in state["slots"]:
@@ -901,34 +782,12 @@ class Nodes:
     def _evaluate_one(self, evaluator: Any, job: EvaluationJob) -> Verdict:
         return self.ctx.executor.evaluate_all(evaluator, [job])[0]
 
-    def _cannot_finish(
-        self, records: dict[int, ExperimentRecord], deadline: Deadline, record: ExperimentRecord | None = None
-    ) -> str:
-        """Why an evaluation is not started: the time left is below the recent median evaluation,
-        or below what an experiment cut before needs (`record`, else those waiting: `_need`)."""
-        if deadline.at is None:
-            return ""
-        if record is None:
-            cut = self._waiting_cut(records)
-        else:
-            cut = [record] if record.status is Status.STOPPED else []
-        need = self._need(records, cut)
-        left = deadline.left()
-        if left <= 0.5 or left < need:
-            took = (
-                f"experiment {cut[0].id} needs about {need:.1f}s"
-                if cut
-                else f"a recent evaluation took {need:.1f}s"
-            )
-            return f"the time budget has {left:.1f}s left, {took}"
-        return ""
-
     # ------------------------------------------------------------------ record
     def record(self, state: LoopState) -> dict[str, Any]:
         run = self.ctx.run
         records = self._records()
         # up to now: `state["elapsed"]` is the decide step's, before this batch's calls and evaluations
-        usage = self._usage(state, records, self._now_elapsed(state))
+        usage = self._usage(state, records, self.stretch.now_elapsed(state))
         best = self._best(records)
         slots = []
         for slot in state["slots"]:
@@ -1055,7 +914,7 @@ class Nodes:
         if not self.ctx.memory.available:
             return False
         ready = getattr(self.ctx.memory, "ready", None)
-        deadline = self._deadlines(state, records)[0]
+        deadline = self.stretch.deadlines(state, records)[0]
         if deadline.at is None:
             if ready is False or getattr(self.ctx.memory, "ingested", True) is False:
                 self.ctx.memory.wait()  # no time budget: waiting for the model and the sources costs nothing
@@ -1098,15 +957,15 @@ class Nodes:
         run = self.ctx.run
         reason = state["stop_reason"] or "finished"
         status = "stopped" if reason.startswith("stopped") else "done"
-        self._cut.clear()  # not evaluated again in this stretch: the budget line counts them as used
+        self.stretch.cut.clear()  # not evaluated again in this stretch: the budget line counts them as used
         self._confirm(state)
         due = self._best(self._records())
         if due is not None and due.final_metrics is None and run.task.evaluator.has_final:
-            self._idle = False  # the final phase runs now: its time is the run's
+            self.stretch.idle = False  # the final phase runs now: its time is the run's
         # stored with the run's end: a crash between that write and this node's checkpoint left
         # a run that says it is done (resume refuses it) without its budget line
         run.record.budget_report = self._budget_report(state)
-        best = _finish(run, status, reason, self._deadlines(state, self._records())[1])
+        best = _finish(run, status, reason, self.stretch.deadlines(state, self._records())[1])
         report = self._budget_report(state)  # again, with the final phase's time
         if report != run.record.budget_report:
             run.record.budget_report = report
@@ -1123,7 +982,7 @@ class Nodes:
             )
         )
         # the final phase's time counts too: a resume with more time starts from here
-        return {"step": state["step"] + 1, "finished": True, "elapsed": self._spent(state)}
+        return {"step": state["step"] + 1, "finished": True, "elapsed": self.stretch.spent(state)}
 
     def _confirm(self, state: LoopState) -> None:
         """Measure the contenders again (only the re-evaluations missing: a crash re-runs this node),
@@ -1139,12 +998,12 @@ class Nodes:
         )
         todo = missing(chosen, self.ctx.confirm)
         if todo:
-            self._idle = False  # confirmations run now: their time is the run's
+            self.stretch.idle = False  # confirmations run now: their time is the run's
             ids = ", ".join(str(r.id) for r in chosen)
             self.ctx.emit(Note(f"{CONFIRMING} {len(todo)} re-evaluations of experiments {ids}"))
-            run_end = self._deadlines(state, records)[1]
-            deadline = run_end.minus(self._final_reserve(records, self._stretch()))
-            typical = self._need(records, [])
+            run_end = self.stretch.deadlines(state, records)[1]
+            deadline = run_end.minus(self.stretch.final_reserve(records, self.stretch.seconds()))
+            typical = self.stretch.need(records, [])
             asked = self.ctx.folder / "stop"
             outcome = confirm(
                 run,
@@ -1175,15 +1034,10 @@ class Nodes:
         for line in summary_lines(ordered, best, self.ctx.metric, run.record.direction):
             self.ctx.emit(Note(f"confirmation: {line}"))
 
-    def _spent(self, state: LoopState) -> float:
-        """The run's seconds at its end: a stretch that did nothing (its first decision stopped it,
-        e.g. too short a resume) adds none, so a retry with more time is not judged by it."""
-        return (self._base or 0.0) if self._idle else self._now_elapsed(state)
-
     def _budget_report(self, state: LoopState) -> str:
         """Each limited budget against what the run used: by how much it over- or under-ran."""
         records = self._records()
-        usage = self._usage(state, records, self._spent(state))
+        usage = self._usage(state, records, self.stretch.spent(state))
         budget = self.ctx.budget
         parts = []
         if budget.time is not None:
