@@ -327,7 +327,10 @@ class LLMClient:
                     ) from None
                 with self._rng_lock:
                     wait = self.backoff.delay(attempts, self._rng, error.retry_after)
-                if wait >= deadline.left():
+                # the server's own ask, uncapped: a Retry-After past the deadline means no answer in time,
+                # whatever shorter wait the cap would have us try first
+                needed = max(wait, error.retry_after or 0.0)
+                if needed >= deadline.left():
                     asked = (
                         f"; the endpoint asks to wait {error.retry_after:.0f}s"
                         if error.retry_after is not None

@@ -323,3 +323,18 @@ def test_retries_never_sleep_past_the_deadline(server: ScriptedServer) -> None:
     with make_client(server, sleeps) as client, pytest.raises(LLMOutOfTime, match="before the next retry"):
         client.complete(HELLO, deadline=Deadline.after(5))
     assert sleeps.waits == [] and len(server.completions) == 1
+
+
+def test_a_retry_after_past_the_deadline_stops_at_once_even_above_the_cap(server: ScriptedServer) -> None:
+    # the cap (120 s) only limits how long we would wait; a server asking for an hour when three
+    # minutes are left will not answer in time, so waiting the capped 120 s first only wastes them
+    from agent.deadline import Deadline
+    from agent.llm.errors import LLMOutOfTime
+
+    server.add(Reply.error(429, retry_after=3600), Reply.text("too late"))
+    sleeps = Sleeps()
+    started = time.monotonic()
+    with make_client(server, sleeps) as client, pytest.raises(LLMOutOfTime, match="asks to wait 3600s"):
+        client.complete(HELLO, deadline=Deadline.after(180))
+    assert sleeps.waits == [] and len(server.completions) == 1
+    assert time.monotonic() - started < 10
