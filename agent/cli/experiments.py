@@ -332,10 +332,22 @@ def show_command(
     parents = [r for r in index.experiments(run.id) if r.id == record.parent]
     base = parents[0].commit if parents else run.base_commit
     stat = repo.diff(base, record.commit, stat=True)
-    log = str(log_place(strop_home(), record.log_path)) if record.log_path else ""
+    earlier = _earlier_turns(repo, record)
+    # an attempt whose last turn was not evaluated (its answer held no code, say) shows the log of
+    # the last turn that was: the record itself names none, as its commit never ran
+    logged = record if record.log_path else next((t for t in reversed(earlier) if t.log_path), None)
+    log = str(log_place(strop_home(), logged.log_path)) if logged is not None else ""
     log_tail = _log_tail(log)
     if json_out:
-        print_json({**record.to_dict(), "diffstat": stat, "log_tail": log_tail})
+        print_json(
+            {
+                **record.to_dict(),
+                "diffstat": stat,
+                "log_tail": log_tail,
+                "log_tail_turn": logged.turns if logged is not None else None,
+                "earlier_turns": [_turn_summary(turn) for turn in earlier],
+            }
+        )
         return
     out.print(f"[bold]{record.name}[/] · {record.branch} · {record.commit[:12]}")
     out.print(f"parent: {record.parent if record.parent is not None else _start_of(run)}")
@@ -367,15 +379,67 @@ def show_command(
             )
     if record.cost.calls:
         out.print(f"cost: {escape(record.cost.describe())}")
-    out.print(
-        f"evaluated in {record.eval_seconds:.2f}s on {safe(record.backend or '—')} · evaluator {record.fingerprint[:12]}"
-    )
+    if record.log_path or record.eval_seconds or record.backend:
+        out.print(
+            f"evaluated in {record.eval_seconds:.2f}s on {safe(record.backend or '—')} · evaluator {record.fingerprint[:12]}"
+        )
+    else:
+        out.print(f"not evaluated{f' (turn {record.turns})' if record.turns > 1 else ''}")
+    for turn in earlier:
+        out.print(f"turn {turn.turns}: {_turn_line(turn, run.metric, strop_home())}")
     for decision in record.decisions:
         out.print(f"· {safe(decision)}")
     out.print("[bold]diff[/]\n" + safe(stat or "(no change)"))
     if log_tail:
-        out.print(f"[bold]log tail[/] ({safe(log)})")
+        of = f"turn {logged.turns}, " if logged is not record and logged is not None else ""
+        out.print(f"[bold]log tail[/] ({of}{safe(log)})")
         out.print(printable(log_tail), markup=False)
+
+
+def _earlier_turns(repo: Any, record: ExperimentRecord) -> list[ExperimentRecord]:
+    """The attempt's earlier turns, oldest first, as their commits' notes hold them: each turn's
+    commit is made on the one before, whose note keeps that turn's verdict and log. Stops at the
+    first commit whose note is missing, unreadable or not this attempt's turn before."""
+    from agent.records import NotARecord
+
+    found: list[ExperimentRecord] = []
+    commit = record.commit
+    for turn in range(record.turns - 1, 0, -1):
+        parent = repo.git.rev_parse("--verify", "--quiet", f"{commit}^1", with_exceptions=False).strip()
+        if not parent:
+            break
+        try:
+            note = repo.read_note(parent)
+        except NotARecord:
+            break
+        if note is None or (note.run, note.id, note.turns) != (record.run, record.id, turn):
+            break
+        found.insert(0, note)
+        commit = parent
+    return found
+
+
+def _turn_summary(turn: ExperimentRecord) -> dict[str, Any]:
+    """An earlier turn's verdict for `show --json`."""
+    keys = ("turns", "commit", "status", "reason", "metrics", "eval_seconds", "backend", "log_path")
+    data = turn.to_dict()
+    return {("turn" if key == "turns" else key): data[key] for key in keys}
+
+
+def _turn_line(turn: ExperimentRecord, metric: str, home: Path) -> str:
+    """An earlier turn in one line: its verdict, where it ran and its log (this home's copy of it)."""
+    from agent.home import log_place
+
+    said = styled_status(turn.status)
+    if metric in turn.metrics:
+        said += f" {safe(metric, one_line=True)} = {turn.metrics[metric]:.6g}"
+    if turn.reason:
+        said += f" — {safe(turn.reason, one_line=True)}"
+    if turn.log_path or turn.eval_seconds:
+        said += f" · evaluated in {turn.eval_seconds:.2f}s on {safe(turn.backend or '—', one_line=True)}"
+    if turn.log_path:
+        said += f" · log {safe(str(log_place(home, turn.log_path)), one_line=True)}"
+    return said
 
 
 def _start_of(run: Any) -> str:
