@@ -34,6 +34,15 @@ def grade_command(
         Path, typer.Argument(metavar="COMPETITION_DIR", help="a folder in MLE-bench's prepared layout")
     ],
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    timeout: Annotated[
+        str,
+        typer.Option(
+            "--timeout",
+            metavar="DURATION",
+            help="The most time grade.py may take (its import and its grade call), e.g. 30s, 10m, 1h; "
+            "past it: one error line, exit status 2.",
+        ),
+    ] = "10m",
 ) -> None:
     """Check a submission's format, grade it against the private answers, and place it on the leaderboard.
 
@@ -41,8 +50,8 @@ def grade_command(
     thresholds, any_medal, gold_medal, silver_medal, bronze_medal, above_median,
     submission_exists, valid_submission, is_lower_better) plus strop's own (metric,
     leaderboard_teams, message). A submission with the wrong format is reported with
-    valid_submission false and the reason; a broken competition folder or a grader that
-    raises is one error line, exit status 2.
+    valid_submission false and the reason; a broken competition folder, or a grader that
+    raises or runs past --timeout (10m unless given), is one error line, exit status 2.
 
     The layout:
 
@@ -57,8 +66,14 @@ def grade_command(
     """
     from agent.domains.mle.competition import load_competition
     from agent.domains.mle.grading import grade_submission
+    from agent.errors import UserError
+    from sandbox.units import UnitError, parse_duration
 
-    report = grade_submission(submission, load_competition(competition_dir))
+    try:
+        seconds = parse_duration(timeout)
+    except UnitError as error:
+        raise UserError(f"--timeout: {error}") from None
+    report = grade_submission(submission, load_competition(competition_dir), timeout=seconds)
     if json_out:
         print_json(report.to_json())
     else:
@@ -177,7 +192,9 @@ def run_command(
     _check_counts(experiments=experiments, parallel=parallel, folds=folds)
     endpoint = _endpoint() if llm else None
     competition = load_competition(competition_dir)
-    folder = out_dir or fresh_folder(strop_home() / "mle", f"{competition.id}-s{seed}")
+    # absolute from here on: the grader's pre-check and the scorer run in other folders (a relative
+    # --out there named nothing, and the pre-check passed a grader that raises)
+    folder = (out_dir or fresh_folder(strop_home() / "mle", f"{competition.id}-s{seed}")).resolve()
     check_out(folder)  # before the progress display starts, so that the error is one line
     chosen = _executor(executor, address)
     request = RunRequest(

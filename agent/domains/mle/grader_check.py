@@ -10,7 +10,8 @@ the first split's placeholder submission, in the scorer's sandbox with the score
 
 It reads what a selection scoring reads (held-out answers cut from the public train.csv), never
 the competition's private answers, which a run opens once, for the final grading. A refusal of
-the placeholder (InvalidSubmission) is fine: the grader ran. The placeholder predicts 0
+the placeholder (InvalidSubmission) is fine: the grader ran; but not the scorer's "submission
+file … does not exist", which says that the check itself is broken (an internal error). The placeholder predicts 0
 everywhere, on which a correlation is honestly NaN; so a score that is not finite there is
 asked again of the held-out answers themselves, as a perfect submission, and the grader is
 refused only when that one is not finite either. Built-in metrics are strop's own code and
@@ -47,12 +48,13 @@ def check_grader(competition: Competition, folder: Path, timeout: float | None =
         return
     from agent.task import load_task
 
-    spec = load_task(Path(folder) / "task.toml").evaluator
+    folder = Path(folder).resolve()  # the scorer runs in its own folder: a relative path names nothing there
+    spec = load_task(folder / "task.toml").evaluator
     limit = spec.scorer_timeout if timeout is None else max(0.5, min(timeout, spec.scorer_timeout))
     box = _scorer_sandbox(spec, competition)
-    check = Path(folder) / CHECK_FOLDER
+    check = folder / CHECK_FOLDER
     try:
-        what, ran = _attempts(Path(folder), check, spec, box, time.monotonic() + limit)
+        what, ran = _attempts(folder, check, spec, box, time.monotonic() + limit)
     finally:
         shutil.rmtree(check, ignore_errors=True)
     _judge(competition, what, ran, limit, clamped=limit < spec.scorer_timeout)
@@ -146,6 +148,12 @@ def _judge(competition: Competition, what: str, ran: Execution, limit: float, cl
     from sandbox.execution import KilledBy, Limits
 
     where = competition.grade_file
+    if ran.killed_by is None and ran.exit_code == REFUSED and _no_submission(ran):
+        # the check laid out no submission where the scorer looked: the check is broken, not the
+        # grader, and passing it would let a grader that fails on every experiment through
+        raise RuntimeError(
+            f"the pre-check of {where} gave the scorer no submission: {first_line(ran.stderr, 300)}"
+        )
     if ran.ok or (ran.killed_by is None and ran.exit_code == REFUSED):
         return
     if ran.killed_by is KilledBy.TIMEOUT:
@@ -167,6 +175,14 @@ def _judge(competition: Competition, what: str, ran: Execution, limit: float, cl
     else:  # it raised: maybe on a file or the network that the sandbox does not give it
         said += f" (in the run's {ran.backend} sandbox, as every scoring runs it)" if ran.backend else ""
     raise GraderError(f"{where}: on {what} {said}")
+
+
+def _no_submission(ran: Execution) -> bool:
+    """The scorer refused because a file the check wrote was not where it looked (`format_problem`)."""
+    from evaluators.command import first_line
+
+    said = first_line(ran.stderr, 10_000)
+    return "submission file " in said and said.endswith(" does not exist")
 
 
 def _killed(ran: Any) -> str:

@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.domains.mle.competition import Competition, CompetitionError
+from agent.domains.mle.competition import Competition
 from agent.domains.mle.final_failure import FinalFailure, csv_rows, final_failure
 from agent.domains.mle.grader_check import check_grader
-from agent.domains.mle.grading import CompetitionReport, report_for
+from agent.domains.mle.grading import SCORE_DIGITS, CompetitionReport, report_for
 from agent.domains.mle.summary import REPORT_FILE
 from agent.domains.mle.workfolder import Endpoint, WorkFolder, prepare_task, work_folder
 from evaluators.staged import GRADED
@@ -116,8 +116,8 @@ def run_competition(
         )
         try:
             check_grader(request.competition, folder.root, _time_left(request, started or clock))
-        except CompetitionError:
-            _clear(Path(request.out), existed)  # a refused competition leaves no half-made folder
+        except Exception:  # a refused competition (or a broken check) leaves no half-made folder
+            _clear(Path(request.out), existed)
             raise
     task = load_task(folder.task_file)
     overrides = Overrides(
@@ -237,7 +237,7 @@ def _outcome(
         experiments=len(result.records),
         wall_seconds=round(seconds, 1),
         best_branch=best.branch if best is not None else None,
-        holdout_score=best.metrics.get(folder.metric_key) if best is not None else None,
+        holdout_score=_rounded(best.metrics.get(folder.metric_key)) if best is not None else None,
         holdout_rows=_holdout_rows(folder),
         tokens=tokens,
         cost_usd=round(cost, 6),
@@ -285,6 +285,12 @@ def _tidy(seconds: float) -> str:
     if seconds <= 120:
         return f"{math.ceil(seconds / 10) * 10}s"
     return f"{math.ceil(seconds / 60)}m"
+
+
+def _rounded(score: float | None) -> float | None:
+    """A selection score as `score` is reported: five decimals, as MLE-bench rounds (a mean over
+    folds is not, and read 0.9146366666666667 beside a score of 0.91464)."""
+    return None if score is None else round(score, SCORE_DIGITS)
 
 
 def _final_failure(competition: Competition, folder: WorkFolder, best: Any, logs: Path) -> FinalFailure:
