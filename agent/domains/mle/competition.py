@@ -96,6 +96,7 @@ def load_competition(folder: Path) -> Competition:
         lambda: public_file(public, "sample_submission.csv"),
     )
     answers = _dataset_path(root, competition_id, dataset, "answers", lambda: _only_csv(private))
+    _not_private(sample, private, answers)
     columns = _sample_columns(sample)
     leaderboard = read_leaderboard(_must_exist(root / "leaderboard.csv"))
     id_column = _id_column(config, columns, sample, public_file(public, "test.csv"), root / "config.yaml")
@@ -265,6 +266,21 @@ def _dataset_path(
     if relative.parts and relative.parts[0] == competition_id and not (root / relative).exists():
         relative = Path(*relative.parts[1:])
     return _must_exist(root / relative)
+
+
+def _not_private(sample: Path, private: Path, answers: Path) -> None:
+    """The sample submission is copied to every candidate: it must be neither the answers (through a
+    link too) nor anything in prepared/private, or a run would hand the answers out."""
+    try:
+        same = sample.samefile(answers)
+    except OSError:
+        same = False
+    if same or sample.resolve().is_relative_to(private.resolve()):
+        what = "is the answers" if same else "is in prepared/private"
+        raise CompetitionError(
+            f"{sample}: the sample submission {what}, and a run gives it to every candidate; "
+            "point config.yaml [dataset.sample_submission] at a file in prepared/public"
+        )
 
 
 def _only_csv(private: Path) -> Path:
