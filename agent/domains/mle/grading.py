@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import signal
 import sys
-from collections.abc import Callable
-from contextlib import redirect_stdout
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,14 +93,20 @@ def validate_submission(path: Path, competition: Competition) -> Validation:
     return Validation(False, problem) if problem else Validation(True, "submission is valid")
 
 
-def grade_submission(path: Path, competition: Competition, now: datetime | None = None) -> CompetitionReport:
-    """Validate, then score against the private answers (opened once), then award medals."""
+def grade_submission(
+    path: Path, competition: Competition, now: datetime | None = None, timeout: float | None = None
+) -> CompetitionReport:
+    """Validate, then score against the private answers (opened once), then award medals.
+
+    `timeout`: the seconds grade.py may take (its import and its grade call), else a `GraderError`
+    line; None: no limit. Enforced by a timer signal, so only in the main thread.
+    """
     path = Path(path)
     exists = path.is_file() and path.suffix.lower() == ".csv"
     verdict = validate_submission(path, competition)
     score = None
     if verdict.valid:
-        score, verdict = _score(path, competition)
+        score, verdict = _score(path, competition, timeout)
     return report_for(competition, score, exists, verdict.message, str(path), now)
 
 
@@ -136,19 +144,50 @@ def report_for(
     )
 
 
-def _score(path: Path, competition: Competition) -> tuple[float | None, Validation]:
+def _score(
+    path: Path, competition: Competition, timeout: float | None = None
+) -> tuple[float | None, Validation]:
     submission = read_csv(path, dtype={competition.id_column: str})
     answers = read_answers(competition)
-    grader = _grader(competition)
-    try:
-        with redirect_stdout(sys.stderr):  # grade.py's prints must not come before `--json`'s report
-            value = grader(submission, answers)
-    except (Exception, SystemExit) as error:
-        if _refused(error):
-            return None, Validation(False, f"the grader refused the submission: {error}")
-        where = competition.grade_file or f"metric {competition.metric_name!r}"
-        raise GraderError(f"{where}: the grader raised {_described(error)}") from None
+    where = competition.grade_file or f"metric {competition.metric_name!r}"
+    with _time_limit(timeout, where):
+        grader = _grader(competition)
+        try:
+            with redirect_stdout(sys.stderr):  # grade.py's prints must not come before `--json`'s report
+                value = grader(submission, answers)
+        except (Exception, SystemExit) as error:
+            if _refused(error):
+                return None, Validation(False, f"the grader refused the submission: {error}")
+            raise GraderError(f"{where}: the grader raised {_described(error)}") from None
     return _checked_score(value, competition), Validation(True, "submission is valid")
+
+
+class _OutOfTime(BaseException):
+    """Raised into the grader by the timer: a BaseException, so grade.py's `except Exception` lets it by."""
+
+
+@contextmanager
+def _time_limit(seconds: float | None, where: object) -> Iterator[None]:
+    """Run the body for at most `seconds`, else one `GraderError` line (no limit outside the main
+    thread, where no signal handler can be set)."""
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum: int, frame: Any) -> None:
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _OutOfTime:
+        raise GraderError(
+            f"{where}: the grader did not finish within {seconds:g}s (give it more with --timeout)"
+        ) from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _refused(error: BaseException) -> bool:
