@@ -48,8 +48,8 @@ class JobMorning:
         since = "an earlier run of this night" if n.previous_night == n.night else "the previous night"
         if n.gain == 0:
             return f"{value}, unchanged since {since}"
-        verb = "improved" if n.gain > 0 else "worse"
-        return f"{value}, {verb} by {n.gain:+.6g} since {since} ({n.previous_metric:.6g})"
+        verb = "improved" if n.gain > 0 else "worse"  # the verb says which way: "by" says how much
+        return f"{value}, {verb} by {abs(n.gain):.6g} since {since} ({n.previous_metric:.6g})"
 
     def status_words(self, nightly_alive: bool) -> str:
         """The night's status as the summary says it: a night still `running` when no nightly runs

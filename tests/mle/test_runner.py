@@ -52,6 +52,14 @@ def test_the_final_score_is_placed_on_the_leaderboard(competition_dir: Path, fol
     assert data["wall_seconds"] == 12.3 and data["submission_path"] == "strop/r1/1:submission.csv"
 
 
+def test_the_holdout_score_is_rounded_as_the_score_is(competition_dir: Path, folder: WorkFolder) -> None:
+    """A mean over folds has more digits than the scorer's five: report.json rounds both the same."""
+    best = record(1, 0.9146366666666667, {"accuracy": 0.75123})
+    result = LoopResult("r1", "done", "budget", best, [best])
+    data = _outcome(load_competition(competition_dir), folder, result, 1.0).to_json()
+    assert data["holdout_score"] == 0.91464 and data["score"] == 0.75123
+
+
 def test_a_submission_the_final_grading_refused_is_invalid(competition_dir: Path, folder: WorkFolder) -> None:
     best = record(0, 0.9, {})
     outcome = _outcome(

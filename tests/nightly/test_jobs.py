@@ -607,5 +607,5 @@ def test_the_summary_shows_hidden_characters_as_escapes_and_compares_only_the_sa
         previous_of="score maximize",
     )  # fmt: skip
     assert JobMorning("quad", again).change.endswith(
-        "improved by +0.01 since an earlier run of this night (-0.05)"
+        "improved by 0.01 since an earlier run of this night (-0.05)"
     )
