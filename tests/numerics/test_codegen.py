@@ -74,3 +74,17 @@ def test_numpy_code_is_standalone_and_computes_the_same_values(tmp_path, name):
     assert numpy.array_equal(namespace["approx_exp2"](x), program.evaluate(x, dtype))
     run = subprocess.run([sys.executable, str(module)], check=True, capture_output=True, text=True)
     assert "max_ulp" in run.stdout
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs the system C compiler")
+def test_c_harness_measures_around_a_zero_inside_the_interval(tmp_path):
+    """The C file written for a front point re-measures what Python verified, next to log's zero too."""
+    from tests.numerics.test_edge_points import _log_through_sqrt
+
+    program = _log_through_sqrt()
+    source = tmp_path / "approx.c"
+    source.write_text(c_source(program, "log", 0.5, 2.0, "float64", header="test", zeros=[1.0]))
+    binary = tmp_path / "approx"
+    subprocess.run(["cc", *C_FLAGS, "-o", str(binary), str(source), "-lm"], check=True)
+    measured = json.loads(subprocess.run([str(binary)], check=True, capture_output=True, text=True).stdout)
+    assert measured["max_rel_error"] == 1.0 and abs(measured["worst_x"] - 1.0) < 1e-15

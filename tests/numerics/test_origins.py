@@ -85,3 +85,17 @@ def test_the_search_leaves_only_what_the_claims_under_1_ulp_need():
     assert reserve.needed(40) == 30.0  # never more than the plan kept
     assert reserve.floor == 1.5 * 3 + 5.0  # the baseline and two new claims verified, speed started
     assert whole_reserve(12.0).floor == 12.0  # sampled verification: the search leaves it all
+
+
+def test_a_front_under_1_ulp_without_its_speed_table_says_why():
+    """`"speed": []` read as "no program under 1 ULP" when the exhaustive pass had not run."""
+    request = Request(
+        "exp2", 0.0, 1.0, "float32", time_budget=None, generations=0, workers=0,
+        population=1, islands=1, max_cost=7, cost_model="ops", exhaustive=False,
+    )  # fmt: skip
+    report = discover(request)
+    assert any(entry.max_ulp < 1 for entry in report.front) and report.speed == []
+    assert (
+        "speed not compared: it times programs under 1 ULP on every float of the interval, and this "
+        "verification was sampled (the exhaustive pass was turned off)" in report.notes
+    )

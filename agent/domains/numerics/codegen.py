@@ -13,7 +13,7 @@ emulation copied in) and a `__main__` that re-measures it on 2^22 evenly spaced 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from agent.domains.numerics import arithmetic
 from agent.domains.numerics.points import PLANS
@@ -122,7 +122,7 @@ static void visit(__REAL__ x) {
     long double t = __TRUTH__((long double)x);
     long double error = fabsl((long double)y - t);
     long double u = error / ulp_of(t);
-    long double r = t == 0.0L ? (y == 0 ? 0.0L : INFINITY) : error / fabsl(t);
+    long double r = t == 0.0L ? (y == 0 ? 0.0L : INFINITY) : error / fmaxl(fabsl(t), __TINY__L);
     if (u != u) u = INFINITY;
     if (r != r) r = INFINITY;
     if (u > max_ulp) { max_ulp = u; worst_x = (double)x; }
@@ -141,11 +141,17 @@ int main(void) {
         const int64_t span = last - first, q = span / (nb - 1), r = span % (nb - 1);
         for (int64_t k = 0; k < nb; k++) visit(from_ordinal(first + q * k + (r * k) / (nb - 1)));
         for (int64_t o = last - nc + 1; o <= last; o++) visit(from_ordinal(o));
-        const int64_t nd = __ND__; /* the edges: each end of the interval and each side of 0 */
+        const int64_t nd = __ND__; /* the edges: each end of the interval, each side of 0 and of f's zeros */
         for (int64_t o = first; o <= last && o < first + nd; o++) visit(from_ordinal(o));
         for (int64_t o = last; o >= first && o > last - nd; o--) visit(from_ordinal(o));
-        if (first <= 0 && 0 <= last)
-            for (int64_t o = first > -nd ? first : -nd; o <= last && o <= nd; o++) visit(from_ordinal(o));
+        const double zeros[] = {__ZEROS__};
+        for (size_t z = 0; z < sizeof zeros / sizeof zeros[0]; z++) {
+            const int64_t c = z == 0 ? 0 : to_ordinal((__REAL__)zeros[z]);
+            if (z > 0 && c == 0) continue; /* 0 is centre 0 already */
+            if (first <= c && c <= last)
+                for (int64_t o = first > c - nd ? first : c - nd; o <= last && o <= c + nd; o++)
+                    visit(from_ordinal(o));
+        }
         visit((__REAL__)lo);
         visit((__REAL__)hi);
     }
@@ -164,8 +170,10 @@ def c_source(
     format_name: str,
     header: str = "",
     inside: str | None = None,
+    zeros: Sequence[float] = (),
 ) -> str:
-    """A complete C file: the approximation and its measuring `main` (`inside`: a wider arithmetic)."""
+    """A complete C file: the approximation and its measuring `main` (`inside`: a wider arithmetic;
+    `zeros`: the function's zeros in the interval, whose neighbourhoods the sampled set holds)."""
     fmt, target = FORMATS[format_name].computed_in(inside), TARGETS[fn]
     plan = PLANS[format_name]
     name = f"approx_{fn}"
@@ -173,6 +181,7 @@ def c_source(
     replacements = {
         "__PRECISION__": str(fmt.precision),
         "__MIN_SUB__": float(fmt.smallest_subnormal).hex(),
+        "__TINY__": float(fmt.smallest_normal).hex(),  # relative error's floor (see `measure`)
         "__REAL__": fmt.c_type,
         "__SIGNED__": "int32_t" if single else "int64_t",
         "__UNSIGNED__": "uint32_t" if single else "uint64_t",
@@ -187,6 +196,7 @@ def c_source(
         "__NB__": str(plan.ordinal),
         "__NC__": str(plan.top),
         "__ND__": str(plan.edge),
+        "__ZEROS__": ", ".join(["0.0", *(float(z).hex() for z in zeros)]),  # 0 first: always a centre
     }
     harness = _HARNESS
     for key, value in replacements.items():
@@ -262,5 +272,5 @@ if __name__ == "__main__":
     ulp = numpy.maximum(numpy.ldexp(numpy.longdouble(1), (e - {fmt.precision}).astype(numpy.int32)), smallest)
     ulp = numpy.where(t == 0, smallest, ulp)
     error = numpy.abs(approx_{fn}(x).astype(numpy.longdouble) - t)
-    print({{"max_ulp": float(numpy.max(error / ulp)), "max_rel_error": float(numpy.max(error / numpy.abs(t))), "points": count}})
+    print({{"max_ulp": float(numpy.max(error / ulp)), "max_rel_error": float(numpy.max(error / numpy.maximum(numpy.abs(t), {fmt.smallest_normal!r}))), "points": count}})
 '''

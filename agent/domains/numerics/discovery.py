@@ -41,7 +41,7 @@ from agent.domains.numerics.baselines import (
 )
 from agent.domains.numerics.codegen import c_source, numpy_source
 from agent.domains.numerics.denominators import BoundedProver, check_program
-from agent.domains.numerics.domain import NumericsDomain, canonical_key
+from agent.domains.numerics.domain import NumericsDomain, canonical_key, zeros_of
 from agent.domains.numerics.exhaustive import estimate_seconds
 from agent.domains.numerics.measure import Errors, Reference
 from agent.domains.numerics.origins import (
@@ -71,7 +71,7 @@ from agent.domains.numerics.speed_comparison import (
     compare_speeds,
     plain_arithmetic_polynomials,
 )
-from agent.domains.numerics.targets import FORMATS
+from agent.domains.numerics.targets import FORMATS, TARGETS
 from agent.domains.numerics.verification import (
     EXHAUSTIVE_TIMEOUT_SHARE,
     PLANNED_PROGRAMS,
@@ -318,7 +318,14 @@ def discover(
         beyond = label(metric_of(errors), cost, is_seed, textbook, kind, full) if extensions else None
         header = _header(request, cost, ops, errors, kind, program)
         c_code = c_source(
-            program, request.fn, request.lo, request.hi, request.dtype, header, request.arithmetic
+            program,
+            request.fn,
+            request.lo,
+            request.hi,
+            request.dtype,
+            header,
+            request.arithmetic,
+            domain.zeros,
         )
         numpy_code = numpy_source(
             program, request.fn, request.lo, request.hi, request.dtype, header, request.arithmetic
@@ -365,6 +372,8 @@ def discover(
         speed = compare_speeds(
             request, front, front_programs, baselines, named, say, until, notes, plain_screened
         )
+    elif fmt.precision <= 24 and request.speed and any(entry.max_ulp < 1 for entry in front):
+        notes.append(_speed_skipped(request, verifier.kind))
     return Report(
         fn=request.fn,
         lo=request.lo,
@@ -387,6 +396,22 @@ def discover(
         speed=speed,
         out_dir=str(out_dir) if out_dir else None,
         notes=notes,
+    )
+
+
+def _speed_skipped(request: Request, verified: str) -> str:
+    """Why a front with programs under 1 ULP has no speed table: one that is empty said nothing, and
+    "no program under 1 ULP" and "no time to check one on every float" read the same."""
+    floats = count_in(request.lo, request.hi, FORMATS[request.dtype])
+    if not request.exhaustive:
+        why = "the exhaustive pass was turned off"
+    elif request.time_budget is not None:
+        why = f"the exhaustive pass over {floats:,} floats did not fit --time {request.time_budget:g}s: give more"
+    else:
+        why = f"the exhaustive pass over {floats:,} floats did not finish"
+    return (
+        "speed not compared: it times programs under 1 ULP on every float of the interval, and this "
+        f"verification was {verified} ({why})"
     )
 
 
@@ -507,6 +532,7 @@ def _too_short(
 def point_renderer(request: Request) -> Callable[[Individual[Program]], PointRecord]:
     """How a Pareto point of this search is kept in git: its program and its C code."""
     request = request.rounded()
+    zeros = zeros_of(TARGETS[request.fn], request.lo, request.hi, request.format)
 
     def render(individual: Individual[Program]) -> PointRecord:
         program = individual.genome
@@ -519,7 +545,7 @@ def point_renderer(request: Request) -> Callable[[Individual[Program]], PointRec
             f"{ulp:.4g} ULP on the search grid (not yet verified).\n" + program.text()
         )
         code = c_source(
-            program, request.fn, request.lo, request.hi, request.dtype, header, request.arithmetic
+            program, request.fn, request.lo, request.hi, request.dtype, header, request.arithmetic, zeros
         )
         return PointRecord(
             idea=f"cost {cost:g}: {ulp:.4g} ULP, {rel:.3e} relative (search grid)",

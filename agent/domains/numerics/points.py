@@ -10,7 +10,8 @@ Verification set, the same rule as the generated C harness (which re-implements 
      o_k = o_lo + q·k + (r·k) // (N_B − 1) with (q, r) = divmod(o_hi − o_lo, N_B − 1);
   C. every number of the format in the top sub-interval: the last N_C ordinals up to hi;
   D. the edges (`edge_points`): the first and last N_D ordinals of the interval and, when it
-     holds 0, the N_D ordinals on each side of 0 (the smallest subnormals);
+     holds 0, the N_D ordinals on each side of 0 (the smallest subnormals), and of each zero
+     of the function it holds (log at 1, sin at the double nearest π);
   or, when the interval holds at most 2^24 numbers of the format, all of them.
 float32: N_A = 2^21, N_B = 2^20, N_C = 2^22 (all of [0.75, 1] for [0, 1]): about 7.3M inputs.
 float64: N_A = 2^20, N_B = 2^18, N_C = 2^18. Both: N_D = 4096.
@@ -18,11 +19,13 @@ float64: N_A = 2^20, N_B = 2^18, N_C = 2^18. Both: N_D = 4096.
 D is there because A and B step over the smallest magnitudes: B's stride over [-1, 1] in
 float32 is ~2,000 ordinals, so a sin program returning 0 for 863 subnormals (relative error 1:
 it approximates nothing there) read 8.8e-4, and tanh's worst relative error at x = 2.4e-7 read
-0.028 for 0.044. A thinned set keeps D whole (`verification.Verifier`).
+0.028 for 0.044; a log program on [0.5, 2] that returns 0 at 1 ± 1 ulp read 3.4e-8, not 1.
+A thinned set keeps D whole (`verification.Verifier`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy
@@ -36,7 +39,7 @@ class VerificationPlan:
     ordinal: int
     top: int
     exhaustive_limit: int = 1 << 24
-    edge: int = 4096  # N_D: ordinals kept at each end of the interval and on each side of 0
+    edge: int = 4096  # N_D: ordinals kept at each end of the interval and on each side of 0 and of a zero
 
 
 PLANS = {
@@ -81,8 +84,9 @@ def search_grid(lo: float, hi: float, fmt: Format, count: int) -> numpy.ndarray:
     return numpy.unique(values)
 
 
-def verification_points(lo: float, hi: float, fmt: Format) -> numpy.ndarray:
-    """The verification set described in the module docstring (float64 values, sorted, unique)."""
+def verification_points(lo: float, hi: float, fmt: Format, zeros: Sequence[float] = ()) -> numpy.ndarray:
+    """The verification set described in the module docstring (float64 values, sorted, unique);
+    `zeros`: the function's zeros inside [lo, hi] (`domain.zeros_of`), each with its edge."""
     plan = PLANS[fmt.name]
     first, last = (int(v) for v in to_ordinal(numpy.array([lo, hi]), fmt))
     if last - first + 1 <= plan.exhaustive_limit:
@@ -94,17 +98,22 @@ def verification_points(lo: float, hi: float, fmt: Format) -> numpy.ndarray:
     quotient, remainder = divmod(span, plan.ordinal - 1)  # span·k/(n−1) without int64 overflow
     ordinal = from_ordinal(first + quotient * steps + (remainder * steps) // (plan.ordinal - 1), fmt)
     top = from_ordinal(numpy.arange(last - plan.top + 1, last + 1, dtype=numpy.int64), fmt)
-    return numpy.unique(numpy.concatenate([stratified, ordinal, top, edge_points(lo, hi, fmt), [lo, hi]]))
+    return numpy.unique(
+        numpy.concatenate([stratified, ordinal, top, edge_points(lo, hi, fmt, zeros), [lo, hi]])
+    )
 
 
-def edge_points(lo: float, hi: float, fmt: Format) -> numpy.ndarray:
-    """Part D of the verification set: the first and last `edge` ordinals of [lo, hi] and, when it
-    holds 0, the `edge` ordinals on each side of 0 (sorted, unique; see the module docstring)."""
+def edge_points(lo: float, hi: float, fmt: Format, zeros: Sequence[float] = ()) -> numpy.ndarray:
+    """Part D of the verification set: the first and last `edge` ordinals of [lo, hi] and the `edge`
+    ordinals on each side of 0 and of each of `zeros` that it holds (sorted, unique; see the module
+    docstring)."""
     edge = PLANS[fmt.name].edge
     first, last = (int(v) for v in to_ordinal(numpy.array([lo, hi]), fmt))
     spans = [(first, min(last, first + edge - 1)), (max(first, last - edge + 1), last)]
-    if first <= 0 <= last:
-        spans.append((max(first, -edge), min(last, edge)))
+    centres = {0, *(int(v) for v in to_ordinal(numpy.array(zeros, dtype=numpy.float64), fmt))}
+    for centre in sorted(centres):
+        if first <= centre <= last:
+            spans.append((max(first, centre - edge), min(last, centre + edge)))
     ordinals = numpy.concatenate([numpy.arange(a, b + 1, dtype=numpy.int64) for a, b in spans])
     return numpy.unique(from_ordinal(ordinals, fmt))
 

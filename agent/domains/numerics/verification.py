@@ -71,7 +71,7 @@ class Verifier:
 
     def _sampled(self, programs: Sequence[Program] = ()) -> None:
         started = time.monotonic()
-        x = verification_points(self.request.lo, self.request.hi, self.format)
+        x = verification_points(self.request.lo, self.request.hi, self.format, self.domain.zeros)
         truth = self.domain.target.truth
         # per input, timed on probes after the points are drawn: drawing them is paid once, not per
         # input (timing it with the truth scaled 1.6 s by 3,500 and thinned every set ~1,000×)
@@ -85,7 +85,7 @@ class Verifier:
         stride = _sampled_stride(len(x), truth_each, programs_each, allowed)
         if stride > 1:
             # the edges stay whole: a stride steps over the smallest inputs, where errors peak
-            edges = edge_points(self.request.lo, self.request.hi, self.format)
+            edges = edge_points(self.request.lo, self.request.hi, self.format, self.domain.zeros)
             x = numpy.unique(numpy.concatenate([x[::stride], x[-1:], edges]))
             self.kind = "sampled (thinned to fit the time)"
             self.notes.append(
