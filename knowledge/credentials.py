@@ -18,8 +18,11 @@ Some common tokens no plugin of detect-secrets knows, and none sits after a keyw
 (`login("hf_…")`, `OpenAI("sk-proj-…")`): Hugging Face, Anthropic and Google API keys, OpenAI's
 project and plain `sk-…` keys (its plugin knows only the older `…T3BlbkFJ…` shape), an
 `Authorization: Bearer …` token and a Google service account's key id. `_TOKEN_FORMATS` names a
-pattern for each, searched in the whole text; a value must mix letters and digits and be no
-placeholder (`sk-proj-xxxx…`, `Bearer YOUR_TOKEN`), so names and prose do not count.
+pattern for each, searched in the whole text, and GitHub's fine-grained `github_pat_…` tokens,
+which its plugin lacks. A token with a prefix of its own (`hf_`, `sk-…`, `AIza`, `github_pat_`)
+may be of letters alone, unless it reads as a name in words or has one case; a bearer token or
+key id must mix letters and digits; none may be a placeholder (`sk-proj-xxxx…`, `Bearer
+YOUR_TOKEN`), so names and prose do not count.
 
 The files that keep a machine's logins have formats of their own, with no keyword before the
 secret and often no digit in it: `_LOGIN_FORMATS` finds a `.pgpass` line's password
@@ -128,14 +131,15 @@ _NOT_A_VALUE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$|\s|\\[nrt]")
 # where its characters do (`\b` fails after a closing `-`).
 _TOKEN_END = r"(?![A-Za-z0-9_-])"
 _TOKEN_FORMATS: dict[str, re.Pattern[str]] = {
-    "Hugging Face token": re.compile(r"\bhf_[A-Za-z0-9]{34,}\b"),
-    "Anthropic API key": re.compile(r"\bsk-ant-(?:api|admin)\d\d-[A-Za-z0-9_-]{20,}" + _TOKEN_END),
+    "GitHub fine-grained token": re.compile(r"\bgithub_pat_(?P<body>[A-Za-z0-9]{22}_[A-Za-z0-9]{59})\b"),
+    "Hugging Face token": re.compile(r"\bhf_(?P<body>[A-Za-z0-9]{34,})\b"),
+    "Anthropic API key": re.compile(r"\bsk-ant-(?:api|admin)\d\d-(?P<body>[A-Za-z0-9_-]{20,})" + _TOKEN_END),
     "OpenAI project, service or admin key": re.compile(
-        r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}" + _TOKEN_END
+        r"\bsk-(?:proj|svcacct|admin)-(?P<body>[A-Za-z0-9_-]{20,})" + _TOKEN_END
     ),
-    "OpenAI key": re.compile(r"\bsk-[A-Za-z0-9]{32,}\b"),
-    "Google API key": re.compile(r"\bAIza[0-9A-Za-z_-]{30,}" + _TOKEN_END),
-    "Google OAuth client secret": re.compile(r"\bGOCSPX-[A-Za-z0-9_-]{28}" + _TOKEN_END),
+    "OpenAI key": re.compile(r"\bsk-(?P<body>[A-Za-z0-9]{32,})\b"),
+    "Google API key": re.compile(r"\bAIza(?P<body>[0-9A-Za-z_-]{30,})" + _TOKEN_END),
+    "Google OAuth client secret": re.compile(r"\bGOCSPX-(?P<body>[A-Za-z0-9_-]{28})" + _TOKEN_END),
     "bearer token": re.compile(r"\b(?i:bearer)\s+([A-Za-z0-9._~+/-]{20,}=*)"),
     "Google service account key id": re.compile(r'"private_key_id"\s*:\s*"([0-9a-f]{40})"'),
 }
@@ -159,6 +163,10 @@ _LOGIN_FORMATS: dict[str, re.Pattern[str]] = {
     "password hash": re.compile(r"^[^\s:#][^\s:]*:(\$(?:[0-9a-z]{1,6})\$[^\s:]{8,}):", re.M),
 }
 _MIXED = re.compile(r"^(?=.*[A-Za-z])(?=.*\d)")
+# A name written in words (`HubDownloadWithRetries`, `loadHFModel`, `my-project-name`): each
+# piece between `_` or `-` a run of words, capitalised or not, of two letters or more, or an
+# acronym. A random token of letters alone (one in some 400 has no digit) reads so one time in 100.
+_WORDS = re.compile(r"(?:[A-Z]?[a-z]{2,}(?![a-z])|[A-Z]+(?=[A-Z][a-z]|[_-]|$)|[_-])+")
 _PLACEHOLDER = re.compile(
     r"x{4,}|\*{3,}|\.{3}|your[_-]|changeme|placeholder|example|redacted"
     r"|^(?:password|passwd|pass|pwd|pw|secret|token|test|foo|bar)$",
@@ -232,12 +240,31 @@ def _format_values(plugin: BasePlugin, line: str) -> Iterator[str]:
 
 def _token_values(text: str) -> Iterator[str]:
     """The tokens `_TOKEN_FORMATS` finds in `text`: each a pattern with a prefix of its own, so
-    searching the whole text costs little; a value of letters alone (a name) or a placeholder is none."""
+    searching the whole text costs little; a placeholder is none. After a prefix of its own
+    (`hf_`, `sk-proj-`, `github_pat_`: a `body` group) the format is specific enough that a token of
+    letters alone counts (a Hugging Face token may hold no digit), unless it reads as a name in words
+    (`hf_HubDownloadWithRetries…`) or has a single case; a bearer token or a key id must mix letters
+    and digits, or a name in prose would count."""
     for pattern in _TOKEN_FORMATS.values():
         for match in pattern.finditer(text):
-            value = match.group(1) if pattern.groups else match.group(0)
-            if _MIXED.match(value) and not _placeholder(value) and not _NOT_A_VALUE.search(value):
+            value = match.group(1) if pattern.groups and "body" not in pattern.groupindex else match.group(0)
+            if "body" in pattern.groupindex:
+                shaped = _random_letters(match.group("body"))
+            else:
+                shaped = bool(_MIXED.match(value))
+            if shaped and not _placeholder(value) and not _NOT_A_VALUE.search(value):
                 yield value
+
+
+def _random_letters(body: str) -> bool:
+    """Whether a prefixed token's `body` looks random: a digit in it, or letters of both cases
+    that do not read as words (`_WORDS`)."""
+    if any(c.isdigit() for c in body):
+        return True
+    letters = [c for c in body if c.isalpha()]
+    if not any(c.isupper() for c in letters) or not any(c.islower() for c in letters):
+        return False
+    return not _WORDS.fullmatch(body)
 
 
 def _login_values(text: str) -> Iterator[str]:
