@@ -14,7 +14,8 @@ files over the size cap, on both paths (a file given alone and one found in a
 folder), so that re-adding a folder never removes a file that a single-file
 add accepted; and, in a folder, symlinks whose target resolves outside it,
 so `docs/passwd.md -> /etc/passwd` does not carry /etc/passwd into the store
-(and from there into LLM prompts). A file named on the command line is the
+(and from there into LLM prompts); a symlink to a folder outside it is refused the
+same way (its files are never read), one to a folder inside it passes silently. A file named on the command line is the
 user's explicit choice and may point anywhere. Entries that are no regular file
 (a FIFO, a device, a socket: reading one may block forever), symlinks that loop
 or lead nowhere, and folders that cannot be listed are refused with a reason
@@ -124,8 +125,24 @@ def _walk(folder: Path, collected: Collected) -> list[Path]:
 
     for here, dirs, files in os.walk(folder, onerror=refused):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
+        for linked in [d for d in dirs if os.path.islink(os.path.join(here, d))]:
+            dirs.remove(linked)  # os.walk does not follow it either; say why when it leads out
+            _linked_folder(Path(here) / linked, folder, collected)
         found += [Path(here) / f for f in sorted(files) if not f.startswith(".")]
     return found
+
+
+def _linked_folder(link: Path, folder: Path, collected: Collected) -> None:
+    """A symlink to a folder, found in `folder`: one leading outside is refused with the reason a
+    file symlink leading outside gets (it was dropped without a word). One leading inside is
+    passed over silently: its target is walked anyway, where it lies (unless that is a dot-folder
+    or a skipped one such as `node_modules`, which the link does not bring back in)."""
+    try:
+        reason = _outside(link, folder)
+    except (OSError, RuntimeError):  # a loop: os.walk lists a link it cannot follow as a file
+        reason = "symlink loop"
+    if reason:
+        collected.skipped.append((str(link), reason))
 
 
 _TASK_FILE = "task.toml"
@@ -239,6 +256,11 @@ def collect_files(path: Path) -> Collected:
         if folder is not None and file.suffix.lower() in _SKIP_SUFFIXES:
             continue  # a folder's binaries go unmentioned: a repository has many
         if not file.is_file():
+            if (
+                folder is not None and file.is_dir() and file.is_symlink()
+            ):  # git lists a folder link as a file
+                _linked_folder(file, folder, collected)
+                continue
             odd = None if file.is_dir() else _not_a_file(file)
             if odd:
                 collected.skipped.append((str(file), odd))

@@ -7,6 +7,11 @@ errors (missing, corrupt, busy, unknown source) become one-line user errors.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import math
+import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -97,7 +102,58 @@ def _embedder() -> object | None:
 def _open_store(create: bool) -> KnowledgeStore:
     from knowledge import KnowledgeStore
 
-    return KnowledgeStore.open(store_path(), embedder=_embedder(), create=create)  # type: ignore[arg-type]
+    # a write waits for another writer as long as that one lives (`_waiting_for_writer` says so);
+    # a dead writer's lock is free at once (an OS lock), so a killed add never blocks the next one
+    return KnowledgeStore.open(store_path(), embedder=_embedder(), create=create, lock_timeout=math.inf)  # type: ignore[arg-type]
+
+
+WAIT_REMINDER_S = 60.0
+"""How often a write that waits for another writer says it still waits."""
+
+
+@contextmanager
+def _waiting_for_writer() -> Iterator[None]:
+    """While inside, a write that finds another process writing the store says so on stderr, once,
+    then every `WAIT_REMINDER_S` seconds (before: silence for 60 s, then a failure)."""
+    from knowledge.lock import waiting_notices
+
+    said = [-math.inf]
+
+    def notice(pid: int | None, waited: float) -> None:
+        if waited - said[0] < WAIT_REMINDER_S:
+            return
+        writer = f"the store's writer (pid {pid})" if pid else "the store's writer"
+        if said[0] == -math.inf:
+            line = f"waiting for {writer} to finish (another `strop knowledge` command or a run's ingest) …"
+        else:
+            line = f"still waiting for {writer} to finish ({waited / 60:.0f} min) …"
+        said[0] = waited
+        with contextlib.suppress(OSError):
+            err.print(line, markup=False, highlight=False)
+
+    with waiting_notices(notice):
+        yield
+
+
+@contextmanager
+def _interruptible(said: Callable[[], str]) -> Iterator[None]:
+    """Ctrl-C, SIGTERM or SIGHUP during a write: the write stops where it is (its files closed, the
+    store's `writing.json` mark gone, as a Ctrl-C always did), one line (`said()`) tells what is
+    kept; Ctrl-C exits 130, SIGTERM and SIGHUP then end the process by that signal (status -15,
+    143 in a shell), as `strop run` and `strop nightly` do. Before, a SIGTERM killed the write at
+    once, with no word and the mark left behind, so the next command probed the store for damage."""
+    from agent.loop.interrupts import end_by, received, stop_signals
+
+    try:
+        with stop_signals():
+            yield
+    except KeyboardInterrupt:
+        signum = received()
+        with contextlib.suppress(OSError):  # a closed terminal took our stderr with it
+            err.print(said(), markup=False, highlight=False)
+        if signum is not None:
+            end_by(signum)
+        raise typer.Exit(130) from None
 
 
 def _open_memory() -> Memory:
@@ -137,25 +193,53 @@ def _path(path: str) -> str:
 
 
 def _print_report(report: object, json_out: bool) -> None:
+    """Print what an add or rebuild did; exit 1 when a file could not be read (`_unreadable`)."""
     data = report.as_dict()  # type: ignore[attr-defined]
+    unreadable = _unreadable(data["errors"])  # type: ignore[arg-type]
     if json_out:
-        print_json(data)
-        return
+        print_json(data | {"unreadable": unreadable})
+    else:
+        _print_text_report(data)
+    if unreadable:
+        raise typer.Exit(UNREADABLE_EXIT)
+
+
+UNREADABLE_EXIT = 1
+"""`add`'s and `rebuild`'s exit status when some file could not be read (what could be read is stored)."""
+
+
+def _unreadable(errors: list[str]) -> list[str]:
+    """The files among an add's errors that could not be read: a permission or I/O error, which
+    the store reports as `path: <the OS's words for it>`. A file skipped by policy (too big,
+    binary, a credential) is no error, and one read but not parsed (`path: <why>`) does not count."""
+    found = []
+    for line in errors:
+        reason = next((r for r in _OS_REASONS if line.endswith(f": {r}")), None)
+        if reason is not None:
+            found.append(line[: -len(reason) - 2])
+    return found
+
+
+_OS_REASONS = sorted({os.strerror(code) for code in errno.errorcode}, key=len, reverse=True)
+"""What the OS says for each error number (`Permission denied`, `Input/output error`)."""
+
+
+def _print_text_report(data: dict[str, object]) -> None:
     out.print(
         f"added {data['added']}, updated {data['updated']}, removed {data['removed']}, "
-        f"unchanged {data['skipped']} files; embedded {plural(data['chunks_embedded'], 'chunk')} in {data['seconds']:.1f}s"
+        f"unchanged {data['skipped']} files; embedded {plural(data['chunks_embedded'], 'chunk')} in {data['seconds']:.1f}s"  # type: ignore[arg-type]
     )
-    empty = [item["source"] for item in data["unsupported"] if item["reason"] == NO_TEXT]  # type: ignore[union-attr]
-    for item in data["unsupported"]:  # type: ignore[union-attr]
+    empty = [item["source"] for item in data["unsupported"] if item["reason"] == NO_TEXT]  # type: ignore[attr-defined,index]
+    for item in data["unsupported"]:  # type: ignore[attr-defined]
         if item["reason"] != NO_TEXT:
             _plain(err, f"skipped ({item['reason']}): {_path(item['source'])}")
     if empty:  # empty __init__.py and py.typed files: a project has a hundred, nothing to act on
         more = f" and {len(empty) - NO_TEXT_SHOWN} more" if len(empty) > NO_TEXT_SHOWN else ""
         names = ", ".join(_path(source) for source in empty[:NO_TEXT_SHOWN])
         _plain(err, f"skipped {plural(len(empty), 'file')} with no text (empty): {names}{more}")
-    for line in data["errors"]:  # type: ignore[union-attr]
+    for line in data["errors"]:  # type: ignore[attr-defined]
         _plain(err, f"not ingested: {_path(line)}")
-    for path in data["left_out"]:  # type: ignore[union-attr]
+    for path in data["left_out"]:  # type: ignore[attr-defined]
         _plain(err, f"left out (removed earlier; add it by name to take it back): {_path(path)}")
 
 
@@ -181,7 +265,13 @@ def add_command(
     notebooks by cell, playbooks by typed section, other text by size. Unchanged files
     are skipped by hash, changed ones replaced, files gone from a folder removed.
     Each file left out gets a `skipped (reason): path` line on stderr; files with no text
-    (empty `__init__.py`) are counted on one line. Interrupted (Ctrl-C), the same add resumes.
+    (empty `__init__.py`) are counted on one line. Interrupted (Ctrl-C, SIGTERM), the same add
+    resumes. While another process writes the store, the add waits for it, saying so.
+
+    Exit status: 0 when done, files skipped by policy (too big, binary, holding a credential)
+    included; 1 when some file could not be read (permission or I/O error: a `not ingested`
+    line, `unreadable` in --json; the other files are stored); 2 for a bad path or a store
+    error; 130 after Ctrl-C (a SIGTERM ends it by that signal).
 
     Example:  strop knowledge add docs/ src/ paper.pdf   then   strop knowledge search "out of memory"
     """
@@ -195,17 +285,15 @@ def add_command(
 
         return store.add(given, progress=counted)
 
-    with _user_errors():
+    def said() -> str:
+        return (
+            f"interrupted after storing {plural(stored[0], 'chunk')}; run the same "
+            "`strop knowledge add` again to resume: the chunks embedded so far are kept"
+        )
+
+    with _user_errors(), _interruptible(said), _waiting_for_writer():
         store = _open_store(create=True)
-        try:
-            report = _progress_ingest("embedding", add)
-        except KeyboardInterrupt:
-            err.print(
-                f"interrupted after storing {plural(stored[0], 'chunk')}; run the same "
-                "`strop knowledge add` again to resume: the chunks embedded so far are kept",
-                markup=False,
-            )
-            raise typer.Exit(130) from None
+        report = _progress_ingest("embedding", add)
     _print_report(report, json_out)
 
 
@@ -289,9 +377,52 @@ def remove_command(
     Example:  strop knowledge remove docs/drafts   (see `strop knowledge list` for what is in)
     """
     path = _given_path(source, "source")
-    with _user_errors():
-        removed = _open_store(create=False).remove(path)
+
+    def said() -> str:
+        return (
+            f"interrupted: {_path(path)} may be partly removed; run the same `strop knowledge remove` again"
+        )
+
+    with _user_errors(), _interruptible(said), _waiting_for_writer():
+        store = _open_store(create=False)
+        removed = _remove(store, path)
     out.print(f"removed {plural(removed, 'source file')}")
+
+
+# the escapes `_path` writes for a character it cannot show (`\n`, `\x1b`, `\u200b`)
+_ESCAPE = re.compile(r"\\(?:[ntr]|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})")
+
+
+def _remove(store: KnowledgeStore, path: str) -> int:
+    """`store.remove(path)`; when no source is `path` as typed, the name `strop knowledge list`
+    showed: its escapes (`new\\nline.txt`) read back as the characters they stand for."""
+    from knowledge import EntryNotFound
+
+    try:
+        return store.remove(path)
+    except EntryNotFound:
+        unescaped = _unescaped(path)
+        if unescaped == path:
+            raise
+        try:
+            return store.remove(unescaped)
+        except EntryNotFound:
+            raise EntryNotFound(
+                f"the knowledge store holds no source {path} (nor one named with the characters its "
+                "escapes stand for); see `strop knowledge list`"
+            ) from None
+
+
+def _unescaped(text: str) -> str:
+    """`text` with each escape `_path` writes replaced by its character, when that is one `_path`
+    escapes (not printable); other backslashes stay as typed."""
+
+    def character(match: re.Match[str]) -> str:
+        code = match.group(0)
+        char = {"\\n": "\n", "\\t": "\t", "\\r": "\r"}.get(code) or chr(int(code[2:], 16))
+        return code if char.isprintable() else char
+
+    return _ESCAPE.sub(character, text)
 
 
 @knowledge_app.command("rebuild")
@@ -300,14 +431,29 @@ def rebuild_command(json_out: JsonFlag = False) -> None:
 
     The old files go to `$STROP_HOME/knowledge.broken-<time>` (delete them when done);
     episodic memory is kept. When the store's own records of its sources are lost, the
-    files named in its vector database are re-ingested instead.
+    files named in its vector database are re-ingested instead. Exit status as `add`'s.
 
     Example:  strop knowledge rebuild   (when a command says the store is corrupt)
     """
     from knowledge import KnowledgeStore
 
-    with _user_errors():
-        report = _progress_ingest("re-embedding", lambda p: KnowledgeStore.rebuild(store_path(), progress=p))
+    stored = [0]
+
+    def rebuild(progress: Callable[[int, int], None]) -> object:
+        def counted(done: int, total: int) -> None:
+            stored[0] = done
+            progress(done, total)
+
+        return KnowledgeStore.rebuild(store_path(), progress=counted, lock_timeout=math.inf)
+
+    def said() -> str:
+        return (
+            f"interrupted after storing {plural(stored[0], 'chunk')}; run `strop knowledge rebuild` "
+            "again to finish it"
+        )
+
+    with _user_errors(), _interruptible(said), _waiting_for_writer():
+        report = _progress_ingest("re-embedding", rebuild)
     _print_report(report, json_out)
 
 

@@ -104,13 +104,14 @@ def test_add_prints_a_line_per_skipped_file(
     (docs / "users.md").write_text("# Users\nalice and bob\n")
     (docs / "weird.ipynb").write_text('{"cells": 3}')
     (docs / "empty.md").write_text("")
-    (docs / "outdir").symlink_to(tmp_path)  # a folder link: not walked into
+    (docs / "outdir").symlink_to(tmp_path)  # a folder link out of docs: not walked into, said so
     (tmp_path / "secret.md").write_text("# Secret\nnot for the store\n")
     (docs / "secret.md").symlink_to(tmp_path / "secret.md")
     added = CliRunner().invoke(app, ["knowledge", "add", str(docs)])
     assert added.exit_code == 0, added.output
     assert "added 1," in added.stdout
     assert [line for line in added.stderr.splitlines() if line] == [
+        f"skipped (symlink to {tmp_path}, outside {docs}): {docs / 'outdir'}",
         f"skipped (symlink to {tmp_path / 'secret.md'}, outside {docs}): {docs / 'secret.md'}",
         f"skipped (not a Jupyter notebook: no list of cells): {docs / 'weird.ipynb'}",
         f"skipped 1 file with no text (empty): {docs / 'empty.md'}",
