@@ -4,9 +4,11 @@ Kinds:
   failure   an error signature seen in a situation; `fix` is filled by the first
             successful child of a failed experiment (its idea and diff excerpt)
   outcome   an idea that changed the score (positive `score_delta` = better); similar
-            ideas merge, and the lesson keeps the distinct configs and value ranges
-            they spanned (`configs`), so its text never passes one run's values off
-            as the lesson of several
+            ideas merge (an idea that is only its values, within one region), and the
+            lesson keeps the distinct configs and value ranges they spanned (`configs`),
+            so its text never passes one run's values off as the lesson of several
+
+Both kinds keep `configs`: a failure lesson's text says the values it failed at.
 
 Confidence is the mean of a Beta(1, 1) prior updated by the lesson's record,
 (confirmations + 1) / (confirmations + contradictions + 2): a new lesson
@@ -105,8 +107,8 @@ class Lesson:
     contradictions: int = 0
     evidence: list[Evidence] = field(default_factory=list)
     configs: list[str] | None = None
-    """Keys of the distinct configs an outcome lesson merged (`configs.config_key`); None when
-    not recorded (a lesson written before strop kept them)."""
+    """Keys of the distinct configs a lesson merged (`configs.config_key`); None when not recorded
+    (a lesson written before strop kept them; a failure lesson starts at its next failure)."""
     ranges: dict[str, list[float]] = field(default_factory=dict)
     """Per named number of those configs, [lowest, highest] seen."""
     choices: dict[str, list[str]] = field(default_factory=dict)

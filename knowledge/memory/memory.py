@@ -4,7 +4,10 @@
 
 * a failed experiment (buggy, timeout, tampered) confirms the failure lesson
   with the same error signature (equal after normalisation, or embeddings of
-  the signatures at cosine ≥ 0.95 — KAPSO's threshold) or creates one;
+  the signatures at cosine ≥ 0.95 — KAPSO's threshold) or creates one; the
+  lesson keeps the configs it was seen in and their values (`configs`), and its
+  text says them: the one config's idea as written (`lr=0.5495`, where the
+  signature masks it to `lr=<n>`), or the ranges of several;
 * an ok experiment whose parent failed is the fix of the parent's failure:
   the first such fix is kept on the lesson (idea and diff excerpt); a later
   fix with a similar idea confirms it; a child that tried an idea similar to
@@ -13,8 +16,13 @@
   similar idea (cosine ≥ 0.90) of the same task and metric: same sign confirms,
   opposite sign contradicts; the lesson counts the distinct configs it merged and
   the ranges of their values, and its text shows that class once there are
-  several (`configs`). Deltas of two tasks or two metrics (accuracy +0.01, latency
-  −250 ms) are never averaged: the same idea in another task is another lesson.
+  several (`configs`). An idea that is only its values (`sample: lr=…, width=…`,
+  the offline proposer's) merges with the lesson of its region, whatever its
+  label (`configs.same_region`), never by the similarity of its text: its label
+  is no idea, and the deltas of unrelated random points averaged into one
+  "finding" were noise. Deltas of two tasks or
+  two metrics (accuracy +0.01, latency −250 ms) are never averaged: the same idea
+  in another task is another lesson.
   Evidence names an experiment by its run and its id (each run numbers from 0).
 
 Traces are also appended to `traces.jsonl`, which `failing_regions` reads: for a
@@ -64,7 +72,17 @@ from knowledge.embedder import Embedder, default_embedder
 from knowledge.entry import content_hash
 from knowledge.errors import REBUILD_HINT, EntryNotFound, StoreUnavailable
 from knowledge.lock import DEFAULT_TIMEOUT_S, writer_lock
-from knowledge.memory.configs import MAX_CONFIGS, config_key, merged_ideas, named_values, widen
+from knowledge.memory.configs import (
+    MAX_CONFIGS,
+    Value,
+    config_key,
+    failure_values,
+    merged_ideas,
+    named_values,
+    same_region,
+    values_only,
+    widen,
+)
 from knowledge.memory.lesson import Evidence, Lesson, LessonKind
 from knowledge.memory.region import Point, Region, failing_regions
 from knowledge.memory.signature import error_signature, log_excerpt, strip_accidents
@@ -74,6 +92,8 @@ SCHEMA = 1
 SAME_SIGNATURE = 0.95
 SAME_IDEA = 0.90
 SIMILAR_FIX = 0.80
+OUTCOME_KEY = 240
+"""The most characters of an outcome lesson's key (its masked idea)."""
 Phrase = Callable[[str], str]
 
 
@@ -215,15 +235,17 @@ class Memory:
         vectors: dict[str, np.ndarray],
         threshold: float,
         scope: ExperimentTrace | None = None,
+        accept: Callable[[Lesson], bool] | None = None,
     ) -> Lesson | None:
         """The lesson of `kind` with this signature, else the most similar one at `threshold`; with a
         `scope`, only among the lessons of its task and metric (an outcome's delta means nothing
-        in another task's units)."""
+        in another task's units); with `accept`, only among the lessons it accepts."""
         candidates = [
             lesson
             for lesson in lessons
             if lesson.kind is kind
             and (scope is None or (lesson.task_name, lesson.metric) == (scope.task_name, scope.metric))
+            and (accept is None or accept(lesson))
         ]
         same = [lesson for lesson in candidates if lesson.signature == signature]
         if same:
@@ -265,13 +287,36 @@ class Memory:
         vector = self.embedder.embed([signature])[0]
         lesson = self._find(LessonKind.FAILURE, signature, vector, lessons, vectors, SAME_SIGNATURE)
         evidence = Evidence(trace.run_id, trace.experiment_id, log_excerpt(trace.error_text))
+        key, values = config_key(trace.idea, trace.params), named_values(trace.idea, trace.params)
         if lesson is None:
             situation = self._situation(trace)
-            text = f"Experiments ended {trace.status} with `{signature}` when {situation.split(': ', 1)[-1]}."
+            ranges: dict[str, list[float]] = {}
+            choices: dict[str, list[str]] = {}
+            widen(ranges, choices, values)
+            tried = failure_values(_idea_of(situation, trace.task_name), [key], ranges, choices, trace.idea)
+            text = f"Experiments ended {trace.status} with `{signature}` when trying {tried or 'an unnamed change'}."
             lesson = self._new(LessonKind.FAILURE, trace, signature, situation, text)
+            lesson.configs, lesson.ranges, lesson.choices = [key], ranges, choices
             lessons.append(lesson)
             vectors[lesson.id] = vector
         else:
+            if lesson.configs is None:  # a lesson from a fix, or from before strop kept configs
+                lesson.configs = []
+            if key not in lesson.configs:
+                if len(lesson.configs) < MAX_CONFIGS:
+                    lesson.configs.append(key)
+                widen(lesson.ranges, lesson.choices, values)
+                tried = failure_values(
+                    _idea_of(lesson.situation, lesson.task_name),
+                    lesson.configs,
+                    lesson.ranges,
+                    lesson.choices,
+                    trace.idea,
+                )
+                if tried:  # without values or an idea there is nothing to say where it failed
+                    lesson.text = (
+                        f"Experiments ended {trace.status} with `{lesson.signature}` when trying {tried}."
+                    )
             lesson.confirmations += 1
             tried_known_fix = (
                 lesson.fix
@@ -313,11 +358,18 @@ class Memory:
         self, trace: ExperimentTrace, lessons: list[Lesson], vectors: dict[str, np.ndarray]
     ) -> Lesson:
         assert trace.metric_delta is not None
-        signature = strip_accidents(trace.idea)[:240]
+        masked = strip_accidents(trace.idea)
+        signature = masked[:OUTCOME_KEY]
         vector = self.embedder.embed([f"{signature}\n{self._situation(trace)}"])[0]
-        lesson = self._find(LessonKind.OUTCOME, signature, vector, lessons, vectors, SAME_IDEA, trace)
         delta = trace.metric_delta
         key, values = config_key(trace.idea, trace.params), named_values(trace.idea, trace.params)
+
+        if values_only(masked):  # its label is no idea: the lesson of its region, whatever its label
+            lesson = _region_lesson(lessons, trace, key, values)
+        else:  # an idea in words: the lesson of a similar idea in words
+            lesson = self._find(
+                LessonKind.OUTCOME, signature, vector, lessons, vectors, SAME_IDEA, trace, _in_words
+            )
         if lesson is None:
             text = f"In {trace.task_name}, {trace.idea[:200]}{_outcome_tail(delta, 1)}"
             lesson = self._new(LessonKind.OUTCOME, trace, signature, self._situation(trace), text)
@@ -494,6 +546,34 @@ def _outcome_text(lesson: Lesson) -> str:
     if lesson.configs is not None and len(lesson.configs) == 1:
         return _OUTCOME_TAIL.sub(tail, lesson.text)
     return f"In {lesson.task_name}, {merged_ideas(lesson.signature, lesson.configs, lesson.ranges, lesson.choices)}{tail}"
+
+
+def _in_words(lesson: Lesson) -> bool:
+    """Whether an outcome lesson's idea says more than its values (`configs.values_only`)."""
+    return not values_only(lesson.signature, clipped=len(lesson.signature) >= OUTCOME_KEY)
+
+
+def _region_lesson(
+    lessons: list[Lesson], trace: ExperimentTrace, key: str, values: dict[str, Value]
+) -> Lesson | None:
+    """The outcome lesson of the task and metric whose values-only configs span a region that `values`
+    lie in (`configs.same_region`), one that holds this very config first; None if there is none."""
+    found = [
+        lesson
+        for lesson in lessons
+        if lesson.kind is LessonKind.OUTCOME
+        and (lesson.task_name, lesson.metric) == (trace.task_name, trace.metric)
+        and lesson.configs is not None
+        and not _in_words(lesson)
+        and same_region(lesson.ranges, lesson.choices, values)
+    ]
+    return next((lesson for lesson in found if key in (lesson.configs or [])), found[0] if found else None)
+
+
+def _idea_of(situation: str, task_name: str) -> str:
+    """The masked idea a lesson's situation names (`<task>: trying <idea>`), else ""."""
+    prefix = f"{task_name}: trying "
+    return situation.removeprefix(prefix) if situation.startswith(prefix) else ""
 
 
 def _recorded(lesson: Lesson) -> Lesson:

@@ -3,7 +3,9 @@
 Two crashes are "the same" when their signature is equal: the last line that
 names an exception (or a known killer: out of memory, killed, timeout), with
 file paths, hex addresses, numbers and line/column positions replaced by
-placeholders, whitespace collapsed. Quoted names are kept (`KeyError: 'lr'`
+placeholders, whitespace collapsed. A number is masked only where it stands
+alone (or before its unit): the digits of a name (`p75`, `float32`, `log2`) are
+the name, not an accident. Quoted names are kept (`KeyError: 'lr'`
 differs from `KeyError: 'seed'`). Regular expressions by hand because no
 library normalises tracebacks for this purpose.
 
@@ -23,7 +25,10 @@ from knowledge.memory.lesson import visible
 
 _HEX = re.compile(r"\b0x[0-9a-fA-F]+\b")
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\w.~-]*/)+[\w.-]+|\b[\w-]+\.(?:py|so|c|cpp|h|json|toml|csv|txt|log)\b")
-_NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![A-Za-z_])")
+_NUMBER = re.compile(r"(?<![\w.])(?<![A-Za-z_]-)[-+]?\d+(?:\.\d+)*(?:[eE][-+]?\d+)?(?=[A-Za-z]*\b)")
+"""A standalone number (`12`, `-0.55`, `1e-3`, `1.24.3`), or one with a unit after it (`30s`, `2GiB`):
+not digits inside a word (`p75`, `e1`, `float32`, `x86_64`, `log2`, `3x3`, `resnet-50`), which are part
+of a name and stay, and never the tail of one (`p75` read as `p7<n>`)."""
 _UUIDISH = re.compile(r"\b[0-9a-f]{8,}\b")
 _SPACE = re.compile(r"\s+")
 _EXCEPTION = re.compile(

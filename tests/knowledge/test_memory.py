@@ -147,3 +147,12 @@ def test_format_context_stays_within_budget_and_puts_lessons_first(memory: Memor
     assert text.index("## Lessons") < text.index("## Relevant knowledge")
     assert "[reference] 0.md (lines 1-9) — T0" in text and "4.md" not in text and "/docs/" not in text
     assert format_context([], [], 100) == ""
+
+
+def test_a_lesson_keeps_the_digits_of_names_in_its_text(memory: Memory) -> None:
+    """It read "… with `ValueError: p7<n> e1` when trying Plan: p7<n> fail." (the run said `p75`)."""
+    trace = ExperimentTrace(
+        "r1", "e1", "plans", "buggy", error_text="ValueError: p75 e1", idea="Plan: p75 fail"
+    )
+    [lesson] = memory.learn(trace)
+    assert lesson.text == "Experiments ended buggy with `ValueError: p75 e1` when trying Plan: p75 fail."

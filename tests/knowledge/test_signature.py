@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from knowledge.memory.signature import error_signature, log_excerpt
+from knowledge.memory.signature import error_signature, log_excerpt, strip_accidents
 
 TRACE_A = """Traceback (most recent call last):
   File "/tmp/strop/wt/exp-0041/train.py", line 88, in <module>
@@ -35,3 +35,16 @@ def test_last_exception_wins_and_excerpt_is_the_tail() -> None:
     text = "KeyError: 'a'\nDuring handling...\nTypeError: unsupported operand"
     assert error_signature("buggy", text) == "TypeError: unsupported operand"
     assert log_excerpt("\n".join(str(i) for i in range(100)), max_lines=3) == "97\n98\n99"
+
+
+def test_only_standalone_numbers_are_masked_not_digits_inside_a_name() -> None:
+    """`ValueError: p75 e1` read `ValueError: p7<n> e1`: the tail of a name taken for a number."""
+    assert error_signature("buggy", "ValueError: p75 e1") == "ValueError: p75 e1"
+    names = "float32 x86_64 log2 resnet-50 3x3 v2.0 cuda:0"
+    assert strip_accidents(names) == "float32 x86_64 log2 resnet-50 3x3 v2.0 cuda:<n>"
+    assert (
+        strip_accidents("diverged at step 18 (lr=0.55), lr=-1e-3") == "diverged at step <n> (lr=<n>), lr=<n>"
+    )
+    assert strip_accidents("took 30s and 2GiB, numpy 1.24.3, shape [3, 4]") == (
+        "took <n>s and <n>GiB, numpy <n>, shape [<n>, <n>]"
+    )
