@@ -51,6 +51,8 @@ def _interval(text: str) -> tuple[float, float]:
         raise UserError(f"--interval takes two numbers 'lo,hi', not {text!r}") from None
     if math.isnan(lo) or math.isnan(hi):
         raise UserError(f"--interval {text}: an end is not a number; give two numbers 'lo,hi'")
+    if math.isinf(lo) or math.isinf(hi):
+        raise UserError(f"--interval {text}: the ends must be finite (past ±1.8e308 a number is inf)")
     if not lo < hi:
         raise UserError(f"the interval [{lo}, {hi}] is empty or reversed: give lo < hi")
     return lo, hi
@@ -200,7 +202,7 @@ def numerics(
     )
     request.validate()
     recorder = _recorder(request, strop_home())
-    progress = _Progress()
+    progress = _Progress(unit="ULP" if request.format.precision <= 24 else "relative")
     leftovers = SearchLeftovers(recorder, checkpoint, "the front's C and NumPy files", out)
 
     def observe(event: object) -> None:
@@ -287,10 +289,11 @@ class _Progress:
     seconds (an exhaustive pass, the speed loops, a slow generation) gets a line saying so.
     """
 
-    def __init__(self, interval: float = 5.0, heartbeat: float = EVERY) -> None:
+    def __init__(self, interval: float = 5.0, heartbeat: float = EVERY, unit: str = "") -> None:
         import sys
         import time
 
+        self._unit = unit  # what the search's error is in (its objective is the error's log10)
         self._clock = time.monotonic
         self._stream = sys.stderr
         self._interval = interval
@@ -332,7 +335,7 @@ class _Progress:
 
         if isinstance(event, GenerationDone):
             stats = event.stats
-            best = f"best error 10^{event.best[0]:.2f}" if event.best else "-"
+            best = f"best error {10 ** event.best[0]:.4g} {self._unit}".rstrip() if event.best else "-"
             self.say(
                 f"generation {event.generation}: {stats.evaluated} evaluated "
                 f"({stats.evals_per_second:.1f}/s), front {event.front_size}, {best}"

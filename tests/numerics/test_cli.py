@@ -29,6 +29,11 @@ def _strop(*args, home):
         (["--fn", "tan", "--interval", "1,2"], "it needs no pole"),
         (["--fn", "exp", "--interval", "0,100"], "exp overflows float32 on [0.0, 100.0]"),
         (["--fn", "exp2", "--interval", "zero,1"], "two numbers"),
+        (["--fn", "exp2", "--interval", "1e400,1e401"], "the ends must be finite"),  # read as [inf, inf]
+        (
+            ["--fn", "exp2", "--interval", "0,1", "--arithmetic", "float16"],
+            "float32 programs compute in float32 or float64, not 'float16'",
+        ),
         (["--fn", "exp2", "--interval", "0,1", "--seeds", "some"], "--seeds takes"),
         (["--fn", "exp2", "--interval", "0,1", "--cost-model", "cycles"], "unknown cost model"),
         (
@@ -129,3 +134,15 @@ def test_a_long_phase_is_never_silent_on_stderr(capsys):
     assert "phase: verification (exhaustive" in err and "verification done" in err
     assert "… verification: still running after" in err, err
     assert not progress._beat.running
+
+
+def test_progress_says_the_best_error_in_its_unit(capsys):
+    """ "best error 10^-0.11" made a user do the arithmetic and guess the unit."""
+    from agent.cli.evolve import _Progress
+    from agent.evolution import GenerationDone
+    from agent.evolution.events import EngineStats
+
+    progress = _Progress(interval=0.0, unit="ULP")
+    progress.event(GenerationDone(generation=3, stats=EngineStats(), front_size=4, best=(-0.11, 6.0)))
+    line = capsys.readouterr().err.strip()
+    assert line.endswith("best error 0.7762 ULP") and "10^" not in line, line

@@ -60,7 +60,7 @@ class Format:
             return replace(self, inside=None)
         if name not in FORMATS or FORMATS[name].precision <= self.precision:
             wider = [f for f in FORMATS.values() if f.precision > self.precision]
-            choices = ", ".join([self.name] + [f.name for f in wider])
+            choices = " or ".join([self.name] + [f.name for f in wider])
             raise ValueError(f"{self.name} programs compute in {choices}, not {name!r}")
         return replace(self, inside=name)
 
