@@ -232,6 +232,10 @@ class RunRecord:
     base_given: bool = (
         False  # `base_commit` was given (`strop run --base`, a nightly's warm start), not the head
     )
+    # model calls whose spend landed in no experiment's record: cut by a crash (SIGKILL) while in
+    # flight, counted at their prompt's estimate (`agent.llm.journal`); part of the run's totals.
+    # Absent in the records of older strop: nothing.
+    unrecorded: Cost = field(default_factory=Cost)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -255,7 +259,16 @@ class RunRecord:
     def from_dict(cls, data: dict[str, Any]) -> RunRecord:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         known["direction"] = Direction(known["direction"])
+        unrecorded = known.get("unrecorded")
+        known["unrecorded"] = unrecorded if isinstance(unrecorded, Cost) else Cost(**(unrecorded or {}))
         return cls(**known)
+
+
+def run_cost(records: list[ExperimentRecord], run: RunRecord | None = None) -> Cost:
+    """A run's LLM totals: its experiments' costs, and the calls no experiment recorded
+    (`RunRecord.unrecorded`: cut by a crash while in flight)."""
+    total = sum((record.cost for record in records), Cost())
+    return total if run is None else total + run.unrecorded
 
 
 class NotARecord(ValueError):

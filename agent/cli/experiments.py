@@ -181,11 +181,12 @@ def runs_command(json_out: JsonFlag = False) -> None:
             out.print(f"{run.id} failed: {safe(run.stop_reason, one_line=True)}")
 
 
-def _run_cost(records: Any) -> Any:
-    """The run's LLM totals: tokens (estimated part), dollars, calls, retries, timeouts."""
-    from agent.records import Cost
+def _run_cost(records: Any, run: Any = None) -> Any:
+    """The run's LLM totals: tokens (estimated part), dollars, calls, retries, timeouts; with `run`,
+    the calls a crash cut while in flight too (`RunRecord.unrecorded`: no experiment holds them)."""
+    from agent.records import run_cost
 
-    return sum((record.cost for record in records), Cost())
+    return run_cost(records, run)
 
 
 def _interrupted(index: Any, run: Any) -> bool:
@@ -204,7 +205,7 @@ def _run_summary(index: Any, run: Any) -> dict[str, Any]:
 
     records = index.experiments(run.id)
     best = best_experiment(records, run.metric, run.direction)
-    cost = _run_cost(records)
+    cost = _run_cost(records, run)
     return {
         "cost": {**cost.__dict__, "tokens": cost.tokens},
         "id": run.id,
@@ -254,7 +255,7 @@ def log_command(
             {
                 **run.to_dict(),
                 "interrupted": interrupted,
-                "cost": {**_run_cost(records).__dict__, "tokens": _run_cost(records).tokens},
+                "cost": {**_run_cost(records, run).__dict__, "tokens": _run_cost(records, run).tokens},
                 "best": best.id if best else None,
                 "experiments": [
                     {**record.to_dict(), "judged_value": judged_value(record, run.metric)}
@@ -304,7 +305,7 @@ def log_command(
         out.print(f"experiments: {_status_counts(records)}")
     if run.budget_report:
         out.print(f"budget: {safe(run.budget_report)}")
-    total = _run_cost(records)
+    total = _run_cost(records, run)
     if total.calls:
         out.print(f"LLM: {escape(total.describe())}")
     if best is not None:

@@ -536,10 +536,11 @@ def _fail_when_nothing_scored(result: Any) -> None:
     raise typer.Exit(1)
 
 
-def _total(records: Any) -> Any:
-    from agent.records import Cost
+def _total(records: Any, run: Any = None) -> Any:
+    """The run's LLM totals, with the calls a crash cut while in flight (`RunRecord.unrecorded`)."""
+    from agent.records import run_cost
 
-    return sum((r.cost for r in records), Cost())
+    return run_cost(records, run)
 
 
 def _judged(record: Any, metric: str) -> dict[str, Any] | None:
@@ -568,7 +569,7 @@ def _report(result: Any, index: Any, json_out: bool) -> None:
                 "baseline": _judged(baseline, run.metric),
                 "experiments": len(result.records),
                 "budget_report": run.budget_report,
-                "cost": _total(result.records).__dict__,
+                "cost": _total(result.records, run).__dict__,
             }
         )
         return
@@ -607,7 +608,7 @@ def _report(result: Any, index: Any, json_out: bool) -> None:
         table.add_row("idea", safe(clip(best.idea, 100)))
         table.add_row("branch", best.branch)
         table.add_row("adopt", f"strop adopt {best.name}")
-    total = _total(result.records)
+    total = _total(result.records, run)
     if total.calls:
         table.add_row("LLM", total.describe())
     if run.budget_report:

@@ -151,6 +151,9 @@ class LLMClient:
         self.context: int | None = getattr(spec, "context", None)  # tokens; learned from overflow errors
         self.dropped: set[str] = set()  # optional parameters this endpoint refused: no longer sent
         self.system_role = True  # False once the endpoint's chat template refused the system role
+        # where each attempt's prompt is reserved before it is sent (`agent.llm.journal`): a run's
+        # loop sets it, so a call cut by a crash is still counted; None: nothing is written
+        self.journal: Any = None
         self._client = self._openai(key or NO_KEY)
 
     def _openai(self, key: str) -> Any:
@@ -297,18 +300,23 @@ class LLMClient:
                 extra["response_format"] = dict(response_format)
             if seed is not None and "seed" not in self.dropped:
                 extra["seed"] = seed
+            reserved = self._reserve(messages)
             try:
                 self._attempt(messages, stream, limit, max_tokens_sent, extra)
-                spent = spent + self._attempt_cost(messages, stream, max_tokens_sent)
+                spent = spent + self._counted(reserved, self._attempt_cost(messages, stream, max_tokens_sent))
                 cancelled += stream.cancelled
                 return self._finish(stream, attempts, log)
             except Quirk as quirk:
-                spent = spent + self._attempt_cost(messages, stream, max_tokens_sent, failed=True)
+                spent = spent + self._counted(
+                    reserved, self._attempt_cost(messages, stream, max_tokens_sent, failed=True)
+                )
                 failures.append(short(str(quirk)))
                 if not self._adapt(quirk.fix):
                     raise fail(LLMRequestRefused(f"{quirk} ({self.where})")) from None
             except Retryable as error:
-                spent = spent + self._attempt_cost(messages, stream, max_tokens_sent, failed=True)
+                spent = spent + self._counted(
+                    reserved, self._attempt_cost(messages, stream, max_tokens_sent, failed=True)
+                )
                 timeouts += error.timeout
                 cancelled += stream.cancelled
                 failures.append(short(str(error)))
@@ -344,7 +352,9 @@ class LLMClient:
                     ) from None
                 self._sleep(wait)
             except LLMError as error:
-                spent = spent + self._attempt_cost(messages, stream, max_tokens_sent, failed=True)
+                spent = spent + self._counted(
+                    reserved, self._attempt_cost(messages, stream, max_tokens_sent, failed=True)
+                )
                 if isinstance(error, LLMContextOverflow) and error.limit:
                     self.learn_context(error.limit)
                 failures.append(short(str(error)))
@@ -399,6 +409,22 @@ class LLMClient:
             return False
         self.dropped.add(fix)
         return True
+
+    def _reserve(self, messages: Sequence[ChatMessage]) -> Any:
+        """Write the attempt's reservation before it is sent: its prompt, estimated, at the input price.
+
+        Its completion is unknown until it answers (`_counted` then writes what it was counted);
+        the loop removes the reservation once the call's count is durable (`agent.llm.journal`)."""
+        if self.journal is None:
+            return None
+        prompt = estimate_prompt_tokens(messages)
+        return self.journal.reserve(Cost(prompt, 0, price(prompt, 0, self.spec), calls=1, estimated=prompt))
+
+    def _counted(self, reserved: Any, cost: Cost) -> Cost:
+        """`cost`, the attempt's count, written over its reservation (see `_reserve`)."""
+        if reserved is not None and self.journal is not None:
+            self.journal.update(reserved, cost)
+        return cost
 
     def _attempt(
         self,

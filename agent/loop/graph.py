@@ -222,7 +222,11 @@ def make_context(
         schedule=overrides.schedule or task.spec.search.schedule,
         confirm=overrides.confirm if overrides.confirm is not None else task.evaluator.confirm,
         confirm_top=task.evaluator.confirm_top,
+        journal=_journal(run),
     )
+    use_journal = getattr(proposer, "use_journal", None)
+    if use_journal is not None:  # each model call is reserved on disk before it is sent
+        use_journal(ctx.journal)
     emit(Note(memory.describe() if memory.available or not memory.notes else memory.notes.pop(0)))
     if ctx.executor.name != "local":
         emit(Note(f"evaluations run on {executor_spec(task, overrides).describe()}"))
@@ -601,6 +605,7 @@ def _drive(
             _stopped_by(error, run)
             raise
         ctx.started = started
+        _count_unrecorded(run, ctx.emit, crashed=True)  # before any call: a resume's budgets see them
         if resumed:
             removed = clear_stale_locks(run.repo, run.record.id)
             if removed:
@@ -645,6 +650,7 @@ def _drive(
         for text in ctx.memory.notes:
             ctx.emit(Note(text))
         ctx.memory.notes.clear()
+        _count_unrecorded(run, ctx.emit, crashed=False)
         records = run.records()
         return LoopResult(
             run.record.id, run.record.status, run.record.stop_reason, run.best(records), records
@@ -653,9 +659,56 @@ def _drive(
         if nodes is not None:
             nodes.close()
         if ctx is not None:
+            with contextlib.suppress(Exception):  # stopped by an error or Ctrl-C: calls no candidate holds
+                _count_unrecorded(run, ctx.emit, crashed=False)
             ctx.memory.close()  # never left writing the store while the process exits
             ctx.executor.close()
         lock.release(force=True)
+
+
+def _journal(run: Run) -> Any:
+    from agent.llm.journal import FOLDER, CallJournal
+
+    return CallJournal(run.folder / FOLDER)
+
+
+def _count_unrecorded(run: Run, emit: Sink, crashed: bool) -> None:
+    """Add the model calls still reserved in the run's journal (`agent.llm.journal`) to its record.
+
+    At a start or resume (`crashed`) they are calls a crash cut while in flight; at the run's end,
+    calls whose candidate was never saved (an error or Ctrl-C stopped the run while they were
+    made). Either way no experiment's record holds them and the endpoint had their prompts: they
+    count in the run's totals and budgets (`RunRecord.unrecorded`), a call cut in flight at its
+    prompt's estimate, one that had ended at its own count; once: the files go after the record
+    holding their sum is saved (a crash in between counts them twice, never not at all).
+    """
+    journal = _journal(run)
+    cost, files = journal.sweep()
+    if not files:
+        return
+    run.record.unrecorded = run.record.unrecorded + cost
+    run.save()
+    journal.forget(files)
+    if not cost.tokens and not cost.usd:
+        return  # calls the endpoint refused (by status): counted as calls, with nothing to say
+    calls = "1 model call" if cost.calls == 1 else f"{cost.calls} model calls"
+    why = (
+        "cut by a crash" if crashed else "that no experiment recorded (the run stopped while they were made)"
+    )
+    usd = f", ${cost.usd:.4f}" if cost.usd else ""
+    if cost.completion_tokens == 0 and cost.estimated >= cost.prompt_tokens:
+        counted = f"+{cost.prompt_tokens} prompt tokens (estimated{usd})"
+    else:  # some of them had ended, with a count of their own, before the crash
+        counted = (
+            f"+{cost.tokens} tokens ({cost.prompt_tokens} prompt + {cost.completion_tokens} completion, "
+            f"{cost.estimated} estimated{usd})"
+        )
+    emit(
+        Note(
+            f"{counted} of {calls} {why} added to the run's total; completion tokens of a call cut "
+            "in flight are unknown, not counted"
+        )
+    )
 
 
 FAILED = "failed"

@@ -71,7 +71,7 @@ from agent.loop.memory import LoopMemory
 from agent.loop.state import LoopState, Slot, new_slot
 from agent.loop.stretch import Stretch
 from agent.proposers.base import ProposalRequest, Proposer
-from agent.records import Cost, ExperimentRecord, NotARecord
+from agent.records import ExperimentRecord, NotARecord
 from agent.run import Candidate, Run, UnsafePathError, safe_path, write_files
 from agent.search.tree import Node, Strategy
 from agent.space import Space
@@ -114,6 +114,7 @@ class LoopContext:
     schedule: str = "batch"  # batch: lanes in lock-step; async: each lane goes on when it is done
     confirm: int = 0  # re-evaluations of each contender at the search's end (`agent.confirmation`)
     confirm_top: int = 3  # how many leading experiments are contenders (experiment 0 always is)
+    journal: Any = None  # agent.llm.journal.CallJournal: the model calls in flight, reserved on disk
 
     @property
     def folder(self) -> Path:
@@ -168,7 +169,8 @@ class Nodes:
         # an experiment the time budget cut and this stretch evaluates again counts once that is done:
         # a run whose experiment budget the cut one filled would end on resume without evaluating it
         evaluated = [r for r in records.values() if r.status not in counted and not self.stretch.recut(r)]
-        cost = sum((r.cost for r in records.values()), Cost())
+        # and the calls a crash cut while in flight: no record holds them, the endpoint billed them
+        cost = sum((r.cost for r in records.values()), self.ctx.run.record.unrecorded)
         rejected = [r for r in records.values() if r.status is Status.REJECTED]
         last = max(rejected, key=lambda r: r.id).reason if rejected else ""
         out_of_time = bool(self.stretch.cannot_finish(records, self.stretch.deadlines(state, records)[0]))
@@ -350,7 +352,7 @@ class Nodes:
             path = candidate_path(self.ctx.folder, slot["exp"], slot["turn"])
             if not path.exists():
                 candidate, notes = self._propose_one(state, slot, records, pending)
-                save_candidate(path, candidate, notes)
+                self._save_candidate(path, slot, candidate, notes)
             candidate, _ = load_candidate(path)
             for decision in candidate.decisions:
                 if decision.startswith("fallback:"):  # the LLM lane handed this one to the offline proposer
@@ -417,19 +419,39 @@ class Nodes:
         for slot in state["slots"]:
             path = candidate_path(self.ctx.folder, slot["exp"], slot["turn"])
             if slot["stage"] == "new" and slot["mode"] not in ("baseline", "recovered") and not path.exists():
-                work.append((path, self._request(state, slot, records, [])))
+                work.append((path, slot, self._request(state, slot, records, [])))
         stop: BaseException | None = None
         with ThreadPoolExecutor(max_workers=min(self.ctx.concurrency, len(work))) as pool:
-            futures = [(path, pool.submit(self._call_proposer, request)) for path, request in work]
-            for path, future in futures:
+            futures = [
+                (path, slot, pool.submit(self._call_proposer, request)) for path, slot, request in work
+            ]
+            for path, slot, future in futures:
                 try:
                     candidate, notes = future.result()
                 except UserError as error:
                     stop = stop or error
                     continue
-                save_candidate(path, candidate, notes)
+                self._save_candidate(path, slot, candidate, notes)
         if stop is not None:
             raise stop
+
+    def _save_candidate(self, path: Path, slot: Slot, candidate: Candidate, notes: dict[str, Any]) -> None:
+        """Write the candidate file, then let go of the reservations of its model calls (`agent.llm.journal`).
+
+        The file holds the calls' spend from now on (a resume uses it, never asks again), so their
+        reservations go: a crash before this line counts them at the next start, one after it in the
+        record. A proposer that failed (its candidate carries no cost) keeps its calls' reservations
+        as their count: their prompts, estimated.
+        """
+        journal = self.ctx.journal
+        if journal is None:
+            save_candidate(path, candidate, notes)
+            return
+        tag = journal.tag_of(slot["exp"], slot["turn"])
+        if notes.get("failed"):
+            candidate = replace(candidate, cost=candidate.cost + journal.pending(tag))
+        save_candidate(path, candidate, notes)
+        journal.settle(tag)
 
     def _base_commit(self, slot: Slot, records: dict[int, ExperimentRecord]) -> str:
         """The commit a slot's candidate applies to: the attempt so far, the parent, or the base."""

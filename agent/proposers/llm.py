@@ -67,6 +67,7 @@ The prompt is rendered by `agent.proposers.turn_prompt`, the decision lines' voc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
@@ -100,6 +101,7 @@ from agent.llm.errors import (
     LLMUnavailable,
     LLMUnreachable,
 )
+from agent.llm.journal import slot_tag
 from agent.llm.reachability import hint
 from agent.llm.redaction import safe_url
 from agent.prompts import Prompts
@@ -236,9 +238,17 @@ class LLMProposer:
         self.caps: Capabilities | None = None  # the endpoint probe's answer, once asked
         self._window_read = False
         self._probe_line: str | None = None  # charged to the first candidate that reads it
+        self.journal: Any = None  # the run's reservations of calls in flight (`use_journal`)
 
     def close(self) -> None:
         self.client.close()
+
+    def use_journal(self, journal: Any) -> None:
+        """Reserve each model call in `journal` (an `agent.llm.journal.CallJournal`) before it is sent,
+        tagged with the experiment and turn that asked: the loop settles them once the candidate is saved."""
+        self.journal = journal
+        with contextlib.suppress(AttributeError):  # a test's stand-in client may take no attribute
+            self.client.journal = journal
 
     def use_constraints(self, constraints: Constraints | None) -> None:
         """Check params under new constraints (the loop adds failing regions learned mid-run)."""
@@ -352,7 +362,12 @@ class LLMProposer:
 
     # ------------------------------------------------------------------ propose
     def propose(self, request: ProposalRequest) -> Candidate:
-        candidate = self._propose(request)
+        journal = self.journal
+        if journal is None:
+            candidate = self._propose(request)
+        else:
+            with journal.tagged(slot_tag(request.exp_id, request.turn)):
+                candidate = self._propose(request)
         candidate.idea = printable(candidate.idea)
         return candidate
 
