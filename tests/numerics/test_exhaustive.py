@@ -182,3 +182,16 @@ def test_the_rivals_verified_with_them_are_the_baselines_their_labels_compare_ag
     costs, errors = [1.0, 2.0, 3.0, 4.0], [50.0, 9.0, 9.5, 2.0]
     assert _rivals([2.0, 3.1, 3.0], costs, errors, verified=[]) == [1]
     assert _rivals([4.1, 1.0], costs, errors, verified=[3]) == [0]
+
+
+def test_each_front_point_is_verified_with_its_rival_before_the_next():
+    """A pass the time cuts left front points verified on every float against rivals measured on the
+    grid alone (sinh float32: `novel?` against minimax-1): rivals of the verified front come first,
+    then each further front point with its own."""
+    from agent.domains.numerics.discovery import _pairs_first
+
+    costs, errors = [1.0, 2.0, 3.0, 4.0], [50.0, 9.0, 9.5, 2.0]  # baselines; 0 and 3 are verified already
+    front_costs = [1.0, 2.5, 4.0, 2.0]
+    order = _pairs_first([1], [0, 2, 3], front_costs, costs, errors, verified=[])
+    assert order == [(False, 1), (True, 0), (False, 0), (True, 2), (False, 3), (True, 3)]
+    assert _pairs_first([1], [2], front_costs, costs, errors, verified=[1, 3]) == [(True, 2)]

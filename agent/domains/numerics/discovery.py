@@ -257,12 +257,15 @@ def discover(
             (i for i, e in enumerate(front_grid) if i not in front_chosen and _approximates(e)),
             key=lambda i: domain.cost(front_programs[i]),
         )
-        rivals = _rivals([domain.cost(front_programs[i]) for i in front_rest], costs, errors_on_grid, chosen)
-        more = verifier.measure_if_time(
-            [front_programs[i] for i in front_rest] + [named[k][1] for k in rivals], keep
+        order = _pairs_first(
+            front_chosen, front_rest, [domain.cost(p) for p in front_programs], costs, errors_on_grid, chosen
         )
-        front_verified |= _known(zip(front_rest, more[: len(front_rest)], strict=True))
-        verified_by_index |= _known(zip(rivals, more[len(front_rest) :], strict=True))
+        more = verifier.measure_if_time(
+            [front_programs[i] if front else named[i][1] for front, i in order], keep
+        )
+        for (front, i), errors in zip(order, more, strict=True):
+            if errors is not None:
+                (front_verified if front else verified_by_index)[i] = errors
     front_errors = [front_verified.get(i, front_grid[i]) for i in range(len(front_programs))]
     front_kinds = [
         verifier.kind if i in front_verified else "search grid" for i in range(len(front_programs))
@@ -455,6 +458,31 @@ def _identity(request: Request) -> dict[str, object]:
         "islands",
     )
     return {key: getattr(request, key) for key in keys}
+
+
+def _pairs_first(
+    verified_front: list[int],
+    front_rest: list[int],
+    front_costs: list[float],
+    costs: list[float],
+    errors: list[float],
+    verified: list[int],
+) -> list[tuple[bool, int]]:
+    """What to verify while the time allows, as (is a front point, index): first the rivals of the
+    front points already verified, then each further front point followed by its rival. A pass the
+    time cuts then leaves labels on both sides' full errors: the rivals went last, and a front point
+    verified on every float was labelled `novel?` against a baseline measured on the grid alone."""
+    order: list[tuple[bool, int]] = []
+    taken = list(verified)
+    for k in _rivals([front_costs[i] for i in verified_front], costs, errors, taken):
+        order.append((False, k))
+        taken.append(k)
+    for i in front_rest:
+        order.append((True, i))
+        for k in _rivals([front_costs[i]], costs, errors, taken):
+            order.append((False, k))
+            taken.append(k)
+    return order
 
 
 def _rivals(
