@@ -224,3 +224,14 @@ def test_the_run_scorer_refuses_a_grader_answer_that_is_no_number(tmp_path: Path
         scorer.grade({"grade_file": "grade.py"}, None, None)
     (tmp_path / "grade.py").write_text("def grade(submission, answers):\n    return 0.75\n")
     assert scorer.grade({"grade_file": "grade.py"}, None, None) == 0.75
+
+
+def test_a_scorer_that_cannot_read_the_answers_fails_the_pre_check(tmp_path: Path) -> None:
+    """Python's status for an uncaught exception is 1, the scorer's "refused": the pre-check took
+    answers it could not read for a grader that ran, and every experiment's scoring then failed."""
+    root = diabetes(tmp_path, grade_py="def grade(submission, answers):\n    return 0.5\n")
+    folder = prepare_task(load_competition(root), tmp_path / "w", seed=0, experiments=1)
+    for answers in (folder.root / "private" / "validate").rglob("holdout_answers.csv"):
+        answers.unlink()
+    with pytest.raises(GraderError, match=r"the scorer failed in its sandbox \(exit status 4\)"):
+        check_grader(load_competition(root), folder.root, timeout=30.0)

@@ -19,7 +19,10 @@ is one line on stderr, last, and an exit status that says whose fault it is, whi
 pre-check (`grader_check`) and the report of a final grading (`runner`) read:
 `REFUSED` (1) the submission is wrong, `GRADER_FAILED` (2) the grader raised, called `sys.exit`
 or returned no number, `NOT_FINITE` (3) it returned NaN or an infinity (a candidate's constant
-predictions can make a correlation NaN; on the hidden test it is the grader's fault).
+predictions can make a correlation NaN; on the hidden test it is the grader's fault),
+`SCORER_FAILED` (4) anything else raised here (answers that cannot be read, a missing
+variable): Python's own status for an uncaught exception is 1, which read as a refusal, and
+the pre-check passed a competition whose every scoring would fail.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ HERE = Path(__file__).resolve().parent
 REFUSED = 1
 GRADER_FAILED = 2
 NOT_FINITE = 3
+SCORER_FAILED = 4
 
 
 class Refused(Exception):
@@ -156,6 +160,12 @@ def main() -> int:
     except Refused as error:
         print(str(error).splitlines()[0] if str(error) else "refused", file=sys.stderr)
         return error.code
+    except Exception as error:
+        import traceback
+
+        traceback.print_exc()  # for the log; the last line says it in one
+        print(f"the scorer failed: {type(error).__name__}: {error}".splitlines()[0], file=sys.stderr)
+        return SCORER_FAILED
     print(json.dumps({config["metric_key"]: value}))
     return 0
 
