@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
+from agent.atomic_file import write_atomically
 from agent.records import Cost
 
 FOLDER = "inflight"
@@ -68,7 +69,7 @@ class CallJournal:
             number = next(self._numbers)
         path = self.folder / f"{tag}-{os.getpid()}-{number}.json"
         try:
-            _write_synced(path, json.dumps(asdict(cost), sort_keys=True))
+            write_atomically(path, json.dumps(asdict(cost), sort_keys=True))
         except OSError:
             return None
         return path
@@ -80,7 +81,7 @@ class CallJournal:
         if path is None or not path.exists():
             return
         with contextlib.suppress(OSError):
-            _write_synced(path, json.dumps(asdict(cost), sort_keys=True))
+            write_atomically(path, json.dumps(asdict(cost), sort_keys=True))
 
     def _files(self, tag: str | None = None) -> list[Path]:
         if not self.folder.is_dir():
@@ -119,18 +120,3 @@ def _read(path: Path) -> Cost:
     if not all(type(v) in (int, float) and v >= 0 for v in known.values()):
         return Cost(calls=1)
     return Cost(**known)
-
-
-def _write_synced(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)

@@ -8,11 +8,11 @@ crash finds the proposal it already paid for instead of asking the proposer twic
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from agent.atomic_file import write_atomically
 from agent.records import Cost
 from agent.run import Candidate
 
@@ -33,18 +33,3 @@ def load_candidate(path: Path) -> tuple[Candidate, dict[str, Any]]:
     fields = {k: data.pop(k) for k in list(data) if k in Candidate.__dataclass_fields__}
     fields["cost"] = Cost(**fields.get("cost", {}))
     return Candidate(**fields), data
-
-
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with temporary.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)

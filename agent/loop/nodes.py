@@ -46,6 +46,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from agent.atomic_file import write_atomically
 from agent.budget import (
     RunBudget,
     Usage,
@@ -56,7 +57,7 @@ from agent.deadline import Deadline
 from agent.errors import UnreadableRecord, UserError
 from agent.executors import EvaluationJob, Executor, LocalExecutor
 from agent.loop.broken_start import broken_start
-from agent.loop.candidates import candidate_path, load_candidate, save_candidate, write_atomically
+from agent.loop.candidates import candidate_path, load_candidate, save_candidate
 from agent.loop.events import (
     EvaluationStarted,
     ExperimentFinished,

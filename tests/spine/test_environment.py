@@ -38,7 +38,7 @@ def test_help_prints_whole_in_an_ascii_locale(tmp_path: Path) -> None:
 
 def test_strop_writes_its_files_in_utf8_whatever_the_locale(tmp_path: Path) -> None:
     script = (
-        "import sys; from pathlib import Path; from agent.loop.candidates import write_atomically; "
+        "import sys; from pathlib import Path; from agent.atomic_file import write_atomically; "
         "write_atomically(Path(sys.argv[1]), 'learning_rate=0.01\\u2013 0.3 \\u00b7 ok')"
     )
     path = tmp_path / "lesson.txt"
