@@ -5,7 +5,11 @@ The engine evaluates thousands of candidates; git keeps what matters. Every
 point's code and genome as files, its objectives as the note's metrics) in a repo
 strop manages under `$STROP_HOME/searches/<name>`; every `CheckpointWritten` is
 noted on the run record; the baselines the search ran beside it are kept for its
-report (`keep_baselines`). So `strop runs`, `strop log` and `strop show` work on
+report (`keep_baselines`), and so is the search's own final verdict (`keep_summary`: the
+config the command chose, where it came from, its held-out score, the strongest baseline
+and the paired margin over it). A search's Pareto points are ranked on the score it
+selected by (validation), searched hundreds of times: the highest of them is no result,
+the command's choice is, so the run's `best` is the chosen config's experiment. So `strop runs`, `strop log` and `strop show` work on
 searches exactly as on task runs. The engine itself knows nothing of git: this
 recorder is just an observer the CLI passes in.
 """
@@ -49,6 +53,8 @@ class SearchRecorder:
     run: RunRecord | None = None
     count: int = 0
     checkpoints: list[str] = field(default_factory=list)
+    points: list[tuple[Any, ExperimentRecord]] = field(default_factory=list)  # (genome, its record)
+    summary: dict[str, Any] | None = None  # the search's own verdict (`keep_summary`)
 
     def start(self) -> RunRecord:
         folder = self.home / "searches" / self.name
@@ -122,7 +128,12 @@ class SearchRecorder:
         )
         self.repo.write_record(record)
         self.index.put_experiment(record)
+        self.points.append((getattr(individual, "genome", individual), record))
         return record
+
+    def experiment_of(self, genome: Any) -> ExperimentRecord | None:
+        """The first experiment that recorded `genome` (compared with ==), or None."""
+        return next((record for kept, record in self.points if _same(kept, genome)), None)
 
     def keep_baselines(self, baselines: Any) -> None:
         """The baselines as the search's `--json` lists them, kept in `runs/RUN/baselines.json` for
@@ -131,6 +142,31 @@ class SearchRecorder:
 
         if self.run is not None:
             write_baselines(self.home, self.run.id, baselines)
+
+    def keep_summary(self, summary: dict[str, Any]) -> None:
+        """The search's own final report, kept in `runs/RUN/search.json` for `strop report` and the UI.
+
+        `summary` (JSON-able): `experiment` (the chosen config's experiment id, or None when it is
+        not one strop found: a baseline's own config), `adopt_note` (why there is nothing to adopt,
+        when `experiment` is None or a baseline's), `headline` (one line: the command's verdict),
+        `facts` ([label, text] rows the report shows first) and `selection` (what the recorded
+        metric is: a selection score, not a result). The chosen experiment gets a decision saying
+        so, which `strop log` prints under it; `finish` makes it the run's best.
+        """
+        from agent.report.data import write_search_summary
+
+        if self.run is None:
+            return
+        self.summary = dict(summary)
+        write_search_summary(self.home, self.run.id, self.summary)
+        chosen = self.summary.get("experiment")
+        record = next((r for _, r in self.points if r.id == chosen), None)
+        if record is not None and self.summary.get("headline"):
+            note = f"chosen by the search: {self.summary['headline']}"
+            if note not in record.decisions:
+                record.decisions.append(note)
+                self.repo.write_record(record)
+                self.index.put_experiment(record)
 
     def finish(self, status: str = "done", reason: str = "") -> None:
         if self.run is None:
@@ -142,6 +178,9 @@ class SearchRecorder:
         self.run.status = status
         self.run.finished = now_iso()
         self.run.best = best.id if best else None
+        if self.summary is not None:  # the command's choice, not the highest selection score
+            chosen = self.summary.get("experiment")
+            self.run.best = chosen if isinstance(chosen, int) and not isinstance(chosen, bool) else None
         if reason:
             self.run.stop_reason = reason
         self._save_run()
@@ -150,3 +189,10 @@ class SearchRecorder:
         assert self.run is not None
         self.repo.write_run(self.run)
         self.index.put_run(self.run)
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # a genome whose == is an array's (ambiguous truth): not the same
+        return False

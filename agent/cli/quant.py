@@ -121,6 +121,8 @@ def quant(
     from sandbox.units import UnitError, parse_duration
 
     started = _stamp()
+    if out is not None:  # before the search's minutes: an unusable --out failed only at the end
+        check_out(out)
     if workers < 0:  # the engine took -1 silently; refused before the set-up's seconds
         raise UserError(f"--workers must be 0 (evaluate inline) or a number of processes, not {workers}")
     try:
@@ -181,17 +183,65 @@ def quant(
         if recorder.run is None:
             recorder.start()
         recorder.keep_baselines({name: b.to_json() for name, b in report.baselines.items()})
+        recorder.keep_summary(report.summary(_chosen_experiment(report, recorder)))
         recorder.finish("done")
-        folder = out or new_folder(
-            strop_home() / "quant", f"{Path(report.model).name}-b{budget_bits:g}-s{seed}-{started}"
-        )
-        leftovers.folder = folder
-        with held_interrupts():  # whole files or none: a stop signal waits for the last one
-            report.outputs = write_outputs(report, domain, folder)
-            leftovers.written = True
+        unwritten = ""
+        folder = out
+        try:
+            folder = out or new_folder(
+                strop_home() / "quant", f"{Path(report.model).name}-b{budget_bits:g}-s{seed}-{started}"
+            )
+            leftovers.folder = folder
+            with held_interrupts():  # whole files or none: a stop signal waits for the last one
+                report.outputs = write_outputs(report, domain, folder)
+                leftovers.written = True
+        except OSError as error:  # the search's result is still worth its report
+            where = f"{error.filename}: " if error.filename else ""
+            unwritten = (
+                f"error: nothing was written to {folder or strop_home() / 'quant'} ({where}"
+                f"{error.strerror or error}): the report is all that is kept of the chosen config"
+            )
         progress.line(f"done in {progress.elapsed():.1f}s")
-        _show(report, recorder, as_json)
+        _show(report, recorder, as_json, unwritten)
+        if unwritten:
+            typer.echo(unwritten, err=True)
+            _quick_exit()
+            raise typer.Exit(1)
     _quick_exit()
+
+
+def check_out(out: Path) -> None:
+    """Refuse an --out that cannot take the outputs, as one line (exit 2), before the search runs.
+
+    A folder is needed: an existing file, a path under a file, or a place that cannot be written
+    (a read-only folder, /proc) failed with `FileExistsError` after the whole search, printing nothing.
+    """
+    import os
+    import tempfile
+
+    if str(out) == "":
+        raise UserError("--out needs a folder, e.g. --out quant-out")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a folder: name a folder (new or existing)")
+    probe = out
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"--out {out}: {probe} is a file, not a folder")
+    try:  # access() says yes to root on /proc: try it, and leave nothing behind
+        made = tempfile.mkdtemp(prefix=".strop-out-check-", dir=probe)
+        os.rmdir(made)
+    except OSError as error:
+        raise UserError(f"--out {out}: cannot write in {probe}: {error.strerror or error}") from None
+
+
+def _chosen_experiment(report: Any, recorder: Any) -> int | None:
+    """The experiment that recorded the chosen config (None: one the search never had on its front)."""
+    from agent.domains.quantization.formats import LayerGene
+
+    genome = tuple(LayerGene.from_json(g) for g in report.chosen.config or [])
+    record = recorder.experiment_of(genome)
+    return None if record is None else record.id
 
 
 def _stamp() -> str:
@@ -211,13 +261,14 @@ def new_folder(parent: Path, name: str) -> Path:
     return folder
 
 
-def _show(report: Any, recorder: Any, as_json: bool) -> None:
+def _show(report: Any, recorder: Any, as_json: bool, unwritten: str = "") -> None:
     """The search's report on stdout: one JSON object, or tables."""
     from rich.console import Console
 
     run_id = recorder.run.id if recorder.run else None
     if as_json:
-        typer.echo(json.dumps({**report.to_json(), "run": run_id}))
+        extra = {"outputs_error": unwritten} if unwritten else {}
+        typer.echo(json.dumps({**report.to_json(), "run": run_id, **extra}))
     else:
         _print_report(report, Console())
         if run_id is not None:
@@ -374,9 +425,11 @@ def _print_report(report: Any, console: Any) -> None:
     for column in ("config", "val acc", "test acc", "bytes", "avg bits", "evaluations", "seconds"):
         table.add_column(column)
     rows = [("fp32", report.fp32), ("strop (chosen)", report.chosen), *report.baselines.items()]
+    forbidden = False
     for name, s in rows:
+        forbidden = forbidden or not s.feasible
         table.add_row(
-            name,
+            name + ("" if s.feasible else " (not allowed by --profile)"),
             f"{s.val_acc:.4f}",
             f"{s.test_acc:.4f}",
             f"{s.bytes:,.0f}",
@@ -385,6 +438,23 @@ def _print_report(report: Any, console: Any) -> None:
             f"{s.seconds:.1f}",
         )
     print_table(table, console)
+    if forbidden:
+        console.print(
+            f"(not allowed by --profile): a reference row profile {report.profile} forbids (its formats, or "
+            "an integer accumulator it would overflow); never the strongest baseline",
+            highlight=False,
+            markup=False,
+        )
+    console.print(
+        "chosen config: " + ", ".join(report.chosen_labels()), highlight=False, markup=False, soft_wrap=True
+    )
+    if report.pick:
+        console.print(
+            f"{report.pick} (validation scores are selection scores: a front point above it is not "
+            "better on test for that)",
+            highlight=False,
+            markup=False,
+        )
     margin = report.margin()
     if margin is not None:
         base = report.baselines[margin["baseline"]]
@@ -406,9 +476,14 @@ def _print_report(report: Any, console: Any) -> None:
         f"→ {plural(c['evaluations_saved'], 'evaluation')} saved; accumulator proofs {c['accumulator_proofs']}, "
         f"overflowing genes excluded {c['accumulator_overflows']}"
     )
-    console.print(
-        f"chosen config: {report.outputs.get('config')}\nquantized weights: {report.outputs.get('weights')}"
-    )
+    if report.outputs:  # whole paths, never folded mid-name (they are copied from the terminal)
+        for key, what in (
+            ("config", "chosen config file"),
+            ("weights", "quantized weights"),
+            ("embedder", "embedder"),
+        ):
+            if key in report.outputs:
+                console.print(f"{what}: {report.outputs[key]}", highlight=False, markup=False, soft_wrap=True)
 
 
 def _origin_line(origin: str) -> str:

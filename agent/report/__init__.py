@@ -98,6 +98,10 @@ def render_html(data: ReportData, plots: list[Plot]) -> str:
         decisions=[(r.id, text) for r in data.records for text in r.decisions],
         confirmation=summary_lines(data.records, data.best, data.metric, data.direction),
         best_text=measured_text(data.best, data.metric) if data.best is not None else "",
+        verdict=data.summary is not None,
+        facts=data.facts(),
+        adopt_note=data.adopt_note(),
+        selection_note=data.selection_note(),
         diff=data.diff,
         diff_lines=diff_lines(data.diff),
         diff_truncated=data.diff_truncated,
@@ -111,10 +115,14 @@ def render_html(data: ReportData, plots: list[Plot]) -> str:
 
 def improvement_words(data: ReportData) -> str | None:
     """How much the best experiment gains, in words: over experiment 0 for a run; for a search, over
-    its strongest baseline at no more cost (its experiment 0 is only the first point it found)."""
+    its strongest baseline at no more cost (its experiment 0 is only the first point it found), said
+    to rest on the score the search ranked its points by. A search that kept its own verdict is
+    headlined by that verdict instead (`ReportData.facts`): None here."""
     if not data.is_search:
         gain = data.improvement()
         return None if gain is None else compared(gain, "experiment 0")
+    if data.summary is not None:
+        return None
     strongest = data.strongest_baseline()
     if strongest is None or data.best is None:
         return None
@@ -124,7 +132,10 @@ def improvement_words(data: ReportData) -> str | None:
     at = (
         f" at {axis} ≤ {cost:g}" if axis is not None and cost is not None and axis in baseline.metrics else ""
     )
-    return compared(gain, f"{baseline.name}, the strongest baseline{at}")
+    return (
+        compared(gain, f"{baseline.name}, the strongest baseline{at}")
+        + "; on the scores the search ranked its points by, not its own verdict"
+    )
 
 
 def write_report(data: ReportData, html_path: Path | None, png_dir: Path | None = None) -> list[Plot]:

@@ -5,8 +5,14 @@ only, the best experiment's diff against experiment 0, so building it stays chea
 on runs of hundreds of experiments. Searches (`strop evolve …`) are runs too; for
 them the Pareto front is drawn, with baselines read from the run folder's
 `baselines.json` (`write_baselines`: every search's recorder keeps there the baselines
-the search ran). A search's best point is compared with its strongest baseline, never
-with "experiment 0", which is just the first point it found. MLE runs may leave
+the search ran). A search that kept its own verdict (`search.json`, `write_search_summary`:
+`strop evolve quant` does) is headlined by it: the config the command chose, its held-out
+score and its paired margin over the strongest baseline; its points' recorded metric is a
+selection score (validation, searched hundreds of times), so the highest of them is not
+called the best, and `best`/`adopt` point at the chosen config (or say there is none to
+adopt). A search without one has its best point compared with its strongest baseline,
+never with "experiment 0", which is just the first point it found, and the comparison
+says it rests on the search's own scores. MLE runs may leave
 `thresholds.json` (medal thresholds by name) in the run folder; they are drawn on the
 metric curve.
 
@@ -52,6 +58,7 @@ class ReportData:
     baselines: list[Baseline] = field(default_factory=list)
     thresholds: dict[str, float] = field(default_factory=dict)
     interrupted: bool = False  # "running" in the index, but no process drives it (killed or crashed)
+    summary: dict[str, Any] | None = None  # a search's own final verdict (`search.json`), when it kept one
 
     @property
     def state(self) -> str:
@@ -91,9 +98,12 @@ class ReportData:
         return dict(sorted(counts.items()))
 
     def failed_note(self) -> str:
-        """Why nothing scored, in words ("" when something did)."""
+        """Why nothing scored, in words ("" when something did); for a search that kept its verdict
+        and chose no experiment of its own, why there is nothing to adopt."""
         if self.best is not None:
             return ""
+        if self.summary is not None:  # a search's choice it did not record (a baseline's own config)
+            return self.adopt_note()
         if not self.records:
             return "no experiment was recorded"
         counts = ", ".join(f"{n} {status}" for status, n in self.status_counts().items())
@@ -112,14 +122,35 @@ class ReportData:
         best = self.value(self.best)
         return None if best is None else self.direction.improvement(best, base)
 
+    def facts(self) -> list[tuple[str, str]]:
+        """The rows a search's own verdict puts first in a report ([] without one)."""
+        rows = (self.summary or {}).get("facts")
+        if not isinstance(rows, list):
+            return []
+        return [(str(row[0]), str(row[1])) for row in rows if isinstance(row, list | tuple) and len(row) == 2]
+
+    def adopt_note(self) -> str:
+        """Why a search that kept its verdict has nothing to adopt ("" when its best is its choice)."""
+        if self.summary is None:
+            return ""
+        note = self.summary.get("adopt_note")
+        if isinstance(note, str) and note:
+            return note
+        return "" if self.best is not None else "nothing to adopt: the search chose no config it recorded"
+
+    def selection_note(self) -> str:
+        """What a search's recorded metric is, said where it is shown ("" when it did not say)."""
+        note = (self.summary or {}).get("selection")
+        return note if isinstance(note, str) else ""
+
     def strongest_baseline(self) -> tuple[Baseline, float] | None:
         """The baseline a search's best point is fairly compared with, and the best point's gain on it.
 
         The strongest on the primary metric among the baselines that cost no more than the best
         point (on the front's cost axis, where both have it): a costlier baseline may well be
         better and says nothing of what the search found at its price."""
-        if self.best is None or not self.is_search:
-            return None
+        if self.best is None or not self.is_search or self.summary is not None:
+            return None  # a search's own verdict is its comparison (`facts`)
         axis = self.cost_axis()
         best_value = self.best.metrics[self.metric]
         best_cost = None if axis is None else finite_number(self.best.metrics.get(axis))
@@ -150,9 +181,15 @@ def gather(index: RunIndex, ref: str | None, home: Path) -> ReportData:
     """Read a run's report data from the index, its run folder and (for the diff) git."""
     run = find_run(index, ref)
     records = index.experiments(run.id)
-    best = best_experiment(records, run.metric, run.direction)
-    data = ReportData(run=run, records=records, best=best, interrupted=is_interrupted(run, home))
     folder = home / "runs" / run.id
+    summary = read_search_summary(folder)
+    if summary is not None:
+        best = chosen_record(summary, records)
+    else:
+        best = best_experiment(records, run.metric, run.direction)
+    data = ReportData(
+        run=run, records=records, best=best, interrupted=is_interrupted(run, home), summary=summary
+    )
     data.baselines = _read_baselines(folder / "baselines.json")
     data.thresholds = _read_thresholds(folder / "thresholds.json")
     if best is not None and not data.is_search:
@@ -211,6 +248,42 @@ def write_baselines(home: Path, run_id: str, raw: Any) -> Path:
     path = folder / "baselines.json"
     path.write_text(json.dumps(baselines_of(raw)))
     return path
+
+
+def write_search_summary(home: Path, run_id: str, summary: dict[str, Any]) -> Path:
+    """Keep a search's own final verdict for its report: `runs/RUN/search.json` (see
+    `SearchRecorder.keep_summary` for its keys)."""
+    folder = home / "runs" / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "search.json"
+    path.write_text(json.dumps(summary, allow_nan=False, default=str))
+    return path
+
+
+def read_search_summary(folder: Path) -> dict[str, Any] | None:
+    """`runs/RUN/search.json`, or None when the search kept none (or it is unreadable)."""
+    try:
+        raw: Any = json.loads((folder / "search.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return raw if isinstance(raw, dict) else None
+
+
+def chosen_record(summary: dict[str, Any], records: list[ExperimentRecord]) -> ExperimentRecord | None:
+    """The experiment a search's verdict chose (None: a config it did not record, e.g. a baseline's)."""
+    chosen = summary.get("experiment")
+    if not isinstance(chosen, int) or isinstance(chosen, bool):
+        return None
+    return next((r for r in records if r.id == chosen), None)
+
+
+def search_best(home: Path, run: RunRecord, records: list[ExperimentRecord]) -> ExperimentRecord | None:
+    """The experiment a view should call a run's best: for a search that kept its verdict, the config
+    it chose (None when that is a baseline's own config); otherwise `best_experiment`."""
+    summary = read_search_summary(home / "runs" / run.id)
+    if summary is not None:
+        return chosen_record(summary, records)
+    return best_experiment(records, run.metric, run.direction)
 
 
 def baselines_of(raw: Any) -> list[dict[str, Any]]:

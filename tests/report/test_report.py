@@ -164,9 +164,9 @@ def test_a_search_keeps_its_baselines_and_is_compared_with_the_strongest_at_its_
     ]
     facts = _facts(render_html(data, plots))
     assert "experiment 0" not in facts  # the first point found is no reference
-    assert (
-        facts["best"]
-        == "experiment 3: max_ulp = 0.6 (1.9 better than minimax-5, the strongest baseline at cost ≤ 6)"
+    assert facts["best"] == (
+        "experiment 3: max_ulp = 0.6 (1.9 better than minimax-5, the strongest baseline at cost ≤ 6; "
+        "on the scores the search ranked its points by, not its own verdict)"
     )
 
 
@@ -181,6 +181,52 @@ def test_a_search_without_baselines_says_so_and_compares_with_nothing(tmp_path: 
     html = render_html(data, plots)
     assert "with baselines" not in html and "experiment 0" not in _facts(html)
     assert _facts(html)["best"] == "experiment 3: max_ulp = 0.6"
+
+
+def _verdict(experiment: int | None, adopt_note: str = "") -> dict[str, object]:
+    return {
+        "experiment": experiment,
+        "headline": "test 0.9800 at 3.937 bits; strongest baseline random: -0.89 points [-1.76, -0.02]: behind",
+        "facts": [["chosen (the command's pick)", "test 0.9800, behind random"], ["verdict", "behind"]],
+        "adopt_note": adopt_note,
+        "selection": "the selection score",
+    }
+
+
+def test_a_search_that_kept_its_verdict_is_headlined_by_it(tmp_path: Path) -> None:
+    """The highest recorded score (exp 3) is not the command's choice (exp 1): the report, its
+    `adopt` and the run's best follow the choice, and no "better than" rests on selection scores."""
+    home = tmp_path / "home"
+    recorder = _toy_search(home)
+    recorder.keep_baselines([{"name": "minimax-5", "cost": 5, "max_ulp": 2.5}])
+    recorder.keep_summary(_verdict(1))
+    recorder.finish()
+    assert recorder.run is not None and recorder.run.best == 1
+    data = gather(RunIndex(home), "toy-search", home)
+    assert data.best is not None and data.best.id == 1 and data.strongest_baseline() is None
+    html = render_html(data, all_plots(data))
+    facts = _facts(html)
+    assert facts["chosen (the command&#39;s pick)"] == "test 0.9800, behind random"
+    assert facts["chosen experiment"] == "experiment 1: max_ulp = 31 (the selection score)"
+    assert "best" not in facts and "better than" not in html
+    assert f"strop adopt {recorder.run.id}/1" in html and '<tr class="best"><td>1</td>' in html
+    decisions = [r.decisions for r in data.records if r.id == 1][0]
+    assert decisions[-1].startswith("chosen by the search: test 0.9800")  # `strop log` prints it
+
+
+def test_a_search_that_chose_a_baselines_config_has_nothing_to_adopt(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    recorder = _toy_search(home)
+    recorder.keep_summary(
+        _verdict(None, "nothing to adopt as a discovery: the chosen config is baseline hawq's own")
+    )
+    recorder.finish()
+    assert recorder.run is not None and recorder.run.best is None
+    data = gather(RunIndex(home), "toy-search", home)
+    assert data.best is None and data.failed_note().startswith("nothing to adopt as a discovery")
+    html = render_html(data, all_plots(data))
+    assert "strop adopt" not in html and "nothing-scored" not in html
+    assert re.search(r'<td id="adopt">nothing to adopt as a discovery: [^<]*hawq', html)
 
 
 def test_baselines_by_name_are_kept_as_a_quant_search_lists_them(tmp_path: Path) -> None:

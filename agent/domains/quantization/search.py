@@ -84,6 +84,7 @@ class Scored:
     hits: str = ""  # test images classified right, as a hex bitmask (paired comparisons)
     metrics: dict[str, Any] = field(default_factory=dict)  # other held-out figures (MiniLM: test_cosine)
     origin: str = ""  # chosen config only: "search", or "baseline <name>[, <name>]" when it is one's config
+    feasible: bool = True  # the --profile allows it (formats, accumulators): a reference row may not be
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,13 +126,16 @@ class SearchReport:
     outputs: dict[str, str] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)  # seconds each phase took
     time_budget: float | None = None
+    pick: str = ""  # how the chosen config was picked among the candidates, in words (`pick_rule`)
 
     def strongest(self) -> tuple[str, Scored] | None:
-        """The baseline inside the budget with the best test accuracy (ties: fewer bytes)."""
+        """The baseline inside the budget the --profile allows with the best test accuracy (ties:
+        fewer bytes). A reference row the profile forbids (uniform int4 overflowing an int16
+        accumulator) is no config the user could deploy instead, so it is no bar to clear."""
         inside = [
             (name, s)
             for name, s in self.baselines.items()
-            if s.avg_bits <= self.budget_bits + 1e-9 and s.config is not None
+            if s.avg_bits <= self.budget_bits + 1e-9 and s.config is not None and s.feasible
         ]
         if not inside:
             return None
@@ -165,6 +169,77 @@ class SearchReport:
                 int(self.chosen.test_hits().sum()), len(self.chosen.test_hits())
             ).to_json(),
             "time": {"budget": self.time_budget, "phases": self.phases},
+            "pick": self.pick,
+        }
+
+    def chosen_labels(self) -> list[str]:
+        """The chosen config, one `layer: gene` label per layer."""
+        genes = [LayerGene.from_json(g).label() for g in self.chosen.config or []]
+        return [f"{name}: {gene}" for name, gene in zip(self.layers, genes, strict=False)]
+
+    def verdict_line(self) -> str:
+        """The command's verdict in one line: the chosen config's held-out score, its margin."""
+        c = self.chosen
+        text = (
+            f"test {c.test_acc:.4f} at {c.avg_bits:.3f} bits/weight ({c.bytes:,.0f} bytes), "
+            f"origin {c.origin or 'search'}"
+        )
+        margin = self.margin()
+        if margin is None:
+            return text + "; no baseline inside the budget to compare with"
+        base = self.baselines[margin["baseline"]]
+        return (
+            f"{text}; strongest baseline {margin['baseline']} (test {base.test_acc:.4f}): chosen − it = "
+            f"{margin['value'] * 100:+.2f} points, 95% interval [{margin['low'] * 100:+.2f}, "
+            f"{margin['high'] * 100:+.2f}]: {margin['verdict']}"
+        )
+
+    def summary(self, experiment: int | None) -> dict[str, Any]:
+        """What the run keeps of this report for `strop report` and the UI (`SearchRecorder.keep_summary`):
+        the command's choice and verdict headline it, validation numbers are called selection scores."""
+        c = self.chosen
+        from_baseline = c.origin.startswith("baseline ")
+        facts: list[list[str]] = [
+            ["chosen (the command's pick)", self.verdict_line()],
+            ["chosen config", ", ".join(self.chosen_labels())],
+        ]
+        if self.pick:
+            facts.append(["how it was picked", self.pick])
+        margin = self.margin()
+        if margin is not None:
+            facts.append(
+                [
+                    "verdict",
+                    f"{margin['verdict']} against {margin['baseline']}, the strongest baseline inside the "
+                    "budget the profile allows, on the same test images (paired, 95% interval)",
+                ]
+            )
+        evaluated = int(self.engine.get("evaluated", 0)) + int(self.engine.get("refined", 0))
+        facts.append(
+            [
+                "validation scores",
+                f"val_acc is the selection score: {evaluated:,} configs were ranked on the validation "
+                f"split (the chosen one {c.val_acc:.4f}), so the highest of them reads high by luck; "
+                "the test split was read once per chosen config: compare on test",
+            ]
+        )
+        adopt_note = ""
+        if from_baseline:
+            adopt_note = (
+                f"nothing to adopt as a discovery: the chosen config is {c.origin}'s own config "
+                "(a tie with it by construction)"
+            )
+        elif experiment is None:
+            adopt_note = "nothing to adopt: the chosen config was not recorded as an experiment of this run"
+        return {
+            "kind": "quant",
+            "experiment": experiment,
+            "headline": self.verdict_line(),
+            "facts": facts,
+            "adopt_note": adopt_note,
+            "selection": "validation, the selection score: not the result, see the test score above",
+            "chosen": c.to_json() | {"labels": self.chosen_labels()},
+            "strongest_baseline": margin,
         }
 
 
@@ -318,6 +393,34 @@ def chosen_genome(front: list[Any], domain: QuantDomain | None = None) -> Genome
     return min(
         near, key=lambda ind: (domain.fp32_divergence(ind.genome, ind.fitness), ind.fitness.objectives[1])
     ).genome
+
+
+def pick_rule(domain: QuantDomain) -> str:
+    """`chosen_genome`'s rule in words, with this domain's numbers: why a front point with a higher
+    validation score may not be the one chosen."""
+    width = domain.tie_width()
+    if isinstance(domain, RetrievalDomain):
+        return (
+            f"the best selection recall@5, where configs within one selection query ({width * 100:.1f} points) "
+            "of it count as tied and the tie goes to the best cosine to fp32 on the selection texts"
+        )
+    return (
+        f"the best validation accuracy, capped at fp32's own ({domain.fp32_val():.4f}): configs within one "
+        f"validation image ({width * 100:.2f} points) of the lower of the two count as tied, and the tie goes "
+        "to the least divergence (KL) from fp32 on the training images, as gains above fp32 are read as luck"
+    )
+
+
+def profile_allows(domain: QuantDomain, genome: Genome) -> bool:
+    """Whether the --profile allows `genome` (its formats, and no integer accumulator overflow);
+    the budget is not part of it (a reference row above the budget is shown as such)."""
+    for index, (layer, gene) in enumerate(zip(domain.space.layers, genome, strict=True)):
+        if gene.format not in domain.space.formats_for(layer):
+            return False
+        verdict = domain.accumulator_verdict(index, gene)
+        if verdict is not None and not verdict.safe:
+            return False
+    return True
 
 
 def _dominates(a: Fitness, b: Fitness) -> bool:
@@ -496,6 +599,7 @@ def run_search(
             "repairs_by_optimize": repairs[1],
         },
         time_budget=request.time_budget,
+        pick="picked by " + pick_rule(domain),
     )
     phases.done()
     report.phases = dict(phases.seconds)
@@ -537,7 +641,10 @@ def _fast_baselines(
         return found
     fast_until = phase_deadline(run, plan.fast, plan.tail)
     for bits in (8, 4, 3, 2):
-        found[f"uniform_int{bits}"] = score(domain, baselines.uniform(domain, Format.INT_SYM, bits), 1)  # type: ignore[assignment]
+        genome = baselines.uniform(domain, Format.INT_SYM, bits)
+        scored = score(domain, genome, 1)
+        assert scored is not None
+        found[f"uniform_int{bits}"] = replace(scored, feasible=profile_allows(domain, genome))
     plans: list[tuple[str, Callable[[Deadline], baselines.BaselineResult]]] = [
         ("uniform_best_int", lambda d: baselines.best_uniform_int(domain, d)),
         ("greedy", lambda d: baselines.greedy(domain, request.seed, d, measure=fast_until)),
@@ -646,11 +753,17 @@ def point_renderer(request: SearchRequest) -> Callable[[Individual[Genome]], Poi
 
 
 def write_outputs(report: SearchReport, domain: QuantDomain, folder: Path) -> dict[str, str]:
-    """The chosen config (JSON) and the model with its weights on the chosen grids (.npz, loadable)."""
+    """The chosen config (JSON) and the model with its weights on the chosen grids (.npz, loadable).
+
+    All or nothing: each file is written beside its place first and put in place only when every
+    one is whole, so a failure (a full disk, a folder that cannot be made) leaves no new file and
+    an earlier run's files as they were; the `OSError` is raised for the caller to report.
+    """
+    import os
+
     folder.mkdir(parents=True, exist_ok=True)
     genome = tuple(LayerGene.from_json(g) for g in report.chosen.config or [])
-    config_path = folder / "chosen_config.json"
-    config_path.write_text(
+    chosen_json = (
         json.dumps(
             {
                 "model": report.model,
@@ -668,13 +781,27 @@ def write_outputs(report: SearchReport, domain: QuantDomain, folder: Path) -> di
         )
         + "\n"
     )
+    outputs: dict[str, Path] = {"config": folder / "chosen_config.json"}
     if isinstance(domain, RetrievalDomain):
-        embedder_path = folder / "embedder.json"
-        embedder_path.write_text(embedder_config(report.chosen, domain))
-        return {"config": str(config_path), "embedder": str(embedder_path)}
-    weights_path = folder / "quantized_weights.npz"
-    save_npz(domain.network.with_matrices(domain.matrices(genome)), weights_path)
-    return {"config": str(config_path), "weights": str(weights_path)}
+        outputs["embedder"] = folder / "embedder.json"
+    else:
+        outputs["weights"] = folder / "quantized_weights.npz"
+    temporary = {
+        key: path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}") for key, path in outputs.items()
+    }
+    try:
+        temporary["config"].write_text(chosen_json)
+        if "embedder" in outputs:
+            temporary["embedder"].write_text(embedder_config(report.chosen, domain))  # type: ignore[arg-type]
+        else:
+            save_npz(domain.network.with_matrices(domain.matrices(genome)), temporary["weights"])
+        for key, path in outputs.items():
+            os.replace(temporary[key], path)
+    except BaseException:
+        for path in temporary.values():
+            path.unlink(missing_ok=True)
+        raise
+    return {key: str(path) for key, path in outputs.items()}
 
 
 def embedder_config(chosen: Scored, domain: RetrievalDomain) -> str:
