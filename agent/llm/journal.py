@@ -87,7 +87,11 @@ class CallJournal:
         if not self.folder.is_dir():
             return []
         prefix = "" if tag is None else f"{tag}-"
-        return sorted(p for p in self.folder.glob(f"{prefix}*.json") if not p.name.startswith("."))
+        return sorted(
+            p
+            for p in self.folder.glob(f"{prefix}*.json")
+            if not p.name.startswith(".") and p.is_file() and not p.is_symlink()  # only what `reserve` writes
+        )
 
     def pending(self, tag: str | None = None) -> Cost:
         """What the reservations tagged `tag` (None: all of them) add up to."""
@@ -95,8 +99,7 @@ class CallJournal:
 
     def settle(self, tag: str) -> None:
         """Remove the reservations tagged `tag`: their calls' spend is durable elsewhere now."""
-        for path in self._files(tag):
-            path.unlink(missing_ok=True)
+        self.forget(self._files(tag))
 
     def sweep(self) -> tuple[Cost, list[Path]]:
         """What every reservation left adds up to, and their files (removed by the caller once
@@ -106,17 +109,33 @@ class CallJournal:
 
     @staticmethod
     def forget(files: list[Path]) -> None:
+        """Remove reservations whose sum is saved; one that cannot be removed is left (a damaged
+        folder must not stop a run, nor make every resume count its calls again: see `_files`)."""
         for path in files:
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+
+
+MOST_TOKENS = 10_000_000  # more than any context holds: a reservation past it was not written by `reserve`
+MOST_USD = 1_000.0
 
 
 def _read(path: Path) -> Cost:
-    """A reservation's cost; one cut short or edited by hand counts as one call of unknown tokens."""
+    """A reservation's cost; one cut short, edited by hand or holding what `reserve` never writes
+    (a float count, an infinite price: `run.json` then failed its own audit) counts as one call of
+    unknown tokens."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         known = {k: v for k, v in data.items() if k in Cost.__dataclass_fields__}
     except (OSError, ValueError, AttributeError):
         return Cost(calls=1)
-    if not all(type(v) in (int, float) and v >= 0 for v in known.values()):
+    if not all(_plausible(key, value) for key, value in known.items()):
         return Cost(calls=1)
     return Cost(**known)
+
+
+def _plausible(key: str, value: object) -> bool:
+    """A field as `reserve` writes it: a count is an int in range, the price a finite float."""
+    if key == "usd":
+        return type(value) in (int, float) and 0 <= value <= MOST_USD  # type: ignore[operator]
+    return type(value) is int and 0 <= value <= MOST_TOKENS

@@ -141,3 +141,23 @@ def test_a_run_record_of_older_strop_reads_with_nothing_unrecorded() -> None:
     record.unrecorded = Cost(10, 0, 0.5, calls=1, estimated=10)
     again = RunRecord.from_stored(json.dumps(record.to_dict()))
     assert again == record and run_cost([], again) == record.unrecorded
+
+
+def test_what_reserve_never_writes_counts_one_call_and_never_stops_a_sweep(tmp_path: Path) -> None:
+    """A folder named like a reservation made every resume fail (IsADirectoryError) and count its
+    calls again; floats and infinities were summed into run.json, which then failed its own audit."""
+    journal = CallJournal(tmp_path / "inflight")
+    journal.reserve(Cost(100, 0, 0.001, calls=1, estimated=100))
+    (tmp_path / "inflight" / "9-1-1-1.json").mkdir()
+    for name, data in {
+        "a": {"usd": float("inf"), "prompt_tokens": 10},
+        "b": {"prompt_tokens": 1e308, "calls": 1.5},
+        "c": {"prompt_tokens": 10**12},
+        "d": {"usd": float("nan")},
+    }.items():
+        (tmp_path / "inflight" / f"{name}.json").write_text(json.dumps(data))
+    cost, files = journal.sweep()
+    assert cost == Cost(100, 0, 0.001, calls=5, estimated=100)  # four damaged: a call each, no tokens
+    assert len(files) == 5
+    journal.forget([*files, tmp_path / "inflight" / "9-1-1-1.json"])  # a folder is left, quietly
+    assert journal.sweep() == (Cost(), [])
