@@ -419,7 +419,10 @@ def _unescaped(text: str) -> str:
 
     def character(match: re.Match[str]) -> str:
         code = match.group(0)
-        char = {"\\n": "\n", "\\t": "\t", "\\r": "\r"}.get(code) or chr(int(code[2:], 16))
+        number = {"\\n": 10, "\\t": 9, "\\r": 13}.get(code) or int(code[2:], 16)
+        if number == 0 or number > 0x10FFFF or 0xD800 <= number <= 0xDFFF:
+            return code  # no file name holds it (NUL, a surrogate, past Unicode): as typed
+        char = chr(number)
         return code if char.isprintable() else char
 
     return _ESCAPE.sub(character, text)

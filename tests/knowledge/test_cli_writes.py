@@ -169,6 +169,9 @@ def test_remove_takes_a_name_as_list_shows_it(hashing_cli: CliRunner, tmp_path: 
     assert [s["source"] for s in left] == [str(docs / "plain.md")]
     missing = hashing_cli.invoke(app, ["knowledge", "remove", str(docs / "gone\\tfile.md")])
     assert "holds no source" in str(missing.exception)  # a UserError: one line, exit 2 from `main`
+    for odd in ("\\x00", "\\ud800", "\\UFFFFFFFF", "\\U00110000"):  # no file name holds these
+        refused = hashing_cli.invoke(app, ["knowledge", "remove", str(docs / f"kdoc{odd}")])
+        assert "holds no source" in str(refused.exception), (odd, refused.exception)
 
 
 def test_a_folder_symlink_leading_out_is_skipped_with_a_reason(tmp_path: Path) -> None:
