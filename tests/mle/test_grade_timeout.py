@@ -67,3 +67,18 @@ def test_the_timeout_is_in_the_help_and_a_bad_one_is_one_line(tmp_path: Path) ->
     root = write_competition(tmp_path / "c")
     done = strop("mle", "grade", "s.csv", str(root), "--timeout", "soon", home=tmp_path / "h")
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--timeout" in done.stderr, done.stderr
+
+
+def test_a_grader_that_swallows_the_limit_still_ends_in_one_line(tmp_path: Path) -> None:
+    """`while True: try: … except: pass` caught the one exception the limit raised and never returned."""
+    swallows_all = (
+        "import time\n\n\ndef grade(submission, answers):\n    while True:\n        try:\n"
+        "            time.sleep(0.5)\n        except:  # noqa: E722\n            pass\n"
+    )
+    root = write_competition(tmp_path / "c", grade_py=swallows_all)
+    submission = write_csv(tmp_path / "submission.csv", ["id", "label"], CLASSIFICATION_ANSWERS)
+    started = time.monotonic()
+    done = strop("mle", "grade", str(submission), str(root), "--timeout", "1s", home=tmp_path / "h")
+    assert time.monotonic() - started < 60
+    assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
+    assert done.stderr.count("\n") == 1 and "the grader did not finish within 1s" in done.stderr, done.stderr
