@@ -144,7 +144,8 @@ def _same_search(checkpoint: Path, identity: dict[str, object]) -> None:
         if saved != wanted:
             changed = sorted(key for key in set(saved) | set(wanted) if saved.get(key) != wanted.get(key))
             raise UserError(
-                f"{checkpoint} was written by a different search ({', '.join(changed)} differ): "
+                f"{checkpoint} was written by a different search ({', '.join(changed)} "
+                f"{'differs' if len(changed) == 1 else 'differ'}): "
                 "give the same arguments, or another checkpoint path"
             )
     checkpoint.parent.mkdir(parents=True, exist_ok=True)

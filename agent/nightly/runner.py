@@ -596,7 +596,7 @@ def _fill_stopped(record: NightRecord, home: Path) -> None:
 
 def _fill(record: NightRecord, result: dict[str, Any], home: Path) -> None:
     """Copy what the job found into its night; for searches, keep the baselines for the report."""
-    from agent.records import best_experiment, judged_value
+    from agent.records import best_experiment, judged_value, run_cost
     from agent.run_index import RunIndex
 
     if record.run is None:
@@ -610,8 +610,9 @@ def _fill(record: NightRecord, result: dict[str, Any], home: Path) -> None:
     best = best_experiment(records, run.metric, run.direction)
     record.metric, record.direction = run.metric, run.direction.value
     record.experiments = len(records)
-    record.cost_usd = round(sum(r.cost.usd for r in records), 6)
-    record.tokens = sum(r.cost.tokens for r in records)
+    spent = run_cost(records, run)  # calls a crash cut count too (`RunRecord.unrecorded`)
+    record.cost_usd = round(spent.usd, 6)
+    record.tokens = spent.tokens
     record.note = "; ".join(part for part in (medal_line(result), failures(records)) if part)
     if best is not None:
         record.best, record.best_metric = best.id, judged_value(best, run.metric)

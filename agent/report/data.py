@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import NotFoundError
-from agent.records import ExperimentRecord, RunRecord, best_experiment, judged_value
+from agent.records import ExperimentRecord, RunRecord, best_experiment, judged_value, run_cost
 from agent.run_index import RunIndex
 from evaluators.metric import Direction
 from evaluators.metrics_output import finite_number
@@ -111,8 +111,9 @@ class ReportData:
         return f"nothing scored: {every} failed or never finished ({counts})"
 
     def total_cost(self) -> tuple[int, float]:
-        """Tokens and USD spent by the whole run."""
-        return sum(r.cost.tokens for r in self.records), round(sum(r.cost.usd for r in self.records), 6)
+        """Tokens and USD spent by the whole run, the calls a crash cut included (`RunRecord.unrecorded`)."""
+        spent = run_cost(self.records, self.run)
+        return spent.tokens, round(spent.usd, 6)
 
     def improvement(self) -> float | None:
         """The best experiment's gain over experiment 0; None for a search (see `strongest_baseline`)."""

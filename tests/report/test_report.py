@@ -377,3 +377,17 @@ def test_a_report_that_cannot_be_written_whole_leaves_the_last_one(
     assert cut.returncode == 2 and cut.stderr.startswith("error: --output"), cut.stderr
     assert page.read_bytes() == kept
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]  # no temporary file left
+
+
+def test_the_reports_totals_count_the_calls_a_crash_cut() -> None:
+    """`strop log` counted a call cut by a crash (RunRecord.unrecorded); the report said 1050 tokens
+    where the log said 1617."""
+    from agent.records import Cost, Direction, ExperimentRecord, RunRecord
+    from agent.report.data import ReportData
+
+    run = RunRecord("r1", "t", "t.toml", "/repo", "/ws", "main", "c0", "score", Direction.MAXIMIZE)
+    run.unrecorded = Cost(567, 0, 0.0011, calls=1, estimated=567)
+    record = ExperimentRecord(
+        run="r1", id=0, parent=None, branch="b", commit="c", cost=Cost(1000, 50, 0.0024, calls=1)
+    )
+    assert ReportData(run=run, records=[record], best=None).total_cost() == (1617, 0.0035)
