@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from agent.errors import NotFoundError, RunError
-from agent.records import ExperimentRecord, RunRecord, best_experiment, now_iso
+from agent.records import ExperimentRecord, RunRecord, now_iso
 
 REPOS = "repos"
 """The home's folder of the repos strop manages (`ExperimentRepo._managed` makes them there)."""
@@ -215,9 +215,13 @@ class RunIndex:
         return run, ExperimentRecord.from_dict(json.loads(row[0]))
 
     def _best_of(self, run: RunRecord) -> tuple[RunRecord, ExperimentRecord]:
-        best = best_experiment(self.experiments(run.id), run.metric, run.direction)
+        from agent.search_summary import search_best
+
+        best = search_best(self.home, run, self.experiments(run.id))
         if best is None:
-            raise NotFoundError(f"run {run.id} has no scored experiment yet, so no best")
+            raise NotFoundError(
+                f"run {run.id} has no scored experiment yet, or its search chose none of its own, so no best"
+            )
         return run, best
 
 

@@ -153,7 +153,7 @@ class SearchRecorder:
         metric is: a selection score, not a result). The chosen experiment gets a decision saying
         so, which `strop log` prints under it; `finish` makes it the run's best.
         """
-        from agent.report.data import write_search_summary
+        from agent.search_summary import write_search_summary
 
         if self.run is None:
             return

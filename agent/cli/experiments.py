@@ -201,10 +201,11 @@ def _interrupted(index: Any, run: Any) -> bool:
 
 
 def _run_summary(index: Any, run: Any) -> dict[str, Any]:
-    from agent.records import best_experiment, judged_value
+    from agent.records import judged_value
+    from agent.search_summary import search_best
 
     records = index.experiments(run.id)
-    best = best_experiment(records, run.metric, run.direction)
+    best = search_best(index.home, run, records)
     cost = _run_cost(records, run)
     return {
         "cost": {**cost.__dict__, "tokens": cost.tokens},
@@ -243,12 +244,13 @@ def log_command(
     Example:  strop log latest --all   (or a run id prefix: strop log a1d)
     """
     from agent.cli.tree_view import LIMIT, tree_view
-    from agent.records import best_experiment, judged_value
+    from agent.records import judged_value
+    from agent.search_summary import search_best
 
     index = _index()
     run = index.find_run(run_ref)
     records = index.experiments(run.id)
-    best = best_experiment(records, run.metric, run.direction)
+    best = search_best(index.home, run, records)
     interrupted = _interrupted(index, run)
     if json_out:
         print_json(

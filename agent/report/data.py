@@ -31,6 +31,7 @@ from typing import Any
 from agent.errors import NotFoundError
 from agent.records import ExperimentRecord, RunRecord, best_experiment, judged_value, run_cost
 from agent.run_index import RunIndex
+from agent.search_summary import chosen_record, read_search_summary
 from evaluators.metric import Direction
 from evaluators.metrics_output import finite_number
 
@@ -249,42 +250,6 @@ def write_baselines(home: Path, run_id: str, raw: Any) -> Path:
     path = folder / "baselines.json"
     path.write_text(json.dumps(baselines_of(raw)))
     return path
-
-
-def write_search_summary(home: Path, run_id: str, summary: dict[str, Any]) -> Path:
-    """Keep a search's own final verdict for its report: `runs/RUN/search.json` (see
-    `SearchRecorder.keep_summary` for its keys)."""
-    folder = home / "runs" / run_id
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "search.json"
-    path.write_text(json.dumps(summary, allow_nan=False, default=str))
-    return path
-
-
-def read_search_summary(folder: Path) -> dict[str, Any] | None:
-    """`runs/RUN/search.json`, or None when the search kept none (or it is unreadable)."""
-    try:
-        raw: Any = json.loads((folder / "search.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return raw if isinstance(raw, dict) else None
-
-
-def chosen_record(summary: dict[str, Any], records: list[ExperimentRecord]) -> ExperimentRecord | None:
-    """The experiment a search's verdict chose (None: a config it did not record, e.g. a baseline's)."""
-    chosen = summary.get("experiment")
-    if not isinstance(chosen, int) or isinstance(chosen, bool):
-        return None
-    return next((r for r in records if r.id == chosen), None)
-
-
-def search_best(home: Path, run: RunRecord, records: list[ExperimentRecord]) -> ExperimentRecord | None:
-    """The experiment a view should call a run's best: for a search that kept its verdict, the config
-    it chose (None when that is a baseline's own config); otherwise `best_experiment`."""
-    summary = read_search_summary(home / "runs" / run.id)
-    if summary is not None:
-        return chosen_record(summary, records)
-    return best_experiment(records, run.metric, run.direction)
 
 
 def baselines_of(raw: Any) -> list[dict[str, Any]]:

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import NotFoundError
-from agent.records import ExperimentRecord, RunRecord, best_experiment
+from agent.records import ExperimentRecord, RunRecord
 from agent.run_index import RunIndex
+from agent.search_summary import search_best
 
 LOG_TAIL = 4000  # characters of a log shown; at most LOG_TAIL_BYTES of the file are read
 LOG_TAIL_BYTES = 4 * LOG_TAIL + 4096  # a UTF-8 character is at most 4 bytes; \r redraws and colours shrink
@@ -90,7 +91,7 @@ def runs(index: RunIndex) -> list[RunRow]:
     rows = []
     for run in reversed(index.runs()):
         records = index.experiments(run.id)
-        best = best_experiment(records, run.metric, run.direction)
+        best = search_best(index.home, run, records)
         rows.append(RunRow(run, len(records), best, is_interrupted(run, index.home)))
     return rows
 
@@ -106,7 +107,7 @@ def progress(index: RunIndex, run_id: str) -> Progress:
     return Progress(
         run,
         records,
-        best_experiment(records, run.metric, run.direction),
+        search_best(index.home, run, records),
         dict(sorted(counts.items())),
         is_interrupted(run, index.home),
     )

@@ -175,6 +175,12 @@ def test_the_run_report_headlines_the_commands_choice_not_the_best_validation_sc
     assert f"strongest baseline {margin['baseline']}" in facts["chosen (the command&#39;s pick)"]
     assert margin["verdict"] in facts["verdict"] and "selection score" in facts["validation scores"]
     assert facts["adopt"] == f"<code>strop adopt {data.best.name}</code> ({data.best.branch})"
+    # every other view of the run's best names the same experiment: `strop log`, `strop runs`, RUN/best
+    logged = json.loads(cli("log", found["run"], "--json").stdout)
+    assert logged["best"] == data.best.id
+    [listed] = [r for r in json.loads(cli("runs", "--json").stdout) if r["id"] == found["run"]]
+    assert listed["best"]["id"] == data.best.id
+    assert RunIndex(home).find_experiment(f"{found['run']}/best")[1].id == data.best.id
 
 
 def test_a_chosen_baseline_config_has_nothing_to_adopt_in_the_report(tmp_path: Path) -> None:
