@@ -88,3 +88,25 @@ def test_c_harness_measures_around_a_zero_inside_the_interval(tmp_path):
     subprocess.run(["cc", *C_FLAGS, "-o", str(binary), str(source), "-lm"], check=True)
     measured = json.loads(subprocess.run([str(binary)], check=True, capture_output=True, text=True).stdout)
     assert measured["max_rel_error"] == 1.0 and abs(measured["worst_x"] - 1.0) < 1e-15
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs the system C compiler")
+def test_c_harness_ends_on_a_float64_interval_across_0_with_wide_ends(tmp_path):
+    """[-4, 4] spans more float64 ordinals than int64 holds: the harness's span overflowed and its
+    'every float' loop never ended."""
+    from agent.domains.numerics.program import horner
+
+    program = horner([0.0, 1.0, 0.0, -1.0 / 6, 0.0, 1.0 / 120])  # sin's Taylor polynomial
+    source = tmp_path / "approx.c"
+    source.write_text(
+        c_source(program, "sin", -4.0, 4.0, "float64", header="test", zeros=[-numpy.pi, 0.0, numpy.pi])
+    )
+    binary = tmp_path / "approx"
+    subprocess.run(["cc", *C_FLAGS, "-o", str(binary), str(source), "-lm"], check=True)
+    done = subprocess.run([str(binary)], check=True, capture_output=True, text=True, timeout=60)
+    measured = json.loads(done.stdout)
+    fmt = FORMATS["float64"]
+    points = verification_points(-4.0, 4.0, fmt, [-numpy.pi, 0.0, numpy.pi])
+    ours = Reference(points, TARGETS["sin"].truth(points, fmt), fmt).measure(program.run_chunked(points, fmt))
+    assert measured["max_ulp"] == pytest.approx(ours.max_ulp, rel=1e-8)
+    assert measured["max_rel_error"] == pytest.approx(ours.max_rel_error, rel=1e-8)

@@ -55,6 +55,7 @@ _PROGRAM_LOOP = r"""
             u = u == u ? u : INFINITY;
             r = r == r ? r : INFINITY;
             r = ts[i] == 0.0 ? (y == 0.0 ? 0.0 : INFINITY) : r;
+            r = y == 0.0 && fabs(ts[i]) > 0x1p-150 ? 1.0 : r; /* 0 for a truth that rounds to no 0 */
             eu[i] = u;
             er[i] = r;
         }

@@ -8,8 +8,10 @@ representable t. Computed in longdouble so that the truth's own digits survive.
 Relative error is |y − t| / max(|t|, the format's smallest normal): below that the format's
 numbers are evenly spaced by its smallest subnormal, so |y − t|/|t| of the correctly rounded y
 grows to 1/2 at the smallest subnormals (erf(5e-324) rounds 11% off; every float64 erf program on
-[0, 2] read ≥ 0.11), while the floor keeps it at the format's own precision there. At an exact
-zero of f (t = 0) any y ≠ 0 is still infinitely wrong.
+[0, 2] read ≥ 0.11), while the floor keeps it at the format's own precision there. Two cases stay
+whole: at an exact zero of f (t = 0) any y ≠ 0 is infinitely wrong, and y = 0 where t rounds to a
+number that is not 0 (a program flushing tiny results) is relative error 1: it approximates nothing
+there, which the floor alone read as 4e-13.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def measure(x: numpy.ndarray, approx: numpy.ndarray, truth: numpy.ndarray, fmt: 
         relative = numpy.abs(approx_ld - truth) / numpy.maximum(numpy.abs(truth), LD(fmt.smallest_normal))
     relative = numpy.where(numpy.isfinite(relative) | (truth == 0), relative, LD(numpy.inf))
     relative = numpy.where(truth == 0, numpy.where(approx_ld == 0, LD(0), LD(numpy.inf)), relative)
+    relative = numpy.where(_flushed(approx_ld, truth, fmt), LD(1), relative)
     worst = int(numpy.argmax(ulps)) if len(ulps) else 0
     return Errors(
         max_ulp=float(numpy.max(ulps)) if len(ulps) else 0.0,
@@ -63,6 +66,11 @@ def measure(x: numpy.ndarray, approx: numpy.ndarray, truth: numpy.ndarray, fmt: 
         worst_x=float(x[worst]) if len(ulps) else 0.0,
         points=len(ulps),
     )
+
+
+def _flushed(approx: numpy.ndarray, truth: numpy.ndarray, fmt: Format) -> numpy.ndarray:
+    """Where a program gave 0 for a truth that rounds to a number of the format that is not 0."""
+    return (approx == 0) & (numpy.abs(truth) > fmt.smallest_subnormal / 2)
 
 
 class Reference:
@@ -85,6 +93,7 @@ class Reference:
         self.magnitude = numpy.where(
             self.high == 0, 0.0, numpy.maximum(numpy.abs(self.high), fmt.smallest_normal)
         )
+        self.not_zero = numpy.abs(self.high) > fmt.smallest_subnormal / 2  # rounds to no 0 (`_flushed`)
 
     def measure(self, approx: numpy.ndarray) -> Errors:
         with numpy.errstate(all="ignore"):
@@ -94,5 +103,6 @@ class Reference:
                 self.magnitude > 0, error / self.magnitude, numpy.where(error == 0, 0.0, numpy.inf)
             )
         relative = numpy.where(numpy.isfinite(relative), relative, numpy.inf)
+        relative = numpy.where((approx == 0) & self.not_zero, 1.0, relative)
         worst = int(numpy.argmax(ulps))
         return Errors(float(ulps[worst]), float(numpy.max(relative)), float(self.x[worst]), len(self.x))
