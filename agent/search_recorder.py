@@ -135,6 +135,10 @@ class SearchRecorder:
         """The first experiment that recorded `genome` (compared with ==), or None."""
         return next((record for kept, record in self.points if _same(kept, genome)), None)
 
+    def experiment_matching(self, test: Callable[[Any], bool]) -> ExperimentRecord | None:
+        """The first experiment whose genome passes `test`, or None."""
+        return next((record for kept, record in self.points if test(kept)), None)
+
     def keep_baselines(self, baselines: Any) -> None:
         """The baselines as the search's `--json` lists them, kept in `runs/RUN/baselines.json` for
         `strop report`: a search run by hand drew its front with none (only the nightly kept them)."""

@@ -227,8 +227,45 @@ def numerics(
             recorder.finish("failed", "the search stopped with an error")
             raise
         recorder.keep_baselines(report.to_json()["baselines"])  # for `strop report`'s front
+        recorder.keep_summary(_verdict(report, recorder))  # the labels, not the grid errors, headline it
         recorder.finish("done")
         _show(report, recorder, as_json)
+
+
+def _verdict(report: Any, recorder: Any) -> dict[str, Any]:
+    """The search's own verdict for `strop report`, the UI and `strop log`'s best: its recorded points
+    carry search-grid errors (before verification), so the lowest of them is no discovery; the
+    novel point with the widest margin is the search's best, and with none there is nothing to adopt."""
+    unit = "ULP" if report.metric == "max_ulp" else "relative"
+
+    def error(entry: Any) -> float:
+        return float(entry.max_ulp if report.metric == "max_ulp" else entry.max_rel_error)
+
+    def said(entry: Any) -> str:
+        return (
+            f"cost {entry.cost:g}: {error(entry):.4g} {unit} on {entry.verified}, "
+            f"{entry.margin:.3g}× better than {entry.baseline}"
+        )
+
+    novel = sorted(report.novel, key=lambda entry: -(entry.margin or 0.0))
+    facts = [["discoveries", "; ".join(said(entry) for entry in novel) or "none"]]
+    if report.provisional:
+        facts.append(["unconfirmed (novel?)", "; ".join(said(entry) for entry in report.provisional)])
+    best = novel[0] if novel else None
+    record = (
+        None if best is None else recorder.experiment_matching(lambda genome: genome.text() == best.program)
+    )
+    return {
+        "experiment": record.id if record is not None else None,
+        "headline": "" if best is None else f"novel, {said(best)}",
+        "facts": facts,
+        "adopt_note": ""
+        if record is not None
+        else "nothing to adopt as a discovery: no front point is better than every baseline at its cost "
+        "on the full verification set",
+        "selection": "each recorded point's metric is its search-grid error, before verification; "
+        "the command's table has the verified errors and the labels",
+    }
 
 
 def _show(report: Any, recorder: Any, as_json: bool) -> None:

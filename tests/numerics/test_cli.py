@@ -146,3 +146,23 @@ def test_progress_says_the_best_error_in_its_unit(capsys):
     progress.event(GenerationDone(generation=3, stats=EngineStats(), front_size=4, best=(-0.11, 6.0)))
     line = capsys.readouterr().err.strip()
     assert line.endswith("best error 0.7762 ULP") and "10^" not in line, line
+
+
+def test_the_runs_best_is_a_discovery_or_none(tmp_path):
+    """A search's recorded points carry search-grid errors: the report called the lowest of them the
+    run's best, "better than" a baseline, where the command itself found nothing novel."""
+    from agent.report.data import gather
+    from agent.run_index import RunIndex
+
+    run = _strop(
+        "--fn", "exp", "--interval", "0.5,1", "--dtype", "float64", "--generations", "0",
+        "--population", "6", "--islands", "1", "--max-cost", "4", "--workers", "0",
+        "--cost-model", "ops", "--json", home=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = json.loads(run.stdout)
+    assert not [entry for entry in report["front"] if entry["origin"] == "novel"]  # generation 0: seeds
+    data = gather(RunIndex(tmp_path), report["run"], tmp_path)
+    assert data.best is None and dict(data.facts())["discoveries"] == "none"
+    assert data.adopt_note().startswith("nothing to adopt as a discovery")
+    assert "search-grid error" in data.selection_note()
