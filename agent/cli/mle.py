@@ -120,7 +120,8 @@ def run_command(
         typer.Option(
             "--folds",
             help="Selection folds: each experiment is run and scored once per fold. Default: 5 below "
-            "1000 training rows, else one 20% holdout (always one for a forecast or with --llm).",
+            "1000 training rows (fewer when --time is short, so that experiment 0 runs twice beside "
+            "the final refit), else one 20% holdout (always one for a forecast or with --llm).",
         ),
     ] = None,
     parallel: Annotated[

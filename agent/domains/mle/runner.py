@@ -113,6 +113,7 @@ def run_competition(
             request.experiments or DEFAULT_EXPERIMENTS,  # the folder's task.toml, for `strop run` on it
             llm=request.llm,
             folds=request.folds,
+            time=request.time,
         )
         try:
             check_grader(request.competition, folder.root, _time_left(request, started or clock))
@@ -204,6 +205,25 @@ def _finish(
     return outcome
 
 
+def _spent(result: Any, home: Path | None) -> Any:
+    """The run's LLM spend: its experiments' and the calls a crash cut (`RunRecord.unrecorded`),
+    as `strop log` counts it."""
+    from agent.errors import NotFoundError
+    from agent.records import run_cost
+    from agent.run_index import RunIndex
+
+    if home is None:  # an outcome made without a run folder (the report of a finished loop alone)
+        return run_cost(result.records)
+    index = RunIndex(home)
+    try:
+        run = index.find_run(result.run_id)
+    except NotFoundError:
+        run = None
+    finally:
+        index.close()
+    return run_cost(result.records, run)
+
+
 def _outcome(
     competition: Competition, folder: WorkFolder, result: Any, seconds: float, home: Path | None = None
 ) -> RunOutcome:
@@ -229,8 +249,8 @@ def _outcome(
         if SELECTION_OUTPUTS in graded:
             message += " with its selection run's submission (fitted without the held-out rows): the refit did not finish in time"
     report = report_for(competition, score, best is not None, message, _where(best))
-    tokens = sum(r.cost.prompt_tokens + r.cost.completion_tokens for r in result.records)
-    cost = sum(r.cost.usd for r in result.records)
+    spent = _spent(result, home)
+    tokens, cost = spent.tokens, spent.usd
     return RunOutcome(
         report=report,
         run=result.run_id,

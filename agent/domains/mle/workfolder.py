@@ -24,7 +24,9 @@ and without one the recipe runs again as it was selected (see `evaluators.staged
 
 A training set under `FOLD_ROWS` rows is cut into `FOLDS` folds instead of one holdout, and
 each experiment is run and scored once per fold (the evaluator's `folds`): every training row
-then judges the recipes, and still no run stage sees the targets it is scored on.
+then judges the recipes, and still no run stage sees the targets it is scored on. A run with
+a short `--time` gets fewer folds, as many as let experiment 0 run twice beside the final
+refit (`timed_folds`): a submission first, then a search.
 
 This version handles tabular competitions whose `train.csv` holds the id column and the
 sample submission's prediction columns (regression, classification, binary probabilities),
@@ -52,6 +54,17 @@ from agent.domains.mle.recipe import FORECAST_SPACE, FORECAST_START, START_PARAM
 HOLDOUT_FRACTION = 0.2
 FOLD_ROWS = 1000  # below this many training rows, selection uses folds (see `fold_count`)
 FOLDS = 5
+FOLD_SECONDS = 7.0
+"""One fold's evaluation besides its recipe's fits: a sandbox started, Python with pandas and
+scikit-learn imported, the data read, the predictions scored. Measured on a 2-core machine at load
+5-6: a linear recipe's run of h-prices (560 rows) took 5-7 s and its scoring 1 s; the starting
+ensemble's fold 11-13 s in all (its estimate: 12 s)."""
+RUN_START = 8.0
+"""Seconds `strop mle run` takes before experiment 0 starts (the task written, the grader checked):
+8 s at load 5-6 on 2 cores."""
+REFIT = 3.0
+"""The final phase's reserve in evaluations of one fold (`agent.budget.final_reserve` with a
+refit), plus its second and the run's 2 s of closing."""
 MIN_TRAIN_ROWS = 20
 HERE = Path(__file__).resolve().parent
 
@@ -99,8 +112,12 @@ def prepare_task(
     experiments: int,
     llm: Endpoint | None = None,
     folds: int | None = None,
+    time: float | None = None,
 ) -> WorkFolder:
     """Write the task folder for `competition` under `out` (new or empty); never read the answers.
+
+    `time`: the run's `--time` in seconds; a short one cuts fewer folds than `FOLDS` (`timed_folds`)
+    unless `folds` was asked for.
 
     With `llm`, the task proposes with that endpoint (AIDE's draft, debug and improve over
     solution.py, falling back to the recipe's `[space]` when the model writes no usable
@@ -110,6 +127,7 @@ def prepare_task(
 
     out = Path(out)
     check_out(out)
+    asked_folds = folds is not None
     train_path, test_path = (
         public_file(competition.public, "train.csv"),
         public_file(competition.public, "test.csv"),
@@ -123,7 +141,10 @@ def prepare_task(
     train, unlabelled = _labelled(train, targets.columns)
     train = _test_features(train, _header(test_path), [competition.id_column, *targets.columns])
     ids = competition.id_column
+    kinds = _feature_types(train, competition.id_column, targets.columns)
     folds = fold_count(_distinct_ids(train, ids, train_path), targets, llm is not None, folds)
+    if time is not None and folds > 1 and not asked_folds:
+        folds = timed_folds(time, fold_seconds(kinds, train, targets, folds))
     if folds > 1:
         splits = _by_id(train, ids, lambda rows: _folds(rows, targets, seed, folds))
         for k, (fit, holdout) in enumerate(splits):
@@ -143,7 +164,7 @@ def prepare_task(
     forecast = targets.date_column is not None
     _write_workspace(out / "workspace", forecast)
     task_file = out / "task.toml"
-    space = space_for(_feature_types(train, competition.id_column, targets.columns))
+    space = space_for(kinds)
     goal = _goal(competition, unlabelled)
     if llm is not None:
         goal = _preview_goal(goal, competition, fit, targets)
@@ -367,6 +388,36 @@ def fold_count(rows: int, targets: Targets, llm: bool, asked: int | None = None)
     if targets.date_column or llm or rows >= FOLD_ROWS:
         return 1
     return FOLDS
+
+
+def fold_seconds(columns: Any, train: Any, targets: Targets, folds: int) -> float:
+    """What one fold of experiment 0 (the starting recipe) is expected to take: `FOLD_SECONDS`
+    and the recipe's fits by solution.py's cost model (`recipe_seconds`) on a fold's fit rows."""
+    from agent.domains.mle.solution import TEXT_DIMENSIONS, recipe_seconds
+
+    features = len(columns.numeric) + len(columns.categorical) + TEXT_DIMENSIONS * len(columns.text)
+    classes = 1
+    if targets.classification:
+        classes = max(int(train[column].nunique()) for column in targets.columns)
+    rows = len(train) - len(train) // folds
+    return FOLD_SECONDS + len(targets.columns) * recipe_seconds(START_PARAMS, rows, features, classes)
+
+
+def timed_folds(time: float, each: float) -> int:
+    """The most folds, up to `FOLDS`, with which experiment 0 fits twice in a run of `time` seconds
+    beside the start-up and the final phase's reserve, `each` seconds a fold; else 1 (one holdout).
+
+    The run loop starts an experiment only when the time left is at least the recent median
+    evaluation, and before the second that is experiment 0's: with 5 folds on a small
+    competition (h-prices, 700 rows: 10-13 s a fold on a busy 2-core machine) `--time 1m` cut
+    experiment 0 on its fifth fold and ended with no submission, and `--time 2m` stopped after
+    it with 40% of the time unused. With fewer folds experiment 0 leaves time for the search
+    and the final refit; a longer `--time` keeps every fold (selection on every training row).
+    """
+    for folds in range(FOLDS, 1, -1):
+        if RUN_START + (2 * folds + REFIT) * each + 1.0 + 2.0 <= time:
+            return folds
+    return 1
 
 
 def _folds(train: Any, targets: Targets, seed: int, folds: int) -> list[tuple[Any, Any]]:
