@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -88,17 +89,24 @@ def test_a_second_add_waits_for_a_live_writer_and_names_it(isolated_home: Path, 
     (tmp_path / "a.md").write_text("# A\ntext\n")
     root = isolated_home / "knowledge"
     KnowledgeStore.open(root, embedder=HashingEmbedder()).close()
-    with writer_lock(root):
-        proc = _popen("knowledge", "add", str(tmp_path / "a.md"))
-        time.sleep(4)
-        assert proc.poll() is None  # still waiting
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 0, stderr
-    waiting = [line for line in stderr.splitlines() if line.startswith("waiting for")]
-    assert waiting == [
+    said = (
         f"waiting for the store's writer (pid {os.getpid()}) to finish (another `strop knowledge` "
         "command or a run's ingest) …"
-    ]
+    )
+    with writer_lock(root):
+        proc = _popen("knowledge", "add", str(tmp_path / "a.md"))
+        # the lock is held until the child says it waits (a fixed sleep lost the race on a loaded
+        # machine, where the child's start-up outlasted it); a stuck child is killed, not waited on
+        guard = threading.Timer(120, proc.kill)
+        guard.start()
+        assert proc.stderr is not None
+        lines = iter(proc.stderr.readline, "")
+        first = next((line.rstrip("\n") for line in lines if line.startswith("waiting for")), "")
+        guard.cancel()
+        assert first == said and proc.poll() is None  # still waiting
+    _, rest = proc.communicate(timeout=60)
+    assert proc.returncode == 0, rest
+    assert not [line for line in rest.splitlines() if line.startswith("waiting for")]  # said once
 
 
 def test_a_dead_writer_does_not_hold_up_the_next_add(isolated_home: Path, tmp_path: Path) -> None:
