@@ -1,5 +1,4 @@
 import json
-import shutil
 import subprocess
 import sys
 
@@ -11,6 +10,7 @@ from agent.domains.numerics.measure import Reference
 from agent.domains.numerics.points import verification_points
 from agent.domains.numerics.program import Node, Program
 from agent.domains.numerics.targets import FORMATS, TARGETS
+from tests.numerics.compiler import needs_cc
 
 # every op once: ((x·c1 + c2) / (x + c3)) − sqrt(x)·c4 + x
 PROGRAM = Program(
@@ -38,7 +38,7 @@ def _python_max_ulp(program, fn, lo, hi, name):
     return reference.measure(program.run_chunked(points, fmt)), len(points)
 
 
-@pytest.mark.skipif(shutil.which("cc") is None, reason="needs the system C compiler")
+@needs_cc
 @pytest.mark.parametrize(
     ("fn", "lo", "hi", "name"),  # exhaustive and sampled plans; asin is NumPy's arcsin and C's asinl
     [
@@ -76,7 +76,7 @@ def test_numpy_code_is_standalone_and_computes_the_same_values(tmp_path, name):
     assert "max_ulp" in run.stdout
 
 
-@pytest.mark.skipif(shutil.which("cc") is None, reason="needs the system C compiler")
+@needs_cc
 def test_c_harness_measures_around_a_zero_inside_the_interval(tmp_path):
     """The C file written for a front point re-measures what Python verified, next to log's zero too."""
     from tests.numerics.test_edge_points import _log_through_sqrt
@@ -90,7 +90,7 @@ def test_c_harness_measures_around_a_zero_inside_the_interval(tmp_path):
     assert measured["max_rel_error"] == 1.0 and abs(measured["worst_x"] - 1.0) < 1e-15
 
 
-@pytest.mark.skipif(shutil.which("cc") is None, reason="needs the system C compiler")
+@needs_cc
 def test_c_harness_ends_on_a_float64_interval_across_0_with_wide_ends(tmp_path):
     """[-4, 4] spans more float64 ordinals than int64 holds: the harness's span overflowed and its
     'every float' loop never ended."""

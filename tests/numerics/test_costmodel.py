@@ -1,13 +1,13 @@
 """The cost model's weights come from the measurement script in the repo, not from a hand."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from agent.domains.numerics.costmodel import WEIGHTS_FILE, cost_model, measure, weights_from
 from agent.domains.numerics.program import ARITY, Node, Program, horner, rational
+from tests.numerics.compiler import needs_cc
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,7 +21,7 @@ def test_stored_weights_are_the_scripts_output():
         assert data["weights"][real]["fma"] == 1.0
 
 
-@pytest.mark.skipif(shutil.which("cc") is None, reason="needs the system C compiler")
+@needs_cc
 def test_the_script_measures_division_and_root_dearer_than_fma():
     ns = measure(reps=100)
     for real in ("float", "double"):

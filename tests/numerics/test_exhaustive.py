@@ -1,7 +1,5 @@
 """Exhaustive float32 verification in C agrees with the Python measurement on every float."""
 
-import shutil
-
 import numpy
 import pytest
 
@@ -12,8 +10,9 @@ from agent.domains.numerics.points import count_in, verification_points
 from agent.domains.numerics.program import Node, Program, horner
 from agent.domains.numerics.skeletons import factored_polynomial, odd_polynomial
 from agent.domains.numerics.targets import FORMATS
+from tests.numerics.compiler import needs_cc
 
-pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="needs the system C compiler")
+pytestmark = needs_cc
 FLOAT32 = FORMATS["float32"]
 
 

@@ -5,7 +5,6 @@ speed loops) must compute the same values, or a "< 1 ULP" claim made in one woul
 """
 
 import json
-import shutil
 import subprocess
 import sys
 
@@ -21,10 +20,10 @@ from agent.domains.numerics.program import horner
 from agent.domains.numerics.request import NumericsInputError, Request
 from agent.domains.numerics.speed import measure_speed
 from agent.domains.numerics.targets import FORMATS
+from tests.numerics.compiler import needs_cc
 
 FLOAT32 = FORMATS["float32"]
 INSIDE = FLOAT32.computed_in("float64")
-needs_cc = pytest.mark.skipif(shutil.which("cc") is None, reason="needs the system C compiler")
 
 
 def _exp2_degree(degree: int, fmt) -> object:

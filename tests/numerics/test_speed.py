@@ -1,11 +1,8 @@
-import shutil
-
-import pytest
-
 from agent.domains.numerics.program import horner
 from agent.domains.numerics.speed import has_avx2, measure_speed, source
+from tests.numerics.compiler import needs_cc
 
-pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="needs the system C compiler")
+pytestmark = needs_cc
 
 
 def test_loops_glibc_and_numpy_are_timed_on_the_same_inputs():

@@ -1,6 +1,5 @@
 """Every target: its truth against mpmath, its libm names, where it is defined, its baselines."""
 
-import shutil
 import subprocess
 
 import mpmath
@@ -10,6 +9,7 @@ import pytest
 from agent.cli.evolve import FUNCTIONS
 from agent.domains.numerics.skeletons import Shape, families
 from agent.domains.numerics.targets import FORMATS, TARGETS
+from tests.numerics.compiler import needs_cc
 
 # a point inside the domain of every target (asin's is [-1, 1], log's x > 0)
 POINTS = numpy.array([0.0625, 0.3, 0.7, 0.99])
@@ -30,7 +30,7 @@ def test_truth_agrees_with_mpmath_far_below_a_float64_ulp(fn):
             assert relative < 2.0**-60, (fn, float(x), float(relative))
 
 
-@pytest.mark.skipif(shutil.which("cc") is None, reason="needs the system C compiler")
+@needs_cc
 def test_every_libm_name_the_generated_c_calls_exists(tmp_path):
     # long double truth (codegen's harness), float and 8-wide float (speed), 4-wide double (exhaustive)
     calls = []
