@@ -7,6 +7,7 @@ must stay cheap to import: numpy, scipy, cma and z3 are imported inside commands
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -350,7 +351,10 @@ class _Progress:
         return f"  … {name}: still running after {self._clock() - since:.0f}s"
 
     def _write(self, text: str) -> None:
-        print(text, file=self._stream, flush=True)
+        # a reader that is gone (a nightly killed outright: its SIGTERM to us comes just after
+        # its pipes close) must not end the search as an error; its files and run keep the result
+        with contextlib.suppress(BrokenPipeError):
+            print(text, file=self._stream, flush=True)
 
     def _print(self, text: str) -> None:
         self._beat.said()

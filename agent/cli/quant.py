@@ -6,6 +6,7 @@ optuna and scikit-learn are imported inside the command so `strop --help` stays 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -350,7 +351,8 @@ class Progress:
         return self.clock.time() - self.started
 
     def _write(self, text: str) -> None:
-        typer.echo(f"[{self.elapsed():6.1f}s] {text}", err=True)
+        with contextlib.suppress(BrokenPipeError):  # a reader that is gone is no error of the search
+            typer.echo(f"[{self.elapsed():6.1f}s] {text}", err=True)
 
     def line(self, text: str) -> None:
         self._beat.said()

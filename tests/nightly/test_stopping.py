@@ -211,3 +211,23 @@ def test_an_evolve_job_stopped_at_the_windows_end_keeps_its_run_in_the_summary(
     [run] = RunIndex(isolated_home).runs()
     assert job["status"] == "stopped" and job["run"] == run.id, job
     assert job["experiments"] >= 1 and job["best_metric"] is not None, job  # the Pareto points so far
+
+
+def test_a_search_whose_progress_reader_is_gone_searches_on(tmp_path: Path, isolated_home: Path) -> None:
+    """A nightly killed outright closes the job's pipes just before its SIGTERM reaches the job: a
+    progress line written in between met a broken pipe and recorded the run as `failed: the search
+    stopped with an error` (a flaky end of the test above). Progress nobody reads is no error."""
+    search = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", "evolve", "numerics", "--fn", "exp", "--interval", "0.5,1"]
+        + ["--dtype", "float64", "--population", "6", "--islands", "1", "--max-cost", "2", "--workers", "1"]
+        + ["--cost-model", "ops", "--time", "30s", "--out", str(tmp_path / "out")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    assert search.stderr is not None
+    search.stderr.readline()  # it has started talking
+    search.stderr.close()  # and nobody reads it any more
+    assert search.wait(timeout=120) in (0, 120)  # 120: Python's own flush of stderr at its exit
+    (run,) = RunIndex(isolated_home).runs()
+    assert run.status == "done", run
