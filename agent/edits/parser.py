@@ -18,6 +18,12 @@ _INFO_PATH = re.compile(r"""(?:path|file|filename|title)\s*=\s*["']?(?P<path>[^"
 _PATH_PREFIX = re.compile(r"^(?:#+\s*)?(?:file(?:name)?|path)\s*:\s*", re.IGNORECASE)
 _PATH_TOKEN = re.compile(r"^[\w.\-/+@~]+$")
 _QUOTED_PATH = re.compile(r"`([\w.\-/+@~]+)`")
+# a file name in prose: a stem and one of the extensions an answer's files have
+_FILE_NAME = re.compile(
+    r"[\w.\-/+@~]*\.(?:py|pyi|ipynb|txt|md|rst|json|jsonl|toml|yaml|yml|cfg|ini|csv|tsv|c|h|cc|cpp|hpp|cu|rs"
+    r"|go|js|ts|java|sh|r|jl|sql|html|css|xml|mk)\b",
+    re.IGNORECASE,
+)
 DIFF_NOTE = "a unified diff was not applied: send SEARCH/REPLACE blocks (or whole files) instead."
 
 
@@ -147,6 +153,14 @@ class _Parser:
         self.guessed = False
         path = self._path_before(start, fence_info, fence_start)
         guessed = self.guessed
+        if path is None and (named := self._another_file_named(start, fence_start)):
+            self.notes.append(
+                f"SEARCH block {number} was not applied: the line before it, {named!r}, names a file but is "
+                "no path alone (write the file's path by itself on the line before each block); it was not "
+                f"taken as {self.last_path!r}, the previous block's file."
+            )
+            divider, end = search_block_bounds(self.lines, start)
+            return (end if end is not None else divider if divider is not None else start) + 1
         if path is None:
             path, guessed = self.last_path, self.last_guessed
         divider, end = search_block_bounds(self.lines, start)
@@ -165,6 +179,29 @@ class _Parser:
         self.edits.append(SearchReplace(number, path, search, replace, guessed=guessed))
         self.last_path, self.last_guessed = path, guessed
         return end + 1
+
+    def _another_file_named(self, start: int, fence_start: int | None) -> str | None:
+        """The line before the SEARCH marker at `start` (cut to 80 characters) when it names a file
+        other than the previous block's but is no path alone ("helpers.py (new file)", "utils/new module.py").
+
+        A block under such a line was applied to the previous block's file: new code appended to
+        model.py. Only names with a source or data extension count, so prose that names a call
+        (`np.clip`) between two blocks of one file still continues that file.
+        """
+        if self.last_path is None:
+            return None  # nothing to inherit: the block is refused for naming no file anyway
+        floor = 0 if fence_start is None else fence_start + 1
+        before = _previous_nonblank(self.lines, start, floor)
+        if before is None and fence_start is not None:
+            before = _previous_nonblank(self.lines, fence_start, 0)
+        if before is None:
+            return None
+        named = [match.group(0) for match in _FILE_NAME.finditer(self.lines[before])]
+        others = [name for name in named if _relative(name) != self.last_path]
+        if not others or self.last_path in {_relative(name) for name in named}:
+            return None
+        line = self.lines[before].strip()
+        return line if len(line) <= 80 else line[:79] + "…"
 
     def _fenced(self, start: int, fence: str, info: str) -> int:
         close = closing_fence(self.lines, start, fence)

@@ -80,6 +80,26 @@ def test_consecutive_blocks_inherit_the_path() -> None:
     assert [(e.number, e.path) for e in edits] == [(1, "model.py"), (2, "model.py")]
 
 
+@pytest.mark.parametrize(
+    "line", ["helpers.py (new file)", "utils/new module.py", "a<b>.py", "b\u200bc.py", "\u202eyp.txt"]
+)
+def test_a_block_under_a_line_naming_another_file_is_not_applied_to_the_previous_one(line: str) -> None:
+    """The block used to inherit the previous block's path: a new file's code appended to model.py."""
+    parsed = parse_answer(
+        "Idea\n\n" + sr("model.py", "X = 1", "X = 2") + f"\n{line}\n" + sr("", "", "def helper(): ...")[1:]
+    )
+    assert [(e.number, e.path) for e in parsed.edits] == [(1, "model.py")]
+    (note,) = parsed.notes
+    assert note.startswith(f"SEARCH block 2 was not applied: the line before it, {line!r}, names a file")
+
+
+@pytest.mark.parametrize("line", ["Then clip it with np.clip:", "Also in model.py (same file):", "Next:"])
+def test_prose_between_blocks_that_names_no_other_file_continues_the_file(line: str) -> None:
+    parsed = parse_answer(sr("model.py", "X = 1", "X = 2") + f"\n{line}\n" + sr("", "Y = 1", "Y = 2")[1:])
+    assert [(e.number, e.path) for e in parsed.edits] == [(1, "model.py"), (2, "model.py")]
+    assert parsed.notes == ()
+
+
 def test_two_files_in_one_fence() -> None:
     text = '```\nmodel.py\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE\nparams.json\n<<<<<<< SEARCH\n{}\n=======\n{"x": 1}\n>>>>>>> REPLACE\n```'
     assert [e.path for e in parse_answer(text).edits] == ["model.py", "params.json"]
