@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -45,6 +47,20 @@ def write_competition(
     if grade_py is not None:
         (root / "grade.py").write_text(grade_py, encoding="utf-8")
     return root
+
+
+def strop_mle(
+    home: Path, *args: str, cwd: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`strop mle ARGS` run as a user runs it (its own process, its own STROP_HOME), output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli", "mle", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "STROP_HOME": str(home)},
+        cwd=cwd,
+    )
 
 
 def write_csv(path: Path, header: list[str], rows: list[tuple[object, ...]] | list[list[object]]) -> Path:

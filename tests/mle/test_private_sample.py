@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from agent.domains.mle.competition import CompetitionError, load_competition
-from tests.mle.conftest import write_competition
+from tests.mle.conftest import strop_mle, write_competition
 from tests.mle.test_run_refusals import diabetes
 
 
@@ -77,26 +75,7 @@ def test_mle_run_refuses_a_private_sample_submission_in_one_line(tmp_path: Path)
         text.replace("prepared/public/sample_submission.csv", "prepared/private/test.csv"), encoding="utf-8"
     )
     out = tmp_path / "w"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "agent.cli",
-            "mle",
-            "run",
-            str(root),
-            "--time",
-            "25s",
-            "-n",
-            "1",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "STROP_HOME": str(tmp_path / "h")},
-    )
+    done = strop_mle(tmp_path / "h", "run", str(root), "--time", "25s", "-n", "1", "--out", str(out))
     assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
     assert done.stderr.count("\n") == 1 and "the sample submission is the answers" in done.stderr, done.stderr
     assert not out.exists()

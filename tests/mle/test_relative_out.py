@@ -7,9 +7,6 @@ grader ran", and a `return 1/0` grader went through to fail every experiment (ex
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +17,7 @@ from agent.domains.mle.grading import GraderError
 from agent.domains.mle.scorer import REFUSED
 from agent.domains.mle.workfolder import prepare_task
 from sandbox.execution import Execution
+from tests.mle.conftest import strop_mle
 from tests.mle.test_run_refusals import DIABETES, diabetes
 
 CRASHES = "def grade(submission, answers):\n    return 1 / 0\n"
@@ -38,28 +36,7 @@ def test_the_pre_check_refuses_a_crashing_grader_in_a_relative_folder(
 
 def test_mle_run_with_a_relative_out_refuses_a_crashing_grader_in_one_line(tmp_path: Path) -> None:
     root = diabetes(tmp_path, grade_py=CRASHES)
-    env = {**os.environ, "STROP_HOME": str(tmp_path / "h")}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "agent.cli",
-            "mle",
-            "run",
-            str(root),
-            "--time",
-            "25s",
-            "-n",
-            "1",
-            "--out",
-            "w",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=tmp_path,
-    )
+    done = strop_mle(tmp_path / "h", "run", str(root), "--time", "25s", "-n", "1", "--out", "w", cwd=tmp_path)
     assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
     assert done.stderr.count("\n") == 1 and "ZeroDivisionError" in done.stderr, done.stderr
     assert not (tmp_path / "w").exists()  # no half-made working folder

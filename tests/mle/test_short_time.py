@@ -8,10 +8,7 @@ submission, and `--time 2m` stopped after it with 40% of the time unused.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -19,6 +16,7 @@ import pytest
 
 from agent.domains.mle.competition import load_competition
 from agent.domains.mle.workfolder import FOLDS, prepare_task, timed_folds
+from tests.mle.conftest import strop_mle
 
 ROOT = Path(__file__).resolve().parents[2] / "benchmarks" / "competitions"
 
@@ -52,25 +50,8 @@ def test_a_small_competition_with_a_short_time_ends_with_a_valid_submission(tmp_
     root = tmp_path / "strop-diabetes"
     shutil.copytree(ROOT / "strop-diabetes", root)
     out = tmp_path / "work"
-    env = {**os.environ, "STROP_HOME": str(tmp_path / "home")}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "agent.cli",
-            "mle",
-            "run",
-            str(root),
-            "--time",
-            "45s",
-            "--out",
-            str(out),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
+    done = strop_mle(
+        tmp_path / "home", "run", str(root), "--time", "45s", "--out", str(out), "--json", timeout=120
     )
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
     report = json.loads(done.stdout)
