@@ -56,6 +56,7 @@ CHECKPOINTS = "checkpoints.sqlite"
 OVERRIDES = "overrides.json"
 STOP = "stop"  # `strop stop`'s request, read at each budget decision (`Nodes.decide`)
 STEPS_PER_EXPERIMENT = 16
+UNLIMITED_TURN_STEPS = 10**6  # per attempt, under `turns = "unlimited"`: the run's budgets end it
 
 
 class RunBusyError(UserError):
@@ -147,6 +148,21 @@ def _check_proposer(task: Task) -> None:
         raise UserError(f"task {task.name}: [llm] answers = 'params' needs a [space] table")
 
 
+def _check_turns_bounded(task: Task, time: float | None) -> None:
+    """`turns = "unlimited"` needs a time, token or cost budget: the experiments budget counts
+    attempts, and an attempt under that policy never ends while its turns fail (a model whose
+    edits never apply made 1,775 paid calls in one experiment of a 3-experiment run)."""
+    budget = task.spec.budget
+    if _proposer_kind(task) != "llm" or budget.turns != "unlimited":
+        return
+    if time is None and budget.time is None and budget.tokens is None and budget.cost is None:
+        raise UserError(
+            f'task {task.name}: [budget] turns = "unlimited" needs a time, tokens or cost budget '
+            "(--time, or `time`, `tokens` or `cost` in [budget]): experiments count attempts, and an "
+            'attempt whose turns keep failing never ends under it; or use turns = "fixed" or "dynamic"'
+        )
+
+
 def make_proposer(task: Task, constraints: Any, index: RunIndex) -> Any:
     """`auto`: the LLM proposer when [llm] is configured (and installed), else evolve."""
     kind = _proposer_kind(task)
@@ -202,9 +218,7 @@ def make_context(
             task.spec.budget, turn_history(index, task.name, model), direction=task.evaluator.direction
         )
     planned = (budget.experiments or 1000) + task.spec.constraints.max_rejections
-    turn_steps = 6 * (
-        task.spec.budget.turn_limit + task.spec.budget.extension * task.spec.budget.max_extensions
-    )
+    turn_steps = _turn_steps(turns, task.spec.budget) if turns is not None else 0
     ctx = LoopContext(
         executor=open_executor(executor_spec(task, overrides)),
         run=run,
@@ -217,7 +231,7 @@ def make_context(
         emit=emit,
         parallel=parallel,
         turns=turns,
-        max_steps=planned * (STEPS_PER_EXPERIMENT + (turn_steps if turns else 0)),
+        max_steps=planned * (STEPS_PER_EXPERIMENT + turn_steps),
         concurrency=concurrency,
         schedule=overrides.schedule or task.spec.search.schedule,
         confirm=overrides.confirm if overrides.confirm is not None else task.evaluator.confirm,
@@ -258,6 +272,15 @@ def _check_endpoint(proposer: Any, memory: Any) -> None:
         raise
 
 
+def _turn_steps(turns: Any, budget: Any) -> int:
+    """The loop steps one attempt's turns may take: its policy's real limit (a `p75` limit from
+    history may pass `turn_limit`), with every extension; an unlimited policy is bounded by the
+    run's time, tokens or cost (`_check_turns_bounded`), not by a step count."""
+    if turns.start_limit is None:
+        return UNLIMITED_TURN_STEPS
+    return 6 * (max(turns.start_limit, budget.turn_limit) + budget.extension * budget.max_extensions)
+
+
 def executor_spec(task: Task, overrides: Overrides) -> ExecutorSpec:
     """The command line's executor (kept in the run folder), else the task's `[search]` one."""
     chosen = ExecutorSpec.from_dict(overrides.executor)
@@ -291,6 +314,7 @@ def start_run(
     validate_task(task)
     if proposer is None:
         _check_proposer(task)  # before the run exists: resume could not fix it (it keeps the task)
+        _check_turns_bounded(task, overrides.time)
     run = Run.start(task, home, index, base=base, prepare=overrides.save)
     if created is not None:
         created(run.record.id)
@@ -337,6 +361,8 @@ def resume_run(
             f"run {run.record.id} has spent its experiment budget ({done} of {allowed}): more time alone "
             f"runs nothing; give a new total too (--experiments {done + max(1, allowed)} --time …)"
         )
+    if proposer is None:
+        _check_turns_bounded(run.task, more_time if more_time is not None else overrides.time)
     if more_time is not None:
         overrides.time = _elapsed_so_far(run) + more_time
     if experiments is not None:
@@ -637,6 +663,11 @@ def _drive(
             _stopped_by(error, run)
             raise
         except Exception as error:
+            if _step_guard(error):  # records the run stopped, resumable, rather than an internal error
+                _keep_elapsed(run, elapsed + time.time() - counted_at)
+                guard = UserError(f"the loop passed its step guard ({ctx.max_steps} steps): a bug of strop's")
+                _stopped_by(guard, run)
+                raise guard from None
             if not disk_full(error, places=(Path(run.repo.repo.common_dir), run.folder)):
                 raise
             stopped = (
@@ -664,6 +695,12 @@ def _drive(
             ctx.memory.close()  # never left writing the store while the process exits
             ctx.executor.close()
         lock.release(force=True)
+
+
+def _step_guard(error: Exception) -> bool:
+    from langgraph.errors import GraphRecursionError
+
+    return isinstance(error, GraphRecursionError)
 
 
 def _journal(run: Run) -> Any:
