@@ -572,6 +572,7 @@ class ExperimentRepo:
         When the lane's state says `write_files` changed only tracked files, `commit -a`
         stages them (one git process, and nothing is left to clean); otherwise `add -A`.
         """
+        message = commit_message_text(message)  # it quotes the LLM's idea: no control character in git
         admin, lane = self._lane(lane_path)
         before = _take_state(lane_path, admin)
         # only `write_files` wrote, and only files the commit tracks: `commit -a` stages them all
@@ -738,6 +739,31 @@ def _copy_ignore(root: Path, above: IgnoredPaths) -> Callable[[str, list[str]], 
         return skipped
 
     return ignore
+
+
+def commit_message_text(text: str) -> str:
+    """An experiment's commit message as git keeps it: newlines and tabs kept, a `\\r\\n` a newline,
+    every other control, invisible or format character (C0, DEL, C1 such as CSI `\\x9b` and NEL
+    `\\x85`, a right-to-left override, a zero-width space, U+2028) written as its escape.
+
+    The message quotes the LLM's idea; `git log` prints it raw to the user's terminal, where a
+    CSI would recolour or move, a bidi override reorder, and an invisible character hide text.
+    Whoever compares a record's idea with its commit's message cleans the idea the same way.
+    """
+    import unicodedata
+
+    text = text.replace("\r\n", "\n")
+    if text.isascii() and all(char in "\t\n" or " " <= char <= "~" for char in text):
+        return text
+    shown = []
+    for char in text:
+        if char not in "\t\n" and unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Cs"):
+            code = ord(char)
+            char = (
+                f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+            )
+        shown.append(char)
+    return "".join(shown)
 
 
 def _is_commit_id(text: str) -> bool:

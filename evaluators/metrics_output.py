@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from dataclasses import dataclass
 
 BOM = "\ufeff"
@@ -120,7 +121,9 @@ def parse_json_object(text: str, source: str) -> dict[str, object]:
 def validate_metrics(raw: dict[str, object], primary: str) -> ParsedMetrics:
     """Keep the numeric metrics; the primary one must be present, a real number, and finite."""
     if primary not in raw:
-        names = ", ".join(sorted(raw)) or "none"
+        keys = sorted(raw)
+        names = ", ".join(_key_in_reason(name) for name in keys[:SHOWN_NAMES]) or "none"
+        names += f" and {len(keys) - SHOWN_NAMES} more" if len(keys) > SHOWN_NAMES else ""
         raise MetricsError(f"metric {primary!r} is absent from the evaluator's output (it gave: {names})")
     value = raw[primary]
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -171,6 +174,32 @@ def _kept(raw: dict[str, object], primary: str) -> ParsedMetrics:
 def _key(name: str) -> str:
     """A metric's key in a note: itself when short and printable, else quoted and cut."""
     return name if len(name) <= 40 and name.isprintable() else quoted(name, 40)
+
+
+SHOWN_NAMES = 20
+"""Metric names a reason quotes when the task's metric is absent; the rest are counted."""
+
+
+def _key_in_reason(name: str) -> str:
+    """A metric's key the scorer printed, for a one-line reason: control characters (C0, DEL, C1)
+    dropped, tab, newline and carriage return as spaces, invisible and format characters (a
+    right-to-left override, a zero-width space, U+2028) as their escape, at most 40 characters.
+
+    The reason is kept in the record, and `strop show --json`, memory lessons and prompts quote
+    it: an ESC or a newline in a key reached them all. An invisible character dropped would make
+    `metric 'score' is absent (it gave: score)` read as a contradiction; written `sc\\u200bore`, not.
+    """
+    shown = []
+    for char in name:
+        category = unicodedata.category(char)
+        if char in "\t\n\r":
+            shown.append(" ")
+        elif category in ("Cf", "Zl", "Zp", "Cs"):
+            shown.append(f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}")
+        elif category != "Cc":
+            shown.append(char)
+    text = "".join(shown)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _what(value: object) -> str:

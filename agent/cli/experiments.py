@@ -84,7 +84,9 @@ def eval_command(
     index = _index()
     run = Run.start(task, strop_home(), index)
     if not json_out:
-        out.print(f"run [bold]{run.record.id}[/] · task {task.name} · repo {run.repo.path}")
+        # the task's name and the workspace's path are the user's text: `ws[/x]` is a folder, not markup
+        where = f"task {safe(task.name, one_line=True)} · repo {safe(run.repo.path, one_line=True)}"
+        out.print(f"run [bold]{run.record.id}[/] · {where}")
     with _stopped_by_signals(run.record.id), err.status("evaluating experiment 0 …"):
         record = run.commit_candidate(
             0, None, Candidate(idea="baseline: the workspace as it is", proposer="baseline")
@@ -279,11 +281,11 @@ def log_command(
         if record.id not in view.shown:
             continue
         mark = " [bold yellow]★ best[/]" if best and record.id == best.id else ""
-        line = f"{record.id} {styled_status(record.status)} {_metric_text(record, run.metric)}{mark}  {safe(clip(record.idea, 70))}"
+        line = f"{record.id} {styled_status(record.status)} {_metric_text(record, run.metric)}{mark}  {safe(clip(record.idea, 70), one_line=True)}"
         if record.proposer:  # which proposer made it, and how the LLM was asked (text, structured, params)
             line += f"  [dim]\\[{safe(record.proposer)}{'/' + safe(record.mode) if record.mode else ''}][/]"
         if record.reason and record.status != "ok":
-            line += f"  [dim]({safe(clip(record.reason, 80))})[/]"
+            line += f"  [dim]({safe(clip(record.reason, 80), one_line=True)})[/]"
         for decision in record.decisions:
             line += f"\n[dim]· {safe(decision)}[/]"
         nodes[record.id] = nodes.get(record.parent, tree).add(line)
@@ -355,9 +357,10 @@ def show_command(
     out.print(f"[bold]{record.name}[/] · {record.branch} · {record.commit[:12]}")
     out.print(f"parent: {record.parent if record.parent is not None else _start_of(run)}")
     out.print(
-        f"status: {styled_status(record.status)}" + (f" — {safe(record.reason)}" if record.reason else "")
+        f"status: {styled_status(record.status)}"
+        + (f" — {safe(record.reason, one_line=True)}" if record.reason else "")
     )
-    out.print(f"idea: {safe(record.idea)}")
+    out.print(f"idea: {_indented(safe(record.idea), '      ')}")
     if record.metrics:
         out.print(
             "metrics: "
@@ -397,6 +400,16 @@ def show_command(
         of = f"turn {logged.turns}, " if logged is not record and logged is not None else ""
         out.print(f"[bold]log tail[/] ({of}{safe(log)})")
         out.print(printable(log_tail), markup=False)
+
+
+def _indented(text: str, margin: str) -> str:
+    """`text`'s lines after the first, each behind `margin`: an idea's own lines stay in its block.
+
+    An LLM's idea is several lines; unindented, a line "status: ok" or "★ best of run" in it
+    read as the view's own: none of its lines starts at the left edge (blank ones are kept).
+    """
+    first, *rest = text.split("\n")
+    return "\n".join([first, *(f"{margin}{line}" if line.strip() else "" for line in rest)])
 
 
 def _earlier_turns(repo: Any, record: ExperimentRecord) -> list[ExperimentRecord]:
@@ -496,7 +509,7 @@ def adopt_command(
         err.print(
             f"note: experiment {record.name} was never scored ({record.status.value}{why})", markup=False
         )
-    out.print(done)
+    out.print(printable(done), markup=False)  # it names the workspace and the files written: not markup
 
 
 @app.command("reindex")
@@ -511,11 +524,13 @@ def reindex_command() -> None:
 
     index = RunIndex(strop_home(), rebuild=True)
     if index.moved_aside is not None:
-        err.print(f"the run index was damaged: moved aside to {index.moved_aside}", markup=False)
+        err.print(
+            f"the run index was damaged: moved aside to {printable(index.moved_aside, True)}", markup=False
+        )
     runs, experiments = [], []
     for path in index.known_repos():
         if not (path / ".git").exists():
-            err.print(f"skipping {path}: no longer a git repo")
+            err.print(f"skipping {printable(path, one_line=True)}: no longer a git repo", markup=False)
             continue
         repo = ExperimentRepo.open(path, strop_home())
         for run in repo.read_runs():

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from agent.cli import app
-from agent.cli.render import err, escape, out, plural, print_json
+from agent.cli.render import err, escape, out, plural, print_json, printable, safe
 from agent.cli.run import AddressFlag, ExecutorFlag
 
 mle_app = typer.Typer(
@@ -83,9 +83,12 @@ def grade_command(
 def _print_report(report: dict[str, Any]) -> None:
     """A few lines a person reads: the score, the medal, the thresholds, and why when invalid."""
     direction = "lower" if report["is_lower_better"] else "higher"
-    out.print(f"[bold]{escape(report['competition_id'])}[/] · {report['metric']} ({direction} is better)")
+    # the competition's id and grader name come from its config.yaml, the message from its grader:
+    # shown as written, one line each, never obeyed (markup, terminal escapes)
+    name, metric = safe(report["competition_id"], one_line=True), safe(report["metric"], one_line=True)
+    out.print(f"[bold]{name}[/] · {metric} ({direction} is better)")
     if not report["valid_submission"]:
-        out.print(f"[red]invalid submission[/]: {escape(report['message'])}")
+        out.print(f"[red]invalid submission[/]: {safe(report['message'], one_line=True)}")
     else:
         medal = next((m for m in ("gold", "silver", "bronze") if report[f"{m}_medal"]), None)
         verdict = f"[bold]{medal} medal[/]" if medal else "no medal"
@@ -242,11 +245,13 @@ def _show(outcome: Any, json_out: bool) -> None:
         _print_report(outcome.report.to_json())
         out.print(
             f"run {outcome.run} · {plural(outcome.experiments, 'experiment')} · {outcome.wall_seconds:.0f}s · "
-            f"best {outcome.best_branch or '—'} ({_holdout(outcome)}) · folder {escape(outcome.work_folder)}"
+            f"best {safe(outcome.best_branch or '—', one_line=True)} ({_holdout(outcome)}) · folder "
+            f"{safe(outcome.work_folder, one_line=True)}"
         )
     if outcome.grader_error:  # the competition's fault, as a grader that fails in `strop mle grade`
         err.print(
-            f"strop: {outcome.grader_error} (the report: {outcome.work_folder}/report.json)", markup=False
+            printable(f"strop: {outcome.grader_error} (the report: {outcome.work_folder}/report.json)", True),
+            markup=False,
         )
         raise typer.Exit(2)
     if not outcome.report.valid_submission:
@@ -335,11 +340,14 @@ def report_command(
     if json_out:
         print_json(summary.to_json())
         return
-    width = max([22, *(len(line.competition_id) for line in summary.competitions)])
+    names = {
+        line.competition_id: printable(line.competition_id, one_line=True) for line in summary.competitions
+    }
+    width = max([22, *(len(name) for name in names.values())])
     out.print(f"{'competition':{width}}  runs  gold silver bronze  any  >median  valid  best score")
     for line in summary.competitions:
         best = "—" if line.best_score is None else f"{line.best_score:.6g}"
-        name = f"{line.competition_id:{width}}"  # padded before escaping: markup must not change the width
+        name = f"{names[line.competition_id]:{width}}"  # padded before escaping: markup must not change the width
         out.print(
             f"{escape(name)} {line.runs:5} {line.gold:5} {line.silver:6} "
             f"{line.bronze:6} {line.any_medal:4} {line.above_median:8} {line.valid:6}  {best}"

@@ -123,10 +123,10 @@ def run_command(
         out.print(f"nightly: not started: {busy.holder} holds the nightly lock", markup=False)
         return
     except NightInterrupted as stopped:
-        err.print(interrupted_line(stopped.records, stopped.waiting, str(jobs.path)), markup=False)
+        err.print(_shown(interrupted_line(stopped.records, stopped.waiting, str(jobs.path))), markup=False)
         _end_interrupted()
     except KeyboardInterrupt:  # before any job started
-        err.print(interrupted_line([], [], str(jobs.path)), markup=False)
+        err.print(_shown(interrupted_line([], [], str(jobs.path))), markup=False)
         _end_interrupted()
     if json_out:
         print_json([n.to_dict() for n in tonight.records])
@@ -172,7 +172,7 @@ def _print_nights(nights: list[NightRecord], waiting: list[str]) -> None:
         line += f" · {night.error}" if night.error else ""  # an evaluator's words: shown, never obeyed
         out.print(printable(visible(line), one_line=True), markup=False)
     for name in waiting:
-        out.print(f"{name}: not started · the window closes too soon; still due", markup=False)
+        out.print(_shown(f"{name}: not started · the window closes too soon; still due"), markup=False)
 
 
 @nightly_app.command("list")
@@ -196,16 +196,16 @@ def list_command(
     jobs = load_jobs(jobs_path)
     history = History(strop_home())
     if history.recovered:
-        err.print(f"nightly: {history.recovered}", markup=False)
+        _say(str(history.recovered))
     lines = job_lines(jobs, history, _now(now))
     for line in lines:
-        if line.warning:
-            err.print(f"nightly: warning: {line.name}: {line.warning}", markup=False)
+        if line.warning:  # it quotes the jobs file (a task's path, an evolve job's args): shown, never obeyed
+            _say(f"warning: {line.name}: {line.warning}")
     if json_out:
         print_json([line.to_dict() for line in lines])
         return
     if not lines:
-        out.print(f"{jobs.path}: no jobs", markup=False)
+        out.print(_shown(f"{jobs.path}: no jobs"), markup=False)
     for line in lines:
         last = "no night yet"
         if line.last_night:
@@ -215,10 +215,20 @@ def list_command(
         now_text = f" · {line.due} now" if line.due else ""
         waits = f" · not due: {line.waits}" if line.waits else ""
         out.print(
-            f"{line.name} ({line.kind}: {line.what}) · {line.schedule}{now_text}{waits} · next {line.next_fire} UTC"
-            f" · {last}",
+            _shown(
+                f"{line.name} ({line.kind}: {line.what}) · {line.schedule}{now_text}{waits} · next "
+                f"{line.next_fire} UTC · {last}"
+            ),
             markup=False,
         )
+
+
+def _shown(line: str) -> str:
+    """A line that quotes the jobs file or a night's record (a job's name, task, args, status), as
+    `nightly run` shows its lines: on one line, every control or invisible character an escape."""
+    from agent.report.text import visible
+
+    return printable(visible(line), one_line=True)
 
 
 @nightly_app.command("summary")

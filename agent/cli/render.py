@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
+import unicodedata
 from typing import Any
 
 from rich.console import Console
@@ -76,18 +78,20 @@ def _print_rows(table: Any, console: Console) -> None:
             console.print(f"{column.header}:", cell, soft_wrap=True)  # the terminal wraps it
 
 
-# C0 controls but tab and newline, DEL, C1 controls, and the bidi overrides that reorder what is shown.
-_UNPRINTABLE = dict.fromkeys(
-    [
-        *range(0x00, 0x09),
-        *range(0x0B, 0x20),
-        *range(0x7F, 0xA0),
-        *range(0x202A, 0x202F),
-        *range(0x2066, 0x206A),
-    ]
-)
-# the same, with tab and newline as spaces: for what must stay on its own line (a metric name, a reason)
-_UNPRINTABLE_ONE_LINE = {**_UNPRINTABLE, 0x09: " ", 0x0A: " "}
+_SUSPECT = re.compile(r"[^\t\n\x20-\x7e]")
+"""A character that may be a control or an invisible one: all but tab, newline and printable ASCII."""
+_SUSPECT_ONE_LINE = re.compile(r"[^\x20-\x7e]")
+
+
+def _shown(match: re.Match[str], one_line: bool) -> str:
+    char = match.group()
+    category = unicodedata.category(char)
+    if category == "Cc":  # C0 but tab and newline, DEL, C1: a terminal sequence's ESC, CSI, BEL, \r
+        return " " if one_line and char in "\t\n" else ""
+    if category in ("Cf", "Zl", "Zp", "Cs"):  # format (bidi, zero-width, tags), line and paragraph
+        code = ord(char)  # separators, lone surrogates: written as their escape, as `visible` does
+        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    return char
 
 
 def printable(text: Any, one_line: bool = False) -> str:
@@ -95,10 +99,28 @@ def printable(text: Any, one_line: bool = False) -> str:
 
     Ideas, reasons, metric names, log tails and stored passages are written by code or people
     strop does not trust; an ESC sequence in them would otherwise drive the user's terminal
-    (retitle it, clear it, hide lines, fake output). `one_line` also flattens newlines, so that
-    a name cannot start a line of its own that looks like strop's output.
+    (retitle it, clear it, hide lines, fake output): control characters (C0 but tab and
+    newline, DEL, C1) are dropped, what is left of a sequence is inert text. Invisible and
+    format characters (a right-to-left override, a zero-width space, U+2028, Unicode tags) are
+    shown as their escape (`\\u202e`), as `agent.report.text.visible` does on a page: dropped,
+    `sc\\u202eore` read as `score`, passed, it reversed or hid what follows. `one_line` also
+    flattens newlines and tabs, so that a name cannot start a line of its own that looks like
+    strop's output.
     """
-    return str(text).translate(_UNPRINTABLE_ONE_LINE if one_line else _UNPRINTABLE)
+    text = str(text)
+    if text.isascii() and text.isprintable():
+        return text
+    if one_line:
+        return _SUSPECT_ONE_LINE.sub(_shown_one_line, text)
+    return _SUSPECT.sub(_shown_lines, text)
+
+
+def _shown_lines(match: re.Match[str]) -> str:
+    return _shown(match, one_line=False)
+
+
+def _shown_one_line(match: re.Match[str]) -> str:
+    return _shown(match, one_line=True)
 
 
 def safe(text: Any, one_line: bool = False) -> str:

@@ -605,7 +605,7 @@ def _report(result: Any, index: Any, json_out: bool) -> None:
             table.add_row("confirmation", safe("\n".join(confirmed)))
         if best.final_metrics:
             table.add_row("final (hidden)", f"{shown} = {best.final_metrics.get(metric, float('nan')):.6g}")
-        table.add_row("idea", safe(clip(best.idea, 100)))
+        table.add_row("idea", safe(clip(best.idea, 100), one_line=True))
         table.add_row("branch", best.branch)
         table.add_row("adopt", f"strop adopt {best.name}")
     total = _total(result.records, run)

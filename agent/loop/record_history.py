@@ -171,7 +171,7 @@ def check_commits(
     for (commit, record), text in zip(records.items(), texts, strict=False):
         message = _message(text)
         idea = record.get("idea")
-        if message is not None and isinstance(idea, str) and not _holds_idea(message, idea):
+        if message is not None and isinstance(idea, str) and not _message_holds(message, idea):
             report.problems.append(
                 Problem(
                     f"{run_id}/{record.get('id')}'s idea is not its commit's message ({commit[:12]}): "
@@ -280,6 +280,14 @@ def _message(text: str | None) -> str | None:
     if text is None:
         return None
     return text.split("\n\n", 1)[1] if "\n\n" in text else ""
+
+
+def _message_holds(message: str, idea: str) -> bool:
+    """`_holds_idea`, for a message written as strop writes one now (the idea's control and format
+    characters as escapes: `agent.experiments.commit_message_text`) or as it did before."""
+    from agent.experiments import commit_message_text
+
+    return _holds_idea(message, idea) or _holds_idea(message, commit_message_text(idea))
 
 
 def _holds_idea(message: str, idea: str) -> bool:
