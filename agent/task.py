@@ -89,7 +89,9 @@ class BudgetSpec(_Section):
     )
     time: Duration | None = Field(default=None, description='wall time for the run, e.g. "30m"')
     tokens: int | None = Field(default=None, ge=1, description="LLM tokens for the run")
-    cost: float | None = Field(default=None, gt=0, description="LLM cost for the run, in USD")
+    cost: float | None = Field(
+        default=None, gt=0, allow_inf_nan=False, description="LLM cost for the run, in USD (finite)"
+    )
     turns: TurnPolicy = Field(default="fixed", description="turn policy inside one experiment")
     turn_limit: int = Field(
         default=3, ge=1, description="turns for `fixed`; `p75`/`dynamic` use it until history exists"
@@ -122,6 +124,10 @@ class ProposerSpec(_Section):
     )
 
 
+MAX_PRICE = 1_000_000.0
+"""USD per 1M tokens no model costs ($1 a token): a higher `[llm] price_*` is a typo, refused."""
+
+
 class LLMSpec(_Section):
     base_url: str = Field(description="an OpenAI-compatible endpoint, e.g. http://localhost:11434/v1")
     model: str = Field(min_length=1)
@@ -130,8 +136,13 @@ class LLMSpec(_Section):
     max_tokens: int = Field(default=4096, ge=16)
     request_timeout: Duration = Field(default=120.0)
     max_retries: int = Field(default=4, ge=0)
-    price_input: float = Field(default=0.0, ge=0, description="USD per 1M input tokens")
-    price_output: float = Field(default=0.0, ge=0, description="USD per 1M output tokens")
+    # finite and at most $1M per 1M tokens: `inf` showed "$inf" and crashed every budgeted call
+    price_input: float = Field(
+        default=0.0, ge=0, le=MAX_PRICE, allow_inf_nan=False, description="USD per 1M input tokens"
+    )
+    price_output: float = Field(
+        default=0.0, ge=0, le=MAX_PRICE, allow_inf_nan=False, description="USD per 1M output tokens"
+    )
     context: int | None = Field(
         default=None,
         ge=256,

@@ -52,6 +52,7 @@ The pieces it is built from live in their own modules: the message and reply typ
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import re
@@ -87,9 +88,13 @@ from agent.llm.tokens import (
     believed_usage,
     estimate_prompt_tokens,
     estimate_tokens,
+    least_tokens,
     price,
+    prompt_tokens_bound,
+    prompt_tokens_least,
     prompt_tokens_most,
     prompt_tokens_upper,
+    usage_counts,
 )
 from agent.records import Cost
 from agent.task import LLMSpec
@@ -118,6 +123,7 @@ NO_KEY = "strop-no-key"  # sent when the key variable is unset: local endpoints 
 MAX_REPLY_CHARS = 400_000
 MIN_ANSWER_TOKENS = 16  # below this, a request is not worth sending
 FINISH_GRACE = 2.0  # seconds a stream may stay open after its finish reason, for the usage or [DONE]
+MAX_RETRY_AFTER = 7 * 86_400.0  # seconds: a longer `Retry-After` (or `inf`) is not a wait a server can mean
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -151,6 +157,10 @@ class LLMClient:
         self.context: int | None = getattr(spec, "context", None)  # tokens; learned from overflow errors
         self.dropped: set[str] = set()  # optional parameters this endpoint refused: no longer sent
         self.system_role = True  # False once the endpoint's chat template refused the system role
+        # the most prompt tokens the server counted per token of `prompt_tokens_upper`, over this
+        # client's calls (None until it reported one it was believed): budgets plan with it
+        self.prompt_ratio: float | None = None
+        self._ratio_lock = threading.Lock()
         # where each attempt's prompt is reserved before it is sent (`agent.llm.journal`): a run's
         # loop sets it, so a call cut by a crash is still counted; None: nothing is written
         self.journal: Any = None
@@ -199,6 +209,12 @@ class LLMClient:
 
         Raises `LLMContextOverflow` (not sent: shrink the prompt) or `LLMBudgetSpent` (not sent: stop)
         when not even `MIN_ANSWER_TOKENS` fit.
+
+        The context window is planned with the prompt's generous estimate (`prompt_tokens_upper`):
+        an overflow is an error the server names, and the prompt is fitted again. The token and
+        cost budgets are planned with `budget_prompt_tokens`, an upper bound on what the server
+        will count, so a budget is not overshot by the prompt's miscount (a server counting a
+        1,950-character prompt as 1,000 tokens where chars/3 said 650 spent 1,050 of 900).
         """
         prompt = prompt_tokens_upper(messages)
         allowed = self.spec.max_tokens
@@ -210,24 +226,45 @@ class LLMClient:
                     f"window of {self.where}; not sent",
                     limit=self.context,
                 )
+        most = self.budget_prompt_tokens(messages)
         if tokens_left is not None:
-            allowed = min(allowed, tokens_left - prompt)
+            allowed = min(allowed, tokens_left - most)
             if allowed < MIN_ANSWER_TOKENS:
                 raise LLMBudgetSpent(
                     f"token budget: {tokens_left} tokens left cannot pay for a prompt of about {prompt} "
-                    f"tokens and an answer of {MIN_ANSWER_TOKENS}; not sent"
+                    f"tokens (at most {most}, a token per byte) and an answer of {MIN_ANSWER_TOKENS}; not sent"
                 )
         if usd_left is not None and (self.spec.price_input or self.spec.price_output):
-            prompt_usd = prompt * self.spec.price_input / 1e6
+            prompt_usd = most * self.spec.price_input / 1e6
             per_token = self.spec.price_output / 1e6
             room = (usd_left - prompt_usd) / per_token if per_token else (1e9 if usd_left > prompt_usd else 0)
-            allowed = min(allowed, int(room))
+            # a price or budget past float's range (the task file refuses inf) must not crash `int`
+            allowed = min(allowed, int(room) if math.isfinite(room) else (allowed if room > 0 else 0))
             if allowed < MIN_ANSWER_TOKENS:
                 raise LLMBudgetSpent(
                     f"cost budget: ${usd_left:.4f} left cannot pay for a prompt of about {prompt} tokens "
-                    f"and an answer of {MIN_ANSWER_TOKENS}; not sent"
+                    f"(at most {most}, a token per byte) and an answer of {MIN_ANSWER_TOKENS}; not sent"
                 )
         return allowed
+
+    def budget_prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        """The most prompt tokens the server may count for `messages`, as budgets plan them.
+
+        Until this endpoint has counted a prompt, a true bound: a token per byte of the prompt
+        (`prompt_tokens_bound`), which holds for every tokenizer. It is 3-4 times the real count,
+        so once the server has counted prompts, `prompt_tokens_upper` scaled by the largest
+        ratio of its counts to that estimate seen so far (`prompt_ratio`), within the byte bound:
+        a learned ratio alone is unknown on the first call and a fixed chars/3 is low for some
+        tokenizers (digits one by one, Chinese, 32k vocabularies); the bytes alone would leave up
+        to two thirds of a prompt's size of every budget unspent, and refuse a 3,000-token budget
+        a 1,000-token prompt. A later prompt whose ratio is higher than every earlier one's may
+        still overshoot by that difference; prompts of one run share most of their text.
+        """
+        bound = prompt_tokens_bound(messages)
+        ratio = self.prompt_ratio
+        if ratio is None:
+            return bound
+        return min(bound, math.ceil(prompt_tokens_upper(messages) * max(1.0, ratio)))
 
     def complete(
         self,
@@ -333,17 +370,20 @@ class LLMClient:
                             f"no reply after {attempts} attempt(s) ({failures[-1]}) from {self.where}"
                         )
                     ) from None
+                # `Retry-After: inf` (or a year) is not a wait a server can mean: as if absent, like a
+                # malformed one; else a run without a time budget was stopped "by the time budget"
+                asked_wait = error.retry_after
+                if asked_wait is not None and not (
+                    math.isfinite(asked_wait) and asked_wait <= MAX_RETRY_AFTER
+                ):
+                    asked_wait = None
                 with self._rng_lock:
-                    wait = self.backoff.delay(attempts, self._rng, error.retry_after)
+                    wait = self.backoff.delay(attempts, self._rng, asked_wait)
                 # the server's own ask, uncapped: a Retry-After past the deadline means no answer in time,
                 # whatever shorter wait the cap would have us try first
-                needed = max(wait, error.retry_after or 0.0)
-                if needed >= deadline.left():
-                    asked = (
-                        f"; the endpoint asks to wait {error.retry_after:.0f}s"
-                        if error.retry_after is not None
-                        else ""
-                    )
+                needed = max(wait, asked_wait or 0.0)
+                if deadline.at is not None and needed >= deadline.left():
+                    asked = f"; the endpoint asks to wait {asked_wait:.0f}s" if asked_wait is not None else ""
                     raise fail(
                         LLMOutOfTime(
                             f"the run's time budget ends before the next retry ({failures[-1]}) of "
@@ -517,24 +557,39 @@ class LLMClient:
         An attempt refused by status (no stream opened) generated nothing and counts none. A
         usage claiming more completion tokens than `max_tokens` (the attempt's), or more prompt
         tokens than the prompt can hold, is counted at that bound, marked estimated: the server's
-        number was not believed.
+        number was not believed. Nor is one claiming fewer than the text must cost (a prompt
+        below a token per 16 characters, 0 completion tokens for an answer), or a running usage
+        (sent before the finish reason, never followed by the final one) below the answer's
+        estimate: the estimate is counted, marked estimated.
         """
-        usage = believed_usage(stream.usage, max_tokens, prompt_tokens_most(messages))
+        # llama.cpp, vLLM, Ollama and OpenAI send one chunk per token, but a server may send many
+        # tokens a chunk (one chunk of 90,000 characters), and a stream cut short may have lost its
+        # last pieces: the larger of the two counts; but never more than the attempt allowed: the
+        # server stops at `max_tokens` (a reply of 512 tokens was counted 682 by the text's estimate)
+        written = estimate_tokens(stream.text) if stream.chunks else 0
+        guess = (
+            estimate_prompt_tokens(messages),
+            min(max(stream.chunks, written) + stream.thinking_tokens, max_tokens),
+        )
+        # a count below what the text must cost is not believed (0 prompt tokens, 0 completion tokens
+        # for an answer that came), nor a running usage (one before the finish) below the estimate
+        least_completion = least_tokens(stream.chars) + least_tokens(stream.thinking_chars)
+        least = (prompt_tokens_least(messages), least_completion if stream.usage_final else guess[1])
+        usage = believed_usage(
+            stream.usage, max_tokens, prompt_tokens_most(messages), least=least, estimate=guess
+        )
         if usage is not None:
             prompt, completion = usage.prompt, usage.completion
+            if prompt == usage_counts(stream.usage)[0] and prompt > 0:  # the server's own count, believed
+                with self._ratio_lock:
+                    ratio = prompt / prompt_tokens_upper(messages)
+                    self.prompt_ratio = max(ratio, self.prompt_ratio or 0.0)
             usd = price(prompt, completion, self.spec)
             return Cost(prompt, completion, usd, calls=1, estimated=usage.estimated)
         # a usage no server could mean (negative, fractional, NaN, text, past 10M) is not believed: estimated
         if failed and not stream.opened.is_set() and not stream.cancelled:
             return Cost(calls=1)
-        prompt = estimate_prompt_tokens(messages)
-        # llama.cpp, vLLM, Ollama and OpenAI send one chunk per token, but a server may send many
-        # tokens a chunk (one chunk of 90,000 characters), and a stream cut short may have lost its
-        # last pieces: the larger of the two counts
-        estimate = estimate_tokens(stream.text) if stream.chunks else 0
-        # but never more than the attempt allowed: the server stops at `max_tokens` (a reply of
-        # 512 tokens was counted 682 by the text's estimate)
-        completion = min(max(stream.chunks, estimate) + stream.thinking_tokens, max_tokens)
+        prompt, completion = guess
         return Cost(
             prompt, completion, price(prompt, completion, self.spec), calls=1, estimated=prompt + completion
         )

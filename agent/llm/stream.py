@@ -34,6 +34,9 @@ class ReplyStream:
         self.finish = ""
         self.finished_at: float | None = None  # monotonic time the finish reason came
         self.usage: Any = None
+        self.usage_final = (
+            False  # the usage came in or after the finish chunk: the answer's, not a running one
+        )
         self.model = ""
         self.handle: Any = None  # the openai Stream, once the headers came
         self.cancelled = False  # strop closed it before the model finished
@@ -78,20 +81,28 @@ class ReplyStream:
         self.model = str(data.get("model") or "")
         self.tools = tool_names(message.get("tool_calls") if isinstance(message, dict) else None)
         self.usage = data.get("usage")
+        self.usage_final = self.usage is not None
 
     def take(self, chunk: Any) -> None:
-        """Fold one streamed chunk in: text, finish reason, usage, model."""
+        """Fold one streamed chunk in: text, finish reason, usage, model.
+
+        A usage before the finish reason is a running count (vLLM's `continuous_usage_stats` sends
+        one with every chunk): kept, but final (`usage_final`) only when it came in or after the
+        finish chunk.
+        """
         self.model = str(getattr(chunk, "model", "") or self.model)
+        choices = getattr(chunk, "choices", None) or []
+        if choices:
+            self._take_choice(choices[0])
         usage = getattr(chunk, "usage", None)
         if usage is None:  # Groq streams its usage in `x_groq`
             groq = getattr(chunk, "x_groq", None)
             usage = groq.get("usage") if isinstance(groq, Mapping) else None
         if usage is not None:
             self.usage = usage
-        choices = getattr(chunk, "choices", None) or []
-        if not choices:
-            return
-        choice = choices[0]
+            self.usage_final = bool(self.finish)
+
+    def _take_choice(self, choice: Any) -> None:
         delta = getattr(choice, "delta", None)
         content = getattr(delta, "content", None) if delta is not None else None
         reasoning = [getattr(delta, name, None) for name in ("reasoning_content", "reasoning")]
@@ -122,13 +133,14 @@ class ReplyStream:
 
     @property
     def complete(self) -> bool:
-        """The answer is whole: its finish reason and its usage came.
+        """The answer is whole: its finish reason and its final usage came (in or after the finish chunk).
 
         Nothing after them matters (`[DONE]` included): a server that never sends it, or never
         closes the stream, must not cost a timeout and a retry of an answer already had. (A
-        finish reason without usage is given a grace instead: the client's `FINISH_GRACE`.)
+        finish reason without a final usage, none or only running ones, is given a grace
+        instead: the client's `FINISH_GRACE`; a running usage is not the answer's count.)
         """
-        return bool(self.finish) and self.usage is not None
+        return bool(self.finish) and self.usage_final
 
 
 def tool_names(calls: object) -> list[str]:

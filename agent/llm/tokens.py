@@ -6,7 +6,9 @@ past `MAX_CALL_TOKENS`), estimated without the model's tokenizer and marked `est
 server claiming more completion tokens than the `max_tokens` it was sent, or more prompt
 tokens than the prompt can hold (`prompt_tokens_most`), is believed only up to that bound,
 and the capped count is marked `estimated` (`believed_usage`): no model may write or read
-more, and a budget must not end on a broken counter.
+more, and a budget must not end on a broken counter. Nor may a budget never end on one: a
+count below what the text must cost (`least_tokens`: a prompt of 0 tokens, or 0 completion
+tokens for an answer that came) is not believed either; the estimate is counted, marked too.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ REPLY_FRAMING = 3  # and before the answer: <|im_start|>assistant\n
 MAX_CALL_TOKENS = 10_000_000
 """More tokens than any context window holds: a usage above it is a hostile or broken server's."""
 PROMPT_SLACK = 8192  # tokens a server may add to a prompt: its own system prompt, tool definitions
+MOST_CHARS_PER_TOKEN = 16
+"""More characters than a token holds on average over any prompt or answer strop sends or reads:
+code and prose average 3-5 a token, and only long runs of spaces or of one symbol merge further."""
 
 
 def price(prompt_tokens: int, completion_tokens: int, spec: LLMSpec) -> float:
@@ -61,8 +66,32 @@ def estimate_prompt_tokens(messages: Sequence[ChatMessage]) -> int:
 
 
 def prompt_tokens_upper(messages: Sequence[ChatMessage]) -> int:
-    """A generous estimate of a prompt's tokens (chars/3 plus framing): for fitting it under limits."""
+    """A generous estimate of a prompt's tokens (chars/3 plus framing): for fitting it under limits.
+
+    Not a bound: a tokenizer may count more (digits one by one, Chinese, symbols); a budget
+    plans with `prompt_tokens_bound`."""
     return sum(len(m.content) // 3 + 8 for m in messages) + 8
+
+
+def prompt_tokens_bound(messages: Sequence[ChatMessage]) -> int:
+    """The most tokens a prompt's own text can be: a token holds at least one UTF-8 byte, plus the chat
+    template's framing (and never below `prompt_tokens_upper`). What a server adds itself is not in it
+    (`prompt_tokens_most` allows for that)."""
+    text = sum(len(m.content.encode("utf-8", "replace")) + MESSAGE_FRAMING for m in messages)
+    return max(text + REPLY_FRAMING, prompt_tokens_upper(messages))
+
+
+def least_tokens(chars: int) -> int:
+    """The fewest tokens a text of `chars` characters can be counted: one per `MOST_CHARS_PER_TOKEN` (0 for none)."""
+    return -(-max(0, chars) // MOST_CHARS_PER_TOKEN)
+
+
+def prompt_tokens_least(messages: Sequence[ChatMessage]) -> int:
+    """The fewest tokens a prompt can be counted: its messages' `least_tokens`, and at least one.
+
+    The chat template's framing is left out: a server may count it or not, and may fold one
+    message into another; what no server can do is read a prompt's text for free."""
+    return max(1, sum(least_tokens(len(m.content)) for m in messages)) if messages else 0
 
 
 @dataclass(frozen=True)
@@ -71,27 +100,42 @@ class Usage:
 
     prompt: int
     completion: int
-    estimated: int = 0  # of these, the ones counted at a bound because the server claimed more
+    # of these, the ones counted at a bound or estimated: the server's count was not believable
+    estimated: int = 0
 
 
-def believed_usage(usage: Any, max_tokens: int | None = None, max_prompt: int | None = None) -> Usage | None:
-    """The server's `usage` when both counts are ones a server could mean, capped at the bounds given.
+def believed_usage(
+    usage: Any,
+    max_tokens: int | None = None,
+    max_prompt: int | None = None,
+    *,
+    least: tuple[int, int] = (0, 0),
+    estimate: tuple[int, int] = (0, 0),
+) -> Usage | None:
+    """The server's `usage` when both counts are ones a server could mean, kept within the bounds given.
 
     None when there is no usage, or a count is missing, negative, fractional or absurd: then
     the call's tokens are estimated instead. A completion past `max_tokens` (the request's) or
     a prompt past `max_prompt` (`prompt_tokens_most`) is counted at that bound, marked estimated.
+    A count below its `least` (prompt, completion: what the text must cost, `prompt_tokens_least`
+    and `least_tokens`) is not believed either: the larger of it and its `estimate` is counted,
+    marked estimated. A server reporting 0 tokens for every call would otherwise spend no budget.
     """
     if usage is None:
         return None
     prompt, completion = usage_counts(usage)
     if prompt is None or completion is None:
         return None
-    estimated = 0
+    guessed_prompt = guessed_completion = False  # counted at a bound or estimated, not as reported
+    if completion < least[1]:
+        completion, guessed_completion = max(completion, estimate[1], least[1]), True
     if max_tokens is not None and completion > max_tokens:
-        completion = estimated = max_tokens
+        completion, guessed_completion = max_tokens, True
+    if prompt < least[0]:
+        prompt, guessed_prompt = max(prompt, estimate[0], least[0]), True
     if max_prompt is not None and prompt > max_prompt:
-        prompt = max_prompt
-        estimated += max_prompt
+        prompt, guessed_prompt = max_prompt, True
+    estimated = (prompt if guessed_prompt else 0) + (completion if guessed_completion else 0)
     return Usage(prompt, completion, estimated)
 
 

@@ -647,14 +647,14 @@ class LLMProposer:
     def _worst_case(self, messages: list[ChatMessage], max_tokens: int | None) -> Hold:
         """The most a call can spend: the prompt's generous estimate and the longest answer it may get."""
         spec = self.client.spec
-        prompt = prompt_tokens_upper(messages)
+        prompt = self.client.budget_prompt_tokens(messages)  # as the client plans the call's budget
         answer = (
             spec.max_tokens
             if max_tokens is None
             else min(spec.max_tokens, max(MIN_ANSWER_TOKENS, max_tokens))
         )
         if self.client.context is not None:
-            answer = min(answer, max(0, self.client.context - prompt))
+            answer = min(answer, max(0, self.client.context - prompt_tokens_upper(messages)))
         # one token more in dollars: the client's division must not round the answer down by one
         return Hold(prompt + answer, price(prompt, answer + 1, spec))
 

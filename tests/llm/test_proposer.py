@@ -164,20 +164,21 @@ def test_turn_two_shows_the_previous_turns_error(task: Task, server: ScriptedSer
 def test_an_edit_that_does_not_apply_is_sent_back_with_the_closest_lines(
     task: Task, server: ScriptedServer
 ) -> None:
-    server.add(Reply.text(sr("model.py", "DEPTH = 30", "DEPTH = 4"), 100, 10), Reply.text(GOOD, 200, 20))
+    # prompt counts a real prompt can have: a count below a token per 16 characters is not believed
+    server.add(Reply.text(sr("model.py", "DEPTH = 30", "DEPTH = 4"), 1000, 10), Reply.text(GOOD, 2000, 20))
     candidate = proposer(task).propose(request(task))
     assert candidate.files == {"model.py": MODEL.replace("DEPTH = 3", "DEPTH = 4")}
     followup = (server.completions[1].body or {})["messages"]
     assert [m["role"] for m in followup] == ["system", "user", "assistant", "user"]
     assert "SEARCH block 1 for model.py did not match" in followup[3]["content"]
     assert "1 | DEPTH = 3" in followup[3]["content"]
-    assert candidate.cost.prompt_tokens == 300 and candidate.cost.calls == 2
+    assert candidate.cost.prompt_tokens == 3000 and candidate.cost.calls == 2
     assert any(d.startswith("llm: (sent back) did not apply: SEARCH block 1") for d in candidate.decisions)
 
 
 def test_edits_that_never_apply_give_no_files_and_the_reason(task: Task, server: ScriptedServer) -> None:
     bad = sr("model.py", "WIDTH = 9", "WIDTH = 10")
-    server.add(Reply.text(bad, 10, 5), Reply.text(bad, 10, 5))
+    server.add(Reply.text(bad, 1000, 30), Reply.text(bad, 1000, 30))
     candidate = proposer(task).propose(request(task))
     assert candidate.files == {}
     reason = no_edit_reason(candidate)
@@ -185,7 +186,7 @@ def test_edits_that_never_apply_give_no_files_and_the_reason(task: Task, server:
         "no edit applied (SEARCH block 1 for model.py did not match"
     )
     assert candidate.decisions[-1].startswith(NO_EDIT)
-    assert candidate.cost.calls == 2 and candidate.cost.tokens == 30
+    assert candidate.cost.calls == 2 and candidate.cost.tokens == 2060
 
 
 def test_no_code_at_all(task: Task, server: ScriptedServer) -> None:
