@@ -93,7 +93,7 @@ def _adopt(repo: ExperimentRepo, record: ExperimentRecord, squash: bool, allow_c
             else f"the workspace {repo.workspace} has uncommitted changes ({shown(changed)}): commit or stash "
             "them before adopting"
         )
-    if not allow_config_files and (found := _tool_config_changes(repo, record.commit)):
+    if not allow_config_files and (found := _tool_config_changes(repo, record.commit, _task_file(repo, record))):
         raise WorkspaceError(
             f"experiment {record.name} changes files that make tools run code on your machine or CI "
             f"({shown(found)}): nothing was adopted; if you have read them and trust them, "
@@ -433,13 +433,25 @@ def _write(path: Path, blob: git.Blob) -> None:
         os.fchmod(file.fileno(), blob.mode & 0o777)
 
 
-def _tool_config_changes(repo: ExperimentRepo, commit: str) -> list[str]:
-    """The paths `commit` changes that configure tools (`TOOL_CONFIG`), against where it left the
-    branch it would be merged into; against nothing when the two share no history."""
+def _tool_config_changes(repo: ExperimentRepo, commit: str, task_file: str | None = None) -> list[str]:
+    """The paths `commit` changes that configure tools (`TOOL_CONFIG`), or are the run's own task
+    file (`task_file`, relative to the repo, whatever its name), against where it left the branch
+    it would be merged into; against nothing when the two share no history."""
     into = MANAGED_BRANCH if repo.managed else "HEAD"
     base = repo.git.merge_base(into, commit, with_exceptions=False) or _EMPTY_TREE
     names = repo.git.diff("--name-only", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", base, commit)
-    return sorted(name for name in names.split("\0") if name and tool_config(name))
+    return sorted(name for name in names.split("\0") if name and (tool_config(name) or name == task_file))
+
+
+def _task_file(repo: ExperimentRepo, record: ExperimentRecord) -> str | None:
+    """The run's task file relative to the repo, when it lies in it: the judge's own configuration
+    (its scorer, sandbox, mounts, direction), which an experiment must not bring in unasked."""
+    root = repo.workspace if repo.managed else Path(repo.path)  # what the diff's names are relative to
+    try:
+        path = Path(repo.read_run(record.run).task_path).resolve()
+        return path.relative_to(root.resolve()).as_posix()
+    except (NotFoundError, ValueError, OSError):  # an unreadable record is a ValueError too
+        return None
 
 
 def _applied(branch: str, folder: Path, written: list[str], removed: list[str]) -> str:

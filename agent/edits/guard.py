@@ -39,6 +39,8 @@ TOOL_CONFIG: dict[str, str] = {
     "mise.toml": "hooks and tasks mise runs on entering the folder",
     ".devcontainer/": "devcontainer.json's postCreateCommand, run when the folder is opened in a container",
     ".vscode/": "tasks.json, settings.json: commands VS Code runs on opening the folder, tools it starts",
+    "task.toml": "a strop task: the commands, sandbox, mounts and scorer the next `strop run` of it uses",
+    "jobs.toml": "strop nightly jobs: the tasks and searches `strop nightly run` starts",
 }
 """Paths that make a tool run code on the user's machine or CI, with what each runs.
 

@@ -212,7 +212,7 @@ class LLMProposer:
         self.prompts = prompts or Prompts()
         self.edit_retries = edit_retries
         self.transcript_dir = transcript_dir
-        self.protected = tuple(task.evaluator.files)
+        self.protected = tuple(task.evaluator.files) + _task_file_inside(task)
         self.limits: Callable[[], Limits] = Limits  # the loop replaces it with the run's live limits
         self._cap: int | None = None  # prompt tokens allowed after an overflow that named no window
         self._streak: tuple[str, int] = ("", 0)  # the last error kind and how often in a row
@@ -759,3 +759,13 @@ def _call_failed(candidate: Candidate, error: LLMError) -> None:
         return
     candidate.idea = "the model call failed"
     candidate.decisions.append(NO_EDIT + cap(f"the model call failed: {error}"))
+
+
+def _task_file_inside(task: Task) -> tuple[str, ...]:
+    """The task file's path in the workspace, when it lies there (`strop init` puts it there): the
+    judge's configuration (scorer, sandbox, mounts, direction) is no file an answer may write,
+    whatever its name (`task.toml` is refused as a tool's configuration anyway)."""
+    try:
+        return (task.path.resolve().relative_to(task.workspace.resolve()).as_posix(),)
+    except (ValueError, OSError):
+        return ()

@@ -36,6 +36,8 @@ def _reply(path: str) -> str:
         (".gitmodules", "a '.gitmodules' file"),
         (".gitattributes", "a '.gitattributes' file"),
         (".git/hooks/pre-commit", "under '.git/'"),
+        ("task.toml", "a 'task.toml' file"),  # a strop task: its scorer, sandbox, mounts
+        ("nightly/jobs.toml", "a 'jobs.toml' file"),
     ],
 )
 def test_a_reply_writing_a_tool_s_configuration_is_refused_as_feedback(

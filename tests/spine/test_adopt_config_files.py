@@ -91,3 +91,39 @@ def test_adopt_into_a_plain_folder_refuses_an_envrc(tmp_path: Path, cli) -> None
     assert not (folder / "sub").exists() and (folder / "v").read_text() == "3"
     assert cli("adopt", f"{run.record.id}/1", "--allow-config-files").code == 0
     assert (folder / "sub" / ".envrc").exists() and (folder / "v").read_text() == "1"
+
+
+def _task_inside(make_workspace, name: str):  # type: ignore[no-untyped-def]
+    """The workspace with its task file inside it, committed, as `strop init` writes one."""
+    ws = make_workspace(value="0.1")
+    inside = ws.path / name
+    inside.write_text(ws.task.read_text().replace(f'workspace = "{ws.path}"', 'workspace = "."'))
+    git(ws.path, "add", "-A")
+    git(ws.path, "commit", "-qm", "task")
+    return ws, inside
+
+
+def test_adopt_refuses_an_experiment_that_rewrites_the_runs_own_task_file(make_workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    """An LLM edit of the task file inside the workspace (direction flipped, `mounts = ["/root"]`)
+    was merged into the user's task by adopt, unasked: the judge's configuration, whatever its name."""
+    ws, inside = _task_inside(make_workspace, "mine.toml")
+    hostile = inside.read_text().replace('direction = "maximize"', 'direction = "minimize"')
+    run = _run(inside, {"value.txt": "0.9", "mine.toml": hostile})
+    before = ws.snapshot()
+    refused = cli("adopt", f"{run.record.id}/1")
+    assert refused.code == 2, refused
+    assert "(mine.toml): nothing was adopted" in " ".join(refused.stderr.split()), refused.stderr
+    assert ws.snapshot() == before
+
+
+def test_the_llm_may_not_write_the_runs_own_task_file(make_workspace) -> None:  # type: ignore[no-untyped-def]
+    from agent.edits import PathGuard, apply_edits, parse_answer, reader
+    from agent.proposers.llm import _task_file_inside
+
+    ws, inside = _task_inside(make_workspace, "mine.toml")
+    task = load_task(inside)
+    assert _task_file_inside(task) == ("mine.toml",)
+    answer = parse_answer("Flip it.\n\n```toml path=mine.toml\n[task]\nname = 'x'\n```\n")
+    guard = PathGuard(ws.path, tuple(task.evaluator.files) + _task_file_inside(task))
+    outcome = apply_edits(answer.edits, reader(ws.path), guard)
+    assert outcome.files == {} and [problem.path for problem in outcome.refused] == ["mine.toml"]
