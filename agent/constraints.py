@@ -46,6 +46,9 @@ if TYPE_CHECKING:
     from agent.deadline import Deadline
 
 
+MARGINS = (1e-12, 1e-9, 1e-6, 1e-3)  # by which `Constraints._inward` tightens the rules, in turn
+
+
 class Outcome(enum.StrEnum):
     OK = "ok"
     VIOLATED = "violated"
@@ -136,10 +139,11 @@ class Constraints:
         left = math.inf if self.deadline is None else self.deadline.left()
         return max(1, min(cap, int(left * 1000))) if math.isfinite(left) else max(1, cap)
 
-    def compiled(self) -> Formula:
-        """The space and rules in a new Z3 context (see the module docstring for why new)."""
+    def compiled(self, activity: Mapping[str, bool] | None = None, margin: float = 0.0) -> Formula:
+        """The space and rules in a new Z3 context (see the module docstring for why new);
+        `activity` and `margin` as `Formula` takes them."""
         try:
-            return Formula(self.space, self.rules)
+            return Formula(self.space, self.rules, activity=activity, margin=margin)
         except RecursionError:  # `parse` bounds a rule's depth; a deep caller's stack may still run out
             raise ConstraintError("the rules are too deeply nested to compile: split them") from None
 
@@ -151,7 +155,9 @@ class Constraints:
             return Check(Outcome.VIOLATED, violated=bounds) if bounds else Check(Outcome.OK)
         from agent.smt import z3
 
-        compiled = self.compiled()
+        # which parameters are active is Python's word (`Space.activity`), the word the point was
+        # built and is written by: a rule on a parameter the candidate gets is never skipped
+        compiled = self.compiled(activity=self.space.activity(point))
         solver = z3.Solver(ctx=compiled.ctx)
         solver.set("timeout", self.ms(self.timeout_ms))
         solver.add(*compiled.fix(point))
@@ -225,7 +231,7 @@ class Constraints:
         if repaired is None:
             return Repair(None, reason="Z3 could not find a repair within the time limit (unknown)")
         if not self.check(repaired).passed:  # rounded to floats off a boundary (e.g. x = y = √0.2)
-            repaired = self._on_floats(compiled, repaired) or repaired
+            repaired = self._on_floats(compiled, repaired) or self._inward(point, repaired) or repaired
         repaired = self._restore(point, repaired)
         verdict = self.check(repaired)
         if not verdict.passed:
@@ -286,7 +292,11 @@ class Constraints:
                 solver.add(var >= exact(current[rest.name] - hair, compiled.ctx))
                 solver.add(var <= exact(current[rest.name] + hair, compiled.ctx))
             value = current[param.name]
-            for candidate in (value, math.nextafter(value, math.inf), math.nextafter(value, -math.inf)):
+            # a short decimal first (a hair away): the parameters pinned after it can then meet an
+            # equality exactly (`u + v + w == 2.0` wants w = 2 - u - v as a float's own decimal)
+            shorter = [float(f"{value:.{digits}g}") for digits in (12, 9)]
+            nearest = [value, math.nextafter(value, math.inf), math.nextafter(value, -math.inf)]
+            for candidate in dict.fromkeys([*shorter, *nearest]):
                 solver.set("timeout", self.ms(max(1, min(1000, self.timeout_ms // 4))))
                 solver.push()
                 solver.add(compiled.vars[param.name] == exact(candidate, compiled.ctx))
@@ -301,6 +311,29 @@ class Constraints:
                 return None
             solver.add(compiled.vars[param.name] == exact(current[param.name], compiled.ctx))
         return current
+
+    def _inward(self, point: Mapping[str, Any], near: Point) -> Point | None:
+        """The nearest point that keeps every ordering in the rules by a small margin, or None.
+
+        When the rounded floats of the nearest point (a vertex where two tight rules meet)
+        break a rule and no neighbouring float keeps them all, a point a hair inside does:
+        rounding moves a float by far less than the margin."""
+        from agent.smt import z3
+
+        for margin in MARGINS:
+            if self.deadline is not None and self.deadline.expired():
+                return None
+            compiled = self.compiled(margin=margin)
+            optimizer = z3.Optimize(ctx=compiled.ctx)
+            optimizer.set("timeout", self.ms(max(1, min(400, self.timeout_ms // 4))))
+            optimizer.add(*compiled.domain, *compiled.rules)
+            optimizer.minimize(compiled.distance(point))
+            if optimizer.check() != z3.sat:
+                continue
+            found = compiled.read(optimizer.model())
+            if self.check(found).passed:
+                return found
+        return None
 
     def _restore(self, original: Mapping[str, Any], repaired: Point) -> Point:
         """Put back each original value the repaired point does not need to change."""

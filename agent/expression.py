@@ -24,6 +24,11 @@ Both readings must mean the same, so what could differ is refused or defined her
   x = 0. A `when` that divides by zero is false (the parameter inactive), a rule that
   does is broken. Only divisions that Python's evaluation reaches count (`x > 0 -> 1 / x
   < 2` holds at x = 0), as `and`, `or`, `->`, `if` and chained comparisons stop early.
+- numbers are exact in both readings: a float (a literal or a parameter's value) stands for
+  the shortest decimal that reads back as it (`0.3` is 3/10, `1e-4` is 1/10000, as written,
+  not the binary float next to it), and `evaluate` computes with `fractions.Fraction` just
+  as Z3 computes with rationals (`n / 10 == 0.1` holds at n = 1 in both; `x ** 8` never
+  overflows). `//` and `%` are Python's (floor) in both, for either sign of the divisor.
 - a tree is at most `MAX_DEPTH` deep (a sum of n terms is n deep): deeper trees overflow
   Python's recursion in the parser, the checks or the Z3 compiler.
 """
@@ -37,6 +42,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from sandbox.pyparse import parse as python_parse
@@ -62,11 +68,12 @@ class Expression:
     names: frozenset[str]
 
     def evaluate(self, values: Mapping[str, Any]) -> Any:
+        """The value on `values`, exact: a number comes back as an int or a `Fraction`."""
         return evaluate(self.tree, values)
 
     def holds(self, values: Mapping[str, Any]) -> bool:
-        """Whether the condition is true on `values`; false where it divides by zero (or
-        overflows a float), as Z3 reads it (see the module docstring). `MissingValue` passes."""
+        """Whether the condition is true on `values`; false where it divides by zero, as Z3
+        reads it (see the module docstring). `MissingValue` passes."""
         try:
             return bool(evaluate(self.tree, values))
         except ArithmeticError:
@@ -238,7 +245,12 @@ def _check(node: ast.AST, text: str, names: set[str]) -> None:
         case ast.Call(func=ast.Name(id=name), args=args, keywords=[]) if name in _FUNCTIONS:
             expected = {"abs": (1, 1), "implies": (2, 2), "min": (2, 8), "max": (2, 8)}[name]
             if not expected[0] <= len(args) <= expected[1]:
-                raise ExpressionError(f"in {text!r}: {name}() takes {expected[0]} argument(s)")
+                count = (
+                    f"{expected[0]} argument" + ("s" if expected[0] > 1 else "")
+                    if expected[0] == expected[1]
+                    else f"{expected[0]} to {expected[1]} arguments"
+                )
+                raise ExpressionError(f"in {text!r}: {name}() takes {count}, not {len(args)}")
             for arg in args:
                 _check(arg, text, names)
         case _:
@@ -402,15 +414,26 @@ class MissingValue(LookupError):
     """The expression reads a parameter that has no value (e.g. an inactive one)."""
 
 
+def decimal(value: float) -> Fraction:
+    """A float as the number it is written as: the shortest decimal that reads back as it
+    (`0.1` is 1/10). Z3 (`agent.rule_formula`) reads floats the same way."""
+    return Fraction(repr(float(value)))
+
+
+def exact(value: Any) -> Any:
+    """`value` as the expression language reads it: a float as its `decimal`, else as it is."""
+    return decimal(value) if type(value) is float and math.isfinite(value) else value
+
+
 def evaluate(node: ast.expr, values: Mapping[str, Any]) -> Any:
-    """Interpret a checked tree on concrete `values`."""
+    """Interpret a checked tree on concrete `values`, exactly (floats as their `decimal`)."""
     match node:
         case ast.Constant(value=value):
-            return value
+            return exact(value)
         case ast.Name(id=name):
             if name not in values:
                 raise MissingValue(name)
-            return values[name]
+            return exact(values[name])
         case ast.BoolOp(op=ast.And(), values=parts):
             return all(evaluate(part, values) for part in parts)
         case ast.BoolOp(op=ast.Or(), values=parts):
@@ -427,7 +450,7 @@ def evaluate(node: ast.expr, values: Mapping[str, Any]) -> Any:
             current = evaluate(left, values)
             for op, comparator in zip(ops, comparators, strict=True):
                 other = (
-                    [element.value for element in comparator.elts]  # type: ignore[attr-defined]
+                    [exact(element.value) for element in comparator.elts]  # type: ignore[attr-defined]
                     if isinstance(op, ast.In | ast.NotIn)
                     else evaluate(comparator, values)
                 )
@@ -457,7 +480,9 @@ def _binary(op: ast.operator, left: Any, right: Any) -> Any:
             return left - right
         case ast.Mult():
             return left * right
-        case ast.Div():
+        case ast.Div():  # two ints: an exact ratio, as Z3 has it (not the float `1 / 10`)
+            if type(left) is int and type(right) is int:
+                return Fraction(left, right)
             return left / right
         case ast.FloorDiv():
             return left // right

@@ -6,6 +6,7 @@
     size: 8               # strop: size              YAML
     const flag = false;   // strop: flag             JavaScript, JSON with comments
     static const float LR = 0.001f;  // strop: lr    C, C++, CUDA (not a `#define`)
+    static const float LR = 0.001f;  /* strop: lr */ C's block comment (C and the `//` languages)
 
 The value is what follows the separator up to the comment (a `,` or `;` just before the comment
 stays where it is). The separator is the first `=` outside quotes, else the first `:`: so a
@@ -20,7 +21,9 @@ as JSON does (`1e-05`, `true`, `"lru"`), and its number literals as C (`CNumber`
 `0x10` read as numbers, and a new value keeps the literal's suffix, base and kind (`0.001f`
 becomes `0.002f`, and 1 becomes `1.0f`, since `1f` is no C; `0x10` becomes `0x20`): dropping the
 `f` made a `float` a `double`. A value the literal cannot hold (0.5 for `16u`, -1 for `8u`) is
-refused before the run (`cannot_hold`). A `#define` has no `=`: it is refused, with the line to
+refused before the run (`cannot_hold`), and so is a float parameter on a line that declares an
+integer type (`static const int N = 1;`, Rust's `N: i32`, Go's `var n int`, Java's `int N`): C
+truncated 0.47 to 0 while the record said 0.47. A `#define` has no `=`: it is refused, with the line to
 write instead (`static const int BLOCK = 8;  // strop: block`).
 
 `parse` tells three lines apart: no mark (None), a usable mark (`Mark`), and a line that holds a
@@ -80,10 +83,13 @@ _EXAMPLES: dict[Dialect, str] = {
     "c": "`static const int BLOCK = 8;  // strop: block`",
 }
 
-_COMMENT = re.compile(r"(#|//)\s*strop\s*:")
+_COMMENT = re.compile(r"(#|//|/\*)\s*strop\s*:")
 _TAIL = re.compile(
-    r"^(?P<code>.*?)(?P<tail>\s*[,;]?\s*(?P<style>#|//)\s*strop\s*:\s*(?P<name>[A-Za-z_]\w*)\s*)$"
+    r"^(?P<code>.*?)(?P<tail>\s*[,;]?\s*(?P<style>#|//|/\*)\s*strop\s*:\s*(?P<name>[A-Za-z_]\w*)"
+    r"\s*(?P<close>\*/)?\s*)$"
 )
+_BLOCK_COMMENTS: frozenset[Dialect] = frozenset({"c", "json"})
+"""Dialects where `/* strop: NAME */` is a comment (C, C++, CUDA, JavaScript and the `//` languages)."""
 _C_SUFFIXED = re.compile(
     r"(?P<number>[-+]?(?:0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))(?P<suffix>[fFlLuU]+)"
 )
@@ -265,12 +271,17 @@ def _float_digits(value: float, suffix: str) -> str:
 
 
 def cannot_hold(mark: Mark, value: Any) -> str | None:
-    """Why a marked C literal cannot hold `value` in its own form (`0.5` for `16u`), with what to
-    write instead, or None. A plain decimal `8` holds any number, as JSON's does: `N = 0.5;` is C.
+    """Why a marked literal cannot hold `value` (`0.5` for `16u`), or the variable it is declared
+    as cannot (`0.5` in `static const int N = 1;`, which C truncates to 0), with what to write
+    instead; or None. A plain decimal `8` holds any number, as JSON's does: `N = 0.5;` is C.
     """
     number = CNumber.parse(mark.value) if mark.dialect == "c" else None
-    if number is None or number.plain or number.holds(value):
-        return None
+    if number is not None and not number.plain and not number.holds(value):
+        return _literal_refusal(mark, number, value)
+    return _declared_refusal(mark, value)
+
+
+def _literal_refusal(mark: Mark, number: CNumber, value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         fix = f"make {mark.name}'s choices numbers"
     elif isinstance(value, float) and not number.floating:
@@ -290,6 +301,144 @@ def cannot_hold(mark: Mark, value: Any) -> str | None:
     return (
         f"`{mark.value}` is a C {number.kind}, which cannot hold [space] {mark.name}'s value {value!r}: {fix}"
     )
+
+
+_INTEGER_TYPES = frozenset(
+    {
+        # C, C++, CUDA (the `<stdint.h>` ones are matched by `_FIXED_INTEGER`)
+        *("char", "short", "int", "long", "signed", "unsigned", "bool", "_Bool"),
+        *("size_t", "ssize_t", "ptrdiff_t", "intptr_t", "uintptr_t", "intmax_t", "uintmax_t", "off_t"),
+        # Java, C#, Kotlin, Swift, Scala
+        *("byte", "sbyte", "ushort", "uint", "ulong", "nint", "nuint", "Integer", "Long", "Short", "Byte"),
+        *("Int", "UInt", "ULong", "UShort", "UByte", "Int8", "Int16", "Int32", "Int64"),
+        *("UInt8", "UInt16", "UInt32", "UInt64"),
+        # Go
+        *("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "uintptr", "rune"),
+        # Rust
+        *("i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize"),
+    }
+)
+_FIXED_INTEGER = re.compile(r"__u?int128(_t)?|u?int(_fast|_least)?(8|16|32|64)_t")
+_FLOATING_TYPES = frozenset(
+    {
+        *("float", "double", "half", "__half", "__nv_bfloat16", "__bf16", "_Float16", "_Float32", "_Float64"),
+        *("bfloat16", "float16", "float32", "float64", "f16", "f32", "f64", "Float", "Double", "Decimal"),
+        *("decimal", "number", "real"),
+    }
+)
+_UNSIGNED_TYPES = frozenset(
+    {
+        *("unsigned", "size_t", "uintptr_t", "uintmax_t", "uint", "ushort", "ulong", "nuint", "uintptr"),
+        *("UInt", "ULong", "UShort", "UByte", "UInt8", "UInt16", "UInt32", "UInt64"),
+        *("uint8", "uint16", "uint32", "uint64", "u8", "u16", "u32", "u64", "u128", "usize"),
+    }
+)
+_FIXED_UNSIGNED = re.compile(r"__uint128(_t)?|uint(_fast|_least)?(8|16|32|64)_t")
+_DECLARATION_TOKEN = re.compile(r"[A-Za-z_]\w*(?:::[A-Za-z_]\w*)*|\S")
+
+
+@dataclass(frozen=True)
+class _Declared:
+    """The integer type a marked line declares its variable as (`static const int ALPHA`), found
+    by its words: C's and Java's `TYPE NAME =`, Go's `var NAME TYPE =`, Rust's `NAME: TYPE =`."""
+
+    name: str
+    words: list[tuple[int, int]]  # the type's words in the line, start and end (those to replace)
+    style: Literal["c", "go", "colon"]
+
+    def text(self, line: str) -> str:
+        return line[self.words[0][0] : self.words[-1][1]]
+
+    def unsigned(self, line: str) -> bool:
+        bases = [_base(line[start:end]) for start, end in self.words]
+        return any(base in _UNSIGNED_TYPES or _FIXED_UNSIGNED.fullmatch(base) for base in bases)
+
+    def floating_line(self, line: str) -> str:
+        """The line with a floating type in place of the integer one, in the line's own language."""
+        text = self.text(line)
+        if self.style == "colon":
+            floating = "f64" if re.fullmatch(r"[iu]\d+|[iu]size", text) else "Double"
+        elif self.style == "go":
+            floating = "float64"
+        else:
+            floating = "Double" if text[:1].isupper() else "double"
+        return line[: self.words[0][0]] + floating + line[self.words[-1][1] :]
+
+
+def _base(word: str) -> str:
+    return word.rsplit("::", 1)[-1]
+
+
+def _declared(mark: Mark) -> _Declared | None:
+    """The integer type the marked line declares its variable as, or None (none is written, `auto`,
+    `var`, a floating type, or a line of a language whose variables take any number)."""
+    if mark.dialect not in _BLOCK_COMMENTS:
+        return None  # Python's `n: int = 1` holds 0.5 as 0.5; YAML, TOML, shell have no types
+    declaration = mark.head.rstrip()
+    if not declaration.endswith("="):
+        return None  # a `key: value` entry
+    declaration = declaration[:-1]
+    tokens = [(m.start(), m.end(), m.group()) for m in _DECLARATION_TOKEN.finditer(declaration)]
+    run: list[tuple[int, int, str]] = []
+    for token in reversed(tokens):
+        if not (token[2][0].isalpha() or token[2][0] == "_" or token[2] == ":"):
+            break
+        run.insert(0, token)
+    words = [token for token in run if token[2] != ":"]
+    if len(words) < 2:
+        return None
+    colons = [index for index, token in enumerate(run) if token[2] == ":"]
+    if colons:  # Rust, TypeScript, Kotlin, Swift: `NAME: TYPE`
+        name, typed, style = run[colons[-1] - 1][2], run[colons[-1] + 1 :], "colon"
+    elif mark.dialect == "json" and len(words) == 3 and words[0][2] in ("var", "const"):  # Go
+        name, typed, style = words[1][2], words[2:], "go"
+    else:  # C, C++, Java, C#: `TYPE NAME`
+        name, typed, style = words[-1][2], words[:-1], "c"
+    bases = [_base(token[2]) for token in typed]
+    if not typed or any(base in _FLOATING_TYPES for base in bases):
+        return None
+    integer = [
+        token
+        for token, base in zip(typed, bases, strict=True)
+        if base in _INTEGER_TYPES or _FIXED_INTEGER.fullmatch(base)
+    ]
+    if not integer:
+        return None
+    return _Declared(name, [(start, end) for start, end, _ in integer], style)  # type: ignore[arg-type]
+
+
+def _declared_refusal(mark: Mark, value: Any) -> str | None:
+    """Why the marked line's declared integer type cannot hold `value` (`0.5` in an `int`: C
+    truncates it to 0, Java and Go refuse it, and the record and the search read 0.5), or None."""
+    declared = _declared(mark)
+    if declared is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    line = f"{mark.head}{mark.value}{mark.tail}".strip()
+    head = mark.head.lstrip()
+    offset = len(mark.head) - len(head)
+    shifted = _Declared(declared.name, [(s - offset, e - offset) for s, e in declared.words], declared.style)
+    typename = shifted.text(line)
+    shown = line if len(line) <= 70 else line[:67] + "..."
+    if isinstance(value, float):
+        example = value if not value.is_integer() else value + 0.5
+        held = (
+            f"C truncates it to {int(example)}"
+            if mark.dialect == "c" and math.isfinite(example)
+            else "no value of that type"
+        )
+        return (
+            f"`{shown}` declares {declared.name} as `{typename}`, an integer type, which cannot hold "
+            f"[space] {mark.name}'s values such as {example!r} ({held}, while the record and the search "
+            f"say {example!r}): give {mark.name} integer values (an int parameter), or declare a floating "
+            f"type: `{shifted.floating_line(line)}`"
+        )
+    if value < 0 and shifted.unsigned(line):
+        return (
+            f"`{shown}` declares {declared.name} as `{typename}`, an unsigned type, which cannot hold "
+            f"[space] {mark.name}'s value {value!r} (it would wrap around to a large number): raise "
+            f"{mark.name}'s low to 0, or declare a signed type"
+        )
+    return None
 
 
 def dialect_of(path: str | PurePath) -> Dialect | None:
@@ -334,11 +483,16 @@ def parse(line: str, dialect: Dialect | None) -> Mark | Unusable | None:
     """The mark on `line`, if any; `dialect` None reads the line's own signs (`//`, `:` or `=`)."""
     if not (commented := _COMMENT.search(line)):
         return None
-    hint = example(dialect or ("json" if commented[1] == "//" else None))
+    hint = example(dialect or ("json" if commented[1] in ("//", "/*") else None))
     matched = _TAIL.match(line)
-    if matched is None:
+    if matched is None or (matched["close"] is not None and matched["style"] != "/*"):
         return Unusable("`strop:` must be followed by one [space] name and end the line", hint)
     code, style = matched["code"], matched["style"]
+    if style == "/*":
+        if matched["close"] is None:
+            return Unusable("a `/* strop: NAME` comment must end with `*/` on its line", hint)
+        if (dialect or "json") not in _BLOCK_COMMENTS:
+            return Unusable("`/* */` is no comment in this file's language", hint)
     yaml = dialect == "yaml"
     split = _separator(code, equals=not yaml, colon_needs_space=yaml)
     if split is None:
@@ -351,16 +505,18 @@ def parse(line: str, dialect: Dialect | None) -> Mark | Unusable | None:
     chosen = dialect or _line_dialect(style, code[split])
     head = code[: split + 1] + after[: len(after) - len(value)]
     kept = ""
-    if (comment := _comment_start(value, "//" if chosen in ("json", "c") else "#")) is not None:
+    signs = ("//", "/*") if chosen in _BLOCK_COMMENTS else ("#",)
+    if (comment := _comment_start(value, signs)) is not None:
         value, kept = value[:comment].rstrip(), value[len(value[:comment].rstrip()) :]
         if not value:
             return Unusable("no value between the separator and the comment", hint)
     return Mark(matched["name"], head, value, kept + matched["tail"], chosen)
 
 
-def _comment_start(value: str, sign: str) -> int | None:
-    """Where a comment of the user's own starts inside `value` (`0.1 # the rate`), outside quotes
-    and after a space; None when there is none. It stays on the line: only the value is replaced."""
+def _comment_start(value: str, sign: tuple[str, ...]) -> int | None:
+    """Where a comment of the user's own starts inside `value` (`0.1 # the rate`, `0.1 /* the rate */`),
+    outside quotes and after a space; None when there is none. It stays on the line: only the value
+    is replaced."""
     quote = ""
     for index, char in enumerate(value):
         if quote:
@@ -452,7 +608,7 @@ def _lone_equals(code: str, index: int) -> bool:
 def _line_dialect(style: str, separator: str) -> Dialect:
     """For a file of no known suffix: `//` comments are JavaScript's, `key: value` lines YAML's,
     `NAME=value` lines words as written (`plain`: a shell script, a config of some tool)."""
-    if style == "//":
+    if style in ("//", "/*"):
         return "json"
     return "yaml" if separator == ":" else "plain"
 

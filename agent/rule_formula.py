@@ -10,8 +10,12 @@ Encoding choices, each for a reason:
   compared (`==`, `!=`, `in`) with constants or another such choice, never computed with
   or ordered (`agent.expression.check_kinds` refuses that when the rules are loaded).
 - A division by zero breaks the rule it is in: Z3 alone would let `x / 0` take any value.
-- Floats enter as exact rationals (`exact`), and a model's reals leave as the nearest float;
-  an irrational answer (a curved boundary) through a 40-digit rational (`as_float`).
+- Floats enter as the decimal they are written as (`exact`: 0.3 is 3/10, the reading of
+  `agent.expression.decimal`, which Python's evaluation shares), and a model's reals leave
+  as the nearest float; an irrational answer (a curved boundary) through a 40-digit
+  rational (`as_float`).
+- `//` and `%` are Python's: the quotient is floored for either sign of the divisor (Z3's
+  integer `div` and `mod` are Euclidean: `1 % -2` would be 1 there, -1 in Python).
 - Each `Formula` has its own `z3.Context`: Z3's shared default context is not safe across
   threads (four lanes checking at once raised "context mismatch" in three of them).
 """
@@ -19,13 +23,14 @@ Encoding choices, each for a reason:
 from __future__ import annotations
 
 import ast
+import contextlib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from agent.expression import Expression
+from agent.expression import Expression, decimal
 from agent.space import Param, Point, Space
 
 if TYPE_CHECKING:
@@ -48,10 +53,11 @@ class ConstraintError(ValueError):
     number where a condition belongs, a rule too long or too deeply nested."""
 
 
-def exact(value: float | int, ctx: z3.Context) -> z3.ArithRef:
+def exact(value: float | int | Fraction, ctx: z3.Context) -> z3.ArithRef:
+    """`value` as a Z3 rational; a float as the decimal it is written as (`decimal`)."""
     from agent.smt import z3
 
-    fraction = Fraction(value)
+    fraction = decimal(value) if isinstance(value, float) else Fraction(value)
     return z3.RealVal(f"{fraction.numerator}/{fraction.denominator}", ctx)
 
 
@@ -81,10 +87,22 @@ class Formula:
     """Z3 variables, domain, activity and rules of a space, in a context of their own;
     points go in and come out here."""
 
-    def __init__(self, space: Space, rules: list[Rule]) -> None:
+    def __init__(
+        self,
+        space: Space,
+        rules: list[Rule],
+        activity: Mapping[str, bool] | None = None,
+        margin: float = 0.0,
+    ) -> None:
+        """`activity`, when given, decides which parameters are active (a check takes Python's
+        word, `Space.activity`, so that a rule is never skipped on a reading of its own);
+        `margin` tightens each ordering in the rules by that much (`a <= b` as `a + m <= b`),
+        for a point whose floats keep the rules however they round (`Constraints.repair`)."""
         from agent.smt import z3
 
         self.space = space
+        self._margin = Fraction(margin) if margin else None
+        self._sign = 0  # +1 while compiling a rule's parts that must hold: those are tightened
         self.ctx = z3.Context()
         self.vars: dict[str, Any] = {}
         self.labels: dict[str, list[Any] | None] = {}  # choice parameters encoded as indices
@@ -92,7 +110,9 @@ class Formula:
             self.vars[param.name], self.labels[param.name] = _variable(param, self.ctx)
         self.active: dict[str, Any] = {}
         for param in space:  # ordered: a `when` only reads earlier parameters
-            if param.when is None:
+            if activity is not None:
+                self.active[param.name] = z3.BoolVal(bool(activity.get(param.name)), self.ctx)
+            elif param.when is None:
                 self.active[param.name] = z3.BoolVal(True, self.ctx)
             else:
                 reads = [self.active[name] for name in sorted(param.when.names)]
@@ -101,7 +121,7 @@ class Formula:
         self.rules = [
             z3.Implies(
                 z3.And(*[self.active[name] for name in sorted(rule.expression.names)], self.ctx),
-                self._condition(rule.expression),
+                self._rule(rule.expression),
             )
             for rule in rules
         ]
@@ -191,12 +211,20 @@ class Formula:
         return z3.Sum(*[z3.ToReal(t) if z3.is_int(t) else t for t in terms])
 
     # ------------------------------------------------------------- compiling
+    def _rule(self, expression: Expression) -> Any:
+        self._sign = 1 if self._margin else 0
+        try:
+            return self._condition(expression)
+        finally:
+            self._sign = 0
+
     def _condition(self, expression: Expression) -> Any:
         """`expression` as a Z3 condition, false wherever Python's evaluation divides by zero."""
         from agent.smt import z3
 
         value = self._as_bool(self._compile(expression.tree, expression.text), expression.text)
-        defined = self._defined(expression.tree, expression.text)
+        with self._signed(0):  # where it is defined, exactly (no margin)
+            defined = self._defined(expression.tree, expression.text)
         return value if z3.is_true(defined) else z3.And(defined, value)
 
     def _defined(self, node: ast.expr, text: str) -> Any:
@@ -315,7 +343,8 @@ class Formula:
             case ast.BoolOp(op=ast.Or(), values=parts):
                 return z3.Or(*[self._as_bool(self._compile(p, text), text) for p in parts])
             case ast.UnaryOp(op=ast.Not(), operand=operand):
-                return z3.Not(self._as_bool(self._compile(operand, text), text))
+                with self._signed(-self._sign):
+                    return z3.Not(self._as_bool(self._compile(operand, text), text))
             case ast.UnaryOp(op=ast.USub(), operand=operand):
                 return -self._compile(operand, text)
             case ast.UnaryOp(op=ast.UAdd(), operand=operand):
@@ -330,16 +359,13 @@ class Formula:
                     current = comparator
                 return z3.And(*parts) if len(parts) > 1 else parts[0]
             case ast.IfExp(test=test, body=body, orelse=orelse):
-                return z3.If(
-                    self._as_bool(self._compile(test, text), text),
-                    self._compile(body, text),
-                    self._compile(orelse, text),
-                )
+                with self._signed(0):
+                    condition = self._as_bool(self._compile(test, text), text)
+                return z3.If(condition, self._compile(body, text), self._compile(orelse, text))
             case ast.Call(func=ast.Name(id="implies"), args=[premise, conclusion]):
-                return z3.Implies(
-                    self._as_bool(self._compile(premise, text), text),
-                    self._as_bool(self._compile(conclusion, text), text),
-                )
+                with self._signed(-self._sign):
+                    premise_value = self._as_bool(self._compile(premise, text), text)
+                return z3.Implies(premise_value, self._as_bool(self._compile(conclusion, text), text))
             case ast.Call(func=ast.Name(id="abs"), args=[arg]):
                 value = self._compile(arg, text)
                 return z3.If(value >= 0, value, -value)
@@ -376,7 +402,9 @@ class Formula:
                     raise ConstraintError(
                         f"in {text!r}: // and % need whole-number operands (int parameters)"
                     )
-                return a / b if isinstance(op, ast.FloorDiv) else a % b
+                # Python floors the quotient; Z3's `div` is Euclidean (the same for b > 0 only)
+                quotient = z3.If(b >= 0, a / b, (-a) / (-b))
+                return quotient if isinstance(op, ast.FloorDiv) else a - b * quotient
             case ast.Pow():
                 exponent = right.value  # type: ignore[attr-defined]  # checked: a constant int
                 result = z3.IntVal(1, self.ctx) if z3.is_int(a) else z3.RealVal(1, self.ctx)
@@ -397,6 +425,12 @@ class Formula:
             equal = self._equal(left, right, text)
             return equal if isinstance(op, ast.Eq) else z3.Not(equal)
         a, b = self._compile(left, text), self._compile(right, text)
+        if self._margin and self._sign:  # where it must hold, by a margin; where it must fail, too
+            m = exact(self._margin, self.ctx) * self._sign
+            if isinstance(op, ast.Lt | ast.LtE):
+                a = a + m
+            elif isinstance(op, ast.Gt | ast.GtE):
+                b = b + m
         match op:
             case ast.Lt():
                 return a < b
@@ -407,6 +441,14 @@ class Formula:
             case ast.GtE():
                 return a >= b
         raise ConstraintError(f"in {text!r}: unsupported comparison")
+
+    @contextlib.contextmanager
+    def _signed(self, sign: int) -> Iterator[None]:
+        before, self._sign = self._sign, sign
+        try:
+            yield
+        finally:
+            self._sign = before
 
     def _equal(self, left: ast.expr, right: ast.expr, text: str) -> Any:
         """`==`, where a choice parameter may meet one of its labels (compared by index), or

@@ -176,6 +176,17 @@ class Space:
         except (MissingValue, TypeError):
             return False
 
+    def activity(self, point: Mapping[str, Any]) -> dict[str, bool]:
+        """Which parameters are active on `point`, in order: each `when` read over the active
+        values only (a value the point holds for an inactive parameter counts as absent)."""
+        active: dict[str, bool] = {}
+        values: Point = {}
+        for param in self:
+            active[param.name] = self.is_active(param.name, values)
+            if active[param.name] and param.name in point:
+                values[param.name] = point[param.name]
+        return active
+
     def complete(self, point: Mapping[str, Any], fill: Mapping[str, Any] | None = None) -> Point:
         """A legal point: values coerced, inactive ones dropped, missing active ones from `fill` or defaults."""
         result: Point = {}
@@ -256,9 +267,17 @@ class Space:
         return total / max(1, len(self.params))
 
     def key(self, point: Mapping[str, Any]) -> str:
-        """A canonical text of the point, for de-duplication (floats to 6 significant digits)."""
-        shown = {k: (float(f"{v:.6g}") if isinstance(v, float) else v) for k, v in sorted(point.items())}
+        """A canonical text of the point, for de-duplication: a ranged float to 6 significant
+        digits, a choice exactly (`1.0` and `1.0000001` are two choices, two points)."""
+        shown = {
+            k: (float(f"{v:.6g}") if isinstance(v, float) and self._ranged(k) else v)
+            for k, v in sorted(point.items())
+        }
         return json.dumps(shown, sort_keys=True)
+
+    def _ranged(self, name: str) -> bool:
+        param = self.params.get(name)
+        return param is None or param.spec.type == "float"
 
     def describe(self, point: Mapping[str, Any]) -> str:
         return ", ".join(f"{k}={_short(v)}" for k, v in point.items())
@@ -397,20 +416,23 @@ def check_files(task: Task) -> list[str]:
     marked = _marked_names(task, space)
     unmarked = [name for name in space.names if name not in marked]
     _check_unprotected(task, write_params=bool(unmarked))
+    marked_values = _marked_values(task, space)
     if not unmarked:
-        return []
+        return _value_notes(task, space, None, {}, [], marked_values)
     if not proposer.params_file:
         raise _files_error(
             task, "params_file", f"[space] {unmarked[0]} has no marked line and `params_file` is empty"
         )
     path = workspace / proposer.params_file
     example = json.dumps({k: v for k, v in space.default().items() if k in unmarked})
+    unread = _unread_params_notes(task, unmarked)
     if not path.exists():  # legal: the code may fall back to defaults without it
-        return [
+        missing = [
             f"{path} does not exist: each candidate gets its [space] values in it, but experiment 0 (the "
             f"workspace as it is) runs without it, and fails if the code reads it; create it with starting "
             f"values, e.g. {example}"
         ]
+        return [*(unread or missing), *_value_notes(task, space, None, {}, [], marked_values)]
     if not path.is_file():
         raise _files_error(
             task, "params_file", f"{path} is not a file: the candidates' [space] values go in it"
@@ -434,8 +456,13 @@ def check_files(task: Task) -> list[str]:
         raise _files_error(
             task, "params_file", f"{path} names {', '.join(repeated)} more than once: keep one value of each"
         )
-    active = [name for name in unmarked if space.is_active(name, data)]  # `when` false: absent by design
-    return [*_absent_notes(path, data, active), *_value_notes(task, space, path, data, active)]
+    written = {**data, **{name: value for name, (_, value) in marked_values.items()}}
+    active = [name for name in unmarked if space.is_active(name, written)]  # `when` false: absent by design
+    return [
+        *unread,
+        *_absent_notes(path, data, active),
+        *_value_notes(task, space, path, data, active, marked_values),
+    ]
 
 
 def _check_unprotected(task: Task, write_params: bool) -> None:
@@ -473,32 +500,125 @@ def _glob_matches(relative: str, pattern: str) -> bool:
 
 
 def _value_notes(
-    task: Task, space: Space, path: Path, data: Mapping[str, Any], names: list[str]
+    task: Task,
+    space: Space,
+    path: Path | None,
+    data: Mapping[str, Any],
+    names: list[str],
+    marked: Mapping[str, tuple[str, Any]] | None = None,
 ) -> list[str]:
-    """Experiment 0 runs on the params file's values as written: say which the search would refuse.
+    """Experiment 0 runs on the workspace's values as written (the params file's `names`, and the
+    `marked` lines' values): say which the search would refuse.
 
     Legal (the workspace is what it is), but a baseline outside the bounds or the rules is
-    rarely meant, and its verdict (often `buggy`) is otherwise the first sign of it.
+    rarely meant, and its verdict (often `buggy`) is otherwise the first sign of it. A marked
+    line's value was not checked at all: `static const int ITERS = 12;` with iters 1..8 ran as
+    experiment 0 with no word.
     """
+    marked = marked or {}
+    written = {name: data[name] for name in names if name in data}
+    written.update({name: value for name, (_, value) in marked.items()})
     notes = []
     legal: Point = {}
-    for name in names:
-        if name not in data:
+    for name in space.names:
+        if name not in written or (name in marked and not space.is_active(name, written)):
             continue
         param = space.params[name]
-        if param.allows(data[name]):
-            legal[name] = data[name]
+        value = written[name]
+        if param.allows(value):
+            legal[name] = value
         else:
+            where = marked[name][0] if name in marked else path.name if path else "?"
             notes.append(
-                f"{path.name}: {name} = {json.dumps(data[name])} is not in [space] {name} ({_legal(param)}): "
+                f"{where}: {name} = {json.dumps(value)} is not in [space] {name} ({_legal(param)}): "
                 "experiment 0 runs with it; candidates stay within the space"
             )
     if legal and task.spec.constraints.rules:
-        notes += _rule_notes(task, space, path, legal)
+        files = list(dict.fromkeys(marked[name][0].rsplit(":", 1)[0] for name in legal if name in marked))
+        if any(name not in marked for name in legal) and path is not None:
+            files.insert(0, path.name)
+        notes += _rule_notes(task, space, " and ".join(files), legal)
     return notes
 
 
-def _rule_notes(task: Task, space: Space, path: Path, point: Point) -> list[str]:
+def _marked_values(task: Task, space: Space) -> dict[str, tuple[str, Any]]:
+    """The `[space]` values the marked lines hold, each with its place (`prog.c:4`); the last
+    line of a name wins, as `Space.read` takes it."""
+    found: dict[str, tuple[str, Any]] = {}
+    for relative in task.spec.proposer.marked:
+        path = task.workspace / relative
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue  # refused by `_marked_names`, which runs first
+        dialect = dialect_of(relative)
+        for number, line in enumerate(lines, start=1):
+            mark = parse_mark(line, dialect)
+            if isinstance(mark, Mark) and mark.name in space.params:
+                found[mark.name] = (f"{relative}:{number}", mark.read())
+    return found
+
+
+_READER_SCAN = 5000  # workspace files looked through for the params file's name; past it, assume one reads it
+_READER_SIZE = 2_000_000  # a larger file (data) is not read
+_READER_BYTES = 50_000_000  # all files read together; past it, assume one reads it
+
+
+def _unread_params_notes(task: Task, unmarked: list[str]) -> list[str]:
+    """A `[space]` parameter with no marked line, while marked lines carry the others and nothing
+    names the params file: its values go where nothing reads them.
+
+    `static const double ALPHA = 0.7;  /* strop: alpha */` was once no mark at all; the only word
+    was that params.json did not exist, and every candidate's alpha went to that file, the
+    program unchanged. A mark of a form strop does not read (`-- strop: alpha`) is the same.
+    """
+    proposer = task.spec.proposer
+    if not proposer.marked or not proposer.params_file:
+        return []
+    name = Path(proposer.params_file).name
+    evaluator = task.evaluator
+    commands = [evaluator.command, evaluator.run, evaluator.final]
+    if any(command and name in command for command in commands) or _workspace_names(task, name):
+        return []
+    files = ", ".join(proposer.marked)
+    return [
+        f"[space] {', '.join(unmarked)} {'has' if len(unmarked) == 1 else 'have'} no marked line in {files}: "
+        f"{'its' if len(unmarked) == 1 else 'their'} values go to {proposer.params_file} only, and no "
+        f"workspace file or command names {name}; mark a line for "
+        f"{'it' if len(unmarked) == 1 else 'each'}, e.g. {example(dialect_of(proposer.marked[0]))}, or "
+        "drop it from [space]"
+    ]
+
+
+def _workspace_names(task: Task, name: str) -> bool:
+    """Whether a workspace file (outside `.git`, not the task file, which names it as a setting)
+    holds `name`; True when there are too many to look through."""
+    import os
+
+    workspace = task.workspace
+    own = task.path.resolve()
+    needle = name.encode()
+    seen = read = 0
+    for root, folders, names in os.walk(workspace):
+        folders[:] = [folder for folder in folders if folder != ".git"]
+        for path in (Path(root) / each for each in names):
+            if path.is_symlink() or not path.is_file() or path.resolve() == own:
+                continue
+            seen += 1
+            if seen > _READER_SCAN or read > _READER_BYTES:
+                return True
+            try:
+                size = path.stat().st_size
+                if size <= _READER_SIZE:
+                    read += size
+                    if needle in path.read_bytes():
+                        return True
+            except OSError:
+                continue
+    return False
+
+
+def _rule_notes(task: Task, space: Space, where: str, point: Point) -> list[str]:
     from agent.constraints import ConstraintError, constraints_for
 
     try:
@@ -509,7 +629,7 @@ def _rule_notes(task: Task, space: Space, path: Path, point: Point) -> list[str]
         return []
     values = ", ".join(f"{name}={_short(value)}" for name, value in point.items())
     return [
-        f"{path.name} ({values}) breaks [constraints] {'; '.join(check.violated)}: experiment 0 runs with "
+        f"{where} ({values}) breaks [constraints] {'; '.join(check.violated)}: experiment 0 runs with "
         "these values; candidates keep to the rules"
     ]
 

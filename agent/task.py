@@ -842,12 +842,68 @@ def command_notes(task: Task) -> list[str]:
         if not words:
             continue
         program = words[0]
-        if "/" not in program and not (folder / program).exists() and shutil.which(program) is None:
+        if (
+            "/" not in program
+            and program not in _SHELL_BUILTINS
+            and not (folder / program).exists()
+            and shutil.which(program) is None
+        ):
             notes.append(f"[evaluator] {key}: {program!r} is not a command on this machine (not on PATH)")
+        for missing in _missing_programs(command, folder):
+            notes.append(f"[evaluator] {key} runs {missing}, which is not in {where} ({folder})")
         for word in words:
             if _SCRIPT.match(word) and not Path(word).is_absolute() and not (folder / word).exists():
                 notes.append(f"[evaluator] {key} names {word}, which is not in {where} ({folder})")
     return [*notes, *_untracked_notes(task), *_submodule_notes(task)]
+
+
+_SHELL_BUILTINS = frozenset(
+    {"cd", "export", "set", "unset", "source", ".", "exec", "eval", "exit", "ulimit", "umask", "alias"}
+    | {"pushd", "popd", "trap", "wait", "read", "shift", "type", "command", "builtin", "time", ":", "["}
+)
+"""Words a shell runs itself (`cd build && ./prog`): on no PATH, and no note of a missing program."""
+_BUILDS_NOTHING = frozenset(
+    {"echo", "printf", "true", ":", "set", "export", "ulimit", "date", "sleep", "nproc"}
+)
+_OPERATORS = frozenset({"&&", "||", ";", "|", "&", "(", ")", ";;", "|&"})
+
+
+def _missing_programs(command: str, folder: Path) -> list[str]:
+    """Programs run by a relative path (`./nosuchprog --fast`, `bin/prog`) that `folder` lacks.
+
+    Only those no earlier command of the line may have made: `make && ./prog`, `gcc -o prog
+    prog.c && ./prog` and `cd build && ./prog` are fine; after `echo` or `export` the workspace is
+    as it was. A script (`./run.sh`) is left to the note on named scripts.
+    """
+    try:
+        lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        tokens = list(lexer)
+    except ValueError:
+        return []
+    segments: list[list[str]] = [[]]
+    for token in tokens:
+        if token in _OPERATORS or set(token) <= set("&|;()"):
+            segments.append([])
+        else:
+            segments[-1].append(token)
+    missing = []
+    for index, segment in enumerate(segments):
+        words = [w for w in segment if not (("=" in w and not w.startswith(("./", "/"))) or "$" in w)]
+        if not words:
+            continue
+        program = words[0]
+        earlier = [s for s in segments[:index] if s]
+        if any(s[0] not in _BUILDS_NOTHING for s in earlier):
+            break  # it may have built the program, or changed the folder
+        if (
+            "/" in program
+            and not program.startswith(("/", "~"))
+            and not _SCRIPT.match(program)
+            and not (folder / program).exists()
+        ):
+            missing.append(program)
+    return missing
 
 
 UNTRACKED_SHOWN = 5  # untracked paths named in the note; the rest are counted

@@ -326,6 +326,9 @@ def run_command(
             err.print(f"note: {direction_note}", markup=False)
     task = task or load_task(task_path)
     _preflight(task, quiet, address_given=address is not None)
+    index = RunIndex(strop_home())
+    for note in _repeat_notes(task, index) if not quiet else []:
+        err.print(f"note: {printable(note, one_line=True)}", markup=False)
     try:
         seconds = parse_duration(time_limit) if time_limit else None
     except UnitError as error:
@@ -345,7 +348,6 @@ def run_command(
         executor=chosen.to_dict() if chosen else None,
         confirm=confirm,
     )
-    index = RunIndex(strop_home())
     progress = _Progress(task.evaluator.metric, quiet, json_out)
     with _interruptible(progress), progress:
         result = start_run(
@@ -415,6 +417,52 @@ def _preflight(task: Any, quiet: bool, address_given: bool = False) -> None:
         task, address_given
     ):  # said even with -q: where the key and data go is yours to know
         err.print(printable(note, one_line=True), markup=False)
+
+
+def _repeat_notes(task: Any, index: Any) -> list[str]:
+    """An earlier run of this task with the offline proposer, the same seed and the same search:
+    this run proposes the same points again.
+
+    The offline proposer draws from `[search] seed` (0 unless set), so every run of a task
+    proposed the same sequence: on a deterministic metric a second run only measured the first
+    one's experiments again. The default stays deterministic (a run can be repeated); the note
+    names the run to continue instead, or the seed to change.
+    """
+    mine = _search_of(task.source)
+    if mine is None or not mine[0]:
+        return []
+    path = task.path.resolve()
+    for run in reversed(index.runs()):
+        try:
+            same_task = Path(run.task_path).resolve() == path
+        except (OSError, RuntimeError):
+            continue
+        if same_task and _search_of(run.task_source) == mine:
+            seed = task.spec.search.seed
+            return [
+                f"run {run.id} used [search] seed {seed} on this task with the offline proposer: this run "
+                f"proposes the same points again; `strop resume {run.id} --experiments N` (a new total) "
+                f"continues it instead, or set another [search] seed in {task.path.name}"
+            ]
+    return []
+
+
+def _search_of(source: str) -> tuple[bool, str] | None:
+    """Whether a task file's proposer is the offline one, and what its proposals depend on
+    ([proposer], [search], [space], [constraints]); None when it is no TOML."""
+    import json
+    import tomllib
+
+    try:
+        data = tomllib.loads(source)
+    except (tomllib.TOMLDecodeError, RecursionError):
+        return None
+    kind = data.get("proposer", {}).get("kind", "auto") if isinstance(data.get("proposer"), dict) else "auto"
+    offline = kind == "evolve" or (kind == "auto" and "llm" not in data)
+    tables = {key: data.get(key) for key in ("proposer", "search", "space", "constraints")}
+    search = tables["search"] if isinstance(tables["search"], dict) else {}
+    tables["search"] = {"seed": 0, **search}  # no [search] seed is seed 0
+    return offline, json.dumps(tables, sort_keys=True, default=str)
 
 
 def _direction_notes(task: Any) -> list[str]:

@@ -126,7 +126,7 @@ class EvolveOptimizer:
             if self.space.key(point) not in seen:
                 return Suggestion(point, how, notes)
             mode = "mutate" if best is not None else "sample"
-        return self._untried_or(point, how, seen, rng)
+        return self._untried_or(point, how, seen, rng, history)
 
     def exhausted(self, history: Sequence[Trial], pending: Sequence[Point] = ()) -> str | None:
         """Why no point is left to try (a small finite space, all tried), or None while one may be."""
@@ -139,19 +139,54 @@ class EvolveOptimizer:
     def _seen(self, history: Sequence[Trial], pending: Sequence[Point]) -> set[str]:
         return {self._key(t.point) for t in history} | {self.space.key(p) for p in pending}
 
-    def _untried_or(self, point: Point, how: str, seen: set[str], rng: random.Random) -> Suggestion:
+    def _untried_or(
+        self, point: Point, how: str, seen: set[str], rng: random.Random, history: Sequence[Trial] = ()
+    ) -> Suggestion:
         """Every attempt landed on a tried (or forbidden) point: the nearest untried one instead.
 
-        Only when none is left (the loop stops the run on `exhausted` before it asks) is
-        the last attempt proposed again, and the note says so.
+        A space not enumerated (continuous, or large) is sampled, and where that finds nothing
+        the rules allow, a small step from a point they allowed is taken (checked, else
+        repaired): a point the rules forbid is never proposed while one they allow is known.
+        Only when none is left (the loop stops the run on `exhausted` before it asks) is the
+        last attempt proposed again, and the note says so.
         """
         fresh = self.untried.nearest(seen, point, rng, self.constraints)
         if fresh is not None:
             note = f"all {ATTEMPTS} attempts gave points already tried or forbidden: took the nearest untried point"
             return Suggestion(fresh, "untried", [note])
-        return Suggestion(
-            point, how, ["found no untried point the constraints allow: the last attempt, as it is"]
-        )
+        near = self._near_allowed(history, seen, rng) if self.constraints is not None else None
+        if near is not None:
+            note = (
+                f"all {ATTEMPTS} attempts gave points already tried or forbidden: took a small step "
+                "from a point the constraints allow"
+            )
+            return Suggestion(near, "mutate", [note])
+        if self.untried.points is None and not self.untried.finite:
+            note = (
+                f"found no new point the constraints allow in {ATTEMPTS} attempts: the last attempt, as it is"
+            )
+        else:
+            note = "found no untried point the constraints allow: the last attempt, as it is"
+        return Suggestion(point, how, [note])
+
+    def _near_allowed(self, history: Sequence[Trial], seen: set[str], rng: random.Random) -> Point | None:
+        """An untried point a small step from a tried one the rules allow (checked), or None."""
+        assert self.constraints is not None
+        known = [t.point for t in history if t.value is not None]
+        rng.shuffle(known)
+        for start in known[:4]:
+            if not self.constraints.check(start).passed:
+                continue
+            for sigma in (0.01, 0.001, 0.0001):
+                step = self.space.mutate(start, rng, sigma=sigma)
+                if self.space.key(step) in seen:
+                    continue
+                if self.constraints.check(step).passed:
+                    return step
+                repaired = self.constraints.repair(step).point
+                if repaired is not None and self.space.key(repaired) not in seen:
+                    return repaired
+        return None
 
     def _key(self, point: Point) -> str:
         """`space.key(point)`, remembered: every call reads the whole history (~50 µs a point)."""
@@ -334,13 +369,15 @@ class EvolveProposer:
         The loop asks before each step: a proposer with nothing new would spend the
         rest of the budget evaluating points whose answers the run already has.
         """
-        if self.optimizer.untried.points is None:
-            return None  # continuous or large: never exhausted (and the records need no reading)
+        untried = self.optimizer.untried
+        if untried.points is None and not (untried.finite and self.optimizer.constraints):
+            return None  # continuous, or large with no rules: never exhausted (no records to read)
         return self.optimizer.exhausted(*self._tried(records))
 
     def untried_left(self, records: Sequence[ExperimentRecord], at_most: int) -> int | None:
         """For how many of `at_most` lanes an untried point is left; None when the space is not enumerable."""
-        if self.optimizer.untried.points is None:
+        untried = self.optimizer.untried
+        if untried.points is None and not (untried.finite and self.optimizer.constraints):
             return None
         return self.optimizer.untried_left(*self._tried(records), at_most=at_most)
 

@@ -20,6 +20,7 @@ is never called exhausted.
 from __future__ import annotations
 
 import heapq
+import json
 import math
 import random
 from collections.abc import Collection, Mapping
@@ -66,7 +67,11 @@ class Untried:
         """An untried point the rules allow, the nearest to `near` (ties at random); None when none is found."""
         points = self.points
         if points is None:
-            return self._sampled(tried, rng, constraints)
+            sampled = self._sampled(tried, rng, constraints)
+            if sampled is not None or not self.finite:
+                return sampled
+            found, _ = self._fresh(tried, constraints, at_most=1)
+            return found[0] if found else None
         untried = [(k, p) for k, p in points.items() if k not in tried]
         ranked = [
             (self.space.distance(near, p) if near else 0.0, rng.random(), i)
@@ -78,8 +83,8 @@ class Untried:
         verdicts = self._verdicts(constraints)
         for key, point in nearest:
             if key not in verdicts:
-                verdicts[key] = constraints.check(point).passed
-            if verdicts[key]:
+                self._judge(constraints, key, point)
+            if verdicts.get(key):
                 return point
         found, _ = self.allowed(tried, constraints, at_most=1)
         return found[0] if found else None
@@ -88,7 +93,10 @@ class Untried:
         """How many untried points are left, counted up to `at_most`; None when unknown (not enumerable)."""
         points = self.points
         if points is None:
-            return None
+            if not (self.finite and constraints):
+                return None
+            found, proven = self._fresh(tried, constraints, at_most)
+            return len(found) if proven or len(found) == at_most else None
         if constraints is None:
             return min(at_most, sum(1 for k in points if k not in tried))
         found, proven = self.allowed(tried, constraints, at_most)
@@ -98,16 +106,82 @@ class Untried:
         """Why no point is left to try ("search space exhausted: …"), or None while one is (or may be)."""
         if self.left(tried, constraints, at_most=1) != 0:
             return None
-        points = self.points or {}
+        points = self.points
+        if points is None:  # finite but large: Z3 proved that the rules allow no untried point
+            allowed = sum(1 for key in tried if self._allows(constraints, key))
+            return f"search space exhausted: {_all(allowed)} the constraints allow evaluated"
         excluded = sum(1 for k in points if k not in tried)
-        if len(points) == 1 and not excluded:
-            return "search space exhausted: its one point evaluated"
         if not excluded:
-            return f"search space exhausted: all {len(points)} points evaluated"
+            return f"search space exhausted: {_all(len(points))} evaluated"
+        # the tried points the rules forbid (a baseline outside them) are not among those they allow
+        allowed = sum(1 for k in points if k in tried and self._allows(constraints, k))
         return (
-            f"search space exhausted: all {len(points) - excluded} points the constraints allow evaluated "
-            f"({excluded} more excluded)"
+            f"search space exhausted: {_all(allowed)} the constraints allow evaluated "
+            f"({len(points) - allowed} more excluded)"
         )
+
+    def _allows(self, constraints: Constraints | None, key: str) -> bool:
+        """Whether the rules allow the point of `key` (a kept verdict, else a check; undecided: yes)."""
+        if constraints is None:
+            return True
+        verdict = self._verdicts(constraints).get(key)
+        if verdict is None:
+            point = (self.points or {}).get(key) or _point_of(key)
+            verdict = point is None or self._judge(constraints, key, point) is not False
+        return verdict
+
+    @property
+    def finite(self) -> bool:
+        """Whether the space has finitely many points (no float with a range), enumerable or not."""
+        return all(p.spec.type != "float" or p.spec.low == p.spec.high for p in self.space)
+
+    def _fresh(
+        self, tried: Collection[str], constraints: Constraints | None, at_most: int
+    ) -> tuple[list[Point], bool]:
+        """Up to `at_most` untried points the rules allow, from Z3, for a finite space too large to
+        enumerate; and whether they are all (`unsat`: no other is left).
+
+        The space's domain and rules, and "not this point" for each point tried: sampling
+        found none of a few allowed points among 10,100 and proposed tried ones again."""
+        from agent.constraints import Constraints
+        from agent.smt import z3
+
+        constraints = constraints if constraints is not None else Constraints(self.space, [])
+        compiled = constraints.compiled()
+        solver = z3.Solver(ctx=compiled.ctx)
+        solver.set("timeout", constraints.ms(constraints.timeout_ms))
+        solver.add(*compiled.domain, *compiled.rules)
+        for key in tried:
+            point = _point_of(key)
+            if point is not None:
+                solver.add(self._other_than(compiled, point))
+        found: list[Point] = []
+        for _ in range(at_most + 8):  # a model read back as a tried point (rounding) is excluded again
+            if len(found) >= at_most:
+                return found, False
+            answer = solver.check()
+            if answer == z3.unsat:
+                return found, True
+            if answer != z3.sat:
+                return found, False
+            point = self.space.complete(compiled.read(solver.model()))
+            solver.add(self._other_than(compiled, point))
+            key = self.space.key(point)
+            if key not in tried and constraints.check(point).passed:
+                found.append(point)
+        return found, False
+
+    def _other_than(self, compiled: Any, point: Point) -> Any:
+        """Z3: any point but `point` (the same values and the same parameters active)."""
+        from agent.smt import z3
+
+        if any(
+            name not in self.space.params or not self.space.params[name].allows(v)
+            for name, v in point.items()
+        ):
+            return z3.BoolVal(True, compiled.ctx)  # not a point of this space: it rules nothing out
+        same = [*compiled.fix(point), *[compiled.active[p.name] == (p.name in point) for p in self.space]]
+        return z3.Not(z3.And(*same))
 
     def allowed(
         self, tried: Collection[str], constraints: Constraints, at_most: int
@@ -127,8 +201,9 @@ class Untried:
         for key in list(unknown)[:CHECKED]:
             if len(found) >= at_most:
                 break
-            verdicts[key] = constraints.check(unknown.pop(key)).passed
-            found += [untried[key]] if verdicts[key] else []
+            if self._judge(constraints, key, unknown[key]) is not None:  # undecided: stays unknown
+                del unknown[key]
+            found += [untried[key]] if verdicts.get(key) else []
         if len(found) >= at_most:
             return found, len(found) == sum(1 for k in untried if verdicts.get(k)) and not unknown
         if not unknown:
@@ -172,6 +247,18 @@ class Untried:
             solver.add(z3.Not(z3.And(*compiled.fix(point))))
         return found, False
 
+    def _judge(self, constraints: Constraints, key: str, point: Point) -> bool | None:
+        """Whether the rules allow `point`, kept by `key`; None (and nothing kept) when the check
+        was undecided in time: a timeout proves nothing, and kept as "forbidden" it made a space
+        with untried allowed points "exhausted"."""
+        from agent.constraints import Outcome
+
+        outcome = constraints.check(point).outcome
+        if outcome is Outcome.UNKNOWN:
+            return None
+        self._verdicts(constraints)[key] = outcome is Outcome.OK
+        return outcome is Outcome.OK
+
     def _verdicts(self, constraints: Constraints) -> dict[str, bool]:
         """Whether the rules allow each point checked so far, by key; forgotten when the rules change."""
         rules = tuple(rule.text for rule in constraints.rules)
@@ -196,6 +283,19 @@ class Untried:
             if checked >= SAMPLES_CHECKED:
                 return None
         return None
+
+
+def _all(count: int) -> str:
+    return "its one point" if count == 1 else f"all {count} points"
+
+
+def _point_of(key: str) -> Point | None:
+    """The point a `Space.key` was made of (exact for a finite space: ints, choices, bools)."""
+    try:
+        point = json.loads(key)
+    except ValueError:
+        return None
+    return point if isinstance(point, dict) else None
 
 
 def enumerate_space(space: Space, limit: int = LIMIT) -> list[Point] | None:

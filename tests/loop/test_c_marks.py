@@ -235,7 +235,11 @@ def test_a_suffix_c_does_not_read_gets_a_line_it_does(tmp_path: Path, line: str,
     assert "is no number C reads" in message and "line of its own" not in message
     assert suggested(message) == expected
     (tmp_path / "knobs.h").write_text(f"{expected}\n{other}\n")
-    assert check_files(load_task(tmp_path / "task.toml")) == []
+    notes = check_files(load_task(tmp_path / "task.toml"))  # accepted; its value (1.0, 1.5) is past lr's high
+    assert notes == [
+        f"knobs.h:1: lr = {expected.split()[5].rstrip(';f')} is not in [space] lr (float 0.0001..0.1): "
+        "experiment 0 runs with it; candidates stay within the space"
+    ]
 
 
 def test_a_suffix_in_a_file_of_no_c_suffix_is_pointed_at_the_c_files(tmp_path: Path) -> None:
