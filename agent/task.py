@@ -37,6 +37,7 @@ from agent.errors import TaskSpecError
 from agent.secret_places import secret_exposure
 from evaluators.spec import Duration, EvaluatorSpec
 from evaluators.trusted import TrustedSources
+from sandbox.mount_hazards import host_hazard
 from sandbox.units import UnitError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -516,7 +517,8 @@ def _exposure(real: Path, guarded: list[_Guard], reader: str, fix: str) -> str |
 
 def _check_mounts(task: Task) -> None:
     """Each `mounts` path exists and shows none of what candidates must not read (`_guarded`):
-    a mounted project folder around the scorer or the private data would show the hidden answers."""
+    a mounted project folder around the scorer or the private data would show the hidden answers;
+    nor a host service's socket, device or the host's /proc (`sandbox.mount_hazards`)."""
     guarded = _guarded(task)
     for number, mount in enumerate(task.evaluator.mounts):
         path = Path(mount).expanduser()
@@ -527,6 +529,8 @@ def _check_mounts(task: Task) -> None:
             path.resolve(), guarded, "candidates", "mount the folders you need inside it"
         ):
             problem = f"{path} {exposure}"
+        elif hazard := host_hazard(path):
+            problem = f"{path} {hazard}"
         if problem:
             raise TaskSpecError(
                 str(task.path),
