@@ -93,7 +93,9 @@ def _adopt(repo: ExperimentRepo, record: ExperimentRecord, squash: bool, allow_c
             else f"the workspace {repo.workspace} has uncommitted changes ({shown(changed)}): commit or stash "
             "them before adopting"
         )
-    if not allow_config_files and (found := _tool_config_changes(repo, record.commit, _task_file(repo, record))):
+    if not allow_config_files and (
+        found := _tool_config_changes(repo, record.commit, _task_file(repo, record))
+    ):
         raise WorkspaceError(
             f"experiment {record.name} changes files that make tools run code on your machine or CI "
             f"({shown(found)}): nothing was adopted; if you have read them and trust them, "
@@ -107,7 +109,10 @@ def _adopt(repo: ExperimentRepo, record: ExperimentRecord, squash: bool, allow_c
         return f"nothing to adopt: {record.branch} (commit {record.commit[:12]}) changes nothing in {branch}"
     env = {} if user.config("--get", "user.email", with_exceptions=False) else IDENTITY
     with user.custom_environment(**env):
-        _merge(user, Path(repo.repo.git_dir), record, squash, branch)
+        if not _merge(user, Path(repo.repo.git_dir), record, squash, branch):  # a squash adopted already
+            return (
+                f"nothing to adopt: {record.branch} (commit {record.commit[:12]}) changes nothing in {branch}"
+            )
     merged = f"merged {record.branch} (commit {record.commit[:12]}) into {branch}"
     return merged + (" (squashed)" if squash else "")
 
@@ -480,8 +485,12 @@ _MERGE_STATE = ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "SQUASH_MSG", "AUTO_MER
 """The files a merge leaves in the git folder while it is under way."""
 
 
-def _merge(runner: git.Git, git_dir: Path, record: ExperimentRecord, squash: bool, into: str) -> None:
+def _merge(runner: git.Git, git_dir: Path, record: ExperimentRecord, squash: bool, into: str) -> bool:
     """Merge `record`'s commit into the checked-out branch; if git fails, undo it all and say why.
+    False (nothing changed) when a squash stages nothing: its changes are in the branch already.
+
+    A squash never moves the merge base `_changes` compares with, so a second `--squash` of the
+    same experiment got past it, and the commit that followed was empty ("merged … (squashed)").
 
     Into the user's branch the merge (or the squash's commit) is the user's own commit: their
     hooks run and their `commit.gpgSign` signs it. A hook or gpg that fails left a squash
@@ -498,10 +507,13 @@ def _merge(runner: git.Git, git_dir: Path, record: ExperimentRecord, squash: boo
     present = {name for name in _MERGE_STATE if (git_dir / name).exists()}
     if squash:
         outcome = runner.merge("--squash", record.commit, with_exceptions=False, with_extended_output=True)
+        staged = runner.diff("--cached", "--quiet", with_exceptions=False, with_extended_output=True)[0] != 0
+        if outcome[0] == 0 and not staged:  # nothing to commit: undo what the squash left (SQUASH_MSG)
+            _forget_merge(git_dir, present)
+            return False
         if outcome[0] == 0:
             outcome = runner.commit(
                 "-q",
-                "--allow-empty",
                 "-m",
                 f"strop: adopt {record.name} (squashed)\n\n{record.idea}",
                 with_exceptions=False,
@@ -517,16 +529,21 @@ def _merge(runner: git.Git, git_dir: Path, record: ExperimentRecord, squash: boo
             with_extended_output=True,
         )
     if outcome[0] == 0:
-        return
+        return True
     conflicted = bool(runner.ls_files("-u", with_exceptions=False))
     runner.merge("--abort", with_exceptions=False)
     runner.reset("--hard", "-q", "HEAD", with_exceptions=False)
-    for name in _MERGE_STATE:  # what the abort could not remove (it needs the index, which was locked)
-        if name not in present:
-            (git_dir / name).unlink(missing_ok=True)
+    _forget_merge(git_dir, present)  # what the abort could not remove (it needs the index, which was locked)
     if conflicted:
         raise WorkspaceError(f"adopting {record.name} conflicts with {into}: nothing was changed")
     raise WorkspaceError(
         f"git could not adopt {record.name} into {into}, and nothing was changed; "
         f"git said: {git_said(outcome[2] or outcome[1])}"
     )
+
+
+def _forget_merge(git_dir: Path, present: set[str]) -> None:
+    """Remove the merge-state files (`_MERGE_STATE`) a merge left, keeping those there before it."""
+    for name in _MERGE_STATE:
+        if name not in present:
+            (git_dir / name).unlink(missing_ok=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
 import unicodedata
@@ -223,17 +224,59 @@ FINAL_LOG = re.compile(r"(\d+)-final(?:-(\d+))?\.log")
 """The name of experiment N's hidden-test log: `N-final.log`, then `N-final-2.log`, … (`write_log`)."""
 
 
-def write_log(log_dir: Path, name: str, phase: str, text: str) -> tuple[Path, str]:
+FINAL_STARTED = "# strop: a reading of the hidden test started"
+"""How a hidden-test log starts while its reading is under way (`start_final_log`): a log that
+still says only this was never finished (its process was killed while the hidden answers were out)."""
+
+
+def start_final_log(log_dir: Path, name: str) -> Path:
+    """Claim the next hidden-test log of experiment `name` (`N-final.log`, then `N-final-2.log`, …)
+    before the hidden answers are exposed: it says the reading started, on disk (fsync'd, its folder
+    too) before this returns, so a reading whose process is then killed (SIGKILL, a power cut) is
+    still counted by `strop audit`. `write_log(..., started=path)` replaces it with the whole log."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    header = f"{FINAL_STARTED} at {stamp}; a log that says only this was never finished\n"
+    path = _write_new(log_dir, name, "final", header.encode(), sync=True)
+    _sync_folder(log_dir)
+    return path
+
+
+def unfinished_final(path: Path) -> bool:
+    """Whether the hidden-test log at `path` is one `start_final_log` claimed and nothing finished:
+    it still holds only the header. (An empty one, killed between its making and its header, is
+    not told from a log emptied by hand: the audit calls it a reading with no score.)"""
+    try:
+        with path.open("rb") as file:
+            head = file.read(len(FINAL_STARTED))
+    except OSError:
+        return False
+    return head == FINAL_STARTED.encode()
+
+
+def write_log(
+    log_dir: Path, name: str, phase: str, text: str, started: Path | None = None
+) -> tuple[Path, str]:
     """Write an evaluation's log; its path and sha256, which the experiment's record keeps.
 
     An evaluation log replaces an earlier one of the same name (an experiment evaluated again
     after a crash has one verdict). A hidden-test (`final`) log never does: each reading of the
     hidden answers keeps its own (`N-final.log`, then `N-final-2.log`, …), so a final phase cut
     short before its score was recorded, then run again by a resume, leaves both for the audit.
+    `started`: the log `start_final_log` claimed for this reading, replaced whole (atomically).
     """
     log_dir.mkdir(parents=True, exist_ok=True)
     data = text.encode()
-    if phase == "final":
+    if started is not None:
+        path = started
+        partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with partial.open("wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, path)
+        _sync_folder(log_dir)
+    elif phase == "final":
         path = _write_new(log_dir, name, phase, data)
     else:
         path = log_dir / f"{name}-{phase}.log"
@@ -241,7 +284,7 @@ def write_log(log_dir: Path, name: str, phase: str, text: str) -> tuple[Path, st
     return path, hashlib.sha256(data).hexdigest()
 
 
-def _write_new(log_dir: Path, name: str, phase: str, data: bytes) -> Path:
+def _write_new(log_dir: Path, name: str, phase: str, data: bytes, sync: bool = False) -> Path:
     """`data` in the first of `NAME-PHASE.log`, `NAME-PHASE-2.log`, … that does not exist yet."""
     number = 1
     while True:
@@ -249,10 +292,27 @@ def _write_new(log_dir: Path, name: str, phase: str, data: bytes) -> Path:
         try:
             with path.open("xb") as file:
                 file.write(data)
+                if sync:
+                    file.flush()
+                    os.fsync(file.fileno())
         except FileExistsError:
             number += 1
             continue
         return path
+
+
+def _sync_folder(folder: Path) -> None:
+    """fsync a folder, so that a file made or renamed in it survives a crash (best effort)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
 
 
 def tampered(protected: ProtectedFiles, checkout: Path, phase: str, fingerprint: str) -> Verdict | None:
@@ -320,6 +380,8 @@ class CommandEvaluator:
         if budget.too_short:
             return not_started(phase, fingerprint)
         started = time.monotonic()
+        # a reading of the hidden test is on disk before the final command runs (see `start_final_log`)
+        claimed = start_final_log(self.log_dir, name) if phase == "final" else None
         with scratch(self.scratch_dir) as place:
             export_tree(checkout, place.work)
             clear_metrics_file(self.spec, place.work)
@@ -333,6 +395,8 @@ class CommandEvaluator:
                     binds=self.spec.mount_binds(),
                 )
             except SandboxError as error:
+                if claimed is not None:  # the command never ran: its log says so, not "never finished"
+                    write_log(self.log_dir, name, phase, f"$ {command}\n# sandbox failed: {error}\n", claimed)
                 return Verdict(
                     status=Status.BUGGY,
                     reason=f"sandbox failed: {error}",
@@ -344,7 +408,7 @@ class CommandEvaluator:
                 verdict, logged = judged(self.spec, execution, place.work)
                 verdict.feedback = execution.tail(FEEDBACK_CHARS)
         text = log_text("evaluator", command, execution) + logged
-        log_path, log_digest = write_log(self.log_dir, name, phase, text)
+        log_path, log_digest = write_log(self.log_dir, name, phase, text, claimed)
         verdict.phase = phase
         verdict.fingerprint = fingerprint
         verdict.log_path = str(log_path)

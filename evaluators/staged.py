@@ -49,8 +49,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import math
 import os
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -59,6 +61,8 @@ from pathlib import Path
 
 from evaluators.command import (
     FEEDBACK_CHARS,
+    NOT_FOUND,
+    NOT_FOUND_HINT,
     Budgeted,
     clear_metrics_file,
     command_argv,
@@ -69,11 +73,13 @@ from evaluators.command import (
     killed_reason,
     log_text,
     not_started,
+    start_final_log,
     tampered,
     write_log,
 )
 from evaluators.held import HeldRun
 from evaluators.integrity import ProtectedFiles
+from evaluators.metrics_output import MetricsError, last_json_object
 from evaluators.outputs import KeptOutputs, KeptStore, Sealed, SealError, seal_outputs
 from evaluators.run_stats import FILE as RUN_STATS_FILE
 from evaluators.run_stats import RUN_STATS_VAR, Figures, figures, write_kept_stats, write_run_stats
@@ -192,11 +198,14 @@ class StagedEvaluator:
         started = time.monotonic()
         log: list[str] = []
         if phase == "final":
+            # on disk before the final private data is copied out for a scorer (`start_final_log`):
+            # a reading whose process is killed mid-way is still counted by `strop audit`
+            claimed = start_final_log(self.log_dir, name)
             verdict = self._final(checkout, deadline, log, started)
             log.append(f"# {self.graded}\n")
             if self.kept is not None:  # a run's final verdict is final: its fallbacks are spent
                 self.kept.clear()
-            return self._logged(verdict, name, phase, log, fingerprint)
+            return self._logged(verdict, name, phase, log, fingerprint, claimed)
         with self._keeping(checkout) as keeping:
             if self.spec.folds > 1:
                 verdict = self._by_folds(checkout, phase, deadline, log, started, keeping)
@@ -366,8 +375,16 @@ class StagedEvaluator:
             return self.trusted.public / "fold-0"
         return self.trusted.public
 
-    def _logged(self, verdict: Verdict, name: str, phase: str, log: list[str], fingerprint: str) -> Verdict:
-        log_path, log_digest = write_log(self.log_dir, name, phase, "".join(log))
+    def _logged(
+        self,
+        verdict: Verdict,
+        name: str,
+        phase: str,
+        log: list[str],
+        fingerprint: str,
+        claimed: Path | None = None,
+    ) -> Verdict:
+        log_path, log_digest = write_log(self.log_dir, name, phase, "".join(log), claimed)
         named = {
             "public": self.trusted.public,
             "final-public": self.trusted.final_public,
@@ -618,7 +635,8 @@ class StagedEvaluator:
                     "does not expect"
                 )[:300]
             else:
-                failed.reason = f"the scorer did not accept the outputs: {last or failed.reason}"[:300]
+                last = _without_gate(last)
+                failed.reason = _scorer_exited(execution, last, self.spec.metric) or failed.reason
             failed.feedback = f"{feedback}\n--- scorer ---\n{last}"
             return failed
         verdict, logged = judged(self.spec, execution, place.scorer)
@@ -649,6 +667,42 @@ class StagedEvaluator:
             )
         except SandboxError as error:
             return Verdict(status=Status.BUGGY, reason=f"sandbox failed: {error}")
+
+
+_GATE = re.compile(r"strop-gate: (?:line )?\d+: (?:exec: )?")
+"""How the shell of a held scorer's door (`sandbox.gate`) prefixes its errors: an internal name."""
+
+
+def _without_gate(line: str) -> str:
+    """`line` without the held scorer's shell prefix (`strop-gate: 1: exec: nosuchscorer: not found`)."""
+    return _GATE.sub("", line, count=1) if line.startswith("strop-gate: ") else line
+
+
+def _scorer_exited(execution: Execution, last: str, metric: str) -> str:
+    """Why a scorer that exited non-zero gave no score, in words; "" to keep `failed_run`'s.
+
+    A missing command (exit 127) is not a judgement of the outputs, nor is a score printed
+    before a failing exit: only a scorer that printed no score and said why refused them.
+    """
+    status = execution.exit_code
+    if status == NOT_FOUND:  # the run stage's words (`failed_run`), its hint whole
+        hint = NOT_FOUND_HINT if execution.backend not in ("", "local") else "127 is a shell's 'not found'"
+        said = f": {last[:80]}" if last else ""
+        return f"the scorer exited with status 127{said} ({hint}; the command is [evaluator] score)"
+    try:
+        printed = last_json_object(execution.stdout, metric)
+    except MetricsError:
+        printed = None
+    if printed is not None:
+        shown = json.dumps(printed)  # ASCII: non-ASCII and control characters escaped
+        shown = shown if len(shown) <= 80 else shown[:79] + "…"
+        return (
+            f"the scorer exited with status {status} after printing {shown}: a score counts only from a "
+            "scorer that exits 0"
+        )[:300]
+    if not last:
+        return ""
+    return f"the scorer did not accept the outputs (it exited with status {status}): {last}"[:300]
 
 
 def fold_means(scores: list[dict[str, float]]) -> dict[str, float]:

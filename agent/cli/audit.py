@@ -50,7 +50,9 @@ is unchanged (its sha256 is in the note; a record of an older strop holds none: 
 a best of an earlier end, before a resume, keeps its own, and a final phase cut short then run
 again keeps both logs: each said as a note. Every reading of the hidden test is listed, one
 line each (`hidden test: RUN/N METRIC = VALUE (when its log was written, the log)`; `--json`:
-`hidden_tests`), so you see how often the hidden answers were read, and on what.
+`hidden_tests`), so you see how often the hidden answers were read, and on what: a reading
+whose process was killed mid-way (its log is written, and synced, as started before the answers
+are copied out) reads `started, never finished: killed?`.
 
 Not checkable from here, and said so: metrics a scorer wrote to `metrics_file` under an older
 strop (its logs do not keep them), a search's points (no log), and a one-stage (`command`)
@@ -108,7 +110,9 @@ def audit_command(
 
 def _hidden_test_line(reading: HiddenTest, metric: str) -> str:
     """`hidden test: RUN/N accuracy = 0.93 (2026-12-05T08:40:12Z, N-final.log)`: one reading of it."""
-    if not reading.recorded:
+    if not reading.finished:
+        scored = "started, never finished: killed? (no score)"
+    elif not reading.recorded:
         scored = "read, no score recorded (a final phase cut short)"
     elif reading.value is None:
         scored = f"no score: {reading.why}" if reading.why else "failed, no score"

@@ -26,7 +26,8 @@ data, the task file or strop itself were not tampered with before or during the 
 not); that a one-stage (`command`) task's metric was not forged by the candidate in
 the process that printed it; that a metric is more than one noisy draw; nor that the
 hidden answers were read only as often as the final logs say (each final phase keeps its
-own log, but one killed before it wrote its log leaves none, and a deleted one is not missed).
+own log, written and fsync'd as "started" before the hidden answers are copied out, so one
+killed mid-way is listed as started, never finished; but a deleted log is not missed).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from agent.home import run_dir
 from agent.loop.findings import Audit, Problem
 from agent.loop.provenance import audit_provenance, provenance_audit
 from agent.records import RunRecord
+from agent.report.data import is_interrupted
 from agent.run_index import RunIndex
 from evaluators.verdict import Status
 
@@ -111,6 +113,13 @@ def _whole_run(
             Problem(
                 f"run status is 'failed' (an error stopped it: {run.stop_reason})",
                 f"`strop resume {run_id}` continues it once that error is fixed",
+            )
+        )
+    elif run.status == "running" and is_interrupted(run, home):  # the word `strop runs` and `log` use
+        problems.append(
+            Problem(
+                "run status is 'interrupted': no strop process is running it (killed or crashed)",
+                f"`strop resume {run_id}` continues it",
             )
         )
     elif run.status not in ("done", "stopped"):

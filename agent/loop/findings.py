@@ -40,6 +40,7 @@ class HiddenTest:
     log: str  # the log's file name; "" when there is none
     recorded: bool = True  # False: a reading whose score no record holds (a final phase cut short)
     why: str = ""  # no score: why, as strop's verdict said (stopped by the run's time budget, …)
+    finished: bool = True  # False: its log says only that it started (its process was killed mid-way)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -24,8 +24,10 @@ log files):
   unchanged since the score was recorded (the note holds its sha256; a record of an older
   strop holds none: said as a note); no final log exists for an experiment without a
   score; more than one for the best (a final phase cut short, then run again by a
-  resume: each reading of the hidden answers keeps its log) is said as a note; no final
-  score exists when the task has no hidden test;
+  resume: each reading of the hidden answers keeps its log) is said as a note, and so is a
+  log that says only that its reading started (written and fsync'd before the hidden answers
+  are copied out: its process was killed mid-way); no final score exists when the task has
+  no hidden test;
 - each record against its own history in the notes ref (a field fixed when the experiment
   was committed, or evaluated, or its hidden test scored, never changed after) and against
   its commit (the message holds its idea, the params file and marked lines its params), and
@@ -49,7 +51,7 @@ from agent.loop.findings import Audit, HiddenTest, Problem
 from agent.loop.record_history import check_commits, check_history, check_logs_named, read_history
 from agent.records import NAMES_FINAL_LOG, ExperimentRecord, RunRecord, best_experiment
 from agent.run_index import RunIndex
-from evaluators.command import FINAL_LOG, METRICS_FILE_LOGGED
+from evaluators.command import FINAL_LOG, METRICS_FILE_LOGGED, unfinished_final
 from evaluators.metrics_output import MetricsError, last_json_object, parse_json_object, validate_metrics
 from evaluators.spec import EvaluatorSpec
 from evaluators.verdict import Status
@@ -570,6 +572,12 @@ def _check_final_logs(run: RunRecord, finals: dict[int, ExperimentRecord], logs:
     found: dict[int, list[str]] = {}
     for path in sorted(logs.glob("*-final*.log")) if logs.is_dir() else []:
         named = FINAL_LOG.fullmatch(path.name)
+        if named is not None and int(named[1]) not in finals and unfinished_final(path):
+            report.unchecked.append(
+                f"a reading of the hidden test on {run.id}/{named[1]} started ({path.name}) and never finished "
+                "(its process was killed?): the hidden answers may have been read; no score of it exists"
+            )
+            continue
         if named is None or int(named[1]) not in finals:
             number = named[1] if named else path.name.split("-final", 1)[0]
             report.problems.append(
@@ -585,8 +593,12 @@ def _check_final_logs(run: RunRecord, finals: dict[int, ExperimentRecord], logs:
         kept = Path(record.final_log_path).name if record.final_log_path else f"{number}-final.log"
         if [name for name in names if name != kept]:
             readings = sorted({*names, kept}, key=_final_log_order)
+            shown = [
+                f"{name}: started, never finished" if unfinished_final(logs / name) else name
+                for name in readings
+            ]
             report.unchecked.append(
-                f"the hidden test was run {len(readings)} times on {run.id}/{number} ({', '.join(readings)}): "
+                f"the hidden test was run {len(readings)} times on {run.id}/{number} ({', '.join(shown)}): "
                 f"a final phase cut short before its score was recorded, then run again; the score is {kept}'s"
             )
 
@@ -609,8 +621,16 @@ def hidden_tests(run: RunRecord, records: dict[int, ExperimentRecord], home: Pat
     scored = {reading.log for reading in readings}
     for path in logs.glob("*-final*.log") if logs.is_dir() else []:
         if (named := FINAL_LOG.fullmatch(path.name)) and path.name not in scored:
+            finished = not unfinished_final(path)
             readings.append(
-                HiddenTest(f"{run.id}/{named[1]}", None, _written_at(path), path.name, recorded=False)
+                HiddenTest(
+                    f"{run.id}/{named[1]}",
+                    None,
+                    _written_at(path),
+                    path.name,
+                    recorded=False,
+                    finished=finished,
+                )
             )
     return sorted(readings, key=lambda r: (int(r.experiment.rsplit("/", 1)[1]), _final_log_order(r.log)))
 
