@@ -177,6 +177,46 @@ class Constraints:
             return Check(Outcome.UNKNOWN, unknown=unknown)
         return Check(Outcome.OK)
 
+    def broken_as_written(
+        self, written: Mapping[str, Any], point: Mapping[str, Any], before: Mapping[str, Any]
+    ) -> list[str]:
+        """What the rules say of a candidate's files as they are written, where that is not `point`
+        (`written` read into the space: values clipped, missing ones at their defaults), which `check`
+        judges: the code reads `written`. A rule broken by a value as written (a workspace's
+        `a = 7` where the space stops at 5) is named, and so is one reading a value the candidate
+        removed (the code then uses its own default, which no rule can be checked on).
+
+        Read in Python: `agent.expression` evaluates exactly as Z3 reads a rule, so on one
+        concrete point the two agree (see its module docstring).
+        """
+        from agent.expression import MissingValue
+
+        values = dict(point)
+        removed = [name for name in point if name in before and name not in written]
+        for name, value in written.items():
+            if name in values and type(value) in (int, float, bool, str) and value != point[name]:
+                values[name] = value
+        if values == dict(point) and not removed:
+            return []
+        active = self.space.activity(values)
+        said = []
+        for rule in self.rules:
+            if not all(active.get(name, False) for name in rule.expression.names):
+                continue  # guarded by the inactive parameter, as in Z3
+            if gone := sorted(rule.expression.names & set(removed)):
+                said.append(f"the files no longer write {', '.join(gone)}, which {rule.text!r} reads")
+                continue
+            try:
+                holds = bool(rule.expression.evaluate(values))
+            except MissingValue:
+                continue
+            except ArithmeticError:
+                holds = False
+            if not holds:
+                shown = ", ".join(f"{name}={values[name]!r}" for name in sorted(rule.expression.names))
+                said.append(f"violates {rule.text} as the files write it ({shown})")
+        return said
+
     def contradiction(self) -> list[str] | None:
         """The rules that no point of the space satisfies together (Z3's unsat core), or None.
 

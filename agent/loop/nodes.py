@@ -579,12 +579,17 @@ class Nodes:
         constraints = self.ctx.constraints
         if slot["mode"] == "baseline" or constraints is None:
             return candidate, {"outcome": "ok"}
-        point = candidate.params
+        point, broken = candidate.params, []
         if point is None:
+            proposer = self.ctx.run.task.spec.proposer
+            before = self.ctx.space.written(lane, proposer)
             write_files(lane, candidate.files)
-            point = self.ctx.space.read(lane, self.ctx.run.task.spec.proposer)
+            point = self.ctx.space.read(lane, proposer)  # clipped into the space, defaults for the missing
+            broken = constraints.broken_as_written(self.ctx.space.written(lane, proposer), point, before)
             self.ctx.run.repo.checkout_detached(lane, self._base_commit(slot, records))
         verdict = constraints.check(point)
+        if verdict.passed and broken:  # the code reads what the files hold, not the space's clipped point
+            return candidate, {"outcome": "rejected", "reason": "constraints: " + "; ".join(broken)}
         if verdict.passed:
             return candidate, {"outcome": "ok"}
         if self.ctx.run.task.spec.constraints.on_violation == "repair" and not verdict.unknown:
