@@ -7,7 +7,9 @@ An attempt ends when a turn succeeds or when its policy says stop. The policies
 - `fixed`: `turn_limit` turns, with a reminder of the turns left in every prompt;
 - `p75`: the limit is the 75th percentile (linear interpolation, rounded up) of the
   turns that past successful attempts of this task took; with fewer than
-  `turn_history_min` of them it falls back to `turn_limit`;
+  `turn_history_min` of them it falls back to `turn_limit`. The history is read when a run
+  (or resume) starts: the limit is the same for all its attempts, its reasons say "in
+  earlier runs", and the next run learns from this one's;
 - `dynamic`: starts at the `p75` limit; at the limit, when the model asked for more
   (a line `EXTEND: reason` in its answer) and its last turns made progress (the score
   improved, the error went away, or the error changed), it is granted `extension`
@@ -128,10 +130,10 @@ class TurnPolicy:
             limit, basis = budget.turn_limit, f"fixed at {budget.turn_limit}"
         elif len(usable) >= need:
             limit = p75(usable)
-            basis = f"p75 of {len(usable)} past successes"
+            basis = f"p75 of {len(usable)} successes in earlier runs"
         else:
             limit = budget.turn_limit
-            basis = f"turn_limit {limit}: {len(usable)} past success(es), p75 needs {need}"
+            basis = f"turn_limit {limit}: {len(usable)} success(es) in earlier runs, p75 needs {need}"
         return cls(
             kind=budget.turns,
             start_limit=limit,

@@ -99,7 +99,7 @@ def test_p75_uses_history_for_its_limit() -> None:
     assert policy.start_limit == 3
     decisions = drive(policy, [fail(t) for t in range(1, 6)])
     assert len(decisions) == 3
-    assert decisions[-1].reason.endswith("turn limit reached (p75 of 4 past successes); stop")
+    assert decisions[-1].reason.endswith("turn limit reached (p75 of 4 successes in earlier runs); stop")
 
 
 def test_p75_falls_back_to_turn_limit_without_enough_history() -> None:
@@ -107,7 +107,7 @@ def test_p75_falls_back_to_turn_limit_without_enough_history() -> None:
     assert policy.start_limit == 2
     decisions = drive(policy, [fail(1), fail(2), fail(3)])
     assert len(decisions) == 2
-    assert "turn_limit 2: 2 past success(es), p75 needs 3" in decisions[-1].reason
+    assert "turn_limit 2: 2 success(es) in earlier runs, p75 needs 3" in decisions[-1].reason
 
 
 def test_dynamic_grants_an_extension_when_the_error_changed() -> None:
