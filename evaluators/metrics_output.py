@@ -68,7 +68,9 @@ def last_json_object(text: str, metric: str = "accuracy") -> dict[str, object]:
         if not (line.startswith("{") and line.endswith("}")):
             continue
         try:
-            value = json.loads(line)
+            value = json.loads(line, object_pairs_hook=_each_key_once)
+        except _KeyTwice as twice:
+            raise MetricsError(f"the evaluator's metrics line {twice}") from None
         except json.JSONDecodeError as error:
             rejected = rejected or (line, f"{error.msg} at column {error.colno}")
             continue
@@ -105,9 +107,37 @@ def decoded(data: bytes) -> str:
     return data.decode(json.detect_encoding(data), errors="replace")
 
 
+class _KeyTwice(Exception):
+    """A JSON object naming one key twice with two values (not a ValueError: no "not JSON" reading)."""
+
+
+def _each_key_once(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A JSON object's pairs as a dict; a key given two values is refused: JSON keeps the last, so
+    `{"loss": 0.1, "loss": 9}` scored 9 where a reader of the line sees 0.1 first."""
+    seen: dict[str, object] = {}
+    for key, value in pairs:
+        if key in seen and seen[key] != value:
+            raise _KeyTwice(
+                f"names {_key_in_reason(key)!r} twice ({_brief(seen[key])}, then {_brief(value)}): "
+                "which one counts is not clear; print each metric once"
+            )
+        seen[key] = value
+    return seen
+
+
+def _brief(value: object) -> str:
+    """A value for a reason: a finite number as printed (to 20 characters), else what it is."""
+    if finite_number(value) is not None:
+        text = repr(value)
+        return text if len(text) <= 20 else text[:19] + "…"
+    return _what(value)
+
+
 def parse_json_object(text: str, source: str) -> dict[str, object]:
     try:
-        value = json.loads(text)
+        value = json.loads(text, object_pairs_hook=_each_key_once)
+    except _KeyTwice as twice:
+        raise MetricsError(f"{source} {twice}") from None
     except json.JSONDecodeError as error:
         raise MetricsError(f"{source} is not valid JSON: {error.msg} at line {error.lineno}") from None
     except (ValueError, RecursionError) as error:

@@ -44,6 +44,18 @@ def test_a_metrics_file_with_a_byte_order_mark_is_read_and_logged(tmp_path: Path
     assert log.endswith(f"{METRICS_FILE_LOGGED}{json.dumps(verdict.metrics)}\n"), log[-300:]
 
 
+@pytest.mark.parametrize("where", ["printed", "file"])
+def test_a_metric_given_two_values_is_no_score(tmp_path: Path, where: str) -> None:
+    """JSON keeps a repeated key's last value: `{"rows": 4, "rows": 9}` scored 9, silently."""
+    line = '{"rows": 4, "seconds": 1.5, "rows": 9}'
+    score = f"print('{line}')\n" if where == "printed" else f"open('m.json', 'w').write('{line}')\n"
+    spec = {"metrics_file": "m.json"} if where == "file" else {}
+    verdict = evaluator(tmp_path, score, **spec).evaluate(tmp_path / "work", "0")
+    assert verdict.status is not Status.OK and verdict.metrics == {}, verdict
+    assert "names 'rows' twice (4, then 9)" in verdict.reason, verdict.reason
+    assert last_json_object('{"rows": 4, "rows": 4}') == {"rows": 4}  # the same value twice says one thing
+
+
 def test_metrics_that_are_not_numbers_are_named_in_the_reason(tmp_path: Path) -> None:
     score = 'print(\'{"rows": 4, "cpu": null, "aux_nan": NaN, "ok": 1, "tag": "a", "per": [1], "by": {}}\')\n'
     verdict = evaluator(tmp_path, score).evaluate(tmp_path / "work", "0")
