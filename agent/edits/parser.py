@@ -24,6 +24,9 @@ _FILE_NAME = re.compile(
     r"|go|js|ts|java|sh|r|jl|sql|html|css|xml|mk)\b",
     re.IGNORECASE,
 )
+UNAPPLIED_BLOCK = "was not applied: the line before it"
+"""In the note on a block that creates or appends code under a line naming another file: such a
+block is left out (its code would land in the previous block's file), so the answer is sent back."""
 DIFF_NOTE = "a unified diff was not applied: send SEARCH/REPLACE blocks (or whole files) instead."
 
 
@@ -154,13 +157,18 @@ class _Parser:
         path = self._path_before(start, fence_info, fence_start)
         guessed = self.guessed
         if path is None and (named := self._another_file_named(start, fence_start)):
-            self.notes.append(
-                f"SEARCH block {number} was not applied: the line before it, {named!r}, names a file but is "
-                "no path alone (write the file's path by itself on the line before each block); it was not "
-                f"taken as {self.last_path!r}, the previous block's file."
-            )
             divider, end = search_block_bounds(self.lines, start)
-            return (end if end is not None else divider if divider is not None else start) + 1
+            if (
+                divider is not None
+                and end is not None
+                and not "\n".join(self.lines[start + 1 : divider]).strip()
+            ):
+                self.notes.append(
+                    f"SEARCH block {number} {UNAPPLIED_BLOCK}, {named!r}, names a file but is no path "
+                    "alone (write the file's path by itself on the line before each block); its new code "
+                    f"was not added to {self.last_path!r}, the previous block's file."
+                )
+                return end + 1
         if path is None:
             path, guessed = self.last_path, self.last_guessed
         divider, end = search_block_bounds(self.lines, start)
@@ -184,9 +192,11 @@ class _Parser:
         """The line before the SEARCH marker at `start` (cut to 80 characters) when it names a file
         other than the previous block's but is no path alone ("helpers.py (new file)", "utils/new module.py").
 
-        A block under such a line was applied to the previous block's file: new code appended to
-        model.py. Only names with a source or data extension count, so prose that names a call
-        (`np.clip`) between two blocks of one file still continues that file.
+        A block with an empty SEARCH under such a line (new code) was appended to the previous
+        block's file, model.py. One with a SEARCH still continues that file: prose between two
+        blocks of one file often names others ("This mirrors the helper in utils.py:"), and a
+        SEARCH that is not in the file fails to match and is sent back. Only names with a source
+        or data extension count, so prose naming a call (`np.clip`) never does.
         """
         if self.last_path is None:
             return None  # nothing to inherit: the block is refused for naming no file anyway

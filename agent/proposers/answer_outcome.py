@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.edits import EditOutcome, EditProblem, PathGuard, apply_edits, reader
+from agent.edits.parser import UNAPPLIED_BLOCK
 from agent.llm.chat import LLMReply
 from agent.proposers.decisions import NO_EDIT, cap, gist
 from agent.records import ExperimentRecord
@@ -24,9 +25,16 @@ from agent.run import Candidate
 
 
 def worth_retrying(edits: tuple[Any, ...], outcome: EditOutcome, notes: list[str]) -> bool:
-    """Retry when something failed to apply and a corrected answer could fix it."""
+    """Retry when something failed to apply and a corrected answer could fix it (a block the parser
+    left out for its unclear file too, even when the others applied: the rest may need its code)."""
     unmatched = [p for p in outcome.problems if not p.refused]
-    return bool(unmatched) or (bool(edits) and not outcome.files) or bool(notes and not outcome.files)
+    left_out = any(UNAPPLIED_BLOCK in note for note in notes)
+    return (
+        bool(unmatched)
+        or left_out
+        or (bool(edits) and not outcome.files)
+        or bool(notes and not outcome.files)
+    )
 
 
 def apply_on_top(before: EditOutcome, edits: tuple[Any, ...], root: Path, guard: PathGuard) -> EditOutcome:

@@ -84,16 +84,31 @@ def test_consecutive_blocks_inherit_the_path() -> None:
     "line", ["helpers.py (new file)", "utils/new module.py", "a<b>.py", "b\u200bc.py", "\u202eyp.txt"]
 )
 def test_a_block_under_a_line_naming_another_file_is_not_applied_to_the_previous_one(line: str) -> None:
-    """The block used to inherit the previous block's path: a new file's code appended to model.py."""
+    """A new file's block (empty SEARCH) used to inherit the previous block's path: its code was
+    appended to model.py. It is left out, said, and the answer sent back (`worth_retrying`)."""
+    from agent.edits import EditOutcome
+    from agent.proposers.answer_outcome import worth_retrying
+
     parsed = parse_answer(
         "Idea\n\n" + sr("model.py", "X = 1", "X = 2") + f"\n{line}\n" + sr("", "", "def helper(): ...")[1:]
     )
     assert [(e.number, e.path) for e in parsed.edits] == [(1, "model.py")]
     (note,) = parsed.notes
     assert note.startswith(f"SEARCH block 2 was not applied: the line before it, {line!r}, names a file")
+    applied = EditOutcome(files={"model.py": "X = 2\n"}, applied=[], problems=[], applied_to={})
+    assert worth_retrying(parsed.edits, applied, list(parsed.notes))  # though block 1 applied
 
 
-@pytest.mark.parametrize("line", ["Then clip it with np.clip:", "Also in model.py (same file):", "Next:"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Then clip it with np.clip:",
+        "Also in model.py (same file):",
+        "Next:",
+        "This mirrors the helper in utils.py:",  # prose naming a file between two blocks of one file
+        "Keep compatible with requirements.txt pins:",
+    ],
+)
 def test_prose_between_blocks_that_names_no_other_file_continues_the_file(line: str) -> None:
     parsed = parse_answer(sr("model.py", "X = 1", "X = 2") + f"\n{line}\n" + sr("", "Y = 1", "Y = 2")[1:])
     assert [(e.number, e.path) for e in parsed.edits] == [(1, "model.py"), (2, "model.py")]
