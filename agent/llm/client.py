@@ -122,6 +122,7 @@ __all__ = [  # the client, and what callers imported from this module before it 
 NO_KEY = "strop-no-key"  # sent when the key variable is unset: local endpoints accept anything
 MAX_REPLY_CHARS = 400_000
 MIN_ANSWER_TOKENS = 16  # below this, a request is not worth sending
+RATIO_PROMPT_MIN = 256  # prompt tokens (estimated) from which a server's count teaches `prompt_ratio`
 FINISH_GRACE = 2.0  # seconds a stream may stay open after its finish reason, for the usage or [DONE]
 MAX_RETRY_AFTER = 7 * 86_400.0  # seconds: a longer `Retry-After` (or `inf`) is not a wait a server can mean
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -226,13 +227,14 @@ class LLMClient:
                     f"window of {self.where}; not sent",
                     limit=self.context,
                 )
-        most = self.budget_prompt_tokens(messages)
+        most = self.budget_prompt_tokens(messages, tokens_left, usd_left)
+        estimated = "a token per byte" if most >= prompt_tokens_bound(messages) else "estimated"
         if tokens_left is not None:
             allowed = min(allowed, tokens_left - most)
             if allowed < MIN_ANSWER_TOKENS:
                 raise LLMBudgetSpent(
                     f"token budget: {tokens_left} tokens left cannot pay for a prompt of about {prompt} "
-                    f"tokens (at most {most}, a token per byte) and an answer of {MIN_ANSWER_TOKENS}; not sent"
+                    f"tokens (at most {most}, {estimated}) and an answer of {MIN_ANSWER_TOKENS}; not sent"
                 )
         if usd_left is not None and (self.spec.price_input or self.spec.price_output):
             prompt_usd = most * self.spec.price_input / 1e6
@@ -243,28 +245,42 @@ class LLMClient:
             if allowed < MIN_ANSWER_TOKENS:
                 raise LLMBudgetSpent(
                     f"cost budget: ${usd_left:.4f} left cannot pay for a prompt of about {prompt} tokens "
-                    f"(at most {most}, a token per byte) and an answer of {MIN_ANSWER_TOKENS}; not sent"
+                    f"(at most {most}, {estimated}) and an answer of {MIN_ANSWER_TOKENS}; not sent"
                 )
         return allowed
 
-    def budget_prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
-        """The most prompt tokens the server may count for `messages`, as budgets plan them.
+    def budget_prompt_tokens(
+        self, messages: Sequence[ChatMessage], tokens_left: int | None = None, usd_left: float | None = None
+    ) -> int:
+        """The prompt tokens budgets plan `messages` at: what the server may count.
 
-        Until this endpoint has counted a prompt, a true bound: a token per byte of the prompt
-        (`prompt_tokens_bound`), which holds for every tokenizer. It is 3-4 times the real count,
-        so once the server has counted prompts, `prompt_tokens_upper` scaled by the largest
-        ratio of its counts to that estimate seen so far (`prompt_ratio`), within the byte bound:
-        a learned ratio alone is unknown on the first call and a fixed chars/3 is low for some
-        tokenizers (digits one by one, Chinese, 32k vocabularies); the bytes alone would leave up
-        to two thirds of a prompt's size of every budget unspent, and refuse a 3,000-token budget
-        a 1,000-token prompt. A later prompt whose ratio is higher than every earlier one's may
-        still overshoot by that difference; prompts of one run share most of their text.
+        Once the endpoint has counted prompts, `prompt_tokens_upper` scaled by the largest ratio of
+        its counts to that estimate (`prompt_ratio`, from prompts of `RATIO_PROMPT_MIN` tokens or
+        more: a short one is mostly the server's own framing), within the byte bound. Before, the
+        byte bound (`prompt_tokens_bound`, a token per byte: true for every tokenizer, 3-4 times
+        the real count) when the budgets left (`tokens_left`, `usd_left`) can pay for it and an
+        answer: a fixed chars/3 is low for some tokenizers (digits one by one, Chinese), and a
+        server counting a 1,950-character prompt as 1,000 tokens overshot a 900-token budget.
+        When they cannot, the estimate: refusing a first call the budget most likely pays for
+        (a 3,000-token budget, a 1,000-token prompt) would end the run with nothing tried; that
+        one call may overshoot by its prompt's miscount, every later one is planned with the
+        endpoint's own counting.
         """
         bound = prompt_tokens_bound(messages)
-        ratio = self.prompt_ratio
-        if ratio is None:
+        upper = prompt_tokens_upper(messages)
+        if self.prompt_ratio is not None:
+            return min(bound, math.ceil(upper * max(1.0, self.prompt_ratio)))
+        if self._pays_for(bound, tokens_left, usd_left):
             return bound
-        return min(bound, math.ceil(prompt_tokens_upper(messages) * max(1.0, ratio)))
+        return upper
+
+    def _pays_for(self, prompt: int, tokens_left: int | None, usd_left: float | None) -> bool:
+        """Whether the budgets left pay for `prompt` tokens and the shortest answer."""
+        if tokens_left is not None and prompt + MIN_ANSWER_TOKENS > tokens_left:
+            return False
+        if usd_left is not None and (self.spec.price_input or self.spec.price_output):
+            return price(prompt, MIN_ANSWER_TOKENS, self.spec) <= usd_left
+        return True
 
     def complete(
         self,
@@ -581,9 +597,10 @@ class LLMClient:
         if usage is not None:
             prompt, completion = usage.prompt, usage.completion
             if prompt == usage_counts(stream.usage)[0] and prompt > 0:  # the server's own count, believed
-                with self._ratio_lock:
-                    ratio = prompt / prompt_tokens_upper(messages)
-                    self.prompt_ratio = max(ratio, self.prompt_ratio or 0.0)
+                estimate = prompt_tokens_upper(messages)
+                if estimate >= RATIO_PROMPT_MIN:
+                    with self._ratio_lock:
+                        self.prompt_ratio = max(prompt / estimate, self.prompt_ratio or 0.0)
             usd = price(prompt, completion, self.spec)
             return Cost(prompt, completion, usd, calls=1, estimated=usage.estimated)
         # a usage no server could mean (negative, fractional, NaN, text, past 10M) is not believed: estimated

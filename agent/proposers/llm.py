@@ -588,7 +588,7 @@ class LLMProposer:
     ) -> LLMReply:
         limits = self.limits()
         allowance = limits.allowance or self._own_allowance(limits, candidate)
-        worst = self._worst_case(messages, max_tokens)
+        worst = self._worst_case(messages, max_tokens, limits)
         held = allowance.hold(worst.tokens or 0, worst.usd or 0.0, limits.deadline)
         spent: Cost | None = None
         try:
@@ -644,10 +644,11 @@ class LLMProposer:
             None if limits.usd_left is None else limits.usd_left - spent.usd,
         )
 
-    def _worst_case(self, messages: list[ChatMessage], max_tokens: int | None) -> Hold:
-        """The most a call can spend: the prompt's generous estimate and the longest answer it may get."""
+    def _worst_case(self, messages: list[ChatMessage], max_tokens: int | None, limits: Limits) -> Hold:
+        """The most a call can spend: the prompt as the client plans budgets with it, and the longest
+        answer it may get."""
         spec = self.client.spec
-        prompt = self.client.budget_prompt_tokens(messages)  # as the client plans the call's budget
+        prompt = self.client.budget_prompt_tokens(messages, limits.tokens_left, limits.usd_left)
         answer = (
             spec.max_tokens
             if max_tokens is None

@@ -123,11 +123,15 @@ def writes_all_it_may(prompt_tokens: int):  # noqa: ANN201
 
 
 def test_a_token_budget_is_not_overshot_by_the_prompts_miscount() -> None:
-    """chars/3 said ~650 tokens for the prompt, the server counted 1,000: 1,050 of 900 spent."""
+    """chars/3 said ~650 tokens for the prompt, the server counted 1,000: 1,050 of 900 spent.
+
+    A budget that pays for the prompt at a token per byte plans the first call so; one that does
+    not plans it at the estimate (refusing it would end the run with nothing tried: see
+    `LLMClient.budget_prompt_tokens`), and one that cannot pay even that refuses it."""
     assert prompt_tokens_upper(PROMPT) < 1000
     with ScriptedServer(writes_all_it_may(1000)) as server, client_for(server) as client:
         with pytest.raises(LLMBudgetSpent, match="at most"):
-            client.complete(PROMPT, tokens_left=900)
+            client.complete(PROMPT, tokens_left=prompt_tokens_upper(PROMPT) + 8)
         assert server.completions == []  # not sent: it could not be paid for
         for _ in range(3):  # the first call, then ones planned with what the server counted
             reply = client.complete(PROMPT, tokens_left=2500)
@@ -135,6 +139,19 @@ def test_a_token_budget_is_not_overshot_by_the_prompts_miscount() -> None:
         # what the server counted is learned: the last calls were allowed more than the first
         sent = [int((r.body or {})["max_tokens"]) for r in server.completions]
         assert sent[-1] > sent[0] and sent[-1] >= 1400, sent
+
+
+def test_a_first_call_the_budget_pays_for_by_estimate_is_sent() -> None:
+    """Planned at a token per byte, a 3,000-token budget refused a 4,000-character prompt's first
+    call (about 1,350 tokens), and the run ended with nothing tried."""
+    from agent.llm import ChatMessage
+    from agent.llm.tokens import prompt_tokens_bound
+
+    prompt = [ChatMessage("system", "s" * 100), ChatMessage("user", "word " * 800)]
+    assert prompt_tokens_upper(prompt) + 1000 < 3000 < prompt_tokens_bound(prompt)
+    with ScriptedServer(writes_all_it_may(1000)) as server, client_for(server) as client:
+        reply = client.complete(prompt, tokens_left=3000)
+    assert len(server.completions) == 1 and reply.cost.tokens <= 3000, reply.cost
 
 
 def test_a_cost_budget_is_not_overshot_by_the_prompts_miscount() -> None:
