@@ -7,11 +7,13 @@ host. The host's `/proc`, `/sys` and `/dev` replace the sandbox's own views (bub
 mounts after them): every host process's command line, the host's devices. So those trees,
 sockets and device files are refused, and a mounted folder is searched for them (up to
 `MOST_ENTRIES` entries, which a data folder stays under; past that, what was not searched is
-not claimed clean: the refusal says so only for what was found).
+not claimed clean: the refusal says so only for what was found). Data kept in /dev/shm or on a
+disk the desktop mounted under /run/media is allowed (`DATA_PLACES`), searched as any folder.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from pathlib import Path
@@ -20,17 +22,23 @@ HOST_TREES = ("/proc", "/sys", "/dev", "/run", "/var/run")
 """The sandbox has its own of each (or none): the host's would show its processes, devices and
 service sockets."""
 
-MOST_ENTRIES = 50_000
+DATA_PLACES = ("/dev/shm", "/run/media", "/run/mnt")
+"""Folders in those trees where users keep data (a dataset in shared memory, an external disk
+mounted by the desktop): allowed, and searched for sockets and devices as any folder is."""
+
+MOST_ENTRIES = 20_000
 """Entries of a mounted folder searched for sockets and devices (a dataset folder's few
-thousand files take milliseconds; the walk stops here rather than delay every task load)."""
+thousand files take milliseconds, a virtualenv's 20,000 about 0.6 s; the walk stops here
+rather than delay every task load, and a folder is searched once per process)."""
 
 
 def host_hazard(path: Path) -> str | None:
     """Why `path` (a mount's real path) may not be bound into a sandbox, or None."""
     real = path.resolve()
+    in_data_place = any(real == Path(place) or Path(place) in real.parents for place in DATA_PLACES)
     for tree in HOST_TREES:
         top = Path(tree).resolve()
-        if real == top or top in real.parents:
+        if (real == top or top in real.parents) and not in_data_place:
             return f"is in the host's {tree}: a sandbox has its own, and the host's shows its processes, devices or service sockets"
         if real in top.parents or real == Path("/"):
             return f"holds the host's {tree} (its service sockets, its processes): mount the folders you need inside it"
@@ -38,7 +46,7 @@ def host_hazard(path: Path) -> str | None:
     if kind:
         return f"is a {kind}: a read-only mount does not stop a candidate from connecting to it or opening it"
     if real.is_dir():
-        found = _special_inside(real)
+        found = _special_inside(str(real), _changed(real))
         if found is not None:
             inner, what = found
             return (
@@ -61,8 +69,18 @@ def _special(path: Path) -> str:
     return ""
 
 
-def _special_inside(folder: Path) -> tuple[Path, str] | None:
-    """The first socket or device file under `folder` (links not followed), within `MOST_ENTRIES`."""
+def _changed(folder: Path) -> int:
+    """When `folder` itself last changed: a walk is kept per process until it does."""
+    try:
+        return folder.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+@functools.lru_cache(maxsize=256)
+def _special_inside(folder: str, changed: int) -> tuple[Path, str] | None:
+    """The first socket or device file under `folder` (links not followed), within `MOST_ENTRIES`;
+    kept per (`folder`, `changed`): a task is loaded several times by one command."""
     seen = 0
     for root, dirs, files in os.walk(folder, onerror=lambda error: None):
         for name in (*files, *dirs):

@@ -80,3 +80,13 @@ def test_a_data_folder_and_a_link_to_a_socket(tmp_path: Path, listening: Path) -
     )  # not followed: inside the sandbox it leads nowhere
     assert host_hazard(data) is None
     assert MOST_ENTRIES >= 10_000
+
+
+def test_data_in_shared_memory_is_a_mount_like_any_folder(tmp_path: Path) -> None:
+    """/dev/shm is in /dev, but a dataset kept there for fast loading is no device."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as shm:
+        (Path(shm) / "x.csv").write_text("1\n")
+        assert host_hazard(Path(shm)) is None
+        load_task(_task(tmp_path, shm))
