@@ -83,11 +83,26 @@ _SUSPECT = re.compile(r"[^\t\n\x20-\x7e]")
 _SUSPECT_ONE_LINE = re.compile(r"[^\x20-\x7e]")
 
 
+_JOINERS = "\u200c\u200d"
+"""Zero-width (non-)joiners: the ZWJ of an emoji sequence (👩‍💻), the ZWNJ of Persian script. Shown
+as they are between two characters beyond ASCII, where writing needs them; escaped elsewhere."""
+
+
+def _joins(match: re.Match[str]) -> bool:
+    """Whether the joiner `match` found stands between two printable characters beyond ASCII."""
+    text, at = match.string, match.start()
+    before = text[at - 1] if at else ""
+    after = text[at + 1] if at + 1 < len(text) else ""
+    return all(c and not c.isascii() and unicodedata.category(c)[0] in "LMS" for c in (before, after))
+
+
 def _shown(match: re.Match[str], one_line: bool) -> str:
     char = match.group()
     category = unicodedata.category(char)
     if category == "Cc":  # C0 but tab and newline, DEL, C1: a terminal sequence's ESC, CSI, BEL, \r
         return " " if one_line and char in "\t\n" else ""
+    if char in _JOINERS and _joins(match):
+        return char
     if category in ("Cf", "Zl", "Zp", "Cs"):  # format (bidi, zero-width, tags), line and paragraph
         code = ord(char)  # separators, lone surrogates: written as their escape, as `visible` does
         return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"

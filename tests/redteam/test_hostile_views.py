@@ -228,3 +228,14 @@ def test_an_ideas_control_characters_never_reach_its_commit_message(tmp_path: Pa
     provenance_audit(run.record.id, strop_home(), RunIndex(strop_home()), report)
     said = [str(problem) for problem in report.problems]
     assert not [line for line in said if "is not its commit" in line], said  # audit reads it as its idea
+
+
+def test_joiners_that_writing_needs_are_shown_as_they_are() -> None:
+    """The ZWJ of an emoji sequence and Persian's ZWNJ printed as `\\u200d`; between ASCII letters
+    (where they only hide) they are still escaped."""
+    from agent.cli.render import printable
+
+    assert printable("dev 👩\u200d💻") == "dev 👩\u200d💻"
+    assert printable("می\u200cخواهم") == "می\u200cخواهم"
+    assert printable("sc\u200dore") == "sc\\u200dore"
+    assert printable("\u200dscore") == "\\u200dscore"
