@@ -28,7 +28,7 @@ Z3 checks every candidate before evaluation (budget, group divisibility, the --p
 
 Each new Pareto point is recorded in git as an experiment (files: its config JSON; metrics: val_acc, bytes, avg_bits): see it with `strop log <run>`.
 
-Baselines run in the same call, with the search's own menu: uniform int 8/4/3/2, the best uniform int (sym/asym, any group, RTN or GPTQ), greedy, HAWQ-V3 (Hutchinson trace + integer program over every format, group and rounding), random and Optuna TPE (the same space and Z3 check, at most the engine's evaluations). The report names the strongest baseline and the chosen config's paired test margin over it (95% interval; "tie" when it spans zero).
+Baselines run in the same call, with the search's own menu: uniform int 8/4/3/2, the best uniform int (sym/asym, any group, RTN or GPTQ), greedy, HAWQ-V3 (Hutchinson trace + integer program over every format, group and rounding), random and Optuna TPE (the same space and Z3 check, at most the engine's evaluations). The report names the strongest baseline and the chosen config's paired test margin over it (95% interval, exact McNemar on the images only one of them gets right; "tie" when it spans zero).
 
 --time bounds the whole command, baselines included: the time left after set-up is split between the engine (45%), the fast baselines (15%), random and TPE (the rest); the split is printed first, and --baselines fast|none gives the engine the rest. Progress (phases, generations, each baseline) goes to stderr in every mode, --json included.
 
@@ -87,7 +87,7 @@ def quant(
         "all", "--baselines", help="all, fast (uniform, greedy, HAWQ-V3: no random/TPE) or none"
     ),
     no_baselines: bool = typer.Option(False, "--no-baselines", help="same as --baselines none"),
-    out: Path | None = typer.Option(
+    out_text: str | None = typer.Option(  # a str: typer made "" into Path("") = ".", the current folder
         None,
         "--out",
         help="folder for chosen_config.json and quantized_weights.npz (and embedder.json for minilm); "
@@ -122,8 +122,9 @@ def quant(
     from sandbox.units import UnitError, parse_duration
 
     started = _stamp()
-    if out is not None:  # before the search's minutes: an unusable --out failed only at the end
-        check_out(out)
+    out = None if out_text is None else check_out(out_text)  # before the search's minutes
+    if checkpoint is not None:  # a bad place failed with an internal error after the baselines
+        check_checkpoint(checkpoint)
     if workers < 0:  # the engine took -1 silently; refused before the set-up's seconds
         raise UserError(f"--workers must be 0 (evaluate inline) or a number of processes, not {workers}")
     try:
@@ -171,10 +172,32 @@ def quant(
             if recorder.run is not None:
                 recorder(event)
 
+    place: dict[str, Path] = {}  # the output folder, made once (the default one is new per run)
+
+    def write(report: Any, domain: Any) -> None:
+        folder = (
+            place.get("folder")
+            or out
+            or new_folder(
+                strop_home() / "quant", f"{Path(report.model).name}-b{budget_bits:g}-s{seed}-{started}"
+            )
+        )
+        place["folder"] = leftovers.folder = folder
+        with held_interrupts():  # whole files or none: a stop signal waits for the last one
+            report.outputs = write_outputs(report, domain, folder)
+            leftovers.written = True
+
+    def chosen_ready(report: Any, domain: Any) -> None:
+        """The chosen config's files, before random and TPE: a stop during them keeps the pick."""
+        with contextlib.suppress(OSError):  # said, with its reason, when written again at the end
+            write(report, domain)
+
     with interruptible(leftovers):
         try:
             with progress:
-                report, domain = run_search(request, observer=observe, deadline=deadline)
+                report, domain = run_search(
+                    request, observer=observe, deadline=deadline, chosen_ready=chosen_ready
+                )
         except KeyboardInterrupt:
             raise  # `interruptible` closes the run as stopped and says what it keeps
         except BaseException:
@@ -187,16 +210,10 @@ def quant(
         recorder.keep_summary(report.summary(_chosen_experiment(report, recorder)))
         recorder.finish("done")
         unwritten = ""
-        folder = out
         try:
-            folder = out or new_folder(
-                strop_home() / "quant", f"{Path(report.model).name}-b{budget_bits:g}-s{seed}-{started}"
-            )
-            leftovers.folder = folder
-            with held_interrupts():  # whole files or none: a stop signal waits for the last one
-                report.outputs = write_outputs(report, domain, folder)
-                leftovers.written = True
+            write(report, domain)
         except OSError as error:  # the search's result is still worth its report
+            folder = place.get("folder") or out
             where = f"{error.filename}: " if error.filename else ""
             unwritten = (
                 f"error: nothing was written to {folder or strop_home() / 'quant'} ({where}"
@@ -211,8 +228,37 @@ def quant(
     _quick_exit()
 
 
-def check_out(out: Path) -> None:
-    """Refuse an --out that cannot take the outputs, as one line (exit 2), before the search runs.
+def check_checkpoint(checkpoint: Path) -> None:
+    """Refuse a --checkpoint that cannot be written, as one line (exit 2), before the search runs.
+
+    A folder, a path under a file, or an unwritable place (/proc) failed with an internal error
+    after the baselines, leaving its `.identity.json` beside it. Nothing is left behind here.
+    """
+    import os
+    import tempfile
+
+    if str(checkpoint) in ("", "."):
+        raise UserError("--checkpoint needs a file path, e.g. --checkpoint quant.ckpt")
+    if checkpoint.is_dir():
+        raise UserError(f"--checkpoint {checkpoint} is a folder: name a file (new, or one a run wrote)")
+    probe = checkpoint.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"--checkpoint {checkpoint}: {probe} is a file, not a folder")
+    try:  # access() says yes to root on /proc: try it, and leave nothing behind
+        handle, made = tempfile.mkstemp(prefix=".strop-checkpoint-check-", dir=probe)
+        os.close(handle)
+        os.unlink(made)
+    except OSError as error:
+        raise UserError(
+            f"--checkpoint {checkpoint}: cannot write in {probe}: {error.strerror or error}"
+        ) from None
+
+
+def check_out(text: str | Path) -> Path:
+    """Refuse an --out that cannot take the outputs, as one line (exit 2), before the search runs;
+    the folder as a `Path`.
 
     A folder is needed: an existing file, a path under a file, or a place that cannot be written
     (a read-only folder, /proc) failed with `FileExistsError` after the whole search, printing nothing.
@@ -220,8 +266,9 @@ def check_out(out: Path) -> None:
     import os
     import tempfile
 
-    if str(out) == "":
+    if str(text).strip() == "":  # Path("") is ".": an empty --out wrote into the current folder
         raise UserError("--out needs a folder, e.g. --out quant-out")
+    out = Path(text)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file, not a folder: name a folder (new or existing)")
     probe = out
@@ -234,6 +281,7 @@ def check_out(out: Path) -> None:
         os.rmdir(made)
     except OSError as error:
         raise UserError(f"--out {out}: cannot write in {probe}: {error.strerror or error}") from None
+    return out
 
 
 def _chosen_experiment(report: Any, recorder: Any) -> int | None:

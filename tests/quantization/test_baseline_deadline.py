@@ -34,3 +34,15 @@ def test_a_baseline_given_no_time_computes_no_hessian_traces(
     assert result == baselines.BaselineResult(None, 0, cut=True)
     assert traced == [], "the Hessian traces were computed after the deadline had passed"
     assert time.monotonic() - started < 1.0
+
+
+def test_greedy_whose_measurements_the_time_skips_says_it_was_cut() -> None:
+    """A `measure` deadline with no time left made greedy descend on Ω alone without measuring,
+    yet it returned cut=False: the report showed no "(cut by time)" for it."""
+    domain = build_domain(SearchRequest(model="digits-mlp", budget_bits=3.0))
+    full = baselines.greedy(domain, 0)
+    assert not full.cut and full.evaluations > 1
+    skipped = baselines.greedy(domain, 0, measure=Deadline(time.time() - 1.0))
+    assert skipped.genome is not None
+    assert skipped.evaluations < full.evaluations
+    assert skipped.cut, "greedy's measured descent was skipped by time, and it did not say so"

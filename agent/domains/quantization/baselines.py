@@ -145,8 +145,9 @@ def greedy(
     Ω says lose least per bit, `probe` sized so the descent fits `evaluations` (capped by
     the time left before `measure`, default the deadline, at the cost of the first
     evaluation: the table may borrow time the measurements may not); once it is spent, Ω alone
-    picks the remaining steps. If the deadline passes mid-way it finishes on Ω alone and
-    says it was cut.
+    picks the remaining steps. If the deadline (or `measure`) passes mid-way, or the time left
+    skips measurements the allowance would have made, it finishes on Ω alone and says it was
+    cut (`cut`: "a baseline stopped by time says so").
     """
     table = hawq_options(domain, seed, deadline)
     if table is None:
@@ -166,16 +167,20 @@ def greedy(
     started = time.time()
     current, spent = domain.evaluate(genome()).objectives[0], 1
     measure = measure or deadline
+    allowed = evaluations
     if measure.at is not None:
-        evaluations = min(evaluations, int(measure.left() / max(time.time() - started, 1e-3)))
-    probe = int(np.clip(evaluations // max(rungs, 1), 2, len(ladder)))
+        allowed = min(evaluations, int(measure.left() / max(time.time() - started, 1e-3)))
+    probe = int(np.clip(allowed // max(rungs, 1), 2, len(ladder)))
     cut = False
     while sum(options[k][0] for options, k in zip(ladder, at, strict=True)) > budget:
         steps = _proxy_steps(ladder, at)
         if not steps:
-            return BaselineResult(None, spent)
-        cut = cut or deadline.expired()
-        if cut or len(steps) == 1 or spent + min(probe, len(steps)) > evaluations:
+            return BaselineResult(None, spent, cut)
+        cut = cut or deadline.expired() or measure.expired()
+        spent_all = spent + min(probe, len(steps)) > allowed
+        if len(steps) > 1 and spent_all and spent + min(probe, len(steps)) <= evaluations:
+            cut = True  # the time left, not the allowance, skipped this step's measurements
+        if cut or len(steps) == 1 or spent_all:
             at[steps[0][1]] += 1  # allowance spent (or one choice): the proxy decides
             continue
         best: tuple[float, int, float] | None = None

@@ -18,21 +18,75 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from agent.domains.quantization.formats import Genome, LayerGene
+from agent.domains.quantization.formats import (
+    EXPONENTS,
+    MAX_BITS,
+    MIN_BITS,
+    PER_CHANNEL,
+    VARIABLE_BITS,
+    Format,
+    Genome,
+    LayerGene,
+)
 from agent.errors import UserError
 
 KIND = "strop.quantized-embedder"
 BATCH = 32
+HIDDEN, FFN, BLOCKS, MAX_POSITIONS = (
+    384,
+    1536,
+    6,
+    512,
+)  # all-MiniLM-L6-v2 (minilm.py), here without loading it
 
 
 class EmbedderFileError(UserError):
     """An embedder file strop cannot use."""
+
+
+def layer_widths() -> list[int]:
+    """MiniLM's 37 quantized matrices' input widths (groups run along them): the word table, then
+    per block query, key, value, attention output, FFN in (all 384 wide) and FFN out (1536)."""
+    return [HIDDEN] + [FFN if part == 5 else HIDDEN for _ in range(BLOCKS) for part in range(6)]
+
+
+def checked_genome(config: object) -> Genome:
+    """The file's per-layer settings as genes, each checked as the search would make it.
+
+    Unchecked, `bits: 1` gave NaN embeddings (and then a confusing store error), `group: 7` and
+    `exponent: 0` internal errors, and `bits: 40` was taken. A `ValueError` names the layer."""
+    widths = layer_widths()
+    if not isinstance(config, list):
+        raise ValueError("'config' must be a list of per-layer settings")
+    if len(config) != len(widths):
+        raise ValueError(f"'config' has {len(config)} layers, MiniLM {len(widths)}")
+    genes = []
+    for index, (raw, width) in enumerate(zip(config, widths, strict=True)):
+        if not isinstance(raw, dict):
+            raise ValueError(f"layer {index}: a setting must be an object, not {type(raw).__name__}")
+        try:
+            gene = LayerGene.from_json(raw)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"layer {index}: {exc}") from None
+        if gene.format in VARIABLE_BITS and not MIN_BITS <= gene.bits <= MAX_BITS:
+            raise ValueError(f"layer {index}: bits {gene.bits} (must be {MIN_BITS} to {MAX_BITS})")
+        if gene.format is Format.POWER and gene.exponent not in EXPONENTS:
+            allowed = ", ".join(f"{e:g}" for e in EXPONENTS)
+            raise ValueError(f"layer {index}: exponent {gene.exponent:g} (must be one of {allowed})")
+        if gene.group != PER_CHANNEL and not (0 < gene.group < width and width % gene.group == 0):
+            raise ValueError(
+                f"layer {index}: group {gene.group} (must be 0 for per channel, or divide its width "
+                f"{width} and be smaller)"
+            )
+        genes.append(gene)
+    return tuple(genes)
 
 
 class QuantizedMiniLMEmbedder:
@@ -45,9 +99,17 @@ class QuantizedMiniLMEmbedder:
             data: dict[str, Any] = json.loads(text)
             if data.get("kind") != KIND:
                 raise ValueError(f"'kind' is not {KIND!r}")
-            self.genome: Genome = tuple(LayerGene.from_json(g) for g in data["config"])
+            self.genome: Genome = checked_genome(data["config"])
             self.max_tokens = int(data.get("max_tokens", 32))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            if not 1 <= self.max_tokens <= MAX_POSITIONS:
+                raise ValueError(f"'max_tokens' {self.max_tokens} (must be 1 to {MAX_POSITIONS})")
+            digest = data.get("base_sha256")
+            if not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
+                raise ValueError(
+                    "'base_sha256' (the sha256 of the fp32 weights the config was found for) is missing "
+                    "or not 64 hex digits"
+                )
+        except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
             raise EmbedderFileError(
                 f"cannot use embedder file {self.path}: {type(exc).__name__}: {exc}"
             ) from None
@@ -68,13 +130,10 @@ class QuantizedMiniLMEmbedder:
             from agent.domains.quantization.minilm import model_path, weights_digest
             from agent.domains.quantization.retrieval import quantized_minilm
 
-            expected = self.data.get("base_sha256")
-            if expected and expected != weights_digest(str(model_path())):
+            if self.data["base_sha256"] != weights_digest(str(model_path())):
                 raise EmbedderFileError(
                     f"embedder file {self.path} was made for other MiniLM weights (sha256 mismatch)"
                 )
-            if len(self.genome) != 37:
-                raise EmbedderFileError(f"embedder file {self.path} has {len(self.genome)} layers, MiniLM 37")
             self._model = quantized_minilm(self.genome)
         return self._model
 

@@ -268,12 +268,82 @@ class SearchRequest:
 
 
 def _identity(request: SearchRequest) -> dict[str, object]:
-    """What a checkpoint's population depends on: another value makes its fitnesses meaningless."""
-    keys = ("model", "budget_bits", "profile", "groups", "population", "islands")
+    """What a checkpoint's population depends on: another value makes its fitnesses meaningless.
+
+    A model or data file is named by its contents (sha256) as well as its path: a file replaced
+    by another under the same name (retrained weights) made a resume reuse the old file's scores.
+    The seed is part of it: a resumed population keeps its own random stream, so a new --seed
+    would not be the seed the run used (and the report would name the wrong one).
+    """
+    keys = ("model", "budget_bits", "profile", "groups", "population", "islands", "seed")
     identity = {key: getattr(request, key) for key in keys}
+    model = Path(request.model).expanduser()
+    if request.model.lower() not in MINILM_NAMES and model.is_file():
+        identity["model_sha256"] = file_sha256(model)
     if request.data is not None:
         identity["data"] = str(request.data)
+        identity["data_sha256"] = file_sha256(Path(request.data).expanduser())
     return identity
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes (read in 1 MiB blocks); a file that cannot be read is the user's error."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as error:
+        raise UserError(f"cannot read {path}: {error.strerror or error}") from None
+    return digest.hexdigest()
+
+
+def _same_files(checkpoint: Path, identity: dict[str, object], request: SearchRequest) -> None:
+    """Refuse, in words, a checkpoint whose model or data file has other contents now (same path)."""
+    sidecar = checkpoint.with_name(checkpoint.name + ".identity.json")
+    if not (checkpoint.is_file() and sidecar.is_file()):
+        return  # the engine refuses an unreadable or otherwise different identity itself
+    try:
+        saved = json.loads(sidecar.read_text())
+    except (OSError, ValueError):
+        return
+    for key, flag, path in (
+        ("model_sha256", "--model", request.model),
+        ("data_sha256", "--data", request.data),
+    ):
+        if key in identity and saved.get(key) != identity[key]:
+            raise UserError(
+                f"{checkpoint} was written for other contents of {flag} {path} (its sha256 differs: the file "
+                "changed, or the checkpoint predates content checks): its scores are not this file's; "
+                "give another --checkpoint path"
+            )
+
+
+def continued_engine(
+    domain: QuantDomain, config: Any, observer: Callable[[Any], None] | None, request: SearchRequest
+) -> Any:
+    """The engine, continued from `config.checkpoint_path` when it exists (a warm start).
+
+    A checkpoint pickles the engine's config; where candidates are evaluated (executor, Ray
+    address, workers) and their time limit are this command's settings, not the saved run's:
+    a resume with --executor ray ran locally, with the old run's worker count.
+    """
+    from agent.evolution import Engine
+
+    identity = _identity(request)
+    if config.checkpoint_path is not None:
+        _same_files(Path(config.checkpoint_path), identity, request)
+    engine = Engine.continued(domain, config, observer, identity=identity)
+    engine.config = engine.state.config = replace(
+        engine.config,
+        workers=config.workers,
+        executor=config.executor,
+        address=config.address,
+        eval_timeout=config.eval_timeout,
+    )
+    return engine
 
 
 def usable_groups(groups: tuple[int, ...], widths: list[int], given: bool) -> tuple[int, ...]:
@@ -480,8 +550,9 @@ class _Phases:
 
 
 def _detail(scored: Scored | None, cut: bool) -> str:
+    """A baseline's outcome in words: with no config, why (time ran out, or none fits the budget)."""
     if scored is None:
-        return "nothing inside the budget" + (" (stopped by its deadline)" if cut else "")
+        return "no config before its deadline" if cut else "nothing inside the budget"
     text = f"val acc {scored.val_acc:.4f} at {scored.avg_bits:.3f} bits, {scored.evaluations} evaluations"
     return text + (" (stopped by its deadline)" if cut else "")
 
@@ -491,14 +562,18 @@ def run_search(
     observer: Callable[[Any], None] | None = None,
     note: Callable[[str], None] | None = None,
     deadline: Deadline | None = None,
+    chosen_ready: Callable[[SearchReport, QuantDomain], None] | None = None,
 ) -> tuple[SearchReport, QuantDomain]:
     """Run the search and its baselines; returns the report and the domain (for `write_outputs`).
+
+    `chosen_ready` is called with a report holding the chosen config (no front, no random/TPE
+    rows yet) as soon as it is chosen, before random search and TPE: the CLI writes its files then.
 
     `deadline` bounds the whole run (the CLI starts it when the command starts); without
     one, `request.time_budget` seconds from now bound it, and without either nothing does.
     Engine events and the phase events of timeplan.py go to `observer`.
     """
-    from agent.evolution import Engine, EngineConfig
+    from agent.evolution import EngineConfig
 
     run = deadline or Deadline.after(request.time_budget)
     emit = observer or (lambda _event: None)
@@ -530,7 +605,7 @@ def run_search(
     found = _fast_baselines(domain, request, run, plan, phases)
     domain.seed_genomes = seeds(domain, found)
     phases.start("engine", phase_deadline(run, plan.engine, plan.tail))
-    result = _engine_run(Engine.continued(domain, config, observer, identity=_identity(request)), domain)
+    result = _engine_run(continued_engine(domain, config, observer, request), domain)
     phases.done(
         f"{result.stats.evaluated} evaluations in {result.stats.generations} generations"
         if result.stats.evaluated
@@ -556,6 +631,27 @@ def run_search(
         result.stats.wall_time + phases.seconds["refine"],
     )
     assert chosen is not None
+    reference = fp32(domain)
+    if chosen_ready is not None and request.baselines == "all":
+        # random and TPE may run for minutes: the chosen config's files are written before them, so
+        # a stop signal during them keeps the pick (written again at the end, with its final origin)
+        chosen_ready(
+            SearchReport(
+                model=domain.network.name,
+                layers=domain.network.layer_names(),
+                budget_bits=request.budget_bits,
+                profile=request.profile,
+                seed=request.seed,
+                fp32=reference,
+                chosen=replace(chosen, origin=origin(chosen, found)),
+                baselines=dict(found),
+                front=[],
+                engine={},
+                checks={},
+                time_budget=request.time_budget,
+            ),
+            domain,
+        )
     found |= _search_baselines(domain, request, evaluations, run, plan, phases)
     chosen = replace(chosen, origin=origin(chosen, found))
     phases.start("finish")
@@ -566,7 +662,7 @@ def run_search(
         budget_bits=request.budget_bits,
         profile=request.profile,
         seed=request.seed,
-        fp32=fp32(domain),
+        fp32=reference,
         chosen=chosen,
         baselines=found,
         front=[
@@ -641,6 +737,8 @@ def _fast_baselines(
         return found
     fast_until = phase_deadline(run, plan.fast, plan.tail)
     for bits in (8, 4, 3, 2):
+        if fast_until.expired():  # reference rows too end at the fast share (MiniLM: seconds each)
+            break
         genome = baselines.uniform(domain, Format.INT_SYM, bits)
         scored = score(domain, genome, 1)
         assert scored is not None
