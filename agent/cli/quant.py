@@ -337,23 +337,12 @@ def _quick_exit() -> None:
 
 
 def process_start() -> float:
-    """When this process started (epoch seconds), from /proc; now where /proc is not there.
+    """When this process started (epoch seconds): `--time` is the wall time the user waits, so the
+    1–3 s of interpreter start-up and imports count against it too (`agent.deadline`'s clock, from
+    /proc/uptime: btime, whole seconds, put the start up to 1 s early)."""
+    from agent.deadline import process_started
 
-    `--time` is the wall time the user waits, so the 1–3 s of interpreter start-up and imports
-    before the command runs count against it too.
-    """
-    import os
-    import time as clock
-
-    try:
-        ticks = int(Path(f"/proc/{os.getpid()}/stat").read_text().rsplit(")", 1)[1].split()[19])
-        stat = Path("/proc/stat").read_text().splitlines()
-        boot = next(float(line.split()[1]) for line in stat if line.startswith("btime "))
-        started = boot + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
-        return clock.time()
-    now = clock.time()
-    return started if now - 60 <= started <= now else now  # btime is whole seconds: sanity bound
+    return process_started()
 
 
 def _is_engine_event(event: Any) -> bool:
