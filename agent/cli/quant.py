@@ -83,8 +83,8 @@ def quant(
     workers: int = typer.Option(1, "--workers", help="evaluation processes (0 = inline)"),
     executor: str = typer.Option("local", "--executor", help="where candidates are evaluated: local or ray"),
     address: str | None = typer.Option(None, "--address", help="the Ray head for --executor ray"),
-    baselines: str = typer.Option(
-        "all", "--baselines", help="all, fast (uniform, greedy, HAWQ-V3: no random/TPE) or none"
+    baselines: str | None = typer.Option(
+        None, "--baselines", help="all (the default), fast (uniform, greedy, HAWQ-V3: no random/TPE) or none"
     ),
     no_baselines: bool = typer.Option(False, "--no-baselines", help="same as --baselines none"),
     out_text: str | None = typer.Option(  # a str: typer made "" into Path("") = ".", the current folder
@@ -154,7 +154,7 @@ def quant(
         address=address,
         groups=DEFAULT_GROUPS if groups is None else _groups(groups),
         groups_given=groups is not None,
-        baselines="none" if no_baselines else baselines,
+        baselines=_baselines(baselines, no_baselines),
         checkpoint=checkpoint,
         data=data,
         allow_pickle=allow_pickle,
@@ -334,6 +334,13 @@ def _quick_exit() -> None:
     import gc
 
     gc.freeze()
+
+
+def _baselines(given: str | None, none: bool) -> str:
+    """--baselines, or "none" for --no-baselines; both, disagreeing, are refused (one was lost)."""
+    if none and given not in (None, "none"):
+        raise UserError(f"--no-baselines and --baselines {given} disagree: give one of them")
+    return "none" if none else (given or "all")
 
 
 def process_start() -> float:

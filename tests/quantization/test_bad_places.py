@@ -61,3 +61,10 @@ def test_an_empty_out_is_refused(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr[-2000:]
     assert "--out needs a folder" in done.stderr
     assert list(work.iterdir()) == []
+
+
+def test_no_baselines_and_baselines_all_disagree(tmp_path: Path) -> None:
+    """`--no-baselines --baselines all` ran with no baselines, silently."""
+    done = strop(*QUICK, "--no-baselines", "--baselines", "all", home=tmp_path / "home")
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "--no-baselines and --baselines all disagree" in done.stderr
