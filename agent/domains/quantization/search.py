@@ -635,36 +635,20 @@ def run_search(
     if chosen_ready is not None and request.baselines == "all":
         # random and TPE may run for minutes: the chosen config's files are written before them, so
         # a stop signal during them keeps the pick (written again at the end, with its final origin)
-        chosen_ready(
-            SearchReport(
-                model=domain.network.name,
-                layers=domain.network.layer_names(),
-                budget_bits=request.budget_bits,
-                profile=request.profile,
-                seed=request.seed,
-                fp32=reference,
-                chosen=replace(chosen, origin=origin(chosen, found)),
-                baselines=dict(found),
-                front=[],
-                engine={},
-                checks={},
-                time_budget=request.time_budget,
-            ),
-            domain,
+        early = _report(
+            domain, request, reference, replace(chosen, origin=origin(chosen, found)), dict(found)
         )
+        chosen_ready(early, domain)
     found |= _search_baselines(domain, request, evaluations, run, plan, phases)
     chosen = replace(chosen, origin=origin(chosen, found))
     phases.start("finish")
     stats = result.stats
-    report = SearchReport(
-        model=domain.network.name,
-        layers=domain.network.layer_names(),
-        budget_bits=request.budget_bits,
-        profile=request.profile,
-        seed=request.seed,
-        fp32=reference,
-        chosen=chosen,
-        baselines=found,
+    report = _report(
+        domain,
+        request,
+        reference,
+        chosen,
+        found,
         front=[
             FrontPoint(
                 ind.fitness.info["val_acc"],
@@ -694,7 +678,6 @@ def run_search(
             "repairs_by_table": repairs[0],
             "repairs_by_optimize": repairs[1],
         },
-        time_budget=request.time_budget,
         pick="picked by " + pick_rule(domain),
     )
     phases.done()
@@ -914,4 +897,23 @@ def embedder_config(chosen: Scored, domain: RetrievalDomain) -> str:
         selection_recall_at_5=chosen.val_acc,
         heldout_recall_at_5=chosen.test_acc,
         **chosen.metrics,
+    )
+
+
+def _report(
+    domain: Any, request: SearchRequest, reference: Any, chosen: Any, baselines: Any, **rest: Any
+) -> SearchReport:
+    """A report of this search: its model, budget and seed, fp32's and the chosen config's scores,
+    the baselines; `rest` the front, engine and check counters (empty for the early pick)."""
+    return SearchReport(
+        model=domain.network.name,
+        layers=domain.network.layer_names(),
+        budget_bits=request.budget_bits,
+        profile=request.profile,
+        seed=request.seed,
+        fp32=reference,
+        chosen=chosen,
+        baselines=baselines,
+        time_budget=request.time_budget,
+        **{"front": [], "engine": {}, "checks": {}, **rest},
     )
