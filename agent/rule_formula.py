@@ -175,11 +175,7 @@ class Formula:
         return point
 
     def distance(self, point: Mapping[str, Any]) -> Any:
-        """L1 distance to `point` in the unit cube, plus 1 per changed choice or activity.
-
-        A log-scale parameter's step is measured at the point's own scale (a step d from x counts
-        d / (x ln(high/low)), the log cube's distance to first order: Z3's linear arithmetic has
-        no log): from lr = 1e-4 on 1e-5..1, going to 0.5 is no short step."""
+        """L1 distance to `point` in the unit cube, plus 1 per changed choice or activity."""
         from agent.smt import z3
 
         terms = []
@@ -208,7 +204,7 @@ class Formula:
                     if param.spec.type == "int"
                     else var - exact(float(value), self.ctx)
                 )
-                scaled = delta * exact(_unit(param.spec, float(value), span), self.ctx) if span > 0 else delta
+                scaled = delta * exact(1.0 / span, self.ctx) if span > 0 else delta
                 terms.append(z3.If(active, z3.If(scaled >= 0, scaled, -scaled), 0))
         if not terms:
             return z3.RealVal(0, self.ctx)
@@ -498,11 +494,3 @@ def _variable(param: Param, ctx: z3.Context) -> tuple[Any, list[Any] | None]:
     else:
         return z3.Int(param.name, ctx), choices
     return variable, None
-
-
-def _unit(spec: Any, value: float, span: float) -> float:
-    """How much one unit of a parameter's value counts in the unit cube, near `value`."""
-    low, high = float(spec.low), float(spec.high)
-    if getattr(spec, "log", False) and low > 0 and value > 0 and high > low:
-        return 1.0 / (value * math.log(high / low))
-    return 1.0 / span

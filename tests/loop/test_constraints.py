@@ -260,16 +260,3 @@ def test_the_check_of_the_rules_together_says_when_z3_could_not_decide() -> None
     assert Constraints(space, ["x > 9"]).clash().rules == ["x > 9"]
     assert Constraints(space, ["x > 3"]).clash() == Constraints(space, ["x > 3"]).clash(1.0)
     assert Constraints(space, ["x > 3"]).clash().decided
-
-
-def test_repair_measures_a_log_scale_step_at_the_points_own_scale() -> None:
-    """From lr = 1e-4 on 1e-5..1 (log), lr = 0.5 is 74% of the log range away; k 2 -> 9 is 70% of
-    its range: repair moved lr, its step read on a linear scale as half the range."""
-    space = Space(
-        {
-            "lr": ParamSpec(type="float", low=1e-5, high=1.0, log=True),
-            "k": ParamSpec(type="int", low=0, high=10),
-        }
-    )
-    repaired = Constraints(space, ["lr >= 0.5 or k >= 9"]).repair({"lr": 1e-4, "k": 2})
-    assert repaired.point == {"lr": 1e-4, "k": 9}, repaired
