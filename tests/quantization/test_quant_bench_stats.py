@@ -101,3 +101,19 @@ def test_the_image_interval_averages_each_images_hits_over_seeds() -> None:
     half = 1.959964 * d.std(ddof=1) / math.sqrt(200)
     assert got.low == pytest.approx(d.mean() - half)
     assert got.high == pytest.approx(d.mean() + half)
+
+
+def test_four_images_to_none_over_seeds_is_a_tie() -> None:
+    """The normal interval over per-image means said "ahead" at 4 images to 0 (and across seeds,
+    identical, too): McNemar's exact p is 0.125. The verdict also needs the sign-flip test."""
+    a = np.zeros(450, dtype=bool)
+    a[:4] = True
+    b = np.zeros(450, dtype=bool)
+    run = {"chosen": _row(a.mean(), 1.0, a), "baselines": {"base": _row(b.mean(), 1.0, b)}}
+    seeds = [dict(run, seed=s) for s in range(10)]
+    result = comparison(seeds, "base")
+    assert result["images"].low > 0 and result["p"] == pytest.approx(0.125)
+    assert result["verdict"] == "tie"
+    a[:12] = True  # 12 to none: p = 2^-11, shown
+    run = {"chosen": _row(a.mean(), 1.0, a), "baselines": {"base": _row(b.mean(), 1.0, b)}}
+    assert comparison([dict(run, seed=s) for s in range(10)], "base")["verdict"] == "ahead"
