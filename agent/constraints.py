@@ -194,7 +194,7 @@ class Constraints:
         values = dict(point)
         removed = [name for name in point if name in before and name not in written]
         for name, value in written.items():
-            if name in values and type(value) in (int, float, bool, str) and value != point[name]:
+            if name in values and self._readable(name, value) and value != point[name]:
                 values[name] = value
         if values == dict(point) and not removed:
             return []
@@ -212,10 +212,26 @@ class Constraints:
                 continue
             except ArithmeticError:
                 holds = False
+            except (TypeError, ValueError):  # a value of a kind the rule cannot read: `check` judged it
+                continue
             if not holds:
                 shown = ", ".join(f"{name}={values[name]!r}" for name in sorted(rule.expression.names))
                 said.append(f"violates {rule.text} as the files write it ({shown})")
         return said
+
+    def _readable(self, name: str, value: Any) -> bool:
+        """Whether a value as written is one the rules read as the code does: a number for a number
+        parameter (not a string such as "4", which `Space.read` coerces), a bool for a bool, a
+        declared choice; other values are judged as read into the space."""
+        param = self.space.params.get(name)
+        if param is None:
+            return False
+        kind = param.spec.type
+        if kind in ("int", "float"):
+            return type(value) in (int, float)
+        if kind == "bool":
+            return type(value) is bool
+        return value in param.choices
 
     def contradiction(self) -> list[str] | None:
         """The rules that no point of the space satisfies together (Z3's unsat core), or None.

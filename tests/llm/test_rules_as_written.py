@@ -62,3 +62,18 @@ def test_the_rules_judge_the_values_the_code_reads(
     first = result.records[1]
     assert first.status is Status.REJECTED, (first.status, first.reason)
     assert words in first.reason, first.reason
+
+
+def test_a_value_written_as_a_string_is_judged_as_read_not_a_crash() -> None:
+    """`{"a": "4"}` (a string the space coerces) reached the rule as a string: TypeError, and the
+    run's check node died with a traceback."""
+    from agent.constraints import Constraints
+    from agent.space import Space
+    from agent.task import ParamSpec
+
+    space = Space({"a": ParamSpec(type="int", low=0, high=5), "b": ParamSpec(type="int", low=0, high=5)})
+    rules = Constraints(space, ["a + b <= 8"])
+    assert rules.broken_as_written({"a": "7", "b": 3}, {"a": 5, "b": 3}, {"a": "7", "b": 1}) == []
+    assert rules.broken_as_written({"a": 7, "b": 3}, {"a": 5, "b": 3}, {"a": 7, "b": 1}) == [
+        "violates a + b <= 8 as the files write it (a=7, b=3)"
+    ]
