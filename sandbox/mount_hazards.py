@@ -13,9 +13,11 @@ disk the desktop mounted under /run/media is allowed (`DATA_PLACES`), searched a
 
 from __future__ import annotations
 
+import collections
 import functools
 import os
 import stat
+import time
 from pathlib import Path
 
 HOST_TREES = ("/proc", "/sys", "/dev", "/run", "/var/run")
@@ -69,25 +71,39 @@ def _special(path: Path) -> str:
     return ""
 
 
-def _changed(folder: Path) -> int:
-    """When `folder` itself last changed: a walk is kept per process until it does."""
+def _changed(folder: Path) -> tuple[int, int]:
+    """When `folder` itself last changed, and the minute: a search is kept at most a minute in
+    one process (a socket made deeper inside leaves the top folder's time as it was)."""
     try:
-        return folder.stat().st_mtime_ns
+        stamp = folder.stat().st_mtime_ns
     except OSError:
-        return 0
+        stamp = 0
+    return stamp, int(time.monotonic() // 60)
 
 
 @functools.lru_cache(maxsize=256)
-def _special_inside(folder: str, changed: int) -> tuple[Path, str] | None:
-    """The first socket or device file under `folder` (links not followed), within `MOST_ENTRIES`;
-    kept per (`folder`, `changed`): a task is loaded several times by one command."""
+def _special_inside(folder: str, changed: tuple[int, int]) -> tuple[Path, str] | None:
+    """The first socket or device file under `folder`, nearest the top first (breadth first: a
+    home folder's `.docker/…/docker.sock` is found before a deep cache fills the limit), links not
+    followed, within `MOST_ENTRIES`; kept per (`folder`, `changed`): a command loads a task often."""
     seen = 0
-    for root, dirs, files in os.walk(folder, onerror=lambda error: None):
-        for name in (*files, *dirs):
+    queue = collections.deque([folder])
+    while queue:
+        current = queue.popleft()
+        try:
+            entries = list(os.scandir(current))
+        except OSError:
+            continue
+        for entry in entries:
             seen += 1
             if seen > MOST_ENTRIES:
                 return None
-            kind = _special(Path(root) / name)
+            kind = _special(Path(entry.path))
             if kind:
-                return Path(root) / name, kind
+                return Path(entry.path), kind
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    queue.append(entry.path)
+            except OSError:
+                continue
     return None

@@ -90,3 +90,20 @@ def test_data_in_shared_memory_is_a_mount_like_any_folder(tmp_path: Path) -> Non
         (Path(shm) / "x.csv").write_text("1\n")
         assert host_hazard(Path(shm)) is None
         load_task(_task(tmp_path, shm))
+
+
+def test_a_shallow_socket_is_found_beside_a_big_deep_folder(tmp_path: Path) -> None:
+    """Depth first, a folder of more than `MOST_ENTRIES` files listed before the socket's folder
+    hid it: a home folder's `.cache` before `.docker/desktop/docker.sock`."""
+    home = tmp_path / "home"
+    cache = home / "aaa" / "cache"
+    cache.mkdir(parents=True)
+    for number in range(MOST_ENTRIES + 1):
+        (cache / f"{number}").touch()
+    (home / "zzz").mkdir()
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(home / "zzz" / "docker.sock"))
+    try:
+        assert "unix socket" in (host_hazard(home) or "")
+    finally:
+        server.close()
