@@ -68,9 +68,9 @@ def last_json_object(text: str, metric: str = "accuracy") -> dict[str, object]:
         if not (line.startswith("{") and line.endswith("}")):
             continue
         try:
-            value = json.loads(line, object_pairs_hook=_each_key_once)
-        except _KeyTwice as twice:
-            raise MetricsError(f"the evaluator's metrics line {twice}") from None
+            value = _once(json.loads(line, object_pairs_hook=_each_key_once), "the evaluator's metrics line")
+        except MetricsError:
+            raise  # a ValueError too, and no "not JSON"
         except json.JSONDecodeError as error:
             rejected = rejected or (line, f"{error.msg} at column {error.colno}")
             continue
@@ -107,22 +107,37 @@ def decoded(data: bytes) -> str:
     return data.decode(json.detect_encoding(data), errors="replace")
 
 
-class _KeyTwice(Exception):
-    """A JSON object naming one key twice with two values (not a ValueError: no "not JSON" reading)."""
+class _Pairs(dict):  # type: ignore[type-arg]
+    """A parsed JSON object that remembers a key it was given twice with two values (`twice`)."""
+
+    twice: str = ""
 
 
 def _each_key_once(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    """A JSON object's pairs as a dict; a key given two values is refused: JSON keeps the last, so
-    `{"loss": 0.1, "loss": 9}` scored 9 where a reader of the line sees 0.1 first."""
-    seen: dict[str, object] = {}
+    """A JSON object's pairs as a dict, noting a key given two values: JSON keeps the last, so
+    `{"loss": 0.1, "loss": 9}` scored 9 where a reader of the line sees 0.1 first. Only the
+    metrics' own object is judged by it (`_once`): a nested object is no metric."""
+    seen = _Pairs()
     for key, value in pairs:
-        if key in seen and seen[key] != value:
-            raise _KeyTwice(
+        if key in seen and not seen.twice and _differ(seen[key], value):
+            seen.twice = (
                 f"names {_key_in_reason(key)!r} twice ({_brief(seen[key])}, then {_brief(value)}): "
                 "which one counts is not clear; print each metric once"
             )
         seen[key] = value
     return seen
+
+
+def _differ(one: object, other: object) -> bool:
+    """Whether two values of one key say different things (`1` and `true` do; NaN and NaN do not)."""
+    return (type(one), repr(one)) != (type(other), repr(other))
+
+
+def _once(value: object, source: str) -> object:
+    """`value`, unless it is an object that named a metric twice: then the error says which."""
+    if isinstance(value, _Pairs) and value.twice:
+        raise MetricsError(f"{source} {value.twice}")
+    return value
 
 
 def _brief(value: object) -> str:
@@ -135,9 +150,9 @@ def _brief(value: object) -> str:
 
 def parse_json_object(text: str, source: str) -> dict[str, object]:
     try:
-        value = json.loads(text, object_pairs_hook=_each_key_once)
-    except _KeyTwice as twice:
-        raise MetricsError(f"{source} {twice}") from None
+        value = _once(json.loads(text, object_pairs_hook=_each_key_once), source)
+    except MetricsError:
+        raise
     except json.JSONDecodeError as error:
         raise MetricsError(f"{source} is not valid JSON: {error.msg} at line {error.lineno}") from None
     except (ValueError, RecursionError) as error:

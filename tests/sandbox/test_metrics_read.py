@@ -54,6 +54,10 @@ def test_a_metric_given_two_values_is_no_score(tmp_path: Path, where: str) -> No
     assert verdict.status is not Status.OK and verdict.metrics == {}, verdict
     assert "names 'rows' twice (4, then 9)" in verdict.reason, verdict.reason
     assert last_json_object('{"rows": 4, "rows": 4}') == {"rows": 4}  # the same value twice says one thing
+    nested = '{"rows": 4, "per_class": {"cat": 1, "cat": 2}}'  # no metric: not judged
+    assert last_json_object(nested)["rows"] == 4
+    with pytest.raises(MetricsError, match="names 'rows' twice"):
+        last_json_object('{"rows": 1, "rows": true}')  # 1 and true say different things
 
 
 def test_metrics_that_are_not_numbers_are_named_in_the_reason(tmp_path: Path) -> None:
