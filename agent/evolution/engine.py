@@ -142,6 +142,12 @@ def _same_search(checkpoint: Path, identity: dict[str, object]) -> None:
         except (OSError, ValueError) as error:
             raise UserError(f"cannot read {sidecar}: {error}") from None
         if saved != wanted:
+            missing = sorted(key for key in wanted if key not in saved)
+            if missing:  # an older strop's checkpoint: it never recorded these, nothing differs
+                raise UserError(
+                    f"{checkpoint} predates this strop's checks of {', '.join(missing)}: it cannot be "
+                    "continued safely; give another checkpoint path"
+                )
             changed = sorted(key for key in set(saved) | set(wanted) if saved.get(key) != wanted.get(key))
             raise UserError(
                 f"{checkpoint} was written by a different search ({', '.join(changed)} "

@@ -174,6 +174,17 @@ def test_a_checkpoint_of_another_search_is_not_continued(tmp_path):
         Engine.continued(ToyDomain(), _config(generations=1, checkpoint_path=checkpoint), identity={"f": 2})
 
 
+def test_an_older_checkpoint_missing_a_newer_check_says_so(tmp_path):
+    """A checkpoint from before a key joined the identity (the seed, a file's sha256) read "seed
+    differs: give the same arguments" to a user who gave the same ones."""
+    checkpoint = tmp_path / "toy.ckpt"
+    Engine.continued(ToyDomain(), _config(generations=1, checkpoint_path=checkpoint), identity={"f": 1}).run()
+    with pytest.raises(UserError, match="predates this strop's checks of seed"):
+        Engine.continued(
+            ToyDomain(), _config(generations=1, checkpoint_path=checkpoint), identity={"f": 1, "seed": 3}
+        )
+
+
 def test_a_checkpoint_not_sealed_by_this_home_is_never_unpickled(tmp_path, monkeypatch):
     import pickle
 
