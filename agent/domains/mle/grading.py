@@ -149,18 +149,38 @@ def _score(
     path: Path, competition: Competition, timeout: float | None = None
 ) -> tuple[float | None, Validation]:
     submission = read_csv(path, dtype={competition.id_column: str})
+    submission.columns = [
+        str(column).strip() for column in submission.columns
+    ]  # as the format check reads them
     answers = read_answers(competition)
     where = competition.grade_file or f"metric {competition.metric_name!r}"
     with _time_limit(timeout, where):
         grader = _grader(competition)
         try:
-            with redirect_stdout(sys.stderr):  # grade.py's prints must not come before `--json`'s report
+            with _stdout_aside():  # grade.py's prints must not come before `--json`'s report
                 value = grader(submission, answers)
         except (Exception, SystemExit) as error:
             if _refused(error):
                 return None, Validation(False, f"the grader refused the submission: {error}")
             raise GraderError(f"{where}: the grader raised {_described(error)}") from None
     return _checked_score(value, competition), Validation(True, "submission is valid")
+
+
+@contextmanager
+def _stdout_aside() -> Iterator[None]:
+    """grade.py's output goes to stderr, Python's `print` and the file descriptor alike: an
+    `os.write(1, b'{"score": 0.99, "gold_medal": true}')` came before `--json`'s report, and a
+    script reading the first JSON document on stdout took it for strop's."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 class _OutOfTime(BaseException):
@@ -248,7 +268,7 @@ def _load_grade_function(path: Path) -> Callable[[pd.DataFrame, pd.DataFrame], A
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        with redirect_stdout(sys.stderr):
+        with _stdout_aside():
             spec.loader.exec_module(module)
     except (Exception, SystemExit) as error:
         raise GraderError(f"{path}: importing it raised {_described(error)}") from None

@@ -208,6 +208,11 @@ def _one_hot(answers: pd.DataFrame) -> bool:
 
 def _score_column(metric: Metric, predicted: pd.Series, truth: pd.Series) -> float:
     if metric.kind == "labels":
+        if (missing := int(predicted.isna().sum())) > 0:  # a NaN read as the text "nan": 0.0 for all
+            raise InvalidSubmission(
+                f"column {predicted.name!r} has {missing} empty label(s) (NaN, NA or blank): every id "
+                "needs a prediction"
+            )
         expected, guessed = _labels(truth), _labels(predicted)
         if expected.dtype.kind != guessed.dtype.kind:  # numbers on one side, text on the other
             expected, guessed = _as_text(expected), _as_text(guessed)
