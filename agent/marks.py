@@ -423,7 +423,7 @@ def _declared_refusal(mark: Mark, value: Any) -> str | None:
         example = value if not value.is_integer() else value + 0.5
         held = (
             f"C truncates it to {int(example)}"
-            if mark.dialect == "c" and math.isfinite(example)
+            if mark.dialect == "c" and math.isfinite(example) and abs(example) < 2**31
             else "no value of that type"
         )
         return (
@@ -438,6 +438,15 @@ def _declared_refusal(mark: Mark, value: Any) -> str | None:
             f"[space] {mark.name}'s value {value!r} (it would wrap around to a large number): raise "
             f"{mark.name}'s low to 0, or declare a signed type"
         )
+    if mark.dialect == "c" and (held_range := _c_range(typename)) is not None:
+        low, high = held_range
+        if not low <= value <= high:
+            return (
+                f"`{shown}` declares {declared.name} as `{typename}`, which holds {low}..{high}: [space] "
+                f"{mark.name}'s value {value!r} is past it (C's conversion wraps it or is undefined, while "
+                f"the record and the search say {value!r}): keep {mark.name} within {low}..{high}, or "
+                "declare a wider type (`long long`, `int64_t`)"
+            )
     return None
 
 
@@ -677,3 +686,31 @@ def _float(value: float, dialect: Dialect) -> str:
     if dialect in ("json", "c"):
         return json.dumps(value)
     return repr(value)  # python, toml, plain: `0.1`, `1e-05`
+
+
+_C_WIDTHS = {"char": 8, "short": 16, "int": 32, "long": 64}
+_C_FIXED = re.compile(r"(u?)int(?:_fast|_least)?(8|16|32|64)_t")
+
+
+def _c_range(typename: str) -> tuple[int, int] | None:
+    """The values a C integer type holds on the LP64 machines strop runs on (`int` 32 bits,
+    `long` 64, `size_t` 64), or None when the words name no type of a known width."""
+    words = [_base(word) for word in typename.split()]
+    unsigned = "unsigned" in words
+    bits: int | None = None
+    for word in words:
+        if fixed := _C_FIXED.fullmatch(word):
+            unsigned, bits = bool(fixed.group(1)), int(fixed.group(2))
+        elif word in ("size_t", "uintptr_t", "uintmax_t"):
+            unsigned, bits = True, 64
+        elif word in ("ssize_t", "intptr_t", "intmax_t", "ptrdiff_t"):
+            bits = 64
+    if bits is None:  # `short int` is a short, `long long` and `unsigned long` are 64 bits on LP64
+        bits = next((_C_WIDTHS[word] for word in ("char", "short", "long", "int") if word in words), None)
+    if bits is None and (unsigned or "signed" in words):
+        bits = 32  # `unsigned x` is an unsigned int
+    if bits is None:
+        return None
+    if unsigned:
+        return 0, 2**bits - 1
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1

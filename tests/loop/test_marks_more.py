@@ -310,3 +310,23 @@ def test_strop_run_says_so_when_a_second_run_repeats_the_first(tmp_path: Path) -
     assert second.returncode == 0, second.stderr
     [note] = [line for line in second.stderr.splitlines() if "proposes the same points" in line]
     assert note.startswith("note: run ") and "used [search] seed 0" in note
+
+
+@pytest.mark.parametrize(
+    ("line", "value", "held"),
+    [
+        ("static const int N = 4;  // strop: n", 2**40, "-2147483648..2147483647"),
+        ("static const char C = 4;  // strop: n", 300, "-128..127"),
+        ("static const short int S = 4;  // strop: n", 40_000, "-32768..32767"),
+        ("static const uint8_t B = 4;  // strop: n", 256, "0..255"),
+    ],
+)
+def test_an_integer_past_the_declared_c_types_range_is_refused(line: str, value: int, held: str) -> None:
+    """2**40 in an `int` (or 300 in a `char`) wrapped in C while the record said 2**40."""
+    mark = parse(line, "c")
+    assert isinstance(mark, Mark)
+    refused = cannot_hold(mark, value)
+    assert refused is not None and f"which holds {held}" in refused, refused
+    assert cannot_hold(mark, 100) is None
+    wide = parse("static const long long N = 4;  // strop: n", "c")
+    assert isinstance(wide, Mark) and cannot_hold(wide, 2**40) is None
