@@ -78,7 +78,8 @@ def run_command(
     that fails does not stop the others. A job the window leaves no time to start stays due.
 
     Exit status: 0 when the due jobs ran (a job stopped at the window's end included), nothing was
-    due, or another `strop nightly run` holds the lock (it says who); 1 when a job failed, or no
+    due, or another `strop nightly run` holds the lock (it says who; with `--job`, 75: the job you
+    asked for did not run, try again when that nightly is over); 1 when a job failed, or no
     due job could start; 2 for a bad jobs file or a window too short for any job; 130 after a
     Ctrl-C (the next run resumes the jobs it stopped); a SIGTERM or SIGHUP stops the night the
     same way, then ends the process by that signal (143, 129).
@@ -121,6 +122,8 @@ def run_command(
             )
     except NightlyBusy as busy:
         out.print(f"nightly: not started: {busy.holder} holds the nightly lock", markup=False)
+        if job:  # the user asked for this job now, and it did not run: a script must not read success
+            raise typer.Exit(BUSY_EXIT) from None
         return
     except NightInterrupted as stopped:
         err.print(_shown(interrupted_line(stopped.records, stopped.waiting, str(jobs.path))), markup=False)
@@ -135,6 +138,9 @@ def run_command(
     failed = any(night.status == "failed" for night in tonight.records)
     if failed or (tonight.waiting and not tonight.records):
         raise typer.Exit(1)
+
+
+BUSY_EXIT = 75  # EX_TEMPFAIL: `--job` asked for a job now, and another nightly holds the lock
 
 
 def _say(text: str) -> None:

@@ -50,6 +50,9 @@ class NightRecord:
     previous_metric: float | None = None  # the best of the previous night of this job
     previous_night: str = ""  # that night ("" in histories written before it was kept)
     previous_of: str = ""  # "metric direction" of `previous_metric`: another metric is not compared
+    task_changed: bool = (
+        False  # the previous night ran another task (`identity`): not compared, no warm start
+    )
     head: str = ""  # the user's branch commit as the night started (run jobs): a warm start needs it unmoved
     start_note: str = ""  # why the night did not warm-start as asked (`agent.nightly.warm`), "" otherwise
     branch: str = ""
@@ -66,7 +69,12 @@ class NightRecord:
     @property
     def gain(self) -> float | None:
         """Improvement over the previous night (positive = better), in the metric's units."""
-        if self.best_metric is None or self.previous_metric is None or self.metric_changed:
+        if (
+            self.best_metric is None
+            or self.previous_metric is None
+            or self.metric_changed
+            or self.task_changed
+        ):
             return None
         if self.direction == "minimize":
             return self.previous_metric - self.best_metric

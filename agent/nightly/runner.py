@@ -108,7 +108,7 @@ def due_jobs(jobs: Jobs, history: History, now: datetime, only: list[str] | None
 def _changed(jobs: Jobs, name: str, night: NightRecord) -> bool:
     """Whether the job now runs something else than its killed night did (another task,
     competition or arguments): resuming would continue the old one under the new name."""
-    return bool(night.identity) and night.identity != job_identity(jobs, name)
+    return bool(night.identity) and not same_identity(jobs, name, night.identity)
 
 
 @dataclass(frozen=True)
@@ -250,10 +250,18 @@ def _run_job(
     record = item.resume or NightRecord(job=item.name, night=item.night, kind=spec.kind, started=now_iso())
     record.resumed = item.resume is not None
     with guard:
-        previous = _previous_good(history, record)
+        previous = _previous_good(history, record, home)
+    same = True
+    if not record.resumed:
+        record.identity = job_identity(jobs, item.name)
+        same = previous is not None and same_identity(jobs, item.name, previous.identity, record.identity)
     if previous is not None and not record.resumed:
-        record.previous_metric, record.previous_night = previous.best_metric, previous.night
-        record.previous_of = f"{previous.metric} {previous.direction}" if previous.metric else ""
+        record.previous_night = previous.night
+        if same:  # another task's (or scorer's, or data's) score means something else
+            record.previous_metric = previous.best_metric
+            record.previous_of = f"{previous.metric} {previous.direction}" if previous.metric else ""
+        else:
+            record.task_changed = True
     left = min(spec.budget.time or float("inf"), deadline - time.time())
     if spec.kind not in AVAILABLE:
         return _close(history, guard, record, "failed", f"{spec.kind} jobs are not available in this strop")
@@ -261,9 +269,10 @@ def _run_job(
         say(f"{item.name}: budget.time {spec.budget.time:.0f}s is more than the window leaves: {left:.0f}s")
     base = None
     if not record.resumed:
-        record.identity = job_identity(jobs, item.name)
-        same = previous is not None and previous.identity in ("", record.identity)  # "": before identities
-        start = warm_start(jobs, item.name, previous if spec.kind in RUNS else None, same, home)
+        folder = (
+            mle_folder(home, item.name, spec, record.night, record.identity) if spec.kind == "mle" else None
+        )
+        start = warm_start(jobs, item.name, previous if spec.kind in RUNS else None, same, home, folder)
         base, record.base, record.head, record.start_note = start.base, start.base, start.head, start.note
         if start.note:
             say(f"{item.name}: {start.note}")
@@ -356,12 +365,37 @@ def job_ending(result: dict[str, Any], night: NightRecord | None = None) -> tupl
     return "done", ""
 
 
-def _previous_good(history: History, night: NightRecord) -> NightRecord | None:
+def _previous_good(history: History, night: NightRecord, home: Path | None = None) -> NightRecord | None:
     """The job's latest night, other than `night` itself, that found something: the warm start's
-    source and what tonight is compared with (a night resumed is not its own previous night)."""
+    source and what tonight is compared with (a night resumed is not its own previous night).
+
+    A night whose run was removed (`strop rm`: the run index no longer has it) is skipped: the
+    user threw it away, its best commit goes with the next `git gc`, and its score is no standard."""
     key = (night.night, night.started)
     good = [r for r in history.nights(night.job) if r.commit and r.best_metric is not None]
-    return next((r for r in reversed(good) if (r.night, r.started) != key), None)
+    good = [r for r in good if (r.night, r.started) != key]
+    if home is not None and good:
+        gone = removed_runs(home, [r.run for r in good if r.run])
+        good = [r for r in good if r.run not in gone]
+    return good[-1] if good else None
+
+
+def removed_runs(home: Path, runs: list[str]) -> set[str]:
+    """Those of `runs` the run index no longer has (`strop rm`); none when the index cannot be read
+    (a night's run is not taken for removed on a read error)."""
+    if not runs:
+        return set()
+    from agent.run_index import RunIndex
+
+    try:
+        index = RunIndex(home)
+        try:
+            known = index.run_ids()
+        finally:
+            index.close()
+    except Exception:
+        return set()
+    return {run for run in runs if run not in known}
 
 
 def population_checkpoint(home: Path, name: str, spec: JobSpec, night: str) -> Path:
@@ -385,19 +419,67 @@ def job_identity(jobs: Jobs, name: str) -> str:
     spec = jobs.spec.jobs[name]
     where: list[object] = []
     if spec.kind == "run":
-        where = [str(jobs.task_path(name))]
+        where = [str(jobs.task_path(name)), *_task_stamps(jobs.task_path(name))]
     elif spec.kind == "mle":
         folder = jobs.competition_path(name)
         where = [str(folder), *_file_stamps(folder)]
     return hashlib.sha256(json.dumps([spec.kind, spec.args, *where]).encode()).hexdigest()[:12]
 
 
-def _file_stamps(folder: Path) -> list[list[object]]:
-    """(path, size, mtime) of every file under `folder`: cheap, and any edit changes it."""
+def same_identity(jobs: Jobs, name: str, identity: str, now: str | None = None) -> bool:
+    """Whether a night's `identity` is the job's as it is now (`now`, when computed already).
+
+    "" is a night from before identities; a run job's night from before its task's text and data
+    were part of it (`_legacy_identity`: its task path only) still counts as the same job, once:
+    else every run job's first night after the upgrade started cold and compared with nothing."""
+    if identity == "":
+        return True
+    if identity == (now or job_identity(jobs, name)):
+        return True
+    return jobs.spec.jobs[name].kind == "run" and identity == _legacy_identity(jobs, name)
+
+
+def _legacy_identity(jobs: Jobs, name: str) -> str:
+    """A run job's identity as written before it held its task's text and its scorer's and data's stamps."""
+    spec = jobs.spec.jobs[name]
+    return hashlib.sha256(json.dumps([spec.kind, spec.args, str(jobs.task_path(name))]).encode()).hexdigest()[
+        :12
+    ]
+
+
+def _task_stamps(path: Path) -> list[object]:
+    """A run job's task as its scores depend on it: the task file's text (its hash), and the stamps
+    of the scorer's and the data's folders (a new scorer or new labels make another metric)."""
+    file = path / "task.toml" if path.is_dir() else path  # a job's `task` names the file or its folder
+    try:
+        text = file.read_bytes()
+    except OSError:
+        return []
+    stamps: list[object] = [hashlib.sha256(text).hexdigest()]
+    try:
+        from agent.task import load_task
+
+        trusted = load_task(path).trusted_sources()
+    except Exception:  # a task that does not load fails in its job, saying why
+        return stamps
+    if trusted is not None:
+        for key in ("scorer", "private", "final_private", "public", "final_public"):
+            folder = getattr(trusted, key)
+            if folder is not None:
+                stamps.append([key, *_file_stamps(folder, _NOT_STAMPED)])
+    return stamps
+
+
+_NOT_STAMPED = ("__pycache__",)  # Python's own byte code, written beside a scorer as it runs
+
+
+def _file_stamps(folder: Path, skip: tuple[str, ...] = ()) -> list[list[object]]:
+    """(path, size, mtime) of every file under `folder` (but in folders named in `skip`): cheap,
+    and any edit changes it."""
     stamps: list[list[object]] = []
     for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
         with contextlib.suppress(OSError):
-            if path.is_file():
+            if path.is_file() and not set(path.relative_to(folder).parts) & set(skip):
                 info = path.stat()
                 stamps.append([path.relative_to(folder).as_posix(), info.st_size, info.st_mtime_ns])
     return stamps

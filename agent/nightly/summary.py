@@ -11,7 +11,7 @@ from typing import Any
 
 from agent.cli.render import printable
 from agent.nightly.history import History, NightRecord
-from agent.nightly.runner import found_so_far
+from agent.nightly.runner import found_so_far, removed_runs
 from agent.report.text import visible
 
 
@@ -19,13 +19,14 @@ from agent.report.text import visible
 class JobMorning:
     job: str
     night: NightRecord
+    removed: bool = False  # its run was removed (`strop rm`): nothing to adopt, `strop adopt` says "no run"
 
     @property
     def adopt(self) -> str:
         """The command that brings the night's best into the user's branch; "" when there is nothing
         to bring: experiment 0 of a night with no warm start is the workspace as it is."""
         n = self.night
-        if not n.run or n.best is None or n.kind != "run" or self.unimproved:
+        if not n.run or n.best is None or n.kind != "run" or self.unimproved or self.removed:
             return ""
         return f"strop adopt {n.run}/{n.best}"
 
@@ -41,6 +42,8 @@ class JobMorning:
         if n.best_metric is None:
             return "nothing scored"
         value = f"{n.metric} = {n.best_metric:.6g}"
+        if n.task_changed:
+            return f"{value} (task changed since the last night: not compared)"
         if n.metric_changed:
             return f"{value} (metric changed from {n.previous_of}: no comparison)"
         if n.gain is None:
@@ -61,7 +64,13 @@ class JobMorning:
         return status + (" (resumed)" if n.resumed else "")
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.night.to_dict(), "gain": self.night.gain, "adopt": self.adopt, "change": self.change}
+        return {
+            **self.night.to_dict(),
+            "gain": self.night.gain,
+            "adopt": self.adopt,
+            "change": self.change,
+            "removed": self.removed,
+        }
 
 
 def morning(home: Path) -> list[JobMorning]:
@@ -69,9 +78,9 @@ def morning(home: Path) -> list[JobMorning]:
     way, or killed) with what its run has found so far (`runner.found_so_far`)."""
     history = History(home)
     jobs = sorted({r.job for r in history.records})
-    return [
-        JobMorning(job, found_so_far(night, home)) for job in jobs if (night := history.last(job)) is not None
-    ]
+    lasts = [(job, night) for job in jobs if (night := history.last(job)) is not None]
+    gone = removed_runs(home, [night.run for _, night in lasts if night.run])
+    return [JobMorning(job, found_so_far(night, home), night.run in gone) for job, night in lasts]
 
 
 def as_text(items: list[JobMorning], nightly_alive: bool = True) -> str:
@@ -86,7 +95,9 @@ def as_text(items: list[JobMorning], nightly_alive: bool = True) -> str:
         lines.append(f"  {item.change}")
         if n.start_note:
             lines.append(f"  {n.start_note}")
-        if item.adopt:
+        if item.removed:
+            lines.append(f"  removed: its run {n.run} was removed (`strop rm`); nothing to adopt")
+        elif item.adopt:
             lines.append(f"  adopt: {item.adopt}   (branch {n.branch})")
         elif item.unimproved:
             lines.append("  nothing to adopt: no experiment beat experiment 0, the workspace as it is")
